@@ -1,0 +1,94 @@
+"""The SQLite layout of the event store.
+
+`events` holds one row per event with the System fields as columns and the ordered EventData
+pairs as JSON (to rebuild the `Event`). `fields` holds the same pairs once more, one row each,
+with the field name lower-cased and `num` set when the value is a number (hex or decimal), so
+that `pid:0xc8c` and `pid:3212` find `0x0000000000000c8c` through an index. System fields
+that users filter on are mirrored into `fields` under their System names too (see
+`SYSTEM_FIELDS`), so one `field:value` rule covers both.
+
+Secondary indexes are built once, after the bulk load (`INDEXES`): maintaining them row by row
+during ingest costs several times more.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
+);
+CREATE TABLE IF NOT EXISTS sources (
+    id           INTEGER PRIMARY KEY,   -- the `source` of an Event: 0-based input position
+    path         TEXT NOT NULL,
+    format       TEXT NOT NULL,
+    identity     TEXT,
+    records      INTEGER NOT NULL DEFAULT 0,
+    parse_issues INTEGER NOT NULL DEFAULT 0,
+    error        TEXT,
+    complete     INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS issues (
+    source INTEGER NOT NULL,
+    chunk  INTEGER,
+    offset INTEGER,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id            INTEGER PRIMARY KEY,  -- insertion (file) order
+    source        INTEGER NOT NULL,
+    record_number INTEGER NOT NULL,
+    record_id     INTEGER NOT NULL,     -- EventRecordID, else the 1-based position
+    ts            INTEGER,              -- FILETIME ticks (100 ns since 1601, UTC); NULL = no time
+    event_id      INTEGER NOT NULL,
+    version       INTEGER,
+    level         INTEGER,
+    task          INTEGER,
+    opcode        INTEGER,
+    keywords      TEXT,
+    channel       TEXT NOT NULL,
+    provider      TEXT NOT NULL,
+    computer      TEXT NOT NULL,
+    pid           INTEGER,
+    tid           INTEGER,
+    user_sid      TEXT,
+    locator       INTEGER,
+    data          TEXT NOT NULL         -- JSON array of [name, value] pairs, document order
+);
+CREATE TABLE IF NOT EXISTS fields (
+    event INTEGER NOT NULL,             -- events.id
+    name  TEXT NOT NULL,                -- lower-cased field name
+    value TEXT NOT NULL,
+    num   INTEGER                       -- core.values.as_int(value)
+);
+"""
+
+INDEXES = """
+CREATE INDEX IF NOT EXISTS events_time ON events(ts, record_id);
+CREATE INDEX IF NOT EXISTS events_eid ON events(event_id, ts);
+CREATE INDEX IF NOT EXISTS events_computer ON events(computer COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS events_record ON events(record_id);
+CREATE INDEX IF NOT EXISTS fields_num ON fields(name, num) WHERE num IS NOT NULL;
+CREATE INDEX IF NOT EXISTS fields_value ON fields(name, value COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS fields_event ON fields(event);
+"""
+
+#: System fields mirrored into `fields` (lower-cased name -> events column), so `field:value`
+#: reaches them. The query compiler maps them straight to the column instead.
+SYSTEM_FIELDS: dict[str, str] = {
+    "eventid": "event_id",
+    "eventrecordid": "record_id",
+    "computer": "computer",
+    "channel": "channel",
+    "provider": "provider",
+    "level": "level",
+    "task": "task",
+    "opcode": "opcode",
+    "keywords": "keywords",
+    "version": "version",
+    "processid": "pid",
+    "threadid": "tid",
+    "usersid": "user_sid",
+}

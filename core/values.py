@@ -1,0 +1,69 @@
+"""How Windows renders values, and how we compare and show them.
+
+PIDs, handle IDs and logon IDs come as `0x0000000000000c8c` (HexInt64), `0x00000c8c`
+(HexInt32), `0xc8c` (Windows' own rendering, JSON exports) or plain decimal `3212` (SizeT).
+They are the same number and must compare equal, so the store keeps an integer beside every
+value that parses as one.
+"""
+
+from __future__ import annotations
+
+import re
+
+_HEX = re.compile(r"\s*0[xX]([0-9a-fA-F]{1,16})\s*\Z")
+_DEC = re.compile(r"\s*(-?[0-9]{1,20})\s*\Z")
+
+
+def as_int(value: str | None) -> int | None:
+    """The integer a rendered value stands for (`0x...` hex or plain decimal), else None.
+
+    Values outside the signed 64-bit range are None: SQLite stores 64-bit integers, and such
+    strings are not PIDs or handles anyway.
+    """
+    if value is None:
+        return None
+    m = _HEX.match(value)
+    if m:
+        n = int(m.group(1), 16)
+        # Map unsigned 64-bit to SQLite's signed range so it still compares exactly.
+        return n - (1 << 64) if n >= (1 << 63) else n
+    m = _DEC.match(value)
+    if m:
+        n = int(m.group(1))
+        if -(1 << 63) <= n < (1 << 63):
+            return n
+    return None
+
+
+def hex_and_dec(value: int) -> str:
+    """Both forms, as analysts want them: `0xc8c (3212)`."""
+    if value < 0:
+        value += 1 << 64
+    return f"0x{value:x} ({value})"
+
+
+#: EventData field names that hold a process id (the `pid:` alias searches all of them).
+PID_FIELDS: tuple[str, ...] = (
+    "ProcessId",
+    "NewProcessId",
+    "SourceProcessId",
+    "TargetProcessId",
+    "ParentProcessId",
+    "ClientProcessId",
+    "CallerProcessId",
+)
+
+#: EventData field names that hold a handle id (the `handle:` alias).
+HANDLE_FIELDS: tuple[str, ...] = ("HandleId", "SourceHandleId", "TargetHandleId")
+
+#: EventData field names that hold a logon id (the `logon:` alias).
+LOGON_FIELDS: tuple[str, ...] = ("SubjectLogonId", "TargetLogonId", "LogonId", "TargetLinkedLogonId")
+
+#: EventData field names that name a user (the `user:` alias).
+USER_FIELDS: tuple[str, ...] = ("SubjectUserName", "TargetUserName", "AccountName", "User", "UserName")
+
+#: EventData field names that hold a process image (the `image:` alias).
+IMAGE_FIELDS: tuple[str, ...] = ("NewProcessName", "ProcessName", "ParentProcessName", "Image", "Application")
+
+#: EventData field names that hold a command line (the `cmd:` alias).
+CMD_FIELDS: tuple[str, ...] = ("CommandLine", "ProcessCommandLine", "ParentCommandLine")
