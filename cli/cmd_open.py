@@ -1,0 +1,36 @@
+"""`evtx-explorer [open] FILE...` and `evtx-explorer demo`: the terminal app."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEMO_LOG = Path(__file__).resolve().parents[1] / "demo" / "intrusion.xml"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="*", metavar="FILE", help="logs to open; 'demo' opens the bundled demo")
+    parser.add_argument("--no-cache", action="store_true", help="parse again, do not read or write the cache")
+    parser.add_argument("--jobs", type=int, default=None, help="EVTX decoding processes (default: one per core)")
+    parser.set_defaults(func=run)
+
+
+def resolve_files(files: list[str]) -> list[str]:
+    """`demo` stands for the bundled demo log (written by `demo/make_demo.py`)."""
+    return [str(DEMO_LOG) if f == "demo" else f for f in files]
+
+
+def run(args: argparse.Namespace) -> int:
+    files = resolve_files(args.files)
+    if not files:
+        print("usage: evtx-explorer FILE... (or 'evtx-explorer demo'); see --help", file=sys.stderr)
+        return 2
+    try:
+        from tui.app import run_app
+    except ImportError:
+        from cli import cmd_stats
+
+        return cmd_stats.run(argparse.Namespace(files=files, no_cache=args.no_cache, jobs=args.jobs,
+                                                json=False, issues=False))
+    return run_app(files, use_cache=not args.no_cache, jobs=args.jobs)

@@ -1,0 +1,66 @@
+"""`evtx-explorer stats FILE... [--json]`: what each input holds."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cli.common import add_input_args, dump_json, open_store, report_input_errors
+from core.model import iso_from_filetime
+from core.store import Store
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("stats", help="records, parse issues, EventIDs, time range and computers per input")
+    add_input_args(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--issues", action="store_true", help="list every parse issue (file, chunk, offset, reason)")
+    parser.set_defaults(func=run)
+
+
+def collect(store: Store) -> dict[str, Any]:
+    """The stats document (the `--json` shape)."""
+    files = []
+    for src in store.sources():
+        first, last = store.time_range(src.id)
+        files.append(
+            {
+                "path": src.path,
+                "format": src.format,
+                "records": src.records,
+                "parse_issues": src.parse_issues,
+                "error": src.error,
+                "event_ids": {str(k): v for k, v in store.event_id_counts(src.id).items()},
+                "first": iso_from_filetime(first),
+                "last": iso_from_filetime(last),
+                "computers": store.computers(src.id),
+            }
+        )
+    return {"files": files, "total_records": sum(f["records"] for f in files)}
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    doc = collect(store)
+    if args.json:
+        print(dump_json(doc))
+    else:
+        from core.text import printable
+
+        for f in doc["files"]:
+            print(printable(f["path"]))
+            if f["error"]:
+                print(f"  error: {printable(f['error'])}")
+                continue
+            print(f"  format {f['format']}, {f['records']:,} records, {f['parse_issues']:,} parse issues")
+            print(f"  time   {f['first']} .. {f['last']}")
+            print(f"  hosts  {', '.join(printable(c) for c in f['computers'])}")
+            top = sorted(f["event_ids"].items(), key=lambda kv: -kv[1])[:12]
+            print("  ids    " + ", ".join(f"{k}:{v}" for k, v in top))
+        print(f"total {doc['total_records']:,} records")
+    if args.issues:
+        from core.text import printable
+
+        for issue in store.issues():
+            print(f"issue: {printable(issue.path)} chunk={issue.chunk} offset={issue.offset} {printable(issue.reason)}")
+    return report_input_errors(store)

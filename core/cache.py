@@ -1,0 +1,192 @@
+"""The store as a cache: reopening the same logs skips parsing.
+
+A cache database is keyed by the identity of its inputs, not their names: each input's real
+path, size, mtime and a hash of its first and last 64 KiB (the EVTX header and last chunk), so
+a log that changed (or a different log at the same path) is re-read. The cache lives under
+the user's cache directory (`platformdirs`), is built under an exclusive lock (two processes
+opening the same new log do not write the same database), and is pruned oldest-first beyond a
+size limit.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+
+import platformdirs
+
+from core import schema
+from core.ingest import ProgressFn, load_paths
+from core.store import Store
+
+APP_NAME = "evtx-explorer"
+DEFAULT_LIMIT_BYTES = 4 * 1024**3
+_EDGE = 64 * 1024
+
+
+def cache_dir() -> Path:
+    """Where cache databases live (`EVTX_EXPLORER_CACHE_DIR` overrides, for tests)."""
+    override = os.environ.get("EVTX_EXPLORER_CACHE_DIR")
+    return Path(override) if override else Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def input_identity(path: str) -> str:
+    """Identity of one input: real path, size, mtime and a hash of its first and last 64 KiB.
+    An unreadable input still gets an identity (its error is then cached with it)."""
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+        h = hashlib.sha256()
+        with open(real, "rb") as fh:
+            h.update(fh.read(_EDGE))
+            if st.st_size > _EDGE:
+                fh.seek(max(_EDGE, st.st_size - _EDGE))
+                h.update(fh.read(_EDGE))
+        return f"{real}|{st.st_size}|{st.st_mtime_ns}|{h.hexdigest()}"
+    except OSError as exc:
+        return f"{real}|error|{exc.errno}"
+
+
+def cache_key(paths: Sequence[str]) -> str:
+    joined = "\n".join(input_identity(p) for p in paths)
+    return hashlib.sha256(f"v{schema.SCHEMA_VERSION}\n{joined}".encode()).hexdigest()[:40]
+
+
+def is_complete(store: Store) -> bool:
+    return store.get_meta("complete") == "1"
+
+
+def prune(directory: Path, limit_bytes: int, keep: Path | None = None) -> None:
+    """Delete the least recently used cache databases until the total fits `limit_bytes`."""
+    dbs = sorted(directory.glob("*.sqlite"), key=lambda p: p.stat().st_atime if p.exists() else 0)
+    total = sum(p.stat().st_size for p in dbs if p.exists())
+    for db in dbs:
+        if total <= limit_bytes:
+            return
+        if keep is not None and db == keep:
+            continue
+        size = db.stat().st_size
+        for suffix in ("", "-wal", "-shm", ".lock"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        total -= size
+
+
+class CacheEntry:
+    """A cache database for a set of inputs, with its build lock.
+
+    The TUI uses this directly (build in a worker thread, read on the main thread); the CLI
+    uses `open_inputs`.
+    """
+
+    def __init__(self, paths: Sequence[str], *, use_cache: bool = True, directory: Path | None = None) -> None:
+        self.paths = list(paths)
+        self.use_cache = use_cache
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if use_cache:
+            self.directory = directory or cache_dir()
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.db_path = self.directory / f"{cache_key(self.paths)}.sqlite"
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="evtx-explorer-")
+            self.directory = Path(self._tmp.name)
+            self.db_path = self.directory / "events.sqlite"
+        self._lock_fh: int | None = None
+
+    def ready(self) -> bool:
+        """True when a complete database for these inputs already exists."""
+        if not self.use_cache or not self.db_path.exists():
+            return False
+        try:
+            with Store(self.db_path, readonly=True) as store:
+                return is_complete(store)
+        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
+            return False
+
+    def acquire(self) -> bool:
+        """Take the build lock; False if another process holds it (then build without cache)."""
+        if not self.use_cache:
+            return True
+        fd = os.open(str(self.db_path) + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fh = fd
+        return True
+
+    def release(self) -> None:
+        if self._lock_fh is not None:
+            fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
+            os.close(self._lock_fh)
+            self._lock_fh = None
+
+    def reset(self) -> None:
+        """Remove a stale or partial database before rebuilding it."""
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(self.db_path) + suffix).unlink(missing_ok=True)
+
+    def build(
+        self,
+        *,
+        progress: ProgressFn | None = None,
+        stop: threading.Event | None = None,
+        jobs: int | None = None,
+    ) -> Store:
+        """Parse the inputs into a fresh database (under the lock) and return the writer Store."""
+        if not self.acquire():
+            # Someone else is building this cache: do our own private build instead.
+            self.use_cache = False
+            self._tmp = tempfile.TemporaryDirectory(prefix="evtx-explorer-")
+            self.directory = Path(self._tmp.name)
+            self.db_path = self.directory / "events.sqlite"
+        try:
+            self.reset()
+            store = Store(self.db_path)
+            load_paths(self.paths, store, progress=progress, stop=stop, jobs=jobs)
+            if all(s.complete for s in store.sources()):
+                store.set_meta("complete", "1")
+            return store
+        finally:
+            self.release()
+            if self.use_cache:
+                prune(self.directory, cache_limit(), keep=self.db_path)
+
+    def attach_cleanup(self, store: Store) -> None:
+        """Tie a temporary (no-cache) directory's life to the store object."""
+        if self._tmp is not None:
+            weakref.finalize(store, self._tmp.cleanup)
+
+
+def cache_limit() -> int:
+    raw = os.environ.get("EVTX_EXPLORER_CACHE_LIMIT_MB")
+    return int(raw) * 1024 * 1024 if raw and raw.isdigit() else DEFAULT_LIMIT_BYTES
+
+
+def open_inputs(
+    paths: Sequence[str],
+    *,
+    use_cache: bool = True,
+    progress: ProgressFn | None = None,
+    jobs: int | None = None,
+) -> Store:
+    """A fully loaded store for `paths`: from the cache when it is complete, else parsed now."""
+    entry = CacheEntry(paths, use_cache=use_cache)
+    if entry.ready():
+        os.utime(entry.db_path)  # least-recently-used pruning
+        return Store(entry.db_path)
+    store = entry.build(progress=progress, jobs=jobs)
+    entry.attach_cleanup(store)
+    return store
+
+
+def clear_cache() -> None:
+    """Remove every cache database (the `cache --clear` command)."""
+    shutil.rmtree(cache_dir(), ignore_errors=True)

@@ -1,0 +1,140 @@
+"""Reading inputs into the store: batches from the loaders, progress, stop, errors per input.
+
+An unreadable input costs only itself: it is recorded with its one-line error and the other
+inputs still load. A damaged record costs only that record: it is stored as a parse issue.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from core.model import Event, InputError, ParseIssue, SourceInfo
+from core.rows import EncodedEvent, encode_event
+from core.store import Store
+
+BATCH = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where loading stands, for progress bars: `bytes_done`/`bytes_total` are known for EVTX
+    (record offsets), estimated from positions otherwise."""
+
+    source: int
+    path: str
+    records: int
+    issues: int
+    bytes_done: int
+    bytes_total: int
+    elapsed: float
+    done: bool = False
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+def _items(path: str, source: int, jobs: int | None) -> tuple[str, Iterator[Event | ParseIssue]]:
+    """Detect the format and open the right loader (raises InputError)."""
+    from parsers.detect import detect_format, iter_input
+
+    fmt = detect_format(path)
+    return fmt, iter_input(path, source, jobs=jobs) if fmt == "evtx" else iter_input(path, source)
+
+
+def load_paths(
+    paths: Sequence[str],
+    store: Store,
+    *,
+    progress: ProgressFn | None = None,
+    stop: threading.Event | None = None,
+    jobs: int | None = None,
+    build_indexes: bool = True,
+) -> list[SourceInfo]:
+    """Load every input into `store`, in order; return what happened to each.
+
+    `stop` (set from another thread) ends loading after the current batch, keeping what was
+    read; such inputs are not marked complete, so a cache built from them is not reused.
+    """
+    infos: list[SourceInfo] = []
+    for path in paths:
+        info = SourceInfo(path=path)
+        infos.append(info)
+        source = store.add_source(path, "unknown")
+        if stop is not None and stop.is_set():
+            continue
+        _load_one(path, source, store, info, progress, stop, jobs)
+    if build_indexes:
+        store.build_indexes()
+    return infos
+
+
+def _load_one(
+    path: str,
+    source: int,
+    store: Store,
+    info: SourceInfo,
+    progress: ProgressFn | None,
+    stop: threading.Event | None,
+    jobs: int | None,
+) -> None:
+    start = time.perf_counter()
+    try:
+        total = os.path.getsize(path)
+    except OSError:
+        total = 0
+    batch: list[EncodedEvent] = []
+    issues: list[ParseIssue] = []
+    n_issues = 0
+    last_locator = 0
+    stopped = False
+
+    def flush(done: bool = False) -> None:
+        nonlocal n_issues
+        store.add_encoded(batch)
+        store.add_issues(issues)
+        info.records += len(batch)
+        n_issues += len(issues)
+        info.parse_issues.extend(issues)
+        batch.clear()
+        issues.clear()
+        if progress is not None:
+            progress(
+                Progress(
+                    source, path, info.records, n_issues, total if done else min(last_locator, total),
+                    total, time.perf_counter() - start, done,
+                )
+            )
+
+    try:
+        fmt, items = _items(path, source, jobs)
+        info.format = fmt
+        store.set_source_format(source, fmt)
+        for item in items:
+            if isinstance(item, ParseIssue):
+                issues.append(item)
+                continue
+            batch.append(encode_event(item))
+            if fmt == "evtx" and item.locator is not None:
+                last_locator = item.locator
+            if len(batch) >= BATCH:
+                flush()
+                if stop is not None and stop.is_set():
+                    stopped = True
+                    break
+    except InputError as exc:
+        info.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - an input that breaks a loader must not stop the others
+        info.error = f"{path}: cannot be read: {type(exc).__name__}: {exc}"
+    flush(done=not stopped)
+    if stopped:
+        with store.conn:
+            store.conn.execute(
+                "UPDATE sources SET records = ?, parse_issues = ? WHERE id = ?", (info.records, n_issues, source)
+            )
+    else:
+        store.finish_source(source, records=info.records, parse_issues=n_issues, error=info.error)
+

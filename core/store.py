@@ -1,0 +1,234 @@
+"""The SQLite event store: every filter, count and page is answered here, in SQL.
+
+One `Store` object per thread (sqlite3 connections are not shared across threads): the parser
+worker writes through its own connection while the UI reads through another (WAL mode lets
+readers see committed batches while the writer goes on).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from core import schema
+from core.model import Event, ParseIssue
+from core.rows import EVENT_COLUMNS, EncodedEvent, decode_row, encode_event
+
+#: Default display order: time, then EventRecordID (a wrapped log is not in time order by
+#: file position), then insertion order.
+TIME_ORDER = "e.ts, e.record_id, e.id"
+SELECT_COLUMNS = "e.id, " + ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
+
+
+class StoredEvent(NamedTuple):
+    """An event with its store row id (stable for the life of the store)."""
+
+    id: int
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One input as recorded in the store."""
+
+    id: int
+    path: str
+    format: str
+    identity: str | None
+    records: int
+    parse_issues: int
+    error: str | None
+    complete: bool
+
+
+class Store:
+    """An SQLite database of events (see `core.schema`)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly:
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            self.conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=OFF")
+            self.conn.executescript(schema.TABLES)
+            if self.get_meta("schema_version") is None:
+                self.set_meta("schema_version", str(schema.SCHEMA_VERSION))
+        self.conn.execute("PRAGMA temp_store=MEMORY")
+        self.conn.execute("PRAGMA cache_size=-65536")
+        self._next_id = self._max_id() + 1
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _max_id(self) -> int:
+        row = self.conn.execute("SELECT max(id) FROM events").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+        self.conn.commit()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def add_source(self, path: str, fmt: str, identity: str | None = None) -> int:
+        """Register an input; its id is the `source` of its events (0-based, in order)."""
+        row = self.conn.execute("SELECT count(*) FROM sources").fetchone()
+        source_id = int(row[0])
+        self.conn.execute(
+            "INSERT INTO sources(id, path, format, identity) VALUES (?, ?, ?, ?)",
+            (source_id, path, fmt, identity),
+        )
+        self.conn.commit()
+        return source_id
+
+    def set_source_format(self, source_id: int, fmt: str) -> None:
+        self.conn.execute("UPDATE sources SET format = ? WHERE id = ?", (fmt, source_id))
+        self.conn.commit()
+
+    def add_encoded(self, batch: Sequence[EncodedEvent]) -> None:
+        """Insert a batch of encoded events in one transaction (ids assigned here)."""
+        if not batch:
+            return
+        first = self._next_id
+        event_rows = [(first + i, *row) for i, (row, _fields) in enumerate(batch)]
+        field_rows = [
+            (first + i, name, value, num)
+            for i, (_row, fields) in enumerate(batch)
+            for name, value, num in fields
+        ]
+        with self.conn:
+            self.conn.executemany(
+                f"INSERT INTO events(id, {EVENT_COLUMNS}) VALUES ({', '.join('?' * 19)})", event_rows
+            )
+            self.conn.executemany("INSERT INTO fields(event, name, value, num) VALUES (?, ?, ?, ?)", field_rows)
+        self._next_id = first + len(batch)
+
+    def add_events(self, events: Iterable[Event]) -> None:
+        """Insert events (encoding them here); see `add_encoded` for the fast path."""
+        self.add_encoded([encode_event(e) for e in events])
+
+    def add_issues(self, issues: Iterable[ParseIssue]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO issues(source, chunk, offset, reason) VALUES (?, ?, ?, ?)",
+                [(i.source, i.chunk, i.offset, i.reason) for i in issues],
+            )
+
+    def finish_source(self, source_id: int, *, records: int, parse_issues: int, error: str | None) -> None:
+        """Record an input's outcome; `complete` says it was read to its end."""
+        with self.conn:
+            self.conn.execute(
+                "UPDATE sources SET records = ?, parse_issues = ?, error = ?, complete = 1 WHERE id = ?",
+                (records, parse_issues, error, source_id),
+            )
+
+    def build_indexes(self) -> None:
+        """Create the secondary indexes (once, after the bulk load) and refresh statistics."""
+        self.conn.executescript(schema.INDEXES)
+        self.conn.execute("ANALYZE")
+        self.conn.commit()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def sources(self) -> list[SourceRow]:
+        rows = self.conn.execute(
+            "SELECT id, path, format, identity, records, parse_issues, error, complete FROM sources ORDER BY id"
+        ).fetchall()
+        return [SourceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+
+    def issues(self, source: int | None = None) -> list[ParseIssue]:
+        sql = "SELECT i.source, s.path, i.reason, i.chunk, i.offset FROM issues i JOIN sources s ON s.id = i.source"
+        params: tuple[object, ...] = ()
+        if source is not None:
+            sql += " WHERE i.source = ?"
+            params = (source,)
+        rows = self.conn.execute(sql + " ORDER BY i.rowid", params).fetchall()
+        return [ParseIssue(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def count(self, where: str = "1", params: Sequence[object] = ()) -> int:
+        row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", tuple(params)).fetchone()
+        return int(row[0])
+
+    def select(
+        self,
+        where: str = "1",
+        params: Sequence[object] = (),
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        order: str = TIME_ORDER,
+    ) -> list[StoredEvent]:
+        """A page of events matching `where` (SQL over alias `e`), in `order`."""
+        sql = f"SELECT {SELECT_COLUMNS} FROM events e WHERE {where} ORDER BY {order}"
+        args = list(params)
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        rows = self.conn.execute(sql, args).fetchall()
+        return [StoredEvent(r[0], decode_row(r[1:])) for r in rows]
+
+    def iter_events(
+        self, where: str = "1", params: Sequence[object] = (), *, order: str = TIME_ORDER
+    ) -> Iterator[StoredEvent]:
+        """Stream every matching event (bounded memory: rows are fetched in batches)."""
+        cur = self.conn.execute(
+            f"SELECT {SELECT_COLUMNS} FROM events e WHERE {where} ORDER BY {order}", tuple(params)
+        )
+        while True:
+            rows = cur.fetchmany(2000)
+            if not rows:
+                return
+            for r in rows:
+                yield StoredEvent(r[0], decode_row(r[1:]))
+
+    def get(self, event_id: int) -> StoredEvent | None:
+        """The event with store id `event_id`, or None."""
+        found = self.select("e.id = ?", (event_id,))
+        return found[0] if found else None
+
+    def by_record_id(self, record_id: int) -> list[StoredEvent]:
+        """Every event with this record id (several inputs or channels may share one)."""
+        return self.select("e.record_id = ?", (record_id,))
+
+    def event_id_counts(self, source: int | None = None) -> dict[int, int]:
+        sql = "SELECT event_id, count(*) FROM events"
+        params: tuple[object, ...] = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            params = (source,)
+        return {int(r[0]): int(r[1]) for r in self.conn.execute(sql + " GROUP BY event_id ORDER BY event_id", params)}
+
+    def time_range(self, source: int | None = None) -> tuple[int | None, int | None]:
+        sql = "SELECT min(ts), max(ts) FROM events"
+        params: tuple[object, ...] = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            params = (source,)
+        row = self.conn.execute(sql, params).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def computers(self, source: int | None = None) -> list[str]:
+        sql = "SELECT DISTINCT computer FROM events"
+        params: tuple[object, ...] = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            params = (source,)
+        return sorted(str(r[0]) for r in self.conn.execute(sql, params))

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Set-up and entry points for a fresh machine with only Python 3.11+ (stdlib only).
+
+    python3 dev.py demo    create/refresh .venv, then open the app on the bundled demo log
+    python3 dev.py test    create/refresh .venv, then run the test suite (pytest, 2 workers)
+    python3 dev.py lint    ruff + mypy --strict on core/ and parsers/
+    python3 dev.py bench   the ingest benchmark (bench/ingest.py)
+
+The venv is re-installed only when pyproject.toml changes (a stamp file records its hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".evtx-explorer-installed"
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"evtx-explorer needs Python 3.11+, this is {sys.version.split()[0]}")
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == want and (BIN / "python").exists():
+        return
+    if not (BIN / "python").exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("installing evtx-explorer and its dev tools into .venv ...", flush=True)
+    pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True, cwd=ROOT)
+    subprocess.run([*pip, "install", "-e", ".[dev]"], check=True, cwd=ROOT)
+    STAMP.write_text(want)
+
+
+def run(cmd: list[str]) -> int:
+    return subprocess.call(cmd, cwd=ROOT)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("demo", "test", "lint", "bench"):
+        print(__doc__)
+        return 2
+    ensure_venv()
+    what, rest = argv[0], argv[1:]
+    if what == "demo":
+        return run([str(BIN / "evtx-explorer"), "demo", *rest])
+    if what == "test":
+        jobs = os.environ.get("PYTEST_JOBS", "2")
+        return run([str(BIN / "python"), "-m", "pytest", "-n", jobs, "--dist", "loadfile", *rest])
+    if what == "lint":
+        status = run([str(BIN / "ruff"), "check", "."])
+        return status or run([str(BIN / "mypy")])
+    return run([str(BIN / "python"), "bench/ingest.py", *rest])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
