@@ -45,7 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args_list:
         args_list = ["open"]
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
+        return int(exc.code or 0)
     try:
         return int(args.func(args))
     except BrokenPipeError:

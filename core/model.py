@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 #: FILETIME ticks (100 ns) between 1601-01-01 and 1970-01-01.
 EPOCH_AS_FILETIME = 116_444_736_000_000_000
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
 def filetime_to_datetime(ticks: int) -> _dt.datetime:
@@ -28,7 +28,7 @@ def filetime_to_datetime(ticks: int) -> _dt.datetime:
 def datetime_to_filetime(value: _dt.datetime) -> int:
     """Convert an aware (or naive = UTC) datetime to FILETIME ticks."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=_dt.timezone.utc)
+        value = value.replace(tzinfo=_dt.UTC)
     delta = value - _EPOCH
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     return micros * 10 + EPOCH_AS_FILETIME
@@ -140,7 +140,7 @@ def parse_time(text: str | None) -> int | None:
     year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
     frac = (m.group(7) or "")[:7].ljust(7, "0")
     try:
-        base = _dt.datetime(year, month, day, hour, minute, second, tzinfo=_dt.timezone.utc)
+        base = _dt.datetime(year, month, day, hour, minute, second, tzinfo=_dt.UTC)
     except ValueError:
         return None
     tz = m.group(8)

@@ -34,7 +34,7 @@ def _text(el: etree._Element) -> str:
     """The element's whole text content (nested BinXML renders as child elements)."""
     if len(el) == 0:
         return el.text or ""
-    return "".join(el.itertext())
+    return "".join(str(t) for t in el.itertext())
 
 
 def _data_pairs(container: etree._Element) -> list[tuple[str, str]]:
