@@ -70,8 +70,8 @@ CREATE INDEX IF NOT EXISTS events_time ON events(ts, record_id);
 CREATE INDEX IF NOT EXISTS events_eid ON events(event_id, ts);
 CREATE INDEX IF NOT EXISTS events_computer ON events(computer COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS events_record ON events(record_id);
-CREATE INDEX IF NOT EXISTS fields_num ON fields(name, num) WHERE num IS NOT NULL;
-CREATE INDEX IF NOT EXISTS fields_value ON fields(name, value COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS fields_num ON fields(name, num, event) WHERE num IS NOT NULL;
+CREATE INDEX IF NOT EXISTS fields_value ON fields(name, value COLLATE NOCASE, event);
 CREATE INDEX IF NOT EXISTS fields_event ON fields(event);
 """
 
