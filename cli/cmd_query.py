@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 from collections.abc import Iterable
 from typing import Any
 
 from cli.common import add_input_args, open_store, report_input_errors
-from core.model import iso_from_filetime
-from core.store import Store, StoredEvent
-from core.text import one_line
+from core.export import write_rows
+from core.store import StoredEvent
 
 
 def register(sub: Any) -> None:
@@ -22,60 +19,6 @@ def register(sub: Any) -> None:
     parser.add_argument("--format", choices=("jsonl", "csv", "table", "md"), default="jsonl")
     parser.add_argument("--limit", type=int, default=None, help="at most N events")
     parser.set_defaults(func=run)
-
-
-def event_document(store_paths: dict[int, str], se: StoredEvent) -> dict[str, Any]:
-    """One event as the JSON-lines output shape."""
-    ev = se.event
-    data: dict[str, str] = {}
-    for name, value in ev.data:
-        data.setdefault(name, value)
-    return {
-        "file": store_paths.get(ev.source, ""),
-        "record_id": ev.record_id,
-        "time": iso_from_filetime(ev.filetime),
-        "event_id": ev.event_id,
-        "computer": ev.computer,
-        "channel": ev.channel,
-        "provider": ev.provider,
-        "data": data,
-    }
-
-
-def write_rows(store: Store, rows: Iterable[StoredEvent], fmt: str, out: Any) -> int:
-    """Write events in `fmt`; returns how many were written (exports never truncate silently)."""
-    paths = {s.id: s.path for s in store.sources()}
-    n = 0
-    if fmt == "jsonl":
-        for se in rows:
-            out.write(json.dumps(event_document(paths, se), ensure_ascii=False) + "\n")
-            n += 1
-    elif fmt == "csv":
-        writer = csv.writer(out)
-        writer.writerow(["file", "record_id", "time", "event_id", "computer", "channel", "provider", "data"])
-        for se in rows:
-            d = event_document(paths, se)
-            writer.writerow([d["file"], d["record_id"], d["time"], d["event_id"], d["computer"], d["channel"],
-                             d["provider"], json.dumps(d["data"], ensure_ascii=False)])
-            n += 1
-    elif fmt == "md":
-        out.write("| time | record | EventID | computer | data |\n|---|---|---|---|---|\n")
-        for se in rows:
-            d = event_document(paths, se)
-            cells = [d["time"] or "", str(d["record_id"]), str(d["event_id"]), d["computer"],
-                     "; ".join(f"{k}={v}" for k, v in d["data"].items())]
-            out.write("| " + " | ".join(one_line(c).replace("|", "\\|") for c in cells) + " |\n")
-            n += 1
-    else:
-        for se in rows:
-            d = event_document(paths, se)
-            summary = " ".join(f"{k}={v}" for k, v in d["data"].items())
-            out.write(
-                f"{d['time'] or '-':28} {d['record_id']:>8} {d['event_id']:>5} {one_line(d['computer'], 24):24} "
-                f"{one_line(summary, 120)}\n"
-            )
-            n += 1
-    return n
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The layers point one way: `core` and `parsers` never import textual (nor `tui`)."""
+"""The layers point one way: `core` and `parsers` never import textual, `tui` or `cli`."""
 
 from __future__ import annotations
 
@@ -34,3 +34,4 @@ def test_no_textual_import_statement_in_core_or_parsers() -> None:
             text = path.read_text(encoding="utf-8")
             assert "import textual" not in text and "from textual" not in text, path
             assert "from tui" not in text and "import tui" not in text, path
+            assert "from cli" not in text and "import cli" not in text, path

@@ -1,0 +1,98 @@
+"""`evtx-explorer export FILE... --where Q --format csv|jsonl|md --output PATH [--force]`
+and `evtx-explorer export FILE... --marks [--case FILE] --output PATH`.
+
+The headless twin of the app's `e`: the same rows as `query --format`, written atomically to a
+file that is never overwritten unless `--force` is given; it says how many rows it wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from cli.common import add_input_args, open_store, report_input_errors
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "export",
+        help="write the events matching a query (or the marked events) to a file",
+        description="Export a filtered view as CSV, JSON lines or Markdown, or (--marks) the case's "
+        "marked events with their notes as a Markdown report.",
+    )
+    add_input_args(parser)
+    parser.add_argument("--where", default="", help="filter, e.g. '4688 image:*rundll32*'")
+    parser.add_argument("--format", choices=("csv", "jsonl", "md"), default=None,
+                        help="output format (default: from the file extension, else jsonl)")
+    parser.add_argument("--output", "-o", required=True, metavar="PATH", help="file to write")
+    parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    parser.add_argument("--marks", action="store_true", help="export the marked events and notes (Markdown)")
+    parser.add_argument("--case", default=None, metavar="FILE",
+                        help="case file to read marks from (default: the one for these inputs)")
+    parser.set_defaults(func=run)
+
+
+def _format_for(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    suffix = str(args.output).lower().rsplit(".", 1)[-1] if "." in str(args.output) else ""
+    return {"csv": "csv", "md": "md", "markdown": "md", "jsonl": "jsonl", "ndjson": "jsonl"}.get(suffix, "jsonl")
+
+
+def os_message(exc: OSError) -> str:
+    """One line for a failed write: our own messages already name the file."""
+    text = exc.strerror or str(exc)
+    if exc.filename and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.export import check_target, export_marks, export_view
+
+    fmt = _format_for(args)
+    if args.marks and fmt != "md":
+        print("evtx-explorer: --marks writes a Markdown report (--format md)", file=sys.stderr)
+        return 2
+    if args.marks and args.where:
+        print("evtx-explorer: --marks exports the marked events; --where does not apply", file=sys.stderr)
+        return 2
+    compiled = None
+    if not args.marks:
+        from core.query import QueryError, compile_query
+
+        try:
+            compiled = compile_query(args.where)
+        except QueryError as exc:
+            print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
+            print(f"  {args.where}\n  {' ' * exc.position}^", file=sys.stderr)
+            return 2
+    try:
+        check_target(Path(args.output), args.force)  # before the slow load
+    except OSError as exc:
+        print(f"evtx-explorer: {os_message(exc)}", file=sys.stderr)
+        return 1
+    store = open_store(args)
+    status = report_input_errors(store)
+    try:
+        if args.marks:
+            from cli.cmd_open import resolve_files
+            from core.case import Case
+
+            case = Case.for_inputs(resolve_files(list(args.files)), args.case)
+            case.autosave = False  # exporting never rewrites the case
+            for warning in case.warnings:
+                print(f"evtx-explorer: {warning}", file=sys.stderr)
+            n = export_marks(case, store, args.output, overwrite=args.force)
+            what = "marks"
+        else:
+            assert compiled is not None
+            n = export_view(store, compiled.where, compiled.params, fmt, args.output, overwrite=args.force)
+            what = "rows"
+    except OSError as exc:
+        print(f"evtx-explorer: {os_message(exc)}", file=sys.stderr)
+        return 1
+    print(f"wrote {n} {what} to {args.output}", file=sys.stderr)
+    return status
