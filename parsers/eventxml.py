@@ -1,0 +1,370 @@
+"""The Event XML loader: Event Viewer's "Save as XML", `wevtutil qe /f:xml`, a single `<Event>`.
+
+Those three layouts differ in what surrounds the events: an `<Events>` root, no root at all
+(wevtutil concatenates `<Event>` elements, so the file is not well-formed XML), or the event
+itself as the root; possibly a BOM (wevtutil writes UTF-16), an XML declaration, and
+`<RenderingInfo>` inside each event. So instead of parsing the file as one document, a small
+scanner cuts the decoded text into one fragment per `<Event>...</Event>` and lxml parses each
+fragment on its own. That gives us, at once:
+
+* streaming with bounded memory (the scanner holds at most one chunk plus one event, and an
+  event larger than `MAX_EVENT_CHARS` is skipped and reported, never buffered whole);
+* a malformed or truncated event costs only itself: it becomes a ParseIssue whose `offset` is
+  its 1-based position, and the scan goes on with the next `<Event`;
+* hostile XML cannot expand: a `<!DOCTYPE>` is skipped by the scanner and never reaches lxml
+  (reported once as a ParseIssue), so its entities are never defined, an event that uses one
+  (`&xxe;`, `&lol9;`) fails to parse and is reported, and the parser itself has entity
+  resolution, DTD loading and network access off (`parsers.xmlevent.safe_parser`).
+
+Control characters: XML 1.0 forbids most C0 characters even as character references, yet
+Windows renders attacker-supplied strings (command lines) that hold them (ESC, BEL), and
+exports contain them raw or as `&#x1b;`. lxml rightly rejects such an event; we then retry it
+once with every forbidden C0 character (raw or referenced) swapped for a private-use stand-in
+and swap them back in the decoded values, so the event loads with its real characters (NUL
+becomes U+FFFD). Rendering them safely is the UI's job.
+
+Positions (`record_number`, `locator`, ParseIssue `offset`) count every `<Event>` fragment
+met, good or bad, from 1, so `event_xml(path, locator)` finds the same fragment again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Generator, Iterator
+from typing import NamedTuple
+
+from lxml import etree
+
+from core.model import Event, InputError, ParseIssue
+from parsers.detect import decoded_chunks, read_chunks
+from parsers.xmlevent import event_from_element, safe_parser
+
+#: Largest single event we buffer (characters). Real events are a few KiB; 8 Mi characters is
+#: far beyond any legitimate one and bounds what a hostile file can make us hold.
+MAX_EVENT_CHARS = 8 * 1024 * 1024
+
+_NAME_PREFIX = r"(?:[A-Za-z_][\w.\-]{0,31}:)?"
+_EVENT_OPEN = re.compile(r"<" + _NAME_PREFIX + r"Event(?=[\s/>])")
+_EVENT_EDGE = re.compile(r"<(/?)" + _NAME_PREFIX + r"Event(?=[\s/>])")
+_ROOT_OPEN = re.compile(r"<" + _NAME_PREFIX + r"Events(?=[\s/>])")
+_DECL_END = re.compile(r"[\[>]")
+_SUBSET_END = re.compile(r"\]\s*>")
+#: How far back a regex search restarts after more text arrives (a token split by a chunk end).
+_OVERLAP = 64
+
+_MASK_BASE = 0x10FF00  # Supplementary Private Use Area-B: never meaningful in event data.
+_CTRL_REF = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]{1,2})|0*([0-9]{1,2}));")
+_CTRL_RAW = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_UNMASK = {_MASK_BASE + n: chr(n) for n in range(32)}
+_UNMASK[_MASK_BASE] = "\ufffd"
+
+
+class Fragment(NamedTuple):
+    """One thing the scanner found: `kind` is `event` (complete `<Event>` text), `truncated`
+    (an event cut short by the end of input or by the next `<Event`), `oversize` (an event over
+    `MAX_EVENT_CHARS`, text dropped) or `doctype` (a document type declaration, skipped)."""
+
+    kind: str
+    text: str
+
+
+class _Buffer:
+    """Decoded text with a moving anchor `pos`; indexes handed out are relative to `pos`, so
+    dropping consumed text on refill is invisible to callers."""
+
+    def __init__(self, chunks: Iterator[str], limit: int) -> None:
+        self.chunks = chunks
+        self.limit = limit
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+
+    def fill(self) -> bool:
+        """Append the next chunk (dropping text before `pos`); False at end of input."""
+        if self.eof:
+            return False
+        for text in self.chunks:
+            self.buf = self.buf[self.pos :] + text
+            self.pos = 0
+            return True
+        self.eof = True
+        return False
+
+    def avail(self) -> int:
+        return len(self.buf) - self.pos
+
+    def ensure(self, n: int) -> None:
+        """Make at least `n` characters available after `pos` unless the input ends."""
+        while self.avail() < n and self.fill():
+            pass
+
+    def find(self, needle: str, start: int) -> int:
+        """Relative index of `needle` at or after `start`; -1 at end of input, -2 when the
+        construct at `pos` grows past the limit first."""
+        while True:
+            j = self.buf.find(needle, self.pos + start)
+            if j >= 0:
+                return j - self.pos
+            start = max(start, self.avail() - len(needle) + 1)
+            if self.avail() > self.limit:
+                return -2
+            if not self.fill():
+                return -1
+
+    def search(self, pattern: re.Pattern[str], start: int) -> re.Match[str] | int:
+        """Like `find` for a regex; returns the match (absolute indexes into `buf`, valid
+        until the next fill) or -1 / -2."""
+        while True:
+            m = pattern.search(self.buf, self.pos + start)
+            if m is not None:
+                return m
+            start = max(start, self.avail() - _OVERLAP)
+            if self.avail() > self.limit:
+                return -2
+            if not self.fill():
+                return -1
+
+
+class _Scan:
+    """State the caller reads after the scan: did the text look like an event log at all?"""
+
+    def __init__(self) -> None:
+        self.saw_root = False
+        self.fragments = 0
+
+
+def iter_fragments(chunks: Iterator[str], limit: int | None = None, scan: _Scan | None = None) -> Iterator[Fragment]:
+    """Cut decoded text into `<Event>` fragments, skipping everything between them
+    (declarations, comments, the `<Events>` root, whitespace). `limit` defaults to
+    `MAX_EVENT_CHARS`."""
+    scan = scan if scan is not None else _Scan()
+    b = _Buffer(chunks, limit if limit is not None else MAX_EVENT_CHARS)
+    while True:
+        j = b.buf.find("<", b.pos)
+        if j < 0:
+            b.pos = len(b.buf)
+            if not b.fill():
+                return
+            continue
+        b.pos = j
+        b.ensure(24)
+        buf, p = b.buf, b.pos
+        if _EVENT_OPEN.match(buf, p):
+            scan.fragments += 1
+            yield _event_fragment(b)
+            continue
+        if buf.startswith("<!--", p):
+            end, skip = b.find("-->", 4), 3
+        elif buf.startswith("<![CDATA[", p):
+            end, skip = b.find("]]>", 9), 3
+        elif buf.startswith("<!", p):
+            if buf[p : p + 9].upper() == "<!DOCTYPE":
+                yield Fragment("doctype", "")
+            end, skip = _declaration_end(b), 0
+        elif buf.startswith("<?", p):
+            end, skip = b.find("?>", 2), 2
+        else:
+            if _ROOT_OPEN.match(buf, p):
+                scan.saw_root = True
+            end, skip = b.find(">", 1), 1
+        if end == -1:
+            return
+        b.pos += 1 if end == -2 else end + skip
+
+
+def _declaration_end(b: _Buffer) -> int:
+    """Relative index just past a `<!...>` declaration, internal subset `[...]` included."""
+    m = b.search(_DECL_END, 2)
+    if isinstance(m, int):
+        return m
+    if m.group() == ">":
+        return m.end() - b.pos
+    m2 = b.search(_SUBSET_END, m.end() - b.pos)
+    if isinstance(m2, int):
+        return m2
+    return m2.end() - b.pos
+
+
+def _event_fragment(b: _Buffer) -> Fragment:
+    """The fragment of the event starting at `b.pos`; advances `b.pos` past it."""
+    gt = b.find(">", 1)
+    if gt == -2:
+        b.pos += 1
+        return Fragment("oversize", "")
+    if gt == -1:
+        text = b.buf[b.pos :]
+        b.pos = len(b.buf)
+        return Fragment("truncated", text)
+    if b.buf[b.pos + gt - 1] == "/":  # <Event .../>
+        text = b.buf[b.pos : b.pos + gt + 1]
+        b.pos += gt + 1
+        return Fragment("event", text)
+    m = b.search(_EVENT_EDGE, gt + 1)
+    if m == -2:
+        b.pos += 1
+        return Fragment("oversize", "")
+    if m == -1:
+        text = b.buf[b.pos :]
+        b.pos = len(b.buf)
+        return Fragment("truncated", text)
+    assert isinstance(m, re.Match)
+    start = m.start() - b.pos
+    if m.group(1) != "/":  # the next <Event> opens before this one closed
+        text = b.buf[b.pos : b.pos + start]
+        b.pos += start
+        return Fragment("truncated", text)
+    close = b.find(">", m.end() - b.pos)
+    if close < 0:
+        text = b.buf[b.pos :] if close == -1 else ""
+        b.pos = len(b.buf) if close == -1 else b.pos + 1
+        return Fragment("truncated" if close == -1 else "oversize", text)
+    text = b.buf[b.pos : b.pos + close + 1]
+    b.pos += close + 1
+    return Fragment("event", text)
+
+
+def _mask_controls(text: str) -> str | None:
+    """`text` with forbidden C0 characters (raw or as references) swapped for private-use
+    stand-ins, or None when it holds none (then the parse error has another cause)."""
+
+    def ref(m: re.Match[str]) -> str:
+        n = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        return chr(_MASK_BASE + n) if n < 0x20 and n not in (0x09, 0x0A, 0x0D) else m.group(0)
+
+    out = _CTRL_RAW.sub(lambda m: chr(_MASK_BASE + ord(m.group())), _CTRL_REF.sub(ref, text))
+    return None if out == text else out
+
+
+def _unmask(event: Event) -> Event:
+    def u(s: str) -> str:
+        return s.translate(_UNMASK)
+
+    return dataclasses.replace(
+        event,
+        data=tuple((u(k), u(v)) for k, v in event.data),
+        computer=u(event.computer),
+        provider=u(event.provider),
+        channel=u(event.channel),
+    )
+
+
+def _syntax_reason(exc: Exception) -> str:
+    msg = str(exc).split(" (<string>", 1)[0].replace("\n", " ")
+    if "Entity '" in msg and "not defined" in msg:
+        msg += " (entities are never expanded)"
+    return f"invalid XML: {msg}"[:300]
+
+
+def parse_fragment(
+    text: str, parser: etree.XMLParser, *, source: int, path: str, position: int, label: str = ""
+) -> Event | ParseIssue:
+    """One `<Event>` fragment -> Event, or a ParseIssue at `position` saying why not."""
+    masked = False
+    try:
+        root = etree.fromstring(text, parser)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        fixed = _mask_controls(text)
+        if fixed is None:
+            return ParseIssue(source, path, f"{label}event {position}: {_syntax_reason(exc)}", None, position)
+        try:
+            root = etree.fromstring(fixed, parser)
+            masked = True
+        except (etree.XMLSyntaxError, ValueError) as exc2:
+            return ParseIssue(source, path, f"{label}event {position}: {_syntax_reason(exc2)}", None, position)
+    try:
+        event = event_from_element(root, source=source, record_number=position, locator=position)
+    except ValueError as exc:
+        return ParseIssue(source, path, f"{label}event {position}: not an event: {exc}", None, position)
+    return _unmask(event) if masked else event
+
+
+def iter_text_events(
+    chunks: Iterator[str], path: str, source: int, *, start: int = 0, label: str = "", scan: _Scan | None = None
+) -> Generator[Event | ParseIssue, None, int]:
+    """Events of decoded Event XML text, positions counted from `start + 1`.
+
+    Returns the last position used, so a zip reader can continue the count in its next
+    member. `label` prefixes ParseIssue reasons (the zip member's name).
+    """
+    parser = safe_parser()  # one per walk: lxml parsers must not be shared between threads
+    position = start
+    for frag in iter_fragments(chunks, scan=scan):
+        if frag.kind == "doctype":
+            yield ParseIssue(source, path, f"{label}DOCTYPE declaration ignored: DTDs and entities are never loaded")
+            continue
+        position += 1
+        if frag.kind == "event":
+            yield parse_fragment(frag.text, parser, source=source, path=path, position=position, label=label)
+        elif frag.kind == "truncated":
+            yield ParseIssue(source, path, f"{label}event {position}: unterminated <Event> element", None, position)
+        else:
+            yield ParseIssue(
+                source,
+                path,
+                f"{label}event {position}: larger than {MAX_EVENT_CHARS} characters; skipped",
+                None,
+                position,
+            )
+    return position
+
+
+def _open_checked(path: str) -> None:
+    """Raise InputError (one line naming the file) unless `path` opens and is not empty."""
+    try:
+        with open(path, "rb") as fh:
+            if not fh.read(1):
+                raise InputError(f"{path}: empty file (no content), not an event log")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
+
+
+def iter_events(path: str, source: int = 0) -> Iterator[Event | ParseIssue]:
+    """Stream the events of an Event XML file (any of the three layouts).
+
+    Raises InputError at once when the file cannot be opened or is empty, and at the end of
+    the walk when the file held no `<Event>` and no `<Events>` root (it was not an event log).
+    """
+    _open_checked(path)
+    return _iter_file(path, source)
+
+
+def _iter_file(path: str, source: int) -> Iterator[Event | ParseIssue]:
+    scan = _Scan()
+    try:
+        with open(path, "rb") as fh:
+            yield from iter_text_events(decoded_chunks(read_chunks(fh)), path, source, scan=scan)
+    except OSError as exc:
+        raise InputError(f"{path}: read error: {exc.strerror or exc}") from None
+    if scan.fragments == 0 and not scan.saw_root:
+        raise InputError(f"{path}: no <Event> element found, not an Event XML log")
+
+
+def fragment_at(chunks: Iterator[str], locator: int, start: int = 0) -> tuple[str | None, int]:
+    """(raw text of the fragment at position `locator`, last position seen) in decoded text
+    whose positions start after `start`; the text is None when the position is not there."""
+    position = start
+    for frag in iter_fragments(chunks):
+        if frag.kind == "doctype":
+            continue
+        position += 1
+        if position == locator:
+            if frag.kind == "oversize":
+                return f"<!-- event {locator} is larger than {MAX_EVENT_CHARS} characters -->", position
+            return frag.text, position
+    return None, position
+
+
+def event_xml(path: str, locator: int) -> str:
+    """The raw XML text of the event at 1-based position `locator` (for the raw XML tab).
+
+    Walks the file again (bounded memory); raises ValueError when there is no such event.
+    """
+    try:
+        with open(path, "rb") as fh:
+            text, _ = fragment_at(decoded_chunks(read_chunks(fh)), locator)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    if text is None:
+        raise ValueError(f"{path}: no event at position {locator}")
+    return text
