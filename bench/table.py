@@ -1,0 +1,183 @@
+"""Benchmark of the event table on a big store (not a timed test): open, jump to end, filter.
+
+    python -m bench.table [--events 1000000] [--db PATH]
+
+Builds (once, reused when present) a synthetic store of N events, opens the app headless on
+it and measures, for each action: the latency until the rows are on screen, and the longest
+the UI thread stalled meanwhile (a 5 ms heartbeat timer on the app: the "UI time" a user
+feels as a freeze). Also the process's peak RSS, to compare across N: it must not grow with
+the row count (only the visible pages are in memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core import schema  # noqa: E402
+from core.store import Store  # noqa: E402
+
+BASE_TS = 133_500_000_000_000_000
+KINDS = (
+    (4688, [("NewProcessName", "C:\\Windows\\System32\\cmd.exe"), ("NewProcessId", "0x1a2c"),
+            ("ProcessId", "0x2bc"), ("CommandLine", "cmd.exe /c whoami")]),
+    (4689, [("ProcessName", "C:\\Windows\\System32\\cmd.exe"), ("ProcessId", "0x1a2c"), ("Status", "0x0")]),
+    (4624, [("TargetUserName", "dadmin"), ("LogonType", "2"), ("IpAddress", "127.0.0.1")]),
+    (4663, [("ObjectName", "C:\\secret.txt"), ("HandleId", "0x438"), ("ProcessId", "0x2bc")]),
+)
+
+
+def build_store(path: Path, n: int) -> None:
+    """A store of `n` events written straight through SQL (fast), indexed like a real one."""
+    if path.exists():
+        return
+    tmp = path.with_suffix(".building")
+    tmp.unlink(missing_ok=True)
+    with Store(tmp) as store:
+        store.add_source("bench/Security.evtx", "evtx")
+        conn = store.conn
+
+        def events() -> Iterator[tuple[Any, ...]]:
+            for i in range(n):
+                eid, data = KINDS[i % len(KINDS)]
+                if i % 100_000 == 99_999:
+                    data = [*data, ("Marker", "needle")]
+                # Slightly out of order (as wrapped logs are): time jitters around file order.
+                ts = BASE_TS + i * 10_000_000 + ((i * 7919) % 13) * 1_000_000
+                yield (i + 1, 0, i + 1, 1000 + i, ts, eid, 1, 0, 0, 0, "0x8020000000000000", "Security",
+                       "Microsoft-Windows-Security-Auditing", "WS01.corp", 4, 8, None, i + 1,
+                       json.dumps(data))
+
+        def fields() -> Iterator[tuple[Any, ...]]:
+            for i in range(n):
+                eid, data = KINDS[i % len(KINDS)]
+                yield (i + 1, "eventid", str(eid), eid)
+                for name, value in data:
+                    num = int(value, 16) if value.startswith("0x") else (int(value) if value.isdigit() else None)
+                    yield (i + 1, name.lower(), value, num)
+                if i % 100_000 == 99_999:
+                    yield (i + 1, "marker", "needle", None)
+
+        cols = "id, source, record_number, record_id, ts, event_id, version, level, task, opcode, keywords, " \
+               "channel, provider, computer, pid, tid, user_sid, locator, data"
+        with conn:
+            conn.executemany(f"INSERT INTO events({cols}) VALUES ({', '.join('?' * 19)})", events())
+            conn.executemany("INSERT INTO fields(event, name, value, num) VALUES (?, ?, ?, ?)", fields())
+        store.finish_source(0, records=n, parse_issues=0, error=None)
+        store.build_indexes()
+        store.set_meta("complete", "1")
+    for suffix in ("-wal", "-shm"):
+        Path(str(tmp) + suffix).unlink(missing_ok=True)
+    tmp.rename(path)
+    assert schema.SCHEMA_VERSION
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def measure(db: Path) -> dict[str, Any]:
+    from tui.app import EvtxApp
+
+    app = EvtxApp(["bench/Security.evtx"], store_path=db)
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    results: dict[str, Any] = {}
+
+    async def timed(name: str, action: Callable[[], Any], done: Callable[[], bool], pilot: Any) -> None:
+        await pilot.pause(0.2)
+        gaps.clear()
+        last[0] = t0 = time.perf_counter()
+        result = action()
+        if asyncio.iscoroutine(result):
+            await result
+        call_ms = (time.perf_counter() - t0) * 1000
+        while not done():
+            await asyncio.sleep(0.001)
+            if time.perf_counter() - t0 > 60:
+                raise TimeoutError(name)
+        latency = (time.perf_counter() - t0) * 1000
+        await pilot.pause(0.05)
+        results[name] = {
+            "action_ms": round(call_ms, 1),
+            "rows_on_screen_ms": round(latency, 1),
+            "max_ui_stall_ms": round(max(gaps, default=0) * 1000, 1),
+        }
+
+    t_start = time.perf_counter()
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.set_interval(0.005, beat)
+        table = app.table
+        while table.row_at(0) is None:
+            await asyncio.sleep(0.001)
+        results["open"] = {"first_rows_ms_since_app_start": round((time.perf_counter() - t_start) * 1000, 1)}
+        while table.total is None:
+            await asyncio.sleep(0.001)
+        total = table.total
+        results["events"] = total
+
+        await timed("jump_to_end", table.action_bottom,
+                    lambda: table.cursor == total - 1 and table.row_at(total - 1) is not None, pilot)
+        await timed("jump_to_top", table.action_top, lambda: table.row_at(0) is not None
+                    and table.cursor == 0, pilot)
+        await timed("filter_eventid", lambda: app.set_filter("4689"),
+                    lambda: table.total is not None and table.row_at(0) is not None, pilot)
+        results["filter_eventid"]["matches"] = table.total
+        await timed("filtered_jump_to_end", table.action_bottom,
+                    lambda: table.total is not None and table.cursor == table.total - 1
+                    and table.row_at(table.cursor) is not None, pilot)
+        await timed("filter_free_text", lambda: app.set_filter("needle"),
+                    lambda: table.total is not None and table.row_at(0) is not None, pilot)
+        results["filter_free_text"]["matches"] = table.total
+        await timed("clear_filter", lambda: app.set_filter(""),
+                    lambda: table.total == total and table.row_at(0) is not None, pilot)
+        await timed("jump_to_middle", lambda: table.move_to(total // 2),
+                    lambda: table.row_at(table.cursor) is not None, pilot)
+        await timed("page_down", lambda: table.action_page(1),
+                    lambda: table.row_at(table.cursor) is not None, pilot)
+    results["peak_rss_mb"] = round(rss_mb(), 1)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--db", type=Path, default=None, help="store to build/reuse (default: under /tmp)")
+    args = parser.parse_args()
+    db = args.db or Path(tempfile.gettempdir()) / f"evtx-explorer-bench-{args.events}.sqlite"
+    t0 = time.perf_counter()
+    build_store(db, args.events)
+    built = time.perf_counter() - t0
+    rss_before = rss_mb()
+    os.environ.setdefault("EVTX_EXPLORER_DATA_DIR", tempfile.mkdtemp(prefix="evtx-bench-data-"))
+    results = asyncio.run(measure(db))
+    results["store_build_s"] = round(built, 1)
+    results["rss_before_app_mb"] = round(rss_before, 1)
+    with sqlite3.connect(db) as conn:
+        results["store_mb"] = round(os.path.getsize(db) / 1e6, 1)
+        del conn
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,305 @@
+"""Process instances: the timeline every other correlation link is scoped by.
+
+Windows reuses process ids, so a pid alone names nothing: a process instance is
+(computer, pid, created_at). It begins at the 4688 whose NewProcessId is the pid and lives until
+the 4689 with the same computer and pid, or until the next 4688 that reuses the pid, or the end
+of the log. A pid used while no instance of it is alive (System, lsass.exe, anything started
+before the log begins) becomes an *inferred* instance, named from whatever event names it.
+
+The evidence types every correlation link shares (`Ref`, the confidence words) live here too,
+since the handle and session modules are scoped by process instances and import this one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+EXACT = "exact"
+INFERRED = "inferred"
+AMBIGUOUS = "ambiguous"
+MISSING = "missing"
+#: Every confidence a link can carry, from strongest to weakest.
+CONFIDENCES: tuple[str, ...] = (EXACT, INFERRED, AMBIGUOUS, MISSING)
+
+TICKS_PER_SECOND = 10_000_000
+#: A process's handles are closed by the kernel as it exits, and those 4658s are logged just
+#: after its 4689 (same millisecond in the OTRF exports): they still belong to it.
+EXIT_GRACE = 5 * TICKS_PER_SECOND
+SYSTEM_PID = 4
+_NO_NAME = ("", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """One evidence record, as the UI jumps to it and as the CLI prints it.
+
+    `id` is the store row id; `record_id` the EventRecordID (RecordNumber, or the 1-based
+    position, where the input has none); `filetime` the time as logged (None: no time);
+    `ts`/`order` its place on the model's time line (`ts` is carried over from the previous
+    event of the same input when the event has no time).
+    """
+
+    id: int
+    record_id: int | None
+    event_id: int
+    filetime: int | None
+    ts: int
+    order: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.ts, self.order)
+
+
+def basename(image: str | None) -> str:
+    """The file name of an image path (`C:\\Windows\\System32\\cmd.exe` -> `cmd.exe`)."""
+    if not image:
+        return ""
+    return image.strip().replace("/", "\\").rsplit("\\", 1)[-1]
+
+
+def pid_text(pid: int | None) -> str:
+    return "?" if pid is None else f"0x{pid:x}"
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """One process instance on one computer.
+
+    `created` is its 4688 (None for an inferred instance); `pre_existing` says it was running
+    before the log begins (no earlier instance of that pid in the log). `parent` is the index
+    (in `CorrelationModel.processes`) of the instance that created it, as alive at creation
+    time. `start`/`end` bound its life on the model time line ((ts, order); None = before the
+    log / to the end of the log); `exited` is its 4689 and `replaced_by` the 4688 that reused
+    its pid without a 4689 first. `names` lists every distinct image name events gave it, with
+    the first record naming it: more than one means the pid was probably reused unseen.
+    """
+
+    index: int
+    computer: str
+    pid: int
+    created: Ref | None
+    image: str | None
+    command_line: str | None
+    parent_pid: int | None
+    parent: int | None
+    user: str | None
+    user_sid: str | None
+    logon_id: int | None
+    elevation: str | None
+    integrity: str | None
+    exited: Ref | None
+    replaced_by: Ref | None
+    start: tuple[int, int] | None
+    end: tuple[int, int] | None
+    first_seen: Ref
+    pre_existing: bool
+    confidence: str
+    reason: str
+    names: tuple[tuple[str, Ref], ...]
+    children: tuple[int, ...]
+    handles: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        """The image's file name, or `?` when no event names the process."""
+        if self.pid == SYSTEM_PID and not self.image:
+            return "System"
+        return basename(self.image) or "?"
+
+    @property
+    def label(self) -> str:
+        """`cmd.exe 0x8cc (2252)`: how the UI and CLI name an instance."""
+        return f"{self.name} 0x{self.pid:x} ({self.pid})"
+
+
+@dataclass(slots=True)
+class _Proc:
+    """A process instance while the scan builds it."""
+
+    index: int
+    host: str
+    computer: str
+    pid: int
+    first_seen: Ref
+    created: Ref | None = None
+    image: str | None = None
+    command_line: str | None = None
+    parent_pid: int | None = None
+    parent: int | None = None
+    user: str | None = None
+    user_sid: str | None = None
+    logon_id: int | None = None
+    elevation: str | None = None
+    integrity: str | None = None
+    exited: Ref | None = None
+    replaced_by: Ref | None = None
+    start: tuple[int, int] | None = None
+    end: tuple[int, int] | None = None
+    previous: int | None = None  # the earlier instance of the same pid, if any
+    names: dict[str, tuple[str, Ref]] = field(default_factory=dict)
+    children: list[int] = field(default_factory=list)
+    handles: list[int] = field(default_factory=list)
+
+    def add_name(self, name: str | None, ref: Ref) -> None:
+        if name is None or name.strip() in _NO_NAME:
+            return
+        key = basename(name).casefold()
+        if key and key not in self.names:
+            self.names[key] = (name, ref)
+            if self.image is None:
+                self.image = name
+
+
+def _user(domain: str | None, name: str | None) -> str | None:
+    if not name or name in _NO_NAME:
+        return None
+    return f"{domain}\\{name}" if domain and domain not in _NO_NAME else name
+
+
+class ProcessTracker:
+    """Builds process instances from events fed in time order (see `CorrelationModel`).
+
+    `host` is the computer name case-folded: the scope key (the same pid on two hosts is two
+    processes); `computer` is kept as logged for display.
+    """
+
+    def __init__(self) -> None:
+        self.procs: list[_Proc] = []
+        self._current: dict[tuple[str, int], int] = {}
+        self._all: dict[tuple[str, int], list[int]] = {}
+        self.creations: Counter[str] = Counter()
+
+    def _new(self, host: str, computer: str, pid: int, ref: Ref) -> _Proc:
+        proc = _Proc(len(self.procs), host, computer, pid, ref)
+        proc.previous = self._current.get((host, pid))
+        self.procs.append(proc)
+        self._current[(host, pid)] = proc.index
+        self._all.setdefault((host, pid), []).append(proc.index)
+        if proc.previous is not None:
+            proc.start = self.procs[proc.previous].end
+        return proc
+
+    def resolve(
+        self, host: str, computer: str, pid: int, ref: Ref, *, name: str | None = None, grace: bool = False
+    ) -> tuple[int, str | None]:
+        """The instance of `pid` alive at `ref` (creating an inferred one if none is), and a
+        note when the link is weaker than usual.
+
+        `grace` lets a handle close logged just after the process's 4689 still reach it.
+        """
+        idx = self._current.get((host, pid))
+        if idx is not None:
+            proc = self.procs[idx]
+            if proc.end is None:
+                proc.add_name(name, ref)
+                return idx, None
+            if grace and proc.exited is not None and proc.replaced_by is None and ref.ts - proc.exited.ts <= EXIT_GRACE:
+                proc.add_name(name, ref)
+                return idx, f"logged after the process exited (4689 record {proc.exited.record_id})"
+        proc = self._new(host, computer, pid, ref)
+        proc.add_name(name, ref)
+        return proc.index, None
+
+    def create(self, host: str, computer: str, pid: int, ref: Ref, values: dict[str, str | None]) -> int:
+        """A 4688: end the pid's previous instance if it is still alive, start a new one."""
+        self.creations[host] += 1
+        idx = self._current.get((host, pid))
+        if idx is not None:
+            old = self.procs[idx]
+            if old.end is None:
+                old.end = ref.key
+                old.replaced_by = ref
+        proc = self._new(host, computer, pid, ref)
+        proc.created = ref
+        proc.start = ref.key
+        proc.add_name(values.get("NewProcessName"), ref)
+        proc.command_line = values.get("CommandLine")
+        target_user = _user(values.get("TargetDomainName"), values.get("TargetUserName"))
+        proc.user = target_user or _user(values.get("SubjectDomainName"), values.get("SubjectUserName"))
+        target_sid = values.get("TargetUserSid")
+        proc.user_sid = target_sid if target_user and target_sid else values.get("SubjectUserSid")
+        proc.elevation = values.get("TokenElevationType")
+        proc.integrity = values.get("MandatoryLabel")
+        return proc.index
+
+    def set_parent(self, child: int, parent_pid: int, parent: int | None) -> None:
+        proc = self.procs[child]
+        proc.parent_pid = parent_pid
+        proc.parent = parent
+        if parent is not None:
+            self.procs[parent].children.append(child)
+
+    def exit(self, idx: int, ref: Ref) -> None:
+        proc = self.procs[idx]
+        proc.exited = ref
+        proc.end = ref.key
+
+    def instances(self, host: str, pid: int) -> list[int]:
+        return self._all.get((host, pid), [])
+
+    def finish(self) -> list[Process]:
+        """Freeze every instance, with its confidence and the reason for it."""
+        out: list[Process] = []
+        for p in self.procs:
+            confidence, reason = self._confidence(p)
+            names = tuple(p.names.values())
+            if len(names) > 1:
+                listed = ", ".join(f"{basename(n)} (record {r.record_id})" for n, r in names)
+                confidence = AMBIGUOUS
+                reason = (
+                    f"events name pid {pid_text(p.pid)} differently: {listed}; the pid may have been reused "
+                    f"without a 4688 in this log. {reason}"
+                )
+            out.append(
+                Process(
+                    index=p.index,
+                    computer=p.computer,
+                    pid=p.pid,
+                    created=p.created,
+                    image=p.image,
+                    command_line=p.command_line,
+                    parent_pid=p.parent_pid,
+                    parent=p.parent,
+                    user=p.user,
+                    user_sid=p.user_sid,
+                    logon_id=p.logon_id,
+                    elevation=p.elevation,
+                    integrity=p.integrity,
+                    exited=p.exited,
+                    replaced_by=p.replaced_by,
+                    start=p.start,
+                    end=p.end,
+                    first_seen=p.first_seen,
+                    pre_existing=p.created is None and p.previous is None,
+                    confidence=confidence,
+                    reason=reason,
+                    names=names,
+                    children=tuple(p.children),
+                    handles=tuple(p.handles),
+                )
+            )
+        return out
+
+    def _confidence(self, p: _Proc) -> tuple[str, str]:
+        if p.created is not None:
+            return EXACT, f"created by 4688 record {p.created.record_id}"
+        pid = pid_text(p.pid)
+        if p.pid == SYSTEM_PID:
+            return INFERRED, "pid 4 is System: it starts with Windows, so no 4688 is ever logged for it"
+        if p.previous is not None:
+            prev = self.procs[p.previous]
+            ended = prev.exited or prev.replaced_by
+            at = f" (record {ended.record_id})" if ended is not None else ""
+            reason = f"no 4688 for {pid} after its previous instance ended{at}: its creation was not logged"
+        elif self.creations[p.host] == 0:
+            reason = (
+                f"no 4688 for {pid}: there is no 4688 at all for {p.computer} in this log "
+                "(Process Creation auditing seems off)"
+            )
+        else:
+            reason = f"no 4688 for {pid} in this log: started before the log begins"
+        if not p.names:
+            return MISSING, reason + "; no event names it"
+        return INFERRED, reason

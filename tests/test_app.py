@@ -1,0 +1,459 @@
+"""Pilot tests of the main app: loading, filtering, navigation, detail pane, help, safety."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.style import Style
+
+from core.decode import decode_value
+from core.history import History
+from core.query import compile_query
+from core.store import Store
+from tui.app import EvtxApp
+from tui.detail import FieldTree
+from tui.event_table import EventTable
+from tui.help import HelpScreen
+from tui.issues_panel import IssuesScreen
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "demo" / "intrusion.xml"
+NS = "http://schemas.microsoft.com/win/2004/08/events/event"
+
+
+def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async Pilot test without an async pytest plugin."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EVTX_EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    if not DEMO.exists():
+        subprocess.run([sys.executable, str(ROOT / "demo" / "make_demo.py")], cwd=ROOT, check=True)
+
+
+async def wait_for(pilot: object, cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+
+
+async def ready(pilot: object, app: EvtxApp) -> None:
+    await wait_for(pilot, lambda: app.loaded and app.table.total is not None and app.table.row_at(0) is not None)
+    await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+def screen_text(app: EvtxApp) -> str:
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+
+
+def tree_labels(app: EvtxApp) -> list[str]:
+    tree = app.query_one(FieldTree)
+    out: list[str] = []
+    stack = [tree.root]
+    while stack:
+        node = stack.pop()
+        out.append(str(node.label))
+        stack.extend(node.children)
+    return out
+
+
+def demo_store(app: EvtxApp) -> Store:
+    assert app.store_path is not None
+    return Store(app.store_path, readonly=True)
+
+
+def event_xml(record: int, event_id: int, when: str, data: dict[str, str], computer: str = "WS01") -> str:
+    from xml.sax.saxutils import escape
+
+    fields = "".join(f"<Data Name='{k}'>{escape(v)}</Data>" for k, v in data.items())
+    return (
+        f"<Event xmlns='{NS}'><System><Provider Name='Microsoft-Windows-Security-Auditing'/>"
+        f"<EventID>{event_id}</EventID><TimeCreated SystemTime='{when}'/>"
+        f"<EventRecordID>{record}</EventRecordID><Channel>Security</Channel>"
+        f"<Computer>{escape(computer)}</Computer></System><EventData>{fields}</EventData></Event>\n"
+    )
+
+
+def write_log(path: Path, events: list[str]) -> Path:
+    path.write_text("<Events>\n" + "".join(events) + "</Events>\n", encoding="utf-8")
+    return path
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+@sync
+async def test_demo_loads_and_status_counts_events() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        with demo_store(app) as store:
+            total = store.count()
+            first = store.select(limit=1)[0]
+        assert total == 71
+        assert app.table.total == total
+        text = screen_text(app)
+        assert f"{total} events" in text
+        assert str(first.event.record_id) in text  # the first row (time order) is on screen
+        assert app.selected_event() is not None and app.selected_event().id == first.id  # type: ignore[union-attr]
+
+
+@sync
+async def test_second_open_uses_the_cache_at_once() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        path = app.store_path
+    again = EvtxApp([str(DEMO)])
+    async with again.run_test(size=(100, 30)) as pilot:
+        assert again.loaded  # ready on mount: no parsing
+        assert again.store_path == path
+        await ready(pilot, again)
+        assert again.table.total == 71
+
+
+def big_log(path: Path, n: int) -> Path:
+    events = [
+        event_xml(i + 1, 4688 if i % 2 else 4689, f"2024-01-01T00:{(i // 60) % 60:02d}:{i % 60:02d}.0000000Z",
+                  {"NewProcessName": f"C:\\x\\p{i}.exe", "NewProcessId": hex(i + 4), "ProcessId": "0x4"})
+        for i in range(n)
+    ]
+    return write_log(path, events)
+
+
+@sync
+async def test_rows_appear_while_loading_and_esc_stops(tmp_path: Path) -> None:
+    log = big_log(tmp_path / "big.xml", 60_000)
+    app = EvtxApp([str(log)], use_cache=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.table.row_at(0) is not None, timeout=30)
+        assert not app.loaded, "rows must show before loading ends"
+        assert "loading" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.loaded, timeout=30)
+        await wait_for(pilot, lambda: app.table.total is not None)
+        assert 0 < app.table.total < 60_000  # type: ignore[operator]
+        assert "loading stopped" in screen_text(app)
+
+
+@sync
+async def test_unreadable_input_is_counted_and_listed(tmp_path: Path) -> None:
+    junk = tmp_path / "notalog.bin"
+    junk.write_bytes(b"\x00garbage" * 10)
+    app = EvtxApp([str(DEMO), str(junk)])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(pilot, app)
+        assert "1 unreadable" in screen_text(app)
+        await pilot.press("exclamation_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, IssuesScreen))
+        screen = app.screen
+        from textual.widgets import DataTable
+
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count >= 1)
+        cells = [str(c) for c in table.get_row_at(0)]
+        assert "notalog.bin" in cells[0] and cells[3]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, IssuesScreen)
+
+
+@sync
+async def test_several_files_merge_by_time_with_source_column(tmp_path: Path) -> None:
+    a = write_log(tmp_path / "a.xml", [event_xml(1, 4624, "2024-01-01T00:00:01Z", {"TargetUserName": "u1"}),
+                                      event_xml(2, 4624, "2024-01-01T00:00:03Z", {"TargetUserName": "u3"})])
+    b = write_log(tmp_path / "b.xml", [event_xml(7, 4634, "2024-01-01T00:00:02Z", {"TargetUserName": "u2"})])
+    app = EvtxApp([str(a), str(b)])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(pilot, app)
+        assert app.table.total == 3
+        order = [app.table.row_at(i).event.record_id for i in range(3)]  # type: ignore[union-attr]
+        assert order == [1, 7, 2]
+        text = screen_text(app)
+        assert "Source" in text and "b.xml" in text
+        assert app.set_filter("file:b.xml")
+        await wait_for(pilot, lambda: app.table.total == 1)
+
+
+# -- filtering --------------------------------------------------------------------------------
+
+
+@sync
+async def test_filter_updates_view_and_bad_query_keeps_it() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        with demo_store(app) as store:
+            expected = store.count(*compile_query("4688"))
+        await pilot.press("slash")
+        await pilot.press(*"4688", "enter")
+        await wait_for(pilot, lambda: app.table.total == expected)
+        assert app.current_query == "4688"
+        assert f"{expected} of 71 events" in screen_text(app)
+        assert all(app.table.row_at(i).event.event_id == 4688 for i in range(5))  # type: ignore[union-attr]
+        assert app.focused is app.table
+
+        await pilot.press("slash")
+        await pilot.press("ctrl+u", *"4688 (", "enter")  # unbalanced parenthesis
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        error_line = next(line for line in text.splitlines() if "^" in line)
+        assert error_line.index("^") == len("/ ") + 5  # under the "(" (position 5)
+        assert app.current_query == "4688"
+        assert app.table.total == expected
+        assert f"{expected} of 71 events" in text
+
+
+@sync
+async def test_filter_as_you_type_after_debounce() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("slash", *"4690")
+        await wait_for(pilot, lambda: app.table.total == 2)
+        assert app.focused is not app.table  # still typing
+
+
+@sync
+async def test_history_is_kept_between_runs(tmp_path: Path) -> None:
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("slash", *"4689", "enter")
+        await wait_for(pilot, lambda: app.current_query == "4689")
+    assert History().entries[0] == "4689"
+    again = EvtxApp([str(DEMO)])
+    async with again.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, again)
+        await pilot.press("slash", "ctrl+u", "up")
+        assert again.filter_bar.input.value == "4689"
+
+
+@sync
+async def test_find_next_and_previous_without_filtering() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        with demo_store(app) as store:
+            ids = [se.id for se in store.select()]
+            handles = [se.id for se in store.select("e.event_id = 4690")]
+        await pilot.press("f", *"4690", "enter")
+        await wait_for(pilot, lambda: app.table.cursor == ids.index(handles[0]))
+        assert app.table.total == 71  # not filtered
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.table.cursor == ids.index(handles[1]))
+        await pilot.press("N")
+        await wait_for(pilot, lambda: app.table.cursor == ids.index(handles[0]))
+
+
+# -- navigation -------------------------------------------------------------------------------
+
+
+@sync
+async def test_keyboard_navigation() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        with demo_store(app) as store:
+            ordered = [se.id for se in store.select()]
+        table = app.table
+        await pilot.press("j", "j", "down")
+        assert table.cursor == 3
+        await pilot.press("k")
+        assert table.cursor == 2
+        await pilot.press("G")
+        await wait_for(pilot, lambda: app.selected_event() is not None and app.selected_event().id == ordered[-1])  # type: ignore[union-attr]
+        assert str(app.selected_event().event.record_id) in screen_text(app)  # type: ignore[union-attr]
+        await pilot.press("g")
+        assert table.cursor == 0
+        await pilot.press("pagedown")
+        assert table.cursor == table.visible_rows - 1
+        await pilot.press("pageup")
+        assert table.cursor == 0
+        await pilot.press("enter")
+        assert isinstance(app.focused, FieldTree)
+        await pilot.press("escape")
+        assert app.focused is table
+
+
+@sync
+async def test_jump_to_event_clears_a_filter_that_hides_it() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        with demo_store(app) as store:
+            target = store.select("e.event_id = 4690", limit=1)[0]
+        assert app.set_filter("4624")
+        await wait_for(pilot, lambda: app.table.total == 6)
+        app.jump_to_event(target.id)
+        await wait_for(pilot, lambda: app.selected_event() is not None and app.selected_event().id == target.id)  # type: ignore[union-attr]
+        assert app.current_query == ""
+
+
+# -- detail pane ------------------------------------------------------------------------------
+
+
+@sync
+async def test_detail_pane_shows_decoded_values() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        with demo_store(app) as store:
+            target = store.select("e.event_id = 4688 AND e.data LIKE '%TokenElevationType%'", limit=1)[0]
+        app.jump_to_event(target.id)
+        await wait_for(pilot, lambda: app.detail.store_id == target.id)
+        labels = tree_labels(app)
+        elevation = target.event.get("TokenElevationType")
+        decoded = decode_value("TokenElevationType", elevation, 4688)
+        assert decoded and any(elevation in lab and decoded in lab for lab in labels)  # type: ignore[operator]
+        label = target.event.get("MandatoryLabel")
+        assert any(label in lab and decode_value("MandatoryLabel", label, 4688) in lab for lab in labels)  # type: ignore[operator]
+        # The help of the highlighted field comes from the 4688 documentation.
+        await pilot.press("enter")
+        tree = app.query_one(FieldTree)
+        for _ in range(40):
+            node = tree.cursor_node
+            if node is not None and "NewProcessId" in str(node.label):
+                break
+            await pilot.press("down")
+        await pilot.pause(0.05)
+        assert "PID of the new process" in screen_text(app)
+        # The raw XML tab.
+        await pilot.press("x")
+        await wait_for(pilot, lambda: "<EventRecordID>" in screen_text(app) or "EventRecordID" in screen_text(app))
+
+
+# -- help, palette, time ----------------------------------------------------------------------
+
+
+@sync
+async def test_help_lists_every_app_binding() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        from textual.widgets import Static
+
+        shown = str(app.screen.query_one("#help-text", Static).render())
+        for binding in EvtxApp.BINDINGS + EventTable.BINDINGS:
+            assert binding.description in shown  # type: ignore[union-attr]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@sync
+async def test_t_toggles_local_time_with_offset_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        app = EvtxApp([str(DEMO)])
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot, app)
+            assert "Time (UTC)" in screen_text(app)
+            assert "2024-03-14 08:01:12" in screen_text(app)
+            await pilot.press("t")
+            await pilot.pause(0.05)
+            text = screen_text(app)
+            assert "Time (UTC+09:00)" in text
+            assert "2024-03-14 17:01:12" in text
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+@sync
+async def test_missing_view_module_notifies(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tui.app as app_module
+
+    monkeypatch.setitem(app_module.VIEWS, "4", ("Sessions", "tui.no_such_view", "X"))
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("4")
+        await pilot.pause(0.05)
+        assert any("not available" in str(n.message) for n in app._notifications)
+        assert app.screen is app.screen_stack[0]
+
+
+# -- terminal safety --------------------------------------------------------------------------
+
+
+@sync
+async def test_demo_hostile_command_line_is_literal() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        with demo_store(app) as store:
+            target = store.select("e.data LIKE '%[red]%'", limit=1)[0]
+        app.jump_to_event(target.id)
+        await wait_for(pilot, lambda: app.detail.store_id == target.id)
+        await pilot.pause(0.05)
+        text = screen_text(app)
+        assert "[red]x[/red]" in text
+        assert "\\x1b[31mRED" in text
+        assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+
+
+@sync
+async def test_own_hostile_strings_render_literally(tmp_path: Path) -> None:
+    nasty = "[bold red]boom[/] \x1b]0;pwned\x07 \u202egnp.exe\x1b[2J"
+    log = write_log(tmp_path / "evil.xml", [
+        event_xml(1, 4688, "2024-01-01T00:00:00Z", {"NewProcessName": nasty, "CommandLine": nasty},
+                  computer="[blink]HOST[/blink]"),
+    ])
+    app = EvtxApp([str(log)])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        app.query_one(FieldTree).root.children[0].expand()  # System, with Computer
+        await pilot.pause(0.05)
+        text = screen_text(app)
+        assert "Computer: [blink]HOST[/blink]" in text
+        assert "[bold red]boom[/]" in text
+        assert "\\x1b]0;pwned\\x07" in text
+        assert "\\u202e" in text
+        for ch in ("\x1b", "\x07", "\u202e"):
+            assert ch not in text
+
+
+@sync
+async def test_no_color_still_shows_cursor_and_focus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = EvtxApp([str(DEMO)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.no_color
+        await ready(pilot, app)
+        table = app.table
+        cursor_line = table.render_line(1 + table.cursor - int(table.scroll_y))
+        other_line = table.render_line(2 + table.cursor - int(table.scroll_y))
+        assert all(seg.style is not None and seg.style.reverse for seg in cursor_line if seg.text.strip())
+        assert not any(seg.style and seg.style.reverse for seg in other_line)
+        # Focus shows as a heavy rule above the focused pane (no colour needed).
+        text = screen_text(app)
+        assert "━Events" in text and "─Detail" in text
+        await pilot.press("enter")
+        await pilot.pause(0.05)
+        text = screen_text(app)
+        assert "─Events" in text and "━Detail" in text
+        svg = app.export_screenshot()
+        assert isinstance(svg, str)
+        _ = Style  # styles are checked above on the rendered segments

@@ -1,0 +1,743 @@
+"""Correlation engine on hand-made logs (Event XML written here): every rule and real-log quirk
+of DESIGN.md "Correlation", checked through what the UI and CLI show (links, reasons, trees)."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+from lxml import etree
+
+from core.correlate import (
+    CORRELATION_EVENT_IDS,
+    Correlation,
+    CorrelationModel,
+    Node,
+    build_model,
+)
+from core.model import Event
+from core.store import StoredEvent
+from parsers.xmlevent import event_from_element, safe_parser
+
+NS = "http://schemas.microsoft.com/win/2004/08/events/event"
+BASE = "2021-10-08T12:57:"
+
+
+def xml(eid: int, rid: int, sec: float | None, computer: str = "HOST1", **data: str) -> str:
+    """One Security event as Windows renders it (`sec` = seconds past BASE, None = no time)."""
+    when = "" if sec is None else f'<TimeCreated SystemTime="{BASE}{sec:010.7f}Z"/>'
+    fields = "".join(f'<Data Name="{k}">{escape(v)}</Data>' for k, v in data.items())
+    return (
+        f'<Event xmlns="{NS}"><System><Provider Name="Microsoft-Windows-Security-Auditing"/>'
+        f"<EventID>{eid}</EventID>{when}<EventRecordID>{rid}</EventRecordID>"
+        f'<Execution ProcessID="4" ThreadID="100"/><Channel>Security</Channel><Computer>{computer}</Computer>'
+        f"</System><EventData>{fields}</EventData></Event>"
+    )
+
+
+def load(*docs: str) -> list[StoredEvent]:
+    """Parse the XML strings into store-like events (store id = 1-based position)."""
+    out = []
+    parser = safe_parser()
+    for i, doc in enumerate(docs, 1):
+        el = etree.fromstring(doc.encode(), parser)
+        out.append(StoredEvent(i, event_from_element(el, source=0, record_number=i, locator=i)))
+    return out
+
+
+def by_record(events: list[StoredEvent], rid: int, computer: str | None = None) -> StoredEvent:
+    found = [se for se in events if se.event.record_id == rid and (computer is None or se.event.computer == computer)]
+    assert len(found) == 1, (rid, found)
+    return found[0]
+
+
+def correlate(events: list[StoredEvent], rid: int, computer: str | None = None) -> Correlation:
+    return build_model(events).correlate(by_record(events, rid, computer))
+
+
+def p4688(rid: int, sec: float, pid: str, image: str, ppid: str, parent: str = "", computer: str = "HOST1",
+          logon: str = "0x3e7", cmd: str = "") -> str:
+    return xml(4688, rid, sec, computer, SubjectUserSid="S-1-5-18", SubjectUserName="HOST1$",
+               SubjectDomainName="DOM", SubjectLogonId=logon, NewProcessId=pid, NewProcessName=image,
+               TokenElevationType="%%1936", ProcessId=ppid, CommandLine=cmd or image, TargetUserSid="S-1-0-0",
+               TargetUserName="-", TargetDomainName="-", TargetLogonId="0x0", ParentProcessName=parent,
+               MandatoryLabel="S-1-16-16384")
+
+
+def p4689(rid: int, sec: float, pid: str, image: str, computer: str = "HOST1") -> str:
+    return xml(4689, rid, sec, computer, SubjectLogonId="0x3e7", Status="0x0", ProcessId=pid, ProcessName=image)
+
+
+def h4656(rid: int, sec: float, pid: str, handle: str, name: str, image: str = "", otype: str = "Key",
+          computer: str = "HOST1") -> str:
+    return xml(4656, rid, sec, computer, SubjectLogonId="0x3e7", ObjectServer="Security", ObjectType=otype,
+               ObjectName=name, HandleId=handle, AccessList="%%1537\n\t\t\t\t%%4432\n\t\t\t\t",
+               AccessMask="0x10001", ProcessId=pid, ProcessName=image)
+
+
+def h4663(rid: int, sec: float, pid: str, handle: str, name: str, image: str = "", computer: str = "HOST1") -> str:
+    return xml(4663, rid, sec, computer, SubjectLogonId="0x3e7", ObjectServer="Security", ObjectType="Key",
+               ObjectName=name, HandleId=handle, AccessList="%%4432", AccessMask="0x1", ProcessId=pid,
+               ProcessName=image)
+
+
+def h4658(rid: int, sec: float, pid: str, handle: str, image: str = "", computer: str = "HOST1") -> str:
+    return xml(4658, rid, sec, computer, SubjectLogonId="0x3e7", ObjectServer="Security", HandleId=handle,
+               ProcessId=pid, ProcessName=image)
+
+
+def d4690(rid: int, sec: float, spid: str, shandle: str, tpid: str, thandle: str, computer: str = "HOST1",
+          logon: str = "0x3e7") -> str:
+    return xml(4690, rid, sec, computer, SubjectUserSid="S-1-5-18", SubjectUserName="HOST1$",
+               SubjectDomainName="DOM", SubjectLogonId=logon, SourceHandleId=shandle, SourceProcessId=spid,
+               TargetHandleId=thandle, TargetProcessId=tpid)
+
+
+def walk(node: Node) -> Iterator[Node]:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(n.children)
+
+
+def find_node(tree: Node, prefix: str) -> Node:
+    found = [n for n in walk(tree) if n.label.startswith(prefix)]
+    assert found, f"no node starting with {prefix!r} in {[n.label for n in walk(tree)]}"
+    return found[0]
+
+
+def relations(c: Correlation) -> set[tuple[int | None, str]]:
+    return {(r.ref.record_id, r.relation) for r in c.related}
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def test_event_ids_cover_the_correlated_events() -> None:
+    assert {4688, 4689, 4656, 4663, 4658, 4690, 4624, 4634, 4647, 4672} <= set(CORRELATION_EVENT_IDS)
+
+
+def test_pid_reuse_on_one_host_resolves_each_event_to_the_instance_alive_then() -> None:
+    events = load(
+        p4688(1, 1.0, "0x100", r"C:\Windows\System32\cmd.exe", "0x4"),
+        h4656(2, 1.5, "0x100", "0x1c", r"\REGISTRY\A", r"C:\Windows\System32\cmd.exe"),
+        p4689(3, 2.0, "0x100", r"C:\Windows\System32\cmd.exe"),
+        p4688(4, 3.0, "0x0000000000000100", r"C:\Temp\evil.exe", "0x4"),
+        d4690(5, 4.0, "0x00000100", "0x1c", "0x4", "0x900"),
+        # reuse without a 4689 in between: the next 4688 ends the previous instance
+        p4688(6, 5.0, "256", r"C:\Windows\notepad.exe", "0x4"),
+        d4690(7, 6.0, "0x100", "0x20", "0x4", "0x904"),
+    )
+    model = build_model(events)
+    first = model.correlate(by_record(events, 2)).source_process
+    assert first is not None and first.process is not None
+    assert first.process.created is not None and first.process.created.record_id == 1
+    assert first.process.exited is not None and first.process.exited.record_id == 3
+    c5 = model.correlate(by_record(events, 5))
+    assert c5.source_process is not None and c5.source_process.process is not None
+    assert c5.source_process.confidence == "exact"
+    assert c5.source_process.process.image == r"C:\Temp\evil.exe"
+    assert c5.source_process.process.created is not None and c5.source_process.process.created.record_id == 4
+    # the handle 0x1c of the exited cmd.exe is not the source handle of the new process's 4690
+    assert c5.source_handle is not None and c5.source_handle.handle is None
+    assert c5.source_handle.confidence == "missing"
+    c7 = model.correlate(by_record(events, 7))
+    assert c7.source_process is not None and c7.source_process.process is not None
+    assert c7.source_process.process.image == r"C:\Windows\notepad.exe"
+    evil = c5.source_process.process
+    assert evil.replaced_by is not None and evil.replaced_by.record_id == 6
+    assert evil.exited is None
+    instances = model.instances("HOST1", 0x100)
+    assert [p.image for p in instances] == [
+        r"C:\Windows\System32\cmd.exe", r"C:\Temp\evil.exe", r"C:\Windows\notepad.exe"]
+    # the forest shows the three instances separately, under System
+    forest = model.process_forest("HOST1")
+    system = [n for n in forest if n.label.startswith("System 0x4")]
+    assert len(system) == 1
+    kids = [n.label for n in system[0].children if "0x100 (256)" in n.label]
+    assert len(kids) == 3
+    assert kids[0].startswith("cmd.exe") and kids[1].startswith("evil.exe") and kids[2].startswith("notepad.exe")
+
+
+def test_same_pid_on_two_hosts_is_two_processes() -> None:
+    events = load(
+        p4688(1, 1.0, "0x200", r"C:\a\alpha.exe", "0x4", computer="HOST1"),
+        p4688(1, 1.5, "0x0000000000000200", r"C:\b\beta.exe", "0x4", computer="host2"),
+        d4690(2, 2.0, "512", "0x10", "0x4", "0x20", computer="HOST2"),
+        d4690(3, 2.0, "0x200", "0x10", "0x4", "0x20", computer="HOST3"),
+        d4690(2, 2.5, "0x200", "0x10", "0x4", "0x20", computer="HOST1"),
+    )
+    model = build_model(events)
+    on2 = model.correlate(by_record(events, 2, "HOST2")).source_process
+    assert on2 is not None and on2.process is not None
+    assert on2.process.image == r"C:\b\beta.exe"
+    assert on2.process.created is not None and on2.process.created.id == 2
+    on1 = model.correlate(by_record(events, 2, "HOST1")).source_process
+    assert on1 is not None and on1.process is not None and on1.process.image == r"C:\a\alpha.exe"
+    on3 = model.correlate(by_record(events, 3, "HOST3")).source_process
+    assert on3 is not None and on3.process is not None
+    assert on3.process.created is None and on3.process.image is None
+    assert on3.confidence == "missing"
+    assert "no 4688 for 0x200" in on3.reason and "HOST3" in on3.reason
+    assert model.computers() == ["HOST1", "host2", "HOST3"]
+
+
+def test_pre_existing_process_is_inferred_and_named_from_other_events() -> None:
+    spool = r"C:\Windows\System32\spoolsv.exe"
+    events = load(
+        p4688(1, 0.5, "0x10a4", r"C:\Windows\System32\net.exe", "0x7d8"),
+        d4690(2, 1.0, "0x678", "0xaf8", "0x4", "0x1748"),
+        h4658(3, 1.1, "0x678", "0x1748", spool),
+        p4688(4, 2.0, "0x8cc", r"C:\Windows\System32\cmd.exe", "0x678", spool),
+        d4690(5, 3.0, "0x999", "0x10", "0x4", "0x20"),
+    )
+    model = build_model(events)
+    c = model.correlate(by_record(events, 2))
+    src = c.source_process
+    assert src is not None and src.process is not None
+    assert src.confidence == "inferred"
+    assert src.process.pre_existing and src.process.created is None
+    assert src.process.image == spool
+    assert src.reason.startswith("no 4688 for 0x678 in this log: started before the log begins")
+    child = model.correlate(by_record(events, 4)).target_process
+    assert child is not None and child.process is not None and child.process.parent == src.process.index
+    # nothing names 0x999: the link is missing, and says why
+    unnamed = model.correlate(by_record(events, 5)).source_process
+    assert unnamed is not None and unnamed.confidence == "missing"
+    assert "no event names it" in unnamed.reason
+    # System is pre-existing by nature, named System
+    tgt = c.target_process
+    assert tgt is not None and tgt.name == "System" and tgt.confidence == "inferred"
+    assert "pid 4 is System" in tgt.reason
+    tree = c.tree()
+    node = find_node(tree, "source process: spoolsv.exe 0x678 (1656) (pre-existing)")
+    assert node.confidence == "inferred"
+    # the parent of net.exe (0x7d8) is known only through its child: pre-existing, no name
+    net = model.correlate(by_record(events, 1))
+    assert net.source_process is not None and net.source_process.confidence == "missing"
+
+
+def test_missing_4688_everywhere_says_process_auditing_seems_off() -> None:
+    events = load(
+        h4656(1, 1.0, "0x300", "0x44", r"\REGISTRY\X", r"C:\x.exe"),
+        d4690(2, 1.1, "0x300", "0x44", "0x4", "0x88"),
+        h4658(3, 1.2, "0x300", "0x88", r"C:\x.exe"),
+    )
+    src = correlate(events, 2).source_process
+    assert src is not None and src.confidence == "inferred"
+    assert "no 4688 at all for HOST1" in src.reason and "Process Creation auditing seems off" in src.reason
+
+
+def test_conflicting_names_make_the_process_ambiguous() -> None:
+    events = load(
+        p4688(1, 0.5, "0x1", r"C:\other.exe", "0x4"),
+        h4656(2, 1.0, "0x500", "0x10", r"\REGISTRY\A", r"C:\Windows\a.exe"),
+        h4656(3, 2.0, "0x500", "0x14", r"\REGISTRY\B", r"C:\Windows\b.exe"),
+        d4690(4, 3.0, "0x500", "0x14", "0x4", "0x20"),
+    )
+    src = correlate(events, 4).source_process
+    assert src is not None and src.confidence == "ambiguous"
+    assert "a.exe (record 2)" in src.reason and "b.exe (record 3)" in src.reason
+
+
+def test_handle_close_logged_after_the_exit_still_belongs_to_the_process() -> None:
+    image = r"C:\ProgramData\SharpView.exe"
+    events = load(
+        p4688(1, 1.0, "0xea8", image, "0x1e7c"),
+        h4656(2, 1.1, "0xea8", "0x150", r"\REGISTRY\N", image),
+        p4689(3, 2.0, "0xea8", image),
+        h4658(4, 2.0, "0xea8", "0x150", image),
+        h4658(5, 59.0, "0xea8", "0x150", image),
+    )
+    model = build_model(events)
+    c4 = model.correlate(by_record(events, 4))
+    assert c4.source_handle is not None and c4.source_handle.handle is not None
+    assert c4.source_handle.handle.opened is not None and c4.source_handle.handle.opened.record_id == 2
+    assert c4.source_process is not None and c4.source_process.process is not None
+    assert c4.source_process.process.created is not None and c4.source_process.process.created.record_id == 1
+    assert "logged after the process exited" in c4.source_process.reason
+    # a minute later (57 s), with no 4688 in between, it is another (unlogged) instance of the pid
+    c5 = model.correlate(by_record(events, 5))
+    assert c5.source_process is not None and c5.source_process.process is not None
+    assert c5.source_process.process.created is None
+    assert "after its previous instance ended (record 3)" in c5.source_process.reason
+
+
+# -- handles -----------------------------------------------------------------------------------
+
+
+def test_4690_logged_before_its_4656_links_to_the_nearest_open_on_either_side() -> None:
+    drv = r"C:\Windows\System32\drvinst.exe"
+    events = load(
+        p4688(1, 0.0, "0x1dac", drv, "0x280"),
+        h4656(2, 0.1, "0x1dac", "0x1ac", r"\REGISTRY\OLD", drv),
+        h4658(3, 0.2, "0x1dac", "0x1ac", drv),
+        d4690(4, 1.0, "0x1dac", "0x1ac", "0x4", "0x1644"),
+        h4658(5, 1.0000004, "0x1dac", "0x1644", drv),
+        h4656(6, 1.0000013, "0x1dac", "0x1ac", r"\REGISTRY\ROOT\Certificates", drv),
+        h4663(7, 1.0000020, "0x1dac", "0x1ac", r"\REGISTRY\ROOT\Certificates", drv),
+        h4658(8, 1.0000030, "0x1dac", "0x1ac", drv),
+        h4656(9, 1.5, "0x1dac", "0x1ac", r"\REGISTRY\LATER", drv),
+        h4658(10, 1.6, "0x1dac", "0x1ac", drv),
+    )
+    c = correlate(events, 4)
+    sh = c.source_handle
+    assert sh is not None and sh.handle is not None
+    assert sh.confidence == "inferred" and "logged 0.0000013 s after this 4690" in sh.reason
+    assert sh.handle.opened is not None and sh.handle.opened.record_id == 6
+    assert sh.handle.object_name == r"\REGISTRY\ROOT\Certificates"
+    assert [r.record_id for r in sh.handle.accesses] == [7]
+    assert sh.handle.closed is not None and sh.handle.closed.record_id == 8
+    th = c.target_handle
+    assert th is not None and th.handle is not None and th.confidence == "exact"
+    assert th.handle.object_name == r"\REGISTRY\ROOT\Certificates" and th.handle.object_type == "Key"
+    assert th.handle.closed is not None and th.handle.closed.record_id == 5
+    rel = relations(c)
+    assert {(1, "source process created"), (6, "source handle opened"), (7, "source handle accessed"),
+            (8, "source handle closed"), (5, "target handle closed")} <= rel
+    assert all(rid not in (2, 3, 9, 10) for rid, _ in rel)
+
+
+def test_4690_after_its_4656_is_exact_and_a_closed_handle_is_not_a_candidate() -> None:
+    events = load(
+        p4688(1, 0.0, "0x700", r"C:\a.exe", "0x4"),
+        h4656(2, 0.5, "0x700", "0x30", r"\REGISTRY\FIRST", r"C:\a.exe"),
+        h4658(3, 0.6, "0x700", "0x30", r"C:\a.exe"),
+        h4656(4, 0.7, "0x700", "0x30", r"\REGISTRY\SECOND", r"C:\a.exe"),
+        d4690(5, 1.0, "0x700", "0x30", "0x4", "0x60"),
+        h4656(6, 1.0000001, "0x700", "0x34", r"\REGISTRY\OTHER", r"C:\a.exe"),
+    )
+    sh = correlate(events, 5).source_handle
+    assert sh is not None and sh.handle is not None
+    assert sh.confidence == "exact"
+    assert sh.handle.opened is not None and sh.handle.opened.record_id == 4
+    assert sh.handle.object_name == r"\REGISTRY\SECOND"
+
+
+def test_target_handle_into_system_is_closed_under_the_source_pid() -> None:
+    spool = r"C:\Windows\System32\spoolsv.exe"
+    events = load(
+        d4690(1, 1.0, "0x678", "0xaf8", "0x4", "0x1748"),
+        h4658(2, 1.1, "0x678", "0x1748", spool),
+        h4656(3, 1.2, "0x678", "0xaf8", r"C:\Windows\INF\TAPISRV\0409", spool, otype="File"),
+        h4658(4, 1.3, "0x678", "0xaf8", spool),
+    )
+    model = build_model(events)
+    c = model.correlate(by_record(events, 1))
+    th = c.target_handle
+    assert th is not None and th.handle is not None
+    assert th.handle.pid == 4 and th.handle.closed is not None and th.handle.closed.record_id == 2
+    assert "logged under the source process 0x678" in th.handle.close_reason
+    assert th.handle.object_name == r"C:\Windows\INF\TAPISRV\0409" and th.handle.object_type == "File"
+    # the 4658 itself correlates to that target handle, not to a handle of spoolsv.exe
+    c2 = model.correlate(by_record(events, 2))
+    assert c2.source_handle is not None and c2.source_handle.handle == th.handle
+    assert (1, "handle created by duplication") in relations(c2)
+    tree = c.tree()
+    closed = find_node(find_node(tree, "target handle:"), "closed:")
+    assert closed.event_id == 2 and "under the source process" in closed.label
+
+
+def test_target_handle_in_another_process_is_closed_under_its_own_pid_only() -> None:
+    events = load(
+        p4688(1, 0.0, "0x10", r"C:\src.exe", "0x4"),
+        p4688(2, 0.1, "0x20", r"C:\dst.exe", "0x4"),
+        h4656(3, 0.2, "0x10", "0x40", r"\BaseNamedObjects\Ev", r"C:\src.exe", otype="Event"),
+        d4690(4, 0.3, "0x10", "0x40", "0x20", "0x80"),
+        h4658(5, 0.4, "0x10", "0x80", r"C:\src.exe"),
+        h4658(6, 0.5, "0x20", "0x80", r"C:\dst.exe"),
+    )
+    model = build_model(events)
+    th = model.correlate(by_record(events, 4)).target_handle
+    assert th is not None and th.handle is not None
+    assert th.handle.closed is not None and th.handle.closed.record_id == 6
+    stray = model.correlate(by_record(events, 5)).source_handle
+    assert stray is not None and stray.handle is not None and stray.handle != th.handle
+    assert stray.confidence == "inferred" and stray.handle.opened is None
+
+
+def test_handle_values_reused_within_seconds_are_separate_instances() -> None:
+    img = r"C:\tool.exe"
+    events = load(
+        p4688(1, 0.0, "0xc8c", img, "0x4"),
+        h4656(2, 1.0, "0xc8c", "0x11ac", r"\REGISTRY\ONE", img),
+        h4663(3, 1.1, "0xc8c", "0x11ac", r"\REGISTRY\ONE", img),
+        h4658(4, 1.2, "0xc8c", "0x11ac", img),
+        h4656(5, 1.3, "0xc8c", "0x11ac", r"\REGISTRY\TWO", img),
+        d4690(6, 1.35, "0x0000000000000c8c", "0x00000000000011ac", "0x4", "0x2000"),
+        h4663(7, 1.4, "3212", "4524", r"\REGISTRY\TWO", img),
+        h4658(8, 1.5, "0xc8c", "0x11ac", img),
+        h4656(9, 1.6, "0xc8c", "0x11ac", r"\REGISTRY\THREE", img),
+        h4663(10, 1.7, "0xc8c", "0x11ac", r"\REGISTRY\THREE", img),
+    )
+    model = build_model(events)
+    handles = [model.correlate(by_record(events, r)).source_handle for r in (3, 7, 10)]
+    names = [h.handle.object_name if h and h.handle else None for h in handles]
+    assert names == [r"\REGISTRY\ONE", r"\REGISTRY\TWO", r"\REGISTRY\THREE"]
+    sh = model.correlate(by_record(events, 6)).source_handle
+    assert sh is not None and sh.handle is not None and sh.confidence == "exact"
+    assert sh.handle.object_name == r"\REGISTRY\TWO" and [r.record_id for r in sh.handle.accesses] == [7]
+    third = handles[2]
+    assert third is not None and third.handle is not None and third.handle.closed is None
+    assert "still open at the end of the log" in third.handle.close_reason
+    assert len([h for h in model.handles if h.handle_id == 0x11AC]) == 3
+
+
+def test_missing_handle_auditing_is_named() -> None:
+    events = load(
+        p4688(1, 0.0, "0x10", r"C:\src.exe", "0x4"),
+        d4690(2, 1.0, "0x10", "0x40", "0x4", "0x80"),
+    )
+    c = correlate(events, 2)
+    assert c.source_handle is not None and c.source_handle.confidence == "missing"
+    assert "no 4656 at all for HOST1" in c.source_handle.reason
+    th = c.target_handle
+    assert th is not None and th.handle is not None
+    assert th.handle.close_reason.startswith("Handle Manipulation auditing seems off: no 4658 at all")
+    close = find_node(find_node(c.tree(), "target handle:"), "close:")
+    assert close.confidence == "missing" and "no 4658 at all" in close.label
+
+
+def test_4656_without_a_handle_is_reported_not_invented() -> None:
+    events = load(h4656(1, 1.0, "0x280", "0x0", "PlugPlaySecurityObject", r"C:\svchost.exe", otype="Security"))
+    c = correlate(events, 1)
+    assert c.source_handle is not None and c.source_handle.handle is None
+    assert c.source_handle.confidence == "missing" and "HandleId 0x0" in c.source_handle.reason
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+
+def s4624(rid: int, sec: float, lid: str, user: str = "alice", computer: str = "HOST1") -> str:
+    return xml(4624, rid, sec, computer, SubjectLogonId="0x3e7", TargetUserSid="S-1-5-21-1-2-3-1104",
+               TargetUserName=user, TargetDomainName="DOM", TargetLogonId=lid, LogonType="3",
+               ProcessId="0x2c4", ProcessName=r"C:\Windows\System32\lsass.exe")
+
+
+def test_sessions_link_logon_privileges_and_logoff() -> None:
+    events = load(
+        xml(4672, 1, 1.0, SubjectUserSid="S-1-5-21-1-2-3-1104", SubjectUserName="alice", SubjectDomainName="DOM",
+            SubjectLogonId="0x4a5af0", PrivilegeList="SeDebugPrivilege"),
+        s4624(2, 1.0, "0x4a5af0"),
+        p4688(3, 2.0, "0x2bc", r"C:\Windows\System32\rundll32.exe", "0x4", logon="0x4a5af0"),
+        d4690(4, 3.0, "0x2bc", "0x10", "0x4", "0x20", logon="0x00000000004a5af0"),
+        xml(4634, 5, 4.0, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0", LogonType="3"),
+        d4690(6, 5.0, "0x2bc", "0x10", "0x4", "0x20", logon="0x3e7"),
+        d4690(7, 6.0, "0x2bc", "0x10", "0x4", "0x20", logon="0x777"),
+    )
+    model = build_model(events)
+    s = model.correlate(by_record(events, 4)).session
+    assert s is not None and s.session is not None and s.confidence == "exact"
+    assert s.logon_id == 0x4A5AF0 and s.user == "DOM\\alice"
+    assert s.session.logon is not None and s.session.logon.record_id == 2
+    assert s.session.privileged and s.session.privileges is not None and s.session.privileges.record_id == 1
+    assert [r.record_id for r in s.session.logoffs] == [5]
+    assert {(2, "session logon"), (1, "session privileges"), (5, "session logoff")} <= relations(
+        model.correlate(by_record(events, 4)))
+    system = model.correlate(by_record(events, 6)).session
+    assert system is not None and system.confidence == "exact" and system.session is None
+    assert "well-known" in system.reason and system.user == "NT AUTHORITY\\SYSTEM"
+    unknown = model.correlate(by_record(events, 7)).session
+    assert unknown is not None and unknown.confidence == "missing"
+    assert unknown.reason == "no 4624 for logon 0x777 in this log: the logon happened before the log begins"
+    proc = model.correlate(by_record(events, 3)).target_process
+    assert proc is not None and proc.process is not None and proc.process.logon_id == 0x4A5AF0
+
+
+# -- ordering, trees, other events --------------------------------------------------------------
+
+
+def _scenario() -> list[str]:
+    drv = r"C:\Windows\System32\drvinst.exe"
+    return [
+        p4688(1, 0.0, "0x1dac", drv, "0x280", r"C:\Windows\System32\svchost.exe"),
+        d4690(2, 1.0, "0x1dac", "0x1ac", "0x4", "0x1644"),
+        h4658(3, 1.0000004, "0x1dac", "0x1644", drv),
+        h4656(4, 1.0000013, "0x1dac", "0x1ac", r"\REGISTRY\ROOT", drv),
+        h4658(5, 1.0000030, "0x1dac", "0x1ac", drv),
+        p4689(6, 2.0, "0x1dac", drv),
+        p4688(7, 3.0, "0x1dac", r"C:\Windows\System32\cmd.exe", "0x280"),
+    ]
+
+
+def _summary(model: CorrelationModel, events: list[StoredEvent]) -> list[tuple[int | None, str]]:
+    out = []
+    for se in sorted(events, key=lambda s: s.event.record_id or 0):
+        c = model.correlate(se)
+        out.append((se.event.record_id, str(sorted(relations(c)))))
+    return out
+
+
+def test_input_order_does_not_matter_time_and_record_id_do() -> None:
+    docs = _scenario()
+    events = load(*docs)
+    expected = _summary(build_model(events), events)
+    shuffled = docs[:]
+    random.Random(7).shuffle(shuffled)
+    events2 = load(*shuffled)
+    assert _summary(build_model(events2), events2) == expected
+
+
+def test_events_without_time_sort_by_position() -> None:
+    events = load(*(xml_no_time(d) for d in _scenario()))
+    assert all(se.event.filetime is None for se in events)
+    c = build_model(events).correlate(by_record(events, 2))
+    assert c.source_process is not None and c.source_process.process is not None
+    assert c.source_process.process.created is not None and c.source_process.process.created.record_id == 1
+    assert c.source_handle is not None and c.source_handle.handle is not None
+    assert c.source_handle.handle.opened is not None and c.source_handle.handle.opened.record_id == 4
+
+
+def xml_no_time(doc: str) -> str:
+    start = doc.index("<TimeCreated")
+    end = doc.index("/>", start) + 2
+    return doc[:start] + doc[end:]
+
+
+def test_4690_tree_jumps_to_every_piece_of_evidence() -> None:
+    events = load(*_scenario())
+    model = build_model(events)
+    c = model.correlate(by_record(events, 2))
+    tree = c.tree()
+    assert tree.event_id == 2 and tree.label.startswith("4690 handle duplicated: drvinst.exe 0x1dac")
+    src = find_node(tree, "source process: drvinst.exe 0x1dac (7596)")
+    assert src.confidence == "exact" and src.event_id == 1
+    parent = find_node(src, "parent: svchost.exe 0x280 (640) (pre-existing)")
+    assert parent.confidence == "inferred"
+    assert find_node(src, "exited:").event_id == 6
+    handle = find_node(tree, "source handle: handle 0x1ac: Key \\REGISTRY\\ROOT")
+    assert handle.confidence == "inferred" and handle.event_id == 4
+    assert find_node(handle, "closed:").event_id == 5
+    assert find_node(find_node(tree, "target handle:"), "closed:").event_id == 3
+    target = find_node(tree, "target process: System 0x4 (4)")
+    assert target.confidence == "inferred"
+    session = find_node(tree, "logon session 0x3e7")
+    assert session.confidence == "exact"
+    related = find_node(tree, "related events:")
+    assert {n.event_id for n in related.children} == {1, 3, 4, 5, 6}
+    confidences = {n.confidence for n in walk(tree)}
+    assert confidences <= {"exact", "inferred", "ambiguous", "missing"}
+
+
+def test_4688_correlation_shows_parent_children_exit_and_handles() -> None:
+    drv = r"C:\Windows\System32\drvinst.exe"
+    events = load(
+        *_scenario()[:6],
+        p4688(8, 1.5, "0x2000", r"C:\Windows\System32\conhost.exe", "0x1dac", drv),
+    )
+    c = correlate(events, 1)
+    assert c.source_process is not None and c.source_process.pid == 0x280
+    assert c.target_process is not None and c.target_process.process is not None
+    assert c.target_process.process.image == drv
+    assert c.source_handle is None and c.target_handle is None
+    rel = relations(c)
+    assert {(8, "child created"), (6, "process exited"), (4, "handle opened"), (5, "handle closed")} <= rel
+    # the 4690's target handle belongs to System, not to drvinst.exe
+    assert not any(rid == 2 for rid, _ in rel)
+    tree = c.tree()
+    new = find_node(tree, "new process: drvinst.exe")
+    assert find_node(new, "child: conhost.exe 0x2000").event_id == 7
+    assert find_node(new, "handles: 1").children[0].event_id == 4
+
+
+def test_events_outside_the_model_are_looked_up_by_computer_pid_and_time() -> None:
+    events = load(
+        *_scenario(),
+        xml(4673, 8, 1.5, SubjectLogonId="0x3e7", ProcessId="0x1dac", ProcessName="drvinst.exe"),
+        xml(4673, 9, 2.5, SubjectLogonId="0x3e7", ProcessId="0x1dac", ProcessName="?"),
+        xml(4673, 10, 3.5, SubjectLogonId="0x3e7", ProcessId="0x1dac", ProcessName="cmd.exe"),
+    )
+    model = build_model(events)
+    during = model.correlate(by_record(events, 8)).source_process
+    assert during is not None and during.process is not None and during.process.name == "drvinst.exe"
+    gap = model.correlate(by_record(events, 9)).source_process
+    assert gap is not None and gap.process is None and gap.confidence == "missing"
+    later = model.correlate(by_record(events, 10)).source_process
+    assert later is not None and later.process is not None and later.process.name == "cmd.exe"
+
+
+def test_handle_duplications_list_resolved_names() -> None:
+    events = load(*_scenario())
+    dups = build_model(events).handle_duplications()
+    assert len(dups) == 1
+    d = dups[0]
+    assert (d.source_name, d.target_name) == ("drvinst.exe", "System")
+    assert d.event.record_id == 2 and d.source.confidence == "exact" and d.target.confidence == "inferred"
+
+
+def test_labels_keep_attacker_text_verbatim_for_the_renderer() -> None:
+    nasty = "C:\\x\\[red]evil\x1b]52;c;AAAA\x07.exe"
+    event = Event(source=0, record_number=1, record_id=1, filetime=None, event_id=4688, computer="H",
+                  data=(("NewProcessId", "0x10"), ("NewProcessName", nasty), ("ProcessId", "0x4")))
+    events = [StoredEvent(1, event)]
+    tree = correlate(events, 1).tree()
+    assert any(nasty in n.label for n in walk(tree))
+
+
+@pytest.mark.parametrize("eid", [4688, 4690, 4656, 4658, 4624])
+def test_missing_ids_do_not_crash(eid: int) -> None:
+    events = load(xml(eid, 1, 1.0))
+    c = build_model(events).correlate(events[0])
+    assert c.event.record_id == 1
+    assert isinstance(c.tree(), Node)
+
+
+def test_unused_event_type_is_ignored_by_the_model() -> None:
+    events = load(xml(4648, 1, 1.0, ProcessId="0x10"), *_scenario())
+    model = build_model(events)
+    assert 1 not in {sid for sid, _ in model.event_roles()}
+
+
+def test_a_handle_closed_before_the_4690_is_never_its_source_even_when_nearer() -> None:
+    events = load(
+        p4688(1, 0.0, "0x700", r"C:\a.exe", "0x4"),
+        h4656(2, 0.90, "0x700", "0x30", r"\REGISTRY\CLOSED", r"C:\a.exe"),
+        h4658(3, 0.95, "0x700", "0x30", r"C:\a.exe"),
+        d4690(4, 1.0, "0x700", "0x30", "0x4", "0x60"),
+        h4656(5, 1.5, "0x700", "0x30", r"\REGISTRY\AFTER", r"C:\a.exe"),
+    )
+    sh = correlate(events, 4).source_handle
+    assert sh is not None and sh.handle is not None
+    assert sh.handle.object_name == r"\REGISTRY\AFTER" and sh.confidence == "inferred"
+
+
+def test_a_handle_value_reopened_without_a_close_ends_the_previous_instance() -> None:
+    events = load(
+        p4688(1, 0.0, "0x700", r"C:\a.exe", "0x4"),
+        h4656(2, 0.5, "0x700", "0x30", r"\REGISTRY\FIRST", r"C:\a.exe"),
+        h4656(3, 0.7, "0x700", "0x30", r"\REGISTRY\SECOND", r"C:\a.exe"),
+        d4690(4, 1.0, "0x700", "0x30", "0x4", "0x60"),
+        h4663(5, 1.1, "0x700", "0x30", r"\REGISTRY\SECOND", r"C:\a.exe"),
+        h4658(6, 1.2, "0x700", "0x99", r"C:\a.exe"),  # Handle Manipulation auditing is on
+    )
+    model = build_model(events)
+    first = model.correlate(by_record(events, 2)).source_handle
+    assert first is not None and first.handle is not None and first.handle.closed is None
+    assert first.handle.close_reason == "no 4658 for it: the value 0x30 was reused by 4656 record 3"
+    sh = model.correlate(by_record(events, 4)).source_handle
+    assert sh is not None and sh.handle is not None and sh.confidence == "exact"
+    assert sh.handle.object_name == r"\REGISTRY\SECOND" and [r.record_id for r in sh.handle.accesses] == [5]
+
+
+# -- the CLI on hand-made logs -------------------------------------------------------------------
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    from cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main(list(argv))
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture()
+def two_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Two hosts' logs that share record IDs: HOST1 has the 4688 behind its 4690, HOST2 not."""
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    one = tmp_path / "host1.xml"
+    one.write_text("<Events>" + "".join(_scenario()) + "</Events>", encoding="utf-8")
+    two = tmp_path / "host2.xml"
+    two.write_text("<Events>" + "".join([
+        d4690(2, 1.0, "0x1dac", "0x1ac", "0x4", "0x1644", computer="HOST2"),
+        h4658(3, 1.1, "0x1dac", "0x1644", r"C:\x\other.exe", computer="HOST2"),
+    ]) + "</Events>", encoding="utf-8")
+    return one, two
+
+
+def test_cli_record_shared_by_two_files_prints_both_scoped_by_host(two_logs: tuple[Path, Path]) -> None:
+    one, two = two_logs
+    status, out, err = run_cli("correlate", str(one), str(two), "--record", "2", "--json")
+    assert status == 0, err
+    docs = json.loads(out)
+    assert [(d["event"]["computer"], d["event"]["file"]) for d in docs] == [("HOST1", str(one)), ("HOST2", str(two))]
+    h1, h2 = docs
+    assert h1["source_process"]["record_id"] == 1 and h1["source_process"]["confidence"] == "exact"
+    assert h1["source_process"]["image"] == r"C:\Windows\System32\drvinst.exe"
+    assert h2["source_process"] == {
+        "record_id": None, "pid": 0x1DAC, "image": r"C:\x\other.exe", "confidence": "inferred",
+        "reason": "no 4688 for 0x1dac: there is no 4688 at all for HOST2 in this log (Process Creation auditing "
+                  "seems off)",
+    }
+    assert h1["source_handle"]["open_record_id"] == 4 and h2["source_handle"]["open_record_id"] is None
+    assert h2["target_handle"]["close_record_id"] == 3
+    assert h1["event"]["time"] == "2021-10-08T12:57:01.0000000Z"
+    assert h1["session"] == {"logon_id": 0x3E7, "record_id": None, "user": "NT AUTHORITY\\SYSTEM"}
+
+
+def test_cli_text_output_is_the_tree(two_logs: tuple[Path, Path]) -> None:
+    one, _ = two_logs
+    status, out, _ = run_cli("correlate", str(one), "--where", "4690")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("# ") and lines[0].endswith("record 2 (4690)")
+    assert lines[1].startswith("[exact] 4690 handle duplicated: drvinst.exe 0x1dac (7596) handle 0x1ac")
+    assert "  [exact] source process: drvinst.exe 0x1dac (7596)" in lines
+
+
+def test_cli_errors_and_exit_statuses(two_logs: tuple[Path, Path], tmp_path: Path) -> None:
+    one, _ = two_logs
+    status, out, err = run_cli("correlate", str(one), "--where", "4690 AND (", "--json")
+    assert status == 2 and out == "" and "bad query" in err and "^" in err
+    status, out, err = run_cli("correlate", str(one), "--json")
+    assert status == 2 and "usage" in err
+    status, out, err = run_cli("correlate", str(one), "--record", "twelve")
+    assert status == 2 and "not a record ID" in err
+    missing = tmp_path / "gone.evtx"
+    status, out, err = run_cli("correlate", str(missing), str(one), "--record", "2", "--json")
+    assert status == 1 and str(missing) in err
+    assert [d["event"]["record_id"] for d in json.loads(out)] == [2]
+    status, out, err = run_cli("correlate", str(one), "--record", "999", "--json")
+    assert status == 0 and json.loads(out) == [] and "no event matches record ID 999" in err
+
+
+def test_cli_text_output_escapes_terminal_controls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    log = tmp_path / "evil.jsonl"
+    log.write_text(json.dumps({
+        "EventID": 4688, "Hostname": "WS1", "TimeCreated": "2020-10-29T08:23:20.533Z", "Channel": "security",
+        "NewProcessId": "0xea8", "NewProcessName": "C:\\x\\evil\u001b]52;c;AAAA\u0007.exe", "ProcessId": "0x4",
+    }) + "\n", encoding="utf-8")
+    status, out, err = run_cli("correlate", str(log), "--record", "1", "--no-cache")
+    assert status == 0, err
+    assert "\x1b" not in out and "\x07" not in out and "evil\\x1b]52;c;AAAA\\x07.exe" in out
+
+
+def test_equally_near_opens_on_both_sides_are_ambiguous_and_listed() -> None:
+    # millisecond exports: the open before (still in use) and the open after share the 4690's time
+    events = load(
+        p4688(1, 0.0, "0x700", r"C:\a.exe", "0x4"),
+        h4656(2, 1.0, "0x700", "0x30", r"\REGISTRY\BEFORE", r"C:\a.exe"),
+        d4690(3, 1.0, "0x700", "0x30", "0x4", "0x60"),
+        h4656(4, 1.0, "0x700", "0x30", r"\REGISTRY\AFTER", r"C:\a.exe"),
+    )
+    sh = correlate(events, 3).source_handle
+    assert sh is not None and sh.confidence == "ambiguous"
+    assert sorted(h.object_name or "" for h in sh.candidates) == [r"\REGISTRY\AFTER", r"\REGISTRY\BEFORE"]
+    assert "record 2" in sh.reason and "record 4" in sh.reason
+
+
+def test_logon_event_correlates_to_its_own_session() -> None:
+    events = load(
+        s4624(1, 1.0, "0x4a5af0"),
+        xml(4672, 2, 1.0, SubjectUserName="alice", SubjectDomainName="DOM", SubjectLogonId="0x4a5af0"),
+        xml(4647, 3, 3.0, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0"),
+        xml(4634, 4, 3.1, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0"),
+        xml(4634, 5, 9.0, TargetUserName="bob", TargetDomainName="DOM", TargetLogonId="0x999"),
+    )
+    model = build_model(events)
+    c = model.correlate(by_record(events, 1))
+    assert c.source_process is None and c.source_handle is None
+    assert c.session is not None and c.session.confidence == "exact" and c.session.user == "DOM\\alice"
+    assert relations(c) == {(2, "session privileges"), (3, "session logoff"), (4, "session logoff")}
+    assert c.summary == "4624 logon: 0x4a5af0 DOM\\alice"
+    orphan = model.correlate(by_record(events, 5)).session
+    assert orphan is not None and orphan.session is not None and orphan.session.logon is None
+    assert orphan.confidence == "inferred" and "known from its logoff" in orphan.reason

@@ -1,0 +1,680 @@
+"""Pilot tests of the correlation, processes, handles, sessions and findings views.
+
+The views are pushed onto a tiny harness app exposing the contract the main app offers them
+(`store_path`, `loaded`, `jump_to_event`), so each view is tested on its own, over a hand-made
+Event XML log whose story is known exactly (below); one test goes through the real app too.
+
+The story, on WS01 (and one process on DC01):
+  r1  4624 logon 0x1a2b3 CONTOSO\\alice, type 2        r2  4672 privileges for 0x1a2b3
+  r3  4688 cmd.exe 0x1000, parent explorer.exe 0x200 (no 4688: pre-existing)
+  r4  4688 mimikatz.exe 0x1234 (in Temp), parent cmd.exe 0x1000, with hostile markup in its command line
+  r5  4690 handle 0x44 of 0x1234 duplicated into System 0x4 as 0x88 (logged BEFORE its 4656)
+  r6  4656 0x1234 opens 0x44 on \\Device\\HarddiskVolume2\\Windows\\System32\\lsass.exe
+  r7  4663 access through 0x44      r8  4658 closes 0x44
+  r9  4658 closes 0x88 under the SOURCE pid 0x1234 (the System-target quirk)
+  r10 4689 mimikatz.exe 0x1234 exits
+  r11 4688 notepad.exe reuses pid 0x1234 (a second instance)
+  r12 4688 on DC01: pid 0x1234 there is yet another process (scoped by computer)
+  r13 4634 logoff of 0x1a2b3
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.app import App
+from textual.screen import Screen
+
+from core.cache import open_inputs
+from core.store import Store
+from tests.logs import event_xml, write_events
+from tui.correlation import CorrelationScreen, NavTree, node_label
+from tui.handles import HandlesScreen, HandlesTable
+from tui.processes import ProcessesScreen
+from tui.sessions import SessionsScreen
+
+WS = "WS01.contoso.local"
+DC = "DC01.contoso.local"
+SUBJECT = {
+    "SubjectUserSid": "S-1-5-21-1-2-3-1104",
+    "SubjectUserName": "alice",
+    "SubjectDomainName": "CONTOSO",
+    "SubjectLogonId": "0x1a2b3",
+}
+MIMI = "C:\\Users\\alice\\AppData\\Local\\Temp\\mimikatz.exe"
+LSASS = "\\Device\\HarddiskVolume2\\Windows\\System32\\lsass.exe"
+HOSTILE = "mimikatz.exe [red]x[/red] \x1b[31m"
+
+
+def _t(second: int) -> str:
+    return f"2024-03-01T10:00:{second:02d}.0000000Z"
+
+
+def _proc(rid: int, sec: int, pid: str, image: str, ppid: str, parent: str, cmd: str, host: str = WS) -> str:
+    data = {
+        **SUBJECT,
+        "NewProcessId": pid,
+        "NewProcessName": image,
+        "TokenElevationType": "%%1938",
+        "ProcessId": ppid,
+        "CommandLine": cmd,
+        "TargetUserSid": "S-1-0-0",
+        "TargetUserName": "-",
+        "TargetDomainName": "-",
+        "TargetLogonId": "0x0",
+        "ParentProcessName": parent,
+        "MandatoryLabel": "S-1-16-8192",
+    }
+    return event_xml(4688, rid, _t(sec), data, computer=host)
+
+
+def _handle(event_id: int, rid: int, sec: int, hid: str, extra: dict[str, str] | None = None) -> str:
+    data = {
+        **SUBJECT,
+        "ObjectServer": "Security",
+        "ObjectType": "Process",
+        "ObjectName": LSASS,
+        "HandleId": hid,
+        "ProcessId": "0x1234",
+        "ProcessName": MIMI,
+        **(extra or {}),
+    }
+    if event_id == 4658:
+        data = {
+            **SUBJECT,
+            "ObjectServer": "Security",
+            "HandleId": hid,
+            "ProcessId": "0x1234",
+            "ProcessName": MIMI,
+        }
+    return event_xml(event_id, rid, _t(sec), data)
+
+
+def story() -> list[str]:
+    # Control characters are not allowed in XML 1.0: the escape goes in as its visible text.
+    hostile_cmd = HOSTILE.replace("\x1b", "\\x1b")
+    return [
+        event_xml(
+            4624,
+            1,
+            _t(1),
+            {
+                "SubjectUserSid": "S-1-5-18",
+                "SubjectLogonId": "0x3e7",
+                "TargetUserSid": "S-1-5-21-1-2-3-1104",
+                "TargetUserName": "alice",
+                "TargetDomainName": "CONTOSO",
+                "TargetLogonId": "0x1a2b3",
+                "LogonType": "2",
+            },
+        ),
+        event_xml(4672, 2, _t(1), {**SUBJECT, "PrivilegeList": "SeDebugPrivilege"}),
+        _proc(
+            3, 2, "0x1000", "C:\\Windows\\System32\\cmd.exe", "0x200", "C:\\Windows\\explorer.exe", "cmd.exe"
+        ),
+        _proc(4, 3, "0x1234", MIMI, "0x1000", "C:\\Windows\\System32\\cmd.exe", hostile_cmd),
+        event_xml(
+            4690,
+            5,
+            _t(4),
+            {
+                **SUBJECT,
+                "SourceHandleId": "0x44",
+                "SourceProcessId": "0x1234",
+                "TargetHandleId": "0x88",
+                "TargetProcessId": "0x4",
+            },
+        ),
+        _handle(4656, 6, 4, "0x44", {"AccessMask": "0x1010", "AccessList": "%%4484"}),
+        _handle(4663, 7, 5, "0x44", {"AccessMask": "0x10", "AccessList": "%%4484"}),
+        _handle(4658, 8, 6, "0x44"),
+        _handle(4658, 9, 6, "0x88"),
+        event_xml(4689, 10, _t(7), {**SUBJECT, "Status": "0x0", "ProcessId": "0x1234", "ProcessName": MIMI}),
+        _proc(
+            11,
+            8,
+            "0x1234",
+            "C:\\Windows\\System32\\notepad.exe",
+            "0x1000",
+            "C:\\Windows\\System32\\cmd.exe",
+            "notepad.exe",
+        ),
+        _proc(
+            12,
+            9,
+            "0x1234",
+            "C:\\Windows\\System32\\svchost.exe",
+            "0x2c0",
+            "C:\\Windows\\System32\\services.exe",
+            "svchost.exe -k netsvcs",
+            host=DC,
+        ),
+        event_xml(
+            4634,
+            13,
+            _t(10),
+            {
+                "TargetUserSid": "S-1-5-21-1-2-3-1104",
+                "TargetUserName": "alice",
+                "TargetDomainName": "CONTOSO",
+                "TargetLogonId": "0x1a2b3",
+                "LogonType": "2",
+            },
+        ),
+    ]
+
+
+@pytest.fixture
+def story_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The story loaded into a store; returns the database path."""
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EVTX_EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EVTX_EXPLORER_CONFIG_DIR", str(tmp_path / "config"))
+    log = write_events(tmp_path / "story.xml", story())
+    store = open_inputs([str(log)])
+    path = store.path
+    store.close()
+    return path
+
+
+def store_ids(db: Path) -> dict[tuple[str, int], int]:
+    """(computer, record id) -> store id."""
+    with Store(db, readonly=True) as store:
+        return {(se.event.computer, int(se.event.record_id or 0)): se.id for se in store.select()}
+
+
+class Harness(App[None]):
+    """The slice of the main app the views use: store path, loaded flag, jump_to_event."""
+
+    def __init__(self, db: Path, make_screen: Any, loaded: bool = True) -> None:
+        super().__init__()
+        self.store_path = db
+        self.loaded = loaded
+        self.jumps: list[int] = []
+        self._make_screen = make_screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self._make_screen())
+
+    def jump_to_event(self, store_id: int) -> None:
+        self.jumps.append(store_id)
+
+
+def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test body with asyncio (no async pytest plugin is installed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+async def settle(pilot: Any, predicate: Any, tries: int = 100) -> None:
+    """Wait for worker results to reach the screen."""
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        if predicate():
+            return
+    raise AssertionError("the view never showed its data")
+
+
+def tree_lines(tree: NavTree) -> list[str]:
+    return [node.label.plain for node in tree.walk()]
+
+
+def visible_lines(tree: NavTree) -> list[str]:
+    out: list[str] = []
+    for line in range(tree.last_line + 1):
+        node = tree.get_node_at_line(line)
+        if node is not None:
+            out.append(node.label.plain)
+    return out
+
+
+async def cursor_to(pilot: Any, tree: NavTree, prefix: str, limit: int = 60) -> None:
+    """Move the cursor down with `j` until the current line contains `prefix`."""
+    for _ in range(limit):
+        node = tree.cursor_node
+        if node is not None and prefix in node.label.plain:
+            return
+        await pilot.press("j")
+    raise AssertionError(f"no line with {prefix!r}: {visible_lines(tree)}")
+
+
+# -- Handles ----------------------------------------------------------------------------------
+
+
+@run_async
+async def test_handles_lists_4690_with_resolved_processes_and_jumps_to_source_4688(story_store: Path) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, HandlesScreen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        table = screen.query_one(HandlesTable)
+        await settle(pilot, lambda: table.row_count > 0)
+        assert table.row_count == 1
+        row = [cell.plain for cell in table.get_row_at(0)]
+        assert row[1] == "5"
+        assert row[3] == "mimikatz.exe 0x1234" and row[4] == "0x44"
+        assert row[5] == "System 0x4" and row[6] == "0x88"
+        # The weakest link of the row, as a word: the source handle's 4656 came after the 4690.
+        assert row[2].strip() == "inferred" and row[7] == WS
+        tree = screen.query_one("#handles-tree", NavTree)
+        await settle(pilot, lambda: any("source process" in t for t in tree_lines(tree)))
+        lines = tree_lines(tree)
+        # The source process's image, with its parent, the handle's object, accesses, close.
+        assert any(MIMI in t for t in lines)
+        assert any(t.startswith("exact") and "parent: cmd.exe 0x1000" in t for t in lines)
+        assert any("source handle: handle 0x44: Process " + LSASS in t for t in lines)
+        assert any("accessed: 4663 record 7" in t for t in lines)
+        assert any("closed: 4658 record 8" in t for t in lines)
+        # The target handle's 4658 carries the source pid: still found.
+        assert any("closed: 4658 record 9" in t for t in lines)
+        assert any("logon session 0x1a2b3: CONTOSO\\alice" in t for t in lines)
+        # The 4656 was logged after the 4690: the link says so, as a word.
+        assert any(t.startswith("inferred") and "source handle" in t for t in lines)
+        await pilot.press("enter")  # from the list into the tree
+        assert tree.has_focus
+        await cursor_to(pilot, tree, "source process: mimikatz.exe")
+        await pilot.press("enter")
+        assert app.jumps == [ids[(WS, 4)]]
+
+
+@run_async
+async def test_handles_tree_shows_hostile_text_literally(story_store: Path) -> None:
+    app = Harness(story_store, HandlesScreen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        tree = app.screen.query_one("#handles-tree", NavTree)
+        await settle(pilot, lambda: any("command line" in t for t in tree_lines(tree)))
+        line = next(n for n in tree.walk() if "command line" in n.label.plain)
+        assert "[red]x[/red]" in line.label.plain
+        assert "\x1b" not in line.label.plain
+        assert all(not span.style or "red" not in str(span.style) for span in line.label.spans[1:])
+
+
+@run_async
+async def test_handles_view_at_80x24_stacks_list_and_tree(story_store: Path) -> None:
+    app = Harness(story_store, HandlesScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        table = screen.query_one(HandlesTable)
+        tree = screen.query_one("#handles-tree", NavTree)
+        await settle(pilot, lambda: table.row_count > 0 and tree.root.children != [])
+        assert not screen.query_one("#handles-body").has_class("-wide")
+        assert table.region.height >= 4 and tree.region.height >= 6
+        assert tree.region.y > table.region.y
+        await pilot.press("tab")
+        assert tree.has_focus
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HandlesScreen)
+
+
+# -- Correlation ------------------------------------------------------------------------------
+
+
+@run_async
+async def test_correlation_screen_labels_every_node_with_a_confidence_word(story_store: Path) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, lambda: CorrelationScreen(ids[(WS, 9)]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await settle(pilot, lambda: bool(tree.root.children))
+        lines = tree_lines(tree)
+        words = ("exact", "inferred", "ambiguous", "missing")
+        assert lines and all(t.split(" ")[0] in words for t in lines), lines
+        # The 4658 under the source pid closes the handle the 4690 put into System.
+        assert any("created by duplication: 4690 record 5" in t for t in lines)
+        title = app.screen.query_one("#view-title").render()
+        assert "record 9" in str(title) and "EventID 4658" in str(title)
+        await cursor_to(pilot, tree, "created by duplication")
+        await pilot.press("enter")
+        assert app.jumps == [ids[(WS, 5)]]
+
+
+@run_async
+async def test_correlation_node_without_event_says_why(story_store: Path) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, lambda: CorrelationScreen(ids[(WS, 3)]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await settle(pilot, lambda: bool(tree.root.children))
+        lines = tree_lines(tree)
+        # cmd.exe's parent explorer.exe has no 4688: pre-existing, inferred, with the reason.
+        parent = next(t for t in lines if t.split()[1:3] == ["parent", "process:"])
+        assert parent.startswith("inferred") and "explorer.exe 0x200" in parent and "pre-existing" in parent
+        assert any("started before the log begins" in t for t in lines)
+        await cursor_to(pilot, tree, "why: no 4688 for 0x200")
+        await pilot.press("enter")
+        assert app.jumps == []
+
+
+@run_async
+async def test_correlation_search_finds_and_reveals_a_node(story_store: Path) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, lambda: CorrelationScreen(ids[(WS, 5)]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await settle(pilot, lambda: bool(tree.root.children))
+        await pilot.press("slash")
+        await pilot.press(*"logoff")
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert tree.has_focus
+        assert tree.cursor_node is not None and "logoff: 4634 record 13" in tree.cursor_node.label.plain
+
+
+@run_async
+async def test_unknown_store_id_shows_an_error_not_a_crash(story_store: Path) -> None:
+    app = Harness(story_store, lambda: CorrelationScreen(99999))
+    async with app.run_test(size=(80, 24)) as pilot:
+        status = app.screen.query_one("#view-status")
+        await settle(pilot, lambda: "no event" in str(status.render()))
+
+
+# -- Processes --------------------------------------------------------------------------------
+
+
+@run_async
+async def test_processes_shows_reused_pid_as_two_instances_and_pre_existing_inferred(
+    story_store: Path,
+) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, ProcessesScreen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await settle(pilot, lambda: bool(tree.root.children))
+        computers = [n.label.plain for n in tree.root.children]
+        assert computers[0].startswith(DC) and computers[1].startswith(WS)
+        ws = tree.root.children[1]
+        ws_lines = [n.label.plain for n in tree.walk() if _under(n, ws)]
+        instances = [t for t in ws_lines if "0x1234 (4660)" in t and "created" in t]
+        assert len(instances) == 2, ws_lines
+        assert any("mimikatz.exe" in t for t in instances) and any("notepad.exe" in t for t in instances)
+        explorer = next(t for t in ws_lines if "explorer.exe 0x200" in t)
+        assert explorer.startswith("inferred") and "pre-existing" in explorer
+        # Same pid on DC01 is a third, separate process under its own computer.
+        dc = tree.root.children[0]
+        assert any("svchost.exe 0x1234" in n.label.plain for n in tree.walk() if _under(n, dc))
+        # The pid-reused instance ended by its 4689, then notepad: enter jumps to notepad's 4688.
+        await cursor_to(pilot, tree, "notepad.exe 0x1234")
+        await pilot.press("enter")
+        assert app.jumps == [ids[(WS, 11)]]
+
+
+def _under(node: Any, ancestor: Any) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.parent
+    return False
+
+
+@run_async
+async def test_processes_enter_on_computer_folds_and_space_unfolds(story_store: Path) -> None:
+    app = Harness(story_store, ProcessesScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await settle(pilot, lambda: bool(tree.root.children))
+        first = tree.root.children[0]
+        assert tree.cursor_node is first and first.is_expanded
+        await pilot.press("enter")
+        assert not first.is_expanded and app.jumps == []
+        await pilot.press("space")
+        assert first.is_expanded
+
+
+# -- Sessions ---------------------------------------------------------------------------------
+
+
+@run_async
+async def test_sessions_lists_logon_with_type_user_privileged_and_processes(story_store: Path) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, SessionsScreen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await settle(pilot, lambda: bool(tree.root.children))
+        lines = tree_lines(tree)
+        ws = next(n for n in tree.root.children if n.label.plain.startswith(WS))
+        dc = next(n for n in tree.root.children if n.label.plain.startswith(DC))
+        session = next(n.label.plain for n in ws.children if "0x1a2b3" in n.label.plain)
+        # Logon ids are scoped by computer: DC01's process with that id is not in WS01's session.
+        dc_session = next(n.label.plain for n in dc.children if "0x1a2b3" in n.label.plain)
+        assert dc_session.startswith("missing") and "no 4624" in dc_session
+        assert session.startswith("exact")
+        assert "CONTOSO\\alice" in session and "type 2" in session and "PRIVILEGED" in session
+        assert "2024-03-01T10:00:01" in session and "-> 2024-03-01T10:00:10" in session
+        assert any("special privileges: 4672 record 2" in t for t in lines)
+        assert any("logoff: 4634 record 13" in t for t in lines)
+        assert any("mimikatz.exe 0x1234" in t and MIMI in t for t in lines)
+        await cursor_to(pilot, tree, "0x1a2b3  CONTOSO")
+        await pilot.press("enter")
+        assert app.jumps == [ids[(WS, 1)]]
+
+
+# -- Model cache ------------------------------------------------------------------------------
+
+
+@run_async
+async def test_model_is_built_once_and_shared_by_the_views(
+    story_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui.model_cache as mc
+
+    calls: list[str] = []
+    real = mc.build_model
+
+    def counting(store: Store) -> Any:
+        calls.append(str(store.path))
+        return real(store)
+
+    monkeypatch.setattr(mc, "build_model", counting)
+    app = Harness(story_store, ProcessesScreen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await settle(pilot, lambda: bool(tree.root.children))
+        await app.push_screen(HandlesScreen())
+        table = app.screen.query_one(HandlesTable)
+        await settle(pilot, lambda: table.row_count > 0)
+        await app.push_screen(SessionsScreen())
+        sessions = app.screen.query_one(NavTree)
+        await settle(pilot, lambda: bool(sessions.root.children))
+    assert calls == [str(story_store)]
+
+
+@run_async
+async def test_partial_model_is_rebuilt_when_loading_finishes(
+    story_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui.model_cache as mc
+
+    calls: list[int] = []
+    real = mc.build_model
+
+    def counting(store: Store) -> Any:
+        calls.append(1)
+        return real(store)
+
+    monkeypatch.setattr(mc, "build_model", counting)
+    app = Harness(story_store, ProcessesScreen, loaded=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        status = app.screen.query_one("#view-status")
+        await settle(pilot, lambda: "still loading" in str(status.render()))
+        assert calls == [1]
+        app.loaded = True
+        await settle(pilot, lambda: "still loading" not in str(status.render()), tries=60)
+        assert calls == [1, 1]
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def test_node_label_is_literal_and_carries_the_confidence_word() -> None:
+    class N:
+        label = "cmd [bold]x[/bold] \x1b]52;c;AAAA\x07"
+        confidence = "missing"
+
+    text = node_label(N())
+    assert isinstance(text, Text)
+    assert text.plain == "missing   cmd [bold]x[/bold] \\x1b]52;c;AAAA\\x07"
+    assert "\x1b" not in text.plain
+
+
+def test_views_never_build_markup_strings() -> None:
+    root = Path(__file__).resolve().parents[1] / "tui"
+    for name in ("correlation.py", "handles.py", "processes.py", "sessions.py", "findings_view.py"):
+        source = (root / name).read_text(encoding="utf-8")
+        assert "from_markup" not in source and "Text.from_ansi" not in source, name
+
+
+def _screen_types() -> list[type[Screen[Any]]]:
+    return [HandlesScreen, ProcessesScreen, SessionsScreen]
+
+
+# -- through the real app, on the demo log ----------------------------------------------------
+
+DEMO = Path(__file__).resolve().parents[1] / "demo" / "intrusion.xml"
+MK64 = "C:\\Users\\alice\\AppData\\Local\\Temp\\mk64.exe"
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    if not DEMO.exists():
+        pytest.fail("demo/intrusion.xml is missing: run demo/make_demo.py")
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EVTX_EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EVTX_EXPLORER_CONFIG_DIR", str(tmp_path / "config"))
+    return DEMO
+
+
+def demo_app() -> Any:
+    from tui.app import EvtxApp
+
+    return EvtxApp([str(DEMO)])
+
+
+async def wait_loaded(pilot: Any, app: Any) -> None:
+    await settle(pilot, lambda: app.loaded and app.selected_event() is not None, tries=200)
+
+
+@run_async
+async def test_real_app_handles_view_jumps_to_the_source_4688(demo_env: Path) -> None:
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(pilot, app)
+        await pilot.press("3")
+        await settle(pilot, lambda: isinstance(app.screen, HandlesScreen))
+        screen = app.screen
+        table = screen.query_one(HandlesTable)
+        await settle(pilot, lambda: table.row_count > 0, tries=200)
+        first = [cell.plain for cell in table.get_row_at(0)]
+        assert first[1] == "48235" and first[3] == "mk64.exe 0x1f40" and first[5] == "System 0x4"
+        tree = screen.query_one("#handles-tree", NavTree)
+        await settle(pilot, lambda: any(MK64 in t for t in tree_lines(tree)))
+        # lsass.exe is pre-existing (no 4688): the handle's object names it.
+        assert any("lsass.exe" in t and "source handle: handle 0x2c4" in t for t in tree_lines(tree))
+        await pilot.press("enter")
+        await cursor_to(pilot, tree, "source process: mk64.exe")
+        await pilot.press("enter")
+        await settle(pilot, lambda: app.screen is app.screen_stack[0])
+        await settle(
+            pilot,
+            lambda: (
+                (app.selected_event() or (0, None))[1] is not None
+                and app.selected_event().event.record_id == 48232
+            ),
+        )
+        selected = app.selected_event()
+        assert selected.event.event_id == 4688 and selected.event.get("NewProcessName") == MK64
+
+
+@run_async
+async def test_real_app_correlate_key_opens_the_selected_events_correlation(demo_env: Path) -> None:
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(pilot, app)
+        selected = app.selected_event()
+        await pilot.press("c")
+        await settle(pilot, lambda: isinstance(app.screen, CorrelationScreen))
+        assert app.screen.store_id == selected.id
+        tree = app.screen.query_one(NavTree)
+        await settle(pilot, lambda: bool(tree.root.children))
+        await pilot.press("escape")
+        assert app.screen is app.screen_stack[0]
+
+
+@run_async
+async def test_demo_processes_reused_pid_and_pre_existing_winlogon(demo_env: Path) -> None:
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(pilot, app)
+        await pilot.press("2")
+        await settle(pilot, lambda: isinstance(app.screen, ProcessesScreen))
+        tree = app.screen.query_one(NavTree)
+        await settle(pilot, lambda: bool(tree.root.children), tries=200)
+        ws = next(n for n in tree.root.children if n.label.plain.startswith("WS01"))
+        lines = [n.label.plain for n in tree.walk() if _under(n, ws)]
+        reused = [t for t in lines if "0x1f40 (8000)" in t and " created " in t]
+        assert len(reused) == 2 and any("mk64.exe" in t for t in reused)
+        assert any("SearchProtocolHost.exe" in t for t in reused)
+        # winlogon.exe 0x25c has no 4688 (it was running before the log): inferred, marked.
+        winlogon = next(t for t in lines if t.split()[1:3] == ["winlogon.exe", "0x25c"])
+        assert winlogon.startswith("inferred") and "pre-existing" in winlogon
+        # ... and its child userinit.exe hangs under it.
+        node = next(n for n in tree.walk() if n.label.plain.split()[1:3] == ["winlogon.exe", "0x25c"])
+        assert any("userinit.exe 0x1e0c" in c.label.plain for c in node.children)
+
+
+@run_async
+async def test_demo_findings_lists_restricted_substring_for_the_mimikatz_like_tool(demo_env: Path) -> None:
+    from tui.findings_view import FindingsScreen
+
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(pilot, app)
+        await pilot.press("5")
+        await settle(pilot, lambda: isinstance(app.screen, FindingsScreen))
+        tree = app.screen.query_one(NavTree)
+        await settle(pilot, lambda: bool(tree.root.children), tries=200)
+        groups = [n.label.plain for n in tree.root.children]
+        rule = next(g for g in groups if " restricted-substring " in g)
+        assert rule.startswith("high") and " restricted-substring (3) " in rule
+        # Most severe first: no lower severity sorts above a high one.
+        order = [g.split()[0] for g in groups]
+        assert order == sorted(order, key=lambda w: ("critical", "high", "medium", "low", "info").index(w))
+        await cursor_to(pilot, tree, "restricted-substring")
+        await pilot.press("enter")  # unfold the rule
+        await cursor_to(pilot, tree, "record 48232")
+        assert "sekurlsa::" in tree.cursor_node.label.plain
+        await pilot.press("enter")
+        await settle(pilot, lambda: app.screen is app.screen_stack[0])
+        await settle(
+            pilot, lambda: app.selected_event() is not None and app.selected_event().event.record_id == 48232
+        )
+
+
+@run_async
+async def test_no_color_still_shows_confidence_words_and_the_cursor(
+    story_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = Harness(story_store, HandlesScreen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        tree = app.screen.query_one("#handles-tree", NavTree)
+        await settle(pilot, lambda: any("source process" in t for t in tree_lines(tree)))
+        await pilot.pause(0.1)
+        svg = app.export_screenshot()
+        assert app.no_color
+        for word in ("exact", "inferred"):
+            assert f">{word}" in svg.replace("&#160;", " ")
+        # The cursor row is drawn reversed (no colour needed to see it).
+        assert tree.get_component_rich_style("tree--cursor").reverse
+        table = app.screen.query_one(HandlesTable)
+        assert table.get_component_rich_style("datatable--cursor").reverse

@@ -1,0 +1,81 @@
+"""SVG snapshots of the views on the demo log (fixed size, UTC times, no clock on screen).
+
+Update after a deliberate change with `pytest tests/test_views_snapshots.py --snapshot-update`
+and look at the new SVGs under `tests/__snapshots__/` before accepting them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.cache import open_inputs
+from tests.test_views import DEMO, Harness, tree_lines
+from tui.correlation import NavTree
+from tui.findings_view import FindingsScreen
+from tui.handles import HandlesScreen, HandlesTable
+from tui.processes import ProcessesScreen
+
+
+@pytest.fixture
+def demo_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    if not DEMO.exists():
+        pytest.fail("demo/intrusion.xml is missing: run demo/make_demo.py")
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EVTX_EXPLORER_CONFIG_DIR", str(tmp_path / "config"))
+    store = open_inputs([str(DEMO)])
+    path = store.path
+    store.close()
+    return path
+
+
+async def _until(pilot: Any, predicate: Any) -> None:
+    for _ in range(200):
+        await pilot.pause(0.05)
+        if predicate():
+            break
+    else:
+        raise AssertionError("the view never showed its data")
+    await pilot.pause(0.1)
+
+
+def test_handles_view_100x30(snap_compare: Any, demo_store: Path) -> None:
+    async def ready(pilot: Any) -> None:
+        screen = pilot.app.screen
+        table = screen.query_one(HandlesTable)
+        tree = screen.query_one("#handles-tree", NavTree)
+        await _until(
+            pilot, lambda: table.row_count > 0 and any("source process" in t for t in tree_lines(tree))
+        )
+
+    assert snap_compare(Harness(demo_store, HandlesScreen), terminal_size=(100, 30), run_before=ready)
+
+
+def test_handles_view_80x24(snap_compare: Any, demo_store: Path) -> None:
+    async def ready(pilot: Any) -> None:
+        screen = pilot.app.screen
+        table = screen.query_one(HandlesTable)
+        tree = screen.query_one("#handles-tree", NavTree)
+        await _until(
+            pilot, lambda: table.row_count > 0 and any("source process" in t for t in tree_lines(tree))
+        )
+
+    assert snap_compare(Harness(demo_store, HandlesScreen), terminal_size=(80, 24), run_before=ready)
+
+
+def test_processes_view_100x30(snap_compare: Any, demo_store: Path) -> None:
+    async def ready(pilot: Any) -> None:
+        tree = pilot.app.screen.query_one(NavTree)
+        await _until(pilot, lambda: bool(tree.root.children))
+
+    assert snap_compare(Harness(demo_store, ProcessesScreen), terminal_size=(100, 30), run_before=ready)
+
+
+def test_findings_view_100x30(snap_compare: Any, demo_store: Path) -> None:
+    async def ready(pilot: Any) -> None:
+        tree = pilot.app.screen.query_one(NavTree)
+        await _until(pilot, lambda: bool(tree.root.children))
+
+    assert snap_compare(Harness(demo_store, FindingsScreen), terminal_size=(100, 30), run_before=ready)

@@ -1,0 +1,607 @@
+"""The terminal app: filter bar, virtualised event table, detail pane, status line, views.
+
+Start-up never waits for parsing: a complete cache database opens at once; otherwise the
+inputs are parsed into the cache database by a thread worker (`CacheEntry.build`) while the
+table reads the rows already committed through its own read-only connection, so rows appear
+while the log is still being read. `esc` stops loading and keeps what was read.
+
+The other views (processes, handles, sessions, findings, marks, correlation, export) live in
+their own modules and are imported when first opened; a missing module is a notification,
+not a crash. The attributes and methods other screens rely on are listed in
+`tui_contract` terms on `EvtxApp`: `store_path`, `loaded`, `jump_to_event`,
+`selected_event`, `current_query`, `current_view_where`, `copy_text`, `case`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Tree
+
+from core.history import History
+from core.ingest import Progress
+from core.query import Compiled
+from core.store import SourceRow, Store, StoredEvent
+from core.text import printable
+from tui.detail import DetailPane, event_as_text
+from tui.event_table import EventTable, View, local_offset_label
+from tui.filter_bar import FilterBar, FilterInput
+from tui.help import HelpScreen
+from tui.issues_panel import IssuesScreen
+from tui.status import LoadState, StatusBar, status_text
+
+#: Progress reaches the UI at most this often (the parser calls back per batch).
+PROGRESS_INTERVAL = 0.1
+WIDE = 140
+
+#: View switcher: key -> (title, module, screen class); "events" is the main screen.
+VIEWS: dict[str, tuple[str, str | None, str | None]] = {
+    "1": ("Events", None, None),
+    "2": ("Processes", "tui.processes", "ProcessesScreen"),
+    "3": ("Handles", "tui.handles", "HandlesScreen"),
+    "4": ("Sessions", "tui.sessions", "SessionsScreen"),
+    "5": ("Findings", "tui.findings_view", "FindingsScreen"),
+    "6": ("Marks", "tui.marks", "MarksScreen"),
+}
+
+
+class LoadProgress(Message):
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class LoadStarted(Message):
+    """The database exists (the first batch is committed): the table can start reading."""
+
+    def __init__(self, db_path: Path) -> None:
+        super().__init__()
+        self.db_path = db_path
+
+
+class LoadFinished(Message):
+    """Loading ended (complete, stopped, or failed with `error`). Posted to the app and to
+    every screen on the stack, so views built from partial data can rebuild."""
+
+    def __init__(self, error: str | None = None, stopped: bool = False) -> None:
+        super().__init__()
+        self.error = error
+        self.stopped = stopped
+
+
+def import_optional(module: str) -> ModuleType | None:
+    """The module, or None when that exact module does not exist (yet)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+
+
+class EvtxApp(App[int]):
+    """See the module docstring."""
+
+    TITLE = "evtx-explorer"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter"),
+        Binding("f", "find", "Find", show=False),
+        Binding("n", "find_next(True)", "Next match", show=False),
+        Binding("N", "find_next(False)", "Prev match", show=False),
+        Binding("enter", "focus_detail", "Detail", show=False),
+        Binding("escape", "back", "Back/stop", show=False),
+        Binding("t", "toggle_time", "UTC/local", show=False),
+        Binding("d", "toggle_detail", "Detail pane", show=False),
+        Binding("x", "xml", "XML", show=False),
+        Binding("y", "copy_event", "Copy"),
+        Binding("Y", "copy_tree", "Copy tree", show=False),
+        Binding("c", "correlate", "Correlate"),
+        Binding("p", "view('2')", "Processes", show=False),
+        Binding("m", "mark", "Mark"),
+        Binding("M", "note", "Note", show=False),
+        Binding("u", "next_mark(True)", "Next mark", show=False),
+        Binding("U", "next_mark(False)", "Prev mark", show=False),
+        Binding("e", "export", "Export", show=False),
+        Binding("exclamation_mark", "issues", "Issues", show=False),
+        Binding("1", "view('1')", "Events", show=False),
+        Binding("2", "view('2')", "Procs", show=False),
+        Binding("3", "view('3')", "Handles", show=False),
+        Binding("4", "view('4')", "Sessions", show=False),
+        Binding("5", "view('5')", "Findings", show=False),
+        Binding("6", "view('6')", "Marks", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        files: Sequence[str],
+        *,
+        use_cache: bool = True,
+        jobs: int | None = None,
+        store_path: Path | None = None,
+        history: History | None = None,
+    ) -> None:
+        super().__init__()
+        self.files = [str(f) for f in files]
+        self.use_cache = use_cache
+        self.jobs = jobs
+        self.store_path: Path | None = store_path
+        self.loaded = False
+        self.current_query = ""
+        self.current_compiled = Compiled("1", ())
+        self.case: Any = None
+        self.history = history if history is not None else History()
+        self.load_state = LoadState()
+        self.load_errors: list[str] = []
+        self.sources: dict[int, SourceRow] = {}
+        self.all_count = 0
+        self.issue_count = 0
+        self.error_count = 0
+        self.find_compiled: Compiled | None = None
+        self._stop = threading.Event()
+        self._entry: Any = None
+        self._last_progress = 0.0
+        self._records_by_source: dict[int, int] = {}
+        self._bytes_by_source: dict[int, int] = {}
+        self._issues_by_source: dict[int, int] = {}
+        self._load_started = 0.0
+        self._note = ""
+
+    # -- layout ----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield FilterBar(self.history, id="filter")
+        with Container(id="main"):
+            table = EventTable(id="events")
+            table.border_title = "Events"
+            yield table
+            detail = DetailPane(id="detail")
+            detail.border_title = "Detail"
+            yield detail
+        yield StatusBar(id="status")
+        yield Footer()
+
+    @property
+    def table(self) -> EventTable:
+        return self.screen_stack[0].query_one(EventTable)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.screen_stack[0].query_one(DetailPane)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.screen_stack[0].query_one(FilterBar)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter-error").display = False
+        self._apply_width(self.size.width)
+        self.table.focus()
+        if self.store_path is not None:
+            self._open_ready(self.store_path)
+            return
+        from core.cache import CacheEntry
+
+        self._entry = CacheEntry(self.files, use_cache=self.use_cache)
+        if self._entry.ready():
+            os.utime(self._entry.db_path)
+            self._open_ready(self._entry.db_path)
+        else:
+            self.load_state = LoadState(active=True, bytes_total=sum(_size(f) for f in self.files))
+            self._load_started = time.perf_counter()
+            self._refresh_status()
+            self._load()
+
+    def on_resize(self) -> None:
+        self._apply_width(self.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.screen_stack[0].set_class(width >= WIDE, "-wide")
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def _open_ready(self, db_path: Path) -> None:
+        self.store_path = db_path
+        self.loaded = True
+        self._read_sources()
+        self.table.set_view(View(self.current_compiled.where, self.current_compiled.params, by_time=True))
+        self.table.attach(db_path)
+        self._open_case()
+        self._refresh_status()
+
+    @work(thread=True, exclusive=True, group="load")
+    def _load(self) -> None:
+        entry = self._entry
+        started = False
+
+        def progress(p: Progress) -> None:
+            nonlocal started
+            if not started:
+                started = True
+                self.post_message(LoadStarted(entry.db_path))
+            now = time.perf_counter()
+            if p.done or now - self._last_progress >= PROGRESS_INTERVAL:
+                self._last_progress = now
+                self.post_message(LoadProgress(p))
+
+        error: str | None = None
+        try:
+            store = entry.build(progress=progress, stop=self._stop, jobs=self.jobs)
+            store.close()
+        except Exception as exc:  # noqa: BLE001 - shown on screen; whatever was read stays
+            error = f"loading failed: {type(exc).__name__}: {exc}"
+        if not started and entry.db_path.exists():
+            self.post_message(LoadStarted(entry.db_path))
+        self.post_message(LoadFinished(error=error, stopped=self._stop.is_set()))
+
+    def on_load_started(self, message: LoadStarted) -> None:
+        if self.store_path is None or self.table.fetcher is None:
+            self.store_path = message.db_path
+            self.table.set_view(View(self.current_compiled.where, self.current_compiled.params, by_time=False))
+            self.table.attach(message.db_path)
+
+    def on_load_progress(self, message: LoadProgress) -> None:
+        p = message.progress
+        st = self.load_state
+        self._records_by_source[p.source] = p.records
+        self._bytes_by_source[p.source] = p.bytes_total if p.done else p.bytes_done
+        self._issues_by_source[p.source] = p.issues
+        st.records = sum(self._records_by_source.values())
+        st.bytes_done = sum(self._bytes_by_source.values())
+        st.elapsed = time.perf_counter() - self._load_started
+        self.issue_count = sum(self._issues_by_source.values())
+        if self.table.fetcher is not None:
+            self.table.soft_reload()
+        self._refresh_status()
+
+    def on_load_finished(self, message: LoadFinished) -> None:
+        self.loaded = True
+        self.load_state.active = False
+        self.load_state.stopped = message.stopped
+        if message.error:
+            self.load_errors.append(message.error)
+            self.notify(printable(message.error), severity="error", markup=False)
+        if self.store_path is not None and self.store_path.exists():
+            self._read_sources()
+            selected = self.table.selected_row()
+            self.table.set_view(View(self.current_compiled.where, self.current_compiled.params, by_time=True))
+            if self.table.fetcher is None:
+                self.table.attach(self.store_path)
+            if selected is not None:
+                self.table.goto_event(selected.id)
+            self._open_case()
+        for screen in self.screen_stack[1:]:
+            screen.post_message(LoadFinished(message.error, message.stopped))
+        self._refresh_status()
+
+    def _read_sources(self) -> None:
+        """Sources and issue counts (small tables: read on the main thread)."""
+        if self.store_path is None:
+            return
+        with Store(self.store_path, readonly=True) as store:
+            rows = store.sources()
+            self.issue_count = int(store.conn.execute("SELECT count(*) FROM issues").fetchone()[0])
+        self.sources = {r.id: r for r in rows}
+        self.all_count = sum(r.records for r in rows)
+        self.error_count = sum(1 for r in rows if r.error) + len(self.load_errors)
+        self.detail.sources = self.sources
+        self.table.set_sources({r.id: r.path for r in rows})
+
+    def _open_case(self) -> None:
+        if self.case is not None or self.store_path is None:
+            return
+        mod = import_optional("core.case")
+        if mod is None:
+            return
+        try:
+            self.case = mod.Case.for_inputs(self.files)
+            with Store(self.store_path, readonly=True) as store:
+                self.case.bind(store)
+            for warning in getattr(self.case, "warnings", []):
+                self.notify(printable(warning), severity="warning", markup=False)
+        except Exception as exc:  # noqa: BLE001 - marks are optional; the log must still open
+            self.notify(printable(f"case not opened: {exc}"), severity="warning", markup=False)
+            self.case = None
+            return
+        self.refresh_marks()
+
+    def refresh_marks(self) -> None:
+        """Reload the set of marked store ids (the table's marker column)."""
+        if self.case is None or self.store_path is None:
+            return
+        try:
+            with Store(self.store_path, readonly=True) as store:
+                self.table.marked = set(self.case.resolve(store))
+        except Exception:  # noqa: BLE001
+            return
+        self.table.refresh()
+
+    def _stop_loading(self) -> bool:
+        if self.load_state.active and not self._stop.is_set():
+            self._stop.set()
+            self._note = "stopping…"
+            self._refresh_status()
+            return True
+        return False
+
+    # -- status ----------------------------------------------------------------------------------
+
+    def _refresh_status(self) -> None:
+        table = self.table
+        filtered = self.current_compiled.where != "1"
+        total = self.load_state.records if self.load_state.active else self.all_count
+        shown = table.total if table.fetcher is not None else (0 if not self.load_state.active else None)
+        if not filtered and shown is not None:
+            total = max(total, shown)
+        zone = local_offset_label() if table.local_time else "UTC"
+        text = status_text(shown, total, filtered, zone, self.load_state, self.issue_count, self.error_count,
+                           self._note)
+        self.query_one(StatusBar).update_status(text, self.load_state)
+        title = "Events" if not filtered else "Events (filtered)"
+        table.border_title = title
+
+    def on_event_table_counted(self, message: EventTable.Counted) -> None:
+        self._refresh_status()
+
+    def on_event_table_failed(self, message: EventTable.Failed) -> None:
+        self.notify(printable(f"query failed: {message.error}"), severity="error", markup=False)
+
+    def on_event_table_selected(self, message: EventTable.Selected) -> None:
+        row = message.row
+        self.detail.show(row.id if row else None, row.event if row else None)
+
+    # -- filter ----------------------------------------------------------------------------------
+
+    def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
+        self.current_query = message.query
+        self.current_compiled = message.compiled
+        self.table.set_view(View(message.compiled.where, message.compiled.params, by_time=self.loaded))
+        self._refresh_status()
+        if message.final:
+            self.table.focus()
+
+    def on_filter_bar_find_set(self, message: FilterBar.FindSet) -> None:
+        self.find_compiled = message.compiled
+        self.filter_bar.close()
+        self.table.focus()
+        self.action_find_next(True)
+
+    def current_view_where(self) -> Compiled:
+        return self.current_compiled
+
+    def set_filter(self, query: str) -> bool:
+        """Apply `query` as if typed in the bar (False, with the error shown, if it is bad)."""
+        bar = self.filter_bar
+        bar.set_query(query)
+        compiled = bar.compile(query)
+        if compiled is None:
+            return False
+        self.current_query, self.current_compiled = query, compiled
+        self.table.set_view(View(compiled.where, compiled.params, by_time=self.loaded))
+        self._refresh_status()
+        return True
+
+    # -- contract for other screens --------------------------------------------------------------
+
+    def selected_event(self) -> StoredEvent | None:
+        row = self.table.selected_row()
+        return row.stored if row is not None else None
+
+    def jump_to_event(self, store_id: int) -> None:
+        """Back to the events view with `store_id` selected (clearing the filter if it hides it)."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        table = self.table
+
+        def missing() -> None:
+            self.set_filter("")
+            table.goto_event(store_id, on_missing=lambda: self.notify(f"event {store_id} is not in the store"))
+
+        table.goto_event(store_id, on_missing=missing)
+        table.focus()
+
+    def copy_text(self, text: str) -> None:
+        self.copy_to_clipboard(text)
+        lines = text.count("\n") + 1
+        self.notify(f"copied {lines} line{'s' if lines != 1 else ''} (OSC 52)")
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def _on_main(self) -> bool:
+        return self.screen is self.screen_stack[0]
+
+    def action_filter(self) -> None:
+        if self._on_main():
+            self.filter_bar.open("filter")
+
+    def action_find(self) -> None:
+        if self._on_main():
+            self.filter_bar.open("find")
+
+    def action_find_next(self, forward: bool) -> None:
+        if self.find_compiled is None:
+            self.action_find()
+            return
+        term = (self.find_compiled.where, self.find_compiled.params)
+
+        def done(found: bool, wrapped: bool) -> None:
+            if not found:
+                self.notify("no match in this view", severity="warning")
+            elif wrapped:
+                self.notify("search wrapped around")
+
+        self.table.find(term, forward, done)
+
+    def action_focus_detail(self) -> None:
+        if self._on_main():
+            detail = self.detail
+            detail.display = True
+            detail.query_one(Tree).focus()
+
+    def action_back(self) -> None:
+        if self._stop_loading():
+            return
+        if not self._on_main():
+            self.pop_screen()
+            return
+        focused = self.focused
+        if isinstance(focused, FilterInput):
+            self.filter_bar.close()
+        self.table.focus()
+
+    def action_toggle_time(self) -> None:
+        self.table.local_time = not self.table.local_time
+        self._refresh_status()
+
+    def action_toggle_detail(self) -> None:
+        detail = self.detail
+        detail.display = not detail.display
+        if not detail.display:
+            self.table.focus()
+
+    def action_xml(self) -> None:
+        self.detail.display = True
+        self.detail.action_toggle_tab()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_sections()))
+
+    def help_sections(self) -> list[tuple[str, Sequence[BindingType]]]:
+        return [
+            ("Everywhere", type(self).BINDINGS),
+            ("Event table", EventTable.BINDINGS),
+            ("Filter bar", [*FilterInput.BINDINGS, Binding("enter", "submit", "Apply the query"),
+                            Binding("escape", "back", "Back to the table")]),
+            ("Detail pane", DetailPane.BINDINGS),
+            ("Screens", [Binding("ctrl+p", "command_palette", "Command palette"),
+                         Binding("tab", "focus_next", "Next pane"),
+                         Binding("shift+tab", "focus_previous", "Previous pane")]),
+        ]
+
+    def action_issues(self) -> None:
+        self.push_screen(IssuesScreen(self.store_path if self.store_path else None, self.load_errors))
+
+    def _need_event(self) -> StoredEvent | None:
+        se = self.selected_event()
+        if se is None:
+            self.notify("no event selected", severity="warning")
+        return se
+
+    def action_copy_event(self) -> None:
+        actions = import_optional("tui.case_actions")
+        if actions is not None and hasattr(actions, "copy_event"):
+            actions.copy_event(self)
+            return
+        se = self._need_event()
+        if se is not None:
+            self.copy_text(event_as_text(se.event, self.sources.get(se.event.source)))
+
+    def _case_action(self, name: str, *args: object) -> None:
+        actions = import_optional("tui.case_actions")
+        if actions is None or not hasattr(actions, name):
+            self.notify(f"{name.replace('_', ' ')}: tui.case_actions is not available", severity="warning")
+            return
+        result = actions.__dict__[name](self, *args)
+        if hasattr(result, "__await__"):
+            self.run_worker(result, exclusive=False)
+        self.refresh_marks()
+
+    def action_copy_tree(self) -> None:
+        self._case_action("copy_tree")
+
+    def action_mark(self) -> None:
+        self._case_action("toggle_mark")
+
+    def action_note(self) -> None:
+        self._case_action("edit_note")
+
+    def action_next_mark(self, forward: bool) -> None:
+        self._case_action("next_mark", forward)
+
+    def action_export(self) -> None:
+        self._case_action("export_view")
+
+    def action_correlate(self) -> None:
+        se = self._need_event()
+        if se is None:
+            return
+        mod = import_optional("tui.correlation")
+        if mod is None:
+            self.notify("correlation view: tui.correlation is not available", severity="warning")
+            return
+        self.push_screen(mod.CorrelationScreen(se.id))
+
+    def action_view(self, key: str) -> None:
+        title, module, cls = VIEWS[key]
+        if module is None or cls is None:
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            self.table.focus()
+            return
+        mod = import_optional(module)
+        if mod is None or not hasattr(mod, cls):
+            self.notify(f"{title} view: {module} is not available", severity="warning")
+            return
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        screen: Screen[Any] = getattr(mod, cls)()
+        self.push_screen(screen)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        entries: list[tuple[str, str, Callable[[], object]]] = [
+            ("Filter", "Focus the filter bar (/)", self.action_filter),
+            ("Find", "Set the n/N search term (f)", self.action_find),
+            ("Toggle UTC/local time", "t", self.action_toggle_time),
+            ("Toggle detail pane", "d", self.action_toggle_detail),
+            ("Show raw XML", "x", self.action_xml),
+            ("Copy event", "y: copy the selected event (OSC 52)", self.action_copy_event),
+            ("Correlate", "c: the correlation tree of the selected event", self.action_correlate),
+            ("Mark", "m: mark or unmark the selected event", self.action_mark),
+            ("Note", "M: edit the note of the selected event", self.action_note),
+            ("Export view", "e: export the filtered view", self.action_export),
+            ("Issues", "!: unreadable inputs and parse issues", self.action_issues),
+            ("Help", "?: every key binding", self.action_help),
+        ]
+        for key, (title, _m, _c) in VIEWS.items():
+            entries.append((f"View: {title}", f"{key}: open the {title} view",
+                            lambda key=key: self.action_view(key)))  # type: ignore[misc]
+        for title, help_text, callback in entries:
+            yield SystemCommand(title, help_text, callback)
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def run_app(files: Sequence[str], use_cache: bool = True, jobs: int | None = None) -> int:
+    """Run the app on `files` (the `open` command); the exit status."""
+    app = EvtxApp(files, use_cache=use_cache, jobs=jobs)
+    result = app.run()
+    return int(result or 0)
+
+
+__all__ = ["EvtxApp", "LoadFinished", "run_app"]

@@ -1,0 +1,380 @@
+"""What the app's case keys do: `m` mark, `M` note, `u`/`U` next/previous mark, `e` export,
+`y` copy the event, `Y` copy the correlation tree.
+
+These are plain functions of the app (the integration contract's attributes: `case`,
+`store_path`, `selected_event()`, `current_view_where()`, `jump_to_event()`, `copy_text()`),
+so the main app binds keys to them and any screen can call them. Store reads use their own
+read-only connection; exports run in the export dialog's worker. A failure to save the case
+(disk full, permissions) is shown, never raised into the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import App
+from textual.widgets import Tree
+
+from core.case import Case
+from core.export import (
+    TREE_FORMATS,
+    VIEW_FORMATS,
+    default_name,
+    event_text,
+    tree_lines,
+)
+from core.export import (
+    export_marks as write_marks_report,
+)
+from core.export import (
+    export_tree as write_tree,
+)
+from core.export import (
+    export_view as write_view,
+)
+from core.store import Store, StoredEvent
+from core.text import printable
+from tui.export_dialog import ExportDialog
+from tui.marks import MarksScreen, NoteDialog
+
+#: Beyond this many nodes `Y` copies the subtree under the cursor, not the whole tree.
+MAX_COPY_NODES = 5000
+#: Evidence records are looked up for at most this many nodes of a copied tree.
+MAX_LOOKUPS = 1000
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _case(app: App[Any]) -> Case | None:
+    case = getattr(app, "case", None)
+    if not isinstance(case, Case):
+        app.notify("marks are not available yet (the case opens once the log is indexed)", severity="warning")
+        return None
+    return case
+
+
+def _selected(app: App[Any]) -> StoredEvent | None:
+    getter = getattr(app, "selected_event", None)
+    se = getter() if callable(getter) else None
+    if se is None:
+        app.notify("no event selected", severity="warning")
+    return se  # type: ignore[no-any-return,unused-ignore]
+
+
+def _store(app: App[Any]) -> Store | None:
+    path = getattr(app, "store_path", None)
+    if path is None or not Path(path).exists():
+        app.notify("the log is not open yet", severity="warning")
+        return None
+    return Store(path, readonly=True)
+
+
+def _bind(app: App[Any], case: Case, se: StoredEvent) -> None:
+    """Make sure the case knows the path of the event's source (inputs appear while loading)."""
+    if se.event.source in case.sources:
+        return
+    store = _store(app)
+    if store is not None:
+        with store:
+            case.bind(store)
+
+
+def _refresh(app: App[Any]) -> None:
+    refresh = getattr(app, "refresh_marks", None)
+    if callable(refresh):
+        refresh()
+    for screen in app.screen_stack:
+        if isinstance(screen, MarksScreen):
+            screen.refresh_marks()
+
+
+def _save_failed(app: App[Any], exc: OSError) -> None:
+    app.notify(printable(f"could not save the case: {exc}"), severity="error", markup=False)
+
+
+def _describe(se: StoredEvent) -> str:
+    ev = se.event
+    return f"record {ev.record_id} (EventID {ev.event_id} on {printable(ev.computer)})"
+
+
+# -- marks and notes ----------------------------------------------------------------------------
+
+
+def toggle_mark(app: App[Any]) -> None:
+    """`m`: mark the selected event, or unmark it (its note goes with it)."""
+    case, se = _case(app), _selected(app)
+    if case is None or se is None:
+        return
+    _bind(app, case, se)
+    try:
+        marked = case.toggle(se)
+    except OSError as exc:
+        _save_failed(app, exc)
+        return
+    app.notify(("marked " if marked else "unmarked ") + _describe(se), markup=False)
+    _refresh(app)
+
+
+def edit_note(app: App[Any]) -> None:
+    """`M`: add or edit the note of the selected event (marking it)."""
+    case, se = _case(app), _selected(app)
+    if case is None or se is None:
+        return
+    _bind(app, case, se)
+    current = case.get(se)
+    heading = Text("Note on " + _describe(se))
+
+    def done(text: str | None) -> None:
+        if text is None or case is None or se is None:
+            return
+        try:
+            case.set_note(se, text)
+        except OSError as exc:
+            _save_failed(app, exc)
+            return
+        app.notify(("note saved on " if text.strip() else "marked without a note: ") + _describe(se),
+                   markup=False)
+        _refresh(app)
+
+    app.push_screen(NoteDialog(heading, current.note if current else ""), done)
+
+
+def _time_key(se: StoredEvent) -> tuple[int, int, int]:
+    """The event table's order: time, record id, store id (no time sorts last)."""
+    ev = se.event
+    ft = ev.filetime if ev.filetime is not None else 1 << 62
+    return (ft, ev.record_id if ev.record_id is not None else -1, se.id)
+
+
+def next_mark(app: App[Any], forward: bool = True) -> None:
+    """`u`/`U`: jump to the next/previous marked event in time order (wrapping round)."""
+    case = _case(app)
+    if case is None:
+        return
+    if not len(case):
+        app.notify("no marks yet: m marks the selected event", severity="warning")
+        return
+    store = _store(app)
+    if store is None:
+        return
+    with store:
+        found = case.resolve(store)
+        events = [se for se in (store.get(sid) for sid in found) if se is not None]
+    if not events:
+        app.notify("none of the marked events is in the loaded inputs", severity="warning")
+        return
+    events.sort(key=_time_key)
+    getter = getattr(app, "selected_event", None)
+    current = getter() if callable(getter) else None
+    target = events[0] if forward else events[-1]
+    wrapped = False
+    if current is not None:
+        here = _time_key(current)
+        after = [se for se in events if _time_key(se) > here]
+        before = [se for se in events if _time_key(se) < here]
+        if forward:
+            target, wrapped = (after[0], False) if after else (events[0], True)
+        else:
+            target, wrapped = (before[-1], False) if before else (events[-1], True)
+    index = events.index(target) + 1
+    note = f"mark {index}/{len(events)}" + (" (wrapped round)" if wrapped else "")
+    app.jump_to_event(target.id)  # type: ignore[attr-defined]
+    app.notify(note)
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+def _notify_result(app: App[Any]) -> Any:
+    def done(message: str | None) -> None:
+        if message:
+            app.notify(printable(message), markup=False)
+
+    return done
+
+
+def export_view(app: App[Any]) -> None:
+    """`e`: export what the current screen shows: the marks report on the Marks view, the tree
+    on a tree view (correlation, handles, processes), else the filtered event view."""
+    screen = app.screen
+    if isinstance(screen, MarksScreen):
+        export_marks(app)
+        return
+    if _screen_tree(app) is not None:
+        export_tree(app)
+        return
+    path = getattr(app, "store_path", None)
+    where_fn = getattr(app, "current_view_where", None)
+    if path is None or not callable(where_fn):
+        app.notify("the log is not open yet", severity="warning")
+        return
+    compiled = where_fn()
+    store_path = Path(path)
+
+    def job(fmt: str, target: Path, overwrite: bool) -> int:
+        with Store(store_path, readonly=True) as store:
+            return write_view(store, compiled.where, compiled.params, fmt, target, overwrite=overwrite)
+
+    query = getattr(app, "current_query", "") or "(no filter)"
+    dialog = ExportDialog(f"Export the view: {printable(query)}", VIEW_FORMATS,
+                          Path.cwd() / default_name("view", VIEW_FORMATS[0]), job, unit="rows")
+    app.push_screen(dialog, _notify_result(app))
+
+
+def export_marks(app: App[Any]) -> None:
+    """The marked events with their notes as a Markdown report."""
+    case = _case(app)
+    path = getattr(app, "store_path", None)
+    if case is None:
+        return
+    if path is None:
+        app.notify("the log is not open yet", severity="warning")
+        return
+    store_path = Path(path)
+
+    def job(fmt: str, target: Path, overwrite: bool) -> int:
+        with Store(store_path, readonly=True) as store:
+            return write_marks_report(case, store, target, overwrite=overwrite)
+
+    dialog = ExportDialog(f"Export the {len(case)} marks as a report", ("md",),
+                          Path.cwd() / default_name("marks", "md"), job, unit="marks")
+    app.push_screen(dialog, _notify_result(app))
+
+
+@dataclass
+class CopiedNode:
+    """A tree node as shown on screen (label made printable, confidence as a word)."""
+
+    label: str
+    confidence: str
+    event_id: int | None
+    children: list[CopiedNode] = field(default_factory=list)
+
+
+def _screen_tree(app: App[Any]) -> Tree[Any] | None:
+    """The tree on the current screen: the focused one, else the first with any node."""
+    trees = [t for t in app.screen.query(Tree) if t.root.children]
+    if not trees:
+        return None
+    focused = app.screen.focused
+    for t in trees:
+        if t is focused:
+            return t
+    return trees[0]
+
+
+def _plain(label: Any) -> str:
+    return label.plain if isinstance(label, Text) else printable(str(label))
+
+
+def _from_widget(tree: Tree[Any]) -> list[CopiedNode]:
+    """The tree's nodes as shown (whole tree; the cursor's subtree when it is huge)."""
+    roots: Sequence[Any] = list(tree.root.children)
+    total = 0
+    stack = list(roots)
+    while stack and total <= MAX_COPY_NODES:
+        node = stack.pop()
+        total += 1
+        stack.extend(node.children)
+    if total > MAX_COPY_NODES and tree.cursor_node is not None and tree.cursor_node is not tree.root:
+        roots = [tree.cursor_node]
+
+    def convert(node: Any, depth: int) -> CopiedNode:
+        data = node.data
+        confidence = str(getattr(data, "confidence", "") or "")
+        label_src = getattr(data, "label", None)
+        label = _plain(label_src) if label_src is not None else _plain(node.label)
+        reason = getattr(data, "reason", None)
+        if reason and str(reason) not in label:
+            label += " - " + printable(str(reason))
+        event_id = getattr(data, "event_id", None)
+        kids = [convert(c, depth + 1) for c in node.children] if depth < 200 else []
+        return CopiedNode(label, confidence, event_id if isinstance(event_id, int) else None, kids)
+
+    return [convert(n, 0) for n in roots]
+
+
+class _LimitedStore:
+    """A store whose `get` answers at most `limit` lookups (big trees stay quick to copy)."""
+
+    def __init__(self, store: Store, limit: int) -> None:
+        self.store = store
+        self.left = limit
+
+    def get(self, store_id: int) -> StoredEvent | None:
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        return self.store.get(store_id)
+
+
+def _tree_text(app: App[Any], roots: list[CopiedNode], markdown: bool) -> str:
+    path = getattr(app, "store_path", None)
+    lines: list[str] = []
+    store = Store(path, readonly=True) if path is not None and Path(path).exists() else None
+    try:
+        limited: Any = _LimitedStore(store, MAX_LOOKUPS) if store is not None else None
+        for root in roots:
+            lines.extend(tree_lines(root, limited, markdown=markdown))
+    finally:
+        if store is not None:
+            store.close()
+    return "\n".join(lines) + "\n"
+
+
+def copy_tree(app: App[Any]) -> None:
+    """`Y`: copy the correlation tree on screen as indented text (record ids included)."""
+    tree = _screen_tree(app)
+    if tree is None:
+        app.notify("no tree on this screen: c opens the correlation of the selected event", severity="warning")
+        return
+    text = _tree_text(app, _from_widget(tree), markdown=False)
+    app.copy_text(text)  # type: ignore[attr-defined]
+
+
+def export_tree(app: App[Any]) -> None:
+    """The tree on screen as Markdown (nested list) or JSON."""
+    tree = _screen_tree(app)
+    if tree is None:
+        app.notify("no tree on this screen", severity="warning")
+        return
+    roots = _from_widget(tree)
+    root: CopiedNode = roots[0] if len(roots) == 1 else CopiedNode(_plain(app.screen.title or "tree"), "", None, roots)
+    path = getattr(app, "store_path", None)
+
+    def job(fmt: str, target: Path, overwrite: bool) -> int:
+        store = Store(path, readonly=True) if path is not None else None
+        try:
+            return write_tree(root, fmt, target, store, overwrite=overwrite)
+        finally:
+            if store is not None:
+                store.close()
+
+    dialog = ExportDialog("Export the tree", TREE_FORMATS, Path.cwd() / default_name("tree", TREE_FORMATS[0]),
+                          job, unit="nodes")
+    app.push_screen(dialog, _notify_result(app))
+
+
+# -- copy ---------------------------------------------------------------------------------------
+
+
+def copy_event(app: App[Any]) -> None:
+    """`y`: copy the selected event as readable text (System fields, then EventData)."""
+    se = _selected(app)
+    if se is None:
+        return
+    source = ""
+    sources = getattr(app, "sources", None)
+    row = sources.get(se.event.source) if isinstance(sources, dict) else None
+    if row is not None:
+        source = str(getattr(row, "path", row))
+    else:
+        case = getattr(app, "case", None)
+        if isinstance(case, Case):
+            source = case.sources.get(se.event.source, "")
+    app.copy_text(event_text(se, source))  # type: ignore[attr-defined]

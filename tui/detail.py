@@ -1,0 +1,215 @@
+"""The detail pane: the selected event's fields with decoded values, and its raw XML.
+
+Decoded values (hex -> decimal, `%%1937` -> "Type 2 elevated", SIDs, logon types, access
+masks) come from `core.decode`; the description of the highlighted field (4688, 4690) is shown
+under the tree. The raw XML is fetched only when its tab is shown, in a worker thread (it
+re-reads the input file). Every label is a `rich.text.Text` built from `core.text.printable`:
+event data never reaches Rich as markup.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static, TabbedContent, TabPane, Tree
+
+from core.model import Event, iso_from_filetime
+from core.store import SourceRow
+from core.text import printable
+
+DecodeFn = Callable[..., str | None]
+HelpFn = Callable[[int, str], str | None]
+
+
+def _load_decoders() -> tuple[DecodeFn | None, HelpFn | None]:
+    """`core.decode` is written by another module owner; without it values show raw."""
+    try:
+        mod = importlib.import_module("core.decode")
+    except ModuleNotFoundError as exc:
+        if exc.name != "core.decode":
+            raise
+        return None, None
+    return getattr(mod, "decode_value", None), getattr(mod, "field_help", None)
+
+
+DECODE, FIELD_HELP = _load_decoders()
+
+
+def decoded(name: str, value: str | None, event: Event, object_type: str | None = None) -> str | None:
+    if DECODE is None or value is None:
+        return None
+    try:
+        return DECODE(name, value, event.event_id, object_type=object_type)
+    except Exception:  # noqa: BLE001 - a decoder bug must not hide the raw value
+        return None
+
+
+def field_label(name: str, value: str | None, decoded_text: str | None) -> Text:
+    text = Text(printable(name), style="bold")
+    text.append(": ")
+    text.append(printable(value if value is not None else "-"))
+    if decoded_text and decoded_text != value:
+        text.append("  = ", style="dim")
+        text.append(printable(decoded_text), style="italic")
+    return text
+
+
+def system_fields(event: Event, source: SourceRow | None) -> list[tuple[str, str | None]]:
+    """The System block as (name, value) pairs, in the order Windows shows them."""
+    return [
+        ("Provider", event.provider),
+        ("EventID", str(event.event_id)),
+        ("Version", None if event.version is None else str(event.version)),
+        ("Level", None if event.level is None else str(event.level)),
+        ("Task", None if event.task is None else str(event.task)),
+        ("Opcode", None if event.opcode is None else str(event.opcode)),
+        ("Keywords", event.keywords),
+        ("TimeCreated", iso_from_filetime(event.filetime)),
+        ("EventRecordID", None if event.record_id is None else str(event.record_id)),
+        ("ProcessID", None if event.pid is None else str(event.pid)),
+        ("ThreadID", None if event.tid is None else str(event.tid)),
+        ("Channel", event.channel),
+        ("Computer", event.computer),
+        ("UserID", event.user_sid),
+        ("Source", source.path if source is not None else str(event.source)),
+    ]
+
+
+def event_as_text(event: Event, source: SourceRow | None = None) -> str:
+    """The event as readable text (System then EventData), for copying."""
+    lines = [f"{name}: {printable(value)}" for name, value in system_fields(event, source) if value is not None]
+    lines.append("EventData:")
+    lines += [f"  {printable(name)}: {printable(value)}" for name, value in event.data]
+    return "\n".join(lines)
+
+
+class FieldTree(Tree[str]):
+    """Tree of fields; node data is the field's help text (or '')."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+
+class DetailPane(Vertical):
+    """Fields tab (tree + help of the highlighted field) and XML tab."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("x", "toggle_tab", "Fields/XML")]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.event: Event | None = None
+        self.store_id: int | None = None
+        self.sources: dict[int, SourceRow] = {}
+        self._xml_for: int | None = None
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="detail-tabs"):
+            with TabPane("Fields", id="tab-fields"):
+                tree: FieldTree = FieldTree(Text("no event selected"), id="field-tree")
+                tree.show_root = True
+                yield tree
+                yield Static(Text(""), id="field-help")
+            with TabPane("XML", id="tab-xml"), VerticalScroll(id="xml-scroll"):
+                yield Static(Text(""), id="xml-text")
+
+    def show(self, store_id: int | None, event: Event | None) -> None:
+        self.store_id, self.event = store_id, event
+        tree = self.query_one(FieldTree)
+        tree.clear()
+        self.query_one("#field-help", Static).display = False
+        self._xml_for = None
+        if event is None:
+            tree.root.set_label(Text("no event selected"))
+            self.query_one("#xml-text", Static).update(Text(""))
+            return
+        tree.root.set_label(
+            Text(f"Event {event.event_id} · record {event.record_id} · {printable(event.channel or '?')}")
+        )
+        source = self.sources.get(event.source)
+        system = tree.root.add(Text("System", style="bold"), data="", expand=False)
+        for name, value in system_fields(event, source):
+            if value is None:
+                continue
+            shown = decoded(name if name != "UserID" else "UserSid", value, event) if name in (
+                "ProcessID", "ThreadID", "UserID") else None
+            system.add_leaf(field_label(name, value, shown), data="")
+        data = tree.root.add(Text("EventData", style="bold"), data="", expand=True)
+        object_type = event.get("ObjectType")
+        for name, value in event.data:
+            help_text = ""
+            if FIELD_HELP is not None:
+                try:
+                    help_text = FIELD_HELP(event.event_id, name) or ""
+                except Exception:  # noqa: BLE001
+                    help_text = ""
+            data.add_leaf(field_label(name, value, decoded(name, value, event, object_type)), data=help_text)
+        tree.root.expand()
+        if self.query_one(TabbedContent).active == "tab-xml":
+            self._request_xml()
+
+    def on_tree_node_highlighted(self, message: Tree.NodeHighlighted[str]) -> None:
+        help_text = message.node.data or ""
+        box = self.query_one("#field-help", Static)
+        box.update(Text(printable(help_text), style="italic"))
+        box.display = bool(help_text)
+
+    def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
+        if message.pane.id == "tab-xml":
+            self._request_xml()
+
+    def action_toggle_tab(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = "tab-fields" if tabs.active == "tab-xml" else "tab-xml"
+
+    def _request_xml(self) -> None:
+        event, store_id = self.event, self.store_id
+        if event is None or store_id is None or self._xml_for == store_id:
+            return
+        self._xml_for = store_id
+        source = self.sources.get(event.source)
+        self.query_one("#xml-text", Static).update(Text("reading…", style="dim"))
+        if source is None or event.locator is None:
+            self._set_xml(store_id, "(no raw XML: the event's source position is unknown)")
+            return
+        self._fetch_xml(store_id, source.path, source.format, event.locator)
+
+    @work(thread=True, exclusive=True, group="xml")
+    def _fetch_xml(self, store_id: int, path: str, fmt: str, locator: int) -> None:
+        text = raw_xml(path, fmt, locator)
+        self.app.call_from_thread(self._set_xml, store_id, text)
+
+    def _set_xml(self, store_id: int, text: str) -> None:
+        if store_id != self.store_id:
+            return
+        # printable() escapes newlines too; keep the XML's own line breaks readable.
+        lines = text.splitlines()[:5000]
+        self.query_one("#xml-text", Static).update(Text("\n".join(printable(line) for line in lines)))
+
+
+def raw_xml(path: str, fmt: str, locator: int) -> str:
+    """The event's XML as Windows renders it (via `parsers.detect.raw_text`), or why not."""
+    fn: Any = None
+    try:
+        fn = importlib.import_module("parsers.detect").raw_text
+    except (ModuleNotFoundError, AttributeError):
+        if fmt == "evtx":
+            try:
+                from parsers.evtx_reference import record_xml
+
+                return record_xml(path, locator)
+            except Exception as exc:  # noqa: BLE001
+                return f"(cannot read the XML: {type(exc).__name__}: {exc})"
+        return "(raw XML is not available for this input)"
+    try:
+        return str(fn(path, fmt, locator))
+    except Exception as exc:  # noqa: BLE001 - a vanished or changed file is reported, not fatal
+        return f"(cannot read the XML: {type(exc).__name__}: {exc})"

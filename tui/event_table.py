@@ -1,0 +1,650 @@
+"""The virtualised event table: only the visible window is rendered, rows come from the store.
+
+Textual's `DataTable` wants every row up front (a minute for 500k rows); this widget instead
+knows only the row count and asks for pages of rows by position. All SQL runs in one
+background thread with its own read-only connection (`PageFetcher`), so a slow query (a
+free-text filter over a million events, a deep OFFSET) never freezes the screen: the table
+shows `…` for rows not fetched yet and redraws when the page arrives. Every request carries
+the view's generation, so answers for a filter the user has already replaced are dropped.
+
+Paging: page k is `LIMIT P OFFSET kP` in view order; pages in the second half are read in
+reverse order from the end (so "jump to end" of a million rows costs as much as the first
+page). While the inputs are still loading the secondary indexes do not exist yet, so the view
+is in file order (`e.id`, the rowid) and switches to time order when loading finishes.
+
+Rendering uses the Line API: `render_line` builds a `Strip` from `rich.text`-free segments of
+`core.text.printable` text, so event data can never act as markup or escape sequences.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding, BindingType
+from textual.events import Click, Resize
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from core.model import Event, filetime_to_datetime
+from core.store import Store, StoredEvent
+from core.summary import basename, event_image, event_user, summarize
+from core.text import printable
+
+PAGE = 64
+MAX_PAGES = 24
+ORDER_TIME = "e.ts, e.record_id, e.id"
+ORDER_TIME_DESC = "e.ts DESC, e.record_id DESC, e.id DESC"
+ORDER_FILE = "e.id"
+ORDER_FILE_DESC = "e.id DESC"
+
+
+class Row(NamedTuple):
+    """One table row, with the per-row text computed in the fetcher thread (not at render)."""
+
+    id: int
+    event: Event
+    summary: str
+    user: str
+    image: str
+
+    @property
+    def stored(self) -> StoredEvent:
+        return StoredEvent(self.id, self.event)
+
+
+def make_row(se: StoredEvent) -> Row:
+    ev = se.event
+    return Row(se.id, ev, printable(summarize(ev)), printable(event_user(ev)), printable(event_image(ev)))
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What the table shows: the rows matching `where` in time (or, while loading, file) order."""
+
+    where: str = "1"
+    params: tuple[object, ...] = ()
+    by_time: bool = True
+
+    @property
+    def order(self) -> str:
+        return ORDER_TIME if self.by_time else ORDER_FILE
+
+    @property
+    def order_desc(self) -> str:
+        return ORDER_TIME_DESC if self.by_time else ORDER_FILE_DESC
+
+    def before(self, ev: StoredEvent) -> tuple[str, tuple[object, ...]]:
+        """SQL for "comes before `ev` in view order" (NULL times sort first, as SQLite does)."""
+        if not self.by_time:
+            return "e.id < ?", (ev.id,)
+        ts = ev.event.filetime
+        if ts is None:
+            return "(e.ts IS NULL AND (e.record_id, e.id) < (?, ?))", (ev.event.record_id, ev.id)
+        return "(e.ts IS NULL OR (e.ts, e.record_id, e.id) < (?, ?, ?))", (ts, ev.event.record_id, ev.id)
+
+    def after(self, ev: StoredEvent) -> tuple[str, tuple[object, ...]]:
+        """SQL for "comes after `ev` in view order"."""
+        if not self.by_time:
+            return "e.id > ?", (ev.id,)
+        ts = ev.event.filetime
+        if ts is None:
+            return "(e.ts IS NOT NULL OR (e.record_id, e.id) > (?, ?))", (ev.event.record_id, ev.id)
+        return "((e.ts, e.record_id, e.id) > (?, ?, ?))", (ts, ev.event.record_id, ev.id)
+
+    def narrowed(self, where: str, params: Sequence[object]) -> tuple[str, tuple[object, ...]]:
+        return f"({self.where}) AND ({where})", (*self.params, *params)
+
+
+# -- queries (run in the fetcher thread) ------------------------------------------------------
+
+
+def fetch_page(store: Store, view: View, start: int, total: int | None) -> list[Row]:
+    """Rows at positions [start, start + PAGE) of `view`: from the end when that is closer."""
+    if total is not None and start > total // 2 and start < total:
+        end = min(start + PAGE, total)
+        rows = store.select(view.where, view.params, offset=total - end, limit=end - start, order=view.order_desc)
+        rows.reverse()
+    else:
+        rows = store.select(view.where, view.params, offset=start, limit=PAGE, order=view.order)
+    return [make_row(r) for r in rows]
+
+
+def count_view(store: Store, view: View) -> int:
+    return store.count(view.where, view.params)
+
+
+def position_of(store: Store, view: View, store_id: int) -> int | None:
+    """Where the event `store_id` sits in `view`, or None when the view excludes it."""
+    where, params = view.narrowed("e.id = ?", (store_id,))
+    found = store.select(where, params, limit=1)
+    if not found:
+        return None
+    before, bparams = view.before(found[0])
+    where, params = view.narrowed(before, bparams)
+    return store.count(where, params)
+
+
+def find_match(
+    store: Store, view: View, term: tuple[str, tuple[object, ...]], anchor: StoredEvent | None, forward: bool
+) -> tuple[int, int, bool] | None:
+    """The next (or previous) row of `view` after `anchor` that also matches `term`, wrapping
+    around once: (store id, position, wrapped), or None when no row of the view matches."""
+    base_where, base_params = view.narrowed(*term)
+    wrapped = False
+    found: list[StoredEvent] = []
+    order = view.order if forward else view.order_desc
+    if anchor is not None:
+        rel, rparams = view.after(anchor) if forward else view.before(anchor)
+        found = store.select(f"({base_where}) AND {rel}", (*base_params, *rparams), limit=1, order=order)
+    if not found:
+        wrapped = anchor is not None
+        found = store.select(base_where, base_params, limit=1, order=order)
+    if not found:
+        return None
+    before, bparams = view.before(found[0])
+    where, params = view.narrowed(before, bparams)
+    return found[0].id, store.count(where, params), wrapped
+
+
+class PageFetcher:
+    """One thread, one read-only connection, a queue of jobs; answers go back as messages.
+
+    A job is `fn(store) -> result`; the result is delivered to `target` as `Fetched` (handled on
+    the main thread). Jobs of an older generation than the current one are skipped unqueued.
+    """
+
+    def __init__(self, db_path: Path, target: EventTable) -> None:
+        self.db_path = db_path
+        self.target = target
+        self.generation = 0
+        self._jobs: queue.Queue[tuple[int, Callable[[Store], Any], Callable[[Any], None]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="evtx-page-fetcher", daemon=True)
+        self._thread.start()
+
+    def submit(self, generation: int, fn: Callable[[Store], Any], done: Callable[[Any], None]) -> None:
+        self._jobs.put((generation, fn, done))
+
+    def close(self) -> None:
+        self._jobs.put(None)
+
+    def _run(self) -> None:
+        store: Store | None = None
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    return
+                generation, fn, done = job
+                if generation != self.generation:
+                    continue
+                if store is None:
+                    store = Store(self.db_path, readonly=True)
+                try:
+                    result: Any = fn(store)
+                except Exception as exc:  # noqa: BLE001 - shown to the user, the table goes on
+                    result = exc
+                self.target.post_message(Fetched(generation, done, result))
+        finally:
+            if store is not None:
+                store.close()
+
+
+class Fetched(Message):
+    """A fetcher job's result, delivered on the main thread."""
+
+    def __init__(self, generation: int, done: Callable[[Any], None], result: Any) -> None:
+        super().__init__()
+        self.generation = generation
+        self.done = done
+        self.result = result
+
+
+# -- columns ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    title: str
+    width: int
+    right: bool = False
+
+
+def layout_columns(width: int, several_sources: bool, local: bool) -> list[Column]:
+    """Columns that fit `width`: the summary takes what is left; less useful ones drop first."""
+    time_w = 23 if width >= 120 else 19
+    cols = [
+        Column("mark", "", 1),
+        Column("time", "Time (local)" if local else "Time (UTC)", time_w),
+    ]
+    if several_sources and width >= 94:
+        cols.append(Column("source", "Source", 12))
+    cols += [Column("record", "Record", 7, True), Column("eid", "EvID", 5, True)]
+    if width >= 125:
+        cols.append(Column("computer", "Computer", 15))
+    if width >= 94:
+        cols.append(Column("user", "User", 14))
+    if width >= 78:
+        cols.append(Column("image", "Image", 14))
+    used = sum(c.width for c in cols) + len(cols)  # one space after each column
+    cols.append(Column("summary", "Summary", max(8, width - used)))
+    return cols
+
+
+def format_time(ts: int | None, local: bool, millis: bool) -> str:
+    if ts is None:
+        return "-"
+    try:
+        dt = filetime_to_datetime(ts)
+    except (OverflowError, ValueError, OSError):
+        return "?"
+    if local:
+        dt = dt.astimezone()
+    text = dt.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text}.{dt.microsecond // 1000:03d}" if millis else text
+
+
+def local_offset_label() -> str:
+    """The local UTC offset now, for the header and status line ("UTC+09:00")."""
+    off = _dt.datetime.now().astimezone().utcoffset() or _dt.timedelta(0)
+    minutes = int(off.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+# -- the widget -------------------------------------------------------------------------------
+
+
+class EventTable(ScrollView, can_focus=True):
+    """The event list (see the module docstring)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j,down", "cursor(1)", "Down", show=False),
+        Binding("k,up", "cursor(-1)", "Up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("g,home", "top", "First", show=False),
+        Binding("G,end", "bottom", "Last", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "event-table--header",
+        "event-table--cursor",
+        "event-table--cursor-blurred",
+        "event-table--marked",
+        "event-table--pending",
+    }
+
+    DEFAULT_CSS = """
+    EventTable { background: $surface; overflow-x: hidden; }
+    EventTable > .event-table--header { text-style: bold; background: $panel; }
+    EventTable > .event-table--cursor { background: $accent; color: $text; text-style: bold; }
+    EventTable > .event-table--cursor-blurred { background: $accent 40%; }
+    EventTable > .event-table--marked { color: $warning; text-style: bold; }
+    EventTable > .event-table--pending { color: $text-muted; }
+    """
+
+    cursor: reactive[int] = reactive(0, repaint=False)
+    local_time: reactive[bool] = reactive(False)
+
+    class Selected(Message):
+        """The cursor row changed (`row` is None while that row is not fetched yet)."""
+
+        def __init__(self, row: Row | None) -> None:
+            super().__init__()
+            self.row = row
+
+    class Counted(Message):
+        """The view's row count is known (or changed)."""
+
+        def __init__(self, total: int) -> None:
+            super().__init__()
+            self.total = total
+
+    class Failed(Message):
+        def __init__(self, error: Exception) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = View()
+        self.total: int | None = 0
+        self.fetcher: PageFetcher | None = None
+        self.marked: set[int] = set()
+        self.several_sources = False
+        self.source_names: dict[int, str] = {}
+        self._pages: OrderedDict[int, list[Row]] = OrderedDict()
+        self._pending: set[int] = set()
+        self._columns: list[Column] = layout_columns(80, False, False)
+        self._last_selected: int | None = -1
+        self._pending_goto: int | None = None
+        self._count_inflight = False
+
+    # -- data plumbing -------------------------------------------------------------------------
+
+    def attach(self, db_path: Path) -> None:
+        """Start reading from the database at `db_path` (once it exists)."""
+        if self.fetcher is not None:
+            self.fetcher.close()
+        self.fetcher = PageFetcher(db_path, self)
+        self.reload(reset_cursor=True)
+
+    def on_unmount(self) -> None:
+        if self.fetcher is not None:
+            self.fetcher.close()
+
+    @property
+    def generation(self) -> int:
+        return self.fetcher.generation if self.fetcher is not None else 0
+
+    def _submit(self, fn: Callable[[Store], Any], done: Callable[[Any], None]) -> None:
+        if self.fetcher is not None:
+            self.fetcher.submit(self.fetcher.generation, fn, done)
+
+    def set_view(self, view: View) -> None:
+        """Show another view (a new filter, or time order after loading): cursor to the top."""
+        self.view = view
+        self.reload(reset_cursor=True)
+
+    def reload(self, *, reset_cursor: bool = False) -> None:
+        """Forget fetched pages and the count (new data or a new view) and fetch again."""
+        if self.fetcher is not None:
+            self.fetcher.generation += 1
+        self._pages.clear()
+        self._pending.clear()
+        self._count_inflight = False
+        if reset_cursor:
+            self.total = None
+            self.cursor = 0
+            self.scroll_to(y=0, animate=False, immediate=True)
+            self._last_selected = -1
+        view = self.view
+        self._submit(lambda s: count_view(s, view), self._on_count)
+        self._request_visible()
+        self.refresh()
+
+    def soft_reload(self) -> None:
+        """New rows were committed (loading): count again and refetch the visible pages, keeping
+        the old ones on screen meanwhile. Same generation, so a stream of these never starves
+        the answers (a new generation would drop every answer still in flight)."""
+        if self._count_inflight:
+            return
+        self._count_inflight = True
+        view = self.view
+
+        def counted(total: int) -> None:
+            self._count_inflight = False
+            self._on_count(total)
+
+        self._submit(lambda s: count_view(s, view), counted)
+        top = int(self.scroll_y)
+        visible = set(range(top // PAGE, (top + self.visible_rows) // PAGE + 1))
+        for page in list(self._pages):
+            if page not in visible:
+                del self._pages[page]
+        for page in visible:
+            self._force_page(page)
+
+    def _force_page(self, page: int) -> None:
+        if page in self._pending:
+            return
+        had = self._pages.pop(page, None)
+        self._request_page(page)
+        if had is not None and page not in self._pages:
+            self._pages[page] = had  # keep showing the old rows until the new ones arrive
+
+    def on_fetched(self, message: Fetched) -> None:
+        message.stop()
+        if message.generation != self.generation:
+            return
+        if isinstance(message.result, Exception):
+            self.post_message(self.Failed(message.result))
+            return
+        message.done(message.result)
+
+    def _on_count(self, total: int) -> None:
+        self.total = total
+        self._update_virtual_size()
+        if self.cursor >= total:
+            self.cursor = max(0, total - 1)
+        self._request_visible()
+        self.refresh()
+        self.post_message(self.Counted(total))
+        if self._pending_goto is not None:
+            pos, self._pending_goto = self._pending_goto, None
+            self.move_to(pos)
+
+    def _request_page(self, page: int) -> None:
+        if page < 0 or page in self._pages or page in self._pending or self.fetcher is None:
+            return
+        if self.total is not None and page * PAGE >= self.total and page > 0:
+            return
+        self._pending.add(page)
+        view, total = self.view, self.total
+
+        def done(rows: list[Row]) -> None:
+            self._pending.discard(page)
+            self._pages[page] = rows
+            while len(self._pages) > MAX_PAGES:
+                self._pages.popitem(last=False)
+            if self.total is None and page == 0:
+                # The count is still running: show what the first page holds meanwhile.
+                self._update_virtual_size(len(rows))
+            self.refresh()
+            self._check_selected()
+
+        self._submit(lambda s: fetch_page(s, view, page * PAGE, total), done)
+
+    def _request_visible(self) -> None:
+        top = int(self.scroll_y)
+        rows = max(1, self.size.height - 1)
+        first, last = top // PAGE, (top + rows) // PAGE
+        for page in range(first, last + 1):
+            self._request_page(page)
+        self._request_page(self.cursor // PAGE)
+
+    def row_at(self, index: int) -> Row | None:
+        page = self._pages.get(index // PAGE)
+        if page is None:
+            return None
+        self._pages.move_to_end(index // PAGE)
+        offset = index % PAGE
+        return page[offset] if offset < len(page) else None
+
+    @property
+    def row_count(self) -> int:
+        if self.total is not None:
+            return self.total
+        first = self._pages.get(0)
+        return len(first) if first is not None else 0
+
+    def selected_row(self) -> Row | None:
+        return self.row_at(self.cursor) if self.row_count else None
+
+    def _check_selected(self) -> None:
+        row = self.selected_row()
+        key = row.id if row is not None else None
+        if key != self._last_selected:
+            self._last_selected = key
+            self.post_message(self.Selected(row))
+
+    # -- geometry ------------------------------------------------------------------------------
+
+    @property
+    def line_width(self) -> int:
+        """Width available to rows (the vertical scrollbar takes a column)."""
+        return self.scrollable_content_region.width
+
+    def _update_virtual_size(self, rows: int | None = None) -> None:
+        n = self.row_count if rows is None else rows
+        self.virtual_size = Size(self.line_width, n + 1)
+
+    def on_resize(self, event: Resize) -> None:
+        self._relayout()
+        self._update_virtual_size()
+        self._request_visible()
+
+    def _relayout(self) -> None:
+        self._columns = layout_columns(self.line_width, self.several_sources, self.local_time)
+        self.refresh()
+
+    def set_sources(self, names: dict[int, str]) -> None:
+        self.source_names = {k: printable(basename(v) or v) for k, v in names.items()}
+        self.several_sources = len(names) > 1
+        self._relayout()
+
+    def watch_local_time(self) -> None:
+        self._relayout()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._request_visible()
+
+    @property
+    def visible_rows(self) -> int:
+        return max(1, self.size.height - 1)
+
+    # -- movement ------------------------------------------------------------------------------
+
+    def move_to(self, index: int) -> None:
+        n = self.row_count
+        if n == 0:
+            self.cursor = 0
+            return
+        self.cursor = max(0, min(index, n - 1))
+        top = int(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + self.visible_rows:
+            self.scroll_to(y=self.cursor - self.visible_rows + 1, animate=False, immediate=True)
+        self._request_visible()
+        self.refresh()
+        self._check_selected()
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_to(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor + direction * max(1, self.visible_rows - 1))
+
+    def action_top(self) -> None:
+        self.move_to(0)
+
+    def action_bottom(self) -> None:
+        self.move_to(self.row_count - 1)
+
+    def goto_event(self, store_id: int, on_missing: Callable[[], None] | None = None) -> None:
+        """Move the cursor to event `store_id` (found in SQL); `on_missing` when not in view."""
+        view = self.view
+
+        def done(pos: int | None) -> None:
+            if pos is None:
+                if on_missing is not None:
+                    on_missing()
+                return
+            if self.total is None:
+                self._pending_goto = pos
+            else:
+                self.move_to(pos)
+
+        self._submit(lambda s: position_of(s, view, store_id), done)
+
+    def find(
+        self, term: tuple[str, tuple[object, ...]], forward: bool, done: Callable[[bool, bool], None]
+    ) -> None:
+        """Move to the next/previous row matching `term` without filtering; `done(found, wrapped)`."""
+        view = self.view
+        row = self.selected_row()
+        anchor = row.stored if row is not None else None
+
+        def moved(result: tuple[int, int, bool] | None) -> None:
+            if result is None:
+                done(False, False)
+                return
+            self.move_to(result[1])
+            done(True, result[2])
+
+        self._submit(lambda s: find_match(s, view, term, anchor, forward), moved)
+
+    def on_click(self, event: Click) -> None:
+        if event.y >= 1:
+            self.move_to(int(self.scroll_y) + event.y - 1)
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def _cells(self, row: Row) -> dict[str, str]:
+        ev = row.event
+        millis = any(c.key == "time" and c.width >= 23 for c in self._columns)
+        return {
+            "mark": "*" if row.id in self.marked else "",
+            "time": format_time(ev.filetime, self.local_time, millis),
+            "source": self.source_names.get(ev.source, str(ev.source)),
+            "record": str(ev.record_id),
+            "eid": str(ev.event_id),
+            "computer": printable(ev.computer),
+            "user": row.user,
+            "image": row.image,
+            "summary": row.summary,
+        }
+
+    def _line(self, cells: dict[str, str], style: Style, cell_styles: dict[str, Style] | None = None) -> Strip:
+        segments: list[Segment] = []
+        for col in self._columns:
+            text = cells.get(col.key, "")
+            if cell_len(text) > col.width:
+                text = set_cell_size(text, max(0, col.width - 1)) + "…" if col.width > 1 else text[:1]
+            elif col.right:
+                text = " " * (col.width - cell_len(text)) + text
+            text = set_cell_size(text, col.width)
+            extra = cell_styles.get(col.key) if cell_styles else None
+            segments.append(Segment(text, style + extra if extra else style))
+            segments.append(Segment(" ", style))
+        return Strip(segments).adjust_cell_length(self.line_width, style)
+
+    def header_text(self) -> dict[str, str]:
+        cells = {c.key: c.title for c in self._columns}
+        if self.local_time:
+            cells["time"] = f"Time ({local_offset_label()})"
+        return cells
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        if y == 0:
+            return self._line(self.header_text(), base + self.get_component_rich_style("event-table--header"))
+        index = int(self.scroll_y) + y - 1
+        if index >= self.row_count:
+            return Strip.blank(self.line_width, base)
+        row = self.row_at(index)
+        style = base
+        if index == self.cursor:
+            name = "event-table--cursor" if self.has_focus else "event-table--cursor-blurred"
+            style = base + self.get_component_rich_style(name)
+            if self.app.no_color:
+                style += Style(reverse=True, bold=self.has_focus)
+        if row is None:
+            return self._line({"summary": "…"}, style + self.get_component_rich_style("event-table--pending"))
+        marked = {"mark": self.get_component_rich_style("event-table--marked")}
+        return self._line(self._cells(row), style, marked)
+
+    def watch_cursor(self) -> None:
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()

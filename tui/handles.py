@@ -1,0 +1,259 @@
+"""The Handles view: every 4690 (handle duplicated) with its source and target processes named,
+and beside it the correlation tree of the selected one.
+
+The list comes from `model.handle_duplications()` (`core.correlate`): each row already names
+the process instances the engine resolved (by computer + pid + time, never by pid alone), and
+how sure that is, as a word. Moving the cursor builds the selected 4690's tree (source process
+with its parent, source handle and object with its accesses and close, target process, target
+handle, logon session, related events) in a worker; `enter` in the list moves to the tree and
+`enter` on a tree node jumps to its event in the event table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Vertical
+from textual.events import Resize
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static, Tree
+from textual.worker import get_current_worker
+
+from core.model import iso_from_filetime
+from core.store import Store
+from core.text import one_line, printable
+from tui.correlation import (
+    NavTree,
+    SearchInput,
+    TreeViewScreen,
+    activate,
+    confidence_text,
+    correlation_roots,
+    event_heading,
+)
+from tui.model_cache import ModelReady, ViewDataError, app_loaded, get_model, request_model, store_path
+
+#: Rows shown at most (a log with millions of 4690s still opens; the status line says so).
+MAX_ROWS = 20_000
+#: Terminals at least this wide show the tree beside the list; narrower ones below it.
+WIDE = 140
+#: Confidence words from strongest to weakest (a row shows its weakest link).
+ORDER = ("exact", "inferred", "ambiguous", "missing")
+
+
+def weakest(*confidences: str | None) -> str:
+    words = [c for c in confidences if c]
+    if not words:
+        return ""
+    return max(words, key=lambda c: ORDER.index(c) if c in ORDER else len(ORDER))
+
+
+def _pid(value: int | None) -> str:
+    return "?" if value is None else f"0x{value:x}"
+
+
+#: (heading, width) of the list's columns: fixed widths keep the layout stable while rows
+#: arrive and let the weakest-link word show at 100 columns; cells are cut with an ellipsis.
+COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Time (UTC)", 19),
+    ("Record", 8),
+    ("Link", 9),
+    ("Source process", 22),
+    ("Handle", 7),
+    ("Target process", 18),
+    ("Handle", 7),
+    ("Computer", 24),
+)
+
+
+def process_cell(link: Any, width: int) -> Text:
+    """`lsass.exe 0x2a8`: the resolved image name (literal, cut to fit) and its pid."""
+    pid = _pid(getattr(link, "pid", None))
+    name = printable(str(getattr(link, "name", "?") or "?"))
+    return Text(one_line(name, max(4, width - len(pid) - 1)) + " " + pid)
+
+
+def duplication_row(dup: Any) -> tuple[Text, ...]:
+    """The cells of one 4690 row, in `COLUMNS` order."""
+    ref = dup.event
+    when = iso_from_filetime(ref.filetime)
+    link = weakest(dup.source.confidence, dup.source_handle.confidence, dup.target.confidence)
+    return (
+        Text(when[:19].replace("T", " ") if when else "no time"),
+        Text(one_line(str(ref.record_id), COLUMNS[1][1])),
+        confidence_text(link),
+        process_cell(dup.source, COLUMNS[3][1]),
+        Text(_pid(getattr(dup.source_handle, "handle_id", None))),
+        process_cell(dup.target, COLUMNS[5][1]),
+        Text(_pid(getattr(dup.target_handle, "handle_id", None))),
+        Text(one_line(printable(str(dup.computer)), COLUMNS[7][1])),
+    )
+
+
+class DuplicationTreeReady(Message):
+    def __init__(self, store_id: int, heading: Text | None, roots: list[Any], error: str | None) -> None:
+        super().__init__()
+        self.store_id = store_id
+        self.heading = heading
+        self.roots = roots
+        self.error = error
+
+
+class HandlesTable(DataTable[Text]):
+    """The 4690 list (j/k move like everywhere else)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+
+class HandlesScreen(TreeViewScreen):
+    """4690 events with their resolved processes; the selected one's correlation tree beside."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab", "switch_pane", "List/tree", show=True),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dups: list[Any] = []
+        self._shown: int | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Handles: 4690 handle duplications"), id="view-title", classes="view-title")
+            yield Static(Text("building the correlation model..."), id="view-status", classes="view-status")
+            with Container(id="handles-body"):
+                yield HandlesTable(id="handles-table", cursor_type="row", zebra_stripes=False)
+                yield NavTree(id="handles-tree")
+            yield SearchInput(placeholder="search the tree", id="tree-search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(SearchInput).display = False
+        table = self.query_one(HandlesTable)
+        for heading, width in COLUMNS:
+            table.add_column(heading, width=width)
+        table.focus()
+        self._layout(self.size.width)
+        self._load()
+
+    def on_resize(self, event: Resize) -> None:
+        self._layout(event.size.width)
+
+    def _layout(self, width: int) -> None:
+        self.query_one("#handles-body").set_class(width >= WIDE, "-wide")
+
+    def action_switch_pane(self) -> None:
+        table = self.query_one(HandlesTable)
+        tree = self.query_one(NavTree)
+        (tree if table.has_focus else table).focus()
+
+    def search_tree(self) -> NavTree | None:
+        return self.query_one(NavTree)
+
+    # -- the list --------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="handles")
+    def _load(self) -> None:
+        request_model(self.app, self)
+
+    def on_model_ready(self, message: ModelReady) -> None:
+        status = self.query_one("#view-status", Static)
+        table = self.query_one(HandlesTable)
+        table.clear()
+        self._dups = []
+        self._shown = None
+        if message.error or message.model is None:
+            status.update(Text(message.error or "no correlation model", style="bold"))
+            return
+        dups = list(message.model.handle_duplications())
+        self._dups = dups[:MAX_ROWS]
+        for index, dup in enumerate(self._dups):
+            table.add_row(*duplication_row(dup), key=str(index))
+        text = f"{len(dups):,} handle duplications (4690)"
+        if len(dups) > MAX_ROWS:
+            text += f", the first {MAX_ROWS:,} shown"
+        if not dups:
+            text += ": none in this log"
+        if message.partial:
+            text += "   (still loading: the list will be rebuilt)"
+            self.set_timer(1.0, self._reload_when_loaded)
+        status.update(Text(text + "   enter: to the tree"))
+        if self._dups:
+            table.move_cursor(row=0)
+            self._show(0)
+
+    def _reload_when_loaded(self) -> None:
+        if app_loaded(self.app):
+            self._load()
+        else:
+            self.set_timer(1.0, self._reload_when_loaded)
+
+    @on(DataTable.RowHighlighted, "#handles-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show(event.cursor_row)
+
+    @on(DataTable.RowSelected, "#handles-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self._show(event.cursor_row)
+        self.query_one(NavTree).focus()
+
+    def selected_duplication(self) -> Any | None:
+        row = self.query_one(HandlesTable).cursor_row
+        return self._dups[row] if 0 <= row < len(self._dups) else None
+
+    # -- the tree --------------------------------------------------------------------------
+
+    def _show(self, row: int) -> None:
+        if not 0 <= row < len(self._dups):
+            return
+        store_id = int(self._dups[row].event.id)
+        if store_id == self._shown:
+            return
+        self._shown = store_id
+        self._build_tree(store_id)
+
+    @work(thread=True, exclusive=True, group="handles-tree")
+    def _build_tree(self, store_id: int) -> None:
+        worker = get_current_worker()
+        try:
+            model, _partial = get_model(self.app)
+            store = Store(store_path(self.app), readonly=True)
+            try:
+                stored = store.get(store_id)
+            finally:
+                store.close()
+            if stored is None:
+                raise ViewDataError(f"no event with store id {store_id}")
+            heading = event_heading(stored)
+            roots = correlation_roots(model, stored)
+            message = DuplicationTreeReady(store_id, heading, roots, None)
+        except ViewDataError as exc:
+            message = DuplicationTreeReady(store_id, None, [], str(exc))
+        except Exception as exc:
+            reason = f"correlation failed: {type(exc).__name__}: {exc}"
+            message = DuplicationTreeReady(store_id, None, [], reason)
+        if not worker.is_cancelled:
+            self.post_message(message)
+
+    def on_duplication_tree_ready(self, message: DuplicationTreeReady) -> None:
+        if message.store_id != self._shown:
+            return  # the cursor moved on meanwhile
+        tree = self.query_one(NavTree)
+        tree.clear()
+        if message.error:
+            tree.root.add_leaf(Text(message.error, style="bold"))
+            return
+        tree.fill(message.roots, expand_depth=2)
+        tree.move_cursor_to_line(0)
+
+    @on(Tree.NodeSelected, "#handles-tree")
+    def _selected(self, event: Tree.NodeSelected[Any]) -> None:
+        event.stop()
+        activate(self, event.node)

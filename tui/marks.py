@@ -1,0 +1,278 @@
+"""The Marks view and the note editor.
+
+`MarksScreen` lists the case's marks with their notes in time order: `enter` jumps to the
+event (`app.jump_to_event`), `d` unmarks, `M` edits the note, `e` exports the marks report.
+Marks are found again in the store in a worker (a rebuilt cache may have renumbered ids); a
+mark whose event is not in these inputs is still listed, as "not found".
+
+Notes and event fields are shown as `rich.text.Text` built from `core.text.printable`: an
+event's computer name or a pasted note cannot style or drive the terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Static, TextArea
+
+from core.case import Case, Mark
+from core.model import iso_from_filetime
+from core.store import Store
+from core.text import one_line, printable
+
+CSS = """
+NoteDialog {
+    align: center middle;
+}
+NoteDialog > Vertical {
+    width: 80%;
+    max-width: 100;
+    height: auto;
+    max-height: 20;
+    border: round $accent;
+    background: $surface;
+    padding: 0 1;
+}
+NoteDialog TextArea {
+    height: 8;
+}
+NoteDialog .hint, MarksScreen .hint {
+    color: $text-muted;
+    height: 1;
+}
+MarksScreen DataTable {
+    height: 1fr;
+}
+MarksScreen #marks-note {
+    height: auto;
+    max-height: 6;
+    padding: 0 1;
+    border-top: solid $primary 40%;
+}
+"""
+
+
+class NoteDialog(ModalScreen[str | None]):
+    """Edit a note: `ctrl+s` (or `f2`) saves, `esc` cancels. Dismisses with the text, or None."""
+
+    DEFAULT_CSS = CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("f2", "save", "Save", show=False, priority=True),
+        Binding("escape", "cancel", "Cancel", priority=True),
+    ]
+
+    def __init__(self, heading: Text, note: str) -> None:
+        super().__init__()
+        self.heading = heading
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.heading, id="note-heading")
+            yield TextArea(self.note, id="note-text", soft_wrap=True, tab_behavior="focus")
+            yield Static(Text("ctrl+s (or F2): save   esc: cancel   an empty note keeps the mark"),
+                         classes="hint")
+
+    def on_mount(self) -> None:
+        area = self.query_one(TextArea)
+        area.focus()
+        area.move_cursor(area.document.end)
+
+    def action_save(self) -> None:
+        self.dismiss(self.query_one(TextArea).text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def mark_heading(mark: Mark) -> Text:
+    """`EventID 4688 on WS01, record 1002, 2015-...Z` (printable pieces only)."""
+    return Text(
+        f"EventID {mark.event_id} on {printable(mark.computer)}, record {mark.record_id}, "
+        f"{iso_from_filetime(mark.filetime) or 'no time'}"
+    )
+
+
+class MarksResolved(Message):
+    """The worker found the marks' events: store id per mark key (absent: not in the inputs)."""
+
+    def __init__(self, ids: dict[tuple[Any, ...], int], error: str | None) -> None:
+        super().__init__()
+        self.ids = ids
+        self.error = error
+
+
+class MarksScreen(Screen[None]):
+    """Every mark of the case, with its note (see the module docstring for the keys)."""
+
+    DEFAULT_CSS = CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "jump", "Jump"),
+        Binding("d", "unmark", "Unmark"),
+        Binding("M", "edit_note", "Note"),
+        Binding("e", "export", "Export report"),
+        Binding("escape", "back", "Back"),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[Mark] = []
+        self._ids: dict[tuple[Any, ...], int] = {}
+
+    @property
+    def case(self) -> Case | None:
+        case = getattr(self.app, "case", None)
+        return case if isinstance(case, Case) else None
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Marks"), id="marks-title", classes="view-title")
+            yield Static(Text(""), id="marks-status", classes="hint")
+            table: DataTable[Text] = DataTable(id="marks-table", cursor_type="row", zebra_stripes=True)
+            yield table
+            yield Static(Text(""), id="marks-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("time (UTC)", "host", "EventID", "record", "note")
+        table.focus()
+        self.refresh_marks()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_marks()
+
+    # -- data ------------------------------------------------------------------------------
+
+    def refresh_marks(self) -> None:
+        """Show the marks now (from the case) and find their events in the background."""
+        self._fill()
+        if self.case is not None and len(self.case):
+            self._resolve()
+
+    @work(thread=True, exclusive=True, group="marks")
+    def _resolve(self) -> None:
+        case = self.case
+        path = getattr(self.app, "store_path", None)
+        if case is None or path is None:
+            return
+        try:
+            store = Store(path, readonly=True)
+            try:
+                found = case.resolve(store)
+            finally:
+                store.close()
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the list stays usable
+            self.post_message(MarksResolved({}, f"could not look the marks up: {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(MarksResolved({m.key: sid for sid, m in found.items()}, None))
+
+    def on_marks_resolved(self, message: MarksResolved) -> None:
+        self._ids = message.ids
+        self._fill(error=message.error)
+
+    def _fill(self, error: str | None = None) -> None:
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear()
+        case = self.case
+        self._rows = case.marks() if case is not None else []
+        for m in self._rows:
+            note = m.note.splitlines()[0] if m.note else ""
+            missing = self._ids and m.key not in self._ids
+            table.add_row(
+                Text(iso_from_filetime(m.filetime) or "-"),
+                Text(one_line(m.computer, 24)),
+                Text(str(m.event_id)),
+                Text(str(m.record_id) if m.record_id is not None else "-"),
+                Text(("(not found) " if missing else "") + one_line(note, 60)),
+            )
+        if self._rows:
+            table.move_cursor(row=min(max(keep, 0), len(self._rows) - 1))
+        status = self.query_one("#marks-status", Static)
+        if case is None:
+            status.update(Text("marks are off for this session (no case file)"))
+        elif error:
+            status.update(Text(error))
+        else:
+            status.update(Text(f"{len(self._rows)} marks, saved in {printable(str(case.path))}"))
+        self._show_note()
+
+    def _current(self) -> Mark | None:
+        table = self.query_one(DataTable)
+        if not self._rows or table.cursor_row < 0 or table.cursor_row >= len(self._rows):
+            return None
+        return self._rows[table.cursor_row]
+
+    @on(DataTable.RowHighlighted)
+    def _show_note(self) -> None:
+        m = self._current()
+        text = "\n".join(printable(line) for line in m.note.splitlines()) if m else ""
+        self.query_one("#marks-note", Static).update(Text(text))
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_jump()
+
+    def action_jump(self) -> None:
+        m = self._current()
+        if m is None:
+            return
+        sid = self._ids.get(m.key)
+        if sid is None:
+            self.notify("this mark's event is not in the loaded inputs (yet)", severity="warning")
+            return
+        self.app.jump_to_event(sid)  # type: ignore[attr-defined]
+
+    def action_unmark(self) -> None:
+        m, case = self._current(), self.case
+        if m is None or case is None:
+            return
+        try:
+            case.unmark(m)
+        except OSError as exc:
+            self.notify(printable(f"could not save the case: {exc}"), severity="error", markup=False)
+        self._fill()
+
+    def action_edit_note(self) -> None:
+        m, case = self._current(), self.case
+        if m is None or case is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text is None or case is None:
+                return
+            try:
+                case.set_note(m, text)
+            except OSError as exc:
+                self.notify(printable(f"could not save the case: {exc}"), severity="error", markup=False)
+            self._fill()
+
+        self.app.push_screen(NoteDialog(mark_heading(m), m.note), done)
+
+    def action_export(self) -> None:
+        from tui.case_actions import export_marks
+
+        export_marks(self.app)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

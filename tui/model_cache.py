@@ -1,0 +1,241 @@
+"""The correlation model and the findings, built once per store and shared by the views.
+
+Building the correlation model reads every 4688/4690/4656/... of the store and running the
+findings reads the 4688s: seconds on a large log. Each view (Processes, Handles, Sessions,
+Findings, Correlation) needs one of them, and an analyst hops between views, so the results
+are kept per app and per store and built at most once at a time: a second view asking while
+a build runs waits for that build instead of starting its own.
+
+A result built while the app is still loading covers only what was read so far; it is marked
+`partial`, and the next request made once loading finished (`app.loaded`) rebuilds it.
+
+`ModelCache.model()` / `ModelCache.findings()` block (they run in the views' thread
+workers, each with its own read-only `Store` connection: sqlite connections are per thread);
+the views receive the results as `ModelReady` / `FindingsReady` messages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from textual.app import App
+from textual.message import Message
+
+from core.store import Store
+
+T = TypeVar("T")
+
+
+class ViewDataError(Exception):
+    """The model or findings could not be built (missing engine module, bad rules file...).
+    The message is one line, shown in the view instead of a traceback."""
+
+
+@dataclass
+class _Slot(Generic[T]):
+    """One cached result and the lock that makes its build happen once."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    key: tuple[str, bool] | None = None  # (store path, built after loading finished)
+    value: T | None = None
+
+
+class ModelReady(Message):
+    """The correlation model (or why there is none) for a view."""
+
+    def __init__(self, model: Any, partial: bool, error: str | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.partial = partial
+        self.error = error
+
+
+class FindingsReady(Message):
+    """The findings list (or why there is none) for a view."""
+
+    def __init__(self, data: FindingsData | None, partial: bool, error: str | None = None) -> None:
+        super().__init__()
+        self.data = data
+        self.partial = partial
+        self.error = error
+
+
+def _engine(module: str, name: str) -> Callable[..., Any]:
+    """A function of a core engine module, or a ViewDataError naming what is missing."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            raise ViewDataError(f"{module} is not available in this build") from exc
+        raise
+    fn = getattr(mod, name, None)
+    if fn is None:
+        raise ViewDataError(f"{module}.{name} is not available in this build")
+    return fn  # type: ignore[no-any-return]
+
+
+def build_model(store: Store) -> Any:
+    """The correlation model of everything in `store` (blocking)."""
+    return _engine("core.correlate", "model_from_store")(store)
+
+
+@dataclass(frozen=True)
+class FindingsData:
+    """The findings of a store, with the title of each rule (for grouping) and where the rules
+    came from (built-in defaults, the user's file)."""
+
+    findings: list[Any]
+    titles: dict[str, str]
+    severities: dict[str, str]
+    sources: tuple[str, ...]
+
+
+def _needed_event_ids(rules: Any) -> list[int] | None:
+    """The event IDs the enabled rules look at, or None when one of them looks at every event."""
+    enabled = getattr(rules, "enabled", None)
+    if enabled is None:
+        return None
+    ids: set[int] = set()
+    for rule in enabled:
+        rule_ids = getattr(rule, "event_ids", None)
+        if not rule_ids:
+            return None
+        ids.update(int(i) for i in rule_ids)
+    return sorted(ids)
+
+
+def build_findings(store: Store) -> FindingsData:
+    """Every finding of the default (or user-configured) rules over `store` (blocking)."""
+    load_rules = _engine("core.findings", "load_rules")
+    run_findings = _engine("core.findings", "run_findings")
+    try:
+        rules = load_rules(None)
+    except Exception as exc:  # RulesError: a bad user rules file is reported, not raised
+        raise ViewDataError(f"rules not loaded: {exc}") from exc
+    ids = _needed_event_ids(rules)
+    if ids:
+        placeholders = ", ".join("?" * len(ids))
+        events = store.iter_events(f"e.event_id IN ({placeholders})", tuple(ids))
+    else:
+        events = store.iter_events()
+    findings = list(run_findings(events, rules))
+    all_rules = getattr(rules, "rules", ())
+    return FindingsData(
+        findings=findings,
+        titles={str(r.id): str(getattr(r, "title", r.id)) for r in all_rules},
+        severities={str(r.id): str(getattr(r, "severity", "")) for r in all_rules},
+        sources=tuple(getattr(rules, "sources", ())),
+    )
+
+
+class ModelCache:
+    """Per-app holder of the model and findings (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._model: _Slot[Any] = _Slot()
+        self._findings: _Slot[FindingsData] = _Slot()
+
+    @staticmethod
+    def _get(slot: _Slot[T], store_path: Path, loaded: bool, build: Callable[[Store], T]) -> T:
+        key = (str(store_path), loaded)
+        with slot.lock:
+            current = slot.key
+            # Reuse a result of the same store unless it was built before loading finished
+            # and loading has finished since.
+            if current is not None and current[0] == key[0] and (current[1] or not loaded):
+                return slot.value  # type: ignore[return-value]
+            store = Store(store_path, readonly=True)
+            try:
+                value = build(store)
+            finally:
+                store.close()
+            slot.key, slot.value = key, value
+            return value
+
+    def model(self, store_path: Path, loaded: bool) -> Any:
+        return self._get(self._model, store_path, loaded, build_model)
+
+    def findings(self, store_path: Path, loaded: bool) -> FindingsData:
+        return self._get(self._findings, store_path, loaded, build_findings)
+
+    def peek_model(self) -> Any:
+        """The last built model, or None (never blocks: for the main thread)."""
+        return self._model.value
+
+    def peek_findings(self) -> FindingsData | None:
+        """The last built findings, or None (never blocks: for the main thread)."""
+        return self._findings.value
+
+
+_CACHES: weakref.WeakKeyDictionary[App[Any], ModelCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def cache_for(app: App[Any]) -> ModelCache:
+    """The cache of this app (created on first use)."""
+    with _CACHES_LOCK:
+        cache = _CACHES.get(app)
+        if cache is None:
+            cache = _CACHES[app] = ModelCache()
+        return cache
+
+
+def app_loaded(app: App[Any]) -> bool:
+    """Whether the app finished loading its inputs (apps without the flag are always loaded)."""
+    return bool(getattr(app, "loaded", True))
+
+
+def store_path(app: App[Any]) -> Path:
+    path = getattr(app, "store_path", None)
+    if path is None:
+        raise ViewDataError("no event store is open")
+    return Path(path)
+
+
+def get_model(app: App[Any]) -> tuple[Any, bool]:
+    """Blocking (call from a thread worker): the model and whether it is partial (built before
+    loading finished). Raises ViewDataError with a one-line reason."""
+    loaded = app_loaded(app)
+    try:
+        return cache_for(app).model(store_path(app), loaded), not loaded
+    except ViewDataError:
+        raise
+    except Exception as exc:  # the view shows the failure instead of dying with the worker
+        raise ViewDataError(f"correlation failed: {type(exc).__name__}: {exc}") from exc
+
+
+def get_findings(app: App[Any]) -> tuple[FindingsData, bool]:
+    """Blocking (call from a thread worker): the findings and whether they are partial."""
+    loaded = app_loaded(app)
+    try:
+        return cache_for(app).findings(store_path(app), loaded), not loaded
+    except ViewDataError:
+        raise
+    except Exception as exc:
+        raise ViewDataError(f"findings failed: {type(exc).__name__}: {exc}") from exc
+
+
+def request_model(app: App[Any], target: Any) -> None:
+    """Blocking (call from a thread worker): post a `ModelReady` to `target` (errors too)."""
+    try:
+        model, partial = get_model(app)
+    except ViewDataError as exc:
+        target.post_message(ModelReady(None, not app_loaded(app), str(exc)))
+    else:
+        target.post_message(ModelReady(model, partial))
+
+
+def request_findings(app: App[Any], target: Any) -> None:
+    """Blocking (call from a thread worker): post a `FindingsReady` to `target` (errors too)."""
+    try:
+        data, partial = get_findings(app)
+    except ViewDataError as exc:
+        target.post_message(FindingsReady(None, not app_loaded(app), str(exc)))
+    else:
+        target.post_message(FindingsReady(data, partial))

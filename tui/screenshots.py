@@ -1,0 +1,126 @@
+"""Write the README's screenshots: `python -m tui.screenshots [OUTDIR]` (default `screenshots/`).
+
+Drives the app headless on the demo log (a private cache, UTC, fixed sizes) and saves SVGs of
+the main screen at 80x24 and 160x48, a filter applied, the detail pane, the help screen, and
+the other views whose modules exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "demo" / "intrusion.xml"
+
+Step = Callable[[Any], Awaitable[None]]
+
+
+async def _until(pilot: Any, cond: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not reach the expected state")
+        await pilot.pause(0.02)
+    await pilot.pause(0.1)
+
+
+async def _ready(pilot: Any) -> None:
+    app = pilot.app
+    await _until(pilot, lambda: app.loaded and app.table.total is not None and app.table.row_at(0) is not None
+                 and app.detail.store_id is not None)
+
+
+async def _filter(pilot: Any) -> None:
+    await _ready(pilot)
+    await pilot.press("slash", *"4688 OR 4690", "enter")
+    await _until(pilot, lambda: pilot.app.current_query == "4688 OR 4690" and pilot.app.table.total is not None)
+    await pilot.press(*["j"] * 12)
+    await pilot.pause(0.2)
+
+
+async def _detail(pilot: Any) -> None:
+    await _ready(pilot)
+    app = pilot.app
+    app.set_filter("4690")
+    await _until(pilot, lambda: app.table.total == 2 and app.detail.store_id is not None)
+    await pilot.press("enter")
+    await pilot.pause(0.2)
+
+
+async def _bad_query(pilot: Any) -> None:
+    await _ready(pilot)
+    await pilot.press("slash", *"4688 AND (user:alice OR", "enter")
+    await pilot.pause(0.2)
+
+
+async def _press_then_wait(keys: tuple[str, ...], pause: float = 1.0) -> Step:
+    async def step(pilot: Any) -> None:
+        await _ready(pilot)
+        await pilot.press(*keys)
+        await pilot.pause(pause)
+
+    return step
+
+
+def _have(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+async def shoot(outdir: Path) -> list[Path]:
+    from tui.app import EvtxApp
+
+    shots: list[tuple[str, tuple[int, int], Step]] = [
+        ("main-80x24", (80, 24), _ready),
+        ("main-160x48", (160, 48), _ready),
+        ("filter-160x48", (160, 48), _filter),
+        ("bad-query-80x24", (80, 24), _bad_query),
+        ("detail-160x48", (160, 48), _detail),
+        ("help-100x40", (100, 40), await _press_then_wait(("question_mark",), 0.3)),
+    ]
+    for key, name, module in (("2", "processes", "tui.processes"), ("3", "handles", "tui.handles"),
+                              ("4", "sessions", "tui.sessions"), ("5", "findings", "tui.findings_view"),
+                              ("c", "correlation", "tui.correlation")):
+        if _have(module):
+            keys = (key,) if key != "c" else ("slash", *"4690", "enter", "c")
+            shots.append((f"{name}-160x48", (160, 48), await _press_then_wait(keys, 2.0)))
+    written: list[Path] = []
+    outdir.mkdir(parents=True, exist_ok=True)
+    for name, size, step in shots:
+        app = EvtxApp([str(DEMO)])
+        async with app.run_test(size=size) as pilot:
+            try:
+                await step(pilot)
+            except TimeoutError as exc:
+                print(f"{name}: {exc}", file=sys.stderr)
+            path = outdir / f"{name}.svg"
+            app.save_screenshot(filename=path.name, path=str(outdir))
+            written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    outdir = Path(args[0]) if args else ROOT / "screenshots"
+    os.environ["EVTX_EXPLORER_CACHE_DIR"] = tempfile.mkdtemp(prefix="evtx-shots-cache-")
+    os.environ["EVTX_EXPLORER_DATA_DIR"] = tempfile.mkdtemp(prefix="evtx-shots-data-")
+    os.environ.pop("NO_COLOR", None)
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    if not DEMO.exists():
+        subprocess.run([sys.executable, str(ROOT / "demo" / "make_demo.py")], cwd=ROOT, check=True)
+    for path in asyncio.run(shoot(outdir)):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

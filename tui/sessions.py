@@ -1,0 +1,217 @@
+"""The Sessions view: logon sessions per computer, with their processes.
+
+A session is (computer, logon id) from its 4624 to its 4634/4647 (`core.sessions`, via the
+correlation model); a 4672 marks it privileged. Logon ids are unique only until a reboot, so a
+process belongs to the session with its logon id on its computer that began last before it
+(never to one on another computer). SYSTEM (0x3e7), LOCAL SERVICE (0x3e5) and NETWORK SERVICE
+(0x3e4) have no 4624 (they begin at boot): their processes are grouped under a "well-known"
+session rather than shown as missing. `enter` jumps to the session's 4624 (or a listed event).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Footer, Static, Tree
+
+from core.model import iso_from_filetime
+from core.text import printable
+from tui.correlation import NavTree, SearchInput, TreeViewScreen, ViewNode, activate
+from tui.model_cache import ModelReady, app_loaded, request_model
+
+WELL_KNOWN = {
+    0x3E7: "NT AUTHORITY\\SYSTEM",
+    0x3E5: "NT AUTHORITY\\LOCAL SERVICE",
+    0x3E4: "NT AUTHORITY\\NETWORK SERVICE",
+}
+
+
+def _logon_types() -> dict[int, str]:
+    try:
+        from core.decode import LOGON_TYPES
+    except ImportError:  # the decoders are optional for this view
+        return {}
+    return dict(LOGON_TYPES)
+
+
+def _when(ref: Any) -> str:
+    if ref is None:
+        return "?"
+    return iso_from_filetime(getattr(ref, "filetime", None)) or "no time"
+
+
+def _ref_label(kind: str, ref: Any) -> ViewNode:
+    return ViewNode(f"{kind}: {ref.event_id} record {ref.record_id} at {_when(ref)}", event_id=ref.id,
+                    confidence="exact")
+
+
+def _start_key(session: Any) -> tuple[int, int]:
+    ref = session.logon or (session.privileges if session.privileges is not None else None)
+    if ref is None and session.logoffs:
+        ref = session.logoffs[0]
+    return ref.key if ref is not None else (0, 0)
+
+
+def assign_processes(model: Any) -> tuple[dict[int, list[Any]], dict[tuple[str, int], list[Any]]]:
+    """Processes per session index, and those of well-known/unknown logon ids per (computer, id).
+
+    A process goes to the latest session with its logon id on its computer begun before the
+    process started (logon ids are reused after a reboot)."""
+    starts: dict[tuple[str, int], list[tuple[tuple[int, int], int]]] = defaultdict(list)
+    for session in model.sessions:
+        starts[(session.computer.casefold(), session.logon_id)].append((_start_key(session), session.index))
+    for items in starts.values():
+        items.sort()
+    by_session: dict[int, list[Any]] = defaultdict(list)
+    orphans: dict[tuple[str, int], list[Any]] = defaultdict(list)
+    for process in model.processes:
+        lid = getattr(process, "logon_id", None)
+        if not lid:
+            continue
+        key = (process.computer.casefold(), lid)
+        candidates = starts.get(key)
+        begin = process.start or (process.first_seen.key if process.first_seen else (0, 0))
+        if candidates:
+            pos = bisect.bisect_right([c[0] for c in candidates], begin) - 1
+            by_session[candidates[max(pos, 0)][1]].append(process)
+        else:
+            orphans[(process.computer, lid)].append(process)
+    return by_session, orphans
+
+
+def process_node(process: Any) -> ViewNode:
+    event = (process.created or process.first_seen).id
+    label = str(process.label)
+    if process.image and process.image != process.name:
+        label += f"  {process.image}"
+    if process.pre_existing:
+        label += " (pre-existing)"
+    return ViewNode(label, event_id=event, confidence=process.confidence)
+
+
+def session_label(session: Any, logon_types: dict[int, str]) -> Text:
+    """`0x1a2b3  CONTOSO\\alice  type 10 RemoteInteractive  PRIVILEGED  start -> end`."""
+    text = Text()
+    text.append(f"0x{session.logon_id:x}", style="bold")
+    user = session.user or WELL_KNOWN.get(session.logon_id) or "?"
+    text.append("  " + printable(str(user)))
+    if session.logon_type:
+        raw = printable(str(session.logon_type))
+        try:
+            name = logon_types.get(int(raw), "")
+        except ValueError:
+            name = ""
+        text.append(f"  type {raw}" + (f" {name}" if name else ""))
+    if session.privileged:
+        text.append("  PRIVILEGED", style="bold red")
+    start = _when(session.logon) if session.logon is not None else "no 4624"
+    end = _when(session.logoffs[0]) if session.logoffs else "no logoff"
+    text.append(f"  {start} -> {end}")
+    return text
+
+
+def session_nodes(model: Any) -> list[ViewNode]:
+    """One branch per computer: its sessions in time order, each with its events and processes,
+    then the well-known sessions that have processes but no 4624."""
+    logon_types = _logon_types()
+    by_session, orphans = assign_processes(model)
+    per_computer: dict[str, list[Any]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for session in model.sessions:
+        per_computer[session.computer.casefold()].append(session)
+        names.setdefault(session.computer.casefold(), session.computer)
+    for computer, _lid in orphans:
+        names.setdefault(computer.casefold(), computer)
+        per_computer.setdefault(computer.casefold(), [])
+    branches: list[ViewNode] = []
+    for host in sorted(per_computer):
+        kids: list[ViewNode] = []
+        for session in sorted(per_computer[host], key=_start_key):
+            items: list[ViewNode] = []
+            if session.logon is not None:
+                items.append(_ref_label("logon", session.logon))
+            else:
+                items.append(ViewNode("no 4624 for this session in this log", confidence="missing"))
+            if session.privileges is not None:
+                items.append(_ref_label("special privileges", session.privileges))
+            items.extend(_ref_label("logoff", r) for r in session.logoffs)
+            procs = by_session.get(session.index, [])
+            if procs:
+                listed = tuple(process_node(p) for p in procs)
+                items.append(ViewNode(f"processes: {len(procs)}", children=listed))
+            confidence = "exact" if session.logon is not None else "inferred"
+            event = session.logon.id if session.logon is not None else None
+            kids.append(ViewNode(session_label(session, logon_types), event_id=event, children=tuple(items),
+                                 confidence=confidence))
+        for (computer, lid), procs in sorted(orphans.items(), key=lambda kv: (kv[0][0].casefold(), kv[0][1])):
+            if computer.casefold() != host:
+                continue
+            if lid in WELL_KNOWN:
+                label = f"0x{lid:x}  {WELL_KNOWN[lid]}  well-known session: begins at boot, no 4624 is logged"
+                confidence = "exact"
+            else:
+                label = f"0x{lid:x}  no 4624, 4672 or logoff for this logon id in this log"
+                confidence = "missing"
+            kids.append(ViewNode(label, confidence=confidence,
+                                 children=(ViewNode(f"processes: {len(procs)}",
+                                                    children=tuple(process_node(p) for p in procs)),)))
+        title = Text(printable(names[host]), style="bold")
+        title.append(f"  ({len(per_computer[host])} logon sessions)")
+        branches.append(ViewNode(title, children=tuple(kids)))
+    return branches
+
+
+class SessionsScreen(TreeViewScreen):
+    """Logon sessions per computer; `enter` jumps to the session's 4624 or the listed event."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Logon sessions"), id="view-title", classes="view-title")
+            yield Static(Text("building the correlation model..."), id="view-status", classes="view-status")
+            yield NavTree(id="sessions-tree")
+            yield SearchInput(placeholder="search sessions (user, logon id...)", id="tree-search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(SearchInput).display = False
+        self.query_one(NavTree).focus()
+        self._load()
+
+    @work(thread=True, exclusive=True, group="sessions")
+    def _load(self) -> None:
+        request_model(self.app, self)
+
+    def on_model_ready(self, message: ModelReady) -> None:
+        status = self.query_one("#view-status", Static)
+        tree = self.query_one(NavTree)
+        tree.clear()
+        if message.error or message.model is None:
+            status.update(Text(message.error or "no correlation model", style="bold"))
+            return
+        branches = session_nodes(message.model)
+        tree.fill(branches, expand_depth=1)
+        count = len(message.model.sessions)
+        text = f"{count:,} logon sessions on {len(branches)} computers"
+        if message.partial:
+            text += "   (still loading: the tree will be rebuilt)"
+            self.set_timer(1.0, self._reload_when_loaded)
+        status.update(Text(text + "   enter: open/jump"))
+        if branches:
+            tree.move_cursor_to_line(0)
+
+    def _reload_when_loaded(self) -> None:
+        if app_loaded(self.app):
+            self._load()
+        else:
+            self.set_timer(1.0, self._reload_when_loaded)
+
+    @on(Tree.NodeSelected, "#sessions-tree")
+    def _selected(self, event: Tree.NodeSelected[Any]) -> None:
+        event.stop()
+        activate(self, event.node)
