@@ -17,6 +17,10 @@ from core.rows import EncodedEvent, encode_event
 from core.store import Store
 
 BATCH = 5000
+#: The first batches are small and flushed early so the first rows reach the screen at once;
+#: later ones are large (fewer transactions), and any batch is flushed after FLUSH_SECONDS.
+FIRST_BATCH = 200
+FLUSH_SECONDS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,8 @@ def _load_one(
     n_issues = 0
     last_locator = 0
     stopped = False
+    limit = FIRST_BATCH
+    last_flush = start
 
     def flush(done: bool = False) -> None:
         nonlocal n_issues
@@ -120,8 +126,12 @@ def _load_one(
             batch.append(encode_event(item))
             if fmt == "evtx" and item.locator is not None:
                 last_locator = item.locator
-            if len(batch) >= BATCH:
+            if len(batch) >= limit or (
+                len(batch) % 64 == 0 and time.perf_counter() - last_flush > FLUSH_SECONDS
+            ):
                 flush()
+                last_flush = time.perf_counter()
+                limit = min(BATCH, limit * 4)
                 if stop is not None and stop.is_set():
                     stopped = True
                     break

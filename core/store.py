@@ -154,14 +154,22 @@ class Store:
         ).fetchall()
         return [SourceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
 
-    def issues(self, source: int | None = None) -> list[ParseIssue]:
+    def issues(self, source: int | None = None, limit: int | None = None) -> list[ParseIssue]:
+        """Parse issues in the order they were met (at most `limit`; see `issue_count`)."""
         sql = "SELECT i.source, s.path, i.reason, i.chunk, i.offset FROM issues i JOIN sources s ON s.id = i.source"
-        params: tuple[object, ...] = ()
+        params: list[object] = []
         if source is not None:
             sql += " WHERE i.source = ?"
-            params = (source,)
-        rows = self.conn.execute(sql + " ORDER BY i.rowid", params).fetchall()
+            params.append(source)
+        sql += " ORDER BY i.rowid"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self.conn.execute(sql, params).fetchall()
         return [ParseIssue(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def issue_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])
 
     def count(self, where: str = "1", params: Sequence[object] = ()) -> int:
         row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", tuple(params)).fetchone()

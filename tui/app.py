@@ -358,12 +358,15 @@ class EvtxApp(App[int]):
         table.border_title = title
 
     def on_event_table_counted(self, message: EventTable.Counted) -> None:
-        self._refresh_status()
+        if self.screen_stack:
+            self._refresh_status()
 
     def on_event_table_failed(self, message: EventTable.Failed) -> None:
         self.notify(printable(f"query failed: {message.error}"), severity="error", markup=False)
 
     def on_event_table_selected(self, message: EventTable.Selected) -> None:
+        if not self.screen_stack:  # a late message while the app shuts down
+            return
         row = message.row
         self.detail.show(row.id if row else None, row.event if row else None)
 

@@ -22,7 +22,7 @@ import datetime as _dt
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -42,13 +42,10 @@ from core.model import Event, filetime_to_datetime
 from core.store import Store, StoredEvent
 from core.summary import basename, event_image, event_user, summarize
 from core.text import printable
+from core.view import View, count_view, fetch_page, find_match, position_of
 
 PAGE = 64
 MAX_PAGES = 24
-ORDER_TIME = "e.ts, e.record_id, e.id"
-ORDER_TIME_DESC = "e.ts DESC, e.record_id DESC, e.id DESC"
-ORDER_FILE = "e.id"
-ORDER_FILE_DESC = "e.id DESC"
 
 
 class Row(NamedTuple):
@@ -70,93 +67,9 @@ def make_row(se: StoredEvent) -> Row:
     return Row(se.id, ev, printable(summarize(ev)), printable(event_user(ev)), printable(event_image(ev)))
 
 
-@dataclass(frozen=True, slots=True)
-class View:
-    """What the table shows: the rows matching `where` in time (or, while loading, file) order."""
-
-    where: str = "1"
-    params: tuple[object, ...] = ()
-    by_time: bool = True
-
-    @property
-    def order(self) -> str:
-        return ORDER_TIME if self.by_time else ORDER_FILE
-
-    @property
-    def order_desc(self) -> str:
-        return ORDER_TIME_DESC if self.by_time else ORDER_FILE_DESC
-
-    def before(self, ev: StoredEvent) -> tuple[str, tuple[object, ...]]:
-        """SQL for "comes before `ev` in view order" (NULL times sort first, as SQLite does)."""
-        if not self.by_time:
-            return "e.id < ?", (ev.id,)
-        ts = ev.event.filetime
-        if ts is None:
-            return "(e.ts IS NULL AND (e.record_id, e.id) < (?, ?))", (ev.event.record_id, ev.id)
-        return "(e.ts IS NULL OR (e.ts, e.record_id, e.id) < (?, ?, ?))", (ts, ev.event.record_id, ev.id)
-
-    def after(self, ev: StoredEvent) -> tuple[str, tuple[object, ...]]:
-        """SQL for "comes after `ev` in view order"."""
-        if not self.by_time:
-            return "e.id > ?", (ev.id,)
-        ts = ev.event.filetime
-        if ts is None:
-            return "(e.ts IS NOT NULL OR (e.record_id, e.id) > (?, ?))", (ev.event.record_id, ev.id)
-        return "((e.ts, e.record_id, e.id) > (?, ?, ?))", (ts, ev.event.record_id, ev.id)
-
-    def narrowed(self, where: str, params: Sequence[object]) -> tuple[str, tuple[object, ...]]:
-        return f"({self.where}) AND ({where})", (*self.params, *params)
-
-
-# -- queries (run in the fetcher thread) ------------------------------------------------------
-
-
-def fetch_page(store: Store, view: View, start: int, total: int | None) -> list[Row]:
-    """Rows at positions [start, start + PAGE) of `view`: from the end when that is closer."""
-    if total is not None and start > total // 2 and start < total:
-        end = min(start + PAGE, total)
-        rows = store.select(view.where, view.params, offset=total - end, limit=end - start, order=view.order_desc)
-        rows.reverse()
-    else:
-        rows = store.select(view.where, view.params, offset=start, limit=PAGE, order=view.order)
-    return [make_row(r) for r in rows]
-
-
-def count_view(store: Store, view: View) -> int:
-    return store.count(view.where, view.params)
-
-
-def position_of(store: Store, view: View, store_id: int) -> int | None:
-    """Where the event `store_id` sits in `view`, or None when the view excludes it."""
-    where, params = view.narrowed("e.id = ?", (store_id,))
-    found = store.select(where, params, limit=1)
-    if not found:
-        return None
-    before, bparams = view.before(found[0])
-    where, params = view.narrowed(before, bparams)
-    return store.count(where, params)
-
-
-def find_match(
-    store: Store, view: View, term: tuple[str, tuple[object, ...]], anchor: StoredEvent | None, forward: bool
-) -> tuple[int, int, bool] | None:
-    """The next (or previous) row of `view` after `anchor` that also matches `term`, wrapping
-    around once: (store id, position, wrapped), or None when no row of the view matches."""
-    base_where, base_params = view.narrowed(*term)
-    wrapped = False
-    found: list[StoredEvent] = []
-    order = view.order if forward else view.order_desc
-    if anchor is not None:
-        rel, rparams = view.after(anchor) if forward else view.before(anchor)
-        found = store.select(f"({base_where}) AND {rel}", (*base_params, *rparams), limit=1, order=order)
-    if not found:
-        wrapped = anchor is not None
-        found = store.select(base_where, base_params, limit=1, order=order)
-    if not found:
-        return None
-    before, bparams = view.before(found[0])
-    where, params = view.narrowed(before, bparams)
-    return found[0].id, store.count(where, params), wrapped
+def fetch_rows(store: Store, view: View, start: int, total: int | None) -> list[Row]:
+    """A page of `view` as table rows (text computed here, in the fetcher thread)."""
+    return [make_row(r) for r in fetch_page(store, view, start, total, PAGE)]
 
 
 class PageFetcher:
@@ -447,7 +360,7 @@ class EventTable(ScrollView, can_focus=True):
             self.refresh()
             self._check_selected()
 
-        self._submit(lambda s: fetch_page(s, view, page * PAGE, total), done)
+        self._submit(lambda s: fetch_rows(s, view, page * PAGE, total), done)
 
     def _request_visible(self) -> None:
         top = int(self.scroll_y)

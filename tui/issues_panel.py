@@ -61,9 +61,9 @@ class IssuesScreen(ModalScreen[None]):
                 if src.error:
                     name = Text(one_line(Path(src.path).name, 40))
                     rows.append((name, Text(""), Text(""), Text(one_line(src.error))))
-            issues = store.issues()
-            more = max(0, len(issues) - MAX_SHOWN)
-            for issue in issues[:MAX_SHOWN]:
+            issues = store.issues(limit=MAX_SHOWN)
+            more = max(0, store.issue_count() - MAX_SHOWN)
+            for issue in issues:
                 rows.append(
                     (
                         Text(one_line(Path(issue.path).name, 40)),
