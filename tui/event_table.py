@@ -141,15 +141,17 @@ def layout_columns(width: int, several_sources: bool, local: bool) -> list[Colum
     time_w = 23 if width >= 120 else 19
     cols = [
         Column("mark", "", 1),
-        Column("time", "Time (local)" if local else "Time (UTC)", time_w),
+        Column("time", f"Time ({local_offset_label()})" if local else "Time (UTC)", time_w),
     ]
     if several_sources and width >= 94:
         cols.append(Column("source", "Source", 12))
     cols += [Column("record", "Record", 7, True), Column("eid", "EvID", 5, True)]
-    if width >= 125:
-        cols.append(Column("computer", "Computer", 15))
+    # Everything is scoped by computer (the same pid on two hosts is two processes), so the
+    # computer outranks the user when space is short.
     if width >= 94:
-        cols.append(Column("user", "User", 14))
+        cols.append(Column("computer", "Computer", 14))
+    if width >= 108:
+        cols.append(Column("user", "User", 12))
     if width >= 78:
         cols.append(Column("image", "Image", 14))
     used = sum(c.width for c in cols) + len(cols)  # one space after each column
