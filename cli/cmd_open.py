@@ -13,6 +13,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE", help="logs to open; 'demo' opens the bundled demo")
     parser.add_argument("--no-cache", action="store_true", help="parse again, do not read or write the cache")
     parser.add_argument("--jobs", type=int, default=None, help="EVTX decoding processes (default: one per core)")
+    parser.add_argument("--case", default=None, metavar="FILE",
+                        help="marks and notes file (default: one per set of inputs, under the user data dir)")
     parser.set_defaults(func=run)
 
 
@@ -33,4 +35,4 @@ def run(args: argparse.Namespace) -> int:
 
         return cmd_stats.run(argparse.Namespace(files=files, no_cache=args.no_cache, jobs=args.jobs,
                                                 json=False, issues=False))
-    return run_app(files, use_cache=not args.no_cache, jobs=args.jobs)
+    return run_app(files, use_cache=not args.no_cache, jobs=args.jobs, case_file=args.case)

@@ -36,8 +36,9 @@ from core.ingest import Progress
 from core.query import Compiled
 from core.store import SourceRow, Store, StoredEvent
 from core.text import printable
+from core.view import View
 from tui.detail import DetailPane, event_as_text
-from tui.event_table import EventTable, View, local_offset_label
+from tui.event_table import EventTable, local_offset_label
 from tui.filter_bar import FilterBar, FilterInput
 from tui.help import HelpScreen
 from tui.issues_panel import IssuesScreen
@@ -137,6 +138,7 @@ class EvtxApp(App[int]):
         jobs: int | None = None,
         store_path: Path | None = None,
         history: History | None = None,
+        case_file: str | None = None,
     ) -> None:
         super().__init__()
         self.files = [str(f) for f in files]
@@ -147,6 +149,7 @@ class EvtxApp(App[int]):
         self.current_query = ""
         self.current_compiled = Compiled("1", ())
         self.case: Any = None
+        self.case_file = case_file
         self.history = history if history is not None else History()
         self.load_state = LoadState()
         self.load_errors: list[str] = []
@@ -297,7 +300,7 @@ class EvtxApp(App[int]):
             return
         with Store(self.store_path, readonly=True) as store:
             rows = store.sources()
-            self.issue_count = int(store.conn.execute("SELECT count(*) FROM issues").fetchone()[0])
+            self.issue_count = store.issue_count()
         self.sources = {r.id: r for r in rows}
         self.all_count = sum(r.records for r in rows)
         self.error_count = sum(1 for r in rows if r.error) + len(self.load_errors)
@@ -311,7 +314,7 @@ class EvtxApp(App[int]):
         if mod is None:
             return
         try:
-            self.case = mod.Case.for_inputs(self.files)
+            self.case = mod.Case.for_inputs(self.files, self.case_file)
             with Store(self.store_path, readonly=True) as store:
                 self.case.bind(store)
             for warning in getattr(self.case, "warnings", []):
@@ -458,7 +461,8 @@ class EvtxApp(App[int]):
             detail.display = True
             detail.query_one(Tree).focus()
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
+        """`esc`: stop loading, else leave a view, else close the filter bar."""
         if self._stop_loading():
             return
         if not self._on_main():
@@ -600,9 +604,11 @@ def _size(path: str) -> int:
         return 0
 
 
-def run_app(files: Sequence[str], use_cache: bool = True, jobs: int | None = None) -> int:
+def run_app(
+    files: Sequence[str], use_cache: bool = True, jobs: int | None = None, case_file: str | None = None
+) -> int:
     """Run the app on `files` (the `open` command); the exit status."""
-    app = EvtxApp(files, use_cache=use_cache, jobs=jobs)
+    app = EvtxApp(files, use_cache=use_cache, jobs=jobs, case_file=case_file)
     result = app.run()
     return int(result or 0)
 

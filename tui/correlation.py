@@ -157,7 +157,9 @@ class NavTree(Tree[Any]):
         for step in range(1, count + 1):
             index = (start + step) % count if forward else (start - step) % count
             candidate = nodes[index]
-            if needle in candidate.label.plain.lower():
+            label = candidate.label
+            text = label if isinstance(label, str) else label.plain
+            if needle in text.lower():
                 return candidate
         return None
 
