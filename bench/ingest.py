@@ -1,0 +1,176 @@
+"""Ingest benchmark: python-evtx vs our fast path vs the full store ingest vs the Rust parser.
+
+In one run, on the same file, median of `--runs` runs each:
+
+  (a) python-evtx `record.xml()` + lxml parse, on a fixed slice of records (it is slow);
+  (b) our fast path, one process             (`parsers.evtx.iter_events(jobs=1)`);
+  (c) our fast path, all cores               (`parsers.evtx.iter_events()`);
+  (d) full ingest into a fresh store         (`core.ingest.load_paths`, index build included);
+  (e) the Rust-backed `evtx` package         (`PyEvtxParser(path).records_json()` + `json.loads`);
+
+then the ratios the project's budgets name (ingest / rust >= 1.0, fast / python-evtx >= 300) and
+the time to the first event. Without `--file` it first builds a ~100 MB log by replicating the
+chunks of a real Security.evtx from ../shared/samples (see bench/make_big_log.py) under
+bench/out/ (git-ignored).
+
+Usage: .venv/bin/python bench/ingest.py [--file X.evtx] [--runs 3] [--mb 100] [--slice 2000] [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mmap
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.make_big_log import build  # noqa: E402
+from core.model import Event  # noqa: E402
+from parsers import evtx  # noqa: E402
+
+SAMPLE = ROOT.parent / "shared" / "samples" / "evtx" / "parsers" / "omerbenamram__samples__security.evtx"
+
+
+def _median(runs: int, fn: Callable[[], int]) -> tuple[float, int]:
+    """Median wall time of `runs` calls of `fn`, and the count it returned."""
+    times = []
+    count = 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        count = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), count
+
+
+def python_evtx_slice(path: str, limit: int) -> int:
+    """(a) python-evtx's own walk, record.xml() + lxml, on the first `limit` records."""
+    from Evtx.Evtx import ChunkHeader, Record
+    from lxml import etree
+
+    from parsers.evtx_reference import chunk_offsets, record_offsets
+    from parsers.xmlevent import safe_parser
+
+    parser = safe_parser()
+    n = 0
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        for index, chunk_ofs in chunk_offsets(buf):
+            chunk = ChunkHeader(buf, chunk_ofs)
+            for ofs in record_offsets(buf, chunk_ofs, 0, path, index):
+                if not isinstance(ofs, int):
+                    continue
+                etree.fromstring(Record(buf, ofs, chunk).xml().encode("utf-8"), parser)
+                n += 1
+                if n >= limit:
+                    return n
+    return n
+
+
+def fast(path: str, jobs: int | None) -> int:
+    """(b)/(c) our loader, events materialised in the calling process."""
+    return sum(1 for item in evtx.iter_events(path, 0, jobs=jobs) if isinstance(item, Event))
+
+
+def ingest(path: str, jobs: int | None) -> int:
+    """(d) the full ingest into a fresh store, indexes included."""
+    from core.ingest import load_paths
+    from core.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="evtx-bench-") as tmp:
+        store = Store(Path(tmp) / "bench.db")
+        try:
+            infos = load_paths([path], store, jobs=jobs)
+            if infos[0].error:
+                raise SystemExit(infos[0].error)
+            return infos[0].records
+        finally:
+            store.close()
+
+
+def rust(path: str) -> int:
+    """(e) the Rust-backed parser, each record turned into Python dicts."""
+    from evtx import PyEvtxParser
+
+    n = 0
+    for record in PyEvtxParser(path).records_json():
+        json.loads(record["data"])
+        n += 1
+    return n
+
+
+def first_event(path: str, jobs: int | None) -> float:
+    start = time.perf_counter()
+    it = evtx.iter_events(path, 0, jobs=jobs)
+    next(it)
+    elapsed = time.perf_counter() - start
+    it.close()
+    return elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="EVTX ingest benchmark (see module docstring)")
+    ap.add_argument("--file", help="benchmark this .evtx instead of building a ~100 MB one")
+    ap.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is kept (default 3)")
+    ap.add_argument("--mb", type=float, default=100.0, help="size of the generated log in MB (default 100)")
+    ap.add_argument("--slice", type=int, default=2000, help="records for the python-evtx slice (default 2000)")
+    ap.add_argument("--jobs", type=int, default=None, help="worker processes for (c)/(d) (default: one per core)")
+    ap.add_argument("--skip", default="", help="comma-separated measurements to skip: a,b,c,d,e")
+    args = ap.parse_args()
+    skip = set(args.skip.split(",")) - {""}
+
+    if args.file:
+        path = args.file
+    else:
+        if not SAMPLE.is_file():
+            raise SystemExit(f"sample missing: {SAMPLE}; give --file")
+        out = ROOT / "bench" / "out" / f"big-{args.mb:g}mb.evtx"
+        start = time.perf_counter()
+        chunks, records = build(SAMPLE, out, args.mb)
+        print(
+            f"built {out.relative_to(ROOT)}: {out.stat().st_size / 1e6:.1f} MB, {chunks} chunks, "
+            f"{records} records in {time.perf_counter() - start:.1f} s"
+        )
+        path = str(out)
+    jobs = args.jobs or evtx.default_jobs()
+    print(f"file: {path} ({Path(path).stat().st_size / 1e6:.1f} MB), runs: {args.runs}, cores used: {jobs}")
+
+    rates: dict[str, float] = {}
+
+    def measure(key: str, label: str, fn: Callable[[], int]) -> None:
+        if key in skip:
+            return
+        seconds, count = _median(args.runs, fn)
+        rates[key] = count / seconds if seconds else float("inf")
+        print(f"({key}) {label:<44} {count:>8} records  {seconds:7.2f} s  {rates[key]:>10,.0f} rec/s", flush=True)
+
+    measure("a", f"python-evtx xml()+lxml, first {args.slice}", lambda: python_evtx_slice(path, args.slice))
+    measure("b", "fast path, 1 process", lambda: fast(path, 1))
+    measure("c", f"fast path, {jobs} workers", lambda: fast(path, jobs))
+    measure("d", f"full ingest into the store ({jobs} workers)", lambda: ingest(path, jobs))
+    measure("e", "Rust evtx records_json + json.loads", lambda: rust(path))
+
+    firsts = sorted(first_event(path, jobs) for _ in range(max(3, args.runs)))
+    print(f"time to first event: {statistics.median(firsts) * 1000:.1f} ms (median), worst {firsts[-1] * 1000:.1f} ms")
+
+    def ratio(num: str, den: str, target: float, label: str) -> None:
+        if num in rates and den in rates:
+            value = rates[num] / rates[den]
+            verdict = "OK" if value >= target else "BELOW TARGET"
+            print(f"{label:<38} {value:8.2f}x  (target >= {target:g}x: {verdict})")
+
+    ratio("d", "e", 1.0, "ingest / rust")
+    ratio("b", "a", 300.0, "fast 1 process / python-evtx")
+    ratio("c", "a", 300.0, "fast all cores / python-evtx")
+    ratio("c", "b", 1.0, "fast all cores / fast 1 process")
+    ratio("c", "e", 1.0, "fast all cores / rust")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
