@@ -39,14 +39,45 @@ class Progress:
 
 
 ProgressFn = Callable[[Progress], None]
+#: Store rows, the parse issues met among them, and how many bytes of the input they reach.
+Batch = tuple[list[EncodedEvent], list[ParseIssue], int]
 
 
-def _items(path: str, source: int, jobs: int | None) -> tuple[str, Iterator[Event | ParseIssue]]:
-    """Detect the format and open the right loader (raises InputError)."""
+def _batches(path: str, source: int, jobs: int | None) -> tuple[str, Iterator[Batch]]:
+    """Detect the format and stream (rows, issues, bytes reached) batches (raises InputError).
+
+    EVTX rows are encoded inside the decoder's worker processes (shipping tuples is much
+    cheaper than pickling events); other formats are encoded here, in batches that start small
+    so the first rows reach the screen at once, then grow (fewer transactions), and are also
+    flushed after FLUSH_SECONDS.
+    """
     from parsers.detect import detect_format, iter_input
 
     fmt = detect_format(path)
-    return fmt, iter_input(path, source, jobs=jobs) if fmt == "evtx" else iter_input(path, source)
+    if fmt == "evtx":
+        from parsers.evtx import iter_encoded_batches
+
+        return fmt, ((b.rows, b.issues, b.end_offset) for b in iter_encoded_batches(path, source, jobs))
+    return fmt, _encode_stream(iter_input(path, source))
+
+
+def _encode_stream(items: Iterator[Event | ParseIssue]) -> Iterator[Batch]:
+    rows: list[EncodedEvent] = []
+    issues: list[ParseIssue] = []
+    limit = FIRST_BATCH
+    last = time.perf_counter()
+    for item in items:
+        if isinstance(item, ParseIssue):
+            issues.append(item)
+            continue
+        rows.append(encode_event(item))
+        if len(rows) >= limit or (len(rows) % 64 == 0 and time.perf_counter() - last > FLUSH_SECONDS):
+            yield rows, issues, 0
+            rows, issues = [], []
+            last = time.perf_counter()
+            limit = min(BATCH, limit * 4)
+    if rows or issues:
+        yield rows, issues, 0
 
 
 def load_paths(
@@ -90,56 +121,37 @@ def _load_one(
         total = os.path.getsize(path)
     except OSError:
         total = 0
-    batch: list[EncodedEvent] = []
-    issues: list[ParseIssue] = []
     n_issues = 0
-    last_locator = 0
+    reached = 0
     stopped = False
-    limit = FIRST_BATCH
-    last_flush = start
 
-    def flush(done: bool = False) -> None:
-        nonlocal n_issues
-        store.add_encoded(batch)
-        store.add_issues(issues)
-        info.records += len(batch)
-        n_issues += len(issues)
-        info.parse_issues.extend(issues)
-        batch.clear()
-        issues.clear()
+    def report(done: bool) -> None:
         if progress is not None:
             progress(
-                Progress(
-                    source, path, info.records, n_issues, total if done else min(last_locator, total),
-                    total, time.perf_counter() - start, done,
-                )
+                Progress(source, path, info.records, n_issues, total if done else min(reached, total), total,
+                         time.perf_counter() - start, done)
             )
 
     try:
-        fmt, items = _items(path, source, jobs)
+        fmt, batches = _batches(path, source, jobs)
         info.format = fmt
         store.set_source_format(source, fmt)
-        for item in items:
-            if isinstance(item, ParseIssue):
-                issues.append(item)
-                continue
-            batch.append(encode_event(item))
-            if fmt == "evtx" and item.locator is not None:
-                last_locator = item.locator
-            if len(batch) >= limit or (
-                len(batch) % 64 == 0 and time.perf_counter() - last_flush > FLUSH_SECONDS
-            ):
-                flush()
-                last_flush = time.perf_counter()
-                limit = min(BATCH, limit * 4)
-                if stop is not None and stop.is_set():
-                    stopped = True
-                    break
+        for rows, issues, end in batches:
+            store.add_encoded(rows)
+            store.add_issues(issues)
+            info.records += len(rows)
+            n_issues += len(issues)
+            info.parse_issues.extend(issues)
+            reached = max(reached, end)
+            report(False)
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
     except InputError as exc:
         info.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - an input that breaks a loader must not stop the others
         info.error = f"{path}: cannot be read: {type(exc).__name__}: {exc}"
-    flush(done=not stopped)
+    report(not stopped)
     if stopped:
         with store.conn:
             store.conn.execute(
@@ -147,4 +159,3 @@ def _load_one(
             )
     else:
         store.finish_source(source, records=info.records, parse_issues=n_issues, error=info.error)
-

@@ -58,17 +58,20 @@ class Compiled(NamedTuple):
 #: `user` also covers the SIDs, which is what an analyst pasting `S-1-5-18` expects.
 ALIAS_FIELDS: dict[str, tuple[str, ...]] = {
     "user": (*USER_FIELDS, "SubjectUserSid", "TargetUserSid", "TargetSid", "UserSid"),
-    "pid": PID_FIELDS,  # includes ProcessId, under which the System pid is mirrored
+    "pid": PID_FIELDS,  # plus the System pid column (see _ALIAS_COLUMNS)
     "image": IMAGE_FIELDS,
     "cmd": CMD_FIELDS,
     "logon": LOGON_FIELDS,
     "handle": HANDLE_FIELDS,
 }
 
-#: System fields that the store mirrors into `fields` (see `core.rows`): matching them through
-#: `fields` uses its indexes and also finds an EventData field of the same name (4656's
-#: ProcessId). tests/test_query.py checks this set against what the store really writes.
-MIRRORED_SYSTEM_FIELDS = frozenset({"eventid", "computer", "channel", "provider", "processid", "usersid"})
+#: System fields that the store mirrors into `fields` (see `core.rows`). None are any more:
+#: System values live in their columns only (ingest speed). tests/test_query.py checks this set
+#: against what the store really writes.
+MIRRORED_SYSTEM_FIELDS: frozenset[str] = frozenset()
+#: Aliases that also cover a System column: `pid:` the Execution ProcessID, `user:` the
+#: Security UserID.
+_ALIAS_COLUMNS = {"pid": "pid", "user": "user_sid"}
 
 #: Columns queried directly: EventID and EventRecordID (indexed, numeric), computer (indexed).
 _INT_COLUMNS = {"id": "event_id", "eventid": "event_id", "record": "record_id", "eventrecordid": "record_id"}
@@ -143,7 +146,10 @@ def _field_sql(tok: Token, params: list[object]) -> str:
     if name in _FILE_NAMES:
         return _file(value, params)
     if name in ALIAS_FIELDS:
-        return _fields_match([n.lower() for n in ALIAS_FIELDS[name]], value, params)
+        sql = _fields_match([n.lower() for n in ALIAS_FIELDS[name]], value, params)
+        if name in _ALIAS_COLUMNS:
+            sql = f"({sql} OR {_column_match(_ALIAS_COLUMNS[name], value, params)})"
+        return sql
     if name in _TEXT_COLUMNS:
         return _column_match(name, value, params)
     if name in SYSTEM_FIELDS and name not in MIRRORED_SYSTEM_FIELDS:
@@ -237,17 +243,17 @@ def _free_text(text: str, params: list[object]) -> str:
 
     Scanning `fields` (a dozen rows per event) costs about 1 s per million events, so the
     events' own `data` JSON is scanned first as a cheap superset filter (the same text, JSON
-    escaped), and only its candidates are checked exactly against `fields` (which also keeps
-    a field NAME, such as CommandLine, from matching). In time order SQLite can stop at the
+    escaped), and only its candidates are checked exactly against their own values (which also
+    keeps a field NAME, such as CommandLine, from matching). In time order SQLite can stop at the
     first page when matches are common.
     """
     pattern = "%" + _like(text) + "%"
     params.extend([pattern] * 4)
-    params.extend((_json_like(text), pattern))
+    params.extend((_json_like(text), "$[1]", pattern))
     like = f"LIKE ? ESCAPE '{_ESC}'"
     return (
         f"(e.computer {like} OR e.channel {like} OR e.provider {like} OR e.user_sid {like}"
-        f" OR (e.data {like} AND EXISTS (SELECT 1 FROM fields f WHERE f.event = e.id AND f.value {like})))"
+        f" OR (e.data {like} AND EXISTS (SELECT 1 FROM json_each(e.data) j WHERE json_extract(j.value, ?) {like})))"
     )
 
 

@@ -3,9 +3,9 @@
 `events` holds one row per event with the System fields as columns and the ordered EventData
 pairs as JSON (to rebuild the `Event`). `fields` holds the same pairs once more, one row each,
 with the field name lower-cased and `num` set when the value is a number (hex or decimal), so
-that `pid:0xc8c` and `pid:3212` find `0x0000000000000c8c` through an index. System fields
-that users filter on are mirrored into `fields` under their System names too (see
-`SYSTEM_FIELDS`), so one `field:value` rule covers both.
+that `pid:0xc8c` and `pid:3212` find `0x0000000000000c8c` through an index. System values
+stay in their `events` columns only; `SYSTEM_FIELDS` maps their names to those columns for the
+query compiler.
 
 Secondary indexes are built once, after the bulk load (`INDEXES`): maintaining them row by row
 during ingest costs several times more.
@@ -13,7 +13,7 @@ during ingest costs several times more.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -72,11 +72,9 @@ CREATE INDEX IF NOT EXISTS events_computer ON events(computer COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS events_record ON events(record_id);
 CREATE INDEX IF NOT EXISTS fields_num ON fields(name, num, event) WHERE num IS NOT NULL;
 CREATE INDEX IF NOT EXISTS fields_value ON fields(name, value COLLATE NOCASE, event);
-CREATE INDEX IF NOT EXISTS fields_event ON fields(event);
 """
 
-#: System fields mirrored into `fields` (lower-cased name -> events column), so `field:value`
-#: reaches them. The query compiler maps them straight to the column instead.
+#: System field names (lower-cased) -> their `events` column, for `field:value` on System fields.
 SYSTEM_FIELDS: dict[str, str] = {
     "eventid": "event_id",
     "eventrecordid": "record_id",
