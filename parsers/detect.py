@@ -171,13 +171,32 @@ def iter_input(path: str, source: int = 0, *, jobs: int | None = None) -> Iterat
     raise refuse(path, fmt)
 
 
+def _evtx_xml(path: str, locator: int) -> str:
+    """python-evtx's XML of the record; where python-evtx cannot render it, our decoder's
+    event rendered as XML, saying so."""
+    import mmap
+
+    from parsers import evtx_fast
+    from parsers.evtx_reference import CHUNK_SIZE, FILE_HEADER_SIZE, record_xml
+    from parsers.xmlrender import event_to_xml
+
+    try:
+        return record_xml(path, locator)
+    except Exception as exc:  # noqa: BLE001 - python-evtx raises anything on some records
+        reason = f"{type(exc).__name__}: {exc}"[:200]
+    chunk_ofs = FILE_HEADER_SIZE + ((locator - FILE_HEADER_SIZE) // CHUNK_SIZE) * CHUNK_SIZE
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        chunk = bytes(buf[chunk_ofs : chunk_ofs + CHUNK_SIZE])
+    event = evtx_fast.ChunkDecoder(chunk).decode(locator - chunk_ofs, 0, locator)
+    note = f"python-evtx cannot render this record ({reason}); reconstructed from the decoded fields"
+    return event_to_xml(event, note)
+
+
 def raw_text(path: str, fmt: str, locator: int) -> str:
     """The raw text of one event for the detail pane: XML for EVTX and Event XML, the JSON
     record for JSON lines, whatever the member holds for a zip."""
     if fmt == "evtx":
-        from parsers.evtx_reference import record_xml
-
-        return record_xml(path, locator)
+        return _evtx_xml(path, locator)
     if fmt == "xml":
         from parsers.eventxml import event_xml
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
@@ -197,19 +197,9 @@ class DetailPane(Vertical):
 
 def raw_xml(path: str, fmt: str, locator: int) -> str:
     """The event's XML as Windows renders it (via `parsers.detect.raw_text`), or why not."""
-    fn: Any = None
-    try:
-        fn = importlib.import_module("parsers.detect").raw_text
-    except (ModuleNotFoundError, AttributeError):
-        if fmt == "evtx":
-            try:
-                from parsers.evtx_reference import record_xml
+    from parsers.detect import raw_text
 
-                return record_xml(path, locator)
-            except Exception as exc:  # noqa: BLE001
-                return f"(cannot read the XML: {type(exc).__name__}: {exc})"
-        return "(raw XML is not available for this input)"
     try:
-        return str(fn(path, fmt, locator))
+        return raw_text(path, fmt, locator)
     except Exception as exc:  # noqa: BLE001 - a vanished or changed file is reported, not fatal
         return f"(cannot read the XML: {type(exc).__name__}: {exc})"
