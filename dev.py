@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
         return run([str(BIN / "evtx-explorer"), "demo", *rest])
     if what == "test":
         jobs = os.environ.get("PYTEST_JOBS", "2")
-        return run([str(BIN / "python"), "-m", "pytest", "-n", jobs, "--dist", "loadfile", *rest])
+        return run([str(BIN / "python"), "-m", "pytest", "-n", jobs, "--dist", "worksteal", *rest])
     if what == "lint":
         status = run([str(BIN / "ruff"), "check", "."])
         return status or run([str(BIN / "mypy")])
