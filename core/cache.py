@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import weakref
@@ -23,7 +27,7 @@ from pathlib import Path
 import platformdirs
 
 from core import schema
-from core.ingest import ProgressFn, load_paths
+from core.ingest import Progress, ProgressFn, load_paths
 from core.store import Store
 
 APP_NAME = "evtx-explorer"
@@ -139,8 +143,12 @@ class CacheEntry:
         progress: ProgressFn | None = None,
         stop: threading.Event | None = None,
         jobs: int | None = None,
+        child: bool = False,
     ) -> Store:
-        """Parse the inputs into a fresh database (under the lock) and return the writer Store."""
+        """Parse the inputs into a fresh database (under the lock) and return a Store on it.
+
+        `child=True` parses in a child process (`core.ingest_child`): what a threaded caller
+        such as the app wants for large EVTX logs (see `needs_child_process`)."""
         if not self.acquire():
             # Someone else is building this cache: do our own private build instead.
             self.use_cache = False
@@ -149,9 +157,12 @@ class CacheEntry:
             self.db_path = self.directory / "events.sqlite"
         try:
             self.reset()
+            if child:
+                self._build_in_child(progress, stop, jobs)
+                return Store(self.db_path)
             store = Store(self.db_path)
             load_paths(self.paths, store, progress=progress, stop=stop, jobs=jobs)
-            if all(s.complete for s in store.sources()):
+            if all(s.complete for s in store.sources()) and not (stop is not None and stop.is_set()):
                 store.set_meta("complete", "1")
             return store
         finally:
@@ -159,10 +170,61 @@ class CacheEntry:
             if self.use_cache:
                 prune(self.directory, cache_limit(), keep=self.db_path)
 
+    def _build_in_child(self, progress: ProgressFn | None, stop: threading.Event | None, jobs: int | None) -> None:
+        """Run `core.ingest_child`, relaying its progress lines and our stop request."""
+        cmd = [sys.executable, "-m", "core.ingest_child", str(self.db_path)]
+        if jobs is not None:
+            cmd += ["--jobs", str(jobs)]
+        cmd += ["--", *self.paths]
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, env=env, text=True
+            )
+            assert proc.stdout is not None
+            signalled = False
+            try:
+                for line in proc.stdout:
+                    if progress is not None and line.startswith("{"):
+                        progress(Progress(**json.loads(line)))
+                    if stop is not None and stop.is_set() and not signalled:
+                        proc.send_signal(signal.SIGTERM)
+                        signalled = True
+            finally:
+                if proc.poll() is None and stop is not None and stop.is_set() and not signalled:
+                    proc.send_signal(signal.SIGTERM)
+                status = proc.wait()
+            if status != 0:
+                errors.seek(0)
+                tail = errors.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+                raise RuntimeError(f"ingest process exited with status {status}: {' | '.join(tail)}")
+
     def attach_cleanup(self, store: Store) -> None:
         """Tie a temporary (no-cache) directory's life to the store object."""
         if self._tmp is not None:
             weakref.finalize(store, self._tmp.cleanup)
+
+
+def needs_child_process(paths: Sequence[str], jobs: int | None = None) -> bool:
+    """True when a threaded caller should ingest in a child process: some input is an EVTX
+    log big enough for the decoder to use worker processes."""
+    if jobs == 1:
+        return False
+    from parsers.evtx import INLINE_BYTES
+    from parsers.evtx_reference import FILE_MAGIC
+
+    for path in paths:
+        try:
+            if os.path.getsize(path) < INLINE_BYTES:
+                continue
+            with open(path, "rb") as fh:
+                if fh.read(len(FILE_MAGIC)) == FILE_MAGIC:
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def cache_limit() -> int:

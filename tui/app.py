@@ -246,7 +246,10 @@ class EvtxApp(App[int]):
 
         error: str | None = None
         try:
-            store = entry.build(progress=progress, stop=self._stop, jobs=self.jobs)
+            from core.cache import needs_child_process
+
+            child = needs_child_process(self.files, self.jobs)
+            store = entry.build(progress=progress, stop=self._stop, jobs=self.jobs, child=child)
             store.close()
         except Exception as exc:  # noqa: BLE001 - shown on screen; whatever was read stays
             error = f"loading failed: {type(exc).__name__}: {exc}"
@@ -271,7 +274,7 @@ class EvtxApp(App[int]):
         st.elapsed = time.perf_counter() - self._load_started
         self.issue_count = sum(self._issues_by_source.values())
         if self.table.fetcher is not None:
-            self.table.soft_reload()
+            self.table.soft_reload(committed=st.records)
         self._refresh_status()
 
     def on_load_finished(self, message: LoadFinished) -> None:

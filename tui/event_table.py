@@ -292,20 +292,24 @@ class EventTable(ScrollView, can_focus=True):
         self._request_visible()
         self.refresh()
 
-    def soft_reload(self) -> None:
+    def soft_reload(self, committed: int | None = None) -> None:
         """New rows were committed (loading): count again and refetch the visible pages, keeping
         the old ones on screen meanwhile. Same generation, so a stream of these never starves
-        the answers (a new generation would drop every answer still in flight)."""
-        if self._count_inflight:
-            return
-        self._count_inflight = True
+        the answers (a new generation would drop every answer still in flight).
+
+        `committed` is the number of rows the loader has committed: for an unfiltered view that
+        is the count, and a `count(*)` over the growing table (every page of it) is skipped."""
         view = self.view
+        if committed is not None and view.where == "1":
+            self._on_count(committed)
+        elif not self._count_inflight:
+            self._count_inflight = True
 
-        def counted(total: int) -> None:
-            self._count_inflight = False
-            self._on_count(total)
+            def counted(total: int) -> None:
+                self._count_inflight = False
+                self._on_count(total)
 
-        self._submit(lambda s: count_view(s, view), counted)
+            self._submit(lambda s: count_view(s, view), counted)
         top = int(self.scroll_y)
         visible = set(range(top // PAGE, (top + self.visible_rows) // PAGE + 1))
         for page in list(self._pages):

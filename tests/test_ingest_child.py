@@ -1,0 +1,68 @@
+"""Ingest in a child process (what the app does for large EVTX logs): the same store as an
+in-process load, progress relayed line by line, and the rule that picks it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from core.cache import CacheEntry, is_complete, needs_child_process
+from core.ingest import Progress, load_paths
+from core.store import Store
+from tests.logs import event_xml, write_events
+from tests.shared import sample
+
+SYSTEM = "evtx/parsers/omerbenamram__samples__system.evtx"  # 1.1 MB, 1881 records
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _rows(store: Store) -> list[tuple[object, ...]]:
+    return [(se.event.record_id, se.event.filetime, se.event.event_id, se.event.data) for se in store.iter_events()]
+
+
+def test_child_process_builds_the_same_store(tmp_path: Path) -> None:
+    path = str(sample(SYSTEM))
+    seen: list[Progress] = []
+    entry = CacheEntry([path])
+    child_store = entry.build(progress=seen.append, child=True)
+    try:
+        assert is_complete(child_store)
+        with Store(tmp_path / "inproc.sqlite") as inproc:
+            load_paths([path], inproc)
+            assert _rows(child_store) == _rows(inproc)
+            assert child_store.count() == 1881
+    finally:
+        child_store.close()
+    assert seen and seen[-1].done and seen[-1].records == 1881
+    assert entry.ready()  # the cache is reused next time
+
+
+def test_stopped_child_load_is_partial_and_not_cached(tmp_path: Path) -> None:
+    path = str(sample(SYSTEM))
+    stop = threading.Event()
+    stop.set()  # as if esc was pressed at once: the child is told at its first progress line
+    entry = CacheEntry([path])
+    store = entry.build(stop=stop, child=True)
+    try:
+        assert not is_complete(store)
+    finally:
+        store.close()
+    assert not entry.ready()
+
+
+def test_only_large_evtx_needs_a_child_process(tmp_path: Path) -> None:
+    small = str(sample(SYSTEM))
+    xml = write_events(tmp_path / "big.xml", [event_xml(4688, i, "2024-01-01T00:00:00Z") for i in range(1, 4000)])
+    assert xml.stat().st_size > 2 * 1024 * 1024
+    assert not needs_child_process([small])
+    assert not needs_child_process([str(xml)])  # not EVTX: no decoder workers to fork
+    big = str(sample("evtx/parsers/omerbenamram__samples__security.evtx"))  # 2.1 MB
+    assert needs_child_process([small, big])
+    assert not needs_child_process([big], jobs=1)
+    assert not needs_child_process([str(tmp_path / "missing.evtx")])
