@@ -190,6 +190,7 @@ class TreeViewScreen(Screen[None]):
     _search_text: str = ""
     _search_target: NavTree | None = None
 
+
     def search_tree(self) -> NavTree | None:
         """The tree `/` searches (the focused one when a view has several)."""
         trees = list(self.query(NavTree))
@@ -284,6 +285,33 @@ def correlation_roots(model: Any, stored: Any) -> list[Any]:
         return list(root)
     return [root]
 
+
+
+class SingleTreeScreen(TreeViewScreen):
+    """A view that is one tree filled by a background job: title, status line, the tree, and a
+    search box. Subclasses name them and implement `_load` (a thread worker)."""
+
+    VIEW_TITLE = ""
+    WAITING = ""
+    TREE_ID = ""
+    SEARCH_HINT = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.VIEW_TITLE), id="view-title", classes="view-title")
+            yield Static(Text(self.WAITING), id="view-status", classes="view-status")
+            yield NavTree(id=self.TREE_ID)
+            yield SearchInput(placeholder=self.SEARCH_HINT, id="tree-search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(SearchInput).display = False
+        self.query_one(NavTree).focus()
+        self._load()
+
+    def _load(self) -> object:
+        """Start building the tree (subclasses: a `@work(thread=True)` method)."""
+        raise NotImplementedError
 
 class CorrelationReady(Message):
     def __init__(self, stored: Any, roots: list[Any], partial: bool, error: str | None) -> None:

@@ -13,13 +13,11 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 
 from core.model import iso_from_filetime
 from core.text import printable
-from tui.correlation import NavTree, SearchInput, TreeViewScreen, ViewNode, activate
+from tui.correlation import NavTree, SingleTreeScreen, ViewNode, activate
 from tui.model_cache import FindingsData, FindingsReady, app_loaded, request_findings
 
 #: Most severe first; unknown severities sort last.
@@ -90,21 +88,13 @@ def group_findings(data: FindingsData) -> list[ViewNode]:
     return [n[3] for n in nodes]
 
 
-class FindingsScreen(TreeViewScreen):
+class FindingsScreen(SingleTreeScreen):
     """Findings grouped by rule; `enter` on a finding jumps to its event."""
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text("Findings"), id="view-title", classes="view-title")
-            yield Static(Text("running the findings rules..."), id="view-status", classes="view-status")
-            yield NavTree(id="findings-tree")
-            yield SearchInput(placeholder="search the findings", id="tree-search")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one(SearchInput).display = False
-        self.query_one(NavTree).focus()
-        self._load()
+    VIEW_TITLE = "Findings"
+    WAITING = "running the findings rules..."
+    TREE_ID = "findings-tree"
+    SEARCH_HINT = "search the findings"
 
     @work(thread=True, exclusive=True, group="findings")
     def _load(self) -> None:

@@ -13,12 +13,10 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 
 from core.text import printable
-from tui.correlation import NavTree, SearchInput, TreeViewScreen, ViewNode, activate
+from tui.correlation import NavTree, SingleTreeScreen, ViewNode, activate
 from tui.model_cache import ModelReady, app_loaded, request_model
 
 #: Below this many nodes the whole forest is unfolded; above it only computers and roots are.
@@ -46,21 +44,13 @@ def computer_branches(model: Any) -> list[ViewNode]:
     return branches
 
 
-class ProcessesScreen(TreeViewScreen):
+class ProcessesScreen(SingleTreeScreen):
     """Process instances per computer; `enter` jumps to the node's event (a process: its 4688)."""
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text("Processes"), id="view-title", classes="view-title")
-            yield Static(Text("building the process model..."), id="view-status", classes="view-status")
-            yield NavTree(id="processes-tree")
-            yield SearchInput(placeholder="search processes (image, pid...)", id="tree-search")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one(SearchInput).display = False
-        self.query_one(NavTree).focus()
-        self._load()
+    VIEW_TITLE = "Processes"
+    WAITING = "building the process model..."
+    TREE_ID = "processes-tree"
+    SEARCH_HINT = "search processes (image, pid...)"
 
     @work(thread=True, exclusive=True, group="processes")
     def _load(self) -> None:

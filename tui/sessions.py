@@ -16,13 +16,11 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 
 from core.model import iso_from_filetime
 from core.text import printable
-from tui.correlation import NavTree, SearchInput, TreeViewScreen, ViewNode, activate
+from tui.correlation import NavTree, SingleTreeScreen, ViewNode, activate
 from tui.model_cache import ModelReady, app_loaded, request_model
 
 WELL_KNOWN = {
@@ -167,21 +165,13 @@ def session_nodes(model: Any) -> list[ViewNode]:
     return branches
 
 
-class SessionsScreen(TreeViewScreen):
+class SessionsScreen(SingleTreeScreen):
     """Logon sessions per computer; `enter` jumps to the session's 4624 or the listed event."""
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text("Logon sessions"), id="view-title", classes="view-title")
-            yield Static(Text("building the correlation model..."), id="view-status", classes="view-status")
-            yield NavTree(id="sessions-tree")
-            yield SearchInput(placeholder="search sessions (user, logon id...)", id="tree-search")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one(SearchInput).display = False
-        self.query_one(NavTree).focus()
-        self._load()
+    VIEW_TITLE = "Logon sessions"
+    WAITING = "building the correlation model..."
+    TREE_ID = "sessions-tree"
+    SEARCH_HINT = "search sessions (user, logon id...)"
 
     @work(thread=True, exclusive=True, group="sessions")
     def _load(self) -> None:
