@@ -31,7 +31,7 @@ async def _ready(pilot: Any) -> None:
     app: EvtxApp = pilot.app
     deadline = time.monotonic() + 20
     while not (app.loaded and app.table.total is not None and app.table.row_at(0) is not None
-               and app.detail.store_id is not None):
+               and app.detail.store_id is not None and app.findings_ready):
         if time.monotonic() > deadline:
             raise AssertionError("the demo did not load")
         await pilot.pause(0.02)

@@ -10,6 +10,10 @@ their own modules and are imported when first opened; a missing module is a noti
 not a crash. The attributes and methods other screens rely on are listed in
 `tui_contract` terms on `EvtxApp`: `store_path`, `loaded`, `jump_to_event`,
 `selected_event`, `current_query`, `current_view_where`, `copy_text`, `case`.
+
+Findings: once loading has finished the findings rules run once in a thread worker, through
+the same per-app cache the Findings view uses (`tui.model_cache`), and the result feeds the
+table's marker column and the detail pane's Findings node.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import importlib
 import os
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -38,7 +43,7 @@ from core.store import SourceRow, Store, StoredEvent
 from core.text import printable
 from core.view import View
 from tui.detail import DetailPane, event_as_text
-from tui.event_table import EventTable, local_offset_label
+from tui.event_table import EventTable, local_offset_label, severity_rank
 from tui.filter_bar import FilterBar, FilterInput
 from tui.help import HelpScreen
 from tui.issues_panel import IssuesScreen
@@ -57,6 +62,15 @@ VIEWS: dict[str, tuple[str, str | None, str | None]] = {
     "5": ("Findings", "tui.findings_view", "FindingsScreen"),
     "6": ("Marks", "tui.marks", "MarksScreen"),
 }
+
+
+#: The help screen's legend of the table's marker columns (shown like bindings: glyph, meaning).
+MARKER_LEGEND: list[BindingType] = [
+    Binding("asterisk", "mark", "marked event (m marks, u/U next/previous mark)", key_display="*"),
+    Binding("exclamation_mark", "findings", "finding of high (or critical) severity", key_display="!"),
+    Binding("plus", "findings", "finding of medium severity (5: Findings view)", key_display="+"),
+    Binding("full_stop", "findings", "finding of low or info severity", key_display="."),
+]
 
 
 class LoadProgress(Message):
@@ -81,6 +95,33 @@ class LoadFinished(Message):
         super().__init__()
         self.error = error
         self.stopped = stopped
+
+
+class FindingsComputed(Message):
+    """The findings of the store at `store_path`, by event (most severe first), or why not."""
+
+    def __init__(
+        self,
+        store_path: Path,
+        by_event: dict[int, list[Any]] | None,
+        titles: dict[str, str],
+        error: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.store_path = store_path
+        self.by_event = by_event
+        self.titles = titles
+        self.error = error
+
+
+def findings_by_event(findings: Iterable[Any]) -> dict[int, list[Any]]:
+    """Findings grouped by store id, each group most severe first (then by rule id)."""
+    by_event: dict[int, list[Any]] = defaultdict(list)
+    for finding in findings:
+        by_event[int(finding.store_id)].append(finding)
+    for items in by_event.values():
+        items.sort(key=lambda f: (severity_rank(str(f.severity)), str(f.rule)))
+    return dict(by_event)
 
 
 def import_optional(module: str) -> ModuleType | None:
@@ -146,6 +187,8 @@ class EvtxApp(App[int]):
         self.jobs = jobs
         self.store_path: Path | None = store_path
         self.loaded = False
+        #: True once the findings of the loaded store reached the table and detail (or failed).
+        self.findings_ready = False
         self.current_query = ""
         self.current_compiled = Compiled("1", ())
         self.case: Any = None
@@ -228,6 +271,7 @@ class EvtxApp(App[int]):
         self.table.attach(db_path)
         self._open_case()
         self._refresh_status()
+        self._start_findings()
 
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:
@@ -293,9 +337,46 @@ class EvtxApp(App[int]):
             if selected is not None:
                 self.table.goto_event(selected.id)
             self._open_case()
+            self._start_findings()
         for screen in self.screen_stack[1:]:
             screen.post_message(LoadFinished(message.error, message.stopped))
         self._refresh_status()
+
+    # -- findings --------------------------------------------------------------------------------
+
+    def _start_findings(self) -> None:
+        """Run the findings rules over the whole store (after loading) for the table and detail."""
+        if self.store_path is None:
+            return
+        self.findings_ready = False
+        self._compute_findings(self.store_path, self.loaded)
+
+    @work(thread=True, exclusive=True, group="table-findings")
+    def _compute_findings(self, path: Path, loaded: bool) -> None:
+        from tui.model_cache import ViewDataError, cache_for
+
+        try:
+            data = cache_for(self).findings(path, loaded)
+        except ViewDataError as exc:
+            self.post_message(FindingsComputed(path, None, {}, str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown in the detail pane, the app goes on
+            self.post_message(FindingsComputed(path, None, {}, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(FindingsComputed(path, findings_by_event(data.findings), dict(data.titles)))
+
+    def on_findings_computed(self, message: FindingsComputed) -> None:
+        if not self.screen_stack or message.store_path != self.store_path:
+            return
+        self.findings_ready = True
+        by_event = message.by_event
+        if by_event is None:
+            self.table.set_findings({})
+            self.detail.set_findings(None, message.error)
+            self.notify(printable(f"findings: {message.error}"), severity="warning", markup=False)
+            return
+        self.table.set_findings({sid: str(items[0].severity) for sid, items in by_event.items() if items})
+        self.detail.set_findings(by_event, None, message.titles)
 
     def _read_sources(self) -> None:
         """Sources and issue counts (small tables: read on the main thread)."""
@@ -500,6 +581,7 @@ class EvtxApp(App[int]):
             ("Filter bar", [*FilterInput.BINDINGS, Binding("enter", "submit", "Apply the query"),
                             Binding("escape", "back", "Back to the table")]),
             ("Detail pane", DetailPane.BINDINGS),
+            ("Event table markers (left columns)", MARKER_LEGEND),
             ("Screens", [Binding("ctrl+p", "command_palette", "Command palette"),
                          Binding("tab", "focus_next", "Next pane"),
                          Binding("shift+tab", "focus_previous", "Previous pane")]),

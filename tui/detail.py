@@ -3,15 +3,22 @@
 Decoded values (hex -> decimal, `%%1937` -> "Type 2 elevated", SIDs, logon types, access
 masks) come from `core.decode`; the description of the highlighted field (4688, 4690) is shown
 under the tree. The raw XML is fetched only when its tab is shown, in a worker thread (it
-re-reads the input file). Every label is a `rich.text.Text` built from `core.text.printable`:
-event data never reaches Rich as markup.
+re-reads the input file).
+
+The node under System says which findings rules fired on the event and why (severity, rule
+id, the rule's message; the evidence fields under each). It reads the `{store_id: [Finding]}`
+map the app computes once in a worker (`set_findings`), so selecting an event never runs the
+rules; until that map arrives the node says "computing…".
+
+Every label is a `rich.text.Text` built from `core.text.printable`: event data never reaches
+Rich as markup.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -19,10 +26,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane, Tree
+from textual.widgets.tree import TreeNode
 
 from core.model import Event, iso_from_filetime
 from core.store import SourceRow
 from core.text import printable
+from tui.event_table import finding_glyph
+
+if TYPE_CHECKING:
+    from core.findings import Finding
 
 DecodeFn = Callable[..., str | None]
 HelpFn = Callable[[int, str], str | None]
@@ -58,6 +70,26 @@ def field_label(name: str, value: str | None, decoded_text: str | None) -> Text:
     if decoded_text and decoded_text != value:
         text.append("  = ", style="dim")
         text.append(printable(decoded_text), style="italic")
+    return text
+
+
+#: Colours of the severity words (the glyph and the word carry it without colour).
+SEVERITY_STYLES = {
+    "critical": "bold red reverse",
+    "high": "bold red",
+    "medium": "bold yellow",
+    "low": "cyan",
+    "info": "dim",
+}
+
+
+def finding_label(finding: Finding) -> Text:
+    """`! high    rule-id  message` for one finding (literal text only)."""
+    severity = printable(finding.severity.lower() or "?")
+    text = Text(f"{finding_glyph(severity)} {severity:<8}", style=SEVERITY_STYLES.get(severity, "bold"))
+    text.append(printable(finding.rule), style="bold")
+    text.append("  ")
+    text.append(printable(finding.message))
     return text
 
 
@@ -110,6 +142,11 @@ class DetailPane(Vertical):
         self.store_id: int | None = None
         self.sources: dict[int, SourceRow] = {}
         self._xml_for: int | None = None
+        #: store id -> its findings, most severe first; None until the app has computed them.
+        self.findings: Mapping[int, Sequence[Finding]] | None = None
+        self.findings_error: str | None = None
+        self.rule_titles: Mapping[str, str] = {}
+        self._findings_node: TreeNode[str] | None = None
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="detail-tabs"):
@@ -125,6 +162,7 @@ class DetailPane(Vertical):
         self.store_id, self.event = store_id, event
         tree = self.query_one(FieldTree)
         tree.clear()
+        self._findings_node = None
         self.query_one("#field-help", Static).display = False
         self._xml_for = None
         if event is None:
@@ -142,6 +180,9 @@ class DetailPane(Vertical):
             shown = decoded(name if name != "UserID" else "UserSid", value, event) if name in (
                 "ProcessID", "ThreadID", "UserID") else None
             system.add_leaf(field_label(name, value, shown), data="")
+        # Second, under the one-line (collapsed) System node: what fired is read first.
+        self._findings_node = tree.root.add(Text("Findings", style="bold"), data="", expand=True)
+        self._fill_findings()
         data = tree.root.add(Text("EventData", style="bold"), data="", expand=True)
         object_type = event.get("ObjectType")
         for name, value in event.data:
@@ -155,6 +196,45 @@ class DetailPane(Vertical):
         tree.root.expand()
         if self.query_one(TabbedContent).active == "tab-xml":
             self._request_xml()
+
+    def set_findings(
+        self,
+        findings: Mapping[int, Sequence[Finding]] | None,
+        error: str | None = None,
+        titles: Mapping[str, str] | None = None,
+    ) -> None:
+        """The findings of every event (None: not computed yet; `error`: why there are none)."""
+        self.findings, self.findings_error = findings, error
+        self.rule_titles = titles or {}
+        self._fill_findings()
+
+    def _fill_findings(self) -> None:
+        """(Re)fill the Findings node of the shown event in place (the cursor stays put)."""
+        node = self._findings_node
+        if node is None or self.store_id is None:
+            return
+        node.remove_children()
+        if self.findings_error is not None:
+            node.set_label(Text("Findings", style="bold"))
+            node.add_leaf(Text(printable(f"findings unavailable: {self.findings_error}"), style="italic"), data="")
+            return
+        if self.findings is None:
+            node.set_label(Text("Findings", style="bold"))
+            node.add_leaf(Text("findings: computing…", style="dim"), data="")
+            return
+        found = self.findings.get(self.store_id, ())
+        if not found:
+            node.set_label(Text("Findings", style="bold"))
+            node.add_leaf(Text("no findings", style="dim"), data="")
+            return
+        node.set_label(Text(f"Findings ({len(found)})", style="bold"))
+        for finding in found:
+            title = self.rule_titles.get(finding.rule, "")
+            help_text = f"{title}: {finding.message}" if title else finding.message
+            item = node.add(finding_label(finding), data=help_text, expand=False, allow_expand=bool(finding.evidence))
+            for name, value in finding.evidence:
+                item.add_leaf(field_label(name, value, None), data="")
+        node.expand()
 
     def on_tree_node_highlighted(self, message: Tree.NodeHighlighted[str]) -> None:
         help_text = message.node.data or ""

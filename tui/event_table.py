@@ -14,6 +14,11 @@ is in file order (`e.id`, the rowid) and switches to time order when loading fin
 
 Rendering uses the Line API: `render_line` builds a `Strip` from `rich.text`-free segments of
 `core.text.printable` text, so event data can never act as markup or escape sequences.
+
+The two 1-cell marker columns at the left: `*` for an event the analyst marked, then the most
+severe finding of the event (`!` high/critical, `+` medium, `.` low/info; a glyph first so it
+reads without colour, a colour too when there is one). The findings arrive as a
+`{store_id: severity}` map once the app has computed them: one dict lookup per drawn row.
 """
 
 from __future__ import annotations
@@ -46,6 +51,30 @@ from core.view import View, count_view, fetch_page, find_match, position_of
 
 PAGE = 64
 MAX_PAGES = 24
+
+#: Most severe first; an unknown severity ranks after these.
+SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+#: The finding marker of each severity: distinct glyphs, so severity reads under NO_COLOR.
+SEVERITY_GLYPHS = {"critical": "!", "high": "!", "medium": "+", "low": ".", "info": "."}
+#: The component class that colours each marker.
+SEVERITY_CLASSES = {
+    "critical": "event-table--finding-high",
+    "high": "event-table--finding-high",
+    "medium": "event-table--finding-medium",
+    "low": "event-table--finding-low",
+    "info": "event-table--finding-low",
+}
+
+
+def severity_rank(severity: str) -> int:
+    """0 for the most severe; unknown severities after every known one."""
+    low = severity.lower()
+    return SEVERITY_ORDER.index(low) if low in SEVERITY_ORDER else len(SEVERITY_ORDER)
+
+
+def finding_glyph(severity: str) -> str:
+    """The marker of a severity (`?` for one the rules file invented)."""
+    return SEVERITY_GLYPHS.get(severity.lower(), "?")
 
 
 class Row(NamedTuple):
@@ -134,13 +163,15 @@ class Column:
     title: str
     width: int
     right: bool = False
+    gap: int = 1  # blank cells after the column (the two marker columns sit side by side)
 
 
 def layout_columns(width: int, several_sources: bool, local: bool) -> list[Column]:
     """Columns that fit `width`: the summary takes what is left; less useful ones drop first."""
     time_w = 23 if width >= 120 else 19
     cols = [
-        Column("mark", "", 1),
+        Column("mark", "", 1, gap=0),
+        Column("finding", "", 1),
         Column("time", f"Time ({local_offset_label()})" if local else "Time (UTC)", time_w),
     ]
     if several_sources and width >= 94:
@@ -154,7 +185,7 @@ def layout_columns(width: int, several_sources: bool, local: bool) -> list[Colum
         cols.append(Column("user", "User", 12))
     if width >= 78:
         cols.append(Column("image", "Image", 14))
-    used = sum(c.width for c in cols) + len(cols)  # one space after each column
+    used = sum(c.width + c.gap for c in cols)
     cols.append(Column("summary", "Summary", max(8, width - used)))
     return cols
 
@@ -201,6 +232,9 @@ class EventTable(ScrollView, can_focus=True):
         "event-table--cursor-blurred",
         "event-table--marked",
         "event-table--pending",
+        "event-table--finding-high",
+        "event-table--finding-medium",
+        "event-table--finding-low",
     }
 
     DEFAULT_CSS = """
@@ -210,6 +244,9 @@ class EventTable(ScrollView, can_focus=True):
     EventTable > .event-table--cursor-blurred { background: $accent 40%; }
     EventTable > .event-table--marked { color: $warning; text-style: bold; }
     EventTable > .event-table--pending { color: $text-muted; }
+    EventTable > .event-table--finding-high { color: $error; text-style: bold; }
+    EventTable > .event-table--finding-medium { color: $warning; text-style: bold; }
+    EventTable > .event-table--finding-low { color: $text-muted; }
     """
 
     cursor: reactive[int] = reactive(0, repaint=False)
@@ -240,11 +277,14 @@ class EventTable(ScrollView, can_focus=True):
         self.total: int | None = 0
         self.fetcher: PageFetcher | None = None
         self.marked: set[int] = set()
+        #: store id -> the most severe finding's severity (set by the app once computed).
+        self.findings: dict[int, str] = {}
         self.several_sources = False
         self.source_names: dict[int, str] = {}
         self._pages: OrderedDict[int, list[Row]] = OrderedDict()
         self._pending: set[int] = set()
         self._columns: list[Column] = layout_columns(80, False, False)
+        self._layout_width = -1  # the row width `_columns` were laid out for
         self._last_selected: int | None = -1
         self._pending_goto: int | None = None
         self._count_inflight = False
@@ -418,7 +458,13 @@ class EventTable(ScrollView, can_focus=True):
         self._request_visible()
 
     def _relayout(self) -> None:
-        self._columns = layout_columns(self.line_width, self.several_sources, self.local_time)
+        self._layout_width = self.line_width
+        self._columns = layout_columns(self._layout_width, self.several_sources, self.local_time)
+        self.refresh()
+
+    def set_findings(self, highest: dict[int, str]) -> None:
+        """Show the finding markers: `highest` maps a store id to its most severe finding."""
+        self.findings = highest
         self.refresh()
 
     def set_sources(self, names: dict[int, str]) -> None:
@@ -508,8 +554,10 @@ class EventTable(ScrollView, can_focus=True):
     def _cells(self, row: Row) -> dict[str, str]:
         ev = row.event
         millis = any(c.key == "time" and c.width >= 23 for c in self._columns)
+        severity = self.findings.get(row.id)
         return {
             "mark": "*" if row.id in self.marked else "",
+            "finding": finding_glyph(severity) if severity is not None else "",
             "time": format_time(ev.filetime, self.local_time, millis),
             "source": self.source_names.get(ev.source, str(ev.source)),
             "record": str(ev.record_id),
@@ -531,7 +579,8 @@ class EventTable(ScrollView, can_focus=True):
             text = set_cell_size(text, col.width)
             extra = cell_styles.get(col.key) if cell_styles else None
             segments.append(Segment(text, style + extra if extra else style))
-            segments.append(Segment(" ", style))
+            if col.gap:
+                segments.append(Segment(" " * col.gap, style))
         return Strip(segments).adjust_cell_length(self.line_width, style)
 
     def header_text(self) -> dict[str, str]:
@@ -541,6 +590,11 @@ class EventTable(ScrollView, can_focus=True):
         return cells
 
     def render_line(self, y: int) -> Strip:
+        if self.line_width != self._layout_width:
+            # The vertical scrollbar came or went after the last resize (the row count grew
+            # past the height): lay out again, or the summary column overflows by a cell.
+            self._layout_width = self.line_width
+            self._columns = layout_columns(self._layout_width, self.several_sources, self.local_time)
         base = self.rich_style
         if y == 0:
             return self._line(self.header_text(), base + self.get_component_rich_style("event-table--header"))
@@ -556,8 +610,12 @@ class EventTable(ScrollView, can_focus=True):
                 style += Style(reverse=True, bold=self.has_focus)
         if row is None:
             return self._line({"summary": "…"}, style + self.get_component_rich_style("event-table--pending"))
-        marked = {"mark": self.get_component_rich_style("event-table--marked")}
-        return self._line(self._cells(row), style, marked)
+        extra = {"mark": self.get_component_rich_style("event-table--marked")}
+        severity = self.findings.get(row.id)
+        if severity is not None:
+            name = SEVERITY_CLASSES.get(severity.lower(), "event-table--finding-medium")
+            extra["finding"] = self.get_component_rich_style(name)
+        return self._line(self._cells(row), style, extra)
 
     def watch_cursor(self) -> None:
         self.refresh()

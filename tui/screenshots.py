@@ -36,7 +36,7 @@ async def _until(pilot: Any, cond: Callable[[], bool], timeout: float = 20.0) ->
 async def _ready(pilot: Any) -> None:
     app = pilot.app
     await _until(pilot, lambda: app.loaded and app.table.total is not None and app.table.row_at(0) is not None
-                 and app.detail.store_id is not None)
+                 and app.detail.store_id is not None and app.findings_ready)
 
 
 async def _filter(pilot: Any) -> None:
