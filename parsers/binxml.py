@@ -354,36 +354,47 @@ def _name(buf: bytes, string_ofs: int) -> tuple[str, int]:
     return _utf16(buf[string_ofs + 8 : end]), 8 + 2 * count + 2
 
 
-def _value_token(buf: bytes, p: int) -> tuple[str, int]:
-    """A literal value (token 0x05): its text and the token's full length. Templates hold
-    strings; other types are rendered as python-evtx renders them (length-less variants)."""
+def _value_len(buf: bytes, p: int) -> int:
+    """Length of the literal value token (0x05) at `p`: everything `_value_token` reads lies in
+    `buf[p : p + length]` (so `template_key` can stand for it by these bytes)."""
     if p + 4 > len(buf):
         raise BinXmlError("value outside the chunk")
     vtype = buf[p + 1]
-    count = _U16(buf, p + 2)[0]
+    end: int
     if vtype == T_WSTRING:
-        end = p + 4 + 2 * count
-        if end > len(buf):
+        end = p + 4 + 2 * _U16(buf, p + 2)[0]
+    elif vtype == T_STRING:
+        end = p + 4 + _U16(buf, p + 2)[0]
+    elif vtype == 0x0E:  # binary: 32-bit size prefix
+        if p + 6 > len(buf):
             raise BinXmlError("value outside the chunk")
-        return clean(_utf16(buf[p + 4 : end]).rstrip("\x00")), end - p
+        end = p + 6 + _U32(buf, p + 2)[0]
+    else:
+        width = FIXED_SIZE.get(vtype)
+        if vtype == 0x10:  # SizeT without a declared size: 8 bytes
+            width = 8
+        elif vtype == 0x13:  # SID
+            width = 8 + 4 * buf[p + 3]
+        if width is None:
+            raise BinXmlError(f"literal value of type {vtype:#x}")
+        end = p + 2 + width
+    if end > len(buf):
+        raise BinXmlError("value outside the chunk")
+    return end - p
+
+
+def _value_token(buf: bytes, p: int) -> tuple[str, int]:
+    """A literal value (token 0x05): its text and the token's full length. Templates hold
+    strings; other types are rendered as python-evtx renders them (length-less variants)."""
+    length = _value_len(buf, p)
+    vtype = buf[p + 1]
+    if vtype == T_WSTRING:
+        return clean(_utf16(buf[p + 4 : p + length]).rstrip("\x00")), length
     if vtype == T_STRING:
-        end = p + 4 + count
-        if end > len(buf):
-            raise BinXmlError("value outside the chunk")
-        return clean(buf[p + 4 : end].decode("cp1252", "replace").rstrip("\x00")), end - p
-    width = FIXED_SIZE.get(vtype)
-    if vtype == 0x10:  # SizeT without a declared size: 8 bytes
-        width = 8
-    elif vtype == 0x13 and p + 4 <= len(buf):  # SID
-        width = 8 + 4 * buf[p + 3]
-    elif vtype == 0x0E and p + 6 <= len(buf):  # binary: 32-bit size prefix
-        size = _U32(buf, p + 2)[0]
-        if p + 6 + size > len(buf):
-            raise BinXmlError("value outside the chunk")
-        return RENDER[vtype](buf, p + 6, size), 6 + size
-    if width is None or p + 2 + width > len(buf):
-        raise BinXmlError(f"literal value of type {vtype:#x}")
-    return RENDER[vtype](buf, p + 2, width), 2 + width
+        return clean(buf[p + 4 : p + length].decode("cp1252", "replace").rstrip("\x00")), length
+    if vtype == 0x0E:
+        return RENDER[vtype](buf, p + 6, length - 6), length
+    return RENDER[vtype](buf, p + 2, length - 2), length
 
 
 def _element(buf: bytes, p: int, depth: int, literal_only: bool = False) -> tuple[Elem, int]:
@@ -484,6 +495,135 @@ def parse_template(buf: bytes, template_ofs: int) -> list[Elem | Part]:
         else:
             raise BinXmlError(f"token {token:#x} at template top level")
     raise BinXmlError("template without end of stream")
+
+
+def template_key(buf: bytes, template_ofs: int) -> bytes:
+    """What `parse_template` makes of the template at `template_ofs`, as bytes, without building
+    it: equal keys mean equal trees, whatever chunk (or file) each template sits in.
+
+    Why: every chunk repeats the same few templates at other offsets, their names stored inline
+    or as references to strings elsewhere in the chunk, so the raw bytes differ while the tree
+    does not. This walk follows `parse_template` and `_element` token for token and writes each
+    name's own bytes where the template holds an offset, each literal value's bytes, each
+    substitution index and every element boundary; what the parser ignores (dependency ids,
+    data sizes, attribute list sizes) stays out. The template GUID is not trusted (files are
+    attacker-controlled); only content counts. Raises BinXmlError where the walk cannot be sure.
+    """
+    return template_walk(buf, template_ofs)[0]
+
+
+def template_walk(buf: bytes, template_ofs: int) -> tuple[bytes, int, list[int]]:
+    """`template_key`, the offset where the walk (and so `parse_template`) stopped reading
+    tokens, and the offset of every NameString it read (each read as `buf[ofs + 6 : ofs + 8 +
+    2 * count]`): together, everything the parse depends on."""
+    if template_ofs + 0x18 > len(buf):
+        raise BinXmlError("template outside the chunk")
+    p = template_ofs + 0x18
+    limit = min(len(buf), p + _U32(buf, template_ofs + 0x14)[0])
+    out = bytearray()
+    names: list[int] = []
+    while p < limit:
+        token = buf[p] & 0x0F
+        if token == 0x00:
+            out += b"."
+            return bytes(out), p + 1, names
+        if token == 0x0F:
+            p += 4
+        elif token == 0x01:
+            p = _element_key(buf, p, 0, out, names)
+        elif token == 0x05:
+            p = _value_key(buf, p, out)
+        elif token in (0x0D, 0x0E):
+            if p + 3 > len(buf):
+                raise BinXmlError("substitution outside the chunk")
+            out += b"s"
+            out += buf[p + 1 : p + 3]
+            p += 4
+        else:
+            raise BinXmlError(f"token {token:#x} at template top level")
+    raise BinXmlError("template without end of stream")
+
+
+_KEY_LEN = struct.Struct("<I").pack
+
+
+def _name_key(buf: bytes, string_ofs: int, out: bytearray, names: list[int]) -> int:
+    """Append the NameString at `string_ofs` (its character count and characters, what `_name`
+    reads) and return its inline size, as `_name` does."""
+    names.append(string_ofs)
+    if string_ofs + 8 > len(buf):
+        raise BinXmlError("name outside the chunk")
+    end: int = string_ofs + 8 + 2 * _U16(buf, string_ofs + 6)[0]
+    if end > len(buf):
+        raise BinXmlError("name outside the chunk")
+    out += buf[string_ofs + 6 : end]
+    return end - string_ofs + 2
+
+
+def _value_key(buf: bytes, p: int, out: bytearray) -> int:
+    length = _value_len(buf, p)
+    out += b"v"
+    out += _KEY_LEN(length)
+    out += buf[p : p + length]
+    return p + length
+
+
+def _element_key(buf: bytes, p: int, depth: int, out: bytearray, names: list[int]) -> int:
+    """`_element` (template variant) as key bytes; returns the end offset as `_element` does."""
+    if depth > MAX_DEPTH:
+        raise BinXmlError("elements nested too deep")
+    size = len(buf)
+    if p + 11 > size:
+        raise BinXmlError("element outside the chunk")
+    string_ofs = _U32(buf, p + 7)[0]
+    out += b"<"
+    name_len = _name_key(buf, string_ofs, out, names)
+    q = p + 11 + (4 if buf[p] & 0x40 else 0)
+    if string_ofs > p:
+        q += name_len
+    while True:
+        if q >= size:
+            raise BinXmlError("element runs past the chunk")
+        token = buf[q] & 0x0F
+        if token == 0x06:
+            if q + 5 > size:
+                raise BinXmlError("attribute outside the chunk")
+            a_ofs = _U32(buf, q + 1)[0]
+            out += b"@"
+            a_len = _name_key(buf, a_ofs, out, names)
+            q += 5 + (a_len if a_ofs > q else 0)
+            if q >= size:
+                raise BinXmlError("attribute outside the chunk")
+            vt = buf[q] & 0x0F
+            if vt == 0x05:
+                q = _value_key(buf, q, out)
+            elif vt in (0x0D, 0x0E):
+                if q + 4 > size:
+                    raise BinXmlError("substitution outside the chunk")
+                out += b"s"
+                out += buf[q + 1 : q + 3]
+                q += 4
+            else:
+                raise BinXmlError(f"attribute value token {vt:#x}")
+        elif token == 0x02:
+            q += 1
+        elif token in (0x03, 0x04):
+            out += b">"
+            return q + 1
+        elif token == 0x01:
+            q = _element_key(buf, q, depth + 1, out, names)
+        elif token == 0x05:
+            q = _value_key(buf, q, out)
+        elif token in (0x0D, 0x0E):
+            if q + 4 > size:
+                raise BinXmlError("substitution outside the chunk")
+            out += b"s"
+            out += buf[q + 1 : q + 3]
+            q += 4
+        elif token == 0x0F:
+            q += 4
+        else:
+            raise BinXmlError(f"token {token:#x} inside an element")
 
 
 class Root:

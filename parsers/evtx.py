@@ -18,6 +18,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import gc
 import marshal
 import mmap
 import multiprocessing
@@ -55,13 +56,8 @@ class EncodedBatch(NamedTuple):
     end_offset: int
 
 
-#: An Event as a plain tuple (its fields in declaration order): cheap to pickle.
-EventTuple = tuple[Any, ...]
-_FIELDS = Event.__dataclass_fields__.keys()
-
-
-def _as_tuple(event: Event) -> EventTuple:
-    return tuple(getattr(event, name) for name in _FIELDS)
+#: An Event as a plain tuple (its fields in declaration order): cheap to marshal.
+EventTuple = evtx_fast.EventTuple
 
 
 def default_jobs() -> int:
@@ -118,35 +114,65 @@ def _decode_range(buf: Any, path: str, source: int, first: int, count: int) -> I
         yield from evtx_fast.iter_chunk(buf, index, chunk_ofs, source, path)
 
 
+def _decode_range_tuples(buf: Any, path: str, source: int, first: int, count: int) -> Iterator[EventTuple | ParseIssue]:
+    """`_decode_range` with events as field tuples: what workers ship (no Event objects)."""
+    for index in range(first, first + count):
+        chunk_ofs = FILE_HEADER_SIZE + index * CHUNK_SIZE
+        if chunk_ofs + CHUNK_SIZE > len(buf):
+            return
+        yield from evtx_fast.iter_chunk_tuples(buf, index, chunk_ofs, source, path)
+
+
 #: What a worker sends back: marshalled rows (marshal loads plain tuples of str/int about twice
 #: as fast as pickle, and the parent's time is the scarce one), and the rare parse issues with
 #: their position in the sequence.
 Shipped = tuple[bytes, list[tuple[int, ParseIssue]], int]
 
 
-def _ship_events(items: Iterable[Event | ParseIssue], end: int) -> Shipped:
+def _ship_events(items: Iterable[Event | EventTuple | ParseIssue], end: int) -> Shipped:
     tuples: list[EventTuple] = []
     issues: list[tuple[int, ParseIssue]] = []
     for item in items:
-        if isinstance(item, ParseIssue):
+        if isinstance(item, tuple):
+            tuples.append(item)
+        elif isinstance(item, ParseIssue):
             issues.append((len(tuples) + len(issues), item))
         else:
-            tuples.append(_as_tuple(item))
+            tuples.append(evtx_fast.as_tuple(item))
     return marshal.dumps(tuples), issues, end
+
+
+def _loads(blob: bytes) -> Any:
+    """marshal.loads with the cyclic GC paused: a batch is thousands of fresh tuples and
+    strings (no cycles), and the collections they would trigger double the parent's cost of
+    unpacking them; the parent's time is what bounds the parallel path."""
+    if not gc.isenabled():
+        return marshal.loads(blob)
+    gc.disable()
+    try:
+        return marshal.loads(blob)
+    finally:
+        gc.enable()
 
 
 def _unship_events(shipped: Shipped) -> Iterator[Event | ParseIssue]:
     blob, issues, _ = shipped
-    it = iter(marshal.loads(blob))
+    make = evtx_fast.make_event
+    tuples = _loads(blob)
+    if not issues:
+        for item in tuples:
+            yield make(*item)
+        return
+    it = iter(tuples)
     done = 0
     for index, issue in issues:
         while done < index:
-            yield Event(*next(it))
+            yield make(*next(it))
             done += 1
         yield issue
         done += 1
     for item in it:
-        yield Event(*item)
+        yield make(*item)
 
 
 def _end_of(buf: Any, first: int, count: int) -> int:
@@ -156,7 +182,7 @@ def _end_of(buf: Any, first: int, count: int) -> int:
 def _tuples_task(path: str, source: int, first: int, count: int) -> Shipped:
     """Worker task: events as marshalled tuples."""
     buf = _mapped(path)
-    return _ship_events(_decode_range(buf, path, source, first, count), _end_of(buf, first, count))
+    return _ship_events(_decode_range_tuples(buf, path, source, first, count), _end_of(buf, first, count))
 
 
 def _encode_range(buf: Any, path: str, source: int, first: int, count: int) -> EncodedBatch:
@@ -178,7 +204,7 @@ def _encoded_task(path: str, source: int, first: int, count: int) -> Shipped:
 
 def _unship_batch(shipped: Shipped) -> EncodedBatch:
     blob, issues, end = shipped
-    return EncodedBatch(marshal.loads(blob), [issue for _, issue in issues], end)
+    return EncodedBatch(_loads(blob), [issue for _, issue in issues], end)
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,7 +326,8 @@ def iter_events(path: str, source: int = 0, jobs: int | None = None) -> Iterator
                 return
 
             def inline(first: int, count: int) -> Shipped:
-                return _ship_events(_decode_range(buf, path, source, first, count), _end_of(buf, first, count))
+                items = _decode_range_tuples(buf, path, source, first, count)
+                return _ship_events(items, _end_of(buf, first, count))
 
             for shipped in _parallel(path, source, jobs, n_chunks, _tuples_task, inline):
                 yield from _unship_events(shipped)

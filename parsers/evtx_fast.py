@@ -1,18 +1,23 @@
-"""The fast EVTX record decoder: one chunk at a time, templates compiled once per chunk.
+"""The fast EVTX record decoder: one chunk at a time, each record shape compiled once per process.
 
-A chunk (64 KiB) is self-contained: its templates and name strings live inside it, so a
-`ChunkDecoder` over the chunk's bytes caches each template's compiled `Plan` by its offset and
-decodes every record of the chunk with it. Records whose template splices nested BinXML are
-materialised into an element tree first (still no python-evtx objects); anything the decoder does
-not understand raises `BinXmlError`, and `iter_chunk` then asks the reference decoder
+A chunk (64 KiB) is self-contained: its templates and name strings live inside it, at offsets
+that differ from chunk to chunk, so a `ChunkDecoder` over the chunk's bytes finds each record's
+shape (its template, the templates of its nested BinXML values, and the types of its
+substitutions) by offset. The shape is compiled into a straight-line Python builder once per
+process, not once per chunk: every template is reduced to a content key (`binxml.template_key`:
+names resolved, offsets left out), and builders are shared by every chunk (and file) whose
+templates have the same content. Records whose nested values are plain BinXML fragments are
+materialised into an element tree first (still no python-evtx objects); anything the decoder
+does not understand raises `BinXmlError`, and `iter_chunk` then asks the reference decoder
 (python-evtx) for that record alone.
 """
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from Evtx.Evtx import ChunkHeader
 
@@ -23,6 +28,8 @@ from parsers.binxml import (
     RENDER,
     T_BXML,
     T_FILETIME,
+    T_NULL,
+    T_WSTRING,
     BinXmlError,
     Elem,
     HopelessRecord,
@@ -31,6 +38,7 @@ from parsers.binxml import (
     Root,
     Spec,
     attr_value,
+    clean,
     compile_plan,
     data_names,
     evaluate,
@@ -38,23 +46,77 @@ from parsers.binxml import (
     parse_root,
     parse_template,
     render_filetime,
+    template_walk,
     to_int,
 )
 
+_U16 = struct.Struct("<H").unpack_from
 _U32 = struct.Struct("<I").unpack_from
 _U64 = struct.Struct("<Q").unpack_from
 
 #: Templates per chunk are few (tens); a crafted chunk could reference thousands of offsets.
 MAX_TEMPLATES = 4096
+#: Distinct template contents and compiled shapes remembered across chunks, per process
+#: (real logs have tens to hundreds; a crafted file must not grow memory without bound).
+MAX_CANON = 4096
+MAX_SHAPES = 8192
+
+#: An Event's fields as a plain tuple in declaration order: what builders return and workers ship.
+EventTuple = tuple[Any, ...]
+_EVENT_FIELDS = tuple(Event.__dataclass_fields__)
+
+
+def _event_factory() -> Callable[..., Event]:
+    """`Event(*fields)` without the frozen dataclass' `__init__`, which sets each of its 18 slots
+    through `object.__setattr__` by name: setting them through the slot descriptors halves the
+    cost of materialising an event (about 1 us of the per-record budget). Falls back to the
+    class itself if `Event` ever grows a `__post_init__` or loses its slots."""
+    if hasattr(Event, "__post_init__") or "__slots__" not in Event.__dict__:
+        return Event
+    names = _EVENT_FIELDS
+    namespace: dict[str, Any] = {"NEW": object.__new__, "Event": Event}
+    lines = [f"def make_event({', '.join(names)}):", "    e = NEW(Event)"]
+    for i, name in enumerate(names):
+        namespace[f"S{i}"] = Event.__dict__[name].__set__
+        lines.append(f"    S{i}(e, {name})")
+    lines.append("    return e")
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own code, field names from the dataclass
+    factory: Callable[..., Event] = namespace["make_event"]
+    return factory
+
+
+#: Builds an Event from its fields in declaration order, exactly as `Event(*fields)`.
+make_event = _event_factory()
+
+
+def as_tuple(event: Event) -> EventTuple:
+    """An Event's fields in declaration order (the inverse of `make_event`)."""
+    return tuple(getattr(event, name) for name in _EVENT_FIELDS)
 
 
 class _Fragment(Exception):
     """A nested value is a plain BinXML fragment: the record has no reusable shape."""
 
 
-#: A compiled shape's key: the template offset, then (substitution index, nested key) for every
-#: nested BinXML value; records with the same key share one Plan.
-ShapeKey = int | tuple[object, ...]
+class _ChunkLimit(BinXmlError):
+    """A per-chunk bound was hit: it says nothing about the shape, so it is never cached for
+    other chunks."""
+
+
+#: A record's shape: (template offset, substitution types, then (substitution index, nested
+#: shape) for every nested BinXML value); records with the same shape share one builder. Across
+#: chunks the template offsets are replaced by content ids (`_CANON`).
+ShapeKey = tuple[Any, ...]
+
+#: Template content key -> id, and canonical shape -> builder (or the error compiling it gave).
+_CANON: dict[bytes, int] = {}
+_SHAPES: dict[ShapeKey, Builder | BinXmlError] = {}
+#: (template offset, raw template bytes) -> (content id, ((offset, bytes) of each NameString it
+#: references outside those bytes, ...)).
+_RAW: dict[tuple[int, bytes], tuple[int, tuple[tuple[int, bytes], ...]]] = {}
+#: Bytes the two key tables above may still hold (templates can be up to a chunk long).
+_BUDGET = [32 * 1024 * 1024]
+_IDS = itertools.count()
 
 
 class ChunkDecoder:
@@ -62,49 +124,110 @@ class ChunkDecoder:
 
     Most Windows logs wrap the event-specific part (EventData/UserData) as a nested BinXML value
     inside a generic System template, so a record's shape is its template plus the templates of
-    its nested values: that combination is compiled once into a Plan whose slots name
-    (nested root, substitution index) pairs.
+    its nested values (and the types of their substitutions): that combination is compiled once
+    into a Plan whose slots name (nested root, substitution index) pairs, then into a builder.
+    Builders are looked up by offsets within the chunk first, then by content across chunks.
     """
 
-    __slots__ = ("_elem_refs", "_plans", "_trees", "buf")
+    __slots__ = ("_canon", "_elem_refs", "_plans", "_trees", "buf")
 
     def __init__(self, buf: bytes) -> None:
         self.buf = buf
         self._trees: dict[int, list[Elem | Part]] = {}
         self._elem_refs: dict[int, frozenset[int]] = {}  # by id() of elements kept alive in _trees
         self._plans: dict[ShapeKey, Builder | BinXmlError] = {}
+        self._canon: dict[int, int | None] = {}  # template offset -> content id (None: unshared)
 
     def _tree(self, template_ofs: int) -> list[Elem | Part]:
         tree = self._trees.get(template_ofs)
         if tree is None:
             if len(self._trees) >= MAX_TEMPLATES:
-                raise BinXmlError("too many templates in one chunk")
+                raise _ChunkLimit("too many templates in one chunk")
             tree = parse_template(self.buf, template_ofs)
             self._trees[template_ofs] = tree
         return tree
+
+    def _canon_id(self, template_ofs: int) -> int | None:
+        """The process-wide id of the template's content, or None when it cannot be shared (the
+        walk failed, or the tables are full: the shape is then compiled for this chunk alone).
+
+        Most chunks of a log hold the same template at the same offset with the same bytes, so
+        those bytes (and the names the template references outside them, compared in place)
+        identify the content more cheaply than the walk."""
+        if template_ofs in self._canon:
+            return self._canon[template_ofs]
+        if len(self._canon) >= MAX_TEMPLATES:
+            raise _ChunkLimit("too many templates in one chunk")
+        buf = self.buf
+        raw: tuple[int, bytes] | None = None
+        end = template_ofs + 0x18
+        if end <= len(buf):
+            end += _U32(buf, template_ofs + 0x14)[0]
+            if end <= len(buf):
+                raw = (template_ofs, buf[template_ofs + 4 : end])
+                hit = _RAW.get(raw)
+                if hit is not None and all(buf.startswith(name, at) for at, name in hit[1]):
+                    self._canon[template_ofs] = hit[0]
+                    return hit[0]
+        cid: int | None = None
+        try:
+            key, stop, names = template_walk(buf, template_ofs)
+        except (BinXmlError, struct.error):
+            pass
+        else:
+            cid = _CANON.get(key)
+            if cid is None and len(_CANON) < MAX_CANON and _BUDGET[0] >= len(key):
+                # setdefault and next() are atomic: decoding threads never share an id
+                cid = _CANON.setdefault(key, next(_IDS))
+                _BUDGET[0] -= len(key)
+            if cid is not None and raw is not None and stop <= end and len(_RAW) < MAX_CANON:
+                outside: dict[tuple[int, bytes], None] = {}
+                for at in names:  # the walk read each of them: all inside the chunk
+                    name_end = at + 8 + 2 * _U16(buf, at + 6)[0]
+                    if at + 6 < template_ofs + 4 or name_end > end:
+                        outside[(at + 6, buf[at + 6 : name_end])] = None
+                if _BUDGET[0] >= len(raw[1]):
+                    _BUDGET[0] -= len(raw[1])
+                    _RAW[raw] = (cid, tuple(outside))
+        self._canon[template_ofs] = cid
+        return cid
+
+    def _global_key(self, key: ShapeKey) -> ShapeKey | None:
+        """`key` with template offsets replaced by content ids; None if one cannot be shared."""
+        cid = self._canon_id(key[0])
+        if cid is None:
+            return None
+        parts: list[object] = [cid, key[1]]
+        for index, nested in key[2:]:
+            inner = self._global_key(nested)
+            if inner is None:
+                return None
+            parts.append((index, inner))
+        return tuple(parts)
 
     def _key(self, root: Root, roots: list[Root], links: dict[int, int], depth: int) -> ShapeKey:
         """Shape key of `root`; appends every nested root to `roots` (depth first, in
         substitution order) and records in `links` which global reference each one replaces."""
         if depth > MAX_DEPTH:
             raise BinXmlError("nested BinXML too deep")
-        me = len(roots) - 1
-        parts: list[object] = [root.template_ofs]
-        start = 0
         types = root.types
-        while True:
-            i = types.find(T_BXML, start)
-            if i < 0:
-                break
-            start = i + 1
+        i = types.find(T_BXML)
+        if i < 0:
+            return (root.template_ofs, types)
+        me = len(roots) - 1
+        parts: list[object] = [root.template_ofs, types]
+        buf = self.buf
+        while i >= 0:
             if root.sizes[i] == 0:
                 raise BinXmlError("empty nested BinXML")
-            if self.buf[root.offsets[i] + (4 if self.buf[root.offsets[i]] & 0x0F == 0x0F else 0)] & 0x0F == 0x01:
+            ofs = root.offsets[i]
+            if buf[ofs + (4 if buf[ofs] & 0x0F == 0x0F else 0)] & 0x0F == 0x01:
                 raise _Fragment()
-            nested = parse_root(self.buf, root.offsets[i], len(self.buf))
+            nested = parse_root(buf, ofs, len(buf))
             roots.append(nested)
             links[(me << 16) | i] = len(roots) - 1
             parts.append((i, self._key(nested, roots, links, depth + 1)))
+            i = types.find(T_BXML, i + 1)
         return tuple(parts)
 
     def _refs(self, elem: Elem) -> frozenset[int]:
@@ -163,11 +286,9 @@ class ChunkDecoder:
     def _compile(self, roots: list[Root], links: dict[int, int]) -> Builder:
         templates = [r.template_ofs for r in roots]
         plan = compile_plan(self._splice(self._tree(templates[0]), 0, links, templates, 0))
-        if plan.static_names is None:  # Data names from substitutions: interpret the plan
-            return lambda buf, rts, number, source, locator: _interpret(plan, buf, rts, number, source, locator)
-        return codegen(plan)
+        return codegen(plan, [r.types for r in roots])
 
-    def _decode_literal(self, root: Root, record_number: int, source: int, locator: int) -> Event:
+    def _decode_literal(self, root: Root, record_number: int, source: int, locator: int) -> EventTuple:
         """Records whose nested values are plain BinXML fragments (no template, literal values):
         every value is spliced in as text and a plan is compiled for this record alone."""
         plan = compile_plan(self._literal(self._tree(root.template_ofs), root, 0))
@@ -223,6 +344,10 @@ class ChunkDecoder:
     def decode(self, rel: int, source: int, locator: int) -> Event:
         """The Event of the record at chunk offset `rel` (raises BinXmlError, or anything
         unexpected on garbage, in which case the caller falls back)."""
+        return make_event(*self.decode_tuple(rel, source, locator))
+
+    def decode_tuple(self, rel: int, source: int, locator: int) -> EventTuple:
+        """`decode`, as the Event's fields in declaration order."""
         buf = self.buf
         record_number = _U64(buf, rel + 8)[0]
         if buf[rel + 28] & 0x0F != 0x0C and buf[rel + 24] & 0x0F != 0x0C:
@@ -233,28 +358,43 @@ class ChunkDecoder:
         root = parse_root(buf, rel + 24, len(buf))
         roots = [root]
         links: dict[int, int] = {}
-        key: ShapeKey = root.template_ofs
-        if T_BXML in root.types:
+        types = root.types
+        if T_BXML in types:
             try:
                 key = self._key(root, roots, links, 0)
             except _Fragment:
                 return self._decode_literal(root, record_number, source, locator)
+        else:
+            key = (root.template_ofs, types)
         plan = self._plans.get(key)
         if plan is None:
-            if len(self._plans) >= MAX_TEMPLATES:
-                raise BinXmlError("too many shapes in one chunk")
-            try:
-                plan = self._compile(roots, links)
-            except BinXmlError as exc:
-                plan = exc
-            self._plans[key] = plan
+            plan = self._plan(key, roots, links)
         if isinstance(plan, BinXmlError):
             raise plan
         return plan(buf, roots, record_number, source, locator)
 
+    def _plan(self, key: ShapeKey, roots: list[Root], links: dict[int, int]) -> Builder | BinXmlError:
+        """The builder of a shape not seen in this chunk yet: shared with another chunk whose
+        templates have the same content, or compiled (and shared) now."""
+        if len(self._plans) >= MAX_TEMPLATES:
+            raise _ChunkLimit("too many shapes in one chunk")
+        shared = self._global_key(key)
+        plan = None if shared is None else _SHAPES.get(shared)
+        if plan is None:
+            try:
+                plan = self._compile(roots, links)
+            except _ChunkLimit:
+                raise
+            except BinXmlError as exc:
+                plan = exc
+            if shared is not None and len(_SHAPES) < MAX_SHAPES:
+                _SHAPES[shared] = plan
+        self._plans[key] = plan
+        return plan
 
-#: Signature of a plan's generated builder: (chunk, roots, record number, source, locator) -> Event.
-Builder = Callable[[bytes, list[Root], int, int, int], Event]
+
+#: Signature of a generated builder: (chunk, roots, record number, source, locator) -> Event fields.
+Builder = Callable[[bytes, list[Root], int, int, int], EventTuple]
 
 
 def _norm_text(text: str) -> str:
@@ -266,93 +406,268 @@ def _norm_attr(text: str) -> str:
     return text.replace("\t", " ").replace("\n", " ") if ("\n" in text or "\t" in text) else text
 
 
+def _fix_wstring(text: str) -> str:
+    """The rest of `binxml._r_wstring` for a decoded string that is not all printable (the
+    generated code tests `isprintable()`, which is false for NUL, controls, CR, LF and TAB).
+    Most such strings merely end with their NUL terminator."""
+    text = text.rstrip("\x00")
+    return text if text.isprintable() else clean(text)
+
+
 #: Compiled builders by source text (bounded: a crafted file could make every shape distinct).
 _CODE_CACHE: dict[str, Any] = {}
 MAX_CODE_CACHE = 2048
 
+#: Integer substitution types decoded in line: (struct format, width, text format). Their text
+#: is `str()` of the number (hex with a fixed width for 0x14/0x15), as `binxml.RENDER` gives it.
+_INTS: dict[int, tuple[str, int, str]] = {
+    0x03: ("<b", 1, "{}"),
+    0x04: ("<B", 1, "{}"),
+    0x05: ("<h", 2, "{}"),
+    0x06: ("<H", 2, "{}"),
+    0x07: ("<i", 4, "{}"),
+    0x08: ("<I", 4, "{}"),
+    0x09: ("<q", 8, "{}"),
+    0x0A: ("<Q", 8, "{}"),
+    0x14: ("<I", 4, "0x{:08x}"),
+    0x15: ("<Q", 8, "0x{:016x}"),
+}
+_UNPACK = {fmt: struct.Struct(fmt).unpack_from for fmt, _, _ in _INTS.values()}
+#: Types whose text never holds CR, LF or TAB: no line-end or attribute normalisation needed.
+_PLAIN_TYPES = frozenset({T_NULL, *_INTS, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13})
+#: Ticks of 9999-12-31: python-evtx's FILETIME rendering cannot fail below this (above it, the
+#: skipped rendering is done anyway so that an overflow still rejects the record as before).
+_SAFE_TICKS = 2650467743999999999
 
-def codegen(plan: Plan) -> Builder:
-    """Compile `plan` into one straight-line Python function: decode the needed substitution
-    values, assemble the Event. Interpreting the plan per record costs about as much as the
-    decoding itself; a generated function does only the work. Nothing from the file reaches the
-    generated source: literal texts and names are passed in the constants tuple `K`."""
+
+#: Rendered SIDs and GUIDs by their bytes: the same few accounts and providers recur in every
+#: record, and rendering one costs about a microsecond (a lookup a sixth of that). Bounded.
+_SIDS: dict[bytes, str] = {}
+_GUIDS: dict[bytes, str] = {}
+MAX_VALUE_CACHE = 65536
+
+
+def _sid(buf: bytes, ofs: int, size: int) -> str:
+    """`RENDER[0x13]`, remembered when the declared size is the SID's own (the text then
+    depends on these bytes alone)."""
+    text = RENDER[0x13](buf, ofs, size)
+    if size == 8 + 4 * buf[ofs + 1] and len(_SIDS) < MAX_VALUE_CACHE:
+        _SIDS[buf[ofs : ofs + size]] = text
+    return text
+
+
+def _guid(buf: bytes, ofs: int) -> str:
+    """`RENDER[0x0F]` for a 16-byte GUID, remembered."""
+    text = RENDER[0x0F](buf, ofs, 16)
+    if len(_GUIDS) < MAX_VALUE_CACHE:
+        _GUIDS[buf[ofs : ofs + 16]] = text
+    return text
+
+
+def _slow(plan: Plan) -> Builder:
+    def build(buf: bytes, roots: list[Root], record_number: int, source: int, locator: int) -> EventTuple:
+        return _interpret(plan, buf, roots, record_number, source, locator)
+
+    return build
+
+
+def codegen(plan: Plan, types: list[bytes]) -> Builder:
+    """Compile `plan` for records whose roots have the substitution `types` into one
+    straight-line Python function: decode the needed values, assemble the Event's fields.
+
+    Interpreting the plan per record costs about as much as the decoding itself; a generated
+    function does only the work. Knowing the types, integers, UTF-16 strings and the TimeCreated
+    FILETIME are decoded in line (the FILETIME is not rendered to text at all unless a field
+    keeps the text), and numeric System fields skip the text. The in-line code handles the usual
+    sizes only: any other declared size, or a value outside the chunk, or bad UTF-16, hands the
+    record to the plan interpreter, which applies python-evtx's rules. Nothing from the file
+    reaches the generated source: literal texts and names are passed in the constants tuple `K`.
+    """
+    slow = _slow(plan)
+    if plan.static_names is None:  # Data names from substitutions: interpret the plan
+        return slow
+    refs = plan.refs
+    if any(i >= len(types[r]) for r, i in refs):
+        return slow  # the interpreter raises IndexError, as before: the record falls back
+    slot_type = [types[r][i] for r, i in refs]
+    if any(t != T_BXML and t not in RENDER and t not in _INTS for t in slot_type):
+        return slow
     consts: list[object] = []
+    text_slots: set[int] = set()
+    int_slots: set[int] = set()
+    # How each UTF-16 slot's text is used: "T" (element text), "A" (attribute), "raw" (joined
+    # with other parts). Used one way only, its normalisation joins the rare fix-up branch.
+    wide_uses: dict[int, set[str]] = {}
 
     def const(value: object) -> str:
         consts.append(value)
         return f"K[{len(consts) - 1}]"
 
-    def expr(spec: Spec | None, attr: bool = False) -> str:
-        norm = "NA" if attr else "NT"
+    # TimeCreated's SystemTime is usually the first FILETIME of the record's root: its ticks are
+    # read directly and its text is not needed (unless a Data field keeps it too).
+    fast_time: int | None = None
+    spec = plan.time_attr
+    if isinstance(spec, int) and refs[spec][0] == 0 and types[0].find(T_FILETIME) == refs[spec][1]:
+        fast_time = spec
+
+    def slot_text(k: int) -> str:
+        if k == fast_time:
+            return f"RF(n{k})"
+        text_slots.add(k)
+        return f"v{k}"
+
+    def text(spec: Spec | None, attr: bool = False) -> str:
         if spec is None:
             return "None"
         if isinstance(spec, str):
             return const(spec)
         if isinstance(spec, int):
-            if not attr:  # inline test: most values hold no carriage return
-                return f"(v{spec} if '\\r' not in v{spec} else NT(v{spec}))"
-            return f"{norm}(v{spec})"
-        parts = ", ".join(const(p) if isinstance(p, str) else f"v{p}" for p in spec)
-        return f"{norm}(''.join(({parts},)))"
+            var = slot_text(spec)
+            if slot_type[spec] in _PLAIN_TYPES:
+                return var
+            if slot_type[spec] == T_WSTRING:  # settled below, once every use is known
+                wide_uses.setdefault(spec, set()).add("A" if attr else "T")
+                return f"@{'A' if attr else 'T'}{spec}@"
+            if attr:
+                return f"NA({var})"
+            return f"({var} if '\\r' not in {var} else NT({var}))"
+        parts = ", ".join(const(p) if isinstance(p, str) else slot_text(p) for p in spec)
+        for p in spec:
+            if isinstance(p, int) and slot_type[p] == T_WSTRING:
+                wide_uses.setdefault(p, set()).add("raw")
+        return f"{'NA' if attr else 'NT'}(''.join(({parts},)))"
 
     def num(spec: Spec | None, attr: bool = False) -> str:
-        # int() ignores surrounding whitespace, so line-end normalisation cannot change the result
-        if isinstance(spec, int):
-            return f"I(v{spec})"
-        return "None" if spec is None else f"I({expr(spec, attr)})"
+        # int() ignores surrounding whitespace, so normalisation cannot change the result
+        if spec is None:
+            return "None"
+        if isinstance(spec, str):
+            return const(to_int(spec))
+        if isinstance(spec, int) and slot_type[spec] in _INTS:
+            int_slots.add(spec)
+            return f"n{spec}"
+        return f"I({text(spec, attr)})"
 
-    lines = ["def build(buf, roots, record_number, source, locator):"]
-    for r_id in sorted({r for r, _ in plan.refs}):
-        lines.append(
-            f"    r{r_id} = roots[{r_id}]; t{r_id} = r{r_id}.types; o{r_id} = r{r_id}.offsets; s{r_id} = r{r_id}.sizes"
-        )
-    if not plan.refs:
-        lines.append("    r0 = roots[0]")
-    for slot, (r_id, i) in enumerate(plan.refs):
-        lines.append(f"    v{slot} = R[t{r_id}[{i}]](buf, o{r_id}[{i}], s{r_id}[{i}])")
-    lines.append(f"    eid = {num(plan.event_id)}")
-    lines.append("    if eid is None:")
-    lines.append("        raise BinXmlError('no EventID value')")
-    spec = plan.time_attr
-    rendered = expr(spec, attr=True)
-    if isinstance(spec, int) and plan.refs[spec][0] == 0:
-        j = plan.refs[spec][1]
-        lines.append(f"    if r0.types.find(17) == {j}:")
-        lines.append(f"        ticks = U64(buf, r0.offsets[{j}])[0] or None")
-        lines.append("    else:")
-        lines.append(f"        ticks = EXACT(r0, buf, {rendered})")
+    def text_or(spec: Spec | None, default: str, attr: bool = False) -> str:
+        if isinstance(spec, str):
+            return const(spec or (None if default == "None" else ""))
+        if spec is None:
+            return default
+        return f"({text(spec, attr)}) or {default}"
+
+    body = [f"    eid = {num(plan.event_id)}", "    if eid is None:", "        raise BinXmlError('no EventID value')"]
+    sys_time = text(plan.sys_time_attr, attr=True) if plan.sys_time_attr is not None else None
+    if fast_time is not None:
+        int_slots.add(fast_time)
+        body.append(f"    ticks = n{fast_time} or None")
+        body.append(f"    if ticks is not None and ticks > {_SAFE_TICKS}:")
+        body.append("        RF(ticks)")
     else:
-        lines.append(f"    ticks = EXACT(r0, buf, {rendered})")
-    if plan.sys_time_attr is not None:
-        lines.append("    if ticks is None:")
-        lines.append(f"        ticks = PT({expr(plan.sys_time_attr, attr=True)})")
-    provider = " or ".join(expr(p, attr=True) for p in (plan.provider_name, plan.provider_source) if p is not None)
-    assert plan.static_names is not None
+        body.append(f"    ticks = EXACT(r0, buf, {text(spec, attr=True)})")
+    if sys_time is not None:
+        body.append("    if ticks is None:")
+        body.append(f"        ticks = PT({sys_time})")
+    provider_specs = [p for p in (plan.provider_name, plan.provider_source) if p is not None]
+    provider = " or ".join(text(p, attr=True) for p in provider_specs) or "''"
     pairs = "".join(
-        f"({const(name)}, {expr(value)}), " for name, value in zip(plan.static_names, plan.data_values, strict=True)
+        f"({const(name)}, {text(value)}), " for name, value in zip(plan.static_names, plan.data_values, strict=True)
     )
-    lines.append(
-        "    return Event(source, record_number, "
+    body.append(
+        "    return (source, record_number, "
         f"{num(plan.record_id)}, ticks, eid, {num(plan.version)}, {num(plan.level)}, {num(plan.task)}, "
-        f"{num(plan.opcode)}, ({expr(plan.keywords)}) or None, ({expr(plan.channel)}) or '', "
-        f"{provider or repr('')} or '', ({expr(plan.computer)}) or '', {num(plan.pid, True)}, "
-        f"{num(plan.tid, True)}, ({expr(plan.user_sid, True)}) or None, ({pairs}), locator)"
+        f"{num(plan.opcode)}, {text_or(plan.keywords, 'None')}, {text_or(plan.channel, repr(''))}, "
+        f"({provider}) or '', {text_or(plan.computer, repr(''))}, {num(plan.pid, True)}, "
+        f"{num(plan.tid, True)}, {text_or(plan.user_sid, 'None', True)}, ({pairs}), locator)"
     )
+    # Every needed value is decoded (as before: a value python-evtx's rules reject still sends
+    # the record to the interpreter and on to the fallback), integers only as numbers if no
+    # field keeps their text.
+    for k, t in enumerate(slot_type):
+        if k not in text_slots and k not in int_slots and k != fast_time and t not in _INTS:
+            text_slots.add(k)
+    head = ["def build(buf, roots, record_number, source, locator):"]
+    used_roots = sorted({r for r, _ in refs} | {0})
+    for r in used_roots:
+        head.append(f"    r{r} = roots[{r}]; o{r} = r{r}.offsets; s{r} = r{r}.sizes")
+    guards = []
+    inline_roots: set[int] = set()
+    decode: list[str] = []
+    has_wstring = False
+    for k, (r, i) in enumerate(refs):
+        t = slot_type[k]
+        if t in _INTS or k == fast_time:
+            if k not in int_slots and k not in text_slots:
+                continue
+            fmt, width, shown = _INTS.get(t, ("<Q", 8, "{}"))
+            inline_roots.add(r)
+            guards.append(f"s{r}[{i}] != {width}")
+            read = f"buf[o{r}[{i}]]" if fmt == "<B" else f"{const(_UNPACK[fmt])}(buf, o{r}[{i}])[0]"
+            decode.append(f"    n{k} = {read}")
+            if k in text_slots and shown == "{}":
+                decode.append(f"    v{k} = str(n{k})")
+            elif k in text_slots:  # a fixed hex format of our own, as an f-string
+                decode.append(f"    v{k} = f{shown.replace('{', '{n' + str(k))!r}")
+        elif k not in text_slots:
+            continue
+        elif t == T_NULL:
+            decode.append(f"    v{k} = ''")
+        elif t == 0x13:  # SID: a cached text stands for its exact bytes (hence the range guard)
+            inline_roots.add(r)
+            decode.append(f"    a = o{r}[{i}]")
+            decode.append(f"    v{k} = SIDS.get(buf[a : a + s{r}[{i}]]) or SID(buf, a, s{r}[{i}])")
+        elif t == 0x0F:
+            inline_roots.add(r)
+            guards.append(f"s{r}[{i}] != 16")
+            decode.append(f"    a = o{r}[{i}]")
+            decode.append(f"    v{k} = GUIDS.get(buf[a : a + 16]) or GUID(buf, a)")
+        elif t == T_WSTRING:
+            inline_roots.add(r)
+            has_wstring = True
+            decode.append(f"    a = o{r}[{i}]")
+            decode.append(f"    v{k} = buf[a : a + (s{r}[{i}] & -2)].decode('utf-16')")
+            decode.append(f"    if not v{k}.isprintable():")
+            uses = wide_uses.get(k, set())
+            fix = {"T": "NT(FIXW", "A": "NA(FIXW"}.get(next(iter(uses))) if len(uses) == 1 else None
+            decode.append(f"        v{k} = {fix}(v{k}))" if fix else f"        v{k} = FIXW(v{k})")
+        else:
+            decode.append(f"    v{k} = {const(RENDER[t])}(buf, o{r}[{i}], s{r}[{i}])")
+    guards[:0] = [f"o{r}[-1] > n" for r in sorted(inline_roots)]
+    lines = head
+    if guards:
+        lines.append("    n = len(buf)")
+        lines.append(f"    if {' or '.join(guards)}:")
+        lines.append("        return SLOW(buf, roots, record_number, source, locator)")
+    if has_wstring:
+        lines.append("    try:")
+        lines.extend("    " + line for line in decode)
+        lines.append("    except UnicodeDecodeError:")
+        lines.append("        return SLOW(buf, roots, record_number, source, locator)")
+    else:
+        lines.extend(decode)
+    lines.extend(body)
     namespace: dict[str, Any] = {
         "K": tuple(consts),
-        "R": RENDER,
         "NT": _norm_text,
         "NA": _norm_attr,
         "I": to_int,
-        "Event": Event,
         "BinXmlError": BinXmlError,
-        "U64": _U64,
         "EXACT": _exact_ticks,
         "PT": parse_time,
+        "RF": render_filetime,
+        "FIXW": _fix_wstring,
+        "SLOW": slow,
+        "SIDS": _SIDS,
+        "SID": _sid,
+        "GUIDS": _GUIDS,
+        "GUID": _guid,
     }
     source = "\n".join(lines)
+    for k, uses in wide_uses.items():
+        single = len(uses) == 1 and "raw" not in uses
+        source = source.replace(f"@T{k}@", f"v{k}" if single else f"(v{k} if '\\r' not in v{k} else NT(v{k}))")
+        source = source.replace(f"@A{k}@", f"v{k}" if single else f"NA(v{k})")
     code = _CODE_CACHE.get(source)
-    if code is None:  # the same event type in the next chunk gives the same source: compile once
+    if code is None:  # the same shape in another file gives the same source: compile once
         code = compile(source, "<evtx plan>", "exec")
         if len(_CODE_CACHE) < MAX_CODE_CACHE:
             _CODE_CACHE[source] = code
@@ -382,9 +697,9 @@ def _exact_ticks(root: Root, buf: bytes, rendered: str | None) -> int | None:
         return None
 
 
-def _interpret(plan: Plan, buf: bytes, roots: list[Root], record_number: int, source: int, locator: int) -> Event:
+def _interpret(plan: Plan, buf: bytes, roots: list[Root], record_number: int, source: int, locator: int) -> EventTuple:
     """Decode the needed values and assemble the Event by walking the plan (the generated
-    builder does the same; this covers the rare plans codegen does not handle)."""
+    builder does the same, faster, for the usual sizes; this covers everything else)."""
     vals: list[str] = []
     for r_id, i in plan.refs:
         r = roots[r_id]
@@ -392,8 +707,10 @@ def _interpret(plan: Plan, buf: bytes, roots: list[Root], record_number: int, so
     return _build(plan, vals, roots[0], buf, record_number, source, locator)
 
 
-def _build(plan: Plan, vals: list[str], root: Root, buf: bytes, record_number: int, source: int, locator: int) -> Event:
-    """Assemble the Event exactly as `parsers.xmlevent.event_from_element` would."""
+def _build(
+    plan: Plan, vals: list[str], root: Root, buf: bytes, record_number: int, source: int, locator: int
+) -> EventTuple:
+    """Assemble the Event's fields exactly as `parsers.xmlevent.event_from_element` would."""
     event_id = to_int(evaluate(plan.event_id, vals))
     if event_id is None:
         raise BinXmlError("no EventID value")
@@ -415,25 +732,25 @@ def _build(plan: Plan, vals: list[str], root: Root, buf: bytes, record_number: i
         provider = attr_value(plan.provider_source, vals)
     values = [evaluate(s, vals) for s in plan.data_values]
     names = plan.static_names if plan.static_names is not None else data_names(plan, vals)
-    return Event(
-        source=source,
-        record_number=record_number,
-        record_id=None if plan.record_id is None else to_int(evaluate(plan.record_id, vals)),
-        filetime=ticks,
-        event_id=event_id,
-        version=None if plan.version is None else to_int(evaluate(plan.version, vals)),
-        level=None if plan.level is None else to_int(evaluate(plan.level, vals)),
-        task=None if plan.task is None else to_int(evaluate(plan.task, vals)),
-        opcode=None if plan.opcode is None else to_int(evaluate(plan.opcode, vals)),
-        keywords=(None if plan.keywords is None else evaluate(plan.keywords, vals)) or None,
-        channel="" if plan.channel is None else evaluate(plan.channel, vals),
-        provider=provider,
-        computer="" if plan.computer is None else evaluate(plan.computer, vals),
-        pid=None if plan.pid is None else to_int(attr_value(plan.pid, vals)),
-        tid=None if plan.tid is None else to_int(attr_value(plan.tid, vals)),
-        user_sid=(None if plan.user_sid is None else attr_value(plan.user_sid, vals)) or None,
-        data=tuple(zip(names, values, strict=True)),
-        locator=locator,
+    return (
+        source,
+        record_number,
+        None if plan.record_id is None else to_int(evaluate(plan.record_id, vals)),
+        ticks,
+        event_id,
+        None if plan.version is None else to_int(evaluate(plan.version, vals)),
+        None if plan.level is None else to_int(evaluate(plan.level, vals)),
+        None if plan.task is None else to_int(evaluate(plan.task, vals)),
+        None if plan.opcode is None else to_int(evaluate(plan.opcode, vals)),
+        (None if plan.keywords is None else evaluate(plan.keywords, vals)) or None,
+        "" if plan.channel is None else evaluate(plan.channel, vals),
+        provider,
+        "" if plan.computer is None else evaluate(plan.computer, vals),
+        None if plan.pid is None else to_int(attr_value(plan.pid, vals)),
+        None if plan.tid is None else to_int(attr_value(plan.tid, vals)),
+        (None if plan.user_sid is None else attr_value(plan.user_sid, vals)) or None,
+        tuple(zip(names, values, strict=True)),
+        locator,
     )
 
 
@@ -446,29 +763,50 @@ def iter_chunk(
     the fast decoder rejects goes to python-evtx (when `fallback`); one neither can decode is a
     ParseIssue naming both reasons.
     """
+    return cast("Iterator[Event | ParseIssue]", _chunk_items(buf, index, chunk_ofs, source, path, fallback, True))
+
+
+def iter_chunk_tuples(
+    buf: Any, index: int, chunk_ofs: int, source: int, path: str, fallback: bool = True
+) -> Iterator[EventTuple | ParseIssue]:
+    """`iter_chunk` with each Event as its fields in declaration order (`make_event` builds
+    it): worker processes ship these without building Event objects at all."""
+    items = _chunk_items(buf, index, chunk_ofs, source, path, fallback, False)
+    return cast("Iterator[EventTuple | ParseIssue]", items)
+
+
+def _chunk_items(
+    buf: Any, index: int, chunk_ofs: int, source: int, path: str, fallback: bool, events: bool
+) -> Iterator[Event | EventTuple | ParseIssue]:
+    """Both of the above in one loop (a generator layer per record is worth avoiding)."""
     data = bytes(buf[chunk_ofs : chunk_ofs + ref.CHUNK_SIZE])
     if data[:8] != ref.CHUNK_MAGIC:
         if data.count(0) != ref.CHUNK_SIZE:
             yield ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs)
         return
-    decoder = ChunkDecoder(data)
+    decode = ChunkDecoder(data).decode_tuple
+    make = make_event
     ref_chunk: Any = None
     for item in ref.record_offsets(buf, chunk_ofs, source, path, index):
         if isinstance(item, ParseIssue):
             yield item
             continue
         try:
-            yield decoder.decode(item - chunk_ofs, source, item)
-            continue
+            fields = decode(item - chunk_ofs, source, item)
         except Exception as exc:  # noqa: BLE001 - garbage may break the fast decoder anywhere
             fast_reason = f"{type(exc).__name__}: {exc}"
             hopeless = isinstance(exc, HopelessRecord)
+        else:
+            yield make(*fields) if events else fields
+            continue
         if not fallback or hopeless:
             yield ParseIssue(source, path, fast_reason[:300], index, item)
             continue
         try:
             if ref_chunk is None:
                 ref_chunk = ChunkHeader(buf, chunk_ofs)
-            yield ref.decode_record(buf, ref_chunk, item, source)
+            event = ref.decode_record(buf, ref_chunk, item, source)
         except Exception as exc:  # noqa: BLE001 - one bad record costs only itself
             yield ParseIssue(source, path, f"{type(exc).__name__}: {exc} (fast: {fast_reason})"[:300], index, item)
+        else:
+            yield event if events else as_tuple(event)
