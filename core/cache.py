@@ -31,6 +31,9 @@ from core.ingest import Progress, ProgressFn, load_paths
 from core.store import Store
 
 APP_NAME = "evtx-explorer"
+#: Part of every cache key: bump it whenever parsing produces different events for the same
+#: bytes (a decoder that recovers more records, a loader fix), so stale caches are not reused.
+PARSE_REVISION = 3
 DEFAULT_LIMIT_BYTES = 4 * 1024**3
 _EDGE = 64 * 1024
 
@@ -60,7 +63,8 @@ def input_identity(path: str) -> str:
 
 def cache_key(paths: Sequence[str]) -> str:
     joined = "\n".join(input_identity(p) for p in paths)
-    return hashlib.sha256(f"v{schema.SCHEMA_VERSION}\n{joined}".encode()).hexdigest()[:40]
+    version = f"v{schema.SCHEMA_VERSION}.{PARSE_REVISION}"
+    return hashlib.sha256(f"{version}\n{joined}".encode()).hexdigest()[:40]
 
 
 def is_complete(store: Store) -> bool:

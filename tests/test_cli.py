@@ -140,3 +140,9 @@ def test_no_cache_leaves_no_database(log: Path, _cache_dir: Path) -> None:
     status, out, _ = run_cli("stats", "--json", "--no-cache", str(log))
     assert status == 0 and json.loads(out)["total_records"] == 3
     assert not list(_cache_dir.glob("*.sqlite"))
+
+
+def test_cache_key_changes_with_the_parse_revision(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = core.cache.cache_key([str(log)])
+    monkeypatch.setattr(core.cache, "PARSE_REVISION", core.cache.PARSE_REVISION + 1)
+    assert core.cache.cache_key([str(log)]) != before
