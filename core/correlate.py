@@ -10,6 +10,7 @@ whoever renders them must show them as literal text.
 
 from __future__ import annotations
 
+import bisect
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -465,6 +466,15 @@ def model_from_store(store: Store) -> CorrelationModel:
 # -- the model ------------------------------------------------------------------------------------
 
 
+def session_start(session: Session) -> tuple[int, int]:
+    """Where a session begins on the model time line: its 4624, else its 4672, else its first
+    logoff (a session seen only by its end)."""
+    ref = session.logon or session.privileges
+    if ref is None and session.logoffs:
+        ref = session.logoffs[0]
+    return ref.key if ref is not None else (0, 0)
+
+
 class CorrelationModel:
     """Process instances, handle instances and logon sessions per computer, and each model
     event's links to them. Read-only once built; safe to share between threads."""
@@ -490,6 +500,34 @@ class CorrelationModel:
 
     def process(self, index: int) -> Process:
         return self.processes[index]
+
+    def session_processes(self) -> tuple[dict[int, list[Process]], dict[tuple[str, int], list[Process]]]:
+        """Processes per session index, and those whose logon id has no session (well-known
+        SYSTEM/LOCAL SERVICE/NETWORK SERVICE, or a logon before the log) per (computer, id).
+
+        A process goes to the latest session with its logon id on its computer begun before the
+        process started: logon ids are unique only until a reboot."""
+        starts: dict[tuple[str, int], list[tuple[tuple[int, int], int]]] = {}
+        for session in self.sessions:
+            starts.setdefault((session.computer.casefold(), session.logon_id), []).append(
+                (session_start(session), session.index)
+            )
+        for items in starts.values():
+            items.sort()
+        by_session: dict[int, list[Process]] = {}
+        orphans: dict[tuple[str, int], list[Process]] = {}
+        for process in self.processes:
+            lid = process.logon_id
+            if not lid:
+                continue
+            candidates = starts.get((process.computer.casefold(), lid))
+            begin = process.start or process.first_seen.key
+            if candidates:
+                pos = bisect.bisect_right([c[0] for c in candidates], begin) - 1
+                by_session.setdefault(candidates[max(pos, 0)][1], []).append(process)
+            else:
+                orphans.setdefault((process.computer, lid), []).append(process)
+        return by_session, orphans
 
     def handle(self, index: int) -> Handle:
         return self.handles[index]

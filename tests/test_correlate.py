@@ -741,3 +741,24 @@ def test_logon_event_correlates_to_its_own_session() -> None:
     orphan = model.correlate(by_record(events, 5)).session
     assert orphan is not None and orphan.session is not None and orphan.session.logon is None
     assert orphan.confidence == "inferred" and "known from its logoff" in orphan.reason
+
+
+def test_processes_go_to_the_session_alive_when_they_started() -> None:
+    """Logon ids are unique only until a reboot: a reused id is a new session, and a process
+    belongs to the latest one begun before it; well-known ids have no session (orphans)."""
+    events = load(
+        s4624(1, 1.0, "0x4a5af0"),
+        p4688(2, 2.0, "0x100", "C:\\Windows\\System32\\cmd.exe", "0x4", logon="0x4a5af0"),
+        s4624(3, 10.0, "0x4a5af0"),  # the same logon id again, after a reboot
+        p4688(4, 11.0, "0x200", "C:\\Windows\\System32\\whoami.exe", "0x4", logon="0x4a5af0"),
+        p4688(5, 12.0, "0x300", "C:\\Windows\\System32\\svchost.exe", "0x4", logon="0x3e7"),
+        s4624(6, 13.0, "0x4a5af0", computer="HOST2"),
+    )
+    model = build_model(events)
+    by_session, orphans = model.session_processes()
+    first, second = (s for s in model.sessions if s.computer == "HOST1" and s.logon_id == 0x4A5AF0)
+    assert [p.pid for p in by_session[first.index]] == [0x100]
+    assert [p.pid for p in by_session[second.index]] == [0x200]
+    other = next(s for s in model.sessions if s.computer == "HOST2")
+    assert other.index not in by_session
+    assert [p.pid for p in orphans[("HOST1", 0x3E7)]] == [0x300]

@@ -10,7 +10,6 @@ session rather than shown as missing. `enter` jumps to the session's 4624 (or a 
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
 from typing import Any
 
@@ -18,16 +17,12 @@ from rich.text import Text
 from textual import on, work
 from textual.widgets import Static, Tree
 
+from core.correlate import session_start
 from core.model import iso_from_filetime
+from core.sessions import WELL_KNOWN
 from core.text import printable
 from tui.correlation import NavTree, SingleTreeScreen, ViewNode, activate
 from tui.model_cache import ModelReady, app_loaded, request_model
-
-WELL_KNOWN = {
-    0x3E7: "NT AUTHORITY\\SYSTEM",
-    0x3E5: "NT AUTHORITY\\LOCAL SERVICE",
-    0x3E4: "NT AUTHORITY\\NETWORK SERVICE",
-}
 
 
 def _logon_types() -> dict[int, str]:
@@ -47,40 +42,6 @@ def _when(ref: Any) -> str:
 def _ref_label(kind: str, ref: Any) -> ViewNode:
     return ViewNode(f"{kind}: {ref.event_id} record {ref.record_id} at {_when(ref)}", event_id=ref.id,
                     confidence="exact")
-
-
-def _start_key(session: Any) -> tuple[int, int]:
-    ref = session.logon or (session.privileges if session.privileges is not None else None)
-    if ref is None and session.logoffs:
-        ref = session.logoffs[0]
-    return ref.key if ref is not None else (0, 0)
-
-
-def assign_processes(model: Any) -> tuple[dict[int, list[Any]], dict[tuple[str, int], list[Any]]]:
-    """Processes per session index, and those of well-known/unknown logon ids per (computer, id).
-
-    A process goes to the latest session with its logon id on its computer begun before the
-    process started (logon ids are reused after a reboot)."""
-    starts: dict[tuple[str, int], list[tuple[tuple[int, int], int]]] = defaultdict(list)
-    for session in model.sessions:
-        starts[(session.computer.casefold(), session.logon_id)].append((_start_key(session), session.index))
-    for items in starts.values():
-        items.sort()
-    by_session: dict[int, list[Any]] = defaultdict(list)
-    orphans: dict[tuple[str, int], list[Any]] = defaultdict(list)
-    for process in model.processes:
-        lid = getattr(process, "logon_id", None)
-        if not lid:
-            continue
-        key = (process.computer.casefold(), lid)
-        candidates = starts.get(key)
-        begin = process.start or (process.first_seen.key if process.first_seen else (0, 0))
-        if candidates:
-            pos = bisect.bisect_right([c[0] for c in candidates], begin) - 1
-            by_session[candidates[max(pos, 0)][1]].append(process)
-        else:
-            orphans[(process.computer, lid)].append(process)
-    return by_session, orphans
 
 
 def process_node(process: Any) -> ViewNode:
@@ -118,7 +79,7 @@ def session_nodes(model: Any) -> list[ViewNode]:
     """One branch per computer: its sessions in time order, each with its events and processes,
     then the well-known sessions that have processes but no 4624."""
     logon_types = _logon_types()
-    by_session, orphans = assign_processes(model)
+    by_session, orphans = model.session_processes()
     per_computer: dict[str, list[Any]] = defaultdict(list)
     names: dict[str, str] = {}
     for session in model.sessions:
@@ -130,7 +91,7 @@ def session_nodes(model: Any) -> list[ViewNode]:
     branches: list[ViewNode] = []
     for host in sorted(per_computer):
         kids: list[ViewNode] = []
-        for session in sorted(per_computer[host], key=_start_key):
+        for session in sorted(per_computer[host], key=session_start):
             items: list[ViewNode] = []
             if session.logon is not None:
                 items.append(_ref_label("logon", session.logon))
