@@ -190,6 +190,15 @@ class TreeViewScreen(Screen[None]):
     _search_text: str = ""
     _search_target: NavTree | None = None
 
+    def _load(self) -> object:
+        """Start building the view (subclasses: a `@work(thread=True)` method)."""
+        raise NotImplementedError
+
+    def _reload_when_loaded(self) -> None:
+        if app_loaded(self.app):
+            self._load()
+        else:
+            self.set_timer(1.0, self._reload_when_loaded)
 
     def search_tree(self) -> NavTree | None:
         """The tree `/` searches (the focused one when a view has several)."""
@@ -309,9 +318,26 @@ class SingleTreeScreen(TreeViewScreen):
         self.query_one(NavTree).focus()
         self._load()
 
-    def _load(self) -> object:
-        """Start building the tree (subclasses: a `@work(thread=True)` method)."""
-        raise NotImplementedError
+
+    def show_result(
+        self, error: str | None, branches: list[ViewNode] | None, *, depth: int, summary: str, partial: bool,
+        hint: str = "enter: open/jump",
+    ) -> None:
+        """Fill the tree from a background result (or show why there is none). A result built
+        while the inputs were still loading is shown, and rebuilt once loading has finished."""
+        status = self.query_one("#view-status", Static)
+        tree = self.query_one(NavTree)
+        tree.clear()
+        if error or branches is None:
+            status.update(Text(printable(error or "nothing to show"), style="bold"))
+            return
+        tree.fill(branches, expand_depth=depth)
+        if partial:
+            summary += "   (still loading: the tree will be rebuilt)"
+            self.set_timer(1.0, self._reload_when_loaded)
+        status.update(Text(f"{summary}   {hint}"))
+        if branches:
+            tree.move_cursor_to_line(0)
 
 class CorrelationReady(Message):
     def __init__(self, stored: Any, roots: list[Any], partial: bool, error: str | None) -> None:
@@ -380,12 +406,6 @@ class CorrelationScreen(TreeViewScreen):
             self.set_timer(1.0, self._reload_when_loaded)
         status.update(Text(f"{added} nodes   {note}"))
         tree.move_cursor_to_line(0) if added else None
-
-    def _reload_when_loaded(self) -> None:
-        if app_loaded(self.app):
-            self._load()
-        else:
-            self.set_timer(1.0, self._reload_when_loaded)
 
     @on(Tree.NodeSelected, "#correlation-tree")
     def _selected(self, event: Tree.NodeSelected[Any]) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.widgets import Static, Tree
+from textual.widgets import Tree
 
 from core.model import iso_from_filetime
 from core.text import printable
-from tui.correlation import NavTree, SingleTreeScreen, ViewNode, activate
-from tui.model_cache import FindingsData, FindingsReady, app_loaded, request_findings
+from tui.correlation import SingleTreeScreen, ViewNode, activate
+from tui.model_cache import FindingsData, FindingsReady, request_findings
 
 #: Most severe first; unknown severities sort last.
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -101,31 +101,15 @@ class FindingsScreen(SingleTreeScreen):
         request_findings(self.app, self)
 
     def on_findings_ready(self, message: FindingsReady) -> None:
-        status = self.query_one("#view-status", Static)
-        tree = self.query_one(NavTree)
-        tree.clear()
-        if message.error or message.data is None:
-            status.update(Text(message.error or "no findings", style="bold"))
-            return
         data = message.data
-        groups = group_findings(data)
-        tree.fill(groups, expand_depth=1 if len(groups) == 1 else 0)
-        total = len(data.findings)
-        text = f"{total:,} findings from {len(groups)} rules" if total else "no rule fired"
-        if data.sources:
-            text += "   rules: " + ", ".join(printable(s) for s in data.sources)
-        if message.partial:
-            text += "   (still loading: more may come)"
-            self.set_timer(1.0, self._reload_when_loaded)
-        status.update(Text(text + "   enter: open/jump"))
-        if groups:
-            tree.move_cursor_to_line(0)
-
-    def _reload_when_loaded(self) -> None:
-        if app_loaded(self.app):
-            self._load()
-        else:
-            self.set_timer(1.0, self._reload_when_loaded)
+        groups = None if message.error or data is None else group_findings(data)
+        total = len(data.findings) if data is not None else 0
+        summary = f"{total:,} findings from {len(groups or [])} rules" if total else "no rule fired"
+        if data is not None and data.sources:
+            summary += "   rules: " + ", ".join(printable(s) for s in data.sources)
+        self.show_result(message.error or (None if data else "no findings"), groups,
+                         depth=1 if groups is not None and len(groups) == 1 else 0, summary=summary,
+                         partial=message.partial)
 
     @on(Tree.NodeSelected, "#findings-tree")
     def _selected(self, event: Tree.NodeSelected[Any]) -> None:

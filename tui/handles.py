@@ -35,7 +35,7 @@ from tui.correlation import (
     correlation_roots,
     event_heading,
 )
-from tui.model_cache import ModelReady, ViewDataError, app_loaded, get_model, request_model, store_path
+from tui.model_cache import ModelReady, ViewDataError, get_model, request_model, store_path
 
 #: Rows shown at most (a log with millions of 4690s still opens; the status line says so).
 MAX_ROWS = 20_000
@@ -188,12 +188,6 @@ class HandlesScreen(TreeViewScreen):
         if self._dups:
             table.move_cursor(row=0)
             self._show(0)
-
-    def _reload_when_loaded(self) -> None:
-        if app_loaded(self.app):
-            self._load()
-        else:
-            self.set_timer(1.0, self._reload_when_loaded)
 
     @on(DataTable.RowHighlighted, "#handles-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -13,11 +13,11 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.widgets import Static, Tree
+from textual.widgets import Tree
 
 from core.text import printable
-from tui.correlation import NavTree, SingleTreeScreen, ViewNode, activate
-from tui.model_cache import ModelReady, app_loaded, request_model
+from tui.correlation import SingleTreeScreen, ViewNode, activate
+from tui.model_cache import ModelReady, request_model
 
 #: Below this many nodes the whole forest is unfolded; above it only computers and roots are.
 UNFOLD_ALL_BELOW = 3000
@@ -57,29 +57,13 @@ class ProcessesScreen(SingleTreeScreen):
         request_model(self.app, self)
 
     def on_model_ready(self, message: ModelReady) -> None:
-        status = self.query_one("#view-status", Static)
-        tree = self.query_one(NavTree)
-        tree.clear()
-        if message.error or message.model is None:
-            status.update(Text(message.error or "no correlation model", style="bold"))
-            return
-        branches = computer_branches(message.model)
-        roots = sum(len(b.children) for b in branches)
-        depth = 99 if count_nodes(list(branches)) <= UNFOLD_ALL_BELOW else 1
-        tree.fill(branches, expand_depth=depth)
-        text = f"{len(branches)} computers, {roots:,} root processes"
-        if message.partial:
-            text += "   (still loading: the tree will be rebuilt)"
-            self.set_timer(1.0, self._reload_when_loaded)
-        status.update(Text(text + "   enter: jump"))
-        if branches:
-            tree.move_cursor_to_line(0)
-
-    def _reload_when_loaded(self) -> None:
-        if app_loaded(self.app):
-            self._load()
-        else:
-            self.set_timer(1.0, self._reload_when_loaded)
+        model = message.model
+        branches = None if message.error or model is None else computer_branches(model)
+        roots = sum(len(b.children) for b in branches or [])
+        depth = 99 if branches and count_nodes(list(branches)) <= UNFOLD_ALL_BELOW else 1
+        self.show_result(message.error or (None if model else "no correlation model"), branches, depth=depth,
+                         summary=f"{len(branches or [])} computers, {roots:,} root processes",
+                         partial=message.partial, hint="enter: jump")
 
     @on(Tree.NodeSelected, "#processes-tree")
     def _selected(self, event: Tree.NodeSelected[Any]) -> None:

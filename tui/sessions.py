@@ -15,14 +15,14 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.widgets import Static, Tree
+from textual.widgets import Tree
 
 from core.correlate import session_start
 from core.model import iso_from_filetime
 from core.sessions import WELL_KNOWN
 from core.text import printable
-from tui.correlation import NavTree, SingleTreeScreen, ViewNode, activate
-from tui.model_cache import ModelReady, app_loaded, request_model
+from tui.correlation import SingleTreeScreen, ViewNode, activate
+from tui.model_cache import ModelReady, request_model
 
 
 def _logon_types() -> dict[int, str]:
@@ -139,28 +139,12 @@ class SessionsScreen(SingleTreeScreen):
         request_model(self.app, self)
 
     def on_model_ready(self, message: ModelReady) -> None:
-        status = self.query_one("#view-status", Static)
-        tree = self.query_one(NavTree)
-        tree.clear()
-        if message.error or message.model is None:
-            status.update(Text(message.error or "no correlation model", style="bold"))
-            return
-        branches = session_nodes(message.model)
-        tree.fill(branches, expand_depth=1)
-        count = len(message.model.sessions)
-        text = f"{count:,} logon sessions on {len(branches)} computers"
-        if message.partial:
-            text += "   (still loading: the tree will be rebuilt)"
-            self.set_timer(1.0, self._reload_when_loaded)
-        status.update(Text(text + "   enter: open/jump"))
-        if branches:
-            tree.move_cursor_to_line(0)
-
-    def _reload_when_loaded(self) -> None:
-        if app_loaded(self.app):
-            self._load()
-        else:
-            self.set_timer(1.0, self._reload_when_loaded)
+        model = message.model
+        branches = None if message.error or model is None else session_nodes(model)
+        count = len(model.sessions) if model is not None else 0
+        self.show_result(message.error or (None if model else "no correlation model"), branches, depth=1,
+                         summary=f"{count:,} logon sessions on {len(branches or [])} computers",
+                         partial=message.partial)
 
     @on(Tree.NodeSelected, "#sessions-tree")
     def _selected(self, event: Tree.NodeSelected[Any]) -> None:
