@@ -336,7 +336,10 @@ class _Scan:
         self.sessions.finish_privileges()
         for roles in self.roles.values():
             if roles.logon_id:
-                roles.session = self.sessions.choose(roles.host, roles.computer, roles.logon_id, roles.ref, roles.user)
+                adjacent = roles.ref.event_id == 4672  # logged next to its own 4624
+                roles.session = self.sessions.choose(
+                    roles.host, roles.computer, roles.logon_id, roles.ref, roles.user, adjacent=adjacent
+                )
 
     def _resolve(self, roles: _Roles, pid: int, name: str | None = None, grace: bool = False) -> tuple[int, str | None]:
         return self.procs.resolve(roles.host, roles.computer, pid, roles.ref, name=name, grace=grace)

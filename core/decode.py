@@ -182,12 +182,13 @@ def decode_sid(value: str) -> str | None:
 
 # -- logons -----------------------------------------------------------------------------------
 
-#: Logon ids that name a built-in session rather than a user logon.
+#: Logon ids that name a built-in session rather than a user logon (winnt.h `*_LUID`).
 WELL_KNOWN_LOGON_IDS: dict[int, str] = {
     0x3E7: "SYSTEM session",
     0x3E5: "LOCAL SERVICE session",
     0x3E4: "NETWORK SERVICE session",
-    0x3E6: "IUSR session",
+    0x3E6: "ANONYMOUS LOGON session",
+    0x3E3: "IUSR session",
     0: "no logon session",
 }
 

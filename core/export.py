@@ -109,11 +109,17 @@ def _umask() -> int:
 
 
 def event_document(store_paths: dict[int, str], se: StoredEvent) -> dict[str, Any]:
-    """One event as the JSON-lines output shape."""
+    """One event as the JSON-lines output shape. `data` is an object, so a repeated EventData
+    name gets the loaders' numbering for unnamed `Data` instead of losing its later values."""
     ev = se.event
     data: dict[str, str] = {}
+    repeats: dict[str, int] = {}
     for name, value in ev.data:
-        data.setdefault(name, value)
+        key = name
+        while key in data:  # a repeated name keeps every value: `Name`, `Name[1]`, ... (as `Data`)
+            repeats[name] = n = repeats.get(name, 0) + 1
+            key = f"{name}[{n}]"
+        data[key] = value
     return {
         "file": store_paths.get(ev.source, ""),
         "record_id": ev.record_id,

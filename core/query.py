@@ -245,14 +245,16 @@ def _free_text(text: str, params: list[object]) -> str:
     events' own `data` JSON is scanned first as a cheap superset filter (the same text, JSON
     escaped), and only its candidates are checked exactly against their own values (which also
     keeps a field NAME, such as CommandLine, from matching). In time order SQLite can stop at the
-    first page when matches are common.
+    first page when matches are common. `user_sid` is often NULL: its test is guarded so the
+    whole expression stays two-valued and `-"text"` is the exact complement.
     """
     pattern = "%" + _like(text) + "%"
     params.extend([pattern] * 4)
     params.extend((_json_like(text), "$[1]", pattern))
     like = f"LIKE ? ESCAPE '{_ESC}'"
     return (
-        f"(e.computer {like} OR e.channel {like} OR e.provider {like} OR e.user_sid {like}"
+        f"(e.computer {like} OR e.channel {like} OR e.provider {like}"
+        f" OR (e.user_sid IS NOT NULL AND e.user_sid {like})"
         f" OR (e.data {like} AND EXISTS (SELECT 1 FROM json_each(e.data) j WHERE json_extract(j.value, ?) {like})))"
     )
 

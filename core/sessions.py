@@ -122,21 +122,27 @@ class SessionTracker:
     def privileged(self, host: str, computer: str, lid: int, ref: Ref, user: str | None) -> None:
         self._privileges.append((host, computer, lid, ref, user))
 
-    def find(self, host: str, lid: int, ref: Ref) -> int | None:
+    def find(self, host: str, lid: int, ref: Ref, *, adjacent: bool = False) -> int | None:
         """The latest session with this id begun before `ref`, else one whose 4624 is logged
-        just after it (within LOGON_WINDOW), else None."""
+        just after it (within LOGON_WINDOW), else None.
+
+        `adjacent` is for a 4672, which is logged next to its own 4624: a session starting just
+        after it wins over an earlier one begun longer before, since logon ids are reused after
+        a reboot and the 4672 of the new logon usually precedes its 4624."""
         starts = self._by_key.get((host, lid), [])
         pos = bisect.bisect_right(starts, (ref.key, len(self.sessions)))
+        after = starts[pos] if pos < len(starts) and starts[pos][0][0] - ref.ts <= LOGON_WINDOW else None
         if pos > 0:
-            return starts[pos - 1][1]
-        if pos < len(starts) and starts[pos][0][0] - ref.ts <= LOGON_WINDOW:
-            return starts[pos][1]
-        return None
+            before = starts[pos - 1]
+            if adjacent and after is not None and after[0][0] - ref.ts < ref.ts - before[0][0]:
+                return after[1]
+            return before[1]
+        return after[1] if after is not None else None
 
     def finish_privileges(self) -> None:
         """Attach each 4672 to its session (creating one when its 4624 is not in the log)."""
         for host, computer, lid, ref, user in self._privileges:
-            idx = self.find(host, lid, ref)
+            idx = self.find(host, lid, ref, adjacent=True)
             if idx is None:
                 s = self._new(host, computer, lid, ref)
                 s.user = user
@@ -145,9 +151,12 @@ class SessionTracker:
             if s.privileges is None:
                 s.privileges = ref
 
-    def choose(self, host: str, computer: str, lid: int, ref: Ref, user: str | None) -> SessionChoice:
-        """The session an event with logon id `lid` belongs to, and how sure that is."""
-        idx = self.find(host, lid, ref)
+    def choose(
+        self, host: str, computer: str, lid: int, ref: Ref, user: str | None, *, adjacent: bool = False
+    ) -> SessionChoice:
+        """The session an event with logon id `lid` belongs to, and how sure that is
+        (`adjacent`: see `find`)."""
+        idx = self.find(host, lid, ref, adjacent=adjacent)
         if idx is not None:
             s = self.sessions[idx]
             who = s.user or user
