@@ -525,10 +525,10 @@ class CorrelationModel:
                 continue
             candidates = starts.get((process.computer.casefold(), lid))
             begin = process.start or process.first_seen.key
-            if candidates:
-                pos = bisect.bisect_right([c[0] for c in candidates], begin) - 1
-                by_session.setdefault(candidates[max(pos, 0)][1], []).append(process)
-            else:
+            pos = bisect.bisect_right([c[0] for c in candidates], begin) - 1 if candidates else -1
+            if candidates and pos >= 0:
+                by_session.setdefault(candidates[pos][1], []).append(process)
+            else:  # no session with this id began before it: its logon precedes the log
                 orphans.setdefault((process.computer, lid), []).append(process)
         return by_session, orphans
 

@@ -747,6 +747,7 @@ def test_processes_go_to_the_session_alive_when_they_started() -> None:
     """Logon ids are unique only until a reboot: a reused id is a new session, and a process
     belongs to the latest one begun before it; well-known ids have no session (orphans)."""
     events = load(
+        p4688(7, 0.5, "0x50", "C:\\Windows\\System32\\conhost.exe", "0x4", logon="0x4a5af0"),
         s4624(1, 1.0, "0x4a5af0"),
         p4688(2, 2.0, "0x100", "C:\\Windows\\System32\\cmd.exe", "0x4", logon="0x4a5af0"),
         s4624(3, 10.0, "0x4a5af0"),  # the same logon id again, after a reboot
@@ -762,3 +763,5 @@ def test_processes_go_to_the_session_alive_when_they_started() -> None:
     other = next(s for s in model.sessions if s.computer == "HOST2")
     assert other.index not in by_session
     assert [p.pid for p in orphans[("HOST1", 0x3E7)]] == [0x300]
+    # Started before any session with its id began: its logon precedes the log.
+    assert [p.pid for p in orphans[("HOST1", 0x4A5AF0)]] == [0x50]
