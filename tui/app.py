@@ -491,6 +491,17 @@ class EvtxApp(App[int]):
     # -- contract for other screens --------------------------------------------------------------
 
     def selected_event(self) -> StoredEvent | None:
+        """The event the analyst has selected on the screen in front: a view (Handles, Marks, a
+        tree) names it through `selected_store_id()`, so `c`, `m`, `M`, `y` act on what that view
+        highlights, never on the event table's row hidden behind it."""
+        screen = self.screen
+        picker = getattr(screen, "selected_store_id", None)
+        if screen is not self.screen_stack[0] and callable(picker):
+            store_id = picker()
+            if store_id is None or self.store_path is None:
+                return None
+            with Store(self.store_path, readonly=True) as store:
+                return store.get(int(store_id))
         row = self.table.selected_row()
         return row.stored if row is not None else None
 

@@ -212,6 +212,13 @@ class TreeViewScreen(Screen[None]):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def selected_store_id(self) -> int | None:
+        """The event behind the highlighted tree node (what `c`, `m`, `y` act on here)."""
+        tree = self.search_tree()
+        node = tree.cursor_node if tree is not None else None
+        event_id = getattr(node.data, "event_id", None) if node is not None else None
+        return event_id if isinstance(event_id, int) else None
+
     def action_search(self) -> None:
         self._search_target = self.search_tree()
         box = self.query_one(SearchInput)

@@ -198,6 +198,13 @@ class HandlesScreen(TreeViewScreen):
         self._show(event.cursor_row)
         self.query_one(NavTree).focus()
 
+    def selected_store_id(self) -> int | None:
+        """The highlighted 4690 while the list has focus, else the tree node's event."""
+        if self.query_one(HandlesTable).has_focus:
+            dup = self.selected_duplication()
+            return int(dup.event.id) if dup is not None else None
+        return super().selected_store_id()
+
     def selected_duplication(self) -> Any | None:
         row = self.query_one(HandlesTable).cursor_row
         return self._dups[row] if 0 <= row < len(self._dups) else None

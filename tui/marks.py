@@ -222,6 +222,11 @@ class MarksScreen(Screen[None]):
 
     # -- actions ---------------------------------------------------------------------------
 
+    def selected_store_id(self) -> int | None:
+        """The highlighted mark's event (what `c`, `m`, `y` act on here)."""
+        m = self._current()
+        return self._ids.get(m.key) if m is not None else None
+
     def action_cursor_down(self) -> None:
         self.query_one(DataTable).action_cursor_down()
 
