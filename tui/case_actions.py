@@ -145,9 +145,9 @@ def edit_note(app: App[Any]) -> None:
 
 
 def _time_key(se: StoredEvent) -> tuple[int, int, int]:
-    """The event table's order: time, record id, store id (no time sorts last)."""
+    """The event table's order: time, record id, store id (no time sorts first, as in SQL)."""
     ev = se.event
-    ft = ev.filetime if ev.filetime is not None else 1 << 62
+    ft = ev.filetime if ev.filetime is not None else -1
     return (ft, ev.record_id if ev.record_id is not None else -1, se.id)
 
 

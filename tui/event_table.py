@@ -237,18 +237,6 @@ class EventTable(ScrollView, can_focus=True):
         "event-table--finding-low",
     }
 
-    DEFAULT_CSS = """
-    EventTable { background: $surface; overflow-x: hidden; }
-    EventTable > .event-table--header { text-style: bold; background: $panel; }
-    EventTable > .event-table--cursor { background: $accent; color: $text; text-style: bold; }
-    EventTable > .event-table--cursor-blurred { background: $accent 40%; }
-    EventTable > .event-table--marked { color: $warning; text-style: bold; }
-    EventTable > .event-table--pending { color: $text-muted; }
-    EventTable > .event-table--finding-high { color: $error; text-style: bold; }
-    EventTable > .event-table--finding-medium { color: $warning; text-style: bold; }
-    EventTable > .event-table--finding-low { color: $text-muted; }
-    """
-
     cursor: reactive[int] = reactive(0, repaint=False)
     local_time: reactive[bool] = reactive(False)
 

@@ -27,35 +27,6 @@ from core.text import printable
 #: The work an export does: (format, path, overwrite) -> number of rows/nodes/marks written.
 ExportJob = Callable[[str, Path, bool], int]
 
-CSS = """
-ExportDialog {
-    align: center middle;
-}
-ExportDialog > Vertical {
-    width: 80%;
-    max-width: 90;
-    height: auto;
-    border: round $accent;
-    background: $surface;
-    padding: 0 1;
-}
-ExportDialog RadioSet {
-    height: auto;
-    width: 100%;
-    layout: horizontal;
-}
-ExportDialog #export-error {
-    height: auto;
-    color: $error;
-    text-style: bold;
-}
-ExportDialog .hint {
-    color: $text-muted;
-}
-ExportDialog Horizontal {
-    height: auto;
-}
-"""
 
 FORMAT_NAMES = {"csv": "CSV", "jsonl": "JSON lines", "md": "Markdown", "json": "JSON"}
 
@@ -63,7 +34,7 @@ FORMAT_NAMES = {"csv": "CSV", "jsonl": "JSON lines", "md": "Markdown", "json": "
 class ExportDialog(ModalScreen[str | None]):
     """Ask for a format and a path, then run `job` in a thread (see the module docstring)."""
 
-    DEFAULT_CSS = CSS
+    CSS_PATH = "dialogs.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", priority=True),
         Binding("f", "overwrite", "Overwrite", show=False),

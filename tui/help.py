@@ -47,11 +47,7 @@ def help_text(
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close help")]
 
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 80%; max-width: 90; height: 90%; border: heavy $accent;
-                            background: $surface; padding: 0 1; }
-    """
+    CSS_PATH = "dialogs.tcss"
 
     def __init__(self, sections: Sequence[tuple[str, Sequence[BindingType]]]) -> None:
         super().__init__()

@@ -26,11 +26,7 @@ MAX_SHOWN = 10_000
 class IssuesScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,exclamation_mark", "close", "Close")]
 
-    DEFAULT_CSS = """
-    IssuesScreen { align: center middle; }
-    IssuesScreen > Vertical { width: 95%; height: 90%; border: heavy $error; background: $surface; }
-    IssuesScreen DataTable { height: 1fr; }
-    """
+    CSS_PATH = "dialogs.tcss"
 
     def __init__(self, db_path: Path | None, load_errors: list[str] | None = None) -> None:
         super().__init__()

@@ -27,42 +27,11 @@ from core.model import iso_from_filetime
 from core.store import Store
 from core.text import one_line, printable
 
-CSS = """
-NoteDialog {
-    align: center middle;
-}
-NoteDialog > Vertical {
-    width: 80%;
-    max-width: 100;
-    height: auto;
-    max-height: 20;
-    border: round $accent;
-    background: $surface;
-    padding: 0 1;
-}
-NoteDialog TextArea {
-    height: 8;
-}
-NoteDialog .hint, MarksScreen .hint {
-    color: $text-muted;
-    height: 1;
-}
-MarksScreen DataTable {
-    height: 1fr;
-}
-MarksScreen #marks-note {
-    height: auto;
-    max-height: 6;
-    padding: 0 1;
-    border-top: solid $primary 40%;
-}
-"""
-
 
 class NoteDialog(ModalScreen[str | None]):
     """Edit a note: `ctrl+s` (or `f2`) saves, `esc` cancels. Dismisses with the text, or None."""
 
-    DEFAULT_CSS = CSS
+    CSS_PATH = "dialogs.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("f2", "save", "Save", show=False, priority=True),
@@ -113,7 +82,7 @@ class MarksResolved(Message):
 class MarksScreen(Screen[None]):
     """Every mark of the case, with its note (see the module docstring for the keys)."""
 
-    DEFAULT_CSS = CSS
+    CSS_PATH = "dialogs.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "jump", "Jump"),
         Binding("d", "unmark", "Unmark"),
