@@ -191,3 +191,31 @@ async def test_status_line_shows_parse_issues_while_loading_at_80_columns() -> N
         text = screen_text(app)
         assert "1,234 parse issues" in text
         assert "esc stops" in text
+
+
+@sync
+async def test_app_keys_do_not_fire_behind_a_modal_dialog(tmp_path: Path) -> None:
+    """With focus on an export dialog's format choice, `q` must not quit the app and `3` must
+    not open a view over the dialog; `esc` still closes the dialog. (Textual's ModalScreen
+    already keeps app bindings out; this guards against a priority binding breaking that.)"""
+    app = EvtxApp([str(DEMO)])
+
+    def job(fmt: str, target: Path, overwrite: bool) -> int:
+        target.write_text("x\n")
+        return 1
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        dialog = ExportDialog("Export", ("csv", "jsonl"), tmp_path / "out.csv", job)
+        app.push_screen(dialog)
+        await wait_for(pilot, lambda: app.screen is dialog and bool(dialog.query("#export-format")))
+        dialog.query_one("#export-format").focus()
+        await pilot.pause(0.1)
+        await pilot.press("q", "3", "m")
+        await pilot.pause(0.3)
+        assert app.is_running and app.screen is dialog
+        assert not app.case or not len(app.case)  # `m` did not mark the row behind the dialog
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is not dialog)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HandlesScreen")
