@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rich.style import Style
@@ -18,52 +12,21 @@ from core.decode import decode_value
 from core.history import History
 from core.query import compile_query
 from core.store import Store
+from tests.apputil import DEMO, screen_text, sync, wait_for
 from tui.app import EvtxApp
 from tui.detail import FieldTree
 from tui.event_table import EventTable
 from tui.help import HelpScreen
 from tui.issues_panel import IssuesScreen
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "demo" / "intrusion.xml"
 NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 
 
-def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async Pilot test without an async pytest plugin."""
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return run
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("EVTX_EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    if not DEMO.exists():
-        subprocess.run([sys.executable, str(ROOT / "demo" / "make_demo.py")], cwd=ROOT, check=True)
-
-
-async def wait_for(pilot: object, cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)  # type: ignore[attr-defined]
 
 
 async def ready(pilot: object, app: EvtxApp) -> None:
     await wait_for(pilot, lambda: app.loaded and app.table.total is not None and app.table.row_at(0) is not None)
     await pilot.pause(0.05)  # type: ignore[attr-defined]
-
-
-def screen_text(app: EvtxApp) -> str:
-    strips = app.screen._compositor.render_strips()
-    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
 
 
 def tree_labels(app: EvtxApp) -> list[str]:

@@ -3,8 +3,7 @@ Findings node (issue 6, "in the app"), on the demo intrusion log."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,8 @@ import pytest
 
 import tui.model_cache as model_cache
 from core.store import Store
-from tests.test_app import DEMO, ready, screen_text, sync, tree_labels, wait_for
+from tests.apputil import DEMO, screen_text, sync, wait_for
+from tests.test_app import ready, tree_labels
 from tui.app import EvtxApp
 from tui.detail import FieldTree
 from tui.help import HelpScreen
@@ -22,18 +22,6 @@ MIMIKATZ_RECORD = 48232  # mk64.exe "sekurlsa::logonpasswords" from %TEMP%, elev
 SVCHOST_CHILD_RECORD = 48217  # taskhostw.exe in System32 started by svchost.exe
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Own cache, case and config dirs: the built-in rules only (a rules.toml in the tester's
-    config dir must not count), no marks left over from another test."""
-    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("EVTX_EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    if not DEMO.exists():
-        subprocess.run([sys.executable, str(DEMO.parent / "make_demo.py")], cwd=DEMO.parents[1], check=True)
-    config = tmp_path / "config"
-    config.mkdir()
-    monkeypatch.setenv("EVTX_EXPLORER_CONFIG_DIR", str(config))
 
 
 def store_id_of(app: EvtxApp, record_id: int) -> int:
@@ -180,8 +168,9 @@ async def test_the_findings_view_reuses_what_the_table_computed(monkeypatch: pyt
 
 
 @sync
-async def test_a_bad_rules_file_is_reported_in_the_detail_pane(tmp_path: Path) -> None:
-    (tmp_path / "config" / "rules.toml").write_text("[no-such-rule]\nseverity = 'high'\n", encoding="utf-8")
+async def test_a_bad_rules_file_is_reported_in_the_detail_pane() -> None:
+    rules = Path(os.environ["EVTX_EXPLORER_CONFIG_DIR"]) / "rules.toml"  # set by tests/conftest.py
+    rules.write_text("[no-such-rule]\nseverity = 'high'\n", encoding="utf-8")
     app = EvtxApp([str(DEMO)])
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app)

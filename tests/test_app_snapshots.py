@@ -4,27 +4,11 @@ and look at the SVGs before committing them."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.apputil import DEMO
 from tui.app import EvtxApp
-
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "demo" / "intrusion.xml"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("EVTX_EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    if not DEMO.exists():
-        subprocess.run([sys.executable, str(ROOT / "demo" / "make_demo.py")], cwd=ROOT, check=True)
 
 
 async def _ready(pilot: Any) -> None:

@@ -9,62 +9,28 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.apputil import DEMO, screen_text, sync, wait_for
 from tui.app import EvtxApp
 from tui.correlation import CorrelationScreen
 from tui.export_dialog import ExportDialog
 from tui.status import LoadState
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "demo" / "intrusion.xml"
-
-
-def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return run
-
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("EVTX_EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("NO_COLOR", raising=False)
+def _cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    if not DEMO.exists():
-        subprocess.run([sys.executable, str(ROOT / "demo" / "make_demo.py")], cwd=ROOT, check=True)
-
-
-async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
 
 
 async def ready(pilot: Any, app: EvtxApp) -> None:
     await wait_for(pilot, lambda: app.loaded and app.table.total is not None and app.table.row_at(0) is not None)
     await wait_for(pilot, lambda: app.case is not None)
     await pilot.pause(0.05)
-
-
-def screen_text(app: EvtxApp) -> str:
-    strips = app.screen._compositor.render_strips()
-    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
 
 
 # -- keys in the views act on the view's selection ------------------------------------------------
