@@ -28,11 +28,6 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print("usage: evtx-explorer FILE... (or 'evtx-explorer demo'); see --help", file=sys.stderr)
         return 2
-    try:
-        from tui.app import run_app
-    except ImportError:
-        from cli import cmd_stats
+    from tui.app import run_app  # here, not at the top: the headless commands never import textual
 
-        return cmd_stats.run(argparse.Namespace(files=files, no_cache=args.no_cache, jobs=args.jobs,
-                                                json=False, issues=False))
     return run_app(files, use_cache=not args.no_cache, jobs=args.jobs, case_file=args.case)

@@ -146,3 +146,12 @@ def test_cache_key_changes_with_the_parse_revision(log: Path, monkeypatch: pytes
     before = core.cache.cache_key([str(log)])
     monkeypatch.setattr(core.cache, "PARSE_REVISION", core.cache.PARSE_REVISION + 1)
     assert core.cache.cache_key([str(log)]) != before
+
+
+def test_demo_names_the_bundled_log_and_no_file_is_a_usage_error() -> None:
+    from cli.cmd_open import DEMO_LOG, resolve_files
+
+    assert resolve_files(["demo", "x.evtx"]) == [str(DEMO_LOG), "x.evtx"]
+    assert DEMO_LOG.is_file()
+    status, _, err = run_cli()
+    assert status == 2 and "usage" in err
