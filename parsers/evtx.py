@@ -306,6 +306,17 @@ def _chain(head: list[T], rest: Iterator[T]) -> Iterator[T]:
 # --------------------------------------------------------------------------------------------
 
 
+def _plan(path: str, jobs: int | None) -> tuple[int, int, bool] | None:
+    """Check the file (InputError if it is not EVTX) and decide how to decode it: (jobs, chunk
+    count, decode inline?); None when it has no chunk at all."""
+    size, has_chunks = _open_checked(path)
+    if not has_chunks:
+        return None
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    n_chunks = _chunk_count(size)
+    return jobs, n_chunks, jobs == 1 or size < INLINE_BYTES or n_chunks <= GROUP_CHUNKS
+
+
 def iter_events(path: str, source: int = 0, jobs: int | None = None) -> Iterator[Event | ParseIssue]:
     """Every event of an EVTX file, in file order, with a ParseIssue for each record neither
     decoder can read: every record `parsers.evtx_reference.iter_events` reads, identical, plus
@@ -314,14 +325,13 @@ def iter_events(path: str, source: int = 0, jobs: int | None = None) -> Iterator
     Raises InputError before yielding anything when the file is not a readable EVTX file.
     `jobs`: worker processes (default one per core; 1 = no workers).
     """
-    size, has_chunks = _open_checked(path)
-    if not has_chunks:
+    plan = _plan(path, jobs)
+    if plan is None:
         return
-    jobs = default_jobs() if jobs is None else max(1, jobs)
-    n_chunks = _chunk_count(size)
+    jobs, n_chunks, inline_only = plan
     try:
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            if jobs == 1 or size < INLINE_BYTES or n_chunks <= GROUP_CHUNKS:
+            if inline_only:
                 yield from _decode_range(buf, path, source, 0, n_chunks)
                 return
 
@@ -338,14 +348,13 @@ def iter_events(path: str, source: int = 0, jobs: int | None = None) -> Iterator
 def iter_encoded_batches(path: str, source: int = 0, jobs: int | None = None) -> Iterator[EncodedBatch]:
     """The same events as `iter_events`, as store rows (`core.rows.encode_event`) computed in the
     workers, in file order, one batch per group of chunks: the ingest only inserts them."""
-    size, has_chunks = _open_checked(path)
-    if not has_chunks:
+    plan = _plan(path, jobs)
+    if plan is None:
         return
-    jobs = default_jobs() if jobs is None else max(1, jobs)
-    n_chunks = _chunk_count(size)
+    jobs, n_chunks, inline_only = plan
     try:
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            if jobs == 1 or size < INLINE_BYTES or n_chunks <= GROUP_CHUNKS:
+            if inline_only:
                 for first, count in _groups(n_chunks, 0):
                     yield _encode_range(buf, path, source, first, count)
                 return

@@ -56,6 +56,20 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 # --------------------------------------------------------------------------- Event XML
 
 
+def _streamed_events(items: Iterator[Event | ParseIssue]) -> int:
+    """Count the events of a loader's stream, asserting it is a generator whose peak memory
+    stays small (the inputs given are over 10 MB)."""
+    assert isinstance(items, Iterator) and not isinstance(items, list)
+    tracemalloc.start()
+    try:
+        n = sum(1 for item in items if isinstance(item, Event))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000, peak
+    return n
+
+
 def test_event_viewer_save_as_xml(tmp_path: Path) -> None:
     body = "\n".join(
         xml_event(4688, 100 + i, {"NewProcessId": f"0x{i + 0x10:x}", "CommandLine": f"cmd{i}"}) for i in range(3)
@@ -129,16 +143,7 @@ def test_xml_streams_in_bounded_memory(tmp_path: Path) -> None:
             fh.write(one)
         fh.write("</Events>")
     assert path.stat().st_size > 10_000_000
-    items = eventxml.iter_events(str(path))
-    assert isinstance(items, Iterator) and not isinstance(items, list)
-    tracemalloc.start()
-    try:
-        n = sum(1 for item in items if isinstance(item, Event))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert n == 6000
-    assert peak < 4_000_000, peak
+    assert _streamed_events(eventxml.iter_events(str(path))) == 6000
 
 
 def test_oversized_xml_event_is_skipped_not_buffered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -379,16 +384,7 @@ def test_json_streams_in_bounded_memory(tmp_path: Path) -> None:
         for _ in range(8000):
             fh.write(line)
     assert path.stat().st_size > 10_000_000
-    items = jsonlines.iter_events(str(path))
-    assert isinstance(items, Iterator) and not isinstance(items, list)
-    tracemalloc.start()
-    try:
-        n = sum(1 for item in items if isinstance(item, Event))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert n == 8000
-    assert peak < 4_000_000, peak
+    assert _streamed_events(jsonlines.iter_events(str(path))) == 8000
 
 
 def test_zip_is_one_input_member_by_member(tmp_path: Path) -> None:

@@ -41,7 +41,8 @@ async def _until(pilot: Any, predicate: Any) -> None:
     await pilot.pause(0.1)
 
 
-def test_handles_view_100x30(snap_compare: Any, demo_store: Path) -> None:
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
+def test_handles_view(snap_compare: Any, demo_store: Path, size: tuple[int, int]) -> None:
     async def ready(pilot: Any) -> None:
         screen = pilot.app.screen
         table = screen.query_one(HandlesTable)
@@ -50,19 +51,7 @@ def test_handles_view_100x30(snap_compare: Any, demo_store: Path) -> None:
             pilot, lambda: table.row_count > 0 and any("source process" in t for t in tree_lines(tree))
         )
 
-    assert snap_compare(Harness(demo_store, HandlesScreen), terminal_size=(100, 30), run_before=ready)
-
-
-def test_handles_view_80x24(snap_compare: Any, demo_store: Path) -> None:
-    async def ready(pilot: Any) -> None:
-        screen = pilot.app.screen
-        table = screen.query_one(HandlesTable)
-        tree = screen.query_one("#handles-tree", NavTree)
-        await _until(
-            pilot, lambda: table.row_count > 0 and any("source process" in t for t in tree_lines(tree))
-        )
-
-    assert snap_compare(Harness(demo_store, HandlesScreen), terminal_size=(80, 24), run_before=ready)
+    assert snap_compare(Harness(demo_store, HandlesScreen), terminal_size=size, run_before=ready)
 
 
 def test_processes_view_100x30(snap_compare: Any, demo_store: Path) -> None:
