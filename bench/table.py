@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core import schema  # noqa: E402
+from core.rows import encode_tuples, new_postings, postings_text, store_id  # noqa: E402
 from core.store import Store  # noqa: E402
 
 BASE_TS = 133_500_000_000_000_000
@@ -48,41 +49,33 @@ def build_store(path: Path, n: int) -> None:
     tmp.unlink(missing_ok=True)
     with Store(tmp) as store:
         store.add_source("bench/Security.evtx", "evtx")
-        conn = store.conn
 
-        def events() -> Iterator[tuple[Any, ...]]:
+        def events() -> Iterator[tuple[int, tuple[Any, ...]]]:
             for i in range(n):
                 eid, data = KINDS[i % len(KINDS)]
                 if i % 100_000 == 99_999:
                     data = [*data, ("Marker", "needle")]
                 # Slightly out of order (as wrapped logs are): time jitters around file order.
                 ts = BASE_TS + i * 10_000_000 + ((i * 7919) % 13) * 1_000_000
-                yield (i + 1, 0, i + 1, 1000 + i, ts, eid, 1, 0, 0, 0, "0x8020000000000000", "Security",
-                       "Microsoft-Windows-Security-Auditing", "WS01.corp", 4, 8, None, i + 1,
-                       json.dumps(data))
+                fields = (0, i + 1, 1000 + i, ts, eid, 0, 0, 0, 0, "0x8020000000000000", "Security",
+                          "Microsoft-Windows-Security-Auditing", "WS01.corp", 4, 8, None, tuple(data), i + 1)
+                yield store_id(0, i + 1), fields
 
-        def fields() -> Iterator[tuple[Any, ...]]:
-            for i in range(n):
-                eid, data = KINDS[i % len(KINDS)]
-                yield (i + 1, "eventid", str(eid), eid)
-                for name, value in data:
-                    num = int(value, 16) if value.startswith("0x") else (int(value) if value.isdigit() else None)
-                    yield (i + 1, name.lower(), value, num)
-                if i % 100_000 == 99_999:
-                    yield (i + 1, "marker", "needle", None)
-
-        cols = "id, source, record_number, record_id, ts, event_id, version, level, task, opcode, keywords, " \
-               "channel, provider, computer, pid, tid, user_sid, locator, data"
-        with conn:
-            conn.executemany(f"INSERT INTO events({cols}) VALUES ({', '.join('?' * 19)})", events())
-            conn.executemany("INSERT INTO fields(event, name, value, num) VALUES (?, ?, ?, ?)", fields())
+        batch: list[tuple[int, tuple[Any, ...]]] = []
+        for item in events():
+            batch.append(item)
+            if len(batch) == 50_000:
+                postings = new_postings()
+                store.add_rows(encode_tuples(batch, postings), postings_text(postings))
+                batch = []
+        postings = new_postings()
+        store.add_rows(encode_tuples(batch, postings), postings_text(postings))
         store.finish_source(0, records=n, parse_issues=0, error=None)
         store.build_indexes()
         store.set_meta("complete", "1")
     for suffix in ("-wal", "-shm"):
         Path(str(tmp) + suffix).unlink(missing_ok=True)
     tmp.rename(path)
-    assert schema.SCHEMA_VERSION
 
 
 def rss_mb() -> float:
@@ -148,6 +141,12 @@ async def measure(db: Path) -> dict[str, Any]:
         await timed("filter_free_text", lambda: app.set_filter("needle"),
                     lambda: table.total is not None and table.row_at(0) is not None, pilot)
         results["filter_free_text"]["matches"] = table.total
+        await timed("filter_field_rare", lambda: app.set_filter("Marker:needle"),
+                    lambda: table.total is not None and table.row_at(0) is not None, pilot)
+        results["filter_field_rare"]["matches"] = table.total
+        await timed("filter_field_common", lambda: app.set_filter("handle:0x438"),
+                    lambda: table.total is not None and table.row_at(0) is not None, pilot)
+        results["filter_field_common"]["matches"] = table.total
         await timed("clear_filter", lambda: app.set_filter(""),
                     lambda: table.total == total and table.row_at(0) is not None, pilot)
         await timed("jump_to_middle", lambda: table.move_to(total // 2),
@@ -163,7 +162,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=None, help="store to build/reuse (default: under /tmp)")
     args = parser.parse_args()
-    db = args.db or Path(tempfile.gettempdir()) / f"evtx-explorer-bench-{args.events}.sqlite"
+    db = args.db or Path(tempfile.gettempdir()) / f"evtx-explorer-bench-{args.events}-v{schema.SCHEMA_VERSION}.sqlite"
     t0 = time.perf_counter()
     build_store(db, args.events)
     built = time.perf_counter() - t0

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from core.decode import decode_label, decoded_command_line, label_rid, sid_rid
 from core.model import Event, filetime_to_datetime
 from core.rules import Rule, RulesError, RuleSet, glob_match, load_rules
+from core.schema import FIELD_IDS
 from core.values import as_int
 
 if TYPE_CHECKING:
@@ -633,7 +634,7 @@ def store_parent_lookup(store: Store) -> ParentLookup:
         before = "(e.ts < ? OR (e.ts = ? AND (e.record_id < ? OR (e.record_id = ? AND e.id < ?))))"
         found = store.select(
             "e.event_id = 4688 AND e.computer = ? COLLATE NOCASE AND " + before + " AND e.id IN "
-            "(SELECT f.event FROM fields f WHERE f.name = 'newprocessid' AND f.num = ?)",
+            "(" + FIELD_IDS.format(cond="p.name = 'newprocessid' AND p.num = ?") + ")",
             (event.computer, event.filetime, event.filetime, rid, rid, store_id, ppid),
             limit=1,
             order="e.ts DESC, e.record_id DESC, e.id DESC",
@@ -650,7 +651,9 @@ def store_parent_lookup(store: Store) -> ParentLookup:
             + after
             + " AND "
             + before
-            + " AND e.id IN (SELECT f.event FROM fields f WHERE f.name = 'processid' AND f.num = ?)",
+            + " AND e.id IN ("
+            + FIELD_IDS.format(cond="p.name = 'processid' AND p.num = ?")
+            + ")",
             (
                 event.computer,
                 parent.filetime,

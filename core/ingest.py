@@ -11,9 +11,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from core.model import Event, InputError, ParseIssue, SourceInfo
-from core.rows import EncodedEvent, encode_event
+from core.rows import (
+    ID_SHIFT,
+    MAX_PLACE,
+    EventRow,
+    PostingsText,
+    encode_tuples,
+    event_fields,
+    new_postings,
+    postings_text,
+    store_id,
+)
 from core.store import Store
 
 BATCH = 5000
@@ -39,45 +50,86 @@ class Progress:
 
 
 ProgressFn = Callable[[Progress], None]
-#: Store rows, the parse issues met among them, and how many bytes of the input they reach.
-Batch = tuple[list[EncodedEvent], list[ParseIssue], int]
+class Batch(NamedTuple):
+    """Consecutive events of an input: their store rows to insert (empty when a worker process
+    inserted them already), how many there are and the highest store id among them, their
+    posting lists, the parse issues met among them, and how many bytes of the input they reach
+    (0 when unknown)."""
+
+    rows: list[EventRow]
+    events: int
+    last_id: int
+    postings: PostingsText
+    issues: list[ParseIssue]
+    end: int
 
 
-def _batches(path: str, source: int, jobs: int | None) -> tuple[str, Iterator[Batch]]:
-    """Detect the format and stream (rows, issues, bytes reached) batches (raises InputError).
+def _batches(path: str, source: int, jobs: int | None, store: Store) -> tuple[str, Iterator[Batch]]:
+    """Detect the format and stream its batches (raises InputError).
 
-    EVTX rows are encoded inside the decoder's worker processes (shipping tuples is much
-    cheaper than pickling events); other formats are encoded here, in batches that start small
-    so the first rows reach the screen at once, then grow (fewer transactions), and are also
-    flushed after FLUSH_SECONDS.
+    Large EVTX files are decoded by worker processes that insert the rows themselves
+    (`core.evtx_ingest`); smaller ones are decoded and inserted here (no process start-up).
+    Other formats are encoded here, in batches that start small so the first rows reach the
+    screen at once, then grow (fewer transactions), and are also flushed after FLUSH_SECONDS.
     """
+    from parsers import evtx
     from parsers.detect import detect_format, iter_input
 
     fmt = detect_format(path)
     if fmt == "evtx":
-        from parsers.evtx import iter_encoded_batches
+        if evtx.uses_workers(path, jobs) and store.shareable:
+            from core.evtx_ingest import stored_batches
 
-        return fmt, ((b.rows, b.issues, b.end_offset) for b in iter_encoded_batches(path, source, jobs))
-    return fmt, _encode_stream(iter_input(path, source))
+            stored = stored_batches(str(store.path), path, source, jobs)
+            return fmt, (
+                Batch([], b.events, b.last_id, b.posting_lists(), b.issues, b.end_offset) for b in stored
+            )
+        return fmt, (
+            Batch(b.rows, len(b.rows), b.rows[-1][0] if b.rows else -1, postings_text(b.postings), b.issues,
+                  b.end_offset)
+            for b in evtx.iter_encoded_batches(path, source, jobs)
+        )
+    return fmt, _encode_stream(iter_input(path, source), source)
 
 
-def _encode_stream(items: Iterator[Event | ParseIssue]) -> Iterator[Batch]:
-    rows: list[EncodedEvent] = []
+def _encode_stream(items: Iterator[Event | ParseIssue], source: int) -> Iterator[Batch]:
+    """Events numbered by their position in the input (`core.rows.store_id`)."""
+    pending: list[tuple[int, tuple[object, ...]]] = []
     issues: list[ParseIssue] = []
     limit = FIRST_BATCH
     last = time.perf_counter()
+    place = 0
     for item in items:
         if isinstance(item, ParseIssue):
             issues.append(item)
             continue
-        rows.append(encode_event(item))
-        if len(rows) >= limit or (len(rows) % 64 == 0 and time.perf_counter() - last > FLUSH_SECONDS):
-            yield rows, issues, 0
-            rows, issues = [], []
+        place += 1
+        pending.append((store_id(source, place), event_fields(item)))
+        if len(pending) >= limit or (len(pending) % 64 == 0 and time.perf_counter() - last > FLUSH_SECONDS):
+            yield _encoded(pending, issues)
+            pending, issues = [], []
             last = time.perf_counter()
             limit = min(BATCH, limit * 4)
-    if rows or issues:
-        yield rows, issues, 0
+    if pending or issues:
+        yield _encoded(pending, issues)
+
+
+def _encoded(pending: list[tuple[int, tuple[object, ...]]], issues: list[ParseIssue]) -> Batch:
+    postings = new_postings()
+    rows = encode_tuples(pending, postings)
+    return Batch(rows, len(rows), rows[-1][0] if rows else -1, postings_text(postings), issues, 0)
+
+
+def _drop_unaccounted(store: Store, batches: Iterator[Batch], source: int, last_id: int) -> None:
+    """After a stop or an error: let the workers finish the batches they hold, then delete the
+    events they inserted that were not counted (the store keeps exactly what was reported)."""
+    close = getattr(batches, "close", None)
+    if close is not None:
+        close()
+    with store.conn:
+        store.conn.execute(
+            "DELETE FROM events WHERE id > ? AND id <= ?", (last_id, (source << ID_SHIFT) | MAX_PLACE)
+        )
 
 
 def load_paths(
@@ -132,27 +184,38 @@ def _load_one(
                          time.perf_counter() - start, done)
             )
 
+    last_id = (source << ID_SHIFT) - 1  # the highest store id accounted for
+    finished = False
+    batches: Iterator[Batch] = iter(())
     try:
-        fmt, batches = _batches(path, source, jobs)
+        fmt, batches = _batches(path, source, jobs, store)
         info.format = fmt
         store.set_source_format(source, fmt)
-        for rows, issues, end in batches:
-            store.add_encoded(rows)
-            store.add_issues(issues)
-            info.records += len(rows)
-            n_issues += len(issues)
-            info.parse_issues.extend(issues)
-            reached = max(reached, end)
+        for batch in batches:
+            store.add_rows(batch.rows, batch.postings)
+            if batch.issues:
+                store.add_issues(batch.issues)
+            info.records += batch.events
+            last_id = max(last_id, batch.last_id)
+            n_issues += len(batch.issues)
+            info.parse_issues.extend(batch.issues)
+            reached = max(reached, batch.end)
             report(False)
             if stop is not None and stop.is_set():
                 stopped = True
                 break
+        else:
+            finished = True
     except InputError as exc:
         info.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - an input that breaks a loader must not stop the others
         info.error = f"{path}: cannot be read: {type(exc).__name__}: {exc}"
+    if not finished:
+        _drop_unaccounted(store, batches, source, last_id)
+    store.refresh_next_id()
     report(not stopped)
     if stopped:
+        store.flush_postings()
         with store.conn:
             store.conn.execute(
                 "UPDATE sources SET records = ?, parse_issues = ? WHERE id = ?", (info.records, n_issues, source)

@@ -17,15 +17,15 @@
 - `AND`, `OR`, `NOT` (any case), `-term`, parentheses; NOT > AND > OR; adjacent terms AND.
 
 User text only ever reaches SQLite as bound parameters. The SQL shapes are chosen so SQLite
-can drive them from the indexes: field matches are `e.id IN (SELECT event FROM fields WHERE
-name ... AND num/value ...)` (indexes `fields_num`, `fields_value`), EventIDs and times go to
-`events_eid`/`events_time`. Free text cannot use an index (substring search): it scans the
-events once. Case folding is SQLite's: ASCII letters only (`KÖLN` does not match `köln`).
+can drive them from the indexes: field matches are `e.id IN (ids from postings WHERE name ...
+AND num/value ...)` (indexes `postings_num`, `postings_value`, see `core.schema.FIELD_IDS`),
+EventIDs and times go to `events_eid`/`events_time`. Free text cannot use an index (substring
+search), but it scans the distinct values (`postings`), not every event's fields. Case folding
+is SQLite's: ASCII letters only (`KÖLN` does not match `köln`).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -33,7 +33,7 @@ from typing import NamedTuple
 from core.model import parse_time
 from core.query_lexer import Kind, QueryError, Token
 from core.query_parser import And, Node, Not, Or, Term, parse
-from core.schema import SYSTEM_FIELDS
+from core.schema import FIELD_IDS, SYSTEM_FIELDS
 from core.values import (
     CMD_FIELDS,
     HANDLE_FIELDS,
@@ -54,7 +54,7 @@ class Compiled(NamedTuple):
     params: tuple[object, ...]
 
 
-#: Aliases that stand for a set of EventData field names (lower-cased, as `fields.name` is).
+#: Aliases that stand for a set of EventData field names (lower-cased, as `postings.name` is).
 #: `user` also covers the SIDs, which is what an analyst pasting `S-1-5-18` expects.
 ALIAS_FIELDS: dict[str, tuple[str, ...]] = {
     "user": (*USER_FIELDS, "SubjectUserSid", "TargetUserSid", "TargetSid", "UserSid"),
@@ -65,7 +65,7 @@ ALIAS_FIELDS: dict[str, tuple[str, ...]] = {
     "handle": HANDLE_FIELDS,
 }
 
-#: System fields that the store mirrors into `fields` (see `core.rows`). None are any more:
+#: System fields that the store indexes in `postings` (see `core.rows`). None are any more:
 #: System values live in their columns only (ingest speed). tests/test_query.py checks this set
 #: against what the store really writes.
 MIRRORED_SYSTEM_FIELDS: frozenset[str] = frozenset()
@@ -77,7 +77,7 @@ _ALIAS_COLUMNS = {"pid": "pid", "user": "user_sid"}
 _INT_COLUMNS = {"id": "event_id", "eventid": "event_id", "record": "record_id", "eventrecordid": "record_id"}
 _HOST_NAMES = ("host", "computer")
 #: Channel and provider are compared in their columns although the store mirrors them: a
-#: handful of values shared by most events, where `fields` would hand SQLite a list of
+#: handful of values shared by most events, where `postings` would hand SQLite a list of
 #: nearly every event id to sort (0.8 s per million), and a scan in time order stops early.
 _TEXT_COLUMNS = ("channel", "provider")
 _FILE_NAMES = ("file", "source")
@@ -163,21 +163,21 @@ def _fields_match(names: Sequence[str], value: str, params: list[object]) -> str
     """Events with a field in `names` whose value matches: by number when the value is one
     (so every hex/decimal rendering matches), else whole and case-insensitive, or by glob."""
     if len(names) == 1:
-        name_sql = "name = ?"
+        name_sql = "p.name = ?"
     else:
-        name_sql = f"name IN ({', '.join('?' * len(names))})"
+        name_sql = f"p.name IN ({', '.join('?' * len(names))})"
     params.extend(names)
     number = None if _has_glob(value) else as_int(value)
     if number is not None:
         params.append(number)
-        cond = "num = ?"
+        cond = "p.num = ?"
     elif _has_glob(value):
         params.append(_like(value))
-        cond = f"value LIKE ? ESCAPE '{_ESC}'"
+        cond = f"p.value LIKE ? ESCAPE '{_ESC}'"
     else:
         params.append(value)
-        cond = "value = ? COLLATE NOCASE"
-    return f"e.id IN (SELECT event FROM fields WHERE {name_sql} AND {cond})"
+        cond = "p.value = ? COLLATE NOCASE"
+    return f"e.id IN ({FIELD_IDS.format(cond=f'{name_sql} AND {cond}')})"
 
 
 def _column_match(column: str, value: str, params: list[object]) -> str:
@@ -241,31 +241,19 @@ def _free_text(text: str, params: list[object]) -> str:
     """Substring search over every EventData value and the computer, channel, provider and
     user SID columns.
 
-    Scanning `fields` (a dozen rows per event) costs about 1 s per million events, so the
-    events' own `data` JSON is scanned first as a cheap superset filter (the same text, JSON
-    escaped), and only its candidates are checked exactly against their own values (which also
-    keeps a field NAME, such as CommandLine, from matching). In time order SQLite can stop at the
-    first page when matches are common. `user_sid` is often NULL: its test is guarded so the
-    whole expression stays two-valued and `-"text"` is the exact complement.
+    EventData values are searched among the distinct values (`postings`), a small fraction of
+    the values of every event, never among field names (`CommandLine` does not match itself).
+    `user_sid` is often NULL: its test is guarded so the whole expression stays two-valued and
+    `-"text"` is the exact complement.
     """
     pattern = "%" + _like(text) + "%"
-    params.extend([pattern] * 4)
-    params.extend((_json_like(text), "$[1]", pattern))
+    params.extend([pattern] * 5)
     like = f"LIKE ? ESCAPE '{_ESC}'"
     return (
         f"(e.computer {like} OR e.channel {like} OR e.provider {like}"
         f" OR (e.user_sid IS NOT NULL AND e.user_sid {like})"
-        f" OR (e.data {like} AND EXISTS (SELECT 1 FROM json_each(e.data) j WHERE json_extract(j.value, ?) {like})))"
+        f" OR e.id IN ({FIELD_IDS.format(cond=f'p.value {like}')}))"
     )
-
-
-def _json_like(text: str) -> str:
-    """A LIKE pattern that finds `text` inside the `data` JSON (see `core.rows`): each literal
-    piece JSON-escaped as the store writes it. `?` widens to `%` there, since one character of
-    a value may take several in JSON; the exact check on `fields` follows."""
-    pieces = re.split(r"[*?]", text)
-    escaped = (_like_literal(json.dumps(piece, ensure_ascii=False)[1:-1]) for piece in pieces)
-    return "%" + "%".join(escaped) + "%"
 
 
 # -- values ----------------------------------------------------------------------------------

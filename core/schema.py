@@ -1,11 +1,14 @@
 """The SQLite layout of the event store.
 
 `events` holds one row per event with the System fields as columns and the ordered EventData
-pairs as JSON (to rebuild the `Event`). `fields` holds the same pairs once more, one row each,
-with the field name lower-cased and `num` set when the value is a number (hex or decimal), so
-that `pid:0xc8c` and `pid:3212` find `0x0000000000000c8c` through an index. System values
-stay in their `events` columns only; `SYSTEM_FIELDS` maps their names to those columns for the
-query compiler.
+pairs marshalled (to rebuild the `Event`, see `core.rows`). `postings` indexes the EventData
+values: one row per distinct (field, value) with the ids of the events holding it as a JSON
+array (a pair may have several rows: one per flush while loading, one per spelling of the
+name), the field name lower-cased and `num` set when the value is a number (hex or decimal), so
+that `pid:0xc8c` and `pid:3212` find `0x0000000000000c8c` through an index. Logs repeat most
+values, so this is a small fraction of the rows a row-per-field table needs, and SQLite expands
+a list in C (`json_each`, see `FIELD_IDS`). System values stay in their `events` columns only;
+`SYSTEM_FIELDS` maps their names to those columns for the query compiler.
 
 Secondary indexes are built once, after the bulk load (`INDEXES`): maintaining them row by row
 during ingest costs several times more.
@@ -13,7 +16,7 @@ during ingest costs several times more.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -37,7 +40,7 @@ CREATE TABLE IF NOT EXISTS issues (
     reason TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
-    id            INTEGER PRIMARY KEY,  -- insertion (file) order
+    id            INTEGER PRIMARY KEY,  -- core.rows.store_id: (input << 40) + place in it
     source        INTEGER NOT NULL,
     record_number INTEGER NOT NULL,
     record_id     INTEGER NOT NULL,     -- EventRecordID, else the 1-based position
@@ -55,13 +58,13 @@ CREATE TABLE IF NOT EXISTS events (
     tid           INTEGER,
     user_sid      TEXT,
     locator       INTEGER,
-    data          TEXT NOT NULL         -- JSON array of [name, value] pairs, document order
+    data          BLOB NOT NULL         -- marshalled ((name, value), ...) pairs, document order
 );
-CREATE TABLE IF NOT EXISTS fields (
-    event INTEGER NOT NULL,             -- events.id
+CREATE TABLE IF NOT EXISTS postings (
     name  TEXT NOT NULL,                -- lower-cased field name
     value TEXT NOT NULL,
-    num   INTEGER                       -- core.values.as_int(value)
+    num   INTEGER,                      -- core.values.as_int(value)
+    ids   TEXT NOT NULL                 -- JSON array of events.id holding this value, ascending
 );
 """
 
@@ -70,9 +73,13 @@ CREATE INDEX IF NOT EXISTS events_time ON events(ts, record_id);
 CREATE INDEX IF NOT EXISTS events_eid ON events(event_id, ts);
 CREATE INDEX IF NOT EXISTS events_computer ON events(computer COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS events_record ON events(record_id);
-CREATE INDEX IF NOT EXISTS fields_num ON fields(name, num, event) WHERE num IS NOT NULL;
-CREATE INDEX IF NOT EXISTS fields_value ON fields(name, value COLLATE NOCASE, event);
+CREATE INDEX IF NOT EXISTS postings_num ON postings(name, num) WHERE num IS NOT NULL;
+CREATE INDEX IF NOT EXISTS postings_value ON postings(name, value COLLATE NOCASE);
 """
+
+#: Ids of the events having an EventData field that matches: format with `cond`, an SQL
+#: condition over the postings row `p` (its name, value, num). Used as `e.id IN (...)`.
+FIELD_IDS = "SELECT j.value FROM postings p, json_each(p.ids) j WHERE {cond}"
 
 #: System field names (lower-cased) -> their `events` column, for `field:value` on System fields.
 SYSTEM_FIELDS: dict[str, str] = {

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +18,28 @@ from typing import NamedTuple
 
 from core import schema
 from core.model import Event, ParseIssue
-from core.rows import EVENT_COLUMNS, EncodedEvent, decode_row, encode_event
+from core.rows import (
+    EVENT_COLUMNS,
+    INSERT_EVENTS,
+    EventRow,
+    Postings,
+    PostingsText,
+    decode_row,
+    encode_tuples,
+    event_fields,
+    postings_text,
+)
+from core.values import as_int
 
 #: Default display order: time, then EventRecordID (a wrapped log is not in time order by
 #: file position), then insertion order.
 TIME_ORDER = "e.ts, e.record_id, e.id"
-SELECT_COLUMNS = "e.id, " + ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
+SELECT_COLUMNS = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
+#: Posting lists are held in memory and written when they hold this many characters of ids
+#: (bounded memory), or after POSTINGS_SECONDS while loading (field filters catch up with the
+#: rows on screen), and when an input ends. Each write adds one row per distinct pair held.
+POSTINGS_HELD = 32_000_000
+POSTINGS_SECONDS = 1.0
 
 
 class StoredEvent(NamedTuple):
@@ -63,10 +81,15 @@ class Store:
         self.conn.execute("PRAGMA temp_store=MEMORY")
         self.conn.execute("PRAGMA cache_size=-65536")
         self._next_id = self._max_id() + 1
+        self._pending: dict[tuple[str, str], list[str]] = {}
+        self._held = 0
+        self._flushed_at = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
+        if self._pending:
+            self.flush_postings()
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -104,27 +127,58 @@ class Store:
         self.conn.execute("UPDATE sources SET format = ? WHERE id = ?", (fmt, source_id))
         self.conn.commit()
 
-    def add_encoded(self, batch: Sequence[EncodedEvent]) -> None:
-        """Insert a batch of encoded events in one transaction (ids assigned here)."""
-        if not batch:
+    def add_rows(self, rows: Sequence[EventRow], postings: PostingsText) -> None:
+        """Insert a batch of encoded events (`core.rows.encode_tuples`: ids included) in one
+        transaction; their posting lists join those held for the next `flush_postings`."""
+        if rows:
+            with self.conn:
+                self.conn.executemany(INSERT_EVENTS, rows)
+            self._next_id = max(self._next_id, rows[-1][0] + 1)
+        self.add_postings(postings)
+
+    def add_postings(self, postings: PostingsText) -> None:
+        """Hold posting lists of stored events (`core.rows.postings_text`) for the next flush."""
+        pending = self._pending
+        for key, ids in postings.items():
+            held = pending.get(key)
+            if held is None:
+                pending[key] = [ids]
+            else:
+                held.append(ids)
+        self._held += sum(map(len, postings.values()))
+        if self._held >= POSTINGS_HELD or time.monotonic() - self._flushed_at >= POSTINGS_SECONDS:
+            self.flush_postings()
+
+    def flush_postings(self) -> None:
+        """Write the posting lists held in memory (one row per distinct pair)."""
+        self._flushed_at = time.monotonic()
+        if not self._pending:
             return
-        first = self._next_id
-        event_rows = [(first + i, *row) for i, (row, _fields) in enumerate(batch)]
-        field_rows = [
-            (first + i, name, value, num)
-            for i, (_row, fields) in enumerate(batch)
-            for name, value, num in fields
+        rows = [
+            (name.lower(), value, as_int(value), "[" + ",".join(ids) + "]")
+            for (name, value), ids in self._pending.items()
         ]
+        self._pending = {}
+        self._held = 0
         with self.conn:
-            self.conn.executemany(
-                f"INSERT INTO events(id, {EVENT_COLUMNS}) VALUES ({', '.join('?' * 19)})", event_rows
-            )
-            self.conn.executemany("INSERT INTO fields(event, name, value, num) VALUES (?, ?, ?, ?)", field_rows)
-        self._next_id = first + len(batch)
+            self.conn.executemany("INSERT INTO postings(name, value, num, ids) VALUES (?, ?, ?, ?)", rows)
+
+    @property
+    def shareable(self) -> bool:
+        """Whether other processes can open this store (a file, not `:memory:`)."""
+        return str(self.path) not in ("", ":memory:") and not str(self.path).startswith("file::memory:")
+
+    def refresh_next_id(self) -> None:
+        """Take note of events other connections (ingest workers) inserted."""
+        self._next_id = max(self._next_id, self._max_id() + 1)
 
     def add_events(self, events: Iterable[Event]) -> None:
-        """Insert events (encoding them here); see `add_encoded` for the fast path."""
-        self.add_encoded([encode_event(e) for e in events])
+        """Insert events, numbered after those already stored, and index their fields at once
+        (tests and small inputs; loaders use `add_rows`)."""
+        postings: Postings = defaultdict(list)
+        items = [(self._next_id + i, event_fields(e)) for i, e in enumerate(events)]
+        self.add_rows(encode_tuples(items, postings), postings_text(postings))
+        self.flush_postings()
 
     def add_issues(self, issues: Iterable[ParseIssue]) -> None:
         with self.conn:
@@ -135,6 +189,7 @@ class Store:
 
     def finish_source(self, source_id: int, *, records: int, parse_issues: int, error: str | None) -> None:
         """Record an input's outcome; `complete` says it was read to its end."""
+        self.flush_postings()
         with self.conn:
             self.conn.execute(
                 "UPDATE sources SET records = ?, parse_issues = ?, error = ?, complete = 1 WHERE id = ?",
@@ -144,6 +199,7 @@ class Store:
     def build_indexes(self) -> None:
         """Create the secondary indexes (once, after the bulk load) and refresh statistics.
         SQLite may sort for an index on helper threads: let it use the cores."""
+        self.flush_postings()
         self.conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
         self.conn.executescript(schema.INDEXES)
         self.conn.execute("ANALYZE")

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, TypeVar
 from Evtx.Evtx import FileHeader
 
 from core.model import Event, InputError, ParseIssue
-from core.rows import EncodedEvent, encode_event
+from core.rows import ID_SHIFT, MAX_PLACE, EventRow, Postings, encode_tuples, new_postings
 from parsers import evtx_fast
 from parsers.evtx_reference import CHUNK_SIZE, FILE_HEADER_SIZE, check_evtx_header
 
@@ -48,10 +48,11 @@ WINDOW_PER_JOB = 3
 
 
 class EncodedBatch(NamedTuple):
-    """Store rows of consecutive events, the parse issues among them, and how far into the file
-    they reach (`end_offset`, for progress)."""
+    """Store rows of consecutive events, their posting lists (`core.rows`), the parse issues
+    among them, and how far into the file they reach (`end_offset`, for progress)."""
 
-    rows: list[EncodedEvent]
+    rows: list[EventRow]
+    postings: Postings
     issues: list[ParseIssue]
     end_offset: int
 
@@ -93,7 +94,8 @@ _WORKER_FILE: dict[str, tuple[Any, mmap.mmap]] = {}
 
 
 def _mapped(path: str) -> mmap.mmap:
-    """The file mapped read-only, kept open across the tasks of one worker (one file at a time)."""
+    """The file mapped read-only, kept open across the tasks of one worker (one file at a time;
+    `release_mapped` closes it in a process that stays)."""
     entry = _WORKER_FILE.get(path)
     if entry is None:
         for fh, mm in _WORKER_FILE.values():
@@ -104,6 +106,14 @@ def _mapped(path: str) -> mmap.mmap:
         entry = (fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
         _WORKER_FILE[path] = entry
     return entry[1]
+
+
+def release_mapped() -> None:
+    """Close the file `_mapped` keeps open."""
+    for fh, mm in _WORKER_FILE.values():
+        mm.close()
+        fh.close()
+    _WORKER_FILE.clear()
 
 
 def _decode_range(buf: Any, path: str, source: int, first: int, count: int) -> Iterator[Event | ParseIssue]:
@@ -186,25 +196,41 @@ def _tuples_task(path: str, source: int, first: int, count: int) -> Shipped:
 
 
 def _encode_range(buf: Any, path: str, source: int, first: int, count: int) -> EncodedBatch:
-    rows: list[EncodedEvent] = []
+    """Store rows and posting lists of a range of chunks; an event's store id is its input
+    and record offset (`core.rows.store_id`: `_plan` refuses files too large for it)."""
+    items: list[tuple[int, EventTuple]] = []
     issues: list[ParseIssue] = []
-    for item in _decode_range(buf, path, source, first, count):
-        if isinstance(item, ParseIssue):
-            issues.append(item)
+    base = source << ID_SHIFT
+    for item in _decode_range_tuples(buf, path, source, first, count):
+        if type(item) is tuple:
+            items.append((base | item[17], item))
         else:
-            rows.append(encode_event(item))
-    return EncodedBatch(rows, issues, _end_of(buf, first, count))
+            assert isinstance(item, ParseIssue)
+            issues.append(item)
+    postings = new_postings()
+    rows = encode_tuples(items, postings)
+    return EncodedBatch(rows, dict(postings), issues, _end_of(buf, first, count))
+
+
+def encode_range(path: str, source: int, first: int, count: int) -> EncodedBatch:
+    """`count` chunks from chunk `first` of the file as store rows and posting lists: a task for
+    `map_chunk_groups` (the file stays mapped for the process' next task)."""
+    return _encode_range(_mapped(path), path, source, first, count)
+
+
+def _ship_batch(batch: EncodedBatch) -> Shipped:
+    return marshal.dumps((batch.rows, batch.postings)), [(0, issue) for issue in batch.issues], batch.end_offset
 
 
 def _encoded_task(path: str, source: int, first: int, count: int) -> Shipped:
-    """Worker task: store rows (marshalled), so the parent only runs executemany."""
-    batch = _encode_range(_mapped(path), path, source, first, count)
-    return marshal.dumps(batch.rows), [(0, issue) for issue in batch.issues], batch.end_offset
+    """Worker task: store rows and posting lists (marshalled), so the parent only inserts."""
+    return _ship_batch(_encode_range(_mapped(path), path, source, first, count))
 
 
 def _unship_batch(shipped: Shipped) -> EncodedBatch:
     blob, issues, end = shipped
-    return EncodedBatch(_loads(blob), [issue for _, issue in issues], end)
+    rows, postings = _loads(blob)
+    return EncodedBatch(rows, postings, [issue for _, issue in issues], end)
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,6 +336,8 @@ def _plan(path: str, jobs: int | None) -> tuple[int, int, bool] | None:
     """Check the file (InputError if it is not EVTX) and decide how to decode it: (jobs, chunk
     count, decode inline?); None when it has no chunk at all."""
     size, has_chunks = _open_checked(path)
+    if size > MAX_PLACE:
+        raise InputError(f"{path}: larger than 1 TiB, not supported")
     if not has_chunks:
         return None
     jobs = default_jobs() if jobs is None else max(1, jobs)
@@ -345,9 +373,45 @@ def iter_events(path: str, source: int = 0, jobs: int | None = None) -> Iterator
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
+def uses_workers(path: str, jobs: int | None) -> bool:
+    """Whether `map_chunk_groups` would start worker processes for this file (InputError as
+    `iter_events` when it is not a readable EVTX file)."""
+    plan = _plan(path, jobs)
+    return plan is not None and not plan[2]
+
+
+def map_chunk_groups(
+    path: str,
+    source: int,
+    jobs: int | None,
+    task: Callable[[str, int, int, int], T],
+    inline: Callable[[str, int, int, int], T] | None = None,
+) -> Iterator[T]:
+    """`task(path, source, first chunk, chunk count)` over the file's groups of chunks, results
+    in file order: in worker processes (`task` must pickle: a module-level function or a
+    partial of one), the first group (and every group of a small file) in this process, as
+    `iter_events` schedules them, through `inline` when given (say, to hold no resource a
+    forked worker would inherit). Raises InputError as `iter_events`."""
+    plan = _plan(path, jobs)
+    if plan is None:
+        return
+    jobs, n_chunks, inline_only = plan
+    here = inline or task
+    try:
+        if inline_only:
+            for first, count in _groups(n_chunks, 0):
+                yield here(path, source, first, count)
+        else:
+            yield from _parallel(path, source, jobs, n_chunks, task, lambda f, c: here(path, source, f, c))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    finally:
+        release_mapped()
+
+
 def iter_encoded_batches(path: str, source: int = 0, jobs: int | None = None) -> Iterator[EncodedBatch]:
-    """The same events as `iter_events`, as store rows (`core.rows.encode_event`) computed in the
-    workers, in file order, one batch per group of chunks: the ingest only inserts them."""
+    """The same events as `iter_events`, as store rows and posting lists (`core.rows`) computed
+    in the workers, in file order, one batch per group of chunks: the ingest only inserts them."""
     plan = _plan(path, jobs)
     if plan is None:
         return
@@ -360,8 +424,7 @@ def iter_encoded_batches(path: str, source: int = 0, jobs: int | None = None) ->
                 return
 
             def inline(first: int, count: int) -> Shipped:
-                batch = _encode_range(buf, path, source, first, count)
-                return marshal.dumps(batch.rows), [(0, i) for i in batch.issues], batch.end_offset
+                return _ship_batch(_encode_range(buf, path, source, first, count))
 
             for shipped in _parallel(path, source, jobs, n_chunks, _encoded_task, inline):
                 yield _unship_batch(shipped)

@@ -281,7 +281,7 @@ async def test_detail_pane_shows_decoded_values() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app)
         with demo_store(app) as store:
-            target = store.select("e.event_id = 4688 AND e.data LIKE '%TokenElevationType%'", limit=1)[0]
+            target = store.select(*compile_query("4688 TokenElevationType:*"), limit=1)[0]
         app.jump_to_event(target.id)
         await wait_for(pilot, lambda: app.detail.store_id == target.id)
         labels = tree_labels(app)
@@ -367,7 +367,7 @@ async def test_demo_hostile_command_line_is_literal() -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
         with demo_store(app) as store:
-            target = store.select("e.data LIKE '%[red]%'", limit=1)[0]
+            target = store.select(*compile_query('"[red]"'), limit=1)[0]
         app.jump_to_event(target.id)
         await wait_for(pilot, lambda: app.detail.store_id == target.id)
         await pilot.pause(0.05)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from core.model import Event, InputError, ParseIssue
-from core.rows import encode_event
+from core.rows import Postings, encode_tuples, event_fields, new_postings, store_id
 from parsers import evtx, evtx_fast
 from parsers import evtx_reference as ref
 from tests.shared import SAMPLES, manifest_paths, require_shared, sample
@@ -123,6 +123,22 @@ def test_fast_path_recovers_records_python_evtx_loses(
         assert any(event.get(field) == value for event in recovered)
 
 
+def encode_events(events: list[Event | ParseIssue]) -> tuple[list[tuple[object, ...]], Postings]:
+    """What the store gets for these events: rows with ids from their record offsets, and the
+    posting lists of their EventData values."""
+    postings = new_postings()
+    items = [(store_id(e.source, e.locator or 0), event_fields(e)) for e in events if isinstance(e, Event)]
+    return encode_tuples(items, postings), postings
+
+
+def merged(batches: list[evtx.EncodedBatch]) -> tuple[list[tuple[object, ...]], Postings]:
+    postings = new_postings()
+    for batch in batches:
+        for key, ids in batch.postings.items():
+            postings[key].extend(ids)
+    return [row for batch in batches for row in batch.rows], postings
+
+
 def test_parallel_equals_sequential_in_file_order() -> None:
     path = str(sample(BIG))
     assert Path(path).stat().st_size > evtx.INLINE_BYTES, "needs a file big enough for workers"
@@ -133,17 +149,16 @@ def test_parallel_equals_sequential_in_file_order() -> None:
     locators = [e.locator for e in parallel if isinstance(e, Event)]
     assert locators == sorted(locators) and len(set(locators)) == len(locators)
     batches = list(evtx.iter_encoded_batches(path, 5, jobs=2))
-    rows = [row for batch in batches for row in batch.rows]
-    assert rows == [encode_event(e) for e in sequential if isinstance(e, Event)]
+    assert merged(batches) == encode_events(sequential)
     ends = [b.end_offset for b in batches]
     assert ends == sorted(ends) and ends[-1] == Path(path).stat().st_size
 
 
 def test_encoded_batches_inline_match_events() -> None:
     path = str(sample("evtx/parsers/williballenthin__tests__data__system.evtx"))
-    events = [e for e in evtx.iter_events(path, 1, jobs=1) if isinstance(e, Event)]
-    rows = [r for b in evtx.iter_encoded_batches(path, 1, jobs=1) for r in b.rows]
-    assert rows == [encode_event(e) for e in events] and len(rows) > 1000
+    events = list(evtx.iter_events(path, 1, jobs=1))
+    rows, postings = merged(list(evtx.iter_encoded_batches(path, 1, jobs=1)))
+    assert (rows, postings) == encode_events(events) and len(rows) > 1000
 
 
 def test_run_ordered_bounds_in_flight_and_keeps_order() -> None:
@@ -225,8 +240,7 @@ def test_broken_pool_degrades_to_inline(monkeypatch: pytest.MonkeyPatch) -> None
     expected = list(evtx.iter_events(path, 0, jobs=1))
     monkeypatch.setattr(evtx, "_pool", lambda jobs: Broken())
     assert list(evtx.iter_events(path, 0, jobs=2)) == expected
-    rows = [r for b in evtx.iter_encoded_batches(path, 0, jobs=2) for r in b.rows]
-    assert rows == [encode_event(e) for e in expected if isinstance(e, Event)]
+    assert merged(list(evtx.iter_encoded_batches(path, 0, jobs=2))) == encode_events(expected)
 
 
 def test_garbage_substitution_count_costs_only_its_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

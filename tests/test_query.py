@@ -14,7 +14,6 @@ import pytest
 from core.model import Event, parse_time
 from core.query import MIRRORED_SYSTEM_FIELDS, Compiled, QueryError, compile_query
 from core.query_parser import MAX_DEPTH, MAX_TERMS
-from core.rows import encode_event
 from core.schema import SYSTEM_FIELDS
 from core.store import Store
 
@@ -433,7 +432,7 @@ def test_free_text_is_a_substring_of_a_value_not_of_a_field_name(store: Store) -
         'user:"x\' OR 1=1 --"',
         "user:x'--",
         'cmd:"x\'); DROP TABLE events; --"',
-        '"\'; DELETE FROM fields; --"',
+        '"\'; DELETE FROM postings; --"',
         'image:"%"',
         'ObjectName:") OR 1=1 OR ("',
     ],
@@ -513,7 +512,7 @@ def test_hostile_sizes_are_query_errors_not_crashes() -> None:
 # -- the store contract and the query plans -------------------------------------------------
 
 
-def test_mirrored_system_fields_match_what_the_store_writes() -> None:
+def test_mirrored_system_fields_match_what_the_store_writes(tmp_path: Path) -> None:
     full = Event(
         source=0,
         record_number=1,
@@ -532,7 +531,9 @@ def test_mirrored_system_fields_match_what_the_store_writes() -> None:
         tid=1,
         user_sid="S-1-5-18",
     )
-    written = {name for name, _value, _num in encode_event(full)[1]}
+    with Store(tmp_path / "s.db") as st:
+        st.add_events([full])
+        written = {str(r[0]) for r in st.conn.execute("SELECT DISTINCT name FROM postings")}
     assert written & set(SYSTEM_FIELDS) == MIRRORED_SYSTEM_FIELDS
 
 
@@ -548,11 +549,11 @@ def _plan(store: Store, query: str) -> str:
 @pytest.mark.parametrize(
     ("query", "index"),
     [
-        ("pid:0xc8c", "fields_num"),
-        ("user:dadmin", "fields_value"),
-        (r"image:C:\Windows\*", "fields_value"),
-        ("handle:0x11ac", "fields_num"),
-        ("4688 user:dadmin", "fields_value"),
+        ("pid:0xc8c", "postings_num"),
+        ("user:dadmin", "postings_value"),
+        (r"image:C:\Windows\*", "postings_value"),
+        ("handle:0x11ac", "postings_num"),
+        ("4688 user:dadmin", "postings_value"),
         ("4688", "events_eid"),
         ("after:2015-11-12T02:00 before:2015-11-12T03:00", "events_time"),
     ],
