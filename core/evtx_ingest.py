@@ -13,6 +13,7 @@ that died after committing) replaces itself.
 from __future__ import annotations
 
 import functools
+import gc
 import marshal
 import os
 import sqlite3
@@ -76,8 +77,15 @@ def _insert(conn: sqlite3.Connection, batch: evtx.EncodedBatch) -> StoredBatch:
 
 
 def store_range(db_path: str, path: str, source: int, first: int, count: int) -> StoredBatch:
-    """Worker task: decode `count` chunks from chunk `first` and insert their events."""
-    return _insert(_connection(db_path), evtx.encode_range(path, source, first, count))
+    """Worker task: decode `count` chunks from chunk `first` and insert their events.
+
+    The cyclic garbage collector is paused meanwhile: a batch allocates tens of thousands of
+    tuples (all acyclic), and the collections they would trigger cost a twentieth of the time."""
+    gc.disable()
+    try:
+        return _insert(_connection(db_path), evtx.encode_range(path, source, first, count))
+    finally:
+        gc.enable()
 
 
 def store_range_here(db_path: str, path: str, source: int, first: int, count: int) -> StoredBatch:

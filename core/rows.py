@@ -75,6 +75,17 @@ def encode_tuples(items: Iterable[tuple[int, tuple[Any, ...]]], postings: Postin
     return rows
 
 
+def encode_one(sid: int, postings: Postings, t: tuple[Any, ...]) -> EventRow:
+    """`encode_tuples` for one event (the decoder's generated encoders fall back to this)."""
+    (source, number, record_id, ts, eid, version, level, task, opcode, keywords, channel, provider,
+     computer, pid, tid, user_sid, data, locator) = t
+    for pair in data:
+        postings[pair].append(sid)
+    return (sid, source, number, number if record_id is None else record_id, ts, eid, version, level, task,
+            opcode, keywords, channel, provider, computer, pid, tid, user_sid, locator,
+            marshal.dumps(data, MARSHAL_VERSION) if data else _EMPTY)
+
+
 def new_postings() -> Postings:
     """An empty posting table for `encode_tuples` (a defaultdict: marshal it as `dict(...)`)."""
     return defaultdict(list)

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, TypeVar
 from Evtx.Evtx import FileHeader
 
 from core.model import Event, InputError, ParseIssue
-from core.rows import ID_SHIFT, MAX_PLACE, EventRow, Postings, encode_tuples, new_postings
+from core.rows import ID_SHIFT, MAX_PLACE, EventRow, Postings, new_postings
 from parsers import evtx_fast
 from parsers.evtx_reference import CHUNK_SIZE, FILE_HEADER_SIZE, check_evtx_header
 
@@ -198,17 +198,15 @@ def _tuples_task(path: str, source: int, first: int, count: int) -> Shipped:
 def _encode_range(buf: Any, path: str, source: int, first: int, count: int) -> EncodedBatch:
     """Store rows and posting lists of a range of chunks; an event's store id is its input
     and record offset (`core.rows.store_id`: `_plan` refuses files too large for it)."""
-    items: list[tuple[int, EventTuple]] = []
+    rows: list[EventRow] = []
     issues: list[ParseIssue] = []
-    base = source << ID_SHIFT
-    for item in _decode_range_tuples(buf, path, source, first, count):
-        if type(item) is tuple:
-            items.append((base | item[17], item))
-        else:
-            assert isinstance(item, ParseIssue)
-            issues.append(item)
     postings = new_postings()
-    rows = encode_tuples(items, postings)
+    base = source << ID_SHIFT
+    for index in range(first, first + count):
+        chunk_ofs = FILE_HEADER_SIZE + index * CHUNK_SIZE
+        if chunk_ofs + CHUNK_SIZE > len(buf):
+            break
+        evtx_fast.encode_chunk(buf, index, chunk_ofs, source, path, base, postings, rows, issues)
     return EncodedBatch(rows, dict(postings), issues, _end_of(buf, first, count))
 
 

@@ -15,6 +15,7 @@ does not understand raises `BinXmlError`, and `iter_chunk` then asks the referen
 from __future__ import annotations
 
 import itertools
+import marshal
 import struct
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -22,6 +23,7 @@ from typing import Any, cast
 from Evtx.Evtx import ChunkHeader
 
 from core.model import Event, ParseIssue, parse_time
+from core.rows import MARSHAL_VERSION, EventRow, Postings, encode_one
 from parsers import evtx_reference as ref
 from parsers.binxml import (
     MAX_DEPTH,
@@ -373,6 +375,32 @@ class ChunkDecoder:
             raise plan
         return plan(buf, roots, record_number, source, locator)
 
+    def encode_row(self, rel: int, source: int, locator: int, sid: int, postings: Postings) -> EventRow:
+        """`decode_tuple` as the event's store row (`core.rows`, id `sid`), its EventData pairs
+        added to `postings`: the generated encoder goes from the bytes to the row directly."""
+        buf = self.buf
+        if buf[rel + 28] & 0x0F != 0x0C and buf[rel + 24] & 0x0F != 0x0C:
+            return encode_one(sid, postings, self.decode_tuple(rel, source, locator))
+        record_number = _U64(buf, rel + 8)[0]
+        root = parse_root(buf, rel + 24, len(buf))
+        roots = [root]
+        links: dict[int, int] = {}
+        types = root.types
+        if T_BXML in types:
+            try:
+                key = self._key(root, roots, links, 0)
+            except _Fragment:
+                return encode_one(sid, postings, self._decode_literal(root, record_number, source, locator))
+        else:
+            key = (root.template_ofs, types)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(key, roots, links)
+        if isinstance(plan, BinXmlError):
+            raise plan
+        row: EventRow = plan.encode(buf, roots, record_number, source, locator, sid, postings)  # type: ignore[attr-defined]
+        return row
+
     def _plan(self, key: ShapeKey, roots: list[Root], links: dict[int, int]) -> Builder | BinXmlError:
         """The builder of a shape not seen in this chunk yet: shared with another chunk whose
         templates have the same content, or compiled (and shared) now."""
@@ -464,10 +492,43 @@ def _guid(buf: bytes, ofs: int) -> str:
     return text
 
 
+#: Ready (name, text) pairs by the raw bytes of the value, per field name and substitution type
+#: (which fixes how `codegen` decodes it): each cache is bounded, and so is their total (a field
+#: of unique values, such as a logon GUID, fills its cache once and then only looks up).
+PAIR_CACHE_ITEMS = 4096
+_PAIR_BUDGET = [200_000]
+_PAIR_CACHES: dict[tuple[str, int], dict[bytes, tuple[str, str]]] = {}
+
+
+def _pair_cache(name: str, vtype: int) -> dict[bytes, tuple[str, str]]:
+    key = (name, vtype)
+    cache = _PAIR_CACHES.get(key)
+    if cache is None:
+        cache = {}
+        if len(_PAIR_CACHES) < MAX_SHAPES:
+            _PAIR_CACHES[key] = cache
+    return cache
+
+
+def _system_specs(plan: Plan) -> list[Spec | None]:
+    """Every spec of the plan that feeds a System field."""
+    return [
+        plan.event_id, plan.record_id, plan.version, plan.level, plan.task, plan.opcode, plan.keywords,
+        plan.channel, plan.computer, plan.provider_name, plan.provider_source, plan.pid, plan.tid,
+        plan.user_sid, plan.time_attr, plan.sys_time_attr,
+    ]
+
+
 def _slow(plan: Plan) -> Builder:
     def build(buf: bytes, roots: list[Root], record_number: int, source: int, locator: int) -> EventTuple:
         return _interpret(plan, buf, roots, record_number, source, locator)
 
+    def encode(
+        buf: bytes, roots: list[Root], record_number: int, source: int, locator: int, sid: int, postings: Postings
+    ) -> EventRow:
+        return encode_one(sid, postings, _interpret(plan, buf, roots, record_number, source, locator))
+
+    build.encode = encode  # type: ignore[attr-defined]
     return build
 
 
@@ -509,6 +570,25 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
     spec = plan.time_attr
     if isinstance(spec, int) and refs[spec][0] == 0 and types[0].find(T_FILETIME) == refs[spec][1]:
         fast_time = spec
+
+    # EventData values used nowhere else are looked up by their raw bytes in a cache of ready
+    # (name, text) pairs shared by every shape (`_pair_cache`): logs repeat most values, and a
+    # lookup costs a third of decoding, normalising and pairing the value again.
+    slot_uses: dict[int, int] = {}
+    for field in _system_specs(plan) + list(plan.data_values):
+        for part in (field,) if isinstance(field, (int, str)) else (field or ()):
+            if isinstance(part, int):
+                slot_uses[part] = slot_uses.get(part, 0) + 1
+    cached: dict[int, int] = {}  # data pair index -> its slot
+    for j, value in enumerate(plan.data_values):
+        if (
+            isinstance(value, int)
+            and slot_uses.get(value) == 1
+            and value != fast_time
+            and (slot_type[value] == T_WSTRING or slot_type[value] in _INTS)
+        ):
+            cached[j] = value
+    cached_slots = set(cached.values())
 
     def slot_text(k: int) -> str:
         if k == fast_time:
@@ -569,23 +649,39 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
         body.append(f"        ticks = PT({sys_time})")
     provider_specs = [p for p in (plan.provider_name, plan.provider_source) if p is not None]
     provider = " or ".join(text(p, attr=True) for p in provider_specs) or "''"
-    pairs = "".join(
-        f"({const(name)}, {text(value)}), " for name, value in zip(plan.static_names, plan.data_values, strict=True)
-    )
-    body.append(
-        "    return (source, record_number, "
-        f"{num(plan.record_id)}, ticks, eid, {num(plan.version)}, {num(plan.level)}, {num(plan.task)}, "
+    pairs = [
+        f"d{j}" if j in cached else f"({const(name)}, {text(value)})"
+        for j, (name, value) in enumerate(zip(plan.static_names, plan.data_values, strict=True))
+    ]
+    record_id = num(plan.record_id)
+    system = (
+        f"ticks, eid, {num(plan.version)}, {num(plan.level)}, {num(plan.task)}, "
         f"{num(plan.opcode)}, {text_or(plan.keywords, 'None')}, {text_or(plan.channel, repr(''))}, "
         f"({provider}) or '', {text_or(plan.computer, repr(''))}, {num(plan.pid, True)}, "
-        f"{num(plan.tid, True)}, {text_or(plan.user_sid, 'None', True)}, ({pairs}), locator)"
+        f"{num(plan.tid, True)}, {text_or(plan.user_sid, 'None', True)}"
+    )
+    build_ret = [
+        f"    return (source, record_number, {record_id}, {system}, ({''.join(p + ', ' for p in pairs)}), locator)"
+    ]
+    # The store row (`core.rows.encode_tuples` for this one event), its pairs added to `P`.
+    encode_ret = [f"    d{j} = {p}" for j, p in enumerate(pairs) if j not in cached]
+    encode_ret.append(f"    data = ({''.join(f'd{j}, ' for j in range(len(pairs)))})")
+    encode_ret.extend(f"    P[d{j}].append(sid)" for j in range(len(pairs)))
+    if record_id == "None":
+        record_id = "record_number"
+    elif not record_id.startswith("n"):  # a text turned number: may be None
+        record_id = f"(rid if (rid := {record_id}) is not None else record_number)"
+    encode_ret.append(
+        f"    return (sid, source, record_number, {record_id}, {system}, locator, "
+        f"{'DUMPS(data, MV)' if pairs else 'EMPTY'})"
     )
     # Every needed value is decoded (as before: a value python-evtx's rules reject still sends
     # the record to the interpreter and on to the fallback), integers only as numbers if no
     # field keeps their text.
     for k, t in enumerate(slot_type):
-        if k not in text_slots and k not in int_slots and k != fast_time and t not in _INTS:
+        if k not in text_slots and k not in int_slots and k != fast_time and t not in _INTS and k not in cached_slots:
             text_slots.add(k)
-    head = ["def build(buf, roots, record_number, source, locator):"]
+    head: list[str] = []
     used_roots = sorted({r for r, _ in refs} | {0})
     for r in used_roots:
         head.append(f"    r{r} = roots[{r}]; o{r} = r{r}.offsets; s{r} = r{r}.sizes")
@@ -593,20 +689,70 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
     inline_roots: set[int] = set()
     decode: list[str] = []
     has_wstring = False
+    misses: list[str] = []
+    # Integers read as numbers: consecutive substitutions of one root (their sizes are guarded,
+    # so they are adjacent) are read by one struct call.
+    numbers: dict[tuple[int, int], int] = {}
     for k, (r, i) in enumerate(refs):
         t = slot_type[k]
-        if t in _INTS or k == fast_time:
-            if k not in int_slots and k not in text_slots:
-                continue
-            fmt, width, shown = _INTS.get(t, ("<Q", 8, "{}"))
-            inline_roots.add(r)
+        if (t in _INTS or k == fast_time) and k not in cached_slots and (k in int_slots or k in text_slots):
+            numbers[(r, i)] = k
+    for (r, i), k in sorted(numbers.items()):
+        if (r, i - 1) in numbers:
+            continue  # read with the run it belongs to
+        run = [k]
+        while (r, i + len(run)) in numbers:
+            run.append(numbers[(r, i + len(run))])
+        inline_roots.add(r)
+        fmts = ""
+        for m in run:
+            fmt, width, _ = _INTS.get(slot_type[m], ("<Q", 8, "{}"))
+            guards.append(f"s{r}[{refs[m][1]}] != {width}")
+            fmts += fmt[1:]
+        if fmts == "B":
+            decode.append(f"    n{k} = buf[o{r}[{i}]]")
+        else:
+            names = ", ".join(f"n{m}" for m in run)
+            decode.append(f"    {names}, = {const(struct.Struct('<' + fmts).unpack_from)}(buf, o{r}[{i}])")
+        for m in run:
+            shown = _INTS.get(slot_type[m], ("<Q", 8, "{}"))[2]
+            if m in text_slots and shown == "{}":
+                decode.append(f"    v{m} = str(n{m})")
+            elif m in text_slots:  # a fixed hex format of our own, as an f-string
+                decode.append(f"    v{m} = f{shown.replace('{', '{n' + str(m))!r}")
+    for j, k in cached.items():
+        r, i = refs[k]
+        t = slot_type[k]
+        inline_roots.add(r)
+        name = const(plan.static_names[j])
+        if t == T_WSTRING:
+            has_wstring = True
+            recipe = [
+                "    v = w.decode('utf-16')",
+                "    if not v.isprintable():",
+                "        v = NT(FIXW(v))",
+            ]
+            cut = f"(s{r}[{i}] & -2)"
+        else:
+            fmt, width, shown = _INTS[t]
             guards.append(f"s{r}[{i}] != {width}")
-            read = f"buf[o{r}[{i}]]" if fmt == "<B" else f"{const(_UNPACK[fmt])}(buf, o{r}[{i}])[0]"
-            decode.append(f"    n{k} = {read}")
-            if k in text_slots and shown == "{}":
-                decode.append(f"    v{k} = str(n{k})")
-            elif k in text_slots:  # a fixed hex format of our own, as an f-string
-                decode.append(f"    v{k} = f{shown.replace('{', '{n' + str(k))!r}")
+            read = "w[0]" if fmt == "<B" else f"{const(_UNPACK[fmt])}(w, 0)[0]"
+            recipe = [f"    v = {'str(' + read + ')' if shown == '{}' else 'f' + repr(shown.replace('{', '{' + read))}"]
+            cut = str(width)
+        cache = const(_pair_cache(plan.static_names[j], t))
+        decode.append(f"    a = o{r}[{i}]")
+        decode.append(f"    d{j} = {cache}.get(w := buf[a : a + {cut}]) or M{j}(w)")
+        misses.append(f"def M{j}(w):")
+        misses.extend(recipe)
+        misses.append(f"    d = ({name}, v)")
+        misses.append(f"    if len({cache}) < CACHE_ITEMS and BUDGET[0] > 0:")
+        misses.append(f"        {cache}[w] = d")
+        misses.append("        BUDGET[0] -= 1")
+        misses.append("    return d")
+    for k, (r, i) in enumerate(refs):
+        t = slot_type[k]
+        if t in _INTS or k == fast_time or k in cached_slots:
+            continue
         elif k not in text_slots:
             continue
         elif t == T_NULL:
@@ -632,19 +778,28 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
         else:
             decode.append(f"    v{k} = {const(RENDER[t])}(buf, o{r}[{i}], s{r}[{i}])")
     guards[:0] = [f"o{r}[-1] > n" for r in sorted(inline_roots)]
-    lines = head
-    if guards:
-        lines.append("    n = len(buf)")
-        lines.append(f"    if {' or '.join(guards)}:")
-        lines.append("        return SLOW(buf, roots, record_number, source, locator)")
-    if has_wstring:
-        lines.append("    try:")
-        lines.extend("    " + line for line in decode)
-        lines.append("    except UnicodeDecodeError:")
-        lines.append("        return SLOW(buf, roots, record_number, source, locator)")
-    else:
-        lines.extend(decode)
-    lines.extend(body)
+    lines: list[str] = list(misses)
+    for name, ret, slow_call in (
+        ("build(buf, roots, record_number, source, locator)", build_ret, "SLOW"),
+        ("encode(buf, roots, record_number, source, locator, sid, P)", encode_ret, "ENC1(sid, P, SLOW"),
+    ):
+        fallback = f"        return {slow_call}(buf, roots, record_number, source, locator)"
+        fallback += ")" if slow_call != "SLOW" else ""
+        lines.append(f"def {name}:")
+        lines.extend(head)
+        if guards:
+            lines.append("    n = len(buf)")
+            lines.append(f"    if {' or '.join(guards)}:")
+            lines.append(fallback)
+        if has_wstring:
+            lines.append("    try:")
+            lines.extend("    " + line for line in decode)
+            lines.append("    except UnicodeDecodeError:")
+            lines.append(fallback)
+        else:
+            lines.extend(decode)
+        lines.extend(body)
+        lines.extend(ret)
     namespace: dict[str, Any] = {
         "K": tuple(consts),
         "NT": _norm_text,
@@ -656,6 +811,12 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
         "RF": render_filetime,
         "FIXW": _fix_wstring,
         "SLOW": slow,
+        "CACHE_ITEMS": PAIR_CACHE_ITEMS,
+        "BUDGET": _PAIR_BUDGET,
+        "ENC1": encode_one,
+        "DUMPS": marshal.dumps,
+        "MV": MARSHAL_VERSION,
+        "EMPTY": b"",
         "SIDS": _SIDS,
         "SID": _sid,
         "GUIDS": _GUIDS,
@@ -673,6 +834,7 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
             _CODE_CACHE[source] = code
     exec(code, namespace)  # noqa: S102 - our own code
     builder: Builder = namespace["build"]
+    builder.encode = namespace["encode"]  # type: ignore[attr-defined]
     return builder
 
 
@@ -773,6 +935,45 @@ def iter_chunk_tuples(
     it): worker processes ship these without building Event objects at all."""
     items = _chunk_items(buf, index, chunk_ofs, source, path, fallback, False)
     return cast("Iterator[EventTuple | ParseIssue]", items)
+
+
+def encode_chunk(
+    buf: Any, index: int, chunk_ofs: int, source: int, path: str, base: int, postings: Postings,
+    rows: list[EventRow], issues: list[ParseIssue],
+) -> None:
+    """`iter_chunk` as store rows appended to `rows` (ids `base | record offset`), their
+    EventData pairs added to `postings`, and parse issues appended to `issues`."""
+    data = bytes(buf[chunk_ofs : chunk_ofs + ref.CHUNK_SIZE])
+    if data[:8] != ref.CHUNK_MAGIC:
+        if data.count(0) != ref.CHUNK_SIZE:
+            issues.append(ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs))
+        return
+    encode = ChunkDecoder(data).encode_row
+    append = rows.append
+    ref_chunk: Any = None
+    for item in ref.record_offsets(buf, chunk_ofs, source, path, index):
+        if type(item) is not int:
+            assert isinstance(item, ParseIssue)
+            issues.append(item)
+            continue
+        try:
+            append(encode(item - chunk_ofs, source, item, base | item, postings))
+            continue
+        except Exception as exc:  # noqa: BLE001 - garbage may break the fast decoder anywhere
+            fast_reason = f"{type(exc).__name__}: {exc}"
+            hopeless = isinstance(exc, HopelessRecord)
+        if hopeless:
+            issues.append(ParseIssue(source, path, fast_reason[:300], index, item))
+            continue
+        try:
+            if ref_chunk is None:
+                ref_chunk = ChunkHeader(buf, chunk_ofs)
+            event = ref.decode_record(buf, ref_chunk, item, source)
+        except Exception as exc:  # noqa: BLE001 - one bad record costs only itself
+            reason = f"{type(exc).__name__}: {exc} (fast: {fast_reason})"[:300]
+            issues.append(ParseIssue(source, path, reason, index, item))
+        else:
+            append(encode_one(base | item, postings, as_tuple(event)))
 
 
 def _chunk_items(
