@@ -24,6 +24,10 @@ from core.model import ParseIssue
 from core.rows import INSERT_EVENTS, PostingsText, postings_text
 from parsers import evtx
 
+#: Chunks a worker decodes and inserts per task (1 MiB of log, a transaction, a report): larger
+#: than the decoder's own groups, so the parent merges posting lists and commits less often.
+GROUP_CHUNKS = 16
+
 
 class StoredBatch(NamedTuple):
     """What a worker reports of a batch it inserted."""
@@ -103,4 +107,4 @@ def stored_batches(db_path: str, path: str, source: int, jobs: int | None) -> It
     file order of the reports (raises InputError as `parsers.evtx.iter_events`)."""
     task = functools.partial(store_range, db_path)
     here = functools.partial(store_range_here, db_path)
-    return evtx.map_chunk_groups(path, source, jobs, task, here)
+    return evtx.map_chunk_groups(path, source, jobs, task, here, GROUP_CHUNKS)

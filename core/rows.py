@@ -28,7 +28,7 @@ from core.model import Event
 EventRow = tuple[Any, ...]
 #: (field name as written, value) -> store ids of the events holding it, ascending.
 Postings = dict[tuple[str, str], list[int]]
-#: The same with the ids as JSON array items ("5,9,12"): how batches travel to the store.
+#: The same with the ids as a JSON array ("[5, 9, 12]"): how batches travel to the store.
 PostingsText = dict[tuple[str, str], str]
 
 EVENT_COLUMNS = (
@@ -92,9 +92,9 @@ def new_postings() -> Postings:
 
 
 def postings_text(postings: Postings) -> PostingsText:
-    """Posting lists as JSON array items, made where the events are encoded (in the workers):
-    the store then only joins text."""
-    return {key: ",".join(map(str, ids)) for key, ids in postings.items()}
+    """Posting lists as JSON arrays, made where the events are encoded (in the workers): the
+    store then only joins text. (`repr` of a list of ints is its JSON, and the fastest way.)"""
+    return {key: repr(ids) for key, ids in postings.items()}
 
 
 def event_fields(event: Event) -> tuple[Any, ...]:

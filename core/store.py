@@ -42,6 +42,11 @@ POSTINGS_HELD = 32_000_000
 POSTINGS_SECONDS = 1.0
 
 
+def _joined(arrays: list[str]) -> str:
+    """One JSON array of the ids in several (`core.rows.postings_text`), in order."""
+    return arrays[0] if len(arrays) == 1 else "[" + ", ".join(a[1:-1] for a in arrays if a != "[]") + "]"
+
+
 class StoredEvent(NamedTuple):
     """An event with its store row id (stable for the life of the store)."""
 
@@ -158,8 +163,7 @@ class Store:
         if not self._pending:
             return
         rows = [
-            (name.lower(), value, as_int(value), "[" + ",".join(ids) + "]")
-            for (name, value), ids in self._pending.items()
+            (name.lower(), value, as_int(value), _joined(ids)) for (name, value), ids in self._pending.items()
         ]
         self._pending = {}
         self._held = 0

@@ -640,6 +640,7 @@ class Root:
 
 
 _DECL_STRUCTS: dict[int, struct.Struct] = {}
+_U32_U32 = struct.Struct("<II").unpack_from
 
 
 def parse_fragment(buf: bytes, p: int) -> list[Elem | Part] | None:
@@ -667,17 +668,19 @@ def parse_root(buf: bytes, p: int, limit: int) -> Root:
         raise BinXmlError("root outside the record")
     if buf[p] & 0x0F == 0x0F:
         p += 4
+        if p + 14 > limit:
+            raise BinXmlError("root outside the record")
     if buf[p] & 0x0F != 0x0C:
         raise BinXmlError("root without a template instance")
-    template_ofs = _U32(buf, p + 6)[0]
+    template_ofs, count = _U32_U32(buf, p + 6)  # the count, unless the template is resident
     q = p + 10
     if template_ofs > p:  # resident: the definition follows the instance
         if template_ofs + 0x18 > len(buf):
             raise BinXmlError("template outside the chunk")
         q += 0x18 + _U32(buf, template_ofs + 0x14)[0]
-    if q + 4 > limit:
-        raise BinXmlError("substitution table outside the record")
-    count = _U32(buf, q)[0]
+        if q + 4 > limit:
+            raise BinXmlError("substitution table outside the record")
+        count = _U32(buf, q)[0]
     q += 4
     if q + 4 * count > limit:
         raise HopelessRecord(f"substitution count {count} does not fit the chunk")

@@ -277,8 +277,8 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
 
 
-def _groups(n_chunks: int, start: int) -> list[tuple[int, int]]:
-    return [(first, min(GROUP_CHUNKS, n_chunks - first)) for first in range(start, n_chunks, GROUP_CHUNKS)]
+def _groups(n_chunks: int, start: int, size: int = GROUP_CHUNKS) -> list[tuple[int, int]]:
+    return [(first, min(size, n_chunks - first)) for first in range(start, n_chunks, size)]
 
 
 def _parallel(
@@ -288,11 +288,12 @@ def _parallel(
     n_chunks: int,
     task: Callable[[str, int, int, int], T],
     inline: Callable[[int, int], T],
+    group: int = GROUP_CHUNKS,
 ) -> Iterator[T]:
     """Results of `task` over the groups of chunks, in file order: the first group inline, the
     others in workers (a pool that breaks or cannot start degrades to inline decoding)."""
     first = min(FIRST_CHUNKS, n_chunks)
-    groups = _groups(n_chunks, first)
+    groups = _groups(n_chunks, first, group)
     done = 0  # groups handed out so far
     pool: ProcessPoolExecutor | None = None
     # The first events come from here, before any process starts (a fork server takes ~0.1 s).
@@ -312,8 +313,8 @@ def _parallel(
                 yield result
         except (BrokenProcessPool, OSError):
             pass  # workers died or cannot start: decode the rest here
-        for group in groups[done:]:
-            yield inline(group[0], group[1])
+        for rest in groups[done:]:
+            yield inline(rest[0], rest[1])
             done += 1
     finally:
         if pool is not None:
@@ -384,12 +385,13 @@ def map_chunk_groups(
     jobs: int | None,
     task: Callable[[str, int, int, int], T],
     inline: Callable[[str, int, int, int], T] | None = None,
+    group: int = GROUP_CHUNKS,
 ) -> Iterator[T]:
     """`task(path, source, first chunk, chunk count)` over the file's groups of chunks, results
     in file order: in worker processes (`task` must pickle: a module-level function or a
     partial of one), the first group (and every group of a small file) in this process, as
     `iter_events` schedules them, through `inline` when given (say, to hold no resource a
-    forked worker would inherit). Raises InputError as `iter_events`."""
+    forked worker would inherit), `group` chunks a task. Raises InputError as `iter_events`."""
     plan = _plan(path, jobs)
     if plan is None:
         return
@@ -397,10 +399,10 @@ def map_chunk_groups(
     here = inline or task
     try:
         if inline_only:
-            for first, count in _groups(n_chunks, 0):
+            for first, count in _groups(n_chunks, 0, group):
                 yield here(path, source, first, count)
         else:
-            yield from _parallel(path, source, jobs, n_chunks, task, lambda f, c: here(path, source, f, c))
+            yield from _parallel(path, source, jobs, n_chunks, task, lambda f, c: here(path, source, f, c), group)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     finally:

@@ -383,16 +383,30 @@ class ChunkDecoder:
             return encode_one(sid, postings, self.decode_tuple(rel, source, locator))
         record_number = _U64(buf, rel + 8)[0]
         root = parse_root(buf, rel + 24, len(buf))
-        roots = [root]
-        links: dict[int, int] = {}
         types = root.types
-        if T_BXML in types:
-            try:
-                key = self._key(root, roots, links, 0)
-            except _Fragment:
-                return encode_one(sid, postings, self._decode_literal(root, record_number, source, locator))
+        i = types.find(T_BXML)
+        if i < 0:
+            roots = [root]
+            links: dict[int, int] = {}
+            key: ShapeKey = (root.template_ofs, types)
         else:
-            key = (root.template_ofs, types)
+            # Usually one nested value (EventData in a System template) without nested values of
+            # its own: `_key`'s answer, in line. Anything else goes through `_key`.
+            ofs = root.offsets[i]
+            nested = None
+            if types.find(T_BXML, i + 1) < 0 and root.sizes[i] and buf[ofs] & 0x0F == 0x0C:
+                nested = parse_root(buf, ofs, len(buf))
+            if nested is not None and T_BXML not in nested.types:
+                roots = [root, nested]
+                links = {i: 1}
+                key = (root.template_ofs, types, (i, (nested.template_ofs, nested.types)))
+            else:
+                roots = [root]
+                links = {}
+                try:
+                    key = self._key(root, roots, links, 0)
+                except _Fragment:
+                    return encode_one(sid, postings, self._decode_literal(root, record_number, source, locator))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plan(key, roots, links)
