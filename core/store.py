@@ -87,6 +87,9 @@ class Store:
             if self.get_meta("schema_version") is None:
                 self.set_meta("schema_version", str(schema.SCHEMA_VERSION))
         self.conn.execute("PRAGMA temp_store=MEMORY")
+        # Read pages in place from the page cache (no copy per page read): index builds scan the
+        # table several times, and the UI's page fetches touch pages all over it.
+        self.conn.execute("PRAGMA mmap_size=1073741824")
         self.conn.execute("PRAGMA cache_size=-65536")
         self._next_id = self._max_id() + 1
         self._pending: dict[tuple[str, str], list[str]] = {}

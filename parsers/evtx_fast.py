@@ -734,6 +734,7 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
                 decode.append(f"    v{m} = str(n{m})")
             elif m in text_slots:  # a fixed hex format of our own, as an f-string
                 decode.append(f"    v{m} = f{shown.replace('{', '{n' + str(m))!r}")
+    odd: list[str] = []  # cached UTF-16 values: an odd size (never seen) goes to the interpreter
     for j, k in cached.items():
         r, i = refs[k]
         t = slot_type[k]
@@ -746,16 +747,15 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
                 "    if not v.isprintable():",
                 "        v = NT(FIXW(v))",
             ]
-            cut = f"(s{r}[{i}] & -2)"
+            odd.append(f"s{r}[{i}]")
         else:
             fmt, width, shown = _INTS[t]
             guards.append(f"s{r}[{i}] != {width}")
             read = "w[0]" if fmt == "<B" else f"{const(_UNPACK[fmt])}(w, 0)[0]"
             recipe = [f"    v = {'str(' + read + ')' if shown == '{}' else 'f' + repr(shown.replace('{', '{' + read))}"]
-            cut = str(width)
         cache = const(_pair_cache(plan.static_names[j], t))
-        decode.append(f"    a = o{r}[{i}]")
-        decode.append(f"    d{j} = {cache}.get(w := buf[a : a + {cut}]) or M{j}(w)")
+        # The value's bytes end where the next one starts (sizes are guarded: exact and even).
+        decode.append(f"    d{j} = {cache}.get(w := buf[o{r}[{i}] : o{r}[{i + 1}]]) or M{j}(w)")
         misses.append(f"def M{j}(w):")
         misses.extend(recipe)
         misses.append(f"    d = ({name}, v)")
@@ -791,6 +791,8 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
             decode.append(f"        v{k} = {fix}(v{k}))" if fix else f"        v{k} = FIXW(v{k})")
         else:
             decode.append(f"    v{k} = {const(RENDER[t])}(buf, o{r}[{i}], s{r}[{i}])")
+    if odd:
+        guards.append(f"({' | '.join(odd)}) & 1")
     guards[:0] = [f"o{r}[-1] > n" for r in sorted(inline_roots)]
     lines: list[str] = list(misses)
     for name, ret, slow_call in (

@@ -1,0 +1,120 @@
+"""EVTX straight into the store from worker processes (`core.evtx_ingest`): the same store as
+an ingest that inserts everything in one process, a field index that covers every value, and
+nothing more or less than what was reported when loading stops or the workers break."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+
+from core import evtx_ingest
+from core.ingest import Progress, load_paths
+from core.query import compile_query
+from core.store import Store
+from parsers import evtx
+from tests.shared import sample
+
+BIG = "evtx/parsers/omerbenamram__samples__security.evtx"  # 2.1 MB: large enough for workers
+
+
+def _events(store: Store) -> list[tuple[object, ...]]:
+    return [(se.id, se.event) for se in store.iter_events(order="e.id")]
+
+
+def _indexed(store: Store) -> set[tuple[str, str, int]]:
+    """(field name, value, event id) for every id in every posting list."""
+    found: set[tuple[str, str, int]] = set()
+    for name, value, ids in store.conn.execute("SELECT name, value, ids FROM postings"):
+        found.update((name, value, i) for i in json.loads(ids))
+    return found
+
+
+def _expected_index(store: Store) -> set[tuple[str, str, int]]:
+    return {(n.lower(), v, se.id) for se in store.iter_events() for n, v in se.event.data}
+
+
+@pytest.fixture(scope="module")
+def inline_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    store = Store(tmp_path_factory.mktemp("inline") / "s.db")
+    load_paths([str(sample(BIG))], store, jobs=1)
+    return store
+
+
+def test_workers_write_the_same_store_as_one_process(tmp_path: Path, inline_store: Store) -> None:
+    path = str(sample(BIG))
+    assert evtx.uses_workers(path, 2) and not evtx.uses_workers(path, 1)
+    with Store(tmp_path / "w.db") as store:
+        infos = load_paths([path], store, jobs=2)
+        assert infos[0].records == store.count() == inline_store.count() > 2000
+        assert _events(store) == _events(inline_store)
+        assert _indexed(store) == _indexed(inline_store) == _expected_index(store)
+
+
+def test_field_queries_find_worker_written_events(tmp_path: Path, inline_store: Store) -> None:
+    with Store(tmp_path / "w.db") as store:
+        load_paths([str(sample(BIG))], store, jobs=2)
+        for query in ("4624 TargetUserName:*admin*", "LogonType:3", '"svchost"', "pid:0x1f4"):
+            where, params = compile_query(query)
+            assert store.count(where, params) == inline_store.count(where, params), query
+        assert store.count(*compile_query("LogonType:3")) > 0
+
+
+def test_stop_keeps_exactly_what_was_reported(tmp_path: Path) -> None:
+    """Workers still busy when loading stops finish their batch; what the parent had not
+    counted is deleted, so the store, its index and the count agree."""
+    stop = threading.Event()
+    seen: list[Progress] = []
+
+    def progress(p: Progress) -> None:
+        seen.append(p)
+        if len(seen) == 2:
+            stop.set()  # esc after the first worker's batch, with the next one in flight
+
+    with Store(tmp_path / "w.db") as store:
+        infos = load_paths([str(sample(BIG))], store, jobs=2, progress=progress, stop=stop)
+        assert 0 < infos[0].records < 2000 and seen[1].records == infos[0].records
+        assert store.count() == infos[0].records
+        assert _indexed(store) == _expected_index(store)
+        assert not store.sources()[0].complete
+
+
+def test_broken_workers_cost_speed_never_events(
+    tmp_path: Path, inline_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken:
+        def submit(self, *args: object) -> Future[object]:
+            raise BrokenProcessPool("simulated")
+
+        def shutdown(self, **kwargs: object) -> None:
+            pass
+
+    monkeypatch.setattr(evtx, "_pool", lambda jobs: Broken())
+    with Store(tmp_path / "w.db") as store:
+        infos = load_paths([str(sample(BIG))], store, jobs=2)
+        assert infos[0].records == store.count() == inline_store.count()
+        assert _events(store) == _events(inline_store)
+
+
+def test_a_batch_inserted_twice_replaces_itself(tmp_path: Path) -> None:
+    """A worker that dies after committing has its batch decoded again by the parent."""
+    path = str(sample(BIG))
+    with Store(tmp_path / "w.db") as store:
+        first = evtx_ingest.store_range_here(str(store.path), path, 0, 0, 4)
+        again = evtx_ingest.store_range_here(str(store.path), path, 0, 0, 4)
+        assert first.events == again.events == store.count() > 0
+        assert first.last_id == again.last_id
+
+
+def test_memory_store_is_written_by_the_parent(inline_store: Store) -> None:
+    store = Store(":memory:")
+    try:
+        assert not store.shareable
+        load_paths([str(sample(BIG))], store, jobs=2)
+        assert _events(store) == _events(inline_store)
+    finally:
+        store.close()
