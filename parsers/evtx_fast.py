@@ -394,7 +394,11 @@ class ChunkDecoder:
             # its own: `_key`'s answer, in line. Anything else goes through `_key`.
             ofs = root.offsets[i]
             nested = None
-            if types.find(T_BXML, i + 1) < 0 and root.sizes[i] and buf[ofs] & 0x0F == 0x0C:
+            if (
+                types.find(T_BXML, i + 1) < 0
+                and root.sizes[i]
+                and buf[ofs + (4 if buf[ofs] & 0x0F == 0x0F else 0)] & 0x0F == 0x0C
+            ):
                 nested = parse_root(buf, ofs, len(buf))
             if nested is not None and T_BXML not in nested.types:
                 roots = [root, nested]
