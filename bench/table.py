@@ -114,6 +114,7 @@ async def measure(db: Path) -> dict[str, Any]:
             "action_ms": round(call_ms, 1),
             "rows_on_screen_ms": round(latency, 1),
             "max_ui_stall_ms": round(max(gaps, default=0) * 1000, 1),
+            "peak_rss_mb": round(rss_mb(), 1),
         }
 
     t_start = time.perf_counter()

@@ -4,7 +4,8 @@ Shipping decoded rows back to one process and inserting them there cost as much 
 them (unmarshalling ~100 MB of rows, then binding every value on one core), so each worker
 inserts the rows it decodes through its own connection (WAL: one writer at a time, and a batch
 holds the lock for a few milliseconds while the other worker decodes) and sends back only what
-the parent needs: how many events, their posting lists (`core.rows.postings_text`), the parse
+the parent needs: how many events, their posting lists (`core.rows.postings_text`) and System
+strings, the parse
 issues, and how far into the file the batch reaches. Ids come from the records' offsets
 (`core.rows.store_id`), so batches may commit in any order and a batch written again (a worker
 that died after committing) replaces itself.
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from core.model import ParseIssue
-from core.rows import INSERT_EVENTS, PostingsText, postings_text
+from core.rows import INSERT_EVENTS, PostingsText, postings_text, system_strings
 from parsers import evtx
 
 #: Chunks a worker decodes and inserts per task (1 MiB of log, a transaction, a report): larger
@@ -35,6 +36,7 @@ class StoredBatch(NamedTuple):
     events: int
     last_id: int  # the highest store id of the batch, -1 when it has no event
     postings: bytes  # marshalled PostingsText
+    strings: list[str]  # core.rows.system_strings of the batch
     issues: list[ParseIssue]
     end_offset: int
 
@@ -77,7 +79,8 @@ def _insert(conn: sqlite3.Connection, batch: evtx.EncodedBatch) -> StoredBatch:
         conn.execute("COMMIT")
     last = batch.rows[-1][0] if batch.rows else -1
     lists = marshal.dumps(postings_text(batch.postings))
-    return StoredBatch(len(batch.rows), last, lists, batch.issues, batch.end_offset)
+    strings = sorted(system_strings(batch.rows))
+    return StoredBatch(len(batch.rows), last, lists, strings, batch.issues, batch.end_offset)
 
 
 def store_range(db_path: str, path: str, source: int, first: int, count: int) -> StoredBatch:

@@ -62,6 +62,7 @@ class Batch(NamedTuple):
     postings: PostingsText
     issues: list[ParseIssue]
     end: int
+    strings: list[str] | None = None  # system strings of rows inserted elsewhere
 
 
 def _batches(path: str, source: int, jobs: int | None, store: Store) -> tuple[str, Iterator[Batch]]:
@@ -82,7 +83,7 @@ def _batches(path: str, source: int, jobs: int | None, store: Store) -> tuple[st
 
             stored = stored_batches(str(store.path), path, source, jobs)
             return fmt, (
-                Batch([], b.events, b.last_id, b.posting_lists(), b.issues, b.end_offset) for b in stored
+                Batch([], b.events, b.last_id, b.posting_lists(), b.issues, b.end_offset, b.strings) for b in stored
             )
         return fmt, (
             Batch(b.rows, len(b.rows), b.rows[-1][0] if b.rows else -1, postings_text(b.postings), b.issues,
@@ -192,7 +193,7 @@ def _load_one(
         info.format = fmt
         store.set_source_format(source, fmt)
         for batch in batches:
-            store.add_rows(batch.rows, batch.postings)
+            store.add_rows(batch.rows, batch.postings, batch.strings)
             if batch.issues:
                 store.add_issues(batch.issues)
             info.records += batch.events

@@ -20,7 +20,7 @@ User text only ever reaches SQLite as bound parameters. The SQL shapes are chose
 can drive them from the indexes: field matches are `e.id IN (ids from postings WHERE name ...
 AND num/value ...)` (indexes `postings_num`, `postings_value`, see `core.schema.FIELD_IDS`),
 EventIDs and times go to `events_eid`/`events_time`. Free text cannot use an index (substring
-search), but it scans the distinct values (`postings`), not every event's fields. Case folding
+search), but it scans the distinct values (`postings`, `strings`), not every event. Case folding
 is SQLite's: ASCII letters only (`KÖLN` does not match `köln`).
 """
 
@@ -239,20 +239,21 @@ def _file(value: str, params: list[object]) -> str:
 
 def _free_text(text: str, params: list[object]) -> str:
     """Substring search over every EventData value and the computer, channel, provider and
-    user SID columns.
+    user SID columns, as a list of event ids.
 
-    EventData values are searched among the distinct values (`postings`), a small fraction of
-    the values of every event, never among field names (`CommandLine` does not match itself).
-    `user_sid` is often NULL: its test is guarded so the whole expression stays two-valued and
-    `-"text"` is the exact complement.
+    Both parts search distinct values, never every event: EventData values in `postings`
+    (never field names: `CommandLine` does not match itself), System values in `strings`, and
+    only the events holding a System value that matched are looked up (usually none: CROSS JOIN
+    keeps `strings` the outer loop). So a rare string is found at once in any log, the cost
+    growing with the matches, not the events.
     """
     pattern = "%" + _like(text) + "%"
-    params.extend([pattern] * 5)
+    params.extend([pattern] * 2)
     like = f"LIKE ? ESCAPE '{_ESC}'"
     return (
-        f"(e.computer {like} OR e.channel {like} OR e.provider {like}"
-        f" OR (e.user_sid IS NOT NULL AND e.user_sid {like})"
-        f" OR e.id IN ({FIELD_IDS.format(cond=f'p.value {like}')}))"
+        f"e.id IN ({FIELD_IDS.format(cond=f'p.value {like}')}"
+        f" UNION ALL SELECT s.id FROM strings t CROSS JOIN events s WHERE t.value {like} AND (s.computer = t.value"
+        " OR s.channel = t.value OR s.provider = t.value OR s.user_sid = t.value))"
     )
 
 

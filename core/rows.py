@@ -97,6 +97,18 @@ def postings_text(postings: Postings) -> PostingsText:
     return {key: repr(ids) for key, ids in postings.items()}
 
 
+def system_strings(rows: Iterable[EventRow]) -> set[str]:
+    """The distinct channel, provider, computer and user SID values of these rows (the store's
+    `strings` table, which free text searches instead of every event)."""
+    found: set[str] = set()
+    for row in rows:
+        found.update(row[11:14])
+        if row[16] is not None:
+            found.add(row[16])
+    found.discard("")
+    return found
+
+
 def event_fields(event: Event) -> tuple[Any, ...]:
     """An Event's fields in declaration order (what `encode_tuples` takes)."""
     return (

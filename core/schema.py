@@ -16,7 +16,7 @@ during ingest costs several times more.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS events (
     locator       INTEGER,
     data          BLOB NOT NULL         -- marshalled ((name, value), ...) pairs, document order
 );
+CREATE TABLE IF NOT EXISTS strings (  -- every distinct computer, channel, provider and user SID
+    value TEXT PRIMARY KEY                -- (free text finds events through them: core.query)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS postings (
     name  TEXT NOT NULL,                -- lower-cased field name
     value TEXT NOT NULL,

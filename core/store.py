@@ -28,6 +28,7 @@ from core.rows import (
     encode_tuples,
     event_fields,
     postings_text,
+    system_strings,
 )
 from core.values import as_int
 
@@ -93,6 +94,7 @@ class Store:
         self.conn.execute("PRAGMA cache_size=-16384")
         self._next_id = self._max_id() + 1
         self._pending: dict[tuple[str, str], list[str]] = {}
+        self._strings: set[str] = set()  # values known to be in `strings`
         self._held = 0
         self._flushed_at = time.monotonic()
 
@@ -138,13 +140,19 @@ class Store:
         self.conn.execute("UPDATE sources SET format = ? WHERE id = ?", (fmt, source_id))
         self.conn.commit()
 
-    def add_rows(self, rows: Sequence[EventRow], postings: PostingsText) -> None:
+    def add_rows(self, rows: Sequence[EventRow], postings: PostingsText, strings: Iterable[str] | None = None) -> None:
         """Insert a batch of encoded events (`core.rows.encode_tuples`: ids included) in one
-        transaction; their posting lists join those held for the next `flush_postings`."""
+        transaction; their posting lists join those held for the next `flush_postings`.
+        `strings`: their `core.rows.system_strings` when the rows were inserted elsewhere."""
         if rows:
             with self.conn:
                 self.conn.executemany(INSERT_EVENTS, rows)
             self._next_id = max(self._next_id, rows[-1][0] + 1)
+        new = (system_strings(rows) if strings is None else set(strings)) - self._strings
+        if new:
+            with self.conn:
+                self.conn.executemany("INSERT OR IGNORE INTO strings(value) VALUES (?)", [(v,) for v in new])
+            self._strings |= new
         self.add_postings(postings)
 
     def add_postings(self, postings: PostingsText) -> None:
@@ -212,8 +220,9 @@ class Store:
         self.flush_postings()
         self.conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
         self.conn.executescript(schema.INDEXES)
-        # Statistics from a sample of each index: enough for the planner, and nearly free.
-        self.conn.execute("PRAGMA analysis_limit=1000")
+        # Full statistics (a sample of the first rows misjudges EventID selectivity, and the
+        # planner then sorts hundreds of thousands of rows in memory instead of scanning in
+        # time order).
         self.conn.execute("ANALYZE")
         self.conn.commit()
 

@@ -62,6 +62,12 @@ def test_field_queries_find_worker_written_events(tmp_path: Path, inline_store: 
             where, params = compile_query(query)
             assert store.count(where, params) == inline_store.count(where, params), query
         assert store.count(*compile_query("LogonType:3")) > 0
+        strings = "SELECT value FROM strings ORDER BY value"
+        assert store.conn.execute(strings).fetchall() == inline_store.conn.execute(strings).fetchall()
+        for computer in store.computers():  # free text finds System values (with their EventData twins)
+            query = compile_query(f'"{computer[1:-1]}"')
+            direct = store.count("e.computer LIKE ?", (f"%{computer[1:-1]}%",))
+            assert store.count(*query) == inline_store.count(*query) >= direct > 0
 
 
 def test_stop_keeps_exactly_what_was_reported(tmp_path: Path) -> None:
