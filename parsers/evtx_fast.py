@@ -957,20 +957,55 @@ def iter_chunk_tuples(
     return cast("Iterator[EventTuple | ParseIssue]", items)
 
 
+def _chunk_data(buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> bytes | ParseIssue | None:
+    """The chunk's 64 KiB, or the issue of a chunk without its signature (None if all zeros:
+    an unused chunk at the end of a file)."""
+    data = bytes(buf[chunk_ofs : chunk_ofs + ref.CHUNK_SIZE])
+    if data[:8] == ref.CHUNK_MAGIC:
+        return data
+    if data.count(0) == ref.CHUNK_SIZE:
+        return None
+    return ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs)
+
+
+class _Reference:
+    """python-evtx for the records of one chunk that the fast decoder rejects (its chunk
+    header parsed once, on the first such record)."""
+
+    __slots__ = ("buf", "chunk", "chunk_ofs", "index", "path", "source")
+
+    def __init__(self, buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> None:
+        self.buf, self.index, self.chunk_ofs, self.source, self.path = buf, index, chunk_ofs, source, path
+        self.chunk: Any = None
+
+    def decode(self, offset: int, fast_error: Exception, fallback: bool = True) -> Event | ParseIssue:
+        """The record at `offset` from python-evtx, or the issue naming both decoders' reasons
+        (only the fast one's when `fallback` is off or the record is hopeless)."""
+        fast_reason = f"{type(fast_error).__name__}: {fast_error}"
+        if not fallback or isinstance(fast_error, HopelessRecord):
+            return ParseIssue(self.source, self.path, fast_reason[:300], self.index, offset)
+        try:
+            if self.chunk is None:
+                self.chunk = ChunkHeader(self.buf, self.chunk_ofs)
+            return ref.decode_record(self.buf, self.chunk, offset, self.source)
+        except Exception as exc:  # noqa: BLE001 - one bad record costs only itself
+            reason = f"{type(exc).__name__}: {exc} (fast: {fast_reason})"[:300]
+            return ParseIssue(self.source, self.path, reason, self.index, offset)
+
+
 def encode_chunk(
     buf: Any, index: int, chunk_ofs: int, source: int, path: str, base: int, postings: Postings,
     rows: list[EventRow], issues: list[ParseIssue],
 ) -> None:
     """`iter_chunk` as store rows appended to `rows` (ids `base | record offset`), their
     EventData pairs added to `postings`, and parse issues appended to `issues`."""
-    data = bytes(buf[chunk_ofs : chunk_ofs + ref.CHUNK_SIZE])
-    if data[:8] != ref.CHUNK_MAGIC:
-        if data.count(0) != ref.CHUNK_SIZE:
-            issues.append(ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs))
+    data = _chunk_data(buf, index, chunk_ofs, source, path)
+    if not isinstance(data, bytes):
+        issues.extend([data] if data is not None else [])
         return
     encode = ChunkDecoder(data).encode_row
     append = rows.append
-    ref_chunk: Any = None
+    reference = _Reference(buf, index, chunk_ofs, source, path)
     for item in ref.record_offsets(buf, chunk_ofs, source, path, index):
         if type(item) is not int:
             assert isinstance(item, ParseIssue)
@@ -978,36 +1013,26 @@ def encode_chunk(
             continue
         try:
             append(encode(item - chunk_ofs, source, item, base | item, postings))
-            continue
         except Exception as exc:  # noqa: BLE001 - garbage may break the fast decoder anywhere
-            fast_reason = f"{type(exc).__name__}: {exc}"
-            hopeless = isinstance(exc, HopelessRecord)
-        if hopeless:
-            issues.append(ParseIssue(source, path, fast_reason[:300], index, item))
-            continue
-        try:
-            if ref_chunk is None:
-                ref_chunk = ChunkHeader(buf, chunk_ofs)
-            event = ref.decode_record(buf, ref_chunk, item, source)
-        except Exception as exc:  # noqa: BLE001 - one bad record costs only itself
-            reason = f"{type(exc).__name__}: {exc} (fast: {fast_reason})"[:300]
-            issues.append(ParseIssue(source, path, reason, index, item))
-        else:
-            append(encode_one(base | item, postings, as_tuple(event)))
+            found = reference.decode(item, exc)
+            if isinstance(found, ParseIssue):
+                issues.append(found)
+            else:
+                append(encode_one(base | item, postings, as_tuple(found)))
 
 
 def _chunk_items(
     buf: Any, index: int, chunk_ofs: int, source: int, path: str, fallback: bool, events: bool
 ) -> Iterator[Event | EventTuple | ParseIssue]:
     """Both of the above in one loop (a generator layer per record is worth avoiding)."""
-    data = bytes(buf[chunk_ofs : chunk_ofs + ref.CHUNK_SIZE])
-    if data[:8] != ref.CHUNK_MAGIC:
-        if data.count(0) != ref.CHUNK_SIZE:
-            yield ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs)
+    data = _chunk_data(buf, index, chunk_ofs, source, path)
+    if not isinstance(data, bytes):
+        if data is not None:
+            yield data
         return
     decode = ChunkDecoder(data).decode_tuple
     make = make_event
-    ref_chunk: Any = None
+    reference = _Reference(buf, index, chunk_ofs, source, path)
     for item in ref.record_offsets(buf, chunk_ofs, source, path, index):
         if isinstance(item, ParseIssue):
             yield item
@@ -1015,19 +1040,7 @@ def _chunk_items(
         try:
             fields = decode(item - chunk_ofs, source, item)
         except Exception as exc:  # noqa: BLE001 - garbage may break the fast decoder anywhere
-            fast_reason = f"{type(exc).__name__}: {exc}"
-            hopeless = isinstance(exc, HopelessRecord)
+            found = reference.decode(item, exc, fallback)
+            yield found if events or isinstance(found, ParseIssue) else as_tuple(found)
         else:
             yield make(*fields) if events else fields
-            continue
-        if not fallback or hopeless:
-            yield ParseIssue(source, path, fast_reason[:300], index, item)
-            continue
-        try:
-            if ref_chunk is None:
-                ref_chunk = ChunkHeader(buf, chunk_ofs)
-            event = ref.decode_record(buf, ref_chunk, item, source)
-        except Exception as exc:  # noqa: BLE001 - one bad record costs only itself
-            yield ParseIssue(source, path, f"{type(exc).__name__}: {exc} (fast: {fast_reason})"[:300], index, item)
-        else:
-            yield event if events else as_tuple(event)
