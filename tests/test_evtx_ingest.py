@@ -124,3 +124,17 @@ def test_memory_store_is_written_by_the_parent(inline_store: Store) -> None:
         assert _events(store) == _events(inline_store)
     finally:
         store.close()
+
+
+def test_second_input_gets_its_own_ids(tmp_path: Path, inline_store: Store) -> None:
+    """Ids are (input << 40) + record offset: the same log twice makes two sets of events."""
+    copy = tmp_path / "copy.evtx"
+    copy.write_bytes(sample(BIG).read_bytes())
+    with Store(tmp_path / "w.db") as store:
+        infos = load_paths([str(sample(BIG)), str(copy)], store, jobs=2)
+        n = inline_store.count()
+        assert [i.records for i in infos] == [n, n] and store.count() == 2 * n
+        assert store.count("e.source = 1 AND e.id >= ?", (1 << 40,)) == n
+        assert _indexed(store) == _expected_index(store)
+        where, params = compile_query("LogonType:3")
+        assert store.count(where, params) == 2 * inline_store.count(where, params)
