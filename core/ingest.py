@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from core.model import Event, InputError, ParseIssue, SourceInfo
 from core.rows import (
@@ -26,6 +26,8 @@ from core.rows import (
     store_id,
 )
 from core.store import Store
+
+T = TypeVar("T")
 
 BATCH = 5000
 #: The first batches are small and flushed early so the first rows reach the screen at once;
@@ -81,16 +83,28 @@ def _batches(path: str, source: int, jobs: int | None, store: Store) -> tuple[st
         if evtx.uses_workers(path, jobs) and store.shareable:
             from core.evtx_ingest import stored_batches
 
-            stored = stored_batches(str(store.path), path, source, jobs)
-            return fmt, (
-                Batch([], b.events, b.last_id, b.posting_lists(), b.issues, b.end_offset, b.strings) for b in stored
+            return fmt, _each(
+                stored_batches(str(store.path), path, source, jobs),
+                lambda b: Batch([], b.events, b.last_id, b.posting_lists(), b.issues, b.end_offset, b.strings),
             )
-        return fmt, (
-            Batch(b.rows, len(b.rows), b.rows[-1][0] if b.rows else -1, postings_text(b.postings), b.issues,
-                  b.end_offset)
-            for b in evtx.iter_encoded_batches(path, source, jobs)
+        return fmt, _each(
+            evtx.iter_encoded_batches(path, source, jobs),
+            lambda b: Batch(b.rows, len(b.rows), b.rows[-1][0] if b.rows else -1, postings_text(b.postings),
+                            b.issues, b.end_offset),
         )
     return fmt, _encode_stream(iter_input(path, source), source)
+
+
+def _each(items: Iterator[T], convert: Callable[[T], Batch]) -> Iterator[Batch]:
+    """`convert` over `items`, closing them when closed itself: closing a load must stop (and
+    wait for) the decoder's workers at once, not whenever the garbage collector gets to it."""
+    try:
+        for item in items:
+            yield convert(item)
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
 
 
 def _encode_stream(items: Iterator[Event | ParseIssue], source: int) -> Iterator[Batch]:
