@@ -5,10 +5,9 @@ them (unmarshalling ~100 MB of rows, then binding every value on one core), so e
 inserts the rows it decodes through its own connection (WAL: one writer at a time, and a batch
 holds the lock for a few milliseconds while the other worker decodes) and sends back only what
 the parent needs: how many events, their posting lists (`core.rows.postings_text`) and System
-strings, the parse
-issues, and how far into the file the batch reaches. Ids come from the records' offsets
-(`core.rows.store_id`), so batches may commit in any order and a batch written again (a worker
-that died after committing) replaces itself.
+strings, the parse issues, and how far into the file the batch reaches. Ids come from the
+records' offsets (`core.rows.store_id`), so batches may commit in any order and a batch written
+again (a worker that died after committing) replaces itself.
 """
 
 from __future__ import annotations
