@@ -61,18 +61,7 @@ def encode_tuples(items: Iterable[tuple[int, tuple[Any, ...]]], postings: Postin
 
     `record_id` falls back to the record number (the 1-based position for text formats) when
     the input carries no EventRecordID."""
-    dumps = marshal.dumps
-    rows: list[EventRow] = []
-    append = rows.append
-    for sid, t in items:
-        (source, number, record_id, ts, eid, version, level, task, opcode, keywords, channel, provider,
-         computer, pid, tid, user_sid, data, locator) = t
-        append((sid, source, number, number if record_id is None else record_id, ts, eid, version, level, task,
-                opcode, keywords, channel, provider, computer, pid, tid, user_sid, locator,
-                dumps(data, MARSHAL_VERSION) if data else _EMPTY))
-        for pair in data:
-            postings[pair].append(sid)
-    return rows
+    return [encode_one(sid, postings, t) for sid, t in items]
 
 
 def encode_one(sid: int, postings: Postings, t: tuple[Any, ...]) -> EventRow:

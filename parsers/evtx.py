@@ -18,6 +18,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import marshal
 import mmap
@@ -25,7 +26,7 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple, TypeVar
@@ -222,7 +223,7 @@ def _ship_batch(batch: EncodedBatch) -> Shipped:
 
 def _encoded_task(path: str, source: int, first: int, count: int) -> Shipped:
     """Worker task: store rows and posting lists (marshalled), so the parent only inserts."""
-    return _ship_batch(_encode_range(_mapped(path), path, source, first, count))
+    return _ship_batch(encode_range(path, source, first, count))
 
 
 def _unship_batch(shipped: Shipped) -> EncodedBatch:
@@ -386,7 +387,7 @@ def map_chunk_groups(
     task: Callable[[str, int, int, int], T],
     inline: Callable[[str, int, int, int], T] | None = None,
     group: int = GROUP_CHUNKS,
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """`task(path, source, first chunk, chunk count)` over the file's groups of chunks, results
     in file order: in worker processes (`task` must pickle: a module-level function or a
     partial of one), the first group (and every group of a small file) in this process, as
@@ -411,22 +412,9 @@ def map_chunk_groups(
 
 def iter_encoded_batches(path: str, source: int = 0, jobs: int | None = None) -> Iterator[EncodedBatch]:
     """The same events as `iter_events`, as store rows and posting lists (`core.rows`) computed
-    in the workers, in file order, one batch per group of chunks: the ingest only inserts them."""
-    plan = _plan(path, jobs)
-    if plan is None:
-        return
-    jobs, n_chunks, inline_only = plan
-    try:
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            if inline_only:
-                for first, count in _groups(n_chunks, 0):
-                    yield _encode_range(buf, path, source, first, count)
-                return
-
-            def inline(first: int, count: int) -> Shipped:
-                return _ship_batch(_encode_range(buf, path, source, first, count))
-
-            for shipped in _parallel(path, source, jobs, n_chunks, _encoded_task, inline):
-                yield _unship_batch(shipped)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    in the workers, in file order, one batch per group of chunks: the ingest only inserts them.
+    (For small files and stores the workers cannot open; else `core.evtx_ingest` has the
+    workers insert them too.)"""
+    with contextlib.closing(map_chunk_groups(path, source, jobs, _encoded_task)) as shipped:
+        for batch in shipped:
+            yield _unship_batch(batch)
