@@ -20,8 +20,6 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
-from Evtx.Evtx import ChunkHeader
-
 from core.model import Event, ParseIssue, parse_time
 from core.rows import MARSHAL_VERSION, EventRow, Postings, encode_one
 from parsers import evtx_reference as ref
@@ -986,7 +984,7 @@ class _Reference:
             return ParseIssue(self.source, self.path, fast_reason[:300], self.index, offset)
         try:
             if self.chunk is None:
-                self.chunk = ChunkHeader(self.buf, self.chunk_ofs)
+                self.chunk = ref.chunk_header(self.buf, self.chunk_ofs)
             return ref.decode_record(self.buf, self.chunk, offset, self.source)
         except Exception as exc:  # noqa: BLE001 - one bad record costs only itself
             reason = f"{type(exc).__name__}: {exc} (fast: {fast_reason})"[:300]

@@ -13,18 +13,18 @@ the fallback for any record the fast path cannot decode. What real files taught 
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import struct
 from collections.abc import Iterator
-from typing import Any
-
-from Evtx.Evtx import ChunkHeader, FileHeader, Record
-from Evtx.Nodes import FiletimeTypeNode
-from lxml import etree
+from typing import TYPE_CHECKING, Any
 
 from core.model import Event, InputError, ParseIssue
-from parsers.xmlevent import event_from_element, safe_parser
+
+if TYPE_CHECKING:
+    from Evtx.Evtx import ChunkHeader, Record
+    from lxml import etree
 
 FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
@@ -32,7 +32,25 @@ RECORD_MAGIC = b"\x2a\x2a\x00\x00"
 CHUNK_SIZE = 0x10000
 FILE_HEADER_SIZE = 0x1000
 RECORD_HEADER_SIZE = 24
-_PARSER = safe_parser()
+
+
+# python-evtx and lxml are imported on first use: the fast path walks chunks and records with
+# the helpers below and needs neither unless a record falls back (their imports cost ~40 ms of
+# every cold start, before the first event can reach the screen).
+
+
+@functools.cache
+def _parser() -> etree.XMLParser:
+    from parsers.xmlevent import safe_parser
+
+    return safe_parser()
+
+
+def chunk_header(buf: Any, chunk_ofs: int) -> ChunkHeader:
+    """python-evtx's header of the chunk at `chunk_ofs` (what its Record needs)."""
+    from Evtx.Evtx import ChunkHeader
+
+    return ChunkHeader(buf, chunk_ofs)
 
 
 def check_evtx_header(path: str, head: bytes) -> None:
@@ -87,6 +105,8 @@ def record_offsets(buf: Any, chunk_ofs: int, source: int, path: str, index: int)
 
 def _exact_filetime(record: Record, rendered: str | None) -> int | None:
     """Raw ticks of the TimeCreated substitution (the FILETIME whose rendering matches)."""
+    from Evtx.Nodes import FiletimeTypeNode
+
     try:
         for sub in record.root().substitutions():
             if isinstance(sub, FiletimeTypeNode) and (rendered is None or sub.string() == rendered):
@@ -99,9 +119,14 @@ def _exact_filetime(record: Record, rendered: str | None) -> int | None:
 
 def decode_record(buf: Any, chunk: ChunkHeader, ofs: int, source: int) -> Event:
     """Decode the record at `ofs` through python-evtx. Raises on any failure."""
+    from Evtx.Evtx import Record
+    from lxml import etree
+
+    from parsers.xmlevent import event_from_element
+
     record = Record(buf, ofs, chunk)
     xml = record.xml()
-    root = etree.fromstring(xml.encode("utf-8"), _PARSER)
+    root = etree.fromstring(xml.encode("utf-8"), _parser())
     rendered = None
     for el in root.iter("{*}TimeCreated"):
         rendered = el.get("SystemTime")
@@ -116,8 +141,9 @@ def record_xml(path: str, locator: int) -> str:
     """The raw XML of the record at byte offset `locator`, as python-evtx renders it."""
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         chunk_ofs = FILE_HEADER_SIZE + ((locator - FILE_HEADER_SIZE) // CHUNK_SIZE) * CHUNK_SIZE
-        chunk = ChunkHeader(buf, chunk_ofs)
-        return str(Record(buf, locator, chunk).xml())
+        from Evtx.Evtx import Record
+
+        return str(Record(buf, locator, chunk_header(buf, chunk_ofs)).xml())
 
 
 def iter_chunk(buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> Iterator[Event | ParseIssue]:
@@ -127,7 +153,7 @@ def iter_chunk(buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> 
         if buf[chunk_ofs : chunk_ofs + CHUNK_SIZE].count(0) != CHUNK_SIZE:
             yield ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs)
         return
-    chunk = ChunkHeader(buf, chunk_ofs)
+    chunk = chunk_header(buf, chunk_ofs)
     for item in record_offsets(buf, chunk_ofs, source, path, index):
         if isinstance(item, ParseIssue):
             yield item
@@ -148,7 +174,6 @@ def iter_events(path: str, source: int = 0) -> Iterator[Event | ParseIssue]:
         with open(path, "rb") as fh:
             head = fh.read(FILE_HEADER_SIZE)
             check_evtx_header(path, head)
-            FileHeader(head, 0)
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
                 if size < FILE_HEADER_SIZE + CHUNK_SIZE:
                     return

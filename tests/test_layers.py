@@ -35,3 +35,22 @@ def test_no_textual_import_statement_in_core_or_parsers() -> None:
             assert "import textual" not in text and "from textual" not in text, path
             assert "from tui" not in text and "import tui" not in text, path
             assert "from cli" not in text and "import cli" not in text, path
+
+
+def test_fast_path_loads_clean_evtx_without_python_evtx_or_lxml() -> None:
+    """python-evtx and lxml cost ~70 ms of imports before a cold start's first event: the fast
+    path imports them only when a record falls back (they are the reference, not the route)."""
+    from tests.shared import sample
+
+    path = sample("evtx/parsers/omerbenamram__samples__security.evtx")
+    code = (
+        "import sys\n"
+        "from parsers import evtx\n"
+        "from core.model import Event\n"
+        f"n = sum(1 for e in evtx.iter_events({str(path)!r}, 0, jobs=1) if isinstance(e, Event))\n"
+        "print(n, sorted({m.split('.')[0] for m in sys.modules if m.startswith(('Evtx', 'lxml'))}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    count, loaded = out.stdout.split(" ", 1)
+    assert int(count) > 1000
+    assert loaded.strip() == "[]", f"imported on the fast path: {loaded}"
