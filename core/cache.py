@@ -163,11 +163,13 @@ class CacheEntry:
             self.reset()
             if child:
                 self._build_in_child(progress, stop, jobs)
-                return Store(self.db_path)
-            store = Store(self.db_path)
-            load_paths(self.paths, store, progress=progress, stop=stop, jobs=jobs)
-            if all(s.complete for s in store.sources()) and not (stop is not None and stop.is_set()):
-                store.set_meta("complete", "1")
+                store = Store(self.db_path)
+            else:
+                store = Store(self.db_path)
+                load_paths(self.paths, store, progress=progress, stop=stop, jobs=jobs)
+                if all(s.complete for s in store.sources()) and not (stop is not None and stop.is_set()):
+                    store.set_meta("complete", "1")
+            store.checkpoint()
             return store
         finally:
             self.release()

@@ -66,3 +66,25 @@ def test_only_large_evtx_needs_a_child_process(tmp_path: Path) -> None:
     assert needs_child_process([small, big])
     assert not needs_child_process([big], jobs=1)
     assert not needs_child_process([str(tmp_path / "missing.evtx")])
+
+
+def test_finished_cache_keeps_no_write_ahead_log() -> None:
+    """The app reads the cache through read-only connections while it loads and after, and
+    those cannot fold the write-ahead log back into the database: the build does, or tens of
+    MB of log would stay beside every cached database."""
+    path = str(sample(SYSTEM))
+    entry = CacheEntry([path])
+    readers: list[Store] = []
+
+    def progress(_p: Progress) -> None:
+        if not readers:  # a reader open while the child writes, as the app's table is
+            readers.append(Store(entry.db_path, readonly=True))
+
+    store = entry.build(progress=progress, child=True)
+    try:
+        assert readers and readers[0].count() == 1881
+        readers[0].close()
+        wal = Path(str(entry.db_path) + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+    finally:
+        store.close()
