@@ -81,8 +81,10 @@ CREATE INDEX IF NOT EXISTS postings_value ON postings(name, value COLLATE NOCASE
 """
 
 #: Ids of the events having an EventData field that matches: format with `cond`, an SQL
-#: condition over the postings row `p` (its name, value, num). Used as `e.id IN (...)`.
-FIELD_IDS = "SELECT j.value FROM postings p, json_each(p.ids) j WHERE {cond}"
+#: condition over the postings row `p` (its name, value, num). Used as `e.id IN (...)`. Every
+#: id listed is a stored event's (lists are written after their events, never for events a
+#: stopped load drops), so counting distinct ids counts the events.
+FIELD_IDS = "SELECT j.value AS id FROM postings p, json_each(p.ids) j WHERE {cond}"
 
 #: System field names (lower-cased) -> their `events` column, for `field:value` on System fields.
 SYSTEM_FIELDS: dict[str, str] = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.query import Compiled
 from core.store import TIME_ORDER, Store, StoredEvent
 
 PAGE = 64
@@ -29,6 +30,11 @@ class View:
     where: str = "1"
     params: tuple[object, ...] = ()
     by_time: bool = True
+    ids: str | None = None  # core.query.Compiled.ids
+
+    @classmethod
+    def of(cls, compiled: Compiled, *, by_time: bool) -> View:
+        return cls(compiled.where, compiled.params, by_time, compiled.ids)
 
     @property
     def order(self) -> str:
@@ -63,18 +69,35 @@ class View:
 # -- queries (the table runs them in its fetcher thread) ----------------------------------------
 
 
-def fetch_page(store: Store, view: View, start: int, total: int | None, page: int = PAGE) -> list[StoredEvent]:
-    """Rows at positions [start, start + PAGE) of `view`: from the end when that is closer."""
+#: A time-ordered view holding at least this many events and 1/SCAN_SHARE of the store is paged
+#: by walking the time index and testing each event, which stops after a page of matches. Left
+#: to itself SQLite looks up every match and sorts them all (it cannot tell a field value held
+#: by 250,000 events from a rare one): 135 ms against 35 ms at a million events. Under these
+#: sizes looking up and sorting is the faster plan, and the walk is bounded by the index anyway.
+SCAN_MIN = 10_000
+SCAN_SHARE = 20
+
+
+def fetch_page(
+    store: Store, view: View, start: int, total: int | None, page: int = PAGE, counted: int | None = None
+) -> list[StoredEvent]:
+    """Rows at positions [start, start + PAGE) of `view`: from the end when that is closer.
+    `counted`: the view's count if known to the caller only (it picks the plan, no more)."""
+    size = total if total is not None else counted
+    walk = view.by_time and size is not None and size >= SCAN_MIN and size * SCAN_SHARE >= store.count()
     if total is not None and start > total // 2 and start < total:
         end = min(start + page, total)
-        rows = store.select(view.where, view.params, offset=total - end, limit=end - start, order=view.order_desc)
+        rows = store.select(view.where, view.params, offset=total - end, limit=end - start, order=view.order_desc,
+                            by_time_index=walk)
         rows.reverse()
     else:
-        rows = store.select(view.where, view.params, offset=start, limit=page, order=view.order)
+        rows = store.select(view.where, view.params, offset=start, limit=page, order=view.order, by_time_index=walk)
     return rows
 
 
 def count_view(store: Store, view: View) -> int:
+    if view.ids is not None:  # one term: count the distinct ids it lists, no event looked up
+        return store.count_ids(view.ids, view.params)
     return store.count(view.where, view.params)
 
 

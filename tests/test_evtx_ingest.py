@@ -59,15 +59,15 @@ def test_field_queries_find_worker_written_events(tmp_path: Path, inline_store: 
     with Store(tmp_path / "w.db") as store:
         load_paths([str(sample(BIG))], store, jobs=2)
         for query in ("4624 TargetUserName:*admin*", "LogonType:3", '"svchost"', "pid:0x1f4"):
-            where, params = compile_query(query)
+            where, params, _ = compile_query(query)
             assert store.count(where, params) == inline_store.count(where, params), query
-        assert store.count(*compile_query("LogonType:3")) > 0
+        assert store.count(*compile_query("LogonType:3")[:2]) > 0
         strings = "SELECT value FROM strings ORDER BY value"
         assert store.conn.execute(strings).fetchall() == inline_store.conn.execute(strings).fetchall()
         for computer in store.computers():  # free text finds System values (with their EventData twins)
             query = compile_query(f'"{computer[1:-1]}"')
             direct = store.count("e.computer LIKE ?", (f"%{computer[1:-1]}%",))
-            assert store.count(*query) == inline_store.count(*query) >= direct > 0
+            assert store.count(*query[:2]) == inline_store.count(*query[:2]) >= direct > 0
 
 
 def test_stop_keeps_exactly_what_was_reported(tmp_path: Path) -> None:
@@ -136,5 +136,5 @@ def test_second_input_gets_its_own_ids(tmp_path: Path, inline_store: Store) -> N
         assert [i.records for i in infos] == [n, n] and store.count() == 2 * n
         assert store.count("e.source = 1 AND e.id >= ?", (1 << 40,)) == n
         assert _indexed(store) == _expected_index(store)
-        where, params = compile_query("LogonType:3")
+        where, params, _ = compile_query("LogonType:3")
         assert store.count(where, params) == 2 * inline_store.count(where, params)

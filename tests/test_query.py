@@ -198,6 +198,8 @@ def found(store: Store, query: str) -> set[int | None]:
     compiled = compile_query(query)
     rows = store.select(compiled.where, compiled.params)
     assert store.count(compiled.where, compiled.params) == len(rows)
+    if compiled.ids is not None:  # the table's count of a one-term view (core.view.count_view)
+        assert store.count_ids(compiled.ids, compiled.params) == len(rows), query
     return {row.event.record_id for row in rows}
 
 
@@ -208,6 +210,31 @@ def error(query: str) -> QueryError:
 
 
 # -- basics ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "one_id_set"),
+    [
+        ("handle:0x44", True),
+        ("CommandLine:*mimikatz*", True),
+        ('"lsass"', True),
+        ("mimikatz", True),
+        ("4688", False),
+        ("-handle:0x44", False),
+        ("handle:0x44 4658", False),
+        ("handle:0x44 OR mimikatz", False),
+        ("pid:0x1234", False),  # also the System pid column
+        ("host:WS01", False),
+    ],
+)
+def test_only_a_lone_id_set_term_offers_its_ids(store: Store, query: str, one_id_set: bool) -> None:
+    """`Compiled.ids` is what the table counts instead of `where`: it must be offered only
+    when `where` is exactly `e.id IN (ids)`, and then count the same events."""
+    compiled = compile_query(query)
+    assert (compiled.ids is not None) == one_id_set
+    if compiled.ids is not None:
+        assert compiled.where == f"e.id IN ({compiled.ids})"
+        assert store.count_ids(compiled.ids, compiled.params) == store.count(compiled.where, compiled.params)
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\t\n"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -52,6 +53,8 @@ from tui.status import LoadState, StatusBar, status_text
 #: Progress reaches the UI at most this often (the parser calls back per batch).
 PROGRESS_INTERVAL = 0.1
 WIDE = 140
+#: The GIL switch interval while the app runs (see EvtxApp.on_mount).
+SWITCH_INTERVAL = 0.001
 
 #: View switcher: key -> (title, module, screen class); "events" is the main screen.
 VIEWS: dict[str, tuple[str, str | None, str | None]] = {
@@ -237,6 +240,11 @@ class EvtxApp(App[int]):
         return self.screen_stack[0].query_one(FilterBar)
 
     def on_mount(self) -> None:
+        # The table's fetcher threads wait in SQLite with the GIL released and need it back
+        # after every call; while this thread renders, each hand-back took up to the default
+        # 5 ms switch interval, a dozen times per page (a filter's rows: ~110 ms -> ~55 ms at
+        # a million events with 1 ms, bench/table.py).
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.query_one("#filter-error").display = False
         self._apply_width(self.size.width)
         self.table.focus()
@@ -267,7 +275,7 @@ class EvtxApp(App[int]):
         self.store_path = db_path
         self.loaded = True
         self._read_sources()
-        self.table.set_view(View(self.current_compiled.where, self.current_compiled.params, by_time=True))
+        self.table.set_view(View.of(self.current_compiled, by_time=True))
         self.table.attach(db_path)
         self._open_case()
         self._refresh_status()
@@ -304,7 +312,7 @@ class EvtxApp(App[int]):
     def on_load_started(self, message: LoadStarted) -> None:
         if self.store_path is None or self.table.fetcher is None:
             self.store_path = message.db_path
-            self.table.set_view(View(self.current_compiled.where, self.current_compiled.params, by_time=False))
+            self.table.set_view(View.of(self.current_compiled, by_time=False))
             self.table.attach(message.db_path)
 
     def on_load_progress(self, message: LoadProgress) -> None:
@@ -331,7 +339,7 @@ class EvtxApp(App[int]):
         if self.store_path is not None and self.store_path.exists():
             self._read_sources()
             selected = self.table.selected_row()
-            self.table.set_view(View(self.current_compiled.where, self.current_compiled.params, by_time=True))
+            self.table.set_view(View.of(self.current_compiled, by_time=True))
             if self.table.fetcher is None:
                 self.table.attach(self.store_path)
             if selected is not None:
@@ -462,7 +470,7 @@ class EvtxApp(App[int]):
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
         self.current_query = message.query
         self.current_compiled = message.compiled
-        self.table.set_view(View(message.compiled.where, message.compiled.params, by_time=self.loaded))
+        self.table.set_view(View.of(message.compiled, by_time=self.loaded))
         self._refresh_status()
         if message.final:
             self.table.focus()
@@ -484,7 +492,7 @@ class EvtxApp(App[int]):
         if compiled is None:
             return False
         self.current_query, self.current_compiled = query, compiled
-        self.table.set_view(View(compiled.where, compiled.params, by_time=self.loaded))
+        self.table.set_view(View.of(compiled, by_time=self.loaded))
         self._refresh_status()
         return True
 

@@ -96,9 +96,10 @@ def make_row(se: StoredEvent) -> Row:
     return Row(se.id, ev, printable(summarize(ev)), printable(event_user(ev)), printable(event_image(ev)))
 
 
-def fetch_rows(store: Store, view: View, start: int, total: int | None) -> list[Row]:
-    """A page of `view` as table rows (text computed here, in the fetcher thread)."""
-    return [make_row(r) for r in fetch_page(store, view, start, total, PAGE)]
+def fetch_rows(store: Store, view: View, start: int, total: int | None, counted: list[int]) -> list[Row]:
+    """A page of `view` as table rows (text computed here, in the fetcher thread). `counted`
+    holds the view's count once the fetcher has it (see `EventTable.reload`)."""
+    return [make_row(r) for r in fetch_page(store, view, start, total, PAGE, counted[0] if counted else None)]
 
 
 class PageFetcher:
@@ -262,6 +263,7 @@ class EventTable(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view = View()
+        self._counted: list[int] = []  # the current view's count, filled in the fetcher thread
         self.total: int | None = 0
         self.fetcher: PageFetcher | None = None
         self.marked: set[int] = set()
@@ -316,7 +318,16 @@ class EventTable(ScrollView, can_focus=True):
             self.scroll_to(y=0, animate=False, immediate=True)
             self._last_selected = -1
         view = self.view
-        self._submit(lambda s: count_view(s, view), self._on_count)
+        # The fetcher runs jobs in order: the first pages, queued after the count, find it here
+        # (before its answer reaches this thread) and pick their query plan by it.
+        counted: list[int] = []
+        self._counted = counted
+
+        def count(store: Store) -> int:
+            counted.append(count_view(store, view))
+            return counted[0]
+
+        self._submit(count, self._on_count)
         self._request_visible()
         self.refresh()
 
@@ -381,7 +392,7 @@ class EventTable(ScrollView, can_focus=True):
         if self.total is not None and page * PAGE >= self.total and page > 0:
             return
         self._pending.add(page)
-        view, total = self.view, self.total
+        view, total, counted = self.view, self.total, self._counted
 
         def done(rows: list[Row]) -> None:
             self._pending.discard(page)
@@ -394,7 +405,7 @@ class EventTable(ScrollView, can_focus=True):
             self.refresh()
             self._check_selected()
 
-        self._submit(lambda s: fetch_rows(s, view, page * PAGE, total), done)
+        self._submit(lambda s: fetch_rows(s, view, page * PAGE, total, counted), done)
 
     def _request_visible(self) -> None:
         top = int(self.scroll_y)
