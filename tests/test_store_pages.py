@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from core import view
 from core.model import Event
 from core.store import PACKED_ROWS, Store
-from core.view import ORDER_FILE, ORDER_FILE_DESC, ORDER_TIME, ORDER_TIME_DESC
+from core.view import ORDER_FILE, ORDER_FILE_DESC, ORDER_TIME, ORDER_TIME_DESC, View
 
 ODD_VALUES = [
     "",
@@ -70,14 +71,38 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     st.close()
 
 
+@pytest.mark.parametrize("walk", [False, True])
 @pytest.mark.parametrize("order", [ORDER_TIME, ORDER_TIME_DESC, ORDER_FILE, ORDER_FILE_DESC])
-@pytest.mark.parametrize("where", ["1", "e.event_id = 4689", "e.user_sid IS NULL"])
-def test_pages_equal_the_rows_in_order(store: Store, where: str, order: str) -> None:
+@pytest.mark.parametrize("where", ["1", "e.event_id = 4689", "e.user_sid IS NULL", "e.id IN (SELECT id FROM events)"])
+def test_pages_equal_the_rows_in_order(store: Store, where: str, order: str, walk: bool) -> None:
     everything = store.select(where, order=order)  # no limit: row by row
     assert len(everything) > 50
     for offset, limit in [(0, 64), (1, 1), (17, 64), (len(everything) - 5, 64), (len(everything), 10), (0, 1000)]:
-        page = store.select(where, offset=offset, limit=limit, order=order)
+        page = store.select(where, offset=offset, limit=limit, order=order, by_time_index=walk)
         assert page == everything[offset : offset + limit], (offset, limit)
+
+
+def test_large_views_are_paged_by_walking_the_time_index(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fetch_page` walks the time index for views holding a large share of the store (here
+    made small enough to reach) and gets the same rows, from either end."""
+    plans: list[str] = []
+    store.conn.set_trace_callback(plans.append)
+    monkeypatch.setattr(view, "SCAN_MIN", 10)
+    where, params = "e.event_id = ?", (4689,)
+    total = store.count(where, params)
+    everything = store.select(where, params)
+    v = View(where, params, by_time=True)
+    try:
+        assert view.fetch_page(store, v, 0, None, counted=total) == everything[:64]
+        assert view.fetch_page(store, v, total - 10, total) == everything[-10:]
+        assert sum("INDEXED BY events_time" in sql for sql in plans) == 2
+        plans.clear()
+        view.fetch_page(store, View(where, params, by_time=True), 0, None)  # count unknown: SQLite's plan
+        view.fetch_page(store, View("e.event_id = 1", (), by_time=True), 0, 0)  # a small view
+        view.fetch_page(store, View(where, params, by_time=False), 0, total)  # file order, while loading
+        assert not any("INDEXED BY" in sql for sql in plans)
+    finally:
+        store.conn.set_trace_callback(None)
 
 
 def test_values_survive_the_page_exactly(store: Store) -> None:
