@@ -95,6 +95,19 @@ def fetch_page(
     return rows
 
 
+def fetch_beside(store: Store, view: View, anchor: StoredEvent, after: bool, page: int = PAGE) -> list[StoredEvent]:
+    """The `page` rows of `view` right after (or before) the row `anchor`, in view order: the
+    next page when scrolling, found through the index from a row already fetched instead of
+    counted out with OFFSET (in the middle of a million events: 0.5 ms against 30-110 ms)."""
+    if after:
+        where, params = view.narrowed(*view.after(anchor))
+        return store.select(where, params, limit=page, order=view.order)
+    where, params = view.narrowed(*view.before(anchor))
+    rows = store.select(where, params, limit=page, order=view.order_desc)
+    rows.reverse()
+    return rows
+
+
 def count_view(store: Store, view: View) -> int:
     if view.ids is not None:  # one term: count the distinct ids it lists, no event looked up
         return store.count_ids(view.ids, view.params)

@@ -47,7 +47,7 @@ from core.model import Event, filetime_to_datetime
 from core.store import Store, StoredEvent
 from core.summary import basename, event_image, event_user, summarize
 from core.text import printable
-from core.view import View, count_view, fetch_page, find_match, position_of
+from core.view import View, count_view, fetch_beside, fetch_page, find_match, position_of
 
 PAGE = 64
 MAX_PAGES = 24
@@ -405,7 +405,17 @@ class EventTable(ScrollView, can_focus=True):
             self.refresh()
             self._check_selected()
 
-        self._submit(lambda s: fetch_rows(s, view, page * PAGE, total, counted), done)
+        # Beside a full page already fetched (scrolling), start from its edge row: no OFFSET
+        # walk. Only in time order, once loaded: while loading, rows land between others.
+        before, after = self._pages.get(page - 1), self._pages.get(page + 1)
+        if view.by_time and before is not None and len(before) == PAGE:
+            anchor, forward = before[-1].stored, True
+        elif view.by_time and after is not None:
+            anchor, forward = after[0].stored, False
+        else:
+            self._submit(lambda s: fetch_rows(s, view, page * PAGE, total, counted), done)
+            return
+        self._submit(lambda s: [make_row(r) for r in fetch_beside(s, view, anchor, forward, PAGE)], done)
 
     def _request_visible(self) -> None:
         top = int(self.scroll_y)

@@ -1,0 +1,78 @@
+"""Scrolling a loaded log page by page shows exactly the rows at those positions.
+
+Pages next to one already fetched are found from its edge row through the time index, not
+counted out with OFFSET (`core.view.fetch_beside`); these tests drive the real table with
+Pilot over a log whose time order differs from file order and has ties, and compare every
+row on the way down and back up with the store's own time order.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tui.event_table as event_table
+from core.query import compile_query
+from core.store import Store
+from tests.apputil import sync, wait_for
+from tests.logs import event_xml, write_events
+from tui.app import EvtxApp
+
+N = 400
+
+
+def _log(path: Path) -> Path:
+    rnd = random.Random(7)
+    events = []
+    for i in range(N):
+        second = rnd.randrange(0, 200)  # out of file order, many ties (broken by EventRecordID)
+        when = f"2024-03-01T10:{second // 60:02d}:{second % 60:02d}.0000000Z"
+        events.append(event_xml(4688 + i % 3, rnd.randrange(1, 400), when, {"Index": str(i)}))
+    return write_events(path, events)
+
+
+async def _walk(pilot: Any, app: EvtxApp, expected: list[int]) -> None:
+    table = app.table
+    step = max(1, table.visible_rows - 1)
+    down = [*range(0, len(expected), step), len(expected) - 1]
+    table.action_bottom()  # from the end up (pages found from the one below), then down again
+    await wait_for(pilot, lambda: table.row_at(table.cursor) is not None)
+    for pos in list(reversed(down))[1:] + down[1:]:
+        await pilot.press("pagedown" if pos > table.cursor else "pageup")
+        if table.cursor != pos:  # the last page down stops at the end
+            table.move_to(pos)
+        await wait_for(pilot, lambda: table.row_at(table.cursor) is not None)
+        for i in range(max(0, pos - 3), min(len(expected), pos + 3)):
+            row = table.row_at(i)
+            if row is not None:
+                assert row.id == expected[i], (pos, i)
+
+
+@pytest.mark.parametrize("query", ["", "4689"])
+@sync
+async def test_paging_down_and_up_shows_the_rows_in_time_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    beside: list[bool] = []
+    original = event_table.fetch_beside
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        beside.append(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(event_table, "fetch_beside", spy)
+    app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.loaded and app.table.total == N and app.table.row_at(0) is not None)
+        if query:
+            app.set_filter(query)
+        assert app.store_path is not None
+        with Store(app.store_path, readonly=True) as store:
+            compiled = compile_query(query)
+            expected = [se.id for se in store.select(compiled.where, compiled.params)]
+        await wait_for(pilot, lambda: app.table.total == len(expected) and app.table.row_at(0) is not None)
+        await _walk(pilot, app, expected)
+    assert beside, "no page was fetched from its neighbour"
