@@ -76,3 +76,41 @@ async def test_paging_down_and_up_shows_the_rows_in_time_order(
         await wait_for(pilot, lambda: app.table.total == len(expected) and app.table.row_at(0) is not None)
         await _walk(pilot, app, expected)
     assert beside, "no page was fetched from its neighbour"
+
+
+@sync
+async def test_a_new_view_never_plans_its_pages_by_the_previous_views_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages pick their query plan by the view's count (a big view walks the time index, a
+    rare one must not: that walk reads the whole index to find a handful of rows). The first
+    page of a new view must never see the count of the view before it."""
+    from core import view as core_view
+
+    seen: list[tuple[str, int | None]] = []
+    original = core_view.fetch_page
+
+    def spy(store: Store, v: Any, start: int, total: int | None, page: int = 64, counted: int | None = None) -> Any:
+        seen.append((v.where, total if total is not None else counted))
+        return original(store, v, start, total, page, counted)
+
+    monkeypatch.setattr(event_table, "fetch_page", spy)
+    app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.loaded and app.table.total == N and app.table.row_at(0) is not None)
+        seen.clear()  # (while loading, pages are planned by the count committed so far)
+        assert app.store_path is not None
+        counts: dict[str, int] = {}
+        with Store(app.store_path, readonly=True) as store:
+            for query in ("4689", "Index:17", "", "Index:3*"):
+                compiled = compile_query(query)
+                counts[compiled.where] = store.count(compiled.where, compiled.params)
+        for query in ("4689", "Index:17", "", "Index:3*"):
+            app.set_filter(query)
+            expected = counts[compile_query(query).where]
+            await wait_for(pilot, lambda e=expected: app.table.total == e and app.table.row_at(0) is not None)
+            app.table.action_bottom()
+            await wait_for(pilot, lambda: app.table.row_at(app.table.cursor) is not None)
+    assert seen
+    for where, size in seen:
+        assert size is None or size == counts[where], (where, size)

@@ -312,14 +312,10 @@ class EventTable(ScrollView, can_focus=True):
         self._pages.clear()
         self._pending.clear()
         self._count_inflight = False
-        if reset_cursor:
-            self.total = None
-            self.cursor = 0
-            self.scroll_to(y=0, animate=False, immediate=True)
-            self._last_selected = -1
         view = self.view
-        # The fetcher runs jobs in order: the first pages, queued after the count, find it here
-        # (before its answer reaches this thread) and pick their query plan by it.
+        # The fetcher runs jobs in order: the count goes first (before scrolling to the top
+        # requests a page), so the first pages find it here before its answer reaches this
+        # thread, and pick their query plan by it.
         counted: list[int] = []
         self._counted = counted
 
@@ -328,6 +324,11 @@ class EventTable(ScrollView, can_focus=True):
             return counted[0]
 
         self._submit(count, self._on_count)
+        if reset_cursor:
+            self.total = None
+            self.cursor = 0
+            self.scroll_to(y=0, animate=False, immediate=True)
+            self._last_selected = -1
         self._request_visible()
         self.refresh()
 
