@@ -273,6 +273,15 @@ class Store:
         row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", tuple(params)).fetchone()
         return int(row[0])
 
+    def size(self) -> int:
+        """How many events the store holds, as of the last index build (its statistics: free,
+        where `count(*)` reads a whole index, 10 ms per million events), else counted."""
+        try:
+            row = self.conn.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'events' LIMIT 1").fetchone()
+        except sqlite3.OperationalError:  # no statistics yet
+            row = None
+        return int(row[0].split()[0]) if row else self.count()
+
     def count_ids(self, ids: str, params: Sequence[object] = ()) -> int:
         """How many distinct event ids the SQL `ids` lists (`core.query.Compiled.ids`)."""
         row = self.conn.execute(f"SELECT count(DISTINCT id) FROM ({ids})", tuple(params)).fetchone()

@@ -84,7 +84,7 @@ def fetch_page(
     """Rows at positions [start, start + PAGE) of `view`: from the end when that is closer.
     `counted`: the view's count if known to the caller only (it picks the plan, no more)."""
     size = total if total is not None else counted
-    walk = view.by_time and size is not None and size >= SCAN_MIN and size * SCAN_SHARE >= store.count()
+    walk = view.by_time and size is not None and size >= SCAN_MIN and size * SCAN_SHARE >= store.size()
     if total is not None and start > total // 2 and start < total:
         end = min(start + page, total)
         rows = store.select(view.where, view.params, offset=total - end, limit=end - start, order=view.order_desc,

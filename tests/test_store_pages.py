@@ -133,3 +133,13 @@ def test_page_while_another_thread_holds_the_gil(store: Store) -> None:
         stop.set()
         spinner.join()
     assert page == store.select()[10:74]
+
+
+def test_size_is_the_event_count_before_and_after_the_index_build(store: Store, tmp_path: Path) -> None:
+    assert store.size() == store.count() == 300
+    with Store(tmp_path / "fresh.db") as fresh:
+        fresh.add_source("/logs/odd.xml", "xml")
+        fresh.add_events(_events()[:40])
+        assert fresh.size() == 40  # no statistics yet: counted
+        fresh.build_indexes()
+        assert fresh.size() == 40
