@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,8 @@ from core.values import as_int
 #: file position), then insertion order.
 TIME_ORDER = "e.ts, e.record_id, e.id"
 SELECT_COLUMNS = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
+#: Id sets a connection keeps (`Store.id_set`): the current view's and the one before.
+ID_SETS = 2
 #: Pages up to this many rows come back from SQLite as one JSON value (`Store.select`).
 PACKED_ROWS = 1000
 _COLUMN_NAMES = [c.strip() for c in EVENT_COLUMNS.split(",")]
@@ -109,6 +111,8 @@ class Store:
         self._strings: set[str] = set()  # values known to be in `strings`
         self._held = 0
         self._flushed_at = time.monotonic()
+        self._id_sets: OrderedDict[tuple[str, tuple[object, ...]], str] = OrderedDict()
+        self._id_set_serial = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -281,6 +285,33 @@ class Store:
         except sqlite3.OperationalError:  # no statistics yet
             row = None
         return int(row[0].split()[0]) if row else self.count()
+
+    def id_set(self, ids: str, params: Sequence[object] = ()) -> str:
+        """A temporary table (this connection's, in memory) holding the distinct event ids the
+        SQL `ids` lists, made once and kept for the last ID_SETS lists: a view of a value held
+        by a quarter of a million events then counts and pages without expanding its lists
+        again for every page (30-40 ms each, at a million events). For a store that no longer
+        changes: the table is not refreshed."""
+        key = (ids, tuple(params))
+        name = self._id_sets.get(key)
+        if name is not None:
+            self._id_sets.move_to_end(key)
+            return name
+        self._id_set_serial += 1
+        name = f"temp.id_set_{self._id_set_serial}"
+        with self.conn:  # commits: no read transaction left pinning this connection's snapshot
+            self.conn.execute(f"CREATE TEMP TABLE {name.removeprefix('temp.')}(id INTEGER PRIMARY KEY)")
+            self.conn.execute(f"INSERT OR IGNORE INTO {name} SELECT id FROM ({ids})", key[1])
+        self._id_sets[key] = name
+        while len(self._id_sets) > ID_SETS:
+            _, old = self._id_sets.popitem(last=False)
+            with self.conn:
+                self.conn.execute(f"DROP TABLE {old}")
+        return name
+
+    def id_set_size(self, name: str) -> int:
+        """How many ids the set `name` (from `id_set`) holds."""
+        return int(self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
 
     def count_ids(self, ids: str, params: Sequence[object] = ()) -> int:
         """How many distinct event ids the SQL `ids` lists (`core.query.Compiled.ids`)."""

@@ -143,3 +143,33 @@ def test_size_is_the_event_count_before_and_after_the_index_build(store: Store, 
         assert fresh.size() == 40  # no statistics yet: counted
         fresh.build_indexes()
         assert fresh.size() == 40
+
+
+def test_one_term_views_read_a_settled_id_set_with_the_same_answers(tmp_path: Path) -> None:
+    """A loaded one-term view reads its ids from a temporary set made once per connection (a
+    read-only one, as the table's fetcher holds): same count, same pages, same positions; the
+    connection keeps no transaction open, and only the last few sets are kept."""
+    from core.query import compile_query
+    from core.store import ID_SETS
+
+    path = tmp_path / "ids.db"
+    with Store(path) as writer:
+        writer.add_source("/logs/odd.xml", "xml")
+        writer.add_events(_events())
+        writer.build_indexes()
+    with Store(path, readonly=True) as store:
+        queries = ["Value:again*", "Index:1*", '"markup"', "Index:299", "Value:*"]
+        for query in queries:
+            compiled = compile_query(query)
+            assert compiled.ids is not None
+            everything = store.select(compiled.where, compiled.params)
+            v = View.of(compiled, by_time=True)
+            total = view.count_view(store, v)
+            assert total == len(everything) > 0, query
+            assert view.fetch_page(store, v, 0, total) == everything[:64]
+            assert view.fetch_page(store, v, max(0, total - 3), total) == everything[max(0, total - 3) :]
+            last = everything[-1]
+            assert view.position_of(store, v, last.id) == total - 1
+            assert not store.conn.in_transaction
+        sets = store.conn.execute("SELECT count(*) FROM temp.sqlite_master WHERE type = 'table'").fetchone()[0]
+        assert sets == ID_SETS < len(queries)

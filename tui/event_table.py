@@ -37,7 +37,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.events import Click, Resize
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -264,6 +264,7 @@ class EventTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.view = View()
         self._counted: list[int] = []  # the current view's count, filled in the fetcher thread
+        self._base_style: Style | None = None  # during render_lines
         self.total: int | None = 0
         self.fetcher: PageFetcher | None = None
         self.marked: set[int] = set()
@@ -599,13 +600,22 @@ class EventTable(ScrollView, can_focus=True):
             cells["time"] = f"Time ({local_offset_label()})"
         return cells
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The widget's own style walks every ancestor to blend backgrounds (a quarter of a ms):
+        # once per pass over the visible lines, not once per line.
+        self._base_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._base_style = None
+
     def render_line(self, y: int) -> Strip:
         if self.line_width != self._layout_width:
             # The vertical scrollbar came or went after the last resize (the row count grew
             # past the height): lay out again, or the summary column overflows by a cell.
             self._layout_width = self.line_width
             self._columns = layout_columns(self._layout_width, self.several_sources, self.local_time)
-        base = self.rich_style
+        base = self._base_style or self.rich_style
         if y == 0:
             return self._line(self.header_text(), base + self.get_component_rich_style("event-table--header"))
         index = int(self.scroll_y) + y - 1
