@@ -344,6 +344,34 @@ async def test_t_toggles_local_time_with_offset_shown(monkeypatch: pytest.Monkey
         time.tzset()
 
 
+@pytest.mark.parametrize(
+    ("zone", "label", "winter", "summer"),
+    [
+        ("Asia/Tokyo", "UTC+09:00", "2024-01-10 21:00:00", "2024-07-10 21:00:00"),
+        ("Europe/Berlin", "UTC+01:00/+02:00", "2024-01-10 13:00:00", "2024-07-10 14:00:00"),
+        ("Australia/Sydney", "UTC+10:00/+11:00", "2024-01-10 23:00:00", "2024-07-10 22:00:00"),
+        ("America/St_Johns", "UTC-03:30/-02:30", "2024-01-10 08:30:00", "2024-07-10 09:30:00"),
+    ],
+)
+def test_local_time_uses_each_rows_own_offset_and_the_label_names_both(
+    monkeypatch: pytest.MonkeyPatch, zone: str, label: str, winter: str, summer: str
+) -> None:
+    from core.model import datetime_to_filetime
+    from tui.event_table import format_time, local_offset_label
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        import datetime as dt
+
+        noon = [datetime_to_filetime(dt.datetime(2024, m, 10, 12, tzinfo=dt.UTC)) for m in (1, 7)]
+        assert local_offset_label() == label
+        assert [format_time(t, True, False) for t in noon] == [winter, summer]
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
 @sync
 async def test_missing_view_module_notifies(monkeypatch: pytest.MonkeyPatch) -> None:
     import tui.app as app_module

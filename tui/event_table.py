@@ -205,11 +205,21 @@ def format_time(ts: int | None, local: bool, millis: bool) -> str:
 
 
 def local_offset_label() -> str:
-    """The local UTC offset now, for the header and status line ("UTC+09:00")."""
-    off = _dt.datetime.now().astimezone().utcoffset() or _dt.timedelta(0)
-    minutes = int(off.total_seconds() // 60)
+    """The local zone's UTC offset for the header and status line ("UTC+09:00"), or both of
+    them where it keeps summer time ("UTC+01:00/+02:00"): each row is converted with the offset
+    in force at its own time, so naming only today's would misstate half the year's rows."""
+    year = _dt.datetime.now().year
+    offsets = sorted({
+        int((_dt.datetime(year, month, 1, tzinfo=_dt.UTC).astimezone().utcoffset() or _dt.timedelta(0))
+            .total_seconds() // 60)
+        for month in (1, 7)  # winter and summer, north or south
+    })
+    return "UTC" + "/".join(_offset_text(m) for m in offsets)
+
+
+def _offset_text(minutes: int) -> str:
     sign = "+" if minutes >= 0 else "-"
-    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 # -- the widget -------------------------------------------------------------------------------
