@@ -13,6 +13,7 @@ for another logon), else the Creator Subject.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -91,7 +92,21 @@ class Account:
 
 def accounts(event: Event) -> list[Account]:
     """The Creator Subject and the Target Subject of an event, when present (Target only if it
-    names another account)."""
+    names another account). Several rules ask for the same event's in a row: the last answer
+    is kept (for that very Event object)."""
+    global _LAST_ACCOUNTS
+    last = _LAST_ACCOUNTS  # one read: another thread may replace it, never change it
+    if last is not None and last[0] is event:
+        return list(last[1])
+    found = _accounts(event)
+    _LAST_ACCOUNTS = (event, tuple(found))
+    return found
+
+
+_LAST_ACCOUNTS: tuple[Event, tuple[Account, ...]] | None = None
+
+
+def _accounts(event: Event) -> list[Account]:
     out: list[Account] = []
     for role, prefix in (("Creator Subject", "Subject"), ("Target Subject", "Target")):
         sid = (event.get(prefix + "UserSid") or "").strip()
@@ -168,6 +183,7 @@ class NormPath:
     rest: str
 
 
+@functools.lru_cache(maxsize=8192)  # images repeat across events; rules ask for each one's
 def norm_path(value: str) -> NormPath | None:
     """Normalise an image path (`\\??\\C:\\x`, `\\Device\\HarddiskVolume2\\x`, `\\SystemRoot\\x`,
     quotes, `/`); None when it is not a path (kernel pseudo-processes like `System`)."""
@@ -192,6 +208,7 @@ def norm_path(value: str) -> NormPath | None:
     return NormPath(low, low)
 
 
+@functools.lru_cache(maxsize=1024)  # the rules' own folders, met for every event
 def _folder(pattern: str) -> NormPath | None:
     p = norm_path(pattern if "\\" in pattern or "/" in pattern else "\\" + pattern)
     if p is None:
@@ -201,8 +218,12 @@ def _folder(pattern: str) -> NormPath | None:
     return NormPath(full, rest)
 
 
+@functools.lru_cache(maxsize=1024)
 def _has_drive(pattern: str) -> bool:
-    return bool(re.match(r"\s*[a-zA-Z]:", pattern))
+    return bool(_HAS_DRIVE_RE.match(pattern))
+
+
+_HAS_DRIVE_RE = re.compile(r"\s*[a-zA-Z]:")
 
 
 def in_folder(path: NormPath, folder: str) -> bool:

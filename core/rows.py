@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from core.model import Event
+from core.model import Event, make_event
 
 #: (id, source, record_number, record_id, ts, event_id, version, level, task, opcode, keywords,
 #:  channel, provider, computer, pid, tid, user_sid, locator, data)
@@ -114,23 +114,5 @@ def decode_row(row: tuple[Any, ...]) -> Event:
     pairs: tuple[tuple[str, str], ...] = marshal.loads(data) if data else ()
     if type(pairs) is not tuple:  # noqa: E721 - only our own tuples of str pairs are accepted
         raise ValueError("damaged event data in the store")
-    return Event(
-        source=source,
-        record_number=record_number,
-        record_id=record_id,
-        filetime=ts,
-        event_id=event_id,
-        version=version,
-        level=level,
-        task=task,
-        opcode=opcode,
-        keywords=keywords,
-        channel=channel,
-        provider=provider,
-        computer=computer,
-        pid=pid,
-        tid=tid,
-        user_sid=user_sid,
-        data=pairs,
-        locator=locator,
-    )
+    return make_event(source, record_number, record_id, ts, event_id, version, level, task, opcode, keywords,
+                      channel, provider, computer, pid, tid, user_sid, pairs, locator)

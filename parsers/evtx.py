@@ -31,7 +31,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple, TypeVar
 
-from core.model import Event, InputError, ParseIssue
+from core.model import Event, InputError, ParseIssue, make_event
 from core.rows import ID_SHIFT, MAX_PLACE, EventRow, Postings, new_postings
 from parsers import evtx_fast
 from parsers.evtx_reference import CHUNK_SIZE, FILE_HEADER_SIZE, check_evtx_header
@@ -165,7 +165,7 @@ def _loads(blob: bytes) -> Any:
 
 def _unship_events(shipped: Shipped) -> Iterator[Event | ParseIssue]:
     blob, issues, _ = shipped
-    make = evtx_fast.make_event
+    make = make_event
     tuples = _loads(blob)
     if not issues:
         for item in tuples:

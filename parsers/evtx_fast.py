@@ -20,7 +20,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
-from core.model import Event, ParseIssue, parse_time
+from core.model import EVENT_FIELDS, Event, ParseIssue, make_event, parse_time
 from core.rows import MARSHAL_VERSION, EventRow, Postings, encode_one
 from parsers import evtx_reference as ref
 from parsers.binxml import (
@@ -63,30 +63,7 @@ MAX_SHAPES = 8192
 
 #: An Event's fields as a plain tuple in declaration order: what builders return and workers ship.
 EventTuple = tuple[Any, ...]
-_EVENT_FIELDS = tuple(Event.__dataclass_fields__)
-
-
-def _event_factory() -> Callable[..., Event]:
-    """`Event(*fields)` without the frozen dataclass' `__init__`, which sets each of its 18 slots
-    through `object.__setattr__` by name: setting them through the slot descriptors halves the
-    cost of materialising an event (about 1 us of the per-record budget). Falls back to the
-    class itself if `Event` ever grows a `__post_init__` or loses its slots."""
-    if hasattr(Event, "__post_init__") or "__slots__" not in Event.__dict__:
-        return Event
-    names = _EVENT_FIELDS
-    namespace: dict[str, Any] = {"NEW": object.__new__, "Event": Event}
-    lines = [f"def make_event({', '.join(names)}):", "    e = NEW(Event)"]
-    for i, name in enumerate(names):
-        namespace[f"S{i}"] = Event.__dict__[name].__set__
-        lines.append(f"    S{i}(e, {name})")
-    lines.append("    return e")
-    exec("\n".join(lines), namespace)  # noqa: S102 - our own code, field names from the dataclass
-    factory: Callable[..., Event] = namespace["make_event"]
-    return factory
-
-
-#: Builds an Event from its fields in declaration order, exactly as `Event(*fields)`.
-make_event = _event_factory()
+_EVENT_FIELDS = EVENT_FIELDS
 
 
 def as_tuple(event: Event) -> EventTuple:
