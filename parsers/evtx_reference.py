@@ -14,6 +14,7 @@ the fallback for any record the fast path cannot decode. What real files taught 
 from __future__ import annotations
 
 import functools
+import logging
 import mmap
 import os
 import struct
@@ -40,6 +41,15 @@ RECORD_HEADER_SIZE = 24
 
 
 @functools.cache
+def _quiet_python_evtx() -> None:
+    """python-evtx logs a warning ("Unexpected token encountered") for some damaged records;
+    with no logging configured Python prints it to stderr, in the middle of CLI output. Each
+    such record is already counted and reported as a parse issue: give its logger a handler
+    that drops them (an application that configures logging still receives them)."""
+    logging.getLogger("Evtx").addHandler(logging.NullHandler())
+
+
+@functools.cache
 def _parser() -> etree.XMLParser:
     from parsers.xmlevent import safe_parser
 
@@ -49,6 +59,8 @@ def _parser() -> etree.XMLParser:
 def chunk_header(buf: Any, chunk_ofs: int) -> ChunkHeader:
     """python-evtx's header of the chunk at `chunk_ofs` (what its Record needs)."""
     from Evtx.Evtx import ChunkHeader
+
+    _quiet_python_evtx()
 
     return ChunkHeader(buf, chunk_ofs)
 
@@ -123,6 +135,8 @@ def decode_record(buf: Any, chunk: ChunkHeader, ofs: int, source: int) -> Event:
     from lxml import etree
 
     from parsers.xmlevent import event_from_element
+
+    _quiet_python_evtx()
 
     record = Record(buf, ofs, chunk)
     xml = record.xml()
