@@ -114,20 +114,23 @@ def release_mapped() -> None:
     _WORKER_FILE.clear()
 
 
-def _decode_range(buf: Any, path: str, source: int, first: int, count: int) -> Iterator[Event | ParseIssue]:
+def _chunks(buf: Any, first: int, count: int) -> Iterator[tuple[int, int]]:
+    """(index, offset) of the chunks `first` .. `first + count - 1` that the file holds whole."""
     for index in range(first, first + count):
         chunk_ofs = FILE_HEADER_SIZE + index * CHUNK_SIZE
         if chunk_ofs + CHUNK_SIZE > len(buf):
             return
+        yield index, chunk_ofs
+
+
+def _decode_range(buf: Any, path: str, source: int, first: int, count: int) -> Iterator[Event | ParseIssue]:
+    for index, chunk_ofs in _chunks(buf, first, count):
         yield from evtx_fast.iter_chunk(buf, index, chunk_ofs, source, path)
 
 
 def _decode_range_tuples(buf: Any, path: str, source: int, first: int, count: int) -> Iterator[EventTuple | ParseIssue]:
     """`_decode_range` with events as field tuples: what workers ship (no Event objects)."""
-    for index in range(first, first + count):
-        chunk_ofs = FILE_HEADER_SIZE + index * CHUNK_SIZE
-        if chunk_ofs + CHUNK_SIZE > len(buf):
-            return
+    for index, chunk_ofs in _chunks(buf, first, count):
         yield from evtx_fast.iter_chunk_tuples(buf, index, chunk_ofs, source, path)
 
 
@@ -200,10 +203,7 @@ def _encode_range(buf: Any, path: str, source: int, first: int, count: int) -> E
     issues: list[ParseIssue] = []
     postings = new_postings()
     base = source << ID_SHIFT
-    for index in range(first, first + count):
-        chunk_ofs = FILE_HEADER_SIZE + index * CHUNK_SIZE
-        if chunk_ofs + CHUNK_SIZE > len(buf):
-            break
+    for index, chunk_ofs in _chunks(buf, first, count):
         evtx_fast.encode_chunk(buf, index, chunk_ofs, source, path, base, postings, rows, issues)
     return EncodedBatch(rows, dict(postings), issues, _end_of(buf, first, count))
 
