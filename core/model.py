@@ -108,6 +108,7 @@ class Event:
                 return value
         return default
 
+
 #: The Event's field names in declaration order.
 EVENT_FIELDS = tuple(Event.__dataclass_fields__)
 

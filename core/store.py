@@ -121,11 +121,18 @@ class Store:
             self.flush_postings()
         self.conn.close()
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, wait_ms: int = 250) -> None:
         """Fold the write-ahead log into the database file and truncate it. A finished cache is
         then read by read-only connections, which cannot do this, and SQLite would otherwise
-        leave the log (tens of MB after an index build) beside the database for good."""
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        leave the log (tens of MB after an index build) beside the database for good. Waits at
+        most `wait_ms` for readers (a view reading a partial model while the log loaded) rather
+        than the connection's 5 s: the log then stays, harmlessly, until a later checkpoint."""
+        timeout = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
     def __enter__(self) -> Store:
         return self

@@ -173,3 +173,23 @@ def test_one_term_views_read_a_settled_id_set_with_the_same_answers(tmp_path: Pa
             assert not store.conn.in_transaction
         sets = store.conn.execute("SELECT count(*) FROM temp.sqlite_master WHERE type = 'table'").fetchone()[0]
         assert sets == ID_SETS < len(queries)
+
+
+def test_checkpoint_does_not_wait_out_a_reader(tmp_path: Path) -> None:
+    """A reader still in a statement (a view building its model while the log loaded) makes
+    the checkpoint give up after its short wait, without error and keeping the connection's
+    own timeout; once readers are gone it empties the write-ahead log."""
+    path = tmp_path / "ckpt.db"
+    with Store(path) as writer:
+        writer.add_source("/logs/odd.xml", "xml")
+        writer.add_events(_events())
+        writer.build_indexes()
+        wal = Path(str(path) + "-wal")
+        with Store(path, readonly=True) as reader:
+            cursor = reader.conn.execute("SELECT id FROM events")
+            assert cursor.fetchone() is not None  # a read in progress
+            writer.checkpoint(wait_ms=10)
+            assert writer.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+            cursor.close()
+        writer.checkpoint()
+        assert wal.stat().st_size == 0
