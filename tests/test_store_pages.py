@@ -9,6 +9,7 @@ fetcher thread gets it in one step of the statement instead of one GIL round tri
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,7 +189,9 @@ def test_checkpoint_does_not_wait_out_a_reader(tmp_path: Path) -> None:
         with Store(path, readonly=True) as reader:
             cursor = reader.conn.execute("SELECT id FROM events")
             assert cursor.fetchone() is not None  # a read in progress
+            started = time.monotonic()
             writer.checkpoint(wait_ms=10)
+            assert time.monotonic() - started < 2.5  # not the connection's 5 s busy timeout
             assert writer.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
             cursor.close()
         writer.checkpoint()
