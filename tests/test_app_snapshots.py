@@ -9,17 +9,21 @@ from typing import Any
 
 from tests.apputil import DEMO
 from tui.app import EvtxApp
+from tui.screenshots import app_ready, footer_ready
 
 
 async def _ready(pilot: Any) -> None:
     app: EvtxApp = pilot.app
     deadline = time.monotonic() + 20
-    while not (app.loaded and app.table.total is not None and app.table.row_at(0) is not None
-               and app.detail.store_id is not None and app.findings_ready):
+    while not app_ready(app):
         if time.monotonic() > deadline:
             raise AssertionError("the demo did not load")
         await pilot.pause(0.02)
     await pilot.pause(0.1)
+    while not footer_ready(app):  # a bindings change may rebuild the footer meanwhile
+        if time.monotonic() > deadline:
+            raise AssertionError("the footer did not settle")
+        await pilot.pause(0.02)
 
 
 def test_main_screen_80x24(snap_compare: Any) -> None:

@@ -17,6 +17,7 @@ from tui.correlation import NavTree
 from tui.findings_view import FindingsScreen
 from tui.handles import HandlesScreen, HandlesTable
 from tui.processes import ProcessesScreen
+from tui.screenshots import footer_ready
 
 
 @pytest.fixture
@@ -39,6 +40,10 @@ async def _until(pilot: Any, predicate: Any) -> None:
     else:
         raise AssertionError("the view never showed its data")
     await pilot.pause(0.1)
+    for _ in range(100):  # a footer rebuilding its keys (after a bindings change) shows none
+        if footer_ready(pilot.app):
+            break
+        await pilot.pause(0.02)
 
 
 @pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])

@@ -244,6 +244,7 @@ class EvtxApp(App[int]):
         # after every call; while this thread renders, each hand-back took up to the default
         # 5 ms switch interval, a dozen times per page (a filter's rows: ~110 ms -> ~55 ms at
         # a million events with 1 ms, bench/table.py).
+        self._switch_interval = sys.getswitchinterval()  # put back when the app ends
         sys.setswitchinterval(SWITCH_INTERVAL)
         self.query_one("#filter-error").display = False
         self._apply_width(self.size.width)
@@ -699,6 +700,7 @@ class EvtxApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stop.set()
+        sys.setswitchinterval(self._switch_interval)
 
 
 def _size(path: str) -> int:

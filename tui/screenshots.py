@@ -31,12 +31,27 @@ async def _until(pilot: Any, cond: Callable[[], bool], timeout: float = 20.0) ->
             raise TimeoutError("the app did not reach the expected state")
         await pilot.pause(0.02)
     await pilot.pause(0.1)
+    while not footer_ready(pilot.app) and time.monotonic() < deadline:  # rebuilt meanwhile
+        await pilot.pause(0.02)
+
+
+def footer_ready(app: Any) -> bool:
+    """Every footer shows its keys: one rebuilds them whenever the screen's bindings change, and a
+    picture taken during a rebuild would show an empty footer."""
+    from textual.widgets import Footer
+
+    return all(len(footer.children) > 0 for footer in app.screen.query(Footer))
+
+
+def app_ready(app: Any) -> bool:
+    """The demo is loaded, its rows, detail and findings shown, and the footer complete."""
+    return bool(app.loaded and app.table.total is not None and app.table.row_at(0) is not None
+                and app.detail.store_id is not None and app.findings_ready and footer_ready(app))
 
 
 async def _ready(pilot: Any) -> None:
     app = pilot.app
-    await _until(pilot, lambda: app.loaded and app.table.total is not None and app.table.row_at(0) is not None
-                 and app.detail.store_id is not None and app.findings_ready)
+    await _until(pilot, lambda: app_ready(app))
 
 
 async def _filter(pilot: Any) -> None:
@@ -101,6 +116,9 @@ async def shoot(outdir: Path) -> list[Path]:
                 await step(pilot)
             except TimeoutError as exc:
                 print(f"{name}: {exc}", file=sys.stderr)
+            deadline = time.monotonic() + 5
+            while not footer_ready(app) and time.monotonic() < deadline:  # after the last keys
+                await pilot.pause(0.02)
             path = outdir / f"{name}.svg"
             app.save_screenshot(filename=path.name, path=str(outdir))
             written.append(path)
