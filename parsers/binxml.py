@@ -568,6 +568,15 @@ def _value_key(buf: bytes, p: int, out: bytearray) -> int:
     return p + length
 
 
+def _substitution_key(buf: bytes, q: int, out: bytearray) -> int:
+    """Key a substitution token at `q` (its index, as attribute value or content): past it."""
+    if q + 4 > len(buf):
+        raise BinXmlError("substitution outside the chunk")
+    out += b"s"
+    out += buf[q + 1 : q + 3]
+    return q + 4
+
+
 def _element_key(buf: bytes, p: int, depth: int, out: bytearray, names: list[int]) -> int:
     """`_element` (template variant) as key bytes; returns the end offset as `_element` does."""
     if depth > MAX_DEPTH:
@@ -598,11 +607,7 @@ def _element_key(buf: bytes, p: int, depth: int, out: bytearray, names: list[int
             if vt == 0x05:
                 q = _value_key(buf, q, out)
             elif vt in (0x0D, 0x0E):
-                if q + 4 > size:
-                    raise BinXmlError("substitution outside the chunk")
-                out += b"s"
-                out += buf[q + 1 : q + 3]
-                q += 4
+                q = _substitution_key(buf, q, out)
             else:
                 raise BinXmlError(f"attribute value token {vt:#x}")
         elif token == 0x02:
@@ -615,11 +620,7 @@ def _element_key(buf: bytes, p: int, depth: int, out: bytearray, names: list[int
         elif token == 0x05:
             q = _value_key(buf, q, out)
         elif token in (0x0D, 0x0E):
-            if q + 4 > size:
-                raise BinXmlError("substitution outside the chunk")
-            out += b"s"
-            out += buf[q + 1 : q + 3]
-            q += 4
+            q = _substitution_key(buf, q, out)
         elif token == 0x0F:
             q += 4
         else:
