@@ -280,15 +280,19 @@ class _Item:
     ts: int = 0
 
 
+def _items(events: Iterable[StoredEvent]) -> Iterator[_Item]:
+    """The model events among `events`, reduced to what the scan reads."""
+    for se in events:
+        ev = se.event
+        if ev.event_id in _IDS:
+            yield _Item(se.id, ev.source, ev.filetime, _record_id(ev), ev.event_id, sys.intern(ev.computer),
+                        _values(ev))
+
+
 def _time_order(events: Iterable[StoredEvent]) -> list[_Item]:
     """Model events in time order: (filetime, record id, store id). An event without time
     takes the time of the previous event of the same input (so it sorts by position)."""
-    items = [
-        _Item(se.id, se.event.source, se.event.filetime, _record_id(se.event), se.event.event_id,
-              sys.intern(se.event.computer), _values(se.event))
-        for se in events
-        if se.event.event_id in _IDS
-    ]
+    items = list(_items(events))
     items.sort(key=lambda it: it.id)
     last: dict[int, int] = {}
     for it in items:
@@ -298,6 +302,17 @@ def _time_order(events: Iterable[StoredEvent]) -> list[_Item]:
             it.ts = last[it.source] = it.filetime
     items.sort(key=lambda it: (it.ts, it.record_id, it.id))
     return items
+
+
+def _timed(events: Iterable[StoredEvent]) -> Iterator[_Item]:
+    """`_time_order` for events that already come in that order, every one with a time (the
+    store's time order): one at a time, so that the reduced events of a log are never all in
+    memory at once (about half of the model's peak memory)."""
+    for it in _items(events):
+        if it.filetime is None:
+            raise ValueError("an event without a time cannot be streamed in time order")
+        it.ts = it.filetime
+        yield it
 
 
 class _Scan:
@@ -310,9 +325,10 @@ class _Scan:
         self.roles: dict[int, _Roles] = {}
         self.computers: dict[str, str] = {}
 
-    def run(self, events: Iterable[StoredEvent]) -> None:
+    def run(self, items: Iterable[_Item]) -> None:
+        """Feed `items`, which must be in time order (`_time_order`, `_timed`)."""
         hosts: dict[str, str] = {}
-        for order, item in enumerate(_time_order(events)):
+        for order, item in enumerate(items):
             ref = Ref(item.id, item.record_id, item.event_id, item.filetime, item.ts, order)
             host = hosts.get(item.computer)
             if host is None:
@@ -456,14 +472,31 @@ def build_model(events: Iterable[StoredEvent]) -> CorrelationModel:
     """Build the correlation model from events (any order; others than
     CORRELATION_EVENT_IDS are ignored). Pure: no SQL, no UI."""
     scan = _Scan()
-    scan.run(events)
+    scan.run(_time_order(events))
     return CorrelationModel(scan)
 
 
 def model_from_store(store: Store) -> CorrelationModel:
-    """Build the model from the store, reading only the events it needs."""
+    """Build the model from the store, reading only the events it needs.
+
+    The store reads them in the model's own order when every one of them has a time (the
+    usual case): they are then streamed, not held and sorted. One read transaction covers the
+    check and the read, so that events still being loaded cannot slip in between."""
     ids = ", ".join(str(i) for i in CORRELATION_EVENT_IDS)
-    return build_model(store.iter_events(f"e.event_id IN ({ids})"))
+    where = f"e.event_id IN ({ids})"
+    conn = store.conn
+    began = not conn.in_transaction
+    if began:
+        conn.execute("BEGIN")
+    try:
+        untimed = store.count(f"{where} AND e.ts IS NULL") > 0
+        scan = _Scan()
+        events = store.iter_events(where)
+        scan.run(_time_order(events) if untimed else _timed(events))
+    finally:
+        if began:
+            conn.execute("COMMIT")
+    return CorrelationModel(scan)
 
 
 # -- the model ------------------------------------------------------------------------------------

@@ -24,6 +24,12 @@ def _event(*pairs: tuple[str, str]) -> Event:
         ((), "CommandLine", None),
         ((("STRASSE", "x"), ("Straße", "y")), "Straße", "y"),  # non-ASCII names keep exact rules
         ((("İd", "dotted"), ("id", "plain")), "id", "plain"),
+        ((("NewProcessName", "a"), ("ParentProcessName", "b")), "MandatoryLabel", None),  # miss
+        ((("Sub", "a"), ("SUBJECTUSERNAME", "b")), "SubjectUserName", "b"),  # only another case
+        ((("k", "ascii"),), "\u212a", "ascii"),  # KELVIN SIGN lower-cases to an ASCII k
+        ((("\u212a", "kelvin"),), "K", "kelvin"),
+        ((("i\u0307d", "combining"),), "İd", "combining"),  # lower-cases longer than itself
+        ((("İD", "upper"),), "i\u0307d", "upper"),
     ],
 )
 def test_get_returns_the_first_value_of_any_spelling(

@@ -1,0 +1,89 @@
+"""`model_from_store`: the model built from the store's time-ordered stream is the model built
+from the same events sorted in memory (every correlation, duplication and process tree), on
+real logs and on hand-made ones with ties, several hosts and events without a time."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from core import correlate
+from core.correlate import CorrelationModel, build_model, model_from_store
+from core.store import Store, StoredEvent
+from tests.test_correlate import _scenario, d4690, h4656, h4658, load, p4688, p4689, xml_no_time
+from tests.test_correlate_samples import MIMIKATZ, NIGHTMARE, load_evtx
+
+
+def _answers(model: CorrelationModel, events: list[StoredEvent]) -> list[object]:
+    """Everything a user can ask the model, as comparable values."""
+    out: list[object] = [model.correlate(se).tree() for se in events]
+    out.append(model.handle_duplications())
+    out.extend(model.process_forest(c) for c in model.computers())
+    out.append(list(model.event_roles()))
+    out.append((model.processes, model.handles, model.sessions))
+    return out
+
+
+def _stored(tmp_path: Path, events: list[StoredEvent]) -> tuple[Store, list[StoredEvent]]:
+    store = Store(tmp_path / "store.db")
+    store.add_events(se.event for se in events)
+    store.build_indexes()
+    return store, list(store.iter_events())
+
+
+def _same_as_in_memory(tmp_path: Path, events: list[StoredEvent], monkeypatch: pytest.MonkeyPatch, *,
+                       streamed: bool) -> None:
+    store, stored = _stored(tmp_path, events)
+    try:
+        expected = _answers(build_model(stored), stored)
+        if streamed:  # the in-memory sort must not be needed at all
+            def no_sort(_events: object) -> object:
+                raise AssertionError("sorted in memory")
+
+            monkeypatch.setattr(correlate, "_time_order", no_sort)
+        assert _answers(model_from_store(store), stored) == expected
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("rel", [NIGHTMARE, MIMIKATZ], ids=["nightmare", "mimikatz"])
+def test_a_real_log_streams_to_the_same_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel: str) -> None:
+    _same_as_in_memory(tmp_path, load_evtx(rel), monkeypatch, streamed=True)
+
+
+def _hand_made() -> list[str]:
+    drv = r"C:\Windows\System32\drvinst.exe"
+    docs = _scenario()
+    # Another host reusing the same pids, time ties broken by record id, and a pid reused.
+    docs += [
+        p4688(11, 0.0, "0x1dac", drv, "0x280", computer="HOST2"),
+        d4690(12, 1.0, "0x1dac", "0x1ac", "0x4", "0x1644", computer="HOST2"),
+        h4656(10, 1.0, "0x1dac", "0x1ac", r"\REGISTRY\ROOT", drv, computer="HOST2"),
+        h4658(13, 1.0, "0x1dac", "0x1ac", drv, computer="HOST2"),
+        p4689(14, 2.0, "0x1dac", drv, computer="HOST2"),
+        p4688(15, 2.5, "0x1dac", r"C:\Windows\System32\cmd.exe", "0x280", computer="HOST2"),
+    ]
+    random.Random(3).shuffle(docs)
+    return docs
+
+
+def test_hand_made_logs_stream_to_the_same_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _same_as_in_memory(tmp_path, load(*_hand_made()), monkeypatch, streamed=True)
+
+
+def test_events_without_a_time_are_sorted_in_memory_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = _hand_made()
+    docs[2] = xml_no_time(docs[2])  # one event without a time takes its predecessor's place
+    events = load(*docs)
+    assert sum(se.event.filetime is None for se in events) == 1
+    _same_as_in_memory(tmp_path, events, monkeypatch, streamed=False)
+
+
+def test_the_stream_refuses_an_event_without_a_time() -> None:
+    events = load(xml_no_time(_scenario()[0]))
+    with pytest.raises(ValueError, match="without a time"):
+        list(correlate._timed(events))
