@@ -150,9 +150,18 @@ async def measure(db: Path) -> dict[str, Any]:
         results["filter_field_common"]["matches"] = table.total
         await timed("clear_filter", lambda: app.set_filter(""),
                     lambda: table.total == total and table.row_at(0) is not None, pilot)
+        # A jump to one event (from a correlation tree, a mark, `n`): its page is read around it.
+        target_pos = total * 3 // 10
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            target = conn.execute("SELECT id FROM events ORDER BY ts, record_id, id LIMIT 1 OFFSET ?",
+                                  (target_pos,)).fetchone()[0]
+        await timed("jump_to_event", lambda: table.goto_event(target),
+                    lambda: table.cursor == target_pos and table.row_at(target_pos) is not None, pilot)
         await timed("jump_to_middle", lambda: table.move_to(total // 2),
                     lambda: table.row_at(table.cursor) is not None, pilot)
         await timed("page_down", lambda: table.action_page(1),
+                    lambda: table.row_at(table.cursor) is not None, pilot)
+        await timed("scroll_up_a_page", lambda: table.move_to(table.cursor - 64),
                     lambda: table.row_at(table.cursor) is not None, pilot)
     results["peak_rss_mb"] = round(rss_mb(), 1)
     return results

@@ -47,7 +47,7 @@ from core.model import Event, filetime_to_datetime
 from core.store import Store, StoredEvent
 from core.summary import basename, event_image, event_user, summarize
 from core.text import printable
-from core.view import View, count_view, fetch_beside, fetch_page, find_match, position_of
+from core.view import View, count_view, fetch_beside, fetch_page, find_match, locate
 
 PAGE = 64
 MAX_PAGES = 24
@@ -537,17 +537,31 @@ class EventTable(ScrollView, can_focus=True):
         """Move the cursor to event `store_id` (found in SQL); `on_missing` when not in view."""
         view = self.view
 
-        def done(pos: int | None) -> None:
-            if pos is None:
+        def find(store: Store) -> tuple[int, list[Row]] | None:
+            found = locate(store, view, store_id)
+            return None if found is None else (found[0], [make_row(r) for r in found[1]])
+
+        def done(found: tuple[int, list[Row]] | None) -> None:
+            if found is None:
                 if on_missing is not None:
                     on_missing()
                 return
-            if self.total is None:
-                self._pending_goto = pos
-            else:
-                self.move_to(pos)
+            self._arrive(*found)
 
-        self._submit(lambda s: position_of(s, view, store_id), done)
+        self._submit(find, done)
+
+    def _arrive(self, pos: int, rows: list[Row]) -> None:
+        """Move to row `pos`, whose page `rows` (when given) was read around it: a jump far into
+        a big view then needs no OFFSET fetch."""
+        if rows:
+            self._pages[pos // PAGE] = rows
+            self._pending.discard(pos // PAGE)
+            while len(self._pages) > MAX_PAGES:
+                self._pages.popitem(last=False)
+        if self.total is None:
+            self._pending_goto = pos
+        else:
+            self.move_to(pos)
 
     def find(
         self, term: tuple[str, tuple[object, ...]], forward: bool, done: Callable[[bool, bool], None]
@@ -557,14 +571,18 @@ class EventTable(ScrollView, can_focus=True):
         row = self.selected_row()
         anchor = row.stored if row is not None else None
 
-        def moved(result: tuple[int, int, bool] | None) -> None:
+        def search(store: Store) -> tuple[int, bool, list[Row]] | None:
+            found = find_match(store, view, term, anchor, forward, PAGE)
+            return None if found is None else (found[1], found[2], [make_row(r) for r in found[3]])
+
+        def moved(result: tuple[int, bool, list[Row]] | None) -> None:
             if result is None:
                 done(False, False)
                 return
-            self.move_to(result[1])
-            done(True, result[2])
+            self._arrive(result[0], result[2])
+            done(True, result[1])
 
-        self._submit(lambda s: find_match(s, view, term, anchor, forward), moved)
+        self._submit(search, moved)
 
     def on_click(self, event: Click) -> None:
         if event.y >= 1:
