@@ -114,3 +114,51 @@ async def test_a_new_view_never_plans_its_pages_by_the_previous_views_count(
     assert seen
     for where, size in seen:
         assert size is None or size == counts[where], (where, size)
+
+
+@pytest.mark.parametrize("query", ["", "4689"])
+@sync
+async def test_a_jump_to_an_event_shows_its_page_without_counting_it_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    """`goto_event` and `n`/`N` (`find`) land on the event with its whole page on screen, read
+    around it (`core.view.locate`): no OFFSET page fetch, and every row where the store puts it."""
+    app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.loaded and app.table.total == N and app.table.row_at(0) is not None)
+        if query:
+            app.set_filter(query)
+        assert app.store_path is not None
+        with Store(app.store_path, readonly=True) as store:
+            compiled = compile_query(query)
+            expected = [se.id for se in store.select(compiled.where, compiled.params)]
+        table = app.table
+        await wait_for(pilot, lambda: table.total == len(expected) and table.row_at(0) is not None)
+        offsets: list[int] = []
+        original = event_table.fetch_page
+
+        def spy(store: Store, v: Any, start: int, *args: Any, **kwargs: Any) -> Any:
+            offsets.append(start)
+            return original(store, v, start, *args, **kwargs)
+
+        monkeypatch.setattr(event_table, "fetch_page", spy)
+        page = event_table.PAGE
+        assert len(expected) > page * 2
+        for pos in (len(expected) - 2, min(len(expected) - 1, page * 2 + 5), page + page // 2, 1):
+            table.goto_event(expected[pos])
+            await wait_for(pilot, lambda p=pos: table.cursor == p and table.row_at(p) is not None)
+            start = pos - pos % page
+            for i in range(start, min(len(expected), start + page)):
+                row = table.row_at(i)
+                assert row is not None and row.id == expected[i], (pos, i)
+        # `n` to the next match of a term held by one event, far down.
+        target = page * 3 + 7 if len(expected) > page * 3 + 7 else len(expected) - 1
+        found: list[tuple[bool, bool]] = []
+        table.find((f"e.id = {expected[target]}", ()), True, lambda ok, wrapped: found.append((ok, wrapped)))
+        await wait_for(pilot, lambda: bool(found) and table.row_at(target) is not None)
+        assert found == [(True, False)] and table.cursor == target
+        start = target - target % page
+        assert [table.row_at(i).id for i in range(start, min(len(expected), start + page))] == (  # type: ignore[union-attr]
+            expected[start : start + page]
+        )
+    assert all(start == 0 for start in offsets), offsets  # only the top page, if any, by position
