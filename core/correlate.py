@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.decode import TOKEN_ELEVATION, decode_label, decode_messages
+from core.gc_pause import gc_paused
 from core.handles import OPEN_EVENTS, USE_EVENTS, Handle, HandleTracker, SourceChoice
 from core.model import Event, iso_from_filetime
 from core.processes import (
@@ -35,7 +36,7 @@ from core.sessions import Session, SessionChoice, SessionTracker, user_name
 from core.values import as_int
 
 if TYPE_CHECKING:
-    from core.store import Store, StoredEvent
+    from core.store import EventKeys, Store, StoredEvent
 
 __all__ = [
     "AMBIGUOUS",
@@ -251,11 +252,11 @@ class _Roles:
     session: SessionChoice | None = None
 
 
-def _values(ev: Event) -> dict[str, str | None]:
+def _values(pairs: tuple[tuple[str, str], ...]) -> dict[str, str | None]:
     """The EventData fields the engine reads (first value per name), in their canonical case:
     only those are kept, so a model over millions of events holds no more than it needs."""
     out: dict[str, str | None] = {}
-    for name, value in ev.data:
+    for name, value in pairs:
         canon = _CANON.get(name.casefold())
         if canon is not None and canon not in out:
             out[canon] = value
@@ -286,7 +287,7 @@ def _items(events: Iterable[StoredEvent]) -> Iterator[_Item]:
         ev = se.event
         if ev.event_id in _IDS:
             yield _Item(se.id, ev.source, ev.filetime, _record_id(ev), ev.event_id, sys.intern(ev.computer),
-                        _values(ev))
+                        _values(ev.data))
 
 
 def _time_order(events: Iterable[StoredEvent]) -> list[_Item]:
@@ -304,15 +305,20 @@ def _time_order(events: Iterable[StoredEvent]) -> list[_Item]:
     return items
 
 
-def _timed(events: Iterable[StoredEvent]) -> Iterator[_Item]:
-    """`_time_order` for events that already come in that order, every one with a time (the
-    store's time order): one at a time, so that the reduced events of a log are never all in
-    memory at once (about half of the model's peak memory)."""
-    for it in _items(events):
-        if it.filetime is None:
+def _timed(events: Iterable[EventKeys]) -> Iterator[_Item]:
+    """`_time_order` for events that already come in that order (the store's time order,
+    `Store.iter_keys`), every one with a time: one at a time, so that the reduced events of a
+    log are never all in memory at once (about half of the model's peak memory)."""
+    intern = sys.intern
+    for key in events:
+        if key.event_id not in _IDS:
+            continue
+        if key.filetime is None:
             raise ValueError("an event without a time cannot be streamed in time order")
-        it.ts = it.filetime
-        yield it
+        item = _Item(key.id, key.source, key.filetime, key.record_id, key.event_id, intern(key.computer),
+                     _values(key.data))
+        item.ts = key.filetime
+        yield item
 
 
 class _Scan:
@@ -471,9 +477,10 @@ class _Scan:
 def build_model(events: Iterable[StoredEvent]) -> CorrelationModel:
     """Build the correlation model from events (any order; others than
     CORRELATION_EVENT_IDS are ignored). Pure: no SQL, no UI."""
-    scan = _Scan()
-    scan.run(_time_order(events))
-    return CorrelationModel(scan)
+    with gc_paused():
+        scan = _Scan()
+        scan.run(_time_order(events))
+        return CorrelationModel(scan)
 
 
 def model_from_store(store: Store) -> CorrelationModel:
@@ -489,14 +496,16 @@ def model_from_store(store: Store) -> CorrelationModel:
     if began:
         conn.execute("BEGIN")
     try:
-        untimed = store.count(f"{where} AND e.ts IS NULL") > 0
-        scan = _Scan()
-        events = store.iter_events(where)
-        scan.run(_time_order(events) if untimed else _timed(events))
+        with gc_paused():
+            scan = _Scan()
+            if store.count(f"{where} AND e.ts IS NULL"):
+                scan.run(_time_order(store.iter_events(where)))
+            else:
+                scan.run(_timed(store.iter_keys(where)))
+            return CorrelationModel(scan)
     finally:
         if began:
             conn.execute("COMMIT")
-    return CorrelationModel(scan)
 
 
 # -- the model ------------------------------------------------------------------------------------
@@ -699,7 +708,7 @@ class CorrelationModel:
     def _correlate_other(self, stored: StoredEvent) -> Correlation:
         """An event outside the model (Sysmon, 4648, 4673, ...): look its pids and logon id up."""
         ev = stored.event
-        values = _values(ev)
+        values = _values(ev.data)
         ts = ev.filetime
         ref = Ref(stored.id, _record_id(ev), ev.event_id, ev.filetime, ts or 0, -1)
         computer = self._computers.get(ev.computer.casefold(), ev.computer)

@@ -8,6 +8,7 @@ readers see committed batches while the writer goes on).
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import sqlite3
 import time
@@ -67,6 +68,19 @@ def _unpacked(row: list[Any]) -> StoredEvent:
     """A row of `Store.select`'s JSON page (the data blob in hex) as a StoredEvent."""
     row[-1] = bytes.fromhex(row[-1])
     return StoredEvent(row[0], decode_row(tuple(row[1:])))
+
+
+class EventKeys(NamedTuple):
+    """An event as `Store.iter_keys` reads it: `record_id` is the EventRecordID, else the
+    record number (as the `events` column holds it)."""
+
+    id: int
+    source: int
+    filetime: int | None
+    record_id: int
+    event_id: int
+    computer: str
+    data: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +381,25 @@ class Store:
                 return
             for r in rows:
                 yield StoredEvent(r[0], decode_row(r[1:]))
+
+    def iter_keys(
+        self, where: str = "1", params: Sequence[object] = (), *, order: str = TIME_ORDER
+    ) -> Iterator[EventKeys]:
+        """`iter_events` reduced to what the correlation engine reads of each event: its keys
+        and EventData pairs, no `Event` built (at a million events, building them was a third
+        of the time the model took)."""
+        cur = self.conn.execute(
+            f"SELECT e.id, e.source, e.ts, e.record_id, e.event_id, e.computer, e.data FROM events e "
+            f"WHERE {where} ORDER BY {order}",
+            tuple(params),
+        )
+        loads = marshal.loads
+        while rows := cur.fetchmany(2000):
+            for sid, source, ts, record_id, event_id, computer, data in rows:
+                pairs = loads(data) if data else ()
+                if type(pairs) is not tuple:  # noqa: E721 - as core.rows.decode_row
+                    raise ValueError("damaged event data in the store")
+                yield EventKeys(sid, source, ts, record_id, event_id, computer, pairs)
 
     def get(self, event_id: int) -> StoredEvent | None:
         """The event with store id `event_id`, or None."""
