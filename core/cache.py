@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import weakref
@@ -27,6 +26,7 @@ from pathlib import Path
 import platformdirs
 
 from core import schema
+from core.child_process import module_command
 from core.ingest import Progress, ProgressFn, load_paths
 from core.store import Store
 
@@ -178,13 +178,8 @@ class CacheEntry:
 
     def _build_in_child(self, progress: ProgressFn | None, stop: threading.Event | None, jobs: int | None) -> None:
         """Run `core.ingest_child`, relaying its progress lines and our stop request."""
-        cmd = [sys.executable, "-m", "core.ingest_child", str(self.db_path)]
-        if jobs is not None:
-            cmd += ["--jobs", str(jobs)]
-        cmd += ["--", *self.paths]
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        args = [str(self.db_path)] + (["--jobs", str(jobs)] if jobs is not None else []) + ["--", *self.paths]
+        cmd, env = module_command("core.ingest_child", *args)
         with tempfile.TemporaryFile() as errors:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, env=env, text=True

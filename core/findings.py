@@ -28,7 +28,7 @@ from core.values import as_int
 if TYPE_CHECKING:
     from core.store import Store, StoredEvent
 
-__all__ = ["Finding", "RuleSet", "RulesError", "findings_for_event", "load_rules", "run_findings"]
+__all__ = ["Finding", "FindingsData", "RuleSet", "RulesError", "findings_for_event", "load_rules", "run_findings"]
 
 PROCESS_CREATED = 4688
 PROCESS_EXITED = 4689
@@ -763,6 +763,28 @@ def run_findings(events: Iterable[StoredEvent], rules: RuleSet) -> list[Finding]
         if track:
             table.feed(store_id, event)
     return out
+
+
+@dataclass(frozen=True)
+class FindingsData:
+    """The findings of a store, with the title and severity of each rule (for grouping) and
+    where the rules came from (built-in defaults, the user's file)."""
+
+    findings: list[Finding]
+    titles: dict[str, str]
+    severities: dict[str, str]
+    sources: tuple[str, ...]
+
+
+def store_findings(store: Store, rules: RuleSet) -> FindingsData:
+    """Every finding of `rules` over the whole store."""
+    findings = run_findings(iter_store_events(store, rules), rules)
+    return FindingsData(
+        findings=findings,
+        titles={r.id: r.title for r in rules.rules},
+        severities={r.id: r.severity for r in rules.rules},
+        sources=tuple(rules.sources),
+    )
 
 
 def findings_for_event(

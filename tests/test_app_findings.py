@@ -129,9 +129,9 @@ async def test_detail_says_computing_until_the_findings_arrive_then_updates_in_p
     release = threading.Event()
     real = model_cache.build_findings
 
-    def slow(store: Store) -> model_cache.FindingsData:
+    def slow(store: Store, stop: threading.Event | None = None) -> model_cache.FindingsData:
         release.wait(20)
-        return real(store)
+        return real(store, stop)
 
     monkeypatch.setattr(model_cache, "build_findings", slow)
     app = EvtxApp([str(DEMO)])
@@ -153,9 +153,9 @@ async def test_the_findings_view_reuses_what_the_table_computed(monkeypatch: pyt
     calls: list[int] = []
     real = model_cache.build_findings
 
-    def counted(store: Store) -> model_cache.FindingsData:
+    def counted(store: Store, stop: threading.Event | None = None) -> model_cache.FindingsData:
         calls.append(1)
-        return real(store)
+        return real(store, stop)
 
     monkeypatch.setattr(model_cache, "build_findings", counted)
     app = EvtxApp([str(DEMO)])

@@ -700,6 +700,9 @@ class EvtxApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stop.set()
+        from tui.model_cache import cache_for
+
+        cache_for(self).stop.set()  # a findings child still running ends with the app
         sys.setswitchinterval(self._switch_interval)
 
 

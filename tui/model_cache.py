@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 from textual.app import App
 from textual.message import Message
 
+from core.findings import FindingsData as FindingsData
 from core.store import Store
 
 T = TypeVar("T")
@@ -85,53 +86,30 @@ def build_model(store: Store) -> Any:
     return _engine("core.correlate", "model_from_store")(store)
 
 
-@dataclass(frozen=True)
-class FindingsData:
-    """The findings of a store, with the title of each rule (for grouping) and where the rules
-    came from (built-in defaults, the user's file)."""
-
-    findings: list[Any]
-    titles: dict[str, str]
-    severities: dict[str, str]
-    sources: tuple[str, ...]
+#: Stores of at least this many events get their findings from a child process
+#: (`core.findings_child`): a second core, and the UI keeps the GIL. Below it the rules take
+#: under a second and starting a process (~0.1 s) is not worth it.
+CHILD_FINDINGS_EVENTS = 100_000
 
 
-def _needed_event_ids(rules: Any) -> list[int] | None:
-    """The event IDs the enabled rules look at, or None when one of them looks at every event."""
-    enabled = getattr(rules, "enabled", None)
-    if enabled is None:
-        return None
-    ids: set[int] = set()
-    for rule in enabled:
-        rule_ids = getattr(rule, "event_ids", None)
-        if not rule_ids:
-            return None
-        ids.update(int(i) for i in rule_ids)
-    return sorted(ids)
+def build_findings(store: Store, stop: threading.Event | None = None) -> FindingsData:
+    """Every finding of the default (or user-configured) rules over `store` (blocking); in a
+    child process for a big store (the store's own thread computes them if that fails)."""
+    from core.findings import store_findings
+    from core.findings_child import ChildFailed, findings_in_child
+    from core.rules import RulesError, load_rules
 
-
-def build_findings(store: Store) -> FindingsData:
-    """Every finding of the default (or user-configured) rules over `store` (blocking)."""
-    load_rules = _engine("core.findings", "load_rules")
-    run_findings = _engine("core.findings", "run_findings")
     try:
-        rules = load_rules(None)
-    except Exception as exc:  # RulesError: a bad user rules file is reported, not raised
+        rules = load_rules(None)  # here too: a bad file is reported the same way either way
+    except RulesError as exc:
         raise ViewDataError(f"rules not loaded: {exc}") from exc
-    ids = _needed_event_ids(rules)
-    if ids:
-        placeholders = ", ".join("?" * len(ids))
-        events = store.iter_events(f"e.event_id IN ({placeholders})", tuple(ids))
-    else:
-        events = store.iter_events()
-    findings = list(run_findings(events, rules))
-    all_rules = getattr(rules, "rules", ())
-    return FindingsData(
-        findings=findings,
-        titles={str(r.id): str(getattr(r, "title", r.id)) for r in all_rules},
-        severities={str(r.id): str(getattr(r, "severity", "")) for r in all_rules},
-        sources=tuple(getattr(rules, "sources", ())),
-    )
+    if store.shareable and store.size() >= CHILD_FINDINGS_EVENTS:
+        try:
+            return findings_in_child(store.path, stop)
+        except ChildFailed:
+            if stop is not None and stop.is_set():
+                raise ViewDataError("stopped") from None
+    return store_findings(store, rules)
 
 
 class ModelCache:
@@ -140,6 +118,8 @@ class ModelCache:
     def __init__(self) -> None:
         self._model: _Slot[Any] = _Slot()
         self._findings: _Slot[FindingsData] = _Slot()
+        #: Set when the app ends: a findings child still running is killed.
+        self.stop = threading.Event()
 
     @staticmethod
     def _get(slot: _Slot[T], store_path: Path, loaded: bool, build: Callable[[Store], T]) -> T:
@@ -162,7 +142,7 @@ class ModelCache:
         return self._get(self._model, store_path, loaded, build_model)
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:
-        return self._get(self._findings, store_path, loaded, build_findings)
+        return self._get(self._findings, store_path, loaded, lambda store: build_findings(store, self.stop))
 
     def peek_model(self) -> Any:
         """The last built model, or None (never blocks: for the main thread)."""
