@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import bisect
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from core.decode import TOKEN_ELEVATION, decode_label, decode_messages
 from core.gc_pause import gc_paused
@@ -474,13 +474,20 @@ class _Scan:
             self.sessions.logoff(roles.host, roles.computer, lid, roles.ref, values)
 
 
+#: A model of this many events or more is frozen out of the cyclic collector once built
+#: (`core.gc_pause`): smaller ones cost a collection of well under a tenth of a second.
+FREEZE_EVENTS = 100_000
+
+
 def build_model(events: Iterable[StoredEvent]) -> CorrelationModel:
     """Build the correlation model from events (any order; others than
     CORRELATION_EVENT_IDS are ignored). Pure: no SQL, no UI."""
-    with gc_paused():
+    with gc_paused() as pause:
         scan = _Scan()
         scan.run(_time_order(events))
-        return CorrelationModel(scan)
+        model = CorrelationModel(scan)
+        pause.freeze = len(scan.roles) >= FREEZE_EVENTS
+        return model
 
 
 def model_from_store(store: Store) -> CorrelationModel:
@@ -496,13 +503,15 @@ def model_from_store(store: Store) -> CorrelationModel:
     if began:
         conn.execute("BEGIN")
     try:
-        with gc_paused():
+        with gc_paused() as pause:
             scan = _Scan()
             if store.count(f"{where} AND e.ts IS NULL"):
                 scan.run(_time_order(store.iter_events(where)))
             else:
                 scan.run(_timed(store.iter_keys(where)))
-            return CorrelationModel(scan)
+            model = CorrelationModel(scan)
+            pause.freeze = len(scan.roles) >= FREEZE_EVENTS
+            return model
     finally:
         if began:
             conn.execute("COMMIT")
@@ -800,6 +809,15 @@ class _Collector:
         self._seen.add((ref.id, relation))
         self.items.append(Related(ref, relation))
 
+    def add_all(self, refs: Iterable[Ref], relation: str) -> None:
+        """`add` for each of `refs` (a handle used a quarter of a million times: in one loop)."""
+        seen, items, self_id = self._seen, self.items, self.self_id
+        for ref in refs:
+            key = (ref.id, relation)
+            if ref.id != self_id and key not in seen:
+                seen.add(key)
+                items.append(Related(ref, relation))
+
     def process(self, prefix: str, p: Process | None, *, parent: bool = True, family: bool = False) -> None:
         if p is None:
             return
@@ -825,11 +843,9 @@ class _Collector:
         if source and h.source is not None:
             src = self.model.handles[h.source]
             self.add(src.opened, f"{prefix} source opened")
-        for r in h.accesses:
-            self.add(r, f"{prefix} accessed")
+        self.add_all(h.accesses, f"{prefix} accessed")
         self.add(h.closed, f"{prefix} closed")
-        for r in h.duplications:
-            self.add(r, f"{prefix} duplicated")
+        self.add_all(h.duplications, f"{prefix} duplicated")
 
     def session(self, s: SessionLink | None) -> None:
         if s is None or s.session is None:
@@ -913,6 +929,34 @@ def _ref_text(ref: Ref) -> str:
     return f"{ref.event_id} record {ref.record_id} at {when}"
 
 
+#: A list in a tree (a handle's accesses, the related events, a process's handles...) shows its
+#: first and last TREE_EDGE items and one line for those between: a handle used 250,000 times
+#: made a tree of half a million lines (9 s to build, and the app's tree stopped drawing before
+#: the session and the related events). The Correlation itself keeps every item (`--json`).
+TREE_EDGE = 25
+
+_T = TypeVar("_T")
+
+
+def _capped(items: Sequence[_T], make: Callable[[_T], Node], what: str,
+            record: Callable[[_T], int | None] | None = None) -> list[Node]:
+    """Nodes for `items`, the middle of a long list summed up in one line (see TREE_EDGE)."""
+    if len(items) <= 2 * TREE_EDGE + 1:
+        return [make(item) for item in items]
+    hidden = items[TREE_EDGE:-TREE_EDGE]
+    span = ""
+    if record is not None:
+        first, last = record(hidden[0]), record(hidden[-1])
+        if first is not None and last is not None:
+            span = f", records {first} to {last}"
+    note = Node(f"... {len(hidden):,} more {what}{span} (the first and last {TREE_EDGE} are shown)", EXACT)
+    return [*(make(item) for item in items[:TREE_EDGE]), note, *(make(item) for item in items[-TREE_EDGE:])]
+
+
+def _record_of(ref: Ref) -> int | None:
+    return ref.record_id
+
+
 def _process_node(model: CorrelationModel, title: str, link: ProcessLink) -> Node:
     p = link.process
     if p is None:
@@ -978,15 +1022,15 @@ def _handle_node(model: CorrelationModel, title: str, link: HandleLink) -> Node:
         kids.append(Node(f"open: {h.reason}", INFERRED, h.first_seen.id))
     if link.confidence != EXACT:
         kids.append(Node(f"why: {link.reason}", link.confidence))
-    for r in h.accesses:
-        kids.append(Node(f"accessed: {_ref_text(r)}", EXACT, r.id))
+    kids += _capped(h.accesses, lambda r: Node(f"accessed: {_ref_text(r)}", EXACT, r.id), "accesses",
+                    _record_of)
     if h.closed is not None:
         note = "" if h.close_reason == f"closed by 4658 record {h.closed.record_id}" else f" ({h.close_reason})"
         kids.append(Node(f"closed: {_ref_text(h.closed)}{note}", EXACT, h.closed.id))
     else:
         kids.append(Node(f"close: {h.close_reason}", MISSING))
-    for r in h.duplications:
-        kids.append(Node(f"duplicated: {_ref_text(r)}", EXACT, r.id))
+    kids += _capped(h.duplications, lambda r: Node(f"duplicated: {_ref_text(r)}", EXACT, r.id), "duplications",
+                    _record_of)
     event = (h.opened or h.duplicated_by or h.first_seen).id
     return Node(f"{title}: {h.label}", link.confidence, event, kids)
 
@@ -1008,8 +1052,7 @@ def _session_node(link: SessionLink) -> Node:
     kids.append(Node(f"why: {link.reason}", link.confidence))
     if s.privileges is not None:
         kids.append(Node(f"special privileges: {_ref_text(s.privileges)}", EXACT, s.privileges.id))
-    for r in s.logoffs:
-        kids.append(Node(f"logoff: {_ref_text(r)}", EXACT, r.id))
+    kids += _capped(s.logoffs, lambda r: Node(f"logoff: {_ref_text(r)}", EXACT, r.id), "logoffs", _record_of)
     if not s.logoffs:
         kids.append(Node("no logoff in this log", MISSING))
     marker = " (privileged)" if s.privileged else ""
@@ -1030,32 +1073,19 @@ def _correlation_tree(c: Correlation) -> Node:
         node = _process_node(model, titles[1], c.target_process)
         if eid == 4688 and c.target_process.process is not None:
             p = c.target_process.process
-            for i in p.children:
+
+            def child_node(i: int) -> Node:
                 child = model.processes[i]
-                node.children.append(
-                    Node(f"child: {child.label}", child.confidence, (child.created or child.first_seen).id)
-                )
+                return Node(f"child: {child.label}", child.confidence, (child.created or child.first_seen).id)
+
+            def handle_node(i: int) -> Node:
+                h = model.handles[i]
+                return _handle_node(model, "handle", HandleLink(h.handle_id, h, h.confidence, h.reason))
+
+            node.children.extend(_capped(p.children, child_node, "children"))
             if p.handles:
-                node.children.append(
-                    Node(
-                        f"handles: {len(p.handles)}",
-                        EXACT,
-                        None,
-                        [
-                            _handle_node(
-                                model,
-                                "handle",
-                                HandleLink(
-                                    model.handles[i].handle_id,
-                                    model.handles[i],
-                                    model.handles[i].confidence,
-                                    model.handles[i].reason,
-                                ),
-                            )
-                            for i in p.handles
-                        ],
-                    )
-                )
+                node.children.append(Node(f"handles: {len(p.handles)}", EXACT, None,
+                                          _capped(p.handles, handle_node, "handles")))
         kids.append(node)
     if c.target_handle is not None:
         kids.append(_handle_node(model, "target handle", c.target_handle))
@@ -1067,7 +1097,8 @@ def _correlation_tree(c: Correlation) -> Node:
                 f"related events: {len(c.related)}",
                 EXACT,
                 None,
-                [Node(f"{r.relation}: {_ref_text(r.ref)}", EXACT, r.ref.id) for r in c.related],
+                _capped(c.related, lambda r: Node(f"{r.relation}: {_ref_text(r.ref)}", EXACT, r.ref.id),
+                        "related events", lambda r: r.ref.record_id),
             )
         )
     return Node(c.summary, EXACT, c.event.id, kids)
@@ -1079,14 +1110,16 @@ def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]
     when = iso_from_filetime(p.created.filetime) if p.created is not None else None
     marker = " (pre-existing)" if p.pre_existing else (" (no 4688)" if p.created is None else "")
     label = f"{p.label}{marker}" + (f" created {when}" if when else "")
-    tail: list[Node] = []
-    for i in p.handles:
+
+    def handle_node(i: int) -> Node:
         h = model.handles[i]
         close = (
             Node(f"closed: {_ref_text(h.closed)}", EXACT, h.closed.id)
             if h.closed is not None
             else Node(f"close: {h.close_reason}", MISSING)
         )
-        tail.append(Node(h.label, h.confidence, (h.opened or h.duplicated_by or h.first_seen).id, [close]))
+        return Node(h.label, h.confidence, (h.opened or h.duplicated_by or h.first_seen).id, [close])
+
+    tail = _capped(p.handles, handle_node, "handles")
     tail.append(_end_node(p))
     return Node(label, p.confidence, (p.created or p.first_seen).id, []), tail
