@@ -546,6 +546,11 @@ class CorrelationModel:
         self._creations = scan.procs.creations
         self._session_tracker = scan.sessions
 
+    @property
+    def size(self) -> int:
+        """How many events the model was built from."""
+        return len(self._roles)
+
     # -- lookups --------------------------------------------------------------------------------
 
     def computers(self) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import length_hint
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -43,6 +44,8 @@ CONFIDENCE_STYLES = {
 }
 #: Trees above this many nodes are cut (a hostile or huge log must not freeze the UI).
 MAX_TREE_NODES = 50_000
+#: Nodes a tree adds at once; more are added a slice at a time (`NavTree.fill`).
+FILL_SLICE = 1500
 
 
 @dataclass(frozen=True)
@@ -109,24 +112,69 @@ class NavTree(Tree[Any]):
         self.show_root = False
         self.guide_depth = 3
 
+    _fill_serial = 0
+
+    def process_label(self, label: str | Text) -> Text:
+        """A label as literal text (never markup: labels hold log data), its first line only.
+        Ours are made printable (no newline) already: rich's line split, 30 us a node, is
+        skipped for them."""
+        text = Text(label) if isinstance(label, str) else label
+        return text.split()[0] if "\n" in text.plain else text
+
+    def clear(self) -> NavTree:
+        self._fill_serial += 1  # a fill still going on stops
+        super().clear()
+        return self
+
     def fill(self, roots: Iterable[Any], expand_depth: int = 99, parent: TreeNode[Any] | None = None) -> int:
         """Add engine nodes (label/confidence/event_id/children) under `parent` (the root by
         default), iteratively (deep process chains must not hit the recursion limit); nodes
-        down to `expand_depth` are expanded. Returns how many nodes were added."""
+        down to `expand_depth` are expanded. Returns how many nodes were added at once.
+
+        FILL_SLICE nodes are added at once, the rest a slice at a time from a timer, so that
+        keys and redraws get their turn: adding a node costs ~70 us, and a quarter of a million
+        processes (up to MAX_TREE_NODES of them) added in one go froze the screen for 3.4 s."""
         base = self.root if parent is None else parent
-        stack: list[tuple[TreeNode[Any], Any, int]] = [(base, n, 0) for n in reversed(list(roots))]
-        added = 0
-        while stack and added < MAX_TREE_NODES:
-            into, node, depth = stack.pop()
+        frames: list[tuple[TreeNode[Any], Iterator[Any], int]] = [(base, iter(list(roots)), 0)]
+        self._fill_serial += 1
+        return self._fill_slice(self._fill_serial, base, frames, expand_depth, 0)
+
+    @property
+    def filling(self) -> bool:
+        """Whether a fill still has nodes to add."""
+        return self._filling == self._fill_serial
+
+    _filling = -1
+
+    def _fill_slice(
+        self, serial: int, base: TreeNode[Any], frames: list[tuple[TreeNode[Any], Iterator[Any], int]],
+        expand_depth: int, added: int,
+    ) -> int:
+        if serial != self._fill_serial:
+            return added  # cleared or filled again meanwhile
+        limit = min(MAX_TREE_NODES, added + FILL_SLICE)
+        while frames and added < limit:
+            into, nodes, depth = frames[-1]
+            node = next(nodes, None)
+            if node is None:
+                frames.pop()
+                continue
             kids = node_children(node)
             if kids:
                 tree_node = into.add(node_label(node), data=node, expand=depth < expand_depth)
-                stack.extend((tree_node, k, depth + 1) for k in reversed(kids))
+                frames.append((tree_node, iter(kids), depth + 1))
             else:
                 into.add_leaf(node_label(node), data=node)
             added += 1
-        if stack:
-            base.add_leaf(Text(f"... cut at {MAX_TREE_NODES:,} nodes", style="italic"))
+        while frames and not length_hint(frames[-1][1]):
+            frames.pop()  # nothing left at this level: nothing to cut or to come back for
+        if frames and added < MAX_TREE_NODES:
+            self._filling = serial
+            self.set_timer(0.001, lambda: self._fill_slice(serial, base, frames, expand_depth, added))
+        else:
+            self._filling = -1
+            if frames:
+                base.add_leaf(Text(f"... cut at {MAX_TREE_NODES:,} nodes", style="italic"))
         return added
 
     def walk(self) -> Iterator[TreeNode[Any]]:

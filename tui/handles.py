@@ -112,6 +112,13 @@ class HandlesTable(DataTable[Text]):
     ]
 
 
+def _listed(model: Any) -> tuple[int, list[Any], list[tuple[Any, ...]]]:
+    """In the worker: how many 4690s, the first MAX_ROWS of them and their table rows."""
+    dups = list(model.handle_duplications())
+    shown = dups[:MAX_ROWS]
+    return len(dups), shown, [tuple(duplication_row(dup)) for dup in shown]
+
+
 class HandlesScreen(TreeViewScreen):
     """4690 events with their resolved processes; the selected one's correlation tree beside."""
 
@@ -161,7 +168,7 @@ class HandlesScreen(TreeViewScreen):
 
     @work(thread=True, exclusive=True, group="handles")
     def _load(self) -> None:
-        request_model(self.app, self)
+        request_model(self.app, self, prepare=_listed)
 
     def on_model_ready(self, message: ModelReady) -> None:
         status = self.query_one("#view-status", Static)
@@ -172,14 +179,13 @@ class HandlesScreen(TreeViewScreen):
         if message.error or message.model is None:
             status.update(Text(message.error or "no correlation model", style="bold"))
             return
-        dups = list(message.model.handle_duplications())
-        self._dups = dups[:MAX_ROWS]
-        for index, dup in enumerate(self._dups):
-            table.add_row(*duplication_row(dup), key=str(index))
-        text = f"{len(dups):,} handle duplications (4690)"
-        if len(dups) > MAX_ROWS:
+        total, self._dups, rows = message.prepared
+        for index, row in enumerate(rows):
+            table.add_row(*row, key=str(index))
+        text = f"{total:,} handle duplications (4690)"
+        if total > MAX_ROWS:
             text += f", the first {MAX_ROWS:,} shown"
-        if not dups:
+        if not total:
             text += ": none in this log"
         if message.partial:
             text += "   (still loading: the list will be rebuilt)"

@@ -27,7 +27,9 @@ from typing import Any, Generic, TypeVar
 from textual.app import App
 from textual.message import Message
 
+from core.correlate import FREEZE_EVENTS
 from core.findings import FindingsData as FindingsData
+from core.gc_pause import gc_paused
 from core.store import Store
 
 T = TypeVar("T")
@@ -48,13 +50,15 @@ class _Slot(Generic[T]):
 
 
 class ModelReady(Message):
-    """The correlation model (or why there is none) for a view."""
+    """The correlation model (or why there is none) for a view, and what the view's `prepare`
+    made of it in the worker (`request_model`)."""
 
-    def __init__(self, model: Any, partial: bool, error: str | None = None) -> None:
+    def __init__(self, model: Any, partial: bool, error: str | None = None, prepared: Any = None) -> None:
         super().__init__()
         self.model = model
         self.partial = partial
         self.error = error
+        self.prepared = prepared
 
 
 class FindingsReady(Message):
@@ -201,14 +205,26 @@ def get_findings(app: App[Any]) -> tuple[FindingsData, bool]:
         raise ViewDataError(f"findings failed: {type(exc).__name__}: {exc}") from exc
 
 
-def request_model(app: App[Any], target: Any) -> None:
-    """Blocking (call from a thread worker): post a `ModelReady` to `target` (errors too)."""
+def request_model(app: App[Any], target: Any, prepare: Callable[[Any], Any] | None = None) -> None:
+    """Blocking (call from a thread worker): post a `ModelReady` to `target` (errors too).
+
+    `prepare(model)` runs here, in the worker, and its result rides along as `prepared`: what a
+    view shows of a big model (a quarter of a million processes: 6.6 s of tree building) must
+    not be computed on the UI thread."""
     try:
         model, partial = get_model(app)
+        prepared = None
+        if prepare is not None and model is not None:
+            # Views of a big model are big too (a node per process...): built, like the model,
+            # without the collector walking them (`core.gc_pause`), which held the GIL for up
+            # to a second at a time, and frozen out of it for the UI thread's collections.
+            with gc_paused() as pause:
+                prepared = prepare(model)
+                pause.freeze = getattr(model, "size", 0) >= FREEZE_EVENTS
     except ViewDataError as exc:
         target.post_message(ModelReady(None, not app_loaded(app), str(exc)))
     else:
-        target.post_message(ModelReady(model, partial))
+        target.post_message(ModelReady(model, partial, prepared=prepared))
 
 
 def request_findings(app: App[Any], target: Any) -> None:

@@ -54,13 +54,15 @@ class ProcessesScreen(SingleTreeScreen):
 
     @work(thread=True, exclusive=True, group="processes")
     def _load(self) -> None:
-        request_model(self.app, self)
+        request_model(self.app, self, prepare=lambda model: (b := computer_branches(model), count_nodes(list(b))))
 
     def on_model_ready(self, message: ModelReady) -> None:
         model = message.model
-        branches = None if message.error or model is None else computer_branches(model)
+        branches, nodes = message.prepared if message.prepared is not None else (None, 0)
+        if message.error or model is None:
+            branches = None
         roots = sum(len(b.children) for b in branches or [])
-        depth = 99 if branches and count_nodes(list(branches)) <= UNFOLD_ALL_BELOW else 1
+        depth = 99 if branches and nodes <= UNFOLD_ALL_BELOW else 1
         self.show_result(message.error or (None if model else "no correlation model"), branches, depth=depth,
                          summary=f"{len(branches or [])} computers, {roots:,} root processes",
                          partial=message.partial, hint="enter: jump")

@@ -136,11 +136,11 @@ class SessionsScreen(SingleTreeScreen):
 
     @work(thread=True, exclusive=True, group="sessions")
     def _load(self) -> None:
-        request_model(self.app, self)
+        request_model(self.app, self, prepare=session_nodes)
 
     def on_model_ready(self, message: ModelReady) -> None:
         model = message.model
-        branches = None if message.error or model is None else session_nodes(model)
+        branches = None if message.error or model is None else message.prepared
         count = len(model.sessions) if model is not None else 0
         self.show_result(message.error or (None if model else "no correlation model"), branches, depth=1,
                          summary=f"{count:,} logon sessions on {len(branches or [])} computers",
