@@ -98,11 +98,11 @@ class FindingsScreen(SingleTreeScreen):
 
     @work(thread=True, exclusive=True, group="findings")
     def _load(self) -> None:
-        request_findings(self.app, self)
+        request_findings(self.app, self, prepare=group_findings)
 
     def on_findings_ready(self, message: FindingsReady) -> None:
         data = message.data
-        groups = None if message.error or data is None else group_findings(data)
+        groups = None if message.error or data is None else message.prepared
         total = len(data.findings) if data is not None else 0
         summary = f"{total:,} findings from {len(groups or [])} rules" if total else "no rule fired"
         if data is not None and data.sources:

@@ -62,13 +62,17 @@ class ModelReady(Message):
 
 
 class FindingsReady(Message):
-    """The findings list (or why there is none) for a view."""
+    """The findings list (or why there is none) for a view, and what the view's `prepare`
+    made of it in the worker (`request_findings`)."""
 
-    def __init__(self, data: FindingsData | None, partial: bool, error: str | None = None) -> None:
+    def __init__(
+        self, data: FindingsData | None, partial: bool, error: str | None = None, prepared: Any = None
+    ) -> None:
         super().__init__()
         self.data = data
         self.partial = partial
         self.error = error
+        self.prepared = prepared
 
 
 def _engine(module: str, name: str) -> Callable[..., Any]:
@@ -227,11 +231,13 @@ def request_model(app: App[Any], target: Any, prepare: Callable[[Any], Any] | No
         target.post_message(ModelReady(model, partial, prepared=prepared))
 
 
-def request_findings(app: App[Any], target: Any) -> None:
-    """Blocking (call from a thread worker): post a `FindingsReady` to `target` (errors too)."""
+def request_findings(app: App[Any], target: Any, prepare: Callable[[FindingsData], Any] | None = None) -> None:
+    """Blocking (call from a thread worker): post a `FindingsReady` to `target` (errors too),
+    with `prepare(data)` made here, in the worker (as `request_model`)."""
     try:
         data, partial = get_findings(app)
+        prepared = prepare(data) if prepare is not None and data is not None else None
     except ViewDataError as exc:
         target.post_message(FindingsReady(None, not app_loaded(app), str(exc)))
     else:
-        target.post_message(FindingsReady(data, partial))
+        target.post_message(FindingsReady(data, partial, prepared=prepared))
