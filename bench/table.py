@@ -168,6 +168,27 @@ async def measure(db: Path, settle: bool = False) -> dict[str, Any]:
                     lambda: table.row_at(table.cursor) is not None, pilot)
         await timed("scroll_up_a_page", lambda: table.move_to(table.cursor - 64),
                     lambda: table.row_at(table.cursor) is not None, pilot)
+        # The Processes view: the correlation model of every event, its process forest, the
+        # tree filled; how long until it is all on screen, and the longest the UI stalled.
+        from tui.correlation import NavTree
+
+        gaps.clear()
+        last[0] = t0 = time.perf_counter()
+        app.action_view("2")
+
+        def forest_shown() -> bool:
+            trees = app.screen.query(NavTree)
+            return bool(trees) and trees.first().root.children and not trees.first().filling
+
+        while not forest_shown():
+            await asyncio.sleep(0.01)
+            if time.perf_counter() - t0 > 300:
+                raise TimeoutError("processes view")
+        results["processes_view"] = {
+            "shown_s": round(time.perf_counter() - t0, 1),
+            "max_ui_stall_ms": round(max(gaps, default=0) * 1000, 1),
+            "peak_rss_mb": round(rss_mb(), 1),
+        }
     results["peak_rss_mb"] = round(rss_mb(), 1)
     return results
 
