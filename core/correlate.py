@@ -61,6 +61,9 @@ __all__ = [
     "model_from_store",
 ]
 
+_T = TypeVar("_T")
+_E = TypeVar("_E")
+
 #: The events the model is built from (everything else is correlated by lookup).
 CORRELATION_EVENT_IDS: tuple[int, ...] = (
     4624,
@@ -305,6 +308,20 @@ def _time_order(events: Iterable[StoredEvent]) -> list[_Item]:
     return items
 
 
+def _counted(items: Iterable[_E], total: int, progress: Callable[[int, int], None] | None) -> Iterator[_E]:
+    """`items`, telling `progress` (read, total) every PROGRESS_EVERY of them and at the end."""
+    if progress is None:
+        yield from items
+        return
+    read = 0
+    progress(0, total)
+    for read, item in enumerate(items, 1):
+        if not read % PROGRESS_EVERY:
+            progress(read, total)
+        yield item
+    progress(read, total)
+
+
 def _timed(events: Iterable[EventKeys]) -> Iterator[_Item]:
     """`_time_order` for events that already come in that order (the store's time order,
     `Store.iter_keys`), every one with a time: one at a time, so that the reduced events of a
@@ -490,8 +507,13 @@ def build_model(events: Iterable[StoredEvent]) -> CorrelationModel:
         return model
 
 
-def model_from_store(store: Store) -> CorrelationModel:
-    """Build the model from the store, reading only the events it needs.
+#: `model_from_store` reports its progress every this many events read.
+PROGRESS_EVERY = 20_000
+
+
+def model_from_store(store: Store, progress: Callable[[int, int], None] | None = None) -> CorrelationModel:
+    """Build the model from the store, reading only the events it needs; `progress(read,
+    total)` is told how far the reading is (10 s at a million events: the views show it).
 
     The store reads them in the model's own order when every one of them has a time (the
     usual case): they are then streamed, not held and sorted. One read transaction covers the
@@ -505,10 +527,11 @@ def model_from_store(store: Store) -> CorrelationModel:
     try:
         with gc_paused() as pause:
             scan = _Scan()
+            total = store.count(where) if progress is not None else 0
             if store.count(f"{where} AND e.ts IS NULL"):
-                scan.run(_time_order(store.iter_events(where)))
+                scan.run(_time_order(_counted(store.iter_events(where), total, progress)))
             else:
-                scan.run(_timed(store.iter_keys(where)))
+                scan.run(_timed(_counted(store.iter_keys(where), total, progress)))
             model = CorrelationModel(scan)
             pause.freeze = len(scan.roles) >= FREEZE_EVENTS
             return model
@@ -940,7 +963,6 @@ def _ref_text(ref: Ref) -> str:
 #: the session and the related events). The Correlation itself keeps every item (`--json`).
 TREE_EDGE = 25
 
-_T = TypeVar("_T")
 
 
 def _capped(items: Sequence[_T], make: Callable[[_T], Node], what: str,

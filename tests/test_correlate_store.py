@@ -158,3 +158,21 @@ def test_the_collector_is_paused_for_the_build_and_back_after(tmp_path: Path) ->
         assert not gc.isenabled()  # was off before: stays off
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("untimed", [False, True])
+def test_the_build_reports_how_far_it_has_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, untimed: bool
+) -> None:
+    docs = _hand_made()
+    if untimed:
+        docs[2] = xml_no_time(docs[2])
+    store, _stored_events = _stored(tmp_path, load(*docs))
+    try:
+        monkeypatch.setattr(correlate, "PROGRESS_EVERY", 4)
+        calls: list[tuple[int, int]] = []
+        model_from_store(store, lambda read, total: calls.append((read, total)))
+        total = len(docs)
+        assert calls == [(0, total), *((n, total) for n in range(4, total + 1, 4)), (total, total)]
+    finally:
+        store.close()

@@ -471,9 +471,9 @@ async def test_model_is_built_once_and_shared_by_the_views(
     calls: list[str] = []
     real = mc.build_model
 
-    def counting(store: Store) -> Any:
+    def counting(store: Store, progress: Any = None) -> Any:
         calls.append(str(store.path))
-        return real(store)
+        return real(store, progress)
 
     monkeypatch.setattr(mc, "build_model", counting)
     app = Harness(story_store, ProcessesScreen)
@@ -498,9 +498,9 @@ async def test_partial_model_is_rebuilt_when_loading_finishes(
     calls: list[int] = []
     real = mc.build_model
 
-    def counting(store: Store) -> Any:
+    def counting(store: Store, progress: Any = None) -> Any:
         calls.append(1)
-        return real(store)
+        return real(store, progress)
 
     monkeypatch.setattr(mc, "build_model", counting)
     app = Harness(story_store, ProcessesScreen, loaded=False)
@@ -678,3 +678,39 @@ async def test_no_color_still_shows_confidence_words_and_the_cursor(
         assert tree.get_component_rich_style("tree--cursor").reverse
         table = app.screen.query_one(HandlesTable)
         assert table.get_component_rich_style("datatable--cursor").reverse
+
+
+@run_async
+async def test_views_say_how_far_the_model_build_is(story_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model takes 10 s and more at a million events: the view's status line says how many
+    events have been read, then that the view is being prepared, then shows the result."""
+    import threading
+
+    import tui.model_cache as mc
+
+    real = mc.build_model
+    steps = [threading.Event(), threading.Event()]
+
+    def slow(store: Store, progress: Any = None) -> Any:
+        assert progress is not None
+        progress(20_000, 1_000_000)
+        steps[0].wait(10)
+        progress(1_000_000, 1_000_000)
+        steps[1].wait(10)
+        return real(store, None)
+
+    monkeypatch.setattr(mc, "build_model", slow)
+    for screen in (ProcessesScreen, HandlesScreen):
+        for step in steps:
+            step.clear()
+        app = Harness(story_store, screen)
+        async with app.run_test(size=(100, 30)) as pilot:
+            status = app.screen.query_one("#view-status")
+            await settle(pilot, lambda: "20,000 of 1,000,000 events read" in str(status.render()))
+            steps[0].set()
+            await settle(pilot, lambda: "1,000,000 events read, preparing the view" in str(status.render()))
+            steps[1].set()
+            await settle(pilot, lambda: "events read" not in str(status.render()) and "building" not in str(
+                status.render()))
+            await pilot.pause(0.4)  # the progress timer has stopped: the result stays
+            assert "events read" not in str(status.render())

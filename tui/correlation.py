@@ -31,7 +31,7 @@ from textual.widgets.tree import TreeNode
 from core.model import iso_from_filetime
 from core.store import Store
 from core.text import printable
-from tui.model_cache import ViewDataError, app_loaded, get_model, store_path
+from tui.model_cache import ViewDataError, app_loaded, cache_for, get_model, store_path
 
 CSS_FILE = "views.tcss"
 
@@ -237,6 +237,8 @@ class TreeViewScreen(Screen[None]):
 
     _search_text: str = ""
     _search_target: NavTree | None = None
+    #: Whether the view waits for the correlation model (and shows how far its build is).
+    USES_MODEL: ClassVar[bool] = True
 
     def _load(self) -> object:
         """Start building the view (subclasses: a `@work(thread=True)` method)."""
@@ -247,6 +249,31 @@ class TreeViewScreen(Screen[None]):
             self._load()
         else:
             self.set_timer(1.0, self._reload_when_loaded)
+
+    def _follow_model_progress(self) -> None:
+        """While the correlation model is built (10 s and more for a million events), say in
+        the status line how far its reading is; stops once the view shows its result (the
+        status no longer starts with the waiting text)."""
+        if not self.USES_MODEL:
+            return
+        status = self.query_one("#view-status", Static)
+        waiting = str(status.render()).rstrip(".")
+
+        def tick() -> None:
+            shown = str(status.render())
+            if not shown.startswith(waiting):
+                timer.stop()
+                return
+            progress = cache_for(self.app).model_progress
+            if progress is None:
+                return
+            read, total = progress
+            if read < total:
+                status.update(Text(f"{waiting}: {read:,} of {total:,} events read"))
+            else:
+                status.update(Text(f"{waiting}: {total:,} events read, preparing the view..."))
+
+        timer = self.set_interval(0.25, tick)
 
     def search_tree(self) -> NavTree | None:
         """The tree `/` searches (the focused one when a view has several)."""
@@ -371,6 +398,7 @@ class SingleTreeScreen(TreeViewScreen):
     def on_mount(self) -> None:
         self.query_one(SearchInput).display = False
         self.query_one(NavTree).focus()
+        self._follow_model_progress()
         self._load()
 
 
@@ -421,6 +449,7 @@ class CorrelationScreen(TreeViewScreen):
     def on_mount(self) -> None:
         self.query_one(SearchInput).display = False
         self.query_one(NavTree).focus()
+        self._follow_model_progress()
         self._load()
 
     @work(thread=True, exclusive=True, group="correlation")

@@ -93,6 +93,7 @@ class FindingsScreen(SingleTreeScreen):
 
     VIEW_TITLE = "Findings"
     WAITING = "running the findings rules..."
+    USES_MODEL = False
     TREE_ID = "findings-tree"
     SEARCH_HINT = "search the findings"
 

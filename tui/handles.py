@@ -148,6 +148,7 @@ class HandlesScreen(TreeViewScreen):
             table.add_column(heading, width=width)
         table.focus()
         self._layout(self.size.width)
+        self._follow_model_progress()
         self._load()
 
     def on_resize(self, event: Resize) -> None:

@@ -89,9 +89,9 @@ def _engine(module: str, name: str) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]
 
 
-def build_model(store: Store) -> Any:
-    """The correlation model of everything in `store` (blocking)."""
-    return _engine("core.correlate", "model_from_store")(store)
+def build_model(store: Store, progress: Callable[[int, int], None] | None = None) -> Any:
+    """The correlation model of everything in `store` (blocking); `progress(read, total)`."""
+    return _engine("core.correlate", "model_from_store")(store, progress)
 
 
 #: Stores of at least this many events get their findings from a child process
@@ -128,6 +128,8 @@ class ModelCache:
         self._findings: _Slot[FindingsData] = _Slot()
         #: Set when the app ends: a findings child still running is killed.
         self.stop = threading.Event()
+        #: (events read, of how many) while a model is being built, for the views to show.
+        self.model_progress: tuple[int, int] | None = None
 
     @staticmethod
     def _get(slot: _Slot[T], store_path: Path, loaded: bool, build: Callable[[Store], T]) -> T:
@@ -147,7 +149,16 @@ class ModelCache:
             return value
 
     def model(self, store_path: Path, loaded: bool) -> Any:
-        return self._get(self._model, store_path, loaded, build_model)
+        def progress(read: int, total: int) -> None:
+            self.model_progress = (read, total)
+
+        def build(store: Store) -> Any:
+            try:
+                return build_model(store, progress)
+            finally:
+                self.model_progress = None
+
+        return self._get(self._model, store_path, loaded, build)
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:
         return self._get(self._findings, store_path, loaded, lambda store: build_findings(store, self.stop))
