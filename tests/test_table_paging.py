@@ -51,6 +51,19 @@ async def _walk(pilot: Any, app: EvtxApp, expected: list[int]) -> None:
                 assert row.id == expected[i], (pos, i)
 
 
+async def _filtered(pilot: Any, app: EvtxApp, query: str) -> list[int]:
+    """Wait for the log, filter it by `query`: the store ids of the view, in the store's order."""
+    await wait_for(pilot, lambda: app.loaded and app.table.total == N and app.table.row_at(0) is not None)
+    if query:
+        app.set_filter(query)
+    assert app.store_path is not None
+    with Store(app.store_path, readonly=True) as store:
+        compiled = compile_query(query)
+        expected = [se.id for se in store.select(compiled.where, compiled.params)]
+    await wait_for(pilot, lambda: app.table.total == len(expected) and app.table.row_at(0) is not None)
+    return expected
+
+
 @pytest.mark.parametrize("query", ["", "4689"])
 @sync
 async def test_paging_down_and_up_shows_the_rows_in_time_order(
@@ -66,14 +79,7 @@ async def test_paging_down_and_up_shows_the_rows_in_time_order(
     monkeypatch.setattr(event_table, "fetch_beside", spy)
     app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
     async with app.run_test(size=(100, 40)) as pilot:
-        await wait_for(pilot, lambda: app.loaded and app.table.total == N and app.table.row_at(0) is not None)
-        if query:
-            app.set_filter(query)
-        assert app.store_path is not None
-        with Store(app.store_path, readonly=True) as store:
-            compiled = compile_query(query)
-            expected = [se.id for se in store.select(compiled.where, compiled.params)]
-        await wait_for(pilot, lambda: app.table.total == len(expected) and app.table.row_at(0) is not None)
+        expected = await _filtered(pilot, app, query)
         await _walk(pilot, app, expected)
     assert beside, "no page was fetched from its neighbour"
 
@@ -125,15 +131,8 @@ async def test_a_jump_to_an_event_shows_its_page_without_counting_it_out(
     around it (`core.view.locate`): no OFFSET page fetch, and every row where the store puts it."""
     app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
     async with app.run_test(size=(100, 40)) as pilot:
-        await wait_for(pilot, lambda: app.loaded and app.table.total == N and app.table.row_at(0) is not None)
-        if query:
-            app.set_filter(query)
-        assert app.store_path is not None
-        with Store(app.store_path, readonly=True) as store:
-            compiled = compile_query(query)
-            expected = [se.id for se in store.select(compiled.where, compiled.params)]
+        expected = await _filtered(pilot, app, query)
         table = app.table
-        await wait_for(pilot, lambda: table.total == len(expected) and table.row_at(0) is not None)
         offsets: list[int] = []
         original = event_table.fetch_page
 

@@ -703,14 +703,20 @@ async def test_views_say_how_far_the_model_build_is(story_store: Path, monkeypat
     for screen in (ProcessesScreen, HandlesScreen):
         for step in steps:
             step.clear()
-        app = Harness(story_store, screen)
-        async with app.run_test(size=(100, 30)) as pilot:
-            status = app.screen.query_one("#view-status")
-            await settle(pilot, lambda: "20,000 of 1,000,000 events read" in str(status.render()))
-            steps[0].set()
-            await settle(pilot, lambda: "1,000,000 events read, preparing the view" in str(status.render()))
-            steps[1].set()
-            await settle(pilot, lambda: "events read" not in str(status.render()) and "building" not in str(
-                status.render()))
-            await pilot.pause(0.4)  # the progress timer has stopped: the result stays
-            assert "events read" not in str(status.render())
+        await _progress_shown(Harness(story_store, screen), steps)
+
+
+async def _progress_shown(app: Harness, steps: list[Any]) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
+        shown = functools.partial(_status_text, app.screen.query_one("#view-status"))
+        await settle(pilot, lambda: "20,000 of 1,000,000 events read" in shown())
+        steps[0].set()
+        await settle(pilot, lambda: "1,000,000 events read, preparing the view" in shown())
+        steps[1].set()
+        await settle(pilot, lambda: "events read" not in shown() and "building" not in shown())
+        await pilot.pause(0.4)  # the progress timer has stopped: the result stays
+        assert "events read" not in shown()
+
+
+def _status_text(status: Any) -> str:
+    return str(status.render())
