@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from core.decode import TOKEN_ELEVATION, decode_label, decode_messages
 from core.gc_pause import gc_paused
 from core.handles import OPEN_EVENTS, USE_EVENTS, Handle, HandleTracker, SourceChoice
-from core.model import Event, iso_from_filetime
+from core.model import Event, EventKeys, iso_from_filetime
 from core.processes import (
     AMBIGUOUS,
     CONFIDENCES,
@@ -36,7 +36,7 @@ from core.sessions import Session, SessionChoice, SessionTracker, user_name
 from core.values import as_int
 
 if TYPE_CHECKING:
-    from core.store import EventKeys, Store, StoredEvent
+    from core.store import Store, StoredEvent
 
 __all__ = [
     "AMBIGUOUS",
@@ -272,39 +272,34 @@ def _record_id(ev: Event) -> int:
 
 @dataclass(slots=True)
 class _Item:
-    """A model event reduced to what the scan needs (the Event itself is not kept)."""
+    """A model event reduced to what the scan needs (the Event itself is not kept): `ts` is
+    its place on the model's time line (see `_time_order`)."""
 
-    id: int
-    source: int
-    filetime: int | None
-    record_id: int
-    event_id: int
-    computer: str
+    key: EventKeys
     values: dict[str, str | None]
     ts: int = 0
 
 
-def _items(events: Iterable[StoredEvent]) -> Iterator[_Item]:
-    """The model events among `events`, reduced to what the scan reads."""
+def _keys(events: Iterable[StoredEvent]) -> Iterator[EventKeys]:
+    """The model events among `events`, as `Store.iter_keys` reads them."""
     for se in events:
         ev = se.event
         if ev.event_id in _IDS:
-            yield _Item(se.id, ev.source, ev.filetime, _record_id(ev), ev.event_id, sys.intern(ev.computer),
-                        _values(ev.data))
+            yield EventKeys(se.id, ev.source, ev.filetime, _record_id(ev), ev.event_id, ev.computer, ev.data)
 
 
 def _time_order(events: Iterable[StoredEvent]) -> list[_Item]:
     """Model events in time order: (filetime, record id, store id). An event without time
     takes the time of the previous event of the same input (so it sorts by position)."""
-    items = list(_items(events))
-    items.sort(key=lambda it: it.id)
+    items = [_Item(key, _values(key.data)) for key in _keys(events)]
+    items.sort(key=lambda it: it.key.id)
     last: dict[int, int] = {}
     for it in items:
-        if it.filetime is None:
-            it.ts = last.get(it.source, 0)
+        if it.key.filetime is None:
+            it.ts = last.get(it.key.source, 0)
         else:
-            it.ts = last[it.source] = it.filetime
-    items.sort(key=lambda it: (it.ts, it.record_id, it.id))
+            it.ts = last[it.key.source] = it.key.filetime
+    items.sort(key=lambda it: (it.ts, it.key.record_id, it.key.id))
     return items
 
 
@@ -326,16 +321,12 @@ def _timed(events: Iterable[EventKeys]) -> Iterator[_Item]:
     """`_time_order` for events that already come in that order (the store's time order,
     `Store.iter_keys`), every one with a time: one at a time, so that the reduced events of a
     log are never all in memory at once (about half of the model's peak memory)."""
-    intern = sys.intern
     for key in events:
         if key.event_id not in _IDS:
             continue
         if key.filetime is None:
             raise ValueError("an event without a time cannot be streamed in time order")
-        item = _Item(key.id, key.source, key.filetime, key.record_id, key.event_id, intern(key.computer),
-                     _values(key.data))
-        item.ts = key.filetime
-        yield item
+        yield _Item(key, _values(key.data), key.filetime)
 
 
 class _Scan:
@@ -352,15 +343,16 @@ class _Scan:
         """Feed `items`, which must be in time order (`_time_order`, `_timed`)."""
         hosts: dict[str, str] = {}
         for order, item in enumerate(items):
-            ref = Ref(item.id, item.record_id, item.event_id, item.filetime, item.ts, order)
-            host = hosts.get(item.computer)
+            key = item.key
+            ref = Ref(key.id, key.record_id, key.event_id, key.filetime, item.ts, order)
+            host = hosts.get(key.computer)
             if host is None:
-                host = hosts[item.computer] = sys.intern(item.computer.casefold())
-            computer = self.computers.setdefault(host, item.computer)
+                host = hosts[key.computer] = sys.intern(key.computer.casefold())
+            computer = self.computers.setdefault(host, sys.intern(key.computer))
             roles = _Roles(ref, host, computer)
-            self.roles[item.id] = roles
+            self.roles[key.id] = roles
             values = item.values
-            eid = item.event_id
+            eid = key.event_id
             if eid == 4688:
                 self._created(roles, values)
             elif eid == 4689:

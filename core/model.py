@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 #: FILETIME ticks (100 ns) between 1601-01-01 and 1970-01-01.
 EPOCH_AS_FILETIME = 116_444_736_000_000_000
@@ -107,6 +107,19 @@ class Event:
             if key.lower() == low:
                 return value
         return default
+
+
+class EventKeys(NamedTuple):
+    """What the correlation engine reads of an event (`Store.iter_keys`): its store id, keys
+    and EventData pairs. `record_id` is the EventRecordID, else the record number."""
+
+    id: int
+    source: int
+    filetime: int | None
+    record_id: int
+    event_id: int
+    computer: str
+    data: tuple[tuple[str, str], ...]
 
 
 #: The Event's field names in declaration order.

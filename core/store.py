@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from core import schema
-from core.model import Event, ParseIssue
+from core.model import Event, EventKeys, ParseIssue
 from core.rows import (
     EVENT_COLUMNS,
     INSERT_EVENTS,
@@ -68,19 +68,6 @@ def _unpacked(row: list[Any]) -> StoredEvent:
     """A row of `Store.select`'s JSON page (the data blob in hex) as a StoredEvent."""
     row[-1] = bytes.fromhex(row[-1])
     return StoredEvent(row[0], decode_row(tuple(row[1:])))
-
-
-class EventKeys(NamedTuple):
-    """An event as `Store.iter_keys` reads it: `record_id` is the EventRecordID, else the
-    record number (as the `events` column holds it)."""
-
-    id: int
-    source: int
-    filetime: int | None
-    record_id: int
-    event_id: int
-    computer: str
-    data: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)

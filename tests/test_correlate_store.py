@@ -12,7 +12,8 @@ import pytest
 
 from core import correlate
 from core.correlate import CorrelationModel, build_model, model_from_store
-from core.store import EventKeys, Store, StoredEvent
+from core.model import EventKeys
+from core.store import Store, StoredEvent
 from tests.test_correlate import _scenario, d4690, h4656, h4658, load, p4688, p4689, xml_no_time
 from tests.test_correlate_samples import MIMIKATZ, NIGHTMARE, load_evtx
 
