@@ -1,5 +1,6 @@
 """The views' tree (`NavTree`) with big results: it fills a slice at a time so keys and redraws
-get their turn, in the engine's order, cut at MAX_TREE_NODES; a clear or a new fill stops the
+get their turn, in the engine's order, cut at MAX_TREE_NODES shared by the top-level branches;
+a clear or a new fill stops the
 old one; labels are literal text. And what a view shows of the model is prepared in its worker
 (`request_model(prepare=...)`), not on the UI thread."""
 
@@ -73,23 +74,48 @@ async def test_a_clear_or_a_new_fill_stops_the_old_one(monkeypatch: pytest.Monke
 
 
 @sync
-async def test_a_huge_tree_is_cut_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_huge_tree_is_cut_at_the_limit_and_every_branch_keeps_its_part(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(correlation, "FILL_SLICE", 100)
     monkeypatch.setattr(correlation, "MAX_TREE_NODES", 250)
-    forest = _forest(30, 20)
     app = TreeApp()
     async with app.run_test() as pilot:
         tree = app.query_one(NavTree)
+        # One huge branch: cut at the limit, said under it.
+        forest = [Node("host", "exact", None, _forest(30, 20))]
         tree.fill(forest)
         await wait_for(pilot, lambda: not tree.filling)
         shown = _shown(tree)
         assert shown[:250] == list(_preorder(forest))[:250]
-        assert shown[250:] == ["... cut at 250 nodes"]
+        assert shown[250:] == ["... cut: 250 nodes of this branch shown (a view shows 250 at most)"]
+        # Many branches (computers): a big first one cannot push the others out.
+        tree.clear()
+        big = Node("big host", "exact", None, _forest(40, 20))
+        small = [Node(f"host {i}", "exact", None, _forest(2, 2)) for i in range(5)]
+        tree.fill([big, *small])
+        await wait_for(pilot, lambda: not tree.filling)
+        tops = list(tree.root.children)
+        assert [t.data.label for t in tops] == ["big host", *(f"host {i}" for i in range(5))]
+        for node, top in zip(tops[1:], small, strict=True):  # the small ones whole
+            assert [n.data.label for n in _subtree(node)] == list(_preorder(top.children))
+        big_shown = [n for n in _subtree(tops[0]) if n.data is not None]
+        assert 250 // 6 - 1 <= len(big_shown) <= 250 // 6
+        assert str(list(tops[0].children)[-1].label).startswith("... cut: ")
+        assert len([n for n in tree.walk() if n.data is not None]) <= 250
         # exactly the limit: nothing is cut
         tree.clear()
         tree.fill(_forest(10, 24))
         await wait_for(pilot, lambda: not tree.filling)
         assert len(_shown(tree)) == 250 and "cut" not in _shown(tree)[-1]
+
+
+def _subtree(node: Any) -> list[Any]:
+    out = []
+    for child in node.children:
+        out.append(child)
+        out.extend(_subtree(child))
+    return out
 
 
 @sync

@@ -14,7 +14,7 @@ Labels hold attacker-controlled text (images, command lines, object names): they
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import length_hint
 from typing import Any, ClassVar
 
@@ -92,6 +92,38 @@ def node_children(node: Any) -> list[Any]:
     return list(getattr(node, "children", None) or ())
 
 
+@dataclass
+class _Fill:
+    """A `NavTree.fill` in progress: the stack of node iterators, how many nodes are in, and
+    the share of MAX_TREE_NODES the current top-level branch may take."""
+
+    serial: int
+    base: TreeNode[Any]
+    frames: list[tuple[TreeNode[Any], Iterator[Any], int]]
+    expand_depth: int
+    tops_left: int
+    added: int = 0
+    branch: TreeNode[Any] | None = None
+    branch_limit: int = 0
+    branch_start: int = 0
+    cut_at: set[int] = field(default_factory=set)
+
+    def start_branch(self, node: TreeNode[Any]) -> None:
+        self.branch, self.branch_start = node, self.added
+        self.branch_limit = self.added + max(1, (MAX_TREE_NODES - self.added) // max(1, self.tops_left))
+        self.tops_left -= 1
+
+    def cut(self, tree: NavTree) -> None:
+        """Say where the nodes stop (under the branch being filled, else at the end)."""
+        where = self.branch if self.branch is not None else self.base
+        if id(where) in self.cut_at:
+            return
+        self.cut_at.add(id(where))
+        shown = self.added - self.branch_start
+        label = f"... cut: {shown:,} nodes of this branch shown (a view shows {MAX_TREE_NODES:,} at most)"
+        where.add_leaf(Text(label, style="italic"))
+
+
 class NavTree(Tree[Any]):
     """A `Tree` driven from the keyboard: j/k move, enter selects (jumps), space folds.
 
@@ -133,11 +165,15 @@ class NavTree(Tree[Any]):
 
         FILL_SLICE nodes are added at once, the rest a slice at a time from a timer, so that
         keys and redraws get their turn: adding a node costs ~70 us, and a quarter of a million
-        processes (up to MAX_TREE_NODES of them) added in one go froze the screen for 3.4 s."""
+        processes added in one go froze the screen for 3.4 s. At most MAX_TREE_NODES are added,
+        shared between the top-level branches (each gets its part of what the ones before it
+        left), so that one huge branch (a computer with 250,000 processes) cannot push the
+        others (every other computer of a forwarded log) out of the tree."""
         base = self.root if parent is None else parent
-        frames: list[tuple[TreeNode[Any], Iterator[Any], int]] = [(base, iter(list(roots)), 0)]
+        tops = list(roots)
         self._fill_serial += 1
-        return self._fill_slice(self._fill_serial, base, frames, expand_depth, 0)
+        state = _Fill(self._fill_serial, base, [(base, iter(tops), 0)], expand_depth, len(tops))
+        return self._fill_slice(state)
 
     @property
     def filling(self) -> bool:
@@ -146,36 +182,43 @@ class NavTree(Tree[Any]):
 
     _filling = -1
 
-    def _fill_slice(
-        self, serial: int, base: TreeNode[Any], frames: list[tuple[TreeNode[Any], Iterator[Any], int]],
-        expand_depth: int, added: int,
-    ) -> int:
-        if serial != self._fill_serial:
-            return added  # cleared or filled again meanwhile
-        limit = min(MAX_TREE_NODES, added + FILL_SLICE)
-        while frames and added < limit:
+    def _fill_slice(self, f: _Fill) -> int:
+        if f.serial != self._fill_serial:
+            return f.added  # cleared or filled again meanwhile
+        frames = f.frames
+        limit = min(MAX_TREE_NODES, f.added + FILL_SLICE)
+        while frames and f.added < limit:
             into, nodes, depth = frames[-1]
+            if not length_hint(nodes):  # (list iterators: exact)
+                frames.pop()
+                continue
+            if depth > 0 and f.added >= f.branch_limit:  # this branch has had its part
+                del frames[1:]
+                f.cut(self)
+                continue
             node = next(nodes, None)
             if node is None:
                 frames.pop()
                 continue
             kids = node_children(node)
             if kids:
-                tree_node = into.add(node_label(node), data=node, expand=depth < expand_depth)
+                tree_node = into.add(node_label(node), data=node, expand=depth < f.expand_depth)
                 frames.append((tree_node, iter(kids), depth + 1))
             else:
-                into.add_leaf(node_label(node), data=node)
-            added += 1
+                tree_node = into.add_leaf(node_label(node), data=node)
+            if depth == 0:
+                f.start_branch(tree_node)
+            f.added += 1
         while frames and not length_hint(frames[-1][1]):
             frames.pop()  # nothing left at this level: nothing to cut or to come back for
-        if frames and added < MAX_TREE_NODES:
-            self._filling = serial
-            self.set_timer(0.001, lambda: self._fill_slice(serial, base, frames, expand_depth, added))
+        if frames and f.added < MAX_TREE_NODES:
+            self._filling = f.serial
+            self.set_timer(0.001, lambda: self._fill_slice(f))
         else:
             self._filling = -1
             if frames:
-                base.add_leaf(Text(f"... cut at {MAX_TREE_NODES:,} nodes", style="italic"))
-        return added
+                f.cut(self)
+        return f.added
 
     def walk(self) -> Iterator[TreeNode[Any]]:
         """Every node in display order (folded ones included), root excluded."""
