@@ -10,7 +10,10 @@ A build may also ask for what it made to be frozen (`Pause.freeze`, `gc.freeze()
 the first collection after the pause counts every object of the new model as pending and walks
 them all, 1.7-3 s at a million events with the GIL held, a frozen screen. Frozen objects are
 never collected as cycles again; the model has no cycles (its objects refer to each other by
-index) and is freed by reference counting like any other when dropped.
+index) and is freed by reference counting like any other when dropped. What else is alive at
+that moment is frozen too: a screen open then and closed later keeps its reference cycles in
+memory. Only builds over a big model freeze (`core.correlate.FREEZE_EVENTS`), a few times per
+log, so that cost stays bounded; a collection over the model at every build would not.
 """
 
 from __future__ import annotations
