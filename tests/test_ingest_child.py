@@ -88,3 +88,91 @@ def test_finished_cache_keeps_no_write_ahead_log() -> None:
         assert not wal.exists() or wal.stat().st_size == 0
     finally:
         store.close()
+
+
+def test_a_child_started_early_is_followed_not_started_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app starts the ingest child before its screen is up (`start_child`, its start-up
+    overlapping the app's); the load worker's `build` then follows that same process."""
+    import subprocess
+
+    import core.cache as cache
+
+    started: list[list[str]] = []
+    real = subprocess.Popen
+
+    class Counted(real):  # type: ignore[misc, valid-type]
+        def __init__(self, cmd: list[str], *args: object, **kwargs: object) -> None:
+            started.append(cmd)
+            super().__init__(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(cache.subprocess, "Popen", Counted)
+    path = str(sample(SYSTEM))
+    entry = CacheEntry([path])
+    entry.start_child()
+    entry.start_child()  # once only
+    seen: list[Progress] = []
+    store = entry.build(progress=seen.append)  # `child` not even asked for: the child is running
+    try:
+        assert is_complete(store) and store.count() == 1881
+    finally:
+        store.close()
+    assert len(started) == 1 and "core.ingest_child" in started[0]
+    assert seen and seen[-1].done
+    entry.abandon()  # nothing left to abandon: harmless
+    assert entry.ready()
+
+
+def test_a_child_nobody_took_over_is_stopped_and_lets_go_of_the_lock() -> None:
+    """The app closing before its load worker ran: the early child is stopped (after its
+    batch), the cache stays incomplete, and its lock is free for the next launch."""
+    path = str(sample(SYSTEM))
+    entry = CacheEntry([path])
+    entry.start_child()
+    assert entry._child is not None
+    proc = entry._child[0]
+    entry.abandon()
+    assert proc.poll() is not None
+    assert not entry.ready()
+    again = CacheEntry([path])
+    assert again.acquire()  # the lock was let go
+    again.release()
+    store = again.build(child=True)
+    try:
+        assert is_complete(store)
+    finally:
+        store.close()
+
+
+def test_the_app_starts_the_child_before_its_screen_and_follows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big EVTX log: the app starts the ingest child while it loads (before mounting), its
+    load worker follows that child to the end, and the table holds every event."""
+    import asyncio
+    import inspect
+
+    from tests.apputil import wait_for
+    from tui.app import EvtxApp
+
+    big = str(sample("evtx/parsers/omerbenamram__samples__security.evtx"))  # 2.1 MB: a child
+    assert needs_child_process([big])
+    seen: list[str] = []
+
+    class Probe(EvtxApp):
+        def on_mount(self) -> None:
+            seen.append("child started" if self._entry._child is not None else "no child yet")
+            super().on_mount()
+
+    Probe.CSS_PATH = str(Path(inspect.getfile(EvtxApp)).parent / "app.tcss")
+
+    async def run() -> int:
+        app = Probe([big])
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.loaded and app.table.total is not None, timeout=60)
+            return int(app.table.total or 0)
+
+    total = asyncio.run(run())
+    assert seen == ["child started"]
+    with Store(":memory:") as reference:
+        load_paths([big], reference, jobs=1)
+        assert total == reference.count()
