@@ -159,13 +159,13 @@ def locate(store: Store, view: View, store_id: int, page: int = PAGE) -> tuple[i
     found = store.select(where, params, limit=1)
     if not found:
         return None
-    position = _position(store, view, found[0])
-    rows = _page_around(store, view, found[0], position, page) if page > 0 and view.by_time else []
-    return position, rows
+    return _landing(store, view, found[0], page)
 
 
-def _position(store: Store, view: View, ev: StoredEvent) -> int:
-    return sum(store.count(*view.narrowed(*part)) for part in view.before(ev))
+def _landing(store: Store, view: View, ev: StoredEvent, page: int) -> tuple[int, list[StoredEvent]]:
+    """Where `ev` sits in `view`, and the rows of its page as `locate` says."""
+    position = sum(store.count(*view.narrowed(*part)) for part in view.before(ev))
+    return position, _page_around(store, view, ev, position, page) if page > 0 and view.by_time else []
 
 
 def find_match(
@@ -194,6 +194,5 @@ def find_match(
         found = store.select(base_where, base_params, limit=1, order=order)
     if not found:
         return None
-    position = _position(store, view, found[0])
-    rows = _page_around(store, view, found[0], position, page) if page > 0 and view.by_time else []
+    position, rows = _landing(store, view, found[0], page)
     return found[0].id, position, wrapped, rows
