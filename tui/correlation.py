@@ -113,7 +113,7 @@ class _Fill:
         self.branch_limit = self.added + max(1, (MAX_TREE_NODES - self.added) // max(1, self.tops_left))
         self.tops_left -= 1
 
-    def cut(self, tree: NavTree) -> None:
+    def cut(self) -> None:
         """Say where the nodes stop (under the branch being filled, else at the end)."""
         where = self.branch if self.branch is not None else self.base
         if id(where) in self.cut_at:
@@ -194,7 +194,7 @@ class NavTree(Tree[Any]):
                 continue
             if depth > 0 and f.added >= f.branch_limit:  # this branch has had its part
                 del frames[1:]
-                f.cut(self)
+                f.cut()
                 continue
             node = next(nodes, None)
             if node is None:
@@ -217,7 +217,7 @@ class NavTree(Tree[Any]):
         else:
             self._filling = -1
             if frames:
-                f.cut(self)
+                f.cut()
         return f.added
 
     def walk(self) -> Iterator[TreeNode[Any]]:

@@ -16,7 +16,6 @@ the views receive the results as `ModelReady` / `FindingsReady` messages.
 
 from __future__ import annotations
 
-import importlib
 import threading
 import weakref
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from typing import Any, Generic, TypeVar
 from textual.app import App
 from textual.message import Message
 
-from core.correlate import FREEZE_EVENTS
+from core.correlate import FREEZE_EVENTS, model_from_store
 from core.findings import FindingsData as FindingsData
 from core.gc_pause import gc_paused
 from core.store import Store
@@ -75,23 +74,9 @@ class FindingsReady(Message):
         self.prepared = prepared
 
 
-def _engine(module: str, name: str) -> Callable[..., Any]:
-    """A function of a core engine module, or a ViewDataError naming what is missing."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            raise ViewDataError(f"{module} is not available in this build") from exc
-        raise
-    fn = getattr(mod, name, None)
-    if fn is None:
-        raise ViewDataError(f"{module}.{name} is not available in this build")
-    return fn  # type: ignore[no-any-return]
-
-
 def build_model(store: Store, progress: Callable[[int, int], None] | None = None) -> Any:
     """The correlation model of everything in `store` (blocking); `progress(read, total)`."""
-    return _engine("core.correlate", "model_from_store")(store, progress)
+    return model_from_store(store, progress)
 
 
 #: Stores holding at least this many of the events the rules read (4688s and 4689s, about
