@@ -45,7 +45,7 @@ def test_big_stores_use_the_child_small_ones_the_thread(store: Store, monkeypatc
         calls.append(db)
         return real(db, stop, poll)
 
-    monkeypatch.setattr(findings_child, "findings_in_child", spy)
+    monkeypatch.setattr(model_cache, "findings_in_child", spy)
     expected = store_findings(store, load_rules(None))
     assert model_cache.build_findings(store) == expected
     assert calls == []

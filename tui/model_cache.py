@@ -28,7 +28,10 @@ from textual.message import Message
 
 from core.correlate import FREEZE_EVENTS, model_from_store
 from core.findings import FindingsData as FindingsData
+from core.findings import needed_event_ids, store_findings
+from core.findings_child import ChildFailed, findings_in_child
 from core.gc_pause import gc_paused
+from core.rules import RulesError, load_rules
 from core.store import Store
 
 T = TypeVar("T")
@@ -88,19 +91,13 @@ CHILD_FINDINGS_EVENTS = 30_000
 
 def _rules_events(store: Store, rules: Any) -> int:
     """How many events of the store the enabled rules read (through the EventID index)."""
-    from core.findings import needed_event_ids
-
     ids = needed_event_ids(rules)
     return store.count(f"e.event_id IN ({', '.join('?' * len(ids))})", ids) if ids else 0
 
 
 def build_findings(store: Store, stop: threading.Event | None = None) -> FindingsData:
     """Every finding of the default (or user-configured) rules over `store` (blocking); in a
-    child process for a big store (the store's own thread computes them if that fails)."""
-    from core.findings import store_findings
-    from core.findings_child import ChildFailed, findings_in_child
-    from core.rules import RulesError, load_rules
-
+    child process for a big store (computed here, in the caller's thread, if that fails)."""
     try:
         rules = load_rules(None)  # here too: a bad file is reported the same way either way
     except RulesError as exc:
