@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
-from core.findings import Finding, findings_json, iter_store_events, run_findings
+from core.findings import Finding, findings_json, store_findings
 from core.model import iso_from_filetime
 from core.rules import RulesError, load_rules
 from core.text import one_line, printable
@@ -61,11 +61,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     store = open_store(args)
     try:
-        findings = run_findings(iter_store_events(store, rules), rules)
+        data = store_findings(store, rules)
         if args.json:
-            print(dump_json([findings_json(f) for f in findings]))
+            print(dump_json([findings_json(f) for f in data.findings]))
         else:
-            print(_table(findings, {r.id: r.title for r in rules.rules}))
+            print(_table(data.findings, data.titles))
         return report_input_errors(store)
     finally:
         store.close()

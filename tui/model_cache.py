@@ -226,7 +226,7 @@ def request_model(app: App[Any], target: Any, prepare: Callable[[Any], Any] | No
             # to a second at a time, and frozen out of it for the UI thread's collections.
             with gc_paused() as pause:
                 prepared = prepare(model)
-                pause.freeze = getattr(model, "size", 0) >= FREEZE_EVENTS
+                pause.freeze = model.size >= FREEZE_EVENTS
     except ViewDataError as exc:
         target.post_message(ModelReady(None, not app_loaded(app), str(exc)))
     else:

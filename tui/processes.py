@@ -44,6 +44,12 @@ def computer_branches(model: Any) -> list[ViewNode]:
     return branches
 
 
+def _forest(model: Any) -> tuple[list[ViewNode], int]:
+    """In the worker: the computer branches and (up to UNFOLD_ALL_BELOW) how many nodes."""
+    branches = computer_branches(model)
+    return branches, count_nodes(list(branches))
+
+
 class ProcessesScreen(SingleTreeScreen):
     """Process instances per computer; `enter` jumps to the node's event (a process: its 4688)."""
 
@@ -54,7 +60,7 @@ class ProcessesScreen(SingleTreeScreen):
 
     @work(thread=True, exclusive=True, group="processes")
     def _load(self) -> None:
-        request_model(self.app, self, prepare=lambda model: (b := computer_branches(model), count_nodes(list(b))))
+        request_model(self.app, self, prepare=_forest)
 
     def on_model_ready(self, message: ModelReady) -> None:
         model = message.model
