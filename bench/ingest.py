@@ -5,7 +5,7 @@ In one run, on the same file, median of `--runs` runs each:
   (a) python-evtx `record.xml()` + lxml parse, on a fixed slice of records (it is slow);
   (b) our fast path, one process             (`parsers.evtx.iter_events(jobs=1)`);
   (c) our fast path, all cores               (`parsers.evtx.iter_events()`);
-  (d) full ingest into a fresh store         (`core.ingest.load_paths`, index build included);
+  (d) full ingest into a fresh store         (`core.store.ingest.load_paths`, index build included);
   (e) the Rust-backed `evtx` package         (`PyEvtxParser(path).records_json()` + `json.loads`);
 
 then the ratios the project's budgets name (ingest / rust >= 1.0, fast / python-evtx >= 300) and
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.make_big_log import build  # noqa: E402
-from core.model import Event  # noqa: E402
+from core.model.event import Event  # noqa: E402
 from parsers import evtx  # noqa: E402
 
 SAMPLE = ROOT.parent / "shared" / "samples" / "evtx" / "parsers" / "omerbenamram__samples__security.evtx"
@@ -55,8 +55,8 @@ def python_evtx_slice(path: str, limit: int) -> int:
     from Evtx.Evtx import ChunkHeader, Record
     from lxml import etree
 
-    from parsers.evtx_reference import chunk_offsets, record_offsets
-    from parsers.xmlevent import safe_parser
+    from parsers.evtx.reference import chunk_offsets, record_offsets
+    from parsers.xml_to_event import safe_parser
 
     parser = safe_parser()
     n = 0
@@ -80,8 +80,8 @@ def fast(path: str, jobs: int | None) -> int:
 
 def ingest(path: str, jobs: int | None) -> int:
     """(d) the full ingest into a fresh store, indexes included."""
-    from core.ingest import load_paths
-    from core.store import Store
+    from core.store.ingest import load_paths
+    from core.store.store import Store
 
     with tempfile.TemporaryDirectory(prefix="evtx-bench-") as tmp:
         store = Store(Path(tmp) / "bench.db")
@@ -112,8 +112,8 @@ _FIRST = """
 import sys, tempfile, threading, time
 from pathlib import Path
 from parsers import evtx
-from core.ingest import load_paths
-from core.store import Store
+from core.store.ingest import load_paths
+from core.store.store import Store
 path, jobs, what = sys.argv[1], (int(sys.argv[2]) if sys.argv[2] != "0" else None), sys.argv[3]
 if what == "decoded":
     start = time.perf_counter()

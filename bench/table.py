@@ -27,9 +27,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import schema  # noqa: E402
-from core.rows import encode_tuples, new_postings, postings_text, store_id  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.model.rows import encode_tuples, new_postings, postings_text, store_id  # noqa: E402
+from core.store import schema  # noqa: E402
+from core.store.store import Store  # noqa: E402
 
 BASE_TS = 133_500_000_000_000_000
 KINDS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.cache import cache_dir, clear_cache
+from core.store.cache import cache_dir, clear_cache
 
 
 def register(sub: Any) -> None:

@@ -1,7 +1,7 @@
 """`evtx-explorer correlate FILE... (--record N | --where QUERY) [--json]`.
 
 Prints, for each selected event, the processes, handles and logon session behind it with the
-evidence records and a confidence per link (`core.correlate`). `--json` prints a JSON list, one
+evidence records and a confidence per link (`core.correlate.model`). `--json` prints a JSON list, one
 object per selected event, in the shape scripts rely on (issue 5):
 
     {"event": {"record_id", "event_id", "channel", "computer", "time", "file"},
@@ -24,7 +24,7 @@ import sys
 from typing import Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
-from core.correlate import (
+from core.correlate.model import (
     Correlation,
     CorrelationModel,
     HandleLink,
@@ -33,10 +33,10 @@ from core.correlate import (
     SessionLink,
     model_from_store,
 )
-from core.model import iso_from_filetime
-from core.processes import SYSTEM_PID
-from core.store import StoredEvent
-from core.text import printable
+from core.correlate.processes import SYSTEM_PID
+from core.model.event import iso_from_filetime
+from core.model.text import printable
+from core.store.store import StoredEvent
 
 
 def _record(text: str) -> int:
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     params: tuple[object, ...] = (args.record,)
     if args.where is not None:
         # Compile the query before loading anything: a typo must not cost a full parse.
-        from core.query import QueryError, compile_query
+        from core.query.compile import QueryError, compile_query
 
         try:
             compiled = compile_query(args.where)

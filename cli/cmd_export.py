@@ -50,7 +50,7 @@ def os_message(exc: OSError) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.export import check_target, export_marks, export_view
+    from core.report.export import check_target, export_marks, export_view
 
     fmt = _format_for(args)
     if args.marks and fmt != "md":
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     compiled = None
     if not args.marks:
-        from core.query import QueryError, compile_query
+        from core.query.compile import QueryError, compile_query
 
         try:
             compiled = compile_query(args.where)
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.marks:
             from cli.cmd_open import resolve_files
-            from core.case import Case
+            from core.report.case import Case
 
             case = Case.for_inputs(resolve_files(list(args.files)), args.case)
             case.autosave = False  # exporting never rewrites the case

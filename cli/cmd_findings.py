@@ -1,7 +1,7 @@
 """`evtx-explorer findings FILE... [--rules FILE] [--json]`: what the 4688 monitoring rules flag.
 
 The rules come from `--rules FILE`, else the user's rules.toml, else the built-in defaults
-(`core/default_rules.toml`). A bad rules file is a usage error (exit 2) naming the line and
+(`core/findings/default_rules.toml`). A bad rules file is a usage error (exit 2) naming the line and
 the reason; an unreadable input is reported and the others are still searched (exit 1).
 """
 
@@ -13,10 +13,10 @@ from collections import Counter
 from typing import Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
-from core.findings import Finding, findings_json, store_findings
-from core.model import iso_from_filetime
-from core.rules import RulesError, load_rules
-from core.text import one_line, printable
+from core.findings.engine import Finding, findings_json, store_findings
+from core.findings.rules import RulesError, load_rules
+from core.model.event import iso_from_filetime
+from core.model.text import one_line, printable
 
 
 def register(sub: Any) -> None:

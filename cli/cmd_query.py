@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from cli.common import add_input_args, open_store, report_input_errors
-from core.export import write_rows
-from core.store import StoredEvent
+from core.report.export import write_rows
+from core.store.store import StoredEvent
 
 
 def register(sub: Any) -> None:
@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.query import QueryError, compile_query
+    from core.query.compile import QueryError, compile_query
 
     try:
         compiled = compile_query(args.where)

@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
-from core.model import iso_from_filetime
-from core.store import Store
+from core.model.event import iso_from_filetime
+from core.store.store import Store
 
 
 def register(sub: Any) -> None:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(dump_json(doc))
     else:
-        from core.text import printable
+        from core.model.text import printable
 
         for f in doc["files"]:
             print(printable(f["path"]))
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             print("  ids    " + ", ".join(f"{k}:{v}" for k, v in top))
         print(f"total {doc['total_records']:,} records")
     if args.issues:
-        from core.text import printable
+        from core.model.text import printable
 
         for issue in store.issues():
             print(f"issue: {printable(issue.path)} chunk={issue.chunk} offset={issue.offset} {printable(issue.reason)}")

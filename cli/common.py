@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from core.cache import open_inputs
-from core.store import Store
+from core.store.cache import open_inputs
+from core.store.store import Store
 
 
 def add_input_args(parser: argparse.ArgumentParser) -> None:

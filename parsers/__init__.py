@@ -1,5 +1,5 @@
-"""Loaders that turn bytes (EVTX, Event XML, JSON lines) into `core.model.Event` records.
+"""Loaders that turn bytes (EVTX, Event XML, JSON lines) into `core.model.event.Event` records.
 
 Parsers stream: each loader yields events one at a time so memory stays bounded whatever the
-log size. They never import `core.store`, `tui` or textual.
+log size. They never import `core.store.store`, `tui` or textual.
 """

@@ -14,7 +14,7 @@ fragment on its own. That gives us, at once:
 * hostile XML cannot expand: a `<!DOCTYPE>` is skipped by the scanner and never reaches lxml
   (reported once as a ParseIssue), so its entities are never defined, an event that uses one
   (`&xxe;`, `&lol9;`) fails to parse and is reported, and the parser itself has entity
-  resolution, DTD loading and network access off (`parsers.xmlevent.safe_parser`).
+  resolution, DTD loading and network access off (`parsers.xml_to_event.safe_parser`).
 
 Control characters: XML 1.0 forbids most C0 characters even as character references, yet
 Windows renders attacker-supplied strings (command lines) that hold them (ESC, BEL), and
@@ -36,9 +36,9 @@ from typing import NamedTuple
 
 from lxml import etree
 
-from core.model import Event, InputError, ParseIssue
-from parsers.detect import decoded_chunks, read_chunks
-from parsers.xmlevent import event_from_element, safe_parser
+from core.model.event import Event, InputError, ParseIssue
+from parsers.sniff import decoded_chunks, read_chunks
+from parsers.xml_to_event import event_from_element, safe_parser
 
 #: Largest single event we buffer (characters). Real events are a few KiB; 8 Mi characters is
 #: far beyond any legitimate one and bounds what a hostile file can make us hold.

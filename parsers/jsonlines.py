@@ -49,9 +49,9 @@ import zipfile
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from core.model import Event, InputError, ParseIssue, parse_time
+from core.model.event import Event, InputError, ParseIssue, parse_time
 from parsers import eventxml
-from parsers.detect import HEAD_SIZE, decoded_chunks, read_chunks, sniff_format
+from parsers.sniff import HEAD_SIZE, decoded_chunks, read_chunks, sniff_format
 
 #: Longest record we buffer (characters): real records are a few KiB.
 MAX_RECORD_CHARS = 8 * 1024 * 1024

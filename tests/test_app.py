@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from rich.style import Style
 
-from core.decode import decode_value
-from core.history import History
-from core.query import compile_query
-from core.store import Store
+from core.model.decode import decode_value
+from core.query.compile import compile_query
+from core.store.store import Store
 from tests.apputil import DEMO, screen_text, sync, wait_for
 from tui.app import EvtxApp
 from tui.detail import FieldTree
 from tui.event_table import EventTable
 from tui.help import HelpScreen
+from tui.history import History
 from tui.issues_panel import IssuesScreen
 
 NS = "http://schemas.microsoft.com/win/2004/08/events/event"
@@ -356,7 +356,7 @@ async def test_t_toggles_local_time_with_offset_shown(monkeypatch: pytest.Monkey
 def test_local_time_uses_each_rows_own_offset_and_the_label_names_both(
     monkeypatch: pytest.MonkeyPatch, zone: str, label: str, winter: str, summer: str
 ) -> None:
-    from core.model import datetime_to_filetime
+    from core.model.event import datetime_to_filetime
     from tui.event_table import format_time, local_offset_label
 
     monkeypatch.setenv("TZ", zone)

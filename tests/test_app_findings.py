@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import tui.model_cache as model_cache
-from core.store import Store
+from core.store.store import Store
 from tests.apputil import DEMO, screen_text, sync, wait_for
 from tests.test_app import ready, tree_labels
 from tui.app import EvtxApp

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from core.case import Case, default_case_path
-from core.model import Event
-from core.store import Store
+from core.model.event import Event
+from core.report.case import Case, default_case_path
+from core.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,7 +165,7 @@ def test_not_a_case_file_is_refused(tmp_path: Path) -> None:
 _SAVER = r"""
 import sys
 from pathlib import Path
-from core.case import Case, Mark
+from core.report.case import Case, Mark
 
 path, n = Path(sys.argv[1]), int(sys.argv[2])
 case = Case(path, inputs=["Security.evtx"], autosave=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import core.cache
+import core.store.cache
 from cli.main import main
 from tests.logs import event_xml, write_events
 
@@ -126,7 +126,7 @@ def test_cache_reused_then_invalidated_by_change(log: Path, _cache_dir: Path,
         raise AssertionError("parsed again although the cache was complete")
 
     with monkeypatch.context() as m:
-        m.setattr(core.cache, "load_paths", boom)
+        m.setattr(core.store.cache, "load_paths", boom)
         status, out, _ = run_cli("stats", "--json", str(log))
         assert status == 0 and json.loads(out)["total_records"] == 3
     # The same name with other content is another log: it must be re-read.
@@ -143,9 +143,9 @@ def test_no_cache_leaves_no_database(log: Path, _cache_dir: Path) -> None:
 
 
 def test_cache_key_changes_with_the_parse_revision(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    before = core.cache.cache_key([str(log)])
-    monkeypatch.setattr(core.cache, "PARSE_REVISION", core.cache.PARSE_REVISION + 1)
-    assert core.cache.cache_key([str(log)]) != before
+    before = core.store.cache.cache_key([str(log)])
+    monkeypatch.setattr(core.store.cache, "PARSE_REVISION", core.store.cache.PARSE_REVISION + 1)
+    assert core.store.cache.cache_key([str(log)]) != before
 
 
 def test_demo_names_the_bundled_log_and_no_file_is_a_usage_error() -> None:

@@ -14,16 +14,16 @@ from xml.sax.saxutils import escape
 import pytest
 from lxml import etree
 
-from core.correlate import (
+from core.correlate.model import (
     CORRELATION_EVENT_IDS,
     Correlation,
     CorrelationModel,
     Node,
     build_model,
 )
-from core.model import Event
-from core.store import StoredEvent
-from parsers.xmlevent import event_from_element, safe_parser
+from core.model.event import Event
+from core.store.store import StoredEvent
+from parsers.xml_to_event import event_from_element, safe_parser
 
 NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 BASE = "2021-10-08T12:57:"

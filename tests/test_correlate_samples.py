@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.correlate import CorrelationModel, Duplication, build_model
-from core.model import Event
-from core.store import StoredEvent
+from core.correlate.model import CorrelationModel, Duplication, build_model
+from core.model.event import Event
+from core.store.store import StoredEvent
 from tests.shared import sample
 
 NIGHTMARE = "evtx/attack/TA0004-Privilege Escalation__T1574-DLL side-loading__ID4688,6416,4648-SystemNightMare.evtx"
@@ -25,7 +25,7 @@ EMPIRE = "json/otrf/defense_evasion__host__empire_dllinjection_LoadLibrary_Creat
 
 
 def load_evtx(rel: str, first_id: int = 1, source: int = 0) -> list[StoredEvent]:
-    from parsers.evtx_reference import iter_events
+    from parsers.evtx.reference import iter_events
 
     events = [e for e in iter_events(str(sample(rel)), source) if isinstance(e, Event)]
     return [StoredEvent(i, e) for i, e in enumerate(events, first_id)]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from core import correlate
-from core.correlate import CorrelationModel, build_model, model_from_store
-from core.model import EventKeys
-from core.store import Store, StoredEvent
+from core.correlate import model as correlate
+from core.correlate.model import CorrelationModel, build_model, model_from_store
+from core.model.event import EventKeys
+from core.store.store import Store, StoredEvent
 from tests.test_correlate import _scenario, d4690, h4656, h4658, load, p4688, p4689, xml_no_time
 from tests.test_correlate_samples import MIMIKATZ, NIGHTMARE, load_evtx
 
@@ -118,7 +118,7 @@ def test_the_collector_is_paused_for_the_build_and_back_after(tmp_path: Path) ->
     import gc
     import threading
 
-    from core.gc_pause import gc_paused
+    from core.store.gc_pause import gc_paused
 
     seen: list[bool] = []
     original = correlate._Scan.run

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core import correlate
-from core.correlate import TREE_EDGE, Node, build_model, model_from_store
-from core.store import Store
+from core.correlate import model as correlate
+from core.correlate.model import TREE_EDGE, Node, build_model, model_from_store
+from core.store.store import Store
 from tests.test_correlate import by_record, h4656, h4658, h4663, load, p4688, p4689, s4624
 
 KEY = r"\REGISTRY\MACHINE\SAM"

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from core.decode import (
+from core.model.decode import (
     FIELD_HELP,
     FIELD_HELP_JA,
     decode_access_mask,

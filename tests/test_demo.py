@@ -12,9 +12,9 @@ from types import ModuleType
 
 import pytest
 
-from core.model import Event, iso_from_filetime
-from core.values import as_int
-from parsers.detect import detect_format, iter_input
+from core.model.event import Event, iso_from_filetime
+from core.model.values import as_int
+from parsers.sniff import detect_format, iter_input
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo" / "intrusion.xml"

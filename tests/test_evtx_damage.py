@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from core.ingest import load_paths
-from core.model import Event, ParseIssue
-from core.store import Store
+from core.model.event import Event, ParseIssue
+from core.store.ingest import load_paths
+from core.store.store import Store
 from parsers import evtx
 from tests.shared import sample
 
@@ -118,7 +118,7 @@ def test_python_evtx_warnings_stay_off_stderr() -> None:
     code = (
         "import logging\n"
         "from parsers import evtx\n"
-        "from core.model import ParseIssue\n"
+        "from core.model.event import ParseIssue\n"
         f"items = list(evtx.iter_events({str(sample(SAMPLES[2]))!r}, 0, jobs=1))\n"
         "assert any(isinstance(x, ParseIssue) for x in items)\n"
         "logging.getLogger('Evtx.Evtx').warning('Unexpected token encountered')\n"

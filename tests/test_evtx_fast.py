@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from core.model import Event, InputError, ParseIssue
-from core.rows import Postings, encode_tuples, event_fields, new_postings, store_id
-from parsers import evtx, evtx_fast
-from parsers import evtx_reference as ref
+from core.model.event import Event, InputError, ParseIssue
+from core.model.rows import Postings, encode_tuples, event_fields, new_postings, store_id
+from parsers import evtx
+from parsers.evtx import decoder as evtx_fast
+from parsers.evtx import reference as ref
 from tests.shared import SAMPLES, manifest_paths, require_shared, sample
 
 EVTX_SAMPLES = [p for p in manifest_paths() if p.lower().endswith(".evtx")]
@@ -255,7 +256,7 @@ def test_garbage_substitution_count_costs_only_its_record(tmp_path: Path, monkey
     file, and the other records still load."""
     import struct
 
-    from parsers.binxml import parse_root
+    from parsers.evtx.binxml import parse_root
 
     data = bytearray(sample(BIG).read_bytes())
     chunk_ofs = ref.FILE_HEADER_SIZE
@@ -321,7 +322,7 @@ def test_template_content_keys_stand_for_the_parsed_trees() -> None:
     """The cross-chunk cache trusts `template_key`: two templates with the same key (any chunk,
     any file) must parse to the same tree. And it must pay: real logs repeat each template in
     chunk after chunk, at other offsets, with names stored inline or referenced."""
-    from parsers.binxml import BinXmlError, parse_template, template_key
+    from parsers.evtx.binxml import BinXmlError, parse_template, template_key
 
     trees: dict[bytes, object] = {}
     seen = shared = 0
@@ -345,7 +346,7 @@ def test_template_content_keys_stand_for_the_parsed_trees() -> None:
 def test_moved_template_with_other_name_offsets_has_the_same_key() -> None:
     """Same template, other chunk: its names are references in one and inline in the other
     (hence other bytes), yet the key is the same; change one name and it is not."""
-    from parsers.binxml import template_key
+    from parsers.evtx.binxml import template_key
 
     path = sample(BIG)
     by_key: dict[bytes, set[bytes]] = {}
@@ -407,7 +408,7 @@ def test_shapes_shared_across_chunks_decode_as_chunk_local_ones(monkeypatch: pyt
 def _record_builder(decoder: evtx_fast.ChunkDecoder, rel: int) -> tuple[Any, list[Any]] | None:
     """The builder `decoder` used for the record at `rel` and the record's roots (None for the
     records decoded without one: template-less, fragments, garbage)."""
-    from parsers.binxml import T_BXML, parse_root
+    from parsers.evtx.binxml import T_BXML, parse_root
 
     try:
         root = parse_root(decoder.buf, rel + 24, len(decoder.buf))
@@ -452,7 +453,7 @@ def test_odd_strings_decode_as_python_evtx_does(tmp_path: Path, text: str) -> No
     python-evtx loses the record, decode with U+FFFD)."""
     import struct
 
-    from parsers.binxml import T_WSTRING
+    from parsers.evtx.binxml import T_WSTRING
 
     path = sample(BIG)
     raw = bytearray(path.read_bytes())

@@ -1,4 +1,4 @@
-"""EVTX straight into the store from worker processes (`core.evtx_ingest`): the same store as
+"""EVTX straight into the store from worker processes (`core.store.evtx_ingest`): the same store as
 an ingest that inserts everything in one process, a field index that covers every value, and
 nothing more or less than what was reported when loading stops or the workers break."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core import evtx_ingest
-from core.ingest import Progress, load_paths
-from core.query import compile_query
-from core.store import Store
+from core.query.compile import compile_query
+from core.store import evtx_ingest
+from core.store.ingest import Progress, load_paths
+from core.store.store import Store
 from parsers import evtx
 from tests.shared import sample
 

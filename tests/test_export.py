@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from cli.main import main as cli_main
-from core.case import Case
-from core.export import (
+from core.query.compile import compile_query
+from core.report.case import Case
+from core.report.export import (
     event_text,
     export_marks,
     export_tree,
     export_view,
     tree_to_text,
 )
-from core.query import compile_query
-from core.store import Store
+from core.store.store import Store
 from tests.test_case import build_store, write_input
 
 

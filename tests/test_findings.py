@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from core.decode import decoded_command_line
-from core.findings import Finding, findings_for_event, run_findings
-from core.model import Event, parse_time
-from core.rules import SPECS, RulesError, RuleSet, load_rules, parse_rules_text
-from core.store import Store, StoredEvent
+from core.findings.engine import Finding, findings_for_event, run_findings
+from core.findings.rules import SPECS, RulesError, RuleSet, load_rules, parse_rules_text
+from core.model.decode import decoded_command_line
+from core.model.event import Event, parse_time
+from core.store.store import Store, StoredEvent
 
 T0 = "2015-11-12T02:24:52.3773525Z"  # a Thursday
 DOMAIN_SID = "S-1-5-21-1377283216-344919071-3415362939"
@@ -798,7 +798,7 @@ def _load_real(path: Path) -> list[StoredEvent]:
     try:
         from parsers.evtx import iter_events  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        from parsers.evtx_reference import iter_events
+        from parsers.evtx.reference import iter_events
     events = [e for e in iter_events(str(path), 0) if isinstance(e, Event)]
     events.sort(key=lambda e: (e.filetime or 0, e.record_id or 0))
     return [StoredEvent(i, e) for i, e in enumerate(events)]

@@ -1,4 +1,4 @@
-"""Findings of big stores come from a child process (`core.findings_child`): the same findings
+"""Findings of big stores come from a child process (`core.findings.child`): the same findings
 as computed in the app's own thread, a bad rules file reported the same way, a child killed
 when the app ends, and a child that fails replaced by the thread."""
 
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from core import findings_child
-from core.findings import store_findings
-from core.ingest import load_paths
-from core.rules import load_rules
-from core.store import Store
+from core.findings import child as findings_child
+from core.findings.engine import store_findings
+from core.findings.rules import load_rules
+from core.store.ingest import load_paths
+from core.store.store import Store
 from tests.apputil import DEMO
 from tui import model_cache
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.cache import CacheEntry, is_complete, needs_child_process
-from core.ingest import Progress, load_paths
-from core.store import Store
+from core.store.cache import CacheEntry, is_complete, needs_child_process
+from core.store.ingest import Progress, load_paths
+from core.store.store import Store
 from tests.logs import event_xml, write_events
 from tests.shared import sample
 
@@ -97,7 +97,7 @@ def test_a_child_started_early_is_followed_not_started_twice(
     overlapping the app's); the load worker's `build` then follows that same process."""
     import subprocess
 
-    import core.cache as cache
+    import core.store.cache as cache
 
     started: list[list[str]] = []
     real = subprocess.Popen
@@ -118,7 +118,7 @@ def test_a_child_started_early_is_followed_not_started_twice(
         assert is_complete(store) and store.count() == 1881
     finally:
         store.close()
-    assert len(started) == 1 and "core.ingest_child" in started[0]
+    assert len(started) == 1 and "core.store.ingest_child" in started[0]
     assert seen and seen[-1].done
     entry.abandon()  # nothing left to abandon: harmless
     assert entry.ready()

@@ -17,9 +17,9 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static, TextArea, Tree
 
-from core.case import Case
-from core.query import Compiled, compile_query
-from core.store import Store, StoredEvent
+from core.query.compile import Compiled, compile_query
+from core.report.case import Case
+from core.store.store import Store, StoredEvent
 from tests.test_case import build_store, write_input
 from tests.test_export import _xml_log
 from tui import case_actions
@@ -294,7 +294,7 @@ class TreeScreen(Screen[None]):
 
 @run_async
 async def test_copy_tree_and_export_tree(setup: tuple[Path, Case, list[StoredEvent]], tmp_path: Path) -> None:
-    from core.correlate import Node
+    from core.correlate.model import Node
 
     db, case, events = setup
     app = CaseApp(db, case)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.model import Event
+from core.model.event import Event
 
 
 def _event(*pairs: tuple[str, str]) -> Event:

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 
 import tui.correlation as correlation
-from core.correlate import Node
+from core.correlate.model import Node
 from tests.apputil import sync, wait_for
 from tui.correlation import NavTree
 

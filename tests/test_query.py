@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from core.model import Event, parse_time
-from core.query import MIRRORED_SYSTEM_FIELDS, Compiled, QueryError, compile_query
-from core.query_parser import MAX_DEPTH, MAX_TERMS
-from core.schema import SYSTEM_FIELDS
-from core.store import Store
+from core.model.event import Event, parse_time
+from core.query.compile import MIRRORED_SYSTEM_FIELDS, Compiled, QueryError, compile_query
+from core.query.parser import MAX_DEPTH, MAX_TERMS
+from core.store.schema import SYSTEM_FIELDS
+from core.store.store import Store
 
 SEC = "Security"
 AUDIT = "Microsoft-Windows-Security-Auditing"
@@ -198,7 +198,7 @@ def found(store: Store, query: str) -> set[int | None]:
     compiled = compile_query(query)
     rows = store.select(compiled.where, compiled.params)
     assert store.count(compiled.where, compiled.params) == len(rows)
-    if compiled.ids is not None:  # the table's count of a one-term view (core.view.count_view)
+    if compiled.ids is not None:  # the table's count of a one-term view (core.query.view.count_view)
         assert store.count_ids(compiled.ids, compiled.params) == len(rows), query
     return {row.event.record_id for row in rows}
 
@@ -607,7 +607,7 @@ def test_time_ordered_reads_stream_instead_of_sorting(tmp_path: Path) -> None:
     """Findings and exports read every 4688/4689 in time order: the planner must scan the time
     index rather than sort the matching rows in memory (with sampled statistics it misjudged
     EventID selectivity and sorted a million rows: memory grew with the log)."""
-    from core.store import SELECT_COLUMNS, TIME_ORDER
+    from core.store.store import SELECT_COLUMNS, TIME_ORDER
 
     with Store(tmp_path / "s.db") as st:
         st.add_source("a.evtx", "evtx")

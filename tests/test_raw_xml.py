@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from lxml import etree
 
-from core.model import ParseIssue
-from parsers import evtx_reference
-from parsers.detect import raw_text
+from core.model.event import ParseIssue
 from parsers.evtx import iter_events
-from parsers.xmlevent import event_from_element, safe_parser
+from parsers.evtx import reference as evtx_reference
+from parsers.sniff import raw_text
+from parsers.xml_to_event import event_from_element, safe_parser
 from tests.shared import sample
 
 DEFENDER = "evtx/attack/Antivirus__ID1151-Defender health status.evtx"

@@ -98,7 +98,7 @@ async def test_copy_in_processes_view_copies_the_node_event(monkeypatch: pytest.
         await pilot.press("y")
         await pilot.pause(0.1)
         assert copied, "y copied nothing"
-        from core.store import Store
+        from core.store.store import Store
 
         with Store(app.store_path, readonly=True) as store:  # type: ignore[arg-type]
             se = store.get(sid)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from core.correlate import build_model
-from core.decode import decode_value
-from core.export import write_rows
-from core.model import Event
-from core.query import compile_query
-from core.store import Store
+from core.correlate.model import build_model
+from core.model.decode import decode_value
+from core.model.event import Event
+from core.query.compile import compile_query
+from core.report.export import write_rows
+from core.store.store import Store
 from tests.test_correlate import by_record, load, s4624, xml
 
 

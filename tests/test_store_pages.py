@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from core import view
-from core.model import Event
-from core.store import PACKED_ROWS, Store
-from core.view import ORDER_FILE, ORDER_FILE_DESC, ORDER_TIME, ORDER_TIME_DESC, View
+from core.model.event import Event
+from core.query import view
+from core.query.view import ORDER_FILE, ORDER_FILE_DESC, ORDER_TIME, ORDER_TIME_DESC, View
+from core.store.store import PACKED_ROWS, Store
 
 ODD_VALUES = [
     "",
@@ -150,8 +150,8 @@ def test_one_term_views_read_a_settled_id_set_with_the_same_answers(tmp_path: Pa
     """A loaded one-term view reads its ids from a temporary set made once per connection (a
     read-only one, as the table's fetcher holds): same count, same pages, same positions; the
     connection keeps no transaction open, and only the last few sets are kept."""
-    from core.query import compile_query
-    from core.store import ID_SETS
+    from core.query.compile import compile_query
+    from core.store.store import ID_SETS
 
     path = tmp_path / "ids.db"
     with Store(path) as writer:
@@ -203,7 +203,7 @@ def test_a_jump_reads_the_page_around_the_event_exactly(store: Store, query: str
     """`locate` and `find_match` hand back, with the event's position, the rows of its page read
     outwards from the event: they must be that page of the view, for an event at every
     position (page edges, time ties, events without a time, one-term id sets)."""
-    from core.query import compile_query
+    from core.query.compile import compile_query
 
     v = View.of(compile_query(query), by_time=True)
     everything = store.select(v.where, v.params)

@@ -1,9 +1,9 @@
-"""The one-line summaries of the event table (core.summary)."""
+"""The one-line summaries of the event table (core.model.summary)."""
 
 from __future__ import annotations
 
-from core.model import Event
-from core.summary import basename, event_image, event_user, fallback, short_hex, summarize
+from core.model.event import Event
+from core.model.summary import basename, event_image, event_user, fallback, short_hex, summarize
 
 
 def ev(event_id: int, provider: str = "Microsoft-Windows-Security-Auditing", **data: str) -> Event:

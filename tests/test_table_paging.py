@@ -1,7 +1,7 @@
 """Scrolling a loaded log page by page shows exactly the rows at those positions.
 
 Pages next to one already fetched are found from its edge row through the time index, not
-counted out with OFFSET (`core.view.fetch_beside`); these tests drive the real table with
+counted out with OFFSET (`core.query.view.fetch_beside`); these tests drive the real table with
 Pilot over a log whose time order differs from file order and has ties, and compare every
 row on the way down and back up with the store's own time order.
 """
@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import tui.event_table as event_table
-from core.query import compile_query
-from core.store import Store
+from core.query.compile import compile_query
+from core.store.store import Store
 from tests.apputil import sync, wait_for
 from tests.logs import event_xml, write_events
 from tui.app import EvtxApp
@@ -91,8 +91,7 @@ async def test_a_new_view_never_plans_its_pages_by_the_previous_views_count(
     """Pages pick their query plan by the view's count (a big view walks the time index, a
     rare one must not: that walk reads the whole index to find a handful of rows). The first
     page of a new view must never see the count of the view before it."""
-    from core import view as core_view
-
+    from core.query import view as core_view
     seen: list[tuple[str, int | None]] = []
     original = core_view.fetch_page
 
@@ -128,7 +127,7 @@ async def test_a_jump_to_an_event_shows_its_page_without_counting_it_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: str
 ) -> None:
     """`goto_event` and `n`/`N` (`find`) land on the event with its whole page on screen, read
-    around it (`core.view.locate`): no OFFSET page fetch, and every row where the store puts it."""
+    around it (`core.query.view.locate`): no OFFSET page fetch, and every row where the store puts it."""
     app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
     async with app.run_test(size=(100, 40)) as pilot:
         expected = await _filtered(pilot, app, query)

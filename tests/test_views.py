@@ -31,8 +31,8 @@ from rich.text import Text
 from textual.app import App
 from textual.screen import Screen
 
-from core.cache import open_inputs
-from core.store import Store
+from core.store.cache import open_inputs
+from core.store.store import Store
 from tests.logs import event_xml, write_events
 from tui.correlation import CorrelationScreen, NavTree, node_label
 from tui.handles import HandlesScreen, HandlesTable

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from core.cache import open_inputs
+from core.store.cache import open_inputs
 from tests.test_views import DEMO, Harness, tree_lines
 from tui.correlation import NavTree
 from tui.findings_view import FindingsScreen

@@ -37,16 +37,16 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
-from core.history import History
-from core.ingest import Progress
-from core.query import Compiled
-from core.store import SourceRow, Store, StoredEvent
-from core.text import printable
-from core.view import View
+from core.model.text import printable
+from core.query.compile import Compiled
+from core.query.view import View
+from core.store.ingest import Progress
+from core.store.store import SourceRow, Store, StoredEvent
 from tui.detail import DetailPane, event_as_text
 from tui.event_table import EventTable, local_offset_label, severity_rank
 from tui.filter_bar import FilterBar, FilterInput
 from tui.help import HelpScreen
+from tui.history import History
 from tui.issues_panel import IssuesScreen
 from tui.status import LoadState, StatusBar, status_text
 
@@ -247,7 +247,7 @@ class EvtxApp(App[int]):
         cold 105 MB log after 0.19-0.30 s instead of 0.35-0.48 s)."""
         if self.store_path is not None:
             return
-        from core.cache import CacheEntry, needs_child_process
+        from core.store.cache import CacheEntry, needs_child_process
 
         self._entry = CacheEntry(self.files, use_cache=self.use_cache)
         self._cache_ready = self._entry.ready()
@@ -314,7 +314,7 @@ class EvtxApp(App[int]):
 
         error: str | None = None
         try:
-            from core.cache import needs_child_process
+            from core.store.cache import needs_child_process
 
             child = needs_child_process(self.files, self.jobs)
             store = entry.build(progress=progress, stop=self._stop, jobs=self.jobs, child=child)
@@ -418,7 +418,7 @@ class EvtxApp(App[int]):
     def _open_case(self) -> None:
         if self.case is not None or self.store_path is None:
             return
-        mod = import_optional("core.case")
+        mod = import_optional("core.report.case")
         if mod is None:
             return
         try:

@@ -19,25 +19,25 @@ from rich.text import Text
 from textual.app import App
 from textual.widgets import Tree
 
-from core.case import Case
-from core.export import (
+from core.model.text import printable
+from core.report.case import Case
+from core.report.export import (
     TREE_FORMATS,
     VIEW_FORMATS,
     default_name,
     event_text,
     tree_lines,
 )
-from core.export import (
+from core.report.export import (
     export_marks as write_marks_report,
 )
-from core.export import (
+from core.report.export import (
     export_tree as write_tree,
 )
-from core.export import (
+from core.report.export import (
     export_view as write_view,
 )
-from core.store import Store, StoredEvent
-from core.text import printable
+from core.store.store import Store, StoredEvent
 from tui.export_dialog import ExportDialog
 from tui.marks import MarksScreen, NoteDialog
 

@@ -1,13 +1,13 @@
 """The correlation of one event as a tree, and the tree widget the other views share.
 
 `CorrelationScreen(store_id)` (key `c` on the selected event) shows what the engine
-(`core.correlate`) links to the event: processes, handles, logon session, related events.
+(`core.correlate.model`) links to the event: processes, handles, logon session, related events.
 Every node says how sure the link is, as a WORD (exact / inferred / ambiguous / missing, with
 the reason) and a colour, so it still reads with NO_COLOR or in 16 colours; `enter` on a node
 jumps to its event in the event table.
 
 Labels hold attacker-controlled text (images, command lines, object names): they are built as
-`rich.text.Text` from `core.text.printable`, never as markup (Textual's `Tree` would parse a
+`rich.text.Text` from `core.model.text.printable`, never as markup (Textual's `Tree` would parse a
 `str` label as markup).
 """
 
@@ -28,9 +28,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from core.model import iso_from_filetime
-from core.store import Store
-from core.text import printable
+from core.model.event import iso_from_filetime
+from core.model.text import printable
+from core.store.store import Store
 from tui.model_cache import ViewDataError, app_loaded, cache_for, get_model, store_path
 
 CSS_FILE = "views.tcss"

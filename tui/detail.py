@@ -1,7 +1,7 @@
 """The detail pane: the selected event's fields with decoded values, and its raw XML.
 
 Decoded values (hex -> decimal, `%%1937` -> "Type 2 elevated", SIDs, logon types, access
-masks) come from `core.decode`; the description of the highlighted field (4688, 4690) is shown
+masks) come from `core.model.decode`; the description of the highlighted field (4688, 4690) is shown
 under the tree. The raw XML is fetched only when its tab is shown, in a worker thread (it
 re-reads the input file).
 
@@ -10,7 +10,7 @@ id, the rule's message; the evidence fields under each). It reads the `{store_id
 map the app computes once in a worker (`set_findings`), so selecting an event never runs the
 rules; until that map arrives the node says "computing…".
 
-Every label is a `rich.text.Text` built from `core.text.printable`: event data never reaches
+Every label is a `rich.text.Text` built from `core.model.text.printable`: event data never reaches
 Rich as markup.
 """
 
@@ -28,24 +28,24 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane, Tree
 from textual.widgets.tree import TreeNode
 
-from core.model import Event, iso_from_filetime
-from core.store import SourceRow
-from core.text import printable
+from core.model.event import Event, iso_from_filetime
+from core.model.text import printable
+from core.store.store import SourceRow
 from tui.event_table import finding_glyph
 
 if TYPE_CHECKING:
-    from core.findings import Finding
+    from core.findings.engine import Finding
 
 DecodeFn = Callable[..., str | None]
 HelpFn = Callable[[int, str], str | None]
 
 
 def _load_decoders() -> tuple[DecodeFn | None, HelpFn | None]:
-    """`core.decode` is written by another module owner; without it values show raw."""
+    """`core.model.decode` is written by another module owner; without it values show raw."""
     try:
-        mod = importlib.import_module("core.decode")
+        mod = importlib.import_module("core.model.decode")
     except ModuleNotFoundError as exc:
-        if exc.name != "core.decode":
+        if exc.name != "core.model.decode":
             raise
         return None, None
     return getattr(mod, "decode_value", None), getattr(mod, "field_help", None)
@@ -264,7 +264,9 @@ class DetailPane(Vertical):
 
     @work(thread=True, exclusive=True, group="xml")
     def _fetch_xml(self, store_id: int, path: str, fmt: str, locator: int) -> None:
-        text = raw_xml(path, fmt, locator)
+        from core.store.raw import raw_event_text  # the parsers load only when XML is asked for
+
+        text = raw_event_text(path, fmt, locator)
         self.app.call_from_thread(self._set_xml, store_id, text)
 
     def _set_xml(self, store_id: int, text: str) -> None:
@@ -274,12 +276,3 @@ class DetailPane(Vertical):
         lines = text.splitlines()[:5000]
         self.query_one("#xml-text", Static).update(Text("\n".join(printable(line) for line in lines)))
 
-
-def raw_xml(path: str, fmt: str, locator: int) -> str:
-    """The event's XML as Windows renders it (via `parsers.detect.raw_text`), or why not."""
-    from parsers.detect import raw_text
-
-    try:
-        return raw_text(path, fmt, locator)
-    except Exception as exc:  # noqa: BLE001 - a vanished or changed file is reported, not fatal
-        return f"(cannot read the XML: {type(exc).__name__}: {exc})"

@@ -13,7 +13,7 @@ page). While the inputs are still loading the secondary indexes do not exist yet
 is in file order (`e.id`, the rowid) and switches to time order when loading finishes.
 
 Rendering uses the Line API: `render_line` builds a `Strip` from `rich.text`-free segments of
-`core.text.printable` text, so event data can never act as markup or escape sequences.
+`core.model.text.printable` text, so event data can never act as markup or escape sequences.
 
 The two 1-cell marker columns at the left: `*` for an event the analyst marked, then the most
 severe finding of the event (`!` high/critical, `+` medium, `.` low/info; a glyph first so it
@@ -43,11 +43,11 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from core.model import Event, filetime_to_datetime
-from core.store import Store, StoredEvent
-from core.summary import basename, event_image, event_user, summarize
-from core.text import printable
-from core.view import View, count_view, fetch_beside, fetch_page, find_match, locate
+from core.model.event import Event, filetime_to_datetime
+from core.model.summary import basename, event_image, event_user, summarize
+from core.model.text import printable
+from core.query.view import View, count_view, fetch_beside, fetch_page, find_match, locate
+from core.store.store import Store, StoredEvent
 
 PAGE = 64
 MAX_PAGES = 24

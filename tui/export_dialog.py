@@ -21,8 +21,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
-from core.export import EXTENSIONS
-from core.text import printable
+from core.model.text import printable
+from core.report.export import EXTENSIONS
 
 #: The work an export does: (format, path, overwrite) -> number of rows/nodes/marks written.
 ExportJob = Callable[[str, Path, bool], int]

@@ -18,9 +18,9 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
-from core.history import History
-from core.query import Compiled, QueryError, compile_query
-from core.text import printable
+from core.model.text import printable
+from core.query.compile import Compiled, QueryError, compile_query
+from tui.history import History
 
 DEBOUNCE = 0.35
 PROMPTS = {"filter": "/ ", "find": "find: "}

@@ -1,4 +1,4 @@
-"""The Findings view: what the 4688 monitoring rules (`core.findings`) flag, grouped by rule.
+"""The Findings view: what the 4688 monitoring rules (`core.findings.engine`) flag, grouped by rule.
 
 One branch per rule that fired, with its severity (a word and a colour: it must read with
 NO_COLOR) and how many events it flagged, most severe first; under it one line per flagged
@@ -15,8 +15,8 @@ from rich.text import Text
 from textual import on, work
 from textual.widgets import Tree
 
-from core.model import iso_from_filetime
-from core.text import printable
+from core.model.event import iso_from_filetime
+from core.model.text import printable
 from tui.correlation import SingleTreeScreen, ViewNode, activate
 from tui.model_cache import FindingsData, FindingsReady, request_findings
 

@@ -1,7 +1,7 @@
 """The Handles view: every 4690 (handle duplicated) with its source and target processes named,
 and beside it the correlation tree of the selected one.
 
-The list comes from `model.handle_duplications()` (`core.correlate`): each row already names
+The list comes from `model.handle_duplications()` (`core.correlate.model`): each row already names
 the process instances the engine resolved (by computer + pid + time, never by pid alone), and
 how sure that is, as a word. Moving the cursor builds the selected 4690's tree (source process
 with its parent, source handle and object with its accesses and close, target process, target
@@ -23,9 +23,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import get_current_worker
 
-from core.model import iso_from_filetime
-from core.store import Store
-from core.text import one_line, printable
+from core.model.event import iso_from_filetime
+from core.model.text import one_line, printable
+from core.store.store import Store
 from tui.correlation import (
     NavTree,
     SearchInput,

@@ -17,8 +17,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from core.store import Store
-from core.text import one_line
+from core.model.text import one_line
+from core.store.store import Store
 
 MAX_SHOWN = 10_000
 

@@ -5,7 +5,7 @@ event (`app.jump_to_event`), `d` unmarks, `M` edits the note, `e` exports the ma
 Marks are found again in the store in a worker (a rebuilt cache may have renumbered ids); a
 mark whose event is not in these inputs is still listed, as "not found".
 
-Notes and event fields are shown as `rich.text.Text` built from `core.text.printable`: an
+Notes and event fields are shown as `rich.text.Text` built from `core.model.text.printable`: an
 event's computer name or a pasted note cannot style or drive the terminal.
 """
 
@@ -22,10 +22,10 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static, TextArea
 
-from core.case import Case, Mark
-from core.model import iso_from_filetime
-from core.store import Store
-from core.text import one_line, printable
+from core.model.event import iso_from_filetime
+from core.model.text import one_line, printable
+from core.report.case import Case, Mark
+from core.store.store import Store
 
 
 class NoteDialog(ModalScreen[str | None]):

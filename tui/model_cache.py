@@ -26,13 +26,13 @@ from typing import Any, Generic, TypeVar
 from textual.app import App
 from textual.message import Message
 
-from core.correlate import FREEZE_EVENTS, model_from_store
-from core.findings import FindingsData as FindingsData
-from core.findings import needed_event_ids, store_findings
-from core.findings_child import ChildFailed, findings_in_child
-from core.gc_pause import gc_paused
-from core.rules import RulesError, load_rules
-from core.store import Store
+from core.correlate.model import FREEZE_EVENTS, model_from_store
+from core.findings.child import ChildFailed, findings_in_child
+from core.findings.engine import FindingsData as FindingsData
+from core.findings.engine import needed_event_ids, store_findings
+from core.findings.rules import RulesError, load_rules
+from core.store.gc_pause import gc_paused
+from core.store.store import Store
 
 T = TypeVar("T")
 
@@ -83,7 +83,7 @@ def build_model(store: Store, progress: Callable[[int, int], None] | None = None
 
 
 #: Stores holding at least this many of the events the rules read (4688s and 4689s, about
-#: 25 us each) get their findings from a child process (`core.findings_child`): a second core,
+#: 25 us each) get their findings from a child process (`core.findings.child`): a second core,
 #: and the UI keeps the GIL. Below it the rules take under a second and starting a process
 #: (~0.1 s) is not worth it.
 CHILD_FINDINGS_EVENTS = 30_000
@@ -222,7 +222,7 @@ def request_model(app: App[Any], target: Any, prepare: Callable[[Any], Any] | No
         prepared = None
         if prepare is not None and model is not None:
             # Views of a big model are big too (a node per process...): built, like the model,
-            # without the collector walking them (`core.gc_pause`), which held the GIL for up
+            # without the collector walking them (`core.store.gc_pause`), which held the GIL for up
             # to a second at a time, and frozen out of it for the UI thread's collections.
             with gc_paused() as pause:
                 prepared = prepare(model)

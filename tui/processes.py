@@ -1,6 +1,6 @@
 """The Processes view: per computer, the tree of process instances (parent -> children).
 
-Built from `model.process_forest(computer)` (`core.correlate`): a pid reused on one host is two
+Built from `model.process_forest(computer)` (`core.correlate.model`): a pid reused on one host is two
 instances, so two separate nodes; processes with no 4688 (running before the log began) are
 marked `inferred` with the reason; each instance lists its handles and its exit. The same pid
 on two computers is two processes: each computer is its own branch. `enter` on a process jumps
@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import on, work
 from textual.widgets import Tree
 
-from core.text import printable
+from core.model.text import printable
 from tui.correlation import SingleTreeScreen, ViewNode, activate
 from tui.model_cache import ModelReady, request_model
 

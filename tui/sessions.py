@@ -1,6 +1,6 @@
 """The Sessions view: logon sessions per computer, with their processes.
 
-A session is (computer, logon id) from its 4624 to its 4634/4647 (`core.sessions`, via the
+A session is (computer, logon id) from its 4624 to its 4634/4647 (`core.correlate.sessions`, via the
 correlation model); a 4672 marks it privileged. Logon ids are unique only until a reboot, so a
 process belongs to the session with its logon id on its computer that began last before it
 (never to one on another computer). SYSTEM (0x3e7), LOCAL SERVICE (0x3e5) and NETWORK SERVICE
@@ -17,17 +17,17 @@ from rich.text import Text
 from textual import on, work
 from textual.widgets import Tree
 
-from core.correlate import session_start
-from core.model import iso_from_filetime
-from core.sessions import WELL_KNOWN
-from core.text import printable
+from core.correlate.model import session_start
+from core.correlate.sessions import WELL_KNOWN
+from core.model.event import iso_from_filetime
+from core.model.text import printable
 from tui.correlation import SingleTreeScreen, ViewNode, activate
 from tui.model_cache import ModelReady, request_model
 
 
 def _logon_types() -> dict[int, str]:
     try:
-        from core.decode import LOGON_TYPES
+        from core.model.decode import LOGON_TYPES
     except ImportError:  # the decoders are optional for this view
         return {}
     return dict(LOGON_TYPES)

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Static
 
-from core.text import printable
+from core.model.text import printable
 
 
 @dataclass

@@ -1,0 +1,339 @@
+"""Handle instances: (process instance, handle value) from open to close.
+
+A handle is opened by a 4656 (or a 4661 for SAM/directory objects), used by 4663/4660, closed
+by a 4658; a 4690 creates a second handle (TargetProcessId, TargetHandleId) on the source
+handle's object. Handle values are reused within microseconds, so a handle is keyed by the
+*process instance* that owns it plus its value, and only the instance alive at an event's time
+matches it.
+
+Quirks from real logs handled here:
+* when a 4690's target is System (0x4), the 4658 closing TargetHandleId carries the SOURCE
+  process id, so the target handle is also reachable under (source process, value) until closed;
+* a 4690 may be logged before the 4656 of its source handle, so the source handle is chosen
+  after the scan, as the nearest open of that value by that process on either side in time.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import dataclass, field
+
+from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, SYSTEM_PID, TICKS_PER_SECOND, Ref, pid_text
+
+#: How far after a 4690 the 4656 of its source handle may be logged and still be taken as it.
+SOURCE_OPEN_WINDOW = 2 * TICKS_PER_SECOND
+
+OPEN_EVENTS = (4656, 4661)
+USE_EVENTS = (4663, 4660)
+
+
+@dataclass(frozen=True, slots=True)
+class Handle:
+    """One handle instance.
+
+    `opened` is its 4656/4661; `duplicated_by` the 4690 that created it (then `source` is the
+    index of the handle it copies, when that was found). `object_type`/`object_name` come from
+    its open, or from its source handle, or from the events that used it. `accesses` are the
+    4663/4660 events on it; `closed` its 4658 and `close_reason` why the close is what it is.
+    `confidence`/`reason` say how its open is known.
+    """
+
+    index: int
+    computer: str
+    pid: int
+    handle_id: int
+    process: int
+    opened: Ref | None
+    duplicated_by: Ref | None
+    source: int | None
+    object_type: str | None
+    object_name: str | None
+    access: str | None
+    accesses: tuple[Ref, ...]
+    closed: Ref | None
+    close_reason: str
+    duplications: tuple[Ref, ...]
+    first_seen: Ref
+    confidence: str
+    reason: str
+
+    @property
+    def label(self) -> str:
+        obj = " ".join(x for x in (self.object_type, self.object_name) if x)
+        return f"handle 0x{self.handle_id:x}" + (f": {obj}" if obj else "")
+
+
+@dataclass(slots=True)
+class _Handle:
+    index: int
+    host: str
+    computer: str
+    pid: int
+    handle_id: int
+    process: int
+    first_seen: Ref
+    opened: Ref | None = None
+    duplicated_by: Ref | None = None
+    source: int | None = None
+    object_type: str | None = None
+    object_name: str | None = None
+    access: str | None = None
+    accesses: list[Ref] = field(default_factory=list)
+    closed: Ref | None = None
+    close_note: str | None = None
+    replaced_by: Ref | None = None
+    duplications: list[Ref] = field(default_factory=list)
+    owner_exit: Ref | None = None
+
+    @property
+    def start(self) -> Ref | None:
+        return self.opened or self.duplicated_by
+
+    @property
+    def end(self) -> Ref | None:
+        return self.closed or self.replaced_by
+
+    def take_object(self, values: dict[str, str | None]) -> None:
+        if self.object_type is None:
+            self.object_type = _clean(values.get("ObjectType"))
+        if self.object_name is None:
+            self.object_name = _clean(values.get("ObjectName"))
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None or value.strip() in ("", "-"):
+        return None
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SourceChoice:
+    """The source handle chosen for one 4690, with the confidence of that choice."""
+
+    handle: int | None
+    confidence: str
+    reason: str
+    candidates: tuple[int, ...] = ()
+
+
+@dataclass(slots=True)
+class _Dup:
+    ref: Ref
+    host: str
+    computer: str
+    source_process: int
+    source_pid: int
+    source_handle_id: int
+    target: int | None
+
+
+class HandleTracker:
+    """Builds handle instances from events fed in time order, then resolves 4690 sources."""
+
+    def __init__(self) -> None:
+        self.handles: list[_Handle] = []
+        self._alive: dict[tuple[int, int], int] = {}
+        self._alias: dict[tuple[int, int], int] = {}
+        self._alias_key: dict[int, tuple[int, int]] = {}
+        self._all: dict[tuple[int, int], list[int]] = {}
+        self._orders: dict[tuple[int, int], list[int]] = {}
+        self._dups: list[_Dup] = []
+        self.seen: Counter[tuple[str, int]] = Counter()
+        self.choices: dict[int, SourceChoice] = {}
+
+    def _new(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref) -> _Handle:
+        h = _Handle(len(self.handles), host, computer, pid, hid, proc, ref)
+        self.handles.append(h)
+        old = self._alive.get((proc, hid))
+        if old is not None:
+            self.handles[old].replaced_by = ref
+        self._alive[(proc, hid)] = h.index
+        self._all.setdefault((proc, hid), []).append(h.index)
+        self._orders.setdefault((proc, hid), []).append(ref.order)
+        return h
+
+    def open(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
+             values: dict[str, str | None]) -> int:
+        """A 4656/4661: a new handle instance (ending any unclosed one with the same value)."""
+        self.seen[(host, ref.event_id)] += 1
+        h = self._new(host, computer, pid, proc, hid, ref)
+        h.opened = ref
+        h.take_object(values)
+        h.access = _clean(values.get("AccessList")) or _clean(values.get("AccessMask"))
+        return h.index
+
+    def use(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
+            values: dict[str, str | None]) -> int:
+        """A 4663/4660 on the alive handle; an inferred instance when its open is not logged."""
+        self.seen[(host, ref.event_id)] += 1
+        idx = self._alive.get((proc, hid))
+        h = self.handles[idx] if idx is not None else self._new(host, computer, pid, proc, hid, ref)
+        h.take_object(values)
+        h.accesses.append(ref)
+        return h.index
+
+    def close(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
+              values: dict[str, str | None]) -> int:
+        """A 4658. It may close the process's own handle, or (System-target quirk) the target
+        handle of a 4690 from this process into System: the most recently created wins."""
+        self.seen[(host, ref.event_id)] += 1
+        own = self._alive.get((proc, hid))
+        alias = self._alias.get((proc, hid))
+        if alias is not None and self.handles[alias].end is not None:
+            alias = None
+        cands = [i for i in (own, alias) if i is not None]
+        if cands:
+            idx = max(cands, key=lambda i: _start_key(self.handles[i]))
+            h = self.handles[idx]
+            key = self._alias_key.pop(idx, None)
+            if key is not None and self._alias.get(key) == idx:
+                del self._alias[key]
+            if idx == alias:
+                h.close_note = (
+                    f"closed by 4658 record {ref.record_id}, logged under the source process {pid_text(pid)} "
+                    "(a handle duplicated into System is closed under the source pid)"
+                )
+                if self._alive.get((h.process, hid)) == idx:
+                    del self._alive[(h.process, hid)]
+            else:
+                del self._alive[(proc, hid)]
+            if len(cands) == 2:
+                other = self.handles[cands[0] if idx == cands[1] else cands[1]]
+                h.close_note = (
+                    (h.close_note or f"closed by 4658 record {ref.record_id}")
+                    + f"; it could also close the handle first seen at record {other.first_seen.record_id}"
+                )
+        else:
+            h = self._new(host, computer, pid, proc, hid, ref)
+            del self._alive[(proc, hid)]
+        h.closed = ref
+        return h.index
+
+    def duplicate(self, host: str, computer: str, ref: Ref, source_proc: int, source_pid: int, source_hid: int,
+                  target_proc: int | None, target_pid: int | None, target_hid: int | None) -> int | None:
+        """A 4690: create the target handle now; its source is chosen in `resolve_sources`."""
+        self.seen[(host, ref.event_id)] += 1
+        target: int | None = None
+        if target_proc is not None and target_pid is not None and target_hid is not None:
+            h = self._new(host, computer, target_pid, target_proc, target_hid, ref)
+            h.duplicated_by = ref
+            target = h.index
+            if target_pid == SYSTEM_PID and source_pid != SYSTEM_PID:
+                self._alias[(source_proc, target_hid)] = h.index
+                self._alias_key[h.index] = (source_proc, target_hid)
+        self._dups.append(_Dup(ref, host, computer, source_proc, source_pid, source_hid, target))
+        return target
+
+    def process_exited(self, proc: int, ref: Ref, handles: list[int]) -> None:
+        for idx in handles:
+            h = self.handles[idx]
+            if h.end is None and h.owner_exit is None:
+                h.owner_exit = ref
+
+    def resolve_sources(self) -> None:
+        """Choose each 4690's source handle: the nearest instance of (source process, value)
+        alive at the 4690, or opened after it (logged out of order) within SOURCE_OPEN_WINDOW."""
+        for dup in self._dups:
+            choice = self._choose(dup)
+            self.choices[dup.ref.id] = choice
+            if choice.handle is not None:
+                src = self.handles[choice.handle]
+                src.duplications.append(dup.ref)
+                if dup.target is not None:
+                    tgt = self.handles[dup.target]
+                    tgt.source = src.index
+                    tgt.object_type = tgt.object_type or src.object_type
+                    tgt.object_name = tgt.object_name or src.object_name
+                    tgt.access = tgt.access or src.access
+
+    def _choose(self, dup: _Dup) -> SourceChoice:
+        """Instances under one (process, value) key are created in time order and each ends
+        when the next begins, so only two can be the source: the last one begun before the
+        4690 (if still open then) and the first one begun after it (logged out of order)."""
+        at = dup.ref
+        key = (dup.source_process, dup.source_handle_id)
+        idxs = self._all.get(key, [])
+        orders = self._orders.get(key, [])
+        pos = bisect.bisect_left(orders, at.order)
+        after = pos + 1 if pos < len(orders) and orders[pos] == at.order else pos
+        ranked: list[tuple[tuple[int, int], int, str, str]] = []
+        if pos > 0:
+            h = self.handles[idxs[pos - 1]]
+            end = h.end
+            if end is None or end.order > at.order:
+                first = h.first_seen
+                distance = (at.ts - first.ts, at.order - first.order)
+                if h.start is not None:
+                    ranked.append((distance, h.index, EXACT, f"opened by {first.event_id} record {first.record_id}, "
+                                   "still open at this 4690"))
+                else:
+                    ranked.append((distance, h.index, INFERRED, f"its open is not in the log; in use by "
+                                   f"{first.event_id} record {first.record_id} before this 4690"))
+        if after < len(idxs):
+            h = self.handles[idxs[after]]
+            first = h.first_seen
+            if first.ts - at.ts <= SOURCE_OPEN_WINDOW:
+                distance = (first.ts - at.ts, first.order - at.order)
+                seconds = (first.ts - at.ts) / TICKS_PER_SECOND
+                if h.start is not None:
+                    ranked.append((distance, h.index, INFERRED,
+                                   f"its {first.event_id} (record {first.record_id}) is logged {seconds:.7f} s after "
+                                   "this 4690 (out of order): the nearest open of that value by that process"))
+                else:
+                    ranked.append((distance, h.index, INFERRED, f"its open is not in the log; first used by "
+                                   f"{first.event_id} record {first.record_id}, {seconds:.7f} s after this 4690"))
+        ranked.sort(key=lambda r: r[0])
+        if ranked:
+            best = ranked[0]
+            ties = [r for r in ranked if r[0] == best[0]]
+            if len(ties) > 1:
+                listed = ", ".join(f"record {self.handles[r[1]].first_seen.record_id}" for r in ties)
+                return SourceChoice(best[1], AMBIGUOUS,
+                                    f"several opens of {pid_text(dup.source_handle_id)} by {pid_text(dup.source_pid)} "
+                                    f"are equally near this 4690: {listed}", tuple(r[1] for r in ties))
+            return SourceChoice(best[1], best[2], best[3])
+        opens = sum(self.seen[(dup.host, e)] for e in OPEN_EVENTS)
+        if opens == 0:
+            return SourceChoice(None, MISSING, f"no 4656 at all for {dup.computer} in this log: Object Access "
+                                "auditing (File System, Registry, Kernel Object) seems off")
+        return SourceChoice(None, MISSING, f"no 4656 for handle {pid_text(dup.source_handle_id)} of process "
+                            f"{pid_text(dup.source_pid)} near this 4690: opened before the log begins, or its "
+                            "object is not audited")
+
+    def finish(self) -> list[Handle]:
+        out: list[Handle] = []
+        for h in self.handles:
+            if h.opened is not None:
+                confidence, reason = EXACT, f"opened by {h.opened.event_id} record {h.opened.record_id}"
+            elif h.duplicated_by is not None:
+                confidence, reason = EXACT, f"created by 4690 record {h.duplicated_by.record_id}"
+            else:
+                confidence = INFERRED
+                reason = (f"no 4656 for it in this log (opened before the log begins, or not audited); "
+                          f"first seen in {h.first_seen.event_id} record {h.first_seen.record_id}")
+            out.append(Handle(
+                index=h.index, computer=h.computer, pid=h.pid, handle_id=h.handle_id, process=h.process,
+                opened=h.opened, duplicated_by=h.duplicated_by, source=h.source, object_type=h.object_type,
+                object_name=h.object_name, access=h.access, accesses=tuple(h.accesses), closed=h.closed,
+                close_reason=self._close_reason(h), duplications=tuple(h.duplications), first_seen=h.first_seen,
+                confidence=confidence, reason=reason,
+            ))
+        return out
+
+    def _close_reason(self, h: _Handle) -> str:
+        if h.closed is not None:
+            return h.close_note or f"closed by 4658 record {h.closed.record_id}"
+        if self.seen[(h.host, 4658)] == 0:
+            return f"Handle Manipulation auditing seems off: no 4658 at all for {h.computer} in this log"
+        if h.replaced_by is not None:
+            return (f"no 4658 for it: the value 0x{h.handle_id:x} was reused by {h.replaced_by.event_id} "
+                    f"record {h.replaced_by.record_id}")
+        if h.owner_exit is not None:
+            return f"no 4658 for it: its process exited (4689 record {h.owner_exit.record_id})"
+        return f"no 4658 for 0x{h.handle_id:x} in this log: still open at the end of the log"
+
+
+def _start_key(h: _Handle) -> tuple[int, int]:
+    start = h.start or h.first_seen
+    return start.key

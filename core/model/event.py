@@ -1,0 +1,213 @@
+"""The event model shared by every loader, the store, the engine and the UI.
+
+One frozen, slotted dataclass per event keeps millions of events cheap and makes it impossible
+for a consumer to mutate what a parser produced. Raw XML is not kept: it is fetched lazily from
+the source (see `locator`) when a user asks for it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+#: FILETIME ticks (100 ns) between 1601-01-01 and 1970-01-01.
+EPOCH_AS_FILETIME = 116_444_736_000_000_000
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+
+def filetime_to_datetime(ticks: int) -> _dt.datetime:
+    """Convert FILETIME ticks to an aware UTC datetime, truncating to microseconds.
+
+    Integer arithmetic only: python-evtx goes through a float and is off by 1-2 us in about
+    half the values; we keep the exact ticks and derive the datetime from them.
+    """
+    micros = (ticks - EPOCH_AS_FILETIME) // 10
+    return _EPOCH + _dt.timedelta(microseconds=micros)
+
+
+def datetime_to_filetime(value: _dt.datetime) -> int:
+    """Convert an aware (or naive = UTC) datetime to FILETIME ticks."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.UTC)
+    delta = value - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return micros * 10 + EPOCH_AS_FILETIME
+
+
+def iso_from_filetime(ticks: int | None) -> str | None:
+    """Render FILETIME ticks as ISO 8601 UTC with a `Z`, keeping all 7 fractional digits
+    when they are not zero (as Windows does), microseconds otherwise."""
+    if ticks is None:
+        return None
+    base = filetime_to_datetime(ticks)
+    frac = (ticks - EPOCH_AS_FILETIME) % 10_000_000
+    return base.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:07d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One Windows event, whatever file format it came from.
+
+    `record_number` is the record header's number (EVTX) or the 1-based position of the event
+    in its input (XML, JSON); `record_id` is the EventRecordID from the System block (or
+    `RecordNumber` in NXLog-style JSON), which differs from the header number in filtered
+    exports; it is None when the input carries none (the store then uses the position).
+    `filetime` holds the exact time in 100 ns ticks since 1601 (UTC); None means "no time"
+    (a zero FILETIME is no time, not 1601).
+    `data` holds the EventData/UserData name -> value pairs in document order; unnamed
+    `<Data>` elements are named `Data`, `Data[1]`, `Data[2]`, ... Values are strings exactly as
+    Windows renders them (hex stays hex; see `core.model.values.as_int` to compare numbers).
+    `locator` says where the event sits in its source, to fetch raw XML later: the byte offset of
+    the record for EVTX, the 1-based position for other formats.
+    """
+
+    source: int
+    record_number: int
+    record_id: int | None
+    filetime: int | None
+    event_id: int
+    version: int | None = None
+    level: int | None = None
+    task: int | None = None
+    opcode: int | None = None
+    keywords: str | None = None
+    channel: str = ""
+    provider: str = ""
+    computer: str = ""
+    pid: int | None = None
+    tid: int | None = None
+    user_sid: str | None = None
+    data: tuple[tuple[str, str], ...] = ()
+    locator: int | None = None
+
+    @property
+    def time(self) -> _dt.datetime | None:
+        """The event time as an aware UTC datetime (microseconds), or None."""
+        return None if self.filetime is None else filetime_to_datetime(self.filetime)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """First value of the EventData field `name` (case-insensitive), or `default`.
+
+        Callers nearly always spell the name as the log does: that exact match is found first
+        without lower-casing every key (findings call this a dozen times per event), and only
+        the keys before it that could differ only in case are compared case-insensitively."""
+        data = self.data
+        for i, (key, value) in enumerate(data):
+            if key == name:
+                if i:
+                    low = name.lower()
+                    for k, v in data[:i]:
+                        if (len(k) == len(name) or not k.isascii()) and k.lower() == low:
+                            return v
+                return value
+        low = name.lower()
+        for key, value in data:
+            if key.lower() == low:
+                return value
+        return default
+
+
+class EventKeys(NamedTuple):
+    """What the correlation engine reads of an event (`Store.iter_keys`): its store id, keys
+    and EventData pairs. `record_id` is the EventRecordID, else the record number."""
+
+    id: int
+    source: int
+    filetime: int | None
+    record_id: int
+    event_id: int
+    computer: str
+    data: tuple[tuple[str, str], ...]
+
+
+#: The Event's field names in declaration order.
+EVENT_FIELDS = tuple(Event.__dataclass_fields__)
+
+
+def _event_factory() -> Callable[..., Event]:
+    """`Event(*fields)` without the frozen dataclass' `__init__`, which sets each of its 18 slots
+    through `object.__setattr__` by name: setting them through the slot descriptors cuts the
+    cost of materialising an event from ~6 us to ~1.5 (the decoder makes one per record, the
+    store one per row read). Falls back to the class itself if `Event` ever grows a
+    `__post_init__` or loses its slots."""
+    if hasattr(Event, "__post_init__") or "__slots__" not in Event.__dict__:
+        return Event
+    names = EVENT_FIELDS
+    namespace: dict[str, Any] = {"NEW": object.__new__, "Event": Event}
+    lines = [f"def make_event({', '.join(names)}):", "    e = NEW(Event)"]
+    for i, name in enumerate(names):
+        namespace[f"S{i}"] = Event.__dict__[name].__set__
+        lines.append(f"    S{i}(e, {name})")
+    lines.append("    return e")
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own code, field names from the dataclass
+    factory: Callable[..., Event] = namespace["make_event"]
+    return factory
+
+
+#: Builds an Event from its fields in declaration order, exactly as `Event(*fields)`.
+make_event = _event_factory()
+
+
+@dataclass(frozen=True, slots=True)
+class ParseIssue:
+    """A record that could not be decoded: it costs only itself, and is counted and shown.
+
+    `chunk` is the 0-based chunk index (EVTX) or None; `offset` the byte offset of the record
+    in the file (EVTX), or the 1-based line/element position for text formats.
+    """
+
+    source: int
+    path: str
+    reason: str
+    chunk: int | None = None
+    offset: int | None = None
+
+
+@dataclass(slots=True)
+class SourceInfo:
+    """What a loader learnt about one input: its format, and why it failed if it did."""
+
+    path: str
+    format: str = "unknown"
+    error: str | None = None
+    records: int = 0
+    parse_issues: list[ParseIssue] = field(default_factory=list)
+
+
+class InputError(Exception):
+    """An input that cannot be read at all. The message is one line naming the file."""
+
+
+def parse_time(text: str | None) -> int | None:
+    """Parse the time renderings we meet into exact FILETIME ticks, or None.
+
+    Accepts Windows' `2015-11-12T02:24:52.377352500Z` (7 digits), python-evtx's
+    `2016-07-08 18:12:51.681641+00:00`, JSON exports' `2020-10-29T08:23:18.073Z` and
+    `2020-10-29 08:23:18`, with any number of fractional digits (extra digits beyond 100 ns
+    are dropped) and an optional offset. A zero FILETIME (1601-01-01) is "no time".
+    """
+    if not text:
+        return None
+    m = _TIME_RE.match(text.strip())
+    if not m:
+        return None
+    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    frac = (m.group(7) or "")[:7].ljust(7, "0")
+    try:
+        base = _dt.datetime(year, month, day, hour, minute, second, tzinfo=_dt.UTC)
+    except ValueError:
+        return None
+    tz = m.group(8)
+    if tz and tz not in ("Z", "z"):
+        sign = 1 if tz[0] == "+" else -1
+        hh, mm = int(tz[1:3]), int(tz[-2:])
+        base -= sign * _dt.timedelta(hours=hh, minutes=mm)
+    ticks = datetime_to_filetime(base) + int(frac)
+    return ticks if ticks > 0 else None
+
+
+_TIME_RE = __import__("re").compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?\s*(Z|z|[+-]\d{2}:?\d{2})?\Z"
+)

@@ -1,0 +1,462 @@
+"""Marks and notes on events: the analyst's case, kept beside the user's data.
+
+A case belongs to one set of inputs and is found again by their identity
+(`core.store.cache.cache_key`), so reopening the same logs brings the marks back; `--case FILE`
+names the file explicitly. A mark must survive a cache rebuild, which may renumber store ids,
+so it points at its event by what the event *is* (source path, EventRecordID, EventID,
+computer, exact time) and keeps the store id only as a hint.
+
+The case file is the analyst's work: it is written atomically and durably (temp file in the
+same directory, fsync, `os.replace`, fsync of the directory) with the previous version kept
+as `.bak`, so a crash or a kill mid-write leaves either the old or the new version, never a
+torn one. A damaged case file is never silently replaced: it is reported, the `.bak` is used,
+and the damaged file is moved aside (`.damaged-<time>`) before the next save.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from core.store.store import TIME_ORDER, SourceRow, Store, StoredEvent
+
+APP_NAME = "evtx-explorer"
+FORMAT = "evtx-explorer-case"
+VERSION = 1
+#: A case file larger than this is not read (it is not one we wrote: even 100k marks with
+#: notes stay far below it).
+MAX_CASE_BYTES = 64 * 1024 * 1024
+#: Notes are free text typed by the analyst; bound them so a paste accident cannot bloat the case.
+MAX_NOTE_CHARS = 20_000
+
+
+def data_dir() -> Path:
+    """Where per-user data lives (`EVTX_EXPLORER_DATA_DIR` overrides, for tests)."""
+    override = os.environ.get("EVTX_EXPLORER_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def default_case_path(inputs: Sequence[str]) -> Path:
+    """The case file for a set of inputs: keyed by their identity, like the cache."""
+    from core.store.cache import cache_key
+
+    return data_dir() / "cases" / f"{cache_key(list(inputs))}.json"
+
+
+def _norm_path(path: str) -> str:
+    """A source path in a form independent of the working directory (when it exists)."""
+    return os.path.realpath(path) if os.path.exists(path) else path
+
+
+class CaseError(Exception):
+    """A case file that cannot be used (damaged, not a case file, unreadable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A marked event and its note. Identity: (source_path, record_id, event_id, computer,
+    filetime); `store_id` is only a hint (a cache rebuild may renumber ids)."""
+
+    source_path: str
+    source: int
+    record_id: int | None
+    event_id: int
+    computer: str
+    filetime: int | None
+    store_id: int | None = None
+    note: str = ""
+    marked_at: str = ""
+
+    @property
+    def key(self) -> tuple[str, int | None, int, str, int | None]:
+        return (self.source_path, self.record_id, self.event_id, self.computer, self.filetime)
+
+    def sort_key(self) -> tuple[int, int, int]:
+        """Time order like the event table (no time sorts last)."""
+        ft = self.filetime if self.filetime is not None else 1 << 62
+        return (ft, self.record_id if self.record_id is not None else -1, self.store_id or 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_json(obj: Any) -> Mark:
+        """Validate one mark read from a file (types checked: the file may be damaged)."""
+        if not isinstance(obj, dict):
+            raise CaseError("a mark is not an object")
+
+        def opt_int(name: str) -> int | None:
+            v = obj.get(name)
+            if v is None:
+                return None
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise CaseError(f"mark field {name!r} is not an integer")
+            return v
+
+        def text(name: str) -> str:
+            v = obj.get(name, "")
+            if not isinstance(v, str):
+                raise CaseError(f"mark field {name!r} is not text")
+            return v
+
+        event_id = opt_int("event_id")
+        source = opt_int("source")
+        if event_id is None:
+            raise CaseError("mark without event_id")
+        return Mark(
+            source_path=text("source_path"),
+            source=source if source is not None else -1,
+            record_id=opt_int("record_id"),
+            event_id=event_id,
+            computer=text("computer"),
+            filetime=opt_int("filetime"),
+            store_id=opt_int("store_id"),
+            note=text("note")[:MAX_NOTE_CHARS],
+            marked_at=text("marked_at"),
+        )
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable (POSIX); harmless where directories cannot be opened."""
+    try:
+        fd = os.open(str(directory), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, keep_backup: bool = False) -> None:
+    """Replace `path` with `data` atomically and durably; optionally keep the old version as
+    `<path>.bak`. At every instant `path` holds either its complete old or new content."""
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if keep_backup and path.exists():
+            _backup(path)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(directory)
+
+
+def _backup(path: Path) -> None:
+    """Make `<path>.bak` the current content of `path` without ever removing `path`
+    (a hard link where possible, else a durable copy), replacing the old backup atomically."""
+    bak = path.with_name(path.name + ".bak")
+    tmp = path.with_name(f".{path.name}.bak.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(path, tmp)
+    except OSError:
+        data = path.read_bytes()
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    os.replace(tmp, bak)
+
+
+def _parse_case(raw: bytes) -> tuple[list[str], list[Mark]]:
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CaseError(f"not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise CaseError("not an evtx-explorer case file")
+    version = doc.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise CaseError(f"case file version {version!r} is newer than this program understands")
+    inputs = doc.get("inputs", [])
+    marks = doc.get("marks")
+    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+        raise CaseError("'inputs' is not a list of paths")
+    if not isinstance(marks, list):
+        raise CaseError("'marks' is missing")
+    count = doc.get("count")
+    if isinstance(count, int) and count != len(marks):
+        raise CaseError(f"incomplete: {len(marks)} of {count} marks")
+    return inputs, [Mark.from_json(m) for m in marks]
+
+
+def _read_case(path: Path) -> tuple[list[str], list[Mark]]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_CASE_BYTES:
+            raise CaseError(f"too large ({size} bytes)")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CaseError(f"cannot read it ({exc.strerror or exc})") from None
+    return _parse_case(raw)
+
+
+def _now_iso() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Case:
+    """Marks and notes for one set of inputs, saved to `path` after every change.
+
+    `warnings` holds what the user must be told (a damaged case file, a backup used); the UI
+    shows them once on opening. `sources` maps store source ids to their paths (see `bind`).
+    """
+
+    path: Path
+    inputs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sources: dict[int, str] = field(default_factory=dict)
+    autosave: bool = True
+    _marks: dict[tuple[str, int | None, int, str, int | None], Mark] = field(default_factory=dict)
+    _damaged: bool = False
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str, inputs: Sequence[str] = ()) -> Case:
+        """Load the case at `path` (or start an empty one). A damaged file is reported in
+        `warnings` and the `.bak` is used instead; the damaged file is kept until the next
+        save moves it aside."""
+        case = cls(Path(path), inputs=[_norm_path(p) for p in inputs])
+        if not case.path.exists():
+            return case
+        try:
+            saved_inputs, marks = _read_case(case.path)
+        except CaseError as exc:
+            case._damaged = True
+            bak = case.path.with_name(case.path.name + ".bak")
+            msg = f"case file {case.path} is damaged: {exc}"
+            try:
+                saved_inputs, marks = _read_case(bak)
+            except CaseError as bak_exc:
+                case.warnings.append(f"{msg}; its backup is unusable too ({bak_exc}): starting an empty case")
+                return case
+            case.warnings.append(f"{msg}; using the backup {bak.name} ({len(marks)} marks)")
+        if not case.inputs:
+            case.inputs = list(saved_inputs)
+        for m in marks:
+            case._marks[m.key] = m
+        return case
+
+    @classmethod
+    def for_inputs(cls, inputs: Sequence[str], case_file: str | Path | None = None) -> Case:
+        """The case for these inputs: `case_file` if given, else the per-inputs default."""
+        path = Path(case_file) if case_file else default_case_path(inputs)
+        return cls.open(path, inputs)
+
+    def bind(self, sources: Iterable[SourceRow] | Store) -> None:
+        """Learn the store's source id -> path map (needed to identify marked events)."""
+        rows = sources.sources() if isinstance(sources, Store) else sources
+        mapped: dict[int, str] = {}
+        for s in rows:
+            path = _norm_path(s.path)
+            # A cache built from a relative path, reopened from another directory: the store
+            # still holds the old relative name; the input given now is the same file.
+            if not os.path.isabs(path) and 0 <= s.id < len(self.inputs):
+                given = self.inputs[s.id]
+                if os.path.basename(given) == os.path.basename(path):
+                    path = given
+            mapped[s.id] = path
+        self.sources = mapped
+
+    # -- identity --------------------------------------------------------------------------
+
+    def _source_path(self, source: int) -> str:
+        if source in self.sources:
+            return self.sources[source]
+        if 0 <= source < len(self.inputs):
+            return self.inputs[source]
+        return f"#{source}"
+
+    def _key_of(self, se: StoredEvent) -> tuple[str, int | None, int, str, int | None]:
+        ev = se.event
+        return (self._source_path(ev.source), ev.record_id, ev.event_id, ev.computer, ev.filetime)
+
+    def _new_mark(self, se: StoredEvent, note: str = "") -> Mark:
+        ev = se.event
+        return Mark(
+            source_path=self._source_path(ev.source),
+            source=ev.source,
+            record_id=ev.record_id,
+            event_id=ev.event_id,
+            computer=ev.computer,
+            filetime=ev.filetime,
+            store_id=se.id,
+            note=note[:MAX_NOTE_CHARS],
+            marked_at=_now_iso(),
+        )
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def is_marked(self, se: StoredEvent) -> bool:
+        return self._key_of(se) in self._marks
+
+    def get(self, se: StoredEvent) -> Mark | None:
+        return self._marks.get(self._key_of(se))
+
+    def mark(self, se: StoredEvent) -> Mark:
+        """Mark an event (a no-op, keeping its note, when it is already marked)."""
+        key = self._key_of(se)
+        with self._lock:
+            existing = self._marks.get(key)
+            if existing is not None:
+                return existing
+            m = self._new_mark(se)
+            self._marks[key] = m
+            self._changed()
+        return m
+
+    def unmark(self, se: StoredEvent | Mark) -> bool:
+        """Remove a mark (and its note); False when it was not marked."""
+        key = se.key if isinstance(se, Mark) else self._key_of(se)
+        with self._lock:
+            if self._marks.pop(key, None) is None:
+                return False
+            self._changed()
+        return True
+
+    def toggle(self, se: StoredEvent) -> bool:
+        """Mark or unmark; returns True when the event is now marked."""
+        with self._lock:
+            if self.unmark(se):
+                return False
+            self.mark(se)
+        return True
+
+    def set_note(self, se: StoredEvent | Mark, text: str) -> Mark:
+        """Set (or clear, with "") the note of an event, marking it if needed."""
+        text = text.rstrip()[:MAX_NOTE_CHARS]
+        with self._lock:
+            if isinstance(se, Mark):
+                key = se.key
+                current = self._marks.get(key, se)
+            else:
+                key = self._key_of(se)
+                current = self._marks.get(key) or self._new_mark(se)
+            updated = replace(current, note=text)
+            self._marks[key] = updated
+            self._changed()
+        return updated
+
+    def marks(self) -> list[Mark]:
+        """Every mark, in time order (as the event table shows them)."""
+        with self._lock:
+            current = list(self._marks.values())
+        return sorted(current, key=Mark.sort_key)
+
+    def __len__(self) -> int:
+        return len(self._marks)
+
+    # -- finding the events again ----------------------------------------------------------
+
+    def resolve(self, store: Store) -> dict[int, Mark]:
+        """Store id -> mark for every mark found in `store` (the hint is checked first, then
+        the event is looked up by its identity). Hints that moved are updated in memory."""
+        if not self.sources:
+            self.bind(store)
+        by_path: dict[str, int] = {p: i for i, p in self.sources.items()}
+        found: dict[int, Mark] = {}
+        with self._lock:
+            current = list(self._marks.items())
+        for key, m in current:
+            source = by_path.get(m.source_path, m.source if m.source in self.sources else None)
+            if source is None:
+                continue
+            sid = self._locate(store, m, source)
+            if sid is None:
+                continue
+            if sid != m.store_id:
+                with self._lock:  # the UI may unmark meanwhile: never resurrect a mark
+                    if self._marks.get(key) is m:
+                        m = replace(m, store_id=sid)
+                        self._marks[key] = m
+            found[sid] = m
+        return found
+
+    def _locate(self, store: Store, m: Mark, source: int) -> int | None:
+        if m.store_id is not None:
+            hinted = store.get(m.store_id)
+            if hinted is not None and self._matches(hinted, m, source):
+                return hinted.id
+        if m.record_id is None:
+            rows = store.select(
+                "e.source = ? AND e.event_id = ? AND e.ts IS ?",
+                (source, m.event_id, m.filetime),
+                limit=50,
+                order=TIME_ORDER,
+            )
+        else:
+            rows = store.select(
+                "e.record_id = ? AND e.source = ? AND e.event_id = ?",
+                (m.record_id, source, m.event_id),
+                limit=50,
+                order=TIME_ORDER,
+            )
+        for se in rows:
+            if self._matches(se, m, source):
+                return se.id
+        return None
+
+    @staticmethod
+    def _matches(se: StoredEvent, m: Mark, source: int) -> bool:
+        ev = se.event
+        return (
+            ev.source == source
+            and ev.record_id == m.record_id
+            and ev.event_id == m.event_id
+            and ev.computer == m.computer
+            and ev.filetime == m.filetime
+        )
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        if self.autosave:
+            self.save()
+
+    def to_bytes(self) -> bytes:
+        marks = [m.to_json() for m in self.marks()]  # a consistent snapshot (under the lock)
+        doc = {
+            "format": FORMAT,
+            "version": VERSION,
+            "saved": _now_iso(),
+            "inputs": self.inputs,
+            "count": len(marks),
+            "marks": marks,
+        }
+        return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+
+    def save(self) -> None:
+        """Write the case atomically, keeping the previous version as `.bak`. A damaged file
+        found on opening is first moved aside (never silently overwritten)."""
+        if self._damaged and self.path.exists():
+            stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
+            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+            with contextlib.suppress(OSError):
+                os.replace(self.path, aside)
+                self.warnings.append(f"the damaged case file was kept as {aside}")
+        self._damaged = False
+        with self._lock:  # one save at a time: the .bak and the file stay in order
+            atomic_write_bytes(self.path, self.to_bytes(), keep_backup=True)

@@ -1,0 +1,55 @@
+"""Ingest in a child process: `python -m core.store.ingest_child DB [--jobs N] FILE...`.
+
+The app loads large EVTX logs through this rather than in one of its own threads:
+
+* the decoder forks worker processes, and forking a process that runs threads (the UI, the
+  table's fetcher) is unsafe; the fork-server fallback is slow (about 3x here) and fails under
+  some terminals' replaced standard streams;
+* the UI keeps the GIL to itself and stays responsive while the child parses.
+
+Progress goes to stdout as one JSON object per line (the fields of `core.store.ingest.Progress`);
+SIGTERM or SIGINT stops loading after the current batch, keeping what was read (the sources
+read to their end are still marked complete; the cache is not marked complete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from dataclasses import asdict
+from types import FrameType
+
+from core.store.ingest import Progress, load_paths
+from core.store.store import Store
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.store.ingest_child")
+    parser.add_argument("db")
+    parser.add_argument("files", nargs="+")
+    parser.add_argument("--jobs", type=int, default=None)
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    def progress(p: Progress) -> None:
+        sys.stdout.write(json.dumps(asdict(p)) + "\n")
+        sys.stdout.flush()
+
+    with Store(args.db) as store:
+        load_paths(args.files, store, progress=progress, stop=stop, jobs=args.jobs)
+        if not stop.is_set() and all(s.complete for s in store.sources()):
+            store.set_meta("complete", "1")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

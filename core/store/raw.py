@@ -1,0 +1,18 @@
+"""The raw text of one stored event (its XML or JSON as the input holds it), read on demand.
+
+Events keep only a locator into their input (`Event.locator`), not their raw text: the detail
+pane asks for it when the user opens the XML tab. The input is read again through the parser
+that loaded it, so the UI never parses bytes itself.
+"""
+
+from __future__ import annotations
+
+from parsers.sniff import raw_text
+
+
+def raw_event_text(path: str, fmt: str, locator: int) -> str:
+    """The event's XML as Windows renders it (JSON for JSON lines), or a line saying why not."""
+    try:
+        return raw_text(path, fmt, locator)
+    except Exception as exc:  # noqa: BLE001 - a vanished or changed file is reported, not fatal
+        return f"(cannot read the XML: {type(exc).__name__}: {exc})"

@@ -1,0 +1,104 @@
+"""The SQLite layout of the event store.
+
+`events` holds one row per event with the System fields as columns and the ordered EventData
+pairs marshalled (to rebuild the `Event`, see `core.model.rows`). `postings` indexes the EventData
+values: one row per distinct (field, value) with the ids of the events holding it as a JSON
+array (a pair may have several rows: one per flush while loading, one per spelling of the
+name), the field name lower-cased and `num` set when the value is a number (hex or decimal), so
+that `pid:0xc8c` and `pid:3212` find `0x0000000000000c8c` through an index. Logs repeat most
+values, so this is a small fraction of the rows a row-per-field table needs, and SQLite expands
+a list in C (`json_each`, see `FIELD_IDS`). System values stay in their `events` columns only;
+`SYSTEM_FIELDS` maps their names to those columns for the query compiler.
+
+Secondary indexes are built once, after the bulk load (`INDEXES`): maintaining them row by row
+during ingest costs several times more.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 4
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
+);
+CREATE TABLE IF NOT EXISTS sources (
+    id           INTEGER PRIMARY KEY,   -- the `source` of an Event: 0-based input position
+    path         TEXT NOT NULL,
+    format       TEXT NOT NULL,
+    identity     TEXT,
+    records      INTEGER NOT NULL DEFAULT 0,
+    parse_issues INTEGER NOT NULL DEFAULT 0,
+    error        TEXT,
+    complete     INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS issues (
+    source INTEGER NOT NULL,
+    chunk  INTEGER,
+    offset INTEGER,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id            INTEGER PRIMARY KEY,  -- core.model.rows.store_id: (input << 40) + place in it
+    source        INTEGER NOT NULL,
+    record_number INTEGER NOT NULL,
+    record_id     INTEGER NOT NULL,     -- EventRecordID, else the 1-based position
+    ts            INTEGER,              -- FILETIME ticks (100 ns since 1601, UTC); NULL = no time
+    event_id      INTEGER NOT NULL,
+    version       INTEGER,
+    level         INTEGER,
+    task          INTEGER,
+    opcode        INTEGER,
+    keywords      TEXT,
+    channel       TEXT NOT NULL,
+    provider      TEXT NOT NULL,
+    computer      TEXT NOT NULL,
+    pid           INTEGER,
+    tid           INTEGER,
+    user_sid      TEXT,
+    locator       INTEGER,
+    data          BLOB NOT NULL         -- marshalled ((name, value), ...) pairs, document order
+);
+CREATE TABLE IF NOT EXISTS strings (  -- every distinct computer, channel, provider and user SID
+    value TEXT PRIMARY KEY                -- (free text finds events through them: core.query.compile)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS postings (
+    name  TEXT NOT NULL,                -- lower-cased field name
+    value TEXT NOT NULL,
+    num   INTEGER,                      -- core.model.values.as_int(value)
+    ids   TEXT NOT NULL                 -- JSON array of events.id holding this value, ascending
+);
+"""
+
+INDEXES = """
+CREATE INDEX IF NOT EXISTS events_time ON events(ts, record_id);
+CREATE INDEX IF NOT EXISTS events_eid ON events(event_id, ts);
+CREATE INDEX IF NOT EXISTS events_computer ON events(computer COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS events_record ON events(record_id);
+CREATE INDEX IF NOT EXISTS postings_num ON postings(name, num) WHERE num IS NOT NULL;
+CREATE INDEX IF NOT EXISTS postings_value ON postings(name, value COLLATE NOCASE);
+"""
+
+#: Ids of the events having an EventData field that matches: format with `cond`, an SQL
+#: condition over the postings row `p` (its name, value, num). Used as `e.id IN (...)`. Every
+#: id listed is a stored event's (lists are written after their events, never for events a
+#: stopped load drops), so counting distinct ids counts the events.
+FIELD_IDS = "SELECT j.value AS id FROM postings p, json_each(p.ids) j WHERE {cond}"
+
+#: System field names (lower-cased) -> their `events` column, for `field:value` on System fields.
+SYSTEM_FIELDS: dict[str, str] = {
+    "eventid": "event_id",
+    "eventrecordid": "record_id",
+    "computer": "computer",
+    "channel": "channel",
+    "provider": "provider",
+    "level": "level",
+    "task": "task",
+    "opcode": "opcode",
+    "keywords": "keywords",
+    "version": "version",
+    "processid": "pid",
+    "threadid": "tid",
+    "usersid": "user_sid",
+}

@@ -1,0 +1,423 @@
+"""The SQLite event store: every filter, count and page is answered here, in SQL.
+
+One `Store` object per thread (sqlite3 connections are not shared across threads): the parser
+worker writes through its own connection while the UI reads through another (WAL mode lets
+readers see committed batches while the writer goes on).
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import sqlite3
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from core.model.event import Event, EventKeys, ParseIssue
+from core.model.rows import (
+    EVENT_COLUMNS,
+    INSERT_EVENTS,
+    EventRow,
+    Postings,
+    PostingsText,
+    decode_row,
+    encode_tuples,
+    event_fields,
+    postings_text,
+    system_strings,
+)
+from core.model.values import as_int
+from core.store import schema
+
+#: Default display order: time, then EventRecordID (a wrapped log is not in time order by
+#: file position), then insertion order.
+TIME_ORDER = "e.ts, e.record_id, e.id"
+SELECT_COLUMNS = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
+#: Id sets a connection keeps (`Store.id_set`): the current view's and the one before.
+ID_SETS = 2
+#: Pages up to this many rows come back from SQLite as one JSON value (`Store.select`).
+PACKED_ROWS = 1000
+_COLUMN_NAMES = [c.strip() for c in EVENT_COLUMNS.split(",")]
+_PACKED_INNER = ", ".join(f"e.{c} AS {c}" for c in _COLUMN_NAMES)
+_PACKED_OUTER = ", ".join("hex(data)" if c == "data" else c for c in _COLUMN_NAMES)
+#: Posting lists are held in memory and written when they hold this many characters of ids
+#: (bounded memory), or after POSTINGS_SECONDS while loading (field filters catch up with the
+#: rows on screen), and when an input ends. Each write adds one row per distinct pair held.
+POSTINGS_HELD = 32_000_000
+POSTINGS_SECONDS = 1.0
+
+
+def _joined(arrays: list[str]) -> str:
+    """One JSON array of the ids in several (`core.model.rows.postings_text`), in order."""
+    return arrays[0] if len(arrays) == 1 else "[" + ", ".join(a[1:-1] for a in arrays if a != "[]") + "]"
+
+
+class StoredEvent(NamedTuple):
+    """An event with its store row id (stable for the life of the store)."""
+
+    id: int
+    event: Event
+
+
+def _unpacked(row: list[Any]) -> StoredEvent:
+    """A row of `Store.select`'s JSON page (the data blob in hex) as a StoredEvent."""
+    row[-1] = bytes.fromhex(row[-1])
+    return StoredEvent(row[0], decode_row(tuple(row[1:])))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One input as recorded in the store."""
+
+    id: int
+    path: str
+    format: str
+    identity: str | None
+    records: int
+    parse_issues: int
+    error: str | None
+    complete: bool
+
+
+class Store:
+    """An SQLite database of events (see `core.store.schema`)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly:
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            self.conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            # Large pages: an event row is ~700 bytes; 16 KiB pages cut per-page work on bulk
+            # inserts and index builds by a sixth (only takes effect on a new database).
+            self.conn.execute("PRAGMA page_size=16384")
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=OFF")
+            self.conn.executescript(schema.TABLES)
+            if self.get_meta("schema_version") is None:
+                self.set_meta("schema_version", str(schema.SCHEMA_VERSION))
+        self.conn.execute("PRAGMA temp_store=MEMORY")
+        # 16 MiB of pages per connection: the app holds several (table pages, counts, findings),
+        # and larger caches made its memory grow with the log (bench/table.py: 153 MB at a
+        # million events with 64 MiB, 88 MB with this) for no measurable speed.
+        self.conn.execute("PRAGMA cache_size=-16384")
+        self._next_id = self._max_id() + 1
+        self._pending: dict[tuple[str, str], list[str]] = {}
+        self._strings: set[str] = set()  # values known to be in `strings`
+        self._held = 0
+        self._flushed_at = time.monotonic()
+        self._id_sets: OrderedDict[tuple[str, tuple[object, ...]], str] = OrderedDict()
+        self._id_set_serial = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._pending:
+            self.flush_postings()
+        self.conn.close()
+
+    def checkpoint(self, wait_ms: int = 250) -> None:
+        """Fold the write-ahead log into the database file and truncate it. A finished cache is
+        then read by read-only connections, which cannot do this, and SQLite would otherwise
+        leave the log (tens of MB after an index build) beside the database for good. Waits at
+        most `wait_ms` for readers (a view reading a partial model while the log loaded) rather
+        than the connection's 5 s: the log then stays, harmlessly, until a later checkpoint."""
+        timeout = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _max_id(self) -> int:
+        row = self.conn.execute("SELECT max(id) FROM events").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+        self.conn.commit()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def add_source(self, path: str, fmt: str, identity: str | None = None) -> int:
+        """Register an input; its id is the `source` of its events (0-based, in order)."""
+        row = self.conn.execute("SELECT count(*) FROM sources").fetchone()
+        source_id = int(row[0])
+        self.conn.execute(
+            "INSERT INTO sources(id, path, format, identity) VALUES (?, ?, ?, ?)",
+            (source_id, path, fmt, identity),
+        )
+        self.conn.commit()
+        return source_id
+
+    def set_source_format(self, source_id: int, fmt: str) -> None:
+        self.conn.execute("UPDATE sources SET format = ? WHERE id = ?", (fmt, source_id))
+        self.conn.commit()
+
+    def add_rows(self, rows: Sequence[EventRow], postings: PostingsText, strings: Iterable[str] | None = None) -> None:
+        """Insert a batch of encoded events (`core.model.rows.encode_tuples`: ids included) in one
+        transaction; their posting lists join those held for the next `flush_postings`.
+        `strings`: their `core.model.rows.system_strings` when the rows were inserted elsewhere."""
+        if rows:
+            with self.conn:
+                self.conn.executemany(INSERT_EVENTS, rows)
+            self._next_id = max(self._next_id, rows[-1][0] + 1)
+        new = (system_strings(rows) if strings is None else set(strings)) - self._strings
+        if new:
+            with self.conn:
+                self.conn.executemany("INSERT OR IGNORE INTO strings(value) VALUES (?)", [(v,) for v in new])
+            self._strings |= new
+        self.add_postings(postings)
+
+    def add_postings(self, postings: PostingsText) -> None:
+        """Hold posting lists of stored events (`core.model.rows.postings_text`) for the next flush."""
+        pending = self._pending
+        for key, ids in postings.items():
+            held = pending.get(key)
+            if held is None:
+                pending[key] = [ids]
+            else:
+                held.append(ids)
+        self._held += sum(map(len, postings.values()))
+        if self._held >= POSTINGS_HELD or time.monotonic() - self._flushed_at >= POSTINGS_SECONDS:
+            self.flush_postings()
+
+    def flush_postings(self) -> None:
+        """Write the posting lists held in memory (one row per distinct pair)."""
+        self._flushed_at = time.monotonic()
+        if not self._pending:
+            return
+        rows = [
+            (name.lower(), value, as_int(value), _joined(ids)) for (name, value), ids in self._pending.items()
+        ]
+        self._pending = {}
+        self._held = 0
+        with self.conn:
+            self.conn.executemany("INSERT INTO postings(name, value, num, ids) VALUES (?, ?, ?, ?)", rows)
+
+    @property
+    def shareable(self) -> bool:
+        """Whether other processes can open this store (a file, not `:memory:`)."""
+        return str(self.path) not in ("", ":memory:") and not str(self.path).startswith("file::memory:")
+
+    def refresh_next_id(self) -> None:
+        """Take note of events other connections (ingest workers) inserted."""
+        self._next_id = max(self._next_id, self._max_id() + 1)
+
+    def add_events(self, events: Iterable[Event]) -> None:
+        """Insert events, numbered after those already stored, and index their fields at once
+        (tests and small inputs; loaders use `add_rows`)."""
+        postings: Postings = defaultdict(list)
+        items = [(self._next_id + i, event_fields(e)) for i, e in enumerate(events)]
+        self.add_rows(encode_tuples(items, postings), postings_text(postings))
+        self.flush_postings()
+
+    def add_issues(self, issues: Iterable[ParseIssue]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO issues(source, chunk, offset, reason) VALUES (?, ?, ?, ?)",
+                [(i.source, i.chunk, i.offset, i.reason) for i in issues],
+            )
+
+    def finish_source(self, source_id: int, *, records: int, parse_issues: int, error: str | None) -> None:
+        """Record an input's outcome; `complete` says it was read to its end."""
+        self.flush_postings()
+        with self.conn:
+            self.conn.execute(
+                "UPDATE sources SET records = ?, parse_issues = ?, error = ?, complete = 1 WHERE id = ?",
+                (records, parse_issues, error, source_id),
+            )
+
+    def build_indexes(self) -> None:
+        """Create the secondary indexes (once, after the bulk load) and refresh statistics.
+        SQLite may sort for an index on helper threads: let it use the cores."""
+        self.flush_postings()
+        self.conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
+        self.conn.executescript(schema.INDEXES)
+        # Full statistics (a sample of the first rows misjudges EventID selectivity, and the
+        # planner then sorts hundreds of thousands of rows in memory instead of scanning in
+        # time order).
+        self.conn.execute("ANALYZE")
+        self.conn.commit()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def sources(self) -> list[SourceRow]:
+        rows = self.conn.execute(
+            "SELECT id, path, format, identity, records, parse_issues, error, complete FROM sources ORDER BY id"
+        ).fetchall()
+        return [SourceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+
+    def issues(self, source: int | None = None, limit: int | None = None) -> list[ParseIssue]:
+        """Parse issues in the order they were met (at most `limit`; see `issue_count`)."""
+        sql = "SELECT i.source, s.path, i.reason, i.chunk, i.offset FROM issues i JOIN sources s ON s.id = i.source"
+        params: list[object] = []
+        if source is not None:
+            sql += " WHERE i.source = ?"
+            params.append(source)
+        sql += " ORDER BY i.rowid"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self.conn.execute(sql, params).fetchall()
+        return [ParseIssue(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def issue_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])
+
+    def count(self, where: str = "1", params: Sequence[object] = ()) -> int:
+        row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", tuple(params)).fetchone()
+        return int(row[0])
+
+    def size(self) -> int:
+        """How many events the store holds, as of the last index build (its statistics: free,
+        where `count(*)` reads a whole index, 10 ms per million events), else counted."""
+        try:
+            row = self.conn.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'events' LIMIT 1").fetchone()
+        except sqlite3.OperationalError:  # no statistics yet
+            row = None
+        return int(row[0].split()[0]) if row else self.count()
+
+    def id_set(self, ids: str, params: Sequence[object] = ()) -> str:
+        """A temporary table (this connection's, in memory) holding the distinct event ids the
+        SQL `ids` lists, made once and kept for the last ID_SETS lists: a view of a value held
+        by a quarter of a million events then counts and pages without expanding its lists
+        again for every page (30-40 ms each, at a million events). For a store that no longer
+        changes: the table is not refreshed."""
+        key = (ids, tuple(params))
+        name = self._id_sets.get(key)
+        if name is not None:
+            self._id_sets.move_to_end(key)
+            return name
+        self._id_set_serial += 1
+        name = f"temp.id_set_{self._id_set_serial}"
+        with self.conn:  # commits: no read transaction left pinning this connection's snapshot
+            self.conn.execute(f"CREATE TEMP TABLE {name.removeprefix('temp.')}(id INTEGER PRIMARY KEY)")
+            self.conn.execute(f"INSERT OR IGNORE INTO {name} SELECT id FROM ({ids})", key[1])
+        self._id_sets[key] = name
+        while len(self._id_sets) > ID_SETS:
+            _, old = self._id_sets.popitem(last=False)
+            with self.conn:
+                self.conn.execute(f"DROP TABLE {old}")
+        return name
+
+    def id_set_size(self, name: str) -> int:
+        """How many ids the set `name` (from `id_set`) holds."""
+        return int(self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+
+    def count_ids(self, ids: str, params: Sequence[object] = ()) -> int:
+        """How many distinct event ids the SQL `ids` lists (`core.query.compile.Compiled.ids`)."""
+        row = self.conn.execute(f"SELECT count(DISTINCT id) FROM ({ids})", tuple(params)).fetchone()
+        return int(row[0])
+
+    def select(
+        self,
+        where: str = "1",
+        params: Sequence[object] = (),
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        order: str = TIME_ORDER,
+        by_time_index: bool = False,
+    ) -> list[StoredEvent]:
+        """A page of events matching `where` (SQL over alias `e`), in `order`; `by_time_index`
+        makes SQLite walk the time index and test each event (see `core.query.view.fetch_page`).
+
+        A page (`limit` up to PACKED_ROWS) comes back as one JSON value, in one step of the
+        statement: Python's sqlite3 releases the GIL around every step, and a thread fetching
+        rows one by one while the UI thread renders waits up to the switch interval (5 ms) to
+        get it back, for every row (64 rows took 0.2-0.4 s instead of 0.5 ms)."""
+        hint = " INDEXED BY events_time" if by_time_index else ""
+        inner = f"FROM events e{hint} WHERE {where} ORDER BY {order}"
+        args = list(params)
+        if limit is not None:
+            inner += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        if limit is not None and limit <= PACKED_ROWS:
+            packed = f"SELECT json_group_array(json_array({_PACKED_OUTER})) FROM (SELECT {_PACKED_INNER} {inner})"
+            return [_unpacked(r) for r in json.loads(self.conn.execute(packed, args).fetchone()[0])]
+        rows = self.conn.execute(f"SELECT {SELECT_COLUMNS} {inner}", args).fetchall()
+        return [StoredEvent(r[0], decode_row(r[1:])) for r in rows]
+
+    def iter_events(
+        self, where: str = "1", params: Sequence[object] = (), *, order: str = TIME_ORDER
+    ) -> Iterator[StoredEvent]:
+        """Stream every matching event (bounded memory: rows are fetched in batches)."""
+        cur = self.conn.execute(
+            f"SELECT {SELECT_COLUMNS} FROM events e WHERE {where} ORDER BY {order}", tuple(params)
+        )
+        while True:
+            rows = cur.fetchmany(2000)
+            if not rows:
+                return
+            for r in rows:
+                yield StoredEvent(r[0], decode_row(r[1:]))
+
+    def iter_keys(
+        self, where: str = "1", params: Sequence[object] = (), *, order: str = TIME_ORDER
+    ) -> Iterator[EventKeys]:
+        """`iter_events` reduced to what the correlation engine reads of each event: its keys
+        and EventData pairs, no `Event` built (at a million events, building them was a third
+        of the time the model took)."""
+        cur = self.conn.execute(
+            f"SELECT e.id, e.source, e.ts, e.record_id, e.event_id, e.computer, e.data FROM events e "
+            f"WHERE {where} ORDER BY {order}",
+            tuple(params),
+        )
+        loads = marshal.loads
+        while rows := cur.fetchmany(2000):
+            for sid, source, ts, record_id, event_id, computer, data in rows:
+                pairs = loads(data) if data else ()
+                if type(pairs) is not tuple:  # noqa: E721 - as core.model.rows.decode_row
+                    raise ValueError("damaged event data in the store")
+                yield EventKeys(sid, source, ts, record_id, event_id, computer, pairs)
+
+    def get(self, event_id: int) -> StoredEvent | None:
+        """The event with store id `event_id`, or None."""
+        found = self.select("e.id = ?", (event_id,), limit=1)
+        return found[0] if found else None
+
+    def by_record_id(self, record_id: int) -> list[StoredEvent]:
+        """Every event with this record id (several inputs or channels may share one)."""
+        return self.select("e.record_id = ?", (record_id,))
+
+    def event_id_counts(self, source: int | None = None) -> dict[int, int]:
+        sql = "SELECT event_id, count(*) FROM events"
+        params: tuple[object, ...] = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            params = (source,)
+        return {int(r[0]): int(r[1]) for r in self.conn.execute(sql + " GROUP BY event_id ORDER BY event_id", params)}
+
+    def time_range(self, source: int | None = None) -> tuple[int | None, int | None]:
+        sql = "SELECT min(ts), max(ts) FROM events"
+        params: tuple[object, ...] = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            params = (source,)
+        row = self.conn.execute(sql, params).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def computers(self, source: int | None = None) -> list[str]:
+        sql = "SELECT DISTINCT computer FROM events"
+        params: tuple[object, ...] = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            params = (source,)
+        return sorted(str(r[0]) for r in self.conn.execute(sql, params))

@@ -1,0 +1,417 @@
+"""THE EVTX loader: the fast decoder, python-evtx as per-record fallback, chunks in parallel.
+
+Why it looks like this:
+
+* Chunks (64 KiB) are self-contained, so groups of chunks are decoded in worker processes and
+  the results are yielded strictly in file order. At most `window` groups are in flight, so
+  memory stays bounded whatever the file size, and a slow consumer holds the workers back.
+* Pickling `Event` objects back to the parent costs about as much as decoding them: workers ship
+  plain tuples (`iter_events`) or ready-to-insert store rows (`iter_encoded_batches`,
+  `core.model.rows.encode_event` runs in the worker), never objects.
+* The first group is decoded in the calling process while the workers start, so the first events
+  come out within milliseconds whatever the file size; files under `INLINE_BYTES` are decoded
+  inline altogether (process start-up would cost more than it saves).
+* Workers are forked when the caller is single-threaded (cheap, modules already imported); a
+  threaded caller (the TUI) gets a fork server instead, since forking a threaded process can
+  deadlock the child on a lock another thread held.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import marshal
+import mmap
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, NamedTuple, TypeVar
+
+from core.model.event import Event, InputError, ParseIssue, make_event
+from core.model.rows import ID_SHIFT, MAX_PLACE, EventRow, Postings, new_postings
+from parsers.evtx import decoder as evtx_fast
+from parsers.evtx.reference import CHUNK_SIZE, FILE_HEADER_SIZE, check_evtx_header
+
+#: Files smaller than this are decoded in the calling process.
+INLINE_BYTES = 2 * 1024 * 1024
+#: Chunks per worker task: enough to amortise the round trip, small enough to stream.
+GROUP_CHUNKS = 4
+#: Chunks decoded in the calling process while the workers start: the first events come from it.
+FIRST_CHUNKS = 1
+#: Tasks in flight per worker (bounds memory: window x GROUP_CHUNKS x 64 KiB of input).
+WINDOW_PER_JOB = 3
+
+
+class EncodedBatch(NamedTuple):
+    """Store rows of consecutive events, their posting lists (`core.model.rows`), the parse issues
+    among them, and how far into the file they reach (`end_offset`, for progress)."""
+
+    rows: list[EventRow]
+    postings: Postings
+    issues: list[ParseIssue]
+    end_offset: int
+
+
+#: An Event as a plain tuple (its fields in declaration order): cheap to marshal.
+EventTuple = evtx_fast.EventTuple
+
+
+def default_jobs() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _open_checked(path: str) -> tuple[int, bool]:
+    """Size of the file, and whether it holds any chunk; raises InputError as the reference."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(FILE_HEADER_SIZE)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    check_evtx_header(path, head)
+    return size, size >= FILE_HEADER_SIZE + CHUNK_SIZE
+
+
+def _chunk_count(size: int) -> int:
+    return max(0, (size - FILE_HEADER_SIZE) // CHUNK_SIZE)
+
+
+# --------------------------------------------------------------------------------------------
+# Work on a range of chunks (in a worker or inline)
+# --------------------------------------------------------------------------------------------
+
+_WORKER_FILE: dict[str, tuple[Any, mmap.mmap]] = {}
+
+
+def _mapped(path: str) -> mmap.mmap:
+    """The file mapped read-only, kept open across the tasks of one worker (one file at a time;
+    `release_mapped` closes it in a process that stays)."""
+    entry = _WORKER_FILE.get(path)
+    if entry is None:
+        for fh, mm in _WORKER_FILE.values():
+            mm.close()
+            fh.close()
+        _WORKER_FILE.clear()
+        fh = open(path, "rb")  # noqa: SIM115 - kept open for the worker's next tasks
+        entry = (fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
+        _WORKER_FILE[path] = entry
+    return entry[1]
+
+
+def release_mapped() -> None:
+    """Close the file `_mapped` keeps open."""
+    for fh, mm in _WORKER_FILE.values():
+        mm.close()
+        fh.close()
+    _WORKER_FILE.clear()
+
+
+def _chunks(buf: Any, first: int, count: int) -> Iterator[tuple[int, int]]:
+    """(index, offset) of the chunks `first` .. `first + count - 1` that the file holds whole."""
+    for index in range(first, first + count):
+        chunk_ofs = FILE_HEADER_SIZE + index * CHUNK_SIZE
+        if chunk_ofs + CHUNK_SIZE > len(buf):
+            return
+        yield index, chunk_ofs
+
+
+def _decode_range(buf: Any, path: str, source: int, first: int, count: int) -> Iterator[Event | ParseIssue]:
+    for index, chunk_ofs in _chunks(buf, first, count):
+        yield from evtx_fast.iter_chunk(buf, index, chunk_ofs, source, path)
+
+
+def _decode_range_tuples(buf: Any, path: str, source: int, first: int, count: int) -> Iterator[EventTuple | ParseIssue]:
+    """`_decode_range` with events as field tuples: what workers ship (no Event objects)."""
+    for index, chunk_ofs in _chunks(buf, first, count):
+        yield from evtx_fast.iter_chunk_tuples(buf, index, chunk_ofs, source, path)
+
+
+#: What a worker sends back: marshalled rows (marshal loads plain tuples of str/int about twice
+#: as fast as pickle, and the parent's time is the scarce one), and the rare parse issues with
+#: their position in the sequence.
+Shipped = tuple[bytes, list[tuple[int, ParseIssue]], int]
+
+
+def _ship_events(items: Iterable[Event | EventTuple | ParseIssue], end: int) -> Shipped:
+    tuples: list[EventTuple] = []
+    issues: list[tuple[int, ParseIssue]] = []
+    for item in items:
+        if isinstance(item, tuple):
+            tuples.append(item)
+        elif isinstance(item, ParseIssue):
+            issues.append((len(tuples) + len(issues), item))
+        else:
+            tuples.append(evtx_fast.as_tuple(item))
+    return marshal.dumps(tuples), issues, end
+
+
+def _loads(blob: bytes) -> Any:
+    """marshal.loads with the cyclic GC paused: a batch is thousands of fresh tuples and
+    strings (no cycles), and the collections they would trigger double the parent's cost of
+    unpacking them; the parent's time is what bounds the parallel path."""
+    if not gc.isenabled():
+        return marshal.loads(blob)
+    gc.disable()
+    try:
+        return marshal.loads(blob)
+    finally:
+        gc.enable()
+
+
+def _unship_events(shipped: Shipped) -> Iterator[Event | ParseIssue]:
+    blob, issues, _ = shipped
+    make = make_event
+    tuples = _loads(blob)
+    if not issues:
+        for item in tuples:
+            yield make(*item)
+        return
+    it = iter(tuples)
+    done = 0
+    for index, issue in issues:
+        while done < index:
+            yield make(*next(it))
+            done += 1
+        yield issue
+        done += 1
+    for item in it:
+        yield make(*item)
+
+
+def _end_of(buf: Any, first: int, count: int) -> int:
+    return min(len(buf), FILE_HEADER_SIZE + (first + count) * CHUNK_SIZE)
+
+
+def _tuples_task(path: str, source: int, first: int, count: int) -> Shipped:
+    """Worker task: events as marshalled tuples."""
+    buf = _mapped(path)
+    return _ship_events(_decode_range_tuples(buf, path, source, first, count), _end_of(buf, first, count))
+
+
+def _encode_range(buf: Any, path: str, source: int, first: int, count: int) -> EncodedBatch:
+    """Store rows and posting lists of a range of chunks; an event's store id is its input
+    and record offset (`core.model.rows.store_id`: `_plan` refuses files too large for it)."""
+    rows: list[EventRow] = []
+    issues: list[ParseIssue] = []
+    postings = new_postings()
+    base = source << ID_SHIFT
+    for index, chunk_ofs in _chunks(buf, first, count):
+        evtx_fast.encode_chunk(buf, index, chunk_ofs, source, path, base, postings, rows, issues)
+    return EncodedBatch(rows, dict(postings), issues, _end_of(buf, first, count))
+
+
+def encode_range(path: str, source: int, first: int, count: int) -> EncodedBatch:
+    """`count` chunks from chunk `first` of the file as store rows and posting lists: a task for
+    `map_chunk_groups` (the file stays mapped for the process' next task)."""
+    return _encode_range(_mapped(path), path, source, first, count)
+
+
+def _ship_batch(batch: EncodedBatch) -> Shipped:
+    return marshal.dumps((batch.rows, batch.postings)), [(0, issue) for issue in batch.issues], batch.end_offset
+
+
+def _encoded_task(path: str, source: int, first: int, count: int) -> Shipped:
+    """Worker task: store rows and posting lists (marshalled), so the parent only inserts."""
+    return _ship_batch(encode_range(path, source, first, count))
+
+
+def _unship_batch(shipped: Shipped) -> EncodedBatch:
+    blob, issues, end = shipped
+    rows, postings = _loads(blob)
+    return EncodedBatch(rows, postings, [issue for _, issue in issues], end)
+
+
+# --------------------------------------------------------------------------------------------
+# Scheduling
+# --------------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+A = TypeVar("A")
+
+
+def run_ordered(
+    tasks: Iterable[A], submit: Callable[[A], Future[T]], window: int, on_submit: Callable[[int], None] | None = None
+) -> Iterator[tuple[A, Future[T]]]:
+    """Submit `tasks` keeping at most `window` of them submitted and not yet handed back, and
+    hand back (task, future) in task order. A consumer that stops pulling stops the submitting;
+    `on_submit` (tests) is told how many are in flight after each submission."""
+    pending: deque[tuple[A, Future[T]]] = deque()
+    it = iter(tasks)
+    window = max(1, window)
+    for task in it:
+        pending.append((task, submit(task)))
+        if on_submit is not None:
+            on_submit(len(pending))
+        if len(pending) >= window:
+            break
+    while pending:
+        task, fut = pending.popleft()
+        yield task, fut
+        for nxt in it:
+            pending.append((nxt, submit(nxt)))
+            if on_submit is not None:
+                on_submit(len(pending))
+            break
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    methods = multiprocessing.get_all_start_methods()
+    ctx: multiprocessing.context.BaseContext
+    if "fork" in methods and threading.active_count() == 1:
+        ctx = multiprocessing.get_context("fork")
+    elif "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["parsers.evtx"])
+    else:
+        ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+
+
+def _groups(n_chunks: int, start: int, size: int = GROUP_CHUNKS) -> list[tuple[int, int]]:
+    return [(first, min(size, n_chunks - first)) for first in range(start, n_chunks, size)]
+
+
+def _parallel(
+    path: str,
+    source: int,
+    jobs: int,
+    n_chunks: int,
+    task: Callable[[str, int, int, int], T],
+    inline: Callable[[int, int], T],
+    group: int = GROUP_CHUNKS,
+) -> Iterator[T]:
+    """Results of `task` over the groups of chunks, in file order: the first group inline, the
+    others in workers (a pool that breaks or cannot start degrades to inline decoding)."""
+    first = min(FIRST_CHUNKS, n_chunks)
+    groups = _groups(n_chunks, first, group)
+    done = 0  # groups handed out so far
+    pool: ProcessPoolExecutor | None = None
+    # The first events come from here, before any process starts (a fork server takes ~0.1 s).
+    yield inline(0, first)
+    try:
+        try:
+            pool = _pool(jobs)
+            live = pool
+            ordered = run_ordered(groups, lambda g: live.submit(task, path, source, g[0], g[1]), jobs * WINDOW_PER_JOB)
+            head = next(ordered, None)
+        except (BrokenProcessPool, OSError):
+            ordered, head = iter(()), None
+        try:
+            for _group, fut in _chain([head] if head is not None else [], ordered):
+                result = fut.result()
+                done += 1
+                yield result
+        except (BrokenProcessPool, OSError):
+            pass  # workers died or cannot start: decode the rest here
+        for rest in groups[done:]:
+            yield inline(rest[0], rest[1])
+            done += 1
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _chain(head: list[T], rest: Iterator[T]) -> Iterator[T]:
+    yield from head
+    yield from rest
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def _plan(path: str, jobs: int | None) -> tuple[int, int, bool] | None:
+    """Check the file (InputError if it is not EVTX) and decide how to decode it: (jobs, chunk
+    count, decode inline?); None when it has no chunk at all."""
+    size, has_chunks = _open_checked(path)
+    if size > MAX_PLACE:
+        raise InputError(f"{path}: larger than 1 TiB, not supported")
+    if not has_chunks:
+        return None
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    n_chunks = _chunk_count(size)
+    return jobs, n_chunks, jobs == 1 or size < INLINE_BYTES or n_chunks <= GROUP_CHUNKS
+
+
+def iter_events(path: str, source: int = 0, jobs: int | None = None) -> Iterator[Event | ParseIssue]:
+    """Every event of an EVTX file, in file order, with a ParseIssue for each record neither
+    decoder can read: every record `parsers.evtx.reference.iter_events` reads, identical, plus
+    those python-evtx cannot read (records without templates, bad strings...).
+
+    Raises InputError before yielding anything when the file is not a readable EVTX file.
+    `jobs`: worker processes (default one per core; 1 = no workers).
+    """
+    plan = _plan(path, jobs)
+    if plan is None:
+        return
+    jobs, n_chunks, inline_only = plan
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            if inline_only:
+                yield from _decode_range(buf, path, source, 0, n_chunks)
+                return
+
+            def inline(first: int, count: int) -> Shipped:
+                items = _decode_range_tuples(buf, path, source, first, count)
+                return _ship_events(items, _end_of(buf, first, count))
+
+            for shipped in _parallel(path, source, jobs, n_chunks, _tuples_task, inline):
+                yield from _unship_events(shipped)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def uses_workers(path: str, jobs: int | None) -> bool:
+    """Whether `map_chunk_groups` would start worker processes for this file (InputError as
+    `iter_events` when it is not a readable EVTX file)."""
+    plan = _plan(path, jobs)
+    return plan is not None and not plan[2]
+
+
+def map_chunk_groups(
+    path: str,
+    source: int,
+    jobs: int | None,
+    task: Callable[[str, int, int, int], T],
+    inline: Callable[[str, int, int, int], T] | None = None,
+    group: int = GROUP_CHUNKS,
+) -> Generator[T, None, None]:
+    """`task(path, source, first chunk, chunk count)` over the file's groups of chunks, results
+    in file order: in worker processes (`task` must pickle: a module-level function or a
+    partial of one), the first group (and every group of a small file) in this process, as
+    `iter_events` schedules them, through `inline` when given (say, to hold no resource a
+    forked worker would inherit), `group` chunks a task. Raises InputError as `iter_events`."""
+    plan = _plan(path, jobs)
+    if plan is None:
+        return
+    jobs, n_chunks, inline_only = plan
+    here = inline or task
+    try:
+        if inline_only:
+            for first, count in _groups(n_chunks, 0, group):
+                yield here(path, source, first, count)
+        else:
+            yield from _parallel(path, source, jobs, n_chunks, task, lambda f, c: here(path, source, f, c), group)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    finally:
+        release_mapped()
+
+
+def iter_encoded_batches(path: str, source: int = 0, jobs: int | None = None) -> Iterator[EncodedBatch]:
+    """The same events as `iter_events`, as store rows and posting lists (`core.model.rows`) computed
+    in the workers, in file order, one batch per group of chunks: the ingest only inserts them.
+    (For small files and stores the workers cannot open; else `core.store.evtx_ingest` has the
+    workers insert them too.)"""
+    with contextlib.closing(map_chunk_groups(path, source, jobs, _encoded_task)) as shipped:
+        for batch in shipped:
+            yield _unship_batch(batch)
