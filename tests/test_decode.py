@@ -6,15 +6,10 @@ import base64
 
 import pytest
 
-from core.model.decode import (
-    FIELD_HELP,
-    FIELD_HELP_JA,
-    decode_access_mask,
-    decode_value,
-    decoded_command_line,
-    field_help,
-    message_text,
-)
+from core.model.access import decode_access_mask, message_text
+from core.model.command_line import decoded_command_line
+from core.model.decode import decode_value
+from core.model.field_help import FIELD_HELP, FIELD_HELP_JA, field_help
 
 
 @pytest.mark.parametrize(

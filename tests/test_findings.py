@@ -14,7 +14,7 @@ import pytest
 
 from core.findings.engine import Finding, findings_for_event, run_findings
 from core.findings.rules import SPECS, RulesError, RuleSet, load_rules, parse_rules_text
-from core.model.decode import decoded_command_line
+from core.model.command_line import decoded_command_line
 from core.model.event import Event, parse_time
 from core.store.store import Store, StoredEvent
 

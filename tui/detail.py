@@ -16,8 +16,7 @@ Rich as markup.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -28,7 +27,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane, Tree
 from textual.widgets.tree import TreeNode
 
+from core.model.decode import decode_value
 from core.model.event import Event, iso_from_filetime
+from core.model.field_help import field_help
 from core.model.text import printable
 from core.store.store import SourceRow
 from tui.event_table import finding_glyph
@@ -36,29 +37,13 @@ from tui.event_table import finding_glyph
 if TYPE_CHECKING:
     from core.findings.engine import Finding
 
-DecodeFn = Callable[..., str | None]
-HelpFn = Callable[[int, str], str | None]
-
-
-def _load_decoders() -> tuple[DecodeFn | None, HelpFn | None]:
-    """`core.model.decode` is written by another module owner; without it values show raw."""
-    try:
-        mod = importlib.import_module("core.model.decode")
-    except ModuleNotFoundError as exc:
-        if exc.name != "core.model.decode":
-            raise
-        return None, None
-    return getattr(mod, "decode_value", None), getattr(mod, "field_help", None)
-
-
-DECODE, FIELD_HELP = _load_decoders()
 
 
 def decoded(name: str, value: str | None, event: Event, object_type: str | None = None) -> str | None:
-    if DECODE is None or value is None:
+    if value is None:
         return None
     try:
-        return DECODE(name, value, event.event_id, object_type=object_type)
+        return decode_value(name, value, event.event_id, object_type=object_type)
     except Exception:  # noqa: BLE001 - a decoder bug must not hide the raw value
         return None
 
@@ -186,12 +171,7 @@ class DetailPane(Vertical):
         data = tree.root.add(Text("EventData", style="bold"), data="", expand=True)
         object_type = event.get("ObjectType")
         for name, value in event.data:
-            help_text = ""
-            if FIELD_HELP is not None:
-                try:
-                    help_text = FIELD_HELP(event.event_id, name) or ""
-                except Exception:  # noqa: BLE001
-                    help_text = ""
+            help_text = field_help(event.event_id, name) or ""
             data.add_leaf(field_label(name, value, decoded(name, value, event, object_type)), data=help_text)
         tree.root.expand()
         if self.query_one(TabbedContent).active == "tab-xml":

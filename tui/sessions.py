@@ -27,7 +27,7 @@ from tui.model_cache import ModelReady, request_model
 
 def _logon_types() -> dict[int, str]:
     try:
-        from core.model.decode import LOGON_TYPES
+        from core.model.sids import LOGON_TYPES
     except ImportError:  # the decoders are optional for this view
         return {}
     return dict(LOGON_TYPES)

@@ -30,8 +30,9 @@ from core.correlate.processes import (
     pid_text,
 )
 from core.correlate.sessions import Session, SessionChoice, SessionTracker, user_name
-from core.model.decode import TOKEN_ELEVATION, decode_label, decode_messages
+from core.model.access import decode_messages
 from core.model.event import Event, EventKeys, iso_from_filetime
+from core.model.sids import TOKEN_ELEVATION, decode_label
 from core.model.values import as_int
 from core.store.gc_pause import gc_paused
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.findings.rules import Rule, RulesError, RuleSet, glob_match, load_rules
-from core.model.decode import decode_label, decoded_command_line, label_rid, sid_rid
+from core.model.command_line import decoded_command_line
 from core.model.event import Event, filetime_to_datetime
+from core.model.sids import decode_label, label_rid, sid_rid
 from core.model.values import as_int
 from core.store.schema import FIELD_IDS
 
