@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.common import add_input_args, open_store, report_input_errors
+from cli.common import add_input_args, open_store, report_input_errors, resolve_inputs
+from cli.exit_codes import Exit, worst
 
 
 def register(sub: Any) -> None:
@@ -49,16 +50,22 @@ def os_message(exc: OSError) -> str:
     return text
 
 
-def run(args: argparse.Namespace) -> int:
+def output_status(exc: OSError) -> Exit:
+    """OUTPUT_EXISTS when the target is in the way (a script may retry with --force), else
+    OUTPUT_FAILED: never the unreadable-input status."""
+    return Exit.OUTPUT_EXISTS if isinstance(exc, FileExistsError) else Exit.OUTPUT_FAILED
+
+
+def run(args: argparse.Namespace) -> Exit:
     from core.export import check_target, export_marks, export_view
 
     fmt = _format_for(args)
     if args.marks and fmt != "md":
         print("evtx-explorer: --marks writes a Markdown report (--format md)", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     if args.marks and args.where:
         print("evtx-explorer: --marks exports the marked events; --where does not apply", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     compiled = None
     if not args.marks:
         from core.query import QueryError, compile_query
@@ -68,20 +75,19 @@ def run(args: argparse.Namespace) -> int:
         except QueryError as exc:
             print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
             print(f"  {args.where}\n  {' ' * exc.position}^", file=sys.stderr)
-            return 2
+            return Exit.USAGE
     try:
         check_target(Path(args.output), args.force)  # before the slow load
     except OSError as exc:
         print(f"evtx-explorer: {os_message(exc)}", file=sys.stderr)
-        return 1
+        return output_status(exc)
     store = open_store(args)
-    status = report_input_errors(store)
+    status = report_input_errors(store, args)
     try:
         if args.marks:
-            from cli.cmd_open import resolve_files
             from core.case import Case
 
-            case = Case.for_inputs(resolve_files(list(args.files)), args.case)
+            case = Case.for_inputs(resolve_inputs(list(args.files))[0], args.case)
             case.autosave = False  # exporting never rewrites the case
             for warning in case.warnings:
                 print(f"evtx-explorer: {warning}", file=sys.stderr)
@@ -93,6 +99,6 @@ def run(args: argparse.Namespace) -> int:
             what = "rows"
     except OSError as exc:
         print(f"evtx-explorer: {os_message(exc)}", file=sys.stderr)
-        return 1
+        return worst(status, output_status(exc))
     print(f"wrote {n} {what} to {args.output}", file=sys.stderr)
     return status
