@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--where", default="", help="filter, e.g. '4688 image:*rundll32*'")
     parser.add_argument("--format", choices=("csv", "jsonl", "md"), default=None,
                         help="output format (default: from the file extension, else jsonl)")
-    parser.add_argument("--output", "-o", required=True, metavar="PATH", help="file to write")
+    parser.add_argument("--output", "-o", required=True, metavar="PATH", help="file to write ('-': standard output)")
     parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
     parser.add_argument("--marks", action="store_true", help="export the marked events and notes (Markdown)")
     parser.add_argument("--case", default=None, metavar="FILE",
@@ -57,7 +57,7 @@ def output_status(exc: OSError) -> Exit:
 
 
 def run(args: argparse.Namespace) -> Exit:
-    from core.export import check_target, export_marks, export_view
+    from core.export import check_target, export_marks, export_view, marks_report, write_view
 
     fmt = _format_for(args)
     if args.marks and fmt != "md":
@@ -76,8 +76,10 @@ def run(args: argparse.Namespace) -> Exit:
             print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
             print(f"  {args.where}\n  {' ' * exc.position}^", file=sys.stderr)
             return Exit.USAGE
+    to_stdout = args.output == "-"
     try:
-        check_target(Path(args.output), args.force)  # before the slow load
+        if not to_stdout:
+            check_target(Path(args.output), args.force)  # before the slow load
     except OSError as exc:
         print(f"evtx-explorer: {os_message(exc)}", file=sys.stderr)
         return output_status(exc)
@@ -91,14 +93,21 @@ def run(args: argparse.Namespace) -> Exit:
             case.autosave = False  # exporting never rewrites the case
             for warning in case.warnings:
                 print(f"evtx-explorer: {warning}", file=sys.stderr)
-            n = export_marks(case, store, args.output, overwrite=args.force)
+            if to_stdout:
+                text, n = marks_report(case, store)
+                sys.stdout.write(text)
+            else:
+                n = export_marks(case, store, args.output, overwrite=args.force)
             what = "marks"
         else:
             assert compiled is not None
-            n = export_view(store, compiled.where, compiled.params, fmt, args.output, overwrite=args.force)
+            if to_stdout:
+                n = write_view(store, compiled.where, compiled.params, fmt, sys.stdout)
+            else:
+                n = export_view(store, compiled.where, compiled.params, fmt, args.output, overwrite=args.force)
             what = "rows"
     except OSError as exc:
         print(f"evtx-explorer: {os_message(exc)}", file=sys.stderr)
         return worst(status, output_status(exc))
-    print(f"wrote {n} {what} to {args.output}", file=sys.stderr)
+    print(f"wrote {n} {what} to {'stdout' if to_stdout else args.output}", file=sys.stderr)
     return status
