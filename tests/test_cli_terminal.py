@@ -124,3 +124,30 @@ def test_a_pipe_gets_the_exact_data(hostile: tuple[Path, Path], monkeypatch: pyt
     doc = json.loads(text[: text.rindex("}") + 1])
     assert doc["files"][0]["computers"] == [HOST]
     assert f"evtx-explorer: {bad}" in text  # the error line to a pipe: the exact name
+
+
+def test_a_lone_surrogate_is_shown_escaped_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file name with bytes that are not UTF-8 reaches Python as lone surrogates: a terminal
+    shows them escaped (as the app does), a pipe gets a backslash escape instead of a traceback."""
+    from cli.output import safe_streams
+
+    for fds, tty in ((os.openpty(), True), (os.pipe(), False)):
+        read_fd, write_fd = fds
+        stream = open(write_fd, "w", encoding="utf-8", errors="strict", closefd=True)  # noqa: SIM115
+        with monkeypatch.context() as m:
+            m.setattr(sys, "stdout", stream)
+            with safe_streams():
+                print("bad\udcff.evtx \u202etxt.exe")
+        stream.close()
+        out = b""
+        while True:
+            try:
+                data = os.read(read_fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        os.close(read_fd)
+        assert b"bad\\udcff.evtx" in out
+        assert ("\u202e".encode() in out) is not tty  # the pipe keeps the exact text
