@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cli.exit_codes import Exit
 from core.store.cache import cache_dir, clear_cache
 
 
@@ -14,13 +15,13 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Exit:
     directory = cache_dir()
     if args.clear:
         clear_cache()
         print(f"cleared {directory}")
-        return 0
+        return Exit.OK
     dbs = sorted(directory.glob("*.sqlite")) if directory.exists() else []
     size = sum(p.stat().st_size for p in dbs)
     print(f"{directory}: {len(dbs)} databases, {size / 1e6:.1f} MB")
-    return 0
+    return Exit.OK

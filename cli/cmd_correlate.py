@@ -24,6 +24,7 @@ import sys
 from typing import Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
+from cli.exit_codes import Exit, worst
 from core.correlate.model import (
     Correlation,
     CorrelationModel,
@@ -148,7 +149,7 @@ def render_tree(node: Node, out: Any, depth: int = 0) -> None:
 # -- command -----------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Exit:
     where: str = "e.record_id = ?"
     params: tuple[object, ...] = (args.record,)
     if args.where is not None:
@@ -160,10 +161,10 @@ def run(args: argparse.Namespace) -> int:
         except QueryError as exc:
             print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
             print(f"  {args.where}\n  {' ' * exc.position}^", file=sys.stderr)
-            return 2
+            return Exit.USAGE
         where, params = compiled.where, tuple(compiled.params)
     store = open_store(args)
-    status = report_input_errors(store)
+    status = report_input_errors(store, args)
     model: CorrelationModel = model_from_store(store)
     paths = {s.id: s.path for s in store.sources()}
     out = sys.stdout
@@ -186,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
     if count == 0:
         what = f"record ID {args.record}" if args.where is None else "the query"
         print(f"evtx-explorer: no event matches {what}", file=sys.stderr)
+        return worst(status, Exit.NO_MATCH)
     return status
 
 

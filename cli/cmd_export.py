@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.common import add_input_args, open_store, report_input_errors
+from cli.common import add_input_args, open_store, report_input_errors, resolve_inputs
+from cli.exit_codes import Exit, worst
 
 
 def register(sub: Any) -> None:
@@ -26,7 +27,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--where", default="", help="filter, e.g. '4688 image:*rundll32*'")
     parser.add_argument("--format", choices=("csv", "jsonl", "md"), default=None,
                         help="output format (default: from the file extension, else jsonl)")
-    parser.add_argument("--output", "-o", required=True, metavar="PATH", help="file to write")
+    parser.add_argument("--output", "-o", required=True, metavar="PATH", help="file to write ('-': standard output)")
     parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
     parser.add_argument("--marks", action="store_true", help="export the marked events and notes (Markdown)")
     parser.add_argument("--case", default=None, metavar="FILE",
@@ -49,16 +50,22 @@ def os_message(exc: OSError) -> str:
     return text
 
 
-def run(args: argparse.Namespace) -> int:
-    from core.report.export import check_target, export_marks, export_view
+def output_status(exc: OSError) -> Exit:
+    """OUTPUT_EXISTS when the target is in the way (a script may retry with --force), else
+    OUTPUT_FAILED: never the unreadable-input status."""
+    return Exit.OUTPUT_EXISTS if isinstance(exc, FileExistsError) else Exit.OUTPUT_FAILED
+
+
+def run(args: argparse.Namespace) -> Exit:
+    from core.report.export import check_target, export_marks, export_view, marks_report, write_view
 
     fmt = _format_for(args)
     if args.marks and fmt != "md":
         print("evtx-explorer: --marks writes a Markdown report (--format md)", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     if args.marks and args.where:
         print("evtx-explorer: --marks exports the marked events; --where does not apply", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     compiled = None
     if not args.marks:
         from core.query.compile import QueryError, compile_query
@@ -68,31 +75,39 @@ def run(args: argparse.Namespace) -> int:
         except QueryError as exc:
             print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
             print(f"  {args.where}\n  {' ' * exc.position}^", file=sys.stderr)
-            return 2
+            return Exit.USAGE
+    to_stdout = args.output == "-"
     try:
-        check_target(Path(args.output), args.force)  # before the slow load
+        if not to_stdout:
+            check_target(Path(args.output), args.force)  # before the slow load
     except OSError as exc:
         print(f"evtx-explorer: {os_message(exc)}", file=sys.stderr)
-        return 1
+        return output_status(exc)
     store = open_store(args)
-    status = report_input_errors(store)
+    status = report_input_errors(store, args)
     try:
         if args.marks:
-            from cli.cmd_open import resolve_files
             from core.report.case import Case
 
-            case = Case.for_inputs(resolve_files(list(args.files)), args.case)
+            case = Case.for_inputs(resolve_inputs(list(args.files))[0], args.case)
             case.autosave = False  # exporting never rewrites the case
             for warning in case.warnings:
                 print(f"evtx-explorer: {warning}", file=sys.stderr)
-            n = export_marks(case, store, args.output, overwrite=args.force)
+            if to_stdout:
+                text, n = marks_report(case, store)
+                sys.stdout.write(text)
+            else:
+                n = export_marks(case, store, args.output, overwrite=args.force)
             what = "marks"
         else:
             assert compiled is not None
-            n = export_view(store, compiled.where, compiled.params, fmt, args.output, overwrite=args.force)
+            if to_stdout:
+                n = write_view(store, compiled.where, compiled.params, fmt, sys.stdout)
+            else:
+                n = export_view(store, compiled.where, compiled.params, fmt, args.output, overwrite=args.force)
             what = "rows"
     except OSError as exc:
         print(f"evtx-explorer: {os_message(exc)}", file=sys.stderr)
-        return 1
-    print(f"wrote {n} {what} to {args.output}", file=sys.stderr)
+        return worst(status, output_status(exc))
+    print(f"wrote {n} {what} to {'stdout' if to_stdout else args.output}", file=sys.stderr)
     return status

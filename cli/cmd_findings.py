@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
+from cli.exit_codes import Exit
 from core.findings.engine import Finding, findings_json, store_findings
 from core.findings.rules import RulesError, load_rules
 from core.model.event import iso_from_filetime
@@ -53,12 +54,12 @@ def _table(findings: list[Finding], titles: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Exit:
     try:
         rules = load_rules(args.rules)
     except RulesError as exc:
         print(f"evtx-explorer findings: bad rules file: {printable(str(exc))}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     store = open_store(args)
     try:
         data = store_findings(store, rules)
@@ -66,6 +67,6 @@ def run(args: argparse.Namespace) -> int:
             print(dump_json([findings_json(f) for f in data.findings]))
         else:
             print(_table(data.findings, data.titles))
-        return report_input_errors(store)
+        return report_input_errors(store, args)
     finally:
         store.close()

@@ -1,16 +1,22 @@
-"""`evtx-explorer [open] FILE...` and `evtx-explorer demo`: the terminal app."""
+"""`evtx-explorer [open] FILE...` and `evtx-explorer demo`: the terminal app.
+
+The app's exit status follows the headless commands' (`cli.exit_codes`): after the user quits,
+INPUT_UNREADABLE if an input could not be read (the app showed it in its issues panel), else OK.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from typing import Any
 
-DEMO_LOG = Path(__file__).resolve().parents[1] / "demo" / "intrusion.xml"
+from cli.common import resolve_inputs
+from cli.exit_codes import Exit
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="*", metavar="FILE", help="logs to open; 'demo' opens the bundled demo")
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="logs to open (a directory loads the logs inside it); 'demo' opens the bundled demo")
     parser.add_argument("--no-cache", action="store_true", help="parse again, do not read or write the cache")
     parser.add_argument("--jobs", type=int, default=None, help="EVTX decoding processes (default: one per core)")
     parser.add_argument("--case", default=None, metavar="FILE",
@@ -19,15 +25,42 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_files(files: list[str]) -> list[str]:
-    """`demo` stands for the bundled demo log (written by `demo/make_demo.py`)."""
-    return [str(DEMO_LOG) if f == "demo" else f for f in files]
+    """The paths the app opens: `demo` is the bundled demo log, a directory its logs."""
+    return resolve_inputs(files)[0]
+
+
+def make_app(files: list[str], args: argparse.Namespace) -> Any:
+    """The app for `files` (a seam: tests run it headless)."""
+    from tui.app import EvtxApp  # here, not at the top: the headless commands never import textual
+
+    return EvtxApp(files, use_cache=not args.no_cache, jobs=args.jobs, case_file=args.case)
+
+
+def app_status(app: Any, problems: list[str]) -> Exit:
+    """The status once the app has quit: an input it could not read (or a name that held no
+    log) makes it INPUT_UNREADABLE, as for the headless commands."""
+    unreadable = bool(problems) or int(getattr(app, "error_count", 0) or 0) > 0
+    unreadable = unreadable or any(getattr(s, "error", None) for s in getattr(app, "sources", {}).values())
+    return Exit.INPUT_UNREADABLE if unreadable else Exit.OK
 
 
 def run(args: argparse.Namespace) -> int:
-    files = resolve_files(args.files)
-    if not files:
+    if not args.files:
         print("usage: evtx-explorer FILE... (or 'evtx-explorer demo'); see --help", file=sys.stderr)
-        return 2
-    from tui.app import run_app  # here, not at the top: the headless commands never import textual
-
-    return run_app(files, use_cache=not args.no_cache, jobs=args.jobs, case_file=args.case)
+        return Exit.USAGE
+    files, problems = resolve_inputs(list(args.files))
+    for problem in problems:  # before the app takes the screen; said again by the status
+        print(f"evtx-explorer: {problem}", file=sys.stderr)
+    if not files:
+        return Exit.INPUT_UNREADABLE
+    app = make_app(files, args)
+    app.run()
+    crashed = getattr(app, "return_code", None)
+    if crashed:  # Textual's own status for an app that died (it printed the traceback)
+        return int(crashed)
+    status = app_status(app, problems)
+    if status is Exit.INPUT_UNREADABLE:
+        errors = [s.error for s in getattr(app, "sources", {}).values() if getattr(s, "error", None)]
+        for error in errors or getattr(app, "load_errors", []):
+            print(f"evtx-explorer: {error}", file=sys.stderr)
+    return status

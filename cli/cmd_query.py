@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cli.common import add_input_args, open_store, report_input_errors
+from cli.exit_codes import Exit
 from core.report.export import write_rows
 from core.store.store import StoredEvent
 
@@ -21,7 +22,7 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Exit:
     from core.query.compile import QueryError, compile_query
 
     try:
@@ -29,12 +30,12 @@ def run(args: argparse.Namespace) -> int:
     except QueryError as exc:
         print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
         print(f"  {args.where}\n  {' ' * exc.position}^", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     if args.limit is not None and args.limit < 0:
         print("evtx-explorer: --limit must be >= 0", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     store = open_store(args)
-    status = report_input_errors(store)
+    status = report_input_errors(store, args)
     if args.limit is None:
         rows: Iterable[StoredEvent] = store.iter_events(compiled.where, compiled.params)
     else:

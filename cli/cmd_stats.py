@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
+from cli.exit_codes import Exit
 from core.model.event import iso_from_filetime
 from core.store.store import Store
 
@@ -39,7 +40,7 @@ def collect(store: Store) -> dict[str, Any]:
     return {"files": files, "total_records": sum(f["records"] for f in files)}
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Exit:
     store = open_store(args)
     doc = collect(store)
     if args.json:
@@ -63,4 +64,4 @@ def run(args: argparse.Namespace) -> int:
 
         for issue in store.issues():
             print(f"issue: {printable(issue.path)} chunk={issue.chunk} offset={issue.offset} {printable(issue.reason)}")
-    return report_input_errors(store)
+    return report_input_errors(store, args)

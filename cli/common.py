@@ -1,36 +1,97 @@
-"""Pieces the headless commands share: input options, opening the store, JSON output."""
+"""Pieces the headless commands share: input options, naming and opening the inputs, JSON output."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
-from core.store.cache import open_inputs
+from cli.exit_codes import Exit
+from core.model.text import json_safe
 from core.store.store import Store
+
+#: Inside a directory given as input, the files loaded (a folder of logs, `winevt\Logs`, a
+#: collection): by extension, so notes and scripts beside the logs are not reported unreadable.
+LOG_SUFFIXES = (".evtx", ".xml", ".json", ".jsonl", ".ndjson", ".zip")
+#: Bounds on walking a directory given as input (it may be a whole disk image's mount point).
+MAX_DEPTH = 8
+MAX_ENTRIES = 200_000
+MAX_FILES = 10_000
 
 
 def add_input_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help=".evtx, Event XML, JSON lines or .zip")
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help=".evtx, Event XML, JSON lines or .zip; a directory loads the logs inside it; "
+                        "'demo' is the bundled demo log")
     parser.add_argument("--no-cache", action="store_true", help="parse again, do not read or write the cache")
     parser.add_argument("--jobs", type=int, default=None, help="EVTX decoding processes (default: one per core)")
 
 
+def _logs_in(directory: Path) -> tuple[list[str], str | None]:
+    """The log files under `directory` (sorted, recursive, bounded), or a one-line problem."""
+    found: list[str] = []
+    entries = 0
+    root_depth = len(directory.parts)
+    for current, dirs, names in os.walk(directory):
+        depth = len(Path(current).parts) - root_depth
+        dirs.sort()
+        if depth >= MAX_DEPTH:
+            dirs.clear()
+        entries += len(dirs) + len(names)
+        found.extend(os.path.join(current, n) for n in sorted(names) if n.lower().endswith(LOG_SUFFIXES))
+        if entries > MAX_ENTRIES or len(found) > MAX_FILES:
+            return [], f"{directory}: too many entries to search for logs (name the files instead)"
+    if not found:
+        kinds = ", ".join(LOG_SUFFIXES)
+        return [], f"{directory}: a directory with no event logs in it (looked for {kinds})"
+    return sorted(found), None
+
+
+def resolve_inputs(files: list[str]) -> tuple[list[str], list[str]]:
+    """The input paths the command line names, and a one-line problem per input that names none.
+    `demo` is the bundled demo log (generated under the user data dir on first use; `./demo`
+    names a path called demo); a directory stands for the event logs inside it."""
+    paths: list[str] = []
+    problems: list[str] = []
+    for name in files:
+        if name == "demo":
+            from cli.demo_log import demo_log
+
+            paths.append(str(demo_log()))
+        elif os.path.isdir(name):
+            found, problem = _logs_in(Path(name))
+            paths.extend(found)
+            if problem:
+                problems.append(problem)
+        else:
+            paths.append(name)
+    return paths, problems
+
+
 def open_store(args: argparse.Namespace) -> Store:
-    """Load (or reuse from the cache) the inputs named by the command line."""
-    return open_inputs(args.files, use_cache=not args.no_cache, jobs=args.jobs)
+    """Load (or reuse from the cache) the inputs named by the command line. An input naming no
+    log (an empty directory) is kept in `args.input_problems` for `report_input_errors`."""
+    from core.store.cache import open_inputs
+
+    paths, args.input_problems = resolve_inputs(list(args.files))
+    return open_inputs(paths, use_cache=not args.no_cache, jobs=args.jobs)
 
 
-def report_input_errors(store: Store) -> int:
-    """Print each unreadable input's one-line error on stderr; 1 if there was any, else 0."""
-    status = 0
-    for src in store.sources():
-        if src.error:
-            print(f"evtx-explorer: {src.error}", file=sys.stderr)
-            status = 1
+def report_input_errors(store: Store, args: argparse.Namespace | None = None) -> Exit:
+    """Print each unreadable input's one-line error on stderr (escaped on a terminal, like all
+    output: `cli.output`); INPUT_UNREADABLE if there was any, else OK."""
+    status = Exit.OK
+    problems = list(getattr(args, "input_problems", None) or [])
+    problems += [src.error for src in store.sources() if src.error]
+    for problem in problems:
+        print(f"evtx-explorer: {problem}", file=sys.stderr)
+        status = Exit.INPUT_UNREADABLE
     return status
 
 
-def dump_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2)
+def dump_json(value: Any, indent: int | None = 2) -> str:
+    """JSON that is the exact data and safe anywhere (`core.model.text.json_safe`)."""
+    return json_safe(json.dumps(value, ensure_ascii=False, indent=indent))

@@ -1,9 +1,9 @@
 """`evtx-explorer`: the app (`evtx-explorer FILE...`) and the headless commands.
 
 Each headless command lives in `cli/cmd_<name>.py` with `register(subparsers)` and
-`run(args) -> int`. Exit status: 0 when every input loaded (parse issues inside a file are
-reported, not fatal); 1 when an input could not be read at all (the others are still
-processed); 2 for a usage error or a bad query.
+`run(args) -> int`, returning a `cli.exit_codes.Exit` (the statuses are defined and documented
+there once, and shown by `--help`). Everything a command writes goes through
+`cli.output.safe_streams`: escaped on a terminal, exact to a file or pipe.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from cli.exit_codes import EPILOG, Exit
+from cli.output import safe_streams
+
 COMMANDS = ("stats", "query", "correlate", "findings", "export", "cache")
 
 
@@ -20,7 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evtx-explorer",
         description="Triage Windows event logs (EVTX, Event XML, JSON lines) offline. "
-        "Without a command, opens the terminal app on FILE...",
+        "Without a command, opens the terminal app on FILE... (a directory loads the logs inside it); "
+        "'evtx-explorer demo' opens the app on the bundled demo log, and 'demo' names that log "
+        "wherever a FILE is expected (e.g. 'evtx-explorer stats demo').",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
@@ -35,26 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import cmd_open
 
     cmd_open.configure(app)
+    sub.add_parser("demo", help="open the terminal app on the bundled demo log (same as 'open demo')")
+    for choice in sub.choices.values():
+        choice.epilog = EPILOG
+        choice.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] not in (*COMMANDS, "open", "-h", "--help"):
-        args_list.insert(0, "open")
+        args_list.insert(0, "open")  # `evtx-explorer FILE...` and `evtx-explorer demo`
     if not args_list:
         args_list = ["open"]
-    parser = build_parser()
-    try:
-        args = parser.parse_args(args_list)
-    except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
-        return int(exc.code or 0)
-    try:
-        return int(args.func(args))
-    except BrokenPipeError:
-        return 0
-    except KeyboardInterrupt:
-        return 130
+    with safe_streams():
+        parser = build_parser()
+        try:
+            args = parser.parse_args(args_list)
+        except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
+            return int(exc.code or 0)
+        try:
+            return int(args.func(args))
+        except BrokenPipeError:
+            return Exit.OK
+        except KeyboardInterrupt:
+            return Exit.INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -149,9 +149,10 @@ def test_cache_key_changes_with_the_parse_revision(log: Path, monkeypatch: pytes
 
 
 def test_demo_names_the_bundled_log_and_no_file_is_a_usage_error() -> None:
-    from cli.cmd_open import DEMO_LOG, resolve_files
+    from cli.cmd_open import resolve_files
+    from cli.demo_log import demo_log
 
-    assert resolve_files(["demo", "x.evtx"]) == [str(DEMO_LOG), "x.evtx"]
-    assert DEMO_LOG.is_file()
+    assert resolve_files(["demo", "x.evtx"]) == [str(demo_log()), "x.evtx"]
+    assert demo_log().is_file()
     status, _, err = run_cli()
     assert status == 2 and "usage" in err

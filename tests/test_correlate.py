@@ -695,7 +695,7 @@ def test_cli_errors_and_exit_statuses(two_logs: tuple[Path, Path], tmp_path: Pat
     assert status == 1 and str(missing) in err
     assert [d["event"]["record_id"] for d in json.loads(out)] == [2]
     status, out, err = run_cli("correlate", str(one), "--record", "999", "--json")
-    assert status == 0 and json.loads(out) == [] and "no event matches record ID 999" in err
+    assert status == 3 and json.loads(out) == [] and "no event matches record ID 999" in err
 
 
 def test_cli_text_output_escapes_terminal_controls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -62,7 +62,7 @@ def test_markdown_view_escapes_cells(store: Store, tmp_path: Path) -> None:
     n = export_view(store, compiled.where, compiled.params, "md", tmp_path / "v.md")
     text = (tmp_path / "v.md").read_text(encoding="utf-8")
     assert n == 1
-    assert "\x1b" not in text and "\\x1b[31m" in text
+    assert "\x1b" not in text and "\\x1b\\[31m" in text  # escaped, and `[` cannot open a link
     assert "\\|" in text and "a\\nb" in text  # the pipe and the newline cannot break the table
     assert len(text.splitlines()) == 3
 
@@ -99,7 +99,7 @@ def test_tree_to_markdown_and_json(store: Store, tmp_path: Path) -> None:
     assert md[1].startswith("  - source: cmd.exe (0xc8c) *exact* (record 1002, EventID 4688")
     assert md[2].startswith("    - exit *exact* (record 1005, EventID 4689")
     assert md[3] == "  - target: System (0x4) *inferred*"
-    assert "\x1b" not in md[4] and "\\x1b[2J" in md[4]
+    assert "\x1b" not in md[4] and "\\[red\\]evil\\[/red\\]\\x1b\\[2J" in md[4]  # no link, no escape
 
     assert export_tree(tree, "json", tmp_path / "t.json", store) == 5
     doc = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
@@ -161,7 +161,7 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["export", str(log), "--where", "4688", "--output", str(out)]) == 0
     assert "wrote 2 rows to" in capsys.readouterr().err
     assert [json.loads(line)["computer"] for line in out.read_text().splitlines()] == ["WS01", "DC01"]
-    assert cli_main(["export", str(log), "--where", "4688", "--output", str(out)]) == 1
+    assert cli_main(["export", str(log), "--where", "4688", "--output", str(out)]) == 4  # Exit.OUTPUT_EXISTS
     assert "exists" in capsys.readouterr().err
     assert cli_main(["export", str(log), "--format", "csv", "--output", str(out), "--force"]) == 0
     assert "wrote 3 rows" in capsys.readouterr().err

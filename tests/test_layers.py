@@ -2,7 +2,7 @@
 
 `core` and `parsers` never import textual, `tui` or `cli`; a module imports only layers below
 it (import-linter's contracts in pyproject.toml); no two files import each other, even through
-others; only `core.store` and `core.query` hold SQL.
+others; only `core.store.store` and `core.query.compile` hold SQL.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def _sql_sites(path: Path) -> list[str]:
 
 @pytest.mark.xfail(strict=True, reason="SQL still in correlate.model, findings.engine, report.case, tui.model_cache")
 def test_sql_only_in_the_store_and_query_layers() -> None:
-    """Only `core.store` and `core.query` write SQL; everything else asks them by typed calls."""
+    """Only `core.store.store` and `core.query.compile` write SQL; everything else asks them by typed calls."""
     sites = []
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):

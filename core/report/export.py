@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.model.event import Event, iso_from_filetime
-from core.model.text import one_line, printable
+from core.model.text import json_safe, md_code, md_text, one_line, printable
 from core.model.values import CMD_FIELDS, IMAGE_FIELDS, LOGON_FIELDS, PID_FIELDS, USER_FIELDS
 from core.report.case import Case
 from core.store.store import Store, StoredEvent
@@ -132,16 +132,23 @@ def event_document(store_paths: dict[int, str], se: StoredEvent) -> dict[str, An
     }
 
 
-#: What makes a spreadsheet read a cell as a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: What makes a spreadsheet read a cell as a formula (OWASP "CSV injection"): these first, or
+#: after leading blanks (spreadsheets trim a leading space, tab or line break before parsing).
+_FORMULA_START = ("=", "+", "-", "@")
+_BLANKS = " \t\r\n"
+#: The CSV columns holding text a log (or a file name) decides; the others are numbers, our ISO
+#: time, or the data column (a JSON object: starts with `{`).
+CSV_TEXT_COLUMNS = ("file", "computer", "channel", "provider")
 
 
 def csv_cell(text: str) -> str:
-    """A CSV cell a spreadsheet shows as text: the computer, channel and provider come from the
-    log, which an attacker may have written (`=HYPERLINK(...)` as a computer name), so a cell
-    a spreadsheet would run as a formula gets a leading apostrophe. Event data needs none: it
-    is one JSON object per row, which starts with `{` and keeps every value exact."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """A CSV cell a spreadsheet shows as text: the file name, computer, channel and provider come
+    from the log or its name, which an attacker may have written (`=HYPERLINK(...)` as a computer
+    name, or ` =...` with a leading space), so a cell a spreadsheet would run as a formula gets a
+    leading apostrophe. Event data needs none: it is one JSON object per row, which starts with
+    `{` and keeps every value exact."""
+    risky = text.startswith(("\t", "\r")) or text.lstrip(_BLANKS).startswith(_FORMULA_START)
+    return "'" + text if risky else text
 
 
 def write_rows(store: Store, rows: Iterable[StoredEvent], fmt: str, out: Any) -> int:
@@ -150,16 +157,16 @@ def write_rows(store: Store, rows: Iterable[StoredEvent], fmt: str, out: Any) ->
     n = 0
     if fmt == "jsonl":
         for se in rows:
-            out.write(json.dumps(event_document(paths, se), ensure_ascii=False) + "\n")
+            out.write(json_safe(json.dumps(event_document(paths, se), ensure_ascii=False)) + "\n")
             n += 1
     elif fmt == "csv":
         writer = csv.writer(out)
         writer.writerow(["file", "record_id", "time", "event_id", "computer", "channel", "provider", "data"])
         for se in rows:
             d = event_document(paths, se)
-            texts = [csv_cell(d[k]) for k in ("file", "computer", "channel", "provider")]
+            texts = [csv_cell(d[k] or "") for k in CSV_TEXT_COLUMNS]
             writer.writerow([texts[0], d["record_id"], d["time"], d["event_id"], *texts[1:],
-                             json.dumps(d["data"], ensure_ascii=False)])
+                             json_safe(json.dumps(d["data"], ensure_ascii=False))])
             n += 1
     elif fmt == "md":
         out.write("| time | record | EventID | computer | data |\n|---|---|---|---|---|\n")
@@ -167,7 +174,7 @@ def write_rows(store: Store, rows: Iterable[StoredEvent], fmt: str, out: Any) ->
             d = event_document(paths, se)
             cells = [d["time"] or "", str(d["record_id"]), str(d["event_id"]), d["computer"],
                      "; ".join(f"{k}={v}" for k, v in d["data"].items())]
-            out.write("| " + " | ".join(one_line(c).replace("|", "\\|") for c in cells) + " |\n")
+            out.write("| " + " | ".join(md_text(c) for c in cells) + " |\n")
             n += 1
     else:
         for se in rows:
@@ -239,7 +246,7 @@ def tree_lines(node: TreeNode, store: Store | None = None, *, markdown: bool = T
 
     def walk(n: TreeNode, depth: int) -> None:
         ev = _evidence(store, n.event_id)
-        parts = [printable(str(n.label))]
+        parts = [md_text(str(n.label)) if markdown else printable(str(n.label))]
         conf = _confidence(n.confidence)
         if conf:
             parts.append(f"*{conf}*" if markdown else f"[{conf}]")
@@ -261,7 +268,7 @@ def tree_lines(node: TreeNode, store: Store | None = None, *, markdown: bool = T
 
 
 def tree_to_markdown(node: TreeNode, store: Store | None = None, title: str | None = None) -> str:
-    head = [f"# {printable(title)}", ""] if title else []
+    head = [f"# {md_text(title)}", ""] if title else []
     return "\n".join([*head, *tree_lines(node, store)]) + "\n"
 
 
@@ -281,7 +288,7 @@ def export_tree(
         if fmt == "md":
             fh.write(tree_to_markdown(node, store))
         else:
-            fh.write(json.dumps(tree_to_dict(node, store), ensure_ascii=False, indent=2) + "\n")
+            fh.write(json_safe(json.dumps(tree_to_dict(node, store), ensure_ascii=False, indent=2)) + "\n")
         return count_nodes(node)
 
     return write_atomically(path, fill, overwrite=overwrite)
@@ -321,7 +328,8 @@ def key_fields(event: Event) -> str:
 
 
 def _md_cell(value: str) -> str:
-    return one_line(value).replace("|", "\\|")
+    """A table cell that renders as exactly its text (no link, image, HTML or extra column)."""
+    return md_text(value)
 
 
 def _quote(text: str) -> list[str]:
@@ -346,7 +354,7 @@ def marks_report(case: Case, store: Store) -> tuple[str, int]:
         status = f"{s.records} events" + (f", {s.parse_issues} parse issues" if s.parse_issues else "")
         if s.error:
             status += f"; error: {s.error}"
-        lines.append(f"- `{printable(s.path)}` ({printable(status)})")
+        lines.append(f"- {md_code(s.path)} ({md_text(status)})")
     lines.append("")
     lines.append(f"Time range of the inputs: {iso_from_filetime(first) or '?'} to {iso_from_filetime(last) or '?'}")
     times = [m.filetime for m in marks if m.filetime is not None]
@@ -372,11 +380,11 @@ def marks_report(case: Case, store: Store) -> tuple[str, int]:
                 summary,
             ]
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
-            details.append(f"### {i}. EventID {m.event_id} on {printable(m.computer)}, record {m.record_id}")
+            details.append(f"### {i}. EventID {m.event_id} on {md_text(m.computer)}, record {m.record_id}")
             details.append("")
             details.append(f"- time: {iso_from_filetime(m.filetime) or '-'}")
-            details.append(f"- source: `{printable(m.source_path)}`")
-            details.append(f"- summary: {printable(summary)}")
+            details.append(f"- source: {md_code(m.source_path)}")
+            details.append(f"- summary: {md_text(summary)}")
             if m.note:
                 details.append("- note:")
                 details.append("")

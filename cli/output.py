@@ -1,0 +1,83 @@
+"""Terminal-safe output for every command, installed once by `cli.main` around the command.
+
+Log text (computer, channel, provider, event data) and file names are attacker-controlled: a
+crafted log can set the window title, write the clipboard (OSC 52) or recolour the terminal if
+its bytes reach a terminal raw. So when stdout or stderr is a terminal, everything written to it
+goes through `core.model.text.terminal_text` (controls, DEL, bidi overrides and lone surrogates shown
+escaped, line breaks kept). Files and pipes get the exact data. Doing it at the stream means no
+command, present or future, can forget it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from core.model.text import terminal_text
+
+
+class TerminalSafe(io.TextIOBase):
+    """A text stream that escapes what it passes to a terminal (see the module docstring)."""
+
+    def __init__(self, inner: TextIO) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(terminal_text(text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.inner, "encoding", "utf-8"))
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _exact(stream: Any) -> Any:
+    """A file or pipe keeps every character; one UTF-8 cannot hold (a lone surrogate) is written
+    as a `\\udXXX` escape instead of ending the command with UnicodeEncodeError."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if callable(reconfigure) and getattr(stream, "errors", "strict") == "strict":
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="backslashreplace")
+    return stream
+
+
+@contextlib.contextmanager
+def safe_streams() -> Iterator[None]:
+    """`sys.stdout`/`sys.stderr` escaped when they are terminals, exact otherwise, for the block."""
+    saved = sys.stdout, sys.stderr
+    try:
+        sys.stdout = TerminalSafe(sys.stdout) if _is_terminal(sys.stdout) else _exact(sys.stdout)
+        sys.stderr = TerminalSafe(sys.stderr) if _is_terminal(sys.stderr) else _exact(sys.stderr)
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(ValueError, OSError):
+                stream.flush()
+        sys.stdout, sys.stderr = saved

@@ -1,0 +1,160 @@
+"""Exit statuses of every command (`cli.exit_codes.Exit`, documented in `--help` and the README),
+the app's status after it quits, a directory as input, and the demo log of an installed package."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import io
+import json
+import re
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.main import main
+from tests.apputil import ROOT, wait_for
+from tests.logs import event_xml, write_events
+
+T0 = "2015-11-12T02:24:52.3773525Z"
+#: The demo story's events per EventID (cli/demo_log.py).
+DEMO_COUNTS = {4624: 6, 4634: 4, 4656: 4, 4658: 6, 4663: 4, 4672: 3, 4688: 22, 4689: 20, 4690: 2}
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main(list(argv))
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture()
+def log(tmp_path: Path) -> Path:
+    return write_events(tmp_path / "sec.xml", [
+        event_xml(4688, 7, T0, {"NewProcessId": "0xc8c", "NewProcessName": "C:\\Windows\\System32\\cmd.exe"}),
+    ])
+
+
+@pytest.fixture()
+def bad(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.evtx"
+    path.write_bytes(b"this is not an event log\n")
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ["stats"], ["stats", "--json"], ["query"], ["correlate", "--record", "7"], ["findings"], ["findings", "--json"],
+])
+def test_ok_and_input_unreadable_for_each_command(command: list[str], log: Path, bad: Path) -> None:
+    status, _, err = run_cli(*command, str(log))
+    assert status == 0, err
+    status, _, err = run_cli(*command, str(log), str(bad))
+    assert status == 1 and f"evtx-explorer: {bad}" in err
+
+
+def test_export_statuses(log: Path, bad: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    assert run_cli("export", str(log), "-o", str(out))[0] == 0
+    status, _, err = run_cli("export", str(log), "-o", str(out))
+    assert status == 4 and "exists" in err  # OUTPUT_EXISTS, not the unreadable-input 1
+    assert run_cli("export", str(log), str(bad), "-o", str(out), "--force")[0] == 1
+    assert run_cli("export", str(log), "-o", str(tmp_path / "missing" / "x.csv"))[0] == 5  # OUTPUT_FAILED
+    assert run_cli("export", str(log), "-o", str(tmp_path))[0] == 5  # a directory
+    assert run_cli("export", str(log), "--where", "4688 (", "-o", str(tmp_path / "y"))[0] == 2
+
+
+def test_correlate_without_a_match_is_no_match(log: Path, bad: Path) -> None:
+    status, out, err = run_cli("correlate", str(log), "--record", "999")
+    assert status == 3 and "no event matches" in err and out == ""
+    assert run_cli("correlate", str(log), "--where", "4624")[0] == 3
+    assert run_cli("correlate", str(log), "--where", "4624", "--json")[0] == 3
+    assert run_cli("correlate", str(log), str(bad), "--record", "999")[0] == 1  # the input may be why
+
+
+def test_usage_errors(log: Path) -> None:
+    assert run_cli("query", str(log), "--where", "(")[0] == 2
+    assert run_cli("query")[0] == 2
+    assert run_cli("open")[0] == 2
+    rules = log.with_name("rules.toml")
+    rules.write_text("[[nonsense", encoding="utf-8")
+    assert run_cli("findings", str(log), "--rules", str(rules))[0] == 2
+
+
+def test_help_documents_the_statuses_and_demo() -> None:
+    from cli.exit_codes import Exit
+
+    status, out, _ = run_cli("--help")
+    assert status == 0
+    assert "demo" in out
+    for code in Exit:
+        assert re.search(rf"^\s+{code.value}\s+\S", out, re.M), code
+    assert "exit status" in run_cli("export", "--help")[1]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for code in Exit:
+        assert re.search(rf"\| `{code.value}` \|", readme), f"README lacks exit status {code.value}"
+
+
+# -- the app -----------------------------------------------------------------------------------
+
+
+def _headless_run(self: Any) -> None:
+    """`EvtxApp.run` for tests: the real app, headless, until it loaded; then `q` as a user would."""
+
+    async def go() -> None:
+        async with self.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: self.loaded)
+            await pilot.press("q")
+
+    asyncio.run(go())
+
+
+def test_the_app_exits_1_after_quitting_when_an_input_was_unreadable(
+    log: Path, bad: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.app import EvtxApp
+
+    monkeypatch.setattr(EvtxApp, "run", _headless_run)
+    status, _, err = run_cli(str(log), str(bad))
+    assert status == 1 and str(bad) in err  # said again on the shell once the app is gone
+    assert run_cli("open", str(log))[0] == 0
+
+
+# -- inputs: directories and the demo ----------------------------------------------------------
+
+
+def test_a_directory_loads_the_logs_inside_it(log: Path, tmp_path: Path) -> None:
+    sub = tmp_path / "more"
+    sub.mkdir()
+    write_events(sub / "b.xml", [event_xml(4689, 8, T0, {"ProcessId": "0xc8c"})])
+    (tmp_path / "README.txt").write_text("not a log", encoding="utf-8")
+    status, out, err = run_cli("stats", "--json", str(tmp_path))
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["total_records"] == 2
+    assert sorted(Path(f["path"]).name for f in doc["files"]) == ["b.xml", "sec.xml"]
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    status, _, err = run_cli("stats", str(empty))
+    assert status == 1
+    assert err.count("\n") == 1 and "no event logs" in err and "Traceback" not in err and "Errno" not in err
+
+
+def test_demo_is_generated_into_the_data_dir_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an installed package does: no checkout, the demo log written under the user data dir
+    on first use (EVTX_EXPLORER_DATA_DIR here), then `stats demo` and `query demo` read it."""
+    data = tmp_path / "elsewhere"
+    monkeypatch.setenv("EVTX_EXPLORER_DATA_DIR", str(data))
+    monkeypatch.chdir(tmp_path)  # no demo/ folder here
+    status, out, err = run_cli("stats", "--json", "demo")
+    assert status == 0, err
+    doc = json.loads(out)
+    (f,) = doc["files"]
+    assert Path(f["path"]).is_relative_to(data) and doc["total_records"] == sum(DEMO_COUNTS.values())
+    assert {int(k): v for k, v in f["event_ids"].items()} == DEMO_COUNTS
+    ids = collections.Counter(json.loads(line)["event_id"] for line in run_cli("query", "demo")[1].splitlines())
+    assert dict(ids) == DEMO_COUNTS
+    # Same text as the committed demo/intrusion.xml, which `python demo/make_demo.py` writes.
+    assert Path(f["path"]).read_bytes() == (ROOT / "demo" / "intrusion.xml").read_bytes()

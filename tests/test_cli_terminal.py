@@ -1,0 +1,153 @@
+"""What the CLI writes to a terminal: a crafted log (or file name) must not drive it (set the
+window title, write the clipboard with OSC 52, recolour it), whatever the command; a pipe or a
+file gets the exact data. Run in-process with stdout/stderr on a real pty (`os.openpty`) or pipe."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from tests.logs import event_xml, write_events
+
+#: A computer name that sets the title, writes the clipboard, colours the text, clears the
+#: screen with an 8-bit CSI, holds a DEL and reverses the text that follows (U+202E).
+HOST = "WS01\x1b]0;pwned\x07\x1b]52;c;Y2FsYw==\x07\x1b[31mRED\x9b2J\x7f\u202eevil"
+CHANNEL = "Sec\x1b]2;chan\x07"
+PROVIDER = "Prov\x1b]0;prov\x07\u2066"
+#: Bytes none of which may reach a terminal: ESC, BEL, C1 CSI (UTF-8), DEL, RLO and LRI (UTF-8).
+FORBIDDEN = (b"\x1b", b"\x07", b"\xc2\x9b", b"\x7f", "\u202e".encode(), "\u2066".encode())
+
+
+def _xml_ref(text: str) -> str:
+    """Control characters as XML character references (our Event XML loader recovers them)."""
+    return "".join(f"&#x{ord(c):x};" if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F else c for c in text)
+
+
+@pytest.fixture()
+def hostile(tmp_path: Path) -> tuple[Path, Path]:
+    """A log whose System fields are hostile, under a hostile file name, and an unreadable input
+    whose name is hostile."""
+    ev = event_xml(4688, 1, "2024-03-01T10:00:00.0000000Z", {"CommandLine": "mk.exe sekurlsa::logonpasswords",
+                    "NewProcessName": "C:\\Users\\a\\AppData\\Local\\Temp\\mimikatz.exe"},
+                   computer="HOSTMARK", channel="CHANMARK")
+    ev = ev.replace("HOSTMARK", _xml_ref(HOST)).replace("CHANMARK", _xml_ref(CHANNEL))
+    ev = ev.replace("Microsoft-Windows-Security-Auditing", _xml_ref(PROVIDER))
+    log = write_events(tmp_path / "log\x1b]0;file\x07.xml", [ev])
+    bad = tmp_path / "bad\x1b]0;title\x07.evtx"
+    bad.write_bytes(b"this is not an event log\n")
+    return log, bad
+
+
+COMMANDS = [
+    ["stats"], ["stats", "--json"], ["stats", "--issues"],
+    ["query", "--format", "jsonl"], ["query", "--format", "csv"], ["query", "--format", "table"],
+    ["query", "--format", "md"],
+    ["correlate", "--record", "1"], ["correlate", "--record", "1", "--json"],
+    ["findings"], ["findings", "--json"],
+    ["export", "--format", "csv", "--output", "-"], ["export", "--format", "jsonl", "--output", "-"],
+    ["export", "--format", "md", "--output", "-"],
+]
+
+
+def _run(argv: list[str], fds: tuple[int, int], monkeypatch: pytest.MonkeyPatch) -> tuple[int, bytes]:
+    """Run the CLI with stdout and stderr on the write end of `fds` (a pty or a pipe); what it wrote."""
+    read_fd, write_fd = fds
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(read_fd, 65536)
+            except OSError:  # a pty's master reads EIO once the slave is closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    stream = open(write_fd, "w", encoding="utf-8", errors="strict", closefd=True)  # noqa: SIM115
+    with monkeypatch.context() as m:
+        m.setattr(sys, "stdout", stream)
+        m.setattr(sys, "stderr", stream)
+        status = main(argv)
+        sys.stdout.flush()
+    stream.close()
+    reader.join(10)
+    os.close(read_fd)
+    return status, b"".join(chunks)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
+def test_nothing_from_a_log_or_a_file_name_drives_a_terminal(
+    command: list[str], hostile: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, bad = hostile
+    master, slave = os.openpty()
+    assert os.isatty(slave)
+    status, out = _run([*command, str(log), str(bad)], (master, slave), monkeypatch)
+    assert status == 1, out  # the unreadable input, reported
+    for raw in FORBIDDEN:
+        assert raw not in out, (raw, out)
+    text = out.decode("utf-8")
+    assert "bad\\x1b]0;title\\x07.evtx" in text  # "cannot read this input" names the file, escaped
+    assert re.search(r"(\\x1b|\\u001b)\\?\]0;(pwned|file)", text), text  # shown escaped, not run
+
+
+def test_a_pipe_gets_the_exact_data(hostile: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    log, bad = hostile
+    status, out = _run(["query", "--format", "csv", str(log)], os.pipe(), monkeypatch)
+    assert status == 0
+    (row,) = list(csv.DictReader(io.StringIO(out.decode("utf-8"), newline="")))
+    assert (row["computer"], row["channel"], row["provider"]) == (HOST, CHANNEL, PROVIDER)
+    assert row["file"] == str(log)
+
+    for argv in (["query", "--format", "jsonl", str(log)], ["export", "--output", "-", str(log)]):
+        status, out = _run(argv, os.pipe(), monkeypatch)
+        (doc,) = [json.loads(line) for line in out.decode("utf-8").splitlines() if line.startswith("{")]
+        assert (doc["computer"], doc["channel"], doc["provider"], doc["file"]) == (HOST, CHANNEL, PROVIDER, str(log))
+        for raw in FORBIDDEN:  # JSON says them with its own \\u escapes: the same data, safe anywhere
+            assert raw not in out.split(b"\nwrote")[0], raw
+
+    status, out = _run(["stats", "--json", str(log), str(bad)], os.pipe(), monkeypatch)
+    assert status == 1
+    text = out.decode("utf-8")
+    doc = json.loads(text[: text.rindex("}") + 1])
+    assert doc["files"][0]["computers"] == [HOST]
+    assert f"evtx-explorer: {bad}" in text  # the error line to a pipe: the exact name
+
+
+def test_a_lone_surrogate_is_shown_escaped_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file name with bytes that are not UTF-8 reaches Python as lone surrogates: a terminal
+    shows them escaped (as the app does), a pipe gets a backslash escape instead of a traceback."""
+    from cli.output import safe_streams
+
+    for fds, tty in ((os.openpty(), True), (os.pipe(), False)):
+        read_fd, write_fd = fds
+        stream = open(write_fd, "w", encoding="utf-8", errors="strict", closefd=True)  # noqa: SIM115
+        with monkeypatch.context() as m:
+            m.setattr(sys, "stdout", stream)
+            with safe_streams():
+                print("bad\udcff.evtx \u202etxt.exe")
+        stream.close()
+        out = b""
+        while True:
+            try:
+                data = os.read(read_fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        os.close(read_fd)
+        assert b"bad\\udcff.evtx" in out
+        assert ("\u202e".encode() in out) is not tty  # the pipe keeps the exact text
