@@ -205,7 +205,7 @@ def user_rules_path() -> Path:
 
 
 def default_rules_text() -> str:
-    return resources.files("core.findings.engine").joinpath("default_rules.toml").read_text(encoding="utf-8")
+    return resources.files("core.findings").joinpath("default_rules.toml").read_text(encoding="utf-8")
 
 
 def load_rules(path: str | Path | None = None) -> RuleSet:
