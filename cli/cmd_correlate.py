@@ -23,7 +23,7 @@ import argparse
 import sys
 from typing import Any
 
-from cli.common import add_input_args, dump_json, open_store, report_input_errors
+from cli.common import add_input_args, compile_or_report, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit, worst
 from core.correlate.model import (
     Correlation,
@@ -150,19 +150,10 @@ def render_tree(node: Node, out: Any, depth: int = 0) -> None:
 
 
 def run(args: argparse.Namespace) -> Exit:
-    where: str = "e.record_id = ?"
-    params: tuple[object, ...] = (args.record,)
-    if args.where is not None:
-        # Compile the query before loading anything: a typo must not cost a full parse.
-        from core.query.compile import QueryError, compile_query
-
-        try:
-            compiled = compile_query(args.where)
-        except QueryError as exc:
-            print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
-            print(f"  {args.where}\n  {' ' * exc.position}^", file=sys.stderr)
-            return Exit.USAGE
-        where, params = compiled.where, tuple(compiled.params)
+    compiled = compile_or_report(args.where if args.where is not None else f"record:{args.record}")
+    if compiled is None:
+        return Exit.USAGE
+    where, params = compiled.where, tuple(compiled.params)
     store = open_store(args)
     status = report_input_errors(store, args)
     model: CorrelationModel = model_from_store(store)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.common import add_input_args, open_store, report_input_errors, resolve_inputs
+from cli.common import add_input_args, compile_or_report, open_store, report_input_errors, resolve_inputs
 from cli.exit_codes import Exit, worst
 
 
@@ -68,13 +68,8 @@ def run(args: argparse.Namespace) -> Exit:
         return Exit.USAGE
     compiled = None
     if not args.marks:
-        from core.query.compile import QueryError, compile_query
-
-        try:
-            compiled = compile_query(args.where)
-        except QueryError as exc:
-            print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
-            print(f"  {args.where}\n  {' ' * exc.position}^", file=sys.stderr)
+        compiled = compile_or_report(args.where)
+        if compiled is None:
             return Exit.USAGE
     to_stdout = args.output == "-"
     try:

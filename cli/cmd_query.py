@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from cli.common import add_input_args, open_store, report_input_errors
+from cli.common import add_input_args, compile_or_report, open_store, report_input_errors
 from cli.exit_codes import Exit
 from core.report.export import write_rows
 from core.store.store import StoredEvent
@@ -23,13 +23,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> Exit:
-    from core.query.compile import QueryError, compile_query
-
-    try:
-        compiled = compile_query(args.where)
-    except QueryError as exc:
-        print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
-        print(f"  {args.where}\n  {' ' * exc.position}^", file=sys.stderr)
+    compiled = compile_or_report(args.where)
+    if compiled is None:
         return Exit.USAGE
     if args.limit is not None and args.limit < 0:
         print("evtx-explorer: --limit must be >= 0", file=sys.stderr)
