@@ -31,13 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"cli.cmd_{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"cli.cmd_{name}":
-                raise
-            continue
-        module.register(sub)
+        # Imported here, one by one, so that a command's heavy imports stay inside its `run`.
+        importlib.import_module(f"cli.cmd_{name}").register(sub)
     app = sub.add_parser("open", help="open the terminal app (the default when no command is given)")
     from cli import cmd_open
 

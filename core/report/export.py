@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import errno
-import importlib
 import io
 import json
 import os
@@ -23,9 +22,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.model.event import Event, iso_from_filetime
+from core.model.event import iso_from_filetime
+from core.model.summary import summarize
 from core.model.text import json_safe, md_code, md_text, one_line, printable
-from core.model.values import CMD_FIELDS, IMAGE_FIELDS, LOGON_FIELDS, PID_FIELDS, USER_FIELDS
 from core.report.case import Case
 from core.store.store import Store, StoredEvent
 
@@ -295,36 +294,6 @@ def export_tree(
 
 
 # -- the marks report ---------------------------------------------------------------------------
-
-
-def summarize(event: Event) -> str:
-    """One line saying what the event is: `core.model.summary.summarize` when that module exists,
-    else the key fields (image, command line, user, pids, logon id)."""
-    try:
-        module = importlib.import_module("core.model.summary")
-    except ModuleNotFoundError as exc:
-        if exc.name != "core.model.summary":
-            raise
-    else:
-        fn = getattr(module, "summarize", None)
-        if callable(fn):
-            return str(fn(event))
-    return key_fields(event)
-
-
-def key_fields(event: Event) -> str:
-    parts: list[str] = []
-    seen: set[str] = set()
-    for name in (*IMAGE_FIELDS[:2], *CMD_FIELDS[:1], *USER_FIELDS[:2], *PID_FIELDS, *LOGON_FIELDS[:2]):
-        value = event.get(name)
-        if value and name.lower() not in seen:
-            seen.add(name.lower())
-            parts.append(f"{name}={value}")
-        if len(parts) >= 6:
-            break
-    if not parts:
-        parts = [f"{k}={v}" for k, v in event.data[:4]]
-    return "; ".join(parts)
 
 
 def _md_cell(value: str) -> str:
