@@ -18,7 +18,6 @@ import importlib
 import io
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 from core.case import Case
 from core.model import Event, iso_from_filetime
 from core.store import Store, StoredEvent
+from core.tempfiles import sweep, temp_file
 from core.text import one_line, printable
 from core.values import CMD_FIELDS, IMAGE_FIELDS, LOGON_FIELDS, PID_FIELDS, USER_FIELDS
 
@@ -75,8 +75,8 @@ def write_atomically(path: str | Path, fill: Callable[[Any], int], *, overwrite:
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(errno.ENOENT, f"directory {directory} does not exist", str(directory))
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
-    tmp = Path(tmp_name)
+    sweep(directory, target.name)  # left by an export killed half-way
+    fd, tmp = temp_file(directory, target.name, ".part")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             count = fill(fh)

@@ -21,7 +21,7 @@ import sys
 import threading
 from pathlib import Path
 
-from core.child_process import module_command
+from core.child_process import die_with_parent, module_command
 from core.findings import FindingsData, store_findings
 from core.rules import RulesError, load_rules
 from core.store import Store
@@ -35,6 +35,7 @@ class ChildFailed(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()
     parser = argparse.ArgumentParser(prog="python -m core.findings_child")
     parser.add_argument("db")
     args = parser.parse_args(argv)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
+from core.disk_full import is_disk_full
 from core.model import Event, InputError, ParseIssue, SourceInfo
 from core.rows import (
     ID_SHIFT,
@@ -224,6 +225,8 @@ def _load_one(
     except InputError as exc:
         info.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - an input that breaks a loader must not stop the others
+        if is_disk_full(exc):
+            raise  # not the input's fault: the caller loads elsewhere (`core.cache`)
         info.error = f"{path}: cannot be read: {type(exc).__name__}: {exc}"
     if not finished:
         _drop_unaccounted(store, batches, source, last_id)

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from core.model import Event, InputError, ParseIssue, make_event
 from core.rows import ID_SHIFT, MAX_PLACE, EventRow, Postings, new_postings
-from parsers import evtx_fast
+from parsers import evtx_fast, lifeline
 from parsers.evtx_reference import CHUNK_SIZE, FILE_HEADER_SIZE, check_evtx_header
 
 #: Files smaller than this are decoded in the calling process.
@@ -272,7 +272,10 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
         ctx.set_forkserver_preload(["parsers.evtx"])
     else:
         ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    # Workers end with us (`parsers.lifeline`): a killed parent left them waiting forever.
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=lifeline.die_with_parent, initargs=(os.getpid(),)
+    )
 
 
 def _groups(n_chunks: int, start: int, size: int = GROUP_CHUNKS) -> list[tuple[int, int]]:
