@@ -12,6 +12,7 @@ loaded into a store elsewhere (`NOTICE`).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -241,7 +242,7 @@ class CacheEntry:
             return store
         except BaseException:
             if store is not None:
-                store.close()
+                _close_quietly(store)
             remove_database(self.db_path)  # never leave a partial cache behind
             raise
         finally:
@@ -334,6 +335,16 @@ class CacheEntry:
         """Tie a temporary (no-cache) directory's life to the store object."""
         if self._tmp is not None:
             weakref.finalize(store, self._tmp.cleanup)
+
+
+def _close_quietly(store: Store) -> None:
+    """Close a store whose build failed: what it still holds to write may fail again (a full
+    disk); its connection is closed whatever happens."""
+    try:
+        store.close()
+    except Exception:  # noqa: BLE001 - the build's own error is the one reported
+        with contextlib.suppress(Exception):
+            store.conn.close()
 
 
 def _load_into(
