@@ -31,7 +31,7 @@ from typing import IO
 
 import platformdirs
 
-from core import cache_lock, schema, tempfiles
+from core import cache_identity, cache_lock, schema, tempfiles
 from core.cache_lock import CacheLock
 from core.child_process import module_command
 from core.disk_full import DISK_FULL_STATUS, NOTICE, is_disk_full
@@ -43,8 +43,6 @@ APP_NAME = "evtx-explorer"
 #: bytes (a decoder that recovers more records, a loader fix), so stale caches are not reused.
 PARSE_REVISION = 4
 DEFAULT_LIMIT_BYTES = 4 * 1024**3
-#: Read size of the content hash (large reads: the hash, not the calls, should cost the time).
-_HASH_BUFFER = 1024 * 1024
 
 
 def cache_dir() -> Path:
@@ -54,25 +52,9 @@ def cache_dir() -> Path:
 
 
 def input_identity(path: str) -> str:
-    """Identity of one input: real path, size, mtime and a SHA-256 of its whole content.
-
-    Every byte counts: a log rewritten in the middle with its size and mtime kept served the
-    old events. Hashing the EVTX chunk headers only (their CRC32s of the records) would miss a
-    damaged record whose chunk checksum was not updated, which is what corruption looks like.
-    Measured on the 100 MB bench log (page cache warm): 71-78 ms for SHA-256 (SHA-1 76 ms,
-    BLAKE2b 200 ms, chunk headers alone 3 ms) against seconds of parsing. An unreadable input
-    still gets an identity (its error is then cached with it); a non-regular file (a FIFO) is
-    not read here."""
-    real = os.path.realpath(path)
-    try:
-        st = os.stat(real)
-        if not os.path.isfile(real):
-            return f"{real}|special|{st.st_mode}"
-        with open(real, "rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256", _bufsize=_HASH_BUFFER).hexdigest()
-        return f"{real}|{st.st_size}|{st.st_mtime_ns}|{digest}"
-    except OSError as exc:
-        return f"{real}|error|{exc.errno}"
+    """Identity of one input: real path, size, mtime and a hash of its whole content
+    (`core.cache_identity`; the hash is remembered in the cache directory)."""
+    return cache_identity.input_identity(path, cache_dir() / "identities")
 
 
 def cache_key(paths: Sequence[str]) -> str:
@@ -141,6 +123,7 @@ class CacheEntry:
         #: One line for the user when the cache could not be used (a full disk), else None.
         self.notice: str | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._attached = False  # `_tmp` lives as long as a store (`attach_cleanup`)
         tempfiles.sweep_temp_dirs()  # private stores of runs that were killed
         if use_cache:
             self.directory = directory or cache_dir()
@@ -183,8 +166,10 @@ class CacheEntry:
         self.lock.unbuild()
 
     def close(self) -> None:
-        """Let go of the lease and of an unfinished private directory's files."""
+        """Let go of the lease, and remove a private directory no store was tied to."""
         self.lock.close()
+        if self._tmp is not None and not self._attached:
+            self._tmp.cleanup()
 
     def reset(self) -> None:
         """Remove a stale or partial database before rebuilding it."""
@@ -334,6 +319,7 @@ class CacheEntry:
     def attach_cleanup(self, store: Store) -> None:
         """Tie a temporary (no-cache) directory's life to the store object."""
         if self._tmp is not None:
+            self._attached = True
             weakref.finalize(store, self._tmp.cleanup)
 
 

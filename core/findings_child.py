@@ -55,18 +55,19 @@ def findings_in_child(db: Path, stop: threading.Event | None = None, poll: float
     """The findings of the store at `db`, computed by a child process (see the module doc)."""
     cmd, env = module_command("core.findings_child", str(db))
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        while True:
-            try:
-                out, err = proc.communicate(timeout=poll)
-                break
-            except subprocess.TimeoutExpired:
-                if stop is not None and stop.is_set():
-                    raise ChildFailed("stopped") from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with proc:  # closes its pipes whatever happens
+        try:
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=poll)
+                    break
+                except subprocess.TimeoutExpired:
+                    if stop is not None and stop.is_set():
+                        raise ChildFailed("stopped") from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     if proc.returncode != 0:
         tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-3:])
         raise ChildFailed(f"findings process exited with status {proc.returncode}: {tail}")
