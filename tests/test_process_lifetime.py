@@ -52,23 +52,36 @@ def _running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
 
 
+#: What the app does with a big log: the ingest child, started before the screen is up.
+_APP_LIKE = """
+import sys, time
+from core.cache import CacheEntry
+CacheEntry([sys.argv[1]]).start_child(jobs=2)
+time.sleep(60)
+"""
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_kill_9_during_a_cache_build_leaves_no_process_and_no_lock(tmp_path: Path) -> None:
+@pytest.mark.parametrize("killed", ["cli", "app"])
+def test_kill_9_during_a_cache_build_leaves_no_process_and_no_lock(tmp_path: Path, killed: str) -> None:
     """Before: the decoder workers of a killed CLI ran forever, holding the build lock, and
-    every later run parsed again without the cache."""
+    every later run parsed again without the cache. The app's ingest child (and its workers)
+    went on too."""
     big = tmp_path / "big.evtx"
     subprocess.run([sys.executable, str(ROOT / "bench" / "make_big_log.py"), str(sample(SECURITY)), str(big),
                     "--mb", "40"], check=True, capture_output=True)
     env = dict(os.environ)
     cmd = [sys.executable, "-m", "cli.main", "stats", "--jobs", "2", str(big)]
-    cli = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = cmd if killed == "cli" else [sys.executable, "-c", _APP_LIKE, str(big)]
+    cli = subprocess.Popen(first, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    want = 2 if killed == "cli" else 3  # the workers (and the ingest child)
     seen: set[int] = set()
     try:
         deadline = time.monotonic() + 30
-        while len(seen) < 2 and time.monotonic() < deadline and cli.poll() is None:
+        while len(seen) < want and time.monotonic() < deadline and cli.poll() is None:
             seen |= _descendants(cli.pid)
             time.sleep(0.02)
-        assert len(seen) >= 2, "the build never started its workers"
+        assert len(seen) >= want, "the build never started its workers"
         time.sleep(0.2)  # well into the build
         seen |= _descendants(cli.pid)
         cli.send_signal(signal.SIGKILL)
