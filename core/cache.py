@@ -395,5 +395,9 @@ def _to_stderr(line: str) -> None:
 
 
 def clear_cache() -> None:
-    """Remove every cache database (the `cache --clear` command)."""
-    shutil.rmtree(cache_dir(), ignore_errors=True)
+    """Remove every cache database not in use, and the remembered digests (the `cache --clear`
+    command): a database a running app or command has open stays until it is pruned later."""
+    directory = cache_dir()
+    if directory.is_dir():
+        prune(directory, -1)
+    shutil.rmtree(directory / "identities", ignore_errors=True)

@@ -4,8 +4,8 @@ Every byte counts: a log rewritten in the middle with its size and mtime kept (`
 served the old events. Hashing only the EVTX chunk headers (which carry CRC32s of their
 records) would miss a damaged record whose chunk checksum was not updated, which is what
 corruption looks like, so the whole file is hashed: SHA-256 over 1 MiB reads, 71-94 ms on the
-100 MB bench log with a warm page cache (SHA-1 76 ms, BLAKE2b 200 ms, the chunk headers alone
-3 ms), against 4.0-4.2 s to build its cache.
+100 MB bench log with a warm page cache (150-280 ms while the machine was busy; SHA-1 76 ms,
+BLAKE2b 200 ms, the chunk headers alone 3 ms), against 4.0-4.2 s to build its cache.
 
 Reopening would pay that hash every time (the app showed cached rows after 0.12-0.20 s), so the
 digest is remembered per input (`<cache dir>/identities/`), keyed by device, inode, size, mtime

@@ -236,7 +236,10 @@ def test_two_handles_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     store = entry.build(jobs=1)
     store.close()
     cache.prune(tmp_path / "cache", 0)
+    cache.clear_cache()  # `cache --clear` from another terminal
     assert entry.db_path.exists()  # the entry holds its lease
+    with Store(entry.db_path, readonly=True) as reader:
+        assert reader.count() == 1881
     entry.close()
     cache.prune(tmp_path / "cache", 0)
     assert not entry.db_path.exists()

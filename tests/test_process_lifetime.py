@@ -176,3 +176,30 @@ def test_a_stale_build_lock_is_taken_over(tmp_path: Path, builder: str) -> None:
         orphan.stdin.close()
         orphan.stdout.close()
         orphan.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_keep_the_build_lock(tmp_path: Path) -> None:
+    """Decoder workers are forked during a build: the lock fd they inherit is closed in them,
+    so the lock is let go when the builder lets go (or dies), whatever the workers do."""
+    entry = CacheEntry([str(sample(SECURITY))])
+    assert entry.acquire()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a worker that outlives its parent's hold on the lock
+        os.write(ready_w, b"1")  # running (the fork hooks have run)
+        time.sleep(5)
+        os._exit(0)
+    os.read(ready_r, 1)
+    os.close(ready_r)
+    os.close(ready_w)
+    try:
+        entry.close()
+        other = CacheEntry([str(sample(SECURITY))])
+        try:
+            assert other.acquire(), "the forked child still holds the build lock"
+        finally:
+            other.close()
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
