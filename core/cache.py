@@ -225,10 +225,11 @@ class CacheEntry:
                 _load_into(store, self.paths, progress, stop, jobs)
             store.checkpoint()
             return store
-        except BaseException:
+        except BaseException as exc:
             if store is not None:
                 _close_quietly(store)
-            remove_database(self.db_path)  # never leave a partial cache behind
+            if is_disk_full(exc):
+                remove_database(self.db_path)  # it would keep the disk full
             raise
         finally:
             self.release()
