@@ -23,7 +23,7 @@ from pathlib import Path
 
 from core.findings.engine import FindingsData, store_findings
 from core.findings.rules import RulesError, load_rules
-from core.store.child_process import module_command
+from core.store.child_process import die_with_parent, module_command
 from core.store.store import Store
 
 #: Exit status of a child that refused the rules file (the parent reports it as for its own).
@@ -35,6 +35,7 @@ class ChildFailed(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()
     parser = argparse.ArgumentParser(prog="python -m core.findings.child")
     parser.add_argument("db")
     args = parser.parse_args(argv)
@@ -54,18 +55,19 @@ def findings_in_child(db: Path, stop: threading.Event | None = None, poll: float
     """The findings of the store at `db`, computed by a child process (see the module doc)."""
     cmd, env = module_command("core.findings.child", str(db))
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        while True:
-            try:
-                out, err = proc.communicate(timeout=poll)
-                break
-            except subprocess.TimeoutExpired:
-                if stop is not None and stop.is_set():
-                    raise ChildFailed("stopped") from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with proc:  # closes its pipes whatever happens
+        try:
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=poll)
+                    break
+                except subprocess.TimeoutExpired:
+                    if stop is not None and stop.is_set():
+                        raise ChildFailed("stopped") from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     if proc.returncode != 0:
         tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-3:])
         raise ChildFailed(f"findings process exited with status {proc.returncode}: {tail}")

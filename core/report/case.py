@@ -19,7 +19,6 @@ import contextlib
 import datetime as _dt
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -29,6 +28,7 @@ from typing import Any
 import platformdirs
 
 from core.store.store import TIME_ORDER, SourceRow, Store, StoredEvent
+from core.store.tempfiles import sweep, temp_file
 
 APP_NAME = "evtx-explorer"
 FORMAT = "evtx-explorer-case"
@@ -145,8 +145,8 @@ def atomic_write_bytes(path: Path, data: bytes, *, keep_backup: bool = False) ->
     `<path>.bak`. At every instant `path` holds either its complete old or new content."""
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    tmp = Path(tmp_name)
+    sweep(directory, path.name)  # temp files of a save killed half-way
+    fd, tmp = temp_file(directory, path.name, ".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -165,17 +165,22 @@ def _backup(path: Path) -> None:
     """Make `<path>.bak` the current content of `path` without ever removing `path`
     (a hard link where possible, else a durable copy), replacing the old backup atomically."""
     bak = path.with_name(path.name + ".bak")
-    tmp = path.with_name(f".{path.name}.bak.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.unlink(missing_ok=True)
+    fd, tmp = temp_file(path.parent, bak.name, ".tmp")
     try:
-        os.link(path, tmp)
-    except OSError:
-        data = path.read_bytes()
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, bak)
+        os.close(fd)
+        tmp.unlink()
+        try:
+            os.link(path, tmp)
+        except OSError:
+            data = path.read_bytes()
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, bak)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _parse_case(raw: bytes) -> tuple[list[str], list[Mark]]:
@@ -240,6 +245,8 @@ class Case:
         `warnings` and the `.bak` is used instead; the damaged file is kept until the next
         save moves it aside."""
         case = cls(Path(path), inputs=[_norm_path(p) for p in inputs])
+        sweep(case.path.parent, case.path.name)  # left by a save killed half-way
+        sweep(case.path.parent, case.path.name + ".bak")
         if not case.path.exists():
             return case
         try:

@@ -17,7 +17,6 @@ import errno
 import io
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +26,7 @@ from core.model.summary import summarize
 from core.model.text import json_safe, md_code, md_text, one_line, printable
 from core.report.case import Case
 from core.store.store import Store, StoredEvent
+from core.store.tempfiles import sweep, temp_file
 
 VIEW_FORMATS = ("csv", "jsonl", "md")
 TREE_FORMATS = ("md", "json")
@@ -74,8 +74,8 @@ def write_atomically(path: str | Path, fill: Callable[[Any], int], *, overwrite:
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(errno.ENOENT, f"directory {directory} does not exist", str(directory))
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
-    tmp = Path(tmp_name)
+    sweep(directory, target.name)  # left by an export killed half-way
+    fd, tmp = temp_file(directory, target.name, ".part")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             count = fill(fh)

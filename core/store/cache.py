@@ -1,15 +1,19 @@
 """The store as a cache: reopening the same logs skips parsing.
 
 A cache database is keyed by the identity of its inputs, not their names: each input's real
-path, size, mtime and a hash of its first and last 64 KiB (the EVTX header and last chunk), so
-a log that changed (or a different log at the same path) is re-read. The cache lives under
-the user's cache directory (`platformdirs`), is built under an exclusive lock (two processes
-opening the same new log do not write the same database), and is pruned oldest-first beyond a
-size limit.
+path, size, mtime and a hash of its whole content, so a log that changed (or a different log at
+the same path) is re-read, even when its size and mtime were kept. The cache lives under the
+user's cache directory (`platformdirs`), is built under an exclusive lock and read under a
+shared one (`core.store.cache_lock`: two processes opening the same new log do not write the same
+database, and pruning, oldest-first beyond a size limit, never deletes a database in use).
+A full cache disk costs only the cache: the partial database is deleted and the inputs are
+loaded into a store elsewhere (`NOTICE`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -17,26 +21,28 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
 import platformdirs
 
-from core.store import schema
+from core.store import cache_identity, cache_lock, schema, tempfiles
+from core.store.cache_lock import CacheLock
 from core.store.child_process import module_command
+from core.store.disk_full import DISK_FULL_STATUS, NOTICE, is_disk_full
 from core.store.ingest import Progress, ProgressFn, load_paths
 from core.store.store import Store
 
 APP_NAME = "evtx-explorer"
 #: Part of every cache key: bump it whenever parsing produces different events for the same
 #: bytes (a decoder that recovers more records, a loader fix), so stale caches are not reused.
-PARSE_REVISION = 3
+PARSE_REVISION = 4
 DEFAULT_LIMIT_BYTES = 4 * 1024**3
-_EDGE = 64 * 1024
 
 
 def cache_dir() -> Path:
@@ -46,20 +52,9 @@ def cache_dir() -> Path:
 
 
 def input_identity(path: str) -> str:
-    """Identity of one input: real path, size, mtime and a hash of its first and last 64 KiB.
-    An unreadable input still gets an identity (its error is then cached with it)."""
-    real = os.path.realpath(path)
-    try:
-        st = os.stat(real)
-        h = hashlib.sha256()
-        with open(real, "rb") as fh:
-            h.update(fh.read(_EDGE))
-            if st.st_size > _EDGE:
-                fh.seek(max(_EDGE, st.st_size - _EDGE))
-                h.update(fh.read(_EDGE))
-        return f"{real}|{st.st_size}|{st.st_mtime_ns}|{h.hexdigest()}"
-    except OSError as exc:
-        return f"{real}|error|{exc.errno}"
+    """Identity of one input: real path, size, mtime and a hash of its whole content
+    (`core.store.cache_identity`; the hash is remembered in the cache directory)."""
+    return cache_identity.input_identity(path, cache_dir() / "identities")
 
 
 def cache_key(paths: Sequence[str]) -> str:
@@ -72,18 +67,46 @@ def is_complete(store: Store) -> bool:
     return store.get_meta("complete") == "1"
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _atime(path: Path) -> float:
+    try:
+        return path.stat().st_atime
+    except OSError:
+        return 0.0
+
+
+def remove_database(db: Path) -> None:
+    """Delete a database and its SQLite side files (not its lock file)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+
+
 def prune(directory: Path, limit_bytes: int, keep: Path | None = None) -> None:
-    """Delete the least recently used cache databases until the total fits `limit_bytes`."""
-    dbs = sorted(directory.glob("*.sqlite"), key=lambda p: p.stat().st_atime if p.exists() else 0)
-    total = sum(p.stat().st_size for p in dbs if p.exists())
+    """Delete the least recently used cache databases until the total fits `limit_bytes`,
+    skipping every one that is open or being built (its lock cannot be taken exclusively)."""
+    dbs = sorted(directory.glob("*.sqlite"), key=_atime)
+    total = sum(_size(p) for p in dbs)
     for db in dbs:
         if total <= limit_bytes:
             return
         if keep is not None and db == keep:
             continue
-        size = db.stat().st_size
-        for suffix in ("", "-wal", "-shm", ".lock"):
-            Path(str(db) + suffix).unlink(missing_ok=True)
+        lock_path = Path(str(db) + ".lock")
+        fd = cache_lock.open_locked(lock_path, fcntl.LOCK_EX)
+        if fd is None:
+            continue  # in use by a running app or command
+        try:
+            size = _size(db)
+            remove_database(db)
+            lock_path.unlink(missing_ok=True)  # last, while locked (see `core.store.cache_lock`)
+        finally:
+            cache_lock.close(fd)
         total -= size
 
 
@@ -97,24 +120,35 @@ class CacheEntry:
     def __init__(self, paths: Sequence[str], *, use_cache: bool = True, directory: Path | None = None) -> None:
         self.paths = list(paths)
         self.use_cache = use_cache
+        #: One line for the user when the cache could not be used (a full disk), else None.
+        self.notice: str | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._attached = False  # `_tmp` lives as long as a store (`attach_cleanup`)
+        tempfiles.sweep_temp_dirs()  # private stores of runs that were killed
         if use_cache:
             self.directory = directory or cache_dir()
             self.directory.mkdir(parents=True, exist_ok=True)
             self.db_path = self.directory / f"{cache_key(self.paths)}.sqlite"
         else:
-            self._tmp = tempfile.TemporaryDirectory(prefix="evtx-explorer-")
-            self.directory = Path(self._tmp.name)
-            self.db_path = self.directory / "events.sqlite"
-        self._lock_fh: int | None = None
+            self._go_private()
+        self.lock = CacheLock(self.db_path)
         #: A child started by `start_child` (process, its stderr file), until `build` ends.
         self._child: tuple[subprocess.Popen[str], IO[bytes]] | None = None
         self._following = False  # `build` has taken the child over
         self._hand_over = threading.Lock()
 
+    def _go_private(self) -> None:
+        """Build in a private temp directory from now on (not the shared cache)."""
+        self.use_cache = False
+        self._tmp = tempfiles.temp_dir()
+        self.directory = Path(self._tmp.name)
+        self.db_path = self.directory / "events.sqlite"
+
     def ready(self) -> bool:
-        """True when a complete database for these inputs already exists."""
-        if not self.use_cache or not self.db_path.exists():
+        """True when a complete database for these inputs already exists. It is then held
+        open (the lease: no pruning deletes it) until `close`, or the store `open_inputs`
+        returns is gone."""
+        if not self.use_cache or not self.db_path.exists() or not self.lock.share():
             return False
         try:
             with Store(self.db_path, readonly=True) as store:
@@ -123,28 +157,23 @@ class CacheEntry:
             return False
 
     def acquire(self) -> bool:
-        """Take the build lock; False if another process holds it (then build without cache)."""
-        if not self.use_cache:
-            return True
-        fd = os.open(str(self.db_path) + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._lock_fh = fd
-        return True
+        """Take the build lock; False if another process reads or builds this entry (then
+        build without cache)."""
+        return not self.use_cache or self.lock.build()
 
     def release(self) -> None:
-        if self._lock_fh is not None:
-            fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
-            os.close(self._lock_fh)
-            self._lock_fh = None
+        """Let go of the build lock, keeping the lease (the built database stays in use)."""
+        self.lock.unbuild()
+
+    def close(self) -> None:
+        """Let go of the lease, and remove a private directory no store was tied to."""
+        self.lock.close()
+        if self._tmp is not None and not self._attached:
+            self._tmp.cleanup()
 
     def reset(self) -> None:
         """Remove a stale or partial database before rebuilding it."""
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(self.db_path) + suffix).unlink(missing_ok=True)
+        remove_database(self.db_path)
 
     def build(
         self,
@@ -157,35 +186,68 @@ class CacheEntry:
         """Parse the inputs into a fresh database (under the lock) and return a Store on it.
 
         `child=True` parses in a child process (`core.store.ingest_child`): what a threaded caller
-        such as the app wants for large EVTX logs (see `needs_child_process`)."""
+        such as the app wants for large EVTX logs (see `needs_child_process`).
+
+        When the cache's disk fills up, the partial database is deleted (it would keep the disk
+        full), `notice` says so, and the inputs are loaded again into a private temp directory,
+        or, when that disk is full too and no child is needed, into memory (`db_path` then
+        names the store the caller must read)."""
+        try:
+            return self._build_once(progress, stop, jobs, child)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+        self.notice = NOTICE
+        with self._hand_over:
+            self.lock.close()
+            self._go_private()
+        try:
+            return self._build_once(progress, stop, jobs, child)
+        except Exception as exc:
+            if child or not is_disk_full(exc):
+                raise
+        return self._build_in_memory(progress, stop, jobs)
+
+    def _build_once(
+        self, progress: ProgressFn | None, stop: threading.Event | None, jobs: int | None, child: bool
+    ) -> Store:
         with self._hand_over:
             started = self._child is not None
             if not started:
                 self._prepare()
+        store: Store | None = None
         try:
             if child or started:
                 self._build_in_child(progress, stop, jobs)
                 store = Store(self.db_path)
             else:
                 store = Store(self.db_path)
-                load_paths(self.paths, store, progress=progress, stop=stop, jobs=jobs)
-                if all(s.complete for s in store.sources()) and not (stop is not None and stop.is_set()):
-                    store.set_meta("complete", "1")
+                _load_into(store, self.paths, progress, stop, jobs)
             store.checkpoint()
             return store
+        except BaseException as exc:
+            if store is not None:
+                _close_quietly(store)
+            if is_disk_full(exc):
+                remove_database(self.db_path)  # it would keep the disk full
+            raise
         finally:
             self.release()
             if self.use_cache:
                 prune(self.directory, cache_limit(), keep=self.db_path)
 
+    def _build_in_memory(self, progress: ProgressFn | None, stop: threading.Event | None, jobs: int | None) -> Store:
+        store = Store(":memory:")
+        self.db_path = Path(":memory:")
+        _load_into(store, self.paths, progress, stop, jobs)
+        return store
+
     def _prepare(self) -> None:
         """Take the build lock (else switch to a private build) and clear the database."""
         if not self.acquire():
-            # Someone else is building this cache: do our own private build instead.
-            self.use_cache = False
-            self._tmp = tempfile.TemporaryDirectory(prefix="evtx-explorer-")
-            self.directory = Path(self._tmp.name)
-            self.db_path = self.directory / "events.sqlite"
+            # Someone else is reading or building this cache: do our own private build instead.
+            self.lock.close()
+            self._go_private()
         self.reset()
 
     def start_child(self, jobs: int | None = None) -> None:
@@ -217,11 +279,12 @@ class CacheEntry:
                 return
             proc, errors = self._child
             self._child = None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        proc.wait()
+        with proc:  # closes its pipe
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            proc.wait()
         errors.close()
-        self.release()
+        self.close()  # the app is closing: neither the build lock nor the lease is needed
 
     def _build_in_child(self, progress: ProgressFn | None, stop: threading.Event | None, jobs: int | None) -> None:
         """Run `core.store.ingest_child` (or follow the one `start_child` started), relaying its
@@ -232,7 +295,7 @@ class CacheEntry:
                 self._spawn(jobs)
             assert self._child is not None
             proc, errors = self._child
-        with errors:
+        with errors, proc:  # `with proc` closes its pipe
             assert proc.stdout is not None
             signalled = False
             try:
@@ -247,6 +310,8 @@ class CacheEntry:
                     proc.send_signal(signal.SIGTERM)
                 status = proc.wait()
                 self._child = None
+            if status == DISK_FULL_STATUS:
+                raise OSError(errno.ENOSPC, "disk full while building the cache")
             if status != 0:
                 errors.seek(0)
                 tail = errors.read().decode("utf-8", "replace").strip().splitlines()[-3:]
@@ -255,7 +320,26 @@ class CacheEntry:
     def attach_cleanup(self, store: Store) -> None:
         """Tie a temporary (no-cache) directory's life to the store object."""
         if self._tmp is not None:
+            self._attached = True
             weakref.finalize(store, self._tmp.cleanup)
+
+
+def _close_quietly(store: Store) -> None:
+    """Close a store whose build failed: what it still holds to write may fail again (a full
+    disk); its connection is closed whatever happens."""
+    try:
+        store.close()
+    except Exception:  # noqa: BLE001 - the build's own error is the one reported
+        with contextlib.suppress(Exception):
+            store.conn.close()
+
+
+def _load_into(
+    store: Store, paths: Sequence[str], progress: ProgressFn | None, stop: threading.Event | None, jobs: int | None
+) -> None:
+    load_paths(paths, store, progress=progress, stop=stop, jobs=jobs)
+    if all(s.complete for s in store.sources()) and not (stop is not None and stop.is_set()):
+        store.set_meta("complete", "1")
 
 
 def needs_child_process(paths: Sequence[str], jobs: int | None = None) -> bool:
@@ -289,17 +373,32 @@ def open_inputs(
     use_cache: bool = True,
     progress: ProgressFn | None = None,
     jobs: int | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> Store:
-    """A fully loaded store for `paths`: from the cache when it is complete, else parsed now."""
+    """A fully loaded store for `paths`: from the cache when it is complete, else parsed now.
+    `notice` gets the one line for the user when the cache could not be used (default: stderr).
+    The cache entry stays leased (not pruned) while the returned store lives."""
     entry = CacheEntry(paths, use_cache=use_cache)
     if entry.ready():
         os.utime(entry.db_path)  # least-recently-used pruning
-        return Store(entry.db_path)
-    store = entry.build(progress=progress, jobs=jobs)
-    entry.attach_cleanup(store)
+        store = Store(entry.db_path)
+    else:
+        store = entry.build(progress=progress, jobs=jobs)
+        entry.attach_cleanup(store)
+    weakref.finalize(store, entry.close)
+    if entry.notice is not None:
+        (notice or _to_stderr)(entry.notice)
     return store
 
 
+def _to_stderr(line: str) -> None:
+    print(f"evtx-explorer: {line}", file=sys.stderr)
+
+
 def clear_cache() -> None:
-    """Remove every cache database (the `cache --clear` command)."""
-    shutil.rmtree(cache_dir(), ignore_errors=True)
+    """Remove every cache database not in use, and the remembered digests (the `cache --clear`
+    command): a database a running app or command has open stays until it is pruned later."""
+    directory = cache_dir()
+    if directory.is_dir():
+        prune(directory, -1)
+    shutil.rmtree(directory / "identities", ignore_errors=True)

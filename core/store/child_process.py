@@ -2,7 +2,8 @@
 
 The app hands long CPU-bound work to children (ingest, findings): it keeps the GIL for the UI,
 and a thread-running process must not fork. The child runs in this same interpreter, with the
-project on its path whatever the current directory is.
+project on its path whatever the current directory is. A child ends with its parent
+(`die_with_parent`, first thing in its `main`): a killed app or CLI leaves no process behind.
 """
 
 from __future__ import annotations
@@ -11,11 +12,22 @@ import os
 import sys
 from pathlib import Path
 
+from parsers.lifeline import die_with_parent as _die_with_parent
+
 ROOT = str(Path(__file__).resolve().parents[2])
+#: The pid of the process that started a child (it checks that it is still there).
+PARENT_ENV = "EVTX_EXPLORER_PARENT_PID"
 
 
 def module_command(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that run `python -m module args...`."""
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env[PARENT_ENV] = str(os.getpid())
     return [sys.executable, "-m", module, *args], env
+
+
+def die_with_parent() -> None:
+    """In a child started by `module_command`: end when the process that started it ends."""
+    raw = os.environ.get(PARENT_ENV, "")
+    _die_with_parent(int(raw) if raw.isdigit() else None)

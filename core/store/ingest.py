@@ -25,6 +25,7 @@ from core.model.rows import (
     postings_text,
     store_id,
 )
+from core.store.disk_full import is_disk_full
 from core.store.store import Store
 
 T = TypeVar("T")
@@ -135,12 +136,17 @@ def _encoded(pending: list[tuple[int, tuple[object, ...]]], issues: list[ParseIs
     return Batch(rows, len(rows), rows[-1][0] if rows else -1, postings_text(postings), issues, 0)
 
 
-def _drop_unaccounted(store: Store, batches: Iterator[Batch], source: int, last_id: int) -> None:
-    """After a stop or an error: let the workers finish the batches they hold, then delete the
-    events they inserted that were not counted (the store keeps exactly what was reported)."""
+def _close(batches: Iterator[Batch]) -> None:
+    """Close a stream of batches: its workers finish the batches they hold and stop."""
     close = getattr(batches, "close", None)
     if close is not None:
         close()
+
+
+def _drop_unaccounted(store: Store, batches: Iterator[Batch], source: int, last_id: int) -> None:
+    """After a stop or an error: let the workers finish the batches they hold, then delete the
+    events they inserted that were not counted (the store keeps exactly what was reported)."""
+    _close(batches)
     with store.conn:
         store.conn.execute(
             "DELETE FROM events WHERE id > ? AND id <= ?", (last_id, (source << ID_SHIFT) | MAX_PLACE)
@@ -224,6 +230,9 @@ def _load_one(
     except InputError as exc:
         info.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - an input that breaks a loader must not stop the others
+        if is_disk_full(exc):  # not the input's fault: the caller loads elsewhere (`core.store.cache`)
+            _close(batches)  # stop the workers first: they would go on writing
+            raise
         info.error = f"{path}: cannot be read: {type(exc).__name__}: {exc}"
     if not finished:
         _drop_unaccounted(store, batches, source, last_id)

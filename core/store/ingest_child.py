@@ -9,7 +9,8 @@ The app loads large EVTX logs through this rather than in one of its own threads
 
 Progress goes to stdout as one JSON object per line (the fields of `core.store.ingest.Progress`);
 SIGTERM or SIGINT stops loading after the current batch, keeping what was read (the sources
-read to their end are still marked complete; the cache is not marked complete).
+read to their end are still marked complete; the cache is not marked complete). A full disk
+ends it with status `DISK_FULL_STATUS` (the parent then loads elsewhere).
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ import threading
 from dataclasses import asdict
 from types import FrameType
 
+from core.store.child_process import die_with_parent
+from core.store.disk_full import DISK_FULL_STATUS, is_disk_full
 from core.store.ingest import Progress, load_paths
 from core.store.store import Store
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()
     parser = argparse.ArgumentParser(prog="python -m core.store.ingest_child")
     parser.add_argument("db")
     parser.add_argument("files", nargs="+")
@@ -44,10 +48,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(asdict(p)) + "\n")
         sys.stdout.flush()
 
-    with Store(args.db) as store:
-        load_paths(args.files, store, progress=progress, stop=stop, jobs=args.jobs)
-        if not stop.is_set() and all(s.complete for s in store.sources()):
-            store.set_meta("complete", "1")
+    try:
+        with Store(args.db) as store:
+            load_paths(args.files, store, progress=progress, stop=stop, jobs=args.jobs)
+            if not stop.is_set() and all(s.complete for s in store.sources()):
+                store.set_meta("complete", "1")
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        print(f"disk full: {exc}", file=sys.stderr)
+        return DISK_FULL_STATUS
     return 0
 
 

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from core.model.event import Event, InputError, ParseIssue, make_event
 from core.model.rows import ID_SHIFT, MAX_PLACE, EventRow, Postings, new_postings
+from parsers import lifeline
 from parsers.evtx import decoder as evtx_fast
 from parsers.evtx.reference import CHUNK_SIZE, FILE_HEADER_SIZE, check_evtx_header
 
@@ -272,7 +273,10 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
         ctx.set_forkserver_preload(["parsers.evtx"])
     else:
         ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    # Workers end with us (`parsers.lifeline`): a killed parent left them waiting forever.
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=lifeline.die_with_parent, initargs=(os.getpid(),)
+    )
 
 
 def _groups(n_chunks: int, start: int, size: int = GROUP_CHUNKS) -> list[tuple[int, int]]:
