@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import events
+from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Input, Static, TextArea
 
 from tests.apputil import DEMO, screen_text, sync, wait_for
@@ -96,9 +97,15 @@ async def test_export_view_in_the_command_palette_exports_the_filtered_view(tmp_
         await wait_for(pilot, lambda: app.table.total is not None and app.table.total < 71)
         shown = app.table.total
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"Export view")
-        await pilot.pause(0.5)
+
+        def offered() -> bool:
+            options = app.screen.query_one(CommandList)
+            return options.highlighted is not None and "Export view" in str(
+                options.get_option_at_index(options.highlighted).prompt)
+
+        await wait_for(pilot, offered)
         await pilot.press("enter")
         await _export_through_dialog(pilot, app, "md", tmp_path / "view.md")
         table_rows = [line for line in (tmp_path / "view.md").read_text().splitlines() if line.startswith("|")]
@@ -137,9 +144,8 @@ async def test_tree_search_for_markup_that_is_not_found_says_so_literally() -> N
         await wait_for(pilot, lambda: tree_filled(app))
         await pilot.press("slash")
         await pilot.press(*"x[/]y[bold]", "enter")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: "not found: x[/]y[bold]" in screen_text(app))
         assert app.is_running
-        assert "not found: x[/]y[bold]" in screen_text(app)
 
 
 # -- 4. the Handles list: target columns and the weakest link ---------------------------------
@@ -222,9 +228,9 @@ async def test_keys_typed_right_after_slash_go_to_the_filter_bar() -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await ready(pilot, app)
         await burst(pilot, "slash", "4", "6", "8", "8")
-        assert app.screen is app.screen_stack[0]  # `4` did not open Sessions, `6` not Marks
-        assert app.filter_bar.input.value == "4688"
+        await wait_for(pilot, lambda: app.filter_bar.input.value == "4688", timeout=5)
         await wait_for(pilot, lambda: app.current_query == "4688")
+        assert app.screen is app.screen_stack[0]  # `4` did not open Sessions, `6` not Marks
 
 
 @sync
@@ -234,8 +240,9 @@ async def test_keys_typed_while_the_note_dialog_opens_go_into_the_note() -> None
         await ready(pilot, app)
         assert app.case is not None and len(app.case) == 0
         await burst(pilot, "M", *"mm 4 note")
-        assert isinstance(app.screen, NoteDialog)
-        assert app.screen.query_one(TextArea).text == "mm 4 note"
+        await wait_for(pilot, lambda: isinstance(app.screen, NoteDialog), timeout=5)
+        area = app.screen.query_one(TextArea)
+        await wait_for(pilot, lambda: area.text == "mm 4 note", timeout=5)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, NoteDialog))
         assert [m.note for m in app.case.marks()] == ["mm 4 note"]  # one mark, no stray ones
@@ -250,5 +257,14 @@ async def test_keys_typed_right_after_slash_in_a_view_go_to_its_search_box() -> 
         await wait_for(pilot, lambda: tree_filled(app))
         screen = app.screen
         await burst(pilot, "slash", *"adm-bob")
+        box = screen.query_one(SearchInput)
+        await wait_for(pilot, lambda: box.value == "adm-bob", timeout=5)
         assert app.screen is screen
-        assert screen.query_one(SearchInput).value == "adm-bob"
+
+
+def test_a_key_routed_to_a_text_box_is_never_routed_again() -> None:
+    """A box that lets a routed key through (read-only) leaves it to the bindings: no loop."""
+    from tui.typeahead import _routed, route_typeahead
+
+    routed = _routed(events.Key("a", "a"))
+    assert route_typeahead(None, routed) is False  # type: ignore[arg-type]

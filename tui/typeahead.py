@@ -28,6 +28,14 @@ from textual.widgets import Input, TextArea
 MAX_PENDING = 10_000
 
 
+def _routed(event: events.Key) -> events.Key:
+    """A copy of `event` to post to the text box, marked so that it is never routed twice: a
+    box that lets it through (read-only, say) leaves it to the bindings, it does not loop."""
+    copy = events.Key(event.key, event.character)
+    copy.typeahead_routed = True  # type: ignore[attr-defined]
+    return copy
+
+
 class TypeAhead:
     """Routes keys that reach a screen with nothing focused to its text box (see the module
     docstring). `screen` is the dialog; `selector` names its text box."""
@@ -65,7 +73,7 @@ class TypeAhead:
     def keep(self, event: events.Key) -> None:
         """Hand a key typed for the text box to it (after the ones kept so far), or keep it
         until the box is mounted."""
-        copy = events.Key(event.key, event.character)
+        copy = _routed(event)
         target = self._target()
         if target is None or not target.is_mounted:
             if len(self.pending) < MAX_PENDING:
@@ -79,11 +87,11 @@ def route_typeahead(screen: Screen[Any], event: events.Key) -> bool:
     """Send a printable key that reached the app to the text box it was typed for: the focused
     `Input`/`TextArea`, or the box of a dialog still opening. True when the key was taken (the
     app then runs no binding for it)."""
-    if not event.is_printable:
+    if not event.is_printable or getattr(event, "typeahead_routed", False):
         return False
     focused = screen.focused
-    if isinstance(focused, Input | TextArea):
-        focused.post_message(events.Key(event.key, event.character))
+    if isinstance(focused, Input | TextArea) and not getattr(focused, "read_only", False):
+        focused.post_message(_routed(event))
         return True
     typeahead = getattr(screen, "typeahead", None)
     if focused is None and isinstance(typeahead, TypeAhead):
