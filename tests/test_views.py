@@ -261,11 +261,14 @@ async def test_handles_lists_4690_with_resolved_processes_and_jumps_to_source_46
         await settle(pilot, lambda: table.row_count > 0)
         assert table.row_count == 1
         row = [cell.plain for cell in table.get_row_at(0)]
-        assert row[1] == "5"
-        assert row[3] == "mimikatz.exe 0x1234" and row[4] == "0x44"
-        assert row[5] == "System 0x4" and row[6] == "0x88"
-        # The weakest link of the row, as a word: the source handle's 4656 came after the 4690.
-        assert row[2].strip() == "inferred" and row[7] == WS
+        assert row[6] == "5"
+        assert row[1] == "mimikatz.exe 0x1234" and row[2] == "0x44"
+        assert row[3] == "System 0x4" and row[4] == "0x88"
+        # The weakest link of the row, as a word: the source handle's 4656 came after the 4690;
+        # the line above the list names that link and says why.
+        assert row[0].strip() == "inferred" and row[7] == WS
+        why = str(screen.query_one("#handles-why").render())
+        assert why.startswith("weakest link: inferred: source handle handle 0x44 - ")
         tree = screen.query_one("#handles-tree", NavTree)
         await settle(pilot, lambda: any("source process" in t for t in tree_lines(tree)))
         lines = tree_lines(tree)
@@ -575,7 +578,7 @@ async def test_real_app_handles_view_jumps_to_the_source_4688(demo_env: Path) ->
         table = screen.query_one(HandlesTable)
         await settle(pilot, lambda: table.row_count > 0, tries=200)
         first = [cell.plain for cell in table.get_row_at(0)]
-        assert first[1] == "48235" and first[3] == "mk64.exe 0x1f40" and first[5] == "System 0x4"
+        assert first[6] == "48235" and first[1] == "mk64.exe 0x1f40" and first[3] == "System 0x4"
         tree = screen.query_one("#handles-tree", NavTree)
         await settle(pilot, lambda: any(MK64 in t for t in tree_lines(tree)))
         # lsass.exe is pre-existing (no 4688): the handle's object names it.

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container
@@ -49,6 +49,7 @@ from tui.help import HelpScreen
 from tui.history import History
 from tui.issues_panel import IssuesScreen
 from tui.status import LoadState, StatusBar, status_text
+from tui.typeahead import route_typeahead
 
 #: Progress reaches the UI at most this often (the parser calls back per batch).
 PROGRESS_INTERVAL = 0.1
@@ -349,11 +350,14 @@ class EvtxApp(App[int]):
         self.loaded = True
         self.load_state.active = False
         self.load_state.stopped = message.stopped
+        if self._note.startswith("stopping"):
+            self._note = ""  # the status now says "loading stopped" with the count
         if message.error:
             self.load_errors.append(message.error)
             self.notify(printable(message.error), severity="error", markup=False)
         if self.store_path is not None and self.store_path.exists():
             self._read_sources()
+            self.load_state.records = self.all_count
             selected = self.table.selected_row()
             self.table.set_view(View.of(self.current_compiled, by_time=True))
             if self.table.fetcher is None:
@@ -546,6 +550,13 @@ class EvtxApp(App[int]):
         self.copy_to_clipboard(text)
         lines = text.count("\n") + 1
         self.notify(f"copied {lines} line{'s' if lines != 1 else ''} (OSC 52)")
+
+    def on_key(self, event: events.Key) -> None:
+        """Before the bindings: keys typed for a text box that opened after they were read
+        (a paste, a fast typist) go into it, not to commands (see `tui.typeahead`)."""
+        if route_typeahead(self.screen, event):
+            event.stop()
+            event.prevent_default()
 
     # -- actions ---------------------------------------------------------------------------------
 

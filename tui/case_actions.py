@@ -200,12 +200,14 @@ def _notify_result(app: App[Any]) -> Any:
 
 def export_view(app: App[Any]) -> None:
     """`e`: export what the current screen shows: the marks report on the Marks view, the tree
-    on a tree view (correlation, handles, processes), else the filtered event view."""
+    on a tree view (correlation, handles, processes), else the filtered event view. The events
+    screen holds a tree too (the detail pane's fields), so only a screen above it counts as
+    a tree view: `e` there exports the rows the analyst filtered, not one event's fields."""
     screen = app.screen
     if isinstance(screen, MarksScreen):
         export_marks(app)
         return
-    if _screen_tree(app) is not None:
+    if screen is not app.screen_stack[0] and _screen_tree(app) is not None:
         export_tree(app)
         return
     path = getattr(app, "store_path", None)

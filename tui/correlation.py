@@ -341,7 +341,7 @@ class TreeViewScreen(Screen[None]):
         self._search_target = self.search_tree()
         box = self.query_one(SearchInput)
         box.display = True
-        box.focus()
+        self.set_focus(box)  # at once: keys typed right after `/` are the search text
 
     def action_search_next(self, forward: bool = True) -> None:
         tree = self._search_target or self.search_tree()
@@ -349,7 +349,8 @@ class TreeViewScreen(Screen[None]):
             return
         found = tree.find(self._search_text, forward)
         if found is None:
-            self.notify(f"not found: {printable(self._search_text)}", severity="warning")
+            # the typed text is shown as typed: `[/]` is no markup (it raised MarkupError)
+            self.notify(f"not found: {printable(self._search_text)}", severity="warning", markup=False)
             return
         tree.reveal(found)
         tree.focus()
@@ -389,6 +390,7 @@ def jump_to_node(screen: Screen[Any], node: Any) -> None:
         screen.notify(
             "no event in the log for this node" + (f": {printable(str(reason))}" if reason else ""),
             severity="warning",
+            markup=False,  # the reason quotes log data
         )
         return
     jump = getattr(screen.app, "jump_to_event", None)

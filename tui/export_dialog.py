@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -23,6 +23,7 @@ from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from core.model.text import printable
 from core.report.export import EXTENSIONS
+from tui.typeahead import TypeAhead
 
 #: The work an export does: (format, path, overwrite) -> number of rows/nodes/marks written.
 ExportJob = Callable[[str, Path, bool], int]
@@ -50,6 +51,7 @@ class ExportDialog(ModalScreen[str | None]):
         self.unit = unit
         self.pending_overwrite: Path | None = None
         self.running = False
+        self.typeahead = TypeAhead(self, "#export-path")
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -66,8 +68,11 @@ class ExportDialog(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#export-overwrite", Button).display = False
         path_input = self.query_one(Input)
-        path_input.focus()
         path_input.cursor_position = len(path_input.value)
+        self.typeahead.focus_target()
+
+    def on_key(self, event: events.Key) -> None:
+        self.typeahead.on_key(event)
 
     # -- state -----------------------------------------------------------------------------
 

@@ -105,7 +105,9 @@ class FilterBar(Vertical):
         inp.cursor_position = len(inp.value)
         inp.reset_history()
         self.show_error(None)
-        inp.focus()
+        # focus now, not after the next refresh (`focus()`): keys typed right after `/` (a
+        # paste, a fast typist) must land here, not run as commands (`4` opened Sessions)
+        self.screen.set_focus(inp)
 
     def close(self) -> None:
         """Back to showing the applied filter (find mode or an abandoned edit ends)."""

@@ -57,15 +57,17 @@ def _pid(value: int | None) -> str:
 
 
 #: (heading, width) of the list's columns: fixed widths keep the layout stable while rows
-#: arrive and let the weakest-link word show at 100 columns; cells are cut with an ellipsis.
+#: arrive; cells are cut with an ellipsis. The link word and both processes and handles come
+#: first so that they fit in 80 columns (the list is 80 wide beside the tree at 160 too: the
+#: target showed as "Ta"/"Sy" behind the time); time, record and computer follow.
 COLUMNS: tuple[tuple[str, int], ...] = (
-    ("Time (UTC)", 19),
-    ("Record", 8),
     ("Link", 9),
-    ("Source process", 22),
+    ("Source process", 20),
     ("Handle", 7),
     ("Target process", 18),
     ("Handle", 7),
+    ("Time (UTC)", 19),
+    ("Record", 8),
     ("Computer", 24),
 )
 
@@ -77,19 +79,58 @@ def process_cell(link: Any, width: int) -> Text:
     return Text(one_line(name, max(4, width - len(pid) - 1)) + " " + pid)
 
 
+def _links(dup: Any) -> list[tuple[str, str, Any]]:
+    """(role, what, link) of the four links a 4690 row stands on, in reading order."""
+    def handle(link: Any) -> str:
+        return "handle " + _pid(getattr(link, "handle_id", None))
+
+    def process(link: Any) -> str:
+        return printable(str(getattr(link, "name", "?") or "?")) + " " + _pid(getattr(link, "pid", None))
+
+    return [
+        ("source process", process(dup.source), dup.source),
+        ("source handle", handle(dup.source_handle), dup.source_handle),
+        ("target process", process(dup.target), dup.target),
+        ("target handle", handle(dup.target_handle), dup.target_handle),
+    ]
+
+
+def weakest_link(dup: Any) -> tuple[str, Text]:
+    """The row's link word (its weakest link's) and the line that says which link that is and
+    why: the tree's top node is the 4690 itself (exact), so "inferred" in the list needs its
+    reason, e.g. `inferred: source handle handle 0x44 - opened after the 4690`."""
+    links = _links(dup)
+    word = weakest(*(str(getattr(link, "confidence", "") or "") for _r, _w, link in links))
+    text = Text("weakest link: ")
+    if not word:
+        return word, text
+    if word == "exact":
+        text.append("every link is exact (both processes and both handles)")
+        return word, text
+    role, what, link = next(item for item in links if getattr(item[2], "confidence", None) == word)
+    badge = confidence_text(word)
+    badge.rstrip()  # (in place) the badge is padded for the column
+    text.append_text(badge)
+    text.append(f": {role} {what}")
+    reason = str(getattr(link, "reason", "") or "")
+    if reason:
+        text.append(" - " + printable(reason))
+    return word, text
+
+
 def duplication_row(dup: Any) -> tuple[Text, ...]:
     """The cells of one 4690 row, in `COLUMNS` order."""
     ref = dup.event
     when = iso_from_filetime(ref.filetime)
-    link = weakest(dup.source.confidence, dup.source_handle.confidence, dup.target.confidence)
+    link, _why = weakest_link(dup)
     return (
-        Text(when[:19].replace("T", " ") if when else "no time"),
-        Text(one_line(str(ref.record_id), COLUMNS[1][1])),
         confidence_text(link),
-        process_cell(dup.source, COLUMNS[3][1]),
+        process_cell(dup.source, COLUMNS[1][1]),
         Text(_pid(getattr(dup.source_handle, "handle_id", None))),
-        process_cell(dup.target, COLUMNS[5][1]),
+        process_cell(dup.target, COLUMNS[3][1]),
         Text(_pid(getattr(dup.target_handle, "handle_id", None))),
+        Text(when[:19].replace("T", " ") if when else "no time"),
+        Text(one_line(str(ref.record_id), COLUMNS[6][1])),
         Text(one_line(printable(str(dup.computer)), COLUMNS[7][1])),
     )
 
@@ -135,6 +176,7 @@ class HandlesScreen(TreeViewScreen):
         with Vertical():
             yield Static(Text("Handles: 4690 handle duplications"), id="view-title", classes="view-title")
             yield Static(Text("building the correlation model..."), id="view-status", classes="view-status")
+            yield Static(Text(""), id="handles-why", classes="view-status")
             with Container(id="handles-body"):
                 yield HandlesTable(id="handles-table", cursor_type="row", zebra_stripes=False)
                 yield NavTree(id="handles-tree")
@@ -221,7 +263,9 @@ class HandlesScreen(TreeViewScreen):
     def _show(self, row: int) -> None:
         if not 0 <= row < len(self._dups):
             return
-        store_id = int(self._dups[row].event.id)
+        dup = self._dups[row]
+        self.query_one("#handles-why", Static).update(weakest_link(dup)[1])
+        store_id = int(dup.event.id)
         if store_id == self._shown:
             return
         self._shown = store_id

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -26,6 +26,7 @@ from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
 from core.report.case import Case, Mark
 from core.store.store import Store
+from tui.typeahead import TypeAhead
 
 
 class NoteDialog(ModalScreen[str | None]):
@@ -42,6 +43,7 @@ class NoteDialog(ModalScreen[str | None]):
         super().__init__()
         self.heading = heading
         self.note = note
+        self.typeahead = TypeAhead(self, "#note-text")
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -52,8 +54,11 @@ class NoteDialog(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         area = self.query_one(TextArea)
-        area.focus()
         area.move_cursor(area.document.end)
+        self.typeahead.focus_target()
+
+    def on_key(self, event: events.Key) -> None:
+        self.typeahead.on_key(event)
 
     def action_save(self) -> None:
         self.dismiss(self.query_one(TextArea).text)

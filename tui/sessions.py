@@ -33,6 +33,11 @@ def _logon_types() -> dict[int, str]:
     return dict(LOGON_TYPES)
 
 
+def plural(count: int, word: str) -> str:
+    """`1 computer`, `2 computers`, `1,234 computers` (headers count what the tree lists)."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
 def _when(ref: Any) -> str:
     if ref is None:
         return "?"
@@ -121,7 +126,9 @@ def session_nodes(model: Any) -> list[ViewNode]:
                                  children=(ViewNode(f"processes: {len(procs)}",
                                                     children=tuple(process_node(p) for p in procs)),)))
         title = Text(printable(names[host]), style="bold")
-        title.append(f"  ({len(per_computer[host])} logon sessions)")
+        # every session listed under the computer counts, the well-known ones and the
+        # logon ids seen without a 4624 too (it said "0 logon sessions" above two of them)
+        title.append(f"  ({plural(len(kids), 'logon session')})")
         branches.append(ViewNode(title, children=tuple(kids)))
     return branches
 
@@ -141,9 +148,10 @@ class SessionsScreen(SingleTreeScreen):
     def on_model_ready(self, message: ModelReady) -> None:
         model = message.model
         branches = None if message.error or model is None else message.prepared
-        count = len(model.sessions) if model is not None else 0
+        listed = branches or []
+        count = sum(len(branch.children) for branch in listed)
         self.show_result(message.error or (None if model else "no correlation model"), branches, depth=1,
-                         summary=f"{count:,} logon sessions on {len(branches or [])} computers",
+                         summary=f"{plural(count, 'logon session')} on {plural(len(listed), 'computer')}",
                          partial=message.partial)
 
     @on(Tree.NodeSelected, "#sessions-tree")

@@ -69,7 +69,7 @@ def status_text(
             text.append(f", ~{human_seconds(left)} left")
         text.append(" (esc stops; file order)")
     elif load.stopped:
-        text.append(" · loading stopped (partial)", style="bold")
+        text.append(f" · loading stopped: {load.records:,} events loaded (partial)", style="bold")
     if issues or errors:
         parts = []
         if errors:
