@@ -63,19 +63,25 @@ def query_reference(fields: Collection[str] = ()) -> str:
     EventData field names, listed at the end when given (what `name:value` can name here)."""
     lines = [_HEAD.rstrip("\n")]
     for alias, names in ALIAS_FIELDS.items():
-        lines.append(f"  {alias + ':':<21}{', '.join(names)}")
+        lines.extend(_wrapped(f"  {alias + ':':<21}", list(names), ", "))
     lines.append("  pid: and user: also match the System process id and user SID")
     lines.append("")
     lines.append(_EXAMPLES.rstrip("\n"))
     if fields:
         lines.append("")
         lines.append("EventData fields in these logs")
-        row = "  "
-        for name in sorted(fields, key=str.lower):
-            if len(row) + len(name) > 96:
-                lines.append(row.rstrip())
-                row = "  "
-            row += name + "  "
-        if row.strip():
-            lines.append(row.rstrip())
+        lines.extend(_wrapped("  ", sorted(fields, key=str.lower), "  "))
     return "\n".join(lines) + "\n"
+
+
+def _wrapped(head: str, items: list[str], sep: str, width: int = 96) -> list[str]:
+    """`items` joined by `sep` after `head`, continued under it past `width` characters."""
+    lines: list[str] = []
+    row = head
+    for item in items:
+        if row.strip() and len(row) + len(item) > width:
+            lines.append(row.rstrip(sep.strip() + " ") if sep.strip() else row.rstrip())
+            row = " " * len(head)
+        row += item + sep
+    lines.append(row.rstrip().removesuffix(sep.strip()) if sep.strip() else row.rstrip())
+    return lines
