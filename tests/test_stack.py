@@ -153,3 +153,23 @@ def test_case_variants_group_as_the_query_compares(tmp_path: Path) -> None:
     assert [(r.count, r.share) for r in only_a.rows] == [(2, 1.0)]
     with pytest.raises(QueryError):
         stack(store, compile_query(""), "nope")
+
+
+def test_an_event_holding_a_value_under_two_names_of_an_alias_counts_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.add_source("x.xml", "xml")
+    rows = [(4648, "bob", "bob"), (4648, "bob", "alice"), (4624, "WS01$", "bob"), (4624, "alice", "-"), (4688, "x", "")]
+    store.add_events([Event(source=0, record_number=i, record_id=i, filetime=None, event_id=eid,
+                            data=(("SubjectUserName", subject), ("TargetUserName", target)))
+                      for i, (eid, subject, target) in enumerate(rows, 1)])
+    for query, want, missing in (("", {"bob": 3, "alice": 2, "WS01$": 1, "-": 1, "x": 1, "": 1}, 0),
+                                 ("4648", {"bob": 2, "alice": 1}, 0),
+                                 ("-4624", {"bob": 2, "alice": 1, "x": 1, "": 1}, 0)):
+        result = stack(store, compile_query(query), "user")
+        assert {r.value: r.count for r in result.rows} == want, query
+        assert result.missing == missing
+        for value, count in want.items():
+            from core.query.pivot import add_filter
+
+            c = compile_query(add_filter(query, "user", value))
+            assert store.count(c.where, c.params) == count, (query, value)

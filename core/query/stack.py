@@ -172,8 +172,8 @@ def _column_counts(store: Store, compiled: Compiled, column: str) -> dict[str, t
 def _field_counts(store: Store, compiled: Compiled, names: tuple[str, ...]) -> tuple[dict[str, tuple[str, int]], int]:
     """Group EventData values (of any of `names`) over the view, and count the view's events
     holding one. Per posting list, the number of its ids in the view (no list expanded when the
-    view is everything); a value found under two names of an alias is counted again exactly,
-    distinct events only."""
+    view is everything). With several names (an alias), an event holding a value, or any
+    value, under two of them must count once: `_overlaps` finds those events."""
     name_sql = "p.name = ?" if len(names) == 1 else f"p.name IN ({', '.join('?' * len(names))})"
     if compiled.where == "1":
         id_set = None
@@ -182,31 +182,51 @@ def _field_counts(store: Store, compiled: Compiled, names: tuple[str, ...]) -> t
         ids = compiled.ids if compiled.ids is not None else f"SELECT e.id FROM events e WHERE {compiled.where}"
         id_set = store.id_set(ids, compiled.params)
         count_sql = f"(SELECT count(*) FROM json_each(p.ids) j WHERE j.value IN {id_set})"
-    rows = store.conn.execute(f"SELECT p.name, p.value, {count_sql} FROM postings p WHERE {name_sql}", names).fetchall()
+    lists = ", p.ids" if len(names) > 1 else ""
+    rows = store.conn.execute(f"SELECT p.name, p.value, {count_sql}{lists} FROM postings p WHERE {name_sql}",
+                              names).fetchall()
     groups = _merge((r[1], int(r[2])) for r in rows if r[2])
+    held = sum(int(r[2]) for r in rows)
     if len(names) == 1:
-        return groups, sum(c for _, c in groups.values())
-    names_of: dict[str, set[str]] = {}
-    for name, value, count in rows:
-        if count:
-            names_of.setdefault(_fold(_text(value)), set()).add(name)
-    shared = {key for key, held in names_of.items() if len(held) > 1}
-    if shared:
-        # Exact: the union of the value's lists (rarely more than a few values: the same text
-        # under two names of an alias), as Python sets, where SQL's DISTINCT over the expanded
-        # pairs took 1.4 s for a value held by half a million events.
-        view_ids = None if id_set is None else {int(r[0]) for r in store.conn.execute(f"SELECT id FROM {id_set}")}
-        lists: dict[str, set[int]] = {}
-        for key in shared:
-            lists[key] = set()
-        for _name, value, ids in store.conn.execute(f"SELECT p.name, p.value, p.ids FROM postings p WHERE {name_sql}",
-                                                     names):
-            bucket = lists.get(_fold(_text(value)))
-            if bucket is not None:
-                bucket.update(json.loads(ids))
-        for key, ids_of in lists.items():
-            count = len(ids_of) if view_ids is None else len(ids_of & view_ids)
-            groups[key] = (groups[key][0], count)
-    in_view = "" if id_set is None else f" AND j.value IN {id_set}"
-    held_sql = f"SELECT count(DISTINCT j.value) FROM postings p, json_each(p.ids) j WHERE {name_sql}{in_view}"
-    return groups, int(store.conn.execute(held_sql, names).fetchone()[0])
+        return groups, held
+    # Ids per name, and per (value, name): events under two names are the only double counts.
+    by_name: dict[str, set[int]] = {}
+    by_value: dict[str, dict[str, set[int]]] = {}
+    for name, value, count, ids_json in rows:
+        if not count:
+            continue
+        ids_of = json.loads(ids_json)
+        by_name.setdefault(name, set()).update(ids_of)
+        by_value.setdefault(_fold(_text(value)), {}).setdefault(name, set()).update(ids_of)
+    extra = _overlaps(by_name.values())
+    for key, per_name in by_value.items():
+        if len(per_name) > 1:
+            value_extra = _overlaps(per_name.values())
+            if value_extra:
+                cut = _in_view(store, id_set, value_extra)
+                text, count = groups[key]
+                groups[key] = (text, count - cut)
+    return groups, held - _in_view(store, id_set, extra)
+
+
+def _overlaps(sets: Iterable[set[int]]) -> dict[int, int]:
+    """Ids found in more than one of `sets`, each with how many times too many it is counted."""
+    seen: set[int] = set()
+    extra: dict[int, int] = {}
+    for ids in sets:
+        for again in ids & seen:
+            extra[again] = extra.get(again, 0) + 1
+        seen |= ids
+    return extra
+
+
+def _in_view(store: Store, id_set: str | None, extra: dict[int, int]) -> int:
+    """The surplus of the overlapping ids `extra` that the view holds (all of it for the whole
+    store; else the ids are looked up in the view's id set)."""
+    if not extra:
+        return 0
+    if id_set is None:
+        return sum(extra.values())
+    rows = store.conn.execute(f"SELECT j.value FROM json_each(?) j WHERE j.value IN {id_set}",
+                              (json.dumps(list(extra)),))
+    return sum(extra[int(r[0])] for r in rows)

@@ -113,11 +113,10 @@ def timeline(store: Store, compiled: Compiled, width: int | None = None, *, by_t
     Raises QueryError when a given width would make more than MAX_BUCKETS buckets."""
     view = settled(store, View.of(compiled, by_time=by_time))
     where, params = view.where, view.params
-    row = store.conn.execute(
-        f"SELECT min(e.ts), max(e.ts), count(e.ts), count(*) FROM events e WHERE {where}", params).fetchone()
-    first, last, timed, total = row[0], row[1], int(row[2]), int(row[3])
+    first, last = _span(store, where, params)
     if first is None or last is None:
-        return Timeline(width or SECOND, (), total, total - timed)
+        total = store.count(where, params)
+        return Timeline(width or SECOND, (), total, total)
     if width is None:
         width = auto_width(first, last)
     elif width <= 0:
@@ -126,8 +125,21 @@ def timeline(store: Store, compiled: Compiled, width: int | None = None, *, by_t
     if hi - lo + 1 > MAX_BUCKETS:
         raise QueryError(f"{hi - lo + 1:,} buckets of {width_label(width)}: more than {MAX_BUCKETS:,} "
                          "(choose a wider bucket)", 0)
-    counts = dict(store.conn.execute(
-        f"SELECT e.ts / ? AS b, count(*) FROM events e WHERE ({where}) AND e.ts IS NOT NULL GROUP BY b",
-        (width, *params)).fetchall())
+    # One pass: the events without a time fall in the NULL group.
+    counts: dict[int | None, int] = dict(store.conn.execute(
+        f"SELECT e.ts / ? AS b, count(*) FROM events e WHERE {where} GROUP BY b", (width, *params)).fetchall())
+    no_time = int(counts.pop(None, 0))
+    total = no_time + sum(counts.values())
     buckets = tuple(Bucket(b * width, (b + 1) * width, int(counts.get(b, 0))) for b in range(lo, hi + 1))
-    return Timeline(width, buckets, total, total - timed)
+    return Timeline(width, buckets, total, no_time)
+
+
+def _span(store: Store, where: str, params: tuple[object, ...]) -> tuple[int | None, int | None]:
+    """The first and last event time of the view: two lookups in the time index for the whole
+    store (`min` and `max` asked together make SQLite scan it), one pass over the view else."""
+    if where == "1":
+        first = store.conn.execute("SELECT min(ts) FROM events").fetchone()[0]
+        last = store.conn.execute("SELECT max(ts) FROM events").fetchone()[0]
+        return first, last
+    row = store.conn.execute(f"SELECT min(e.ts), max(e.ts) FROM events e WHERE {where}", params).fetchone()
+    return row[0], row[1]
