@@ -7,7 +7,17 @@ import pytest
 
 from core.model.event import Event, parse_time
 from core.query.compile import compile_query
-from core.query.pivot import add_filter, around, exclude, filter_to, quote_value, term, within
+from core.query.pivot import (
+    add_filter,
+    around,
+    around_event,
+    column_field,
+    exclude,
+    filter_to,
+    quote_value,
+    term,
+    within,
+)
 from core.store.store import Store
 
 VALUES = [
@@ -103,3 +113,12 @@ def test_around_an_event_is_its_computer_within_n_minutes(store: Store) -> None:
     assert found(store, around("WS 01", t5)) == {1, 3, 5, 7, 9}  # default 5 minutes, both ends kept
     assert found(store, around("DC01", t5, minutes=1)) == {4, 6}
     assert found(store, within("Other:x", t5, t5 + 600_000_000)) == {5}
+
+
+def test_around_an_event_and_table_columns(store: Store) -> None:
+    five = next(se.event for se in store.select("e.record_id = 5"))
+    assert around_event(five, 2) == around("WS 01", five.filetime or 0, 2)
+    assert found(store, around_event(five, 2) or "") == {3, 5, 7}
+    assert around_event(next(se.event for se in store.select("e.record_id = 100"))) is None
+    assert [column_field(c) for c in ("Computer", "EventID", "User", "Image", "Summary")] == [
+        "computer", "id", "user", "image", None]

@@ -12,8 +12,22 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from core.model.event import datetime_to_filetime, filetime_to_datetime
+from core.model.event import Event, datetime_to_filetime, filetime_to_datetime
 from core.query.parser import Or, parse
+
+#: The event table's columns -> the field a pivot on one of their cells filters (the Summary
+#: and Time columns have none: a time pivots with `around`/`within`).
+COLUMN_FIELDS: dict[str, str] = {
+    "id": "id",
+    "eventid": "id",
+    "record": "record",
+    "computer": "computer",
+    "host": "computer",
+    "channel": "channel",
+    "provider": "provider",
+    "user": "user",
+    "image": "image",
+}
 
 #: Characters that end or split a bare value (or change what it means) in the lexer.
 _NEEDS_QUOTES = frozenset(' \t\r\n\f\v"()')
@@ -107,3 +121,15 @@ def around(computer: str, ticks: int, minutes: float = 5) -> str:
 def around_datetime(computer: str, when: _dt.datetime, minutes: float = 5) -> str:
     """`around` for a datetime (naive = UTC)."""
     return around(computer, datetime_to_filetime(when), minutes)
+
+
+def around_event(event: Event, minutes: float = 5) -> str | None:
+    """`around` the event's computer and time; None for an event without a time."""
+    if event.filetime is None:
+        return None
+    return around(event.computer, event.filetime, minutes)
+
+
+def column_field(column: str) -> str | None:
+    """The query field for a table column's cell (`COLUMN_FIELDS`), or None (Summary, Time)."""
+    return COLUMN_FIELDS.get(column.strip().lower())

@@ -21,6 +21,7 @@ import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from core.model.values import USER_FIELDS
 from core.query.compile import ALIAS_FIELDS, Compiled, QueryError, known_names, unknown_field
 from core.query.view import View, count_view
 from core.store.store import Store
@@ -47,6 +48,8 @@ SYSTEM_COLUMNS: dict[str, tuple[str, str]] = {
 }
 _TEXT = {"computer", "channel", "provider", "user_sid", "keywords"}
 #: Aliases stacked as one field: their EventData names (see `core.query.compile.ALIAS_FIELDS`).
+#: `user` stacks the account names only: `user:` also matches SIDs in the System UserID column,
+#: so a SID row would filter to more events than it counted.
 STACK_ALIASES = ("user", "image", "parent", "cmd", "parentcmd", "logon", "handle")
 #: Default number of values returned; the rest are counted (`Stack.more`).
 DEFAULT_LIMIT = 100
@@ -91,7 +94,8 @@ def resolve_field(name: str, fields: Collection[str]) -> StackField:
         column, query_name = SYSTEM_COLUMNS[key]
         return StackField(query_name, column=column)
     if key in STACK_ALIASES:
-        return StackField(key, names=tuple(n.lower() for n in ALIAS_FIELDS[key]))
+        names = USER_FIELDS if key == "user" else ALIAS_FIELDS[key]
+        return StackField(key, names=tuple(n.lower() for n in names))
     lowered = {f.lower() for f in fields}
     if key in lowered:
         return StackField(name.strip(), names=(key,))
