@@ -23,8 +23,9 @@ import argparse
 import sys
 from typing import Any
 
-from cli.common import add_input_args, compile_or_report, dump_json, open_store, report_input_errors
+from cli.common import add_input_args, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit, worst
+from cli.query_args import compile_where
 from core.correlate.model import (
     Correlation,
     CorrelationModel,
@@ -150,12 +151,15 @@ def render_tree(node: Node, out: Any, depth: int = 0) -> None:
 
 
 def run(args: argparse.Namespace) -> Exit:
-    compiled = compile_or_report(args.where if args.where is not None else f"record:{args.record}")
+    where_text = args.where if args.where is not None else f"record:{args.record}"
+    if compile_where(where_text) is None:  # a typo fails before the inputs load
+        return Exit.USAGE
+    store = open_store(args)
+    status = report_input_errors(store, args)
+    compiled = compile_where(where_text, store.field_names())  # now also: no such field
     if compiled is None:
         return Exit.USAGE
     where, params = compiled.where, tuple(compiled.params)
-    store = open_store(args)
-    status = report_input_errors(store, args)
     model: CorrelationModel = model_from_store(store)
     paths = {s.id: s.path for s in store.sources()}
     out = sys.stdout

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.common import add_input_args, compile_or_report, open_store, report_input_errors, resolve_inputs
+from cli.common import add_input_args, open_store, report_input_errors, resolve_inputs
 from cli.exit_codes import Exit, worst
+from cli.query_args import compile_where
 
 
 def register(sub: Any) -> None:
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> Exit:
         return Exit.USAGE
     compiled = None
     if not args.marks:
-        compiled = compile_or_report(args.where)
+        compiled = compile_where(args.where)  # a typo fails before the inputs load
         if compiled is None:
             return Exit.USAGE
     to_stdout = args.output == "-"
@@ -95,7 +96,9 @@ def run(args: argparse.Namespace) -> Exit:
                 n = export_marks(case, store, args.output, overwrite=args.force)
             what = "marks"
         else:
-            assert compiled is not None
+            compiled = compile_where(args.where, store.field_names())  # now also: no such field
+            if compiled is None:
+                return Exit.USAGE
             if to_stdout:
                 n = write_view(store, compiled.where, compiled.params, fmt, sys.stdout)
             else:

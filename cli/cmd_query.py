@@ -7,8 +7,9 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from cli.common import add_input_args, compile_or_report, open_store, report_input_errors
+from cli.common import add_input_args, open_store, report_input_errors
 from cli.exit_codes import Exit
+from cli.query_args import add_where, compile_where
 from core.report.export import write_rows
 from core.store.store import StoredEvent
 
@@ -16,21 +17,23 @@ from core.store.store import StoredEvent
 def register(sub: Any) -> None:
     parser = sub.add_parser("query", help="print the events matching a query")
     add_input_args(parser)
-    parser.add_argument("--where", default="", help='filter, e.g. \'4688 image:*rundll32* -host:DC01\'')
+    add_where(parser)
     parser.add_argument("--format", choices=("jsonl", "csv", "table", "md"), default="jsonl")
     parser.add_argument("--limit", type=int, default=None, help="at most N events")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> Exit:
-    compiled = compile_or_report(args.where)
-    if compiled is None:
+    if compile_where(args.where) is None:  # a typo fails before the inputs load
         return Exit.USAGE
     if args.limit is not None and args.limit < 0:
         print("evtx-explorer: --limit must be >= 0", file=sys.stderr)
         return Exit.USAGE
     store = open_store(args)
     status = report_input_errors(store, args)
+    compiled = compile_where(args.where, store.field_names())  # now also: no such field
+    if compiled is None:
+        return Exit.USAGE
     if args.limit is None:
         rows: Iterable[StoredEvent] = store.iter_events(compiled.where, compiled.params)
     else:

@@ -11,7 +11,6 @@ from typing import Any
 
 from cli.exit_codes import Exit
 from core.model.text import json_safe
-from core.query.compile import Compiled, QueryError, compile_query
 from core.store.store import Store
 
 #: Inside a directory given as input, the files loaded (a folder of logs, `winevt\Logs`, a
@@ -21,18 +20,6 @@ LOG_SUFFIXES = (".evtx", ".xml", ".json", ".jsonl", ".ndjson", ".zip")
 MAX_DEPTH = 8
 MAX_ENTRIES = 200_000
 MAX_FILES = 10_000
-
-
-def compile_or_report(text: str) -> Compiled | None:
-    """The filter `text` compiled, or None after saying on stderr what is wrong and where (a
-    caret under the position). Commands compile before loading anything: a typo must not cost a
-    full parse."""
-    try:
-        return compile_query(text)
-    except QueryError as exc:
-        print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
-        print(f"  {text}\n  {' ' * exc.position}^", file=sys.stderr)
-        return None
 
 
 def add_input_args(parser: argparse.ArgumentParser) -> None:

@@ -62,8 +62,9 @@ LOGON_FIELDS: tuple[str, ...] = ("SubjectLogonId", "TargetLogonId", "LogonId", "
 #: EventData field names that name a user (the `user:` alias).
 USER_FIELDS: tuple[str, ...] = ("SubjectUserName", "TargetUserName", "AccountName", "User", "UserName")
 
-#: EventData field names that hold a process image (the `image:` alias).
+#: EventData field names that hold a process image, its own or its parent's (the `image:` and
+#: `parent:` aliases split them: `core.query.compile.OWN_IMAGE_FIELDS`).
 IMAGE_FIELDS: tuple[str, ...] = ("NewProcessName", "ProcessName", "ParentProcessName", "Image", "Application")
 
-#: EventData field names that hold a command line (the `cmd:` alias).
+#: EventData field names that hold a command line, own or parent's (`cmd:` / `parentcmd:`).
 CMD_FIELDS: tuple[str, ...] = ("CommandLine", "ProcessCommandLine", "ParentCommandLine")

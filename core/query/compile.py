@@ -6,15 +6,20 @@
   text", is free text: a substring of any EventData value or of the computer, channel,
   provider or user SID (never of a field name). Keywords in quotes are text: `"and"`.
 - `name:value` matches the EventData field `name` AND the System field of that name (names
-  are case-insensitive; an unknown name is simply a field nobody has). Values are compared
-  case-insensitively and whole (`*` = any run, `?` = one character). A value that is a number
-  (`3212`, `0xc8c`, `0x0000000000000c8c`) is compared as a number, so all renderings match.
+  are case-insensitive). Given the store's field names (`compile_query(text, fields)`), a name
+  no event has and no alias covers is an error naming the nearest known ones (`usr:alice`:
+  did you mean user?), not a silent 0 rows. Values are compared case-insensitively and whole
+  (`*` = any run, `?` = one character; `[*]`, `[?]` and `[[]` are a literal `*`, `?`, `[`). A
+  value that is a number (`3212`, `0xc8c`, `0x0000000000000c8c`) is compared as a number, so
+  all renderings match. `name:(a OR b)` matches any of the values.
 - Aliases: `id` (EventID, lists allowed), `host` (computer; `host:dc01` also matches
-  `DC01.corp.local`), `record` (EventRecordID), `user`, `pid`, `image`, `cmd`, `logon`,
-  `handle` (the field-name lists in `core.model.values`), `channel`, `provider`, `file`/`source`
-  (the input's path or file name), `after:`/`before:` (UTC ISO date or date-time; `after` is
-  inclusive, `before` exclusive).
-- `AND`, `OR`, `NOT` (any case), `-term`, parentheses; NOT > AND > OR; adjacent terms AND.
+  `DC01.corp.local`), `record` (EventRecordID), `user`, `pid`, `image` (the process's own
+  image: never its parent's), `parent` (the parent process's image), `cmd` (the process's own
+  command line), `parentcmd`, `logon`, `handle` (field-name lists: `ALIAS_FIELDS`),
+  `channel`, `provider`, `file`/`source` (the input's path or file name), `after:`/`before:`
+  (UTC ISO date or date-time; `after` is inclusive, `before` exclusive).
+- `AND`, `OR`, `NOT` (any case), `-term` (see `core.query.lexer` for when a dash negates),
+  parentheses; NOT > AND > OR; adjacent terms AND.
 
 User text only ever reaches SQLite as bound parameters. The SQL shapes are chosen so SQLite
 can drive them from the indexes: field matches are `e.id IN (ids from postings WHERE name ...
@@ -26,20 +31,13 @@ is SQLite's: ASCII letters only (`KÖLN` does not match `köln`).
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from core.model.event import parse_time
-from core.model.values import (
-    CMD_FIELDS,
-    HANDLE_FIELDS,
-    IMAGE_FIELDS,
-    LOGON_FIELDS,
-    PID_FIELDS,
-    USER_FIELDS,
-    as_int,
-)
+from core.model.values import HANDLE_FIELDS, LOGON_FIELDS, PID_FIELDS, USER_FIELDS, as_int
 from core.query.lexer import Kind, QueryError, Token
 from core.query.parser import And, Node, Not, Or, Term, parse
 from core.store.schema import FIELD_IDS, SYSTEM_FIELDS
@@ -60,13 +58,22 @@ class Compiled(NamedTuple):
     ids: str | None = None
 
 
+#: The process's own image and command line, and its parent's: `image:*cmd*` finds cmd.exe
+#: itself, not every child cmd.exe started (`core.model.values.IMAGE_FIELDS` mixes them).
+OWN_IMAGE_FIELDS: tuple[str, ...] = ("NewProcessName", "ProcessName", "Image", "Application")
+PARENT_IMAGE_FIELDS: tuple[str, ...] = ("ParentProcessName", "ParentImage")
+OWN_CMD_FIELDS: tuple[str, ...] = ("CommandLine", "ProcessCommandLine")
+PARENT_CMD_FIELDS: tuple[str, ...] = ("ParentCommandLine",)
+
 #: Aliases that stand for a set of EventData field names (lower-cased, as `postings.name` is).
 #: `user` also covers the SIDs, which is what an analyst pasting `S-1-5-18` expects.
 ALIAS_FIELDS: dict[str, tuple[str, ...]] = {
     "user": (*USER_FIELDS, "SubjectUserSid", "TargetUserSid", "TargetSid", "UserSid"),
     "pid": PID_FIELDS,  # plus the System pid column (see _ALIAS_COLUMNS)
-    "image": IMAGE_FIELDS,
-    "cmd": CMD_FIELDS,
+    "image": OWN_IMAGE_FIELDS,
+    "parent": PARENT_IMAGE_FIELDS,
+    "cmd": OWN_CMD_FIELDS,
+    "parentcmd": PARENT_CMD_FIELDS,
     "logon": LOGON_FIELDS,
     "handle": HANDLE_FIELDS,
 }
@@ -95,15 +102,39 @@ _DATE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(:\d{2}(?:\.\d{1,
 _ID_LIST_RE = re.compile(r"[0-9]+(?:,[0-9]+)*\Z")
 
 
-def compile_query(text: str) -> Compiled:
+#: Field names the language itself knows (lower-cased), whatever the store holds.
+SPECIAL_NAMES: frozenset[str] = frozenset(
+    {"after", "before", *_INT_COLUMNS, *_HOST_NAMES, *_FILE_NAMES, *_TEXT_COLUMNS, *SYSTEM_FIELDS}
+)
+
+
+def known_names(fields: Collection[str]) -> frozenset[str]:
+    """Every field name a query may use over a store whose EventData names are `fields`."""
+    return frozenset({*SPECIAL_NAMES, *ALIAS_FIELDS, *(f.lower() for f in fields)})
+
+
+def unknown_field(name: str, known: Collection[str], pos: int) -> QueryError:
+    """The error for a field name no event has: with the nearest known names, so `usr:alice`
+    says what to type instead of quietly matching nothing."""
+    near = difflib.get_close_matches(name.lower(), sorted(known), n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(near)}?)" if near else ""
+    return QueryError(f"unknown field '{name}'{hint}", pos)
+
+
+def compile_query(text: str, fields: Collection[str] | None = None) -> Compiled:
     """Compile a filter-bar query; an empty or blank one matches everything (`"1"`).
 
+    `fields`: the EventData field names of the store (`Store.field_names`); when given, a
+    field name that is neither one of them nor known to the language is an error.
     Raises QueryError (with the 0-based position of the culprit) for a malformed query.
     """
     node = parse(text)
     if node is None:
         return Compiled("1", ())
     params: list[object] = []
+    known = None if fields is None else known_names(fields)
+    if known is not None:
+        _check_names(node, known)
     where = _node_sql(node, params)
     ids = None
     if isinstance(node, Term) and where.startswith(_IDS_OPEN):
@@ -117,6 +148,18 @@ _IDS_OPEN = "e.id IN ("
 
 def _in_ids(ids: str) -> str:
     return f"{_IDS_OPEN}{ids})"
+
+
+def _check_names(node: Node, known: frozenset[str]) -> None:
+    if isinstance(node, Term):
+        tok = node.token
+        if tok.kind is Kind.FIELD and tok.name.lower() not in known:
+            raise unknown_field(tok.name, known, tok.pos)
+    elif isinstance(node, Not):
+        _check_names(node.child, known)
+    else:
+        for child in node.children:
+            _check_names(child, known)
 
 
 def _node_sql(node: Node, params: list[object]) -> str:
@@ -146,10 +189,15 @@ def _term_sql(tok: Token, params: list[object]) -> str:
 
 
 def _field_sql(tok: Token, params: list[object]) -> str:
-    name = tok.name.lower()
-    value = tok.value
+    if tok.values:  # name:(a OR b)
+        parts = [_value_sql(tok.name.lower(), v, p, params) for v, p in zip(tok.values, tok.value_spots, strict=True)]
+        return "(" + " OR ".join(parts) + ")"
+    return _value_sql(tok.name.lower(), tok.value, tok.value_pos, params)
+
+
+def _value_sql(name: str, value: str, value_pos: int, params: list[object]) -> str:
     if name in ("after", "before"):
-        ticks = _parse_date(value, tok.value_pos)
+        ticks = _parse_date(value, value_pos)
         params.append(ticks)
         op = ">=" if name == "after" else "<"
         return f"(e.ts IS NOT NULL AND e.ts {op} ?)"
@@ -158,7 +206,7 @@ def _field_sql(tok: Token, params: list[object]) -> str:
         if _has_glob(value):
             params.append(_like(value))
             return f"(CAST(e.{column} AS TEXT) LIKE ? ESCAPE '{_ESC}')"
-        return _int_list(column, value, tok.value_pos, params)
+        return _int_list(column, _literal(value), value_pos, params)
     if name in _HOST_NAMES:
         return _host(value, params)
     if name in _FILE_NAMES:
@@ -185,7 +233,7 @@ def _fields_match(names: Sequence[str], value: str, params: list[object]) -> str
     else:
         name_sql = f"p.name IN ({', '.join('?' * len(names))})"
     params.extend(names)
-    number = None if _has_glob(value) else as_int(value)
+    number = None if _has_glob(value) else as_int(_literal(value))
     if number is not None:
         params.append(number)
         cond = "p.num = ?"
@@ -193,7 +241,7 @@ def _fields_match(names: Sequence[str], value: str, params: list[object]) -> str
         params.append(_like(value))
         cond = f"p.value LIKE ? ESCAPE '{_ESC}'"
     else:
-        params.append(value)
+        params.append(_literal(value))
         cond = "p.value = ? COLLATE NOCASE"
     return _in_ids(FIELD_IDS.format(cond=f"{name_sql} AND {cond}"))
 
@@ -203,6 +251,7 @@ def _column_match(column: str, value: str, params: list[object]) -> str:
     if _has_glob(value):
         params.append(_like(value))
         return f"(e.{column} IS NOT NULL AND CAST(e.{column} AS TEXT) LIKE ? ESCAPE '{_ESC}')"
+    value = _literal(value)
     if column in _NULLABLE_INT:
         number = as_int(value)
         if number is None:
@@ -243,7 +292,7 @@ def _host(value: str, params: list[object]) -> str:
     if _has_glob(value):
         params.append(_like(value))
         return f"(e.computer LIKE ? ESCAPE '{_ESC}')"
-    params.extend((value, _like(value) + ".%"))
+    params.extend((_literal(value), _like(value) + ".%"))
     return f"(e.computer = ? COLLATE NOCASE OR e.computer LIKE ? ESCAPE '{_ESC}')"
 
 
@@ -278,8 +327,32 @@ def _free_text(text: str, params: list[object]) -> str:
 # -- values ----------------------------------------------------------------------------------
 
 
+#: A literal `*`, `?` or `[` inside a value: `[*]`, `[?]`, `[[]` (as in fnmatch).
+_GLOB_ESCAPES = {"[*]": "*", "[?]": "?", "[[]": "["}
+
+
+def _glob_chars(value: str) -> list[tuple[str, bool]]:
+    """`value` as (character, is_wildcard) pairs, the `[*]` escapes resolved to literals."""
+    out: list[tuple[str, bool]] = []
+    i = 0
+    while i < len(value):
+        literal = _GLOB_ESCAPES.get(value[i : i + 3])
+        if literal is not None:
+            out.append((literal, False))
+            i += 3
+            continue
+        out.append((value[i], value[i] in "*?"))
+        i += 1
+    return out
+
+
 def _has_glob(value: str) -> bool:
-    return "*" in value or "?" in value
+    return ("*" in value or "?" in value) and any(wild for _, wild in _glob_chars(value))
+
+
+def _literal(value: str) -> str:
+    """The value compared whole: its `[*]`-style escapes resolved."""
+    return value if "[" not in value else "".join(ch for ch, _ in _glob_chars(value))
 
 
 def _like_literal(value: str) -> str:
@@ -288,8 +361,9 @@ def _like_literal(value: str) -> str:
 
 
 def _like(value: str) -> str:
-    """A LIKE pattern for a glob (`*` any run, `?` one character); all else literal."""
-    return _like_literal(value).replace("*", "%").replace("?", "_")
+    """A LIKE pattern for a glob (`*` any run, `?` one character, `[*]` a literal `*`); all
+    else literal."""
+    return "".join(("%" if ch == "*" else "_") if wild else _like_literal(ch) for ch, wild in _glob_chars(value))
 
 
 def _parse_date(value: str, pos: int) -> int:

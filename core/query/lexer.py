@@ -10,8 +10,14 @@ Word rules, chosen so that Windows paths and command lines can be typed unquoted
 - a word's first `:` splits `name:value` (the value may hold further colons: `after:02:00`),
   except in a drive path (`C:\\Windows\\...`), which is free text;
   `name:"quoted value"` allows spaces;
-- `-` at the start of a term negates it; `AND`/`OR`/`NOT` (any case) are operators when they
-  stand alone and unquoted;
+- `-` at the start of a term negates it when what follows is a `name:value` term, a group
+  `(`, a "quoted text" or an EventID (list): `-host:DC01`, `-(a OR b)`, `-4689`. Before any
+  other word it is part of the word, which is then free text: `-enc`, `-w hidden` and
+  `--headless` search for those command-line flags (a silent negation returned nearly every
+  event); `NOT enc` negates a plain word;
+- `name:(a OR b OR c)` is a value list (KQL): the field matches any of the values; the
+  values are words or "quoted", separated by `OR` (or spaces);
+- `AND`/`OR`/`NOT` (any case) are operators when they stand alone and unquoted;
 - inside quotes, `\\"` is a quote and `\\\\` a backslash; any other backslash is literal, so
   `"C:\\Windows\\System32"` needs no doubling.
 """
@@ -51,7 +57,8 @@ class Kind(enum.Enum):
 class Token:
     """One token. `text` is the raw source slice (for messages); `value` the decoded value
     (quotes and escapes removed); `name` the field name for FIELD tokens, as typed;
-    `value_pos` where the value starts in the query."""
+    `value_pos` where the value starts in the query; `values` the items of a value list
+    `name:(a OR b)` (then `value` is empty), with `value_spots` their positions."""
 
     kind: Kind
     pos: int
@@ -59,6 +66,8 @@ class Token:
     value: str = ""
     name: str = ""
     value_pos: int = 0
+    values: tuple[str, ...] = ()
+    value_spots: tuple[int, ...] = ()
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -87,8 +96,14 @@ def tokenize(query: str) -> list[Token]:
         elif c == "-":
             if i + 1 >= n or query[i + 1].isspace() or query[i + 1] == ")":
                 raise QueryError("'-' must be followed by a term", i)
-            tokens.append(Token(Kind.MINUS, i, c))
-            i += 1
+            if _dash_negates(query, i):
+                tokens.append(Token(Kind.MINUS, i, c))
+                i += 1
+            else:  # `-enc`: a flag to search for, the dash included
+                end = _word_end(query, i)
+                word = query[i:end]
+                tokens.append(Token(Kind.WORD, i, word, value=word, value_pos=i))
+                i = end
         elif c == '"':
             value, end = _read_quoted(query, i)
             tokens.append(Token(Kind.TEXT, i, query[i:end], value=value, value_pos=i))
@@ -114,6 +129,25 @@ def _read_quoted(query: str, start: int) -> tuple[str, int]:
             out.append(ch)
             j += 1
     raise QueryError("unterminated quote", start)
+
+
+_ID_LIST = re.compile(r"[0-9]+(?:,[0-9]+)*\Z")
+
+
+def _dash_negates(query: str, i: int) -> bool:
+    """Whether the `-` at `i` negates the term after it (see the module docstring): the dashes
+    of a run (`--x`) all belong to the same decision, made on what follows the run."""
+    j = i
+    while j < len(query) and query[j] == "-":
+        j += 1
+    if j >= len(query) or query[j].isspace() or query[j] in '()"':
+        return True
+    end = _word_end(query, j)
+    word = query[j:end]
+    colon = word.find(":")
+    if colon > 0 and not (colon == 1 and word[0].isascii() and word[0].isalpha() and word[2:3] == "\\"):
+        return True  # -name:value (a drive path `-C:\x` stays text)
+    return bool(_ID_LIST.match(word))
 
 
 def _word_end(query: str, i: int) -> int:
@@ -150,6 +184,10 @@ def _read_word(query: str, start: int) -> tuple[Token, int]:
     if not name:
         raise QueryError("missing field name before ':'", start)
     vpos = colon + 1
+    if vpos < len(query) and query[vpos] == "(":
+        values, spots, end = _read_list(query, name, vpos)
+        return Token(Kind.FIELD, start, query[start:end], name=name, value_pos=vpos, values=values,
+                     value_spots=spots), end
     if vpos < len(query) and query[vpos] == '"':
         value, end = _read_quoted(query, vpos)
     else:
@@ -158,3 +196,52 @@ def _read_word(query: str, start: int) -> tuple[Token, int]:
         if not value:
             raise QueryError(f"missing value after '{name}:'", vpos)
     return Token(Kind.FIELD, start, query[start:end], value=value, name=name, value_pos=vpos), end
+
+
+#: At most this many values in one `name:(a OR b ...)` list.
+MAX_LIST_VALUES = 256
+
+
+def _read_list(query: str, name: str, open_pos: int) -> tuple[tuple[str, ...], tuple[int, ...], int]:
+    """Read the value list `(a OR b OR "c d")` opening at `open_pos`: its values, their
+    positions, and the offset after the `)`. Only OR (or spaces) may separate the values: a
+    field holds one value, so `(a AND b)` could never match and is refused."""
+    values: list[str] = []
+    spots: list[int] = []
+    i, n = open_pos + 1, len(query)
+    expect_value = True
+    while True:
+        while i < n and query[i].isspace():
+            i += 1
+        if i >= n:
+            raise QueryError(f"unclosed value list '{name}:('", open_pos)
+        ch = query[i]
+        if ch == ")":
+            if not values:
+                raise QueryError("empty value list", open_pos)
+            if expect_value:
+                raise QueryError("nothing after 'OR'", i)
+            return tuple(values), tuple(spots), i + 1
+        if ch == "(":
+            raise QueryError("'(' inside a value list", i)
+        if ch == '"':
+            value, end = _read_quoted(query, i)
+        else:
+            end = i
+            while end < n and not query[end].isspace() and query[end] not in "()":
+                end += 1
+            value = query[i:end]
+            if value.upper() == "OR":
+                if expect_value:
+                    raise QueryError("'OR' without a value before it", i)
+                expect_value = True
+                i = end
+                continue
+            if value.upper() in ("AND", "NOT"):
+                raise QueryError(f"only OR may join the values of '{name}:(...)'", i)
+        if len(values) >= MAX_LIST_VALUES:
+            raise QueryError(f"more than {MAX_LIST_VALUES} values in a list", i)
+        values.append(value)
+        spots.append(i)
+        expect_value = False
+        i = end

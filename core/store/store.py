@@ -414,6 +414,11 @@ class Store:
         row = self.conn.execute(sql, params).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
+    def field_names(self) -> list[str]:
+        """The distinct EventData field names (lower-cased, as `postings` keeps them), sorted:
+        what a query may name (`core.query.compile.compile_query`'s `fields`)."""
+        return [str(r[0]) for r in self.conn.execute("SELECT DISTINCT name FROM postings ORDER BY name")]
+
     def computers(self, source: int | None = None) -> list[str]:
         sql = "SELECT DISTINCT computer FROM events"
         params: tuple[object, ...] = ()

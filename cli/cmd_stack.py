@@ -1,0 +1,97 @@
+"""`evtx-explorer stack FILE... --by FIELD [--where Q] [--format text|json|csv|md] [--limit N] [--desc]`:
+the distinct values of a field over the matching events, rarest first (least frequency of
+occurrence), with counts and shares."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from typing import Any
+
+from cli.common import add_input_args, dump_json, open_store, report_input_errors
+from cli.exit_codes import Exit
+from cli.query_args import add_where, compile_where
+from core.query.lexer import QueryError
+from core.query.stack import DEFAULT_LIMIT, Stack
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("stack", help="distinct values of a field with counts, rarest first")
+    add_input_args(parser)
+    parser.add_argument("--by", required=True, metavar="FIELD",
+                        help="an EventData field (CommandLine, TargetUserName...), an alias (image, parent, cmd, "
+                        "user...) or a System column (id, computer, channel, provider, usersid, pid, file...)")
+    add_where(parser)
+    parser.add_argument("--format", choices=("text", "json", "csv", "md"), default="text")
+    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"at most N values (default {DEFAULT_LIMIT}; "
+                        "0 = all)")
+    parser.add_argument("--desc", action="store_true", help="most common first (default: rarest first)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> Exit:
+    from core.query.stack import stack
+
+    if args.limit < 0:
+        print("evtx-explorer: --limit must be >= 0", file=sys.stderr)
+        return Exit.USAGE
+    if compile_where(args.where) is None:
+        return Exit.USAGE
+    store = open_store(args)
+    status = report_input_errors(store, args)
+    compiled = compile_where(args.where, store.field_names())
+    if compiled is None:
+        return Exit.USAGE
+    try:
+        result = stack(store, compiled, args.by, limit=args.limit or None, descending=args.desc)
+    except QueryError as exc:
+        print(f"evtx-explorer: --by: {exc.message}", file=sys.stderr)
+        return Exit.USAGE
+    write_stack(result, args.format, sys.stdout)
+    return status
+
+
+def stack_document(result: Stack) -> dict[str, Any]:
+    """The `--format json` shape."""
+    return {
+        "field": result.field,
+        "events": result.total,
+        "distinct": result.distinct,
+        "more": result.more,
+        "missing": result.missing,
+        "values": [{"value": r.value, "count": r.count, "share": round(r.share, 6)} for r in result.rows],
+    }
+
+
+def write_stack(result: Stack, fmt: str, out: Any) -> None:
+    if fmt == "json":
+        out.write(dump_json(stack_document(result)) + "\n")
+        return
+    if fmt == "csv":
+        from core.report.export import csv_cell
+
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["count", "share", result.field])
+        for r in result.rows:
+            writer.writerow([r.count, f"{r.share:.6f}", csv_cell(r.value)])
+        return
+    if fmt == "md":
+        from core.model.text import md_text
+
+        out.write(f"| count | share | {md_text(result.field)} |\n|---:|---:|---|\n")
+        for r in result.rows:
+            out.write(f"| {r.count} | {r.share:.2%} | {md_text(r.value)} |\n")
+    else:
+        from core.model.text import printable
+
+        width = max([len(f"{r.count:,}") for r in result.rows] + [5])
+        for r in result.rows:  # one line per value: line breaks inside a value shown escaped
+            out.write(f"{r.count:>{width},}  {r.share:7.2%}  {printable(r.value)}\n")
+    tail = []
+    if result.more:
+        tail.append(f"{result.more:,} more values")
+    if result.missing:
+        tail.append(f"{result.missing:,} events without {result.field}")
+    tail.append(f"{result.distinct:,} distinct values over {result.total:,} events")
+    out.write(("\n" if fmt == "md" else "") + "; ".join(tail) + "\n")

@@ -1,0 +1,135 @@
+"""Pivots: the query text for "filter to this value", "exclude it", "add it", "around this event".
+
+Pure functions over query text: the app puts what they return in the filter bar, where the
+user sees and can edit it, so they produce the shortest text that means exactly the value:
+a plain word when the language would read it back unchanged, else a quoted value with `\\"`
+and `\\\\` where needed, and glob characters (`*`, `?`) escaped as `[*]`, `[?]` (a literal `[`
+as `[[]` when the value needs them), so `name:value` never widens into a pattern. Every
+result parses; tests compile and run it and compare with the events holding the value.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from core.model.event import Event, datetime_to_filetime, filetime_to_datetime
+from core.query.parser import Or, parse
+
+#: The event table's columns -> the field a pivot on one of their cells filters (the Summary
+#: and Time columns have none: a time pivots with `around`/`within`).
+COLUMN_FIELDS: dict[str, str] = {
+    "id": "id",
+    "eventid": "id",
+    "record": "record",
+    "computer": "computer",
+    "host": "computer",
+    "channel": "channel",
+    "provider": "provider",
+    "user": "user",
+    "image": "image",
+}
+
+#: Characters that end or split a bare value (or change what it means) in the lexer.
+_NEEDS_QUOTES = frozenset(' \t\r\n\f\v"()')
+_MINUTE = 60 * 10_000_000
+
+
+def quote_value(value: str) -> str:
+    """`value` as a `name:value` value the lexer reads back as exactly `value`, compared whole."""
+    text = value
+    if "*" in text or "?" in text:
+        text = text.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]")
+    elif "[[]" in text or "[*]" in text or "[?]" in text:
+        text = text.replace("[", "[[]")
+    bare = (
+        text != ""
+        and not any(ch in _NEEDS_QUOTES or ch.isspace() for ch in text)
+        and not text.startswith("(")
+    )
+    if bare:
+        return text
+    out: list[str] = []
+    for i, ch in enumerate(text):
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\" and (i + 1 == len(text) or text[i + 1] in '"\\'):
+            out.append("\\\\")  # a backslash the lexer would read as an escape
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def term(field: str, value: str) -> str:
+    """The term matching events whose `field` equals `value` (`image:"C:\\Program Files\\x.exe"`)."""
+    return f"{field}:{quote_value(value)}"
+
+
+def _grouped(query: str) -> str:
+    """`query` safe to AND with another term: parenthesised when its top level is an OR."""
+    text = query.strip()
+    if not text:
+        return ""
+    node = parse(text)  # raises QueryError for a query that does not parse: nothing to extend
+    return f"({text})" if isinstance(node, Or) else text
+
+
+def filter_to(field: str, value: str) -> str:
+    """Only the events with this value (the filter bar is replaced)."""
+    return term(field, value)
+
+
+def add_filter(query: str, field: str, value: str) -> str:
+    """The current query AND this value."""
+    base = _grouped(query)
+    return f"{base} {term(field, value)}" if base else term(field, value)
+
+
+def exclude(query: str, field: str, value: str) -> str:
+    """The current query without the events holding this value."""
+    base = _grouped(query)
+    return f"{base} -{term(field, value)}" if base else f"-{term(field, value)}"
+
+
+def time_text(ticks: int) -> str:
+    """FILETIME ticks as an `after:`/`before:` value (UTC, `Z`; sub-second digits only when
+    needed, 7 of them, so the bound is exact)."""
+    base = filetime_to_datetime(ticks).strftime("%Y-%m-%dT%H:%M:%S")
+    frac = ticks % 10_000_000
+    return f"{base}.{frac:07d}Z" if frac else f"{base}Z"
+
+
+def time_range(start: int, end: int) -> str:
+    """`after:start before:end` ([start, end): `after` is inclusive, `before` exclusive)."""
+    return f"after:{time_text(start)} before:{time_text(end)}"
+
+
+def within(query: str, start: int, end: int) -> str:
+    """The current query restricted to [start, end) (zooming on a histogram bucket)."""
+    base = _grouped(query)
+    rng = time_range(start, end)
+    return f"{base} {rng}" if base else rng
+
+
+def around(computer: str, ticks: int, minutes: float = 5) -> str:
+    """Everything on `computer` within `minutes` either side of the time `ticks`: the "what
+    else happened there then" view of one event (the filter bar is replaced)."""
+    span = int(minutes * _MINUTE)
+    end = ticks + span + 1  # `before` is exclusive: keep the events exactly `minutes` after
+    return f"computer:{quote_value(computer)} {time_range(max(0, ticks - span), end)}"
+
+
+def around_datetime(computer: str, when: _dt.datetime, minutes: float = 5) -> str:
+    """`around` for a datetime (naive = UTC)."""
+    return around(computer, datetime_to_filetime(when), minutes)
+
+
+def around_event(event: Event, minutes: float = 5) -> str | None:
+    """`around` the event's computer and time; None for an event without a time."""
+    if event.filetime is None:
+        return None
+    return around(event.computer, event.filetime, minutes)
+
+
+def column_field(column: str) -> str | None:
+    """The query field for a table column's cell (`COLUMN_FIELDS`), or None (Summary, Time)."""
+    return COLUMN_FIELDS.get(column.strip().lower())

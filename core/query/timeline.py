@@ -1,0 +1,145 @@
+"""A histogram of a view over time: how many events per second, minute, hour or day.
+
+Dense seconds next to quiet hours is what the analyst looks for, so buckets are picked from
+the view's own span (about 30-120 of them, on round widths: 1 s, 5 s, 1 min, 1 h, 1 d ...)
+unless a width is given, and are aligned to that width in UTC (a 1 h bucket starts on the
+hour), so a bucket reads as a time and zooming into it (`core.query.pivot.within`) gives the
+`after:`/`before:` of exactly its events. Empty buckets are kept: gaps are the picture.
+
+One SQL pass groups the view's times by bucket (the time index answers an unfiltered view
+without reading an event); the buckets always sum to the view's events that have a time, and
+those without one (`no_time`) are counted apart.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass
+
+from core.model.event import filetime_to_datetime
+from core.query.compile import Compiled
+from core.query.lexer import QueryError
+from core.query.pivot import time_range
+from core.query.view import View, settled
+from core.store.store import Store
+
+SECOND = 10_000_000  # FILETIME ticks
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+#: Round widths, smallest first: the automatic choice is the smallest giving <= MAX_AUTO buckets.
+WIDTHS = (
+    SECOND, 2 * SECOND, 5 * SECOND, 10 * SECOND, 15 * SECOND, 30 * SECOND,
+    MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE,
+    HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR,
+    DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY, 91 * DAY, 365 * DAY,
+)
+MAX_AUTO = 120
+#: A given width may not make more buckets than this (`--bucket 1s` over a year).
+MAX_BUCKETS = 10_000
+_UNITS = {"s": SECOND, "m": MINUTE, "h": HOUR, "d": DAY, "w": 7 * DAY}
+_WIDTH_RE = re.compile(r"\s*(\d{1,6})\s*([smhdw])\s*\Z", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Events with start <= time < end (FILETIME ticks, UTC)."""
+
+    start: int
+    end: int
+    count: int
+
+    @property
+    def start_datetime(self) -> _dt.datetime:
+        return filetime_to_datetime(self.start)
+
+    @property
+    def end_datetime(self) -> _dt.datetime:
+        return filetime_to_datetime(self.end)
+
+    def query(self) -> str:
+        """`after:... before:...` selecting exactly this bucket (AND it with the view's query:
+        `core.query.pivot.within`)."""
+        return time_range(self.start, self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """The histogram of a view: `buckets` cover [first, last] event time, back to back."""
+
+    width: int  # ticks per bucket
+    buckets: tuple[Bucket, ...]
+    total: int  # events in the view
+    no_time: int  # of which without a time (not in any bucket)
+
+    @property
+    def peak(self) -> int:
+        return max((b.count for b in self.buckets), default=0)
+
+    def bucket_of(self, ticks: int | None) -> int | None:
+        """Index of the bucket holding the time `ticks` (the selected event's), else None."""
+        if ticks is None or not self.buckets or not self.buckets[0].start <= ticks < self.buckets[-1].end:
+            return None
+        return (ticks - self.buckets[0].start) // self.width
+
+
+def parse_width(text: str) -> int:
+    """`30s`, `1m`, `1h`, `1d`, `1w` -> ticks; QueryError for anything else."""
+    m = _WIDTH_RE.match(text)
+    if not m or int(m.group(1)) == 0:
+        raise QueryError(f"bad bucket width '{text}' (use e.g. 1s, 5m, 1h, 1d)", 0)
+    return int(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def width_label(width: int) -> str:
+    """Ticks as the shortest `Nd`/`Nh`/`Nm`/`Ns` (`3600 s` -> `1h`)."""
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", MINUTE)):
+        if width % size == 0:
+            return f"{width // size}{unit}"
+    return f"{width / SECOND:g}s"
+
+
+def auto_width(first: int, last: int) -> int:
+    """The smallest round width giving at most MAX_AUTO aligned buckets over [first, last]."""
+    for width in WIDTHS:
+        if last // width - first // width + 1 <= MAX_AUTO:
+            return width
+    return WIDTHS[-1]
+
+
+def timeline(store: Store, compiled: Compiled, width: int | None = None, *, by_time: bool = True) -> Timeline:
+    """The histogram of the events `compiled` matches; `width` in ticks (None: automatic).
+    Raises QueryError when a given width would make more than MAX_BUCKETS buckets."""
+    view = settled(store, View.of(compiled, by_time=by_time))
+    where, params = view.where, view.params
+    first, last = _span(store, where, params)
+    if first is None or last is None:
+        total = store.count(where, params)
+        return Timeline(width or SECOND, (), total, total)
+    if width is None:
+        width = auto_width(first, last)
+    elif width <= 0:
+        raise QueryError("the bucket width must be positive", 0)
+    lo, hi = first // width, last // width
+    if hi - lo + 1 > MAX_BUCKETS:
+        raise QueryError(f"{hi - lo + 1:,} buckets of {width_label(width)}: more than {MAX_BUCKETS:,} "
+                         "(choose a wider bucket)", 0)
+    # One pass: the events without a time fall in the NULL group.
+    counts: dict[int | None, int] = dict(store.conn.execute(
+        f"SELECT e.ts / ? AS b, count(*) FROM events e WHERE {where} GROUP BY b", (width, *params)).fetchall())
+    no_time = int(counts.pop(None, 0))
+    total = no_time + sum(counts.values())
+    buckets = tuple(Bucket(b * width, (b + 1) * width, int(counts.get(b, 0))) for b in range(lo, hi + 1))
+    return Timeline(width, buckets, total, no_time)
+
+
+def _span(store: Store, where: str, params: tuple[object, ...]) -> tuple[int | None, int | None]:
+    """The first and last event time of the view: two lookups in the time index for the whole
+    store (`min` and `max` asked together make SQLite scan it), one pass over the view else."""
+    if where == "1":
+        first = store.conn.execute("SELECT min(ts) FROM events").fetchone()[0]
+        last = store.conn.execute("SELECT max(ts) FROM events").fetchone()[0]
+        return first, last
+    row = store.conn.execute(f"SELECT min(e.ts), max(e.ts) FROM events e WHERE {where}", params).fetchone()
+    return row[0], row[1]
