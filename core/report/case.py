@@ -27,7 +27,7 @@ from typing import Any
 
 import platformdirs
 
-from core.store.store import TIME_ORDER, SourceRow, Store, StoredEvent
+from core.store.store import SourceRow, Store, StoredEvent
 from core.store.tempfiles import sweep, temp_file
 
 APP_NAME = "evtx-explorer"
@@ -407,21 +407,7 @@ class Case:
             hinted = store.get(m.store_id)
             if hinted is not None and self._matches(hinted, m, source):
                 return hinted.id
-        if m.record_id is None:
-            rows = store.select(
-                "e.source = ? AND e.event_id = ? AND e.ts IS ?",
-                (source, m.event_id, m.filetime),
-                limit=50,
-                order=TIME_ORDER,
-            )
-        else:
-            rows = store.select(
-                "e.record_id = ? AND e.source = ? AND e.event_id = ?",
-                (m.record_id, source, m.event_id),
-                limit=50,
-                order=TIME_ORDER,
-            )
-        for se in rows:
+        for se in store.events_like(source, m.event_id, record_id=m.record_id, filetime=m.filetime):
             if self._matches(se, m, source):
                 return se.id
         return None

@@ -355,6 +355,18 @@ class Store:
         rows = self.conn.execute(f"SELECT {SELECT_COLUMNS} {inner}", args).fetchall()
         return [StoredEvent(r[0], decode_row(r[1:])) for r in rows]
 
+    def events_like(
+        self, source: int, event_id: int, *, record_id: int | None, filetime: int | None, limit: int = 50
+    ) -> list[StoredEvent]:
+        """Events of `source` with this EventID and EventRecordID (or, without a record id, this
+        time): the candidates for an event known by its identity rather than its store id (a
+        mark saved against an earlier store of the same inputs)."""
+        if record_id is None:
+            where, params = "e.source = ? AND e.event_id = ? AND e.ts IS ?", (source, event_id, filetime)
+        else:
+            where, params = "e.record_id = ? AND e.source = ? AND e.event_id = ?", (record_id, source, event_id)
+        return self.select(where, params, limit=limit, order=TIME_ORDER)
+
     def iter_events(
         self, where: str = "1", params: Sequence[object] = (), *, order: str = TIME_ORDER
     ) -> Iterator[StoredEvent]:
