@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
@@ -51,6 +52,8 @@ def input_identity(path: str) -> str:
     real = os.path.realpath(path)
     try:
         st = os.stat(real)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block here forever; loading refuses it
+            return f"{real}|special|{stat.S_IFMT(st.st_mode)}"
         h = hashlib.sha256()
         with open(real, "rb") as fh:
             h.update(fh.read(_EDGE))

@@ -38,7 +38,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from core.model import Event, InputError, ParseIssue
-from parsers.detect import decoded_chunks, read_chunks
+from parsers.detect import decoded_chunks, open_input, read_chunks
 from parsers.xmlevent import event_from_element, safe_parser
 
 #: Largest single event we buffer (characters). Real events are a few KiB; 8 Mi characters is
@@ -391,7 +391,7 @@ def iter_text_events(
 def _open_checked(path: str) -> None:
     """Raise InputError (one line naming the file) unless `path` opens and is not empty."""
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             if not fh.read(1):
                 raise InputError(f"{path}: empty file (no content), not an event log")
     except OSError as exc:
@@ -411,7 +411,7 @@ def iter_events(path: str, source: int = 0) -> Iterator[Event | ParseIssue]:
 def _iter_file(path: str, source: int) -> Iterator[Event | ParseIssue]:
     scan = _Scan()
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             yield from iter_text_events(decoded_chunks(read_chunks(fh)), path, source, scan=scan)
     except OSError as exc:
         raise InputError(f"{path}: read error: {exc.strerror or exc}") from None
@@ -440,7 +440,7 @@ def event_xml(path: str, locator: int) -> str:
     Walks the file again (bounded memory); raises ValueError when there is no such event.
     """
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             text, _ = fragment_at(decoded_chunks(read_chunks(fh)), locator)
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None

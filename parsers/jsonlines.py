@@ -51,7 +51,7 @@ from typing import Any
 
 from core.model import Event, InputError, ParseIssue, parse_time
 from parsers import eventxml
-from parsers.detect import HEAD_SIZE, decoded_chunks, read_chunks, sniff_format
+from parsers.detect import HEAD_SIZE, decoded_chunks, open_input, read_chunks, sniff_format
 
 #: Longest record we buffer (characters): real records are a few KiB.
 MAX_RECORD_CHARS = 8 * 1024 * 1024
@@ -540,7 +540,7 @@ def _iter_zip(zf: zipfile.ZipFile, path: str, source: int) -> Iterator[Event | P
 
 def _iter_plain(path: str, source: int) -> Iterator[Event | ParseIssue]:
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             yield from iter_text_events(decoded_chunks(read_chunks(fh)), path, source)
     except OSError as exc:
         raise InputError(f"{path}: read error: {exc.strerror or exc}") from None
@@ -548,7 +548,7 @@ def _iter_plain(path: str, source: int) -> Iterator[Event | ParseIssue]:
 
 def _head(path: str) -> bytes:
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             return fh.read(HEAD_SIZE)
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
@@ -578,7 +578,7 @@ def event_json(path: str, locator: int) -> str:
     else:
         text = None
         try:
-            with open(path, "rb") as fh:
+            with open_input(path) as fh:
                 for position, raw in enumerate(_records(decoded_chunks(read_chunks(fh))), 1):
                     if position == locator:
                         text = raw if raw is not None else f"(record {locator} is too long to show)"
