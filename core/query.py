@@ -42,6 +42,7 @@ from core.values import (
     PID_FIELDS,
     USER_FIELDS,
     as_int,
+    column_param,
 )
 
 __all__ = ["Compiled", "QueryError", "compile_query"]
@@ -204,7 +205,7 @@ def _column_match(column: str, value: str, params: list[object]) -> str:
         params.append(_like(value))
         return f"(e.{column} IS NOT NULL AND CAST(e.{column} AS TEXT) LIKE ? ESCAPE '{_ESC}')"
     if column in _NULLABLE_INT:
-        number = as_int(value)
+        number = column_param(value)
         if number is None:
             return "0"
         params.append(number)
@@ -215,13 +216,13 @@ def _column_match(column: str, value: str, params: list[object]) -> str:
 
 def _int_list(column: str, value: str, pos: int, params: list[object]) -> str:
     """`column = n` or `column IN (n, m, ...)` for a comma list of integers (hex allowed)."""
-    numbers: list[int] = []
+    numbers: list[int | str] = []
     offset = pos
     items = value.split(",")
     if len(items) > _MAX_LIST:
         raise QueryError(f"more than {_MAX_LIST} values in a list", pos)
     for item in items:
-        number = as_int(item)
+        number = column_param(item)
         if number is None:
             if not item.strip():
                 what = "empty list item"

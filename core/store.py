@@ -32,6 +32,7 @@ from core.rows import (
     postings_text,
     system_strings,
 )
+from core.storable import TEXT_INTS, column_int, exact_row, storable_postings, storable_rows, storable_texts
 from core.values import as_int
 
 #: Default display order: time, then EventRecordID (a wrapped log is not in time order by
@@ -64,10 +65,14 @@ class StoredEvent(NamedTuple):
     event: Event
 
 
-def _unpacked(row: list[Any]) -> StoredEvent:
+def _unpacked(row: list[Any], exact: bool) -> StoredEvent:
     """A row of `Store.select`'s JSON page (the data blob in hex) as a StoredEvent."""
     row[-1] = bytes.fromhex(row[-1])
-    return StoredEvent(row[0], decode_row(tuple(row[1:])))
+    return StoredEvent(row[0], decode_row(exact_row(row[1:]) if exact else tuple(row[1:])))
+
+
+def _stored(row: tuple[Any, ...], exact: bool) -> StoredEvent:
+    return StoredEvent(row[0], decode_row(exact_row(row[1:]) if exact else row[1:]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,20 +175,35 @@ class Store:
         self.conn.execute("UPDATE sources SET format = ? WHERE id = ?", (fmt, source_id))
         self.conn.commit()
 
-    def add_rows(self, rows: Sequence[EventRow], postings: PostingsText, strings: Iterable[str] | None = None) -> None:
+    def add_rows(
+        self, rows: Sequence[EventRow], postings: PostingsText, strings: Iterable[str] | None = None, path: str = ""
+    ) -> list[ParseIssue]:
         """Insert a batch of encoded events (`core.rows.encode_tuples`: ids included) in one
         transaction; their posting lists join those held for the next `flush_postings`.
-        `strings`: their `core.rows.system_strings` when the rows were inserted elsewhere."""
+        `strings`: their `core.rows.system_strings` when the rows were inserted elsewhere.
+
+        A value SQLite cannot bind (a huge integer, a lone surrogate) never fails the batch:
+        it is then inserted again through `core.storable`. Returns the parse issues that
+        reports (values replaced; `path` names the input in them)."""
+        repairs: list[ParseIssue] = []
         if rows:
-            with self.conn:
-                self.conn.executemany(INSERT_EVENTS, rows)
+            try:
+                with self.conn:
+                    self.conn.executemany(INSERT_EVENTS, rows)
+            except (OverflowError, UnicodeEncodeError):
+                rows, repairs, text_ints = storable_rows(rows, path)
+                with self.conn:
+                    self.conn.executemany(INSERT_EVENTS, rows)
+                    if text_ints:
+                        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, '1')", (TEXT_INTS,))
             self._next_id = max(self._next_id, rows[-1][0] + 1)
-        new = (system_strings(rows) if strings is None else set(strings)) - self._strings
+        new = (system_strings(rows) if strings is None else storable_texts(strings)) - self._strings
         if new:
             with self.conn:
                 self.conn.executemany("INSERT OR IGNORE INTO strings(value) VALUES (?)", [(v,) for v in new])
             self._strings |= new
         self.add_postings(postings)
+        return repairs
 
     def add_postings(self, postings: PostingsText) -> None:
         """Hold posting lists of stored events (`core.rows.postings_text`) for the next flush."""
@@ -208,8 +228,13 @@ class Store:
         ]
         self._pending = {}
         self._held = 0
-        with self.conn:
-            self.conn.executemany("INSERT INTO postings(name, value, num, ids) VALUES (?, ?, ?, ?)", rows)
+        sql = "INSERT INTO postings(name, value, num, ids) VALUES (?, ?, ?, ?)"
+        try:
+            with self.conn:
+                self.conn.executemany(sql, rows)
+        except UnicodeEncodeError:  # a lone surrogate (reported where its row was stored)
+            with self.conn:
+                self.conn.executemany(sql, storable_postings(rows))
 
     @property
     def shareable(self) -> bool:
@@ -229,11 +254,15 @@ class Store:
         self.flush_postings()
 
     def add_issues(self, issues: Iterable[ParseIssue]) -> None:
-        with self.conn:
-            self.conn.executemany(
-                "INSERT INTO issues(source, chunk, offset, reason) VALUES (?, ?, ?, ?)",
-                [(i.source, i.chunk, i.offset, i.reason) for i in issues],
-            )
+        rows = [(i.source, i.chunk, i.offset, i.reason) for i in issues]
+        sql = "INSERT INTO issues(source, chunk, offset, reason) VALUES (?, ?, ?, ?)"
+        try:
+            with self.conn:
+                self.conn.executemany(sql, rows)
+        except (OverflowError, UnicodeEncodeError):  # a reason quoting bad text, a wild offset
+            with self.conn:
+                self.conn.executemany(sql, storable_postings((s, c, o if o is None or -(1 << 63) <= o < (1 << 63)
+                                                              else None, r) for s, c, o, r in rows))
 
     def finish_source(self, source_id: int, *, records: int, parse_issues: int, error: str | None) -> None:
         """Record an input's outcome; `complete` says it was read to its end."""
@@ -351,9 +380,12 @@ class Store:
             args += [limit, offset]
         if limit is not None and limit <= PACKED_ROWS:
             packed = f"SELECT json_group_array(json_array({_PACKED_OUTER})) FROM (SELECT {_PACKED_INNER} {inner})"
-            return [_unpacked(r) for r in json.loads(self.conn.execute(packed, args).fetchone()[0])]
+            page = json.loads(self.conn.execute(packed, args).fetchone()[0])
+            exact = self.text_ints()
+            return [_unpacked(r, exact) for r in page]
         rows = self.conn.execute(f"SELECT {SELECT_COLUMNS} {inner}", args).fetchall()
-        return [StoredEvent(r[0], decode_row(r[1:])) for r in rows]
+        exact = self.text_ints()
+        return [_stored(r, exact) for r in rows]
 
     def iter_events(
         self, where: str = "1", params: Sequence[object] = (), *, order: str = TIME_ORDER
@@ -362,10 +394,14 @@ class Store:
         cur = self.conn.execute(
             f"SELECT {SELECT_COLUMNS} FROM events e WHERE {where} ORDER BY {order}", tuple(params)
         )
+        exact = self.text_ints()
         while True:
             rows = cur.fetchmany(2000)
             if not rows:
                 return
+            if exact:
+                yield from (_stored(r, True) for r in rows)
+                continue
             for r in rows:
                 yield StoredEvent(r[0], decode_row(r[1:]))
 
@@ -381,12 +417,19 @@ class Store:
             tuple(params),
         )
         loads = marshal.loads
+        exact = self.text_ints()
         while rows := cur.fetchmany(2000):
             for sid, source, ts, record_id, event_id, computer, data in rows:
                 pairs = loads(data) if data else ()
                 if type(pairs) is not tuple:  # noqa: E721 - as core.rows.decode_row
                     raise ValueError("damaged event data in the store")
+                if exact:
+                    ts, record_id, event_id = column_int(ts), column_int(record_id), column_int(event_id)
                 yield EventKeys(sid, source, ts, record_id, event_id, computer, pairs)
+
+    def text_ints(self) -> bool:
+        """Whether some integer is stored as text (`core.storable`): rows read then convert."""
+        return self.get_meta(TEXT_INTS) is not None
 
     def get(self, event_id: int) -> StoredEvent | None:
         """The event with store id `event_id`, or None."""
@@ -403,13 +446,15 @@ class Store:
         if source is not None:
             sql += " WHERE source = ?"
             params = (source,)
-        return {int(r[0]): int(r[1]) for r in self.conn.execute(sql + " GROUP BY event_id ORDER BY event_id", params)}
+        rows = self.conn.execute(sql + " GROUP BY event_id ORDER BY event_id", params)
+        return {int(column_int(r[0])): int(r[1]) for r in rows}
 
     def time_range(self, source: int | None = None) -> tuple[int | None, int | None]:
-        sql = "SELECT min(ts), max(ts) FROM events"
+        # Only real times: a FILETIME out of the 64-bit range is stored as text (core.storable).
+        sql = "SELECT min(ts), max(ts) FROM events WHERE typeof(ts) = 'integer'"
         params: tuple[object, ...] = ()
         if source is not None:
-            sql += " WHERE source = ?"
+            sql += " AND source = ?"
             params = (source,)
         row = self.conn.execute(sql, params).fetchone()
         return (row[0], row[1]) if row else (None, None)

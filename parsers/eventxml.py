@@ -74,10 +74,22 @@ def _skip_pattern(kinds: frozenset[str]) -> re.Pattern[str]:
 
 
 _MASK_BASE = 0x10FF00  # Supplementary Private Use Area-B: never meaningful in event data.
-_CTRL_REF = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]{1,2})|0*([0-9]{1,2}));")
-_CTRL_RAW = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_UNMASK = {_MASK_BASE + n: chr(n) for n in range(32)}
-_UNMASK[_MASK_BASE] = "\ufffd"
+#: Stand-in for a character no XML can carry and no string should (NUL, a lone UTF-16
+#: surrogate, U+FFFE/U+FFFF, beyond U+10FFFF): it becomes U+FFFD and is reported.
+_BAD = chr(_MASK_BASE + 0x20)
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,16}));")
+_CTRL_RAW = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_UNMASK = {_MASK_BASE + n: chr(n) for n in range(1, 32)}
+_UNMASK[_MASK_BASE + 0x20] = "\ufffd"
+
+
+def _masked_char(n: int) -> str | None:
+    """The stand-in for code point `n`, or None when XML takes it as it is."""
+    if n == 0 or 0xD800 <= n <= 0xDFFF or n in (0xFFFE, 0xFFFF) or n > 0x10FFFF:
+        return _BAD
+    if n < 0x20 and n not in (0x09, 0x0A, 0x0D):
+        return chr(_MASK_BASE + n)
+    return None
 
 
 class Fragment(NamedTuple):
@@ -304,28 +316,42 @@ def _event_fragment(b: _Buffer) -> Fragment:
 
 
 def _mask_controls(text: str) -> str | None:
-    """`text` with forbidden C0 characters (raw or as references) swapped for private-use
-    stand-ins, or None when it holds none (then the parse error has another cause)."""
+    """`text` with the characters XML 1.0 forbids (raw or as references) swapped for
+    private-use stand-ins, or None when it holds none (then the parse error has another cause)."""
 
     def ref(m: re.Match[str]) -> str:
         n = int(m.group(1), 16) if m.group(1) else int(m.group(2))
-        return chr(_MASK_BASE + n) if n < 0x20 and n not in (0x09, 0x0A, 0x0D) else m.group(0)
+        return _masked_char(n) or m.group(0)
 
-    out = _CTRL_RAW.sub(lambda m: chr(_MASK_BASE + ord(m.group())), _CTRL_REF.sub(ref, text))
+    def raw(m: re.Match[str]) -> str:
+        return _masked_char(ord(m.group())) or m.group()
+
+    out = _CTRL_RAW.sub(raw, _CHAR_REF.sub(ref, text))
     return None if out == text else out
 
 
-def _unmask(event: Event) -> Event:
-    def u(s: str) -> str:
-        return s.translate(_UNMASK)
+_TEXT_FIELDS = ("keywords", "channel", "provider", "computer", "user_sid")
 
-    return dataclasses.replace(
-        event,
-        data=tuple((u(k), u(v)) for k, v in event.data),
-        computer=u(event.computer),
-        provider=u(event.provider),
-        channel=u(event.channel),
-    )
+
+def _unmask(event: Event) -> tuple[Event, list[str]]:
+    """The event with the real characters back in every text field (System attributes such
+    as `Security/@UserID` included: the store keeps exact data, display escapes it), and the
+    names of the fields that held a character no string should (now U+FFFD)."""
+    bad: list[str] = []
+    changes: dict[str, str] = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(event, name)
+        if value is not None:
+            changes[name] = value.translate(_UNMASK)
+            if _BAD in value:
+                bad.append(name)
+    data = []
+    for k, v in event.data:
+        key = k.translate(_UNMASK)
+        data.append((key, v.translate(_UNMASK)))
+        if _BAD in k or _BAD in v:
+            bad.append(key)
+    return dataclasses.replace(event, data=tuple(data), **changes), list(dict.fromkeys(bad))  # type: ignore[arg-type]
 
 
 def _syntax_reason(exc: Exception) -> str:
@@ -336,9 +362,19 @@ def _syntax_reason(exc: Exception) -> str:
 
 
 def parse_fragment(
-    text: str, parser: etree.XMLParser, *, source: int, path: str, position: int, label: str = ""
+    text: str,
+    parser: etree.XMLParser,
+    *,
+    source: int,
+    path: str,
+    position: int,
+    label: str = "",
+    replaced: list[ParseIssue] | None = None,
 ) -> Event | ParseIssue:
-    """One `<Event>` fragment -> Event, or a ParseIssue at `position` saying why not."""
+    """One `<Event>` fragment -> Event, or a ParseIssue at `position` saying why not.
+
+    A value holding a character no string should hold costs only that character: it
+    becomes U+FFFD and a ParseIssue naming the field is appended to `replaced`."""
     masked = False
     try:
         root = etree.fromstring(text, parser)
@@ -355,7 +391,14 @@ def parse_fragment(
         event = event_from_element(root, source=source, record_number=position, locator=position)
     except ValueError as exc:
         return ParseIssue(source, path, f"{label}event {position}: not an event: {exc}", None, position)
-    return _unmask(event) if masked else event
+    if not masked:
+        return event
+    event, bad = _unmask(event)
+    if bad and replaced is not None:
+        reason = f"{label}event {position}: invalid character (NUL, lone surrogate or non-character) in "
+        reason += ", ".join(bad)
+        replaced.append(ParseIssue(source, path, reason[:270] + "; replaced with U+FFFD", None, position))
+    return event
 
 
 def iter_text_events(
@@ -374,7 +417,12 @@ def iter_text_events(
             continue
         position += 1
         if frag.kind == "event":
-            yield parse_fragment(frag.text, parser, source=source, path=path, position=position, label=label)
+            replaced: list[ParseIssue] = []
+            item = parse_fragment(
+                frag.text, parser, source=source, path=path, position=position, label=label, replaced=replaced
+            )
+            yield from replaced
+            yield item
         elif frag.kind == "truncated":
             yield ParseIssue(source, path, f"{label}event {position}: unterminated <Event> element", None, position)
         else:

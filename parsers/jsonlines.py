@@ -50,6 +50,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from core.model import Event, InputError, ParseIssue, parse_time
+from core.storable import repair_event
 from parsers import eventxml
 from parsers.detect import HEAD_SIZE, decoded_chunks, open_input, read_chunks, sniff_format
 
@@ -83,6 +84,8 @@ _LEVEL_NAMES = {"critical": 1, "error": 2, "warning": 3, "information": 4, "info
 _KEYWORD_NAMES = {"audit success": 0x8020000000000000, "audit failure": 0x8010000000000000}
 _MASK64 = (1 << 64) - 1
 _WS = re.compile(r"[ \t\r\n]*")
+#: A `\\uD800`-`\\uDFFF` escape: json.loads turns a lone one into a str UTF-8 cannot encode.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
 _RESYNC = re.compile(r"\}\s*,\s*(?=\{)")  # best effort: between two array elements
 
 
@@ -483,7 +486,13 @@ def iter_text_events(
             )
             continue
         try:
-            yield event_from_json(json.loads(raw), source, position)
+            event = event_from_json(json.loads(raw), source, position)
+            if "\\u" in raw and _SURROGATE_ESCAPE.search(raw):
+                event, bad = repair_event(event)
+                if bad:
+                    reason = f"{label}record {position}: invalid text (lone UTF-16 surrogate) in {', '.join(bad)}"
+                    yield ParseIssue(source, path, reason[:270] + "; replaced with U+FFFD", None, position)
+            yield event
         except (ValueError, RecursionError) as exc:
             reason = f"invalid JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
             yield ParseIssue(source, path, f"{label}record {position}: {reason}"[:300], None, position)
