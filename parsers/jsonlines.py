@@ -86,6 +86,8 @@ _MASK64 = (1 << 64) - 1
 _WS = re.compile(r"[ \t\r\n]*")
 #: A `\\uD800`-`\\uDFFF` escape: json.loads turns a lone one into a str UTF-8 cannot encode.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
+#: Characters of an array a first decode attempt looks at (doubled while an element is longer).
+_WINDOW = 16 * 1024
 _RESYNC = re.compile(r"\}\s*,\s*(?=\{)")  # best effort: between two array elements
 
 
@@ -377,30 +379,44 @@ def event_from_json(obj: Any, source: int, position: int) -> Event:
 
 
 def _line_records(chunks: Iterator[str]) -> Iterator[str | None]:
-    """Non-blank lines; None for a line longer than MAX_RECORD_CHARS (dropped, not buffered)."""
-    carry = ""
-    skipping = False
+    """Non-blank lines; None for a line longer than MAX_RECORD_CHARS (dropped, not buffered).
+
+    Each chunk is split in C (`str.split`): a file of blank lines or a line spread over many
+    chunks costs no Python step per character, and a long line is joined once."""
+    pieces: list[str] = []  # the start of the current line, from earlier chunks
+    held = 0
+    skipping = False  # inside a line already reported as too long
     for text in chunks:
-        start = 0
-        while True:
-            nl = text.find("\n", start)
-            if nl < 0:
-                if not skipping:
-                    carry += text[start:]
-                    if len(carry) > MAX_RECORD_CHARS:
-                        carry, skipping = "", True
-                        yield None
-                break
-            if skipping:
+        parts = text.split("\n")
+        tail = parts.pop()
+        for i, line in enumerate(parts):
+            if i == 0 and skipping:
                 skipping = False
-            else:
-                line = (carry + text[start:nl]) if carry else text[start:nl]
-                carry = ""
-                if line.strip():
-                    yield line.rstrip("\r")
-            start = nl + 1
-    if carry.strip() and not skipping:
-        yield carry.rstrip("\r")
+                continue
+            if i == 0 and pieces:
+                pieces.append(line)
+                line = "".join(pieces)
+                pieces, held = [], 0
+            if line and not line.isspace():
+                yield line.rstrip("\r")
+        if skipping or not tail:
+            continue
+        pieces.append(tail)
+        held += len(tail)
+        if held > MAX_RECORD_CHARS:
+            pieces, held, skipping = [], 0, True
+            yield None
+    line = "".join(pieces)
+    if line and not line.isspace():
+        yield line.rstrip("\r")
+
+
+def _incomplete(exc: Exception, size: int) -> bool:
+    """Whether a failed decode may only lack text not read yet (it failed at the end of the
+    buffer, or in a string still open there), rather than meeting a real error."""
+    if not isinstance(exc, json.JSONDecodeError):
+        return False
+    return exc.pos >= size - 8 or exc.msg.startswith("Unterminated string")
 
 
 def _array_records(chunks: Iterator[str]) -> Iterator[str | None]:
@@ -408,21 +424,44 @@ def _array_records(chunks: Iterator[str]) -> Iterator[str | None]:
 
     An element that does not parse is yielded as its text up to the next `}, {` (the parse of
     that text then fails and is reported), and the walk resumes at that `{`: best effort, as a
-    string value holding `}, {` can fool it.
+    string value holding `}, {` can fool it. More text is read only when a decode failed at
+    the end of what is held, and then until the held text doubles, so a long element is
+    decoded a few times, not once per chunk, and a run of broken elements costs linear time.
     """
     decoder = json.JSONDecoder()
     buf = ""
     pos = 0
     eof = False
 
-    def more() -> bool:
+    def more(at_least: int = 1) -> bool:
+        """Read until `at_least` more characters are held (or the input ends)."""
         nonlocal buf, pos, eof
+        pieces = [buf[pos:]]
+        got = 0
         for text in chunks:
-            buf = buf[pos:] + text
-            pos = 0
-            return True
-        eof = True
-        return False
+            pieces.append(text)
+            got += len(text)
+            if got >= at_least:
+                break
+        else:
+            eof = True
+        buf, pos = "".join(pieces), 0
+        return got > 0
+
+    def resync() -> tuple[re.Match[str] | None, bool]:
+        """The next `}, {` after the broken element at `pos`, reading on as needed; and
+        whether the element grew past MAX_RECORD_CHARS first (its text is then dropped)."""
+        nonlocal pos
+        rel, dropped = 1, False
+        while True:
+            m = _RESYNC.search(buf, pos + rel)
+            if m is not None or eof:
+                return m, dropped
+            if len(buf) - pos > MAX_RECORD_CHARS:
+                pos, rel, dropped = len(buf) - 16, 0, True
+            else:
+                rel = max(rel, len(buf) - pos - 16)
+            more(len(buf) - pos)
 
     more()
     pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
@@ -438,21 +477,39 @@ def _array_records(chunks: Iterator[str]) -> Iterator[str | None]:
         if buf[pos] == ",":
             pos += 1
             continue
-        try:
-            _, end = decoder.raw_decode(buf, pos)
-        except (json.JSONDecodeError, RecursionError):
-            if not eof and len(buf) - pos <= MAX_RECORD_CHARS:
-                more()
-                continue
-            m = _RESYNC.search(buf, pos + 1)
-            if m is None:
-                yield buf[pos:] if len(buf) - pos <= MAX_RECORD_CHARS else None
-                return
-            yield buf[pos : m.start() + 1] if m.start() - pos <= MAX_RECORD_CHARS else None
-            pos = m.end()
+        width = _WINDOW
+        while True:
+            if len(buf) - pos < width and not eof:
+                more(width - (len(buf) - pos))
+            # Decoded in a window: a failed decode's error message counts the lines before
+            # its position, which in the whole buffer made every broken element cost O(buffer).
+            window = buf[pos : pos + width]
+            cut = len(buf) - pos > width or not eof
+            try:
+                _, end = decoder.raw_decode(window)
+                if cut and end >= len(window) - 8:
+                    raise json.JSONDecodeError("may continue past the window", window, end)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                if cut and width <= MAX_RECORD_CHARS and _incomplete(exc, len(window)):
+                    width *= 2
+                    continue
+                break
+            yield window[:end]
+            pos += end
+            width = 0
+            break
+        if not width:
             continue
-        yield buf[pos:end]
-        pos = end
+        m, dropped = resync()
+        if dropped:
+            yield None
+        if m is None:
+            if not dropped:
+                yield buf[pos:] if len(buf) - pos <= MAX_RECORD_CHARS else None
+            return
+        if not dropped:
+            yield buf[pos : m.start() + 1] if m.start() - pos <= MAX_RECORD_CHARS else None
+        pos = m.end()
 
 
 def _records(chunks: Iterator[str]) -> Iterator[str | None]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.model import Event
-from parsers import eventxml
+from parsers import eventxml, jsonlines
 from tests.test_loaders import xml_event
 
 MB = 1024 * 1024
@@ -79,3 +79,38 @@ def test_events_among_hostile_text_still_load(monkeypatch: pytest.MonkeyPatch) -
         text = "<Events>" + unit * (20_000 // len(unit)) + good + unit * (20_000 // len(unit))
         _, events = _load_seconds(text, 10)
         assert events == 1, unit
+
+
+def _json_seconds(text: str, budget: float) -> tuple[float, int]:
+    """(seconds to read `text` as JSON, records seen); inf when over `budget`."""
+    start = time.perf_counter()
+    try:
+        items = list(jsonlines.iter_text_events(_chunks(text, start + budget), "x.json", 0))
+    except TooSlow:
+        return float("inf"), 0
+    return time.perf_counter() - start, len(items)
+
+
+def test_broken_json_array_elements_cost_linear_time() -> None:
+    """Each broken element of an array was decoded against the whole buffer, and the error
+    message of a failed decode counts the lines before it: 2 MB of `{"a":x},` took minutes."""
+    good = '{"Event": {"System": {"EventID": 4688, "EventRecordID": 1}, "EventData": {"A": "b"}}}'
+    timings = []
+    for size in (MB // 4, MB):
+        text = "[" + '{"a":x},' * (size // 8) + good + "]"
+        seconds, records = _json_seconds(text, 30)
+        assert records == size // 8 + 1
+        timings.append(seconds)
+    assert timings[1] <= 8 * timings[0] + 0.5, timings
+
+
+def test_broken_json_array_element_reads_on_to_the_next_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken element with no `}, {` in the text held: the rest of the array still loads
+    (it used to end the walk), and an oversized one is dropped, not buffered."""
+    monkeypatch.setattr(jsonlines, "MAX_RECORD_CHARS", 64 * 1024)
+    good = '{"Event": {"System": {"EventID": 4688, "EventRecordID": 1}, "EventData": {"A": "b"}}}'
+    for broken in ['{"a": 1 x ' + "y" * 30_000 + "}", '{"a": "' + "z" * 200_000 + '" q}']:
+        text = "[" + good + ", " + broken + ", " + good + "]"
+        _, records = _json_seconds(text, 10)
+        items = list(jsonlines.iter_text_events(iter([text[i : i + 4096] for i in range(0, len(text), 4096)]), "x", 0))
+        assert records == 3 and [type(i).__name__ for i in items] == ["Event", "ParseIssue", "Event"]
