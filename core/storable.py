@@ -66,6 +66,12 @@ def column_int(value: Any) -> Any:
     return value
 
 
+def bindable(params: Iterable[object]) -> tuple[object, ...]:
+    """Query parameters with out-of-range integers in their stored form (an event's own
+    record id or time, used as a paging anchor or to find a mark again, may be one)."""
+    return tuple(int_text(p) if type(p) is int and not INT64_MIN <= p <= INT64_MAX else p for p in params)
+
+
 def has_surrogate(text: str) -> bool:
     """Whether `text` holds a UTF-16 surrogate code point (which UTF-8 cannot encode)."""
     try:

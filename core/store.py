@@ -32,7 +32,7 @@ from core.rows import (
     postings_text,
     system_strings,
 )
-from core.storable import TEXT_INTS, column_int, exact_row, storable_postings, storable_rows, storable_texts
+from core.storable import TEXT_INTS, bindable, column_int, exact_row, storable_postings, storable_rows, storable_texts
 from core.values import as_int
 
 #: Default display order: time, then EventRecordID (a wrapped log is not in time order by
@@ -311,7 +311,7 @@ class Store:
         return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])
 
     def count(self, where: str = "1", params: Sequence[object] = ()) -> int:
-        row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", tuple(params)).fetchone()
+        row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", bindable(params)).fetchone()
         return int(row[0])
 
     def size(self) -> int:
@@ -329,7 +329,7 @@ class Store:
         by a quarter of a million events then counts and pages without expanding its lists
         again for every page (30-40 ms each, at a million events). For a store that no longer
         changes: the table is not refreshed."""
-        key = (ids, tuple(params))
+        key = (ids, bindable(params))
         name = self._id_sets.get(key)
         if name is not None:
             self._id_sets.move_to_end(key)
@@ -352,7 +352,7 @@ class Store:
 
     def count_ids(self, ids: str, params: Sequence[object] = ()) -> int:
         """How many distinct event ids the SQL `ids` lists (`core.query.Compiled.ids`)."""
-        row = self.conn.execute(f"SELECT count(DISTINCT id) FROM ({ids})", tuple(params)).fetchone()
+        row = self.conn.execute(f"SELECT count(DISTINCT id) FROM ({ids})", bindable(params)).fetchone()
         return int(row[0])
 
     def select(
@@ -374,7 +374,7 @@ class Store:
         get it back, for every row (64 rows took 0.2-0.4 s instead of 0.5 ms)."""
         hint = " INDEXED BY events_time" if by_time_index else ""
         inner = f"FROM events e{hint} WHERE {where} ORDER BY {order}"
-        args = list(params)
+        args = list(bindable(params))
         if limit is not None:
             inner += " LIMIT ? OFFSET ?"
             args += [limit, offset]
@@ -392,7 +392,7 @@ class Store:
     ) -> Iterator[StoredEvent]:
         """Stream every matching event (bounded memory: rows are fetched in batches)."""
         cur = self.conn.execute(
-            f"SELECT {SELECT_COLUMNS} FROM events e WHERE {where} ORDER BY {order}", tuple(params)
+            f"SELECT {SELECT_COLUMNS} FROM events e WHERE {where} ORDER BY {order}", bindable(params)
         )
         exact = self.text_ints()
         while True:
@@ -414,7 +414,7 @@ class Store:
         cur = self.conn.execute(
             f"SELECT e.id, e.source, e.ts, e.record_id, e.event_id, e.computer, e.data FROM events e "
             f"WHERE {where} ORDER BY {order}",
-            tuple(params),
+            bindable(params),
         )
         loads = marshal.loads
         exact = self.text_ints()

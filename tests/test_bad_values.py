@@ -27,6 +27,7 @@ from core.model import Event, SourceInfo
 from core.query import compile_query
 from core.rows import encode_tuples, event_fields, new_postings, postings_text
 from core.store import Store
+from core.view import View, fetch_beside, locate
 from parsers import evtx
 from tests.logs import NS
 from tests.shared import sample
@@ -88,6 +89,11 @@ def test_huge_json_integers_are_stored_exactly_and_the_file_loads(tmp_path: Path
     assert [e.record_id for e in _query(store, f"pid:{NEG}")] == [BIG]
     assert [e.record_id for e in _query(store, f"record:{BIG:#x}")] == [BIG]
     assert _query(store, "record:600") == []  # no wrap-around, no lossy float
+    # The app pages around such an event (its record id is the anchor's), a mark finds it again.
+    [se] = store.by_record_id(BIG)
+    view = View.of(compile_query(""), by_time=True)
+    assert [e.id for e in fetch_beside(store, view, se, after=False, page=2)] == [N - 1, N]
+    assert locate(store, view, se.id) is not None
     assert len(_query(store, "4688")) == N
     assert sum(1 for _ in store.iter_events()) == N
 
