@@ -86,8 +86,8 @@ _MASK64 = (1 << 64) - 1
 _WS = re.compile(r"[ \t\r\n]*")
 #: A `\\uD800`-`\\uDFFF` escape: json.loads turns a lone one into a str UTF-8 cannot encode.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
-#: Characters of an array a first decode attempt looks at (doubled while an element is longer).
-_WINDOW = 16 * 1024
+#: Consumed text of an array dropped from the buffer once this long (see `_array_records`).
+_TRIM = 64 * 1024
 _RESYNC = re.compile(r"\}\s*,\s*(?=\{)")  # best effort: between two array elements
 
 
@@ -477,28 +477,20 @@ def _array_records(chunks: Iterator[str]) -> Iterator[str | None]:
         if buf[pos] == ",":
             pos += 1
             continue
-        width = _WINDOW
-        while True:
-            if len(buf) - pos < width and not eof:
-                more(width - (len(buf) - pos))
-            # Decoded in a window: a failed decode's error message counts the lines before
-            # its position, which in the whole buffer made every broken element cost O(buffer).
-            window = buf[pos : pos + width]
-            cut = len(buf) - pos > width or not eof
-            try:
-                _, end = decoder.raw_decode(window)
-                if cut and end >= len(window) - 8:
-                    raise json.JSONDecodeError("may continue past the window", window, end)
-            except (json.JSONDecodeError, RecursionError) as exc:
-                if cut and width <= MAX_RECORD_CHARS and _incomplete(exc, len(window)):
-                    width *= 2
-                    continue
-                break
-            yield window[:end]
-            pos += end
-            width = 0
-            break
-        if not width:
+        if pos >= _TRIM:
+            # A failed decode's error message counts the lines before its position: in a big
+            # buffer every broken element cost O(buffer) (2 MB of them took minutes).
+            buf, pos = buf[pos:], 0
+        try:
+            _, end = decoder.raw_decode(buf, pos)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            held = len(buf) - pos
+            if not eof and held <= MAX_RECORD_CHARS and _incomplete(exc, len(buf)):
+                more(held)  # doubles what is held: a long element is decoded a few times
+                continue
+        else:
+            yield buf[pos:end]
+            pos = end
             continue
         m, dropped = resync()
         if dropped:
