@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import marshal
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -70,6 +71,22 @@ def bindable(params: Iterable[object]) -> tuple[object, ...]:
     """Query parameters with out-of-range integers in their stored form (an event's own
     record id or time, used as a paging anchor or to find a mark again, may be one)."""
     return tuple(int_text(p) if type(p) is int and not INT64_MIN <= p <= INT64_MAX else p for p in params)
+
+
+def path_value(path: str) -> str | bytes:
+    """How an input's path is stored: as text, or when it holds bytes that are not UTF-8 (a
+    POSIX file name, decoded with surrogate escapes) as those bytes, so it still opens."""
+    if not has_surrogate(path):
+        return path
+    try:
+        return os.fsencode(path)
+    except UnicodeError:
+        return clean_text(path)
+
+
+def path_text(value: str | bytes) -> str:
+    """A stored path (`path_value`) back as the str the file opens by."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def has_surrogate(text: str) -> bool:

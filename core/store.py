@@ -32,7 +32,18 @@ from core.rows import (
     postings_text,
     system_strings,
 )
-from core.storable import TEXT_INTS, bindable, column_int, exact_row, storable_postings, storable_rows, storable_texts
+from core.storable import (
+    TEXT_INTS,
+    bindable,
+    clean_text,
+    column_int,
+    exact_row,
+    path_text,
+    path_value,
+    storable_postings,
+    storable_rows,
+    storable_texts,
+)
 from core.values import as_int
 
 #: Default display order: time, then EventRecordID (a wrapped log is not in time order by
@@ -166,7 +177,7 @@ class Store:
         source_id = int(row[0])
         self.conn.execute(
             "INSERT INTO sources(id, path, format, identity) VALUES (?, ?, ?, ?)",
-            (source_id, path, fmt, identity),
+            (source_id, path_value(path), fmt, None if identity is None else clean_text(identity)),
         )
         self.conn.commit()
         return source_id
@@ -270,7 +281,7 @@ class Store:
         with self.conn:
             self.conn.execute(
                 "UPDATE sources SET records = ?, parse_issues = ?, error = ?, complete = 1 WHERE id = ?",
-                (records, parse_issues, error, source_id),
+                (records, parse_issues, None if error is None else clean_text(error), source_id),
             )
 
     def build_indexes(self) -> None:
@@ -291,7 +302,7 @@ class Store:
         rows = self.conn.execute(
             "SELECT id, path, format, identity, records, parse_issues, error, complete FROM sources ORDER BY id"
         ).fetchall()
-        return [SourceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+        return [SourceRow(r[0], path_text(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
 
     def issues(self, source: int | None = None, limit: int | None = None) -> list[ParseIssue]:
         """Parse issues in the order they were met (at most `limit`; see `issue_count`)."""
@@ -305,7 +316,7 @@ class Store:
             sql += " LIMIT ?"
             params.append(limit)
         rows = self.conn.execute(sql, params).fetchall()
-        return [ParseIssue(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [ParseIssue(r[0], path_text(r[1]), r[2], r[3], r[4]) for r in rows]
 
     def issue_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])

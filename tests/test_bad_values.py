@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import marshal
+import os
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from core.rows import encode_tuples, event_fields, new_postings, postings_text
 from core.store import Store
 from core.view import View, fetch_beside, locate
 from parsers import evtx
+from parsers.detect import raw_text
 from tests.logs import NS
 from tests.shared import sample
 
@@ -259,3 +261,20 @@ def test_control_characters_in_system_attributes_are_stored_exactly(tmp_path: Pa
     assert status == 0, err
     [doc] = [json.loads(line) for line in out.splitlines()]
     assert doc["record_id"] == 1 and doc["data"] == {"A": "a\x1b]0;title\x07"}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file names are bytes")
+def test_file_name_that_is_not_utf8_loads(tmp_path: Path) -> None:
+    """A POSIX file name with bytes that are not UTF-8 (Python gives it surrogate escapes)
+    made registering the input raise UnicodeEncodeError: the CLI died with a traceback."""
+    name = os.fsdecode(b"Security-\xff\xfe.jsonl")
+    path = tmp_path / name
+    path.write_text(_json_record(1) + "\n")
+    store, infos = _load(path)
+    assert infos[0].error is None and infos[0].records == 1
+    [source] = store.sources()
+    assert source.path == str(path) and raw_text(source.path, source.format, 1).startswith("{")
+    for cache in ([], ["--no-cache"]):
+        status, out, err = _run_cli("stats", "--json", *cache, str(path))
+        assert status == 0 and "Traceback" not in err
+        assert json.loads(out)["total_records"] == 1
