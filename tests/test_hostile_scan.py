@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.model import Event
-from parsers import eventxml, jsonlines
+from parsers import eventxml, jsonlines, jsonrecords
 from tests.test_loaders import xml_event
 
 MB = 1024 * 1024
@@ -107,7 +107,7 @@ def test_broken_json_array_elements_cost_linear_time() -> None:
 def test_broken_json_array_element_reads_on_to_the_next_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """A broken element with no `}, {` in the text held: the rest of the array still loads
     (it used to end the walk), and an oversized one is dropped, not buffered."""
-    monkeypatch.setattr(jsonlines, "MAX_RECORD_CHARS", 64 * 1024)
+    monkeypatch.setattr(jsonrecords, "MAX_RECORD_CHARS", 64 * 1024)
     good = '{"Event": {"System": {"EventID": 4688, "EventRecordID": 1}, "EventData": {"A": "b"}}}'
     for broken in ['{"a": 1 x ' + "y" * 30_000 + "}", '{"a": "' + "z" * 200_000 + '" q}']:
         text = "[" + good + ", " + broken + ", " + good + "]"
