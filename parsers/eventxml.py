@@ -30,6 +30,7 @@ met, good or bad, from 1, so `event_xml(path, locator)` finds the same fragment 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Generator, Iterator
 from typing import NamedTuple
@@ -37,7 +38,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from core.model.event import Event, InputError, ParseIssue
-from parsers.sniff import decoded_chunks, read_chunks
+from parsers.sniff import decoded_chunks, open_input, read_chunks
 from parsers.xml_to_event import event_from_element, safe_parser
 
 #: Largest single event we buffer (characters). Real events are a few KiB; 8 Mi characters is
@@ -52,12 +53,43 @@ _DECL_END = re.compile(r"[\[>]")
 _SUBSET_END = re.compile(r"\]\s*>")
 #: How far back a regex search restarts after more text arrives (a token split by a chunk end).
 _OVERLAP = 64
+#: Kinds of construct that never hold an event (comments, PIs and CDATA may: commented out).
+_NO_EVENT_INSIDE = frozenset({"tag", "decl", "subset"})
+#: Per kind of construct, a lookahead (after its `<`) that says the text opens one of that kind.
+#: `<Event` and `<!DOCTYPE` openers belong to no kind: they yield fragments, never skipped.
+_KIND_OPENERS = {
+    "tag": r"(?![!?]|" + _NAME_PREFIX + r"Event(?=[\s/>]))",
+    "comment": r"!--",
+    "cdata": r"!\[CDATA\[",
+    "pi": r"\?",
+    "decl": r"!(?!--|\[CDATA\[|[Dd][Oo][Cc][Tt][Yy][Pp][Ee])",
+    "subset": r"!\[(?!CDATA\[)",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _skip_pattern(kinds: frozenset[str]) -> re.Pattern[str]:
+    """The next `<` that opens none of these kinds of construct."""
+    return re.compile("<(?!" + "|".join(f"(?:{_KIND_OPENERS[k]})" for k in sorted(kinds)) + ")")
+
 
 _MASK_BASE = 0x10FF00  # Supplementary Private Use Area-B: never meaningful in event data.
-_CTRL_REF = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]{1,2})|0*([0-9]{1,2}));")
-_CTRL_RAW = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_UNMASK = {_MASK_BASE + n: chr(n) for n in range(32)}
-_UNMASK[_MASK_BASE] = "\ufffd"
+#: Stand-in for a character no XML can carry and no string should (NUL, a lone UTF-16
+#: surrogate, U+FFFE/U+FFFF, beyond U+10FFFF): it becomes U+FFFD and is reported.
+_BAD = chr(_MASK_BASE + 0x20)
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,16}));")
+_CTRL_RAW = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_UNMASK = {_MASK_BASE + n: chr(n) for n in range(1, 32)}
+_UNMASK[_MASK_BASE + 0x20] = "\ufffd"
+
+
+def _masked_char(n: int) -> str | None:
+    """The stand-in for code point `n`, or None when XML takes it as it is."""
+    if n == 0 or 0xD800 <= n <= 0xDFFF or n in (0xFFFE, 0xFFFF) or n > 0x10FFFF:
+        return _BAD
+    if n < 0x20 and n not in (0x09, 0x0A, 0x0D):
+        return chr(_MASK_BASE + n)
+    return None
 
 
 class Fragment(NamedTuple):
@@ -71,14 +103,22 @@ class Fragment(NamedTuple):
 
 class _Buffer:
     """Decoded text with a moving anchor `pos`; indexes handed out are relative to `pos`, so
-    dropping consumed text on refill is invisible to callers."""
+    dropping consumed text on refill is invisible to callers.
+
+    Every search remembers how far it found no match (`_clear`, absolute offsets), and a later
+    search for the same needle from inside that stretch starts at its end. Without it each
+    `<` of a hostile file (`<<<<`, `<!--<!--`, `<?<?` with no terminator) rescanned up to
+    `limit` characters: 8.5 MB of `<` took 51 s. With it every character is scanned a bounded
+    number of times, whatever the input."""
 
     def __init__(self, chunks: Iterator[str], limit: int) -> None:
         self.chunks = chunks
         self.limit = limit
         self.buf = ""
         self.pos = 0
+        self.base = 0  # absolute offset of buf[0] in the decoded text
         self.eof = False
+        self._clear: dict[object, tuple[int, int]] = {}
 
     def fill(self) -> bool:
         """Append the next chunk (dropping text before `pos`); False at end of input."""
@@ -86,6 +126,7 @@ class _Buffer:
             return False
         for text in self.chunks:
             self.buf = self.buf[self.pos :] + text
+            self.base += self.pos
             self.pos = 0
             return True
         self.eof = True
@@ -99,14 +140,25 @@ class _Buffer:
         while self.avail() < n and self.fill():
             pass
 
+    def _resume(self, key: object, first: int) -> int:
+        """Absolute offset to search `key` from, for a search asked from `first`."""
+        known = self._clear.get(key)
+        if known is not None and known[0] <= first < known[1]:
+            return known[1]
+        return first
+
     def find(self, needle: str, start: int) -> int:
         """Relative index of `needle` at or after `start`; -1 at end of input, -2 when the
         construct at `pos` grows past the limit first."""
+        first = self.base + self.pos + start
+        at = self._resume(needle, first)
         while True:
-            j = self.buf.find(needle, self.pos + start)
+            j = self.buf.find(needle, at - self.base)
             if j >= 0:
+                self._clear[needle] = (first, self.base + j)
                 return j - self.pos
-            start = max(start, self.avail() - len(needle) + 1)
+            at = max(at, self.base + len(self.buf) - len(needle) + 1)
+            self._clear[needle] = (first, at)
             if self.avail() > self.limit:
                 return -2
             if not self.fill():
@@ -114,12 +166,17 @@ class _Buffer:
 
     def search(self, pattern: re.Pattern[str], start: int) -> re.Match[str] | int:
         """Like `find` for a regex; returns the match (absolute indexes into `buf`, valid
-        until the next fill) or -1 / -2."""
+        until the next fill) or -1 / -2. A match may need text past the end of `buf`, so a
+        failed search is only known clear up to `_OVERLAP` characters before that end."""
+        first = self.base + self.pos + start
+        at = self._resume(pattern, first)
         while True:
-            m = pattern.search(self.buf, self.pos + start)
+            m = pattern.search(self.buf, at - self.base)
             if m is not None:
+                self._clear[pattern] = (first, self.base + m.start())
                 return m
-            start = max(start, self.avail() - _OVERLAP)
+            at = max(at, self.base + len(self.buf) - _OVERLAP)
+            self._clear[pattern] = (first, at)
             if self.avail() > self.limit:
                 return -2
             if not self.fill():
@@ -137,10 +194,18 @@ class _Scan:
 def iter_fragments(chunks: Iterator[str], limit: int | None = None, scan: _Scan | None = None) -> Iterator[Fragment]:
     """Cut decoded text into `<Event>` fragments, skipping everything between them
     (declarations, comments, the `<Events>` root, whitespace). `limit` defaults to
-    `MAX_EVENT_CHARS`."""
+    `MAX_EVENT_CHARS`.
+
+    A construct with no terminator within `limit` is stepped over by one character and the
+    scan goes on (an event after a stray `<` still loads). Every opener of the same kind in the
+    stretch already known to lack that terminator would end the same way, so they are skipped
+    in one regex step (`_SKIP_SAME`) instead of one Python iteration each."""
     scan = scan if scan is not None else _Scan()
     b = _Buffer(chunks, limit if limit is not None else MAX_EVENT_CHARS)
+    dead: dict[str, int] = {}  # kind -> absolute offset before which its openers dead-end
     while True:
+        if dead:
+            _skip_dead(b, dead)
         j = b.buf.find("<", b.pos)
         if j < 0:
             b.pos = len(b.buf)
@@ -155,35 +220,61 @@ def iter_fragments(chunks: Iterator[str], limit: int | None = None, scan: _Scan 
             yield _event_fragment(b)
             continue
         if buf.startswith("<!--", p):
-            end, skip = b.find("-->", 4), 3
+            end, skip, kind = b.find("-->", 4), 3, "comment"
         elif buf.startswith("<![CDATA[", p):
-            end, skip = b.find("]]>", 9), 3
+            end, skip, kind = b.find("]]>", 9), 3, "cdata"
         elif buf.startswith("<!", p):
             if buf[p : p + 9].upper() == "<!DOCTYPE":
                 yield Fragment("doctype", "")
-            end, skip = _declaration_end(b), 0
+            (end, kind), skip = _declaration_end(b), 0
         elif buf.startswith("<?", p):
-            end, skip = b.find("?>", 2), 2
+            end, skip, kind = b.find("?>", 2), 2, "pi"
         else:
             if _ROOT_OPEN.match(buf, p):
                 scan.saw_root = True
-            end, skip = b.find(">", 1), 1
+            end, skip, kind = b.find(">", 1), 1, "tag"
+        if end >= 0 and kind in _NO_EVENT_INSIDE:
+            # A stray `<` or `<!` must not swallow the `<Event ...>` its search for `>` ran into.
+            m = _EVENT_OPEN.search(b.buf, b.pos + 1, b.pos + end + skip + 1)
+            if m is not None:
+                b.pos = m.start()
+                continue
         if end == -1:
             return
-        b.pos += 1 if end == -2 else end + skip
+        if end == -2:
+            # Unterminated within the limit: step over one character. Openers of the same kind
+            # before `bufend - limit` meet the same cached dead end without reading more (see
+            # _Buffer.find), so `_skip_dead` steps over them all at once.
+            b.pos += 1
+            dead[kind] = b.base + len(b.buf) - b.limit - 1
+        else:
+            b.pos += end + skip
 
 
-def _declaration_end(b: _Buffer) -> int:
-    """Relative index just past a `<!...>` declaration, internal subset `[...]` included."""
+def _skip_dead(b: _Buffer, dead: dict[str, int]) -> None:
+    """Move `b.pos` past every opener of a dead-ended kind (see `iter_fragments`)."""
+    here = b.base + b.pos
+    for kind in [k for k, stop in dead.items() if stop <= here]:
+        del dead[kind]
+    if not dead:
+        return
+    stop = min(dead.values()) - b.base
+    m = _skip_pattern(frozenset(dead)).search(b.buf, b.pos, stop + _OVERLAP)
+    b.pos = m.start() if m is not None and m.start() < stop else stop
+
+
+def _declaration_end(b: _Buffer) -> tuple[int, str]:
+    """(relative index just past a `<!...>` declaration, internal subset `[...]` included;
+    which dead end it met when it returns -2: no `[` or `>`, or no `]>` after a `[`)."""
     m = b.search(_DECL_END, 2)
     if isinstance(m, int):
-        return m
+        return m, "decl"
     if m.group() == ">":
-        return m.end() - b.pos
+        return m.end() - b.pos, "decl"
     m2 = b.search(_SUBSET_END, m.end() - b.pos)
     if isinstance(m2, int):
-        return m2
-    return m2.end() - b.pos
+        return m2, "subset"
+    return m2.end() - b.pos, "subset"
 
 
 def _event_fragment(b: _Buffer) -> Fragment:
@@ -225,28 +316,42 @@ def _event_fragment(b: _Buffer) -> Fragment:
 
 
 def _mask_controls(text: str) -> str | None:
-    """`text` with forbidden C0 characters (raw or as references) swapped for private-use
-    stand-ins, or None when it holds none (then the parse error has another cause)."""
+    """`text` with the characters XML 1.0 forbids (raw or as references) swapped for
+    private-use stand-ins, or None when it holds none (then the parse error has another cause)."""
 
     def ref(m: re.Match[str]) -> str:
         n = int(m.group(1), 16) if m.group(1) else int(m.group(2))
-        return chr(_MASK_BASE + n) if n < 0x20 and n not in (0x09, 0x0A, 0x0D) else m.group(0)
+        return _masked_char(n) or m.group(0)
 
-    out = _CTRL_RAW.sub(lambda m: chr(_MASK_BASE + ord(m.group())), _CTRL_REF.sub(ref, text))
+    def raw(m: re.Match[str]) -> str:
+        return _masked_char(ord(m.group())) or m.group()
+
+    out = _CTRL_RAW.sub(raw, _CHAR_REF.sub(ref, text))
     return None if out == text else out
 
 
-def _unmask(event: Event) -> Event:
-    def u(s: str) -> str:
-        return s.translate(_UNMASK)
+_TEXT_FIELDS = ("keywords", "channel", "provider", "computer", "user_sid")
 
-    return dataclasses.replace(
-        event,
-        data=tuple((u(k), u(v)) for k, v in event.data),
-        computer=u(event.computer),
-        provider=u(event.provider),
-        channel=u(event.channel),
-    )
+
+def _unmask(event: Event) -> tuple[Event, list[str]]:
+    """The event with the real characters back in every text field (System attributes such
+    as `Security/@UserID` included: the store keeps exact data, display escapes it), and the
+    names of the fields that held a character no string should (now U+FFFD)."""
+    bad: list[str] = []
+    changes: dict[str, str] = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(event, name)
+        if value is not None:
+            changes[name] = value.translate(_UNMASK)
+            if _BAD in value:
+                bad.append(name)
+    data = []
+    for k, v in event.data:
+        key = k.translate(_UNMASK)
+        data.append((key, v.translate(_UNMASK)))
+        if _BAD in k or _BAD in v:
+            bad.append(key)
+    return dataclasses.replace(event, data=tuple(data), **changes), list(dict.fromkeys(bad))  # type: ignore[arg-type]
 
 
 def _syntax_reason(exc: Exception) -> str:
@@ -257,9 +362,19 @@ def _syntax_reason(exc: Exception) -> str:
 
 
 def parse_fragment(
-    text: str, parser: etree.XMLParser, *, source: int, path: str, position: int, label: str = ""
+    text: str,
+    parser: etree.XMLParser,
+    *,
+    source: int,
+    path: str,
+    position: int,
+    label: str = "",
+    replaced: list[ParseIssue] | None = None,
 ) -> Event | ParseIssue:
-    """One `<Event>` fragment -> Event, or a ParseIssue at `position` saying why not."""
+    """One `<Event>` fragment -> Event, or a ParseIssue at `position` saying why not.
+
+    A value holding a character no string should hold costs only that character: it
+    becomes U+FFFD and a ParseIssue naming the field is appended to `replaced`."""
     masked = False
     try:
         root = etree.fromstring(text, parser)
@@ -276,7 +391,14 @@ def parse_fragment(
         event = event_from_element(root, source=source, record_number=position, locator=position)
     except ValueError as exc:
         return ParseIssue(source, path, f"{label}event {position}: not an event: {exc}", None, position)
-    return _unmask(event) if masked else event
+    if not masked:
+        return event
+    event, bad = _unmask(event)
+    if bad and replaced is not None:
+        reason = f"{label}event {position}: invalid character (NUL, lone surrogate or non-character) in "
+        reason += ", ".join(bad)
+        replaced.append(ParseIssue(source, path, reason[:270] + "; replaced with U+FFFD", None, position))
+    return event
 
 
 def iter_text_events(
@@ -295,7 +417,12 @@ def iter_text_events(
             continue
         position += 1
         if frag.kind == "event":
-            yield parse_fragment(frag.text, parser, source=source, path=path, position=position, label=label)
+            replaced: list[ParseIssue] = []
+            item = parse_fragment(
+                frag.text, parser, source=source, path=path, position=position, label=label, replaced=replaced
+            )
+            yield from replaced
+            yield item
         elif frag.kind == "truncated":
             yield ParseIssue(source, path, f"{label}event {position}: unterminated <Event> element", None, position)
         else:
@@ -312,7 +439,7 @@ def iter_text_events(
 def _open_checked(path: str) -> None:
     """Raise InputError (one line naming the file) unless `path` opens and is not empty."""
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             if not fh.read(1):
                 raise InputError(f"{path}: empty file (no content), not an event log")
     except OSError as exc:
@@ -332,7 +459,7 @@ def iter_events(path: str, source: int = 0) -> Iterator[Event | ParseIssue]:
 def _iter_file(path: str, source: int) -> Iterator[Event | ParseIssue]:
     scan = _Scan()
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             yield from iter_text_events(decoded_chunks(read_chunks(fh)), path, source, scan=scan)
     except OSError as exc:
         raise InputError(f"{path}: read error: {exc.strerror or exc}") from None
@@ -361,7 +488,7 @@ def event_xml(path: str, locator: int) -> str:
     Walks the file again (bounded memory); raises ValueError when there is no such event.
     """
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             text, _ = fragment_at(decoded_chunks(read_chunks(fh)), locator)
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None

@@ -50,11 +50,10 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from core.model.event import Event, InputError, ParseIssue, parse_time
-from parsers import eventxml
-from parsers.sniff import HEAD_SIZE, decoded_chunks, read_chunks, sniff_format
-
-#: Longest record we buffer (characters): real records are a few KiB.
-MAX_RECORD_CHARS = 8 * 1024 * 1024
+from core.model.storable import repair_event
+from parsers import eventxml, jsonrecords
+from parsers.jsonrecords import records
+from parsers.sniff import HEAD_SIZE, decoded_chunks, open_input, read_chunks, sniff_format
 
 #: Flat-layout keys that fill System fields of the Event (never EventData).
 FLAT_SYSTEM_KEYS = frozenset(
@@ -82,8 +81,8 @@ _NXLOG_MARKERS = ("SourceModuleType", "EventReceivedTime", "SourceModuleName")
 _LEVEL_NAMES = {"critical": 1, "error": 2, "warning": 3, "information": 4, "info": 4, "verbose": 5}
 _KEYWORD_NAMES = {"audit success": 0x8020000000000000, "audit failure": 0x8010000000000000}
 _MASK64 = (1 << 64) - 1
-_WS = re.compile(r"[ \t\r\n]*")
-_RESYNC = re.compile(r"\}\s*,\s*(?=\{)")  # best effort: between two array elements
+#: A `\\uD800`-`\\uDFFF` escape: json.loads turns a lone one into a str UTF-8 cannot encode.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
 
 
 # --------------------------------------------------------------------------- values
@@ -370,120 +369,30 @@ def event_from_json(obj: Any, source: int, position: int) -> Event:
     return _from_flat(obj, source, position)
 
 
-# --------------------------------------------------------------------------- raw records
-
-
-def _line_records(chunks: Iterator[str]) -> Iterator[str | None]:
-    """Non-blank lines; None for a line longer than MAX_RECORD_CHARS (dropped, not buffered)."""
-    carry = ""
-    skipping = False
-    for text in chunks:
-        start = 0
-        while True:
-            nl = text.find("\n", start)
-            if nl < 0:
-                if not skipping:
-                    carry += text[start:]
-                    if len(carry) > MAX_RECORD_CHARS:
-                        carry, skipping = "", True
-                        yield None
-                break
-            if skipping:
-                skipping = False
-            else:
-                line = (carry + text[start:nl]) if carry else text[start:nl]
-                carry = ""
-                if line.strip():
-                    yield line.rstrip("\r")
-            start = nl + 1
-    if carry.strip() and not skipping:
-        yield carry.rstrip("\r")
-
-
-def _array_records(chunks: Iterator[str]) -> Iterator[str | None]:
-    """Element texts of one top-level JSON array, decoded one at a time with raw_decode.
-
-    An element that does not parse is yielded as its text up to the next `}, {` (the parse of
-    that text then fails and is reported), and the walk resumes at that `{`: best effort, as a
-    string value holding `}, {` can fool it.
-    """
-    decoder = json.JSONDecoder()
-    buf = ""
-    pos = 0
-    eof = False
-
-    def more() -> bool:
-        nonlocal buf, pos, eof
-        for text in chunks:
-            buf = buf[pos:] + text
-            pos = 0
-            return True
-        eof = True
-        return False
-
-    more()
-    pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
-    if buf[pos : pos + 1] != "[":
-        return
-    pos += 1
-    while True:
-        pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
-        while pos >= len(buf) and more():
-            pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
-        if pos >= len(buf) or buf[pos] == "]":
-            return
-        if buf[pos] == ",":
-            pos += 1
-            continue
-        try:
-            _, end = decoder.raw_decode(buf, pos)
-        except (json.JSONDecodeError, RecursionError):
-            if not eof and len(buf) - pos <= MAX_RECORD_CHARS:
-                more()
-                continue
-            m = _RESYNC.search(buf, pos + 1)
-            if m is None:
-                yield buf[pos:] if len(buf) - pos <= MAX_RECORD_CHARS else None
-                return
-            yield buf[pos : m.start() + 1] if m.start() - pos <= MAX_RECORD_CHARS else None
-            pos = m.end()
-            continue
-        yield buf[pos:end]
-        pos = end
-
-
-def _records(chunks: Iterator[str]) -> Iterator[str | None]:
-    """Raw record texts of decoded JSON text: array elements when it starts with `[`, lines
-    otherwise. None stands for a record too large to keep."""
-    first = next(chunks, "")
-    stripped = first.lstrip(" \t\r\n")
-    while not stripped:
-        nxt = next(chunks, None)
-        if nxt is None:
-            return
-        first, stripped = nxt, nxt.lstrip(" \t\r\n")
-    rest = itertools.chain([first], chunks)
-    yield from (_array_records(rest) if stripped.startswith("[") else _line_records(rest))
-
-
 def iter_text_events(
     chunks: Iterator[str], path: str, source: int, *, start: int = 0, label: str = ""
 ) -> Generator[Event | ParseIssue, None, int]:
     """Events of decoded JSON text, positions counted from `start + 1`; returns the last."""
     position = start
-    for raw in _records(chunks):
+    for raw in records(chunks):
         position += 1
         if raw is None:
             yield ParseIssue(
                 source,
                 path,
-                f"{label}record {position}: longer than {MAX_RECORD_CHARS} characters; skipped",
+                f"{label}record {position}: longer than {jsonrecords.MAX_RECORD_CHARS} characters; skipped",
                 None,
                 position,
             )
             continue
         try:
-            yield event_from_json(json.loads(raw), source, position)
+            event = event_from_json(json.loads(raw), source, position)
+            if "\\u" in raw and _SURROGATE_ESCAPE.search(raw):
+                event, bad = repair_event(event)
+                if bad:
+                    reason = f"{label}record {position}: invalid text (lone UTF-16 surrogate) in {', '.join(bad)}"
+                    yield ParseIssue(source, path, reason[:270] + "; replaced with U+FFFD", None, position)
+            yield event
         except (ValueError, RecursionError) as exc:
             reason = f"invalid JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
             yield ParseIssue(source, path, f"{label}record {position}: {reason}"[:300], None, position)
@@ -540,7 +449,7 @@ def _iter_zip(zf: zipfile.ZipFile, path: str, source: int) -> Iterator[Event | P
 
 def _iter_plain(path: str, source: int) -> Iterator[Event | ParseIssue]:
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             yield from iter_text_events(decoded_chunks(read_chunks(fh)), path, source)
     except OSError as exc:
         raise InputError(f"{path}: read error: {exc.strerror or exc}") from None
@@ -548,7 +457,7 @@ def _iter_plain(path: str, source: int) -> Iterator[Event | ParseIssue]:
 
 def _head(path: str) -> bytes:
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             return fh.read(HEAD_SIZE)
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
@@ -578,8 +487,8 @@ def event_json(path: str, locator: int) -> str:
     else:
         text = None
         try:
-            with open(path, "rb") as fh:
-                for position, raw in enumerate(_records(decoded_chunks(read_chunks(fh))), 1):
+            with open_input(path) as fh:
+                for position, raw in enumerate(records(decoded_chunks(read_chunks(fh))), 1):
                     if position == locator:
                         text = raw if raw is not None else f"(record {locator} is too long to show)"
                         break
@@ -600,7 +509,7 @@ def _zip_record(path: str, locator: int) -> str | None:
                 fmt = sniff_format(head)
                 chunks = decoded_chunks(itertools.chain([head], read_chunks(fh)))
                 if fmt == "jsonl":
-                    for raw in _records(chunks):
+                    for raw in records(chunks):
                         position += 1
                         if position == locator:
                             return raw if raw is not None else f"(record {locator} is too long to show)"

@@ -18,9 +18,11 @@ opening a JSON file never imports python-evtx.
 from __future__ import annotations
 
 import codecs
+import os
 import re
+import stat
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, BinaryIO
 
 from core.model.event import Event, InputError, ParseIssue
 
@@ -96,6 +98,47 @@ def decoded_chunks(chunks: Iterator[bytes]) -> Iterator[str]:
             yield tail
 
 
+def _not_regular(path: str, mode: int) -> InputError:
+    kind = (
+        "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+        else "a directory" if stat.S_ISDIR(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a regular file"
+    )  # fmt: skip
+    return InputError(f"{path}: {kind}, not a regular file; only files are read")
+
+
+def open_input(path: str) -> BinaryIO:
+    """Open an input for reading, refusing anything but a regular file with one line naming it.
+
+    A FIFO blocks in `open` until a writer comes (forever), a device such as `/dev/zero`
+    never ends, a socket cannot be read: none is an event log. The file is opened without
+    blocking and checked on its descriptor, so it cannot be swapped between check and read.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise _not_regular(path, mode)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, mode)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def sniff_format(head: bytes) -> str:
     """The format of content starting with `head` (see the module docstring)."""
     if not head:
@@ -125,10 +168,10 @@ def detect_format(path: str) -> str:
     """Sniff the format of the file at `path` (one of `FORMATS`).
 
     Never raises for odd content (that is what `evt`, `empty` and `unknown` say); raises
-    InputError naming the file when it cannot be opened at all.
+    InputError naming the file when it cannot be opened at all or is not a regular file.
     """
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             head = fh.read(HEAD_SIZE)
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None

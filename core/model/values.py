@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from core.model.storable import INT64_MAX, INT64_MIN, int_text
+
 _HEX = re.compile(r"\s*0[xX]([0-9a-fA-F]{1,16})\s*\Z")
 _DEC = re.compile(r"\s*(-?[0-9]{1,20})\s*\Z")
 
@@ -33,6 +35,26 @@ def as_int(value: str | None) -> int | None:
         if -(1 << 63) <= n < (1 << 63):
             return n
     return None
+
+
+_WIDE_HEX = re.compile(r"\s*(-?)0[xX]([0-9a-fA-F]{1,32})\s*\Z")
+_WIDE_DEC = re.compile(r"\s*(-?[0-9]{1,40})\s*\Z")
+
+
+def column_param(value: str) -> int | str | None:
+    """What an integer column is compared with for the query value `value`: its int, or for
+    a number outside the signed 64-bit range the text such a value is stored as
+    (`core.model.storable.int_text`), so `record:18446744073709551621` finds the record it names;
+    None when `value` is not an integer."""
+    m = _WIDE_HEX.match(value)
+    if m:
+        n = int(m.group(2), 16) * (-1 if m.group(1) else 1)
+    else:
+        m = _WIDE_DEC.match(value)
+        if not m:
+            return None
+        n = int(m.group(1))
+    return n if INT64_MIN <= n <= INT64_MAX else int_text(n)
 
 
 def hex_and_dec(value: int) -> str:

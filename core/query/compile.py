@@ -37,7 +37,14 @@ from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from core.model.event import parse_time
-from core.model.values import HANDLE_FIELDS, LOGON_FIELDS, PID_FIELDS, USER_FIELDS, as_int
+from core.model.values import (
+    HANDLE_FIELDS,
+    LOGON_FIELDS,
+    PID_FIELDS,
+    USER_FIELDS,
+    as_int,
+    column_param,
+)
 from core.query.lexer import Kind, QueryError, Token
 from core.query.parser import And, Node, Not, Or, Term, parse
 from core.store.schema import FIELD_IDS, SYSTEM_FIELDS
@@ -253,7 +260,7 @@ def _column_match(column: str, value: str, params: list[object]) -> str:
         return f"(e.{column} IS NOT NULL AND CAST(e.{column} AS TEXT) LIKE ? ESCAPE '{_ESC}')"
     value = _literal(value)
     if column in _NULLABLE_INT:
-        number = as_int(value)
+        number = column_param(value)
         if number is None:
             return "0"
         params.append(number)
@@ -264,13 +271,13 @@ def _column_match(column: str, value: str, params: list[object]) -> str:
 
 def _int_list(column: str, value: str, pos: int, params: list[object]) -> str:
     """`column = n` or `column IN (n, m, ...)` for a comma list of integers (hex allowed)."""
-    numbers: list[int] = []
+    numbers: list[int | str] = []
     offset = pos
     items = value.split(",")
     if len(items) > _MAX_LIST:
         raise QueryError(f"more than {_MAX_LIST} values in a list", pos)
     for item in items:
-        number = as_int(item)
+        number = column_param(item)
         if number is None:
             if not item.strip():
                 what = "empty list item"

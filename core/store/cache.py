@@ -60,7 +60,7 @@ def input_identity(path: str) -> str:
 def cache_key(paths: Sequence[str]) -> str:
     joined = "\n".join(input_identity(p) for p in paths)
     version = f"v{schema.SCHEMA_VERSION}.{PARSE_REVISION}"
-    return hashlib.sha256(f"{version}\n{joined}".encode()).hexdigest()[:40]
+    return hashlib.sha256(f"{version}\n{joined}".encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 def is_complete(store: Store) -> bool:

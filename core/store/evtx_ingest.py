@@ -17,11 +17,12 @@ import gc
 import marshal
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from core.model.event import ParseIssue
-from core.model.rows import INSERT_EVENTS, PostingsText, postings_text, system_strings
+from core.model.rows import INSERT_EVENTS, EventRow, PostingsText, postings_text, system_strings
+from core.model.storable import TEXT_INTS, storable_rows
 from parsers import evtx
 
 #: Chunks a worker decodes and inserts per task (1 MiB of log, a transaction, a report): larger
@@ -67,19 +68,31 @@ def _open(db_path: str) -> sqlite3.Connection:
     return conn
 
 
-def _insert(conn: sqlite3.Connection, batch: evtx.EncodedBatch) -> StoredBatch:
-    if batch.rows:
-        conn.execute("BEGIN IMMEDIATE")
+def _insert(conn: sqlite3.Connection, batch: evtx.EncodedBatch, path: str) -> StoredBatch:
+    rows, issues = batch.rows, batch.issues
+    if rows:
         try:
-            conn.executemany(INSERT_EVENTS, batch.rows)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    last = batch.rows[-1][0] if batch.rows else -1
+            _insert_rows(conn, rows, False)
+        except (OverflowError, UnicodeEncodeError):  # a value SQLite cannot bind: core.model.storable
+            rows, repairs, text_ints = storable_rows(rows, path)
+            _insert_rows(conn, rows, text_ints)
+            issues = issues + repairs
+    last = rows[-1][0] if rows else -1
     lists = marshal.dumps(postings_text(batch.postings))
-    strings = sorted(system_strings(batch.rows))
-    return StoredBatch(len(batch.rows), last, lists, strings, batch.issues, batch.end_offset)
+    strings = sorted(system_strings(rows))
+    return StoredBatch(len(rows), last, lists, strings, issues, batch.end_offset)
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: Sequence[EventRow], text_ints: bool) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(INSERT_EVENTS, rows)
+        if text_ints:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, '1')", (TEXT_INTS,))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def store_range(db_path: str, path: str, source: int, first: int, count: int) -> StoredBatch:
@@ -89,7 +102,7 @@ def store_range(db_path: str, path: str, source: int, first: int, count: int) ->
     tuples (all acyclic), and the collections they would trigger cost a twentieth of the time."""
     gc.disable()
     try:
-        return _insert(_connection(db_path), evtx.encode_range(path, source, first, count))
+        return _insert(_connection(db_path), evtx.encode_range(path, source, first, count), path)
     finally:
         gc.enable()
 
@@ -99,7 +112,7 @@ def store_range_here(db_path: str, path: str, source: int, first: int, count: in
     must not inherit an open one)."""
     conn = _open(db_path)
     try:
-        return _insert(conn, evtx.encode_range(path, source, first, count))
+        return _insert(conn, evtx.encode_range(path, source, first, count), path)
     finally:
         conn.close()
 

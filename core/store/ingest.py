@@ -213,13 +213,14 @@ def _load_one(
         info.format = fmt
         store.set_source_format(source, fmt)
         for batch in batches:
-            store.add_rows(batch.rows, batch.postings, batch.strings)
-            if batch.issues:
-                store.add_issues(batch.issues)
+            repairs = store.add_rows(batch.rows, batch.postings, batch.strings, path)
+            issues = batch.issues + repairs if repairs else batch.issues
+            if issues:
+                store.add_issues(issues)
             info.records += batch.events
             last_id = max(last_id, batch.last_id)
-            n_issues += len(batch.issues)
-            info.parse_issues.extend(batch.issues)
+            n_issues += len(issues)
+            info.parse_issues.extend(issues)
             reached = max(reached, batch.end)
             report(False)
             if stop is not None and stop.is_set():

@@ -31,6 +31,18 @@ from core.model.rows import (
     postings_text,
     system_strings,
 )
+from core.model.storable import (
+    TEXT_INTS,
+    bindable,
+    clean_text,
+    column_int,
+    exact_row,
+    path_text,
+    path_value,
+    storable_postings,
+    storable_rows,
+    storable_texts,
+)
 from core.model.values import as_int
 from core.store import schema
 
@@ -64,10 +76,14 @@ class StoredEvent(NamedTuple):
     event: Event
 
 
-def _unpacked(row: list[Any]) -> StoredEvent:
+def _unpacked(row: list[Any], exact: bool) -> StoredEvent:
     """A row of `Store.select`'s JSON page (the data blob in hex) as a StoredEvent."""
     row[-1] = bytes.fromhex(row[-1])
-    return StoredEvent(row[0], decode_row(tuple(row[1:])))
+    return StoredEvent(row[0], decode_row(exact_row(row[1:]) if exact else tuple(row[1:])))
+
+
+def _stored(row: tuple[Any, ...], exact: bool) -> StoredEvent:
+    return StoredEvent(row[0], decode_row(exact_row(row[1:]) if exact else row[1:]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +177,7 @@ class Store:
         source_id = int(row[0])
         self.conn.execute(
             "INSERT INTO sources(id, path, format, identity) VALUES (?, ?, ?, ?)",
-            (source_id, path, fmt, identity),
+            (source_id, path_value(path), fmt, None if identity is None else clean_text(identity)),
         )
         self.conn.commit()
         return source_id
@@ -170,20 +186,35 @@ class Store:
         self.conn.execute("UPDATE sources SET format = ? WHERE id = ?", (fmt, source_id))
         self.conn.commit()
 
-    def add_rows(self, rows: Sequence[EventRow], postings: PostingsText, strings: Iterable[str] | None = None) -> None:
+    def add_rows(
+        self, rows: Sequence[EventRow], postings: PostingsText, strings: Iterable[str] | None = None, path: str = ""
+    ) -> list[ParseIssue]:
         """Insert a batch of encoded events (`core.model.rows.encode_tuples`: ids included) in one
         transaction; their posting lists join those held for the next `flush_postings`.
-        `strings`: their `core.model.rows.system_strings` when the rows were inserted elsewhere."""
+        `strings`: their `core.model.rows.system_strings` when the rows were inserted elsewhere.
+
+        A value SQLite cannot bind (a huge integer, a lone surrogate) never fails the batch:
+        it is then inserted again through `core.model.storable`. Returns the parse issues that
+        reports (values replaced; `path` names the input in them)."""
+        repairs: list[ParseIssue] = []
         if rows:
-            with self.conn:
-                self.conn.executemany(INSERT_EVENTS, rows)
+            try:
+                with self.conn:
+                    self.conn.executemany(INSERT_EVENTS, rows)
+            except (OverflowError, UnicodeEncodeError):
+                rows, repairs, text_ints = storable_rows(rows, path)
+                with self.conn:
+                    self.conn.executemany(INSERT_EVENTS, rows)
+                    if text_ints:
+                        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, '1')", (TEXT_INTS,))
             self._next_id = max(self._next_id, rows[-1][0] + 1)
-        new = (system_strings(rows) if strings is None else set(strings)) - self._strings
+        new = (system_strings(rows) if strings is None else storable_texts(strings)) - self._strings
         if new:
             with self.conn:
                 self.conn.executemany("INSERT OR IGNORE INTO strings(value) VALUES (?)", [(v,) for v in new])
             self._strings |= new
         self.add_postings(postings)
+        return repairs
 
     def add_postings(self, postings: PostingsText) -> None:
         """Hold posting lists of stored events (`core.model.rows.postings_text`) for the next flush."""
@@ -208,8 +239,13 @@ class Store:
         ]
         self._pending = {}
         self._held = 0
-        with self.conn:
-            self.conn.executemany("INSERT INTO postings(name, value, num, ids) VALUES (?, ?, ?, ?)", rows)
+        sql = "INSERT INTO postings(name, value, num, ids) VALUES (?, ?, ?, ?)"
+        try:
+            with self.conn:
+                self.conn.executemany(sql, rows)
+        except UnicodeEncodeError:  # a lone surrogate (reported where its row was stored)
+            with self.conn:
+                self.conn.executemany(sql, storable_postings(rows))
 
     @property
     def shareable(self) -> bool:
@@ -229,11 +265,15 @@ class Store:
         self.flush_postings()
 
     def add_issues(self, issues: Iterable[ParseIssue]) -> None:
-        with self.conn:
-            self.conn.executemany(
-                "INSERT INTO issues(source, chunk, offset, reason) VALUES (?, ?, ?, ?)",
-                [(i.source, i.chunk, i.offset, i.reason) for i in issues],
-            )
+        rows = [(i.source, i.chunk, i.offset, i.reason) for i in issues]
+        sql = "INSERT INTO issues(source, chunk, offset, reason) VALUES (?, ?, ?, ?)"
+        try:
+            with self.conn:
+                self.conn.executemany(sql, rows)
+        except (OverflowError, UnicodeEncodeError):  # a reason quoting bad text, a wild offset
+            with self.conn:
+                self.conn.executemany(sql, storable_postings((s, c, o if o is None or -(1 << 63) <= o < (1 << 63)
+                                                              else None, r) for s, c, o, r in rows))
 
     def finish_source(self, source_id: int, *, records: int, parse_issues: int, error: str | None) -> None:
         """Record an input's outcome; `complete` says it was read to its end."""
@@ -241,7 +281,7 @@ class Store:
         with self.conn:
             self.conn.execute(
                 "UPDATE sources SET records = ?, parse_issues = ?, error = ?, complete = 1 WHERE id = ?",
-                (records, parse_issues, error, source_id),
+                (records, parse_issues, None if error is None else clean_text(error), source_id),
             )
 
     def build_indexes(self) -> None:
@@ -262,7 +302,7 @@ class Store:
         rows = self.conn.execute(
             "SELECT id, path, format, identity, records, parse_issues, error, complete FROM sources ORDER BY id"
         ).fetchall()
-        return [SourceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+        return [SourceRow(r[0], path_text(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
 
     def issues(self, source: int | None = None, limit: int | None = None) -> list[ParseIssue]:
         """Parse issues in the order they were met (at most `limit`; see `issue_count`)."""
@@ -276,13 +316,13 @@ class Store:
             sql += " LIMIT ?"
             params.append(limit)
         rows = self.conn.execute(sql, params).fetchall()
-        return [ParseIssue(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [ParseIssue(r[0], path_text(r[1]), r[2], r[3], r[4]) for r in rows]
 
     def issue_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])
 
     def count(self, where: str = "1", params: Sequence[object] = ()) -> int:
-        row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", tuple(params)).fetchone()
+        row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", bindable(params)).fetchone()
         return int(row[0])
 
     def size(self) -> int:
@@ -300,7 +340,7 @@ class Store:
         by a quarter of a million events then counts and pages without expanding its lists
         again for every page (30-40 ms each, at a million events). For a store that no longer
         changes: the table is not refreshed."""
-        key = (ids, tuple(params))
+        key = (ids, bindable(params))
         name = self._id_sets.get(key)
         if name is not None:
             self._id_sets.move_to_end(key)
@@ -323,7 +363,7 @@ class Store:
 
     def count_ids(self, ids: str, params: Sequence[object] = ()) -> int:
         """How many distinct event ids the SQL `ids` lists (`core.query.compile.Compiled.ids`)."""
-        row = self.conn.execute(f"SELECT count(DISTINCT id) FROM ({ids})", tuple(params)).fetchone()
+        row = self.conn.execute(f"SELECT count(DISTINCT id) FROM ({ids})", bindable(params)).fetchone()
         return int(row[0])
 
     def select(
@@ -345,15 +385,18 @@ class Store:
         get it back, for every row (64 rows took 0.2-0.4 s instead of 0.5 ms)."""
         hint = " INDEXED BY events_time" if by_time_index else ""
         inner = f"FROM events e{hint} WHERE {where} ORDER BY {order}"
-        args = list(params)
+        args = list(bindable(params))
         if limit is not None:
             inner += " LIMIT ? OFFSET ?"
             args += [limit, offset]
         if limit is not None and limit <= PACKED_ROWS:
             packed = f"SELECT json_group_array(json_array({_PACKED_OUTER})) FROM (SELECT {_PACKED_INNER} {inner})"
-            return [_unpacked(r) for r in json.loads(self.conn.execute(packed, args).fetchone()[0])]
+            page = json.loads(self.conn.execute(packed, args).fetchone()[0])
+            exact = self.text_ints()
+            return [_unpacked(r, exact) for r in page]
         rows = self.conn.execute(f"SELECT {SELECT_COLUMNS} {inner}", args).fetchall()
-        return [StoredEvent(r[0], decode_row(r[1:])) for r in rows]
+        exact = self.text_ints()
+        return [_stored(r, exact) for r in rows]
 
     def events_like(
         self, source: int, event_id: int, *, record_id: int | None, filetime: int | None, limit: int = 50
@@ -372,12 +415,16 @@ class Store:
     ) -> Iterator[StoredEvent]:
         """Stream every matching event (bounded memory: rows are fetched in batches)."""
         cur = self.conn.execute(
-            f"SELECT {SELECT_COLUMNS} FROM events e WHERE {where} ORDER BY {order}", tuple(params)
+            f"SELECT {SELECT_COLUMNS} FROM events e WHERE {where} ORDER BY {order}", bindable(params)
         )
+        exact = self.text_ints()
         while True:
             rows = cur.fetchmany(2000)
             if not rows:
                 return
+            if exact:
+                yield from (_stored(r, True) for r in rows)
+                continue
             for r in rows:
                 yield StoredEvent(r[0], decode_row(r[1:]))
 
@@ -390,15 +437,22 @@ class Store:
         cur = self.conn.execute(
             f"SELECT e.id, e.source, e.ts, e.record_id, e.event_id, e.computer, e.data FROM events e "
             f"WHERE {where} ORDER BY {order}",
-            tuple(params),
+            bindable(params),
         )
         loads = marshal.loads
+        exact = self.text_ints()
         while rows := cur.fetchmany(2000):
             for sid, source, ts, record_id, event_id, computer, data in rows:
                 pairs = loads(data) if data else ()
                 if type(pairs) is not tuple:  # noqa: E721 - as core.model.rows.decode_row
                     raise ValueError("damaged event data in the store")
+                if exact:
+                    ts, record_id, event_id = column_int(ts), column_int(record_id), column_int(event_id)
                 yield EventKeys(sid, source, ts, record_id, event_id, computer, pairs)
+
+    def text_ints(self) -> bool:
+        """Whether some integer is stored as text (`core.model.storable`): rows read then convert."""
+        return self.get_meta(TEXT_INTS) is not None
 
     def get(self, event_id: int) -> StoredEvent | None:
         """The event with store id `event_id`, or None."""
@@ -415,13 +469,15 @@ class Store:
         if source is not None:
             sql += " WHERE source = ?"
             params = (source,)
-        return {int(r[0]): int(r[1]) for r in self.conn.execute(sql + " GROUP BY event_id ORDER BY event_id", params)}
+        rows = self.conn.execute(sql + " GROUP BY event_id ORDER BY event_id", params)
+        return {int(column_int(r[0])): int(r[1]) for r in rows}
 
     def time_range(self, source: int | None = None) -> tuple[int | None, int | None]:
-        sql = "SELECT min(ts), max(ts) FROM events"
+        # Only real times: a FILETIME out of the 64-bit range is stored as text (core.model.storable).
+        sql = "SELECT min(ts), max(ts) FROM events WHERE typeof(ts) = 'integer'"
         params: tuple[object, ...] = ()
         if source is not None:
-            sql += " WHERE source = ?"
+            sql += " AND source = ?"
             params = (source,)
         row = self.conn.execute(sql, params).fetchone()
         return (row[0], row[1]) if row else (None, None)

@@ -1,0 +1,162 @@
+"""Raw records of JSON text, one at a time in bounded memory: the lines of JSON lines, or the
+elements of one top-level JSON array (`parsers.jsonlines` decodes them into events).
+
+Both walks are linear in the text whatever it holds: a line or element longer than
+`MAX_RECORD_CHARS` is skipped and reported (None), never buffered whole; a run of blank lines
+or of broken array elements costs no more than the same length of good records.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterator
+
+#: Longest record we buffer (characters): real records are a few KiB.
+MAX_RECORD_CHARS = 8 * 1024 * 1024
+
+_WS = re.compile(r"[ \t\r\n]*")
+#: Consumed text of an array dropped from the buffer once this long (see `_array_records`).
+_TRIM = 64 * 1024
+_RESYNC = re.compile(r"\}\s*,\s*(?=\{)")  # best effort: between two array elements
+
+
+def _line_records(chunks: Iterator[str]) -> Iterator[str | None]:
+    """Non-blank lines; None for a line longer than MAX_RECORD_CHARS (dropped, not buffered).
+
+    Each chunk is split in C (`str.split`): a file of blank lines or a line spread over many
+    chunks costs no Python step per character, and a long line is joined once."""
+    pieces: list[str] = []  # the start of the current line, from earlier chunks
+    held = 0
+    skipping = False  # inside a line already reported as too long
+    for text in chunks:
+        parts = text.split("\n")
+        tail = parts.pop()
+        for i, line in enumerate(parts):
+            if i == 0 and skipping:
+                skipping = False
+                continue
+            if i == 0 and pieces:
+                pieces.append(line)
+                line = "".join(pieces)
+                pieces, held = [], 0
+            if line and not line.isspace():
+                yield line.rstrip("\r")
+        if skipping or not tail:
+            continue
+        pieces.append(tail)
+        held += len(tail)
+        if held > MAX_RECORD_CHARS:
+            pieces, held, skipping = [], 0, True
+            yield None
+    line = "".join(pieces)
+    if line and not line.isspace():
+        yield line.rstrip("\r")
+
+
+def _incomplete(exc: Exception, size: int) -> bool:
+    """Whether a failed decode may only lack text not read yet (it failed at the end of the
+    buffer, or in a string still open there), rather than meeting a real error."""
+    if not isinstance(exc, json.JSONDecodeError):
+        return False
+    return exc.pos >= size - 8 or exc.msg.startswith("Unterminated string")
+
+
+def _array_records(chunks: Iterator[str]) -> Iterator[str | None]:
+    """Element texts of one top-level JSON array, decoded one at a time with raw_decode.
+
+    An element that does not parse is yielded as its text up to the next `}, {` (the parse of
+    that text then fails and is reported), and the walk resumes at that `{`: best effort, as a
+    string value holding `}, {` can fool it. More text is read only when a decode failed at
+    the end of what is held, and then until the held text doubles, so a long element is
+    decoded a few times, not once per chunk, and a run of broken elements costs linear time.
+    """
+    decoder = json.JSONDecoder()
+    buf = ""
+    pos = 0
+    eof = False
+
+    def more(at_least: int = 1) -> bool:
+        """Read until `at_least` more characters are held (or the input ends)."""
+        nonlocal buf, pos, eof
+        pieces = [buf[pos:]]
+        got = 0
+        for text in chunks:
+            pieces.append(text)
+            got += len(text)
+            if got >= at_least:
+                break
+        else:
+            eof = True
+        buf, pos = "".join(pieces), 0
+        return got > 0
+
+    def resync() -> tuple[re.Match[str] | None, bool]:
+        """The next `}, {` after the broken element at `pos`, reading on as needed; and
+        whether the element grew past MAX_RECORD_CHARS first (its text is then dropped)."""
+        nonlocal pos
+        rel, dropped = 1, False
+        while True:
+            m = _RESYNC.search(buf, pos + rel)
+            if m is not None or eof:
+                return m, dropped
+            if len(buf) - pos > MAX_RECORD_CHARS:
+                pos, rel, dropped = len(buf) - 16, 0, True
+            else:
+                rel = max(rel, len(buf) - pos - 16)
+            more(len(buf) - pos)
+
+    more()
+    pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
+    if buf[pos : pos + 1] != "[":
+        return
+    pos += 1
+    while True:
+        pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
+        while pos >= len(buf) and more():
+            pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
+        if pos >= len(buf) or buf[pos] == "]":
+            return
+        if buf[pos] == ",":
+            pos += 1
+            continue
+        if pos >= _TRIM:
+            # A failed decode's error message counts the lines before its position: in a big
+            # buffer every broken element cost O(buffer) (2 MB of them took minutes).
+            buf, pos = buf[pos:], 0
+        try:
+            _, end = decoder.raw_decode(buf, pos)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            held = len(buf) - pos
+            if not eof and held <= MAX_RECORD_CHARS and _incomplete(exc, len(buf)):
+                more(held)  # doubles what is held: a long element is decoded a few times
+                continue
+        else:
+            yield buf[pos:end]
+            pos = end
+            continue
+        m, dropped = resync()
+        if dropped:
+            yield None
+        if m is None:
+            if not dropped:
+                yield buf[pos:] if len(buf) - pos <= MAX_RECORD_CHARS else None
+            return
+        if not dropped:
+            yield buf[pos : m.start() + 1] if m.start() - pos <= MAX_RECORD_CHARS else None
+        pos = m.end()
+
+
+def records(chunks: Iterator[str]) -> Iterator[str | None]:
+    """Raw record texts of decoded JSON text: array elements when it starts with `[`, lines
+    otherwise. None stands for a record too large to keep."""
+    first = next(chunks, "")
+    stripped = first.lstrip(" \t\r\n")
+    while not stripped:
+        nxt = next(chunks, None)
+        if nxt is None:
+            return
+        first, stripped = nxt, nxt.lstrip(" \t\r\n")
+    rest = itertools.chain([first], chunks)
+    yield from (_array_records(rest) if stripped.startswith("[") else _line_records(rest))
