@@ -38,7 +38,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from core.model.event import Event, InputError, ParseIssue
-from parsers.sniff import decoded_chunks, open_input, read_chunks
+from parsers.textio import decoded_chunks, open_input, read_chunks
 from parsers.xml_to_event import event_from_element, safe_parser
 
 #: Largest single event we buffer (characters). Real events are a few KiB; 8 Mi characters is

@@ -53,7 +53,8 @@ from core.model.event import Event, InputError, ParseIssue, parse_time
 from core.model.storable import repair_event
 from parsers import eventxml, jsonrecords
 from parsers.jsonrecords import records
-from parsers.sniff import HEAD_SIZE, decoded_chunks, open_input, read_chunks, sniff_format
+from parsers.sniff import sniff_format
+from parsers.textio import HEAD_SIZE, decoded_chunks, open_input, read_chunks
 
 #: Flat-layout keys that fill System fields of the Event (never EventData).
 FLAT_SYSTEM_KEYS = frozenset(

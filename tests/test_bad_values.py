@@ -30,7 +30,7 @@ from core.store import evtx_ingest
 from core.store.ingest import load_paths
 from core.store.store import Store
 from parsers import evtx
-from parsers.sniff import raw_text
+from parsers.registry import raw_text
 from tests.logs import NS
 from tests.shared import sample
 

@@ -14,7 +14,7 @@ import pytest
 
 from core.model.event import Event, iso_from_filetime
 from core.model.values import as_int
-from parsers.sniff import detect_format, iter_input
+from parsers.registry import detect_format, iter_input
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo" / "intrusion.xml"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.model.event import Event, ParseIssue
-from parsers.sniff import iter_input, raw_text
+from parsers.registry import iter_input, raw_text
 from tests.test_loaders import NS, split, xml_event
 
 SECRET = "TOP-SECRET-7f3c9a1e-not-for-event-logs"

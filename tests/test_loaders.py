@@ -19,7 +19,7 @@ import pytest
 
 from core.model.event import Event, InputError, ParseIssue, iso_from_filetime, parse_time
 from parsers import eventxml, jsonlines
-from parsers.sniff import detect_format, iter_input, raw_text
+from parsers.registry import detect_format, iter_input, raw_text
 from tests.shared import manifest, manifest_paths, require_shared, sample
 
 NS = "http://schemas.microsoft.com/win/2004/08/events/event"

@@ -8,7 +8,7 @@ from lxml import etree
 from core.model.event import ParseIssue
 from parsers.evtx import iter_events
 from parsers.evtx import reference as evtx_reference
-from parsers.sniff import raw_text
+from parsers.registry import raw_text
 from parsers.xml_to_event import event_from_element, safe_parser
 from tests.shared import sample
 

@@ -16,7 +16,7 @@ import pytest
 
 from core.model.event import InputError
 from parsers import eventxml, jsonlines
-from parsers.sniff import detect_format, iter_input, raw_text
+from parsers.registry import detect_format, iter_input, raw_text
 from tests.logs import event_xml, write_events
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -77,7 +77,7 @@ def _batches(path: str, source: int, jobs: int | None, store: Store) -> tuple[st
     screen at once, then grow (fewer transactions), and are also flushed after FLUSH_SECONDS.
     """
     from parsers import evtx
-    from parsers.sniff import detect_format, iter_input
+    from parsers.registry import detect_format, iter_input
 
     fmt = detect_format(path)
     if fmt == "evtx":
@@ -93,7 +93,7 @@ def _batches(path: str, source: int, jobs: int | None, store: Store) -> tuple[st
             lambda b: Batch(b.rows, len(b.rows), b.rows[-1][0] if b.rows else -1, postings_text(b.postings),
                             b.issues, b.end_offset),
         )
-    return fmt, _encode_stream(iter_input(path, source), source)
+    return fmt, _encode_stream(iter_input(path, source, fmt=fmt), source)
 
 
 def _each(items: Iterator[T], convert: Callable[[T], Batch]) -> Iterator[Batch]:

@@ -7,7 +7,7 @@ that loaded it, so the UI never parses bytes itself.
 
 from __future__ import annotations
 
-from parsers.sniff import raw_text
+from parsers.registry import raw_text
 
 
 def raw_event_text(path: str, fmt: str, locator: int) -> str:

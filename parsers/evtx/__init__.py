@@ -419,3 +419,22 @@ def iter_encoded_batches(path: str, source: int = 0, jobs: int | None = None) ->
     with contextlib.closing(map_chunk_groups(path, source, jobs, _encoded_task)) as shipped:
         for batch in shipped:
             yield _unship_batch(batch)
+
+
+def raw_xml(path: str, locator: int) -> str:
+    """The XML of the record at file offset `locator` for the detail pane: python-evtx's (the
+    reference rendering); where python-evtx cannot render it, our decoder's event rendered as
+    XML, saying so."""
+    from parsers.event_to_xml import event_to_xml
+    from parsers.evtx.reference import record_xml
+
+    try:
+        return record_xml(path, locator)
+    except Exception as exc:  # noqa: BLE001 - python-evtx raises anything on some records
+        reason = f"{type(exc).__name__}: {exc}"[:200]
+    chunk_ofs = FILE_HEADER_SIZE + ((locator - FILE_HEADER_SIZE) // CHUNK_SIZE) * CHUNK_SIZE
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        chunk = bytes(buf[chunk_ofs : chunk_ofs + CHUNK_SIZE])
+    event = evtx_fast.ChunkDecoder(chunk).decode(locator - chunk_ofs, 0, locator)
+    note = f"python-evtx cannot render this record ({reason}); reconstructed from the decoded fields"
+    return event_to_xml(event, note)
