@@ -149,8 +149,7 @@ def render_tree(node: Node, out: Any, depth: int = 0) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    where: str = "e.record_id = ?"
-    params: tuple[object, ...] = (args.record,)
+    compiled = None
     if args.where is not None:
         # Compile the query before loading anything: a typo must not cost a full parse.
         from core.query.compile import QueryError, compile_query
@@ -161,22 +160,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
             print(f"  {args.where}\n  {' ' * exc.position}^", file=sys.stderr)
             return 2
-        where, params = compiled.where, tuple(compiled.params)
     store = open_store(args)
     status = report_input_errors(store)
     model: CorrelationModel = model_from_store(store)
     paths = {s.id: s.path for s in store.sources()}
     out = sys.stdout
     count = 0
+    events = store.by_record_id(args.record) if compiled is None else store.iter_events(compiled.where, compiled.params)
     if args.json:
         out.write("[")
-        for stored in store.iter_events(where, params):
+        for stored in events:
             doc = correlation_document(stored, model.correlate(stored), paths)
             out.write(("\n" if count == 0 else ",\n") + _indent(dump_json(doc)))
             count += 1
         out.write("\n]\n" if count else "]\n")
     else:
-        for stored in store.iter_events(where, params):
+        for stored in events:
             if count:
                 out.write("\n")
             ev = stored.event

@@ -510,26 +510,16 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
     The store reads them in the model's own order when every one of them has a time (the
     usual case): they are then streamed, not held and sorted. One read transaction covers the
     check and the read, so that events still being loaded cannot slip in between."""
-    ids = ", ".join(str(i) for i in CORRELATION_EVENT_IDS)
-    where = f"e.event_id IN ({ids})"
-    conn = store.conn
-    began = not conn.in_transaction
-    if began:
-        conn.execute("BEGIN")
-    try:
-        with gc_paused() as pause:
-            scan = _Scan()
-            total = store.count(where) if progress is not None else 0
-            if store.count(f"{where} AND e.ts IS NULL"):
-                scan.run(_time_order(_counted(store.iter_events(where), total, progress)))
-            else:
-                scan.run(_timed(_counted(store.iter_keys(where), total, progress)))
-            model = CorrelationModel(scan)
-            pause.freeze = len(scan.roles) >= FREEZE_EVENTS
-            return model
-    finally:
-        if began:
-            conn.execute("COMMIT")
+    with store.snapshot(), gc_paused() as pause:
+        scan = _Scan()
+        total = store.count_of(CORRELATION_EVENT_IDS) if progress is not None else 0
+        if store.count_of(CORRELATION_EVENT_IDS, without_time=True):
+            scan.run(_time_order(_counted(store.iter_events_of(CORRELATION_EVENT_IDS), total, progress)))
+        else:
+            scan.run(_timed(_counted(store.iter_keys_of(CORRELATION_EVENT_IDS), total, progress)))
+        model = CorrelationModel(scan)
+        pause.freeze = len(scan.roles) >= FREEZE_EVENTS
+        return model
 
 
 # -- the model ------------------------------------------------------------------------------------
