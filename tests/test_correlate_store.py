@@ -44,7 +44,7 @@ def _same_as_in_memory(tmp_path: Path, events: list[StoredEvent], monkeypatch: p
             def no_sort(_events: object) -> object:
                 raise AssertionError("sorted in memory")
 
-            monkeypatch.setattr(correlate, "_time_order", no_sort)
+            monkeypatch.setattr(correlate, "time_order", no_sort)
         assert _answers(model_from_store(store), stored) == expected
     finally:
         store.close()
@@ -91,7 +91,7 @@ def test_the_stream_refuses_an_event_without_a_time() -> None:
     keys = EventKeys(se.id, ev.source, ev.filetime, ev.record_id or ev.record_number, ev.event_id, ev.computer,
                      ev.data)
     with pytest.raises(ValueError, match="without a time"):
-        list(correlate._timed([keys]))
+        list(correlate.timed([keys]))
 
 
 def test_the_stream_reads_what_the_events_hold(tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_the_collector_is_paused_for_the_build_and_back_after(tmp_path: Path) ->
     from core.store.gc_pause import gc_paused
 
     seen: list[bool] = []
-    original = correlate._Scan.run
+    original = correlate.Scan.run
 
     def run(self: object, items: object) -> None:
         seen.append(gc.isenabled())
@@ -149,11 +149,11 @@ def test_the_collector_is_paused_for_the_build_and_back_after(tmp_path: Path) ->
 
     store, stored = _stored(tmp_path, load(*_hand_made()))
     try:
-        correlate._Scan.run = run  # type: ignore[method-assign]
+        correlate.Scan.run = run  # type: ignore[method-assign]
         model_from_store(store)
         build_model(stored)
     finally:
-        correlate._Scan.run = original  # type: ignore[method-assign]
+        correlate.Scan.run = original  # type: ignore[method-assign]
         store.close()
     assert seen == [False, False] and gc.isenabled()
     # Nested and overlapping pauses in two threads: on again only after the last one ends.

@@ -20,12 +20,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, SYSTEM_PID, TICKS_PER_SECOND, Ref, pid_text
+from core.correlate.roles import Act, event_ids
 
 #: How far after a 4690 the 4656 of its source handle may be logged and still be taken as it.
 SOURCE_OPEN_WINDOW = 2 * TICKS_PER_SECOND
 
-OPEN_EVENTS = (4656, 4661)
-USE_EVENTS = (4663, 4660)
+OPEN_EVENTS = event_ids(Act.OPEN)
+USE_EVENTS = event_ids(Act.USE)
 
 
 @dataclass(frozen=True, slots=True)
