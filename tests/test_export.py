@@ -82,7 +82,7 @@ def test_exports_refuse_to_overwrite_unless_asked(store: Store, tmp_path: Path) 
 class Node:
     label: str
     confidence: str
-    event_id: int | None
+    store_id: int | None
     children: list[Node] = field(default_factory=list)
 
 

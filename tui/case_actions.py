@@ -252,7 +252,7 @@ class CopiedNode:
 
     label: str
     confidence: str
-    event_id: int | None
+    store_id: int | None
     children: list[CopiedNode] = field(default_factory=list)
 
 
@@ -292,9 +292,9 @@ def _from_widget(tree: Tree[Any]) -> list[CopiedNode]:
         reason = getattr(data, "reason", None)
         if reason and str(reason) not in label:
             label += " - " + printable(str(reason))
-        event_id = getattr(data, "event_id", None)
+        store_id = getattr(data, "store_id", None)
         kids = [convert(c, depth + 1) for c in node.children] if depth < 200 else []
-        return CopiedNode(label, confidence, event_id if isinstance(event_id, int) else None, kids)
+        return CopiedNode(label, confidence, store_id if isinstance(store_id, int) else None, kids)
 
     return [convert(n, 0) for n in roots]
 

@@ -209,7 +209,7 @@ class HandlesScreen(TreeViewScreen):
         """The highlighted 4690 while the list has focus, else the tree node's event."""
         if self.query_one(HandlesTable).has_focus:
             dup = self.selected_duplication()
-            return int(dup.event.id) if dup is not None else None
+            return int(dup.event.store_id) if dup is not None else None
         return super().selected_store_id()
 
     def selected_duplication(self) -> Any | None:
@@ -221,7 +221,7 @@ class HandlesScreen(TreeViewScreen):
     def _show(self, row: int) -> None:
         if not 0 <= row < len(self._dups):
             return
-        store_id = int(self._dups[row].event.id)
+        store_id = int(self._dups[row].event.store_id)
         if store_id == self._shown:
             return
         self._shown = store_id

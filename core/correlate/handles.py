@@ -237,7 +237,7 @@ class HandleTracker:
         alive at the 4690, or opened after it (logged out of order) within SOURCE_OPEN_WINDOW."""
         for dup in self._dups:
             choice = self._choose(dup)
-            self.choices[dup.ref.id] = choice
+            self.choices[dup.ref.store_id] = choice
             if choice.handle is not None:
                 src = self.handles[choice.handle]
                 src.duplications.append(dup.ref)

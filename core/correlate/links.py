@@ -21,11 +21,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """One line of a correlation or process tree: `event_id` is the store id to jump to."""
+    """One line of a correlation or process tree: `store_id` is the store row id of its
+    evidence event (to jump to), None when the line has none."""
 
     label: str
     confidence: str
-    event_id: int | None = None
+    store_id: int | None = None
     children: list[Node] = field(default_factory=list)
 
 

@@ -321,7 +321,7 @@ class CorrelationModel:
         source: HandleLink | None = None
         target: HandleLink | None = None
         if found.source_hid is not None:
-            choice = self._choices.get(found.ref.id)
+            choice = self._choices.get(found.ref.store_id)
             if choice is None:
                 source = HandleLink(found.source_hid, None, MISSING, "the 4690 names no source process")
             else:
@@ -396,7 +396,7 @@ class CorrelationModel:
     def event_roles(self) -> Iterator[tuple[int, int]]:
         """(store id, EventID) of every model event, in time order (for tests and tools)."""
         for found in sorted(self._facts.values(), key=lambda r: r.ref.order):
-            yield found.ref.id, found.ref.event_id
+            yield found.ref.store_id, found.ref.event_id
 
     def tree_of(self, c: Correlation) -> Node:
         """`c` as a tree (`Correlation.tree`)."""

@@ -26,17 +26,17 @@ class _Collector:
         self._seen: set[tuple[int, str]] = set()
 
     def add(self, ref: Ref | None, relation: str) -> None:
-        if ref is None or ref.id == self.self_id or (ref.id, relation) in self._seen:
+        if ref is None or ref.store_id == self.self_id or (ref.store_id, relation) in self._seen:
             return
-        self._seen.add((ref.id, relation))
+        self._seen.add((ref.store_id, relation))
         self.items.append(Related(ref, relation))
 
     def add_all(self, refs: Iterable[Ref], relation: str) -> None:
         """`add` for each of `refs` (a handle used a quarter of a million times: in one loop)."""
         seen, items, self_id = self._seen, self.items, self.self_id
         for ref in refs:
-            key = (ref.id, relation)
-            if ref.id != self_id and key not in seen:
+            key = (ref.store_id, relation)
+            if ref.store_id != self_id and key not in seen:
                 seen.add(key)
                 items.append(Related(ref, relation))
 
@@ -89,7 +89,7 @@ def related(
 ) -> tuple[Related, ...]:
     """The events tied to `ref` through its links, titled by its row of the roles table, in
     time order. A new process (CREATE) brings its children and handles along."""
-    col = _Collector(model, ref.id)
+    col = _Collector(model, ref.store_id)
     role = role_of(ref.event_id)
     titles = role.titles
     family = role.act is Act.CREATE
@@ -98,4 +98,4 @@ def related(
     col.handle(titles.source_handle, source_handle.handle if source_handle else None)
     col.handle(titles.target_handle, target_handle.handle if target_handle else None, source=False)
     col.session(session)
-    return tuple(sorted(col.items, key=lambda r: (r.ref.order, r.ref.id)))
+    return tuple(sorted(col.items, key=lambda r: (r.ref.order, r.ref.store_id)))

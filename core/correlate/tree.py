@@ -90,16 +90,16 @@ def _process_node(model: CorrelationModel, title: str, link: ProcessLink) -> Nod
     marker = " (pre-existing)" if p.pre_existing else ""
     kids: list[Node] = []
     if p.created is not None:
-        kids.append(Node(f"created: {ref_text(p.created)}", EXACT, p.created.id))
+        kids.append(Node(f"created: {ref_text(p.created)}", EXACT, p.created.store_id))
     if link.confidence != EXACT or link.reason != p.reason:
         kids.append(Node(f"why: {link.reason}", link.confidence))
     if p.image:
         kids.append(Node(f"image: {p.image}", EXACT if p.created else INFERRED))
     if p.command_line:
-        kids.append(Node(f"command line: {p.command_line}", EXACT, p.created.id if p.created else None))
+        kids.append(Node(f"command line: {p.command_line}", EXACT, p.created.store_id if p.created else None))
     if p.user or p.logon_id:
         logon = f", logon 0x{p.logon_id:x}" if p.logon_id else ""
-        kids.append(Node(f"user: {p.user or '?'}{logon}", EXACT, p.created.id if p.created else None))
+        kids.append(Node(f"user: {p.user or '?'}{logon}", EXACT, p.created.store_id if p.created else None))
     if p.elevation:
         kids.append(Node(f"elevation: {p.elevation} ({TOKEN_ELEVATION.get(p.elevation, 'unknown')})", EXACT))
     if p.integrity:
@@ -110,21 +110,21 @@ def _process_node(model: CorrelationModel, title: str, link: ProcessLink) -> Nod
             Node(
                 f"parent: {parent.label}" + (" (pre-existing)" if parent.pre_existing else ""),
                 parent.confidence,
-                (parent.created or parent.first_seen).id,
+                (parent.created or parent.first_seen).store_id,
             )
         )
     elif p.parent_pid is not None:
         kids.append(Node(f"parent: {pid_text(p.parent_pid)} not resolved", MISSING))
     kids.append(_end_node(p))
-    event = (p.created or p.first_seen).id
+    event = (p.created or p.first_seen).store_id
     return Node(f"{title}: {p.label}{marker}", link.confidence, event, kids)
 
 
 def _end_node(p: Process) -> Node:
     if p.exited is not None:
-        return Node(f"exited: {ref_text(p.exited)}", EXACT, p.exited.id)
+        return Node(f"exited: {ref_text(p.exited)}", EXACT, p.exited.store_id)
     if p.replaced_by is not None:
-        return Node(f"no 4689: its pid was reused by {ref_text(p.replaced_by)}", INFERRED, p.replaced_by.id)
+        return Node(f"no 4689: its pid was reused by {ref_text(p.replaced_by)}", INFERRED, p.replaced_by.store_id)
     return Node("no 4689 in this log: still running at the end of the log", MISSING)
 
 
@@ -134,30 +134,30 @@ def _handle_node(model: CorrelationModel, title: str, link: HandleLink) -> Node:
         return Node(f"{title}: {pid_text(link.handle_id)}: {link.reason}", link.confidence)
     kids: list[Node] = []
     owner = model.processes[h.process]
-    kids.append(Node(f"owner: {owner.label}", owner.confidence, (owner.created or owner.first_seen).id))
+    kids.append(Node(f"owner: {owner.label}", owner.confidence, (owner.created or owner.first_seen).store_id))
     if h.opened is not None:
         access = f", access {decode_messages(h.access) or ' '.join(h.access.split())}" if h.access else ""
-        kids.append(Node(f"opened: {ref_text(h.opened)}{access}", EXACT, h.opened.id))
+        kids.append(Node(f"opened: {ref_text(h.opened)}{access}", EXACT, h.opened.store_id))
     if h.duplicated_by is not None:
         src = ""
         if h.source is not None:
             s = model.handles[h.source]
             src = f" from handle 0x{s.handle_id:x} of {model.processes[s.process].label}"
-        kids.append(Node(f"created by duplication: {ref_text(h.duplicated_by)}{src}", EXACT, h.duplicated_by.id))
+        kids.append(Node(f"created by duplication: {ref_text(h.duplicated_by)}{src}", EXACT, h.duplicated_by.store_id))
     if h.opened is None and h.duplicated_by is None:
-        kids.append(Node(f"open: {h.reason}", INFERRED, h.first_seen.id))
+        kids.append(Node(f"open: {h.reason}", INFERRED, h.first_seen.store_id))
     if link.confidence != EXACT:
         kids.append(Node(f"why: {link.reason}", link.confidence))
-    kids += _capped(h.accesses, lambda r: Node(f"accessed: {ref_text(r)}", EXACT, r.id), "accesses",
+    kids += _capped(h.accesses, lambda r: Node(f"accessed: {ref_text(r)}", EXACT, r.store_id), "accesses",
                     _record_of)
     if h.closed is not None:
         note = "" if h.close_reason == f"closed by 4658 record {h.closed.record_id}" else f" ({h.close_reason})"
-        kids.append(Node(f"closed: {ref_text(h.closed)}{note}", EXACT, h.closed.id))
+        kids.append(Node(f"closed: {ref_text(h.closed)}{note}", EXACT, h.closed.store_id))
     else:
         kids.append(Node(f"close: {h.close_reason}", MISSING))
-    kids += _capped(h.duplications, lambda r: Node(f"duplicated: {ref_text(r)}", EXACT, r.id), "duplications",
+    kids += _capped(h.duplications, lambda r: Node(f"duplicated: {ref_text(r)}", EXACT, r.store_id), "duplications",
                     _record_of)
-    event = (h.opened or h.duplicated_by or h.first_seen).id
+    event = (h.opened or h.duplicated_by or h.first_seen).store_id
     return Node(f"{title}: {h.label}", link.confidence, event, kids)
 
 
@@ -174,15 +174,15 @@ def _session_node(link: SessionLink) -> Node:
     kids: list[Node] = []
     if s.logon is not None:
         kind = f", logon type {s.logon_type}" if s.logon_type else ""
-        kids.append(Node(f"logon: {ref_text(s.logon)}{kind}", EXACT, s.logon.id))
+        kids.append(Node(f"logon: {ref_text(s.logon)}{kind}", EXACT, s.logon.store_id))
     kids.append(Node(f"why: {link.reason}", link.confidence))
     if s.privileges is not None:
-        kids.append(Node(f"special privileges: {ref_text(s.privileges)}", EXACT, s.privileges.id))
-    kids += _capped(s.logoffs, lambda r: Node(f"logoff: {ref_text(r)}", EXACT, r.id), "logoffs", _record_of)
+        kids.append(Node(f"special privileges: {ref_text(s.privileges)}", EXACT, s.privileges.store_id))
+    kids += _capped(s.logoffs, lambda r: Node(f"logoff: {ref_text(r)}", EXACT, r.store_id), "logoffs", _record_of)
     if not s.logoffs:
         kids.append(Node("no logoff in this log", MISSING))
     marker = " (privileged)" if s.privileged else ""
-    event = s.logon.id if s.logon is not None else None
+    event = s.logon.store_id if s.logon is not None else None
     return Node(f"logon session 0x{link.logon_id:x}: {user}{marker}", link.confidence, event, kids)
 
 
@@ -191,7 +191,7 @@ def _family(model: CorrelationModel, p: Process) -> list[Node]:
 
     def child_node(i: int) -> Node:
         child = model.processes[i]
-        return Node(f"child: {child.label}", child.confidence, (child.created or child.first_seen).id)
+        return Node(f"child: {child.label}", child.confidence, (child.created or child.first_seen).store_id)
 
     def handle_node(i: int) -> Node:
         h = model.handles[i]
@@ -228,11 +228,11 @@ def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
                 f"related events: {len(c.related)}",
                 EXACT,
                 None,
-                _capped(c.related, lambda r: Node(f"{r.relation}: {ref_text(r.ref)}", EXACT, r.ref.id),
+                _capped(c.related, lambda r: Node(f"{r.relation}: {ref_text(r.ref)}", EXACT, r.ref.store_id),
                         "related events", lambda r: r.ref.record_id),
             )
         )
-    return Node(c.summary, EXACT, c.event.id, kids)
+    return Node(c.summary, EXACT, c.event.store_id, kids)
 
 
 def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]:
@@ -245,15 +245,15 @@ def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]
     def handle_node(i: int) -> Node:
         h = model.handles[i]
         close = (
-            Node(f"closed: {ref_text(h.closed)}", EXACT, h.closed.id)
+            Node(f"closed: {ref_text(h.closed)}", EXACT, h.closed.store_id)
             if h.closed is not None
             else Node(f"close: {h.close_reason}", MISSING)
         )
-        return Node(h.label, h.confidence, (h.opened or h.duplicated_by or h.first_seen).id, [close])
+        return Node(h.label, h.confidence, (h.opened or h.duplicated_by or h.first_seen).store_id, [close])
 
     tail = _capped(p.handles, handle_node, "handles")
     tail.append(_end_node(p))
-    return Node(label, p.confidence, (p.created or p.first_seen).id, []), tail
+    return Node(label, p.confidence, (p.created or p.first_seen).store_id, []), tail
 
 
 def process_forest(model: CorrelationModel, computer: str) -> list[Node]:
