@@ -24,15 +24,8 @@ import sys
 from typing import Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
-from core.correlate.model import (
-    Correlation,
-    CorrelationModel,
-    HandleLink,
-    Node,
-    ProcessLink,
-    SessionLink,
-    model_from_store,
-)
+from core.correlate.links import Correlation, HandleLink, Node, ProcessLink, SessionLink
+from core.correlate.model import CorrelationModel, model_from_store
 from core.correlate.processes import SYSTEM_PID
 from core.model.event import iso_from_filetime
 from core.model.text import printable
