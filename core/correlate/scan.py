@@ -160,7 +160,7 @@ class Scan:
         self.sessions = SessionTracker()
         self.facts: dict[int, Facts] = {}
         self.computers: dict[str, str] = {}
-        self._steps: dict[Act, Callable[[Facts, Values, Role], None]] = {
+        steps: dict[Act, Callable[[Facts, Values, Role], None]] = {
             Act.CREATE: self._created,
             Act.EXIT: self._exited,
             Act.OPEN: self._handle_event,
@@ -171,11 +171,13 @@ class Scan:
             Act.LOGOFF: self._session_event,
             Act.PRIVILEGES: self._session_event,
         }
+        #: Each row's step, by EventID (one lookup per event).
+        self._steps = {eid: (steps[role.act], role) for eid, role in ROLES.items()}
 
     def run(self, items: Iterable[Item]) -> None:
         """Feed `items`, which must be in time order (`time_order`, `timed`)."""
         hosts: dict[str, str] = {}
-        steps, roles, facts = self._steps, ROLES, self.facts
+        steps, facts = self._steps, self.facts
         for order, item in enumerate(items):
             key = item.key
             ref = Ref(key.id, key.record_id, key.event_id, key.filetime, item.ts, order)
@@ -184,15 +186,17 @@ class Scan:
                 host = hosts[key.computer] = sys.intern(key.computer.casefold())
             computer = self.computers.setdefault(host, sys.intern(key.computer))
             found = facts[key.id] = Facts(ref, host, computer)
-            role = roles[key.event_id]
-            steps[role.act](found, item.values, role)
+            step, role = steps[key.event_id]
+            step(found, item.values, role)
         self.handles.resolve_sources()
         self.sessions.finish_privileges()
+        # Privileges are logged next to their own logon, on either side.
+        adjacent_ids = {eid for eid, (_, role) in steps.items() if role.act is Act.PRIVILEGES}
         for found in facts.values():
             if found.logon_id:
-                adjacent = roles[found.ref.event_id].act is Act.PRIVILEGES  # logged next to its own logon
                 found.session = self.sessions.choose(
-                    found.host, found.computer, found.logon_id, found.ref, found.user, adjacent=adjacent
+                    found.host, found.computer, found.logon_id, found.ref, found.user,
+                    adjacent=found.ref.event_id in adjacent_ids,
                 )
 
     def _resolve(self, found: Facts, pid: int, name: str | None = None, grace: bool = False) -> tuple[int, str | None]:
