@@ -25,8 +25,9 @@ from core.correlate.roles import Act, event_ids
 #: How far after a 4690 the 4656 of its source handle may be logged and still be taken as it.
 SOURCE_OPEN_WINDOW = 2 * TICKS_PER_SECOND
 
+#: The events that open and close handles (rows of the roles table).
 OPEN_EVENTS = event_ids(Act.OPEN)
-USE_EVENTS = event_ids(Act.USE)
+CLOSE_EVENTS = event_ids(Act.CLOSE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +326,7 @@ class HandleTracker:
     def _close_reason(self, h: _Handle) -> str:
         if h.closed is not None:
             return h.close_note or f"closed by 4658 record {h.closed.record_id}"
-        if self.seen[(h.host, 4658)] == 0:
+        if not any(self.seen[(h.host, e)] for e in CLOSE_EVENTS):
             return f"Handle Manipulation auditing seems off: no 4658 at all for {h.computer} in this log"
         if h.replaced_by is not None:
             return (f"no 4658 for it: the value 0x{h.handle_id:x} was reused by {h.replaced_by.event_id} "
