@@ -56,15 +56,16 @@ class Titles:
 class Role:
     """One EventID's row. Field tuples are read in order: the first present value wins (a pid),
     or the first non-zero one (a logon id). `logon_id`/`user` name the event's session (its
-    subject unless said otherwise); `new_logon_id` the new process's session (CREATE)."""
+    subject unless said otherwise); `new_logon_id` the new process's session (CREATE). An
+    empty field name: the event names no such thing."""
 
     act: Act
     verb: str
     source_pid: tuple[str, ...] = ()
-    source_name: str | None = None
+    source_name: str = ""
     target_pid: tuple[str, ...] = ()
-    source_handle: str | None = None
-    target_handle: str | None = None
+    source_handle: str = ""
+    target_handle: str = ""
     logon_id: tuple[str, ...] = ("SubjectLogonId",)
     user: tuple[str, str] = SUBJECT_USER
     new_logon_id: tuple[str, ...] = ()
@@ -127,5 +128,5 @@ def field_names() -> tuple[str, ...]:
     names: list[str] = []
     for role in (*ROLES.values(), OTHER):
         names += [*role.source_pid, *role.target_pid, *role.logon_id, *role.user, *role.new_logon_id]
-        names += [n for n in (role.source_name, role.source_handle, role.target_handle) if n is not None]
+        names += [n for n in (role.source_name, role.source_handle, role.target_handle) if n]
     return tuple(dict.fromkeys(names))

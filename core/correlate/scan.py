@@ -207,12 +207,14 @@ class Scan:
         if handle >= before:
             self.procs.procs[self.handles.handles[handle].process].handles.append(handle)
 
-    def _subject(self, found: Facts, values: Values, role: Role) -> None:
-        found.logon_id = logon_of(values, role.logon_id)
-        found.user = user_of(values, role)
-
-    def _name(self, values: Values, role: Role) -> str | None:
-        return values.get(role.source_name) if role.source_name is not None else None
+    @staticmethod
+    def _subject(found: Facts, values: Values, role: Role) -> None:
+        """The event's session and user (its row's `logon_id` and `user` fields). Inlined for
+        the usual one-field case: this runs for every model event."""
+        names = role.logon_id
+        found.logon_id = as_int(values.get(names[0])) if len(names) == 1 else logon_of(values, names)
+        domain, name = role.user
+        found.user = user_name(values.get(domain), values.get(name))
 
     def _created(self, found: Facts, values: Values, role: Role) -> None:
         pid = pid_of(values, role.target_pid)
@@ -222,7 +224,7 @@ class Scan:
         ppid = pid_of(values, role.source_pid)
         parent: int | None = None
         if ppid is not None:
-            parent, found.source_note = self._resolve(found, ppid, self._name(values, role))
+            parent, found.source_note = self._resolve(found, ppid, values.get(role.source_name))
             found.source_pid, found.source_proc = ppid, parent
         child = self.procs.create(found.host, found.computer, pid, found.ref, values)
         if ppid is not None:
@@ -238,7 +240,7 @@ class Scan:
         pid = pid_of(values, role.source_pid)
         if pid is None:
             return
-        idx, found.source_note = self._resolve(found, pid, self._name(values, role))
+        idx, found.source_note = self._resolve(found, pid, values.get(role.source_name))
         found.source_pid, found.source_proc = pid, idx
         self.procs.exit(idx, found.ref)
         self.handles.process_exited(idx, found.ref, self.procs.procs[idx].handles)
@@ -246,11 +248,11 @@ class Scan:
     def _handle_event(self, found: Facts, values: Values, role: Role) -> None:
         self._subject(found, values, role)
         pid = pid_of(values, role.source_pid)
-        hid = as_int(values.get(role.source_handle)) if role.source_handle is not None else None
+        hid = as_int(values.get(role.source_handle))
         found.source_hid = hid
         if pid is None:
             return
-        idx, found.source_note = self._resolve(found, pid, self._name(values, role), grace=role.act is Act.CLOSE)
+        idx, found.source_note = self._resolve(found, pid, values.get(role.source_name), grace=role.act is Act.CLOSE)
         found.source_pid, found.source_proc = pid, idx
         if not hid:
             return
@@ -269,8 +271,8 @@ class Scan:
         self._subject(found, values, role)
         spid = pid_of(values, role.source_pid)
         tpid = pid_of(values, role.target_pid)
-        found.source_hid = as_int(values.get(role.source_handle)) if role.source_handle is not None else None
-        found.target_hid = as_int(values.get(role.target_handle)) if role.target_handle is not None else None
+        found.source_hid = as_int(values.get(role.source_handle))
+        found.target_hid = as_int(values.get(role.target_handle))
         found.source_pid, found.target_pid = spid, tpid
         if spid is not None:
             found.source_proc, found.source_note = self._resolve(found, spid)
