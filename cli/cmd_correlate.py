@@ -26,15 +26,8 @@ from typing import Any
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit, worst
 from cli.query_args import compile_where
-from core.correlate.model import (
-    Correlation,
-    CorrelationModel,
-    HandleLink,
-    Node,
-    ProcessLink,
-    SessionLink,
-    model_from_store,
-)
+from core.correlate.links import Correlation, HandleLink, Node, ProcessLink, SessionLink
+from core.correlate.model import CorrelationModel, model_from_store
 from core.correlate.processes import SYSTEM_PID
 from core.model.event import iso_from_filetime
 from core.model.text import printable
@@ -159,20 +152,20 @@ def run(args: argparse.Namespace) -> Exit:
     compiled = compile_where(where_text, store.field_names())  # now also: no such field
     if compiled is None:
         return Exit.USAGE
-    where, params = compiled.where, tuple(compiled.params)
     model: CorrelationModel = model_from_store(store)
     paths = {s.id: s.path for s in store.sources()}
     out = sys.stdout
     count = 0
+    events = store.iter_events(compiled.where, compiled.params)
     if args.json:
         out.write("[")
-        for stored in store.iter_events(where, params):
+        for stored in events:
             doc = correlation_document(stored, model.correlate(stored), paths)
             out.write(("\n" if count == 0 else ",\n") + _indent(dump_json(doc)))
             count += 1
         out.write("\n]\n" if count else "]\n")
     else:
-        for stored in store.iter_events(where, params):
+        for stored in events:
             if count:
                 out.write("\n")
             ev = stored.event

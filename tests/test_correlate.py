@@ -178,7 +178,7 @@ def test_same_pid_on_two_hosts_is_two_processes() -> None:
     on2 = model.correlate(by_record(events, 2, "HOST2")).source_process
     assert on2 is not None and on2.process is not None
     assert on2.process.image == r"C:\b\beta.exe"
-    assert on2.process.created is not None and on2.process.created.id == 2
+    assert on2.process.created is not None and on2.process.created.store_id == 2
     on1 = model.correlate(by_record(events, 2, "HOST1")).source_process
     assert on1 is not None and on1.process is not None and on1.process.image == r"C:\a\alpha.exe"
     on3 = model.correlate(by_record(events, 3, "HOST3")).source_process
@@ -342,7 +342,7 @@ def test_target_handle_into_system_is_closed_under_the_source_pid() -> None:
     assert (1, "handle created by duplication") in relations(c2)
     tree = c.tree()
     closed = find_node(find_node(tree, "target handle:"), "closed:")
-    assert closed.event_id == 2 and "under the source process" in closed.label
+    assert closed.store_id == 2 and "under the source process" in closed.label
 
 
 def test_target_handle_in_another_process_is_closed_under_its_own_pid_only() -> None:
@@ -506,22 +506,22 @@ def test_4690_tree_jumps_to_every_piece_of_evidence() -> None:
     model = build_model(events)
     c = model.correlate(by_record(events, 2))
     tree = c.tree()
-    assert tree.event_id == 2 and tree.label.startswith("4690 handle duplicated: drvinst.exe 0x1dac")
+    assert tree.store_id == 2 and tree.label.startswith("4690 handle duplicated: drvinst.exe 0x1dac")
     src = find_node(tree, "source process: drvinst.exe 0x1dac (7596)")
-    assert src.confidence == "exact" and src.event_id == 1
+    assert src.confidence == "exact" and src.store_id == 1
     parent = find_node(src, "parent: svchost.exe 0x280 (640) (pre-existing)")
     assert parent.confidence == "inferred"
-    assert find_node(src, "exited:").event_id == 6
+    assert find_node(src, "exited:").store_id == 6
     handle = find_node(tree, "source handle: handle 0x1ac: Key \\REGISTRY\\ROOT")
-    assert handle.confidence == "inferred" and handle.event_id == 4
-    assert find_node(handle, "closed:").event_id == 5
-    assert find_node(find_node(tree, "target handle:"), "closed:").event_id == 3
+    assert handle.confidence == "inferred" and handle.store_id == 4
+    assert find_node(handle, "closed:").store_id == 5
+    assert find_node(find_node(tree, "target handle:"), "closed:").store_id == 3
     target = find_node(tree, "target process: System 0x4 (4)")
     assert target.confidence == "inferred"
     session = find_node(tree, "logon session 0x3e7")
     assert session.confidence == "exact"
     related = find_node(tree, "related events:")
-    assert {n.event_id for n in related.children} == {1, 3, 4, 5, 6}
+    assert {n.store_id for n in related.children} == {1, 3, 4, 5, 6}
     confidences = {n.confidence for n in walk(tree)}
     assert confidences <= {"exact", "inferred", "ambiguous", "missing"}
 
@@ -543,8 +543,8 @@ def test_4688_correlation_shows_parent_children_exit_and_handles() -> None:
     assert not any(rid == 2 for rid, _ in rel)
     tree = c.tree()
     new = find_node(tree, "new process: drvinst.exe")
-    assert find_node(new, "child: conhost.exe 0x2000").event_id == 7
-    assert find_node(new, "handles: 1").children[0].event_id == 4
+    assert find_node(new, "child: conhost.exe 0x2000").store_id == 7
+    assert find_node(new, "handles: 1").children[0].store_id == 4
 
 
 def test_events_outside_the_model_are_looked_up_by_computer_pid_and_time() -> None:

@@ -141,17 +141,17 @@ def test_sharpview_17_4690s_resolve_to_their_4688_scoped_by_host() -> None:
     other = load_json(EMPIRE, first_id=len(sharp) + 1, source=1)
     model = build_model(sharp + other)
     sharp_ids = {se.id for se in sharp}
-    dups = [d for d in model.handle_duplications() if d.event.id in sharp_ids]
+    dups = [d for d in model.handle_duplications() if d.event.store_id in sharp_ids]
     assert len(dups) == 17
     for d in dups:
         p = d.source.process
         assert p is not None and d.source.confidence == "exact"
         assert p.computer == "WORKSTATION5.theshire.local"
         assert p.image == r"C:\ProgramData\SharpView.exe"
-        assert p.created is not None and p.created.id in sharp_ids and p.created.event_id == 4688
+        assert p.created is not None and p.created.store_id in sharp_ids and p.created.event_id == 4688
         assert p.exited is not None and p.exited.event_id == 4689
         th = d.target_handle.handle
-        assert th is not None and th.closed is not None and th.closed.id in sharp_ids
+        assert th is not None and th.closed is not None and th.closed.store_id in sharp_ids
     assert len({d.source.process.index for d in dups if d.source.process}) == 1
 
 

@@ -44,7 +44,7 @@ def _same_as_in_memory(tmp_path: Path, events: list[StoredEvent], monkeypatch: p
             def no_sort(_events: object) -> object:
                 raise AssertionError("sorted in memory")
 
-            monkeypatch.setattr(correlate, "_time_order", no_sort)
+            monkeypatch.setattr(correlate, "time_order", no_sort)
         assert _answers(model_from_store(store), stored) == expected
     finally:
         store.close()
@@ -91,7 +91,7 @@ def test_the_stream_refuses_an_event_without_a_time() -> None:
     keys = EventKeys(se.id, ev.source, ev.filetime, ev.record_id or ev.record_number, ev.event_id, ev.computer,
                      ev.data)
     with pytest.raises(ValueError, match="without a time"):
-        list(correlate._timed([keys]))
+        list(correlate.timed([keys]))
 
 
 def test_the_stream_reads_what_the_events_hold(tmp_path: Path) -> None:
@@ -112,6 +112,26 @@ def test_the_stream_reads_what_the_events_hold(tmp_path: Path) -> None:
         store.close()
 
 
+def test_the_store_reads_events_by_their_event_ids(tmp_path: Path) -> None:
+    """`Store.count_of` / `iter_keys_of` / `iter_events_of`: the typed reads the model is built
+    from give the events of those EventIDs only, in time order, and count those without time."""
+    docs = _hand_made()
+    docs[2] = xml_no_time(docs[2])
+    store, _ = _stored(tmp_path, load(*docs))
+    try:
+        wanted = [se for se in store.iter_events() if se.event.event_id in (4688, 4690)]
+        assert store.count_of([4690, 4688, 4688]) == len(wanted) > 0
+        assert store.count_of([4690, 4688], without_time=True) == sum(se.event.filetime is None for se in wanted) == 1
+        assert [se.id for se in store.iter_events_of((4688, 4690))] == [se.id for se in wanted]
+        assert [k.id for k in store.iter_keys_of({4688, 4690})] == [se.id for se in wanted]
+        assert store.count_of([]) == 0 and list(store.iter_keys_of([])) == [] == list(store.iter_events_of([]))
+        with store.snapshot():
+            assert store.conn.in_transaction
+        assert not store.conn.in_transaction
+    finally:
+        store.close()
+
+
 def test_the_collector_is_paused_for_the_build_and_back_after(tmp_path: Path) -> None:
     """A model holds millions of objects without cycles: the collector pauses while it is
     built (40% of the time went to it at 300,000 events), shared by threads, and resumes."""
@@ -121,7 +141,7 @@ def test_the_collector_is_paused_for_the_build_and_back_after(tmp_path: Path) ->
     from core.store.gc_pause import gc_paused
 
     seen: list[bool] = []
-    original = correlate._Scan.run
+    original = correlate.Scan.run
 
     def run(self: object, items: object) -> None:
         seen.append(gc.isenabled())
@@ -129,11 +149,11 @@ def test_the_collector_is_paused_for_the_build_and_back_after(tmp_path: Path) ->
 
     store, stored = _stored(tmp_path, load(*_hand_made()))
     try:
-        correlate._Scan.run = run  # type: ignore[method-assign]
+        correlate.Scan.run = run  # type: ignore[method-assign]
         model_from_store(store)
         build_model(stored)
     finally:
-        correlate._Scan.run = original  # type: ignore[method-assign]
+        correlate.Scan.run = original  # type: ignore[method-assign]
         store.close()
     assert seen == [False, False] and gc.isenabled()
     # Nested and overlapping pauses in two threads: on again only after the last one ends.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from cli.main import main as cli_main
+from core.correlate.links import Node
 from core.query.compile import compile_query
 from core.report.case import Case
 from core.report.export import (
@@ -76,14 +76,6 @@ def test_exports_refuse_to_overwrite_unless_asked(store: Store, tmp_path: Path) 
     assert list(tmp_path.glob(".out.csv.*")) == []  # no temp file left behind
     assert export_view(store, "1", (), "csv", target, overwrite=True) == 6
     assert target.read_text().startswith("file,record_id")
-
-
-@dataclass
-class Node:
-    label: str
-    confidence: str
-    event_id: int | None
-    children: list[Node] = field(default_factory=list)
 
 
 def test_tree_to_markdown_and_json(store: Store, tmp_path: Path) -> None:

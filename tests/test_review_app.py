@@ -52,7 +52,7 @@ async def test_correlate_in_handles_view_opens_the_highlighted_4690() -> None:
         assert wanted is not None
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, CorrelationScreen))
-        assert app.screen.store_id == int(wanted.event.id)  # type: ignore[attr-defined]
+        assert app.screen.store_id == int(wanted.event.store_id)  # type: ignore[attr-defined]
 
 
 @sync
@@ -89,12 +89,12 @@ async def test_copy_in_processes_view_copies_the_node_event(monkeypatch: pytest.
         # Walk down to the first process node (it carries its 4688's store id).
         for _ in range(10):
             node = tree.cursor_node  # type: ignore[attr-defined]
-            if node is not None and getattr(node.data, "event_id", None) is not None:
+            if node is not None and getattr(node.data, "store_id", None) is not None:
                 break
             await pilot.press("j")
             await pilot.pause(0.05)
         node = tree.cursor_node  # type: ignore[attr-defined]
-        sid = int(node.data.event_id)
+        sid = int(node.data.store_id)
         await pilot.press("y")
         await pilot.pause(0.1)
         assert copied, "y copied nothing"

@@ -11,7 +11,6 @@ read-only connection; exports run in the export dialog's worker. A failure to sa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from rich.text import Text
 from textual.app import App
 from textual.widgets import Tree
 
+from core.correlate.links import Node
 from core.model.text import printable
 from core.report.case import Case
 from core.report.export import (
@@ -248,16 +248,6 @@ def export_marks(app: App[Any]) -> None:
     app.push_screen(dialog, _notify_result(app))
 
 
-@dataclass
-class CopiedNode:
-    """A tree node as shown on screen (label made printable, confidence as a word)."""
-
-    label: str
-    confidence: str
-    event_id: int | None
-    children: list[CopiedNode] = field(default_factory=list)
-
-
 def _screen_tree(app: App[Any]) -> Tree[Any] | None:
     """The tree on the current screen: the focused one, else the first with any node."""
     trees = [t for t in app.screen.query(Tree) if t.root.children]
@@ -274,7 +264,7 @@ def _plain(label: Any) -> str:
     return label.plain if isinstance(label, Text) else printable(str(label))
 
 
-def _from_widget(tree: Tree[Any]) -> list[CopiedNode]:
+def _from_widget(tree: Tree[Any]) -> list[Node]:
     """The tree's nodes as shown (whole tree; the cursor's subtree when it is huge)."""
     roots: Sequence[Any] = list(tree.root.children)
     total = 0
@@ -286,7 +276,7 @@ def _from_widget(tree: Tree[Any]) -> list[CopiedNode]:
     if total > MAX_COPY_NODES and tree.cursor_node is not None and tree.cursor_node is not tree.root:
         roots = [tree.cursor_node]
 
-    def convert(node: Any, depth: int) -> CopiedNode:
+    def convert(node: Any, depth: int) -> Node:
         data = node.data
         confidence = str(getattr(data, "confidence", "") or "")
         label_src = getattr(data, "label", None)
@@ -294,9 +284,9 @@ def _from_widget(tree: Tree[Any]) -> list[CopiedNode]:
         reason = getattr(data, "reason", None)
         if reason and str(reason) not in label:
             label += " - " + printable(str(reason))
-        event_id = getattr(data, "event_id", None)
+        store_id = getattr(data, "store_id", None)
         kids = [convert(c, depth + 1) for c in node.children] if depth < 200 else []
-        return CopiedNode(label, confidence, event_id if isinstance(event_id, int) else None, kids)
+        return Node(label, confidence, store_id if isinstance(store_id, int) else None, kids)
 
     return [convert(n, 0) for n in roots]
 
@@ -315,7 +305,7 @@ class _LimitedStore:
         return self.store.get(store_id)
 
 
-def _tree_text(app: App[Any], roots: list[CopiedNode], markdown: bool) -> str:
+def _tree_text(app: App[Any], roots: list[Node], markdown: bool) -> str:
     path = getattr(app, "store_path", None)
     lines: list[str] = []
     store = Store(path, readonly=True) if path is not None and Path(path).exists() else None
@@ -346,7 +336,7 @@ def export_tree(app: App[Any]) -> None:
         app.notify("no tree on this screen", severity="warning")
         return
     roots = _from_widget(tree)
-    root: CopiedNode = roots[0] if len(roots) == 1 else CopiedNode(_plain(app.screen.title or "tree"), "", None, roots)
+    root: Node = roots[0] if len(roots) == 1 else Node(_plain(app.screen.title or "tree"), "", None, roots)
     path = getattr(app, "store_path", None)
 
     def job(fmt: str, target: Path, overwrite: bool) -> int:

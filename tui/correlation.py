@@ -54,7 +54,7 @@ class ViewNode:
     (already made of printable pieces) or a plain string (made printable here)."""
 
     label: Text | str
-    event_id: int | None = None
+    store_id: int | None = None
     children: tuple[Any, ...] = ()
     confidence: str | None = None
     reason: str | None = None
@@ -127,7 +127,7 @@ class _Fill:
 class NavTree(Tree[Any]):
     """A `Tree` driven from the keyboard: j/k move, enter selects (jumps), space folds.
 
-    Node data is the engine node (or any object with `event_id`); `enter` does not fold, it
+    Node data is the engine node (or any object with `store_id`); `enter` does not fold, it
     posts `NodeSelected`, which the screens turn into a jump.
     """
 
@@ -159,7 +159,7 @@ class NavTree(Tree[Any]):
         return self
 
     def fill(self, roots: Iterable[Any], expand_depth: int = 99, parent: TreeNode[Any] | None = None) -> int:
-        """Add engine nodes (label/confidence/event_id/children) under `parent` (the root by
+        """Add engine nodes (label/confidence/store_id/children) under `parent` (the root by
         default), iteratively (deep process chains must not hit the recursion limit); nodes
         down to `expand_depth` are expanded. Returns how many nodes were added at once.
 
@@ -334,8 +334,8 @@ class TreeViewScreen(Screen[None]):
         """The event behind the highlighted tree node (what `c`, `m`, `y` act on here)."""
         tree = self.search_tree()
         node = tree.cursor_node if tree is not None else None
-        event_id = getattr(node.data, "event_id", None) if node is not None else None
-        return event_id if isinstance(event_id, int) else None
+        store_id = getattr(node.data, "store_id", None) if node is not None else None
+        return store_id if isinstance(store_id, int) else None
 
     def action_search(self) -> None:
         self._search_target = self.search_tree()
@@ -376,7 +376,7 @@ def activate(screen: Screen[Any], tree_node: TreeNode[Any]) -> None:
     data = tree_node.data
     if data is None:
         return
-    if getattr(data, "event_id", None) is None and tree_node.children:
+    if getattr(data, "store_id", None) is None and tree_node.children:
         tree_node.toggle()
         return
     jump_to_node(screen, data)
@@ -384,8 +384,8 @@ def activate(screen: Screen[Any], tree_node: TreeNode[Any]) -> None:
 
 def jump_to_node(screen: Screen[Any], node: Any) -> None:
     """Jump to the event behind a tree node, or say why there is none."""
-    event_id = getattr(node, "event_id", None)
-    if event_id is None:
+    store_id = getattr(node, "store_id", None)
+    if store_id is None:
         reason = getattr(node, "reason", None)
         screen.notify(
             "no event in the log for this node" + (f": {printable(str(reason))}" if reason else ""),
@@ -397,7 +397,7 @@ def jump_to_node(screen: Screen[Any], node: Any) -> None:
     if jump is None:
         screen.notify("this app cannot jump to events", severity="error")
         return
-    jump(int(event_id))
+    jump(int(store_id))
 
 
 def event_heading(stored: Any) -> Text:

@@ -82,7 +82,7 @@ def group_findings(data: FindingsData) -> list[ViewNode]:
         if title:
             label.append("  " + printable(title))
         items.sort(key=lambda f: (getattr(f, "time", None) is None, _time_text(f), getattr(f, "store_id", 0)))
-        children = tuple(ViewNode(finding_line(f), event_id=getattr(f, "store_id", None)) for f in items)
+        children = tuple(ViewNode(finding_line(f), store_id=getattr(f, "store_id", None)) for f in items)
         nodes.append((_rank(severity), -len(items), rule, ViewNode(label, children=children)))
     nodes.sort(key=lambda n: n[:3])
     return [n[3] for n in nodes]

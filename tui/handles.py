@@ -251,7 +251,7 @@ class HandlesScreen(TreeViewScreen):
         """The highlighted 4690 while the list has focus, else the tree node's event."""
         if self.query_one(HandlesTable).has_focus:
             dup = self.selected_duplication()
-            return int(dup.event.id) if dup is not None else None
+            return int(dup.event.store_id) if dup is not None else None
         return super().selected_store_id()
 
     def selected_duplication(self) -> Any | None:
@@ -265,7 +265,7 @@ class HandlesScreen(TreeViewScreen):
             return
         dup = self._dups[row]
         self.query_one("#handles-why", Static).update(weakest_link(dup)[1])
-        store_id = int(dup.event.id)
+        store_id = int(dup.event.store_id)
         if store_id == self._shown:
             return
         self._shown = store_id

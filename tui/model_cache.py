@@ -91,8 +91,7 @@ CHILD_FINDINGS_EVENTS = 30_000
 
 def _rules_events(store: Store, rules: Any) -> int:
     """How many events of the store the enabled rules read (through the EventID index)."""
-    ids = needed_event_ids(rules)
-    return store.count(f"e.event_id IN ({', '.join('?' * len(ids))})", ids) if ids else 0
+    return store.count_of(needed_event_ids(rules))
 
 
 def build_findings(store: Store, stop: threading.Event | None = None) -> FindingsData:

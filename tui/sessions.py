@@ -45,18 +45,18 @@ def _when(ref: Any) -> str:
 
 
 def _ref_label(kind: str, ref: Any) -> ViewNode:
-    return ViewNode(f"{kind}: {ref.event_id} record {ref.record_id} at {_when(ref)}", event_id=ref.id,
+    return ViewNode(f"{kind}: {ref.event_id} record {ref.record_id} at {_when(ref)}", store_id=ref.store_id,
                     confidence="exact")
 
 
 def process_node(process: Any) -> ViewNode:
-    event = (process.created or process.first_seen).id
+    event = (process.created or process.first_seen).store_id
     label = str(process.label)
     if process.image and process.image != process.name:
         label += f"  {process.image}"
     if process.pre_existing:
         label += " (pre-existing)"
-    return ViewNode(label, event_id=event, confidence=process.confidence)
+    return ViewNode(label, store_id=event, confidence=process.confidence)
 
 
 def session_label(session: Any, logon_types: dict[int, str]) -> Text:
@@ -110,8 +110,8 @@ def session_nodes(model: Any) -> list[ViewNode]:
                 listed = tuple(process_node(p) for p in procs)
                 items.append(ViewNode(f"processes: {len(procs)}", children=listed))
             confidence = "exact" if session.logon is not None else "inferred"
-            event = session.logon.id if session.logon is not None else None
-            kids.append(ViewNode(session_label(session, logon_types), event_id=event, children=tuple(items),
+            event = session.logon.store_id if session.logon is not None else None
+            kids.append(ViewNode(session_label(session, logon_types), store_id=event, children=tuple(items),
                                  confidence=confidence))
         for (computer, lid), procs in sorted(orphans.items(), key=lambda kv: (kv[0][0].casefold(), kv[0][1])):
             if computer.casefold() != host:

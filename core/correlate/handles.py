@@ -20,12 +20,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, SYSTEM_PID, TICKS_PER_SECOND, Ref, pid_text
+from core.correlate.roles import Act, event_ids
 
 #: How far after a 4690 the 4656 of its source handle may be logged and still be taken as it.
 SOURCE_OPEN_WINDOW = 2 * TICKS_PER_SECOND
 
-OPEN_EVENTS = (4656, 4661)
-USE_EVENTS = (4663, 4660)
+#: The events that open and close handles (rows of the roles table).
+OPEN_EVENTS = event_ids(Act.OPEN)
+CLOSE_EVENTS = event_ids(Act.CLOSE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +238,7 @@ class HandleTracker:
         alive at the 4690, or opened after it (logged out of order) within SOURCE_OPEN_WINDOW."""
         for dup in self._dups:
             choice = self._choose(dup)
-            self.choices[dup.ref.id] = choice
+            self.choices[dup.ref.store_id] = choice
             if choice.handle is not None:
                 src = self.handles[choice.handle]
                 src.duplications.append(dup.ref)
@@ -324,7 +326,7 @@ class HandleTracker:
     def _close_reason(self, h: _Handle) -> str:
         if h.closed is not None:
             return h.close_note or f"closed by 4658 record {h.closed.record_id}"
-        if self.seen[(h.host, 4658)] == 0:
+        if not any(self.seen[(h.host, e)] for e in CLOSE_EVENTS):
             return f"Handle Manipulation auditing seems off: no 4658 at all for {h.computer} in this log"
         if h.replaced_by is not None:
             return (f"no 4658 for it: the value 0x{h.handle_id:x} was reused by {h.replaced_by.event_id} "

@@ -34,13 +34,14 @@ _NO_NAME = ("", "-")
 class Ref:
     """One evidence record, as the UI jumps to it and as the CLI prints it.
 
-    `id` is the store row id; `record_id` the EventRecordID (RecordNumber, or the 1-based
-    position, where the input has none); `filetime` the time as logged (None: no time);
-    `ts`/`order` its place on the model's time line (`ts` is carried over from the previous
-    event of the same input when the event has no time).
+    `store_id` is the store row id; `event_id` the Windows EventID; `record_id` the
+    EventRecordID (RecordNumber, or the 1-based position, where the input has none);
+    `filetime` the time as logged (None: no time); `ts`/`order` its place on the model's time
+    line (`ts` is carried over from the previous event of the same input when the event has
+    no time).
     """
 
-    id: int
+    store_id: int
     record_id: int | None
     event_id: int
     filetime: int | None

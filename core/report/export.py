@@ -34,8 +34,8 @@ EXTENSIONS = {"csv": ".csv", "jsonl": ".jsonl", "md": ".md", "json": ".json"}
 
 
 class TreeNode(Protocol):
-    """What `core.correlate.model` trees look like to an export (`Node(label, confidence, event_id,
-    children)`; `event_id` is the store id of the evidence event, or None)."""
+    """What `core.correlate.links.Node` trees look like to an export (`Node(label, confidence,
+    store_id, children)`; `store_id` is the store row id of the evidence event, or None)."""
 
     @property
     def label(self) -> str: ...
@@ -44,7 +44,7 @@ class TreeNode(Protocol):
     def confidence(self) -> Any: ...
 
     @property
-    def event_id(self) -> int | None: ...
+    def store_id(self) -> int | None: ...
 
     @property
     def children(self) -> Sequence[Any]: ...
@@ -220,8 +220,8 @@ def _evidence(store: Store | None, store_id: int | None) -> StoredEvent | None:
 
 def tree_to_dict(node: TreeNode, store: Store | None = None, *, _depth: int = 0) -> dict[str, Any]:
     """A tree as plain JSON-able data; with a store, each node names its evidence record."""
-    ev = _evidence(store, node.event_id)
-    doc: dict[str, Any] = {"label": node.label, "confidence": _confidence(node.confidence), "store_id": node.event_id}
+    ev = _evidence(store, node.store_id)
+    doc: dict[str, Any] = {"label": node.label, "confidence": _confidence(node.confidence), "store_id": node.store_id}
     if ev is not None:
         doc["record_id"] = ev.event.record_id
         doc["event_id"] = ev.event.event_id
@@ -244,7 +244,7 @@ def tree_lines(node: TreeNode, store: Store | None = None, *, markdown: bool = T
     lines: list[str] = []
 
     def walk(n: TreeNode, depth: int) -> None:
-        ev = _evidence(store, n.event_id)
+        ev = _evidence(store, n.store_id)
         parts = [md_text(str(n.label)) if markdown else printable(str(n.label))]
         conf = _confidence(n.confidence)
         if conf:
@@ -254,8 +254,8 @@ def tree_lines(node: TreeNode, store: Store | None = None, *, markdown: bool = T
                 f"(record {ev.event.record_id}, EventID {ev.event.event_id}, "
                 f"{iso_from_filetime(ev.event.filetime) or 'no time'})"
             )
-        elif n.event_id is not None:
-            parts.append(f"(event #{n.event_id})")
+        elif n.store_id is not None:
+            parts.append(f"(event #{n.store_id})")
         bullet = "- " if markdown else ""
         lines.append("  " * depth + bullet + " ".join(parts))
         if depth < 200:

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -67,6 +68,13 @@ POSTINGS_SECONDS = 1.0
 def _joined(arrays: list[str]) -> str:
     """One JSON array of the ids in several (`core.model.rows.postings_text`), in order."""
     return arrays[0] if len(arrays) == 1 else "[" + ", ".join(a[1:-1] for a in arrays if a != "[]") + "]"
+
+
+def _event_ids_where(event_ids: Iterable[int]) -> str | None:
+    """`e.event_id IN (...)` for these EventIDs (None for none). The ids are written into the
+    SQL as integers (not bound): the planner then weighs the EventID index by its statistics."""
+    ids = sorted({int(i) for i in event_ids})
+    return f"e.event_id IN ({', '.join(map(str, ids))})" if ids else None
 
 
 class StoredEvent(NamedTuple):
@@ -453,6 +461,39 @@ class Store:
     def text_ints(self) -> bool:
         """Whether some integer is stored as text (`core.model.storable`): rows read then convert."""
         return self.get_meta(TEXT_INTS) is not None
+
+    # -- reading by EventID (the engines' typed reads) -------------------------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction around several reads, so that events still being loaded by
+        another connection cannot slip in between them (a count and the read it sizes)."""
+        began = not self.conn.in_transaction
+        if began:
+            self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if began:
+                self.conn.execute("COMMIT")
+
+    def count_of(self, event_ids: Iterable[int], *, without_time: bool = False) -> int:
+        """How many events have one of `event_ids` (through the EventID index); with
+        `without_time`, only those that carry no time."""
+        where = _event_ids_where(event_ids)
+        if where is None:
+            return 0
+        return self.count(where + (" AND e.ts IS NULL" if without_time else ""))
+
+    def iter_events_of(self, event_ids: Iterable[int]) -> Iterator[StoredEvent]:
+        """Every event with one of `event_ids`, in time order (`iter_events`)."""
+        where = _event_ids_where(event_ids)
+        return iter(()) if where is None else self.iter_events(where)
+
+    def iter_keys_of(self, event_ids: Iterable[int]) -> Iterator[EventKeys]:
+        """`iter_keys` of every event with one of `event_ids`, in time order."""
+        where = _event_ids_where(event_ids)
+        return iter(()) if where is None else self.iter_keys(where)
 
     def get(self, event_id: int) -> StoredEvent | None:
         """The event with store id `event_id`, or None."""

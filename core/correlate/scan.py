@@ -1,0 +1,309 @@
+"""The scan: the model's events, in time order, fed to the process, handle and session trackers.
+
+What each event does (and which of its fields name what) comes from the table of
+`core.correlate.roles`; the scan holds one step per `Act`. Everything is scoped by computer and
+time (see the trackers for the rules). The scan keeps, per event, what it learnt (`Facts`),
+which `core.correlate.model.CorrelationModel` turns into links.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.correlate.handles import HandleTracker
+from core.correlate.processes import ProcessTracker, Ref
+from core.correlate.roles import ROLES, Act, Role, field_names
+from core.correlate.sessions import SessionChoice, SessionTracker, user_name
+from core.model.event import Event, EventKeys
+from core.model.values import as_int
+
+if TYPE_CHECKING:
+    from core.store.store import StoredEvent
+
+Values = dict[str, str | None]
+
+#: EventData names the trackers read besides those the roles table names, so that exports that
+#: change their case still match.
+_TRACKER_NAMES = (
+    "NewProcessName",
+    "ProcessName",
+    "ParentProcessName",
+    "CommandLine",
+    "TokenElevationType",
+    "MandatoryLabel",
+    "SubjectUserSid",
+    "TargetUserSid",
+    "ObjectType",
+    "ObjectName",
+    "AccessList",
+    "AccessMask",
+    "LogonType",
+)
+_CANON = {n.casefold(): n for n in (*_TRACKER_NAMES, *field_names())}
+
+
+@dataclass(slots=True)
+class Facts:
+    """What the scan learnt about one event: the instances (tracker indexes) its fields named."""
+
+    ref: Ref
+    host: str
+    computer: str
+    source_pid: int | None = None
+    source_proc: int | None = None
+    source_note: str | None = None
+    target_pid: int | None = None
+    target_proc: int | None = None
+    target_note: str | None = None
+    source_hid: int | None = None
+    source_handle: int | None = None
+    target_hid: int | None = None
+    target_handle: int | None = None
+    logon_id: int | None = None
+    user: str | None = None
+    session: SessionChoice | None = None
+
+
+def values_of(pairs: tuple[tuple[str, str], ...]) -> Values:
+    """The EventData fields the engine reads (first value per name), in their canonical case:
+    only those are kept, so a model over millions of events holds no more than it needs."""
+    out: Values = {}
+    for name, value in pairs:
+        canon = _CANON.get(name.casefold())
+        if canon is not None and canon not in out:
+            out[canon] = value
+    return out
+
+
+def pid_of(values: Values, names: tuple[str, ...]) -> int | None:
+    """The first of the fields `names` that holds a number."""
+    for name in names:
+        pid = as_int(values.get(name))
+        if pid is not None:
+            return pid
+    return None
+
+
+def logon_of(values: Values, names: tuple[str, ...]) -> int | None:
+    """The first non-zero logon id of the fields `names` (else the last one's value)."""
+    lid: int | None = None
+    for name in names:
+        lid = as_int(values.get(name))
+        if lid:
+            return lid
+    return lid
+
+
+def user_of(values: Values, role: Role) -> str | None:
+    domain, name = role.user
+    return user_name(values.get(domain), values.get(name))
+
+
+def record_id_of(ev: Event) -> int:
+    return ev.record_id if ev.record_id is not None else ev.record_number
+
+
+@dataclass(slots=True)
+class Item:
+    """A model event reduced to what the scan needs (the Event itself is not kept): `ts` is
+    its place on the model's time line (see `time_order`)."""
+
+    key: EventKeys
+    values: Values
+    ts: int = 0
+
+
+def _keys(events: Iterable[StoredEvent]) -> Iterator[EventKeys]:
+    """The model events among `events`, as `Store.iter_keys` reads them."""
+    for se in events:
+        ev = se.event
+        if ev.event_id in ROLES:
+            yield EventKeys(se.id, ev.source, ev.filetime, record_id_of(ev), ev.event_id, ev.computer, ev.data)
+
+
+def time_order(events: Iterable[StoredEvent]) -> list[Item]:
+    """Model events in time order: (filetime, record id, store id). An event without time
+    takes the time of the previous event of the same input (so it sorts by position)."""
+    items = [Item(key, values_of(key.data)) for key in _keys(events)]
+    items.sort(key=lambda it: it.key.id)
+    last: dict[int, int] = {}
+    for it in items:
+        if it.key.filetime is None:
+            it.ts = last.get(it.key.source, 0)
+        else:
+            it.ts = last[it.key.source] = it.key.filetime
+    items.sort(key=lambda it: (it.ts, it.key.record_id, it.key.id))
+    return items
+
+
+def timed(events: Iterable[EventKeys]) -> Iterator[Item]:
+    """`time_order` for events that already come in that order (the store's time order,
+    `Store.iter_keys`), every one with a time: one at a time, so that the reduced events of a
+    log are never all in memory at once (about half of the model's peak memory)."""
+    for key in events:
+        if key.event_id not in ROLES:
+            continue
+        if key.filetime is None:
+            raise ValueError("an event without a time cannot be streamed in time order")
+        yield Item(key, values_of(key.data), key.filetime)
+
+
+class Scan:
+    """Feeds events in time order to the process, handle and session trackers."""
+
+    def __init__(self) -> None:
+        self.procs = ProcessTracker()
+        self.handles = HandleTracker()
+        self.sessions = SessionTracker()
+        self.facts: dict[int, Facts] = {}
+        self.computers: dict[str, str] = {}
+        steps: dict[Act, Callable[[Facts, Values, Role], None]] = {
+            Act.CREATE: self._created,
+            Act.EXIT: self._exited,
+            Act.OPEN: self._handle_event,
+            Act.USE: self._handle_event,
+            Act.CLOSE: self._handle_event,
+            Act.DUPLICATE: self._duplicated,
+            Act.LOGON: self._session_event,
+            Act.LOGOFF: self._session_event,
+            Act.PRIVILEGES: self._session_event,
+        }
+        #: Each row's step, by EventID (one lookup per event).
+        self._steps = {eid: (steps[role.act], role) for eid, role in ROLES.items()}
+
+    def run(self, items: Iterable[Item]) -> None:
+        """Feed `items`, which must be in time order (`time_order`, `timed`)."""
+        hosts: dict[str, str] = {}
+        steps, facts = self._steps, self.facts
+        for order, item in enumerate(items):
+            key = item.key
+            ref = Ref(key.id, key.record_id, key.event_id, key.filetime, item.ts, order)
+            host = hosts.get(key.computer)
+            if host is None:
+                host = hosts[key.computer] = sys.intern(key.computer.casefold())
+            computer = self.computers.setdefault(host, sys.intern(key.computer))
+            found = facts[key.id] = Facts(ref, host, computer)
+            step, role = steps[key.event_id]
+            step(found, item.values, role)
+        self.handles.resolve_sources()
+        self.sessions.finish_privileges()
+        # Privileges are logged next to their own logon, on either side.
+        adjacent_ids = {eid for eid, (_, role) in steps.items() if role.act is Act.PRIVILEGES}
+        for found in facts.values():
+            if found.logon_id:
+                found.session = self.sessions.choose(
+                    found.host, found.computer, found.logon_id, found.ref, found.user,
+                    adjacent=found.ref.event_id in adjacent_ids,
+                )
+
+    def _resolve(self, found: Facts, pid: int, name: str | None = None, grace: bool = False) -> tuple[int, str | None]:
+        return self.procs.resolve(found.host, found.computer, pid, found.ref, name=name, grace=grace)
+
+    def _own(self, handle: int, before: int) -> None:
+        """Register a handle created by the last tracker call with its owner process."""
+        if handle >= before:
+            self.procs.procs[self.handles.handles[handle].process].handles.append(handle)
+
+    @staticmethod
+    def _subject(found: Facts, values: Values, role: Role) -> None:
+        """The event's session and user (its row's `logon_id` and `user` fields). Inlined for
+        the usual one-field case: this runs for every model event."""
+        names = role.logon_id
+        found.logon_id = as_int(values.get(names[0])) if len(names) == 1 else logon_of(values, names)
+        domain, name = role.user
+        found.user = user_name(values.get(domain), values.get(name))
+
+    def _created(self, found: Facts, values: Values, role: Role) -> None:
+        pid = pid_of(values, role.target_pid)
+        self._subject(found, values, role)
+        if pid is None:
+            return
+        ppid = pid_of(values, role.source_pid)
+        parent: int | None = None
+        if ppid is not None:
+            parent, found.source_note = self._resolve(found, ppid, values.get(role.source_name))
+            found.source_pid, found.source_proc = ppid, parent
+        child = self.procs.create(found.host, found.computer, pid, found.ref, values)
+        if ppid is not None:
+            self.procs.set_parent(child, ppid, parent)
+        found.target_pid, found.target_proc = pid, child
+        logon = logon_of(values, role.new_logon_id)
+        self.procs.procs[child].logon_id = logon
+        found.logon_id = logon
+        found.user = self.procs.procs[child].user
+
+    def _exited(self, found: Facts, values: Values, role: Role) -> None:
+        self._subject(found, values, role)
+        pid = pid_of(values, role.source_pid)
+        if pid is None:
+            return
+        idx, found.source_note = self._resolve(found, pid, values.get(role.source_name))
+        found.source_pid, found.source_proc = pid, idx
+        self.procs.exit(idx, found.ref)
+        self.handles.process_exited(idx, found.ref, self.procs.procs[idx].handles)
+
+    def _handle_event(self, found: Facts, values: Values, role: Role) -> None:
+        self._subject(found, values, role)
+        pid = pid_of(values, role.source_pid)
+        hid = as_int(values.get(role.source_handle))
+        found.source_hid = hid
+        if pid is None:
+            return
+        idx, found.source_note = self._resolve(found, pid, values.get(role.source_name), grace=role.act is Act.CLOSE)
+        found.source_pid, found.source_proc = pid, idx
+        if not hid:
+            return
+        before = len(self.handles.handles)
+        args = (found.host, found.computer, pid, idx, hid, found.ref, values)
+        if role.act is Act.OPEN:
+            handle = self.handles.open(*args)
+        elif role.act is Act.USE:
+            handle = self.handles.use(*args)
+        else:
+            handle = self.handles.close(*args)
+        self._own(handle, before)
+        found.source_handle = handle
+
+    def _duplicated(self, found: Facts, values: Values, role: Role) -> None:
+        self._subject(found, values, role)
+        spid = pid_of(values, role.source_pid)
+        tpid = pid_of(values, role.target_pid)
+        found.source_hid = as_int(values.get(role.source_handle))
+        found.target_hid = as_int(values.get(role.target_handle))
+        found.source_pid, found.target_pid = spid, tpid
+        if spid is not None:
+            found.source_proc, found.source_note = self._resolve(found, spid)
+        if tpid is not None:
+            found.target_proc, found.target_note = self._resolve(found, tpid)
+        if found.source_proc is None or spid is None or found.source_hid is None:
+            return
+        before = len(self.handles.handles)
+        target = self.handles.duplicate(
+            found.host,
+            found.computer,
+            found.ref,
+            found.source_proc,
+            spid,
+            found.source_hid,
+            found.target_proc,
+            tpid,
+            found.target_hid,
+        )
+        if target is not None:
+            self._own(target, before)
+            found.target_handle = target
+
+    def _session_event(self, found: Facts, values: Values, role: Role) -> None:
+        self._subject(found, values, role)
+        lid = found.logon_id
+        if not lid:
+            return
+        if role.act is Act.PRIVILEGES:
+            self.sessions.privileged(found.host, found.computer, lid, found.ref, found.user)
+        elif role.act is Act.LOGON:
+            self.sessions.logon(found.host, found.computer, lid, found.ref, values)
+        else:
+            self.sessions.logoff(found.host, found.computer, lid, found.ref, values)

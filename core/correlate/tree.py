@@ -1,0 +1,279 @@
+"""Correlations and process forests as trees of `Node`, the one tree node type the UI, the CLI
+and the exports show; and the one-line summary of a correlation.
+
+Every node says how sure its link is (a confidence word) and the store id of its evidence event
+(to jump to). Long lists (a handle used a quarter of a million times) are cut to their edges
+(TREE_EDGE). Labels hold event data verbatim (attacker-controlled): renderers show them as
+literal text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from core.correlate.links import Correlation, HandleLink, Node, ProcessLink, SessionLink
+from core.correlate.processes import EXACT, INFERRED, MISSING, Process, Ref, pid_text
+from core.correlate.roles import SESSION_ACTS, Act, role_of
+from core.model.access import decode_messages
+from core.model.event import iso_from_filetime
+from core.model.sids import TOKEN_ELEVATION, decode_label
+
+if TYPE_CHECKING:
+    from core.correlate.model import CorrelationModel
+
+_T = TypeVar("_T")
+
+
+def summary(
+    ref: Ref,
+    source: ProcessLink | None,
+    target: ProcessLink | None,
+    sh: HandleLink | None,
+    th: HandleLink | None,
+    session: SessionLink | None,
+) -> str:
+    """The correlation's first line, in the words of the event's row of the roles table."""
+    eid = ref.event_id
+    role = role_of(eid)
+    src = source.label if source else "?"
+    if role.act is Act.DUPLICATE:
+        return (
+            f"{eid} {role.verb}: {src} handle {pid_text(sh.handle_id if sh else None)} -> "
+            f"{target.label if target else '?'} handle {pid_text(th.handle_id if th else None)}"
+        )
+    if role.act is Act.CREATE:
+        return f"{eid} {role.verb}: {target.label if target else '?'} by {src}"
+    if role.act is Act.EXIT:
+        return f"{eid} {role.verb}: {src}"
+    if sh is not None:
+        return f"{eid} {role.verb}: {pid_text(sh.handle_id)} by {src}"
+    if session is not None and role.act in SESSION_ACTS:
+        return f"{eid} {role.verb}: 0x{session.logon_id:x} {session.user or ''}".rstrip()
+    return f"{eid} record {ref.record_id}" + (f": {src}" if source else "")
+
+
+def ref_text(ref: Ref) -> str:
+    when = iso_from_filetime(ref.filetime) or "no time"
+    return f"{ref.event_id} record {ref.record_id} at {when}"
+
+
+#: A list in a tree (a handle's accesses, the related events, a process's handles...) shows its
+#: first and last TREE_EDGE items and one line for those between: a handle used 250,000 times
+#: made a tree of half a million lines (9 s to build, and the app's tree stopped drawing before
+#: the session and the related events). The Correlation itself keeps every item (`--json`).
+TREE_EDGE = 25
+
+
+def _capped(items: Sequence[_T], make: Callable[[_T], Node], what: str,
+            record: Callable[[_T], int | None] | None = None) -> list[Node]:
+    """Nodes for `items`, the middle of a long list summed up in one line (see TREE_EDGE)."""
+    if len(items) <= 2 * TREE_EDGE + 1:
+        return [make(item) for item in items]
+    hidden = items[TREE_EDGE:-TREE_EDGE]
+    span = ""
+    if record is not None:
+        first, last = record(hidden[0]), record(hidden[-1])
+        if first is not None and last is not None:
+            span = f", records {first} to {last}"
+    note = Node(f"... {len(hidden):,} more {what}{span} (the first and last {TREE_EDGE} are shown)", EXACT)
+    return [*(make(item) for item in items[:TREE_EDGE]), note, *(make(item) for item in items[-TREE_EDGE:])]
+
+
+def _record_of(ref: Ref) -> int | None:
+    return ref.record_id
+
+
+def _process_node(model: CorrelationModel, title: str, link: ProcessLink) -> Node:
+    p = link.process
+    if p is None:
+        return Node(f"{title}: {link.label}: {link.reason}", link.confidence)
+    marker = " (pre-existing)" if p.pre_existing else ""
+    kids: list[Node] = []
+    if p.created is not None:
+        kids.append(Node(f"created: {ref_text(p.created)}", EXACT, p.created.store_id))
+    if link.confidence != EXACT or link.reason != p.reason:
+        kids.append(Node(f"why: {link.reason}", link.confidence))
+    if p.image:
+        kids.append(Node(f"image: {p.image}", EXACT if p.created else INFERRED))
+    if p.command_line:
+        kids.append(Node(f"command line: {p.command_line}", EXACT, p.created.store_id if p.created else None))
+    if p.user or p.logon_id:
+        logon = f", logon 0x{p.logon_id:x}" if p.logon_id else ""
+        kids.append(Node(f"user: {p.user or '?'}{logon}", EXACT, p.created.store_id if p.created else None))
+    if p.elevation:
+        kids.append(Node(f"elevation: {p.elevation} ({TOKEN_ELEVATION.get(p.elevation, 'unknown')})", EXACT))
+    if p.integrity:
+        kids.append(Node(f"integrity: {p.integrity} ({decode_label(p.integrity) or 'unknown'})", EXACT))
+    if p.parent is not None:
+        parent = model.processes[p.parent]
+        kids.append(
+            Node(
+                f"parent: {parent.label}" + (" (pre-existing)" if parent.pre_existing else ""),
+                parent.confidence,
+                (parent.created or parent.first_seen).store_id,
+            )
+        )
+    elif p.parent_pid is not None:
+        kids.append(Node(f"parent: {pid_text(p.parent_pid)} not resolved", MISSING))
+    kids.append(_end_node(p))
+    event = (p.created or p.first_seen).store_id
+    return Node(f"{title}: {p.label}{marker}", link.confidence, event, kids)
+
+
+def _end_node(p: Process) -> Node:
+    if p.exited is not None:
+        return Node(f"exited: {ref_text(p.exited)}", EXACT, p.exited.store_id)
+    if p.replaced_by is not None:
+        return Node(f"no 4689: its pid was reused by {ref_text(p.replaced_by)}", INFERRED, p.replaced_by.store_id)
+    return Node("no 4689 in this log: still running at the end of the log", MISSING)
+
+
+def _handle_node(model: CorrelationModel, title: str, link: HandleLink) -> Node:
+    h = link.handle
+    if h is None:
+        return Node(f"{title}: {pid_text(link.handle_id)}: {link.reason}", link.confidence)
+    kids: list[Node] = []
+    owner = model.processes[h.process]
+    kids.append(Node(f"owner: {owner.label}", owner.confidence, (owner.created or owner.first_seen).store_id))
+    if h.opened is not None:
+        access = f", access {decode_messages(h.access) or ' '.join(h.access.split())}" if h.access else ""
+        kids.append(Node(f"opened: {ref_text(h.opened)}{access}", EXACT, h.opened.store_id))
+    if h.duplicated_by is not None:
+        src = ""
+        if h.source is not None:
+            s = model.handles[h.source]
+            src = f" from handle 0x{s.handle_id:x} of {model.processes[s.process].label}"
+        kids.append(Node(f"created by duplication: {ref_text(h.duplicated_by)}{src}", EXACT, h.duplicated_by.store_id))
+    if h.opened is None and h.duplicated_by is None:
+        kids.append(Node(f"open: {h.reason}", INFERRED, h.first_seen.store_id))
+    if link.confidence != EXACT:
+        kids.append(Node(f"why: {link.reason}", link.confidence))
+    kids += _capped(h.accesses, lambda r: Node(f"accessed: {ref_text(r)}", EXACT, r.store_id), "accesses",
+                    _record_of)
+    if h.closed is not None:
+        note = "" if h.close_reason == f"closed by 4658 record {h.closed.record_id}" else f" ({h.close_reason})"
+        kids.append(Node(f"closed: {ref_text(h.closed)}{note}", EXACT, h.closed.store_id))
+    else:
+        kids.append(Node(f"close: {h.close_reason}", MISSING))
+    kids += _capped(h.duplications, lambda r: Node(f"duplicated: {ref_text(r)}", EXACT, r.store_id), "duplications",
+                    _record_of)
+    event = (h.opened or h.duplicated_by or h.first_seen).store_id
+    return Node(f"{title}: {h.label}", link.confidence, event, kids)
+
+
+def _session_node(link: SessionLink) -> Node:
+    s = link.session
+    user = link.user or "?"
+    if s is None:
+        return Node(
+            f"logon session 0x{link.logon_id:x}: {user}",
+            link.confidence,
+            None,
+            [Node(f"why: {link.reason}", link.confidence)],
+        )
+    kids: list[Node] = []
+    if s.logon is not None:
+        kind = f", logon type {s.logon_type}" if s.logon_type else ""
+        kids.append(Node(f"logon: {ref_text(s.logon)}{kind}", EXACT, s.logon.store_id))
+    kids.append(Node(f"why: {link.reason}", link.confidence))
+    if s.privileges is not None:
+        kids.append(Node(f"special privileges: {ref_text(s.privileges)}", EXACT, s.privileges.store_id))
+    kids += _capped(s.logoffs, lambda r: Node(f"logoff: {ref_text(r)}", EXACT, r.store_id), "logoffs", _record_of)
+    if not s.logoffs:
+        kids.append(Node("no logoff in this log", MISSING))
+    marker = " (privileged)" if s.privileged else ""
+    event = s.logon.store_id if s.logon is not None else None
+    return Node(f"logon session 0x{link.logon_id:x}: {user}{marker}", link.confidence, event, kids)
+
+
+def _family(model: CorrelationModel, p: Process) -> list[Node]:
+    """A new process's children and handles (under its node in the tree of its 4688)."""
+
+    def child_node(i: int) -> Node:
+        child = model.processes[i]
+        return Node(f"child: {child.label}", child.confidence, (child.created or child.first_seen).store_id)
+
+    def handle_node(i: int) -> Node:
+        h = model.handles[i]
+        return _handle_node(model, "handle", HandleLink(h.handle_id, h, h.confidence, h.reason))
+
+    nodes = _capped(p.children, child_node, "children")
+    if p.handles:
+        nodes.append(Node(f"handles: {len(p.handles)}", EXACT, None, _capped(p.handles, handle_node, "handles")))
+    return nodes
+
+
+def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
+    """The correlation as a tree: its links titled by the event's row of the roles table, then
+    its session and related events."""
+    role = role_of(c.event.event_id)
+    titles = role.titles
+    kids: list[Node] = []
+    if c.source_process is not None:
+        kids.append(_process_node(model, titles.source_process, c.source_process))
+    if c.source_handle is not None:
+        kids.append(_handle_node(model, titles.source_handle, c.source_handle))
+    if c.target_process is not None:
+        node = _process_node(model, titles.target_process, c.target_process)
+        if role.act is Act.CREATE and c.target_process.process is not None:
+            node.children.extend(_family(model, c.target_process.process))
+        kids.append(node)
+    if c.target_handle is not None:
+        kids.append(_handle_node(model, titles.target_handle, c.target_handle))
+    if c.session is not None:
+        kids.append(_session_node(c.session))
+    if c.related:
+        kids.append(
+            Node(
+                f"related events: {len(c.related)}",
+                EXACT,
+                None,
+                _capped(c.related, lambda r: Node(f"{r.relation}: {ref_text(r.ref)}", EXACT, r.ref.store_id),
+                        "related events", lambda r: r.ref.record_id),
+            )
+        )
+    return Node(c.summary, EXACT, c.event.store_id, kids)
+
+
+def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]:
+    """A process's node (children filled in later) and the lines that follow its children:
+    its handles and its exit."""
+    when = iso_from_filetime(p.created.filetime) if p.created is not None else None
+    marker = " (pre-existing)" if p.pre_existing else (" (no 4688)" if p.created is None else "")
+    label = f"{p.label}{marker}" + (f" created {when}" if when else "")
+
+    def handle_node(i: int) -> Node:
+        h = model.handles[i]
+        close = (
+            Node(f"closed: {ref_text(h.closed)}", EXACT, h.closed.store_id)
+            if h.closed is not None
+            else Node(f"close: {h.close_reason}", MISSING)
+        )
+        return Node(h.label, h.confidence, (h.opened or h.duplicated_by or h.first_seen).store_id, [close])
+
+    tail = _capped(p.handles, handle_node, "handles")
+    tail.append(_end_node(p))
+    return Node(label, p.confidence, (p.created or p.first_seen).store_id, []), tail
+
+
+def process_forest(model: CorrelationModel, computer: str) -> list[Node]:
+    """Process instances of one computer as trees (parent -> children); pid reuse shows as
+    separate instances, inferred (pre-existing) ones are marked, each with handles and exit."""
+    host = computer.casefold()
+    procs = sorted(
+        (p for p in model.processes if p.computer.casefold() == host),
+        key=lambda p: (p.created or p.first_seen).key,
+    )
+    built = {p.index: _forest_node(model, p) for p in procs}
+    roots: list[Node] = []
+    for p in procs:
+        node = built[p.index][0]
+        parent = built.get(p.parent) if p.parent is not None else None
+        if parent is None:
+            roots.append(node)
+        else:
+            parent[0].children.append(node)
+    for node, tail in built.values():
+        node.children.extend(tail)
+    return roots
