@@ -31,12 +31,11 @@ Postings = dict[tuple[str, str], list[int]]
 #: The same with the ids as a JSON array ("[5, 9, 12]"): how batches travel to the store.
 PostingsText = dict[tuple[str, str], str]
 
+#: The fields of an `EventRow`, in order (the `events` table's columns: `core.store.schema`).
 EVENT_COLUMNS = (
     "id, source, record_number, record_id, ts, event_id, version, level, task, opcode, keywords, "
     "channel, provider, computer, pid, tid, user_sid, locator, data"
 )
-#: OR REPLACE: a worker that dies after committing its batch has it decoded again, identically.
-INSERT_EVENTS = f"INSERT OR REPLACE INTO events({EVENT_COLUMNS}) VALUES ({', '.join('?' * 19)})"
 
 #: Store ids are (input position << ID_SHIFT) + the event's place in its input (the byte offset
 #: of an EVTX record, the 1-based position in other formats): unique, in input order, and known

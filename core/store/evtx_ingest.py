@@ -21,8 +21,9 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from core.model.event import ParseIssue
-from core.model.rows import INSERT_EVENTS, EventRow, PostingsText, postings_text, system_strings
+from core.model.rows import EventRow, PostingsText, postings_text, system_strings
 from core.model.storable import TEXT_INTS, storable_rows
+from core.store.schema import INSERT_EVENTS
 from parsers import evtx
 
 #: Chunks a worker decodes and inserts per task (1 MiB of log, a transaction, a report): larger

@@ -16,6 +16,8 @@ during ingest costs several times more.
 
 from __future__ import annotations
 
+from core.model.rows import EVENT_COLUMNS
+
 SCHEMA_VERSION = 4
 
 TABLES = """
@@ -102,3 +104,7 @@ SYSTEM_FIELDS: dict[str, str] = {
     "threadid": "tid",
     "usersid": "user_sid",
 }
+
+#: OR REPLACE: a worker that dies after committing its batch has it decoded again, identically.
+_PLACES = ", ".join("?" * len(EVENT_COLUMNS.split(",")))
+INSERT_EVENTS = f"INSERT OR REPLACE INTO events({EVENT_COLUMNS}) VALUES ({_PLACES})"

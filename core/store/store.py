@@ -22,7 +22,6 @@ from typing import Any, NamedTuple
 from core.model.event import Event, EventKeys, ParseIssue
 from core.model.rows import (
     EVENT_COLUMNS,
-    INSERT_EVENTS,
     EventRow,
     Postings,
     PostingsText,
@@ -46,6 +45,7 @@ from core.model.storable import (
 )
 from core.model.values import as_int
 from core.store import schema
+from core.store.schema import INSERT_EVENTS
 
 #: Default display order: time, then EventRecordID (a wrapped log is not in time order by
 #: file position), then insertion order.
