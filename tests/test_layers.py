@@ -132,7 +132,6 @@ def _sql_sites(path: Path) -> list[str]:
     return sites
 
 
-@pytest.mark.xfail(strict=True, reason="SQL still in findings.engine")
 def test_sql_only_in_the_store_and_query_layers() -> None:
     """Only `core.store.store` and `core.query.compile` write SQL; everything else asks them by typed calls."""
     sites = []
