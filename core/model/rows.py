@@ -60,16 +60,16 @@ def encode_tuples(items: Iterable[tuple[int, tuple[Any, ...]]], postings: Postin
 
     `record_id` falls back to the record number (the 1-based position for text formats) when
     the input carries no EventRecordID."""
-    return [encode_one(sid, postings, t) for sid, t in items]
+    return [encode_one(store_id, postings, t) for store_id, t in items]
 
 
-def encode_one(sid: int, postings: Postings, t: tuple[Any, ...]) -> EventRow:
+def encode_one(store_id: int, postings: Postings, t: tuple[Any, ...]) -> EventRow:
     """`encode_tuples` for one event (the decoder's generated encoders fall back to this)."""
     (source, number, record_id, ts, eid, version, level, task, opcode, keywords, channel, provider,
      computer, pid, tid, user_sid, data, locator) = t
     for pair in data:
-        postings[pair].append(sid)
-    return (sid, source, number, number if record_id is None else record_id, ts, eid, version, level, task,
+        postings[pair].append(store_id)
+    return (store_id, source, number, number if record_id is None else record_id, ts, eid, version, level, task,
             opcode, keywords, channel, provider, computer, pid, tid, user_sid, locator,
             marshal.dumps(data, MARSHAL_VERSION) if data else _EMPTY)
 

@@ -391,15 +391,15 @@ class Case:
             source = by_path.get(m.source_path, m.source if m.source in self.sources else None)
             if source is None:
                 continue
-            sid = self._locate(store, m, source)
-            if sid is None:
+            store_id = self._locate(store, m, source)
+            if store_id is None:
                 continue
-            if sid != m.store_id:
+            if store_id != m.store_id:
                 with self._lock:  # the UI may unmark meanwhile: never resurrect a mark
                     if self._marks.get(key) is m:
-                        m = replace(m, store_id=sid)
+                        m = replace(m, store_id=store_id)
                         self._marks[key] = m
-            found[sid] = m
+            found[store_id] = m
         return found
 
     def _locate(self, store: Store, m: Mark, source: int) -> int | None:

@@ -310,7 +310,7 @@ def marks_report(case: Case, store: Store) -> tuple[str, int]:
     Returns (text, number of marks). Marks whose event is not in these inputs are listed too,
     from what the mark remembers, and said to be missing."""
     resolved = case.resolve(store)
-    by_key = {m.key: sid for sid, m in resolved.items()}
+    by_key = {m.key: store_id for store_id, m in resolved.items()}
     marks = case.marks()
     sources = store.sources()
     first, last = store.time_range()
@@ -337,8 +337,8 @@ def marks_report(case: Case, store: Store) -> tuple[str, int]:
         lines.append("|---|---|---|---|---|---|")
         details: list[str] = []
         for i, m in enumerate(marks, 1):
-            sid = by_key.get(m.key)
-            se = store.get(sid) if sid is not None else None
+            store_id = by_key.get(m.key)
+            se = store.get(store_id) if store_id is not None else None
             summary = summarize(se.event) if se is not None else "(not found in these inputs)"
             cells = [
                 str(i),
