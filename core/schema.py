@@ -16,7 +16,7 @@ during ingest costs several times more.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS issues (
     source INTEGER NOT NULL,
     chunk  INTEGER,
     offset INTEGER,
-    reason TEXT NOT NULL
+    reason TEXT NOT NULL,
+    ts     INTEGER                      -- the damaged record's header time (FILETIME), if readable
 );
 CREATE TABLE IF NOT EXISTS events (
     id            INTEGER PRIMARY KEY,  -- core.rows.store_id: (input << 40) + place in it

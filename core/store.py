@@ -231,8 +231,8 @@ class Store:
     def add_issues(self, issues: Iterable[ParseIssue]) -> None:
         with self.conn:
             self.conn.executemany(
-                "INSERT INTO issues(source, chunk, offset, reason) VALUES (?, ?, ?, ?)",
-                [(i.source, i.chunk, i.offset, i.reason) for i in issues],
+                "INSERT INTO issues(source, chunk, offset, reason, ts) VALUES (?, ?, ?, ?, ?)",
+                [(i.source, i.chunk, i.offset, i.reason, i.filetime) for i in issues],
             )
 
     def finish_source(self, source_id: int, *, records: int, parse_issues: int, error: str | None) -> None:
@@ -266,7 +266,8 @@ class Store:
 
     def issues(self, source: int | None = None, limit: int | None = None) -> list[ParseIssue]:
         """Parse issues in the order they were met (at most `limit`; see `issue_count`)."""
-        sql = "SELECT i.source, s.path, i.reason, i.chunk, i.offset FROM issues i JOIN sources s ON s.id = i.source"
+        sql = "SELECT i.source, s.path, i.reason, i.chunk, i.offset, i.ts FROM issues i"
+        sql += " JOIN sources s ON s.id = i.source"
         params: list[object] = []
         if source is not None:
             sql += " WHERE i.source = ?"
@@ -276,7 +277,7 @@ class Store:
             sql += " LIMIT ?"
             params.append(limit)
         rows = self.conn.execute(sql, params).fetchall()
-        return [ParseIssue(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [ParseIssue(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     def issue_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])

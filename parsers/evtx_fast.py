@@ -49,6 +49,7 @@ from parsers.binxml import (
     template_walk,
     to_int,
 )
+from parsers.evtx_guard import StepBudgetExceeded
 
 _U16 = struct.Struct("<H").unpack_from
 _U32 = struct.Struct("<I").unpack_from
@@ -947,25 +948,32 @@ class _Reference:
     """python-evtx for the records of one chunk that the fast decoder rejects (its chunk
     header parsed once, on the first such record)."""
 
-    __slots__ = ("buf", "chunk", "chunk_ofs", "index", "path", "source")
+    __slots__ = ("buf", "chunk", "chunk_ofs", "gave_up", "index", "path", "source")
 
     def __init__(self, buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> None:
         self.buf, self.index, self.chunk_ofs, self.source, self.path = buf, index, chunk_ofs, source, path
         self.chunk: Any = None
+        self.gave_up = False  # python-evtx ran out of steps on this chunk: not asked again
 
     def decode(self, offset: int, fast_error: Exception, fallback: bool = True) -> Event | ParseIssue:
         """The record at `offset` from python-evtx, or the issue naming both decoders' reasons
-        (only the fast one's when `fallback` is off or the record is hopeless)."""
+        (only the fast one's when `fallback` is off or the record is hopeless). Once python-evtx
+        exceeds its step budget in a chunk, the chunk's other records are not handed to it: a
+        looping chunk costs one budget, not one per record."""
         fast_reason = f"{type(fast_error).__name__}: {fast_error}"
         if not fallback or isinstance(fast_error, HopelessRecord):
-            return ParseIssue(self.source, self.path, fast_reason[:300], self.index, offset)
+            return ref.issue_at(self.buf, self.source, self.path, fast_reason[:300], self.index, offset)
+        if self.gave_up:
+            reason = f"python-evtx skipped: it looped on this chunk (fast: {fast_reason})"[:300]
+            return ref.issue_at(self.buf, self.source, self.path, reason, self.index, offset)
         try:
             if self.chunk is None:
                 self.chunk = ref.chunk_header(self.buf, self.chunk_ofs)
             return ref.decode_record(self.buf, self.chunk, offset, self.source)
         except Exception as exc:  # noqa: BLE001 - one bad record costs only itself
+            self.gave_up = isinstance(exc, StepBudgetExceeded)
             reason = f"{type(exc).__name__}: {exc} (fast: {fast_reason})"[:300]
-            return ParseIssue(self.source, self.path, reason, self.index, offset)
+            return ref.issue_at(self.buf, self.source, self.path, reason, self.index, offset)
 
 
 def encode_chunk(

@@ -1,0 +1,150 @@
+"""Hostile EVTX chunks: cycles in a chunk's string and template tables cannot hang the loader
+or the raw XML tab, and a damaged record still says when it was written.
+
+The mutants are built from a real sample inside tmp_path. Each run that could hang runs in a
+child process with a time limit: a hang fails the test instead of stalling the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.model import ParseIssue, iso_from_filetime
+from parsers import evtx
+from tests.shared import sample
+
+HEADER, CHUNK = 0x1000, 0x10000
+SECURITY = "evtx/parsers/omerbenamram__samples__security.evtx"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _records(data: bytes | bytearray, base: int) -> list[int]:
+    free = struct.unpack_from("<I", data, base + 0x30)[0]
+    ofs, out = base + 0x200, []
+    while ofs + 24 <= base + free and data[ofs : ofs + 4] == b"**\x00\x00":
+        out.append(ofs)
+        ofs += struct.unpack_from("<I", data, ofs + 4)[0]
+    return out
+
+
+def cyclic_log(tmp_path: Path, cycles: bool = True) -> tuple[Path, int, int]:
+    """The sample with every string and template entry of chunk 0 pointing back at itself
+    (unless not `cycles`), and one record of that chunk damaged (an unknown substitution type)
+    so that our decoder hands it to python-evtx: (path, offset of a good record, offset of the
+    damaged one)."""
+    data = bytearray(sample(SECURITY).read_bytes())
+    for table, buckets in ((0x80, 64), (0x180, 32)) if cycles else ():
+        for i in range(buckets):
+            entry = struct.unpack_from("<I", data, HEADER + table + 4 * i)[0]
+            if entry:
+                struct.pack_into("<I", data, HEADER + entry, entry)  # next offset = itself
+    records = _records(data, HEADER)
+    damaged = records[3]
+    assert data[damaged + 28] == 0x0C  # template instance; its substitution table follows
+    data[damaged + 44] = 0x22  # the first substitution's type: unknown to both decoders
+    path = tmp_path / "cyclic.evtx"
+    path.write_bytes(data)
+    return path, records[0], damaged
+
+
+def run_child(code: str, *args: str, timeout: float = 60.0) -> str:
+    """Run `code` in a child interpreter (memory capped at 2 GiB); its stdout. A child that
+    outlives `timeout` fails the test: that is the hang this file guards against."""
+    prelude = "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", prelude + code, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running after {timeout:.0f} s: the decoder loops")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    return done.stdout
+
+
+LOAD = """
+import json, sys
+from core.model import ParseIssue
+from parsers import evtx
+items = list(evtx.iter_events(sys.argv[1], 0, jobs=1))
+issues = [(i.chunk, i.offset, i.filetime) for i in items if isinstance(i, ParseIssue)]
+print(json.dumps({"events": len(items) - len(issues), "issues": issues}))
+"""
+
+
+def test_self_pointing_chunk_tables_cost_one_record_not_a_hang(tmp_path: Path) -> None:
+    path, _, damaged = cyclic_log(tmp_path)
+    intact = [i for i in evtx.iter_events(str(sample(SECURITY)), 0, jobs=1) if not isinstance(i, ParseIssue)]
+    got = json.loads(run_child(LOAD, str(path)))
+    assert got["events"] == len(intact) - 1  # every other record, the rest of the chunk included
+    [(chunk, offset, filetime)] = got["issues"]
+    assert (chunk, offset) == (0, damaged)
+    assert filetime is not None
+
+
+RAW = """
+import sys
+from tui.detail import raw_xml
+for locator in sys.argv[2:]:
+    print(repr(raw_xml(sys.argv[1], "evtx", int(locator))))
+"""
+
+
+def test_raw_xml_tab_on_a_cyclic_chunk_answers(tmp_path: Path) -> None:
+    path, good, damaged = cyclic_log(tmp_path)
+    good_xml, damaged_text = run_child(RAW, str(path), str(good), str(damaged), timeout=30).splitlines()
+    assert "<EventID" in good_xml  # python-evtx still renders the intact record
+    assert damaged_text  # an error text (or a reconstruction), never a spin
+
+
+def test_step_budget_stops_a_looping_call() -> None:
+    from parsers.evtx_guard import StepBudgetExceeded, run_bounded
+
+    def spin() -> None:
+        while True:
+            len("")
+
+    with pytest.raises(StepBudgetExceeded):
+        run_bounded(spin, steps=10_000)
+    assert sys.getprofile() is None
+
+
+def test_damaged_record_keeps_its_header_time(tmp_path: Path) -> None:
+    path, _, damaged = cyclic_log(tmp_path, cycles=False)
+    [issue] = [i for i in evtx.iter_events(str(path), 0, jobs=1) if isinstance(i, ParseIssue)]
+    ticks = struct.unpack_from("<Q", path.read_bytes(), damaged + 16)[0]
+    assert issue.filetime == ticks
+    assert (iso_from_filetime(issue.filetime) or "").startswith("2016-07-")
+
+
+def test_issues_panel_shows_the_damaged_record_time(tmp_path: Path) -> None:
+    from textual.widgets import DataTable
+
+    from tests.apputil import sync, wait_for
+    from tui.app import EvtxApp
+    from tui.issues_panel import IssuesScreen
+
+    path, _, damaged = cyclic_log(tmp_path, cycles=False)
+    ticks = struct.unpack_from("<Q", path.read_bytes(), damaged + 16)[0]
+    shown = (iso_from_filetime(ticks) or "")[:19].replace("T", " ")
+
+    @sync
+    async def run() -> None:
+        app = EvtxApp([str(path)], use_cache=False)
+        async with app.run_test(size=(160, 30)) as pilot:
+            await wait_for(pilot, lambda: app.loaded, timeout=30)
+            await pilot.press("exclamation_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, IssuesScreen))
+            table = app.screen.query_one(DataTable)
+            await wait_for(pilot, lambda: table.row_count >= 1)
+            cells = [str(c) for c in table.get_row_at(0)]
+            assert cells[:3] == ["cyclic.evtx", "0", f"0x{damaged:x}"]
+            assert shown in cells
+
+    run()
