@@ -199,7 +199,8 @@ class ChunkDecoder:
             if root.sizes[i] == 0:
                 raise BinXmlError("empty nested BinXML")
             ofs = root.offsets[i]
-            if buf[ofs + (4 if buf[ofs] & 0x0F == 0x0F else 0)] & 0x0F == 0x01:
+            first = buf[ofs + (4 if buf[ofs] & 0x0F == 0x0F else 0)]
+            if first & 0x0F == 0x01 or first == 0x00:  # elements, or an empty document
                 raise _Fragment()
             nested = parse_root(buf, ofs, len(buf))
             roots.append(nested)
