@@ -148,3 +148,37 @@ def test_issues_panel_shows_the_damaged_record_time(tmp_path: Path) -> None:
             assert shown in cells
 
     run()
+
+
+def exploding_log(levels: int) -> bytes:
+    """One chunk, one record: a template whose only element holds its substitution 0 twice,
+    and a chain of `levels` nested BinXML values that each instantiate that same template:
+    expanded naively, 2**levels copies from a record of a few hundred bytes."""
+    rec = 0x200
+    tpl = rec + 24 + 4 + 10  # resident template definition, right after the record's instance
+    name = tpl + 0x18 + 4 + 11  # the element's name, stored inline after its header
+    body = b"\x0f\x01\x01\x00" + b"\x01\xff\xff" + struct.pack("<II", 0, name)
+    body += struct.pack("<IHH", 0, 0, 1) + "E".encode("utf-16-le") + b"\x00\x00"
+    body += b"\x02" + b"\x0d\x00\x00\x21" * 2 + b"\x04\x00"
+    template = struct.pack("<I", 0) + bytes(16) + struct.pack("<I", len(body)) + body
+    instance = b"\x0f\x01\x01\x00\x0c\x01" + struct.pack("<II", 1, tpl)
+    value = instance + struct.pack("<I", 1) + struct.pack("<HBB", 4, 8, 0) + b"\x07\x00\x00\x00"
+    for _ in range(levels - 1):
+        value = instance + struct.pack("<I", 1) + struct.pack("<HBB", len(value), 0x21, 0) + value
+    top = instance + template + struct.pack("<I", 1) + struct.pack("<HBB", len(value), 0x21, 0) + value
+    size = 24 + len(top) + 4
+    record = b"**\x00\x00" + struct.pack("<IQQ", size, 1, 132000000000000000) + top + struct.pack("<I", size)
+    chunk = bytearray(CHUNK)
+    chunk[:8] = b"ElfChnk\x00"
+    struct.pack_into("<I", chunk, 0x30, rec + len(record))
+    chunk[rec : rec + len(record)] = record
+    return b"ElfFile\x00" + bytes(HEADER - 8) + bytes(chunk)
+
+
+def test_record_reusing_its_template_in_nested_values_is_refused_not_expanded(tmp_path: Path) -> None:
+    path = tmp_path / "exploding.evtx"
+    path.write_bytes(exploding_log(22))  # 4 million copies: minutes, before the bound
+    got = json.loads(run_child(LOAD, str(path), timeout=30))
+    assert got["events"] == 0
+    [(chunk, offset, filetime)] = got["issues"]
+    assert (chunk, offset, filetime) == (0, HEADER + 0x200, 132000000000000000)
