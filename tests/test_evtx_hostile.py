@@ -182,3 +182,43 @@ def test_record_reusing_its_template_in_nested_values_is_refused_not_expanded(tm
     assert got["events"] == 0
     [(chunk, offset, filetime)] = got["issues"]
     assert (chunk, offset, filetime) == (0, HEADER + 0x200, 132000000000000000)
+
+
+def _template_with_references(entity: str) -> tuple[bytes, int]:
+    """A chunk-like buffer holding one template: <E a="x&{entity};y">1&{entity};&#x41;</E>,
+    names stored inline; returns (buffer, template offset)."""
+
+    def name(text: str) -> bytes:
+        return struct.pack("<IHH", 0, 0, len(text)) + text.encode("utf-16-le") + b"\x00\x00"
+
+    def value(text: str) -> bytes:
+        return b"\x05\x01" + struct.pack("<H", len(text)) + text.encode("utf-16-le")
+
+    tpl = 0x100
+    body = bytearray(b"\x0f\x01\x01\x00")
+    at = tpl + 0x18 + len(body)
+    body += b"\x41\xff\xff" + struct.pack("<II", 0, at + 15) + struct.pack("<I", 0) + name("E")
+    body += b"\x06" + struct.pack("<I", tpl + 0x18 + len(body) + 5) + name("a")
+    body += value("x") + b"\x09" + struct.pack("<I", tpl + 0x18 + len(body) + len(value("x")) + 5) + name(entity)
+    body += value("y") + b"\x02" + value("1")
+    body += b"\x09" + struct.pack("<I", tpl + 0x18 + len(body) + 5) + name(entity)
+    body += b"\x08\x41\x00" + b"\x04\x00"
+    buf = bytearray(0x1000)
+    buf[tpl : tpl + 0x18] = struct.pack("<I", 0) + bytes(16) + struct.pack("<I", len(body))
+    buf[tpl + 0x18 : tpl + 0x18 + len(body)] = body
+    return bytes(buf), tpl
+
+
+def test_entity_and_character_references_in_templates() -> None:
+    from parsers.binxml import Elem, parse_template, template_key
+
+    buf, tpl = _template_with_references("amp")
+    [elem] = [item for item in parse_template(buf, tpl) if isinstance(item, Elem)]
+    assert elem.name == "E"
+    assert elem.attrs == [("a", ["x", "&", "y"])]
+    assert "".join(str(p) for p in elem.content) == "1&A"
+    # templates that differ only by an entity never share a compiled shape
+    other, _ = _template_with_references("lt")
+    assert template_key(buf, tpl) != template_key(other, tpl)
+    [lt] = [item for item in parse_template(other, tpl) if isinstance(item, Elem)]
+    assert "".join(str(p) for p in lt.content) == "1<A"
