@@ -1,4 +1,5 @@
-"""The issues panel (`!`): unreadable inputs and parse issues, file, chunk/offset and reason.
+"""The issues panel (`!`): unreadable inputs and parse issues: file, chunk/offset, the damaged
+record's time when its header still gives one (it places the loss on the timeline), reason.
 
 Read in a worker through its own read-only connection, bounded (a badly damaged log can hold
 millions of issues; the panel says how many it does not show).
@@ -17,10 +18,17 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from core.model.event import iso_from_filetime
 from core.model.text import one_line
 from core.store.store import Store
 
 MAX_SHOWN = 10_000
+
+
+def _time(ticks: int | None) -> str:
+    """An issue's record time as the event table shows times (UTC, to the second)."""
+    iso = iso_from_filetime(ticks)
+    return "" if iso is None else iso[:19].replace("T", " ")
 
 
 class IssuesScreen(ModalScreen[None]):
@@ -41,10 +49,10 @@ class IssuesScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("File", "Chunk", "Offset", "Reason")
+        table.add_columns("File", "Chunk", "Offset", "Time (UTC)", "Reason")
         table.focus()
         for err in self.load_errors:
-            table.add_row(Text("(app)"), Text(""), Text(""), Text(one_line(err)))
+            table.add_row(Text("(app)"), Text(""), Text(""), Text(""), Text(one_line(err)))
         if self.db_path is not None:
             self._read(self.db_path)
 
@@ -56,7 +64,7 @@ class IssuesScreen(ModalScreen[None]):
             for src in store.sources():
                 if src.error:
                     name = Text(one_line(Path(src.path).name, 40))
-                    rows.append((name, Text(""), Text(""), Text(one_line(src.error))))
+                    rows.append((name, Text(""), Text(""), Text(""), Text(one_line(src.error))))
             issues = store.issues(limit=MAX_SHOWN)
             more = max(0, store.issue_count() - MAX_SHOWN)
             for issue in issues:
@@ -65,6 +73,7 @@ class IssuesScreen(ModalScreen[None]):
                         Text(one_line(Path(issue.path).name, 40)),
                         Text("" if issue.chunk is None else str(issue.chunk)),
                         Text("" if issue.offset is None else f"0x{issue.offset:x}"),
+                        Text(_time(issue.filetime)),
                         Text(one_line(issue.reason, 300)),
                     )
                 )

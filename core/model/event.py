@@ -155,7 +155,9 @@ class ParseIssue:
     """A record that could not be decoded: it costs only itself, and is counted and shown.
 
     `chunk` is the 0-based chunk index (EVTX) or None; `offset` the byte offset of the record
-    in the file (EVTX), or the 1-based line/element position for text formats.
+    in the file (EVTX), or the 1-based line/element position for text formats. `filetime` is
+    the record header's time (EVTX, FILETIME ticks) when it is readable: it places a damaged
+    record on the timeline an analyst is reading.
     """
 
     source: int
@@ -163,6 +165,7 @@ class ParseIssue:
     reason: str
     chunk: int | None = None
     offset: int | None = None
+    filetime: int | None = None
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from core.model.rows import EVENT_COLUMNS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS issues (
     source INTEGER NOT NULL,
     chunk  INTEGER,
     offset INTEGER,
-    reason TEXT NOT NULL
+    reason TEXT NOT NULL,
+    ts     INTEGER                      -- the damaged record's header time (FILETIME), if readable
 );
 CREATE TABLE IF NOT EXISTS events (
     id            INTEGER PRIMARY KEY,  -- core.model.rows.store_id: (input << 40) + place in it

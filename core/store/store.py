@@ -273,15 +273,15 @@ class Store:
         self.flush_postings()
 
     def add_issues(self, issues: Iterable[ParseIssue]) -> None:
-        rows = [(i.source, i.chunk, i.offset, i.reason) for i in issues]
-        sql = "INSERT INTO issues(source, chunk, offset, reason) VALUES (?, ?, ?, ?)"
+        rows = [(i.source, i.chunk, i.offset, i.reason, i.filetime) for i in issues]
+        sql = "INSERT INTO issues(source, chunk, offset, reason, ts) VALUES (?, ?, ?, ?, ?)"
         try:
             with self.conn:
                 self.conn.executemany(sql, rows)
         except (OverflowError, UnicodeEncodeError):  # a reason quoting bad text, a wild offset
             with self.conn:
                 self.conn.executemany(sql, storable_postings((s, c, o if o is None or -(1 << 63) <= o < (1 << 63)
-                                                              else None, r) for s, c, o, r in rows))
+                                                              else None, r, t) for s, c, o, r, t in rows))
 
     def finish_source(self, source_id: int, *, records: int, parse_issues: int, error: str | None) -> None:
         """Record an input's outcome; `complete` says it was read to its end."""
@@ -314,7 +314,8 @@ class Store:
 
     def issues(self, source: int | None = None, limit: int | None = None) -> list[ParseIssue]:
         """Parse issues in the order they were met (at most `limit`; see `issue_count`)."""
-        sql = "SELECT i.source, s.path, i.reason, i.chunk, i.offset FROM issues i JOIN sources s ON s.id = i.source"
+        sql = "SELECT i.source, s.path, i.reason, i.chunk, i.offset, i.ts FROM issues i"
+        sql += " JOIN sources s ON s.id = i.source"
         params: list[object] = []
         if source is not None:
             sql += " WHERE i.source = ?"
@@ -324,7 +325,7 @@ class Store:
             sql += " LIMIT ?"
             params.append(limit)
         rows = self.conn.execute(sql, params).fetchall()
-        return [ParseIssue(r[0], path_text(r[1]), r[2], r[3], r[4]) for r in rows]
+        return [ParseIssue(r[0], path_text(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
     def issue_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])

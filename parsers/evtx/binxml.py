@@ -420,7 +420,7 @@ def _element(buf: bytes, p: int, depth: int, literal_only: bool = False) -> tupl
         if q >= size:
             raise BinXmlError("element runs past the chunk")
         token = buf[q] & 0x0F
-        if token == 0x06:  # attribute: name, then exactly one value node
+        if token == 0x06:  # attribute: name, then its value nodes
             if q + 5 > size:
                 raise BinXmlError("attribute outside the chunk")
             a_ofs = _U32(buf, q + 1)[0]
@@ -428,22 +428,32 @@ def _element(buf: bytes, p: int, depth: int, literal_only: bool = False) -> tupl
             if not _ATTR_NAME_RE.match(a_name):
                 raise BinXmlError(f"attribute name {a_name!r}")
             q += 5 + (a_len if a_ofs > q else 0)
+            parts: list[Part] = []
+            # Usually one value node; text with an entity (`a&amp;b`) is value, entity, value.
+            while q < size:
+                vt = buf[q] & 0x0F
+                if vt == 0x05:
+                    text, length = _value_token(buf, q)
+                    parts.append(text)
+                    q += length
+                elif vt in (0x0D, 0x0E):
+                    if literal_only:
+                        raise BinXmlError("substitution outside a template")
+                    if q + 4 > size:
+                        raise BinXmlError("substitution outside the chunk")
+                    parts.append(_U16(buf, q + 1)[0])
+                    q += 4
+                elif vt in (0x08, 0x09):
+                    text, length = _reference(buf, q)
+                    parts.append(text)
+                    q += length
+                else:
+                    break
             if q >= size:
                 raise BinXmlError("attribute outside the chunk")
-            vt = buf[q] & 0x0F
-            if vt == 0x05:
-                text, length = _value_token(buf, q)
-                elem.attrs.append((a_name, [text]))
-                q += length
-            elif vt in (0x0D, 0x0E):
-                if literal_only:
-                    raise BinXmlError("substitution outside a template")
-                if q + 4 > size:
-                    raise BinXmlError("substitution outside the chunk")
-                elem.attrs.append((a_name, [_U16(buf, q + 1)[0]]))
-                q += 4
-            else:
-                raise BinXmlError(f"attribute value token {vt:#x}")
+            if not parts:
+                raise BinXmlError(f"attribute value token {buf[q] & 0x0F:#x}")
+            elem.attrs.append((a_name, parts))
         elif token == 0x02:  # close start element
             q += 1
         elif token in (0x03, 0x04):  # close empty element / close element
@@ -462,10 +472,39 @@ def _element(buf: bytes, p: int, depth: int, literal_only: bool = False) -> tupl
                 raise BinXmlError("substitution outside the chunk")
             elem.content.append(_U16(buf, q + 1)[0])
             q += 4
+        elif token in (0x08, 0x09):
+            text, length = _reference(buf, q)
+            elem.content.append(text)
+            q += length
         elif token == 0x0F:
             q += 4
         else:
             raise BinXmlError(f"token {token:#x} inside an element")
+
+
+#: What lxml makes of the entity references python-evtx writes (`&amp;`...): XML's own five.
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+
+def _reference(buf: bytes, p: int) -> tuple[str, int]:
+    """An entity reference (token 0x09: a name, `&amp;` in Defender's URLs) or a character
+    reference (0x08: `&#x26;`) at `p`, as the character the XML round trip gives, and the
+    token's length. A name XML does not define, or a character XML forbids, has no text."""
+    if buf[p] & 0x0F == 0x08:
+        if p + 3 > len(buf):
+            raise BinXmlError("character reference outside the chunk")
+        char = chr(_U16(buf, p + 1)[0])
+        if not char.isprintable() or 0xD800 <= ord(char) <= 0xDFFF:
+            raise BinXmlError(f"character reference {ord(char):#x}")
+        return char, 3
+    if p + 5 > len(buf):
+        raise BinXmlError("entity reference outside the chunk")
+    string_ofs = _U32(buf, p + 1)[0]
+    name, name_len = _name(buf, string_ofs)
+    text = _ENTITIES.get(name)
+    if text is None:
+        raise BinXmlError(f"entity reference &{name[:40]!r};")
+    return text, 5 + (name_len if string_ofs > p else 0)
 
 
 def parse_template(buf: bytes, template_ofs: int) -> list[Elem | Part]:
@@ -601,15 +640,22 @@ def _element_key(buf: bytes, p: int, depth: int, out: bytearray, names: list[int
             out += b"@"
             a_len = _name_key(buf, a_ofs, out, names)
             q += 5 + (a_len if a_ofs > q else 0)
+            start = q
+            while q < size:
+                vt = buf[q] & 0x0F
+                if vt == 0x05:
+                    q = _value_key(buf, q, out)
+                elif vt in (0x0D, 0x0E):
+                    q = _substitution_key(buf, q, out)
+                elif vt in (0x08, 0x09):
+                    q = _reference_key(buf, q, out, names)
+                else:
+                    break
             if q >= size:
                 raise BinXmlError("attribute outside the chunk")
-            vt = buf[q] & 0x0F
-            if vt == 0x05:
-                q = _value_key(buf, q, out)
-            elif vt in (0x0D, 0x0E):
-                q = _substitution_key(buf, q, out)
-            else:
-                raise BinXmlError(f"attribute value token {vt:#x}")
+            if q == start:
+                raise BinXmlError(f"attribute value token {buf[q] & 0x0F:#x}")
+            out += b"="
         elif token == 0x02:
             q += 1
         elif token in (0x03, 0x04):
@@ -621,10 +667,28 @@ def _element_key(buf: bytes, p: int, depth: int, out: bytearray, names: list[int
             q = _value_key(buf, q, out)
         elif token in (0x0D, 0x0E):
             q = _substitution_key(buf, q, out)
+        elif token in (0x08, 0x09):
+            q = _reference_key(buf, q, out, names)
         elif token == 0x0F:
             q += 4
         else:
             raise BinXmlError(f"token {token:#x} inside an element")
+
+
+def _reference_key(buf: bytes, p: int, out: bytearray, names: list[int]) -> int:
+    """Key an entity or character reference at `p` (what `_reference` reads): past it."""
+    if buf[p] & 0x0F == 0x08:
+        if p + 3 > len(buf):
+            raise BinXmlError("character reference outside the chunk")
+        out += b"#"
+        out += buf[p + 1 : p + 3]
+        return p + 3
+    if p + 5 > len(buf):
+        raise BinXmlError("entity reference outside the chunk")
+    string_ofs = _U32(buf, p + 1)[0]
+    out += b"&"
+    name_len = _name_key(buf, string_ofs, out, names)
+    return p + 5 + (name_len if string_ofs > p else 0)
 
 
 class Root:
@@ -652,6 +716,8 @@ def parse_fragment(buf: bytes, p: int) -> list[Elem | Part] | None:
         raise BinXmlError("nested BinXML outside the chunk")
     if buf[p] & 0x0F == 0x0F:
         p += 4
+    if p < len(buf) and buf[p] == 0x00:
+        return []  # an empty document: end of stream at once (read as nothing, as the Rust parser does)
     if p >= len(buf) or buf[p] & 0x0F != 0x01:
         return None
     elem, _ = _element(buf, p, 0, literal_only=True)

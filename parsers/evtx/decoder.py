@@ -49,6 +49,7 @@ from parsers.evtx.binxml import (
     template_walk,
     to_int,
 )
+from parsers.evtx.guard import StepBudgetExceeded
 
 _U16 = struct.Struct("<H").unpack_from
 _U32 = struct.Struct("<I").unpack_from
@@ -60,6 +61,11 @@ MAX_TEMPLATES = 4096
 #: (real logs have tens to hundreds; a crafted file must not grow memory without bound).
 MAX_CANON = 4096
 MAX_SHAPES = 8192
+#: Nested BinXML roots in one record, and template items one record's shape may expand to: a
+#: template can name a substitution twice and nested values can reuse the template, so a
+#: crafted 1 KiB record doubles per level (2**40 items) where real records expand to hundreds.
+MAX_ROOTS = 1024
+MAX_EXPANSION = 1 << 17
 
 #: An Event's fields as a plain tuple in declaration order: what builders return and workers ship.
 EventTuple = tuple[Any, ...]
@@ -106,7 +112,7 @@ class ChunkDecoder:
     Builders are looked up by offsets within the chunk first, then by content across chunks.
     """
 
-    __slots__ = ("_canon", "_elem_refs", "_plans", "_trees", "buf")
+    __slots__ = ("_canon", "_elem_refs", "_left", "_plans", "_trees", "buf")
 
     def __init__(self, buf: bytes) -> None:
         self.buf = buf
@@ -114,6 +120,7 @@ class ChunkDecoder:
         self._elem_refs: dict[int, frozenset[int]] = {}  # by id() of elements kept alive in _trees
         self._plans: dict[ShapeKey, Builder | BinXmlError] = {}
         self._canon: dict[int, int | None] = {}  # template offset -> content id (None: unshared)
+        self._left = MAX_EXPANSION  # items `_splice` / `_literal` may still produce for the record
 
     def _tree(self, template_ofs: int) -> list[Elem | Part]:
         tree = self._trees.get(template_ofs)
@@ -198,10 +205,13 @@ class ChunkDecoder:
             if root.sizes[i] == 0:
                 raise BinXmlError("empty nested BinXML")
             ofs = root.offsets[i]
-            if buf[ofs + (4 if buf[ofs] & 0x0F == 0x0F else 0)] & 0x0F == 0x01:
+            first = buf[ofs + (4 if buf[ofs] & 0x0F == 0x0F else 0)]
+            if first & 0x0F == 0x01 or first == 0x00:  # elements, or an empty document
                 raise _Fragment()
             nested = parse_root(buf, ofs, len(buf))
             roots.append(nested)
+            if len(roots) > MAX_ROOTS:
+                raise HopelessRecord(f"more than {MAX_ROOTS} nested BinXML values")
             links[(me << 16) | i] = len(roots) - 1
             parts.append((i, self._key(nested, roots, links, depth + 1)))
             i = types.find(T_BXML, i + 1)
@@ -241,7 +251,9 @@ class ChunkDecoder:
                 if nested is None:
                     out.append(ref_id)
                 else:
-                    out.extend(self._splice(self._tree(templates[nested]), nested, links, templates, depth + 1))
+                    inner = self._splice(self._tree(templates[nested]), nested, links, templates, depth + 1)
+                    self._spend(len(inner))
+                    out.extend(inner)
             elif root_id == 0 and not (self._refs(item) & links.keys()):
                 out.append(item)  # references stay as they are for the record's root: share it
             else:
@@ -260,7 +272,15 @@ class ChunkDecoder:
                 out.append(Elem(item.name, attrs, self._splice(item.content, root_id, links, templates, depth + 1)))
         return out
 
+    def _spend(self, items: int) -> None:
+        """Count `items` spliced in (and the splice itself) against the record's expansion
+        budget: past it, the record is hopeless (python-evtx would expand it too, to gigabytes)."""
+        self._left -= items + 1
+        if self._left < 0:
+            raise HopelessRecord(f"record expands beyond {MAX_EXPANSION:,} items (nested values reused)")
+
     def _compile(self, roots: list[Root], links: dict[int, int]) -> Builder:
+        self._left = MAX_EXPANSION
         templates = [r.template_ofs for r in roots]
         plan = compile_plan(self._splice(self._tree(templates[0]), 0, links, templates, 0))
         return codegen(plan, [r.types for r in roots])
@@ -268,6 +288,7 @@ class ChunkDecoder:
     def _decode_literal(self, root: Root, record_number: int, source: int, locator: int) -> EventTuple:
         """Records whose nested values are plain BinXML fragments (no template, literal values):
         every value is spliced in as text and a plan is compiled for this record alone."""
+        self._left = MAX_EXPANSION
         plan = compile_plan(self._literal(self._tree(root.template_ofs), root, 0))
         return _build(plan, [], root, self.buf, record_number, source, locator)
 
@@ -279,7 +300,9 @@ class ChunkDecoder:
             if isinstance(item, str):
                 out.append(item)
             elif isinstance(item, int):
-                out.extend(self._literal_value(item, root, depth))
+                expanded = self._literal_value(item, root, depth)
+                self._spend(len(expanded))
+                out.extend(expanded)
             else:
                 attrs: list[tuple[str, list[Part]]] = []
                 for name, parts in item.attrs:
@@ -943,29 +966,47 @@ def _chunk_data(buf: Any, index: int, chunk_ofs: int, source: int, path: str) ->
     return ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs)
 
 
+#: Step-budget exhaustions of python-evtx per file in this process: past `MAX_GIVE_UPS`, the
+#: file's other records are not handed to it (a crafted file of looping chunks then costs a
+#: few budgets, not one per chunk).
+_GAVE_UP: dict[str, int] = {}
+MAX_GIVE_UPS = 3
+
+
 class _Reference:
     """python-evtx for the records of one chunk that the fast decoder rejects (its chunk
     header parsed once, on the first such record)."""
 
-    __slots__ = ("buf", "chunk", "chunk_ofs", "index", "path", "source")
+    __slots__ = ("buf", "chunk", "chunk_ofs", "gave_up", "index", "path", "source")
 
     def __init__(self, buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> None:
         self.buf, self.index, self.chunk_ofs, self.source, self.path = buf, index, chunk_ofs, source, path
         self.chunk: Any = None
+        self.gave_up = False  # python-evtx ran out of steps on this chunk: not asked again
 
     def decode(self, offset: int, fast_error: Exception, fallback: bool = True) -> Event | ParseIssue:
         """The record at `offset` from python-evtx, or the issue naming both decoders' reasons
-        (only the fast one's when `fallback` is off or the record is hopeless)."""
+        (only the fast one's when `fallback` is off or the record is hopeless). Once python-evtx
+        exceeds its step budget in a chunk, the chunk's other records are not handed to it: a
+        looping chunk costs one budget, not one per record."""
         fast_reason = f"{type(fast_error).__name__}: {fast_error}"
         if not fallback or isinstance(fast_error, HopelessRecord):
-            return ParseIssue(self.source, self.path, fast_reason[:300], self.index, offset)
+            return ref.issue_at(self.buf, self.source, self.path, fast_reason[:300], self.index, offset)
+        if self.gave_up or _GAVE_UP.get(self.path, 0) >= MAX_GIVE_UPS:
+            reason = f"python-evtx skipped: it looped on this chunk or file (fast: {fast_reason})"[:300]
+            return ref.issue_at(self.buf, self.source, self.path, reason, self.index, offset)
         try:
             if self.chunk is None:
                 self.chunk = ref.chunk_header(self.buf, self.chunk_ofs)
             return ref.decode_record(self.buf, self.chunk, offset, self.source)
         except Exception as exc:  # noqa: BLE001 - one bad record costs only itself
+            if isinstance(exc, StepBudgetExceeded):
+                self.gave_up = True
+                if len(_GAVE_UP) > 256:
+                    _GAVE_UP.clear()
+                _GAVE_UP[self.path] = _GAVE_UP.get(self.path, 0) + 1
             reason = f"{type(exc).__name__}: {exc} (fast: {fast_reason})"[:300]
-            return ParseIssue(self.source, self.path, reason, self.index, offset)
+            return ref.issue_at(self.buf, self.source, self.path, reason, self.index, offset)
 
 
 def encode_chunk(

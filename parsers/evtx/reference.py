@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from core.model.event import Event, InputError, ParseIssue
+from parsers.evtx.guard import bounded_chunk_class, run_bounded
 
 if TYPE_CHECKING:
     from Evtx.Evtx import ChunkHeader, Record
@@ -57,12 +58,12 @@ def _parser() -> etree.XMLParser:
 
 
 def chunk_header(buf: Any, chunk_ofs: int) -> ChunkHeader:
-    """python-evtx's header of the chunk at `chunk_ofs` (what its Record needs)."""
-    from Evtx.Evtx import ChunkHeader
-
+    """python-evtx's header of the chunk at `chunk_ofs` (what its Record needs), with its
+    string and template chain walks bounded (`parsers.evtx.guard`)."""
     _quiet_python_evtx()
 
-    return ChunkHeader(buf, chunk_ofs)
+    header: ChunkHeader = bounded_chunk_class()(buf, chunk_ofs)
+    return header
 
 
 def check_evtx_header(path: str, head: bytes) -> None:
@@ -88,6 +89,25 @@ def chunk_offsets(buf: Any) -> Iterator[tuple[int, int]]:
         index += 1
 
 
+#: FILETIME of 9999-12-31: a record header time past it is garbage (and cannot be shown).
+MAX_TICKS = 2650467743999999999
+
+
+def record_time(buf: Any, ofs: int) -> int | None:
+    """The timestamp in the header of the record at `ofs` (FILETIME ticks), when the header is
+    there (its magic in place) and the time plausible: a record no decoder reads can still say
+    when it was written."""
+    if ofs < 0 or ofs + RECORD_HEADER_SIZE > len(buf) or buf[ofs : ofs + 4] != RECORD_MAGIC:
+        return None
+    ticks: int = struct.unpack_from("<Q", buf, ofs + 16)[0]
+    return ticks if 0 < ticks <= MAX_TICKS else None
+
+
+def issue_at(buf: Any, source: int, path: str, reason: str, index: int, ofs: int) -> ParseIssue:
+    """The parse issue of the record at `ofs` of chunk `index`, with its header's time."""
+    return ParseIssue(source, path, reason, index, ofs, record_time(buf, ofs))
+
+
 def record_offsets(buf: Any, chunk_ofs: int, source: int, path: str, index: int) -> Iterator[int | ParseIssue]:
     """Offsets of the records in one chunk, bounded by the chunk; a broken record header
     yields a ParseIssue and the walk resumes at the next record magic it can find."""
@@ -106,7 +126,7 @@ def record_offsets(buf: Any, chunk_ofs: int, source: int, path: str, index: int)
         size = struct.unpack_from("<I", buf, ofs + 4)[0]
         if size < RECORD_HEADER_SIZE + 4 or ofs + size > end:
             nxt = buf.find(RECORD_MAGIC, ofs + 4, limit)
-            yield ParseIssue(source, path, f"bad record size {size}", index, ofs)
+            yield issue_at(buf, source, path, f"bad record size {size}", index, ofs)
             if nxt < 0:
                 return
             ofs = nxt
@@ -130,7 +150,12 @@ def _exact_filetime(record: Record, rendered: str | None) -> int | None:
 
 
 def decode_record(buf: Any, chunk: ChunkHeader, ofs: int, source: int) -> Event:
-    """Decode the record at `ofs` through python-evtx. Raises on any failure."""
+    """Decode the record at `ofs` through python-evtx, on a step budget (`parsers.evtx.guard`:
+    StepBudgetExceeded when it loops). Raises on any failure."""
+    return run_bounded(_decode_record, buf, chunk, ofs, source)
+
+
+def _decode_record(buf: Any, chunk: ChunkHeader, ofs: int, source: int) -> Event:
     from Evtx.Evtx import Record
     from lxml import etree
 
@@ -152,12 +177,16 @@ def decode_record(buf: Any, chunk: ChunkHeader, ofs: int, source: int) -> Event:
 
 
 def record_xml(path: str, locator: int) -> str:
-    """The raw XML of the record at byte offset `locator`, as python-evtx renders it."""
+    """The raw XML of the record at byte offset `locator`, as python-evtx renders it (on a
+    step budget: StepBudgetExceeded rather than spinning on a looping chunk)."""
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         chunk_ofs = FILE_HEADER_SIZE + ((locator - FILE_HEADER_SIZE) // CHUNK_SIZE) * CHUNK_SIZE
         from Evtx.Evtx import Record
 
-        return str(Record(buf, locator, chunk_header(buf, chunk_ofs)).xml())
+        def render() -> str:
+            return str(Record(buf, locator, chunk_header(buf, chunk_ofs)).xml())
+
+        return run_bounded(render)
 
 
 def iter_chunk(buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> Iterator[Event | ParseIssue]:
@@ -175,7 +204,7 @@ def iter_chunk(buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> 
         try:
             yield decode_record(buf, chunk, item, source)
         except Exception as exc:  # noqa: BLE001 - one bad record costs only itself
-            yield ParseIssue(source, path, f"{type(exc).__name__}: {exc}"[:300], index, item)
+            yield issue_at(buf, source, path, f"{type(exc).__name__}: {exc}"[:300], index, item)
 
 
 def iter_events(path: str, source: int = 0) -> Iterator[Event | ParseIssue]:
