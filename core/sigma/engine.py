@@ -1,0 +1,220 @@
+"""Sigma rules over the store: compile once, read each candidate event once, keep the matches.
+
+`compile_rules` turns loaded rules into per-source functions (`core.sigma.compiler`): one for
+each source of the rule's logsource (`core.sigma.logsources`), or a reason it is not run there
+(unsupported logsource or modifier, a field the source lacks where the rule needs it). `run`
+reads the candidate events in one pass (`core.sigma.storage.candidates`: by EventID where the
+rules allow it), dispatches each by (channel, EventID) to the rules that can match it, and
+returns a `SigmaResult`: matches with their rule's metadata, and what ran and what was skipped
+per source.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .compiler import Lower, Match, Node, Unsupported, build, definite, event_ids, fields_of
+from .logsources import MAP_4688, SYSTEM_FIELDS, map_4688, sources_for
+from .ruleset import LoadedRules, RuleMeta, RuleSpec
+
+#: Longest value kept as a match's evidence (a command line can be 32 K characters).
+EVIDENCE_CHARS = 400
+#: Matches kept per rule: a rule firing on every event of a big log is noise past this.
+MAX_MATCHES_PER_RULE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SigmaMatch:
+    """One rule firing on one event: `rule` indexes `SigmaResult.rules`."""
+
+    rule: int
+    store_id: int
+    record_id: int
+    event_id: int
+    computer: str
+    time: int | None
+    source: str
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class SigmaResult:
+    """Matches, their rules (`RuleMeta`, with the author the license requires), and coverage:
+    `ran[source]` rules run on each source, `skipped[source][reason]` those that were not."""
+
+    rules: list[RuleMeta] = field(default_factory=list)
+    matches: list[SigmaMatch] = field(default_factory=list)
+    ran: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)
+    truncated: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    events: int = 0
+
+
+@dataclass
+class _Entry:
+    rule: int
+    match: Match
+    mapped: bool
+    fields: tuple[str, ...]
+
+
+@dataclass
+class CompiledRules:
+    """Rules ready to run: dispatch[(channel lower, EventID or None)] -> entries."""
+
+    rules: list[RuleMeta] = field(default_factory=list)
+    dispatch: dict[tuple[str, int | None], list[_Entry]] = field(default_factory=lambda: defaultdict(list))
+    ran: Counter[str] = field(default_factory=Counter)
+    skipped: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, where: str, reason: str) -> None:
+        self.skipped[where][reason] += 1
+
+    def query(self) -> tuple[list[int], list[str]]:
+        """The EventIDs and whole channels the candidates come from."""
+        ids = sorted({eid for (_, eid) in self.dispatch if eid is not None})
+        chans = sorted({ch for (ch, eid) in self.dispatch if eid is None})
+        return ids, chans
+
+
+def _has_4688(name: str | None) -> bool:
+    return name is not None and (name in MAP_4688 or name in SYSTEM_FIELDS)
+
+
+def _always(name: str | None) -> bool:
+    return True
+
+
+def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec) -> None:
+    """Add one rule's functions to `compiled`, or count why it cannot run."""
+    where = "/".join(str(p) for p in (spec.product, spec.category, spec.service) if p) or "none"
+    sources = sources_for(spec.product, spec.category, spec.service)
+    if isinstance(sources, str):
+        compiled.skip(where, f"unsupported logsource: {sources}")
+        return
+    if not sources:
+        compiled.skip(where, "no event source for this logsource")
+        return
+    if spec.plan is None:
+        compiled.skip(where, f"unsupported: {spec.unsupported}")
+        return
+    base: Node = spec.plan
+    index = len(compiled.rules)
+    used = fields_of(base)
+    evidence = tuple(sorted(f for f in used if f is not None))
+    added = False
+    for source in sources:
+        has: Callable[[str | None], bool] = _has_4688 if source.mapping == "4688" else _always
+        node: Node = definite(base, has) if source.mapping else base
+        if node == ("const", False):
+            missing = sorted(str(f) for f in used if not has(f))
+            compiled.skip(source.label, "needs " + ", ".join(missing[:4]) + ("..." if len(missing) > 4 else ""))
+            continue
+        try:
+            fn = build(node)
+        except Unsupported as exc:
+            compiled.skip(source.label, f"unsupported: {exc}")
+            continue
+        ids = event_ids(node)
+        wanted: Sequence[int | None]
+        if source.event_ids is not None:
+            wanted = [i for i in source.event_ids if ids is None or i in ids]
+        else:
+            wanted = sorted(ids) if ids is not None else [None]
+        entry = _Entry(index, fn, source.mapping == "4688", evidence)
+        for eid in wanted:
+            compiled.dispatch[(source.channel.lower(), eid)].append(entry)
+        compiled.ran[source.label] += 1
+        added = True
+    if added:
+        compiled.rules.append(meta)
+
+
+def compile_rules(loaded: LoadedRules) -> CompiledRules:
+    compiled = CompiledRules(errors=list(loaded.errors), left_out=dict(loaded.left_out))
+    for meta, spec in loaded.rules:
+        compile_one(compiled, meta, spec)
+    for _meta, spec in loaded.correlations:
+        compiled.skip("correlation", f"correlation rules ({spec.correlation}) are not evaluated yet")
+    return compiled
+
+
+def _evidence(r: dict[str, str], names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for name in names:
+        value = r.get(name)
+        if value is not None:
+            out.append((name, value if len(value) <= EVIDENCE_CHARS else value[:EVIDENCE_CHARS] + "..."))
+    return tuple(out)
+
+
+def run_compiled(
+    candidates: Any, compiled: CompiledRules, progress: Callable[[int], None] | None = None
+) -> SigmaResult:
+    """Evaluate `compiled` over the `candidates` (`core.sigma.storage.candidates` rows)."""
+    started = time.perf_counter()
+    result = SigmaResult(
+        rules=list(compiled.rules),
+        ran=dict(compiled.ran),
+        skipped={k: dict(v) for k, v in compiled.skipped.items()},
+        errors=list(compiled.errors),
+        left_out=dict(compiled.left_out),
+    )
+    dispatch = compiled.dispatch
+    counts: Counter[int] = Counter()
+    labels: dict[tuple[str, int], str] = {}
+    n = 0
+    for sid, ts, record_id, eid, channel, provider, computer, pairs in candidates:
+        n += 1
+        if progress is not None and not n % 10_000:
+            progress(n)
+        ch = channel.lower()
+        entries = dispatch.get((ch, eid))
+        anyid = dispatch.get((ch, None))
+        if entries is None and anyid is None:
+            continue
+        r = dict(pairs)
+        r["EventID"] = str(eid)
+        r["Channel"] = channel
+        r["Provider_Name"] = provider
+        r["Computer"] = computer
+        low = Lower(r)
+        mapped: dict[str, str] | None = None
+        mlow: Lower | None = None
+        todo = entries + anyid if entries and anyid else (entries or anyid or [])
+        for entry in todo:
+            if entry.mapped:
+                if mapped is None:
+                    mapped = map_4688(r)
+                    for name in ("EventID", "Channel", "Provider_Name", "Computer"):
+                        mapped[name] = r[name]
+                    mlow = Lower(mapped)
+                hit = entry.match(mapped, mlow)  # type: ignore[arg-type]
+                values = mapped
+            else:
+                hit = entry.match(r, low)
+                values = r
+            if hit:
+                counts[entry.rule] += 1
+                if counts[entry.rule] > MAX_MATCHES_PER_RULE:
+                    continue
+                key = (ch, eid)
+                label = labels.get(key)
+                if label is None:
+                    label = labels[key] = f"{channel} {eid}"
+                result.matches.append(
+                    SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label, _evidence(values, entry.fields))
+                )
+    result.truncated = {rule: c for rule, c in counts.items() if c > MAX_MATCHES_PER_RULE}
+    result.events = n
+    result.seconds = time.perf_counter() - started
+    return result
