@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("stats", "query", "correlate", "findings", "export", "cache")
+COMMANDS = ("stats", "query", "correlate", "findings", "rules", "export", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:

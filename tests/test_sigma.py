@@ -151,7 +151,8 @@ def test_sysmon_only_field_in_an_and_keeps_the_rule_off_4688(tmp_path: Path) -> 
         ("Cmd Unless Parent Command Line", f"{SYSMON} 1"),
         ("Cmd With Known Hash", f"{SYSMON} 1"),
     ]
-    assert result.skipped["Security 4688"] == {"needs Hashes": 1, "needs ParentCommandLine": 1}
+    assert result.skipped["Security 4688"] == {"needs a field this source lacks": 2}
+    assert result.missing == {"Security 4688: Hashes": 1, "Security 4688: ParentCommandLine": 1}
     assert result.ran == {f"{SYSMON} 1": 3, "Security 4688": 1}
 
 

@@ -23,6 +23,8 @@ from .ruleset import LoadedRules, RuleMeta, RuleSpec
 
 #: Longest value kept as a match's evidence (a command line can be 32 K characters).
 EVIDENCE_CHARS = 400
+#: Why a rule is not run on a source that lacks fields it needs (`definite`).
+MISSING = "needs a field this source lacks"
 #: Matches kept per rule: a rule firing on every event of a big log is noise past this.
 MAX_MATCHES_PER_RULE = 10_000
 
@@ -53,6 +55,7 @@ class SigmaResult:
     errors: list[tuple[str, str]] = field(default_factory=list)
     left_out: dict[str, int] = field(default_factory=dict)
     truncated: dict[int, int] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     events: int = 0
 
@@ -75,6 +78,7 @@ class CompiledRules:
     skipped: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     errors: list[tuple[str, str]] = field(default_factory=list)
     left_out: dict[str, int] = field(default_factory=dict)
+    missing: Counter[str] = field(default_factory=Counter)
 
     def skip(self, where: str, reason: str) -> None:
         self.skipped[where][reason] += 1
@@ -97,6 +101,9 @@ def _always(name: str | None) -> bool:
 def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec) -> None:
     """Add one rule's functions to `compiled`, or count why it cannot run."""
     where = "/".join(str(p) for p in (spec.product, spec.category, spec.service) if p) or "none"
+    if spec.product not in (None, "windows"):
+        compiled.skip("not Windows", f"product {spec.product}")
+        return
     sources = sources_for(spec.product, spec.category, spec.service)
     if isinstance(sources, str):
         compiled.skip(where, f"unsupported logsource: {sources}")
@@ -116,8 +123,8 @@ def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec) -> None
         has: Callable[[str | None], bool] = _has_4688 if source.mapping == "4688" else _always
         node: Node = definite(base, has) if source.mapping else base
         if node == ("const", False):
-            missing = sorted(str(f) for f in used if not has(f))
-            compiled.skip(source.label, "needs " + ", ".join(missing[:4]) + ("..." if len(missing) > 4 else ""))
+            compiled.skip(source.label, MISSING)
+            compiled.missing.update(f"{source.label}: {f}" for f in used if f is not None and not has(f))
             continue
         try:
             fn = build(node)
@@ -168,6 +175,7 @@ def run_compiled(
         skipped={k: dict(v) for k, v in compiled.skipped.items()},
         errors=list(compiled.errors),
         left_out=dict(compiled.left_out),
+        missing=dict(compiled.missing),
     )
     dispatch = compiled.dispatch
     counts: Counter[int] = Counter()
