@@ -305,7 +305,6 @@ def test_results_are_kept_with_the_store(tmp_path: Path, monkeypatch: pytest.Mon
             selection: {EventID: 1102}
             condition: selection
         """)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     store = Store(tmp_path / "s.db")
     store.add_events([Event(0, 1, 1, None, 1102, channel="Security")])
     first = run_sigma(store, [rule])

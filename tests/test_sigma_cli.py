@@ -8,6 +8,7 @@ import csv
 import http.server
 import io
 import json
+import os
 import threading
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
@@ -44,9 +45,7 @@ def _cli(*argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+def env(tmp_path: Path) -> tuple[Path, Path]:
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
@@ -106,7 +105,7 @@ def test_rules_update_from_zip_and_local_server(env: tuple[Path, Path], tmp_path
     archive = _zip(tmp_path)
     code, out, _ = _cli("rules", "update", "--from", str(archive))
     assert code == 0 and "installed 1 rule file(s)" in out
-    installed = tmp_path / "config" / "evtx-explorer" / "sigma"
+    installed = Path(os.environ["EVTX_EXPLORER_CONFIG_DIR"]) / "sigma"  # set by tests/conftest.py
     assert (installed / "rules/windows/builtin/security/cleared.yml").is_file()
     # The findings now use the installed rules without --sigma.
     code, out, _ = _cli("findings", str(log), "--no-cache", "--json")

@@ -16,9 +16,12 @@ from textual import on, work
 from textual.widgets import Tree
 
 from core.model import iso_from_filetime
+from core.sigma import HINT, SigmaResult, rule_dirs, run_sigma
+from core.sigma.report import coverage_lines, per_rule
+from core.store import Store
 from core.text import printable
 from tui.correlation import SingleTreeScreen, ViewNode, activate
-from tui.model_cache import FindingsData, FindingsReady, request_findings
+from tui.model_cache import FindingsData, FindingsReady, app_loaded, request_findings, store_path
 
 #: Most severe first; unknown severities sort last.
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -88,6 +91,61 @@ def group_findings(data: FindingsData) -> list[ViewNode]:
     return [n[3] for n in nodes]
 
 
+#: Sigma levels as the severity words above.
+SIGMA_LEVELS = {"informational": "info"}
+
+
+def sigma_nodes(result: SigmaResult) -> list[ViewNode]:
+    """Sigma matches grouped by level, then rule (counts per rule and host, the rule's author,
+    which its license requires wherever a match is shown), then one line per event; and a
+    node saying what ran and what was skipped per source."""
+    by_rule: dict[int, list[Any]] = defaultdict(list)
+    for match in result.matches:
+        by_rule[match.rule].append(match)
+    levels: dict[str, list[ViewNode]] = defaultdict(list)
+    for rule_index, count, hosts in per_rule(result):
+        meta = result.rules[rule_index]
+        level, title, author = meta.level, meta.title, meta.author
+        label = Text()
+        label.append_text(severity_text(SIGMA_LEVELS.get(level, level)))
+        label.append(" " + printable(title), style="bold")
+        label.append(f" ({count:,})  ")
+        label.append(", ".join(f"{printable(h)}: {n:,}" for h, n in hosts.most_common(5)))
+        label.append(f"  by {printable(author or '?')}", style="italic")
+        if meta.tactics:
+            label.append("  [" + printable(", ".join(meta.tactics + meta.techniques)) + "]")
+        items = sorted(by_rule[rule_index], key=lambda m: (m.time is None, m.time or 0, m.store_id))
+        children = tuple(
+            ViewNode(Text("  ".join([
+                iso_from_filetime(m.time) or "no time", printable(m.computer), f"record {m.record_id}",
+                printable(m.source), printable("; ".join(f"{k}={v}" for k, v in m.fields))[:300],
+            ])), event_id=m.store_id)
+            for m in items
+        )
+        levels[level].append(ViewNode(label, children=children))
+    nodes = [ViewNode(Text(f"Sigma {printable(level)} ({sum(len(n.children) for n in group):,})", style="bold"),
+                      children=tuple(group))
+             for level, group in sorted(levels.items(), key=lambda kv: _rank(SIGMA_LEVELS.get(kv[0], kv[0])))]
+    lines = coverage_lines(result)
+    nodes.append(ViewNode(printable(lines[0]), children=tuple(ViewNode(printable(x.strip())) for x in lines[1:])))
+    return nodes
+
+
+def app_sigma(app: Any) -> list[ViewNode]:
+    """The Sigma nodes of the app's store (blocking: a worker's), from the folders the app was
+    given (`sigma_dirs`) or the user's sigma folder; a hint node without rules."""
+    dirs = rule_dirs(getattr(app, "sigma_dirs", None))
+    if not dirs:
+        return [ViewNode(printable(HINT))]
+    if not app_loaded(app):
+        return [ViewNode("Sigma rules run once the inputs are loaded")]
+    store = Store(store_path(app))
+    try:
+        return sigma_nodes(run_sigma(store, dirs))
+    finally:
+        store.close()
+
+
 class FindingsScreen(SingleTreeScreen):
     """Findings grouped by rule; `enter` on a finding jumps to its event."""
 
@@ -99,13 +157,15 @@ class FindingsScreen(SingleTreeScreen):
 
     @work(thread=True, exclusive=True, group="findings")
     def _load(self) -> None:
-        request_findings(self.app, self, prepare=group_findings)
+        app = self.app
+        request_findings(app, self, prepare=lambda data: group_findings(data) + app_sigma(app))
 
     def on_findings_ready(self, message: FindingsReady) -> None:
         data = message.data
         groups = None if message.error or data is None else message.prepared
         total = len(data.findings) if data is not None else 0
-        summary = f"{total:,} findings from {len(groups or [])} rules" if total else "no rule fired"
+        fired = len({getattr(f, "rule", "") for f in data.findings}) if data is not None else 0
+        summary = f"{total:,} findings from {fired} rules" if total else "no built-in rule fired"
         if data is not None and data.sources:
             summary += "   rules: " + ", ".join(printable(s) for s in data.sources)
         self.show_result(message.error or (None if data else "no findings"), groups,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .compiler import Lower, Match, Node, Unsupported, build, definite, event_ids, fields_of
+from .index import Bucket, need
 from .logsources import MAP_4688, SYSTEM_FIELDS, map_4688, sources_for
 from .ruleset import LoadedRules, RuleMeta, RuleSpec
 
@@ -70,10 +71,11 @@ class _Entry:
 
 @dataclass
 class CompiledRules:
-    """Rules ready to run: dispatch[(channel lower, EventID or None)] -> entries."""
+    """Rules ready to run: dispatch[(channel lower, EventID or None)] -> a `Bucket` of entries
+    per field mapping (`ready` builds their indexes)."""
 
     rules: list[RuleMeta] = field(default_factory=list)
-    dispatch: dict[tuple[str, int | None], list[_Entry]] = field(default_factory=lambda: defaultdict(list))
+    dispatch: dict[tuple[str, int | None], dict[bool, Bucket]] = field(default_factory=lambda: defaultdict(dict))
     ran: Counter[str] = field(default_factory=Counter)
     skipped: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     errors: list[tuple[str, str]] = field(default_factory=list)
@@ -82,6 +84,18 @@ class CompiledRules:
 
     def skip(self, where: str, reason: str) -> None:
         self.skipped[where][reason] += 1
+
+    def add(self, key: tuple[str, int | None], entry: _Entry, node: Node) -> None:
+        buckets = self.dispatch[key]
+        bucket = buckets.get(entry.mapped)
+        if bucket is None:
+            bucket = buckets[entry.mapped] = Bucket(entry.mapped)
+        bucket.add(entry, need(node))
+
+    def ready(self) -> None:
+        for buckets in self.dispatch.values():
+            for bucket in buckets.values():
+                bucket.build()
 
     def query(self) -> tuple[list[int], list[str]]:
         """The EventIDs and whole channels the candidates come from."""
@@ -139,7 +153,7 @@ def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec) -> None
             wanted = sorted(ids) if ids is not None else [None]
         entry = _Entry(index, fn, source.mapping == "4688", evidence)
         for eid in wanted:
-            compiled.dispatch[(source.channel.lower(), eid)].append(entry)
+            compiled.add((source.channel.lower(), eid), entry, node)
         compiled.ran[source.label] += 1
         added = True
     if added:
@@ -152,6 +166,7 @@ def compile_rules(loaded: LoadedRules) -> CompiledRules:
         compile_one(compiled, meta, spec)
     for _meta, spec in loaded.correlations:
         compiled.skip("correlation", f"correlation rules ({spec.correlation}) are not evaluated yet")
+    compiled.ready()
     return compiled
 
 
@@ -186,9 +201,9 @@ def run_compiled(
         if progress is not None and not n % 10_000:
             progress(n)
         ch = channel.lower()
-        entries = dispatch.get((ch, eid))
+        exact = dispatch.get((ch, eid))
         anyid = dispatch.get((ch, None))
-        if entries is None and anyid is None:
+        if exact is None and anyid is None:
             continue
         r = dict(pairs)
         r["EventID"] = str(eid)
@@ -197,31 +212,34 @@ def run_compiled(
         r["Computer"] = computer
         low = Lower(r)
         mapped: dict[str, str] | None = None
-        mlow: Lower | None = None
-        todo = entries + anyid if entries and anyid else (entries or anyid or [])
-        for entry in todo:
-            if entry.mapped:
-                if mapped is None:
-                    mapped = map_4688(r)
-                    for name in ("EventID", "Channel", "Provider_Name", "Computer"):
-                        mapped[name] = r[name]
-                    mlow = Lower(mapped)
-                hit = entry.match(mapped, mlow)  # type: ignore[arg-type]
-                values = mapped
-            else:
-                hit = entry.match(r, low)
-                values = r
-            if hit:
-                counts[entry.rule] += 1
-                if counts[entry.rule] > MAX_MATCHES_PER_RULE:
-                    continue
-                key = (ch, eid)
-                label = labels.get(key)
-                if label is None:
-                    label = labels[key] = f"{channel} {eid}"
-                result.matches.append(
-                    SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label, _evidence(values, entry.fields))
-                )
+        mlow = low
+        for buckets in (exact, anyid):
+            if buckets is None:
+                continue
+            for bucket in buckets.values():
+                if bucket.mapped:
+                    if mapped is None:
+                        mapped = map_4688(r)
+                        for name in SYSTEM_FIELDS:
+                            mapped[name] = r[name]
+                        mlow = Lower(mapped)
+                    values, lows = mapped, mlow
+                else:
+                    values, lows = r, low
+                entries = bucket.entries
+                for i in bucket.candidates(lows):
+                    entry = entries[i]
+                    if not entry.match(values, lows):
+                        continue
+                    counts[entry.rule] += 1
+                    if counts[entry.rule] > MAX_MATCHES_PER_RULE:
+                        continue
+                    key = (ch, eid)
+                    label = labels.get(key)
+                    if label is None:
+                        label = labels[key] = f"{channel} {eid}"
+                    result.matches.append(SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label,
+                                                     _evidence(values, entry.fields)))
     result.truncated = {rule: c for rule, c in counts.items() if c > MAX_MATCHES_PER_RULE}
     result.events = n
     result.seconds = time.perf_counter() - started

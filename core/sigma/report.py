@@ -86,12 +86,12 @@ def coverage_lines(result: SigmaResult) -> list[str]:
     return lines
 
 
-def per_rule(result: SigmaResult) -> list[tuple[str, str, str, int, Counter[str]]]:
-    """(level, title, author, matches, per-host counts) per rule that fired, most severe first."""
+def per_rule(result: SigmaResult) -> list[tuple[int, int, Counter[str]]]:
+    """(rule index, matches, per-host counts) per rule that fired, most severe then most
+    frequent first."""
     counts: dict[int, Counter[str]] = {}
     for m in result.matches:
         counts.setdefault(m.rule, Counter())[m.computer] += 1
-    rows = [(result.rules[i].level, result.rules[i].title, result.rules[i].author, sum(c.values()), c)
-            for i, c in counts.items()]
-    rows.sort(key=lambda r: (_rank(r[0]), -r[3], r[1]))
+    rows = [(i, sum(c.values()), c) for i, c in counts.items()]
+    rows.sort(key=lambda r: (_rank(result.rules[r[0]].level), -r[1], result.rules[r[0]].title))
     return rows

@@ -91,10 +91,10 @@ class LoadedRules:
 
 
 def default_dir() -> Path:
-    """`<user config dir>/sigma` (where `rules update` installs SigmaHQ)."""
-    import platformdirs
+    """`<user config dir>/sigma` (where `rules update` installs SigmaHQ), beside rules.toml."""
+    from core.rules import config_dir
 
-    return Path(platformdirs.user_config_dir("evtx-explorer")) / "sigma"
+    return config_dir() / "sigma"
 
 
 def rule_dirs(given: Sequence[str] | None) -> list[Path]:
@@ -204,9 +204,10 @@ _CACHE_VERSION = 1
 
 
 def _cache_path() -> Path:
-    import platformdirs
+    """Beside the cache databases (`core.cache.cache_dir`: its override applies too)."""
+    from core.cache import cache_dir
 
-    return Path(platformdirs.user_cache_dir("evtx-explorer")) / f"sigma-parsed-{_CACHE_VERSION}.pickle"
+    return cache_dir() / f"sigma-parsed-{_CACHE_VERSION}.pickle"
 
 
 def _read_cache(path: Path) -> dict[tuple[str, int, int], Any]:

@@ -1,0 +1,136 @@
+"""Which rules can match an event, without running them all: literals they need, in RE2 sets.
+
+Most Sigma rules need one of a few literal tests to hold before anything else matters: the
+`Image|endswith` list of a process_creation rule, the `EventID` of a Security rule, a
+`CommandLine|contains` list. `need` finds such a set for a plan (an event that matches the rule
+passes at least one of its tests); `Bucket` files each rule under those tests, one RE2 set per
+field (SigmaHQ's 1,400 process-creation rules: a dozen fields), and `candidates` asks each set
+once per event which tests hold: one C call per field instead of a Python call per rule. Rules
+with no such literal are run on every event. RE2 comes with pySigma (google-re2).
+
+Only a filter: a candidate rule is still evaluated in full, so a rule is never reported on
+the strength of its literal alone, and a literal that cannot be indexed only costs speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .compiler import Lower, Node
+
+#: RE2 memory for one field's set (its DFA); past it, that field's rules run on every event.
+RE2_MAX_MEM = 64 << 20
+Atom = tuple[str, str, str]  # (field, kind eq/start/end/in, lower-cased text)
+
+
+def need(node: Node) -> set[Atom] | None:
+    """Literal tests at least one of which holds on any event the plan matches (None: none
+    known). AND takes its smallest child set, OR the union of its children's."""
+    kind = node[0]
+    if kind == "str" and node[1] is not None:
+        return {(node[1], node[2], node[3].lower())}
+    if kind == "const":
+        return None if node[1] else set()
+    if kind == "or":
+        out: set[Atom] = set()
+        for child in node[1]:
+            found = need(child)
+            if found is None:
+                return None
+            out |= found
+        return out
+    if kind == "and":
+        best: set[Atom] | None = None
+        for child in node[1]:
+            found = need(child)
+            if found is not None and (best is None or _cost(found) < _cost(best)):
+                best = found
+        return best
+    return None
+
+
+def _cost(atoms: set[Atom]) -> tuple[int, int]:
+    """Prefer few tests, and whole values or ends (selective) over short substrings."""
+    weak = sum(1 for _f, kind, text in atoms if kind == "in" and len(text) < 4)
+    return (weak, len(atoms))
+
+
+def _pattern(kind: str, text: str) -> str:
+    import re2
+
+    body = re2.escape(text)
+    return str({"eq": f"^{body}$", "start": f"^{body}", "end": f"{body}$"}.get(kind, body))
+
+
+@dataclass
+class _FieldSet:
+    name: str
+    matcher: Any
+    entries: list[list[int]]
+
+
+@dataclass
+class Bucket:
+    """The rules one kind of event is dispatched to, for one field mapping (see module doc).
+    `entries` holds them in order; `candidates` answers indexes into it."""
+
+    mapped: bool
+    entries: list[Any] = field(default_factory=list)
+    atoms: list[set[Atom] | None] = field(default_factory=list)
+    always: list[int] = field(default_factory=list)
+    fields: list[_FieldSet] = field(default_factory=list)
+
+    def add(self, entry: Any, atoms: set[Atom] | None) -> None:
+        self.entries.append(entry)
+        self.atoms.append(atoms)
+
+    def build(self) -> None:
+        """Compile the RE2 sets (after every `add`)."""
+        import re2
+
+        by_field: dict[str, dict[tuple[str, str], list[int]]] = {}
+        self.always = []
+        for i, atoms in enumerate(self.atoms):
+            if atoms is None:
+                self.always.append(i)
+                continue
+            for name, kind, text in atoms:
+                by_field.setdefault(name, {}).setdefault((kind, text), []).append(i)
+        self.fields = []
+        for name, tests in by_field.items():
+            options = re2.Options()
+            options.max_mem = RE2_MAX_MEM
+            matcher = re2.Set.SearchSet(options)
+            entries: list[list[int]] = []
+            try:
+                for (kind, text), rules in tests.items():
+                    matcher.Add(_pattern(kind, text))
+                    entries.append(rules)
+                matcher.Compile()
+            except Exception:  # noqa: BLE001 - a set RE2 refuses: its rules run on every event
+                self.always.extend(i for rules in tests.values() for i in rules)
+                continue
+            self.fields.append(_FieldSet(name, matcher, entries))
+        self.always = sorted(set(self.always))
+
+    def candidates(self, low: Lower) -> Sequence[int]:
+        """Indexes of the entries that may match the event whose lower-cased values are `low`."""
+        found: set[int] | None = None
+        for fs in self.fields:
+            value = low[fs.name]
+            if value is None:
+                continue
+            try:
+                hits = fs.matcher.Match(value)
+            except UnicodeError:  # a lone surrogate (damaged UTF-16): every test may hold
+                hits = range(len(fs.entries))
+            if hits:
+                if found is None:
+                    found = set(self.always)
+                for h in hits:
+                    found.update(fs.entries[h])
+        if found is None:
+            return self.always
+        return sorted(found)
