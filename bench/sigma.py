@@ -50,39 +50,39 @@ def _slowest(store: Store, compiled: CompiledRules, sample: int = 20_000) -> lis
     from core.sigma.logsources import map_4688
 
     spent: Counter[tuple[int, bool]] = Counter()
-    ids, chans = compiled.query()
-    for n, (_sid, _ts, _rec, eid, channel, provider, computer, pairs) in enumerate(candidates(store, ids, chans)):
+    query = compiled.query()
+    for n, (_sid, _ts, _rec, eid, channel, provider, computer, pairs) in enumerate(candidates(store, *query)):
         if n >= sample:
             break
         ch = channel.lower()
-        entries = (compiled.dispatch.get((ch, eid)) or []) + (compiled.dispatch.get((ch, None)) or [])
         r = dict(pairs)
         r.update(EventID=str(eid), Channel=channel, Provider_Name=provider, Computer=computer)
-        m = {**map_4688(r), "EventID": str(eid), "Channel": channel}
-        for e in entries:
-            values = m if e.mapped else r
-            low = Lower(values)
-            t = time.perf_counter()
-            e.match(values, low)
-            spent[e.rule, e.mapped] += time.perf_counter() - t
+        m = {**map_4688(r), "EventID": str(eid), "Channel": channel, "Provider_Name": provider, "Computer": computer}
+        for key in ((ch, eid), (ch, None)):
+            for bucket in (compiled.dispatch.get(key) or {}).values():
+                values = m if bucket.mapped else r
+                low = Lower(values)
+                for i in bucket.candidates(low):
+                    e = bucket.entries[i]
+                    t = time.perf_counter()
+                    e.match(values, low)
+                    spent[e.rule, e.mapped] += time.perf_counter() - t
     return sorted(((s, compiled.rules[i].title, "4688" if mapped else "") for (i, mapped), s in spent.items()),
                   reverse=True)[:8]
 
 
 def _run(name: str, store: Store, compiled: CompiledRules, size_mb: float | None) -> None:
-    ids, chans = compiled.query()
+    query = compiled.query()
     t = time.perf_counter()
-    result = run_compiled(candidates(store, ids, chans), compiled)
+    result = run_compiled(candidates(store, *query), compiled)
     seconds = time.perf_counter() - t
-    evaluations = 0
-    per_key = {key: len(v) for key, v in compiled.dispatch.items()}
-    for _sid, _ts, _rec, eid, channel, *_rest in candidates(store, ids, chans):
-        evaluations += per_key.get((channel.lower(), eid), 0) + per_key.get((channel.lower(), None), 0)
+    evaluations = result.evaluations
     total = store.size()
     rate = f", {size_mb / seconds:.1f} MB/s" if size_mb else ""
-    print(f"{name}: {total:,} events, {result.events:,} candidates, {len(result.matches):,} matches of "
+    print(f"{name}: {len(compiled.rules)} rules ({compiled.ran.total()} rule/source pairs)")
+    print(f"  {total:,} events, {result.events:,} candidates, {len(result.matches):,} matches of "
           f"{len({m.rule for m in result.matches})} rules in {seconds:.2f} s: {total / seconds:,.0f} events/s, "
-          f"{evaluations / seconds:,.0f} rule evaluations/s{rate}")
+          f"{evaluations:,} rule evaluations ({evaluations / seconds:,.0f}/s){rate}")
     for spent, title, where in _slowest(store, compiled):
         print(f"    {spent * 1000:8.1f} ms  {title}  {where}")
 

@@ -52,8 +52,8 @@ def _run(rules: list[Path], events: list[Event], **kw: Any) -> SigmaResult:
     compiled = compile_rules(load_rules(rules, cache=False, **kw))
     store = Store(":memory:")
     store.add_events(events)
-    ids, chans = compiled.query()
-    return run_compiled(candidates(store, ids, chans), compiled)
+    query = compiled.query()
+    return run_compiled(candidates(store, *query), compiled)
 
 
 def _fired(result: SigmaResult) -> list[tuple[str, int]]:
@@ -314,3 +314,30 @@ def test_results_are_kept_with_the_store(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(sigma, "compile_dirs", lambda *a, **k: pytest.fail("not served from the cache"))
     again = run_sigma(Store(tmp_path / "s.db"), [rule])
     assert again.matches == first.matches
+
+
+def test_rules_without_event_id_read_candidates_through_postings(tmp_path: Path) -> None:
+    rule = _rule(tmp_path, "sam", """
+        title: Computer Name Like SamTheAdmin
+        id: aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa
+        status: test
+        level: high
+        logsource: {product: windows, service: security}
+        detection:
+            selection1:
+                SamAccountName|startswith: 'SAMTHEADMIN-'
+                SamAccountName|endswith: '$'
+            selection2:
+                TargetUserName|startswith: 'SAM_THE%'
+            condition: 1 of selection*
+        """)
+    def ev(eid: int, **data: str) -> Event:
+        return Event(0, 1, 1, None, eid, channel="Security", data=tuple(data.items()))
+    events = [ev(4741, SamAccountName="samtheadmin-42$"), ev(4624, TargetUserName="sam_the%1"),
+              ev(4624, TargetUserName="samXthe%1"), ev(4741, SamAccountName="SAMTHEADMIN-42")]
+    compiled = compile_rules(load_rules([rule], cache=False))
+    ids, chans, tests = compiled.query()
+    assert (ids, chans) == ([], [])  # not the whole Security channel: the values it needs
+    assert tests == [("SamAccountName", "start", "samtheadmin-"), ("TargetUserName", "start", "sam_the%")]
+    result = _run([rule], events)
+    assert [m.store_id for m in result.matches] == [1, 2]

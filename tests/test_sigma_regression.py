@@ -36,8 +36,8 @@ def snapshot_rules(tmp_path_factory: pytest.TempPathFactory) -> CompiledRules:
 def _fired(compiled: CompiledRules, evtx: Path) -> set[str]:
     store = Store(":memory:")
     load_paths([str(evtx)], store)
-    ids, chans = compiled.query()
-    result = run_compiled(candidates(store, ids, chans), compiled)
+    query = compiled.query()
+    result = run_compiled(candidates(store, *query), compiled)
     return {result.rules[m.rule].id for m in result.matches}
 
 

@@ -64,8 +64,7 @@ def run_sigma(
             except Exception:  # noqa: BLE001, S110 - a damaged entry: compute it again
                 pass
     compiled = compile_dirs(dirs, min_level=min_level, statuses=statuses)
-    ids, chans = compiled.query()
-    result = run_compiled(storage.candidates(store, ids, chans), compiled, progress)
+    result = run_compiled(storage.candidates(store, *compiled.query()), compiled, progress)
     if use_cache:
         storage.save_result(store, key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     return result

@@ -104,7 +104,8 @@ def _string_leaf(field: str | None, value: Any, cased: bool) -> Node:
         re.escape(fold(p)) if isinstance(p, str) else (".*" if p == SpecialChars.WILDCARD_MULTI else ".")
         for p in parts
     )
-    return ("glob", field, pattern, cased)
+    longest = max((p for p in parts if isinstance(p, str)), key=len, default="")
+    return ("glob", field, pattern, cased, longest.lower())
 
 
 def _leaf(field: str | None, value: Any) -> Node:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .compiler import Lower, Match, Node, Unsupported, build, definite, event_ids, fields_of
-from .index import Bucket, need
+from .index import Bucket, needs
 from .logsources import MAP_4688, SYSTEM_FIELDS, map_4688, sources_for
 from .ruleset import LoadedRules, RuleMeta, RuleSpec
 
@@ -59,6 +59,7 @@ class SigmaResult:
     missing: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     events: int = 0
+    evaluations: int = 0
 
 
 @dataclass
@@ -90,18 +91,47 @@ class CompiledRules:
         bucket = buckets.get(entry.mapped)
         if bucket is None:
             bucket = buckets[entry.mapped] = Bucket(entry.mapped)
-        bucket.add(entry, need(node))
+        bucket.add(entry, needs(node))
 
     def ready(self) -> None:
         for buckets in self.dispatch.values():
             for bucket in buckets.values():
                 bucket.build()
 
-    def query(self) -> tuple[list[int], list[str]]:
-        """The EventIDs and whole channels the candidates come from."""
+    def query(self) -> tuple[list[int], list[str], list[tuple[str, str, str]]]:
+        """What the candidates are (`core.sigma.storage.candidates`): the EventIDs rules name;
+        for a channel whose rules name none, the literal values they need (through the posting
+        lists) when each has some, else the whole channel."""
         ids = sorted({eid for (_, eid) in self.dispatch if eid is not None})
-        chans = sorted({ch for (ch, eid) in self.dispatch if eid is None})
-        return ids, chans
+        chans: list[str] = []
+        tests: set[tuple[str, str, str]] = set()
+        for (ch, eid), buckets in self.dispatch.items():
+            if eid is not None:
+                continue
+            found = _posting_tests(buckets.values())
+            if found is None:
+                chans.append(ch)
+            else:
+                tests |= found
+        return ids, sorted(chans), sorted(tests)
+
+
+def _posting_tests(buckets: Iterable[Bucket]) -> set[tuple[str, str, str]] | None:
+    """Value tests one of which every event these buckets' rules can match passes (the first
+    group of each rule's `needs`), or None when some rule has none the posting lists can answer
+    (a System field, a mapped field, non-ASCII text: LIKE folds ASCII only)."""
+    out: set[tuple[str, str, str]] = set()
+    for bucket in buckets:
+        if bucket.mapped:
+            return None
+        for groups in bucket.atoms:
+            if not groups:
+                return None
+            for name, kind, text in groups[0]:
+                if name in SYSTEM_FIELDS or not text.isascii() or not name.isascii():
+                    return None
+                out.add((name, kind, text))
+    return out
 
 
 def _has_4688(name: str | None) -> bool:
@@ -194,6 +224,7 @@ def run_compiled(
     )
     dispatch = compiled.dispatch
     counts: Counter[int] = Counter()
+    evaluations = 0
     labels: dict[tuple[str, int], str] = {}
     n = 0
     for sid, ts, record_id, eid, channel, provider, computer, pairs in candidates:
@@ -227,7 +258,9 @@ def run_compiled(
                 else:
                     values, lows = r, low
                 entries = bucket.entries
-                for i in bucket.candidates(lows):
+                todo = bucket.candidates(lows)
+                evaluations += len(todo)
+                for i in todo:
                     entry = entries[i]
                     if not entry.match(values, lows):
                         continue
@@ -242,5 +275,6 @@ def run_compiled(
                                                      _evidence(values, entry.fields)))
     result.truncated = {rule: c for rule, c in counts.items() if c > MAX_MATCHES_PER_RULE}
     result.events = n
+    result.evaluations = evaluations
     result.seconds = time.perf_counter() - started
     return result

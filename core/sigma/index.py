@@ -31,6 +31,8 @@ def need(node: Node) -> set[Atom] | None:
     kind = node[0]
     if kind == "str" and node[1] is not None:
         return {(node[1], node[2], node[3].lower())}
+    if kind == "glob" and node[1] is not None and len(node[4]) >= 3:
+        return {(node[1], "in", node[4])}
     if kind == "const":
         return None if node[1] else set()
     if kind == "or":
@@ -51,9 +53,20 @@ def need(node: Node) -> set[Atom] | None:
     return None
 
 
+def needs(node: Node) -> list[set[Atom]] | None:
+    """Up to two sets of literal tests, from different children of a top-level AND, each of
+    which must have a test that holds (None: no literal known; the rule runs on every event)."""
+    if node[0] != "and":
+        found = need(node)
+        return None if found is None else [found]
+    sets = [found for child in node[1] if (found := need(child)) is not None]
+    sets.sort(key=_cost)
+    return sets[:2] or None
+
+
 def _cost(atoms: set[Atom]) -> tuple[int, int]:
     """Prefer few tests, and whole values or ends (selective) over short substrings."""
-    weak = sum(1 for _f, kind, text in atoms if kind == "in" and len(text) < 4)
+    weak = sum(1 for _f, kind, text in atoms if kind != "eq" and len(text) < 4)
     return (weak, len(atoms))
 
 
@@ -74,15 +87,19 @@ class _FieldSet:
 @dataclass
 class Bucket:
     """The rules one kind of event is dispatched to, for one field mapping (see module doc).
-    `entries` holds them in order; `candidates` answers indexes into it."""
+    `entries` holds them in order; `candidates` answers indexes into it. Each entry's sets of
+    tests (`needs`) are groups: group g belongs to entry `owner[g]`, and an entry is a
+    candidate when all `wanted[entry]` of its groups have a test that holds."""
 
     mapped: bool
     entries: list[Any] = field(default_factory=list)
-    atoms: list[set[Atom] | None] = field(default_factory=list)
+    atoms: list[list[set[Atom]] | None] = field(default_factory=list)
     always: list[int] = field(default_factory=list)
     fields: list[_FieldSet] = field(default_factory=list)
+    owner: list[int] = field(default_factory=list)
+    wanted: list[int] = field(default_factory=list)
 
-    def add(self, entry: Any, atoms: set[Atom] | None) -> None:
+    def add(self, entry: Any, atoms: list[set[Atom]] | None) -> None:
         self.entries.append(entry)
         self.atoms.append(atoms)
 
@@ -92,12 +109,18 @@ class Bucket:
 
         by_field: dict[str, dict[tuple[str, str], list[int]]] = {}
         self.always = []
-        for i, atoms in enumerate(self.atoms):
-            if atoms is None:
+        self.owner = []
+        self.wanted = [0] * len(self.atoms)
+        for i, groups in enumerate(self.atoms):
+            if groups is None:
                 self.always.append(i)
                 continue
-            for name, kind, text in atoms:
-                by_field.setdefault(name, {}).setdefault((kind, text), []).append(i)
+            self.wanted[i] = len(groups)
+            for group in groups:
+                g = len(self.owner)
+                self.owner.append(i)
+                for name, kind, text in group:
+                    by_field.setdefault(name, {}).setdefault((kind, text), []).append(g)
         self.fields = []
         for name, tests in by_field.items():
             options = re2.Options()
@@ -110,14 +133,14 @@ class Bucket:
                     entries.append(rules)
                 matcher.Compile()
             except Exception:  # noqa: BLE001 - a set RE2 refuses: its rules run on every event
-                self.always.extend(i for rules in tests.values() for i in rules)
+                self.always.extend(self.owner[g] for groups in tests.values() for g in groups)
                 continue
             self.fields.append(_FieldSet(name, matcher, entries))
         self.always = sorted(set(self.always))
 
     def candidates(self, low: Lower) -> Sequence[int]:
         """Indexes of the entries that may match the event whose lower-cased values are `low`."""
-        found: set[int] | None = None
+        groups: set[int] | None = None
         for fs in self.fields:
             value = low[fs.name]
             if value is None:
@@ -127,10 +150,18 @@ class Bucket:
             except UnicodeError:  # a lone surrogate (damaged UTF-16): every test may hold
                 hits = range(len(fs.entries))
             if hits:
-                if found is None:
-                    found = set(self.always)
+                if groups is None:
+                    groups = set()
                 for h in hits:
-                    found.update(fs.entries[h])
-        if found is None:
+                    groups.update(fs.entries[h])
+        if groups is None:
             return self.always
-        return sorted(found)
+        owner, wanted = self.owner, self.wanted
+        held: dict[int, int] = {}
+        for g in groups:
+            i = owner[g]
+            held[i] = held.get(i, 0) + 1
+        found = [i for i, n in held.items() if n == wanted[i]]
+        if not found:
+            return self.always
+        return sorted(found + self.always)

@@ -200,7 +200,7 @@ def parse_file(path: Path) -> tuple[list[tuple[RuleMeta, RuleSpec]], str | None]
 
 
 #: Parsed files by (path, size, mtime): pySigma takes 2-4 ms a rule, 6-12 s for SigmaHQ.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
 def _cache_path() -> Path:

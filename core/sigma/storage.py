@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from core.schema import FIELD_IDS
 from core.store import Store
 
 Candidate = tuple[int, int | None, int, int, str, str, str, tuple[tuple[str, str], ...]]
@@ -27,9 +28,37 @@ CREATE TABLE IF NOT EXISTS sigma_results (
 """
 
 
-def candidates(store: Store, event_ids: Sequence[int], channels: Sequence[str]) -> Iterator[Candidate]:
+#: A test on an EventData value, for the posting lists: (field, kind, lower-cased text) with kind
+#: eq / start / end / in (`core.sigma.index.Atom`).
+FieldTest = tuple[str, str, str]
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _postings_ids(tests: Sequence[FieldTest], params: list[Any]) -> str:
+    """SQL listing the ids of events holding a value that passes one of `tests` (LIKE is
+    case-insensitive for ASCII, which is all the callers pass)."""
+    parts = []
+    for name, kind, text in tests:
+        params.append(name.lower())
+        if kind == "eq":
+            parts.append("(p.name = ? AND p.value = ? COLLATE NOCASE)")
+            params.append(text)
+        else:
+            pattern = {"start": "{}%", "end": "%{}"}.get(kind, "%{}%").format(_like(text))
+            parts.append("(p.name = ? AND p.value LIKE ? ESCAPE '\\')")
+            params.append(pattern)
+    return FIELD_IDS.format(cond=" OR ".join(parts))
+
+
+def candidates(
+    store: Store, event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest] = ()
+) -> Iterator[Candidate]:
     """(id, ts, record_id, event_id, channel, provider, computer, EventData pairs) of every
-    event whose EventID is listed or whose channel is (case-insensitive), in id order."""
+    event whose EventID is listed, whose channel is (case-insensitive), or that holds a value
+    passing one of `tests` (found through the posting lists), in id order."""
     conds = []
     params: list[Any] = []
     if event_ids:
@@ -38,6 +67,8 @@ def candidates(store: Store, event_ids: Sequence[int], channels: Sequence[str]) 
     if channels:
         conds.append(f"e.channel COLLATE NOCASE IN ({', '.join('?' * len(channels))})")
         params.extend(channels)
+    if tests:
+        conds.append(f"e.id IN ({_postings_ids(tests, params)})")
     if not conds:
         return
     cur = store.conn.execute(
