@@ -169,7 +169,7 @@ class FindingsScreen(SingleTreeScreen):
         if data is not None and data.sources:
             summary += "   rules: " + ", ".join(printable(s) for s in data.sources)
         self.show_result(message.error or (None if data else "no findings"), groups,
-                         depth=1 if groups is not None and len(groups) == 1 else 0, summary=summary,
+                         depth=1 if groups is not None and (len(groups) == 1 or not fired) else 0, summary=summary,
                          partial=message.partial)
 
     @on(Tree.NodeSelected, "#findings-tree")
