@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import correlate
 from .compiler import Lower, Match, Node, Unsupported, build, definite, event_ids, fields_of
 from .index import Bucket, needs
 from .logsources import MAP_4688, SYSTEM_FIELDS, map_4688, sources_for
@@ -82,6 +83,9 @@ class CompiledRules:
     errors: list[tuple[str, str]] = field(default_factory=list)
     left_out: dict[str, int] = field(default_factory=dict)
     missing: Counter[str] = field(default_factory=Counter)
+    correlations: list[correlate.Correlation] = field(default_factory=list)
+    #: Rules run only for the correlations referring to them (left out by the filters).
+    hidden: set[int] = field(default_factory=set)
 
     def skip(self, where: str, reason: str) -> None:
         self.skipped[where][reason] += 1
@@ -142,26 +146,27 @@ def _always(name: str | None) -> bool:
     return True
 
 
-def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec) -> None:
-    """Add one rule's functions to `compiled`, or count why it cannot run."""
+def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec, extra: Iterable[str] = ()) -> int | None:
+    """Add one rule's functions to `compiled` (its index), or count why it cannot run (None).
+    `extra`: fields kept with its matches besides those it tests (a correlation's group-by)."""
     where = "/".join(str(p) for p in (spec.product, spec.category, spec.service) if p) or "none"
     if spec.product not in (None, "windows"):
         compiled.skip("not Windows", f"product {spec.product}")
-        return
+        return None
     sources = sources_for(spec.product, spec.category, spec.service)
     if isinstance(sources, str):
         compiled.skip(where, f"unsupported logsource: {sources}")
-        return
+        return None
     if not sources:
         compiled.skip(where, "no event source for this logsource")
-        return
+        return None
     if spec.plan is None:
         compiled.skip(where, f"unsupported: {spec.unsupported}")
-        return
+        return None
     base: Node = spec.plan
     index = len(compiled.rules)
     used = fields_of(base)
-    evidence = tuple(sorted(f for f in used if f is not None))
+    evidence = tuple(sorted({f for f in used if f is not None} | set(extra)))
     added = False
     for source in sources:
         has: Callable[[str | None], bool] = _has_4688 if source.mapping == "4688" else _always
@@ -186,18 +191,59 @@ def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec) -> None
             compiled.add((source.channel.lower(), eid), entry, node)
         compiled.ran[source.label] += 1
         added = True
-    if added:
-        compiled.rules.append(meta)
+    if not added:
+        return None
+    compiled.rules.append(meta)
+    return index
 
 
 def compile_rules(loaded: LoadedRules) -> CompiledRules:
     compiled = CompiledRules(errors=list(loaded.errors), left_out=dict(loaded.left_out))
-    for meta, spec in loaded.rules:
-        compile_one(compiled, meta, spec)
-    for _meta, spec in loaded.correlations:
-        compiled.skip("correlation", f"correlation rules ({spec.correlation}) are not evaluated yet")
+    pool = loaded.rules + loaded.hidden
+    metas = [meta for meta, _ in pool]
+    wanted: list[tuple[RuleMeta, RuleSpec, tuple[int, ...]]] = []
+    extra: dict[int, set[str]] = defaultdict(set)
+    for meta, spec in loaded.correlations:
+        why = correlate.why_not(spec)
+        found = correlate.resolve(spec.refs, metas) if why is None else why
+        if isinstance(found, str):
+            compiled.skip("correlation", why or f"refers to a rule that is not loaded ({found})")
+            continue
+        wanted.append((meta, spec, found))
+        for pos in found:
+            extra[pos] |= set(spec.group_by) | ({str(spec.condition[2])} if spec.condition[2] else set())
+    index: dict[int, int | None] = {}
+    for pos, (meta, spec) in enumerate(pool):
+        if pos >= len(loaded.rules) and pos not in extra:
+            continue
+        found_index = index[pos] = compile_one(compiled, meta, spec, extra.get(pos, ()))
+        if pos >= len(loaded.rules) and found_index is not None:
+            compiled.hidden.add(found_index)
+    for meta, spec, found in wanted:
+        refs = tuple(r for pos in found if (r := index.get(pos)) is not None)
+        if len(refs) != len(found):
+            compiled.skip("correlation", "refers to a rule that cannot run")
+            continue
+        compiled.correlations.append(correlate.Correlation(len(compiled.rules), refs, spec))
+        compiled.rules.append(meta)
+        compiled.ran[f"correlation ({spec.correlation})"] += 1
     compiled.ready()
     return compiled
+
+
+def _correlate(result: SigmaResult, compiled: CompiledRules) -> None:
+    """Add the correlation matches; drop the matches of rules run only for them."""
+    for corr in compiled.correlations:
+        refs = set(corr.refs)
+        hits = [(m.time, m.rule, i, dict(m.fields)) for i, m in enumerate(result.matches)
+                if m.rule in refs and m.time is not None]
+        for last, count, values in correlate.run(corr, hits):
+            m = result.matches[last]
+            fields = (*values.items(), ("count", str(count)))
+            result.matches.append(SigmaMatch(corr.rule, m.store_id, m.record_id, m.event_id, m.computer, m.time,
+                                             f"correlation of {len(hits):,} matches", fields))
+    if compiled.hidden:
+        result.matches = [m for m in result.matches if m.rule not in compiled.hidden]
 
 
 def _evidence(r: dict[str, str], names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -273,6 +319,7 @@ def run_compiled(
                         label = labels[key] = f"{channel} {eid}"
                     result.matches.append(SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label,
                                                      _evidence(values, entry.fields)))
+    _correlate(result, compiled)
     result.truncated = {rule: c for rule, c in counts.items() if c > MAX_MATCHES_PER_RULE}
     result.events = n
     result.evaluations = evaluations

@@ -60,6 +60,7 @@ class RuleMeta:
     tactics: tuple[str, ...] = ()
     techniques: tuple[str, ...] = ()
     description: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,12 @@ class RuleSpec:
     plan: tuple[Any, ...] | None
     unsupported: str = ""
     correlation: str = ""
+    #: Correlations: the rules referred to (name or id), group-by fields, window (seconds),
+    #: condition (operator, count, field counted by value_count).
+    refs: tuple[str, ...] = ()
+    group_by: tuple[str, ...] = ()
+    timespan: int = 0
+    condition: tuple[str, float, str | None] = ("gte", 1, None)
 
 
 @dataclass
@@ -82,6 +89,8 @@ class LoadedRules:
 
     rules: list[tuple[RuleMeta, RuleSpec]] = field(default_factory=list)
     correlations: list[tuple[RuleMeta, RuleSpec]] = field(default_factory=list)
+    #: Rules the filters left out: a correlation may still refer to them.
+    hidden: list[tuple[RuleMeta, RuleSpec]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     left_out: dict[str, int] = field(default_factory=dict)
     dirs: tuple[str, ...] = ()
@@ -150,6 +159,7 @@ def meta_of(rule: Any, path: str) -> RuleMeta:
         tactics=tactics,
         techniques=techniques,
         description=str(rule.description or "").strip(),
+        name=str(getattr(rule, "name", None) or ""),
     )
 
 
@@ -168,7 +178,18 @@ def _spec(rule: Any) -> RuleSpec:
     from .compiler import Unsupported, plan
 
     if isinstance(rule, SigmaCorrelationRule):
-        return RuleSpec(None, None, None, None, correlation=str(rule.type.name.lower()))
+        cond: Any = rule.condition
+        unsupported = ""
+        if rule.aliases and rule.aliases.aliases:
+            unsupported = "field aliases"
+        elif not hasattr(cond, "op") or isinstance(cond.fieldref, list):
+            unsupported = "extended correlation conditions"
+        return RuleSpec(
+            None, None, None, None, unsupported=unsupported, correlation=str(rule.type.name.lower()),
+            refs=tuple(str(r.reference) for r in rule.rules or ()), group_by=tuple(rule.group_by or ()),
+            timespan=int(rule.timespan.seconds),
+            condition=(str(cond.op.name.lower()), cond.count, cond.fieldref) if not unsupported else ("gte", 1, None),
+        )
     ls = rule.logsource
     try:
         return RuleSpec(ls.product, ls.category, ls.service, plan(rule))
@@ -187,7 +208,8 @@ def parse_file(path: Path) -> tuple[list[tuple[RuleMeta, RuleSpec]], str | None]
         text = path.read_text(encoding="utf-8")
         if "detection:" not in text and "correlation:" not in text:
             return [], None
-        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+        # References between rules (correlations) are resolved over every file, by the engine.
+        collection = SigmaCollection.from_yaml(text, collect_errors=True, resolve_references=False)
         if collection.errors:
             return [], str(collection.errors[0])
         rules = list(collection.rules)
@@ -200,7 +222,7 @@ def parse_file(path: Path) -> tuple[list[tuple[RuleMeta, RuleSpec]], str | None]
 
 
 #: Parsed files by (path, size, mtime): pySigma takes 2-4 ms a rule, 6-12 s for SigmaHQ.
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 
 
 def _cache_path() -> Path:
@@ -262,6 +284,7 @@ def load_rules(
             why = _wanted(meta, min_level, statuses)
             if why is not None:
                 out.leave_out(why)
+                out.hidden.append((meta, spec))
             elif spec.correlation:
                 out.correlations.append((meta, spec))
             else:
