@@ -95,7 +95,7 @@ class CompiledRules:
         bucket = buckets.get(entry.mapped)
         if bucket is None:
             bucket = buckets[entry.mapped] = Bucket(entry.mapped)
-        bucket.add(entry, needs(node))
+        bucket.add(entry, needs(node), tuple(fields_of(node)))
 
     def ready(self) -> None:
         for buckets in self.dispatch.values():
@@ -269,8 +269,10 @@ def run_compiled(
         missing=dict(compiled.missing),
     )
     dispatch = compiled.dispatch
+    for buckets in dispatch.values():
+        for bucket in buckets.values():
+            bucket.evaluations = 0
     counts: Counter[int] = Counter()
-    evaluations = 0
     labels: dict[tuple[str, int], str] = {}
     n = 0
     for sid, ts, record_id, eid, channel, provider, computer, pairs in candidates:
@@ -304,12 +306,8 @@ def run_compiled(
                 else:
                     values, lows = r, low
                 entries = bucket.entries
-                todo = bucket.candidates(lows)
-                evaluations += len(todo)
-                for i in todo:
+                for i in bucket.matching(values, lows):
                     entry = entries[i]
-                    if not entry.match(values, lows):
-                        continue
                     counts[entry.rule] += 1
                     if counts[entry.rule] > MAX_MATCHES_PER_RULE:
                         continue
@@ -319,9 +317,9 @@ def run_compiled(
                         label = labels[key] = f"{channel} {eid}"
                     result.matches.append(SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label,
                                                      _evidence(values, entry.fields)))
+    result.evaluations = sum(b.evaluations for bs in dispatch.values() for b in bs.values())
     _correlate(result, compiled)
     result.truncated = {rule: c for rule, c in counts.items() if c > MAX_MATCHES_PER_RULE}
     result.events = n
-    result.evaluations = evaluations
     result.seconds = time.perf_counter() - started
     return result

@@ -20,6 +20,12 @@ from typing import Any
 
 from .compiler import Lower, Node
 
+#: Answers remembered per bucket (by the values its rules read), and how many lookups decide
+#: whether remembering pays (logs repeat the same process starts, service installs...; a
+#: bucket whose rules read a per-event value such as a PID never hits and stops trying).
+MEMO_SIZE = 50_000
+MEMO_TRIAL = 5_000
+MEMO_MIN_HITS = 0.2
 #: RE2 memory for one field's set (its DFA); past it, that field's rules run on every event.
 RE2_MAX_MEM = 64 << 20
 Atom = tuple[str, str, str]  # (field, kind eq/start/end/in, lower-cased text)
@@ -98,10 +104,44 @@ class Bucket:
     fields: list[_FieldSet] = field(default_factory=list)
     owner: list[int] = field(default_factory=list)
     wanted: list[int] = field(default_factory=list)
+    #: Fields any of its rules reads (None: one reads them all, a keyword): the memo's key.
+    reads: tuple[str, ...] | None = ()
+    memo: dict[tuple[str | None, ...], list[int]] | None = field(default_factory=dict)
+    lookups: int = 0
+    hits: int = 0
+    evaluations: int = 0
 
-    def add(self, entry: Any, atoms: list[set[Atom]] | None) -> None:
+    def add(self, entry: Any, atoms: list[set[Atom]] | None, reads: Sequence[str | None]) -> None:
         self.entries.append(entry)
         self.atoms.append(atoms)
+        if self.reads is not None:
+            self.reads = None if None in reads else tuple(sorted(set(self.reads) | {str(f) for f in reads}))
+        if self.reads is None:
+            self.memo = None
+
+    def matching(self, values: dict[str, str], low: Lower) -> list[int]:
+        """Indexes of the entries whose rule matches the event (`values`, `low`)."""
+        memo = self.memo
+        key: tuple[str | None, ...] = ()
+        if memo is not None and self.reads is not None:
+            get = values.get
+            key = tuple([get(f) for f in self.reads])
+            found = memo.get(key)
+            self.lookups += 1
+            if found is not None:
+                self.hits += 1
+                return found
+            if self.lookups == MEMO_TRIAL and self.hits < MEMO_MIN_HITS * MEMO_TRIAL:
+                self.memo = memo = None
+        todo = self.candidates(low)
+        self.evaluations += len(todo)
+        entries = self.entries
+        out = [i for i in todo if entries[i].match(values, low)]
+        if memo is not None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[key] = out
+        return out
 
     def build(self) -> None:
         """Compile the RE2 sets (after every `add`)."""
