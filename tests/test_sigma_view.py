@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.apputil import screen_text, sync, wait_for
 from tests.logs import event_xml, write_events
 from tests.test_app import ready
@@ -47,3 +49,21 @@ async def test_findings_view_hints_without_sigma_rules(tmp_path: Path) -> None:
         await ready(pilot, app)
         await pilot.press("5")
         await wait_for(pilot, lambda: "rules update" in screen_text(app))
+
+
+@sync
+async def test_big_stores_run_sigma_in_a_child_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.sigma as sigma
+    import tui.findings_view as view
+
+    rules = Path(os.environ["EVTX_EXPLORER_CONFIG_DIR"]) / "sigma"
+    rules.mkdir()
+    (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
+    monkeypatch.setattr(view, "CHILD_SIGMA_EVENTS", 1)
+    # The app's own process only reads the child's result from the store's cache.
+    monkeypatch.setattr(sigma, "compile_dirs", lambda *a, **k: pytest.fail("computed in the app's process"))
+    app = EvtxApp([str(_log(tmp_path))])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("5")
+        await wait_for(pilot, lambda: "Security Log Cleared" in screen_text(app), timeout=30)

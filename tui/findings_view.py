@@ -17,11 +17,16 @@ from textual.widgets import Tree
 
 from core.model import iso_from_filetime
 from core.sigma import HINT, SigmaResult, rule_dirs, run_sigma
+from core.sigma.child import ChildFailed, sigma_in_child
 from core.sigma.report import coverage_lines, per_rule
 from core.store import Store
 from core.text import printable
 from tui.correlation import SingleTreeScreen, ViewNode, activate
-from tui.model_cache import FindingsData, FindingsReady, app_loaded, request_findings, store_path
+from tui.model_cache import FindingsData, FindingsReady, app_loaded, cache_for, request_findings, store_path
+
+#: Stores at least this big run the Sigma rules in a child process (`core.sigma.child`): the
+#: UI keeps its core (the built-in findings do the same from 30,000 events).
+CHILD_SIGMA_EVENTS = 30_000
 
 #: Most severe first; unknown severities sort last.
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -139,9 +144,16 @@ def app_sigma(app: Any) -> list[ViewNode]:
         return [ViewNode(printable(HINT))]
     if not app_loaded(app):
         return [ViewNode("Sigma rules run once the inputs are loaded")]
-    store = Store(store_path(app))
+    path = store_path(app)
+    store = Store(path)
     try:
-        return sigma_nodes(run_sigma(store, dirs))
+        if store.shareable and store.size() >= CHILD_SIGMA_EVENTS:
+            try:
+                sigma_in_child(path, dirs, cache_for(app).stop)
+            except ChildFailed:
+                if cache_for(app).stop.is_set():
+                    return []
+        return sigma_nodes(run_sigma(store, dirs))  # the child's result, from the store's cache
     finally:
         store.close()
 

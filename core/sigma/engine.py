@@ -292,31 +292,28 @@ def run_compiled(
         low = Lower(r)
         mapped: dict[str, str] | None = None
         mlow = low
-        for buckets in (exact, anyid):
-            if buckets is None:
-                continue
-            for bucket in buckets.values():
-                if bucket.mapped:
-                    if mapped is None:
-                        mapped = map_4688(r)
-                        for name in SYSTEM_FIELDS:
-                            mapped[name] = r[name]
-                        mlow = Lower(mapped)
-                    values, lows = mapped, mlow
-                else:
-                    values, lows = r, low
-                entries = bucket.entries
-                for i in bucket.matching(values, lows):
-                    entry = entries[i]
-                    counts[entry.rule] += 1
-                    if counts[entry.rule] > MAX_MATCHES_PER_RULE:
-                        continue
-                    key = (ch, eid)
-                    label = labels.get(key)
-                    if label is None:
-                        label = labels[key] = f"{channel} {eid}"
-                    result.matches.append(SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label,
-                                                     _evidence(values, entry.fields)))
+        for bucket in (*(exact or {}).values(), *(anyid or {}).values()):
+            if bucket.mapped:
+                if mapped is None:
+                    mapped = map_4688(r)
+                    for name in SYSTEM_FIELDS:
+                        mapped[name] = r[name]
+                    mlow = Lower(mapped)
+                values, lows = mapped, mlow
+            else:
+                values, lows = r, low
+            entries = bucket.entries
+            for i in bucket.matching(values, lows):
+                entry = entries[i]
+                counts[entry.rule] += 1
+                if counts[entry.rule] > MAX_MATCHES_PER_RULE:
+                    continue
+                key = (ch, eid)
+                label = labels.get(key)
+                if label is None:
+                    label = labels[key] = f"{channel} {eid}"
+                result.matches.append(SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label,
+                                                 _evidence(values, entry.fields)))
     result.evaluations = sum(b.evaluations for bs in dispatch.values() for b in bs.values())
     _correlate(result, compiled)
     result.truncated = {rule: c for rule, c in counts.items() if c > MAX_MATCHES_PER_RULE}
