@@ -67,3 +67,21 @@ async def test_big_stores_run_sigma_in_a_child_process(tmp_path: Path, monkeypat
         await ready(pilot, app)
         await pilot.press("5")
         await wait_for(pilot, lambda: "Security Log Cleared" in screen_text(app), timeout=30)
+
+
+@sync
+async def test_sigma_matches_mark_the_table_and_show_in_the_detail_pane(tmp_path: Path) -> None:
+    from tests.test_app_findings import findings_node_labels, markers, select, store_id_of
+
+    rules = Path(os.environ["EVTX_EXPLORER_CONFIG_DIR"]) / "sigma"
+    rules.mkdir()
+    (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
+    app = EvtxApp([str(_log(tmp_path))])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await ready(pilot, app)
+        await wait_for(pilot, lambda: len(app.table.findings) == 2)
+        await select(pilot, app, store_id_of(app, 2))
+        assert markers(app) == " !"
+        await wait_for(pilot, lambda: "Jane Doe" in " ".join(findings_node_labels(app)))
+        await select(pilot, app, store_id_of(app, 3))
+        assert markers(app) == "  "

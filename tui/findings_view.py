@@ -8,6 +8,8 @@ The findings are computed once per store (`tui.model_cache`) in a worker thread.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import defaultdict
 from typing import Any
 
@@ -15,6 +17,7 @@ from rich.text import Text
 from textual import on, work
 from textual.widgets import Tree
 
+from core.findings import Finding
 from core.model import iso_from_filetime
 from core.sigma import HINT, SigmaResult, rule_dirs, run_sigma
 from core.sigma.child import ChildFailed, sigma_in_child
@@ -136,26 +139,68 @@ def sigma_nodes(result: SigmaResult) -> list[ViewNode]:
     return nodes
 
 
-def app_sigma(app: Any) -> list[ViewNode]:
-    """The Sigma nodes of the app's store (blocking: a worker's), from the folders the app was
-    given (`sigma_dirs`) or the user's sigma folder; a hint node without rules."""
+_RESULTS: weakref.WeakKeyDictionary[Any, tuple[threading.Lock, dict[str, SigmaResult | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+_RESULTS_LOCK = threading.Lock()
+
+
+def app_sigma_result(app: Any) -> SigmaResult | None:
+    """The Sigma result of the app's loaded store (blocking: a worker's), computed once for the
+    view and the table's markers, from the folders the app was given (`sigma_dirs`) or the
+    user's sigma folder; None without rules. Big stores run it in a child process."""
     dirs = rule_dirs(getattr(app, "sigma_dirs", None))
-    if not dirs:
+    if not dirs or not app_loaded(app):
+        return None
+    with _RESULTS_LOCK:
+        if app not in _RESULTS:
+            _RESULTS[app] = (threading.Lock(), {})
+        lock, done = _RESULTS[app]
+    path = store_path(app)
+    with lock:
+        if str(path) in done:
+            return done[str(path)]
+        store = Store(path)
+        try:
+            if store.shareable and store.size() >= CHILD_SIGMA_EVENTS:
+                try:
+                    sigma_in_child(path, dirs, cache_for(app).stop)
+                except ChildFailed:
+                    if cache_for(app).stop.is_set():
+                        return None
+            result = run_sigma(store, dirs)  # the child's result, from the store's cache
+        finally:
+            store.close()
+        done[str(path)] = result
+        return result
+
+
+def app_sigma(app: Any) -> list[ViewNode]:
+    """The Sigma nodes of the view, or a hint."""
+    if not rule_dirs(getattr(app, "sigma_dirs", None)):
         return [ViewNode(printable(HINT))]
     if not app_loaded(app):
         return [ViewNode("Sigma rules run once the inputs are loaded")]
-    path = store_path(app)
-    store = Store(path)
-    try:
-        if store.shareable and store.size() >= CHILD_SIGMA_EVENTS:
-            try:
-                sigma_in_child(path, dirs, cache_for(app).stop)
-            except ChildFailed:
-                if cache_for(app).stop.is_set():
-                    return []
-        return sigma_nodes(run_sigma(store, dirs))  # the child's result, from the store's cache
-    finally:
-        store.close()
+    result = app_sigma_result(app)
+    return [] if result is None else sigma_nodes(result)
+
+
+def sigma_findings(app: Any) -> tuple[list[Finding], dict[str, str]]:
+    """The Sigma matches as findings for the table's marker column and the detail pane (the
+    rule's author in the title they show), and those titles by rule."""
+    result = app_sigma_result(app)
+    if result is None:
+        return [], {}
+    titles: dict[str, str] = {}
+    out: list[Finding] = []
+    for m in result.matches:
+        meta = result.rules[m.rule]
+        rule = f"sigma:{meta.id or meta.title}"
+        titles[rule] = f"{meta.title} (Sigma, by {meta.author or '?'})"
+        severity = SIGMA_LEVELS.get(meta.level, meta.level) or "info"
+        message = f"{meta.title} (by {meta.author or '?'})"
+        out.append(Finding(rule, severity, m.store_id, m.record_id, m.event_id, m.computer, m.time, message, m.fields))
+    return out, titles
 
 
 class FindingsScreen(SingleTreeScreen):
