@@ -137,3 +137,21 @@ def test_rules_update_refuses_unsafe_zip(env: tuple[Path, Path], tmp_path: Path)
         zf.writestr("../escape.yml", RULE)
     code, _, err = _cli("rules", "update", "--from", str(bad), "--dir", str(tmp_path / "t"))
     assert code == 1 and "unsafe path" in err and not (tmp_path / "escape.yml").exists()
+
+
+def test_open_sigma_reaches_the_app(env: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import tui.app
+
+    rules, log = env
+    seen: list[list[Path]] = []
+
+    def fake_run_app(files: list[str], **_: object) -> int:
+        from core.sigma import rule_dirs
+
+        seen.append(rule_dirs(None))
+        return 0
+
+    monkeypatch.setenv("EVTX_EXPLORER_SIGMA", "")  # restored after the test (the CLI sets it)
+    monkeypatch.setattr(tui.app, "run_app", fake_run_app)
+    assert _cli(str(log), "--sigma", str(rules))[0] == 0
+    assert seen == [[rules.resolve()]]

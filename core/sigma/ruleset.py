@@ -106,10 +106,19 @@ def default_dir() -> Path:
     return config_dir() / "sigma"
 
 
+#: Folders of Sigma rules (os.pathsep-separated) for when none are given: how `open --sigma`
+#: reaches the app and its child processes.
+ENV_DIRS = "EVTX_EXPLORER_SIGMA"
+
+
 def rule_dirs(given: Sequence[str] | None) -> list[Path]:
-    """The directories to load: those given, else the user's sigma dir if it exists, else none."""
+    """The directories to load: those given, else $EVTX_EXPLORER_SIGMA, else the user's sigma
+    dir if it exists, else none."""
     if given:
         return [Path(d) for d in given]
+    env = os.environ.get(ENV_DIRS)
+    if env:
+        return [Path(d) for d in env.split(os.pathsep) if d]
     here = default_dir()
     return [here] if here.is_dir() else []
 
