@@ -16,8 +16,9 @@ import argparse
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,7 +50,7 @@ def _slowest(store: Store, compiled: CompiledRules, sample: int = 20_000) -> lis
     from core.sigma.compiler import Lower
     from core.sigma.logsources import map_4688
 
-    spent: Counter[tuple[int, bool]] = Counter()
+    spent: dict[tuple[int, bool], float] = defaultdict(float)
     query = compiled.query()
     for n, (_sid, _ts, _rec, eid, channel, provider, computer, pairs) in enumerate(candidates(store, *query)):
         if n >= sample:
@@ -69,6 +70,60 @@ def _slowest(store: Store, compiled: CompiledRules, sample: int = 20_000) -> lis
                     spent[e.rule, e.mapped] += time.perf_counter() - t
     return sorted(((s, compiled.rules[i].title, "4688" if mapped else "") for (i, mapped), s in spent.items()),
                   reverse=True)[:8]
+
+
+def _sql(node: Any, params: list[Any]) -> str | None:
+    """A 4688-mapped plan as an SQL condition over the posting lists (the alternative to the
+    compiled predicates this bench compares against), or None where it has no simple SQL."""
+    from core.sigma.logsources import MAP_4688
+    from core.sigma.storage import _like
+
+    kind = node[0]
+    if kind == "const":
+        return "1" if node[1] else "0"
+    if kind in ("and", "or"):
+        parts = [_sql(c, params) for c in node[1]]
+        return None if None in parts else "(" + f" {kind.upper()} ".join(str(p) for p in parts) + ")"
+    if kind == "not":
+        inner = _sql(node[1], params)
+        return None if inner is None else f"NOT {inner}"
+    if kind != "str" or node[1] not in MAP_4688 or MAP_4688[node[1]][1]:
+        return None
+    params.append(MAP_4688[node[1]][0].lower())
+    if node[2] == "eq":
+        params.append(node[3])
+        test = "p.value = ? COLLATE NOCASE"
+    else:
+        params.append({"start": "{}%", "end": "%{}"}.get(node[2], "%{}%").format(_like(node[3])))
+        test = "p.value LIKE ? ESCAPE '\\'"
+    return f"e.id IN (SELECT j.value FROM postings p, json_each(p.ids) j WHERE p.name = ? AND {test})"
+
+
+def _sql_sample(store: Store, rules: Path, count: int) -> None:
+    """Time `count` process_creation rules as generated SQL (4688 mapping) on this store."""
+    from core.sigma.compiler import definite
+    from core.sigma.engine import _has_4688
+
+    loaded = load_rules([rules / d for d in RULE_DIRS if (rules / d).is_dir()])
+    done = 0
+    spent = 0.0
+    for _meta, spec in loaded.rules:
+        if spec.category != "process_creation" or spec.plan is None or done >= count:
+            continue
+        params: list[Any] = []
+        cond = _sql(definite(spec.plan, _has_4688), params)
+        if cond is None or cond == "0":
+            continue
+        t = time.perf_counter()
+        store.conn.execute(
+            f"SELECT count(*) FROM events e WHERE e.event_id = 4688 AND e.channel = 'Security' AND {cond}", params
+        ).fetchone()
+        spent += time.perf_counter() - t
+        done += 1
+    if done:
+        each = spent / done
+        print(f"  generated SQL instead: {done} process_creation rules in {spent:.2f} s, {each * 1000:.0f} ms a rule "
+              f"(x {len(loaded.rules)} rules: ~{each * len(loaded.rules):.0f} s)")
 
 
 def _run(name: str, store: Store, compiled: CompiledRules, size_mb: float | None) -> None:
@@ -92,6 +147,8 @@ def main() -> int:
     parser.add_argument("--log", default=str(ROOT / "bench/out/big-100mb.evtx"))
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--rules", default=str(ROOT.parent / "shared/sigma"))
+    parser.add_argument("--sql", type=int, default=0, metavar="N",
+                        help="also time N process_creation rules as generated SQL on each store")
     args = parser.parse_args()
     out = ROOT / "bench/out"
     out.mkdir(exist_ok=True)
@@ -108,12 +165,16 @@ def main() -> int:
             print(f"(ingest of {log.name}: {time.perf_counter() - t:.1f} s, once)")
         with Store(db, readonly=True) as store:
             _run(log.name, store, compiled, log.stat().st_size / 1e6)
+            if args.sql:
+                _sql_sample(store, Path(args.rules), args.sql)
     else:
         print(f"no {log}: build it with bench/make_big_log.py (see bench/README.md)")
     db = out / f"table-{args.events}.db"
     build_store(db, args.events)
     with Store(db, readonly=True) as store:
         _run(f"synthetic store ({db.name})", store, compiled, None)
+        if args.sql:
+            _sql_sample(store, Path(args.rules), args.sql)
     return 0
 
 
