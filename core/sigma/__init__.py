@@ -23,6 +23,10 @@ __all__ = [
 ]
 
 
+#: Part of the cached results' key: bump when the engine's answers change.
+ENGINE_VERSION = "sigma-engine-1"
+
+
 def compile_dirs(
     dirs: Sequence[Path], *, min_level: str = DEFAULT_MIN_LEVEL, statuses: Sequence[str] = DEFAULT_STATUSES
 ) -> CompiledRules:
@@ -40,7 +44,7 @@ def _key(dirs: Sequence[Path], min_level: str, statuses: Sequence[str]) -> str:
         except OSError:
             continue
         files.append((str(path), st.st_size, st.st_mtime_ns))
-    return storage.result_key(["sigma-1", min_level, sorted(statuses), files])
+    return storage.result_key([ENGINE_VERSION, min_level, sorted(statuses), files])
 
 
 def run_sigma(

@@ -9,6 +9,7 @@ shows them at once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import marshal
 import sqlite3
@@ -106,4 +107,5 @@ def save_result(store: Store, key: str, value: bytes) -> bool:
 
 
 def result_key(parts: Sequence[object]) -> str:
-    return json.dumps(list(parts), default=str)
+    """A short key for a rule set (its files' names, sizes and times can fill 300 KB)."""
+    return hashlib.sha256(json.dumps(list(parts), default=str).encode()).hexdigest()
