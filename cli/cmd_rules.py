@@ -16,7 +16,7 @@ from typing import Any
 
 from cli.cmd_findings import add_sigma_args
 from core.sigma import DEFAULT_STATUSES, HINT, compile_dirs, rule_dirs
-from core.sigma.report import coverage_lines
+from core.sigma.report import coverage_lines, level_rank
 from core.sigma.ruleset import default_dir, load_rules
 from core.sigma.update import DEFAULT_URL, UpdateError, fetch, install
 from core.text import one_line, printable
@@ -45,7 +45,7 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"evtx-explorer: {HINT}", file=sys.stderr)
         return 0
     loaded = load_rules(dirs, min_level=args.min_level, statuses=tuple(args.status or DEFAULT_STATUSES))
-    for meta, _spec in sorted(loaded.rules, key=lambda r: (r[0].level, r[0].title)):
+    for meta, _spec in sorted(loaded.rules, key=lambda r: (level_rank(r[0].level), r[0].title)):
         print(f"{meta.level:<9} {meta.status:<12} {one_line(meta.title, 70):<70} by {one_line(meta.author, 50)}"
               f"  {printable(meta.path)}")
     print(f"{len(loaded.rules)} rule(s)", file=sys.stderr)
@@ -64,7 +64,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     summary = SigmaResult(rules=compiled.rules, ran=dict(compiled.ran), errors=compiled.errors,
                           skipped={k: dict(v) for k, v in compiled.skipped.items()}, missing=dict(compiled.missing))
-    lines = coverage_lines(summary)
+    lines = coverage_lines(summary, ran="can run")
     lines[0] = f"{len(compiled.rules)} rule(s) can run, {len(compiled.errors)} file(s) did not parse"
     print("\n".join(printable(line) for line in lines))
     return 1 if compiled.errors else 0

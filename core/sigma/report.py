@@ -40,14 +40,14 @@ def match_record(result: SigmaResult, match: SigmaMatch) -> dict[str, Any]:
     }
 
 
-def _rank(level: str) -> int:
+def level_rank(level: str) -> int:
     return LEVEL_ORDER.index(level) if level in LEVEL_ORDER else len(LEVEL_ORDER)
 
 
 def records(result: SigmaResult) -> list[dict[str, Any]]:
     """Every match, most severe level first, then by time."""
     out = [match_record(result, m) for m in result.matches]
-    out.sort(key=lambda r: (_rank(r["level"]), r["time"] or "", r["title"]))
+    out.sort(key=lambda r: (level_rank(r["level"]), r["time"] or "", r["title"]))
     return out
 
 
@@ -65,12 +65,13 @@ def flat(record: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def coverage_lines(result: SigmaResult) -> list[str]:
-    """Rules run per source, rules skipped per source and reason, files that did not parse."""
+def coverage_lines(result: SigmaResult, ran: str = "ran") -> list[str]:
+    """Rules run per source, rules skipped per source and reason, files that did not parse
+    (`ran`: the verb, "can run" for a check without events)."""
     lines = [f"Sigma: {len(result.rules)} rules over {result.events:,} events in {result.seconds:.1f} s, "
              f"{len(result.matches):,} matches"]
     for source, n in sorted(result.ran.items(), key=lambda kv: -kv[1]):
-        lines.append(f"  ran {n:>5} on {source}")
+        lines.append(f"  {ran} {n:>5} on {source}")
     for source, reasons in sorted(result.skipped.items()):
         for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
             lines.append(f"  skipped {n:>5} on {source}: {reason}")
@@ -93,5 +94,5 @@ def per_rule(result: SigmaResult) -> list[tuple[int, int, Counter[str]]]:
     for m in result.matches:
         counts.setdefault(m.rule, Counter())[m.computer] += 1
     rows = [(i, sum(c.values()), c) for i, c in counts.items()]
-    rows.sort(key=lambda r: (_rank(result.rules[r[0]].level), -r[1], result.rules[r[0]].title))
+    rows.sort(key=lambda r: (level_rank(result.rules[r[0]].level), -r[1], result.rules[r[0]].title))
     return rows
