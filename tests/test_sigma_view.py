@@ -39,6 +39,7 @@ async def test_findings_view_shows_sigma_matches_by_level_and_rule(tmp_path: Pat
         assert "Sigma high (2)" in text
         line = next(x for x in text.splitlines() if "Security Log Cleared" in x)
         assert "(2)" in line and "DC01: 1" in line and "by Jane Doe" in line and "Defense Evasion" in line
+        assert "stable" in line
         assert "Sigma: 1 rules over" in text
 
 

@@ -105,8 +105,9 @@ SIGMA_LEVELS = {"informational": "info"}
 
 def sigma_nodes(result: SigmaResult) -> list[ViewNode]:
     """Sigma matches grouped by level, then rule (counts per rule and host, the rule's author,
-    which its license requires wherever a match is shown), then one line per event; and a
-    node saying what ran and what was skipped per source."""
+    which its license requires wherever a match is shown, its status and ATT&CK tags: the
+    view's search filters on them), then one line per event; and a node saying what ran and
+    what was skipped per source."""
     by_rule: dict[int, list[Any]] = defaultdict(list)
     for match in result.matches:
         by_rule[match.rule].append(match)
@@ -120,6 +121,7 @@ def sigma_nodes(result: SigmaResult) -> list[ViewNode]:
         label.append(f" ({count:,})  ")
         label.append(", ".join(f"{printable(h)}: {n:,}" for h, n in hosts.most_common(5)))
         label.append(f"  by {printable(author or '?')}", style="italic")
+        label.append(f"  {printable(meta.status or '?')}")
         if meta.tactics:
             label.append("  [" + printable(", ".join(meta.tactics + meta.techniques)) + "]")
         items = sorted(by_rule[rule_index], key=lambda m: (m.time is None, m.time or 0, m.store_id))
