@@ -412,3 +412,24 @@ def test_correlations_event_count_value_count_temporal(tmp_path: Path) -> None:
     assert fired == [("Brute Force Per Account", 3, "3"), ("Password Spray", 9, "3")]
     assert result.skipped["correlation"] == {"condition lt (decided only when a window closes)": 1}
     assert result.ran["correlation (event_count)"] == 1
+
+
+def test_regexes_run_in_linear_time(tmp_path: Path) -> None:
+    import time
+
+    rule = _rule(tmp_path, "redos", """
+        title: Nested Quantifiers
+        id: bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb
+        status: test
+        level: high
+        logsource: {category: process_creation, product: windows}
+        detection:
+            selection:
+                CommandLine|re: '^(a+)+$'
+            condition: selection
+        """)
+    events = [_4688("C:\\x.exe", "a" * 40 + "!"), _4688("C:\\x.exe", "aaaa")]
+    started = time.perf_counter()
+    result = _run([rule], events)
+    assert time.perf_counter() - started < 5  # Python's backtracking engine takes minutes on the first
+    assert [m.store_id for m in result.matches] == [2]

@@ -250,6 +250,22 @@ def event_ids(node: Node) -> set[int] | None:
 # -- plan -> Python ------------------------------------------------------------------------------
 
 
+def rx(pattern: str, flags: int = 0) -> Any:
+    """`pattern` compiled by RE2 where it can (linear time: event text is the attacker's, and a
+    backtracking regex of a rule must not hang a run on a crafted command line), else by
+    Python's `re` (lookarounds, backreferences). Both answer `search` and `fullmatch`."""
+    import re2
+
+    inline = "".join(c for flag, c in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s")) if flags & flag)
+    options = re2.Options()
+    options.log_errors = False  # RE2 would write refusals on stderr (the app's terminal)
+    try:
+        return re2.compile(f"(?{inline}){pattern}" if inline else pattern, options=options)
+    except Exception:  # noqa: BLE001 - syntax RE2 lacks: Python's engine
+        return re.compile(pattern, flags)
+
+
+
 def _cany(value: str | None, needles: tuple[str, ...]) -> bool:
     if value is None:
         return False
@@ -260,12 +276,27 @@ def _call(value: str | None, needles: tuple[str, ...]) -> bool:
     return value is not None and all(n in value for n in needles)
 
 
-def _glob(pattern: re.Pattern[str], value: str | None) -> bool:
-    return value is not None and pattern.fullmatch(value) is not None
+def _glob(pattern: Any, value: str | None) -> bool:
+    if value is None:
+        return False
+    try:
+        return pattern.fullmatch(value) is not None
+    except UnicodeError:  # a lone surrogate RE2 cannot encode: Python's engine
+        return re.fullmatch(pattern.pattern, value, re.DOTALL) is not None
 
 
-def _search(pattern: re.Pattern[str], value: str | None) -> bool:
-    return value is not None and pattern.search(value) is not None
+def _search(pattern: Any, value: str | None) -> bool:
+    if value is None:
+        return False
+    try:
+        return pattern.search(value) is not None
+    except UnicodeError:  # a lone surrogate RE2 cannot encode: Python's engine
+        return re.search(_python_pattern(pattern), value) is not None
+
+
+def _python_pattern(pattern: Any) -> str:
+    """An RE2 pattern (inline flags first) as Python's `re` reads it."""
+    return str(pattern.pattern)
 
 
 def _num(value: str | None, text: str, number: float) -> bool:
@@ -396,10 +427,9 @@ class _Gen:
         if kind == "present":
             return f"(r.get({self.const(field)}) is not None)"
         if kind == "glob":
-            pattern = re.compile(node[2], re.DOTALL)
-            return f"_glob({self.const(pattern)}, {self.val(field, node[3])})"
+            return f"_glob({self.const(rx(node[2], re.DOTALL))}, {self.val(field, node[3])})"
         if kind == "re":
-            return f"_search({self.const(re.compile(node[2], node[3]))}, r.get({self.const(field)}))"
+            return f"_search({self.const(rx(node[2], node[3]))}, r.get({self.const(field)}))"
         if kind == "num":
             return f"_num(r.get({self.const(field)}), {self.const(str(node[2]))}, {self.const(node[2])})"
         if kind == "cmp":
@@ -423,11 +453,11 @@ class _Gen:
             test: Callable[[str], bool] = (lambda v: text in fold(v)) if node[2] in ("eq", "in") else (
                 (lambda v: fold(v).startswith(text)) if node[2] == "start" else (lambda v: fold(v).endswith(text)))
         elif kind == "glob":
-            pattern = re.compile(node[2], re.DOTALL if node[3] else re.DOTALL | re.IGNORECASE)
+            pattern = rx(node[2], re.DOTALL if node[3] else re.DOTALL | re.IGNORECASE)
             test = lambda v: pattern.fullmatch(v) is not None  # noqa: E731
         elif kind == "re":
-            rx = re.compile(node[2], node[3])
-            test = lambda v: rx.search(v) is not None  # noqa: E731
+            regex = rx(node[2], node[3])
+            test = lambda v: regex.search(v) is not None  # noqa: E731
         else:
             raise Unsupported(f"keyword test {kind}")
         return f"_kw(r, {self.const(test)})"

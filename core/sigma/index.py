@@ -165,6 +165,7 @@ class Bucket:
         for name, tests in by_field.items():
             options = re2.Options()
             options.max_mem = RE2_MAX_MEM
+            options.log_errors = False
             matcher = re2.Set.SearchSet(options)
             entries: list[list[int]] = []
             try:
