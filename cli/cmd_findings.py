@@ -1,21 +1,38 @@
-"""`evtx-explorer findings FILE... [--rules FILE] [--json]`: what the 4688 monitoring rules flag.
+"""`evtx-explorer findings FILE... [--rules FILE] [--sigma DIR]... [--json|--csv|--md]`: what the
+4688 monitoring rules and the Sigma rules flag.
 
 The rules come from `--rules FILE`, else the user's rules.toml, else the built-in defaults
-(`core/findings/default_rules.toml`). A bad rules file is a usage error (exit 2) naming the line and
-the reason; an unreadable input is reported and the others are still searched (exit 1).
+(`core/findings/default_rules.toml`). Sigma rules come from `--sigma DIR` (repeatable), else the user
+config dir's `sigma` folder (`rules update` fills it), else none (a one-line hint). A bad rules
+file is a usage error (exit 2) naming the line and the reason; an unreadable input is reported
+and the others are still searched (exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit
 from core.findings.engine import Finding, findings_json, store_findings
 from core.findings.rules import RulesError, load_rules
+from core.findings.sigma import (
+    DEFAULT_MIN_LEVEL,
+    DEFAULT_STATUSES,
+    HINT,
+    LEVELS,
+    STATUSES,
+    SigmaResult,
+    rule_dirs,
+    run_sigma,
+)
+from core.findings.sigma.report import COLUMNS, coverage_lines, flat, records
 from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
 
@@ -23,10 +40,11 @@ from core.model.text import one_line, printable
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "findings",
-        help="run the findings rules (4688 monitoring recommendations) over the inputs",
+        help="run the findings rules (4688 monitoring recommendations and Sigma rules) over the inputs",
         description="Flag events with the configurable findings rules: images outside standard folders or in "
         "restricted ones, restricted substrings (mimikatz...), UAC token types, integrity levels, "
-        "high-value / inactive / foreign / local accounts, restricted computers.",
+        "high-value / inactive / foreign / local accounts, restricted computers; and with Sigma rules "
+        "(SigmaHQ's format). Sigma matches show their rule's author (Detection Rule License).",
     )
     add_input_args(parser)
     parser.add_argument(
@@ -35,8 +53,21 @@ def register(sub: Any) -> None:
         default=None,
         help="rules TOML laid over the built-in defaults (default: the user config dir's rules.toml if any)",
     )
-    parser.add_argument("--json", action="store_true", help="a JSON list of findings")
+    add_sigma_args(parser)
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="a JSON list of findings")
+    out.add_argument("--csv", action="store_true", help="Sigma matches as CSV (with the rule's author)")
+    out.add_argument("--md", action="store_true", help="Sigma matches as a Markdown table")
     parser.set_defaults(func=run)
+
+
+def add_sigma_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sigma", metavar="DIR", action="append", default=None,
+                        help="a folder of Sigma rules (repeatable; default: the user config dir's sigma folder)")
+    parser.add_argument("--min-level", choices=LEVELS, default=DEFAULT_MIN_LEVEL,
+                        help=f"least Sigma rule level run (default {DEFAULT_MIN_LEVEL})")
+    parser.add_argument("--status", action="append", choices=STATUSES, default=None,
+                        help="Sigma rule status run (repeatable; default: " + ", ".join(DEFAULT_STATUSES) + ")")
 
 
 def _table(findings: list[Finding], titles: dict[str, str]) -> str:
@@ -54,19 +85,73 @@ def _table(findings: list[Finding], titles: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _sigma_table(result: SigmaResult) -> str:
+    lines = []
+    for r in records(result):
+        lines.append(
+            f"{(r['time'] or 'no time')[:23]}Z  {r['level']:<8} {one_line(r['title'], 60):<60} "
+            f"{one_line(r['computer'], 24):<24} rec {r['record_id']}  {r['event_id']}  "
+            f"by {one_line(r['author'], 60)}"
+        )
+    lines.extend(printable(line) for line in coverage_lines(result))
+    return "\n".join(lines)
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: printable(v) for k, v in flat(row).items()})
+    return buf.getvalue().rstrip("\n")
+
+
+def _md(rows: list[dict[str, Any]]) -> str:
+    cols = ("time", "level", "title", "tactics", "computer", "record_id", "event_id", "author", "rule_file", "fields")
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in rows:
+        cells = flat(row)
+        lines.append("| " + " | ".join(one_line(cells[c]).replace("|", "\\|") for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def sigma_for(args: argparse.Namespace, store: Any) -> SigmaResult | None:
+    """The Sigma result of the command's options, or None (hint on stderr) without rules."""
+    dirs = rule_dirs(args.sigma)
+    if not dirs:
+        print(f"evtx-explorer: {HINT}", file=sys.stderr)
+        return None
+    return run_sigma(store, dirs, min_level=args.min_level, statuses=tuple(args.status or DEFAULT_STATUSES),
+                     use_cache=not args.no_cache)
+
+
 def run(args: argparse.Namespace) -> Exit:
     try:
         rules = load_rules(args.rules)
     except RulesError as exc:
         print(f"evtx-explorer findings: bad rules file: {printable(str(exc))}", file=sys.stderr)
         return Exit.USAGE
+    missing = [d for d in args.sigma or () if not Path(d).exists()]
+    if missing:
+        print(f"evtx-explorer findings: no such Sigma rules folder: {printable(missing[0])}", file=sys.stderr)
+        return Exit.USAGE
     store = open_store(args)
     try:
         data = store_findings(store, rules)
+        sigma = sigma_for(args, store)
+        rows = records(sigma) if sigma is not None else []
         if args.json:
-            print(dump_json([findings_json(f) for f in data.findings]))
+            print(dump_json([findings_json(f) for f in data.findings] + rows))
+        elif args.csv:
+            print(_csv(rows))
+        elif args.md:
+            print(_md(rows))
         else:
             print(_table(data.findings, data.titles))
+            if sigma is not None:
+                print(_sigma_table(sigma))
+        if sigma is not None and (args.json or args.csv or args.md):
+            print("\n".join(printable(line) for line in coverage_lines(sigma)[:1]), file=sys.stderr)
         return report_input_errors(store, args)
     finally:
         store.close()

@@ -7,7 +7,9 @@ INPUT_UNREADABLE if an input could not be read (the app showed it in its issues 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from cli.common import resolve_inputs
@@ -21,6 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=None, help="EVTX decoding processes (default: one per core)")
     parser.add_argument("--case", default=None, metavar="FILE",
                         help="marks and notes file (default: one per set of inputs, under the user data dir)")
+    parser.add_argument("--sigma", metavar="DIR", action="append", default=None,
+                        help="a folder of Sigma rules for the Findings view (repeatable; default: the user config "
+                        "dir's sigma folder)")
     parser.set_defaults(func=run)
 
 
@@ -48,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.files:
         print("usage: evtx-explorer FILE... (or 'evtx-explorer demo'); see --help", file=sys.stderr)
         return Exit.USAGE
+    if args.sigma:  # the app and its child processes find them there (core.findings.sigma.ruleset.rule_dirs)
+        os.environ["EVTX_EXPLORER_SIGMA"] = os.pathsep.join(str(Path(d).resolve()) for d in args.sigma)
     files, problems = resolve_inputs(list(args.files))
     for problem in problems:  # before the app takes the screen; said again by the status
         print(f"evtx-explorer: {problem}", file=sys.stderr)

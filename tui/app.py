@@ -392,6 +392,16 @@ class EvtxApp(App[int]):
             self.post_message(FindingsComputed(path, None, {}, f"{type(exc).__name__}: {exc}"))
             return
         self.post_message(FindingsComputed(path, findings_by_event(data.findings), dict(data.titles)))
+        if loaded:  # then with the Sigma matches (tui.findings_view: computed once, for the view too)
+            from tui.findings_view import sigma_findings
+
+            try:
+                extra, titles = sigma_findings(self)
+            except Exception:  # noqa: BLE001 - the Findings view shows the reason
+                return
+            if extra:
+                merged = findings_by_event([*data.findings, *extra])
+                self.post_message(FindingsComputed(path, merged, {**data.titles, **titles}))
 
     def on_findings_computed(self, message: FindingsComputed) -> None:
         if not self.screen_stack or message.store_path != self.store_path:

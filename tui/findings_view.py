@@ -8,6 +8,8 @@ The findings are computed once per store (`tui.model_cache`) in a worker thread.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import defaultdict
 from typing import Any
 
@@ -15,10 +17,19 @@ from rich.text import Text
 from textual import on, work
 from textual.widgets import Tree
 
+from core.findings.engine import Finding
+from core.findings.sigma import HINT, SigmaResult, rule_dirs, run_sigma
+from core.findings.sigma.child import ChildFailed, sigma_in_child
+from core.findings.sigma.report import coverage_lines, per_rule
 from core.model.event import iso_from_filetime
 from core.model.text import printable
+from core.store.store import Store
 from tui.correlation import SingleTreeScreen, ViewNode, activate
-from tui.model_cache import FindingsData, FindingsReady, request_findings
+from tui.model_cache import FindingsData, FindingsReady, app_loaded, cache_for, request_findings, store_path
+
+#: Stores at least this big run the Sigma rules in a child process (`core.findings.sigma.child`): the
+#: UI keeps its core (the built-in findings do the same from 30,000 events).
+CHILD_SIGMA_EVENTS = 30_000
 
 #: Most severe first; unknown severities sort last.
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -88,6 +99,112 @@ def group_findings(data: FindingsData) -> list[ViewNode]:
     return [n[3] for n in nodes]
 
 
+#: Sigma levels as the severity words above.
+SIGMA_LEVELS = {"informational": "info"}
+
+
+def sigma_nodes(result: SigmaResult) -> list[ViewNode]:
+    """Sigma matches grouped by level, then rule (counts per rule and host, the rule's author,
+    which its license requires wherever a match is shown, its status and ATT&CK tags: the
+    view's search filters on them), then one line per event; and a node saying what ran and
+    what was skipped per source."""
+    by_rule: dict[int, list[Any]] = defaultdict(list)
+    for match in result.matches:
+        by_rule[match.rule].append(match)
+    levels: dict[str, list[ViewNode]] = defaultdict(list)
+    for rule_index, count, hosts in per_rule(result):
+        meta = result.rules[rule_index]
+        level, title, author = meta.level, meta.title, meta.author
+        label = Text()
+        label.append_text(severity_text(SIGMA_LEVELS.get(level, level)))
+        label.append(" " + printable(title), style="bold")
+        label.append(f" ({count:,})  ")
+        label.append(", ".join(f"{printable(h)}: {n:,}" for h, n in hosts.most_common(5)))
+        label.append(f"  by {printable(author or '?')}", style="italic")
+        label.append(f"  {printable(meta.status or '?')}")
+        if meta.tactics:
+            label.append("  [" + printable(", ".join(meta.tactics + meta.techniques)) + "]")
+        items = sorted(by_rule[rule_index], key=lambda m: (m.time is None, m.time or 0, m.store_id))
+        children = tuple(
+            ViewNode(Text("  ".join([
+                iso_from_filetime(m.time) or "no time", printable(m.computer), f"record {m.record_id}",
+                printable(m.source), printable("; ".join(f"{k}={v}" for k, v in m.fields))[:300],
+            ])), store_id=m.store_id)
+            for m in items
+        )
+        levels[level].append(ViewNode(label, children=children))
+    nodes = [ViewNode(Text(f"Sigma {printable(level)} ({sum(len(n.children) for n in group):,})", style="bold"),
+                      children=tuple(group))
+             for level, group in sorted(levels.items(), key=lambda kv: _rank(SIGMA_LEVELS.get(kv[0], kv[0])))]
+    lines = coverage_lines(result)
+    nodes.append(ViewNode(printable(lines[0]), children=tuple(ViewNode(printable(x.strip())) for x in lines[1:])))
+    return nodes
+
+
+_RESULTS: weakref.WeakKeyDictionary[Any, tuple[threading.Lock, dict[str, SigmaResult | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+_RESULTS_LOCK = threading.Lock()
+
+
+def app_sigma_result(app: Any) -> SigmaResult | None:
+    """The Sigma result of the app's loaded store (blocking: a worker's), computed once for the
+    view and the table's markers, from the folders the app was given (`sigma_dirs`) or the
+    user's sigma folder; None without rules. Big stores run it in a child process."""
+    dirs = rule_dirs(getattr(app, "sigma_dirs", None))
+    if not dirs or not app_loaded(app):
+        return None
+    with _RESULTS_LOCK:
+        if app not in _RESULTS:
+            _RESULTS[app] = (threading.Lock(), {})
+        lock, done = _RESULTS[app]
+    path = store_path(app)
+    with lock:
+        if str(path) in done:
+            return done[str(path)]
+        store = Store(path)
+        try:
+            if store.shareable and store.size() >= CHILD_SIGMA_EVENTS:
+                try:
+                    sigma_in_child(path, dirs, cache_for(app).stop)
+                except ChildFailed:
+                    if cache_for(app).stop.is_set():
+                        return None
+            result = run_sigma(store, dirs)  # the child's result, from the store's cache
+        finally:
+            store.close()
+        done[str(path)] = result
+        return result
+
+
+def app_sigma(app: Any) -> list[ViewNode]:
+    """The Sigma nodes of the view, or a hint."""
+    if not rule_dirs(getattr(app, "sigma_dirs", None)):
+        return [ViewNode(printable(HINT))]
+    if not app_loaded(app):
+        return [ViewNode("Sigma rules run once the inputs are loaded")]
+    result = app_sigma_result(app)
+    return [] if result is None else sigma_nodes(result)
+
+
+def sigma_findings(app: Any) -> tuple[list[Finding], dict[str, str]]:
+    """The Sigma matches as findings for the table's marker column and the detail pane (the
+    rule's author in the title they show), and those titles by rule."""
+    result = app_sigma_result(app)
+    if result is None:
+        return [], {}
+    titles: dict[str, str] = {}
+    out: list[Finding] = []
+    for m in result.matches:
+        meta = result.rules[m.rule]
+        rule = f"sigma:{meta.id or meta.title}"
+        titles[rule] = f"{meta.title} (Sigma, by {meta.author or '?'})"
+        severity = SIGMA_LEVELS.get(meta.level, meta.level) or "info"
+        message = f"{meta.title} (by {meta.author or '?'})"
+        out.append(Finding(rule, severity, m.store_id, m.record_id, m.event_id, m.computer, m.time, message, m.fields))
+    return out, titles
+
+
 class FindingsScreen(SingleTreeScreen):
     """Findings grouped by rule; `enter` on a finding jumps to its event."""
 
@@ -99,17 +216,19 @@ class FindingsScreen(SingleTreeScreen):
 
     @work(thread=True, exclusive=True, group="findings")
     def _load(self) -> None:
-        request_findings(self.app, self, prepare=group_findings)
+        app = self.app
+        request_findings(app, self, prepare=lambda data: group_findings(data) + app_sigma(app))
 
     def on_findings_ready(self, message: FindingsReady) -> None:
         data = message.data
         groups = None if message.error or data is None else message.prepared
         total = len(data.findings) if data is not None else 0
-        summary = f"{total:,} findings from {len(groups or [])} rules" if total else "no rule fired"
+        fired = len({getattr(f, "rule", "") for f in data.findings}) if data is not None else 0
+        summary = f"{total:,} findings from {fired} rules" if total else "no built-in rule fired"
         if data is not None and data.sources:
             summary += "   rules: " + ", ".join(printable(s) for s in data.sources)
         self.show_result(message.error or (None if data else "no findings"), groups,
-                         depth=1 if groups is not None and len(groups) == 1 else 0, summary=summary,
+                         depth=1 if groups is not None and (len(groups) == 1 or not fired) else 0, summary=summary,
                          partial=message.partial)
 
     @on(Tree.NodeSelected, "#findings-tree")

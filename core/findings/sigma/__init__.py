@@ -1,0 +1,74 @@
+"""Sigma rules (SigmaHQ's format) over the event store, beside the built-in findings.
+
+`run_sigma(store, dirs)` loads the rules under `dirs` with pySigma (`ruleset`), compiles them
+into Python functions per event source (`compiler`, `logsources`), runs them over the events
+they can match (`engine`, `core.store.sigma_reads`) and keeps the result with the store.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from core.store import sigma_reads as storage
+from core.store.store import Store
+
+from .engine import CompiledRules, SigmaMatch, SigmaResult, compile_rules, run_compiled
+from .ruleset import DEFAULT_MIN_LEVEL, DEFAULT_STATUSES, HINT, LEVELS, STATUSES, RuleMeta, load_rules, rule_dirs
+
+__all__ = [
+    "DEFAULT_MIN_LEVEL", "DEFAULT_STATUSES", "HINT", "LEVELS", "STATUSES", "CompiledRules", "RuleMeta",
+    "SigmaMatch", "SigmaResult", "compile_dirs", "rule_dirs", "run_sigma",
+]
+
+
+#: Part of the cached results' key: bump when the engine's answers change.
+ENGINE_VERSION = "sigma-engine-1"
+
+
+def compile_dirs(
+    dirs: Sequence[Path], *, min_level: str = DEFAULT_MIN_LEVEL, statuses: Sequence[str] = DEFAULT_STATUSES
+) -> CompiledRules:
+    """Load and compile the rules under `dirs`."""
+    return compile_rules(load_rules(dirs, min_level=min_level, statuses=statuses))
+
+
+def _key(dirs: Sequence[Path], min_level: str, statuses: Sequence[str]) -> str:
+    from .ruleset import rule_files
+
+    files = []
+    for path in rule_files(dirs):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        files.append((str(path), st.st_size, st.st_mtime_ns))
+    return storage.result_key([ENGINE_VERSION, min_level, sorted(statuses), files])
+
+
+def run_sigma(
+    store: Store,
+    dirs: Sequence[Path],
+    *,
+    min_level: str = DEFAULT_MIN_LEVEL,
+    statuses: Sequence[str] = DEFAULT_STATUSES,
+    use_cache: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> SigmaResult:
+    """The Sigma matches of the store (from its cache when the same rule files were run)."""
+    key = _key(dirs, min_level, statuses)
+    if use_cache:
+        cached = storage.load_result(store, key)
+        if cached is not None:
+            try:
+                value = pickle.loads(cached)  # noqa: S301 - written by this module into our own cache
+                if isinstance(value, SigmaResult):
+                    return value
+            except Exception:  # noqa: BLE001, S110 - a damaged entry: compute it again
+                pass
+    compiled = compile_dirs(dirs, min_level=min_level, statuses=statuses)
+    result = run_compiled(storage.candidates(store, *compiled.query()), compiled, progress)
+    if use_cache:
+        storage.save_result(store, key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    return result

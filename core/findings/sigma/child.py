@@ -1,0 +1,64 @@
+"""Sigma rules over a big store in a child process: `python -m core.findings.sigma.child DB [--sigma DIR]...`.
+
+Thousands of rules over a million events take tens of seconds of CPU; in a thread of the app
+they would share the GIL with the UI (see `core.findings.child`, same reasoning). The child
+runs them with a core of its own and keeps the result with the store (`core.store.sigma_reads`),
+where the app then reads it (`run_sigma` finds it cached). Nothing is sent back but the exit
+status; `sigma_in_child` kills the child when `stop` is set (the app quits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.store.child_process import module_command
+from core.store.store import Store
+
+from . import run_sigma
+
+
+class ChildFailed(Exception):
+    """The child exited without a result (or was stopped); the message says why."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.findings.sigma.child")
+    parser.add_argument("db")
+    parser.add_argument("--sigma", action="append", default=[])
+    args = parser.parse_args(argv)
+    with Store(args.db) as store:
+        run_sigma(store, [Path(d) for d in args.sigma])
+    return 0
+
+
+def sigma_in_child(db: Path, dirs: Sequence[Path], stop: threading.Event | None = None, poll: float = 0.1) -> None:
+    """Run the rules under `dirs` over the store at `db` in a child (its result then cached)."""
+    args = [str(db)]
+    for d in dirs:
+        args += ["--sigma", str(d)]
+    cmd, env = module_command("core.findings.sigma.child", *args)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        while True:
+            try:
+                _, err = proc.communicate(timeout=poll)
+                break
+            except subprocess.TimeoutExpired:
+                if stop is not None and stop.is_set():
+                    raise ChildFailed("stopped") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
+        tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-3:])
+        raise ChildFailed(f"Sigma process exited with status {proc.returncode}: {tail}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

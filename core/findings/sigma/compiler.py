@@ -1,0 +1,473 @@
+"""A Sigma rule's detection -> one fast Python function over an event's fields.
+
+pySigma parses the rule and its condition (`rule.detection.parsed_condition`: an AND/OR/NOT tree
+whose leaves are field = value expressions with every modifier applied: wildcards, base64,
+windash expansions, regexes, CIDR, comparisons...). `plan` turns that tree into plain tuples
+(picklable, so a parsed rule set can be cached), `for_source` adapts a plan to a source whose
+fields are not all there (Security 4688 as process_creation), and `build` generates one Python
+function per rule, `match(r, l) -> bool`, where `r` maps field names to values and `l` gives
+the lower-cased value of a field (`Lower`): Sigma compares case-insensitively, and each value
+is lower-cased at most once per event whatever the number of rules reading it.
+
+Generated code rather than nested closures: a closure per AND/OR node costs a Python call per
+node and event; one expression per rule runs in a single frame, and lists of values on one field
+(most SigmaHQ selections) become one `endswith(tuple)` / `in frozenset` test.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from core.model.values import as_int
+
+Node = tuple[Any, ...]
+Match = Callable[[dict[str, str], "Lower"], bool]
+
+TRUE: Node = ("const", True)
+FALSE: Node = ("const", False)
+
+
+class Unsupported(Exception):
+    """A rule uses something this engine does not evaluate (the message says what)."""
+
+
+class Lower(dict[str, str | None]):
+    """Lower-cased field values of one event, computed on first use (None: no such field)."""
+
+    __slots__ = ("r",)
+
+    def __init__(self, r: dict[str, str]) -> None:
+        super().__init__()
+        self.r = r
+
+    def __missing__(self, key: str) -> str | None:
+        value = self.r.get(key)
+        low = None if value is None else value.lower()
+        self[key] = low
+        return low
+
+
+# -- pySigma tree -> plan ------------------------------------------------------------------------
+
+
+def plan(rule: Any) -> Node:
+    """The rule's detection as a plan (several conditions: any of them)."""
+    from sigma.conditions import (
+        ConditionAND,
+        ConditionFieldEqualsValueExpression,
+        ConditionNOT,
+        ConditionOR,
+        ConditionValueExpression,
+    )
+
+    def walk(item: Any, depth: int) -> Node:
+        if depth > 200:
+            raise Unsupported("condition nested too deeply")
+        if isinstance(item, ConditionAND):
+            return ("and", tuple(walk(a, depth + 1) for a in item.args))
+        if isinstance(item, ConditionOR):
+            return ("or", tuple(walk(a, depth + 1) for a in item.args))
+        if isinstance(item, ConditionNOT):
+            return ("not", walk(item.args[0], depth + 1))
+        if isinstance(item, ConditionFieldEqualsValueExpression):
+            return _leaf(str(item.field), item.value)
+        if isinstance(item, ConditionValueExpression):
+            return _leaf(None, item.value)
+        if item is None:
+            return FALSE
+        raise Unsupported(f"condition element {type(item).__name__}")
+
+    conditions = [walk(c.parsed, 0) for c in rule.detection.parsed_condition]
+    return conditions[0] if len(conditions) == 1 else ("or", tuple(conditions))
+
+
+def _string_leaf(field: str | None, value: Any, cased: bool) -> Node:
+    from sigma.types import Placeholder, SpecialChars
+
+    parts = list(value.s)
+    if any(isinstance(p, Placeholder) for p in parts):
+        raise Unsupported("placeholders (the expand modifier) need site values")
+    fold = (lambda s: s) if cased else str.lower
+    lead = bool(parts) and parts[0] == SpecialChars.WILDCARD_MULTI
+    trail = len(parts) > 1 and parts[-1] == SpecialChars.WILDCARD_MULTI
+    core = parts[int(lead) : len(parts) - int(trail)] if parts else []
+    if all(isinstance(p, str) for p in core):
+        text = fold("".join(core))
+        kind = {(False, False): "eq", (True, False): "end", (False, True): "start", (True, True): "in"}[(lead, trail)]
+        if kind != "eq" and text == "":
+            return ("present", field)
+        return ("str", field, kind, text, cased)
+    pattern = "".join(
+        re.escape(fold(p)) if isinstance(p, str) else (".*" if p == SpecialChars.WILDCARD_MULTI else ".")
+        for p in parts
+    )
+    longest = max((p for p in parts if isinstance(p, str)), key=len, default="")
+    return ("glob", field, pattern, cased, longest.lower())
+
+
+def _leaf(field: str | None, value: Any) -> Node:
+    from sigma.types import (
+        CompareOperators,
+        SigmaBool,
+        SigmaCasedString,
+        SigmaCIDRExpression,
+        SigmaCompareExpression,
+        SigmaExists,
+        SigmaExpansion,
+        SigmaFieldReference,
+        SigmaNull,
+        SigmaNumber,
+        SigmaRegularExpression,
+        SigmaRegularExpressionFlag,
+        SigmaString,
+    )
+
+    if isinstance(value, SigmaExpansion):
+        return ("or", tuple(_leaf(field, v) for v in value.values))
+    if isinstance(value, SigmaString):
+        return _string_leaf(field, value, isinstance(value, SigmaCasedString))
+    if isinstance(value, SigmaBool):
+        return ("str", field, "eq", "true" if value.boolean else "false", False)
+    if field is None:
+        if isinstance(value, SigmaNumber):
+            return ("str", None, "in", str(value.number), False)
+        raise Unsupported(f"keyword of type {type(value).__name__}")
+    if isinstance(value, SigmaNumber):
+        return ("num", field, value.number)
+    if isinstance(value, SigmaNull):
+        return ("null", field)
+    if isinstance(value, SigmaExists):
+        return ("exists", field, bool(value.exists))
+    if isinstance(value, SigmaRegularExpression):
+        flags = 0
+        for flag in value.flags:
+            flags |= {
+                SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
+                SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
+                SigmaRegularExpressionFlag.DOTALL: re.DOTALL,
+            }[flag]
+        text = str(value.regexp)
+        try:
+            re.compile(text, flags)
+        except re.error as exc:
+            raise Unsupported(f"regular expression {text!r}: {exc}") from exc
+        return ("re", field, text, flags)
+    if isinstance(value, SigmaCIDRExpression):
+        return ("cidr", field, str(value.network))
+    if isinstance(value, SigmaCompareExpression):
+        ops = {CompareOperators.LT: "<", CompareOperators.LTE: "<=", CompareOperators.GT: ">",
+               CompareOperators.GTE: ">=", CompareOperators.NEQ: "!="}
+        return ("cmp", field, ops[value.op], value.number.number)
+    if isinstance(value, SigmaFieldReference):
+        return ("ref", field, str(value.field), bool(value.starts_with), bool(value.ends_with))
+    raise Unsupported(f"value of type {type(value).__name__}")
+
+
+# -- plans on sources with missing fields -------------------------------------------------------
+
+
+def fields_of(node: Node) -> set[str | None]:
+    """Every field a plan reads (None: a keyword, which reads them all)."""
+    out: set[str | None] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n[0] in ("and", "or"):
+            stack.extend(n[1])
+        elif n[0] == "not":
+            stack.append(n[1])
+        elif n[0] != "const":
+            out.add(n[1])
+            if n[0] == "ref":
+                out.add(n[2])
+    return out
+
+
+def _simplify(op: str, items: Iterable[Node]) -> Node:
+    absorbing, neutral = (FALSE, TRUE) if op == "and" else (TRUE, FALSE)
+    kept: list[Node] = []
+    for item in items:
+        if item == absorbing:
+            return absorbing
+        if item != neutral:
+            kept.append(item)
+    if not kept:
+        return neutral
+    return kept[0] if len(kept) == 1 else (op, tuple(kept))
+
+
+def definite(node: Node, has: Callable[[str | None], bool], positive: bool = True) -> Node:
+    """The plan that is true exactly when `node` is certainly true (`positive`; certainly false
+    otherwise) whatever the values of the fields the source lacks (`has(field)` False). A leaf
+    on a missing field is unknown: neither certainly true nor certainly false (Kleene logic).
+    So a missing field inside an OR only loses that branch, while one inside an AND, or under a
+    NOT (a filter), makes the whole certainly-true plan FALSE: the rule is then not run at all
+    rather than run without the condition (a false positive) or run and never fire (a false
+    negative presented as coverage)."""
+    kind = node[0]
+    if kind == "const":
+        return node if positive else ("const", not node[1])
+    if kind == "not":
+        return definite(node[1], has, not positive)
+    if kind in ("and", "or"):
+        op = kind if positive else ("or" if kind == "and" else "and")
+        return _simplify(op, (definite(c, has, positive) for c in node[1]))
+    if not has(node[1]) or (kind == "ref" and not has(node[2])):
+        return FALSE
+    return node if positive else ("not", node)
+
+
+def event_ids(node: Node) -> set[int] | None:
+    """EventIDs the plan can only match (from `EventID: N` tests it requires), None = any."""
+    kind = node[0]
+    if kind == "num" and node[1] == "EventID" and isinstance(node[2], int):
+        return {node[2]}
+    if kind == "str" and node[1] == "EventID" and node[2] == "eq" and node[3].isdigit():
+        return {int(node[3])}
+    if kind == "or":
+        out: set[int] = set()
+        for c in node[1]:
+            ids = event_ids(c)
+            if ids is None:
+                return None
+            out |= ids
+        return out
+    if kind == "and":
+        found: set[int] | None = None
+        for c in node[1]:
+            ids = event_ids(c)
+            if ids is not None:
+                found = ids if found is None else found & ids
+        return found
+    if node == FALSE:
+        return set()
+    return None
+
+
+# -- plan -> Python ------------------------------------------------------------------------------
+
+
+def rx(pattern: str, flags: int = 0) -> Any:
+    """`pattern` compiled by RE2 where it can (linear time: event text is the attacker's, and a
+    backtracking regex of a rule must not hang a run on a crafted command line), else by
+    Python's `re` (lookarounds, backreferences). Both answer `search` and `fullmatch`."""
+    import re2
+
+    inline = "".join(c for flag, c in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s")) if flags & flag)
+    options = re2.Options()
+    options.log_errors = False  # RE2 would write refusals on stderr (the app's terminal)
+    try:
+        return re2.compile(f"(?{inline}){pattern}" if inline else pattern, options=options)
+    except Exception:  # noqa: BLE001 - syntax RE2 lacks: Python's engine
+        return re.compile(pattern, flags)
+
+
+
+def _cany(value: str | None, needles: tuple[str, ...]) -> bool:
+    if value is None:
+        return False
+    return any(n in value for n in needles)
+
+
+def _call(value: str | None, needles: tuple[str, ...]) -> bool:
+    return value is not None and all(n in value for n in needles)
+
+
+def _glob(pattern: Any, value: str | None) -> bool:
+    if value is None:
+        return False
+    try:
+        return pattern.fullmatch(value) is not None
+    except UnicodeError:  # a lone surrogate RE2 cannot encode: Python's engine
+        return re.fullmatch(pattern.pattern, value, re.DOTALL) is not None
+
+
+def _search(pattern: Any, value: str | None) -> bool:
+    if value is None:
+        return False
+    try:
+        return pattern.search(value) is not None
+    except UnicodeError:  # a lone surrogate RE2 cannot encode: Python's engine
+        return re.search(_python_pattern(pattern), value) is not None
+
+
+def _python_pattern(pattern: Any) -> str:
+    """An RE2 pattern (inline flags first) as Python's `re` reads it."""
+    return str(pattern.pattern)
+
+
+def _num(value: str | None, text: str, number: float) -> bool:
+    if value is None:
+        return False
+    if value == text:
+        return True
+    found = as_int(value)
+    return found is not None and found == number
+
+
+def _cmp(value: str | None, op: str, number: float) -> bool:
+    if value is None:
+        return False
+    found: float | None = as_int(value)
+    if found is None:
+        try:
+            found = float(value)
+        except ValueError:
+            return False
+    if op == "<":
+        return found < number
+    if op == "<=":
+        return found <= number
+    if op == ">":
+        return found > number
+    if op == ">=":
+        return found >= number
+    return found != number
+
+
+def _cidr(value: str | None, network: Any) -> bool:
+    if not value:
+        return False
+    try:
+        return ipaddress.ip_address(value.strip().strip("[]").split("%")[0]) in network
+    except ValueError:
+        return False
+
+
+def _ref(a: str | None, b: str | None, starts: bool, ends: bool) -> bool:
+    if a is None or b is None:
+        return False
+    if starts:
+        return a.startswith(b)
+    if ends:
+        return a.endswith(b)
+    return a == b
+
+
+def _kw(r: dict[str, str], test: Callable[[str], bool]) -> bool:
+    return any(test(v) for v in r.values() if isinstance(v, str))
+
+
+HELPERS: dict[str, Any] = {
+    "_cany": _cany, "_call": _call, "_glob": _glob, "_search": _search, "_num": _num, "_cmp": _cmp,
+    "_cidr": _cidr, "_ref": _ref, "_kw": _kw,
+}
+
+
+class _Gen:
+    """Python source for one plan; constants go to a namespace (never spliced into the code)."""
+
+    def __init__(self) -> None:
+        self.consts: dict[str, Any] = {}
+
+    def const(self, value: Any) -> str:
+        name = f"k{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    def val(self, field: str | None, cased: bool) -> str:
+        return f"r.get({self.const(field)})" if cased else f"l[{self.const(field)}]"
+
+    def expr(self, node: Node, depth: int = 0) -> str:
+        if depth > 200:
+            raise Unsupported("condition nested too deeply")
+        kind = node[0]
+        if kind == "const":
+            return "True" if node[1] else "False"
+        if kind == "not":
+            return f"(not {self.expr(node[1], depth + 1)})"
+        if kind == "and":
+            return "(" + " and ".join(self._merged(node[1], "and", depth)) + ")"
+        if kind == "or":
+            return "(" + " or ".join(self._merged(node[1], "or", depth)) + ")"
+        return self.leaf(node)
+
+    def _merged(self, items: tuple[Node, ...], op: str, depth: int) -> list[str]:
+        """Sub-expressions, string tests of one field and kind joined into one test."""
+        groups: dict[tuple[Any, ...], list[str]] = {}
+        out: list[str | tuple[Any, ...]] = []
+        for item in items:
+            if item[0] == "str" and item[1] is not None and (op == "or" or item[2] == "in"):
+                key = (item[1], item[2], item[4])
+                if key not in groups:
+                    groups[key] = []
+                    out.append(key)
+                groups[key].append(item[3])
+            else:
+                out.append(self.expr(item, depth + 1))
+        result: list[str] = []
+        for entry in out:
+            if isinstance(entry, str):
+                result.append(entry)
+                continue
+            field, kind, cased = entry
+            texts = tuple(dict.fromkeys(groups[entry]))
+            v = self.val(field, cased)
+            if kind == "eq":
+                result.append(f"({v} in {self.const(frozenset(texts))})" if len(texts) > 1 else
+                              f"({v} == {self.const(texts[0])})")
+            elif kind in ("start", "end"):
+                method = "startswith" if kind == "start" else "endswith"
+                result.append(f"({v} or '\\x00').{method}({self.const(texts)})")
+            elif op == "or":
+                result.append(f"_cany({v}, {self.const(texts)})")
+            else:
+                result.append(f"_call({v}, {self.const(texts)})")
+        return result
+
+    def leaf(self, node: Node) -> str:
+        kind, field = node[0], node[1]
+        if field is None:
+            return self.keyword(node)
+        if kind == "str":
+            return self._merged((node,), "or", 0)[0]
+        if kind == "present":
+            return f"(r.get({self.const(field)}) is not None)"
+        if kind == "glob":
+            return f"_glob({self.const(rx(node[2], re.DOTALL))}, {self.val(field, node[3])})"
+        if kind == "re":
+            return f"_search({self.const(rx(node[2], node[3]))}, r.get({self.const(field)}))"
+        if kind == "num":
+            return f"_num(r.get({self.const(field)}), {self.const(str(node[2]))}, {self.const(node[2])})"
+        if kind == "cmp":
+            return f"_cmp(r.get({self.const(field)}), {self.const(node[2])}, {self.const(node[3])})"
+        if kind == "null":
+            return f"(r.get({self.const(field)}) in (None, ''))"
+        if kind == "exists":
+            return f"(({self.const(field)} in r) == {node[2]!r})"
+        if kind == "cidr":
+            return f"_cidr(r.get({self.const(field)}), {self.const(ipaddress.ip_network(node[2], strict=False))})"
+        if kind == "ref":
+            return f"_ref(l[{self.const(field)}], l[{self.const(node[2])}], {node[3]!r}, {node[4]!r})"
+        raise Unsupported(f"test {kind}")
+
+    def keyword(self, node: Node) -> str:
+        """A value without a field: any field value matches it (a plain word: contained)."""
+        kind = node[0]
+        if kind == "str":
+            text, cased = node[3], node[4]
+            fold = (lambda s: s) if cased else str.lower
+            test: Callable[[str], bool] = (lambda v: text in fold(v)) if node[2] in ("eq", "in") else (
+                (lambda v: fold(v).startswith(text)) if node[2] == "start" else (lambda v: fold(v).endswith(text)))
+        elif kind == "glob":
+            pattern = rx(node[2], re.DOTALL if node[3] else re.DOTALL | re.IGNORECASE)
+            test = lambda v: pattern.fullmatch(v) is not None  # noqa: E731
+        elif kind == "re":
+            regex = rx(node[2], node[3])
+            test = lambda v: regex.search(v) is not None  # noqa: E731
+        else:
+            raise Unsupported(f"keyword test {kind}")
+        return f"_kw(r, {self.const(test)})"
+
+
+def build(node: Node) -> Match:
+    """The function evaluating `node` (see the module doc)."""
+    gen = _Gen()
+    body = gen.expr(node)
+    namespace: dict[str, Any] = {**HELPERS, **gen.consts}
+    exec(compile(f"def match(r, l):\n    return {body}\n", "<sigma>", "exec"), namespace)  # noqa: S102 - our own code, constants by name
+    fn: Match = namespace["match"]
+    return fn

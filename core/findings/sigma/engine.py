@@ -1,0 +1,322 @@
+"""Sigma rules over the store: compile once, read each candidate event once, keep the matches.
+
+`compile_rules` turns loaded rules into per-source functions (`core.findings.sigma.compiler`): one for
+each source of the rule's logsource (`core.findings.sigma.logsources`), or a reason it is not run there
+(unsupported logsource or modifier, a field the source lacks where the rule needs it). `run`
+reads the candidate events in one pass (`core.findings.sigma.storage.candidates`: by EventID where the
+rules allow it), dispatches each by (channel, EventID) to the rules that can match it, and
+returns a `SigmaResult`: matches with their rule's metadata, and what ran and what was skipped
+per source.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import correlate
+from .compiler import Lower, Match, Node, Unsupported, build, definite, event_ids, fields_of
+from .index import Bucket, needs
+from .logsources import MAP_4688, SYSTEM_FIELDS, map_4688, sources_for
+from .ruleset import LoadedRules, RuleMeta, RuleSpec
+
+#: Longest value kept as a match's evidence (a command line can be 32 K characters).
+EVIDENCE_CHARS = 400
+#: Why a rule is not run on a source that lacks fields it needs (`definite`).
+MISSING = "needs a field this source lacks"
+#: Matches kept per rule: a rule firing on every event of a big log is noise past this.
+MAX_MATCHES_PER_RULE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SigmaMatch:
+    """One rule firing on one event: `rule` indexes `SigmaResult.rules`."""
+
+    rule: int
+    store_id: int
+    record_id: int
+    event_id: int
+    computer: str
+    time: int | None
+    source: str
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class SigmaResult:
+    """Matches, their rules (`RuleMeta`, with the author the license requires), and coverage:
+    `ran[source]` rules run on each source, `skipped[source][reason]` those that were not."""
+
+    rules: list[RuleMeta] = field(default_factory=list)
+    matches: list[SigmaMatch] = field(default_factory=list)
+    ran: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)
+    truncated: dict[int, int] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    events: int = 0
+    evaluations: int = 0
+
+
+@dataclass
+class _Entry:
+    rule: int
+    match: Match
+    mapped: bool
+    fields: tuple[str, ...]
+
+
+@dataclass
+class CompiledRules:
+    """Rules ready to run: dispatch[(channel lower, EventID or None)] -> a `Bucket` of entries
+    per field mapping (`ready` builds their indexes)."""
+
+    rules: list[RuleMeta] = field(default_factory=list)
+    dispatch: dict[tuple[str, int | None], dict[bool, Bucket]] = field(default_factory=lambda: defaultdict(dict))
+    ran: Counter[str] = field(default_factory=Counter)
+    skipped: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)
+    missing: Counter[str] = field(default_factory=Counter)
+    correlations: list[correlate.Correlation] = field(default_factory=list)
+    #: Rules run only for the correlations referring to them (left out by the filters).
+    hidden: set[int] = field(default_factory=set)
+
+    def skip(self, where: str, reason: str) -> None:
+        self.skipped[where][reason] += 1
+
+    def add(self, key: tuple[str, int | None], entry: _Entry, node: Node) -> None:
+        buckets = self.dispatch[key]
+        bucket = buckets.get(entry.mapped)
+        if bucket is None:
+            bucket = buckets[entry.mapped] = Bucket(entry.mapped)
+        bucket.add(entry, needs(node), tuple(fields_of(node)))
+
+    def ready(self) -> None:
+        for buckets in self.dispatch.values():
+            for bucket in buckets.values():
+                bucket.build()
+
+    def query(self) -> tuple[list[int], list[str], list[tuple[str, str, str]]]:
+        """What the candidates are (`core.findings.sigma.storage.candidates`): the EventIDs rules name;
+        for a channel whose rules name none, the literal values they need (through the posting
+        lists) when each has some, else the whole channel."""
+        ids = sorted({eid for (_, eid) in self.dispatch if eid is not None})
+        chans: list[str] = []
+        tests: set[tuple[str, str, str]] = set()
+        for (ch, eid), buckets in self.dispatch.items():
+            if eid is not None:
+                continue
+            found = _posting_tests(buckets.values())
+            if found is None:
+                chans.append(ch)
+            else:
+                tests |= found
+        return ids, sorted(chans), sorted(tests)
+
+
+def _posting_tests(buckets: Iterable[Bucket]) -> set[tuple[str, str, str]] | None:
+    """Value tests one of which every event these buckets' rules can match passes (the first
+    group of each rule's `needs`), or None when some rule has none the posting lists can answer
+    (a System field, a mapped field, non-ASCII text: LIKE folds ASCII only)."""
+    out: set[tuple[str, str, str]] = set()
+    for bucket in buckets:
+        if bucket.mapped:
+            return None
+        for groups in bucket.atoms:
+            if not groups:
+                return None
+            for name, kind, text in groups[0]:
+                if name in SYSTEM_FIELDS or not text.isascii() or not name.isascii():
+                    return None
+                out.add((name, kind, text))
+    return out
+
+
+def _has_4688(name: str | None) -> bool:
+    return name is not None and (name in MAP_4688 or name in SYSTEM_FIELDS)
+
+
+def _always(name: str | None) -> bool:
+    return True
+
+
+def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec, extra: Iterable[str] = ()) -> int | None:
+    """Add one rule's functions to `compiled` (its index), or count why it cannot run (None).
+    `extra`: fields kept with its matches besides those it tests (a correlation's group-by)."""
+    where = "/".join(str(p) for p in (spec.product, spec.category, spec.service) if p) or "none"
+    if spec.product not in (None, "windows"):
+        compiled.skip("not Windows", f"product {spec.product}")
+        return None
+    sources = sources_for(spec.product, spec.category, spec.service)
+    if isinstance(sources, str):
+        compiled.skip(where, f"unsupported logsource: {sources}")
+        return None
+    if not sources:
+        compiled.skip(where, "no event source for this logsource")
+        return None
+    if spec.plan is None:
+        compiled.skip(where, f"unsupported: {spec.unsupported}")
+        return None
+    base: Node = spec.plan
+    index = len(compiled.rules)
+    used = fields_of(base)
+    evidence = tuple(sorted({f for f in used if f is not None} | set(extra)))
+    added = False
+    for source in sources:
+        has: Callable[[str | None], bool] = _has_4688 if source.mapping == "4688" else _always
+        node: Node = definite(base, has) if source.mapping else base
+        if node == ("const", False):
+            compiled.skip(source.label, MISSING)
+            compiled.missing.update(f"{source.label}: {f}" for f in used if f is not None and not has(f))
+            continue
+        try:
+            fn = build(node)
+        except Unsupported as exc:
+            compiled.skip(source.label, f"unsupported: {exc}")
+            continue
+        ids = event_ids(node)
+        wanted: Sequence[int | None]
+        if source.event_ids is not None:
+            wanted = [i for i in source.event_ids if ids is None or i in ids]
+        else:
+            wanted = sorted(ids) if ids is not None else [None]
+        entry = _Entry(index, fn, source.mapping == "4688", evidence)
+        for eid in wanted:
+            compiled.add((source.channel.lower(), eid), entry, node)
+        compiled.ran[source.label] += 1
+        added = True
+    if not added:
+        return None
+    compiled.rules.append(meta)
+    return index
+
+
+def compile_rules(loaded: LoadedRules) -> CompiledRules:
+    compiled = CompiledRules(errors=list(loaded.errors), left_out=dict(loaded.left_out))
+    pool = loaded.rules + loaded.hidden
+    metas = [meta for meta, _ in pool]
+    wanted: list[tuple[RuleMeta, RuleSpec, tuple[int, ...]]] = []
+    extra: dict[int, set[str]] = defaultdict(set)
+    for meta, spec in loaded.correlations:
+        why = correlate.why_not(spec)
+        found = correlate.resolve(spec.refs, metas) if why is None else why
+        if isinstance(found, str):
+            compiled.skip("correlation", why or f"refers to a rule that is not loaded ({found})")
+            continue
+        wanted.append((meta, spec, found))
+        for pos in found:
+            extra[pos] |= set(spec.group_by) | ({str(spec.condition[2])} if spec.condition[2] else set())
+    index: dict[int, int | None] = {}
+    for pos, (meta, spec) in enumerate(pool):
+        if pos >= len(loaded.rules) and pos not in extra:
+            continue
+        found_index = index[pos] = compile_one(compiled, meta, spec, extra.get(pos, ()))
+        if pos >= len(loaded.rules) and found_index is not None:
+            compiled.hidden.add(found_index)
+    for meta, spec, found in wanted:
+        refs = tuple(r for pos in found if (r := index.get(pos)) is not None)
+        if len(refs) != len(found):
+            compiled.skip("correlation", "refers to a rule that cannot run")
+            continue
+        compiled.correlations.append(correlate.Correlation(len(compiled.rules), refs, spec))
+        compiled.rules.append(meta)
+        compiled.ran[f"correlation ({spec.correlation})"] += 1
+    compiled.ready()
+    return compiled
+
+
+def _correlate(result: SigmaResult, compiled: CompiledRules) -> None:
+    """Add the correlation matches; drop the matches of rules run only for them."""
+    for corr in compiled.correlations:
+        refs = set(corr.refs)
+        hits = [(m.time, m.rule, i, dict(m.fields)) for i, m in enumerate(result.matches)
+                if m.rule in refs and m.time is not None]
+        for last, count, values in correlate.run(corr, hits):
+            m = result.matches[last]
+            fields = (*values.items(), ("count", str(count)))
+            result.matches.append(SigmaMatch(corr.rule, m.store_id, m.record_id, m.event_id, m.computer, m.time,
+                                             f"correlation of {len(hits):,} matches", fields))
+    if compiled.hidden:
+        result.matches = [m for m in result.matches if m.rule not in compiled.hidden]
+
+
+def _evidence(r: dict[str, str], names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for name in names:
+        value = r.get(name)
+        if value is not None:
+            out.append((name, value if len(value) <= EVIDENCE_CHARS else value[:EVIDENCE_CHARS] + "..."))
+    return tuple(out)
+
+
+def run_compiled(
+    candidates: Any, compiled: CompiledRules, progress: Callable[[int], None] | None = None
+) -> SigmaResult:
+    """Evaluate `compiled` over the `candidates` (`core.findings.sigma.storage.candidates` rows)."""
+    started = time.perf_counter()
+    result = SigmaResult(
+        rules=list(compiled.rules),
+        ran=dict(compiled.ran),
+        skipped={k: dict(v) for k, v in compiled.skipped.items()},
+        errors=list(compiled.errors),
+        left_out=dict(compiled.left_out),
+        missing=dict(compiled.missing),
+    )
+    dispatch = compiled.dispatch
+    for buckets in dispatch.values():
+        for bucket in buckets.values():
+            bucket.evaluations = 0
+    counts: Counter[int] = Counter()
+    labels: dict[tuple[str, int], str] = {}
+    n = 0
+    for sid, ts, record_id, eid, channel, provider, computer, pairs in candidates:
+        n += 1
+        if progress is not None and not n % 10_000:
+            progress(n)
+        ch = channel.lower()
+        exact = dispatch.get((ch, eid))
+        anyid = dispatch.get((ch, None))
+        if exact is None and anyid is None:
+            continue
+        r = dict(pairs)
+        r["EventID"] = str(eid)
+        r["Channel"] = channel
+        r["Provider_Name"] = provider
+        r["Computer"] = computer
+        low = Lower(r)
+        mapped: dict[str, str] | None = None
+        mlow = low
+        for bucket in (*(exact or {}).values(), *(anyid or {}).values()):
+            if bucket.mapped:
+                if mapped is None:
+                    mapped = map_4688(r)
+                    for name in SYSTEM_FIELDS:
+                        mapped[name] = r[name]
+                    mlow = Lower(mapped)
+                values, lows = mapped, mlow
+            else:
+                values, lows = r, low
+            entries = bucket.entries
+            for i in bucket.matching(values, lows):
+                entry = entries[i]
+                counts[entry.rule] += 1
+                if counts[entry.rule] > MAX_MATCHES_PER_RULE:
+                    continue
+                key = (ch, eid)
+                label = labels.get(key)
+                if label is None:
+                    label = labels[key] = f"{channel} {eid}"
+                result.matches.append(SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label,
+                                                 _evidence(values, entry.fields)))
+    result.evaluations = sum(b.evaluations for bs in dispatch.values() for b in bs.values())
+    _correlate(result, compiled)
+    result.truncated = {rule: c for rule, c in counts.items() if c > MAX_MATCHES_PER_RULE}
+    result.events = n
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,111 @@
+"""The Sigma engine's SQL: which events to read, and the matches kept with the store.
+
+Candidates: one statement reads the events any compiled rule can match (the EventIDs its
+sources and `EventID:` tests name, or whole channels), by the EventID index when it can; the
+engine then dispatches each by (channel, EventID). Matches are cached in `sigma_matches`
+(created here, beside the store's own tables) under a key naming the rule set, so that a reopen
+shows them at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from core.store.schema import FIELD_IDS
+from core.store.store import Store
+
+Candidate = tuple[int, int | None, int, int, str, str, str, tuple[tuple[str, str], ...]]
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS sigma_results (
+    key   TEXT PRIMARY KEY,   -- the rule set (files, sizes, times, filters) the result is for
+    value BLOB NOT NULL       -- the pickled core.findings.sigma.engine.SigmaResult
+)
+"""
+
+
+#: A test on an EventData value, for the posting lists: (field, kind, lower-cased text) with kind
+#: eq / start / end / in (`core.findings.sigma.index.Atom`).
+FieldTest = tuple[str, str, str]
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _postings_ids(tests: Sequence[FieldTest], params: list[Any]) -> str:
+    """SQL listing the ids of events holding a value that passes one of `tests` (LIKE is
+    case-insensitive for ASCII, which is all the callers pass)."""
+    parts = []
+    for name, kind, text in tests:
+        params.append(name.lower())
+        if kind == "eq":
+            parts.append("(p.name = ? AND p.value = ? COLLATE NOCASE)")
+            params.append(text)
+        else:
+            pattern = {"start": "{}%", "end": "%{}"}.get(kind, "%{}%").format(_like(text))
+            parts.append("(p.name = ? AND p.value LIKE ? ESCAPE '\\')")
+            params.append(pattern)
+    return FIELD_IDS.format(cond=" OR ".join(parts))
+
+
+def candidates(
+    store: Store, event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest] = ()
+) -> Iterator[Candidate]:
+    """(id, ts, record_id, event_id, channel, provider, computer, EventData pairs) of every
+    event whose EventID is listed, whose channel is (case-insensitive), or that holds a value
+    passing one of `tests` (found through the posting lists), in id order."""
+    conds = []
+    params: list[Any] = []
+    if event_ids:
+        conds.append(f"e.event_id IN ({', '.join('?' * len(event_ids))})")
+        params.extend(event_ids)
+    if channels:
+        conds.append(f"e.channel COLLATE NOCASE IN ({', '.join('?' * len(channels))})")
+        params.extend(channels)
+    if tests:
+        conds.append(f"e.id IN ({_postings_ids(tests, params)})")
+    if not conds:
+        return
+    cur = store.conn.execute(
+        "SELECT e.id, e.ts, e.record_id, e.event_id, e.channel, e.provider, e.computer, e.data FROM events e "
+        f"WHERE {' OR '.join(conds)} ORDER BY e.id",
+        params,
+    )
+    loads = marshal.loads
+    while rows := cur.fetchmany(2000):
+        for sid, ts, record_id, event_id, channel, provider, computer, data in rows:
+            pairs = loads(data) if data else ()
+            if type(pairs) is not tuple:  # noqa: E721 - as core.model.rows.decode_row
+                raise ValueError("damaged event data in the store")
+            yield sid, ts, record_id, event_id, channel, provider, computer, pairs
+
+
+def load_result(store: Store, key: str) -> bytes | None:
+    """The cached result for `key`, or None."""
+    try:
+        row = store.conn.execute("SELECT value FROM sigma_results WHERE key = ?", (key,)).fetchone()
+    except sqlite3.OperationalError:  # no table yet (or a read-only store made before it)
+        return None
+    return None if row is None else bytes(row[0])
+
+
+def save_result(store: Store, key: str, value: bytes) -> bool:
+    """Keep a result with the store (False: the store is read-only or busy; not fatal)."""
+    try:
+        with store.conn:
+            store.conn.execute(_TABLE)
+            store.conn.execute("INSERT OR REPLACE INTO sigma_results(key, value) VALUES (?, ?)", (key, value))
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+def result_key(parts: Sequence[object]) -> str:
+    """A short key for a rule set (its files' names, sizes and times can fill 300 KB)."""
+    return hashlib.sha256(json.dumps(list(parts), default=str).encode()).hexdigest()

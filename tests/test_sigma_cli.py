@@ -1,0 +1,161 @@
+"""The Sigma side of the CLI: `findings --sigma DIR` (text, JSON, CSV, Markdown, with the rule's
+author), the hint without rules, `rules check`, `rules list` and `rules update` from a local
+zip and from a server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import csv
+import http.server
+import io
+import json
+import os
+import threading
+import zipfile
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from tests.logs import event_xml, write_events
+
+RULE = """title: Security Log Cleared
+id: 99999999-9999-9999-9999-999999999999
+status: stable
+level: high
+author: Jane Doe
+tags:
+    - attack.defense-evasion
+    - attack.t1070.001
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 1102
+    condition: selection
+"""
+
+
+def _cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> tuple[Path, Path]:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
+    (rules / "broken.yml").write_text("title: x\ndetection:\n  condition: [\n", encoding="utf-8")
+    log = write_events(tmp_path / "log.xml", [
+        event_xml(4624, 1, "2024-01-01T00:00:00Z", {"TargetUserName": "bob"}),
+        event_xml(1102, 2, "2024-01-01T00:01:00Z", {"SubjectUserName": "mallory\x1b[31m"}),
+    ])
+    return rules, log
+
+
+def test_findings_sigma_json_csv_md(env: tuple[Path, Path]) -> None:
+    rules, log = env
+    code, out, _ = _cli("findings", str(log), "--no-cache", "--sigma", str(rules), "--json")
+    assert code == 0
+    sigma = [r for r in json.loads(out) if r.get("engine") == "sigma"]
+    assert [(r["title"], r["level"], r["author"], r["record_id"], r["tactics"], r["techniques"]) for r in sigma] == [
+        ("Security Log Cleared", "high", "Jane Doe", 2, ["Defense Evasion"], ["T1070.001"])]
+    assert sigma[0]["rule_file"].endswith("cleared.yml")
+    code, out, _ = _cli("findings", str(log), "--no-cache", "--sigma", str(rules), "--csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["title"], r["author"], r["status"]) for r in rows] == [("Security Log Cleared", "Jane Doe", "stable")]
+    assert "\x1b" not in out  # event data is escaped for the terminal
+    code, out, _ = _cli("findings", str(log), "--no-cache", "--sigma", str(rules), "--md")
+    assert "| Security Log Cleared |" in out and "Jane Doe" in out
+    code, out, _ = _cli("findings", str(log), "--no-cache", "--sigma", str(rules))
+    assert "Security Log Cleared" in out and "by Jane Doe" in out and "not loaded:" in out
+
+
+def test_findings_without_sigma_rules_hints(env: tuple[Path, Path]) -> None:
+    _, log = env
+    code, _, err = _cli("findings", str(log), "--no-cache")
+    assert code == 0 and "rules update" in err
+    code, _, err = _cli("findings", str(log), "--no-cache", "--sigma", "/nonexistent/sigma")
+    assert code == 2 and "no such Sigma rules folder" in err
+
+
+def test_rules_check_and_list(env: tuple[Path, Path]) -> None:
+    rules, _ = env
+    code, out, _ = _cli("rules", "check", str(rules))
+    assert code == 1
+    assert "1 rule(s) can run, 1 file(s) did not parse" in out and "broken.yml" in out
+    code, out, _ = _cli("rules", "list", "--sigma", str(rules))
+    assert code == 0 and "Security Log Cleared" in out and "Jane Doe" in out
+
+
+def _zip(tmp_path: Path) -> Path:
+    path = tmp_path / "sigma_core.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("rules/windows/builtin/security/cleared.yml", RULE)
+        zf.writestr("LICENSE.DRL-1.1.md", "Detection Rule License")
+    return path
+
+
+def test_rules_update_from_zip_and_local_server(env: tuple[Path, Path], tmp_path: Path) -> None:
+    _, log = env
+    archive = _zip(tmp_path)
+    code, out, _ = _cli("rules", "update", "--from", str(archive))
+    assert code == 0 and "installed 1 rule file(s)" in out
+    installed = Path(os.environ["EVTX_EXPLORER_CONFIG_DIR"]) / "sigma"  # set by tests/conftest.py
+    assert (installed / "rules/windows/builtin/security/cleared.yml").is_file()
+    # The findings now use the installed rules without --sigma.
+    code, out, _ = _cli("findings", str(log), "--no-cache", "--json")
+    assert [r["title"] for r in json.loads(out) if r.get("engine") == "sigma"] == ["Security Log Cleared"]
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a: object, **k: object) -> None:
+            super().__init__(*a, directory=str(tmp_path), **k)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/sigma_core.zip"
+        code, out, _ = _cli("rules", "update", "--from", url, "--dir", str(tmp_path / "other"))
+        assert code == 0 and (tmp_path / "other/rules/windows/builtin/security/cleared.yml").is_file()
+        code, _, err = _cli("rules", "update", "--from", url + ".missing", "--dir", str(tmp_path / "x"))
+        assert code == 1 and "cannot download" in err
+    finally:
+        server.shutdown()
+
+
+def test_rules_update_refuses_unsafe_zip(env: tuple[Path, Path], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("../escape.yml", RULE)
+    code, _, err = _cli("rules", "update", "--from", str(bad), "--dir", str(tmp_path / "t"))
+    assert code == 1 and "unsafe path" in err and not (tmp_path / "escape.yml").exists()
+
+
+def test_open_sigma_reaches_the_app(env: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import cli.cmd_open
+
+    rules, log = env
+    seen: list[list[Path]] = []
+
+    class FakeApp:
+        """Stands in for the app: records the rule folders it would find when it runs."""
+
+        return_code = 0
+
+        def run(self) -> None:
+            from core.findings.sigma import rule_dirs
+
+            seen.append(rule_dirs(None))
+
+    monkeypatch.setenv("EVTX_EXPLORER_SIGMA", "")  # restored after the test (the CLI sets it)
+    monkeypatch.setattr(cli.cmd_open, "make_app", lambda files, args: FakeApp())
+    assert _cli(str(log), "--sigma", str(rules))[0] == 0
+    assert seen == [[rules.resolve()]]
