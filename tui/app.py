@@ -86,9 +86,11 @@ class LoadProgress(Message):
 class LoadStarted(Message):
     """The database exists (the first batch is committed): the table can start reading."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, notice: str | None = None) -> None:
         super().__init__()
         self.db_path = db_path
+        #: Why the database is not where the cache would keep it (a full cache disk), if so.
+        self.notice = notice
 
 
 class LoadFinished(Message):
@@ -301,13 +303,17 @@ class EvtxApp(App[int]):
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:
         entry = self._entry
-        started = False
+        posted: Path | None = None  # the database the table was last told to read
+
+        def started() -> None:
+            nonlocal posted
+            if entry.db_path != posted and str(entry.db_path) != ":memory:":
+                # the first batch, or a build that moved (the cache disk is full)
+                posted = entry.db_path
+                self.post_message(LoadStarted(entry.db_path, entry.notice))
 
         def progress(p: Progress) -> None:
-            nonlocal started
-            if not started:
-                started = True
-                self.post_message(LoadStarted(entry.db_path))
+            started()
             now = time.perf_counter()
             if p.done or now - self._last_progress >= PROGRESS_INTERVAL:
                 self._last_progress = now
@@ -322,12 +328,18 @@ class EvtxApp(App[int]):
             store.close()
         except Exception as exc:  # noqa: BLE001 - shown on screen; whatever was read stays
             error = f"loading failed: {type(exc).__name__}: {exc}"
-        if not started and entry.db_path.exists():
-            self.post_message(LoadStarted(entry.db_path))
+        if str(entry.db_path) == ":memory:":  # this thread's store: the table cannot read it
+            error = "loading failed: no disk space left for the events (cache and temp directory full)"
+        if entry.db_path.exists():
+            started()
         self.post_message(LoadFinished(error=error, stopped=self._stop.is_set()))
 
     def on_load_started(self, message: LoadStarted) -> None:
-        if self.store_path is None or self.table.fetcher is None:
+        if message.notice:
+            self._note = message.notice
+            self._refresh_status()
+        moved = self.store_path is not None and self.store_path != message.db_path
+        if self.store_path is None or self.table.fetcher is None or moved:
             self.store_path = message.db_path
             self.table.set_view(View.of(self.current_compiled, by_time=False))
             self.table.attach(message.db_path)
