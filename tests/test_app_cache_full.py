@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from core.store.disk_full import NOTICE
 from core.store.store import Store
-from tests.apputil import sync, wait_for
+from tests.apputil import opened, sync, wait_for
 from tests.test_app import big_log
 from tui.app import EvtxApp
 
@@ -36,8 +36,8 @@ async def test_a_full_cache_disk_shows_every_row_and_says_so(tmp_path: Path, mon
 
     monkeypatch.setattr(Store, "add_rows", full)
     app = EvtxApp([str(log)], jobs=1)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: app.loaded and app.table.total == 5000, timeout=30)
+    async with opened(app, (120, 30)) as pilot:
+        await wait_for(pilot, lambda: app.workspace.loaded and app.table.total == 5000, timeout=30)
         await pilot.pause(0.1)
         assert calls["n"] > 2
         assert app.table.row_at(0) is not None
@@ -50,4 +50,4 @@ async def test_a_full_cache_disk_shows_every_row_and_says_so(tmp_path: Path, mon
         status = str(app.query_one("#status-text", Static).render())
         assert "5,000 events" in status
         assert NOTICE in status
-        assert app.store_path is not None and cache_dir not in app.store_path.parents
+        assert app.workspace.store_path is not None and cache_dir not in app.workspace.store_path.parents

@@ -17,8 +17,10 @@ from textual.widgets import Tree
 
 from core.model.event import iso_from_filetime
 from core.model.text import printable
-from tui.correlation import SingleTreeScreen, ViewNode, activate
-from tui.model_cache import FindingsData, FindingsReady, request_findings
+from tui.messages import FindingsReady
+from tui.model_cache import FindingsData
+from tui.nav_tree import TreeItem, ViewNode
+from tui.tree_views import SingleTreeScreen, activate
 
 #: Most severe first; unknown severities sort last.
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -99,9 +101,9 @@ class FindingsScreen(SingleTreeScreen):
 
     @work(thread=True, exclusive=True, group="findings")
     def _load(self) -> None:
-        request_findings(self.app, self, prepare=group_findings)
+        self.workspace.request_findings(self, group_findings)
 
-    def on_findings_ready(self, message: FindingsReady) -> None:
+    def on_findings_ready(self, message: FindingsReady[list[ViewNode]]) -> None:
         data = message.data
         groups = None if message.error or data is None else message.prepared
         total = len(data.findings) if data is not None else 0
@@ -113,6 +115,6 @@ class FindingsScreen(SingleTreeScreen):
                          partial=message.partial)
 
     @on(Tree.NodeSelected, "#findings-tree")
-    def _selected(self, event: Tree.NodeSelected[Any]) -> None:
+    def _selected(self, event: Tree.NodeSelected[TreeItem]) -> None:
         event.stop()
         activate(self, event.node)
