@@ -130,7 +130,7 @@ async def measure(db: Path, settle: bool = False) -> dict[str, Any]:
         results["events"] = total
         if settle:  # measure with the background analysis (findings) finished
             t_settle = time.perf_counter()
-            while not app.findings_ready:
+            while not app.workspace.findings_ready:
                 await asyncio.sleep(0.01)
             results["findings_s"] = round(time.perf_counter() - t_settle, 1)
 

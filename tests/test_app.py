@@ -338,7 +338,7 @@ def test_local_time_uses_each_rows_own_offset_and_the_label_names_both(
     monkeypatch: pytest.MonkeyPatch, zone: str, label: str, winter: str, summer: str
 ) -> None:
     from core.model.event import datetime_to_filetime
-    from tui.event_table import format_time, local_offset_label
+    from tui.table_rows import format_time, local_offset_label
 
     monkeypatch.setenv("TZ", zone)
     time.tzset()

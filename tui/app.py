@@ -14,34 +14,31 @@ column and the detail pane's Findings node (`tui.table_findings`).
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
 from textual import events, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
 from core.model.text import printable
 from core.query.compile import Compiled
 from core.query.view import View
 from core.store.store import Store, StoredEvent
-from tui.commands import VIEWS, help_sections, palette_entries
+from tui.app_actions import AppActions
 from tui.detail import DetailPane
-from tui.event_table import EventTable, local_offset_label
+from tui.event_table import EventTable
 from tui.filter_bar import FilterBar, FilterInput
-from tui.help import HelpScreen
 from tui.history import History
-from tui.issues_panel import IssuesScreen
 from tui.loading import Loader
 from tui.messages import FindingsComputed, JumpToEvent, LoadFinished, LoadProgress, LoadStarted, MarksChanged
 from tui.status import StatusBar, status_text
+from tui.table_rows import local_offset_label
 from tui.typeahead import route_typeahead
 from tui.workspace import PicksEvent, Workspace
 
@@ -50,7 +47,7 @@ WIDE = 140
 SWITCH_INTERVAL = 0.001
 
 
-class EvtxApp(App[int]):
+class EvtxApp(AppActions):
     """See the module docstring."""
 
     TITLE = "evtx-explorer"
@@ -469,67 +466,6 @@ class EvtxApp(App[int]):
     def action_xml(self) -> None:
         self.detail.display = True
         self.detail.action_toggle_tab()
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(help_sections(type(self).BINDINGS)))
-
-    def action_issues(self) -> None:
-        self.push_screen(IssuesScreen(self.workspace.store_path, self.workspace.load_errors))
-
-    # The case keys and the views import their modules when first used (`tui.commands`).
-
-    def action_copy_event(self) -> None:
-        from tui.case_actions import copy_event
-
-        copy_event(self, self.workspace)
-
-    def action_copy_tree(self) -> None:
-        from tui.case_actions import copy_tree
-
-        copy_tree(self, self.workspace)
-
-    def action_mark(self) -> None:
-        from tui.case_actions import toggle_mark
-
-        toggle_mark(self, self.workspace)
-
-    def action_note(self) -> None:
-        from tui.case_actions import edit_note
-
-        edit_note(self, self.workspace)
-
-    def action_next_mark(self, forward: bool) -> None:
-        from tui.case_actions import next_mark
-
-        next_mark(self, self.workspace, forward)
-
-    def action_export(self) -> None:
-        from tui.case_actions import export_view
-
-        export_view(self, self.workspace)
-
-    def action_correlate(self) -> None:
-        se = self.selected_event()
-        if se is None:
-            self.notify("no event selected", severity="warning")
-            return
-        from tui.correlation import CorrelationScreen
-
-        self.push_screen(CorrelationScreen(self.workspace, se.id))
-
-    def action_view(self, key: str) -> None:
-        while len(self.screen_stack) > 1:
-            self.pop_screen()
-        _title, make_screen = VIEWS[key]
-        if make_screen is None:
-            self.table.focus()
-            return
-        self.push_screen(make_screen(self.workspace))
-
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for title, help_text, action in palette_entries():
-            yield SystemCommand(title, help_text, functools.partial(self.run_action, action))
 
     def on_unmount(self) -> None:
         self.loader.close()

@@ -32,14 +32,14 @@ from core.report.export import export_marks as write_marks_report
 from core.store.store import Store
 from tui.export_dialog import ExportDialog
 from tui.messages import JumpToEvent
-from tui.typeahead import TypeAhead
+from tui.typeahead import TypeAhead, TypeAheadScreen
 from tui.workspace import PicksEvent, Workspace
 
 #: A mark as the case keys it (`Mark.key`): source path, record id, EventID, computer, time.
 MarkKey = tuple[str, int | None, int, str, int | None]
 
 
-class NoteDialog(ModalScreen[str | None]):
+class NoteDialog(TypeAheadScreen, ModalScreen[str | None]):
     """Edit a note: `ctrl+s` (or `f2`) saves, `esc` cancels. Dismisses with the text, or None."""
 
     CSS_PATH = "dialogs.tcss"

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from core.findings.engine import Finding
-from tui.event_table import severity_rank
 from tui.messages import FindingsComputed
 from tui.model_cache import ModelCache, ViewDataError
+from tui.table_rows import severity_rank
 
 
 def findings_by_event(findings: Iterable[Finding]) -> dict[int, list[Finding]]:
