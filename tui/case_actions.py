@@ -44,6 +44,8 @@ from tui.nav_tree import TreeItem, ViewNode, node_reason
 from tui.workspace import Workspace
 
 D = TypeVar("D")
+#: The app's return type (any app can host the case keys).
+R = TypeVar("R")
 
 #: Beyond this many nodes `Y` copies the subtree under the cursor, not the whole tree.
 MAX_COPY_NODES = 5000
@@ -54,7 +56,7 @@ MAX_LOOKUPS = 1000
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _case(app: App[Any], ws: Workspace) -> Case | None:
+def _case(app: App[R], ws: Workspace) -> Case | None:
     case = ws.case
     if case is None:
         app.notify("marks are not available yet (the case opens once the log is indexed)", severity="warning")
@@ -62,14 +64,14 @@ def _case(app: App[Any], ws: Workspace) -> Case | None:
     return case
 
 
-def _selected(app: App[Any], ws: Workspace) -> StoredEvent | None:
+def _selected(app: App[R], ws: Workspace) -> StoredEvent | None:
     se = ws.selection()
     if se is None:
         app.notify("no event selected", severity="warning")
     return se
 
 
-def _store(app: App[Any], ws: Workspace) -> Store | None:
+def _store(app: App[R], ws: Workspace) -> Store | None:
     path = ws.store_path
     if path is None or not path.exists():
         app.notify("the log is not open yet", severity="warning")
@@ -77,7 +79,7 @@ def _store(app: App[Any], ws: Workspace) -> Store | None:
     return Store(path, readonly=True)
 
 
-def _bind(app: App[Any], ws: Workspace, case: Case, se: StoredEvent) -> None:
+def _bind(app: App[R], ws: Workspace, case: Case, se: StoredEvent) -> None:
     """Make sure the case knows the path of the event's source (inputs appear while loading)."""
     if se.event.source in case.sources:
         return
@@ -87,14 +89,14 @@ def _bind(app: App[Any], ws: Workspace, case: Case, se: StoredEvent) -> None:
             case.bind(store)
 
 
-def _refresh(app: App[Any]) -> None:
+def _refresh(app: App[R]) -> None:
     app.post_message(MarksChanged())
     for screen in app.screen_stack:
         if isinstance(screen, MarksScreen):
             screen.refresh_marks()
 
 
-def _save_failed(app: App[Any], exc: OSError) -> None:
+def _save_failed(app: App[R], exc: OSError) -> None:
     app.notify(printable(f"could not save the case: {exc}"), severity="error", markup=False)
 
 
@@ -106,7 +108,7 @@ def _describe(se: StoredEvent) -> str:
 # -- marks and notes ----------------------------------------------------------------------------
 
 
-def toggle_mark(app: App[Any], ws: Workspace) -> None:
+def toggle_mark(app: App[R], ws: Workspace) -> None:
     """`m`: mark the selected event, or unmark it (its note goes with it)."""
     case, se = _case(app, ws), _selected(app, ws)
     if case is None or se is None:
@@ -121,7 +123,7 @@ def toggle_mark(app: App[Any], ws: Workspace) -> None:
     _refresh(app)
 
 
-def edit_note(app: App[Any], ws: Workspace) -> None:
+def edit_note(app: App[R], ws: Workspace) -> None:
     """`M`: add or edit the note of the selected event (marking it)."""
     case, se = _case(app, ws), _selected(app, ws)
     if case is None or se is None:
@@ -152,7 +154,7 @@ def _time_key(se: StoredEvent) -> tuple[int, int, int]:
     return (ft, ev.record_id if ev.record_id is not None else -1, se.id)
 
 
-def next_mark(app: App[Any], ws: Workspace, forward: bool = True) -> None:
+def next_mark(app: App[R], ws: Workspace, forward: bool = True) -> None:
     """`u`/`U`: jump to the next/previous marked event in time order (wrapping round)."""
     case = _case(app, ws)
     if case is None:
@@ -190,7 +192,7 @@ def next_mark(app: App[Any], ws: Workspace, forward: bool = True) -> None:
 # -- export -------------------------------------------------------------------------------------
 
 
-def _notify_result(app: App[Any]) -> Callable[[str | None], None]:
+def _notify_result(app: App[R]) -> Callable[[str | None], None]:
     def done(message: str | None) -> None:
         if message:
             app.notify(printable(message), markup=False)
@@ -198,7 +200,7 @@ def _notify_result(app: App[Any]) -> Callable[[str | None], None]:
     return done
 
 
-def export_view(app: App[Any], ws: Workspace) -> None:
+def export_view(app: App[R], ws: Workspace) -> None:
     """`e`: export what the current screen shows: the marks report on the Marks view, the tree
     on a tree view (correlation, handles, processes), else the filtered event view. The events
     screen holds a tree too (the detail pane's fields), so only a screen above it counts as
@@ -236,7 +238,7 @@ class CopiedNode:
     children: list[CopiedNode] = field(default_factory=list)
 
 
-def _screen_tree(app: App[Any]) -> Tree[Any] | None:
+def _screen_tree(app: App[R]) -> Tree[Any] | None:  # query(Tree) finds trees of any data
     """The tree on the current screen: the focused one, else the first with any node."""
     trees = [t for t in app.screen.query(Tree) if t.root.children]
     if not trees:
@@ -299,6 +301,7 @@ def _tree_text(ws: Workspace, roots: list[CopiedNode], markdown: bool) -> str:
     lines: list[str] = []
     store = Store(path, readonly=True) if path is not None and path.exists() else None
     try:
+        # `tree_lines` takes a Store and only calls its get(): the limited one stands in
         limited: Any = _LimitedStore(store, MAX_LOOKUPS) if store is not None else None
         for root in roots:
             lines.extend(tree_lines(root, limited, markdown=markdown))
@@ -308,7 +311,7 @@ def _tree_text(ws: Workspace, roots: list[CopiedNode], markdown: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def copy_tree(app: App[Any], ws: Workspace) -> None:
+def copy_tree(app: App[R], ws: Workspace) -> None:
     """`Y`: copy the correlation tree on screen as indented text (record ids included)."""
     tree = _screen_tree(app)
     if tree is None:
@@ -317,7 +320,7 @@ def copy_tree(app: App[Any], ws: Workspace) -> None:
     copy_text(app, _tree_text(ws, _from_widget(tree), markdown=False))
 
 
-def export_tree(app: App[Any], ws: Workspace) -> None:
+def export_tree(app: App[R], ws: Workspace) -> None:
     """The tree on screen as Markdown (nested list) or JSON."""
     tree = _screen_tree(app)
     if tree is None:
@@ -343,14 +346,14 @@ def export_tree(app: App[Any], ws: Workspace) -> None:
 # -- copy ---------------------------------------------------------------------------------------
 
 
-def copy_text(app: App[Any], text: str) -> None:
+def copy_text(app: App[R], text: str) -> None:
     """Put `text` on the clipboard (OSC 52) and say how much."""
     app.copy_to_clipboard(text)
     lines = text.count("\n") + 1
     app.notify(f"copied {lines} line{'s' if lines != 1 else ''} (OSC 52)")
 
 
-def copy_event(app: App[Any], ws: Workspace) -> None:
+def copy_event(app: App[R], ws: Workspace) -> None:
     """`y`: copy the selected event as readable text (System fields, then EventData)."""
     se = _selected(app, ws)
     if se is None:
