@@ -179,7 +179,7 @@ class EvtxApp(AppActions):
         self._refresh_status()
         self._start_findings()
 
-    @work(thread=True, exclusive=True, group="load", exit_on_error=False, description="loading the inputs")
+    @work(thread=True, exclusive=True, group="load", description="loading the inputs")
     def _load(self) -> None:
         self.loader.run(self.post_message)
 
@@ -236,7 +236,7 @@ class EvtxApp(AppActions):
         ws.findings_ready = False
         self._compute_findings(ws.store_path, ws.loaded)
 
-    @work(thread=True, exclusive=True, group="table-findings", exit_on_error=False,
+    @work(thread=True, exclusive=True, group="table-findings",
           description="the findings of the table's marker column")
     def _compute_findings(self, path: Path, loaded: bool) -> None:
         from tui.table_findings import compute_findings  # the engines load here, not at start
