@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult
 
 import tui.nav_tree as nav_tree
 from core.correlate.model import Node
-from tests.apputil import sync, wait_for
+from tests.apputil import opened, sync, wait_for
 from tui.nav_tree import NavTree
 
 
@@ -45,7 +45,7 @@ async def test_a_big_tree_fills_a_slice_at_a_time_in_order(monkeypatch: pytest.M
     monkeypatch.setattr(nav_tree, "FILL_SLICE", 100)
     forest = _forest(30, 20)  # 630 nodes
     app = TreeApp()
-    async with app.run_test() as pilot:
+    async with opened(app, (80, 24), ready=False) as pilot:
         tree = app.query_one(NavTree)
         assert tree.fill(forest, expand_depth=1) == 100
         assert tree.filling and len(list(tree.walk())) == 100
@@ -58,7 +58,7 @@ async def test_a_big_tree_fills_a_slice_at_a_time_in_order(monkeypatch: pytest.M
 async def test_a_clear_or_a_new_fill_stops_the_old_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nav_tree, "FILL_SLICE", 50)
     app = TreeApp()
-    async with app.run_test() as pilot:
+    async with opened(app, (80, 24), ready=False) as pilot:
         tree = app.query_one(NavTree)
         tree.fill(_forest(30, 20))
         tree.clear()
@@ -80,7 +80,7 @@ async def test_a_huge_tree_is_cut_at_the_limit_and_every_branch_keeps_its_part(
     monkeypatch.setattr(nav_tree, "FILL_SLICE", 100)
     monkeypatch.setattr(nav_tree, "MAX_TREE_NODES", 250)
     app = TreeApp()
-    async with app.run_test() as pilot:
+    async with opened(app, (80, 24), ready=False) as pilot:
         tree = app.query_one(NavTree)
         # One huge branch: cut at the limit, said under it.
         forest = [Node("host", "exact", None, _forest(30, 20))]
@@ -121,7 +121,7 @@ def _subtree(node: Any) -> list[Any]:
 @sync
 async def test_labels_are_literal_and_one_line() -> None:
     app = TreeApp()
-    async with app.run_test():
+    async with opened(app, (80, 24), ready=False):
         tree = app.query_one(NavTree)
         node = tree.root.add_leaf("[red]not markup[/red]")
         assert node.label.plain == "[red]not markup[/red]" and not node.label.spans

@@ -18,7 +18,7 @@ import tui.event_table as event_table
 import tui.table_rows as table_rows
 from core.query.compile import compile_query
 from core.store.store import Store
-from tests.apputil import sync, wait_for
+from tests.apputil import opened, sync, wait_for
 from tests.logs import event_xml, write_events
 from tui.app import EvtxApp
 
@@ -79,7 +79,7 @@ async def test_paging_down_and_up_shows_the_rows_in_time_order(
 
     monkeypatch.setattr(event_table, "fetch_beside", spy)
     app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with opened(app, (100, 40), ready=False) as pilot:
         expected = await _filtered(pilot, app, query)
         await _walk(pilot, app, expected)
     assert beside, "no page was fetched from its neighbour"
@@ -102,7 +102,7 @@ async def test_a_new_view_never_plans_its_pages_by_the_previous_views_count(
 
     monkeypatch.setattr(table_rows, "fetch_page", spy)
     app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with opened(app, (100, 40), ready=False) as pilot:
         await wait_for(pilot, lambda: app.workspace.loaded and app.table.total == N and app.table.row_at(0) is not None)
         seen.clear()  # (while loading, pages are planned by the count committed so far)
         assert app.workspace.store_path is not None
@@ -130,7 +130,7 @@ async def test_a_jump_to_an_event_shows_its_page_without_counting_it_out(
     """`goto_event` and `n`/`N` (`find`) land on the event with its whole page on screen, read
     around it (`core.query.view.locate`): no OFFSET page fetch, and every row where the store puts it."""
     app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with opened(app, (100, 40), ready=False) as pilot:
         expected = await _filtered(pilot, app, query)
         table = app.table
         offsets: list[int] = []
