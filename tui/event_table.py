@@ -28,8 +28,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
-from rich.cells import cell_len, set_cell_size
-from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.events import Click, Resize
@@ -50,11 +48,11 @@ from tui.table_rows import (
     Column,
     Row,
     fetch_rows,
-    finding_glyph,
-    format_time,
     layout_columns,
+    line_strip,
     local_offset_label,
     make_row,
+    row_cells,
 )
 
 T = TypeVar("T")
@@ -432,36 +430,12 @@ class EventTable(ScrollView, can_focus=True):
     # -- rendering -----------------------------------------------------------------------------
 
     def _cells(self, row: Row) -> dict[str, str]:
-        ev = row.event
         millis = any(c.key == "time" and c.width >= 23 for c in self._columns)
-        severity = self.findings.get(row.id)
-        return {
-            "mark": "*" if row.id in self.marked else "",
-            "finding": finding_glyph(severity) if severity is not None else "",
-            "time": format_time(ev.filetime, self.local_time, millis),
-            "source": self.source_names.get(ev.source, str(ev.source)),
-            "record": str(ev.record_id),
-            "eid": str(ev.event_id),
-            "computer": printable(ev.computer),
-            "user": row.user,
-            "image": row.image,
-            "summary": row.summary,
-        }
+        return row_cells(row, self.findings.get(row.id), row.id in self.marked, self.source_names,
+                         self.local_time, millis)
 
     def _line(self, cells: dict[str, str], style: Style, cell_styles: dict[str, Style] | None = None) -> Strip:
-        segments: list[Segment] = []
-        for col in self._columns:
-            text = cells.get(col.key, "")
-            if cell_len(text) > col.width:
-                text = set_cell_size(text, max(0, col.width - 1)) + "…" if col.width > 1 else text[:1]
-            elif col.right:
-                text = " " * (col.width - cell_len(text)) + text
-            text = set_cell_size(text, col.width)
-            extra = cell_styles.get(col.key) if cell_styles else None
-            segments.append(Segment(text, style + extra if extra else style))
-            if col.gap:
-                segments.append(Segment(" " * col.gap, style))
-        return Strip(segments).adjust_cell_length(self.line_width, style)
+        return line_strip(self._columns, cells, style, cell_styles, self.line_width)
 
     def header_text(self) -> dict[str, str]:
         cells = {c.key: c.title for c in self._columns}

@@ -9,6 +9,11 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+
 from core.model.event import Event, filetime_to_datetime
 from core.model.summary import event_image, event_user, summarize
 from core.model.text import printable
@@ -130,3 +135,41 @@ def local_offset_label() -> str:
 def _offset_text(minutes: int) -> str:
     sign = "+" if minutes >= 0 else "-"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def row_cells(
+    row: Row, severity: str | None, marked: bool, source_names: dict[int, str], local: bool, millis: bool
+) -> dict[str, str]:
+    """The text of each column of one row (all of it printable already)."""
+    ev = row.event
+    return {
+        "mark": "*" if marked else "",
+        "finding": finding_glyph(severity) if severity is not None else "",
+        "time": format_time(ev.filetime, local, millis),
+        "source": source_names.get(ev.source, str(ev.source)),
+        "record": str(ev.record_id),
+        "eid": str(ev.event_id),
+        "computer": printable(ev.computer),
+        "user": row.user,
+        "image": row.image,
+        "summary": row.summary,
+    }
+
+
+def line_strip(
+    columns: list[Column], cells: dict[str, str], style: Style, cell_styles: dict[str, Style] | None, width: int
+) -> Strip:
+    """One line of the table: each cell cut (with `…`) or padded to its column, `width` wide."""
+    segments: list[Segment] = []
+    for col in columns:
+        text = cells.get(col.key, "")
+        if cell_len(text) > col.width:
+            text = set_cell_size(text, max(0, col.width - 1)) + "…" if col.width > 1 else text[:1]
+        elif col.right:
+            text = " " * (col.width - cell_len(text)) + text
+        text = set_cell_size(text, col.width)
+        extra = cell_styles.get(col.key) if cell_styles else None
+        segments.append(Segment(text, style + extra if extra else style))
+        if col.gap:
+            segments.append(Segment(" " * col.gap, style))
+    return Strip(segments).adjust_cell_length(width, style)
