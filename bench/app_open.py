@@ -34,7 +34,7 @@ async def launch(path: str) -> dict[str, float]:
         while app.table.row_at(0) is None:
             await asyncio.sleep(0.002)
         result["first_rows_s"] = round(time.perf_counter() - start, 3)
-        while not app.loaded:
+        while not app.workspace.loaded:
             await asyncio.sleep(0.01)
             if time.perf_counter() - start > 600:
                 raise TimeoutError(path)

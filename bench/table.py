@@ -130,7 +130,7 @@ async def measure(db: Path, settle: bool = False) -> dict[str, Any]:
         results["events"] = total
         if settle:  # measure with the background analysis (findings) finished
             t_settle = time.perf_counter()
-            while not app.findings_ready:
+            while not app.workspace.findings_ready:
                 await asyncio.sleep(0.01)
             results["findings_s"] = round(time.perf_counter() - t_settle, 1)
 
@@ -170,7 +170,7 @@ async def measure(db: Path, settle: bool = False) -> dict[str, Any]:
                     lambda: table.row_at(table.cursor) is not None, pilot)
         # The Processes view: the correlation model of every event, its process forest, the
         # tree filled; how long until it is all on screen, and the longest the UI stalled.
-        from tui.correlation import NavTree
+        from tui.nav_tree import NavTree
 
         gaps.clear()
         last[0] = t0 = time.perf_counter()

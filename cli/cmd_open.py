@@ -10,10 +10,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cli.common import resolve_inputs
 from cli.exit_codes import Exit
+
+if TYPE_CHECKING:  # the headless commands never import textual
+    from tui.app import EvtxApp
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,18 +37,18 @@ def resolve_files(files: list[str]) -> list[str]:
     return resolve_inputs(files)[0]
 
 
-def make_app(files: list[str], args: argparse.Namespace) -> Any:
+def make_app(files: list[str], args: argparse.Namespace) -> EvtxApp:
     """The app for `files` (a seam: tests run it headless)."""
     from tui.app import EvtxApp  # here, not at the top: the headless commands never import textual
 
     return EvtxApp(files, use_cache=not args.no_cache, jobs=args.jobs, case_file=args.case)
 
 
-def app_status(app: Any, problems: list[str]) -> Exit:
+def app_status(app: EvtxApp, problems: list[str]) -> Exit:
     """The status once the app has quit: an input it could not read (or a name that held no
     log) makes it INPUT_UNREADABLE, as for the headless commands."""
-    unreadable = bool(problems) or int(getattr(app, "error_count", 0) or 0) > 0
-    unreadable = unreadable or any(getattr(s, "error", None) for s in getattr(app, "sources", {}).values())
+    unreadable = bool(problems) or app.error_count > 0
+    unreadable = unreadable or any(s.error for s in app.workspace.sources.values())
     return Exit.INPUT_UNREADABLE if unreadable else Exit.OK
 
 
@@ -62,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
         return Exit.INPUT_UNREADABLE
     app = make_app(files, args)
     app.run()
-    crashed = getattr(app, "return_code", None)
+    crashed = app.return_code
     if crashed:  # Textual's own status for an app that died (it printed the traceback)
         return int(crashed)
     status = app_status(app, problems)
     if status is Exit.INPUT_UNREADABLE:
-        errors = [s.error for s in getattr(app, "sources", {}).values() if getattr(s, "error", None)]
-        for error in errors or getattr(app, "load_errors", []):
+        errors = [s.error for s in app.workspace.sources.values() if s.error]
+        for error in errors or app.workspace.load_errors:
             print(f"evtx-explorer: {error}", file=sys.stderr)
     return status

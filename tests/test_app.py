@@ -11,7 +11,7 @@ from rich.style import Style
 from core.model.decode import decode_value
 from core.query.compile import compile_query
 from core.store.store import Store
-from tests.apputil import DEMO, screen_text, sync, wait_for
+from tests.apputil import DEMO, opened, screen_text, settle, sync, wait_for
 from tui.app import EvtxApp
 from tui.detail import FieldTree
 from tui.event_table import EventTable
@@ -22,11 +22,6 @@ from tui.issues_panel import IssuesScreen
 NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 
 
-
-
-async def ready(pilot: object, app: EvtxApp) -> None:
-    await wait_for(pilot, lambda: app.loaded and app.table.total is not None and app.table.row_at(0) is not None)
-    await pilot.pause(0.05)  # type: ignore[attr-defined]
 
 
 def tree_labels(app: EvtxApp) -> list[str]:
@@ -41,8 +36,8 @@ def tree_labels(app: EvtxApp) -> list[str]:
 
 
 def demo_store(app: EvtxApp) -> Store:
-    assert app.store_path is not None
-    return Store(app.store_path, readonly=True)
+    assert app.workspace.store_path is not None
+    return Store(app.workspace.store_path, readonly=True)
 
 
 def event_xml(record: int, event_id: int, when: str, data: dict[str, str], computer: str = "WS01") -> str:
@@ -68,8 +63,7 @@ def write_log(path: Path, events: list[str]) -> Path:
 @sync
 async def test_demo_loads_and_status_counts_events() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (100, 30)):
         with demo_store(app) as store:
             total = store.count()
             first = store.select(limit=1)[0]
@@ -84,14 +78,13 @@ async def test_demo_loads_and_status_counts_events() -> None:
 @sync
 async def test_second_open_uses_the_cache_at_once() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, app)
-        path = app.store_path
+    async with opened(app, (100, 30)) as pilot:
+        path = app.workspace.store_path
     again = EvtxApp([str(DEMO)])
-    async with again.run_test(size=(100, 30)) as pilot:
-        assert again.loaded  # ready on mount: no parsing
-        assert again.store_path == path
-        await ready(pilot, again)
+    async with opened(again, (100, 30), ready=False) as pilot:
+        assert again.workspace.loaded  # ready on mount: no parsing
+        assert again.workspace.store_path == path
+        await settle(pilot)
         assert again.table.total == 71
 
 
@@ -108,12 +101,12 @@ def big_log(path: Path, n: int) -> Path:
 async def test_rows_appear_while_loading_and_esc_stops(tmp_path: Path) -> None:
     log = big_log(tmp_path / "big.xml", 60_000)
     app = EvtxApp([str(log)], use_cache=False)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with opened(app, (100, 30), ready=False) as pilot:
         await wait_for(pilot, lambda: app.table.row_at(0) is not None, timeout=30)
-        assert not app.loaded, "rows must show before loading ends"
+        assert not app.workspace.loaded, "rows must show before loading ends"
         assert "loading" in screen_text(app)
         await pilot.press("escape")
-        await wait_for(pilot, lambda: app.loaded, timeout=30)
+        await wait_for(pilot, lambda: app.workspace.loaded, timeout=30)
         await wait_for(pilot, lambda: app.table.total is not None)
         assert 0 < app.table.total < 60_000  # type: ignore[operator]
         assert "loading stopped" in screen_text(app)
@@ -124,8 +117,7 @@ async def test_unreadable_input_is_counted_and_listed(tmp_path: Path) -> None:
     junk = tmp_path / "notalog.bin"
     junk.write_bytes(b"\x00garbage" * 10)
     app = EvtxApp([str(DEMO), str(junk)])
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (120, 30)) as pilot:
         assert "1 unreadable" in screen_text(app)
         await pilot.press("exclamation_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, IssuesScreen))
@@ -146,8 +138,7 @@ async def test_several_files_merge_by_time_with_source_column(tmp_path: Path) ->
                                       event_xml(2, 4624, "2024-01-01T00:00:03Z", {"TargetUserName": "u3"})])
     b = write_log(tmp_path / "b.xml", [event_xml(7, 4634, "2024-01-01T00:00:02Z", {"TargetUserName": "u2"})])
     app = EvtxApp([str(a), str(b)])
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (120, 30)) as pilot:
         assert app.table.total == 3
         order = [app.table.row_at(i).event.record_id for i in range(3)]  # type: ignore[union-attr]
         assert order == [1, 7, 2]
@@ -163,14 +154,13 @@ async def test_several_files_merge_by_time_with_source_column(tmp_path: Path) ->
 @sync
 async def test_filter_updates_view_and_bad_query_keeps_it() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (100, 30)) as pilot:
         with demo_store(app) as store:
             expected = store.count(*compile_query("4688")[:2])
         await pilot.press("slash")
         await pilot.press(*"4688", "enter")
         await wait_for(pilot, lambda: app.table.total == expected)
-        assert app.current_query == "4688"
+        assert app.workspace.query == "4688"
         assert f"{expected} of 71 events" in screen_text(app)
         assert all(app.table.row_at(i).event.event_id == 4688 for i in range(5))  # type: ignore[union-attr]
         assert app.focused is app.table
@@ -181,7 +171,7 @@ async def test_filter_updates_view_and_bad_query_keeps_it() -> None:
         text = screen_text(app)
         error_line = next(line for line in text.splitlines() if "^" in line)
         assert error_line.index("^") == len("/ ") + 5  # under the "(" (position 5)
-        assert app.current_query == "4688"
+        assert app.workspace.query == "4688"
         assert app.table.total == expected
         assert f"{expected} of 71 events" in text
 
@@ -189,8 +179,7 @@ async def test_filter_updates_view_and_bad_query_keeps_it() -> None:
 @sync
 async def test_filter_as_you_type_after_debounce() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (100, 30)) as pilot:
         await pilot.press("slash", *"4690")
         await wait_for(pilot, lambda: app.table.total == 2)
         assert app.focused is not app.table  # still typing
@@ -199,14 +188,12 @@ async def test_filter_as_you_type_after_debounce() -> None:
 @sync
 async def test_history_is_kept_between_runs(tmp_path: Path) -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (100, 30)) as pilot:
         await pilot.press("slash", *"4689", "enter")
-        await wait_for(pilot, lambda: app.current_query == "4689")
+        await wait_for(pilot, lambda: app.workspace.query == "4689")
     assert History().entries[0] == "4689"
     again = EvtxApp([str(DEMO)])
-    async with again.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, again)
+    async with opened(again, (100, 30)) as pilot:
         await pilot.press("slash", "ctrl+u", "up")
         assert again.filter_bar.input.value == "4689"
 
@@ -214,8 +201,7 @@ async def test_history_is_kept_between_runs(tmp_path: Path) -> None:
 @sync
 async def test_find_next_and_previous_without_filtering() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (100, 30)) as pilot:
         with demo_store(app) as store:
             ids = [se.id for se in store.select()]
             handles = [se.id for se in store.select("e.event_id = 4690")]
@@ -234,8 +220,7 @@ async def test_find_next_and_previous_without_filtering() -> None:
 @sync
 async def test_keyboard_navigation() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (100, 30)) as pilot:
         with demo_store(app) as store:
             ordered = [se.id for se in store.select()]
         table = app.table
@@ -261,15 +246,14 @@ async def test_keyboard_navigation() -> None:
 @sync
 async def test_jump_to_event_clears_a_filter_that_hides_it() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (100, 30)) as pilot:
         with demo_store(app) as store:
             target = store.select("e.event_id = 4690", limit=1)[0]
         assert app.set_filter("4624")
         await wait_for(pilot, lambda: app.table.total == 6)
         app.jump_to_event(target.id)
         await wait_for(pilot, lambda: app.selected_event() is not None and app.selected_event().id == target.id)  # type: ignore[union-attr]
-        assert app.current_query == ""
+        assert app.workspace.query == ""
 
 
 # -- detail pane ------------------------------------------------------------------------------
@@ -278,8 +262,7 @@ async def test_jump_to_event_clears_a_filter_that_hides_it() -> None:
 @sync
 async def test_detail_pane_shows_decoded_values() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (120, 40)) as pilot:
         with demo_store(app) as store:
             target = store.select(*compile_query("4688 TokenElevationType:*")[:2], limit=1)[0]
         app.jump_to_event(target.id)
@@ -311,8 +294,7 @@ async def test_detail_pane_shows_decoded_values() -> None:
 @sync
 async def test_help_lists_every_app_binding() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 40)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (100, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         from textual.widgets import Static
@@ -330,8 +312,7 @@ async def test_t_toggles_local_time_with_offset_shown(monkeypatch: pytest.Monkey
     time.tzset()
     try:
         app = EvtxApp([str(DEMO)])
-        async with app.run_test(size=(100, 30)) as pilot:
-            await ready(pilot, app)
+        async with opened(app, (100, 30)) as pilot:
             assert "Time (UTC)" in screen_text(app)
             assert "2024-03-14 08:01:12" in screen_text(app)
             await pilot.press("t")
@@ -357,7 +338,7 @@ def test_local_time_uses_each_rows_own_offset_and_the_label_names_both(
     monkeypatch: pytest.MonkeyPatch, zone: str, label: str, winter: str, summer: str
 ) -> None:
     from core.model.event import datetime_to_filetime
-    from tui.event_table import format_time, local_offset_label
+    from tui.table_rows import format_time, local_offset_label
 
     monkeypatch.setenv("TZ", zone)
     time.tzset()
@@ -373,17 +354,18 @@ def test_local_time_uses_each_rows_own_offset_and_the_label_names_both(
 
 
 @sync
-async def test_missing_view_module_notifies(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tui.app as app_module
-
-    monkeypatch.setitem(app_module.VIEWS, "4", ("Sessions", "tui.no_such_view", "X"))
+async def test_each_view_key_opens_its_view_over_the_events() -> None:
+    """The views are imported when first opened (`tui.commands`): each key opens its screen,
+    and `1` comes back to the events table."""
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, app)
-        await pilot.press("4")
-        await pilot.pause(0.05)
-        assert any("not available" in str(n.message) for n in app._notifications)
-        assert app.screen is app.screen_stack[0]
+    async with opened(app, (100, 30)) as pilot:
+        for key, name in (("2", "ProcessesScreen"), ("3", "HandlesScreen"), ("4", "SessionsScreen"),
+                          ("5", "FindingsScreen"), ("6", "MarksScreen")):
+            await pilot.press(key)
+            await wait_for(pilot, lambda name=name: type(app.screen).__name__ == name)  # type: ignore[misc]
+            assert len(app.screen_stack) == 2
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.screen is app.screen_stack[0])
 
 
 # -- terminal safety --------------------------------------------------------------------------
@@ -392,8 +374,7 @@ async def test_missing_view_module_notifies(monkeypatch: pytest.MonkeyPatch) -> 
 @sync
 async def test_demo_hostile_command_line_is_literal() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (160, 48)) as pilot:
         with demo_store(app) as store:
             target = store.select(*compile_query('"[red]"')[:2], limit=1)[0]
         app.jump_to_event(target.id)
@@ -413,8 +394,7 @@ async def test_own_hostile_strings_render_literally(tmp_path: Path) -> None:
                   computer="[blink]HOST[/blink]"),
     ])
     app = EvtxApp([str(log)])
-    async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (160, 48)) as pilot:
         app.query_one(FieldTree).root.children[0].expand()  # System, with Computer
         await pilot.pause(0.05)
         text = screen_text(app)
@@ -430,9 +410,8 @@ async def test_own_hostile_strings_render_literally(tmp_path: Path) -> None:
 async def test_no_color_still_shows_cursor_and_focus(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with opened(app, (100, 30)) as pilot:
         assert app.no_color
-        await ready(pilot, app)
         table = app.table
         cursor_line = table.render_line(1 + table.cursor - int(table.scroll_y))
         other_line = table.render_line(2 + table.cursor - int(table.scroll_y))

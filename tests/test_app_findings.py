@@ -12,8 +12,8 @@ import pytest
 
 import tui.model_cache as model_cache
 from core.store.store import Store
-from tests.apputil import DEMO, screen_text, sync, wait_for
-from tests.test_app import ready, tree_labels
+from tests.apputil import DEMO, app_loaded, opened, screen_text, sync, wait_for
+from tests.test_app import tree_labels
 from tui.app import EvtxApp
 from tui.detail import FieldTree
 from tui.help import HelpScreen
@@ -25,8 +25,8 @@ SVCHOST_CHILD_RECORD = 48217  # taskhostw.exe in System32 started by svchost.exe
 
 
 def store_id_of(app: EvtxApp, record_id: int) -> int:
-    assert app.store_path is not None
-    with Store(app.store_path, readonly=True) as store:
+    assert app.workspace.store_path is not None
+    with Store(app.workspace.store_path, readonly=True) as store:
         rows = store.select("e.record_id = ?", (record_id,))
     assert len(rows) == 1
     return rows[0].id
@@ -61,8 +61,7 @@ def findings_node_labels(app: EvtxApp) -> list[str]:
 @sync
 async def test_marker_column_shows_the_most_severe_finding_and_nothing_on_a_plain_row() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (100, 30)) as pilot:
         await wait_for(pilot, lambda: bool(app.table.findings))
         mk64 = store_id_of(app, MIMIKATZ_RECORD)
         plain = store_id_of(app, SVCHOST_CHILD_RECORD)
@@ -86,8 +85,7 @@ async def test_marker_column_shows_the_most_severe_finding_and_nothing_on_a_plai
 @sync
 async def test_detail_pane_says_which_rules_fired_and_why() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (120, 40)) as pilot:
         await wait_for(pilot, lambda: bool(app.table.findings))
         await select(pilot, app, store_id_of(app, MIMIKATZ_RECORD))
         labels = findings_node_labels(app)
@@ -108,9 +106,8 @@ async def test_detail_pane_says_which_rules_fired_and_why() -> None:
 @sync
 async def test_a_marked_event_with_a_finding_shows_both() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot, app)
-        await wait_for(pilot, lambda: bool(app.table.findings) and app.case is not None)
+    async with opened(app, (100, 30)) as pilot:
+        await wait_for(pilot, lambda: bool(app.table.findings) and app.workspace.case is not None)
         mk64 = store_id_of(app, MIMIKATZ_RECORD)
         await select(pilot, app, mk64)
         await pilot.press("m")
@@ -135,8 +132,8 @@ async def test_detail_says_computing_until_the_findings_arrive_then_updates_in_p
 
     monkeypatch.setattr(model_cache, "build_findings", slow)
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (120, 40), ready=False) as pilot:  # the findings worker waits
+        await wait_for(pilot, lambda: app_loaded(app))
         mk64 = store_id_of(app, MIMIKATZ_RECORD)
         await select(pilot, app, mk64)
         assert findings_node_labels(app) == ["Findings", "findings: computing…"]
@@ -159,8 +156,7 @@ async def test_the_findings_view_reuses_what_the_table_computed(monkeypatch: pyt
 
     monkeypatch.setattr(model_cache, "build_findings", counted)
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (120, 40)) as pilot:
         await wait_for(pilot, lambda: bool(app.table.findings))
         await pilot.press("5")
         await wait_for(pilot, lambda: "restricted-substring" in screen_text(app))
@@ -172,8 +168,7 @@ async def test_a_bad_rules_file_is_reported_in_the_detail_pane() -> None:
     rules = Path(os.environ["EVTX_EXPLORER_CONFIG_DIR"]) / "rules.toml"  # set by tests/conftest.py
     rules.write_text("[no-such-rule]\nseverity = 'high'\n", encoding="utf-8")
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (120, 40)) as pilot:
         await select(pilot, app, store_id_of(app, MIMIKATZ_RECORD))
         await wait_for(pilot, lambda: "unavailable" in " ".join(findings_node_labels(app)))
         labels = findings_node_labels(app)
@@ -185,8 +180,7 @@ async def test_a_bad_rules_file_is_reported_in_the_detail_pane() -> None:
 @sync
 async def test_help_explains_the_marker_glyphs() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(100, 40)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (100, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         from textual.widgets import Static
@@ -201,8 +195,7 @@ async def test_rows_fit_the_table_once_the_scrollbar_appears() -> None:
     """The two marker columns take a cell from the summary; the summary must still end in `…`
     inside the table (the scrollbar appears after the first layout, when rows arrive)."""
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(80, 24)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (80, 24)):
         table = app.table
         line = table.render_line(1)
         text = "".join(seg.text for seg in line)

@@ -14,18 +14,12 @@ from textual import events
 from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Input, Static, TextArea
 
-from tests.apputil import DEMO, screen_text, sync, wait_for
+from tests.apputil import DEMO, opened, screen_text, sync, wait_for
 from tests.test_app import big_log
 from tui.app import EvtxApp
-from tui.correlation import NavTree, SearchInput
 from tui.export_dialog import ExportDialog
 from tui.marks import NoteDialog
-
-
-async def ready(pilot: Any, app: EvtxApp) -> None:
-    await wait_for(pilot, lambda: app.loaded and app.table.total is not None and app.table.row_at(0) is not None)
-    await wait_for(pilot, lambda: app.case is not None)
-    await pilot.pause(0.05)
+from tui.nav_tree import NavTree, SearchInput
 
 
 async def burst(pilot: Any, *keys: str) -> None:
@@ -69,8 +63,7 @@ async def _export_through_dialog(pilot: Any, app: EvtxApp, fmt: str, target: Pat
 @sync
 async def test_e_on_the_events_screen_exports_the_filtered_view(tmp_path: Path) -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (120, 30)) as pilot:
         assert app.set_filter("4688")
         await wait_for(pilot, lambda: app.table.total is not None and app.table.total < 71)
         shown = app.table.total
@@ -91,8 +84,7 @@ async def test_e_on_the_events_screen_exports_the_filtered_view(tmp_path: Path) 
 @sync
 async def test_export_view_in_the_command_palette_exports_the_filtered_view(tmp_path: Path) -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (120, 30)) as pilot:
         assert app.set_filter("4624")
         await wait_for(pilot, lambda: app.table.total is not None and app.table.total < 71)
         shown = app.table.total
@@ -119,10 +111,10 @@ async def test_export_view_in_the_command_palette_exports_the_filtered_view(tmp_
 async def test_stopped_load_shows_the_stopped_state_with_the_count(tmp_path: Path) -> None:
     log = big_log(tmp_path / "big.xml", 60_000)
     app = EvtxApp([str(log)], use_cache=False)
-    async with app.run_test(size=(160, 30)) as pilot:
+    async with opened(app, (160, 30), ready=False) as pilot:
         await wait_for(pilot, lambda: app.table.row_at(0) is not None, timeout=30)
         await pilot.press("escape")
-        await wait_for(pilot, lambda: app.loaded, timeout=30)
+        await wait_for(pilot, lambda: app.workspace.loaded, timeout=30)
         await wait_for(pilot, lambda: app.table.total is not None)
         await pilot.pause(0.2)
         line = status_line(app)
@@ -138,8 +130,7 @@ async def test_stopped_load_shows_the_stopped_state_with_the_count(tmp_path: Pat
 @sync
 async def test_tree_search_for_markup_that_is_not_found_says_so_literally() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(120, 30), notifications=True) as pilot:  # toasts drawn
-        await ready(pilot, app)
+    async with opened(app, (120, 30), notifications=True) as pilot:  # toasts drawn
         await pilot.press("4")
         await wait_for(pilot, lambda: tree_filled(app))
         await pilot.press("slash")
@@ -152,7 +143,6 @@ async def test_tree_search_for_markup_that_is_not_found_says_so_literally() -> N
 
 
 async def _handles(pilot: Any, app: EvtxApp) -> DataTable[Any]:
-    await ready(pilot, app)
     await pilot.press("3")
     await wait_for(pilot, lambda: bool(app.screen.query("#handles-table")))
     table = app.screen.query_one("#handles-table", DataTable)
@@ -171,7 +161,7 @@ def _table_lines(app: EvtxApp) -> list[str]:
 @sync
 async def test_handles_list_shows_the_target_and_why_the_link_is_weak_at_80x24() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with opened(app, (80, 24)) as pilot:
         await _handles(pilot, app)
         lines = "\n".join(_table_lines(app))
         assert "Target process" in lines and "System 0x4" in lines and "0x1a8c" in lines
@@ -182,7 +172,7 @@ async def test_handles_list_shows_the_target_and_why_the_link_is_weak_at_80x24()
 @sync
 async def test_handles_list_shows_the_target_and_why_the_link_is_weak_at_160x48() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with opened(app, (160, 48)) as pilot:
         await _handles(pilot, app)
         lines = "\n".join(_table_lines(app))
         assert "Target process" in lines and "System 0x4" in lines and "0x1a8c" in lines
@@ -197,8 +187,7 @@ async def test_handles_list_shows_the_target_and_why_the_link_is_weak_at_160x48(
 @sync
 async def test_sessions_header_counts_what_is_listed_with_plurals() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(160, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (160, 30)) as pilot:
         await pilot.press("4")
         await wait_for(pilot, lambda: tree_filled(app))
         tree = app.screen.query_one(NavTree)
@@ -225,34 +214,31 @@ def test_session_counts_use_singular_for_one() -> None:
 @sync
 async def test_keys_typed_right_after_slash_go_to_the_filter_bar() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (120, 30)) as pilot:
         await burst(pilot, "slash", "4", "6", "8", "8")
         await wait_for(pilot, lambda: app.filter_bar.input.value == "4688", timeout=5)
-        await wait_for(pilot, lambda: app.current_query == "4688")
+        await wait_for(pilot, lambda: app.workspace.query == "4688")
         assert app.screen is app.screen_stack[0]  # `4` did not open Sessions, `6` not Marks
 
 
 @sync
 async def test_keys_typed_while_the_note_dialog_opens_go_into_the_note() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(pilot, app)
-        assert app.case is not None and len(app.case) == 0
+    async with opened(app, (120, 30)) as pilot:
+        assert app.workspace.case is not None and len(app.workspace.case) == 0
         await burst(pilot, "M", *"mm 4 note")
         await wait_for(pilot, lambda: isinstance(app.screen, NoteDialog), timeout=5)
         area = app.screen.query_one(TextArea)
         await wait_for(pilot, lambda: area.text == "mm 4 note", timeout=5)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, NoteDialog))
-        assert [m.note for m in app.case.marks()] == ["mm 4 note"]  # one mark, no stray ones
+        assert [m.note for m in app.workspace.case.marks()] == ["mm 4 note"]  # one mark, no stray ones
 
 
 @sync
 async def test_keys_typed_right_after_slash_in_a_view_go_to_its_search_box() -> None:
     app = EvtxApp([str(DEMO)])
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (120, 30)) as pilot:
         await pilot.press("4")
         await wait_for(pilot, lambda: tree_filled(app))
         screen = app.screen

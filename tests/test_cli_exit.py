@@ -104,7 +104,7 @@ def _headless_run(self: Any) -> None:
 
     async def go() -> None:
         async with self.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: self.loaded)
+            await wait_for(pilot, lambda: self.workspace.loaded)
             await pilot.press("q")
 
     asyncio.run(go())

@@ -160,7 +160,8 @@ def test_the_app_starts_the_child_before_its_screen_and_follows_it(monkeypatch: 
 
     class Probe(EvtxApp):
         def on_mount(self) -> None:
-            seen.append("child started" if self._entry._child is not None else "no child yet")
+            entry = self.loader.entry
+            seen.append("child started" if entry is not None and entry._child is not None else "no child yet")
             super().on_mount()
 
     Probe.CSS_PATH = str(Path(inspect.getfile(EvtxApp)).parent / "app.tcss")
@@ -168,7 +169,7 @@ def test_the_app_starts_the_child_before_its_screen_and_follows_it(monkeypatch: 
     async def run() -> int:
         app = Probe([big])
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: app.loaded and app.table.total is not None, timeout=60)
+            await wait_for(pilot, lambda: app.workspace.loaded and app.table.total is not None, timeout=60)
             return int(app.table.total or 0)
 
     total = asyncio.run(run())

@@ -14,10 +14,10 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-import tui.correlation as correlation
+import tui.nav_tree as nav_tree
 from core.correlate.model import Node
-from tests.apputil import sync, wait_for
-from tui.correlation import NavTree
+from tests.apputil import opened, sync, wait_for
+from tui.nav_tree import NavTree
 
 
 class TreeApp(App[None]):
@@ -42,10 +42,10 @@ def _shown(tree: NavTree) -> list[str]:
 
 @sync
 async def test_a_big_tree_fills_a_slice_at_a_time_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(correlation, "FILL_SLICE", 100)
+    monkeypatch.setattr(nav_tree, "FILL_SLICE", 100)
     forest = _forest(30, 20)  # 630 nodes
     app = TreeApp()
-    async with app.run_test() as pilot:
+    async with opened(app, (80, 24), ready=False) as pilot:
         tree = app.query_one(NavTree)
         assert tree.fill(forest, expand_depth=1) == 100
         assert tree.filling and len(list(tree.walk())) == 100
@@ -56,9 +56,9 @@ async def test_a_big_tree_fills_a_slice_at_a_time_in_order(monkeypatch: pytest.M
 
 @sync
 async def test_a_clear_or_a_new_fill_stops_the_old_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(correlation, "FILL_SLICE", 50)
+    monkeypatch.setattr(nav_tree, "FILL_SLICE", 50)
     app = TreeApp()
-    async with app.run_test() as pilot:
+    async with opened(app, (80, 24), ready=False) as pilot:
         tree = app.query_one(NavTree)
         tree.fill(_forest(30, 20))
         tree.clear()
@@ -77,10 +77,10 @@ async def test_a_clear_or_a_new_fill_stops_the_old_one(monkeypatch: pytest.Monke
 async def test_a_huge_tree_is_cut_at_the_limit_and_every_branch_keeps_its_part(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(correlation, "FILL_SLICE", 100)
-    monkeypatch.setattr(correlation, "MAX_TREE_NODES", 250)
+    monkeypatch.setattr(nav_tree, "FILL_SLICE", 100)
+    monkeypatch.setattr(nav_tree, "MAX_TREE_NODES", 250)
     app = TreeApp()
-    async with app.run_test() as pilot:
+    async with opened(app, (80, 24), ready=False) as pilot:
         tree = app.query_one(NavTree)
         # One huge branch: cut at the limit, said under it.
         forest = [Node("host", "exact", None, _forest(30, 20))]
@@ -121,7 +121,7 @@ def _subtree(node: Any) -> list[Any]:
 @sync
 async def test_labels_are_literal_and_one_line() -> None:
     app = TreeApp()
-    async with app.run_test():
+    async with opened(app, (80, 24), ready=False):
         tree = app.query_one(NavTree)
         node = tree.root.add_leaf("[red]not markup[/red]")
         assert node.label.plain == "[red]not markup[/red]" and not node.label.spans
@@ -134,7 +134,7 @@ def test_views_prepare_what_they_show_in_the_worker(monkeypatch: pytest.MonkeyPa
     with the collector paused, and posts the result with the model."""
     import gc
 
-    from tui import model_cache
+    from tui.workspace import Workspace
 
     class Model:
         size = 10
@@ -150,8 +150,8 @@ def test_views_prepare_what_they_show_in_the_worker(monkeypatch: pytest.MonkeyPa
         seen.append((threading.current_thread().name, gc.isenabled()))
         return "prepared"
 
-    monkeypatch.setattr(model_cache, "get_model", lambda app: (Model(), False))
-    worker = threading.Thread(target=model_cache.request_model, args=(object(), Target(), prepare), name="view-worker")
+    monkeypatch.setattr(Workspace, "model", lambda self: (Model(), False))
+    worker = threading.Thread(target=Workspace().request_model, args=(Target(), prepare), name="view-worker")
     worker.start()
     worker.join(5)
     assert seen == [("view-worker", False)] and gc.isenabled()

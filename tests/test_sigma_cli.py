@@ -149,6 +149,10 @@ def test_open_sigma_reaches_the_app(env: tuple[Path, Path], monkeypatch: pytest.
         """Stands in for the app: records the rule folders it would find when it runs."""
 
         return_code = 0
+        error_count = 0
+
+        class workspace:  # noqa: N801 - what cli.cmd_open reads after the app quits
+            sources: dict[int, object] = {}  # noqa: RUF012 - read only
 
         def run(self) -> None:
             from core.findings.sigma import rule_dirs

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.apputil import screen_text, sync, wait_for
+from tests.apputil import opened, screen_text, sync, wait_for
 from tests.logs import event_xml, write_events
-from tests.test_app import ready
 from tests.test_sigma_cli import RULE
 from tui.app import EvtxApp
 from tui.findings_view import FindingsScreen
@@ -31,8 +30,7 @@ async def test_findings_view_shows_sigma_matches_by_level_and_rule(tmp_path: Pat
     rules.mkdir()
     (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
     app = EvtxApp([str(_log(tmp_path))])
-    async with app.run_test(size=(160, 40)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (160, 40)) as pilot:
         await pilot.press("5")
         await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen) and "Sigma high" in screen_text(app))
         text = screen_text(app)
@@ -46,8 +44,7 @@ async def test_findings_view_shows_sigma_matches_by_level_and_rule(tmp_path: Pat
 @sync
 async def test_findings_view_hints_without_sigma_rules(tmp_path: Path) -> None:
     app = EvtxApp([str(_log(tmp_path))])
-    async with app.run_test(size=(160, 40)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (160, 40)) as pilot:
         await pilot.press("5")
         await wait_for(pilot, lambda: "rules update" in screen_text(app))
 
@@ -64,8 +61,7 @@ async def test_big_stores_run_sigma_in_a_child_process(tmp_path: Path, monkeypat
     # The app's own process only reads the child's result from the store's cache.
     monkeypatch.setattr(sigma, "compile_dirs", lambda *a, **k: pytest.fail("computed in the app's process"))
     app = EvtxApp([str(_log(tmp_path))])
-    async with app.run_test(size=(160, 40)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (160, 40)) as pilot:
         await pilot.press("5")
         await wait_for(pilot, lambda: "Security Log Cleared" in screen_text(app), timeout=30)
 
@@ -78,8 +74,7 @@ async def test_sigma_matches_mark_the_table_and_show_in_the_detail_pane(tmp_path
     rules.mkdir()
     (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
     app = EvtxApp([str(_log(tmp_path))])
-    async with app.run_test(size=(160, 40)) as pilot:
-        await ready(pilot, app)
+    async with opened(app, (160, 40)) as pilot:
         await wait_for(pilot, lambda: len(app.table.findings) == 2)
         await select(pilot, app, store_id_of(app, 2))
         assert markers(app) == " !"

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 import tui.event_table as event_table
+import tui.table_rows as table_rows
 from core.query.compile import compile_query
 from core.store.store import Store
-from tests.apputil import sync, wait_for
+from tests.apputil import opened, sync, wait_for
 from tests.logs import event_xml, write_events
 from tui.app import EvtxApp
 
@@ -53,11 +54,11 @@ async def _walk(pilot: Any, app: EvtxApp, expected: list[int]) -> None:
 
 async def _filtered(pilot: Any, app: EvtxApp, query: str) -> list[int]:
     """Wait for the log, filter it by `query`: the store ids of the view, in the store's order."""
-    await wait_for(pilot, lambda: app.loaded and app.table.total == N and app.table.row_at(0) is not None)
+    await wait_for(pilot, lambda: app.workspace.loaded and app.table.total == N and app.table.row_at(0) is not None)
     if query:
         app.set_filter(query)
-    assert app.store_path is not None
-    with Store(app.store_path, readonly=True) as store:
+    assert app.workspace.store_path is not None
+    with Store(app.workspace.store_path, readonly=True) as store:
         compiled = compile_query(query)
         expected = [se.id for se in store.select(compiled.where, compiled.params)]
     await wait_for(pilot, lambda: app.table.total == len(expected) and app.table.row_at(0) is not None)
@@ -78,7 +79,7 @@ async def test_paging_down_and_up_shows_the_rows_in_time_order(
 
     monkeypatch.setattr(event_table, "fetch_beside", spy)
     app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with opened(app, (100, 40), ready=False) as pilot:
         expected = await _filtered(pilot, app, query)
         await _walk(pilot, app, expected)
     assert beside, "no page was fetched from its neighbour"
@@ -99,14 +100,14 @@ async def test_a_new_view_never_plans_its_pages_by_the_previous_views_count(
         seen.append((v.where, total if total is not None else counted))
         return original(store, v, start, total, page, counted)
 
-    monkeypatch.setattr(event_table, "fetch_page", spy)
+    monkeypatch.setattr(table_rows, "fetch_page", spy)
     app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
-    async with app.run_test(size=(100, 40)) as pilot:
-        await wait_for(pilot, lambda: app.loaded and app.table.total == N and app.table.row_at(0) is not None)
+    async with opened(app, (100, 40), ready=False) as pilot:
+        await wait_for(pilot, lambda: app.workspace.loaded and app.table.total == N and app.table.row_at(0) is not None)
         seen.clear()  # (while loading, pages are planned by the count committed so far)
-        assert app.store_path is not None
+        assert app.workspace.store_path is not None
         counts: dict[str, int] = {}
-        with Store(app.store_path, readonly=True) as store:
+        with Store(app.workspace.store_path, readonly=True) as store:
             for query in ("4689", "Index:17", "", "Index:3*"):
                 compiled = compile_query(query)
                 counts[compiled.where] = store.count(compiled.where, compiled.params)
@@ -129,17 +130,17 @@ async def test_a_jump_to_an_event_shows_its_page_without_counting_it_out(
     """`goto_event` and `n`/`N` (`find`) land on the event with its whole page on screen, read
     around it (`core.query.view.locate`): no OFFSET page fetch, and every row where the store puts it."""
     app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with opened(app, (100, 40), ready=False) as pilot:
         expected = await _filtered(pilot, app, query)
         table = app.table
         offsets: list[int] = []
-        original = event_table.fetch_page
+        original = table_rows.fetch_page
 
         def spy(store: Store, v: Any, start: int, *args: Any, **kwargs: Any) -> Any:
             offsets.append(start)
             return original(store, v, start, *args, **kwargs)
 
-        monkeypatch.setattr(event_table, "fetch_page", spy)
+        monkeypatch.setattr(table_rows, "fetch_page", spy)
         page = event_table.PAGE
         assert len(expected) > page * 2
         for pos in (len(expected) - 2, min(len(expected) - 1, page * 2 + 5), page + page // 2, 1):

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from core.store.cache import open_inputs
+from tests.apputil import snapshot_ready
 from tests.test_views import DEMO, Harness, tree_lines
-from tui.correlation import NavTree
 from tui.findings_view import FindingsScreen
 from tui.handles import HandlesScreen, HandlesTable
+from tui.nav_tree import NavTree
 from tui.processes import ProcessesScreen
-from tui.screenshots import footer_ready
 
 
 @pytest.fixture
@@ -32,27 +32,13 @@ def demo_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-async def _until(pilot: Any, predicate: Any) -> None:
-    for _ in range(200):
-        await pilot.pause(0.05)
-        if predicate():
-            break
-    else:
-        raise AssertionError("the view never showed its data")
-    await pilot.pause(0.1)
-    for _ in range(100):  # a footer rebuilding its keys (after a bindings change) shows none
-        if footer_ready(pilot.app):
-            break
-        await pilot.pause(0.02)
-
-
 @pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
 def test_handles_view(snap_compare: Any, demo_store: Path, size: tuple[int, int]) -> None:
     async def ready(pilot: Any) -> None:
         screen = pilot.app.screen
         table = screen.query_one(HandlesTable)
         tree = screen.query_one("#handles-tree", NavTree)
-        await _until(
+        await snapshot_ready(
             pilot, lambda: table.row_count > 0 and any("source process" in t for t in tree_lines(tree))
         )
 
@@ -62,7 +48,7 @@ def test_handles_view(snap_compare: Any, demo_store: Path, size: tuple[int, int]
 def test_processes_view_100x30(snap_compare: Any, demo_store: Path) -> None:
     async def ready(pilot: Any) -> None:
         tree = pilot.app.screen.query_one(NavTree)
-        await _until(pilot, lambda: bool(tree.root.children))
+        await snapshot_ready(pilot, lambda: bool(tree.root.children))
 
     assert snap_compare(Harness(demo_store, ProcessesScreen), terminal_size=(100, 30), run_before=ready)
 
@@ -70,6 +56,6 @@ def test_processes_view_100x30(snap_compare: Any, demo_store: Path) -> None:
 def test_findings_view_100x30(snap_compare: Any, demo_store: Path) -> None:
     async def ready(pilot: Any) -> None:
         tree = pilot.app.screen.query_one(NavTree)
-        await _until(pilot, lambda: bool(tree.root.children))
+        await snapshot_ready(pilot, lambda: bool(tree.root.children))
 
     assert snap_compare(Harness(demo_store, FindingsScreen), terminal_size=(100, 30), run_before=ready)

@@ -1,144 +1,53 @@
 """The terminal app: filter bar, virtualised event table, detail pane, status line, views.
 
-Start-up never waits for parsing: a complete cache database opens at once; otherwise the
-inputs are parsed into the cache database by a thread worker (`CacheEntry.build`) while the
-table reads the rows already committed through its own read-only connection, so rows appear
-while the log is still being read. `esc` stops loading and keeps what was read.
-
-The other views (processes, handles, sessions, findings, marks, correlation, export) live in
-their own modules and are imported when first opened; a missing module is a notification,
-not a crash. The attributes and methods other screens rely on are listed in
-`tui_contract` terms on `EvtxApp`: `store_path`, `loaded`, `jump_to_event`,
-`selected_event`, `current_query`, `current_view_where`, `copy_text`, `case`.
+The app owns the `Workspace` (`tui.workspace`: the inputs, the open store, the case, the query,
+the model cache) and hands it to every screen it opens; loading runs in a thread worker
+(`tui.loading`), which tells the app through the data messages of `tui.messages`. The views
+(processes, handles, sessions, findings, marks, correlation) and the case keys (`tui.case_actions`)
+read the workspace and ask the app to jump with `JumpToEvent`. The key tables (view switcher,
+help, palette) are in `tui.commands`.
 
 Findings: once loading has finished the findings rules run once in a thread worker, through
-the same per-app cache the Findings view uses (`tui.model_cache`), and the result feeds the
-table's marker column and the detail pane's Findings node.
+the workspace's model cache the Findings view uses too, and the result feeds the table's marker
+column and the detail pane's Findings node (`tui.table_findings`).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-import threading
-import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import events, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
 from core.model.text import printable
 from core.query.compile import Compiled
 from core.query.view import View
-from core.store.ingest import Progress
-from core.store.store import SourceRow, Store, StoredEvent
-from tui.detail import DetailPane, event_as_text
-from tui.event_table import EventTable, local_offset_label, severity_rank
+from core.store.store import Store, StoredEvent
+from tui.app_actions import AppActions
+from tui.detail import DetailPane
+from tui.event_table import EventTable
 from tui.filter_bar import FilterBar, FilterInput
-from tui.help import HelpScreen
 from tui.history import History
-from tui.issues_panel import IssuesScreen
-from tui.status import LoadState, StatusBar, status_text
+from tui.loading import Loader
+from tui.messages import FindingsComputed, JumpToEvent, LoadFinished, LoadProgress, LoadStarted, MarksChanged
+from tui.status import StatusBar, status_text
+from tui.table_rows import local_offset_label
 from tui.typeahead import route_typeahead
+from tui.workspace import PicksEvent, Workspace
 
-#: Progress reaches the UI at most this often (the parser calls back per batch).
-PROGRESS_INTERVAL = 0.1
 WIDE = 140
 #: The GIL switch interval while the app runs (see EvtxApp.on_mount).
 SWITCH_INTERVAL = 0.001
 
-#: View switcher: key -> (title, module, screen class); "events" is the main screen.
-VIEWS: dict[str, tuple[str, str | None, str | None]] = {
-    "1": ("Events", None, None),
-    "2": ("Processes", "tui.processes", "ProcessesScreen"),
-    "3": ("Handles", "tui.handles", "HandlesScreen"),
-    "4": ("Sessions", "tui.sessions", "SessionsScreen"),
-    "5": ("Findings", "tui.findings_view", "FindingsScreen"),
-    "6": ("Marks", "tui.marks", "MarksScreen"),
-}
 
-
-#: The help screen's legend of the table's marker columns (shown like bindings: glyph, meaning).
-MARKER_LEGEND: list[BindingType] = [
-    Binding("asterisk", "mark", "marked event (m marks, u/U next/previous mark)", key_display="*"),
-    Binding("exclamation_mark", "findings", "finding of high (or critical) severity", key_display="!"),
-    Binding("plus", "findings", "finding of medium severity (5: Findings view)", key_display="+"),
-    Binding("full_stop", "findings", "finding of low or info severity", key_display="."),
-]
-
-
-class LoadProgress(Message):
-    def __init__(self, progress: Progress) -> None:
-        super().__init__()
-        self.progress = progress
-
-
-class LoadStarted(Message):
-    """The database exists (the first batch is committed): the table can start reading."""
-
-    def __init__(self, db_path: Path) -> None:
-        super().__init__()
-        self.db_path = db_path
-
-
-class LoadFinished(Message):
-    """Loading ended (complete, stopped, or failed with `error`). Posted to the app and to
-    every screen on the stack, so views built from partial data can rebuild."""
-
-    def __init__(self, error: str | None = None, stopped: bool = False) -> None:
-        super().__init__()
-        self.error = error
-        self.stopped = stopped
-
-
-class FindingsComputed(Message):
-    """The findings of the store at `store_path`, by event (most severe first), or why not."""
-
-    def __init__(
-        self,
-        store_path: Path,
-        by_event: dict[int, list[Any]] | None,
-        titles: dict[str, str],
-        error: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.store_path = store_path
-        self.by_event = by_event
-        self.titles = titles
-        self.error = error
-
-
-def findings_by_event(findings: Iterable[Any]) -> dict[int, list[Any]]:
-    """Findings grouped by store id, each group most severe first (then by rule id)."""
-    by_event: dict[int, list[Any]] = defaultdict(list)
-    for finding in findings:
-        by_event[int(finding.store_id)].append(finding)
-    for items in by_event.values():
-        items.sort(key=lambda f: (severity_rank(str(f.severity)), str(f.rule)))
-    return dict(by_event)
-
-
-def import_optional(module: str) -> ModuleType | None:
-    """The module, or None when that exact module does not exist (yet)."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-
-
-class EvtxApp(App[int]):
+class EvtxApp(AppActions):
     """See the module docstring."""
 
     TITLE = "evtx-explorer"
@@ -186,34 +95,16 @@ class EvtxApp(App[int]):
         case_file: str | None = None,
     ) -> None:
         super().__init__()
-        self.files = [str(f) for f in files]
-        self.use_cache = use_cache
-        self.jobs = jobs
-        self.store_path: Path | None = store_path
-        self.loaded = False
-        #: True once the findings of the loaded store reached the table and detail (or failed).
-        self.findings_ready = False
-        self.current_query = ""
-        self.current_compiled = Compiled("1", ())
-        self.case: Any = None
+        self.workspace = Workspace(inputs=[str(f) for f in files], store_path=store_path)
+        self.workspace.selection = self.selected_event
         self.case_file = case_file
         self.history = history if history is not None else History()
-        self.load_state = LoadState()
-        self.load_errors: list[str] = []
-        self.sources: dict[int, SourceRow] = {}
+        self.loader = Loader(self.workspace.inputs, use_cache=use_cache, jobs=jobs)
         self.all_count = 0
         self.issue_count = 0
         self.error_count = 0
         self.find_compiled: Compiled | None = None
-        self._stop = threading.Event()
-        self._entry: Any = None
-        self._cache_ready = False
         self._switch_interval = sys.getswitchinterval()
-        self._last_progress = 0.0
-        self._records_by_source: dict[int, int] = {}
-        self._bytes_by_source: dict[int, int] = {}
-        self._issues_by_source: dict[int, int] = {}
-        self._load_started = 0.0
         self._note = ""
 
     # -- layout ----------------------------------------------------------------------------------
@@ -243,20 +134,10 @@ class EvtxApp(App[int]):
         return self.screen_stack[0].query_one(FilterBar)
 
     def on_load(self) -> None:
-        """Before the screen is up: find the cache, and when a big log must be parsed, start
-        the ingest child now, so that its start-up overlaps the app's own (first rows of a
-        cold 105 MB log after 0.19-0.30 s instead of 0.35-0.48 s)."""
-        if self.store_path is not None:
-            return
-        from core.store.cache import CacheEntry, needs_child_process
-
-        self._entry = CacheEntry(self.files, use_cache=self.use_cache)
-        self._cache_ready = self._entry.ready()
-        if not self._cache_ready and needs_child_process(self.files, self.jobs):
-            try:
-                self._entry.start_child(self.jobs)
-            except OSError:
-                pass  # the load worker tries again, and reports what stops it
+        """Before the screen is up: find the cache and start a big log's ingest child
+        (`Loader.prepare`)."""
+        if self.workspace.store_path is None:
+            self.loader.prepare()
 
     def on_mount(self) -> None:
         # The table's fetcher threads wait in SQLite with the GIL released and need it back
@@ -268,15 +149,14 @@ class EvtxApp(App[int]):
         self.query_one("#filter-error").display = False
         self._apply_width(self.size.width)
         self.table.focus()
-        if self.store_path is not None:
-            self._open_ready(self.store_path)
-            return
-        if self._cache_ready:
-            os.utime(self._entry.db_path)
-            self._open_ready(self._entry.db_path)
+        entry = self.loader.entry
+        if self.workspace.store_path is not None:
+            self._open_ready(self.workspace.store_path)
+        elif entry is not None and self.loader.cache_ready:
+            os.utime(entry.db_path)
+            self._open_ready(entry.db_path)
         else:
-            self.load_state = LoadState(active=True, bytes_total=sum(_size(f) for f in self.files))
-            self._load_started = time.perf_counter()
+            self.loader.begin()
             self._refresh_status()
             self._load()
 
@@ -289,79 +169,55 @@ class EvtxApp(App[int]):
     # -- loading ---------------------------------------------------------------------------------
 
     def _open_ready(self, db_path: Path) -> None:
-        self.store_path = db_path
-        self.loaded = True
+        ws = self.workspace
+        ws.store_path = db_path
+        ws.loaded = True
         self._read_sources()
-        self.table.set_view(View.of(self.current_compiled, by_time=True))
+        self.table.set_view(View.of(ws.compiled, by_time=True))
         self.table.attach(db_path)
         self._open_case()
         self._refresh_status()
         self._start_findings()
 
-    @work(thread=True, exclusive=True, group="load")
+    @work(thread=True, exclusive=True, group="load", description="loading the inputs")
     def _load(self) -> None:
-        entry = self._entry
-        started = False
-
-        def progress(p: Progress) -> None:
-            nonlocal started
-            if not started:
-                started = True
-                self.post_message(LoadStarted(entry.db_path))
-            now = time.perf_counter()
-            if p.done or now - self._last_progress >= PROGRESS_INTERVAL:
-                self._last_progress = now
-                self.post_message(LoadProgress(p))
-
-        error: str | None = None
-        try:
-            from core.store.cache import needs_child_process
-
-            child = needs_child_process(self.files, self.jobs)
-            store = entry.build(progress=progress, stop=self._stop, jobs=self.jobs, child=child)
-            store.close()
-        except Exception as exc:  # noqa: BLE001 - shown on screen; whatever was read stays
-            error = f"loading failed: {type(exc).__name__}: {exc}"
-        if not started and entry.db_path.exists():
-            self.post_message(LoadStarted(entry.db_path))
-        self.post_message(LoadFinished(error=error, stopped=self._stop.is_set()))
+        self.loader.run(self.post_message)
 
     def on_load_started(self, message: LoadStarted) -> None:
-        if self.store_path is None or self.table.fetcher is None:
-            self.store_path = message.db_path
-            self.table.set_view(View.of(self.current_compiled, by_time=False))
+        ws = self.workspace
+        if message.notice:
+            self._note = message.notice
+            self._refresh_status()
+        moved = ws.store_path is not None and ws.store_path != message.db_path
+        if ws.store_path is None or self.table.fetcher is None or moved:
+            ws.store_path = message.db_path
+            self.table.set_view(View.of(ws.compiled, by_time=False))
             self.table.attach(message.db_path)
 
     def on_load_progress(self, message: LoadProgress) -> None:
-        p = message.progress
-        st = self.load_state
-        self._records_by_source[p.source] = p.records
-        self._bytes_by_source[p.source] = p.bytes_total if p.done else p.bytes_done
-        self._issues_by_source[p.source] = p.issues
-        st.records = sum(self._records_by_source.values())
-        st.bytes_done = sum(self._bytes_by_source.values())
-        st.elapsed = time.perf_counter() - self._load_started
-        self.issue_count = sum(self._issues_by_source.values())
+        self.issue_count = self.loader.advance(message.progress)
         if self.table.fetcher is not None:
-            self.table.soft_reload(committed=st.records)
+            self.table.soft_reload(committed=self.loader.state.records)
         self._refresh_status()
 
     def on_load_finished(self, message: LoadFinished) -> None:
-        self.loaded = True
-        self.load_state.active = False
-        self.load_state.stopped = message.stopped
+        ws = self.workspace
+        ws.loaded = True
+        state = self.loader.state
+        state.active = False
+        state.stopped = message.stopped
         if self._note.startswith("stopping"):
             self._note = ""  # the status now says "loading stopped" with the count
         if message.error:
-            self.load_errors.append(message.error)
+            ws.load_errors.append(message.error)
             self.notify(printable(message.error), severity="error", markup=False)
-        if self.store_path is not None and self.store_path.exists():
+        if ws.store_path is not None and ws.store_path.exists():
             self._read_sources()
-            self.load_state.records = self.all_count
+            state.records = self.all_count
             selected = self.table.selected_row()
-            self.table.set_view(View.of(self.current_compiled, by_time=True))
+            self.table.set_view(View.of(ws.compiled, by_time=True))
             if self.table.fetcher is None:
-                self.table.attach(self.store_path)
+                self.table.attach(ws.store_path)
             if selected is not None:
                 self.table.goto_event(selected.id)
             self._open_case()
@@ -374,93 +230,95 @@ class EvtxApp(App[int]):
 
     def _start_findings(self) -> None:
         """Run the findings rules over the whole store (after loading) for the table and detail."""
-        if self.store_path is None:
+        ws = self.workspace
+        if ws.store_path is None:
             return
-        self.findings_ready = False
-        self._compute_findings(self.store_path, self.loaded)
+        ws.findings_ready = False
+        self._compute_findings(ws.store_path, ws.loaded)
 
-    @work(thread=True, exclusive=True, group="table-findings")
+    @work(thread=True, exclusive=True, group="table-findings",
+          description="the findings of the table's marker column")
     def _compute_findings(self, path: Path, loaded: bool) -> None:
-        from tui.model_cache import ViewDataError, cache_for
+        from tui.table_findings import compute_findings  # the engines load here, not at start
 
-        try:
-            data = cache_for(self).findings(path, loaded)
-        except ViewDataError as exc:
-            self.post_message(FindingsComputed(path, None, {}, str(exc)))
-            return
-        except Exception as exc:  # noqa: BLE001 - shown in the detail pane, the app goes on
-            self.post_message(FindingsComputed(path, None, {}, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(FindingsComputed(path, findings_by_event(data.findings), dict(data.titles)))
-        if loaded:  # then with the Sigma matches (tui.findings_view: computed once, for the view too)
+        computed = compute_findings(self.workspace.models, path, loaded)
+        self.post_message(computed)
+        if loaded and computed.by_event is not None:  # then with the Sigma matches (computed once)
             from tui.findings_view import sigma_findings
+            from tui.table_findings import findings_by_event
 
             try:
-                extra, titles = sigma_findings(self)
+                extra, titles = sigma_findings(self.workspace)
             except Exception:  # noqa: BLE001 - the Findings view shows the reason
                 return
             if extra:
-                merged = findings_by_event([*data.findings, *extra])
-                self.post_message(FindingsComputed(path, merged, {**data.titles, **titles}))
+                known = [f for items in computed.by_event.values() for f in items]
+                self.post_message(FindingsComputed(path, findings_by_event([*known, *extra]),
+                                                   {**computed.titles, **titles}))
 
     def on_findings_computed(self, message: FindingsComputed) -> None:
-        if not self.screen_stack or message.store_path != self.store_path:
+        ws = self.workspace
+        if not self.screen_stack or message.store_path != ws.store_path:
             return
-        self.findings_ready = True
+        ws.findings_ready = True
         by_event = message.by_event
         if by_event is None:
             self.table.set_findings({})
             self.detail.set_findings(None, message.error)
             self.notify(printable(f"findings: {message.error}"), severity="warning", markup=False)
             return
-        self.table.set_findings({sid: str(items[0].severity) for sid, items in by_event.items() if items})
+        self.table.set_findings({sid: items[0].severity for sid, items in by_event.items() if items})
         self.detail.set_findings(by_event, None, message.titles)
 
     def _read_sources(self) -> None:
         """Sources and issue counts (small tables: read on the main thread)."""
-        if self.store_path is None:
+        ws = self.workspace
+        if ws.store_path is None:
             return
-        with Store(self.store_path, readonly=True) as store:
+        with Store(ws.store_path, readonly=True) as store:
             rows = store.sources()
             self.issue_count = store.issue_count()
-        self.sources = {r.id: r for r in rows}
+        ws.sources = {r.id: r for r in rows}
         self.all_count = sum(r.records for r in rows)
-        self.error_count = sum(1 for r in rows if r.error) + len(self.load_errors)
-        self.detail.sources = self.sources
+        self.error_count = sum(1 for r in rows if r.error) + len(ws.load_errors)
+        self.detail.sources = ws.sources
         self.table.set_sources({r.id: r.path for r in rows})
 
     def _open_case(self) -> None:
-        if self.case is not None or self.store_path is None:
+        ws = self.workspace
+        if ws.case is not None or ws.store_path is None:
             return
-        mod = import_optional("core.report.case")
-        if mod is None:
-            return
+        from core.report.case import Case
+
         try:
-            self.case = mod.Case.for_inputs(self.files, self.case_file)
-            with Store(self.store_path, readonly=True) as store:
-                self.case.bind(store)
-            for warning in getattr(self.case, "warnings", []):
-                self.notify(printable(warning), severity="warning", markup=False)
+            case = Case.for_inputs(ws.inputs, self.case_file)
+            with Store(ws.store_path, readonly=True) as store:
+                case.bind(store)
         except Exception as exc:  # noqa: BLE001 - marks are optional; the log must still open
             self.notify(printable(f"case not opened: {exc}"), severity="warning", markup=False)
-            self.case = None
             return
+        ws.case = case
+        for warning in case.warnings:
+            self.notify(printable(warning), severity="warning", markup=False)
         self.refresh_marks()
 
     def refresh_marks(self) -> None:
         """Reload the set of marked store ids (the table's marker column)."""
-        if self.case is None or self.store_path is None:
+        ws = self.workspace
+        if ws.case is None or ws.store_path is None:
             return
         try:
-            with Store(self.store_path, readonly=True) as store:
-                self.table.marked = set(self.case.resolve(store))
+            with Store(ws.store_path, readonly=True) as store:
+                self.table.marked = set(ws.case.resolve(store))
         except Exception:  # noqa: BLE001
             return
         self.table.refresh()
 
+    def on_marks_changed(self, message: MarksChanged) -> None:
+        self.refresh_marks()
+
     def _stop_loading(self) -> bool:
-        if self.load_state.active and not self._stop.is_set():
-            self._stop.set()
+        if self.loader.stop():
             self._note = "stopping…"
             self._refresh_status()
             return True
@@ -470,17 +328,17 @@ class EvtxApp(App[int]):
 
     def _refresh_status(self) -> None:
         table = self.table
-        filtered = self.current_compiled.where != "1"
-        total = self.load_state.records if self.load_state.active else self.all_count
-        shown = table.total if table.fetcher is not None else (0 if not self.load_state.active else None)
+        ws = self.workspace
+        load = self.loader.state
+        filtered = ws.filtered
+        total = load.records if load.active else self.all_count
+        shown = table.total if table.fetcher is not None else (0 if not load.active else None)
         if not filtered and shown is not None:
             total = max(total, shown)
         zone = local_offset_label() if table.local_time else "UTC"
-        text = status_text(shown, total, filtered, zone, self.load_state, self.issue_count, self.error_count,
-                           self._note)
-        self.query_one(StatusBar).update_status(text, self.load_state)
-        title = "Events" if not filtered else "Events (filtered)"
-        table.border_title = title
+        text = status_text(shown, total, filtered, zone, load, self.issue_count, self.error_count, self._note)
+        self.query_one(StatusBar).update_status(text, load)
+        table.border_title = "Events" if not filtered else "Events (filtered)"
 
     def on_event_table_counted(self, message: EventTable.Counted) -> None:
         if self.screen_stack:
@@ -498,9 +356,9 @@ class EvtxApp(App[int]):
     # -- filter ----------------------------------------------------------------------------------
 
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
-        self.current_query = message.query
-        self.current_compiled = message.compiled
-        self.table.set_view(View.of(message.compiled, by_time=self.loaded))
+        ws = self.workspace
+        ws.query, ws.compiled = message.query, message.compiled
+        self.table.set_view(View.of(message.compiled, by_time=ws.loaded))
         self._refresh_status()
         if message.final:
             self.table.focus()
@@ -511,9 +369,6 @@ class EvtxApp(App[int]):
         self.table.focus()
         self.action_find_next(True)
 
-    def current_view_where(self) -> Compiled:
-        return self.current_compiled
-
     def set_filter(self, query: str) -> bool:
         """Apply `query` as if typed in the bar (False, with the error shown, if it is bad)."""
         bar = self.filter_bar
@@ -521,25 +376,26 @@ class EvtxApp(App[int]):
         compiled = bar.compile(query)
         if compiled is None:
             return False
-        self.current_query, self.current_compiled = query, compiled
-        self.table.set_view(View.of(compiled, by_time=self.loaded))
+        ws = self.workspace
+        ws.query, ws.compiled = query, compiled
+        self.table.set_view(View.of(compiled, by_time=ws.loaded))
         self._refresh_status()
         return True
 
-    # -- contract for other screens --------------------------------------------------------------
+    # -- the selected event, jumps ---------------------------------------------------------------
 
     def selected_event(self) -> StoredEvent | None:
         """The event the analyst has selected on the screen in front: a view (Handles, Marks, a
-        tree) names it through `selected_store_id()`, so `c`, `m`, `M`, `y` act on what that view
-        highlights, never on the event table's row hidden behind it."""
+        tree) names it (`PicksEvent`), so `c`, `m`, `M`, `y` act on what that view highlights,
+        never on the event table's row hidden behind it."""
         screen = self.screen
-        picker = getattr(screen, "selected_store_id", None)
-        if screen is not self.screen_stack[0] and callable(picker):
-            store_id = picker()
-            if store_id is None or self.store_path is None:
+        if screen is not self.screen_stack[0] and isinstance(screen, PicksEvent):
+            store_id = screen.selected_store_id()
+            path = self.workspace.store_path
+            if store_id is None or path is None:
                 return None
-            with Store(self.store_path, readonly=True) as store:
-                return store.get(int(store_id))
+            with Store(path, readonly=True) as store:
+                return store.get(store_id)
         row = self.table.selected_row()
         return row.stored if row is not None else None
 
@@ -556,10 +412,8 @@ class EvtxApp(App[int]):
         table.goto_event(store_id, on_missing=missing)
         table.focus()
 
-    def copy_text(self, text: str) -> None:
-        self.copy_to_clipboard(text)
-        lines = text.count("\n") + 1
-        self.notify(f"copied {lines} line{'s' if lines != 1 else ''} (OSC 52)")
+    def on_jump_to_event(self, message: JumpToEvent) -> None:
+        self.jump_to_event(message.store_id)
 
     def on_key(self, event: events.Key) -> None:
         """Before the bindings: keys typed for a text box that opened after they were read
@@ -608,8 +462,7 @@ class EvtxApp(App[int]):
         if not self._on_main():
             self.pop_screen()
             return
-        focused = self.focused
-        if isinstance(focused, FilterInput):
+        if isinstance(self.focused, FilterInput):
             self.filter_bar.close()
         self.table.focus()
 
@@ -627,128 +480,10 @@ class EvtxApp(App[int]):
         self.detail.display = True
         self.detail.action_toggle_tab()
 
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.help_sections()))
-
-    def help_sections(self) -> list[tuple[str, Sequence[BindingType]]]:
-        return [
-            ("Everywhere", type(self).BINDINGS),
-            ("Event table", EventTable.BINDINGS),
-            ("Filter bar", [*FilterInput.BINDINGS, Binding("enter", "submit", "Apply the query"),
-                            Binding("escape", "back", "Back to the table")]),
-            ("Detail pane", DetailPane.BINDINGS),
-            ("Event table markers (left columns)", MARKER_LEGEND),
-            ("Screens", [Binding("ctrl+p", "command_palette", "Command palette"),
-                         Binding("tab", "focus_next", "Next pane"),
-                         Binding("shift+tab", "focus_previous", "Previous pane")]),
-        ]
-
-    def action_issues(self) -> None:
-        self.push_screen(IssuesScreen(self.store_path if self.store_path else None, self.load_errors))
-
-    def _need_event(self) -> StoredEvent | None:
-        se = self.selected_event()
-        if se is None:
-            self.notify("no event selected", severity="warning")
-        return se
-
-    def action_copy_event(self) -> None:
-        actions = import_optional("tui.case_actions")
-        if actions is not None and hasattr(actions, "copy_event"):
-            actions.copy_event(self)
-            return
-        se = self._need_event()
-        if se is not None:
-            self.copy_text(event_as_text(se.event, self.sources.get(se.event.source)))
-
-    def _case_action(self, name: str, *args: object) -> None:
-        actions = import_optional("tui.case_actions")
-        if actions is None or not hasattr(actions, name):
-            self.notify(f"{name.replace('_', ' ')}: tui.case_actions is not available", severity="warning")
-            return
-        result = actions.__dict__[name](self, *args)
-        if hasattr(result, "__await__"):
-            self.run_worker(result, exclusive=False)
-        self.refresh_marks()
-
-    def action_copy_tree(self) -> None:
-        self._case_action("copy_tree")
-
-    def action_mark(self) -> None:
-        self._case_action("toggle_mark")
-
-    def action_note(self) -> None:
-        self._case_action("edit_note")
-
-    def action_next_mark(self, forward: bool) -> None:
-        self._case_action("next_mark", forward)
-
-    def action_export(self) -> None:
-        self._case_action("export_view")
-
-    def action_correlate(self) -> None:
-        se = self._need_event()
-        if se is None:
-            return
-        mod = import_optional("tui.correlation")
-        if mod is None:
-            self.notify("correlation view: tui.correlation is not available", severity="warning")
-            return
-        self.push_screen(mod.CorrelationScreen(se.id))
-
-    def action_view(self, key: str) -> None:
-        title, module, cls = VIEWS[key]
-        if module is None or cls is None:
-            while len(self.screen_stack) > 1:
-                self.pop_screen()
-            self.table.focus()
-            return
-        mod = import_optional(module)
-        if mod is None or not hasattr(mod, cls):
-            self.notify(f"{title} view: {module} is not available", severity="warning")
-            return
-        while len(self.screen_stack) > 1:
-            self.pop_screen()
-        screen: Screen[Any] = getattr(mod, cls)()
-        self.push_screen(screen)
-
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        entries: list[tuple[str, str, Callable[[], object]]] = [
-            ("Filter", "Focus the filter bar (/)", self.action_filter),
-            ("Find", "Set the n/N search term (f)", self.action_find),
-            ("Toggle UTC/local time", "t", self.action_toggle_time),
-            ("Toggle detail pane", "d", self.action_toggle_detail),
-            ("Show raw XML", "x", self.action_xml),
-            ("Copy event", "y: copy the selected event (OSC 52)", self.action_copy_event),
-            ("Correlate", "c: the correlation tree of the selected event", self.action_correlate),
-            ("Mark", "m: mark or unmark the selected event", self.action_mark),
-            ("Note", "M: edit the note of the selected event", self.action_note),
-            ("Export view", "e: export the filtered view", self.action_export),
-            ("Issues", "!: unreadable inputs and parse issues", self.action_issues),
-            ("Help", "?: every key binding", self.action_help),
-        ]
-        for key, (title, _m, _c) in VIEWS.items():
-            entries.append((f"View: {title}", f"{key}: open the {title} view",
-                            lambda key=key: self.action_view(key)))  # type: ignore[misc]
-        for title, help_text, callback in entries:
-            yield SystemCommand(title, help_text, callback)
-
     def on_unmount(self) -> None:
-        self._stop.set()
-        if self._entry is not None:
-            self._entry.abandon()  # an ingest child the load worker never took over
-        from tui.model_cache import cache_for
-
-        cache_for(self).stop.set()  # a findings child still running ends with the app
+        self.loader.close()
+        self.workspace.models.stop.set()  # a findings child still running ends with the app
         sys.setswitchinterval(self._switch_interval)
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
 
 
 def run_app(
@@ -760,4 +495,4 @@ def run_app(
     return int(result or 0)
 
 
-__all__ = ["EvtxApp", "LoadFinished", "run_app"]
+__all__ = ["EvtxApp", "run_app"]

@@ -1,22 +1,23 @@
 """What the app's case keys do: `m` mark, `M` note, `u`/`U` next/previous mark, `e` export,
 `y` copy the event, `Y` copy the correlation tree.
 
-These are plain functions of the app (the integration contract's attributes: `case`,
-`store_path`, `selected_event()`, `current_view_where()`, `jump_to_event()`, `copy_text()`),
-so the main app binds keys to them and any screen can call them. Store reads use their own
-read-only connection; exports run in the export dialog's worker. A failure to save the case
-(disk full, permissions) is shown, never raised into the UI.
+These are plain functions of the app and its `Workspace` (the case, the store, the query, the
+selected event), so the main app binds keys to them and any screen can call them; they ask the
+app to jump or to read the marks again with messages (`JumpToEvent`, `MarksChanged`). Store
+reads use their own read-only connection; exports run in the export dialog's worker. A failure
+to save the case (disk full, permissions) is shown, never raised into the UI.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.text import Text
 from textual.app import App
 from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from core.correlate.links import Node
 from core.model.text import printable
@@ -29,9 +30,6 @@ from core.report.export import (
     tree_lines,
 )
 from core.report.export import (
-    export_marks as write_marks_report,
-)
-from core.report.export import (
     export_tree as write_tree,
 )
 from core.report.export import (
@@ -40,6 +38,13 @@ from core.report.export import (
 from core.store.store import Store, StoredEvent
 from tui.export_dialog import ExportDialog
 from tui.marks import MarksScreen, NoteDialog
+from tui.messages import JumpToEvent, MarksChanged
+from tui.nav_tree import TreeItem, ViewNode, node_reason
+from tui.workspace import Workspace
+
+D = TypeVar("D")
+#: The app's return type (any app can host the case keys).
+R = TypeVar("R")
 
 #: Beyond this many nodes `Y` copies the subtree under the cursor, not the whole tree.
 MAX_COPY_NODES = 5000
@@ -50,50 +55,47 @@ MAX_LOOKUPS = 1000
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _case(app: App[Any]) -> Case | None:
-    case = getattr(app, "case", None)
-    if not isinstance(case, Case):
+def _case(app: App[R], ws: Workspace) -> Case | None:
+    case = ws.case
+    if case is None:
         app.notify("marks are not available yet (the case opens once the log is indexed)", severity="warning")
         return None
     return case
 
 
-def _selected(app: App[Any]) -> StoredEvent | None:
-    getter = getattr(app, "selected_event", None)
-    se = getter() if callable(getter) else None
+def _selected(app: App[R], ws: Workspace) -> StoredEvent | None:
+    se = ws.selection()
     if se is None:
         app.notify("no event selected", severity="warning")
-    return se  # type: ignore[no-any-return,unused-ignore]
+    return se
 
 
-def _store(app: App[Any]) -> Store | None:
-    path = getattr(app, "store_path", None)
-    if path is None or not Path(path).exists():
+def _store(app: App[R], ws: Workspace) -> Store | None:
+    path = ws.store_path
+    if path is None or not path.exists():
         app.notify("the log is not open yet", severity="warning")
         return None
     return Store(path, readonly=True)
 
 
-def _bind(app: App[Any], case: Case, se: StoredEvent) -> None:
+def _bind(app: App[R], ws: Workspace, case: Case, se: StoredEvent) -> None:
     """Make sure the case knows the path of the event's source (inputs appear while loading)."""
     if se.event.source in case.sources:
         return
-    store = _store(app)
+    store = _store(app, ws)
     if store is not None:
         with store:
             case.bind(store)
 
 
-def _refresh(app: App[Any]) -> None:
-    refresh = getattr(app, "refresh_marks", None)
-    if callable(refresh):
-        refresh()
+def _refresh(app: App[R]) -> None:
+    app.post_message(MarksChanged())
     for screen in app.screen_stack:
         if isinstance(screen, MarksScreen):
             screen.refresh_marks()
 
 
-def _save_failed(app: App[Any], exc: OSError) -> None:
+def _save_failed(app: App[R], exc: OSError) -> None:
     app.notify(printable(f"could not save the case: {exc}"), severity="error", markup=False)
 
 
@@ -105,12 +107,12 @@ def _describe(se: StoredEvent) -> str:
 # -- marks and notes ----------------------------------------------------------------------------
 
 
-def toggle_mark(app: App[Any]) -> None:
+def toggle_mark(app: App[R], ws: Workspace) -> None:
     """`m`: mark the selected event, or unmark it (its note goes with it)."""
-    case, se = _case(app), _selected(app)
+    case, se = _case(app, ws), _selected(app, ws)
     if case is None or se is None:
         return
-    _bind(app, case, se)
+    _bind(app, ws, case, se)
     try:
         marked = case.toggle(se)
     except OSError as exc:
@@ -120,12 +122,12 @@ def toggle_mark(app: App[Any]) -> None:
     _refresh(app)
 
 
-def edit_note(app: App[Any]) -> None:
+def edit_note(app: App[R], ws: Workspace) -> None:
     """`M`: add or edit the note of the selected event (marking it)."""
-    case, se = _case(app), _selected(app)
+    case, se = _case(app, ws), _selected(app, ws)
     if case is None or se is None:
         return
-    _bind(app, case, se)
+    _bind(app, ws, case, se)
     current = case.get(se)
     heading = Text("Note on " + _describe(se))
 
@@ -151,15 +153,15 @@ def _time_key(se: StoredEvent) -> tuple[int, int, int]:
     return (ft, ev.record_id if ev.record_id is not None else -1, se.id)
 
 
-def next_mark(app: App[Any], forward: bool = True) -> None:
+def next_mark(app: App[R], ws: Workspace, forward: bool = True) -> None:
     """`u`/`U`: jump to the next/previous marked event in time order (wrapping round)."""
-    case = _case(app)
+    case = _case(app, ws)
     if case is None:
         return
     if not len(case):
         app.notify("no marks yet: m marks the selected event", severity="warning")
         return
-    store = _store(app)
+    store = _store(app, ws)
     if store is None:
         return
     with store:
@@ -169,8 +171,7 @@ def next_mark(app: App[Any], forward: bool = True) -> None:
         app.notify("none of the marked events is in the loaded inputs", severity="warning")
         return
     events.sort(key=_time_key)
-    getter = getattr(app, "selected_event", None)
-    current = getter() if callable(getter) else None
+    current = ws.selection()
     target = events[0] if forward else events[-1]
     wrapped = False
     if current is not None:
@@ -183,14 +184,14 @@ def next_mark(app: App[Any], forward: bool = True) -> None:
             target, wrapped = (before[-1], False) if before else (events[-1], True)
     index = events.index(target) + 1
     note = f"mark {index}/{len(events)}" + (" (wrapped round)" if wrapped else "")
-    app.jump_to_event(target.id)  # type: ignore[attr-defined]
+    app.post_message(JumpToEvent(target.id))
     app.notify(note)
 
 
 # -- export -------------------------------------------------------------------------------------
 
 
-def _notify_result(app: App[Any]) -> Any:
+def _notify_result(app: App[R]) -> Callable[[str | None], None]:
     def done(message: str | None) -> None:
         if message:
             app.notify(printable(message), markup=False)
@@ -198,57 +199,35 @@ def _notify_result(app: App[Any]) -> Any:
     return done
 
 
-def export_view(app: App[Any]) -> None:
+def export_view(app: App[R], ws: Workspace) -> None:
     """`e`: export what the current screen shows: the marks report on the Marks view, the tree
     on a tree view (correlation, handles, processes), else the filtered event view. The events
     screen holds a tree too (the detail pane's fields), so only a screen above it counts as
     a tree view: `e` there exports the rows the analyst filtered, not one event's fields."""
     screen = app.screen
     if isinstance(screen, MarksScreen):
-        export_marks(app)
+        screen.action_export()
         return
     if screen is not app.screen_stack[0] and _screen_tree(app) is not None:
-        export_tree(app)
+        export_tree(app, ws)
         return
-    path = getattr(app, "store_path", None)
-    where_fn = getattr(app, "current_view_where", None)
-    if path is None or not callable(where_fn):
+    store_path = ws.store_path
+    if store_path is None:
         app.notify("the log is not open yet", severity="warning")
         return
-    compiled = where_fn()
-    store_path = Path(path)
+    compiled = ws.compiled
 
     def job(fmt: str, target: Path, overwrite: bool) -> int:
         with Store(store_path, readonly=True) as store:
             return write_view(store, compiled.where, compiled.params, fmt, target, overwrite=overwrite)
 
-    query = getattr(app, "current_query", "") or "(no filter)"
+    query = ws.query or "(no filter)"
     dialog = ExportDialog(f"Export the view: {printable(query)}", VIEW_FORMATS,
                           Path.cwd() / default_name("view", VIEW_FORMATS[0]), job, unit="rows")
     app.push_screen(dialog, _notify_result(app))
 
 
-def export_marks(app: App[Any]) -> None:
-    """The marked events with their notes as a Markdown report."""
-    case = _case(app)
-    path = getattr(app, "store_path", None)
-    if case is None:
-        return
-    if path is None:
-        app.notify("the log is not open yet", severity="warning")
-        return
-    store_path = Path(path)
-
-    def job(fmt: str, target: Path, overwrite: bool) -> int:
-        with Store(store_path, readonly=True) as store:
-            return write_marks_report(case, store, target, overwrite=overwrite)
-
-    dialog = ExportDialog(f"Export the {len(case)} marks as a report", ("md",),
-                          Path.cwd() / default_name("marks", "md"), job, unit="marks")
-    app.push_screen(dialog, _notify_result(app))
-
-
-def _screen_tree(app: App[Any]) -> Tree[Any] | None:
+def _screen_tree(app: App[R]) -> Tree[Any] | None:  # query(Tree) finds trees of any data
     """The tree on the current screen: the focused one, else the first with any node."""
     trees = [t for t in app.screen.query(Tree) if t.root.children]
     if not trees:
@@ -260,13 +239,14 @@ def _screen_tree(app: App[Any]) -> Tree[Any] | None:
     return trees[0]
 
 
-def _plain(label: Any) -> str:
-    return label.plain if isinstance(label, Text) else printable(str(label))
+def _plain(label: Text | str) -> str:
+    return label.plain if isinstance(label, Text) else printable(label)
 
 
-def _from_widget(tree: Tree[Any]) -> list[Node]:
-    """The tree's nodes as shown (whole tree; the cursor's subtree when it is huge)."""
-    roots: Sequence[Any] = list(tree.root.children)
+def _from_widget(tree: Tree[D]) -> list[Node]:
+    """The tree's nodes as shown (whole tree; the cursor's subtree when it is huge): a view's
+    node says its confidence and event; any other tree (the detail pane's fields) its label."""
+    roots: list[TreeNode[D]] = list(tree.root.children)
     total = 0
     stack = list(roots)
     while stack and total <= MAX_COPY_NODES:
@@ -276,17 +256,17 @@ def _from_widget(tree: Tree[Any]) -> list[Node]:
     if total > MAX_COPY_NODES and tree.cursor_node is not None and tree.cursor_node is not tree.root:
         roots = [tree.cursor_node]
 
-    def convert(node: Any, depth: int) -> Node:
+    def convert(node: TreeNode[D], depth: int) -> Node:
         data = node.data
-        confidence = str(getattr(data, "confidence", "") or "")
-        label_src = getattr(data, "label", None)
-        label = _plain(label_src) if label_src is not None else _plain(node.label)
-        reason = getattr(data, "reason", None)
-        if reason and str(reason) not in label:
-            label += " - " + printable(str(reason))
-        store_id = getattr(data, "store_id", None)
         kids = [convert(c, depth + 1) for c in node.children] if depth < 200 else []
-        return Node(label, confidence, store_id if isinstance(store_id, int) else None, kids)
+        if not isinstance(data, Node | ViewNode):
+            return Node(_plain(node.label), "", None, kids)
+        item: TreeItem = data
+        label = _plain(item.label)
+        reason = node_reason(item)
+        if reason and reason not in label:
+            label += " - " + printable(reason)
+        return Node(label, item.confidence or "", item.store_id, kids)
 
     return [convert(n, 0) for n in roots]
 
@@ -305,11 +285,12 @@ class _LimitedStore:
         return self.store.get(store_id)
 
 
-def _tree_text(app: App[Any], roots: list[Node], markdown: bool) -> str:
-    path = getattr(app, "store_path", None)
+def _tree_text(ws: Workspace, roots: list[Node], markdown: bool) -> str:
+    path = ws.store_path
     lines: list[str] = []
-    store = Store(path, readonly=True) if path is not None and Path(path).exists() else None
+    store = Store(path, readonly=True) if path is not None and path.exists() else None
     try:
+        # `tree_lines` takes a Store and only calls its get(): the limited one stands in
         limited: Any = _LimitedStore(store, MAX_LOOKUPS) if store is not None else None
         for root in roots:
             lines.extend(tree_lines(root, limited, markdown=markdown))
@@ -319,17 +300,16 @@ def _tree_text(app: App[Any], roots: list[Node], markdown: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def copy_tree(app: App[Any]) -> None:
+def copy_tree(app: App[R], ws: Workspace) -> None:
     """`Y`: copy the correlation tree on screen as indented text (record ids included)."""
     tree = _screen_tree(app)
     if tree is None:
         app.notify("no tree on this screen: c opens the correlation of the selected event", severity="warning")
         return
-    text = _tree_text(app, _from_widget(tree), markdown=False)
-    app.copy_text(text)  # type: ignore[attr-defined]
+    copy_text(app, _tree_text(ws, _from_widget(tree), markdown=False))
 
 
-def export_tree(app: App[Any]) -> None:
+def export_tree(app: App[R], ws: Workspace) -> None:
     """The tree on screen as Markdown (nested list) or JSON."""
     tree = _screen_tree(app)
     if tree is None:
@@ -337,7 +317,7 @@ def export_tree(app: App[Any]) -> None:
         return
     roots = _from_widget(tree)
     root: Node = roots[0] if len(roots) == 1 else Node(_plain(app.screen.title or "tree"), "", None, roots)
-    path = getattr(app, "store_path", None)
+    path = ws.store_path
 
     def job(fmt: str, target: Path, overwrite: bool) -> int:
         store = Store(path, readonly=True) if path is not None else None
@@ -355,18 +335,21 @@ def export_tree(app: App[Any]) -> None:
 # -- copy ---------------------------------------------------------------------------------------
 
 
-def copy_event(app: App[Any]) -> None:
+def copy_text(app: App[R], text: str) -> None:
+    """Put `text` on the clipboard (OSC 52) and say how much."""
+    app.copy_to_clipboard(text)
+    lines = text.count("\n") + 1
+    app.notify(f"copied {lines} line{'s' if lines != 1 else ''} (OSC 52)")
+
+
+def copy_event(app: App[R], ws: Workspace) -> None:
     """`y`: copy the selected event as readable text (System fields, then EventData)."""
-    se = _selected(app)
+    se = _selected(app, ws)
     if se is None:
         return
-    source = ""
-    sources = getattr(app, "sources", None)
-    row = sources.get(se.event.source) if isinstance(sources, dict) else None
+    row = ws.sources.get(se.event.source)
     if row is not None:
-        source = str(getattr(row, "path", row))
+        source = row.path
     else:
-        case = getattr(app, "case", None)
-        if isinstance(case, Case):
-            source = case.sources.get(se.event.source, "")
-    app.copy_text(event_text(se, source))  # type: ignore[attr-defined]
+        source = ws.case.sources.get(se.event.source, "") if ws.case is not None else ""
+    copy_text(app, event_text(se, source))

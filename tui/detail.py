@@ -32,7 +32,7 @@ from core.model.event import Event, iso_from_filetime
 from core.model.field_help import field_help
 from core.model.text import printable
 from core.store.store import SourceRow
-from tui.event_table import finding_glyph
+from tui.table_rows import finding_glyph
 
 if TYPE_CHECKING:
     from core.findings.engine import Finding

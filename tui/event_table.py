@@ -23,17 +23,11 @@ reads without colour, a colour too when there is one). The findings arrive as a
 
 from __future__ import annotations
 
-import datetime as _dt
-import queue
-import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import ClassVar, TypeVar
 
-from rich.cells import cell_len, set_cell_size
-from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.events import Click, Resize
@@ -43,183 +37,27 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from core.model.event import Event, filetime_to_datetime
-from core.model.summary import basename, event_image, event_user, summarize
+from core.model.summary import basename
 from core.model.text import printable
-from core.query.view import View, count_view, fetch_beside, fetch_page, find_match, locate
-from core.store.store import Store, StoredEvent
+from core.query.view import View, count_view, fetch_beside, find_match, locate
+from core.store.store import Store
+from tui.page_fetcher import PageFetcher
+from tui.table_rows import (
+    PAGE,
+    SEVERITY_CLASSES,
+    Column,
+    Row,
+    fetch_rows,
+    layout_columns,
+    line_strip,
+    local_offset_label,
+    make_row,
+    row_cells,
+)
 
-PAGE = 64
+T = TypeVar("T")
+
 MAX_PAGES = 24
-
-#: Most severe first; an unknown severity ranks after these.
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
-#: The finding marker of each severity: distinct glyphs, so severity reads under NO_COLOR.
-SEVERITY_GLYPHS = {"critical": "!", "high": "!", "medium": "+", "low": ".", "info": "."}
-#: The component class that colours each marker.
-SEVERITY_CLASSES = {
-    "critical": "event-table--finding-high",
-    "high": "event-table--finding-high",
-    "medium": "event-table--finding-medium",
-    "low": "event-table--finding-low",
-    "info": "event-table--finding-low",
-}
-
-
-def severity_rank(severity: str) -> int:
-    """0 for the most severe; unknown severities after every known one."""
-    low = severity.lower()
-    return SEVERITY_ORDER.index(low) if low in SEVERITY_ORDER else len(SEVERITY_ORDER)
-
-
-def finding_glyph(severity: str) -> str:
-    """The marker of a severity (`?` for one the rules file invented)."""
-    return SEVERITY_GLYPHS.get(severity.lower(), "?")
-
-
-class Row(NamedTuple):
-    """One table row, with the per-row text computed in the fetcher thread (not at render)."""
-
-    id: int
-    event: Event
-    summary: str
-    user: str
-    image: str
-
-    @property
-    def stored(self) -> StoredEvent:
-        return StoredEvent(self.id, self.event)
-
-
-def make_row(se: StoredEvent) -> Row:
-    ev = se.event
-    return Row(se.id, ev, printable(summarize(ev)), printable(event_user(ev)), printable(event_image(ev)))
-
-
-def fetch_rows(store: Store, view: View, start: int, total: int | None, counted: list[int]) -> list[Row]:
-    """A page of `view` as table rows (text computed here, in the fetcher thread). `counted`
-    holds the view's count once the fetcher has it (see `EventTable.reload`)."""
-    return [make_row(r) for r in fetch_page(store, view, start, total, PAGE, counted[0] if counted else None)]
-
-
-class PageFetcher:
-    """One thread, one read-only connection, a queue of jobs; answers go back as messages.
-
-    A job is `fn(store) -> result`; the result is delivered to `target` as `Fetched` (handled on
-    the main thread). Jobs of an older generation than the current one are skipped unqueued.
-    """
-
-    def __init__(self, db_path: Path, target: EventTable) -> None:
-        self.db_path = db_path
-        self.target = target
-        self.generation = 0
-        self._jobs: queue.Queue[tuple[int, Callable[[Store], Any], Callable[[Any], None]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="evtx-page-fetcher", daemon=True)
-        self._thread.start()
-
-    def submit(self, generation: int, fn: Callable[[Store], Any], done: Callable[[Any], None]) -> None:
-        self._jobs.put((generation, fn, done))
-
-    def close(self) -> None:
-        self._jobs.put(None)
-
-    def _run(self) -> None:
-        store: Store | None = None
-        try:
-            while True:
-                job = self._jobs.get()
-                if job is None:
-                    return
-                generation, fn, done = job
-                if generation != self.generation:
-                    continue
-                if store is None:
-                    store = Store(self.db_path, readonly=True)
-                try:
-                    result: Any = fn(store)
-                except Exception as exc:  # noqa: BLE001 - shown to the user, the table goes on
-                    result = exc
-                self.target.post_message(Fetched(generation, done, result))
-        finally:
-            if store is not None:
-                store.close()
-
-
-class Fetched(Message):
-    """A fetcher job's result, delivered on the main thread."""
-
-    def __init__(self, generation: int, done: Callable[[Any], None], result: Any) -> None:
-        super().__init__()
-        self.generation = generation
-        self.done = done
-        self.result = result
-
-
-# -- columns ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    title: str
-    width: int
-    right: bool = False
-    gap: int = 1  # blank cells after the column (the two marker columns sit side by side)
-
-
-def layout_columns(width: int, several_sources: bool, local: bool) -> list[Column]:
-    """Columns that fit `width`: the summary takes what is left; less useful ones drop first."""
-    time_w = 23 if width >= 120 else 19
-    cols = [
-        Column("mark", "", 1, gap=0),
-        Column("finding", "", 1),
-        Column("time", f"Time ({local_offset_label()})" if local else "Time (UTC)", time_w),
-    ]
-    if several_sources and width >= 94:
-        cols.append(Column("source", "Source", 12))
-    cols += [Column("record", "Record", 7, True), Column("eid", "EvID", 5, True)]
-    # Everything is scoped by computer (the same pid on two hosts is two processes), so the
-    # computer outranks the user when space is short.
-    if width >= 94:
-        cols.append(Column("computer", "Computer", 14))
-    if width >= 108:
-        cols.append(Column("user", "User", 12))
-    if width >= 78:
-        cols.append(Column("image", "Image", 14))
-    used = sum(c.width + c.gap for c in cols)
-    cols.append(Column("summary", "Summary", max(8, width - used)))
-    return cols
-
-
-def format_time(ts: int | None, local: bool, millis: bool) -> str:
-    if ts is None:
-        return "-"
-    try:
-        dt = filetime_to_datetime(ts)
-    except (OverflowError, ValueError, OSError):
-        return "?"
-    if local:
-        dt = dt.astimezone()
-    text = dt.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{text}.{dt.microsecond // 1000:03d}" if millis else text
-
-
-def local_offset_label() -> str:
-    """The local zone's UTC offset for the header and status line ("UTC+09:00"), or both of
-    them where it keeps summer time ("UTC+01:00/+02:00"): each row is converted with the offset
-    in force at its own time, so naming only today's would misstate half the year's rows."""
-    year = _dt.datetime.now().year
-    offsets = sorted({
-        int((_dt.datetime(year, month, 1, tzinfo=_dt.UTC).astimezone().utcoffset() or _dt.timedelta(0))
-            .total_seconds() // 60)
-        for month in (1, 7)  # winter and summer, north or south
-    })
-    return "UTC" + "/".join(_offset_text(m) for m in offsets)
-
-
-def _offset_text(minutes: int) -> str:
-    sign = "+" if minutes >= 0 else "-"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 # -- the widget -------------------------------------------------------------------------------
@@ -307,7 +145,7 @@ class EventTable(ScrollView, can_focus=True):
     def generation(self) -> int:
         return self.fetcher.generation if self.fetcher is not None else 0
 
-    def _submit(self, fn: Callable[[Store], Any], done: Callable[[Any], None]) -> None:
+    def _submit(self, fn: Callable[[Store], T], done: Callable[[T], None]) -> None:
         if self.fetcher is not None:
             self.fetcher.submit(self.fetcher.generation, fn, done)
 
@@ -377,14 +215,15 @@ class EventTable(ScrollView, can_focus=True):
         if had is not None and page not in self._pages:
             self._pages[page] = had  # keep showing the old rows until the new ones arrive
 
-    def on_fetched(self, message: Fetched) -> None:
+    def on_page_fetcher_fetched(self, message: PageFetcher.Fetched) -> None:
         message.stop()
         if message.generation != self.generation:
             return
-        if isinstance(message.result, Exception):
-            self.post_message(self.Failed(message.result))
+        if message.error is not None:
+            self.post_message(self.Failed(message.error))
             return
-        message.done(message.result)
+        if message.deliver is not None:
+            message.deliver()
 
     def _on_count(self, total: int) -> None:
         self.total = total
@@ -591,36 +430,12 @@ class EventTable(ScrollView, can_focus=True):
     # -- rendering -----------------------------------------------------------------------------
 
     def _cells(self, row: Row) -> dict[str, str]:
-        ev = row.event
         millis = any(c.key == "time" and c.width >= 23 for c in self._columns)
-        severity = self.findings.get(row.id)
-        return {
-            "mark": "*" if row.id in self.marked else "",
-            "finding": finding_glyph(severity) if severity is not None else "",
-            "time": format_time(ev.filetime, self.local_time, millis),
-            "source": self.source_names.get(ev.source, str(ev.source)),
-            "record": str(ev.record_id),
-            "eid": str(ev.event_id),
-            "computer": printable(ev.computer),
-            "user": row.user,
-            "image": row.image,
-            "summary": row.summary,
-        }
+        return row_cells(row, self.findings.get(row.id), row.id in self.marked, self.source_names,
+                         self.local_time, millis)
 
     def _line(self, cells: dict[str, str], style: Style, cell_styles: dict[str, Style] | None = None) -> Strip:
-        segments: list[Segment] = []
-        for col in self._columns:
-            text = cells.get(col.key, "")
-            if cell_len(text) > col.width:
-                text = set_cell_size(text, max(0, col.width - 1)) + "…" if col.width > 1 else text[:1]
-            elif col.right:
-                text = " " * (col.width - cell_len(text)) + text
-            text = set_cell_size(text, col.width)
-            extra = cell_styles.get(col.key) if cell_styles else None
-            segments.append(Segment(text, style + extra if extra else style))
-            if col.gap:
-                segments.append(Segment(" " * col.gap, style))
-        return Strip(segments).adjust_cell_length(self.line_width, style)
+        return line_strip(self._columns, cells, style, cell_styles, self.line_width)
 
     def header_text(self) -> dict[str, str]:
         cells = {c.key: c.title for c in self._columns}

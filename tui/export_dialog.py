@@ -23,7 +23,7 @@ from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from core.model.text import printable
 from core.report.export import EXTENSIONS
-from tui.typeahead import TypeAhead
+from tui.typeahead import TypeAhead, TypeAheadScreen
 
 #: The work an export does: (format, path, overwrite) -> number of rows/nodes/marks written.
 ExportJob = Callable[[str, Path, bool], int]
@@ -32,7 +32,7 @@ ExportJob = Callable[[str, Path, bool], int]
 FORMAT_NAMES = {"csv": "CSV", "jsonl": "JSON lines", "md": "Markdown", "json": "JSON"}
 
 
-class ExportDialog(ModalScreen[str | None]):
+class ExportDialog(TypeAheadScreen, ModalScreen[str | None]):
     """Ask for a format and a path, then run `job` in a thread (see the module docstring)."""
 
     CSS_PATH = "dialogs.tcss"
@@ -143,7 +143,7 @@ class ExportDialog(ModalScreen[str | None]):
         except FileExistsError:
             self.app.call_from_thread(self._exists, path)
         except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
+            reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
             self.app.call_from_thread(self._failed, f"{path}: {reason}" if str(path) not in reason else reason)
         except Exception as exc:  # noqa: BLE001 - the dialog must not crash the app
             self.app.call_from_thread(self._failed, f"export failed: {type(exc).__name__}: {exc}")

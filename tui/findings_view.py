@@ -24,12 +24,11 @@ from core.findings.sigma.report import coverage_lines, per_rule
 from core.model.event import iso_from_filetime
 from core.model.text import printable
 from core.store.store import Store
-from tui.correlation import SingleTreeScreen, ViewNode, activate
-from tui.model_cache import FindingsData, FindingsReady, app_loaded, cache_for, request_findings, store_path
-
-#: Stores at least this big run the Sigma rules in a child process (`core.findings.sigma.child`): the
-#: UI keeps its core (the built-in findings do the same from 30,000 events).
-CHILD_SIGMA_EVENTS = 30_000
+from tui.messages import FindingsReady
+from tui.model_cache import FindingsData, ModelCache
+from tui.nav_tree import TreeItem, ViewNode
+from tui.tree_views import SingleTreeScreen, activate
+from tui.workspace import Workspace
 
 #: Most severe first; unknown severities sort last.
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -99,6 +98,11 @@ def group_findings(data: FindingsData) -> list[ViewNode]:
     return [n[3] for n in nodes]
 
 
+#: Stores at least this big run the Sigma rules in a child process (`core.findings.sigma.child`): the
+#: UI keeps its core (the built-in findings do the same from 30,000 events).
+CHILD_SIGMA_EVENTS = 30_000
+
+
 #: Sigma levels as the severity words above.
 SIGMA_LEVELS = {"informational": "info"}
 
@@ -141,24 +145,25 @@ def sigma_nodes(result: SigmaResult) -> list[ViewNode]:
     return nodes
 
 
-_RESULTS: weakref.WeakKeyDictionary[Any, tuple[threading.Lock, dict[str, SigmaResult | None]]] = (
+_RESULTS: weakref.WeakKeyDictionary[ModelCache, tuple[threading.Lock, dict[str, SigmaResult | None]]] = (
     weakref.WeakKeyDictionary()
 )
 _RESULTS_LOCK = threading.Lock()
 
 
-def app_sigma_result(app: Any) -> SigmaResult | None:
-    """The Sigma result of the app's loaded store (blocking: a worker's), computed once for the
-    view and the table's markers, from the folders the app was given (`sigma_dirs`) or the
-    user's sigma folder; None without rules. Big stores run it in a child process."""
-    dirs = rule_dirs(getattr(app, "sigma_dirs", None))
-    if not dirs or not app_loaded(app):
+def workspace_sigma(ws: Workspace) -> SigmaResult | None:
+    """The Sigma result of the workspace's loaded store (blocking: a worker's), computed once
+    for the view and the table's markers, from the folders `--sigma` named (the environment
+    `cli.cmd_open` sets) or the user's sigma folder; None without rules. Big stores run it in a
+    child process."""
+    dirs = rule_dirs(None)
+    if not dirs or not ws.loaded or ws.store_path is None:
         return None
     with _RESULTS_LOCK:
-        if app not in _RESULTS:
-            _RESULTS[app] = (threading.Lock(), {})
-        lock, done = _RESULTS[app]
-    path = store_path(app)
+        if ws.models not in _RESULTS:  # one result per workspace (its model cache)
+            _RESULTS[ws.models] = (threading.Lock(), {})
+        lock, done = _RESULTS[ws.models]
+    path = ws.store_path
     with lock:
         if str(path) in done:
             return done[str(path)]
@@ -166,9 +171,9 @@ def app_sigma_result(app: Any) -> SigmaResult | None:
         try:
             if store.shareable and store.size() >= CHILD_SIGMA_EVENTS:
                 try:
-                    sigma_in_child(path, dirs, cache_for(app).stop)
+                    sigma_in_child(path, dirs, ws.models.stop)
                 except ChildFailed:
-                    if cache_for(app).stop.is_set():
+                    if ws.models.stop.is_set():
                         return None
             result = run_sigma(store, dirs)  # the child's result, from the store's cache
         finally:
@@ -177,20 +182,20 @@ def app_sigma_result(app: Any) -> SigmaResult | None:
         return result
 
 
-def app_sigma(app: Any) -> list[ViewNode]:
+def sigma_view_nodes(ws: Workspace) -> list[ViewNode]:
     """The Sigma nodes of the view, or a hint."""
-    if not rule_dirs(getattr(app, "sigma_dirs", None)):
+    if not rule_dirs(None):
         return [ViewNode(printable(HINT))]
-    if not app_loaded(app):
+    if not ws.loaded:
         return [ViewNode("Sigma rules run once the inputs are loaded")]
-    result = app_sigma_result(app)
+    result = workspace_sigma(ws)
     return [] if result is None else sigma_nodes(result)
 
 
-def sigma_findings(app: Any) -> tuple[list[Finding], dict[str, str]]:
+def sigma_findings(ws: Workspace) -> tuple[list[Finding], dict[str, str]]:
     """The Sigma matches as findings for the table's marker column and the detail pane (the
     rule's author in the title they show), and those titles by rule."""
-    result = app_sigma_result(app)
+    result = workspace_sigma(ws)
     if result is None:
         return [], {}
     titles: dict[str, str] = {}
@@ -216,22 +221,23 @@ class FindingsScreen(SingleTreeScreen):
 
     @work(thread=True, exclusive=True, group="findings")
     def _load(self) -> None:
-        app = self.app
-        request_findings(app, self, prepare=lambda data: group_findings(data) + app_sigma(app))
+        ws = self.workspace
+        ws.request_findings(self, lambda data: group_findings(data) + sigma_view_nodes(ws))
 
-    def on_findings_ready(self, message: FindingsReady) -> None:
+    def on_findings_ready(self, message: FindingsReady[list[ViewNode]]) -> None:
         data = message.data
         groups = None if message.error or data is None else message.prepared
         total = len(data.findings) if data is not None else 0
-        fired = len({getattr(f, "rule", "") for f in data.findings}) if data is not None else 0
+        fired = len({f.rule for f in data.findings}) if data is not None else 0
         summary = f"{total:,} findings from {fired} rules" if total else "no built-in rule fired"
         if data is not None and data.sources:
             summary += "   rules: " + ", ".join(printable(s) for s in data.sources)
-        self.show_result(message.error or (None if data else "no findings"), groups,
-                         depth=1 if groups is not None and (len(groups) == 1 or not fired) else 0, summary=summary,
+        # Open one level more when there is a single group or only Sigma's (no built-in rule fired).
+        depth = 1 if groups is not None and (len(groups) == 1 or not fired) else 0
+        self.show_result(message.error or (None if data else "no findings"), groups, depth=depth, summary=summary,
                          partial=message.partial)
 
     @on(Tree.NodeSelected, "#findings-tree")
-    def _selected(self, event: Tree.NodeSelected[Any]) -> None:
+    def _selected(self, event: Tree.NodeSelected[TreeItem]) -> None:
         event.stop()
         activate(self, event.node)

@@ -11,7 +11,8 @@ handle, logon session, related events) in a worker; `enter` in the list moves to
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -23,19 +24,16 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import get_current_worker
 
+from core.correlate.model import CorrelationModel, Duplication, HandleLink, ProcessLink
 from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
 from core.store.store import Store
-from tui.correlation import (
-    NavTree,
-    SearchInput,
-    TreeViewScreen,
-    activate,
-    confidence_text,
-    correlation_roots,
-    event_heading,
-)
-from tui.model_cache import ModelReady, ViewDataError, get_model, request_model, store_path
+from tui.correlation import correlation_roots, event_heading
+from tui.messages import ModelReady
+from tui.model_cache import ViewDataError
+from tui.nav_tree import NavTree, SearchInput, TreeItem, confidence_text
+from tui.tree_views import TreeViewScreen, activate
+from tui.workspace import Workspace
 
 #: Rows shown at most (a log with millions of 4690s still opens; the status line says so).
 MAX_ROWS = 20_000
@@ -72,20 +70,20 @@ COLUMNS: tuple[tuple[str, int], ...] = (
 )
 
 
-def process_cell(link: Any, width: int) -> Text:
+def process_cell(link: ProcessLink, width: int) -> Text:
     """`lsass.exe 0x2a8`: the resolved image name (literal, cut to fit) and its pid."""
-    pid = _pid(getattr(link, "pid", None))
-    name = printable(str(getattr(link, "name", "?") or "?"))
+    pid = _pid(link.pid)
+    name = printable(link.name or "?")
     return Text(one_line(name, max(4, width - len(pid) - 1)) + " " + pid)
 
 
-def _links(dup: Any) -> list[tuple[str, str, Any]]:
+def _links(dup: Duplication) -> list[tuple[str, str, ProcessLink | HandleLink]]:
     """(role, what, link) of the four links a 4690 row stands on, in reading order."""
-    def handle(link: Any) -> str:
-        return "handle " + _pid(getattr(link, "handle_id", None))
+    def handle(link: HandleLink) -> str:
+        return "handle " + _pid(link.handle_id)
 
-    def process(link: Any) -> str:
-        return printable(str(getattr(link, "name", "?") or "?")) + " " + _pid(getattr(link, "pid", None))
+    def process(link: ProcessLink) -> str:
+        return printable(link.name or "?") + " " + _pid(link.pid)
 
     return [
         ("source process", process(dup.source), dup.source),
@@ -95,30 +93,30 @@ def _links(dup: Any) -> list[tuple[str, str, Any]]:
     ]
 
 
-def weakest_link(dup: Any) -> tuple[str, Text]:
+def weakest_link(dup: Duplication) -> tuple[str, Text]:
     """The row's link word (its weakest link's) and the line that says which link that is and
     why: the tree's top node is the 4690 itself (exact), so "inferred" in the list needs its
     reason, e.g. `inferred: source handle handle 0x44 - opened after the 4690`."""
     links = _links(dup)
-    word = weakest(*(str(getattr(link, "confidence", "") or "") for _r, _w, link in links))
+    word = weakest(*(link.confidence for _r, _w, link in links))
     text = Text("weakest link: ")
     if not word:
         return word, text
     if word == "exact":
         text.append("every link is exact (both processes and both handles)")
         return word, text
-    role, what, link = next(item for item in links if getattr(item[2], "confidence", None) == word)
+    role, what, link = next(item for item in links if item[2].confidence == word)
     badge = confidence_text(word)
     badge.rstrip()  # (in place) the badge is padded for the column
     text.append_text(badge)
     text.append(f": {role} {what}")
-    reason = str(getattr(link, "reason", "") or "")
+    reason = link.reason
     if reason:
         text.append(" - " + printable(reason))
     return word, text
 
 
-def duplication_row(dup: Any) -> tuple[Text, ...]:
+def duplication_row(dup: Duplication) -> tuple[Text, ...]:
     """The cells of one 4690 row, in `COLUMNS` order."""
     ref = dup.event
     when = iso_from_filetime(ref.filetime)
@@ -126,22 +124,13 @@ def duplication_row(dup: Any) -> tuple[Text, ...]:
     return (
         confidence_text(link),
         process_cell(dup.source, COLUMNS[1][1]),
-        Text(_pid(getattr(dup.source_handle, "handle_id", None))),
+        Text(_pid(dup.source_handle.handle_id)),
         process_cell(dup.target, COLUMNS[3][1]),
-        Text(_pid(getattr(dup.target_handle, "handle_id", None))),
+        Text(_pid(dup.target_handle.handle_id)),
         Text(when[:19].replace("T", " ") if when else "no time"),
         Text(one_line(str(ref.record_id), COLUMNS[6][1])),
         Text(one_line(printable(str(dup.computer)), COLUMNS[7][1])),
     )
-
-
-class DuplicationTreeReady(Message):
-    def __init__(self, store_id: int, heading: Text | None, roots: list[Any], error: str | None) -> None:
-        super().__init__()
-        self.store_id = store_id
-        self.heading = heading
-        self.roots = roots
-        self.error = error
 
 
 class HandlesTable(DataTable[Text]):
@@ -153,7 +142,11 @@ class HandlesTable(DataTable[Text]):
     ]
 
 
-def _listed(model: Any) -> tuple[int, list[Any], list[tuple[Any, ...]]]:
+#: What the worker makes of the model: how many 4690s, the ones listed and their rows.
+Listed = tuple[int, list[Duplication], list[tuple[Text, ...]]]
+
+
+def _listed(model: CorrelationModel) -> Listed:
     """In the worker: how many 4690s, the first MAX_ROWS of them and their table rows."""
     dups = list(model.handle_duplications())
     shown = dups[:MAX_ROWS]
@@ -167,9 +160,18 @@ class HandlesScreen(TreeViewScreen):
         Binding("tab", "switch_pane", "List/tree", show=True),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._dups: list[Any] = []
+    @dataclass
+    class TreeReady(Message):
+        """The worker's correlation tree of the 4690 `store_id` (or why there is none)."""
+
+        store_id: int
+        heading: Text | None
+        roots: list[TreeItem]
+        error: str | None
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__(workspace)
+        self._dups: list[Duplication] = []
         self._shown: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -211,15 +213,15 @@ class HandlesScreen(TreeViewScreen):
 
     @work(thread=True, exclusive=True, group="handles")
     def _load(self) -> None:
-        request_model(self.app, self, prepare=_listed)
+        self.workspace.request_model(self, _listed)
 
-    def on_model_ready(self, message: ModelReady) -> None:
+    def on_model_ready(self, message: ModelReady[Listed]) -> None:
         status = self.query_one("#view-status", Static)
         table = self.query_one(HandlesTable)
         table.clear()
         self._dups = []
         self._shown = None
-        if message.error or message.model is None:
+        if message.error or message.model is None or message.prepared is None:
             status.update(Text(message.error or "no correlation model", style="bold"))
             return
         total, self._dups, rows = message.prepared
@@ -254,7 +256,7 @@ class HandlesScreen(TreeViewScreen):
             return int(dup.event.store_id) if dup is not None else None
         return super().selected_store_id()
 
-    def selected_duplication(self) -> Any | None:
+    def selected_duplication(self) -> Duplication | None:
         row = self.query_one(HandlesTable).cursor_row
         return self._dups[row] if 0 <= row < len(self._dups) else None
 
@@ -275,8 +277,8 @@ class HandlesScreen(TreeViewScreen):
     def _build_tree(self, store_id: int) -> None:
         worker = get_current_worker()
         try:
-            model, _partial = get_model(self.app)
-            store = Store(store_path(self.app), readonly=True)
+            model, _partial = self.workspace.model()
+            store = Store(self.workspace.require_store(), readonly=True)
             try:
                 stored = store.get(store_id)
             finally:
@@ -285,16 +287,16 @@ class HandlesScreen(TreeViewScreen):
                 raise ViewDataError(f"no event with store id {store_id}")
             heading = event_heading(stored)
             roots = correlation_roots(model, stored)
-            message = DuplicationTreeReady(store_id, heading, roots, None)
+            message = self.TreeReady(store_id, heading, roots, None)
         except ViewDataError as exc:
-            message = DuplicationTreeReady(store_id, None, [], str(exc))
+            message = self.TreeReady(store_id, None, [], str(exc))
         except Exception as exc:
             reason = f"correlation failed: {type(exc).__name__}: {exc}"
-            message = DuplicationTreeReady(store_id, None, [], reason)
+            message = self.TreeReady(store_id, None, [], reason)
         if not worker.is_cancelled:
             self.post_message(message)
 
-    def on_duplication_tree_ready(self, message: DuplicationTreeReady) -> None:
+    def on_handles_screen_tree_ready(self, message: HandlesScreen.TreeReady) -> None:
         if message.store_id != self._shown:
             return  # the cursor moved on meanwhile
         tree = self.query_one(NavTree)
@@ -306,6 +308,6 @@ class HandlesScreen(TreeViewScreen):
         tree.move_cursor_to_line(0)
 
     @on(Tree.NodeSelected, "#handles-tree")
-    def _selected(self, event: Tree.NodeSelected[Any]) -> None:
+    def _selected(self, event: Tree.NodeSelected[TreeItem]) -> None:
         event.stop()
         activate(self, event.node)

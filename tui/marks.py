@@ -1,7 +1,7 @@
 """The Marks view and the note editor.
 
 `MarksScreen` lists the case's marks with their notes in time order: `enter` jumps to the
-event (`app.jump_to_event`), `d` unmarks, `M` edits the note, `e` exports the marks report.
+event (`JumpToEvent`), `d` unmarks, `M` edits the note, `e` exports the marks report.
 Marks are found again in the store in a worker (a rebuilt cache may have renumbered ids); a
 mark whose event is not in these inputs is still listed, as "not found".
 
@@ -11,7 +11,9 @@ event's computer name or a pasted note cannot style or drive the terminal.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -25,11 +27,19 @@ from textual.widgets import DataTable, Footer, Static, TextArea
 from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
 from core.report.case import Case, Mark
+from core.report.export import default_name
+from core.report.export import export_marks as write_marks_report
 from core.store.store import Store
-from tui.typeahead import TypeAhead
+from tui.export_dialog import ExportDialog
+from tui.messages import JumpToEvent
+from tui.typeahead import TypeAhead, TypeAheadScreen
+from tui.workspace import PicksEvent, Workspace
+
+#: A mark as the case keys it (`Mark.key`): source path, record id, EventID, computer, time.
+MarkKey = tuple[str, int | None, int, str, int | None]
 
 
-class NoteDialog(ModalScreen[str | None]):
+class NoteDialog(TypeAheadScreen, ModalScreen[str | None]):
     """Edit a note: `ctrl+s` (or `f2`) saves, `esc` cancels. Dismisses with the text, or None."""
 
     CSS_PATH = "dialogs.tcss"
@@ -75,16 +85,7 @@ def mark_heading(mark: Mark) -> Text:
     )
 
 
-class MarksResolved(Message):
-    """The worker found the marks' events: store id per mark key (absent: not in the inputs)."""
-
-    def __init__(self, ids: dict[tuple[Any, ...], int], error: str | None) -> None:
-        super().__init__()
-        self.ids = ids
-        self.error = error
-
-
-class MarksScreen(Screen[None]):
+class MarksScreen(PicksEvent, Screen[None]):
     """Every mark of the case, with its note (see the module docstring for the keys)."""
 
     CSS_PATH = "dialogs.tcss"
@@ -98,15 +99,22 @@ class MarksScreen(Screen[None]):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
-    def __init__(self) -> None:
+    @dataclass
+    class Resolved(Message):
+        """The worker found the marks' events: store id per mark key (absent: not in the inputs)."""
+
+        ids: dict[MarkKey, int]
+        error: str | None
+
+    def __init__(self, workspace: Workspace) -> None:
         super().__init__()
+        self.workspace = workspace
         self._rows: list[Mark] = []
-        self._ids: dict[tuple[Any, ...], int] = {}
+        self._ids: dict[MarkKey, int] = {}
 
     @property
     def case(self) -> Case | None:
-        case = getattr(self.app, "case", None)
-        return case if isinstance(case, Case) else None
+        return self.workspace.case
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -137,7 +145,7 @@ class MarksScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="marks")
     def _resolve(self) -> None:
         case = self.case
-        path = getattr(self.app, "store_path", None)
+        path = self.workspace.store_path
         if case is None or path is None:
             return
         try:
@@ -147,11 +155,11 @@ class MarksScreen(Screen[None]):
             finally:
                 store.close()
         except Exception as exc:  # noqa: BLE001 - shown to the user, the list stays usable
-            self.post_message(MarksResolved({}, f"could not look the marks up: {type(exc).__name__}: {exc}"))
+            self.post_message(self.Resolved({}, f"could not look the marks up: {type(exc).__name__}: {exc}"))
             return
-        self.post_message(MarksResolved({m.key: sid for sid, m in found.items()}, None))
+        self.post_message(self.Resolved({m.key: sid for sid, m in found.items()}, None))
 
-    def on_marks_resolved(self, message: MarksResolved) -> None:
+    def on_marks_screen_resolved(self, message: MarksScreen.Resolved) -> None:
         self._ids = message.ids
         self._fill(error=message.error)
 
@@ -220,7 +228,7 @@ class MarksScreen(Screen[None]):
         if sid is None:
             self.notify("this mark's event is not in the loaded inputs (yet)", severity="warning")
             return
-        self.app.jump_to_event(sid)  # type: ignore[attr-defined]
+        self.app.post_message(JumpToEvent(sid))
 
     def action_unmark(self) -> None:
         m, case = self._current(), self.case
@@ -249,9 +257,27 @@ class MarksScreen(Screen[None]):
         self.app.push_screen(NoteDialog(mark_heading(m), m.note), done)
 
     def action_export(self) -> None:
-        from tui.case_actions import export_marks
+        """The marked events with their notes as a Markdown report."""
+        case, path = self.case, self.workspace.store_path
+        if case is None:
+            self.notify("marks are not available yet (the case opens once the log is indexed)", severity="warning")
+            return
+        if path is None:
+            self.notify("the log is not open yet", severity="warning")
+            return
+        store_path = path
 
-        export_marks(self.app)
+        def job(fmt: str, target: Path, overwrite: bool) -> int:
+            with Store(store_path, readonly=True) as store:
+                return write_marks_report(case, store, target, overwrite=overwrite)
+
+        def done(message: str | None) -> None:
+            if message:
+                self.notify(printable(message), markup=False)
+
+        dialog = ExportDialog(f"Export the {len(case)} marks as a report", ("md",),
+                              Path.cwd() / default_name("marks", "md"), job, unit="marks")
+        self.app.push_screen(dialog, done)
 
     def action_back(self) -> None:
         self.app.pop_screen()

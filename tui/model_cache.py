@@ -3,35 +3,30 @@
 Building the correlation model reads every 4688/4690/4656/... of the store and running the
 findings reads the 4688s: seconds on a large log. Each view (Processes, Handles, Sessions,
 Findings, Correlation) needs one of them, and an analyst hops between views, so the results
-are kept per app and per store and built at most once at a time: a second view asking while
+are kept per workspace (`tui.workspace`) and per store and built at most once at a time: a second view asking while
 a build runs waits for that build instead of starting its own.
 
 A result built while the app is still loading covers only what was read so far; it is marked
-`partial`, and the next request made once loading finished (`app.loaded`) rebuilds it.
+`partial`, and the next request made once loading finished (`Workspace.loaded`) rebuilds it.
 
 `ModelCache.model()` / `ModelCache.findings()` block (they run in the views' thread
 workers, each with its own read-only `Store` connection: sqlite connections are per thread);
-the views receive the results as `ModelReady` / `FindingsReady` messages.
+the views receive the results as `ModelReady` / `FindingsReady` messages (`tui.messages`).
 """
 
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from textual.app import App
-from textual.message import Message
-
-from core.correlate.model import FREEZE_EVENTS, model_from_store
+from core.correlate.model import CorrelationModel, model_from_store
 from core.findings.child import ChildFailed, findings_in_child
 from core.findings.engine import FindingsData as FindingsData
 from core.findings.engine import needed_event_ids, store_findings
 from core.findings.rules import RulesError, load_rules
-from core.store.gc_pause import gc_paused
 from core.store.store import Store
 
 T = TypeVar("T")
@@ -51,33 +46,7 @@ class _Slot(Generic[T]):
     value: T | None = None
 
 
-class ModelReady(Message):
-    """The correlation model (or why there is none) for a view, and what the view's `prepare`
-    made of it in the worker (`request_model`)."""
-
-    def __init__(self, model: Any, partial: bool, error: str | None = None, prepared: Any = None) -> None:
-        super().__init__()
-        self.model = model
-        self.partial = partial
-        self.error = error
-        self.prepared = prepared
-
-
-class FindingsReady(Message):
-    """The findings list (or why there is none) for a view, and what the view's `prepare`
-    made of it in the worker (`request_findings`)."""
-
-    def __init__(
-        self, data: FindingsData | None, partial: bool, error: str | None = None, prepared: Any = None
-    ) -> None:
-        super().__init__()
-        self.data = data
-        self.partial = partial
-        self.error = error
-        self.prepared = prepared
-
-
-def build_model(store: Store, progress: Callable[[int, int], None] | None = None) -> Any:
+def build_model(store: Store, progress: Callable[[int, int], None] | None = None) -> CorrelationModel:
     """The correlation model of everything in `store` (blocking); `progress(read, total)`."""
     return model_from_store(store, progress)
 
@@ -111,10 +80,10 @@ def build_findings(store: Store, stop: threading.Event | None = None) -> Finding
 
 
 class ModelCache:
-    """Per-app holder of the model and findings (see the module docstring)."""
+    """Per-workspace holder of the model and findings (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._model: _Slot[Any] = _Slot()
+        self._model: _Slot[CorrelationModel] = _Slot()
         self._findings: _Slot[FindingsData] = _Slot()
         #: Set when the app ends: a findings child still running is killed.
         self.stop = threading.Event()
@@ -138,11 +107,11 @@ class ModelCache:
             slot.key, slot.value = key, value
             return value
 
-    def model(self, store_path: Path, loaded: bool) -> Any:
+    def model(self, store_path: Path, loaded: bool) -> CorrelationModel:
         def progress(read: int, total: int) -> None:
             self.model_progress = (read, total)
 
-        def build(store: Store) -> Any:
+        def build(store: Store) -> CorrelationModel:
             try:
                 return build_model(store, progress)
             finally:
@@ -153,92 +122,10 @@ class ModelCache:
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:
         return self._get(self._findings, store_path, loaded, lambda store: build_findings(store, self.stop))
 
-    def peek_model(self) -> Any:
+    def peek_model(self) -> CorrelationModel | None:
         """The last built model, or None (never blocks: for the main thread)."""
         return self._model.value
 
     def peek_findings(self) -> FindingsData | None:
         """The last built findings, or None (never blocks: for the main thread)."""
         return self._findings.value
-
-
-_CACHES: weakref.WeakKeyDictionary[App[Any], ModelCache] = weakref.WeakKeyDictionary()
-_CACHES_LOCK = threading.Lock()
-
-
-def cache_for(app: App[Any]) -> ModelCache:
-    """The cache of this app (created on first use)."""
-    with _CACHES_LOCK:
-        cache = _CACHES.get(app)
-        if cache is None:
-            cache = _CACHES[app] = ModelCache()
-        return cache
-
-
-def app_loaded(app: App[Any]) -> bool:
-    """Whether the app finished loading its inputs (apps without the flag are always loaded)."""
-    return bool(getattr(app, "loaded", True))
-
-
-def store_path(app: App[Any]) -> Path:
-    path = getattr(app, "store_path", None)
-    if path is None:
-        raise ViewDataError("no event store is open")
-    return Path(path)
-
-
-def get_model(app: App[Any]) -> tuple[Any, bool]:
-    """Blocking (call from a thread worker): the model and whether it is partial (built before
-    loading finished). Raises ViewDataError with a one-line reason."""
-    loaded = app_loaded(app)
-    try:
-        return cache_for(app).model(store_path(app), loaded), not loaded
-    except ViewDataError:
-        raise
-    except Exception as exc:  # the view shows the failure instead of dying with the worker
-        raise ViewDataError(f"correlation failed: {type(exc).__name__}: {exc}") from exc
-
-
-def get_findings(app: App[Any]) -> tuple[FindingsData, bool]:
-    """Blocking (call from a thread worker): the findings and whether they are partial."""
-    loaded = app_loaded(app)
-    try:
-        return cache_for(app).findings(store_path(app), loaded), not loaded
-    except ViewDataError:
-        raise
-    except Exception as exc:
-        raise ViewDataError(f"findings failed: {type(exc).__name__}: {exc}") from exc
-
-
-def request_model(app: App[Any], target: Any, prepare: Callable[[Any], Any] | None = None) -> None:
-    """Blocking (call from a thread worker): post a `ModelReady` to `target` (errors too).
-
-    `prepare(model)` runs here, in the worker, and its result rides along as `prepared`: what a
-    view shows of a big model (a quarter of a million processes: 6.6 s of tree building) must
-    not be computed on the UI thread."""
-    try:
-        model, partial = get_model(app)
-        prepared = None
-        if prepare is not None and model is not None:
-            # Views of a big model are big too (a node per process...): built, like the model,
-            # without the collector walking them (`core.store.gc_pause`), which held the GIL for up
-            # to a second at a time, and frozen out of it for the UI thread's collections.
-            with gc_paused() as pause:
-                prepared = prepare(model)
-                pause.freeze = model.size >= FREEZE_EVENTS
-    except ViewDataError as exc:
-        target.post_message(ModelReady(None, not app_loaded(app), str(exc)))
-    else:
-        target.post_message(ModelReady(model, partial, prepared=prepared))
-
-
-def request_findings(app: App[Any], target: Any, prepare: Callable[[FindingsData], Any] | None = None) -> None:
-    """Blocking (call from a thread worker): post a `FindingsReady` to `target` (errors too),
-    with `prepare(data)` made here, in the worker (as `request_model`)."""
-    try:
-        data, partial = get_findings(app)
-        prepared = prepare(data) if prepare is not None and data is not None else None
-    except ViewDataError as exc:
-        target.post_message(FindingsReady(None, not app_loaded(app), str(exc)))
-    else:
-        target.post_message(FindingsReady(data, partial, prepared=prepared))

@@ -9,31 +9,31 @@ to its 4688 (or to the node's event).
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import on, work
 from textual.widgets import Tree
 
+from core.correlate.model import CorrelationModel
 from core.model.text import printable
-from tui.correlation import SingleTreeScreen, ViewNode, activate
-from tui.model_cache import ModelReady, request_model
+from tui.messages import ModelReady
+from tui.nav_tree import TreeItem, ViewNode
+from tui.tree_views import SingleTreeScreen, activate
 
 #: Below this many nodes the whole forest is unfolded; above it only computers and roots are.
 UNFOLD_ALL_BELOW = 3000
 
 
-def count_nodes(nodes: list[Any]) -> int:
+def count_nodes(nodes: list[TreeItem]) -> int:
     total = 0
     stack = list(nodes)
     while stack and total <= UNFOLD_ALL_BELOW:
         node = stack.pop()
         total += 1
-        stack.extend(getattr(node, "children", None) or ())
+        stack.extend(node.children)
     return total
 
 
-def computer_branches(model: Any) -> list[ViewNode]:
+def computer_branches(model: CorrelationModel) -> list[ViewNode]:
     """One branch per computer holding its process forest."""
     branches: list[ViewNode] = []
     for computer in model.computers():
@@ -44,7 +44,11 @@ def computer_branches(model: Any) -> list[ViewNode]:
     return branches
 
 
-def _forest(model: Any) -> tuple[list[ViewNode], int]:
+#: The worker's result: the computer branches and (up to UNFOLD_ALL_BELOW) how many nodes.
+Forest = tuple[list[ViewNode], int]
+
+
+def _forest(model: CorrelationModel) -> Forest:
     """In the worker: the computer branches and (up to UNFOLD_ALL_BELOW) how many nodes."""
     branches = computer_branches(model)
     return branches, count_nodes(list(branches))
@@ -60,10 +64,11 @@ class ProcessesScreen(SingleTreeScreen):
 
     @work(thread=True, exclusive=True, group="processes")
     def _load(self) -> None:
-        request_model(self.app, self, prepare=_forest)
+        self.workspace.request_model(self, _forest)
 
-    def on_model_ready(self, message: ModelReady) -> None:
+    def on_model_ready(self, message: ModelReady[Forest]) -> None:
         model = message.model
+        branches: list[ViewNode] | None
         branches, nodes = message.prepared if message.prepared is not None else (None, 0)
         if message.error or model is None:
             branches = None
@@ -74,6 +79,6 @@ class ProcessesScreen(SingleTreeScreen):
                          partial=message.partial, hint="enter: jump")
 
     @on(Tree.NodeSelected, "#processes-tree")
-    def _selected(self, event: Tree.NodeSelected[Any]) -> None:
+    def _selected(self, event: Tree.NodeSelected[TreeItem]) -> None:
         event.stop()
         activate(self, event.node)

@@ -2,13 +2,12 @@
 
 Drives the app headless on the demo log (a private cache, UTC, fixed sizes) and saves SVGs of
 the main screen at 80x24 and 160x48, a filter applied, the detail pane, the help screen, and
-the other views whose modules exist.
+the other views.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,15 +15,20 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets import Footer
+
+from tui.app import EvtxApp
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo" / "intrusion.xml"
 
-Step = Callable[[Any], Awaitable[None]]
+Step = Callable[[Pilot[int]], Awaitable[None]]
 
 
-async def _until(pilot: Any, cond: Callable[[], bool], timeout: float = 20.0) -> None:
+async def _until(pilot: Pilot[int], cond: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
@@ -35,50 +39,56 @@ async def _until(pilot: Any, cond: Callable[[], bool], timeout: float = 20.0) ->
         await pilot.pause(0.02)
 
 
-def footer_ready(app: Any) -> bool:
+def footer_ready(app: App[int] | App[None]) -> bool:
     """Every footer shows its keys: one rebuilds them whenever the screen's bindings change, and a
     picture taken during a rebuild would show an empty footer."""
-    from textual.widgets import Footer
-
     return all(len(footer.children) > 0 for footer in app.screen.query(Footer))
 
 
-def app_ready(app: Any) -> bool:
+def app_ready(app: EvtxApp) -> bool:
     """The demo is loaded, its rows, detail and findings shown, and the footer complete."""
-    return bool(app.loaded and app.table.total is not None and app.table.row_at(0) is not None
-                and app.detail.store_id is not None and app.findings_ready and footer_ready(app))
+    ws = app.workspace
+    return bool(ws.loaded and app.table.total is not None and app.table.row_at(0) is not None
+                and app.detail.store_id is not None and ws.findings_ready and footer_ready(app))
 
 
-async def _ready(pilot: Any) -> None:
+def _app(pilot: Pilot[int]) -> EvtxApp:
     app = pilot.app
+    assert isinstance(app, EvtxApp)
+    return app
+
+
+async def _ready(pilot: Pilot[int]) -> None:
+    app = _app(pilot)
     await _until(pilot, lambda: app_ready(app))
 
 
-async def _filter(pilot: Any) -> None:
+async def _filter(pilot: Pilot[int]) -> None:
     await _ready(pilot)
     await pilot.press("slash", *"4688 OR 4690", "enter")
-    await _until(pilot, lambda: pilot.app.current_query == "4688 OR 4690" and pilot.app.table.total is not None)
+    app = _app(pilot)
+    await _until(pilot, lambda: app.workspace.query == "4688 OR 4690" and app.table.total is not None)
     await pilot.press(*["j"] * 12)
     await pilot.pause(0.2)
 
 
-async def _detail(pilot: Any) -> None:
+async def _detail(pilot: Pilot[int]) -> None:
     await _ready(pilot)
-    app = pilot.app
+    app = _app(pilot)
     app.set_filter("4690")
     await _until(pilot, lambda: app.table.total == 2 and app.detail.store_id is not None)
     await pilot.press("enter")
     await pilot.pause(0.2)
 
 
-async def _bad_query(pilot: Any) -> None:
+async def _bad_query(pilot: Pilot[int]) -> None:
     await _ready(pilot)
     await pilot.press("slash", *"4688 AND (user:alice OR", "enter")
     await pilot.pause(0.2)
 
 
 async def _press_then_wait(keys: tuple[str, ...], pause: float = 1.0) -> Step:
-    async def step(pilot: Any) -> None:
+    async def step(pilot: Pilot[int]) -> None:
         await _ready(pilot)
         await pilot.press(*keys)
         await pilot.pause(pause)
@@ -86,13 +96,7 @@ async def _press_then_wait(keys: tuple[str, ...], pause: float = 1.0) -> Step:
     return step
 
 
-def _have(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
 async def shoot(outdir: Path) -> list[Path]:
-    from tui.app import EvtxApp
-
     shots: list[tuple[str, tuple[int, int], Step]] = [
         ("main-80x24", (80, 24), _ready),
         ("main-160x48", (160, 48), _ready),
@@ -101,12 +105,10 @@ async def shoot(outdir: Path) -> list[Path]:
         ("detail-160x48", (160, 48), _detail),
         ("help-100x40", (100, 40), await _press_then_wait(("question_mark",), 0.3)),
     ]
-    for key, name, module in (("2", "processes", "tui.processes"), ("3", "handles", "tui.handles"),
-                              ("4", "sessions", "tui.sessions"), ("5", "findings", "tui.findings_view"),
-                              ("c", "correlation", "tui.correlation")):
-        if _have(module):
-            keys = (key,) if key != "c" else ("slash", *"4690", "enter", "c")
-            shots.append((f"{name}-160x48", (160, 48), await _press_then_wait(keys, 2.0)))
+    for key, name in (("2", "processes"), ("3", "handles"), ("4", "sessions"), ("5", "findings"),
+                      ("c", "correlation")):
+        keys = (key,) if key != "c" else ("slash", *"4690", "enter", "c")
+        shots.append((f"{name}-160x48", (160, 48), await _press_then_wait(keys, 2.0)))
     written: list[Path] = []
     outdir.mkdir(parents=True, exist_ok=True)
     for name, size, step in shots:

@@ -11,26 +11,20 @@ session rather than shown as missing. `enter` jumps to the session's 4624 (or a 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.widgets import Tree
 
-from core.correlate.model import session_start
-from core.correlate.sessions import WELL_KNOWN
+from core.correlate.model import CorrelationModel, session_start
+from core.correlate.processes import Process, Ref
+from core.correlate.sessions import WELL_KNOWN, Session
 from core.model.event import iso_from_filetime
+from core.model.sids import LOGON_TYPES
 from core.model.text import printable
-from tui.correlation import SingleTreeScreen, ViewNode, activate
-from tui.model_cache import ModelReady, request_model
-
-
-def _logon_types() -> dict[int, str]:
-    try:
-        from core.model.sids import LOGON_TYPES
-    except ImportError:  # the decoders are optional for this view
-        return {}
-    return dict(LOGON_TYPES)
+from tui.messages import ModelReady
+from tui.nav_tree import TreeItem, ViewNode
+from tui.tree_views import SingleTreeScreen, activate
 
 
 def plural(count: int, word: str) -> str:
@@ -38,18 +32,18 @@ def plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
-def _when(ref: Any) -> str:
+def _when(ref: Ref | None) -> str:
     if ref is None:
         return "?"
-    return iso_from_filetime(getattr(ref, "filetime", None)) or "no time"
+    return iso_from_filetime(ref.filetime) or "no time"
 
 
-def _ref_label(kind: str, ref: Any) -> ViewNode:
+def _ref_label(kind: str, ref: Ref) -> ViewNode:
     return ViewNode(f"{kind}: {ref.event_id} record {ref.record_id} at {_when(ref)}", store_id=ref.store_id,
                     confidence="exact")
 
 
-def process_node(process: Any) -> ViewNode:
+def process_node(process: Process) -> ViewNode:
     event = (process.created or process.first_seen).store_id
     label = str(process.label)
     if process.image and process.image != process.name:
@@ -59,7 +53,7 @@ def process_node(process: Any) -> ViewNode:
     return ViewNode(label, store_id=event, confidence=process.confidence)
 
 
-def session_label(session: Any, logon_types: dict[int, str]) -> Text:
+def session_label(session: Session, logon_types: dict[int, str]) -> Text:
     """`0x1a2b3  CONTOSO\\alice  type 10 RemoteInteractive  PRIVILEGED  start -> end`."""
     text = Text()
     text.append(f"0x{session.logon_id:x}", style="bold")
@@ -80,12 +74,12 @@ def session_label(session: Any, logon_types: dict[int, str]) -> Text:
     return text
 
 
-def session_nodes(model: Any) -> list[ViewNode]:
+def session_nodes(model: CorrelationModel) -> list[ViewNode]:
     """One branch per computer: its sessions in time order, each with its events and processes,
     then the well-known sessions that have processes but no 4624."""
-    logon_types = _logon_types()
+    logon_types = dict(LOGON_TYPES)
     by_session, orphans = model.session_processes()
-    per_computer: dict[str, list[Any]] = defaultdict(list)
+    per_computer: dict[str, list[Session]] = defaultdict(list)
     names: dict[str, str] = {}
     for session in model.sessions:
         per_computer[session.computer.casefold()].append(session)
@@ -143,9 +137,9 @@ class SessionsScreen(SingleTreeScreen):
 
     @work(thread=True, exclusive=True, group="sessions")
     def _load(self) -> None:
-        request_model(self.app, self, prepare=session_nodes)
+        self.workspace.request_model(self, session_nodes)
 
-    def on_model_ready(self, message: ModelReady) -> None:
+    def on_model_ready(self, message: ModelReady[list[ViewNode]]) -> None:
         model = message.model
         branches = None if message.error or model is None else message.prepared
         listed = branches or []
@@ -155,6 +149,6 @@ class SessionsScreen(SingleTreeScreen):
                          partial=message.partial)
 
     @on(Tree.NodeSelected, "#sessions-tree")
-    def _selected(self, event: Tree.NodeSelected[Any]) -> None:
+    def _selected(self, event: Tree.NodeSelected[TreeItem]) -> None:
         event.stop()
         activate(self, event.node)

@@ -16,7 +16,7 @@ lost. Two guards:
 
 from __future__ import annotations
 
-from typing import Any
+import weakref
 
 from textual import events
 from textual.css.query import NoMatches
@@ -26,13 +26,15 @@ from textual.widgets import Input, TextArea
 
 #: Keys kept at most while a dialog is not mounted yet (a paste of a long text still fits).
 MAX_PENDING = 10_000
+#: The keys this module posted to a text box: never routed twice (a box that lets one through,
+#: read-only say, leaves it to the bindings; it does not loop).
+_ROUTED: weakref.WeakSet[events.Key] = weakref.WeakSet()
 
 
 def _routed(event: events.Key) -> events.Key:
-    """A copy of `event` to post to the text box, marked so that it is never routed twice: a
-    box that lets it through (read-only, say) leaves it to the bindings, it does not loop."""
+    """A copy of `event` to post to the text box, remembered as routed."""
     copy = events.Key(event.key, event.character)
-    copy.typeahead_routed = True  # type: ignore[attr-defined]
+    _ROUTED.add(copy)
     return copy
 
 
@@ -40,7 +42,7 @@ class TypeAhead:
     """Routes keys that reach a screen with nothing focused to its text box (see the module
     docstring). `screen` is the dialog; `selector` names its text box."""
 
-    def __init__(self, screen: Screen[Any], selector: str) -> None:
+    def __init__(self, screen: Screen[str | None], selector: str) -> None:
         self.screen = screen
         self.selector = selector
         self.pending: list[events.Key] = []
@@ -83,18 +85,23 @@ class TypeAhead:
         target.post_message(copy)
 
 
-def route_typeahead(screen: Screen[Any], event: events.Key) -> bool:
+class TypeAheadScreen:
+    """A dialog with a text box that takes the keys typed while it opens (its `typeahead`)."""
+
+    typeahead: TypeAhead
+
+
+def route_typeahead(screen: Screen[object], event: events.Key) -> bool:
     """Send a printable key that reached the app to the text box it was typed for: the focused
     `Input`/`TextArea`, or the box of a dialog still opening. True when the key was taken (the
     app then runs no binding for it)."""
-    if not event.is_printable or getattr(event, "typeahead_routed", False):
+    if not event.is_printable or event in _ROUTED:
         return False
     focused = screen.focused
-    if isinstance(focused, Input | TextArea) and not getattr(focused, "read_only", False):
+    if isinstance(focused, Input) or (isinstance(focused, TextArea) and not focused.read_only):
         focused.post_message(_routed(event))
         return True
-    typeahead = getattr(screen, "typeahead", None)
-    if focused is None and isinstance(typeahead, TypeAhead):
-        typeahead.keep(event)
+    if focused is None and isinstance(screen, TypeAheadScreen):
+        screen.typeahead.keep(event)
         return True
     return False

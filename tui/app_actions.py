@@ -1,0 +1,98 @@
+"""The app's keys that open screens or act on the case, and its command palette.
+
+`AppActions` is the base of `EvtxApp` (`tui.app`): the help and issues screens, the views
+(keys 1-6, `c`) and the case keys (`m`, `M`, `u`/`U`, `e`, `y`, `Y`), which all act on the
+app's `Workspace` and the selected event. The case keys and the views import their modules
+when first used (`tui.commands`), so that the engines behind them do not slow the app's start.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from core.store.store import StoredEvent
+from tui.commands import VIEWS, help_sections, palette_entries
+from tui.event_table import EventTable
+from tui.help import HelpScreen
+from tui.issues_panel import IssuesScreen
+from tui.workspace import Workspace
+
+
+class AppActions(App[int]):
+    """What the keys do (see the module docstring); `EvtxApp` provides the rest."""
+
+    workspace: Workspace
+
+    @property
+    def table(self) -> EventTable:
+        """The event table (the main screen's)."""
+        raise NotImplementedError
+
+    def selected_event(self) -> StoredEvent | None:
+        """The event `c`, `m`, `M`, `y` act on."""
+        raise NotImplementedError
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(help_sections(type(self).BINDINGS)))
+
+    def action_issues(self) -> None:
+        self.push_screen(IssuesScreen(self.workspace.store_path, self.workspace.load_errors))
+
+    # The case keys and the views import their modules when first used (`tui.commands`).
+
+    def action_copy_event(self) -> None:
+        from tui.case_actions import copy_event
+
+        copy_event(self, self.workspace)
+
+    def action_copy_tree(self) -> None:
+        from tui.case_actions import copy_tree
+
+        copy_tree(self, self.workspace)
+
+    def action_mark(self) -> None:
+        from tui.case_actions import toggle_mark
+
+        toggle_mark(self, self.workspace)
+
+    def action_note(self) -> None:
+        from tui.case_actions import edit_note
+
+        edit_note(self, self.workspace)
+
+    def action_next_mark(self, forward: bool) -> None:
+        from tui.case_actions import next_mark
+
+        next_mark(self, self.workspace, forward)
+
+    def action_export(self) -> None:
+        from tui.case_actions import export_view
+
+        export_view(self, self.workspace)
+
+    def action_correlate(self) -> None:
+        se = self.selected_event()
+        if se is None:
+            self.notify("no event selected", severity="warning")
+            return
+        from tui.correlation import CorrelationScreen
+
+        self.push_screen(CorrelationScreen(self.workspace, se.id))
+
+    def action_view(self, key: str) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        _title, make_screen = VIEWS[key]
+        if make_screen is None:
+            self.table.focus()
+            return
+        self.push_screen(make_screen(self.workspace))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in palette_entries():
+            yield SystemCommand(title, help_text, functools.partial(self.run_action, action))

@@ -1,0 +1,98 @@
+"""The app-level messages: what the load worker, the findings worker and the views' model
+builds tell the app and the screens, and what a screen asks of the app.
+
+Typed data only (no closures, no `Any`): a worker thread posts them, the main thread handles
+them. Messages a single widget posts are nested on that widget instead (`EventTable.Counted`,
+`MarksScreen.Resolved`...). `LoadProgress` may replace an unhandled one (`can_replace`): only
+the latest count matters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from textual.message import Message
+
+from core.store.ingest import Progress
+
+if TYPE_CHECKING:  # the engines load when a view first needs them, not when the app starts
+    from core.correlate.model import CorrelationModel
+    from core.findings.engine import Finding, FindingsData
+
+#: What a view made of the model or the findings in its worker (its tree's nodes, its rows...).
+P = TypeVar("P")
+
+
+@dataclass
+class LoadProgress(Message):
+    """How far the load worker has read one input."""
+
+    progress: Progress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LoadProgress) and message.progress.source == self.progress.source
+
+
+@dataclass
+class LoadStarted(Message):
+    """The database exists (the first batch is committed): the table can start reading. Posted
+    again when the load moved to another database (a full cache disk), with `notice` saying so."""
+
+    db_path: Path
+    notice: str | None = None
+
+
+@dataclass
+class LoadFinished(Message):
+    """Loading ended (complete, stopped, or failed with `error`). Posted to the app and to
+    every screen on the stack, so views built from partial data can rebuild."""
+
+    error: str | None = None
+    stopped: bool = False
+
+
+@dataclass
+class FindingsComputed(Message):
+    """The findings of the store at `store_path`, by store id (most severe first), or why not."""
+
+    store_path: Path
+    by_event: dict[int, list[Finding]] | None
+    titles: dict[str, str]
+    error: str | None = None
+
+
+@dataclass
+class ModelReady(Message, Generic[P]):
+    """The correlation model (or why there is none) for a view, and what the view's `prepare`
+    made of it in the worker (`Workspace.request_model`)."""
+
+    model: CorrelationModel | None
+    partial: bool
+    error: str | None = None
+    prepared: P | None = None
+
+
+@dataclass
+class FindingsReady(Message, Generic[P]):
+    """The findings (or why there are none) for a view, and what the view's `prepare` made of
+    them in the worker (`Workspace.request_findings`)."""
+
+    data: FindingsData | None
+    partial: bool
+    error: str | None = None
+    prepared: P | None = None
+
+
+@dataclass
+class JumpToEvent(Message):
+    """A screen asks the app to show the event `store_id` in the event table (the views'
+    `enter`, the Marks view, `u`/`U`)."""
+
+    store_id: int
+
+
+@dataclass
+class MarksChanged(Message):
+    """The case's marks changed: the table's marker column is read again."""

@@ -1,0 +1,202 @@
+"""The views' screens: a tree (or two) filled by a background job, with `/` search.
+
+`TreeViewScreen` is the base of every view (Correlation, Processes, Handles, Sessions,
+Findings): `esc` back, `/` search the tree, `n`/`N` next/previous match, `enter` on a node
+jumps to its event (`JumpToEvent`). A view built while the inputs still load is marked partial
+and built again once loading has finished. `SingleTreeScreen` is a view that is one tree.
+Every view reads the open log through the `Workspace` it is given.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from core.model.text import printable
+from tui.messages import JumpToEvent
+from tui.nav_tree import ItemNode, NavTree, SearchInput, TreeItem, ViewNode
+from tui.workspace import PicksEvent, Workspace
+
+CSS_FILE = "views.tcss"
+
+
+class TreeViewScreen(PicksEvent, Screen[None]):
+    """Base of the views: `esc` back, `/` search the view's tree, `n`/`N` next/previous match."""
+
+    CSS_PATH = CSS_FILE
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "search", "Search"),
+        Binding("n", "search_next(True)", "Next match", show=False),
+        Binding("N", "search_next(False)", "Prev match", show=False),
+    ]
+
+    _search_text: str = ""
+    _search_target: NavTree | None = None
+    #: Whether the view waits for the correlation model (and shows how far its build is).
+    USES_MODEL: ClassVar[bool] = True
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+
+    def _load(self) -> object:
+        """Start building the view (subclasses: a `@work(thread=True)` method)."""
+        raise NotImplementedError
+
+    def _reload_when_loaded(self) -> None:
+        if self.workspace.loaded:
+            self._load()
+        else:
+            self.set_timer(1.0, self._reload_when_loaded)
+
+    def _follow_model_progress(self) -> None:
+        """While the correlation model is built (10 s and more for a million events), say in
+        the status line how far its reading is; stops once the view shows its result (the
+        status no longer starts with the waiting text)."""
+        if not self.USES_MODEL:
+            return
+        status = self.query_one("#view-status", Static)
+        waiting = str(status.render()).rstrip(".")
+
+        def tick() -> None:
+            shown = str(status.render())
+            if not shown.startswith(waiting):
+                timer.stop()
+                return
+            progress = self.workspace.models.model_progress
+            if progress is None:
+                return
+            read, total = progress
+            if read < total:
+                status.update(Text(f"{waiting}: {read:,} of {total:,} events read"))
+            else:
+                status.update(Text(f"{waiting}: {total:,} events read, preparing the view..."))
+
+        timer = self.set_interval(0.25, tick)
+
+    def search_tree(self) -> NavTree | None:
+        """The tree `/` searches (the focused one when a view has several)."""
+        trees = list(self.query(NavTree))
+        focused = self.focused
+        for tree in trees:
+            if tree is focused:
+                return tree
+        return trees[0] if trees else None
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def selected_store_id(self) -> int | None:
+        """The event behind the highlighted tree node (what `c`, `m`, `y` act on here)."""
+        tree = self.search_tree()
+        node = tree.cursor_node if tree is not None else None
+        return node.data.store_id if node is not None and node.data is not None else None
+
+    def action_search(self) -> None:
+        self._search_target = self.search_tree()
+        box = self.query_one(SearchInput)
+        box.display = True
+        self.set_focus(box)  # at once: keys typed right after `/` are the search text
+
+    def action_search_next(self, forward: bool = True) -> None:
+        tree = self._search_target or self.search_tree()
+        if tree is None or not self._search_text:
+            return
+        found = tree.find(self._search_text, forward)
+        if found is None:
+            # the typed text is shown as typed: `[/]` is no markup (it raised MarkupError)
+            self.notify(f"not found: {printable(self._search_text)}", severity="warning", markup=False)
+            return
+        tree.reveal(found)
+        tree.focus()
+
+    @on(Input.Submitted, "SearchInput")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._search_text = event.value
+        event.input.display = False
+        self.action_search_next(True)
+
+    @on(SearchInput.Closed)
+    def _search_closed(self) -> None:
+        self.query_one(SearchInput).display = False
+        tree = self._search_target or self.search_tree()
+        if tree is not None:
+            tree.focus()
+
+
+def activate(screen: Screen[None], tree_node: ItemNode) -> None:
+    """`enter` on a tree node: jump to its event; a node without one folds/unfolds if it has
+    children, else says why there is no event."""
+    data = tree_node.data
+    if data is None:
+        return
+    if data.store_id is None and tree_node.children:
+        tree_node.toggle()
+        return
+    jump_to_node(screen, data)
+
+
+def jump_to_node(screen: Screen[None], node: TreeItem) -> None:
+    """Jump to the event behind a tree node, or say why there is none."""
+    if node.store_id is None:
+        reason = node.reason if isinstance(node, ViewNode) else None
+        screen.notify(
+            "no event in the log for this node" + (f": {printable(reason)}" if reason else ""),
+            severity="warning",
+            markup=False,  # the reason quotes log data
+        )
+        return
+    screen.app.post_message(JumpToEvent(node.store_id))
+
+
+class SingleTreeScreen(TreeViewScreen):
+    """A view that is one tree filled by a background job: title, status line, the tree, and a
+    search box. Subclasses name them and implement `_load` (a thread worker)."""
+
+    VIEW_TITLE = ""
+    WAITING = ""
+    TREE_ID = ""
+    SEARCH_HINT = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.VIEW_TITLE), id="view-title", classes="view-title")
+            yield Static(Text(self.WAITING), id="view-status", classes="view-status")
+            yield NavTree(id=self.TREE_ID)
+            yield SearchInput(placeholder=self.SEARCH_HINT, id="tree-search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(SearchInput).display = False
+        self.query_one(NavTree).focus()
+        self._follow_model_progress()
+        self._load()
+
+    def show_result(
+        self, error: str | None, branches: list[ViewNode] | None, *, depth: int, summary: str, partial: bool,
+        hint: str = "enter: open/jump",
+    ) -> None:
+        """Fill the tree from a background result (or show why there is none). A result built
+        while the inputs were still loading is shown, and rebuilt once loading has finished."""
+        status = self.query_one("#view-status", Static)
+        tree = self.query_one(NavTree)
+        tree.clear()
+        if error or branches is None:
+            status.update(Text(printable(error or "nothing to show"), style="bold"))
+            return
+        tree.fill(branches, expand_depth=depth)
+        if partial:
+            summary += "   (still loading: the tree will be rebuilt)"
+            self.set_timer(1.0, self._reload_when_loaded)
+        status.update(Text(f"{summary}   {hint}"))
+        if branches:
+            tree.move_cursor_to_line(0)

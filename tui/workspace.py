@@ -1,0 +1,157 @@
+"""The workspace: what the app knows about the open log, handed to every screen it opens.
+
+The app owns one `Workspace` and updates it as loading goes (`store_path` once the database
+exists, `loaded` once the inputs are read, `case` once it is bound, `sources`); the views,
+the Marks view and the case keys read it instead of reaching into the app. It also gives the
+views the correlation model and the findings, built once per store (`tui.model_cache`): the
+blocking `model()`/`findings()` run in the views' thread workers, `request_model` /
+`request_findings` post the result to the view as a typed message.
+
+A screen that names an event of its own (a tree node, a mark) is a `PicksEvent`: `c`, `m`,
+`M`, `y` act on what it highlights, not on the event table's row hidden behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from textual.message_pump import MessagePump
+
+from core.query.compile import Compiled
+from core.store.store import SourceRow, StoredEvent
+from tui.messages import FindingsReady, ModelReady
+
+if TYPE_CHECKING:  # the engines load when a view first needs them, not when the app starts
+    from core.correlate.model import CorrelationModel
+    from core.findings.engine import FindingsData
+    from core.report.case import Case
+    from tui.model_cache import ModelCache
+
+P = TypeVar("P")
+
+
+class PicksEvent:
+    """A screen that names the event `c`, `m`, `M`, `y` act on (a view's highlighted node)."""
+
+    def selected_store_id(self) -> int | None:
+        """The store id of the highlighted event, or None."""
+        raise NotImplementedError
+
+
+def _no_selection() -> StoredEvent | None:
+    return None
+
+
+@dataclass
+class Workspace:
+    """The open log as the screens see it (see the module docstring)."""
+
+    #: The input files, as given on the command line.
+    inputs: list[str] = field(default_factory=list)
+    #: The database the table reads (None until the first batch is committed).
+    store_path: Path | None = None
+    #: Whether loading has ended (complete, stopped or failed): results built before are partial.
+    loaded: bool = False
+    #: The analyst's marks and notes (None until the store is bound, or when it cannot open).
+    case: Case | None = None
+    #: The inputs as the store lists them, by source id.
+    sources: dict[int, SourceRow] = field(default_factory=dict)
+    #: The filter bar's query text and what it compiled to (what `e` exports).
+    query: str = ""
+    compiled: Compiled = field(default_factory=lambda: Compiled("1", ()))
+    #: Whether the findings of the loaded store reached the table and the detail (or failed).
+    findings_ready: bool = False
+    #: Unreadable inputs and a failed load, for the `!` panel.
+    load_errors: list[str] = field(default_factory=list)
+    #: The event selected in the event table (the app installs its own).
+    selection: Callable[[], StoredEvent | None] = _no_selection
+    _models: ModelCache | None = field(default=None, repr=False)
+
+    @property
+    def models(self) -> ModelCache:
+        """The correlation model and the findings, built once per store (made on first use:
+        the engines are imported then, not while the app starts)."""
+        if self._models is None:
+            from tui.model_cache import ModelCache
+
+            self._models = ModelCache()
+        return self._models
+
+    @property
+    def filtered(self) -> bool:
+        """Whether a filter hides some events."""
+        return self.compiled.where != "1"
+
+    def require_store(self) -> Path:
+        """The open database (raises ViewDataError when none is open yet)."""
+        from tui.model_cache import ViewDataError
+
+        if self.store_path is None:
+            raise ViewDataError("no event store is open")
+        return self.store_path
+
+    # -- the model and the findings (blocking: call from a thread worker) -----------------------
+
+    def model(self) -> tuple[CorrelationModel, bool]:
+        """The model and whether it is partial (built before loading finished). Raises
+        ViewDataError with a one-line reason."""
+        from tui.model_cache import ViewDataError
+
+        loaded = self.loaded
+        try:
+            return self.models.model(self.require_store(), loaded), not loaded
+        except ViewDataError:
+            raise
+        except Exception as exc:  # the view shows the failure instead of dying with the worker
+            raise ViewDataError(f"correlation failed: {type(exc).__name__}: {exc}") from exc
+
+    def findings(self) -> tuple[FindingsData, bool]:
+        """The findings and whether they are partial."""
+        from tui.model_cache import ViewDataError
+
+        loaded = self.loaded
+        try:
+            return self.models.findings(self.require_store(), loaded), not loaded
+        except ViewDataError:
+            raise
+        except Exception as exc:
+            raise ViewDataError(f"findings failed: {type(exc).__name__}: {exc}") from exc
+
+    def request_model(self, target: MessagePump, prepare: Callable[[CorrelationModel], P]) -> None:
+        """Post a `ModelReady` to `target` (errors too).
+
+        `prepare(model)` runs here, in the worker, and its result rides along as `prepared`: what a
+        view shows of a big model (a quarter of a million processes: 6.6 s of tree building) must
+        not be computed on the UI thread."""
+        from core.correlate.model import FREEZE_EVENTS
+        from core.store.gc_pause import gc_paused
+        from tui.model_cache import ViewDataError
+
+        try:
+            model, partial = self.model()
+            # Views of a big model are big too (a node per process...): built, like the model,
+            # without the collector walking them (`core.store.gc_pause`), which held the GIL for up
+            # to a second at a time, and frozen out of it for the UI thread's collections.
+            with gc_paused() as pause:
+                prepared = prepare(model)
+                pause.freeze = model.size >= FREEZE_EVENTS
+        except ViewDataError as exc:
+            target.post_message(ModelReady[P](None, not self.loaded, str(exc)))
+        else:
+            target.post_message(ModelReady(model, partial, prepared=prepared))
+
+    def request_findings(self, target: MessagePump, prepare: Callable[[FindingsData], P]) -> None:
+        """Post a `FindingsReady` to `target` (errors too), with `prepare(data)` made here, in
+        the worker (as `request_model`)."""
+        from tui.model_cache import ViewDataError
+
+        try:
+            data, partial = self.findings()
+            prepared = prepare(data)
+        except ViewDataError as exc:
+            target.post_message(FindingsReady[P](None, not self.loaded, str(exc)))
+        else:
+            target.post_message(FindingsReady(data, partial, prepared=prepared))
