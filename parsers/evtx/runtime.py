@@ -14,10 +14,12 @@ MAX_PAIR_CACHES = 8192
 
 
 def norm_text(text: str) -> str:
+    """Element text as the XML parser gives it: line ends normalised to LF."""
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def norm_attr(text: str) -> str:
+    """An attribute value as lxml gives it: line ends normalised, then tabs and LFs as spaces."""
     text = norm_text(text)
     return text.replace("\t", " ").replace("\n", " ") if ("\n" in text or "\t" in text) else text
 
@@ -63,6 +65,8 @@ _PAIR_CACHES: dict[tuple[str, int], dict[bytes, tuple[str, str]]] = {}
 
 
 def pair_cache(name: str, vtype: int) -> dict[bytes, tuple[str, str]]:
+    """The (name, text) pair cache of field `name` decoded as `vtype` (shared by every shape;
+    past `MAX_PAIR_CACHES`, a fresh cache for this builder alone)."""
     key = (name, vtype)
     cache = _PAIR_CACHES.get(key)
     if cache is None:

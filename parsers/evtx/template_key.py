@@ -114,28 +114,7 @@ def _element_key(buf: bytes, p: int, depth: int, out: bytearray, names: list[int
             raise BinXmlError("element runs past the chunk")
         token = buf[q] & 0x0F
         if token == 0x06:
-            if q + 5 > size:
-                raise BinXmlError("attribute outside the chunk")
-            a_ofs = _U32(buf, q + 1)[0]
-            out += b"@"
-            a_len = _name_key(buf, a_ofs, out, names)
-            q += 5 + (a_len if a_ofs > q else 0)
-            start = q
-            while q < size:
-                vt = buf[q] & 0x0F
-                if vt == 0x05:
-                    q = _value_key(buf, q, out)
-                elif vt in (0x0D, 0x0E):
-                    q = _substitution_key(buf, q, out)
-                elif vt in (0x08, 0x09):
-                    q = _reference_key(buf, q, out, names)
-                else:
-                    break
-            if q >= size:
-                raise BinXmlError("attribute outside the chunk")
-            if q == start:
-                raise BinXmlError(f"attribute value token {buf[q] & 0x0F:#x}")
-            out += b"="
+            q = _attribute_key(buf, q, out, names)
         elif token == 0x02:
             q += 1
         elif token in (0x03, 0x04):
@@ -153,6 +132,34 @@ def _element_key(buf: bytes, p: int, depth: int, out: bytearray, names: list[int
             q += 4
         else:
             raise BinXmlError(f"token {token:#x} inside an element")
+
+
+def _attribute_key(buf: bytes, q: int, out: bytearray, names: list[int]) -> int:
+    """`_attribute` as key bytes: its name, then its value nodes; returns the offset past it."""
+    size = len(buf)
+    if q + 5 > size:
+        raise BinXmlError("attribute outside the chunk")
+    a_ofs = _U32(buf, q + 1)[0]
+    out += b"@"
+    a_len = _name_key(buf, a_ofs, out, names)
+    q += 5 + (a_len if a_ofs > q else 0)
+    start = q
+    while q < size:
+        vt = buf[q] & 0x0F
+        if vt == 0x05:
+            q = _value_key(buf, q, out)
+        elif vt in (0x0D, 0x0E):
+            q = _substitution_key(buf, q, out)
+        elif vt in (0x08, 0x09):
+            q = _reference_key(buf, q, out, names)
+        else:
+            break
+    if q >= size:
+        raise BinXmlError("attribute outside the chunk")
+    if q == start:
+        raise BinXmlError(f"attribute value token {buf[q] & 0x0F:#x}")
+    out += b"="
+    return q
 
 
 def _reference_key(buf: bytes, p: int, out: bytearray, names: list[int]) -> int:
