@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from parsers.evtx.binxml import BinXmlError, parse_root  # noqa: E402
+from parsers.evtx.errors import BinXmlError  # noqa: E402
+from parsers.evtx.templates import parse_root  # noqa: E402
 
 CHUNK = 0x10000
 HEADER = 0x1000

@@ -20,8 +20,10 @@ import pytest
 from core.model.event import Event, InputError, ParseIssue
 from core.model.rows import Postings, encode_tuples, event_fields, new_postings, store_id
 from parsers import evtx
+from parsers.evtx import canon
 from parsers.evtx import decoder as evtx_fast
 from parsers.evtx import reference as ref
+from parsers.evtx.chunk import ChunkDecoder
 from tests.shared import SAMPLES, manifest_paths, require_shared, sample
 
 EVTX_SAMPLES = [p for p in manifest_paths() if p.lower().endswith(".evtx")]
@@ -256,7 +258,7 @@ def test_garbage_substitution_count_costs_only_its_record(tmp_path: Path, monkey
     file, and the other records still load."""
     import struct
 
-    from parsers.evtx.binxml import parse_root
+    from parsers.evtx.templates import parse_root
 
     data = bytearray(sample(BIG).read_bytes())
     chunk_ofs = ref.FILE_HEADER_SIZE
@@ -301,10 +303,10 @@ def _chunks(path: Path) -> Iterator[tuple[bytes, list[int]]]:
             yield data, offsets
 
 
-def _decoded_chunks(path: Path) -> Iterator[evtx_fast.ChunkDecoder]:
+def _decoded_chunks(path: Path) -> Iterator[ChunkDecoder]:
     """A decoder per chunk, after decoding every record of it (so it has met every template)."""
     for data, offsets in _chunks(path):
-        decoder = evtx_fast.ChunkDecoder(data)
+        decoder = ChunkDecoder(data)
         for rel in offsets:
             try:
                 decoder.decode_tuple(rel, 0, rel)
@@ -322,13 +324,15 @@ def test_template_content_keys_stand_for_the_parsed_trees() -> None:
     """The cross-chunk cache trusts `template_key`: two templates with the same key (any chunk,
     any file) must parse to the same tree. And it must pay: real logs repeat each template in
     chunk after chunk, at other offsets, with names stored inline or referenced."""
-    from parsers.evtx.binxml import BinXmlError, parse_template, template_key
+    from parsers.evtx.errors import BinXmlError
+    from parsers.evtx.template_key import template_key
+    from parsers.evtx.templates import parse_template
 
     trees: dict[bytes, object] = {}
     seen = shared = 0
     for path in _evtx_files():
         for decoder in _decoded_chunks(path):
-            for ofs in decoder._trees.keys() | decoder._canon.keys():
+            for ofs in decoder._trees.trees.keys() | decoder._canon.keys():
                 try:
                     key = template_key(decoder.buf, ofs)
                 except BinXmlError:
@@ -346,7 +350,7 @@ def test_template_content_keys_stand_for_the_parsed_trees() -> None:
 def test_moved_template_with_other_name_offsets_has_the_same_key() -> None:
     """Same template, other chunk: its names are references in one and inline in the other
     (hence other bytes), yet the key is the same; change one name and it is not."""
-    from parsers.evtx.binxml import template_key
+    from parsers.evtx.template_key import template_key
 
     path = sample(BIG)
     by_key: dict[bytes, set[bytes]] = {}
@@ -359,7 +363,7 @@ def test_moved_template_with_other_name_offsets_has_the_same_key() -> None:
             by_key.setdefault(template_key(decoder.buf, ofs), set()).add(raw)
     assert any(len(raws) > 1 for raws in by_key.values()), "no template seen with different bytes"
     data, offsets = next(_chunks(path))
-    decoder = evtx_fast.ChunkDecoder(data)
+    decoder = ChunkDecoder(data)
     decoder.decode_tuple(offsets[0], 0, 0)
     ofs = next(iter(decoder._canon))
     key = template_key(data, ofs)
@@ -381,20 +385,20 @@ def test_shapes_shared_across_chunks_decode_as_chunk_local_ones(monkeypatch: pyt
     cache compiles far fewer shapes."""
     paths = _evtx_files()
     compiled: list[int] = []
-    real_compile = evtx_fast.ChunkDecoder._compile
+    real_compile = ChunkDecoder._compile
 
-    def counting(self: evtx_fast.ChunkDecoder, *args: object) -> object:
+    def counting(self: ChunkDecoder, *args: object) -> object:
         builder = real_compile(self, *args)  # type: ignore[arg-type]
         compiled.append(1)  # shapes that do not compile (garbage templates) are not shared
         return builder
 
-    monkeypatch.setattr(evtx_fast.ChunkDecoder, "_compile", counting)
-    for name in ("_CANON", "_RAW", "_SHAPES"):
-        monkeypatch.setattr(evtx_fast, name, {})
-    monkeypatch.setattr(evtx_fast, "MAX_CANON", 0)
+    monkeypatch.setattr(ChunkDecoder, "_compile", counting)
+    for name in ("CANON", "RAW", "SHAPES"):
+        monkeypatch.setattr(canon, name, {})
+    monkeypatch.setattr(canon, "MAX_CANON", 0)
     local = _all_events(paths)
     local_compiles = len(compiled)
-    monkeypatch.setattr(evtx_fast, "MAX_CANON", 4096)
+    monkeypatch.setattr(canon, "MAX_CANON", 4096)
     compiled.clear()
     cold = _all_events(paths)
     shared_compiles = len(compiled)
@@ -405,10 +409,11 @@ def test_shapes_shared_across_chunks_decode_as_chunk_local_ones(monkeypatch: pyt
     assert len(compiled) == shared_compiles, "a warm cache compiled again"
 
 
-def _record_builder(decoder: evtx_fast.ChunkDecoder, rel: int) -> tuple[Any, list[Any]] | None:
+def _record_builder(decoder: ChunkDecoder, rel: int) -> tuple[Any, list[Any]] | None:
     """The builder `decoder` used for the record at `rel` and the record's roots (None for the
     records decoded without one: template-less, fragments, garbage)."""
-    from parsers.evtx.binxml import T_BXML, parse_root
+    from parsers.evtx.templates import parse_root
+    from parsers.evtx.values import T_BXML
 
     try:
         root = parse_root(decoder.buf, rel + 24, len(decoder.buf))
@@ -423,11 +428,11 @@ def _record_builder(decoder: evtx_fast.ChunkDecoder, rel: int) -> tuple[Any, lis
 def test_inline_decoders_match_the_plan_interpreter() -> None:
     """Generated builders decode integers, UTF-16, SIDs, GUIDs and the TimeCreated FILETIME
     in line; for every record of every sample they must give what the plan interpreter (which
-    applies binxml.RENDER, python-evtx's rules) gives."""
+    applies values.RENDER, python-evtx's rules) gives."""
     checked = 0
     for path in _evtx_files():
         for data, offsets in _chunks(path):
-            decoder = evtx_fast.ChunkDecoder(data)
+            decoder = ChunkDecoder(data)
             for rel in offsets:
                 try:
                     got = decoder.decode_tuple(rel, 0, rel)
@@ -453,13 +458,13 @@ def test_odd_strings_decode_as_python_evtx_does(tmp_path: Path, text: str) -> No
     python-evtx loses the record, decode with U+FFFD)."""
     import struct
 
-    from parsers.evtx.binxml import T_WSTRING
+    from parsers.evtx.values import T_WSTRING
 
     path = sample(BIG)
     raw = bytearray(path.read_bytes())
     chunk_ofs = ref.FILE_HEADER_SIZE
     data, offsets = next(_chunks(path))
-    decoder = evtx_fast.ChunkDecoder(data)
+    decoder = ChunkDecoder(data)
     encoded = text.encode("utf-16-le", "surrogatepass")
     target = None
     for rel in offsets:

@@ -210,7 +210,8 @@ def _template_with_references(entity: str) -> tuple[bytes, int]:
 
 
 def test_entity_and_character_references_in_templates() -> None:
-    from parsers.evtx.binxml import Elem, parse_template, template_key
+    from parsers.evtx.template_key import template_key
+    from parsers.evtx.templates import Elem, parse_template
 
     buf, tpl = _template_with_references("amp")
     [elem] = [item for item in parse_template(buf, tpl) if isinstance(item, Elem)]

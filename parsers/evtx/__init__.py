@@ -426,6 +426,7 @@ def raw_xml(path: str, locator: int) -> str:
     reference rendering); where python-evtx cannot render it, our decoder's event rendered as
     XML, saying so."""
     from parsers.event_to_xml import event_to_xml
+    from parsers.evtx.chunk import ChunkDecoder
     from parsers.evtx.reference import record_xml
 
     try:
@@ -435,6 +436,6 @@ def raw_xml(path: str, locator: int) -> str:
     chunk_ofs = FILE_HEADER_SIZE + ((locator - FILE_HEADER_SIZE) // CHUNK_SIZE) * CHUNK_SIZE
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         chunk = bytes(buf[chunk_ofs : chunk_ofs + CHUNK_SIZE])
-    event = evtx_fast.ChunkDecoder(chunk).decode(locator - chunk_ofs, 0, locator)
+    event = ChunkDecoder(chunk).decode(locator - chunk_ofs, 0, locator)
     note = f"python-evtx cannot render this record ({reason}); reconstructed from the decoded fields"
     return event_to_xml(event, note)

@@ -1,0 +1,491 @@
+"""Code generation: a `Plan` and its substitution types compiled into one straight-line builder.
+
+Why: interpreting the plan per record (`parsers.evtx.interpret`) costs about as much as the
+decoding itself; a generated function does only the work. Knowing the types, integers, UTF-16
+strings and the TimeCreated FILETIME are decoded in line (the FILETIME is not rendered to text
+at all unless a field keeps the text), and numeric System fields skip the text. The in-line code
+handles the usual sizes only: any other declared size, or a value outside the chunk, or bad
+UTF-16, hands the record to the plan interpreter, which applies python-evtx's rules.
+
+The generator works in named steps over one `_Generator` (its constants and what each slot is
+needed as): the prologue (EventID and time), the fields and the two returns (Event tuple and
+store row), then the readers of the needed values (integer runs, cached EventData pairs, text
+per value type), and last the assembly of both functions and their compilation. Nothing from
+the file reaches the generated source: literal texts and names are passed in the constants
+tuple `K`. Equal shapes give equal source, so compiled code is shared (bounded).
+"""
+
+from __future__ import annotations
+
+import marshal
+import struct
+from typing import Any
+
+from core.model.event import parse_time
+from core.model.rows import MARSHAL_VERSION, encode_one
+from parsers.evtx import runtime as rt
+from parsers.evtx.errors import BinXmlError
+from parsers.evtx.interpret import Builder, exact_ticks, interpreter
+from parsers.evtx.plan import Plan, Spec, to_int
+from parsers.evtx.values import RENDER, T_BXML, T_FILETIME, T_NULL, T_WSTRING, render_filetime
+
+#: Compiled builders by source text (bounded: a crafted file could make every shape distinct).
+_CODE_CACHE: dict[str, Any] = {}
+MAX_CODE_CACHE = 2048
+
+#: Integer substitution types decoded in line: (struct format, width, text format). Their text
+#: is `str()` of the number (hex with a fixed width for 0x14/0x15), as `values.RENDER` gives it.
+_INTS: dict[int, tuple[str, int, str]] = {
+    0x03: ("<b", 1, "{}"),
+    0x04: ("<B", 1, "{}"),
+    0x05: ("<h", 2, "{}"),
+    0x06: ("<H", 2, "{}"),
+    0x07: ("<i", 4, "{}"),
+    0x08: ("<I", 4, "{}"),
+    0x09: ("<q", 8, "{}"),
+    0x0A: ("<Q", 8, "{}"),
+    0x14: ("<I", 4, "0x{:08x}"),
+    0x15: ("<Q", 8, "0x{:016x}"),
+}
+_UNPACK = {fmt: struct.Struct(fmt).unpack_from for fmt, _, _ in _INTS.values()}
+#: Types whose text never holds CR, LF or TAB: no line-end or attribute normalisation needed.
+_PLAIN_TYPES = frozenset({T_NULL, *_INTS, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13})
+#: Ticks of 9999-12-31: python-evtx's FILETIME rendering cannot fail below this (above it, the
+#: skipped rendering is done anyway so that an overflow still rejects the record as before).
+_SAFE_TICKS = 2650467743999999999
+
+
+def codegen(plan: Plan, types: list[bytes]) -> Builder:
+    """Compile `plan` for records whose roots have the substitution `types` into one
+    straight-line Python function: decode the needed values, assemble the Event's fields.
+    The function's `encode` attribute goes from the same values to the store row.
+
+    Shapes the generator does not handle (Data names from substitutions, indices past the
+    substitution table, unknown types) get the plan interpreter itself.
+    """
+    slow = interpreter(plan)
+    slot_type = _inline_types(plan, types)
+    if slot_type is None:
+        return slow
+    gen = _Generator(plan, types, slot_type)
+    body = gen.emit_prologue()
+    pairs, record_id, system = gen.emit_fields()
+    build_ret, encode_ret = gen.emit_returns(pairs, record_id, system)
+    gen.decode_all_needed()
+    gen.emit_number_reads()
+    gen.emit_pair_reads()
+    gen.emit_text_reads()
+    return _load(gen.assemble(body, build_ret, encode_ret), gen.consts, slow)
+
+
+def _inline_types(plan: Plan, types: list[bytes]) -> list[int] | None:
+    """The substitution type of each slot of `plan`, or None when the plan is left to the
+    interpreter."""
+    if plan.static_names is None:  # Data names from substitutions: interpret the plan
+        return None
+    refs = plan.refs
+    if any(i >= len(types[r]) for r, i in refs):
+        return None  # the interpreter raises IndexError, as before: the record falls back
+    slot_type = [types[r][i] for r, i in refs]
+    if any(t != T_BXML and t not in RENDER and t not in _INTS for t in slot_type):
+        return None
+    return slot_type
+
+
+def _system_specs(plan: Plan) -> list[Spec | None]:
+    """Every spec of the plan that feeds a System field."""
+    return [
+        plan.event_id, plan.record_id, plan.version, plan.level, plan.task, plan.opcode, plan.keywords,
+        plan.channel, plan.computer, plan.provider_name, plan.provider_source, plan.pid, plan.tid,
+        plan.user_sid, plan.time_attr, plan.sys_time_attr,
+    ]
+
+
+def _fast_time(plan: Plan, types: list[bytes]) -> int | None:
+    """The slot of TimeCreated's SystemTime when it is the first FILETIME of the record's root
+    (usual): its ticks are read directly and its text is not needed (unless a Data field keeps
+    it too)."""
+    spec = plan.time_attr
+    refs = plan.refs
+    if isinstance(spec, int) and refs[spec][0] == 0 and types[0].find(T_FILETIME) == refs[spec][1]:
+        return spec
+    return None
+
+
+def _cached_pairs(plan: Plan, slot_type: list[int], fast_time: int | None) -> dict[int, int]:
+    """EventData pairs (index -> slot) whose value is used nowhere else: looked up by their raw
+    bytes in a cache of ready (name, text) pairs shared by every shape (`runtime.pair_cache`):
+    logs repeat most values, and a lookup costs a third of decoding, normalising and pairing."""
+    slot_uses: dict[int, int] = {}
+    for field in _system_specs(plan) + list(plan.data_values):
+        for part in (field,) if isinstance(field, (int, str)) else (field or ()):
+            if isinstance(part, int):
+                slot_uses[part] = slot_uses.get(part, 0) + 1
+    cached: dict[int, int] = {}
+    for j, value in enumerate(plan.data_values):
+        if (
+            isinstance(value, int)
+            and slot_uses.get(value) == 1
+            and value != fast_time
+            and (slot_type[value] == T_WSTRING or slot_type[value] in _INTS)
+        ):
+            cached[j] = value
+    return cached
+
+
+class _Generator:
+    """One generation: the constants passed in `K`, what each slot is needed as (text, number),
+    and the generated lines so far. Slot `k` is read as `n{k}` (a number) and/or `v{k}` (text);
+    root `r` as `r{r}`, its value offsets `o{r}` and sizes `s{r}`."""
+
+    def __init__(self, plan: Plan, types: list[bytes], slot_type: list[int]) -> None:
+        self.plan = plan
+        self.refs = plan.refs
+        self.slot_type = slot_type
+        self.consts: list[object] = []
+        self.text_slots: set[int] = set()
+        self.int_slots: set[int] = set()
+        # How each UTF-16 slot's text is used: "T" (element text), "A" (attribute), "raw" (joined
+        # with other parts). Used one way only, its normalisation joins the rare fix-up branch.
+        self.wide_uses: dict[int, set[str]] = {}
+        self.fast_time = _fast_time(plan, types)
+        self.cached = _cached_pairs(plan, slot_type, self.fast_time)  # data pair index -> slot
+        self.cached_slots = set(self.cached.values())
+        # The readers: guards that send the record to the interpreter, decoding lines, and the
+        # pair-cache miss functions.
+        self.guards: list[str] = []
+        self.inline_roots: set[int] = set()
+        self.decode: list[str] = []
+        self.has_wstring = False
+        self.misses: list[str] = []
+        self.odd: list[str] = []  # cached UTF-16 values: an odd size (never seen) goes to the interpreter
+
+    # -- expressions ------------------------------------------------------------------------
+
+    def const(self, value: object) -> str:
+        self.consts.append(value)
+        return f"K[{len(self.consts) - 1}]"
+
+    def slot_text(self, k: int) -> str:
+        if k == self.fast_time:
+            return f"RF(n{k})"
+        self.text_slots.add(k)
+        return f"v{k}"
+
+    def text(self, spec: Spec | None, attr: bool = False) -> str:
+        """An expression for the text of `spec` (as an attribute when `attr`)."""
+        if spec is None:
+            return "None"
+        if isinstance(spec, str):
+            return self.const(spec)
+        slot_type = self.slot_type
+        if isinstance(spec, int):
+            var = self.slot_text(spec)
+            if slot_type[spec] in _PLAIN_TYPES:
+                return var
+            if slot_type[spec] == T_WSTRING:  # settled in `assemble`, once every use is known
+                self.wide_uses.setdefault(spec, set()).add("A" if attr else "T")
+                return f"@{'A' if attr else 'T'}{spec}@"
+            if attr:
+                return f"NA({var})"
+            return f"({var} if '\\r' not in {var} else NT({var}))"
+        parts = ", ".join(self.const(p) if isinstance(p, str) else self.slot_text(p) for p in spec)
+        for p in spec:
+            if isinstance(p, int) and slot_type[p] == T_WSTRING:
+                self.wide_uses.setdefault(p, set()).add("raw")
+        return f"{'NA' if attr else 'NT'}(''.join(({parts},)))"
+
+    def num(self, spec: Spec | None, attr: bool = False) -> str:
+        """An expression for `spec` as an integer (int() ignores surrounding whitespace, so
+        normalisation cannot change the result)."""
+        if spec is None:
+            return "None"
+        if isinstance(spec, str):
+            return self.const(to_int(spec))
+        if isinstance(spec, int) and self.slot_type[spec] in _INTS:
+            self.int_slots.add(spec)
+            return f"n{spec}"
+        return f"I({self.text(spec, attr)})"
+
+    def text_or(self, spec: Spec | None, default: str, attr: bool = False) -> str:
+        if isinstance(spec, str):
+            return self.const(spec or (None if default == "None" else ""))
+        if spec is None:
+            return default
+        return f"({self.text(spec, attr)}) or {default}"
+
+    # -- the Event's fields -----------------------------------------------------------------
+
+    def emit_prologue(self) -> list[str]:
+        """The EventID (a record without one is rejected) and the time ticks."""
+        plan = self.plan
+        body = [
+            f"    eid = {self.num(plan.event_id)}",
+            "    if eid is None:",
+            "        raise BinXmlError('no EventID value')",
+        ]
+        sys_time = self.text(plan.sys_time_attr, attr=True) if plan.sys_time_attr is not None else None
+        fast_time = self.fast_time
+        if fast_time is not None:
+            self.int_slots.add(fast_time)
+            body.append(f"    ticks = n{fast_time} or None")
+            body.append(f"    if ticks is not None and ticks > {_SAFE_TICKS}:")
+            body.append("        RF(ticks)")
+        else:
+            body.append(f"    ticks = EXACT(r0, buf, {self.text(plan.time_attr, attr=True)})")
+        if sys_time is not None:
+            body.append("    if ticks is None:")
+            body.append(f"        ticks = PT({sys_time})")
+        return body
+
+    def emit_fields(self) -> tuple[list[str], str, str]:
+        """The EventData pairs, the record id and the System fields after the time, as
+        expressions (the order of the calls fixes the constants' indices)."""
+        plan = self.plan
+        assert plan.static_names is not None
+        provider_specs = [p for p in (plan.provider_name, plan.provider_source) if p is not None]
+        provider = " or ".join(self.text(p, attr=True) for p in provider_specs) or "''"
+        pairs = [
+            f"d{j}" if j in self.cached else f"({self.const(name)}, {self.text(value)})"
+            for j, (name, value) in enumerate(zip(plan.static_names, plan.data_values, strict=True))
+        ]
+        record_id = self.num(plan.record_id)
+        num, text_or = self.num, self.text_or
+        system = (
+            f"ticks, eid, {num(plan.version)}, {num(plan.level)}, {num(plan.task)}, "
+            f"{num(plan.opcode)}, {text_or(plan.keywords, 'None')}, {text_or(plan.channel, repr(''))}, "
+            f"({provider}) or '', {text_or(plan.computer, repr(''))}, {num(plan.pid, True)}, "
+            f"{num(plan.tid, True)}, {text_or(plan.user_sid, 'None', True)}"
+        )
+        return pairs, record_id, system
+
+    def emit_returns(self, pairs: list[str], record_id: str, system: str) -> tuple[list[str], list[str]]:
+        """The ends of both functions: the Event tuple, and the store row
+        (`core.model.rows.encode_tuples` for this one event) with its pairs added to `P`."""
+        build_ret = [
+            f"    return (source, record_number, {record_id}, {system}, ({''.join(p + ', ' for p in pairs)}), locator)"
+        ]
+        encode_ret = [f"    d{j} = {p}" for j, p in enumerate(pairs) if j not in self.cached]
+        encode_ret.append(f"    data = ({''.join(f'd{j}, ' for j in range(len(pairs)))})")
+        encode_ret.extend(f"    P[d{j}].append(sid)" for j in range(len(pairs)))
+        if record_id == "None":
+            record_id = "record_number"
+        elif not record_id.startswith("n"):  # a text turned number: may be None
+            record_id = f"(rid if (rid := {record_id}) is not None else record_number)"
+        encode_ret.append(
+            f"    return (sid, source, record_number, {record_id}, {system}, locator, "
+            f"{'DUMPS(data, MV)' if pairs else 'EMPTY'})"
+        )
+        return build_ret, encode_ret
+
+    # -- the readers of the needed values ---------------------------------------------------
+
+    def decode_all_needed(self) -> None:
+        """Every needed value is decoded (a value python-evtx's rules reject still sends the
+        record to the interpreter and on to the fallback), integers only as numbers if no field
+        keeps their text."""
+        for k, t in enumerate(self.slot_type):
+            if (
+                k not in self.text_slots
+                and k not in self.int_slots
+                and k != self.fast_time
+                and t not in _INTS
+                and k not in self.cached_slots
+            ):
+                self.text_slots.add(k)
+
+    def emit_number_reads(self) -> None:
+        """Integers read as numbers: consecutive substitutions of one root (their sizes are
+        guarded, so they are adjacent) are read by one struct call."""
+        refs, slot_type, decode = self.refs, self.slot_type, self.decode
+        numbers: dict[tuple[int, int], int] = {}
+        for k, (r, i) in enumerate(refs):
+            t = slot_type[k]
+            if (
+                (t in _INTS or k == self.fast_time)
+                and k not in self.cached_slots
+                and (k in self.int_slots or k in self.text_slots)
+            ):
+                numbers[(r, i)] = k
+        for (r, i), k in sorted(numbers.items()):
+            if (r, i - 1) in numbers:
+                continue  # read with the run it belongs to
+            run = [k]
+            while (r, i + len(run)) in numbers:
+                run.append(numbers[(r, i + len(run))])
+            self.inline_roots.add(r)
+            fmts = ""
+            for m in run:
+                fmt, width, _ = _INTS.get(slot_type[m], ("<Q", 8, "{}"))
+                self.guards.append(f"s{r}[{refs[m][1]}] != {width}")
+                fmts += fmt[1:]
+            if fmts == "B":
+                decode.append(f"    n{k} = buf[o{r}[{i}]]")
+            else:
+                names = ", ".join(f"n{m}" for m in run)
+                decode.append(f"    {names}, = {self.const(struct.Struct('<' + fmts).unpack_from)}(buf, o{r}[{i}])")
+            for m in run:
+                shown = _INTS.get(slot_type[m], ("<Q", 8, "{}"))[2]
+                if m in self.text_slots and shown == "{}":
+                    decode.append(f"    v{m} = str(n{m})")
+                elif m in self.text_slots:  # a fixed hex format of our own, as an f-string
+                    decode.append(f"    v{m} = f{shown.replace('{', '{n' + str(m))!r}")
+
+    def emit_pair_reads(self) -> None:
+        """Cached EventData pairs: a lookup by the value's bytes, and a miss function `M{j}`
+        that decodes, pairs and remembers the value."""
+        plan, misses = self.plan, self.misses
+        assert plan.static_names is not None
+        for j, k in self.cached.items():
+            r, i = self.refs[k]
+            t = self.slot_type[k]
+            self.inline_roots.add(r)
+            name = self.const(plan.static_names[j])
+            recipe = self._pair_recipe(k, t)
+            cache = self.const(rt.pair_cache(plan.static_names[j], t))
+            # The value's bytes end where the next one starts (sizes are guarded: exact and even).
+            self.decode.append(f"    d{j} = {cache}.get(w := buf[o{r}[{i}] : o{r}[{i + 1}]]) or M{j}(w)")
+            misses.append(f"def M{j}(w):")
+            misses.extend(recipe)
+            misses.append(f"    d = ({name}, v)")
+            misses.append(f"    if len({cache}) < CACHE_ITEMS and BUDGET[0] > 0:")
+            misses.append(f"        {cache}[w] = d")
+            misses.append("        BUDGET[0] -= 1")
+            misses.append("    return d")
+
+    def _pair_recipe(self, k: int, t: int) -> list[str]:
+        """The miss function's decoding of the cached value `w` (slot `k`, type `t`) into `v`."""
+        r, i = self.refs[k]
+        if t == T_WSTRING:
+            self.has_wstring = True
+            self.odd.append(f"s{r}[{i}]")
+            return [
+                "    v = w.decode('utf-16')",
+                "    if not v.isprintable():",
+                "        v = NT(FIXW(v))",
+            ]
+        fmt, width, shown = _INTS[t]
+        self.guards.append(f"s{r}[{i}] != {width}")
+        read = "w[0]" if fmt == "<B" else f"{self.const(_UNPACK[fmt])}(w, 0)[0]"
+        return [f"    v = {'str(' + read + ')' if shown == '{}' else 'f' + repr(shown.replace('{', '{' + read))}"]
+
+    def emit_text_reads(self) -> None:
+        """The text of every other needed value, per value type: SIDs and GUIDs through their
+        caches, UTF-16 decoded in line, the rest through `values.RENDER`."""
+        for k, (r, i) in enumerate(self.refs):
+            t = self.slot_type[k]
+            if t in _INTS or k == self.fast_time or k in self.cached_slots or k not in self.text_slots:
+                continue
+            if t == T_NULL:
+                self.decode.append(f"    v{k} = ''")
+            elif t == 0x13:
+                self._read_sid(k, r, i)
+            elif t == 0x0F:
+                self._read_guid(k, r, i)
+            elif t == T_WSTRING:
+                self._read_wstring(k, r, i)
+            else:
+                self.decode.append(f"    v{k} = {self.const(RENDER[t])}(buf, o{r}[{i}], s{r}[{i}])")
+
+    def _read_sid(self, k: int, r: int, i: int) -> None:
+        """A cached text stands for the SID's exact bytes (hence the range guard)."""
+        self.inline_roots.add(r)
+        self.decode.append(f"    a = o{r}[{i}]")
+        self.decode.append(f"    v{k} = SIDS.get(buf[a : a + s{r}[{i}]]) or SID(buf, a, s{r}[{i}])")
+
+    def _read_guid(self, k: int, r: int, i: int) -> None:
+        self.inline_roots.add(r)
+        self.guards.append(f"s{r}[{i}] != 16")
+        self.decode.append(f"    a = o{r}[{i}]")
+        self.decode.append(f"    v{k} = GUIDS.get(buf[a : a + 16]) or GUID(buf, a)")
+
+    def _read_wstring(self, k: int, r: int, i: int) -> None:
+        """Decoded in line; a text that is not all printable takes the fix-up branch, where its
+        normalisation joins it when the text is used one way only."""
+        self.inline_roots.add(r)
+        self.has_wstring = True
+        decode = self.decode
+        decode.append(f"    a = o{r}[{i}]")
+        decode.append(f"    v{k} = buf[a : a + (s{r}[{i}] & -2)].decode('utf-16')")
+        decode.append(f"    if not v{k}.isprintable():")
+        uses = self.wide_uses.get(k, set())
+        fix = {"T": "NT(FIXW", "A": "NA(FIXW"}.get(next(iter(uses))) if len(uses) == 1 else None
+        decode.append(f"        v{k} = {fix}(v{k}))" if fix else f"        v{k} = FIXW(v{k})")
+
+    # -- assembly ---------------------------------------------------------------------------
+
+    def assemble(self, body: list[str], build_ret: list[str], encode_ret: list[str]) -> str:
+        """The source of the miss functions, `build` and `encode`: each unpacks the roots it
+        reads, guards the sizes and ranges the in-line readers assume (else the interpreter,
+        `SLOW`, decodes the record), decodes, then assembles its result."""
+        if self.odd:
+            self.guards.append(f"({' | '.join(self.odd)}) & 1")
+        guards = [f"o{r}[-1] > n" for r in sorted(self.inline_roots)] + self.guards
+        head = [
+            f"    r{r} = roots[{r}]; o{r} = r{r}.offsets; s{r} = r{r}.sizes"
+            for r in sorted({r for r, _ in self.refs} | {0})
+        ]
+        lines: list[str] = list(self.misses)
+        for name, ret, slow_call in (
+            ("build(buf, roots, record_number, source, locator)", build_ret, "SLOW"),
+            ("encode(buf, roots, record_number, source, locator, sid, P)", encode_ret, "ENC1(sid, P, SLOW"),
+        ):
+            fallback = f"        return {slow_call}(buf, roots, record_number, source, locator)"
+            fallback += ")" if slow_call != "SLOW" else ""
+            lines.append(f"def {name}:")
+            lines.extend(head)
+            if guards:
+                lines.append("    n = len(buf)")
+                lines.append(f"    if {' or '.join(guards)}:")
+                lines.append(fallback)
+            if self.has_wstring:
+                lines.append("    try:")
+                lines.extend("    " + line for line in self.decode)
+                lines.append("    except UnicodeDecodeError:")
+                lines.append(fallback)
+            else:
+                lines.extend(self.decode)
+            lines.extend(body)
+            lines.extend(ret)
+        source = "\n".join(lines)
+        for k, uses in self.wide_uses.items():
+            single = len(uses) == 1 and "raw" not in uses
+            source = source.replace(f"@T{k}@", f"v{k}" if single else f"(v{k} if '\\r' not in v{k} else NT(v{k}))")
+            source = source.replace(f"@A{k}@", f"v{k}" if single else f"NA(v{k})")
+        return source
+
+
+def _load(source: str, consts: list[object], slow: Builder) -> Builder:
+    """Compile `source` (once per process for equal sources) and bind its names: the constants,
+    the runtime helpers, and the interpreter `slow` as the fallback."""
+    namespace: dict[str, Any] = {
+        "K": tuple(consts),
+        "NT": rt.norm_text,
+        "NA": rt.norm_attr,
+        "I": to_int,
+        "BinXmlError": BinXmlError,
+        "EXACT": exact_ticks,
+        "PT": parse_time,
+        "RF": render_filetime,
+        "FIXW": rt.fix_wstring,
+        "SLOW": slow,
+        "CACHE_ITEMS": rt.PAIR_CACHE_ITEMS,
+        "BUDGET": rt.PAIR_BUDGET,
+        "ENC1": encode_one,
+        "DUMPS": marshal.dumps,
+        "MV": MARSHAL_VERSION,
+        "EMPTY": b"",
+        "SIDS": rt.SIDS,
+        "SID": rt.render_sid,
+        "GUIDS": rt.GUIDS,
+        "GUID": rt.render_guid,
+    }
+    code = _CODE_CACHE.get(source)
+    if code is None:  # the same shape in another file gives the same source: compile once
+        code = compile(source, "<evtx plan>", "exec")
+        if len(_CODE_CACHE) < MAX_CODE_CACHE:
+            _CODE_CACHE[source] = code
+    exec(code, namespace)  # noqa: S102 - our own code
+    builder: Builder = namespace["build"]
+    builder.encode = namespace["encode"]  # type: ignore[attr-defined]
+    return builder
