@@ -110,10 +110,15 @@ def test_a_batch_inserted_twice_replaces_itself(tmp_path: Path) -> None:
     """A worker that dies after committing has its batch decoded again by the parent."""
     path = str(sample(BIG))
     with Store(tmp_path / "w.db") as store:
+        listed = "SELECT sum(json_array_length(ids)) FROM postings"
         first = evtx_ingest.store_range_here(str(store.path), path, 0, 0, 4)
+        once = store.conn.execute(listed).fetchone()[0]
         again = evtx_ingest.store_range_here(str(store.path), path, 0, 0, 4)
         assert first.events == again.events == store.count() > 0
         assert first.last_id == again.last_id
+        # Its posting lists too: a field filter or a stack counts each event once.
+        assert store.conn.execute(listed).fetchone()[0] == once > 0
+        assert _indexed(store) == _expected_index(store)
 
 
 def test_memory_store_is_written_by_the_parent(inline_store: Store) -> None:
