@@ -4,6 +4,7 @@ nothing more or less than what was reported when loading stops or the workers br
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from concurrent.futures import Future
@@ -110,10 +111,15 @@ def test_a_batch_inserted_twice_replaces_itself(tmp_path: Path) -> None:
     """A worker that dies after committing has its batch decoded again by the parent."""
     path = str(sample(BIG))
     with Store(tmp_path / "w.db") as store:
+        listed = "SELECT sum(json_array_length(ids)) FROM postings"
         first = evtx_ingest.store_range_here(str(store.path), path, 0, 0, 4)
+        once = store.conn.execute(listed).fetchone()[0]
         again = evtx_ingest.store_range_here(str(store.path), path, 0, 0, 4)
         assert first.events == again.events == store.count() > 0
         assert first.last_id == again.last_id
+        # Its posting lists too: a field filter or a stack counts each event once.
+        assert store.conn.execute(listed).fetchone()[0] == once > 0
+        assert _indexed(store) == _expected_index(store)
 
 
 def test_memory_store_is_written_by_the_parent(inline_store: Store) -> None:
@@ -138,3 +144,20 @@ def test_second_input_gets_its_own_ids(tmp_path: Path, inline_store: Store) -> N
         assert _indexed(store) == _expected_index(store)
         where, params, _ = compile_query("LogonType:3")
         assert store.count(where, params) == 2 * inline_store.count(where, params)
+
+
+def test_large_logs_are_stored_in_growing_tasks() -> None:
+    """Worker tasks start small (rows and progress come back soon) and double up to 16 MiB
+    (fewer transactions and posting rows), covering every chunk once, in order."""
+    groups = evtx._groups(2000, 1, evtx_ingest.GROUP_CHUNKS, evtx_ingest.MIN_GROUP_CHUNKS)
+    assert [c for _, c in groups[:6]] == [16, 32, 64, 128, 256, 256]
+    assert [f for f, _ in groups] == list(itertools.accumulate([1] + [c for _, c in groups[:-1]]))
+    assert sum(c for _, c in groups) == 1999
+    assert evtx._groups(10, 0) == [(0, 4), (4, 4), (8, 2)]  # without `smallest`: fixed size
+
+
+def test_each_worker_gets_several_tasks(tmp_path: Path) -> None:
+    log = tmp_path / "x.evtx"
+    log.write_bytes(b"\0" * (4096 + 400 * 65536))
+    assert evtx_ingest.group_chunks(str(log), 2) == 50  # 400 chunks: 4 tasks or more per worker
+    assert evtx_ingest.group_chunks(str(log), 8) == evtx_ingest.MIN_GROUP_CHUNKS

@@ -597,7 +597,10 @@ def test_free_text_searches_distinct_values_not_events(store: Store) -> None:
     """EventData values are searched in `postings`, System values in `strings`, and events are
     only visited for a System value that matched (strings is the outer loop)."""
     lines = _plan(store, '"passwords.txt"').splitlines()
-    assert any(line.startswith("SCAN p") for line in lines), lines
+    # EventData values are matched in the index (no list read), and only matching rows fetched.
+    assert any(line.startswith("SCAN postings USING COVERING INDEX postings_value") for line in lines), lines
+    assert "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)" in lines, lines
+    assert "SCAN p" not in lines, lines
     outer = next(i for i, line in enumerate(lines) if line.startswith("SCAN t"))
     inner = next(i for i, line in enumerate(lines) if line.startswith(("SCAN s", "SEARCH s")))
     assert outer < inner, lines

@@ -26,6 +26,7 @@ from core.model.rows import (
     store_id,
 )
 from core.store.disk_full import is_disk_full
+from core.store.schema import LIST_FIRST_ID
 from core.store.store import Store
 
 T = TypeVar("T")
@@ -71,8 +72,8 @@ class Batch(NamedTuple):
 def _batches(path: str, source: int, jobs: int | None, store: Store) -> tuple[str, Iterator[Batch]]:
     """Detect the format and stream its batches (raises InputError).
 
-    Large EVTX files are decoded by worker processes that insert the rows themselves
-    (`core.store.evtx_ingest`); smaller ones are decoded and inserted here (no process start-up).
+    Large EVTX files are decoded by worker processes that insert the rows and their posting
+    lists themselves (`core.store.evtx_ingest`); smaller ones are decoded and inserted here (no process start-up).
     Other formats are encoded here, in batches that start small so the first rows reach the
     screen at once, then grow (fewer transactions), and are also flushed after FLUSH_SECONDS.
     """
@@ -86,7 +87,7 @@ def _batches(path: str, source: int, jobs: int | None, store: Store) -> tuple[st
 
             return fmt, _each(
                 stored_batches(str(store.path), path, source, jobs),
-                lambda b: Batch([], b.events, b.last_id, b.posting_lists(), b.issues, b.end_offset, b.strings),
+                lambda b: Batch([], b.events, b.last_id, {}, b.issues, b.end_offset, []),
             )
         return fmt, _each(
             evtx.iter_encoded_batches(path, source, jobs),
@@ -147,10 +148,11 @@ def _drop_unaccounted(store: Store, batches: Iterator[Batch], source: int, last_
     """After a stop or an error: let the workers finish the batches they hold, then delete the
     events they inserted that were not counted (the store keeps exactly what was reported)."""
     _close(batches)
+    bounds = (last_id, (source << ID_SHIFT) | MAX_PLACE)
     with store.conn:
-        store.conn.execute(
-            "DELETE FROM events WHERE id > ? AND id <= ?", (last_id, (source << ID_SHIFT) | MAX_PLACE)
-        )
+        store.conn.execute("DELETE FROM events WHERE id > ? AND id <= ?", bounds)
+        # Lists the workers wrote with those events (lists the parent writes are of counted ones).
+        store.conn.execute(f"DELETE FROM postings WHERE {LIST_FIRST_ID} > ? AND {LIST_FIRST_ID} <= ?", bounds)
 
 
 def load_paths(

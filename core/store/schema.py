@@ -3,8 +3,8 @@
 `events` holds one row per event with the System fields as columns and the ordered EventData
 pairs marshalled (to rebuild the `Event`, see `core.model.rows`). `postings` indexes the EventData
 values: one row per distinct (field, value) with the ids of the events holding it as a JSON
-array (a pair may have several rows: one per flush while loading, one per spelling of the
-name), the field name lower-cased and `num` set when the value is a number (hex or decimal), so
+array (a pair may have several rows: one per batch of a large EVTX log or flush while loading,
+one per spelling of the name), the field name lower-cased and `num` set when the value is a number (hex or decimal), so
 that `pid:0xc8c` and `pid:3212` find `0x0000000000000c8c` through an index. Logs repeat most
 values, so this is a small fraction of the rows a row-per-field table needs, and SQLite expands
 a list in C (`json_each`, see `FIELD_IDS`). System values stay in their `events` columns only;
@@ -109,3 +109,8 @@ SYSTEM_FIELDS: dict[str, str] = {
 #: OR REPLACE: a worker that dies after committing its batch has it decoded again, identically.
 _PLACES = ", ".join("?" * len(EVENT_COLUMNS.split(",")))
 INSERT_EVENTS = f"INSERT OR REPLACE INTO events({EVENT_COLUMNS}) VALUES ({_PLACES})"
+INSERT_POSTINGS = "INSERT INTO postings(name, value, num, ids) VALUES (?, ?, ?, ?)"
+INSERT_STRINGS = "INSERT OR IGNORE INTO strings(value) VALUES (?)"
+#: The first (lowest) id of a posting list `ids`: the lists a worker wrote for one batch are
+#: found by it (`core.store.evtx_ingest`, `core.store.ingest`), all their ids being the batch's.
+LIST_FIRST_ID = "json_extract(ids, '$[0]')"

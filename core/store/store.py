@@ -219,7 +219,7 @@ class Store:
         new = (system_strings(rows) if strings is None else storable_texts(strings)) - self._strings
         if new:
             with self.conn:
-                self.conn.executemany("INSERT OR IGNORE INTO strings(value) VALUES (?)", [(v,) for v in new])
+                self.conn.executemany(schema.INSERT_STRINGS, [(v,) for v in new])
             self._strings |= new
         self.add_postings(postings)
         return repairs
@@ -247,7 +247,7 @@ class Store:
         ]
         self._pending = {}
         self._held = 0
-        sql = "INSERT INTO postings(name, value, num, ids) VALUES (?, ?, ?, ?)"
+        sql = schema.INSERT_POSTINGS
         try:
             with self.conn:
                 self.conn.executemany(sql, rows)

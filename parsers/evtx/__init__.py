@@ -279,8 +279,18 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
     )
 
 
-def _groups(n_chunks: int, start: int, size: int = GROUP_CHUNKS) -> list[tuple[int, int]]:
-    return [(first, min(size, n_chunks - first)) for first in range(start, n_chunks, size)]
+def _groups(n_chunks: int, start: int, size: int = GROUP_CHUNKS, smallest: int | None = None) -> list[tuple[int, int]]:
+    """(first chunk, count) of the tasks from chunk `start`: `size` chunks each, or, from
+    `smallest`, doubling up to `size` (large tasks, yet the first results come back soon)."""
+    groups: list[tuple[int, int]] = []
+    step = max(1, min(size, smallest or size))
+    first = start
+    while first < n_chunks:  # bounded: each task takes at least one chunk
+        count = min(step, n_chunks - first)
+        groups.append((first, count))
+        first += count
+        step = min(size, step * 2)
+    return groups
 
 
 def _parallel(
@@ -291,11 +301,12 @@ def _parallel(
     task: Callable[[str, int, int, int], T],
     inline: Callable[[int, int], T],
     group: int = GROUP_CHUNKS,
+    smallest: int | None = None,
 ) -> Iterator[T]:
     """Results of `task` over the groups of chunks, in file order: the first group inline, the
     others in workers (a pool that breaks or cannot start degrades to inline decoding)."""
     first = min(FIRST_CHUNKS, n_chunks)
-    groups = _groups(n_chunks, first, group)
+    groups = _groups(n_chunks, first, group, smallest)
     done = 0  # groups handed out so far
     pool: ProcessPoolExecutor | None = None
     # The first events come from here, before any process starts (a fork server takes ~0.1 s).
@@ -388,12 +399,14 @@ def map_chunk_groups(
     task: Callable[[str, int, int, int], T],
     inline: Callable[[str, int, int, int], T] | None = None,
     group: int = GROUP_CHUNKS,
+    smallest: int | None = None,
 ) -> Generator[T, None, None]:
     """`task(path, source, first chunk, chunk count)` over the file's groups of chunks, results
     in file order: in worker processes (`task` must pickle: a module-level function or a
     partial of one), the first group (and every group of a small file) in this process, as
     `iter_events` schedules them, through `inline` when given (say, to hold no resource a
-    forked worker would inherit), `group` chunks a task. Raises InputError as `iter_events`."""
+    forked worker would inherit), `group` chunks a task (from `smallest`, doubling, when given).
+    Raises InputError as `iter_events`."""
     plan = _plan(path, jobs)
     if plan is None:
         return
@@ -401,10 +414,12 @@ def map_chunk_groups(
     here = inline or task
     try:
         if inline_only:
-            for first, count in _groups(n_chunks, 0, group):
+            for first, count in _groups(n_chunks, 0, group, smallest):
                 yield here(path, source, first, count)
         else:
-            yield from _parallel(path, source, jobs, n_chunks, task, lambda f, c: here(path, source, f, c), group)
+            yield from _parallel(
+                path, source, jobs, n_chunks, task, lambda f, c: here(path, source, f, c), group, smallest
+            )
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     finally:

@@ -1,0 +1,196 @@
+"""A ~1 GB log end to end (issue 18): the app opening it, the store it makes, the Rust package.
+
+    .venv/bin/python bench/big_log.py [--mb 1000] [--file X.evtx] [--skip-rust]
+
+In one run, on one file (built by `bench/make_big_log.py` from the Security sample unless
+`--file`): the app, headless in a child process with a fresh cache directory, timed from the
+creation of its app object until the first rows are on screen, the log is loaded and indexed,
+and the findings are done; meanwhile the resident memory of the app and every process it
+starts (ingest child, decoder workers, findings child) is polled from /proc, summed over the
+tree (forked workers share pages, so the sum overstates; RssAnon leaves out mapped file pages)
+and per process. Then the size of the store on disk against the log's, the time to count and
+page a few filters on that store, and the Rust-backed `evtx` package decoding the same file
+(`records_json` + `json.loads`, one core). Targets: first rows <= 0.5 s, all views ready <= 60 s,
+peak RSS <= 500 MB, store <= 1.5x the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.make_big_log import build  # noqa: E402
+
+SAMPLE = ROOT.parent / "shared" / "samples" / "evtx" / "parsers" / "omerbenamram__samples__security.evtx"
+
+#: The app in a child process: seconds from its creation to first rows, loaded, findings done.
+_APP = """
+import asyncio, json, sys, time
+sys.path.insert(0, sys.argv[2])
+from tui.app import EvtxApp
+
+async def main(path):
+    start = time.perf_counter()
+    app = EvtxApp([path])
+    out = {}
+    async with app.run_test(size=(160, 48)):
+        while app.table.row_at(0) is None:
+            await asyncio.sleep(0.002)
+        out["first_rows_s"] = time.perf_counter() - start
+        while not app.loaded and time.perf_counter() - start < 1800:
+            await asyncio.sleep(0.02)
+        out["loaded_s"] = time.perf_counter() - start
+        while not app.findings_ready and time.perf_counter() - start < 1800:
+            await asyncio.sleep(0.02)
+        out["findings_s"] = time.perf_counter() - start
+        while app.table.total is None and time.perf_counter() - start < 1800:
+            await asyncio.sleep(0.02)
+        out["events"] = app.table.total or 0
+    print(json.dumps(out))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def _tree_rss(root: int) -> tuple[int, int, int]:
+    """Over `root` and its descendants: (sum of VmRSS, sum of RssAnon, the largest RssAnon),
+    in bytes. RssAnon leaves out the pages of the log that the workers map (file pages the
+    kernel drops under pressure) and of the store's files."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid = int(entry)
+        children.setdefault(int(fields.get("PPid", "0").strip() or 0), []).append(pid)
+        rss[pid] = (int(fields.get("VmRSS", "0 kB").split()[0]) * 1024,
+                    int(fields.get("RssAnon", "0 kB").split()[0]) * 1024)
+    total, anon, largest, todo = 0, 0, 0, [root]
+    seen: set[int] = set()
+    while todo and len(seen) < 10_000:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        one, one_anon = rss.get(pid, (0, 0))
+        total, anon, largest = total + one, anon + one_anon, max(largest, one_anon)
+        todo.extend(children.get(pid, ()))
+    return total, anon, largest
+
+
+def run_app(path: str, env: dict[str, str]) -> dict[str, float]:
+    """The app's timings and its tree's peak memory (polled every 0.1 s)."""
+    proc = subprocess.Popen([sys.executable, "-c", _APP, path, str(ROOT)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, text=True)
+    peak = [0, 0, 0]
+
+    def poll() -> None:
+        while proc.poll() is None:
+            peak[:] = [max(a, b) for a, b in zip(peak, _tree_rss(proc.pid), strict=True)]
+            time.sleep(0.1)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    out, _ = proc.communicate(timeout=3600)
+    poller.join()
+    if proc.returncode:
+        raise SystemExit(f"app run failed ({proc.returncode})")
+    result: dict[str, float] = json.loads(str(out).strip().splitlines()[-1])
+    result["peak_rss_tree_mb"] = peak[0] / 1e6
+    result["peak_anon_tree_mb"] = peak[1] / 1e6
+    result["peak_anon_one_process_mb"] = peak[2] / 1e6
+    return result
+
+
+def rust(path: str) -> dict[str, float]:
+    from evtx import PyEvtxParser
+
+    start, cpu = time.perf_counter(), time.process_time()
+    n = 0
+    for record in PyEvtxParser(path).records_json():
+        json.loads(record["data"])  # type: ignore[index]
+        n += 1
+    return {"records": n, "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}
+
+
+def filters(db: Path) -> dict[str, float]:
+    """Milliseconds to count and page a few filters on the store the app made (median of 3):
+    the most and the least common EventData value, and free text."""
+    from core.query.compile import compile_query
+    from core.store.store import Store
+
+    out: dict[str, float] = {}
+    with Store(db, readonly=True) as store:
+        by_count = ("SELECT name, value FROM postings GROUP BY name, value "
+                    "ORDER BY sum(json_array_length(ids)) {} LIMIT 1")
+        common = store.conn.execute(by_count.format("DESC")).fetchone()
+        rare = store.conn.execute(by_count.format("ASC")).fetchone()
+        for label, query in (("common_value", f'{common[0]}:"{common[1]}"'), ("rare_value", f'{rare[0]}:"{rare[1]}"'),
+                             ("free_text", '"svchost"'), ("event_id", "4624")):
+            where, params, _ = compile_query(query)
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                store.count(where, params)
+                store.select(where, params, limit=100)
+                times.append(time.perf_counter() - start)
+            out[f"{label}_ms"] = sorted(times)[1] * 1000
+    return out
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--file", help="use this .evtx instead of building one")
+    ap.add_argument("--mb", type=float, default=1000.0, help="size of the built log in MB (default 1000)")
+    ap.add_argument("--skip-rust", action="store_true")
+    args = ap.parse_args()
+    if args.file:
+        path = Path(args.file)
+    else:
+        path = ROOT / "bench" / "out" / f"big-{args.mb:g}mb.evtx"
+        if not path.is_file():
+            chunks, records = build(SAMPLE, path, args.mb)
+            print(f"built {path.name}: {chunks} chunks, {records} records", flush=True)
+    log_mb = path.stat().st_size / 1e6
+    results: dict[str, object] = {"file": str(path), "log_mb": round(log_mb, 1)}
+    with tempfile.TemporaryDirectory(prefix="evtx-big-", dir=ROOT / "bench" / "out") as tmp:
+        env = dict(os.environ)
+        for name in ("CACHE", "DATA", "CONFIG"):
+            env[f"EVTX_EXPLORER_{name}_DIR"] = str(Path(tmp) / name.lower())
+        app = run_app(str(path), env)
+        results["app"] = {k: round(v, 3) for k, v in app.items()}
+        store_mb = _size(Path(tmp) / "cache") / 1e6
+        results["store_mb"] = round(store_mb, 1)
+        results["store_over_log"] = round(store_mb / log_mb, 2)
+        stores = sorted(Path(tmp, "cache").rglob("*.sqlite"), key=lambda f: f.stat().st_size)
+        if stores:
+            results["filters_count_and_page"] = {k: round(v, 1) for k, v in filters(stores[-1]).items()}
+    if not args.skip_rust:
+        results["rust"] = {k: round(v, 3) for k, v in rust(str(path)).items()}
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
