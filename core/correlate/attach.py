@@ -81,7 +81,7 @@ def attach(model: CorrelationModel, keys: Iterable[EventKeys]) -> dict[int, Atta
         process: ProcessLink | None = None
         for name in row.pid:
             pid = as_int(values.get(name))
-            if pid is not None:
+            if pid:  # 0: done over RPC from another computer (a remote schtasks /create)
                 process = model.process_at(computer, pid, key.filetime)
                 break
         session: SessionLink | None = None

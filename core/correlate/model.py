@@ -474,6 +474,8 @@ class CorrelationModel:
             session = SessionLink(lid, s, c.confidence, c.reason, c.user)
         text = summary(ref, source, target, None, None, session)
         attached = self.attachments.get(stored.id)
+        if attached is not None and source is None and attached.process is not None:
+            source = attached.process
         if attached is not None:
             text = f"{attached.text}" + (f" by {source.label}" if source else "")
         links = related(self, ref, source, target, None, None, session)
