@@ -49,11 +49,31 @@ def test_sysmon_10_and_4656_of_the_same_access_are_linked() -> None:
     (twin,) = c.links
     assert (twin.relation, twin.ref and twin.ref.record_id, twin.confidence) == ("4656 of the same access", 2, "exact")
     assert twin.reason == "same source process and target image, logged 4 ms apart, same access mask 0x1010"
-    other = model.correlate(by_record(events, 4)).links
-    assert [(x.ref and x.ref.record_id, x.confidence) for x in other] == [(2, "inferred")]
+    # one access seen twice: the 4656 pairs with one Sysmon 10 only (another OpenProcess call
+    # with other rights, which the object's SACL did not audit, has no 4656)
+    assert model.correlate(by_record(events, 4)).links == ()
     back = model.correlate(by_record(events, 2)).links
-    assert [(x.relation, x.ref and x.ref.record_id) for x in back] == [
-        ("Sysmon 10 of the same access", 3), ("Sysmon 10 of the same access", 4)]
+    assert [(x.relation, x.ref and x.ref.record_id) for x in back] == [("Sysmon 10 of the same access", 3)]
+
+
+def test_a_4656_asking_other_rights_is_an_inferred_twin_and_equal_ones_pair_in_order() -> None:
+    events = load(
+        p4688(1, 0.0, "0x384", MIMI, "0x4"),
+        open_process(2, 1.0, "0x384", "0x88", "0x1fffff"),
+        s10(3, 1.0, "{M}", 900, MIMI, "{L}", 700, LSASS, access="0x1410"),
+        open_process(4, 2.0, "0x384", "0x8c", "0x1410"),
+        open_process(5, 2.0, "0x384", "0x90", "0x1410"),
+        s10(6, 2.0, "{M}", 900, MIMI, "{L}", 700, LSASS, access="0x1410"),
+        s10(7, 2.0, "{M}", 900, MIMI, "{L}", 700, LSASS, access="0x1410"),
+    )
+    model = build_model(events)
+    (twin,) = model.correlate(by_record(events, 3)).links
+    assert (twin.ref and twin.ref.record_id, twin.confidence) == (2, "inferred")
+    assert twin.reason.endswith("but the 4656 asks for 0x1fffff and Sysmon grants 0x1410")
+    pairs = [(rid, [(x.ref and x.ref.record_id, x.confidence) for x in model.correlate(by_record(events, rid)).links])
+             for rid in (6, 7)]
+    assert pairs == [(6, [(4, "inferred")]), (7, [(5, "inferred")])]
+    assert "2 such 4656s are equally near: paired in log order" in model.correlate(by_record(events, 6)).links[0].reason
 
 
 def test_process_access_list_ranks_lsass_first_with_duplications() -> None:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.correlate.processes import (
-    AMBIGUOUS,
     EXACT,
     INFERRED,
     MISSING,
@@ -109,43 +108,53 @@ class AccessTracker:
         self.opens.append(_Open(ref, host, source, handle, basename(object_name).casefold(), mask))
 
     def join(self) -> None:
-        """Pair each Sysmon 10 with the 4656 of the same source instance and target image
-        nearest in time within ACCESS_WINDOW, the same mask first."""
+        """Pair Sysmon 10s and 4656s one to one: same source instance and target image, logged
+        within ACCESS_WINDOW; first those with the same access mask, then (inferred) what is
+        left with another mask. Among equally near candidates the first in log order wins, so
+        eight identical opens at the same moment pair with eight Sysmon 10s in order."""
         if not self.sysmon or not self.opens:
             return
-        buckets: dict[tuple[int, str], list[_Open]] = {}
-        for o in self.opens:
-            buckets.setdefault((o.source, o.target_image), []).append(o)
-        for items in buckets.values():
-            items.sort(key=lambda o: o.ref.key)
-        for s in self.sysmon:
-            if s.source is None:
-                continue
-            bucket = buckets.get((s.source, s.target_image))
-            if not bucket:
-                continue
-            keys = [o.ref.ts for o in bucket]
-            lo = bisect.bisect_left(keys, s.ref.ts - ACCESS_WINDOW)
-            hi = bisect.bisect_right(keys, s.ref.ts + ACCESS_WINDOW)
-            near = bucket[lo:hi][:64]
-            if not near:
-                continue
-            ranked = sorted(near, key=lambda o: (o.mask != s.granted, abs(o.ref.ts - s.ref.ts)))
-            best = ranked[0]
-            ties = [o for o in ranked if (o.mask != s.granted, abs(o.ref.ts - s.ref.ts)) ==
-                    (best.mask != s.granted, abs(best.ref.ts - s.ref.ts))]
-            ms = abs(best.ref.ts - s.ref.ts) / (TICKS_PER_SECOND / 1000)
-            what = f"same source process and target image, logged {ms:.0f} ms apart"
-            if len(ties) > 1:
-                listed = ", ".join(f"record {o.ref.record_id}" for o in ties)
-                confidence, reason = AMBIGUOUS, f"{what}; several 4656s are equally near: {listed}"
-            elif best.mask == s.granted:
-                confidence, reason = EXACT, f"{what}, same access mask {pid_text(s.granted)}"
-            else:
-                confidence, reason = INFERRED, (f"{what}, but the 4656 asks for {pid_text(best.mask)} and Sysmon "
-                                                f"grants {pid_text(s.granted)}")
-            self.twins.setdefault(s.ref.store_id, []).append(Twin(best.ref, best.handle, confidence, reason))
-            self.twins.setdefault(best.ref.store_id, []).append(Twin(s.ref, None, confidence, reason))
+        buckets: dict[tuple[int, str], list[int]] = {}
+        for i, o in enumerate(self.opens):
+            buckets.setdefault((o.source, o.target_image), []).append(i)
+        times: dict[tuple[int, str], list[int]] = {}
+        for key, idxs in buckets.items():
+            idxs.sort(key=lambda i: self.opens[i].ref.key)
+            times[key] = [self.opens[i].ref.ts for i in idxs]
+        taken: set[int] = set()
+        linked: set[int] = set()
+        for same_mask in (True, False):
+            for n, s in enumerate(self.sysmon):
+                if s.source is None or n in linked:
+                    continue
+                key = (s.source, s.target_image)
+                bucket = buckets.get(key)
+                if not bucket:
+                    continue
+                lo = bisect.bisect_left(times[key], s.ref.ts - ACCESS_WINDOW)
+                hi = bisect.bisect_right(times[key], s.ref.ts + ACCESS_WINDOW)
+                near = [i for i in bucket[lo:hi][:256] if (self.opens[i].mask == s.granted) == same_mask]
+                cands = [i for i in near if i not in taken]
+                if not cands:
+                    continue
+                best = min(cands, key=lambda i: (abs(self.opens[i].ref.ts - s.ref.ts), self.opens[i].ref.order))
+                o = self.opens[best]
+                gap = abs(o.ref.ts - s.ref.ts)
+                ties = sum(1 for i in near if abs(self.opens[i].ref.ts - s.ref.ts) == gap)
+                what = (f"same source process and target image, logged {gap / (TICKS_PER_SECOND / 1000):.0f} ms "
+                        "apart")
+                if not same_mask:
+                    confidence, reason = INFERRED, (f"{what}, but the 4656 asks for {pid_text(o.mask)} and Sysmon "
+                                                    f"grants {pid_text(s.granted)}")
+                elif ties > 1:
+                    confidence, reason = INFERRED, (f"{what}, same access mask {pid_text(s.granted)}; {ties} such "
+                                                    "4656s are equally near: paired in log order")
+                else:
+                    confidence, reason = EXACT, f"{what}, same access mask {pid_text(s.granted)}"
+                taken.add(best)
+                linked.add(n)
+                self.twins.setdefault(s.ref.store_id, []).append(Twin(o.ref, o.handle, confidence, reason))
+                self.twins.setdefault(o.ref.store_id, []).append(Twin(s.ref, None, confidence, reason))
 
 
 @dataclass(frozen=True, slots=True)
