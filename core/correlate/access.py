@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.correlate.processes import (
+    AMBIGUOUS,
     EXACT,
     INFERRED,
     MISSING,
@@ -278,7 +279,7 @@ def _open_rows(model: CorrelationModel) -> list[ProcessAccess]:
             continue
         handle = model.handles[o.handle]
         source = model.processes[o.source]
-        target, confidence, reason = model.process_named(model.computer_of(o.host), o.target_image, o.ref)
+        target, confidence, reason = process_named(model, model.computer_of(o.host), o.target_image, o.ref)
         if target is not None and target.index == source.index:
             continue
         score, why = risk_of(source, target.name if target else o.target_image, o.mask)
@@ -290,3 +291,22 @@ def _open_rows(model: CorrelationModel) -> list[ProcessAccess]:
             handle=handle.index, duplications=handle.duplications, risk=score, why_risky=why,
         ))
     return rows
+
+
+def process_named(model: CorrelationModel, computer: str, image: str, ref: Ref) -> tuple[Process | None, str, str]:
+    """The instance of the image file name `image` alive on `computer` at `ref` (a 4656 on a
+    Process object names its target by path only), with the confidence and reason."""
+    if model.by_image is None:
+        index: dict[tuple[str, str], list[int]] = {}
+        for p in model.processes:
+            for name in {p.name.casefold(), *(basename(n).casefold() for n, _ in p.names)}:
+                index.setdefault((p.computer.casefold(), name), []).append(p.index)
+        model.by_image = index
+    cands = [model.processes[i] for i in model.by_image.get((computer.casefold(), image.casefold()), [])]
+    alive = [p for p in cands if (p.start is None or p.start <= ref.key) and (p.end is None or p.end >= ref.key)]
+    if len(alive) == 1:
+        return alive[0], INFERRED, f"the only {image} alive at this time (the 4656 names its target by path only)"
+    if alive:
+        listed = ", ".join(p.label for p in alive[:8])
+        return None, AMBIGUOUS, f"several {image} alive at this time: {listed}"
+    return None, MISSING, f"no {image} alive on {computer} at this time in this log"

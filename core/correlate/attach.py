@@ -94,3 +94,4 @@ def attach(model: CorrelationModel, keys: Iterable[EventKeys]) -> dict[int, Atta
         details = tuple((n, values[n]) for n in (*row.details, "TaskContent", "TaskContentNew") if n in values)
         out[key.id] = Attachment(ref, computer, row.verb, row.kind, process, session, details)
     return out
+

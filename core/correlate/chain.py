@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.correlate.access import process_named
 from core.correlate.links import EventLink, ProcessLink
 from core.correlate.processes import Ref
 
@@ -26,7 +27,7 @@ def links_of(model: CorrelationModel, ref: Ref, source: ProcessLink | None,
     for o in model.access_tracker.opens_by_id().get(ref.store_id, ()):
         if model.access_tracker.twins.get(ref.store_id):
             break
-        p, confidence, reason = model.process_named(model.computer_of(o.host), o.target_image, ref)
+        p, confidence, reason = process_named(model, model.computer_of(o.host), o.target_image, ref)
         label = p.label if p is not None else o.target_image
         out.append(EventLink("target process", (p.created or p.first_seen) if p else None, confidence, reason, label))
     twin_install = model.twins.get(ref.store_id)

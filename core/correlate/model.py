@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from core.correlate.access import AccessGroup, process_accesses
-from core.correlate.attach import Attachment, attach
+from core.correlate.attach import Attachment
 from core.correlate.chain import links_of
 from core.correlate.handles import Handle, SourceChoice
 from core.correlate.links import (
@@ -28,7 +28,7 @@ from core.correlate.links import (
     Related,
     SessionLink,
 )
-from core.correlate.persistence import Run, runs, service_twins
+from core.correlate.persistence import Run, hang
 from core.correlate.processes import (
     AMBIGUOUS,
     CONFIDENCES,
@@ -37,7 +37,6 @@ from core.correlate.processes import (
     MISSING,
     Process,
     Ref,
-    basename,
     pid_text,
 )
 from core.correlate.related import related
@@ -188,7 +187,8 @@ class CorrelationModel:
         self._session_tracker = scan.sessions
         self._sysmon_facts: dict[int, SysmonFacts] = scan.sysmon_facts
         self.access_tracker = scan.access
-        self._by_image: dict[tuple[str, str], list[int]] | None = None
+        #: Instances by (computer, image file name), case-folded (`access.process_named`).
+        self.by_image: dict[tuple[str, str], list[int]] | None = None
         #: Events attached to processes and sessions (`attach_events`), by store id, and
         #: by process / session index; services' and tasks' processes (`persistence`).
         self.attachments: dict[int, Attachment] = {}
@@ -202,18 +202,7 @@ class CorrelationModel:
     def attach_events(self, keys: Iterable[EventKeys]) -> None:
         """Hang privilege, credential, service, task and share events on the processes and
         sessions that did them, and link services and tasks to the processes they start."""
-        self.attachments = attach(self, keys)
-        for a in self.attachments.values():
-            if a.process is not None and a.process.process is not None:
-                self.by_process.setdefault(a.process.process.index, []).append(a)
-            if a.session is not None and a.session.session is not None:
-                self.by_session.setdefault(a.session.session.index, []).append(a)
-        installs = [a for a in self.attachments.values() if a.kind in ("service", "task")]
-        self.twins = service_twins(installs)
-        self.runs = runs(installs, self.processes)
-        for run in self.runs:
-            self.runs_of_process.setdefault(run.process.index, []).append(run)
-            self.runs_of_install.setdefault(run.install.ref.store_id, []).append(run)
+        hang(self, keys)
 
     def computer_of(self, host: str, default: str | None = None) -> str:
         """A computer as logged, from its case-folded name."""
@@ -223,36 +212,11 @@ class CorrelationModel:
         """Whether the log has any 4689 for `computer` (Process Termination auditing on)."""
         return self._exits[computer.casefold()] > 0
 
-    def process_named(self, computer: str, image: str, ref: Ref) -> tuple[Process | None, str, str]:
-        """The instance of the image file name `image` alive on `computer` at `ref` (a 4656 on
-        a Process object names its target by path only), with the confidence and reason."""
-        if self._by_image is None:
-            self._by_image = {}
-            for p in self.processes:
-                for name in {p.name.casefold(), *(basename(n).casefold() for n, _ in p.names)}:
-                    self._by_image.setdefault((p.computer.casefold(), name), []).append(p.index)
-        cands = [self.processes[i] for i in self._by_image.get((computer.casefold(), image.casefold()), [])]
-        alive = [p for p in cands if (p.start is None or p.start <= ref.key) and (p.end is None or p.end >= ref.key)]
-        if len(alive) == 1:
-            return alive[0], INFERRED, f"the only {image} alive at this time (the 4656 names its target by path only)"
-        if alive:
-            listed = ", ".join(p.label for p in alive[:8])
-            return None, AMBIGUOUS, f"several {image} alive at this time: {listed}"
-        return None, MISSING, f"no {image} alive on {computer} at this time in this log"
-
     def session_link(self, computer: str, lid: int, ref: Ref, user: str | None) -> SessionLink:
         """The session of logon id `lid` on `computer` at `ref` (for events outside the scan)."""
         c = self._session_tracker.choose(computer.casefold(), computer, lid, ref, user)
         s = self.sessions[c.session] if c.session is not None else None
         return SessionLink(lid, s, c.confidence, c.reason, c.user)
-
-    def network_logons(self, session: Session) -> list[Session]:
-        """The other type-3 (network) logons to the same computer from the same IP address."""
-        if not session.ip:
-            return []
-        host = session.computer.casefold()
-        return [s for s in self.sessions if s.index != session.index and s.ip == session.ip
-                and s.computer.casefold() == host and s.logon_type == "3"][:1000]
 
     def process_accesses(self) -> list[AccessGroup]:
         """Every handle a process opened to another, grouped by target, riskiest first

@@ -13,10 +13,16 @@ apart by image.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from core.correlate.attach import Attachment
+from core.correlate.attach import Attachment, attach
 from core.correlate.processes import INFERRED, TICKS_PER_SECOND, Process, basename
+from core.model.event import EventKeys
+
+if TYPE_CHECKING:
+    from core.correlate.model import CorrelationModel
 
 #: How far apart the 4697 and the 7045 of one install may be logged (seen: 7 ms).
 TWIN_WINDOW = 5 * TICKS_PER_SECOND
@@ -119,3 +125,20 @@ def runs(installs: list[Attachment], processes: tuple[Process, ...]) -> list[Run
                       f"installed ({a.ref.event_id} record {a.ref.record_id})")
             out.append(Run(a, p, INFERRED, reason))
     return out
+
+
+def hang(model: CorrelationModel, keys: Iterable[EventKeys]) -> None:
+    """Fill the model's attachments (`attach`) by process and session, the service twins and
+    the processes services and tasks started (`core.correlate.persistence`)."""
+    model.attachments = attach(model, keys)
+    for a in model.attachments.values():
+        if a.process is not None and a.process.process is not None:
+            model.by_process.setdefault(a.process.process.index, []).append(a)
+        if a.session is not None and a.session.session is not None:
+            model.by_session.setdefault(a.session.session.index, []).append(a)
+    installs = [a for a in model.attachments.values() if a.kind in ("service", "task")]
+    model.twins = service_twins(installs)
+    model.runs = runs(installs, model.processes)
+    for run in model.runs:
+        model.runs_of_process.setdefault(run.process.index, []).append(run)
+        model.runs_of_install.setdefault(run.install.ref.store_id, []).append(run)

@@ -239,3 +239,12 @@ class SessionTracker:
             )
             for s in self.sessions
         ]
+
+
+def network_logons(sessions: tuple[Session, ...], session: Session) -> list[Session]:
+    """The other type-3 (network) logons to the same computer from the same IP address."""
+    if not session.ip:
+        return []
+    host = session.computer.casefold()
+    return [s for s in sessions if s.index != session.index and s.ip == session.ip
+            and s.computer.casefold() == host and s.logon_type == "3"][:1000]

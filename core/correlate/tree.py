@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 from core.correlate.links import Correlation, EventLink, HandleLink, Node, ProcessLink, SessionLink
 from core.correlate.processes import EXACT, INFERRED, MISSING, Process, Ref, pid_text
 from core.correlate.roles import SESSION_ACTS, Act, role_of
+from core.correlate.sessions import network_logons
 from core.model.access import decode_messages
 from core.model.event import iso_from_filetime
 from core.model.sids import TOKEN_ELEVATION, decode_label
@@ -220,7 +221,7 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
     if not s.logoffs:
         kids.append(Node("no logoff in this log", MISSING))
     if s.ip:
-        same = model.network_logons(s)
+        same = network_logons(model.sessions, s)
         if same:
             kids.append(Node(f"network logons from {s.ip}: {len(same)}", INFERRED, None, _capped(
                 same, lambda o: Node(f"{o.label} ({ref_text(o.logon)})" if o.logon else o.label, INFERRED,
