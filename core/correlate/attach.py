@@ -69,11 +69,13 @@ def _values(data: tuple[tuple[str, str], ...], wanted: frozenset[str]) -> dict[s
 def attach(model: CorrelationModel, keys: Iterable[EventKeys]) -> dict[int, Attachment]:
     """Look each event up in the model; the attachments by store id (bounded: one per event)."""
     out: dict[int, Attachment] = {}
+    fields = {eid: frozenset((*row.pid, row.name, *row.logon_id, *row.details, *_EXTRA))
+              for eid, row in ATTACHED.items()}
     for key in keys:
         row = ATTACHED.get(key.event_id)
         if row is None:
             continue
-        wanted = frozenset((*row.pid, row.name, *row.logon_id, *row.details, *_EXTRA))
+        wanted = fields[key.event_id]
         values = _values(key.data, wanted)
         ts = key.filetime or 0
         ref = Ref(key.id, key.record_id, key.event_id, key.filetime, ts, -1)

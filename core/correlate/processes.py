@@ -71,6 +71,19 @@ def pid_text(pid: int | None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class SysmonView:
+    """Sysmon's records of a process instance: its ProcessGuid, its Sysmon 1 and Sysmon 5, why
+    the Sysmon 1 and the 4688 are taken as one process, and the other Sysmon events its GUID
+    (or, when Sysmon logged another GUID, its pid and time) names."""
+
+    guid: str | None
+    created: Ref | None
+    exited: Ref | None
+    joined: str | None
+    events: tuple[Ref, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Process:
     """One process instance on one computer.
 
@@ -107,14 +120,29 @@ class Process:
     names: tuple[tuple[str, Ref], ...]
     children: tuple[int, ...]
     handles: tuple[int, ...]
-    #: Sysmon's view of the same instance: its ProcessGuid, its Sysmon 1 and Sysmon 5, why the
-    #: Sysmon 1 and the 4688 are taken as one process, and the other Sysmon events its GUID
-    #: (or, when Sysmon logged another GUID, its pid and time) names.
-    guid: str | None = None
-    sysmon_created: Ref | None = None
-    sysmon_exited: Ref | None = None
-    joined: str | None = None
-    sysmon_events: tuple[Ref, ...] = ()
+    #: Sysmon's view of the same instance (None when Sysmon never names it): one field, so that
+    #: the instances of a log without Sysmon cost what they did.
+    sysmon: SysmonView | None = None
+
+    @property
+    def guid(self) -> str | None:
+        return self.sysmon.guid if self.sysmon is not None else None
+
+    @property
+    def sysmon_created(self) -> Ref | None:
+        return self.sysmon.created if self.sysmon is not None else None
+
+    @property
+    def sysmon_exited(self) -> Ref | None:
+        return self.sysmon.exited if self.sysmon is not None else None
+
+    @property
+    def joined(self) -> str | None:
+        return self.sysmon.joined if self.sysmon is not None else None
+
+    @property
+    def sysmon_events(self) -> tuple[Ref, ...]:
+        return self.sysmon.events if self.sysmon is not None else ()
 
     @property
     def name(self) -> str:
@@ -160,7 +188,7 @@ class _Proc:
     sysmon_created: Ref | None = None
     sysmon_exited: Ref | None = None
     joined: str | None = None
-    sysmon_events: list[Ref] = field(default_factory=list)
+    sysmon_events: list[Ref] | None = None  # made on first use: most logs have no Sysmon
 
     def add_name(self, name: str | None, ref: Ref) -> None:
         if name is None or name.strip() in _NO_NAME:
@@ -292,7 +320,7 @@ class ProcessTracker:
         """Freeze every instance, with its confidence and the reason for it."""
         out: list[Process] = []
         for p in self.procs:
-            if p.exited is None and p.sysmon_exited is not None:
+            if p.sysmon_exited is not None and p.exited is None:
                 p.exited = p.sysmon_exited
                 if p.end is None or p.sysmon_exited.key < p.end:
                     p.end = p.sysmon_exited.key
@@ -331,11 +359,9 @@ class ProcessTracker:
                     names=names,
                     children=tuple(p.children),
                     handles=tuple(p.handles),
-                    guid=p.guid,
-                    sysmon_created=p.sysmon_created,
-                    sysmon_exited=p.sysmon_exited,
-                    joined=p.joined,
-                    sysmon_events=tuple(p.sysmon_events),
+                    sysmon=None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
+                        p.guid, p.sysmon_created, p.sysmon_exited, p.joined,
+                        tuple(p.sysmon_events) if p.sysmon_events else ()),
                 )
             )
         return out

@@ -8,6 +8,7 @@ which `core.correlate.model.CorrelationModel` turns into links.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -226,7 +227,7 @@ class Scan:
         self.sessions.finish_privileges()
         # Privileges are logged next to their own logon, on either side.
         adjacent_ids = {eid for eid, (_, role) in steps.items() if role.act is Act.PRIVILEGES}
-        for found in (*facts.values(), *self.sysmon_facts.values()):
+        for found in itertools.chain(facts.values(), self.sysmon_facts.values()):
             if found.logon_id:
                 found.session = self.sessions.choose(
                     found.host, found.computer, found.logon_id, found.ref, found.user,

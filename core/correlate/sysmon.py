@@ -129,7 +129,9 @@ class SysmonTracker:
                 link = PartyLink(pid, idx, INFERRED, note or "no GUID: matched by pid alive at this time")
         if record:
             proc = self.procs.procs[idx]
-            if not proc.sysmon_events or proc.sysmon_events[-1] is not ref:
+            if proc.sysmon_events is None:
+                proc.sysmon_events = [ref]
+            elif proc.sysmon_events[-1] is not ref:
                 proc.sysmon_events.append(ref)
         return link
 
