@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.test_views import (
+    LSASS,
     WS,
     Harness,
     NavTree,
@@ -17,6 +18,7 @@ from tests.test_views import (
     story_store,
     tree_lines,
 )
+from tui.handles import HandlesScreen, HandlesTable
 from tui.process_access import AccessTable, ProcessAccessScreen
 
 __all__ = ["story_store"]  # the fixture
@@ -52,3 +54,14 @@ async def test_process_access_lists_lsass_first_decoded_with_its_duplication(sto
         await cursor_to(pilot, tree, "process: mimikatz.exe")
         await pilot.press("enter")
         assert app.jumps == [ids[(WS, 4)]]
+
+
+@run_async
+async def test_handles_list_names_the_object_of_the_duplicated_handle(story_store: Path) -> None:
+    app = Harness(story_store, HandlesScreen)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.screen.query_one(HandlesTable)
+        await settle(pilot, lambda: table.row_count > 0)
+        why = str(app.screen.query_one("#handles-why").render())
+        assert why.startswith("weakest link: inferred: source handle handle 0x44 - ")
+        assert why.endswith(f"object: Process {LSASS}")
