@@ -4,12 +4,16 @@ Security and System linked to the process services.exe started for it."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from core.correlate.model import CorrelationModel, build_model
 from core.correlate.scan import record_id_of
 from core.store.store import StoredEvent
-from tests.test_correlate_samples import load_json
+from tests.shared import sample
+from tests.test_correlate_samples import load_json, run_cli
 
 COBALT = "json/otrf/other__aptsimulator_cobaltstrike.zip"
 COVENANT = "json/otrf/lateral_movement__host__covenant_psremoting_command.zip"
@@ -78,3 +82,27 @@ def test_identical_lsass_opens_at_one_moment_pair_in_order() -> None:
         got.append((rid, twin.ref.record_id, twin.confidence))
     assert got == [(135118, 479077, "exact"), (135121, 479078, "inferred"), (135128, 479079, "inferred"),
                    (135164, 479085, "inferred")]
+
+
+def test_cli_json_carries_every_link_with_confidence_reason_and_hex_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    status, out, err = run_cli("correlate", str(sample(COBALT)), "--where", "4656", "--json", "--no-cache")
+    assert status == 0, err
+    doc = next(d for d in json.loads(out) if d["event"]["record_id"] == 2328)
+    handle = doc["source_handle"]
+    assert (handle["handle_id_hex"], handle["confidence"], handle["reason"]) == (
+        f"0x{handle['handle_id']:x}", "exact", "opened by this 4656")
+    assert handle["close_reason"].startswith("closed by 4658 record")
+    session = doc["session"]
+    assert (session["logon_id"], session["logon_id_hex"], session["confidence"]) == (0x3719FB, "0x3719fb", "missing")
+    assert session["reason"] == ("no 4624 for logon 0x3719fb: there is no 4624 at all for WORKSTATION5 in this log "
+                                 "(Logon auditing seems off)")
+    process = doc["source_process"]
+    assert (process["pid"], process["pid_hex"]) == (4752, "0x1290") and process["guid"].startswith("{e2c04bb9-")
+    assert doc["links"] == [{
+        "relation": "Sysmon 10 of the same access", "record_id": 301, "event_id": 10, "label": "",
+        "confidence": "exact",
+        "reason": "same source process and target image, logged 0 ms apart, same access mask 0x1410",
+    }]
