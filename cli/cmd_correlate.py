@@ -5,16 +5,24 @@ evidence records and a confidence per link (`core.correlate.model`). `--json` pr
 object per selected event, in the shape scripts rely on (issue 5):
 
     {"event": {"record_id", "event_id", "channel", "computer", "time", "file"},
-     "source_process": {"record_id", "pid", "image", "confidence", "reason"} | null,
+     "source_process": {"record_id", "pid", "image", "confidence", "reason",
+                        "pid_hex", "guid", "sysmon_record_id"} | null,
      "target_process": {...} | null,
      "source_handle": {"handle_id", "open_record_id", "object_type", "object_name",
-                       "close_record_id"} | null,
+                       "close_record_id", "handle_id_hex", "confidence", "reason",
+                       "close_reason"} | null,
      "target_handle": {...} | null,
-     "session": {"logon_id", "record_id", "user"} | null,
-     "related": [{"record_id", "event_id", "relation"}, ...]}
+     "session": {"logon_id", "record_id", "user", "logon_id_hex", "confidence", "reason"} | null,
+     "related": [{"record_id", "event_id", "relation"}, ...],
+     "links": [{"relation", "record_id", "event_id", "label", "confidence", "reason"}, ...]}
 
-`pid`, `handle_id` and `logon_id` are integers. Without `--json` the correlation tree is printed
-as text (event data escaped so it cannot drive the terminal).
+Every link carries its confidence and the reason for it (issue 17: the handle and session
+fields came after the issue-5 ones, which keep their order). `pid`, `handle_id` and `logon_id`
+are integers, and `pid_hex`, `handle_id_hex`, `logon_id_hex` the same ids as Windows prints
+them (`0x1dac`). `links` are the links beyond those roles: the other channel's record of the
+same process access (Sysmon 10 <-> 4656), the two records of one service install, the process a
+service or task started and back. Without `--json` the correlation tree is printed as text
+(event data escaped so it cannot drive the terminal).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from typing import Any
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit, worst
 from cli.query_args import compile_where
-from core.correlate.links import Correlation, HandleLink, Node, ProcessLink, SessionLink
+from core.correlate.links import Correlation, EventLink, HandleLink, Node, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, model_from_store
 from core.correlate.processes import SYSTEM_PID
 from core.model.event import iso_from_filetime
@@ -78,7 +86,14 @@ def process_document(link: ProcessLink | None) -> dict[str, Any] | None:
         "image": image,
         "confidence": link.confidence,
         "reason": link.reason,
+        "pid_hex": _hex(link.pid),
+        "guid": p.guid if p is not None else None,
+        "sysmon_record_id": p.sysmon_created.record_id if p is not None and p.sysmon_created is not None else None,
     }
+
+
+def _hex(value: int | None) -> str | None:
+    return None if value is None else f"0x{value:x}"
 
 
 def handle_document(link: HandleLink | None) -> dict[str, Any] | None:
@@ -91,6 +106,10 @@ def handle_document(link: HandleLink | None) -> dict[str, Any] | None:
         "object_type": h.object_type if h is not None else None,
         "object_name": h.object_name if h is not None else None,
         "close_record_id": h.closed.record_id if h is not None and h.closed is not None else None,
+        "handle_id_hex": _hex(link.handle_id),
+        "confidence": link.confidence,
+        "reason": link.reason,
+        "close_reason": h.close_reason if h is not None else None,
     }
 
 
@@ -102,6 +121,20 @@ def session_document(link: SessionLink | None) -> dict[str, Any] | None:
         "logon_id": link.logon_id,
         "record_id": s.logon.record_id if s is not None and s.logon is not None else None,
         "user": link.user,
+        "logon_id_hex": _hex(link.logon_id),
+        "confidence": link.confidence,
+        "reason": link.reason,
+    }
+
+
+def link_document(link: EventLink) -> dict[str, Any]:
+    return {
+        "relation": link.relation,
+        "record_id": link.ref.record_id if link.ref is not None else None,
+        "event_id": link.ref.event_id if link.ref is not None else None,
+        "label": link.label,
+        "confidence": link.confidence,
+        "reason": link.reason,
     }
 
 
@@ -125,6 +158,7 @@ def correlation_document(stored: StoredEvent, c: Correlation, paths: dict[int, s
         "related": [
             {"record_id": r.ref.record_id, "event_id": r.ref.event_id, "relation": r.relation} for r in c.related
         ],
+        "links": [link_document(link) for link in c.links],
     }
 
 

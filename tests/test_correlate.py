@@ -665,11 +665,15 @@ def test_cli_record_shared_by_two_files_prints_both_scoped_by_host(two_logs: tup
         "record_id": None, "pid": 0x1DAC, "image": r"C:\x\other.exe", "confidence": "inferred",
         "reason": "no 4688 for 0x1dac: there is no 4688 at all for HOST2 in this log (Process Creation auditing "
                   "seems off)",
+        "pid_hex": "0x1dac", "guid": None, "sysmon_record_id": None,
     }
     assert h1["source_handle"]["open_record_id"] == 4 and h2["source_handle"]["open_record_id"] is None
     assert h2["target_handle"]["close_record_id"] == 3
     assert h1["event"]["time"] == "2021-10-08T12:57:01.0000000Z"
-    assert h1["session"] == {"logon_id": 0x3E7, "record_id": None, "user": "NT AUTHORITY\\SYSTEM"}
+    assert {k: h1["session"][k] for k in ("logon_id", "record_id", "user")} == {
+        "logon_id": 0x3E7, "record_id": None, "user": "NT AUTHORITY\\SYSTEM"}
+    assert (h1["session"]["logon_id_hex"], h1["session"]["confidence"]) == ("0x3e7", "exact")
+    assert h1["source_handle"]["handle_id_hex"] == "0x1ac" and h1["source_handle"]["confidence"] == "inferred"
 
 
 def test_cli_text_output_is_the_tree(two_logs: tuple[Path, Path]) -> None:

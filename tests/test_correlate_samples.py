@@ -172,7 +172,7 @@ def _cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
 
 
-KEYS = ["event", "source_process", "target_process", "source_handle", "target_handle", "session", "related"]
+KEYS = ["event", "source_process", "target_process", "source_handle", "target_handle", "session", "related", "links"]
 
 
 def test_cli_correlate_json_on_the_nightmare_log() -> None:
@@ -184,10 +184,12 @@ def test_cli_correlate_json_on_the_nightmare_log() -> None:
     for doc in docs:
         assert list(doc) == KEYS
         assert list(doc["event"]) == ["record_id", "event_id", "channel", "computer", "time", "file"]
-        assert list(doc["source_process"]) == ["record_id", "pid", "image", "confidence", "reason"]
+        assert list(doc["source_process"]) == ["record_id", "pid", "image", "confidence", "reason", "pid_hex", "guid",
+                                               "sysmon_record_id"]
         assert list(doc["target_handle"]) == ["handle_id", "open_record_id", "object_type", "object_name",
-                                              "close_record_id"]
-        assert list(doc["session"]) == ["logon_id", "record_id", "user"]
+                                              "close_record_id", "handle_id_hex", "confidence", "reason",
+                                              "close_reason"]
+        assert list(doc["session"]) == ["logon_id", "record_id", "user", "logon_id_hex", "confidence", "reason"]
         assert isinstance(doc["source_process"]["pid"], int) and isinstance(doc["target_handle"]["handle_id"], int)
     first = next(d for d in docs if d["event"]["record_id"] == 2183532)
     assert first["event"] == {
@@ -196,17 +198,25 @@ def test_cli_correlate_json_on_the_nightmare_log() -> None:
     }
     assert first["source_process"] == {
         "record_id": 2183531, "pid": 0x1DAC, "image": r"C:\Windows\System32\drvinst.exe", "confidence": "exact",
-        "reason": "created by 4688 record 2183531",
+        "reason": "created by 4688 record 2183531", "pid_hex": "0x1dac", "guid": None, "sysmon_record_id": None,
     }
     assert first["target_process"]["pid"] == 4 and first["target_process"]["image"] == "System"
     assert first["source_handle"] == {
         "handle_id": 0x1AC, "open_record_id": 2183534, "object_type": "Key",
         "object_name": r"\REGISTRY\MACHINE\SOFTWARE\Microsoft\SystemCertificates\ROOT\Certificates",
-        "close_record_id": 2183535,
+        "close_record_id": 2183535, "handle_id_hex": "0x1ac", "confidence": "inferred",
+        "reason": "its 4656 (record 2183534) is logged 0.0000135 s after this 4690 (out of order): the nearest open "
+                  "of that value by that process",
+        "close_reason": "closed by 4658 record 2183535",
     }
     assert first["target_handle"]["handle_id"] == 0x1644 and first["target_handle"]["close_record_id"] == 2183533
     assert first["target_handle"]["open_record_id"] is None
-    assert first["session"] == {"logon_id": 0x3E7, "record_id": None, "user": "NT AUTHORITY\\SYSTEM"}
+    assert first["session"] == {
+        "logon_id": 0x3E7, "record_id": None, "user": "NT AUTHORITY\\SYSTEM", "logon_id_hex": "0x3e7",
+        "confidence": "exact",
+        "reason": "well-known session of NT AUTHORITY\\SYSTEM (0x3e7): it begins at boot and Windows logs no 4624 "
+                  "for it",
+    }
     assert {(r["record_id"], r["event_id"], r["relation"]) for r in first["related"]} == {
         (2183531, 4688, "source process created"),
         (2183533, 4658, "target handle closed"),
@@ -227,6 +237,6 @@ def test_cli_correlate_record_on_a_4688_prints_what_applies() -> None:
     assert doc["source_process"]["pid"] == 0x678 and doc["source_process"]["confidence"] == "inferred"
     assert doc["target_process"] == {
         "record_id": 2183569, "pid": 0x8CC, "image": r"C:\Windows\System32\cmd.exe", "confidence": "exact",
-        "reason": "created by 4688 record 2183569",
+        "reason": "created by 4688 record 2183569", "pid_hex": "0x8cc", "guid": None, "sysmon_record_id": None,
     }
     assert (2183570, 4688, "child created") in {(r["record_id"], r["event_id"], r["relation"]) for r in doc["related"]}

@@ -266,7 +266,11 @@ class HandlesScreen(TreeViewScreen):
         if not 0 <= row < len(self._dups):
             return
         dup = self._dups[row]
-        self.query_one("#handles-why", Static).update(weakest_link(dup)[1])
+        why = weakest_link(dup)[1]
+        obj = str(getattr(dup, "object_name", "") or "")
+        if obj:  # what the handle is to (a process handle names the target image)
+            why.append(f"   object: {printable(obj)}")
+        self.query_one("#handles-why", Static).update(why)
         store_id = int(dup.event.store_id)
         if store_id == self._shown:
             return

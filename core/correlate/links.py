@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from core.correlate.handles import Handle
 from core.correlate.processes import SYSTEM_PID, Process, Ref, pid_text
+from core.correlate.roles import Titles
 from core.correlate.sessions import Session
 
 if TYPE_CHECKING:
@@ -84,6 +85,19 @@ class Related:
 
 
 @dataclass(frozen=True, slots=True)
+class EventLink:
+    """A link from the correlated event to another record beyond its process, handle and
+    session roles: the other channel's record of the same access or install, the install that
+    started this process, the process a service or task started... (`relation` says which)."""
+
+    relation: str
+    ref: Ref | None
+    confidence: str
+    reason: str
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Duplication:
     """One 4690 with both processes and both handles resolved (the Handles view's rows)."""
 
@@ -102,6 +116,16 @@ class Duplication:
     @property
     def target_name(self) -> str:
         return self.target.name
+
+    @property
+    def object_name(self) -> str:
+        """What the duplicated handle is to: its object (a process handle names the target
+        process image), from the target handle, else the source handle; "" when unknown."""
+        for link in (self.target_handle, self.source_handle):
+            h = link.handle
+            if h is not None and (h.object_name or h.object_type):
+                return " ".join(x for x in (h.object_type, h.object_name) if x)
+        return ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +152,10 @@ class Correlation:
     session: SessionLink | None
     related: tuple[Related, ...]
     model: CorrelationModel = field(repr=False, compare=False)
+    #: Links beyond the roles above (`EventLink`); `titles` overrides the roles table's for
+    #: events outside it (Sysmon).
+    links: tuple[EventLink, ...] = ()
+    titles: Titles | None = None
 
     def tree(self) -> Node:
         """The correlation as a tree for the UI, CLI and export, every node labelled with its

@@ -14,16 +14,21 @@ import bisect
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
+from core.correlate.access import AccessGroup, process_accesses
+from core.correlate.attach import Attachment
+from core.correlate.chain import links_of
 from core.correlate.handles import Handle, SourceChoice
 from core.correlate.links import (
     Correlation,
     Duplication,
+    EventLink,
     HandleLink,
     Node,
     ProcessLink,
     Related,
     SessionLink,
 )
+from core.correlate.persistence import Run, hang
 from core.correlate.processes import (
     AMBIGUOUS,
     CONFIDENCES,
@@ -35,10 +40,11 @@ from core.correlate.processes import (
     pid_text,
 )
 from core.correlate.related import related
-from core.correlate.roles import HANDLE_ACTS, OTHER, ROLES, Act
+from core.correlate.roles import ATTACHED, HANDLE_ACTS, OTHER, ROLES, SYSMON, Act, scanned_event_ids
 from core.correlate.scan import (
     Facts,
     Scan,
+    SysmonFacts,
     logon_of,
     pid_of,
     record_id_of,
@@ -49,7 +55,9 @@ from core.correlate.scan import (
 )
 from core.correlate.sessions import Session
 from core.correlate.tree import TREE_EDGE, correlation_tree, process_forest, summary
+from core.model.event import EventKeys
 from core.store.gc_pause import gc_paused
+from core.store.store import EVENT_ID_ORDER
 
 if TYPE_CHECKING:
     from core.store.store import Store, StoredEvent
@@ -65,6 +73,7 @@ __all__ = [
     "Correlation",
     "CorrelationModel",
     "Duplication",
+    "EventLink",
     "Handle",
     "HandleLink",
     "Node",
@@ -84,6 +93,9 @@ _E = TypeVar("_E")
 #: The events the model is built from (everything else is correlated by lookup): the rows of
 #: the roles table.
 CORRELATION_EVENT_IDS: tuple[int, ...] = tuple(sorted(ROLES))
+#: What the model reads from the store besides the scan's events (`roles.scanned_event_ids`):
+#: the events attached to processes and sessions once those are built.
+ATTACHED_EVENT_IDS: tuple[int, ...] = tuple(sorted(ATTACHED))
 
 #: A model of this many events or more is frozen out of the cyclic collector once built
 #: (`core.store.gc_pause`): smaller ones cost a collection of well under a tenth of a second.
@@ -96,10 +108,16 @@ PROGRESS_EVERY = 20_000
 def build_model(events: Iterable[StoredEvent]) -> CorrelationModel:
     """Build the correlation model from events (any order; others than
     CORRELATION_EVENT_IDS are ignored). Pure: no SQL, no UI."""
+    events = list(events)
     with gc_paused() as pause:
         scan = Scan()
         scan.run(time_order(events))
         model = CorrelationModel(scan)
+        model.attach_events(
+            EventKeys(se.id, se.event.source, se.event.filetime, record_id_of(se.event), se.event.event_id,
+                      se.event.computer, se.event.data)
+            for se in events if se.event.event_id in ATTACHED
+        )
         pause.freeze = len(scan.facts) >= FREEZE_EVENTS
         return model
 
@@ -125,7 +143,7 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
     The store reads them in the model's own order when every one of them has a time (the
     usual case): they are then streamed, not held and sorted. One read transaction covers the
     check and the read, so that events still being loaded cannot slip in between."""
-    ids = CORRELATION_EVENT_IDS
+    ids = scanned_event_ids()
     with store.snapshot(), gc_paused() as pause:
         scan = Scan()
         total = store.count_of(ids) if progress is not None else 0
@@ -134,6 +152,7 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
         else:
             scan.run(timed(_counted(store.iter_keys_of(ids), total, progress)))
         model = CorrelationModel(scan)
+        model.attach_events(store.iter_keys_of(ATTACHED_EVENT_IDS, order=EVENT_ID_ORDER))
         pause.freeze = len(scan.facts) >= FREEZE_EVENTS
         return model
 
@@ -165,8 +184,45 @@ class CorrelationModel:
         for p in self.processes:
             self._by_pid.setdefault((p.computer.casefold(), p.pid), []).append(p.index)
         self._creations = scan.procs.creations
+        self._exits = scan.procs.exits
         self._session_tracker = scan.sessions
+        self._sysmon_facts: dict[int, SysmonFacts] = scan.sysmon_facts
+        self.access_tracker = scan.access
+        #: Instances by (computer, image file name), case-folded (`access.process_named`).
+        self.by_image: dict[tuple[str, str], list[int]] | None = None
+        #: Events attached to processes and sessions (`attach_events`), by store id, and
+        #: by process / session index; services' and tasks' processes (`persistence`).
+        self.attachments: dict[int, Attachment] = {}
+        self.by_process: dict[int, list[Attachment]] = {}
+        self.by_session: dict[int, list[Attachment]] = {}
+        self.twins: dict[int, tuple[Attachment, str]] = {}
+        self.runs: list[Run] = []
+        self.runs_of_process: dict[int, list[Run]] = {}
+        self.runs_of_install: dict[int, list[Run]] = {}
 
+    def attach_events(self, keys: Iterable[EventKeys]) -> None:
+        """Hang privilege, credential, service, task and share events on the processes and
+        sessions that did them, and link services and tasks to the processes they start."""
+        hang(self, keys)
+
+    def computer_of(self, host: str, default: str | None = None) -> str:
+        """A computer as logged, from its case-folded name."""
+        return self._computers.get(host, default if default is not None else host)
+
+    def exits_logged(self, computer: str) -> bool:
+        """Whether the log has any 4689 for `computer` (Process Termination auditing on)."""
+        return self._exits[computer.casefold()] > 0
+
+    def session_link(self, computer: str, lid: int, ref: Ref, user: str | None) -> SessionLink:
+        """The session of logon id `lid` on `computer` at `ref` (for events outside the scan)."""
+        c = self._session_tracker.choose(computer.casefold(), computer, lid, ref, user)
+        s = self.sessions[c.session] if c.session is not None else None
+        return SessionLink(lid, s, c.confidence, c.reason, c.user)
+
+    def process_accesses(self) -> list[AccessGroup]:
+        """Every handle a process opened to another, grouped by target, riskiest first
+        (`core.correlate.access`)."""
+        return process_accesses(self)
     @property
     def size(self) -> int:
         """How many events the model was built from."""
@@ -300,6 +356,9 @@ class CorrelationModel:
         """Everything tied to one event (see `Correlation` for the roles)."""
         found = self._facts.get(stored.id)
         if found is None:
+            sysmon = self._sysmon_facts.get(stored.id)
+            if sysmon is not None:
+                return self._correlate_sysmon(sysmon)
             return self._correlate_other(stored)
         act = ROLES[found.ref.event_id].act
         source = self._plink(found.source_pid, found.source_proc, found.source_note)
@@ -314,8 +373,27 @@ class CorrelationModel:
         text = summary(found.ref, source, target, source_handle, target_handle, session)
         links = related(self, found.ref, source, target, source_handle, target_handle, session)
         return Correlation(
-            found.ref, found.computer, text, source, target, source_handle, target_handle, session, links, self
+            found.ref, found.computer, text, source, target, source_handle, target_handle, session, links, self,
+            links=links_of(self, found.ref, source, target),
         )
+
+    def _correlate_sysmon(self, found: SysmonFacts) -> Correlation:
+        """A Sysmon event: its processes by GUID (or pid and time, weaker: it says so)."""
+        role = SYSMON[found.ref.event_id]
+        source = self._plink(found.source_pid, found.source_proc, found.source_note)
+        target = self._plink(found.target_pid, found.target_proc, found.target_note)
+        if source is not None and found.source_confidence and source.process is not None:
+            source = ProcessLink(source.pid, source.process, found.source_confidence, source.reason)
+        if target is not None and found.target_confidence and target.process is not None:
+            target = ProcessLink(target.pid, target.process, found.target_confidence, target.reason)
+        session = self._session(found)
+        src = source.label if source else "?"
+        text = f"Sysmon {found.ref.event_id} {role.verb.removeprefix('Sysmon ')}: " + (
+            f"{target.label if target else '?'} by {src}" if target is not None else src
+        )
+        rel = related(self, found.ref, source, target, None, None, session)
+        return Correlation(found.ref, found.computer, text, source, target, None, None, session, rel, self,
+                           links=links_of(self, found.ref, source, target), titles=role.titles)
 
     def _dup_handles(self, found: Facts) -> tuple[HandleLink | None, HandleLink | None]:
         source: HandleLink | None = None
@@ -360,8 +438,14 @@ class CorrelationModel:
             s = self.sessions[c.session] if c.session is not None else None
             session = SessionLink(lid, s, c.confidence, c.reason, c.user)
         text = summary(ref, source, target, None, None, session)
+        attached = self.attachments.get(stored.id)
+        if attached is not None and source is None and attached.process is not None:
+            source = attached.process
+        if attached is not None:
+            text = f"{attached.text}" + (f" by {source.label}" if source else "")
         links = related(self, ref, source, target, None, None, session)
-        return Correlation(ref, computer, text, source, target, None, None, session, links, self)
+        return Correlation(ref, computer, text, source, target, None, None, session, links, self,
+                           links=links_of(self, ref, source, target))
 
     # -- views ----------------------------------------------------------------------------------
 

@@ -26,6 +26,12 @@ TICKS_PER_SECOND = 10_000_000
 #: A process's handles are closed by the kernel as it exits, and those 4658s are logged just
 #: after its 4689 (same millisecond in the OTRF exports): they still belong to it.
 EXIT_GRACE = 5 * TICKS_PER_SECOND
+#: How far apart the Security 4688 and the Sysmon 1 of one process may be logged and still be
+#: joined into one instance. Measured on the OTRF datasets in ../shared/samples (64 pairs of
+#: the same computer, pid and image in five files): the 4688 is logged from 1.243 s before to
+#: 1.049 s after its Sysmon 1, most within 30 ms. Two seconds covers them with a margin while
+#: a reused pid is still told apart by its image and by Sysmon's GUID.
+CHANNEL_SKEW = 2 * TICKS_PER_SECOND
 SYSTEM_PID = 4
 _NO_NAME = ("", "-")
 
@@ -65,6 +71,19 @@ def pid_text(pid: int | None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class SysmonView:
+    """Sysmon's records of a process instance: its ProcessGuid, its Sysmon 1 and Sysmon 5, why
+    the Sysmon 1 and the 4688 are taken as one process, and the other Sysmon events its GUID
+    (or, when Sysmon logged another GUID, its pid and time) names."""
+
+    guid: str | None
+    created: Ref | None
+    exited: Ref | None
+    joined: str | None
+    events: tuple[Ref, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Process:
     """One process instance on one computer.
 
@@ -101,6 +120,29 @@ class Process:
     names: tuple[tuple[str, Ref], ...]
     children: tuple[int, ...]
     handles: tuple[int, ...]
+    #: Sysmon's view of the same instance (None when Sysmon never names it): one field, so that
+    #: the instances of a log without Sysmon cost what they did.
+    sysmon: SysmonView | None = None
+
+    @property
+    def guid(self) -> str | None:
+        return self.sysmon.guid if self.sysmon is not None else None
+
+    @property
+    def sysmon_created(self) -> Ref | None:
+        return self.sysmon.created if self.sysmon is not None else None
+
+    @property
+    def sysmon_exited(self) -> Ref | None:
+        return self.sysmon.exited if self.sysmon is not None else None
+
+    @property
+    def joined(self) -> str | None:
+        return self.sysmon.joined if self.sysmon is not None else None
+
+    @property
+    def sysmon_events(self) -> tuple[Ref, ...]:
+        return self.sysmon.events if self.sysmon is not None else ()
 
     @property
     def name(self) -> str:
@@ -142,6 +184,11 @@ class _Proc:
     names: dict[str, tuple[str, Ref]] = field(default_factory=dict)
     children: list[int] = field(default_factory=list)
     handles: list[int] = field(default_factory=list)
+    guid: str | None = None
+    sysmon_created: Ref | None = None
+    sysmon_exited: Ref | None = None
+    joined: str | None = None
+    sysmon_events: list[Ref] | None = None  # made on first use: most logs have no Sysmon
 
     def add_name(self, name: str | None, ref: Ref) -> None:
         if name is None or name.strip() in _NO_NAME:
@@ -171,6 +218,8 @@ class ProcessTracker:
         self._current: dict[tuple[str, int], int] = {}
         self._all: dict[tuple[str, int], list[int]] = {}
         self.creations: Counter[str] = Counter()
+        #: 4689s per computer: none at all means Process Termination auditing is off.
+        self.exits: Counter[str] = Counter()
 
     def _new(self, host: str, computer: str, pid: int, ref: Ref) -> _Proc:
         proc = _Proc(len(self.procs), host, computer, pid, ref)
@@ -204,18 +253,27 @@ class ProcessTracker:
         return proc.index, None
 
     def create(self, host: str, computer: str, pid: int, ref: Ref, values: dict[str, str | None]) -> int:
-        """A 4688: end the pid's previous instance if it is still alive, start a new one."""
+        """A 4688: end the pid's previous instance if it is still alive, start a new one; or,
+        when that instance is the same process seen first by Sysmon 1, complete it."""
         self.creations[host] += 1
         idx = self._current.get((host, pid))
+        image = values.get("NewProcessName")
+        proc: _Proc | None = None
         if idx is not None:
             old = self.procs[idx]
-            if old.end is None:
+            if old.sysmon_created is not None and old.created is old.sysmon_created and same_process(
+                old, image, old.sysmon_created, ref
+            ):
+                proc = old
+                proc.joined = join_reason(old.sysmon_created, ref)
+            elif old.end is None:
                 old.end = ref.key
                 old.replaced_by = ref
-        proc = self._new(host, computer, pid, ref)
+        if proc is None:
+            proc = self._new(host, computer, pid, ref)
+            proc.start = ref.key
         proc.created = ref
-        proc.start = ref.key
-        proc.add_name(values.get("NewProcessName"), ref)
+        proc.add_name(image, ref)
         proc.command_line = values.get("CommandLine")
         target_user = _user(values.get("TargetDomainName"), values.get("TargetUserName"))
         proc.user = target_user or _user(values.get("SubjectDomainName"), values.get("SubjectUserName"))
@@ -225,6 +283,23 @@ class ProcessTracker:
         proc.integrity = values.get("MandatoryLabel")
         return proc.index
 
+    def current(self, host: str, pid: int) -> _Proc | None:
+        """The latest instance of `pid` on `host` (alive or not)."""
+        idx = self._current.get((host, pid))
+        return self.procs[idx] if idx is not None else None
+
+    def begin(self, host: str, computer: str, pid: int, ref: Ref) -> _Proc:
+        """A new instance created at `ref` (a Sysmon 1 without its 4688 yet), ending the pid's
+        previous instance if it is still alive (the pid was reused)."""
+        old = self.current(host, pid)
+        if old is not None and old.end is None:
+            old.end = ref.key
+            old.replaced_by = ref
+        proc = self._new(host, computer, pid, ref)
+        proc.created = ref
+        proc.start = ref.key
+        return proc
+
     def set_parent(self, child: int, parent_pid: int, parent: int | None) -> None:
         proc = self.procs[child]
         proc.parent_pid = parent_pid
@@ -233,6 +308,7 @@ class ProcessTracker:
             self.procs[parent].children.append(child)
 
     def exit(self, idx: int, ref: Ref) -> None:
+        self.exits[self.procs[idx].host] += 1
         proc = self.procs[idx]
         proc.exited = ref
         proc.end = ref.key
@@ -244,6 +320,10 @@ class ProcessTracker:
         """Freeze every instance, with its confidence and the reason for it."""
         out: list[Process] = []
         for p in self.procs:
+            if p.sysmon_exited is not None and p.exited is None:
+                p.exited = p.sysmon_exited
+                if p.end is None or p.sysmon_exited.key < p.end:
+                    p.end = p.sysmon_exited.key
             confidence, reason = self._confidence(p)
             names = tuple(p.names.values())
             if len(names) > 1:
@@ -279,12 +359,17 @@ class ProcessTracker:
                     names=names,
                     children=tuple(p.children),
                     handles=tuple(p.handles),
+                    sysmon=None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
+                        p.guid, p.sysmon_created, p.sysmon_exited, p.joined,
+                        tuple(p.sysmon_events) if p.sysmon_events else ()),
                 )
             )
         return out
 
     def _confidence(self, p: _Proc) -> tuple[str, str]:
         if p.created is not None:
+            if p.created is p.sysmon_created:
+                return EXACT, f"created by Sysmon 1 record {p.created.record_id} (ProcessGuid {p.guid})"
             return EXACT, f"created by 4688 record {p.created.record_id}"
         pid = pid_text(p.pid)
         if p.pid == SYSTEM_PID:
@@ -304,3 +389,20 @@ class ProcessTracker:
         if not p.names:
             return MISSING, reason + "; no event names it"
         return INFERRED, reason
+
+
+def same_process(proc: _Proc, image: str | None, first: Ref, then: Ref) -> bool:
+    """Whether a 4688 and a Sysmon 1 (`first`, `then`, either way round) of the same pid are
+    one process: logged within CHANNEL_SKEW of each other with the same image file name."""
+    if abs(then.ts - first.ts) > CHANNEL_SKEW:
+        return False
+    known = basename(proc.image).casefold()
+    return not known or not image or basename(image).casefold() == known
+
+
+def join_reason(first: Ref, then: Ref) -> str:
+    a, b = sorted((first, then), key=lambda r: r.event_id)
+    seconds = abs(then.ts - first.ts) / TICKS_PER_SECOND
+    return (f"Sysmon 1 record {a.record_id} and 4688 record {b.record_id} are one process: same computer, pid "
+            f"and image, logged {seconds:.3f} s apart (within the {CHANNEL_SKEW // TICKS_PER_SECOND} s "
+            "skew between the channels)")

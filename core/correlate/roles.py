@@ -130,3 +130,137 @@ def field_names() -> tuple[str, ...]:
         names += [*role.source_pid, *role.target_pid, *role.logon_id, *role.user, *role.new_logon_id]
         names += [n for n in (role.source_name, role.source_handle, role.target_handle) if n]
     return tuple(dict.fromkeys(names))
+
+
+# -- Sysmon: process identity by GUID -----------------------------------------------------------
+
+
+class SysmonAct(Enum):
+    """What a Sysmon event does to the process instances."""
+
+    CREATE = "create"  # Sysmon 1: source = the parent, target = the new process
+    EXIT = "exit"  # Sysmon 5: source = the exiting process
+    ACCESS = "access"  # Sysmon 10: source opens a handle to target (GrantedAccess)
+    ACT = "act"  # anything else a process (source) does, maybe to another one (target)
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """The fields naming one process in a Sysmon event: its GUID, pid (decimal) and image."""
+
+    guid: str
+    pid: str
+    image: str
+
+
+_SELF = Party("ProcessGuid", "ProcessId", "Image")
+_NONE = Party("", "", "")
+_SOURCE = Party("SourceProcessGuid", "SourceProcessId", "SourceImage")
+_TARGET = Party("TargetProcessGuid", "TargetProcessId", "TargetImage")
+
+
+@dataclass(frozen=True, slots=True)
+class SysmonRole:
+    """One Sysmon EventID's row: `source`/`target` name the acting and the acted-on process."""
+
+    act: SysmonAct
+    verb: str
+    source: Party = _SELF
+    target: Party = _NONE
+    logon_id: str = ""
+    titles: Titles = Titles()
+
+
+def _sysmon(verb: str) -> SysmonRole:
+    return SysmonRole(SysmonAct.ACT, verb)
+
+
+#: Sysmon (Microsoft-Windows-Sysmon/Operational) events by EventID. Only events that carry one of
+#: their row's GUID fields are taken as Sysmon: other providers reuse these small EventIDs.
+SYSMON: dict[int, SysmonRole] = {
+    1: SysmonRole(
+        SysmonAct.CREATE, "Sysmon process created", source=Party("ParentProcessGuid", "ParentProcessId", "ParentImage"),
+        target=_SELF, logon_id="LogonId",
+        titles=Titles(source_process="parent process", target_process="new process",
+                      related_source="parent", related_target="process"),
+    ),
+    2: _sysmon("Sysmon file creation time changed"),
+    3: _sysmon("Sysmon network connection"),
+    5: SysmonRole(SysmonAct.EXIT, "Sysmon process terminated"),
+    7: _sysmon("Sysmon image loaded"),
+    8: SysmonRole(SysmonAct.ACT, "Sysmon remote thread created", source=_SOURCE, target=_TARGET,
+                  titles=Titles(source_process="source process", related_source="source process")),
+    9: _sysmon("Sysmon raw disk read"),
+    10: SysmonRole(SysmonAct.ACCESS, "Sysmon process accessed", source=_SOURCE, target=_TARGET,
+                   titles=Titles(source_process="source process", related_source="source process")),
+    11: _sysmon("Sysmon file created"),
+    12: _sysmon("Sysmon registry key created or deleted"),
+    13: _sysmon("Sysmon registry value set"),
+    14: _sysmon("Sysmon registry key renamed"),
+    15: _sysmon("Sysmon file stream created"),
+    17: _sysmon("Sysmon pipe created"),
+    18: _sysmon("Sysmon pipe connected"),
+    22: _sysmon("Sysmon DNS query"),
+    23: _sysmon("Sysmon file deleted"),
+    24: _sysmon("Sysmon clipboard changed"),
+    25: _sysmon("Sysmon process tampering"),
+    26: _sysmon("Sysmon file delete logged"),
+}
+
+
+def sysmon_guid_names() -> frozenset[str]:
+    """Every GUID field of the Sysmon rows: an event with one of them is a Sysmon event."""
+    return frozenset(p.guid for r in SYSMON.values() for p in (r.source, r.target) if p.guid)
+
+
+def sysmon_field_names() -> tuple[str, ...]:
+    names: list[str] = []
+    for role in SYSMON.values():
+        for party in (role.source, role.target):
+            names += [n for n in (party.guid, party.pid, party.image) if n]
+        if role.logon_id:
+            names.append(role.logon_id)
+    return tuple(dict.fromkeys(names))
+
+
+# -- events attached to a process or session after the scan (looked up, not scanned) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class Attach:
+    """A Security/System event attached to the process instance (`pid` fields, read in order)
+    and the logon session that did it, with the fields that say what it did (`details`).
+    `kind` groups rows the persistence and share links read ("service", "task", "share")."""
+
+    verb: str
+    pid: tuple[str, ...] = ("ProcessId",)
+    name: str = "ProcessName"
+    logon_id: tuple[str, ...] = ("SubjectLogonId",)
+    details: tuple[str, ...] = ()
+    kind: str = ""
+
+
+#: Events attached to the process or session that did them (item 3 and 4 of issue 17).
+ATTACHED: dict[int, Attach] = {
+    4648: Attach("explicit credentials used", details=("TargetDomainName", "TargetUserName", "TargetServerName",
+                                                       "TargetInfo")),
+    4673: Attach("privileged service called", details=("PrivilegeList", "Service")),
+    4674: Attach("privileged object operation", details=("PrivilegeList", "ObjectType", "ObjectName")),
+    4703: Attach("token right adjusted", details=("EnabledPrivilegeList", "DisabledPrivilegeList",
+                                                  "TargetUserName")),
+    4697: Attach("service installed", pid=("ClientProcessId",), name="",
+                 details=("ServiceName", "ServiceFileName", "ServiceAccount"), kind="service"),
+    7045: Attach("service installed", pid=(), name="", logon_id=(),
+                 details=("ServiceName", "ImagePath", "AccountName"), kind="service"),
+    4698: Attach("scheduled task created", pid=("ClientProcessId",), name="", details=("TaskName",), kind="task"),
+    4699: Attach("scheduled task deleted", pid=("ClientProcessId",), name="", details=("TaskName",), kind="task"),
+    4702: Attach("scheduled task updated", pid=("ClientProcessId",), name="", details=("TaskName",), kind="task"),
+    5140: Attach("network share accessed", pid=(), name="", details=("ShareName", "IpAddress"), kind="share"),
+    5145: Attach("network share object checked", pid=(), name="",
+                 details=("ShareName", "RelativeTargetName", "IpAddress"), kind="share"),
+}
+
+
+def scanned_event_ids() -> tuple[int, ...]:
+    """Every EventID the scan reads from the store: the model's rows and the Sysmon rows."""
+    return tuple(sorted({*ROLES, *SYSMON}))

@@ -8,15 +8,27 @@ which `core.correlate.model.CorrelationModel` turns into links.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.correlate.access import AccessTracker
 from core.correlate.handles import HandleTracker
 from core.correlate.processes import ProcessTracker, Ref
-from core.correlate.roles import ROLES, Act, Role, field_names
+from core.correlate.roles import (
+    ROLES,
+    SYSMON,
+    Act,
+    Role,
+    SysmonAct,
+    field_names,
+    scanned_event_ids,
+    sysmon_field_names,
+)
 from core.correlate.sessions import SessionChoice, SessionTracker, user_name
+from core.correlate.sysmon import SysmonTracker
 from core.model.event import Event, EventKeys
 from core.model.values import as_int
 
@@ -41,8 +53,11 @@ _TRACKER_NAMES = (
     "AccessList",
     "AccessMask",
     "LogonType",
+    "IpAddress",
+    "GrantedAccess",
+    "User",
 )
-_CANON = {n.casefold(): n for n in (*_TRACKER_NAMES, *field_names())}
+_CANON = {n.casefold(): n for n in (*_TRACKER_NAMES, *field_names(), *sysmon_field_names())}
 
 
 @dataclass(slots=True)
@@ -65,6 +80,15 @@ class Facts:
     logon_id: int | None = None
     user: str | None = None
     session: SessionChoice | None = None
+
+
+@dataclass(slots=True)
+class SysmonFacts(Facts):
+    """What the scan learnt about a Sysmon event: besides its instances, how sure each link
+    is when it is weaker than the instance itself (matched by pid, not by GUID)."""
+
+    source_confidence: str | None = None
+    target_confidence: str | None = None
 
 
 def values_of(pairs: tuple[tuple[str, str], ...]) -> Values:
@@ -118,9 +142,10 @@ class Item:
 
 def _keys(events: Iterable[StoredEvent]) -> Iterator[EventKeys]:
     """The model events among `events`, as `Store.iter_keys` reads them."""
+    scanned = frozenset(scanned_event_ids())
     for se in events:
         ev = se.event
-        if ev.event_id in ROLES:
+        if ev.event_id in scanned:
             yield EventKeys(se.id, ev.source, ev.filetime, record_id_of(ev), ev.event_id, ev.computer, ev.data)
 
 
@@ -143,8 +168,9 @@ def timed(events: Iterable[EventKeys]) -> Iterator[Item]:
     """`time_order` for events that already come in that order (the store's time order,
     `Store.iter_keys`), every one with a time: one at a time, so that the reduced events of a
     log are never all in memory at once (about half of the model's peak memory)."""
+    scanned = frozenset(scanned_event_ids())
     for key in events:
-        if key.event_id not in ROLES:
+        if key.event_id not in scanned:
             continue
         if key.filetime is None:
             raise ValueError("an event without a time cannot be streamed in time order")
@@ -158,7 +184,11 @@ class Scan:
         self.procs = ProcessTracker()
         self.handles = HandleTracker()
         self.sessions = SessionTracker()
+        self.sysmon = SysmonTracker(self.procs)
+        self.access = AccessTracker()
         self.facts: dict[int, Facts] = {}
+        #: Sysmon events, apart: the model's events (`facts`) stay those of the roles table.
+        self.sysmon_facts: dict[int, SysmonFacts] = {}
         self.computers: dict[str, str] = {}
         steps: dict[Act, Callable[[Facts, Values, Role], None]] = {
             Act.CREATE: self._created,
@@ -185,14 +215,19 @@ class Scan:
             if host is None:
                 host = hosts[key.computer] = sys.intern(key.computer.casefold())
             computer = self.computers.setdefault(host, sys.intern(key.computer))
+            entry = steps.get(key.event_id)
+            if entry is None:
+                self._sysmon_event(ref, host, computer, item.values)
+                continue
             found = facts[key.id] = Facts(ref, host, computer)
-            step, role = steps[key.event_id]
+            step, role = entry
             step(found, item.values, role)
         self.handles.resolve_sources()
+        self.access.join()
         self.sessions.finish_privileges()
         # Privileges are logged next to their own logon, on either side.
         adjacent_ids = {eid for eid, (_, role) in steps.items() if role.act is Act.PRIVILEGES}
-        for found in facts.values():
+        for found in itertools.chain(facts.values(), self.sysmon_facts.values()):
             if found.logon_id:
                 found.session = self.sessions.choose(
                     found.host, found.computer, found.logon_id, found.ref, found.user,
@@ -227,7 +262,7 @@ class Scan:
             parent, found.source_note = self._resolve(found, ppid, values.get(role.source_name))
             found.source_pid, found.source_proc = ppid, parent
         child = self.procs.create(found.host, found.computer, pid, found.ref, values)
-        if ppid is not None:
+        if ppid is not None and self.procs.procs[child].parent_pid is None:
             self.procs.set_parent(child, ppid, parent)
         found.target_pid, found.target_proc = pid, child
         logon = logon_of(values, role.new_logon_id)
@@ -266,6 +301,9 @@ class Scan:
             handle = self.handles.close(*args)
         self._own(handle, before)
         found.source_handle = handle
+        if role.act is Act.OPEN and (values.get("ObjectType") or "").casefold() == "process":
+            self.access.opened(found.ref, found.host, idx, handle, values.get("ObjectName"),
+                               as_int(values.get("AccessMask")))
 
     def _duplicated(self, found: Facts, values: Values, role: Role) -> None:
         self._subject(found, values, role)
@@ -307,3 +345,22 @@ class Scan:
             self.sessions.logon(found.host, found.computer, lid, found.ref, values)
         else:
             self.sessions.logoff(found.host, found.computer, lid, found.ref, values)
+
+    def _sysmon_event(self, ref: Ref, host: str, computer: str, values: Values) -> None:
+        """A Sysmon event (`core.correlate.sysmon`); an event of another provider with a
+        Sysmon EventID is not in the model."""
+        role = SYSMON.get(ref.event_id)
+        if role is None or not self.sysmon.is_sysmon(values, role):
+            return
+        found = self.sysmon_facts[ref.store_id] = SysmonFacts(ref, host, computer)
+        source, target = self.sysmon.event(host, computer, ref, values, role)
+        found.source_pid, found.source_proc, found.source_note = source.pid, source.process, source.note
+        found.target_pid, found.target_proc, found.target_note = target.pid, target.process, target.note
+        found.source_confidence, found.target_confidence = source.confidence, target.confidence
+        if role.logon_id:
+            found.logon_id = as_int(values.get(role.logon_id))
+            user = values.get("User")
+            found.user = user if user and user != "-" else None
+        if role.act is SysmonAct.ACCESS:
+            self.access.accessed(ref, host, source.process, target.process, values.get(role.target.image),
+                                 as_int(values.get("GrantedAccess")))

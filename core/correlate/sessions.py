@@ -40,6 +40,8 @@ class Session:
     user: str | None
     user_sid: str | None
     logon_type: str | None
+    #: The 4624's IpAddress (where a network logon came from), None when it names none.
+    ip: str | None = None
 
     @property
     def privileged(self) -> bool:
@@ -75,6 +77,7 @@ class _Session:
     user: str | None = None
     user_sid: str | None = None
     logon_type: str | None = None
+    ip: str | None = None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -112,6 +115,8 @@ class SessionTracker:
         s.user = user_name(values.get("TargetDomainName"), values.get("TargetUserName"))
         s.user_sid = values.get("TargetUserSid")
         s.logon_type = values.get("LogonType")
+        ip = values.get("IpAddress")
+        s.ip = ip if ip and ip not in ("-", "::1", "127.0.0.1") else None
         return s.index
 
     def logoff(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None]) -> int:
@@ -230,6 +235,16 @@ class SessionTracker:
                 s.user,
                 s.user_sid,
                 s.logon_type,
+                s.ip,
             )
             for s in self.sessions
         ]
+
+
+def network_logons(sessions: tuple[Session, ...], session: Session) -> list[Session]:
+    """The other type-3 (network) logons to the same computer from the same IP address."""
+    if not session.ip:
+        return []
+    host = session.computer.casefold()
+    return [s for s in sessions if s.index != session.index and s.ip == session.ip
+            and s.computer.casefold() == host and s.logon_type == "3"][:1000]

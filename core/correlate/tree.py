@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from core.correlate.links import Correlation, HandleLink, Node, ProcessLink, SessionLink
+from core.correlate.links import Correlation, EventLink, HandleLink, Node, ProcessLink, SessionLink
 from core.correlate.processes import EXACT, INFERRED, MISSING, Process, Ref, pid_text
 from core.correlate.roles import SESSION_ACTS, Act, role_of
+from core.correlate.sessions import network_logons
 from core.model.access import decode_messages
 from core.model.event import iso_from_filetime
 from core.model.sids import TOKEN_ELEVATION, decode_label
@@ -116,17 +117,54 @@ def _process_node(model: CorrelationModel, title: str, link: ProcessLink) -> Nod
         )
     elif p.parent_pid is not None:
         kids.append(Node(f"parent: {pid_text(p.parent_pid)} not resolved", MISSING))
-    kids.append(_end_node(p))
+    kids += _sysmon_nodes(p)
+    kids += _attached_nodes(model, p)
+    kids.append(_end_node(model, p))
     event = (p.created or p.first_seen).store_id
     return Node(f"{title}: {p.label}{marker}", link.confidence, event, kids)
 
 
-def _end_node(p: Process) -> Node:
+def _end_node(model: CorrelationModel, p: Process) -> Node:
     if p.exited is not None:
         return Node(f"exited: {ref_text(p.exited)}", EXACT, p.exited.store_id)
     if p.replaced_by is not None:
         return Node(f"no 4689: its pid was reused by {ref_text(p.replaced_by)}", INFERRED, p.replaced_by.store_id)
+    if not model.exits_logged(p.computer):
+        return Node(f"end unknown: there is no 4689 at all for {p.computer} in this log "
+                    "(process termination auditing is off)", MISSING)
     return Node("no 4689 in this log: still running at the end of the log", MISSING)
+
+
+def _sysmon_nodes(p: Process) -> list[Node]:
+    """Sysmon's records of a process: its GUID, Sysmon 1 (and why it is the 4688's process),
+    Sysmon 5 and the other Sysmon events that name it."""
+    kids: list[Node] = []
+    if p.guid:
+        kids.append(Node(f"ProcessGuid: {p.guid}", EXACT if p.sysmon_created else INFERRED,
+                         (p.sysmon_created or p.first_seen).store_id))
+    if p.sysmon_created is not None and p.sysmon_created is not p.created:
+        kids.append(Node(f"also created: Sysmon {ref_text(p.sysmon_created)}", EXACT, p.sysmon_created.store_id,
+                         [Node(f"why: {p.joined}", EXACT)] if p.joined else []))
+    if p.sysmon_exited is not None and p.sysmon_exited is not p.exited:
+        kids.append(Node(f"also exited: Sysmon {ref_text(p.sysmon_exited)}", EXACT, p.sysmon_exited.store_id))
+    if p.sysmon_events:
+        kids.append(Node(f"Sysmon events: {len(p.sysmon_events)}", EXACT, None,
+                         _capped(p.sysmon_events, lambda r: Node(f"Sysmon {ref_text(r)}", EXACT, r.store_id),
+                                 "Sysmon events", _record_of)))
+    return kids
+
+
+def _attached_nodes(model: CorrelationModel, p: Process) -> list[Node]:
+    """What the process did that is attached to it (privileges, credentials, installs) and the
+    service or task install that started it."""
+    kids = [Node(f"started by: {r.install.text} ({ref_text(r.install.ref)})", r.confidence, r.install.ref.store_id,
+                 [Node(f"why: {r.reason}", r.confidence)]) for r in model.runs_of_process.get(p.index, [])]
+    attached = model.by_process.get(p.index, [])
+    if attached:
+        kids.append(Node(f"did: {len(attached)}", EXACT, None, _capped(
+            attached, lambda a: Node(f"{a.text} ({ref_text(a.ref)})", a.process.confidence if a.process else EXACT,
+                                     a.ref.store_id), "events", lambda a: a.ref.record_id)))
+    return kids
 
 
 def _handle_node(model: CorrelationModel, title: str, link: HandleLink) -> Node:
@@ -162,7 +200,7 @@ def _handle_node(model: CorrelationModel, title: str, link: HandleLink) -> Node:
     return Node(f"{title}: {h.label}", link.confidence, event, kids)
 
 
-def _session_node(link: SessionLink) -> Node:
+def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
     s = link.session
     user = link.user or "?"
     if s is None:
@@ -182,6 +220,17 @@ def _session_node(link: SessionLink) -> Node:
     kids += _capped(s.logoffs, lambda r: Node(f"logoff: {ref_text(r)}", EXACT, r.store_id), "logoffs", _record_of)
     if not s.logoffs:
         kids.append(Node("no logoff in this log", MISSING))
+    if s.ip:
+        same = network_logons(model.sessions, s)
+        if same:
+            kids.append(Node(f"network logons from {s.ip}: {len(same)}", INFERRED, None, _capped(
+                same, lambda o: Node(f"{o.label} ({ref_text(o.logon)})" if o.logon else o.label, INFERRED,
+                                     o.logon.store_id if o.logon else None), "logons")))
+    attached = model.by_session.get(s.index, [])
+    if attached:
+        kids.append(Node(f"did: {len(attached)}", EXACT, None, _capped(
+            attached, lambda a: Node(f"{a.text} ({ref_text(a.ref)})", a.session.confidence if a.session else EXACT,
+                                     a.ref.store_id), "events", lambda a: a.ref.record_id)))
     marker = " (privileged)" if s.privileged else ""
     event = s.logon.store_id if s.logon is not None else None
     return Node(f"logon session 0x{link.logon_id:x}: {user}{marker}", link.confidence, event, kids)
@@ -208,7 +257,7 @@ def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
     """The correlation as a tree: its links titled by the event's row of the roles table, then
     its session and related events."""
     role = role_of(c.event.event_id)
-    titles = role.titles
+    titles = c.titles or role.titles
     kids: list[Node] = []
     if c.source_process is not None:
         kids.append(_process_node(model, titles.source_process, c.source_process))
@@ -222,7 +271,9 @@ def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
     if c.target_handle is not None:
         kids.append(_handle_node(model, titles.target_handle, c.target_handle))
     if c.session is not None:
-        kids.append(_session_node(c.session))
+        kids.append(_session_node(model, c.session))
+    if c.links:
+        kids.append(Node(f"linked records: {len(c.links)}", EXACT, None, _capped(c.links, _link_node, "links")))
     if c.related:
         kids.append(
             Node(
@@ -234,6 +285,13 @@ def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
             )
         )
     return Node(c.summary, EXACT, c.event.store_id, kids)
+
+
+def _link_node(link: EventLink) -> Node:
+    at = f" ({ref_text(link.ref)})" if link.ref is not None else ""
+    label = f": {link.label}" if link.label else ""
+    return Node(f"{link.relation}{label}{at}", link.confidence, link.ref.store_id if link.ref else None,
+                [Node(f"why: {link.reason}", link.confidence)])
 
 
 def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]:
@@ -253,7 +311,7 @@ def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]
         return Node(h.label, h.confidence, (h.opened or h.duplicated_by or h.first_seen).store_id, [close])
 
     tail = _capped(p.handles, handle_node, "handles")
-    tail.append(_end_node(p))
+    tail.append(_end_node(model, p))
     return Node(label, p.confidence, (p.created or p.first_seen).store_id, []), tail
 
 

@@ -113,6 +113,38 @@ def decode_access_mask(mask: int, object_type: str | None = None) -> str:
     return ", ".join(names) if names else "no access"
 
 
+#: PROCESS_ALL_ACCESS since Vista (0x1fffff) and before (0x1f0fff).
+PROCESS_ALL_ACCESS = 0x1FFFFF
+_PROCESS_ALL_ACCESS_XP = 0x1F0FFF
+#: Rights that let the holder read another process's memory (credential dumping needs them)
+#: and those that let it write or run code in it (injection).
+PROCESS_READ_MEMORY = 0x10
+PROCESS_WRITE_OR_RUN = 0x2 | 0x8 | 0x20  # CREATE_THREAD, VM_OPERATION, VM_WRITE
+_GENERIC_ALL_OR_MAX = 0x10000000 | 0x02000000
+
+
+def process_rights(mask: int) -> str:
+    """A process handle's access as names: `0x1010` -> `PROCESS_VM_READ,
+    PROCESS_QUERY_LIMITED_INFORMATION`; `0x1fffff` -> `PROCESS_ALL_ACCESS`."""
+    mask &= 0xFFFFFFFF
+    if mask & PROCESS_ALL_ACCESS == PROCESS_ALL_ACCESS:
+        rest = mask & ~PROCESS_ALL_ACCESS
+        return "PROCESS_ALL_ACCESS" + (f", {decode_access_mask(rest, 'process')}" if rest else "")
+    if mask == _PROCESS_ALL_ACCESS_XP:
+        return "PROCESS_ALL_ACCESS (pre-Vista value)"
+    return decode_access_mask(mask, "process")
+
+
+def reads_process_memory(mask: int) -> bool:
+    """Whether a process handle with this access can read the process's memory."""
+    return bool(mask & PROCESS_READ_MEMORY or mask & _GENERIC_ALL_OR_MAX)
+
+
+def writes_process_memory(mask: int) -> bool:
+    """Whether it can write the process's memory or start a thread in it."""
+    return bool(mask & PROCESS_WRITE_OR_RUN or mask & _GENERIC_ALL_OR_MAX)
+
+
 def _bits(value: int, table: tuple[tuple[int, str], ...]) -> list[str]:
     out = [name for bit, name in table if value & bit]
     known = 0
