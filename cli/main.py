@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from cli.exit_codes import EPILOG, Exit
 from cli.output import safe_streams
 
-COMMANDS = ("stats", "query", "correlate", "findings", "export", "cache")
+COMMANDS = ("stats", "query", "correlate", "findings", "export", "cache", "convert", "fleet")
 
 
 def build_parser() -> argparse.ArgumentParser:
