@@ -22,6 +22,8 @@ def register(sub: Any) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="logs to convert; a directory converts the logs in it")
     parser.add_argument("--to", required=True, metavar="DIR", help="the dataset directory (created if needed)")
     parser.add_argument("--jobs", type=int, default=None, help="EVTX decoding processes (default: one per core)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="inputs converted at once, each in its own process (default 1: one at a time)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(func=run)
 
@@ -37,7 +39,8 @@ def run(args: argparse.Namespace) -> Exit:
     def say(line: str) -> None:
         print(printable(line), file=sys.stderr, flush=True)
 
-    results = convert(paths, args.to, jobs=args.jobs, progress=None if args.quiet else say)
+    results = convert(paths, args.to, jobs=args.jobs, progress=None if args.quiet else say,
+                      workers=max(1, args.workers))
     status = Exit.OK
     for problem in problems + [r.error for r in results if r.error]:
         print(f"evtx-explorer: {problem}", file=sys.stderr)

@@ -19,6 +19,7 @@ from tests.fleetutil import (
     HOSTILE_HOST,
     QUERIES,
     fleet_dataset,
+    hostile_log,
     key_of,
     require_fleet,
     store_query,
@@ -200,3 +201,25 @@ def test_cli_convert_fleet_and_open(tmp_path: Path) -> None:
     assert status == 2 and "nothing after 'AND'" in err
     status, _, err = run_cli("fleet", str(tmp_path / "nothing"), "query", "--engine", "local")
     assert status == 1 and "no converted events" in err
+
+
+def test_parallel_convert_writes_the_same_rows(tmp_path: Path) -> None:
+    require_fleet()
+    import pyarrow.dataset as pads
+
+    from core.fleet.convert import convert
+
+    other = hostile_log(tmp_path / "hostile.jsonl")
+    lines: list[str] = []
+    parallel = convert([str(DEMO), str(other)], tmp_path / "par", workers=2, progress=lines.append)
+    serial = convert([str(DEMO), str(other)], tmp_path / "ser")
+    assert [r.records for r in parallel] == [r.records for r in serial] == [71, 5]
+    assert sorted(lines) == sorted(f"[{n}/2] {r.path}: {r.records} events, 0 issues in {r.seconds:.1f} s"
+                                   for n, r in enumerate(parallel, 1))
+
+    def rows(root: Path) -> list[tuple[Any, ...]]:
+        table = pads.dataset(str(root / "events"), format="parquet").to_table()
+        return sorted(zip(*(table.column(c).to_pylist() for c in ("source", "place", "computer", "record_id")),
+                          strict=True))
+
+    assert rows(tmp_path / "par") == rows(tmp_path / "ser")

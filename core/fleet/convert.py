@@ -65,13 +65,18 @@ def input_key(path: str) -> str:
 
 
 def convert(paths: Sequence[str], out: str | Path, *, jobs: int | None = None,
-            progress: ProgressLine | None = None) -> list[ConvertResult]:
-    """Convert every input into the dataset at `out` (created if needed), in order."""
+            progress: ProgressLine | None = None, workers: int = 1) -> list[ConvertResult]:
+    """Convert every input into the dataset at `out` (created if needed); results in input order.
+
+    `workers` > 1 converts that many inputs at once, each in its own process (EVTX decoding
+    then uses one process per input instead of `jobs` per input): many small logs of many hosts
+    convert in parallel, where one big log is best decoded with `jobs` workers alone."""
     root = Path(out)
     for sub in ("events", "issues", "inputs", ".staging"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    results = []
-    for n, path in enumerate(paths, 1):
+    results: dict[int, ConvertResult] = {}
+    todo: list[tuple[int, str, str]] = []
+    for n, path in enumerate(paths):
         key = input_key(path)
         marker = root / "inputs" / f"{key}.json"
         if marker.exists():
@@ -79,14 +84,39 @@ def convert(paths: Sequence[str], out: str | Path, *, jobs: int | None = None,
             done = json.loads(marker.read_text())
             result.records, result.issues, result.error = done["records"], done["issues"], done["error"]
             if progress:
-                progress(f"[{n}/{len(paths)}] {path}: already converted ({result.records:,} events), skipped")
-            results.append(result)
-            continue
-        _clear_leftovers(root, key)
-        result = _convert_one(path, key, root, jobs, progress, f"[{n}/{len(paths)}]")
-        results.append(result)
+                progress(f"[{n + 1}/{len(paths)}] {path}: already converted ({result.records:,} events), skipped")
+            results[n] = result
+        else:
+            todo.append((n, path, key))
+    if workers > 1 and len(todo) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context) as pool:
+            futures = {pool.submit(_convert_fresh, path, key, str(root), 1): n for n, path, key in todo}
+            for future in as_completed(futures):
+                n = futures[future]
+                results[n] = result = future.result()
+                if progress:
+                    progress(f"[{n + 1}/{len(paths)}] {_summary(result)}")
+    else:
+        for n, path, key in todo:
+            _clear_leftovers(root, key)
+            results[n] = _convert_one(path, key, root, jobs, progress, f"[{n + 1}/{len(paths)}]")
     shutil.rmtree(root / ".staging", ignore_errors=True)
-    return results
+    return [results[n] for n in range(len(paths))]
+
+
+def _convert_fresh(path: str, key: str, root: str, jobs: int | None) -> ConvertResult:
+    """One input in a worker process (no progress lines: the parent says when it is done)."""
+    _clear_leftovers(Path(root), key)
+    return _convert_one(path, key, Path(root), jobs, None, "")
+
+
+def _summary(result: ConvertResult) -> str:
+    what = f"error: {result.error}" if result.error else f"{result.records:,} events, {result.issues:,} issues"
+    return f"{result.path}: {what} in {result.seconds:.1f} s"
 
 
 def _clear_leftovers(root: Path, key: str) -> None:
@@ -245,8 +275,7 @@ def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: Pr
     tmp.write_text(json.dumps(marker))
     os.replace(tmp, root / "inputs" / f"{key}.json")
     if progress:
-        what = f"error: {result.error}" if result.error else f"{result.records:,} events, {result.issues:,} issues"
-        progress(f"{tag} {path}: {what} in {result.seconds:.1f} s")
+        progress(f"{tag} {_summary(result)}")
     return result
 
 

@@ -70,9 +70,7 @@ class LocalEngine:
 
         _check(root)
         self.con = duckdb.connect()
-        glob = query_sql.to_sql(exp.Literal.string(events_glob(root)), "duckdb")
-        self.con.execute(f"CREATE VIEW {query_sql.TABLE} AS SELECT * FROM read_parquet({glob}, "
-                         "hive_partitioning = true)")
+        self.con.read_parquet(events_glob(root), hive_partitioning=True).create_view(query_sql.TABLE)
 
     def table(self, query: exp.Select) -> pa.Table:
         return self.con.sql(query_sql.to_sql(query, "duckdb")).to_arrow_table()
