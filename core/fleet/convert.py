@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from core.fleet.schema import EVENTS, FLEET_SCHEMA_VERSION, ISSUES, day_dir, host_dir
+from core.fleet.schema import EVENTS, FIELD_TYPE, FLEET_SCHEMA_VERSION, ISSUES, day_dir, host_dir
 from core.model.event import EPOCH_AS_FILETIME, Event, InputError, ParseIssue
 from core.model.rows import MAX_PLACE, EventRow
 from core.model.values import as_int
@@ -197,25 +197,53 @@ class _Writers:
         self.open.clear()
 
 
-def _table(rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=EVENTS)
-
-
-def _record(row: EventRow, path: str, key: str) -> dict[str, Any]:
-    (sid, _source, number, record_id, ts, eid, version, level, task, opcode, keywords, channel, provider,
-     computer, pid, tid, user_sid, locator, data) = row
-    pairs: tuple[tuple[str, str], ...] = marshal.loads(data) if data else ()
-    seen: dict[str, str] = {}
-    for name, value in pairs:
-        seen.setdefault(name, value)
-    return {
-        "computer": computer, "source": path, "input_key": key, "place": sid & MAX_PLACE, "record_number": number,
-        "record_id": record_id, "ts": ts, "time": None if ts is None else (ts - EPOCH_AS_FILETIME) // 10,
-        "event_id": eid, "version": version, "level": level, "task": task, "opcode": opcode, "keywords": keywords,
-        "channel": channel, "provider": provider, "pid": pid, "tid": tid, "user_sid": user_sid, "locator": locator,
-        "data": list(seen.items()),
-        "fields": [{"name": n.lower(), "value": v, "num": as_int(v)} for n, v in pairs],
+def _table(rows: list[EventRow], path: str, key: str) -> pa.Table:
+    """Store rows (`core.model.rows.EventRow`) of one partition as a table of the EVENTS schema,
+    built column by column (EventData flattened once into name/value/number arrays): a dict per
+    event through `Table.from_pylist` cost three times as much."""
+    columns = list(zip(*rows, strict=True))
+    (sids, _sources, numbers, record_ids, ts, eids, versions, levels, tasks, opcodes, keywords, channels,
+     providers, computers, pids, tids, user_sids, locators, blobs) = columns
+    offsets = [0]
+    map_offsets = [0]
+    names: list[str] = []
+    lowered: list[str] = []
+    values: list[str] = []
+    nums: list[int | None] = []
+    map_keys: list[str] = []
+    map_values: list[str] = []
+    for blob in blobs:
+        pairs: tuple[tuple[str, str], ...] = marshal.loads(blob) if blob else ()
+        seen: set[str] = set()
+        for name, value in pairs:
+            names.append(name)
+            values.append(value)
+            if name not in seen:
+                seen.add(name)
+                map_keys.append(name)
+                map_values.append(value)
+        offsets.append(len(names))
+        map_offsets.append(len(map_keys))
+    lowered = [n.lower() for n in names]
+    nums = [as_int(v) for v in values]
+    fields = pa.ListArray.from_arrays(
+        pa.array(offsets, pa.int32()),
+        pa.StructArray.from_arrays([pa.array(lowered, pa.string()), pa.array(values, pa.string()),
+                                    pa.array(nums, pa.int64())], fields=list(FIELD_TYPE)),
+    )
+    data = pa.MapArray.from_arrays(pa.array(map_offsets, pa.int32()), pa.array(map_keys, pa.string()),
+                                   pa.array(map_values, pa.string()))
+    n = len(rows)
+    arrays = {
+        "computer": computers, "source": [path] * n, "input_key": [key] * n,
+        "place": [sid & MAX_PLACE for sid in sids], "record_number": numbers, "record_id": record_ids, "ts": ts,
+        "time": [None if t is None else (t - EPOCH_AS_FILETIME) // 10 for t in ts], "event_id": eids,
+        "version": versions, "level": levels, "task": tasks, "opcode": opcodes, "keywords": keywords,
+        "channel": channels, "provider": providers, "pid": pids, "tid": tids, "user_sid": user_sids,
+        "locator": locators,
     }
+    built = [pa.array(arrays[f.name], f.type) for f in EVENTS if f.name not in ("data", "fields")]
+    return pa.Table.from_arrays([*built, data, fields], schema=EVENTS)
 
 
 def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: ProgressLine | None,
@@ -224,7 +252,7 @@ def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: Pr
     start = time.perf_counter()
     staging = root / ".staging" / key
     writers = _Writers(staging, key)
-    held: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    held: dict[tuple[str, str], list[EventRow]] = {}
     n_held = 0
     issues: list[dict[str, Any]] = []
     last_report = start
@@ -232,7 +260,7 @@ def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: Pr
     def flush() -> None:
         nonlocal n_held
         for part, rows in held.items():
-            writers.write(part, _table(rows))
+            writers.write(part, _table(rows, path, key))
         held.clear()
         n_held = 0
 
@@ -247,7 +275,7 @@ def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: Pr
                 continue
             for row in item:
                 part = (host_dir(row[13]), day_dir(row[4]))
-                held.setdefault(part, []).append(_record(row, path, key))
+                held.setdefault(part, []).append(row)
                 result.partitions.add(part)
             result.records += len(item)
             n_held += len(item)
