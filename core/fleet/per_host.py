@@ -65,18 +65,23 @@ def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
 def group_events(pdf: pd.DataFrame) -> tuple[list[StoredEvent], KeyOf]:
     """One computer's events in view order (time, EventRecordID, source, place), numbered 1..n
     in that order (the number is the store id the engines see), and the way back to (source, place)."""
-    order = pdf.sort_values(["ts", "record_id", "source", "place"], kind="stable")
+    cols = {name: pdf[name].tolist() for name in INPUT_COLUMNS}
+    ts, rid, src, place = cols["ts"], cols["record_id"], cols["source"], cols["place"]
+    order = sorted(range(len(ts)), key=lambda i: (ts[i], rid[i], src[i], place[i]))
     sources: dict[str, int] = {}
     events: list[StoredEvent] = []
     keys: list[tuple[str, int]] = []
-    for n, row in enumerate(order.itertuples(index=False), 1):
-        src = sources.setdefault(row.source, len(sources))
-        ts = int(row.ts)
-        ev = make_event(src, int(row.record_number), int(row.record_id), None if ts < 0 else ts, int(row.event_id),
-                        None, None, None, None, None, row.channel or "", row.provider or "", row.computer, None,
-                        None, row.user_sid if isinstance(row.user_sid, str) else None, _pairs(row.data), None)
+    numbers, eids, computers = cols["record_number"], cols["event_id"], cols["computer"]
+    channels, providers, sids, datas = cols["channel"], cols["provider"], cols["user_sid"], cols["data"]
+    for n, i in enumerate(order, 1):
+        tick = int(ts[i])
+        user_sid = sids[i]
+        ev = make_event(sources.setdefault(src[i], len(sources)), int(numbers[i]), int(rid[i]),
+                        None if tick < 0 else tick, int(eids[i]), None, None, None, None, None, channels[i] or "",
+                        providers[i] or "", computers[i], None, None, user_sid if isinstance(user_sid, str) else None,
+                        _pairs(datas[i]), None)
         events.append(StoredEvent(n, ev))
-        keys.append((row.source, int(row.place)))
+        keys.append((src[i], int(place[i])))
     return events, lambda store_id: keys[store_id - 1]
 
 
