@@ -77,21 +77,13 @@ class LocalEngine:
 
     def per_host(self, fn: GroupFn, schema: pa.Schema, event_ids: tuple[int, ...] | None,
                  where: str = "") -> pa.Table:
-        rows = self.table(_group_select(event_ids, where)).to_pandas(types_mapper=_exact)
-        rows["data"] = rows["data"].astype(object)
+        rows = self.table(_group_select(event_ids, where)).to_pandas()  # no nulls in the integer columns
         parts = [fn(group) for _, group in rows.groupby(rows["computer"].str.lower(), sort=True)]
         frames = [pa.Table.from_pandas(p, schema=schema, preserve_index=False) for p in parts]
         return pa.concat_tables(frames) if frames else schema.empty_table()
 
     def close(self) -> None:
         self.con.close()
-
-
-def _exact(dtype: pa.DataType) -> Any:
-    """Integer columns as nullable pandas integers (no float detour), others as pandas likes."""
-    if pa.types.is_integer(dtype):
-        return pd.Int64Dtype()
-    return None
 
 
 def spark_session(master: str = "local[2]", app: str = "evtx-explorer fleet") -> Any:
