@@ -42,32 +42,23 @@ def spark_engine(fleet: tuple[Path, Any, list[str]]) -> Iterator[Any]:
     session.stop()
 
 
-def test_spark_query_rows_are_the_stores(fleet: tuple[Path, Any, list[str]], spark_engine: Any) -> None:
-    from core.fleet import api
-
-    for where in QUERIES:
-        rows = api.query(spark_engine, where)
-        assert [(r["source"], r["place"]) for r in rows] == store_query(fleet[1], where), where
-    assert api.count(spark_engine, f'host:"{HOSTILE_HOST}"') == 5
-    assert api.count(spark_engine, f'cmd:"{HOSTILE_CMD}"') == 3
-    assert api.count(spark_engine, "cmd:*%_*") == 3
-
-
-def test_spark_stack_and_timeline_are_the_stores(fleet: tuple[Path, Any, list[str]], spark_engine: Any) -> None:
+def test_spark_answers_are_the_stores(fleet: tuple[Path, Any, list[str]], spark_engine: Any) -> None:
+    """One test, so that pytest-xdist never starts a second JVM for a second worker."""
+    from core.findings.engine import load_rules
     from core.fleet import api
     from core.fleet.query_sql import BUCKETS
 
+    store = fleet[1]
+    for where in QUERIES:
+        rows = api.query(spark_engine, where)
+        assert [(r["source"], r["place"]) for r in rows] == store_query(store, where), where
+    assert api.count(spark_engine, f'host:"{HOSTILE_HOST}"') == 5
+    assert api.count(spark_engine, f'cmd:"{HOSTILE_CMD}"') == 3
+    assert api.count(spark_engine, "cmd:*%_*") == 3
     for where, by in (("", "EventID"), ("4688", "NewProcessName"), ("", "SubjectUserName"), ("", "computer")):
-        assert api.stack(spark_engine, where, by) == store_stack(fleet[1], where, by), by
+        assert api.stack(spark_engine, where, by) == store_stack(store, where, by), by
     got = [(r["ticks"], r["count"]) for r in api.timeline(spark_engine, "4688 OR 4624", "1m")]
-    assert got == store_timeline(fleet[1], "4688 OR 4624", BUCKETS["1m"])
-
-
-def test_spark_processes_handles_findings_are_the_stores(fleet: tuple[Path, Any, list[str]],
-                                                         spark_engine: Any) -> None:
-    from core.findings.engine import load_rules
-    from core.fleet import api
-
-    assert api.processes(spark_engine) == store_processes(fleet[1])
-    assert api.handles(spark_engine) == store_handles(fleet[1])
-    assert api.findings(spark_engine, load_rules()) == store_findings_rows(fleet[1])
+    assert got == store_timeline(store, "4688 OR 4624", BUCKETS["1m"])
+    assert api.processes(spark_engine) == store_processes(store)
+    assert api.handles(spark_engine) == store_handles(store)
+    assert api.findings(spark_engine, load_rules()) == store_findings_rows(store)

@@ -95,15 +95,16 @@ def spark_session(master: str = "local[2]", app: str = "evtx-explorer fleet") ->
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(master).appName(app)
+    if master.startswith("local"):  # few cores: Spark's 200 shuffle partitions are 200 tiny tasks each
+        builder = builder.config("spark.sql.shuffle.partitions", "4")
     return (
-        SparkSession.builder.master(master).appName(app)
+        builder
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.memory", "2g")
         .getOrCreate()
     )
 
