@@ -37,6 +37,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--rules", metavar="FILE", default=None, help="findings: rules TOML over the defaults")
     parser.add_argument("--json", action="store_true", help="JSON lines (query always writes JSON lines)")
     parser.add_argument("--open", action="store_true", help="open the result's events in the app")
+    parser.add_argument("--context", type=float, default=None, metavar="MINUTES",
+                        help="with --open: also the events on the same computers within MINUTES of them")
     parser.set_defaults(func=run)
 
 
@@ -80,19 +82,18 @@ def _act(engine: Any, args: argparse.Namespace, rules: Any) -> Exit:
     from core.fleet import api
     from core.fleet.documents import event_document
 
-    keys: list[tuple[str, int]] | None = None
     if args.action == "query":
         rows = api.query(engine, args.where, args.limit)
         for row in rows:
             print(dump_json(event_document(row), indent=None))
         if args.open:
-            return _open(rows)
+            return _open(_with_context(engine, rows, args.context))
         return Exit.OK
     if args.action == "stack":
         found = api.stack(engine, args.where, args.by, args.limit)
         _print(found, args.json, lambda r: f"{r['count']:>10}  {printable(str(r['value']))}")
         if args.open:  # the events of the rarest values shown
-            return _open(api.query(engine, args.where))
+            return _open(_with_context(engine, api.query(engine, args.where), args.context))
         return Exit.OK
     if args.action == "timeline":
         found = api.timeline(engine, args.where, args.bucket)
@@ -107,8 +108,18 @@ def _act(engine: Any, args: argparse.Namespace, rules: Any) -> Exit:
         _print(found, args.json, _handle_line if args.handles else _process_line)
     keys = [(r["source"], r["place"]) for r in found]
     if args.open:
-        return _open(api.events_at(engine, keys))
+        return _open(_with_context(engine, api.events_at(engine, keys), args.context))
     return Exit.OK
+
+
+def _with_context(engine: Any, rows: list[dict[str, Any]], minutes: float | None) -> list[dict[str, Any]]:
+    """`rows`, or with --context the events around them on their computers (which include them)."""
+    from core.fleet import api
+
+    if minutes is None or not rows:
+        return rows
+    query = api.context_query(rows, minutes)
+    return rows if query is None else api.query(engine, query)
 
 
 def _process_line(r: dict[str, Any]) -> str:

@@ -224,3 +224,23 @@ def test_parallel_convert_writes_the_same_rows(tmp_path: Path) -> None:
                           strict=True))
 
     assert rows(tmp_path / "par") == rows(tmp_path / "ser")
+
+
+def test_open_with_context_adds_the_hosts_surrounding_events(tmp_path: Path) -> None:
+    require_fleet()
+    run_cli("convert", str(DEMO), "--to", str(tmp_path / "ds"), "--quiet")
+
+    def opened(*extra: str) -> list[dict[str, Any]]:
+        status, _, err = run_cli("fleet", str(tmp_path / "ds"), "query", "--engine", "local", "--where",
+                                 "record:48262", "--open", *extra)
+        assert status == 0
+        path = err.split("open them with: evtx-explorer open ")[1].strip()
+        status, out, _ = run_cli("query", path, "--no-cache")
+        return [json.loads(line) for line in out.splitlines()]
+
+    assert [e["record_id"] for e in opened()] == [48262]
+    around = opened("--context", "1")
+    times = [e["time"] for e in around]
+    assert 48262 in [e["record_id"] for e in around] and len(around) > 1
+    assert {e["computer"] for e in around} == {"WS01.contoso.local"}
+    assert min(times) >= "2024-03-14T08:30:00" and max(times) <= "2024-03-14T08:32:00.0000001Z"

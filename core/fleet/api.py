@@ -63,3 +63,23 @@ def findings(engine: Engine, rules: RuleSet, where: str = "") -> list[dict[str, 
 def events_at(engine: Engine, keys: list[tuple[str, int]]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = engine.table(query_sql.events_at(keys)).to_pylist()
     return rows
+
+
+def context_query(rows: list[dict[str, Any]], minutes: float) -> str | None:
+    """A query for the events on the rows' computers within `minutes` of them (per computer, from
+    `minutes` before its first row to `minutes` after its last): what `--open --context` adds, in
+    the filter language itself so that it means what a user would type. None when no row has a time."""
+    span: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        ts = row.get("ts")
+        if ts is None:
+            continue
+        lo, hi = span.get(row["computer"], (ts, ts))
+        span[row["computer"]] = (min(lo, ts), max(hi, ts))
+    pad = int(minutes * 60 * 10_000_000)
+    parts = []
+    for computer, (lo, hi) in sorted(span.items()):
+        quoted = computer.replace("\\", "\\\\").replace('"', '\\"')
+        after, before = iso_from_filetime(lo - pad), iso_from_filetime(hi + pad + 1)
+        parts.append(f'(host:"{quoted}" after:{after} before:{before})')
+    return " OR ".join(parts) if parts else None
