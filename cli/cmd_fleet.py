@@ -83,11 +83,13 @@ def _act(engine: Any, args: argparse.Namespace, rules: Any) -> Exit:
     from core.fleet.documents import event_document
 
     if args.action == "query":
-        rows = api.query(engine, args.where, args.limit)
-        for row in rows:
-            print(dump_json(event_document(row), indent=None))
         if args.open:
+            rows = api.query(engine, args.where, args.limit)
+            for row in rows:
+                print(dump_json(event_document(row), indent=None))
             return _open(_with_context(engine, rows, args.context))
+        for row in api.stream(engine, args.where, args.limit):
+            print(dump_json(event_document(row), indent=None))
         return Exit.OK
     if args.action == "stack":
         found = api.stack(engine, args.where, args.by, args.limit)

@@ -91,6 +91,7 @@ def test_local_query_rows_are_the_stores(fleet: tuple[Path, Any, list[str]], loc
     expected = store_query(fleet[1], where)
     rows = api.query(local, where)
     assert [(r["source"], r["place"]) for r in rows] == expected
+    assert [(r["source"], r["place"]) for r in api.stream(local, where)] == expected
     assert api.count(local, where) == len(expected)
 
 

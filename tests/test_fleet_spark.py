@@ -52,6 +52,8 @@ def test_spark_answers_are_the_stores(fleet: tuple[Path, Any, list[str]], spark_
     for where in QUERIES:
         rows = api.query(spark_engine, where)
         assert [(r["source"], r["place"]) for r in rows] == store_query(store, where), where
+    streamed = [(r["source"], r["place"]) for r in api.stream(spark_engine, "4688 OR 4624")]
+    assert streamed == store_query(store, "4688 OR 4624")
     assert api.count(spark_engine, f'host:"{HOSTILE_HOST}"') == 5
     assert api.count(spark_engine, f'cmd:"{HOSTILE_CMD}"') == 3
     assert api.count(spark_engine, "cmd:*%_*") == 3

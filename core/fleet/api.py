@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from core.correlate.model import CORRELATION_EVENT_IDS
@@ -16,6 +17,11 @@ def query(engine: Engine, where: str, limit: int | None = None) -> list[dict[str
     """The matching events in view order (time, EventRecordID, source, place)."""
     rows: list[dict[str, Any]] = engine.table(query_sql.select_events(where, limit)).to_pylist()
     return rows
+
+
+def stream(engine: Engine, where: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """`query`, a batch at a time: for printing results of any size."""
+    return engine.stream(query_sql.select_events(where, limit))
 
 
 def count(engine: Engine, where: str) -> int:

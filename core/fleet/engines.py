@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +21,8 @@ from core.fleet import query_sql
 from core.fleet.per_host import INPUT_COLUMNS
 
 GroupFn = Callable[[pd.DataFrame], pd.DataFrame]
+#: Rows per batch when a result is streamed (`Engine.stream`).
+STREAM_ROWS = 10_000
 
 
 class FleetError(Exception):
@@ -54,6 +56,8 @@ class Engine(Protocol):
 
     def table(self, query: exp.Select) -> pa.Table: ...
 
+    def stream(self, query: exp.Select) -> Iterator[dict[str, Any]]: ...
+
     def per_host(self, fn: GroupFn, schema: pa.Schema, event_ids: tuple[int, ...] | None,
                  where: str = "") -> pa.Table: ...
 
@@ -74,6 +78,12 @@ class LocalEngine:
 
     def table(self, query: exp.Select) -> pa.Table:
         return self.con.sql(query_sql.to_sql(query, "duckdb")).to_arrow_table()
+
+    def stream(self, query: exp.Select) -> Iterator[dict[str, Any]]:
+        """The rows a batch at a time (a result of millions of events is never held whole)."""
+        reader = self.con.sql(query_sql.to_sql(query, "duckdb")).to_arrow_reader(STREAM_ROWS)
+        for batch in reader:
+            yield from batch.to_pylist()
 
     def per_host(self, fn: GroupFn, schema: pa.Schema, event_ids: tuple[int, ...] | None,
                  where: str = "") -> pa.Table:
@@ -124,6 +134,11 @@ class SparkEngine:
     def table(self, query: exp.Select) -> pa.Table:
         result: pa.Table = self.spark.sql(query_sql.to_sql(query, "spark")).toArrow()
         return result
+
+    def stream(self, query: exp.Select) -> Iterator[dict[str, Any]]:
+        """The rows a partition at a time, in order (the driver never holds the whole result)."""
+        for row in self.spark.sql(query_sql.to_sql(query, "spark")).toLocalIterator():
+            yield row.asDict(recursive=False)
 
     def per_host(self, fn: GroupFn, schema: pa.Schema, event_ids: tuple[int, ...] | None,
                  where: str = "") -> pa.Table:
