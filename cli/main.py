@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from cli.exit_codes import EPILOG, Exit
 from cli.output import safe_streams
 
-COMMANDS = ("stats", "query", "stack", "timeline", "correlate", "findings", "rules", "export", "cache")
+COMMANDS = (
+    "stats", "query", "stack", "timeline", "correlate", "findings", "rules", "export", "cache", "convert", "fleet",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

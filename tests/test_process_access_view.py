@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.apputil import opened, sync, wait_for
 from tests.test_views import (
     LSASS,
     WS,
     Harness,
     NavTree,
     cursor_to,
-    run_async,
-    settle,
     store_ids,
     story_store,
     tree_lines,
@@ -24,14 +23,14 @@ from tui.process_access import AccessTable, ProcessAccessScreen
 __all__ = ["story_store"]  # the fixture
 
 
-@run_async
+@sync
 async def test_process_access_lists_lsass_first_decoded_with_its_duplication(story_store: Path) -> None:
     ids = store_ids(story_store)
     app = Harness(story_store, ProcessAccessScreen)
-    async with app.run_test(size=(120, 30)) as pilot:
+    async with opened(app, (120, 30)) as pilot:
         screen = app.screen
         table = screen.query_one(AccessTable)
-        await settle(pilot, lambda: table.row_count > 0)
+        await wait_for(pilot, lambda: table.row_count > 0)
         rows = [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
         assert len(rows) == 3
         heading, access, dup = rows
@@ -45,7 +44,7 @@ async def test_process_access_lists_lsass_first_decoded_with_its_duplication(sto
         assert why.startswith("4656 record 6: target is lsass.exe (credentials); can read its memory")
         assert "target missing: no lsass.exe alive on" in why
         tree = screen.query_one("#access-tree", NavTree)
-        await settle(pilot, lambda: any("handle opened" in t for t in tree_lines(tree)))
+        await wait_for(pilot, lambda: any("handle opened" in t for t in tree_lines(tree)))
         lines = tree_lines(tree)
         assert any("linked records: 1" in t for t in lines)
         assert any("target process: lsass.exe" in t for t in lines)
@@ -56,12 +55,12 @@ async def test_process_access_lists_lsass_first_decoded_with_its_duplication(sto
         assert app.jumps == [ids[(WS, 4)]]
 
 
-@run_async
+@sync
 async def test_handles_list_names_the_object_of_the_duplicated_handle(story_store: Path) -> None:
     app = Harness(story_store, HandlesScreen)
-    async with app.run_test(size=(120, 30)) as pilot:
+    async with opened(app, (120, 30)) as pilot:
         table = app.screen.query_one(HandlesTable)
-        await settle(pilot, lambda: table.row_count > 0)
+        await wait_for(pilot, lambda: table.row_count > 0)
         why = str(app.screen.query_one("#handles-why").render())
         assert why.startswith("weakest link: inferred: source handle handle 0x44 - ")
         assert why.endswith(f"object: Process {LSASS}")

@@ -80,6 +80,7 @@ class EvtxApp(AppActions):
         Binding("4", "view('4')", "Sessions", show=False),
         Binding("5", "view('5')", "Findings", show=False),
         Binding("6", "view('6')", "Marks", show=False),
+        Binding("7", "view('7')", "Access", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]

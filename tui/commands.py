@@ -53,6 +53,12 @@ def _marks(ws: Workspace) -> Screen[None]:
     return MarksScreen(ws)
 
 
+def _process_access(ws: Workspace) -> Screen[None]:
+    from tui.process_access import ProcessAccessScreen
+
+    return ProcessAccessScreen(ws)
+
+
 #: View switcher: key -> (title, screen); "1" (no screen) is the events table itself.
 VIEWS: dict[str, tuple[str, ViewFactory | None]] = {
     "1": ("Events", None),
@@ -61,6 +67,7 @@ VIEWS: dict[str, tuple[str, ViewFactory | None]] = {
     "4": ("Sessions", _sessions),
     "5": ("Findings", _findings),
     "6": ("Marks", _marks),
+    "7": ("Process access", _process_access),
 }
 
 #: The help screen's legend of the table's marker columns (shown like bindings: glyph, meaning).

@@ -27,16 +27,12 @@ from textual.worker import get_current_worker
 from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
 from core.store.store import Store
-from tui.correlation import (
-    NavTree,
-    SearchInput,
-    TreeViewScreen,
-    activate,
-    confidence_text,
-    correlation_roots,
-    event_heading,
-)
-from tui.model_cache import ModelReady, ViewDataError, get_model, request_model, store_path
+from tui.correlation import correlation_roots, event_heading
+from tui.messages import ModelReady
+from tui.model_cache import ViewDataError
+from tui.nav_tree import NavTree, SearchInput, confidence_text
+from tui.tree_views import TreeViewScreen, activate
+from tui.workspace import Workspace
 
 #: Rows shown at most (groups, accesses and duplications together).
 MAX_ROWS = 20_000
@@ -175,8 +171,8 @@ class ProcessAccessScreen(TreeViewScreen):
         Binding("tab", "switch_pane", "List/tree", show=True),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__(workspace)
         self._rows: list[Row] = []
         self._shown: int | None = None
 
@@ -218,15 +214,15 @@ class ProcessAccessScreen(TreeViewScreen):
 
     @work(thread=True, exclusive=True, group="process-access")
     def _load(self) -> None:
-        request_model(self.app, self, prepare=_listed)
+        self.workspace.request_model(self, _listed)
 
-    def on_model_ready(self, message: ModelReady) -> None:
+    def on_model_ready(self, message: ModelReady[tuple[int, list[Row]]]) -> None:
         status = self.query_one("#view-status", Static)
         table = self.query_one(AccessTable)
         table.clear()
         self._rows = []
         self._shown = None
-        if message.error or message.model is None:
+        if message.error or message.model is None or message.prepared is None:
             status.update(Text(message.error or "no correlation model", style="bold"))
             return
         total, self._rows = message.prepared
@@ -274,8 +270,8 @@ class ProcessAccessScreen(TreeViewScreen):
     def _build_tree(self, store_id: int) -> None:
         worker = get_current_worker()
         try:
-            model, _partial = get_model(self.app)
-            store = Store(store_path(self.app), readonly=True)
+            model, _partial = self.workspace.model()
+            store = Store(self.workspace.require_store(), readonly=True)
             try:
                 stored = store.get(store_id)
             finally:

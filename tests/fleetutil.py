@@ -1,0 +1,168 @@
+"""Shared by the fleet tests: a converted dataset and the SQLite store of the same inputs, and the
+store's answers in the fleet's row shapes (the reference every engine must give row for row)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.model.rows import ID_SHIFT, MAX_PLACE
+from core.query.compile import compile_query
+from core.store.ingest import load_paths
+from core.store.store import Store
+from tests.apputil import DEMO
+from tests.shared import sample
+
+NIGHTMARE = "evtx/attack/TA0004-Privilege Escalation__T1574-DLL side-loading__ID4688,6416,4648-SystemNightMare.evtx"
+MIMIKATZ = (
+    "evtx/attack/TA0006-Credential Access__T1003-Credential dumping__ID4656-4663-4658 Mimikatz sekurlsa "
+    "password dump.evtx"
+)
+SHARPVIEW = "json/otrf/execution__host__cmd_sharpview_pcre_net.zip"
+#: A computer name and values an attacker chose: path traversal, quotes, backslashes, LIKE wildcards.
+HOSTILE_HOST = "../../evil'\\host%_"
+HOSTILE_CMD = "it's \\ a %_ value"
+
+
+
+
+def require_fleet() -> None:
+    """Skip without the fleet extra, except under CI=true (the dev install has it)."""
+    try:
+        import duckdb  # noqa: F401
+        import pyarrow  # noqa: F401
+        import sqlglot  # noqa: F401
+    except ImportError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the fleet extra is required under CI=true: {exc}")
+        pytest.skip(f"the fleet extra is not installed ({exc}): pip install -e '.[fleet]'")
+
+
+def require_spark() -> None:
+    """Skip without PySpark or a Java runtime, except under CI=true (Java 17 is there)."""
+    require_fleet()
+    problem = None
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        problem = f"pyspark is not installed ({exc})"
+    if problem is None and not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        problem = "no Java runtime (Spark needs Java 17+; install one or set JAVA_HOME)"
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Spark is required under CI=true: {problem}")
+        pytest.skip(problem)
+
+
+def build_store(paths: list[str], db: Path) -> Store:
+    store = Store(db)
+    load_paths(paths, store, jobs=1)
+    return store
+
+
+def key_of(store: Store) -> Callable[[int], tuple[str, int]]:
+    """Store id -> (input path, place), the fleet's name for an event."""
+    paths = {s.id: s.path for s in store.sources()}
+    return lambda sid: (paths[sid >> ID_SHIFT], sid & MAX_PLACE)
+
+
+def store_query(store: Store, where: str) -> list[tuple[str, int]]:
+    compiled = compile_query(where)
+    name = key_of(store)
+    return [name(se.id) for se in store.iter_events(compiled.where, compiled.params)]
+
+
+_COLUMNS = {"eventid": "event_id", "id": "event_id", "computer": "computer", "host": "computer",
+            "channel": "channel", "provider": "provider", "level": "level", "usersid": "user_sid"}
+
+
+def store_stack(store: Store, where: str, by: str) -> list[dict[str, Any]]:
+    """Stack by Python over the store's events: the meaning `query_sql.stack` must have."""
+    compiled = compile_query(where)
+    column = _COLUMNS.get(by.lower())
+    counts: Counter[str | None] = Counter()
+    for se in store.iter_events(compiled.where, compiled.params):
+        value = getattr(se.event, column) if column else se.event.get(by)
+        counts[None if value is None else str(value)] += 1
+    rows = sorted(counts.items(), key=lambda kv: (kv[1], kv[0] is not None, kv[0] or ""))
+    return [{"value": v, "count": n} for v, n in rows]
+
+
+def store_timeline(store: Store, where: str, width: int) -> list[tuple[int | None, int]]:
+    compiled = compile_query(where)
+    counts: Counter[int | None] = Counter()
+    for se in store.iter_events(compiled.where, compiled.params):
+        ts = se.event.filetime
+        counts[None if ts is None else ts - ts % width] += 1
+    return sorted(counts.items(), key=lambda kv: (kv[0] is not None, kv[0] or 0))
+
+
+#: Queries over every kind of term: ids and lists, aliases (numbers in hex), globs, free text,
+#: hosts, dates, negation, OR and groups, System columns, a quote and a backslash in a value.
+QUERIES = [
+    "",
+    "4688",
+    "4624,4625,4672",
+    "id:46*",
+    "image:*cmd*",
+    "pid:0x1b58",
+    "user:S-1-5-18",
+    '"powershell"',
+    "psexesvc",
+    "host:dc01",
+    "-host:dc01 4688",
+    "NOT 4624 OR 4672",
+    "(4688 OR 4689) user:adm-bob",
+    "after:2024-03-14T08:20 before:2024-03-14T08:30",
+    "channel:security level:0",
+    "file:intrusion.xml",
+    "LogonType:3",
+    "TargetUserName:adm*",
+    "record:4826?",
+    "processid:4",
+    'cmd:"it\'s \\\\ a %_ value"',
+    "provider:*security*",
+]
+
+
+def hostile_log(path: Path) -> Path:
+    lines = []
+    for n in range(1, 6):
+        lines.append({"EventID": 4688, "Computer": HOSTILE_HOST, "TimeCreated": f"2024-03-15T10:0{n}:00Z",
+                      "Channel": "Security", "EventRecordID": n, "NewProcessId": hex(0x100 + n),
+                      "ProcessId": "0x4", "NewProcessName": "C:\\Windows\\System32\\cmd.exe",
+                      "CommandLine": HOSTILE_CMD if n % 2 else "'; DROP TABLE events; --",
+                      "SubjectUserName": "x'y"})
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+def fleet_inputs(tmp: Path) -> list[str]:
+    """The demo, the hostile log and, when ../shared is there (always under CI=true), three samples."""
+    paths = [str(DEMO), str(hostile_log(tmp / "hostile.jsonl"))]
+    try:
+        paths += [str(sample(rel)) for rel in (NIGHTMARE, MIMIKATZ, SHARPVIEW)]
+    except pytest.skip.Exception:
+        pass
+    return sorted(paths)  # the store orders ties across inputs by input, the fleet by path
+
+
+def fleet_dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Any, list[str]]]:
+    """(dataset dir, the SQLite store, inputs) for the same inputs: a session fixture's body."""
+    require_fleet()
+    from core.fleet.convert import convert
+
+    tmp = tmp_path_factory.mktemp("fleet")
+    paths = fleet_inputs(tmp)
+    results = convert(paths, tmp / "ds", jobs=1)
+    assert [r.error for r in results] == [None] * len(paths)
+    store = build_store(paths, tmp / "store.db")
+    yield tmp / "ds", store, paths
+    store.close()
