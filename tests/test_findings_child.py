@@ -15,6 +15,7 @@ import pytest
 from core.findings import child as findings_child
 from core.findings.engine import store_findings
 from core.findings.rules import load_rules
+from core.store import child_process
 from core.store.ingest import load_paths
 from core.store.store import Store
 from tests.apputil import DEMO
@@ -78,7 +79,7 @@ def test_stop_kills_the_child_at_once(store: Store, monkeypatch: pytest.MonkeyPa
         started.append(time.monotonic())
         return [sys.executable, "-c", "import time; time.sleep(60)"], {}
 
-    monkeypatch.setattr(findings_child, "module_command", sleeper)
+    monkeypatch.setattr(child_process, "module_command", sleeper)
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
     with pytest.raises(findings_child.ChildFailed, match="stopped"):
@@ -93,7 +94,7 @@ def test_a_failing_child_is_replaced_by_the_thread(store: Store, monkeypatch: py
     def broken(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
         return [sys.executable, "-c", "import sys; sys.stdout.write('junk'); sys.exit(0)"], {}
 
-    monkeypatch.setattr(findings_child, "module_command", broken)
+    monkeypatch.setattr(child_process, "module_command", broken)
     with pytest.raises(findings_child.ChildFailed):
         findings_child.findings_in_child(store.path)
     monkeypatch.setattr(model_cache, "CHILD_FINDINGS_EVENTS", 1)

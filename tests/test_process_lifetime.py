@@ -109,7 +109,8 @@ def test_kill_9_during_a_cache_build_leaves_no_process_and_no_lock(tmp_path: Pat
 _CHILDREN = """
 import gc, threading, warnings
 from core.store.cache import CacheEntry
-from core.findings.child import ChildFailed, findings_in_child
+from core.findings.child import findings_in_child
+from core.store.child_process import ChildFailed
 import sys
 path = sys.argv[1]
 entry = CacheEntry([path])

@@ -19,10 +19,11 @@ from textual.widgets import Tree
 
 from core.findings.engine import Finding
 from core.findings.sigma import HINT, SigmaResult, rule_dirs, run_sigma
-from core.findings.sigma.child import ChildFailed, sigma_in_child
+from core.findings.sigma.child import sigma_in_child
 from core.findings.sigma.report import coverage_lines, per_rule
 from core.model.event import iso_from_filetime
 from core.model.text import printable
+from core.store.child_process import ChildFailed
 from core.store.store import Store
 from tui.messages import FindingsReady
 from tui.model_cache import FindingsData, ModelCache

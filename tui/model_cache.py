@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from core.correlate.model import CorrelationModel, model_from_store
-from core.findings.child import ChildFailed, findings_in_child
+from core.findings.child import findings_in_child
 from core.findings.engine import FindingsData as FindingsData
 from core.findings.engine import needed_event_ids, store_findings
 from core.findings.rules import RulesError, load_rules
+from core.store.child_process import ChildFailed
 from core.store.store import Store
 
 T = TypeVar("T")

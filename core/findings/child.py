@@ -16,22 +16,17 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import subprocess
 import sys
 import threading
 from pathlib import Path
 
 from core.findings.engine import FindingsData, store_findings
 from core.findings.rules import RulesError, load_rules
-from core.store.child_process import die_with_parent, module_command
+from core.store.child_process import ChildFailed, die_with_parent, run_child
 from core.store.store import Store
 
 #: Exit status of a child that refused the rules file (the parent reports it as for its own).
 BAD_RULES = 3
-
-
-class ChildFailed(Exception):
-    """The child exited without findings (or was stopped); the message says why."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,24 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def findings_in_child(db: Path, stop: threading.Event | None = None, poll: float = 0.1) -> FindingsData:
     """The findings of the store at `db`, computed by a child process (see the module doc)."""
-    cmd, env = module_command("core.findings.child", str(db))
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    with proc:  # closes its pipes whatever happens
-        try:
-            while True:
-                try:
-                    out, err = proc.communicate(timeout=poll)
-                    break
-                except subprocess.TimeoutExpired:
-                    if stop is not None and stop.is_set():
-                        raise ChildFailed("stopped") from None
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    if proc.returncode != 0:
-        tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-3:])
-        raise ChildFailed(f"findings process exited with status {proc.returncode}: {tail}")
+    out = run_child("core.findings.child", [str(db)], "findings", stop, poll)
     try:
         data = pickle.loads(out)  # noqa: S301 - written by our own child process, just started
     except Exception as exc:  # noqa: BLE001 - a cut or garbled answer: the caller computes them itself

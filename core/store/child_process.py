@@ -9,7 +9,9 @@ project on its path whatever the current directory is. A child ends with its par
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from parsers.lifeline import die_with_parent as _die_with_parent
@@ -31,3 +33,36 @@ def die_with_parent() -> None:
     """In a child started by `module_command`: end when the process that started it ends."""
     raw = os.environ.get(PARENT_ENV, "")
     _die_with_parent(int(raw) if raw.isdigit() else None)
+
+
+class ChildFailed(Exception):
+    """The child exited without an answer (or was stopped); the message says why."""
+
+
+def run_child(
+    module: str, args: list[str], what: str, stop: threading.Event | None = None, poll: float = 0.1
+) -> bytes:
+    """Run `python -m module args...` and return what it wrote on stdout.
+
+    The caller's thread waits in steps of `poll` seconds so that `stop` (the app quits) kills the
+    child at once; its pipes are closed whatever happens. Raises ChildFailed naming `what` with
+    the last lines of its stderr when it fails."""
+    cmd, env = module_command(module, *args)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    with proc:  # closes its pipes whatever happens
+        try:
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=poll)
+                    break
+                except subprocess.TimeoutExpired:
+                    if stop is not None and stop.is_set():
+                        raise ChildFailed("stopped") from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    if proc.returncode != 0:
+        tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-3:])
+        raise ChildFailed(f"{what} process exited with status {proc.returncode}: {tail}")
+    return out

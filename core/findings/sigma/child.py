@@ -10,23 +10,19 @@ status; `sigma_in_child` kills the child when `stop` is set (the app quits).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.store.child_process import module_command
+from core.store.child_process import die_with_parent, run_child
 from core.store.store import Store
 
 from . import run_sigma
 
 
-class ChildFailed(Exception):
-    """The child exited without a result (or was stopped); the message says why."""
-
-
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()
     parser = argparse.ArgumentParser(prog="python -m core.findings.sigma.child")
     parser.add_argument("db")
     parser.add_argument("--sigma", action="append", default=[])
@@ -41,24 +37,7 @@ def sigma_in_child(db: Path, dirs: Sequence[Path], stop: threading.Event | None 
     args = [str(db)]
     for d in dirs:
         args += ["--sigma", str(d)]
-    cmd, env = module_command("core.findings.sigma.child", *args)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    try:
-        while True:
-            try:
-                _, err = proc.communicate(timeout=poll)
-                break
-            except subprocess.TimeoutExpired:
-                if stop is not None and stop.is_set():
-                    raise ChildFailed("stopped") from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if proc.returncode != 0:
-        tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-3:])
-        raise ChildFailed(f"Sigma process exited with status {proc.returncode}: {tail}")
-
+    run_child("core.findings.sigma.child", args, "Sigma", stop, poll)
 
 if __name__ == "__main__":
     sys.exit(main())
