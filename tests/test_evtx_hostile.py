@@ -138,7 +138,7 @@ def test_issues_panel_shows_the_damaged_record_time(tmp_path: Path) -> None:
     async def run() -> None:
         app = EvtxApp([str(path)], use_cache=False)
         async with app.run_test(size=(160, 30)) as pilot:
-            await wait_for(pilot, lambda: app.loaded, timeout=30)
+            await wait_for(pilot, lambda: app.workspace.loaded, timeout=30)
             await pilot.press("exclamation_mark")
             await wait_for(pilot, lambda: isinstance(app.screen, IssuesScreen))
             table = app.screen.query_one(DataTable)
