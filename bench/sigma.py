@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 from bench.table import build_store  # noqa: E402
 from core.findings.sigma.engine import CompiledRules, compile_rules, run_compiled  # noqa: E402
 from core.findings.sigma.ruleset import load_rules  # noqa: E402
-from core.findings.sigma.storage import candidates  # noqa: E402
 from core.store.ingest import load_paths  # noqa: E402
+from core.store.sigma_reads import candidates  # noqa: E402
 from core.store.store import Store  # noqa: E402
 
 RULE_DIRS = ("rules", "rules-threat-hunting", "rules-emerging-threats")
@@ -75,8 +75,9 @@ def _slowest(store: Store, compiled: CompiledRules, sample: int = 20_000) -> lis
 def _sql(node: Any, params: list[Any]) -> str | None:
     """A 4688-mapped plan as an SQL condition over the posting lists (the alternative to the
     compiled predicates this bench compares against), or None where it has no simple SQL."""
+    from core.store.sigma_reads import _like
+
     from core.findings.sigma.logsources import MAP_4688
-    from core.findings.sigma.storage import _like
 
     kind = node[0]
     if kind == "const":

@@ -3,7 +3,7 @@
 `compile_rules` turns loaded rules into per-source functions (`core.findings.sigma.compiler`): one for
 each source of the rule's logsource (`core.findings.sigma.logsources`), or a reason it is not run there
 (unsupported logsource or modifier, a field the source lacks where the rule needs it). `run`
-reads the candidate events in one pass (`core.findings.sigma.storage.candidates`: by EventID where the
+reads the candidate events in one pass (`core.store.sigma_reads.candidates`: by EventID where the
 rules allow it), dispatches each by (channel, EventID) to the rules that can match it, and
 returns a `SigmaResult`: matches with their rule's metadata, and what ran and what was skipped
 per source.
@@ -103,7 +103,7 @@ class CompiledRules:
                 bucket.build()
 
     def query(self) -> tuple[list[int], list[str], list[tuple[str, str, str]]]:
-        """What the candidates are (`core.findings.sigma.storage.candidates`): the EventIDs rules name;
+        """What the candidates are (`core.store.sigma_reads.candidates`): the EventIDs rules name;
         for a channel whose rules name none, the literal values they need (through the posting
         lists) when each has some, else the whole channel."""
         ids = sorted({eid for (_, eid) in self.dispatch if eid is not None})
@@ -258,7 +258,7 @@ def _evidence(r: dict[str, str], names: tuple[str, ...]) -> tuple[tuple[str, str
 def run_compiled(
     candidates: Any, compiled: CompiledRules, progress: Callable[[int], None] | None = None
 ) -> SigmaResult:
-    """Evaluate `compiled` over the `candidates` (`core.findings.sigma.storage.candidates` rows)."""
+    """Evaluate `compiled` over the `candidates` (`core.store.sigma_reads.candidates` rows)."""
     started = time.perf_counter()
     result = SigmaResult(
         rules=list(compiled.rules),
