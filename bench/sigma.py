@@ -75,9 +75,8 @@ def _slowest(store: Store, compiled: CompiledRules, sample: int = 20_000) -> lis
 def _sql(node: Any, params: list[Any]) -> str | None:
     """A 4688-mapped plan as an SQL condition over the posting lists (the alternative to the
     compiled predicates this bench compares against), or None where it has no simple SQL."""
-    from core.store.sigma_reads import _like
-
     from core.findings.sigma.logsources import MAP_4688
+    from core.store.sigma_reads import _like
 
     kind = node[0]
     if kind == "const":
