@@ -30,7 +30,7 @@ from core.model.text import printable
 from core.query.compile import Compiled
 from core.query.view import View
 from core.store.store import Store, StoredEvent
-from tui.app_actions import AppActions
+from tui.app_actions import TRIAGE_BINDINGS, AppActions
 from tui.detail import DetailPane
 from tui.event_table import EventTable
 from tui.filter_bar import FilterBar, FilterInput
@@ -81,6 +81,7 @@ class EvtxApp(AppActions):
         Binding("5", "view('5')", "Findings", show=False),
         Binding("6", "view('6')", "Marks", show=False),
         Binding("7", "view('7')", "Access", show=False),
+        *TRIAGE_BINDINGS,
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -107,6 +108,8 @@ class EvtxApp(AppActions):
         self.find_compiled: Compiled | None = None
         self._switch_interval = sys.getswitchinterval()
         self._note = ""
+        self.around_back: str | None = None  # the query before `~` (pressing it again restores it)
+        self.around_query = ""
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -279,6 +282,7 @@ class EvtxApp(AppActions):
         with Store(ws.store_path, readonly=True) as store:
             rows = store.sources()
             self.issue_count = store.issue_count()
+            self.filter_bar.fields = store.field_names()
         ws.sources = {r.id: r for r in rows}
         self.all_count = sum(r.records for r in rows)
         self.error_count = sum(1 for r in rows if r.error) + len(ws.load_errors)

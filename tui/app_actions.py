@@ -12,6 +12,7 @@ import functools
 from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from core.store.store import StoredEvent
@@ -20,6 +21,16 @@ from tui.event_table import EventTable
 from tui.help import HelpScreen
 from tui.issues_panel import IssuesScreen
 from tui.workspace import Workspace
+
+#: The triage keys of the Events screen (`tui.pivots`, `tui.stack_panel`, `tui.timeline_strip`).
+TRIAGE_BINDINGS: list[BindingType] = [
+    Binding("equals_sign", "pivot('to')", "Filter to value", show=False),
+    Binding("plus", "pivot('add')", "Add value to filter", show=False),
+    Binding("minus", "pivot('exclude')", "Exclude value", show=False),
+    Binding("tilde", "around", "Around event (again: back)", show=False),
+    Binding("s", "stack", "Stack the field", show=False),
+    Binding("h", "timeline", "Timeline strip", show=False),
+]
 
 
 class AppActions(App[int]):
@@ -91,6 +102,25 @@ class AppActions(App[int]):
             self.table.focus()
             return
         self.push_screen(make_screen(self.workspace))
+
+    def _main_only(self) -> bool:
+        return self.screen is self.screen_stack[0]
+
+    def action_pivot(self, how: str) -> None:
+        if self._main_only():
+            from tui.app import EvtxApp
+            from tui.pivots import pivot_query
+
+            assert isinstance(self, EvtxApp)
+            pivot_query(self, how)
+
+    def action_around(self) -> None:
+        if self._main_only():
+            from tui.app import EvtxApp
+            from tui.pivots import toggle_around
+
+            assert isinstance(self, EvtxApp)
+            toggle_around(self)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -63,6 +63,10 @@ MAX_PAGES = 24
 # -- the widget -------------------------------------------------------------------------------
 
 
+#: The columns whose cell names a field (pivot and stack keys); the others have none.
+FIELD_COLUMNS = ("record", "eid", "computer", "user", "image")
+
+
 class EventTable(ScrollView, can_focus=True):
     """The event list (see the module docstring)."""
 
@@ -73,6 +77,8 @@ class EventTable(ScrollView, can_focus=True):
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("g,home", "top", "First", show=False),
         Binding("G,end", "bottom", "Last", show=False),
+        Binding("left", "column(-1)", "Column left", show=False),
+        Binding("right", "column(1)", "Column right", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -123,6 +129,9 @@ class EventTable(ScrollView, can_focus=True):
         self._pages: OrderedDict[int, list[Row]] = OrderedDict()
         self._pending: set[int] = set()
         self._columns: list[Column] = layout_columns(80, False, False)
+        #: The column the pivot and stack keys act on (None: EvID; once moved by the user,
+        #: its header is highlighted).
+        self.field_column: str | None = None
         self._layout_width = -1  # the row width `_columns` were laid out for
         self._last_selected: int | None = -1
         self._pending_goto: int | None = None
@@ -372,6 +381,16 @@ class EventTable(ScrollView, can_focus=True):
     def action_bottom(self) -> None:
         self.move_to(self.row_count - 1)
 
+    def action_column(self, delta: int) -> None:
+        """Move the field cursor among the shown columns that name a field."""
+        keys = [c.key for c in self._columns if c.key in FIELD_COLUMNS]
+        if not keys:
+            return
+        current = self.field_column or "eid"
+        at = keys.index(current) if current in keys else 0
+        self.field_column = keys[max(0, min(len(keys) - 1, at + delta))]
+        self.refresh()
+
     def goto_event(self, store_id: int, on_missing: Callable[[], None] | None = None) -> None:
         """Move the cursor to event `store_id` (found in SQL); `on_missing` when not in view."""
         view = self.view
@@ -460,7 +479,9 @@ class EventTable(ScrollView, can_focus=True):
             self._columns = layout_columns(self._layout_width, self.several_sources, self.local_time)
         base = self._base_style or self.rich_style
         if y == 0:
-            return self._line(self.header_text(), base + self.get_component_rich_style("event-table--header"))
+            header = base + self.get_component_rich_style("event-table--header")
+            chosen = {self.field_column: Style(reverse=True)} if self.field_column else None
+            return self._line(self.header_text(), header, chosen)
         index = int(self.scroll_y) + y - 1
         if index >= self.row_count:
             return Strip.blank(self.line_width, base)

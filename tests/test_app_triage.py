@@ -1,0 +1,90 @@
+"""Pilot tests of the triage keys on the Events screen: pivots (`=`, `+`, `-`, `~`), the stack
+panel (`s`) and the timeline strip (`h`), on the demo log."""
+
+from __future__ import annotations
+
+from core.query.compile import compile_query
+from core.store.store import Store
+from tests.apputil import DEMO, opened, sync, wait_for
+from tui.app import EvtxApp
+from tui.detail import FieldTree
+
+
+def count(app: EvtxApp, query: str) -> int:
+    assert app.workspace.store_path is not None
+    with Store(app.workspace.store_path, readonly=True) as store:
+        c = compile_query(query)
+        return store.count(c.where, c.params)
+
+
+@sync
+async def test_pivot_keys_build_the_query_in_the_bar_and_apply_it() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        row = app.table.selected_row()
+        assert row is not None
+        eid = row.event.event_id
+        await pilot.press("equals_sign")
+        assert app.filter_bar.input.value == f"id:{eid}"
+        await wait_for(pilot, lambda: app.table.total == count(app, f"id:{eid}"))
+        # the Computer column: one right from EvID
+        await pilot.press("right")
+        assert app.table.field_column == "computer"
+        computer = row.event.computer
+        await pilot.press("minus")
+        assert app.filter_bar.input.value == f"id:{eid} -computer:{computer}"
+        await wait_for(pilot, lambda: app.table.total == count(app, f"id:{eid} -computer:{computer}"))
+        await pilot.press("plus")  # no event selected in an empty view, or adds the shown one
+        assert app.workspace.query == app.filter_bar.input.value
+
+
+@sync
+async def test_pivot_on_the_detail_panes_field() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        await pilot.press("enter")  # focus the detail pane
+        tree = app.query_one(FieldTree)
+        detail = app.detail
+        # move to the first EventData field
+        for _ in range(40):
+            node = tree.cursor_node
+            if node is not None and node.id in detail.node_fields and not detail.node_fields[node.id][2]:
+                break
+            await pilot.press("down")
+        node = tree.cursor_node
+        assert node is not None
+        name, _value, _system = detail.node_fields[node.id]
+        await pilot.press("equals_sign")
+        assert app.filter_bar.input.value.startswith(f"{name}:")
+        await wait_for(pilot, lambda: app.table.total == count(app, app.filter_bar.input.value))
+        assert app.table.total and app.table.total >= 1
+
+
+@sync
+async def test_around_shows_the_computer_near_the_event_and_back() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        app.set_filter("id:4688")
+        await wait_for(pilot, lambda: app.table.total == count(app, "id:4688"))
+        await pilot.pause(0.1)
+        row = app.table.selected_row()
+        assert row is not None
+        await pilot.press("tilde")
+        text = app.filter_bar.input.value
+        assert text.startswith(f"computer:{row.event.computer} after:")
+        await wait_for(pilot, lambda: app.table.total == count(app, text))
+        await pilot.press("tilde")
+        assert app.filter_bar.input.value == "id:4688"
+        await wait_for(pilot, lambda: app.table.total == count(app, "id:4688"))
+
+
+@sync
+async def test_an_unknown_field_is_an_error_under_the_bar() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        total = app.table.total
+        await pilot.press("slash", *"usr:alice", "enter")
+        await pilot.pause(0.1)
+        error = app.filter_bar.error
+        assert error is not None and "usr" in error.message
+        assert app.table.total == total  # the view is not replaced by an empty one
