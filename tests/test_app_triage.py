@@ -88,3 +88,34 @@ async def test_an_unknown_field_is_an_error_under_the_bar() -> None:
         error = app.filter_bar.error
         assert error is not None and "usr" in error.message
         assert app.table.total == total  # the view is not replaced by an empty one
+
+
+@sync
+async def test_stack_panel_counts_rarest_first_and_filters_or_excludes() -> None:
+    from textual.widgets import DataTable
+
+    from tui.stack_panel import StackScreen
+
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        await pilot.press("s")  # the EvID column
+        await wait_for(pilot, lambda: isinstance(app.screen, StackScreen) and app.screen.result is not None)
+        screen = app.screen
+        assert isinstance(screen, StackScreen) and screen.result is not None
+        counts = [r.count for r in screen.result.rows]
+        assert counts == sorted(counts) and sum(counts) == count(app, "")
+        table = screen.query_one(DataTable)
+        assert table.row_count == len(counts)
+        rarest = screen.result.rows[0]
+        await pilot.press("o")
+        await wait_for(pilot, lambda: screen.result is not None and screen.result.rows[0].count == max(counts))
+        await pilot.press("minus")  # exclude the commonest id
+        commonest = screen.result.rows[0]
+        assert app.screen is app.screen_stack[0]
+        assert app.filter_bar.input.value == f"-id:{commonest.value}"
+        await wait_for(pilot, lambda: app.table.total == count(app, "") - commonest.count)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, StackScreen) and app.screen.result is not None)
+        await pilot.press("enter")  # the rarest in the filtered view
+        assert app.filter_bar.input.value.startswith("id:")
+        assert rarest.value != commonest.value

@@ -122,6 +122,25 @@ class AppActions(App[int]):
             assert isinstance(self, EvtxApp)
             toggle_around(self)
 
+    def action_stack(self) -> None:
+        if not self._main_only() or self.workspace.store_path is None:
+            return
+        from tui.app import EvtxApp
+        from tui.pivots import apply_pivot, selected_field
+        from tui.stack_panel import Choice, StackScreen
+
+        app = self
+        assert isinstance(app, EvtxApp)
+        picked = selected_field(app)
+        if picked is None:
+            return
+
+        def chosen(choice: Choice) -> None:
+            if choice is not None:
+                apply_pivot(app, *choice)
+
+        self.push_screen(StackScreen(self.workspace.store_path, self.workspace.compiled, picked[0]), chosen)
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for title, help_text, action in palette_entries():
