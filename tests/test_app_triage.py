@@ -119,3 +119,34 @@ async def test_stack_panel_counts_rarest_first_and_filters_or_excludes() -> None
         await pilot.press("enter")  # the rarest in the filtered view
         assert app.filter_bar.input.value.startswith("id:")
         assert rarest.value != commonest.value
+
+
+@sync
+async def test_timeline_strip_shows_the_view_and_zooms_into_a_bucket() -> None:
+    from tests.apputil import screen_text
+    from tui.timeline_strip import BLOCKS, TimelineStrip
+
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        strip = app.query_one(TimelineStrip)
+        assert not strip.display
+        await pilot.press("h")
+        await wait_for(pilot, lambda: strip.result is not None)
+        result = strip.result
+        assert result is not None and sum(b.count for b in result.buckets) == count(app, "")
+        await pilot.pause(0.05)
+        text = screen_text(app)
+        assert any(ch in text for ch in BLOCKS[1:]) and "enter zoom" in text
+        # the busiest bucket
+        busiest = max(range(len(result.buckets)), key=lambda i: result.buckets[i].count)
+        await pilot.press(*(["right_square_bracket"] * (busiest - strip.selected)),
+                          *(["left_square_bracket"] * (strip.selected - busiest)))
+        assert strip.selected == busiest
+        await pilot.press("enter")
+        b = result.buckets[busiest]
+        assert app.filter_bar.input.value == b.query()
+        await wait_for(pilot, lambda: app.table.total == b.count)
+        # the strip follows the new view
+        await wait_for(pilot, lambda: strip.result is not None and strip.result.total == b.count)
+        await pilot.press("h")
+        assert not strip.display

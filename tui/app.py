@@ -39,6 +39,7 @@ from tui.loading import Loader
 from tui.messages import FindingsComputed, JumpToEvent, LoadFinished, LoadProgress, LoadStarted, MarksChanged
 from tui.status import StatusBar, status_text
 from tui.table_rows import local_offset_label
+from tui.timeline_strip import TimelineStrip
 from tui.typeahead import route_typeahead
 from tui.workspace import PicksEvent, Workspace
 
@@ -108,13 +109,12 @@ class EvtxApp(AppActions):
         self.find_compiled: Compiled | None = None
         self._switch_interval = sys.getswitchinterval()
         self._note = ""
-        self.around_back: str | None = None  # the query before `~` (pressing it again restores it)
-        self.around_query = ""
 
     # -- layout ----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield FilterBar(self.history, id="filter")
+        yield TimelineStrip(id="timeline")
         with Container(id="main"):
             table = EventTable(id="events")
             table.border_title = "Events"
@@ -361,10 +361,7 @@ class EvtxApp(AppActions):
     # -- filter ----------------------------------------------------------------------------------
 
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
-        ws = self.workspace
-        ws.query, ws.compiled = message.query, message.compiled
-        self.table.set_view(View.of(message.compiled, by_time=ws.loaded))
-        self._refresh_status()
+        self._show_view(message.query, message.compiled)
         if message.final:
             self.table.focus()
 
@@ -381,11 +378,15 @@ class EvtxApp(AppActions):
         compiled = bar.compile(query)
         if compiled is None:
             return False
+        self._show_view(query, compiled)
+        return True
+
+    def _show_view(self, query: str, compiled: Compiled) -> None:
         ws = self.workspace
         ws.query, ws.compiled = query, compiled
         self.table.set_view(View.of(compiled, by_time=ws.loaded))
         self._refresh_status()
-        return True
+        self.timeline_follow()
 
     # -- the selected event, jumps ---------------------------------------------------------------
 

@@ -15,11 +15,14 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from core.query import pivot
+from core.query.lexer import QueryError
 from core.store.store import StoredEvent
 from tui.commands import VIEWS, help_sections, palette_entries
 from tui.event_table import EventTable
 from tui.help import HelpScreen
 from tui.issues_panel import IssuesScreen
+from tui.timeline_strip import TimelineStrip
 from tui.workspace import Workspace
 
 #: The triage keys of the Events screen (`tui.pivots`, `tui.stack_panel`, `tui.timeline_strip`).
@@ -30,6 +33,8 @@ TRIAGE_BINDINGS: list[BindingType] = [
     Binding("tilde", "around", "Around event (again: back)", show=False),
     Binding("s", "stack", "Stack the field", show=False),
     Binding("h", "timeline", "Timeline strip", show=False),
+    Binding("left_square_bracket", "bucket(-1)", "Earlier bucket", show=False),
+    Binding("right_square_bracket", "bucket(1)", "Later bucket", show=False),
 ]
 
 
@@ -37,6 +42,9 @@ class AppActions(App[int]):
     """What the keys do (see the module docstring); `EvtxApp` provides the rest."""
 
     workspace: Workspace
+    #: The query before `~` (pressing it again restores it) and the one `~` set.
+    around_back: str | None = None
+    around_query = ""
 
     @property
     def table(self) -> EventTable:
@@ -140,6 +148,45 @@ class AppActions(App[int]):
                 apply_pivot(app, *choice)
 
         self.push_screen(StackScreen(self.workspace.store_path, self.workspace.compiled, picked[0]), chosen)
+
+    def _strip(self) -> TimelineStrip:
+        return self.screen_stack[0].query_one(TimelineStrip)
+
+    def timeline_follow(self) -> None:
+        """The view changed: recompute the timeline strip when it is shown."""
+        strip = self._strip()
+        if strip.display:
+            row = self.table.selected_row()
+            strip.show_view(self.workspace.store_path, self.workspace.compiled,
+                            row.event.filetime if row is not None else None)
+
+    def action_timeline(self) -> None:
+        if not self._main_only():
+            return
+        strip = self._strip()
+        strip.display = not strip.display
+        if strip.display:
+            self.timeline_follow()
+            strip.focus()
+        else:
+            self.table.focus()
+
+    def action_bucket(self, delta: int) -> None:
+        strip = self._strip()
+        if self._main_only() and strip.display:
+            strip.action_move(delta)
+            strip.focus()
+
+    def on_timeline_strip_zoom(self, message: TimelineStrip.Zoom) -> None:
+        from tui.app import EvtxApp
+
+        assert isinstance(self, EvtxApp)
+        try:
+            text = pivot.within(self.workspace.query, message.start, message.end)
+        except QueryError:
+            text = pivot.time_range(message.start, message.end)
+        self.set_filter(text)
+        self.table.focus()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
