@@ -150,3 +150,32 @@ async def test_timeline_strip_shows_the_view_and_zooms_into_a_bucket() -> None:
         await wait_for(pilot, lambda: strip.result is not None and strip.result.total == b.count)
         await pilot.press("h")
         assert not strip.display
+
+
+@sync
+async def test_a_filter_change_keeps_the_selected_event_or_the_nearest_in_time() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        await pilot.press(*(["down"] * 30))
+        await pilot.pause(0.1)
+        row = app.table.selected_row()
+        assert row is not None and app.table.cursor == 30
+        eid = row.event.event_id
+        await pilot.press("equals_sign")  # the view holds it: still selected
+        await wait_for(pilot, lambda: app.table.total == count(app, f"id:{eid}"))
+        await wait_for(pilot, lambda: (r := app.table.selected_row()) is not None and r.id == row.id)
+        app.set_filter(f"-id:{eid}")  # the view lacks it: the nearest in time
+        await wait_for(pilot, lambda: app.table.total == count(app, f"-id:{eid}"))
+        assert app.workspace.store_path is not None
+        with Store(app.workspace.store_path, readonly=True) as store:
+            c = compile_query(f"-id:{eid}")
+            times = [se.event.filetime for se in store.select(c.where, c.params)]
+        ts = row.event.filetime
+        assert ts is not None
+        best = min(abs(t - ts) for t in times if t is not None)
+
+        def near() -> bool:
+            r = app.table.selected_row()
+            return r is not None and r.event.filetime is not None and abs(r.event.filetime - ts) == best
+        await wait_for(pilot, near)
+        assert app.table.cursor > 0

@@ -384,7 +384,10 @@ class EvtxApp(AppActions):
     def _show_view(self, query: str, compiled: Compiled) -> None:
         ws = self.workspace
         ws.query, ws.compiled = query, compiled
+        row = self.table.selected_row()  # kept selected, else the nearest in time
         self.table.set_view(View.of(compiled, by_time=ws.loaded))
+        if row is not None:
+            self.table.goto_event(row.id, nearest=row.stored)
         self._refresh_status()
         self.timeline_follow()
 

@@ -40,7 +40,8 @@ from textual.strip import Strip
 from core.model.summary import basename
 from core.model.text import printable
 from core.query.view import View, count_view, fetch_beside, find_match, locate
-from core.store.store import Store
+from core.store.store import Store, StoredEvent
+from tui.keep_place import locate_nearest
 from tui.page_fetcher import PageFetcher
 from tui.table_rows import (
     PAGE,
@@ -391,12 +392,16 @@ class EventTable(ScrollView, can_focus=True):
         self.field_column = keys[max(0, min(len(keys) - 1, at + delta))]
         self.refresh()
 
-    def goto_event(self, store_id: int, on_missing: Callable[[], None] | None = None) -> None:
-        """Move the cursor to event `store_id` (found in SQL); `on_missing` when not in view."""
+    def goto_event(self, store_id: int, on_missing: Callable[[], None] | None = None,
+                   nearest: StoredEvent | None = None) -> None:
+        """Move the cursor to event `store_id` (found in SQL), else to the view's event nearest
+        in time to `nearest` when given (`tui.keep_place`); `on_missing` when not in view."""
         view = self.view
 
         def find(store: Store) -> tuple[int, list[Row]] | None:
             found = locate(store, view, store_id)
+            if found is None and nearest is not None:
+                found = locate_nearest(store, view, nearest)
             return None if found is None else (found[0], [make_row(r) for r in found[1]])
 
         def done(found: tuple[int, list[Row]] | None) -> None:
