@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -24,6 +25,9 @@ from tui.help import HelpScreen
 from tui.issues_panel import IssuesScreen
 from tui.timeline_strip import TimelineStrip
 from tui.workspace import Workspace
+
+if TYPE_CHECKING:
+    from tui.app import EvtxApp
 
 #: The triage keys of the Events screen (`tui.pivots`, `tui.stack_panel`, `tui.timeline_strip`).
 TRIAGE_BINDINGS: list[BindingType] = [
@@ -111,34 +115,32 @@ class AppActions(App[int]):
             return
         self.push_screen(make_screen(self.workspace))
 
+    def _app(self) -> EvtxApp:
+        """This app as the `EvtxApp` it is (the triage modules use its panes)."""
+        return cast("EvtxApp", self)
+
     def _main_only(self) -> bool:
         return self.screen is self.screen_stack[0]
 
     def action_pivot(self, how: str) -> None:
         if self._main_only():
-            from tui.app import EvtxApp
             from tui.pivots import pivot_query
 
-            assert isinstance(self, EvtxApp)
-            pivot_query(self, how)
+            pivot_query(self._app(), how)
 
     def action_around(self) -> None:
         if self._main_only():
-            from tui.app import EvtxApp
             from tui.pivots import toggle_around
 
-            assert isinstance(self, EvtxApp)
-            toggle_around(self)
+            toggle_around(self._app())
 
     def action_stack(self) -> None:
         if not self._main_only() or self.workspace.store_path is None:
             return
-        from tui.app import EvtxApp
         from tui.pivots import apply_pivot, selected_field
         from tui.stack_panel import Choice, StackScreen
 
-        app = self
-        assert isinstance(app, EvtxApp)
+        app = self._app()
         picked = selected_field(app)
         if picked is None:
             return
@@ -178,14 +180,11 @@ class AppActions(App[int]):
             strip.focus()
 
     def on_timeline_strip_zoom(self, message: TimelineStrip.Zoom) -> None:
-        from tui.app import EvtxApp
-
-        assert isinstance(self, EvtxApp)
         try:
             text = pivot.within(self.workspace.query, message.start, message.end)
         except QueryError:
             text = pivot.time_range(message.start, message.end)
-        self.set_filter(text)
+        self._app().set_filter(text)
         self.table.focus()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
