@@ -3,6 +3,8 @@ panel (`s`) and the timeline strip (`h`), on the demo log."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.query.compile import compile_query
 from core.store.store import Store
 from tests.apputil import DEMO, opened, sync, wait_for
@@ -179,3 +181,33 @@ async def test_a_filter_change_keeps_the_selected_event_or_the_nearest_in_time()
             return r is not None and r.event.filetime is not None and abs(r.event.filetime - ts) == best
         await wait_for(pilot, near)
         assert app.table.cursor > 0
+
+
+@sync
+async def test_stack_and_pivot_take_hostile_values_literally(tmp_path: Path) -> None:
+    from textual.widgets import DataTable
+
+    from tests.test_app import event_xml, write_log
+    from tui.stack_panel import StackScreen
+
+    evil = 'C:\\x [bold red]y[/] "q" *.exe'
+    log = write_log(tmp_path / "evil.xml", [
+        event_xml(1, 4688, "2024-01-01T00:00:00Z", {"NewProcessName": evil}),
+        event_xml(2, 4688, "2024-01-01T00:00:01Z", {"NewProcessName": "C:\\a.exe"}),
+        event_xml(3, 4688, "2024-01-01T00:00:02Z", {"NewProcessName": "C:\\a.exe"}),
+    ])
+    app = EvtxApp([str(log)], use_cache=False)
+    async with opened(app, (120, 30)) as pilot:
+        await pilot.press("right", "right", "right")  # to the Image column
+        assert app.table.field_column == "image"
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, StackScreen) and app.screen.result is not None)
+        screen = app.screen
+        assert isinstance(screen, StackScreen) and screen.result is not None
+        assert [r.value for r in screen.result.rows] == [evil, "C:\\a.exe"]
+        table = screen.query_one(DataTable)
+        assert table.get_row_at(0)[2].plain == evil  # shown as typed, no markup applied
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.table.total == 1)
+        row = app.table.selected_row()
+        assert row is not None and row.event.get("NewProcessName") == evil
