@@ -361,7 +361,7 @@ class EvtxApp(AppActions):
     # -- filter ----------------------------------------------------------------------------------
 
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
-        self._show_view(message.query, message.compiled)
+        self.show_view(message.query, message.compiled)
         if message.final:
             self.table.focus()
 
@@ -378,18 +378,8 @@ class EvtxApp(AppActions):
         compiled = bar.compile(query)
         if compiled is None:
             return False
-        self._show_view(query, compiled)
+        self.show_view(query, compiled)
         return True
-
-    def _show_view(self, query: str, compiled: Compiled) -> None:
-        ws = self.workspace
-        ws.query, ws.compiled = query, compiled
-        row = self.table.selected_row()  # kept selected, else the nearest in time
-        self.table.set_view(View.of(compiled, by_time=ws.loaded))
-        if row is not None:
-            self.table.goto_event(row.id, nearest=row.stored)
-        self._refresh_status()
-        self.timeline_follow()
 
     # -- the selected event, jumps ---------------------------------------------------------------
 

@@ -53,6 +53,7 @@ from tui.table_rows import (
     line_strip,
     local_offset_label,
     make_row,
+    next_field_column,
     row_cells,
 )
 
@@ -62,10 +63,6 @@ MAX_PAGES = 24
 
 
 # -- the widget -------------------------------------------------------------------------------
-
-
-#: The columns whose cell names a field (pivot and stack keys); the others have none.
-FIELD_COLUMNS = ("record", "eid", "computer", "user", "image")
 
 
 class EventTable(ScrollView, can_focus=True):
@@ -384,12 +381,7 @@ class EventTable(ScrollView, can_focus=True):
 
     def action_column(self, delta: int) -> None:
         """Move the field cursor among the shown columns that name a field."""
-        keys = [c.key for c in self._columns if c.key in FIELD_COLUMNS]
-        if not keys:
-            return
-        current = self.field_column or "eid"
-        at = keys.index(current) if current in keys else 0
-        self.field_column = keys[max(0, min(len(keys) - 1, at + delta))]
+        self.field_column = next_field_column(self._columns, self.field_column, delta)
         self.refresh()
 
     def goto_event(self, store_id: int, on_missing: Callable[[], None] | None = None,
