@@ -30,7 +30,7 @@ from core.model.text import printable
 from core.query.compile import Compiled
 from core.query.view import View
 from core.store.store import Store, StoredEvent
-from tui.app_actions import AppActions
+from tui.app_actions import TRIAGE_BINDINGS, AppActions
 from tui.detail import DetailPane
 from tui.event_table import EventTable
 from tui.filter_bar import FilterBar, FilterInput
@@ -39,6 +39,7 @@ from tui.loading import Loader
 from tui.messages import FindingsComputed, JumpToEvent, LoadFinished, LoadProgress, LoadStarted, MarksChanged
 from tui.status import StatusBar, status_text
 from tui.table_rows import local_offset_label
+from tui.timeline_strip import TimelineStrip
 from tui.typeahead import route_typeahead
 from tui.workspace import PicksEvent, Workspace
 
@@ -81,6 +82,7 @@ class EvtxApp(AppActions):
         Binding("5", "view('5')", "Findings", show=False),
         Binding("6", "view('6')", "Marks", show=False),
         Binding("7", "view('7')", "Access", show=False),
+        *TRIAGE_BINDINGS,
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -112,6 +114,7 @@ class EvtxApp(AppActions):
 
     def compose(self) -> ComposeResult:
         yield FilterBar(self.history, id="filter")
+        yield TimelineStrip(id="timeline")
         with Container(id="main"):
             table = EventTable(id="events")
             table.border_title = "Events"
@@ -279,6 +282,7 @@ class EvtxApp(AppActions):
         with Store(ws.store_path, readonly=True) as store:
             rows = store.sources()
             self.issue_count = store.issue_count()
+            self.filter_bar.fields = store.field_names()
         ws.sources = {r.id: r for r in rows}
         self.all_count = sum(r.records for r in rows)
         self.error_count = sum(1 for r in rows if r.error) + len(ws.load_errors)
@@ -357,10 +361,7 @@ class EvtxApp(AppActions):
     # -- filter ----------------------------------------------------------------------------------
 
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
-        ws = self.workspace
-        ws.query, ws.compiled = message.query, message.compiled
-        self.table.set_view(View.of(message.compiled, by_time=ws.loaded))
-        self._refresh_status()
+        self.show_view(message.query, message.compiled)
         if message.final:
             self.table.focus()
 
@@ -377,10 +378,7 @@ class EvtxApp(AppActions):
         compiled = bar.compile(query)
         if compiled is None:
             return False
-        ws = self.workspace
-        ws.query, ws.compiled = query, compiled
-        self.table.set_view(View.of(compiled, by_time=ws.loaded))
-        self._refresh_status()
+        self.show_view(query, compiled)
         return True
 
     # -- the selected event, jumps ---------------------------------------------------------------

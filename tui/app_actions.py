@@ -10,22 +10,47 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
 
 from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from core.query import pivot
+from core.query.compile import Compiled
+from core.query.lexer import QueryError
+from core.query.view import View
 from core.store.store import StoredEvent
 from tui.commands import VIEWS, help_sections, palette_entries
 from tui.event_table import EventTable
 from tui.help import HelpScreen
 from tui.issues_panel import IssuesScreen
+from tui.timeline_strip import TimelineStrip
 from tui.workspace import Workspace
+
+if TYPE_CHECKING:
+    from tui.app import EvtxApp
+
+#: The triage keys of the Events screen (`tui.pivots`, `tui.stack_panel`, `tui.timeline_strip`).
+TRIAGE_BINDINGS: list[BindingType] = [
+    Binding("equals_sign", "pivot('to')", "Filter to value", show=False),
+    Binding("plus", "pivot('add')", "Add value to filter", show=False),
+    Binding("minus", "pivot('exclude')", "Exclude value", show=False),
+    Binding("tilde", "around", "Around event (again: back)", show=False),
+    Binding("s", "stack", "Stack the field", show=False),
+    Binding("h", "timeline", "Timeline strip", show=False),
+    Binding("left_square_bracket", "bucket(-1)", "Earlier bucket", show=False),
+    Binding("right_square_bracket", "bucket(1)", "Later bucket", show=False),
+]
 
 
 class AppActions(App[int]):
     """What the keys do (see the module docstring); `EvtxApp` provides the rest."""
 
     workspace: Workspace
+    #: The query before `~` (pressing it again restores it) and the one `~` set.
+    around_back: str | None = None
+    around_query = ""
 
     @property
     def table(self) -> EventTable:
@@ -91,6 +116,90 @@ class AppActions(App[int]):
             self.table.focus()
             return
         self.push_screen(make_screen(self.workspace))
+
+    def _app(self) -> EvtxApp:
+        """This app as the `EvtxApp` it is (the triage modules use its panes)."""
+        return cast("EvtxApp", self)
+
+    def _main_only(self) -> bool:
+        return self.screen is self.screen_stack[0]
+
+    def action_pivot(self, how: str) -> None:
+        if self._main_only():
+            from tui.pivots import pivot_query
+
+            pivot_query(self._app(), how)
+
+    def action_around(self) -> None:
+        if self._main_only():
+            from tui.pivots import toggle_around
+
+            toggle_around(self._app())
+
+    def action_stack(self) -> None:
+        if not self._main_only() or self.workspace.store_path is None:
+            return
+        from tui.pivots import apply_pivot, selected_field
+        from tui.stack_panel import Choice, StackScreen
+
+        app = self._app()
+        picked = selected_field(app)
+        if picked is None:
+            return
+
+        def chosen(choice: Choice) -> None:
+            if choice is not None:
+                apply_pivot(app, *choice)
+
+        self.push_screen(StackScreen(self.workspace.store_path, self.workspace.compiled, picked[0]), chosen)
+
+    def show_view(self, query: str, compiled: Compiled) -> None:
+        """Show the view of a new filter: the selected event stays selected (else the nearest
+        in time), the status and the timeline strip follow."""
+        ws, app = self.workspace, self._app()
+        ws.query, ws.compiled = query, compiled
+        row = self.table.selected_row()
+        self.table.set_view(View.of(compiled, by_time=ws.loaded))
+        if row is not None:
+            self.table.goto_event(row.id, nearest=row.stored)
+        app._refresh_status()
+        self.timeline_follow()
+
+    def _strip(self) -> TimelineStrip:
+        return self.screen_stack[0].query_one(TimelineStrip)
+
+    def timeline_follow(self) -> None:
+        """The view changed: recompute the timeline strip when it is shown."""
+        strip = self._strip()
+        if strip.display:
+            row = self.table.selected_row()
+            strip.show_view(self.workspace.store_path, self.workspace.compiled,
+                            row.event.filetime if row is not None else None)
+
+    def action_timeline(self) -> None:
+        if not self._main_only():
+            return
+        strip = self._strip()
+        strip.display = not strip.display
+        if strip.display:
+            self.timeline_follow()
+            strip.focus()
+        else:
+            self.table.focus()
+
+    def action_bucket(self, delta: int) -> None:
+        strip = self._strip()
+        if self._main_only() and strip.display:
+            strip.action_move(delta)
+            strip.focus()
+
+    def on_timeline_strip_zoom(self, message: TimelineStrip.Zoom) -> None:
+        try:
+            text = pivot.within(self.workspace.query, message.start, message.end)
+        except QueryError:
+            text = pivot.time_range(message.start, message.end)
+        self._app().set_filter(text)
+        self.table.focus()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

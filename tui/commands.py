@@ -91,6 +91,12 @@ PALETTE: tuple[tuple[str, str, str], ...] = (
     ("Note", "M: edit the note of the selected event", "note"),
     ("Export view", "e: export the filtered view", "export"),
     ("Issues", "!: unreadable inputs and parse issues", "issues"),
+    ("Filter to value", "=: only the events with the selected field's value", "pivot('to')"),
+    ("Add value to filter", "+: AND the selected field's value to the filter", "pivot('add')"),
+    ("Exclude value", "-: drop the events with the selected field's value", "pivot('exclude')"),
+    ("Around this event", "~: its computer within 5 minutes (again: back)", "around"),
+    ("Stack field", "s: the selected field's values over the view, rarest first", "stack"),
+    ("Timeline strip", "h: a histogram of the view over time", "timeline"),
     ("Help", "?: every key binding", "help"),
 )
 

@@ -132,6 +132,8 @@ class DetailPane(Vertical):
         self.findings_error: str | None = None
         self.rule_titles: Mapping[str, str] = {}
         self._findings_node: TreeNode[str] | None = None
+        #: tree node id -> (field name, value, is a System field): what a pivot key acts on.
+        self.node_fields: dict[int, tuple[str, str, bool]] = {}
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="detail-tabs"):
@@ -147,6 +149,7 @@ class DetailPane(Vertical):
         self.store_id, self.event = store_id, event
         tree = self.query_one(FieldTree)
         tree.clear()
+        self.node_fields.clear()
         self._findings_node = None
         self.query_one("#field-help", Static).display = False
         self._xml_for = None
@@ -164,7 +167,8 @@ class DetailPane(Vertical):
                 continue
             shown = decoded(name if name != "UserID" else "UserSid", value, event) if name in (
                 "ProcessID", "ThreadID", "UserID") else None
-            system.add_leaf(field_label(name, value, shown), data="")
+            leaf = system.add_leaf(field_label(name, value, shown), data="")
+            self.node_fields[leaf.id] = (name, value, True)
         # Second, under the one-line (collapsed) System node: what fired is read first.
         self._findings_node = tree.root.add(Text("Findings", style="bold"), data="", expand=True)
         self._fill_findings()
@@ -172,7 +176,9 @@ class DetailPane(Vertical):
         object_type = event.get("ObjectType")
         for name, value in event.data:
             help_text = field_help(event.event_id, name) or ""
-            data.add_leaf(field_label(name, value, decoded(name, value, event, object_type)), data=help_text)
+            leaf = data.add_leaf(field_label(name, value, decoded(name, value, event, object_type)), data=help_text)
+            if value is not None:
+                self.node_fields[leaf.id] = (name, value, False)
         tree.root.expand()
         if self.query_one(TabbedContent).active == "tab-xml":
             self._request_xml()

@@ -40,7 +40,8 @@ from textual.strip import Strip
 from core.model.summary import basename
 from core.model.text import printable
 from core.query.view import View, count_view, fetch_beside, find_match, locate
-from core.store.store import Store
+from core.store.store import Store, StoredEvent
+from tui.keep_place import locate_nearest
 from tui.page_fetcher import PageFetcher
 from tui.table_rows import (
     PAGE,
@@ -52,6 +53,7 @@ from tui.table_rows import (
     line_strip,
     local_offset_label,
     make_row,
+    next_field_column,
     row_cells,
 )
 
@@ -73,6 +75,8 @@ class EventTable(ScrollView, can_focus=True):
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("g,home", "top", "First", show=False),
         Binding("G,end", "bottom", "Last", show=False),
+        Binding("left", "column(-1)", "Column left", show=False),
+        Binding("right", "column(1)", "Column right", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -123,6 +127,9 @@ class EventTable(ScrollView, can_focus=True):
         self._pages: OrderedDict[int, list[Row]] = OrderedDict()
         self._pending: set[int] = set()
         self._columns: list[Column] = layout_columns(80, False, False)
+        #: The column the pivot and stack keys act on (None: EvID; once moved by the user,
+        #: its header is highlighted).
+        self.field_column: str | None = None
         self._layout_width = -1  # the row width `_columns` were laid out for
         self._last_selected: int | None = -1
         self._pending_goto: int | None = None
@@ -372,12 +379,21 @@ class EventTable(ScrollView, can_focus=True):
     def action_bottom(self) -> None:
         self.move_to(self.row_count - 1)
 
-    def goto_event(self, store_id: int, on_missing: Callable[[], None] | None = None) -> None:
-        """Move the cursor to event `store_id` (found in SQL); `on_missing` when not in view."""
+    def action_column(self, delta: int) -> None:
+        """Move the field cursor among the shown columns that name a field."""
+        self.field_column = next_field_column(self._columns, self.field_column, delta)
+        self.refresh()
+
+    def goto_event(self, store_id: int, on_missing: Callable[[], None] | None = None,
+                   nearest: StoredEvent | None = None) -> None:
+        """Move the cursor to event `store_id` (found in SQL), else to the view's event nearest
+        in time to `nearest` when given (`tui.keep_place`); `on_missing` when not in view."""
         view = self.view
 
         def find(store: Store) -> tuple[int, list[Row]] | None:
             found = locate(store, view, store_id)
+            if found is None and nearest is not None:
+                found = locate_nearest(store, view, nearest)
             return None if found is None else (found[0], [make_row(r) for r in found[1]])
 
         def done(found: tuple[int, list[Row]] | None) -> None:
@@ -460,7 +476,9 @@ class EventTable(ScrollView, can_focus=True):
             self._columns = layout_columns(self._layout_width, self.several_sources, self.local_time)
         base = self._base_style or self.rich_style
         if y == 0:
-            return self._line(self.header_text(), base + self.get_component_rich_style("event-table--header"))
+            header = base + self.get_component_rich_style("event-table--header")
+            chosen = {self.field_column: Style(reverse=True)} if self.field_column else None
+            return self._line(self.header_text(), header, chosen)
         index = int(self.scroll_y) + y - 1
         if index >= self.row_count:
             return Strip.blank(self.line_width, base)

@@ -80,6 +80,8 @@ class FilterBar(Vertical):
         self.find_query = ""
         self.error: QueryError | None = None
         self._timer: Timer | None = None
+        #: The store's EventData field names (set once open): an unknown field is an error.
+        self.fields: list[str] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="filter-line"):
@@ -147,7 +149,7 @@ class FilterBar(Vertical):
 
     def compile(self, text: str) -> Compiled | None:
         try:
-            compiled = compile_query(text)
+            compiled = compile_query(text, self.fields)
         except QueryError as exc:
             self.show_error(exc)
             return None

@@ -106,6 +106,19 @@ def layout_columns(width: int, several_sources: bool, local: bool) -> list[Colum
     return cols
 
 
+#: The columns whose cell names a field (the pivot and stack keys); the others have none.
+FIELD_COLUMNS = ("record", "eid", "computer", "user", "image")
+
+
+def next_field_column(columns: list[Column], current: str | None, delta: int) -> str | None:
+    """The field column `delta` steps from `current` (None: EvID) among those shown."""
+    keys = [c.key for c in columns if c.key in FIELD_COLUMNS]
+    if not keys:
+        return current
+    at = keys.index(current or "eid") if (current or "eid") in keys else 0
+    return keys[max(0, min(len(keys) - 1, at + delta))]
+
+
 def format_time(ts: int | None, local: bool, millis: bool) -> str:
     if ts is None:
         return "-"
