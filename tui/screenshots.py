@@ -105,8 +105,10 @@ async def shoot(outdir: Path) -> list[Path]:
         ("detail-160x48", (160, 48), _detail),
         ("help-100x40", (100, 40), await _press_then_wait(("question_mark",), 0.3)),
     ]
+    shots.append(("stack-160x48", (160, 48), await _press_then_wait(("right", "right", "right", "s"), 2.0)))
+    shots.append(("timeline-160x48", (160, 48), await _press_then_wait(("h",), 2.0)))
     for key, name in (("2", "processes"), ("3", "handles"), ("4", "sessions"), ("5", "findings"),
-                      ("c", "correlation")):
+                      ("7", "process-access"), ("c", "correlation")):
         keys = (key,) if key != "c" else ("slash", *"4690", "enter", "c")
         shots.append((f"{name}-160x48", (160, 48), await _press_then_wait(keys, 2.0)))
     written: list[Path] = []
