@@ -695,3 +695,30 @@ async def _progress_shown(app: Harness, steps: list[Any]) -> None:
 
 def _status_text(status: Any) -> str:
     return str(status.render())
+
+
+@sync
+async def test_findings_level_filter_shows_only_the_chosen_severity_and_up(demo_env: Path) -> None:
+    """`l` raises the lowest severity shown; after `critical` it shows everything again."""
+    from tui.findings_view import FindingsScreen
+
+    levels = ("critical", "high", "medium", "low", "info")
+    app = demo_app()
+    async with opened(app, (100, 30)) as pilot:
+        await pilot.press("5")
+        await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen))
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
+
+        def shown() -> list[str]:
+            return [w for w in (n.label.plain.split()[0] for n in tree.root.children) if w in levels]
+
+        everything = shown()
+        assert {"high", "medium"} <= set(everything)  # the demo fires rules of several severities
+        for _ in range(3):  # low, medium, high
+            await pilot.press("l")
+        await wait_for(pilot, lambda: set(shown()) <= {"high", "critical"})
+        assert shown() == [w for w in everything if w in ("high", "critical")]
+        assert "showing high and up" in str(app.screen.query_one("#view-status").render())
+        await pilot.press("l", "l")  # critical, then everything again
+        await wait_for(pilot, lambda: shown() == everything)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import defaultdict
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
+from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 
 from core.findings.engine import Finding
@@ -211,14 +212,44 @@ def sigma_findings(ws: Workspace) -> tuple[list[Finding], dict[str, str]]:
     return out, titles
 
 
+def group_level(node: ViewNode) -> str | None:
+    """The severity a top-level group stands for (a built-in rule's, or `Sigma <level>`), or
+    None for the nodes that are not findings (Sigma's coverage, a hint)."""
+    plain = node.label.plain if isinstance(node.label, Text) else str(node.label)
+    words = plain.split()
+    if len(words) > 1 and words[0] == "Sigma":
+        words = words[1:]
+    word = SIGMA_LEVELS.get(words[0], words[0]) if words else ""
+    return word if word in SEVERITY_ORDER else None
+
+
+def at_least(groups: list[ViewNode], level: str) -> list[ViewNode]:
+    """The groups of `level` or more severe (and the nodes that are not findings)."""
+    rank = _rank(level)
+    return [g for g in groups if (lvl := group_level(g)) is None or _rank(lvl) <= rank]
+
+
 class FindingsScreen(SingleTreeScreen):
-    """Findings grouped by rule; `enter` on a finding jumps to its event."""
+    """Findings grouped by rule; `enter` on a finding jumps to its event; `l` raises the lowest
+    severity shown (info, low, medium, high, critical, then all again)."""
 
     VIEW_TITLE = "Findings"
     WAITING = "running the findings rules..."
     USES_MODEL = False
     TREE_ID = "findings-tree"
-    SEARCH_HINT = "search the findings"
+    SEARCH_HINT = "search the findings (rule, author, tactic, status, host)"
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("l", "min_level", "Min level")]
+
+    #: The lowest severity shown ("info": everything).
+    min_level = "info"
+    _last: FindingsReady[list[ViewNode]] | None = None
+
+    def action_min_level(self) -> None:
+        order = SEVERITY_ORDER[::-1]  # info, low, medium, high, critical
+        self.min_level = order[(order.index(self.min_level) + 1) % len(order)]
+        if self._last is not None:
+            self.on_findings_ready(self._last)
 
     @work(thread=True, exclusive=True, group="findings")
     def _load(self) -> None:
@@ -226,13 +257,18 @@ class FindingsScreen(SingleTreeScreen):
         ws.request_findings(self, lambda data: group_findings(data) + sigma_view_nodes(ws))
 
     def on_findings_ready(self, message: FindingsReady[list[ViewNode]]) -> None:
+        self._last = message
         data = message.data
         groups = None if message.error or data is None else message.prepared
+        if groups is not None and self.min_level != "info":
+            groups = at_least(groups, self.min_level)
         total = len(data.findings) if data is not None else 0
         fired = len({f.rule for f in data.findings}) if data is not None else 0
         summary = f"{total:,} findings from {fired} rules" if total else "no built-in rule fired"
         if data is not None and data.sources:
             summary += "   rules: " + ", ".join(printable(s) for s in data.sources)
+        if self.min_level != "info":
+            summary += f"   showing {self.min_level} and up (l)"
         # Open one level more when there is a single group or only Sigma's (no built-in rule fired).
         depth = 1 if groups is not None and (len(groups) == 1 or not fired) else 0
         self.show_result(message.error or (None if data else "no findings"), groups, depth=depth, summary=summary,
