@@ -196,7 +196,7 @@ class EventTable(ScrollView, can_focus=True):
         `committed` is the number of rows the loader has committed: for an unfiltered view that
         is the count, and a `count(*)` over the growing table (every page of it) is skipped."""
         view = self.view
-        if committed is not None and view.where == "1":
+        if committed is not None and view.matches_all:
             self._on_count(committed)
         elif not self._count_inflight:
             self._count_inflight = True

@@ -83,7 +83,7 @@ class Workspace:
     @property
     def filtered(self) -> bool:
         """Whether a filter hides some events."""
-        return self.compiled.where != "1"
+        return not self.compiled.matches_all
 
     def require_store(self) -> Path:
         """The open database (raises ViewDataError when none is open yet)."""

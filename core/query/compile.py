@@ -64,6 +64,12 @@ class Compiled(NamedTuple):
     params: tuple[object, ...]
     ids: str | None = None
 
+    @property
+    def matches_all(self) -> bool:
+        """Whether the filter keeps every event (an empty query): callers ask this, never
+        the SQL text."""
+        return self.where == "1"
+
 
 #: The process's own image and command line, and its parent's: `image:*cmd*` finds cmd.exe
 #: itself, not every child cmd.exe started (`core.model.values.IMAGE_FIELDS` mixes them).

@@ -179,7 +179,7 @@ def _field_counts(store: Store, compiled: Compiled, names: tuple[str, ...]) -> t
     view is everything). With several names (an alias), an event holding a value, or any
     value, under two of them must count once: `_overlaps` finds those events."""
     name_sql = "p.name = ?" if len(names) == 1 else f"p.name IN ({', '.join('?' * len(names))})"
-    if compiled.where == "1":
+    if compiled.matches_all:
         id_set = None
         count_sql = "json_array_length(p.ids)"
     else:

@@ -37,6 +37,11 @@ class View:
         return cls(compiled.where, compiled.params, by_time, compiled.ids)
 
     @property
+    def matches_all(self) -> bool:
+        """Whether the view holds every event (no filter)."""
+        return self.where == "1"
+
+    @property
     def order(self) -> str:
         return ORDER_TIME if self.by_time else ORDER_FILE
 
