@@ -1,5 +1,8 @@
 """The JSON loader: JSON lines (or one JSON array) of Windows events, plain or zipped.
 
+(About 520 lines: the three record layouts below are read by one normaliser each and share
+their bounds; record splitting is already in `parsers.jsonrecords`.)
+
 Three record layouts are recognised per record, so one file may mix them:
 
 * **evtx_dump** (`{"Event": {"System": {...}, "EventData": {...}}}`, also without the `Event`

@@ -1,5 +1,8 @@
 """The virtualised event table: only the visible window is rendered, rows come from the store.
 
+(About 500 lines: paging, cursor and field column move together; the reader thread is in
+`page_fetcher`, the row drawing in `table_rows`.)
+
 Textual's `DataTable` wants every row up front (a minute for 500k rows); this widget instead
 knows only the row count and asks for pages of rows by position. All SQL runs in one
 background thread with its own read-only connection (`PageFetcher`), so a slow query (a

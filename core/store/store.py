@@ -1,5 +1,8 @@
 """The SQLite event store: every filter, count and page is answered here, in SQL.
 
+(Slightly over 500 lines on purpose: it is the one class that runs SQL besides `core.query`,
+and the rule "SQL lives here" matters more than its length; point lookups are in `lookups`.)
+
 One `Store` object per thread (sqlite3 connections are not shared across threads): the parser
 worker writes through its own connection while the UI reads through another (WAL mode lets
 readers see committed batches while the writer goes on).
