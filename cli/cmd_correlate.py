@@ -31,9 +31,9 @@ import argparse
 import sys
 from typing import Any
 
-from cli.common import add_input_args, dump_json, open_store, report_input_errors
+from cli.common import add_input_args, dump_json
 from cli.exit_codes import Exit, worst
-from cli.query_args import compile_where
+from cli.query_args import load_filtered
 from core.correlate.links import Correlation, EventLink, HandleLink, Node, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, model_from_store
 from core.correlate.processes import SYSTEM_PID
@@ -179,13 +179,10 @@ def render_tree(node: Node, out: Any, depth: int = 0) -> None:
 
 def run(args: argparse.Namespace) -> Exit:
     where_text = args.where if args.where is not None else f"record:{args.record}"
-    if compile_where(where_text) is None:  # a typo fails before the inputs load
+    loaded = load_filtered(args, where_text)
+    if loaded is None:
         return Exit.USAGE
-    store = open_store(args)
-    status = report_input_errors(store, args)
-    compiled = compile_where(where_text, store.field_names())  # now also: no such field
-    if compiled is None:
-        return Exit.USAGE
+    store, compiled, status = loaded
     model: CorrelationModel = model_from_store(store)
     paths = {s.id: s.path for s in store.sources()}
     out = sys.stdout

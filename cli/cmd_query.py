@@ -7,9 +7,9 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from cli.common import add_input_args, open_store, report_input_errors
+from cli.common import add_input_args
 from cli.exit_codes import Exit
-from cli.query_args import add_where, compile_where
+from cli.query_args import add_where, load_filtered
 from core.report.export import write_rows
 from core.store.store import StoredEvent
 
@@ -24,16 +24,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> Exit:
-    if compile_where(args.where) is None:  # a typo fails before the inputs load
-        return Exit.USAGE
     if args.limit is not None and args.limit < 0:
         print("evtx-explorer: --limit must be >= 0", file=sys.stderr)
         return Exit.USAGE
-    store = open_store(args)
-    status = report_input_errors(store, args)
-    compiled = compile_where(args.where, store.field_names())  # now also: no such field
-    if compiled is None:
+    loaded = load_filtered(args, args.where)
+    if loaded is None:
         return Exit.USAGE
+    store, compiled, status = loaded
     if args.limit is None:
         rows: Iterable[StoredEvent] = store.iter_events(compiled.where, compiled.params)
     else:

@@ -9,9 +9,9 @@ import csv
 import sys
 from typing import Any
 
-from cli.common import add_input_args, dump_json, open_store, report_input_errors
+from cli.common import add_input_args, dump_json
 from cli.exit_codes import Exit
-from cli.query_args import add_where, compile_where
+from cli.query_args import add_where, load_filtered
 from core.query.lexer import QueryError
 from core.query.stack import DEFAULT_LIMIT, Stack
 
@@ -36,13 +36,10 @@ def run(args: argparse.Namespace) -> Exit:
     if args.limit < 0:
         print("evtx-explorer: --limit must be >= 0", file=sys.stderr)
         return Exit.USAGE
-    if compile_where(args.where) is None:
+    loaded = load_filtered(args, args.where)
+    if loaded is None:
         return Exit.USAGE
-    store = open_store(args)
-    status = report_input_errors(store, args)
-    compiled = compile_where(args.where, store.field_names())
-    if compiled is None:
-        return Exit.USAGE
+    store, compiled, status = loaded
     try:
         result = stack(store, compiled, args.by, limit=args.limit or None, descending=args.desc)
     except QueryError as exc:

@@ -8,9 +8,9 @@ import csv
 import sys
 from typing import Any
 
-from cli.common import add_input_args, dump_json, open_store, report_input_errors
+from cli.common import add_input_args, dump_json
 from cli.exit_codes import Exit
-from cli.query_args import add_where, compile_where
+from cli.query_args import add_where, load_filtered
 from core.model.event import iso_from_filetime
 from core.query.lexer import QueryError
 from core.query.timeline import Timeline, width_label
@@ -36,13 +36,10 @@ def run(args: argparse.Namespace) -> Exit:
     except QueryError as exc:
         print(f"evtx-explorer: --bucket: {exc.message}", file=sys.stderr)
         return Exit.USAGE
-    if compile_where(args.where) is None:
+    loaded = load_filtered(args, args.where)
+    if loaded is None:
         return Exit.USAGE
-    store = open_store(args)
-    status = report_input_errors(store, args)
-    compiled = compile_where(args.where, store.field_names())
-    if compiled is None:
-        return Exit.USAGE
+    store, compiled, status = loaded
     try:
         result = timeline(store, compiled, width)
     except QueryError as exc:

@@ -10,7 +10,10 @@ import sys
 from collections.abc import Collection
 from typing import Any
 
+from cli.common import open_store, report_input_errors
+from cli.exit_codes import Exit
 from core.query.compile import Compiled, QueryError, compile_query
+from core.store.store import Store
 
 
 class HelpQuery(argparse.Action):
@@ -45,3 +48,16 @@ def compile_where(text: str, fields: Collection[str] | None = None) -> Compiled 
 def print_query_error(text: str, exc: QueryError) -> None:
     print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
     print(f"  {text}\n  {' ' * exc.position}^", file=sys.stderr)
+
+
+def load_filtered(args: argparse.Namespace, text: str) -> tuple[Store, Compiled, Exit] | None:
+    """The inputs loaded and the filter `text` compiled against their field names, with the
+    status of the load (INPUT_UNREADABLE when an input could not be read); None after printing
+    why the query is bad. The syntax is checked before anything loads: a typo must not cost a
+    full parse, and a field name that is not there (`usr:alice`) once the store knows its names."""
+    if compile_where(text) is None:
+        return None
+    store = open_store(args)
+    status = report_input_errors(store, args)
+    compiled = compile_where(text, store.field_names())
+    return None if compiled is None else (store, compiled, status)
