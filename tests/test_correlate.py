@@ -451,6 +451,32 @@ def test_sessions_link_logon_privileges_and_logoff() -> None:
     assert proc is not None and proc.process is not None and proc.process.logon_id == 0x4A5AF0
 
 
+def _p4672(rid: int, sec: float, lid: str) -> str:
+    return xml(4672, rid, sec, SubjectUserSid="S-1-5-21-1-2-3-1104", SubjectUserName="alice",
+               SubjectDomainName="DOM", SubjectLogonId=lid, PrivilegeList="SeDebugPrivilege")
+
+
+def test_4672_logged_just_before_the_4624_of_a_reused_logon_id_marks_the_new_session() -> None:
+    """Logon ids are reused after a reboot. Windows logs the 4672 of a logon just before its
+    4624 (same time, lower record id); it belongs to that new logon, not to the old session with
+    the same id that ended long before."""
+    events = load(
+        s4624(1, 1.0, "0x4a5af0"),
+        xml(4634, 2, 2.0, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0", LogonType="3"),
+        _p4672(3, 30.0, "0x4a5af0"),
+        s4624(4, 30.0, "0x4a5af0", user="bob"),
+    )
+    model = build_model(events)
+    old, new = sorted(model.sessions, key=lambda s: s.logon.key if s.logon else (0, 0))
+    assert old.logon is not None and old.logon.record_id == 1
+    assert new.logon is not None and new.logon.record_id == 4
+    assert not old.privileged
+    assert new.privileged and new.privileges is not None and new.privileges.record_id == 3
+    link = model.correlate(by_record(events, 3)).session
+    assert link is not None and link.session is not None and link.session.logon is not None
+    assert link.session.logon.record_id == 4
+
+
 # -- ordering, trees, other events --------------------------------------------------------------
 
 

@@ -88,6 +88,14 @@ def test_logon_ids(value: str, expected: str) -> None:
     assert decode_value("SubjectLogonId", value, 4688) == expected
 
 
+def test_logon_id_0x3e6_is_the_anonymous_logon_session() -> None:
+    """winnt.h: ANONYMOUS_LOGON_LUID is 0x3e6; IUSER_LUID is 0x3e3."""
+    text = decode_value("SubjectLogonId", "0x3e6", 4624)
+    assert text is not None and "ANONYMOUS LOGON" in text.upper() and "IUSR" not in text
+    iusr = decode_value("TargetLogonId", "0x3e3", 4624)
+    assert iusr is not None and "IUSR" in iusr
+
+
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from cli.main import main as cli_main
 from core.correlate.links import Node
+from core.model.event import Event
 from core.query.compile import compile_query
 from core.report.case import Case
 from core.report.export import (
@@ -18,6 +20,7 @@ from core.report.export import (
     export_tree,
     export_view,
     tree_to_text,
+    write_rows,
 )
 from core.store.store import Store
 from tests.test_case import build_store, write_input
@@ -131,6 +134,24 @@ def test_event_text_lists_system_then_eventdata(store: Store) -> None:
     assert "  Computer: DC01" in lines and "  EventRecordID: 1003" in lines
     assert "  CommandLine: [red]x[/red] \\x1b[31m | a\\nb" in lines
     assert "\x1b" not in text
+
+
+def test_exports_keep_every_value_of_repeated_eventdata_names(tmp_path: Path) -> None:
+    """Some events repeat a Data name (and JSON exports give lists): an export must not drop
+    the later values."""
+    with Store(tmp_path / "events.db") as store:
+        store.add_source("/logs/a.xml", "xml")
+        store.add_events([Event(0, 1, 1, None, 5136, computer="DC1",
+                                data=(("AttributeValue", "first"), ("AttributeValue", "second"), ("X", "y")))])
+        rows = store.select()
+        for fmt in ("jsonl", "csv", "md", "table"):
+            out = io.StringIO()
+            assert write_rows(store, rows, fmt, out) == 1
+            assert "first" in out.getvalue() and "second" in out.getvalue(), fmt
+        out = io.StringIO()
+        write_rows(store, rows, "jsonl", out)
+        data = json.loads(out.getvalue())["data"]
+        assert data == {"AttributeValue": "first", "AttributeValue[1]": "second", "X": "y"}
 
 
 def _xml_log(path: Path) -> Path:

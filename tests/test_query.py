@@ -452,6 +452,25 @@ def test_free_text_is_a_substring_of_a_value_not_of_a_field_name(store: Store) -
     assert found(store, "mimikatz -host:DC01") == {12}
 
 
+def test_negated_free_text_keeps_events_without_a_user_sid(tmp_path: Path) -> None:
+    """`-"evil"` is the exact complement of `"evil"`: an event with no System UserID (most
+    Security events) that does not hold the text must still be listed."""
+    with Store(tmp_path / "events.db") as store:
+        store.add_source("/logs/a.xml", "xml")
+        store.add_events(
+            [
+                Event(0, 1, 1, None, 4688, computer="WS1", data=(("CommandLine", "cmd.exe"),)),
+                Event(0, 2, 2, None, 4688, computer="WS1", data=(("CommandLine", "evil.exe"),), user_sid="S-1-5-18"),
+                Event(0, 3, 3, None, 4688, computer="WS1", data=(("CommandLine", "evil.exe"),)),
+            ]
+        )
+        store.build_indexes()
+        assert found(store, '"evil"') == {2, 3}
+        assert found(store, '-"evil"') == {1}
+        assert found(store, "NOT evil") == {1}
+        assert found(store, '-"S-1-5-18"') == {1, 3}
+
+
 # -- safety ----------------------------------------------------------------------------------
 
 
