@@ -4,7 +4,7 @@ keeps what a user can reach in one place.
 
 A view's module is imported when the view first opens (plain imports inside the factories: a
 broken module fails loudly there), so that the engines behind the views do not slow the
-app's start (`tests/test_app_imports.py`).
+app's start (`tests/app/test_app_imports.py`).
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ ALIAS_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 #: System fields that the store indexes in `postings` (see `core.model.rows`). None are any more:
-#: System values live in their columns only (ingest speed). tests/test_query.py checks this set
+#: System values live in their columns only (ingest speed). tests/query/test_query.py checks this set
 #: against what the store really writes.
 MIRRORED_SYSTEM_FIELDS: frozenset[str] = frozenset()
 #: Aliases that also cover a System column: `pid:` the Execution ProcessID, `user:` the

@@ -1,0 +1,724 @@
+"""Pilot tests of the correlation, processes, handles, sessions and findings views.
+
+The views are pushed onto a tiny harness app that gives them a `Workspace` on the store and
+records the `JumpToEvent`s they post, so each view is tested on its own, over a hand-made
+Event XML log whose story is known exactly (below); one test goes through the real app too.
+
+The story, on WS01 (and one process on DC01):
+  r1  4624 logon 0x1a2b3 CONTOSO\\alice, type 2        r2  4672 privileges for 0x1a2b3
+  r3  4688 cmd.exe 0x1000, parent explorer.exe 0x200 (no 4688: pre-existing)
+  r4  4688 mimikatz.exe 0x1234 (in Temp), parent cmd.exe 0x1000, with hostile markup in its command line
+  r5  4690 handle 0x44 of 0x1234 duplicated into System 0x4 as 0x88 (logged BEFORE its 4656)
+  r6  4656 0x1234 opens 0x44 on \\Device\\HarddiskVolume2\\Windows\\System32\\lsass.exe
+  r7  4663 access through 0x44      r8  4658 closes 0x44
+  r9  4658 closes 0x88 under the SOURCE pid 0x1234 (the System-target quirk)
+  r10 4689 mimikatz.exe 0x1234 exits
+  r11 4688 notepad.exe reuses pid 0x1234 (a second instance)
+  r12 4688 on DC01: pid 0x1234 there is yet another process (scoped by computer)
+  r13 4634 logoff of 0x1a2b3
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.app import App
+from textual.screen import Screen
+
+from core.store.cache import open_inputs
+from core.store.store import Store
+from tests.apputil import opened, sync, wait_for
+from tests.logs import event_xml, write_events
+from tui.app import EvtxApp
+from tui.correlation import CorrelationScreen
+from tui.handles import HandlesScreen, HandlesTable
+from tui.messages import JumpToEvent
+from tui.nav_tree import NavTree, ViewNode, node_label
+from tui.processes import ProcessesScreen
+from tui.sessions import SessionsScreen
+from tui.workspace import Workspace
+
+WS = "WS01.contoso.local"
+DC = "DC01.contoso.local"
+SUBJECT = {
+    "SubjectUserSid": "S-1-5-21-1-2-3-1104",
+    "SubjectUserName": "alice",
+    "SubjectDomainName": "CONTOSO",
+    "SubjectLogonId": "0x1a2b3",
+}
+MIMI = "C:\\Users\\alice\\AppData\\Local\\Temp\\mimikatz.exe"
+LSASS = "\\Device\\HarddiskVolume2\\Windows\\System32\\lsass.exe"
+HOSTILE = "mimikatz.exe [red]x[/red] \x1b[31m"
+
+
+def _t(second: int) -> str:
+    return f"2024-03-01T10:00:{second:02d}.0000000Z"
+
+
+def _proc(rid: int, sec: int, pid: str, image: str, ppid: str, parent: str, cmd: str, host: str = WS) -> str:
+    data = {
+        **SUBJECT,
+        "NewProcessId": pid,
+        "NewProcessName": image,
+        "TokenElevationType": "%%1938",
+        "ProcessId": ppid,
+        "CommandLine": cmd,
+        "TargetUserSid": "S-1-0-0",
+        "TargetUserName": "-",
+        "TargetDomainName": "-",
+        "TargetLogonId": "0x0",
+        "ParentProcessName": parent,
+        "MandatoryLabel": "S-1-16-8192",
+    }
+    return event_xml(4688, rid, _t(sec), data, computer=host)
+
+
+def _handle(event_id: int, rid: int, sec: int, hid: str, extra: dict[str, str] | None = None) -> str:
+    data = {
+        **SUBJECT,
+        "ObjectServer": "Security",
+        "ObjectType": "Process",
+        "ObjectName": LSASS,
+        "HandleId": hid,
+        "ProcessId": "0x1234",
+        "ProcessName": MIMI,
+        **(extra or {}),
+    }
+    if event_id == 4658:
+        data = {
+            **SUBJECT,
+            "ObjectServer": "Security",
+            "HandleId": hid,
+            "ProcessId": "0x1234",
+            "ProcessName": MIMI,
+        }
+    return event_xml(event_id, rid, _t(sec), data)
+
+
+def story() -> list[str]:
+    # Control characters are not allowed in XML 1.0: the escape goes in as its visible text.
+    hostile_cmd = HOSTILE.replace("\x1b", "\\x1b")
+    return [
+        event_xml(
+            4624,
+            1,
+            _t(1),
+            {
+                "SubjectUserSid": "S-1-5-18",
+                "SubjectLogonId": "0x3e7",
+                "TargetUserSid": "S-1-5-21-1-2-3-1104",
+                "TargetUserName": "alice",
+                "TargetDomainName": "CONTOSO",
+                "TargetLogonId": "0x1a2b3",
+                "LogonType": "2",
+            },
+        ),
+        event_xml(4672, 2, _t(1), {**SUBJECT, "PrivilegeList": "SeDebugPrivilege"}),
+        _proc(
+            3, 2, "0x1000", "C:\\Windows\\System32\\cmd.exe", "0x200", "C:\\Windows\\explorer.exe", "cmd.exe"
+        ),
+        _proc(4, 3, "0x1234", MIMI, "0x1000", "C:\\Windows\\System32\\cmd.exe", hostile_cmd),
+        event_xml(
+            4690,
+            5,
+            _t(4),
+            {
+                **SUBJECT,
+                "SourceHandleId": "0x44",
+                "SourceProcessId": "0x1234",
+                "TargetHandleId": "0x88",
+                "TargetProcessId": "0x4",
+            },
+        ),
+        _handle(4656, 6, 4, "0x44", {"AccessMask": "0x1010", "AccessList": "%%4484"}),
+        _handle(4663, 7, 5, "0x44", {"AccessMask": "0x10", "AccessList": "%%4484"}),
+        _handle(4658, 8, 6, "0x44"),
+        _handle(4658, 9, 6, "0x88"),
+        event_xml(4689, 10, _t(7), {**SUBJECT, "Status": "0x0", "ProcessId": "0x1234", "ProcessName": MIMI}),
+        _proc(
+            11,
+            8,
+            "0x1234",
+            "C:\\Windows\\System32\\notepad.exe",
+            "0x1000",
+            "C:\\Windows\\System32\\cmd.exe",
+            "notepad.exe",
+        ),
+        _proc(
+            12,
+            9,
+            "0x1234",
+            "C:\\Windows\\System32\\svchost.exe",
+            "0x2c0",
+            "C:\\Windows\\System32\\services.exe",
+            "svchost.exe -k netsvcs",
+            host=DC,
+        ),
+        event_xml(
+            4634,
+            13,
+            _t(10),
+            {
+                "TargetUserSid": "S-1-5-21-1-2-3-1104",
+                "TargetUserName": "alice",
+                "TargetDomainName": "CONTOSO",
+                "TargetLogonId": "0x1a2b3",
+                "LogonType": "2",
+            },
+        ),
+    ]
+
+
+@pytest.fixture
+def story_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The story loaded into a store; returns the database path."""
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EVTX_EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EVTX_EXPLORER_CONFIG_DIR", str(tmp_path / "config"))
+    log = write_events(tmp_path / "story.xml", story())
+    store = open_inputs([str(log)])
+    path = store.path
+    store.close()
+    return path
+
+
+def store_ids(db: Path) -> dict[tuple[str, int], int]:
+    """(computer, record id) -> store id."""
+    with Store(db, readonly=True) as store:
+        return {(se.event.computer, int(se.event.record_id or 0)): se.id for se in store.select()}
+
+
+class Harness(App[None]):
+    """What the main app gives a view: a workspace on the store (`loaded` or not), and the
+    jumps it asks for."""
+
+    def __init__(self, db: Path, make_screen: Callable[[Workspace], Screen[None]], loaded: bool = True) -> None:
+        super().__init__()
+        self.workspace = Workspace(store_path=db, loaded=loaded)
+        self.jumps: list[int] = []
+        self._make_screen = make_screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self._make_screen(self.workspace))
+
+    def on_jump_to_event(self, message: JumpToEvent) -> None:
+        self.jumps.append(message.store_id)
+
+
+def tree_lines(tree: NavTree) -> list[str]:
+    return [node.label.plain for node in tree.walk()]
+
+
+def visible_lines(tree: NavTree) -> list[str]:
+    out: list[str] = []
+    for line in range(tree.last_line + 1):
+        node = tree.get_node_at_line(line)
+        if node is not None:
+            out.append(node.label.plain)
+    return out
+
+
+async def cursor_to(pilot: Any, tree: NavTree, prefix: str, limit: int = 60) -> None:
+    """Move the cursor down with `j` until the current line contains `prefix`."""
+    for _ in range(limit):
+        node = tree.cursor_node
+        if node is not None and prefix in node.label.plain:
+            return
+        await pilot.press("j")
+    raise AssertionError(f"no line with {prefix!r}: {visible_lines(tree)}")
+
+
+# -- Handles ----------------------------------------------------------------------------------
+
+
+@sync
+async def test_handles_lists_4690_with_resolved_processes_and_jumps_to_source_4688(story_store: Path) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, HandlesScreen)
+    async with opened(app, (100, 30)) as pilot:
+        screen = app.screen
+        table = screen.query_one(HandlesTable)
+        await wait_for(pilot, lambda: table.row_count > 0)
+        assert table.row_count == 1
+        row = [cell.plain for cell in table.get_row_at(0)]
+        assert row[6] == "5"
+        assert row[1] == "mimikatz.exe 0x1234" and row[2] == "0x44"
+        assert row[3] == "System 0x4" and row[4] == "0x88"
+        # The weakest link of the row, as a word: the source handle's 4656 came after the 4690;
+        # the line above the list names that link and says why.
+        assert row[0].strip() == "inferred" and row[7] == WS
+        why = str(screen.query_one("#handles-why").render())
+        assert why.startswith("weakest link: inferred: source handle handle 0x44 - ")
+        tree = screen.query_one("#handles-tree", NavTree)
+        await wait_for(pilot, lambda: any("source process" in t for t in tree_lines(tree)))
+        lines = tree_lines(tree)
+        # The source process's image, with its parent, the handle's object, accesses, close.
+        assert any(MIMI in t for t in lines)
+        assert any(t.startswith("exact") and "parent: cmd.exe 0x1000" in t for t in lines)
+        assert any("source handle: handle 0x44: Process " + LSASS in t for t in lines)
+        assert any("accessed: 4663 record 7" in t for t in lines)
+        assert any("closed: 4658 record 8" in t for t in lines)
+        # The target handle's 4658 carries the source pid: still found.
+        assert any("closed: 4658 record 9" in t for t in lines)
+        assert any("logon session 0x1a2b3: CONTOSO\\alice" in t for t in lines)
+        # The 4656 was logged after the 4690: the link says so, as a word.
+        assert any(t.startswith("inferred") and "source handle" in t for t in lines)
+        await pilot.press("enter")  # from the list into the tree
+        assert tree.has_focus
+        await cursor_to(pilot, tree, "source process: mimikatz.exe")
+        await pilot.press("enter")
+        assert app.jumps == [ids[(WS, 4)]]
+
+
+@sync
+async def test_handles_tree_shows_hostile_text_literally(story_store: Path) -> None:
+    app = Harness(story_store, HandlesScreen)
+    async with opened(app, (100, 30)) as pilot:
+        tree = app.screen.query_one("#handles-tree", NavTree)
+        await wait_for(pilot, lambda: any("command line" in t for t in tree_lines(tree)))
+        line = next(n for n in tree.walk() if "command line" in n.label.plain)
+        assert "[red]x[/red]" in line.label.plain
+        assert "\x1b" not in line.label.plain
+        assert all(not span.style or "red" not in str(span.style) for span in line.label.spans[1:])
+
+
+@sync
+async def test_handles_view_at_80x24_stacks_list_and_tree(story_store: Path) -> None:
+    app = Harness(story_store, HandlesScreen)
+    async with opened(app, (80, 24)) as pilot:
+        screen = app.screen
+        table = screen.query_one(HandlesTable)
+        tree = screen.query_one("#handles-tree", NavTree)
+        await wait_for(pilot, lambda: table.row_count > 0 and tree.root.children != [])
+        assert not screen.query_one("#handles-body").has_class("-wide")
+        assert table.region.height >= 4 and tree.region.height >= 6
+        assert tree.region.y > table.region.y
+        await pilot.press("tab")
+        assert tree.has_focus
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HandlesScreen)
+
+
+# -- Correlation ------------------------------------------------------------------------------
+
+
+@sync
+async def test_correlation_screen_labels_every_node_with_a_confidence_word(story_store: Path) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, lambda ws: CorrelationScreen(ws, ids[(WS, 9)]))
+    async with opened(app, (100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        lines = tree_lines(tree)
+        words = ("exact", "inferred", "ambiguous", "missing")
+        assert lines and all(t.split(" ")[0] in words for t in lines), lines
+        # The 4658 under the source pid closes the handle the 4690 put into System.
+        assert any("created by duplication: 4690 record 5" in t for t in lines)
+        title = app.screen.query_one("#view-title").render()
+        assert "record 9" in str(title) and "EventID 4658" in str(title)
+        await cursor_to(pilot, tree, "created by duplication")
+        await pilot.press("enter")
+        assert app.jumps == [ids[(WS, 5)]]
+
+
+@sync
+async def test_correlation_node_without_event_says_why(story_store: Path) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, lambda ws: CorrelationScreen(ws, ids[(WS, 3)]))
+    async with opened(app, (100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        lines = tree_lines(tree)
+        # cmd.exe's parent explorer.exe has no 4688: pre-existing, inferred, with the reason.
+        parent = next(t for t in lines if t.split()[1:3] == ["parent", "process:"])
+        assert parent.startswith("inferred") and "explorer.exe 0x200" in parent and "pre-existing" in parent
+        assert any("started before the log begins" in t for t in lines)
+        await cursor_to(pilot, tree, "why: no 4688 for 0x200")
+        await pilot.press("enter")
+        assert app.jumps == []
+
+
+@sync
+async def test_correlation_search_finds_and_reveals_a_node(story_store: Path) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, lambda ws: CorrelationScreen(ws, ids[(WS, 5)]))
+    async with opened(app, (100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        await pilot.press("slash")
+        await pilot.press(*"logoff")
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert tree.has_focus
+        assert tree.cursor_node is not None and "logoff: 4634 record 13" in tree.cursor_node.label.plain
+
+
+@sync
+async def test_unknown_store_id_shows_an_error_not_a_crash(story_store: Path) -> None:
+    app = Harness(story_store, lambda ws: CorrelationScreen(ws, 99999))
+    async with opened(app, (80, 24)) as pilot:
+        status = app.screen.query_one("#view-status")
+        await wait_for(pilot, lambda: "no event" in str(status.render()))
+
+
+# -- Processes --------------------------------------------------------------------------------
+
+
+@sync
+async def test_processes_shows_reused_pid_as_two_instances_and_pre_existing_inferred(
+    story_store: Path,
+) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, ProcessesScreen)
+    async with opened(app, (100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        computers = [n.label.plain for n in tree.root.children]
+        assert computers[0].startswith(DC) and computers[1].startswith(WS)
+        ws = tree.root.children[1]
+        ws_lines = [n.label.plain for n in tree.walk() if _under(n, ws)]
+        instances = [t for t in ws_lines if "0x1234 (4660)" in t and "created" in t]
+        assert len(instances) == 2, ws_lines
+        assert any("mimikatz.exe" in t for t in instances) and any("notepad.exe" in t for t in instances)
+        explorer = next(t for t in ws_lines if "explorer.exe 0x200" in t)
+        assert explorer.startswith("inferred") and "pre-existing" in explorer
+        # Same pid on DC01 is a third, separate process under its own computer.
+        dc = tree.root.children[0]
+        assert any("svchost.exe 0x1234" in n.label.plain for n in tree.walk() if _under(n, dc))
+        # The pid-reused instance ended by its 4689, then notepad: enter jumps to notepad's 4688.
+        await cursor_to(pilot, tree, "notepad.exe 0x1234")
+        await pilot.press("enter")
+        assert app.jumps == [ids[(WS, 11)]]
+
+
+def _under(node: Any, ancestor: Any) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.parent
+    return False
+
+
+@sync
+async def test_processes_enter_on_computer_folds_and_space_unfolds(story_store: Path) -> None:
+    app = Harness(story_store, ProcessesScreen)
+    async with opened(app, (80, 24)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        first = tree.root.children[0]
+        assert tree.cursor_node is first and first.is_expanded
+        await pilot.press("enter")
+        assert not first.is_expanded and app.jumps == []
+        await pilot.press("space")
+        assert first.is_expanded
+
+
+# -- Sessions ---------------------------------------------------------------------------------
+
+
+@sync
+async def test_sessions_lists_logon_with_type_user_privileged_and_processes(story_store: Path) -> None:
+    ids = store_ids(story_store)
+    app = Harness(story_store, SessionsScreen)
+    async with opened(app, (100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        lines = tree_lines(tree)
+        ws = next(n for n in tree.root.children if n.label.plain.startswith(WS))
+        dc = next(n for n in tree.root.children if n.label.plain.startswith(DC))
+        session = next(n.label.plain for n in ws.children if "0x1a2b3" in n.label.plain)
+        # Logon ids are scoped by computer: DC01's process with that id is not in WS01's session.
+        dc_session = next(n.label.plain for n in dc.children if "0x1a2b3" in n.label.plain)
+        assert dc_session.startswith("missing") and "no 4624" in dc_session
+        assert session.startswith("exact")
+        assert "CONTOSO\\alice" in session and "type 2" in session and "PRIVILEGED" in session
+        assert "2024-03-01T10:00:01" in session and "-> 2024-03-01T10:00:10" in session
+        assert any("special privileges: 4672 record 2" in t for t in lines)
+        assert any("logoff: 4634 record 13" in t for t in lines)
+        assert any("mimikatz.exe 0x1234" in t and MIMI in t for t in lines)
+        await cursor_to(pilot, tree, "0x1a2b3  CONTOSO")
+        await pilot.press("enter")
+        assert app.jumps == [ids[(WS, 1)]]
+
+
+# -- Model cache ------------------------------------------------------------------------------
+
+
+@sync
+async def test_model_is_built_once_and_shared_by_the_views(
+    story_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui.model_cache as mc
+
+    calls: list[str] = []
+    real = mc.build_model
+
+    def counting(store: Store, progress: Any = None) -> Any:
+        calls.append(str(store.path))
+        return real(store, progress)
+
+    monkeypatch.setattr(mc, "build_model", counting)
+    app = Harness(story_store, ProcessesScreen)
+    async with opened(app, (100, 30)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        await app.push_screen(HandlesScreen(app.workspace))
+        table = app.screen.query_one(HandlesTable)
+        await wait_for(pilot, lambda: table.row_count > 0)
+        await app.push_screen(SessionsScreen(app.workspace))
+        sessions = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(sessions.root.children))
+    assert calls == [str(story_store)]
+
+
+@sync
+async def test_partial_model_is_rebuilt_when_loading_finishes(
+    story_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui.model_cache as mc
+
+    calls: list[int] = []
+    real = mc.build_model
+
+    def counting(store: Store, progress: Any = None) -> Any:
+        calls.append(1)
+        return real(store, progress)
+
+    monkeypatch.setattr(mc, "build_model", counting)
+    app = Harness(story_store, ProcessesScreen, loaded=False)
+    async with opened(app, (100, 30)) as pilot:
+        status = app.screen.query_one("#view-status")
+        await wait_for(pilot, lambda: "still loading" in str(status.render()))
+        assert calls == [1]
+        app.workspace.loaded = True
+        await wait_for(pilot, lambda: "still loading" not in str(status.render()), timeout=3)
+        assert calls == [1, 1]
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def test_node_label_is_literal_and_carries_the_confidence_word() -> None:
+    text = node_label(ViewNode("cmd [bold]x[/bold] \x1b]52;c;AAAA\x07", confidence="missing"))
+    assert isinstance(text, Text)
+    assert text.plain == "missing   cmd [bold]x[/bold] \\x1b]52;c;AAAA\\x07"
+    assert "\x1b" not in text.plain
+
+
+def test_views_never_build_markup_strings() -> None:
+    root = Path(__file__).resolve().parents[2] / "tui"
+    for name in ("correlation.py", "handles.py", "processes.py", "sessions.py", "findings_view.py"):
+        source = (root / name).read_text(encoding="utf-8")
+        assert "from_markup" not in source and "Text.from_ansi" not in source, name
+
+
+def _screen_types() -> list[type[Screen[Any]]]:
+    return [HandlesScreen, ProcessesScreen, SessionsScreen]
+
+
+# -- through the real app, on the demo log ----------------------------------------------------
+
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "intrusion.xml"
+MK64 = "C:\\Users\\alice\\AppData\\Local\\Temp\\mk64.exe"
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    if not DEMO.exists():
+        pytest.fail("demo/intrusion.xml is missing: run demo/make_demo.py")
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EVTX_EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EVTX_EXPLORER_CONFIG_DIR", str(tmp_path / "config"))
+    return DEMO
+
+
+def demo_app() -> EvtxApp:
+    return EvtxApp([str(DEMO)])
+
+
+@sync
+async def test_real_app_handles_view_jumps_to_the_source_4688(demo_env: Path) -> None:
+    app = demo_app()
+    async with opened(app, (100, 30)) as pilot:
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(app.screen, HandlesScreen))
+        screen = app.screen
+        table = screen.query_one(HandlesTable)
+        await wait_for(pilot, lambda: table.row_count > 0, timeout=10)
+        first = [cell.plain for cell in table.get_row_at(0)]
+        assert first[6] == "48235" and first[1] == "mk64.exe 0x1f40" and first[3] == "System 0x4"
+        tree = screen.query_one("#handles-tree", NavTree)
+        await wait_for(pilot, lambda: any(MK64 in t for t in tree_lines(tree)))
+        # lsass.exe is pre-existing (no 4688): the handle's object names it.
+        assert any("lsass.exe" in t and "source handle: handle 0x2c4" in t for t in tree_lines(tree))
+        await pilot.press("enter")
+        await cursor_to(pilot, tree, "source process: mk64.exe")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is app.screen_stack[0])
+        await wait_for(
+            pilot,
+            lambda: (
+                (app.selected_event() or (0, None))[1] is not None
+                and app.selected_event().event.record_id == 48232
+            ),
+        )
+        selected = app.selected_event()
+        assert selected.event.event_id == 4688 and selected.event.get("NewProcessName") == MK64
+
+
+@sync
+async def test_real_app_correlate_key_opens_the_selected_events_correlation(demo_env: Path) -> None:
+    app = demo_app()
+    async with opened(app, (100, 30)) as pilot:
+        selected = app.selected_event()
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CorrelationScreen))
+        assert app.screen.store_id == selected.id
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        await pilot.press("escape")
+        assert app.screen is app.screen_stack[0]
+
+
+@sync
+async def test_demo_processes_reused_pid_and_pre_existing_winlogon(demo_env: Path) -> None:
+    app = demo_app()
+    async with opened(app, (100, 30)) as pilot:
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProcessesScreen))
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
+        ws = next(n for n in tree.root.children if n.label.plain.startswith("WS01"))
+        lines = [n.label.plain for n in tree.walk() if _under(n, ws)]
+        reused = [t for t in lines if "0x1f40 (8000)" in t and " created " in t]
+        assert len(reused) == 2 and any("mk64.exe" in t for t in reused)
+        assert any("SearchProtocolHost.exe" in t for t in reused)
+        # winlogon.exe 0x25c has no 4688 (it was running before the log): inferred, marked.
+        winlogon = next(t for t in lines if t.split()[1:3] == ["winlogon.exe", "0x25c"])
+        assert winlogon.startswith("inferred") and "pre-existing" in winlogon
+        # ... and its child userinit.exe hangs under it.
+        node = next(n for n in tree.walk() if n.label.plain.split()[1:3] == ["winlogon.exe", "0x25c"])
+        assert any("userinit.exe 0x1e0c" in c.label.plain for c in node.children)
+
+
+@sync
+async def test_demo_findings_lists_restricted_substring_for_the_mimikatz_like_tool(demo_env: Path) -> None:
+    from tui.findings_view import FindingsScreen
+
+    app = demo_app()
+    async with opened(app, (100, 30)) as pilot:
+        await pilot.press("5")
+        await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen))
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
+        groups = [n.label.plain for n in tree.root.children]
+        rule = next(g for g in groups if " restricted-substring " in g)
+        assert rule.startswith("high") and " restricted-substring (3) " in rule
+        # Most severe first: no lower severity sorts above a high one.
+        levels = ("critical", "high", "medium", "low", "info")
+        order = [g.split()[0] for g in groups if g.split()[0] in levels]  # the rest: the Sigma hint
+        assert order == sorted(order, key=levels.index)
+        await cursor_to(pilot, tree, "restricted-substring")
+        await pilot.press("enter")  # unfold the rule
+        await cursor_to(pilot, tree, "record 48232")
+        assert "sekurlsa::" in tree.cursor_node.label.plain
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is app.screen_stack[0])
+        await wait_for(
+            pilot, lambda: app.selected_event() is not None and app.selected_event().event.record_id == 48232
+        )
+
+
+@sync
+async def test_no_color_still_shows_confidence_words_and_the_cursor(
+    story_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = Harness(story_store, HandlesScreen)
+    async with opened(app, (100, 30)) as pilot:
+        tree = app.screen.query_one("#handles-tree", NavTree)
+        await wait_for(pilot, lambda: any("source process" in t for t in tree_lines(tree)))
+        await pilot.pause(0.1)
+        svg = app.export_screenshot()
+        assert app.no_color
+        for word in ("exact", "inferred"):
+            assert f">{word}" in svg.replace("&#160;", " ")
+        # The cursor row is drawn reversed (no colour needed to see it).
+        assert tree.get_component_rich_style("tree--cursor").reverse
+        table = app.screen.query_one(HandlesTable)
+        assert table.get_component_rich_style("datatable--cursor").reverse
+
+
+@sync
+async def test_views_say_how_far_the_model_build_is(story_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model takes 10 s and more at a million events: the view's status line says how many
+    events have been read, then that the view is being prepared, then shows the result."""
+    import threading
+
+    import tui.model_cache as mc
+
+    real = mc.build_model
+    steps = [threading.Event(), threading.Event()]
+
+    def slow(store: Store, progress: Any = None) -> Any:
+        assert progress is not None
+        progress(20_000, 1_000_000)
+        steps[0].wait(10)
+        progress(1_000_000, 1_000_000)
+        steps[1].wait(10)
+        return real(store, None)
+
+    monkeypatch.setattr(mc, "build_model", slow)
+    for screen in (ProcessesScreen, HandlesScreen):
+        for step in steps:
+            step.clear()
+        await _progress_shown(Harness(story_store, screen), steps)
+
+
+async def _progress_shown(app: Harness, steps: list[Any]) -> None:
+    async with opened(app, ready=False) as pilot:  # the model build waits for the test
+        shown = functools.partial(_status_text, app.screen.query_one("#view-status"))
+        await wait_for(pilot, lambda: "20,000 of 1,000,000 events read" in shown())
+        steps[0].set()
+        await wait_for(pilot, lambda: "1,000,000 events read, preparing the view" in shown())
+        steps[1].set()
+        await wait_for(pilot, lambda: "events read" not in shown() and "building" not in shown())
+        await pilot.pause(0.4)  # the progress timer has stopped: the result stays
+        assert "events read" not in shown()
+
+
+def _status_text(status: Any) -> str:
+    return str(status.render())
+
+
+@sync
+async def test_findings_level_filter_shows_only_the_chosen_severity_and_up(demo_env: Path) -> None:
+    """`l` raises the lowest severity shown; after `critical` it shows everything again."""
+    from tui.findings_view import FindingsScreen
+
+    levels = ("critical", "high", "medium", "low", "info")
+    app = demo_app()
+    async with opened(app, (100, 30)) as pilot:
+        await pilot.press("5")
+        await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen))
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
+
+        def shown() -> list[str]:
+            return [w for w in (n.label.plain.split()[0] for n in tree.root.children) if w in levels]
+
+        everything = shown()
+        assert {"high", "medium"} <= set(everything)  # the demo fires rules of several severities
+        for _ in range(3):  # low, medium, high
+            await pilot.press("l")
+        await wait_for(pilot, lambda: set(shown()) <= {"high", "critical"})
+        assert shown() == [w for w in everything if w in ("high", "critical")]
+        assert "showing high and up" in str(app.screen.query_one("#view-status").render())
+        await pilot.press("l", "l")  # critical, then everything again
+        await wait_for(pilot, lambda: shown() == everything)

@@ -1,0 +1,1 @@
+"""Tests of cli/: output shapes, exit statuses, what reaches a terminal."""

@@ -1,0 +1,181 @@
+"""The credential-access chain and the events attached to processes and sessions (issue 17),
+on hand-made logs: Sysmon 10 <-> 4656 of the same access, the process-access list ranked by
+risk with its 4690 duplications, privilege/credential/service/task/share events on the process
+and session that did them, services and tasks linked to the processes they start, and the
+reasons given when an audit category is off."""
+
+from __future__ import annotations
+
+from core.correlate.model import build_model
+from core.model.access import process_rights
+from tests.correlate.test_correlate import by_record, d4690, find_node, load, p4688, s4624, walk, xml
+from tests.correlate.test_correlate_sysmon import s10
+
+LSASS = r"C:\Windows\system32\lsass.exe"
+LSASS_OBJECT = r"\Device\HarddiskVolume2\Windows\System32\lsass.exe"
+MIMI = r"C:\Temp\mimi.exe"
+
+
+def open_process(rid: int, sec: float, pid: str, handle: str, mask: str, image: str = MIMI,
+                 target: str = LSASS_OBJECT) -> str:
+    return xml(4656, rid, sec, "HOST1", SubjectLogonId="0x3e7", ObjectServer="Security", ObjectType="Process",
+               ObjectName=target, HandleId=handle, AccessList="%%4484", AccessMask=mask, ProcessId=pid,
+               ProcessName=image)
+
+
+def _chain() -> list[str]:
+    return [
+        p4688(1, 0.0, "0x384", MIMI, "0x4"),
+        open_process(2, 1.000, "0x384", "0x88", "0x1010"),
+        s10(3, 1.004, "{M}", 900, MIMI, "{L}", 700, LSASS, access="0x1010"),
+        s10(4, 1.005, "{M}", 900, MIMI, "{L}", 700, LSASS, access="0x1400"),
+        d4690(5, 1.2, "0x384", "0x88", "0x4", "0x9c"),
+        s10(6, 2.0, "{W}", 1200, r"C:\Windows\System32\wbem\WmiPrvSE.exe", "{L}", 700, LSASS, access="0x1000"),
+        s10(7, 3.0, "{M}", 900, MIMI, "{N}", 1500, r"C:\Windows\notepad.exe", access="0x1fffff"),
+    ]
+
+
+def test_process_rights_are_named() -> None:
+    assert process_rights(0x1010) == "PROCESS_VM_READ, PROCESS_QUERY_LIMITED_INFORMATION"
+    assert process_rights(0x1FFFFF) == "PROCESS_ALL_ACCESS"
+    assert process_rights(0x1410) == (
+        "PROCESS_VM_READ, PROCESS_QUERY_INFORMATION, PROCESS_QUERY_LIMITED_INFORMATION")
+
+
+def test_sysmon_10_and_4656_of_the_same_access_are_linked() -> None:
+    events = load(*_chain())
+    model = build_model(events)
+    c = model.correlate(by_record(events, 3))
+    (twin,) = c.links
+    assert (twin.relation, twin.ref and twin.ref.record_id, twin.confidence) == ("4656 of the same access", 2, "exact")
+    assert twin.reason == "same source process and target image, logged 4 ms apart, same access mask 0x1010"
+    # one access seen twice: the 4656 pairs with one Sysmon 10 only (another OpenProcess call
+    # with other rights, which the object's SACL did not audit, has no 4656)
+    assert model.correlate(by_record(events, 4)).links == ()
+    back = model.correlate(by_record(events, 2)).links
+    assert [(x.relation, x.ref and x.ref.record_id) for x in back] == [("Sysmon 10 of the same access", 3)]
+
+
+def test_a_4656_asking_other_rights_is_an_inferred_twin_and_equal_ones_pair_in_order() -> None:
+    events = load(
+        p4688(1, 0.0, "0x384", MIMI, "0x4"),
+        open_process(2, 1.0, "0x384", "0x88", "0x1fffff"),
+        s10(3, 1.0, "{M}", 900, MIMI, "{L}", 700, LSASS, access="0x1410"),
+        open_process(4, 2.0, "0x384", "0x8c", "0x1410"),
+        open_process(5, 2.0, "0x384", "0x90", "0x1410"),
+        s10(6, 2.0, "{M}", 900, MIMI, "{L}", 700, LSASS, access="0x1410"),
+        s10(7, 2.0, "{M}", 900, MIMI, "{L}", 700, LSASS, access="0x1410"),
+    )
+    model = build_model(events)
+    (twin,) = model.correlate(by_record(events, 3)).links
+    assert (twin.ref and twin.ref.record_id, twin.confidence) == (2, "inferred")
+    assert twin.reason.endswith("but the 4656 asks for 0x1fffff and Sysmon grants 0x1410")
+    pairs = [(rid, [(x.ref and x.ref.record_id, x.confidence) for x in model.correlate(by_record(events, rid)).links])
+             for rid in (6, 7)]
+    assert pairs == [(6, [(4, "inferred")]), (7, [(5, "inferred")])]
+    assert "2 such 4656s are equally near: paired in log order" in model.correlate(by_record(events, 6)).links[0].reason
+
+
+def test_process_access_list_ranks_lsass_first_with_duplications() -> None:
+    groups = build_model(load(*_chain())).process_accesses()
+    assert [g.target for g in groups] == ["lsass.exe 0x2bc (700)", "notepad.exe 0x5dc (1500)"]
+    rows = groups[0].accesses
+    assert [(r.evidence.record_id, r.source_name, r.access) for r in rows] == [
+        (3, "mimi.exe", 0x1010), (4, "mimi.exe", 0x1400), (6, "WmiPrvSE.exe", 0x1000)]
+    top = rows[0]
+    assert top.rights == "PROCESS_VM_READ, PROCESS_QUERY_LIMITED_INFORMATION"
+    assert top.why_risky[:2] == ("target is lsass.exe (credentials)", "can read its memory")
+    assert "unusual source image mimi.exe" in top.why_risky and top.risk > rows[2].risk
+    assert [d.record_id for d in top.duplications] == [5]
+    assert top.twin is not None and top.twin.ref.record_id == 2
+
+
+def test_a_4656_without_sysmon_names_its_target_by_the_image_alive() -> None:
+    events = load(
+        p4688(1, 0.0, "0x2bc", LSASS, "0x4"),
+        p4688(2, 0.5, "0x384", MIMI, "0x4"),
+        open_process(3, 1.0, "0x384", "0x88", "0x1fffff"),
+    )
+    model = build_model(events)
+    (group,) = model.process_accesses()
+    (row,) = group.accesses
+    assert row.target is not None and row.target.pid == 0x2BC and row.target_confidence == "inferred"
+    assert row.rights == "PROCESS_ALL_ACCESS"
+    (link,) = model.correlate(by_record(events, 3)).links
+    assert (link.relation, link.label, link.confidence) == ("target process", "lsass.exe 0x2bc (700)", "inferred")
+
+
+def test_privilege_and_credential_events_attach_to_the_process_and_session() -> None:
+    events = load(
+        s4624(1, 0.0, "0x5000"),
+        p4688(2, 1.0, "0x384", MIMI, "0x4", logon="0x5000"),
+        xml(4673, 3, 2.0, SubjectLogonId="0x5000", ProcessId="0x384", ProcessName=MIMI,
+            PrivilegeList="SeDebugPrivilege", Service="-"),
+        xml(4648, 4, 3.0, SubjectLogonId="0x5000", ProcessId="0x384", ProcessName=MIMI, TargetUserName="admin",
+            TargetDomainName="DOM", TargetServerName="dc01.dom.local"),
+        xml(4703, 5, 4.0, SubjectLogonId="0x5000", ProcessId="0x384", EnabledPrivilegeList="SeDebugPrivilege"),
+    )
+    model = build_model(events)
+    (proc,) = model.instances("HOST1", 0x384)
+    assert [a.ref.record_id for a in model.by_process[proc.index]] == [3, 4, 5]
+    c = model.correlate(by_record(events, 4))
+    assert c.summary == ("4648 explicit credentials used: TargetDomainName=DOM, TargetUserName=admin, "
+                         "TargetServerName=dc01.dom.local by mimi.exe 0x384 (900)")
+    assert c.session is not None and c.session.session is not None and c.session.session.logon is not None
+    assert c.session.session.logon.record_id == 1
+    tree = model.correlate(by_record(events, 2)).tree()
+    did = find_node(find_node(tree, "new process: mimi.exe"), "did: 3")
+    assert [n.store_id for n in did.children] == [3, 4, 5]
+    session = find_node(tree, "logon session 0x5000")
+    assert [n.store_id for n in find_node(session, "did: 3").children] == [3, 4, 5]
+
+
+def test_a_task_links_to_the_process_it_starts_and_back() -> None:
+    task = ("<Task><Actions><Exec><Command>C:\\Temp\\evil.exe</Command><Arguments>-x</Arguments></Exec>"
+            "</Actions></Task>")
+    events = load(
+        p4688(1, 0.0, "0x400", r"C:\Windows\System32\svchost.exe", "0x4"),
+        p4688(2, 1.0, "0x500", r"C:\Windows\System32\schtasks.exe", "0x4"),
+        xml(4698, 3, 1.5, SubjectLogonId="0x3e7", TaskName="\\Evil", TaskContent=task, ClientProcessId="1280"),
+        p4688(4, 0.5, "0x600", r"C:\Temp\evil.exe", "0x400"),  # before the task: not its run
+        p4688(5, 9.0, "0x700", r"C:\Temp\evil.exe", "0x400"),
+    )
+    model = build_model(events)
+    install = model.correlate(by_record(events, 3))
+    assert install.source_process is not None and install.source_process.name == "schtasks.exe"
+    assert [(x.relation, x.ref and x.ref.record_id) for x in install.links] == [("started process", 5)]
+    run = model.correlate(by_record(events, 5))
+    assert [(x.relation, x.ref and x.ref.record_id, x.confidence) for x in run.links] == [
+        ("started by", 3, "inferred")]
+    assert not model.correlate(by_record(events, 4)).links
+
+
+def test_share_access_and_network_logons_from_one_ip_show_on_the_session() -> None:
+    def logon(rid: int, sec: float, lid: str) -> str:
+        return xml(4624, rid, sec, TargetLogonId=lid, TargetUserName="bob", TargetDomainName="DOM", LogonType="3",
+                   IpAddress="10.0.0.5")
+
+    events = load(
+        logon(1, 0.0, "0x7000"),
+        xml(5140, 2, 0.1, SubjectLogonId="0x7000", ShareName="\\\\*\\C$", IpAddress="10.0.0.5"),
+        logon(3, 5.0, "0x7100"),
+    )
+    model = build_model(events)
+    tree = model.correlate(by_record(events, 2)).tree()
+    session = find_node(tree, "logon session 0x7000")
+    assert find_node(session, "did: 1").children[0].store_id == 2
+    assert find_node(session, "network logons from 10.0.0.5: 1").children[0].store_id == 3
+
+
+def test_no_4689_at_all_says_termination_auditing_is_off() -> None:
+    events = load(p4688(1, 0.0, "0x384", MIMI, "0x4"))
+    labels = [n.label for n in walk(build_model(events).correlate(events[0]).tree())]
+    assert ("end unknown: there is no 4689 at all for HOST1 in this log (process termination auditing is off)"
+            in labels)
+    assert not any("still running" in label for label in labels)
+
+
+def test_duplications_name_their_object() -> None:
+    events = load(*_chain())
+    (dup,) = build_model(events).handle_duplications()
+    assert dup.object_name == f"Process {LSASS_OBJECT}"

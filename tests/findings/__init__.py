@@ -1,0 +1,1 @@
+"""Tests of core/findings: the built-in rules, the child process, Sigma."""

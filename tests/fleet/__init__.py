@@ -1,0 +1,1 @@
+"""Tests of core/fleet: convert to Parquet, the DuckDB and Spark engines."""

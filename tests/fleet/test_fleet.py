@@ -1,0 +1,247 @@
+"""`convert` and `fleet --engine local` (DuckDB): every answer is the SQLite store's for the same
+inputs, row for row (the demo log, three shared samples, and a hostile input built here). The
+Spark engine is held to the same answers in tests/fleet/test_fleet_spark.py."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.apputil import DEMO
+from tests.fleetutil import (
+    HOSTILE_CMD,
+    HOSTILE_HOST,
+    QUERIES,
+    fleet_dataset,
+    hostile_log,
+    key_of,
+    require_fleet,
+    store_query,
+    store_stack,
+    store_timeline,
+)
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Any, list[str]]]:
+    yield from fleet_dataset(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def local(fleet: tuple[Path, Any, list[str]]) -> Iterator[Any]:
+    from core.fleet.engines import LocalEngine
+
+    engine = LocalEngine(fleet[0])
+    yield engine
+    engine.close()
+
+
+def test_convert_layout_issues_and_resume(tmp_path: Path) -> None:
+    require_fleet()
+    import pyarrow.parquet as pq
+
+    from core.fleet.convert import convert, input_key
+    from core.fleet.schema import EVENTS
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"EventID": 1, "Computer": "a"}\nnot json\n')
+    lines: list[str] = []
+    first = convert([str(DEMO), str(bad)], tmp_path / "ds", progress=lines.append)
+    assert [r.records for r in first] == [71, 1] and [r.issues for r in first] == [0, 1]
+    hosts = sorted(p.name for p in (tmp_path / "ds" / "events").iterdir())
+    assert hosts[0].startswith("host=a-") and any(h.startswith("host=dc01.contoso.local-") for h in hosts)
+    days = {p.name for p in (tmp_path / "ds" / "events").glob("*/*")}
+    assert days == {"day=2024-03-14", "day=none"}
+    table = pq.read_table(next((tmp_path / "ds" / "events").glob("host=dc01*/*/*.parquet")))
+    assert table.schema.equals(EVENTS)
+    issues = pq.read_table(tmp_path / "ds" / "issues" / f"{input_key(str(bad))}.parquet").to_pylist()
+    assert [(i["offset"], i["source"]) for i in issues] == [(2, str(bad))]
+    assert any("71 events" in line for line in lines)
+    # An interrupted run of the demo: a stale file and no marker. The re-run redoes it, once.
+    key = input_key(str(DEMO))
+    (tmp_path / "ds" / "inputs" / f"{key}.json").unlink()
+    stale = next((tmp_path / "ds" / "events").glob("host=dc01*/*/*.parquet")).with_name(f"{key}-99.parquet")
+    stale.write_bytes(b"half")
+    lines.clear()
+    again = convert([str(DEMO), str(bad)], tmp_path / "ds", progress=lines.append)
+    assert [r.skipped for r in again] == [False, True] and not stale.exists()
+    assert [line for line in lines if "already converted" in line] == [
+        f"[2/2] {bad}: already converted (1 events), skipped"]
+    total = sum(pq.read_table(f).num_rows for f in (tmp_path / "ds" / "events").glob("*/*/*.parquet"))
+    assert total == 72
+
+
+def test_partition_names_never_escape_the_dataset(fleet: tuple[Path, Any, list[str]]) -> None:
+    root = fleet[0].resolve()
+    for folder in (root / "events").glob("*"):
+        assert folder.resolve().parent == root / "events" and "/" not in folder.name[5:]
+    assert not (root.parent / "evil'\\host%_").exists()
+
+
+@pytest.mark.parametrize("where", QUERIES)
+def test_local_query_rows_are_the_stores(fleet: tuple[Path, Any, list[str]], local: Any, where: str) -> None:
+    from core.fleet import api
+
+    expected = store_query(fleet[1], where)
+    rows = api.query(local, where)
+    assert [(r["source"], r["place"]) for r in rows] == expected
+    assert [(r["source"], r["place"]) for r in api.stream(local, where)] == expected
+    assert api.count(local, where) == len(expected)
+
+
+def test_hostile_values_are_literals(local: Any) -> None:
+    from core.fleet import api
+
+    assert api.count(local, f'host:"{HOSTILE_HOST}"') == 5
+    assert api.count(local, f'cmd:"{HOSTILE_CMD}"') == 3
+    assert api.count(local, "SubjectUserName:x'y") == 5
+    assert api.count(local, "cmd:*%_*") == 3  # % and _ are literal, * is the glob
+
+
+@pytest.mark.parametrize(("where", "by"), [("", "EventID"), ("4688", "NewProcessName"), ("4624", "LogonType"),
+                                           ("", "computer"), ("", "SubjectUserName"), ("host:dc01", "channel")])
+def test_local_stack_is_the_stores(fleet: tuple[Path, Any, list[str]], local: Any, where: str, by: str) -> None:
+    from core.fleet import api
+
+    assert api.stack(local, where, by) == store_stack(fleet[1], where, by)
+
+
+@pytest.mark.parametrize("bucket", ["1m", "1h", "1d"])
+def test_local_timeline_is_the_stores(fleet: tuple[Path, Any, list[str]], local: Any, bucket: str) -> None:
+    from core.fleet import api
+    from core.fleet.query_sql import BUCKETS
+
+    got = [(r["ticks"], r["count"]) for r in api.timeline(local, "4688 OR 4624", bucket)]
+    assert got == store_timeline(fleet[1], "4688 OR 4624", BUCKETS[bucket])
+
+
+def store_processes(store: Any) -> list[dict[str, Any]]:
+    from core.correlate.model import model_from_store
+    from core.fleet.api import _sorted
+    from core.fleet.per_host import process_rows
+
+    rows = list(process_rows(model_from_store(store), key_of(store)))
+    return _sorted(rows, "computer", "start_time", "start_record_id", "source", "place", "pid")
+
+
+def store_handles(store: Any) -> list[dict[str, Any]]:
+    from core.correlate.model import model_from_store
+    from core.fleet.api import _sorted
+    from core.fleet.per_host import handle_rows
+
+    rows = list(handle_rows(model_from_store(store), key_of(store)))
+    return _sorted(rows, "computer", "source", "place", "pid", "handle_id")
+
+
+def store_findings_rows(store: Any) -> list[dict[str, Any]]:
+    from core.findings.engine import load_rules, store_findings
+    from core.fleet.api import _sorted
+    from core.fleet.per_host import finding_rows
+
+    rows = list(finding_rows(store_findings(store, load_rules()).findings, key_of(store)))
+    return _sorted(rows, "computer", "time", "record_id", "source", "place", "rule")
+
+
+def test_local_processes_handles_findings_are_the_stores(fleet: tuple[Path, Any, list[str]], local: Any) -> None:
+    from core.findings.engine import load_rules
+    from core.fleet import api
+
+    procs = api.processes(local)
+    assert procs == store_processes(fleet[1])
+    assert any(p["confidence"] == "exact" and p["parent_image"] for p in procs)
+    assert api.handles(local) == store_handles(fleet[1])
+    found = api.findings(local, load_rules())
+    assert found == store_findings_rows(fleet[1]) and len(found) >= 15
+
+
+def test_bad_query_is_refused_where_sqlite_refuses_it() -> None:
+    require_fleet()
+    from core.fleet.query_sql import where_expr
+    from core.query.compile import QueryError, compile_query
+
+    for bad in ("4688 AND", "id:12,x", "(4688", 'cmd:"x', "after:yesterday"):
+        with pytest.raises(QueryError) as sqlite_error:
+            compile_query(bad)
+        with pytest.raises(QueryError) as fleet_error:
+            where_expr(bad)
+        assert (fleet_error.value.message, fleet_error.value.position) == (
+            sqlite_error.value.message, sqlite_error.value.position)
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    from cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main(list(argv))
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_cli_convert_fleet_and_open(tmp_path: Path) -> None:
+    require_fleet()
+    status, out, err = run_cli("convert", str(DEMO), "--to", str(tmp_path / "ds"))
+    assert status == 0 and "71 events converted" in out and "intrusion.xml: 71 events" in err
+    status, out, _ = run_cli("fleet", str(tmp_path / "ds"), "stack", "--engine", "local", "--by", "LogonType",
+                             "--where", "4624", "--json")
+    assert status == 0 and [json.loads(line) for line in out.splitlines()] == [
+        {"value": "10", "count": 2}, {"value": "2", "count": 2}, {"value": "3", "count": 2}]
+    status, out, _ = run_cli("fleet", str(tmp_path / "ds"), "processes", "--engine", "local")
+    assert status == 0 and "PSEXESVC.exe  parent C:\\Windows\\System32\\services.exe (0x26c)" in out
+    status, out, err = run_cli("fleet", str(tmp_path / "ds"), "findings", "--engine", "local", "--open")
+    assert status == 0 and "open them with: evtx-explorer open " in err
+    opened = err.split("open them with: evtx-explorer open ")[1].strip()
+    status, out, _ = run_cli("query", opened, "--no-cache")
+    records = sorted(json.loads(line)["record_id"] for line in out.splitlines())
+    assert status == 0 and len(records) == 8 and 48262 in records
+    status, _, err = run_cli("fleet", str(tmp_path / "ds"), "query", "--engine", "local", "--where", "4688 AND")
+    assert status == 2 and "nothing after 'AND'" in err
+    status, _, err = run_cli("fleet", str(tmp_path / "nothing"), "query", "--engine", "local")
+    assert status == 1 and "no converted events" in err
+
+
+def test_parallel_convert_writes_the_same_rows(tmp_path: Path) -> None:
+    require_fleet()
+    import pyarrow.dataset as pads
+
+    from core.fleet.convert import convert
+
+    other = hostile_log(tmp_path / "hostile.jsonl")
+    lines: list[str] = []
+    parallel = convert([str(DEMO), str(other)], tmp_path / "par", workers=2, progress=lines.append)
+    serial = convert([str(DEMO), str(other)], tmp_path / "ser")
+    assert [r.records for r in parallel] == [r.records for r in serial] == [71, 5]
+    assert sorted(lines) == sorted(f"[{n}/2] {r.path}: {r.records} events, 0 issues in {r.seconds:.1f} s"
+                                   for n, r in enumerate(parallel, 1))
+
+    def rows(root: Path) -> list[tuple[Any, ...]]:
+        table = pads.dataset(str(root / "events"), format="parquet").to_table()
+        return sorted(zip(*(table.column(c).to_pylist() for c in ("source", "place", "computer", "record_id")),
+                          strict=True))
+
+    assert rows(tmp_path / "par") == rows(tmp_path / "ser")
+
+
+def test_open_with_context_adds_the_hosts_surrounding_events(tmp_path: Path) -> None:
+    require_fleet()
+    run_cli("convert", str(DEMO), "--to", str(tmp_path / "ds"), "--quiet")
+
+    def opened(*extra: str) -> list[dict[str, Any]]:
+        status, _, err = run_cli("fleet", str(tmp_path / "ds"), "query", "--engine", "local", "--where",
+                                 "record:48262", "--open", *extra)
+        assert status == 0
+        path = err.split("open them with: evtx-explorer open ")[1].strip()
+        status, out, _ = run_cli("query", path, "--no-cache")
+        return [json.loads(line) for line in out.splitlines()]
+
+    assert [e["record_id"] for e in opened()] == [48262]
+    around = opened("--context", "1")
+    times = [e["time"] for e in around]
+    assert 48262 in [e["record_id"] for e in around] and len(around) > 1
+    assert {e["computer"] for e in around} == {"WS01.contoso.local"}
+    assert min(times) >= "2024-03-14T08:30:00" and max(times) <= "2024-03-14T08:32:00.0000001Z"

@@ -1,0 +1,1 @@
+"""Tests of core/model: events, value decoding, summaries."""

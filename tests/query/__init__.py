@@ -1,0 +1,1 @@
+"""Tests of core/query: the filter language, pivots, stacks, timelines."""

@@ -1,0 +1,1 @@
+"""Tests of core/report: marks and notes (the case), exports."""

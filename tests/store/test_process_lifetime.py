@@ -1,0 +1,206 @@
+"""Processes we start die with us, their locks with them, and their pipes are closed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.store.cache import CacheEntry
+from tests.shared import sample
+
+ROOT = Path(__file__).resolve().parents[2]
+SECURITY = "evtx/parsers/omerbenamram__samples__security.evtx"
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def _descendants(pid: int) -> set[int]:
+    tree = _children()
+    found: set[int] = set()
+    todo = [pid]
+    while todo and len(found) < 1000:
+        for child in tree.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+
+
+#: What the app does with a big log: the ingest child, started before the screen is up.
+_APP_LIKE = """
+import sys, time
+from core.store.cache import CacheEntry
+CacheEntry([sys.argv[1]]).start_child(jobs=2)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("killed", ["cli", "app"])
+def test_kill_9_during_a_cache_build_leaves_no_process_and_no_lock(tmp_path: Path, killed: str) -> None:
+    """Before: the decoder workers of a killed CLI ran forever, holding the build lock, and
+    every later run parsed again without the cache. The app's ingest child (and its workers)
+    went on too."""
+    big = tmp_path / "big.evtx"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_big_log.py"), str(sample(SECURITY)), str(big),
+                    "--mb", "40"], check=True, capture_output=True)
+    env = dict(os.environ)
+    cmd = [sys.executable, "-m", "cli.main", "stats", "--jobs", "2", str(big)]
+    first = cmd if killed == "cli" else [sys.executable, "-c", _APP_LIKE, str(big)]
+    cli = subprocess.Popen(first, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    want = 2 if killed == "cli" else 3  # the workers (and the ingest child)
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 30
+        while len(seen) < want and time.monotonic() < deadline and cli.poll() is None:
+            seen |= _descendants(cli.pid)
+            time.sleep(0.02)
+        assert len(seen) >= want, "the build never started its workers"
+        time.sleep(0.2)  # well into the build
+        seen |= _descendants(cli.pid)
+        cli.send_signal(signal.SIGKILL)
+        cli.wait()
+        deadline = time.monotonic() + 5
+        while any(_running(p) for p in seen) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in seen if _running(p)], "worker processes outlived the killed CLI"
+    finally:
+        for pid in seen:  # the processes this test caused, if the fix failed
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+    entry = CacheEntry([str(big)])
+    assert not entry.ready()
+    entry.close()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    entry = CacheEntry([str(big)])
+    try:
+        assert entry.ready(), "the next run did not build the cache"
+    finally:
+        entry.close()
+
+
+_CHILDREN = """
+import gc, threading, warnings
+from core.store.cache import CacheEntry
+from core.findings.child import findings_in_child
+from core.store.child_process import ChildFailed
+import sys
+path = sys.argv[1]
+entry = CacheEntry([path])
+store = entry.build(child=True, jobs=1)
+store.close()
+data = findings_in_child(entry.db_path)
+stop = threading.Event(); stop.set()
+try:
+    findings_in_child(entry.db_path, stop)
+except ChildFailed:
+    pass
+other = CacheEntry([path], use_cache=False)
+other.start_child(jobs=1)
+other.abandon()
+gc.collect()
+print("ok", type(data).__name__)
+"""
+
+
+def test_child_processes_leave_no_open_pipe(tmp_path: Path) -> None:
+    """The ingest child (followed, and abandoned) and the findings child (answered, and
+    stopped) with ResourceWarning as an error: before, their pipes were never closed."""
+    code = subprocess.run([sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", _CHILDREN,
+                           str(sample(SECURITY))], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert code.returncode == 0, code.stderr
+    assert code.stdout.strip() == "ok FindingsData"
+    assert "ResourceWarning" not in code.stderr and "Exception ignored" not in code.stderr, code.stderr
+
+
+_HOLD_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+pid = sys.argv[2] if sys.argv[2] != "self" else str(os.getpid())
+os.write(fd, (pid + "\\n").encode())  # a dead builder (we are its orphan), or ourselves
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.parametrize("builder", ["dead", "alive"])
+def test_a_stale_build_lock_is_taken_over(tmp_path: Path, builder: str) -> None:
+    """A lock held by leftovers of a dead builder (as orphaned workers of an older version
+    held it): the next build takes it over and builds the cache instead of parsing privately
+    every time. A live builder's lock is respected (a private build)."""
+    log = str(sample(SECURITY))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    entry = CacheEntry([log])
+    lock = str(entry.db_path) + ".lock"
+    pid = dead.stdout.strip() if builder == "dead" else "self"
+    orphan = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, lock, pid], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    with orphan:
+        assert orphan.stdout is not None and orphan.stdin is not None
+        assert orphan.stdout.readline().strip() == "held"
+        store = entry.build(jobs=1)
+        assert store.count() == 2261
+        store.close()
+        assert entry.use_cache == (builder == "dead"), "the stale lock was not taken over"
+        entry.close()
+        again = CacheEntry([log])
+        assert again.ready() == (builder == "dead")
+        again.close()
+        orphan.stdin.close()
+        orphan.stdout.close()
+        orphan.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_keep_the_build_lock(tmp_path: Path) -> None:
+    """Decoder workers are forked during a build: the lock fd they inherit is closed in them,
+    so the lock is let go when the builder lets go (or dies), whatever the workers do."""
+    entry = CacheEntry([str(sample(SECURITY))])
+    assert entry.acquire()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a worker that outlives its parent's hold on the lock
+        os.write(ready_w, b"1")  # running (the fork hooks have run)
+        time.sleep(5)
+        os._exit(0)
+    os.read(ready_r, 1)
+    os.close(ready_r)
+    os.close(ready_w)
+    try:
+        entry.close()
+        other = CacheEntry([str(sample(SECURITY))])
+        try:
+            assert other.acquire(), "the forked child still holds the build lock"
+        finally:
+            other.close()
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
