@@ -81,6 +81,10 @@ def _capped(items: Sequence[_T], make: Callable[[_T], Node], what: str,
     return [*(make(item) for item in items[:TREE_EDGE]), note, *(make(item) for item in items[-TREE_EDGE:])]
 
 
+#: The same cut for the views that build their own trees (the Sessions view's processes).
+capped = _capped
+
+
 def _record_of(ref: Ref) -> int | None:
     return ref.record_id
 
