@@ -100,3 +100,20 @@ async def test_log_text_in_the_list_and_tree_is_literal(tmp_path: Path, monkeypa
         assert any(f"workstation {hostile}" in t for t in tree_lines(tree))
         shown = screen_text(app)  # as drawn: the markup is text, not style
         assert "[bold red]KALI" in shown and "DOM\\[link=x]eve" in shown
+
+
+@sync
+async def test_slash_in_the_list_finds_the_next_session_by_user_or_address(demo_store: Path) -> None:
+    app = Harness(demo_store, SessionsScreen)
+    async with opened(app, (160, 48)) as pilot:
+        table = app.screen.query_one(SessionsTable)
+        await wait_for(pilot, lambda: table.row_count > 0)
+        await pilot.press("slash", *"10.0.10.55", "enter")
+        await wait_for(pilot, lambda: _rows(table)[table.cursor_row][4] == "10.0.10.55")
+        first = table.cursor_row
+        await pilot.press("n")
+        await wait_for(pilot, lambda: table.cursor_row != first)
+        assert _rows(table)[table.cursor_row][2] == "CONTOSO\\adm-bob"
+        await pilot.press("slash", *"0x9f1b2c", "enter")  # a logon id, not shown in the list
+        await wait_for(pilot, lambda: _rows(table)[table.cursor_row][5] == "NTLM V2")
+        assert _rows(table)[table.cursor_row][1].startswith("DC01")

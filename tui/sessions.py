@@ -50,6 +50,9 @@ COLUMNS: tuple[tuple[str, int], ...] = (
 )
 
 
+SEARCH_HINT = "search: in the list, the sessions (user, address, logon id...); in the tree, its lines"
+
+
 def plural(count: int, word: str) -> str:
     """`1 computer`, `2 computers`, `1,234 computers` (headers count what the view lists)."""
     return f"{count:,} {word}" + ("" if count == 1 else "s")
@@ -87,6 +90,16 @@ def row_cells(row: SessionRow) -> tuple[Text, ...]:
         out[6].stylize("bold red")
     out[7].justify = "right"
     return out
+
+
+def row_text(row: SessionRow) -> str:
+    """What `/` in the list searches: the row's whole values, not the cut cells."""
+    s = row.session
+    parts = [f"0x{row.logon_id:x}", row.computer, row.user]
+    if s is not None:
+        parts += [s.ip or "", s.workstation or "", s.auth_package or "", s.lm_package or "", s.logon_type or "",
+                  type_text(s.logon_type), s.logon_process or "", s.user_sid or "", privileged_text(s)]
+    return " ".join(parts)
 
 
 #: What the worker makes of the model: every row (the first MAX_ROWS with their cells), how
@@ -145,7 +158,7 @@ class SessionsScreen(TreeViewScreen):
             yield Static(Text("building the correlation model..."), id="view-status", classes="view-status")
             yield SessionsTable(id="sessions-table", cursor_type="row", zebra_stripes=False)
             yield NavTree(id="sessions-tree")
-            yield SearchInput(placeholder="search the session's tree", id="tree-search")
+            yield SearchInput(placeholder=SEARCH_HINT, id="tree-search")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -164,6 +177,33 @@ class SessionsScreen(TreeViewScreen):
 
     def search_tree(self) -> NavTree | None:
         return self.query_one(NavTree)
+
+    #: Whether `/` was pressed in the list (it then searches the rows, not the tree).
+    _search_list = False
+
+    def action_search(self) -> None:
+        self._search_list = self.query_one(SessionsTable).has_focus
+        super().action_search()
+
+    def action_search_next(self, forward: bool = True) -> None:
+        """In the list: the next row (wrapping) whose session holds the text: its cells, logon
+        id, full account, address or workstation (any case); in the tree: as every view."""
+        if not self._search_list:
+            super().action_search_next(forward)
+            return
+        needle = self._search_text.lower()
+        table = self.query_one(SessionsTable)
+        count = len(self._rows)
+        if not needle or not count:
+            return
+        start = table.cursor_row
+        for step in range(1, count + 1):
+            index = (start + step) % count if forward else (start - step) % count
+            if needle in row_text(self._rows[index]).lower():
+                table.move_cursor(row=index)
+                table.focus()
+                return
+        self.notify(f"not found: {printable(self._search_text)}", severity="warning", markup=False)
 
     @work(thread=True, exclusive=True, group="sessions")
     def _load(self) -> None:
