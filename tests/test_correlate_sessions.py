@@ -238,3 +238,11 @@ def test_runas_sample_sessions_name_type_source_and_processes(tmp_path: Path, mo
     assert limited["privileged"] is False
     assert [p["image"].rsplit("\\", 1)[-1] for p in limited["processes"]] == ["cmd.exe", "conhost.exe", "ctfmon.exe"]
     assert elevated["processes"] == []
+
+
+def test_cli_correlation_tree_names_the_logon_source_package_and_process_count(session_log: Path) -> None:
+    status, out, err = run_cli("correlate", str(session_log), "--record", "3")
+    assert status == 0, err
+    assert "logon type 3 Network from 10.0.0.66 (KALI\\x1b[31m) via NTLM V2" in out
+    assert "processes started in this session: 1" in out
+    assert "\x1b" not in out
