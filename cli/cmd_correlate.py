@@ -12,17 +12,27 @@ object per selected event, in the shape scripts rely on (issue 5):
                        "close_record_id", "handle_id_hex", "confidence", "reason",
                        "close_reason"} | null,
      "target_handle": {...} | null,
-     "session": {"logon_id", "record_id", "user", "logon_id_hex", "confidence", "reason"} | null,
+     "session": {"logon_id", "record_id", "user", "logon_id_hex", "confidence", "reason",
+                 "computer", "user_sid", "logon_type", "logon_type_name", "ip", "workstation",
+                 "auth_package", "lm_package", "logon_process", "privileged",
+                 "privileges_record_id", "elevated_token", "start", "end", "end_event_id",
+                 "end_record_id", "still_open", "duration_seconds", "linked_logon_id",
+                 "linked_logon_id_hex", "process_count"} | null,
      "related": [{"record_id", "event_id", "relation"}, ...],
      "links": [{"relation", "record_id", "event_id", "label", "confidence", "reason"}, ...]}
 
 Every link carries its confidence and the reason for it (issue 17: the handle and session
-fields came after the issue-5 ones, which keep their order). `pid`, `handle_id` and `logon_id`
+fields came after the issue-5 ones, which keep their order; the session's 4624 details after
+those, `core.report.sessions`, None when the logon id has no session in the log). `pid`, `handle_id` and `logon_id`
 are integers, and `pid_hex`, `handle_id_hex`, `logon_id_hex` the same ids as Windows prints
 them (`0x1dac`). `links` are the links beyond those roles: the other channel's record of the
 same process access (Sysmon 10 <-> 4656), the two records of one service install, the process a
 service or task started and back. Without `--json` the correlation tree is printed as text
 (event data escaped so it cannot drive the terminal).
+
+`--sessions` lists every logon session instead (the Sessions view's rows): with `--json` one
+object per session (`core.report.sessions.session_record`: the fields above, logon id, user,
+4624 record and the processes started in it), else one line per session.
 """
 
 from __future__ import annotations
@@ -35,10 +45,11 @@ from cli.common import add_input_args, dump_json
 from cli.exit_codes import Exit, worst
 from cli.query_args import load_filtered
 from core.correlate.links import Correlation, EventLink, HandleLink, Node, ProcessLink, SessionLink
-from core.correlate.model import CorrelationModel, model_from_store
+from core.correlate.model import CorrelationModel, model_from_store, session_start
 from core.correlate.processes import SYSTEM_PID
 from core.model.event import iso_from_filetime
 from core.model.text import printable
+from core.report.sessions import STILL_OPEN, session_fields, session_record
 from core.store.store import StoredEvent
 
 
@@ -66,6 +77,8 @@ def register(sub: Any) -> None:
     select.add_argument("--record", type=_record, metavar="N",
                         help="events with this record ID (EventRecordID; RecordNumber or position in exports)")
     select.add_argument("--where", metavar="QUERY", help="events matching a query, e.g. '4690 host:FS01'")
+    select.add_argument("--sessions", action="store_true",
+                        help="list every logon session (type, source, packages, privileged, start/end, processes)")
     parser.add_argument("--json", action="store_true", help="print a JSON list (one object per event)")
     parser.set_defaults(func=run)
 
@@ -124,6 +137,7 @@ def session_document(link: SessionLink | None) -> dict[str, Any] | None:
         "logon_id_hex": _hex(link.logon_id),
         "confidence": link.confidence,
         "reason": link.reason,
+        **session_fields(s),
     }
 
 
@@ -177,7 +191,36 @@ def render_tree(node: Node, out: Any, depth: int = 0) -> None:
 # -- command -----------------------------------------------------------------------------------
 
 
+def session_line(record: dict[str, Any]) -> str:
+    """One session as a text line: start, computer, user, type, source, auth, privileged,
+    processes, end (log text escaped by the caller)."""
+    source = " ".join(str(v) for v in (record["ip"], record["workstation"]) if v) or "-"
+    auth = "/".join(str(v) for v in (record["auth_package"], record["lm_package"]) if v) or "-"
+    kind = " ".join(str(v) for v in (record["logon_type"], record["logon_type_name"]) if v) or "-"
+    return (f"{record['start'] or 'no 4624'}  {record['computer']}  {record['logon_id_hex']}  "
+            f"{record['user'] or '?'}  type {kind}  from {source}  auth {auth}  "
+            f"privileged {'yes' if record['privileged'] else 'no'}  processes {record['process_count']}  "
+            f"end {record['end'] or STILL_OPEN}")
+
+
+def _list_sessions(args: argparse.Namespace) -> Exit:
+    loaded = load_filtered(args, "")
+    if loaded is None:
+        return Exit.USAGE
+    store, _compiled, status = loaded
+    model = model_from_store(store)
+    records = [session_record(model, s) for s in sorted(model.sessions, key=session_start)]
+    if args.json:
+        sys.stdout.write(dump_json(records) + "\n")
+    else:
+        for record in records:
+            sys.stdout.write(printable(session_line(record)) + "\n")
+    return status
+
+
 def run(args: argparse.Namespace) -> Exit:
+    if args.sessions:
+        return _list_sessions(args)
     where_text = args.where if args.where is not None else f"record:{args.record}"
     loaded = load_filtered(args, where_text)
     if loaded is None:

@@ -1,152 +1,287 @@
-"""The Sessions view: logon sessions per computer, with their processes.
+"""The Sessions view: every logon session as one compact row, and the selected one's details
+and processes in a tree below.
 
 A session is (computer, logon id) from its 4624 to its 4634/4647 (`core.correlate.sessions`, via the
 correlation model); a 4672 marks it privileged. Logon ids are unique only until a reboot, so a
 process belongs to the session with its logon id on its computer that began last before it
 (never to one on another computer). SYSTEM (0x3e7), LOCAL SERVICE (0x3e5) and NETWORK SERVICE
-(0x3e4) have no 4624 (they begin at boot): their processes are grouped under a "well-known"
-session rather than shown as missing. `enter` jumps to the session's 4624 (or a listed event).
+(0x3e4) have no 4624 (they begin at boot): their processes are one "well-known" row rather than
+shown as missing. The list holds what an analyst scans for (start, computer, user, type, source,
+auth, privileged, processes, end); the tree the rest (`tui.session_detail`). `enter` in the list
+moves to the tree, `enter` on a tree node jumps to its event.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.widgets import Tree
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, Static, Tree
 
 from core.correlate.model import CorrelationModel, session_start
-from core.correlate.processes import Process, Ref
-from core.correlate.sessions import WELL_KNOWN, Session
-from core.model.event import iso_from_filetime
-from core.model.sids import LOGON_TYPES
-from core.model.text import printable
+from core.correlate.sessions import Session
+from core.model.text import one_line, printable
 from tui.messages import ModelReady
-from tui.nav_tree import TreeItem, ViewNode
-from tui.tree_views import SingleTreeScreen, activate
+from tui.nav_tree import NavTree, SearchInput, TreeItem
+from tui.session_detail import SessionRow, session_tree, type_text, when
+from tui.tree_views import TreeViewScreen, activate
+from tui.workspace import Workspace
+
+#: Rows shown at most (a domain controller logs a network logon every few seconds; the status
+#: line says when the list is cut).
+MAX_ROWS = 20_000
+
+#: (heading, width) of the list's columns: fixed widths keep the layout stable; cells are cut
+#: with an ellipsis. Start, computer, user and type fit in 80 columns; the rest scroll.
+COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Start (UTC)", 19),
+    ("Computer", 18),
+    ("User", 20),
+    ("Type", 20),
+    ("Source", 15),
+    ("Auth", 9),
+    ("Privileged", 10),
+    ("Processes", 9),
+    ("End (UTC)", 19),
+)
+
+
+SEARCH_HINT = "search: in the list, the sessions (user, address, logon id...); in the tree, its lines"
 
 
 def plural(count: int, word: str) -> str:
-    """`1 computer`, `2 computers`, `1,234 computers` (headers count what the tree lists)."""
+    """`1 computer`, `2 computers`, `1,234 computers` (headers count what the view lists)."""
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
-def _when(ref: Ref | None) -> str:
-    if ref is None:
-        return "?"
-    return iso_from_filetime(ref.filetime) or "no time"
+def _time_cell(text: str) -> str:
+    return text[:19].replace("T", " ")
 
 
-def _ref_label(kind: str, ref: Ref) -> ViewNode:
-    return ViewNode(f"{kind}: {ref.event_id} record {ref.record_id} at {_when(ref)}", store_id=ref.store_id,
-                    confidence="exact")
-
-
-def process_node(process: Process) -> ViewNode:
-    event = (process.created or process.first_seen).store_id
-    label = str(process.label)
-    if process.image and process.image != process.name:
-        label += f"  {process.image}"
-    if process.pre_existing:
-        label += " (pre-existing)"
-    return ViewNode(label, store_id=event, confidence=process.confidence)
-
-
-def session_label(session: Session, logon_types: dict[int, str]) -> Text:
-    """`0x1a2b3  CONTOSO\\alice  type 10 RemoteInteractive  PRIVILEGED  start -> end`."""
-    text = Text()
-    text.append(f"0x{session.logon_id:x}", style="bold")
-    user = session.user or WELL_KNOWN.get(session.logon_id) or "?"
-    text.append("  " + printable(str(user)))
-    if session.logon_type:
-        raw = printable(str(session.logon_type))
-        try:
-            name = logon_types.get(int(raw), "")
-        except ValueError:
-            name = ""
-        text.append(f"  type {raw}" + (f" {name}" if name else ""))
+def privileged_text(session: Session | None) -> str:
+    """`yes` (a 4672 for the logon), `elevated` (an elevated token without a 4672), `no`."""
+    if session is None:
+        return "-"
     if session.privileged:
-        text.append("  PRIVILEGED", style="bold red")
-    start = _when(session.logon) if session.logon is not None else "no 4624"
-    end = _when(session.logoffs[0]) if session.logoffs else "no logoff"
-    text.append(f"  {start} -> {end}")
-    return text
+        return "yes"
+    return "elevated" if session.elevated_token else "no"
 
 
-def session_nodes(model: CorrelationModel) -> list[ViewNode]:
-    """One branch per computer: its sessions in time order, each with its events and processes,
-    then the well-known sessions that have processes but no 4624."""
-    logon_types = dict(LOGON_TYPES)
-    by_session, orphans = model.session_processes()
-    per_computer: dict[str, list[Session]] = defaultdict(list)
-    names: dict[str, str] = {}
-    for session in model.sessions:
-        per_computer[session.computer.casefold()].append(session)
-        names.setdefault(session.computer.casefold(), session.computer)
-    for computer, _lid in orphans:
-        names.setdefault(computer.casefold(), computer)
-        per_computer.setdefault(computer.casefold(), [])
-    branches: list[ViewNode] = []
-    for host in sorted(per_computer):
-        kids: list[ViewNode] = []
-        for session in sorted(per_computer[host], key=session_start):
-            items: list[ViewNode] = []
-            if session.logon is not None:
-                items.append(_ref_label("logon", session.logon))
-            else:
-                items.append(ViewNode("no 4624 for this session in this log", confidence="missing"))
-            if session.privileges is not None:
-                items.append(_ref_label("special privileges", session.privileges))
-            items.extend(_ref_label("logoff", r) for r in session.logoffs)
-            procs = by_session.get(session.index, [])
-            if procs:
-                listed = tuple(process_node(p) for p in procs)
-                items.append(ViewNode(f"processes: {len(procs)}", children=listed))
-            confidence = "exact" if session.logon is not None else "inferred"
-            event = session.logon.store_id if session.logon is not None else None
-            kids.append(ViewNode(session_label(session, logon_types), store_id=event, children=tuple(items),
-                                 confidence=confidence))
-        for (computer, lid), procs in sorted(orphans.items(), key=lambda kv: (kv[0][0].casefold(), kv[0][1])):
-            if computer.casefold() != host:
-                continue
-            if lid in WELL_KNOWN:
-                label = f"0x{lid:x}  {WELL_KNOWN[lid]}  well-known session: begins at boot, no 4624 is logged"
-                confidence = "exact"
-            else:
-                label = f"0x{lid:x}  no 4624, 4672 or logoff for this logon id in this log"
-                confidence = "missing"
-            kids.append(ViewNode(label, confidence=confidence,
-                                 children=(ViewNode(f"processes: {len(procs)}",
-                                                    children=tuple(process_node(p) for p in procs)),)))
-        title = Text(printable(names[host]), style="bold")
-        # every session listed under the computer counts, the well-known ones and the
-        # logon ids seen without a 4624 too (it said "0 logon sessions" above two of them)
-        title.append(f"  ({plural(len(kids), 'logon session')})")
-        branches.append(ViewNode(title, children=tuple(kids)))
-    return branches
+#: Cells already made, by (column, text): most cells repeat (computers, users, types, packages),
+#: and making a `Text` is most of a row's cost (20,000 rows: 5.5 s without, see `_listed`).
+CellCache = dict[tuple[int, str], Text]
 
 
-class SessionsScreen(SingleTreeScreen):
-    """Logon sessions per computer; `enter` jumps to the session's 4624 or the listed event."""
+def row_cells(row: SessionRow, cache: CellCache | None = None) -> tuple[Text, ...]:
+    """The cells of one row, in `COLUMNS` order (log text literal, cut to the column). Equal
+    cells may be one shared `Text` (`cache`): the table only reads them."""
+    s = row.session
+    if s is None:
+        start, kind, source, auth, end = "before the log", "-", "-", "-", "-"
+    else:
+        start = _time_cell(when(s.logon)) if s.logon is not None else "no 4624"
+        kind = type_text(s.logon_type)
+        source = s.remote_ip or s.workstation or s.ip or "-"
+        auth = s.lm_package or s.auth_package or "-"
+        end = _time_cell(when(s.end)) if s.end is not None else "still open"
+    cells = (start, row.computer, row.user, kind, source, auth, privileged_text(s), f"{len(row.processes):,}", end)
+    memo: CellCache = {} if cache is None else cache
+    out: list[Text] = []
+    for column, value in enumerate(cells):
+        text = memo.get((column, value))
+        if text is None:
+            text = memo[(column, value)] = Text(one_line(value, COLUMNS[column][1]))
+            if column == 6 and value == "yes":
+                text.stylize("bold red")
+            elif column == 7:
+                text.justify = "right"
+        out.append(text)
+    return tuple(out)
 
-    VIEW_TITLE = "Logon sessions"
-    WAITING = "building the correlation model..."
-    TREE_ID = "sessions-tree"
-    SEARCH_HINT = "search sessions (user, logon id...)"
+
+def row_text(row: SessionRow) -> str:
+    """What `/` in the list searches: the row's whole values, not the cut cells."""
+    s = row.session
+    parts = [f"0x{row.logon_id:x}", row.computer, row.user]
+    if s is not None:
+        parts += [s.ip or "", s.workstation or "", s.auth_package or "", s.lm_package or "", s.logon_type or "",
+                  type_text(s.logon_type), s.logon_process or "", s.user_sid or "", privileged_text(s)]
+    return " ".join(parts)
+
+
+#: What the worker makes of the model: every row (the first MAX_ROWS with their cells), how
+#: many computers, and each session by (computer, logon id) for the linked-logon lookup.
+Listed = tuple[list[SessionRow], list[tuple[Text, ...]], int, dict[tuple[str, int], list[Session]]]
+
+
+def session_rows(model: CorrelationModel) -> list[SessionRow]:
+    """Every session, and every logon id with processes but no session, in time order (those
+    with no session first: they began before the log)."""
+    procs = model.processes
+    _by_session, orphans = model.session_processes()
+    rows = [SessionRow(None, computer, lid, tuple(items))
+            for (computer, lid), items in sorted(orphans.items(), key=lambda kv: (kv[0][0].casefold(), kv[0][1]))]
+    for s in sorted(model.sessions, key=lambda s: (session_start(s), s.index)):
+        rows.append(SessionRow(s, s.computer, s.logon_id, tuple(procs[i] for i in s.processes)))
+    return rows
+
+
+def _listed(model: CorrelationModel) -> Listed:
+    """In the worker: the rows, the cells of those listed, computers and the session index."""
+    rows = session_rows(model)
+    cache: CellCache = {}
+    cells = [row_cells(row, cache) for row in rows[:MAX_ROWS]]
+    computers = len({row.computer.casefold() for row in rows})
+    index: dict[tuple[str, int], list[Session]] = {}
+    for s in model.sessions:
+        index.setdefault((s.computer.casefold(), s.logon_id), []).append(s)
+    return rows, cells, computers, index
+
+
+class SessionsTable(DataTable[Text]):
+    """The session list (j/k move like everywhere else)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+
+class SessionsScreen(TreeViewScreen):
+    """Logon sessions, one row each; the selected one's details and processes below."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab", "switch_pane", "List/tree", show=True),
+    ]
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__(workspace)
+        self._rows: list[SessionRow] = []
+        self._index: dict[tuple[str, int], list[Session]] = {}
+        self._shown: int | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Logon sessions"), id="view-title", classes="view-title")
+            yield Static(Text("building the correlation model..."), id="view-status", classes="view-status")
+            yield SessionsTable(id="sessions-table", cursor_type="row", zebra_stripes=False)
+            yield NavTree(id="sessions-tree")
+            yield SearchInput(placeholder=SEARCH_HINT, id="tree-search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(SearchInput).display = False
+        table = self.query_one(SessionsTable)
+        for heading, width in COLUMNS:
+            table.add_column(heading, width=width)
+        table.focus()
+        self._follow_model_progress()
+        self._load()
+
+    def action_switch_pane(self) -> None:
+        table = self.query_one(SessionsTable)
+        tree = self.query_one(NavTree)
+        (tree if table.has_focus else table).focus()
+
+    def search_tree(self) -> NavTree | None:
+        return self.query_one(NavTree)
+
+    #: Whether `/` was pressed in the list (it then searches the rows, not the tree).
+    _search_list = False
+
+    def action_search(self) -> None:
+        self._search_list = self.query_one(SessionsTable).has_focus
+        super().action_search()
+
+    def action_search_next(self, forward: bool = True) -> None:
+        """In the list: the next row (wrapping) whose session holds the text: its cells, logon
+        id, full account, address or workstation (any case); in the tree: as every view."""
+        if not self._search_list:
+            super().action_search_next(forward)
+            return
+        needle = self._search_text.lower()
+        table = self.query_one(SessionsTable)
+        count = len(self._rows)
+        if not needle or not count:
+            return
+        start = table.cursor_row
+        for step in range(1, count + 1):
+            index = (start + step) % count if forward else (start - step) % count
+            if needle in row_text(self._rows[index]).lower():
+                table.move_cursor(row=index)
+                table.focus()
+                return
+        self.notify(f"not found: {printable(self._search_text)}", severity="warning", markup=False)
 
     @work(thread=True, exclusive=True, group="sessions")
     def _load(self) -> None:
-        self.workspace.request_model(self, session_nodes)
+        self.workspace.request_model(self, _listed)
 
-    def on_model_ready(self, message: ModelReady[list[ViewNode]]) -> None:
-        model = message.model
-        branches = None if message.error or model is None else message.prepared
-        listed = branches or []
-        count = sum(len(branch.children) for branch in listed)
-        self.show_result(message.error or (None if model else "no correlation model"), branches, depth=1,
-                         summary=f"{plural(count, 'logon session')} on {plural(len(listed), 'computer')}",
-                         partial=message.partial)
+    def on_model_ready(self, message: ModelReady[Listed]) -> None:
+        status = self.query_one("#view-status", Static)
+        table = self.query_one(SessionsTable)
+        table.clear()
+        self._rows, self._shown = [], None
+        if message.error or message.model is None or message.prepared is None:
+            status.update(Text(printable(message.error or "no correlation model"), style="bold"))
+            return
+        rows, cells, computers, self._index = message.prepared
+        self._rows = rows[:MAX_ROWS]
+        for number, row in enumerate(cells):
+            table.add_row(*row, key=str(number))
+        text = f"{plural(len(rows), 'logon session')} on {plural(computers, 'computer')}"
+        if len(rows) > MAX_ROWS:
+            text += f", the first {MAX_ROWS:,} shown"
+        if message.partial:
+            text += "   (still loading: the list will be rebuilt)"
+            self.set_timer(1.0, self._reload_when_loaded)
+        status.update(Text(text + "   enter: to the tree"))
+        if self._rows:
+            table.move_cursor(row=0)
+            self._show(0)
+
+    @on(DataTable.RowHighlighted, "#sessions-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show(event.cursor_row)
+
+    @on(DataTable.RowSelected, "#sessions-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self._show(event.cursor_row)
+        self.query_one(NavTree).focus()
+
+    def selected_row(self) -> SessionRow | None:
+        row = self.query_one(SessionsTable).cursor_row
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def selected_store_id(self) -> int | None:
+        """The highlighted session's 4624 while the list has focus, else the tree node's event."""
+        if self.query_one(SessionsTable).has_focus:
+            row = self.selected_row()
+            return row.store_id if row is not None else None
+        return super().selected_store_id()
+
+    def _linked(self, s: Session | None) -> Session | None:
+        """The session of `s`'s TargetLinkedLogonId on its computer, the one begun nearest it."""
+        if s is None or s.linked_logon_id is None:
+            return None
+        found = self._index.get((s.computer.casefold(), s.linked_logon_id), [])
+        mine = session_start(s)[0]
+        return min(found, key=lambda o: abs(session_start(o)[0] - mine), default=None)
+
+    def _show(self, number: int) -> None:
+        """Fill the tree with row `number`'s details (small: its processes are cut to their edges)."""
+        if not 0 <= number < len(self._rows) or number == self._shown:
+            return
+        self._shown = number
+        row = self._rows[number]
+        tree = self.query_one(NavTree)
+        tree.clear()
+        tree.fill(session_tree(row, self._linked(row.session)), expand_depth=1)
+        tree.move_cursor_to_line(0)
 
     @on(Tree.NodeSelected, "#sessions-tree")
     def _selected(self, event: Tree.NodeSelected[TreeItem]) -> None:

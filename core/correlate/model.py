@@ -10,7 +10,6 @@ time, never by a pid or handle value alone: see the trackers (`processes`, `hand
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
@@ -176,7 +175,7 @@ class CorrelationModel:
     def __init__(self, scan: Scan) -> None:
         self.processes: tuple[Process, ...] = tuple(scan.procs.finish())
         self.handles: tuple[Handle, ...] = tuple(scan.handles.finish())
-        self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish())
+        self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish(self.processes))
         self._facts = scan.facts
         self._choices: dict[int, SourceChoice] = scan.handles.choices
         self._computers = scan.computers
@@ -238,31 +237,12 @@ class CorrelationModel:
         return self.processes[index]
 
     def session_processes(self) -> tuple[dict[int, list[Process]], dict[tuple[str, int], list[Process]]]:
-        """Processes per session index, and those whose logon id has no session (well-known
-        SYSTEM/LOCAL SERVICE/NETWORK SERVICE, or a logon before the log) per (computer, id).
-
-        A process goes to the latest session with its logon id on its computer begun before the
-        process started: logon ids are unique only until a reboot."""
-        starts: dict[tuple[str, int], list[tuple[tuple[int, int], int]]] = {}
-        for session in self.sessions:
-            starts.setdefault((session.computer.casefold(), session.logon_id), []).append(
-                (session_start(session), session.index)
-            )
-        for items in starts.values():
-            items.sort()
-        by_session: dict[int, list[Process]] = {}
-        orphans: dict[tuple[str, int], list[Process]] = {}
-        for process in self.processes:
-            lid = process.logon_id
-            if not lid:
-                continue
-            candidates = starts.get((process.computer.casefold(), lid))
-            begin = process.start or process.first_seen.key
-            pos = bisect.bisect_right([c[0] for c in candidates], begin) - 1 if candidates else -1
-            if candidates and pos >= 0:
-                by_session.setdefault(candidates[pos][1], []).append(process)
-            else:  # no session with this id began before it: its logon precedes the log
-                orphans.setdefault((process.computer, lid), []).append(process)
+        """Processes per session index (`Session.processes`), and those whose logon id has no
+        session (well-known SYSTEM/LOCAL SERVICE/NETWORK SERVICE, or a logon before the log)
+        per (computer, id): see `SessionTracker.assign`."""
+        procs = self.processes
+        by_session = {s.index: [procs[i] for i in s.processes] for s in self.sessions if s.processes}
+        orphans = {key: [procs[i] for i in items] for key, items in self._session_tracker.orphans.items()}
         return by_session, orphans
 
     def handle(self, index: int) -> Handle:

@@ -54,6 +54,12 @@ _TRACKER_NAMES = (
     "AccessMask",
     "LogonType",
     "IpAddress",
+    "WorkstationName",
+    "AuthenticationPackageName",
+    "LmPackageName",
+    "LogonProcessName",
+    "ElevatedToken",
+    "TargetLinkedLogonId",
     "GrantedAccess",
     "User",
 )

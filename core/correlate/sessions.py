@@ -2,9 +2,16 @@
 
 Logon ids (LUIDs) are unique until the machine reboots, so they are scoped by computer and time
 like pids: an event belongs to the latest session with that id that began before it. 4672 is
-logged next to its 4624, on either side, so sessions are resolved after the whole scan. SYSTEM
-(0x3e7), LOCAL SERVICE (0x3e5) and NETWORK SERVICE (0x3e4) are well-known sessions that begin at
-boot: Windows logs no 4624 for them, which is not evidence of anything missing.
+logged next to its 4624, on either side, so sessions are resolved after the whole scan. A 4634
+or 4647 logged before any 4624 of its id ends no session of this log: it stands for a session
+whose logon precedes the log (an orphan), never for the end of a later one. SYSTEM (0x3e7),
+LOCAL SERVICE (0x3e5) and NETWORK SERVICE (0x3e4) are well-known sessions that begin at boot:
+Windows logs no 4624 for them, which is not evidence of anything missing.
+
+What a 4624 says about its logon (type, source address and workstation, packages, logon
+process, elevated token, linked logon) is kept on the session as flat, interned strings and
+ints, and its processes as indexes: a domain controller logs a network logon every few
+seconds, and the model must stay small at millions of events (issue 18).
 """
 
 from __future__ import annotations
@@ -14,7 +21,9 @@ import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
-from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Ref
+from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
+from core.model.sids import LOGON_TYPES
+from core.model.values import as_int
 
 #: Well-known logon ids and the account behind each.
 WELL_KNOWN: dict[int, str] = {
@@ -24,6 +33,17 @@ WELL_KNOWN: dict[int, str] = {
 }
 #: How far a 4672 or another event may precede the 4624 of its session and still belong to it.
 LOGON_WINDOW = 2 * TICKS_PER_SECOND
+#: Source addresses that mean "this computer itself" (not a remote source).
+LOOPBACK = frozenset(("::1", "127.0.0.1"))
+#: The 4624 ElevatedToken values (`%%1842` Yes, `%%1843` No; some exports render the word).
+_ELEVATED = {"%%1842": True, "yes": True, "%%1843": False, "no": False}
+
+
+def logon_type_name(raw: str | None) -> str:
+    """`2` -> `Interactive`, `10` -> `RemoteInteractive`; "" for no or an unknown type."""
+    number = as_int(raw) if raw else None
+    name = LOGON_TYPES.get(number, "") if number is not None else ""
+    return name.split(" (", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +60,45 @@ class Session:
     user: str | None
     user_sid: str | None
     logon_type: str | None
-    #: The 4624's IpAddress (where a network logon came from), None when it names none.
+    #: The 4624's IpAddress as logged (`::1` included), None when it names none (`-`).
     ip: str | None = None
+    #: The 4624's WorkstationName, AuthenticationPackageName, LmPackageName (NTLM version) and
+    #: LogonProcessName, None when absent or `-`.
+    workstation: str | None = None
+    auth_package: str | None = None
+    lm_package: str | None = None
+    logon_process: str | None = None
+    #: The 4624's ElevatedToken (Windows 10+): True/False, None when the event has no such field.
+    elevated_token: bool | None = None
+    #: The 4624's TargetLinkedLogonId: the other half of a split (UAC) logon, None when 0 or absent.
+    linked_logon_id: int | None = None
+    #: Indexes (in `CorrelationModel.processes`) of the processes started in the session, in
+    #: time order: 4688s whose new process runs under its logon id, Sysmon 1s with its LogonId.
+    processes: tuple[int, ...] = ()
 
     @property
     def privileged(self) -> bool:
+        """Special privileges were assigned to the logon (a 4672 for its id on its computer)."""
         return self.privileges is not None
+
+    @property
+    def end(self) -> Ref | None:
+        """Where the session ended: its first 4634 (the session is gone), else its first 4647
+        (logoff requested, the 4634 is not in the log); None while still open at the end of the log."""
+        return next((r for r in self.logoffs if r.event_id == 4634), self.logoffs[0] if self.logoffs else None)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the 4624 to the end, None when either is not in the log."""
+        end = self.end
+        if self.logon is None or end is None:
+            return None
+        return max(0, end.ts - self.logon.ts) / TICKS_PER_SECOND
+
+    @property
+    def remote_ip(self) -> str | None:
+        """The source address when it is another machine (not `::1`/`127.0.0.1`)."""
+        return self.ip if self.ip not in LOOPBACK else None
 
     @property
     def label(self) -> str:
@@ -78,6 +131,12 @@ class _Session:
     user_sid: str | None = None
     logon_type: str | None = None
     ip: str | None = None
+    workstation: str | None = None
+    auth_package: str | None = None
+    lm_package: str | None = None
+    logon_process: str | None = None
+    elevated_token: bool | None = None
+    linked_logon_id: int | None = None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -100,6 +159,19 @@ class SessionTracker:
         self._privileges: list[tuple[str, str, int, Ref, str | None]] = []
         self.logons: Counter[str] = Counter()
         self._answers: dict[SessionChoice, SessionChoice] = {}
+        #: One string object per distinct 4624 value (packages, types, workstations, addresses).
+        self._strings: dict[str, str] = {}
+        #: Processes whose logon id has no session, per (computer, logon id) (`finish`).
+        self.orphans: dict[tuple[str, int], tuple[int, ...]] = {}
+
+    def _text(self, value: str | None) -> str | None:
+        """`value` as one shared string, None for no value (`-`, empty)."""
+        if value is None:
+            return None
+        value = value.strip()
+        if not value or value == "-":
+            return None
+        return self._strings.setdefault(value, value)
 
     def _new(self, host: str, computer: str, lid: int, ref: Ref) -> _Session:
         s = _Session(len(self.sessions), host, computer, lid, ref)
@@ -113,19 +185,28 @@ class SessionTracker:
         s = self._new(host, computer, lid, ref)
         s.logon = ref
         s.user = user_name(values.get("TargetDomainName"), values.get("TargetUserName"))
-        s.user_sid = values.get("TargetUserSid")
-        s.logon_type = values.get("LogonType")
-        ip = values.get("IpAddress")
-        s.ip = ip if ip and ip not in ("-", "::1", "127.0.0.1") else None
+        s.user_sid = self._text(values.get("TargetUserSid"))
+        s.logon_type = self._text(values.get("LogonType"))
+        s.ip = self._text(values.get("IpAddress"))
+        s.workstation = self._text(values.get("WorkstationName"))
+        s.auth_package = self._text(values.get("AuthenticationPackageName"))
+        s.lm_package = self._text(values.get("LmPackageName"))
+        s.logon_process = self._text(values.get("LogonProcessName"))
+        elevated = values.get("ElevatedToken")
+        s.elevated_token = _ELEVATED.get(elevated.strip().casefold()) if elevated else None
+        s.linked_logon_id = as_int(values.get("TargetLinkedLogonId")) or None
         return s.index
 
     def logoff(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None]) -> int:
-        idx = self.find(host, lid, ref)
+        """A 4634/4647 ends the latest session with its id begun before it; logged before any
+        4624 of its id (even just before one), it is a session of its own whose logon precedes
+        the log."""
+        idx = self.find(host, lid, ref, later=False)
         if idx is None:
             s = self._new(host, computer, lid, ref)
             s.user = user_name(values.get("TargetDomainName"), values.get("TargetUserName"))
-            s.user_sid = values.get("TargetUserSid")
-            s.logon_type = values.get("LogonType")
+            s.user_sid = self._text(values.get("TargetUserSid"))
+            s.logon_type = self._text(values.get("LogonType"))
             idx = s.index
         self.sessions[idx].logoffs.append(ref)
         return idx
@@ -133,16 +214,17 @@ class SessionTracker:
     def privileged(self, host: str, computer: str, lid: int, ref: Ref, user: str | None) -> None:
         self._privileges.append((host, computer, lid, ref, user))
 
-    def find(self, host: str, lid: int, ref: Ref, *, adjacent: bool = False) -> int | None:
-        """The latest session with this id begun before `ref`, else one whose 4624 is logged
-        just after it (within LOGON_WINDOW), else None.
+    def find(self, host: str, lid: int, ref: Ref, *, adjacent: bool = False, later: bool = True) -> int | None:
+        """The latest session with this id begun before `ref`, else (unless not `later`) one
+        whose 4624 is logged just after it (within LOGON_WINDOW), else None.
 
         `adjacent` is for a 4672, which is logged next to its own 4624: a session starting just
         after it wins over an earlier one begun longer before, since logon ids are reused after
         a reboot and the 4672 of the new logon usually precedes its 4624."""
         starts = self._by_key.get((host, lid), [])
         pos = bisect.bisect_right(starts, (ref.key, len(self.sessions)))
-        after = starts[pos] if pos < len(starts) and starts[pos][0][0] - ref.ts <= LOGON_WINDOW else None
+        after = (starts[pos] if later and pos < len(starts) and starts[pos][0][0] - ref.ts <= LOGON_WINDOW
+                 else None)
         if pos > 0:
             before = starts[pos - 1]
             if adjacent and after is not None and after[0][0] - ref.ts < ref.ts - before[0][0]:
@@ -223,7 +305,10 @@ class SessionTracker:
             user,
         )
 
-    def finish(self) -> list[Session]:
+    def finish(self, processes: tuple[Process, ...] = ()) -> list[Session]:
+        """The sessions, each with the processes started in it (`assign`); the processes
+        whose logon id has no session go to `orphans`."""
+        members = self.assign(processes)
         return [
             Session(
                 s.index,
@@ -236,14 +321,51 @@ class SessionTracker:
                 s.user_sid,
                 s.logon_type,
                 s.ip,
+                s.workstation,
+                s.auth_package,
+                s.lm_package,
+                s.logon_process,
+                s.elevated_token,
+                s.linked_logon_id,
+                tuple(members.get(s.index, ())),
             )
             for s in self.sessions
         ]
 
+    def assign(self, processes: tuple[Process, ...]) -> dict[int, list[int]]:
+        """Process indexes per session index: a process (4688 new logon id, else its subject's;
+        Sysmon 1 LogonId) goes to the latest session with its logon id on its computer begun
+        before it started, never to one on another computer. One begun before any session of
+        its id (its logon precedes the log, or a well-known id) goes to `orphans`."""
+        keys: dict[tuple[str, int], tuple[list[tuple[int, int]], list[int]]] = {}
+        for s in sorted(self.sessions, key=lambda s: _start(s).key):
+            starts, indexes = keys.setdefault((s.host, s.logon_id), ([], []))
+            starts.append(_start(s).key)
+            indexes.append(s.index)
+        members: dict[int, list[int]] = {}
+        orphans: dict[tuple[str, int], list[int]] = {}
+        for p in processes:
+            lid = p.logon_id
+            if not lid:
+                continue
+            found = keys.get((p.computer.casefold(), lid))
+            pos = bisect.bisect_right(found[0], p.start or p.first_seen.key) - 1 if found else -1
+            if found is not None and pos >= 0:
+                members.setdefault(found[1][pos], []).append(p.index)
+            else:
+                orphans.setdefault((p.computer, lid), []).append(p.index)
+        self.orphans = {key: tuple(items) for key, items in orphans.items()}
+        return members
+
+
+def _start(s: _Session) -> Ref:
+    """Where a session begins on the time line: its 4624, else the event that made it known."""
+    return s.logon or s.first_seen
+
 
 def network_logons(sessions: tuple[Session, ...], session: Session) -> list[Session]:
-    """The other type-3 (network) logons to the same computer from the same IP address."""
-    if not session.ip:
+    """The other type-3 (network) logons to the same computer from the same (remote) IP address."""
+    if not session.remote_ip:
         return []
     host = session.computer.casefold()
     return [s for s in sessions if s.index != session.index and s.ip == session.ip

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 from core.correlate.links import Correlation, EventLink, HandleLink, Node, ProcessLink, SessionLink
 from core.correlate.processes import EXACT, INFERRED, MISSING, Process, Ref, pid_text
 from core.correlate.roles import SESSION_ACTS, Act, role_of
-from core.correlate.sessions import network_logons
+from core.correlate.sessions import logon_type_name, network_logons
 from core.model.access import decode_messages
 from core.model.event import iso_from_filetime
 from core.model.sids import TOKEN_ELEVATION, decode_label
@@ -79,6 +79,10 @@ def _capped(items: Sequence[_T], make: Callable[[_T], Node], what: str,
             span = f", records {first} to {last}"
     note = Node(f"... {len(hidden):,} more {what}{span} (the first and last {TREE_EDGE} are shown)", EXACT)
     return [*(make(item) for item in items[:TREE_EDGE]), note, *(make(item) for item in items[-TREE_EDGE:])]
+
+
+#: The same cut for the views that build their own trees (the Sessions view's processes).
+capped = _capped
 
 
 def _record_of(ref: Ref) -> int | None:
@@ -212,7 +216,11 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
         )
     kids: list[Node] = []
     if s.logon is not None:
-        kind = f", logon type {s.logon_type}" if s.logon_type else ""
+        kind = f", logon type {s.logon_type} {logon_type_name(s.logon_type)}".rstrip() if s.logon_type else ""
+        source = " ".join(f"({v})" if i else v for i, v in enumerate(filter(None, (s.ip, s.workstation))))
+        kind += f" from {source}" if source else ""
+        auth = s.lm_package or s.auth_package
+        kind += f" via {auth}" if auth else ""
         kids.append(Node(f"logon: {ref_text(s.logon)}{kind}", EXACT, s.logon.store_id))
     kids.append(Node(f"why: {link.reason}", link.confidence))
     if s.privileges is not None:
@@ -226,6 +234,8 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
             kids.append(Node(f"network logons from {s.ip}: {len(same)}", INFERRED, None, _capped(
                 same, lambda o: Node(f"{o.label} ({ref_text(o.logon)})" if o.logon else o.label, INFERRED,
                                      o.logon.store_id if o.logon else None), "logons")))
+    if s.processes:
+        kids.append(Node(f"processes started in this session: {len(s.processes):,}", EXACT))
     attached = model.by_session.get(s.index, [])
     if attached:
         kids.append(Node(f"did: {len(attached)}", EXACT, None, _capped(

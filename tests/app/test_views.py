@@ -40,7 +40,7 @@ from tui.handles import HandlesScreen, HandlesTable
 from tui.messages import JumpToEvent
 from tui.nav_tree import NavTree, ViewNode, node_label
 from tui.processes import ProcessesScreen
-from tui.sessions import SessionsScreen
+from tui.sessions import SessionsScreen, SessionsTable
 from tui.workspace import Workspace
 
 WS = "WS01.contoso.local"
@@ -427,22 +427,24 @@ async def test_sessions_lists_logon_with_type_user_privileged_and_processes(stor
     ids = store_ids(story_store)
     app = Harness(story_store, SessionsScreen)
     async with opened(app, (100, 30)) as pilot:
-        tree = app.screen.query_one(NavTree)
-        await wait_for(pilot, lambda: bool(tree.root.children))
-        lines = tree_lines(tree)
-        ws = next(n for n in tree.root.children if n.label.plain.startswith(WS))
-        dc = next(n for n in tree.root.children if n.label.plain.startswith(DC))
-        session = next(n.label.plain for n in ws.children if "0x1a2b3" in n.label.plain)
+        table = app.screen.query_one(SessionsTable)
+        await wait_for(pilot, lambda: table.row_count > 0)
+        rows = [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
         # Logon ids are scoped by computer: DC01's process with that id is not in WS01's session.
-        dc_session = next(n.label.plain for n in dc.children if "0x1a2b3" in n.label.plain)
-        assert dc_session.startswith("missing") and "no 4624" in dc_session
-        assert session.startswith("exact")
-        assert "CONTOSO\\alice" in session and "type 2" in session and "PRIVILEGED" in session
-        assert "2024-03-01T10:00:01" in session and "-> 2024-03-01T10:00:10" in session
-        assert any("special privileges: 4672 record 2" in t for t in lines)
-        assert any("logoff: 4634 record 13" in t for t in lines)
+        dc = next(r for r in rows if r[1] == DC)
+        assert dc[0] == "before the log" and dc[7] == "1"
+        ws = next(r for r in rows if r[1] == WS)
+        assert ws[:4] == ["2024-03-01 10:00:01", WS, "CONTOSO\\alice", "2 Interactive"]
+        assert (ws[6], ws[7], ws[8]) == ("yes", "3", "2024-03-01 10:00:10")
+        await pilot.press("j")  # the DC01 row is first (it began before the log)
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: any("0x1a2b3" in t for t in tree_lines(tree)))
+        lines = tree_lines(tree)
+        assert any("special privileges assigned: 4672 record 2" in t for t in lines)
+        assert any("end (logoff): 4634 record 13" in t for t in lines)
         assert any("mimikatz.exe 0x1234" in t and MIMI in t for t in lines)
-        await cursor_to(pilot, tree, "0x1a2b3  CONTOSO")
+        await pilot.press("enter")  # to the tree, on the session's 4624
+        assert tree.has_focus
         await pilot.press("enter")
         assert app.jumps == [ids[(WS, 1)]]
 

@@ -59,3 +59,18 @@ def test_findings_view_100x30(snap_compare: Any, demo_store: Path) -> None:
         await snapshot_ready(pilot, lambda: bool(tree.root.children))
 
     assert snap_compare(Harness(demo_store, FindingsScreen), terminal_size=(100, 30), run_before=ready)
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+def test_sessions_view(snap_compare: Any, demo_store: Path, size: tuple[int, int]) -> None:
+    from tui.sessions import SessionsScreen, SessionsTable
+
+    async def ready(pilot: Any) -> None:
+        screen = pilot.app.screen
+        table = screen.query_one(SessionsTable)
+        tree = screen.query_one("#sessions-tree", NavTree)
+        await snapshot_ready(pilot, lambda: table.row_count > 0 and bool(tree_lines(tree)))
+        await pilot.press("j", "j", "j")  # alice's session with her processes
+        await snapshot_ready(pilot, lambda: any("processes: 12" in t for t in tree_lines(tree)))
+
+    assert snap_compare(Harness(demo_store, SessionsScreen), terminal_size=size, run_before=ready)
