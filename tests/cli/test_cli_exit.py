@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from cli.main import main
-from tests.apputil import ROOT, wait_for
+from tests.apputil import ROOT, opened, wait_for
 from tests.logs import event_xml, write_events
 
 T0 = "2015-11-12T02:24:52.3773525Z"
@@ -103,7 +103,7 @@ def _headless_run(self: Any) -> None:
     """`EvtxApp.run` for tests: the real app, headless, until it loaded; then `q` as a user would."""
 
     async def go() -> None:
-        async with self.run_test(size=(100, 30)) as pilot:
+        async with opened(self, ready=False) as pilot:
             await wait_for(pilot, lambda: self.workspace.loaded)
             await pilot.press("q")
 

@@ -190,7 +190,8 @@ def test_cli_correlate_json_on_the_nightmare_log() -> None:
                                               "close_record_id", "handle_id_hex", "confidence", "reason",
                                               "close_reason"]
         assert list(doc["session"])[:6] == ["logon_id", "record_id", "user", "logon_id_hex", "confidence", "reason"]
-        assert {"logon_type", "ip", "auth_package", "privileged", "start", "end", "process_count"} <= set(doc["session"])
+        assert {"logon_type", "ip", "auth_package", "privileged", "start", "end", "process_count"} \
+               <= set(doc["session"])
         assert isinstance(doc["source_process"]["pid"], int) and isinstance(doc["target_handle"]["handle_id"], int)
     first = next(d for d in docs if d["event"]["record_id"] == 2183532)
     assert first["event"] == {

@@ -126,7 +126,7 @@ def test_damaged_record_keeps_its_header_time(tmp_path: Path) -> None:
 def test_issues_panel_shows_the_damaged_record_time(tmp_path: Path) -> None:
     from textual.widgets import DataTable
 
-    from tests.apputil import sync, wait_for
+    from tests.apputil import opened, sync, wait_for
     from tui.app import EvtxApp
     from tui.issues_panel import IssuesScreen
 
@@ -137,8 +137,7 @@ def test_issues_panel_shows_the_damaged_record_time(tmp_path: Path) -> None:
     @sync
     async def run() -> None:
         app = EvtxApp([str(path)], use_cache=False)
-        async with app.run_test(size=(160, 30)) as pilot:
-            await wait_for(pilot, lambda: app.workspace.loaded, timeout=30)
+        async with opened(app, (160, 30)) as pilot:
             await pilot.press("exclamation_mark")
             await wait_for(pilot, lambda: isinstance(app.screen, IssuesScreen))
             table = app.screen.query_one(DataTable)

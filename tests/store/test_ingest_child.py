@@ -151,7 +151,7 @@ def test_the_app_starts_the_child_before_its_screen_and_follows_it(monkeypatch: 
     import asyncio
     import inspect
 
-    from tests.apputil import wait_for
+    from tests.apputil import opened
     from tui.app import EvtxApp
 
     big = str(sample("evtx/parsers/omerbenamram__samples__security.evtx"))  # 2.1 MB: a child
@@ -168,8 +168,8 @@ def test_the_app_starts_the_child_before_its_screen_and_follows_it(monkeypatch: 
 
     async def run() -> int:
         app = Probe([big])
-        async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: app.workspace.loaded and app.table.total is not None, timeout=60)
+        async with opened(app, timeout=60) as pilot:
+            assert app.workspace.loaded and pilot.app is app
             return int(app.table.total or 0)
 
     total = asyncio.run(run())
