@@ -143,7 +143,9 @@ def test_indenting_keeps_values_and_leaves_damaged_text_alone() -> None:
     assert out.splitlines()[:3] == ["<!-- reconstructed -->", '<Event xmlns="x">', "  <System>"]
     assert '    <Data Name="a">  two  spaces </Data>' in out
     assert '<Data Name="b">&amp;[red]&lt;x</Data>' in out
-    for damaged in ("(cannot read the XML: OSError: gone)", "<Event><System>", "<!DOCTYPE x [<!ENTITY e 'y'>]><E>&e;</E>"):
+    damaged_texts = ("(cannot read the XML: OSError: gone)", "<Event><System>",
+                     "<!DOCTYPE x [<!ENTITY e 'y'>]><E>&e;</E>")
+    for damaged in damaged_texts:
         assert indented(damaged) == damaged
     assert indented('{"EventID": 1, "a": "b"}') == '{\n  "EventID": 1,\n  "a": "b"\n}'
 
