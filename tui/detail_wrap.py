@@ -4,8 +4,8 @@ Textual's `Tree` draws one line per node and scrolls sideways for a long label: 
 character PowerShell command line then scrolled one character per key. A field whose label is
 wider than the tree is cut into one node per screen line: the first line is the field's node,
 the others are indented continuation nodes that carry the same help text and pivot on the same
-field. A line breaks after a space near its end, else at the width, and keeps every character.
-The pane wraps again when its width changes.
+field. A line breaks after a space (or a path's backslash) near its end, else at the width, and
+keeps every character. The pane wraps again when its width changes.
 
 The labels stay `rich.text.Text` built from `printable`: wrapping never parses markup.
 """
@@ -34,8 +34,9 @@ def room(tree: Tree[str], depth: int) -> int:
 
 def breaks(plain: str, first: int, rest: int, limit: int) -> list[int]:
     """Where to cut `plain` into lines of `first` cells, then `rest` cells: after a space in the
-    line's last third when there is one (command lines read by words), else at the width (a
-    long path or base64 run fills its lines). At most `limit` cuts."""
+    line's last third when there is one (command lines read by words), else after a path's
+    backslash or a dash there (paths, SIDs), else at the width (a base64 run fills its lines).
+    At most `limit` cuts."""
     cuts: list[int] = []
     start, size = 0, len(plain)
     while start < size and len(cuts) < limit:
@@ -47,12 +48,26 @@ def breaks(plain: str, first: int, rest: int, limit: int) -> list[int]:
         if end >= size:
             break
         end = max(end, start + 1)  # a character wider than the line still moves on
-        space = plain.rfind(" ", start + (end - start) * 2 // 3, end)
-        if space >= start and plain[end] != " ":
-            end = space + 1
+        if plain[end] != " ":
+            end = _soft_break(plain, start + (end - start) * 2 // 3, end) or end
         cuts.append(end)
         start = end
     return cuts
+
+
+#: Where a line may end inside a word, when it has no space near its end (paths, SIDs).
+SOFT_BREAKS = "\\/-,;="
+
+
+def _soft_break(plain: str, lo: int, hi: int) -> int | None:
+    """Just after the last space in plain[lo:hi], else after the last `SOFT_BREAKS` character."""
+    space = plain.rfind(" ", lo, hi)
+    if space >= lo:
+        return space + 1
+    for at in range(hi - 1, lo - 1, -1):
+        if plain[at] in SOFT_BREAKS:
+            return at + 1
+    return None
 
 
 def wrap_label(label: Text, width: int) -> list[Text]:
