@@ -161,3 +161,24 @@ def test_wrapping_keeps_every_character_within_the_width() -> None:
     assert lines[0].plain + "".join(line.plain[len(INDENT):] for line in lines[1:]) == value
     huge = wrap_label(Text("z" * 100_000), 40)
     assert len(huge) == MAX_LINES and "more characters" in huge[-1].plain
+
+
+@sync
+async def test_no_sideways_scrolling_once_the_wrapped_lines_bring_a_scrollbar(tmp_path: Path) -> None:
+    from tests.test_app import event_xml, write_log
+
+    many = {f"Field{i}": f"value {i}" for i in range(40)}
+    many["CommandLine"] = "powershell -enc " + "A" * 400
+    log = write_log(tmp_path / "two.xml", [
+        event_xml(1, 4688, "2024-01-01T00:00:00Z", {"NewProcessName": "C:\\a.exe"}),
+        event_xml(2, 4688, "2024-01-01T00:00:01Z", many),
+    ])
+    app = EvtxApp([str(log)], use_cache=False)
+    async with opened(app, (100, 60)) as pilot:
+        tree = app.query_one(FieldTree)
+        assert not tree.show_vertical_scrollbar  # the first event fits
+        await pilot.press("down")
+        await wait_for(pilot, lambda: app.detail.event is not None and app.detail.event.record_id == 2)
+        await pilot.pause(0.1)
+        assert tree.show_vertical_scrollbar
+        assert tree.virtual_size.width <= tree.scrollable_content_region.width

@@ -178,7 +178,7 @@ class DetailPane(Vertical):
         tree.clear()
         self.node_fields.clear()
         self._findings_node = None
-        self._wrapped_at = tree.scrollable_content_region.width
+        self._wrapped_at = tree.size.width
         if event is None:
             tree.root.set_label(Text("no event selected"))
             return
@@ -215,7 +215,7 @@ class DetailPane(Vertical):
     def on_field_tree_resized(self, message: FieldTree.Resized) -> None:
         """Wrap again for the new width, keeping the cursor on the same field."""
         tree = self.query_one(FieldTree)
-        if self.event is None or tree.scrollable_content_region.width == self._wrapped_at:
+        if self.event is None or tree.size.width == self._wrapped_at:
             return
         node = tree.cursor_node
         field = self.node_fields.get(node.id) if node is not None else None

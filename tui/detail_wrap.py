@@ -28,8 +28,9 @@ MIN_WIDTH = 12
 
 def room(tree: Tree[str], depth: int) -> int:
     """Cells left for a label of a node at `depth` (the root is 0): the tree's width less its
-    guides (`guide_depth` per level below the root) and one column for a scrollbar."""
-    return tree.scrollable_content_region.width - depth * tree.guide_depth - 1
+    guides (`guide_depth` per level below the root) and its vertical scrollbar, counted
+    whether shown or not (it appears once the wrapped lines overflow, with no resize)."""
+    return tree.size.width - tree.styles.scrollbar_size_vertical - depth * tree.guide_depth
 
 
 def breaks(plain: str, first: int, rest: int, limit: int) -> list[int]:
