@@ -165,7 +165,7 @@ async def test_the_timeline_bucket_follows_the_table_cursor() -> None:
         first = strip.selected
         app.table.focus()
         await pilot.press("G")  # the last event: the last busy bucket
-        await wait_for(pilot, lambda: (r := app.table.selected_row()) is not None and app.table.cursor > 0)
+        await wait_for(pilot, lambda: app.table.selected_row() is not None and app.table.cursor > 0)
         row = app.table.selected_row()
         assert row is not None
         await wait_for(pilot, lambda: strip.selected == result.bucket_of(row.event.filetime))

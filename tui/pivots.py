@@ -133,7 +133,6 @@ def set_around_span(app: EvtxApp, minutes: int) -> None:
             app.around_query = text
             app.set_filter(text)
             return
-    app._refresh_status()
     app.notify(f"~ shows {span_label(minutes)} around the selected event")
 
 
