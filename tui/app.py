@@ -341,7 +341,8 @@ class EvtxApp(AppActions):
         if not filtered and shown is not None:
             total = max(total, shown)
         zone = local_offset_label() if table.local_time else "UTC"
-        text = status_text(shown, total, filtered, zone, load, self.issue_count, self.error_count, self._note)
+        note = " · ".join(n for n in (self._note, self.triage_note()) if n)
+        text = status_text(shown, total, filtered, zone, load, self.issue_count, self.error_count, note)
         self.query_one(StatusBar).update_status(text, load)
         table.border_title = "Events" if not filtered else "Events (filtered)"
 
@@ -357,6 +358,7 @@ class EvtxApp(AppActions):
             return
         row = message.row
         self.detail.show(row.id if row else None, row.event if row else None)
+        self._strip().follow(row.event.filetime if row else None)
 
     # -- filter ----------------------------------------------------------------------------------
 
@@ -399,17 +401,11 @@ class EvtxApp(AppActions):
         return row.stored if row is not None else None
 
     def jump_to_event(self, store_id: int) -> None:
-        """Back to the events view with `store_id` selected (clearing the filter if it hides it)."""
-        while len(self.screen_stack) > 1:
-            self.pop_screen()
-        table = self.table
+        """Back to the events view with `store_id` selected; when the filter hides it, a prompt
+        offers to clear the filter (and `b` to restore it), never a silent change (`tui.jump`)."""
+        from tui.jump import jump_to_event
 
-        def missing() -> None:
-            self.set_filter("")
-            table.goto_event(store_id, on_missing=lambda: self.notify(f"event {store_id} is not in the store"))
-
-        table.goto_event(store_id, on_missing=missing)
-        table.focus()
+        jump_to_event(self, store_id)
 
     def on_jump_to_event(self, message: JumpToEvent) -> None:
         self.jump_to_event(message.store_id)

@@ -16,6 +16,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from core.model.event import Event
 from core.query import pivot
 from core.query.compile import Compiled
 from core.query.lexer import QueryError
@@ -25,11 +26,13 @@ from tui.commands import VIEWS, help_sections, palette_entries
 from tui.event_table import EventTable
 from tui.help import HelpScreen
 from tui.issues_panel import IssuesScreen
+from tui.pivots import AROUND_MINUTES
 from tui.timeline_strip import TimelineStrip
 from tui.workspace import Workspace
 
 if TYPE_CHECKING:
     from tui.app import EvtxApp
+    from tui.jump import JumpBack
 
 #: The triage keys of the Events screen (`tui.pivots`, `tui.stack_panel`, `tui.timeline_strip`).
 TRIAGE_BINDINGS: list[BindingType] = [
@@ -37,6 +40,8 @@ TRIAGE_BINDINGS: list[BindingType] = [
     Binding("plus", "pivot('add')", "Add value to filter", show=False),
     Binding("minus", "pivot('exclude')", "Exclude value", show=False),
     Binding("tilde", "around", "Around event (again: back)", show=False),
+    Binding("w", "around_span", "Span of ~ (minutes)", show=False),
+    Binding("b", "jump_back", "Filter before the jump", show=False),
     Binding("s", "stack", "Stack the field", show=False),
     Binding("h", "timeline", "Timeline strip", show=False),
     Binding("left_square_bracket", "bucket(-1)", "Earlier bucket", show=False),
@@ -48,9 +53,14 @@ class AppActions(App[int]):
     """What the keys do (see the module docstring); `EvtxApp` provides the rest."""
 
     workspace: Workspace
-    #: The query before `~` (pressing it again restores it) and the one `~` set.
+    #: The query before `~` (pressing it again restores it), the one `~` set, its event, and
+    #: its span in minutes either side (`w`, `tui.pivots`).
     around_back: str | None = None
     around_query = ""
+    around_anchor: Event | None = None
+    around_minutes = AROUND_MINUTES
+    #: What `b` restores after a jump cleared the filter (`tui.jump`).
+    jump_back: JumpBack | None = None
 
     @property
     def table(self) -> EventTable:
@@ -136,6 +146,39 @@ class AppActions(App[int]):
 
             toggle_around(self._app())
 
+    def action_around_span(self, minutes: int = 0) -> None:
+        """`w`: ask for the span of `~` (the palette's entries pass the minutes)."""
+        if not self._main_only():
+            return
+        from tui.pivots import set_around_span
+
+        if minutes > 0:
+            set_around_span(self._app(), minutes)
+            return
+        from tui.span_prompt import SpanPrompt, parse_minutes
+
+        def chosen(value: str | None) -> None:
+            minutes = parse_minutes(value or "")
+            if minutes is not None:
+                set_around_span(self._app(), minutes)
+
+        self.push_screen(SpanPrompt(self.around_minutes), chosen)
+
+    def action_jump_back(self) -> None:
+        if self._main_only():
+            from tui.jump import jump_back
+
+            jump_back(self._app())
+
+    def triage_note(self) -> str:
+        """The status line's word on the `~` view (its span) or on a jump that cleared the
+        filter (how to get it back)."""
+        from tui.jump import jump_note
+        from tui.pivots import around_note
+
+        app = self._app()
+        return around_note(app) or jump_note(app)
+
     def action_stack(self) -> None:
         if not self._main_only() or self.workspace.store_path is None:
             return
@@ -158,6 +201,8 @@ class AppActions(App[int]):
         in time), the status and the timeline strip follow."""
         ws, app = self.workspace, self._app()
         ws.query, ws.compiled = query, compiled
+        if query:
+            self.jump_back = None  # a new filter: `b` has nothing to restore any more
         row = self.table.selected_row()
         self.table.set_view(View.of(compiled, by_time=ws.loaded))
         if row is not None:

@@ -94,7 +94,11 @@ PALETTE: tuple[tuple[str, str, str], ...] = (
     ("Filter to value", "=: only the events with the selected field's value", "pivot('to')"),
     ("Add value to filter", "+: AND the selected field's value to the filter", "pivot('add')"),
     ("Exclude value", "-: drop the events with the selected field's value", "pivot('exclude')"),
-    ("Around this event", "~: its computer within 5 minutes (again: back)", "around"),
+    ("Around this event", "~: its computer within N minutes, 5 at first (again: back)", "around"),
+    ("Around: set the span", "w: minutes either side of the event that ~ shows", "around_span"),
+    *((f"Around: ±{m} minutes", f"~ shows {m} minutes either side of the event", f"around_span({m})")
+      for m in (1, 5, 15, 60)),
+    ("Back to the filter before the jump", "b: after a jump cleared the filter", "jump_back"),
     ("Stack field", "s: the selected field's values over the view, rarest first", "stack"),
     ("Timeline strip", "h: a histogram of the view over time", "timeline"),
     ("Help", "?: every key binding", "help"),

@@ -20,18 +20,20 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane, Tree
 from textual.widgets.tree import TreeNode
 
-from core.model.decode import decode_value
+from core.model.decode import decode_value, decoding_shown
 from core.model.event import Event, iso_from_filetime
 from core.model.field_help import field_help
 from core.model.text import printable
 from core.store.store import SourceRow
+from tui.detail_wrap import add_wrapped, room
 from tui.table_rows import finding_glyph
 
 if TYPE_CHECKING:
@@ -52,9 +54,12 @@ def field_label(name: str, value: str | None, decoded_text: str | None) -> Text:
     text = Text(printable(name), style="bold")
     text.append(": ")
     text.append(printable(value if value is not None else "-"))
-    if decoded_text and decoded_text != value:
-        text.append("  = ", style="dim")
-        text.append(printable(decoded_text), style="italic")
+    shown = decoding_shown(value, decoded_text) if value is not None else None
+    if shown is not None:
+        how, rest = shown
+        if how:
+            text.append(f"  {how} ", style="dim")
+        text.append(printable(rest), style="italic")
     return text
 
 
@@ -115,6 +120,12 @@ class FieldTree(Tree[str]):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
+    class Resized(Message):
+        """The tree's width may have changed: the pane wraps its labels again."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.post_message(self.Resized())
+
 
 class DetailPane(Vertical):
     """Fields tab (tree + help of the highlighted field) and XML tab."""
@@ -134,6 +145,9 @@ class DetailPane(Vertical):
         self._findings_node: TreeNode[str] | None = None
         #: tree node id -> (field name, value, is a System field): what a pivot key acts on.
         self.node_fields: dict[int, tuple[str, str, bool]] = {}
+        #: The tree width the labels were wrapped for; whether System was unfolded then.
+        self._wrapped_at = 0
+        self._system_open = False
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="detail-tabs"):
@@ -147,28 +161,38 @@ class DetailPane(Vertical):
 
     def show(self, store_id: int | None, event: Event | None) -> None:
         self.store_id, self.event = store_id, event
+        self._xml_for = None
+        self._system_open = False
+        self.query_one("#field-help", Static).display = False
+        if event is None:
+            self.query_one("#xml-text", Static).update(Text(""))
+        self._fill_tree()
+        if event is not None and self.query_one(TabbedContent).active == "tab-xml":
+            self._request_xml()
+
+    def _fill_tree(self) -> None:
+        """(Re)build the field tree of the shown event, long values wrapped to the tree's width
+        (`tui.detail_wrap`)."""
+        event = self.event
         tree = self.query_one(FieldTree)
         tree.clear()
         self.node_fields.clear()
         self._findings_node = None
-        self.query_one("#field-help", Static).display = False
-        self._xml_for = None
+        self._wrapped_at = tree.size.width
         if event is None:
             tree.root.set_label(Text("no event selected"))
-            self.query_one("#xml-text", Static).update(Text(""))
             return
         tree.root.set_label(
             Text(f"Event {event.event_id} · record {event.record_id} · {printable(event.channel or '?')}")
         )
         source = self.sources.get(event.source)
-        system = tree.root.add(Text("System", style="bold"), data="", expand=False)
+        system = tree.root.add(Text("System", style="bold"), data="", expand=self._system_open)
         for name, value in system_fields(event, source):
             if value is None:
                 continue
             shown = decoded(name if name != "UserID" else "UserSid", value, event) if name in (
                 "ProcessID", "ThreadID", "UserID") else None
-            leaf = system.add_leaf(field_label(name, value, shown), data="")
-            self.node_fields[leaf.id] = (name, value, True)
+            self._add_field(system, field_label(name, value, shown), "", (name, value, True))
         # Second, under the one-line (collapsed) System node: what fired is read first.
         self._findings_node = tree.root.add(Text("Findings", style="bold"), data="", expand=True)
         self._fill_findings()
@@ -176,12 +200,34 @@ class DetailPane(Vertical):
         object_type = event.get("ObjectType")
         for name, value in event.data:
             help_text = field_help(event.event_id, name) or ""
-            leaf = data.add_leaf(field_label(name, value, decoded(name, value, event, object_type)), data=help_text)
-            if value is not None:
-                self.node_fields[leaf.id] = (name, value, False)
+            label = field_label(name, value, decoded(name, value, event, object_type))
+            self._add_field(data, label, help_text, (name, value, False) if value is not None else None)
         tree.root.expand()
-        if self.query_one(TabbedContent).active == "tab-xml":
-            self._request_xml()
+
+    def _add_field(self, parent: TreeNode[str], label: Text, help_text: str,
+                   field: tuple[str, str, bool] | None, depth: int = 2) -> None:
+        """One field as its wrapped lines; every line pivots on the field (`node_fields`)."""
+        tree = self.query_one(FieldTree)
+        for leaf in add_wrapped(parent, label, help_text, room(tree, depth)):
+            if field is not None:
+                self.node_fields[leaf.id] = field
+
+    def on_field_tree_resized(self, message: FieldTree.Resized) -> None:
+        """Wrap again for the new width, keeping the cursor on the same field."""
+        tree = self.query_one(FieldTree)
+        if self.event is None or tree.size.width == self._wrapped_at:
+            return
+        node = tree.cursor_node
+        field = self.node_fields.get(node.id) if node is not None else None
+        line = tree.cursor_line
+        self._system_open = bool(tree.root.children) and tree.root.children[0].is_expanded
+        self._fill_tree()
+        for number in range(tree.last_line + 1) if field is not None else ():
+            found = tree.get_node_at_line(number)
+            if found is not None and self.node_fields.get(found.id) == field:
+                line = number
+                break
+        tree.cursor_line = line
 
     def set_findings(
         self,
@@ -219,7 +265,7 @@ class DetailPane(Vertical):
             help_text = f"{title}: {finding.message}" if title else finding.message
             item = node.add(finding_label(finding), data=help_text, expand=False, allow_expand=bool(finding.evidence))
             for name, value in finding.evidence:
-                item.add_leaf(field_label(name, value, None), data="")
+                self._add_field(item, field_label(name, value, None), "", None, depth=3)
         node.expand()
 
     def on_tree_node_highlighted(self, message: Tree.NodeHighlighted[str]) -> None:
@@ -252,7 +298,7 @@ class DetailPane(Vertical):
     def _fetch_xml(self, store_id: int, path: str, fmt: str, locator: int) -> None:
         from core.store.raw import raw_event_text  # the parsers load only when XML is asked for
 
-        text = raw_event_text(path, fmt, locator)
+        text = raw_event_text(path, fmt, locator, indent=True)
         self.app.call_from_thread(self._set_xml, store_id, text)
 
     def _set_xml(self, store_id: int, text: str) -> None:

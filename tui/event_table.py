@@ -388,9 +388,10 @@ class EventTable(ScrollView, can_focus=True):
         self.refresh()
 
     def goto_event(self, store_id: int, on_missing: Callable[[], None] | None = None,
-                   nearest: StoredEvent | None = None) -> None:
+                   nearest: StoredEvent | None = None, on_found: Callable[[], None] | None = None) -> None:
         """Move the cursor to event `store_id` (found in SQL), else to the view's event nearest
-        in time to `nearest` when given (`tui.keep_place`); `on_missing` when not in view."""
+        in time to `nearest` when given (`tui.keep_place`); `on_missing` when not in view,
+        `on_found` once the cursor is on it (`tui.jump`)."""
         view = self.view
 
         def find(store: Store) -> tuple[int, list[Row]] | None:
@@ -405,6 +406,8 @@ class EventTable(ScrollView, can_focus=True):
                     on_missing()
                 return
             self._arrive(*found)
+            if on_found is not None:
+                on_found()
 
         self._submit(find, done)
 

@@ -1,5 +1,6 @@
 """Pivot keys on the Events screen: `=` filter to a value, `-` exclude it, `+` add it (AND),
-`~` everything on the event's computer within 5 minutes (and back).
+`~` everything on the event's computer within N minutes (and back; `w` sets N, 5 at first,
+and the status line shows the span while that view is on).
 
 The query text comes from `core.query.pivot`, goes into the filter bar where the analyst sees
 and can edit it, and is applied from there (`EvtxApp.set_filter`). The field is the detail
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from textual.widgets import Tree
 
 from core.model.summary import event_image, event_user
+from core.model.text import printable
 from core.query import pivot
 from core.query.lexer import QueryError
 
@@ -36,7 +38,7 @@ SYSTEM_FIELDS: dict[str, str] = {
     "Computer": "computer",
     "UserID": "usersid",
 }
-#: How many minutes either side of the event `~` shows.
+#: How many minutes either side of the event `~` shows until the analyst sets it (`w`).
 AROUND_MINUTES = 5
 
 
@@ -101,16 +103,49 @@ def apply_pivot(app: EvtxApp, how: str, field: str, value: str) -> None:
 
 
 def toggle_around(app: EvtxApp) -> None:
-    """`~`: the events on the selected event's computer within AROUND_MINUTES; again: back."""
+    """`~`: the events on the selected event's computer within `app.around_minutes`; again: back."""
     ws = app.workspace
-    if app.around_back is not None and ws.query == app.around_query:
-        back, app.around_back = app.around_back, None
+    if around_active(app):
+        back, app.around_back = app.around_back or "", None
         app.set_filter(back)
         return
     row = app.table.selected_row()
-    text = pivot.around_event(row.event, AROUND_MINUTES) if row is not None else None
-    if text is None:
+    text = pivot.around_event(row.event, app.around_minutes) if row is not None else None
+    if row is None or text is None:
         app.notify("no event with a time selected", severity="warning")
         return
-    app.around_back, app.around_query = ws.query, text
+    app.around_back, app.around_query, app.around_anchor = ws.query, text, row.event
     app.set_filter(text)
+
+
+def around_active(app: EvtxApp) -> bool:
+    """Whether the view is the one `~` set (so `~` goes back and a new span re-applies)."""
+    return app.around_back is not None and app.workspace.query == app.around_query
+
+
+def set_around_span(app: EvtxApp, minutes: int) -> None:
+    """The span of `~` (minutes either side); the view `~` shows follows at once."""
+    app.around_minutes = minutes
+    anchor = app.around_anchor
+    if around_active(app) and anchor is not None:
+        text = pivot.around_event(anchor, minutes)
+        if text is not None:
+            app.around_query = text
+            app.set_filter(text)
+            return
+    app.notify(f"~ shows {span_label(minutes)} around the selected event")
+
+
+def span_label(minutes: int) -> str:
+    """`±5 min`, `±2 h`: the span as the status line says it."""
+    return f"±{minutes // 60} h" if minutes >= 60 and minutes % 60 == 0 else f"±{minutes} min"
+
+
+def around_note(app: EvtxApp) -> str:
+    """The status line's word on the `~` view: its span, the event, the keys."""
+    anchor = app.around_anchor
+    if not around_active(app) or anchor is None:
+        return ""
+    record = anchor.record_id if anchor.record_id is not None else anchor.record_number
+    return (f"{span_label(app.around_minutes)} around #{record} on {printable(anchor.computer or '?')}"
+            " (~ back, w span)")

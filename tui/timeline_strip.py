@@ -2,7 +2,8 @@
 
 Line one: one block character per bucket (`core.query.timeline` picks round buckets from the
 view's span), the selected bucket reversed; line two: that bucket's time range, its count and
-the bucket width. `[`/`]` (or left/right while the strip has focus) move between buckets,
+the bucket width. The selected bucket follows the table's cursor (`follow`: a lookup in the
+computed histogram, no query); `[`/`]` (or left/right while the strip has focus) move between buckets,
 `enter` zooms: the filter becomes the view's query AND the bucket's `after:`/`before:`
 (`core.query.pivot.within`, the same range as `Bucket.query`). The histogram is computed in a
 thread worker over its own read-only store connection and posted as a message; a result for a
@@ -124,6 +125,18 @@ class TimelineStrip(Static, can_focus=True):
         shown.append("\n")
         shown.append(label, style="dim")
         self.update(shown)
+
+    def follow(self, ticks: int | None) -> None:
+        """The table's cursor moved to an event at `ticks`: select its bucket. A lookup in the
+        histogram already computed (no query), and a redraw only when the bucket changes."""
+        self._select_ticks = ticks  # a histogram still computing selects it when it arrives
+        if self.result is None or not self.display:
+            return
+        found = self.result.bucket_of(ticks)
+        if found is None or found == self.selected:
+            return
+        self.selected = found
+        self._render_strip()
 
     def action_move(self, delta: int) -> None:
         if self.result is None or not self.result.buckets:

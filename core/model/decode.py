@@ -78,3 +78,16 @@ def decode_value(
         n = as_int(text)
         return hex_and_dec(n) if n is not None else None
     return None
+
+
+def decoding_shown(value: str, decoded: str | None) -> tuple[str, str] | None:
+    """How the decoding of `value` reads after it: ("", rest) when the decoded text starts with
+    the value itself, so only what it adds is shown (`0x2c4` decodes to `0x2c4 (708)`: show
+    `0x2c4 (708)`, not `0x2c4 = 0x2c4 (708)`); ("=", decoded) when it says something else; None
+    when it adds nothing (no decoding, or the value again)."""
+    if not decoded or decoded == value:
+        return None
+    raw = value.strip()
+    if raw and decoded.startswith(raw) and decoded[len(raw):len(raw) + 1] in (" ", ":", "("):
+        return "", decoded[len(raw):]
+    return "=", decoded

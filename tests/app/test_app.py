@@ -25,13 +25,20 @@ NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 
 
 def tree_labels(app: EvtxApp) -> list[str]:
+    """The field tree's labels in order, a wrapped field's lines joined (`tui.detail_wrap`)."""
+    from tui.detail_wrap import INDENT
+
     tree = app.query_one(FieldTree)
     out: list[str] = []
     stack = [tree.root]
     while stack:
         node = stack.pop()
-        out.append(str(node.label))
-        stack.extend(node.children)
+        label = str(node.label)
+        if out and label.startswith(INDENT):
+            out[-1] += label[len(INDENT):]
+        else:
+            out.append(label)
+        stack.extend(reversed(node.children))
     return out
 
 
@@ -252,6 +259,10 @@ async def test_jump_to_event_clears_a_filter_that_hides_it() -> None:
         assert app.set_filter("4624")
         await wait_for(pilot, lambda: app.table.total == 6)
         app.jump_to_event(target.id)
+        from tui.jump import JumpPrompt  # asked first, never silently (tests/app/test_app_jump.py)
+
+        await wait_for(pilot, lambda: isinstance(app.screen, JumpPrompt))
+        await pilot.press("enter")
         await wait_for(pilot, lambda: app.selected_event() is not None and app.selected_event().id == target.id)  # type: ignore[union-attr]
         assert app.workspace.query == ""
 

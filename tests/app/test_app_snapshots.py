@@ -36,3 +36,51 @@ def test_filtered_hostile_row_160x48(snap_compare: Any) -> None:
         await snapshot_ready(pilot, lambda: app.table.total == 1 and app.detail.store_id is not None)
 
     assert snap_compare(EvtxApp([str(DEMO)]), terminal_size=(160, 48), run_before=run_before)
+
+
+def test_detail_long_command_line_wrapped_80x24(snap_compare: Any) -> None:
+    """The demo's 241-character cmd.exe -> PowerShell command line, wrapped in the detail pane
+    with the cursor on it (no sideways scrolling)."""
+    async def run_before(pilot: Any) -> None:
+        await _ready(pilot)
+        app = pilot.app
+        assert isinstance(app, EvtxApp)
+        app.set_filter('cmd:"*cmd.exe*powershell*"')
+        await snapshot_ready(pilot, lambda: app.table.total == 1 and app.detail.event is not None
+                             and app.detail.event.get("CommandLine") is not None)
+        await pilot.press("enter")
+        from tui.detail import FieldTree
+
+        tree = app.query_one(FieldTree)
+        for _ in range(60):
+            node = tree.cursor_node
+            if node is not None and str(node.label).startswith("CommandLine: "):
+                break
+            await pilot.press("down")
+        await pilot.press(*["down"] * 3)  # the command line's lines on screen
+        await pilot.pause(0.1)
+
+    assert snap_compare(EvtxApp([str(DEMO)]), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_jump_prompt_80x24(snap_compare: Any) -> None:
+    """A jump from a correlation tree to an event the filter hides asks first (`tui.jump`)."""
+    async def run_before(pilot: Any) -> None:
+        await _ready(pilot)
+        app = pilot.app
+        assert isinstance(app, EvtxApp)
+        app.set_filter("4690")
+        await snapshot_ready(pilot, lambda: app.table.total == 2 and app.detail.store_id is not None)
+        from core.store.store import Store
+        from tui.jump import JumpPrompt
+        from tui.messages import JumpToEvent
+
+        assert app.workspace.store_path is not None
+        with Store(app.workspace.store_path, readonly=True) as store:
+            target = store.select("e.event_id = 4688", limit=1)[0]
+        await pilot.press("c")
+        await snapshot_ready(pilot)
+        app.post_message(JumpToEvent(target.id))
+        await snapshot_ready(pilot, lambda: isinstance(app.screen, JumpPrompt))
+
+    assert snap_compare(EvtxApp([str(DEMO)]), terminal_size=(80, 24), run_before=run_before)
