@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 #: Bounds on what a rule directory may hold (a user may point at the wrong folder).
 MAX_FILES = 20_000
 MAX_FILE_BYTES = 1_000_000
@@ -206,6 +208,9 @@ def _spec(rule: Any) -> RuleSpec:
         return RuleSpec(ls.product, ls.category, ls.service, None, unsupported=str(exc))
 
 
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_file(path: Path) -> tuple[list[tuple[RuleMeta, RuleSpec]], str | None]:
     """The rules of one file, or why it does not parse. A YAML file that is not a rule (no
     `detection` or `correlation` key: a test's info.yml, a CI config) is none, silently."""
@@ -217,8 +222,11 @@ def parse_file(path: Path) -> tuple[list[tuple[RuleMeta, RuleSpec]], str | None]
         text = path.read_text(encoding="utf-8")
         if "detection:" not in text and "correlation:" not in text:
             return [], None
+        # libyaml where it is there: pySigma's `from_yaml` uses PyYAML's pure-Python loader, 80%
+        # of a cold parse of SigmaHQ (18 of 22 s profiled). Same safe loader, same documents.
+        docs = list(yaml.load_all(text, Loader=_LOADER))
         # References between rules (correlations) are resolved over every file, by the engine.
-        collection = SigmaCollection.from_yaml(text, collect_errors=True, resolve_references=False)
+        collection = SigmaCollection.from_dicts(docs, collect_errors=True, resolve_references=False)
         if collection.errors:
             return [], str(collection.errors[0])
         rules = list(collection.rules)
