@@ -11,23 +11,26 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.binding import Binding, BindingType
-from textual.widgets import Tree
+from textual.message_pump import MessagePump
+from textual.widgets import Static, Tree
 
 from core.findings.engine import Finding
 from core.findings.sigma import HINT, SigmaResult, rule_dirs, run_sigma
 from core.findings.sigma.child import sigma_in_child
+from core.findings.sigma.progress import SigmaProgress
 from core.findings.sigma.report import coverage_lines, per_rule
 from core.model.event import iso_from_filetime
 from core.model.text import printable
 from core.store.child_process import ChildFailed
 from core.store.store import Store
 from tui.findings_filters import Filters, FindingsGroups, SigmaRuleGroup, apply, next_value, statuses_of, tactics_of
-from tui.messages import FindingsReady
+from tui.messages import FindingsReady, SigmaProgressed
 from tui.model_cache import FindingsData, ModelCache
 from tui.nav_tree import TreeItem, ViewNode
 from tui.tree_views import SingleTreeScreen, activate
@@ -106,6 +109,19 @@ def group_findings(data: FindingsData) -> list[ViewNode]:
 CHILD_SIGMA_EVENTS = 30_000
 
 
+#: Hears a Sigma run's progress, then None when it has ended (`workspace_sigma`).
+SigmaListener = Callable[[SigmaProgress | None], None]
+
+def to_app(app: MessagePump) -> SigmaListener:
+    """A listener posting the progress to `app` as typed messages (from any thread: the UI is
+    touched only by their handlers, on the main thread)."""
+
+    def tell(progress: SigmaProgress | None) -> None:
+        app.post_message(SigmaProgressed(progress))
+
+    return tell
+
+
 #: Sigma levels as the severity words above.
 SIGMA_LEVELS = {"informational": "info"}
 
@@ -157,11 +173,12 @@ _RESULTS: weakref.WeakKeyDictionary[ModelCache, tuple[threading.Lock, dict[str, 
 _RESULTS_LOCK = threading.Lock()
 
 
-def workspace_sigma(ws: Workspace) -> SigmaResult | None:
+def workspace_sigma(ws: Workspace, progress: SigmaListener | None = None) -> SigmaResult | None:
     """The Sigma result of the workspace's loaded store (blocking: a worker's), computed once
     for the view and the table's markers, from the folders `--sigma` named (the environment
     `cli.cmd_open` sets) or the user's sigma folder; None without rules. Big stores run it in a
-    child process."""
+    child process. `progress` hears how far the run is, and None once it has ended (only when
+    this call ran the rules: a result already made is returned at once)."""
     dirs = rule_dirs(None)
     if not dirs or not ws.loaded or ws.store_path is None:
         return None
@@ -177,18 +194,20 @@ def workspace_sigma(ws: Workspace) -> SigmaResult | None:
         try:
             if store.shareable and store.size() >= CHILD_SIGMA_EVENTS:
                 try:
-                    sigma_in_child(path, dirs, ws.models.stop)
+                    sigma_in_child(path, dirs, ws.models.stop, progress=progress)
                 except ChildFailed:
                     if ws.models.stop.is_set():
                         return None
-            result = run_sigma(store, dirs)  # the child's result, from the store's cache
+            result = run_sigma(store, dirs, progress=progress)  # the child's result, from the store's cache
         finally:
             store.close()
+            if progress is not None:
+                progress(None)
         done[str(path)] = result
         return result
 
 
-def findings_groups(data: FindingsData, ws: Workspace) -> FindingsGroups:
+def findings_groups(data: FindingsData, ws: Workspace, progress: SigmaListener | None = None) -> FindingsGroups:
     """The view's groups (the worker's part): built-in rules' groups, Sigma rules, and the
     Sigma coverage node or a hint."""
     builtin = tuple((group_level(node), node) for node in group_findings(data))
@@ -196,17 +215,17 @@ def findings_groups(data: FindingsData, ws: Workspace) -> FindingsGroups:
         return FindingsGroups(builtin, always=(ViewNode(printable(HINT)),))
     if not ws.loaded:
         return FindingsGroups(builtin, always=(ViewNode("Sigma rules run once the inputs are loaded"),))
-    result = workspace_sigma(ws)
+    result = workspace_sigma(ws, progress)
     if result is None:
         return FindingsGroups(builtin)
     rules, coverage = sigma_rule_groups(result)
     return FindingsGroups(builtin, tuple(rules), (coverage,))
 
 
-def sigma_findings(ws: Workspace) -> tuple[list[Finding], dict[str, str]]:
+def sigma_findings(ws: Workspace, progress: SigmaListener | None = None) -> tuple[list[Finding], dict[str, str]]:
     """The Sigma matches as findings for the table's marker column and the detail pane (the
     rule's author in the title they show), and those titles by rule."""
-    result = workspace_sigma(ws)
+    result = workspace_sigma(ws, progress)
     if result is None:
         return [], {}
     titles: dict[str, str] = {}
@@ -285,7 +304,14 @@ class FindingsScreen(SingleTreeScreen):
     @work(thread=True, exclusive=True, group="findings")
     def _load(self) -> None:
         ws = self.workspace
-        ws.request_findings(self, lambda data: findings_groups(data, ws))
+        tell = to_app(self.app)
+        ws.request_findings(self, lambda data: findings_groups(data, ws, tell))
+
+    def on_sigma_progressed(self, message: SigmaProgressed) -> None:
+        """While the view waits for its findings, the Sigma run's progress under its title."""
+        status = self.query_one("#view-status", Static)
+        if message.progress is not None and str(status.render()).startswith(self.WAITING):
+            status.update(Text(f"{self.WAITING}   {message.progress.text()}"))
 
     def on_findings_ready(self, message: FindingsReady[FindingsGroups]) -> None:
         self._last = message

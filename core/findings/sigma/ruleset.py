@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ import yaml
 #: Bounds on what a rule directory may hold (a user may point at the wrong folder).
 MAX_FILES = 20_000
 MAX_FILE_BYTES = 1_000_000
+#: Rule files between two progress reports.
+PROGRESS_FILES = 100
 LEVELS: tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
 STATUSES: tuple[str, ...] = ("stable", "test", "experimental", "deprecated", "unsupported")
 DEFAULT_MIN_LEVEL = "medium"
@@ -275,14 +277,19 @@ def load_rules(
     min_level: str = DEFAULT_MIN_LEVEL,
     statuses: Sequence[str] = DEFAULT_STATUSES,
     cache: Path | bool | None = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LoadedRules:
     """Parse every rule file under `dirs` (see the module doc); parsed files are kept in a
-    cache (`cache`: True = the user cache dir, a path, or False) by path, size and time."""
+    cache (`cache`: True = the user cache dir, a path, or False) by path, size and time.
+    `progress(files read, files)` every PROGRESS_FILES files, and at the end."""
     out = LoadedRules(dirs=tuple(str(d) for d in dirs))
     cache_file = _cache_path() if cache is True else (cache or None)
     old = _read_cache(cache_file) if cache_file is not None else {}
     new: dict[tuple[str, int, int], Any] = {}
-    for path in rule_files(dirs):
+    files = rule_files(dirs)
+    for done, path in enumerate(files):
+        if progress is not None and done and not done % PROGRESS_FILES:
+            progress(done, len(files))
         try:
             st = path.stat()
         except OSError as exc:
@@ -306,6 +313,8 @@ def load_rules(
                 out.correlations.append((meta, spec))
             else:
                 out.rules.append((meta, spec))
+    if progress is not None:
+        progress(len(files), len(files))
     if cache_file is not None and new != old:
         _write_cache(cache_file, new)
     return out
