@@ -16,9 +16,26 @@ from textual.widgets import Static
 from core.findings.sigma.progress import EVALUATING, LOADING, SigmaProgress, read_file, write_file
 from tests.apputil import opened, screen_text, sync, wait_for
 from tests.logs import event_xml, write_events
-from tests.test_sigma_cli import RULE
 from tui.app import EvtxApp
 from tui.findings_view import FindingsScreen
+
+#: A rule of its own (the test-folder regroup moves the CLI tests' module).
+RULE = """title: Security Log Cleared
+id: 99999999-9999-9999-9999-999999999999
+status: stable
+level: high
+author: Jane Doe
+tags:
+    - attack.defense-evasion
+    - attack.t1070.001
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 1102
+    condition: selection
+"""
 
 
 def _log(tmp_path: Path) -> Path:
@@ -65,11 +82,10 @@ def test_run_sigma_reports_loading_then_evaluating(tmp_path: Path) -> None:
 
 @sync
 async def test_app_shows_sigma_progress_while_the_rules_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.findings.sigma as sigma
+    from core.findings.sigma.engine import run_compiled as real
 
     _rules()
     release = threading.Event()
-    real = sigma.run_compiled
 
     def slow(candidates: Any, compiled: Any, progress: Any = None) -> Any:
         rows = list(candidates)
@@ -80,7 +96,7 @@ async def test_app_shows_sigma_progress_while_the_rules_run(tmp_path: Path, monk
                 progress(1, 1)
         return real(iter(rows), compiled, None)
 
-    monkeypatch.setattr(sigma, "run_compiled", slow)
+    monkeypatch.setattr("core.findings.sigma.run_compiled", slow)  # what run_sigma calls
     app = EvtxApp([str(_log(tmp_path))])
     async with opened(app, (160, 40), ready=False) as pilot:
         expected = "Sigma: 1 rules, 1 of 2 events evaluated, 1 matches"

@@ -11,7 +11,6 @@ from textual.widgets import Static
 
 from tests.apputil import opened, screen_text, sync, wait_for
 from tests.logs import event_xml, write_events
-from tests.test_sigma_cli import RULE
 from tui.app import EvtxApp
 from tui.findings_view import FindingsScreen
 
@@ -29,6 +28,25 @@ logsource:
 detection:
     selection:
         EventID: 4624
+    condition: selection
+"""
+
+
+#: A rule of its own (the test-folder regroup moves the CLI tests' module).
+RULE = """title: Security Log Cleared
+id: 99999999-9999-9999-9999-999999999999
+status: stable
+level: high
+author: Jane Doe
+tags:
+    - attack.defense-evasion
+    - attack.t1070.001
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 1102
     condition: selection
 """
 
