@@ -18,7 +18,6 @@ from core.query.stack import (
     STACK_ALIASES,
     SYSTEM_COLUMNS,
     Stack,
-    StackField,
     StackRow,
     _fold,
     _merge,
@@ -53,7 +52,9 @@ def stack(
     as holding the field, the same order, limit, `more` and `missing`."""
     if limit is not None and limit < 0:
         raise QueryError("the limit must be >= 0", 0)
-    target = _target(engine, by)
+    key = by.strip().lower()
+    known = key in SYSTEM_COLUMNS or key in STACK_ALIASES
+    target = resolve_field(by, () if known else (key,))
     total = count(engine, where)
     if target.column is not None:
         rows = engine.table(query_sql.stack_column(where, target.column)).to_pylist()
@@ -61,19 +62,11 @@ def stack(
         held = sum(c for _, c in groups.values())
     else:
         groups, held = _field_counts(engine, where, target.names)
+        if not known and not held:  # no value in the view: is it a name of the dataset at all?
+            resolve_field(by, {str(r["name"]) for r in engine.table(query_sql.field_names()).to_pylist()})
     ranked = _ranked(groups, limit, descending)
     out = tuple(StackRow(v, c, c / total if total else 0.0) for v, c in ranked)
     return Stack(target.query_name, total, out, len(groups), len(groups) - len(out), max(0, total - held))
-
-
-def _target(engine: Engine, by: str) -> StackField:
-    """`resolve_field` with the dataset's EventData names, read only when `by` is not a System
-    column or an alias (a pass over the dataset)."""
-    key = by.strip().lower()
-    if key in SYSTEM_COLUMNS or key in STACK_ALIASES:
-        return resolve_field(by, ())
-    names = {str(r["name"]) for r in engine.table(query_sql.field_names()).to_pylist()}
-    return resolve_field(by, names)
 
 
 def _field_counts(engine: Engine, where: str, names: tuple[str, ...]) -> tuple[dict[str, tuple[str, int]], int]:
