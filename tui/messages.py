@@ -89,9 +89,13 @@ class FindingsReady(Message, Generic[P]):
 @dataclass
 class SigmaProgressed(Message, bubble=False):
     """How far the Sigma rules' run is (posted to the app from the worker that runs them; the
-    app forwards it to its screens), or None once it has ended."""
+    app forwards it to its screens), or None once it has ended. Only the latest progress
+    matters: one not handled yet is replaced (never the end)."""
 
     progress: SigmaProgress | None
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SigmaProgressed) and message.progress is not None and self.progress is not None
 
 
 @dataclass
