@@ -28,6 +28,7 @@ from core.findings.sigma import (
     HINT,
     LEVELS,
     STATUSES,
+    SigmaProgress,
     SigmaResult,
     rule_dirs,
     run_sigma,
@@ -121,8 +122,20 @@ def sigma_for(args: argparse.Namespace, store: Any) -> SigmaResult | None:
     if not dirs:
         print(f"evtx-explorer: {HINT}", file=sys.stderr)
         return None
-    return run_sigma(store, dirs, min_level=args.min_level, statuses=tuple(args.status or DEFAULT_STATUSES),
-                     use_cache=not args.no_cache)
+    err = sys.stderr
+    shown = err.isatty()  # a terminal only: a redirected stderr gets no progress lines
+
+    def progress(p: SigmaProgress) -> None:
+        err.write("\r\x1b[K" + p.text())  # digits and fixed words only: nothing to escape
+        err.flush()
+
+    try:
+        return run_sigma(store, dirs, min_level=args.min_level, statuses=tuple(args.status or DEFAULT_STATUSES),
+                         use_cache=not args.no_cache, progress=progress if shown else None)
+    finally:
+        if shown:
+            err.write("\r\x1b[K")
+            err.flush()
 
 
 def run(args: argparse.Namespace) -> Exit:

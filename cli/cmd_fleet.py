@@ -18,6 +18,7 @@ from cli.common import dump_json
 from cli.exit_codes import Exit
 from core.model.text import printable
 from core.query.lexer import QueryError
+from core.query.stack import DEFAULT_LIMIT
 
 ACTIONS = ("query", "stack", "timeline", "findings", "processes")
 
@@ -31,11 +32,16 @@ def register(sub: Any) -> None:
     parser.add_argument("--master", default="local[2]", help="Spark master URL (default local[2])")
     parser.add_argument("--where", default="", help="filter, as in 'query' (e.g. '4688 image:*rundll32*')")
     parser.add_argument("--by", default="EventID", help="stack: the field or column to stack on")
-    parser.add_argument("--bucket", choices=("1s", "1m", "1h", "1d"), default="1h", help="timeline bucket")
-    parser.add_argument("--limit", type=int, default=None, help="query/stack: at most N rows")
+    parser.add_argument("--bucket", default=None, metavar="WIDTH",
+                        help="timeline: bucket width 30s, 1m, 5m, 1h, 1d, 1w (default: chosen from the span, as "
+                        "'timeline')")
+    parser.add_argument("--limit", type=int, default=None,
+                        help=f"query: at most N rows; stack: at most N values (default {DEFAULT_LIMIT}; 0 = all)")
+    parser.add_argument("--desc", action="store_true", help="stack: most common first (default: rarest first)")
     parser.add_argument("--handles", action="store_true", help="processes: the handle instances instead")
     parser.add_argument("--rules", metavar="FILE", default=None, help="findings: rules TOML over the defaults")
-    parser.add_argument("--json", action="store_true", help="JSON lines (query always writes JSON lines)")
+    parser.add_argument("--json", action="store_true", help="JSON lines (query always writes JSON lines); "
+                        "stack and timeline: the JSON document of 'stack'/'timeline --format json'")
     parser.add_argument("--open", action="store_true", help="open the result's events in the app")
     parser.add_argument("--context", type=float, default=None, metavar="MINUTES",
                         help="with --open: also the events on the same computers within MINUTES of them")
@@ -91,16 +97,8 @@ def _act(engine: Any, args: argparse.Namespace, rules: Any) -> Exit:
         for row in api.stream(engine, args.where, args.limit):
             print(dump_json(event_document(row), indent=None))
         return Exit.OK
-    if args.action == "stack":
-        found = api.stack(engine, args.where, args.by, args.limit)
-        _print(found, args.json, lambda r: f"{r['count']:>10}  {printable(str(r['value']))}")
-        if args.open:  # the events of the rarest values shown
-            return _open(_with_context(engine, api.query(engine, args.where), args.context))
-        return Exit.OK
-    if args.action == "timeline":
-        found = api.timeline(engine, args.where, args.bucket)
-        _print(found, args.json, lambda r: f"{r['bucket'] or 'no time':<30} {r['count']:>10}")
-        return Exit.OK
+    if args.action in ("stack", "timeline"):
+        return _stack_or_timeline(engine, args)
     if args.action == "findings":
         found = api.findings(engine, rules, args.where)
         _print(found, args.json, lambda r: f"{r['severity']:<8} {r['rule']:<34} {printable(r['computer'])} "
@@ -111,6 +109,29 @@ def _act(engine: Any, args: argparse.Namespace, rules: Any) -> Exit:
     keys = [(r["source"], r["place"]) for r in found]
     if args.open:
         return _open(_with_context(engine, api.events_at(engine, keys), args.context))
+    return Exit.OK
+
+
+def _stack_or_timeline(engine: Any, args: argparse.Namespace) -> Exit:
+    """As the one-machine `stack` / `timeline` commands: the same answers, printed the same way."""
+    from cli.cmd_stack import write_stack
+    from cli.cmd_timeline import write_timeline
+    from core.fleet import api
+    from core.query.timeline import parse_width
+
+    fmt = "json" if args.json else "text"
+    try:
+        if args.action == "timeline":
+            width = None if args.bucket is None else parse_width(args.bucket)
+            write_timeline(api.timeline(engine, args.where, width), fmt, sys.stdout)
+            return Exit.OK
+        limit = DEFAULT_LIMIT if args.limit is None else (args.limit or None)
+        write_stack(api.stack(engine, args.where, args.by, limit=limit, descending=args.desc), fmt, sys.stdout)
+    except QueryError as exc:
+        print(f"evtx-explorer: {'--bucket' if args.action == 'timeline' else '--by'}: {exc.message}", file=sys.stderr)
+        return Exit.USAGE
+    if args.open:  # the events of the stacked view
+        return _open(_with_context(engine, api.query(engine, args.where), args.context))
     return Exit.OK
 
 

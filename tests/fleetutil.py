@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -79,29 +78,18 @@ def store_query(store: Store, where: str) -> list[tuple[str, int]]:
     return [name(se.id) for se in store.iter_events(compiled.where, compiled.params)]
 
 
-_COLUMNS = {"eventid": "event_id", "id": "event_id", "computer": "computer", "host": "computer",
-            "channel": "channel", "provider": "provider", "level": "level", "usersid": "user_sid"}
+def store_stack(store: Store, where: str, by: str) -> Any:
+    """The one-machine stack (`core.query.stack`) of the same query: what `api.stack` must give."""
+    from core.query.stack import stack
+
+    return stack(store, compile_query(where), by, limit=None)
 
 
-def store_stack(store: Store, where: str, by: str) -> list[dict[str, Any]]:
-    """Stack by Python over the store's events: the meaning `query_sql.stack` must have."""
-    compiled = compile_query(where)
-    column = _COLUMNS.get(by.lower())
-    counts: Counter[str | None] = Counter()
-    for se in store.iter_events(compiled.where, compiled.params):
-        value = getattr(se.event, column) if column else se.event.get(by)
-        counts[None if value is None else str(value)] += 1
-    rows = sorted(counts.items(), key=lambda kv: (kv[1], kv[0] is not None, kv[0] or ""))
-    return [{"value": v, "count": n} for v, n in rows]
+def store_timeline(store: Store, where: str, width: int | None) -> Any:
+    """The one-machine timeline (`core.query.timeline`): what `api.timeline` must give."""
+    from core.query.timeline import timeline
 
-
-def store_timeline(store: Store, where: str, width: int) -> list[tuple[int | None, int]]:
-    compiled = compile_query(where)
-    counts: Counter[int | None] = Counter()
-    for se in store.iter_events(compiled.where, compiled.params):
-        ts = se.event.filetime
-        counts[None if ts is None else ts - ts % width] += 1
-    return sorted(counts.items(), key=lambda kv: (kv[0] is not None, kv[0] or 0))
+    return timeline(store, compile_query(where), width)
 
 
 #: Queries over every kind of term: ids and lists, aliases (numbers in hex), globs, free text,

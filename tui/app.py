@@ -36,7 +36,15 @@ from tui.event_table import EventTable
 from tui.filter_bar import FilterBar, FilterInput
 from tui.history import History
 from tui.loading import Loader
-from tui.messages import FindingsComputed, JumpToEvent, LoadFinished, LoadProgress, LoadStarted, MarksChanged
+from tui.messages import (
+    FindingsComputed,
+    JumpToEvent,
+    LoadFinished,
+    LoadProgress,
+    LoadStarted,
+    MarksChanged,
+    SigmaProgressed,
+)
 from tui.status import StatusBar, status_text
 from tui.table_rows import local_offset_label
 from tui.timeline_strip import TimelineStrip
@@ -248,17 +256,26 @@ class EvtxApp(AppActions):
         computed = compute_findings(self.workspace.models, path, loaded)
         self.post_message(computed)
         if loaded and computed.by_event is not None:  # then with the Sigma matches (computed once)
-            from tui.findings_view import sigma_findings
+            from tui.findings_view import sigma_findings, to_app
             from tui.table_findings import findings_by_event
 
             try:
-                extra, titles = sigma_findings(self.workspace)
+                extra, titles = sigma_findings(self.workspace, to_app(self))
             except Exception:  # noqa: BLE001 - the Findings view shows the reason
                 return
             if extra:
                 known = [f for items in computed.by_event.values() for f in items]
                 self.post_message(FindingsComputed(path, findings_by_event([*known, *extra]),
                                                    {**computed.titles, **titles}))
+
+    def on_sigma_progressed(self, message: SigmaProgressed) -> None:
+        """The Sigma run's progress in the status line (cleared when it ends), and to the views."""
+        text = message.progress.text() if message.progress is not None else ""
+        if text or self._note.startswith("Sigma:"):
+            self._note = text
+            self._refresh_status()
+        for screen in self.screen_stack[1:]:
+            screen.post_message(SigmaProgressed(message.progress))
 
     def on_findings_computed(self, message: FindingsComputed) -> None:
         ws = self.workspace

@@ -11,22 +11,26 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.binding import Binding, BindingType
-from textual.widgets import Tree
+from textual.message_pump import MessagePump
+from textual.widgets import Static, Tree
 
 from core.findings.engine import Finding
 from core.findings.sigma import HINT, SigmaResult, rule_dirs, run_sigma
 from core.findings.sigma.child import sigma_in_child
+from core.findings.sigma.progress import SigmaProgress
 from core.findings.sigma.report import coverage_lines, per_rule
 from core.model.event import iso_from_filetime
 from core.model.text import printable
 from core.store.child_process import ChildFailed
 from core.store.store import Store
-from tui.messages import FindingsReady
+from tui.findings_filters import Filters, FindingsGroups, SigmaRuleGroup, apply, next_value, statuses_of, tactics_of
+from tui.messages import FindingsReady, SigmaProgressed
 from tui.model_cache import FindingsData, ModelCache
 from tui.nav_tree import TreeItem, ViewNode
 from tui.tree_views import SingleTreeScreen, activate
@@ -105,19 +109,32 @@ def group_findings(data: FindingsData) -> list[ViewNode]:
 CHILD_SIGMA_EVENTS = 30_000
 
 
+#: Hears a Sigma run's progress, then None when it has ended (`workspace_sigma`).
+SigmaListener = Callable[[SigmaProgress | None], None]
+
+def to_app(app: MessagePump) -> SigmaListener:
+    """A listener posting the progress to `app` as typed messages (from any thread: the UI is
+    touched only by their handlers, on the main thread)."""
+
+    def tell(progress: SigmaProgress | None) -> None:
+        app.post_message(SigmaProgressed(progress))
+
+    return tell
+
+
 #: Sigma levels as the severity words above.
 SIGMA_LEVELS = {"informational": "info"}
 
 
-def sigma_nodes(result: SigmaResult) -> list[ViewNode]:
-    """Sigma matches grouped by level, then rule (counts per rule and host, the rule's author,
-    which its license requires wherever a match is shown, its status and ATT&CK tags: the
-    view's search filters on them), then one line per event; and a node saying what ran and
-    what was skipped per source."""
+def sigma_rule_groups(result: SigmaResult) -> tuple[list[SigmaRuleGroup], ViewNode]:
+    """One node per Sigma rule that fired (counts per rule and host, the rule's author, which its
+    license requires wherever a match is shown, its status and ATT&CK tags: the view's search
+    and filters use them), one line per event under it; and a node saying what ran and what was
+    skipped per source. `findings_filters.apply` groups the rules by level."""
     by_rule: dict[int, list[Any]] = defaultdict(list)
     for match in result.matches:
         by_rule[match.rule].append(match)
-    levels: dict[str, list[ViewNode]] = defaultdict(list)
+    rules: list[SigmaRuleGroup] = []
     for rule_index, count, hosts in per_rule(result):
         meta = result.rules[rule_index]
         level, title, author = meta.level, meta.title, meta.author
@@ -138,13 +155,16 @@ def sigma_nodes(result: SigmaResult) -> list[ViewNode]:
             ])), store_id=m.store_id)
             for m in items
         )
-        levels[level].append(ViewNode(label, children=children))
-    nodes = [ViewNode(Text(f"Sigma {printable(level)} ({sum(len(n.children) for n in group):,})", style="bold"),
-                      children=tuple(group))
-             for level, group in sorted(levels.items(), key=lambda kv: _rank(SIGMA_LEVELS.get(kv[0], kv[0])))]
+        rules.append(SigmaRuleGroup(ViewNode(label, children=children), SIGMA_LEVELS.get(level, level),
+                                    meta.status, meta.tactics))
     lines = coverage_lines(result)
-    nodes.append(ViewNode(printable(lines[0]), children=tuple(ViewNode(printable(x.strip())) for x in lines[1:])))
-    return nodes
+    coverage = ViewNode(printable(lines[0]), children=tuple(ViewNode(printable(x.strip())) for x in lines[1:]))
+    return rules, coverage
+
+
+def sigma_level_name(severity: str) -> str:
+    """A severity word as Sigma spells the level (`info` is `informational`)."""
+    return next((k for k, v in SIGMA_LEVELS.items() if v == severity), severity)
 
 
 _RESULTS: weakref.WeakKeyDictionary[ModelCache, tuple[threading.Lock, dict[str, SigmaResult | None]]] = (
@@ -153,11 +173,12 @@ _RESULTS: weakref.WeakKeyDictionary[ModelCache, tuple[threading.Lock, dict[str, 
 _RESULTS_LOCK = threading.Lock()
 
 
-def workspace_sigma(ws: Workspace) -> SigmaResult | None:
+def workspace_sigma(ws: Workspace, progress: SigmaListener | None = None) -> SigmaResult | None:
     """The Sigma result of the workspace's loaded store (blocking: a worker's), computed once
     for the view and the table's markers, from the folders `--sigma` named (the environment
     `cli.cmd_open` sets) or the user's sigma folder; None without rules. Big stores run it in a
-    child process."""
+    child process. `progress` hears how far the run is, and None once it has ended (only when
+    this call ran the rules: a result already made is returned at once)."""
     dirs = rule_dirs(None)
     if not dirs or not ws.loaded or ws.store_path is None:
         return None
@@ -173,31 +194,38 @@ def workspace_sigma(ws: Workspace) -> SigmaResult | None:
         try:
             if store.shareable and store.size() >= CHILD_SIGMA_EVENTS:
                 try:
-                    sigma_in_child(path, dirs, ws.models.stop)
+                    sigma_in_child(path, dirs, ws.models.stop, progress=progress)
                 except ChildFailed:
                     if ws.models.stop.is_set():
                         return None
-            result = run_sigma(store, dirs)  # the child's result, from the store's cache
+            result = run_sigma(store, dirs, progress=progress)  # the child's result, from the store's cache
         finally:
             store.close()
+            if progress is not None:
+                progress(None)
         done[str(path)] = result
         return result
 
 
-def sigma_view_nodes(ws: Workspace) -> list[ViewNode]:
-    """The Sigma nodes of the view, or a hint."""
+def findings_groups(data: FindingsData, ws: Workspace, progress: SigmaListener | None = None) -> FindingsGroups:
+    """The view's groups (the worker's part): built-in rules' groups, Sigma rules, and the
+    Sigma coverage node or a hint."""
+    builtin = tuple((group_level(node), node) for node in group_findings(data))
     if not rule_dirs(None):
-        return [ViewNode(printable(HINT))]
+        return FindingsGroups(builtin, always=(ViewNode(printable(HINT)),))
     if not ws.loaded:
-        return [ViewNode("Sigma rules run once the inputs are loaded")]
-    result = workspace_sigma(ws)
-    return [] if result is None else sigma_nodes(result)
+        return FindingsGroups(builtin, always=(ViewNode("Sigma rules run once the inputs are loaded"),))
+    result = workspace_sigma(ws, progress)
+    if result is None:
+        return FindingsGroups(builtin)
+    rules, coverage = sigma_rule_groups(result)
+    return FindingsGroups(builtin, tuple(rules), (coverage,))
 
 
-def sigma_findings(ws: Workspace) -> tuple[list[Finding], dict[str, str]]:
+def sigma_findings(ws: Workspace, progress: SigmaListener | None = None) -> tuple[list[Finding], dict[str, str]]:
     """The Sigma matches as findings for the table's marker column and the detail pane (the
     rule's author in the title they show), and those titles by rule."""
-    result = workspace_sigma(ws)
+    result = workspace_sigma(ws, progress)
     if result is None:
         return [], {}
     titles: dict[str, str] = {}
@@ -223,15 +251,11 @@ def group_level(node: ViewNode) -> str | None:
     return word if word in SEVERITY_ORDER else None
 
 
-def at_least(groups: list[ViewNode], level: str) -> list[ViewNode]:
-    """The groups of `level` or more severe (and the nodes that are not findings)."""
-    rank = _rank(level)
-    return [g for g in groups if (lvl := group_level(g)) is None or _rank(lvl) <= rank]
-
-
 class FindingsScreen(SingleTreeScreen):
     """Findings grouped by rule; `enter` on a finding jumps to its event; `l` raises the lowest
-    severity shown (info, low, medium, high, critical, then all again)."""
+    severity shown (info, low, medium, high, critical, then all again); `a` cycles the ATT&CK
+    tactics and `s` the statuses of the Sigma rules that fired (then all again). The filters
+    combine (`tui.findings_filters`)."""
 
     VIEW_TITLE = "Findings"
     WAITING = "running the findings rules..."
@@ -239,38 +263,71 @@ class FindingsScreen(SingleTreeScreen):
     TREE_ID = "findings-tree"
     SEARCH_HINT = "search the findings (rule, author, tactic, status, host)"
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("l", "min_level", "Min level")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("l", "min_level", "Min level"),
+        Binding("a", "tactic", "Tactic"),
+        Binding("s", "status", "Status"),
+    ]
 
-    #: The lowest severity shown ("info": everything).
-    min_level = "info"
-    _last: FindingsReady[list[ViewNode]] | None = None
+    _last: FindingsReady[FindingsGroups] | None = None
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__(workspace)
+        self.filters = Filters(rank=_rank)
+
+    @property
+    def min_level(self) -> str:
+        """The lowest severity shown ("info": everything)."""
+        return self.filters.min_level
+
+    def _refilter(self) -> None:
+        if self._last is not None:
+            self.on_findings_ready(self._last)
+
+    def _groups(self) -> FindingsGroups:
+        prepared = self._last.prepared if self._last is not None else None
+        return prepared if prepared is not None else FindingsGroups()
 
     def action_min_level(self) -> None:
         order = SEVERITY_ORDER[::-1]  # info, low, medium, high, critical
-        self.min_level = order[(order.index(self.min_level) + 1) % len(order)]
-        if self._last is not None:
-            self.on_findings_ready(self._last)
+        self.filters.min_level = order[(order.index(self.filters.min_level) + 1) % len(order)]
+        self._refilter()
+
+    def action_tactic(self) -> None:
+        self.filters.tactic = next_value(self.filters.tactic, tactics_of(self._groups()))
+        self._refilter()
+
+    def action_status(self) -> None:
+        self.filters.status = next_value(self.filters.status, statuses_of(self._groups()))
+        self._refilter()
 
     @work(thread=True, exclusive=True, group="findings")
     def _load(self) -> None:
         ws = self.workspace
-        ws.request_findings(self, lambda data: group_findings(data) + sigma_view_nodes(ws))
+        tell = to_app(self.app)
+        ws.request_findings(self, lambda data: findings_groups(data, ws, tell))
 
-    def on_findings_ready(self, message: FindingsReady[list[ViewNode]]) -> None:
+    def on_sigma_progressed(self, message: SigmaProgressed) -> None:
+        """While the view waits for its findings, the Sigma run's progress under its title."""
+        status = self.query_one("#view-status", Static)
+        if message.progress is not None and str(status.render()).startswith(self.WAITING):
+            status.update(Text(f"{self.WAITING}   {message.progress.text()}"))
+
+    def on_findings_ready(self, message: FindingsReady[FindingsGroups]) -> None:
         self._last = message
         data = message.data
-        groups = None if message.error or data is None else message.prepared
-        if groups is not None and self.min_level != "info":
-            groups = at_least(groups, self.min_level)
+        prepared = None if message.error or data is None else message.prepared
+        groups = None if prepared is None else apply(prepared, self.filters, sigma_level_name)
         total = len(data.findings) if data is not None else 0
         fired = len({f.rule for f in data.findings}) if data is not None else 0
         summary = f"{total:,} findings from {fired} rules" if total else "no built-in rule fired"
         if data is not None and data.sources:
             summary += "   rules: " + ", ".join(printable(s) for s in data.sources)
-        if self.min_level != "info":
-            summary += f"   showing {self.min_level} and up (l)"
+        shown = self.filters.describe()
+        if shown:
+            summary += "   " + shown
         # Open one level more when there is a single group or only Sigma's (no built-in rule fired).
-        depth = 1 if groups is not None and (len(groups) == 1 or not fired) else 0
+        depth = 1 if groups is not None and (len(groups) == 1 or not fired or self.filters.narrows_rules) else 0
         self.show_result(message.error or (None if data else "no findings"), groups, depth=depth, summary=summary,
                          partial=message.partial)
 

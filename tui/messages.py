@@ -20,6 +20,7 @@ from core.store.ingest import Progress
 if TYPE_CHECKING:  # the engines load when a view first needs them, not when the app starts
     from core.correlate.model import CorrelationModel
     from core.findings.engine import Finding, FindingsData
+    from core.findings.sigma.progress import SigmaProgress
 
 #: What a view made of the model or the findings in its worker (its tree's nodes, its rows...).
 P = TypeVar("P")
@@ -83,6 +84,18 @@ class FindingsReady(Message, Generic[P]):
     partial: bool
     error: str | None = None
     prepared: P | None = None
+
+
+@dataclass
+class SigmaProgressed(Message, bubble=False):
+    """How far the Sigma rules' run is (posted to the app from the worker that runs them; the
+    app forwards it to its screens), or None once it has ended. Only the latest progress
+    matters: one not handled yet is replaced (never the end)."""
+
+    progress: SigmaProgress | None
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SigmaProgressed) and message.progress is not None and self.progress is not None
 
 
 @dataclass

@@ -12,6 +12,19 @@ from core.fleet import query_sql
 from core.fleet.engines import Engine
 from core.fleet.per_host import FINDINGS, HANDLES, PER_EVENT_RULES, PROCESSES, findings_of, handles_of, processes_of
 from core.model.event import iso_from_filetime
+from core.query.lexer import QueryError
+from core.query.stack import (
+    DEFAULT_LIMIT,
+    STACK_ALIASES,
+    SYSTEM_COLUMNS,
+    Stack,
+    StackRow,
+    _fold,
+    _merge,
+    _ranked,
+    resolve_field,
+)
+from core.query.timeline import MAX_BUCKETS, SECOND, Bucket, Timeline, auto_width, width_label
 
 
 def query(engine: Engine, where: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -29,16 +42,74 @@ def count(engine: Engine, where: str) -> int:
     return int(engine.table(query_sql.count_events(where)).to_pylist()[0]["n"])
 
 
-def stack(engine: Engine, where: str, by: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """[{value, count}] rarest first; `value` None for events without the field."""
-    rows: list[dict[str, Any]] = engine.table(query_sql.stack(where, by, limit)).to_pylist()
-    return rows
+def stack(
+    engine: Engine, where: str, by: str, *, limit: int | None = DEFAULT_LIMIT, descending: bool = False
+) -> Stack:
+    """The stack of `by` over the matching events, as `core.query.stack.stack` gives it for the
+    same events: the same field names and aliases (an unknown one raises the same QueryError),
+    every value of a multi-valued field counted (an event holding two values counts for each),
+    values grouped with ASCII case folding, an alias's event counted once per value and once
+    as holding the field, the same order, limit, `more` and `missing`."""
+    if limit is not None and limit < 0:
+        raise QueryError("the limit must be >= 0", 0)
+    key = by.strip().lower()
+    known = key in SYSTEM_COLUMNS or key in STACK_ALIASES
+    target = resolve_field(by, () if known else (key,))
+    total = count(engine, where)
+    if target.column is not None:
+        rows = engine.table(query_sql.stack_column(where, target.column)).to_pylist()
+        groups = _merge((r["value"], int(r["n"])) for r in rows)
+        held = sum(c for _, c in groups.values())
+    else:
+        groups, held = _field_counts(engine, where, target.names)
+        if not known and not held:  # no value in the view: is it a name of the dataset at all?
+            resolve_field(by, {str(r["name"]) for r in engine.table(query_sql.field_names()).to_pylist()})
+    ranked = _ranked(groups, limit, descending)
+    out = tuple(StackRow(v, c, c / total if total else 0.0) for v, c in ranked)
+    return Stack(target.query_name, total, out, len(groups), len(groups) - len(out), max(0, total - held))
 
 
-def timeline(engine: Engine, where: str, bucket: str) -> list[dict[str, Any]]:
-    """[{bucket (ISO start, None = no time), ticks, count}] in time order."""
-    rows = engine.table(query_sql.timeline(where, bucket)).to_pylist()
-    return [{"bucket": iso_from_filetime(r["bucket"]), "ticks": r["bucket"], "count": r["count"]} for r in rows]
+def _field_counts(engine: Engine, where: str, names: tuple[str, ...]) -> tuple[dict[str, tuple[str, int]], int]:
+    """As `core.query.stack._field_counts`: counts per value (the spelling of its first event),
+    the events holding the field counted once per value; with an alias, the surplus of events
+    holding a value (or any value) under two of its names taken off."""
+    rows = engine.table(query_sql.stack_pairs(where, names)).to_pylist()
+    rows.sort(key=lambda r: (r["first_source"], r["first_place"], r["name"], r["value"]))
+    groups = _merge((r["value"], int(r["n"])) for r in rows)
+    held = sum(int(r["n"]) for r in rows)
+    if len(names) == 1:
+        return groups, held
+    for r in engine.table(query_sql.stack_value_overlaps(where, names)).to_pylist():
+        key = _fold(str(r["fold"]))
+        if key in groups:
+            text, n = groups[key]
+            groups[key] = (text, n - int(r["extra"]))
+    extra = engine.table(query_sql.stack_event_overlaps(where, names)).to_pylist()
+    return groups, held - int((extra[0]["extra"] if extra else None) or 0)
+
+
+def timeline(engine: Engine, where: str, width: int | None = None) -> Timeline:
+    """The histogram of the matching events, as `core.query.timeline.timeline` gives it for the
+    same events: the same automatic width (or `width` ticks), buckets aligned to the width in
+    UTC from the first to the last event, empty ones kept, events without a time apart, and
+    the same QueryError past MAX_BUCKETS."""
+    span = engine.table(query_sql.time_span(where)).to_pylist()[0]
+    first, last, total = span["first"], span["last"], int(span["n"])
+    if first is None or last is None:
+        return Timeline(width or SECOND, (), total, total)
+    if width is None:
+        width = auto_width(first, last)
+    elif width <= 0:
+        raise QueryError("the bucket width must be positive", 0)
+    lo, hi = first // width, last // width
+    if hi - lo + 1 > MAX_BUCKETS:
+        raise QueryError(f"{hi - lo + 1:,} buckets of {width_label(width)}: more than {MAX_BUCKETS:,} "
+                         "(choose a wider bucket)", 0)
+    counts = {int(r["bucket"]) // width: int(r["count"])
+              for r in engine.table(query_sql.timeline(where, width)).to_pylist()}
+    timed = sum(counts.values())
+    buckets = tuple(Bucket(b * width, (b + 1) * width, counts.get(b, 0)) for b in range(lo, hi + 1))
+    return Timeline(width, buckets, total, total - timed)
 
 
 def _sorted(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:

@@ -31,10 +31,6 @@ TABLE = "events"
 #: View order, as the store's (`core.store.store.TIME_ORDER`): time (no time first), EventRecordID,
 #: then the event's place in its input.
 ORDER = ("ts", "record_id", "source", "place")
-#: Stack keys that name a column rather than an EventData field (besides SYSTEM_FIELDS).
-STACK_COLUMNS = {"id": "event_id", "record": "record_id", "host": "computer", "file": "source", "source": "source"}
-#: Timeline buckets, in FILETIME ticks.
-BUCKETS = {"1s": 10_000_000, "1m": 600_000_000, "1h": 36_000_000_000, "1d": 864_000_000_000}
 
 
 def where_expr(text: str) -> exp.Expr:
@@ -60,47 +56,103 @@ def count_events(text: str) -> exp.Select:
     return exp.select(exp.Count(this=exp.Star()).as_("n")).from_(TABLE).where(where_expr(text))
 
 
-def stack(text: str, by: str, limit: int | None = None) -> exp.Select:
-    """Distinct values of `by` among the matching events with their counts, rarest first (then by
-    value, no value first). `by` is a System field, a column alias or an EventData field name;
-    an event without the field counts under no value (NULL)."""
-    value = exp.Cast(this=_stack_value(by), to=exp.DataType.build("text")).as_("value")
-    inner = exp.select(value).from_(TABLE).where(where_expr(text))
-    query = (
-        exp.select("value", exp.Count(this=exp.Star()).as_("count"))
-        .from_(inner.subquery("s"))
-        .group_by("value")
-        .order_by(exp.Ordered(this=exp.column("count")), exp.Ordered(this=exp.column("value"), nulls_first=True))
-    )
-    return query.limit(limit) if limit is not None else query
+# -- stacks and timelines: the SQL parts; `core.fleet.api` combines them exactly as the store's
+# `core.query.stack` / `core.query.timeline` do (the same counts, the same buckets).
+
+#: SQLite's NOCASE folds ASCII letters only: the fleet folds the same way (TRANSLATE, not LOWER).
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def timeline(text: str, bucket: str) -> exp.Select:
-    """Event counts per time bucket (start in FILETIME ticks; NULL for events without a time)."""
-    width = BUCKETS[bucket]
+def _ascii_fold(this: exp.Expr) -> exp.Expr:
+    return exp.Translate(this=this, from_=exp.Literal.string(_UPPER), to=exp.Literal.string(_UPPER.lower()))
+
+
+def _pairs(text: str, names: tuple[str, ...]) -> exp.Select:
+    """One row per (event, EventData pair) whose name is one of `names` (lower-cased), over the
+    matching events: (source, place, name, value), as `f` unnested from `fields`."""
+    name_cond = exp.In(this=_pair("name"), expressions=[exp.Literal.string(n) for n in names])
+    return (exp.select("source", "place", _pair("name").as_("name"), _pair("value").as_("value"))
+            .from_(TABLE).join(_unnest()).where(exp.and_(where_expr(text), name_cond)))
+
+
+def _pair(attr: str) -> exp.Expr:
+    """`pair.<attr>`: a member of an unnested `fields` element (not `f`: the filters' lambdas use it)."""
+    return exp.Dot(this=exp.to_identifier("pair"), expression=exp.to_identifier(attr))
+
+
+def _unnest() -> exp.Unnest:
+    """`UNNEST(fields) AS t(pair)` (Spark: `LATERAL VIEW EXPLODE(fields) t AS pair`)."""
+    return exp.Unnest(expressions=[exp.column("fields")],
+                      alias=exp.TableAlias(this=exp.to_identifier("t"), columns=[exp.to_identifier("pair")]))
+
+
+def stack_pairs(text: str, names: tuple[str, ...]) -> exp.Select:
+    """Per (name, value) of `names`: how many matching events hold it (each event once, as a
+    posting list lists it once), and the first of them (for the spelling shown)."""
+    inner = _pairs(text, names).distinct()
+    return (exp.select("name", "value", exp.Count(this=exp.Star()).as_("n"), exp.Min(this=exp.column("source"))
+                       .as_("first_source"), exp.Min(this=exp.column("place")).as_("first_place"))
+            .from_(inner.subquery("s")).group_by("name", "value"))
+
+
+def stack_value_overlaps(text: str, names: tuple[str, ...]) -> exp.Select:
+    """Per folded value: how many times too many the events holding it under several of
+    `names` are counted (an alias: the store counts such an event once per value)."""
+    per_event = (exp.select("source", "place", _ascii_fold(exp.column("value")).as_("fold"),
+                            exp.Count(this=exp.Distinct(expressions=[exp.column("name")])).as_("k"))
+                 .from_(_pairs(text, names).subquery("p")).group_by("source", "place", "fold"))
+    extra = exp.Sum(this=exp.Sub(this=exp.column("k"), expression=exp.Literal.number(1))).as_("extra")
+    return (exp.select("fold", extra).from_(per_event.subquery("s"))
+            .where(exp.GT(this=exp.column("k"), expression=exp.Literal.number(1))).group_by("fold"))
+
+
+def stack_event_overlaps(text: str, names: tuple[str, ...]) -> exp.Select:
+    """How many times too many the events holding values under several of `names` are counted
+    as events holding the field."""
+    per_event = (exp.select("source", "place", exp.Count(this=exp.Distinct(expressions=[exp.column("name")])).as_("k"))
+                 .from_(_pairs(text, names).subquery("p")).group_by("source", "place"))
+    extra = exp.Sum(this=exp.Sub(this=exp.column("k"), expression=exp.Literal.number(1))).as_("extra")
+    return (exp.select(extra).from_(per_event.subquery("s"))
+            .where(exp.GT(this=exp.column("k"), expression=exp.Literal.number(1))))
+
+
+def stack_column(text: str, column: str) -> exp.Select:
+    """Per value of an events column among the matching events (no value left out)."""
+    col = exp.column(column)
+    cond = exp.and_(where_expr(text), exp.Not(this=exp.Is(this=col, expression=exp.null())))
+    return (exp.select(col.as_("value"), exp.Count(this=exp.Star()).as_("n")).from_(TABLE).where(cond)
+            .group_by(col).order_by(exp.Ordered(this=exp.column("value"))))
+
+
+def field_names() -> exp.Select:
+    """Every EventData name of the dataset (lower-cased), for `resolve_field`'s errors."""
+    return exp.select(_pair("name").as_("name")).distinct().from_(TABLE).join(_unnest())
+
+
+def time_span(text: str) -> exp.Select:
+    """The matching events' first and last time, and how many there are."""
+    ts = exp.column("ts")
+    return exp.select(exp.Min(this=ts).as_("first"), exp.Max(this=ts).as_("last"),
+                      exp.Count(this=exp.Star()).as_("n")).from_(TABLE).where(where_expr(text))
+
+
+def timeline(text: str, width: int) -> exp.Select:
+    """Event counts per bucket of `width` ticks (start in FILETIME ticks, aligned to the width
+    in UTC as the store's: `ts // width`), events with a time only."""
     ts = exp.column("ts")
     start = exp.Sub(this=ts, expression=exp.Mod(this=ts, expression=exp.Literal.number(width)))
-    inner = exp.select(start.as_("bucket")).from_(TABLE).where(where_expr(text))
+    cond = exp.and_(where_expr(text), exp.Not(this=exp.Is(this=ts, expression=exp.null())))
+    inner = exp.select(start.as_("bucket")).from_(TABLE).where(cond)
     return (
         exp.select("bucket", exp.Count(this=exp.Star()).as_("count"))
         .from_(inner.subquery("s"))
         .group_by("bucket")
-        .order_by(exp.Ordered(this=exp.column("bucket"), nulls_first=True))
+        .order_by(exp.Ordered(this=exp.column("bucket")))
     )
 
 
 def _order() -> list[exp.Ordered]:
     return [exp.Ordered(this=exp.column(c), nulls_first=True) for c in ORDER]
-
-
-def _stack_value(by: str) -> exp.Expr:
-    name = by.lower()
-    column = STACK_COLUMNS.get(name) or SYSTEM_FIELDS.get(name)
-    if column is not None or name in ("pid", "tid", "level", "task", "opcode", "version", "keywords"):
-        return exp.column(column or name)
-    matches = _filter(exp.EQ(this=_f("name"), expression=exp.Literal.string(name)))
-    first = exp.Bracket(this=matches, expressions=[exp.Literal.number(1)], offset=1, safe=True)
-    return exp.Dot(this=first, expression=exp.to_identifier("value"))
 
 
 # -- the tree -----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from parsers.lifeline import die_with_parent as _die_with_parent
@@ -40,13 +41,15 @@ class ChildFailed(Exception):
 
 
 def run_child(
-    module: str, args: list[str], what: str, stop: threading.Event | None = None, poll: float = 0.1
+    module: str, args: list[str], what: str, stop: threading.Event | None = None, poll: float = 0.1,
+    tick: Callable[[], None] | None = None,
 ) -> bytes:
     """Run `python -m module args...` and return what it wrote on stdout.
 
     The caller's thread waits in steps of `poll` seconds so that `stop` (the app quits) kills the
     child at once; its pipes are closed whatever happens. Raises ChildFailed naming `what` with
-    the last lines of its stderr when it fails."""
+    the last lines of its stderr when it fails. `tick()` runs at each poll (to relay a child's
+    progress)."""
     cmd, env = module_command(module, *args)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     with proc:  # closes its pipes whatever happens
@@ -58,6 +61,8 @@ def run_child(
                 except subprocess.TimeoutExpired:
                     if stop is not None and stop.is_set():
                         raise ChildFailed("stopped") from None
+                    if tick is not None:
+                        tick()
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -54,12 +54,8 @@ def _postings_ids(tests: Sequence[FieldTest], params: list[Any]) -> str:
     return FIELD_IDS.format(cond=" OR ".join(parts))
 
 
-def candidates(
-    store: Store, event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest] = ()
-) -> Iterator[Candidate]:
-    """(id, ts, record_id, event_id, channel, provider, computer, EventData pairs) of every
-    event whose EventID is listed, whose channel is (case-insensitive), or that holds a value
-    passing one of `tests` (found through the posting lists), in id order."""
+def _where(event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest]) -> tuple[str, list[Any]]:
+    """The candidates' condition (`candidates`), or "" for none."""
     conds = []
     params: list[Any] = []
     if event_ids:
@@ -70,11 +66,31 @@ def candidates(
         params.extend(channels)
     if tests:
         conds.append(f"e.id IN ({_postings_ids(tests, params)})")
-    if not conds:
+    return " OR ".join(conds), params
+
+
+def count_candidates(
+    store: Store, event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest] = ()
+) -> int:
+    """How many events `candidates` yields (a progress total: the EventID index answers most)."""
+    where, params = _where(event_ids, channels, tests)
+    if not where:
+        return 0
+    return int(store.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", params).fetchone()[0])
+
+
+def candidates(
+    store: Store, event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest] = ()
+) -> Iterator[Candidate]:
+    """(id, ts, record_id, event_id, channel, provider, computer, EventData pairs) of every
+    event whose EventID is listed, whose channel is (case-insensitive), or that holds a value
+    passing one of `tests` (found through the posting lists), in id order."""
+    where, params = _where(event_ids, channels, tests)
+    if not where:
         return
     cur = store.conn.execute(
         "SELECT e.id, e.ts, e.record_id, e.event_id, e.channel, e.provider, e.computer, e.data FROM events e "
-        f"WHERE {' OR '.join(conds)} ORDER BY e.id",
+        f"WHERE {where} ORDER BY e.id",
         params,
     )
     loads = marshal.loads

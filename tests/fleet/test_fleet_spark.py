@@ -46,7 +46,7 @@ def test_spark_answers_are_the_stores(fleet: tuple[Path, Any, list[str]], spark_
     """One test, so that pytest-xdist never starts a second JVM for a second worker."""
     from core.findings.engine import load_rules
     from core.fleet import api
-    from core.fleet.query_sql import BUCKETS
+    from core.query.timeline import DAY
 
     store = fleet[1]
     for where in QUERIES:
@@ -58,9 +58,10 @@ def test_spark_answers_are_the_stores(fleet: tuple[Path, Any, list[str]], spark_
     assert api.count(spark_engine, f'cmd:"{HOSTILE_CMD}"') == 3
     assert api.count(spark_engine, "cmd:*%_*") == 3
     for where, by in (("", "EventID"), ("4688", "NewProcessName"), ("", "SubjectUserName"), ("", "computer")):
-        assert api.stack(spark_engine, where, by) == store_stack(store, where, by), by
-    got = [(r["ticks"], r["count"]) for r in api.timeline(spark_engine, "4688 OR 4624", "1m")]
-    assert got == store_timeline(store, "4688 OR 4624", BUCKETS["1m"])
+        assert api.stack(spark_engine, where, by, limit=None) == store_stack(store, where, by), by
+    assert api.stack(spark_engine, "", "user", limit=None) == store_stack(store, "", "user")  # an alias
+    for width in (None, 30 * DAY):
+        assert api.timeline(spark_engine, "4688 OR 4624", width) == store_timeline(store, "4688 OR 4624", width)
     assert api.processes(spark_engine) == store_processes(store)
     assert api.handles(spark_engine) == store_handles(store)
     assert api.findings(spark_engine, load_rules()) == store_findings_rows(store)

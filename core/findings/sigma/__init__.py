@@ -8,18 +8,19 @@ they can match (`engine`, `core.store.sigma_reads`) and keeps the result with th
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.store import sigma_reads as storage
 from core.store.store import Store
 
 from .engine import CompiledRules, SigmaMatch, SigmaResult, compile_rules, run_compiled
+from .progress import EVALUATING, LOADING, Progress, SigmaProgress
 from .ruleset import DEFAULT_MIN_LEVEL, DEFAULT_STATUSES, HINT, LEVELS, STATUSES, RuleMeta, load_rules, rule_dirs
 
 __all__ = [
     "DEFAULT_MIN_LEVEL", "DEFAULT_STATUSES", "HINT", "LEVELS", "STATUSES", "CompiledRules", "RuleMeta",
-    "SigmaMatch", "SigmaResult", "compile_dirs", "rule_dirs", "run_sigma",
+    "SigmaMatch", "SigmaProgress", "SigmaResult", "compile_dirs", "rule_dirs", "run_sigma",
 ]
 
 
@@ -28,10 +29,12 @@ ENGINE_VERSION = "sigma-engine-1"
 
 
 def compile_dirs(
-    dirs: Sequence[Path], *, min_level: str = DEFAULT_MIN_LEVEL, statuses: Sequence[str] = DEFAULT_STATUSES
+    dirs: Sequence[Path], *, min_level: str = DEFAULT_MIN_LEVEL, statuses: Sequence[str] = DEFAULT_STATUSES,
+    progress: Progress | None = None,
 ) -> CompiledRules:
     """Load and compile the rules under `dirs`."""
-    return compile_rules(load_rules(dirs, min_level=min_level, statuses=statuses))
+    loading = None if progress is None else (lambda done, total: progress(SigmaProgress(LOADING, done, total)))
+    return compile_rules(load_rules(dirs, min_level=min_level, statuses=statuses, progress=loading))
 
 
 def _key(dirs: Sequence[Path], min_level: str, statuses: Sequence[str]) -> str:
@@ -54,9 +57,10 @@ def run_sigma(
     min_level: str = DEFAULT_MIN_LEVEL,
     statuses: Sequence[str] = DEFAULT_STATUSES,
     use_cache: bool = True,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> SigmaResult:
-    """The Sigma matches of the store (from its cache when the same rule files were run)."""
+    """The Sigma matches of the store (from its cache when the same rule files were run);
+    `progress` hears how far loading and evaluating are (not called for a cached result)."""
     key = _key(dirs, min_level, statuses)
     if use_cache:
         cached = storage.load_result(store, key)
@@ -67,8 +71,17 @@ def run_sigma(
                     return value
             except Exception:  # noqa: BLE001, S110 - a damaged entry: compute it again
                 pass
-    compiled = compile_dirs(dirs, min_level=min_level, statuses=statuses)
-    result = run_compiled(storage.candidates(store, *compiled.query()), compiled, progress)
+    compiled = compile_dirs(dirs, min_level=min_level, statuses=statuses, progress=progress)
+    query = compiled.query()
+    evaluating = None
+    if progress is not None:
+        total, rules = storage.count_candidates(store, *query), len(compiled.rules)
+        progress(SigmaProgress(EVALUATING, 0, total, rules, 0))
+
+        def evaluating(done: int, matches: int) -> None:
+            progress(SigmaProgress(EVALUATING, min(done, total), total, rules, matches))
+
+    result = run_compiled(storage.candidates(store, *query), compiled, evaluating)
     if use_cache:
         storage.save_result(store, key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     return result

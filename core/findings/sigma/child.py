@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from core.store.child_process import die_with_parent, run_child
 from core.store.store import Store
 
 from . import run_sigma
+from .progress import Progress, SigmaProgress, read_file, write_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,18 +28,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.findings.sigma.child")
     parser.add_argument("db")
     parser.add_argument("--sigma", action="append", default=[])
+    parser.add_argument("--progress", default=None, help="a file to keep the latest progress in")
     args = parser.parse_args(argv)
+    report: Progress | None = None
+    if args.progress:
+        target = Path(args.progress)
+
+        def report(progress: SigmaProgress) -> None:
+            write_file(target, progress)
+
     with Store(args.db) as store:
-        run_sigma(store, [Path(d) for d in args.sigma])
+        run_sigma(store, [Path(d) for d in args.sigma], progress=report)
     return 0
 
 
-def sigma_in_child(db: Path, dirs: Sequence[Path], stop: threading.Event | None = None, poll: float = 0.1) -> None:
-    """Run the rules under `dirs` over the store at `db` in a child (its result then cached)."""
+def sigma_in_child(
+    db: Path, dirs: Sequence[Path], stop: threading.Event | None = None, poll: float = 0.1,
+    progress: Progress | None = None,
+) -> None:
+    """Run the rules under `dirs` over the store at `db` in a child (its result then cached);
+    `progress` hears what the child reports (polled from its progress file)."""
     args = [str(db)]
     for d in dirs:
         args += ["--sigma", str(d)]
-    run_child("core.findings.sigma.child", args, "Sigma", stop, poll)
+    if progress is None:
+        run_child("core.findings.sigma.child", args, "Sigma", stop, poll)
+        return
+    with tempfile.TemporaryDirectory(prefix="evtx-sigma-") as tmp:
+        path = Path(tmp) / "progress"
+        last: list[SigmaProgress | None] = [None]
+
+        def relay() -> None:
+            found = read_file(path)
+            if found is not None and found != last[0]:
+                last[0] = found
+                progress(found)
+
+        run_child("core.findings.sigma.child", [*args, "--progress", str(path)], "Sigma", stop, poll, relay)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -29,6 +29,8 @@ EVIDENCE_CHARS = 400
 MISSING = "needs a field this source lacks"
 #: Matches kept per rule: a rule firing on every event of a big log is noise past this.
 MAX_MATCHES_PER_RULE = 10_000
+#: Candidate events between two progress reports (about 0.1 s of evaluation).
+PROGRESS_EVERY = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,9 +258,10 @@ def _evidence(r: dict[str, str], names: tuple[str, ...]) -> tuple[tuple[str, str
 
 
 def run_compiled(
-    candidates: Any, compiled: CompiledRules, progress: Callable[[int], None] | None = None
+    candidates: Any, compiled: CompiledRules, progress: Callable[[int, int], None] | None = None
 ) -> SigmaResult:
-    """Evaluate `compiled` over the `candidates` (`core.store.sigma_reads.candidates` rows)."""
+    """Evaluate `compiled` over the `candidates` (`core.store.sigma_reads.candidates` rows);
+    `progress(events, matches)` every PROGRESS_EVERY events."""
     started = time.perf_counter()
     result = SigmaResult(
         rules=list(compiled.rules),
@@ -277,8 +280,8 @@ def run_compiled(
     n = 0
     for sid, ts, record_id, eid, channel, provider, computer, pairs in candidates:
         n += 1
-        if progress is not None and not n % 10_000:
-            progress(n)
+        if progress is not None and not n % PROGRESS_EVERY:
+            progress(n, len(result.matches))
         ch = channel.lower()
         exact = dispatch.get((ch, eid))
         anyid = dispatch.get((ch, None))
