@@ -76,7 +76,7 @@ def key_of(store: Store) -> Callable[[int], tuple[str, int]]:
 def store_query(store: Store, where: str) -> list[tuple[str, int]]:
     compiled = compile_query(where)
     name = key_of(store)
-    return [name(se.id) for se in store.iter_events(compiled.where, compiled.params)]
+    return [name(se.id) for se in store.iter_events(compiled)]
 
 
 _COLUMNS = {"eventid": "event_id", "id": "event_id", "computer": "computer", "host": "computer",
@@ -88,7 +88,7 @@ def store_stack(store: Store, where: str, by: str) -> list[dict[str, Any]]:
     compiled = compile_query(where)
     column = _COLUMNS.get(by.lower())
     counts: Counter[str | None] = Counter()
-    for se in store.iter_events(compiled.where, compiled.params):
+    for se in store.iter_events(compiled):
         value = getattr(se.event, column) if column else se.event.get(by)
         counts[None if value is None else str(value)] += 1
     rows = sorted(counts.items(), key=lambda kv: (kv[1], kv[0] is not None, kv[0] or ""))
@@ -98,7 +98,7 @@ def store_stack(store: Store, where: str, by: str) -> list[dict[str, Any]]:
 def store_timeline(store: Store, where: str, width: int) -> list[tuple[int | None, int]]:
     compiled = compile_query(where)
     counts: Counter[int | None] = Counter()
-    for se in store.iter_events(compiled.where, compiled.params):
+    for se in store.iter_events(compiled):
         ts = se.event.filetime
         counts[None if ts is None else ts - ts % width] += 1
     return sorted(counts.items(), key=lambda kv: (kv[0] is not None, kv[0] or 0))

@@ -28,7 +28,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def _found(store: Store, query: str) -> set[int | None]:
     compiled = compile_query(query)
-    return {se.event.record_id for se in store.select(compiled.where, compiled.params)}
+    return {se.event.record_id for se in store.select(compiled)}
 
 
 # -- query language ---------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
 from core.model.text import printable
-from core.query.compile import Compiled, QueryError, compile_query
+from core.query.compile import QueryError, compile_query
+from core.store.filter import Filter
 from tui.history import History
 
 DEBOUNCE = 0.35
@@ -57,14 +58,14 @@ class FilterBar(Vertical):
     class Applied(Message):
         """A query compiled: show its view. `final` is True on enter (history, focus)."""
 
-        def __init__(self, query: str, compiled: Compiled, final: bool) -> None:
+        def __init__(self, query: str, compiled: Filter, final: bool) -> None:
             super().__init__()
             self.query = query
             self.compiled = compiled
             self.final = final
 
     class FindSet(Message):
-        def __init__(self, query: str, compiled: Compiled) -> None:
+        def __init__(self, query: str, compiled: Filter) -> None:
             super().__init__()
             self.query = query
             self.compiled = compiled
@@ -147,7 +148,7 @@ class FilterBar(Vertical):
         line.append(message, style="bold")
         box.update(line)
 
-    def compile(self, text: str) -> Compiled | None:
+    def compile(self, text: str) -> Filter | None:
         try:
             compiled = compile_query(text, self.fields)
         except QueryError as exc:

@@ -48,14 +48,9 @@ from core.model.storable import (
 )
 from core.model.values import as_int
 from core.store import schema
+from core.store.filter import Filter, Order
 from core.store.schema import INSERT_EVENTS
 
-#: Default display order: time, then EventRecordID (a wrapped log is not in time order by
-#: file position), then insertion order.
-TIME_ORDER = "e.ts, e.record_id, e.id"
-#: Rows grouped by EventID (through the EventID index, no walk of the time index): for readers
-#: that do not need time order, e.g. a few thousand events among millions.
-EVENT_ID_ORDER = "e.event_id, e.id"
 SELECT_COLUMNS = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
 #: Id sets a connection keeps (`Store.id_set`): the current view's and the one before.
 ID_SETS = 2
@@ -76,13 +71,6 @@ def _joined(arrays: list[str]) -> str:
     return arrays[0] if len(arrays) == 1 else "[" + ", ".join(a[1:-1] for a in arrays if a != "[]") + "]"
 
 
-def _event_ids_where(event_ids: Iterable[int]) -> str | None:
-    """`e.event_id IN (...)` for these EventIDs (None for none). The ids are written into the
-    SQL as integers (not bound): the planner then weighs the EventID index by its statistics."""
-    ids = sorted({int(i) for i in event_ids})
-    return f"e.event_id IN ({', '.join(map(str, ids))})" if ids else None
-
-
 class StoredEvent(NamedTuple):
     """An event with its store row id (stable for the life of the store)."""
 
@@ -98,6 +86,11 @@ def _unpacked(row: list[Any], exact: bool) -> StoredEvent:
 
 def _stored(row: tuple[Any, ...], exact: bool) -> StoredEvent:
     return StoredEvent(row[0], decode_row(exact_row(row[1:]) if exact else row[1:]))
+
+
+def _id_table(name: str) -> Filter:
+    """The filter reading the ids of the temporary table `name` (`Store.id_set`)."""
+    return Filter.from_sql(f"e.id IN {name}", (), f"SELECT id FROM {name}", name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,8 +329,10 @@ class Store:
     def issue_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])
 
-    def count(self, where: str = "1", params: Sequence[object] = ()) -> int:
-        row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", bindable(params)).fetchone()
+    def count(self, which: Filter | None = None) -> int:
+        """How many events `which` keeps (every event by default)."""
+        which = which or Filter.everything()
+        row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {which.sql}", bindable(which.params)).fetchone()
         return int(row[0])
 
     def size(self) -> int:
@@ -349,17 +344,20 @@ class Store:
             row = None
         return int(row[0].split()[0]) if row else self.count()
 
-    def id_set(self, ids: str, params: Sequence[object] = ()) -> str:
-        """A temporary table (this connection's, in memory) holding the distinct event ids the
-        SQL `ids` lists, made once and kept for the last ID_SETS lists: a view of a value held
-        by a quarter of a million events then counts and pages without expanding its lists
-        again for every page (30-40 ms each, at a million events). For a store that no longer
-        changes: the table is not refreshed."""
-        key = (ids, bindable(params))
+    def id_set(self, which: Filter) -> Filter:
+        """`which` read from a temporary table (this connection's, in memory) holding the
+        distinct ids of its events (its `ids`, or every event it keeps), made once and kept for
+        the last ID_SETS filters: a view of a value held by a quarter of a million events then
+        counts and pages without expanding its lists again for every page (30-40 ms each, at a
+        million events). For a store that no longer changes: the table is not refreshed."""
+        if which.id_table is not None:
+            return which
+        ids = which.ids if which.ids is not None else f"SELECT e.id FROM events e WHERE {which.sql}"
+        key = (ids, bindable(which.params))
         name = self._id_sets.get(key)
         if name is not None:
             self._id_sets.move_to_end(key)
-            return name
+            return _id_table(name)
         self._id_set_serial += 1
         name = f"temp.id_set_{self._id_set_serial}"
         with self.conn:  # commits: no read transaction left pinning this connection's snapshot
@@ -370,37 +368,38 @@ class Store:
             _, old = self._id_sets.popitem(last=False)
             with self.conn:
                 self.conn.execute(f"DROP TABLE {old}")
-        return name
+        return _id_table(name)
 
-    def id_set_size(self, name: str) -> int:
-        """How many ids the set `name` (from `id_set`) holds."""
-        return int(self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
-
-    def count_ids(self, ids: str, params: Sequence[object] = ()) -> int:
-        """How many distinct event ids the SQL `ids` lists (`core.query.compile.Compiled.ids`)."""
-        row = self.conn.execute(f"SELECT count(DISTINCT id) FROM ({ids})", bindable(params)).fetchone()
+    def count_ids(self, which: Filter) -> int:
+        """How many events `which` keeps, counted from its ids (the size of its `id_table`, or
+        the distinct ids its `ids` lists) without looking up any event; `count` when it has neither."""
+        if which.id_table is not None:
+            return int(self.conn.execute(f"SELECT count(*) FROM {which.id_table}").fetchone()[0])
+        if which.ids is None:
+            return self.count(which)
+        row = self.conn.execute(f"SELECT count(DISTINCT id) FROM ({which.ids})", bindable(which.params)).fetchone()
         return int(row[0])
 
     def select(
         self,
-        where: str = "1",
-        params: Sequence[object] = (),
+        which: Filter | None = None,
         *,
         offset: int = 0,
         limit: int | None = None,
-        order: str = TIME_ORDER,
+        order: Order = Order.TIME,
         by_time_index: bool = False,
     ) -> list[StoredEvent]:
-        """A page of events matching `where` (SQL over alias `e`), in `order`; `by_time_index`
+        """A page of the events `which` keeps (every event by default), in `order`; `by_time_index`
         makes SQLite walk the time index and test each event (see `core.query.view.fetch_page`).
 
         A page (`limit` up to PACKED_ROWS) comes back as one JSON value, in one step of the
         statement: Python's sqlite3 releases the GIL around every step, and a thread fetching
         rows one by one while the UI thread renders waits up to the switch interval (5 ms) to
         get it back, for every row (64 rows took 0.2-0.4 s instead of 0.5 ms)."""
+        which = which or Filter.everything()
         hint = " INDEXED BY events_time" if by_time_index else ""
-        inner = f"FROM events e{hint} WHERE {where} ORDER BY {order}"
-        args = list(bindable(params))
+        inner = f"FROM events e{hint} WHERE {which.sql} ORDER BY {order.value}"
+        args = list(bindable(which.params))
         if limit is not None:
             inner += " LIMIT ? OFFSET ?"
             args += [limit, offset]
@@ -420,17 +419,17 @@ class Store:
         time): the candidates for an event known by its identity rather than its store id (a
         mark saved against an earlier store of the same inputs)."""
         if record_id is None:
-            where, params = "e.source = ? AND e.event_id = ? AND e.ts IS ?", (source, event_id, filetime)
+            sql, params = "e.source = ? AND e.event_id = ? AND e.ts IS ?", (source, event_id, filetime)
         else:
-            where, params = "e.record_id = ? AND e.source = ? AND e.event_id = ?", (record_id, source, event_id)
-        return self.select(where, params, limit=limit, order=TIME_ORDER)
+            sql, params = "e.record_id = ? AND e.source = ? AND e.event_id = ?", (record_id, source, event_id)
+        which = Filter.from_sql(sql, params)
+        return self.select(which, limit=limit, order=Order.TIME)
 
-    def iter_events(
-        self, where: str = "1", params: Sequence[object] = (), *, order: str = TIME_ORDER
-    ) -> Iterator[StoredEvent]:
-        """Stream every matching event (bounded memory: rows are fetched in batches)."""
+    def iter_events(self, which: Filter | None = None, *, order: Order = Order.TIME) -> Iterator[StoredEvent]:
+        """Stream every event `which` keeps (bounded memory: rows are fetched in batches)."""
+        which = which or Filter.everything()
         cur = self.conn.execute(
-            f"SELECT {SELECT_COLUMNS} FROM events e WHERE {where} ORDER BY {order}", bindable(params)
+            f"SELECT {SELECT_COLUMNS} FROM events e WHERE {which.sql} ORDER BY {order.value}", bindable(which.params)
         )
         exact = self.text_ints()
         while True:
@@ -443,16 +442,15 @@ class Store:
             for r in rows:
                 yield StoredEvent(r[0], decode_row(r[1:]))
 
-    def iter_keys(
-        self, where: str = "1", params: Sequence[object] = (), *, order: str = TIME_ORDER
-    ) -> Iterator[EventKeys]:
+    def iter_keys(self, which: Filter | None = None, *, order: Order = Order.TIME) -> Iterator[EventKeys]:
         """`iter_events` reduced to what the correlation engine reads of each event: its keys
         and EventData pairs, no `Event` built (at a million events, building them was a third
         of the time the model took)."""
+        which = which or Filter.everything()
         cur = self.conn.execute(
             f"SELECT e.id, e.source, e.ts, e.record_id, e.event_id, e.computer, e.data FROM events e "
-            f"WHERE {where} ORDER BY {order}",
-            bindable(params),
+            f"WHERE {which.sql} ORDER BY {order.value}",
+            bindable(which.params),
         )
         loads = marshal.loads
         exact = self.text_ints()
@@ -487,29 +485,29 @@ class Store:
     def count_of(self, event_ids: Iterable[int], *, without_time: bool = False) -> int:
         """How many events have one of `event_ids` (through the EventID index); with
         `without_time`, only those that carry no time."""
-        where = _event_ids_where(event_ids)
-        if where is None:
+        which = Filter.event_ids(event_ids)
+        if which.matches_none:
             return 0
-        return self.count(where + (" AND e.ts IS NULL" if without_time else ""))
+        return self.count(which & Filter.from_sql("e.ts IS NULL") if without_time else which)
 
     def iter_events_of(self, event_ids: Iterable[int]) -> Iterator[StoredEvent]:
         """Every event with one of `event_ids`, in time order (`iter_events`)."""
-        where = _event_ids_where(event_ids)
-        return iter(()) if where is None else self.iter_events(where)
+        which = Filter.event_ids(event_ids)
+        return iter(()) if which.matches_none else self.iter_events(which)
 
-    def iter_keys_of(self, event_ids: Iterable[int], *, order: str = TIME_ORDER) -> Iterator[EventKeys]:
+    def iter_keys_of(self, event_ids: Iterable[int], *, order: Order = Order.TIME) -> Iterator[EventKeys]:
         """`iter_keys` of every event with one of `event_ids`, in time order (or `order`)."""
-        where = _event_ids_where(event_ids)
-        return iter(()) if where is None else self.iter_keys(where, order=order)
+        which = Filter.event_ids(event_ids)
+        return iter(()) if which.matches_none else self.iter_keys(which, order=order)
 
     def get(self, event_id: int) -> StoredEvent | None:
         """The event with store id `event_id`, or None."""
-        found = self.select("e.id = ?", (event_id,), limit=1)
+        found = self.select(Filter.store_ids(event_id), limit=1)
         return found[0] if found else None
 
     def by_record_id(self, record_id: int) -> list[StoredEvent]:
         """Every event with this record id (several inputs or channels may share one)."""
-        return self.select("e.record_id = ?", (record_id,))
+        return self.select(Filter.from_sql("e.record_id = ?", (record_id,)))
 
     def event_id_counts(self, source: int | None = None) -> dict[int, int]:
         sql = "SELECT event_id, count(*) FROM events"
