@@ -72,6 +72,8 @@ MAX_PAGES = 24
 class EventTable(ScrollView, can_focus=True):
     """The event list (see the module docstring)."""
 
+    DEFAULT_CSS = (Path(__file__).parent / "event_table.tcss").read_text(encoding="utf-8")
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j,down", "cursor(1)", "Down", show=False),
         Binding("k,up", "cursor(-1)", "Up", show=False),

@@ -55,6 +55,15 @@ class FilterInput(Input):
 class FilterBar(Vertical):
     """Prompt + input on one line, error (message and caret) below when there is one."""
 
+    DEFAULT_CSS = """
+    FilterBar { dock: top; height: auto; }
+    FilterBar #filter-line { height: 1; }
+    FilterBar #filter-prompt { width: auto; text-style: bold; }
+    FilterBar #filter-input { border: none; height: 1; padding: 0; width: 1fr; }
+    FilterBar #filter-input:focus { border: none; text-style: bold; }
+    FilterBar #filter-error { height: auto; color: $error; }
+    """
+
     class Applied(Message):
         """A query compiled: show its view. `final` is True on enter (history, focus)."""
 
