@@ -144,12 +144,12 @@ def filters(db: Path) -> dict[str, float]:
         rare = store.conn.execute(by_count.format("ASC")).fetchone()
         for label, query in (("common_value", f'{common[0]}:"{common[1]}"'), ("rare_value", f'{rare[0]}:"{rare[1]}"'),
                              ("free_text", '"svchost"'), ("event_id", "4624")):
-            where, params, _ = compile_query(query)
+            which = compile_query(query)
             times = []
             for _ in range(3):
                 start = time.perf_counter()
-                store.count(where, params)
-                store.select(where, params, limit=100)
+                store.count(which)
+                store.select(which, limit=100)
                 times.append(time.perf_counter() - start)
             out[f"{label}_ms"] = sorted(times)[1] * 1000
     return out

@@ -89,7 +89,7 @@ def sqlite_work(path: str, db: Path) -> None:
 
     def count(q: str) -> int:
         c = compile_query(q)
-        return store.count(c.where, c.params)
+        return store.count(c)
 
     def stack() -> list[tuple[str | None, int]]:
         counts = Counter(se.event.get(STACK_BY) for se in store.iter_events())

@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> Exit:
     paths = {s.id: s.path for s in store.sources()}
     out = sys.stdout
     count = 0
-    events = store.iter_events(compiled.where, compiled.params)
+    events = store.iter_events(compiled)
     if args.json:
         out.write("[")
         for stored in events:

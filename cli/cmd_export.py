@@ -100,9 +100,9 @@ def run(args: argparse.Namespace) -> Exit:
             if compiled is None:
                 return Exit.USAGE
             if to_stdout:
-                n = write_view(store, compiled.where, compiled.params, fmt, sys.stdout)
+                n = write_view(store, compiled, fmt, sys.stdout)
             else:
-                n = export_view(store, compiled.where, compiled.params, fmt, args.output, overwrite=args.force)
+                n = export_view(store, compiled, fmt, args.output, overwrite=args.force)
             what = "rows"
     except OSError as exc:
         print(f"evtx-explorer: {os_message(exc)}", file=sys.stderr)

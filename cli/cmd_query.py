@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> Exit:
         return Exit.USAGE
     store, compiled, status = loaded
     if args.limit is None:
-        rows: Iterable[StoredEvent] = store.iter_events(compiled.where, compiled.params)
+        rows: Iterable[StoredEvent] = store.iter_events(compiled)
     else:
-        rows = store.select(compiled.where, compiled.params, limit=args.limit)
+        rows = store.select(compiled, limit=args.limit)
     write_rows(store, rows, args.format, sys.stdout)
     return status

@@ -12,7 +12,8 @@ from typing import Any
 
 from cli.common import open_store, report_input_errors
 from cli.exit_codes import Exit
-from core.query.compile import Compiled, QueryError, compile_query
+from core.query.compile import QueryError, compile_query
+from core.store.filter import Filter
 from core.store.store import Store
 
 
@@ -36,7 +37,7 @@ def add_where(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--help-query", action=HelpQuery, help="show the query language reference and exit")
 
 
-def compile_where(text: str, fields: Collection[str] | None = None) -> Compiled | None:
+def compile_where(text: str, fields: Collection[str] | None = None) -> Filter | None:
     """The compiled query, or None after printing the error and a caret under its position."""
     try:
         return compile_query(text, fields)
@@ -50,7 +51,7 @@ def print_query_error(text: str, exc: QueryError) -> None:
     print(f"  {text}\n  {' ' * exc.position}^", file=sys.stderr)
 
 
-def load_filtered(args: argparse.Namespace, text: str) -> tuple[Store, Compiled, Exit] | None:
+def load_filtered(args: argparse.Namespace, text: str) -> tuple[Store, Filter, Exit] | None:
     """The inputs loaded and the filter `text` compiled against their field names, with the
     status of the load (INPUT_UNREADABLE when an input could not be read); None after printing
     why the query is bad. The syntax is checked before anything loads: a typo must not cost a

@@ -75,7 +75,7 @@ def key_of(store: Store) -> Callable[[int], tuple[str, int]]:
 def store_query(store: Store, where: str) -> list[tuple[str, int]]:
     compiled = compile_query(where)
     name = key_of(store)
-    return [name(se.id) for se in store.iter_events(compiled.where, compiled.params)]
+    return [name(se.id) for se in store.iter_events(compiled)]
 
 
 def store_stack(store: Store, where: str, by: str) -> Any:

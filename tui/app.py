@@ -27,8 +27,8 @@ from textual.containers import Container
 from textual.widgets import Footer, Tree
 
 from core.model.text import printable
-from core.query.compile import Compiled
 from core.query.view import View
+from core.store.filter import Filter
 from core.store.store import Store, StoredEvent
 from tui.app_actions import TRIAGE_BINDINGS, AppActions
 from tui.detail import DetailPane
@@ -114,7 +114,7 @@ class EvtxApp(AppActions):
         self.all_count = 0
         self.issue_count = 0
         self.error_count = 0
-        self.find_compiled: Compiled | None = None
+        self.find_compiled: Filter | None = None
         self._switch_interval = sys.getswitchinterval()
         self._note = ""
 
@@ -185,7 +185,7 @@ class EvtxApp(AppActions):
         ws.store_path = db_path
         ws.loaded = True
         self._read_sources()
-        self.table.set_view(View.of(ws.compiled, by_time=True))
+        self.table.set_view(View(ws.compiled, by_time=True))
         self.table.attach(db_path)
         self._open_case()
         self._refresh_status()
@@ -203,7 +203,7 @@ class EvtxApp(AppActions):
         moved = ws.store_path is not None and ws.store_path != message.db_path
         if ws.store_path is None or self.table.fetcher is None or moved:
             ws.store_path = message.db_path
-            self.table.set_view(View.of(ws.compiled, by_time=False))
+            self.table.set_view(View(ws.compiled, by_time=False))
             self.table.attach(message.db_path)
 
     def on_load_progress(self, message: LoadProgress) -> None:
@@ -227,7 +227,7 @@ class EvtxApp(AppActions):
             self._read_sources()
             state.records = self.all_count
             selected = self.table.selected_row()
-            self.table.set_view(View.of(ws.compiled, by_time=True))
+            self.table.set_view(View(ws.compiled, by_time=True))
             if self.table.fetcher is None:
                 self.table.attach(ws.store_path)
             if selected is not None:
@@ -451,7 +451,7 @@ class EvtxApp(AppActions):
         if self.find_compiled is None:
             self.action_find()
             return
-        term = (self.find_compiled.where, self.find_compiled.params)
+        term = self.find_compiled
 
         def done(found: bool, wrapped: bool) -> None:
             if not found:

@@ -18,9 +18,9 @@ from textual.screen import Screen
 
 from core.model.event import Event
 from core.query import pivot
-from core.query.compile import Compiled
 from core.query.lexer import QueryError
 from core.query.view import View
+from core.store.filter import Filter
 from core.store.store import StoredEvent
 from tui.commands import VIEWS, help_sections, palette_entries
 from tui.event_table import EventTable
@@ -196,7 +196,7 @@ class AppActions(App[int]):
 
         self.push_screen(StackScreen(self.workspace.store_path, self.workspace.compiled, picked[0]), chosen)
 
-    def show_view(self, query: str, compiled: Compiled) -> None:
+    def show_view(self, query: str, compiled: Filter) -> None:
         """Show the view of a new filter: the selected event stays selected (else the nearest
         in time), the status and the timeline strip follow."""
         ws, app = self.workspace, self._app()
@@ -204,7 +204,7 @@ class AppActions(App[int]):
         if query:
             self.jump_back = None  # a new filter: `b` has nothing to restore any more
         row = self.table.selected_row()
-        self.table.set_view(View.of(compiled, by_time=ws.loaded))
+        self.table.set_view(View(compiled, by_time=ws.loaded))
         if row is not None:
             self.table.goto_event(row.id, nearest=row.stored)
         app._refresh_status()

@@ -219,7 +219,7 @@ def export_view(app: App[R], ws: Workspace) -> None:
 
     def job(fmt: str, target: Path, overwrite: bool) -> int:
         with Store(store_path, readonly=True) as store:
-            return write_view(store, compiled.where, compiled.params, fmt, target, overwrite=overwrite)
+            return write_view(store, compiled, fmt, target, overwrite=overwrite)
 
     query = ws.query or "(no filter)"
     dialog = ExportDialog(f"Export the view: {printable(query)}", VIEW_FORMATS,

@@ -130,6 +130,19 @@ class FieldTree(Tree[str]):
 class DetailPane(Vertical):
     """Fields tab (tree + help of the highlighted field) and XML tab."""
 
+    DEFAULT_CSS = """
+    DetailPane { height: 40%; min-height: 6; border-top: solid $primary-muted; border-title-align: left; }
+    DetailPane:focus-within { border-top: heavy $accent; border-title-style: bold; }
+    DetailPane #detail-tabs { height: 1fr; }
+    DetailPane #detail-tabs Tabs { height: 1; }
+    DetailPane #detail-tabs Underline { display: none; }
+    DetailPane #detail-tabs ContentSwitcher { height: 1fr; }
+    DetailPane #detail-tabs TabPane { padding: 0; height: 1fr; }
+    DetailPane #field-tree { height: 1fr; }
+    DetailPane #field-help { height: auto; max-height: 4; color: $text-muted; }
+    DetailPane #xml-scroll { height: 1fr; }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("x", "toggle_tab", "Fields/XML")]
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -43,6 +43,7 @@ from textual.strip import Strip
 from core.model.summary import basename
 from core.model.text import printable
 from core.query.view import View, count_view, fetch_beside, find_match, locate
+from core.store.filter import Filter
 from core.store.store import Store, StoredEvent
 from tui.keep_place import locate_nearest
 from tui.page_fetcher import PageFetcher
@@ -70,6 +71,8 @@ MAX_PAGES = 24
 
 class EventTable(ScrollView, can_focus=True):
     """The event list (see the module docstring)."""
+
+    DEFAULT_CSS = (Path(__file__).parent / "event_table.tcss").read_text(encoding="utf-8")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j,down", "cursor(1)", "Down", show=False),
@@ -425,7 +428,7 @@ class EventTable(ScrollView, can_focus=True):
             self.move_to(pos)
 
     def find(
-        self, term: tuple[str, tuple[object, ...]], forward: bool, done: Callable[[bool, bool], None]
+        self, term: Filter, forward: bool, done: Callable[[bool, bool], None]
     ) -> None:
         """Move to the next/previous row matching `term` without filtering; `done(found, wrapped)`."""
         view = self.view

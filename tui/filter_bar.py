@@ -19,7 +19,8 @@ from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
 from core.model.text import printable
-from core.query.compile import Compiled, QueryError, compile_query
+from core.query.compile import QueryError, compile_query
+from core.store.filter import Filter
 from tui.history import History
 
 DEBOUNCE = 0.35
@@ -54,17 +55,26 @@ class FilterInput(Input):
 class FilterBar(Vertical):
     """Prompt + input on one line, error (message and caret) below when there is one."""
 
+    DEFAULT_CSS = """
+    FilterBar { dock: top; height: auto; }
+    FilterBar #filter-line { height: 1; }
+    FilterBar #filter-prompt { width: auto; text-style: bold; }
+    FilterBar #filter-input { border: none; height: 1; padding: 0; width: 1fr; }
+    FilterBar #filter-input:focus { border: none; text-style: bold; }
+    FilterBar #filter-error { height: auto; color: $error; }
+    """
+
     class Applied(Message):
         """A query compiled: show its view. `final` is True on enter (history, focus)."""
 
-        def __init__(self, query: str, compiled: Compiled, final: bool) -> None:
+        def __init__(self, query: str, compiled: Filter, final: bool) -> None:
             super().__init__()
             self.query = query
             self.compiled = compiled
             self.final = final
 
     class FindSet(Message):
-        def __init__(self, query: str, compiled: Compiled) -> None:
+        def __init__(self, query: str, compiled: Filter) -> None:
             super().__init__()
             self.query = query
             self.compiled = compiled
@@ -147,7 +157,7 @@ class FilterBar(Vertical):
         line.append(message, style="bold")
         box.update(line)
 
-    def compile(self, text: str) -> Compiled | None:
+    def compile(self, text: str) -> Filter | None:
         try:
             compiled = compile_query(text, self.fields)
         except QueryError as exc:

@@ -23,8 +23,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from core.model.text import printable
-from core.query.compile import Compiled
 from core.query.stack import Stack, stack
+from core.store.filter import Filter
 from core.store.store import Store
 
 #: Query field names (what a pivot gives) -> the name `core.query.stack` stacks them under.
@@ -61,7 +61,7 @@ class StackScreen(ModalScreen[Choice]):
         Binding("minus", "choose('exclude')", "Exclude"),
     ]
 
-    def __init__(self, store_path: Path, compiled: Compiled, field: str) -> None:
+    def __init__(self, store_path: Path, compiled: Filter, field: str) -> None:
         super().__init__()
         self.store_path, self.compiled = store_path, compiled
         self.field = STACK_NAMES.get(field, field)

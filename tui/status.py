@@ -83,6 +83,16 @@ def status_text(
 
 
 class StatusBar(Horizontal):
+    """The status line. One line when it fits; at 80 columns the loading figures and the
+    parse-issue count wrap to a second line rather than being cut off (nothing may be lost
+    silently)."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: auto; max-height: 3; background: $panel; }
+    StatusBar #status-text { width: 1fr; height: auto; }
+    StatusBar #load-progress { width: 30; height: 1; }
+    """
+
     def compose(self) -> ComposeResult:
         yield Static(Text(""), id="status-text")
         yield ProgressBar(total=100, show_eta=False, id="load-progress")

@@ -23,8 +23,8 @@ from textual.message import Message
 from textual.widgets import Static
 
 from core.model.text import printable
-from core.query.compile import Compiled
 from core.query.timeline import Timeline, timeline, width_label
+from core.store.filter import Filter
 from core.store.store import Store
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -74,7 +74,7 @@ class TimelineStrip(Static, can_focus=True):
         self.generation = 0
         self._select_ticks: int | None = None
 
-    def show_view(self, store_path: Path | None, compiled: Compiled, at_ticks: int | None) -> None:
+    def show_view(self, store_path: Path | None, compiled: Filter, at_ticks: int | None) -> None:
         """(Re)compute for the view, selecting the bucket of the time `at_ticks` when known."""
         self.generation += 1
         self._select_ticks = at_ticks
@@ -84,7 +84,7 @@ class TimelineStrip(Static, can_focus=True):
         self._compute(self.generation, store_path, compiled)
 
     @work(thread=True, exclusive=True, group="timeline", description="the view's histogram")
-    def _compute(self, generation: int, store_path: Path, compiled: Compiled) -> None:
+    def _compute(self, generation: int, store_path: Path, compiled: Filter) -> None:
         try:
             with Store(store_path, readonly=True) as store:
                 result = timeline(store, compiled)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from textual.message_pump import MessagePump
 
-from core.query.compile import Compiled
+from core.store.filter import Filter
 from core.store.store import SourceRow, StoredEvent
 from tui.messages import FindingsReady, ModelReady
 
@@ -61,7 +61,7 @@ class Workspace:
     sources: dict[int, SourceRow] = field(default_factory=dict)
     #: The filter bar's query text and what it compiled to (what `e` exports).
     query: str = ""
-    compiled: Compiled = field(default_factory=lambda: Compiled("1", ()))
+    compiled: Filter = field(default_factory=lambda: Filter.everything())
     #: Whether the findings of the loaded store reached the table and the detail (or failed).
     findings_ready: bool = False
     #: Unreadable inputs and a failed load, for the `!` panel.

@@ -55,8 +55,8 @@ from core.correlate.scan import (
 from core.correlate.sessions import Session
 from core.correlate.tree import TREE_EDGE, correlation_tree, process_forest, summary
 from core.model.event import EventKeys
+from core.store.filter import Order
 from core.store.gc_pause import gc_paused
-from core.store.store import EVENT_ID_ORDER
 
 if TYPE_CHECKING:
     from core.store.store import Store, StoredEvent
@@ -151,7 +151,7 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
         else:
             scan.run(timed(_counted(store.iter_keys_of(ids), total, progress)))
         model = CorrelationModel(scan)
-        model.attach_events(store.iter_keys_of(ATTACHED_EVENT_IDS, order=EVENT_ID_ORDER))
+        model.attach_events(store.iter_keys_of(ATTACHED_EVENT_IDS, order=Order.EVENT_ID))
         pause.freeze = len(scan.facts) >= FREEZE_EVENTS
         return model
 

@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass
 
 from core.model.event import filetime_to_datetime
-from core.query.compile import Compiled
 from core.query.lexer import QueryError
 from core.query.pivot import time_range
 from core.query.view import View, settled
+from core.store.filter import Filter
 from core.store.store import Store
 
 SECOND = 10_000_000  # FILETIME ticks
@@ -108,14 +108,14 @@ def auto_width(first: int, last: int) -> int:
     return WIDTHS[-1]
 
 
-def timeline(store: Store, compiled: Compiled, width: int | None = None, *, by_time: bool = True) -> Timeline:
+def timeline(store: Store, compiled: Filter, width: int | None = None, *, by_time: bool = True) -> Timeline:
     """The histogram of the events `compiled` matches; `width` in ticks (None: automatic).
     Raises QueryError when a given width would make more than MAX_BUCKETS buckets."""
-    view = settled(store, View.of(compiled, by_time=by_time))
-    where, params = view.where, view.params
-    first, last = _span(store, where, params)
+    which = settled(store, View(compiled, by_time=by_time)).filter
+    where, params = which.sql, which.params
+    first, last = _span(store, which)
     if first is None or last is None:
-        total = store.count(where, params)
+        total = store.count(which)
         return Timeline(width or SECOND, (), total, total)
     if width is None:
         width = auto_width(first, last)
@@ -134,12 +134,12 @@ def timeline(store: Store, compiled: Compiled, width: int | None = None, *, by_t
     return Timeline(width, buckets, total, no_time)
 
 
-def _span(store: Store, where: str, params: tuple[object, ...]) -> tuple[int | None, int | None]:
+def _span(store: Store, which: Filter) -> tuple[int | None, int | None]:
     """The first and last event time of the view: two lookups in the time index for the whole
     store (`min` and `max` asked together make SQLite scan it), one pass over the view else."""
-    if where == "1":
+    if which.matches_all:
         first = store.conn.execute("SELECT min(ts) FROM events").fetchone()[0]
         last = store.conn.execute("SELECT max(ts) FROM events").fetchone()[0]
         return first, last
-    row = store.conn.execute(f"SELECT min(e.ts), max(e.ts) FROM events e WHERE {where}", params).fetchone()
+    row = store.conn.execute(f"SELECT min(e.ts), max(e.ts) FROM events e WHERE {which.sql}", which.params).fetchone()
     return row[0], row[1]

@@ -10,69 +10,61 @@ is still loading the table uses file order (`e.id`), which needs no index.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from core.query.compile import Compiled
-from core.store.store import TIME_ORDER, Store, StoredEvent
+from core.store.filter import Filter, Order
+from core.store.store import Store, StoredEvent
 
 PAGE = 64
-ORDER_TIME = TIME_ORDER
-ORDER_TIME_DESC = "e.ts DESC, e.record_id DESC, e.id DESC"
-ORDER_FILE = "e.id"
-ORDER_FILE_DESC = "e.id DESC"
 
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """What the table shows: the rows matching `where` in time (or, while loading, file) order."""
+    """What the table shows: the events `filter` keeps, in time (or, while loading, file) order."""
 
-    where: str = "1"
-    params: tuple[object, ...] = ()
+    filter: Filter = field(default_factory=Filter.everything)
     by_time: bool = True
-    ids: str | None = None  # core.query.compile.Compiled.ids
-
-    @classmethod
-    def of(cls, compiled: Compiled, *, by_time: bool) -> View:
-        return cls(compiled.where, compiled.params, by_time, compiled.ids)
 
     @property
     def matches_all(self) -> bool:
         """Whether the view holds every event (no filter)."""
-        return self.where == "1"
+        return self.filter.matches_all
 
     @property
-    def order(self) -> str:
-        return ORDER_TIME if self.by_time else ORDER_FILE
+    def order(self) -> Order:
+        return Order.TIME if self.by_time else Order.FILE
 
     @property
-    def order_desc(self) -> str:
-        return ORDER_TIME_DESC if self.by_time else ORDER_FILE_DESC
+    def order_desc(self) -> Order:
+        return Order.TIME_DESC if self.by_time else Order.FILE_DESC
 
-    def before(self, ev: StoredEvent) -> list[tuple[str, tuple[object, ...]]]:
+    def before(self, ev: StoredEvent) -> list[Filter]:
         """SQL for "comes before `ev` in view order", as ranges of the time index nearest
         first (NULL times sort first, as SQLite does): `(e.ts IS NULL OR (...) < (...))` in one
         condition cannot be a range, and SQLite then walks the index from the far end testing
         every row (80 ms to page up in the middle of a million events, against 1 ms)."""
+        sql = Filter.from_sql
         if not self.by_time:
-            return [("e.id < ?", (ev.id,))]
+            return [sql("e.id < ?", (ev.id,))]
         ts = ev.event.filetime
         if ts is None:
-            return [("(e.ts IS NULL AND (e.record_id, e.id) < (?, ?))", (ev.event.record_id, ev.id))]
-        return [("((e.ts, e.record_id, e.id) < (?, ?, ?))", (ts, ev.event.record_id, ev.id)), ("(e.ts IS NULL)", ())]
+            return [sql("(e.ts IS NULL AND (e.record_id, e.id) < (?, ?))", (ev.event.record_id, ev.id))]
+        return [sql("((e.ts, e.record_id, e.id) < (?, ?, ?))", (ts, ev.event.record_id, ev.id)), sql("(e.ts IS NULL)")]
 
-    def after(self, ev: StoredEvent) -> list[tuple[str, tuple[object, ...]]]:
+    def after(self, ev: StoredEvent) -> list[Filter]:
         """SQL for "comes after `ev` in view order", as `before` does it."""
+        sql = Filter.from_sql
         if not self.by_time:
-            return [("e.id > ?", (ev.id,))]
+            return [sql("e.id > ?", (ev.id,))]
         ts = ev.event.filetime
         if ts is None:
-            return [("(e.ts IS NULL AND (e.record_id, e.id) > (?, ?))", (ev.event.record_id, ev.id)),
-                    ("(e.ts IS NOT NULL)", ())]
-        return [("((e.ts, e.record_id, e.id) > (?, ?, ?))", (ts, ev.event.record_id, ev.id))]
+            return [sql("(e.ts IS NULL AND (e.record_id, e.id) > (?, ?))", (ev.event.record_id, ev.id)),
+                    sql("(e.ts IS NOT NULL)")]
+        return [sql("((e.ts, e.record_id, e.id) > (?, ?, ?))", (ts, ev.event.record_id, ev.id))]
 
-    def narrowed(self, where: str, params: Sequence[object]) -> tuple[str, tuple[object, ...]]:
-        return f"({self.where}) AND ({where})", (*self.params, *params)
+    def narrowed(self, other: Filter) -> Filter:
+        """The view's events that `other` also keeps."""
+        return self.filter & other
 
 
 # -- queries (the table runs them in its fetcher thread) ----------------------------------------
@@ -90,10 +82,9 @@ SCAN_SHARE = 20
 def settled(store: Store, view: View) -> View:
     """`view` as the fetcher queries it: once the log is loaded (time order), a one-term view
     reads its ids from a set made once (`Store.id_set`) instead of its posting lists."""
-    if view.ids is None or not view.by_time:
+    if view.filter.ids is None or not view.by_time:
         return view
-    name = store.id_set(view.ids, view.params)
-    return View(f"e.id IN {name}", (), view.by_time, f"SELECT id FROM {name}")
+    return View(store.id_set(view.filter), view.by_time)
 
 
 def fetch_page(
@@ -106,11 +97,11 @@ def fetch_page(
     walk = view.by_time and size is not None and size >= SCAN_MIN and size * SCAN_SHARE >= store.size()
     if total is not None and start > total // 2 and start < total:
         end = min(start + page, total)
-        rows = store.select(view.where, view.params, offset=total - end, limit=end - start, order=view.order_desc,
+        rows = store.select(view.filter, offset=total - end, limit=end - start, order=view.order_desc,
                             by_time_index=walk)
         rows.reverse()
     else:
-        rows = store.select(view.where, view.params, offset=start, limit=page, order=view.order, by_time_index=walk)
+        rows = store.select(view.filter, offset=start, limit=page, order=view.order, by_time_index=walk)
     return rows
 
 
@@ -126,8 +117,8 @@ def _beside(store: Store, view: View, anchor: StoredEvent, after: bool, page: in
     for part in view.after(anchor) if after else view.before(anchor):
         if len(rows) >= page:
             break
-        where, params = view.narrowed(*part)
-        rows += store.select(where, params, limit=page - len(rows), order=view.order if after else view.order_desc)
+        order = view.order if after else view.order_desc
+        rows += store.select(view.narrowed(part), limit=page - len(rows), order=order)
     if not after:
         rows.reverse()
     return rows
@@ -142,11 +133,11 @@ def _page_around(store: Store, view: View, found: StoredEvent, position: int, pa
 
 
 def count_view(store: Store, view: View) -> int:
-    if view.ids is not None and view.by_time:  # one term, loaded: the size of its id set
-        return store.id_set_size(store.id_set(view.ids, view.params))
-    if view.ids is not None:  # one term: count the distinct ids it lists, no event looked up
-        return store.count_ids(view.ids, view.params)
-    return store.count(view.where, view.params)
+    if view.filter.ids is not None and view.by_time:  # one term, loaded: the size of its id set
+        return store.count_ids(store.id_set(view.filter))
+    if view.filter.ids is not None:  # one term: count the distinct ids it lists, no event looked up
+        return store.count_ids(view.filter)
+    return store.count(view.filter)
 
 
 def position_of(store: Store, view: View, store_id: int) -> int | None:
@@ -160,8 +151,7 @@ def locate(store: Store, view: View, store_id: int, page: int = PAGE) -> tuple[i
     that size holding it (time order only: while loading, rows land between others, so the
     list is empty); None when the view excludes the event. For jumps to an event."""
     view = settled(store, view)
-    where, params = view.narrowed("e.id = ?", (store_id,))
-    found = store.select(where, params, limit=1)
+    found = store.select(view.narrowed(Filter.store_ids(store_id)), limit=1)
     if not found:
         return None
     return _landing(store, view, found[0], page)
@@ -169,14 +159,14 @@ def locate(store: Store, view: View, store_id: int, page: int = PAGE) -> tuple[i
 
 def _landing(store: Store, view: View, ev: StoredEvent, page: int) -> tuple[int, list[StoredEvent]]:
     """Where `ev` sits in `view`, and the rows of its page as `locate` says."""
-    position = sum(store.count(*view.narrowed(*part)) for part in view.before(ev))
+    position = sum(store.count(view.narrowed(part)) for part in view.before(ev))
     return position, _page_around(store, view, ev, position, page) if page > 0 and view.by_time else []
 
 
 def find_match(
     store: Store,
     view: View,
-    term: tuple[str, tuple[object, ...]],
+    term: Filter,
     anchor: StoredEvent | None,
     forward: bool,
     page: int = 0,
@@ -185,18 +175,18 @@ def find_match(
     around once: (store id, position, wrapped, the rows of its page as `locate` gives them),
     or None when no row of the view matches."""
     view = settled(store, view)
-    base_where, base_params = view.narrowed(*term)
+    base = view.narrowed(term)
     wrapped = False
     found: list[StoredEvent] = []
     order = view.order if forward else view.order_desc
     if anchor is not None:
-        for rel, rparams in view.after(anchor) if forward else view.before(anchor):
-            found = store.select(f"({base_where}) AND {rel}", (*base_params, *rparams), limit=1, order=order)
+        for rel in view.after(anchor) if forward else view.before(anchor):
+            found = store.select(base & rel, limit=1, order=order)
             if found:
                 break
     if not found:
         wrapped = anchor is not None
-        found = store.select(base_where, base_params, limit=1, order=order)
+        found = store.select(base, limit=1, order=order)
     if not found:
         return None
     position, rows = _landing(store, view, found[0], page)

@@ -25,6 +25,7 @@ from core.model.event import iso_from_filetime
 from core.model.summary import summarize
 from core.model.text import json_safe, md_code, md_text, one_line, printable
 from core.report.case import Case
+from core.store.filter import Filter
 from core.store.store import Store, StoredEvent
 from core.store.tempfiles import sweep, temp_file
 
@@ -187,21 +188,21 @@ def write_rows(store: Store, rows: Iterable[StoredEvent], fmt: str, out: Any) ->
     return n
 
 
-def write_view(store: Store, where: str, params: Sequence[object], fmt: str, out: Any) -> int:
-    """Write every event of the view (`where`/`params` as compiled by `core.query.compile`) in the
+def write_view(store: Store, which: Filter, fmt: str, out: Any) -> int:
+    """Write every event `which` keeps (the view's filter, from `core.query.compile`) in the
     event table's order; returns the count."""
     if fmt not in VIEW_FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (choose {', '.join(VIEW_FORMATS)})")
-    return write_rows(store, store.iter_events(where, params), fmt, out)
+    return write_rows(store, store.iter_events(which), fmt, out)
 
 
 def export_view(
-    store: Store, where: str, params: Sequence[object], fmt: str, path: str | Path, *, overwrite: bool = False
+    store: Store, which: Filter, fmt: str, path: str | Path, *, overwrite: bool = False
 ) -> int:
     """Export the view to `path`; returns the number of rows written."""
     if fmt not in VIEW_FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (choose {', '.join(VIEW_FORMATS)})")
-    return write_atomically(path, lambda fh: write_view(store, where, params, fmt, fh), overwrite=overwrite)
+    return write_atomically(path, lambda fh: write_view(store, which, fmt, fh), overwrite=overwrite)
 
 
 # -- correlation trees --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Point lookups the engines make one event at a time (the detail pane), as typed calls.
 
 An event's place in the store's time order is `Position` (time, record id, store id): "before"
-and "after" follow `core.store.store.TIME_ORDER`, the order every view and the engines read in.
+and "after" follow `core.store.filter.Order.TIME`, the order every view and the engines read in.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from core.store.filter import Filter, Order
 from core.store.schema import FIELD_IDS
 from core.store.store import Store, StoredEvent
 
@@ -37,10 +38,12 @@ def latest_event_with(
     """The last event `event_id` on `computer` (any case) before `before` whose EventData
     `field` (lower-case posting name) holds `number` (e.g. the 4688 whose NewProcessId is a pid)."""
     found = store.select(
-        f"e.event_id = ? AND e.computer = ? COLLATE NOCASE AND {_BEFORE} AND e.id IN ({_with_field(field)})",
-        (event_id, computer, *before.params(), number),
+        Filter.from_sql(
+            f"e.event_id = ? AND e.computer = ? COLLATE NOCASE AND {_BEFORE} AND e.id IN ({_with_field(field)})",
+            (event_id, computer, *before.params(), number),
+        ),
         limit=1,
-        order="e.ts DESC, e.record_id DESC, e.id DESC",
+        order=Order.TIME_DESC,
     )
     return found[0] if found else None
 
@@ -51,7 +54,9 @@ def events_with_between(
     """Events `event_id` on `computer` strictly between `after` and `before` whose EventData
     `field` holds `number` (e.g. a 4689 of a pid between its 4688 and a child's)."""
     return store.iter_events(
-        f"e.event_id = ? AND e.computer = ? COLLATE NOCASE AND {_AFTER} AND {_BEFORE} AND e.id IN "
-        f"({_with_field(field)})",
-        (event_id, computer, *after.params(), *before.params(), number),
+        Filter.from_sql(
+            f"e.event_id = ? AND e.computer = ? COLLATE NOCASE AND {_AFTER} AND {_BEFORE} AND e.id IN "
+            f"({_with_field(field)})",
+            (event_id, computer, *after.params(), *before.params(), number),
+        )
     )

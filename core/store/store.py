@@ -1,7 +1,7 @@
 """The SQLite event store: every filter, count and page is answered here, in SQL.
 
-(Slightly over 500 lines on purpose: it is the one class that runs SQL besides `core.query`,
-and the rule "SQL lives here" matters more than its length; point lookups are in `lookups`.)
+Its writes (inputs, event batches, posting lists, the index build) are in `writes`, the
+vocabulary its reads take (`Filter`, `Order`) in `filter`, point lookups in `lookups`.
 
 One `Store` object per thread (sqlite3 connections are not shared across threads): the parser
 worker writes through its own connection while the UI reads through another (WAL mode lets
@@ -12,50 +12,21 @@ from __future__ import annotations
 
 import json
 import marshal
-import os
 import sqlite3
-import time
-from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from core.model.event import Event, EventKeys, ParseIssue
-from core.model.rows import (
-    EVENT_COLUMNS,
-    EventRow,
-    Postings,
-    PostingsText,
-    decode_row,
-    encode_tuples,
-    event_fields,
-    postings_text,
-    system_strings,
-)
-from core.model.storable import (
-    TEXT_INTS,
-    bindable,
-    clean_text,
-    column_int,
-    exact_row,
-    path_text,
-    path_value,
-    storable_postings,
-    storable_rows,
-    storable_texts,
-)
-from core.model.values import as_int
+from core.model.rows import EVENT_COLUMNS, decode_row
+from core.model.storable import TEXT_INTS, bindable, column_int, exact_row, path_text
 from core.store import schema
-from core.store.schema import INSERT_EVENTS
+from core.store.filter import Filter, Order
+from core.store.writes import StoreWrites
 
-#: Default display order: time, then EventRecordID (a wrapped log is not in time order by
-#: file position), then insertion order.
-TIME_ORDER = "e.ts, e.record_id, e.id"
-#: Rows grouped by EventID (through the EventID index, no walk of the time index): for readers
-#: that do not need time order, e.g. a few thousand events among millions.
-EVENT_ID_ORDER = "e.event_id, e.id"
 SELECT_COLUMNS = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
 #: Id sets a connection keeps (`Store.id_set`): the current view's and the one before.
 ID_SETS = 2
@@ -64,23 +35,6 @@ PACKED_ROWS = 1000
 _COLUMN_NAMES = [c.strip() for c in EVENT_COLUMNS.split(",")]
 _PACKED_INNER = ", ".join(f"e.{c} AS {c}" for c in _COLUMN_NAMES)
 _PACKED_OUTER = ", ".join("hex(data)" if c == "data" else c for c in _COLUMN_NAMES)
-#: Posting lists are held in memory and written when they hold this many characters of ids
-#: (bounded memory), or after POSTINGS_SECONDS while loading (field filters catch up with the
-#: rows on screen), and when an input ends. Each write adds one row per distinct pair held.
-POSTINGS_HELD = 32_000_000
-POSTINGS_SECONDS = 1.0
-
-
-def _joined(arrays: list[str]) -> str:
-    """One JSON array of the ids in several (`core.model.rows.postings_text`), in order."""
-    return arrays[0] if len(arrays) == 1 else "[" + ", ".join(a[1:-1] for a in arrays if a != "[]") + "]"
-
-
-def _event_ids_where(event_ids: Iterable[int]) -> str | None:
-    """`e.event_id IN (...)` for these EventIDs (None for none). The ids are written into the
-    SQL as integers (not bound): the planner then weighs the EventID index by its statistics."""
-    ids = sorted({int(i) for i in event_ids})
-    return f"e.event_id IN ({', '.join(map(str, ids))})" if ids else None
 
 
 class StoredEvent(NamedTuple):
@@ -100,6 +54,11 @@ def _stored(row: tuple[Any, ...], exact: bool) -> StoredEvent:
     return StoredEvent(row[0], decode_row(exact_row(row[1:]) if exact else row[1:]))
 
 
+def _id_table(name: str) -> Filter:
+    """The filter reading the ids of the temporary table `name` (`Store.id_set`)."""
+    return Filter.from_sql(f"e.id IN {name}", (), f"SELECT id FROM {name}", name)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceRow:
     """One input as recorded in the store."""
@@ -114,8 +73,8 @@ class SourceRow:
     complete: bool
 
 
-class Store:
-    """An SQLite database of events (see `core.store.schema`)."""
+class Store(StoreWrites):
+    """An SQLite database of events (see `core.store.schema`); its writes are `StoreWrites`."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -137,11 +96,7 @@ class Store:
         # and larger caches made its memory grow with the log (bench/table.py: 153 MB at a
         # million events with 64 MiB, 88 MB with this) for no measurable speed.
         self.conn.execute("PRAGMA cache_size=-16384")
-        self._next_id = self._max_id() + 1
-        self._pending: dict[tuple[str, str], list[str]] = {}
-        self._strings: set[str] = set()  # values known to be in `strings`
-        self._held = 0
-        self._flushed_at = time.monotonic()
+        self._start_writes()
         self._id_sets: OrderedDict[tuple[str, tuple[object, ...]], str] = OrderedDict()
         self._id_set_serial = 0
 
@@ -171,10 +126,6 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _max_id(self) -> int:
-        row = self.conn.execute("SELECT max(id) FROM events").fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
-
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
@@ -183,132 +134,10 @@ class Store:
         self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
         self.conn.commit()
 
-    # -- writing ---------------------------------------------------------------------------
-
-    def add_source(self, path: str, fmt: str, identity: str | None = None) -> int:
-        """Register an input; its id is the `source` of its events (0-based, in order)."""
-        row = self.conn.execute("SELECT count(*) FROM sources").fetchone()
-        source_id = int(row[0])
-        self.conn.execute(
-            "INSERT INTO sources(id, path, format, identity) VALUES (?, ?, ?, ?)",
-            (source_id, path_value(path), fmt, None if identity is None else clean_text(identity)),
-        )
-        self.conn.commit()
-        return source_id
-
-    def set_source_format(self, source_id: int, fmt: str) -> None:
-        self.conn.execute("UPDATE sources SET format = ? WHERE id = ?", (fmt, source_id))
-        self.conn.commit()
-
-    def add_rows(
-        self, rows: Sequence[EventRow], postings: PostingsText, strings: Iterable[str] | None = None, path: str = ""
-    ) -> list[ParseIssue]:
-        """Insert a batch of encoded events (`core.model.rows.encode_tuples`: ids included) in one
-        transaction; their posting lists join those held for the next `flush_postings`.
-        `strings`: their `core.model.rows.system_strings` when the rows were inserted elsewhere.
-
-        A value SQLite cannot bind (a huge integer, a lone surrogate) never fails the batch:
-        it is then inserted again through `core.model.storable`. Returns the parse issues that
-        reports (values replaced; `path` names the input in them)."""
-        repairs: list[ParseIssue] = []
-        if rows:
-            try:
-                with self.conn:
-                    self.conn.executemany(INSERT_EVENTS, rows)
-            except (OverflowError, UnicodeEncodeError):
-                rows, repairs, text_ints = storable_rows(rows, path)
-                with self.conn:
-                    self.conn.executemany(INSERT_EVENTS, rows)
-                    if text_ints:
-                        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, '1')", (TEXT_INTS,))
-            self._next_id = max(self._next_id, rows[-1][0] + 1)
-        new = (system_strings(rows) if strings is None else storable_texts(strings)) - self._strings
-        if new:
-            with self.conn:
-                self.conn.executemany(schema.INSERT_STRINGS, [(v,) for v in new])
-            self._strings |= new
-        self.add_postings(postings)
-        return repairs
-
-    def add_postings(self, postings: PostingsText) -> None:
-        """Hold posting lists of stored events (`core.model.rows.postings_text`) for the next flush."""
-        pending = self._pending
-        for key, ids in postings.items():
-            held = pending.get(key)
-            if held is None:
-                pending[key] = [ids]
-            else:
-                held.append(ids)
-        self._held += sum(map(len, postings.values()))
-        if self._held >= POSTINGS_HELD or time.monotonic() - self._flushed_at >= POSTINGS_SECONDS:
-            self.flush_postings()
-
-    def flush_postings(self) -> None:
-        """Write the posting lists held in memory (one row per distinct pair)."""
-        self._flushed_at = time.monotonic()
-        if not self._pending:
-            return
-        rows = [
-            (name.lower(), value, as_int(value), _joined(ids)) for (name, value), ids in self._pending.items()
-        ]
-        self._pending = {}
-        self._held = 0
-        sql = schema.INSERT_POSTINGS
-        try:
-            with self.conn:
-                self.conn.executemany(sql, rows)
-        except UnicodeEncodeError:  # a lone surrogate (reported where its row was stored)
-            with self.conn:
-                self.conn.executemany(sql, storable_postings(rows))
-
     @property
     def shareable(self) -> bool:
         """Whether other processes can open this store (a file, not `:memory:`)."""
         return str(self.path) not in ("", ":memory:") and not str(self.path).startswith("file::memory:")
-
-    def refresh_next_id(self) -> None:
-        """Take note of events other connections (ingest workers) inserted."""
-        self._next_id = max(self._next_id, self._max_id() + 1)
-
-    def add_events(self, events: Iterable[Event]) -> None:
-        """Insert events, numbered after those already stored, and index their fields at once
-        (tests and small inputs; loaders use `add_rows`)."""
-        postings: Postings = defaultdict(list)
-        items = [(self._next_id + i, event_fields(e)) for i, e in enumerate(events)]
-        self.add_rows(encode_tuples(items, postings), postings_text(postings))
-        self.flush_postings()
-
-    def add_issues(self, issues: Iterable[ParseIssue]) -> None:
-        rows = [(i.source, i.chunk, i.offset, i.reason, i.filetime) for i in issues]
-        sql = "INSERT INTO issues(source, chunk, offset, reason, ts) VALUES (?, ?, ?, ?, ?)"
-        try:
-            with self.conn:
-                self.conn.executemany(sql, rows)
-        except (OverflowError, UnicodeEncodeError):  # a reason quoting bad text, a wild offset
-            with self.conn:
-                self.conn.executemany(sql, storable_postings((s, c, o if o is None or -(1 << 63) <= o < (1 << 63)
-                                                              else None, r, t) for s, c, o, r, t in rows))
-
-    def finish_source(self, source_id: int, *, records: int, parse_issues: int, error: str | None) -> None:
-        """Record an input's outcome; `complete` says it was read to its end."""
-        self.flush_postings()
-        with self.conn:
-            self.conn.execute(
-                "UPDATE sources SET records = ?, parse_issues = ?, error = ?, complete = 1 WHERE id = ?",
-                (records, parse_issues, None if error is None else clean_text(error), source_id),
-            )
-
-    def build_indexes(self) -> None:
-        """Create the secondary indexes (once, after the bulk load) and refresh statistics.
-        SQLite may sort for an index on helper threads: let it use the cores."""
-        self.flush_postings()
-        self.conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
-        self.conn.executescript(schema.INDEXES)
-        # Full statistics (a sample of the first rows misjudges EventID selectivity, and the
-        # planner then sorts hundreds of thousands of rows in memory instead of scanning in
-        # time order).
-        self.conn.execute("ANALYZE")
-        self.conn.commit()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -336,8 +165,10 @@ class Store:
     def issue_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])
 
-    def count(self, where: str = "1", params: Sequence[object] = ()) -> int:
-        row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", bindable(params)).fetchone()
+    def count(self, which: Filter | None = None) -> int:
+        """How many events `which` keeps (every event by default)."""
+        which = which or Filter.everything()
+        row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {which.sql}", bindable(which.params)).fetchone()
         return int(row[0])
 
     def size(self) -> int:
@@ -349,17 +180,20 @@ class Store:
             row = None
         return int(row[0].split()[0]) if row else self.count()
 
-    def id_set(self, ids: str, params: Sequence[object] = ()) -> str:
-        """A temporary table (this connection's, in memory) holding the distinct event ids the
-        SQL `ids` lists, made once and kept for the last ID_SETS lists: a view of a value held
-        by a quarter of a million events then counts and pages without expanding its lists
-        again for every page (30-40 ms each, at a million events). For a store that no longer
-        changes: the table is not refreshed."""
-        key = (ids, bindable(params))
+    def id_set(self, which: Filter) -> Filter:
+        """`which` read from a temporary table (this connection's, in memory) holding the
+        distinct ids of its events (its `ids`, or every event it keeps), made once and kept for
+        the last ID_SETS filters: a view of a value held by a quarter of a million events then
+        counts and pages without expanding its lists again for every page (30-40 ms each, at a
+        million events). For a store that no longer changes: the table is not refreshed."""
+        if which.id_table is not None:
+            return which
+        ids = which.ids if which.ids is not None else f"SELECT e.id FROM events e WHERE {which.sql}"
+        key = (ids, bindable(which.params))
         name = self._id_sets.get(key)
         if name is not None:
             self._id_sets.move_to_end(key)
-            return name
+            return _id_table(name)
         self._id_set_serial += 1
         name = f"temp.id_set_{self._id_set_serial}"
         with self.conn:  # commits: no read transaction left pinning this connection's snapshot
@@ -370,37 +204,38 @@ class Store:
             _, old = self._id_sets.popitem(last=False)
             with self.conn:
                 self.conn.execute(f"DROP TABLE {old}")
-        return name
+        return _id_table(name)
 
-    def id_set_size(self, name: str) -> int:
-        """How many ids the set `name` (from `id_set`) holds."""
-        return int(self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
-
-    def count_ids(self, ids: str, params: Sequence[object] = ()) -> int:
-        """How many distinct event ids the SQL `ids` lists (`core.query.compile.Compiled.ids`)."""
-        row = self.conn.execute(f"SELECT count(DISTINCT id) FROM ({ids})", bindable(params)).fetchone()
+    def count_ids(self, which: Filter) -> int:
+        """How many events `which` keeps, counted from its ids (the size of its `id_table`, or
+        the distinct ids its `ids` lists) without looking up any event; `count` when it has neither."""
+        if which.id_table is not None:
+            return int(self.conn.execute(f"SELECT count(*) FROM {which.id_table}").fetchone()[0])
+        if which.ids is None:
+            return self.count(which)
+        row = self.conn.execute(f"SELECT count(DISTINCT id) FROM ({which.ids})", bindable(which.params)).fetchone()
         return int(row[0])
 
     def select(
         self,
-        where: str = "1",
-        params: Sequence[object] = (),
+        which: Filter | None = None,
         *,
         offset: int = 0,
         limit: int | None = None,
-        order: str = TIME_ORDER,
+        order: Order = Order.TIME,
         by_time_index: bool = False,
     ) -> list[StoredEvent]:
-        """A page of events matching `where` (SQL over alias `e`), in `order`; `by_time_index`
+        """A page of the events `which` keeps (every event by default), in `order`; `by_time_index`
         makes SQLite walk the time index and test each event (see `core.query.view.fetch_page`).
 
         A page (`limit` up to PACKED_ROWS) comes back as one JSON value, in one step of the
         statement: Python's sqlite3 releases the GIL around every step, and a thread fetching
         rows one by one while the UI thread renders waits up to the switch interval (5 ms) to
         get it back, for every row (64 rows took 0.2-0.4 s instead of 0.5 ms)."""
+        which = which or Filter.everything()
         hint = " INDEXED BY events_time" if by_time_index else ""
-        inner = f"FROM events e{hint} WHERE {where} ORDER BY {order}"
-        args = list(bindable(params))
+        inner = f"FROM events e{hint} WHERE {which.sql} ORDER BY {order.value}"
+        args = list(bindable(which.params))
         if limit is not None:
             inner += " LIMIT ? OFFSET ?"
             args += [limit, offset]
@@ -420,17 +255,17 @@ class Store:
         time): the candidates for an event known by its identity rather than its store id (a
         mark saved against an earlier store of the same inputs)."""
         if record_id is None:
-            where, params = "e.source = ? AND e.event_id = ? AND e.ts IS ?", (source, event_id, filetime)
+            sql, params = "e.source = ? AND e.event_id = ? AND e.ts IS ?", (source, event_id, filetime)
         else:
-            where, params = "e.record_id = ? AND e.source = ? AND e.event_id = ?", (record_id, source, event_id)
-        return self.select(where, params, limit=limit, order=TIME_ORDER)
+            sql, params = "e.record_id = ? AND e.source = ? AND e.event_id = ?", (record_id, source, event_id)
+        which = Filter.from_sql(sql, params)
+        return self.select(which, limit=limit, order=Order.TIME)
 
-    def iter_events(
-        self, where: str = "1", params: Sequence[object] = (), *, order: str = TIME_ORDER
-    ) -> Iterator[StoredEvent]:
-        """Stream every matching event (bounded memory: rows are fetched in batches)."""
+    def iter_events(self, which: Filter | None = None, *, order: Order = Order.TIME) -> Iterator[StoredEvent]:
+        """Stream every event `which` keeps (bounded memory: rows are fetched in batches)."""
+        which = which or Filter.everything()
         cur = self.conn.execute(
-            f"SELECT {SELECT_COLUMNS} FROM events e WHERE {where} ORDER BY {order}", bindable(params)
+            f"SELECT {SELECT_COLUMNS} FROM events e WHERE {which.sql} ORDER BY {order.value}", bindable(which.params)
         )
         exact = self.text_ints()
         while True:
@@ -443,16 +278,15 @@ class Store:
             for r in rows:
                 yield StoredEvent(r[0], decode_row(r[1:]))
 
-    def iter_keys(
-        self, where: str = "1", params: Sequence[object] = (), *, order: str = TIME_ORDER
-    ) -> Iterator[EventKeys]:
+    def iter_keys(self, which: Filter | None = None, *, order: Order = Order.TIME) -> Iterator[EventKeys]:
         """`iter_events` reduced to what the correlation engine reads of each event: its keys
         and EventData pairs, no `Event` built (at a million events, building them was a third
         of the time the model took)."""
+        which = which or Filter.everything()
         cur = self.conn.execute(
             f"SELECT e.id, e.source, e.ts, e.record_id, e.event_id, e.computer, e.data FROM events e "
-            f"WHERE {where} ORDER BY {order}",
-            bindable(params),
+            f"WHERE {which.sql} ORDER BY {order.value}",
+            bindable(which.params),
         )
         loads = marshal.loads
         exact = self.text_ints()
@@ -487,29 +321,29 @@ class Store:
     def count_of(self, event_ids: Iterable[int], *, without_time: bool = False) -> int:
         """How many events have one of `event_ids` (through the EventID index); with
         `without_time`, only those that carry no time."""
-        where = _event_ids_where(event_ids)
-        if where is None:
+        which = Filter.event_ids(event_ids)
+        if which.matches_none:
             return 0
-        return self.count(where + (" AND e.ts IS NULL" if without_time else ""))
+        return self.count(which & Filter.from_sql("e.ts IS NULL") if without_time else which)
 
     def iter_events_of(self, event_ids: Iterable[int]) -> Iterator[StoredEvent]:
         """Every event with one of `event_ids`, in time order (`iter_events`)."""
-        where = _event_ids_where(event_ids)
-        return iter(()) if where is None else self.iter_events(where)
+        which = Filter.event_ids(event_ids)
+        return iter(()) if which.matches_none else self.iter_events(which)
 
-    def iter_keys_of(self, event_ids: Iterable[int], *, order: str = TIME_ORDER) -> Iterator[EventKeys]:
+    def iter_keys_of(self, event_ids: Iterable[int], *, order: Order = Order.TIME) -> Iterator[EventKeys]:
         """`iter_keys` of every event with one of `event_ids`, in time order (or `order`)."""
-        where = _event_ids_where(event_ids)
-        return iter(()) if where is None else self.iter_keys(where, order=order)
+        which = Filter.event_ids(event_ids)
+        return iter(()) if which.matches_none else self.iter_keys(which, order=order)
 
     def get(self, event_id: int) -> StoredEvent | None:
         """The event with store id `event_id`, or None."""
-        found = self.select("e.id = ?", (event_id,), limit=1)
+        found = self.select(Filter.store_ids(event_id), limit=1)
         return found[0] if found else None
 
     def by_record_id(self, record_id: int) -> list[StoredEvent]:
         """Every event with this record id (several inputs or channels may share one)."""
-        return self.select("e.record_id = ?", (record_id,))
+        return self.select(Filter.from_sql("e.record_id = ?", (record_id,)))
 
     def event_id_counts(self, source: int | None = None) -> dict[int, int]:
         sql = "SELECT event_id, count(*) FROM events"

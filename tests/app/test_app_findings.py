@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import tui.model_cache as model_cache
+from core.query.compile import compile_query
 from core.store.store import Store
 from tests.app.test_app import tree_labels
 from tests.apputil import DEMO, app_loaded, opened, screen_text, sync, wait_for
@@ -27,7 +28,7 @@ SVCHOST_CHILD_RECORD = 48217  # taskhostw.exe in System32 started by svchost.exe
 def store_id_of(app: EvtxApp, record_id: int) -> int:
     assert app.workspace.store_path is not None
     with Store(app.workspace.store_path, readonly=True) as store:
-        rows = store.select("e.record_id = ?", (record_id,))
+        rows = store.select(compile_query(f"record:{record_id}"))
     assert len(rows) == 1
     return rows[0].id
 

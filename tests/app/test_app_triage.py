@@ -16,7 +16,7 @@ def count(app: EvtxApp, query: str) -> int:
     assert app.workspace.store_path is not None
     with Store(app.workspace.store_path, readonly=True) as store:
         c = compile_query(query)
-        return store.count(c.where, c.params)
+        return store.count(c)
 
 
 @sync
@@ -171,7 +171,7 @@ async def test_a_filter_change_keeps_the_selected_event_or_the_nearest_in_time()
         assert app.workspace.store_path is not None
         with Store(app.workspace.store_path, readonly=True) as store:
             c = compile_query(f"-id:{eid}")
-            times = [se.event.filetime for se in store.select(c.where, c.params)]
+            times = [se.event.filetime for se in store.select(c)]
         ts = row.event.filetime
         assert ts is not None
         best = min(abs(t - ts) for t in times if t is not None)

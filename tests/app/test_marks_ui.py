@@ -225,7 +225,7 @@ async def test_export_dialog_writes_the_view_and_refuses_to_overwrite(
         assert [json.loads(line)["event_id"] for line in lines] == [4688, 4688, 4688]
         with Store(db, readonly=True) as store:
             assert [json.loads(line)["record_id"] for line in lines] == [
-                se.event.record_id for se in store.select(app.workspace.compiled.where, app.workspace.compiled.params)]
+                se.event.record_id for se in store.select(app.workspace.compiled)]
 
         (tmp_path / "final.csv").write_text("keep me\n")
         await pilot.press("e")

@@ -17,6 +17,7 @@ import pytest
 import tui.event_table as event_table
 import tui.table_rows as table_rows
 from core.query.compile import compile_query
+from core.store.filter import Filter
 from core.store.store import Store
 from tests.apputil import opened, sync, wait_for
 from tests.logs import event_xml, write_events
@@ -60,7 +61,7 @@ async def _filtered(pilot: Any, app: EvtxApp, query: str) -> list[int]:
     assert app.workspace.store_path is not None
     with Store(app.workspace.store_path, readonly=True) as store:
         compiled = compile_query(query)
-        expected = [se.id for se in store.select(compiled.where, compiled.params)]
+        expected = [se.id for se in store.select(compiled)]
     await wait_for(pilot, lambda: app.table.total == len(expected) and app.table.row_at(0) is not None)
     return expected
 
@@ -97,7 +98,7 @@ async def test_a_new_view_never_plans_its_pages_by_the_previous_views_count(
     original = core_view.fetch_page
 
     def spy(store: Store, v: Any, start: int, total: int | None, page: int = 64, counted: int | None = None) -> Any:
-        seen.append((v.where, total if total is not None else counted))
+        seen.append((v.filter.sql, total if total is not None else counted))
         return original(store, v, start, total, page, counted)
 
     monkeypatch.setattr(table_rows, "fetch_page", spy)
@@ -110,10 +111,10 @@ async def test_a_new_view_never_plans_its_pages_by_the_previous_views_count(
         with Store(app.workspace.store_path, readonly=True) as store:
             for query in ("4689", "Index:17", "", "Index:3*"):
                 compiled = compile_query(query)
-                counts[compiled.where] = store.count(compiled.where, compiled.params)
+                counts[compiled.sql] = store.count(compiled)
         for query in ("4689", "Index:17", "", "Index:3*"):
             app.set_filter(query)
-            expected = counts[compile_query(query).where]
+            expected = counts[compile_query(query).sql]
             await wait_for(pilot, lambda e=expected: app.table.total == e and app.table.row_at(0) is not None)
             app.table.action_bottom()
             await wait_for(pilot, lambda: app.table.row_at(app.table.cursor) is not None)
@@ -153,7 +154,7 @@ async def test_a_jump_to_an_event_shows_its_page_without_counting_it_out(
         # `n` to the next match of a term held by one event, far down.
         target = page * 3 + 7 if len(expected) > page * 3 + 7 else len(expected) - 1
         found: list[tuple[bool, bool]] = []
-        table.find((f"e.id = {expected[target]}", ()), True, lambda ok, wrapped: found.append((ok, wrapped)))
+        table.find(Filter.store_ids(expected[target]), True, lambda ok, wrapped: found.append((ok, wrapped)))
         await wait_for(pilot, lambda: bool(found) and table.row_at(target) is not None)
         assert found == [(True, False)] and table.cursor == target
         start = target - target % page

@@ -15,6 +15,7 @@ import pytest
 from core.findings import child as findings_child
 from core.findings.engine import store_findings
 from core.findings.rules import load_rules
+from core.query.compile import compile_query
 from core.store import child_process
 from core.store.ingest import load_paths
 from core.store.store import Store
@@ -50,7 +51,7 @@ def test_big_stores_use_the_child_small_ones_the_thread(store: Store, monkeypatc
     expected = store_findings(store, load_rules(None))
     assert model_cache.build_findings(store) == expected
     assert calls == []
-    read = store.count("e.event_id IN (4688, 4689)")  # what the built-in rules read
+    read = store.count(compile_query("4688,4689"))  # what the built-in rules read
     assert 0 < read < store.size()
     monkeypatch.setattr(model_cache, "CHILD_FINDINGS_EVENTS", read + 1)
     assert model_cache.build_findings(store) == expected

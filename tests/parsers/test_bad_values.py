@@ -41,7 +41,7 @@ N = 1200  # several batches (the first is 200 events)
 
 def _query(store: Store, text: str) -> list[Event]:
     c = compile_query(text)
-    return [se.event for se in store.select(c.where, c.params)]
+    return [se.event for se in store.select(c)]
 
 
 def _load(*paths: Path) -> tuple[Store, list[SourceInfo]]:
@@ -93,7 +93,7 @@ def test_huge_json_integers_are_stored_exactly_and_the_file_loads(tmp_path: Path
     assert _query(store, "record:600") == []  # no wrap-around, no lossy float
     # The app pages around such an event (its record id is the anchor's), a mark finds it again.
     [se] = store.by_record_id(BIG)
-    view = View.of(compile_query(""), by_time=True)
+    view = View(compile_query(""), by_time=True)
     assert [e.id for e in fetch_beside(store, view, se, after=False, page=2)] == [N - 1, N]
     assert locate(store, view, se.id) is not None
     assert len(_query(store, "4688")) == N

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from core.model.event import Event, parse_time
-from core.query.compile import MIRRORED_SYSTEM_FIELDS, Compiled, QueryError, compile_query
+from core.query.compile import MIRRORED_SYSTEM_FIELDS, QueryError, compile_query
 from core.query.parser import MAX_DEPTH, MAX_TERMS
+from core.store.filter import Filter, Order
 from core.store.schema import SYSTEM_FIELDS
 from core.store.store import Store
 
@@ -196,10 +197,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 def found(store: Store, query: str) -> set[int | None]:
     """Record ids the query finds (also checking that count() agrees with select())."""
     compiled = compile_query(query)
-    rows = store.select(compiled.where, compiled.params)
-    assert store.count(compiled.where, compiled.params) == len(rows)
+    rows = store.select(compiled)
+    assert store.count(compiled) == len(rows)
     if compiled.ids is not None:  # the table's count of a one-term view (core.query.view.count_view)
-        assert store.count_ids(compiled.ids, compiled.params) == len(rows), query
+        assert store.count_ids(compiled) == len(rows), query
     return {row.event.record_id for row in rows}
 
 
@@ -228,18 +229,18 @@ def error(query: str) -> QueryError:
     ],
 )
 def test_only_a_lone_id_set_term_offers_its_ids(store: Store, query: str, one_id_set: bool) -> None:
-    """`Compiled.ids` is what the table counts instead of `where`: it must be offered only
-    when `where` is exactly `e.id IN (ids)`, and then count the same events."""
+    """`Filter.ids` is what the table counts instead of `sql`: it must be offered only
+    when `sql` is exactly `e.id IN (ids)`, and then count the same events."""
     compiled = compile_query(query)
     assert (compiled.ids is not None) == one_id_set
     if compiled.ids is not None:
-        assert compiled.where == f"e.id IN ({compiled.ids})"
-        assert store.count_ids(compiled.ids, compiled.params) == store.count(compiled.where, compiled.params)
+        assert compiled.sql == f"e.id IN ({compiled.ids})"
+        assert store.count_ids(compiled) == store.count(compiled)
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\t\n"])
 def test_empty_query_matches_everything(store: Store, query: str) -> None:
-    assert compile_query(query) == Compiled("1", ())
+    assert compile_query(query) == Filter.everything()
     assert found(store, query) == ALL
 
 
@@ -489,12 +490,12 @@ def test_injection_attempts_match_nothing_and_harm_nothing(store: Store, query: 
     compiled = compile_query(query)
     assert found(store, query) == set()
     assert store.count() == len(EVENTS)
-    assert "'" not in compiled.where.replace("ESCAPE '\\'", "")  # user text is never in the SQL
+    assert "'" not in compiled.sql.replace("ESCAPE '\\'", "")  # user text is never in the SQL
 
 
 def test_user_text_only_travels_as_parameters(store: Store) -> None:
     query = 'cmd:"x\' OR 1=1 --"'
-    assert "1=1" not in compile_query(query).where
+    assert "1=1" not in compile_query(query).sql
     assert found(store, '"x\' OR 1=1 --"') == {9}  # the text is searched for, literally
 
 
@@ -588,7 +589,7 @@ def test_mirrored_system_fields_match_what_the_store_writes(tmp_path: Path) -> N
 def _plan(store: Store, query: str) -> str:
     compiled = compile_query(query)
     rows = store.conn.execute(
-        f"EXPLAIN QUERY PLAN SELECT e.id FROM events e WHERE {compiled.where} ORDER BY e.ts, e.record_id LIMIT 100",
+        f"EXPLAIN QUERY PLAN SELECT e.id FROM events e WHERE {compiled.sql} ORDER BY e.ts, e.record_id LIMIT 100",
         compiled.params,
     ).fetchall()
     return "\n".join(str(r[-1]) for r in rows)
@@ -629,7 +630,7 @@ def test_time_ordered_reads_stream_instead_of_sorting(tmp_path: Path) -> None:
     """Findings and exports read every 4688/4689 in time order: the planner must scan the time
     index rather than sort the matching rows in memory (with sampled statistics it misjudged
     EventID selectivity and sorted a million rows: memory grew with the log)."""
-    from core.store.store import SELECT_COLUMNS, TIME_ORDER
+    from core.store.store import SELECT_COLUMNS
 
     with Store(tmp_path / "s.db") as st:
         st.add_source("a.evtx", "evtx")
@@ -639,6 +640,6 @@ def test_time_ordered_reads_stream_instead_of_sorting(tmp_path: Path) -> None:
             for i in range(1, 40_000)
         )
         st.build_indexes()
-        sql = f"SELECT {SELECT_COLUMNS} FROM events e WHERE e.event_id IN (?, ?) ORDER BY {TIME_ORDER}"
+        sql = f"SELECT {SELECT_COLUMNS} FROM events e WHERE e.event_id IN (?, ?) ORDER BY {Order.TIME.value}"
         plan = " / ".join(str(r[-1]) for r in st.conn.execute("EXPLAIN QUERY PLAN " + sql, (4688, 4689)))
         assert "events_time" in plan and "TEMP B-TREE" not in plan, plan

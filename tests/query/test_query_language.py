@@ -45,7 +45,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 def found(store: Store, query: str) -> set[int]:
     c = compile_query(query, store.field_names())
-    return {se.event.record_id for se in store.select(c.where, c.params)}
+    return {se.event.record_id for se in store.select(c)}
 
 
 def test_a_dash_before_a_plain_word_searches_for_the_flag(store: Store) -> None:

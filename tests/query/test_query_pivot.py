@@ -70,7 +70,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 def found(store: Store, query: str) -> set[int]:
     c = compile_query(query, store.field_names())
-    return {se.event.record_id for se in store.select(c.where, c.params)}
+    return {se.event.record_id for se in store.select(c)}
 
 
 def holding(value: str) -> set[int]:
@@ -116,9 +116,9 @@ def test_around_an_event_is_its_computer_within_n_minutes(store: Store) -> None:
 
 
 def test_around_an_event_and_table_columns(store: Store) -> None:
-    five = next(se.event for se in store.select("e.record_id = 5"))
+    five = next(se.event for se in store.select(compile_query("record:5")))
     assert around_event(five, 2) == around("WS 01", five.filetime or 0, 2)
     assert found(store, around_event(five, 2) or "") == {3, 5, 7}
-    assert around_event(next(se.event for se in store.select("e.record_id = 100"))) is None
+    assert around_event(next(se.event for se in store.select(compile_query("record:100")))) is None
     assert [column_field(c) for c in ("Computer", "EventID", "User", "Image", "Summary")] == [
         "computer", "id", "user", "image", None]

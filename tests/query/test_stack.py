@@ -171,7 +171,7 @@ def test_an_event_holding_a_value_under_two_names_of_an_alias_counts_once(tmp_pa
             from core.query.pivot import add_filter
 
             c = compile_query(add_filter(query, "user", value))
-            assert store.count(c.where, c.params) == count, (query, value)
+            assert store.count(c) == count, (query, value)
 
 
 @pytest.mark.parametrize("by", ["image", "parent", "user", "cmd", "computer", "channel", "provider", "id",
@@ -188,4 +188,4 @@ def test_filtering_to_a_stacked_value_returns_exactly_its_count(by: str) -> None
         assert result.rows, (by, where)
         for row in result.rows:
             query = add_filter(where, result.field, row.value)
-            assert count_view(store, View.of(compile_query(query), by_time=True)) == row.count, (query, row)
+            assert count_view(store, View(compile_query(query), by_time=True)) == row.count, (query, row)

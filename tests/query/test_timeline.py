@@ -77,7 +77,7 @@ def test_each_bucket_query_selects_exactly_its_events(store: Store) -> None:
         tl = timeline(store, compile_query(query), MINUTE)
         for b in tl.buckets:
             if b.count:
-                assert count_view(store, View.of(compile_query(within(query, b.start, b.end)), by_time=True)) == b.count
+                assert count_view(store, View(compile_query(within(query, b.start, b.end)), by_time=True)) == b.count
 
 
 def test_filtered_view_and_given_widths(store: Store) -> None:

@@ -40,10 +40,10 @@ def store(tmp_path: Path) -> Store:
 @pytest.mark.parametrize("query", ["4688", "host:WS01 -4689", "", "4688 user:nobody"])
 def test_csv_and_jsonl_hold_exactly_the_rows_of_the_view(store: Store, tmp_path: Path, query: str) -> None:
     compiled = compile_query(query)
-    shown = store.select(compiled.where, compiled.params)
+    shown = store.select(compiled)
     expected = [(se.event.record_id, se.event.event_id, se.event.computer) for se in shown]
 
-    n = export_view(store, compiled.where, compiled.params, "jsonl", tmp_path / "v.jsonl")
+    n = export_view(store, compiled, "jsonl", tmp_path / "v.jsonl")
     docs = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text(encoding="utf-8").splitlines()]
     assert n == len(shown)
     assert [(d["record_id"], d["event_id"], d["computer"]) for d in docs] == expected
@@ -51,7 +51,7 @@ def test_csv_and_jsonl_hold_exactly_the_rows_of_the_view(store: Store, tmp_path:
     for d, se in zip(docs, shown, strict=True):
         assert d["data"] == dict(se.event.data)
 
-    n = export_view(store, compiled.where, compiled.params, "csv", tmp_path / "v.csv")
+    n = export_view(store, compiled, "csv", tmp_path / "v.csv")
     with (tmp_path / "v.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert n == len(rows) == len(shown)
@@ -62,7 +62,7 @@ def test_csv_and_jsonl_hold_exactly_the_rows_of_the_view(store: Store, tmp_path:
 
 def test_markdown_view_escapes_cells(store: Store, tmp_path: Path) -> None:
     compiled = compile_query("host:DC01")
-    n = export_view(store, compiled.where, compiled.params, "md", tmp_path / "v.md")
+    n = export_view(store, compiled, "md", tmp_path / "v.md")
     text = (tmp_path / "v.md").read_text(encoding="utf-8")
     assert n == 1
     assert "\x1b" not in text and "\\x1b\\[31m" in text  # escaped, and `[` cannot open a link
@@ -74,10 +74,10 @@ def test_exports_refuse_to_overwrite_unless_asked(store: Store, tmp_path: Path) 
     target = tmp_path / "out.csv"
     target.write_text("precious\n")
     with pytest.raises(FileExistsError, match="exists"):
-        export_view(store, "1", (), "csv", target)
+        export_view(store, compile_query(""), "csv", target)
     assert target.read_text() == "precious\n"
     assert list(tmp_path.glob(".out.csv.*")) == []  # no temp file left behind
-    assert export_view(store, "1", (), "csv", target, overwrite=True) == 6
+    assert export_view(store, compile_query(""), "csv", target, overwrite=True) == 6
     assert target.read_text().startswith("file,record_id")
 
 
@@ -184,7 +184,7 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with Store(next((tmp_path / "cache").glob("*.sqlite"))) as store:
         case = Case.for_inputs([str(log)])
         case.bind(store)
-        case.set_note(store.select("e.event_id = 4689")[0], "exit of x1")
+        case.set_note(store.select(compile_query("4689"))[0], "exit of x1")
     report = tmp_path / "report.md"
     assert cli_main(["export", str(log), "--marks", "--output", str(report)]) == 0
     assert "wrote 1 marks to" in capsys.readouterr().err

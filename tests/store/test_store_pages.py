@@ -17,7 +17,9 @@ import pytest
 
 from core.model.event import Event
 from core.query import view
-from core.query.view import ORDER_FILE, ORDER_FILE_DESC, ORDER_TIME, ORDER_TIME_DESC, View
+from core.query.compile import compile_query
+from core.query.view import View
+from core.store.filter import Filter, Order
 from core.store.store import PACKED_ROWS, Store
 
 ODD_VALUES = [
@@ -73,9 +75,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 
 @pytest.mark.parametrize("walk", [False, True])
-@pytest.mark.parametrize("order", [ORDER_TIME, ORDER_TIME_DESC, ORDER_FILE, ORDER_FILE_DESC])
-@pytest.mark.parametrize("where", ["1", "e.event_id = 4689", "e.user_sid IS NULL", "e.id IN (SELECT id FROM events)"])
-def test_pages_equal_the_rows_in_order(store: Store, where: str, order: str, walk: bool) -> None:
+@pytest.mark.parametrize("order", list(Order))
+@pytest.mark.parametrize("query", ["", "4689", "-4689", "Value:*"])
+def test_pages_equal_the_rows_in_order(store: Store, query: str, order: Order, walk: bool) -> None:
+    where = compile_query(query)
     everything = store.select(where, order=order)  # no limit: row by row
     assert len(everything) > 50
     for offset, limit in [(0, 64), (1, 1), (17, 64), (len(everything) - 5, 64), (len(everything), 10), (0, 1000)]:
@@ -89,18 +92,18 @@ def test_large_views_are_paged_by_walking_the_time_index(store: Store, monkeypat
     plans: list[str] = []
     store.conn.set_trace_callback(plans.append)
     monkeypatch.setattr(view, "SCAN_MIN", 10)
-    where, params = "e.event_id = ?", (4689,)
-    total = store.count(where, params)
-    everything = store.select(where, params)
-    v = View(where, params, by_time=True)
+    where = compile_query("4689")
+    total = store.count(where)
+    everything = store.select(where)
+    v = View(where, by_time=True)
     try:
         assert view.fetch_page(store, v, 0, None, counted=total) == everything[:64]
         assert view.fetch_page(store, v, total - 10, total) == everything[-10:]
         assert sum("INDEXED BY events_time" in sql for sql in plans) == 2
         plans.clear()
-        view.fetch_page(store, View(where, params, by_time=True), 0, None)  # count unknown: SQLite's plan
-        view.fetch_page(store, View("e.event_id = 1", (), by_time=True), 0, 0)  # a small view
-        view.fetch_page(store, View(where, params, by_time=False), 0, total)  # file order, while loading
+        view.fetch_page(store, View(where, by_time=True), 0, None)  # count unknown: SQLite's plan
+        view.fetch_page(store, View(compile_query("1"), by_time=True), 0, 0)  # a small view
+        view.fetch_page(store, View(where, by_time=False), 0, total)  # file order, while loading
         assert not any("INDEXED BY" in sql for sql in plans)
     finally:
         store.conn.set_trace_callback(None)
@@ -114,7 +117,7 @@ def test_values_survive_the_page_exactly(store: Store) -> None:
 
 
 def test_empty_page_and_the_largest_packed_page(store: Store) -> None:
-    assert store.select("e.event_id = 1", limit=64) == []
+    assert store.select(compile_query("1"), limit=64) == []
     assert store.select(limit=PACKED_ROWS) == store.select()
 
 
@@ -150,7 +153,6 @@ def test_one_term_views_read_a_settled_id_set_with_the_same_answers(tmp_path: Pa
     """A loaded one-term view reads its ids from a temporary set made once per connection (a
     read-only one, as the table's fetcher holds): same count, same pages, same positions; the
     connection keeps no transaction open, and only the last few sets are kept."""
-    from core.query.compile import compile_query
     from core.store.store import ID_SETS
 
     path = tmp_path / "ids.db"
@@ -163,8 +165,8 @@ def test_one_term_views_read_a_settled_id_set_with_the_same_answers(tmp_path: Pa
         for query in queries:
             compiled = compile_query(query)
             assert compiled.ids is not None
-            everything = store.select(compiled.where, compiled.params)
-            v = View.of(compiled, by_time=True)
+            everything = store.select(compiled)
+            v = View(compiled, by_time=True)
             total = view.count_view(store, v)
             assert total == len(everything) > 0, query
             assert view.fetch_page(store, v, 0, total) == everything[:64]
@@ -203,10 +205,8 @@ def test_a_jump_reads_the_page_around_the_event_exactly(store: Store, query: str
     """`locate` and `find_match` hand back, with the event's position, the rows of its page read
     outwards from the event: they must be that page of the view, for an event at every
     position (page edges, time ties, events without a time, one-term id sets)."""
-    from core.query.compile import compile_query
-
-    v = View.of(compile_query(query), by_time=True)
-    everything = store.select(v.where, v.params)
+    v = View(compile_query(query), by_time=True)
+    everything = store.select(v.filter)
     total = view.count_view(store, v)
     assert total == len(everything) > 20
     page = 16
@@ -217,14 +217,14 @@ def test_a_jump_reads_the_page_around_the_event_exactly(store: Store, query: str
         # The next match of a term only this event has, from the event before it (or from
         # nowhere, wrapping round to it).
         anchor = everything[position - 1] if position else None
-        found = view.find_match(store, v, ("e.id = ?", (se.id,)), anchor, True, page)
+        found = view.find_match(store, v, Filter.store_ids(se.id), anchor, True, page)
         assert found == (se.id, position, False, expected), position
-        back = view.find_match(store, v, ("e.id = ?", (se.id,)), se, False, page)
+        back = view.find_match(store, v, Filter.store_ids(se.id), se, False, page)
         assert back == (se.id, position, True, expected), position
     assert view.locate(store, v, -1) is None
     # While loading (file order) no page comes with the position: rows still land in between.
-    file_order = View(v.where, v.params, by_time=False, ids=v.ids)
-    first = store.select(v.where, v.params, order=ORDER_FILE, limit=1)[0]
+    file_order = View(v.filter, by_time=False)
+    first = store.select(v.filter, order=Order.FILE, limit=1)[0]
     assert view.locate(store, file_order, first.id) == (0, [])
 
 
@@ -238,10 +238,11 @@ def test_reading_beside_an_event_is_a_range_of_the_time_index(store: Store) -> N
     untimed = next(se for se in rows if se.event.filetime is None)
     for anchor in (timed, untimed):
         for parts, order in ((v.before(anchor), v.order_desc), (v.after(anchor), v.order)):
-            for where, params in parts:
+            for part in parts:
                 plan = store.conn.execute(
-                    f"EXPLAIN QUERY PLAN SELECT e.id FROM events e WHERE {where} ORDER BY {order} LIMIT 64", params
+                    f"EXPLAIN QUERY PLAN SELECT e.id FROM events e WHERE {part.sql} ORDER BY {order.value} LIMIT 64",
+                    part.params,
                 ).fetchall()
                 details = " ".join(str(step[-1]) for step in plan)
-                assert "SEARCH e USING" in details and "events_time" in details, (where, details)
-                assert "TEMP B-TREE" not in details, (where, details)
+                assert "SEARCH e USING" in details and "events_time" in details, (part.sql, details)
+                assert "TEMP B-TREE" not in details, (part.sql, details)

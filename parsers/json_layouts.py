@@ -1,0 +1,353 @@
+"""JSON records to Events: the three record layouts, and JSON values rendered as Windows does.
+
+Three record layouts are recognised per record, so one file may mix them:
+
+* **evtx_dump** (`{"Event": {"System": {...}, "EventData": {...}}}`, also without the `Event`
+  wrapper), with the `#attributes` / `#text` forms (`"EventID": {"#attributes": {...},
+  "#text": 4688}`, `"TimeCreated": {"#attributes": {"SystemTime": ...}}`) and the
+  `--separate-json-attributes` form (`"TimeCreated_attributes": {...}`).
+* **Winlogbeat** (`winlog.*`, nested or as dotted keys): `winlog.event_id`,
+  `winlog.computer_name`, `winlog.channel`, `winlog.provider_name`, `winlog.record_id`,
+  `winlog.process.pid`, `winlog.user.identifier`, `winlog.event_data` / `winlog.user_data`;
+  time from `@timestamp` (the event time in Winlogbeat), else `event.created`.
+* **flat** (NXLog `im_msvistalog`, the OTRF/Mordor datasets): System and EventData fields side by
+  side in one object. A fixed list decides which keys are System (see `FLAT_SYSTEM_KEYS`,
+  `FLAT_METADATA_KEYS` and `_flat_system`); every other key is EventData, in file order.
+  Judgement calls, made on the real OTRF files:
+  - `ProcessId` is always EventData (in 4688 it is the creator process). NXLog's own copy of the
+    System pid is `ExecutionProcessID`; older NXLog called it `ProcessID`, which is also an
+    EventData name (5156). NXLog writes System values as JSON numbers and EventData as strings,
+    so `ProcessID`/`ThreadID` are System only when they are numbers.
+  - `EventType` is NXLog's severity (`AUDIT_SUCCESS`, `INFO`...) and metadata, except when it
+    holds anything else: Sysmon 12/13/14 carry an `EventType` EventData field (`SetValue`).
+  - `AccountName`, `Domain`, `AccountType` are NXLog's resolution of the System UserID when
+    `AccountType` is present; otherwise `AccountName` is EventData (7045 has one).
+  - `Message` (the rendered text) is dropped from `data`: it is not a field, it would double
+    the store and pollute free-text matches with boilerplate; the raw record (`event_json`)
+    still shows it.
+  - Time: `TimeCreated`, else NXLog's `EventTime` (local time of the NXLog host, no offset: it
+    is shifted to UTC by the offset between `EventReceivedTime` and `@timestamp`, rounded to a
+    quarter hour, when both are present), else `@timestamp`.
+
+Values become strings as Windows renders them: numbers in decimal, hex strings unchanged,
+booleans `true`/`false`, null as empty; a negative 64-bit `Keywords` number (NXLog writes the
+mask as a signed integer) becomes `0x8020000000000000`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.model.event import Event, parse_time
+
+#: Flat-layout keys that fill System fields of the Event (never EventData).
+FLAT_SYSTEM_KEYS = frozenset(
+    {
+        "EventID", "Hostname", "Computer", "TimeCreated", "EventTime", "Channel", "SourceName",
+        "ProviderName", "RecordNumber", "EventRecordID", "ExecutionProcessID", "ExecutionThreadID",
+        "Task", "Level", "Keywords", "Version", "OpcodeValue",
+    }
+)  # fmt: skip
+#: Flat-layout keys that are shipper metadata, dropped (Logstash, NXLog, rendered message).
+FLAT_METADATA_KEYS = frozenset(
+    {
+        "@timestamp", "@version", "tags", "host", "port", "Message", "ProviderGuid", "ActivityID",
+        "RelatedActivityID", "EventTypeOrignal", "EventTypeOriginal", "EventReceivedTime",
+        "SourceModuleName", "SourceModuleType", "Severity", "SeverityValue",
+    }
+)  # fmt: skip
+#: NXLog's rendering of the event level (under `EventType`) -> the System Level number, used
+#: when the record has no `Level` of its own (NXLog writes none).
+NXLOG_EVENT_TYPES = {
+    "AUDIT_SUCCESS": 0, "AUDIT_FAILURE": 0, "CRITICAL": 1, "ERROR": 2, "WARNING": 3, "INFO": 4,
+    "VERBOSE": 5, "DEBUG": 5,
+}  # fmt: skip
+_NXLOG_MARKERS = ("SourceModuleType", "EventReceivedTime", "SourceModuleName")
+_LEVEL_NAMES = {"critical": 1, "error": 2, "warning": 3, "information": 4, "info": 4, "verbose": 5}
+_KEYWORD_NAMES = {"audit success": 0x8020000000000000, "audit failure": 0x8010000000000000}
+_MASK64 = (1 << 64) - 1
+
+
+# --------------------------------------------------------------------------- values
+
+
+def render(value: Any) -> str:
+    """A JSON value as Windows would render it in event XML."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e18 else repr(value)
+    if isinstance(value, dict) and "#text" in value:
+        return render(value["#text"])
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _int(value: Any) -> int | None:
+    """An integer from a JSON number or a decimal / `0x` hex string, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dict) and "#text" in value:
+        return _int(value["#text"])
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text, 16) if text[:2].lower() == "0x" else int(text)
+        except ValueError:
+            return None
+    return None
+
+
+def _keywords(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"0x{value & _MASK64:016x}"
+    if isinstance(value, list):
+        mask = 0
+        for name in value:
+            bit = _KEYWORD_NAMES.get(str(name).lower())
+            if bit is None:
+                return ", ".join(str(v) for v in value)
+            mask |= bit
+        return f"0x{mask:016x}" if value else None
+    return render(value)
+
+
+def _event_id(value: Any) -> int:
+    eid = _int(value)
+    if eid is None or not 0 <= eid <= 0xFFFFFFFF:
+        raise ValueError(f"no usable EventID ({render(value)[:40]!r})")
+    return eid
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else render(value)
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def _data_pairs(obj: dict[str, Any], unnamed: list[int] | None = None) -> list[tuple[str, str]]:
+    """EventData-like dict -> ordered pairs: `#attributes` skipped, `#text` unwrapped, a list
+    repeats its name (unnamed `Data` become `Data`, `Data[1]`, ... as in the XML loader)."""
+    pairs: list[tuple[str, str]] = []
+    counter = unnamed if unnamed is not None else [0]
+    for key, value in obj.items():
+        if key == "#attributes" or key.endswith("_attributes"):
+            continue
+        if isinstance(value, dict) and "#text" in value:
+            value = value["#text"]
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if key in ("Data", "#text"):
+                pairs.append(("Data" if counter[0] == 0 else f"Data[{counter[0]}]", render(item)))
+                counter[0] += 1
+            else:
+                pairs.append((key, render(item)))
+    return pairs
+
+
+def _attrs(system: dict[str, Any], name: str) -> dict[str, Any]:
+    node = system.get(name)
+    if isinstance(node, dict) and isinstance(node.get("#attributes"), dict):
+        return node["#attributes"]  # type: ignore[no-any-return]
+    sep = system.get(f"{name}_attributes")
+    return sep if isinstance(sep, dict) else {}
+
+
+def _from_evtx_dump(ev: dict[str, Any], source: int, position: int) -> Event:
+    system = ev["System"]
+    if not isinstance(system, dict):
+        raise ValueError("System is not an object")
+    provider = _attrs(system, "Provider")
+    execution = _attrs(system, "Execution")
+    security = _attrs(system, "Security")
+    data: list[tuple[str, str]] = []
+    if isinstance(ev.get("EventData"), dict):
+        data = _data_pairs(ev["EventData"])
+    elif isinstance(ev.get("UserData"), dict):
+        inner = [v for k, v in ev["UserData"].items() if isinstance(v, dict) and not k.startswith("#")]
+        data = _data_pairs(inner[0]) if inner else []
+    return Event(
+        source=source,
+        record_number=position,
+        record_id=_int(system.get("EventRecordID")),
+        filetime=parse_time(_str(_attrs(system, "TimeCreated").get("SystemTime")) or None),
+        event_id=_event_id(system.get("EventID")),
+        version=_int(system.get("Version")),
+        level=_int(system.get("Level")),
+        task=_int(system.get("Task")),
+        opcode=_int(system.get("Opcode")),
+        keywords=_keywords(system.get("Keywords")),
+        channel=_str(system.get("Channel")),
+        provider=_str(provider.get("Name") or provider.get("EventSourceName")),
+        computer=_str(system.get("Computer")),
+        pid=_int(execution.get("ProcessID")),
+        tid=_int(execution.get("ThreadID")),
+        user_sid=_str(security.get("UserID")) or None,
+        data=tuple(data),
+        locator=position,
+    )
+
+
+def _expand_dotted(obj: dict[str, Any]) -> dict[str, Any]:
+    """`{"winlog.event_id": 1}` -> `{"winlog": {"event_id": 1}}` (flattened Beats exports)."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        parts = key.split(".") if "." in key and not key.startswith("@") else [key]
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        leaf = node.get(parts[-1])
+        if isinstance(leaf, dict) and isinstance(value, dict):
+            leaf.update(value)
+        else:
+            node[parts[-1]] = value
+    return out
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for part in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def _from_winlogbeat(obj: dict[str, Any], source: int, position: int) -> Event:
+    if any("." in k for k in obj):
+        obj = _expand_dotted(obj)
+    w = obj.get("winlog") or {}
+    data: list[tuple[str, str]] = []
+    for part in ("event_data", "user_data"):
+        if isinstance(w.get(part), dict):
+            data.extend(_data_pairs(w[part]))
+    level = _get(obj, "log", "level")
+    task = w.get("task")
+    opcode = w.get("opcode")
+    return Event(
+        source=source,
+        record_number=position,
+        record_id=_int(w.get("record_id")),
+        filetime=parse_time(_str(obj.get("@timestamp")) or None)
+        or parse_time(_str(_get(obj, "event", "created")) or None),
+        event_id=_event_id(w.get("event_id") if w.get("event_id") is not None else _get(obj, "event", "code")),
+        version=_int(w.get("version")),
+        level=_LEVEL_NAMES.get(level.lower()) if isinstance(level, str) else _int(level),
+        task=_int(task) if not isinstance(task, str) or task.strip().isdigit() else None,
+        opcode=_int(opcode) if not isinstance(opcode, str) or opcode.strip().isdigit() else None,
+        keywords=_keywords(w.get("keywords")),
+        channel=_str(w.get("channel")),
+        provider=_str(w.get("provider_name")),
+        computer=_str(w.get("computer_name") or _get(obj, "host", "name") or _get(obj, "host", "hostname")),
+        pid=_int(_get(w, "process", "pid")),
+        tid=_int(_get(w, "process", "thread", "id")),
+        user_sid=_str(_get(w, "user", "identifier")) or None,
+        data=tuple(data),
+        locator=position,
+    )
+
+
+def _flat_time(obj: dict[str, Any]) -> int | None:
+    ticks = parse_time(_str(obj.get("TimeCreated")) or None)
+    if ticks is not None:
+        return ticks
+    local = parse_time(_str(obj.get("EventTime")) or None)
+    if local is not None:
+        stamp = parse_time(_str(obj.get("@timestamp")) or None)
+        received = parse_time(_str(obj.get("EventReceivedTime")) or None)
+        if stamp is not None and received is not None and _str(obj.get("EventTime"))[-1:] not in "Zz":
+            quarter = 15 * 60 * 10_000_000
+            offset = round((stamp - received) / quarter) * quarter
+            if abs(offset) <= 14 * 3600 * 10_000_000:
+                local += offset
+        return local
+    return parse_time(_str(obj.get("@timestamp")) or None)
+
+
+def _flat_system(key: str, value: Any, obj: dict[str, Any]) -> bool:
+    """Whether a flat-layout key is System/metadata rather than EventData (see module doc)."""
+    if key in FLAT_SYSTEM_KEYS or key in FLAT_METADATA_KEYS:
+        return True
+    if key == "ProcessID" or key == "ThreadID":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if key == "EventType":
+        return isinstance(value, str) and value.upper() in NXLOG_EVENT_TYPES
+    if key == "UserID":
+        return isinstance(value, str) and value.upper().startswith("S-1-")
+    if key in ("AccountName", "Domain", "AccountType"):
+        return "AccountType" in obj
+    if key == "Opcode":
+        return True  # NXLog's opcode name ("Info"); the number is OpcodeValue
+    if key == "Category":
+        return any(m in obj for m in _NXLOG_MARKERS)  # NXLog's task name
+    return False
+
+
+def _from_flat(obj: dict[str, Any], source: int, position: int) -> Event:
+    pid = obj.get("ExecutionProcessID")
+    if pid is None and isinstance(obj.get("ProcessID"), int):
+        pid = obj.get("ProcessID")
+    tid = obj.get("ExecutionThreadID")
+    if tid is None and isinstance(obj.get("ThreadID"), int):
+        tid = obj.get("ThreadID")
+    user = obj.get("UserID")
+    opcode = obj.get("OpcodeValue")
+    if opcode is None and isinstance(obj.get("Opcode"), int):
+        opcode = obj.get("Opcode")
+    record_id = obj.get("RecordNumber")
+    if record_id is None:
+        record_id = obj.get("EventRecordID")
+    level = _int(obj.get("Level"))
+    for kind in (obj.get("EventType"), obj.get("EventTypeOrignal"), obj.get("EventTypeOriginal")):
+        if level is None and isinstance(kind, str):
+            level = NXLOG_EVENT_TYPES.get(kind.upper())
+    return Event(
+        source=source,
+        record_number=position,
+        record_id=_int(record_id),
+        filetime=_flat_time(obj),
+        event_id=_event_id(obj.get("EventID")),
+        version=_int(obj.get("Version")),
+        level=level,
+        task=_int(obj.get("Task")),
+        opcode=_int(opcode),
+        keywords=_keywords(obj.get("Keywords")),
+        channel=_str(obj.get("Channel")),
+        provider=_str(obj.get("SourceName") or obj.get("ProviderName")),
+        computer=_str(obj.get("Hostname") or obj.get("Computer")),
+        pid=_int(pid),
+        tid=_int(tid),
+        user_sid=user if isinstance(user, str) and user.upper().startswith("S-1-") else None,
+        data=tuple((k, render(v)) for k, v in obj.items() if not _flat_system(k, v, obj)),
+        locator=position,
+    )
+
+
+def event_from_json(obj: Any, source: int, position: int) -> Event:
+    """Build an Event from one decoded JSON record, whatever its layout.
+
+    Raises ValueError when the record is not a Windows event (no object, no EventID).
+    """
+    if not isinstance(obj, dict):
+        raise ValueError(f"record is a JSON {type(obj).__name__}, not an object")
+    ev = obj.get("Event")
+    if isinstance(ev, dict) and isinstance(ev.get("System"), dict):
+        return _from_evtx_dump(ev, source, position)
+    if isinstance(obj.get("System"), dict):
+        return _from_evtx_dump(obj, source, position)
+    if isinstance(obj.get("winlog"), dict) or any(k.startswith("winlog.") for k in obj):
+        return _from_winlogbeat(obj, source, position)
+    return _from_flat(obj, source, position)
