@@ -97,6 +97,9 @@ PALETTE: tuple[tuple[str, str, str], ...] = (
     ("Around this event", "~: its computer within 5 minutes (again: back)", "around"),
     ("Stack field", "s: the selected field's values over the view, rarest first", "stack"),
     ("Timeline strip", "h: a histogram of the view over time", "timeline"),
+    ("Columns", "C: show, hide, order, size, add EventData fields, sort", "columns"),
+    ("Sort by column", "o: sort the table by the selected column (again: flip)", "sort"),
+    ("Time order", "O: undo the sort", "unsort"),
     ("Help", "?: every key binding", "help"),
 )
 

@@ -42,16 +42,17 @@ from textual.strip import Strip
 
 from core.model.summary import basename
 from core.model.text import printable
-from core.query.view import View, count_view, fetch_beside, find_match, locate
+from core.query.sort import Sort
+from core.query.view import View, fetch_beside
 from core.store.store import Store, StoredEvent
-from tui.keep_place import locate_nearest
+from tui import columns
+from tui.column_settings import ColumnSettings
 from tui.page_fetcher import PageFetcher
 from tui.table_rows import (
     PAGE,
     SEVERITY_CLASSES,
     Column,
     Row,
-    fetch_rows,
     layout_columns,
     line_strip,
     local_offset_label,
@@ -130,6 +131,9 @@ class EventTable(ScrollView, can_focus=True):
         self._pages: OrderedDict[int, list[Row]] = OrderedDict()
         self._pending: set[int] = set()
         self._columns: list[Column] = layout_columns(80, False, False)
+        #: The user's columns and sort (`tui.columns`); the app loads them from their file.
+        self.settings = ColumnSettings()
+        self._sort: Sort | None = None  # the settings' sort as last applied
         #: The column the pivot and stack keys act on (None: EvID; once moved by the user,
         #: its header is highlighted).
         self.field_column: str | None = None
@@ -177,9 +181,10 @@ class EventTable(ScrollView, can_focus=True):
         # thread, and pick their query plan by it.
         counted: list[int] = []
         self._counted = counted
+        sort = self.sort
 
         def count(store: Store) -> int:
-            counted.append(count_view(store, view))
+            counted.append(columns.count_rows(store, view, sort))
             return counted[0]
 
         self._submit(count, self._on_count)
@@ -208,7 +213,7 @@ class EventTable(ScrollView, can_focus=True):
                 self._count_inflight = False
                 self._on_count(total)
 
-            self._submit(lambda s: count_view(s, view), counted)
+            self._submit(lambda s: columns.count_rows(s, view, None), counted)
         top = int(self.scroll_y)
         visible = set(range(top // PAGE, (top + self.visible_rows) // PAGE + 1))
         for page in list(self._pages):
@@ -253,7 +258,7 @@ class EventTable(ScrollView, can_focus=True):
         if self.total is not None and page * PAGE >= self.total and page > 0:
             return
         self._pending.add(page)
-        view, total, counted = self.view, self.total, self._counted
+        view, total, counted, sort = self.view, self.total, self._counted, self.sort
 
         def done(rows: list[Row]) -> None:
             self._pending.discard(page)
@@ -269,12 +274,15 @@ class EventTable(ScrollView, can_focus=True):
         # Beside a full page already fetched (scrolling), start from its edge row: no OFFSET
         # walk. Only in time order, once loaded: while loading, rows land between others.
         before, after = self._pages.get(page - 1), self._pages.get(page + 1)
+        if sort is not None:
+            self._submit(lambda s: columns.page_rows(s, view, sort, page * PAGE, total, counted), done)
+            return
         if view.by_time and before is not None and len(before) == PAGE:
             anchor, forward = before[-1].stored, True
         elif view.by_time and after is not None:
             anchor, forward = after[0].stored, False
         else:
-            self._submit(lambda s: fetch_rows(s, view, page * PAGE, total, counted), done)
+            self._submit(lambda s: columns.page_rows(s, view, None, page * PAGE, total, counted), done)
             return
         self._submit(lambda s: [make_row(r) for r in fetch_beside(s, view, anchor, forward, PAGE)], done)
 
@@ -329,8 +337,33 @@ class EventTable(ScrollView, can_focus=True):
 
     def _relayout(self) -> None:
         self._layout_width = self.line_width
-        self._columns = layout_columns(self._layout_width, self.several_sources, self.local_time)
+        self._columns = columns.layout(self.settings, self._layout_width, self.several_sources, self.local_time)
         self.refresh()
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns drawn now (the user's may not all fit the width)."""
+        return [c.key for c in self._columns]
+
+    @property
+    def sort(self) -> Sort | None:
+        """The store's sort of the rows: the user's, once loading has finished (`tui.columns`)."""
+        return self._sort if self.view.by_time else None
+
+    def set_settings(self, settings: ColumnSettings) -> None:
+        """Show the user's columns; a new sort reads the view again, keeping the selected event."""
+        before, sorted_by = self._sort, settings.sort_key
+        self.settings, self._sort = settings, settings.sort
+        if self._sort != before and sorted_by is not None:
+            self.field_column = sorted_by  # `o` flips it, the pivot keys act on it
+        if self.field_column is not None and self.field_column not in settings.visible():
+            self.field_column = None
+        self._relayout()
+        if self.view.by_time and self._sort != before:
+            row = self.selected_row()
+            self.reload(reset_cursor=True)
+            if row is not None:
+                self.goto_event(row.id)
 
     def set_findings(self, highest: dict[int, str]) -> None:
         """Show the finding markers: `highest` maps a store id to its most severe finding."""
@@ -393,11 +426,10 @@ class EventTable(ScrollView, can_focus=True):
         in time to `nearest` when given (`tui.keep_place`); `on_missing` when not in view."""
         view = self.view
 
+        sort = self.sort
+
         def find(store: Store) -> tuple[int, list[Row]] | None:
-            found = locate(store, view, store_id)
-            if found is None and nearest is not None:
-                found = locate_nearest(store, view, nearest)
-            return None if found is None else (found[0], [make_row(r) for r in found[1]])
+            return columns.locate_row(store, view, sort, store_id, nearest)
 
         def done(found: tuple[int, list[Row]] | None) -> None:
             if found is None:
@@ -428,10 +460,10 @@ class EventTable(ScrollView, can_focus=True):
         view = self.view
         row = self.selected_row()
         anchor = row.stored if row is not None else None
+        sort = self.sort
 
         def search(store: Store) -> tuple[int, bool, list[Row]] | None:
-            found = find_match(store, view, term, anchor, forward, PAGE)
-            return None if found is None else (found[1], found[2], [make_row(r) for r in found[3]])
+            return columns.find_row(store, view, sort, term, anchor, forward)
 
         def moved(result: tuple[int, bool, list[Row]] | None) -> None:
             if result is None:
@@ -450,8 +482,10 @@ class EventTable(ScrollView, can_focus=True):
 
     def _cells(self, row: Row) -> dict[str, str]:
         millis = any(c.key == "time" and c.width >= 23 for c in self._columns)
-        return row_cells(row, self.findings.get(row.id), row.id in self.marked, self.source_names,
-                         self.local_time, millis)
+        cells = row_cells(row, self.findings.get(row.id), row.id in self.marked, self.source_names,
+                          self.local_time, millis)
+        cells.update(columns.extra_cells(row, self._columns))
+        return cells
 
     def _line(self, cells: dict[str, str], style: Style, cell_styles: dict[str, Style] | None = None) -> Strip:
         return line_strip(self._columns, cells, style, cell_styles, self.line_width)
@@ -460,6 +494,9 @@ class EventTable(ScrollView, can_focus=True):
         cells = {c.key: c.title for c in self._columns}
         if self.local_time:
             cells["time"] = f"Time ({local_offset_label()})"
+        key = self.settings.sort_key
+        if self.sort is not None and key is not None and key in cells:
+            cells[key] = ("▼" if self.settings.descending else "▲") + cells[key]
         return cells
 
     def render_lines(self, crop: Region) -> list[Strip]:
@@ -476,7 +513,8 @@ class EventTable(ScrollView, can_focus=True):
             # The vertical scrollbar came or went after the last resize (the row count grew
             # past the height): lay out again, or the summary column overflows by a cell.
             self._layout_width = self.line_width
-            self._columns = layout_columns(self._layout_width, self.several_sources, self.local_time)
+            self._columns = columns.layout(self.settings, self._layout_width, self.several_sources,
+                                           self.local_time)
         base = self._base_style or self.rich_style
         if y == 0:
             header = base + self.get_component_rich_style("event-table--header")

@@ -1,0 +1,288 @@
+"""The event table's columns (issue 15): show/hide, order, size, EventData field columns and
+sorting, through the columns dialog (`C`) and the table's keys (`o`/`O`), kept per user in
+`columns.json` under the config dir (the autouse fixture points it at tmp_path)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from core.model.values import as_int
+from core.store.store import Store
+from tests.apputil import DEMO, opened, screen_text, sync, wait_for
+from tui import column_settings as cs
+from tui.app import EvtxApp
+from tui.columns import SUMMARY_MIN, layout
+from tui.columns_dialog import ColumnsScreen, FieldPicker
+
+
+def _config() -> Path:
+    return Path(os.environ["EVTX_EXPLORER_CONFIG_DIR"])
+
+
+def _line(app: EvtxApp, y: int) -> str:
+    """Line `y` of the table as drawn (0: the header), also while a dialog covers it."""
+    return "".join(seg.text for seg in app.table.render_line(y))
+
+
+def _header(app: EvtxApp) -> str:
+    return _line(app, 0)
+
+
+def _keys(app: EvtxApp) -> list[str]:
+    return [c.key for c in app.table._columns]
+
+
+async def _dialog(pilot: Pilot[Any], app: EvtxApp) -> ColumnsScreen:
+    await pilot.press("C")
+    await wait_for(pilot, lambda: isinstance(app.screen, ColumnsScreen))
+    screen = app.screen
+    assert isinstance(screen, ColumnsScreen)
+    return screen
+
+
+async def _highlight(pilot: Pilot[Any], screen: ColumnsScreen, key: str) -> None:
+    """Move the dialog's highlight to column `key` with the arrow keys."""
+    await pilot.press("home")
+    for _ in range(screen.settings.order.index(key)):
+        await pilot.press("down")
+    assert screen._key() == key
+
+
+async def _all_rows(pilot: Pilot[Any], app: EvtxApp) -> list[Any]:
+    """Every row of the view, in table order (walked with G and g so each page is fetched)."""
+    table = app.table
+    await wait_for(pilot, lambda: table.total is not None and table.row_at(0) is not None)
+    await pilot.press("G")
+    await wait_for(pilot, lambda: table.row_at(table.row_count - 1) is not None)
+    await pilot.press("g")
+    await wait_for(pilot, lambda: all(table.row_at(i) is not None for i in range(table.row_count)))
+    return [table.row_at(i) for i in range(table.row_count)]
+
+
+def _store_values(app: EvtxApp, get: Any) -> list[Any]:
+    path = app.workspace.store_path
+    assert path is not None
+    with Store(path, readonly=True) as store:
+        return [get(se.event) for se in store.iter_events()]
+
+
+def _data(event: Any, name: str) -> str | None:
+    return next((str(v) for k, v in event.data if k.lower() == name), None)
+
+
+# -- the settings, without an app -------------------------------------------------------------
+
+
+def test_unknown_column_names_are_dropped_and_fields_kept(tmp_path: Path) -> None:
+    path = tmp_path / "columns.json"
+    path.write_text(json.dumps({"order": ["eid", "bogus", "field:CommandLine", 7, "time"],
+                                "hidden": ["computer", "nope"], "widths": {"eid": 9, "x": 3, "time": "wide"},
+                                "sort": {"column": "bogus"}}))
+    settings, notice = cs.load(path)
+    assert notice is None
+    named = [k for k in settings.order if k in ("eid", "field:commandline", "time")]
+    assert named == ["eid", "field:commandline", "time"]
+    assert "bogus" not in settings.order and set(cs.DEFAULT_ORDER) <= set(settings.order)
+    # columns the file does not name keep their default state (channel, provider, level: hidden)
+    assert settings.hidden == {"computer", "channel", "provider", "level"}
+    assert settings.widths == {"eid": 9}
+    assert settings.sort_key is None
+
+
+def test_a_damaged_file_gives_defaults_and_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "columns.json"
+    for text in ("{not json", "[1, 2]", "\udcff"):
+        path.write_text(text, errors="surrogateescape")
+        settings, notice = cs.load(path)
+        assert settings.layout_default and settings.sort_key is None
+        assert notice is not None and "\n" not in notice and "columns.json" in notice
+
+
+def test_summary_stays_readable_at_80_columns() -> None:
+    settings = cs.ColumnSettings()
+    for key in ("channel", "provider", "user", "computer"):
+        settings.hidden.discard(key)
+    settings.add_field("CommandLine")
+    cols = layout(settings, 78, False, False)
+    summary = next(c for c in cols if c.key == "summary")
+    assert summary.width >= SUMMARY_MIN
+    assert sum(c.width + c.gap for c in cols) <= 78 + 1
+    assert [c.key for c in cols][:3] == ["mark", "finding", "time"]
+
+
+# -- in the app --------------------------------------------------------------------------------
+
+
+@sync
+async def test_hide_and_show_a_column() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        assert "Computer" in _header(app)
+        screen = await _dialog(pilot, app)
+        await _highlight(pilot, screen, "computer")
+        await pilot.press("space")
+        assert "Computer" not in _header(app) and "computer" not in _keys(app)
+        assert "[ ] Computer" in screen_text(app)
+        await pilot.press("space")
+        assert "Computer" in _header(app)
+        await _highlight(pilot, screen, "channel")  # hidden by default: shown on request
+        await pilot.press("space")
+        # at this width the Summary would be cut under its least width: User makes room (the
+        # default layout's first to go), and the dialog says so
+        assert "Channel" in _header(app) and "User" not in _header(app)
+        assert "no room at this width for: User" in screen_text(app)
+        row = app.table.row_at(0)
+        assert row is not None and row.event.channel in _line(app, 1)
+
+
+@sync
+async def test_move_a_column_left_and_resize_it() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        header = _header(app)
+        assert header.index("Record") < header.index("EvID")
+        screen = await _dialog(pilot, app)
+        await _highlight(pilot, screen, "eid")
+        await pilot.press("left")
+        header = _header(app)
+        assert header.index("EvID") < header.index("Record")
+        assert screen._key() == "eid"  # the highlight follows the column
+        await pilot.press("right")
+        assert _header(app).index("Record") < _header(app).index("EvID")
+        await _highlight(pilot, screen, "computer")
+        before = next(c.width for c in app.table._columns if c.key == "computer")
+        await pilot.press("plus", "plus")
+        assert next(c.width for c in app.table._columns if c.key == "computer") == before + 2 * cs.STEP
+        await pilot.press("minus")
+        assert next(c.width for c in app.table._columns if c.key == "computer") == before + cs.STEP
+
+
+@sync
+async def test_add_an_eventdata_column_and_see_its_values() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (160, 40)) as pilot:
+        await pilot.press("slash", *"4688", "enter")
+        await wait_for(pilot, lambda: app.workspace.query == "4688" and app.table.row_at(0) is not None)
+        await _dialog(pilot, app)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, FieldPicker))
+        await pilot.press(*"commandli", "enter")
+        await wait_for(pilot, lambda: "field:commandline" in _keys(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ColumnsScreen))
+        assert "commandline" in _header(app)
+        col = next(c for c in app.table._columns if c.key == "field:commandline")
+        row = app.table.row_at(0)
+        assert row is not None
+        value = _data(row.event, "commandline")
+        assert value
+        assert app.table._cells(row)["field:commandline"] == value
+        assert value[: col.width - 1] in _line(app, 1)
+
+
+@sync
+async def test_sort_by_a_system_column_both_ways() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        await pilot.press("right")  # the Computer column
+        assert app.table.field_column == "computer"
+        await pilot.press("o")
+        await wait_for(pilot, lambda: app.table.sort is not None)
+        rows = await _all_rows(pilot, app)
+        expected = sorted(_store_values(app, lambda e: e.computer), key=str.lower)
+        assert [r.event.computer for r in rows] == expected
+        assert "▲Computer" in _header(app)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: app.table.sort is not None and app.table.sort.descending)
+        rows = await _all_rows(pilot, app)
+        assert [r.event.computer for r in rows] == expected[::-1]
+        assert "▼Computer" in _header(app)
+        await pilot.press("O")
+        await wait_for(pilot, lambda: app.table.sort is None)
+        rows = await _all_rows(pilot, app)
+        times = [r.event.filetime for r in rows]
+        assert times == sorted(times)
+
+
+@sync
+async def test_sort_by_an_eventdata_column_both_ways() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (160, 40)) as pilot:
+        settings = app.table.settings
+        settings.add_field("IpPort")  # numbers: sorted as numbers, events without it last
+        screen = await _dialog(pilot, app)
+        screen._fill(0)
+        await _highlight(pilot, screen, "field:ipport")
+        await pilot.press("o")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.table.sort is not None)
+        rows = await _all_rows(pilot, app)
+        values = [v for v in _store_values(app, lambda e: _data(e, "ipport")) if v is not None]
+
+        def key(v: str) -> tuple[bool, int, str]:
+            n = as_int(v)
+            return (n is None, n or 0, v.lower())
+
+        expected = sorted(values, key=key)
+        shown = [_data(r.event, "ipport") for r in rows]
+        assert shown[: len(expected)] == expected and set(shown[len(expected):]) <= {None}
+        assert app.table.field_column == "field:ipport"  # the sorted column is picked: o flips
+        await pilot.press("o")
+        await wait_for(pilot, lambda: app.table.sort is not None and app.table.sort.descending)
+        rows = await _all_rows(pilot, app)
+        shown = [_data(r.event, "ipport") for r in rows]
+        assert shown[: len(expected)] == expected[::-1]
+
+
+@sync
+async def test_user_column_cannot_be_sorted_and_says_why() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        await pilot.press("right", "right")
+        assert app.table.field_column == "user"
+        await pilot.press("o")
+        await pilot.pause(0.1)
+        assert app.table.sort is None and app.table.settings.sort_key is None
+
+
+@sync
+async def test_choices_persist_across_two_runs() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        screen = await _dialog(pilot, app)
+        await _highlight(pilot, screen, "computer")
+        await pilot.press("space")
+        await _highlight(pilot, screen, "eid")
+        await pilot.press("left", "o", "o", "plus")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, FieldPicker))
+        await pilot.press(*"targetusername", "enter")
+        await wait_for(pilot, lambda: "field:targetusername" in _keys(app))
+        await pilot.press("escape")
+        first = _header(app)
+    assert (_config() / "columns.json").exists()
+    again = EvtxApp([str(DEMO)])
+    async with opened(again, (120, 30)) as pilot:
+        await wait_for(pilot, lambda: again.table.sort is not None)
+        settings = again.table.settings
+        assert "computer" in settings.hidden and settings.sort_key == "eid" and settings.descending
+        assert settings.widths == {"eid": 5 + cs.STEP}
+        assert _header(again) == first
+        rows = await _all_rows(pilot, again)
+        eids = [r.event.event_id for r in rows]
+        assert eids == sorted(eids, reverse=True)
+
+
+@sync
+async def test_a_damaged_settings_file_gives_default_columns_and_a_notice() -> None:
+    (_config() / "columns.json").write_text('{"order": ["eid", ', encoding="utf-8")
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30), notifications=True) as pilot:
+        await wait_for(pilot, lambda: "columns.json is damaged" in screen_text(app))
+        assert app.table.settings.layout_default and app.table.sort is None
+        assert "Computer" in _header(app)
