@@ -5,7 +5,7 @@ The choices themselves (and their file) are `tui.column_settings`; the dialog is
 `tui.columns_dialog`. With the default choices the table is laid out exactly as it always was
 (`table_rows.layout_columns`, which drops the less useful columns as the terminal narrows);
 once the user changed them, their columns are shown in their order and widths, and the Summary
-takes what is left: when that would be under SUMMARY_MIN cells, User, Computer and Image, then
+takes what is left: when that would be under SUMMARY_MIN cells, User, Computer, Image and Record, then
 the rightmost other columns, are left out until it reads (at 80 columns too); the dialog says
 which.
 
@@ -36,7 +36,7 @@ SUMMARY_MIN = 24
 KEPT = ("time", "summary", "mark", "finding")
 #: Left out first (as the default layout does on a narrow terminal), before the rightmost
 #: others: a column the user just added or showed is what they want to see.
-DROP_FIRST = ("user", "computer", "image")
+DROP_FIRST = ("user", "computer", "image", "record")
 
 
 def layout(settings: cs.ColumnSettings, width: int, several_sources: bool, local: bool) -> list[Column]:

@@ -44,7 +44,7 @@ def column_line(settings: cs.ColumnSettings, key: str, wide: bool) -> Text:
     if settings.sort_key == key:
         arrow = "▼ sorted" if settings.descending else "▲ sorted"
     elif cs.sort_of(key, False) is None:
-        arrow = "-"
+        arrow = "no sort"
     kind = "EventData" if cs.field_of(key) is not None else ""
     name = printable(cs.label(key))
     line = Text(f"{shown} ", style="bold" if key not in settings.hidden else "dim")
