@@ -286,3 +286,55 @@ async def test_a_damaged_settings_file_gives_default_columns_and_a_notice() -> N
         await wait_for(pilot, lambda: "columns.json is damaged" in screen_text(app))
         assert app.table.settings.layout_default and app.table.sort is None
         assert "Computer" in _header(app)
+
+
+# -- the store's sort, every System column both ways ----------------------------------------------
+
+
+def test_store_sorts_every_system_column_as_python_does() -> None:
+    from core.query.sort import SYSTEM_SORTS, Sort, count_sorted, page_sorted, position_sorted
+    from core.query.view import View
+    from core.store.cache import open_inputs
+
+    store = open_inputs([str(DEMO)])
+    try:
+        events = [se.event for se in store.iter_events()]
+        keys = {"time": lambda e: e.filetime, "record": lambda e: e.record_id, "eid": lambda e: e.event_id,
+                "computer": lambda e: e.computer.lower(), "channel": lambda e: e.channel.lower(),
+                "provider": lambda e: e.provider.lower(), "source": lambda e: e.source,
+                "level": lambda e: e.level}
+        assert set(keys) == set(SYSTEM_SORTS)
+        for column, get in keys.items():
+            for descending in (False, True):
+                sort = Sort(column, None, descending)
+                assert count_sorted(store, View(), sort) == len(events)
+                shown = [get(se.event) for se in page_sorted(store, View(), sort, 0, len(events))]
+                assert shown == sorted((get(e) for e in events), reverse=descending), (column, descending)
+                first = page_sorted(store, View(), sort, 5, 1)[0]
+                assert position_sorted(store, View(), sort, first.id) == 5
+        # a filtered view: only its events, in order
+        view = View("e.event_id = ?", (4688,))
+        shown = [se.event.computer for se in page_sorted(store, view, Sort("computer", None, True), 0, 1000)]
+        assert shown == sorted((e.computer for e in events if e.event_id == 4688), key=str.lower, reverse=True)
+        # a field name is bound, never SQL: a hostile one matches nothing and breaks nothing
+        hostile = Sort("field", "x') OR 1=1; DROP TABLE events; --")
+        assert count_sorted(store, View(), hostile) == len(events)
+        assert store.count() == len(events)
+    finally:
+        store.close()
+
+
+@sync
+async def test_time_column_sorts_newest_first_on_the_second_press() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        await pilot.press("left", "left")
+        assert app.table.field_column == "time"
+        await pilot.press("o")  # time ascending: the table's own order, no store sort
+        assert app.table.settings.sort_key == "time" and app.table.sort is None
+        await pilot.press("o")
+        await wait_for(pilot, lambda: app.table.sort is not None and app.table.sort.descending)
+        rows = await _all_rows(pilot, app)
+        times = [r.event.filetime for r in rows]
+        assert times == sorted(times, reverse=True)
+        assert "▼Time" in _header(app)

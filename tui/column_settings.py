@@ -122,7 +122,10 @@ class ColumnSettings:
 
     @property
     def sort(self) -> Sort | None:
-        return None if self.sort_key is None else sort_of(self.sort_key, self.descending)
+        """The store's sort; None for none and for time ascending, the table's own order."""
+        if self.sort_key is None or (self.sort_key == "time" and not self.descending):
+            return None
+        return sort_of(self.sort_key, self.descending)
 
     def visible(self) -> list[str]:
         return [k for k in self.order if k not in self.hidden]
