@@ -338,3 +338,50 @@ async def test_time_column_sorts_newest_first_on_the_second_press() -> None:
         times = [r.event.filetime for r in rows]
         assert times == sorted(times, reverse=True)
         assert "▼Time" in _header(app)
+
+
+def test_store_sorts_a_field_both_ways_pages_positions_and_finds() -> None:
+    """Descending reads the ascending table backwards: keyed rows reversed, then the events
+    without the field (reversed too); pages across that seam, positions and `n`-style finds
+    agree with the whole list."""
+    from core.query.sort import FIELD, Sort, find_sorted, page_sorted, position_sorted
+    from core.query.view import View
+    from core.store.cache import open_inputs
+
+    store = open_inputs([str(DEMO)])
+    try:
+        events = [se for se in store.iter_events()]
+        n = len(events)
+        assert n > 10
+
+        def key(v: str) -> tuple[bool, int, str]:
+            num = as_int(v)
+            return (num is None, num or 0, v.lower())
+
+        keyed = sorted((se for se in events if _data(se.event, "ipport") is not None),
+                       key=lambda se: key(_data(se.event, "ipport") or ""))
+        rest = [se for se in events if _data(se.event, "ipport") is None]
+        assert len(keyed) >= 4 and rest
+        for descending in (False, True):
+            sort = Sort(FIELD, "ipport", descending)
+            whole = page_sorted(store, View(), sort, 0, n)
+            shown = [_data(se.event, "ipport") for se in whole]
+            want = [_data(se.event, "ipport") for se in (keyed[::-1] if descending else keyed)]
+            assert shown[: len(keyed)] == want and shown[len(keyed):] == [None] * len(rest)
+            assert [se.id for se in whole[len(keyed):]] == [se.id for se in (rest[::-1] if descending else rest)]
+            seam = len(keyed) - 3
+            assert [se.id for se in page_sorted(store, View(), sort, seam, 6)] == [se.id for se in whole[seam:seam + 6]]
+            for at in (0, seam, len(keyed), n - 1):
+                assert position_sorted(store, View(), sort, whole[at].id) == at
+            # find: 4688 events after a position, forwards and backwards, wrapping round
+            hits = [i for i, se in enumerate(whole) if se.event.event_id == 4688]
+            term = ("e.event_id = ?", (4688,))
+            for after in (0, seam, len(keyed) + 1, n - 1):
+                nxt = next((i for i in hits if i > after), None)
+                assert find_sorted(store, View(), sort, term, after, True) == (
+                    (nxt, False) if nxt is not None else (hits[0], True))
+                prev = next((i for i in reversed(hits) if i < after), None)
+                assert find_sorted(store, View(), sort, term, after, False) == (
+                    (prev, False) if prev is not None else (hits[-1], True))
+    finally:
+        store.close()

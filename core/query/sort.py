@@ -22,6 +22,7 @@ Only for a store that no longer changes (the table sorts once loading has finish
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -71,29 +72,50 @@ class Sort:
         return Sort(self.column, self.field, not self.descending)
 
 
-_TABLES: weakref.WeakKeyDictionary[Store, OrderedDict[tuple[object, ...], str]] = weakref.WeakKeyDictionary()
+@dataclass(frozen=True, slots=True)
+class _Sorted:
+    """A view's ids in ascending order (table `name`, `pos` from 1): the `keyed` first ones
+    have the sort key, the others (in time order) do not; `total` in all."""
+
+    name: str
+    keyed: int
+    total: int
+
+    def ascending(self, position: int, descending: bool) -> int:
+        """The ascending position of display `position` (and back: the map is its own
+        inverse). Descending reads the keyed rows backwards, then the others backwards."""
+        if not descending:
+            return position
+        k, n = self.keyed, self.total
+        return k - 1 - position if position < k else k + n - 1 - position
+
+    def runs(self, descending: bool) -> list[tuple[int, int, bool]]:
+        """The ascending positions in display order: (first, last, walked backwards)."""
+        if not descending:
+            return [(0, self.total - 1, False)]
+        return [(0, self.keyed - 1, True), (self.keyed, self.total - 1, True)]
+
+
+_TABLES: weakref.WeakKeyDictionary[Store, OrderedDict[tuple[object, ...], _Sorted]] = weakref.WeakKeyDictionary()
 _SERIAL = [0]
 
 
-def _direction(sort: Sort) -> str:
-    return " DESC" if sort.descending else ""
-
-
-def sorted_table(store: Store, view: View, sort: Sort) -> str:
-    """The temporary table holding `view`'s event ids in `sort` order (`pos` from 1), made once
-    and kept for the last KEPT (view, sort) pairs of this connection."""
+def sorted_table(store: Store, view: View, sort: Sort) -> _Sorted:
+    """`view`'s event ids in `sort`'s ascending order, in a temporary table made once and kept
+    for the last KEPT (view, column) pairs of this connection: a descending sort reads the
+    same table backwards, so flipping the order costs nothing."""
     view = settled(store, view)
     kept = _TABLES.setdefault(store, OrderedDict())
-    key = (view.where, view.params, sort)
-    name = kept.get(key)
-    if name is not None:
+    key = (view.where, view.params, sort.column, sort.field)
+    found = kept.get(key)
+    if found is not None:
         kept.move_to_end(key)
-        return name
+        return found
     _SERIAL[0] += 1
     bare = f"sorted_{_SERIAL[0]}"
     name = f"temp.{bare}"
-    way = _direction(sort)
-    ties = ", ".join(t + way for t in _TIES)
+    ties = ", ".join(_TIES)
+    params = bindable(view.params)
     conn = store.conn
     with conn:  # commits: no read transaction left pinning this connection's snapshot
         conn.execute(f"CREATE TEMP TABLE {bare}(pos INTEGER PRIMARY KEY, id INTEGER NOT NULL)")
@@ -107,55 +129,67 @@ def sorted_table(store: Store, view: View, sort: Sort) -> str:
                 "json_each(p.ids) j",
                 (sort.field,),
             )
-            conn.execute(
-                f"INSERT INTO {bare}(id) SELECT e.id FROM events e LEFT JOIN {name}_rank k ON k.id = e.id "
-                f"WHERE {view.where} ORDER BY k.r IS NULL, k.r{way}, {ties}",
-                bindable(view.params),
-            )
+            keyed = conn.execute(
+                f"INSERT INTO {bare}(id) SELECT e.id FROM events e JOIN {name}_rank k ON k.id = e.id "
+                f"WHERE {view.where} ORDER BY k.r, {ties}", params).rowcount
+            rest = conn.execute(
+                f"INSERT INTO {bare}(id) SELECT e.id FROM events e WHERE ({view.where}) "
+                f"AND e.id NOT IN (SELECT id FROM {name}_rank) ORDER BY {ties}", params).rowcount
             conn.execute(f"DROP TABLE {name}_rank")
         else:
             expr = SYSTEM_SORTS[sort.column]
-            # Time: the time index in reverse, no sort at all (events without time come first
-            # ascending, as the table's time order has them).
-            keys = ties if sort.column == "time" else f"{expr}{way}, {ties}"
+            # Time: the time index itself, no sort at all (events without a time first, as
+            # in the table's own order).
+            keys = ties if sort.column == "time" else f"{expr}, {ties}"
             if sort.column in NULLABLE:
-                keys = f"{expr} IS NULL, {keys}"
-            conn.execute(
-                f"INSERT INTO {bare}(id) SELECT e.id FROM events e WHERE {view.where} ORDER BY {keys}",
-                bindable(view.params),
-            )
-    kept[key] = name
+                keyed = conn.execute(
+                    f"INSERT INTO {bare}(id) SELECT e.id FROM events e WHERE ({view.where}) "
+                    f"AND {expr} IS NOT NULL ORDER BY {keys}", params).rowcount
+                rest = conn.execute(
+                    f"INSERT INTO {bare}(id) SELECT e.id FROM events e WHERE ({view.where}) "
+                    f"AND {expr} IS NULL ORDER BY {ties}", params).rowcount
+            else:
+                keyed = conn.execute(
+                    f"INSERT INTO {bare}(id) SELECT e.id FROM events e WHERE {view.where} ORDER BY {keys}",
+                    params).rowcount
+                rest = 0
+    made = kept[key] = _Sorted(name, keyed, keyed + rest)
     while len(kept) > KEPT:
         _, old = kept.popitem(last=False)
         with conn:
-            conn.execute(f"DROP TABLE {old}")
-    return name
+            conn.execute(f"DROP TABLE {old.name}")
+    return made
 
 
 def count_sorted(store: Store, view: View, sort: Sort) -> int:
-    name = sorted_table(store, view, sort)
-    return int(store.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+    return sorted_table(store, view, sort).total
 
 
 def page_sorted(store: Store, view: View, sort: Sort, start: int, page: int) -> list[StoredEvent]:
     """The rows at positions [start, start + page) of `view` in `sort` order."""
-    name = sorted_table(store, view, sort)
-    ids = [int(r[0]) for r in store.conn.execute(
-        f"SELECT id FROM {name} WHERE pos > ? AND pos <= ? ORDER BY pos", (start, start + page))]
-    if not ids:
+    table = sorted_table(store, view, sort)
+    wanted = [table.ascending(p, sort.descending) for p in range(max(0, start), min(start + page, table.total))]
+    if not wanted:
         return []
+    lo, hi = min(wanted), max(wanted)
+    args: tuple[object, ...]
+    if hi - lo >= len(wanted):  # a descending page across the keyed rows' end: two runs
+        cond, args = "pos IN (SELECT value FROM json_each(?))", (json.dumps([q + 1 for q in wanted]),)
+    else:
+        cond, args = "pos BETWEEN ? AND ?", (lo + 1, hi + 1)
+    ids = dict(store.conn.execute(f"SELECT pos, id FROM {table.name} WHERE {cond}", args).fetchall())
     rows = {r.id: r for r in store.select(
-        f"e.id IN (SELECT id FROM {name} WHERE pos > ? AND pos <= ?)", (start, start + page), limit=len(ids))}
-    return [rows[i] for i in ids if i in rows]
+        f"e.id IN (SELECT id FROM {table.name} WHERE {cond})", args, limit=len(wanted))}
+    return [rows[ids[q + 1]] for q in wanted if q + 1 in ids and ids[q + 1] in rows]
 
 
 def position_sorted(store: Store, view: View, sort: Sort, store_id: int) -> int | None:
     """Where event `store_id` sits in `view` sorted by `sort` (0-based), None if not in it.
     A scan of the positions (about 50 ms at a million events): for jumps, rarer than the
     index on ids that would spare it costs to build (a quarter of a second per sort)."""
-    name = sorted_table(store, view, sort)
-    row = store.conn.execute(f"SELECT pos FROM {name} WHERE id = ?", (store_id,)).fetchone()
-    return None if row is None else int(row[0]) - 1
+    table = sorted_table(store, view, sort)
+    row = store.conn.execute(f"SELECT pos FROM {table.name} WHERE id = ?", (store_id,)).fetchone()
+    return None if row is None else table.ascending(int(row[0]) - 1, sort.descending)
 
 
 def find_sorted(
@@ -163,14 +197,32 @@ def find_sorted(
 ) -> tuple[int, bool] | None:
     """The position of the next (or previous) row after position `after` that also matches
     `term` (SQL over `e`), wrapping round once: (position, wrapped), or None."""
-    name = sorted_table(store, view, sort)
+    table = sorted_table(store, view, sort)
     cond, params = term[0], bindable(term[1])
-    order = "s.pos" if forward else "s.pos DESC"
-    sql = f"SELECT s.pos FROM {name} s JOIN events e ON e.id = s.id WHERE ({cond}) {{rel}} ORDER BY {order} LIMIT 1"
+    runs = table.runs(sort.descending)
+    if not forward:
+        runs = [(lo, hi, not back) for lo, hi, back in reversed(runs)]
+    sql = (f"SELECT s.pos FROM {table.name} s JOIN events e ON e.id = s.id WHERE ({cond}) "
+           "AND s.pos BETWEEN ? AND ? ORDER BY s.pos{} LIMIT 1")
+
+    def first(skip_to: int | None) -> int | None:
+        """The first match in display order (`forward`), after ascending position `skip_to`."""
+        for lo, hi, back in runs:
+            if skip_to is not None:
+                if not lo <= skip_to <= hi:
+                    continue
+                lo, hi = (lo, skip_to - 1) if back else (skip_to + 1, hi)
+                skip_to = None  # the runs after this one are searched whole
+            if lo > hi:
+                continue
+            row = store.conn.execute(sql.format(" DESC" if back else ""), (*params, lo + 1, hi + 1)).fetchone()
+            if row is not None:
+                return table.ascending(int(row[0]) - 1, sort.descending)
+        return None
+
     if after is not None:
-        rel = "AND s.pos > ?" if forward else "AND s.pos < ?"
-        row = store.conn.execute(sql.format(rel=rel), (*params, after + 1)).fetchone()
-        if row is not None:
-            return int(row[0]) - 1, False
-    row = store.conn.execute(sql.format(rel=""), params).fetchone()
-    return None if row is None else (int(row[0]) - 1, after is not None)
+        found = first(table.ascending(after, sort.descending))
+        if found is not None:
+            return found, False
+    found = first(None)
+    return None if found is None else (found, after is not None)
