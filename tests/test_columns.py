@@ -362,6 +362,10 @@ def test_store_sorts_a_field_both_ways_pages_positions_and_finds() -> None:
                        key=lambda se: key(_data(se.event, "ipport") or ""))
         rest = [se for se in events if _data(se.event, "ipport") is None]
         assert len(keyed) >= 4 and rest
+        logons = View("e.event_id = ?", (4624,))  # a filter: its own rows only, same order
+        in_view = [_data(se.event, "ipport") for se in page_sorted(store, logons, Sort(FIELD, "ipport"), 0, n)]
+        assert in_view == [_data(se.event, "ipport") for se in keyed if se.event.event_id == 4624] + [
+            None for se in rest if se.event.event_id == 4624]
         for descending in (False, True):
             sort = Sort(FIELD, "ipport", descending)
             whole = page_sorted(store, View(), sort, 0, n)
