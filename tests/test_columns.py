@@ -266,7 +266,7 @@ async def test_choices_persist_across_two_runs() -> None:
         await pilot.press("escape")
         first = _header(app)
     assert (_config() / "columns.json").exists()
-    again = EvtxApp([str(DEMO)])
+    again = EvtxApp([str(DEMO)], use_cache=False)  # loads again: sorted once loading has finished
     async with opened(again, (120, 30)) as pilot:
         await wait_for(pilot, lambda: again.table.sort is not None)
         settings = again.table.settings
