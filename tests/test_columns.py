@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rich.style import Style
 from textual.pilot import Pilot
 
 from core.model.values import as_int
@@ -389,3 +390,27 @@ def test_store_sorts_a_field_both_ways_pages_positions_and_finds() -> None:
                     (prev, False) if prev is not None else (hits[-1], True))
     finally:
         store.close()
+
+
+def test_field_columns_show_log_text_literally() -> None:
+    """A field's name and value come from the log: markup stays text, controls are escaped."""
+    from core.model.event import Event
+    from core.store.store import StoredEvent
+    from tui.columns import extra_cells
+    from tui.table_rows import line_strip, make_row
+
+    event = Event(source=0, record_number=1, record_id=1, filetime=None, event_id=1, channel="Ch\x1b[2J",
+                  provider="P", computer="C", data=(("Evil[red]", "\x1b]0;pwned\x07[bold]x[/]"),))
+    settings = cs.ColumnSettings()
+    assert settings.add_field("Evil[red]") == "field:evil[red]"
+    assert settings.add_field("bad\x1bname") is None and not settings.full
+    settings.hidden.discard("channel")
+    cols = layout(settings, 200, False, False)
+    row = make_row(StoredEvent(1, event))
+    cells = extra_cells(row, cols)
+    assert cells["field:evil[red]"] == "\\x1b]0;pwned\\x07[bold]x[/]"
+    assert "\x1b" not in cells["channel"]
+    title = next(c.title for c in cols if c.key == "field:evil[red]")
+    assert title == "evil[red]"
+    text = "".join(seg.text for seg in line_strip(cols, cells, Style(), None, 200))
+    assert "pwned\\x07[bo" in text and "\x1b" not in text and "\x07" not in text

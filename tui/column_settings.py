@@ -154,11 +154,16 @@ class ColumnSettings:
         if key in self.order:
             self.hidden.discard(key)
             return key
-        if not _valid_field(name) or sum(1 for k in self.order if field_of(k) is not None) >= MAX_FIELD_COLUMNS:
+        if not _valid_field(name) or self.full:
             return None
         at = self.order.index("summary") if "summary" in self.order else len(self.order)
         self.order.insert(at, key)
         return key
+
+    @property
+    def full(self) -> bool:
+        """Whether MAX_FIELD_COLUMNS field columns are there already."""
+        return sum(1 for k in self.order if field_of(k) is not None) >= MAX_FIELD_COLUMNS
 
     def remove_field(self, key: str) -> bool:
         if field_of(key) is None or key not in self.order:

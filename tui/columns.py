@@ -49,7 +49,7 @@ def layout(settings: cs.ColumnSettings, width: int, several_sources: bool, local
         if key == "source" and not several_sources:
             continue  # one input: the column would repeat its name on every row
         spec = cs.SYSTEM_COLUMNS.get(key)
-        title = cs.label(key) if spec is None else spec.title
+        title = printable(cs.label(key)) if spec is None else spec.title  # a field name: log text
         if key == "time" and local:
             title = f"Time ({local_offset_label()})"
         cols.append(Column(key, title, settings.widths.get(key, cs.default_width(key, wide)),

@@ -209,7 +209,8 @@ class ColumnsScreen(ModalScreen[None]):
                 return
             key = self.settings.add_field(name)
             if key is None:
-                self._note(f"too many field columns (at most {cs.MAX_FIELD_COLUMNS})")
+                self._note(f"too many field columns (at most {cs.MAX_FIELD_COLUMNS})" if self.settings.full
+                           else f"not a usable column name: {printable(name)}")
                 return
             self._note("")
             self._changed(key)
