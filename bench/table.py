@@ -1,6 +1,7 @@
 """Benchmark of the event table on a big store (not a timed test): open, jump to end, filter.
 
-    python -m bench.table [--events 1000000] [--db PATH] [--sort COLUMN] [--field NAME] [--no-views]
+    python -m bench.table [--events 1000000] [--db PATH] [--sort COLUMN [--descending]] [--field NAME]
+                          [--no-views]
 
 Builds (once, reused when present) a synthetic store of N events, opens the app headless on
 it and measures, for each action: the latency until the rows are on screen, and the longest
@@ -82,7 +83,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def user_columns(sort: str | None, fields: list[str]) -> None:
+def user_columns(sort: str | None, fields: list[str], descending: bool) -> None:
     """Start the app with these columns (`tui.column_settings`, a private config dir): a sort
     (a column key, `field:NAME` for an EventData field) and EventData field columns."""
     from tui import column_settings as cs
@@ -91,8 +92,10 @@ def user_columns(sort: str | None, fields: list[str]) -> None:
     settings = cs.ColumnSettings()
     for name in fields:
         settings.add_field(name)
-    if sort is not None and settings.set_sort(sort) is None:
-        raise SystemExit(f"not a sortable column: {sort}")
+    if sort is not None:
+        if cs.sort_of(sort, descending) is None:
+            raise SystemExit(f"not a sortable column: {sort}")
+        settings.sort_key, settings.descending = sort, descending
     cs.save(settings)
 
 
@@ -227,6 +230,7 @@ def main() -> int:
     parser.add_argument("--db", type=Path, default=None, help="store to build/reuse (default: under /tmp)")
     parser.add_argument("--settle", action="store_true", help="measure after the findings rules have run")
     parser.add_argument("--sort", help="sort the table by this column (time, computer, eid, field:NAME, ...)")
+    parser.add_argument("--descending", action="store_true", help="with --sort: descending")
     parser.add_argument("--field", action="append", default=[], help="show this EventData field as a column")
     parser.add_argument("--no-views", action="store_true", help="skip the Processes view (a short run)")
     args = parser.parse_args()
@@ -237,7 +241,7 @@ def main() -> int:
     rss_before = rss_mb()
     os.environ.setdefault("EVTX_EXPLORER_DATA_DIR", tempfile.mkdtemp(prefix="evtx-bench-data-"))
     if args.sort or args.field:
-        user_columns(args.sort, args.field)
+        user_columns(args.sort, args.field, args.descending)
     results = asyncio.run(measure(db, args.settle, not args.no_views))
     results["store_build_s"] = round(built, 1)
     results["rss_before_app_mb"] = round(rss_before, 1)

@@ -17,10 +17,11 @@ until then it shows file order, as it does without a sort.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.model.text import printable
-from core.query.sort import Sort, count_sorted, find_sorted, page_sorted, position_sorted
+from core.query.sort import Sort, count_sorted, find_sorted, index_positions, page_sorted, position_sorted
 from core.query.view import View, count_view, find_match, locate
 from core.store.store import Store, StoredEvent
 from tui import column_settings as cs
@@ -29,6 +30,8 @@ from tui.table_rows import PAGE, Column, Row, fetch_rows, layout_columns, local_
 
 if TYPE_CHECKING:
     from tui.app import EvtxApp
+
+T = TypeVar("T")
 
 #: The Summary's least width once the user has chosen columns (what still reads as a phrase).
 SUMMARY_MIN = 24
@@ -92,6 +95,63 @@ def extra_cells(row: Row, columns: list[Column]) -> dict[str, str]:
         if key is not None and key not in cells:
             cells[key] = printable(str(value))
     return cells
+
+
+class TableColumns:
+    """The event table's side of the user's columns (a base of `EventTable`, which has the
+    rest: its view, columns, cursor and reads)."""
+
+    settings: cs.ColumnSettings
+    _sort: Sort | None
+    _columns: list[Column]
+    view: View
+    field_column: str | None
+
+    if TYPE_CHECKING:
+        def selected_row(self) -> Row | None: ...
+        def reload(self, *, reset_cursor: bool = False) -> None: ...
+        def goto_event(self, store_id: int, *args: Any, **kwargs: Any) -> None: ...
+        def _relayout(self) -> None: ...
+        def _submit(self, fn: Callable[[Store], T], done: Callable[[T], None]) -> None: ...
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns drawn now (the user's may not all fit the width)."""
+        return [c.key for c in self._columns]
+
+    @property
+    def sort(self) -> Sort | None:
+        """The store's sort of the rows: the user's, once loading has finished."""
+        return self._sort if self.view.by_time else None
+
+    def set_settings(self, settings: cs.ColumnSettings) -> None:
+        """Show the user's columns; a new sort reads the view again, keeping the selected event."""
+        before, sorted_by = self._sort, settings.sort_key
+        self.settings, self._sort = settings, settings.sort
+        if self._sort != before and sorted_by is not None:
+            self.field_column = sorted_by  # `o` flips it, the pivot keys act on it
+        if self.field_column is not None and self.field_column not in settings.visible():
+            self.field_column = None
+        self._relayout()
+        if self.view.by_time and self._sort != before:
+            row = self.selected_row()
+            self.reload(reset_cursor=True)
+            if row is not None:
+                self.goto_event(row.id)
+
+    def counted_sorted(self) -> None:
+        """The view's count is in (its sorted table is made): index it for jumps, after the
+        first pages, which were asked for before the count came back."""
+        view, sort = self.view, self.sort
+        if sort is not None:
+            self._submit(lambda s: index_positions(s, view, sort), lambda _: None)
+
+    def with_sort_arrow(self, header: dict[str, str]) -> dict[str, str]:
+        """The header cells with ▲ or ▼ before the sorted column's title."""
+        key = self.settings.sort_key
+        if self.sort is not None and key is not None and key in header:
+            header[key] = ("▼" if self.settings.descending else "▲") + header[key]
+        return header
 
 
 # -- the table's reads (in its fetcher thread) ---------------------------------------------------

@@ -47,6 +47,7 @@ from core.query.view import View, fetch_beside
 from core.store.store import Store, StoredEvent
 from tui import columns
 from tui.column_settings import ColumnSettings
+from tui.columns import TableColumns
 from tui.page_fetcher import PageFetcher
 from tui.table_rows import (
     PAGE,
@@ -69,7 +70,7 @@ MAX_PAGES = 24
 # -- the widget -------------------------------------------------------------------------------
 
 
-class EventTable(ScrollView, can_focus=True):
+class EventTable(TableColumns, ScrollView, can_focus=True):
     """The event list (see the module docstring)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -248,6 +249,7 @@ class EventTable(ScrollView, can_focus=True):
         self._request_visible()
         self.refresh()
         self.post_message(self.Counted(total))
+        self.counted_sorted()
         if self._pending_goto is not None:
             pos, self._pending_goto = self._pending_goto, None
             self.move_to(pos)
@@ -340,31 +342,6 @@ class EventTable(ScrollView, can_focus=True):
         self._columns = columns.layout(self.settings, self._layout_width, self.several_sources, self.local_time)
         self.refresh()
 
-    @property
-    def shown_columns(self) -> list[str]:
-        """The keys of the columns drawn now (the user's may not all fit the width)."""
-        return [c.key for c in self._columns]
-
-    @property
-    def sort(self) -> Sort | None:
-        """The store's sort of the rows: the user's, once loading has finished (`tui.columns`)."""
-        return self._sort if self.view.by_time else None
-
-    def set_settings(self, settings: ColumnSettings) -> None:
-        """Show the user's columns; a new sort reads the view again, keeping the selected event."""
-        before, sorted_by = self._sort, settings.sort_key
-        self.settings, self._sort = settings, settings.sort
-        if self._sort != before and sorted_by is not None:
-            self.field_column = sorted_by  # `o` flips it, the pivot keys act on it
-        if self.field_column is not None and self.field_column not in settings.visible():
-            self.field_column = None
-        self._relayout()
-        if self.view.by_time and self._sort != before:
-            row = self.selected_row()
-            self.reload(reset_cursor=True)
-            if row is not None:
-                self.goto_event(row.id)
-
     def set_findings(self, highest: dict[int, str]) -> None:
         """Show the finding markers: `highest` maps a store id to its most severe finding."""
         self.findings = highest
@@ -424,9 +401,7 @@ class EventTable(ScrollView, can_focus=True):
                    nearest: StoredEvent | None = None) -> None:
         """Move the cursor to event `store_id` (found in SQL), else to the view's event nearest
         in time to `nearest` when given (`tui.keep_place`); `on_missing` when not in view."""
-        view = self.view
-
-        sort = self.sort
+        view, sort = self.view, self.sort
 
         def find(store: Store) -> tuple[int, list[Row]] | None:
             return columns.locate_row(store, view, sort, store_id, nearest)
@@ -494,10 +469,7 @@ class EventTable(ScrollView, can_focus=True):
         cells = {c.key: c.title for c in self._columns}
         if self.local_time:
             cells["time"] = f"Time ({local_offset_label()})"
-        key = self.settings.sort_key
-        if self.sort is not None and key is not None and key in cells:
-            cells[key] = ("▼" if self.settings.descending else "▲") + cells[key]
-        return cells
+        return self.with_sort_arrow(cells)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # The widget's own style walks every ancestor to blend backgrounds (a quarter of a ms):
