@@ -17,11 +17,10 @@ until then it shows file order, as it does without a sort.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from core.model.text import printable
-from core.query.sort import Sort, count_sorted, find_sorted, index_positions, page_sorted, position_sorted
+from core.query.sort import Sort, count_sorted, find_sorted, page_sorted, position_sorted
 from core.query.view import View, count_view, find_match, locate
 from core.store.store import Store, StoredEvent
 from tui import column_settings as cs
@@ -30,8 +29,6 @@ from tui.table_rows import PAGE, Column, Row, fetch_rows, layout_columns, local_
 
 if TYPE_CHECKING:
     from tui.app import EvtxApp
-
-T = TypeVar("T")
 
 #: The Summary's least width once the user has chosen columns (what still reads as a phrase).
 SUMMARY_MIN = 24
@@ -112,7 +109,6 @@ class TableColumns:
         def reload(self, *, reset_cursor: bool = False) -> None: ...
         def goto_event(self, store_id: int, *args: Any, **kwargs: Any) -> None: ...
         def _relayout(self) -> None: ...
-        def _submit(self, fn: Callable[[Store], T], done: Callable[[T], None]) -> None: ...
 
     @property
     def shown_columns(self) -> list[str]:
@@ -138,13 +134,6 @@ class TableColumns:
             self.reload(reset_cursor=True)
             if row is not None:
                 self.goto_event(row.id)
-
-    def counted_sorted(self) -> None:
-        """The view's count is in (its sorted table is made): index it for jumps, after the
-        first pages, which were asked for before the count came back."""
-        view, sort = self.view, self.sort
-        if sort is not None:
-            self._submit(lambda s: index_positions(s, view, sort), lambda _: None)
 
     def with_sort_arrow(self, header: dict[str, str]) -> dict[str, str]:
         """The header cells with ▲ or ▼ before the sorted column's title."""

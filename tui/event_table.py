@@ -249,7 +249,6 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
         self._request_visible()
         self.refresh()
         self.post_message(self.Counted(total))
-        self.counted_sorted()
         if self._pending_goto is not None:
             pos, self._pending_goto = self._pending_goto, None
             self.move_to(pos)

@@ -10,7 +10,7 @@ within the table's budget (each page would sort them all again), and keyset pagi
 arbitrary key needs an index per column. So the view's ids are sorted once, in the fetcher
 thread, into a temporary table `(pos INTEGER PRIMARY KEY, id)` of this connection (as
 `Store.id_set` does for a filter), and every page and count after that is a lookup by
-position (a jump to an event by an index on ids built after the first page is shown). Sorting a million events takes
+position (a jump to an event scans the positions: ~50 ms). Sorting a million events takes
 about a second (0.3 s by time, which walks the time index), once per view and sort.
 
 Events without the sort key (a field the event lacks, a NULL level) come last in both
@@ -187,18 +187,10 @@ def page_sorted(store: Store, view: View, sort: Sort, start: int, page: int) -> 
     return [rows[ids[q + 1]] for q in wanted if q + 1 in ids and ids[q + 1] in rows]
 
 
-def index_positions(store: Store, view: View, sort: Sort) -> None:
-    """Index the sorted table by event id, so that jumps to an event (`position_sorted`) look
-    it up instead of scanning: run once the first rows are on screen, off the critical path."""
-    table = sorted_table(store, view, sort)
-    bare = table.name.removeprefix("temp.")
-    with store.conn:
-        store.conn.execute(f"CREATE INDEX IF NOT EXISTS {bare}_id ON {bare}(id)")
-
-
 def position_sorted(store: Store, view: View, sort: Sort, store_id: int) -> int | None:
     """Where event `store_id` sits in `view` sorted by `sort` (0-based), None if not in it.
-    Through the index `index_positions` builds, else a scan (about 50 ms at a million)."""
+    A scan of the positions (about 50 ms at a million events): an index on ids would cost a
+    quarter of a second per sort, in the one reader thread, delaying the moves after it."""
     table = sorted_table(store, view, sort)
     row = store.conn.execute(f"SELECT pos FROM {table.name} WHERE id = ?", (store_id,)).fetchone()
     return None if row is None else table.ascending(int(row[0]) - 1, sort.descending)
