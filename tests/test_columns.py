@@ -414,3 +414,28 @@ def test_field_columns_show_log_text_literally() -> None:
     assert title == "evil[red]"
     text = "".join(seg.text for seg in line_strip(cols, cells, Style(), None, 200))
     assert "pwned\\x07[bo" in text and "\x1b" not in text and "\x07" not in text
+
+
+@sync
+async def test_the_palette_opens_the_columns_dialog_and_sorts() -> None:
+    from textual.command import CommandList, CommandPalette
+
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        for title in ("Columns", "Sort by column"):
+            await pilot.press("ctrl+p")
+            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+            await pilot.press(*title)
+
+            def offered(title: str = title) -> bool:
+                options = app.screen.query_one(CommandList)
+                return options.highlighted is not None and str(
+                    options.get_option_at_index(options.highlighted).prompt).startswith(title)
+
+            await wait_for(pilot, offered)
+            await pilot.press("enter")
+            if title == "Columns":
+                await wait_for(pilot, lambda: isinstance(app.screen, ColumnsScreen))
+                await pilot.press("escape")
+                await wait_for(pilot, lambda: not isinstance(app.screen, ColumnsScreen))
+        await wait_for(pilot, lambda: app.table.sort is not None and app.table.settings.sort_key == "eid")
