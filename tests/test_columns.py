@@ -439,3 +439,26 @@ async def test_the_palette_opens_the_columns_dialog_and_sorts() -> None:
                 await pilot.press("escape")
                 await wait_for(pilot, lambda: not isinstance(app.screen, ColumnsScreen))
         await wait_for(pilot, lambda: app.table.sort is not None and app.table.settings.sort_key == "eid")
+
+
+@sync
+async def test_pivot_on_an_eventdata_column_filters_to_its_value() -> None:
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (160, 40)) as pilot:
+        settings = app.table.settings
+        settings.add_field("TargetUserName")
+        app.table.set_settings(settings)
+        await pilot.press("slash", *"4624", "enter")
+        await wait_for(pilot, lambda: app.workspace.query == "4624" and app.table.row_at(0) is not None)
+        while app.table.field_column != "field:targetusername":
+            before = app.table.field_column
+            await pilot.press("right")
+            assert app.table.field_column != before, "the field column is not reachable with right"
+        row = app.table.selected_row()
+        assert row is not None
+        value = _data(row.event, "targetusername")
+        assert value
+        await pilot.press("equals_sign")
+        assert app.filter_bar.input.value == f"targetusername:{value}"
+        await wait_for(pilot, lambda: app.table.total is not None and app.table.row_at(0) is not None
+                       and _data(app.table.row_at(0).event, "targetusername") == value)
