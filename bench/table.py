@@ -1,6 +1,7 @@
 """Benchmark of the event table on a big store (not a timed test): open, jump to end, filter.
 
-    python -m bench.table [--events 1000000] [--db PATH]
+    python -m bench.table [--events 1000000] [--db PATH] [--sort COLUMN [--descending]] [--field NAME]
+                          [--no-views]
 
 Builds (once, reused when present) a synthetic store of N events, opens the app headless on
 it and measures, for each action: the latency until the rows are on screen, and the longest
@@ -82,7 +83,23 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def measure(db: Path, settle: bool = False) -> dict[str, Any]:
+def user_columns(sort: str | None, fields: list[str], descending: bool) -> None:
+    """Start the app with these columns (`tui.column_settings`, a private config dir): a sort
+    (a column key, `field:NAME` for an EventData field) and EventData field columns."""
+    from tui import column_settings as cs
+
+    os.environ["EVTX_EXPLORER_CONFIG_DIR"] = tempfile.mkdtemp(prefix="evtx-bench-config-")
+    settings = cs.ColumnSettings()
+    for name in fields:
+        settings.add_field(name)
+    if sort is not None:
+        if cs.sort_of(sort, descending) is None:
+            raise SystemExit(f"not a sortable column: {sort}")
+        settings.sort_key, settings.descending = sort, descending
+    cs.save(settings)
+
+
+async def measure(db: Path, settle: bool = False, views: bool = True) -> dict[str, Any]:
     from tui.app import EvtxApp
 
     app = EvtxApp(["bench/Security.evtx"], store_path=db)
@@ -160,14 +177,28 @@ async def measure(db: Path, settle: bool = False) -> dict[str, Any]:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
             target = conn.execute("SELECT id FROM events ORDER BY ts, record_id, id LIMIT 1 OFFSET ?",
                                   (target_pos,)).fetchone()[0]
-        await timed("jump_to_event", lambda: table.goto_event(target),
-                    lambda: table.cursor == target_pos and table.row_at(target_pos) is not None, pilot)
+        def on_target() -> bool:
+            row = table.row_at(table.cursor)
+            return row is not None and row.id == target
+
+        await timed("jump_to_event", lambda: table.goto_event(target), on_target, pilot)
         await timed("jump_to_middle", lambda: table.move_to(total // 2),
                     lambda: table.row_at(table.cursor) is not None, pilot)
         await timed("page_down", lambda: table.action_page(1),
                     lambda: table.row_at(table.cursor) is not None, pilot)
         await timed("scroll_up_a_page", lambda: table.move_to(table.cursor - 64),
                     lambda: table.row_at(table.cursor) is not None, pilot)
+        if table.sort is not None:  # the store sorts the view again, the other way round
+            flipped = table.settings
+            flipped.set_sort(flipped.sort_key or "time")
+            await timed("sort_flip", lambda: table.set_settings(flipped),
+                        lambda: table.row_at(table.cursor) is not None and table.total is not None, pilot)
+            await timed("sorted_page_down", lambda: table.action_page(1),
+                        lambda: table.row_at(table.cursor) is not None, pilot)
+        results["columns"] = table.shown_columns
+        if not views:
+            results["peak_rss_mb"] = round(rss_mb(), 1)
+            return results
         # The Processes view: the correlation model of every event, its process forest, the
         # tree filled; how long until it is all on screen, and the longest the UI stalled.
         from tui.nav_tree import NavTree
@@ -198,6 +229,10 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=None, help="store to build/reuse (default: under /tmp)")
     parser.add_argument("--settle", action="store_true", help="measure after the findings rules have run")
+    parser.add_argument("--sort", help="sort the table by this column (time, computer, eid, field:NAME, ...)")
+    parser.add_argument("--descending", action="store_true", help="with --sort: descending")
+    parser.add_argument("--field", action="append", default=[], help="show this EventData field as a column")
+    parser.add_argument("--no-views", action="store_true", help="skip the Processes view (a short run)")
     args = parser.parse_args()
     db = args.db or Path(tempfile.gettempdir()) / f"evtx-explorer-bench-{args.events}-v{schema.SCHEMA_VERSION}.sqlite"
     t0 = time.perf_counter()
@@ -205,7 +240,9 @@ def main() -> int:
     built = time.perf_counter() - t0
     rss_before = rss_mb()
     os.environ.setdefault("EVTX_EXPLORER_DATA_DIR", tempfile.mkdtemp(prefix="evtx-bench-data-"))
-    results = asyncio.run(measure(db, args.settle))
+    if args.sort or args.field:
+        user_columns(args.sort, args.field, args.descending)
+    results = asyncio.run(measure(db, args.settle, not args.no_views))
     results["store_build_s"] = round(built, 1)
     results["rss_before_app_mb"] = round(rss_before, 1)
     with sqlite3.connect(db) as conn:

@@ -160,6 +160,7 @@ class EvtxApp(AppActions):
         sys.setswitchinterval(SWITCH_INTERVAL)
         self.query_one("#filter-error").display = False
         self._apply_width(self.size.width)
+        self.load_columns()
         self.table.focus()
         entry = self.loader.entry
         if self.workspace.store_path is not None:

@@ -46,6 +46,9 @@ TRIAGE_BINDINGS: list[BindingType] = [
     Binding("h", "timeline", "Timeline strip", show=False),
     Binding("left_square_bracket", "bucket(-1)", "Earlier bucket", show=False),
     Binding("right_square_bracket", "bucket(1)", "Later bucket", show=False),
+    Binding("C", "columns", "Columns", show=False),
+    Binding("o", "sort", "Sort by column (again: flip)", show=False),
+    Binding("O", "unsort", "Time order", show=False),
 ]
 
 
@@ -195,6 +198,33 @@ class AppActions(App[int]):
                 apply_pivot(app, *choice)
 
         self.push_screen(StackScreen(self.workspace.store_path, self.workspace.compiled, picked[0]), chosen)
+
+    def load_columns(self) -> None:
+        """The user's saved columns (`tui.column_settings`); a damaged file: one line, defaults."""
+        from tui.column_settings import load
+
+        settings, notice = load()
+        self.table.set_settings(settings)
+        if notice is not None:
+            self.notify(notice, severity="warning")
+
+    def action_columns(self) -> None:
+        if self._main_only():
+            from tui.columns import open_dialog
+
+            open_dialog(self._app())
+
+    def action_sort(self) -> None:
+        if self._main_only():
+            from tui.columns import sort_selected
+
+            sort_selected(self._app())
+
+    def action_unsort(self) -> None:
+        if self._main_only():
+            from tui.columns import unsort
+
+            unsort(self._app())
 
     def show_view(self, query: str, compiled: Filter) -> None:
         """Show the view of a new filter: the selected event stays selected (else the nearest

@@ -101,6 +101,9 @@ PALETTE: tuple[tuple[str, str, str], ...] = (
     ("Back to the filter before the jump", "b: after a jump cleared the filter", "jump_back"),
     ("Stack field", "s: the selected field's values over the view, rarest first", "stack"),
     ("Timeline strip", "h: a histogram of the view over time", "timeline"),
+    ("Columns", "C: show, hide, order, size, add EventData fields, sort", "columns"),
+    ("Sort by column", "o: sort the table by the selected column (again: flip)", "sort"),
+    ("Time order", "O: undo the sort", "unsort"),
     ("Help", "?: every key binding", "help"),
 )
 

@@ -42,17 +42,19 @@ from textual.strip import Strip
 
 from core.model.summary import basename
 from core.model.text import printable
-from core.query.view import View, count_view, fetch_beside, find_match, locate
+from core.query.sort import Sort
+from core.query.view import View, fetch_beside
 from core.store.filter import Filter
 from core.store.store import Store, StoredEvent
-from tui.keep_place import locate_nearest
+from tui import columns
+from tui.column_settings import ColumnSettings
+from tui.columns import TableColumns
 from tui.page_fetcher import PageFetcher
 from tui.table_rows import (
     PAGE,
     SEVERITY_CLASSES,
     Column,
     Row,
-    fetch_rows,
     layout_columns,
     line_strip,
     local_offset_label,
@@ -69,7 +71,7 @@ MAX_PAGES = 24
 # -- the widget -------------------------------------------------------------------------------
 
 
-class EventTable(ScrollView, can_focus=True):
+class EventTable(TableColumns, ScrollView, can_focus=True):
     """The event list (see the module docstring)."""
 
     DEFAULT_CSS = (Path(__file__).parent / "event_table.tcss").read_text(encoding="utf-8")
@@ -133,6 +135,9 @@ class EventTable(ScrollView, can_focus=True):
         self._pages: OrderedDict[int, list[Row]] = OrderedDict()
         self._pending: set[int] = set()
         self._columns: list[Column] = layout_columns(80, False, False)
+        #: The user's columns and sort (`tui.columns`); the app loads them from their file.
+        self.settings = ColumnSettings()
+        self._sort: Sort | None = None  # the settings' sort as last applied
         #: The column the pivot and stack keys act on (None: EvID; once moved by the user,
         #: its header is highlighted).
         self.field_column: str | None = None
@@ -180,9 +185,10 @@ class EventTable(ScrollView, can_focus=True):
         # thread, and pick their query plan by it.
         counted: list[int] = []
         self._counted = counted
+        sort = self.sort
 
         def count(store: Store) -> int:
-            counted.append(count_view(store, view))
+            counted.append(columns.count_rows(store, view, sort))
             return counted[0]
 
         self._submit(count, self._on_count)
@@ -211,7 +217,7 @@ class EventTable(ScrollView, can_focus=True):
                 self._count_inflight = False
                 self._on_count(total)
 
-            self._submit(lambda s: count_view(s, view), counted)
+            self._submit(lambda s: columns.count_rows(s, view, None), counted)
         top = int(self.scroll_y)
         visible = set(range(top // PAGE, (top + self.visible_rows) // PAGE + 1))
         for page in list(self._pages):
@@ -256,7 +262,7 @@ class EventTable(ScrollView, can_focus=True):
         if self.total is not None and page * PAGE >= self.total and page > 0:
             return
         self._pending.add(page)
-        view, total, counted = self.view, self.total, self._counted
+        view, total, counted, sort = self.view, self.total, self._counted, self.sort
 
         def done(rows: list[Row]) -> None:
             self._pending.discard(page)
@@ -272,12 +278,15 @@ class EventTable(ScrollView, can_focus=True):
         # Beside a full page already fetched (scrolling), start from its edge row: no OFFSET
         # walk. Only in time order, once loaded: while loading, rows land between others.
         before, after = self._pages.get(page - 1), self._pages.get(page + 1)
+        if sort is not None:
+            self._submit(lambda s: columns.page_rows(s, view, sort, page * PAGE, total, counted), done)
+            return
         if view.by_time and before is not None and len(before) == PAGE:
             anchor, forward = before[-1].stored, True
         elif view.by_time and after is not None:
             anchor, forward = after[0].stored, False
         else:
-            self._submit(lambda s: fetch_rows(s, view, page * PAGE, total, counted), done)
+            self._submit(lambda s: columns.page_rows(s, view, None, page * PAGE, total, counted), done)
             return
         self._submit(lambda s: [make_row(r) for r in fetch_beside(s, view, anchor, forward, PAGE)], done)
 
@@ -332,7 +341,7 @@ class EventTable(ScrollView, can_focus=True):
 
     def _relayout(self) -> None:
         self._layout_width = self.line_width
-        self._columns = layout_columns(self._layout_width, self.several_sources, self.local_time)
+        self._columns = columns.layout(self.settings, self._layout_width, self.several_sources, self.local_time)
         self.refresh()
 
     def set_findings(self, highest: dict[int, str]) -> None:
@@ -395,13 +404,10 @@ class EventTable(ScrollView, can_focus=True):
         """Move the cursor to event `store_id` (found in SQL), else to the view's event nearest
         in time to `nearest` when given (`tui.keep_place`); `on_missing` when not in view,
         `on_found` once the cursor is on it (`tui.jump`)."""
-        view = self.view
+        view, sort = self.view, self.sort
 
         def find(store: Store) -> tuple[int, list[Row]] | None:
-            found = locate(store, view, store_id)
-            if found is None and nearest is not None:
-                found = locate_nearest(store, view, nearest)
-            return None if found is None else (found[0], [make_row(r) for r in found[1]])
+            return columns.locate_row(store, view, sort, store_id, nearest)
 
         def done(found: tuple[int, list[Row]] | None) -> None:
             if found is None:
@@ -434,10 +440,10 @@ class EventTable(ScrollView, can_focus=True):
         view = self.view
         row = self.selected_row()
         anchor = row.stored if row is not None else None
+        sort = self.sort
 
         def search(store: Store) -> tuple[int, bool, list[Row]] | None:
-            found = find_match(store, view, term, anchor, forward, PAGE)
-            return None if found is None else (found[1], found[2], [make_row(r) for r in found[3]])
+            return columns.find_row(store, view, sort, term, anchor, forward)
 
         def moved(result: tuple[int, bool, list[Row]] | None) -> None:
             if result is None:
@@ -456,8 +462,10 @@ class EventTable(ScrollView, can_focus=True):
 
     def _cells(self, row: Row) -> dict[str, str]:
         millis = any(c.key == "time" and c.width >= 23 for c in self._columns)
-        return row_cells(row, self.findings.get(row.id), row.id in self.marked, self.source_names,
-                         self.local_time, millis)
+        cells = row_cells(row, self.findings.get(row.id), row.id in self.marked, self.source_names,
+                          self.local_time, millis)
+        cells.update(columns.extra_cells(row, self._columns))
+        return cells
 
     def _line(self, cells: dict[str, str], style: Style, cell_styles: dict[str, Style] | None = None) -> Strip:
         return line_strip(self._columns, cells, style, cell_styles, self.line_width)
@@ -466,7 +474,7 @@ class EventTable(ScrollView, can_focus=True):
         cells = {c.key: c.title for c in self._columns}
         if self.local_time:
             cells["time"] = f"Time ({local_offset_label()})"
-        return cells
+        return self.with_sort_arrow(cells)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # The widget's own style walks every ancestor to blend backgrounds (a quarter of a ms):
@@ -482,7 +490,8 @@ class EventTable(ScrollView, can_focus=True):
             # The vertical scrollbar came or went after the last resize (the row count grew
             # past the height): lay out again, or the summary column overflows by a cell.
             self._layout_width = self.line_width
-            self._columns = layout_columns(self._layout_width, self.several_sources, self.local_time)
+            self._columns = columns.layout(self.settings, self._layout_width, self.several_sources,
+                                           self.local_time)
         base = self._base_style or self.rich_style
         if y == 0:
             header = base + self.get_component_rich_style("event-table--header")

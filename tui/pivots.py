@@ -70,9 +70,14 @@ def selected_field(app: EvtxApp) -> tuple[str, str] | None:
         "computer": event.computer,
         "user": event_user(event),
         "image": event_image(event),
+        "channel": event.channel,
+        "provider": event.provider,
     }
     value = cells.get(column, "")
     field = pivot.column_field("id" if column == "eid" else column)
+    if column.startswith("field:"):  # an EventData field column (tui.columns)
+        field = column.removeprefix("field:")
+        value = next((str(v) for k, v in event.data if k.lower() == field), "")
     if field is None or not value:
         app.notify("no value in this column", severity="warning")
         return None

@@ -87,6 +87,23 @@ async def _bad_query(pilot: Pilot[int]) -> None:
     await pilot.pause(0.2)
 
 
+async def columns_dialog(pilot: Pilot[int]) -> None:
+    """The columns dialog (`C`) with CommandLine added as a column and the table sorted by it."""
+    from tui.columns_dialog import ColumnsScreen, FieldPicker
+
+    await _ready(pilot)
+    app = _app(pilot)
+    await pilot.press("C")
+    await _until(pilot, lambda: isinstance(app.screen, ColumnsScreen))
+    await pilot.press("a")
+    await _until(pilot, lambda: isinstance(app.screen, FieldPicker))
+    await pilot.press(*"commandline", "enter")
+    await _until(pilot, lambda: isinstance(app.screen, ColumnsScreen)
+                 and "field:commandline" in app.table.shown_columns)
+    await pilot.press("o")
+    await _until(pilot, lambda: app.table.sort is not None and app.table.row_at(0) is not None)
+
+
 async def _press_then_wait(keys: tuple[str, ...], pause: float = 1.0) -> Step:
     async def step(pilot: Pilot[int]) -> None:
         await _ready(pilot)
@@ -111,6 +128,7 @@ async def shoot(outdir: Path) -> list[Path]:
                       ("7", "process-access"), ("c", "correlation")):
         keys = (key,) if key != "c" else ("slash", *"4690", "enter", "c")
         shots.append((f"{name}-160x48", (160, 48), await _press_then_wait(keys, 2.0)))
+    shots.append(("columns-160x48", (160, 48), columns_dialog))  # last: it saves its columns
     written: list[Path] = []
     outdir.mkdir(parents=True, exist_ok=True)
     for name, size, step in shots:
@@ -134,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     outdir = Path(args[0]) if args else ROOT / "screenshots"
     os.environ["EVTX_EXPLORER_CACHE_DIR"] = tempfile.mkdtemp(prefix="evtx-shots-cache-")
     os.environ["EVTX_EXPLORER_DATA_DIR"] = tempfile.mkdtemp(prefix="evtx-shots-data-")
+    # The user's own columns.json must not change the pictures (nor the dialog's shot, theirs).
+    os.environ["EVTX_EXPLORER_CONFIG_DIR"] = tempfile.mkdtemp(prefix="evtx-shots-config-")
     os.environ.pop("NO_COLOR", None)
     os.environ["TZ"] = "UTC"
     time.tzset()

@@ -108,11 +108,14 @@ def layout_columns(width: int, several_sources: bool, local: bool) -> list[Colum
 
 #: The columns whose cell names a field (the pivot and stack keys); the others have none.
 FIELD_COLUMNS = ("record", "eid", "computer", "user", "image")
+#: Columns left/right also pick, to sort by (`o`): the Time, the System columns the user may
+#: show, and the EventData field columns (`field:` + name).
+PICKABLE = ("time", "source", "channel", "provider", "level")
 
 
 def next_field_column(columns: list[Column], current: str | None, delta: int) -> str | None:
     """The field column `delta` steps from `current` (None: EvID) among those shown."""
-    keys = [c.key for c in columns if c.key in FIELD_COLUMNS]
+    keys = [c.key for c in columns if c.key in FIELD_COLUMNS or c.key in PICKABLE or c.key.startswith("field:")]
     if not keys:
         return current
     at = keys.index(current or "eid") if (current or "eid") in keys else 0

@@ -19,7 +19,7 @@ def count(app: EvtxApp, query: str) -> int:
     assert app.workspace.store_path is not None
     with Store(app.workspace.store_path, readonly=True) as store:
         c = compile_query(query)
-        return store.count(c.where, c.params)
+        return store.count(c)
 
 
 def event_id_of(app: EvtxApp, store_id: int) -> int:

@@ -71,13 +71,14 @@ def test_jump_prompt_80x24(snap_compare: Any) -> None:
         assert isinstance(app, EvtxApp)
         app.set_filter("4690")
         await snapshot_ready(pilot, lambda: app.table.total == 2 and app.detail.store_id is not None)
+        from core.query.compile import compile_query
         from core.store.store import Store
         from tui.jump import JumpPrompt
         from tui.messages import JumpToEvent
 
         assert app.workspace.store_path is not None
         with Store(app.workspace.store_path, readonly=True) as store:
-            target = store.select("e.event_id = 4688", limit=1)[0]
+            target = store.select(compile_query("4688"), limit=1)[0]
         await pilot.press("c")
         await snapshot_ready(pilot)
         app.post_message(JumpToEvent(target.id))
