@@ -7,7 +7,8 @@ user's cache directory (`platformdirs`), is built under an exclusive lock and re
 shared one (`core.store.cache_lock`: two processes opening the same new log do not write the same
 database, and pruning, oldest-first beyond a size limit, never deletes a database in use).
 A full cache disk costs only the cache: the partial database is deleted and the inputs are
-loaded into a store elsewhere (`NOTICE`).
+loaded into a store elsewhere (`NOTICE`). A log whose digest is not remembered is loaded at
+once into a provisional entry and hashed meanwhile (`core.store.cache_commit`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -31,7 +31,7 @@ from typing import IO
 
 import platformdirs
 
-from core.store import cache_identity, cache_lock, schema, tempfiles
+from core.store import cache_commit, cache_identity, cache_lock, schema, tempfiles
 from core.store.cache_lock import CacheLock
 from core.store.child_process import module_command
 from core.store.disk_full import DISK_FULL_STATUS, NOTICE, is_disk_full
@@ -57,10 +57,12 @@ def input_identity(path: str) -> str:
     return cache_identity.input_identity(path, cache_dir() / "identities")
 
 
+def _version() -> str:
+    return f"v{schema.SCHEMA_VERSION}.{PARSE_REVISION}"
+
+
 def cache_key(paths: Sequence[str]) -> str:
-    joined = "\n".join(input_identity(p) for p in paths)
-    version = f"v{schema.SCHEMA_VERSION}.{PARSE_REVISION}"
-    return hashlib.sha256(f"{version}\n{joined}".encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return cache_commit.key_of(_version(), [input_identity(p) for p in paths])
 
 
 def is_complete(store: Store) -> bool:
@@ -93,8 +95,9 @@ def prune(directory: Path, limit_bytes: int, keep: Path | None = None) -> None:
     dbs = sorted(directory.glob("*.sqlite"), key=_atime)
     total = sum(_size(p) for p in dbs)
     for db in dbs:
-        if total <= limit_bytes:
-            return
+        provisional = db.name.startswith(cache_commit.PROVISIONAL_PREFIX)  # never served: garbage
+        if total <= limit_bytes and not provisional:
+            continue
         if keep is not None and db == keep:
             continue
         lock_path = Path(str(db) + ".lock")
@@ -125,10 +128,20 @@ class CacheEntry:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._attached = False  # `_tmp` lives as long as a store (`attach_cleanup`)
         tempfiles.sweep_temp_dirs()  # private stores of runs that were killed
+        #: The inputs' identity; while `provisional`, their digests are being computed and
+        #: `db_path` is a provisional entry, renamed to the final key once complete.
+        self.identity: cache_commit.InputsIdentity | None = None
+        self.provisional = False
         if use_cache:
             self.directory = directory or cache_dir()
             self.directory.mkdir(parents=True, exist_ok=True)
-            self.db_path = self.directory / f"{cache_key(self.paths)}.sqlite"
+            self.identity = cache_commit.InputsIdentity(self.paths, _version(), cache_dir() / "identities")
+            key = self.identity.final_key()
+            candidate = self.identity.candidate_key() if key is None else None
+            if candidate is not None and (self.directory / f"{candidate}.sqlite").exists():
+                key = self.identity.verify_now()  # a log reopened soon after it was written
+            self.provisional = key is None
+            self.db_path = self.directory / f"{key or self.identity.provisional_key()}.sqlite"
         else:
             self._go_private()
         self.lock = CacheLock(self.db_path)
@@ -148,7 +161,7 @@ class CacheEntry:
         """True when a complete database for these inputs already exists. It is then held
         open (the lease: no pruning deletes it) until `close`, or the store `open_inputs`
         returns is gone."""
-        if not self.use_cache or not self.db_path.exists() or not self.lock.share():
+        if not self.use_cache or self.provisional or not self.db_path.exists() or not self.lock.share():
             return False
         try:
             with Store(self.db_path, readonly=True) as store:
@@ -166,7 +179,11 @@ class CacheEntry:
         self.lock.unbuild()
 
     def close(self) -> None:
-        """Let go of the lease, and remove a private directory no store was tied to."""
+        """Let go of the lease, and remove a private directory no store was tied to, and a
+        provisional entry that was never committed (no one else can use it)."""
+        if self.use_cache and self.provisional and self.lock.build():
+            remove_database(self.db_path)
+            self.lock.path.unlink(missing_ok=True)  # last, while locked
         self.lock.close()
         if self._tmp is not None and not self._attached:
             self._tmp.cleanup()
@@ -224,6 +241,11 @@ class CacheEntry:
                 store = Store(self.db_path)
                 _load_into(store, self.paths, progress, stop, jobs)
             store.checkpoint()
+            if self.provisional and self.use_cache and is_complete(store):
+                store.close()
+                store = None
+                self._commit()
+                store = Store(self.db_path)
             return store
         except BaseException as exc:
             if store is not None:
@@ -243,12 +265,28 @@ class CacheEntry:
         return store
 
     def _prepare(self) -> None:
-        """Take the build lock (else switch to a private build) and clear the database."""
+        """Take the build lock (else switch to a private build) and clear the database; a
+        provisional entry's inputs start being hashed."""
         if not self.acquire():
             # Someone else is reading or building this cache: do our own private build instead.
             self.lock.close()
             self._go_private()
         self.reset()
+        if self.use_cache and self.provisional and self.identity is not None:
+            self.identity.start()
+
+    def _commit(self) -> None:
+        """Give the complete provisional entry its final key (waiting for the hash), unless an
+        input changed meanwhile (it then stays provisional: `close` deletes it)."""
+        assert self.identity is not None
+        key = self.identity.finish()
+        if key is None:
+            return
+        with self._hand_over:
+            final = self.directory / f"{key}.sqlite"
+            if cache_commit.commit(self.db_path, final, self.lock):
+                self.db_path = final
+                self.provisional = False
 
     def start_child(self, jobs: int | None = None) -> None:
         """Start the build in a child process now; `build` then follows it. The app calls this
