@@ -40,7 +40,7 @@ def _slow_hash(monkeypatch: pytest.MonkeyPatch, seconds: float) -> list[float]:
         ended.append(time.perf_counter())
         return digest
 
-    monkeypatch.setattr(cache_identity.hashlib, "file_digest", slow)
+    monkeypatch.setattr(hashlib, "file_digest", slow)
     return ended
 
 
