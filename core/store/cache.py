@@ -210,7 +210,7 @@ class CacheEntry:
         or, when that disk is full too and no child is needed, into memory (`db_path` then
         names the store the caller must read)."""
         try:
-            return self._build_once(progress, stop, jobs, child)
+            return self._build_once(self._hashing(progress), stop, jobs, child)
         except Exception as exc:
             if not is_disk_full(exc):
                 raise
@@ -265,15 +265,27 @@ class CacheEntry:
         return store
 
     def _prepare(self) -> None:
-        """Take the build lock (else switch to a private build) and clear the database; a
-        provisional entry's inputs start being hashed."""
+        """Take the build lock (else switch to a private build) and clear the database."""
         if not self.acquire():
             # Someone else is reading or building this cache: do our own private build instead.
             self.lock.close()
             self._go_private()
         self.reset()
-        if self.use_cache and self.provisional and self.identity is not None:
-            self.identity.start()
+
+    def _hashing(self, progress: ProgressFn | None) -> ProgressFn | None:
+        """`progress`, starting the hash of a provisional entry's inputs once the first rows are
+        stored: started with the load, it took a core from the first rows (2 cores, 1 GB)."""
+        identity = self.identity
+        if not (self.use_cache and self.provisional) or identity is None:
+            return progress
+
+        def relay(p: Progress) -> None:
+            if p.records or p.done:
+                identity.start()
+            if progress is not None:
+                progress(p)
+
+        return relay
 
     def _commit(self) -> None:
         """Give the complete provisional entry its final key (waiting for the hash), unless an
