@@ -172,3 +172,29 @@ def test_reopening_a_log_soon_after_it_was_written_reuses_its_entry(
         assert entry.ready() and not built.is_set()
     finally:
         entry.close()
+
+
+def test_an_entry_in_use_is_not_replaced_by_a_second_build(tmp_path: Path) -> None:
+    """A second build of the same content (its digest no longer remembered) while another
+    process reads the committed entry: the reader's database is left alone, the second load
+    still shows every event, and its provisional copy goes when it is closed."""
+    log = tmp_path / "System.evtx"
+    shutil.copyfile(sample(SYSTEM), log)
+    open_inputs([str(log)], jobs=1).close()
+    reader = CacheEntry([str(log)])
+    assert reader.ready()
+    final = reader.db_path
+    inode = final.stat().st_ino
+    shutil.rmtree(tmp_path / "cache" / "identities")
+    entry = CacheEntry([str(log)])
+    assert entry.provisional
+    store = entry.build(jobs=1)
+    try:
+        assert store.count() == 1881 and entry.provisional and final.stat().st_ino == inode
+    finally:
+        store.close()
+        entry.close()
+    assert [p.name for p in (tmp_path / "cache").glob("build-*")] == []
+    with Store(final, readonly=True) as again:
+        assert again.count() == 1881
+    reader.close()

@@ -160,20 +160,27 @@ class InputsIdentity:
 
 def commit(db: Path, final: Path, lock: CacheLock) -> bool:
     """Rename the complete provisional database `db` (whose lock `lock` we hold) to `final`.
-    False, leaving it provisional, when someone reads or builds `final`."""
+    False, leaving it provisional, when someone reads or builds `final` or a rename fails (the
+    load itself succeeded: only its cache is lost)."""
     final_lock = Path(str(final) + ".lock")
     fd = cache_lock.open_locked(final_lock, fcntl.LOCK_EX)
     if fd is None:
         return False
     try:
-        for suffix in ("-wal", "-shm", ""):  # the main file last: it is what readers look for
-            src, dst = Path(str(db) + suffix), Path(str(final) + suffix)
-            if src.exists():
-                os.replace(src, dst)
-            else:
-                dst.unlink(missing_ok=True)  # a side file of an older `final`
-        os.replace(lock.path, final_lock)  # last, while locked (see `core.store.cache_lock`)
-        lock.path = final_lock
+        _rename(db, final, lock, final_lock)
+    except OSError:
+        return final.exists() and not db.exists()  # only the lock file stayed behind
     finally:
         cache_lock.close(fd)
     return True
+
+
+def _rename(db: Path, final: Path, lock: CacheLock, final_lock: Path) -> None:
+    for suffix in ("-wal", "-shm", ""):  # the main file last: it is what readers look for
+        src, dst = Path(str(db) + suffix), Path(str(final) + suffix)
+        if src.exists():
+            os.replace(src, dst)
+        else:
+            dst.unlink(missing_ok=True)  # a side file of an older `final`
+    os.replace(lock.path, final_lock)  # last, while locked (see `core.store.cache_lock`)
+    lock.path = final_lock
