@@ -21,6 +21,7 @@ from core.store.store import Store
 from tests.shared import sample
 
 SYSTEM = "evtx/parsers/omerbenamram__samples__system.evtx"  # 1.1 MB, 1881 records
+SECURITY = "evtx/parsers/omerbenamram__samples__security.evtx"  # 2.1 MB: decoded by workers
 HOST = "DESKTOP-2KGM189"
 
 
@@ -78,6 +79,53 @@ def test_first_rows_are_stored_before_the_hash_ends_and_the_entry_is_then_reused
     finally:
         again.close()
     assert [p.name for p in (tmp_path / "cache").glob("build-*")] == []
+
+
+def test_in_the_app_the_log_is_hashed_while_the_ingest_child_loads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app's path (`child=True`): the hash runs in a thread of the app while the child
+    loads, and the first rows do not wait for it."""
+    log = tmp_path / "System.evtx"
+    shutil.copyfile(sample(SYSTEM), log)
+    ended = _slow_hash(monkeypatch, 3.0)
+    first_rows: list[float] = []
+
+    def progress(p: Progress) -> None:
+        if p.records and not first_rows:
+            first_rows.append(time.perf_counter())
+
+    entry = CacheEntry([str(log)])
+    store = entry.build(progress=progress, jobs=1, child=True)
+    try:
+        assert store.count() == 1881 and not entry.provisional
+        assert first_rows and ended and first_rows[0] < ended[0]
+    finally:
+        store.close()
+        entry.close()
+
+
+def test_a_load_in_this_process_still_forks_its_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decoder forks its workers only from a process running no other thread (else it
+    starts them through the fork server, about 3x slower): the CLI's load is hashed after it,
+    not by a thread during it."""
+    from parsers import evtx
+
+    log = tmp_path / "Security.evtx"
+    shutil.copyfile(sample(SECURITY), log)
+    threads: list[int] = []
+    real = evtx._pool
+
+    def pool(jobs: int) -> Any:
+        threads.append(threading.active_count())
+        return real(jobs)
+
+    monkeypatch.setattr(evtx, "_pool", pool)
+    store = open_inputs([str(log)], jobs=2)
+    try:
+        assert threads == [1] and store.count() > 0
+    finally:
+        store.close()
 
 
 def _rewrite_in_place(path: Path, offset: int, data: bytes) -> None:

@@ -210,7 +210,7 @@ class CacheEntry:
         or, when that disk is full too and no child is needed, into memory (`db_path` then
         names the store the caller must read)."""
         try:
-            return self._build_once(self._hashing(progress), stop, jobs, child)
+            return self._build_once(progress, stop, jobs, child)
         except Exception as exc:
             if not is_disk_full(exc):
                 raise
@@ -235,7 +235,7 @@ class CacheEntry:
         store: Store | None = None
         try:
             if child or started:
-                self._build_in_child(progress, stop, jobs)
+                self._build_in_child(self._hashing(progress), stop, jobs)
                 store = Store(self.db_path)
             else:
                 store = Store(self.db_path)
@@ -274,7 +274,10 @@ class CacheEntry:
 
     def _hashing(self, progress: ProgressFn | None) -> ProgressFn | None:
         """`progress`, starting the hash of a provisional entry's inputs once the first rows are
-        stored: started with the load, it took a core from the first rows (2 cores, 1 GB)."""
+        stored: started with the load, it took a core from the first rows (2 cores, 1 GB). Only
+        while a child process loads: a thread in a process that forks the decoder's workers would
+        make them start through the fork server (`parsers.evtx._pool`, ~3x slower), so a load
+        in this process is hashed after it (`_commit`: the CLI shows nothing before the end)."""
         identity = self.identity
         if not (self.use_cache and self.provisional) or identity is None:
             return progress
