@@ -83,6 +83,20 @@ def _atime(path: Path) -> float:
         return 0.0
 
 
+def _unlink_link(link: Path) -> None:
+    """Remove the old name a committed entry leaves behind, unless it is being rebuilt."""
+    lock_path = Path(str(link) + ".lock")
+    fd = cache_lock.open_locked(lock_path, fcntl.LOCK_EX)
+    if fd is None:
+        return
+    try:
+        if link.is_symlink():
+            link.unlink()
+        lock_path.unlink(missing_ok=True)  # last, while locked
+    finally:
+        cache_lock.close(fd)
+
+
 def remove_database(db: Path) -> None:
     """Delete a database and its SQLite side files (not its lock file)."""
     for suffix in ("", "-wal", "-shm"):
@@ -93,10 +107,13 @@ def prune(directory: Path, limit_bytes: int, keep: Path | None = None) -> None:
     """Delete the least recently used cache databases until the total fits `limit_bytes`,
     skipping every one that is open or being built (its lock cannot be taken exclusively)."""
     dbs = sorted(directory.glob("*.sqlite"), key=_atime)
-    total = sum(_size(p) for p in dbs)
+    total = sum(_size(p) for p in dbs if not p.is_symlink())
     for db in dbs:
         provisional = db.name.startswith(cache_commit.PROVISIONAL_PREFIX)  # never served: garbage
         if total <= limit_bytes and not provisional:
+            continue
+        if db.is_symlink():  # a committed entry's old name (`core.store.cache_commit`)
+            _unlink_link(db)
             continue
         if keep is not None and db == keep:
             continue
@@ -132,6 +149,7 @@ class CacheEntry:
         #: `db_path` is a provisional entry, renamed to the final key once complete.
         self.identity: cache_commit.InputsIdentity | None = None
         self.provisional = False
+        self._link_lock: CacheLock | None = None  # of the link a commit left at the old name
         if use_cache:
             self.directory = directory or cache_dir()
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -185,6 +203,9 @@ class CacheEntry:
             remove_database(self.db_path)
             self.lock.path.unlink(missing_ok=True)  # last, while locked
         self.lock.close()
+        if self._link_lock is not None:
+            self._link_lock.close()
+            _unlink_link(Path(str(self._link_lock.path).removesuffix(".lock")))
         if self._tmp is not None and not self._attached:
             self._tmp.cleanup()
 
@@ -300,6 +321,9 @@ class CacheEntry:
         with self._hand_over:
             final = self.directory / f"{key}.sqlite"
             if cache_commit.commit(self.db_path, final, self.lock):
+                # The link left at the old name is leased as the entry is: pruning keeps it.
+                self._link_lock = CacheLock(self.db_path)
+                self._link_lock.share()
                 self.db_path = final
                 self.provisional = False
 

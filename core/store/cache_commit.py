@@ -14,12 +14,17 @@ from the cache (`CacheEntry.ready`), so a stale one cannot be.
 
 Renaming under the app's open read connections is safe because every file of the database
 (main, `-wal`, `-shm`) is renamed: SQLite finds its shared state by inode, and connections
-opened later by the new name reach the same files. The final entry's lock is held
+opened later by the new name reach the same files. A reader told the provisional name that
+opens it only after the rename (the app's table, a moment late) finds a symbolic link there to
+the final database: SQLite resolves it before naming the WAL files, so it shares them too. The
+link is leased as the entry is (`CacheEntry`: pruning skips it while the entry is open) and goes
+with the entry's `close`, or with the first pruning after its process ended. The final entry's lock is held
 exclusively meanwhile, so no other process opens it half-renamed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -184,3 +189,5 @@ def _rename(db: Path, final: Path, lock: CacheLock, final_lock: Path) -> None:
             dst.unlink(missing_ok=True)  # a side file of an older `final`
     os.replace(lock.path, final_lock)  # last, while locked (see `core.store.cache_lock`)
     lock.path = final_lock
+    with contextlib.suppress(OSError):
+        os.symlink(final.name, db)  # for readers about to open the old name (see the module doc)
