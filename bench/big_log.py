@@ -48,10 +48,10 @@ async def main(path):
         while app.table.row_at(0) is None:
             await asyncio.sleep(0.002)
         out["first_rows_s"] = time.perf_counter() - start
-        while not app.loaded and time.perf_counter() - start < 1800:
+        while not app.workspace.loaded and time.perf_counter() - start < 1800:
             await asyncio.sleep(0.02)
         out["loaded_s"] = time.perf_counter() - start
-        while not app.findings_ready and time.perf_counter() - start < 1800:
+        while not app.workspace.findings_ready and time.perf_counter() - start < 1800:
             await asyncio.sleep(0.02)
         out["findings_s"] = time.perf_counter() - start
         while app.table.total is None and time.perf_counter() - start < 1800:

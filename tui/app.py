@@ -201,6 +201,9 @@ class EvtxApp(AppActions):
         if message.notice:
             self._note = message.notice
             self._refresh_status()
+        if message.renamed and self.table.fetcher is not None:  # same data, final name: keep the place
+            ws.store_path = self.table.fetcher.db_path = message.db_path
+            return
         moved = ws.store_path is not None and ws.store_path != message.db_path
         if ws.store_path is None or self.table.fetcher is None or moved:
             ws.store_path = message.db_path

@@ -22,6 +22,7 @@ from pathlib import Path
 from textual.message import Message
 
 from core.store.cache import CacheEntry, needs_child_process
+from core.store.cache_commit import PROVISIONAL_PREFIX
 from core.store.ingest import Progress
 from tui.messages import LoadFinished, LoadProgress, LoadStarted
 from tui.status import LoadState
@@ -101,7 +102,10 @@ class Loader:
             error = f"loading failed: {type(exc).__name__}: {exc}"
         if str(entry.db_path) == ":memory:":  # this thread's store: the table cannot read it
             error = "loading failed: no disk space left for the events (cache and temp directory full)"
-        if entry.db_path.exists():
+        if posted is not None and posted.name.startswith(PROVISIONAL_PREFIX) and entry.db_path != posted:
+            posted = entry.db_path  # committed to its final cache key (`core.store.cache_commit`)
+            post(LoadStarted(entry.db_path, entry.notice, renamed=True))
+        elif entry.db_path.exists():
             started()
         post(LoadFinished(error=error, stopped=self.stopping.is_set()))
 

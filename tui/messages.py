@@ -39,10 +39,13 @@ class LoadProgress(Message):
 @dataclass
 class LoadStarted(Message):
     """The database exists (the first batch is committed): the table can start reading. Posted
-    again when the load moved to another database (a full cache disk), with `notice` saying so."""
+    again when the load moved to another database (a full cache disk), with `notice` saying so,
+    and when the complete database was `renamed` to its final cache key (the same data: readers
+    keep their place)."""
 
     db_path: Path
     notice: str | None = None
+    renamed: bool = False
 
 
 @dataclass

@@ -7,7 +7,8 @@ user's cache directory (`platformdirs`), is built under an exclusive lock and re
 shared one (`core.store.cache_lock`: two processes opening the same new log do not write the same
 database, and pruning, oldest-first beyond a size limit, never deletes a database in use).
 A full cache disk costs only the cache: the partial database is deleted and the inputs are
-loaded into a store elsewhere (`NOTICE`).
+loaded into a store elsewhere (`NOTICE`). A log whose digest is not remembered is loaded at
+once into a provisional entry and hashed meanwhile (`core.store.cache_commit`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -31,7 +31,7 @@ from typing import IO
 
 import platformdirs
 
-from core.store import cache_identity, cache_lock, schema, tempfiles
+from core.store import cache_commit, cache_identity, cache_lock, schema, tempfiles
 from core.store.cache_lock import CacheLock
 from core.store.child_process import module_command
 from core.store.disk_full import DISK_FULL_STATUS, NOTICE, is_disk_full
@@ -57,10 +57,12 @@ def input_identity(path: str) -> str:
     return cache_identity.input_identity(path, cache_dir() / "identities")
 
 
+def _version() -> str:
+    return f"v{schema.SCHEMA_VERSION}.{PARSE_REVISION}"
+
+
 def cache_key(paths: Sequence[str]) -> str:
-    joined = "\n".join(input_identity(p) for p in paths)
-    version = f"v{schema.SCHEMA_VERSION}.{PARSE_REVISION}"
-    return hashlib.sha256(f"{version}\n{joined}".encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return cache_commit.key_of(_version(), [input_identity(p) for p in paths])
 
 
 def is_complete(store: Store) -> bool:
@@ -81,6 +83,20 @@ def _atime(path: Path) -> float:
         return 0.0
 
 
+def _unlink_link(link: Path) -> None:
+    """Remove the old name a committed entry leaves behind, unless it is being rebuilt."""
+    lock_path = Path(str(link) + ".lock")
+    fd = cache_lock.open_locked(lock_path, fcntl.LOCK_EX)
+    if fd is None:
+        return
+    try:
+        if link.is_symlink():
+            link.unlink()
+        lock_path.unlink(missing_ok=True)  # last, while locked
+    finally:
+        cache_lock.close(fd)
+
+
 def remove_database(db: Path) -> None:
     """Delete a database and its SQLite side files (not its lock file)."""
     for suffix in ("", "-wal", "-shm"):
@@ -91,10 +107,14 @@ def prune(directory: Path, limit_bytes: int, keep: Path | None = None) -> None:
     """Delete the least recently used cache databases until the total fits `limit_bytes`,
     skipping every one that is open or being built (its lock cannot be taken exclusively)."""
     dbs = sorted(directory.glob("*.sqlite"), key=_atime)
-    total = sum(_size(p) for p in dbs)
+    total = sum(_size(p) for p in dbs if not p.is_symlink())
     for db in dbs:
-        if total <= limit_bytes:
-            return
+        provisional = db.name.startswith(cache_commit.PROVISIONAL_PREFIX)  # never served: garbage
+        if total <= limit_bytes and not provisional:
+            continue
+        if db.is_symlink():  # a committed entry's old name (`core.store.cache_commit`)
+            _unlink_link(db)
+            continue
         if keep is not None and db == keep:
             continue
         lock_path = Path(str(db) + ".lock")
@@ -125,10 +145,21 @@ class CacheEntry:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._attached = False  # `_tmp` lives as long as a store (`attach_cleanup`)
         tempfiles.sweep_temp_dirs()  # private stores of runs that were killed
+        #: The inputs' identity; while `provisional`, their digests are being computed and
+        #: `db_path` is a provisional entry, renamed to the final key once complete.
+        self.identity: cache_commit.InputsIdentity | None = None
+        self.provisional = False
+        self._link_lock: CacheLock | None = None  # of the link a commit left at the old name
         if use_cache:
             self.directory = directory or cache_dir()
             self.directory.mkdir(parents=True, exist_ok=True)
-            self.db_path = self.directory / f"{cache_key(self.paths)}.sqlite"
+            self.identity = cache_commit.InputsIdentity(self.paths, _version(), cache_dir() / "identities")
+            key = self.identity.final_key()
+            candidate = self.identity.candidate_key() if key is None else None
+            if candidate is not None and (self.directory / f"{candidate}.sqlite").exists():
+                key = self.identity.verify_now()  # a log reopened soon after it was written
+            self.provisional = key is None
+            self.db_path = self.directory / f"{key or self.identity.provisional_key()}.sqlite"
         else:
             self._go_private()
         self.lock = CacheLock(self.db_path)
@@ -148,7 +179,7 @@ class CacheEntry:
         """True when a complete database for these inputs already exists. It is then held
         open (the lease: no pruning deletes it) until `close`, or the store `open_inputs`
         returns is gone."""
-        if not self.use_cache or not self.db_path.exists() or not self.lock.share():
+        if not self.use_cache or self.provisional or not self.db_path.exists() or not self.lock.share():
             return False
         try:
             with Store(self.db_path, readonly=True) as store:
@@ -166,8 +197,15 @@ class CacheEntry:
         self.lock.unbuild()
 
     def close(self) -> None:
-        """Let go of the lease, and remove a private directory no store was tied to."""
+        """Let go of the lease, and remove a private directory no store was tied to, and a
+        provisional entry that was never committed (no one else can use it)."""
+        if self.use_cache and self.provisional and self.lock.build():
+            remove_database(self.db_path)
+            self.lock.path.unlink(missing_ok=True)  # last, while locked
         self.lock.close()
+        if self._link_lock is not None:
+            self._link_lock.close()
+            _unlink_link(Path(str(self._link_lock.path).removesuffix(".lock")))
         if self._tmp is not None and not self._attached:
             self._tmp.cleanup()
 
@@ -218,12 +256,17 @@ class CacheEntry:
         store: Store | None = None
         try:
             if child or started:
-                self._build_in_child(progress, stop, jobs)
+                self._build_in_child(self._hashing(progress), stop, jobs)
                 store = Store(self.db_path)
             else:
                 store = Store(self.db_path)
                 _load_into(store, self.paths, progress, stop, jobs)
             store.checkpoint()
+            if self.provisional and self.use_cache and is_complete(store):
+                store.close()
+                store = None
+                self._commit()
+                store = Store(self.db_path)
             return store
         except BaseException as exc:
             if store is not None:
@@ -249,6 +292,40 @@ class CacheEntry:
             self.lock.close()
             self._go_private()
         self.reset()
+
+    def _hashing(self, progress: ProgressFn | None) -> ProgressFn | None:
+        """`progress`, starting the hash of a provisional entry's inputs once the first rows are
+        stored: started with the load, it took a core from the first rows (2 cores, 1 GB). Only
+        while a child process loads: a thread in a process that forks the decoder's workers would
+        make them start through the fork server (`parsers.evtx._pool`, ~3x slower), so a load
+        in this process is hashed after it (`_commit`: the CLI shows nothing before the end)."""
+        identity = self.identity
+        if not (self.use_cache and self.provisional) or identity is None:
+            return progress
+
+        def relay(p: Progress) -> None:
+            if p.records or p.done:
+                identity.start()
+            if progress is not None:
+                progress(p)
+
+        return relay
+
+    def _commit(self) -> None:
+        """Give the complete provisional entry its final key (waiting for the hash), unless an
+        input changed meanwhile (it then stays provisional: `close` deletes it)."""
+        assert self.identity is not None
+        key = self.identity.finish()
+        if key is None:
+            return
+        with self._hand_over:
+            final = self.directory / f"{key}.sqlite"
+            if cache_commit.commit(self.db_path, final, self.lock):
+                # The link left at the old name is leased as the entry is: pruning keeps it.
+                self._link_lock = CacheLock(self.db_path)
+                self._link_lock.share()
+                self.db_path = final
+                self.provisional = False
 
     def start_child(self, jobs: int | None = None) -> None:
         """Start the build in a child process now; `build` then follows it. The app calls this
