@@ -197,6 +197,8 @@ class EvtxApp(AppActions):
         self.loader.run(self.post_message)
 
     def on_load_started(self, message: LoadStarted) -> None:
+        if not self.screen_stack:  # the app is exiting: nothing left to show it on
+            return
         ws = self.workspace
         if message.notice:
             self._note = message.notice
@@ -211,12 +213,16 @@ class EvtxApp(AppActions):
             self.table.attach(message.db_path)
 
     def on_load_progress(self, message: LoadProgress) -> None:
+        if not self.screen_stack:
+            return
         self.issue_count = self.loader.advance(message.progress)
         if self.table.fetcher is not None:
             self.table.soft_reload(committed=self.loader.state.records)
         self._refresh_status()
 
     def on_load_finished(self, message: LoadFinished) -> None:
+        if not self.screen_stack:
+            return
         ws = self.workspace
         ws.loaded = True
         state = self.loader.state
@@ -275,6 +281,8 @@ class EvtxApp(AppActions):
     def on_sigma_progressed(self, message: SigmaProgressed) -> None:
         """The Sigma run's progress in the status line (cleared when it ends), and to the views."""
         text = message.progress.text() if message.progress is not None else ""
+        if not self.screen_stack:
+            return
         if text or self._note.startswith("Sigma:"):
             self._note = text
             self._refresh_status()

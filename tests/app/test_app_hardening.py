@@ -254,3 +254,19 @@ def test_a_key_routed_to_a_text_box_is_never_routed_again() -> None:
 
     routed = _routed(events.Key("a", "a"))
     assert route_typeahead(None, routed) is False  # type: ignore[arg-type]
+
+
+def test_worker_messages_that_arrive_after_the_screens_are_gone_do_nothing(tmp_path: Path) -> None:
+    """A load or Sigma worker may still post after the user quit (the screens are already
+    removed): its late messages must not raise (they did: IndexError from `screen_stack[0]`)."""
+    from core.findings.sigma.progress import SigmaProgress
+    from core.store.ingest import Progress
+    from tui.messages import LoadFinished, LoadProgress, LoadStarted, SigmaProgressed
+
+    app = EvtxApp([str(DEMO)], use_cache=False)
+    assert not app.screen_stack
+    app.on_load_started(LoadStarted(tmp_path / "store.sqlite"))
+    app.on_load_progress(LoadProgress(Progress(0, str(DEMO), 10, 0, 100, 1000, 0.1)))
+    app.on_load_finished(LoadFinished())
+    app.on_sigma_progressed(SigmaProgressed(SigmaProgress("loading", 1, 10)))
+    assert app.workspace.store_path is None and not app.workspace.loaded
