@@ -11,6 +11,7 @@ from rich.style import Style
 from core.model.decode import decode_value
 from core.query.compile import compile_query
 from core.store.store import Store
+from tests.app.applogs import big_log, event_xml, tree_labels, write_log
 from tests.apputil import DEMO, opened, screen_text, settle, sync, wait_for
 from tui.app import EvtxApp
 from tui.detail import FieldTree
@@ -19,49 +20,10 @@ from tui.help import HelpScreen
 from tui.history import History
 from tui.issues_panel import IssuesScreen
 
-NS = "http://schemas.microsoft.com/win/2004/08/events/event"
-
-
-
-
-def tree_labels(app: EvtxApp) -> list[str]:
-    """The field tree's labels in order, a wrapped field's lines joined (`tui.detail_wrap`)."""
-    from tui.detail_wrap import INDENT
-
-    tree = app.query_one(FieldTree)
-    out: list[str] = []
-    stack = [tree.root]
-    while stack:
-        node = stack.pop()
-        label = str(node.label)
-        if out and label.startswith(INDENT):
-            out[-1] += label[len(INDENT):]
-        else:
-            out.append(label)
-        stack.extend(reversed(node.children))
-    return out
-
 
 def demo_store(app: EvtxApp) -> Store:
     assert app.workspace.store_path is not None
     return Store(app.workspace.store_path, readonly=True)
-
-
-def event_xml(record: int, event_id: int, when: str, data: dict[str, str], computer: str = "WS01") -> str:
-    from xml.sax.saxutils import escape
-
-    fields = "".join(f"<Data Name='{k}'>{escape(v)}</Data>" for k, v in data.items())
-    return (
-        f"<Event xmlns='{NS}'><System><Provider Name='Microsoft-Windows-Security-Auditing'/>"
-        f"<EventID>{event_id}</EventID><TimeCreated SystemTime='{when}'/>"
-        f"<EventRecordID>{record}</EventRecordID><Channel>Security</Channel>"
-        f"<Computer>{escape(computer)}</Computer></System><EventData>{fields}</EventData></Event>\n"
-    )
-
-
-def write_log(path: Path, events: list[str]) -> Path:
-    path.write_text("<Events>\n" + "".join(events) + "</Events>\n", encoding="utf-8")
-    return path
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -93,15 +55,6 @@ async def test_second_open_uses_the_cache_at_once() -> None:
         assert again.workspace.store_path == path
         await settle(pilot)
         assert again.table.total == 71
-
-
-def big_log(path: Path, n: int) -> Path:
-    events = [
-        event_xml(i + 1, 4688 if i % 2 else 4689, f"2024-01-01T00:{(i // 60) % 60:02d}:{i % 60:02d}.0000000Z",
-                  {"NewProcessName": f"C:\\x\\p{i}.exe", "NewProcessId": hex(i + 4), "ProcessId": "0x4"})
-        for i in range(n)
-    ]
-    return write_log(path, events)
 
 
 @sync

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.store.cache import CacheEntry
-from tests.app.test_app import big_log
+from tests.app.applogs import big_log
 from tests.apputil import opened, settle, sync, wait_for
 from tui.app import EvtxApp
 

@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from core.store.disk_full import NOTICE
 from core.store.store import Store
-from tests.app.test_app import big_log
+from tests.app.applogs import big_log
 from tests.apputil import opened, sync, wait_for
 from tui.app import EvtxApp
 

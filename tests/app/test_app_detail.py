@@ -76,7 +76,7 @@ async def test_the_pane_wraps_again_when_its_width_changes() -> None:
 
 @sync
 async def test_a_long_hostile_value_wraps_as_literal_text(tmp_path: Path) -> None:
-    from tests.app.test_app import event_xml, write_log
+    from tests.app.applogs import event_xml, write_log
 
     evil = "powershell " + "[bold red]x[/] " * 30 + "\x1b]52;c;AAAA\x07 end"
     log = write_log(tmp_path / "evil.xml", [
@@ -165,7 +165,7 @@ def test_wrapping_keeps_every_character_within_the_width() -> None:
 
 @sync
 async def test_no_sideways_scrolling_once_the_wrapped_lines_bring_a_scrollbar(tmp_path: Path) -> None:
-    from tests.app.test_app import event_xml, write_log
+    from tests.app.applogs import event_xml, write_log
 
     many = {f"Field{i}": f"value {i}" for i in range(40)}
     many["CommandLine"] = "powershell -enc " + "A" * 400

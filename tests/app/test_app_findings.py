@@ -13,7 +13,7 @@ import pytest
 import tui.model_cache as model_cache
 from core.query.compile import compile_query
 from core.store.store import Store
-from tests.app.test_app import tree_labels
+from tests.app.applogs import tree_labels
 from tests.apputil import DEMO, app_loaded, opened, screen_text, sync, wait_for
 from tui.app import EvtxApp
 from tui.detail import FieldTree

@@ -15,7 +15,7 @@ from textual import events
 from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Input, Static, TextArea
 
-from tests.app.test_app import big_log
+from tests.app.applogs import big_log
 from tests.apputil import DEMO, opened, screen_text, sync, wait_for
 from tui.app import EvtxApp
 from tui.export_dialog import ExportDialog

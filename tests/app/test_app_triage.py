@@ -187,7 +187,7 @@ async def test_a_filter_change_keeps_the_selected_event_or_the_nearest_in_time()
 async def test_stack_and_pivot_take_hostile_values_literally(tmp_path: Path) -> None:
     from textual.widgets import DataTable
 
-    from tests.app.test_app import event_xml, write_log
+    from tests.app.applogs import event_xml, write_log
     from tui.stack_panel import StackScreen
 
     evil = 'C:\\x [bold red]y[/] "q" *.exe'

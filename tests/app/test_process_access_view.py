@@ -6,21 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.app.test_views import (
-    LSASS,
-    WS,
-    Harness,
-    NavTree,
-    cursor_to,
-    store_ids,
-    story_store,
-    tree_lines,
-)
+from tests.app.story import LSASS, WS, Harness, cursor_to, store_ids, tree_lines
 from tests.apputil import opened, sync, wait_for
 from tui.handles import HandlesScreen, HandlesTable
+from tui.nav_tree import NavTree
 from tui.process_access import AccessTable, ProcessAccessScreen
-
-__all__ = ["story_store"]  # the fixture
 
 
 @sync

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.store.cache import open_inputs
-from tests.app.test_views import DEMO, Harness, store_ids, tree_lines
-from tests.apputil import opened, screen_text, sync, wait_for
+from tests.app.story import Harness, store_ids, tree_lines
+from tests.apputil import DEMO, opened, screen_text, sync, wait_for
 from tests.logs import event_xml, write_events
 from tui.nav_tree import NavTree
 from tui.sessions import COLUMNS, SessionsScreen, SessionsTable

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from core.store.cache import open_inputs
-from tests.app.test_views import DEMO, Harness, tree_lines
-from tests.apputil import snapshot_ready
+from tests.app.story import Harness, tree_lines
+from tests.apputil import DEMO, snapshot_ready
 from tui.findings_view import FindingsScreen
 from tui.handles import HandlesScreen, HandlesTable
 from tui.nav_tree import NavTree

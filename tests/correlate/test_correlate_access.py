@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from core.correlate.model import build_model
 from core.model.access import process_rights
-from tests.correlate.test_correlate import by_record, d4690, find_node, load, p4688, s4624, walk, xml
+from tests.correlate.events import by_record, d4690, find_node, load, p4688, s4624, walk, xml
 from tests.correlate.test_correlate_sysmon import s10
 
 LSASS = r"C:\Windows\system32\lsass.exe"

@@ -11,7 +11,7 @@ import pytest
 from core.correlate import roles
 from core.correlate.model import CORRELATION_EVENT_IDS, build_model
 from core.correlate.roles import ROLES, Act, Role
-from tests.correlate.test_correlate import find_node, h4658, load, p4688, xml
+from tests.correlate.events import find_node, h4658, load, p4688, xml
 
 ROOT = Path(__file__).resolve().parents[2]
 DRV = r"C:\Windows\System32\drvinst.exe"

@@ -12,7 +12,7 @@ import pytest
 from core.correlate.model import build_model
 from core.correlate.sessions import Session, logon_type_name
 from core.model.event import iso_from_filetime
-from tests.correlate.test_correlate import by_record, load, p4688, run_cli, xml
+from tests.correlate.events import by_record, load, p4688, run_cli, xml
 from tests.correlate.test_correlate_sysmon import sysmon
 from tests.shared import sample
 

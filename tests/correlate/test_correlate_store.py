@@ -14,7 +14,8 @@ from core.correlate import model as correlate
 from core.correlate.model import CorrelationModel, build_model, model_from_store
 from core.model.event import EventKeys
 from core.store.store import Store, StoredEvent
-from tests.correlate.test_correlate import _scenario, d4690, h4656, h4658, load, p4688, p4689, xml_no_time
+from tests.correlate.events import d4690, h4656, h4658, load, p4688, p4689, xml_no_time
+from tests.correlate.test_correlate import _scenario
 from tests.correlate.test_correlate_samples import MIMIKATZ, NIGHTMARE, load_evtx
 
 

@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 from core.correlate.model import build_model
 from core.correlate.processes import CHANNEL_SKEW, TICKS_PER_SECOND
 from core.store.store import StoredEvent
-from tests.correlate.test_correlate import BASE, NS, by_record, find_node, load, p4688, p4689
+from tests.correlate.events import BASE, NS, by_record, find_node, load, p4688, p4689
 
 CMD = r"C:\Windows\System32\cmd.exe"
 A_EXE = r"C:\Temp\a.exe"

@@ -14,7 +14,7 @@ import pytest
 from core.correlate import model as correlate
 from core.correlate.model import TREE_EDGE, Node, build_model, model_from_store
 from core.store.store import Store
-from tests.correlate.test_correlate import by_record, h4656, h4658, h4663, load, p4688, p4689, s4624
+from tests.correlate.events import by_record, h4656, h4658, h4663, load, p4688, p4689, s4624
 
 KEY = r"\REGISTRY\MACHINE\SAM"
 LSASS = r"C:\Windows\System32\lsass.exe"
