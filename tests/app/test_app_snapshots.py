@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from tests.apputil import DEMO, snapshot_ready
@@ -85,3 +86,31 @@ def test_jump_prompt_80x24(snap_compare: Any) -> None:
         await snapshot_ready(pilot, lambda: isinstance(app.screen, JumpPrompt))
 
     assert snap_compare(EvtxApp([str(DEMO)]), terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_stack_panel(snap_compare: Any, size: tuple[int, int]) -> None:
+    """`s` on the table's Image column: the stack panel, rarest first, over the demo."""
+    async def run_before(pilot: Any) -> None:
+        await _ready(pilot)
+        await pilot.press("right", "right", "right", "s")
+        from tui.stack_panel import StackScreen
+
+        app = pilot.app
+        await snapshot_ready(pilot, lambda: isinstance(app.screen, StackScreen) and app.screen.result is not None)
+
+    assert snap_compare(EvtxApp([str(DEMO)]), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_timeline_strip(snap_compare: Any, size: tuple[int, int]) -> None:
+    """`h`: the demo's histogram above the table, the selected event's bucket highlighted."""
+    async def run_before(pilot: Any) -> None:
+        await _ready(pilot)
+        await pilot.press("h")
+        from tui.timeline_strip import TimelineStrip
+
+        strip = pilot.app.query_one(TimelineStrip)
+        await snapshot_ready(pilot, lambda: strip.result is not None)
+
+    assert snap_compare(EvtxApp([str(DEMO)]), terminal_size=size, run_before=run_before)
