@@ -9,6 +9,10 @@ a build runs waits for that build instead of starting its own.
 A result built while the app is still loading covers only what was read so far; it is marked
 `partial`, and the next request made once loading finished (`Workspace.loaded`) rebuilds it.
 
+Once the model of a completely loaded store is built, its instances and links and the views'
+trees and lists are written into the store (`core.store.correlation_tables`, `stored_view`):
+a reopen then shows the views from there without building the model.
+
 `ModelCache.model()` / `ModelCache.findings()` block (they run in the views' thread
 workers, each with its own read-only `Store` connection: sqlite connections are per thread);
 the views receive the results as `ModelReady` / `FindingsReady` messages (`tui.messages`).
@@ -27,8 +31,10 @@ from core.findings.child import findings_in_child
 from core.findings.engine import FindingsData as FindingsData
 from core.findings.engine import needed_event_ids, store_findings
 from core.findings.rules import RulesError, load_rules
+from core.store import correlation_tables
 from core.store.child_process import ChildFailed
 from core.store.store import Store
+from tui.stored_views import ViewBuilder, ViewRows, write_views
 
 T = TypeVar("T")
 
@@ -90,6 +96,7 @@ class ModelCache:
         self.stop = threading.Event()
         #: (events read, of how many) while a model is being built, for the views to show.
         self.model_progress: tuple[int, int] | None = None
+        self._tables_lock = threading.Lock()
 
     @staticmethod
     def _get(slot: _Slot[T], store_path: Path, loaded: bool, build: Callable[[Store], T]) -> T:
@@ -119,6 +126,33 @@ class ModelCache:
                 self.model_progress = None
 
         return self._get(self._model, store_path, loaded, build)
+
+    def stored_view(self, store_path: Path, loaded: bool, name: str, builders: dict[str, ViewBuilder]) -> bool:
+        """Whether the view `name` can be read from the store's correlation tables, writing
+        them first when they are missing (building the model once, then every view of
+        `builders` not stored yet, so that a reopen needs none). False for a store still
+        loading, stopped part way, in memory, or whose database refuses the write: the view
+        then shows the model, as before."""
+        if not loaded:
+            return False
+        with self._tables_lock:
+            with Store(store_path, readonly=True) as store:
+                if correlation_tables.view_ready(store, name):
+                    return True
+                if not store.shareable or not correlation_tables.complete(store):
+                    return False
+            model = self.model(store_path, loaded)
+            with Store(store_path) as writer:
+                if not correlation_tables.ready(writer):
+                    from core.correlate.persist import tables_of
+
+                    if not correlation_tables.write_instances(writer, tables_of(model)):
+                        return False
+                built: dict[str, ViewRows] = {}
+                for view, build in builders.items():
+                    if view == name or not correlation_tables.view_ready(writer, view):
+                        built[view] = build(model)
+                return write_views(writer, built)
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:
         return self._get(self._findings, store_path, loaded, lambda store: build_findings(store, self.stop))

@@ -6,11 +6,13 @@ process belongs to the session with its logon id on its computer that began last
 (never to one on another computer). SYSTEM (0x3e7), LOCAL SERVICE (0x3e5) and NETWORK SERVICE
 (0x3e4) have no 4624 (they begin at boot): their processes are grouped under a "well-known"
 session rather than shown as missing. `enter` jumps to the session's 4624 (or a listed event).
+Once built, the tree is stored with the log (`tui.stored_views`): a reopen shows it from there.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual import on, work
@@ -23,7 +25,9 @@ from core.model.event import iso_from_filetime
 from core.model.sids import LOGON_TYPES
 from core.model.text import printable
 from tui.messages import ModelReady
+from tui.model_cache import ViewDataError
 from tui.nav_tree import TreeItem, ViewNode
+from tui.stored_views import StoredNode, ViewRows
 from tui.tree_views import SingleTreeScreen, activate
 
 
@@ -127,6 +131,16 @@ def session_nodes(model: CorrelationModel) -> list[ViewNode]:
     return branches
 
 
+def stored_sessions(model: CorrelationModel) -> ViewRows:
+    """What the view stores: its computer branches."""
+    return ViewRows(tree=session_nodes(model))
+
+
+def _summary(branches: Sequence[TreeItem]) -> str:
+    count = sum(b.kids if isinstance(b, StoredNode) else len(b.children) for b in branches)
+    return f"{plural(count, 'logon session')} on {plural(len(branches), 'computer')}"
+
+
 class SessionsScreen(SingleTreeScreen):
     """Logon sessions per computer; `enter` jumps to the session's 4624 or the listed event."""
 
@@ -134,18 +148,26 @@ class SessionsScreen(SingleTreeScreen):
     WAITING = "building the correlation model..."
     TREE_ID = "sessions-tree"
     SEARCH_HINT = "search sessions (user, logon id...)"
+    STORED_TREE = "sessions"
 
     @work(thread=True, exclusive=True, group="sessions")
     def _load(self) -> None:
+        try:
+            if self.load_stored(stored_sessions):
+                return
+        except ViewDataError as exc:
+            self.post_message(ModelReady[list[ViewNode]](None, not self.workspace.loaded, str(exc)))
+            return
         self.workspace.request_model(self, session_nodes)
+
+    def show_stored(self, branches: list[TreeItem], nodes: int) -> None:
+        self.show_result(None, branches, depth=1, summary=_summary(branches), partial=False)
 
     def on_model_ready(self, message: ModelReady[list[ViewNode]]) -> None:
         model = message.model
         branches = None if message.error or model is None else message.prepared
-        listed = branches or []
-        count = sum(len(branch.children) for branch in listed)
         self.show_result(message.error or (None if model else "no correlation model"), branches, depth=1,
-                         summary=f"{plural(count, 'logon session')} on {plural(len(listed), 'computer')}",
+                         summary=_summary(branches or []),
                          partial=message.partial)
 
     @on(Tree.NodeSelected, "#sessions-tree")
