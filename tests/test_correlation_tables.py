@@ -91,7 +91,7 @@ def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: p
     db = _store(tmp_path, events)
     cache = ModelCache()
     for name in BUILDERS:
-        assert cache.stored_view(db, True, name, BUILDERS)
+        assert cache.stored_view(db, True, name, BUILDERS, wait=True)
     monkeypatch.setattr(sv, "PAGE", 2)  # small pages: the "more" lines are followed too
     with Store(db, readonly=True) as store:
         model = model_from_store(store)
@@ -155,16 +155,16 @@ def test_a_reopen_reads_the_stored_views_without_building_the_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = _store(tmp_path, load(*_hand_made()))
-    assert ModelCache().stored_view(db, True, "processes", BUILDERS)
+    assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
     monkeypatch.setattr(mc, "build_model", _no_model)
     reopened = ModelCache()
-    assert all(reopened.stored_view(db, True, name, BUILDERS) for name in BUILDERS)
+    assert all(reopened.stored_view(db, True, name, BUILDERS, wait=True) for name in BUILDERS)
     assert reopened.peek_model() is None
 
 
 def test_tables_of_another_format_are_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = _store(tmp_path, load(*_hand_made()))
-    assert ModelCache().stored_view(db, True, "sessions", BUILDERS)
+    assert ModelCache().stored_view(db, True, "sessions", BUILDERS, wait=True)
     with Store(db) as store:
         store.set_meta(correlation_tables.FORMAT_KEY, "0")  # a cache written by an older version
     calls: list[int] = []
@@ -175,7 +175,7 @@ def test_tables_of_another_format_are_rebuilt(tmp_path: Path, monkeypatch: pytes
         return real(store, progress)
 
     monkeypatch.setattr(mc, "build_model", counting)
-    assert ModelCache().stored_view(db, True, "sessions", BUILDERS)
+    assert ModelCache().stored_view(db, True, "sessions", BUILDERS, wait=True)
     assert calls == [1]
     with Store(db, readonly=True) as store:
         assert correlation_tables.ready(store) and correlation_tables.view_ready(store, "processes")
@@ -186,7 +186,7 @@ def test_a_store_still_loading_or_incomplete_is_not_stored(tmp_path: Path) -> No
     assert not ModelCache().stored_view(db, False, "processes", BUILDERS)  # loading: partial results
     with Store(db) as store:
         store.set_meta("complete", "0")
-    assert not ModelCache().stored_view(db, True, "processes", BUILDERS)
+    assert not ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
     with Store(db, readonly=True) as store:
         assert not correlation_tables.ready(store)
 
@@ -198,7 +198,7 @@ async def test_reopened_processes_and_sessions_views_show_without_the_model(
     from tests.test_views import Harness
 
     db = _store(tmp_path, load(*_hand_made()))
-    assert ModelCache().stored_view(db, True, "processes", BUILDERS)
+    assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
     with Store(db, readonly=True) as store:
         expected = load_tree(store, "processes", EVERYTHING)[0]
     monkeypatch.setattr(mc, "build_model", _no_model)
@@ -234,7 +234,7 @@ async def test_a_big_stored_tree_unfolds_a_page_at_a_time(tmp_path: Path, monkey
     from tests.test_views import Harness
 
     db = _store(tmp_path, load(*_hand_made()))
-    assert ModelCache().stored_view(db, True, "processes", BUILDERS)
+    assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
     monkeypatch.setattr(tv, "MAX_TREE_NODES", 0)
     monkeypatch.setattr(sv, "PAGE", 1)
     app = Harness(db, ProcessesScreen)
@@ -251,3 +251,38 @@ async def test_a_big_stored_tree_unfolds_a_page_at_a_time(tmp_path: Path, monkey
         tree.move_cursor(more)
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(host.children) == 2 and host.children[1] is not more)
+
+
+@sync
+async def test_the_first_open_shows_the_model_and_stores_every_view_behind_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first view does not wait for the tables (as long to write as the model to build):
+    it shows the model, the tables are written in the background, and the next open reads
+    every view from them."""
+    import time
+
+    from tests.test_views import Harness
+
+    db = _store(tmp_path, load(*_hand_made()))
+    app = Harness(db, ProcessesScreen)
+    app.workspace.view_builders = all_view_builders
+    async with opened(app, (120, 40)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        assert not isinstance(next(tree.walk()).data, StoredNode)  # from the model
+        deadline = time.monotonic() + 10
+        while not all(_ready(db, name) for name in BUILDERS):
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+    monkeypatch.setattr(mc, "build_model", _no_model)
+    again = Harness(db, ProcessesScreen)
+    async with opened(again, (120, 40)) as pilot:
+        tree = again.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        assert isinstance(next(tree.walk()).data, StoredNode)
+
+
+def _ready(db: Path, name: str) -> bool:
+    with Store(db, readonly=True) as store:
+        return correlation_tables.view_ready(store, name)

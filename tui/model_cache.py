@@ -97,6 +97,8 @@ class ModelCache:
         #: (events read, of how many) while a model is being built, for the views to show.
         self.model_progress: tuple[int, int] | None = None
         self._tables_lock = threading.Lock()
+        self._writing = threading.Lock()
+        self._writer: threading.Thread | None = None
 
     @staticmethod
     def _get(slot: _Slot[T], store_path: Path, loaded: bool, build: Callable[[Store], T]) -> T:
@@ -127,32 +129,54 @@ class ModelCache:
 
         return self._get(self._model, store_path, loaded, build)
 
-    def stored_view(self, store_path: Path, loaded: bool, name: str, builders: dict[str, ViewBuilder]) -> bool:
-        """Whether the view `name` can be read from the store's correlation tables, writing
-        them first when they are missing (building the model once, then every view of
-        `builders` not stored yet, so that a reopen needs none). False for a store still
-        loading, stopped part way, in memory, or whose database refuses the write: the view
-        then shows the model, as before."""
+    def stored_view(self, store_path: Path, loaded: bool, name: str, builders: dict[str, ViewBuilder], *,
+                    wait: bool = False) -> bool:
+        """Whether the view `name` can be read from the store's correlation tables. When they
+        are missing, they are written (the model built once, then every view of `builders`
+        not stored yet, so that a reopen needs none): in a background thread, the view showing
+        the model meanwhile as before (writing a million events' links takes as long as the
+        build: the first view must not wait for it), or here with `wait`. False for a store
+        still loading, stopped part way or in memory, and while the tables are being written."""
         if not loaded:
             return False
-        with self._tables_lock:
+        with Store(store_path, readonly=True) as store:
+            if correlation_tables.view_ready(store, name):
+                return True
+            if not store.shareable or not correlation_tables.complete(store):
+                return False
+        if wait:
+            self._write_tables(store_path, builders)
             with Store(store_path, readonly=True) as store:
-                if correlation_tables.view_ready(store, name):
-                    return True
-                if not store.shareable or not correlation_tables.complete(store):
-                    return False
-            model = self.model(store_path, loaded)
+                return correlation_tables.view_ready(store, name)
+        with self._tables_lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_quietly, args=(store_path, builders),
+                                                name="evtx-correlation-tables", daemon=True)
+                self._writer.start()
+        return False
+
+    def _write_quietly(self, store_path: Path, builders: dict[str, ViewBuilder]) -> None:
+        """`_write_tables` in the background: a failure leaves the views on the model."""
+        try:
+            self._write_tables(store_path, builders)
+        except Exception:  # noqa: BLE001 - best effort: the views show the model instead
+            return
+
+    def _write_tables(self, store_path: Path, builders: dict[str, ViewBuilder]) -> None:
+        with self._writing:
+            model = self.model(store_path, True)
             with Store(store_path) as writer:
                 if not correlation_tables.ready(writer):
                     from core.correlate.persist import tables_of
 
                     if not correlation_tables.write_instances(writer, tables_of(model)):
-                        return False
+                        return
                 built: dict[str, ViewRows] = {}
                 for view, build in builders.items():
-                    if view == name or not correlation_tables.view_ready(writer, view):
+                    if not correlation_tables.view_ready(writer, view):
                         built[view] = build(model)
-                return write_views(writer, built)
+                if built:
+                    write_views(writer, built)
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:
         return self._get(self._findings, store_path, loaded, lambda store: build_findings(store, self.stop))

@@ -193,6 +193,8 @@ def write_views(store: Store, trees: dict[str, Iterable[NodeRow]],
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 ((tree, n.id, n.parent, n.label, n.style, n.confidence, n.store_id, n.reason, n.kids) for n in nodes),
             )
+            count = conn.execute("SELECT count(*) FROM corr_node WHERE tree = ?", (tree,)).fetchone()[0]
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (_total_key(tree), str(count)))
         for name, (rows, total) in lists.items():
             conn.execute("DELETE FROM corr_row WHERE list = ?", (name,))
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (_total_key(name), str(total)))
@@ -237,8 +239,8 @@ def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, 
 
 
 def count_nodes(store: Store, tree: str) -> int:
-    """How many nodes the tree has."""
-    return int(store.conn.execute("SELECT count(*) FROM corr_node WHERE tree = ?", (tree,)).fetchone()[0])
+    """How many nodes the tree has (counted once, as it was written)."""
+    return int(store.get_meta(_total_key(tree)) or 0)
 
 
 def whole_tree(store: Store, tree: str) -> list[NodeRow]:
