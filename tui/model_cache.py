@@ -155,6 +155,11 @@ class ModelCache:
                 self._writer.start()
         return False
 
+    @property
+    def writing(self) -> bool:
+        """Whether correlation tables are being written in the background."""
+        return self._writer is not None and self._writer.is_alive()
+
     def _write_quietly(self, store_path: Path, builders: dict[str, ViewBuilder]) -> None:
         """`_write_tables` in the background: a failure leaves the views on the model."""
         try:

@@ -28,7 +28,7 @@ from core.store.store import Store
 from tui.nav_tree import TreeItem, ViewNode, node_reason
 
 #: Children fetched at once when a node of a big tree is unfolded (and per "more" line).
-PAGE = 500
+PAGE = 200
 
 
 @dataclass(frozen=True)
