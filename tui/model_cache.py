@@ -176,12 +176,12 @@ class ModelCache:
 
                     if not correlation_tables.write_instances(writer, tables_of(model)):
                         return
-                built: dict[str, ViewRows] = {}
-                for view, build in builders.items():
+                for view, build in builders.items():  # one at a time: each view's rows go before the next's are made
                     if not correlation_tables.view_ready(writer, view):
-                        built[view] = build(model)
-                if built:
-                    write_views(writer, built)
+                        rows: dict[str, ViewRows] = {view: build(model)}
+                        if not write_views(writer, rows):
+                            return
+                        del rows
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:
         return self._get(self._findings, store_path, loaded, lambda store: build_findings(store, self.stop))
