@@ -115,6 +115,10 @@ def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: p
         assert correlation_tables.instance_count(store, "process") == len(model.processes)
         assert correlation_tables.instance_count(store, "handle") == len(model.handles)
         assert correlation_tables.instance_count(store, "session") == len(model.sessions)
+        for session in model.sessions[:50]:
+            srow = correlation_tables.instance(store, "session", session.index)
+            assert srow is not None and (srow["logon_id"], srow["user"], srow["logon_type"], srow["privileged"]) == (
+                session.logon_id, session.user, session.logon_type, int(session.privileged))
         for p in model.processes[:50]:
             row = correlation_tables.instance(store, "process", p.index)
             assert row is not None and (row["pid"], row["image"], row["confidence"], row["reason"]) == (

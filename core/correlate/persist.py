@@ -2,14 +2,16 @@
 (`core.store.correlation_tables`), so that a reopen reads them instead of building the model.
 
 Rows follow the tables' column names: an instance field of that name is taken as is (a `Ref`
-becomes its store id, a `(ts, order)` bound two columns `*_ts`/`*_order`), so a field added to
-an instance (a session's auth package...) is stored by adding its name to the columns. Links
+becomes its store id, a `(ts, order)` bound two columns `*_ts`/`*_order`, a tuple of indexes a
+JSON list, a field the instance lacks NULL), so a field added to an instance (a session's auth
+package...) is stored by adding its name to the columns. Links
 are the model's own answers for each correlated event (`CorrelationModel.correlate` gives the
 same ones): role, instance kind and index, confidence and reason. No SQL here.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -36,6 +38,8 @@ def _value(obj: Any, column: str) -> Any:
         return value.store_id
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, tuple):  # indexes (a session's processes): a JSON list
+        return json.dumps(value)
     return value
 
 

@@ -44,7 +44,8 @@ HANDLE_COLUMNS: tuple[str, ...] = (
     "object_name", "access", "closed", "close_reason", "first_seen", "confidence", "reason",
 )
 SESSION_COLUMNS: tuple[str, ...] = (
-    "idx", "computer", "logon_id", "logon", "privileges", "user", "user_sid", "logon_type", "ip",
+    "idx", "computer", "logon_id", "logon", "privileges", "privileged", "user", "user_sid", "logon_type", "ip",
+    "workstation", "auth_package", "lm_package", "logon_process", "elevated_token", "linked_logon_id", "processes",
     "start_ts", "start_order",
 )
 LINK_COLUMNS: tuple[str, ...] = ("store_id", "role", "kind", "instance", "confidence", "reason")
