@@ -89,6 +89,7 @@ def _links(model: CorrelationModel, se: StoredEvent) -> list[tuple[str, str, int
 
 def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: pytest.MonkeyPatch) -> None:
     db = _store(tmp_path, events)
+    monkeypatch.setattr(correlation_tables, "CHUNK", 7)  # written in many transactions
     cache = ModelCache()
     for name in BUILDERS:
         assert cache.stored_view(db, True, name, BUILDERS, wait=True)
@@ -290,3 +291,29 @@ async def test_the_first_open_shows_the_model_and_stores_every_view_behind_it(
 def _ready(db: Path, name: str) -> bool:
     with Store(db, readonly=True) as store:
         return correlation_tables.view_ready(store, name)
+
+
+def test_a_write_cut_short_is_not_taken_as_done(tmp_path: Path) -> None:
+    """The tables are written a chunk per transaction (other writers get their turn): a write
+    that fails part way leaves the store untagged, so the views use the model and the next
+    open writes them again."""
+    import sqlite3
+
+    from core.correlate.persist import tables_of
+
+    db = _store(tmp_path, load(*_hand_made()))
+    with Store(db, readonly=True) as store:
+        model = model_from_store(store)
+    tables = tables_of(model)
+    links = list(tables.links)
+
+    def failing() -> Any:
+        yield from links[:3]
+        raise sqlite3.OperationalError("disk I/O error")
+
+    tables.links = failing()
+    with Store(db) as store:
+        assert not correlation_tables.write_instances(store, tables)
+        assert not correlation_tables.ready(store)
+        assert correlation_tables.write_instances(store, tables_of(model))
+        assert correlation_tables.ready(store)

@@ -21,6 +21,7 @@ tag or another one and gets them rebuilt (`ready`). Only this module writes thei
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -146,11 +147,17 @@ def complete(store: Store) -> bool:
     return store.get_meta("complete") == "1"
 
 
+#: Rows written per transaction: the tables take tens of seconds to write at a million events,
+#: and another writer of the store (the Sigma results) must not wait that long for its turn.
+CHUNK = 20_000
+
+
 def write_instances(store: Store, tables: CorrelationTables) -> bool:
-    """Replace every correlation table of `store` (a writable one) by `tables`, in one
-    transaction, tagged with CORRELATION_FORMAT; the views' rows of an older model go too.
-    False (nothing changed) when the database refuses (disk full, read-only cache directory,
-    locked): the views then use the model."""
+    """Replace every correlation table of `store` (a writable one) by `tables` (the views'
+    rows of an older model go too), CHUNK rows per transaction; tagged with
+    CORRELATION_FORMAT in the last one, so that a write cut short is never taken as done.
+    False when the database refuses (disk full, read-only cache directory, locked): the views
+    then use the model."""
     conn = store.conn
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -160,6 +167,7 @@ def write_instances(store: Store, tables: CorrelationTables) -> bool:
         for statement in _schema().split(";"):
             if statement.strip():
                 conn.execute(statement)
+        conn.commit()
         _insert(conn, "corr_process", PROCESS_COLUMNS, tables.processes)
         _insert(conn, "corr_handle", HANDLE_COLUMNS, tables.handles)
         _insert(conn, "corr_session", SESSION_COLUMNS, tables.sessions)
@@ -179,31 +187,31 @@ def write_instances(store: Store, tables: CorrelationTables) -> bool:
 def write_views(store: Store, trees: dict[str, Iterable[NodeRow]],
                 lists: dict[str, tuple[Iterable[tuple[int | None, str, str]], int]]) -> bool:
     """Replace the named trees (nodes depth first, ids from 1, parent 0 at the top) and lists
-    (((store id, cells, why) in order), what the list counts) of `store`, tagged as ready;
-    False when the database refuses or holds no instance tables of the current format."""
+    (((store id, cells, why) in order), what the list counts) of `store`, CHUNK rows per
+    transaction, each tagged as ready once whole; False when the database refuses or holds no
+    instance tables of the current format."""
     conn = store.conn
     try:
-        conn.execute("BEGIN IMMEDIATE")
         if store.get_meta(FORMAT_KEY) != str(CORRELATION_FORMAT):
-            conn.rollback()
             return False
+        names = (*trees, *lists)
+        for name in names:
+            conn.execute("DELETE FROM meta WHERE key = ?", (_view_key(name),))
+        conn.commit()
         for tree, nodes in trees.items():
             conn.execute("DELETE FROM corr_node WHERE tree = ?", (tree,))
-            conn.executemany(
-                "INSERT INTO corr_node(tree, id, parent, label, style, confidence, store_id, reason, kids)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ((tree, n.id, n.parent, n.label, n.style, n.confidence, n.store_id, n.reason, n.kids) for n in nodes),
-            )
+            _chunked(conn, "INSERT INTO corr_node(tree, id, parent, label, style, confidence, store_id, reason, kids)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     ((tree, n.id, n.parent, n.label, n.style, n.confidence, n.store_id, n.reason, n.kids)
+                      for n in nodes))
             count = conn.execute("SELECT count(*) FROM corr_node WHERE tree = ?", (tree,)).fetchone()[0]
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (_total_key(tree), str(count)))
         for name, (rows, total) in lists.items():
             conn.execute("DELETE FROM corr_row WHERE list = ?", (name,))
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (_total_key(name), str(total)))
-            conn.executemany(
-                "INSERT INTO corr_row(list, pos, store_id, cells, why) VALUES (?, ?, ?, ?, ?)",
-                ((name, pos, sid, cells, why) for pos, (sid, cells, why) in enumerate(rows)),
-            )
-        for name in (*trees, *lists):
+            _chunked(conn, "INSERT INTO corr_row(list, pos, store_id, cells, why) VALUES (?, ?, ?, ?, ?)",
+                     ((name, pos, sid, cells, why) for pos, (sid, cells, why) in enumerate(rows)))
+        for name in names:
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                          (_view_key(name), str(CORRELATION_FORMAT)))
         conn.commit()
@@ -214,9 +222,20 @@ def write_views(store: Store, trees: dict[str, Iterable[NodeRow]],
     return True
 
 
+def _chunked(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """`executemany`, committed every CHUNK rows."""
+    it = iter(rows)
+    while True:
+        chunk = list(itertools.islice(it, CHUNK))
+        if not chunk:
+            return
+        conn.executemany(sql, chunk)
+        conn.commit()
+
+
 def _insert(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     places = ", ".join("?" * len(columns))
-    conn.executemany(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({places})", rows)
+    _chunked(conn, f"INSERT INTO {table}({', '.join(columns)}) VALUES ({places})", rows)
 
 
 def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, int | None, str, str]]) -> None:
@@ -231,9 +250,8 @@ def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, 
                 conn.execute("INSERT INTO corr_reason(id, text) VALUES (?, ?)", (rid, reason))
             yield store_id, role, kind, instance, confidence, rid
 
-    conn.executemany(
-        "INSERT INTO corr_link(store_id, role, kind, instance, confidence, reason) VALUES (?, ?, ?, ?, ?, ?)", rows()
-    )
+    _chunked(conn, "INSERT INTO corr_link(store_id, role, kind, instance, confidence, reason)"
+             " VALUES (?, ?, ?, ?, ?, ?)", rows())
 
 
 # -- reading ----------------------------------------------------------------------------------
