@@ -174,6 +174,8 @@ class ListTreeScreen(TreeViewScreen):
             text += "   (still loading: the list will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)
         status.update(Text(text + "   enter: to the tree"))
+        if not listed.partial:  # shown: now the tables can be written for the next open
+            self.workspace.store_views_later(self.STORED_LIST, self.build_rows)
         if self._rows:
             table.move_cursor(row=0)
             self._show(0)

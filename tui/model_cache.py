@@ -132,28 +132,42 @@ class ModelCache:
     def stored_view(self, store_path: Path, loaded: bool, name: str, builders: dict[str, ViewBuilder], *,
                     wait: bool = False) -> bool:
         """Whether the view `name` can be read from the store's correlation tables. When they
-        are missing, they are written (the model built once, then every view of `builders`
-        not stored yet, so that a reopen needs none): in a background thread, the view showing
-        the model meanwhile as before (writing a million events' links takes as long as the
-        build: the first view must not wait for it), or here with `wait`. False for a store
-        still loading, stopped part way or in memory, and while the tables are being written."""
-        if not loaded:
+        are missing and `wait` is set, they are written here first (the model built once, then
+        every view of `builders` not stored yet, so that a reopen needs none); without `wait`
+        the view shows the model and asks for them afterwards (`write_later`): writing a
+        million events' links takes as long as the build, and the first view must not wait
+        for it. False for a store still loading, stopped part way or in memory."""
+        if not self._storable(store_path, loaded):
             return False
         with Store(store_path, readonly=True) as store:
             if correlation_tables.view_ready(store, name):
                 return True
-            if not store.shareable or not correlation_tables.complete(store):
-                return False
         if wait:
             self._write_tables(store_path, builders)
             with Store(store_path, readonly=True) as store:
                 return correlation_tables.view_ready(store, name)
+        return False
+
+    @staticmethod
+    def _storable(store_path: Path, loaded: bool) -> bool:
+        if not loaded:
+            return False
+        with Store(store_path, readonly=True) as store:
+            return store.shareable and correlation_tables.complete(store)
+
+    def write_later(self, store_path: Path, loaded: bool, builders: dict[str, ViewBuilder]) -> None:
+        """Write the correlation tables in a background thread (once at a time), when the
+        store can hold them and some view of `builders` is not stored yet."""
+        if not self._storable(store_path, loaded):
+            return
+        with Store(store_path, readonly=True) as store:
+            if all(correlation_tables.view_ready(store, view) for view in builders):
+                return
         with self._tables_lock:
             if self._writer is None or not self._writer.is_alive():
                 self._writer = threading.Thread(target=self._write_quietly, args=(store_path, builders),
                                                 name="evtx-correlation-tables", daemon=True)
                 self._writer.start()
-        return False
 
     @property
     def writing(self) -> bool:

@@ -19,7 +19,7 @@ from core.model.text import printable
 from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import TreeItem, ViewNode
-from tui.stored_views import StoredNode, ViewRows
+from tui.stored_views import StoredNode, ViewBuilder, ViewRows
 from tui.tree_views import SingleTreeScreen, activate
 
 #: Below this many nodes the whole forest is unfolded; above it only computers and roots are.
@@ -85,6 +85,9 @@ class ProcessesScreen(SingleTreeScreen):
             self.post_message(ModelReady[Forest](None, not self.workspace.loaded, str(exc)))
             return
         self.workspace.request_model(self, _forest)
+
+    def stored_builder(self) -> ViewBuilder:
+        return stored_forest
 
     def show_stored(self, branches: list[TreeItem], nodes: int) -> None:
         depth = 99 if branches and nodes <= UNFOLD_ALL_BELOW else 1

@@ -27,7 +27,7 @@ from core.model.text import printable
 from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import TreeItem, ViewNode
-from tui.stored_views import StoredNode, ViewRows
+from tui.stored_views import StoredNode, ViewBuilder, ViewRows
 from tui.tree_views import SingleTreeScreen, activate
 
 
@@ -159,6 +159,9 @@ class SessionsScreen(SingleTreeScreen):
             self.post_message(ModelReady[list[ViewNode]](None, not self.workspace.loaded, str(exc)))
             return
         self.workspace.request_model(self, session_nodes)
+
+    def stored_builder(self) -> ViewBuilder:
+        return stored_sessions
 
     def show_stored(self, branches: list[TreeItem], nodes: int) -> None:
         self.show_result(None, branches, depth=1, summary=_summary(branches), partial=False)

@@ -198,6 +198,10 @@ class SingleTreeScreen(TreeViewScreen):
         self.post_message(self.StoredTree(branches, nodes))
         return True
 
+    def stored_builder(self) -> ViewBuilder | None:
+        """What the view stores (`tui.stored_views`), None when it stores nothing."""
+        return None
+
     def show_stored(self, branches: list[TreeItem], nodes: int) -> None:
         """Show the tree read from the store (subclasses: summary and unfolding)."""
         raise NotImplementedError
@@ -262,6 +266,9 @@ class SingleTreeScreen(TreeViewScreen):
             status.update(Text(printable(error or "nothing to show"), style="bold"))
             return
         tree.fill(branches, expand_depth=depth)
+        build = self.stored_builder()
+        if not partial and build is not None:  # shown: now the tables can be written for the next open
+            self.workspace.store_views_later(self.STORED_TREE, build)
         if partial:
             summary += "   (still loading: the tree will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)

@@ -126,6 +126,24 @@ class Workspace:
         except Exception as exc:
             raise ViewDataError(f"correlation failed: {type(exc).__name__}: {exc}") from exc
 
+    def store_views_later(self, name: str, build: ViewBuilder) -> None:
+        """Once a view has shown the model: write the correlation tables in the background
+        (`ModelCache.write_later`), for the next open. Never raises: the view is shown."""
+        import threading
+
+        builders = dict(self.view_builders()) if self.view_builders is not None else {}
+        builders[name] = build
+        path, loaded = self.store_path, self.loaded
+
+        def start() -> None:  # (in a thread: it reads the store, and the caller is the UI's)
+            try:
+                if path is not None:
+                    self.models.write_later(path, loaded, builders)
+            except Exception:  # noqa: BLE001 - the tables are a cache: without them the next open builds the model
+                return
+
+        threading.Thread(target=start, name="evtx-store-views", daemon=True).start()
+
     def findings(self) -> tuple[FindingsData, bool]:
         """The findings and whether they are partial."""
         from tui.model_cache import ViewDataError
