@@ -202,6 +202,14 @@ class SingleTreeScreen(TreeViewScreen):
         """What the view stores (`tui.stored_views`), None when it stores nothing."""
         return None
 
+    def _store_when_filled(self, tree: NavTree, build: ViewBuilder) -> None:
+        """Once the tree is filled (the view is shown), have the tables written for the next
+        open: not before, where the write would compete with the fill for the interpreter."""
+        if tree.filling:
+            self.set_timer(0.25, lambda: self._store_when_filled(tree, build))
+            return
+        self.workspace.store_views_later(self.STORED_TREE, build)
+
     def show_stored(self, branches: list[TreeItem], nodes: int) -> None:
         """Show the tree read from the store (subclasses: summary and unfolding)."""
         raise NotImplementedError
@@ -267,8 +275,8 @@ class SingleTreeScreen(TreeViewScreen):
             return
         tree.fill(branches, expand_depth=depth)
         build = self.stored_builder()
-        if not partial and build is not None:  # shown: now the tables can be written for the next open
-            self.workspace.store_views_later(self.STORED_TREE, build)
+        if not partial and build is not None:
+            self._store_when_filled(tree, build)
         if partial:
             summary += "   (still loading: the tree will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)
