@@ -49,6 +49,7 @@ from tui.status import StatusBar, status_text
 from tui.table_rows import local_offset_label
 from tui.timeline_strip import TimelineStrip
 from tui.typeahead import route_typeahead
+from tui.view_builders import all_view_builders
 from tui.workspace import PicksEvent, Workspace
 
 WIDE = 140
@@ -108,6 +109,7 @@ class EvtxApp(AppActions):
         super().__init__()
         self.workspace = Workspace(inputs=[str(f) for f in files], store_path=store_path)
         self.workspace.selection = self.selected_event
+        self.workspace.view_builders = all_view_builders
         self.case_file = case_file
         self.history = history if history is not None else History()
         self.loader = Loader(self.workspace.inputs, use_cache=use_cache, jobs=jobs)

@@ -9,6 +9,10 @@ a build runs waits for that build instead of starting its own.
 A result built while the app is still loading covers only what was read so far; it is marked
 `partial`, and the next request made once loading finished (`Workspace.loaded`) rebuilds it.
 
+Once the model of a completely loaded store is built, its instances and links and the views'
+trees and lists are written into the store (`core.store.correlation_tables`, `stored_view`):
+a reopen then shows the views from there without building the model.
+
 `ModelCache.model()` / `ModelCache.findings()` block (they run in the views' thread
 workers, each with its own read-only `Store` connection: sqlite connections are per thread);
 the views receive the results as `ModelReady` / `FindingsReady` messages (`tui.messages`).
@@ -27,8 +31,10 @@ from core.findings.child import findings_in_child
 from core.findings.engine import FindingsData as FindingsData
 from core.findings.engine import needed_event_ids, store_findings
 from core.findings.rules import RulesError, load_rules
+from core.store import correlation_tables
 from core.store.child_process import ChildFailed
 from core.store.store import Store
+from tui.stored_views import ViewBuilder, ViewRows, write_views
 
 T = TypeVar("T")
 
@@ -90,6 +96,9 @@ class ModelCache:
         self.stop = threading.Event()
         #: (events read, of how many) while a model is being built, for the views to show.
         self.model_progress: tuple[int, int] | None = None
+        self._tables_lock = threading.Lock()
+        self._writing = threading.Lock()
+        self._writer: threading.Thread | None = None
 
     @staticmethod
     def _get(slot: _Slot[T], store_path: Path, loaded: bool, build: Callable[[Store], T]) -> T:
@@ -119,6 +128,74 @@ class ModelCache:
                 self.model_progress = None
 
         return self._get(self._model, store_path, loaded, build)
+
+    def stored_view(self, store_path: Path, loaded: bool, name: str, builders: dict[str, ViewBuilder], *,
+                    wait: bool = False) -> bool:
+        """Whether the view `name` can be read from the store's correlation tables. When they
+        are missing and `wait` is set, they are written here first (the model built once, then
+        every view of `builders` not stored yet, so that a reopen needs none); without `wait`
+        the view shows the model and asks for them afterwards (`write_later`): writing a
+        million events' links takes as long as the build, and the first view must not wait
+        for it. False for a store still loading, stopped part way or in memory."""
+        if not self._storable(store_path, loaded):
+            return False
+        with Store(store_path, readonly=True) as store:
+            if correlation_tables.view_ready(store, name):
+                return True
+        if wait:
+            self._write_tables(store_path, builders)
+            with Store(store_path, readonly=True) as store:
+                return correlation_tables.view_ready(store, name)
+        return False
+
+    @staticmethod
+    def _storable(store_path: Path, loaded: bool) -> bool:
+        if not loaded:
+            return False
+        with Store(store_path, readonly=True) as store:
+            return store.shareable and correlation_tables.complete(store)
+
+    def write_later(self, store_path: Path, loaded: bool, builders: dict[str, ViewBuilder]) -> None:
+        """Write the correlation tables in a background thread (once at a time), when the
+        store can hold them and some view of `builders` is not stored yet."""
+        if not self._storable(store_path, loaded):
+            return
+        with Store(store_path, readonly=True) as store:
+            if all(correlation_tables.view_ready(store, view) for view in builders):
+                return
+        with self._tables_lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_quietly, args=(store_path, builders),
+                                                name="evtx-correlation-tables", daemon=True)
+                self._writer.start()
+
+    @property
+    def writing(self) -> bool:
+        """Whether correlation tables are being written in the background."""
+        return self._writer is not None and self._writer.is_alive()
+
+    def _write_quietly(self, store_path: Path, builders: dict[str, ViewBuilder]) -> None:
+        """`_write_tables` in the background: a failure leaves the views on the model."""
+        try:
+            self._write_tables(store_path, builders)
+        except Exception:  # noqa: BLE001 - best effort: the views show the model instead
+            return
+
+    def _write_tables(self, store_path: Path, builders: dict[str, ViewBuilder]) -> None:
+        with self._writing:
+            model = self.model(store_path, True)
+            with Store(store_path) as writer:
+                if not correlation_tables.ready(writer):
+                    from core.correlate.persist import tables_of
+
+                    if not correlation_tables.write_instances(writer, tables_of(model)):
+                        return
+                for view, build in builders.items():  # one at a time: each view's rows go before the next's are made
+                    if not correlation_tables.view_ready(writer, view):
+                        rows: dict[str, ViewRows] = {view: build(model)}
+                        if not write_views(writer, rows):
+                            return
+                        del rows
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:
         return self._get(self._findings, store_path, loaded, lambda store: build_findings(store, self.stop))

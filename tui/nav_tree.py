@@ -202,6 +202,8 @@ class NavTree(Tree[TreeItem]):
             if kids:
                 tree_node = into.add(node_label(node), data=node, expand=depth < f.expand_depth)
                 frames.append((tree_node, iter(kids), depth + 1))
+            elif getattr(node, "kids", 0):  # a stored node whose children come when unfolded
+                tree_node = into.add(node_label(node), data=node, expand=False)
             else:
                 tree_node = into.add_leaf(node_label(node), data=node)
             if depth == 0:

@@ -3,7 +3,8 @@
 by risk (lsass first, rights that read memory, a non-system source, an unusual source image),
 with the access decoded (PROCESS_VM_READ...) and the 4690 duplications of the handle under it.
 
-The rows come from `model.process_accesses()` (`core.correlate.access`); moving the cursor builds
+The rows come from `model.process_accesses()` (`core.correlate.access`), stored with the log once
+built (`tui.list_tree_view`, `tui.stored_views`); moving the cursor builds
 the row's correlation tree beside the list (in a worker), `enter` moves into the tree and `enter`
 on a tree node jumps to its event. The app pushes `ProcessAccessScreen()` (its number key is the
 app's to wire). Event data is shown literally (never as markup).
@@ -12,34 +13,20 @@ app's to wire). Event data is shown literally (never as markup).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from rich.text import Text
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Container, Vertical
-from textual.events import Resize
-from textual.message import Message
-from textual.widgets import DataTable, Footer, Static, Tree
-from textual.worker import get_current_worker
 
 from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
-from core.store.store import Store
-from tui.correlation import correlation_roots, event_heading
-from tui.messages import ModelReady
-from tui.model_cache import ViewDataError
-from tui.nav_tree import NavTree, SearchInput, confidence_text
-from tui.tree_views import TreeViewScreen, activate
-from tui.workspace import Workspace
+from tui.list_tree_view import ListTable, ListTreeScreen
+from tui.nav_tree import confidence_text
+from tui.stored_views import ViewRows
 
 #: Rows shown at most (groups, accesses and duplications together).
 MAX_ROWS = 20_000
 #: Duplications listed under one access at most.
 MAX_DUPLICATIONS = 50
-#: Terminals at least this wide show the tree beside the list.
-WIDE = 140
 
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("Risk", 5),
@@ -131,30 +118,17 @@ def _access_row(access: Any) -> Row:
     ), why)
 
 
-def _listed(model: Any) -> tuple[int, list[Row]]:
-    """In the worker: the rows of the model's process accesses."""
-    return access_rows(list(model.process_accesses()))
+def stored_access_rows(model: Any) -> ViewRows:
+    """What the view lists (and stores): the lines of the model's process accesses."""
+    total, rows = access_rows(list(model.process_accesses()))
+    return ViewRows(rows=rows, total=total)
 
 
-class AccessTreeReady(Message):
-    def __init__(self, store_id: int, heading: Text | None, roots: list[Any], error: str | None) -> None:
-        super().__init__()
-        self.store_id = store_id
-        self.heading = heading
-        self.roots = roots
-        self.error = error
-
-
-class AccessTable(DataTable[Text]):
+class AccessTable(ListTable):
     """The access list (j/k move like everywhere else)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-    ]
 
-
-class ProcessAccessScreen(TreeViewScreen):
+class ProcessAccessScreen(ListTreeScreen):
     """Handles opened to other processes, by target and risk; the selected one's tree beside."""
 
     DEFAULT_CSS = """
@@ -167,137 +141,20 @@ class ProcessAccessScreen(TreeViewScreen):
     #access-body.-wide #access-tree { width: 1fr; height: 1fr; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("tab", "switch_pane", "List/tree", show=True),
-    ]
+    TITLE_TEXT = "Process access: handles opened to other processes"
+    IDS = ("access-body", "access-table", "access-tree", "access-why")
+    COLUMNS = COLUMNS
+    STORED_LIST = "process_access"
+    MAX_ROWS = MAX_ROWS
+    TABLE_CLASS = AccessTable
 
-    def __init__(self, workspace: Workspace) -> None:
-        super().__init__(workspace)
-        self._rows: list[Row] = []
-        self._shown: int | None = None
+    def build_rows(self, model: Any) -> ViewRows:
+        return stored_access_rows(model)
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text("Process access: handles opened to other processes"), id="view-title",
-                         classes="view-title")
-            yield Static(Text("building the correlation model..."), id="view-status", classes="view-status")
-            yield Static(Text(""), id="access-why", classes="view-status")
-            with Container(id="access-body"):
-                yield AccessTable(id="access-table", cursor_type="row", zebra_stripes=False)
-                yield NavTree(id="access-tree")
-            yield SearchInput(placeholder="search the tree", id="tree-search")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one(SearchInput).display = False
-        table = self.query_one(AccessTable)
-        for heading, width in COLUMNS:
-            table.add_column(heading, width=width)
-        table.focus()
-        self._layout(self.size.width)
-        self._follow_model_progress()
-        self._load()
-
-    def on_resize(self, event: Resize) -> None:
-        self._layout(event.size.width)
-
-    def _layout(self, width: int) -> None:
-        self.query_one("#access-body").set_class(width >= WIDE, "-wide")
-
-    def action_switch_pane(self) -> None:
-        table = self.query_one(AccessTable)
-        tree = self.query_one(NavTree)
-        (tree if table.has_focus else table).focus()
-
-    def search_tree(self) -> NavTree | None:
-        return self.query_one(NavTree)
-
-    @work(thread=True, exclusive=True, group="process-access")
-    def _load(self) -> None:
-        self.workspace.request_model(self, _listed)
-
-    def on_model_ready(self, message: ModelReady[tuple[int, list[Row]]]) -> None:
-        status = self.query_one("#view-status", Static)
-        table = self.query_one(AccessTable)
-        table.clear()
-        self._rows = []
-        self._shown = None
-        if message.error or message.model is None or message.prepared is None:
-            status.update(Text(message.error or "no correlation model", style="bold"))
-            return
-        total, self._rows = message.prepared
-        for index, row in enumerate(self._rows):
-            table.add_row(*row.cells, key=str(index))
+    def status_text(self, total: int, lines: int) -> str:
         text = f"{total:,} process accesses (Sysmon 10, 4656 on a process)"
-        if len(self._rows) >= MAX_ROWS:
+        if lines >= MAX_ROWS:
             text += f", the first {MAX_ROWS:,} lines shown"
         if not total:
             text += ": none in this log"
-        if message.partial:
-            text += "   (still loading: the list will be rebuilt)"
-            self.set_timer(1.0, self._reload_when_loaded)
-        status.update(Text(text + "   enter: to the tree"))
-        if self._rows:
-            table.move_cursor(row=0)
-            self._show(0)
-
-    @on(DataTable.RowHighlighted, "#access-table")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._show(event.cursor_row)
-
-    @on(DataTable.RowSelected, "#access-table")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        self._show(event.cursor_row)
-        self.query_one(NavTree).focus()
-
-    def selected_store_id(self) -> int | None:
-        if self.query_one(AccessTable).has_focus:
-            row = self.query_one(AccessTable).cursor_row
-            return self._rows[row].store_id if 0 <= row < len(self._rows) else None
-        return super().selected_store_id()
-
-    def _show(self, row: int) -> None:
-        if not 0 <= row < len(self._rows):
-            return
-        item = self._rows[row]
-        self.query_one("#access-why", Static).update(item.why)
-        if item.store_id == self._shown:
-            return
-        self._shown = item.store_id
-        self._build_tree(item.store_id)
-
-    @work(thread=True, exclusive=True, group="process-access-tree")
-    def _build_tree(self, store_id: int) -> None:
-        worker = get_current_worker()
-        try:
-            model, _partial = self.workspace.model()
-            store = Store(self.workspace.require_store(), readonly=True)
-            try:
-                stored = store.get(store_id)
-            finally:
-                store.close()
-            if stored is None:
-                raise ViewDataError(f"no event with store id {store_id}")
-            message = AccessTreeReady(store_id, event_heading(stored), correlation_roots(model, stored), None)
-        except ViewDataError as exc:
-            message = AccessTreeReady(store_id, None, [], str(exc))
-        except Exception as exc:
-            message = AccessTreeReady(store_id, None, [], f"correlation failed: {type(exc).__name__}: {exc}")
-        if not worker.is_cancelled:
-            self.post_message(message)
-
-    def on_access_tree_ready(self, message: AccessTreeReady) -> None:
-        if message.store_id != self._shown:
-            return
-        tree = self.query_one(NavTree)
-        tree.clear()
-        if message.error:
-            tree.root.add_leaf(Text(message.error, style="bold"))
-            return
-        tree.fill(message.roots, expand_depth=2)
-        tree.move_cursor_to_line(0)
-
-    @on(Tree.NodeSelected, "#access-tree")
-    def _selected(self, event: Tree.NodeSelected[Any]) -> None:
-        event.stop()
-        activate(self, event.node)
+        return text

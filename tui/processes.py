@@ -4,7 +4,8 @@ Built from `model.process_forest(computer)` (`core.correlate.model`): a pid reus
 instances, so two separate nodes; processes with no 4688 (running before the log began) are
 marked `inferred` with the reason; each instance lists its handles and its exit. The same pid
 on two computers is two processes: each computer is its own branch. `enter` on a process jumps
-to its 4688 (or to the node's event).
+to its 4688 (or to the node's event). Once built, the forest is stored with the log
+(`tui.stored_views`): a reopen shows it from there, a page of children per unfolded node.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from textual.widgets import Tree
 from core.correlate.model import CorrelationModel
 from core.model.text import printable
 from tui.messages import ModelReady
+from tui.model_cache import ViewDataError
 from tui.nav_tree import TreeItem, ViewNode
+from tui.stored_views import StoredNode, ViewBuilder, ViewRows
 from tui.tree_views import SingleTreeScreen, activate
 
 #: Below this many nodes the whole forest is unfolded; above it only computers and roots are.
@@ -54,6 +57,16 @@ def _forest(model: CorrelationModel) -> Forest:
     return branches, count_nodes(list(branches))
 
 
+def stored_forest(model: CorrelationModel) -> ViewRows:
+    """What the view stores: its computer branches."""
+    return ViewRows(tree=computer_branches(model))
+
+
+def _summary(branches: list[TreeItem]) -> str:
+    roots = sum(b.kids if isinstance(b, StoredNode) else len(b.children) for b in branches)
+    return f"{len(branches)} computers, {roots:,} root processes"
+
+
 class ProcessesScreen(SingleTreeScreen):
     """Process instances per computer; `enter` jumps to the node's event (a process: its 4688)."""
 
@@ -61,10 +74,25 @@ class ProcessesScreen(SingleTreeScreen):
     WAITING = "building the process model..."
     TREE_ID = "processes-tree"
     SEARCH_HINT = "search processes (image, pid...)"
+    STORED_TREE = "processes"
 
     @work(thread=True, exclusive=True, group="processes")
     def _load(self) -> None:
+        try:
+            if self.load_stored(stored_forest):
+                return
+        except ViewDataError as exc:
+            self.post_message(ModelReady[Forest](None, not self.workspace.loaded, str(exc)))
+            return
         self.workspace.request_model(self, _forest)
+
+    def stored_builder(self) -> ViewBuilder:
+        return stored_forest
+
+    def show_stored(self, branches: list[TreeItem], nodes: int) -> None:
+        depth = 99 if branches and nodes <= UNFOLD_ALL_BELOW else 1
+        self.show_result(None, list(branches), depth=depth, summary=_summary(branches), partial=False,
+                         hint="enter: jump")
 
     def on_model_ready(self, message: ModelReady[Forest]) -> None:
         model = message.model
@@ -72,10 +100,9 @@ class ProcessesScreen(SingleTreeScreen):
         branches, nodes = message.prepared if message.prepared is not None else (None, 0)
         if message.error or model is None:
             branches = None
-        roots = sum(len(b.children) for b in branches or [])
         depth = 99 if branches and nodes <= UNFOLD_ALL_BELOW else 1
         self.show_result(message.error or (None if model else "no correlation model"), branches, depth=depth,
-                         summary=f"{len(branches or [])} computers, {roots:,} root processes",
+                         summary=_summary(list(branches or [])),
                          partial=message.partial, hint="enter: jump")
 
     @on(Tree.NodeSelected, "#processes-tree")

@@ -4,24 +4,31 @@
 Findings): `esc` back, `/` search the tree, `n`/`N` next/previous match, `enter` on a node
 jumps to its event (`JumpToEvent`). A view built while the inputs still load is marked partial
 and built again once loading has finished. `SingleTreeScreen` is a view that is one tree.
-Every view reads the open log through the `Workspace` it is given.
+Every view reads the open log through the `Workspace` it is given. A view stored with the
+log (`tui.stored_views`) is read from the store instead of the model: big trees come a page at
+a time, each node's children fetched when it is unfolded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input, Static, Tree
 
 from core.model.text import printable
+from core.store.store import Store
 from tui.messages import JumpToEvent
-from tui.nav_tree import ItemNode, NavTree, SearchInput, TreeItem, ViewNode
+from tui.nav_tree import MAX_TREE_NODES, ItemNode, NavTree, SearchInput, TreeItem, ViewNode, node_label
+from tui.stored_views import StoredNode, ViewBuilder, fetch_children, load_tree
 from tui.workspace import PicksEvent, Workspace
 
 CSS_FILE = "views.tcss"
@@ -139,7 +146,10 @@ def activate(screen: Screen[None], tree_node: ItemNode) -> None:
     data = tree_node.data
     if data is None:
         return
-    if data.store_id is None and tree_node.children:
+    if isinstance(data, StoredNode) and data.more_after is not None and isinstance(screen, SingleTreeScreen):
+        screen.fetch_more(tree_node, data)
+        return
+    if data.store_id is None and (tree_node.children or (isinstance(data, StoredNode) and data.kids)):
         tree_node.toggle()
         return
     jump_to_node(screen, data)
@@ -166,6 +176,76 @@ class SingleTreeScreen(TreeViewScreen):
     WAITING = ""
     TREE_ID = ""
     SEARCH_HINT = ""
+    #: The view's tree in the store (`tui.stored_views`), "" when it is not stored.
+    STORED_TREE: ClassVar[str] = ""
+
+    @dataclass
+    class StoredTree(Message):
+        """The view's tree read from the store: its top nodes and how many nodes it has."""
+
+        branches: list[TreeItem]
+        nodes: int
+
+    def load_stored(self, build: ViewBuilder) -> bool:
+        """In the load worker: post the view's tree read from the store (stored first, with
+        the model, when it is not yet) and say so; False when the view must use the model.
+        Raises ViewDataError."""
+        ws = self.workspace
+        if not self.STORED_TREE or not ws.stored_view(self.STORED_TREE, build):
+            return False
+        with Store(ws.require_store(), readonly=True) as store:
+            branches, nodes = load_tree(store, self.STORED_TREE, MAX_TREE_NODES)
+        self.post_message(self.StoredTree(branches, nodes))
+        return True
+
+    def stored_builder(self) -> ViewBuilder | None:
+        """What the view stores (`tui.stored_views`), None when it stores nothing."""
+        return None
+
+    def _store_when_filled(self, tree: NavTree, build: ViewBuilder) -> None:
+        """Once the tree is filled (the view is shown), have the tables written for the next
+        open: not before, where the write would compete with the fill for the interpreter."""
+        if tree.filling:
+            self.set_timer(0.25, lambda: self._store_when_filled(tree, build))
+            return
+        self.workspace.store_views_later(self.STORED_TREE, build)
+
+    def show_stored(self, branches: list[TreeItem], nodes: int) -> None:
+        """Show the tree read from the store (subclasses: summary and unfolding)."""
+        raise NotImplementedError
+
+    def on_single_tree_screen_stored_tree(self, message: SingleTreeScreen.StoredTree) -> None:
+        self.show_stored(message.branches, message.nodes)
+
+    @on(Tree.NodeExpanded)
+    def _unfolded(self, event: Tree.NodeExpanded[TreeItem]) -> None:
+        """A stored node unfolded for the first time: fetch its first page of children."""
+        data = event.node.data
+        if isinstance(data, StoredNode) and data.kids and not event.node.children:
+            self._fetch(event.node, data.node_id, 0)
+
+    def fetch_more(self, tree_node: ItemNode, more: StoredNode) -> None:
+        """`enter` on a "more" line: it gives way to the next page of its parent's children."""
+        parent = tree_node.parent
+        if parent is None or more.more_after is None:
+            return
+        tree_node.remove()
+        self._fetch(parent, more.parent_id, more.more_after)
+
+    @work(thread=True, group="tree-pages")
+    def _fetch(self, tree_node: ItemNode, parent: int, after: int) -> None:
+        items = fetch_children(self.workspace.require_store(), self.STORED_TREE, parent, after)
+        self.app.call_from_thread(self._add_page, tree_node, items)
+
+    @staticmethod
+    def _add_page(tree_node: ItemNode, items: list[TreeItem]) -> None:
+        """One page (PAGE nodes at most, none with children fetched yet): added at once, not by
+        `NavTree.fill`, whose slices would stop a fill still going on elsewhere in the tree."""
+        for item in items:
+            if isinstance(item, StoredNode) and item.kids:
+                tree_node.add(node_label(item), data=item, expand=False)
+            else:
+                tree_node.add_leaf(node_label(item), data=item)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -182,7 +262,7 @@ class SingleTreeScreen(TreeViewScreen):
         self._load()
 
     def show_result(
-        self, error: str | None, branches: list[ViewNode] | None, *, depth: int, summary: str, partial: bool,
+        self, error: str | None, branches: Sequence[TreeItem] | None, *, depth: int, summary: str, partial: bool,
         hint: str = "enter: open/jump",
     ) -> None:
         """Fill the tree from a background result (or show why there is none). A result built
@@ -194,6 +274,9 @@ class SingleTreeScreen(TreeViewScreen):
             status.update(Text(printable(error or "nothing to show"), style="bold"))
             return
         tree.fill(branches, expand_depth=depth)
+        build = self.stored_builder()
+        if not partial and build is not None:
+            self._store_when_filled(tree, build)
         if partial:
             summary += "   (still loading: the tree will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)

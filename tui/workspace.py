@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the engines load when a view first needs them, not when the
     from core.findings.engine import FindingsData
     from core.report.case import Case
     from tui.model_cache import ModelCache
+    from tui.stored_views import ViewBuilder
 
 P = TypeVar("P")
 
@@ -68,6 +69,9 @@ class Workspace:
     load_errors: list[str] = field(default_factory=list)
     #: The event selected in the event table (the app installs its own).
     selection: Callable[[], StoredEvent | None] = _no_selection
+    #: What each correlation view stores (`tui.stored_views`), by view name: the app names
+    #: them all, so that the first model build stores every view; a view adds its own.
+    view_builders: Callable[[], dict[str, ViewBuilder]] | None = None
     _models: ModelCache | None = field(default=None, repr=False)
 
     @property
@@ -107,6 +111,38 @@ class Workspace:
             raise
         except Exception as exc:  # the view shows the failure instead of dying with the worker
             raise ViewDataError(f"correlation failed: {type(exc).__name__}: {exc}") from exc
+
+    def stored_view(self, name: str, build: ViewBuilder) -> bool:
+        """Whether the view `name` is read from the store (`ModelCache.stored_view`), storing
+        it (and the others the app names) first when needed. Blocking; raises ViewDataError."""
+        from tui.model_cache import ViewDataError
+
+        builders = dict(self.view_builders()) if self.view_builders is not None else {}
+        builders[name] = build
+        try:
+            return self.models.stored_view(self.require_store(), self.loaded, name, builders)
+        except ViewDataError:
+            raise
+        except Exception as exc:
+            raise ViewDataError(f"correlation failed: {type(exc).__name__}: {exc}") from exc
+
+    def store_views_later(self, name: str, build: ViewBuilder) -> None:
+        """Once a view has shown the model: write the correlation tables in the background
+        (`ModelCache.write_later`), for the next open. Never raises: the view is shown."""
+        import threading
+
+        builders = dict(self.view_builders()) if self.view_builders is not None else {}
+        builders[name] = build
+        path, loaded = self.store_path, self.loaded
+
+        def start() -> None:  # (in a thread: it reads the store, and the caller is the UI's)
+            try:
+                if path is not None:
+                    self.models.write_later(path, loaded, builders)
+            except Exception:  # noqa: BLE001 - the tables are a cache: without them the next open builds the model
+                return
+
+        threading.Thread(target=start, name="evtx-store-views", daemon=True).start()
 
     def findings(self) -> tuple[FindingsData, bool]:
         """The findings and whether they are partial."""

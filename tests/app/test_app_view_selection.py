@@ -31,16 +31,16 @@ async def test_correlate_in_handles_view_opens_the_highlighted_4690() -> None:
         assert main_row is not None and main_row.event.event_id != 4690
         await pilot.press("3")
         await wait_for(pilot, lambda: isinstance(app.screen, HandlesScreen)
-                       and app.screen.selected_duplication() is not None)
+                       and app.screen.selected_row() is not None)
         handles = app.screen
         assert isinstance(handles, HandlesScreen)
         await pilot.press("down")  # the second 4690
         await pilot.pause(0.1)
-        wanted = handles.selected_duplication()
+        wanted = handles.selected_row()
         assert wanted is not None
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, CorrelationScreen))
-        assert isinstance(app.screen, CorrelationScreen) and app.screen.store_id == wanted.event.store_id
+        assert isinstance(app.screen, CorrelationScreen) and app.screen.store_id == wanted.store_id
 
 
 @sync

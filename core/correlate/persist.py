@@ -1,0 +1,109 @@
+"""The model's instances and links as rows for the store's correlation tables
+(`core.store.correlation_tables`), so that a reopen reads them instead of building the model.
+
+Rows follow the tables' column names: an instance field of that name is taken as is (a `Ref`
+becomes its store id, a `(ts, order)` bound two columns `*_ts`/`*_order`, a tuple of indexes a
+JSON list, a field the instance lacks NULL), so a field added to an instance (a session's auth
+package...) is stored by adding its name to the columns. Links
+are the model's own answers for each correlated event (`CorrelationModel.correlate` gives the
+same ones): role, instance kind and index, confidence and reason. No SQL here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from core.correlate.links import HandleLink, ProcessLink, SessionLink
+from core.correlate.model import CorrelationModel, session_start
+from core.correlate.processes import Ref
+from core.correlate.roles import HANDLE_ACTS, ROLES, Act
+from core.correlate.scan import Facts, SysmonFacts
+from core.store.correlation_tables import HANDLE_COLUMNS, PROCESS_COLUMNS, SESSION_COLUMNS, CorrelationTables
+
+#: A link row: (event store id, role, instance kind, instance index, confidence, reason).
+LinkRow = tuple[int, str, str, int | None, str, str]
+
+
+def _value(obj: Any, column: str) -> Any:
+    """One column of an instance: its field of that name (a Ref as its store id), or one half of
+    its `start`/`end` bound (`start_ts`, `start_order`...)."""
+    if column.endswith(("_ts", "_order")):
+        name, part = column.rsplit("_", 1)
+        bound = _bound(obj, name)
+        return None if bound is None else bound[0 if part == "ts" else 1]
+    value = getattr(obj, column, None)
+    if isinstance(value, Ref):
+        return value.store_id
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, tuple):  # indexes (a session's processes): a JSON list
+        return json.dumps(value)
+    return value
+
+
+def _bound(obj: Any, name: str) -> tuple[int, int] | None:
+    if name == "start" and not hasattr(obj, "start"):  # a session: where it begins
+        return session_start(obj)
+    bound = getattr(obj, name, None)
+    return bound if isinstance(bound, tuple) else None
+
+
+def _rows(items: Sequence[Any], columns: Sequence[str], index: str = "idx") -> Iterator[tuple[Any, ...]]:
+    for item in items:
+        yield tuple(item.index if c == index else _value(item, c) for c in columns)
+
+
+def _process(role: str, sid: int, link: ProcessLink | None) -> Iterator[LinkRow]:
+    if link is not None:
+        p = link.process
+        yield sid, role, "process", p.index if p is not None else None, link.confidence, link.reason
+
+
+def _handle(role: str, sid: int, link: HandleLink | None) -> Iterator[LinkRow]:
+    if link is not None:
+        h = link.handle
+        yield sid, role, "handle", h.index if h is not None else None, link.confidence, link.reason
+
+
+def _session(sid: int, link: SessionLink | None) -> Iterator[LinkRow]:
+    if link is not None:
+        s = link.session
+        yield sid, "session", "session", s.index if s is not None else None, link.confidence, link.reason
+
+
+def links(model: CorrelationModel) -> Iterator[LinkRow]:
+    """Every link of every event the scan correlated, in time order, as `correlate` gives it."""
+    facts: list[Facts] = [*model._facts.values(), *model._sysmon_facts.values()]
+    facts.sort(key=lambda f: f.ref.order)
+    for found in facts:
+        sid = found.ref.store_id
+        source = model._plink(found.source_pid, found.source_proc, found.source_note)
+        target = model._plink(found.target_pid, found.target_proc, found.target_note)
+        if isinstance(found, SysmonFacts):
+            if source is not None and found.source_confidence and source.process is not None:
+                source = ProcessLink(source.pid, source.process, found.source_confidence, source.reason)
+            if target is not None and found.target_confidence and target.process is not None:
+                target = ProcessLink(target.pid, target.process, found.target_confidence, target.reason)
+        yield from _process("source process", sid, source)
+        yield from _process("target process", sid, target)
+        if not isinstance(found, SysmonFacts):
+            act = ROLES[found.ref.event_id].act
+            if act is Act.DUPLICATE:
+                source_handle, target_handle = model._dup_handles(found)
+                yield from _handle("source handle", sid, source_handle)
+                yield from _handle("target handle", sid, target_handle)
+            elif act in HANDLE_ACTS:
+                yield from _handle("source handle", sid, model._hlink_event(found))
+        yield from _session(sid, model._session(found))
+
+
+def tables_of(model: CorrelationModel) -> CorrelationTables:
+    """The instance and link rows of `model` (generated as they are written)."""
+    return CorrelationTables(
+        processes=_rows(model.processes, PROCESS_COLUMNS),
+        handles=_rows(model.handles, HANDLE_COLUMNS),
+        sessions=_rows(model.sessions, SESSION_COLUMNS),
+        links=links(model),
+    )

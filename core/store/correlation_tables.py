@@ -1,0 +1,319 @@
+"""Correlation results kept in the store: instances, links and the views' rows, paged by SQL.
+
+Building the correlation model takes seconds at a million events and about 0.9 GB held in
+Python objects; a reopen of a cached store would build it again. Once a model of a completely
+loaded store is built, its results are written here, into the store's own database (so they are
+cached with it, per input file set, `core.store.cache`), and the views read them back a page at
+a time, as the event table reads events:
+
+* `corr_process`, `corr_handle`, `corr_session`: the instances, one row each (`*_COLUMNS`);
+* `corr_link`: every link of every correlated event (store id -> role, instance, confidence,
+  reason), the reasons deduplicated in `corr_reason`;
+* `corr_node`: the views' trees (process forest, sessions), one row per node with its parent,
+  so that a view fetches the children of the node it unfolds, a page at a time;
+* `corr_row`: the views' lists (handle duplications, process accesses), by position.
+
+What a label or a cell says is decided by the engine and the views before it is written; this
+module only stores and pages it (labels are opaque strings, with their styles as JSON). The
+tables are tagged with CORRELATION_FORMAT in `meta`: a store written by an older version has no
+tag or another one and gets them rebuilt (`ready`). Only this module writes their SQL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.store.store import Store
+
+#: Bumped whenever what the tables hold changes: older caches rebuild them.
+CORRELATION_FORMAT = 1
+FORMAT_KEY = "correlation_format"
+
+#: Instance columns, in the order the engine's rows give them (`core.correlate.persist`). A
+#: session field added by the engine is one more name here and one more value there.
+PROCESS_COLUMNS: tuple[str, ...] = (
+    "idx", "computer", "pid", "image", "command_line", "parent_pid", "parent", "user", "user_sid", "logon_id",
+    "elevation", "integrity", "created", "exited", "replaced_by", "first_seen", "start_ts", "start_order",
+    "end_ts", "end_order", "pre_existing", "confidence", "reason", "guid",
+)
+HANDLE_COLUMNS: tuple[str, ...] = (
+    "idx", "computer", "pid", "handle_id", "process", "opened", "duplicated_by", "source", "object_type",
+    "object_name", "access", "closed", "close_reason", "first_seen", "confidence", "reason",
+)
+SESSION_COLUMNS: tuple[str, ...] = (
+    "idx", "computer", "logon_id", "logon", "privileges", "privileged", "user", "user_sid", "logon_type", "ip",
+    "workstation", "auth_package", "lm_package", "logon_process", "elevated_token", "linked_logon_id", "processes",
+    "start_ts", "start_order",
+)
+LINK_COLUMNS: tuple[str, ...] = ("store_id", "role", "kind", "instance", "confidence", "reason")
+
+_TABLES = ("corr_process", "corr_handle", "corr_session", "corr_link", "corr_reason", "corr_node", "corr_row")
+
+
+def _schema() -> str:
+    def table(name: str, columns: Sequence[str]) -> str:
+        rest = ", ".join(columns[1:])
+        return f"CREATE TABLE {name} ({columns[0]} INTEGER PRIMARY KEY, {rest});"
+
+    return "\n".join((
+        table("corr_process", PROCESS_COLUMNS),
+        table("corr_handle", HANDLE_COLUMNS),
+        table("corr_session", SESSION_COLUMNS),
+        "CREATE TABLE corr_reason (id INTEGER PRIMARY KEY, text TEXT NOT NULL);",
+        "CREATE TABLE corr_link (store_id INTEGER NOT NULL, role TEXT NOT NULL, kind TEXT NOT NULL,"
+        " instance INTEGER, confidence TEXT NOT NULL, reason INTEGER);",
+        # One row per tree node; `id` is its place in the tree read depth first, so that the
+        # children of a node are its rows with that `parent`, in `id` order.
+        "CREATE TABLE corr_node (tree TEXT NOT NULL, id INTEGER NOT NULL, parent INTEGER NOT NULL,"
+        " label TEXT NOT NULL, style TEXT, confidence TEXT, store_id INTEGER, reason TEXT,"
+        " kids INTEGER NOT NULL, PRIMARY KEY (tree, id)) WITHOUT ROWID;",
+        "CREATE TABLE corr_row (list TEXT NOT NULL, pos INTEGER NOT NULL, store_id INTEGER,"
+        " cells TEXT NOT NULL, why TEXT NOT NULL, PRIMARY KEY (list, pos)) WITHOUT ROWID;",
+    ))
+
+
+_INDEXES = """
+CREATE INDEX corr_link_event ON corr_link(store_id);
+CREATE INDEX corr_node_parent ON corr_node(tree, parent, id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRow:
+    """One stored tree node: `label` and `style` as the view serialised them, `kids` how many
+    children it has (fetched with `children`)."""
+
+    id: int
+    parent: int
+    label: str
+    style: str | None
+    confidence: str | None
+    store_id: int | None
+    reason: str | None
+    kids: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """One stored list line: its event, and its cells and explanation as the view serialised them."""
+
+    pos: int
+    store_id: int | None
+    cells: str
+    why: str
+
+
+@dataclass
+class CorrelationTables:
+    """The instance and link rows of one model (columns as named above). Iterables: they may
+    be generated while they are written."""
+
+    processes: Iterable[Sequence[Any]] = ()
+    handles: Iterable[Sequence[Any]] = ()
+    sessions: Iterable[Sequence[Any]] = ()
+    links: Iterable[tuple[int, str, str, int | None, str, str]] = ()
+
+
+def _view_key(name: str) -> str:
+    return f"correlation_view:{name}"
+
+
+def _total_key(name: str) -> str:
+    return f"correlation_view_total:{name}"
+
+
+def ready(store: Store) -> bool:
+    """Whether `store` holds the instance and link tables of the current format."""
+    try:
+        return store.get_meta(FORMAT_KEY) == str(CORRELATION_FORMAT)
+    except sqlite3.Error:
+        return False
+
+
+def view_ready(store: Store, name: str) -> bool:
+    """Whether the view `name`'s tree or list is stored, over instances of the current format."""
+    try:
+        return ready(store) and store.get_meta(_view_key(name)) == str(CORRELATION_FORMAT)
+    except sqlite3.Error:
+        return False
+
+
+def complete(store: Store) -> bool:
+    """Whether every input of `store` was read (only then are its correlation results final)."""
+    return store.get_meta("complete") == "1"
+
+
+#: Rows written per transaction: the tables take tens of seconds to write at a million events,
+#: and another writer of the store (the Sigma results) must not wait that long for its turn.
+CHUNK = 20_000
+
+
+def write_instances(store: Store, tables: CorrelationTables) -> bool:
+    """Replace every correlation table of `store` (a writable one) by `tables` (the views'
+    rows of an older model go too), CHUNK rows per transaction; tagged with
+    CORRELATION_FORMAT in the last one, so that a write cut short is never taken as done.
+    False when the database refuses (disk full, read-only cache directory, locked): the views
+    then use the model."""
+    conn = store.conn
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DELETE FROM meta WHERE key = ? OR key LIKE 'correlation_view%'", (FORMAT_KEY,))
+        for name in _TABLES:
+            conn.execute(f"DROP TABLE IF EXISTS {name}")
+        for statement in _schema().split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.commit()
+        _insert(conn, "corr_process", PROCESS_COLUMNS, tables.processes)
+        _insert(conn, "corr_handle", HANDLE_COLUMNS, tables.handles)
+        _insert(conn, "corr_session", SESSION_COLUMNS, tables.sessions)
+        _write_links(conn, tables.links)
+        for statement in _INDEXES.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (FORMAT_KEY, str(CORRELATION_FORMAT)))
+        conn.commit()
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.rollback()
+        return False
+    return True
+
+
+def write_views(store: Store, trees: dict[str, Iterable[NodeRow]],
+                lists: dict[str, tuple[Iterable[tuple[int | None, str, str]], int]]) -> bool:
+    """Replace the named trees (nodes depth first, ids from 1, parent 0 at the top) and lists
+    (((store id, cells, why) in order), what the list counts) of `store`, CHUNK rows per
+    transaction, each tagged as ready once whole; False when the database refuses or holds no
+    instance tables of the current format."""
+    conn = store.conn
+    try:
+        if store.get_meta(FORMAT_KEY) != str(CORRELATION_FORMAT):
+            return False
+        names = (*trees, *lists)
+        for name in names:
+            conn.execute("DELETE FROM meta WHERE key = ?", (_view_key(name),))
+        conn.commit()
+        for tree, nodes in trees.items():
+            conn.execute("DELETE FROM corr_node WHERE tree = ?", (tree,))
+            _chunked(conn, "INSERT INTO corr_node(tree, id, parent, label, style, confidence, store_id, reason, kids)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     ((tree, n.id, n.parent, n.label, n.style, n.confidence, n.store_id, n.reason, n.kids)
+                      for n in nodes))
+            count = conn.execute("SELECT count(*) FROM corr_node WHERE tree = ?", (tree,)).fetchone()[0]
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (_total_key(tree), str(count)))
+        for name, (rows, total) in lists.items():
+            conn.execute("DELETE FROM corr_row WHERE list = ?", (name,))
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (_total_key(name), str(total)))
+            _chunked(conn, "INSERT INTO corr_row(list, pos, store_id, cells, why) VALUES (?, ?, ?, ?, ?)",
+                     ((name, pos, sid, cells, why) for pos, (sid, cells, why) in enumerate(rows)))
+        for name in names:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                         (_view_key(name), str(CORRELATION_FORMAT)))
+        conn.commit()
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.rollback()
+        return False
+    return True
+
+
+def _chunked(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """`executemany`, committed every CHUNK rows."""
+    it = iter(rows)
+    while True:
+        chunk = list(itertools.islice(it, CHUNK))
+        if not chunk:
+            return
+        conn.executemany(sql, chunk)
+        conn.commit()
+
+
+def _insert(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    places = ", ".join("?" * len(columns))
+    _chunked(conn, f"INSERT INTO {table}({', '.join(columns)}) VALUES ({places})", rows)
+
+
+def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, int | None, str, str]]) -> None:
+    """Links with their reasons deduplicated (most repeat: one per instance or per session)."""
+    reasons: dict[str, int] = {}
+
+    def rows() -> Iterable[tuple[int, str, str, int | None, str, int]]:
+        for store_id, role, kind, instance, confidence, reason in links:
+            rid = reasons.get(reason)
+            if rid is None:
+                rid = reasons[reason] = len(reasons) + 1
+                conn.execute("INSERT INTO corr_reason(id, text) VALUES (?, ?)", (rid, reason))
+            yield store_id, role, kind, instance, confidence, rid
+
+    _chunked(conn, "INSERT INTO corr_link(store_id, role, kind, instance, confidence, reason)"
+             " VALUES (?, ?, ?, ?, ?, ?)", rows())
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def count_nodes(store: Store, tree: str) -> int:
+    """How many nodes the tree has (counted once, as it was written)."""
+    return int(store.get_meta(_total_key(tree)) or 0)
+
+
+def whole_tree(store: Store, tree: str) -> list[NodeRow]:
+    """Every node of a (small) tree, depth first."""
+    cur = store.conn.execute(
+        "SELECT id, parent, label, style, confidence, store_id, reason, kids FROM corr_node WHERE tree = ? ORDER BY id",
+        (tree,),
+    )
+    return [NodeRow(*row) for row in cur]
+
+
+def children(store: Store, tree: str, parent: int, *, after: int = 0, limit: int = 500) -> list[NodeRow]:
+    """The children of node `parent` (0: the top level) after the child `after`, at most `limit`."""
+    cur = store.conn.execute(
+        "SELECT id, parent, label, style, confidence, store_id, reason, kids FROM corr_node"
+        " WHERE tree = ? AND parent = ? AND id > ? ORDER BY id LIMIT ?",
+        (tree, parent, after, limit),
+    )
+    return [NodeRow(*row) for row in cur]
+
+
+def list_size(store: Store, name: str) -> tuple[int, int]:
+    """(what the list counts, as its view said when storing it; how many lines it has)."""
+    lines = int(store.conn.execute("SELECT count(*) FROM corr_row WHERE list = ?", (name,)).fetchone()[0])
+    return int(store.get_meta(_total_key(name)) or 0), lines
+
+
+def list_rows(store: Store, name: str, *, start: int = 0, limit: int = 500) -> list[ListRow]:
+    """Lines `start`.. of a list, at most `limit`."""
+    cur = store.conn.execute(
+        "SELECT pos, store_id, cells, why FROM corr_row WHERE list = ? AND pos >= ? ORDER BY pos LIMIT ?",
+        (name, start, limit),
+    )
+    return [ListRow(*row) for row in cur]
+
+
+def links_of(store: Store, store_id: int) -> list[tuple[str, str, int | None, str, str]]:
+    """The links of one event: (role, kind, instance, confidence, reason)."""
+    cur = store.conn.execute(
+        "SELECT l.role, l.kind, l.instance, l.confidence, r.text FROM corr_link l"
+        " LEFT JOIN corr_reason r ON r.id = l.reason WHERE l.store_id = ? ORDER BY l.rowid",
+        (store_id,),
+    )
+    return [tuple(row) for row in cur]
+
+
+def instance(store: Store, kind: str, index: int) -> dict[str, Any] | None:
+    """One instance row (`kind`: process, handle or session) by its index, as a dict."""
+    columns = {"process": PROCESS_COLUMNS, "handle": HANDLE_COLUMNS, "session": SESSION_COLUMNS}[kind]
+    row = store.conn.execute(f"SELECT {', '.join(columns)} FROM corr_{kind} WHERE idx = ?", (index,)).fetchone()
+    return dict(zip(columns, row, strict=True)) if row is not None else None
+
+
+def instance_count(store: Store, kind: str) -> int:
+    if kind not in ("process", "handle", "session"):
+        raise ValueError(kind)
+    return int(store.conn.execute(f"SELECT count(*) FROM corr_{kind}").fetchone()[0])

@@ -1,0 +1,314 @@
+"""Correlation results stored with the log (`core.store.correlation_tables`, `tui.stored_views`):
+what a reopened log shows from the store is exactly what the model shows, on real logs (4688,
+4690, 4656/4658, 4624, Sysmon) and on the hand-made ones the correlation tests use: every list
+line, every tree node (read whole, and page by page as the views unfold it), and every link of
+every correlated event; and a reopen shows the views without building the model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.text import Text
+
+import tui.model_cache as mc
+import tui.stored_views as sv
+from core.correlate.model import CorrelationModel, model_from_store
+from core.store import correlation_tables
+from core.store.store import Store, StoredEvent
+from tests.apputil import opened, sync, wait_for
+from tests.correlate.test_correlate import load
+from tests.correlate.test_correlate_chain_samples import COBALT
+from tests.correlate.test_correlate_samples import MIMIKATZ, NIGHTMARE, SHARPVIEW, load_evtx, load_json
+from tests.correlate.test_correlate_store import _hand_made
+from tests.shared import require_shared
+from tui.model_cache import ModelCache
+from tui.nav_tree import NavTree, TreeItem, node_reason
+from tui.processes import ProcessesScreen
+from tui.stored_views import StoredNode, fetch_children, load_list, load_tree
+from tui.view_builders import all_view_builders
+
+BUILDERS = all_view_builders()
+EVERYTHING = 10**9
+
+
+def _store(tmp_path: Path, events: list[StoredEvent]) -> Path:
+    db = tmp_path / "store.db"
+    with Store(db) as store:
+        store.add_events(se.event for se in events)
+        store.build_indexes()
+        store.set_meta("complete", "1")
+    return db
+
+
+def _text(label: Text | str) -> object:
+    if isinstance(label, str):
+        return ("str", label)
+    return ("text", label.plain, str(label.style), [(s.start, s.end, str(s.style)) for s in label.spans])
+
+
+def _shape(items: Sequence[TreeItem]) -> list[object]:
+    """A tree as comparable values: what each node shows and where it jumps, recursively."""
+    return [(_text(n.label), n.confidence, n.store_id, node_reason(n), _shape(n.children)) for n in items]
+
+
+def _unfolded(db: Path, tree: str, items: Sequence[TreeItem]) -> list[TreeItem]:
+    """A lazily read tree with every node unfolded as the view does: a page of children at a
+    time, following the "more" lines."""
+    out: list[TreeItem] = []
+    for item in items:
+        if isinstance(item, StoredNode) and item.more_after is not None:
+            out.extend(_unfolded(db, tree, fetch_children(db, tree, item.parent_id, item.more_after)))
+            continue
+        kids = list(item.children)
+        if isinstance(item, StoredNode) and item.kids and not kids:
+            kids = fetch_children(db, tree, item.node_id)
+        out.append(StoredNode(item.label, item.store_id, tuple(_unfolded(db, tree, kids)), item.confidence,
+                              item.reason))
+    return out
+
+
+def _links(model: CorrelationModel, se: StoredEvent) -> list[tuple[str, str, int | None, str, str]]:
+    """The links `correlate` gives an event, as the store keeps them."""
+    c = model.correlate(se)
+    out: list[tuple[str, str, int | None, str, str]] = []
+    for role, link in (("source process", c.source_process), ("target process", c.target_process)):
+        if link is not None:
+            out.append((role, "process", link.process.index if link.process else None, link.confidence, link.reason))
+    for role, hlink in (("source handle", c.source_handle), ("target handle", c.target_handle)):
+        if hlink is not None:
+            out.append((role, "handle", hlink.handle.index if hlink.handle else None, hlink.confidence, hlink.reason))
+    if c.session is not None:
+        s = c.session
+        out.append(("session", "session", s.session.index if s.session else None, s.confidence, s.reason))
+    return out
+
+
+def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _store(tmp_path, events)
+    monkeypatch.setattr(correlation_tables, "CHUNK", 7)  # written in many transactions
+    cache = ModelCache()
+    for name in BUILDERS:
+        assert cache.stored_view(db, True, name, BUILDERS, wait=True)
+    monkeypatch.setattr(sv, "PAGE", 2)  # small pages: the "more" lines are followed too
+    with Store(db, readonly=True) as store:
+        model = model_from_store(store)
+        for name, build in BUILDERS.items():
+            built = build(model)
+            if built.tree is not None:
+                whole, _nodes = load_tree(store, name, EVERYTHING)
+                assert _shape(whole) == _shape(built.tree), name
+                tops, _count = load_tree(store, name, 0)
+                assert _shape(_unfolded(db, name, tops)) == _shape(built.tree), name
+            else:
+                total, lines, rows = load_list(store, name, EVERYTHING)
+                assert total == built.total and lines == len(rows)
+                assert [(r.store_id, [_text(c) for c in r.cells], _text(r.why)) for r in rows] == [
+                    (r.store_id, [_text(c) for c in r.cells], _text(r.why)) for r in built.rows or ()
+                ], name
+        correlated = {sid for sid, _eid in model.event_roles()} | set(model._sysmon_facts)
+        for se in store.iter_events():
+            expected = _links(model, se) if se.id in correlated else []
+            assert correlation_tables.links_of(store, se.id) == expected, se.id
+        assert correlation_tables.instance_count(store, "process") == len(model.processes)
+        assert correlation_tables.instance_count(store, "handle") == len(model.handles)
+        assert correlation_tables.instance_count(store, "session") == len(model.sessions)
+        for session in model.sessions[:50]:
+            srow = correlation_tables.instance(store, "session", session.index)
+            assert srow is not None and (srow["logon_id"], srow["user"], srow["logon_type"], srow["privileged"]) == (
+                session.logon_id, session.user, session.logon_type, int(session.privileged))
+        for p in model.processes[:50]:
+            row = correlation_tables.instance(store, "process", p.index)
+            assert row is not None and (row["pid"], row["image"], row["confidence"], row["reason"]) == (
+                p.pid, p.image, p.confidence, p.reason)
+
+
+def test_hand_made_logs_read_back_as_the_model_shows_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _same_as_the_model(tmp_path, load(*_hand_made()), monkeypatch)
+
+
+def test_the_views_story_reads_back_as_the_model_shows_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.app.story import story
+
+    _same_as_the_model(tmp_path, load(*story()), monkeypatch)
+
+
+@pytest.mark.parametrize("rel", [NIGHTMARE, MIMIKATZ], ids=["nightmare", "mimikatz"])
+def test_real_evtx_logs_read_back_as_the_model_shows_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel: str
+) -> None:
+    require_shared()
+    _same_as_the_model(tmp_path, load_evtx(rel), monkeypatch)
+
+
+@pytest.mark.parametrize("rel", [SHARPVIEW, COBALT], ids=["sharpview", "cobaltstrike-sysmon"])
+def test_real_json_logs_read_back_as_the_model_shows_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel: str
+) -> None:
+    require_shared()
+    _same_as_the_model(tmp_path, load_json(rel), monkeypatch)
+
+
+def _no_model(store: Store, progress: Any = None) -> Any:
+    raise AssertionError("the model was built")
+
+
+def test_a_reopen_reads_the_stored_views_without_building_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = _store(tmp_path, load(*_hand_made()))
+    assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
+    monkeypatch.setattr(mc, "build_model", _no_model)
+    reopened = ModelCache()
+    assert all(reopened.stored_view(db, True, name, BUILDERS, wait=True) for name in BUILDERS)
+    assert reopened.peek_model() is None
+
+
+def test_tables_of_another_format_are_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _store(tmp_path, load(*_hand_made()))
+    assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
+    with Store(db) as store:
+        store.set_meta(correlation_tables.FORMAT_KEY, "0")  # a cache written by an older version
+    calls: list[int] = []
+    real = mc.build_model
+
+    def counting(store: Store, progress: Any = None) -> Any:
+        calls.append(1)
+        return real(store, progress)
+
+    monkeypatch.setattr(mc, "build_model", counting)
+    assert ModelCache().stored_view(db, True, "handles", BUILDERS, wait=True)
+    assert calls == [1]
+    with Store(db, readonly=True) as store:
+        assert correlation_tables.ready(store) and correlation_tables.view_ready(store, "processes")
+
+
+def test_a_store_still_loading_or_incomplete_is_not_stored(tmp_path: Path) -> None:
+    db = _store(tmp_path, load(*_hand_made()))
+    assert not ModelCache().stored_view(db, False, "processes", BUILDERS)  # loading: partial results
+    with Store(db) as store:
+        store.set_meta("complete", "0")
+    assert not ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
+    with Store(db, readonly=True) as store:
+        assert not correlation_tables.ready(store)
+
+
+@sync
+async def test_a_reopened_processes_view_shows_without_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.app.story import Harness
+
+    db = _store(tmp_path, load(*_hand_made()))
+    assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
+    with Store(db, readonly=True) as store:
+        expected = load_tree(store, "processes", EVERYTHING)[0]
+    monkeypatch.setattr(mc, "build_model", _no_model)
+    app = Harness(db, ProcessesScreen)
+    app.workspace.view_builders = all_view_builders
+    async with opened(app, (120, 40)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children) and not tree.filling)
+        shown = [n.data for n in tree.walk() if n.data is not None]
+        assert len(shown) == len(list(_walk(expected))) > 5
+    assert app.workspace.models.peek_model() is None
+
+
+def _walk(items: Sequence[TreeItem]) -> list[TreeItem]:
+    out: list[TreeItem] = []
+    stack = list(items)
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(node.children)
+    return out
+
+
+@sync
+async def test_a_big_stored_tree_unfolds_a_page_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the whole-tree size, the view shows the computers and a first page of their
+    roots; unfolding a node fetches its children, a "more" line the next page."""
+    import tui.tree_views as tv
+    from tests.app.story import Harness
+
+    db = _store(tmp_path, load(*_hand_made()))
+    assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
+    monkeypatch.setattr(tv, "MAX_TREE_NODES", 0)
+    monkeypatch.setattr(sv, "PAGE", 1)
+    app = Harness(db, ProcessesScreen)
+    async with opened(app, (120, 40)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        host = tree.root.children[0]
+        first, more = host.children
+        assert isinstance(more.data, StoredNode) and more.data.more_after is not None
+        assert isinstance(first.data, StoredNode) and first.data.kids and not first.children
+        first.expand()
+        await wait_for(pilot, lambda: bool(first.children))
+        assert len(first.children) == 2  # one child and the "more" line
+        tree.move_cursor(more)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(host.children) == 2 and host.children[1] is not more)
+
+
+@sync
+async def test_the_first_open_shows_the_model_and_stores_every_view_behind_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first view does not wait for the tables (as long to write as the model to build):
+    it shows the model, the tables are written in the background, and the next open reads
+    every view from them."""
+    import time
+
+    from tests.app.story import Harness
+
+    db = _store(tmp_path, load(*_hand_made()))
+    app = Harness(db, ProcessesScreen)
+    app.workspace.view_builders = all_view_builders
+    async with opened(app, (120, 40)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        assert not isinstance(next(tree.walk()).data, StoredNode)  # from the model
+        deadline = time.monotonic() + 10
+        while not all(_ready(db, name) for name in BUILDERS):
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+    monkeypatch.setattr(mc, "build_model", _no_model)
+    again = Harness(db, ProcessesScreen)
+    async with opened(again, (120, 40)) as pilot:
+        tree = again.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children))
+        assert isinstance(next(tree.walk()).data, StoredNode)
+
+
+def _ready(db: Path, name: str) -> bool:
+    with Store(db, readonly=True) as store:
+        return correlation_tables.view_ready(store, name)
+
+
+def test_a_write_cut_short_is_not_taken_as_done(tmp_path: Path) -> None:
+    """The tables are written a chunk per transaction (other writers get their turn): a write
+    that fails part way leaves the store untagged, so the views use the model and the next
+    open writes them again."""
+    import sqlite3
+
+    from core.correlate.persist import tables_of
+
+    db = _store(tmp_path, load(*_hand_made()))
+    with Store(db, readonly=True) as store:
+        model = model_from_store(store)
+    tables = tables_of(model)
+    links = list(tables.links)
+
+    def failing() -> Any:
+        yield from links[:3]
+        raise sqlite3.OperationalError("disk I/O error")
+
+    tables.links = failing()
+    with Store(db) as store:
+        assert not correlation_tables.write_instances(store, tables)
+        assert not correlation_tables.ready(store)
+        assert correlation_tables.write_instances(store, tables_of(model))
+        assert correlation_tables.ready(store)

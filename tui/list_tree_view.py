@@ -1,0 +1,247 @@
+"""The layout the Handles and Process access views share: a list of events (one per line, a
+line explaining the highlighted one above it) and, beside it (below it on narrow terminals),
+the correlation tree of the highlighted event, built in a worker.
+
+The list is read from the store once it is stored there (`tui.stored_views`: a reopen shows it
+without building the model), else made from the model; the tree beside it comes from the
+model (`tui.correlation.correlation_roots`). `enter` in the list moves to the tree, `enter` on a
+tree node jumps to its event, `tab` switches between them. Subclasses name their widgets (the
+stylesheets know them by id), their columns, their stored list and their status line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Vertical
+from textual.events import Resize
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static, Tree
+from textual.worker import get_current_worker
+
+from core.store.store import Store
+from tui.correlation import correlation_roots
+from tui.messages import ModelReady
+from tui.model_cache import ViewDataError
+from tui.nav_tree import NavTree, SearchInput, TreeItem
+from tui.stored_views import ListedRow, ViewRows, load_list
+from tui.tree_views import TreeViewScreen, activate
+from tui.workspace import Workspace
+
+#: Terminals at least this wide show the tree beside the list; narrower ones below it.
+WIDE = 140
+
+
+class ListTable(DataTable[Text]):
+    """A view's list (j/k move like everywhere else)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+
+class ListTreeScreen(TreeViewScreen):
+    """See the module docstring. Subclasses set the class variables and `status_text`."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab", "switch_pane", "List/tree", show=True),
+    ]
+    TITLE_TEXT = ""
+    #: Widget ids: (body, table, tree, why line).
+    IDS: ClassVar[tuple[str, str, str, str]] = ("", "", "", "")
+    COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = ()
+    #: The list's name in the store and the most lines shown.
+    STORED_LIST = ""
+    MAX_ROWS = 20_000
+    TABLE_CLASS: ClassVar[type[ListTable]] = ListTable
+
+    @dataclass
+    class Listed(Message):
+        """The list (from the store or the model): what it counts, its lines, or why none."""
+
+        total: int
+        rows: list[ListedRow]
+        partial: bool
+        error: str | None
+
+    @dataclass
+    class TreeReady(Message):
+        """The worker's correlation tree of the event `store_id` (or why there is none)."""
+
+        store_id: int
+        roots: list[TreeItem]
+        error: str | None
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__(workspace)
+        self._rows: list[ListedRow] = []
+        self._shown: int | None = None
+
+    def compose(self) -> ComposeResult:
+        body, table, tree, why = self.IDS
+        with Vertical():
+            yield Static(Text(self.TITLE_TEXT), id="view-title", classes="view-title")
+            yield Static(Text("building the correlation model..."), id="view-status", classes="view-status")
+            yield Static(Text(""), id=why, classes="view-status")
+            with Container(id=body):
+                yield self.TABLE_CLASS(id=table, cursor_type="row", zebra_stripes=False)
+                yield NavTree(id=tree)
+            yield SearchInput(placeholder="search the tree", id="tree-search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(SearchInput).display = False
+        table = self.query_one(ListTable)
+        for heading, width in self.COLUMNS:
+            table.add_column(heading, width=width)
+        table.focus()
+        self._layout(self.size.width)
+        self._follow_model_progress()
+        self._load()
+
+    def on_resize(self, event: Resize) -> None:
+        self._layout(event.size.width)
+
+    def _layout(self, width: int) -> None:
+        self.query_one(f"#{self.IDS[0]}").set_class(width >= WIDE, "-wide")
+
+    def action_switch_pane(self) -> None:
+        table = self.query_one(ListTable)
+        tree = self.query_one(NavTree)
+        (tree if table.has_focus else table).focus()
+
+    def search_tree(self) -> NavTree | None:
+        return self.query_one(NavTree)
+
+    # -- the list --------------------------------------------------------------------------
+
+    def build_rows(self, model: Any) -> ViewRows:
+        """What the list is made of, from the model (subclasses)."""
+        raise NotImplementedError
+
+    def status_text(self, total: int, lines: int) -> str:
+        """The status line for a list counting `total` with `lines` lines shown (subclasses)."""
+        raise NotImplementedError
+
+    def _from_model(self, model: Any) -> tuple[int, list[ListedRow]]:
+        built = self.build_rows(model)
+        return built.total, list(built.rows or ())[: self.MAX_ROWS]
+
+    @work(thread=True, exclusive=True, group="list-view")
+    def _load(self) -> None:
+        ws = self.workspace
+        try:
+            if ws.stored_view(self.STORED_LIST, self.build_rows):
+                with Store(ws.require_store(), readonly=True) as store:
+                    total, _lines, rows = load_list(store, self.STORED_LIST, self.MAX_ROWS)
+                self.post_message(self.Listed(total, list(rows), False, None))
+                return
+        except ViewDataError as exc:
+            self.post_message(self.Listed(0, [], not ws.loaded, str(exc)))
+            return
+        ws.request_model(self, self._from_model)
+
+    def on_model_ready(self, message: ModelReady[tuple[int, list[ListedRow]]]) -> None:
+        if message.error or message.model is None or message.prepared is None:
+            self._fill(self.Listed(0, [], message.partial, message.error or "no correlation model"))
+            return
+        total, rows = message.prepared
+        self._fill(self.Listed(total, rows, message.partial, None))
+
+    def on_list_tree_screen_listed(self, message: ListTreeScreen.Listed) -> None:
+        self._fill(message)
+
+    def _fill(self, listed: ListTreeScreen.Listed) -> None:
+        status = self.query_one("#view-status", Static)
+        table = self.query_one(ListTable)
+        table.clear()
+        self._rows = []
+        self._shown = None
+        if listed.error:
+            status.update(Text(listed.error, style="bold"))
+            return
+        self._rows = listed.rows
+        for index, row in enumerate(self._rows):
+            table.add_row(*row.cells, key=str(index))
+        text = self.status_text(listed.total, len(self._rows))
+        if listed.partial:
+            text += "   (still loading: the list will be rebuilt)"
+            self.set_timer(1.0, self._reload_when_loaded)
+        status.update(Text(text + "   enter: to the tree"))
+        if not listed.partial:  # shown: now the tables can be written for the next open
+            self.workspace.store_views_later(self.STORED_LIST, self.build_rows)
+        if self._rows:
+            table.move_cursor(row=0)
+            self._show(0)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show(event.cursor_row)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self._show(event.cursor_row)
+        self.query_one(NavTree).focus()
+
+    def selected_row(self) -> ListedRow | None:
+        """The highlighted line of the list."""
+        row = self.query_one(ListTable).cursor_row
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def selected_store_id(self) -> int | None:
+        """The highlighted line's event while the list has focus, else the tree node's."""
+        if self.query_one(ListTable).has_focus:
+            row = self.selected_row()
+            return row.store_id if row is not None else None
+        return super().selected_store_id()
+
+    # -- the tree --------------------------------------------------------------------------
+
+    def _show(self, row: int) -> None:
+        if not 0 <= row < len(self._rows):
+            return
+        item = self._rows[row]
+        self.query_one(f"#{self.IDS[3]}", Static).update(item.why)
+        if item.store_id is None or item.store_id == self._shown:
+            return
+        self._shown = item.store_id
+        self._build_tree(item.store_id)
+
+    @work(thread=True, exclusive=True, group="list-view-tree")
+    def _build_tree(self, store_id: int) -> None:
+        worker = get_current_worker()
+        try:
+            model, _partial = self.workspace.model()
+            with Store(self.workspace.require_store(), readonly=True) as store:
+                stored = store.get(store_id)
+            if stored is None:
+                raise ViewDataError(f"no event with store id {store_id}")
+            message = self.TreeReady(store_id, correlation_roots(model, stored), None)
+        except ViewDataError as exc:
+            message = self.TreeReady(store_id, [], str(exc))
+        except Exception as exc:
+            message = self.TreeReady(store_id, [], f"correlation failed: {type(exc).__name__}: {exc}")
+        if not worker.is_cancelled:
+            self.post_message(message)
+
+    def on_list_tree_screen_tree_ready(self, message: ListTreeScreen.TreeReady) -> None:
+        if message.store_id != self._shown:
+            return  # the cursor moved on meanwhile
+        tree = self.query_one(NavTree)
+        tree.clear()
+        if message.error:
+            tree.root.add_leaf(Text(message.error, style="bold"))
+            return
+        tree.fill(message.roots, expand_depth=2)
+        tree.move_cursor_to_line(0)
+
+    @on(Tree.NodeSelected)
+    def _selected(self, event: Tree.NodeSelected[TreeItem]) -> None:
+        event.stop()
+        activate(self, event.node)

@@ -1,0 +1,211 @@
+"""The views' trees and lists as rows of the store's correlation tables, and back.
+
+A view decides what its nodes and cells say (labels, styles, confidence words) from the model;
+`tree_rows` / `list_rows` turn that into the rows `core.store.correlation_tables` keeps, and
+`load_tree` / `fetch_children` / `load_list` turn rows back into the same `ViewNode`s and cells,
+so that a reopened log shows its views from the store without building the model. A label's
+styles travel as JSON next to its plain text: the text is never parsed as markup on the way
+back (it holds attacker-controlled log data).
+
+Small trees come back whole (the view unfolds them as it always did); big ones come back as
+their top two levels, each deeper level fetched, a page at a time, when its node is unfolded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from rich.style import Style
+from rich.text import Span, Text
+
+from core.store import correlation_tables as tables
+from core.store.correlation_tables import NodeRow
+from core.store.store import Store
+from tui.nav_tree import TreeItem, ViewNode, node_reason
+
+#: Children fetched at once when a node of a big tree is unfolded (and per "more" line).
+PAGE = 200
+
+
+@dataclass(frozen=True)
+class StoredNode(ViewNode):
+    """A node read back from the store: `node_id` its row, `kids` how many children it has
+    there (its `children` are empty until fetched). A "more" line (`more_after` set) stands
+    for the children of `parent_id` after the child `more_after`, not yet fetched."""
+
+    node_id: int = 0
+    kids: int = 0
+    parent_id: int = 0
+    more_after: int | None = None
+
+
+class ListedRow(Protocol):
+    """A line of a list view: its event, its cells and the line that explains it."""
+
+    @property
+    def store_id(self) -> int | None: ...
+
+    @property
+    def cells(self) -> tuple[Text, ...]: ...
+
+    @property
+    def why(self) -> Text: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    """A list line read back from the store (`ListedRow`)."""
+
+    store_id: int | None
+    cells: tuple[Text, ...]
+    why: Text
+
+
+@dataclass(frozen=True)
+class ViewRows:
+    """What a view stores: a tree (its top-level nodes), or a list (its lines, and `total`,
+    what its status line counts: 4690s, accesses...)."""
+
+    tree: Sequence[TreeItem] | None = None
+    rows: Sequence[ListedRow] | None = None
+    total: int = 0
+
+
+#: How a view makes what it stores from the model.
+ViewBuilder = Callable[[Any], ViewRows]
+
+
+# -- text --------------------------------------------------------------------------------------
+
+
+def _style(style: str | Style) -> str:
+    return str(style) if style else ""
+
+
+def text_parts(text: Text) -> list[Any]:
+    """[plain, base style, [[start, end, style], ...]]: a `Text` as JSON-able parts."""
+    return [text.plain, _style(text.style), [[s.start, s.end, _style(s.style)] for s in text.spans]]
+
+
+def text_from(parts: Sequence[Any]) -> Text:
+    plain, style, spans = parts
+    text = Text(plain, style=style)
+    text.spans[:] = [Span(start, end, span_style) for start, end, span_style in spans]
+    return text
+
+
+def label_row(label: Text | str) -> tuple[str, str | None]:
+    """A label as (plain text, styles as JSON or None for a plain string label)."""
+    if isinstance(label, str):
+        return label, None
+    plain, style, spans = text_parts(label)
+    return plain, json.dumps([style, spans])
+
+
+def label_from(plain: str, style: str | None) -> Text | str:
+    if style is None:
+        return plain
+    base, spans = json.loads(style)
+    return text_from([plain, base, spans])
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def tree_rows(roots: Iterable[TreeItem]) -> Iterator[NodeRow]:
+    """The nodes of a tree depth first, numbered from 1 (iteratively: process chains are deep)."""
+    next_id = 1
+    stack: list[tuple[int, Iterator[TreeItem]]] = [(0, iter(roots))]
+    while stack:
+        parent, items = stack[-1]
+        node = next(items, None)
+        if node is None:
+            stack.pop()
+            continue
+        nid, next_id = next_id, next_id + 1
+        label, style = label_row(node.label)
+        kids = node.children
+        yield NodeRow(nid, parent, label, style, node.confidence, node.store_id, node_reason(node), len(kids))
+        if kids:
+            stack.append((nid, iter(kids)))
+
+
+def list_rows(rows: Iterable[ListedRow]) -> Iterator[tuple[int | None, str, str]]:
+    for row in rows:
+        yield row.store_id, json.dumps([text_parts(c) for c in row.cells]), json.dumps(text_parts(row.why))
+
+
+def write_views(store: Store, built: dict[str, ViewRows]) -> bool:
+    """Store what the views built (`ViewBuilder`), by view name."""
+    trees: dict[str, Iterable[NodeRow]] = {}
+    lists: dict[str, tuple[Iterable[tuple[int | None, str, str]], int]] = {}
+    for name, rows in built.items():
+        if rows.tree is not None:
+            trees[name] = tree_rows(rows.tree)
+        else:
+            lists[name] = list_rows(rows.rows or ()), rows.total
+    return tables.write_views(store, trees, lists)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def _node(row: NodeRow, children: tuple[TreeItem, ...] = ()) -> StoredNode:
+    return StoredNode(label_from(row.label, row.style), row.store_id, children, row.confidence, row.reason,
+                      node_id=row.id, kids=row.kids, parent_id=row.parent)
+
+
+def _more(parent: int, after: int) -> StoredNode:
+    return StoredNode(f"... more: enter to show the next {PAGE:,}", parent_id=parent, more_after=after)
+
+
+def _nested(rows: list[NodeRow]) -> list[TreeItem]:
+    """A whole tree from its rows (depth first): children before parents, built bottom-up."""
+    kids: dict[int, list[TreeItem]] = {}
+    for row in reversed(rows):
+        node = _node(row, tuple(reversed(kids.pop(row.id, []))))
+        kids.setdefault(row.parent, []).append(node)
+    return list(reversed(kids.get(0, [])))
+
+
+def _page(store: Store, tree: str, parent: int, after: int = 0) -> list[TreeItem]:
+    rows = tables.children(store, tree, parent, after=after, limit=PAGE + 1)
+    out: list[TreeItem] = [_node(r) for r in rows[:PAGE]]
+    if len(rows) > PAGE:
+        out.append(_more(parent, rows[PAGE - 1].id))
+    return out
+
+
+def load_tree(store: Store, tree: str, whole_below: int) -> tuple[list[TreeItem], int]:
+    """(top-level nodes, how many nodes the tree has): the whole tree when it has at most
+    `whole_below` nodes, else the top level with a first page of each top node's children."""
+    count = tables.count_nodes(store, tree)
+    if count <= whole_below:
+        return _nested(tables.whole_tree(store, tree)), count
+    tops: list[TreeItem] = []
+    for top in _page(store, tree, 0):
+        if isinstance(top, StoredNode) and top.kids:
+            top = StoredNode(top.label, top.store_id, tuple(_page(store, tree, top.node_id)), top.confidence,
+                             top.reason, node_id=top.node_id, kids=top.kids, parent_id=top.parent_id)
+        tops.append(top)
+    return tops, count
+
+
+def fetch_children(store_path: Path, tree: str, parent: int, after: int = 0) -> list[TreeItem]:
+    """The next page of a node's children (blocking: a thread worker's)."""
+    with Store(store_path, readonly=True) as store:
+        return _page(store, tree, parent, after)
+
+
+def load_list(store: Store, name: str, limit: int) -> tuple[int, int, list[StoredRow]]:
+    """(the list's `ViewRows.total`, how many lines it has, its first `limit` lines)."""
+    total, lines = tables.list_size(store, name)
+    out = [
+        StoredRow(r.store_id, tuple(text_from(c) for c in json.loads(r.cells)), text_from(json.loads(r.why)))
+        for r in tables.list_rows(store, name, limit=limit)
+    ]
+    return total, lines, out

@@ -1,0 +1,25 @@
+"""Every correlation view's builder of what it stores (`tui.stored_views`), by its name in the
+store: the app hands them to its workspace so that the first model build stores every view,
+and a reopen shows each of them without building the model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the app imports this module; the engines load when a view needs them
+    from tui.stored_views import ViewBuilder
+
+
+def all_view_builders() -> dict[str, ViewBuilder]:
+    """The builders of the Processes, Handles and Process access views (the Sessions list reads
+    the model) (imported
+    when first asked for: the engines load when a view first needs them)."""
+    from tui.handles import HandlesScreen, handle_rows
+    from tui.process_access import ProcessAccessScreen, stored_access_rows
+    from tui.processes import ProcessesScreen, stored_forest
+
+    return {
+        ProcessesScreen.STORED_TREE: stored_forest,
+        HandlesScreen.STORED_LIST: handle_rows,
+        ProcessAccessScreen.STORED_LIST: stored_access_rows,
+    }
