@@ -9,25 +9,34 @@ process belongs to the session with its logon id on its computer that began last
 shown as missing. The list holds what an analyst scans for (start, computer, user, type, source,
 auth, privileged, processes, end); the tree the rest (`tui.session_detail`). `enter` in the list
 moves to the tree, `enter` on a tree node jumps to its event.
+
+Once shown from the model, the list (cells, what `/` searches) and each line's tree are stored
+with the log (`stored_sessions`, `tui.stored_views`): a reopen shows both from there, without
+building the model.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, Tree
 
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.sessions import Session
 from core.model.text import one_line, printable
+from core.store.store import Store
 from tui.messages import ModelReady
-from tui.nav_tree import NavTree, SearchInput, TreeItem
+from tui.model_cache import ViewDataError
+from tui.nav_tree import NavTree, SearchInput, TreeItem, ViewNode
 from tui.session_detail import SessionRow, session_tree, type_text, when
+from tui.stored_views import ViewRows, load_info, load_list, load_subtree
 from tui.tree_views import TreeViewScreen, activate
 from tui.workspace import Workspace
 
@@ -113,11 +122,6 @@ def row_text(row: SessionRow) -> str:
     return " ".join(parts)
 
 
-#: What the worker makes of the model: every row (the first MAX_ROWS with their cells), how
-#: many computers, and each session by (computer, logon id) for the linked-logon lookup.
-Listed = tuple[list[SessionRow], list[tuple[Text, ...]], int, dict[tuple[str, int], list[Session]]]
-
-
 def session_rows(model: CorrelationModel) -> list[SessionRow]:
     """Every session, and every logon id with processes but no session, in time order (those
     with no session first: they began before the log)."""
@@ -130,16 +134,77 @@ def session_rows(model: CorrelationModel) -> list[SessionRow]:
     return rows
 
 
+@dataclass(frozen=True, slots=True)
+class SessionLine:
+    """One line of the list: its 4624, its cells, what `/` searches. From the model it holds
+    its row and the session of its linked logon (its tree is made of them); from the store
+    neither (its tree is read from there, by its position)."""
+
+    store_id: int | None
+    cells: tuple[Text, ...]
+    search: str
+    row: SessionRow | None = None
+    linked: Session | None = None
+
+    @property
+    def why(self) -> Text:
+        """(`tui.stored_views.ListedRow`: the view has no line explaining a row.)"""
+        return Text("")
+
+    @property
+    def extra(self) -> dict[str, str]:
+        """What is stored with the line besides its cells."""
+        return {"search": self.search}
+
+
+def linked_session(index: dict[tuple[str, int], list[Session]], s: Session | None) -> Session | None:
+    """The session of `s`'s TargetLinkedLogonId on its computer, the one begun nearest it."""
+    if s is None or s.linked_logon_id is None:
+        return None
+    found = index.get((s.computer.casefold(), s.linked_logon_id), [])
+    mine = session_start(s)[0]
+    return min(found, key=lambda o: abs(session_start(o)[0] - mine), default=None)
+
+
+#: What the list is made of: its first MAX_ROWS lines, how many rows and computers in all.
+Listed = tuple[list[SessionLine], int, int]
+
+
 def _listed(model: CorrelationModel) -> Listed:
-    """In the worker: the rows, the cells of those listed, computers and the session index."""
+    """In the worker: the lines listed, and how many rows and computers there are."""
     rows = session_rows(model)
-    cache: CellCache = {}
-    cells = [row_cells(row, cache) for row in rows[:MAX_ROWS]]
-    computers = len({row.computer.casefold() for row in rows})
     index: dict[tuple[str, int], list[Session]] = {}
     for s in model.sessions:
         index.setdefault((s.computer.casefold(), s.logon_id), []).append(s)
-    return rows, cells, computers, index
+    cache: CellCache = {}
+    lines = [SessionLine(row.store_id, row_cells(row, cache), row_text(row), row, linked_session(index, row.session))
+             for row in rows[:MAX_ROWS]]
+    computers = len({row.computer.casefold() for row in rows})
+    return lines, len(rows), computers
+
+
+def line_tree(line: SessionLine) -> list[TreeItem]:
+    """The tree of a line made from the model (empty for a line read from the store)."""
+    return session_tree(line.row, line.linked) if line.row is not None else []
+
+
+#: The name of the list and of its trees in the store.
+STORED = "sessions"
+
+
+def stored_sessions(model: CorrelationModel) -> ViewRows:
+    """What the view stores: its lines, and one top-level node per line holding its tree
+    (made as the tables are written, one line's at a time)."""
+    lines, total, computers = _listed(model)
+    trees = (ViewNode("session", children=tuple(line_tree(line))) for line in lines)
+    return ViewRows(tree=trees, rows=lines, total=total, info={"computers": computers})
+
+
+def status_text(total: int, computers: int) -> str:
+    text = f"{plural(total, 'logon session')} on {plural(computers, 'computer')}"
+    if total > MAX_ROWS:
+        text += f", the first {MAX_ROWS:,} shown"
+    return text
 
 
 class SessionsTable(DataTable[Text]):
@@ -158,10 +223,23 @@ class SessionsScreen(TreeViewScreen):
         Binding("tab", "switch_pane", "List/tree", show=True),
     ]
 
+    @dataclass
+    class StoredListed(Message):
+        """The list read from the store (`Listed`)."""
+
+        listed: Listed
+
+    @dataclass
+    class StoredTree(Message):
+        """The tree of line `line`, read from the store (or why it could not be)."""
+
+        line: int
+        items: list[TreeItem]
+        error: str | None
+
     def __init__(self, workspace: Workspace) -> None:
         super().__init__(workspace)
-        self._rows: list[SessionRow] = []
-        self._index: dict[tuple[str, int], list[Session]] = {}
+        self._lines: list[SessionLine] = []
         self._shown: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -205,13 +283,13 @@ class SessionsScreen(TreeViewScreen):
             return
         needle = self._search_text.lower()
         table = self.query_one(SessionsTable)
-        count = len(self._rows)
+        count = len(self._lines)
         if not needle or not count:
             return
         start = table.cursor_row
         for step in range(1, count + 1):
             index = (start + step) % count if forward else (start - step) % count
-            if needle in row_text(self._rows[index]).lower():
+            if needle in self._lines[index].search.lower():
                 table.move_cursor(row=index)
                 table.focus()
                 return
@@ -219,28 +297,51 @@ class SessionsScreen(TreeViewScreen):
 
     @work(thread=True, exclusive=True, group="sessions")
     def _load(self) -> None:
-        self.workspace.request_model(self, _listed)
+        ws = self.workspace
+        try:
+            if ws.stored_view(STORED, stored_sessions):
+                with Store(ws.require_store(), readonly=True) as store:
+                    total, _count, rows = load_list(store, STORED, MAX_ROWS)
+                    info: Any = load_info(store, STORED)
+                computers = int(info.get("computers", 0)) if isinstance(info, dict) else 0
+                lines = [SessionLine(r.store_id, r.cells, str(r.extra.get("search", "")) if isinstance(r.extra, dict)
+                                     else "") for r in rows]
+                self.post_message(self.StoredListed((lines, total, computers)))
+                return
+        except ViewDataError as exc:
+            self.post_message(ModelReady[Listed](None, not ws.loaded, str(exc)))
+            return
+        ws.request_model(self, _listed)
 
     def on_model_ready(self, message: ModelReady[Listed]) -> None:
+        if message.error or message.model is None or message.prepared is None:
+            self._fill(None, message.partial, message.error or "no correlation model")
+            return
+        self._fill(message.prepared, message.partial)
+        if not message.partial:  # shown: now the tables can be written for the next open
+            self.workspace.store_views_later(STORED, stored_sessions)
+
+    def on_sessions_screen_stored_listed(self, message: SessionsScreen.StoredListed) -> None:
+        self._fill(message.listed, False)
+
+    def _fill(self, listed: Listed | None, partial: bool, error: str | None = None) -> None:
         status = self.query_one("#view-status", Static)
         table = self.query_one(SessionsTable)
         table.clear()
-        self._rows, self._shown = [], None
-        if message.error or message.model is None or message.prepared is None:
-            status.update(Text(printable(message.error or "no correlation model"), style="bold"))
+        self._lines, self._shown = [], None
+        if listed is None:
+            status.update(Text(printable(error or "no correlation model"), style="bold"))
             return
-        rows, cells, computers, self._index = message.prepared
-        self._rows = rows[:MAX_ROWS]
-        for number, row in enumerate(cells):
-            table.add_row(*row, key=str(number))
-        text = f"{plural(len(rows), 'logon session')} on {plural(computers, 'computer')}"
-        if len(rows) > MAX_ROWS:
-            text += f", the first {MAX_ROWS:,} shown"
-        if message.partial:
+        lines, total, computers = listed
+        self._lines = lines[:MAX_ROWS]
+        for number, line in enumerate(self._lines):
+            table.add_row(*line.cells, key=str(number))
+        text = status_text(total, computers)
+        if partial:
             text += "   (still loading: the list will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)
         status.update(Text(text + "   enter: to the tree"))
-        if self._rows:
+        if self._lines:
             table.move_cursor(row=0)
             self._show(0)
 
@@ -253,9 +354,9 @@ class SessionsScreen(TreeViewScreen):
         self._show(event.cursor_row)
         self.query_one(NavTree).focus()
 
-    def selected_row(self) -> SessionRow | None:
+    def selected_row(self) -> SessionLine | None:
         row = self.query_one(SessionsTable).cursor_row
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        return self._lines[row] if 0 <= row < len(self._lines) else None
 
     def selected_store_id(self) -> int | None:
         """The highlighted session's 4624 while the list has focus, else the tree node's event."""
@@ -264,24 +365,42 @@ class SessionsScreen(TreeViewScreen):
             return row.store_id if row is not None else None
         return super().selected_store_id()
 
-    def _linked(self, s: Session | None) -> Session | None:
-        """The session of `s`'s TargetLinkedLogonId on its computer, the one begun nearest it."""
-        if s is None or s.linked_logon_id is None:
-            return None
-        found = self._index.get((s.computer.casefold(), s.linked_logon_id), [])
-        mine = session_start(s)[0]
-        return min(found, key=lambda o: abs(session_start(o)[0] - mine), default=None)
-
     def _show(self, number: int) -> None:
-        """Fill the tree with row `number`'s details (small: its processes are cut to their edges)."""
-        if not 0 <= number < len(self._rows) or number == self._shown:
+        """Fill the tree with row `number`'s details (small: its processes are cut to their
+        edges): made from the model, or read from the store in a worker."""
+        if not 0 <= number < len(self._lines) or number == self._shown:
             return
         self._shown = number
-        row = self._rows[number]
+        line = self._lines[number]
+        if line.row is None:
+            self._read_tree(number)
+            return
+        self._show_tree(line_tree(line))
+
+    def _show_tree(self, items: list[TreeItem]) -> None:
         tree = self.query_one(NavTree)
         tree.clear()
-        tree.fill(session_tree(row, self._linked(row.session)), expand_depth=1)
+        tree.fill(items, expand_depth=1)
         tree.move_cursor_to_line(0)
+
+    @work(thread=True, exclusive=True, group="sessions-tree")
+    def _read_tree(self, number: int) -> None:
+        try:
+            with Store(self.workspace.require_store(), readonly=True) as store:
+                message = self.StoredTree(number, load_subtree(store, STORED, number), None)
+        except Exception as exc:  # the tree says why instead of the worker dying
+            message = self.StoredTree(number, [], f"session not read: {type(exc).__name__}: {exc}")
+        self.post_message(message)
+
+    def on_sessions_screen_stored_tree(self, message: SessionsScreen.StoredTree) -> None:
+        if message.line != self._shown:
+            return  # the cursor moved on meanwhile
+        if message.error:
+            tree = self.query_one(NavTree)
+            tree.clear()
+            tree.root.add_leaf(Text(message.error, style="bold"))
+            return
+        self._show_tree(message.items)
 
     @on(Tree.NodeSelected, "#sessions-tree")
     def _selected(self, event: Tree.NodeSelected[TreeItem]) -> None:

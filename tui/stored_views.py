@@ -9,6 +9,8 @@ back (it holds attacker-controlled log data).
 
 Small trees come back whole (the view unfolds them as it always did); big ones come back as
 their top two levels, each deeper level fetched, a page at a time, when its node is unfolded.
+A list may keep a small tree per line (the Sessions view: the tree of the highlighted line,
+`load_subtree`) and a note on the whole list (`ViewRows.info`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from rich.style import Style
 from rich.text import Span, Text
 
 from core.store import correlation_tables as tables
-from core.store.correlation_tables import NodeRow
+from core.store.correlation_tables import LineRow, NodeRow
 from core.store.store import Store
 from tui.nav_tree import TreeItem, ViewNode, node_reason
 
@@ -58,21 +60,26 @@ class ListedRow(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StoredRow:
-    """A list line read back from the store (`ListedRow`)."""
+    """A list line read back from the store (`ListedRow`), with what its view kept besides
+    (`extra`, see `ViewRows`)."""
 
     store_id: int | None
     cells: tuple[Text, ...]
     why: Text
+    extra: Any = None
 
 
 @dataclass(frozen=True)
 class ViewRows:
-    """What a view stores: a tree (its top-level nodes), or a list (its lines, and `total`,
-    what its status line counts: 4690s, accesses...)."""
+    """What a view stores: a tree (its top-level nodes), a list (its lines, and `total`, what
+    its status line counts: 4690s, accesses...), or both (a tree per line, top-level node n
+    holding line n's). A line's `extra` attribute, if it has one, is stored with it as JSON
+    (what `/` searches...); `info` is JSON about the whole list (`load_info`)."""
 
-    tree: Sequence[TreeItem] | None = None
+    tree: Iterable[TreeItem] | None = None
     rows: Sequence[ListedRow] | None = None
     total: int = 0
+    info: Any = None
 
 
 #: How a view makes what it stores from the model.
@@ -134,21 +141,26 @@ def tree_rows(roots: Iterable[TreeItem]) -> Iterator[NodeRow]:
             stack.append((nid, iter(kids)))
 
 
-def list_rows(rows: Iterable[ListedRow]) -> Iterator[tuple[int | None, str, str]]:
+def list_rows(rows: Iterable[ListedRow]) -> Iterator[LineRow]:
     for row in rows:
-        yield row.store_id, json.dumps([text_parts(c) for c in row.cells]), json.dumps(text_parts(row.why))
+        extra = getattr(row, "extra", None)
+        yield (row.store_id, json.dumps([text_parts(c) for c in row.cells]), json.dumps(text_parts(row.why)),
+               None if extra is None else json.dumps(extra))
 
 
 def write_views(store: Store, built: dict[str, ViewRows]) -> bool:
     """Store what the views built (`ViewBuilder`), by view name."""
     trees: dict[str, Iterable[NodeRow]] = {}
-    lists: dict[str, tuple[Iterable[tuple[int | None, str, str]], int]] = {}
+    lists: dict[str, tuple[Iterable[LineRow], int]] = {}
+    infos: dict[str, str] = {}
     for name, rows in built.items():
         if rows.tree is not None:
             trees[name] = tree_rows(rows.tree)
-        else:
+        if rows.rows is not None or rows.tree is None:
             lists[name] = list_rows(rows.rows or ()), rows.total
-    return tables.write_views(store, trees, lists)
+        if rows.info is not None:
+            infos[name] = json.dumps(rows.info)
+    return tables.write_views(store, trees, lists, infos)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -163,13 +175,14 @@ def _more(parent: int, after: int) -> StoredNode:
     return StoredNode(f"... more: enter to show the next {PAGE:,}", parent_id=parent, more_after=after)
 
 
-def _nested(rows: list[NodeRow]) -> list[TreeItem]:
-    """A whole tree from its rows (depth first): children before parents, built bottom-up."""
+def _nested(rows: list[NodeRow], root: int = 0) -> list[TreeItem]:
+    """A whole tree (or the part below node `root`) from its rows (depth first): children
+    before parents, built bottom-up."""
     kids: dict[int, list[TreeItem]] = {}
     for row in reversed(rows):
         node = _node(row, tuple(reversed(kids.pop(row.id, []))))
         kids.setdefault(row.parent, []).append(node)
-    return list(reversed(kids.get(0, [])))
+    return list(reversed(kids.get(root, [])))
 
 
 def _page(store: Store, tree: str, parent: int, after: int = 0) -> list[TreeItem]:
@@ -205,7 +218,20 @@ def load_list(store: Store, name: str, limit: int) -> tuple[int, int, list[Store
     """(the list's `ViewRows.total`, how many lines it has, its first `limit` lines)."""
     total, lines = tables.list_size(store, name)
     out = [
-        StoredRow(r.store_id, tuple(text_from(c) for c in json.loads(r.cells)), text_from(json.loads(r.why)))
+        StoredRow(r.store_id, tuple(text_from(c) for c in json.loads(r.cells)), text_from(json.loads(r.why)),
+                  None if r.extra is None else json.loads(r.extra))
         for r in tables.list_rows(store, name, limit=limit)
     ]
     return total, lines, out
+
+
+def load_info(store: Store, name: str) -> Any:
+    """The list's `ViewRows.info` (None if it stored none)."""
+    info = tables.view_info(store, name)
+    return None if info is None else json.loads(info)
+
+
+def load_subtree(store: Store, tree: str, line: int) -> list[TreeItem]:
+    """The whole tree kept for line `line` of a list (`ViewRows`: small, read at once)."""
+    top, rows = tables.subtree(store, tree, line)
+    return _nested(rows, top) if top else []

@@ -11,15 +11,16 @@ if TYPE_CHECKING:  # the app imports this module; the engines load when a view n
 
 
 def all_view_builders() -> dict[str, ViewBuilder]:
-    """The builders of the Processes, Handles and Process access views (the Sessions list reads
-    the model) (imported
+    """The builders of the Processes, Sessions, Handles and Process access views (imported
     when first asked for: the engines load when a view first needs them)."""
     from tui.handles import HandlesScreen, handle_rows
     from tui.process_access import ProcessAccessScreen, stored_access_rows
     from tui.processes import ProcessesScreen, stored_forest
+    from tui.sessions import STORED, stored_sessions
 
     return {
         ProcessesScreen.STORED_TREE: stored_forest,
+        STORED: stored_sessions,
         HandlesScreen.STORED_LIST: handle_rows,
         ProcessAccessScreen.STORED_LIST: stored_access_rows,
     }

@@ -11,7 +11,10 @@ a time, as the event table reads events:
   reason), the reasons deduplicated in `corr_reason`;
 * `corr_node`: the views' trees (process forest, sessions), one row per node with its parent,
   so that a view fetches the children of the node it unfolds, a page at a time;
-* `corr_row`: the views' lists (handle duplications, process accesses), by position.
+* `corr_row`: the views' lists (handle duplications, process accesses, sessions), by position,
+  each line with what its view needs besides its cells (`extra`: what `/` searches...);
+* a view may have both: the Sessions list keeps one tree per line (its top-level node at the
+  line's position, `subtree`), and a note on the whole list (`view_info`: its computers).
 
 What a label or a cell says is decided by the engine and the views before it is written; this
 module only stores and pages it (labels are opaque strings, with their styles as JSON). The
@@ -30,7 +33,7 @@ from typing import Any
 from core.store.store import Store
 
 #: Bumped whenever what the tables hold changes: older caches rebuild them.
-CORRELATION_FORMAT = 1
+CORRELATION_FORMAT = 2
 FORMAT_KEY = "correlation_format"
 
 #: Instance columns, in the order the engine's rows give them (`core.correlate.persist`). A
@@ -72,7 +75,7 @@ def _schema() -> str:
         " label TEXT NOT NULL, style TEXT, confidence TEXT, store_id INTEGER, reason TEXT,"
         " kids INTEGER NOT NULL, PRIMARY KEY (tree, id)) WITHOUT ROWID;",
         "CREATE TABLE corr_row (list TEXT NOT NULL, pos INTEGER NOT NULL, store_id INTEGER,"
-        " cells TEXT NOT NULL, why TEXT NOT NULL, PRIMARY KEY (list, pos)) WITHOUT ROWID;",
+        " cells TEXT NOT NULL, why TEXT NOT NULL, extra TEXT, PRIMARY KEY (list, pos)) WITHOUT ROWID;",
     ))
 
 
@@ -99,12 +102,14 @@ class NodeRow:
 
 @dataclass(frozen=True, slots=True)
 class ListRow:
-    """One stored list line: its event, and its cells and explanation as the view serialised them."""
+    """One stored list line: its event, its cells and explanation as the view serialised them,
+    and what else its view keeps for it (JSON, or None)."""
 
     pos: int
     store_id: int | None
     cells: str
     why: str
+    extra: str | None
 
 
 @dataclass
@@ -124,6 +129,10 @@ def _view_key(name: str) -> str:
 
 def _total_key(name: str) -> str:
     return f"correlation_view_total:{name}"
+
+
+def _info_key(name: str) -> str:
+    return f"correlation_view_info:{name}"
 
 
 def ready(store: Store) -> bool:
@@ -184,10 +193,14 @@ def write_instances(store: Store, tables: CorrelationTables) -> bool:
     return True
 
 
+#: A list line to write: (store id, cells, why, extra).
+LineRow = tuple[int | None, str, str, str | None]
+
+
 def write_views(store: Store, trees: dict[str, Iterable[NodeRow]],
-                lists: dict[str, tuple[Iterable[tuple[int | None, str, str]], int]]) -> bool:
-    """Replace the named trees (nodes depth first, ids from 1, parent 0 at the top) and lists
-    (((store id, cells, why) in order), what the list counts) of `store`, CHUNK rows per
+                lists: dict[str, tuple[Iterable[LineRow], int]], infos: dict[str, str] | None = None) -> bool:
+    """Replace the named trees (nodes depth first, ids from 1, parent 0 at the top), lists
+    ((lines in order, what the list counts)) and notes (`view_info`) of `store`, CHUNK rows per
     transaction, each tagged as ready once whole; False when the database refuses or holds no
     instance tables of the current format."""
     conn = store.conn
@@ -196,7 +209,7 @@ def write_views(store: Store, trees: dict[str, Iterable[NodeRow]],
             return False
         names = (*trees, *lists)
         for name in names:
-            conn.execute("DELETE FROM meta WHERE key = ?", (_view_key(name),))
+            conn.execute("DELETE FROM meta WHERE key IN (?, ?)", (_view_key(name), _info_key(name)))
         conn.commit()
         for tree, nodes in trees.items():
             conn.execute("DELETE FROM corr_node WHERE tree = ?", (tree,))
@@ -209,8 +222,10 @@ def write_views(store: Store, trees: dict[str, Iterable[NodeRow]],
         for name, (rows, total) in lists.items():
             conn.execute("DELETE FROM corr_row WHERE list = ?", (name,))
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (_total_key(name), str(total)))
-            _chunked(conn, "INSERT INTO corr_row(list, pos, store_id, cells, why) VALUES (?, ?, ?, ?, ?)",
-                     ((name, pos, sid, cells, why) for pos, (sid, cells, why) in enumerate(rows)))
+            _chunked(conn, "INSERT INTO corr_row(list, pos, store_id, cells, why, extra) VALUES (?, ?, ?, ?, ?, ?)",
+                     ((name, pos, sid, cells, why, extra) for pos, (sid, cells, why, extra) in enumerate(rows)))
+        for name, info in (infos or {}).items():
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (_info_key(name), info))
         for name in names:
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                          (_view_key(name), str(CORRELATION_FORMAT)))
@@ -290,10 +305,31 @@ def list_size(store: Store, name: str) -> tuple[int, int]:
 def list_rows(store: Store, name: str, *, start: int = 0, limit: int = 500) -> list[ListRow]:
     """Lines `start`.. of a list, at most `limit`."""
     cur = store.conn.execute(
-        "SELECT pos, store_id, cells, why FROM corr_row WHERE list = ? AND pos >= ? ORDER BY pos LIMIT ?",
+        "SELECT pos, store_id, cells, why, extra FROM corr_row WHERE list = ? AND pos >= ? ORDER BY pos LIMIT ?",
         (name, start, limit),
     )
     return [ListRow(*row) for row in cur]
+
+
+def view_info(store: Store, name: str) -> str | None:
+    """The note a view stored on its whole list (`write_views`), or None."""
+    return store.get_meta(_info_key(name))
+
+
+def subtree(store: Store, tree: str, nth: int) -> tuple[int, list[NodeRow]]:
+    """(the id of the `nth` top-level node of a tree, or 0 if it has none; every node below
+    it, depth first): ids are depth first, so they are those between it and the next top node."""
+    tops = [row[0] for row in store.conn.execute(
+        "SELECT id FROM corr_node WHERE tree = ? AND parent = 0 ORDER BY id LIMIT 2 OFFSET ?", (tree, nth))]
+    if not tops:
+        return 0, []
+    end = tops[1] if len(tops) > 1 else None
+    cur = store.conn.execute(
+        "SELECT id, parent, label, style, confidence, store_id, reason, kids FROM corr_node"
+        " WHERE tree = ? AND id > ? AND id < ? ORDER BY id",
+        (tree, tops[0], end if end is not None else 2**62),
+    )
+    return tops[0], [NodeRow(*row) for row in cur]
 
 
 def links_of(store: Store, store_id: int) -> list[tuple[str, str, int | None, str, str]]:

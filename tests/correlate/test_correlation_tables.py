@@ -27,7 +27,8 @@ from tests.shared import require_shared
 from tui.model_cache import ModelCache
 from tui.nav_tree import NavTree, TreeItem, node_reason
 from tui.processes import ProcessesScreen
-from tui.stored_views import StoredNode, fetch_children, load_list, load_tree
+from tui.sessions import STORED, SessionsScreen, SessionsTable, _listed, line_tree
+from tui.stored_views import StoredNode, fetch_children, load_info, load_list, load_subtree, load_tree
 from tui.view_builders import all_view_builders
 
 BUILDERS = all_view_builders()
@@ -86,7 +87,7 @@ def _links(model: CorrelationModel, se: StoredEvent) -> list[tuple[str, str, int
     return out
 
 
-def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: pytest.MonkeyPatch) -> None:
+def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: pytest.MonkeyPatch) -> int:
     db = _store(tmp_path, events)
     monkeypatch.setattr(correlation_tables, "CHUNK", 7)  # written in many transactions
     cache = ModelCache()
@@ -97,17 +98,20 @@ def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: p
         model = model_from_store(store)
         for name, build in BUILDERS.items():
             built = build(model)
-            if built.tree is not None:
+            if built.tree is not None:  # (an iterable, made as it is read: built again for each look)
                 whole, _nodes = load_tree(store, name, EVERYTHING)
-                assert _shape(whole) == _shape(built.tree), name
+                assert _shape(whole) == _shape(list(build(model).tree or ())), name
                 tops, _count = load_tree(store, name, 0)
-                assert _shape(_unfolded(db, name, tops)) == _shape(built.tree), name
-            else:
+                assert _shape(_unfolded(db, name, tops)) == _shape(list(build(model).tree or ())), name
+            if built.rows is not None or built.tree is None:
                 total, lines, rows = load_list(store, name, EVERYTHING)
                 assert total == built.total and lines == len(rows)
-                assert [(r.store_id, [_text(c) for c in r.cells], _text(r.why)) for r in rows] == [
-                    (r.store_id, [_text(c) for c in r.cells], _text(r.why)) for r in built.rows or ()
+                assert [(r.store_id, [_text(c) for c in r.cells], _text(r.why), r.extra) for r in rows] == [
+                    (r.store_id, [_text(c) for c in r.cells], _text(r.why), getattr(r, "extra", None))
+                    for r in built.rows or ()
                 ], name
+                assert load_info(store, name) == built.info, name
+        sessions = _sessions_as_the_model_shows_them(store, model)
         correlated = {sid for sid, _eid in model.event_roles()} | set(model._sysmon_facts)
         for se in store.iter_events():
             expected = _links(model, se) if se.id in correlated else []
@@ -123,10 +127,35 @@ def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: p
             row = correlation_tables.instance(store, "process", p.index)
             assert row is not None and (row["pid"], row["image"], row["confidence"], row["reason"]) == (
                 p.pid, p.image, p.confidence, p.reason)
+    return sessions
+
+
+def _sessions_as_the_model_shows_them(store: Store, model: CorrelationModel) -> int:
+    """Every line of the Sessions list as read back (cells, what `/` searches, its 4624) and
+    the tree it shows when highlighted are the ones the model makes; how many lines."""
+    lines, total, computers = _listed(model)
+    stored_total, _count, rows = load_list(store, STORED, EVERYTHING)
+    assert (stored_total, load_info(store, STORED)) == (total, {"computers": computers})
+    assert [(r.store_id, [_text(c) for c in r.cells], r.extra) for r in rows] == [
+        (line.store_id, [_text(c) for c in line.cells], {"search": line.search}) for line in lines]
+    for number, line in enumerate(lines):
+        assert _shape(load_subtree(store, STORED, number)) == _shape(line_tree(line)), number
+    assert load_subtree(store, STORED, len(lines)) == []
+    return len(lines)
 
 
 def test_hand_made_logs_read_back_as_the_model_shows_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _same_as_the_model(tmp_path, load(*_hand_made()), monkeypatch)
+    assert _same_as_the_model(tmp_path, load(*_hand_made()), monkeypatch) > 0
+
+
+def test_a_runas_logs_sessions_read_back_as_the_model_shows_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real log with 4624s, 4672s and processes started in them (runas /netonly)."""
+    from tests.correlate.test_correlate_sessions import RUNAS
+
+    require_shared()
+    assert _same_as_the_model(tmp_path, load_evtx(RUNAS), monkeypatch) > 1
 
 
 def test_the_views_story_reads_back_as_the_model_shows_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,7 +242,69 @@ async def test_a_reopened_processes_view_shows_without_the_model(
         await wait_for(pilot, lambda: bool(tree.root.children) and not tree.filling)
         shown = [n.data for n in tree.walk() if n.data is not None]
         assert len(shown) == len(list(_walk(expected))) > 5
+        await app.push_screen(SessionsScreen(app.workspace))
+        table = app.screen.query_one(SessionsTable)
+        sessions = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: table.row_count > 0 and bool(sessions.root.children))
+        assert "logon session" in str(app.screen.query_one("#view-status").render())
     assert app.workspace.models.peek_model() is None
+
+
+def _session_screen(app: Any) -> tuple[list[list[str]], str]:
+    """What the Sessions view shows: its rows and its status line."""
+    table = app.screen.query_one(SessionsTable)
+    rows = [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
+    return rows, str(app.screen.query_one("#view-status").render())
+
+
+@sync
+async def test_a_reopened_sessions_view_shows_what_the_model_showed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """First open: the list and each row's tree from the model, the tables written behind it;
+    reopen with no model: the same rows, the same tree under each row, the same status, and
+    `/` finds a session by a value the list does not show (its logon id)."""
+    import time
+
+    from core.store.cache import open_inputs
+    from tests.app.story import Harness, tree_lines
+    from tests.apputil import DEMO
+
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    opened_store = open_inputs([str(DEMO)])
+    db = opened_store.path
+    opened_store.close()
+
+    async def everything(app: Harness, model_shown: list[list[str]] | None) -> tuple[
+            list[list[str]], list[list[str]], str]:
+        async with opened(app, (160, 48)) as pilot:
+            table = app.screen.query_one(SessionsTable)
+            tree = app.screen.query_one(NavTree)
+            await wait_for(pilot, lambda: table.row_count > 0 and bool(tree_lines(tree)))
+            rows, status = _session_screen(app)
+            trees: list[list[str]] = []
+            for number in range(table.row_count):
+                table.move_cursor(row=number)
+                await pilot.pause()
+                if model_shown is not None:  # read in a worker: until it shows what the model showed
+                    await wait_for(pilot, lambda n=number: tree_lines(tree) == model_shown[n])
+                await wait_for(pilot, lambda n=number: getattr(app.screen, "_shown", None) == n)
+                trees.append(tree_lines(tree))
+            table.move_cursor(row=0)
+            await pilot.press("slash", *"0x9f1b2c", "enter")
+            await wait_for(pilot, lambda: table.cursor_row != 0)
+            trees.append([str(table.cursor_row)])
+            deadline = time.monotonic() + 10
+            while not _ready(db, STORED):
+                assert time.monotonic() < deadline
+                await pilot.pause(0.05)
+        return rows, trees, status
+
+    first = await everything(Harness(db, SessionsScreen), None)
+    monkeypatch.setattr(mc, "build_model", _no_model)
+    again = Harness(db, SessionsScreen)
+    assert await everything(again, first[1]) == first
+    assert len(first[0]) > 5 and again.workspace.models.peek_model() is None
 
 
 def _walk(items: Sequence[TreeItem]) -> list[TreeItem]:
