@@ -94,13 +94,15 @@ def _style(style: str | Style) -> str:
 
 
 def text_parts(text: Text) -> list[Any]:
-    """[plain, base style, [[start, end, style], ...]]: a `Text` as JSON-able parts."""
-    return [text.plain, _style(text.style), [[s.start, s.end, _style(s.style)] for s in text.spans]]
+    """[plain, base style, [[start, end, style], ...]] and, if set, its justify (a right-aligned
+    count): a `Text` as JSON-able parts."""
+    parts = [text.plain, _style(text.style), [[s.start, s.end, _style(s.style)] for s in text.spans]]
+    return [*parts, text.justify] if text.justify else parts
 
 
 def text_from(parts: Sequence[Any]) -> Text:
-    plain, style, spans = parts
-    text = Text(plain, style=style)
+    plain, style, spans = parts[:3]
+    text = Text(plain, style=style, justify=parts[3] if len(parts) > 3 else None)
     text.spans[:] = [Span(start, end, span_style) for start, end, span_style in spans]
     return text
 
@@ -109,7 +111,7 @@ def label_row(label: Text | str) -> tuple[str, str | None]:
     """A label as (plain text, styles as JSON or None for a plain string label)."""
     if isinstance(label, str):
         return label, None
-    plain, style, spans = text_parts(label)
+    plain, style, spans = text_parts(label)[:3]
     return plain, json.dumps([style, spans])
 
 
@@ -217,8 +219,20 @@ def fetch_children(store_path: Path, tree: str, parent: int, after: int = 0) -> 
 def load_list(store: Store, name: str, limit: int) -> tuple[int, int, list[StoredRow]]:
     """(the list's `ViewRows.total`, how many lines it has, its first `limit` lines)."""
     total, lines = tables.list_size(store, name)
+    memo: dict[tuple[str, str, str], Text] = {}
+
+    def cell(parts: list[Any]) -> Text:
+        # Most cells repeat (computers, users, packages): equal ones are one shared `Text`, as
+        # the views make them (the table only reads them): 20,000 sessions read in 0.4 s, not 3.3 s.
+        plain, style, spans = parts[:3]
+        key = (plain, style, json.dumps(parts[2:]) if spans or len(parts) > 3 else "")
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = text_from(parts)
+        return text
+
     out = [
-        StoredRow(r.store_id, tuple(text_from(c) for c in json.loads(r.cells)), text_from(json.loads(r.why)),
+        StoredRow(r.store_id, tuple(cell(c) for c in json.loads(r.cells)), text_from(json.loads(r.why)),
                   None if r.extra is None else json.loads(r.extra))
         for r in tables.list_rows(store, name, limit=limit)
     ]

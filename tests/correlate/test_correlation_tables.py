@@ -47,7 +47,8 @@ def _store(tmp_path: Path, events: list[StoredEvent]) -> Path:
 def _text(label: Text | str) -> object:
     if isinstance(label, str):
         return ("str", label)
-    return ("text", label.plain, str(label.style), [(s.start, s.end, str(s.style)) for s in label.spans])
+    return ("text", label.plain, str(label.style), [(s.start, s.end, str(s.style)) for s in label.spans],
+            label.justify)
 
 
 def _shape(items: Sequence[TreeItem]) -> list[object]:
