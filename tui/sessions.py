@@ -222,6 +222,8 @@ class SessionsScreen(TreeViewScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("tab", "switch_pane", "List/tree", show=True),
     ]
+    #: The list's (and its trees') name in the store, as the other list views name theirs.
+    STORED_LIST = STORED
 
     @dataclass
     class StoredListed(Message):

@@ -16,11 +16,11 @@ def all_view_builders() -> dict[str, ViewBuilder]:
     from tui.handles import HandlesScreen, handle_rows
     from tui.process_access import ProcessAccessScreen, stored_access_rows
     from tui.processes import ProcessesScreen, stored_forest
-    from tui.sessions import STORED, stored_sessions
+    from tui.sessions import SessionsScreen, stored_sessions
 
     return {
         ProcessesScreen.STORED_TREE: stored_forest,
-        STORED: stored_sessions,
+        SessionsScreen.STORED_LIST: stored_sessions,
         HandlesScreen.STORED_LIST: handle_rows,
         ProcessAccessScreen.STORED_LIST: stored_access_rows,
     }
