@@ -50,6 +50,11 @@ class Loader:
         self.cache_ready = False
         self.state = LoadState()
         self.stopping = threading.Event()
+        #: The load worker is in `run` / the app has ended: the entry's lease is let go by
+        #: whichever of the two comes last (`close`), never under a running build.
+        self._ends = threading.Lock()
+        self._running = False
+        self._closed = False
         self._last_progress = 0.0
         self._started = 0.0
         self._records: dict[int, int] = {}
@@ -77,6 +82,20 @@ class Loader:
         """Blocking (the app's load worker): build the database, posting what happens."""
         entry = self.entry
         assert entry is not None, "prepare() first"
+        with self._ends:
+            if self._closed:
+                return
+            self._running = True
+        try:
+            self._run(entry, post)
+        finally:
+            with self._ends:
+                self._running = False
+                close = self._closed
+            if close:
+                entry.close()
+
+    def _run(self, entry: CacheEntry, post: Callable[[Message], object]) -> None:
         posted: Path | None = None  # the database the table was last told to read
 
         def started() -> None:
@@ -130,5 +149,11 @@ class Loader:
     def close(self) -> None:
         """The app ends: stop the build, and an ingest child the load worker never took over."""
         self.stopping.set()
-        if self.entry is not None:
-            self.entry.abandon()
+        if self.entry is None:
+            return
+        self.entry.abandon()
+        with self._ends:
+            self._closed = True
+            close = not self._running
+        if close:
+            self.entry.close()  # its lease (lock file descriptors), else held until the process ends

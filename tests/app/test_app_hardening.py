@@ -270,3 +270,38 @@ def test_worker_messages_that_arrive_after_the_screens_are_gone_do_nothing(tmp_p
     app.on_load_finished(LoadFinished())
     app.on_sigma_progressed(SigmaProgressed(SigmaProgress("loading", 1, 10)))
     assert app.workspace.store_path is None and not app.workspace.loaded
+
+
+def _lock_fds() -> list[str]:
+    import os
+
+    out: list[str] = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.endswith(".lock"):
+            out.append(target)
+    return out
+
+
+def test_an_app_that_ended_holds_no_cache_lock(tmp_path: Path, monkeypatch: Any) -> None:
+    """The cache entry's lease (lock file descriptors) is let go when the app ends: before,
+    every app opened in one process kept one or two lock files open until the process ended."""
+    import pytest
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc")
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    before = _lock_fds()
+
+    @sync
+    async def run() -> None:
+        for _ in range(2):  # a build, then a reopen from the cache
+            app = EvtxApp([str(DEMO)])
+            async with opened(app):
+                assert app.workspace.store_path is not None
+
+    run()
+    assert [f for f in _lock_fds() if f not in before] == []
