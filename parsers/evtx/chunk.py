@@ -17,12 +17,13 @@ from __future__ import annotations
 import struct
 
 from core.model.event import Event, make_event
-from core.model.rows import EventRow, Postings, encode_one
+from core.model.rows import EventRow
 from parsers.evtx import canon
 from parsers.evtx.canon import ShapeKey, content_id
 from parsers.evtx.codegen import codegen
 from parsers.evtx.errors import BinXmlError, HopelessRecord
 from parsers.evtx.interpret import Builder, EventTuple, build_event
+from parsers.evtx.pieces import PiecePostings, encode_one
 from parsers.evtx.plan import compile_plan
 from parsers.evtx.templates import MAX_DEPTH, Root, parse_fragment, parse_root
 from parsers.evtx.trees import MAX_TEMPLATES, ChunkLimit, RecordTrees
@@ -151,9 +152,10 @@ class ChunkDecoder:
             raise plan
         return plan(buf, roots, record_number, source, locator)
 
-    def encode_row(self, rel: int, source: int, locator: int, sid: int, postings: Postings) -> EventRow:
+    def encode_row(self, rel: int, source: int, locator: int, sid: int, postings: PiecePostings) -> EventRow:
         """`decode_tuple` as the event's store row (`core.model.rows`, id `sid`), its EventData pairs
-        added to `postings`: the generated encoder goes from the bytes to the row directly."""
+        added to `postings` by their marshal pieces (`parsers.evtx.pieces`): the generated
+        encoder goes from the bytes to the row directly."""
         buf = self.buf
         if buf[rel + 28] & 0x0F != 0x0C and buf[rel + 24] & 0x0F != 0x0C:
             return encode_one(sid, postings, self.decode_tuple(rel, source, locator))

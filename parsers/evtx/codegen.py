@@ -12,17 +12,16 @@ needed as): the prologue (EventID and time), the fields and the two returns (Eve
 store row), then the readers of the needed values (integer runs, cached EventData pairs, text
 per value type), and last the assembly of both functions and their compilation. Nothing from
 the file reaches the generated source: literal texts and names are passed in the constants
-tuple `K`. Equal shapes give equal source, so compiled code is shared (bounded).
+`C0`, `C1`... Equal shapes give equal source, so compiled code is shared (bounded).
 """
 
 from __future__ import annotations
 
-import marshal
 import struct
 from typing import Any
 
 from core.model.event import parse_time
-from core.model.rows import MARSHAL_VERSION, encode_one
+from parsers.evtx import pieces
 from parsers.evtx import runtime as rt
 from parsers.evtx.errors import BinXmlError
 from parsers.evtx.interpret import Builder, exact_ticks, interpreter
@@ -50,6 +49,10 @@ _INTS: dict[int, tuple[str, int, str]] = {
 _UNPACK = {fmt: struct.Struct(fmt).unpack_from for fmt, _, _ in _INTS.values()}
 #: Types whose text never holds CR, LF or TAB: no line-end or attribute normalisation needed.
 _PLAIN_TYPES = frozenset({T_NULL, *_INTS, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13})
+#: Types of the EventData values kept as ready pairs (and pieces) by their raw bytes.
+_CACHED_TYPES = frozenset({T_WSTRING, *_INTS})
+#: SIDs and GUIDs: their text is cached by `runtime`; the encoder keeps their pairs' pieces.
+_PIECE_TYPES = frozenset({0x13, 0x0F})
 #: Ticks of 9999-12-31: python-evtx's FILETIME rendering cannot fail below this (above it, the
 #: skipped rendering is done anyway so that an overflow still rejects the record as before).
 _SAFE_TICKS = 2650467743999999999
@@ -112,10 +115,13 @@ def _fast_time(plan: Plan, types: list[bytes]) -> int | None:
     return None
 
 
-def _cached_pairs(plan: Plan, slot_type: list[int], fast_time: int | None) -> dict[int, int]:
+def _cached_pairs(
+    plan: Plan, slot_type: list[int], fast_time: int | None, kinds: frozenset[int] = _CACHED_TYPES
+) -> dict[int, int]:
     """EventData pairs (index -> slot) whose value is used nowhere else: looked up by their raw
     bytes in a cache of ready (name, text) pairs shared by every shape (`runtime.pair_cache`):
-    logs repeat most values, and a lookup costs a third of decoding, normalising and pairing."""
+    logs repeat most values, and a lookup costs a third of decoding, normalising and pairing.
+    (With `kinds` SID and GUID: the pairs whose marshal piece the encoder caches.)"""
     slot_uses: dict[int, int] = {}
     for field in _system_specs(plan) + list(plan.data_values):
         for part in (field,) if isinstance(field, (int, str)) else (field or ()):
@@ -127,7 +133,7 @@ def _cached_pairs(plan: Plan, slot_type: list[int], fast_time: int | None) -> di
             isinstance(value, int)
             and slot_uses.get(value) == 1
             and value != fast_time
-            and (slot_type[value] == T_WSTRING or slot_type[value] in _INTS)
+            and slot_type[value] in kinds
         ):
             cached[j] = value
     return cached
@@ -151,11 +157,13 @@ class _Generator:
         self.fast_time = _fast_time(plan, types)
         self.cached = _cached_pairs(plan, slot_type, self.fast_time)  # data pair index -> slot
         self.cached_slots = set(self.cached.values())
+        # SID and GUID pairs: the encoder looks their marshal pieces up by the value's bytes
+        self.piece_slots = {k: j for j, k in _cached_pairs(plan, slot_type, self.fast_time, _PIECE_TYPES).items()}
         # The readers: guards that send the record to the interpreter, decoding lines, and the
         # pair-cache miss functions.
         self.guards: list[str] = []
         self.inline_roots: set[int] = set()
-        self.decode: list[str] = []
+        self.decode: list[str | tuple[str, str]] = []  # (build's line, encode's line) where they differ
         self.has_wstring = False
         self.misses: list[str] = []
         self.odd: list[str] = []  # cached UTF-16 values: an odd size (never seen) goes to the interpreter
@@ -164,7 +172,7 @@ class _Generator:
 
     def const(self, value: object) -> str:
         self.consts.append(value)
-        return f"K[{len(self.consts) - 1}]"
+        return f"C{len(self.consts) - 1}"
 
     def slot_text(self, k: int) -> str:
         if k == self.fast_time:
@@ -238,15 +246,16 @@ class _Generator:
             body.append(f"        ticks = PT({sys_time})")
         return body
 
-    def emit_fields(self) -> tuple[list[str], str, str]:
-        """The EventData pairs, the record id and the System fields after the time, as
-        expressions (the order of the calls fixes the constants' indices)."""
+    def emit_fields(self) -> tuple[list[tuple[str, str] | None], str, str]:
+        """The EventData pairs ((name, text) expressions; None for a cached pair), the record id
+        and the System fields after the time, as expressions (the order of the calls fixes the
+        constants' indices)."""
         plan = self.plan
         assert plan.static_names is not None
         provider_specs = [p for p in (plan.provider_name, plan.provider_source) if p is not None]
         provider = " or ".join(self.text(p, attr=True) for p in provider_specs) or "''"
-        pairs = [
-            f"d{j}" if j in self.cached else f"({self.const(name)}, {self.text(value)})"
+        pairs: list[tuple[str, str] | None] = [
+            None if j in self.cached else (self.const(name), self.text(value))
             for j, (name, value) in enumerate(zip(plan.static_names, plan.data_values, strict=True))
         ]
         record_id = self.num(plan.record_id)
@@ -259,14 +268,21 @@ class _Generator:
         )
         return pairs, record_id, system
 
-    def emit_returns(self, pairs: list[str], record_id: str, system: str) -> tuple[list[str], list[str]]:
+    def emit_returns(
+        self, pairs: list[tuple[str, str] | None], record_id: str, system: str
+    ) -> tuple[list[str], list[str]]:
         """The ends of both functions: the Event tuple, and the store row
-        (`core.model.rows.encode_tuples` for this one event) with its pairs added to `P`."""
-        build_ret = [
-            f"    return (source, record_number, {record_id}, {system}, ({''.join(p + ', ' for p in pairs)}), locator)"
+        (`core.model.rows.encode_tuples` for this one event) with its pairs' marshal pieces
+        (`parsers.evtx.pieces`) added to `P` and joined into the EventData blob."""
+        shown = "".join(f"d{j}, " if p is None else f"({p[0]}, {p[1]}), " for j, p in enumerate(pairs))
+        build_ret = [f"    return (source, record_number, {record_id}, {system}, ({shown}), locator)"]
+        assert self.plan.static_names is not None
+        piece_pairs = set(self.piece_slots.values())
+        encode_ret = [
+            f"    d{j} = PP({self.const(pieces.name_head(self.plan.static_names[j]))}, {p[1]})"
+            for j, p in enumerate(pairs)
+            if p is not None and j not in piece_pairs
         ]
-        encode_ret = [f"    d{j} = {p}" for j, p in enumerate(pairs) if j not in self.cached]
-        encode_ret.append(f"    data = ({''.join(f'd{j}, ' for j in range(len(pairs)))})")
         encode_ret.extend(f"    P[d{j}].append(sid)" for j in range(len(pairs)))
         if record_id == "None":
             record_id = "record_number"
@@ -274,9 +290,14 @@ class _Generator:
             record_id = f"(rid if (rid := {record_id}) is not None else record_number)"
         encode_ret.append(
             f"    return (sid, source, record_number, {record_id}, {system}, locator, "
-            f"{'DUMPS(data, MV)' if pairs else 'EMPTY'})"
+            f"{self._blob(len(pairs))})"
         )
         return build_ret, encode_ret
+
+    def _blob(self, count: int) -> str:
+        if not count:
+            return "EMPTY"
+        return f"JOIN(({self.const(pieces.tuple_head(count))}, {''.join(f'd{j}, ' for j in range(count))}))"
 
     # -- the readers of the needed values ---------------------------------------------------
 
@@ -332,8 +353,9 @@ class _Generator:
                     decode.append(f"    v{m} = f{shown.replace('{', '{n' + str(m))!r}")
 
     def emit_pair_reads(self) -> None:
-        """Cached EventData pairs: a lookup by the value's bytes, and a miss function `M{j}`
-        that decodes, pairs and remembers the value."""
+        """Cached EventData pairs: a lookup by the value's bytes, and a miss function that
+        decodes and remembers the value as the pair (`M{j}`, for the Event) or as the pair's
+        marshal piece (`Q{j}`, for the store row)."""
         plan, misses = self.plan, self.misses
         assert plan.static_names is not None
         for j, k in self.cached.items():
@@ -342,16 +364,22 @@ class _Generator:
             self.inline_roots.add(r)
             name = self.const(plan.static_names[j])
             recipe = self._pair_recipe(k, t)
-            cache = self.const(rt.pair_cache(plan.static_names[j], t))
+            pair_cache, piece_cache = rt.pair_cache(plan.static_names[j], t), rt.piece_cache(plan.static_names[j], t)
+            cache, get = self.const(pair_cache), self.const(pair_cache.get)
+            kept, kept_get = self.const(piece_cache), self.const(piece_cache.get)
+            head = self.const(pieces.name_head(plan.static_names[j]))
             # The value's bytes end where the next one starts (sizes are guarded: exact and even).
-            self.decode.append(f"    d{j} = {cache}.get(w := buf[o{r}[{i}] : o{r}[{i + 1}]]) or M{j}(w)")
-            misses.append(f"def M{j}(w):")
-            misses.extend(recipe)
-            misses.append(f"    d = ({name}, v)")
-            misses.append(f"    if len({cache}) < CACHE_ITEMS and BUDGET[0] > 0:")
-            misses.append(f"        {cache}[w] = d")
-            misses.append("        BUDGET[0] -= 1")
-            misses.append("    return d")
+            w = f"w := buf[o{r}[{i}] : o{r}[{i + 1}]]"
+            self.decode.append((f"    d{j} = {get}({w}) or M{j}(w)", f"    d{j} = {kept_get}({w}) or Q{j}(w)"))
+            kinds = (("M", f"({name}, v)", cache, "BUDGET"), ("Q", f"{head} + SP(v)", kept, "PBUDGET"))
+            for fn, made, table, budget in kinds:
+                misses.append(f"def {fn}{j}(w):")
+                misses.extend(recipe)
+                misses.append(f"    d = {made}")
+                misses.append(f"    if len({table}) < CACHE_ITEMS and {budget}[0] > 0:")
+                misses.append(f"        {table}[w] = d")
+                misses.append(f"        {budget}[0] -= 1")
+                misses.append("    return d")
 
     def _pair_recipe(self, k: int, t: int) -> list[str]:
         """The miss function's decoding of the cached value `w` (slot `k`, type `t`) into `v`."""
@@ -391,13 +419,37 @@ class _Generator:
         """A cached text stands for the SID's exact bytes (hence the range guard)."""
         self.inline_roots.add(r)
         self.decode.append(f"    a = o{r}[{i}]")
-        self.decode.append(f"    v{k} = SIDS.get(buf[a : a + s{r}[{i}]]) or SID(buf, a, s{r}[{i}])")
+        text = "SIDS.get(w) or SID(buf, a, len(w))"  # the range is guarded: len(w) is the size
+        self.decode.append(self._piece_read(k, f"v{k} = SIDS.get(buf[a : a + s{r}[{i}]]) or SID(buf, a, s{r}[{i}])",
+                                            f"buf[a : a + s{r}[{i}]]", text, "len(w) > 1 and len(w) == 8 + 4 * w[1]"))
 
     def _read_guid(self, k: int, r: int, i: int) -> None:
         self.inline_roots.add(r)
         self.guards.append(f"s{r}[{i}] != 16")
         self.decode.append(f"    a = o{r}[{i}]")
-        self.decode.append(f"    v{k} = GUIDS.get(buf[a : a + 16]) or GUID(buf, a)")
+        self.decode.append(self._piece_read(k, f"v{k} = GUIDS.get(buf[a : a + 16]) or GUID(buf, a)",
+                                            "buf[a : a + 16]", "GUIDS.get(w) or GUID(buf, a)", "True"))
+
+    def _piece_read(self, k: int, line: str, raw: str, text: str, exact: str) -> str | tuple[str, str]:
+        """`line` reads slot `k`; when it is an EventData value used there alone, the encoder reads
+        the pair's piece instead: by the value's bytes `raw`, or on a miss from `text` (the same
+        rendering as `line`), kept when the text depends on those bytes alone (`exact`)."""
+        j = self.piece_slots.get(k)
+        if j is None:
+            return "    " + line
+        assert self.plan.static_names is not None
+        name, t = self.plan.static_names[j], self.slot_type[k]
+        table = rt.piece_cache(name, t)
+        kept, kept_get, head = self.const(table), self.const(table.get), self.const(pieces.name_head(name))
+        self.misses.extend([
+            f"def Q{j}(w, buf, a):",
+            f"    d = {head} + SP({text})",
+            f"    if {exact} and len({kept}) < CACHE_ITEMS and PBUDGET[0] > 0:",
+            f"        {kept}[w] = d",
+            "        PBUDGET[0] -= 1",
+            "    return d",
+        ])
+        return "    " + line, f"    d{j} = {kept_get}(w := {raw}) or Q{j}(w, buf, a)"
 
     def _read_wstring(self, k: int, r: int, i: int) -> None:
         """Decoded in line; a text that is not all printable takes the fix-up branch, where its
@@ -438,13 +490,14 @@ class _Generator:
                 lines.append("    n = len(buf)")
                 lines.append(f"    if {' or '.join(guards)}:")
                 lines.append(fallback)
+            decode = [line if isinstance(line, str) else line[slow_call != "SLOW"] for line in self.decode]
             if self.has_wstring:
                 lines.append("    try:")
-                lines.extend("    " + line for line in self.decode)
+                lines.extend("    " + line for line in decode)
                 lines.append("    except UnicodeDecodeError:")
                 lines.append(fallback)
             else:
-                lines.extend(self.decode)
+                lines.extend(decode)
             lines.extend(body)
             lines.extend(ret)
         source = "\n".join(lines)
@@ -459,7 +512,7 @@ def _load(source: str, consts: list[object], slow: Builder) -> Builder:
     """Compile `source` (once per process for equal sources) and bind its names: the constants,
     the runtime helpers, and the interpreter `slow` as the fallback."""
     namespace: dict[str, Any] = {
-        "K": tuple(consts),
+        **{f"C{i}": value for i, value in enumerate(consts)},
         "NT": rt.norm_text,
         "NA": rt.norm_attr,
         "I": to_int,
@@ -471,9 +524,11 @@ def _load(source: str, consts: list[object], slow: Builder) -> Builder:
         "SLOW": slow,
         "CACHE_ITEMS": rt.PAIR_CACHE_ITEMS,
         "BUDGET": rt.PAIR_BUDGET,
-        "ENC1": encode_one,
-        "DUMPS": marshal.dumps,
-        "MV": MARSHAL_VERSION,
+        "PBUDGET": rt.PIECE_BUDGET,
+        "ENC1": pieces.encode_one,
+        "PP": pieces.pair_piece,
+        "SP": pieces.str_piece,
+        "JOIN": b"".join,
         "EMPTY": b"",
         "SIDS": rt.SIDS,
         "SID": rt.render_sid,
