@@ -26,6 +26,7 @@ from parsers.evtx import runtime as rt
 from parsers.evtx.errors import BinXmlError
 from parsers.evtx.interpret import Builder, exact_ticks, interpreter
 from parsers.evtx.plan import Plan, Spec, to_int
+from parsers.evtx.templates import Root
 from parsers.evtx.values import RENDER, T_BXML, T_FILETIME, T_NULL, T_WSTRING, render_filetime
 
 #: Compiled builders by source text (bounded: a crafted file could make every shape distinct).
@@ -146,6 +147,7 @@ class _Generator:
 
     def __init__(self, plan: Plan, types: list[bytes], slot_type: list[int]) -> None:
         self.plan = plan
+        self.types = types
         self.refs = plan.refs
         self.slot_type = slot_type
         self.consts: list[object] = []
@@ -478,14 +480,25 @@ class _Generator:
             for r in sorted({r for r, _ in self.refs} | {0})
         ]
         lines: list[str] = list(self.misses)
-        for name, ret, slow_call in (
-            ("build(buf, roots, record_number, source, locator)", build_ret, "SLOW"),
-            ("encode(buf, roots, record_number, source, locator, sid, P)", encode_ret, "ENC1(sid, P, SLOW"),
-        ):
-            fallback = f"        return {slow_call}(buf, roots, record_number, source, locator)"
+        functions = [
+            ("build(buf, roots, record_number, source, locator)", build_ret, "SLOW", "roots"),
+            ("encode(buf, roots, record_number, source, locator, sid, P)", encode_ret, "ENC1(sid, P, SLOW", "roots"),
+        ]
+        n_roots = len(self.types)
+        if n_roots <= 2 and "EXACT(" not in "\n".join(body):
+            # `encode` for a record whose roots `ChunkDecoder.encode_row` read itself (no Root
+            # objects): their offsets and sizes (o1, s1 unused with one root); Roots only to fall back
+            rebuilt = ", ".join(f"R(0, {self.const(self.types[r])}, s{r}, o{r})" for r in range(n_roots))
+            functions.append(
+                ("fast(buf, o0, s0, o1, s1, record_number, source, locator, sid, P)", encode_ret,
+                 "ENC1(sid, P, SLOW", f"[{rebuilt}]")
+            )
+        for name, ret, slow_call, roots in functions:
+            fallback = f"        return {slow_call}(buf, {roots}, record_number, source, locator)"
             fallback += ")" if slow_call != "SLOW" else ""
             lines.append(f"def {name}:")
-            lines.extend(head)
+            if roots == "roots":
+                lines.extend(head)
             if guards:
                 lines.append("    n = len(buf)")
                 lines.append(f"    if {' or '.join(guards)}:")
@@ -534,6 +547,7 @@ def _load(source: str, consts: list[object], slow: Builder) -> Builder:
         "SID": rt.render_sid,
         "GUIDS": rt.GUIDS,
         "GUID": rt.render_guid,
+        "R": Root,
     }
     code = _CODE_CACHE.get(source)
     if code is None:  # the same shape in another file gives the same source: compile once
@@ -543,4 +557,5 @@ def _load(source: str, consts: list[object], slow: Builder) -> Builder:
     exec(code, namespace)  # noqa: S102 - our own code
     builder: Builder = namespace["build"]
     builder.encode = namespace["encode"]  # type: ignore[attr-defined]
+    builder.fast = namespace.get("fast")  # type: ignore[attr-defined]
     return builder
