@@ -8,7 +8,7 @@ handles the usual sizes only: any other declared size, or a value outside the ch
 UTF-16, hands the record to the plan interpreter, which applies python-evtx's rules.
 
 The generator works in named steps over one `_Generator` (its constants and what each slot is
-needed as): the prologue (EventID and time), the fields and the two returns (Event tuple and
+needed as; the decisions per slot are `parsers.evtx.codegen_slots`): the prologue (EventID and time), the fields and the two returns (Event tuple and
 store row), then the readers of the needed values (integer runs, cached EventData pairs, text
 per value type), and last the assembly of both functions and their compilation. Nothing from
 the file reaches the generated source: literal texts and names are passed in the constants
@@ -23,40 +23,26 @@ from typing import Any
 from core.model.event import parse_time
 from parsers.evtx import pieces
 from parsers.evtx import runtime as rt
+from parsers.evtx.codegen_slots import (
+    INTS,
+    PIECE_TYPES,
+    PLAIN_TYPES,
+    SAFE_TICKS,
+    UNPACK,
+    cached_pairs,
+    inline_types,
+    time_slot,
+)
 from parsers.evtx.errors import BinXmlError
 from parsers.evtx.interpret import Builder, exact_ticks, interpreter
 from parsers.evtx.plan import Plan, Spec, to_int
 from parsers.evtx.templates import Root
-from parsers.evtx.values import RENDER, T_BXML, T_FILETIME, T_NULL, T_WSTRING, render_filetime
+from parsers.evtx.values import RENDER, T_NULL, T_WSTRING, render_filetime
 
 #: Compiled builders by source text (bounded: a crafted file could make every shape distinct).
 _CODE_CACHE: dict[str, Any] = {}
 MAX_CODE_CACHE = 2048
 
-#: Integer substitution types decoded in line: (struct format, width, text format). Their text
-#: is `str()` of the number (hex with a fixed width for 0x14/0x15), as `values.RENDER` gives it.
-_INTS: dict[int, tuple[str, int, str]] = {
-    0x03: ("<b", 1, "{}"),
-    0x04: ("<B", 1, "{}"),
-    0x05: ("<h", 2, "{}"),
-    0x06: ("<H", 2, "{}"),
-    0x07: ("<i", 4, "{}"),
-    0x08: ("<I", 4, "{}"),
-    0x09: ("<q", 8, "{}"),
-    0x0A: ("<Q", 8, "{}"),
-    0x14: ("<I", 4, "0x{:08x}"),
-    0x15: ("<Q", 8, "0x{:016x}"),
-}
-_UNPACK = {fmt: struct.Struct(fmt).unpack_from for fmt, _, _ in _INTS.values()}
-#: Types whose text never holds CR, LF or TAB: no line-end or attribute normalisation needed.
-_PLAIN_TYPES = frozenset({T_NULL, *_INTS, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13})
-#: Types of the EventData values kept as ready pairs (and pieces) by their raw bytes.
-_CACHED_TYPES = frozenset({T_WSTRING, *_INTS})
-#: SIDs and GUIDs: their text is cached by `runtime`; the encoder keeps their pairs' pieces.
-_PIECE_TYPES = frozenset({0x13, 0x0F})
-#: Ticks of 9999-12-31: python-evtx's FILETIME rendering cannot fail below this (above it, the
-#: skipped rendering is done anyway so that an overflow still rejects the record as before).
-_SAFE_TICKS = 2650467743999999999
 
 
 def codegen(plan: Plan, types: list[bytes]) -> Builder:
@@ -68,7 +54,7 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
     substitution table, unknown types) get the plan interpreter itself.
     """
     slow = interpreter(plan)
-    slot_type = _inline_types(plan, types)
+    slot_type = inline_types(plan, types)
     if slot_type is None:
         return slow
     gen = _Generator(plan, types, slot_type)
@@ -80,64 +66,6 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
     gen.emit_pair_reads()
     gen.emit_text_reads()
     return _load(gen.assemble(body, build_ret, encode_ret), gen.consts, slow)
-
-
-def _inline_types(plan: Plan, types: list[bytes]) -> list[int] | None:
-    """The substitution type of each slot of `plan`, or None when the plan is left to the
-    interpreter."""
-    if plan.static_names is None:  # Data names from substitutions: interpret the plan
-        return None
-    refs = plan.refs
-    if any(i >= len(types[r]) for r, i in refs):
-        return None  # the interpreter raises IndexError, as before: the record falls back
-    slot_type = [types[r][i] for r, i in refs]
-    if any(t != T_BXML and t not in RENDER and t not in _INTS for t in slot_type):
-        return None
-    return slot_type
-
-
-def _system_specs(plan: Plan) -> list[Spec | None]:
-    """Every spec of the plan that feeds a System field."""
-    return [
-        plan.event_id, plan.record_id, plan.version, plan.level, plan.task, plan.opcode, plan.keywords,
-        plan.channel, plan.computer, plan.provider_name, plan.provider_source, plan.pid, plan.tid,
-        plan.user_sid, plan.time_attr, plan.sys_time_attr,
-    ]
-
-
-def _fast_time(plan: Plan, types: list[bytes]) -> int | None:
-    """The slot of TimeCreated's SystemTime when it is the first FILETIME of the record's root
-    (usual): its ticks are read directly and its text is not needed (unless a Data field keeps
-    it too)."""
-    spec = plan.time_attr
-    refs = plan.refs
-    if isinstance(spec, int) and refs[spec][0] == 0 and types[0].find(T_FILETIME) == refs[spec][1]:
-        return spec
-    return None
-
-
-def _cached_pairs(
-    plan: Plan, slot_type: list[int], fast_time: int | None, kinds: frozenset[int] = _CACHED_TYPES
-) -> dict[int, int]:
-    """EventData pairs (index -> slot) whose value is used nowhere else: looked up by their raw
-    bytes in a cache of ready (name, text) pairs shared by every shape (`runtime.pair_cache`):
-    logs repeat most values, and a lookup costs a third of decoding, normalising and pairing.
-    (With `kinds` SID and GUID: the pairs whose marshal piece the encoder caches.)"""
-    slot_uses: dict[int, int] = {}
-    for field in _system_specs(plan) + list(plan.data_values):
-        for part in (field,) if isinstance(field, (int, str)) else (field or ()):
-            if isinstance(part, int):
-                slot_uses[part] = slot_uses.get(part, 0) + 1
-    cached: dict[int, int] = {}
-    for j, value in enumerate(plan.data_values):
-        if (
-            isinstance(value, int)
-            and slot_uses.get(value) == 1
-            and value != fast_time
-            and slot_type[value] in kinds
-        ):
-            cached[j] = value
-    return cached
 
 
 class _Generator:
@@ -156,11 +84,11 @@ class _Generator:
         # How each UTF-16 slot's text is used: "T" (element text), "A" (attribute), "raw" (joined
         # with other parts). Used one way only, its normalisation joins the rare fix-up branch.
         self.wide_uses: dict[int, set[str]] = {}
-        self.fast_time = _fast_time(plan, types)
-        self.cached = _cached_pairs(plan, slot_type, self.fast_time)  # data pair index -> slot
+        self.fast_time = time_slot(plan, types)
+        self.cached = cached_pairs(plan, slot_type, self.fast_time)  # data pair index -> slot
         self.cached_slots = set(self.cached.values())
         # SID and GUID pairs: the encoder looks their marshal pieces up by the value's bytes
-        self.piece_slots = {k: j for j, k in _cached_pairs(plan, slot_type, self.fast_time, _PIECE_TYPES).items()}
+        self.piece_slots = {k: j for j, k in cached_pairs(plan, slot_type, self.fast_time, PIECE_TYPES).items()}
         # The readers: guards that send the record to the interpreter, decoding lines, and the
         # pair-cache miss functions.
         self.guards: list[str] = []
@@ -191,7 +119,7 @@ class _Generator:
         slot_type = self.slot_type
         if isinstance(spec, int):
             var = self.slot_text(spec)
-            if slot_type[spec] in _PLAIN_TYPES:
+            if slot_type[spec] in PLAIN_TYPES:
                 return var
             if slot_type[spec] == T_WSTRING:  # settled in `assemble`, once every use is known
                 self.wide_uses.setdefault(spec, set()).add("A" if attr else "T")
@@ -212,7 +140,7 @@ class _Generator:
             return "None"
         if isinstance(spec, str):
             return self.const(to_int(spec))
-        if isinstance(spec, int) and self.slot_type[spec] in _INTS:
+        if isinstance(spec, int) and self.slot_type[spec] in INTS:
             self.int_slots.add(spec)
             return f"n{spec}"
         return f"I({self.text(spec, attr)})"
@@ -239,7 +167,7 @@ class _Generator:
         if fast_time is not None:
             self.int_slots.add(fast_time)
             body.append(f"    ticks = n{fast_time} or None")
-            body.append(f"    if ticks is not None and ticks > {_SAFE_TICKS}:")
+            body.append(f"    if ticks is not None and ticks > {SAFE_TICKS}:")
             body.append("        RF(ticks)")
         else:
             body.append(f"    ticks = EXACT(r0, buf, {self.text(plan.time_attr, attr=True)})")
@@ -312,7 +240,7 @@ class _Generator:
                 k not in self.text_slots
                 and k not in self.int_slots
                 and k != self.fast_time
-                and t not in _INTS
+                and t not in INTS
                 and k not in self.cached_slots
             ):
                 self.text_slots.add(k)
@@ -325,7 +253,7 @@ class _Generator:
         for k, (r, i) in enumerate(refs):
             t = slot_type[k]
             if (
-                (t in _INTS or k == self.fast_time)
+                (t in INTS or k == self.fast_time)
                 and k not in self.cached_slots
                 and (k in self.int_slots or k in self.text_slots)
             ):
@@ -339,7 +267,7 @@ class _Generator:
             self.inline_roots.add(r)
             fmts = ""
             for m in run:
-                fmt, width, _ = _INTS.get(slot_type[m], ("<Q", 8, "{}"))
+                fmt, width, _ = INTS.get(slot_type[m], ("<Q", 8, "{}"))
                 self.guards.append(f"s{r}[{refs[m][1]}] != {width}")
                 fmts += fmt[1:]
             if fmts == "B":
@@ -348,7 +276,7 @@ class _Generator:
                 names = ", ".join(f"n{m}" for m in run)
                 decode.append(f"    {names}, = {self.const(struct.Struct('<' + fmts).unpack_from)}(buf, o{r}[{i}])")
             for m in run:
-                shown = _INTS.get(slot_type[m], ("<Q", 8, "{}"))[2]
+                shown = INTS.get(slot_type[m], ("<Q", 8, "{}"))[2]
                 if m in self.text_slots and shown == "{}":
                     decode.append(f"    v{m} = str(n{m})")
                 elif m in self.text_slots:  # a fixed hex format of our own, as an f-string
@@ -394,9 +322,9 @@ class _Generator:
                 "    if not v.isprintable():",
                 "        v = NT(FIXW(v))",
             ]
-        fmt, width, shown = _INTS[t]
+        fmt, width, shown = INTS[t]
         self.guards.append(f"s{r}[{i}] != {width}")
-        read = "w[0]" if fmt == "<B" else f"{self.const(_UNPACK[fmt])}(w, 0)[0]"
+        read = "w[0]" if fmt == "<B" else f"{self.const(UNPACK[fmt])}(w, 0)[0]"
         return [f"    v = {'str(' + read + ')' if shown == '{}' else 'f' + repr(shown.replace('{', '{' + read))}"]
 
     def emit_text_reads(self) -> None:
@@ -404,7 +332,7 @@ class _Generator:
         caches, UTF-16 decoded in line, the rest through `values.RENDER`."""
         for k, (r, i) in enumerate(self.refs):
             t = self.slot_type[k]
-            if t in _INTS or k == self.fast_time or k in self.cached_slots or k not in self.text_slots:
+            if t in INTS or k == self.fast_time or k in self.cached_slots or k not in self.text_slots:
                 continue
             if t == T_NULL:
                 self.decode.append(f"    v{k} = ''")
