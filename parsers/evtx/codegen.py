@@ -8,11 +8,12 @@ handles the usual sizes only: any other declared size, or a value outside the ch
 UTF-16, hands the record to the plan interpreter, which applies python-evtx's rules.
 
 The generator works in named steps over one `_Generator` (its constants and what each slot is
-needed as; the decisions per slot are `parsers.evtx.codegen_slots`): the prologue (EventID and time), the fields and the two returns (Event tuple and
-store row), then the readers of the needed values (integer runs, cached EventData pairs, text
-per value type), and last the assembly of both functions and their compilation. Nothing from
-the file reaches the generated source: literal texts and names are passed in the constants
-`C0`, `C1`... Equal shapes give equal source, so compiled code is shared (bounded).
+needed as; the decisions per slot are `parsers.evtx.codegen_slots`): the prologue (EventID and
+time), the fields and the two returns (Event tuple and store row), then the readers of the
+needed values (integer runs, cached EventData pairs, text per value type), and last the assembly
+of both functions and their compilation. Nothing from the file reaches the generated source:
+literal texts and names are passed in the constants `C0`, `C1`... Equal shapes give equal
+source, so compiled code is shared (bounded).
 """
 
 from __future__ import annotations
