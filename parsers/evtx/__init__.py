@@ -32,9 +32,10 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple, TypeVar
 
 from core.model.event import Event, InputError, ParseIssue, make_event
-from core.model.rows import ID_SHIFT, MAX_PLACE, EventRow, Postings, new_postings
+from core.model.rows import ID_SHIFT, MAX_PLACE, EventRow, Postings
 from parsers import lifeline
 from parsers.evtx import decoder as evtx_fast
+from parsers.evtx import pieces
 from parsers.evtx.reference import CHUNK_SIZE, FILE_HEADER_SIZE, check_evtx_header
 
 #: Files smaller than this are decoded in the calling process.
@@ -202,11 +203,11 @@ def _encode_range(buf: Any, path: str, source: int, first: int, count: int) -> E
     and record offset (`core.model.rows.store_id`: `_plan` refuses files too large for it)."""
     rows: list[EventRow] = []
     issues: list[ParseIssue] = []
-    postings = new_postings()
+    postings = pieces.new_piece_postings()
     base = source << ID_SHIFT
     for index, chunk_ofs in _chunks(buf, first, count):
         evtx_fast.encode_chunk(buf, index, chunk_ofs, source, path, base, postings, rows, issues)
-    return EncodedBatch(rows, dict(postings), issues, _end_of(buf, first, count))
+    return EncodedBatch(rows, pieces.pair_postings(postings), issues, _end_of(buf, first, count))
 
 
 def encode_range(path: str, source: int, first: int, count: int) -> EncodedBatch:

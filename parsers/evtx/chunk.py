@@ -15,16 +15,19 @@ reference decoder (python-evtx) for that record alone.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from itertools import accumulate
 
 from core.model.event import Event, make_event
-from core.model.rows import EventRow, Postings, encode_one
+from core.model.rows import EventRow
 from parsers.evtx import canon
 from parsers.evtx.canon import ShapeKey, content_id
 from parsers.evtx.codegen import codegen
 from parsers.evtx.errors import BinXmlError, HopelessRecord
 from parsers.evtx.interpret import Builder, EventTuple, build_event
+from parsers.evtx.pieces import PiecePostings, encode_one
 from parsers.evtx.plan import compile_plan
-from parsers.evtx.templates import MAX_DEPTH, Root, parse_fragment, parse_root
+from parsers.evtx.templates import _DECL_STRUCTS, _U32_U32, MAX_DEPTH, Root, parse_fragment, parse_root
 from parsers.evtx.trees import MAX_TEMPLATES, ChunkLimit, RecordTrees
 from parsers.evtx.values import T_BXML
 
@@ -49,13 +52,14 @@ class ChunkDecoder:
     Builders are looked up by offsets within the chunk first, then by content across chunks.
     """
 
-    __slots__ = ("_canon", "_plans", "_trees", "buf")
+    __slots__ = ("_canon", "_fast", "_plans", "_trees", "buf")
 
     def __init__(self, buf: bytes) -> None:
         self.buf = buf
         self._trees = RecordTrees(buf)
         self._plans: dict[ShapeKey, Builder | BinXmlError] = {}
         self._canon: dict[int, int | None] = {}  # template offset -> content id (None: unshared)
+        self._fast: dict[ShapeKey, Callable[..., EventRow] | None] = {}  # shape -> its builder's `fast`
 
     def _canon_id(self, template_ofs: int) -> int | None:
         """The process-wide id of the template's content (`canon.content_id`), remembered for
@@ -151,9 +155,57 @@ class ChunkDecoder:
             raise plan
         return plan(buf, roots, record_number, source, locator)
 
-    def encode_row(self, rel: int, source: int, locator: int, sid: int, postings: Postings) -> EventRow:
+    def encode_row(self, rel: int, source: int, locator: int, sid: int, postings: PiecePostings) -> EventRow:
         """`decode_tuple` as the event's store row (`core.model.rows`, id `sid`), its EventData pairs
-        added to `postings`: the generated encoder goes from the bytes to the row directly."""
+        added to `postings` by their marshal pieces (`parsers.evtx.pieces`): the generated
+        encoder goes from the bytes to the row directly.
+
+        The usual record (a template instance, not resident, whose one nested value, if any, is
+        a template instance without nested values of its own, of a shape met before in this
+        chunk) is read here in line, without Root objects, as `parse_root` would read it, and
+        handed to the builder's `fast` entry; anything else takes `_encode_roots`."""
+        buf = self.buf
+        n = len(buf)
+        p = rel + 24
+        if p + 18 <= n:
+            if buf[p] & 0x0F == 0x0F:
+                p += 4
+            if buf[p] & 0x0F == 0x0C:
+                tofs, count = _U32_U32(buf, p + 6)
+                q = p + 14
+                end = q + 4 * count
+                st = _DECL_STRUCTS.get(count)
+                if tofs <= p and end <= n and st is not None:
+                    s0 = st.unpack_from(buf, q)
+                    t0 = buf[q + 2 : end : 4]
+                    o0 = list(accumulate(s0, initial=end))
+                    i = t0.find(T_BXML)
+                    s1 = o1 = None
+                    key: ShapeKey | None = None
+                    if i < 0:
+                        key = (tofs, t0)
+                    elif t0.find(T_BXML, i + 1) < 0 and s0[i] and (p1 := o0[i]) + 18 <= n:
+                        if buf[p1] & 0x0F == 0x0F:
+                            p1 += 4
+                        if buf[p1] & 0x0F == 0x0C:
+                            tofs1, count1 = _U32_U32(buf, p1 + 6)
+                            q1 = p1 + 14
+                            end1 = q1 + 4 * count1
+                            st = _DECL_STRUCTS.get(count1)
+                            if tofs1 <= p1 and end1 <= n and st is not None:
+                                s1 = st.unpack_from(buf, q1)
+                                t1 = buf[q1 + 2 : end1 : 4]
+                                if T_BXML not in t1:
+                                    o1 = list(accumulate(s1, initial=end1))
+                                    key = (tofs, t0, (i, (tofs1, t1)))
+                    fast = self._fast.get(key) if key is not None else None
+                    if fast is not None:
+                        return fast(buf, o0, s0, o1, s1, _U64(buf, rel + 8)[0], source, locator, sid, postings)
+        return self._encode_roots(rel, source, locator, sid, postings)
+
+    def _encode_roots(self, rel: int, source: int, locator: int, sid: int, postings: PiecePostings) -> EventRow:
+        """`encode_row` through `parse_root` and the builder's `encode` (and the shape's plan
+        made, or found, on the way)."""
         buf = self.buf
         if buf[rel + 28] & 0x0F != 0x0C and buf[rel + 24] & 0x0F != 0x0C:
             return encode_one(sid, postings, self.decode_tuple(rel, source, locator))
@@ -192,6 +244,8 @@ class ChunkDecoder:
             plan = self._plan(key, roots, links)
         if isinstance(plan, BinXmlError):
             raise plan
+        if len(roots) <= 2:
+            self._fast[key] = getattr(plan, "fast", None)
         row: EventRow = plan.encode(buf, roots, record_number, source, locator, sid, postings)  # type: ignore[attr-defined]
         return row
 

@@ -8,51 +8,42 @@ handles the usual sizes only: any other declared size, or a value outside the ch
 UTF-16, hands the record to the plan interpreter, which applies python-evtx's rules.
 
 The generator works in named steps over one `_Generator` (its constants and what each slot is
-needed as): the prologue (EventID and time), the fields and the two returns (Event tuple and
-store row), then the readers of the needed values (integer runs, cached EventData pairs, text
-per value type), and last the assembly of both functions and their compilation. Nothing from
-the file reaches the generated source: literal texts and names are passed in the constants
-tuple `K`. Equal shapes give equal source, so compiled code is shared (bounded).
+needed as; the decisions per slot are `parsers.evtx.codegen_slots`): the prologue (EventID and
+time), the fields and the two returns (Event tuple and store row), then the readers of the
+needed values (integer runs, cached EventData pairs, text per value type), and last the assembly
+of both functions and their compilation. Nothing from the file reaches the generated source:
+literal texts and names are passed in the constants `C0`, `C1`... Equal shapes give equal
+source, so compiled code is shared (bounded).
 """
 
 from __future__ import annotations
 
-import marshal
 import struct
 from typing import Any
 
 from core.model.event import parse_time
-from core.model.rows import MARSHAL_VERSION, encode_one
+from parsers.evtx import pieces
 from parsers.evtx import runtime as rt
+from parsers.evtx.codegen_slots import (
+    INTS,
+    PIECE_TYPES,
+    PLAIN_TYPES,
+    SAFE_TICKS,
+    UNPACK,
+    cached_pairs,
+    inline_types,
+    time_slot,
+)
 from parsers.evtx.errors import BinXmlError
 from parsers.evtx.interpret import Builder, exact_ticks, interpreter
 from parsers.evtx.plan import Plan, Spec, to_int
-from parsers.evtx.values import RENDER, T_BXML, T_FILETIME, T_NULL, T_WSTRING, render_filetime
+from parsers.evtx.templates import Root
+from parsers.evtx.values import RENDER, T_NULL, T_WSTRING, render_filetime
 
 #: Compiled builders by source text (bounded: a crafted file could make every shape distinct).
 _CODE_CACHE: dict[str, Any] = {}
 MAX_CODE_CACHE = 2048
 
-#: Integer substitution types decoded in line: (struct format, width, text format). Their text
-#: is `str()` of the number (hex with a fixed width for 0x14/0x15), as `values.RENDER` gives it.
-_INTS: dict[int, tuple[str, int, str]] = {
-    0x03: ("<b", 1, "{}"),
-    0x04: ("<B", 1, "{}"),
-    0x05: ("<h", 2, "{}"),
-    0x06: ("<H", 2, "{}"),
-    0x07: ("<i", 4, "{}"),
-    0x08: ("<I", 4, "{}"),
-    0x09: ("<q", 8, "{}"),
-    0x0A: ("<Q", 8, "{}"),
-    0x14: ("<I", 4, "0x{:08x}"),
-    0x15: ("<Q", 8, "0x{:016x}"),
-}
-_UNPACK = {fmt: struct.Struct(fmt).unpack_from for fmt, _, _ in _INTS.values()}
-#: Types whose text never holds CR, LF or TAB: no line-end or attribute normalisation needed.
-_PLAIN_TYPES = frozenset({T_NULL, *_INTS, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13})
-#: Ticks of 9999-12-31: python-evtx's FILETIME rendering cannot fail below this (above it, the
-#: skipped rendering is done anyway so that an overflow still rejects the record as before).
-_SAFE_TICKS = 2650467743999999999
 
 
 def codegen(plan: Plan, types: list[bytes]) -> Builder:
@@ -64,7 +55,7 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
     substitution table, unknown types) get the plan interpreter itself.
     """
     slow = interpreter(plan)
-    slot_type = _inline_types(plan, types)
+    slot_type = inline_types(plan, types)
     if slot_type is None:
         return slow
     gen = _Generator(plan, types, slot_type)
@@ -78,61 +69,6 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
     return _load(gen.assemble(body, build_ret, encode_ret), gen.consts, slow)
 
 
-def _inline_types(plan: Plan, types: list[bytes]) -> list[int] | None:
-    """The substitution type of each slot of `plan`, or None when the plan is left to the
-    interpreter."""
-    if plan.static_names is None:  # Data names from substitutions: interpret the plan
-        return None
-    refs = plan.refs
-    if any(i >= len(types[r]) for r, i in refs):
-        return None  # the interpreter raises IndexError, as before: the record falls back
-    slot_type = [types[r][i] for r, i in refs]
-    if any(t != T_BXML and t not in RENDER and t not in _INTS for t in slot_type):
-        return None
-    return slot_type
-
-
-def _system_specs(plan: Plan) -> list[Spec | None]:
-    """Every spec of the plan that feeds a System field."""
-    return [
-        plan.event_id, plan.record_id, plan.version, plan.level, plan.task, plan.opcode, plan.keywords,
-        plan.channel, plan.computer, plan.provider_name, plan.provider_source, plan.pid, plan.tid,
-        plan.user_sid, plan.time_attr, plan.sys_time_attr,
-    ]
-
-
-def _fast_time(plan: Plan, types: list[bytes]) -> int | None:
-    """The slot of TimeCreated's SystemTime when it is the first FILETIME of the record's root
-    (usual): its ticks are read directly and its text is not needed (unless a Data field keeps
-    it too)."""
-    spec = plan.time_attr
-    refs = plan.refs
-    if isinstance(spec, int) and refs[spec][0] == 0 and types[0].find(T_FILETIME) == refs[spec][1]:
-        return spec
-    return None
-
-
-def _cached_pairs(plan: Plan, slot_type: list[int], fast_time: int | None) -> dict[int, int]:
-    """EventData pairs (index -> slot) whose value is used nowhere else: looked up by their raw
-    bytes in a cache of ready (name, text) pairs shared by every shape (`runtime.pair_cache`):
-    logs repeat most values, and a lookup costs a third of decoding, normalising and pairing."""
-    slot_uses: dict[int, int] = {}
-    for field in _system_specs(plan) + list(plan.data_values):
-        for part in (field,) if isinstance(field, (int, str)) else (field or ()):
-            if isinstance(part, int):
-                slot_uses[part] = slot_uses.get(part, 0) + 1
-    cached: dict[int, int] = {}
-    for j, value in enumerate(plan.data_values):
-        if (
-            isinstance(value, int)
-            and slot_uses.get(value) == 1
-            and value != fast_time
-            and (slot_type[value] == T_WSTRING or slot_type[value] in _INTS)
-        ):
-            cached[j] = value
-    return cached
-
-
 class _Generator:
     """One generation: the constants passed in `K`, what each slot is needed as (text, number),
     and the generated lines so far. Slot `k` is read as `n{k}` (a number) and/or `v{k}` (text);
@@ -140,6 +76,7 @@ class _Generator:
 
     def __init__(self, plan: Plan, types: list[bytes], slot_type: list[int]) -> None:
         self.plan = plan
+        self.types = types
         self.refs = plan.refs
         self.slot_type = slot_type
         self.consts: list[object] = []
@@ -148,14 +85,16 @@ class _Generator:
         # How each UTF-16 slot's text is used: "T" (element text), "A" (attribute), "raw" (joined
         # with other parts). Used one way only, its normalisation joins the rare fix-up branch.
         self.wide_uses: dict[int, set[str]] = {}
-        self.fast_time = _fast_time(plan, types)
-        self.cached = _cached_pairs(plan, slot_type, self.fast_time)  # data pair index -> slot
+        self.fast_time = time_slot(plan, types)
+        self.cached = cached_pairs(plan, slot_type, self.fast_time)  # data pair index -> slot
         self.cached_slots = set(self.cached.values())
+        # SID and GUID pairs: the encoder looks their marshal pieces up by the value's bytes
+        self.piece_slots = {k: j for j, k in cached_pairs(plan, slot_type, self.fast_time, PIECE_TYPES).items()}
         # The readers: guards that send the record to the interpreter, decoding lines, and the
         # pair-cache miss functions.
         self.guards: list[str] = []
         self.inline_roots: set[int] = set()
-        self.decode: list[str] = []
+        self.decode: list[str | tuple[str, str]] = []  # (build's line, encode's line) where they differ
         self.has_wstring = False
         self.misses: list[str] = []
         self.odd: list[str] = []  # cached UTF-16 values: an odd size (never seen) goes to the interpreter
@@ -164,7 +103,7 @@ class _Generator:
 
     def const(self, value: object) -> str:
         self.consts.append(value)
-        return f"K[{len(self.consts) - 1}]"
+        return f"C{len(self.consts) - 1}"
 
     def slot_text(self, k: int) -> str:
         if k == self.fast_time:
@@ -181,7 +120,7 @@ class _Generator:
         slot_type = self.slot_type
         if isinstance(spec, int):
             var = self.slot_text(spec)
-            if slot_type[spec] in _PLAIN_TYPES:
+            if slot_type[spec] in PLAIN_TYPES:
                 return var
             if slot_type[spec] == T_WSTRING:  # settled in `assemble`, once every use is known
                 self.wide_uses.setdefault(spec, set()).add("A" if attr else "T")
@@ -202,7 +141,7 @@ class _Generator:
             return "None"
         if isinstance(spec, str):
             return self.const(to_int(spec))
-        if isinstance(spec, int) and self.slot_type[spec] in _INTS:
+        if isinstance(spec, int) and self.slot_type[spec] in INTS:
             self.int_slots.add(spec)
             return f"n{spec}"
         return f"I({self.text(spec, attr)})"
@@ -229,7 +168,7 @@ class _Generator:
         if fast_time is not None:
             self.int_slots.add(fast_time)
             body.append(f"    ticks = n{fast_time} or None")
-            body.append(f"    if ticks is not None and ticks > {_SAFE_TICKS}:")
+            body.append(f"    if ticks is not None and ticks > {SAFE_TICKS}:")
             body.append("        RF(ticks)")
         else:
             body.append(f"    ticks = EXACT(r0, buf, {self.text(plan.time_attr, attr=True)})")
@@ -238,15 +177,16 @@ class _Generator:
             body.append(f"        ticks = PT({sys_time})")
         return body
 
-    def emit_fields(self) -> tuple[list[str], str, str]:
-        """The EventData pairs, the record id and the System fields after the time, as
-        expressions (the order of the calls fixes the constants' indices)."""
+    def emit_fields(self) -> tuple[list[tuple[str, str] | None], str, str]:
+        """The EventData pairs ((name, text) expressions; None for a cached pair), the record id
+        and the System fields after the time, as expressions (the order of the calls fixes the
+        constants' indices)."""
         plan = self.plan
         assert plan.static_names is not None
         provider_specs = [p for p in (plan.provider_name, plan.provider_source) if p is not None]
         provider = " or ".join(self.text(p, attr=True) for p in provider_specs) or "''"
-        pairs = [
-            f"d{j}" if j in self.cached else f"({self.const(name)}, {self.text(value)})"
+        pairs: list[tuple[str, str] | None] = [
+            None if j in self.cached else (self.const(name), self.text(value))
             for j, (name, value) in enumerate(zip(plan.static_names, plan.data_values, strict=True))
         ]
         record_id = self.num(plan.record_id)
@@ -259,14 +199,21 @@ class _Generator:
         )
         return pairs, record_id, system
 
-    def emit_returns(self, pairs: list[str], record_id: str, system: str) -> tuple[list[str], list[str]]:
+    def emit_returns(
+        self, pairs: list[tuple[str, str] | None], record_id: str, system: str
+    ) -> tuple[list[str], list[str]]:
         """The ends of both functions: the Event tuple, and the store row
-        (`core.model.rows.encode_tuples` for this one event) with its pairs added to `P`."""
-        build_ret = [
-            f"    return (source, record_number, {record_id}, {system}, ({''.join(p + ', ' for p in pairs)}), locator)"
+        (`core.model.rows.encode_tuples` for this one event) with its pairs' marshal pieces
+        (`parsers.evtx.pieces`) added to `P` and joined into the EventData blob."""
+        shown = "".join(f"d{j}, " if p is None else f"({p[0]}, {p[1]}), " for j, p in enumerate(pairs))
+        build_ret = [f"    return (source, record_number, {record_id}, {system}, ({shown}), locator)"]
+        assert self.plan.static_names is not None
+        piece_pairs = set(self.piece_slots.values())
+        encode_ret = [
+            f"    d{j} = PP({self.const(pieces.name_head(self.plan.static_names[j]))}, {p[1]})"
+            for j, p in enumerate(pairs)
+            if p is not None and j not in piece_pairs
         ]
-        encode_ret = [f"    d{j} = {p}" for j, p in enumerate(pairs) if j not in self.cached]
-        encode_ret.append(f"    data = ({''.join(f'd{j}, ' for j in range(len(pairs)))})")
         encode_ret.extend(f"    P[d{j}].append(sid)" for j in range(len(pairs)))
         if record_id == "None":
             record_id = "record_number"
@@ -274,9 +221,14 @@ class _Generator:
             record_id = f"(rid if (rid := {record_id}) is not None else record_number)"
         encode_ret.append(
             f"    return (sid, source, record_number, {record_id}, {system}, locator, "
-            f"{'DUMPS(data, MV)' if pairs else 'EMPTY'})"
+            f"{self._blob(len(pairs))})"
         )
         return build_ret, encode_ret
+
+    def _blob(self, count: int) -> str:
+        if not count:
+            return "EMPTY"
+        return f"JOIN(({self.const(pieces.tuple_head(count))}, {''.join(f'd{j}, ' for j in range(count))}))"
 
     # -- the readers of the needed values ---------------------------------------------------
 
@@ -289,7 +241,7 @@ class _Generator:
                 k not in self.text_slots
                 and k not in self.int_slots
                 and k != self.fast_time
-                and t not in _INTS
+                and t not in INTS
                 and k not in self.cached_slots
             ):
                 self.text_slots.add(k)
@@ -302,7 +254,7 @@ class _Generator:
         for k, (r, i) in enumerate(refs):
             t = slot_type[k]
             if (
-                (t in _INTS or k == self.fast_time)
+                (t in INTS or k == self.fast_time)
                 and k not in self.cached_slots
                 and (k in self.int_slots or k in self.text_slots)
             ):
@@ -316,7 +268,7 @@ class _Generator:
             self.inline_roots.add(r)
             fmts = ""
             for m in run:
-                fmt, width, _ = _INTS.get(slot_type[m], ("<Q", 8, "{}"))
+                fmt, width, _ = INTS.get(slot_type[m], ("<Q", 8, "{}"))
                 self.guards.append(f"s{r}[{refs[m][1]}] != {width}")
                 fmts += fmt[1:]
             if fmts == "B":
@@ -325,15 +277,16 @@ class _Generator:
                 names = ", ".join(f"n{m}" for m in run)
                 decode.append(f"    {names}, = {self.const(struct.Struct('<' + fmts).unpack_from)}(buf, o{r}[{i}])")
             for m in run:
-                shown = _INTS.get(slot_type[m], ("<Q", 8, "{}"))[2]
+                shown = INTS.get(slot_type[m], ("<Q", 8, "{}"))[2]
                 if m in self.text_slots and shown == "{}":
                     decode.append(f"    v{m} = str(n{m})")
                 elif m in self.text_slots:  # a fixed hex format of our own, as an f-string
                     decode.append(f"    v{m} = f{shown.replace('{', '{n' + str(m))!r}")
 
     def emit_pair_reads(self) -> None:
-        """Cached EventData pairs: a lookup by the value's bytes, and a miss function `M{j}`
-        that decodes, pairs and remembers the value."""
+        """Cached EventData pairs: a lookup by the value's bytes, and a miss function that
+        decodes and remembers the value as the pair (`M{j}`, for the Event) or as the pair's
+        marshal piece (`Q{j}`, for the store row)."""
         plan, misses = self.plan, self.misses
         assert plan.static_names is not None
         for j, k in self.cached.items():
@@ -342,16 +295,22 @@ class _Generator:
             self.inline_roots.add(r)
             name = self.const(plan.static_names[j])
             recipe = self._pair_recipe(k, t)
-            cache = self.const(rt.pair_cache(plan.static_names[j], t))
+            pair_cache, piece_cache = rt.pair_cache(plan.static_names[j], t), rt.piece_cache(plan.static_names[j], t)
+            cache, get = self.const(pair_cache), self.const(pair_cache.get)
+            kept, kept_get = self.const(piece_cache), self.const(piece_cache.get)
+            head = self.const(pieces.name_head(plan.static_names[j]))
             # The value's bytes end where the next one starts (sizes are guarded: exact and even).
-            self.decode.append(f"    d{j} = {cache}.get(w := buf[o{r}[{i}] : o{r}[{i + 1}]]) or M{j}(w)")
-            misses.append(f"def M{j}(w):")
-            misses.extend(recipe)
-            misses.append(f"    d = ({name}, v)")
-            misses.append(f"    if len({cache}) < CACHE_ITEMS and BUDGET[0] > 0:")
-            misses.append(f"        {cache}[w] = d")
-            misses.append("        BUDGET[0] -= 1")
-            misses.append("    return d")
+            w = f"w := buf[o{r}[{i}] : o{r}[{i + 1}]]"
+            self.decode.append((f"    d{j} = {get}({w}) or M{j}(w)", f"    d{j} = {kept_get}({w}) or Q{j}(w)"))
+            kinds = (("M", f"({name}, v)", cache, "BUDGET"), ("Q", f"{head} + SP(v)", kept, "PBUDGET"))
+            for fn, made, table, budget in kinds:
+                misses.append(f"def {fn}{j}(w):")
+                misses.extend(recipe)
+                misses.append(f"    d = {made}")
+                misses.append(f"    if len({table}) < CACHE_ITEMS and {budget}[0] > 0:")
+                misses.append(f"        {table}[w] = d")
+                misses.append(f"        {budget}[0] -= 1")
+                misses.append("    return d")
 
     def _pair_recipe(self, k: int, t: int) -> list[str]:
         """The miss function's decoding of the cached value `w` (slot `k`, type `t`) into `v`."""
@@ -364,9 +323,9 @@ class _Generator:
                 "    if not v.isprintable():",
                 "        v = NT(FIXW(v))",
             ]
-        fmt, width, shown = _INTS[t]
+        fmt, width, shown = INTS[t]
         self.guards.append(f"s{r}[{i}] != {width}")
-        read = "w[0]" if fmt == "<B" else f"{self.const(_UNPACK[fmt])}(w, 0)[0]"
+        read = "w[0]" if fmt == "<B" else f"{self.const(UNPACK[fmt])}(w, 0)[0]"
         return [f"    v = {'str(' + read + ')' if shown == '{}' else 'f' + repr(shown.replace('{', '{' + read))}"]
 
     def emit_text_reads(self) -> None:
@@ -374,7 +333,7 @@ class _Generator:
         caches, UTF-16 decoded in line, the rest through `values.RENDER`."""
         for k, (r, i) in enumerate(self.refs):
             t = self.slot_type[k]
-            if t in _INTS or k == self.fast_time or k in self.cached_slots or k not in self.text_slots:
+            if t in INTS or k == self.fast_time or k in self.cached_slots or k not in self.text_slots:
                 continue
             if t == T_NULL:
                 self.decode.append(f"    v{k} = ''")
@@ -391,13 +350,37 @@ class _Generator:
         """A cached text stands for the SID's exact bytes (hence the range guard)."""
         self.inline_roots.add(r)
         self.decode.append(f"    a = o{r}[{i}]")
-        self.decode.append(f"    v{k} = SIDS.get(buf[a : a + s{r}[{i}]]) or SID(buf, a, s{r}[{i}])")
+        text = "SIDS.get(w) or SID(buf, a, len(w))"  # the range is guarded: len(w) is the size
+        self.decode.append(self._piece_read(k, f"v{k} = SIDS.get(buf[a : a + s{r}[{i}]]) or SID(buf, a, s{r}[{i}])",
+                                            f"buf[a : a + s{r}[{i}]]", text, "len(w) > 1 and len(w) == 8 + 4 * w[1]"))
 
     def _read_guid(self, k: int, r: int, i: int) -> None:
         self.inline_roots.add(r)
         self.guards.append(f"s{r}[{i}] != 16")
         self.decode.append(f"    a = o{r}[{i}]")
-        self.decode.append(f"    v{k} = GUIDS.get(buf[a : a + 16]) or GUID(buf, a)")
+        self.decode.append(self._piece_read(k, f"v{k} = GUIDS.get(buf[a : a + 16]) or GUID(buf, a)",
+                                            "buf[a : a + 16]", "GUIDS.get(w) or GUID(buf, a)", "True"))
+
+    def _piece_read(self, k: int, line: str, raw: str, text: str, exact: str) -> str | tuple[str, str]:
+        """`line` reads slot `k`; when it is an EventData value used there alone, the encoder reads
+        the pair's piece instead: by the value's bytes `raw`, or on a miss from `text` (the same
+        rendering as `line`), kept when the text depends on those bytes alone (`exact`)."""
+        j = self.piece_slots.get(k)
+        if j is None:
+            return "    " + line
+        assert self.plan.static_names is not None
+        name, t = self.plan.static_names[j], self.slot_type[k]
+        table = rt.piece_cache(name, t)
+        kept, kept_get, head = self.const(table), self.const(table.get), self.const(pieces.name_head(name))
+        self.misses.extend([
+            f"def Q{j}(w, buf, a):",
+            f"    d = {head} + SP({text})",
+            f"    if {exact} and len({kept}) < CACHE_ITEMS and PBUDGET[0] > 0:",
+            f"        {kept}[w] = d",
+            "        PBUDGET[0] -= 1",
+            "    return d",
+        ])
+        return "    " + line, f"    d{j} = {kept_get}(w := {raw}) or Q{j}(w, buf, a)"
 
     def _read_wstring(self, k: int, r: int, i: int) -> None:
         """Decoded in line; a text that is not all printable takes the fix-up branch, where its
@@ -426,25 +409,37 @@ class _Generator:
             for r in sorted({r for r, _ in self.refs} | {0})
         ]
         lines: list[str] = list(self.misses)
-        for name, ret, slow_call in (
-            ("build(buf, roots, record_number, source, locator)", build_ret, "SLOW"),
-            ("encode(buf, roots, record_number, source, locator, sid, P)", encode_ret, "ENC1(sid, P, SLOW"),
-        ):
-            fallback = f"        return {slow_call}(buf, roots, record_number, source, locator)"
+        functions = [
+            ("build(buf, roots, record_number, source, locator)", build_ret, "SLOW", "roots"),
+            ("encode(buf, roots, record_number, source, locator, sid, P)", encode_ret, "ENC1(sid, P, SLOW", "roots"),
+        ]
+        n_roots = len(self.types)
+        if n_roots <= 2 and "EXACT(" not in "\n".join(body):
+            # `encode` for a record whose roots `ChunkDecoder.encode_row` read itself (no Root
+            # objects): their offsets and sizes (o1, s1 unused with one root); Roots only to fall back
+            rebuilt = ", ".join(f"R(0, {self.const(self.types[r])}, s{r}, o{r})" for r in range(n_roots))
+            functions.append(
+                ("fast(buf, o0, s0, o1, s1, record_number, source, locator, sid, P)", encode_ret,
+                 "ENC1(sid, P, SLOW", f"[{rebuilt}]")
+            )
+        for name, ret, slow_call, roots in functions:
+            fallback = f"        return {slow_call}(buf, {roots}, record_number, source, locator)"
             fallback += ")" if slow_call != "SLOW" else ""
             lines.append(f"def {name}:")
-            lines.extend(head)
+            if roots == "roots":
+                lines.extend(head)
             if guards:
                 lines.append("    n = len(buf)")
                 lines.append(f"    if {' or '.join(guards)}:")
                 lines.append(fallback)
+            decode = [line if isinstance(line, str) else line[slow_call != "SLOW"] for line in self.decode]
             if self.has_wstring:
                 lines.append("    try:")
-                lines.extend("    " + line for line in self.decode)
+                lines.extend("    " + line for line in decode)
                 lines.append("    except UnicodeDecodeError:")
                 lines.append(fallback)
             else:
-                lines.extend(self.decode)
+                lines.extend(decode)
             lines.extend(body)
             lines.extend(ret)
         source = "\n".join(lines)
@@ -459,7 +454,7 @@ def _load(source: str, consts: list[object], slow: Builder) -> Builder:
     """Compile `source` (once per process for equal sources) and bind its names: the constants,
     the runtime helpers, and the interpreter `slow` as the fallback."""
     namespace: dict[str, Any] = {
-        "K": tuple(consts),
+        **{f"C{i}": value for i, value in enumerate(consts)},
         "NT": rt.norm_text,
         "NA": rt.norm_attr,
         "I": to_int,
@@ -471,14 +466,17 @@ def _load(source: str, consts: list[object], slow: Builder) -> Builder:
         "SLOW": slow,
         "CACHE_ITEMS": rt.PAIR_CACHE_ITEMS,
         "BUDGET": rt.PAIR_BUDGET,
-        "ENC1": encode_one,
-        "DUMPS": marshal.dumps,
-        "MV": MARSHAL_VERSION,
+        "PBUDGET": rt.PIECE_BUDGET,
+        "ENC1": pieces.encode_one,
+        "PP": pieces.pair_piece,
+        "SP": pieces.str_piece,
+        "JOIN": b"".join,
         "EMPTY": b"",
         "SIDS": rt.SIDS,
         "SID": rt.render_sid,
         "GUIDS": rt.GUIDS,
         "GUID": rt.render_guid,
+        "R": Root,
     }
     code = _CODE_CACHE.get(source)
     if code is None:  # the same shape in another file gives the same source: compile once
@@ -488,4 +486,5 @@ def _load(source: str, consts: list[object], slow: Builder) -> Builder:
     exec(code, namespace)  # noqa: S102 - our own code
     builder: Builder = namespace["build"]
     builder.encode = namespace["encode"]  # type: ignore[attr-defined]
+    builder.fast = namespace.get("fast")  # type: ignore[attr-defined]
     return builder

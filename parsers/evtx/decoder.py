@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from core.model.event import EVENT_FIELDS, Event, ParseIssue, make_event
-from core.model.rows import EventRow, Postings, encode_one
+from core.model.rows import EventRow
 from parsers.evtx import reference as ref
 from parsers.evtx.chunk import ChunkDecoder
 from parsers.evtx.errors import HopelessRecord
 from parsers.evtx.guard import StepBudgetExceeded
 from parsers.evtx.interpret import EventTuple as EventTuple
+from parsers.evtx.pieces import PiecePostings, encode_one
 
 _EVENT_FIELDS = EVENT_FIELDS
 
@@ -103,11 +104,11 @@ class _Reference:
 
 
 def encode_chunk(
-    buf: Any, index: int, chunk_ofs: int, source: int, path: str, base: int, postings: Postings,
+    buf: Any, index: int, chunk_ofs: int, source: int, path: str, base: int, postings: PiecePostings,
     rows: list[EventRow], issues: list[ParseIssue],
 ) -> None:
     """`iter_chunk` as store rows appended to `rows` (ids `base | record offset`), their
-    EventData pairs added to `postings`, and parse issues appended to `issues`."""
+    EventData pairs added to `postings` (by their marshal pieces), and parse issues appended to `issues`."""
     data = _chunk_data(buf, index, chunk_ofs, source, path)
     if not isinstance(data, bytes):
         issues.extend([data] if data is not None else [])

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from core.model.event import parse_time
-from core.model.rows import EventRow, Postings, encode_one
+from core.model.rows import EventRow
 from parsers.evtx.errors import BinXmlError
+from parsers.evtx.pieces import PiecePostings, encode_one
 from parsers.evtx.plan import Plan, attr_value, data_names, evaluate, to_int
 from parsers.evtx.templates import Root
 from parsers.evtx.values import RENDER, T_FILETIME, render_filetime
@@ -36,7 +37,7 @@ def interpreter(plan: Plan) -> Builder:
         return interpret(plan, buf, roots, record_number, source, locator)
 
     def encode(
-        buf: bytes, roots: list[Root], record_number: int, source: int, locator: int, sid: int, postings: Postings
+        buf: bytes, roots: list[Root], record_number: int, source: int, locator: int, sid: int, postings: PiecePostings
     ) -> EventRow:
         return encode_one(sid, postings, interpret(plan, buf, roots, record_number, source, locator))
 

@@ -74,3 +74,20 @@ def pair_cache(name: str, vtype: int) -> dict[bytes, tuple[str, str]]:
         if len(_PAIR_CACHES) < MAX_PAIR_CACHES:
             _PAIR_CACHES[key] = cache
     return cache
+
+
+#: The same for the store rows' encoder: the pair's marshal piece (`parsers.evtx.pieces`) by the
+#: raw bytes of the value, per field name and substitution type, with a budget of its own.
+PIECE_BUDGET = [200_000]
+_PIECE_CACHES: dict[tuple[str, int], dict[bytes, bytes]] = {}
+
+
+def piece_cache(name: str, vtype: int) -> dict[bytes, bytes]:
+    """`pair_cache` for marshal pieces."""
+    key = (name, vtype)
+    cache = _PIECE_CACHES.get(key)
+    if cache is None:
+        cache = {}
+        if len(_PIECE_CACHES) < MAX_PAIR_CACHES:
+            _PIECE_CACHES[key] = cache
+    return cache
