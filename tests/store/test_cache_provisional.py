@@ -121,9 +121,10 @@ def test_a_load_in_this_process_still_forks_its_workers(tmp_path: Path, monkeypa
         return real(jobs)
 
     monkeypatch.setattr(evtx, "_pool", pool)
+    before = threading.active_count()  # threads other tests of this worker left running
     store = open_inputs([str(log)], jobs=2)
     try:
-        assert threads == [1] and store.count() > 0
+        assert len(threads) == 1 and threads[0] <= before and store.count() > 0
     finally:
         store.close()
 
