@@ -181,13 +181,25 @@ def commit(db: Path, final: Path, lock: CacheLock) -> bool:
 
 
 def _rename(db: Path, final: Path, lock: CacheLock, final_lock: Path) -> None:
-    for suffix in ("-wal", "-shm", ""):  # the main file last: it is what readers look for
+    for suffix in ("-wal", "-shm"):
         src, dst = Path(str(db) + suffix), Path(str(final) + suffix)
         if src.exists():
             os.replace(src, dst)
         else:
             dst.unlink(missing_ok=True)  # a side file of an older `final`
+    # The main file last, and its old name never missing: a reader opening it at any moment
+    # (the table's fetcher, told the old name a moment ago) finds the database, either the
+    # file itself or the link to its new name that replaces it in one step.
+    try:
+        final.unlink(missing_ok=True)
+        os.link(db, final)
+        link = Path(str(db) + ".link")
+        link.unlink(missing_ok=True)
+        os.symlink(final.name, link)
+        os.replace(link, db)
+    except OSError:  # no hard links here: rename, then the link (a short window without the name)
+        os.replace(db, final)
+        with contextlib.suppress(OSError):
+            os.symlink(final.name, db)
     os.replace(lock.path, final_lock)  # last, while locked (see `core.store.cache_lock`)
     lock.path = final_lock
-    with contextlib.suppress(OSError):
-        os.symlink(final.name, db)  # for readers about to open the old name (see the module doc)
