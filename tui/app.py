@@ -1,5 +1,8 @@
 """The terminal app: filter bar, virtualised event table, detail pane, status line, views.
 
+(Slightly over 500 lines: the handlers of every worker message (load, findings, Sigma) must sit
+on the App, where Textual delivers them; the keys are in `tui.app_actions`.)
+
 The app owns the `Workspace` (`tui.workspace`: the inputs, the open store, the case, the query,
 the model cache) and hands it to every screen it opens; loading runs in a thread worker
 (`tui.loading`), which tells the app through the data messages of `tui.messages`. The views

@@ -1,6 +1,7 @@
 """The virtualised event table: only the visible window is rendered, rows come from the store.
 
-(About 500 lines: paging, cursor and field column move together; the reader thread is in
+(About 520 lines: paging, cursor, field column and sort move together; the columns are in
+`columns`, the reader thread is in
 `page_fetcher`, the row drawing in `table_rows`.)
 
 Textual's `DataTable` wants every row up front (a minute for 500k rows); this widget instead
