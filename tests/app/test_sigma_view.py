@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.apputil import opened, screen_text, sync, wait_for
-from tests.cli.test_sigma_cli import RULE
+from tests.findings.rules import RULE
 from tests.logs import event_xml, write_events
 from tui.app import EvtxApp
 from tui.findings_view import FindingsScreen

@@ -17,24 +17,8 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from tests.findings.rules import RULE
 from tests.logs import event_xml, write_events
-
-RULE = """title: Security Log Cleared
-id: 99999999-9999-9999-9999-999999999999
-status: stable
-level: high
-author: Jane Doe
-tags:
-    - attack.defense-evasion
-    - attack.t1070.001
-logsource:
-    product: windows
-    service: security
-detection:
-    selection:
-        EventID: 1102
-    condition: selection
-"""
 
 
 def _cli(*argv: str) -> tuple[int, str, str]:

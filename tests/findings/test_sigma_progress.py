@@ -15,27 +15,10 @@ from textual.widgets import Static
 
 from core.findings.sigma.progress import EVALUATING, LOADING, SigmaProgress, read_file, write_file
 from tests.apputil import opened, screen_text, sync, wait_for
+from tests.findings.rules import RULE
 from tests.logs import event_xml, write_events
 from tui.app import EvtxApp
 from tui.findings_view import FindingsScreen
-
-#: A rule of its own (the test-folder regroup moves the CLI tests' module).
-RULE = """title: Security Log Cleared
-id: 99999999-9999-9999-9999-999999999999
-status: stable
-level: high
-author: Jane Doe
-tags:
-    - attack.defense-evasion
-    - attack.t1070.001
-logsource:
-    product: windows
-    service: security
-detection:
-    selection:
-        EventID: 1102
-    condition: selection
-"""
 
 
 def _log(tmp_path: Path) -> Path:
