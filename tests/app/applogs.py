@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.query.compile import compile_query
+from core.store.store import Store
 from tui.app import EvtxApp
 from tui.detail import FieldTree
 
@@ -53,3 +55,11 @@ def big_log(path: Path, n: int) -> Path:
         for i in range(n)
     ]
     return write_log(path, events)
+
+
+def count(app: EvtxApp, query: str) -> int:
+    """How many events of the app's store `query` matches (what the table must show)."""
+    assert app.workspace.store_path is not None
+    with Store(app.workspace.store_path, readonly=True) as store:
+        c = compile_query(query)
+        return store.count(c)

@@ -7,19 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from core.query import pivot
-from core.query.compile import compile_query
 from core.store.store import Store
+from tests.app.applogs import count
 from tests.apputil import DEMO, opened, screen_text, sync, wait_for
 from tui.app import EvtxApp
 from tui.correlation import CorrelationScreen
 from tui.nav_tree import NavTree
-
-
-def count(app: EvtxApp, query: str) -> int:
-    assert app.workspace.store_path is not None
-    with Store(app.workspace.store_path, readonly=True) as store:
-        c = compile_query(query)
-        return store.count(c)
 
 
 def event_id_of(app: EvtxApp, store_id: int) -> int:

@@ -7,16 +7,10 @@ from pathlib import Path
 
 from core.query.compile import compile_query
 from core.store.store import Store
+from tests.app.applogs import count
 from tests.apputil import DEMO, opened, sync, wait_for
 from tui.app import EvtxApp
 from tui.detail import FieldTree
-
-
-def count(app: EvtxApp, query: str) -> int:
-    assert app.workspace.store_path is not None
-    with Store(app.workspace.store_path, readonly=True) as store:
-        c = compile_query(query)
-        return store.count(c)
 
 
 @sync
