@@ -341,10 +341,6 @@ class Store(StoreWrites):
         found = self.select(Filter.store_ids(event_id), limit=1)
         return found[0] if found else None
 
-    def by_record_id(self, record_id: int) -> list[StoredEvent]:
-        """Every event with this record id (several inputs or channels may share one)."""
-        return self.select(Filter.from_sql("e.record_id = ?", (record_id,)))
-
     def event_id_counts(self, source: int | None = None) -> dict[int, int]:
         sql = "SELECT event_id, count(*) FROM events"
         params: tuple[object, ...] = ()
