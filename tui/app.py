@@ -34,6 +34,7 @@ from core.query.view import View
 from core.store.filter import Filter
 from core.store.store import Store, StoredEvent
 from tui.app_actions import TRIAGE_BINDINGS, AppActions
+from tui.columns import table_sort
 from tui.detail import DetailPane
 from tui.event_table import EventTable
 from tui.filter_bar import FilterBar, FilterInput
@@ -112,6 +113,7 @@ class EvtxApp(AppActions):
         super().__init__()
         self.workspace = Workspace(inputs=[str(f) for f in files], store_path=store_path)
         self.workspace.selection = self.selected_event
+        self.workspace.table_sort = lambda: table_sort(self.table)
         self.workspace.view_builders = all_view_builders
         self.case_file = case_file
         self.history = history if history is not None else History()

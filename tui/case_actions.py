@@ -215,14 +215,16 @@ def export_view(app: App[R], ws: Workspace) -> None:
     if store_path is None:
         app.notify("the log is not open yet", severity="warning")
         return
-    compiled = ws.compiled
+    compiled, ordered = ws.compiled, ws.table_sort()
+    sort, order = ordered if ordered is not None else (None, "")
 
     def job(fmt: str, target: Path, overwrite: bool) -> int:
         with Store(store_path, readonly=True) as store:
-            return write_view(store, compiled, fmt, target, overwrite=overwrite)
+            return write_view(store, compiled, fmt, target, overwrite=overwrite, sort=sort)
 
     query = ws.query or "(no filter)"
-    dialog = ExportDialog(f"Export the view: {printable(query)}", VIEW_FORMATS,
+    sorted_by = f", sorted by {order}" if order else ""
+    dialog = ExportDialog(f"Export the view: {printable(query)}{sorted_by}", VIEW_FORMATS,
                           Path.cwd() / default_name("view", VIEW_FORMATS[0]), job, unit="rows")
     app.push_screen(dialog, _notify_result(app))
 

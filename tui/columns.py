@@ -200,6 +200,12 @@ def sort_title(settings: cs.ColumnSettings) -> str:
     return f"{cs.label(settings.sort_key)} {'▼' if settings.descending else '▲'}"
 
 
+def table_sort(columns: TableColumns) -> tuple[Sort, str] | None:
+    """The table's sort and its title, None in time order (what `e` exports in)."""
+    sort = columns.sort
+    return None if sort is None else (sort, sort_title(columns.settings))
+
+
 def sort_selected(app: EvtxApp) -> None:
     """`o`: sort by the table's selected column (the one left/right picks); again: flip."""
     table = app.table

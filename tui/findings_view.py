@@ -31,7 +31,7 @@ from core.store.child_process import ChildFailed
 from core.store.store import Store
 from tui.findings_filters import Filters, FindingsGroups, SigmaRuleGroup, apply, next_value, statuses_of, tactics_of
 from tui.messages import FindingsReady, SigmaProgressed
-from tui.model_cache import FindingsData, ModelCache
+from tui.model_cache import FindingsData, ModelCache, ViewDataError
 from tui.nav_tree import TreeItem, ViewNode
 from tui.tree_views import SingleTreeScreen, activate
 from tui.workspace import Workspace
@@ -173,6 +173,18 @@ _RESULTS: weakref.WeakKeyDictionary[ModelCache, tuple[threading.Lock, dict[str, 
 _RESULTS_LOCK = threading.Lock()
 
 
+def _stops(models: ModelCache, progress: SigmaListener | None) -> Callable[[SigmaProgress], None]:
+    """`progress`, raising ViewDataError once the app has ended: an in-process run stops at its
+    next rule file or batch of events instead of holding the app's exit."""
+
+    def tell(p: SigmaProgress) -> None:
+        models.check_stop()
+        if progress is not None:
+            progress(p)
+
+    return tell
+
+
 def workspace_sigma(ws: Workspace, progress: SigmaListener | None = None) -> SigmaResult | None:
     """The Sigma result of the workspace's loaded store (blocking: a worker's), computed once
     for the view and the table's markers, from the folders `--sigma` named (the environment
@@ -198,7 +210,9 @@ def workspace_sigma(ws: Workspace, progress: SigmaListener | None = None) -> Sig
                 except ChildFailed:
                     if ws.models.stop.is_set():
                         return None
-            result = run_sigma(store, dirs, progress=progress)  # the child's result, from the store's cache
+            result = run_sigma(store, dirs, progress=_stops(ws.models, progress))  # a child's: from the cache
+        except ViewDataError:
+            return None  # the app has ended: nothing is kept, nobody waits for it
         finally:
             store.close()
             if progress is not None:

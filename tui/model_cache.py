@@ -33,8 +33,9 @@ from core.findings.engine import needed_event_ids, store_findings
 from core.findings.rules import RulesError, load_rules
 from core.store import correlation_tables
 from core.store.child_process import ChildFailed
+from core.store.correlation_tables import CorrelationTables
 from core.store.store import Store
-from tui.stored_views import ViewBuilder, ViewRows, write_views
+from tui.stored_views import ViewBuilder, ViewRows, checked, write_views
 
 T = TypeVar("T")
 
@@ -117,8 +118,15 @@ class ModelCache:
             slot.key, slot.value = key, value
             return value
 
+    def check_stop(self) -> None:
+        """Raise ViewDataError once the app has ended (`stop`): long work checks this as it
+        goes, so that its thread ends with the app instead of finishing work nobody will see."""
+        if self.stop.is_set():
+            raise ViewDataError("stopped: the app is closing")
+
     def model(self, store_path: Path, loaded: bool) -> CorrelationModel:
         def progress(read: int, total: int) -> None:
+            self.check_stop()  # every few thousand events read
             self.model_progress = (read, total)
 
         def build(store: Store) -> CorrelationModel:
@@ -158,7 +166,7 @@ class ModelCache:
     def write_later(self, store_path: Path, loaded: bool, builders: dict[str, ViewBuilder]) -> None:
         """Write the correlation tables in a background thread (once at a time), when the
         store can hold them and some view of `builders` is not stored yet."""
-        if not self._storable(store_path, loaded):
+        if self.stop.is_set() or not self._storable(store_path, loaded):
             return
         with Store(store_path, readonly=True) as store:
             if all(correlation_tables.view_ready(store, view) for view in builders):
@@ -175,25 +183,34 @@ class ModelCache:
         return self._writer is not None and self._writer.is_alive()
 
     def _write_quietly(self, store_path: Path, builders: dict[str, ViewBuilder]) -> None:
-        """`_write_tables` in the background: a failure leaves the views on the model."""
+        """`_write_tables` in the background: a failure (or the app ending) leaves the views
+        on the model."""
         try:
             self._write_tables(store_path, builders)
         except Exception:  # noqa: BLE001 - best effort: the views show the model instead
             return
 
     def _write_tables(self, store_path: Path, builders: dict[str, ViewBuilder]) -> None:
+        """Write the tables; once the app has ended (`stop`) the write is rolled back at its
+        next SQL step, and no further view is built (a cut write is never taken as done)."""
         with self._writing:
+            self.check_stop()
             model = self.model(store_path, True)
             with Store(store_path) as writer:
+                writer.abort_when(self.stop.is_set)
                 if not correlation_tables.ready(writer):
                     from core.correlate.persist import tables_of
 
-                    if not correlation_tables.write_instances(writer, tables_of(model)):
+                    made, check = tables_of(model), self.check_stop
+                    made = CorrelationTables(checked(made.processes, check), checked(made.handles, check),
+                                             checked(made.sessions, check), checked(made.links, check))
+                    if not correlation_tables.write_instances(writer, made):
                         return
                 for view, build in builders.items():  # one at a time: each view's rows go before the next's are made
+                    self.check_stop()
                     if not correlation_tables.view_ready(writer, view):
                         rows: dict[str, ViewRows] = {view: build(model)}
-                        if not write_views(writer, rows):
+                        if not write_views(writer, rows, self.check_stop):
                             return
                         del rows
 

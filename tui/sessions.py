@@ -38,6 +38,7 @@ from tui.nav_tree import NavTree, SearchInput, TreeItem, ViewNode
 from tui.session_detail import SessionRow, session_tree, type_text, when
 from tui.stored_views import ViewRows, load_info, load_list, load_subtree
 from tui.tree_views import TreeViewScreen, activate
+from tui.wide_table import WideTable
 from tui.workspace import Workspace
 
 #: Rows shown at most (a domain controller logs a network logon every few seconds; the status
@@ -207,13 +208,9 @@ def status_text(total: int, computers: int) -> str:
     return text
 
 
-class SessionsTable(DataTable[Text]):
-    """The session list (j/k move like everywhere else)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-    ]
+class SessionsTable(WideTable):
+    """The session list (j/k move like everywhere else; left/right scroll a column at a time:
+    at 80 columns the last five are out of view)."""
 
 
 class SessionsScreen(TreeViewScreen):
@@ -243,6 +240,7 @@ class SessionsScreen(TreeViewScreen):
         super().__init__(workspace)
         self._lines: list[SessionLine] = []
         self._shown: int | None = None
+        self._status = ""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -330,7 +328,7 @@ class SessionsScreen(TreeViewScreen):
         status = self.query_one("#view-status", Static)
         table = self.query_one(SessionsTable)
         table.clear()
-        self._lines, self._shown = [], None
+        self._lines, self._shown, self._status = [], None, ""
         if listed is None:
             status.update(Text(printable(error or "no correlation model"), style="bold"))
             return
@@ -342,10 +340,21 @@ class SessionsScreen(TreeViewScreen):
         if partial:
             text += "   (still loading: the list will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)
-        status.update(Text(text + "   enter: to the tree"))
+        self._status = text + "   enter: to the tree"
+        self.call_after_refresh(self._show_status)
         if self._lines:
             table.move_cursor(row=0)
             self._show(0)
+
+    def _show_status(self) -> None:
+        """The status line, saying that left/right reach the columns out of view (if any)."""
+        if not self._status:
+            return
+        hint = "   left/right: columns" if self.query_one(SessionsTable).columns_hidden else ""
+        self.query_one("#view-status", Static).update(Text(self._status + hint))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_status)
 
     @on(DataTable.RowHighlighted, "#sessions-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

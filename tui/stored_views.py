@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from rich.style import Style
 from rich.text import Span, Text
@@ -28,6 +28,8 @@ from core.store import correlation_tables as tables
 from core.store.correlation_tables import LineRow, NodeRow
 from core.store.store import Store
 from tui.nav_tree import TreeItem, ViewNode, node_reason
+
+T = TypeVar("T")
 
 #: Children fetched at once when a node of a big tree is unfolded (and per "more" line).
 PAGE = 200
@@ -150,16 +152,28 @@ def list_rows(rows: Iterable[ListedRow]) -> Iterator[LineRow]:
                None if extra is None else json.dumps(extra))
 
 
-def write_views(store: Store, built: dict[str, ViewRows]) -> bool:
-    """Store what the views built (`ViewBuilder`), by view name."""
+def checked(items: Iterable[T], check: Callable[[], None] | None, every: int = 1000) -> Iterator[T]:
+    """`items`, calling `check()` (which raises to stop) every `every` of them: a write's rows
+    are made as they are written, so a write told to stop ends between two rows."""
+    if check is None:
+        yield from items
+        return
+    for n, item in enumerate(items):
+        if not n % every:
+            check()
+        yield item
+
+
+def write_views(store: Store, built: dict[str, ViewRows], check: Callable[[], None] | None = None) -> bool:
+    """Store what the views built (`ViewBuilder`), by view name; `check` as in `checked`."""
     trees: dict[str, Iterable[NodeRow]] = {}
     lists: dict[str, tuple[Iterable[LineRow], int]] = {}
     infos: dict[str, str] = {}
     for name, rows in built.items():
         if rows.tree is not None:
-            trees[name] = tree_rows(rows.tree)
+            trees[name] = checked(tree_rows(rows.tree), check)
         if rows.rows is not None or rows.tree is None:
-            lists[name] = list_rows(rows.rows or ()), rows.total
+            lists[name] = checked(list_rows(rows.rows or ()), check), rows.total
         if rows.info is not None:
             infos[name] = json.dumps(rows.info)
     return tables.write_views(store, trees, lists, infos)

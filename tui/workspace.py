@@ -27,6 +27,7 @@ from tui.messages import FindingsReady, ModelReady
 if TYPE_CHECKING:  # the engines load when a view first needs them, not when the app starts
     from core.correlate.model import CorrelationModel
     from core.findings.engine import FindingsData
+    from core.query.sort import Sort
     from core.report.case import Case
     from tui.model_cache import ModelCache
     from tui.stored_views import ViewBuilder
@@ -43,6 +44,10 @@ class PicksEvent:
 
 
 def _no_selection() -> StoredEvent | None:
+    return None
+
+
+def _time_order() -> tuple[Sort, str] | None:
     return None
 
 
@@ -69,6 +74,9 @@ class Workspace:
     load_errors: list[str] = field(default_factory=list)
     #: The event selected in the event table (the app installs its own).
     selection: Callable[[], StoredEvent | None] = _no_selection
+    #: The event table's column sort and its title ("Computer ▲"), None in time order (the app
+    #: installs its own): `e` exports the rows in the order the table shows them.
+    table_sort: Callable[[], tuple[Sort, str] | None] = _time_order
     #: What each correlation view stores (`tui.stored_views`), by view name: the app names
     #: them all, so that the first model build stores every view; a view adds its own.
     view_builders: Callable[[], dict[str, ViewBuilder]] | None = None

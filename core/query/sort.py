@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from core.model.storable import bindable
@@ -186,6 +187,18 @@ def page_sorted(store: Store, view: View, sort: Sort, start: int, page: int) -> 
     ids = dict(store.conn.execute(f"SELECT pos, id FROM {table.name} WHERE {cond}", args).fetchall())
     rows = {r.id: r for r in store.select(Filter.store_ids(*ids.values()), limit=len(ids))} if ids else {}
     return [rows[ids[q + 1]] for q in wanted if q + 1 in ids and ids[q + 1] in rows]
+
+
+#: Rows an export reads at a time in sort order (`iter_sorted`).
+EXPORT_PAGE = 2000
+
+
+def iter_sorted(store: Store, view: View, sort: Sort) -> Iterator[StoredEvent]:
+    """Every event of `view` in `sort` order, as the table shows them (an export of what the
+    analyst sees): the sorted table's pages in turn, so memory stays at one page."""
+    total = sorted_table(store, view, sort).total
+    for start in range(0, total, EXPORT_PAGE):  # bounded: the view's size, fixed once sorted
+        yield from page_sorted(store, view, sort, start, EXPORT_PAGE)
 
 
 def position_sorted(store: Store, view: View, sort: Sort, store_id: int) -> int | None:

@@ -14,7 +14,7 @@ import json
 import marshal
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +119,12 @@ class Store(StoreWrites):
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+
+    def abort_when(self, stop: Callable[[], bool], every: int = 10_000) -> None:
+        """Make this connection's statements fail (`sqlite3.OperationalError`, "interrupted":
+        the writers roll back) once `stop()` holds, checked every `every` SQLite steps: a
+        background write of minutes ends within milliseconds when its app closes."""
+        self.conn.set_progress_handler(lambda: 1 if stop() else 0, every)
 
     def __enter__(self) -> Store:
         return self
@@ -340,10 +346,6 @@ class Store(StoreWrites):
         """The event with store id `event_id`, or None."""
         found = self.select(Filter.store_ids(event_id), limit=1)
         return found[0] if found else None
-
-    def by_record_id(self, record_id: int) -> list[StoredEvent]:
-        """Every event with this record id (several inputs or channels may share one)."""
-        return self.select(Filter.from_sql("e.record_id = ?", (record_id,)))
 
     def event_id_counts(self, source: int | None = None) -> dict[int, int]:
         sql = "SELECT event_id, count(*) FROM events"

@@ -92,7 +92,7 @@ def test_huge_json_integers_are_stored_exactly_and_the_file_loads(tmp_path: Path
     assert [e.record_id for e in _query(store, f"record:{BIG:#x}")] == [BIG]
     assert _query(store, "record:600") == []  # no wrap-around, no lossy float
     # The app pages around such an event (its record id is the anchor's), a mark finds it again.
-    [se] = store.by_record_id(BIG)
+    [se] = store.select(compile_query(f"record:{BIG}"))
     view = View(compile_query(""), by_time=True)
     assert [e.id for e in fetch_beside(store, view, se, after=False, page=2)] == [N - 1, N]
     assert locate(store, view, se.id) is not None
