@@ -98,6 +98,38 @@ class TreeViewScreen(PicksEvent, Screen[None]):
                 return tree
         return trees[0] if trees else None
 
+    # -- stored trees read a page at a time ------------------------------------------------
+
+    def fetch_page(self, parent: int, after: int | None, before: int | None = None) -> list[TreeItem]:
+        """In a worker: the page of node `parent`'s children of the view's stored tree after
+        the child `after` (None: from the first) and before `before`, a "more" line last if
+        more remain (subclasses)."""
+        raise NotImplementedError
+
+    @on(Tree.NodeExpanded)
+    def _unfolded(self, event: Tree.NodeExpanded[TreeItem]) -> None:
+        """A stored node unfolded for the first time: fetch its first page of children."""
+        data = event.node.data
+        if isinstance(data, StoredNode) and data.kids and not event.node.children:
+            self._fetch(event.node, data.node_id, None, None, None)
+
+    def fetch_more(self, tree_node: ItemNode, more: StoredNode) -> None:
+        """`enter` on a "more" line: it gives way to the next page of its parent's children."""
+        parent = tree_node.parent
+        if parent is None or more.more_after is None:
+            return
+        siblings = list(parent.children)
+        at = siblings.index(tree_node) if tree_node in siblings else -1
+        follows = siblings[at + 1] if 0 <= at < len(siblings) - 1 else None
+        tree_node.remove()
+        self._fetch(parent, more.parent_id, more.more_after, more.more_before, follows)
+
+    @work(thread=True, group="tree-pages")
+    def _fetch(self, tree_node: ItemNode, parent: int, after: int | None, before: int | None,
+               follows: ItemNode | None) -> None:
+        items = self.fetch_page(parent, after, before)
+        self.app.call_from_thread(add_page, tree_node, items, follows)
+
     def action_back(self) -> None:
         self.app.pop_screen()
 
@@ -146,13 +178,24 @@ def activate(screen: Screen[None], tree_node: ItemNode) -> None:
     data = tree_node.data
     if data is None:
         return
-    if isinstance(data, StoredNode) and data.more_after is not None and isinstance(screen, SingleTreeScreen):
+    if isinstance(data, StoredNode) and data.more_after is not None and isinstance(screen, TreeViewScreen):
         screen.fetch_more(tree_node, data)
         return
     if data.store_id is None and (tree_node.children or (isinstance(data, StoredNode) and data.kids)):
         tree_node.toggle()
         return
     jump_to_node(screen, data)
+
+
+def add_page(tree_node: ItemNode, items: list[TreeItem], follows: ItemNode | None = None) -> None:
+    """One page (PAGE nodes at most, none with children fetched yet) under `tree_node`, before
+    `follows` if given: added at once, not by `NavTree.fill`, whose slices would stop a fill
+    still going on elsewhere in the tree."""
+    for item in items:
+        if isinstance(item, StoredNode) and item.kids:
+            tree_node.add(node_label(item), data=item, expand=False, before=follows)
+        else:
+            tree_node.add_leaf(node_label(item), data=item, before=follows)
 
 
 def jump_to_node(screen: Screen[None], node: TreeItem) -> None:
@@ -217,35 +260,8 @@ class SingleTreeScreen(TreeViewScreen):
     def on_single_tree_screen_stored_tree(self, message: SingleTreeScreen.StoredTree) -> None:
         self.show_stored(message.branches, message.nodes)
 
-    @on(Tree.NodeExpanded)
-    def _unfolded(self, event: Tree.NodeExpanded[TreeItem]) -> None:
-        """A stored node unfolded for the first time: fetch its first page of children."""
-        data = event.node.data
-        if isinstance(data, StoredNode) and data.kids and not event.node.children:
-            self._fetch(event.node, data.node_id, 0)
-
-    def fetch_more(self, tree_node: ItemNode, more: StoredNode) -> None:
-        """`enter` on a "more" line: it gives way to the next page of its parent's children."""
-        parent = tree_node.parent
-        if parent is None or more.more_after is None:
-            return
-        tree_node.remove()
-        self._fetch(parent, more.parent_id, more.more_after)
-
-    @work(thread=True, group="tree-pages")
-    def _fetch(self, tree_node: ItemNode, parent: int, after: int) -> None:
-        items = fetch_children(self.workspace.require_store(), self.STORED_TREE, parent, after)
-        self.app.call_from_thread(self._add_page, tree_node, items)
-
-    @staticmethod
-    def _add_page(tree_node: ItemNode, items: list[TreeItem]) -> None:
-        """One page (PAGE nodes at most, none with children fetched yet): added at once, not by
-        `NavTree.fill`, whose slices would stop a fill still going on elsewhere in the tree."""
-        for item in items:
-            if isinstance(item, StoredNode) and item.kids:
-                tree_node.add(node_label(item), data=item, expand=False)
-            else:
-                tree_node.add_leaf(node_label(item), data=item)
+    def fetch_page(self, parent: int, after: int | None, before: int | None = None) -> list[TreeItem]:
+        return fetch_children(self.workspace.require_store(), self.STORED_TREE, parent, after or 0, before)
 
     def compose(self) -> ComposeResult:
         with Vertical():

@@ -14,7 +14,9 @@ a time, as the event table reads events:
 * `corr_row`: the views' lists (handle duplications, process accesses, sessions), by position,
   each line with what its view needs besides its cells (`extra`: what `/` searches...);
 * a view may have both: the Sessions list keeps one tree per line (its top-level node at the
-  line's position, `subtree`), and a note on the whole list (`view_info`: its computers).
+  line's position, `subtree`), and a note on the whole list (`view_info`: its computers);
+* `corr_tnode`, `corr_tedge`, `corr_etree`: the correlation tree of each event a list view
+  shows (Handles, Process access), deduplicated (`core.store.event_trees`).
 
 What a label or a cell says is decided by the engine and the views before it is written; this
 module only stores and pages it (labels are opaque strings, with their styles as JSON). The
@@ -32,8 +34,9 @@ from typing import Any
 
 from core.store.store import Store
 
-#: Bumped whenever what the tables hold changes: older caches rebuild them.
-CORRELATION_FORMAT = 2
+#: Bumped whenever what the tables hold changes: older caches rebuild them (3: the list
+#: views' event trees, `core.store.event_trees`).
+CORRELATION_FORMAT = 3
 FORMAT_KEY = "correlation_format"
 
 #: Instance columns, in the order the engine's rows give them (`core.correlate.persist`). A
@@ -54,7 +57,8 @@ SESSION_COLUMNS: tuple[str, ...] = (
 )
 LINK_COLUMNS: tuple[str, ...] = ("store_id", "role", "kind", "instance", "confidence", "reason")
 
-_TABLES = ("corr_process", "corr_handle", "corr_session", "corr_link", "corr_reason", "corr_node", "corr_row")
+_TABLES = ("corr_process", "corr_handle", "corr_session", "corr_link", "corr_reason", "corr_node", "corr_row",
+           "corr_tnode", "corr_tedge", "corr_etree")
 
 
 def _schema() -> str:
@@ -76,6 +80,12 @@ def _schema() -> str:
         " kids INTEGER NOT NULL, PRIMARY KEY (tree, id)) WITHOUT ROWID;",
         "CREATE TABLE corr_row (list TEXT NOT NULL, pos INTEGER NOT NULL, store_id INTEGER,"
         " cells TEXT NOT NULL, why TEXT NOT NULL, extra TEXT, PRIMARY KEY (list, pos)) WITHOUT ROWID;",
+        # The list views' event trees, each distinct subtree once (`core.store.event_trees`).
+        "CREATE TABLE corr_tnode (id INTEGER PRIMARY KEY, label TEXT NOT NULL, style TEXT, confidence TEXT,"
+        " store_id INTEGER, reason TEXT, kids INTEGER NOT NULL, size INTEGER NOT NULL);",
+        "CREATE TABLE corr_tedge (parent INTEGER NOT NULL, pos INTEGER NOT NULL, child INTEGER NOT NULL,"
+        " PRIMARY KEY (parent, pos)) WITHOUT ROWID;",
+        "CREATE TABLE corr_etree (store_id INTEGER PRIMARY KEY, root INTEGER NOT NULL);",
     ))
 
 
@@ -286,12 +296,14 @@ def whole_tree(store: Store, tree: str) -> list[NodeRow]:
     return [NodeRow(*row) for row in cur]
 
 
-def children(store: Store, tree: str, parent: int, *, after: int = 0, limit: int = 500) -> list[NodeRow]:
-    """The children of node `parent` (0: the top level) after the child `after`, at most `limit`."""
+def children(store: Store, tree: str, parent: int, *, after: int = 0, before: int | None = None,
+             limit: int = 500) -> list[NodeRow]:
+    """The children of node `parent` (0: the top level) after the child `after` (and before
+    the child `before`), at most `limit`."""
     cur = store.conn.execute(
         "SELECT id, parent, label, style, confidence, store_id, reason, kids FROM corr_node"
-        " WHERE tree = ? AND parent = ? AND id > ? ORDER BY id LIMIT ?",
-        (tree, parent, after, limit),
+        " WHERE tree = ? AND parent = ? AND id > ? AND id < ? ORDER BY id LIMIT ?",
+        (tree, parent, after, 2**62 if before is None else before, limit),
     )
     return [NodeRow(*row) for row in cur]
 
