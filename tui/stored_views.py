@@ -340,3 +340,48 @@ def fetch_event_children(store_path: Path, parent: int, after: int = -1) -> list
     """The next page of an event tree node's children after position `after` (blocking)."""
     with Store(store_path, readonly=True) as store:
         return _event_page(store, parent, after)
+
+
+# -- `/` in a tree read a page at a time ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PathStep:
+    """One step down to a search hit: the child `node` of `parent` (0: the top level), the
+    child before it (`previous`, 0 if none) and a page of children from it on (PAGE + 1: the
+    last says whether more follow)."""
+
+    parent: int
+    node: int
+    previous: int
+    page: list[NodeRow]
+
+
+def search_stored(store_path: Path, tree: str, text: str, after: int, forward: bool) -> list[PathStep] | None:
+    """The path to the next node of a stored tree after node `after` whose text holds `text`
+    (SQL: the nodes not fetched yet too), None when none does (blocking: a worker's)."""
+    with Store(store_path, readonly=True) as store:
+        hit = tables.search(store, tree, text, after=after, forward=forward)
+        if hit is None:
+            return None
+        steps: list[PathStep] = []
+        parent = 0
+        for node in tables.path_to(store, tree, hit):
+            steps.append(PathStep(parent, node, tables.previous_sibling(store, tree, parent, node),
+                                  tables.children(store, tree, parent, after=node - 1, limit=PAGE + 1)))
+            parent = node
+        return steps
+
+
+def window(step: PathStep, after: int, before: int | None) -> list[TreeItem]:
+    """What takes the place of a "more" line standing for the children of `step.parent`
+    between `after` and `before` (exclusive) once a search shows `step.node` among them: a
+    "more" line for those before it (if any), a page from it on, a "more" line for the rest."""
+    page = [row for row in step.page if before is None or row.id < before]
+    out: list[TreeItem] = []
+    if step.previous > after:
+        out.append(_more(step.parent, after, step.node))
+    out.extend(_node(row) for row in page[:PAGE])
+    if len(page) > PAGE:
+        out.append(_more(step.parent, page[PAGE - 1].id, before))
+    return out

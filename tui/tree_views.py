@@ -28,7 +28,7 @@ from core.model.text import printable
 from core.store.store import Store
 from tui.messages import JumpToEvent
 from tui.nav_tree import MAX_TREE_NODES, ItemNode, NavTree, SearchInput, TreeItem, ViewNode, node_label
-from tui.stored_views import StoredNode, ViewBuilder, fetch_children, load_tree
+from tui.stored_views import PathStep, StoredNode, ViewBuilder, fetch_children, load_tree, search_stored, window
 from tui.workspace import PicksEvent, Workspace
 
 CSS_FILE = "views.tcss"
@@ -198,6 +198,44 @@ def add_page(tree_node: ItemNode, items: list[TreeItem], follows: ItemNode | Non
             tree_node.add_leaf(node_label(item), data=item, before=follows)
 
 
+def _shown_child(node: ItemNode, node_id: int) -> ItemNode | None:
+    for child in node.children:
+        data = child.data
+        if isinstance(data, StoredNode) and data.more_after is None and data.node_id == node_id:
+            return child
+    return None
+
+
+def unfold_path(tree: NavTree, steps: list[PathStep]) -> ItemNode | None:
+    """The tree node of a search hit in a tree read a page at a time (`search_stored`), the
+    pages on its way fetched where they were not: each in place of the "more" line (or of the
+    unfetched children) it belongs to. None if the tree no longer holds the way there."""
+    current = tree.root
+    for step in steps:
+        found = _shown_child(current, step.node)
+        if found is None:
+            children = list(current.children)
+            at = next((i for i, child in enumerate(children) if isinstance(child.data, StoredNode)
+                       and child.data.more_after is not None and child.data.more_after < step.node
+                       and (child.data.more_before is None or step.node < child.data.more_before)), None)
+            if at is None and children:
+                return None
+            after, before = 0, None
+            follows = None
+            if at is not None:
+                more = children[at].data
+                assert isinstance(more, StoredNode)
+                after, before = more.more_after or 0, more.more_before
+                follows = children[at + 1] if at + 1 < len(children) else None
+                children[at].remove()
+            add_page(current, window(step, after, before), follows)
+            found = _shown_child(current, step.node)
+            if found is None:
+                return None
+        current = found
+    return current
+
+
 def jump_to_node(screen: Screen[None], node: TreeItem) -> None:
     """Jump to the event behind a tree node, or say why there is none."""
     if node.store_id is None:
@@ -257,8 +295,43 @@ class SingleTreeScreen(TreeViewScreen):
         """Show the tree read from the store (subclasses: summary and unfolding)."""
         raise NotImplementedError
 
+    #: Whether the tree shown was read from the store a page at a time: `/` then searches the
+    #: stored tree through SQL (most of its nodes are not fetched).
+    _paged = False
+
     def on_single_tree_screen_stored_tree(self, message: SingleTreeScreen.StoredTree) -> None:
+        self._paged = message.nodes > MAX_TREE_NODES
         self.show_stored(message.branches, message.nodes)
+
+    def action_search_next(self, forward: bool = True) -> None:
+        if not self._paged or not self._search_text:
+            super().action_search_next(forward)
+            return
+        node = self.query_one(NavTree).cursor_node
+        data = node.data if node is not None else None
+        after = 0
+        if isinstance(data, StoredNode):
+            after = data.more_after if data.more_after is not None else data.node_id
+        self._search_stored(self._search_text, after, forward)
+
+    @work(thread=True, exclusive=True, group="tree-search")
+    def _search_stored(self, text: str, after: int, forward: bool) -> None:
+        try:
+            steps = search_stored(self.workspace.require_store(), self.STORED_TREE, text, after, forward)
+        except Exception as exc:  # noqa: BLE001 - said in a notification instead of the worker dying
+            self.app.call_from_thread(self.notify, f"search failed: {type(exc).__name__}: {exc}",
+                                      severity="error", markup=False)
+            return
+        self.app.call_from_thread(self._show_hit, text, steps)
+
+    def _show_hit(self, text: str, steps: list[PathStep] | None) -> None:
+        tree = self.query_one(NavTree)
+        found = unfold_path(tree, steps) if steps else None
+        if found is None:
+            self.notify(f"not found: {printable(text)}", severity="warning", markup=False)
+            return
+        tree.reveal(found)
+        tree.focus()
 
     def fetch_page(self, parent: int, after: int | None, before: int | None = None) -> list[TreeItem]:
         return fetch_children(self.workspace.require_store(), self.STORED_TREE, parent, after or 0, before)

@@ -365,3 +365,54 @@ def instance_count(store: Store, kind: str) -> int:
     if kind not in ("process", "handle", "session"):
         raise ValueError(kind)
     return int(store.conn.execute(f"SELECT count(*) FROM corr_{kind}").fetchone()[0])
+
+
+#: How deep `path_to` climbs at most (a process chain is a few dozen deep; a hostile log's
+#: could be longer: the search then stops short of unfolding it).
+MAX_DEPTH = 10_000
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for LIKE ... ESCAPE '\\': the text's own `%`, `_` and `\\` match themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search(store: Store, tree: str, text: str, *, after: int, forward: bool = True) -> int | None:
+    """The id of the next node of the tree (depth first, wrapping) after node `after` (before
+    it when not `forward`) whose label, confidence or reason holds `text` (any ASCII case, as
+    LIKE compares), or None. One indexed scan of the tree's nodes at most, from `after` on and
+    then from the other end."""
+    if not text:
+        return None
+    pattern = like_pattern(text)
+    match = ("tree = ? AND (label LIKE ? ESCAPE '\\' OR confidence LIKE ? ESCAPE '\\'"
+             " OR reason LIKE ? ESCAPE '\\')")
+    args = (tree, pattern, pattern, pattern)
+    order, first, wrap = ("ASC", "id > ?", "id <= ?") if forward else ("DESC", "id < ?", "id >= ?")
+    for bound in (first, wrap):
+        row = store.conn.execute(f"SELECT id FROM corr_node WHERE {match} AND {bound} ORDER BY id {order} LIMIT 1",
+                                 (*args, after)).fetchone()
+        if row is not None:
+            return int(row[0])
+    return None
+
+
+def path_to(store: Store, tree: str, node: int) -> list[int]:
+    """The ids from the top-level ancestor of `node` down to `node` (MAX_DEPTH at most)."""
+    cur = store.conn.execute(
+        "WITH RECURSIVE up(id, parent, depth) AS ("
+        " SELECT id, parent, 0 FROM corr_node WHERE tree = ? AND id = ?"
+        " UNION ALL SELECT n.id, n.parent, up.depth + 1 FROM corr_node n JOIN up ON n.tree = ? AND n.id = up.parent"
+        " WHERE up.depth < ?)"
+        " SELECT id FROM up ORDER BY depth DESC",
+        (tree, node, tree, MAX_DEPTH),
+    )
+    return [int(row[0]) for row in cur]
+
+
+def previous_sibling(store: Store, tree: str, parent: int, node: int) -> int:
+    """The id of the child of `parent` just before `node`, 0 if it is the first."""
+    row = store.conn.execute("SELECT max(id) FROM corr_node WHERE tree = ? AND parent = ? AND id < ?",
+                             (tree, parent, node)).fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0
