@@ -300,9 +300,12 @@ def children(store: Store, tree: str, parent: int, *, after: int = 0, before: in
              limit: int = 500) -> list[NodeRow]:
     """The children of node `parent` (0: the top level) after the child `after` (and before
     the child `before`), at most `limit`."""
+    # By the parent index, named: SQLite otherwise walks the primary key in id order for the
+    # ORDER BY, through every node of the tree after `after` (80 ms for the top level of a
+    # 577,000-node forest, a third of a reopened Processes view's time).
     cur = store.conn.execute(
         "SELECT id, parent, label, style, confidence, store_id, reason, kids FROM corr_node"
-        " WHERE tree = ? AND parent = ? AND id > ? AND id < ? ORDER BY id LIMIT ?",
+        " INDEXED BY corr_node_parent WHERE tree = ? AND parent = ? AND id > ? AND id < ? ORDER BY id LIMIT ?",
         (tree, parent, after, 2**62 if before is None else before, limit),
     )
     return [NodeRow(*row) for row in cur]
@@ -413,6 +416,7 @@ def path_to(store: Store, tree: str, node: int) -> list[int]:
 
 def previous_sibling(store: Store, tree: str, parent: int, node: int) -> int:
     """The id of the child of `parent` just before `node`, 0 if it is the first."""
-    row = store.conn.execute("SELECT max(id) FROM corr_node WHERE tree = ? AND parent = ? AND id < ?",
+    row = store.conn.execute("SELECT max(id) FROM corr_node INDEXED BY corr_node_parent"
+                             " WHERE tree = ? AND parent = ? AND id < ?",
                              (tree, parent, node)).fetchone()
     return int(row[0]) if row is not None and row[0] is not None else 0
