@@ -10,13 +10,15 @@ back (it holds attacker-controlled log data).
 Small trees come back whole (the view unfolds them as it always did); big ones come back as
 their top two levels, each deeper level fetched, a page at a time, when its node is unfolded.
 A list may keep a small tree per line (the Sessions view: the tree of the highlighted line,
-`load_subtree`) and a note on the whole list (`ViewRows.info`).
+`load_subtree`) and a note on the whole list (`ViewRows.info`); or the correlation tree of each
+line's event (the Handles and Process access views, `load_event_tree`: stored deduplicated,
+`core.store.event_trees`). `/` in a tree read a page at a time searches the stored tree
+(`search_stored`) and the view unfolds the way to the hit (`window`).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -166,8 +168,8 @@ def _shown(node: TreeItem) -> event_trees.Shown:
 def write_event_trees(store: Store, built: dict[str, ViewRows]) -> bool:
     """Store the correlation tree of every event the lists of `built` show that is not stored
     yet (`ViewRows.event_tree`); False when the database refuses."""
-    try:
-        writer = event_trees.TreeWriter(store.conn, _shown)
+
+    def trees() -> Iterator[tuple[int, list[TreeItem]]]:
         for rows in built.values():
             if rows.event_tree is None or rows.rows is None:
                 continue
@@ -176,13 +178,9 @@ def write_event_trees(store: Store, built: dict[str, ViewRows]) -> bool:
             for store_id in wanted:
                 stored = None if store_id in have else store.get(store_id)
                 if stored is not None:
-                    writer.add(store_id, rows.event_tree(stored))
-        writer.flush()
-    except sqlite3.Error:
-        if store.conn.in_transaction:
-            store.conn.rollback()
-        return False
-    return True
+                    yield store_id, rows.event_tree(stored)
+
+    return event_trees.write_trees(store.conn, _shown, trees())
 
 
 def write_views(store: Store, built: dict[str, ViewRows]) -> bool:

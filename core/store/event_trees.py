@@ -101,6 +101,22 @@ class TreeWriter:
         self._nodes, self._edges, self._trees = [], [], []
 
 
+def write_trees(conn: sqlite3.Connection, shown: Callable[[Any], Shown],
+                trees: Iterable[tuple[int, Sequence[Any]]]) -> bool:
+    """Write the (event store id, tree roots) of `trees` (`TreeWriter`); False when the
+    database refuses (what was written whole stays: each event's tree goes in with its nodes)."""
+    try:
+        writer = TreeWriter(conn, shown)
+        for store_id, roots in trees:
+            writer.add(store_id, roots)
+        writer.flush()
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.rollback()
+        return False
+    return True
+
+
 def stored_events(conn: sqlite3.Connection, store_ids: Iterable[int]) -> set[int]:
     """Which of `store_ids` have their tree stored already (another view wrote it)."""
     wanted = sorted(set(store_ids))
