@@ -161,3 +161,59 @@ async def test_a_reopened_list_view_shows_each_lines_tree_without_the_model(
     assert await trees(again, first) == first
     assert len(first) >= 1 and all(len(lines) > 5 for lines in first)
     assert again.workspace.models.peek_model() is None
+
+
+@sync
+async def test_a_big_line_tree_unfolds_a_page_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the whole-tree size a line's tree comes as its top level and a first page under
+    each top node; unfolding a node fetches its children, a "more" line the next page, until
+    the tree is the model's."""
+    import tui.list_tree_view as ltv
+    from tests.app.story import Harness, story, tree_lines
+    from tui.handles import HandlesScreen
+
+    db = _store(tmp_path, load(*story()))
+    assert ModelCache().stored_view(db, True, "handles", BUILDERS, wait=True)
+    with Store(db, readonly=True) as store:
+        model = model_from_store(store)
+        row = (BUILDERS["handles"](model).rows or [])[0]
+        event = store.get(row.store_id or 0)
+        assert event is not None
+        expected = _shape([model.correlate(event).tree()])
+    monkeypatch.setattr(mc, "build_model", _no_model)
+    monkeypatch.setattr(ltv, "MAX_TREE_NODES", 0)
+    monkeypatch.setattr(sv, "PAGE", 1)
+    app = Harness(db, HandlesScreen)
+    async with opened(app, (160, 48)) as pilot:
+        table, tree = _tree_screen(app)
+        await wait_for(pilot, lambda: table.row_count > 0 and bool(tree_lines(tree)))
+        assert any(line.startswith("... more") for line in tree_lines(tree))
+        for _step in range(400):
+            pending = [n for n in tree.walk() if isinstance(n.data, StoredNode)
+                       and (n.data.more_after is not None or (n.data.kids and not n.children))]
+            if not pending:
+                break
+            node = pending[0]
+            before = len(list(tree.walk()))
+            assert isinstance(node.data, StoredNode)
+            if node.data.more_after is not None:  # gives way to the page it stands for
+                tree.move_cursor(node)
+                tree.focus()
+                await pilot.press("enter")
+                await wait_for(pilot, lambda b=before, n=node: n not in list(tree.walk())
+                               and len(list(tree.walk())) >= b)
+            else:
+                node.expand()
+                await wait_for(pilot, lambda b=before: len(list(tree.walk())) > b)
+        shown = [n.data for n in tree.root.children if n.data is not None]
+        assert _shape(_rebuilt(tree.root)) == expected and len(shown) == 1
+
+
+def _rebuilt(root: Any) -> list[TreeItem]:
+    """The tree the widget holds, as nodes (what each line shows, its children)."""
+    out: list[TreeItem] = []
+    for child in root.children:
+        data = child.data
+        assert isinstance(data, StoredNode)
+        out.append(StoredNode(data.label, data.store_id, tuple(_rebuilt(child)), data.confidence, data.reason))
+    return out
