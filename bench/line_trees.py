@@ -10,8 +10,9 @@ tenth as many processes (4688) to as many targets: the list views' 20,000-line c
 with 80,000 correlation events. Then it writes every correlation table, as the app does once
 the model is built, and reports the lines, the nodes their trees have, the nodes and bytes
 stored for them (`core.store.event_trees`, deduplicated), what storing each line's tree as
-its own nodes would take (the Sessions view's way, `corr_node`), and the time the trees took
-to write.
+its own nodes would take (the Sessions view's way, `corr_node`), the time the trees took
+to write, and the time a line's tree takes to read (against building the model, which the view
+needed before).
 """
 
 from __future__ import annotations
@@ -96,9 +97,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=20_000)
     args = parser.parse_args()
+    from core.correlate.model import model_from_store
     from tui import stored_views
     from tui.model_cache import ModelCache
-    from tui.nav_tree import ViewNode
+    from tui.nav_tree import MAX_TREE_NODES, ViewNode
     from tui.view_builders import all_view_builders
 
     db = Path(tempfile.mkdtemp(prefix="evtx-line-trees-")) / "store.sqlite"
@@ -156,6 +158,15 @@ def main() -> int:
                    event_trees_mb=round(sum(sizes.get(t, 0) for t in trees) / 1e6, 2),
                    all_correlation_tables_mb=round(sum(v for k, v in sizes.items() if k.startswith("corr_")) / 1e6, 1),
                    store_mb=round(db.stat().st_size / 1e6, 1))
+        sample = [row.store_id for name in ("handles", "process_access")
+                  for row in (builders[name](model).rows or ())[:: max(1, lines // 400)] if row.store_id is not None]
+        t0 = time.perf_counter()
+        for store_id in sample:
+            stored_views.load_event_tree(store, store_id, MAX_TREE_NODES)
+        out["tree_read_ms_per_line"] = round((time.perf_counter() - t0) * 1000 / max(1, len(sample)), 2)
+        t0 = time.perf_counter()
+        model_from_store(store)
+        out["model_build_s_instead"] = round(time.perf_counter() - t0, 1)
         before = _sizes(store).get("corr_node", 0)
         stored_views.write_views(store, {"naive_line_trees": stored_views.ViewRows(tree=iter(naive), rows=[])})
         out["as_one_tree_per_line_mb"] = round((_sizes(store).get("corr_node", 0) - before) / 1e6, 1)
