@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -104,72 +105,77 @@ def main() -> int:
     from tui.view_builders import all_view_builders
 
     db = Path(tempfile.mkdtemp(prefix="evtx-line-trees-")) / "store.sqlite"
-    xml_parser = safe_parser()
-    with Store(db) as store:
-        store.add_source("synthetic.xml", "xml")
-        batch = []
-        for number, doc in enumerate(events(args.lines), 1):
-            batch.append(event_from_element(etree.fromstring(doc.encode(), xml_parser), source=0,
-                                            record_number=number, locator=number))
-        store.add_events(batch)
-        store.build_indexes()
-        store.set_meta("complete", "1")
-    spent: dict[str, float] = {}
-    real = stored_views.write_event_trees
+    try:
+        xml_parser = safe_parser()
+        with Store(db) as store:
+            store.add_source("synthetic.xml", "xml")
+            batch = []
+            for number, doc in enumerate(events(args.lines), 1):
+                batch.append(event_from_element(etree.fromstring(doc.encode(), xml_parser), source=0,
+                                                record_number=number, locator=number))
+            store.add_events(batch)
+            store.build_indexes()
+            store.set_meta("complete", "1")
+        spent: dict[str, float] = {}
+        real = stored_views.write_event_trees
 
-    def timed(*a: Any) -> bool:
-        t0 = time.perf_counter()
-        try:
-            return real(*a)
-        finally:
-            spent["trees_s"] = spent.get("trees_s", 0.0) + time.perf_counter() - t0
+        def timed(*a: Any) -> bool:
+            t0 = time.perf_counter()
+            try:
+                return real(*a)
+            finally:
+                spent["trees_s"] = spent.get("trees_s", 0.0) + time.perf_counter() - t0
 
-    stored_views.write_event_trees = timed  # type: ignore[assignment]  # (what write_views calls)
-    builders = all_view_builders()
-    t0 = time.perf_counter()
-    cache = ModelCache()
-    for name in builders:
-        cache.stored_view(db, True, name, builders, wait=True)
-    out: dict[str, Any] = {"events": len(batch), "tables_s": round(time.perf_counter() - t0, 1),
-                           "event_trees_write_s": round(spent.get("trees_s", 0.0), 1)}
-    model = cache.model(db, True)
-    with Store(db) as store:
-        sizes = _sizes(store)
-        trees = ("corr_tnode", "corr_tedge", "corr_etree")
-        lines = shown = 0
-        naive: list[Any] = []
-        for name in ("handles", "process_access"):
-            built = builders[name](model)
-            for row in built.rows or ():
-                stored = store.get(row.store_id) if row.store_id is not None else None
-                if stored is None:
-                    continue
-                roots = built.event_tree(stored) if built.event_tree is not None else []
-                lines += 1
-                naive.append(ViewNode("line", children=tuple(roots)))
-                stack = list(roots)
-                while stack:
-                    node = stack.pop()
-                    shown += 1
-                    stack.extend(node.children)
-        out.update(lines=lines, nodes_in_line_trees=shown,
-                   nodes_stored=store.conn.execute("SELECT count(*) FROM corr_tnode").fetchone()[0],
-                   edges_stored=store.conn.execute("SELECT count(*) FROM corr_tedge").fetchone()[0],
-                   event_trees_mb=round(sum(sizes.get(t, 0) for t in trees) / 1e6, 2),
-                   all_correlation_tables_mb=round(sum(v for k, v in sizes.items() if k.startswith("corr_")) / 1e6, 1),
-                   store_mb=round(db.stat().st_size / 1e6, 1))
-        sample = [row.store_id for name in ("handles", "process_access")
-                  for row in (builders[name](model).rows or ())[:: max(1, lines // 400)] if row.store_id is not None]
+        stored_views.write_event_trees = timed  # type: ignore[assignment]  # (what write_views calls)
+        builders = all_view_builders()
         t0 = time.perf_counter()
-        for store_id in sample:
-            stored_views.load_event_tree(store, store_id, MAX_TREE_NODES)
-        out["tree_read_ms_per_line"] = round((time.perf_counter() - t0) * 1000 / max(1, len(sample)), 2)
-        t0 = time.perf_counter()
-        model_from_store(store)
-        out["model_build_s_instead"] = round(time.perf_counter() - t0, 1)
-        before = _sizes(store).get("corr_node", 0)
-        stored_views.write_views(store, {"naive_line_trees": stored_views.ViewRows(tree=iter(naive), rows=[])})
-        out["as_one_tree_per_line_mb"] = round((_sizes(store).get("corr_node", 0) - before) / 1e6, 1)
+        cache = ModelCache()
+        for name in builders:
+            cache.stored_view(db, True, name, builders, wait=True)
+        out: dict[str, Any] = {"events": len(batch), "tables_s": round(time.perf_counter() - t0, 1),
+                               "event_trees_write_s": round(spent.get("trees_s", 0.0), 1)}
+        model = cache.model(db, True)
+        with Store(db) as store:
+            sizes = _sizes(store)
+            trees = ("corr_tnode", "corr_tedge", "corr_etree")
+            lines = shown = 0
+            naive: list[Any] = []
+            for name in ("handles", "process_access"):
+                built = builders[name](model)
+                for row in built.rows or ():
+                    stored = store.get(row.store_id) if row.store_id is not None else None
+                    if stored is None:
+                        continue
+                    roots = built.event_tree(stored) if built.event_tree is not None else []
+                    lines += 1
+                    naive.append(ViewNode("line", children=tuple(roots)))
+                    stack = list(roots)
+                    while stack:
+                        node = stack.pop()
+                        shown += 1
+                        stack.extend(node.children)
+            out.update(lines=lines, nodes_in_line_trees=shown,
+                       nodes_stored=store.conn.execute("SELECT count(*) FROM corr_tnode").fetchone()[0],
+                       edges_stored=store.conn.execute("SELECT count(*) FROM corr_tedge").fetchone()[0],
+                       event_trees_mb=round(sum(sizes.get(t, 0) for t in trees) / 1e6, 2),
+                       all_correlation_tables_mb=round(
+                           sum(v for k, v in sizes.items() if k.startswith("corr_")) / 1e6, 1),
+                       store_mb=round(db.stat().st_size / 1e6, 1))
+            every = max(1, lines // 400)
+            sample = [row.store_id for name in ("handles", "process_access")
+                      for row in (builders[name](model).rows or ())[::every] if row.store_id is not None]
+            t0 = time.perf_counter()
+            for store_id in sample:
+                stored_views.load_event_tree(store, store_id, MAX_TREE_NODES)
+            out["tree_read_ms_per_line"] = round((time.perf_counter() - t0) * 1000 / max(1, len(sample)), 2)
+            t0 = time.perf_counter()
+            model_from_store(store)
+            out["model_build_s_instead"] = round(time.perf_counter() - t0, 1)
+            before = _sizes(store).get("corr_node", 0)
+            stored_views.write_views(store, {"naive_line_trees": stored_views.ViewRows(tree=iter(naive), rows=[])})
+            out["as_one_tree_per_line_mb"] = round((_sizes(store).get("corr_node", 0) - before) / 1e6, 1)
+    finally:
+        shutil.rmtree(db.parent, ignore_errors=True)
     print(json.dumps(out, indent=2))
     return 0
 
