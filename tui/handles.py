@@ -2,11 +2,11 @@
 and beside it the correlation tree of the selected one.
 
 The list comes from `model.handle_duplications()` (`core.correlate.model`), stored with the log
-once built (`tui.list_tree_view`, `tui.stored_views`): each row already names
-the process instances the engine resolved (by computer + pid + time, never by pid alone), and
-how sure that is, as a word. Moving the cursor builds the selected 4690's tree (source process
+once built, with each line's correlation tree (`tui.list_tree_view`, `tui.stored_views`): each
+row already names the process instances the engine resolved (by computer + pid + time, never by
+pid alone), and how sure that is, as a word. Moving the cursor shows the selected 4690's tree (source process
 with its parent, source handle and object with its accesses and close, target process, target
-handle, logon session, related events) in a worker; `enter` in the list moves to the tree and
+handle, logon session, related events), read or built in a worker; `enter` in the list moves to the tree and
 `enter` on a tree node jumps to its event in the event table.
 """
 
@@ -20,6 +20,7 @@ from rich.text import Text
 from core.correlate.model import CorrelationModel, Duplication, HandleLink, ProcessLink
 from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
+from tui.correlation import correlation_roots
 from tui.list_tree_view import ListTable, ListTreeScreen
 from tui.nav_tree import confidence_text
 from tui.stored_views import ViewRows
@@ -143,9 +144,11 @@ def handle_row(dup: Duplication) -> HandleRow:
 
 
 def handle_rows(model: CorrelationModel) -> ViewRows:
-    """What the view lists (and stores): the first MAX_ROWS 4690s in time order, of how many."""
+    """What the view lists (and stores): the first MAX_ROWS 4690s in time order, of how many,
+    and the correlation tree each line shows."""
     dups = model.handle_duplications()
-    return ViewRows(rows=[handle_row(dup) for dup in dups[:MAX_ROWS]], total=len(dups))
+    return ViewRows(rows=[handle_row(dup) for dup in dups[:MAX_ROWS]], total=len(dups),
+                    event_tree=lambda stored: correlation_roots(model, stored))
 
 
 class HandlesScreen(ListTreeScreen):

@@ -3,8 +3,9 @@ line explaining the highlighted one above it) and, beside it (below it on narrow
 the correlation tree of the highlighted event, built in a worker.
 
 The list is read from the store once it is stored there (`tui.stored_views`: a reopen shows it
-without building the model), else made from the model; the tree beside it comes from the
-model (`tui.correlation.correlation_roots`). `enter` in the list moves to the tree, `enter` on a
+without building the model), else made from the model; so is the tree beside it: the stored
+correlation tree of the line's event (`load_event_tree`, a big one a page at a time), else the
+model's (`tui.correlation.correlation_roots`). `enter` in the list moves to the tree, `enter` on a
 tree node jumps to its event, `tab` switches between them. Subclasses name their widgets (the
 stylesheets know them by id), their columns, their stored list and their status line.
 """
@@ -28,8 +29,8 @@ from core.store.store import Store
 from tui.correlation import correlation_roots
 from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
-from tui.nav_tree import NavTree, SearchInput, TreeItem
-from tui.stored_views import ListedRow, ViewRows, load_list
+from tui.nav_tree import MAX_TREE_NODES, NavTree, SearchInput, TreeItem
+from tui.stored_views import ListedRow, ViewRows, fetch_event_children, load_event_tree, load_list
 from tui.tree_views import TreeViewScreen, activate
 from tui.workspace import Workspace
 
@@ -82,6 +83,8 @@ class ListTreeScreen(TreeViewScreen):
         super().__init__(workspace)
         self._rows: list[ListedRow] = []
         self._shown: int | None = None
+        #: Whether the list was read from the store (its lines' trees are read from there too).
+        self._stored = False
 
     def compose(self) -> ComposeResult:
         body, table, tree, why = self.IDS
@@ -140,6 +143,7 @@ class ListTreeScreen(TreeViewScreen):
             if ws.stored_view(self.STORED_LIST, self.build_rows):
                 with Store(ws.require_store(), readonly=True) as store:
                     total, _lines, rows = load_list(store, self.STORED_LIST, self.MAX_ROWS)
+                self._stored = True
                 self.post_message(self.Listed(total, list(rows), False, None))
                 return
         except ViewDataError as exc:
@@ -217,18 +221,25 @@ class ListTreeScreen(TreeViewScreen):
     def _build_tree(self, store_id: int) -> None:
         worker = get_current_worker()
         try:
-            model, _partial = self.workspace.model()
             with Store(self.workspace.require_store(), readonly=True) as store:
-                stored = store.get(store_id)
-            if stored is None:
-                raise ViewDataError(f"no event with store id {store_id}")
-            message = self.TreeReady(store_id, correlation_roots(model, stored), None)
+                kept = load_event_tree(store, store_id, MAX_TREE_NODES) if self._stored else None
+                stored = store.get(store_id) if kept is None else None
+            if kept is not None:
+                message = self.TreeReady(store_id, kept[0], None)
+            else:
+                if stored is None:
+                    raise ViewDataError(f"no event with store id {store_id}")
+                model, _partial = self.workspace.model()
+                message = self.TreeReady(store_id, correlation_roots(model, stored), None)
         except ViewDataError as exc:
             message = self.TreeReady(store_id, [], str(exc))
         except Exception as exc:
             message = self.TreeReady(store_id, [], f"correlation failed: {type(exc).__name__}: {exc}")
         if not worker.is_cancelled:
             self.post_message(message)
+
+    def fetch_page(self, parent: int, after: int | None, before: int | None = None) -> list[TreeItem]:
+        return fetch_event_children(self.workspace.require_store(), parent, -1 if after is None else after)
 
     def on_list_tree_screen_tree_ready(self, message: ListTreeScreen.TreeReady) -> None:
         if message.store_id != self._shown:

@@ -4,10 +4,10 @@ by risk (lsass first, rights that read memory, a non-system source, an unusual s
 with the access decoded (PROCESS_VM_READ...) and the 4690 duplications of the handle under it.
 
 The rows come from `model.process_accesses()` (`core.correlate.access`), stored with the log once
-built (`tui.list_tree_view`, `tui.stored_views`); moving the cursor builds
-the row's correlation tree beside the list (in a worker), `enter` moves into the tree and `enter`
-on a tree node jumps to its event. The app pushes `ProcessAccessScreen()` (its number key is the
-app's to wire). Event data is shown literally (never as markup).
+built, with each line's correlation tree (`tui.list_tree_view`, `tui.stored_views`); moving the
+cursor shows the row's correlation tree beside the list (read or built in a worker), `enter`
+moves into the tree and `enter` on a tree node jumps to its event. The app pushes
+`ProcessAccessScreen()` (its number key is the app's to wire). Event data is shown literally (never as markup).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from rich.text import Text
 
 from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
+from tui.correlation import correlation_roots
 from tui.list_tree_view import ListTable, ListTreeScreen
 from tui.nav_tree import confidence_text
 from tui.stored_views import ViewRows
@@ -119,9 +120,10 @@ def _access_row(access: Any) -> Row:
 
 
 def stored_access_rows(model: Any) -> ViewRows:
-    """What the view lists (and stores): the lines of the model's process accesses."""
+    """What the view lists (and stores): the lines of the model's process accesses, and the
+    correlation tree each line shows."""
     total, rows = access_rows(list(model.process_accesses()))
-    return ViewRows(rows=rows, total=total)
+    return ViewRows(rows=rows, total=total, event_tree=lambda stored: correlation_roots(model, stored))
 
 
 class AccessTable(ListTable):

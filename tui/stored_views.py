@@ -10,14 +10,17 @@ back (it holds attacker-controlled log data).
 Small trees come back whole (the view unfolds them as it always did); big ones come back as
 their top two levels, each deeper level fetched, a page at a time, when its node is unfolded.
 A list may keep a small tree per line (the Sessions view: the tree of the highlighted line,
-`load_subtree`) and a note on the whole list (`ViewRows.info`).
+`load_subtree`) and a note on the whole list (`ViewRows.info`); or the correlation tree of each
+line's event (the Handles and Process access views, `load_event_tree`: stored deduplicated,
+`core.store.event_trees`). `/` in a tree read a page at a time searches the stored tree
+(`search_stored`) and the view unfolds the way to the hit (`window`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -25,8 +28,9 @@ from rich.style import Style
 from rich.text import Span, Text
 
 from core.store import correlation_tables as tables
+from core.store import event_trees
 from core.store.correlation_tables import LineRow, NodeRow
-from core.store.store import Store
+from core.store.store import Store, StoredEvent
 from tui.nav_tree import TreeItem, ViewNode, node_reason
 
 T = TypeVar("T")
@@ -45,6 +49,9 @@ class StoredNode(ViewNode):
     kids: int = 0
     parent_id: int = 0
     more_after: int | None = None
+    #: A "more" line standing for the children before this one only (a search unfolded a
+    #: page further on), None: up to the last.
+    more_before: int | None = None
 
 
 class ListedRow(Protocol):
@@ -76,12 +83,15 @@ class ViewRows:
     """What a view stores: a tree (its top-level nodes), a list (its lines, and `total`, what
     its status line counts: 4690s, accesses...), or both (a tree per line, top-level node n
     holding line n's). A line's `extra` attribute, if it has one, is stored with it as JSON
-    (what `/` searches...); `info` is JSON about the whole list (`load_info`)."""
+    (what `/` searches...); `info` is JSON about the whole list (`load_info`). A list whose
+    lines each show their event's correlation tree gives `event_tree` (the event -> its tree's
+    roots): the trees of its lines' events are stored too (`load_event_tree`)."""
 
     tree: Iterable[TreeItem] | None = None
     rows: Sequence[ListedRow] | None = None
     total: int = 0
     info: Any = None
+    event_tree: Callable[[StoredEvent], list[TreeItem]] | None = None
 
 
 #: How a view makes what it stores from the model.
@@ -164,8 +174,34 @@ def checked(items: Iterable[T], check: Callable[[], None] | None, every: int = 1
         yield item
 
 
+def _shown(node: TreeItem) -> event_trees.Shown:
+    label, style = label_row(node.label)
+    return label, style, node.confidence, node.store_id, node_reason(node)
+
+
+def write_event_trees(store: Store, built: dict[str, ViewRows], check: Callable[[], None] | None = None) -> bool:
+    """Store the correlation tree of every event the lists of `built` show that is not stored
+    yet (`ViewRows.event_tree`); False when the database refuses; `check` as in `checked`."""
+
+    def trees() -> Iterator[tuple[int, list[TreeItem]]]:
+        for rows in built.values():
+            if rows.event_tree is None or rows.rows is None:
+                continue
+            wanted = list(dict.fromkeys(r.store_id for r in rows.rows if r.store_id is not None))
+            have = event_trees.stored_events(store.conn, wanted)
+            for store_id in wanted:
+                stored = None if store_id in have else store.get(store_id)
+                if stored is not None:
+                    yield store_id, rows.event_tree(stored)
+
+    return event_trees.write_trees(store.conn, _shown, checked(trees(), check, every=20))
+
+
 def write_views(store: Store, built: dict[str, ViewRows], check: Callable[[], None] | None = None) -> bool:
-    """Store what the views built (`ViewBuilder`), by view name; `check` as in `checked`."""
+    """Store what the views built (`ViewBuilder`), by view name: their event trees first, so
+    that a view is tagged as stored only with them; `check` as in `checked`."""
+    if tables.ready(store) and not write_event_trees(store, built, check):
+        return False
     trees: dict[str, Iterable[NodeRow]] = {}
     lists: dict[str, tuple[Iterable[LineRow], int]] = {}
     infos: dict[str, str] = {}
@@ -187,8 +223,9 @@ def _node(row: NodeRow, children: tuple[TreeItem, ...] = ()) -> StoredNode:
                       node_id=row.id, kids=row.kids, parent_id=row.parent)
 
 
-def _more(parent: int, after: int) -> StoredNode:
-    return StoredNode(f"... more: enter to show the next {PAGE:,}", parent_id=parent, more_after=after)
+def _more(parent: int, after: int, before: int | None = None) -> StoredNode:
+    return StoredNode(f"... more: enter to show the next {PAGE:,}", parent_id=parent, more_after=after,
+                      more_before=before)
 
 
 def _nested(rows: list[NodeRow], root: int = 0) -> list[TreeItem]:
@@ -201,11 +238,11 @@ def _nested(rows: list[NodeRow], root: int = 0) -> list[TreeItem]:
     return list(reversed(kids.get(root, [])))
 
 
-def _page(store: Store, tree: str, parent: int, after: int = 0) -> list[TreeItem]:
-    rows = tables.children(store, tree, parent, after=after, limit=PAGE + 1)
+def _page(store: Store, tree: str, parent: int, after: int = 0, before: int | None = None) -> list[TreeItem]:
+    rows = tables.children(store, tree, parent, after=after, before=before, limit=PAGE + 1)
     out: list[TreeItem] = [_node(r) for r in rows[:PAGE]]
     if len(rows) > PAGE:
-        out.append(_more(parent, rows[PAGE - 1].id))
+        out.append(_more(parent, rows[PAGE - 1].id, before))
     return out
 
 
@@ -224,10 +261,12 @@ def load_tree(store: Store, tree: str, whole_below: int) -> tuple[list[TreeItem]
     return tops, count
 
 
-def fetch_children(store_path: Path, tree: str, parent: int, after: int = 0) -> list[TreeItem]:
-    """The next page of a node's children (blocking: a thread worker's)."""
+def fetch_children(store_path: Path, tree: str, parent: int, after: int = 0,
+                   before: int | None = None) -> list[TreeItem]:
+    """The next page of a node's children after the child `after` (and before the child
+    `before`: a gap a search left) (blocking: a thread worker's)."""
     with Store(store_path, readonly=True) as store:
-        return _page(store, tree, parent, after)
+        return _page(store, tree, parent, after, before)
 
 
 def load_list(store: Store, name: str, limit: int) -> tuple[int, int, list[StoredRow]]:
@@ -263,3 +302,98 @@ def load_subtree(store: Store, tree: str, line: int) -> list[TreeItem]:
     """The whole tree kept for line `line` of a list (`ViewRows`: small, read at once)."""
     top, rows = tables.subtree(store, tree, line)
     return _nested(rows, top) if top else []
+
+
+def _nested_dag(kids: dict[int, list[NodeRow]], root: int) -> list[TreeItem]:
+    """The nodes below `root` from `event_trees.whole` (children first, iteratively; a shared
+    subtree is one shared node)."""
+    made: dict[int, StoredNode] = {}
+    stack: list[tuple[NodeRow, bool]] = [(row, False) for row in kids.get(root, [])]
+    while stack:
+        row, expanded = stack.pop()
+        if row.id in made:
+            continue
+        below = kids.get(row.id, [])
+        if not expanded and any(child.id not in made for child in below):
+            stack.append((row, True))
+            stack.extend((child, False) for child in below if child.id not in made)
+            continue
+        made[row.id] = _node(row, tuple(made[child.id] for child in below if child.id in made))
+    return [made[row.id] for row in kids.get(root, []) if row.id in made]
+
+
+def _event_page(store: Store, parent: int, after: int = -1) -> list[TreeItem]:
+    found = event_trees.children(store.conn, parent, after=after, limit=PAGE + 1)
+    out: list[TreeItem] = [_node(row) for _pos, row in found[:PAGE]]
+    if len(found) > PAGE:
+        out.append(_more(parent, found[PAGE - 1][0]))
+    return out
+
+
+def load_event_tree(store: Store, store_id: int, whole_below: int) -> tuple[list[TreeItem], int] | None:
+    """(the roots of event `store_id`'s stored correlation tree, how many nodes it has), None
+    when none is stored: the whole tree up to `whole_below` nodes, else its top level with a
+    first page of each top node's children (`fetch_event_children` the rest)."""
+    found = event_trees.event_root(store.conn, store_id)
+    if found is None:
+        return None
+    root, count = found
+    if count <= whole_below:
+        return _nested_dag(event_trees.whole(store.conn, root), root), count
+    tops: list[TreeItem] = []
+    for top in _event_page(store, root):
+        if isinstance(top, StoredNode) and top.kids:
+            top = replace(top, children=tuple(_event_page(store, top.node_id)))
+        tops.append(top)
+    return tops, count
+
+
+def fetch_event_children(store_path: Path, parent: int, after: int = -1) -> list[TreeItem]:
+    """The next page of an event tree node's children after position `after` (blocking)."""
+    with Store(store_path, readonly=True) as store:
+        return _event_page(store, parent, after)
+
+
+# -- `/` in a tree read a page at a time ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PathStep:
+    """One step down to a search hit: the child `node` of `parent` (0: the top level), the
+    child before it (`previous`, 0 if none) and a page of children from it on (PAGE + 1: the
+    last says whether more follow)."""
+
+    parent: int
+    node: int
+    previous: int
+    page: list[NodeRow]
+
+
+def search_stored(store_path: Path, tree: str, text: str, after: int, forward: bool) -> list[PathStep] | None:
+    """The path to the next node of a stored tree after node `after` whose text holds `text`
+    (SQL: the nodes not fetched yet too), None when none does (blocking: a worker's)."""
+    with Store(store_path, readonly=True) as store:
+        hit = tables.search(store, tree, text, after=after, forward=forward)
+        if hit is None:
+            return None
+        steps: list[PathStep] = []
+        parent = 0
+        for node in tables.path_to(store, tree, hit):
+            steps.append(PathStep(parent, node, tables.previous_sibling(store, tree, parent, node),
+                                  tables.children(store, tree, parent, after=node - 1, limit=PAGE + 1)))
+            parent = node
+        return steps
+
+
+def window(step: PathStep, after: int, before: int | None) -> list[TreeItem]:
+    """What takes the place of a "more" line standing for the children of `step.parent`
+    between `after` and `before` (exclusive) once a search shows `step.node` among them: a
+    "more" line for those before it (if any), a page from it on, a "more" line for the rest."""
+    page = [row for row in step.page if before is None or row.id < before]
+    out: list[TreeItem] = []
+    if step.previous > after:
+        out.append(_more(step.parent, after, step.node))
+    out.extend(_node(row) for row in page[:PAGE])
+    if len(page) > PAGE:
+        out.append(_more(step.parent, page[PAGE - 1].id, before))
+    return out

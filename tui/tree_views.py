@@ -28,7 +28,7 @@ from core.model.text import printable
 from core.store.store import Store
 from tui.messages import JumpToEvent
 from tui.nav_tree import MAX_TREE_NODES, ItemNode, NavTree, SearchInput, TreeItem, ViewNode, node_label
-from tui.stored_views import StoredNode, ViewBuilder, fetch_children, load_tree
+from tui.stored_views import PathStep, StoredNode, ViewBuilder, fetch_children, load_tree, search_stored, window
 from tui.workspace import PicksEvent, Workspace
 
 CSS_FILE = "views.tcss"
@@ -98,6 +98,38 @@ class TreeViewScreen(PicksEvent, Screen[None]):
                 return tree
         return trees[0] if trees else None
 
+    # -- stored trees read a page at a time ------------------------------------------------
+
+    def fetch_page(self, parent: int, after: int | None, before: int | None = None) -> list[TreeItem]:
+        """In a worker: the page of node `parent`'s children of the view's stored tree after
+        the child `after` (None: from the first) and before `before`, a "more" line last if
+        more remain (subclasses)."""
+        raise NotImplementedError
+
+    @on(Tree.NodeExpanded)
+    def _unfolded(self, event: Tree.NodeExpanded[TreeItem]) -> None:
+        """A stored node unfolded for the first time: fetch its first page of children."""
+        data = event.node.data
+        if isinstance(data, StoredNode) and data.kids and not event.node.children:
+            self._fetch(event.node, data.node_id, None, None, None)
+
+    def fetch_more(self, tree_node: ItemNode, more: StoredNode) -> None:
+        """`enter` on a "more" line: it gives way to the next page of its parent's children."""
+        parent = tree_node.parent
+        if parent is None or more.more_after is None:
+            return
+        siblings = list(parent.children)
+        at = siblings.index(tree_node) if tree_node in siblings else -1
+        follows = siblings[at + 1] if 0 <= at < len(siblings) - 1 else None
+        tree_node.remove()
+        self._fetch(parent, more.parent_id, more.more_after, more.more_before, follows)
+
+    @work(thread=True, group="tree-pages")
+    def _fetch(self, tree_node: ItemNode, parent: int, after: int | None, before: int | None,
+               follows: ItemNode | None) -> None:
+        items = self.fetch_page(parent, after, before)
+        self.app.call_from_thread(add_page, tree_node, items, follows)
+
     def action_back(self) -> None:
         self.app.pop_screen()
 
@@ -146,13 +178,62 @@ def activate(screen: Screen[None], tree_node: ItemNode) -> None:
     data = tree_node.data
     if data is None:
         return
-    if isinstance(data, StoredNode) and data.more_after is not None and isinstance(screen, SingleTreeScreen):
+    if isinstance(data, StoredNode) and data.more_after is not None and isinstance(screen, TreeViewScreen):
         screen.fetch_more(tree_node, data)
         return
     if data.store_id is None and (tree_node.children or (isinstance(data, StoredNode) and data.kids)):
         tree_node.toggle()
         return
     jump_to_node(screen, data)
+
+
+def add_page(tree_node: ItemNode, items: list[TreeItem], follows: ItemNode | None = None) -> None:
+    """One page (PAGE nodes at most, none with children fetched yet) under `tree_node`, before
+    `follows` if given: added at once, not by `NavTree.fill`, whose slices would stop a fill
+    still going on elsewhere in the tree."""
+    for item in items:
+        if isinstance(item, StoredNode) and item.kids:
+            tree_node.add(node_label(item), data=item, expand=False, before=follows)
+        else:
+            tree_node.add_leaf(node_label(item), data=item, before=follows)
+
+
+def _shown_child(node: ItemNode, node_id: int) -> ItemNode | None:
+    for child in node.children:
+        data = child.data
+        if isinstance(data, StoredNode) and data.more_after is None and data.node_id == node_id:
+            return child
+    return None
+
+
+def unfold_path(tree: NavTree, steps: list[PathStep]) -> ItemNode | None:
+    """The tree node of a search hit in a tree read a page at a time (`search_stored`), the
+    pages on its way fetched where they were not: each in place of the "more" line (or of the
+    unfetched children) it belongs to. None if the tree no longer holds the way there."""
+    current = tree.root
+    for step in steps:
+        found = _shown_child(current, step.node)
+        if found is None:
+            children = list(current.children)
+            at = next((i for i, child in enumerate(children) if isinstance(child.data, StoredNode)
+                       and child.data.more_after is not None and child.data.more_after < step.node
+                       and (child.data.more_before is None or step.node < child.data.more_before)), None)
+            if at is None and children:
+                return None
+            after, before = 0, None
+            follows = None
+            if at is not None:
+                more = children[at].data
+                assert isinstance(more, StoredNode)
+                after, before = more.more_after or 0, more.more_before
+                follows = children[at + 1] if at + 1 < len(children) else None
+                children[at].remove()
+            add_page(current, window(step, after, before), follows)
+            found = _shown_child(current, step.node)
+            if found is None:
+                return None
+        current = found
+    return current
 
 
 def jump_to_node(screen: Screen[None], node: TreeItem) -> None:
@@ -214,38 +295,46 @@ class SingleTreeScreen(TreeViewScreen):
         """Show the tree read from the store (subclasses: summary and unfolding)."""
         raise NotImplementedError
 
+    #: Whether the tree shown was read from the store a page at a time: `/` then searches the
+    #: stored tree through SQL (most of its nodes are not fetched).
+    _paged = False
+
     def on_single_tree_screen_stored_tree(self, message: SingleTreeScreen.StoredTree) -> None:
+        self._paged = message.nodes > MAX_TREE_NODES
         self.show_stored(message.branches, message.nodes)
 
-    @on(Tree.NodeExpanded)
-    def _unfolded(self, event: Tree.NodeExpanded[TreeItem]) -> None:
-        """A stored node unfolded for the first time: fetch its first page of children."""
-        data = event.node.data
-        if isinstance(data, StoredNode) and data.kids and not event.node.children:
-            self._fetch(event.node, data.node_id, 0)
-
-    def fetch_more(self, tree_node: ItemNode, more: StoredNode) -> None:
-        """`enter` on a "more" line: it gives way to the next page of its parent's children."""
-        parent = tree_node.parent
-        if parent is None or more.more_after is None:
+    def action_search_next(self, forward: bool = True) -> None:
+        if not self._paged or not self._search_text:
+            super().action_search_next(forward)
             return
-        tree_node.remove()
-        self._fetch(parent, more.parent_id, more.more_after)
+        node = self.query_one(NavTree).cursor_node
+        data = node.data if node is not None else None
+        after = 0
+        if isinstance(data, StoredNode):
+            after = data.more_after if data.more_after is not None else data.node_id
+        self._search_stored(self._search_text, after, forward)
 
-    @work(thread=True, group="tree-pages")
-    def _fetch(self, tree_node: ItemNode, parent: int, after: int) -> None:
-        items = fetch_children(self.workspace.require_store(), self.STORED_TREE, parent, after)
-        self.app.call_from_thread(self._add_page, tree_node, items)
+    @work(thread=True, exclusive=True, group="tree-search")
+    def _search_stored(self, text: str, after: int, forward: bool) -> None:
+        try:
+            steps = search_stored(self.workspace.require_store(), self.STORED_TREE, text, after, forward)
+        except Exception as exc:  # noqa: BLE001 - said in a notification instead of the worker dying
+            self.app.call_from_thread(self.notify, f"search failed: {type(exc).__name__}: {exc}",
+                                      severity="error", markup=False)
+            return
+        self.app.call_from_thread(self._show_hit, text, steps)
 
-    @staticmethod
-    def _add_page(tree_node: ItemNode, items: list[TreeItem]) -> None:
-        """One page (PAGE nodes at most, none with children fetched yet): added at once, not by
-        `NavTree.fill`, whose slices would stop a fill still going on elsewhere in the tree."""
-        for item in items:
-            if isinstance(item, StoredNode) and item.kids:
-                tree_node.add(node_label(item), data=item, expand=False)
-            else:
-                tree_node.add_leaf(node_label(item), data=item)
+    def _show_hit(self, text: str, steps: list[PathStep] | None) -> None:
+        tree = self.query_one(NavTree)
+        found = unfold_path(tree, steps) if steps else None
+        if found is None:
+            self.notify(f"not found: {printable(text)}", severity="warning", markup=False)
+            return
+        tree.reveal(found)
+        tree.focus()
+
+    def fetch_page(self, parent: int, after: int | None, before: int | None = None) -> list[TreeItem]:
+        return fetch_children(self.workspace.require_store(), self.STORED_TREE, parent, after or 0, before)
 
     def compose(self) -> ComposeResult:
         with Vertical():

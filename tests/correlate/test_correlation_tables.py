@@ -246,8 +246,8 @@ async def test_a_reopened_processes_view_shows_without_the_model(
         await app.push_screen(SessionsScreen(app.workspace))
         table = app.screen.query_one(SessionsTable)
         sessions = app.screen.query_one(NavTree)
-        await wait_for(pilot, lambda: table.row_count > 0 and bool(sessions.root.children))
-        assert "logon session" in str(app.screen.query_one("#view-status").render())
+        await wait_for(pilot, lambda: table.row_count > 0 and bool(sessions.root.children)
+                       and "logon session" in str(app.screen.query_one("#view-status").render()))
     assert app.workspace.models.peek_model() is None
 
 
