@@ -11,15 +11,16 @@ same ones): role, instance kind and index, confidence and reason. No SQL here.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from core.correlate.facts import Facts, SysmonFacts
 from core.correlate.links import HandleLink, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.processes import Ref
 from core.correlate.roles import HANDLE_ACTS, ROLES, Act
-from core.correlate.scan import Facts, SysmonFacts
 from core.store.correlation_tables import HANDLE_COLUMNS, PROCESS_COLUMNS, SESSION_COLUMNS, CorrelationTables
 
 #: A link row: (event store id, role, instance kind, instance index, confidence, reason).
@@ -75,8 +76,10 @@ def _session(sid: int, link: SessionLink | None) -> Iterator[LinkRow]:
 
 def links(model: CorrelationModel) -> Iterator[LinkRow]:
     """Every link of every event the scan correlated, in time order, as `correlate` gives it."""
-    facts: list[Facts] = [*model._facts.values(), *model._sysmon_facts.values()]
-    facts.sort(key=lambda f: f.ref.order)
+    # The model's facts come in scan order, made one at a time (`core.correlate.facts`): only
+    # the Sysmon ones, held as objects, are sorted to be merged in.
+    sysmon = sorted(model._sysmon_facts.values(), key=lambda f: f.ref.order)
+    facts: Iterator[Facts] = heapq.merge(model._facts, sysmon, key=lambda f: f.ref.order)
     for found in facts:
         sid = found.ref.store_id
         source = model._plink(found.source_pid, found.source_proc, found.source_note)

@@ -8,13 +8,13 @@ which `core.correlate.model.CorrelationModel` turns into links.
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.correlate.access import AccessTracker
+from core.correlate.facts import Facts, FactsTable, SysmonFacts
 from core.correlate.handles import HandleTracker
 from core.correlate.processes import ProcessTracker, Ref
 from core.correlate.roles import (
@@ -64,37 +64,6 @@ _TRACKER_NAMES = (
     "User",
 )
 _CANON = {n.casefold(): n for n in (*_TRACKER_NAMES, *field_names(), *sysmon_field_names())}
-
-
-@dataclass(slots=True)
-class Facts:
-    """What the scan learnt about one event: the instances (tracker indexes) its fields named."""
-
-    ref: Ref
-    host: str
-    computer: str
-    source_pid: int | None = None
-    source_proc: int | None = None
-    source_note: str | None = None
-    target_pid: int | None = None
-    target_proc: int | None = None
-    target_note: str | None = None
-    source_hid: int | None = None
-    source_handle: int | None = None
-    target_hid: int | None = None
-    target_handle: int | None = None
-    logon_id: int | None = None
-    user: str | None = None
-    session: SessionChoice | None = None
-
-
-@dataclass(slots=True)
-class SysmonFacts(Facts):
-    """What the scan learnt about a Sysmon event: besides its instances, how sure each link
-    is when it is weaker than the instance itself (matched by pid, not by GUID)."""
-
-    source_confidence: str | None = None
-    target_confidence: str | None = None
 
 
 def values_of(pairs: tuple[tuple[str, str], ...]) -> Values:
@@ -192,20 +161,25 @@ class Scan:
         self.sessions = SessionTracker()
         self.sysmon = SysmonTracker(self.procs)
         self.access = AccessTracker()
-        self.facts: dict[int, Facts] = {}
+        #: The model's events' facts, in columns (`core.correlate.facts`): one object per
+        #: event would be most of the model's memory.
+        self.facts = FactsTable()
         #: Sysmon events, apart: the model's events (`facts`) stay those of the roles table.
         self.sysmon_facts: dict[int, SysmonFacts] = {}
         self.computers: dict[str, str] = {}
-        steps: dict[Act, Callable[[Facts, Values, Role], None]] = {
-            Act.CREATE: self._created,
-            Act.EXIT: self._exited,
-            Act.OPEN: self._handle_event,
-            Act.USE: self._handle_event,
-            Act.CLOSE: self._handle_event,
-            Act.DUPLICATE: self._duplicated,
-            Act.LOGON: self._session_event,
-            Act.LOGOFF: self._session_event,
-            Act.PRIVILEGES: self._session_event,
+        # Plain functions, not bound methods: those would make the scan a reference cycle, which
+        # the model's freeze (`core.store.gc_pause`) would then keep, trackers and all, as long
+        # as the process lives.
+        steps: dict[Act, Callable[[Scan, Facts, Values, Role], None]] = {
+            Act.CREATE: Scan._created,
+            Act.EXIT: Scan._exited,
+            Act.OPEN: Scan._handle_event,
+            Act.USE: Scan._handle_event,
+            Act.CLOSE: Scan._handle_event,
+            Act.DUPLICATE: Scan._duplicated,
+            Act.LOGON: Scan._session_event,
+            Act.LOGOFF: Scan._session_event,
+            Act.PRIVILEGES: Scan._session_event,
         }
         #: Each row's step, by EventID (one lookup per event).
         self._steps = {eid: (steps[role.act], role) for eid, role in ROLES.items()}
@@ -225,20 +199,26 @@ class Scan:
             if entry is None:
                 self._sysmon_event(ref, host, computer, item.values)
                 continue
-            found = facts[key.id] = Facts(ref, host, computer)
+            found = Facts(ref, host, computer)
             step, role = entry
-            step(found, item.values, role)
+            step(self, found, item.values, role)
+            facts.add(found)
         self.handles.resolve_sources()
         self.access.join()
         self.sessions.finish_privileges()
         # Privileges are logged next to their own logon, on either side.
         adjacent_ids = {eid for eid, (_, role) in steps.items() if role.act is Act.PRIVILEGES}
-        for found in itertools.chain(facts.values(), self.sysmon_facts.values()):
-            if found.logon_id:
-                found.session = self.sessions.choose(
-                    found.host, found.computer, found.logon_id, found.ref, found.user,
-                    adjacent=found.ref.event_id in adjacent_ids,
-                )
+
+        def choose(found: Facts) -> SessionChoice | None:
+            if not found.logon_id:
+                return None
+            return self.sessions.choose(found.host, found.computer, found.logon_id, found.ref, found.user,
+                                        adjacent=found.ref.event_id in adjacent_ids)
+
+        facts.assign_sessions(choose)
+        facts.finish()
+        for sysmon in self.sysmon_facts.values():
+            sysmon.session = choose(sysmon)
 
     def _resolve(self, found: Facts, pid: int, name: str | None = None, grace: bool = False) -> tuple[int, str | None]:
         return self.procs.resolve(found.host, found.computer, pid, found.ref, name=name, grace=grace)

@@ -1,0 +1,289 @@
+"""What the scan learnt about each model event, held in columns instead of one object per event.
+
+A model keeps, for every event it was built from, the instances that event named
+(`core.correlate.scan.Facts`). Held as objects, that was a `Facts` (212 bytes), its `Ref` (80),
+the boxed ints of both (store id, time, record id, order, pids, logon id: ~30 bytes each) and a
+fresh user string per event: ~0.5 KB per event, the bulk of a model of a million events
+(~0.9 GB). `FactsTable` keeps the same numbers in a few `array`s, one row per event in scan
+order: ~90 bytes per event, plus ~50 for the events that name a handle or a target process.
+A `Facts` (with its `Ref`) is made again on demand, equal field for field to the one the scan
+filled, so that every answer the model gives from it is unchanged.
+
+Ints are stored unboxed in 64-bit slots. None is one reserved value (INT64_MIN); a real value
+equal to it, or beyond 64 bits (a store id kept as text), goes to a side dict, so that every
+value comes back exactly. Strings that repeat (computer, user) are kept once and referred to by
+index; the rare notes and untimed events are side dicts.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import chain, compress
+from operator import attrgetter, ne
+from typing import Any, Final, TypeVar, cast
+
+from core.correlate.processes import Ref
+from core.correlate.sessions import SessionChoice
+
+_K = TypeVar("_K")
+
+
+@dataclass(slots=True)
+class Facts:
+    """What the scan learnt about one event: the instances (tracker indexes) its fields named."""
+
+    ref: Ref
+    host: str
+    computer: str
+    source_pid: int | None = None
+    source_proc: int | None = None
+    source_note: str | None = None
+    target_pid: int | None = None
+    target_proc: int | None = None
+    target_note: str | None = None
+    source_hid: int | None = None
+    source_handle: int | None = None
+    target_hid: int | None = None
+    target_handle: int | None = None
+    logon_id: int | None = None
+    user: str | None = None
+    session: SessionChoice | None = None
+
+
+@dataclass(slots=True)
+class SysmonFacts(Facts):
+    """What the scan learnt about a Sysmon event: besides its instances, how sure each link
+    is when it is weaker than the instance itself (matched by pid, not by GUID)."""
+
+    source_confidence: str | None = None
+    target_confidence: str | None = None
+
+
+#: The value of a slot holding None (or a value kept in the side dict).
+NONE: Final = -(1 << 63)
+_MAX: Final = (1 << 63) - 1
+
+#: The int fields of a `Facts`, one slot each per event, in this order.
+_INTS: Final = ("ref.store_id", "ref.record_id", "ref.event_id", "ref.ts", "ref.order", "source_pid",
+                "source_proc", "target_pid", "target_proc", "source_hid", "source_handle", "target_hid",
+                "target_handle", "logon_id")
+_STRIDE: Final = len(_INTS)
+_SID, _EID = 0, 2
+_LID = _INTS.index("logon_id")
+# One C call per event reads them all (the table packs its events in batches, at C speed: packing
+# them one by one in Python cost as much as the rest of the scan).
+_ints_of = attrgetter(*_INTS)
+_host_of = attrgetter("host")
+_user_of = attrgetter("user")
+_notes_of = attrgetter("source_note", "target_note")
+_filetime_of = attrgetter("ref.filetime")
+_ts_of = attrgetter("ref.ts")
+#: Facts packed at once.
+BATCH: Final = 4096
+
+#: Store ids are indexed by sorting blocks of this many events (each block's sort makes
+#: temporary Python ints: ~20 MB at this size) instead of all of them at once.
+INDEX_BLOCK: Final = 1 << 18
+
+_TO_SLOT: Final[dict[Any, Any]] = {None: NONE, NONE: "aside"}
+_FROM_SLOT: Final[dict[int, int | None]] = {NONE: None}
+_NO_NOTES: Final = (None, None)
+
+
+class _Index(dict[_K, int]):
+    """Distinct values numbered as they come (`table[value]` adds a new one); None is -1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.distinct: list[_K] = []
+        dict.__setitem__(self, cast(Any, None), -1)  # found without a call to `__missing__`
+
+    def __missing__(self, key: _K) -> int:
+        n = self[key] = len(self.distinct)
+        self.distinct.append(key)
+        return n
+
+
+def _make_ref() -> Callable[[int, int | None, int, int | None, int, int], Ref]:
+    """`Ref(*fields)` without the frozen dataclass' `__init__` (as `core.model.event.make_event`):
+    the tables' write makes one per event again."""
+    if hasattr(Ref, "__post_init__") or "__slots__" not in Ref.__dict__:
+        return Ref
+    names = tuple(Ref.__dataclass_fields__)
+    namespace: dict[str, Any] = {"NEW": object.__new__, "Ref": Ref}
+    lines = [f"def make_ref({', '.join(names)}):", "    r = NEW(Ref)"]
+    for i, name in enumerate(names):
+        namespace[f"S{i}"] = Ref.__dict__[name].__set__
+        lines.append(f"    S{i}(r, {name})")
+    lines.append("    return r")
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own code, field names from the dataclass
+    factory: Callable[[int, int | None, int, int | None, int, int], Ref] = namespace["make_ref"]
+    return factory
+
+
+make_ref = _make_ref()
+
+
+class FactsTable:
+    """Every model event's `Facts`, in scan order, findable by store id (`get`)."""
+
+    def __init__(self) -> None:
+        self._main: array[int] = array("q")
+        #: Values that do not fit a slot (or equal NONE), by slot index.
+        self._wide: dict[int, int] = {}
+        #: (host, computer) and user of each event, as indexes of distinct values.
+        self._place: array[int] = array("i")
+        self._hosts: _Index[str] = _Index()
+        self._computers: dict[str, str] = {}
+        self._user: array[int] = array("i")
+        self._users: _Index[str | None] = _Index()
+        #: (source note, target note) of the few events that have one, by position.
+        self._notes: dict[int, tuple[str | None, str | None]] = {}
+        #: The logged time of events whose time is not their place on the time line (no time).
+        self._filetimes: dict[int, int | None] = {}
+        #: Session choice by position (index in `_choices`, -1: none); filled by `assign_sessions`.
+        self._session: array[int] = array("i")
+        self._choices: list[SessionChoice] = []
+        #: Store ids sorted per block, and their positions (`finish`).
+        self._sorted: list[tuple[array[int], array[int]]] = []
+        self._pending: list[Facts] = []
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n + len(self._pending)
+
+    def add(self, found: Facts) -> None:
+        """Keep `found` (the scan is done with it: nothing changes it afterwards but its session)."""
+        self._pending.append(found)
+        if len(self._pending) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        base, start = self._n, len(self._main)
+        ints = list(chain.from_iterable(map(_ints_of, batch)))
+        try:  # NONE itself maps to a text, which the array refuses
+            self._main += array("q", list(map(_TO_SLOT.get, ints, ints)))
+        except (OverflowError, TypeError):  # a value beyond 64 bits, or equal to NONE: kept aside
+            for i, value in enumerate(ints):
+                if value is not None and (value == NONE or not NONE < value <= _MAX):
+                    self._wide[start + i] = value
+                    ints[i] = None
+            self._main += array("q", list(map(_TO_SLOT.get, ints, ints)))
+        hosts = len(self._hosts.distinct)
+        self._place += array("i", list(map(self._hosts.__getitem__, map(_host_of, batch))))
+        if len(self._hosts.distinct) > hosts:  # a new computer: as the scan spells it
+            for found in batch:
+                self._computers.setdefault(found.host, found.computer)
+        self._user += array("i", list(map(self._users.__getitem__, map(_user_of, batch))))
+        notes = list(map(_notes_of, batch))
+        for i in compress(range(len(batch)), map(any, notes)):
+            self._notes[base + i] = notes[i]
+        filetimes = list(map(_filetime_of, batch))
+        for i in compress(range(len(batch)), map(ne, filetimes, map(_ts_of, batch))):
+            self._filetimes[base + i] = filetimes[i]
+        self._n = base + len(batch)
+
+    def _ints(self, pos: int) -> list[int | None]:
+        """The int fields of the event at `pos`, NONE back to None (or to its value in `_wide`)."""
+        base = pos * _STRIDE
+        row = self._main[base:base + _STRIDE]
+        if self._wide and NONE in row:
+            return [self._wide.get(base + i) if value == NONE else value for i, value in enumerate(row)]
+        return list(map(_FROM_SLOT.get, row, row))
+
+    def _int(self, pos: int, column: int) -> int | None:
+        at = pos * _STRIDE + column
+        value = self._main[at]
+        return self._wide.get(at) if value == NONE else value
+
+    def facts(self, pos: int) -> Facts:
+        """The `Facts` of the event at `pos`, equal to the one the scan filled (made in one go:
+        this runs for every event when the tables are written)."""
+        sid, rid, eid, ts, order, spid, sproc, tpid, tproc, shid, shandle, thid, thandle, lid = self._ints(pos)
+        assert sid is not None and eid is not None and ts is not None and order is not None
+        host = self._hosts.distinct[self._place[pos]]
+        computer = self._computers[host]
+        ref = make_ref(sid, rid, eid, self._filetimes.get(pos, ts) if self._filetimes else ts, ts, order)
+        snote, tnote = self._notes.get(pos, _NO_NOTES) if self._notes else _NO_NOTES
+        user = self._user[pos]
+        session: SessionChoice | None = None
+        if self._session:
+            choice = self._session[pos]
+            session = self._choices[choice] if choice >= 0 else None
+        return Facts(ref, host, computer, spid, sproc, snote, tpid, tproc, tnote, shid, shandle, thid, thandle, lid,
+                     self._users.distinct[user] if user >= 0 else None, session)
+
+    def __iter__(self) -> Iterator[Facts]:
+        """Every event's `Facts`, in scan (time) order, made one at a time."""
+        self._flush()
+        for pos in range(self._n):
+            yield self.facts(pos)
+
+    def event_ids(self) -> Iterator[tuple[int, int]]:
+        """(store id, EventID) of every event, in scan order (without making `Facts`)."""
+        self._flush()
+        for pos in range(self._n):
+            sid, eid = self._int(pos, _SID), self._int(pos, _EID)
+            assert sid is not None and eid is not None
+            yield sid, eid
+
+    def of_events(self, event_ids: frozenset[int]) -> Iterator[Facts]:
+        """The `Facts` of the events of `event_ids`, in scan order (the others are not made)."""
+        self._flush()
+        for pos in range(self._n):
+            if self._int(pos, _EID) in event_ids:
+                yield self.facts(pos)
+
+    def assign_sessions(self, choose: Callable[[Facts], SessionChoice | None]) -> None:
+        """Give each event with a logon id the session `choose` picks for it (after the scan:
+        the sessions are only known then)."""
+        self._flush()
+        index: dict[SessionChoice, int] = {}
+        session = array("i", [-1]) * self._n
+        for pos in range(self._n):
+            if not self._int(pos, _LID):
+                continue
+            choice = choose(self.facts(pos))
+            if choice is not None:
+                at = index.get(choice)
+                if at is None:
+                    at = index[choice] = len(self._choices)
+                    self._choices.append(choice)
+                session[pos] = at
+        self._session = session
+
+    def finish(self) -> None:
+        """Index the store ids (sorted per block of INDEX_BLOCK events, so that the sort's
+        temporary ints stay bounded)."""
+        self._flush()
+        sids = self._main[_SID::_STRIDE]  # an id kept aside reads NONE here: `position` scans for those
+        self._sorted = []
+        for lo in range(0, self._n, INDEX_BLOCK):
+            run = sorted(range(lo, min(lo + INDEX_BLOCK, self._n)), key=sids.__getitem__)
+            self._sorted.append((array("q", map(sids.__getitem__, run)), array("q", run)))
+
+    def position(self, store_id: int) -> int | None:
+        """Where the event of `store_id` is in scan order, or None when it is not a model event."""
+        if not NONE < store_id <= _MAX:
+            for at, value in self._wide.items():
+                if at % _STRIDE == _SID and value == store_id:
+                    return at // _STRIDE
+            return None
+        for sids, positions in self._sorted:
+            i = bisect.bisect_left(sids, store_id)
+            if i < len(sids) and sids[i] == store_id:
+                return positions[i]
+        return None
+
+    def get(self, store_id: int) -> Facts | None:
+        pos = self.position(store_id)
+        return self.facts(pos) if pos is not None else None
+
+    def __contains__(self, store_id: int) -> bool:
+        return self.position(store_id) is not None
