@@ -75,15 +75,27 @@ def _session(sid: int, link: SessionLink | None) -> Iterator[LinkRow]:
 
 
 def links(model: CorrelationModel) -> Iterator[LinkRow]:
-    """Every link of every event the scan correlated, in time order, as `correlate` gives it."""
-    # The model's facts come in scan order, made one at a time (`core.correlate.facts`): only
-    # the Sysmon ones, held as objects, are sorted to be merged in.
+    """Every link of every event the scan correlated, in time order, as `correlate` gives it.
+
+    The model's facts are made one at a time from its columns (`core.correlate.facts`); the
+    links they lead to repeat (one per process instance, per session), so each is made once."""
+    # Only the Sysmon facts, held as objects, are sorted to be merged in.
     sysmon = sorted(model._sysmon_facts.values(), key=lambda f: f.ref.order)
-    facts: Iterator[Facts] = heapq.merge(model._facts, sysmon, key=lambda f: f.ref.order)
+    facts: Iterator[Facts] = (heapq.merge(model._facts, sysmon, key=lambda f: f.ref.order) if sysmon
+                              else iter(model._facts))
+    plinks: dict[tuple[int | None, int | None, str | None], ProcessLink | None] = {}
+    sessions: dict[int, SessionLink | None] = {}  # by id: the choices are shared and live in the model
+
+    def plink(pid: int | None, idx: int | None, note: str | None) -> ProcessLink | None:
+        key = (pid, idx, note)
+        if key not in plinks:
+            plinks[key] = model._plink(pid, idx, note)
+        return plinks[key]
+
     for found in facts:
         sid = found.ref.store_id
-        source = model._plink(found.source_pid, found.source_proc, found.source_note)
-        target = model._plink(found.target_pid, found.target_proc, found.target_note)
+        source = plink(found.source_pid, found.source_proc, found.source_note)
+        target = plink(found.target_pid, found.target_proc, found.target_note)
         if isinstance(found, SysmonFacts):
             if source is not None and found.source_confidence and source.process is not None:
                 source = ProcessLink(source.pid, source.process, found.source_confidence, source.reason)
@@ -99,7 +111,10 @@ def links(model: CorrelationModel) -> Iterator[LinkRow]:
                 yield from _handle("target handle", sid, target_handle)
             elif act in HANDLE_ACTS:
                 yield from _handle("source handle", sid, model._hlink_event(found))
-        yield from _session(sid, model._session(found))
+        choice = id(found.session)
+        if choice not in sessions:
+            sessions[choice] = model._session(found)
+        yield from _session(sid, sessions[choice])
 
 
 def tables_of(model: CorrelationModel) -> CorrelationTables:

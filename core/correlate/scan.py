@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.correlate.access import AccessTracker
-from core.correlate.facts import Facts, FactsTable, SysmonFacts
+from core.correlate.facts import Facts, FactsTable, SysmonFacts, make_ref
 from core.correlate.handles import HandleTracker
 from core.correlate.processes import ProcessTracker, Ref
 from core.correlate.roles import (
@@ -182,7 +182,7 @@ class Scan:
             Act.PRIVILEGES: Scan._session_event,
         }
         #: Each row's step, by EventID (one lookup per event).
-        self._steps = {eid: (steps[role.act], role) for eid, role in ROLES.items()}
+        self._steps = {eid: (steps[role.act], role, eid) for eid, role in ROLES.items()}
 
     def run(self, items: Iterable[Item]) -> None:
         """Feed `items`, which must be in time order (`time_order`, `timed`)."""
@@ -190,24 +190,27 @@ class Scan:
         steps, facts = self._steps, self.facts
         for order, item in enumerate(items):
             key = item.key
-            ref = Ref(key.id, key.record_id, key.event_id, key.filetime, item.ts, order)
             host = hosts.get(key.computer)
             if host is None:
                 host = hosts[key.computer] = sys.intern(key.computer.casefold())
             computer = self.computers.setdefault(host, sys.intern(key.computer))
             entry = steps.get(key.event_id)
             if entry is None:
+                ref = make_ref(key.id, key.record_id, key.event_id, key.filetime, item.ts, order)
                 self._sysmon_event(ref, host, computer, item.values)
                 continue
+            step, role, event_id = entry
+            # The table's own EventID int, not the one read from the row: the Refs instances
+            # keep (their 4688, 4689...) then share one.
+            ref = make_ref(key.id, key.record_id, event_id, key.filetime, item.ts, order)
             found = Facts(ref, host, computer)
-            step, role = entry
             step(self, found, item.values, role)
             facts.add(found)
         self.handles.resolve_sources()
         self.access.join()
         self.sessions.finish_privileges()
         # Privileges are logged next to their own logon, on either side.
-        adjacent_ids = {eid for eid, (_, role) in steps.items() if role.act is Act.PRIVILEGES}
+        adjacent_ids = {eid for eid, (_, role, _) in steps.items() if role.act is Act.PRIVILEGES}
 
         def choose(found: Facts) -> SessionChoice | None:
             if not found.logon_id:
