@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, compress
-from operator import attrgetter, ne
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_not, ne
 from typing import Any, Final, TypeVar, cast
 
 from core.correlate.processes import Ref
@@ -72,13 +72,18 @@ _INTS: Final = ("ref.store_id", "ref.record_id", "ref.event_id", "ref.ts", "ref.
                 "target_handle", "logon_id")
 _STRIDE: Final = len(_INTS)
 _SID, _EID = 0, 2
-_LID = _INTS.index("logon_id")
+_SPID, _SPROC, _TPID, _TPROC, _LID = map(_INTS.index, ("source_pid", "source_proc", "target_pid", "target_proc",
+                                                        "logon_id"))
+#: Events per column chunk read by `FactsTable.rows`.
+ROWS_CHUNK: Final = 1 << 14
 # One C call per event reads them all (the table packs its events in batches, at C speed: packing
 # them one by one in Python cost as much as the rest of the scan).
 _ints_of = attrgetter(*_INTS)
 _host_of = attrgetter("host")
 _user_of = attrgetter("user")
 _notes_of = attrgetter("source_note", "target_note")
+_source_note_of = attrgetter("source_note")
+_target_note_of = attrgetter("target_note")
 _filetime_of = attrgetter("ref.filetime")
 _ts_of = attrgetter("ref.ts")
 #: Facts packed at once.
@@ -125,6 +130,12 @@ def _make_ref() -> Callable[[int, int | None, int, int | None, int, int], Ref]:
 
 
 make_ref = _make_ref()
+
+
+#: What the links of one event are made from (`FactsTable.rows`): its position, store id,
+#: EventID, source pid, instance and note, target pid, instance and note, and session.
+Row = tuple[int, int, int, int | None, int | None, str | None, int | None, int | None, str | None,
+            SessionChoice | None]
 
 
 class FactsTable:
@@ -181,12 +192,15 @@ class FactsTable:
             for found in batch:
                 self._computers.setdefault(found.host, found.computer)
         self._user += array("i", list(map(self._users.__getitem__, map(_user_of, batch))))
-        notes = list(map(_notes_of, batch))
-        for i in compress(range(len(batch)), map(any, notes)):
-            self._notes[base + i] = notes[i]
-        filetimes = list(map(_filetime_of, batch))
-        for i in compress(range(len(batch)), map(ne, filetimes, map(_ts_of, batch))):
-            self._filetimes[base + i] = filetimes[i]
+        # Notes and untimed events are rare: looked for in the batch first.
+        if any(map(_source_note_of, batch)) or any(map(_target_note_of, batch)):
+            notes = list(map(_notes_of, batch))
+            for i in compress(range(len(batch)), map(any, notes)):
+                self._notes[base + i] = notes[i]
+        if any(map(is_not, map(_filetime_of, batch), map(_ts_of, batch))):  # the scan's Refs share the int
+            filetimes = list(map(_filetime_of, batch))
+            for i in compress(range(len(batch)), map(ne, filetimes, map(_ts_of, batch))):
+                self._filetimes[base + i] = filetimes[i]
         self._n = base + len(batch)
 
     def _ints(self, pos: int) -> list[int | None]:
@@ -232,6 +246,32 @@ class FactsTable:
             sid, eid = self._int(pos, _SID), self._int(pos, _EID)
             assert sid is not None and eid is not None
             yield sid, eid
+
+    def rows(self) -> Iterator[Row]:
+        """Every event's `Row` in scan order, read a column chunk at a time at C speed (making a
+        `Facts` per event to write the tables cost as much as the links themselves)."""
+        self._flush()
+        notes = self._notes
+        choices: list[SessionChoice | None] = [*self._choices, None]  # -1: none
+        for lo in range(0, self._n, ROWS_CHUNK):
+            hi = min(lo + ROWS_CHUNK, self._n)
+            positions = range(lo, hi)
+            if self._wide:  # some value kept aside: row by row, exactly
+                rows = [self._ints(pos) for pos in positions]
+                sid, eid, spid, sproc, tpid, tproc = (
+                    [row[c] for row in rows] for c in (_SID, _EID, _SPID, _SPROC, _TPID, _TPROC))
+            else:
+                sid, eid, spid, sproc, tpid, tproc = (
+                    list(map(_FROM_SLOT.get, part, part))
+                    for part in (self._main[lo * _STRIDE + c:hi * _STRIDE:_STRIDE]
+                                 for c in (_SID, _EID, _SPID, _SPROC, _TPID, _TPROC)))
+            snote: Iterable[str | None] = repeat(None)
+            tnote: Iterable[str | None] = repeat(None)
+            if notes:
+                both = [notes.get(pos, _NO_NOTES) for pos in positions]
+                snote, tnote = (n for n, _ in both), (n for _, n in both)
+            sessions = map(choices.__getitem__, self._session[lo:hi]) if self._session else repeat(None)
+            yield from zip(positions, sid, eid, spid, sproc, snote, tpid, tproc, tnote, sessions, strict=False)
 
     def of_events(self, event_ids: frozenset[int]) -> Iterator[Facts]:
         """The `Facts` of the events of `event_ids`, in scan order (the others are not made)."""

@@ -51,7 +51,7 @@ from core.correlate.scan import (
     user_of,
     values_of,
 )
-from core.correlate.sessions import Session
+from core.correlate.sessions import Session, SessionChoice
 from core.correlate.tree import TREE_EDGE, correlation_tree, process_forest, summary
 from core.model.event import EventKeys
 from core.store.filter import Order
@@ -325,7 +325,9 @@ class CorrelationModel:
         return HandleLink(hid, h, h.confidence, h.reason)
 
     def _session(self, found: Facts) -> SessionLink | None:
-        c = found.session
+        return self._session_of(found.session)
+
+    def _session_of(self, c: SessionChoice | None) -> SessionLink | None:
         if c is None:
             return None
         s = self.sessions[c.session] if c.session is not None else None

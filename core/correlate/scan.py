@@ -66,12 +66,24 @@ _TRACKER_NAMES = (
 _CANON = {n.casefold(): n for n in (*_TRACKER_NAMES, *field_names(), *sysmon_field_names())}
 
 
+#: `_CANON` by a name as logged (None: not read), so that the usual names cost one lookup and no
+#: `casefold`; bounded, since names come from the log (an attacker's log can hold any).
+_SEEN: dict[str, str | None] = {}
+SEEN_NAMES = 4096
+
+
 def values_of(pairs: tuple[tuple[str, str], ...]) -> Values:
     """The EventData fields the engine reads (first value per name), in their canonical case:
     only those are kept, so a model over millions of events holds no more than it needs."""
     out: Values = {}
+    seen = _SEEN
     for name, value in pairs:
-        canon = _CANON.get(name.casefold())
+        if name in seen:
+            canon = seen[name]
+        else:
+            canon = _CANON.get(name.casefold())
+            if len(seen) < SEEN_NAMES:
+                seen[name] = canon
         if canon is not None and canon not in out:
             out[canon] = value
     return out

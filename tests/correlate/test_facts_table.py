@@ -46,11 +46,15 @@ def test_every_field_comes_back_exactly() -> None:
         assert table.get(found.ref.store_id) == found
     assert table.get(999_999) is None
     assert list(table.event_ids()) == [(f.ref.store_id, f.ref.event_id) for f in made]
+    assert list(table.rows()) == [
+        (pos, f.ref.store_id, f.ref.event_id, f.source_pid, f.source_proc, f.source_note, f.target_pid,
+         f.target_proc, f.target_note, f.session) for pos, f in enumerate(made)]
 
 
 def test_many_batches_and_index_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(facts_module, "BATCH", 7)
     monkeypatch.setattr(facts_module, "INDEX_BLOCK", 16)
+    monkeypatch.setattr(facts_module, "ROWS_CHUNK", 10)
     # store ids not in scan order, as when several inputs are merged by time
     made = [_facts((i * 37) % 101, source_pid=i) for i in range(101)]
     table = FactsTable()
@@ -59,6 +63,8 @@ def test_many_batches_and_index_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     table.finish()
     assert list(table) == made
     assert all(table.get(f.ref.store_id) == f for f in made)
+    assert [row[:5] for row in table.rows()] == [
+        (pos, f.ref.store_id, f.ref.event_id, f.source_pid, f.source_proc) for pos, f in enumerate(made)]
 
 
 def test_the_scan_is_freed_by_reference_counting() -> None:
