@@ -65,23 +65,73 @@ class SysmonFacts(Facts):
     target_confidence: str | None = None
 
 
-#: The value of a slot holding None (or a value kept in the side dict).
+#: The value of a 64-bit slot holding None (or a value kept in the side dict).
 NONE: Final = -(1 << 63)
 _MAX: Final = (1 << 63) - 1
 
-#: The int fields of a `Facts`, one slot each per event, in this order.
-_INTS: Final = ("ref.store_id", "ref.record_id", "ref.event_id", "ref.ts", "ref.order", "source_pid",
-                "source_proc", "target_pid", "target_proc", "source_hid", "source_handle", "target_hid",
-                "target_handle", "logon_id")
-_STRIDE: Final = len(_INTS)
-_SID, _EID = 0, 2
-_SPID, _SPROC, _TPID, _TPROC, _LID = map(_INTS.index, ("source_pid", "source_proc", "target_pid", "target_proc",
-                                                        "logon_id"))
+#: The int fields of a `Facts`, one slot each per event: those that can need 64 bits (store id,
+#: times, handle values, logon ids), and those that fit 32 bits in any real log (EventID, scan
+#: order, pids, instance indexes), which take half the room; a value that does not fit is kept
+#: aside, exactly.
+_WIDE_INTS: Final = ("ref.store_id", "ref.record_id", "ref.ts", "source_hid", "target_hid", "logon_id")
+_NARROW_INTS: Final = ("ref.event_id", "ref.order", "source_pid", "source_proc", "target_pid", "target_proc",
+                       "source_handle", "target_handle")
+
+
+class _Columns:
+    """Int fields of every event, one slot each in one `array` (row after row): None is the
+    array's lowest value, a value that does not fit (or equals it) goes to `aside`."""
+
+    def __init__(self, typecode: str, names: tuple[str, ...]) -> None:
+        self.slots: array[int] = array(typecode)
+        self.typecode = typecode
+        self.stride = len(names)
+        bits = self.slots.itemsize * 8
+        self.none, self.max = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        # None to the empty value; the empty value itself to a text, which the array refuses.
+        self.to_slot: dict[Any, Any] = {None: self.none, self.none: "aside"}
+        self.from_slot: dict[int, int | None] = {self.none: None}
+        self.aside: dict[int, int] = {}
+        # One C call per event reads them all: the table packs its events a batch at a time, at
+        # C speed (packing them one by one in Python cost as much as the rest of the scan).
+        self.read = attrgetter(*names)
+        self.index = {name.removeprefix("ref."): i for i, name in enumerate(names)}
+
+    def pack(self, batch: list[Facts]) -> None:
+        start = len(self.slots)
+        ints = list(chain.from_iterable(map(self.read, batch)))
+        try:
+            self.slots += array(self.typecode, list(map(self.to_slot.get, ints, ints)))
+        except (OverflowError, TypeError):
+            for i, value in enumerate(ints):
+                if value is not None and (value == self.none or not self.none < value <= self.max):
+                    self.aside[start + i] = value
+                    ints[i] = None
+            self.slots += array(self.typecode, list(map(self.to_slot.get, ints, ints)))
+
+    def row(self, pos: int) -> list[int | None]:
+        base = pos * self.stride
+        row = self.slots[base:base + self.stride]
+        if self.aside and self.none in row:
+            return [self.aside.get(base + i) if value == self.none else value for i, value in enumerate(row)]
+        return list(map(self.from_slot.get, row, row))
+
+    def value(self, pos: int, name: str) -> int | None:
+        at = pos * self.stride + self.index[name]
+        value = self.slots[at]
+        return self.aside.get(at) if value == self.none else value
+
+    def column(self, name: str, lo: int, hi: int) -> list[int | None]:
+        """The field `name` of the events lo..hi-1."""
+        if self.aside:  # some value kept aside: one by one, exactly
+            return [self.value(pos, name) for pos in range(lo, hi)]
+        part = self.slots[lo * self.stride + self.index[name]:hi * self.stride:self.stride]
+        return list(map(self.from_slot.get, part, part))
+
+
+_INT32_MAX: Final = (1 << 31) - 1
 #: Events per column chunk read by `FactsTable.rows`.
 ROWS_CHUNK: Final = 1 << 14
-# One C call per event reads them all (the table packs its events in batches, at C speed: packing
-# them one by one in Python cost as much as the rest of the scan).
-_ints_of = attrgetter(*_INTS)
 _host_of = attrgetter("host")
 _user_of = attrgetter("user")
 _notes_of = attrgetter("source_note", "target_note")
@@ -96,8 +146,6 @@ BATCH: Final = 4096
 #: temporary Python ints: ~20 MB at this size) instead of all of them at once.
 INDEX_BLOCK: Final = 1 << 18
 
-_TO_SLOT: Final[dict[Any, Any]] = {None: NONE, NONE: "aside"}
-_FROM_SLOT: Final[dict[int, int | None]] = {NONE: None}
 _NO_NOTES: Final = (None, None)
 
 
@@ -145,9 +193,8 @@ class FactsTable:
     """Every model event's `Facts`, in scan order, findable by store id (`get`)."""
 
     def __init__(self) -> None:
-        self._main: array[int] = array("q")
-        #: Values that do not fit a slot (or equal NONE), by slot index.
-        self._wide: dict[int, int] = {}
+        self._wide = _Columns("q", _WIDE_INTS)
+        self._narrow = _Columns("i", _NARROW_INTS)
         #: (host, computer) and user of each event, as indexes of distinct values.
         self._place: array[int] = array("i")
         self._hosts: _Index[str] = _Index()
@@ -161,8 +208,8 @@ class FactsTable:
         #: Session choice by position (index in `_choices`, -1: none); filled by `assign_sessions`.
         self._session: array[int] = array("i")
         self._choices: list[SessionChoice] = []
-        #: Store ids sorted per block, and their positions (`finish`).
-        self._sorted: list[tuple[array[int], array[int]]] = []
+        #: Positions sorted by store id, per block (`finish`).
+        self._sorted: list[array[int]] = []
         self._pending: list[Facts] = []
         self._n = 0
 
@@ -179,16 +226,9 @@ class FactsTable:
         batch, self._pending = self._pending, []
         if not batch:
             return
-        base, start = self._n, len(self._main)
-        ints = list(chain.from_iterable(map(_ints_of, batch)))
-        try:  # NONE itself maps to a text, which the array refuses
-            self._main += array("q", list(map(_TO_SLOT.get, ints, ints)))
-        except (OverflowError, TypeError):  # a value beyond 64 bits, or equal to NONE: kept aside
-            for i, value in enumerate(ints):
-                if value is not None and (value == NONE or not NONE < value <= _MAX):
-                    self._wide[start + i] = value
-                    ints[i] = None
-            self._main += array("q", list(map(_TO_SLOT.get, ints, ints)))
+        base = self._n
+        self._wide.pack(batch)
+        self._narrow.pack(batch)
         hosts = len(self._hosts.distinct)
         self._place += array("i", list(map(self._hosts.__getitem__, map(_host_of, batch))))
         if len(self._hosts.distinct) > hosts:  # a new computer: as the scan spells it
@@ -206,23 +246,11 @@ class FactsTable:
                 self._filetimes[base + i] = filetimes[i]
         self._n = base + len(batch)
 
-    def _ints(self, pos: int) -> list[int | None]:
-        """The int fields of the event at `pos`, NONE back to None (or to its value in `_wide`)."""
-        base = pos * _STRIDE
-        row = self._main[base:base + _STRIDE]
-        if self._wide and NONE in row:
-            return [self._wide.get(base + i) if value == NONE else value for i, value in enumerate(row)]
-        return list(map(_FROM_SLOT.get, row, row))
-
-    def _int(self, pos: int, column: int) -> int | None:
-        at = pos * _STRIDE + column
-        value = self._main[at]
-        return self._wide.get(at) if value == NONE else value
-
     def facts(self, pos: int) -> Facts:
         """The `Facts` of the event at `pos`, equal to the one the scan filled (made in one go:
-        this runs for every event when the tables are written)."""
-        sid, rid, eid, ts, order, spid, sproc, tpid, tproc, shid, shandle, thid, thandle, lid = self._ints(pos)
+        this runs for every handle event when the tables are written)."""
+        sid, rid, ts, shid, thid, lid = self._wide.row(pos)
+        eid, order, spid, sproc, tpid, tproc, shandle, thandle = self._narrow.row(pos)
         assert sid is not None and eid is not None and ts is not None and order is not None
         host = self._hosts.distinct[self._place[pos]]
         computer = self._computers[host]
@@ -246,7 +274,7 @@ class FactsTable:
         """(store id, EventID) of every event, in scan order (without making `Facts`)."""
         self._flush()
         for pos in range(self._n):
-            sid, eid = self._int(pos, _SID), self._int(pos, _EID)
+            sid, eid = self._wide.value(pos, "store_id"), self._narrow.value(pos, "event_id")
             assert sid is not None and eid is not None
             yield sid, eid
 
@@ -259,15 +287,9 @@ class FactsTable:
         for lo in range(0, self._n, ROWS_CHUNK):
             hi = min(lo + ROWS_CHUNK, self._n)
             positions = range(lo, hi)
-            if self._wide:  # some value kept aside: row by row, exactly
-                rows = [self._ints(pos) for pos in positions]
-                sid, eid, spid, sproc, tpid, tproc = (
-                    [row[c] for row in rows] for c in (_SID, _EID, _SPID, _SPROC, _TPID, _TPROC))
-            else:
-                sid, eid, spid, sproc, tpid, tproc = (
-                    list(map(_FROM_SLOT.get, part, part))
-                    for part in (self._main[lo * _STRIDE + c:hi * _STRIDE:_STRIDE]
-                                 for c in (_SID, _EID, _SPID, _SPROC, _TPID, _TPROC)))
+            sid = self._wide.column("store_id", lo, hi)
+            eid, spid, sproc, tpid, tproc = (self._narrow.column(name, lo, hi) for name in (
+                "event_id", "source_pid", "source_proc", "target_pid", "target_proc"))
             snote: Iterable[str | None] = repeat(None)
             tnote: Iterable[str | None] = repeat(None)
             if notes:
@@ -280,7 +302,7 @@ class FactsTable:
         """The `Facts` of the events of `event_ids`, in scan order (the others are not made)."""
         self._flush()
         for pos in range(self._n):
-            if self._int(pos, _EID) in event_ids:
+            if self._narrow.value(pos, "event_id") in event_ids:
                 yield self.facts(pos)
 
     def assign_sessions(self, choose: Callable[[Facts], SessionChoice | None]) -> None:
@@ -290,7 +312,7 @@ class FactsTable:
         index: dict[SessionChoice, int] = {}
         session = array("i", [-1]) * self._n
         for pos in range(self._n):
-            if not self._int(pos, _LID):
+            if not self._wide.value(pos, "logon_id"):
                 continue
             choice = choose(self.facts(pos))
             if choice is not None:
@@ -302,26 +324,32 @@ class FactsTable:
         self._session = session
 
     def finish(self) -> None:
-        """Index the store ids (sorted per block of INDEX_BLOCK events, so that the sort's
-        temporary ints stay bounded)."""
+        """Index the store ids: positions sorted by store id, per block of INDEX_BLOCK events
+        (so that the sort's temporary ints stay bounded); `position` bisects them by the ids
+        of the columns, not a copy of them."""
         self._flush()
-        sids = self._main[_SID::_STRIDE]  # an id kept aside reads NONE here: `position` scans for those
-        self._sorted = []
-        for lo in range(0, self._n, INDEX_BLOCK):
-            run = sorted(range(lo, min(lo + INDEX_BLOCK, self._n)), key=sids.__getitem__)
-            self._sorted.append((array("q", map(sids.__getitem__, run)), array("q", run)))
+        sids = self._wide.slots[self._wide.index["store_id"]::self._wide.stride]  # aside: NONE, see `position`
+        positions = "i" if self._n <= _INT32_MAX else "q"
+        self._sorted = [array(positions, sorted(range(lo, min(lo + INDEX_BLOCK, self._n)), key=sids.__getitem__))
+                        for lo in range(0, self._n, INDEX_BLOCK)]
 
     def position(self, store_id: int) -> int | None:
         """Where the event of `store_id` is in scan order, or None when it is not a model event."""
+        wide = self._wide
+        column, stride, slots = wide.index["store_id"], wide.stride, wide.slots
         if not NONE < store_id <= _MAX:
-            for at, value in self._wide.items():
-                if at % _STRIDE == _SID and value == store_id:
-                    return at // _STRIDE
+            for at, value in wide.aside.items():
+                if at % stride == column and value == store_id:
+                    return at // stride
             return None
-        for sids, positions in self._sorted:
-            i = bisect.bisect_left(sids, store_id)
-            if i < len(sids) and sids[i] == store_id:
-                return positions[i]
+
+        def sid(pos: int) -> int:
+            return slots[pos * stride + column]
+
+        for block in self._sorted:
+            i = bisect.bisect_left(block, store_id, key=sid)
+            if i < len(block) and sid(block[i]) == store_id:
+                return block[i]
         return None
 
     def get(self, store_id: int) -> Facts | None:

@@ -29,7 +29,7 @@ def test_every_field_comes_back_exactly() -> None:
         _facts(0, source_pid=700, source_proc=3, logon_id=0x3e7, user="CORP\\bob"),
         _facts(1, source_pid=NONE, target_pid=-1, target_proc=0, source_hid=0, source_handle=None,
                target_hid=(1 << 63) - 1, target_handle=9, source_note="logged after the process exited"),
-        _facts(2, user=None, target_note="t"),
+        _facts(2, user=None, target_note="t", target_pid=-(1 << 31), source_handle=1 << 40),
         Facts(Ref(wide, None, 4688, None, 5, 3), "ws1.corp", "WS1.corp", source_pid=wide),
         *(_facts(i, source_pid=i, user=f"u{i % 5}") for i in range(4, 40)),
     ]
