@@ -30,7 +30,7 @@ from core.correlate.roles import (
 from core.correlate.sessions import SessionChoice, SessionTracker, user_name
 from core.correlate.sysmon import SysmonTracker
 from core.model.event import Event, EventKeys
-from core.model.values import as_int
+from core.model.values import as_int as parse_int
 
 if TYPE_CHECKING:
     from core.store.store import StoredEvent
@@ -87,6 +87,26 @@ def values_of(pairs: tuple[tuple[str, str], ...]) -> Values:
         if canon is not None and canon not in out:
             out[canon] = value
     return out
+
+
+#: `parse_int` of values already read, bounded (cleared when full): pids, handles and logon ids
+#: repeat from event to event, and a dict lookup costs a tenth of the regexes.
+_PARSED: dict[str, int | None] = {}
+PARSED_VALUES = 4096
+_UNSEEN = object()
+
+
+def as_int(value: str | None) -> int | None:
+    """`core.model.values.as_int`, remembered."""
+    if value is None:
+        return None
+    n = _PARSED.get(value, _UNSEEN)
+    if n is _UNSEEN:
+        n = parse_int(value)
+        if len(_PARSED) >= PARSED_VALUES:
+            _PARSED.clear()
+        _PARSED[value] = n
+    return n  # type: ignore[return-value]
 
 
 def pid_of(values: Values, names: tuple[str, ...]) -> int | None:
