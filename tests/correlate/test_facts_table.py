@@ -78,3 +78,21 @@ def test_the_scan_is_freed_by_reference_counting() -> None:
         assert alive() is None
     finally:
         gc.enable()
+
+
+def test_the_scans_caches_answer_as_before_and_stay_bounded() -> None:
+    """Pids and EventData names are looked up in caches a hostile log could fill: bounded."""
+    from core.correlate import scan
+    from core.model.values import as_int
+
+    for i in range(scan.PARSED_VALUES * 2 + 5):
+        assert scan.as_int(hex(i)) == i
+    assert len(scan._PARSED) <= scan.PARSED_VALUES
+    for value in ("0x8000000000000000", "  12 ", "-5", "junk", "0x", ""):
+        assert scan.as_int(value) == as_int(value)
+    assert scan.as_int(None) is None
+    for i in range(scan.SEEN_NAMES * 2):
+        scan.values_of(((f"Name{i}", "v"),))
+    assert len(scan._SEEN) <= scan.SEEN_NAMES
+    assert scan.values_of((("newprocessname", "a"), ("NEWPROCESSNAME", "b"), ("Other", "c"))) == {
+        "NewProcessName": "a"}
