@@ -5,17 +5,18 @@ A model keeps, for every event it was built from, the instances that event named
 the boxed ints of both (store id, time, record id, order, pids, logon id: ~30 bytes each) and a
 fresh user string per event: ~0.5 KB per event, the bulk of a model of a million events
 (~0.9 GB). `FactsTable` keeps the same numbers in a few `array`s, one row per event in scan
-order: 14 int slots (112 bytes), a computer and a user index (8) and, once sessions are known,
-a session index (4). A `Facts` (with its `Ref`) is made again on demand, equal field for field
-to the one the scan filled, so that every answer the model gives from it is unchanged; writing
-the tables reads `rows` of the columns instead (`core.correlate.persist.links`).
+order: 6 int slots of 64 bits and 8 of 32 (80 bytes), a computer and a user index (8), once
+sessions are known a session index (4), and its place in the store-id index (4). A `Facts`
+(with its `Ref`) is made again on demand, equal field for field to the one the scan filled, so
+that every answer the model gives from it is unchanged; writing the tables reads `rows` of the
+columns instead (`core.correlate.persist.links`).
 
-Ints are stored unboxed in 64-bit slots. None is one reserved value (INT64_MIN); a real value
-equal to it, or beyond 64 bits (a store id kept as text), goes to a side dict, so that every
-value comes back exactly. Strings that repeat (computer, user) are kept once and referred to by
-index; the rare notes and untimed events are side dicts. Tried and dropped: one `extend` per
-event as the scan went (a Python call per field: +40% on the build's CPU time); events are
-packed a batch at a time with `attrgetter` and `map` instead, at C speed.
+Ints are stored unboxed. None is one reserved value (the slot type's lowest); a real value equal
+to it, or one that does not fit (a store id kept as text, a pid beyond 32 bits), goes to a side
+dict, so that every value comes back exactly. Strings that repeat (computer, user) are kept
+once and referred to by index; the rare notes and untimed events are side dicts. Tried and
+dropped: one `extend` per event as the scan went (a Python call per field: +40% on the build's
+CPU time); events are packed a batch at a time with `attrgetter` and `map` instead, at C speed.
 """
 
 from __future__ import annotations
