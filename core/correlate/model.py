@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 from core.correlate.access import AccessGroup, process_accesses
 from core.correlate.attach import Attachment
 from core.correlate.chain import links_of
+from core.correlate.facts import Facts, SysmonFacts
 from core.correlate.handles import Handle, SourceChoice
 from core.correlate.links import (
     Correlation,
@@ -41,9 +42,7 @@ from core.correlate.processes import (
 from core.correlate.related import related
 from core.correlate.roles import ATTACHED, HANDLE_ACTS, OTHER, ROLES, SYSMON, Act, scanned_event_ids
 from core.correlate.scan import (
-    Facts,
     Scan,
-    SysmonFacts,
     logon_of,
     pid_of,
     record_id_of,
@@ -52,7 +51,7 @@ from core.correlate.scan import (
     user_of,
     values_of,
 )
-from core.correlate.sessions import Session
+from core.correlate.sessions import Session, SessionChoice
 from core.correlate.tree import TREE_EDGE, correlation_tree, process_forest, summary
 from core.model.event import EventKeys
 from core.store.filter import Order
@@ -326,7 +325,9 @@ class CorrelationModel:
         return HandleLink(hid, h, h.confidence, h.reason)
 
     def _session(self, found: Facts) -> SessionLink | None:
-        c = found.session
+        return self._session_of(found.session)
+
+    def _session_of(self, c: SessionChoice | None) -> SessionLink | None:
         if c is None:
             return None
         s = self.sessions[c.session] if c.session is not None else None
@@ -432,9 +433,8 @@ class CorrelationModel:
     def handle_duplications(self) -> list[Duplication]:
         """Every 4690 in time order with its processes and handles resolved."""
         out: list[Duplication] = []
-        for found in sorted(self._facts.values(), key=lambda r: r.ref.order):
-            if ROLES[found.ref.event_id].act is not Act.DUPLICATE:
-                continue
+        duplicates = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)
+        for found in self._facts.of_events(duplicates):
             source = self._plink(found.source_pid, found.source_proc, found.source_note)
             target = self._plink(found.target_pid, found.target_proc, found.target_note)
             sh, th = self._dup_handles(found)
@@ -459,8 +459,7 @@ class CorrelationModel:
 
     def event_roles(self) -> Iterator[tuple[int, int]]:
         """(store id, EventID) of every model event, in time order (for tests and tools)."""
-        for found in sorted(self._facts.values(), key=lambda r: r.ref.order):
-            yield found.ref.store_id, found.ref.event_id
+        yield from self._facts.event_ids()
 
     def tree_of(self, c: Correlation) -> Node:
         """`c` as a tree (`Correlation.tree`)."""

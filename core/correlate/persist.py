@@ -11,15 +11,16 @@ same ones): role, instance kind and index, confidence and reason. No SQL here.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from core.correlate.facts import Facts, SysmonFacts
 from core.correlate.links import HandleLink, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.processes import Ref
 from core.correlate.roles import HANDLE_ACTS, ROLES, Act
-from core.correlate.scan import Facts, SysmonFacts
 from core.store.correlation_tables import HANDLE_COLUMNS, PROCESS_COLUMNS, SESSION_COLUMNS, CorrelationTables
 
 #: A link row: (event store id, role, instance kind, instance index, confidence, reason).
@@ -74,29 +75,49 @@ def _session(sid: int, link: SessionLink | None) -> Iterator[LinkRow]:
 
 
 def links(model: CorrelationModel) -> Iterator[LinkRow]:
-    """Every link of every event the scan correlated, in time order, as `correlate` gives it."""
-    facts: list[Facts] = [*model._facts.values(), *model._sysmon_facts.values()]
-    facts.sort(key=lambda f: f.ref.order)
-    for found in facts:
-        sid = found.ref.store_id
-        source = model._plink(found.source_pid, found.source_proc, found.source_note)
-        target = model._plink(found.target_pid, found.target_proc, found.target_note)
-        if isinstance(found, SysmonFacts):
-            if source is not None and found.source_confidence and source.process is not None:
-                source = ProcessLink(source.pid, source.process, found.source_confidence, source.reason)
-            if target is not None and found.target_confidence and target.process is not None:
-                target = ProcessLink(target.pid, target.process, found.target_confidence, target.reason)
-        yield from _process("source process", sid, source)
-        yield from _process("target process", sid, target)
-        if not isinstance(found, SysmonFacts):
-            act = ROLES[found.ref.event_id].act
-            if act is Act.DUPLICATE:
-                source_handle, target_handle = model._dup_handles(found)
-                yield from _handle("source handle", sid, source_handle)
-                yield from _handle("target handle", sid, target_handle)
-            elif act in HANDLE_ACTS:
-                yield from _handle("source handle", sid, model._hlink_event(found))
-        yield from _session(sid, model._session(found))
+    """Every link of every event the scan correlated, in time order, as `correlate` gives it.
+
+    The model's own events are read as `Row`s from its columns (`core.correlate.facts`), a `Facts` made only
+    for those whose handles are linked; with Sysmon events, held as objects, every event is a
+    `Facts`, merged in time order."""
+    plink = model._plink
+    table = model._facts
+    if model._sysmon_facts:
+        sysmon = sorted(model._sysmon_facts.values(), key=lambda f: f.ref.order)
+        for found in heapq.merge(table, sysmon, key=lambda f: f.ref.order):
+            yield from _links_of(model, found)
+        return
+    handled = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE or role.act in HANDLE_ACTS)
+    for pos, sid, eid, spid, sproc, snote, tpid, tproc, tnote, session in table.rows():
+        if eid in handled:
+            yield from _links_of(model, table.facts(pos))
+            continue
+        yield from _process("source process", sid, plink(spid, sproc, snote))
+        yield from _process("target process", sid, plink(tpid, tproc, tnote))
+        yield from _session(sid, model._session_of(session))
+
+
+def _links_of(model: CorrelationModel, found: Facts) -> Iterator[LinkRow]:
+    """The links of one event, from its `Facts`."""
+    sid = found.ref.store_id
+    source = model._plink(found.source_pid, found.source_proc, found.source_note)
+    target = model._plink(found.target_pid, found.target_proc, found.target_note)
+    if isinstance(found, SysmonFacts):
+        if source is not None and found.source_confidence and source.process is not None:
+            source = ProcessLink(source.pid, source.process, found.source_confidence, source.reason)
+        if target is not None and found.target_confidence and target.process is not None:
+            target = ProcessLink(target.pid, target.process, found.target_confidence, target.reason)
+    yield from _process("source process", sid, source)
+    yield from _process("target process", sid, target)
+    if not isinstance(found, SysmonFacts):
+        act = ROLES[found.ref.event_id].act
+        if act is Act.DUPLICATE:
+            source_handle, target_handle = model._dup_handles(found)
+            yield from _handle("source handle", sid, source_handle)
+            yield from _handle("target handle", sid, target_handle)
+        elif act in HANDLE_ACTS:
+            yield from _handle("source handle", sid, model._hlink_event(found))
+    yield from _session(sid, model._session(found))
 
 
 def tables_of(model: CorrelationModel) -> CorrelationTables:

@@ -8,13 +8,13 @@ which `core.correlate.model.CorrelationModel` turns into links.
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.correlate.access import AccessTracker
+from core.correlate.facts import Facts, FactsTable, SysmonFacts, make_ref
 from core.correlate.handles import HandleTracker
 from core.correlate.processes import ProcessTracker, Ref
 from core.correlate.roles import (
@@ -30,7 +30,7 @@ from core.correlate.roles import (
 from core.correlate.sessions import SessionChoice, SessionTracker, user_name
 from core.correlate.sysmon import SysmonTracker
 from core.model.event import Event, EventKeys
-from core.model.values import as_int
+from core.model.values import as_int as parse_int
 
 if TYPE_CHECKING:
     from core.store.store import StoredEvent
@@ -66,46 +66,47 @@ _TRACKER_NAMES = (
 _CANON = {n.casefold(): n for n in (*_TRACKER_NAMES, *field_names(), *sysmon_field_names())}
 
 
-@dataclass(slots=True)
-class Facts:
-    """What the scan learnt about one event: the instances (tracker indexes) its fields named."""
-
-    ref: Ref
-    host: str
-    computer: str
-    source_pid: int | None = None
-    source_proc: int | None = None
-    source_note: str | None = None
-    target_pid: int | None = None
-    target_proc: int | None = None
-    target_note: str | None = None
-    source_hid: int | None = None
-    source_handle: int | None = None
-    target_hid: int | None = None
-    target_handle: int | None = None
-    logon_id: int | None = None
-    user: str | None = None
-    session: SessionChoice | None = None
-
-
-@dataclass(slots=True)
-class SysmonFacts(Facts):
-    """What the scan learnt about a Sysmon event: besides its instances, how sure each link
-    is when it is weaker than the instance itself (matched by pid, not by GUID)."""
-
-    source_confidence: str | None = None
-    target_confidence: str | None = None
+#: `_CANON` by a name as logged (None: not read), so that the usual names cost one lookup and no
+#: `casefold`; bounded, since names come from the log (an attacker's log can hold any).
+_SEEN: dict[str, str | None] = {}
+SEEN_NAMES = 4096
 
 
 def values_of(pairs: tuple[tuple[str, str], ...]) -> Values:
     """The EventData fields the engine reads (first value per name), in their canonical case:
     only those are kept, so a model over millions of events holds no more than it needs."""
     out: Values = {}
+    seen = _SEEN
     for name, value in pairs:
-        canon = _CANON.get(name.casefold())
+        if name in seen:
+            canon = seen[name]
+        else:
+            canon = _CANON.get(name.casefold())
+            if len(seen) < SEEN_NAMES:
+                seen[name] = canon
         if canon is not None and canon not in out:
             out[canon] = value
     return out
+
+
+#: `parse_int` of values already read, bounded (cleared when full): pids, handles and logon ids
+#: repeat from event to event, and a dict lookup costs a tenth of the regexes.
+_PARSED: dict[str, int | None] = {}
+PARSED_VALUES = 4096
+_UNSEEN = object()
+
+
+def as_int(value: str | None) -> int | None:
+    """`core.model.values.as_int`, remembered."""
+    if value is None:
+        return None
+    n = _PARSED.get(value, _UNSEEN)
+    if n is _UNSEEN:
+        n = parse_int(value)
+        if len(_PARSED) >= PARSED_VALUES:
+            _PARSED.clear()
+        _PARSED[value] = n
+    return n  # type: ignore[return-value]
 
 
 def pid_of(values: Values, names: tuple[str, ...]) -> int | None:
@@ -192,23 +193,28 @@ class Scan:
         self.sessions = SessionTracker()
         self.sysmon = SysmonTracker(self.procs)
         self.access = AccessTracker()
-        self.facts: dict[int, Facts] = {}
+        #: The model's events' facts, in columns (`core.correlate.facts`): one object per
+        #: event would be most of the model's memory.
+        self.facts = FactsTable()
         #: Sysmon events, apart: the model's events (`facts`) stay those of the roles table.
         self.sysmon_facts: dict[int, SysmonFacts] = {}
         self.computers: dict[str, str] = {}
-        steps: dict[Act, Callable[[Facts, Values, Role], None]] = {
-            Act.CREATE: self._created,
-            Act.EXIT: self._exited,
-            Act.OPEN: self._handle_event,
-            Act.USE: self._handle_event,
-            Act.CLOSE: self._handle_event,
-            Act.DUPLICATE: self._duplicated,
-            Act.LOGON: self._session_event,
-            Act.LOGOFF: self._session_event,
-            Act.PRIVILEGES: self._session_event,
+        # Plain functions, not bound methods: those would make the scan a reference cycle, which
+        # the model's freeze (`core.store.gc_pause`) would then keep, trackers and all, as long
+        # as the process lives.
+        steps: dict[Act, Callable[[Scan, Facts, Values, Role], None]] = {
+            Act.CREATE: Scan._created,
+            Act.EXIT: Scan._exited,
+            Act.OPEN: Scan._handle_event,
+            Act.USE: Scan._handle_event,
+            Act.CLOSE: Scan._handle_event,
+            Act.DUPLICATE: Scan._duplicated,
+            Act.LOGON: Scan._session_event,
+            Act.LOGOFF: Scan._session_event,
+            Act.PRIVILEGES: Scan._session_event,
         }
         #: Each row's step, by EventID (one lookup per event).
-        self._steps = {eid: (steps[role.act], role) for eid, role in ROLES.items()}
+        self._steps = {eid: (steps[role.act], role, eid) for eid, role in ROLES.items()}
 
     def run(self, items: Iterable[Item]) -> None:
         """Feed `items`, which must be in time order (`time_order`, `timed`)."""
@@ -216,29 +222,38 @@ class Scan:
         steps, facts = self._steps, self.facts
         for order, item in enumerate(items):
             key = item.key
-            ref = Ref(key.id, key.record_id, key.event_id, key.filetime, item.ts, order)
             host = hosts.get(key.computer)
             if host is None:
                 host = hosts[key.computer] = sys.intern(key.computer.casefold())
             computer = self.computers.setdefault(host, sys.intern(key.computer))
             entry = steps.get(key.event_id)
             if entry is None:
+                ref = make_ref(key.id, key.record_id, key.event_id, key.filetime, item.ts, order)
                 self._sysmon_event(ref, host, computer, item.values)
                 continue
-            found = facts[key.id] = Facts(ref, host, computer)
-            step, role = entry
-            step(found, item.values, role)
+            step, role, event_id = entry
+            # The table's own EventID int, not the one read from the row: the Refs instances
+            # keep (their 4688, 4689...) then share one.
+            ref = make_ref(key.id, key.record_id, event_id, key.filetime, item.ts, order)
+            found = Facts(ref, host, computer)
+            step(self, found, item.values, role)
+            facts.add(found)
         self.handles.resolve_sources()
         self.access.join()
         self.sessions.finish_privileges()
         # Privileges are logged next to their own logon, on either side.
-        adjacent_ids = {eid for eid, (_, role) in steps.items() if role.act is Act.PRIVILEGES}
-        for found in itertools.chain(facts.values(), self.sysmon_facts.values()):
-            if found.logon_id:
-                found.session = self.sessions.choose(
-                    found.host, found.computer, found.logon_id, found.ref, found.user,
-                    adjacent=found.ref.event_id in adjacent_ids,
-                )
+        adjacent_ids = {eid for eid, (_, role, _) in steps.items() if role.act is Act.PRIVILEGES}
+
+        def choose(found: Facts) -> SessionChoice | None:
+            if not found.logon_id:
+                return None
+            return self.sessions.choose(found.host, found.computer, found.logon_id, found.ref, found.user,
+                                        adjacent=found.ref.event_id in adjacent_ids)
+
+        facts.assign_sessions(choose)
+        facts.finish()
+        for sysmon in self.sysmon_facts.values():
+            sysmon.session = choose(sysmon)
 
     def _resolve(self, found: Facts, pid: int, name: str | None = None, grace: bool = False) -> tuple[int, str | None]:
         return self.procs.resolve(found.host, found.computer, pid, found.ref, name=name, grace=grace)

@@ -1,0 +1,361 @@
+"""What the scan learnt about each model event, held in columns instead of one object per event.
+
+A model keeps, for every event it was built from, the instances that event named
+(`core.correlate.scan.Facts`). Held as objects, that was a `Facts` (212 bytes), its `Ref` (80),
+the boxed ints of both (store id, time, record id, order, pids, logon id: ~30 bytes each) and a
+fresh user string per event: ~0.5 KB per event, the bulk of a model of a million events
+(~0.9 GB). `FactsTable` keeps the same numbers in a few `array`s, one row per event in scan
+order: 6 int slots of 64 bits and 8 of 32 (80 bytes), a computer and a user index (8), once
+sessions are known a session index (4), and its place in the store-id index (4). A `Facts`
+(with its `Ref`) is made again on demand, equal field for field to the one the scan filled, so
+that every answer the model gives from it is unchanged; writing the tables reads `rows` of the
+columns instead (`core.correlate.persist.links`).
+
+Ints are stored unboxed. None is one reserved value (the slot type's lowest); a real value equal
+to it, or one that does not fit (a store id kept as text, a pid beyond 32 bits), goes to a side
+dict, so that every value comes back exactly. Strings that repeat (computer, user) are kept
+once and referred to by index; the rare notes and untimed events are side dicts. Tried and
+dropped: one `extend` per event as the scan went (a Python call per field: +40% on the build's
+CPU time); events are packed a batch at a time with `attrgetter` and `map` instead, at C speed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_not, ne
+from typing import Any, Final, TypeVar, cast
+
+from core.correlate.processes import Ref
+from core.correlate.sessions import SessionChoice
+
+_K = TypeVar("_K")
+
+
+@dataclass(slots=True)
+class Facts:
+    """What the scan learnt about one event: the instances (tracker indexes) its fields named."""
+
+    ref: Ref
+    host: str
+    computer: str
+    source_pid: int | None = None
+    source_proc: int | None = None
+    source_note: str | None = None
+    target_pid: int | None = None
+    target_proc: int | None = None
+    target_note: str | None = None
+    source_hid: int | None = None
+    source_handle: int | None = None
+    target_hid: int | None = None
+    target_handle: int | None = None
+    logon_id: int | None = None
+    user: str | None = None
+    session: SessionChoice | None = None
+
+
+@dataclass(slots=True)
+class SysmonFacts(Facts):
+    """What the scan learnt about a Sysmon event: besides its instances, how sure each link
+    is when it is weaker than the instance itself (matched by pid, not by GUID)."""
+
+    source_confidence: str | None = None
+    target_confidence: str | None = None
+
+
+#: The value of a 64-bit slot holding None (or a value kept in the side dict).
+NONE: Final = -(1 << 63)
+_MAX: Final = (1 << 63) - 1
+
+#: The int fields of a `Facts`, one slot each per event: those that can need 64 bits (store id,
+#: times, handle values, logon ids), and those that fit 32 bits in any real log (EventID, scan
+#: order, pids, instance indexes), which take half the room; a value that does not fit is kept
+#: aside, exactly.
+_WIDE_INTS: Final = ("ref.store_id", "ref.record_id", "ref.ts", "source_hid", "target_hid", "logon_id")
+_NARROW_INTS: Final = ("ref.event_id", "ref.order", "source_pid", "source_proc", "target_pid", "target_proc",
+                       "source_handle", "target_handle")
+
+
+class _Columns:
+    """Int fields of every event, one slot each in one `array` (row after row): None is the
+    array's lowest value, a value that does not fit (or equals it) goes to `aside`."""
+
+    def __init__(self, typecode: str, names: tuple[str, ...]) -> None:
+        self.slots: array[int] = array(typecode)
+        self.typecode = typecode
+        self.stride = len(names)
+        bits = self.slots.itemsize * 8
+        self.none, self.max = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        # None to the empty value; the empty value itself to a text, which the array refuses.
+        self.to_slot: dict[Any, Any] = {None: self.none, self.none: "aside"}
+        self.from_slot: dict[int, int | None] = {self.none: None}
+        self.aside: dict[int, int] = {}
+        # One C call per event reads them all: the table packs its events a batch at a time, at
+        # C speed (packing them one by one in Python cost as much as the rest of the scan).
+        self.read = attrgetter(*names)
+        self.index = {name.removeprefix("ref."): i for i, name in enumerate(names)}
+
+    def pack(self, batch: list[Facts]) -> None:
+        start = len(self.slots)
+        ints = list(chain.from_iterable(map(self.read, batch)))
+        try:
+            self.slots += array(self.typecode, list(map(self.to_slot.get, ints, ints)))
+        except (OverflowError, TypeError):
+            for i, value in enumerate(ints):
+                if value is not None and (value == self.none or not self.none < value <= self.max):
+                    self.aside[start + i] = value
+                    ints[i] = None
+            self.slots += array(self.typecode, list(map(self.to_slot.get, ints, ints)))
+
+    def row(self, pos: int) -> list[int | None]:
+        base = pos * self.stride
+        row = self.slots[base:base + self.stride]
+        if self.aside and self.none in row:
+            return [self.aside.get(base + i) if value == self.none else value for i, value in enumerate(row)]
+        return list(map(self.from_slot.get, row, row))
+
+    def value(self, pos: int, name: str) -> int | None:
+        at = pos * self.stride + self.index[name]
+        value = self.slots[at]
+        return self.aside.get(at) if value == self.none else value
+
+    def column(self, name: str, lo: int, hi: int) -> list[int | None]:
+        """The field `name` of the events lo..hi-1."""
+        if self.aside:  # some value kept aside: one by one, exactly
+            return [self.value(pos, name) for pos in range(lo, hi)]
+        part = self.slots[lo * self.stride + self.index[name]:hi * self.stride:self.stride]
+        return list(map(self.from_slot.get, part, part))
+
+
+_INT32_MAX: Final = (1 << 31) - 1
+#: Events per column chunk read by `FactsTable.rows`.
+ROWS_CHUNK: Final = 1 << 14
+_host_of = attrgetter("host")
+_user_of = attrgetter("user")
+_notes_of = attrgetter("source_note", "target_note")
+_source_note_of = attrgetter("source_note")
+_target_note_of = attrgetter("target_note")
+_filetime_of = attrgetter("ref.filetime")
+_ts_of = attrgetter("ref.ts")
+#: Facts packed at once.
+BATCH: Final = 4096
+
+#: Store ids are indexed by sorting blocks of this many events (each block's sort makes
+#: temporary Python ints: ~20 MB at this size) instead of all of them at once.
+INDEX_BLOCK: Final = 1 << 18
+
+_NO_NOTES: Final = (None, None)
+
+
+class _Index(dict[_K, int]):
+    """Distinct values numbered as they come (`table[value]` adds a new one); None is -1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.distinct: list[_K] = []
+        dict.__setitem__(self, cast(Any, None), -1)  # found without a call to `__missing__`
+
+    def __missing__(self, key: _K) -> int:
+        n = self[key] = len(self.distinct)
+        self.distinct.append(key)
+        return n
+
+
+def _make_ref() -> Callable[[int, int | None, int, int | None, int, int], Ref]:
+    """`Ref(*fields)` without the frozen dataclass' `__init__` (as `core.model.event.make_event`):
+    the tables' write makes one per event again."""
+    if hasattr(Ref, "__post_init__") or "__slots__" not in Ref.__dict__:
+        return Ref
+    names = tuple(Ref.__dataclass_fields__)
+    namespace: dict[str, Any] = {"NEW": object.__new__, "Ref": Ref}
+    lines = [f"def make_ref({', '.join(names)}):", "    r = NEW(Ref)"]
+    for i, name in enumerate(names):
+        namespace[f"S{i}"] = Ref.__dict__[name].__set__
+        lines.append(f"    S{i}(r, {name})")
+    lines.append("    return r")
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own code, field names from the dataclass
+    factory: Callable[[int, int | None, int, int | None, int, int], Ref] = namespace["make_ref"]
+    return factory
+
+
+make_ref = _make_ref()
+
+
+#: What the links of one event are made from (`FactsTable.rows`): its position, store id,
+#: EventID, source pid, instance and note, target pid, instance and note, and session.
+Row = tuple[int, int, int, int | None, int | None, str | None, int | None, int | None, str | None,
+            SessionChoice | None]
+
+
+class FactsTable:
+    """Every model event's `Facts`, in scan order, findable by store id (`get`)."""
+
+    def __init__(self) -> None:
+        self._wide = _Columns("q", _WIDE_INTS)
+        self._narrow = _Columns("i", _NARROW_INTS)
+        #: (host, computer) and user of each event, as indexes of distinct values.
+        self._place: array[int] = array("i")
+        self._hosts: _Index[str] = _Index()
+        self._computers: dict[str, str] = {}
+        self._user: array[int] = array("i")
+        self._users: _Index[str | None] = _Index()
+        #: (source note, target note) of the few events that have one, by position.
+        self._notes: dict[int, tuple[str | None, str | None]] = {}
+        #: The logged time of events whose time is not their place on the time line (no time).
+        self._filetimes: dict[int, int | None] = {}
+        #: Session choice by position (index in `_choices`, -1: none); filled by `assign_sessions`.
+        self._session: array[int] = array("i")
+        self._choices: list[SessionChoice] = []
+        #: Positions sorted by store id, per block (`finish`).
+        self._sorted: list[array[int]] = []
+        self._pending: list[Facts] = []
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n + len(self._pending)
+
+    def add(self, found: Facts) -> None:
+        """Keep `found` (the scan is done with it: nothing changes it afterwards but its session)."""
+        self._pending.append(found)
+        if len(self._pending) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        base = self._n
+        self._wide.pack(batch)
+        self._narrow.pack(batch)
+        hosts = len(self._hosts.distinct)
+        self._place += array("i", list(map(self._hosts.__getitem__, map(_host_of, batch))))
+        if len(self._hosts.distinct) > hosts:  # a new computer: as the scan spells it
+            for found in batch:
+                self._computers.setdefault(found.host, found.computer)
+        self._user += array("i", list(map(self._users.__getitem__, map(_user_of, batch))))
+        # Notes and untimed events are rare: looked for in the batch first.
+        if any(map(_source_note_of, batch)) or any(map(_target_note_of, batch)):
+            notes = list(map(_notes_of, batch))
+            for i in compress(range(len(batch)), map(any, notes)):
+                self._notes[base + i] = notes[i]
+        if any(map(is_not, map(_filetime_of, batch), map(_ts_of, batch))):  # the scan's Refs share the int
+            filetimes = list(map(_filetime_of, batch))
+            for i in compress(range(len(batch)), map(ne, filetimes, map(_ts_of, batch))):
+                self._filetimes[base + i] = filetimes[i]
+        self._n = base + len(batch)
+
+    def facts(self, pos: int) -> Facts:
+        """The `Facts` of the event at `pos`, equal to the one the scan filled (made in one go:
+        this runs for every handle event when the tables are written)."""
+        sid, rid, ts, shid, thid, lid = self._wide.row(pos)
+        eid, order, spid, sproc, tpid, tproc, shandle, thandle = self._narrow.row(pos)
+        assert sid is not None and eid is not None and ts is not None and order is not None
+        host = self._hosts.distinct[self._place[pos]]
+        computer = self._computers[host]
+        ref = make_ref(sid, rid, eid, self._filetimes.get(pos, ts) if self._filetimes else ts, ts, order)
+        snote, tnote = self._notes.get(pos, _NO_NOTES) if self._notes else _NO_NOTES
+        user = self._user[pos]
+        session: SessionChoice | None = None
+        if self._session:
+            choice = self._session[pos]
+            session = self._choices[choice] if choice >= 0 else None
+        return Facts(ref, host, computer, spid, sproc, snote, tpid, tproc, tnote, shid, shandle, thid, thandle, lid,
+                     self._users.distinct[user] if user >= 0 else None, session)
+
+    def __iter__(self) -> Iterator[Facts]:
+        """Every event's `Facts`, in scan (time) order, made one at a time."""
+        self._flush()
+        for pos in range(self._n):
+            yield self.facts(pos)
+
+    def event_ids(self) -> Iterator[tuple[int, int]]:
+        """(store id, EventID) of every event, in scan order (without making `Facts`)."""
+        self._flush()
+        for pos in range(self._n):
+            sid, eid = self._wide.value(pos, "store_id"), self._narrow.value(pos, "event_id")
+            assert sid is not None and eid is not None
+            yield sid, eid
+
+    def rows(self) -> Iterator[Row]:
+        """Every event's `Row` in scan order, read a column chunk at a time at C speed (making a
+        `Facts` per event to write the tables cost as much as the links themselves)."""
+        self._flush()
+        notes = self._notes
+        choices: list[SessionChoice | None] = [*self._choices, None]  # -1: none
+        for lo in range(0, self._n, ROWS_CHUNK):
+            hi = min(lo + ROWS_CHUNK, self._n)
+            positions = range(lo, hi)
+            sid = self._wide.column("store_id", lo, hi)
+            eid, spid, sproc, tpid, tproc = (self._narrow.column(name, lo, hi) for name in (
+                "event_id", "source_pid", "source_proc", "target_pid", "target_proc"))
+            snote: Iterable[str | None] = repeat(None)
+            tnote: Iterable[str | None] = repeat(None)
+            if notes:
+                both = [notes.get(pos, _NO_NOTES) for pos in positions]
+                snote, tnote = (n for n, _ in both), (n for _, n in both)
+            sessions = map(choices.__getitem__, self._session[lo:hi]) if self._session else repeat(None)
+            yield from zip(positions, sid, eid, spid, sproc, snote, tpid, tproc, tnote, sessions, strict=False)
+
+    def of_events(self, event_ids: frozenset[int]) -> Iterator[Facts]:
+        """The `Facts` of the events of `event_ids`, in scan order (the others are not made)."""
+        self._flush()
+        for pos in range(self._n):
+            if self._narrow.value(pos, "event_id") in event_ids:
+                yield self.facts(pos)
+
+    def assign_sessions(self, choose: Callable[[Facts], SessionChoice | None]) -> None:
+        """Give each event with a logon id the session `choose` picks for it (after the scan:
+        the sessions are only known then)."""
+        self._flush()
+        index: dict[SessionChoice, int] = {}
+        session = array("i", [-1]) * self._n
+        for pos in range(self._n):
+            if not self._wide.value(pos, "logon_id"):
+                continue
+            choice = choose(self.facts(pos))
+            if choice is not None:
+                at = index.get(choice)
+                if at is None:
+                    at = index[choice] = len(self._choices)
+                    self._choices.append(choice)
+                session[pos] = at
+        self._session = session
+
+    def finish(self) -> None:
+        """Index the store ids: positions sorted by store id, per block of INDEX_BLOCK events
+        (so that the sort's temporary ints stay bounded); `position` bisects them by the ids
+        of the columns, not a copy of them."""
+        self._flush()
+        sids = self._wide.slots[self._wide.index["store_id"]::self._wide.stride]  # aside: NONE, see `position`
+        positions = "i" if self._n <= _INT32_MAX else "q"
+        self._sorted = [array(positions, sorted(range(lo, min(lo + INDEX_BLOCK, self._n)), key=sids.__getitem__))
+                        for lo in range(0, self._n, INDEX_BLOCK)]
+
+    def position(self, store_id: int) -> int | None:
+        """Where the event of `store_id` is in scan order, or None when it is not a model event."""
+        wide = self._wide
+        column, stride, slots = wide.index["store_id"], wide.stride, wide.slots
+        if not NONE < store_id <= _MAX:
+            for at, value in wide.aside.items():
+                if at % stride == column and value == store_id:
+                    return at // stride
+            return None
+
+        def sid(pos: int) -> int:
+            return slots[pos * stride + column]
+
+        for block in self._sorted:
+            i = bisect.bisect_left(block, store_id, key=sid)
+            if i < len(block) and sid(block[i]) == store_id:
+                return block[i]
+        return None
+
+    def get(self, store_id: int) -> Facts | None:
+        pos = self.position(store_id)
+        return self.facts(pos) if pos is not None else None
+
+    def __contains__(self, store_id: int) -> bool:
+        return self.position(store_id) is not None
