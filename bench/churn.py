@@ -163,14 +163,14 @@ class Truth:
     processes: int = 0
     handles: int = 0
     sessions: int = 0
-    #: Per 4690 into a user process: (its store id, the store ids of the 4688s of its source and
+    #: Per 4690 into a process other than System: (its store id, the store ids of the 4688s of its source and
     #: target processes (0: started before the log), of the source handle's 4656).
     duplications: list[tuple[int, int, int, int]] = field(default_factory=list)
     process_accesses: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"events": self.events, "processes": self.processes, "handles": self.handles,
-                "sessions": self.sessions, "duplications": len(self.duplications),
+                "sessions": self.sessions, "duplications_between_processes": len(self.duplications),
                 "process_accesses": self.process_accesses,
                 "by_event_id": {str(k): v for k, v in sorted(self.by_event_id.items())}}
 
@@ -261,7 +261,7 @@ class Generator:
             self.step(host)
             if len(self.rows) >= BATCH:
                 self.flush(store)
-                if progress:
+                if progress and self.count % 1_000_000 < BATCH:
                     print(f"  {self.count:,} events, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         self.flush(store)
         truth = self.truth
@@ -593,6 +593,8 @@ def build_churn_store(path: Path, n: int, seed: int = 18, computers: int = 3, pr
         store.add_source("bench/Security.evtx", "evtx")
         truth = Generator(n, seed, computers).run(store, progress)
         store.finish_source(0, records=truth.events, parse_issues=0, error=None)
+        if progress:
+            print(f"  {truth.events:,} events written; building the indexes", file=sys.stderr, flush=True)
         store.build_indexes()
         store.set_meta("complete", "1")
     for suffix in ("-wal", "-shm"):

@@ -211,7 +211,7 @@ def _phase(phase: str, db: Path, limit_mb: float) -> dict[str, Any]:
     run = {
         "wall_s": round(time.perf_counter() - t0, 1),
         "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
-        "peak_rss_mb_polled": round(max(peak_kb / 1024, after.ru_maxrss / 1024 if not killed else 0), 1),
+        "peak_rss_mb_polled": round(peak_kb / 1024, 1),  # VmHWM: this child's own peak
         "loadavg_before": load0,
         "loadavg_after": _loadavg(),
     }
@@ -255,7 +255,7 @@ def _base(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
     truth_file = shared.with_suffix(".truth.json")
     if not shared.exists() or not truth_file.exists():
         t0 = time.perf_counter()
-        truth = build_churn_store(shared, args.events, seed=args.seed).as_dict()
+        truth = build_churn_store(shared, args.events, seed=args.seed, progress=True).as_dict()
         truth["store_build_s"] = round(time.perf_counter() - t0, 1)
         truth_file.write_text(json.dumps(truth))
     truth = json.loads(truth_file.read_text())
