@@ -93,7 +93,7 @@ def _timers() -> dict[str, float]:
     return spent
 
 
-async def _run(db: Path) -> dict[str, Any]:
+async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 600) -> dict[str, Any]:
     from textual.widgets import Static
 
     from tui.app import EvtxApp
@@ -101,6 +101,10 @@ async def _run(db: Path) -> dict[str, Any]:
 
     spent = _timers()
     app = EvtxApp(["bench/Security.evtx"], store_path=db)
+    builders = app.workspace.view_builders
+    if skip and builders is not None:  # nor written into the tables (their names are the views')
+        every = builders
+        app.workspace.view_builders = lambda: {k: v for k, v in every().items() if k not in skip}
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -136,6 +140,8 @@ async def _run(db: Path) -> dict[str, Any]:
         results["rss_before_views_mb"] = round(_rss_mb(), 1)
         first_asked = time.perf_counter()
         for key, name in VIEWS:
+            if name in skip:
+                continue
             await pilot.pause(0.2)
             asked[0] = f"{name} view asked"
             _note(asked[0])
@@ -145,8 +151,8 @@ async def _run(db: Path) -> dict[str, Any]:
             app.action_view(key)
             while not shown():
                 await asyncio.sleep(0.005)
-                if time.perf_counter() - t0 > 600:
-                    raise TimeoutError(name)
+                if time.perf_counter() - t0 > timeout:
+                    raise TimeoutError(f"the {name} view was not shown within {timeout:.0f} s")
             results[name] = {
                 "shown_s": round(time.perf_counter() - t0, 2),
                 "cpu_s": round(_cpu() - cpu0, 2),
@@ -155,6 +161,7 @@ async def _run(db: Path) -> dict[str, Any]:
             }
             status = app.screen.query("#view-status")
             results[name]["status"] = str(status.first(Static).render())[:90] if status else ""
+            _note(f"{name} view shown: {json.dumps(results[name])}")
         # The tables are written in the background once the model is built: how long after the
         # first view was asked for they are complete (a run that quits before has none).
         models = app.workspace.models
@@ -191,13 +198,14 @@ def _proc_status(pid: int) -> dict[str, int]:
     return out
 
 
-def _phase(phase: str, db: Path, limit_mb: float) -> dict[str, Any]:
+def _phase(phase: str, db: Path, limit_mb: float, extra: list[str]) -> dict[str, Any]:
     """One run in a fresh process, its RSS polled every 0.2 s (killed past `limit_mb`)."""
     errors = Path(tempfile.mkstemp(prefix=f"evtx-bench-{phase}-", suffix=".log")[1])
     load0, t0, before = _loadavg(), time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     peak_kb, killed = 0, False
     with errors.open("w") as err:
-        child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--db", str(db)],
+        child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--db", str(db),
+                                  *extra],
                                  stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
         while child.poll() is None:
             status = _proc_status(child.pid)
@@ -219,6 +227,7 @@ def _phase(phase: str, db: Path, limit_mb: float) -> dict[str, Any]:
     errors.unlink(missing_ok=True)
     if killed or child.returncode:
         run["failed"] = f"killed: RSS passed {limit_mb:.0f} MB" if killed else f"exit status {child.returncode}"
+        run["progress"] = [line for line in log.splitlines() if line[:2].isdigit() and "shown" in line]
         run["last_progress"] = [line for line in log.splitlines() if line[:2].isdigit()][-3:]
         run["stderr_tail"] = log[-1500:] if not killed else ""
         return run
@@ -273,10 +282,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=18, help="the churn store's seed")
     parser.add_argument("--rss-limit-mb", type=float, default=16_000, help="kill a run whose RSS passes this")
     parser.add_argument("--phases", default="first,reopen", help="which runs, in order (default: first,reopen)")
+    parser.add_argument("--skip-views", default="", help="views neither opened nor written into the tables "
+                        "(comma-separated: processes, handles, sessions, process_access)")
+    parser.add_argument("--view-timeout", type=float, default=600, help="give up on a view after this many s")
     parser.add_argument("--phase", choices=("first", "reopen"), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase is not None:
-        print(json.dumps(asyncio.run(_run(args.db))))
+        skip = frozenset(v for v in args.skip_views.split(",") if v)
+        print(json.dumps(asyncio.run(_run(args.db, skip, args.view_timeout))))
         return 0
     t_start = time.perf_counter()
     shared, out = _base(args)
@@ -284,10 +297,13 @@ def main() -> int:
     shutil.copyfile(shared, db)
     os.environ.setdefault("EVTX_EXPLORER_DATA_DIR", tempfile.mkdtemp(prefix="evtx-bench-data-"))
     out["machine"] = {"cpus": os.cpu_count(), "loadavg_at_start": _loadavg()}
+    if args.skip_views:
+        out["skipped_views"] = args.skip_views
     try:
         for phase in args.phases.split(","):
             print(f"{time.strftime('%H:%M:%S')} {phase} run ...", file=sys.stderr, flush=True)
-            out[phase] = _phase(phase, db, args.rss_limit_mb)
+            out[phase] = _phase(phase, db, args.rss_limit_mb,
+                                ["--skip-views", args.skip_views, "--view-timeout", str(args.view_timeout)])
             if "failed" in out[phase]:
                 break
         out["tables"] = _table_rows(db)
