@@ -1,10 +1,14 @@
 """Benchmark of the correlation views on a big store (not a timed test): first open, reopen.
 
-    python -m bench.correlation_views [--events 1000000] [--db PATH]
+    python -m bench.correlation_views [--events 1000000] [--db PATH] [--uniform] [--rss-limit-mb 16000]
 
-Uses the synthetic store of `bench/table.py` (copied to `--db`, default under /tmp, so that the
-correlation tables written into it never touch the store other runs share). Two runs, each a
-fresh process with the app headless on the store:
+By default the store is `bench/churn.py`'s: a few computers with logon sessions, process creations
+and exits with pids reused, handles opened, used, closed and duplicated with their values reused
+(at a million events: about 5,000 sessions, 50,000 processes, 170,000 handle instances).
+`--uniform` takes `bench/table.py`'s four repeated events instead (one pid, one handle, no session:
+the figures of the earlier runs). The store is built once under /tmp and copied to `--db` (default
+under /tmp), so that the correlation tables written into it never touch the store other runs
+share. Two runs, each a fresh process with the app headless on the store:
 
 * `first`: the store has no correlation tables: the Processes view builds the model (and, with
   stored views, writes them), then the Handles, Sessions and Process access views are opened;
@@ -13,7 +17,10 @@ fresh process with the app headless on the store:
 For each view: the wall time until it is on screen, the CPU time of the process meanwhile (the
 machine is shared: CPU time says what the work costs whatever else runs), the longest UI
 stall, and the process's peak RSS; where the code has them, the time spent building the model
-and writing the tables. Read figures as comparisons within one run.
+and writing the tables. Per run: its wall and CPU time, the load average before and after (the
+machine is shared), its peak RSS as polled from /proc; a run whose RSS passes `--rss-limit-mb` is
+killed and the output says how far it got. Then the model's sizes (instances as built, rows of
+the correlation tables) and the store's size. Read figures as comparisons within one run.
 """
 
 from __future__ import annotations
@@ -24,21 +31,30 @@ import json
 import os
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.churn import build_churn_store  # noqa: E402
 from bench.table import build_store  # noqa: E402
 from core.store import schema  # noqa: E402
 
 VIEWS = (("2", "processes"), ("3", "handles"), ("4", "sessions"), ("7", "process_access"))
+#: The correlation tables counted after the runs (absent when the code writes none).
+TABLES = ("corr_process", "corr_handle", "corr_session", "corr_link", "corr_node", "corr_row")
+
+
+def _note(text: str) -> None:
+    """A progress line for the parent (stderr): the last one says how far a killed run got."""
+    print(f"{time.strftime('%H:%M:%S')} {text} (rss {_rss_mb():.0f} MB, cpu {_cpu():.0f} s)", file=sys.stderr,
+          flush=True)
 
 
 def _cpu() -> float:
@@ -77,7 +93,7 @@ def _timers() -> dict[str, float]:
     return spent
 
 
-async def _run(db: Path) -> dict[str, Any]:
+async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 600) -> dict[str, Any]:
     from textual.widgets import Static
 
     from tui.app import EvtxApp
@@ -85,6 +101,10 @@ async def _run(db: Path) -> dict[str, Any]:
 
     spent = _timers()
     app = EvtxApp(["bench/Security.evtx"], store_path=db)
+    builders = app.workspace.view_builders
+    if skip and builders is not None:  # nor written into the tables (their names are the views')
+        every = builders
+        app.workspace.view_builders = lambda: {k: v for k, v in every().items() if k not in skip}
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -106,22 +126,33 @@ async def _run(db: Path) -> dict[str, Any]:
         return bool(status)
 
     results: dict[str, Any] = {}
+    asked = ["opening"]
+
+    def report() -> None:
+        building = app.workspace.models.model_progress
+        _note(asked[0] + (f", model read {building[0]:,} of {building[1]:,} events" if building else ""))
+
     async with app.run_test(size=(160, 48)) as pilot:
         app.set_interval(0.005, beat)
+        app.set_interval(10, report)
         while app.table.row_at(0) is None or app.table.total is None:
             await asyncio.sleep(0.01)
         results["rss_before_views_mb"] = round(_rss_mb(), 1)
         first_asked = time.perf_counter()
         for key, name in VIEWS:
+            if name in skip:
+                continue
             await pilot.pause(0.2)
+            asked[0] = f"{name} view asked"
+            _note(asked[0])
             gaps.clear()
             last[0] = t0 = time.perf_counter()
             cpu0 = _cpu()
             app.action_view(key)
             while not shown():
                 await asyncio.sleep(0.005)
-                if time.perf_counter() - t0 > 600:
-                    raise TimeoutError(name)
+                if time.perf_counter() - t0 > timeout:
+                    raise TimeoutError(f"the {name} view was not shown within {timeout:.0f} s")
             results[name] = {
                 "shown_s": round(time.perf_counter() - t0, 2),
                 "cpu_s": round(_cpu() - cpu0, 2),
@@ -130,12 +161,18 @@ async def _run(db: Path) -> dict[str, Any]:
             }
             status = app.screen.query("#view-status")
             results[name]["status"] = str(status.first(Static).render())[:90] if status else ""
+            _note(f"{name} view shown: {json.dumps(results[name])}")
         # The tables are written in the background once the model is built: how long after the
         # first view was asked for they are complete (a run that quits before has none).
         models = app.workspace.models
-        while getattr(models, "writing", False):
-            await asyncio.sleep(0.05)
-        if hasattr(models, "writing"):
+        model = models.peek_model()
+        if model is not None:
+            results["model"] = {"events": model.size, "processes": len(model.processes),
+                                "handles": len(model.handles), "sessions": len(model.sessions)}
+        asked[0] = "views shown, tables being written"
+        if getattr(models, "writing", False):
+            while models.writing:
+                await asyncio.sleep(0.05)
             results["tables_written_s_after_first_view"] = round(time.perf_counter() - first_asked, 1)
     results.update(spent)
     results["peak_rss_mb"] = round(_rss_mb(), 1)
@@ -143,40 +180,142 @@ async def _run(db: Path) -> dict[str, Any]:
     return results
 
 
+def _loadavg() -> str:
+    with open("/proc/loadavg", encoding="ascii") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def _proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (kB) of a running process, from /proc."""
+    out: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    out[line.split(":")[0]] = int(line.split()[1])
+    except OSError:
+        pass
+    return out
+
+
+def _phase(phase: str, db: Path, limit_mb: float, extra: list[str]) -> dict[str, Any]:
+    """One run in a fresh process, its RSS polled every 0.2 s (killed past `limit_mb`)."""
+    errors = Path(tempfile.mkstemp(prefix=f"evtx-bench-{phase}-", suffix=".log")[1])
+    load0, t0, before = _loadavg(), time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kb, killed = 0, False
+    with errors.open("w") as err:
+        child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--db", str(db),
+                                  *extra],
+                                 stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
+        while child.poll() is None:
+            status = _proc_status(child.pid)
+            peak_kb = max(peak_kb, status.get("VmHWM", 0), status.get("VmRSS", 0))
+            if peak_kb > limit_mb * 1024 and not killed:
+                child.kill()
+                killed = True
+            time.sleep(0.2)
+        stdout = child.stdout.read() if child.stdout is not None else ""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = {
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+        "peak_rss_mb_polled": round(peak_kb / 1024, 1),  # VmHWM: this child's own peak
+        "loadavg_before": load0,
+        "loadavg_after": _loadavg(),
+    }
+    log = errors.read_text(errors="replace")
+    errors.unlink(missing_ok=True)
+    if killed or child.returncode:
+        run["failed"] = f"killed: RSS passed {limit_mb:.0f} MB" if killed else f"exit status {child.returncode}"
+        run["progress"] = [line for line in log.splitlines() if line[:2].isdigit() and "shown" in line]
+        run["last_progress"] = [line for line in log.splitlines() if line[:2].isdigit()][-3:]
+        run["stderr_tail"] = log[-1500:] if not killed else ""
+        return run
+    run.update(json.loads(stdout.strip().splitlines()[-1]))
+    return run
+
+
+def _table_rows(db: Path) -> dict[str, int]:
+    """Rows of each correlation table in the store (reopen reads those)."""
+    out: dict[str, int] = {}
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        for table in TABLES:
+            try:
+                out[table] = int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            except sqlite3.OperationalError:  # the code under test writes no such table
+                pass
+    return out
+
+
+def _base(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
+    """The synthetic store (built once, reused), and what was asked of it / what it holds."""
+    tmp = Path(tempfile.gettempdir())
+    v = schema.SCHEMA_VERSION
+    if args.uniform:
+        shared = args.base or tmp / f"evtx-explorer-bench-{args.events}-v{v}.sqlite"
+        t0 = time.perf_counter()
+        fresh = not shared.exists()
+        build_store(shared, args.events)
+        info: dict[str, Any] = {"store": "uniform (bench/table.py)", "events": args.events}
+        if fresh:
+            info["store_build_s"] = round(time.perf_counter() - t0, 1)
+        return shared, info
+    shared = args.base or tmp / f"evtx-explorer-bench-churn-{args.events}-s{args.seed}-v{v}.sqlite"
+    truth_file = shared.with_suffix(".truth.json")
+    if not shared.exists() or not truth_file.exists():
+        t0 = time.perf_counter()
+        truth = build_churn_store(shared, args.events, seed=args.seed, progress=True).as_dict()
+        truth["store_build_s"] = round(time.perf_counter() - t0, 1)
+        truth_file.write_text(json.dumps(truth))
+    truth = json.loads(truth_file.read_text())
+    return shared, {"store": f"churn (bench/churn.py, seed {args.seed})", "generated": truth}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=None, help="copy of the store to use (default: under /tmp)")
     parser.add_argument("--base", type=Path, default=None, help="the synthetic store to build/reuse (default: "
-                        "bench/table.py's)")
+                        "under /tmp, named by its kind, size and seed)")
+    parser.add_argument("--uniform", action="store_true", help="bench/table.py's store (four repeated events) "
+                        "instead of bench/churn.py's")
+    parser.add_argument("--seed", type=int, default=18, help="the churn store's seed")
+    parser.add_argument("--rss-limit-mb", type=float, default=16_000, help="kill a run whose RSS passes this")
+    parser.add_argument("--phases", default="first,reopen", help="which runs, in order (default: first,reopen)")
+    parser.add_argument("--skip-views", default="", help="views neither opened nor written into the tables "
+                        "(comma-separated: processes, handles, sessions, process_access)")
+    parser.add_argument("--view-timeout", type=float, default=600, help="give up on a view after this many s")
     parser.add_argument("--phase", choices=("first", "reopen"), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase is not None:
-        print(json.dumps(asyncio.run(_run(args.db))))
+        skip = frozenset(v for v in args.skip_views.split(",") if v)
+        print(json.dumps(asyncio.run(_run(args.db, skip, args.view_timeout))))
         return 0
-    default = Path(tempfile.gettempdir()) / f"evtx-explorer-bench-{args.events}-v{schema.SCHEMA_VERSION}.sqlite"
-    shared = args.base or default
-    build_store(shared, args.events)
+    t_start = time.perf_counter()
+    shared, out = _base(args)
     db = args.db or Path(tempfile.gettempdir()) / f"evtx-explorer-bench-views-{os.getpid()}.sqlite"
     shutil.copyfile(shared, db)
     os.environ.setdefault("EVTX_EXPLORER_DATA_DIR", tempfile.mkdtemp(prefix="evtx-bench-data-"))
-    out: dict[str, Any] = {"events": args.events}
+    out["machine"] = {"cpus": os.cpu_count(), "loadavg_at_start": _loadavg()}
+    if args.skip_views:
+        out["skipped_views"] = args.skip_views
     try:
-        for phase in ("first", "reopen"):
-            run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run
-            done = run([sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--db", str(db)],
-                       capture_output=True, text=True, check=False, cwd=ROOT)
-            if done.returncode:
-                raise SystemExit(f"the {phase} run failed:\n{done.stderr[-3000:]}")
-            out[phase] = json.loads(done.stdout.strip().splitlines()[-1])
+        for phase in args.phases.split(","):
+            print(f"{time.strftime('%H:%M:%S')} {phase} run ...", file=sys.stderr, flush=True)
+            out[phase] = _phase(phase, db, args.rss_limit_mb,
+                                ["--skip-views", args.skip_views, "--view-timeout", str(args.view_timeout)])
+            if "failed" in out[phase]:
+                break
+        out["tables"] = _table_rows(db)
         out["store_mb"] = round(db.stat().st_size / 1e6, 1)
         out["store_mb_without_tables"] = round(shared.stat().st_size / 1e6, 1)
     finally:
         if args.db is None:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(db) + suffix).unlink(missing_ok=True)
+    out["bench_wall_s"] = round(time.perf_counter() - t_start, 1)
     print(json.dumps(out, indent=2))
-    return 0
+    return 1 if any("failed" in out.get(p, {}) for p in ("first", "reopen")) else 0
 
 
 if __name__ == "__main__":
