@@ -14,7 +14,6 @@ it is the model's otherwise. Both are the same nodes, labels, confidences and ju
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -64,7 +63,7 @@ def stored_correlation(store: Store, loaded: bool, store_id: int) -> tuple[list[
         if not (correlation_tables.complete(store) and correlation_tables.ready(store)):
             return None
         return load_event_tree(store, store_id, MAX_TREE_NODES)
-    except sqlite3.Error:  # a table missing or locked: the model answers instead
+    except Exception:  # noqa: BLE001 - a table missing or locked (SQLite): the model answers instead
         return None
 
 
