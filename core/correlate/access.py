@@ -17,6 +17,7 @@ source image. 4690 duplications of a 4656 handle hang under its row.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -297,16 +298,82 @@ def process_named(model: CorrelationModel, computer: str, image: str, ref: Ref) 
     """The instance of the image file name `image` alive on `computer` at `ref` (a 4656 on a
     Process object names its target by path only), with the confidence and reason."""
     if model.by_image is None:
-        index: dict[tuple[str, str], list[int]] = {}
-        for p in model.processes:
-            for name in {p.name.casefold(), *(basename(n).casefold() for n, _ in p.names)}:
-                index.setdefault((p.computer.casefold(), name), []).append(p.index)
-        model.by_image = index
-    cands = [model.processes[i] for i in model.by_image.get((computer.casefold(), image.casefold()), [])]
-    alive = [p for p in cands if (p.start is None or p.start <= ref.key) and (p.end is None or p.end >= ref.key)]
+        model.by_image = ImageIndex(model.processes)
+    alive = [model.processes[i] for i in model.by_image.alive(computer, image, ref.key)]
     if len(alive) == 1:
         return alive[0], INFERRED, f"the only {image} alive at this time (the 4656 names its target by path only)"
     if alive:
         listed = ", ".join(p.label for p in alive[:8])
         return None, AMBIGUOUS, f"several {image} alive at this time: {listed}"
     return None, MISSING, f"no {image} alive on {computer} at this time in this log"
+
+
+#: Bounds standing for "before the log" (no start) and "to the end of the log" (no end).
+_BEFORE_LOG = (-(1 << 62), 0)
+_AFTER_LOG = (1 << 62, 0)
+
+
+class ImageIndex:
+    """Process instances by (computer, image file name), case-folded, to find those alive at a
+    time without scanning every instance of the image: a busy log has thousands of svchost.exe
+    or cmd.exe instances per computer and a 4656 on a Process object per few hundred events, so
+    a scan per 4656 grows with the square of the log. Each image's instances are sorted by start
+    (none = before the log) with a tree of the latest end (none = to the end of the log) over
+    that order: a look-up visits only the branches holding an instance still alive."""
+
+    def __init__(self, processes: Sequence[Process]) -> None:
+        names: dict[tuple[str, str], list[Process]] = {}
+        for p in processes:
+            for name in {p.name.casefold(), *(basename(n).casefold() for n, _ in p.names)}:
+                names.setdefault((p.computer.casefold(), name), []).append(p)
+        self._by_name = names
+        self._built: dict[tuple[str, str], _Lives] = {}
+
+    def alive(self, computer: str, image: str, at: tuple[int, int]) -> list[int]:
+        """Indexes (ascending) of the instances of `image` on `computer` with start <= at <= end."""
+        key = (computer.casefold(), image.casefold())
+        lives = self._built.get(key)
+        if lives is None:
+            lives = self._built[key] = _Lives(self._by_name.get(key, []))
+        return lives.alive(at)
+
+
+class _Lives:
+    """The lives of one image's instances: starts sorted, and a max-end segment tree over them."""
+
+    __slots__ = ("indexes", "size", "starts", "tree")
+
+    def __init__(self, procs: list[Process]) -> None:
+        items = sorted(procs, key=lambda p: p.start or _BEFORE_LOG)
+        self.starts = [p.start or _BEFORE_LOG for p in items]
+        self.indexes = [p.index for p in items]
+        size = 1
+        while size < len(items):
+            size *= 2
+        self.size = size
+        tree = [_BEFORE_LOG] * (2 * size)
+        for i, p in enumerate(items):
+            tree[size + i] = p.end or _AFTER_LOG
+        for node in range(size - 1, 0, -1):
+            tree[node] = max(tree[2 * node], tree[2 * node + 1])
+        self.tree = tree
+
+    def alive(self, at: tuple[int, int]) -> list[int]:
+        count = bisect.bisect_right(self.starts, at)  # the first `count` began at or before `at`
+        if count == 0:
+            return []
+        out: list[int] = []
+        tree, size = self.tree, self.size
+        stack = [(1, 0, size)]  # (node, first leaf, width); at most 2 * size nodes are ever pushed
+        while stack:
+            node, first, width = stack.pop()
+            if first >= count or tree[node] < at:
+                continue
+            if width == 1:
+                out.append(self.indexes[first])
+                continue
+            half = width // 2
+            stack.append((2 * node + 1, first + half, half))
+            stack.append((2 * node, first, half))
+        out.sort()
+        return out

@@ -252,7 +252,8 @@ class HandleTracker:
     def _choose(self, dup: _Dup) -> SourceChoice:
         """Instances under one (process, value) key are created in time order and each ends
         when the next begins, so only two can be the source: the last one begun before the
-        4690 (if still open then) and the first one begun after it (logged out of order)."""
+        4690 (if still open then) and the first one begun after it (logged out of order). The
+        nearer wins, unless the earlier one's own 4658 is logged after the 4690: it held the value."""
         at = dup.ref
         key = (dup.source_process, dup.source_handle_id)
         idxs = self._all.get(key, [])
@@ -272,6 +273,11 @@ class HandleTracker:
                 else:
                     ranked.append((distance, h.index, INFERRED, f"its open is not in the log; in use by "
                                    f"{first.event_id} record {first.record_id} before this 4690"))
+                if h.closed is not None and h.closed.order > at.order:
+                    # Its own 4658 comes after the 4690: it held the value then, so a later open of
+                    # that value, however near, cannot be the source.
+                    _, index, confidence, reason = ranked[0]
+                    return SourceChoice(index, confidence, reason)
         if after < len(idxs):
             h = self.handles[idxs[after]]
             first = h.first_seen

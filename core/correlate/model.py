@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
-from core.correlate.access import AccessGroup, process_accesses
+from core.correlate.access import AccessGroup, ImageIndex, process_accesses
 from core.correlate.attach import Attachment
 from core.correlate.chain import links_of
 from core.correlate.facts import Facts, SysmonFacts
@@ -187,7 +187,7 @@ class CorrelationModel:
         self._sysmon_facts: dict[int, SysmonFacts] = scan.sysmon_facts
         self.access_tracker = scan.access
         #: Instances by (computer, image file name), case-folded (`access.process_named`).
-        self.by_image: dict[tuple[str, str], list[int]] | None = None
+        self.by_image: ImageIndex | None = None
         #: Events attached to processes and sessions (`attach_events`), by store id, and
         #: by process / session index; services' and tasks' processes (`persistence`).
         self.attachments: dict[int, Attachment] = {}
