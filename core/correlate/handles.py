@@ -10,7 +10,9 @@ Quirks from real logs handled here:
 * when a 4690's target is System (0x4), the 4658 closing TargetHandleId carries the SOURCE
   process id, so the target handle is also reachable under (source process, value) until closed;
 * a 4690 may be logged before the 4656 of its source handle, so the source handle is chosen
-  after the scan, as the nearest open of that value by that process on either side in time.
+  after the scan, as the nearest open of that value by that process on either side in time,
+  unless the open before the 4690 is closed by its own 4658 after it: the value was then taken,
+  and a later open of it (values are reused at once after a close) cannot be the source.
 """
 
 from __future__ import annotations
