@@ -326,6 +326,13 @@ def list_rows(store: Store, name: str, *, start: int = 0, limit: int = 500) -> l
     return [ListRow(*row) for row in cur]
 
 
+def list_extras(store: Store, name: str, *, limit: int) -> list[str | None]:
+    """What the first `limit` lines of a list keep besides their cells (`ListRow.extra`), in
+    order: a view searches them all while their cells are still being read."""
+    cur = store.conn.execute("SELECT extra FROM corr_row WHERE list = ? ORDER BY pos LIMIT ?", (name, limit))
+    return [row[0] for row in cur]
+
+
 def view_info(store: Store, name: str) -> str | None:
     """The note a view stored on its whole list (`write_views`), or None."""
     return store.get_meta(_info_key(name))
