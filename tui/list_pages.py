@@ -20,6 +20,7 @@ not added yet: it moves there once the line is in.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import zip_longest
 from typing import Any
@@ -41,8 +42,12 @@ FIRST = 200
 #: lines to about ten additions, each a few tens of milliseconds of the UI thread.
 BATCH = 500
 MAX_BATCH = 4_000
-#: Lines a worker reads and parses per page of a stored list, after the first page.
-PAGE = 2_000
+#: Lines a worker reads and parses per page of a stored list, after the first page (about
+#: 20 ms of parsing), and how long it then sleeps: a thread parsing without pause holds the GIL
+#: most of the time, and the UI thread, which gives it up at every system call, waited for it
+#: (stalls of 0.5-0.8 s while 20,000 lines were read).
+PAGE = 500
+PAUSE = 0.01
 
 
 class FixedRowsTable(DataTable[Text]):
@@ -60,26 +65,31 @@ class FixedRowsTable(DataTable[Text]):
     def append_rows(self, rows: Sequence[Sequence[Text]], first_key: int) -> None:
         """Add `rows` at the bottom, keyed `first_key`, `first_key + 1`...: what `add_row`
         does per row (textual 8.2), with its cursor update and idle check once per call: per
-        row they were most of the cost of adding 20,000 lines."""
-        if any(len(cells) > len(self.ordered_columns) for cells in rows):
+        row they were most of the cost of adding 20,000 lines. Nor is the table's update count
+        bumped, which would drop every rendered line and cell (all are keyed by it) and render
+        the visible ones again per batch (most of the fill's CPU): rows added below change
+        no line rendered (a line past the last row is blank and never cached); only the line
+        offsets, cached by that count, are dropped."""
+        columns = [column.key for column in self.ordered_columns]
+        if any(len(cells) > len(columns) for cells in rows):
             raise ValueError("More values provided than there are columns.")
         was_empty = self.row_count == 0
-        columns = [column.key for column in self.ordered_columns]
+        locations, data, table_rows, new_rows = self._row_locations, self._data, self.rows, self._new_rows
         for offset, cells in enumerate(rows):
             key = RowKey(str(first_key + offset))
-            if key in self._row_locations:
+            if key in locations:
                 raise ValueError(f"The row key {key!r} already exists.")
-            self._row_locations[key] = self.row_count
-            self._data[key] = dict(zip_longest(columns, cells))  # (None in missing cells, as add_row)
-            self.rows[key] = Row(key, 1, None, False)
-            self._new_rows.add(key)
+            locations[key] = len(table_rows)
+            data[key] = dict(zip_longest(columns, cells))  # (None in missing cells, as add_row)
+            table_rows[key] = Row(key, 1, None, False)
+            new_rows.add(key)
         if not rows:
             return
         self._require_update_dimensions = True
+        self._offset_cache.clear()
         self.cursor_coordinate = self.cursor_coordinate
         if was_empty and self.columns and self.show_cursor and self.cursor_type != "none":
             self._highlight_cursor()
-        self._update_count += 1
         self.check_idle()
 
 
@@ -95,17 +105,20 @@ class ListFeeder:
         self._cells = cells
         self._lines: list[Any] = []
         self._limit = 0
+        self._expected = 0
         self.added = 0
         self._scheduled = False
         self._reveal: int | None = None
         self._generation = 0
 
-    def reset(self, lines: list[Any], limit: int) -> None:
+    def reset(self, lines: list[Any], limit: int, expected: int | None = None) -> None:
         """A new list: the table is cleared and `lines` (the view's own list, which may grow
-        later: `more`) are added, up to `limit` in all; the first `FIRST` at once."""
+        later to `expected` lines: `more`) are added, up to `limit` in all; the first `FIRST`
+        at once."""
         self._generation += 1
         self._table.clear()
         self._lines, self._limit, self.added, self._reveal = lines, limit, 0, None
+        self._expected = min(limit, len(lines) if expected is None else max(expected, len(lines)))
         self._add(FIRST)
         self._schedule()
 
@@ -132,9 +145,16 @@ class ListFeeder:
         if self._reveal is not None and self._reveal < self.added:
             self.reveal(self._reveal)
 
+    def _want(self) -> int:
+        return min(max(BATCH, self.added), MAX_BATCH)
+
     def _schedule(self) -> None:
-        if self._scheduled or self.added >= min(len(self._lines), self._limit):
+        available = min(len(self._lines), self._limit)
+        if self._scheduled or self.added >= available:
             return
+        if available - self.added < self._want() and available < self._expected:
+            return  # a whole batch once the worker has read it (`more`): fewer, bigger ones
+
         self._scheduled = True
         generation = self._generation
         self._owner.set_timer(0.001, lambda: self._batch(generation))
@@ -144,7 +164,7 @@ class ListFeeder:
         if generation != self._generation:
             self._schedule()
             return
-        self._add(min(max(BATCH, self.added), MAX_BATCH))
+        self._add(self._want())
         self._schedule()
 
 
@@ -161,3 +181,4 @@ def read_lines(store: Store, name: str, limit: int) -> Iterator[tuple[int, int, 
         if len(rows) < size or start >= min(lines, limit):
             return
         size = PAGE
+        time.sleep(PAUSE)

@@ -201,7 +201,7 @@ class ListTreeScreen(TreeViewScreen):
             status.update(Text(listed.error, style="bold"))
             return
         self._rows = list(listed.rows)
-        self._feeder.reset(self._rows, self.MAX_ROWS)
+        self._feeder.reset(self._rows, self.MAX_ROWS, listed.lines)
         lines = len(self._rows) if listed.lines is None else min(listed.lines, self.MAX_ROWS)
         text = self.status_text(listed.total, lines)
         if listed.partial:

@@ -244,6 +244,8 @@ class SessionsScreen(TreeViewScreen):
 
         listed: Listed
         token: object = None
+        #: How many lines the stored list has (its first ones are in `listed`).
+        count: int | None = None
 
     @dataclass
     class StoredMore(Message):
@@ -343,12 +345,12 @@ class SessionsScreen(TreeViewScreen):
                 with Store(ws.require_store(), readonly=True) as store:
                     info: Any = load_info(store, STORED)
                     computers = int(info.get("computers", 0)) if isinstance(info, dict) else 0
-                    for page, (total, _count, rows) in enumerate(read_lines(store, STORED, MAX_ROWS)):
+                    for page, (total, count, rows) in enumerate(read_lines(store, STORED, MAX_ROWS)):
                         if worker.is_cancelled:
                             return
                         lines = [_stored_line(r) for r in rows]
                         if not page:
-                            self.post_message(self.StoredListed((lines, total, computers), token))
+                            self.post_message(self.StoredListed((lines, total, computers), token, count))
                             texts = [_search_of(extra) for extra in tables.list_extras(store, STORED, limit=MAX_ROWS)]
                             self.post_message(self.StoredSearch(token, texts))
                         else:
@@ -368,7 +370,7 @@ class SessionsScreen(TreeViewScreen):
             self.workspace.store_views_later(STORED, stored_sessions)
 
     def on_sessions_screen_stored_listed(self, message: SessionsScreen.StoredListed) -> None:
-        self._fill(message.listed, False)
+        self._fill(message.listed, False, expected=message.count)
         self._token = message.token
 
     def on_sessions_screen_stored_more(self, message: SessionsScreen.StoredMore) -> None:
@@ -382,7 +384,8 @@ class SessionsScreen(TreeViewScreen):
         if message.token is self._token and len(message.texts) > len(self._searches):
             self._searches = message.texts
 
-    def _fill(self, listed: Listed | None, partial: bool, error: str | None = None) -> None:
+    def _fill(self, listed: Listed | None, partial: bool, error: str | None = None,
+              expected: int | None = None) -> None:
         status = self.query_one("#view-status", Static)
         table = self.query_one(SessionsTable)
         assert self._feeder is not None
@@ -394,7 +397,7 @@ class SessionsScreen(TreeViewScreen):
         lines, total, computers = listed
         self._lines = lines[:MAX_ROWS]
         self._searches = [line.search for line in self._lines]
-        self._feeder.reset(self._lines, MAX_ROWS)
+        self._feeder.reset(self._lines, MAX_ROWS, expected)
         text = status_text(total, computers)
         if partial:
             text += "   (still loading: the list will be rebuilt)"

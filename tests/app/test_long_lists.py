@@ -17,7 +17,7 @@ from core.store import correlation_tables as tables
 from core.store.cache import open_inputs
 from core.store.store import Store
 from tests.app.story import Harness
-from tests.apputil import DEMO, opened, sync, wait_for
+from tests.apputil import DEMO, opened, screen_text, sync, wait_for
 from tests.correlate.test_correlation_tables import BUILDERS
 from tui.handles import HandlesScreen
 from tui.list_tree_view import ListTreeScreen
@@ -70,6 +70,9 @@ async def test_a_list_longer_than_a_page_shows_every_line_and_scrolls_to_its_end
         await pilot.press("ctrl+end")
         await wait_for(pilot, lambda: table.cursor_row == len(expected) - 1)
         assert [cell.plain for cell in table.get_row_at(table.cursor_row)] == expected[-1]
+        await pilot.pause(0.1)
+        shown = screen_text(app)  # rendered too: rows added in batches are drawn
+        assert all(f" {row[0].strip()} " in shown and row[1].strip() in shown for row in expected[-2:])
 
 
 @sync
