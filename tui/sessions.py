@@ -17,7 +17,6 @@ building the model.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -206,9 +205,7 @@ def stored_sessions(model: CorrelationModel) -> ViewRows:
 
 
 def _search_of(extra: Any) -> str:
-    """What `/` searches in a stored line (its `SessionLine.extra`, as JSON or parsed)."""
-    if isinstance(extra, str):
-        extra = json.loads(extra)
+    """What `/` searches in a stored line (its `SessionLine.extra`, read back)."""
     return str(extra.get("search", "")) if isinstance(extra, dict) else ""
 
 
@@ -351,7 +348,7 @@ class SessionsScreen(TreeViewScreen):
                         lines = [_stored_line(r) for r in rows]
                         if not page:
                             self.post_message(self.StoredListed((lines, total, computers), token, count))
-                            texts = [_search_of(extra) for extra in tables.list_extras(store, STORED, limit=MAX_ROWS)]
+                            texts = tables.list_extra_field(store, STORED, "search", limit=MAX_ROWS)
                             self.post_message(self.StoredSearch(token, texts))
                         else:
                             self.post_message(self.StoredMore(token, lines))

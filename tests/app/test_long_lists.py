@@ -6,7 +6,6 @@ status line counts the whole list. Pages and batches are shrunk so that the demo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -81,8 +80,7 @@ async def test_slash_in_the_sessions_list_finds_a_line_not_added_yet(
 ) -> None:
     expected = _stored(stored_demo, "sessions")
     with Store(stored_demo, readonly=True) as store:
-        searches = [json.loads(extra or "{}").get("search", "") for extra in tables.list_extras(
-            store, "sessions", limit=100)]
+        searches = tables.list_extra_field(store, "sessions", "search", limit=100)
     # a word of what `/` searches in the last line only (its logon id, an address...)
     needle = next(word for word in searches[-1].split() if not any(word in s for s in searches[:-1]))
     hold, held, real = [True], [], lp.ListFeeder._schedule
