@@ -7,9 +7,10 @@ the lists' columns have fixed widths), and the stored lines were all read and pa
 the first one showed. Here:
 
 * `FixedRowsTable` skips that measuring when it cannot matter (fixed-width columns, one-line
-  rows, no row labels): what a line looks like is unchanged;
-* `ListFeeder` adds lines to the table a batch per UI turn (`FIRST` at once: a screenful and
-  more), so keys are handled between batches;
+  rows, no row labels), and adds a batch of rows without re-rendering the lines already
+  shown (`append_rows`): what a line looks like is unchanged;
+* `ListFeeder` adds lines to the table a growing batch per UI turn (`FIRST` at once: a
+  screenful and more), so keys are handled between batches;
 * `read_lines` reads a stored list a page at a time (`corr_row` is keyed by (list, pos)) so the
   worker posts the first page before it parses the rest.
 
@@ -37,9 +38,9 @@ from tui.stored_views import StoredRow, load_list
 #: Lines added to the table at once when a list arrives (more than a tall terminal shows).
 FIRST = 200
 #: Lines added per UI turn after the first ones: as many as are in the table already, within
-#: these bounds. Every addition makes the table render its visible lines again and walk all of
-#: its rows (`DataTable` keys its caches by an update count): growing batches keep 20,000
-#: lines to about ten additions, each a few tens of milliseconds of the UI thread.
+#: these bounds. Every addition makes the table walk all of its rows and the screen lay out
+#: again: growing batches keep 20,000 lines to about ten additions, each a few tens of
+#: milliseconds of the UI thread.
 BATCH = 500
 MAX_BATCH = 4_000
 #: Lines a worker reads and parses per page of a stored list, after the first page (about
