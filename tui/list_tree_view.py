@@ -27,10 +27,11 @@ from textual.worker import get_current_worker
 
 from core.store.store import Store
 from tui.correlation import correlation_roots
+from tui.list_pages import FixedRowsTable, ListFeeder, read_lines
 from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import MAX_TREE_NODES, NavTree, SearchInput, TreeItem
-from tui.stored_views import ListedRow, ViewRows, fetch_event_children, load_event_tree, load_list
+from tui.stored_views import ListedRow, ViewRows, fetch_event_children, load_event_tree
 from tui.tree_views import TreeViewScreen, activate
 from tui.workspace import Workspace
 
@@ -38,7 +39,7 @@ from tui.workspace import Workspace
 WIDE = 140
 
 
-class ListTable(DataTable[Text]):
+class ListTable(FixedRowsTable):
     """A view's list (j/k move like everywhere else)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -64,12 +65,23 @@ class ListTreeScreen(TreeViewScreen):
 
     @dataclass
     class Listed(Message):
-        """The list (from the store or the model): what it counts, its lines, or why none."""
+        """The list (from the store or the model): what it counts, its (first) lines, or why
+        none; `lines`: how many lines it has (None: `rows`); `token` names the list its
+        `More` pages belong to."""
 
         total: int
         rows: list[ListedRow]
         partial: bool
         error: str | None
+        lines: int | None = None
+        token: object = None
+
+    @dataclass
+    class More(Message):
+        """The next page of a stored list (`Listed.token`) read by the worker."""
+
+        token: object
+        rows: list[ListedRow]
 
     @dataclass
     class TreeReady(Message):
@@ -83,6 +95,8 @@ class ListTreeScreen(TreeViewScreen):
         super().__init__(workspace)
         self._rows: list[ListedRow] = []
         self._shown: int | None = None
+        self._token: object = None
+        self._feeder: ListFeeder | None = None
         #: Whether the list was read from the store (its lines' trees are read from there too).
         self._stored = False
 
@@ -103,6 +117,7 @@ class ListTreeScreen(TreeViewScreen):
         table = self.query_one(ListTable)
         for heading, width in self.COLUMNS:
             table.add_column(heading, width=width)
+        self._feeder = ListFeeder(self, table, lambda row: row.cells)
         table.focus()
         self._layout(self.size.width)
         self._follow_model_progress()
@@ -139,12 +154,20 @@ class ListTreeScreen(TreeViewScreen):
     @work(thread=True, exclusive=True, group="list-view")
     def _load(self) -> None:
         ws = self.workspace
+        worker = get_current_worker()
         try:
             if ws.stored_view(self.STORED_LIST, self.build_rows):
+                # The first page is shown while the rest is read (`tui.list_pages`).
+                token = object()
                 with Store(ws.require_store(), readonly=True) as store:
-                    total, _lines, rows = load_list(store, self.STORED_LIST, self.MAX_ROWS)
-                self._stored = True
-                self.post_message(self.Listed(total, list(rows), False, None))
+                    for page, (total, lines, rows) in enumerate(read_lines(store, self.STORED_LIST, self.MAX_ROWS)):
+                        if worker.is_cancelled:
+                            return
+                        if not page:
+                            self._stored = True
+                            self.post_message(self.Listed(total, list(rows), False, None, lines, token))
+                        else:
+                            self.post_message(self.More(token, list(rows)))
                 return
         except ViewDataError as exc:
             self.post_message(self.Listed(0, [], not ws.loaded, str(exc)))
@@ -161,19 +184,26 @@ class ListTreeScreen(TreeViewScreen):
     def on_list_tree_screen_listed(self, message: ListTreeScreen.Listed) -> None:
         self._fill(message)
 
+    def on_list_tree_screen_more(self, message: ListTreeScreen.More) -> None:
+        if message.token is self._token and self._feeder is not None:
+            self._rows.extend(message.rows)
+            self._feeder.more()
+
     def _fill(self, listed: ListTreeScreen.Listed) -> None:
         status = self.query_one("#view-status", Static)
         table = self.query_one(ListTable)
-        table.clear()
+        assert self._feeder is not None
         self._rows = []
         self._shown = None
+        self._token = listed.token
         if listed.error:
+            self._feeder.reset([], 0)
             status.update(Text(listed.error, style="bold"))
             return
-        self._rows = listed.rows
-        for index, row in enumerate(self._rows):
-            table.add_row(*row.cells, key=str(index))
-        text = self.status_text(listed.total, len(self._rows))
+        self._rows = list(listed.rows)
+        self._feeder.reset(self._rows, self.MAX_ROWS, listed.lines)
+        lines = len(self._rows) if listed.lines is None else min(listed.lines, self.MAX_ROWS)
+        text = self.status_text(listed.total, lines)
         if listed.partial:
             text += "   (still loading: the list will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)
@@ -195,8 +225,9 @@ class ListTreeScreen(TreeViewScreen):
 
     def selected_row(self) -> ListedRow | None:
         """The highlighted line of the list."""
-        row = self.query_one(ListTable).cursor_row
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        table = self.query_one(ListTable)
+        row = table.cursor_row
+        return self._rows[row] if 0 <= row < min(len(self._rows), table.row_count) else None
 
     def selected_store_id(self) -> int | None:
         """The highlighted line's event while the list has focus, else the tree node's."""

@@ -27,16 +27,19 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, Tree
+from textual.worker import get_current_worker
 
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.sessions import Session
 from core.model.text import one_line, printable
+from core.store import correlation_tables as tables
 from core.store.store import Store
+from tui.list_pages import ListFeeder, read_lines
 from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import NavTree, SearchInput, TreeItem, ViewNode
 from tui.session_detail import SessionRow, session_tree, type_text, when
-from tui.stored_views import ViewRows, load_info, load_list, load_subtree
+from tui.stored_views import StoredRow, ViewRows, load_info, load_subtree
 from tui.tree_views import TreeViewScreen, activate
 from tui.wide_table import WideTable
 from tui.workspace import Workspace
@@ -201,6 +204,15 @@ def stored_sessions(model: CorrelationModel) -> ViewRows:
     return ViewRows(tree=trees, rows=lines, total=total, info={"computers": computers})
 
 
+def _search_of(extra: Any) -> str:
+    """What `/` searches in a stored line (its `SessionLine.extra`, read back)."""
+    return str(extra.get("search", "")) if isinstance(extra, dict) else ""
+
+
+def _stored_line(row: StoredRow) -> SessionLine:
+    return SessionLine(row.store_id, row.cells, _search_of(row.extra))
+
+
 def status_text(total: int, computers: int) -> str:
     text = f"{plural(total, 'logon session')} on {plural(computers, 'computer')}"
     if total > MAX_ROWS:
@@ -224,9 +236,27 @@ class SessionsScreen(TreeViewScreen):
 
     @dataclass
     class StoredListed(Message):
-        """The list read from the store (`Listed`)."""
+        """The list read from the store (`Listed`: its first lines); `token` names the list
+        its `StoredMore` pages and `StoredSearch` belong to."""
 
         listed: Listed
+        token: object = None
+        #: How many lines the stored list has (its first ones are in `listed`).
+        count: int | None = None
+
+    @dataclass
+    class StoredMore(Message):
+        """The next lines of the stored list (`StoredListed.token`)."""
+
+        token: object
+        lines: list[SessionLine]
+
+    @dataclass
+    class StoredSearch(Message):
+        """What `/` searches in every line of the stored list, also those not read yet."""
+
+        token: object
+        texts: list[str]
 
     @dataclass
     class StoredTree(Message):
@@ -239,8 +269,12 @@ class SessionsScreen(TreeViewScreen):
     def __init__(self, workspace: Workspace) -> None:
         super().__init__(workspace)
         self._lines: list[SessionLine] = []
+        #: What `/` searches, per line: every line's, also of those not read from the store yet.
+        self._searches: list[str] = []
         self._shown: int | None = None
         self._status = ""
+        self._token: object = None
+        self._feeder: ListFeeder | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -256,6 +290,7 @@ class SessionsScreen(TreeViewScreen):
         table = self.query_one(SessionsTable)
         for heading, width in COLUMNS:
             table.add_column(heading, width=width)
+        self._feeder = ListFeeder(self, table, lambda line: line.cells)
         table.focus()
         self._follow_model_progress()
         self._load()
@@ -283,14 +318,15 @@ class SessionsScreen(TreeViewScreen):
             return
         needle = self._search_text.lower()
         table = self.query_one(SessionsTable)
-        count = len(self._lines)
-        if not needle or not count:
+        searches = self._searches
+        count = len(searches)
+        if not needle or not count or self._feeder is None:
             return
         start = table.cursor_row
         for step in range(1, count + 1):
             index = (start + step) % count if forward else (start - step) % count
-            if needle in self._lines[index].search.lower():
-                table.move_cursor(row=index)
+            if needle in searches[index].lower():
+                self._feeder.reveal(index)  # a line not in the table yet: once it is
                 table.focus()
                 return
         self.notify(f"not found: {printable(self._search_text)}", severity="warning", markup=False)
@@ -298,15 +334,24 @@ class SessionsScreen(TreeViewScreen):
     @work(thread=True, exclusive=True, group="sessions")
     def _load(self) -> None:
         ws = self.workspace
+        worker = get_current_worker()
         try:
             if ws.stored_view(STORED, stored_sessions):
+                # The first page is shown while the rest is read (`tui.list_pages`).
+                token = object()
                 with Store(ws.require_store(), readonly=True) as store:
-                    total, _count, rows = load_list(store, STORED, MAX_ROWS)
                     info: Any = load_info(store, STORED)
-                computers = int(info.get("computers", 0)) if isinstance(info, dict) else 0
-                lines = [SessionLine(r.store_id, r.cells, str(r.extra.get("search", "")) if isinstance(r.extra, dict)
-                                     else "") for r in rows]
-                self.post_message(self.StoredListed((lines, total, computers)))
+                    computers = int(info.get("computers", 0)) if isinstance(info, dict) else 0
+                    for page, (total, count, rows) in enumerate(read_lines(store, STORED, MAX_ROWS)):
+                        if worker.is_cancelled:
+                            return
+                        lines = [_stored_line(r) for r in rows]
+                        if not page:
+                            self.post_message(self.StoredListed((lines, total, computers), token, count))
+                            texts = tables.list_extra_field(store, STORED, "search", limit=MAX_ROWS)
+                            self.post_message(self.StoredSearch(token, texts))
+                        else:
+                            self.post_message(self.StoredMore(token, lines))
                 return
         except ViewDataError as exc:
             self.post_message(ModelReady[Listed](None, not ws.loaded, str(exc)))
@@ -322,20 +367,34 @@ class SessionsScreen(TreeViewScreen):
             self.workspace.store_views_later(STORED, stored_sessions)
 
     def on_sessions_screen_stored_listed(self, message: SessionsScreen.StoredListed) -> None:
-        self._fill(message.listed, False)
+        self._fill(message.listed, False, expected=message.count)
+        self._token = message.token
 
-    def _fill(self, listed: Listed | None, partial: bool, error: str | None = None) -> None:
+    def on_sessions_screen_stored_more(self, message: SessionsScreen.StoredMore) -> None:
+        if message.token is self._token and self._feeder is not None:
+            self._lines.extend(message.lines[: MAX_ROWS - len(self._lines)])
+            if len(self._searches) < len(self._lines):
+                self._searches = [line.search for line in self._lines]
+            self._feeder.more()
+
+    def on_sessions_screen_stored_search(self, message: SessionsScreen.StoredSearch) -> None:
+        if message.token is self._token and len(message.texts) > len(self._searches):
+            self._searches = message.texts
+
+    def _fill(self, listed: Listed | None, partial: bool, error: str | None = None,
+              expected: int | None = None) -> None:
         status = self.query_one("#view-status", Static)
         table = self.query_one(SessionsTable)
-        table.clear()
-        self._lines, self._shown, self._status = [], None, ""
+        assert self._feeder is not None
+        self._lines, self._searches, self._shown, self._status, self._token = [], [], None, "", None
         if listed is None:
+            self._feeder.reset([], 0)
             status.update(Text(printable(error or "no correlation model"), style="bold"))
             return
         lines, total, computers = listed
         self._lines = lines[:MAX_ROWS]
-        for number, line in enumerate(self._lines):
-            table.add_row(*line.cells, key=str(number))
+        self._searches = [line.search for line in self._lines]
+        self._feeder.reset(self._lines, MAX_ROWS, expected)
         text = status_text(total, computers)
         if partial:
             text += "   (still loading: the list will be rebuilt)"
@@ -366,8 +425,9 @@ class SessionsScreen(TreeViewScreen):
         self.query_one(NavTree).focus()
 
     def selected_row(self) -> SessionLine | None:
-        row = self.query_one(SessionsTable).cursor_row
-        return self._lines[row] if 0 <= row < len(self._lines) else None
+        table = self.query_one(SessionsTable)
+        row = table.cursor_row
+        return self._lines[row] if 0 <= row < min(len(self._lines), table.row_count) else None
 
     def selected_store_id(self) -> int | None:
         """The highlighted session's 4624 while the list has focus, else the tree node's event."""

@@ -269,8 +269,9 @@ def fetch_children(store_path: Path, tree: str, parent: int, after: int = 0,
         return _page(store, tree, parent, after, before)
 
 
-def load_list(store: Store, name: str, limit: int) -> tuple[int, int, list[StoredRow]]:
-    """(the list's `ViewRows.total`, how many lines it has, its first `limit` lines)."""
+def load_list(store: Store, name: str, limit: int, *, start: int = 0) -> tuple[int, int, list[StoredRow]]:
+    """(the list's `ViewRows.total`, how many lines it has, `limit` of its lines from line
+    `start` on)."""
     total, lines = tables.list_size(store, name)
     memo: dict[tuple[str, str, str], Text] = {}
 
@@ -287,7 +288,7 @@ def load_list(store: Store, name: str, limit: int) -> tuple[int, int, list[Store
     out = [
         StoredRow(r.store_id, tuple(cell(c) for c in json.loads(r.cells)), text_from(json.loads(r.why)),
                   None if r.extra is None else json.loads(r.extra))
-        for r in tables.list_rows(store, name, limit=limit)
+        for r in tables.list_rows(store, name, start=start, limit=limit)
     ]
     return total, lines, out
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
+
+from tui.list_pages import FixedRowsTable
 
 
-class WideTable(DataTable[Text]):
+class WideTable(FixedRowsTable):
     """A `DataTable` of rows that scrolls sideways by columns (see the module docstring);
     `j`/`k` move like everywhere else."""
 

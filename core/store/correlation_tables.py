@@ -326,6 +326,15 @@ def list_rows(store: Store, name: str, *, start: int = 0, limit: int = 500) -> l
     return [ListRow(*row) for row in cur]
 
 
+def list_extra_field(store: Store, name: str, field: str, *, limit: int) -> list[str]:
+    """The text field `field` of what the first `limit` lines of a list keep besides their
+    cells (`ListRow.extra`, a JSON object), in order ("" where none): a view searches them all
+    while their cells are still being read. Extracted by SQLite, without parsing in Python."""
+    cur = store.conn.execute("SELECT coalesce(json_extract(extra, '$.' || ?), '') FROM corr_row WHERE list = ?"
+                             " ORDER BY pos LIMIT ?", (field, name, limit))
+    return [str(row[0]) for row in cur]
+
+
 def view_info(store: Store, name: str) -> str | None:
     """The note a view stored on its whole list (`write_views`), or None."""
     return store.get_meta(_info_key(name))
