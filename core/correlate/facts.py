@@ -73,7 +73,7 @@ _MAX: Final = (1 << 63) - 1
 #: The int fields of a `Facts`, one slot each per event: those that can need 64 bits (store id,
 #: times, handle values, logon ids), and those that fit 32 bits in any real log (EventID, scan
 #: order, pids, instance indexes), which take half the room; a value that does not fit is kept
-#: aside, exactly.
+#: aside, exactly. The `Ref`'s fields come first: `FactsTable.ref` reads them as one slice.
 _WIDE_INTS: Final = ("ref.store_id", "ref.record_id", "ref.ts", "source_hid", "target_hid", "logon_id")
 _NARROW_INTS: Final = ("ref.event_id", "ref.order", "source_pid", "source_proc", "target_pid", "target_proc",
                        "source_handle", "target_handle")
@@ -264,6 +264,21 @@ class FactsTable:
             session = self._choices[choice] if choice >= 0 else None
         return Facts(ref, host, computer, spid, sproc, snote, tpid, tproc, tnote, shid, shandle, thid, thandle, lid,
                      self._users.distinct[user] if user >= 0 else None, session)
+
+    def ref(self, pos: int) -> Ref:
+        """The `Ref` of the event at `pos`, equal to the one the scan made (`RefColumn` reads a
+        handle's accesses through it: no `Facts` made)."""
+        if pos >= self._n:
+            self._flush()
+        wide, narrow = self._wide, self._narrow
+        w, n = pos * wide.stride, pos * narrow.stride
+        sid, rid, ts = wide.slots[w:w + 3]
+        eid, order = narrow.slots[n:n + 2]
+        if NONE in (sid, rid, ts) or narrow.none in (eid, order):  # None, or a value kept aside
+            sid, rid, ts = (wide.value(pos, name) for name in ("store_id", "record_id", "ts"))
+            eid, order = narrow.value(pos, "event_id"), narrow.value(pos, "order")
+            assert sid is not None and ts is not None and eid is not None and order is not None
+        return make_ref(sid, rid, eid, self._filetimes.get(pos, ts) if self._filetimes else ts, ts, order)
 
     def __iter__(self) -> Iterator[Facts]:
         """Every event's `Facts`, in scan (time) order, made one at a time."""

@@ -317,7 +317,7 @@ class Scan:
         if role.act is Act.OPEN:
             handle = self.handles.open(*args)
         elif role.act is Act.USE:
-            handle = self.handles.use(*args)
+            handle = self.handles.use(*args, at=len(self.facts))  # this event's place: added after its step
         else:
             handle = self.handles.close(*args)
         self._own(handle, before)
