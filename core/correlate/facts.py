@@ -275,9 +275,7 @@ class FactsTable:
         sid, rid, ts = wide.slots[w:w + 3]
         eid, order = narrow.slots[n:n + 2]
         if NONE in (sid, rid, ts) or narrow.none in (eid, order):  # None, or a value kept aside
-            sid, rid, ts = (wide.value(pos, name) for name in ("store_id", "record_id", "ts"))
-            eid, order = narrow.value(pos, "event_id"), narrow.value(pos, "order")
-            assert sid is not None and ts is not None and eid is not None and order is not None
+            return self.facts(pos).ref
         return make_ref(sid, rid, eid, self._filetimes.get(pos, ts) if self._filetimes else ts, ts, order)
 
     def __iter__(self) -> Iterator[Facts]:

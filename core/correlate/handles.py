@@ -326,7 +326,8 @@ class HandleTracker:
             out.append(Handle(
                 index=h.index, computer=h.computer, pid=h.pid, handle_id=h.handle_id, process=h.process,
                 opened=h.opened, duplicated_by=h.duplicated_by, source=h.source, object_type=h.object_type,
-                object_name=h.object_name, access=h.access, accesses=RefColumn(facts, h.accesses) if h.accesses else (), closed=h.closed,
+                object_name=h.object_name, access=h.access,
+                accesses=RefColumn(facts, h.accesses) if h.accesses else (), closed=h.closed,
                 close_reason=self._close_reason(h), duplications=tuple(h.duplications), first_seen=h.first_seen,
                 confidence=confidence, reason=reason,
             ))

@@ -12,6 +12,7 @@ since the handle and session modules are scoped by process instances and import 
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -195,6 +196,7 @@ class _Proc:
             return
         key = basename(name).casefold()
         if key and key not in self.names:
+            name = sys.intern(name)
             self.names[key] = (name, ref)
             if self.image is None:
                 self.image = name
@@ -203,7 +205,13 @@ class _Proc:
 def _user(domain: str | None, name: str | None) -> str | None:
     if not name or name in _NO_NAME:
         return None
-    return f"{domain}\\{name}" if domain and domain not in _NO_NAME else name
+    return sys.intern(f"{domain}\\{name}" if domain and domain not in _NO_NAME else name)
+
+
+def _kept(value: str | None) -> str | None:
+    """A text an instance keeps, once for all the instances that have it (most logs run the
+    same images and command lines, as the same users, thousands of times)."""
+    return sys.intern(value) if value is not None else None
 
 
 class ProcessTracker:
@@ -274,13 +282,13 @@ class ProcessTracker:
             proc.start = ref.key
         proc.created = ref
         proc.add_name(image, ref)
-        proc.command_line = values.get("CommandLine")
+        proc.command_line = _kept(values.get("CommandLine"))
         target_user = _user(values.get("TargetDomainName"), values.get("TargetUserName"))
         proc.user = target_user or _user(values.get("SubjectDomainName"), values.get("SubjectUserName"))
         target_sid = values.get("TargetUserSid")
-        proc.user_sid = target_sid if target_user and target_sid else values.get("SubjectUserSid")
-        proc.elevation = values.get("TokenElevationType")
-        proc.integrity = values.get("MandatoryLabel")
+        proc.user_sid = _kept(target_sid if target_user and target_sid else values.get("SubjectUserSid"))
+        proc.elevation = _kept(values.get("TokenElevationType"))
+        proc.integrity = _kept(values.get("MandatoryLabel"))
         return proc.index
 
     def current(self, host: str, pid: int) -> _Proc | None:
@@ -317,13 +325,20 @@ class ProcessTracker:
         return self._all.get((host, pid), [])
 
     def finish(self) -> list[Process]:
-        """Freeze every instance, with its confidence and the reason for it."""
-        out: list[Process] = []
+        """Freeze every instance, with its confidence and the reason for it.
+
+        The tracker is spent afterwards: each instance is dropped as soon as it is frozen (the
+        last first: a reason names only earlier ones), so that the scan's instances and the
+        frozen ones are not all held at once (a third of the build's peak memory)."""
         for p in self.procs:
             if p.sysmon_exited is not None and p.exited is None:
                 p.exited = p.sysmon_exited
                 if p.end is None or p.sysmon_exited.key < p.end:
                     p.end = p.sysmon_exited.key
+        out: list[Process] = []
+        procs = self.procs
+        for i in range(len(procs) - 1, -1, -1):
+            p = procs[i]
             confidence, reason = self._confidence(p)
             names = tuple(p.names.values())
             if len(names) > 1:
@@ -364,6 +379,8 @@ class ProcessTracker:
                         tuple(p.sysmon_events) if p.sysmon_events else ()),
                 )
             )
+            del procs[i]
+        out.reverse()
         return out
 
     def _confidence(self, p: _Proc) -> tuple[str, str]:
