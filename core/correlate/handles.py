@@ -16,6 +16,7 @@ Quirks from real logs handled here:
 from __future__ import annotations
 
 import bisect
+import sys
 from array import array
 from collections import Counter
 from collections.abc import Sequence
@@ -109,9 +110,11 @@ class _Handle:
 
 
 def _clean(value: str | None) -> str | None:
+    """A value an instance keeps (None for an empty one), once for all the instances that have
+    it: the same object names, types and access lists come back in thousands of opens."""
     if value is None or value.strip() in ("", "-"):
         return None
-    return value
+    return sys.intern(value)
 
 
 @dataclass(frozen=True, slots=True)

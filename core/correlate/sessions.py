@@ -155,6 +155,9 @@ class SessionTracker:
 
     def __init__(self) -> None:
         self.sessions: list[_Session] = []
+        #: The frozen sessions once `finish` made them: `choose` reads those afterwards, and the
+        #: scan's copies are dropped (the model keeps the tracker to link events outside the scan).
+        self._frozen: tuple[Session, ...] | None = None
         self._by_key: dict[tuple[str, int], list[tuple[tuple[int, int], int]]] = {}
         self._privileges: list[tuple[str, str, int, Ref, str | None]] = []
         self.logons: Counter[str] = Counter()
@@ -222,7 +225,7 @@ class SessionTracker:
         after it wins over an earlier one begun longer before, since logon ids are reused after
         a reboot and the 4672 of the new logon usually precedes its 4624."""
         starts = self._by_key.get((host, lid), [])
-        pos = bisect.bisect_right(starts, (ref.key, len(self.sessions)))
+        pos = bisect.bisect_right(starts, (ref.key, len(self.sessions) if self._frozen is None else len(self._frozen)))
         after = (starts[pos] if later and pos < len(starts) and starts[pos][0][0] - ref.ts <= LOGON_WINDOW
                  else None)
         if pos > 0:
@@ -243,6 +246,7 @@ class SessionTracker:
             s = self.sessions[idx]
             if s.privileges is None:
                 s.privileges = ref
+        self._privileges = []  # done with: a model keeps its tracker
 
     def choose(
         self, host: str, computer: str, lid: int, ref: Ref, user: str | None, *, adjacent: bool = False
@@ -259,7 +263,7 @@ class SessionTracker:
     ) -> SessionChoice:
         idx = self.find(host, lid, ref, adjacent=adjacent)
         if idx is not None:
-            s = self.sessions[idx]
+            s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
             who = s.user or user
             if s.logon is None:
                 return SessionChoice(
@@ -309,7 +313,7 @@ class SessionTracker:
         """The sessions, each with the processes started in it (`assign`); the processes
         whose logon id has no session go to `orphans`."""
         members = self.assign(processes)
-        return [
+        frozen = [
             Session(
                 s.index,
                 s.computer,
@@ -331,6 +335,8 @@ class SessionTracker:
             )
             for s in self.sessions
         ]
+        self._frozen, self.sessions = tuple(frozen), []
+        return frozen
 
     def assign(self, processes: tuple[Process, ...]) -> dict[int, list[int]]:
         """Process indexes per session index: a process (4688 new logon id, else its subject's;

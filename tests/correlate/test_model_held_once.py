@@ -1,0 +1,40 @@
+"""A built model holds each session once: the scan's working copies are dropped when the sessions
+are frozen (the model keeps the session tracker to link events outside the scan, and it used to
+keep every session twice with it), and the answers given afterwards are the scan's own."""
+
+from __future__ import annotations
+
+import gc
+
+from core.correlate.model import build_model
+from core.correlate.sessions import _Session
+from tests.correlate.events import by_record, load, s4624, xml
+
+SESSIONS = 40
+
+
+def _log() -> list[str]:
+    docs = []
+    for i in range(SESSIONS):
+        lid = f"0x{0x4a5000 + i:x}"
+        docs.append(s4624(2 * i + 1, float(i), lid, user=f"user{i}"))
+        docs.append(xml(4672, 2 * i + 2, i + 0.001, SubjectLogonId=lid, SubjectUserName=f"user{i}",
+                        SubjectDomainName="DOM"))
+    # An event outside the scan (a 4648), linked to its session after the model is built.
+    docs.append(xml(4648, 1000, 7.5, SubjectLogonId=f"0x{0x4a5000 + 7:x}", SubjectUserName="user7",
+                    SubjectDomainName="DOM", TargetServerName="srv"))
+    return docs
+
+
+def test_the_model_keeps_no_working_copy_of_its_sessions() -> None:
+    events = load(*_log())
+    model = build_model(events)
+    gc.collect()
+    assert len(model.sessions) == SESSIONS
+    assert not [o for o in gc.get_objects() if isinstance(o, _Session)]
+    assert all(s.privileged for s in model.sessions)
+    c = model.correlate(by_record(events, 1000))
+    assert c.session is not None and c.session.session is model.sessions[7]
+    assert (c.session.confidence, c.session.reason, c.session.user) == ("exact", "logon 4624 record 15", "DOM\\user7")
+    privileges = model.correlate(by_record(events, 16)).session
+    assert privileges is not None and privileges.session is model.sessions[7]
