@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 
 from core.correlate.model import build_model
+from core.correlate.processes import Ref
 from core.correlate.sessions import _Session
 from tests.correlate.events import by_record, load, s4624, xml
 
@@ -38,3 +39,16 @@ def test_the_model_keeps_no_working_copy_of_its_sessions() -> None:
     assert (c.session.confidence, c.session.reason, c.session.user) == ("exact", "logon 4624 record 15", "DOM\\user7")
     privileges = model.correlate(by_record(events, 16)).session
     assert privileges is not None and privileges.session is model.sessions[7]
+
+
+def test_a_session_keeps_its_events_as_positions() -> None:
+    events = load(*_log(), xml(4634, 1001, 8.0, TargetLogonId=f"0x{0x4a5000 + 3:x}", TargetUserName="user3",
+                               TargetDomainName="DOM"))
+    model = build_model(events)
+    refs = {f.ref.record_id: f.ref for f in model._facts}
+    session = model.sessions[3]
+    assert not [held for held in gc.get_referents(session) if isinstance(held, Ref)]
+    assert session.logon == refs[7] and session.privileges == refs[8] and session.privileged
+    assert list(session.logoffs) == [refs[1001]] and session.end == refs[1001]
+    assert session.duration == 5.0
+    assert model.sessions[4].logoffs == () and model.sessions[4].end is None
