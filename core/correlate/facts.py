@@ -278,6 +278,19 @@ class FactsTable:
             return self.facts(pos).ref
         return make_ref(sid, rid, eid, self._filetimes.get(pos, ts) if self._filetimes else ts, ts, order)
 
+    def at_order(self, order: int) -> int | None:
+        """The position of the model event of scan order `order` (None: not a model event, as a
+        Sysmon one). Without Sysmon events the position is the order: one look, else a bisection."""
+        self._flush()
+        if order < 0:
+            return None
+        narrow = self._narrow
+        column, stride, slots = narrow.index["order"], narrow.stride, narrow.slots
+        if order < self._n and slots[order * stride + column] == order:
+            return order
+        pos = bisect.bisect_left(range(min(order + 1, self._n)), order, key=lambda p: slots[p * stride + column])
+        return pos if pos < self._n and slots[pos * stride + column] == order else None
+
     def __iter__(self) -> Iterator[Facts]:
         """Every event's `Facts`, in scan (time) order, made one at a time."""
         self._flush()

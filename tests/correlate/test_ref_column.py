@@ -9,7 +9,7 @@ from core.correlate.facts import NONE, Facts, FactsTable
 from core.correlate.model import build_model
 from core.correlate.processes import Ref
 from core.correlate.refcolumn import RefColumn
-from tests.correlate.events import h4656, h4658, h4663, load, p4688
+from tests.correlate.events import h4656, h4658, h4663, load, p4688, p4689
 
 KEY = r"\REGISTRY\MACHINE\SAM"
 LSASS = r"C:\Windows\System32\lsass.exe"
@@ -54,3 +54,18 @@ def test_a_ref_comes_back_exactly_from_its_position() -> None:
     assert [table.ref(pos) for pos in range(len(made))] == [f.ref for f in made]
     table.finish()
     assert [table.ref(pos) for pos in range(len(made))] == [f.ref for f in made]
+
+
+def test_a_process_keeps_its_model_events_as_positions() -> None:
+    """Its 4688, 4689, first event and the events naming it: positions, read back as the scan's Refs."""
+    docs = [p4688(1, 0.5, "0x2bc", LSASS, "0x4"), h4663(2, 1.0, "0x2bc", "0x438", KEY, LSASS),
+            p4688(3, 1.5, "0x2bc", r"C:\Windows\System32\cmd.exe", "0x4"), p4689(4, 2.0, "0x2bc", "cmd.exe")]
+    model = build_model(load(*docs))
+    refs = {f.ref.record_id: f.ref for f in model._facts}
+    first, second = model.instances("HOST1", 0x2BC)
+    for p in (first, second):
+        assert not [held for held in gc.get_referents(p) if isinstance(held, Ref)]
+    assert (first.created, first.first_seen, first.exited, first.replaced_by) == (refs[1], refs[1], None, refs[3])
+    assert first.names == ((LSASS, refs[1]),)
+    assert (second.created, second.exited, second.replaced_by) == (refs[3], refs[4], None)
+    assert second.end == refs[4].key and second.start == refs[3].key
