@@ -271,12 +271,21 @@ class FactsTable:
         if pos >= self._n:
             self._flush()
         wide, narrow = self._wide, self._narrow
-        w, n = pos * wide.stride, pos * narrow.stride
-        sid, rid, ts = wide.slots[w:w + 3]
-        eid, order = narrow.slots[n:n + 2]
-        if NONE in (sid, rid, ts) or narrow.none in (eid, order):  # None, or a value kept aside
-            return self.facts(pos).ref
+        slots, w = wide.slots, pos * wide.stride
+        sid, rid, ts = slots[w], slots[w + 1], slots[w + 2]
+        slots, n = narrow.slots, pos * narrow.stride
+        eid, order = slots[n], slots[n + 1]
+        if sid == NONE or rid == NONE or ts == NONE or eid == narrow.none or order == narrow.none:
+            return self.facts(pos).ref  # None, or a value kept aside
         return make_ref(sid, rid, eid, self._filetimes.get(pos, ts) if self._filetimes else ts, ts, order)
+
+    def store_id(self, pos: int) -> int:
+        """The store id of the event at `pos` (what the tables keep of an instance's events)."""
+        if pos >= self._n:
+            self._flush()
+        sid = self._wide.value(pos, "store_id")
+        assert sid is not None
+        return sid
 
     def at_order(self, order: int) -> int | None:
         """The position of the model event of scan order `order` (None: not a model event, as a

@@ -27,6 +27,10 @@ from core.store.correlation_tables import HANDLE_COLUMNS, PROCESS_COLUMNS, SESSI
 LinkRow = tuple[int, str, str, int | None, str, str]
 
 
+#: Instance columns whose event is held as a position (`Process.created_at`, `Session.logon_at`...).
+_HELD = frozenset({"created", "exited", "replaced_by", "first_seen", "logon", "privileges"})
+
+
 def _value(obj: Any, column: str) -> Any:
     """One column of an instance: its field of that name (a Ref as its store id), or one half of
     its `start`/`end` bound (`start_ts`, `start_order`...)."""
@@ -34,6 +38,10 @@ def _value(obj: Any, column: str) -> Any:
         name, part = column.rsplit("_", 1)
         bound = _bound(obj, name)
         return None if bound is None else bound[0 if part == "ts" else 1]
+    if column in _HELD:  # an event kept as its position in the facts table: its store id, no Ref made
+        held = getattr(obj, f"{column}_at", None)
+        if type(held) is int:
+            return obj.facts.store_id(held) if held >= 0 else None
     value = getattr(obj, column, None)
     if isinstance(value, Ref):
         return value.store_id
