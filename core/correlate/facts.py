@@ -279,12 +279,26 @@ class FactsTable:
             return self.facts(pos).ref  # None, or a value kept aside
         return make_ref(sid, rid, eid, self._filetimes.get(pos, ts) if self._filetimes else ts, ts, order)
 
+    def key(self, pos: int) -> tuple[int, int]:
+        """`ref(pos).key` without making the `Ref` (the Processes forest sorts by it)."""
+        if pos >= self._n:
+            self._flush()
+        ts = self._wide.slots[pos * self._wide.stride + 2]
+        order = self._narrow.slots[pos * self._narrow.stride + 1]
+        if ts == NONE or order == self._narrow.none:  # kept aside
+            return self.ref(pos).key
+        return ts, order
+
     def store_id(self, pos: int) -> int:
         """The store id of the event at `pos` (what the tables keep of an instance's events)."""
         if pos >= self._n:
             self._flush()
-        sid = self._wide.value(pos, "store_id")
-        assert sid is not None
+        wide = self._wide
+        sid = wide.slots[pos * wide.stride]  # the first wide column
+        if sid == NONE:  # kept aside
+            kept = wide.value(pos, "store_id")
+            assert kept is not None
+            return kept
         return sid
 
     def at_order(self, order: int) -> int | None:

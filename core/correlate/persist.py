@@ -28,7 +28,7 @@ LinkRow = tuple[int, str, str, int | None, str, str]
 
 
 #: Instance columns whose event is held as a position (`Process.created_at`, `Session.logon_at`...).
-_HELD = frozenset({"created", "exited", "replaced_by", "first_seen", "logon", "privileges"})
+_HELD = {name: f"{name}_at" for name in ("created", "exited", "replaced_by", "first_seen", "logon", "privileges")}
 
 
 def _value(obj: Any, column: str) -> Any:
@@ -38,8 +38,9 @@ def _value(obj: Any, column: str) -> Any:
         name, part = column.rsplit("_", 1)
         bound = _bound(obj, name)
         return None if bound is None else bound[0 if part == "ts" else 1]
-    if column in _HELD:  # an event kept as its position in the facts table: its store id, no Ref made
-        held = getattr(obj, f"{column}_at", None)
+    held_at = _HELD.get(column)
+    if held_at is not None:  # an event kept as its position in the facts table: its store id, no Ref made
+        held = getattr(obj, held_at, None)
         if type(held) is int:
             return obj.facts.store_id(held) if held >= 0 else None
     value = getattr(obj, column, None)

@@ -24,6 +24,10 @@ class RefSource(Protocol):
 
     def ref(self, pos: int) -> Ref: ...
 
+    def key(self, pos: int) -> tuple[int, int]: ...
+
+    def store_id(self, pos: int) -> int: ...
+
 
 class RefColumn(Sequence[Ref]):
     """A read-only sequence of `Ref`s held as positions in a `RefSource`: it reads, slices,

@@ -328,13 +328,23 @@ def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]
     return Node(label, p.confidence, (created or p.first_seen).store_id, []), tail
 
 
+def _start_key(p: Process) -> tuple[int, int]:
+    """Where a process begins on the time line: its creation, else its first event (read from
+    the facts table without making its `Ref`)."""
+    held = p.created_at if p.created_at is not None else p.first_seen_at
+    if isinstance(held, int):
+        assert p.facts is not None
+        return p.facts.key(held)
+    return held.key
+
+
 def process_forest(model: CorrelationModel, computer: str) -> list[Node]:
     """Process instances of one computer as trees (parent -> children); pid reuse shows as
     separate instances, inferred (pre-existing) ones are marked, each with handles and exit."""
     host = computer.casefold()
     procs = sorted(
         (p for p in model.processes if p.computer.casefold() == host),
-        key=lambda p: (p.created or p.first_seen).key,
+        key=_start_key,
     )
     built = {p.index: _forest_node(model, p) for p in procs}
     roots: list[Node] = []

@@ -54,6 +54,9 @@ def test_a_ref_comes_back_exactly_from_its_position() -> None:
     assert [table.ref(pos) for pos in range(len(made))] == [f.ref for f in made]
     table.finish()
     assert [table.ref(pos) for pos in range(len(made))] == [f.ref for f in made]
+    assert [table.key(pos) for pos in range(len(made))] == [f.ref.key for f in made]
+    assert [table.store_id(pos) for pos in range(len(made))] == [f.ref.store_id for f in made]
+    assert [table.at_order(f.ref.order) for f in made] == [0, 1, 2] and table.at_order(3) is None
 
 
 def test_a_process_keeps_its_model_events_as_positions() -> None:
