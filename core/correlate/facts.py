@@ -73,7 +73,7 @@ _MAX: Final = (1 << 63) - 1
 #: The int fields of a `Facts`, one slot each per event: those that can need 64 bits (store id,
 #: times, handle values, logon ids), and those that fit 32 bits in any real log (EventID, scan
 #: order, pids, instance indexes), which take half the room; a value that does not fit is kept
-#: aside, exactly.
+#: aside, exactly. The `Ref`'s fields come first: `FactsTable.ref` reads them as one slice.
 _WIDE_INTS: Final = ("ref.store_id", "ref.record_id", "ref.ts", "source_hid", "target_hid", "logon_id")
 _NARROW_INTS: Final = ("ref.event_id", "ref.order", "source_pid", "source_proc", "target_pid", "target_proc",
                        "source_handle", "target_handle")
@@ -264,6 +264,55 @@ class FactsTable:
             session = self._choices[choice] if choice >= 0 else None
         return Facts(ref, host, computer, spid, sproc, snote, tpid, tproc, tnote, shid, shandle, thid, thandle, lid,
                      self._users.distinct[user] if user >= 0 else None, session)
+
+    def ref(self, pos: int) -> Ref:
+        """The `Ref` of the event at `pos`, equal to the one the scan made (`RefColumn` reads a
+        handle's accesses through it: no `Facts` made)."""
+        if pos >= self._n:
+            self._flush()
+        wide, narrow = self._wide, self._narrow
+        slots, w = wide.slots, pos * wide.stride
+        sid, rid, ts = slots[w], slots[w + 1], slots[w + 2]
+        slots, n = narrow.slots, pos * narrow.stride
+        eid, order = slots[n], slots[n + 1]
+        if sid == NONE or rid == NONE or ts == NONE or eid == narrow.none or order == narrow.none:
+            return self.facts(pos).ref  # None, or a value kept aside
+        return make_ref(sid, rid, eid, self._filetimes.get(pos, ts) if self._filetimes else ts, ts, order)
+
+    def key(self, pos: int) -> tuple[int, int]:
+        """`ref(pos).key` without making the `Ref` (the Processes forest sorts by it)."""
+        if pos >= self._n:
+            self._flush()
+        ts = self._wide.slots[pos * self._wide.stride + 2]
+        order = self._narrow.slots[pos * self._narrow.stride + 1]
+        if ts == NONE or order == self._narrow.none:  # kept aside
+            return self.ref(pos).key
+        return ts, order
+
+    def store_id(self, pos: int) -> int:
+        """The store id of the event at `pos` (what the tables keep of an instance's events)."""
+        if pos >= self._n:
+            self._flush()
+        wide = self._wide
+        sid = wide.slots[pos * wide.stride]  # the first wide column
+        if sid == NONE:  # kept aside
+            kept = wide.value(pos, "store_id")
+            assert kept is not None
+            return kept
+        return sid
+
+    def at_order(self, order: int) -> int | None:
+        """The position of the model event of scan order `order` (None: not a model event, as a
+        Sysmon one). Without Sysmon events the position is the order: one look, else a bisection."""
+        self._flush()
+        if order < 0:
+            return None
+        narrow = self._narrow
+        column, stride, slots = narrow.index["order"], narrow.stride, narrow.slots
+        if order < self._n and slots[order * stride + column] == order:
+            return order
+        pos = bisect.bisect_left(range(min(order + 1, self._n)), order, key=lambda p: slots[p * stride + column])
+        return pos if pos < self._n and slots[pos * stride + column] == order else None
 
     def __iter__(self) -> Iterator[Facts]:
         """Every event's `Facts`, in scan (time) order, made one at a time."""

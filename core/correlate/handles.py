@@ -18,10 +18,14 @@ Quirks from real logs handled here:
 from __future__ import annotations
 
 import bisect
+import sys
+from array import array
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, SYSTEM_PID, TICKS_PER_SECOND, Ref, pid_text
+from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.roles import Act, event_ids
 
 #: How far after a 4690 the 4656 of its source handle may be logged and still be taken as it.
@@ -39,7 +43,8 @@ class Handle:
     `opened` is its 4656/4661; `duplicated_by` the 4690 that created it (then `source` is the
     index of the handle it copies, when that was found). `object_type`/`object_name` come from
     its open, or from its source handle, or from the events that used it. `accesses` are the
-    4663/4660 events on it; `closed` its 4658 and `close_reason` why the close is what it is.
+    4663/4660 events on it (a `RefColumn`: read from the model's facts table, not held as `Ref`s);
+    `closed` its 4658 and `close_reason` why the close is what it is.
     `confidence`/`reason` say how its open is known.
     """
 
@@ -54,7 +59,7 @@ class Handle:
     object_type: str | None
     object_name: str | None
     access: str | None
-    accesses: tuple[Ref, ...]
+    accesses: Sequence[Ref]
     closed: Ref | None
     close_reason: str
     duplications: tuple[Ref, ...]
@@ -83,7 +88,8 @@ class _Handle:
     object_type: str | None = None
     object_name: str | None = None
     access: str | None = None
-    accesses: list[Ref] = field(default_factory=list)
+    #: Positions of its 4663/4660s in the facts table (made on the first one).
+    accesses: array[int] | None = None
     closed: Ref | None = None
     close_note: str | None = None
     replaced_by: Ref | None = None
@@ -106,9 +112,11 @@ class _Handle:
 
 
 def _clean(value: str | None) -> str | None:
+    """A value an instance keeps (None for an empty one), once for all the instances that have
+    it: the same object names, types and access lists come back in thousands of opens."""
     if value is None or value.strip() in ("", "-"):
         return None
-    return value
+    return sys.intern(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +176,16 @@ class HandleTracker:
         return h.index
 
     def use(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
-            values: dict[str, str | None]) -> int:
-        """A 4663/4660 on the alive handle; an inferred instance when its open is not logged."""
+            values: dict[str, str | None], *, at: int) -> int:
+        """A 4663/4660 on the alive handle; an inferred instance when its open is not logged.
+        `at` is the event's position in the facts table (the handle keeps that, not `ref`)."""
         self.seen[(host, ref.event_id)] += 1
         idx = self._alive.get((proc, hid))
         h = self.handles[idx] if idx is not None else self._new(host, computer, pid, proc, hid, ref)
         h.take_object(values)
-        h.accesses.append(ref)
+        if h.accesses is None:
+            h.accesses = array("q")
+        h.accesses.append(at)
         return h.index
 
     def close(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
@@ -311,7 +322,8 @@ class HandleTracker:
                             f"{pid_text(dup.source_pid)} near this 4690: opened before the log begins, or its "
                             "object is not audited")
 
-    def finish(self) -> list[Handle]:
+    def finish(self, facts: RefSource) -> list[Handle]:
+        """Freeze every instance; their accesses are read from `facts` (the scan's table)."""
         out: list[Handle] = []
         for h in self.handles:
             if h.opened is not None:
@@ -325,7 +337,8 @@ class HandleTracker:
             out.append(Handle(
                 index=h.index, computer=h.computer, pid=h.pid, handle_id=h.handle_id, process=h.process,
                 opened=h.opened, duplicated_by=h.duplicated_by, source=h.source, object_type=h.object_type,
-                object_name=h.object_name, access=h.access, accesses=tuple(h.accesses), closed=h.closed,
+                object_name=h.object_name, access=h.access,
+                accesses=RefColumn(facts, h.accesses) if h.accesses else (), closed=h.closed,
                 close_reason=self._close_reason(h), duplications=tuple(h.duplications), first_seen=h.first_seen,
                 confidence=confidence, reason=reason,
             ))

@@ -172,9 +172,9 @@ class CorrelationModel:
     event's links to them. Read-only once built; safe to share between threads."""
 
     def __init__(self, scan: Scan) -> None:
-        self.processes: tuple[Process, ...] = tuple(scan.procs.finish())
-        self.handles: tuple[Handle, ...] = tuple(scan.handles.finish())
-        self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish(self.processes))
+        self.processes: tuple[Process, ...] = tuple(scan.procs.finish(scan.facts))
+        self.handles: tuple[Handle, ...] = tuple(scan.handles.finish(scan.facts))
+        self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish(scan.facts, self.processes))
         self._facts = scan.facts
         self._choices: dict[int, SourceChoice] = scan.handles.choices
         self._computers = scan.computers

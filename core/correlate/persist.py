@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from operator import attrgetter
 from typing import Any
 
 from core.correlate.facts import Facts, SysmonFacts
@@ -27,20 +28,37 @@ from core.store.correlation_tables import HANDLE_COLUMNS, PROCESS_COLUMNS, SESSI
 LinkRow = tuple[int, str, str, int | None, str, str]
 
 
-def _value(obj: Any, column: str) -> Any:
-    """One column of an instance: its field of that name (a Ref as its store id), or one half of
-    its `start`/`end` bound (`start_ts`, `start_order`...)."""
+#: Instance columns whose event is held as a position (`Process.created_at`, `Session.logon_at`...).
+_HELD = {name: f"{name}_at" for name in ("created", "exited", "replaced_by", "first_seen", "logon", "privileges")}
+
+
+def _getter(column: str) -> Callable[[Any], Any]:
+    """How one column of an instance is read: its field of that name (a Ref as its store id, an
+    event held as a position in the facts table as its store id, no Ref made), or one half of its
+    `start`/`end` bound (`start_ts`, `start_order`...). Chosen once per column, not per row."""
     if column.endswith(("_ts", "_order")):
         name, part = column.rsplit("_", 1)
-        bound = _bound(obj, name)
-        return None if bound is None else bound[0 if part == "ts" else 1]
-    value = getattr(obj, column, None)
-    if isinstance(value, Ref):
-        return value.store_id
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, tuple):  # indexes (a session's processes): a JSON list
-        return json.dumps(value)
+        half = 0 if part == "ts" else 1
+
+        def bound_half(obj: Any) -> Any:
+            bound = _bound(obj, name)
+            return None if bound is None else bound[half]
+        return bound_half
+    held_at = _HELD.get(column)
+
+    def value(obj: Any) -> Any:
+        if held_at is not None:
+            held = getattr(obj, held_at, None)
+            if type(held) is int:
+                return obj.facts.store_id(held) if held >= 0 else None
+        value = getattr(obj, column, None)
+        if isinstance(value, Ref):
+            return value.store_id
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, tuple):  # indexes (a session's processes): a JSON list
+            return json.dumps(value)
+        return value
     return value
 
 
@@ -52,8 +70,9 @@ def _bound(obj: Any, name: str) -> tuple[int, int] | None:
 
 
 def _rows(items: Sequence[Any], columns: Sequence[str], index: str = "idx") -> Iterator[tuple[Any, ...]]:
+    getters = [attrgetter("index") if c == index else _getter(c) for c in columns]
     for item in items:
-        yield tuple(item.index if c == index else _value(item, c) for c in columns)
+        yield tuple([get(item) for get in getters])
 
 
 def _process(role: str, sid: int, link: ProcessLink | None) -> Iterator[LinkRow]:

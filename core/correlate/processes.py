@@ -12,8 +12,15 @@ since the handle and session modules are scoped by process instances and import 
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.correlate.facts import FactsTable
+    from core.correlate.refcolumn import RefSource
 
 EXACT = "exact"
 INFERRED = "inferred"
@@ -83,6 +90,11 @@ class SysmonView:
     events: tuple[Ref, ...]
 
 
+#: A model event an instance keeps: its position in the facts table, or (a Sysmon event, which
+#: the table does not hold) its `Ref`; None for none.
+Held = Ref | int | None
+
+
 @dataclass(frozen=True, slots=True)
 class Process:
     """One process instance on one computer.
@@ -94,12 +106,16 @@ class Process:
     log / to the end of the log); `exited` is its 4689 and `replaced_by` the 4688 that reused
     its pid without a 4689 first. `names` lists every distinct image name events gave it, with
     the first record naming it: more than one means the pid was probably reused unseen.
+
+    Its model events are held as their positions in the model's facts table (`created_at`,
+    `exited_at`...: a `Ref` itself only for a Sysmon event, which the table does not hold), made
+    into `Ref`s when read: a `Ref` held per event was a third of what an instance cost.
     """
 
     index: int
     computer: str
     pid: int
-    created: Ref | None
+    created_at: Held
     image: str | None
     command_line: str | None
     parent_pid: int | None
@@ -109,20 +125,54 @@ class Process:
     logon_id: int | None
     elevation: str | None
     integrity: str | None
-    exited: Ref | None
-    replaced_by: Ref | None
+    exited_at: Held
+    replaced_by_at: Held
     start: tuple[int, int] | None
     end: tuple[int, int] | None
-    first_seen: Ref
+    first_seen_at: Ref | int
     pre_existing: bool
     confidence: str
     reason: str
-    names: tuple[tuple[str, Ref], ...]
+    names_at: tuple[tuple[str, Ref | int], ...]
     children: tuple[int, ...]
     handles: tuple[int, ...]
     #: Sysmon's view of the same instance (None when Sysmon never names it): one field, so that
     #: the instances of a log without Sysmon cost what they did.
     sysmon: SysmonView | None = None
+    #: Where the `_at` positions are (the model's facts table).
+    facts: RefSource | None = field(default=None, repr=False, compare=False)
+
+    def _ref(self, held: Held) -> Ref | None:
+        if isinstance(held, int):
+            assert self.facts is not None
+            return self.facts.ref(held)
+        return held
+
+    @property
+    def created(self) -> Ref | None:
+        return self._ref(self.created_at)
+
+    @property
+    def exited(self) -> Ref | None:
+        return self._ref(self.exited_at)
+
+    @property
+    def replaced_by(self) -> Ref | None:
+        return self._ref(self.replaced_by_at)
+
+    @property
+    def first_seen(self) -> Ref:
+        return self._held(self.first_seen_at)
+
+    @property
+    def names(self) -> tuple[tuple[str, Ref], ...]:
+        return tuple((name, self._held(held)) for name, held in self.names_at)
+
+    def _held(self, held: Ref | int) -> Ref:
+        if isinstance(held, int):
+            assert self.facts is not None
+            return self.facts.ref(held)
+        return held
 
     @property
     def guid(self) -> str | None:
@@ -195,6 +245,7 @@ class _Proc:
             return
         key = basename(name).casefold()
         if key and key not in self.names:
+            name = sys.intern(name)
             self.names[key] = (name, ref)
             if self.image is None:
                 self.image = name
@@ -203,7 +254,13 @@ class _Proc:
 def _user(domain: str | None, name: str | None) -> str | None:
     if not name or name in _NO_NAME:
         return None
-    return f"{domain}\\{name}" if domain and domain not in _NO_NAME else name
+    return sys.intern(f"{domain}\\{name}" if domain and domain not in _NO_NAME else name)
+
+
+def _kept(value: str | None) -> str | None:
+    """A text an instance keeps, once for all the instances that have it (most logs run the
+    same images and command lines, as the same users, thousands of times)."""
+    return sys.intern(value) if value is not None else None
 
 
 class ProcessTracker:
@@ -274,13 +331,13 @@ class ProcessTracker:
             proc.start = ref.key
         proc.created = ref
         proc.add_name(image, ref)
-        proc.command_line = values.get("CommandLine")
+        proc.command_line = _kept(values.get("CommandLine"))
         target_user = _user(values.get("TargetDomainName"), values.get("TargetUserName"))
         proc.user = target_user or _user(values.get("SubjectDomainName"), values.get("SubjectUserName"))
         target_sid = values.get("TargetUserSid")
-        proc.user_sid = target_sid if target_user and target_sid else values.get("SubjectUserSid")
-        proc.elevation = values.get("TokenElevationType")
-        proc.integrity = values.get("MandatoryLabel")
+        proc.user_sid = _kept(target_sid if target_user and target_sid else values.get("SubjectUserSid"))
+        proc.elevation = _kept(values.get("TokenElevationType"))
+        proc.integrity = _kept(values.get("MandatoryLabel"))
         return proc.index
 
     def current(self, host: str, pid: int) -> _Proc | None:
@@ -316,15 +373,27 @@ class ProcessTracker:
     def instances(self, host: str, pid: int) -> list[int]:
         return self._all.get((host, pid), [])
 
-    def finish(self) -> list[Process]:
-        """Freeze every instance, with its confidence and the reason for it."""
-        out: list[Process] = []
+    def finish(self, facts: FactsTable) -> list[Process]:
+        """Freeze every instance, with its confidence and the reason for it; its model events
+        are kept as their positions in `facts` (the scan's table).
+
+        The tracker is spent afterwards: each instance is dropped as soon as it is frozen (the
+        last first: a reason names only earlier ones), so that the scan's instances and the
+        frozen ones are not all held at once (a third of the build's peak memory)."""
         for p in self.procs:
             if p.sysmon_exited is not None and p.exited is None:
                 p.exited = p.sysmon_exited
                 if p.end is None or p.sysmon_exited.key < p.end:
                     p.end = p.sysmon_exited.key
+        out: list[Process] = []
+        procs = self.procs
+        keep = _keeper(facts)
+        for i in range(len(procs) - 1, -1, -1):
+            p = procs[i]
             confidence, reason = self._confidence(p)
+            created = keep(p.created)
+            first = created if p.first_seen is p.created and created is not None else keep(p.first_seen)
+            assert first is not None
             names = tuple(p.names.values())
             if len(names) > 1:
                 listed = ", ".join(f"{basename(n)} (record {r.record_id})" for n, r in names)
@@ -338,7 +407,7 @@ class ProcessTracker:
                     index=p.index,
                     computer=p.computer,
                     pid=p.pid,
-                    created=p.created,
+                    created_at=created,
                     image=p.image,
                     command_line=p.command_line,
                     parent_pid=p.parent_pid,
@@ -348,22 +417,25 @@ class ProcessTracker:
                     logon_id=p.logon_id,
                     elevation=p.elevation,
                     integrity=p.integrity,
-                    exited=p.exited,
-                    replaced_by=p.replaced_by,
+                    exited_at=keep(p.exited),
+                    replaced_by_at=keep(p.replaced_by),
                     start=p.start,
                     end=p.end,
-                    first_seen=p.first_seen,
+                    first_seen_at=first,
                     pre_existing=p.created is None and p.previous is None,
                     confidence=confidence,
                     reason=reason,
-                    names=names,
+                    names_at=tuple((n, first if r is p.first_seen else keep(r) or first) for n, r in names),
                     children=tuple(p.children),
                     handles=tuple(p.handles),
                     sysmon=None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
                         p.guid, p.sysmon_created, p.sysmon_exited, p.joined,
                         tuple(p.sysmon_events) if p.sysmon_events else ()),
+                    facts=facts,
                 )
             )
+            del procs[i]
+        out.reverse()
         return out
 
     def _confidence(self, p: _Proc) -> tuple[str, str]:
@@ -389,6 +461,16 @@ class ProcessTracker:
         if not p.names:
             return MISSING, reason + "; no event names it"
         return INFERRED, reason
+
+
+def _keeper(facts: FactsTable) -> Callable[[Ref | None], Held]:
+    """What an instance keeps of a `Ref`: its position in `facts`, or itself when not there."""
+    def keep(ref: Ref | None) -> Held:
+        if ref is None:
+            return None
+        pos = facts.at_order(ref.order)
+        return ref if pos is None else pos
+    return keep
 
 
 def same_process(proc: _Proc, image: str | None, first: Ref, then: Ref) -> bool:

@@ -317,7 +317,7 @@ class Scan:
         if role.act is Act.OPEN:
             handle = self.handles.open(*args)
         elif role.act is Act.USE:
-            handle = self.handles.use(*args)
+            handle = self.handles.use(*args, at=len(self.facts))  # this event's place: added after its step
         else:
             handle = self.handles.close(*args)
         self._own(handle, before)
@@ -361,11 +361,11 @@ class Scan:
         if not lid:
             return
         if role.act is Act.PRIVILEGES:
-            self.sessions.privileged(found.host, found.computer, lid, found.ref, found.user)
+            self.sessions.privileged(found.host, found.computer, lid, found.ref, found.user, at=len(self.facts))
         elif role.act is Act.LOGON:
-            self.sessions.logon(found.host, found.computer, lid, found.ref, values)
+            self.sessions.logon(found.host, found.computer, lid, found.ref, values, at=len(self.facts))
         else:
-            self.sessions.logoff(found.host, found.computer, lid, found.ref, values)
+            self.sessions.logoff(found.host, found.computer, lid, found.ref, values, at=len(self.facts))
 
     def _sysmon_event(self, ref: Ref, host: str, computer: str, values: Values) -> None:
         """A Sysmon event (`core.correlate.sysmon`); an event of another provider with a

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import bisect
 import functools
+from array import array
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
+from core.correlate.refcolumn import RefColumn, RefSource
 from core.model.sids import LOGON_TYPES
 from core.model.values import as_int
 
@@ -49,14 +52,18 @@ def logon_type_name(raw: str | None) -> str:
 @dataclass(frozen=True, slots=True)
 class Session:
     """One logon session: `logon` is its 4624 (None when only its end or privileges are seen),
-    `logoffs` its 4634/4647, `privileges` the 4672 that marks it privileged."""
+    `logoffs` its 4634/4647, `privileges` the 4672 that marks it privileged.
+
+    Those events are kept as their positions in the model's facts table (`logon_at`,
+    `privileges_at`: -1 for none; `logoffs` a `RefColumn`), their `Ref`s made when read: a `Ref`
+    held per event was most of what a session cost, and busy servers log millions of logons."""
 
     index: int
     computer: str
     logon_id: int
-    logon: Ref | None
-    logoffs: tuple[Ref, ...]
-    privileges: Ref | None
+    logon_at: int
+    logoffs: Sequence[Ref]
+    privileges_at: int
     user: str | None
     user_sid: str | None
     logon_type: str | None
@@ -75,11 +82,21 @@ class Session:
     #: Indexes (in `CorrelationModel.processes`) of the processes started in the session, in
     #: time order: 4688s whose new process runs under its logon id, Sysmon 1s with its LogonId.
     processes: tuple[int, ...] = ()
+    #: Where `logon_at` and `privileges_at` are (the model's facts table).
+    facts: RefSource | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def logon(self) -> Ref | None:
+        return self.facts.ref(self.logon_at) if self.logon_at >= 0 and self.facts is not None else None
+
+    @property
+    def privileges(self) -> Ref | None:
+        return self.facts.ref(self.privileges_at) if self.privileges_at >= 0 and self.facts is not None else None
 
     @property
     def privileged(self) -> bool:
         """Special privileges were assigned to the logon (a 4672 for its id on its computer)."""
-        return self.privileges is not None
+        return self.privileges_at >= 0
 
     @property
     def end(self) -> Ref | None:
@@ -127,6 +144,10 @@ class _Session:
     logon: Ref | None = None
     logoffs: list[Ref] = field(default_factory=list)
     privileges: Ref | None = None
+    #: Positions of `logon`, `logoffs`, `privileges` in the facts table (what `Session` keeps).
+    logon_at: int = -1
+    logoffs_at: array[int] = field(default_factory=lambda: array("q"))
+    privileges_at: int = -1
     user: str | None = None
     user_sid: str | None = None
     logon_type: str | None = None
@@ -155,8 +176,11 @@ class SessionTracker:
 
     def __init__(self) -> None:
         self.sessions: list[_Session] = []
+        #: The frozen sessions once `finish` made them: `choose` reads those afterwards, and the
+        #: scan's copies are dropped (the model keeps the tracker to link events outside the scan).
+        self._frozen: tuple[Session, ...] | None = None
         self._by_key: dict[tuple[str, int], list[tuple[tuple[int, int], int]]] = {}
-        self._privileges: list[tuple[str, str, int, Ref, str | None]] = []
+        self._privileges: list[tuple[str, str, int, Ref, str | None, int]] = []
         self.logons: Counter[str] = Counter()
         self._answers: dict[SessionChoice, SessionChoice] = {}
         #: One string object per distinct 4624 value (packages, types, workstations, addresses).
@@ -180,10 +204,11 @@ class SessionTracker:
         bisect.insort(self._by_key.setdefault((host, lid), []), (ref.key, s.index))
         return s
 
-    def logon(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None]) -> int:
+    def logon(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
+        """A 4624 (`at`: its position in the facts table): a new session."""
         self.logons[host] += 1
         s = self._new(host, computer, lid, ref)
-        s.logon = ref
+        s.logon, s.logon_at = ref, at
         s.user = user_name(values.get("TargetDomainName"), values.get("TargetUserName"))
         s.user_sid = self._text(values.get("TargetUserSid"))
         s.logon_type = self._text(values.get("LogonType"))
@@ -197,7 +222,7 @@ class SessionTracker:
         s.linked_logon_id = as_int(values.get("TargetLinkedLogonId")) or None
         return s.index
 
-    def logoff(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None]) -> int:
+    def logoff(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
         """A 4634/4647 ends the latest session with its id begun before it; logged before any
         4624 of its id (even just before one), it is a session of its own whose logon precedes
         the log."""
@@ -209,10 +234,11 @@ class SessionTracker:
             s.logon_type = self._text(values.get("LogonType"))
             idx = s.index
         self.sessions[idx].logoffs.append(ref)
+        self.sessions[idx].logoffs_at.append(at)
         return idx
 
-    def privileged(self, host: str, computer: str, lid: int, ref: Ref, user: str | None) -> None:
-        self._privileges.append((host, computer, lid, ref, user))
+    def privileged(self, host: str, computer: str, lid: int, ref: Ref, user: str | None, *, at: int) -> None:
+        self._privileges.append((host, computer, lid, ref, user, at))
 
     def find(self, host: str, lid: int, ref: Ref, *, adjacent: bool = False, later: bool = True) -> int | None:
         """The latest session with this id begun before `ref`, else (unless not `later`) one
@@ -222,7 +248,7 @@ class SessionTracker:
         after it wins over an earlier one begun longer before, since logon ids are reused after
         a reboot and the 4672 of the new logon usually precedes its 4624."""
         starts = self._by_key.get((host, lid), [])
-        pos = bisect.bisect_right(starts, (ref.key, len(self.sessions)))
+        pos = bisect.bisect_right(starts, (ref.key, len(self.sessions) if self._frozen is None else len(self._frozen)))
         after = (starts[pos] if later and pos < len(starts) and starts[pos][0][0] - ref.ts <= LOGON_WINDOW
                  else None)
         if pos > 0:
@@ -234,7 +260,7 @@ class SessionTracker:
 
     def finish_privileges(self) -> None:
         """Attach each 4672 to its session (creating one when its 4624 is not in the log)."""
-        for host, computer, lid, ref, user in self._privileges:
+        for host, computer, lid, ref, user, at in self._privileges:
             idx = self.find(host, lid, ref, adjacent=True)
             if idx is None:
                 s = self._new(host, computer, lid, ref)
@@ -242,7 +268,8 @@ class SessionTracker:
                 idx = s.index
             s = self.sessions[idx]
             if s.privileges is None:
-                s.privileges = ref
+                s.privileges, s.privileges_at = ref, at
+        self._privileges = []  # done with: a model keeps its tracker
 
     def choose(
         self, host: str, computer: str, lid: int, ref: Ref, user: str | None, *, adjacent: bool = False
@@ -259,7 +286,7 @@ class SessionTracker:
     ) -> SessionChoice:
         idx = self.find(host, lid, ref, adjacent=adjacent)
         if idx is not None:
-            s = self.sessions[idx]
+            s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
             who = s.user or user
             if s.logon is None:
                 return SessionChoice(
@@ -305,18 +332,18 @@ class SessionTracker:
             user,
         )
 
-    def finish(self, processes: tuple[Process, ...] = ()) -> list[Session]:
+    def finish(self, facts: RefSource, processes: tuple[Process, ...] = ()) -> list[Session]:
         """The sessions, each with the processes started in it (`assign`); the processes
-        whose logon id has no session go to `orphans`."""
+        whose logon id has no session go to `orphans`. Their events are read from `facts`."""
         members = self.assign(processes)
-        return [
+        frozen = [
             Session(
                 s.index,
                 s.computer,
                 s.logon_id,
-                s.logon,
-                tuple(s.logoffs),
-                s.privileges,
+                s.logon_at,
+                RefColumn(facts, s.logoffs_at) if s.logoffs_at else (),
+                s.privileges_at,
                 s.user,
                 s.user_sid,
                 s.logon_type,
@@ -328,9 +355,12 @@ class SessionTracker:
                 s.elevated_token,
                 s.linked_logon_id,
                 tuple(members.get(s.index, ())),
+                facts,
             )
             for s in self.sessions
         ]
+        self._frozen, self.sessions = tuple(frozen), []
+        return frozen
 
     def assign(self, processes: tuple[Process, ...]) -> dict[int, list[int]]:
         """Process indexes per session index: a process (4688 new logon id, else its subject's;

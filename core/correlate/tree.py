@@ -129,10 +129,12 @@ def _process_node(model: CorrelationModel, title: str, link: ProcessLink) -> Nod
 
 
 def _end_node(model: CorrelationModel, p: Process) -> Node:
-    if p.exited is not None:
-        return Node(f"exited: {ref_text(p.exited)}", EXACT, p.exited.store_id)
-    if p.replaced_by is not None:
-        return Node(f"no 4689: its pid was reused by {ref_text(p.replaced_by)}", INFERRED, p.replaced_by.store_id)
+    exited = p.exited  # made from the facts table: once
+    if exited is not None:
+        return Node(f"exited: {ref_text(exited)}", EXACT, exited.store_id)
+    replaced_by = p.replaced_by
+    if replaced_by is not None:
+        return Node(f"no 4689: its pid was reused by {ref_text(replaced_by)}", INFERRED, replaced_by.store_id)
     if not model.exits_logged(p.computer):
         return Node(f"end unknown: there is no 4689 at all for {p.computer} in this log "
                     "(process termination auditing is off)", MISSING)
@@ -307,8 +309,9 @@ def _link_node(link: EventLink) -> Node:
 def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]:
     """A process's node (children filled in later) and the lines that follow its children:
     its handles and its exit."""
-    when = iso_from_filetime(p.created.filetime) if p.created is not None else None
-    marker = " (pre-existing)" if p.pre_existing else (" (no 4688)" if p.created is None else "")
+    created = p.created  # made from the facts table: once
+    when = iso_from_filetime(created.filetime) if created is not None else None
+    marker = " (pre-existing)" if p.pre_existing else (" (no 4688)" if created is None else "")
     label = f"{p.label}{marker}" + (f" created {when}" if when else "")
 
     def handle_node(i: int) -> Node:
@@ -322,7 +325,17 @@ def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]
 
     tail = _capped(p.handles, handle_node, "handles")
     tail.append(_end_node(model, p))
-    return Node(label, p.confidence, (p.created or p.first_seen).store_id, []), tail
+    return Node(label, p.confidence, (created or p.first_seen).store_id, []), tail
+
+
+def _start_key(p: Process) -> tuple[int, int]:
+    """Where a process begins on the time line: its creation, else its first event (read from
+    the facts table without making its `Ref`)."""
+    held = p.created_at if p.created_at is not None else p.first_seen_at
+    if isinstance(held, int):
+        assert p.facts is not None
+        return p.facts.key(held)
+    return held.key
 
 
 def process_forest(model: CorrelationModel, computer: str) -> list[Node]:
@@ -331,7 +344,7 @@ def process_forest(model: CorrelationModel, computer: str) -> list[Node]:
     host = computer.casefold()
     procs = sorted(
         (p for p in model.processes if p.computer.casefold() == host),
-        key=lambda p: (p.created or p.first_seen).key,
+        key=_start_key,
     )
     built = {p.index: _forest_node(model, p) for p in procs}
     roots: list[Node] = []
