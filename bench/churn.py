@@ -14,6 +14,9 @@ the source pid) and unrelated events (WFP, Kerberos, NTLM). Field names are thos
 pages (../shared/seeds) and of the samples' real events: the ones the engine reads
 (`core.correlate.roles`, `core.correlate.scan`).
 
+(Over 500 lines: one simulation whose actors (sessions, processes, handles) share one clock and
+one pid/handle allocator; its constant tables are already in `bench/churn_values.py`.)
+
 Rows are encoded and inserted like `bench.table.build_store` (no EVTX, no parser): about 10 million
 events in a few minutes. Deterministic for a seed (no set or hash order is ever iterated). The
 build returns what the model must find (`Truth`): its process, handle and session counts, and for

@@ -42,11 +42,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import view_ready  # noqa: E402
 from bench.churn import build_churn_store  # noqa: E402
 from bench.table import build_store  # noqa: E402
 from core.store import schema  # noqa: E402
 
-VIEWS = (("2", "processes"), ("3", "handles"), ("4", "sessions"), ("7", "process_access"))
+VIEWS = view_ready.VIEWS
 #: The correlation tables counted after the runs (absent when the code writes none).
 TABLES = ("corr_process", "corr_handle", "corr_session", "corr_link", "corr_node", "corr_row")
 
@@ -97,7 +98,6 @@ async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 60
     from textual.widgets import Static
 
     from tui.app import EvtxApp
-    from tui.nav_tree import NavTree
 
     spent = _timers()
     app = EvtxApp(["bench/Security.evtx"], store_path=db)
@@ -114,16 +114,7 @@ async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 60
         last[0] = now
 
     def shown() -> bool:
-        screen = app.screen
-        if screen is app.screen_stack[0]:
-            return False
-        status = screen.query("#view-status")
-        if status and str(status.first(Static).render()).startswith("building"):
-            return False
-        trees = screen.query(NavTree)
-        if len(trees) == 1 and not screen.query("DataTable"):  # a tree view: filled
-            return bool(status) and not trees.first().filling
-        return bool(status)
+        return view_ready.shown(app)
 
     results: dict[str, Any] = {}
     asked = ["opening"]
