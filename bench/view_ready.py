@@ -1,6 +1,7 @@
 """When a correlation view is on screen, for the benchmarks that drive the app headless.
 
-A view is shown once its screen is pushed, its status no longer says "building" and, for a tree
+A view is shown once its screen is pushed, its status no longer says "reading" (a list looked up
+in the store) nor "building" (the model) and, for a tree
 view, its tree has stopped filling: what an analyst waits for after pressing its key.
 """
 
@@ -24,7 +25,7 @@ def shown(app: Any) -> bool:
     if screen is app.screen_stack[0]:
         return False
     status = screen.query("#view-status")
-    if status and str(status.first(Static).render()).startswith("building"):
+    if status and str(status.first(Static).render()).startswith(("reading", "building")):
         return False
     trees = screen.query(NavTree)
     if len(trees) == 1 and not screen.query("DataTable"):  # a tree view: filled

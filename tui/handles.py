@@ -21,9 +21,10 @@ from core.correlate.model import CorrelationModel, Duplication, HandleLink, Proc
 from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
 from tui.correlation import correlation_roots
+from tui.list_pages import Lines, MadeLines
 from tui.list_tree_view import ListTable, ListTreeScreen
 from tui.nav_tree import confidence_text
-from tui.stored_views import ViewRows
+from tui.stored_views import ListedRow, ViewRows
 
 #: Rows shown at most (a log with millions of 4690s still opens; the status line says so).
 MAX_ROWS = 20_000
@@ -163,6 +164,11 @@ class HandlesScreen(ListTreeScreen):
 
     def build_rows(self, model: Any) -> ViewRows:
         return handle_rows(model)
+
+    def model_lines(self, model: Any) -> tuple[int, Lines[ListedRow]]:
+        # Each line made when drawn: making all 20,000 took 2.5 s of the view's 3 s at 1M events.
+        dups = model.handle_duplications()
+        return len(dups), MadeLines(dups[:MAX_ROWS], handle_row, lambda row: row.cells)
 
     def status_text(self, total: int, lines: int) -> str:
         text = f"{total:,} handle duplications (4690)"

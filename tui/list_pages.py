@@ -1,185 +1,357 @@
-"""Long lists (Handles, Process access, Sessions) shown at once and filled in behind.
+"""Long lists (Handles, Process access, Sessions): a table that draws only the lines on screen.
 
-A list view holds up to 20,000 lines. Putting them all into Textual's `DataTable` in one go
-froze the UI for seconds on a reopen (8-10 s until the Handles view showed at 1M events):
-`DataTable` measures every cell of every new row on the UI thread (`measure` per cell, though
-the lists' columns have fixed widths), and the stored lines were all read and parsed before
-the first one showed. Here:
+A list view holds up to 20,000 lines. Putting them all into Textual's `DataTable` cost seconds:
+it measures every cell of every new row on the UI thread, and a reopened view read and parsed
+every stored line (JSON cells into `Text`) before the last one showed, holding the GIL while
+the UI waited (a reopened Sessions view: 1.7 s, stalls of 0.6 s at 1M events). Here:
 
-* `FixedRowsTable` skips that measuring when it cannot matter (fixed-width columns, one-line
-  rows, no row labels), and adds a batch of rows without re-rendering the lines already
-  shown (`append_rows`): what a line looks like is unchanged;
-* `ListFeeder` adds lines to the table a growing batch per UI turn (`FIRST` at once: a
-  screenful and more), so keys are handled between batches;
-* `read_lines` reads a stored list a page at a time (`corr_row` is keyed by (list, pos)) so the
-  worker posts the first page before it parses the rest.
-
-The views keep every line they know in their own list (so `/` searches them all, also the
-ones not in the table yet) and ask `ListFeeder.reveal` to move the cursor to a line that is
-not added yet: it moves there once the line is in.
+* `PagedRowsTable` is a `DataTable` (same look, keys, cursor and messages) that knows only how
+  many lines its list has: a line's cells are asked of its `Lines` when the line is drawn, so
+  20,000 lines cost what the ones on screen cost;
+* `StoredLines`: a list stored with the log (`corr_row`), read a page at a time by position
+  in a thread of its own (`tui.page_fetcher`, as the event table reads events); a line not read
+  yet is drawn as `…` and drawn again once its page is in. A reopened view reads the list's
+  line count and first page, nothing more. `/` searches the stored list there too (`find`);
+* `MadeLines`: a list made from the model, each line made the first time it is needed.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from itertools import zip_longest
-from typing import Any
+from pathlib import Path
+from typing import Any, Generic, TypeVar, cast
 
 from rich.text import Text
-from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import Row, RowKey
 
 from core.store import correlation_tables as tables
 from core.store.store import Store
+from tui.page_fetcher import PageFetcher
 from tui.stored_views import StoredRow, load_list
 
-#: Lines added to the table at once when a list arrives (more than a tall terminal shows).
-FIRST = 200
-#: Lines added per UI turn after the first ones: as many as are in the table already, within
-#: these bounds. Every addition makes the table walk all of its rows and the screen lay out
-#: again: growing batches keep 20,000 lines to about ten additions, each a few tens of
-#: milliseconds of the UI thread.
-BATCH = 500
-MAX_BATCH = 4_000
-#: Lines a worker reads and parses per page of a stored list, after the first page (about
-#: 20 ms of parsing), and how long it then sleeps: a thread parsing without pause holds the GIL
-#: most of the time, and the UI thread, which gives it up at every system call, waited for it
-#: (stalls of 0.5-0.8 s while 20,000 lines were read).
-PAGE = 500
-PAUSE = 0.01
+L = TypeVar("L")
+
+#: Lines read from the store at once: the first page comes with the list (the first screen
+#: draws without waiting), the others when a line of theirs is drawn or asked for.
+PAGE = 100
+#: Pages of a stored list kept in memory (the least recently read go first).
+MAX_PAGES = 40
+#: What a line not read yet shows in its first cell until its page is in.
+PENDING = "…"
 
 
-class FixedRowsTable(DataTable[Text]):
-    """A `DataTable` whose new rows are not measured when no measure can change the layout:
-    every column has a fixed width, no row has a label or an automatic height (the lists
-    always add them so). Measuring cost ~0.1 ms per row on the UI thread: 2 s for 20,000."""
+class Lines(Generic[L]):
+    """A list's lines by position: `count` of them, each one's cells as the table draws them.
+    `line(i)` is None while line i is not at hand (it is then being fetched: `changed` is
+    called once it is)."""
 
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        if all(not column.auto_width for column in self.ordered_columns):
-            rows = self.rows
-            new_rows = [key for key in new_rows if key in rows and (rows[key].label is not None
-                                                                    or rows[key].auto_height)]
-        super()._update_dimensions(new_rows)
+    def __init__(self, count: int, cells: Callable[[L], Sequence[Text]]) -> None:
+        self.count = count
+        self._cells = cells
+        #: Called (on the UI thread) when lines that were not at hand are.
+        self.changed: list[Callable[[], None]] = []
 
-    def append_rows(self, rows: Sequence[Sequence[Text]], first_key: int) -> None:
-        """Add `rows` at the bottom, keyed `first_key`, `first_key + 1`...: what `add_row`
-        does per row (textual 8.2), with its cursor update and idle check once per call: per
-        row they were most of the cost of adding 20,000 lines. Nor is the table's update count
-        bumped, which would drop every rendered line and cell (all are keyed by it) and render
-        the visible ones again per batch (most of the fill's CPU): rows added below change
-        no line rendered (a line past the last row is blank and never cached); only the line
-        offsets, cached by that count, are dropped."""
-        columns = [column.key for column in self.ordered_columns]
-        if any(len(cells) > len(columns) for cells in rows):
-            raise ValueError("More values provided than there are columns.")
-        was_empty = self.row_count == 0
-        locations, data, table_rows, new_rows = self._row_locations, self._data, self.rows, self._new_rows
-        for offset, cells in enumerate(rows):
-            key = RowKey(str(first_key + offset))
-            if key in locations:
-                raise ValueError(f"The row key {key!r} already exists.")
-            locations[key] = len(table_rows)
-            data[key] = dict(zip_longest(columns, cells))  # (None in missing cells, as add_row)
-            table_rows[key] = Row(key, 1, None, False)
-            new_rows.add(key)
-        if not rows:
+    def line(self, index: int) -> L | None:
+        raise NotImplementedError
+
+    def cells(self, index: int) -> Sequence[Text] | None:
+        line = self.line(index)
+        return None if line is None else self._cells(line)
+
+    def _changed(self) -> None:
+        for callback in list(self.changed):
+            callback()
+
+
+class MadeLines(Lines[L]):
+    """Lines made from the model's items, each the first time it is drawn or asked for: what
+    a view shows of 20,000 4690s is the 50 on screen, not 20,000 rows made up front."""
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], L], cells: Callable[[L], Sequence[Text]]) -> None:
+        super().__init__(len(items), cells)
+        self._items = items
+        self._make = make
+        self._made: dict[int, L] = {}
+
+    def line(self, index: int) -> L | None:
+        if not 0 <= index < self.count:
+            return None
+        made = self._made.get(index)
+        if made is None:
+            made = self._made[index] = self._make(self._items[index])
+        return made
+
+    def find(self, after: int, forward: bool, matches: Callable[[L], bool]) -> int | None:
+        """The next line (wrapping) after line `after` that `matches`, None if none does."""
+        count = self.count
+        for step in range(1, count + 1):
+            index = (after + step) % count if forward else (after - step) % count
+            line = self.line(index)
+            if line is not None and matches(line):
+                return index
+        return None
+
+
+class StoredLines(Lines[L]):
+    """The lines of a list stored with the log, read a page at a time by `fetcher`'s thread
+    (`parse` runs there too: a stored row into the view's line)."""
+
+    def __init__(self, fetcher: PageFetcher, name: str, count: int, first: Sequence[L],
+                 parse: Callable[[StoredRow], L], cells: Callable[[L], Sequence[Text]]) -> None:
+        super().__init__(count, cells)
+        self._fetcher = fetcher
+        self._generation = fetcher.generation
+        self.name = name
+        self._parse = parse
+        self._pages: OrderedDict[int, list[L]] = OrderedDict()
+        self._pending: set[int] = set()
+        if first:
+            self._pages[0] = list(first[:PAGE])
+
+    def line(self, index: int) -> L | None:
+        if not 0 <= index < self.count:
+            return None
+        number, at = divmod(index, PAGE)
+        page = self._pages.get(number)
+        if page is None:
+            self._request(number)
+            return None
+        self._pages.move_to_end(number)
+        return page[at] if at < len(page) else None
+
+    def _request(self, number: int) -> None:
+        if number in self._pending:
             return
+        self._pending.add(number)
+        name, parse, start = self.name, self._parse, number * PAGE
+        limit = min(PAGE, self.count - start)
+
+        def read(store: Store) -> list[L]:
+            return [parse(row) for row in load_list(store, name, limit, start=start)[2]]
+
+        self._fetcher.submit(self._generation, read, lambda rows: self._arrived(number, rows))
+
+    def _arrived(self, number: int, rows: list[L]) -> None:
+        self._pending.discard(number)
+        self._pages[number] = rows
+        while len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+        self._changed()
+
+    def find(self, after: int, forward: bool, text: str, field: str, done: Callable[[int | None], None]) -> None:
+        """Look for the next line (wrapping) after line `after` whose stored text `field` (of
+        its `extra`) holds `text` in any case, in the fetcher's thread: `done(line or None)`."""
+        name, count = self.name, self.count
+
+        def search(store: Store) -> int | None:
+            return tables.find_line(store, name, field, text, after=after, forward=forward, limit=count)
+
+        self._fetcher.submit(self._generation, search, done)
+
+
+def read_first(store: Store, name: str, limit: int) -> tuple[int, int, list[StoredRow]]:
+    """(the list's `ViewRows.total`, how many lines it shows, at most `limit`; its first page):
+    what a reopened list view reads before it shows (blocking: a worker's)."""
+    total, count = tables.list_size(store, name)
+    count = min(count, limit)
+    return total, count, load_list(store, name, min(PAGE, count))[2] if count else []
+
+
+# -- the table ---------------------------------------------------------------------------------
+# `DataTable` keeps a row (`rows`), a position (`_row_locations`) and cells (`_data`) per row;
+# these stand-ins answer the same questions for the lines of a `Lines` by position, without
+# holding them (row i is keyed "i", one line high, unlabelled, as the lists always added them).
+
+
+def _index(key: object, count: int) -> int | None:
+    value = getattr(key, "value", key)
+    try:
+        index = int(value) if isinstance(value, str) else -1
+    except ValueError:
+        return None
+    return index if 0 <= index < count else None
+
+
+class _Keys:
+    """`DataTable._row_locations`: row key <-> position."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def get(self, key: object) -> int | None:
+        return _index(key, self.count)
+
+    def get_key(self, index: int) -> RowKey | None:
+        return RowKey(str(index)) if 0 <= index < self.count else None
+
+    def contains_value(self, index: int) -> bool:
+        return 0 <= index < self.count
+
+    def __contains__(self, key: object) -> bool:
+        return _index(key, self.count) is not None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[RowKey]:
+        return (RowKey(str(i)) for i in range(self.count))
+
+
+class _Rows(_Keys):
+    """`DataTable.rows`: row key -> `Row`."""
+
+    def __getitem__(self, key: object) -> Row:
+        index = _index(key, self.count)
+        if index is None:
+            raise KeyError(key)
+        return Row(RowKey(str(index)), 1, None, False)
+
+    def get(self, key: object, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def keys(self) -> Iterator[RowKey]:
+        return iter(self)
+
+    def clear(self) -> None:
+        self.count = 0
+
+
+class _Cells(_Keys):
+    """`DataTable._data`: row key -> {column key: cell}, asked of the table's `Lines`."""
+
+    def __init__(self, table: PagedRowsTable, count: int) -> None:
+        super().__init__(count)
+        self._table = table
+
+    def __getitem__(self, key: object) -> dict[Any, Text | None]:
+        index = _index(key, self.count)
+        if index is None:
+            raise KeyError(key)
+        return self._table.row_cells(index)
+
+    def get(self, key: object, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def clear(self) -> None:
+        self.count = 0
+
+
+class _Offsets:
+    """`DataTable._y_offsets`: (row key, line within the row) per line of the table."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def __getitem__(self, y: int) -> tuple[RowKey, int]:
+        if not 0 <= y < self.count:
+            raise IndexError(y)
+        return RowKey(str(y)), 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def clear(self) -> None:
+        """(`DataTable.clear` clears the offsets; these hold nothing.)"""
+
+
+class _OrderedRows:
+    """`DataTable.ordered_rows`: the rows in order, made as they are read."""
+
+    def __init__(self, positions: range) -> None:
+        self._positions = positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, item: int | slice) -> Any:
+        if isinstance(item, slice):
+            return _OrderedRows(self._positions[item])
+        index = self._positions[item]
+        return Row(RowKey(str(index)), 1, None, False)
+
+    def __iter__(self) -> Iterator[Row]:
+        return (Row(RowKey(str(i)), 1, None, False) for i in self._positions)
+
+
+class PagedRowsTable(DataTable[Text]):
+    """A `DataTable` showing the lines of a `Lines` (`show_lines`), each drawn from its source
+    when it comes into view (see the module docstring). Its columns have fixed widths (the
+    lists' cells are cut to them): nothing is measured."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines: Lines[Any] | None = None
+        self.fetcher: PageFetcher | None = None
+
+    def reader(self, db_path: Path) -> PageFetcher:
+        """The thread that reads this table's stored lines from the database at `db_path`."""
+        if self.fetcher is None or self.fetcher.db_path != db_path:
+            if self.fetcher is not None:
+                self.fetcher.close()
+            self.fetcher = PageFetcher(db_path, self)
+        self.fetcher.generation += 1  # answers for an older list are dropped
+        return self.fetcher
+
+    def on_unmount(self) -> None:
+        if self.fetcher is not None:
+            self.fetcher.close()
+
+    def on_page_fetcher_fetched(self, message: PageFetcher.Fetched) -> None:
+        message.stop()
+        if self.fetcher is None or message.generation != self.fetcher.generation:
+            return
+        if message.error is not None:
+            self.app.notify(f"list not read: {type(message.error).__name__}: {message.error}",
+                            severity="error", markup=False)
+        elif message.deliver is not None:
+            message.deliver()
+
+    def show_lines(self, lines: Lines[Any] | None) -> None:
+        """Show `lines` (None: none), cursor on the first."""
+        self.clear()
+        self.lines = lines
+        if lines is None:
+            return
+        lines.changed.append(self._lines_changed)
+        count = lines.count
+        self.rows = cast(Any, _Rows(count))
+        self._row_locations = cast(Any, _Keys(count))
+        self._data = cast(Any, _Cells(self, count))
         self._require_update_dimensions = True
-        self._offset_cache.clear()
+        self._update_count += 1
         self.cursor_coordinate = self.cursor_coordinate
-        if was_empty and self.columns and self.show_cursor and self.cursor_type != "none":
+        if count and self.columns and self.show_cursor and self.cursor_type != "none":
             self._highlight_cursor()
         self.check_idle()
 
+    def clear(self, columns: bool = False) -> PagedRowsTable:
+        if self.lines is not None and self._lines_changed in self.lines.changed:
+            self.lines.changed.remove(self._lines_changed)
+        self.lines = None
+        super().clear(columns)
+        return self
 
-class ListFeeder:
-    """Adds a view's lines to its table a batch per UI turn (see the module docstring).
+    def _lines_changed(self) -> None:
+        """Lines drawn as not read yet are in: draw them again (every cached line and cell is
+        keyed by the update count)."""
+        self._update_count += 1
+        self.refresh()
 
-    `cells(line)` gives a line's cells; `added` says how many lines are in the table. `reset`
-    starts a new list (lines of an older one still queued are dropped)."""
+    def row_cells(self, index: int) -> dict[Any, Text | None]:
+        """The cells of line `index` by column key (`…` while it is not read yet)."""
+        cells = self.lines.cells(index) if self.lines is not None else None
+        if cells is None:
+            cells = (Text(PENDING),)
+        keys = [column.key for column in self.ordered_columns]
+        return {key: cell for key, cell in zip_longest(keys, cells) if key is not None}
 
-    def __init__(self, owner: Widget, table: FixedRowsTable, cells: Callable[[Any], Sequence[Text]]) -> None:
-        self._owner = owner
-        self._table = table
-        self._cells = cells
-        self._lines: list[Any] = []
-        self._limit = 0
-        self._expected = 0
-        self.added = 0
-        self._scheduled = False
-        self._reveal: int | None = None
-        self._generation = 0
+    @property
+    def _y_offsets(self) -> Any:
+        return _Offsets(self.row_count)
 
-    def reset(self, lines: list[Any], limit: int, expected: int | None = None) -> None:
-        """A new list: the table is cleared and `lines` (the view's own list, which may grow
-        later to `expected` lines: `more`) are added, up to `limit` in all; the first `FIRST`
-        at once."""
-        self._generation += 1
-        self._table.clear()
-        self._lines, self._limit, self.added, self._reveal = lines, limit, 0, None
-        self._expected = min(limit, len(lines) if expected is None else max(expected, len(lines)))
-        self._add(FIRST)
-        self._schedule()
-
-    def more(self) -> None:
-        """The view's list grew: add the new lines (in batches)."""
-        if self.added < min(len(self._lines), self._limit) and self.added < FIRST:
-            self._add(FIRST - self.added)
-        self._schedule()
-
-    def reveal(self, index: int) -> None:
-        """Move the cursor to line `index` now if it is in the table, else once it is."""
-        if index < self.added:
-            self._reveal = None
-            self._table.move_cursor(row=index)
-        else:
-            self._reveal = index
-
-    def _add(self, count: int) -> None:
-        end = min(len(self._lines), self._limit, self.added + count)
-        if end > self.added:
-            cells = self._cells
-            self._table.append_rows([cells(line) for line in self._lines[self.added:end]], self.added)
-            self.added = end
-        if self._reveal is not None and self._reveal < self.added:
-            self.reveal(self._reveal)
-
-    def _want(self) -> int:
-        return min(max(BATCH, self.added), MAX_BATCH)
-
-    def _schedule(self) -> None:
-        available = min(len(self._lines), self._limit)
-        if self._scheduled or self.added >= available:
-            return
-        if available - self.added < self._want() and available < self._expected:
-            return  # a whole batch once the worker has read it (`more`): fewer, bigger ones
-
-        self._scheduled = True
-        generation = self._generation
-        self._owner.set_timer(0.001, lambda: self._batch(generation))
-
-    def _batch(self, generation: int) -> None:
-        self._scheduled = False
-        if generation != self._generation:
-            self._schedule()
-            return
-        self._add(self._want())
-        self._schedule()
-
-
-def read_lines(store: Store, name: str, limit: int) -> Iterator[tuple[int, int, list[StoredRow]]]:
-    """A stored list a page at a time: (its `ViewRows.total`, how many lines it has, the page)
-    for the first `FIRST` lines, then per `PAGE` lines, up to `limit` lines (blocking: a
-    worker's; it may stop between pages)."""
-    total, lines = tables.list_size(store, name)
-    start, size = 0, FIRST
-    while True:
-        rows = load_list(store, name, min(size, limit - start), start=start)[2] if start < limit else []
-        yield total, lines, rows
-        start += len(rows)
-        if len(rows) < size or start >= min(lines, limit):
-            return
-        size = PAGE
-        time.sleep(PAUSE)
+    @property
+    def ordered_rows(self) -> Any:
+        return _OrderedRows(range(self.row_count))

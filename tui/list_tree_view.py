@@ -27,25 +27,30 @@ from textual.worker import get_current_worker
 
 from core.store.store import Store
 from tui.correlation import correlation_roots
-from tui.list_pages import FixedRowsTable, ListFeeder, read_lines
+from tui.list_pages import Lines, MadeLines, PagedRowsTable, StoredLines, read_first
 from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import MAX_TREE_NODES, NavTree, SearchInput, TreeItem
-from tui.stored_views import ListedRow, ViewRows, fetch_event_children, load_event_tree
-from tui.tree_views import TreeViewScreen, activate
+from tui.stored_views import ListedRow, StoredRow, ViewRows, fetch_event_children, load_event_tree
+from tui.tree_views import READING, TreeViewScreen, activate
 from tui.workspace import Workspace
 
 #: Terminals at least this wide show the tree beside the list; narrower ones below it.
 WIDE = 140
 
 
-class ListTable(FixedRowsTable):
+class ListTable(PagedRowsTable):
     """A view's list (j/k move like everywhere else)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
     ]
+
+
+#: The status while the list is looked up in the store (`tui.tree_views.READING`), and while the
+#: model is built for it.
+BUILDING = "building the correlation model..."
 
 
 class ListTreeScreen(TreeViewScreen):
@@ -65,23 +70,19 @@ class ListTreeScreen(TreeViewScreen):
 
     @dataclass
     class Listed(Message):
-        """The list (from the store or the model): what it counts, its (first) lines, or why
-        none; `lines`: how many lines it has (None: `rows`); `token` names the list its
-        `More` pages belong to."""
+        """The list (from the store or the model): what it counts, its lines, or why none.
+        From the store: `count` lines, of which `first` are read (the rest are read as they are
+        drawn); from the model: `made`."""
 
         total: int
-        rows: list[ListedRow]
         partial: bool
         error: str | None
-        lines: int | None = None
-        token: object = None
+        made: Lines[ListedRow] | None = None
+        count: int = 0
+        first: list[StoredRow] | None = None
 
-    @dataclass
-    class More(Message):
-        """The next page of a stored list (`Listed.token`) read by the worker."""
-
-        token: object
-        rows: list[ListedRow]
+    class Building(Message):
+        """The list is not stored: the worker builds the model (the status says so)."""
 
     @dataclass
     class TreeReady(Message):
@@ -93,10 +94,8 @@ class ListTreeScreen(TreeViewScreen):
 
     def __init__(self, workspace: Workspace) -> None:
         super().__init__(workspace)
-        self._rows: list[ListedRow] = []
+        self._lines: Lines[ListedRow] | None = None
         self._shown: int | None = None
-        self._token: object = None
-        self._feeder: ListFeeder | None = None
         #: Whether the list was read from the store (its lines' trees are read from there too).
         self._stored = False
 
@@ -104,7 +103,7 @@ class ListTreeScreen(TreeViewScreen):
         body, table, tree, why = self.IDS
         with Vertical():
             yield Static(Text(self.TITLE_TEXT), id="view-title", classes="view-title")
-            yield Static(Text("building the correlation model..."), id="view-status", classes="view-status")
+            yield Static(Text(READING), id="view-status", classes="view-status")
             yield Static(Text(""), id=why, classes="view-status")
             with Container(id=body):
                 yield self.TABLE_CLASS(id=table, cursor_type="row", zebra_stripes=False)
@@ -117,10 +116,8 @@ class ListTreeScreen(TreeViewScreen):
         table = self.query_one(ListTable)
         for heading, width in self.COLUMNS:
             table.add_column(heading, width=width)
-        self._feeder = ListFeeder(self, table, lambda row: row.cells)
         table.focus()
         self._layout(self.size.width)
-        self._follow_model_progress()
         self._load()
 
     def on_resize(self, event: Resize) -> None:
@@ -140,79 +137,83 @@ class ListTreeScreen(TreeViewScreen):
     # -- the list --------------------------------------------------------------------------
 
     def build_rows(self, model: Any) -> ViewRows:
-        """What the list is made of, from the model (subclasses)."""
+        """What the list is made of, from the model (subclasses): what is stored."""
         raise NotImplementedError
+
+    def model_lines(self, model: Any) -> tuple[int, Lines[ListedRow]]:
+        """(what the list counts, its lines) from the model, shown before they are stored:
+        subclasses make each line when it is drawn (`MadeLines`); here, all of `build_rows`."""
+        built = self.build_rows(model)
+        rows = list(built.rows or ())[: self.MAX_ROWS]
+        return built.total, MadeLines(rows, lambda row: row, lambda row: row.cells)
 
     def status_text(self, total: int, lines: int) -> str:
         """The status line for a list counting `total` with `lines` lines shown (subclasses)."""
         raise NotImplementedError
 
-    def _from_model(self, model: Any) -> tuple[int, list[ListedRow]]:
-        built = self.build_rows(model)
-        return built.total, list(built.rows or ())[: self.MAX_ROWS]
-
     @work(thread=True, exclusive=True, group="list-view")
     def _load(self) -> None:
         ws = self.workspace
-        worker = get_current_worker()
         try:
             if ws.stored_view(self.STORED_LIST, self.build_rows):
-                # The first page is shown while the rest is read (`tui.list_pages`).
-                token = object()
+                # Its line count and first page: the rest is read as it is drawn (`tui.list_pages`).
                 with Store(ws.require_store(), readonly=True) as store:
-                    for page, (total, lines, rows) in enumerate(read_lines(store, self.STORED_LIST, self.MAX_ROWS)):
-                        if worker.is_cancelled:
-                            return
-                        if not page:
-                            self._stored = True
-                            self.post_message(self.Listed(total, list(rows), False, None, lines, token))
-                        else:
-                            self.post_message(self.More(token, list(rows)))
+                    total, count, first = read_first(store, self.STORED_LIST, self.MAX_ROWS)
+                self._stored = True
+                self.post_message(self.Listed(total, False, None, count=count, first=first))
                 return
         except ViewDataError as exc:
-            self.post_message(self.Listed(0, [], not ws.loaded, str(exc)))
+            self.post_message(self.Listed(0, not ws.loaded, str(exc)))
             return
-        ws.request_model(self, self._from_model)
+        self.post_message(self.Building())
+        ws.request_model(self, self.model_lines)
 
-    def on_model_ready(self, message: ModelReady[tuple[int, list[ListedRow]]]) -> None:
+    def on_list_tree_screen_building(self, _message: ListTreeScreen.Building) -> None:
+        self.query_one("#view-status", Static).update(Text(BUILDING))
+        self._follow_model_progress()
+
+    def on_model_ready(self, message: ModelReady[tuple[int, Lines[ListedRow]]]) -> None:
         if message.error or message.model is None or message.prepared is None:
-            self._fill(self.Listed(0, [], message.partial, message.error or "no correlation model"))
+            self._fill(self.Listed(0, message.partial, message.error or "no correlation model"))
             return
-        total, rows = message.prepared
-        self._fill(self.Listed(total, rows, message.partial, None))
+        total, lines = message.prepared
+        self._fill(self.Listed(total, message.partial, None, made=lines))
 
     def on_list_tree_screen_listed(self, message: ListTreeScreen.Listed) -> None:
         self._fill(message)
 
-    def on_list_tree_screen_more(self, message: ListTreeScreen.More) -> None:
-        if message.token is self._token and self._feeder is not None:
-            self._rows.extend(message.rows)
-            self._feeder.more()
-
     def _fill(self, listed: ListTreeScreen.Listed) -> None:
         status = self.query_one("#view-status", Static)
         table = self.query_one(ListTable)
-        assert self._feeder is not None
-        self._rows = []
         self._shown = None
-        self._token = listed.token
         if listed.error:
-            self._feeder.reset([], 0)
+            self._lines = None
+            table.show_lines(None)
             status.update(Text(listed.error, style="bold"))
             return
-        self._rows = list(listed.rows)
-        self._feeder.reset(self._rows, self.MAX_ROWS, listed.lines)
-        lines = len(self._rows) if listed.lines is None else min(listed.lines, self.MAX_ROWS)
-        text = self.status_text(listed.total, lines)
+        if listed.made is not None:
+            lines = listed.made
+        else:
+            reader = table.reader(self.workspace.require_store())
+            lines = StoredLines(reader, self.STORED_LIST, listed.count, listed.first or [], lambda row: row,
+                                lambda row: row.cells)
+        lines.changed.append(self._lines_in)
+        self._lines = lines
+        table.show_lines(lines)
+        text = self.status_text(listed.total, min(lines.count, self.MAX_ROWS))
         if listed.partial:
             text += "   (still loading: the list will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)
         status.update(Text(text + "   enter: to the tree"))
-        if not listed.partial:  # shown: now the tables can be written for the next open
+        if not listed.partial and listed.made is not None:  # shown: now the tables can be written
             self.workspace.store_views_later(self.STORED_LIST, self.build_rows)
-        if self._rows:
+        if lines.count:
             table.move_cursor(row=0)
             self._show(0)
+
+    def _lines_in(self) -> None:
+        """Lines read from the store: the highlighted one may be among them."""
+        self._show(self.query_one(ListTable).cursor_row)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -224,10 +225,9 @@ class ListTreeScreen(TreeViewScreen):
         self.query_one(NavTree).focus()
 
     def selected_row(self) -> ListedRow | None:
-        """The highlighted line of the list."""
+        """The highlighted line of the list (None while it is not read yet)."""
         table = self.query_one(ListTable)
-        row = table.cursor_row
-        return self._rows[row] if 0 <= row < min(len(self._rows), table.row_count) else None
+        return self._lines.line(table.cursor_row) if self._lines is not None else None
 
     def selected_store_id(self) -> int | None:
         """The highlighted line's event while the list has focus, else the tree node's."""
@@ -239,9 +239,9 @@ class ListTreeScreen(TreeViewScreen):
     # -- the tree --------------------------------------------------------------------------
 
     def _show(self, row: int) -> None:
-        if not 0 <= row < len(self._rows):
-            return
-        item = self._rows[row]
+        item = self._lines.line(row) if self._lines is not None else None
+        if item is None:
+            return  # not read yet: shown once it is (`_lines_in`)
         self.query_one(f"#{self.IDS[3]}", Static).update(item.why)
         if item.store_id is None or item.store_id == self._shown:
             return

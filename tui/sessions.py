@@ -27,20 +27,19 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, Tree
-from textual.worker import get_current_worker
 
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.sessions import Session
 from core.model.text import one_line, printable
-from core.store import correlation_tables as tables
 from core.store.store import Store
-from tui.list_pages import ListFeeder, read_lines
+from tui.list_pages import Lines, MadeLines, StoredLines, read_first
+from tui.list_tree_view import BUILDING
 from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import NavTree, SearchInput, TreeItem, ViewNode
 from tui.session_detail import SessionRow, session_tree, type_text, when
 from tui.stored_views import StoredRow, ViewRows, load_info, load_subtree
-from tui.tree_views import TreeViewScreen, activate
+from tui.tree_views import READING, TreeViewScreen, activate
 from tui.wide_table import WideTable
 from tui.workspace import Workspace
 
@@ -171,20 +170,23 @@ def linked_session(index: dict[tuple[str, int], list[Session]], s: Session | Non
 
 
 #: What the list is made of: its first MAX_ROWS lines, how many rows and computers in all.
-Listed = tuple[list[SessionLine], int, int]
+Listed = tuple[MadeLines[SessionLine], int, int]
 
 
 def _listed(model: CorrelationModel) -> Listed:
-    """In the worker: the lines listed, and how many rows and computers there are."""
+    """In the worker: the lines listed (each made when first drawn or searched: the view shows
+    at once), and how many rows and computers there are."""
     rows = session_rows(model)
     index: dict[tuple[str, int], list[Session]] = {}
     for s in model.sessions:
         index.setdefault((s.computer.casefold(), s.logon_id), []).append(s)
     cache: CellCache = {}
-    lines = [SessionLine(row.store_id, row_cells(row, cache), row_text(row), row, linked_session(index, row.session))
-             for row in rows[:MAX_ROWS]]
+
+    def make(row: SessionRow) -> SessionLine:
+        return SessionLine(row.store_id, row_cells(row, cache), row_text(row), row, linked_session(index, row.session))
+
     computers = len({row.computer.casefold() for row in rows})
-    return lines, len(rows), computers
+    return MadeLines(rows[:MAX_ROWS], make, lambda line: line.cells), len(rows), computers
 
 
 def line_tree(line: SessionLine) -> list[TreeItem]:
@@ -199,7 +201,8 @@ STORED = "sessions"
 def stored_sessions(model: CorrelationModel) -> ViewRows:
     """What the view stores: its lines, and one top-level node per line holding its tree
     (made as the tables are written, one line's at a time)."""
-    lines, total, computers = _listed(model)
+    made, total, computers = _listed(model)
+    lines = [line for line in map(made.line, range(made.count)) if line is not None]
     trees = (ViewNode("session", children=tuple(line_tree(line))) for line in lines)
     return ViewRows(tree=trees, rows=lines, total=total, info={"computers": computers})
 
@@ -236,27 +239,16 @@ class SessionsScreen(TreeViewScreen):
 
     @dataclass
     class StoredListed(Message):
-        """The list read from the store (`Listed`: its first lines); `token` names the list
-        its `StoredMore` pages and `StoredSearch` belong to."""
+        """The list read from the store: what it counts, its line count and first lines (the
+        rest are read as they are drawn)."""
 
-        listed: Listed
-        token: object = None
-        #: How many lines the stored list has (its first ones are in `listed`).
-        count: int | None = None
+        total: int
+        computers: int
+        count: int
+        first: list[SessionLine]
 
-    @dataclass
-    class StoredMore(Message):
-        """The next lines of the stored list (`StoredListed.token`)."""
-
-        token: object
-        lines: list[SessionLine]
-
-    @dataclass
-    class StoredSearch(Message):
-        """What `/` searches in every line of the stored list, also those not read yet."""
-
-        token: object
-        texts: list[str]
+    class Building(Message):
+        """The list is not stored: the worker builds the model (the status says so)."""
 
     @dataclass
     class StoredTree(Message):
@@ -268,18 +260,14 @@ class SessionsScreen(TreeViewScreen):
 
     def __init__(self, workspace: Workspace) -> None:
         super().__init__(workspace)
-        self._lines: list[SessionLine] = []
-        #: What `/` searches, per line: every line's, also of those not read from the store yet.
-        self._searches: list[str] = []
+        self._lines: Lines[SessionLine] | None = None
         self._shown: int | None = None
         self._status = ""
-        self._token: object = None
-        self._feeder: ListFeeder | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text("Logon sessions"), id="view-title", classes="view-title")
-            yield Static(Text("building the correlation model..."), id="view-status", classes="view-status")
+            yield Static(Text(READING), id="view-status", classes="view-status")
             yield SessionsTable(id="sessions-table", cursor_type="row", zebra_stripes=False)
             yield NavTree(id="sessions-tree")
             yield SearchInput(placeholder=SEARCH_HINT, id="tree-search")
@@ -290,9 +278,7 @@ class SessionsScreen(TreeViewScreen):
         table = self.query_one(SessionsTable)
         for heading, width in COLUMNS:
             table.add_column(heading, width=width)
-        self._feeder = ListFeeder(self, table, lambda line: line.cells)
         table.focus()
-        self._follow_model_progress()
         self._load()
 
     def action_switch_pane(self) -> None:
@@ -316,94 +302,84 @@ class SessionsScreen(TreeViewScreen):
         if not self._search_list:
             super().action_search_next(forward)
             return
-        needle = self._search_text.lower()
-        table = self.query_one(SessionsTable)
-        searches = self._searches
-        count = len(searches)
-        if not needle or not count or self._feeder is None:
+        text, lines = self._search_text, self._lines
+        start = self.query_one(SessionsTable).cursor_row
+        if not text or lines is None or not lines.count:
             return
-        start = table.cursor_row
-        for step in range(1, count + 1):
-            index = (start + step) % count if forward else (start - step) % count
-            if needle in searches[index].lower():
-                self._feeder.reveal(index)  # a line not in the table yet: once it is
-                table.focus()
-                return
-        self.notify(f"not found: {printable(self._search_text)}", severity="warning", markup=False)
+        if isinstance(lines, StoredLines):  # over every stored line, also those not read yet
+            lines.find(start, forward, text, "search", lambda found: self._found(text, found))
+            return
+        if isinstance(lines, MadeLines):
+            needle = text.lower()
+            self._found(text, lines.find(start, forward, lambda line: needle in line.search.lower()))
+
+    def _found(self, text: str, index: int | None) -> None:
+        if index is None:
+            self.notify(f"not found: {printable(text)}", severity="warning", markup=False)
+            return
+        table = self.query_one(SessionsTable)
+        table.move_cursor(row=index)
+        table.focus()
 
     @work(thread=True, exclusive=True, group="sessions")
     def _load(self) -> None:
         ws = self.workspace
-        worker = get_current_worker()
         try:
             if ws.stored_view(STORED, stored_sessions):
-                # The first page is shown while the rest is read (`tui.list_pages`).
-                token = object()
+                # Its line count and first page: the rest is read as it is drawn (`tui.list_pages`).
                 with Store(ws.require_store(), readonly=True) as store:
                     info: Any = load_info(store, STORED)
                     computers = int(info.get("computers", 0)) if isinstance(info, dict) else 0
-                    for page, (total, count, rows) in enumerate(read_lines(store, STORED, MAX_ROWS)):
-                        if worker.is_cancelled:
-                            return
-                        lines = [_stored_line(r) for r in rows]
-                        if not page:
-                            self.post_message(self.StoredListed((lines, total, computers), token, count))
-                            texts = tables.list_extra_field(store, STORED, "search", limit=MAX_ROWS)
-                            self.post_message(self.StoredSearch(token, texts))
-                        else:
-                            self.post_message(self.StoredMore(token, lines))
+                    total, count, rows = read_first(store, STORED, MAX_ROWS)
+                self.post_message(self.StoredListed(total, computers, count, [_stored_line(r) for r in rows]))
                 return
         except ViewDataError as exc:
             self.post_message(ModelReady[Listed](None, not ws.loaded, str(exc)))
             return
+        self.post_message(self.Building())
         ws.request_model(self, _listed)
+
+    def on_sessions_screen_building(self, _message: SessionsScreen.Building) -> None:
+        self.query_one("#view-status", Static).update(Text(BUILDING))
+        self._follow_model_progress()
 
     def on_model_ready(self, message: ModelReady[Listed]) -> None:
         if message.error or message.model is None or message.prepared is None:
-            self._fill(None, message.partial, message.error or "no correlation model")
+            self._fill(None, 0, 0, message.partial, message.error or "no correlation model")
             return
-        self._fill(message.prepared, message.partial)
+        lines, total, computers = message.prepared
+        self._fill(lines, total, computers, message.partial)
         if not message.partial:  # shown: now the tables can be written for the next open
             self.workspace.store_views_later(STORED, stored_sessions)
 
     def on_sessions_screen_stored_listed(self, message: SessionsScreen.StoredListed) -> None:
-        self._fill(message.listed, False, expected=message.count)
-        self._token = message.token
+        reader = self.query_one(SessionsTable).reader(self.workspace.require_store())
+        lines = StoredLines(reader, STORED, message.count, message.first, _stored_line, lambda line: line.cells)
+        self._fill(lines, message.total, message.computers, False)
 
-    def on_sessions_screen_stored_more(self, message: SessionsScreen.StoredMore) -> None:
-        if message.token is self._token and self._feeder is not None:
-            self._lines.extend(message.lines[: MAX_ROWS - len(self._lines)])
-            if len(self._searches) < len(self._lines):
-                self._searches = [line.search for line in self._lines]
-            self._feeder.more()
-
-    def on_sessions_screen_stored_search(self, message: SessionsScreen.StoredSearch) -> None:
-        if message.token is self._token and len(message.texts) > len(self._searches):
-            self._searches = message.texts
-
-    def _fill(self, listed: Listed | None, partial: bool, error: str | None = None,
-              expected: int | None = None) -> None:
+    def _fill(self, lines: Lines[SessionLine] | None, total: int, computers: int, partial: bool,
+              error: str | None = None) -> None:
         status = self.query_one("#view-status", Static)
         table = self.query_one(SessionsTable)
-        assert self._feeder is not None
-        self._lines, self._searches, self._shown, self._status, self._token = [], [], None, "", None
-        if listed is None:
-            self._feeder.reset([], 0)
+        self._lines, self._shown, self._status = lines, None, ""
+        table.show_lines(lines)
+        if lines is None:
             status.update(Text(printable(error or "no correlation model"), style="bold"))
             return
-        lines, total, computers = listed
-        self._lines = lines[:MAX_ROWS]
-        self._searches = [line.search for line in self._lines]
-        self._feeder.reset(self._lines, MAX_ROWS, expected)
+        lines.changed.append(self._lines_in)
         text = status_text(total, computers)
         if partial:
             text += "   (still loading: the list will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)
         self._status = text + "   enter: to the tree"
         self.call_after_refresh(self._show_status)
-        if self._lines:
+        if lines.count:
             table.move_cursor(row=0)
             self._show(0)
+
+    def _lines_in(self) -> None:
+        """Lines read from the store: the highlighted one may be among them."""
+        self._show(self.query_one(SessionsTable).cursor_row)
 
     def _show_status(self) -> None:
         """The status line, saying that left/right reach the columns out of view (if any)."""
@@ -425,9 +401,9 @@ class SessionsScreen(TreeViewScreen):
         self.query_one(NavTree).focus()
 
     def selected_row(self) -> SessionLine | None:
-        table = self.query_one(SessionsTable)
-        row = table.cursor_row
-        return self._lines[row] if 0 <= row < min(len(self._lines), table.row_count) else None
+        """The highlighted line (None while it is not read yet)."""
+        row = self.query_one(SessionsTable).cursor_row
+        return self._lines.line(row) if self._lines is not None else None
 
     def selected_store_id(self) -> int | None:
         """The highlighted session's 4624 while the list has focus, else the tree node's event."""
@@ -439,10 +415,12 @@ class SessionsScreen(TreeViewScreen):
     def _show(self, number: int) -> None:
         """Fill the tree with row `number`'s details (small: its processes are cut to their
         edges): made from the model, or read from the store in a worker."""
-        if not 0 <= number < len(self._lines) or number == self._shown:
+        if number == self._shown:
             return
+        line = self._lines.line(number) if self._lines is not None else None
+        if line is None:
+            return  # not read yet: shown once it is (`_lines_in`)
         self._shown = number
-        line = self._lines[number]
         if line.row is None:
             self._read_tree(number)
             return

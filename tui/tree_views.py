@@ -32,6 +32,9 @@ from tui.stored_views import PathStep, StoredNode, ViewBuilder, fetch_children, 
 from tui.workspace import PicksEvent, Workspace
 
 CSS_FILE = "views.tcss"
+#: The status of a list view while it looks for its list in the store; it says "building the
+#: correlation model..." only when it has to build it (`bench.view_ready` waits past both).
+READING = "reading the list..."
 
 
 class TreeViewScreen(PicksEvent, Screen[None]):

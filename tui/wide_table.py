@@ -13,10 +13,10 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
-from tui.list_pages import FixedRowsTable
+from tui.list_pages import PagedRowsTable
 
 
-class WideTable(FixedRowsTable):
+class WideTable(PagedRowsTable):
     """A `DataTable` of rows that scrolls sideways by columns (see the module docstring);
     `j`/`k` move like everywhere else."""
 

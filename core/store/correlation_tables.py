@@ -335,6 +335,26 @@ def list_extra_field(store: Store, name: str, field: str, *, limit: int) -> list
     return [str(row[0]) for row in cur]
 
 
+def find_line(store: Store, name: str, field: str, text: str, *, after: int, forward: bool = True,
+              limit: int) -> int | None:
+    """The position of the next line of a list (wrapping, among its first `limit`) after line
+    `after` (before it when not `forward`) whose text field `field` of `ListRow.extra` holds
+    `text` in any case (as `str.lower` folds it, beyond ASCII: compared here, not by LIKE), or
+    None. One pass over the list's lines at most, by its primary key, without parsing its cells."""
+    needle = text.lower()
+    if not needle:
+        return None
+    order, first, wrap = ("ASC", "pos > ?", "pos <= ?") if forward else ("DESC", "pos < ?", "pos >= ?")
+    for bound in (first, wrap):
+        cur = store.conn.execute(
+            f"SELECT pos, coalesce(json_extract(extra, '$.' || ?), '') FROM corr_row"
+            f" WHERE list = ? AND pos < ? AND {bound} ORDER BY pos {order}", (field, name, limit, after))
+        for pos, value in cur:
+            if needle in str(value).lower():
+                return int(pos)
+    return None
+
+
 def view_info(store: Store, name: str) -> str | None:
     """The note a view stored on its whole list (`write_views`), or None."""
     return store.get_meta(_info_key(name))
