@@ -170,10 +170,18 @@ def linked_session(index: dict[tuple[str, int], list[Session]], s: Session | Non
 
 
 #: What the list is made of: its first MAX_ROWS lines, how many rows and computers in all.
-Listed = tuple[MadeLines[SessionLine], int, int]
+Listed = tuple[list[SessionLine], int, int]
+#: The same, each line made when first drawn or searched (`MadeLines`).
+Made = tuple[MadeLines[SessionLine], int, int]
 
 
 def _listed(model: CorrelationModel) -> Listed:
+    """The lines listed, all made (what is stored), and how many rows and computers there are."""
+    made, total, computers = _made(model)
+    return [line for line in map(made.line, range(made.count)) if line is not None], total, computers
+
+
+def _made(model: CorrelationModel) -> Made:
     """In the worker: the lines listed (each made when first drawn or searched: the view shows
     at once), and how many rows and computers there are."""
     rows = session_rows(model)
@@ -201,8 +209,7 @@ STORED = "sessions"
 def stored_sessions(model: CorrelationModel) -> ViewRows:
     """What the view stores: its lines, and one top-level node per line holding its tree
     (made as the tables are written, one line's at a time)."""
-    made, total, computers = _listed(model)
-    lines = [line for line in map(made.line, range(made.count)) if line is not None]
+    lines, total, computers = _listed(model)
     trees = (ViewNode("session", children=tuple(line_tree(line))) for line in lines)
     return ViewRows(tree=trees, rows=lines, total=total, info={"computers": computers})
 
@@ -334,16 +341,16 @@ class SessionsScreen(TreeViewScreen):
                 self.post_message(self.StoredListed(total, computers, count, [_stored_line(r) for r in rows]))
                 return
         except ViewDataError as exc:
-            self.post_message(ModelReady[Listed](None, not ws.loaded, str(exc)))
+            self.post_message(ModelReady[Made](None, not ws.loaded, str(exc)))
             return
         self.post_message(self.Building())
-        ws.request_model(self, _listed)
+        ws.request_model(self, _made)
 
     def on_sessions_screen_building(self, _message: SessionsScreen.Building) -> None:
         self.query_one("#view-status", Static).update(Text(BUILDING))
         self._follow_model_progress()
 
-    def on_model_ready(self, message: ModelReady[Listed]) -> None:
+    def on_model_ready(self, message: ModelReady[Made]) -> None:
         if message.error or message.model is None or message.prepared is None:
             self._fill(None, 0, 0, message.partial, message.error or "no correlation model")
             return
