@@ -3,7 +3,8 @@ line explaining the highlighted one above it) and, beside it (below it on narrow
 the correlation tree of the highlighted event, built in a worker.
 
 The list is read from the store once it is stored there (`tui.stored_views`: a reopen shows it
-without building the model), else made from the model; so is the tree beside it: the stored
+without building the model), else made from the model; either way only the lines on screen are
+read or made (`tui.list_pages`); so is the tree beside it: the stored
 correlation tree of the line's event (`load_event_tree`, a big one a page at a time), else the
 model's (`tui.correlation.correlation_roots`). `enter` in the list moves to the tree, `enter` on a
 tree node jumps to its event, `tab` switches between them. Subclasses name their widgets (the
