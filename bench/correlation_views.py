@@ -285,6 +285,8 @@ def main() -> int:
     t_start = time.perf_counter()
     shared, out = _base(args)
     db = args.db or Path(tempfile.gettempdir()) / f"evtx-explorer-bench-views-{os.getpid()}.sqlite"
+    for suffix in ("-wal", "-shm"):  # an earlier run's: SQLite would read them with the fresh copy
+        Path(str(db) + suffix).unlink(missing_ok=True)
     shutil.copyfile(shared, db)
     os.environ.setdefault("EVTX_EXPLORER_DATA_DIR", tempfile.mkdtemp(prefix="evtx-bench-data-"))
     out["machine"] = {"cpus": os.cpu_count(), "loadavg_at_start": _loadavg()}
