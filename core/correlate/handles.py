@@ -21,12 +21,16 @@ import bisect
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, SYSTEM_PID, TICKS_PER_SECOND, Ref, pid_text
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.roles import Act, event_ids
+
+if TYPE_CHECKING:
+    from core.correlate.facts import FactsTable
 
 #: How far after a 4690 the 4656 of its source handle may be logged and still be taken as it.
 SOURCE_OPEN_WINDOW = 2 * TICKS_PER_SECOND
@@ -43,9 +47,13 @@ class Handle:
     `opened` is its 4656/4661; `duplicated_by` the 4690 that created it (then `source` is the
     index of the handle it copies, when that was found). `object_type`/`object_name` come from
     its open, or from its source handle, or from the events that used it. `accesses` are the
-    4663/4660 events on it (a `RefColumn`: read from the model's facts table, not held as `Ref`s);
-    `closed` its 4658 and `close_reason` why the close is what it is.
+    4663/4660 events on it; `closed` its 4658 and `close_reason` why the close is what it is.
     `confidence`/`reason` say how its open is known.
+
+    Its events are held as their positions in the model's facts table (`opened_at`... -1 for
+    none; `accesses_at`, `duplications_at`), made into `Ref`s when read, and its reasons are
+    worded when read from them: the `Ref`s and the texts (each naming a record number, so one
+    string per instance) were two thirds of what an instance cost, and a busy log has millions.
     """
 
     index: int
@@ -53,19 +61,70 @@ class Handle:
     pid: int
     handle_id: int
     process: int
-    opened: Ref | None
-    duplicated_by: Ref | None
+    opened_at: int
+    duplicated_by_at: int
     source: int | None
     object_type: str | None
     object_name: str | None
     access: str | None
-    accesses: Sequence[Ref]
-    closed: Ref | None
-    close_reason: str
-    duplications: tuple[Ref, ...]
-    first_seen: Ref
-    confidence: str
-    reason: str
+    accesses_at: array[int] | None
+    closed_at: int
+    #: Why the close is what it is, when that is not "closed by 4658 record N" (its own 4658).
+    close_note: str | None
+    duplications_at: array[int] | None
+    first_seen_at: int
+    #: Where the `_at` positions are (the model's facts table).
+    facts: RefSource = field(repr=False, compare=False)
+
+    def _ref(self, pos: int) -> Ref | None:
+        return self.facts.ref(pos) if pos >= 0 else None
+
+    @property
+    def opened(self) -> Ref | None:
+        return self._ref(self.opened_at)
+
+    @property
+    def duplicated_by(self) -> Ref | None:
+        return self._ref(self.duplicated_by_at)
+
+    @property
+    def closed(self) -> Ref | None:
+        return self._ref(self.closed_at)
+
+    @property
+    def first_seen(self) -> Ref:
+        return self.facts.ref(self.first_seen_at)
+
+    @property
+    def accesses(self) -> Sequence[Ref]:
+        """Its 4663/4660s (a `RefColumn`: read from the facts table, not held as `Ref`s)."""
+        return RefColumn(self.facts, self.accesses_at) if self.accesses_at else ()
+
+    @property
+    def duplications(self) -> Sequence[Ref]:
+        """The 4690s that copied it into another handle."""
+        return RefColumn(self.facts, self.duplications_at) if self.duplications_at else ()
+
+    @property
+    def confidence(self) -> str:
+        return EXACT if self.opened_at >= 0 or self.duplicated_by_at >= 0 else INFERRED
+
+    @property
+    def reason(self) -> str:
+        if self.opened_at >= 0:
+            opened = self.facts.ref(self.opened_at)
+            return f"opened by {opened.event_id} record {opened.record_id}"
+        if self.duplicated_by_at >= 0:
+            return f"created by 4690 record {self.facts.ref(self.duplicated_by_at).record_id}"
+        first = self.first_seen
+        return (f"no 4656 for it in this log (opened before the log begins, or not audited); "
+                f"first seen in {first.event_id} record {first.record_id}")
+
+    @property
+    def close_reason(self) -> str:
+        if self.close_note is not None:
+            return self.close_note
+        return f"closed by 4658 record {self.facts.ref(self.closed_at).record_id}"
 
     @property
     def label(self) -> str:
@@ -322,39 +381,55 @@ class HandleTracker:
                             f"{pid_text(dup.source_pid)} near this 4690: opened before the log begins, or its "
                             "object is not audited")
 
-    def finish(self, facts: RefSource) -> list[Handle]:
-        """Freeze every instance; their accesses are read from `facts` (the scan's table)."""
+    def finish(self, facts: FactsTable) -> list[Handle]:
+        """Freeze every instance, its events kept as their positions in `facts` (the scan's
+        table). The tracker's instances are dropped as they are frozen (the last first), so
+        that both are not all held at once."""
         out: list[Handle] = []
-        for h in self.handles:
-            if h.opened is not None:
-                confidence, reason = EXACT, f"opened by {h.opened.event_id} record {h.opened.record_id}"
-            elif h.duplicated_by is not None:
-                confidence, reason = EXACT, f"created by 4690 record {h.duplicated_by.record_id}"
-            else:
-                confidence = INFERRED
-                reason = (f"no 4656 for it in this log (opened before the log begins, or not audited); "
-                          f"first seen in {h.first_seen.event_id} record {h.first_seen.record_id}")
+        handles = self.handles
+        at = _positions(facts)
+        for i in range(len(handles) - 1, -1, -1):
+            h = handles[i]
+            first = at(h.first_seen)
+            opened = first if h.opened is h.first_seen else at(h.opened)
+            duplicated_by = first if h.duplicated_by is h.first_seen else at(h.duplicated_by)
+            closed = first if h.closed is h.first_seen else at(h.closed)
             out.append(Handle(
                 index=h.index, computer=h.computer, pid=h.pid, handle_id=h.handle_id, process=h.process,
-                opened=h.opened, duplicated_by=h.duplicated_by, source=h.source, object_type=h.object_type,
-                object_name=h.object_name, access=h.access,
-                accesses=RefColumn(facts, h.accesses) if h.accesses else (), closed=h.closed,
-                close_reason=self._close_reason(h), duplications=tuple(h.duplications), first_seen=h.first_seen,
-                confidence=confidence, reason=reason,
+                opened_at=opened, duplicated_by_at=duplicated_by, source=h.source, object_type=h.object_type,
+                object_name=h.object_name, access=h.access, accesses_at=h.accesses or None, closed_at=closed,
+                close_note=self._close_note(h),
+                duplications_at=array("q", map(at, h.duplications)) if h.duplications else None,
+                first_seen_at=first, facts=facts,
             ))
+            del handles[i]
+        out.reverse()
         return out
 
-    def _close_reason(self, h: _Handle) -> str:
+    def _close_note(self, h: _Handle) -> str | None:
+        """Why the close of `h` is what it is; None when it is its own 4658 (`Handle.close_reason`
+        words that one when read)."""
         if h.closed is not None:
-            return h.close_note or f"closed by 4658 record {h.closed.record_id}"
+            return h.close_note
         if not any(self.seen[(h.host, e)] for e in CLOSE_EVENTS):
-            return f"Handle Manipulation auditing seems off: no 4658 at all for {h.computer} in this log"
+            return sys.intern(f"Handle Manipulation auditing seems off: no 4658 at all for {h.computer} in this log")
         if h.replaced_by is not None:
             return (f"no 4658 for it: the value 0x{h.handle_id:x} was reused by {h.replaced_by.event_id} "
                     f"record {h.replaced_by.record_id}")
         if h.owner_exit is not None:
             return f"no 4658 for it: its process exited (4689 record {h.owner_exit.record_id})"
-        return f"no 4658 for 0x{h.handle_id:x} in this log: still open at the end of the log"
+        return sys.intern(f"no 4658 for 0x{h.handle_id:x} in this log: still open at the end of the log")
+
+
+def _positions(facts: FactsTable) -> Callable[[Ref | None], int]:
+    """Where a handle's event is in `facts` (-1 for none): every handle event is a model event."""
+    def at(ref: Ref | None) -> int:
+        if ref is None:
+            return -1
+        pos = facts.at_order(ref.order)
+        assert pos is not None, "a handle's event is not in the facts table"
+        return pos
+    return at
 
 
 def _start_key(h: _Handle) -> tuple[int, int]:
