@@ -152,7 +152,8 @@ class _Handle:
     closed: Ref | None = None
     close_note: str | None = None
     replaced_by: Ref | None = None
-    duplications: list[Ref] = field(default_factory=list)
+    #: The 4690s copying it (made on the first: most handles are never duplicated).
+    duplications: list[Ref] | None = None
     owner_exit: Ref | None = None
 
     @property
@@ -208,7 +209,6 @@ class HandleTracker:
         self._alias: dict[tuple[int, int], int] = {}
         self._alias_key: dict[int, tuple[int, int]] = {}
         self._all: dict[tuple[int, int], list[int]] = {}
-        self._orders: dict[tuple[int, int], list[int]] = {}
         self._dups: list[_Dup] = []
         self.seen: Counter[tuple[str, int]] = Counter()
         self.choices: dict[int, SourceChoice] = {}
@@ -221,7 +221,6 @@ class HandleTracker:
             self.handles[old].replaced_by = ref
         self._alive[(proc, hid)] = h.index
         self._all.setdefault((proc, hid), []).append(h.index)
-        self._orders.setdefault((proc, hid), []).append(ref.order)
         return h
 
     def open(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
@@ -313,6 +312,8 @@ class HandleTracker:
             self.choices[dup.ref.store_id] = choice
             if choice.handle is not None:
                 src = self.handles[choice.handle]
+                if src.duplications is None:
+                    src.duplications = []
                 src.duplications.append(dup.ref)
                 if dup.target is not None:
                     tgt = self.handles[dup.target]
@@ -329,9 +330,13 @@ class HandleTracker:
         at = dup.ref
         key = (dup.source_process, dup.source_handle_id)
         idxs = self._all.get(key, [])
-        orders = self._orders.get(key, [])
-        pos = bisect.bisect_left(orders, at.order)
-        after = pos + 1 if pos < len(orders) and orders[pos] == at.order else pos
+        handles = self.handles
+
+        def order(idx: int) -> int:  # its place in time: when it began (no copy of them kept)
+            return handles[idx].first_seen.order
+
+        pos = bisect.bisect_left(idxs, at.order, key=order)
+        after = pos + 1 if pos < len(idxs) and order(idxs[pos]) == at.order else pos
         ranked: list[tuple[tuple[int, int], int, str, str]] = []
         if pos > 0:
             h = self.handles[idxs[pos - 1]]
