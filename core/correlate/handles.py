@@ -21,7 +21,7 @@ import bisect
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -140,29 +140,34 @@ class _Handle:
     pid: int
     handle_id: int
     process: int
-    first_seen: Ref
-    opened: Ref | None = None
-    duplicated_by: Ref | None = None
+    #: Its events as their positions in the facts table (-1: none), not their `Ref`s: those
+    #: would be kept alive by it for the whole scan (a third of the build's memory). Positions
+    #: are in scan order, so comparing them compares the events' places in time.
+    first_seen: int
+    opened: int = -1
+    duplicated_by: int = -1
     source: int | None = None
     object_type: str | None = None
     object_name: str | None = None
     access: str | None = None
     #: Positions of its 4663/4660s in the facts table (made on the first one).
     accesses: array[int] | None = None
-    closed: Ref | None = None
+    closed: int = -1
     close_note: str | None = None
-    replaced_by: Ref | None = None
+    replaced_by: int = -1
     #: The 4690s copying it (made on the first: most handles are never duplicated).
-    duplications: list[Ref] | None = None
+    duplications: list[int] | None = None
     owner_exit: Ref | None = None
 
     @property
-    def start(self) -> Ref | None:
-        return self.opened or self.duplicated_by
+    def start(self) -> int:
+        """Where it began (its open or the 4690 that made it), -1 for neither."""
+        return self.opened if self.opened >= 0 else self.duplicated_by
 
     @property
-    def end(self) -> Ref | None:
-        return self.closed or self.replaced_by
+    def end(self) -> int:
+        """Where it ended (its close or the next instance of its value), -1 for neither."""
+        return self.closed if self.closed >= 0 else self.replaced_by
 
     def take_object(self, values: dict[str, str | None]) -> None:
         if self.object_type is None:
@@ -191,7 +196,7 @@ class SourceChoice:
 
 @dataclass(slots=True)
 class _Dup:
-    ref: Ref
+    at: int  # the 4690's position in the facts table
     host: str
     computer: str
     source_process: int
@@ -203,7 +208,9 @@ class _Dup:
 class HandleTracker:
     """Builds handle instances from events fed in time order, then resolves 4690 sources."""
 
-    def __init__(self) -> None:
+    def __init__(self, facts: FactsTable) -> None:
+        #: Where the events the instances keep are (their positions; `Ref`s made when read).
+        self.facts = facts
         self.handles: list[_Handle] = []
         self._alive: dict[tuple[int, int], int] = {}
         self._alias: dict[tuple[int, int], int] = {}
@@ -213,33 +220,33 @@ class HandleTracker:
         self.seen: Counter[tuple[str, int]] = Counter()
         self.choices: dict[int, SourceChoice] = {}
 
-    def _new(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref) -> _Handle:
-        h = _Handle(len(self.handles), host, computer, pid, hid, proc, ref)
+    def _new(self, host: str, computer: str, pid: int, proc: int, hid: int, at: int) -> _Handle:
+        h = _Handle(len(self.handles), host, computer, pid, hid, proc, at)
         self.handles.append(h)
         old = self._alive.get((proc, hid))
         if old is not None:
-            self.handles[old].replaced_by = ref
+            self.handles[old].replaced_by = at
         self._alive[(proc, hid)] = h.index
         self._all.setdefault((proc, hid), []).append(h.index)
         return h
 
     def open(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
-             values: dict[str, str | None]) -> int:
-        """A 4656/4661: a new handle instance (ending any unclosed one with the same value)."""
+             values: dict[str, str | None], *, at: int) -> int:
+        """A 4656/4661: a new handle instance (ending any unclosed one with the same value).
+        `at` is the event's position in the facts table (the handle keeps that, not `ref`)."""
         self.seen[(host, ref.event_id)] += 1
-        h = self._new(host, computer, pid, proc, hid, ref)
-        h.opened = ref
+        h = self._new(host, computer, pid, proc, hid, at)
+        h.opened = at
         h.take_object(values)
         h.access = _clean(values.get("AccessList")) or _clean(values.get("AccessMask"))
         return h.index
 
     def use(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
             values: dict[str, str | None], *, at: int) -> int:
-        """A 4663/4660 on the alive handle; an inferred instance when its open is not logged.
-        `at` is the event's position in the facts table (the handle keeps that, not `ref`)."""
+        """A 4663/4660 on the alive handle; an inferred instance when its open is not logged."""
         self.seen[(host, ref.event_id)] += 1
         idx = self._alive.get((proc, hid))
-        h = self.handles[idx] if idx is not None else self._new(host, computer, pid, proc, hid, ref)
+        h = self.handles[idx] if idx is not None else self._new(host, computer, pid, proc, hid, at)
         h.take_object(values)
         if h.accesses is None:
             h.accesses = array("q")
@@ -247,13 +254,13 @@ class HandleTracker:
         return h.index
 
     def close(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
-              values: dict[str, str | None]) -> int:
+              values: dict[str, str | None], *, at: int) -> int:
         """A 4658. It may close the process's own handle, or (System-target quirk) the target
         handle of a 4690 from this process into System: the most recently created wins."""
         self.seen[(host, ref.event_id)] += 1
         own = self._alive.get((proc, hid))
         alias = self._alias.get((proc, hid))
-        if alias is not None and self.handles[alias].end is not None:
+        if alias is not None and self.handles[alias].end >= 0:
             alias = None
         cands = [i for i in (own, alias) if i is not None]
         if cands:
@@ -275,33 +282,35 @@ class HandleTracker:
                 other = self.handles[cands[0] if idx == cands[1] else cands[1]]
                 h.close_note = (
                     (h.close_note or f"closed by 4658 record {ref.record_id}")
-                    + f"; it could also close the handle first seen at record {other.first_seen.record_id}"
+                    + f"; it could also close the handle first seen at record "
+                    f"{self.facts.ref(other.first_seen).record_id}"
                 )
         else:
-            h = self._new(host, computer, pid, proc, hid, ref)
+            h = self._new(host, computer, pid, proc, hid, at)
             del self._alive[(proc, hid)]
-        h.closed = ref
+        h.closed = at
         return h.index
 
     def duplicate(self, host: str, computer: str, ref: Ref, source_proc: int, source_pid: int, source_hid: int,
-                  target_proc: int | None, target_pid: int | None, target_hid: int | None) -> int | None:
-        """A 4690: create the target handle now; its source is chosen in `resolve_sources`."""
+                  target_proc: int | None, target_pid: int | None, target_hid: int | None, *, at: int) -> int | None:
+        """A 4690 (`at`: its position in the facts table): create the target handle now; its
+        source is chosen in `resolve_sources`."""
         self.seen[(host, ref.event_id)] += 1
         target: int | None = None
         if target_proc is not None and target_pid is not None and target_hid is not None:
-            h = self._new(host, computer, target_pid, target_proc, target_hid, ref)
-            h.duplicated_by = ref
+            h = self._new(host, computer, target_pid, target_proc, target_hid, at)
+            h.duplicated_by = at
             target = h.index
             if target_pid == SYSTEM_PID and source_pid != SYSTEM_PID:
                 self._alias[(source_proc, target_hid)] = h.index
                 self._alias_key[h.index] = (source_proc, target_hid)
-        self._dups.append(_Dup(ref, host, computer, source_proc, source_pid, source_hid, target))
+        self._dups.append(_Dup(at, host, computer, source_proc, source_pid, source_hid, target))
         return target
 
     def process_exited(self, proc: int, ref: Ref, handles: list[int]) -> None:
         for idx in handles:
             h = self.handles[idx]
-            if h.end is None and h.owner_exit is None:
+            if h.end < 0 and h.owner_exit is None:
                 h.owner_exit = ref
 
     def resolve_sources(self) -> None:
@@ -309,12 +318,12 @@ class HandleTracker:
         alive at the 4690, or opened after it (logged out of order) within SOURCE_OPEN_WINDOW."""
         for dup in self._dups:
             choice = self._choose(dup)
-            self.choices[dup.ref.store_id] = choice
+            self.choices[self.facts.store_id(dup.at)] = choice
             if choice.handle is not None:
                 src = self.handles[choice.handle]
                 if src.duplications is None:
                     src.duplications = []
-                src.duplications.append(dup.ref)
+                src.duplications.append(dup.at)
                 if dup.target is not None:
                     tgt = self.handles[dup.target]
                     tgt.source = src.index
@@ -327,41 +336,43 @@ class HandleTracker:
         when the next begins, so only two can be the source: the last one begun before the
         4690 (if still open then) and the first one begun after it (logged out of order). The
         nearer wins, unless the earlier one's own 4658 is logged after the 4690: it held the value."""
-        at = dup.ref
+        # Positions in the facts table are in scan order: comparing them compares places in time.
+        facts, here = self.facts, dup.at
+        at = facts.ref(here)
         key = (dup.source_process, dup.source_handle_id)
         idxs = self._all.get(key, [])
         handles = self.handles
 
-        def order(idx: int) -> int:  # its place in time: when it began (no copy of them kept)
-            return handles[idx].first_seen.order
+        def began(idx: int) -> int:  # where it began (no copy of them kept)
+            return handles[idx].first_seen
 
-        pos = bisect.bisect_left(idxs, at.order, key=order)
-        after = pos + 1 if pos < len(idxs) and order(idxs[pos]) == at.order else pos
+        pos = bisect.bisect_left(idxs, here, key=began)
+        after = pos + 1 if pos < len(idxs) and began(idxs[pos]) == here else pos
         ranked: list[tuple[tuple[int, int], int, str, str]] = []
         if pos > 0:
             h = self.handles[idxs[pos - 1]]
             end = h.end
-            if end is None or end.order > at.order:
-                first = h.first_seen
+            if end < 0 or end > here:
+                first = facts.ref(h.first_seen)
                 distance = (at.ts - first.ts, at.order - first.order)
-                if h.start is not None:
+                if h.start >= 0:
                     ranked.append((distance, h.index, EXACT, f"opened by {first.event_id} record {first.record_id}, "
                                    "still open at this 4690"))
                 else:
                     ranked.append((distance, h.index, INFERRED, f"its open is not in the log; in use by "
                                    f"{first.event_id} record {first.record_id} before this 4690"))
-                if h.closed is not None and h.closed.order > at.order:
+                if h.closed > here:
                     # Its own 4658 comes after the 4690: it held the value then, so a later open of
                     # that value, however near, cannot be the source.
                     _, index, confidence, reason = ranked[0]
                     return SourceChoice(index, confidence, reason)
         if after < len(idxs):
             h = self.handles[idxs[after]]
-            first = h.first_seen
+            first = facts.ref(h.first_seen)
             if first.ts - at.ts <= SOURCE_OPEN_WINDOW:
                 distance = (first.ts - at.ts, first.order - at.order)
                 seconds = (first.ts - at.ts) / TICKS_PER_SECOND
-                if h.start is not None:
+                if h.start >= 0:
                     ranked.append((distance, h.index, INFERRED,
                                    f"its {first.event_id} (record {first.record_id}) is logged {seconds:.7f} s after "
                                    "this 4690 (out of order): the nearest open of that value by that process"))
@@ -373,7 +384,7 @@ class HandleTracker:
             best = ranked[0]
             ties = [r for r in ranked if r[0] == best[0]]
             if len(ties) > 1:
-                listed = ", ".join(f"record {self.handles[r[1]].first_seen.record_id}" for r in ties)
+                listed = ", ".join(f"record {facts.ref(self.handles[r[1]].first_seen).record_id}" for r in ties)
                 return SourceChoice(best[1], AMBIGUOUS,
                                     f"several opens of {pid_text(dup.source_handle_id)} by {pid_text(dup.source_pid)} "
                                     f"are equally near this 4690: {listed}", tuple(r[1] for r in ties))
@@ -386,26 +397,21 @@ class HandleTracker:
                             f"{pid_text(dup.source_pid)} near this 4690: opened before the log begins, or its "
                             "object is not audited")
 
-    def finish(self, facts: FactsTable) -> list[Handle]:
-        """Freeze every instance, its events kept as their positions in `facts` (the scan's
-        table). The tracker's instances are dropped as they are frozen (the last first), so
-        that both are not all held at once."""
+    def finish(self) -> list[Handle]:
+        """Freeze every instance (its events stay positions in the facts table). The tracker's
+        instances are dropped as they are frozen (the last first), so that both are not all
+        held at once."""
         out: list[Handle] = []
-        handles = self.handles
-        at = _positions(facts)
+        handles, facts = self.handles, self.facts
         for i in range(len(handles) - 1, -1, -1):
             h = handles[i]
-            first = at(h.first_seen)
-            opened = first if h.opened is h.first_seen else at(h.opened)
-            duplicated_by = first if h.duplicated_by is h.first_seen else at(h.duplicated_by)
-            closed = first if h.closed is h.first_seen else at(h.closed)
             out.append(Handle(
                 index=h.index, computer=h.computer, pid=h.pid, handle_id=h.handle_id, process=h.process,
-                opened_at=opened, duplicated_by_at=duplicated_by, source=h.source, object_type=h.object_type,
-                object_name=h.object_name, access=h.access, accesses_at=h.accesses or None, closed_at=closed,
+                opened_at=h.opened, duplicated_by_at=h.duplicated_by, source=h.source, object_type=h.object_type,
+                object_name=h.object_name, access=h.access, accesses_at=h.accesses or None, closed_at=h.closed,
                 close_note=self._close_note(h),
-                duplications_at=array("q", map(at, h.duplications)) if h.duplications else None,
-                first_seen_at=first, facts=facts,
+                duplications_at=array("q", h.duplications) if h.duplications else None,
+                first_seen_at=h.first_seen, facts=facts,
             ))
             del handles[i]
         out.reverse()
@@ -414,29 +420,20 @@ class HandleTracker:
     def _close_note(self, h: _Handle) -> str | None:
         """Why the close of `h` is what it is; None when it is its own 4658 (`Handle.close_reason`
         words that one when read)."""
-        if h.closed is not None:
+        if h.closed >= 0:
             return h.close_note
         if not any(self.seen[(h.host, e)] for e in CLOSE_EVENTS):
             return sys.intern(f"Handle Manipulation auditing seems off: no 4658 at all for {h.computer} in this log")
-        if h.replaced_by is not None:
-            return (f"no 4658 for it: the value 0x{h.handle_id:x} was reused by {h.replaced_by.event_id} "
-                    f"record {h.replaced_by.record_id}")
+        if h.replaced_by >= 0:
+            reused = self.facts.ref(h.replaced_by)
+            return (f"no 4658 for it: the value 0x{h.handle_id:x} was reused by {reused.event_id} "
+                    f"record {reused.record_id}")
         if h.owner_exit is not None:
             return f"no 4658 for it: its process exited (4689 record {h.owner_exit.record_id})"
         return sys.intern(f"no 4658 for 0x{h.handle_id:x} in this log: still open at the end of the log")
 
 
-def _positions(facts: FactsTable) -> Callable[[Ref | None], int]:
-    """Where a handle's event is in `facts` (-1 for none): every handle event is a model event."""
-    def at(ref: Ref | None) -> int:
-        if ref is None:
-            return -1
-        pos = facts.at_order(ref.order)
-        assert pos is not None, "a handle's event is not in the facts table"
-        return pos
-    return at
-
-
-def _start_key(h: _Handle) -> tuple[int, int]:
-    start = h.start or h.first_seen
-    return start.key
+def _start_key(h: _Handle) -> int:
+    """Where `h` began (its open or 4690, else its first event): a position in scan order."""
+    start = h.start
+    return start if start >= 0 else h.first_seen
