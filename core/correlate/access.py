@@ -177,7 +177,7 @@ class ProcessAccess:
     rights: str
     twin: Twin | None
     handle: int | None
-    duplications: tuple[Ref, ...]
+    duplications: Sequence[Ref]
     risk: int
     why_risky: tuple[str, ...]
 

@@ -23,10 +23,14 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, SYSTEM_PID, TICKS_PER_SECOND, Ref, pid_text
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.roles import Act, event_ids
+
+if TYPE_CHECKING:
+    from core.correlate.facts import FactsTable
 
 #: How far after a 4690 the 4656 of its source handle may be logged and still be taken as it.
 SOURCE_OPEN_WINDOW = 2 * TICKS_PER_SECOND
@@ -43,9 +47,13 @@ class Handle:
     `opened` is its 4656/4661; `duplicated_by` the 4690 that created it (then `source` is the
     index of the handle it copies, when that was found). `object_type`/`object_name` come from
     its open, or from its source handle, or from the events that used it. `accesses` are the
-    4663/4660 events on it (a `RefColumn`: read from the model's facts table, not held as `Ref`s);
-    `closed` its 4658 and `close_reason` why the close is what it is.
+    4663/4660 events on it; `closed` its 4658 and `close_reason` why the close is what it is.
     `confidence`/`reason` say how its open is known.
+
+    Its events are held as their positions in the model's facts table (`opened_at`... -1 for
+    none; `accesses_at`, `duplications_at`), made into `Ref`s when read, and its reasons are
+    worded when read from them: the `Ref`s and the texts (each naming a record number, so one
+    string per instance) were two thirds of what an instance cost, and a busy log has millions.
     """
 
     index: int
@@ -53,19 +61,70 @@ class Handle:
     pid: int
     handle_id: int
     process: int
-    opened: Ref | None
-    duplicated_by: Ref | None
+    opened_at: int
+    duplicated_by_at: int
     source: int | None
     object_type: str | None
     object_name: str | None
     access: str | None
-    accesses: Sequence[Ref]
-    closed: Ref | None
-    close_reason: str
-    duplications: tuple[Ref, ...]
-    first_seen: Ref
-    confidence: str
-    reason: str
+    accesses_at: array[int] | None
+    closed_at: int
+    #: Why the close is what it is, when that is not "closed by 4658 record N" (its own 4658).
+    close_note: str | None
+    duplications_at: array[int] | None
+    first_seen_at: int
+    #: Where the `_at` positions are (the model's facts table).
+    facts: RefSource = field(repr=False, compare=False)
+
+    def _ref(self, pos: int) -> Ref | None:
+        return self.facts.ref(pos) if pos >= 0 else None
+
+    @property
+    def opened(self) -> Ref | None:
+        return self._ref(self.opened_at)
+
+    @property
+    def duplicated_by(self) -> Ref | None:
+        return self._ref(self.duplicated_by_at)
+
+    @property
+    def closed(self) -> Ref | None:
+        return self._ref(self.closed_at)
+
+    @property
+    def first_seen(self) -> Ref:
+        return self.facts.ref(self.first_seen_at)
+
+    @property
+    def accesses(self) -> Sequence[Ref]:
+        """Its 4663/4660s (a `RefColumn`: read from the facts table, not held as `Ref`s)."""
+        return RefColumn(self.facts, self.accesses_at) if self.accesses_at else ()
+
+    @property
+    def duplications(self) -> Sequence[Ref]:
+        """The 4690s that copied it into another handle."""
+        return RefColumn(self.facts, self.duplications_at) if self.duplications_at else ()
+
+    @property
+    def confidence(self) -> str:
+        return EXACT if self.opened_at >= 0 or self.duplicated_by_at >= 0 else INFERRED
+
+    @property
+    def reason(self) -> str:
+        if self.opened_at >= 0:
+            opened = self.facts.ref(self.opened_at)
+            return f"opened by {opened.event_id} record {opened.record_id}"
+        if self.duplicated_by_at >= 0:
+            return f"created by 4690 record {self.facts.ref(self.duplicated_by_at).record_id}"
+        first = self.first_seen
+        return (f"no 4656 for it in this log (opened before the log begins, or not audited); "
+                f"first seen in {first.event_id} record {first.record_id}")
+
+    @property
+    def close_reason(self) -> str:
+        if self.close_note is not None:
+            return self.close_note
+        return f"closed by 4658 record {self.facts.ref(self.closed_at).record_id}"
 
     @property
     def label(self) -> str:
@@ -81,28 +140,34 @@ class _Handle:
     pid: int
     handle_id: int
     process: int
-    first_seen: Ref
-    opened: Ref | None = None
-    duplicated_by: Ref | None = None
+    #: Its events as their positions in the facts table (-1: none), not their `Ref`s: those
+    #: would be kept alive by it for the whole scan (a third of the build's memory). Positions
+    #: are in scan order, so comparing them compares the events' places in time.
+    first_seen: int
+    opened: int = -1
+    duplicated_by: int = -1
     source: int | None = None
     object_type: str | None = None
     object_name: str | None = None
     access: str | None = None
     #: Positions of its 4663/4660s in the facts table (made on the first one).
     accesses: array[int] | None = None
-    closed: Ref | None = None
+    closed: int = -1
     close_note: str | None = None
-    replaced_by: Ref | None = None
-    duplications: list[Ref] = field(default_factory=list)
+    replaced_by: int = -1
+    #: The 4690s copying it (made on the first: most handles are never duplicated).
+    duplications: list[int] | None = None
     owner_exit: Ref | None = None
 
     @property
-    def start(self) -> Ref | None:
-        return self.opened or self.duplicated_by
+    def start(self) -> int:
+        """Where it began (its open or the 4690 that made it), -1 for neither."""
+        return self.opened if self.opened >= 0 else self.duplicated_by
 
     @property
-    def end(self) -> Ref | None:
-        return self.closed or self.replaced_by
+    def end(self) -> int:
+        """Where it ended (its close or the next instance of its value), -1 for neither."""
+        return self.closed if self.closed >= 0 else self.replaced_by
 
     def take_object(self, values: dict[str, str | None]) -> None:
         if self.object_type is None:
@@ -131,7 +196,7 @@ class SourceChoice:
 
 @dataclass(slots=True)
 class _Dup:
-    ref: Ref
+    at: int  # the 4690's position in the facts table
     host: str
     computer: str
     source_process: int
@@ -143,45 +208,45 @@ class _Dup:
 class HandleTracker:
     """Builds handle instances from events fed in time order, then resolves 4690 sources."""
 
-    def __init__(self) -> None:
+    def __init__(self, facts: FactsTable) -> None:
+        #: Where the events the instances keep are (their positions; `Ref`s made when read).
+        self.facts = facts
         self.handles: list[_Handle] = []
         self._alive: dict[tuple[int, int], int] = {}
         self._alias: dict[tuple[int, int], int] = {}
         self._alias_key: dict[int, tuple[int, int]] = {}
         self._all: dict[tuple[int, int], list[int]] = {}
-        self._orders: dict[tuple[int, int], list[int]] = {}
         self._dups: list[_Dup] = []
         self.seen: Counter[tuple[str, int]] = Counter()
         self.choices: dict[int, SourceChoice] = {}
 
-    def _new(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref) -> _Handle:
-        h = _Handle(len(self.handles), host, computer, pid, hid, proc, ref)
+    def _new(self, host: str, computer: str, pid: int, proc: int, hid: int, at: int) -> _Handle:
+        h = _Handle(len(self.handles), host, computer, pid, hid, proc, at)
         self.handles.append(h)
         old = self._alive.get((proc, hid))
         if old is not None:
-            self.handles[old].replaced_by = ref
+            self.handles[old].replaced_by = at
         self._alive[(proc, hid)] = h.index
         self._all.setdefault((proc, hid), []).append(h.index)
-        self._orders.setdefault((proc, hid), []).append(ref.order)
         return h
 
     def open(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
-             values: dict[str, str | None]) -> int:
-        """A 4656/4661: a new handle instance (ending any unclosed one with the same value)."""
+             values: dict[str, str | None], *, at: int) -> int:
+        """A 4656/4661: a new handle instance (ending any unclosed one with the same value).
+        `at` is the event's position in the facts table (the handle keeps that, not `ref`)."""
         self.seen[(host, ref.event_id)] += 1
-        h = self._new(host, computer, pid, proc, hid, ref)
-        h.opened = ref
+        h = self._new(host, computer, pid, proc, hid, at)
+        h.opened = at
         h.take_object(values)
         h.access = _clean(values.get("AccessList")) or _clean(values.get("AccessMask"))
         return h.index
 
     def use(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
             values: dict[str, str | None], *, at: int) -> int:
-        """A 4663/4660 on the alive handle; an inferred instance when its open is not logged.
-        `at` is the event's position in the facts table (the handle keeps that, not `ref`)."""
+        """A 4663/4660 on the alive handle; an inferred instance when its open is not logged."""
         self.seen[(host, ref.event_id)] += 1
         idx = self._alive.get((proc, hid))
-        h = self.handles[idx] if idx is not None else self._new(host, computer, pid, proc, hid, ref)
+        h = self.handles[idx] if idx is not None else self._new(host, computer, pid, proc, hid, at)
         h.take_object(values)
         if h.accesses is None:
             h.accesses = array("q")
@@ -189,13 +254,13 @@ class HandleTracker:
         return h.index
 
     def close(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
-              values: dict[str, str | None]) -> int:
+              values: dict[str, str | None], *, at: int) -> int:
         """A 4658. It may close the process's own handle, or (System-target quirk) the target
         handle of a 4690 from this process into System: the most recently created wins."""
         self.seen[(host, ref.event_id)] += 1
         own = self._alive.get((proc, hid))
         alias = self._alias.get((proc, hid))
-        if alias is not None and self.handles[alias].end is not None:
+        if alias is not None and self.handles[alias].end >= 0:
             alias = None
         cands = [i for i in (own, alias) if i is not None]
         if cands:
@@ -217,33 +282,35 @@ class HandleTracker:
                 other = self.handles[cands[0] if idx == cands[1] else cands[1]]
                 h.close_note = (
                     (h.close_note or f"closed by 4658 record {ref.record_id}")
-                    + f"; it could also close the handle first seen at record {other.first_seen.record_id}"
+                    + f"; it could also close the handle first seen at record "
+                    f"{self.facts.ref(other.first_seen).record_id}"
                 )
         else:
-            h = self._new(host, computer, pid, proc, hid, ref)
+            h = self._new(host, computer, pid, proc, hid, at)
             del self._alive[(proc, hid)]
-        h.closed = ref
+        h.closed = at
         return h.index
 
     def duplicate(self, host: str, computer: str, ref: Ref, source_proc: int, source_pid: int, source_hid: int,
-                  target_proc: int | None, target_pid: int | None, target_hid: int | None) -> int | None:
-        """A 4690: create the target handle now; its source is chosen in `resolve_sources`."""
+                  target_proc: int | None, target_pid: int | None, target_hid: int | None, *, at: int) -> int | None:
+        """A 4690 (`at`: its position in the facts table): create the target handle now; its
+        source is chosen in `resolve_sources`."""
         self.seen[(host, ref.event_id)] += 1
         target: int | None = None
         if target_proc is not None and target_pid is not None and target_hid is not None:
-            h = self._new(host, computer, target_pid, target_proc, target_hid, ref)
-            h.duplicated_by = ref
+            h = self._new(host, computer, target_pid, target_proc, target_hid, at)
+            h.duplicated_by = at
             target = h.index
             if target_pid == SYSTEM_PID and source_pid != SYSTEM_PID:
                 self._alias[(source_proc, target_hid)] = h.index
                 self._alias_key[h.index] = (source_proc, target_hid)
-        self._dups.append(_Dup(ref, host, computer, source_proc, source_pid, source_hid, target))
+        self._dups.append(_Dup(at, host, computer, source_proc, source_pid, source_hid, target))
         return target
 
     def process_exited(self, proc: int, ref: Ref, handles: list[int]) -> None:
         for idx in handles:
             h = self.handles[idx]
-            if h.end is None and h.owner_exit is None:
+            if h.end < 0 and h.owner_exit is None:
                 h.owner_exit = ref
 
     def resolve_sources(self) -> None:
@@ -251,10 +318,12 @@ class HandleTracker:
         alive at the 4690, or opened after it (logged out of order) within SOURCE_OPEN_WINDOW."""
         for dup in self._dups:
             choice = self._choose(dup)
-            self.choices[dup.ref.store_id] = choice
+            self.choices[self.facts.store_id(dup.at)] = choice
             if choice.handle is not None:
                 src = self.handles[choice.handle]
-                src.duplications.append(dup.ref)
+                if src.duplications is None:
+                    src.duplications = []
+                src.duplications.append(dup.at)
                 if dup.target is not None:
                     tgt = self.handles[dup.target]
                     tgt.source = src.index
@@ -267,37 +336,43 @@ class HandleTracker:
         when the next begins, so only two can be the source: the last one begun before the
         4690 (if still open then) and the first one begun after it (logged out of order). The
         nearer wins, unless the earlier one's own 4658 is logged after the 4690: it held the value."""
-        at = dup.ref
+        # Positions in the facts table are in scan order: comparing them compares places in time.
+        facts, here = self.facts, dup.at
+        at = facts.ref(here)
         key = (dup.source_process, dup.source_handle_id)
         idxs = self._all.get(key, [])
-        orders = self._orders.get(key, [])
-        pos = bisect.bisect_left(orders, at.order)
-        after = pos + 1 if pos < len(orders) and orders[pos] == at.order else pos
+        handles = self.handles
+
+        def began(idx: int) -> int:  # where it began (no copy of them kept)
+            return handles[idx].first_seen
+
+        pos = bisect.bisect_left(idxs, here, key=began)
+        after = pos + 1 if pos < len(idxs) and began(idxs[pos]) == here else pos
         ranked: list[tuple[tuple[int, int], int, str, str]] = []
         if pos > 0:
             h = self.handles[idxs[pos - 1]]
             end = h.end
-            if end is None or end.order > at.order:
-                first = h.first_seen
+            if end < 0 or end > here:
+                first = facts.ref(h.first_seen)
                 distance = (at.ts - first.ts, at.order - first.order)
-                if h.start is not None:
+                if h.start >= 0:
                     ranked.append((distance, h.index, EXACT, f"opened by {first.event_id} record {first.record_id}, "
                                    "still open at this 4690"))
                 else:
                     ranked.append((distance, h.index, INFERRED, f"its open is not in the log; in use by "
                                    f"{first.event_id} record {first.record_id} before this 4690"))
-                if h.closed is not None and h.closed.order > at.order:
+                if h.closed > here:
                     # Its own 4658 comes after the 4690: it held the value then, so a later open of
                     # that value, however near, cannot be the source.
                     _, index, confidence, reason = ranked[0]
                     return SourceChoice(index, confidence, reason)
         if after < len(idxs):
             h = self.handles[idxs[after]]
-            first = h.first_seen
+            first = facts.ref(h.first_seen)
             if first.ts - at.ts <= SOURCE_OPEN_WINDOW:
                 distance = (first.ts - at.ts, first.order - at.order)
                 seconds = (first.ts - at.ts) / TICKS_PER_SECOND
-                if h.start is not None:
+                if h.start >= 0:
                     ranked.append((distance, h.index, INFERRED,
                                    f"its {first.event_id} (record {first.record_id}) is logged {seconds:.7f} s after "
                                    "this 4690 (out of order): the nearest open of that value by that process"))
@@ -309,7 +384,7 @@ class HandleTracker:
             best = ranked[0]
             ties = [r for r in ranked if r[0] == best[0]]
             if len(ties) > 1:
-                listed = ", ".join(f"record {self.handles[r[1]].first_seen.record_id}" for r in ties)
+                listed = ", ".join(f"record {facts.ref(self.handles[r[1]].first_seen).record_id}" for r in ties)
                 return SourceChoice(best[1], AMBIGUOUS,
                                     f"several opens of {pid_text(dup.source_handle_id)} by {pid_text(dup.source_pid)} "
                                     f"are equally near this 4690: {listed}", tuple(r[1] for r in ties))
@@ -322,41 +397,43 @@ class HandleTracker:
                             f"{pid_text(dup.source_pid)} near this 4690: opened before the log begins, or its "
                             "object is not audited")
 
-    def finish(self, facts: RefSource) -> list[Handle]:
-        """Freeze every instance; their accesses are read from `facts` (the scan's table)."""
+    def finish(self) -> list[Handle]:
+        """Freeze every instance (its events stay positions in the facts table). The tracker's
+        instances are dropped as they are frozen (the last first), so that both are not all
+        held at once."""
         out: list[Handle] = []
-        for h in self.handles:
-            if h.opened is not None:
-                confidence, reason = EXACT, f"opened by {h.opened.event_id} record {h.opened.record_id}"
-            elif h.duplicated_by is not None:
-                confidence, reason = EXACT, f"created by 4690 record {h.duplicated_by.record_id}"
-            else:
-                confidence = INFERRED
-                reason = (f"no 4656 for it in this log (opened before the log begins, or not audited); "
-                          f"first seen in {h.first_seen.event_id} record {h.first_seen.record_id}")
+        handles, facts = self.handles, self.facts
+        for i in range(len(handles) - 1, -1, -1):
+            h = handles[i]
             out.append(Handle(
                 index=h.index, computer=h.computer, pid=h.pid, handle_id=h.handle_id, process=h.process,
-                opened=h.opened, duplicated_by=h.duplicated_by, source=h.source, object_type=h.object_type,
-                object_name=h.object_name, access=h.access,
-                accesses=RefColumn(facts, h.accesses) if h.accesses else (), closed=h.closed,
-                close_reason=self._close_reason(h), duplications=tuple(h.duplications), first_seen=h.first_seen,
-                confidence=confidence, reason=reason,
+                opened_at=h.opened, duplicated_by_at=h.duplicated_by, source=h.source, object_type=h.object_type,
+                object_name=h.object_name, access=h.access, accesses_at=h.accesses or None, closed_at=h.closed,
+                close_note=self._close_note(h),
+                duplications_at=array("q", h.duplications) if h.duplications else None,
+                first_seen_at=h.first_seen, facts=facts,
             ))
+            del handles[i]
+        out.reverse()
         return out
 
-    def _close_reason(self, h: _Handle) -> str:
-        if h.closed is not None:
-            return h.close_note or f"closed by 4658 record {h.closed.record_id}"
+    def _close_note(self, h: _Handle) -> str | None:
+        """Why the close of `h` is what it is; None when it is its own 4658 (`Handle.close_reason`
+        words that one when read)."""
+        if h.closed >= 0:
+            return h.close_note
         if not any(self.seen[(h.host, e)] for e in CLOSE_EVENTS):
-            return f"Handle Manipulation auditing seems off: no 4658 at all for {h.computer} in this log"
-        if h.replaced_by is not None:
-            return (f"no 4658 for it: the value 0x{h.handle_id:x} was reused by {h.replaced_by.event_id} "
-                    f"record {h.replaced_by.record_id}")
+            return sys.intern(f"Handle Manipulation auditing seems off: no 4658 at all for {h.computer} in this log")
+        if h.replaced_by >= 0:
+            reused = self.facts.ref(h.replaced_by)
+            return (f"no 4658 for it: the value 0x{h.handle_id:x} was reused by {reused.event_id} "
+                    f"record {reused.record_id}")
         if h.owner_exit is not None:
             return f"no 4658 for it: its process exited (4689 record {h.owner_exit.record_id})"
-        return f"no 4658 for 0x{h.handle_id:x} in this log: still open at the end of the log"
+        return sys.intern(f"no 4658 for 0x{h.handle_id:x} in this log: still open at the end of the log")
 
 
-def _start_key(h: _Handle) -> tuple[int, int]:
-    start = h.start or h.first_seen
-    return start.key
+def _start_key(h: _Handle) -> int:
+    """Where `h` began (its open or 4690, else its first event): a position in scan order."""
+    start = h.start
+    return start if start >= 0 else h.first_seen

@@ -173,7 +173,7 @@ class CorrelationModel:
 
     def __init__(self, scan: Scan) -> None:
         self.processes: tuple[Process, ...] = tuple(scan.procs.finish(scan.facts))
-        self.handles: tuple[Handle, ...] = tuple(scan.handles.finish(scan.facts))
+        self.handles: tuple[Handle, ...] = tuple(scan.handles.finish())
         self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish(scan.facts, self.processes))
         self._facts = scan.facts
         self._choices: dict[int, SourceChoice] = scan.handles.choices

@@ -29,7 +29,8 @@ LinkRow = tuple[int, str, str, int | None, str, str]
 
 
 #: Instance columns whose event is held as a position (`Process.created_at`, `Session.logon_at`...).
-_HELD = {name: f"{name}_at" for name in ("created", "exited", "replaced_by", "first_seen", "logon", "privileges")}
+_HELD = {name: f"{name}_at" for name in (
+    "created", "exited", "replaced_by", "first_seen", "logon", "privileges", "opened", "duplicated_by", "closed")}
 
 
 def _getter(column: str) -> Callable[[Any], Any]:

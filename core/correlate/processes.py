@@ -93,6 +93,9 @@ class SysmonView:
 #: A model event an instance keeps: its position in the facts table, or (a Sysmon event, which
 #: the table does not hold) its `Ref`; None for none.
 Held = Ref | int | None
+#: Where an instance's life begins or ends: the position in the facts table of the event it
+#: begins or ends at, the bound itself when that event is not there, None for none.
+Bound = tuple[int, int] | int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +130,17 @@ class Process:
     integrity: str | None
     exited_at: Held
     replaced_by_at: Held
-    start: tuple[int, int] | None
-    end: tuple[int, int] | None
+    #: `start`/`end` as the position in the facts table of the event they are the time of
+    #: (a `(ts, order)` bound itself when that event is not there, as a Sysmon one).
+    start_at: Bound
+    end_at: Bound
     first_seen_at: Ref | int
     pre_existing: bool
     confidence: str
     reason: str
-    names_at: tuple[tuple[str, Ref | int], ...]
+    #: Every name with the record naming it; None for the usual one: its image, named by its
+    #: first record (`names` words both ways alike).
+    names_at: tuple[tuple[str, Ref | int], ...] | None
     children: tuple[int, ...]
     handles: tuple[int, ...]
     #: Sysmon's view of the same instance (None when Sysmon never names it): one field, so that
@@ -165,7 +172,24 @@ class Process:
         return self._held(self.first_seen_at)
 
     @property
+    def start(self) -> tuple[int, int] | None:
+        return self._bound(self.start_at)
+
+    @property
+    def end(self) -> tuple[int, int] | None:
+        return self._bound(self.end_at)
+
+    def _bound(self, bound: Bound) -> tuple[int, int] | None:
+        if isinstance(bound, int):
+            assert self.facts is not None
+            return self.facts.key(bound)
+        return bound
+
+    @property
     def names(self) -> tuple[tuple[str, Ref], ...]:
+        if self.names_at is None:
+            assert self.image is not None
+            return ((self.image, self.first_seen),)
         return tuple((name, self._held(held)) for name, held in self.names_at)
 
     def _held(self, held: Ref | int) -> Ref:
@@ -388,10 +412,11 @@ class ProcessTracker:
         out: list[Process] = []
         procs = self.procs
         keep = _keeper(facts)
+        bound = _bounder(facts)
         for i in range(len(procs) - 1, -1, -1):
             p = procs[i]
             confidence, reason = self._confidence(p)
-            created = keep(p.created)
+            created, exited, replaced_by = keep(p.created), keep(p.exited), keep(p.replaced_by)
             first = created if p.first_seen is p.created and created is not None else keep(p.first_seen)
             assert first is not None
             names = tuple(p.names.values())
@@ -417,15 +442,16 @@ class ProcessTracker:
                     logon_id=p.logon_id,
                     elevation=p.elevation,
                     integrity=p.integrity,
-                    exited_at=keep(p.exited),
-                    replaced_by_at=keep(p.replaced_by),
-                    start=p.start,
-                    end=p.end,
+                    exited_at=exited,
+                    replaced_by_at=replaced_by,
+                    start_at=bound(p.start, created, exited, replaced_by),
+                    end_at=bound(p.end, exited, replaced_by, created),
                     first_seen_at=first,
                     pre_existing=p.created is None and p.previous is None,
                     confidence=confidence,
                     reason=reason,
-                    names_at=tuple((n, first if r is p.first_seen else keep(r) or first) for n, r in names),
+                    names_at=None if len(names) == 1 and names[0][0] is p.image and names[0][1] is p.first_seen
+                    else tuple((n, first if r is p.first_seen else keep(r) or first) for n, r in names),
                     children=tuple(p.children),
                     handles=tuple(p.handles),
                     sysmon=None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
@@ -471,6 +497,23 @@ def _keeper(facts: FactsTable) -> Callable[[Ref | None], Held]:
         pos = facts.at_order(ref.order)
         return ref if pos is None else pos
     return keep
+
+
+def _bounder(facts: FactsTable) -> Callable[..., Bound]:
+    """What an instance keeps of a `start`/`end` bound: the position in `facts` of the event it
+    is the key of (the same int object as one of `held`, its events' positions, when it is one of
+    them: no int of its own), else the bound itself."""
+    def bound(key: tuple[int, int] | None, *held: Held) -> Bound:
+        if key is None:
+            return None
+        pos = facts.at_order(key[1])
+        if pos is None or facts.key(pos) != key:
+            return key
+        for at in held:
+            if at == pos and type(at) is int:
+                return at
+        return pos
+    return bound
 
 
 def same_process(proc: _Proc, image: str | None, first: Ref, then: Ref) -> bool:

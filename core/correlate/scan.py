@@ -189,13 +189,13 @@ class Scan:
 
     def __init__(self) -> None:
         self.procs = ProcessTracker()
-        self.handles = HandleTracker()
         self.sessions = SessionTracker()
         self.sysmon = SysmonTracker(self.procs)
         self.access = AccessTracker()
         #: The model's events' facts, in columns (`core.correlate.facts`): one object per
         #: event would be most of the model's memory.
         self.facts = FactsTable()
+        self.handles = HandleTracker(self.facts)
         #: Sysmon events, apart: the model's events (`facts`) stay those of the roles table.
         self.sysmon_facts: dict[int, SysmonFacts] = {}
         self.computers: dict[str, str] = {}
@@ -315,11 +315,11 @@ class Scan:
         before = len(self.handles.handles)
         args = (found.host, found.computer, pid, idx, hid, found.ref, values)
         if role.act is Act.OPEN:
-            handle = self.handles.open(*args)
+            handle = self.handles.open(*args, at=len(self.facts))
         elif role.act is Act.USE:
             handle = self.handles.use(*args, at=len(self.facts))  # this event's place: added after its step
         else:
-            handle = self.handles.close(*args)
+            handle = self.handles.close(*args, at=len(self.facts))
         self._own(handle, before)
         found.source_handle = handle
         if role.act is Act.OPEN and (values.get("ObjectType") or "").casefold() == "process":
@@ -350,6 +350,7 @@ class Scan:
             found.target_proc,
             tpid,
             found.target_hid,
+            at=len(self.facts),
         )
         if target is not None:
             self._own(target, before)

@@ -33,6 +33,9 @@ from core.store.correlation_tables import CHUNK, NodeRow
 
 #: Nodes of one tree read at most (a hostile log's tree beyond it is read a page at a time).
 MAX_WALK = 1_000_000
+#: Distinct subtrees a writer remembers (about 200 bytes each): a list's trees share mostly with
+#: their neighbours', and all of them were 115 MB at a million events (20,000 Handles lines).
+SUBTREES_KEPT = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +50,10 @@ Shown = tuple[str, str | None, str | None, int | None, str | None]
 
 
 class TreeWriter:
-    """Writes event trees into a store's `corr_t*` tables, each distinct subtree once (within
-    one writer: the digests of the subtrees written so far, 16 bytes each, are kept). A tree is
-    any nodes with `children`; `shown(node)` says what each one shows."""
+    """Writes event trees into a store's `corr_t*` tables, each distinct subtree once among
+    the last SUBTREES_KEPT written by this writer (their digests are kept; one seen again after
+    that is written again, under another id). A tree is any nodes with `children`;
+    `shown(node)` says what each one shows."""
 
     def __init__(self, conn: sqlite3.Connection, shown: Callable[[Any], Shown]) -> None:
         self._conn = conn
@@ -63,6 +67,8 @@ class TreeWriter:
 
     def add(self, store_id: int, roots: Sequence[Any]) -> None:
         """Keep the tree of event `store_id` (written by `flush`, or when enough are pending)."""
+        if len(self._ids) >= SUBTREES_KEPT:
+            self._ids.clear()
         self._trees.append((store_id, self._node(_Top(tuple(roots)))))
         if len(self._nodes) + len(self._edges) >= CHUNK:
             self.flush()
