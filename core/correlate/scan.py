@@ -18,6 +18,7 @@ from core.correlate.facts import Facts, FactsTable, SysmonFacts, make_ref
 from core.correlate.handles import HandleTracker
 from core.correlate.processes import ProcessTracker, Ref
 from core.correlate.roles import (
+    HANDLE_ACTS,
     ROLES,
     SYSMON,
     Act,
@@ -187,13 +188,34 @@ def timed(events: Iterable[EventKeys]) -> Iterator[Item]:
 
 #: A model event as `Scan.feed` takes it: store id, record id, EventID, logged time, place on
 #: the time line, computer as logged, and the EventData fields the engine reads (`values_of`).
-ScanEvent = tuple[int, int, int, "int | None", int, str, Values]
+ScanEvent = tuple[int, int, int, "int | None", int, str, Values, "Prepared | None"]
+#: What a handle event's fields say, read before the scan needs it (`prepare`): its logon id,
+#: user, pid, handle value and process name.
+Prepared = tuple["int | None", "str | None", "int | None", "int | None", "str | None"]
+
+
+def prepare(event_id: int, values: Values) -> Prepared | None:
+    """What the scan reads of a handle event's `values` (`Scan._handle_event`), None for any
+    other event: a pure function of the event, so computed once per distinct EventData, and
+    by the reading child (`core.correlate.scan_reader`) rather than by the scan."""
+    role = ROLES.get(event_id)
+    if role is None or role.act not in HANDLE_ACTS:
+        return None
+    get = values.get
+    names = role.logon_id
+    lid = as_int(get(names[0])) if len(names) == 1 else logon_of(values, names)
+    domain, name = role.user
+    names = role.source_pid
+    pid = as_int(get(names[0])) if len(names) == 1 else pid_of(values, names)
+    return lid, user_name(get(domain), get(name)), pid, as_int(get(role.source_handle)), get(role.source_name)
+
 
 def scan_events(items: Iterable[Item]) -> Iterator[ScanEvent]:
     """`items` (`time_order`, `timed`) as the scan takes them."""
     for it in items:
         key = it.key
-        yield key.id, key.record_id, key.event_id, key.filetime, it.ts, key.computer, it.values
+        yield (key.id, key.record_id, key.event_id, key.filetime, it.ts, key.computer, it.values,
+               prepare(key.event_id, it.values))
 
 
 #: Distinct EventData blobs `stream` keeps decoded (cleared when full): a log repeats them (the
@@ -203,22 +225,23 @@ DECODED = 2048
 
 def stream(batches: Iterable[list[KeyRow]], pairs_of: Callable[[bytes | None], Pairs]) -> Iterator[ScanEvent]:
     """`timed` for the store's raw rows (`Store.iter_key_rows`, decoded by `pairs_of`): each
-    distinct EventData blob decoded and reduced once while it repeats (the trackers only read
-    the values), no object made per event but the scan's."""
+    distinct EventData blob (of an EventID) decoded, reduced and `prepare`d once while it
+    repeats (the trackers only read the values), no object made per event but the scan's."""
     scanned = frozenset(scanned_event_ids())
-    decoded: dict[bytes | None, Values] = {}
+    decoded: dict[tuple[int, bytes | None], tuple[Values, Prepared | None]] = {}
     for rows in batches:
         for sid, ts, record_id, eid, logged, data in rows:
             if eid not in scanned:
                 continue
             if ts is None:
                 raise ValueError("an event without a time cannot be streamed in time order")
-            values = decoded.get(data)
-            if values is None:
+            seen = decoded.get((eid, data))
+            if seen is None:
                 if len(decoded) >= DECODED:
                     decoded.clear()
-                values = decoded[data] = values_of(pairs_of(data))
-            yield sid, record_id, eid, ts, ts, logged, values
+                values = values_of(pairs_of(data))
+                seen = decoded[(eid, data)] = values, prepare(eid, values)
+            yield sid, record_id, eid, ts, ts, logged, *seen
 
 
 _OPEN, _USE, _CLOSE = Act.OPEN, Act.USE, Act.CLOSE
@@ -242,7 +265,7 @@ class Scan:
         # Plain functions, not bound methods: those would make the scan a reference cycle, which
         # the model's freeze (`core.store.gc_pause`) would then keep, trackers and all, as long
         # as the process lives.
-        steps: dict[Act, Callable[[Scan, Facts, Values, Role], None]] = {
+        steps: dict[Act, Callable[[Scan, Facts, Values, Role, Prepared | None], None]] = {
             Act.CREATE: Scan._created,
             Act.EXIT: Scan._exited,
             Act.OPEN: Scan._handle_event,
@@ -265,7 +288,7 @@ class Scan:
         """Feed `events` in time order; `finish` once every one is fed."""
         places: dict[str, tuple[str, str]] = {}
         steps, add = self._steps, self.facts.add
-        for order, (sid, record_id, eid, filetime, ts, logged, values) in enumerate(events):
+        for order, (sid, record_id, eid, filetime, ts, logged, values, prepared) in enumerate(events):
             place = places.get(logged)
             if place is None:  # the computer case-folded (scope) and as first logged (shown)
                 host = sys.intern(logged.casefold())
@@ -279,7 +302,7 @@ class Scan:
             # The table's own EventID int, not the one read from the row: the Refs instances
             # keep (their 4688, 4689...) then share one.
             found = Facts(make_ref(sid, record_id, event_id, filetime, ts, order), host, computer)
-            step(self, found, values, role)
+            step(self, found, values, role, prepared)
             add(found)
 
     def finish(self) -> None:
@@ -325,7 +348,7 @@ class Scan:
         domain, name = role.user
         found.user = user_name(values.get(domain), values.get(name))
 
-    def _created(self, found: Facts, values: Values, role: Role) -> None:
+    def _created(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
         pid = pid_of(values, role.target_pid)
         self._subject(found, values, role)
         if pid is None:
@@ -344,7 +367,7 @@ class Scan:
         found.logon_id = logon
         found.user = self.procs.procs[child].user
 
-    def _exited(self, found: Facts, values: Values, role: Role) -> None:
+    def _exited(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
         self._subject(found, values, role)
         pid = pid_of(values, role.source_pid)
         if pid is None:
@@ -354,22 +377,16 @@ class Scan:
         self.procs.exit(idx, found.ref)
         self.handles.process_exited(idx, found.ref, self.procs.procs[idx].handles)
 
-    def _handle_event(self, found: Facts, values: Values, role: Role) -> None:
-        """A 4656/4661, 4663/4660 or 4658: `_subject` and the tracker calls inlined (five
-        events in six of a busy log are these)."""
-        get = values.get
-        names = role.logon_id
-        found.logon_id = as_int(get(names[0])) if len(names) == 1 else logon_of(values, names)
-        domain, name = role.user
-        found.user = user_name(get(domain), get(name))
-        names = role.source_pid
-        pid = as_int(get(names[0])) if len(names) == 1 else pid_of(values, names)
-        hid = found.source_hid = as_int(get(role.source_handle))
+    def _handle_event(self, found: Facts, values: Values, role: Role, prepared: Prepared | None) -> None:
+        """A 4656/4661, 4663/4660 or 4658 (five events in six of a busy log), its fields read
+        beforehand (`prepare`)."""
+        assert prepared is not None
+        found.logon_id, found.user, pid, hid, name = prepared
+        found.source_hid = hid
         if pid is None:
             return
         act, host, computer, ref = role.act, found.host, found.computer, found.ref
-        idx, found.source_note = self.procs.resolve(host, computer, pid, ref, name=get(role.source_name),
-                                                    grace=act is _CLOSE)
+        idx, found.source_note = self.procs.resolve(host, computer, pid, ref, name=name, grace=act is _CLOSE)
         found.source_pid, found.source_proc = pid, idx
         if not hid:
             return
@@ -384,10 +401,10 @@ class Scan:
         if handle >= before:  # `_own`
             self.procs.procs[handles.handles[handle].process].handles.append(handle)
         found.source_handle = handle
-        if act is _OPEN and (get("ObjectType") or "").casefold() == "process":
-            self.access.opened(ref, host, idx, handle, get("ObjectName"), as_int(get("AccessMask")))
+        if act is _OPEN and (values.get("ObjectType") or "").casefold() == "process":
+            self.access.opened(ref, host, idx, handle, values.get("ObjectName"), as_int(values.get("AccessMask")))
 
-    def _duplicated(self, found: Facts, values: Values, role: Role) -> None:
+    def _duplicated(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
         self._subject(found, values, role)
         spid = pid_of(values, role.source_pid)
         tpid = pid_of(values, role.target_pid)
@@ -416,7 +433,7 @@ class Scan:
             self._own(target, before)
             found.target_handle = target
 
-    def _session_event(self, found: Facts, values: Values, role: Role) -> None:
+    def _session_event(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
         self._subject(found, values, role)
         lid = found.logon_id
         if not lid:

@@ -3,7 +3,8 @@
 Reading a million model events from SQLite and decoding their EventData is a fifth of the
 model's build, and a thread would not help (decoding holds the GIL). A child
 (`python -m core.correlate.scan_reader DB EVENTIDS...`) reads them in time order, decodes and
-reduces them (`core.correlate.scan.stream`) and writes them as `marshal`led frames of
+reduces them and reads what the scan needs of handle events (`core.correlate.scan.stream`,
+`prepare`), and writes them as `marshal`led frames of
 `ScanEvent`s on its stdout; the scan takes them in that order (one C call per frame here,
 instead of a row, a decode and a reduction per event).
 
@@ -22,10 +23,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
 from core.correlate.scan import Scan, ScanEvent, stream
-from core.store.child_process import ChildFailed, die_with_parent, module_command
+from core.store.child_process import ROOT, ChildFailed, die_with_parent, module_command
 from core.store.store import Store
 
 #: What `scan_stored` passes each batch read through (the build's progress).
@@ -55,10 +57,12 @@ def child_frames(store: Store, event_ids: Iterable[int], expected: int) -> Itera
     """The model events of `event_ids` in time order, a frame at a time, read by a child from
     `store`'s file; `ChildFailed` unless it reads exactly `expected` of them (the caller's count,
     in its own snapshot). The child is killed if the caller stops early."""
-    cmd, env = module_command(__name__, str(store.path), *map(str, event_ids))
+    cmd, env = module_command(__name__, str(Path(store.path).resolve()), *map(str, event_ids))
     try:
+        # Run from the project's folder: `-m` looks there first, so the child is this same code
+        # (its frames are this code's) whatever the current folder holds.
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env)
+                                env=env, cwd=ROOT)
     except OSError as exc:
         raise ChildFailed(f"the reading process could not start: {exc}") from exc
     assert proc.stdout is not None
@@ -112,9 +116,10 @@ def _write_frames(store: Store, event_ids: list[int], out: object) -> None:
     write = out.write  # type: ignore[attr-defined]
     computers: dict[str, str] = {}
     frame: list[ScanEvent] = []
-    for sid, record_id, eid, filetime, ts, logged, values in stream(store.iter_key_rows(event_ids), store.pairs_of):
+    for sid, record_id, eid, filetime, ts, logged, values, prepared in stream(store.iter_key_rows(event_ids),
+                                                                              store.pairs_of):
         # One computer string per frame (marshal writes an object met twice once).
-        frame.append((sid, record_id, eid, filetime, ts, computers.setdefault(logged, logged), values))
+        frame.append((sid, record_id, eid, filetime, ts, computers.setdefault(logged, logged), values, prepared))
         if len(frame) >= FRAME_EVENTS:
             data = marshal.dumps(frame)
             write(_HEADER.pack(len(data)) + data)
