@@ -38,6 +38,9 @@ WELL_KNOWN: dict[int, str] = {
 LOGON_WINDOW = 2 * TICKS_PER_SECOND
 #: Source addresses that mean "this computer itself" (not a remote source).
 LOOPBACK = frozenset(("::1", "127.0.0.1"))
+#: Keys beyond any event's (`SessionTracker._until`): before any order, after any time.
+_FIRST = -(1 << 64)
+_NEVER = (1 << 128, 0)
 #: The 4624 ElevatedToken values (`%%1842` Yes, `%%1843` No; some exports render the word).
 _ELEVATED = {"%%1842": True, "yes": True, "%%1843": False, "no": False}
 
@@ -185,6 +188,10 @@ class SessionTracker:
         self._answers: dict[SessionChoice, SessionChoice] = {}
         #: The shared answer by what it was made from (`choose_at`); emptied when sessions change.
         self._memo: dict[tuple[object, ...], SessionChoice] = {}
+        #: The last answer per (host, computer as logged, logon id, user) and the keys [from,
+        #: until) it holds for (`_until`): the events of one session mostly follow each other.
+        self._last: dict[tuple[str, str, int, str | None],
+                         tuple[tuple[int, int], tuple[int, int], SessionChoice]] = {}
         #: One string object per distinct 4624 value (packages, types, workstations, addresses).
         self._strings: dict[str, str] = {}
         #: Processes whose logon id has no session, per (computer, logon id) (`finish`).
@@ -202,7 +209,7 @@ class SessionTracker:
     def _new(self, host: str, computer: str, lid: int, ref: Ref) -> _Session:
         s = _Session(len(self.sessions), host, computer, lid, ref)
         self.sessions.append(s)
-        self._memo.clear()  # an answer may change: only `choose` after the scan fills it
+        self._forget()  # an answer may change: only `choose` after the scan fills these
         # (start, index), kept sorted: a session starts at the event that created it
         bisect.insort(self._by_key.setdefault((host, lid), []), (ref.key, s.index))
         return s
@@ -238,7 +245,7 @@ class SessionTracker:
             idx = s.index
         self.sessions[idx].logoffs.append(ref)
         self.sessions[idx].logoffs_at.append(at)
-        self._memo.clear()
+        self._forget()
         return idx
 
     def privileged(self, host: str, computer: str, lid: int, ref: Ref, user: str | None, *, at: int) -> None:
@@ -281,7 +288,7 @@ class SessionTracker:
             if s.privileges is None:
                 s.privileges, s.privileges_at = ref, at
         self._privileges = []  # done with: a model keeps its tracker
-        self._memo.clear()
+        self._forget()
 
     def choose(
         self, host: str, computer: str, lid: int, ref: Ref, user: str | None, *, adjacent: bool = False
@@ -299,6 +306,10 @@ class SessionTracker:
         `_memo` key, so that the events of a session (all but a few of a log's) reuse the shared
         answer without its text being formatted and hashed again (a third of the model's
         session work at a million events)."""
+        if not adjacent:
+            last = self._last.get((host, computer, lid, user))
+            if last is not None and last[0] <= key < last[1]:
+                return last[2]
         idx = self._find(host, lid, key, adjacent)
         memo: tuple[object, ...]
         if idx is not None:
@@ -320,7 +331,34 @@ class SessionTracker:
         if choice is None:
             made = self._choose(host, computer, lid, key, user, adjacent)
             choice = self._memo[memo] = self._answers.setdefault(made, made)
+        if not adjacent:
+            self._last[(host, computer, lid, user)] = (key, self._until(host, lid, key, idx), choice)
         return choice
+
+    def _until(self, host: str, lid: int, key: tuple[int, int], idx: int | None) -> tuple[int, int]:
+        """The first key after `key` where the answer of `choose_at` (not `adjacent`) may differ:
+        where a later session of the id starts, or comes within LOGON_WINDOW, or where the found
+        session's 4624 or a logoff is passed. Each of those conditions only turns one way as
+        the key grows, so the answer holds up to the nearest one still ahead."""
+        bounds = [_NEVER]
+        starts = self._by_key.get((host, lid))
+        if starts:
+            pos = bisect.bisect_right(starts, (key, len(self.sessions) if self._frozen is None else len(self._frozen)))
+            if pos < len(starts):
+                start = starts[pos][0]
+                bounds += [start, (start[0] - LOGON_WINDOW, _FIRST)]
+        if idx is not None:
+            s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
+            logon = s.logon
+            if logon is not None:
+                bounds.append(logon.key)
+            bounds += [(r.ts, r.order + 1) for r in s.logoffs]  # just after it: where `r.key < key` turns
+        return min(b for b in bounds if b > key)
+
+    def _forget(self) -> None:
+        """Sessions changed: the remembered answers may be wrong."""
+        self._memo.clear()
+        self._last.clear()
 
     def _choose(
         self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, adjacent: bool
@@ -401,7 +439,7 @@ class SessionTracker:
             for s in self.sessions
         ]
         self._frozen, self.sessions = tuple(frozen), []
-        self._memo = {}
+        self._forget()
         return frozen
 
     def assign(self, processes: tuple[Process, ...]) -> dict[int, list[int]]:

@@ -137,12 +137,12 @@ def test_remembered_session_answers_are_those_made_afresh() -> None:
     for ts in range(0, 400 * tick, tick // 2):
         for lid in (0x10, 0x20, 0x30, 0x40, 0x3E7, 0x99):
             for user, adjacent in ((None, False), ("carol", False), ("carol", True), ("dave", False)):
-                for host in ("pc", "other"):  # no 4624 at all on "other"
+                for host, computer in (("pc", "PC"), ("other", "OTHER"), ("other", "Other")):  # no 4624 on it
                     key = (ts, 1)
-                    fresh = tracker._choose(host, host.upper(), lid, key, user, adjacent)
-                    got = tracker.choose_at(host, host.upper(), lid, key, user, adjacent)
+                    fresh = tracker._choose(host, computer, lid, key, user, adjacent)
+                    got = tracker.choose_at(host, computer, lid, key, user, adjacent)
                     assert got == fresh
-                    assert tracker.choose(host, host.upper(), lid, _ref(1, ts), user, adjacent=adjacent) is got
+                    assert tracker.choose(host, computer, lid, _ref(1, ts), user, adjacent=adjacent) is got
                     made.append(got)
     assert len({id(c) for c in made}) == len(set(made))  # equal answers: one object
 
