@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
-from core.correlate import scan_reader
 from core.correlate.access import AccessGroup, ImageIndex, process_accesses
 from core.correlate.attach import Attachment
 from core.correlate.chain import links_of
@@ -48,6 +47,7 @@ from core.correlate.scan import (
     pid_of,
     record_id_of,
     scan_events,
+    stream,
     time_order,
     timed,  # noqa: F401 - the streamed read of `Store.iter_keys`, as the tests call it
     user_of,
@@ -162,12 +162,11 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
     ids = scanned_event_ids()
     with store.snapshot(), gc_paused() as pause:
         scan = Scan()
-        total = store.count_of(ids) if progress is not None or scan_reader.finished(store) else 0
+        total = store.count_of(ids) if progress is not None else 0
         if store.count_of(ids, without_time=True):
             scan.run(scan_events(time_order(_counted(store.iter_events_of(ids), total, progress))))
         else:
-            scan = scan_reader.scan_stored(store, ids, total,
-                                           lambda batches: _counted_batches(batches, total, progress))
+            scan.run(stream(_counted_batches(store.iter_key_rows(ids), total, progress), store.pairs_of))
         model = CorrelationModel(scan)
         model.attach_events(store.iter_keys_of(ATTACHED_EVENT_IDS, order=Order.EVENT_ID))
         pause.freeze = len(scan.facts) >= FREEZE_EVENTS

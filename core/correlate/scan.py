@@ -196,8 +196,8 @@ Prepared = tuple["int | None", "str | None", "int | None", "int | None", "str | 
 
 def prepare(event_id: int, values: Values) -> Prepared | None:
     """What the scan reads of a handle event's `values` (`Scan._handle_event`), None for any
-    other event: a pure function of the event, so computed once per distinct EventData, and
-    by the reading child (`core.correlate.scan_reader`) rather than by the scan."""
+    other event: a pure function of the event, so computed once per distinct EventData
+    (`stream`) rather than once per event."""
     role = ROLES.get(event_id)
     if role is None or role.act not in HANDLE_ACTS:
         return None

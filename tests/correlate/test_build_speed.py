@@ -1,92 +1,20 @@
-"""The model build's fast paths give the answers of the plain ones: events read and decoded by a
-child process, EventData decoded once while it repeats, session answers remembered, sessions
-assigned from the facts' columns, image names' keys remembered."""
+"""The model build's fast paths give the answers of the plain ones: EventData decoded and read
+once while it repeats, session answers remembered, sessions assigned from the facts' columns,
+image names' keys remembered."""
 
 from __future__ import annotations
 
 import marshal
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.correlate import processes, scan_reader
+from core.correlate import processes
 from core.correlate.facts import Facts, FactsTable
-from core.correlate.model import build_model, model_from_store
 from core.correlate.processes import Ref
 from core.correlate.scan import DECODED, prepare, stream, values_of
 from core.correlate.sessions import SessionTracker
-from core.store.child_process import ChildFailed
 from core.store.store import Store
-from tests.correlate.events import load
-from tests.correlate.test_correlate_store import _answers, _hand_made, _stored
-
-
-def _finished_store(tmp_path: Path) -> tuple[Store, list[Any]]:
-    store, stored = _stored(tmp_path, load(*_hand_made()))
-    store.set_meta("complete", "1")
-    return store, stored
-
-
-def test_a_child_reads_the_events_and_the_model_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store, stored = _finished_store(tmp_path)
-    try:
-        expected = _answers(build_model(stored), stored)
-        monkeypatch.setattr(scan_reader, "CHILD_EVENTS", 0)
-
-        def not_here(*_args: object, **_kwargs: object) -> None:
-            raise AssertionError("read in process")
-
-        monkeypatch.setattr(Store, "iter_key_rows", not_here)  # the child's own Store is not patched
-        calls: list[tuple[int, int]] = []
-        model = model_from_store(store, lambda read, total: calls.append((read, total)))
-        assert _answers(model, stored) == expected
-        assert calls[0] == (0, len(stored)) and calls[-1] == (len(stored), len(stored))
-    finally:
-        store.close()
-
-
-@pytest.mark.parametrize("code", [
-    "import sys; sys.exit(3)",  # fails
-    "import sys; sys.stdout.buffer.write(b'\\x05\\x00'); sys.stdout.flush()",  # a short frame
-    "import sys; sys.stdout.buffer.write(bytes(8))",  # the end, but no event
-])
-def test_a_failing_child_is_replaced_by_a_read_in_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str
-) -> None:
-    store, stored = _finished_store(tmp_path)
-    try:
-        expected = _answers(build_model(stored), stored)
-        monkeypatch.setattr(scan_reader, "CHILD_EVENTS", 0)
-        monkeypatch.setattr(scan_reader, "module_command",
-                            lambda *_args: ([sys.executable, "-c", code], None))
-        assert _answers(model_from_store(store), stored) == expected
-    finally:
-        store.close()
-
-
-def test_a_child_reading_another_count_is_not_trusted(tmp_path: Path) -> None:
-    store, stored = _finished_store(tmp_path)
-    try:
-        with pytest.raises(ChildFailed, match=f"read {len(stored)} of {len(stored) + 1}"):
-            list(scan_reader.child_frames(store, sorted({se.event.event_id for se in stored}), len(stored) + 1))
-    finally:
-        store.close()
-
-
-def test_only_a_big_finished_store_file_is_read_by_a_child(tmp_path: Path) -> None:
-    store, _ = _stored(tmp_path, load(*_hand_made()))
-    try:
-        assert not scan_reader.usable(store, scan_reader.CHILD_EVENTS)  # still being written
-        store.set_meta("complete", "1")
-        assert scan_reader.usable(store, scan_reader.CHILD_EVENTS)
-        assert not scan_reader.usable(store, scan_reader.CHILD_EVENTS - 1)
-    finally:
-        store.close()
-    with Store(":memory:") as memory:
-        memory.set_meta("complete", "1")
-        assert not scan_reader.usable(memory, scan_reader.CHILD_EVENTS)
 
 
 def test_repeated_event_data_is_decoded_once_and_reads_as_before() -> None:
