@@ -265,14 +265,31 @@ class _Proc:
     sysmon_events: list[Ref] | None = None  # made on first use: most logs have no Sysmon
 
     def add_name(self, name: str | None, ref: Ref) -> None:
-        if name is None or name.strip() in _NO_NAME:
+        if name is None:
             return
-        key = basename(name).casefold()
+        key = _NAME_KEYS.get(name)
+        if key is None:
+            key = _name_key(name)
         if key and key not in self.names:
             name = sys.intern(name)
             self.names[key] = (name, ref)
             if self.image is None:
                 self.image = name
+
+
+#: `_name_key` by image name as logged, bounded (cleared when full): every handle event names
+#: its process, the same few images over and over (its `basename` was a tenth of the scan).
+_NAME_KEYS: dict[str, str] = {}
+NAME_KEYS = 4096
+
+
+def _name_key(name: str) -> str:
+    """The key `Process.names` keeps `name` under ("" for no name), remembered."""
+    key = "" if name.strip() in _NO_NAME else basename(name).casefold()
+    if len(_NAME_KEYS) >= NAME_KEYS:
+        _NAME_KEYS.clear()
+    _NAME_KEYS[name] = key
+    return key
 
 
 def _user(domain: str | None, name: str | None) -> str | None:

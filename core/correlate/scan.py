@@ -18,6 +18,7 @@ from core.correlate.facts import Facts, FactsTable, SysmonFacts, make_ref
 from core.correlate.handles import HandleTracker
 from core.correlate.processes import ProcessTracker, Ref
 from core.correlate.roles import (
+    HANDLE_ACTS,
     ROLES,
     SYSMON,
     Act,
@@ -33,9 +34,10 @@ from core.model.event import Event, EventKeys
 from core.model.values import as_int as parse_int
 
 if TYPE_CHECKING:
-    from core.store.store import StoredEvent
+    from core.store.store import KeyRow, StoredEvent
 
 Values = dict[str, str | None]
+Pairs = tuple[tuple[str, str], ...]
 
 #: EventData names the trackers read besides those the roles table names, so that exports that
 #: change their case still match.
@@ -184,6 +186,67 @@ def timed(events: Iterable[EventKeys]) -> Iterator[Item]:
         yield Item(key, values_of(key.data), key.filetime)
 
 
+#: A model event as `Scan.feed` takes it: store id, record id, EventID, logged time, place on
+#: the time line, computer as logged, and the EventData fields the engine reads (`values_of`).
+ScanEvent = tuple[int, int, int, "int | None", int, str, Values, "Prepared | None"]
+#: What a handle event's fields say, read before the scan needs it (`prepare`): its logon id,
+#: user, pid, handle value and process name.
+Prepared = tuple["int | None", "str | None", "int | None", "int | None", "str | None"]
+
+
+def prepare(event_id: int, values: Values) -> Prepared | None:
+    """What the scan reads of a handle event's `values` (`Scan._handle_event`), None for any
+    other event: a pure function of the event, so computed once per distinct EventData
+    (`stream`) rather than once per event."""
+    role = ROLES.get(event_id)
+    if role is None or role.act not in HANDLE_ACTS:
+        return None
+    get = values.get
+    names = role.logon_id
+    lid = as_int(get(names[0])) if len(names) == 1 else logon_of(values, names)
+    domain, name = role.user
+    names = role.source_pid
+    pid = as_int(get(names[0])) if len(names) == 1 else pid_of(values, names)
+    return lid, user_name(get(domain), get(name)), pid, as_int(get(role.source_handle)), get(role.source_name)
+
+
+def scan_events(items: Iterable[Item]) -> Iterator[ScanEvent]:
+    """`items` (`time_order`, `timed`) as the scan takes them."""
+    for it in items:
+        key = it.key
+        yield (key.id, key.record_id, key.event_id, key.filetime, it.ts, key.computer, it.values,
+               prepare(key.event_id, it.values))
+
+
+#: Distinct EventData blobs `stream` keeps decoded (cleared when full): a log repeats them (the
+#: same handle used again and again logs the same 4663), and decoding is a third of the scan.
+DECODED = 2048
+
+
+def stream(batches: Iterable[list[KeyRow]], pairs_of: Callable[[bytes | None], Pairs]) -> Iterator[ScanEvent]:
+    """`timed` for the store's raw rows (`Store.iter_key_rows`, decoded by `pairs_of`): each
+    distinct EventData blob (of an EventID) decoded, reduced and `prepare`d once while it
+    repeats (the trackers only read the values), no object made per event but the scan's."""
+    scanned = frozenset(scanned_event_ids())
+    decoded: dict[tuple[int, bytes | None], tuple[Values, Prepared | None]] = {}
+    for rows in batches:
+        for sid, ts, record_id, eid, logged, data in rows:
+            if eid not in scanned:
+                continue
+            if ts is None:
+                raise ValueError("an event without a time cannot be streamed in time order")
+            seen = decoded.get((eid, data))
+            if seen is None:
+                if len(decoded) >= DECODED:
+                    decoded.clear()
+                values = values_of(pairs_of(data))
+                seen = decoded[(eid, data)] = values, prepare(eid, values)
+            yield sid, record_id, eid, ts, ts, logged, *seen
+
+
+_OPEN, _USE, _CLOSE = Act.OPEN, Act.USE, Act.CLOSE
+
+
 class Scan:
     """Feeds events in time order to the process, handle and session trackers."""
 
@@ -202,7 +265,7 @@ class Scan:
         # Plain functions, not bound methods: those would make the scan a reference cycle, which
         # the model's freeze (`core.store.gc_pause`) would then keep, trackers and all, as long
         # as the process lives.
-        steps: dict[Act, Callable[[Scan, Facts, Values, Role], None]] = {
+        steps: dict[Act, Callable[[Scan, Facts, Values, Role, Prepared | None], None]] = {
             Act.CREATE: Scan._created,
             Act.EXIT: Scan._exited,
             Act.OPEN: Scan._handle_event,
@@ -216,28 +279,35 @@ class Scan:
         #: Each row's step, by EventID (one lookup per event).
         self._steps = {eid: (steps[role.act], role, eid) for eid, role in ROLES.items()}
 
-    def run(self, items: Iterable[Item]) -> None:
-        """Feed `items`, which must be in time order (`time_order`, `timed`)."""
-        hosts: dict[str, str] = {}
-        steps, facts = self._steps, self.facts
-        for order, item in enumerate(items):
-            key = item.key
-            host = hosts.get(key.computer)
-            if host is None:
-                host = hosts[key.computer] = sys.intern(key.computer.casefold())
-            computer = self.computers.setdefault(host, sys.intern(key.computer))
-            entry = steps.get(key.event_id)
+    def run(self, events: Iterable[ScanEvent]) -> None:
+        """Feed `events`, which must be in time order (`scan_events(time_order(...))`, `stream`)."""
+        self.feed(events)
+        self.finish()
+
+    def feed(self, events: Iterable[ScanEvent]) -> None:
+        """Feed `events` in time order; `finish` once every one is fed."""
+        places: dict[str, tuple[str, str]] = {}
+        steps, add = self._steps, self.facts.add
+        for order, (sid, record_id, eid, filetime, ts, logged, values, prepared) in enumerate(events):
+            place = places.get(logged)
+            if place is None:  # the computer case-folded (scope) and as first logged (shown)
+                host = sys.intern(logged.casefold())
+                place = places[logged] = (host, self.computers.setdefault(host, sys.intern(logged)))
+            host, computer = place
+            entry = steps.get(eid)
             if entry is None:
-                ref = make_ref(key.id, key.record_id, key.event_id, key.filetime, item.ts, order)
-                self._sysmon_event(ref, host, computer, item.values)
+                self._sysmon_event(make_ref(sid, record_id, eid, filetime, ts, order), host, computer, values)
                 continue
             step, role, event_id = entry
             # The table's own EventID int, not the one read from the row: the Refs instances
             # keep (their 4688, 4689...) then share one.
-            ref = make_ref(key.id, key.record_id, event_id, key.filetime, item.ts, order)
-            found = Facts(ref, host, computer)
-            step(self, found, item.values, role)
-            facts.add(found)
+            found = Facts(make_ref(sid, record_id, event_id, filetime, ts, order), host, computer)
+            step(self, found, values, role, prepared)
+            add(found)
+
+    def finish(self) -> None:
+        """What needs every event first: 4690 sources, accesses, privileges, sessions."""
+        steps, facts = self._steps, self.facts
         self.handles.resolve_sources()
         self.access.join()
         self.sessions.finish_privileges()
@@ -250,7 +320,13 @@ class Scan:
             return self.sessions.choose(found.host, found.computer, found.logon_id, found.ref, found.user,
                                         adjacent=found.ref.event_id in adjacent_ids)
 
-        facts.assign_sessions(choose)
+        choose_at = self.sessions.choose_at
+
+        def choose_key(host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
+                       event_id: int) -> SessionChoice:
+            return choose_at(host, computer, lid, key, user, event_id in adjacent_ids)
+
+        facts.assign_sessions_at(choose_key)
         facts.finish()
         for sysmon in self.sysmon_facts.values():
             sysmon.session = choose(sysmon)
@@ -272,7 +348,7 @@ class Scan:
         domain, name = role.user
         found.user = user_name(values.get(domain), values.get(name))
 
-    def _created(self, found: Facts, values: Values, role: Role) -> None:
+    def _created(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
         pid = pid_of(values, role.target_pid)
         self._subject(found, values, role)
         if pid is None:
@@ -291,7 +367,7 @@ class Scan:
         found.logon_id = logon
         found.user = self.procs.procs[child].user
 
-    def _exited(self, found: Facts, values: Values, role: Role) -> None:
+    def _exited(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
         self._subject(found, values, role)
         pid = pid_of(values, role.source_pid)
         if pid is None:
@@ -301,32 +377,34 @@ class Scan:
         self.procs.exit(idx, found.ref)
         self.handles.process_exited(idx, found.ref, self.procs.procs[idx].handles)
 
-    def _handle_event(self, found: Facts, values: Values, role: Role) -> None:
-        self._subject(found, values, role)
-        pid = pid_of(values, role.source_pid)
-        hid = as_int(values.get(role.source_handle))
+    def _handle_event(self, found: Facts, values: Values, role: Role, prepared: Prepared | None) -> None:
+        """A 4656/4661, 4663/4660 or 4658 (five events in six of a busy log), its fields read
+        beforehand (`prepare`)."""
+        assert prepared is not None
+        found.logon_id, found.user, pid, hid, name = prepared
         found.source_hid = hid
         if pid is None:
             return
-        idx, found.source_note = self._resolve(found, pid, values.get(role.source_name), grace=role.act is Act.CLOSE)
+        act, host, computer, ref = role.act, found.host, found.computer, found.ref
+        idx, found.source_note = self.procs.resolve(host, computer, pid, ref, name=name, grace=act is _CLOSE)
         found.source_pid, found.source_proc = pid, idx
         if not hid:
             return
-        before = len(self.handles.handles)
-        args = (found.host, found.computer, pid, idx, hid, found.ref, values)
-        if role.act is Act.OPEN:
-            handle = self.handles.open(*args, at=len(self.facts))
-        elif role.act is Act.USE:
-            handle = self.handles.use(*args, at=len(self.facts))  # this event's place: added after its step
+        handles = self.handles
+        before = len(handles.handles)
+        if act is _USE:
+            handle = handles.use(host, computer, pid, idx, hid, ref, values, at=len(self.facts))  # added after
+        elif act is _OPEN:
+            handle = handles.open(host, computer, pid, idx, hid, ref, values, at=len(self.facts))
         else:
-            handle = self.handles.close(*args, at=len(self.facts))
-        self._own(handle, before)
+            handle = handles.close(host, computer, pid, idx, hid, ref, values, at=len(self.facts))
+        if handle >= before:  # `_own`
+            self.procs.procs[handles.handles[handle].process].handles.append(handle)
         found.source_handle = handle
-        if role.act is Act.OPEN and (values.get("ObjectType") or "").casefold() == "process":
-            self.access.opened(found.ref, found.host, idx, handle, values.get("ObjectName"),
-                               as_int(values.get("AccessMask")))
+        if act is _OPEN and (values.get("ObjectType") or "").casefold() == "process":
+            self.access.opened(ref, host, idx, handle, values.get("ObjectName"), as_int(values.get("AccessMask")))
 
-    def _duplicated(self, found: Facts, values: Values, role: Role) -> None:
+    def _duplicated(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
         self._subject(found, values, role)
         spid = pid_of(values, role.source_pid)
         tpid = pid_of(values, role.target_pid)
@@ -356,7 +434,7 @@ class Scan:
             self._own(target, before)
             found.target_handle = target
 
-    def _session_event(self, found: Facts, values: Values, role: Role) -> None:
+    def _session_event(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
         self._subject(found, values, role)
         lid = found.logon_id
         if not lid:

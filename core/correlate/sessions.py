@@ -38,6 +38,9 @@ WELL_KNOWN: dict[int, str] = {
 LOGON_WINDOW = 2 * TICKS_PER_SECOND
 #: Source addresses that mean "this computer itself" (not a remote source).
 LOOPBACK = frozenset(("::1", "127.0.0.1"))
+#: Keys beyond any event's (`SessionTracker._until`): before any order, after any time.
+_FIRST = -(1 << 64)
+_NEVER = (1 << 128, 0)
 #: The 4624 ElevatedToken values (`%%1842` Yes, `%%1843` No; some exports render the word).
 _ELEVATED = {"%%1842": True, "yes": True, "%%1843": False, "no": False}
 
@@ -183,6 +186,12 @@ class SessionTracker:
         self._privileges: list[tuple[str, str, int, Ref, str | None, int]] = []
         self.logons: Counter[str] = Counter()
         self._answers: dict[SessionChoice, SessionChoice] = {}
+        #: The shared answer by what it was made from (`choose_at`); emptied when sessions change.
+        self._memo: dict[tuple[object, ...], SessionChoice] = {}
+        #: The last answer per (host, computer as logged, logon id, user) and the keys [from,
+        #: until) it holds for (`_until`): the events of one session mostly follow each other.
+        self._last: dict[tuple[str, str, int, str | None],
+                         tuple[tuple[int, int], tuple[int, int], SessionChoice]] = {}
         #: One string object per distinct 4624 value (packages, types, workstations, addresses).
         self._strings: dict[str, str] = {}
         #: Processes whose logon id has no session, per (computer, logon id) (`finish`).
@@ -200,6 +209,7 @@ class SessionTracker:
     def _new(self, host: str, computer: str, lid: int, ref: Ref) -> _Session:
         s = _Session(len(self.sessions), host, computer, lid, ref)
         self.sessions.append(s)
+        self._forget()  # an answer may change: only `choose` after the scan fills these
         # (start, index), kept sorted: a session starts at the event that created it
         bisect.insort(self._by_key.setdefault((host, lid), []), (ref.key, s.index))
         return s
@@ -235,6 +245,7 @@ class SessionTracker:
             idx = s.index
         self.sessions[idx].logoffs.append(ref)
         self.sessions[idx].logoffs_at.append(at)
+        self._forget()
         return idx
 
     def privileged(self, host: str, computer: str, lid: int, ref: Ref, user: str | None, *, at: int) -> None:
@@ -247,13 +258,20 @@ class SessionTracker:
         `adjacent` is for a 4672, which is logged next to its own 4624: a session starting just
         after it wins over an earlier one begun longer before, since logon ids are reused after
         a reboot and the 4672 of the new logon usually precedes its 4624."""
-        starts = self._by_key.get((host, lid), [])
-        pos = bisect.bisect_right(starts, (ref.key, len(self.sessions) if self._frozen is None else len(self._frozen)))
-        after = (starts[pos] if later and pos < len(starts) and starts[pos][0][0] - ref.ts <= LOGON_WINDOW
+        return self._find(host, lid, ref.key, adjacent, later)
+
+    def _find(self, host: str, lid: int, key: tuple[int, int], adjacent: bool, later: bool = True) -> int | None:
+        """`find` of an event at `key` (its `Ref.key`): the scan's facts give keys, not `Ref`s."""
+        starts = self._by_key.get((host, lid))
+        if not starts:
+            return None
+        ts = key[0]
+        pos = bisect.bisect_right(starts, (key, len(self.sessions) if self._frozen is None else len(self._frozen)))
+        after = (starts[pos] if later and pos < len(starts) and starts[pos][0][0] - ts <= LOGON_WINDOW
                  else None)
         if pos > 0:
             before = starts[pos - 1]
-            if adjacent and after is not None and after[0][0] - ref.ts < ref.ts - before[0][0]:
+            if adjacent and after is not None and after[0][0] - ts < ts - before[0][0]:
                 return after[1]
             return before[1]
         return after[1] if after is not None else None
@@ -270,6 +288,7 @@ class SessionTracker:
             if s.privileges is None:
                 s.privileges, s.privileges_at = ref, at
         self._privileges = []  # done with: a model keeps its tracker
+        self._forget()
 
     def choose(
         self, host: str, computer: str, lid: int, ref: Ref, user: str | None, *, adjacent: bool = False
@@ -278,13 +297,73 @@ class SessionTracker:
         (`adjacent`: see `find`). Equal answers are one shared object: the events of a session
         mostly get the same one, and the model keeps an answer per event (a fifth of the
         memory of a real log's model went to copies)."""
-        choice = self._choose(host, computer, lid, ref, user, adjacent)
-        return self._answers.setdefault(choice, choice)
+        return self.choose_at(host, computer, lid, ref.key, user, adjacent)
+
+    def choose_at(
+        self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, adjacent: bool = False
+    ) -> SessionChoice:
+        """`choose` for an event at `key` (its `Ref.key`). Every input of an answer is in its
+        `_memo` key, so that the events of a session (all but a few of a log's) reuse the shared
+        answer without its text being formatted and hashed again (a third of the model's
+        session work at a million events)."""
+        if not adjacent:
+            last = self._last.get((host, computer, lid, user))
+            if last is not None and last[0] <= key < last[1]:
+                return last[2]
+        idx = self._find(host, lid, key, adjacent)
+        memo: tuple[object, ...]
+        if idx is not None:
+            s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
+            who = s.user or user
+            logon = s.logon
+            if logon is None:
+                memo = (idx, lid, 0, who)
+            elif logon.key > key:
+                memo = (idx, lid, 1, who)
+            else:
+                ended = next((r for r in s.logoffs if r.key < key), None)
+                memo = (idx, lid, 3, who) if ended is None else (idx, lid, 2, who, ended.event_id, ended.record_id)
+        elif lid in WELL_KNOWN:
+            memo = (-1, lid)
+        else:
+            memo = (-2, lid, user, computer if self.logons[host] == 0 else None)
+        choice = self._memo.get(memo)
+        if choice is None:
+            made = self._choose(host, computer, lid, key, user, adjacent)
+            choice = self._memo[memo] = self._answers.setdefault(made, made)
+        if not adjacent:
+            self._last[(host, computer, lid, user)] = (key, self._until(host, lid, key, idx), choice)
+        return choice
+
+    def _until(self, host: str, lid: int, key: tuple[int, int], idx: int | None) -> tuple[int, int]:
+        """The first key after `key` where the answer of `choose_at` (not `adjacent`) may differ:
+        where a later session of the id starts, or comes within LOGON_WINDOW, or where the found
+        session's 4624 or a logoff is passed. Each of those conditions only turns one way as
+        the key grows, so the answer holds up to the nearest one still ahead."""
+        bounds = [_NEVER]
+        starts = self._by_key.get((host, lid))
+        if starts:
+            pos = bisect.bisect_right(starts, (key, len(self.sessions) if self._frozen is None else len(self._frozen)))
+            if pos < len(starts):
+                start = starts[pos][0]
+                bounds += [start, (start[0] - LOGON_WINDOW, _FIRST)]
+        if idx is not None:
+            s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
+            logon = s.logon
+            if logon is not None:
+                bounds.append(logon.key)
+            bounds += [(r.ts, r.order + 1) for r in s.logoffs]  # just after it: where `r.key < key` turns
+        return min(b for b in bounds if b > key)
+
+    def _forget(self) -> None:
+        """Sessions changed: the remembered answers may be wrong."""
+        self._memo.clear()
+        self._last.clear()
 
     def _choose(
-        self, host: str, computer: str, lid: int, ref: Ref, user: str | None, adjacent: bool
+        self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, adjacent: bool
     ) -> SessionChoice:
-        idx = self.find(host, lid, ref, adjacent=adjacent)
+        idx = self._find(host, lid, key, adjacent)
         if idx is not None:
             s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
             who = s.user or user
@@ -296,11 +375,11 @@ class SessionTracker:
                     f"no 4624 for logon 0x{lid:x} in this log; the session is known from its logoff or privileges only",
                     who,
                 )
-            if s.logon.key > ref.key:
+            if s.logon.key > key:
                 return SessionChoice(
                     lid, idx, INFERRED, f"its 4624 (record {s.logon.record_id}) is logged just after this event", who
                 )
-            ended = [r for r in s.logoffs if r.key < ref.key]
+            ended = [r for r in s.logoffs if r.key < key]
             if ended:
                 return SessionChoice(
                     lid, idx, INFERRED, f"used after its logoff ({ended[0].event_id} record {ended[0].record_id})", who
@@ -360,6 +439,7 @@ class SessionTracker:
             for s in self.sessions
         ]
         self._frozen, self.sessions = tuple(frozen), []
+        self._forget()
         return frozen
 
     def assign(self, processes: tuple[Process, ...]) -> dict[int, list[int]]:

@@ -37,6 +37,10 @@ _PACKED_INNER = ", ".join(f"e.{c} AS {c}" for c in _COLUMN_NAMES)
 _PACKED_OUTER = ", ".join("hex(data)" if c == "data" else c for c in _COLUMN_NAMES)
 
 
+#: A row of `Store.iter_key_rows`: store id, time, record id, EventID, computer, stored EventData.
+KeyRow = tuple[int, int | None, int, int, str, bytes | None]
+
+
 class StoredEvent(NamedTuple):
     """An event with its store row id (stable for the life of the store)."""
 
@@ -341,6 +345,33 @@ class Store(StoreWrites):
         """`iter_keys` of every event with one of `event_ids`, in time order (or `order`)."""
         which = Filter.event_ids(event_ids)
         return iter(()) if which.matches_none else self.iter_keys(which, order=order)
+
+    def iter_key_rows(self, event_ids: Iterable[int], *, size: int = 2000) -> Iterator[list[KeyRow]]:
+        """`iter_keys_of` in time order as batches of raw rows (store id, time, record id,
+        EventID, computer, EventData as stored: `pairs_of` decodes it), no object made per event:
+        the correlation scan decodes each distinct EventData once (a log repeats them)."""
+        which = Filter.event_ids(event_ids)
+        if which.matches_none:
+            return
+        cur = self.conn.execute(
+            f"SELECT e.id, e.ts, e.record_id, e.event_id, e.computer, e.data FROM events e "
+            f"WHERE {which.sql} ORDER BY {Order.TIME.value}",
+            bindable(which.params),
+        )
+        exact = self.text_ints()
+        while rows := cur.fetchmany(size):
+            if exact:
+                rows = [(sid, column_int(ts), column_int(rid), column_int(eid), computer, data)
+                        for sid, ts, rid, eid, computer, data in rows]
+            yield rows
+
+    @staticmethod
+    def pairs_of(data: bytes | None) -> tuple[tuple[str, str], ...]:
+        """The EventData pairs of a row's stored `data` (`iter_key_rows`)."""
+        pairs = marshal.loads(data) if data else ()
+        if type(pairs) is not tuple:  # noqa: E721 - as core.model.rows.decode_row
+            raise ValueError("damaged event data in the store")
+        return pairs
 
     def get(self, event_id: int) -> StoredEvent | None:
         """The event with store id `event_id`, or None."""

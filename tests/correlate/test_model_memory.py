@@ -18,7 +18,7 @@ from bench.churn import build_churn_store
 from core.correlate.model import CorrelationModel, Ref, model_from_store
 from core.correlate.persist import tables_of
 from core.correlate.roles import scanned_event_ids
-from core.correlate.scan import Scan, timed
+from core.correlate.scan import Scan, scan_events, timed
 from core.store import correlation_tables, event_trees
 from core.store.store import Store
 
@@ -89,7 +89,7 @@ def test_the_scans_handles_keep_no_refs(churn: tuple[Path, CorrelationModel]) ->
     db, _ = churn
     scan = Scan()
     with Store(db, readonly=True) as store:
-        scan.run(timed(store.iter_keys_of(scanned_event_ids())))
+        scan.run(scan_events(timed(store.iter_keys_of(scanned_event_ids()))))
     assert scan.handles.handles
     for h in scan.handles.handles:
         assert not [x for x in gc.get_referents(h) if isinstance(x, Ref) and x is not h.owner_exit]

@@ -1,0 +1,85 @@
+"""Benchmark of the correlation model's build (not a timed test): `model_from_store` on a store.
+
+    python -m bench.model_build [--db PATH] [--events 1000000] [--seed 18] [--repeat 1] [--profile 30]
+
+By default the store is the cached `bench/churn.py` store of `--events` events under /tmp (built
+once, like `bench/correlation_views.py` does), opened read-only: the build writes nothing. Prints,
+per run, the correlation events scanned, events per second, wall and CPU time (the machine is
+shared: CPU time says what the work costs whatever else runs), the process's peak RSS, and the
+CPU time and peak RSS of the child processes it waited for (the build's reader, where the code
+has one). With
+`--profile N`, the N functions of most own time (cProfile: slows the run about twofold, so its
+figures are not the run's). Read the figures as comparisons of runs alternated on one machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import resource
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.correlation_views import _base  # noqa: E402
+from core.correlate.model import model_from_store  # noqa: E402
+from core.store.store import Store  # noqa: E402
+
+
+def _cpu(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(db: Path, profile: int = 0) -> dict[str, float | int]:
+    """One build of the model from `db` (read-only), with its figures."""
+    with Store(db, readonly=True) as store:
+        prof = cProfile.Profile() if profile else None
+        t0, c0, k0 = time.perf_counter(), _cpu(), _cpu(resource.RUSAGE_CHILDREN)
+        if prof is not None:
+            prof.enable()
+        model = model_from_store(store)
+        if prof is not None:
+            prof.disable()
+        wall, cpu, child = time.perf_counter() - t0, _cpu() - c0, _cpu(resource.RUSAGE_CHILDREN) - k0
+        events = model.size
+    if prof is not None:
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(profile)
+    return {
+        "events": events,
+        "events_per_s": round(events / wall),
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "child_cpu_s": round(child, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        "processes": len(model.processes),
+        "handles": len(model.handles),
+        "sessions": len(model.sessions),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", type=Path, help="a store to build from (default: the cached churn store)")
+    parser.add_argument("--events", type=int, default=1_000_000, help="the churn store's size")
+    parser.add_argument("--seed", type=int, default=18, help="the churn store's seed")
+    parser.add_argument("--repeat", type=int, default=1, help="builds in this process (RSS is the peak of all)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N top functions")
+    args = parser.parse_args()
+    db = args.db
+    if db is None:
+        db, _ = _base(SimpleNamespace(uniform=False, base=None, events=args.events, seed=args.seed))
+    for _ in range(max(1, args.repeat)):
+        print(json.dumps({"store": str(db), **run(db, args.profile)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

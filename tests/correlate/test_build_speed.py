@@ -1,0 +1,113 @@
+"""The model build's fast paths give the answers of the plain ones: EventData decoded and read
+once while it repeats, session answers remembered, sessions assigned from the facts' columns,
+image names' keys remembered."""
+
+from __future__ import annotations
+
+import marshal
+from typing import Any
+
+import pytest
+
+from core.correlate import processes
+from core.correlate.facts import Facts, FactsTable
+from core.correlate.processes import Ref
+from core.correlate.scan import DECODED, prepare, stream, values_of
+from core.correlate.sessions import SessionTracker
+from core.store.store import Store
+
+
+def test_repeated_event_data_is_decoded_once_and_reads_as_before() -> None:
+    pairs = [(("ProcessId", f"0x{i % 5:x}"), ("processname", "a.exe"), ("Other", "x")) for i in range(3 * DECODED)]
+    rows = [(i, 100 + i, i, 4663, "PC", marshal.dumps(p)) for i, p in enumerate(pairs)]
+    decoded: list[bytes | None] = []
+
+    def pairs_of(data: bytes | None) -> Any:
+        decoded.append(data)
+        return Store.pairs_of(data)
+
+    events = list(stream([rows[:7], rows[7:]], pairs_of))
+    assert [e[6] for e in events] == [values_of(p) for p in pairs]
+    assert [e[:6] for e in events] == [(i, i, 4663, 100 + i, 100 + i, "PC") for i in range(len(rows))]
+    assert [e[7] for e in events] == [(None, None, i % 5, None, "a.exe") for i in range(len(rows))]
+    assert len(decoded) == 5  # five distinct blobs
+    many = [(i, 1, i, 4663, "PC", marshal.dumps((("ProcessId", str(i)),))) for i in range(3 * DECODED)]
+    assert [e[6] for e in stream([many], Store.pairs_of)] == [{"ProcessId": str(i)} for i in range(3 * DECODED)]
+    with pytest.raises(ValueError, match="without a time"):
+        list(stream([[(1, None, 1, 4663, "PC", b"")]], Store.pairs_of))
+
+
+def test_a_handle_events_fields_are_read_beforehand_as_the_scan_read_them() -> None:
+    values = {"SubjectLogonId": "0x3e7", "SubjectDomainName": "NT AUTHORITY", "SubjectUserName": "SYSTEM",
+              "ProcessId": "0x1f4", "HandleId": "0x8c", "ProcessName": "C:\\a.exe", "ObjectType": "File"}
+    for eid in (4656, 4661, 4663, 4660, 4658):
+        assert prepare(eid, values) == (0x3E7, "NT AUTHORITY\\SYSTEM", 0x1F4, 0x8C, "C:\\a.exe")
+    assert prepare(4663, {"ProcessId": "x", "SubjectUserName": "-"}) == (None, None, None, None, None)
+    for eid in (4688, 4689, 4690, 4624, 4672, 1, 10):
+        assert prepare(eid, values) is None
+
+
+def _ref(store_id: int, ts: int, event_id: int = 4663) -> Ref:
+    return Ref(store_id, store_id, event_id, ts, ts, store_id)
+
+
+def test_remembered_session_answers_are_those_made_afresh() -> None:
+    tracker = SessionTracker()
+    tick = 10_000_000  # a second
+    tracker.logon("pc", "PC", 0x10, _ref(1, 100 * tick, 4624), {"TargetUserName": "bob"}, at=0)
+    tracker.logoff("pc", "PC", 0x10, _ref(2, 200 * tick, 4634), {}, at=1)
+    tracker.logon("pc", "PC", 0x10, _ref(3, 300 * tick, 4624), {"TargetUserName": "eve"}, at=2)
+    tracker.logoff("pc", "PC", 0x20, _ref(4, 50 * tick, 4647), {}, at=3)
+    tracker.privileged("pc", "PC", 0x30, _ref(5, 60 * tick, 4672), "alice", at=4)
+    tracker.logon("pc", "PC", 0x40, _ref(6, 70 * tick, 4624), {}, at=5)  # no account: the event's
+    tracker.finish_privileges()
+    made = []
+    for ts in range(0, 400 * tick, tick // 2):
+        for lid in (0x10, 0x20, 0x30, 0x40, 0x3E7, 0x99):
+            for user, adjacent in ((None, False), ("carol", False), ("carol", True), ("dave", False)):
+                for host, computer in (("pc", "PC"), ("other", "OTHER"), ("other", "Other")):  # no 4624 on it
+                    key = (ts, 1)
+                    fresh = tracker._choose(host, computer, lid, key, user, adjacent)
+                    got = tracker.choose_at(host, computer, lid, key, user, adjacent)
+                    assert got == fresh
+                    assert tracker.choose(host, computer, lid, _ref(1, ts), user, adjacent=adjacent) is got
+                    made.append(got)
+    assert len({id(c) for c in made}) == len(set(made))  # equal answers: one object
+
+
+def test_sessions_assigned_from_the_columns_are_those_assigned_from_facts() -> None:
+    def table() -> FactsTable:
+        out = FactsTable()
+        for i in range(50):
+            found = Facts(Ref(1000 + i, 7 + i, 4672 if i % 7 == 0 else 4663, 500 + i, 500 + i, i),
+                          f"ws{i % 3}.corp", f"WS{i % 3}.corp", logon_id=i % 4, user=f"u{i % 5}" if i % 6 else None)
+            out.add(found)
+        return out
+
+    seen: list[tuple[object, ...]] = []
+
+    def by_key(host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, eid: int) -> Any:
+        seen.append((host, computer, lid, key, user, eid))
+        return seen[-1] if lid != 3 else None
+
+    columns, objects = table(), table()
+    columns.assign_sessions_at(by_key)
+    objects.assign_sessions(lambda f: (f.host, f.computer, f.logon_id, f.ref.key, f.user, f.ref.event_id)
+                            if f.logon_id and f.logon_id != 3 else None)  # type: ignore[arg-type,return-value]
+    assert [f.session for f in columns] == [f.session for f in objects]
+    assert len(seen) == sum(1 for i in range(50) if i % 4)
+
+
+def test_image_name_keys_are_remembered_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(processes, "_NAME_KEYS", {})
+    proc = processes._Proc(0, "pc", "PC", 4, _ref(0, 0))
+    for i in range(processes.NAME_KEYS + 10):
+        proc.add_name(f"C:\\Windows\\p{i % 3}.EXE", _ref(i, i))
+    for name in (" - ", "", "C:\\x\\", "D:/tools/Cmd.exe"):
+        proc.add_name(name, _ref(99, 99))
+    proc.add_name(None, _ref(99, 99))
+    assert list(proc.names) == ["p0.exe", "p1.exe", "p2.exe", "cmd.exe"]
+    assert proc.names["cmd.exe"][0] == "D:/tools/Cmd.exe" and proc.image == "C:\\Windows\\p0.EXE"
+    for i in range(processes.NAME_KEYS + 10):
+        proc.add_name(f"n{i}", _ref(i, i))
+    assert len(processes._NAME_KEYS) <= processes.NAME_KEYS
