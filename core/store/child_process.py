@@ -23,11 +23,13 @@ PARENT_ENV = "EVTX_EXPLORER_PARENT_PID"
 
 
 def module_command(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment that run `python -m module args...`."""
+    """The command line and environment that run `python -m module args...`. `-P` (3.11+) keeps
+    the current directory off the child's path: the analyst's working folder (often the
+    collected evidence) could hold a `core` package that `-m` would otherwise import first."""
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env[PARENT_ENV] = str(os.getpid())
-    return [sys.executable, "-m", module, *args], env
+    return [sys.executable, "-P", "-m", module, *args], env
 
 
 def die_with_parent() -> None:
