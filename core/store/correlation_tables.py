@@ -264,19 +264,28 @@ def _insert(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: 
 
 
 def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, int | None, str, str]]) -> None:
-    """Links with their reasons deduplicated (most repeat: one per instance or per session)."""
+    """Links with their reasons deduplicated (most repeat: one per instance or per session),
+    CHUNK links per transaction, the chunk's new reasons in one statement before them (one
+    statement per new reason was 370,000 statements at a million events)."""
     reasons: dict[str, int] = {}
-
-    def rows() -> Iterable[tuple[int, str, str, int | None, str, int]]:
-        for store_id, role, kind, instance, confidence, reason in links:
+    it = iter(links)
+    while True:
+        chunk = list(itertools.islice(it, CHUNK))
+        if not chunk:
+            return
+        new: list[tuple[int, str]] = []
+        rows: list[tuple[int, str, str, int | None, str, int]] = []
+        for store_id, role, kind, instance, confidence, reason in chunk:
             rid = reasons.get(reason)
             if rid is None:
                 rid = reasons[reason] = len(reasons) + 1
-                conn.execute("INSERT INTO corr_reason(id, text) VALUES (?, ?)", (rid, reason))
-            yield store_id, role, kind, instance, confidence, rid
-
-    _chunked(conn, "INSERT INTO corr_link(store_id, role, kind, instance, confidence, reason)"
-             " VALUES (?, ?, ?, ?, ?, ?)", rows())
+                new.append((rid, reason))
+            rows.append((store_id, role, kind, instance, confidence, rid))
+        del chunk
+        conn.executemany("INSERT INTO corr_reason(id, text) VALUES (?, ?)", new)
+        conn.executemany("INSERT INTO corr_link(store_id, role, kind, instance, confidence, reason)"
+                         " VALUES (?, ?, ?, ?, ?, ?)", rows)
+        conn.commit()
 
 
 # -- reading ----------------------------------------------------------------------------------

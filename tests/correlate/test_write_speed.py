@@ -112,3 +112,39 @@ def test_a_digest_tells_values_apart_that_print_alike() -> None:
              (4, [Node("1", None, None)])]
     assert event_trees.write_trees(conn, lambda n: (n.label, None, n.confidence, n.store_id, None), trees)
     assert conn.execute("SELECT count(*) FROM corr_tnode WHERE label != ''").fetchone()[0] == 3
+
+
+class _Counting:
+    """A connection counting its statements (`execute` and `executemany` calls)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    def execute(self, *args: Any) -> Any:
+        self.calls += 1
+        return self.conn.execute(*args)
+
+    def executemany(self, *args: Any) -> Any:
+        self.calls += 1
+        return self.conn.executemany(*args)
+
+
+def test_links_and_their_reasons_go_in_a_few_statements(tmp_path: Any) -> None:
+    from core.store.store import Store
+
+    links = [(sid, "source handle", "handle", sid, "exact", f"opened by 4656 record {sid}") for sid in range(1, 3001)]
+    links += [(sid, "session", "session", 1, "exact", "the same reason") for sid in range(1, 3001)]
+    with Store(tmp_path / "s.sqlite") as store:
+        counting = _Counting(store.conn)
+        store.conn = counting  # type: ignore[assignment]
+        assert correlation_tables.write_instances(store, correlation_tables.CorrelationTables(links=links))
+        assert counting.calls < 60  # before: one statement per distinct reason, 3,001
+        store.conn = counting.conn
+        assert correlation_tables.links_of(store, 7) == [
+            ("source handle", "handle", 7, "exact", "opened by 4656 record 7"),
+            ("session", "session", 1, "exact", "the same reason")]
+        assert store.conn.execute("SELECT count(*) FROM corr_reason").fetchone()[0] == 3001
