@@ -169,6 +169,8 @@ def complete(store: Store) -> bool:
 #: Rows written per transaction: the tables take tens of seconds to write at a million events,
 #: and another writer of the store (the Sigma results) must not wait that long for its turn.
 CHUNK = 20_000
+#: Distinct link reasons remembered while the links are written (`_write_links`).
+REASONS_KEPT = 1 << 15
 
 
 def write_instances(store: Store, tables: CorrelationTables) -> bool:
@@ -265,9 +267,13 @@ def _insert(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: 
 
 def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, int | None, str, str]]) -> None:
     """Links with their reasons deduplicated (most repeat: one per instance or per session),
-    CHUNK links per transaction, the chunk's new reasons in one statement before them (one
-    statement per new reason was 370,000 statements at a million events)."""
+    among the last REASONS_KEPT distinct ones: every instance has reasons of its own (its
+    record numbers), so a dict of them all grew with the log (50 MB at a million events); a
+    reason seen again after that is stored again, under another id. CHUNK links per
+    transaction, the chunk's new reasons in one statement before them (one statement per new
+    reason was 370,000 statements at a million events)."""
     reasons: dict[str, int] = {}
+    last = 0
     it = iter(links)
     while True:
         chunk = list(itertools.islice(it, CHUNK))
@@ -278,7 +284,10 @@ def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, 
         for store_id, role, kind, instance, confidence, reason in chunk:
             rid = reasons.get(reason)
             if rid is None:
-                rid = reasons[reason] = len(reasons) + 1
+                if len(reasons) >= REASONS_KEPT:
+                    reasons.clear()
+                last += 1
+                rid = reasons[reason] = last
                 new.append((rid, reason))
             rows.append((store_id, role, kind, instance, confidence, rid))
         del chunk

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import marshal
 import sqlite3
-from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import count, repeat
@@ -36,6 +35,9 @@ from core.store.correlation_tables import CHUNK, NodeRow
 
 #: Nodes of one tree read at most (a hostile log's tree beyond it is read a page at a time).
 MAX_WALK = 1_000_000
+#: Distinct subtrees a writer remembers (about 200 bytes each): a list's trees share mostly with
+#: their neighbours', and all of them were 115 MB at a million events (20,000 Handles lines).
+SUBTREES_KEPT = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,24 +55,25 @@ _TOP_SHOWN: Shown = ("", None, None, None, None)
 
 
 class TreeWriter:
-    """Writes event trees into a store's `corr_t*` tables, each distinct subtree once (within
-    one writer: the digests of the subtrees written so far, 16 bytes each, are kept, and their
-    sizes in an array, 8 bytes each). A tree is any nodes with `children`; `shown(node)` says
-    what each one shows."""
+    """Writes event trees into a store's `corr_t*` tables, each distinct subtree once among
+    the last SUBTREES_KEPT written by this writer (their digests are kept; one seen again after
+    that is written again, under another id). A tree is any nodes with `children`;
+    `shown(node)` says what each one shows."""
 
     def __init__(self, conn: sqlite3.Connection, shown: Callable[[Any], Shown]) -> None:
         self._conn = conn
         self._shown = shown
-        self._ids: dict[bytes, int] = {}  # digest -> node id
+        self._ids: dict[bytes, tuple[int, int]] = {}  # digest -> (node id, subtree size)
         row = conn.execute("SELECT coalesce(max(id), 0) FROM corr_tnode").fetchone()
-        self._first = self._next = int(row[0]) + 1
-        self._sizes = array("q")  # node id - first -> subtree size
+        self._next = int(row[0]) + 1
         self._nodes: list[tuple[object, ...]] = []
         self._edges: list[tuple[int, int, int]] = []
         self._trees: list[tuple[int, int]] = []
 
     def add(self, store_id: int, roots: Sequence[Any]) -> None:
         """Keep the tree of event `store_id` (written by `flush`, or when enough are pending)."""
+        if len(self._ids) >= SUBTREES_KEPT:
+            self._ids.clear()
         self._trees.append((store_id, self._node(_Top(tuple(roots)))))
         if len(self._nodes) + len(self._edges) >= CHUNK:
             self.flush()
@@ -80,9 +83,9 @@ class TreeWriter:
         limit from the interpreter's stack). A million nodes a view: the loop is kept lean (a
         leaf is visited once, a node with children twice, `None` on the stack marking the
         second visit)."""
-        ids, sizes, first, shown_of = self._ids, self._sizes, self._first, self._shown
+        ids, shown_of = self._ids, self._shown
         nodes, edges = self._nodes, self._edges
-        done: dict[int, int] = {}  # id(node) -> node id, within this tree
+        done: dict[int, tuple[int, int]] = {}  # id(node) -> (node id, subtree size), within this tree
         stack: list[Any] = [top]
         while stack:
             node = stack.pop()
@@ -95,22 +98,21 @@ class TreeWriter:
                     stack.append(None)
                     stack.extend(reversed(todo))
                     continue
-            kids = [done[id(child)] for child in node.children]
+            below = [done[id(child)] for child in node.children]
+            kids = [kid[0] for kid in below]
             shown = _TOP_SHOWN if node is top else shown_of(node)
             # marshal version 0: one encoding per value (no references, no interning), in C.
             digest = hashlib.blake2b(marshal.dumps((shown, kids), 0), digest_size=16).digest()
-            nid = ids.get(digest)
-            if nid is None:
-                nid = ids[digest] = self._next
+            found = ids.get(digest)
+            if found is None:
+                nid = self._next
                 self._next += 1
-                size = 1
-                for kid in kids:
-                    size += sizes[kid - first]
-                sizes.append(size)
+                size = 1 + sum(kid[1] for kid in below)
+                found = ids[digest] = (nid, size)
                 nodes.append((nid, *shown, len(kids), size))
                 edges.extend(zip(repeat(nid), count(), kids))
-            done[id(node)] = nid
-        return done[id(top)]
+            done[id(node)] = found
+        return done[id(top)][0]
 
     def flush(self) -> None:
         """Write what is pending, in one transaction."""
