@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 from rich.style import Style
 from rich.text import Span, Text
 
+from core.correlate.links import Node
 from core.store import correlation_tables as tables
 from core.store import event_trees
 from core.store.correlation_tables import LineRow, NodeRow
@@ -175,6 +176,8 @@ def checked(items: Iterable[T], check: Callable[[], None] | None, every: int = 1
 
 
 def _shown(node: TreeItem) -> event_trees.Shown:
+    if type(node) is Node:  # the engine's (a million of them per list view): a plain label, no reason
+        return node.label, None, node.confidence, node.store_id, None
     label, style = label_row(node.label)
     return label, style, node.confidence, node.store_id, node_reason(node)
 

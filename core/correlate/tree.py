@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
+from weakref import WeakKeyDictionary
 
 from core.correlate.links import Correlation, EventLink, HandleLink, Node, ProcessLink, SessionLink
 from core.correlate.processes import EXACT, INFERRED, MISSING, Process, Ref, pid_text
 from core.correlate.roles import SESSION_ACTS, Act, role_of
-from core.correlate.sessions import logon_type_name, network_logons
+from core.correlate.sessions import NetworkIndex, logon_type_name, network_index, network_logons
 from core.model.access import decode_messages
 from core.model.event import iso_from_filetime
 from core.model.sids import TOKEN_ELEVATION, decode_label
@@ -206,6 +207,17 @@ def _handle_node(model: CorrelationModel, title: str, link: HandleLink) -> Node:
     return Node(f"{title}: {h.label}", link.confidence, event, kids)
 
 
+#: Each model's network logons grouped (`network_index`): made once, not per session node.
+_NETWORK: WeakKeyDictionary[CorrelationModel, NetworkIndex] = WeakKeyDictionary()
+
+
+def _network_index(model: CorrelationModel) -> NetworkIndex:
+    index = _NETWORK.get(model)
+    if index is None:
+        index = _NETWORK[model] = network_index(model.sessions)
+    return index
+
+
 def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
     s = link.session
     user = link.user or "?"
@@ -231,7 +243,7 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
     if not s.logoffs:
         kids.append(Node("no logoff in this log", MISSING))
     if s.ip:
-        same = network_logons(model.sessions, s)
+        same = network_logons(model.sessions, s, _network_index(model))
         if same:
             kids.append(Node(f"network logons from {s.ip}: {len(same)}", INFERRED, None, _capped(
                 same, lambda o: Node(f"{o.label} ({ref_text(o.logon)})" if o.logon else o.label, INFERRED,

@@ -24,9 +24,11 @@ others (`correlation_tables.write_instances`, CORRELATION_FORMAT).
 from __future__ import annotations
 
 import hashlib
+import marshal
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import count, repeat
 from typing import Any
 
 from core.store.correlation_tables import CHUNK, NodeRow
@@ -47,6 +49,9 @@ class _Top:
 
 #: What a node shows, as stored: (label, style, confidence, store id, reason).
 Shown = tuple[str, str | None, str | None, int | None, str | None]
+
+#: What the node above a tree's roots shows: nothing.
+_TOP_SHOWN: Shown = ("", None, None, None, None)
 
 
 class TreeWriter:
@@ -75,25 +80,37 @@ class TreeWriter:
 
     def _node(self, top: Any) -> int:
         """The id of `top`'s subtree, written if new: children first (iteratively: no depth
-        limit from the interpreter's stack)."""
-        done: dict[int, tuple[int, int]] = {}  # id(node) -> (node id, size), within this tree
-        stack: list[tuple[Any, bool]] = [(top, False)]
+        limit from the interpreter's stack). A million nodes a view: the loop is kept lean (a
+        leaf is visited once, a node with children twice, `None` on the stack marking the
+        second visit)."""
+        ids, shown_of = self._ids, self._shown
+        nodes, edges = self._nodes, self._edges
+        done: dict[int, tuple[int, int]] = {}  # id(node) -> (node id, subtree size), within this tree
+        stack: list[Any] = [top]
         while stack:
-            node, expanded = stack.pop()
-            if not expanded:
-                stack.append((node, True))
-                stack.extend((child, False) for child in reversed(node.children) if id(child) not in done)
-                continue
-            kids = [done[id(child)] for child in node.children]
-            shown = ("", None, None, None, None) if isinstance(node, _Top) else self._shown(node)
-            digest = hashlib.blake2b(repr((shown, [k[0] for k in kids])).encode(), digest_size=16).digest()
-            found = self._ids.get(digest)
+            node = stack.pop()
+            if node is None:  # its children are done
+                node = stack.pop()
+            elif node.children:
+                todo = [child for child in node.children if id(child) not in done]
+                if todo:
+                    stack.append(node)
+                    stack.append(None)
+                    stack.extend(reversed(todo))
+                    continue
+            below = [done[id(child)] for child in node.children]
+            kids = [kid[0] for kid in below]
+            shown = _TOP_SHOWN if node is top else shown_of(node)
+            # marshal version 0: one encoding per value (no references, no interning), in C.
+            digest = hashlib.blake2b(marshal.dumps((shown, kids), 0), digest_size=16).digest()
+            found = ids.get(digest)
             if found is None:
-                nid, self._next = self._next, self._next + 1
-                size = 1 + sum(k[1] for k in kids)
-                found = self._ids[digest] = (nid, size)
-                self._nodes.append((nid, *shown, len(kids), size))
-                self._edges.extend((nid, pos, kid[0]) for pos, kid in enumerate(kids))
+                nid = self._next
+                self._next += 1
+                size = 1 + sum(kid[1] for kid in below)
+                found = ids[digest] = (nid, size)
+                nodes.append((nid, *shown, len(kids), size))
+                edges.extend(zip(repeat(nid), count(), kids))
             done[id(node)] = found
         return done[id(top)][0]
 
