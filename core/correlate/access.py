@@ -323,9 +323,19 @@ class ImageIndex:
 
     def __init__(self, processes: Sequence[Process]) -> None:
         names: dict[tuple[str, str], list[Process]] = {}
+        folded: dict[str | None, str] = {}  # image path -> folded file name: thousands share a path
         for p in processes:
-            for name in {p.name.casefold(), *(basename(n).casefold() for n, _ in p.names)}:
-                names.setdefault((p.computer.casefold(), name), []).append(p)
+            # `names_at` rather than `names`: the file names without making each naming record.
+            paths = (p.image,) if p.names_at is None else (n for n, _ in p.names_at)
+            own = {p.name.casefold()}
+            for path in paths:
+                name = folded.get(path)
+                if name is None:
+                    name = folded[path] = basename(path).casefold()
+                own.add(name)
+            computer = p.computer.casefold()
+            for name in own:
+                names.setdefault((computer, name), []).append(p)
         self._by_name = names
         self._built: dict[tuple[str, str], _Lives] = {}
 
@@ -344,36 +354,52 @@ class _Lives:
     __slots__ = ("indexes", "size", "starts", "tree")
 
     def __init__(self, procs: list[Process]) -> None:
-        items = sorted(procs, key=lambda p: p.start or _BEFORE_LOG)
-        self.starts = [p.start or _BEFORE_LOG for p in items]
-        self.indexes = [p.index for p in items]
+        # Each bound read once (a read looks it up in the facts table); ties on start keep the
+        # instances' order, as `procs` is in index order.
+        items = sorted((p.start or _BEFORE_LOG, p.index, p.end or _AFTER_LOG) for p in procs)
+        self.starts = [start for start, _, _ in items]
+        self.indexes = [index for _, index, _ in items]
         size = 1
         while size < len(items):
             size *= 2
         self.size = size
         tree = [_BEFORE_LOG] * (2 * size)
-        for i, p in enumerate(items):
-            tree[size + i] = p.end or _AFTER_LOG
+        tree[size:size + len(items)] = [end for _, _, end in items]
         for node in range(size - 1, 0, -1):
-            tree[node] = max(tree[2 * node], tree[2 * node + 1])
+            left, right = tree[2 * node], tree[2 * node + 1]
+            tree[node] = left if left > right else right
         self.tree = tree
 
     def alive(self, at: tuple[int, int]) -> list[int]:
         count = bisect.bisect_right(self.starts, at)  # the first `count` began at or before `at`
-        if count == 0:
-            return []
+        tree, size, indexes = self.tree, self.size, self.indexes
+        # The nodes covering exactly the leaves 0..count-1, then down each where an end >= at:
+        # every node visited is in the tree once, so the walk is bounded by its size.
+        roots: list[int] = []
+        lo, hi = size, size + count
+        while lo < hi:
+            if lo & 1:
+                roots.append(lo)
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                roots.append(hi)
+            lo //= 2
+            hi //= 2
         out: list[int] = []
-        tree, size = self.tree, self.size
-        stack = [(1, 0, size)]  # (node, first leaf, width); at most 2 * size nodes are ever pushed
-        while stack:
-            node, first, width = stack.pop()
-            if first >= count or tree[node] < at:
+        for root in roots:
+            if tree[root] < at:
                 continue
-            if width == 1:
-                out.append(self.indexes[first])
-                continue
-            half = width // 2
-            stack.append((2 * node + 1, first + half, half))
-            stack.append((2 * node, first, half))
+            stack = [root]
+            while stack:
+                node = stack.pop()
+                if node >= size:
+                    out.append(indexes[node - size])
+                    continue
+                node *= 2
+                if tree[node] >= at:
+                    stack.append(node)
+                if tree[node + 1] >= at:
+                    stack.append(node + 1)
         out.sort()
         return out

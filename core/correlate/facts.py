@@ -351,9 +351,15 @@ class FactsTable:
     def of_events(self, event_ids: frozenset[int]) -> Iterator[Facts]:
         """The `Facts` of the events of `event_ids`, in scan order (the others are not made)."""
         self._flush()
-        for pos in range(self._n):
-            if self._narrow.value(pos, "event_id") in event_ids:
-                yield self.facts(pos)
+        # The raw slots a slice at a time (a million value() calls took 0.4 s): an EventID is
+        # its own slot, unless kept aside.
+        narrow = self._narrow
+        at, stride, none = narrow.index["event_id"], narrow.stride, narrow.none
+        for lo in range(0, self._n, 65536):
+            part = narrow.slots[lo * stride + at:min(lo + 65536, self._n) * stride:stride]
+            for pos, slot in enumerate(part, lo):
+                if slot in event_ids or (slot == none and narrow.value(pos, "event_id") in event_ids):
+                    yield self.facts(pos)
 
     def assign_sessions(self, choose: Callable[[Facts], SessionChoice | None]) -> None:
         """Give each event with a logon id the session `choose` picks for it (after the scan:

@@ -10,6 +10,7 @@ time, never by a pid or handle value alone: see the trackers (`processes`, `hand
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
@@ -197,6 +198,13 @@ class CorrelationModel:
         self.runs: list[Run] = []
         self.runs_of_process: dict[int, list[Run]] = {}
         self.runs_of_install: dict[int, list[Run]] = {}
+        #: The Handles and Process access lists, made once per model: the view and the writer of
+        #: the correlation tables (another thread) ask for the same list; one lock each, so
+        #: that neither waits for the other list.
+        self._duplications: list[Duplication] | None = None
+        self._accesses: list[AccessGroup] | None = None
+        self._duplications_lock = threading.Lock()
+        self._accesses_lock = threading.Lock()
 
     def attach_events(self, keys: Iterable[EventKeys]) -> None:
         """Hang privilege, credential, service, task and share events on the processes and
@@ -219,8 +227,12 @@ class CorrelationModel:
 
     def process_accesses(self) -> list[AccessGroup]:
         """Every handle a process opened to another, grouped by target, riskiest first
-        (`core.correlate.access`)."""
-        return process_accesses(self)
+        (`core.correlate.access`). Made once, then shared: do not change the list."""
+        with self._accesses_lock:
+            if self._accesses is None:
+                self._accesses = process_accesses(self)
+            return self._accesses
+
     @property
     def size(self) -> int:
         """How many events the model was built from."""
@@ -431,7 +443,14 @@ class CorrelationModel:
     # -- views ----------------------------------------------------------------------------------
 
     def handle_duplications(self) -> list[Duplication]:
-        """Every 4690 in time order with its processes and handles resolved."""
+        """Every 4690 in time order with its processes and handles resolved. Made once, then
+        shared: do not change the list."""
+        with self._duplications_lock:
+            if self._duplications is None:
+                self._duplications = self._make_duplications()
+            return self._duplications
+
+    def _make_duplications(self) -> list[Duplication]:
         out: list[Duplication] = []
         duplicates = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)
         for found in self._facts.of_events(duplicates):
