@@ -17,6 +17,7 @@ source image. 4690 duplications of a 4656 handle hang under its row.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -245,6 +246,13 @@ def process_accesses(model: CorrelationModel) -> list[AccessGroup]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _rights(mask: int | None) -> str:
+    """`process_rights`, remembered: a log asks for a few masks thousands of times (decoding
+    them each time was a fifth of the view's time at a million events)."""
+    return process_rights(mask) if mask is not None else "?"
+
+
 def _sysmon_rows(model: CorrelationModel) -> list[ProcessAccess]:
     tracker = model.access_tracker
     rows: list[ProcessAccess] = []
@@ -265,7 +273,7 @@ def _sysmon_rows(model: CorrelationModel) -> list[ProcessAccess]:
             target_confidence=EXACT if target is not None else MISSING,
             target_reason="named by the Sysmon 10 (TargetProcessGuid, TargetProcessId)" if target is not None
             else "the Sysmon 10 names no target process",
-            access=s.granted, rights=process_rights(s.granted) if s.granted is not None else "?",
+            access=s.granted, rights=_rights(s.granted),
             twin=twin, handle=handle.index if handle else None,
             duplications=handle.duplications if handle is not None else (), risk=score, why_risky=why,
         ))
@@ -288,7 +296,7 @@ def _open_rows(model: CorrelationModel) -> list[ProcessAccess]:
             computer=model.computer_of(o.host), evidence=o.ref, source=source, source_pid=source.pid,
             target=target, target_pid=target.pid if target else None,
             target_image=handle.object_name, target_confidence=confidence, target_reason=reason,
-            access=o.mask, rights=process_rights(o.mask) if o.mask is not None else "?", twin=None,
+            access=o.mask, rights=_rights(o.mask), twin=None,
             handle=handle.index, duplications=handle.duplications, risk=score, why_risky=why,
         ))
     return rows
@@ -360,12 +368,9 @@ class ImageIndex:
         for p in processes:
             # `names_at` rather than `names`: the file names without making each naming record.
             paths = (p.image,) if p.names_at is None else (n for n, _ in p.names_at)
-            own = {p.name.casefold()}
+            own = {p.name.casefold() if not p.image else _folded(folded, p.image) or "?"}  # p.name, folded
             for path in paths:
-                name = folded.get(path)
-                if name is None:
-                    name = folded[path] = basename(path).casefold()
-                own.add(name)
+                own.add(_folded(folded, path))
             computer = p.computer.casefold()
             for name in own:
                 names.setdefault((computer, name), []).append(p)
@@ -386,6 +391,14 @@ class ImageIndex:
         if lives is None:
             lives = self._built[key] = _Lives(self._by_name.get(key, []))
         return lives
+
+
+def _folded(folded: dict[str | None, str], path: str | None) -> str:
+    """`basename(path).casefold()`, remembered in `folded`."""
+    name = folded.get(path)
+    if name is None:
+        name = folded[path] = basename(path).casefold()
+    return name
 
 
 class _Lives:

@@ -453,12 +453,12 @@ class CorrelationModel:
     def _make_duplications(self) -> list[Duplication]:
         out: list[Duplication] = []
         duplicates = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)
+        missing_p = ProcessLink(None, None, MISSING, "the 4690 carries no process id")  # frozen: one for all
+        missing_h = HandleLink(None, None, MISSING, "the 4690 carries no handle id")
         for found in self._facts.of_events(duplicates):
             source = self._plink(found.source_pid, found.source_proc, found.source_note)
             target = self._plink(found.target_pid, found.target_proc, found.target_note)
             sh, th = self._dup_handles(found)
-            missing_p = ProcessLink(None, None, MISSING, "the 4690 carries no process id")
-            missing_h = HandleLink(None, None, MISSING, "the 4690 carries no handle id")
             out.append(
                 Duplication(
                     found.ref,
