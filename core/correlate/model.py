@@ -450,6 +450,13 @@ class CorrelationModel:
                 self._duplications = self._make_duplications()
             return self._duplications
 
+    def release_lists(self) -> None:
+        """Let the shared Handles and Process access lists go (made again when asked): once
+        the correlation tables hold them the views read those, and the lists took 40 MB at a
+        million events."""
+        with self._duplications_lock, self._accesses_lock:
+            self._duplications = self._accesses = None
+
     def _make_duplications(self) -> list[Duplication]:
         out: list[Duplication] = []
         duplicates = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)
