@@ -323,8 +323,13 @@ def targets_named(model: CorrelationModel, asked: Sequence[tuple[str, str, Ref]]
     out: list[Named] = [(None, MISSING, "")] * len(asked)
     for (computer, image), ns in by_image.items():
         found = index.first_alive(computer, image, [asked[n][2].key for n in ns], _LISTED + 1)
+        made: dict[tuple[int, ...], Named] = {}  # 4656s close in time see the same instances alive
         for n, alive in zip(ns, found, strict=True):
-            out[n] = _named(model, computer, image, alive)
+            seen = tuple(alive)
+            answer = made.get(seen)
+            if answer is None:
+                answer = made[seen] = _named(model, computer, image, alive)
+            out[n] = answer
     return out
 
 
@@ -402,9 +407,10 @@ def _folded(folded: dict[str | None, str], path: str | None) -> str:
 
 
 class _Lives:
-    """The lives of one image's instances: starts sorted, and a max-end segment tree over them."""
+    """The lives of one image's instances: starts sorted with their ends, and a max-end segment
+    tree over them made on the first `alive` (the list's sweep needs none)."""
 
-    __slots__ = ("indexes", "size", "starts", "tree")
+    __slots__ = ("_tree", "ends", "indexes", "size", "starts")
 
     def __init__(self, procs: list[Process]) -> None:
         # Each bound read once (a read looks it up in the facts table); ties on start keep the
@@ -412,16 +418,24 @@ class _Lives:
         items = sorted((p.start or _BEFORE_LOG, p.index, p.end or _AFTER_LOG) for p in procs)
         self.starts = [start for start, _, _ in items]
         self.indexes = [index for _, index, _ in items]
+        self.ends = [end for _, _, end in items]
         size = 1
         while size < len(items):
             size *= 2
         self.size = size
-        tree = [_BEFORE_LOG] * (2 * size)
-        tree[size:size + len(items)] = [end for _, _, end in items]
-        for node in range(size - 1, 0, -1):
-            left, right = tree[2 * node], tree[2 * node + 1]
-            tree[node] = left if left > right else right
-        self.tree = tree
+        self._tree: list[tuple[int, int]] | None = None
+
+    @property
+    def tree(self) -> list[tuple[int, int]]:
+        if self._tree is None:
+            size = self.size
+            tree = [_BEFORE_LOG] * (2 * size)
+            tree[size:size + len(self.ends)] = self.ends
+            for node in range(size - 1, 0, -1):
+                left, right = tree[2 * node], tree[2 * node + 1]
+                tree[node] = left if left > right else right
+            self._tree = tree
+        return self._tree
 
     def alive(self, at: tuple[int, int]) -> list[int]:
         count = bisect.bisect_right(self.starts, at)  # the first `count` began at or before `at`
@@ -463,16 +477,16 @@ class _Lives:
         instance is added and removed once whatever the number of look-ups."""
         out: list[list[int]] = [[] for _ in ats]
         alive: list[int] = []  # indexes, ascending
-        ends: list[tuple[tuple[int, int], int]] = []  # (end, index), a heap
-        starts, indexes, tree, size = self.starts, self.indexes, self.tree, self.size
+        heap: list[tuple[tuple[int, int], int]] = []  # (end, index) of those in `alive`
+        starts, indexes, ends = self.starts, self.indexes, self.ends
         begun = 0
         for n in sorted(range(len(ats)), key=ats.__getitem__):
             at = ats[n]
             while begun < len(starts) and starts[begun] <= at:
                 bisect.insort(alive, indexes[begun])
-                heapq.heappush(ends, (tree[size + begun], indexes[begun]))
+                heapq.heappush(heap, (ends[begun], indexes[begun]))
                 begun += 1
-            while ends and ends[0][0] < at:
-                del alive[bisect.bisect_left(alive, heapq.heappop(ends)[1])]
+            while heap and heap[0][0] < at:
+                del alive[bisect.bisect_left(alive, heapq.heappop(heap)[1])]
             out[n] = alive[:limit]
         return out
