@@ -462,9 +462,18 @@ class CorrelationModel:
         duplicates = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)
         missing_p = ProcessLink(None, None, MISSING, "the 4690 carries no process id")  # frozen: one for all
         missing_h = HandleLink(None, None, MISSING, "the 4690 carries no handle id")
+        # Links are frozen: one object per distinct process or session link, shared by the 4690s
+        # naming it (fewer to make, and less to hold, at a million events).
+        plinks: dict[tuple[int | None, int | None, str | None], ProcessLink | None] = {}
+        slinks: dict[SessionChoice, SessionLink | None] = {}
         for found in self._facts.of_events(duplicates):
-            source = self._plink(found.source_pid, found.source_proc, found.source_note)
-            target = self._plink(found.target_pid, found.target_proc, found.target_note)
+            key = (found.source_pid, found.source_proc, found.source_note)
+            source = plinks[key] if key in plinks else plinks.setdefault(key, self._plink(*key))
+            key = (found.target_pid, found.target_proc, found.target_note)
+            target = plinks[key] if key in plinks else plinks.setdefault(key, self._plink(*key))
+            choice = found.session
+            session = None if choice is None else slinks.get(choice) or slinks.setdefault(
+                choice, self._session_of(choice))
             sh, th = self._dup_handles(found)
             out.append(
                 Duplication(
@@ -474,7 +483,7 @@ class CorrelationModel:
                     target or missing_p,
                     sh or missing_h,
                     th or missing_h,
-                    self._session(found),
+                    session,
                 )
             )
         return out
