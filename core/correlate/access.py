@@ -314,8 +314,8 @@ def process_named(model: CorrelationModel, computer: str, image: str, ref: Ref) 
 
 def targets_named(model: CorrelationModel, asked: Sequence[tuple[str, str, Ref]]) -> list[Named]:
     """`process_named` of each (computer, image, ref) of `asked`, in one sweep through time per
-    image rather than a look-up each: at a million events thousands of 4656s each found dozens
-    of svchost.exe alive, a second of the Process access view."""
+    image rather than a look-up each: the tree walks of 14,000 look-ups were most of the
+    Process access view's second at a million events."""
     by_image: dict[tuple[str, str], list[int]] = {}
     for n, (computer, image, _) in enumerate(asked):
         by_image.setdefault((computer, image), []).append(n)
