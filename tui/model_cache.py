@@ -213,6 +213,7 @@ class ModelCache:
                         if not write_views(writer, rows, self.check_stop):
                             return
                         del rows
+                model.release_lists()  # every view reads its table now
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:
         return self._get(self._findings, store_path, loaded, lambda store: build_findings(store, self.stop))

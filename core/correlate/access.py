@@ -17,6 +17,8 @@ source image. 4690 duplications of a 4656 handle hang under its row.
 from __future__ import annotations
 
 import bisect
+import functools
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -244,6 +246,13 @@ def process_accesses(model: CorrelationModel) -> list[AccessGroup]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _rights(mask: int | None) -> str:
+    """`process_rights`, remembered: a log asks for a few masks thousands of times (decoding
+    them each time was a fifth of the view's time at a million events)."""
+    return process_rights(mask) if mask is not None else "?"
+
+
 def _sysmon_rows(model: CorrelationModel) -> list[ProcessAccess]:
     tracker = model.access_tracker
     rows: list[ProcessAccess] = []
@@ -264,7 +273,7 @@ def _sysmon_rows(model: CorrelationModel) -> list[ProcessAccess]:
             target_confidence=EXACT if target is not None else MISSING,
             target_reason="named by the Sysmon 10 (TargetProcessGuid, TargetProcessId)" if target is not None
             else "the Sysmon 10 names no target process",
-            access=s.granted, rights=process_rights(s.granted) if s.granted is not None else "?",
+            access=s.granted, rights=_rights(s.granted),
             twin=twin, handle=handle.index if handle else None,
             duplications=handle.duplications if handle is not None else (), risk=score, why_risky=why,
         ))
@@ -274,13 +283,12 @@ def _sysmon_rows(model: CorrelationModel) -> list[ProcessAccess]:
 def _open_rows(model: CorrelationModel) -> list[ProcessAccess]:
     """4656s on Process objects without a Sysmon twin (with one, the Sysmon row shows them)."""
     tracker = model.access_tracker
+    lone = [o for o in tracker.opens if not tracker.twins.get(o.ref.store_id)]
+    named = targets_named(model, [(model.computer_of(o.host), o.target_image, o.ref) for o in lone])
     rows: list[ProcessAccess] = []
-    for o in tracker.opens:
-        if tracker.twins.get(o.ref.store_id):
-            continue
+    for o, (target, confidence, reason) in zip(lone, named, strict=True):
         handle = model.handles[o.handle]
         source = model.processes[o.source]
-        target, confidence, reason = process_named(model, model.computer_of(o.host), o.target_image, o.ref)
         if target is not None and target.index == source.index:
             continue
         score, why = risk_of(source, target.name if target else o.target_image, o.mask)
@@ -288,22 +296,60 @@ def _open_rows(model: CorrelationModel) -> list[ProcessAccess]:
             computer=model.computer_of(o.host), evidence=o.ref, source=source, source_pid=source.pid,
             target=target, target_pid=target.pid if target else None,
             target_image=handle.object_name, target_confidence=confidence, target_reason=reason,
-            access=o.mask, rights=process_rights(o.mask) if o.mask is not None else "?", twin=None,
+            access=o.mask, rights=_rights(o.mask), twin=None,
             handle=handle.index, duplications=handle.duplications, risk=score, why_risky=why,
         ))
     return rows
 
 
-def process_named(model: CorrelationModel, computer: str, image: str, ref: Ref) -> tuple[Process | None, str, str]:
+#: A 4656's target instance (None unless exactly one is alive), confidence and reason.
+Named = tuple[Process | None, str, str]
+
+
+def process_named(model: CorrelationModel, computer: str, image: str, ref: Ref) -> Named:
     """The instance of the image file name `image` alive on `computer` at `ref` (a 4656 on a
     Process object names its target by path only), with the confidence and reason."""
+    return _named(model, computer, image, _image_index(model).alive(computer, image, ref.key))
+
+
+def targets_named(model: CorrelationModel, asked: Sequence[tuple[str, str, Ref]]) -> list[Named]:
+    """`process_named` of each (computer, image, ref) of `asked`, in one sweep through time per
+    image rather than a look-up each: the tree walks of 14,000 look-ups were most of the
+    Process access view's second at a million events."""
+    by_image: dict[tuple[str, str], list[int]] = {}
+    for n, (computer, image, _) in enumerate(asked):
+        by_image.setdefault((computer, image), []).append(n)
+    index = _image_index(model)
+    out: list[Named] = [(None, MISSING, "")] * len(asked)
+    for (computer, image), ns in by_image.items():
+        found = index.first_alive(computer, image, [asked[n][2].key for n in ns], _LISTED + 1)
+        made: dict[tuple[int, ...], Named] = {}  # 4656s close in time see the same instances alive
+        for n, alive in zip(ns, found, strict=True):
+            seen = tuple(alive)
+            answer = made.get(seen)
+            if answer is None:
+                answer = made[seen] = _named(model, computer, image, alive)
+            out[n] = answer
+    return out
+
+
+#: How many of several instances alive a reason lists.
+_LISTED = 8
+
+
+def _image_index(model: CorrelationModel) -> ImageIndex:
     if model.by_image is None:
         model.by_image = ImageIndex(model.processes)
-    alive = [model.processes[i] for i in model.by_image.alive(computer, image, ref.key)]
+    return model.by_image
+
+
+def _named(model: CorrelationModel, computer: str, image: str, alive: list[int]) -> Named:
+    """The answer of `process_named` from the indexes alive (ascending; the first few suffice)."""
     if len(alive) == 1:
-        return alive[0], INFERRED, f"the only {image} alive at this time (the 4656 names its target by path only)"
+        return (model.processes[alive[0]], INFERRED,
+                f"the only {image} alive at this time (the 4656 names its target by path only)")
     if alive:
-        listed = ", ".join(p.label for p in alive[:8])
+        listed = ", ".join(model.processes[i].label for i in alive[:_LISTED])
         return None, AMBIGUOUS, f"several {image} alive at this time: {listed}"
     return None, MISSING, f"no {image} alive on {computer} at this time in this log"
 
@@ -323,57 +369,124 @@ class ImageIndex:
 
     def __init__(self, processes: Sequence[Process]) -> None:
         names: dict[tuple[str, str], list[Process]] = {}
+        folded: dict[str | None, str] = {}  # image path -> folded file name: thousands share a path
         for p in processes:
-            for name in {p.name.casefold(), *(basename(n).casefold() for n, _ in p.names)}:
-                names.setdefault((p.computer.casefold(), name), []).append(p)
+            # `names_at` rather than `names`: the file names without making each naming record.
+            paths = (p.image,) if p.names_at is None else (n for n, _ in p.names_at)
+            own = {p.name.casefold() if not p.image else _folded(folded, p.image) or "?"}  # p.name, folded
+            for path in paths:
+                own.add(_folded(folded, path))
+            computer = p.computer.casefold()
+            for name in own:
+                names.setdefault((computer, name), []).append(p)
         self._by_name = names
         self._built: dict[tuple[str, str], _Lives] = {}
 
     def alive(self, computer: str, image: str, at: tuple[int, int]) -> list[int]:
         """Indexes (ascending) of the instances of `image` on `computer` with start <= at <= end."""
+        return self._lives(computer, image).alive(at)
+
+    def first_alive(self, computer: str, image: str, ats: list[tuple[int, int]], limit: int) -> list[list[int]]:
+        """For each of `ats`, the `limit` lowest of `alive(computer, image, at)`."""
+        return self._lives(computer, image).first_alive(ats, limit)
+
+    def _lives(self, computer: str, image: str) -> _Lives:
         key = (computer.casefold(), image.casefold())
         lives = self._built.get(key)
         if lives is None:
             lives = self._built[key] = _Lives(self._by_name.get(key, []))
-        return lives.alive(at)
+        return lives
+
+
+def _folded(folded: dict[str | None, str], path: str | None) -> str:
+    """`basename(path).casefold()`, remembered in `folded`."""
+    name = folded.get(path)
+    if name is None:
+        name = folded[path] = basename(path).casefold()
+    return name
 
 
 class _Lives:
-    """The lives of one image's instances: starts sorted, and a max-end segment tree over them."""
+    """The lives of one image's instances: starts sorted with their ends, and a max-end segment
+    tree over them made on the first `alive` (the list's sweep needs none)."""
 
-    __slots__ = ("indexes", "size", "starts", "tree")
+    __slots__ = ("_tree", "ends", "indexes", "size", "starts")
 
     def __init__(self, procs: list[Process]) -> None:
-        items = sorted(procs, key=lambda p: p.start or _BEFORE_LOG)
-        self.starts = [p.start or _BEFORE_LOG for p in items]
-        self.indexes = [p.index for p in items]
+        # Each bound read once (a read looks it up in the facts table); ties on start keep the
+        # instances' order, as `procs` is in index order.
+        items = sorted((p.start or _BEFORE_LOG, p.index, p.end or _AFTER_LOG) for p in procs)
+        self.starts = [start for start, _, _ in items]
+        self.indexes = [index for _, index, _ in items]
+        self.ends = [end for _, _, end in items]
         size = 1
         while size < len(items):
             size *= 2
         self.size = size
-        tree = [_BEFORE_LOG] * (2 * size)
-        for i, p in enumerate(items):
-            tree[size + i] = p.end or _AFTER_LOG
-        for node in range(size - 1, 0, -1):
-            tree[node] = max(tree[2 * node], tree[2 * node + 1])
-        self.tree = tree
+        self._tree: list[tuple[int, int]] | None = None
+
+    @property
+    def tree(self) -> list[tuple[int, int]]:
+        if self._tree is None:
+            size = self.size
+            tree = [_BEFORE_LOG] * (2 * size)
+            tree[size:size + len(self.ends)] = self.ends
+            for node in range(size - 1, 0, -1):
+                left, right = tree[2 * node], tree[2 * node + 1]
+                tree[node] = left if left > right else right
+            self._tree = tree
+        return self._tree
 
     def alive(self, at: tuple[int, int]) -> list[int]:
         count = bisect.bisect_right(self.starts, at)  # the first `count` began at or before `at`
-        if count == 0:
-            return []
+        tree, size, indexes = self.tree, self.size, self.indexes
+        # The nodes covering exactly the leaves 0..count-1, then down each where an end >= at:
+        # every node visited is in the tree once, so the walk is bounded by its size.
+        roots: list[int] = []
+        lo, hi = size, size + count
+        while lo < hi:
+            if lo & 1:
+                roots.append(lo)
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                roots.append(hi)
+            lo //= 2
+            hi //= 2
         out: list[int] = []
-        tree, size = self.tree, self.size
-        stack = [(1, 0, size)]  # (node, first leaf, width); at most 2 * size nodes are ever pushed
-        while stack:
-            node, first, width = stack.pop()
-            if first >= count or tree[node] < at:
+        for root in roots:
+            if tree[root] < at:
                 continue
-            if width == 1:
-                out.append(self.indexes[first])
-                continue
-            half = width // 2
-            stack.append((2 * node + 1, first + half, half))
-            stack.append((2 * node, first, half))
+            stack = [root]
+            while stack:
+                node = stack.pop()
+                if node >= size:
+                    out.append(indexes[node - size])
+                    continue
+                node *= 2
+                if tree[node] >= at:
+                    stack.append(node)
+                if tree[node + 1] >= at:
+                    stack.append(node + 1)
         out.sort()
+        return out
+
+    def first_alive(self, ats: list[tuple[int, int]], limit: int) -> list[list[int]]:
+        """`alive(at)[:limit]` for each of `ats`, by one sweep in time order: the instances begun
+        join a sorted list of those alive, and leave it (by a heap of ends) once ended, so each
+        instance is added and removed once whatever the number of look-ups."""
+        out: list[list[int]] = [[] for _ in ats]
+        alive: list[int] = []  # indexes, ascending
+        heap: list[tuple[tuple[int, int], int]] = []  # (end, index) of those in `alive`
+        starts, indexes, ends = self.starts, self.indexes, self.ends
+        begun = 0
+        for n in sorted(range(len(ats)), key=ats.__getitem__):
+            at = ats[n]
+            while begun < len(starts) and starts[begun] <= at:
+                bisect.insort(alive, indexes[begun])
+                heapq.heappush(heap, (ends[begun], indexes[begun]))
+                begun += 1
+            while heap and heap[0][0] < at:
+                del alive[bisect.bisect_left(alive, heapq.heappop(heap)[1])]
+            out[n] = alive[:limit]
         return out

@@ -25,7 +25,7 @@ import bisect
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, compress, repeat
+from itertools import chain, compress, count, repeat
 from operator import attrgetter, is_not, ne
 from typing import Any, Final, TypeVar, cast
 
@@ -351,8 +351,17 @@ class FactsTable:
     def of_events(self, event_ids: frozenset[int]) -> Iterator[Facts]:
         """The `Facts` of the events of `event_ids`, in scan order (the others are not made)."""
         self._flush()
-        for pos in range(self._n):
-            if self._narrow.value(pos, "event_id") in event_ids:
+        # The raw slots a slice at a time (half the 0.12 s of a value() call each at 1M): an EventID is
+        # its own slot, unless kept aside.
+        narrow = self._narrow
+        at, stride, none = narrow.index["event_id"], narrow.stride, narrow.none
+        for lo in range(0, self._n, 65536):
+            part = narrow.slots[lo * stride + at:min(lo + 65536, self._n) * stride:stride]
+            hits: Iterable[int] = compress(count(lo), map(event_ids.__contains__, part))  # at C speed
+            if none in part:
+                hits = [pos for pos, slot in enumerate(part, lo)
+                        if slot in event_ids or (slot == none and narrow.value(pos, "event_id") in event_ids)]
+            for pos in hits:
                 yield self.facts(pos)
 
     def assign_sessions(self, choose: Callable[[Facts], SessionChoice | None]) -> None:

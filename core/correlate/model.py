@@ -10,6 +10,7 @@ time, never by a pid or handle value alone: see the trackers (`processes`, `hand
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
@@ -215,6 +216,13 @@ class CorrelationModel:
         self.runs: list[Run] = []
         self.runs_of_process: dict[int, list[Run]] = {}
         self.runs_of_install: dict[int, list[Run]] = {}
+        #: The Handles and Process access lists, made once per model: the view and the writer of
+        #: the correlation tables (another thread) ask for the same list; one lock each, so
+        #: that neither waits for the other list.
+        self._duplications: list[Duplication] | None = None
+        self._accesses: list[AccessGroup] | None = None
+        self._duplications_lock = threading.Lock()
+        self._accesses_lock = threading.Lock()
 
     def attach_events(self, keys: Iterable[EventKeys]) -> None:
         """Hang privilege, credential, service, task and share events on the processes and
@@ -237,8 +245,12 @@ class CorrelationModel:
 
     def process_accesses(self) -> list[AccessGroup]:
         """Every handle a process opened to another, grouped by target, riskiest first
-        (`core.correlate.access`)."""
-        return process_accesses(self)
+        (`core.correlate.access`). Made once, then shared: do not change the list."""
+        with self._accesses_lock:
+            if self._accesses is None:
+                self._accesses = process_accesses(self)
+            return self._accesses
+
     @property
     def size(self) -> int:
         """How many events the model was built from."""
@@ -449,15 +461,38 @@ class CorrelationModel:
     # -- views ----------------------------------------------------------------------------------
 
     def handle_duplications(self) -> list[Duplication]:
-        """Every 4690 in time order with its processes and handles resolved."""
+        """Every 4690 in time order with its processes and handles resolved. Made once, then
+        shared: do not change the list."""
+        with self._duplications_lock:
+            if self._duplications is None:
+                self._duplications = self._make_duplications()
+            return self._duplications
+
+    def release_lists(self) -> None:
+        """Let the shared Handles and Process access lists go (made again when asked): once
+        the correlation tables hold them the views read those, and the lists took 40 MB at a
+        million events."""
+        with self._duplications_lock, self._accesses_lock:
+            self._duplications = self._accesses = None
+
+    def _make_duplications(self) -> list[Duplication]:
         out: list[Duplication] = []
         duplicates = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)
+        missing_p = ProcessLink(None, None, MISSING, "the 4690 carries no process id")  # frozen: one for all
+        missing_h = HandleLink(None, None, MISSING, "the 4690 carries no handle id")
+        # Links are frozen: one object per distinct process or session link, shared by the 4690s
+        # naming it (fewer to make, and less to hold, at a million events).
+        plinks: dict[tuple[int | None, int | None, str | None], ProcessLink | None] = {}
+        slinks: dict[SessionChoice, SessionLink | None] = {}
         for found in self._facts.of_events(duplicates):
-            source = self._plink(found.source_pid, found.source_proc, found.source_note)
-            target = self._plink(found.target_pid, found.target_proc, found.target_note)
+            key = (found.source_pid, found.source_proc, found.source_note)
+            source = plinks[key] if key in plinks else plinks.setdefault(key, self._plink(*key))
+            key = (found.target_pid, found.target_proc, found.target_note)
+            target = plinks[key] if key in plinks else plinks.setdefault(key, self._plink(*key))
+            choice = found.session
+            session = None if choice is None else slinks.get(choice) or slinks.setdefault(
+                choice, self._session_of(choice))
             sh, th = self._dup_handles(found)
-            missing_p = ProcessLink(None, None, MISSING, "the 4690 carries no process id")
-            missing_h = HandleLink(None, None, MISSING, "the 4690 carries no handle id")
             out.append(
                 Duplication(
                     found.ref,
@@ -466,7 +501,7 @@ class CorrelationModel:
                     target or missing_p,
                     sh or missing_h,
                     th or missing_h,
-                    self._session(found),
+                    session,
                 )
             )
         return out
