@@ -6,229 +6,47 @@ the 4689 with the same computer and pid, or until the next 4688 that reuses the 
 of the log. A pid used while no instance of it is alive (System, lsass.exe, anything started
 before the log begins) becomes an *inferred* instance, named from whatever event names it.
 
-The evidence types every correlation link shares (`Ref`, the confidence words) live here too,
-since the handle and session modules are scoped by process instances and import this one.
+The evidence types every correlation link shares (`Ref`, the confidence words) are in
+`core.correlate.evidence`, the instances the model keeps in `core.correlate.process_instance`;
+this module re-exports both, as the handle and session modules and the views import them from
+here.
 """
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.correlate.evidence import (
+    AMBIGUOUS,
+    CHANNEL_SKEW,
+    CONFIDENCES,
+    EXACT,
+    EXIT_GRACE,
+    INFERRED,
+    MISSING,
+    SYSTEM_PID,
+    TICKS_PER_SECOND,
+    Ref,
+    basename,
+    pid_text,
+)
+from core.correlate.process_instance import Bound, Held, Process, SysmonView, bounder, keeper
+
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
-    from core.correlate.refcolumn import RefSource
 
-EXACT = "exact"
-INFERRED = "inferred"
-AMBIGUOUS = "ambiguous"
-MISSING = "missing"
-#: Every confidence a link can carry, from strongest to weakest.
-CONFIDENCES: tuple[str, ...] = (EXACT, INFERRED, AMBIGUOUS, MISSING)
+#: The evidence types and instances live in their own modules; their users import them from here.
+__all__ = [
+    "AMBIGUOUS", "CHANNEL_SKEW", "CONFIDENCES", "EXACT", "EXIT_GRACE", "INFERRED", "MISSING", "SYSTEM_PID",
+    "TICKS_PER_SECOND", "Bound", "Held", "Process", "ProcessTracker", "Ref", "SysmonView", "basename",
+    "join_reason", "pid_text", "same_process",
+]
 
-TICKS_PER_SECOND = 10_000_000
-#: A process's handles are closed by the kernel as it exits, and those 4658s are logged just
-#: after its 4689 (same millisecond in the OTRF exports): they still belong to it.
-EXIT_GRACE = 5 * TICKS_PER_SECOND
-#: How far apart the Security 4688 and the Sysmon 1 of one process may be logged and still be
-#: joined into one instance. Measured on the OTRF datasets in ../shared/samples (64 pairs of
-#: the same computer, pid and image in five files): the 4688 is logged from 1.243 s before to
-#: 1.049 s after its Sysmon 1, most within 30 ms. Two seconds covers them with a margin while
-#: a reused pid is still told apart by its image and by Sysmon's GUID.
-CHANNEL_SKEW = 2 * TICKS_PER_SECOND
-SYSTEM_PID = 4
 _NO_NAME = ("", "-")
 
-
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """One evidence record, as the UI jumps to it and as the CLI prints it.
-
-    `store_id` is the store row id; `event_id` the Windows EventID; `record_id` the
-    EventRecordID (RecordNumber, or the 1-based position, where the input has none);
-    `filetime` the time as logged (None: no time); `ts`/`order` its place on the model's time
-    line (`ts` is carried over from the previous event of the same input when the event has
-    no time).
-    """
-
-    store_id: int
-    record_id: int | None
-    event_id: int
-    filetime: int | None
-    ts: int
-    order: int
-
-    @property
-    def key(self) -> tuple[int, int]:
-        return (self.ts, self.order)
-
-
-def basename(image: str | None) -> str:
-    """The file name of an image path (`C:\\Windows\\System32\\cmd.exe` -> `cmd.exe`)."""
-    if not image:
-        return ""
-    return image.strip().replace("/", "\\").rsplit("\\", 1)[-1]
-
-
-def pid_text(pid: int | None) -> str:
-    return "?" if pid is None else f"0x{pid:x}"
-
-
-@dataclass(frozen=True, slots=True)
-class SysmonView:
-    """Sysmon's records of a process instance: its ProcessGuid, its Sysmon 1 and Sysmon 5, why
-    the Sysmon 1 and the 4688 are taken as one process, and the other Sysmon events its GUID
-    (or, when Sysmon logged another GUID, its pid and time) names."""
-
-    guid: str | None
-    created: Ref | None
-    exited: Ref | None
-    joined: str | None
-    events: tuple[Ref, ...]
-
-
-#: A model event an instance keeps: its position in the facts table, or (a Sysmon event, which
-#: the table does not hold) its `Ref`; None for none.
-Held = Ref | int | None
-#: Where an instance's life begins or ends: the position in the facts table of the event it
-#: begins or ends at, the bound itself when that event is not there, None for none.
-Bound = tuple[int, int] | int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Process:
-    """One process instance on one computer.
-
-    `created` is its 4688 (None for an inferred instance); `pre_existing` says it was running
-    before the log begins (no earlier instance of that pid in the log). `parent` is the index
-    (in `CorrelationModel.processes`) of the instance that created it, as alive at creation
-    time. `start`/`end` bound its life on the model time line ((ts, order); None = before the
-    log / to the end of the log); `exited` is its 4689 and `replaced_by` the 4688 that reused
-    its pid without a 4689 first. `names` lists every distinct image name events gave it, with
-    the first record naming it: more than one means the pid was probably reused unseen.
-
-    Its model events are held as their positions in the model's facts table (`created_at`,
-    `exited_at`...: a `Ref` itself only for a Sysmon event, which the table does not hold), made
-    into `Ref`s when read: a `Ref` held per event was a third of what an instance cost.
-    """
-
-    index: int
-    computer: str
-    pid: int
-    created_at: Held
-    image: str | None
-    command_line: str | None
-    parent_pid: int | None
-    parent: int | None
-    user: str | None
-    user_sid: str | None
-    logon_id: int | None
-    elevation: str | None
-    integrity: str | None
-    exited_at: Held
-    replaced_by_at: Held
-    #: `start`/`end` as the position in the facts table of the event they are the time of
-    #: (a `(ts, order)` bound itself when that event is not there, as a Sysmon one).
-    start_at: Bound
-    end_at: Bound
-    first_seen_at: Ref | int
-    pre_existing: bool
-    confidence: str
-    reason: str
-    #: Every name with the record naming it; None for the usual one: its image, named by its
-    #: first record (`names` words both ways alike).
-    names_at: tuple[tuple[str, Ref | int], ...] | None
-    children: tuple[int, ...]
-    handles: tuple[int, ...]
-    #: Sysmon's view of the same instance (None when Sysmon never names it): one field, so that
-    #: the instances of a log without Sysmon cost what they did.
-    sysmon: SysmonView | None = None
-    #: Where the `_at` positions are (the model's facts table).
-    facts: RefSource | None = field(default=None, repr=False, compare=False)
-
-    def _ref(self, held: Held) -> Ref | None:
-        if isinstance(held, int):
-            assert self.facts is not None
-            return self.facts.ref(held)
-        return held
-
-    @property
-    def created(self) -> Ref | None:
-        return self._ref(self.created_at)
-
-    @property
-    def exited(self) -> Ref | None:
-        return self._ref(self.exited_at)
-
-    @property
-    def replaced_by(self) -> Ref | None:
-        return self._ref(self.replaced_by_at)
-
-    @property
-    def first_seen(self) -> Ref:
-        return self._held(self.first_seen_at)
-
-    @property
-    def start(self) -> tuple[int, int] | None:
-        return self._bound(self.start_at)
-
-    @property
-    def end(self) -> tuple[int, int] | None:
-        return self._bound(self.end_at)
-
-    def _bound(self, bound: Bound) -> tuple[int, int] | None:
-        if isinstance(bound, int):
-            assert self.facts is not None
-            return self.facts.key(bound)
-        return bound
-
-    @property
-    def names(self) -> tuple[tuple[str, Ref], ...]:
-        if self.names_at is None:
-            assert self.image is not None
-            return ((self.image, self.first_seen),)
-        return tuple((name, self._held(held)) for name, held in self.names_at)
-
-    def _held(self, held: Ref | int) -> Ref:
-        if isinstance(held, int):
-            assert self.facts is not None
-            return self.facts.ref(held)
-        return held
-
-    @property
-    def guid(self) -> str | None:
-        return self.sysmon.guid if self.sysmon is not None else None
-
-    @property
-    def sysmon_created(self) -> Ref | None:
-        return self.sysmon.created if self.sysmon is not None else None
-
-    @property
-    def sysmon_exited(self) -> Ref | None:
-        return self.sysmon.exited if self.sysmon is not None else None
-
-    @property
-    def joined(self) -> str | None:
-        return self.sysmon.joined if self.sysmon is not None else None
-
-    @property
-    def sysmon_events(self) -> tuple[Ref, ...]:
-        return self.sysmon.events if self.sysmon is not None else ()
-
-    @property
-    def name(self) -> str:
-        """The image's file name, or `?` when no event names the process."""
-        if self.pid == SYSTEM_PID and not self.image:
-            return "System"
-        return basename(self.image) or "?"
-
-    @property
-    def label(self) -> str:
-        """`cmd.exe 0x8cc (2252)`: how the UI and CLI name an instance."""
-        return f"{self.name} 0x{self.pid:x} ({self.pid})"
 
 
 @dataclass(slots=True)
@@ -428,8 +246,8 @@ class ProcessTracker:
                     p.end = p.sysmon_exited.key
         out: list[Process] = []
         procs = self.procs
-        keep = _keeper(facts)
-        bound = _bounder(facts)
+        keep = keeper(facts)
+        bound = bounder(facts)
         for i in range(len(procs) - 1, -1, -1):
             p = procs[i]
             confidence, reason = self._confidence(p)
@@ -504,33 +322,6 @@ class ProcessTracker:
         if not p.names:
             return MISSING, reason + "; no event names it"
         return INFERRED, reason
-
-
-def _keeper(facts: FactsTable) -> Callable[[Ref | None], Held]:
-    """What an instance keeps of a `Ref`: its position in `facts`, or itself when not there."""
-    def keep(ref: Ref | None) -> Held:
-        if ref is None:
-            return None
-        pos = facts.at_order(ref.order)
-        return ref if pos is None else pos
-    return keep
-
-
-def _bounder(facts: FactsTable) -> Callable[..., Bound]:
-    """What an instance keeps of a `start`/`end` bound: the position in `facts` of the event it
-    is the key of (the same int object as one of `held`, its events' positions, when it is one of
-    them: no int of its own), else the bound itself."""
-    def bound(key: tuple[int, int] | None, *held: Held) -> Bound:
-        if key is None:
-            return None
-        pos = facts.at_order(key[1])
-        if pos is None or facts.key(pos) != key:
-            return key
-        for at in held:
-            if at == pos and type(at) is int:
-                return at
-        return pos
-    return bound
 
 
 def same_process(proc: _Proc, image: str | None, first: Ref, then: Ref) -> bool:
