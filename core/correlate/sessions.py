@@ -12,6 +12,9 @@ What a 4624 says about its logon (type, source address and workstation, packages
 process, elevated token, linked logon) is kept on the session as flat, interned strings and
 ints, and its processes as indexes: a domain controller logs a network logon every few
 seconds, and the model must stay small at millions of events (issue 18).
+
+At 500 lines: the tracker, its memoised choices and the network-logon index share the session
+rules; splitting them would spread one rule over modules.
 """
 
 from __future__ import annotations
