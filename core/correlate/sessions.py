@@ -13,7 +13,7 @@ process, elevated token, linked logon) is kept on the session as flat, interned 
 ints, and its processes as indexes: a domain controller logs a network logon every few
 seconds, and the model must stay small at millions of events (issue 18).
 
-At 500 lines: the tracker, its memoised choices and the network-logon index share the session
+Just over 500 lines: the tracker, its memoised choices and the network-logon index share the session
 rules; splitting them would spread one rule over modules.
 """
 

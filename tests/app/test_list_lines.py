@@ -13,9 +13,8 @@ import pytest
 
 import tui.handles as handles
 from core.correlate.model import CorrelationModel
-from core.store.cache import open_inputs
 from tests.app.story import Harness
-from tests.apputil import DEMO, opened, screen_text, sync, wait_for
+from tests.apputil import opened, screen_text, sync, wait_for
 from tests.correlate.test_correlation_tables import BUILDERS
 from tui.handles import HandlesScreen, HandlesTable
 from tui.model_cache import ModelCache
@@ -23,15 +22,6 @@ from tui.sessions import SessionsScreen
 from tui.workspace import Workspace
 
 LONG = 20_000
-
-
-@pytest.fixture
-def demo_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    store = open_inputs([str(DEMO)])
-    path = store.path
-    store.close()
-    return path
 
 
 @sync

@@ -10,7 +10,7 @@ import pytest
 
 from core.store.cache import open_inputs
 from tests.app.story import Harness, store_ids, tree_lines
-from tests.apputil import DEMO, opened, screen_text, sync, wait_for
+from tests.apputil import opened, screen_text, sync, wait_for
 from tests.logs import event_xml, write_events
 from tui.nav_tree import NavTree
 from tui.sessions import COLUMNS, SessionsScreen, SessionsTable
@@ -21,15 +21,6 @@ WS = "WS01.contoso.local"
 
 def _rows(table: SessionsTable) -> list[list[str]]:
     return [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
-
-
-@pytest.fixture
-def demo_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    store = open_inputs([str(DEMO)])
-    path = store.path
-    store.close()
-    return path
 
 
 @sync

@@ -6,21 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from core.store.cache import open_inputs
 from tests.app.story import Harness
-from tests.apputil import DEMO, opened, screen_text, sync, wait_for
+from tests.apputil import opened, screen_text, sync, wait_for
 from tui.sessions import COLUMNS, SessionsScreen, SessionsTable
-
-
-@pytest.fixture
-def demo_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    store = open_inputs([str(DEMO)])
-    path = store.path
-    store.close()
-    return path
 
 
 def _rows_shown(text: str) -> list[str]:
