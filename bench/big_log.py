@@ -184,6 +184,7 @@ def main() -> int:
             print(f"built {path.name}: {chunks} chunks, {records} records", flush=True)
     log_mb = path.stat().st_size / 1e6
     results: dict[str, object] = {"file": str(path), "log_mb": round(log_mb, 1)}
+    (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)  # absent in a clone given --file
     with tempfile.TemporaryDirectory(prefix="evtx-big-", dir=ROOT / "bench" / "out") as tmp:
         env = dict(os.environ)
         for name in ("CACHE", "DATA", "CONFIG"):
