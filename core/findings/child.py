@@ -22,7 +22,7 @@ from pathlib import Path
 
 from core.findings.engine import FindingsData, store_findings
 from core.findings.rules import RulesError, load_rules
-from core.store.child_process import ChildFailed, die_with_parent, run_child
+from core.store.child_process import ChildFailed, background_priority, die_with_parent, run_child
 from core.store.store import Store
 
 #: Exit status of a child that refused the rules file (the parent reports it as for its own).
@@ -31,6 +31,7 @@ BAD_RULES = 3
 
 def main(argv: list[str] | None = None) -> int:
     die_with_parent()
+    background_priority()  # the UI first: nobody waits for the findings
     parser = argparse.ArgumentParser(prog="python -m core.findings.child")
     parser.add_argument("db")
     args = parser.parse_args(argv)
