@@ -56,6 +56,8 @@ class TreeViewScreen(PicksEvent, Screen[None]):
     def __init__(self, workspace: Workspace) -> None:
         super().__init__()
         self.workspace = workspace
+        if self.USES_MODEL:  # (the Findings view waits for the findings: it holds nothing back)
+            workspace.hold_background()
 
     def _load(self) -> object:
         """Start building the view (subclasses: a `@work(thread=True)` method)."""

@@ -18,6 +18,7 @@ import argparse
 import pickle
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from core.findings.engine import FindingsData, store_findings
@@ -47,9 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def findings_in_child(db: Path, stop: threading.Event | None = None, poll: float = 0.1) -> FindingsData:
-    """The findings of the store at `db`, computed by a child process (see the module doc)."""
+def findings_in_child(db: Path, stop: threading.Event | None = None, poll: float = 0.1, *,
+                      before_load: Callable[[], None] | None = None) -> FindingsData:
+    """The findings of the store at `db`, computed by a child process (see the module doc).
+    `before_load()` runs once the child has answered, before its answer is read back (tens of
+    thousands of findings: 0.1-0.2 s of the interpreter): the app waits there for a quiet UI."""
     out = run_child("core.findings.child", [str(db)], "findings", stop, poll)
+    if before_load is not None:
+        before_load()
     try:
         data = pickle.loads(out)  # noqa: S301 - written by our own child process, just started
     except Exception as exc:  # noqa: BLE001 - a cut or garbled answer: the caller computes them itself
