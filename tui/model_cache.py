@@ -71,11 +71,16 @@ def _rules_events(store: Store, rules: Any) -> int:
     return store.count_of(needed_event_ids(rules))
 
 
-def build_findings(store: Store, stop: threading.Event | None = None,
-                   before_load: Callable[[], None] | None = None) -> FindingsData:
+#: What `ModelCache.findings` has the thread that builds the findings wait for before reading
+#: a child's answer back (`ModelCache.wait_quiet`), read by `build_findings` on that thread.
+_BUILDING = threading.local()
+
+
+def build_findings(store: Store, stop: threading.Event | None = None) -> FindingsData:
     """Every finding of the default (or user-configured) rules over `store` (blocking); in a
     child process for a big store (computed here, in the caller's thread, if that fails),
-    whose answer is read back after `before_load()` (`findings_in_child`)."""
+    whose answer is read back once the UI is quiet (`ModelCache.wait_quiet`)."""
+    before_load: Callable[[], None] | None = getattr(_BUILDING, "before_load", None)
     try:
         rules = load_rules(None)  # here too: a bad file is reported the same way either way
     except RulesError as exc:
@@ -223,8 +228,14 @@ class ModelCache:
                 model.release_lists()  # every view reads its table now
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:
-        return self._get(self._findings, store_path, loaded,
-                         lambda store: build_findings(store, self.stop, self.wait_quiet))
+        def build(store: Store) -> FindingsData:
+            _BUILDING.before_load = self.wait_quiet
+            try:
+                return build_findings(store, self.stop)
+            finally:
+                _BUILDING.before_load = None
+
+        return self._get(self._findings, store_path, loaded, build)
 
     def peek_model(self) -> CorrelationModel | None:
         """The last built model, or None (never blocks: for the main thread)."""
