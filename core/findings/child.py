@@ -3,6 +3,8 @@
 Over a million events the rules take some 13 s of CPU. In a thread of the app they share the
 GIL with the UI, and every filter typed meanwhile answers up to twice as slowly (a common field
 value at a million events: 127-153 ms instead of 90). A child process has a core of its own.
+It runs at a lower CPU priority (`background_priority`): on a machine without an idle core the
+UI, not the findings, comes first.
 It opens the store read-only, runs the same rules (the user's rules.toml, else the built-in
 ones) and writes the `core.findings.engine.FindingsData` to its stdout, pickled. Only our own parent
 reads that, from a process it started itself.
