@@ -275,6 +275,7 @@ class EvtxApp(AppActions):
         computed = compute_findings(self.workspace.models, path, loaded)
         self.post_message(computed)
         if loaded and computed.by_event is not None:  # then with the Sigma matches (computed once)
+            self.workspace.wait_quiet()  # (its imports: not while a view opens)
             from tui.findings_view import sigma_findings, to_app
             from tui.table_findings import findings_by_event
 

@@ -71,16 +71,25 @@ def _rules_events(store: Store, rules: Any) -> int:
     return store.count_of(needed_event_ids(rules))
 
 
+#: What `ModelCache.findings` has the thread that builds the findings wait for before reading
+#: a child's answer back (`ModelCache.wait_quiet`), read by `build_findings` on that thread.
+_BUILDING = threading.local()
+
+
 def build_findings(store: Store, stop: threading.Event | None = None) -> FindingsData:
     """Every finding of the default (or user-configured) rules over `store` (blocking); in a
-    child process for a big store (computed here, in the caller's thread, if that fails)."""
+    child process for a big store (computed here, in the caller's thread, if that fails),
+    whose answer is read back once the UI is quiet (`ModelCache.wait_quiet`)."""
+    before_load: Callable[[], None] | None = getattr(_BUILDING, "before_load", None)
     try:
         rules = load_rules(None)  # here too: a bad file is reported the same way either way
     except RulesError as exc:
         raise ViewDataError(f"rules not loaded: {exc}") from exc
     if store.shareable and _rules_events(store, rules) >= CHILD_FINDINGS_EVENTS:
         try:
-            return findings_in_child(store.path, stop)
+            if before_load is None:
+                return findings_in_child(store.path, stop)
+            return findings_in_child(store.path, stop, before_load=before_load)
         except ChildFailed:
             if stop is not None and stop.is_set():
                 raise ViewDataError("stopped") from None
@@ -95,6 +104,9 @@ class ModelCache:
         self._findings: _Slot[FindingsData] = _Slot()
         #: Set when the app ends: a findings child still running is killed.
         self.stop = threading.Event()
+        #: Blocks (a worker) while the UI is busy opening a view (`Workspace.wait_quiet`): a
+        #: big store's findings are read back from their child after it.
+        self.wait_quiet: Callable[[], None] | None = None
         #: (events read, of how many) while a model is being built, for the views to show.
         self.model_progress: tuple[int, int] | None = None
         self._tables_lock = threading.Lock()
@@ -216,7 +228,14 @@ class ModelCache:
                 model.release_lists()  # every view reads its table now
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:
-        return self._get(self._findings, store_path, loaded, lambda store: build_findings(store, self.stop))
+        def build(store: Store) -> FindingsData:
+            _BUILDING.before_load = self.wait_quiet
+            try:
+                return build_findings(store, self.stop)
+            finally:
+                _BUILDING.before_load = None
+
+        return self._get(self._findings, store_path, loaded, build)
 
     def peek_model(self) -> CorrelationModel | None:
         """The last built model, or None (never blocks: for the main thread)."""

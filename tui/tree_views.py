@@ -56,6 +56,8 @@ class TreeViewScreen(PicksEvent, Screen[None]):
     def __init__(self, workspace: Workspace) -> None:
         super().__init__()
         self.workspace = workspace
+        if self.USES_MODEL:  # (the Findings view waits for the findings: it holds nothing back)
+            workspace.hold_background()
 
     def _load(self) -> object:
         """Start building the view (subclasses: a `@work(thread=True)` method)."""
@@ -302,8 +304,12 @@ class SingleTreeScreen(TreeViewScreen):
     #: stored tree through SQL (most of its nodes are not fetched).
     _paged = False
 
+    #: Whether the tree being shown was read from the store: nothing to write for it then.
+    _from_store = False
+
     def on_single_tree_screen_stored_tree(self, message: SingleTreeScreen.StoredTree) -> None:
         self._paged = message.nodes > MAX_TREE_NODES
+        self._from_store = True
         self.show_stored(message.branches, message.nodes)
 
     def action_search_next(self, forward: bool = True) -> None:
@@ -367,7 +373,10 @@ class SingleTreeScreen(TreeViewScreen):
             return
         tree.fill(branches, expand_depth=depth)
         build = self.stored_builder()
-        if not partial and build is not None:
+        from_store, self._from_store = self._from_store, False
+        # A tree read from the store asks for no write: the check alone imported every view's
+        # module in a thread (0.1-0.3 s of interpreter time) while the next view opened.
+        if not partial and build is not None and not from_store:
             self._store_when_filled(tree, build)
         if partial:
             summary += "   (still loading: the tree will be rebuilt)"

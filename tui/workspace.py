@@ -13,6 +13,7 @@ A screen that names an event of its own (a tree node, a mark) is a `PicksEvent`:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,14 @@ if TYPE_CHECKING:  # the engines load when a view first needs them, not when the
     from tui.stored_views import ViewBuilder
 
 P = TypeVar("P")
+
+#: After a correlation view is asked for, the app's background work that needs the interpreter
+#: for a while (the findings read back from their child, the Sigma step) waits this long: a
+#: reopened view is on screen within it (0.1-0.3 s), and did not share the GIL with 0.3 s of
+#: unpickling and imports.
+VIEW_QUIET = 0.6
+#: The longest such work waits in all (an analyst hopping between views must not starve it).
+QUIET_WAIT_LIMIT = 5.0
 
 
 class PicksEvent:
@@ -81,6 +90,8 @@ class Workspace:
     #: them all, so that the first model build stores every view; a view adds its own.
     view_builders: Callable[[], dict[str, ViewBuilder]] | None = None
     _models: ModelCache | None = field(default=None, repr=False)
+    #: `time.monotonic()` until which background work keeps off the interpreter (`wait_quiet`).
+    _quiet_after: float = field(default=0.0, repr=False)
 
     @property
     def models(self) -> ModelCache:
@@ -90,7 +101,22 @@ class Workspace:
             from tui.model_cache import ModelCache
 
             self._models = ModelCache()
+            self._models.wait_quiet = self.wait_quiet
         return self._models
+
+    def hold_background(self) -> None:
+        """A view is being opened: background work waits VIEW_QUIET before its next big step."""
+        self._quiet_after = time.monotonic() + VIEW_QUIET
+
+    def wait_quiet(self) -> None:
+        """Block (a worker) until no view was asked for in the last VIEW_QUIET seconds, at most
+        QUIET_WAIT_LIMIT seconds in all."""
+        deadline = time.monotonic() + QUIET_WAIT_LIMIT
+        for _ in range(int(QUIET_WAIT_LIMIT / 0.05) + 1):  # steps of 50 ms at most
+            wait = min(self._quiet_after, deadline) - time.monotonic()
+            if wait <= 0 or (self._models is not None and self._models.stop.is_set()):
+                return
+            time.sleep(min(wait, 0.05))
 
     @property
     def filtered(self) -> bool:

@@ -3,6 +3,8 @@
 Over a million events the rules take some 13 s of CPU. In a thread of the app they share the
 GIL with the UI, and every filter typed meanwhile answers up to twice as slowly (a common field
 value at a million events: 127-153 ms instead of 90). A child process has a core of its own.
+It runs at a lower CPU priority (`background_priority`): on a machine without an idle core the
+UI, not the findings, comes first.
 It opens the store read-only, runs the same rules (the user's rules.toml, else the built-in
 ones) and writes the `core.findings.engine.FindingsData` to its stdout, pickled. Only our own parent
 reads that, from a process it started itself.
@@ -18,11 +20,12 @@ import argparse
 import pickle
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from core.findings.engine import FindingsData, store_findings
 from core.findings.rules import RulesError, load_rules
-from core.store.child_process import ChildFailed, die_with_parent, run_child
+from core.store.child_process import ChildFailed, background_priority, die_with_parent, run_child
 from core.store.store import Store
 
 #: Exit status of a child that refused the rules file (the parent reports it as for its own).
@@ -31,6 +34,7 @@ BAD_RULES = 3
 
 def main(argv: list[str] | None = None) -> int:
     die_with_parent()
+    background_priority()  # the UI first: nobody waits for the findings
     parser = argparse.ArgumentParser(prog="python -m core.findings.child")
     parser.add_argument("db")
     args = parser.parse_args(argv)
@@ -46,9 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def findings_in_child(db: Path, stop: threading.Event | None = None, poll: float = 0.1) -> FindingsData:
-    """The findings of the store at `db`, computed by a child process (see the module doc)."""
+def findings_in_child(db: Path, stop: threading.Event | None = None, poll: float = 0.1, *,
+                      before_load: Callable[[], None] | None = None) -> FindingsData:
+    """The findings of the store at `db`, computed by a child process (see the module doc).
+    `before_load()` runs once the child has answered, before its answer is read back (tens of
+    thousands of findings: 0.1-0.2 s of the interpreter): the app waits there for a quiet UI."""
     out = run_child("core.findings.child", [str(db)], "findings", stop, poll)
+    if before_load is not None:
+        before_load()
     try:
         data = pickle.loads(out)  # noqa: S301 - written by our own child process, just started
     except Exception as exc:  # noqa: BLE001 - a cut or garbled answer: the caller computes them itself

@@ -331,8 +331,12 @@ def children(store: Store, tree: str, parent: int, *, after: int = 0, before: in
 
 def list_size(store: Store, name: str) -> tuple[int, int]:
     """(what the list counts, as its view said when storing it; how many lines it has)."""
-    lines = int(store.conn.execute("SELECT count(*) FROM corr_row WHERE list = ?", (name,)).fetchone()[0])
-    return int(store.get_meta(_total_key(name)) or 0), lines
+    # The lines are at positions 0..n-1 (`write_views` numbers them): the last one's position
+    # is one seek in the primary key, where count(*) read every line with its cells (20,000
+    # lines: 40-100 ms of a reopened list view's time, and again for every page read).
+    last = store.conn.execute("SELECT pos FROM corr_row WHERE list = ? ORDER BY pos DESC LIMIT 1",
+                              (name,)).fetchone()
+    return int(store.get_meta(_total_key(name)) or 0), 0 if last is None else int(last[0]) + 1
 
 
 def list_rows(store: Store, name: str, *, start: int = 0, limit: int = 500) -> list[ListRow]:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.store.child_process import die_with_parent, run_child
+from core.store.child_process import background_priority, die_with_parent, run_child
 from core.store.store import Store
 
 from . import run_sigma
@@ -25,6 +25,7 @@ from .progress import Progress, SigmaProgress, read_file, write_file
 
 def main(argv: list[str] | None = None) -> int:
     die_with_parent()
+    background_priority()  # the UI first: the Sigma run is background work
     parser = argparse.ArgumentParser(prog="python -m core.findings.sigma.child")
     parser.add_argument("db")
     parser.add_argument("--sigma", action="append", default=[])
