@@ -1,6 +1,6 @@
 """Benchmark of the correlation views on a big store (not a timed test): first open, reopen.
 
-    python -m bench.correlation_views [--events 1000000] [--db PATH] [--uniform] [--rss-limit-mb 16000]
+    python -m bench.correlation_views [--events 1000000] [--db PATH [--keep-db]] [--uniform] [--rss-limit-mb 16000]
 
 By default the store is `bench/churn.py`'s: a few computers with logon sessions, process creations
 and exits with pids reused, handles opened, used, closed and duplicated with their values reused
@@ -253,6 +253,9 @@ def _base(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
         return shared, info
     shared = args.base or tmp / f"evtx-explorer-bench-churn-{args.events}-s{args.seed}-v{v}.sqlite"
     truth_file = shared.with_suffix(".truth.json")
+    if args.base is not None and shared.exists() and not truth_file.exists():
+        raise SystemExit(f"{shared}: not a bench/churn.py store (no {truth_file.name} beside it); "
+                         "not overwritten (to reopen a store that has its tables, use --db with --keep-db)")
     if not shared.exists() or not truth_file.exists():
         t0 = time.perf_counter()
         truth = build_churn_store(shared, args.events, seed=args.seed, progress=True).as_dict()
@@ -276,6 +279,8 @@ def main() -> int:
     parser.add_argument("--skip-views", default="", help="views neither opened nor written into the tables "
                         "(comma-separated: processes, handles, sessions, process_access)")
     parser.add_argument("--view-timeout", type=float, default=600, help="give up on a view after this many s")
+    parser.add_argument("--keep-db", action="store_true", help="use --db as it is (e.g. a store that already "
+                        "has its tables, for `--phases reopen`) instead of a fresh copy of the base store")
     parser.add_argument("--phase", choices=("first", "reopen"), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase is not None:
@@ -283,11 +288,14 @@ def main() -> int:
         print(json.dumps(asyncio.run(_run(args.db, skip, args.view_timeout))))
         return 0
     t_start = time.perf_counter()
+    if args.keep_db and (args.db is None or not args.db.exists()):
+        parser.error("--keep-db needs --db naming an existing store")
     shared, out = _base(args)
     db = args.db or Path(tempfile.gettempdir()) / f"evtx-explorer-bench-views-{os.getpid()}.sqlite"
-    for suffix in ("-wal", "-shm"):  # an earlier run's: SQLite would read them with the fresh copy
-        Path(str(db) + suffix).unlink(missing_ok=True)
-    shutil.copyfile(shared, db)
+    if not args.keep_db:
+        for suffix in ("-wal", "-shm"):  # an earlier run's: SQLite would read them with the fresh copy
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        shutil.copyfile(shared, db)
     os.environ.setdefault("EVTX_EXPLORER_DATA_DIR", tempfile.mkdtemp(prefix="evtx-bench-data-"))
     out["machine"] = {"cpus": os.cpu_count(), "loadavg_at_start": _loadavg()}
     if args.skip_views:
