@@ -16,7 +16,9 @@ to it, or one that does not fit (a store id kept as text, a pid beyond 32 bits),
 dict, so that every value comes back exactly. Strings that repeat (computer, user) are kept
 once and referred to by index; the rare notes and untimed events are side dicts. Tried and
 dropped: one `extend` per event as the scan went (a Python call per field: +40% on the build's
-CPU time); events are packed a batch at a time with `attrgetter` and `map` instead, at C speed.
+CPU time); events are packed a batch at a time with `itemgetter` and `map` instead, at C speed.
+The scan hands each event over as one plain tuple (`ROW_FIELDS`: `add_row`), not a `Facts`: making
+a `Facts` and its `Ref` per event, only to read them back, was a fifth of the build.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, compress, count, repeat
-from operator import attrgetter, is_not, ne
+from operator import attrgetter, is_not, itemgetter, ne
 from typing import Any, Final, TypeVar, cast
 
 from core.correlate.processes import Ref
@@ -77,13 +79,23 @@ _MAX: Final = (1 << 63) - 1
 _WIDE_INTS: Final = ("ref.store_id", "ref.record_id", "ref.ts", "source_hid", "target_hid", "logon_id")
 _NARROW_INTS: Final = ("ref.event_id", "ref.order", "source_pid", "source_proc", "target_pid", "target_proc",
                        "source_handle", "target_handle")
+#: An event as the scan hands it over (`FactsTable.add_row`): the wide ints, the narrow ints, then
+#: host, computer, user, source note, target note and logged time (None: none; the scan passes
+#: the very `ts` object when the event has its own time).
+ROW_FIELDS: Final = (*_WIDE_INTS, *_NARROW_INTS, "host", "computer", "user", "source_note", "target_note",
+                     "ref.filetime")
+#: A `Facts` as a row (`FactsTable.add`).
+row_of: Final = attrgetter(*ROW_FIELDS)
+_HOST, _COMPUTER, _USER, _SOURCE_NOTE, _TARGET_NOTE, _FILETIME = range(len(_WIDE_INTS) + len(_NARROW_INTS),
+                                                                       len(ROW_FIELDS))
+_TS: Final = 2
 
 
 class _Columns:
     """Int fields of every event, one slot each in one `array` (row after row): None is the
     array's lowest value, a value that does not fit (or equals it) goes to `aside`."""
 
-    def __init__(self, typecode: str, names: tuple[str, ...]) -> None:
+    def __init__(self, typecode: str, names: tuple[str, ...], first: int) -> None:
         self.slots: array[int] = array(typecode)
         self.typecode = typecode
         self.stride = len(names)
@@ -93,12 +105,13 @@ class _Columns:
         self.to_slot: dict[Any, Any] = {None: self.none, self.none: "aside"}
         self.from_slot: dict[int, int | None] = {self.none: None}
         self.aside: dict[int, int] = {}
-        # One C call per event reads them all: the table packs its events a batch at a time, at
-        # C speed (packing them one by one in Python cost as much as the rest of the scan).
-        self.read = attrgetter(*names)
+        # One C call per event reads them all from its row (`ROW_FIELDS`, from `first` on): the
+        # table packs its events a batch at a time, at C speed (packing them one by one in Python
+        # cost as much as the rest of the scan).
+        self.read = itemgetter(*range(first, first + len(names)))
         self.index = {name.removeprefix("ref."): i for i, name in enumerate(names)}
 
-    def pack(self, batch: list[Facts]) -> None:
+    def pack(self, batch: list[tuple[Any, ...]]) -> None:
         start = len(self.slots)
         ints = list(chain.from_iterable(map(self.read, batch)))
         try:
@@ -133,14 +146,14 @@ class _Columns:
 _INT32_MAX: Final = (1 << 31) - 1
 #: Events per column chunk read by `FactsTable.rows`.
 ROWS_CHUNK: Final = 1 << 14
-_host_of = attrgetter("host")
-_user_of = attrgetter("user")
-_notes_of = attrgetter("source_note", "target_note")
-_source_note_of = attrgetter("source_note")
-_target_note_of = attrgetter("target_note")
-_filetime_of = attrgetter("ref.filetime")
-_ts_of = attrgetter("ref.ts")
-#: Facts packed at once.
+_host_of = itemgetter(_HOST)
+_user_of = itemgetter(_USER)
+_notes_of = itemgetter(_SOURCE_NOTE, _TARGET_NOTE)
+_source_note_of = itemgetter(_SOURCE_NOTE)
+_target_note_of = itemgetter(_TARGET_NOTE)
+_filetime_of = itemgetter(_FILETIME)
+_ts_of = itemgetter(_TS)
+#: Rows packed at once.
 BATCH: Final = 4096
 
 #: Store ids are indexed by sorting blocks of this many events (each block's sort makes
@@ -194,8 +207,8 @@ class FactsTable:
     """Every model event's `Facts`, in scan order, findable by store id (`get`)."""
 
     def __init__(self) -> None:
-        self._wide = _Columns("q", _WIDE_INTS)
-        self._narrow = _Columns("i", _NARROW_INTS)
+        self._wide = _Columns("q", _WIDE_INTS, 0)
+        self._narrow = _Columns("i", _NARROW_INTS, len(_WIDE_INTS))
         #: (host, computer) and user of each event, as indexes of distinct values.
         self._place: array[int] = array("i")
         self._hosts: _Index[str] = _Index()
@@ -211,20 +224,29 @@ class FactsTable:
         self._choices: list[SessionChoice] = []
         #: Positions sorted by store id, per block (`finish`).
         self._sorted: list[array[int]] = []
-        self._pending: list[Facts] = []
+        #: Rows not packed yet (`add_row`); the scan appends to it itself and calls `flush`.
+        self.pending: list[tuple[Any, ...]] = []
         self._n = 0
 
     def __len__(self) -> int:
-        return self._n + len(self._pending)
+        return self._n + len(self.pending)
 
     def add(self, found: Facts) -> None:
         """Keep `found` (the scan is done with it: nothing changes it afterwards but its session)."""
-        self._pending.append(found)
-        if len(self._pending) >= BATCH:
+        self.add_row(row_of(found))
+
+    def add_row(self, row: tuple[Any, ...]) -> None:
+        """Keep an event given as plain values in `ROW_FIELDS` order (`row_of` of its `Facts`)."""
+        self.pending.append(row)
+        if len(self.pending) >= BATCH:
             self._flush()
 
+    def flush(self) -> None:
+        """Pack the pending rows (the scan appends to `pending` and calls this now and then)."""
+        self._flush()
+
     def _flush(self) -> None:
-        batch, self._pending = self._pending, []
+        batch = self.pending
         if not batch:
             return
         base = self._n
@@ -233,8 +255,8 @@ class FactsTable:
         hosts = len(self._hosts.distinct)
         self._place += array("i", list(map(self._hosts.__getitem__, map(_host_of, batch))))
         if len(self._hosts.distinct) > hosts:  # a new computer: as the scan spells it
-            for found in batch:
-                self._computers.setdefault(found.host, found.computer)
+            for row in batch:
+                self._computers.setdefault(row[_HOST], row[_COMPUTER])
         self._user += array("i", list(map(self._users.__getitem__, map(_user_of, batch))))
         # Notes and untimed events are rare: looked for in the batch first.
         if any(map(_source_note_of, batch)) or any(map(_target_note_of, batch)):
@@ -246,6 +268,7 @@ class FactsTable:
             for i in compress(range(len(batch)), map(ne, filetimes, map(_ts_of, batch))):
                 self._filetimes[base + i] = filetimes[i]
         self._n = base + len(batch)
+        batch.clear()  # in place: the scan holds this list
 
     def facts(self, pos: int) -> Facts:
         """The `Facts` of the event at `pos`, equal to the one the scan filled (made in one go:

@@ -169,19 +169,19 @@ class _Handle:
         """Where it ended (its close or the next instance of its value), -1 for neither."""
         return self.closed if self.closed >= 0 else self.replaced_by
 
-    def take_object(self, values: dict[str, str | None]) -> None:
-        if self.object_type is None:
-            self.object_type = _clean(values.get("ObjectType"))
-        if self.object_name is None:
-            self.object_name = _clean(values.get("ObjectName"))
 
 
-def _clean(value: str | None) -> str | None:
+def clean(value: str | None) -> str | None:
     """A value an instance keeps (None for an empty one), once for all the instances that have
     it: the same object names, types and access lists come back in thousands of opens."""
     if value is None or value.strip() in ("", "-"):
         return None
     return sys.intern(value)
+
+
+#: What a handle event says of the object (`clean`ed): its type, its name, and (for an open) its
+#: access list, else mask.
+HandleFields = tuple["str | None", "str | None", "str | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,34 +230,38 @@ class HandleTracker:
         self._all.setdefault((proc, hid), []).append(h.index)
         return h
 
-    def open(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
-             values: dict[str, str | None], *, at: int) -> int:
+    def open(self, host: str, computer: str, pid: int, proc: int, hid: int, event_id: int,
+             fields: HandleFields, *, at: int) -> int:
         """A 4656/4661: a new handle instance (ending any unclosed one with the same value).
-        `at` is the event's position in the facts table (the handle keeps that, not `ref`)."""
-        self.seen[(host, ref.event_id)] += 1
+        `at` is the event's position in the facts table (the handle keeps that, not a `Ref`)."""
+        self.seen[(host, event_id)] += 1
         h = self._new(host, computer, pid, proc, hid, at)
         h.opened = at
-        h.take_object(values)
-        h.access = _clean(values.get("AccessList")) or _clean(values.get("AccessMask"))
+        h.object_type, h.object_name, h.access = fields
         return h.index
 
-    def use(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
-            values: dict[str, str | None], *, at: int) -> int:
-        """A 4663/4660 on the alive handle; an inferred instance when its open is not logged."""
-        self.seen[(host, ref.event_id)] += 1
+    def use(self, host: str, computer: str, pid: int, proc: int, hid: int, event_id: int,
+            fields: HandleFields, *, at: int) -> int:
+        """A 4663/4660 on the alive handle; an inferred instance when its open is not logged.
+        (The scan does this step itself for most events: `core.correlate.scan_rows`.)"""
+        self.seen[(host, event_id)] += 1
         idx = self._alive.get((proc, hid))
         h = self.handles[idx] if idx is not None else self._new(host, computer, pid, proc, hid, at)
-        h.take_object(values)
+        if h.object_type is None:
+            h.object_type = fields[0]
+        if h.object_name is None:
+            h.object_name = fields[1]
         if h.accesses is None:
             h.accesses = array("q")
         h.accesses.append(at)
         return h.index
 
-    def close(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
-              values: dict[str, str | None], *, at: int) -> int:
-        """A 4658. It may close the process's own handle, or (System-target quirk) the target
-        handle of a 4690 from this process into System: the most recently created wins."""
-        self.seen[(host, ref.event_id)] += 1
+    def close(self, host: str, computer: str, pid: int, proc: int, hid: int, event_id: int, record_id: int | None,
+              *, at: int) -> int:
+        """A 4658 (`record_id`: its record, named in close notes). It may close the process's
+        own handle, or (System-target quirk) the target handle of a 4690 from this process into
+        System: the most recently created wins."""
+        self.seen[(host, event_id)] += 1
         own = self._alive.get((proc, hid))
         alias = self._alias.get((proc, hid))
         if alias is not None and self.handles[alias].end >= 0:
@@ -271,7 +275,7 @@ class HandleTracker:
                 del self._alias[key]
             if idx == alias:
                 h.close_note = (
-                    f"closed by 4658 record {ref.record_id}, logged under the source process {pid_text(pid)} "
+                    f"closed by 4658 record {record_id}, logged under the source process {pid_text(pid)} "
                     "(a handle duplicated into System is closed under the source pid)"
                 )
                 if self._alive.get((h.process, hid)) == idx:
@@ -281,7 +285,7 @@ class HandleTracker:
             if len(cands) == 2:
                 other = self.handles[cands[0] if idx == cands[1] else cands[1]]
                 h.close_note = (
-                    (h.close_note or f"closed by 4658 record {ref.record_id}")
+                    (h.close_note or f"closed by 4658 record {record_id}")
                     + f"; it could also close the handle first seen at record "
                     f"{self.facts.ref(other.first_seen).record_id}"
                 )

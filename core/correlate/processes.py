@@ -101,9 +101,14 @@ _NAME_KEYS: dict[str, str] = {}
 NAME_KEYS = 4096
 
 
+def name_key(name: str | None) -> str:
+    """The key `Process.names` keeps `name` under ("" for no name)."""
+    return "" if name is None or name.strip() in _NO_NAME else basename(name).casefold()
+
+
 def _name_key(name: str) -> str:
-    """The key `Process.names` keeps `name` under ("" for no name), remembered."""
-    key = "" if name.strip() in _NO_NAME else basename(name).casefold()
+    """`name_key`, remembered."""
+    key = name_key(name)
     if len(_NAME_KEYS) >= NAME_KEYS:
         _NAME_KEYS.clear()
     _NAME_KEYS[name] = key
