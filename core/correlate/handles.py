@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.correlate.fastinit import slot_maker
 from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, SYSTEM_PID, TICKS_PER_SECOND, Ref, pid_text
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.roles import Act, event_ids
@@ -409,11 +410,11 @@ class HandleTracker:
         handles, facts = self.handles, self.facts
         for i in range(len(handles) - 1, -1, -1):
             h = handles[i]
-            out.append(Handle(
+            out.append(make_handle(
                 index=h.index, computer=h.computer, pid=h.pid, handle_id=h.handle_id, process=h.process,
                 opened_at=h.opened, duplicated_by_at=h.duplicated_by, source=h.source, object_type=h.object_type,
                 object_name=h.object_name, access=h.access, accesses_at=h.accesses or None, closed_at=h.closed,
-                close_note=self._close_note(h),
+                close_note=h.close_note if h.closed >= 0 else self._close_note(h),
                 duplications_at=array("q", h.duplications) if h.duplications else None,
                 first_seen_at=h.first_seen, facts=facts,
             ))
@@ -435,6 +436,10 @@ class HandleTracker:
         if h.owner_exit is not None:
             return f"no 4658 for it: its process exited (4689 record {h.owner_exit.record_id})"
         return sys.intern(f"no 4658 for 0x{h.handle_id:x} in this log: still open at the end of the log")
+
+
+#: `Handle(...)` of every field, without the frozen dataclass' `__init__`.
+make_handle = slot_maker(Handle)
 
 
 def _start_key(h: _Handle) -> int:

@@ -33,6 +33,7 @@ from core.correlate.evidence import (
     basename,
     pid_text,
 )
+from core.correlate.fastinit import slot_maker
 from core.correlate.process_instance import Bound, Held, Process, SysmonView, bounder, keeper
 
 if TYPE_CHECKING:
@@ -268,7 +269,7 @@ class ProcessTracker:
                     f"without a 4688 in this log. {reason}"
                 )
             out.append(
-                Process(
+                make_process(
                     index=p.index,
                     computer=p.computer,
                     pid=p.pid,
@@ -327,6 +328,10 @@ class ProcessTracker:
         if not p.names:
             return MISSING, reason + "; no event names it"
         return INFERRED, reason
+
+
+#: `Process(...)` of every field, without the frozen dataclass' `__init__`.
+make_process = slot_maker(Process)
 
 
 def same_process(proc: _Proc, image: str | None, first: Ref, then: Ref) -> bool:

@@ -300,13 +300,13 @@ class Scan:
             return self.sessions.choose(found.host, found.computer, found.logon_id, found.ref, found.user,
                                         adjacent=found.ref.event_id in adjacent_ids)
 
-        choose_at = self.sessions.choose_at
+        choose_span = self.sessions.choose_span
 
         def choose_key(host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
-                       event_id: int) -> SessionChoice:
-            return choose_at(host, computer, lid, key, user, event_id in adjacent_ids)
+                       event_id: int) -> tuple[SessionChoice, tuple[int, int] | None]:
+            return choose_span(host, computer, lid, key, user, event_id in adjacent_ids)
 
-        facts.assign_sessions_at(choose_key)
+        facts.assign_session_spans(choose_key)
         facts.finish()
         for sysmon in self.sysmon_facts.values():
             sysmon.session = choose(sysmon)

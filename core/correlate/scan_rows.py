@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from core.correlate.facts import Facts, make_ref, row_of
 from core.correlate.handles import HandleFields, clean
-from core.correlate.processes import name_key
+from core.correlate.processes import _NAME_KEYS, NAME_KEYS, name_key
 from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON, Act, Role
 from core.correlate.scan import as_int, canonical, values_of
 from core.correlate.sessions import user_name
@@ -44,6 +44,8 @@ HandleEvent = tuple["int | None", "str | None", "int | None", "int | None", "str
 HANDLE_DECODED: Final = 8192
 #: Distinct layouts of EventData names kept per EventID (emptied when full; a log has a handful).
 LAYOUTS: Final = 256
+#: Distinct object fields (type, name, access list, mask) kept read per EventID (emptied when full).
+OBJECTS: Final = 4096
 
 _USE, _OPEN, _CLOSE, _STEP, _SYSMON = range(5)
 _CODES: Final = {Act.USE: _USE, Act.OPEN: _OPEN, Act.CLOSE: _CLOSE}
@@ -55,15 +57,19 @@ class HandleReader:
     first value per name in the canonical case, exactly as `scan.values_of` then the scan read
     them, without making the dict of every field."""
 
-    __slots__ = ("cache", "layouts", "needed", "role")
+    __slots__ = ("cache", "layouts", "needed", "objects", "role", "simple")
 
     def __init__(self, role: Role) -> None:
         self.role = role
         #: The fields read, in this order: logon ids, user (domain, name), pids, handle, name, object.
         self.needed = (*role.logon_id, *role.user, *role.source_pid, role.source_handle, role.source_name, *_OBJECT)
         self.layouts: dict[tuple[str, ...], Callable[[tuple[str | None, ...]], tuple[str | None, ...]]] = {}
+        self.simple = len(role.logon_id) == 1 and len(role.source_pid) == 1
         #: Read events by their stored EventData (`HANDLE_DECODED`).
         self.cache: dict[Any, HandleEvent] = {}
+        #: What the object fields as logged say (`HandleFields`, is it a process), bounded: the
+        #: same objects come back in thousands of events.
+        self.objects: dict[tuple[str | None, ...], tuple[HandleFields, bool]] = {}
 
     def _layout(self, names: tuple[str, ...]) -> Callable[[tuple[str | None, ...]], tuple[str | None, ...]]:
         """Where each needed field is among `names` (the slot past the end, None, when absent)."""
@@ -86,27 +92,49 @@ class HandleReader:
             names = values = ()
         layout = self.layouts.get(names) or self._layout(names)
         raw = layout((*values, None))
+        if self.simple:  # one logon id field, one pid field: every handle row of the table
+            lid_text, domain, account, pid_text, hid_text, name, *what = raw
+            lid, pid = as_int(lid_text), as_int(pid_text)
+        else:
+            lid, domain, account, pid, hid_text, name, what = self._general(raw)
+        user = user_name(domain, account)
+        key = _NAME_KEYS.get(name)  # type: ignore[arg-type]
+        if key is None:
+            key = name_key(name)
+            if len(_NAME_KEYS) >= NAME_KEYS:
+                _NAME_KEYS.clear()
+            if name is not None:
+                _NAME_KEYS[name] = key
+        object_type, object_name, access_list, mask = what
+        said = (object_type, object_name, access_list, mask)
+        seen = self.objects.get(said)
+        if seen is None:
+            if len(self.objects) >= OBJECTS:
+                self.objects.clear()
+            seen = self.objects[said] = ((clean(object_type), clean(object_name), clean(access_list) or clean(mask)),
+                                         (object_type or "").casefold() == "process")
+        fields, process = seen
+        return (lid, user, pid, as_int(hid_text), name, key, fields, process, object_name,
+                as_int(mask) if process else None)
+
+    def _general(self, raw: tuple[str | None, ...]) -> tuple[int | None, str | None, str | None, int | None,
+                                                            str | None, str | None, list[str | None]]:
+        """`read`'s fields for a row with several logon id or pid fields (read in order)."""
         role = self.role
-        n, at = len(role.logon_id), 0
+        n = len(role.logon_id)
         lid: int | None = None
         for value in raw[:n]:  # the first non-zero logon id (else the last one's value)
             lid = as_int(value)
             if lid:
                 break
         at = n + 2
-        user = user_name(raw[n], raw[n + 1])
         pid: int | None = None
         for value in raw[at:at + len(role.source_pid)]:  # the first that is a number
             pid = as_int(value)
             if pid is not None:
                 break
         at += len(role.source_pid)
-        hid, name = as_int(raw[at]), raw[at + 1]
-        object_type, object_name, access_list, mask = raw[at + 2:]
-        fields = (clean(object_type), clean(object_name), clean(access_list) or clean(mask))
-        process = (object_type or "").casefold() == "process"
-        return (lid, user, pid, hid, name, name_key(name), fields, process, object_name,
-                as_int(mask) if process else None)
+        return lid, raw[n], raw[n + 1], pid, raw[at], raw[at + 1], list(raw[at + 2:])
 
 
 def _kinds(scan: Scan) -> dict[int, tuple[int, Any, int, Role | None, HandleReader | None]]:
