@@ -222,13 +222,19 @@ class HandleTracker:
         self.choices: dict[int, SourceChoice] = {}
 
     def _new(self, host: str, computer: str, pid: int, proc: int, hid: int, at: int) -> _Handle:
-        h = _Handle(len(self.handles), host, computer, pid, hid, proc, at)
+        index = len(self.handles)
+        h = _Handle(index, host, computer, pid, hid, proc, at)
         self.handles.append(h)
-        old = self._alive.get((proc, hid))
+        key = (proc, hid)
+        old = self._alive.get(key)
         if old is not None:
             self.handles[old].replaced_by = at
-        self._alive[(proc, hid)] = h.index
-        self._all.setdefault((proc, hid), []).append(h.index)
+        self._alive[key] = index
+        same = self._all.get(key)
+        if same is None:
+            self._all[key] = [index]
+        else:
+            same.append(index)
         return h
 
     def open(self, host: str, computer: str, pid: int, proc: int, hid: int, event_id: int,
@@ -263,17 +269,23 @@ class HandleTracker:
         own handle, or (System-target quirk) the target handle of a 4690 from this process into
         System: the most recently created wins."""
         self.seen[(host, event_id)] += 1
-        own = self._alive.get((proc, hid))
-        alias = self._alias.get((proc, hid))
+        key = (proc, hid)
+        own = self._alive.get(key)
+        alias = self._alias.get(key) if self._alias else None
         if alias is not None and self.handles[alias].end >= 0:
             alias = None
+        if alias is None and own is not None:  # the usual case: its own handle, alive
+            h = self.handles[own]
+            if self._alias_key:
+                self._drop_alias(own)
+            del self._alive[key]
+            h.closed = at
+            return own
         cands = [i for i in (own, alias) if i is not None]
         if cands:
             idx = max(cands, key=lambda i: _start_key(self.handles[i]))
             h = self.handles[idx]
-            key = self._alias_key.pop(idx, None)
-            if key is not None and self._alias.get(key) == idx:
-                del self._alias[key]
+            self._drop_alias(idx)
             if idx == alias:
                 h.close_note = (
                     f"closed by 4658 record {record_id}, logged under the source process {pid_text(pid)} "
@@ -295,6 +307,12 @@ class HandleTracker:
             del self._alive[(proc, hid)]
         h.closed = at
         return h.index
+
+    def _drop_alias(self, idx: int) -> None:
+        """`idx` is closed: a 4658 under the source pid can no longer close it."""
+        key = self._alias_key.pop(idx, None)
+        if key is not None and self._alias.get(key) == idx:
+            del self._alias[key]
 
     def duplicate(self, host: str, computer: str, ref: Ref, source_proc: int, source_pid: int, source_hid: int,
                   target_proc: int | None, target_pid: int | None, target_hid: int | None, *, at: int) -> int | None:
