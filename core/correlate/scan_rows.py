@@ -172,19 +172,21 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
     order, pos = 0, len(facts)
     for rows in batches:
         for sid, ts, record_id, eid, logged, data in rows:
-            kind = kinds.get(eid)
-            if kind is None:
+            try:  # (subscripts: cheaper than `get` calls, and every row but the odd one is found)
+                kind = kinds[eid]
+            except KeyError:
                 continue
             if ts is None:
                 raise ValueError("an event without a time cannot be streamed in time order")
             n = order
             order += 1
             filetime = None if untimed is not None and n in untimed else ts
-            place = places.get(logged)
-            if place is None:  # the computer case-folded (scope) and as first logged (shown)
+            try:
+                host, computer = places[logged]
+            except KeyError:  # the computer case-folded (scope) and as first logged (shown)
                 host = sys.intern(logged.casefold())
-                place = places[logged] = (host, computers.setdefault(host, sys.intern(logged)))
-            host, computer = place
+                computer = computers.setdefault(host, sys.intern(logged))
+                places[logged] = (host, computer)
             # The table's own EventID int, not the one read from the row: the Refs instances
             # keep (their 4688, 4689...) then share one.
             code, step, event_id, role, reader = kind
