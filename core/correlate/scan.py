@@ -199,8 +199,9 @@ def timed(events: Iterable[EventKeys]) -> Iterator[Item]:
 @dataclass(frozen=True, slots=True)
 class Rows:
     """Model events as `Scan.feed` takes them: batches of raw rows (`scan_rows.RawRow`) in time
-    order, how to decode their EventData (`pairs_of`), and the scan orders of the events that
-    have no time of their own (None: every one has)."""
+    order, of a few thousand rows each (the facts table packs a batch at a time), how to decode
+    their EventData (`pairs_of`), and the scan orders of the events that have no time of their
+    own (None: every one has)."""
 
     batches: Iterable[Sequence[RawRow]]
     pairs_of: Callable[[Any], Pairs]
