@@ -118,14 +118,14 @@ class _Columns:
     def pack(self, batch: list[tuple[Any, ...]]) -> None:
         start = len(self.slots)
         ints = list(chain.from_iterable(map(self.read, batch)))
-        try:
-            self.slots += array(self.typecode, list(map(self.to_slot.get, ints, ints)))
+        try:  # `fromlist` appends in place (a fifth cheaper than adding an array); on error it appends none
+            self.slots.fromlist(list(map(self.to_slot.get, ints, ints)))
         except (OverflowError, TypeError):
             for i, value in enumerate(ints):
                 if value is not None and (value == self.none or not self.none < value <= self.max):
                     self.aside[start + i] = value
                     ints[i] = None
-            self.slots += array(self.typecode, list(map(self.to_slot.get, ints, ints)))
+            self.slots.fromlist(list(map(self.to_slot.get, ints, ints)))
 
     def row(self, pos: int) -> list[int | None]:
         base = pos * self.stride
@@ -257,11 +257,11 @@ class FactsTable:
         self._wide.pack(batch)
         self._narrow.pack(batch)
         hosts = len(self._hosts.distinct)
-        self._place += array("i", list(map(self._hosts.__getitem__, map(_host_of, batch))))
+        self._place.fromlist(list(map(self._hosts.__getitem__, map(_host_of, batch))))
         if len(self._hosts.distinct) > hosts:  # a new computer: as the scan spells it
             for row in batch:
                 self._computers.setdefault(row[_HOST], row[_COMPUTER])
-        self._user += array("i", list(map(self._users.__getitem__, map(_user_of, batch))))
+        self._user.fromlist(list(map(self._users.__getitem__, map(_user_of, batch))))
         # Notes and untimed events are rare: looked for in the batch first.
         if any(map(_source_note_of, batch)) or any(map(_target_note_of, batch)):
             notes = list(map(_notes_of, batch))
