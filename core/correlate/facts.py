@@ -16,7 +16,9 @@ to it, or one that does not fit (a store id kept as text, a pid beyond 32 bits),
 dict, so that every value comes back exactly. Strings that repeat (computer, user) are kept
 once and referred to by index; the rare notes and untimed events are side dicts. Tried and
 dropped: one `extend` per event as the scan went (a Python call per field: +40% on the build's
-CPU time); events are packed a batch at a time with `attrgetter` and `map` instead, at C speed.
+CPU time); events are packed a batch at a time with `itemgetter` and `map` instead, at C speed.
+The scan hands each event over as one plain tuple (`ROW_FIELDS`: `add_row`), not a `Facts`: making
+a `Facts` and its `Ref` per event, only to read them back, was a fifth of the build.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, compress, count, repeat
-from operator import attrgetter, is_not, ne
+from operator import attrgetter, is_not, itemgetter, ne
 from typing import Any, Final, TypeVar, cast
 
 from core.correlate.processes import Ref
 from core.correlate.sessions import SessionChoice
 
 _K = TypeVar("_K")
+#: `FactsTable.assign_session_spans`' chooser: (host, computer, logon id, key, user, EventID) ->
+#: (the session answer, the key up to which it holds for the next such events, None: ask again).
+SpanChooser = Callable[[str, str, int, tuple[int, int], str | None, int],
+                       tuple["SessionChoice | None", "tuple[int, int] | None"]]
 
 
 @dataclass(slots=True)
@@ -77,13 +83,23 @@ _MAX: Final = (1 << 63) - 1
 _WIDE_INTS: Final = ("ref.store_id", "ref.record_id", "ref.ts", "source_hid", "target_hid", "logon_id")
 _NARROW_INTS: Final = ("ref.event_id", "ref.order", "source_pid", "source_proc", "target_pid", "target_proc",
                        "source_handle", "target_handle")
+#: An event as the scan hands it over (`FactsTable.add_row`): the wide ints, the narrow ints, then
+#: host, computer, user, source note, target note and logged time (None: none; the scan passes
+#: the very `ts` object when the event has its own time).
+ROW_FIELDS: Final = (*_WIDE_INTS, *_NARROW_INTS, "host", "computer", "user", "source_note", "target_note",
+                     "ref.filetime")
+#: A `Facts` as a row (`FactsTable.add`).
+row_of: Final = attrgetter(*ROW_FIELDS)
+_HOST, _COMPUTER, _USER, _SOURCE_NOTE, _TARGET_NOTE, _FILETIME = range(len(_WIDE_INTS) + len(_NARROW_INTS),
+                                                                       len(ROW_FIELDS))
+_TS: Final = 2
 
 
 class _Columns:
     """Int fields of every event, one slot each in one `array` (row after row): None is the
     array's lowest value, a value that does not fit (or equals it) goes to `aside`."""
 
-    def __init__(self, typecode: str, names: tuple[str, ...]) -> None:
+    def __init__(self, typecode: str, names: tuple[str, ...], first: int) -> None:
         self.slots: array[int] = array(typecode)
         self.typecode = typecode
         self.stride = len(names)
@@ -93,22 +109,23 @@ class _Columns:
         self.to_slot: dict[Any, Any] = {None: self.none, self.none: "aside"}
         self.from_slot: dict[int, int | None] = {self.none: None}
         self.aside: dict[int, int] = {}
-        # One C call per event reads them all: the table packs its events a batch at a time, at
-        # C speed (packing them one by one in Python cost as much as the rest of the scan).
-        self.read = attrgetter(*names)
+        # One C call per event reads them all from its row (`ROW_FIELDS`, from `first` on): the
+        # table packs its events a batch at a time, at C speed (packing them one by one in Python
+        # cost as much as the rest of the scan).
+        self.read = itemgetter(*range(first, first + len(names)))
         self.index = {name.removeprefix("ref."): i for i, name in enumerate(names)}
 
-    def pack(self, batch: list[Facts]) -> None:
+    def pack(self, batch: list[tuple[Any, ...]]) -> None:
         start = len(self.slots)
         ints = list(chain.from_iterable(map(self.read, batch)))
-        try:
-            self.slots += array(self.typecode, list(map(self.to_slot.get, ints, ints)))
+        try:  # `fromlist` appends in place (a fifth cheaper than adding an array); on error it appends none
+            self.slots.fromlist(list(map(self.to_slot.get, ints, ints)))
         except (OverflowError, TypeError):
             for i, value in enumerate(ints):
                 if value is not None and (value == self.none or not self.none < value <= self.max):
                     self.aside[start + i] = value
                     ints[i] = None
-            self.slots += array(self.typecode, list(map(self.to_slot.get, ints, ints)))
+            self.slots.fromlist(list(map(self.to_slot.get, ints, ints)))
 
     def row(self, pos: int) -> list[int | None]:
         base = pos * self.stride
@@ -133,14 +150,14 @@ class _Columns:
 _INT32_MAX: Final = (1 << 31) - 1
 #: Events per column chunk read by `FactsTable.rows`.
 ROWS_CHUNK: Final = 1 << 14
-_host_of = attrgetter("host")
-_user_of = attrgetter("user")
-_notes_of = attrgetter("source_note", "target_note")
-_source_note_of = attrgetter("source_note")
-_target_note_of = attrgetter("target_note")
-_filetime_of = attrgetter("ref.filetime")
-_ts_of = attrgetter("ref.ts")
-#: Facts packed at once.
+_host_of = itemgetter(_HOST)
+_user_of = itemgetter(_USER)
+_notes_of = itemgetter(_SOURCE_NOTE, _TARGET_NOTE)
+_source_note_of = itemgetter(_SOURCE_NOTE)
+_target_note_of = itemgetter(_TARGET_NOTE)
+_filetime_of = itemgetter(_FILETIME)
+_ts_of = itemgetter(_TS)
+#: Rows packed at once.
 BATCH: Final = 4096
 
 #: Store ids are indexed by sorting blocks of this many events (each block's sort makes
@@ -194,8 +211,8 @@ class FactsTable:
     """Every model event's `Facts`, in scan order, findable by store id (`get`)."""
 
     def __init__(self) -> None:
-        self._wide = _Columns("q", _WIDE_INTS)
-        self._narrow = _Columns("i", _NARROW_INTS)
+        self._wide = _Columns("q", _WIDE_INTS, 0)
+        self._narrow = _Columns("i", _NARROW_INTS, len(_WIDE_INTS))
         #: (host, computer) and user of each event, as indexes of distinct values.
         self._place: array[int] = array("i")
         self._hosts: _Index[str] = _Index()
@@ -211,31 +228,40 @@ class FactsTable:
         self._choices: list[SessionChoice] = []
         #: Positions sorted by store id, per block (`finish`).
         self._sorted: list[array[int]] = []
-        self._pending: list[Facts] = []
+        #: Rows not packed yet (`add_row`); the scan appends to it itself and calls `flush`.
+        self.pending: list[tuple[Any, ...]] = []
         self._n = 0
 
     def __len__(self) -> int:
-        return self._n + len(self._pending)
+        return self._n + len(self.pending)
 
     def add(self, found: Facts) -> None:
         """Keep `found` (the scan is done with it: nothing changes it afterwards but its session)."""
-        self._pending.append(found)
-        if len(self._pending) >= BATCH:
+        self.add_row(row_of(found))
+
+    def add_row(self, row: tuple[Any, ...]) -> None:
+        """Keep an event given as plain values in `ROW_FIELDS` order (`row_of` of its `Facts`)."""
+        self.pending.append(row)
+        if len(self.pending) >= BATCH:
             self._flush()
 
+    def flush(self) -> None:
+        """Pack the pending rows (the scan appends to `pending` and calls this now and then)."""
+        self._flush()
+
     def _flush(self) -> None:
-        batch, self._pending = self._pending, []
+        batch = self.pending
         if not batch:
             return
         base = self._n
         self._wide.pack(batch)
         self._narrow.pack(batch)
         hosts = len(self._hosts.distinct)
-        self._place += array("i", list(map(self._hosts.__getitem__, map(_host_of, batch))))
+        self._place.fromlist(list(map(self._hosts.__getitem__, map(_host_of, batch))))
         if len(self._hosts.distinct) > hosts:  # a new computer: as the scan spells it
-            for found in batch:
-                self._computers.setdefault(found.host, found.computer)
-        self._user += array("i", list(map(self._users.__getitem__, map(_user_of, batch))))
+            for row in batch:
+                self._computers.setdefault(row[_HOST], row[_COMPUTER])
+        self._user.fromlist(list(map(self._users.__getitem__, map(_user_of, batch))))
         # Notes and untimed events are rare: looked for in the batch first.
         if any(map(_source_note_of, batch)) or any(map(_target_note_of, batch)):
             notes = list(map(_notes_of, batch))
@@ -246,6 +272,7 @@ class FactsTable:
             for i in compress(range(len(batch)), map(ne, filetimes, map(_ts_of, batch))):
                 self._filetimes[base + i] = filetimes[i]
         self._n = base + len(batch)
+        batch.clear()  # in place: the scan holds this list
 
     def facts(self, pos: int) -> Facts:
         """The `Facts` of the event at `pos`, equal to the one the scan filled (made in one go:
@@ -388,12 +415,21 @@ class FactsTable:
         """`assign_sessions` read from the columns a chunk at a time: `choose(host, computer,
         logon id, Ref.key, user, EventID)` instead of a `Facts` made per event (making them was
         a third of the sessions' assignment at a million events)."""
+        self.assign_session_spans(lambda *event: (choose(*event), None))
+
+    def assign_session_spans(self, choose: SpanChooser) -> None:
+        """`assign_sessions_at` with a `choose` that also says up to which key (not included) its
+        answer holds for the later events of the same computer, logon id, user and EventID: the
+        events of a session, most of a log's, then take it without a call each (one per event
+        was a fifth of the build)."""
         self._flush()
         # By identity: `choose` gives shared answers, and a dataclass' hash is a Python call.
         index: dict[int, int] = {}
         session = array("i", [-1]) * self._n
         hosts, computers, users = self._hosts.distinct, self._computers, self._users.distinct
         place, user_at = self._place, self._user
+        #: (place, logon id, user, EventID) -> (from key, until key, answer's index) of the last answer.
+        spans: dict[tuple[int, int, int, int], tuple[tuple[int, int], tuple[int, int], int]] = {}
         for lo in range(0, self._n, ROWS_CHUNK):
             hi = min(lo + ROWS_CHUNK, self._n)
             lids = self._wide.column("logon_id", lo, hi)
@@ -403,17 +439,26 @@ class FactsTable:
             order, eids = (self._narrow.column(name, lo, hi) for name in ("order", "event_id"))
             for i in compress(range(hi - lo), lids):
                 pos = lo + i
-                host = hosts[place[pos]]
-                user = user_at[pos]
                 at, n, eid, lid = ts[i], order[i], eids[i], lids[i]
                 assert at is not None and n is not None and eid is not None and lid is not None
-                choice = choose(host, computers[host], lid, (at, n), users[user] if user >= 0 else None, eid)
-                if choice is not None:
-                    k = index.get(id(choice))
-                    if k is None:
-                        k = index[id(choice)] = len(self._choices)
-                        self._choices.append(choice)
-                    session[pos] = k
+                key = (at, n)
+                user = user_at[pos]
+                memo = (place[pos], lid, user, eid)
+                span = spans.get(memo)
+                if span is not None and span[0] <= key < span[1]:
+                    session[pos] = span[2]
+                    continue
+                host = hosts[place[pos]]
+                choice, until = choose(host, computers[host], lid, key, users[user] if user >= 0 else None, eid)
+                if choice is None:
+                    continue
+                k = index.get(id(choice))
+                if k is None:
+                    k = index[id(choice)] = len(self._choices)
+                    self._choices.append(choice)
+                session[pos] = k
+                if until is not None:
+                    spans[memo] = (key, until, k)
         self._session = session
 
     def finish(self) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.correlate.fastinit import slot_maker
 from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, SYSTEM_PID, TICKS_PER_SECOND, Ref, pid_text
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.roles import Act, event_ids
@@ -169,19 +170,19 @@ class _Handle:
         """Where it ended (its close or the next instance of its value), -1 for neither."""
         return self.closed if self.closed >= 0 else self.replaced_by
 
-    def take_object(self, values: dict[str, str | None]) -> None:
-        if self.object_type is None:
-            self.object_type = _clean(values.get("ObjectType"))
-        if self.object_name is None:
-            self.object_name = _clean(values.get("ObjectName"))
 
 
-def _clean(value: str | None) -> str | None:
+def clean(value: str | None) -> str | None:
     """A value an instance keeps (None for an empty one), once for all the instances that have
     it: the same object names, types and access lists come back in thousands of opens."""
     if value is None or value.strip() in ("", "-"):
         return None
     return sys.intern(value)
+
+
+#: What a handle event says of the object (`clean`ed): its type, its name, and (for an open) its
+#: access list, else mask.
+HandleFields = tuple["str | None", "str | None", "str | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,57 +222,73 @@ class HandleTracker:
         self.choices: dict[int, SourceChoice] = {}
 
     def _new(self, host: str, computer: str, pid: int, proc: int, hid: int, at: int) -> _Handle:
-        h = _Handle(len(self.handles), host, computer, pid, hid, proc, at)
+        index = len(self.handles)
+        h = _Handle(index, host, computer, pid, hid, proc, at)
         self.handles.append(h)
-        old = self._alive.get((proc, hid))
+        key = (proc, hid)
+        old = self._alive.get(key)
         if old is not None:
             self.handles[old].replaced_by = at
-        self._alive[(proc, hid)] = h.index
-        self._all.setdefault((proc, hid), []).append(h.index)
+        self._alive[key] = index
+        same = self._all.get(key)
+        if same is None:
+            self._all[key] = [index]
+        else:
+            same.append(index)
         return h
 
-    def open(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
-             values: dict[str, str | None], *, at: int) -> int:
+    def open(self, host: str, computer: str, pid: int, proc: int, hid: int, event_id: int,
+             fields: HandleFields, *, at: int) -> int:
         """A 4656/4661: a new handle instance (ending any unclosed one with the same value).
-        `at` is the event's position in the facts table (the handle keeps that, not `ref`)."""
-        self.seen[(host, ref.event_id)] += 1
+        `at` is the event's position in the facts table (the handle keeps that, not a `Ref`)."""
+        self.seen[(host, event_id)] += 1
         h = self._new(host, computer, pid, proc, hid, at)
         h.opened = at
-        h.take_object(values)
-        h.access = _clean(values.get("AccessList")) or _clean(values.get("AccessMask"))
+        h.object_type, h.object_name, h.access = fields
         return h.index
 
-    def use(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
-            values: dict[str, str | None], *, at: int) -> int:
-        """A 4663/4660 on the alive handle; an inferred instance when its open is not logged."""
-        self.seen[(host, ref.event_id)] += 1
+    def use(self, host: str, computer: str, pid: int, proc: int, hid: int, event_id: int,
+            fields: HandleFields, *, at: int) -> int:
+        """A 4663/4660 on the alive handle; an inferred instance when its open is not logged.
+        (The scan does this step itself for most events: `core.correlate.scan_rows`.)"""
+        self.seen[(host, event_id)] += 1
         idx = self._alive.get((proc, hid))
         h = self.handles[idx] if idx is not None else self._new(host, computer, pid, proc, hid, at)
-        h.take_object(values)
+        if h.object_type is None:
+            h.object_type = fields[0]
+        if h.object_name is None:
+            h.object_name = fields[1]
         if h.accesses is None:
             h.accesses = array("q")
         h.accesses.append(at)
         return h.index
 
-    def close(self, host: str, computer: str, pid: int, proc: int, hid: int, ref: Ref,
-              values: dict[str, str | None], *, at: int) -> int:
-        """A 4658. It may close the process's own handle, or (System-target quirk) the target
-        handle of a 4690 from this process into System: the most recently created wins."""
-        self.seen[(host, ref.event_id)] += 1
-        own = self._alive.get((proc, hid))
-        alias = self._alias.get((proc, hid))
+    def close(self, host: str, computer: str, pid: int, proc: int, hid: int, event_id: int, record_id: int | None,
+              *, at: int) -> int:
+        """A 4658 (`record_id`: its record, named in close notes). It may close the process's
+        own handle, or (System-target quirk) the target handle of a 4690 from this process into
+        System: the most recently created wins."""
+        self.seen[(host, event_id)] += 1
+        key = (proc, hid)
+        own = self._alive.get(key)
+        alias = self._alias.get(key) if self._alias else None
         if alias is not None and self.handles[alias].end >= 0:
             alias = None
+        if alias is None and own is not None:  # the usual case: its own handle, alive
+            h = self.handles[own]
+            if self._alias_key:
+                self._drop_alias(own)
+            del self._alive[key]
+            h.closed = at
+            return own
         cands = [i for i in (own, alias) if i is not None]
         if cands:
             idx = max(cands, key=lambda i: _start_key(self.handles[i]))
             h = self.handles[idx]
-            key = self._alias_key.pop(idx, None)
-            if key is not None and self._alias.get(key) == idx:
-                del self._alias[key]
+            self._drop_alias(idx)
             if idx == alias:
                 h.close_note = (
-                    f"closed by 4658 record {ref.record_id}, logged under the source process {pid_text(pid)} "
+                    f"closed by 4658 record {record_id}, logged under the source process {pid_text(pid)} "
                     "(a handle duplicated into System is closed under the source pid)"
                 )
                 if self._alive.get((h.process, hid)) == idx:
@@ -281,7 +298,7 @@ class HandleTracker:
             if len(cands) == 2:
                 other = self.handles[cands[0] if idx == cands[1] else cands[1]]
                 h.close_note = (
-                    (h.close_note or f"closed by 4658 record {ref.record_id}")
+                    (h.close_note or f"closed by 4658 record {record_id}")
                     + f"; it could also close the handle first seen at record "
                     f"{self.facts.ref(other.first_seen).record_id}"
                 )
@@ -290,6 +307,12 @@ class HandleTracker:
             del self._alive[(proc, hid)]
         h.closed = at
         return h.index
+
+    def _drop_alias(self, idx: int) -> None:
+        """`idx` is closed: a 4658 under the source pid can no longer close it."""
+        key = self._alias_key.pop(idx, None)
+        if key is not None and self._alias.get(key) == idx:
+            del self._alias[key]
 
     def duplicate(self, host: str, computer: str, ref: Ref, source_proc: int, source_pid: int, source_hid: int,
                   target_proc: int | None, target_pid: int | None, target_hid: int | None, *, at: int) -> int | None:
@@ -405,11 +428,11 @@ class HandleTracker:
         handles, facts = self.handles, self.facts
         for i in range(len(handles) - 1, -1, -1):
             h = handles[i]
-            out.append(Handle(
+            out.append(make_handle(
                 index=h.index, computer=h.computer, pid=h.pid, handle_id=h.handle_id, process=h.process,
                 opened_at=h.opened, duplicated_by_at=h.duplicated_by, source=h.source, object_type=h.object_type,
                 object_name=h.object_name, access=h.access, accesses_at=h.accesses or None, closed_at=h.closed,
-                close_note=self._close_note(h),
+                close_note=h.close_note if h.closed >= 0 else self._close_note(h),
                 duplications_at=array("q", h.duplications) if h.duplications else None,
                 first_seen_at=h.first_seen, facts=facts,
             ))
@@ -431,6 +454,10 @@ class HandleTracker:
         if h.owner_exit is not None:
             return f"no 4658 for it: its process exited (4689 record {h.owner_exit.record_id})"
         return sys.intern(f"no 4658 for 0x{h.handle_id:x} in this log: still open at the end of the log")
+
+
+#: `Handle(...)` of every field, without the frozen dataclass' `__init__`.
+make_handle = slot_maker(Handle)
 
 
 def _start_key(h: _Handle) -> int:

@@ -33,6 +33,7 @@ from core.correlate.evidence import (
     basename,
     pid_text,
 )
+from core.correlate.fastinit import slot_maker
 from core.correlate.process_instance import Bound, Held, Process, SysmonView, bounder, keeper
 
 if TYPE_CHECKING:
@@ -101,9 +102,14 @@ _NAME_KEYS: dict[str, str] = {}
 NAME_KEYS = 4096
 
 
+def name_key(name: str | None) -> str:
+    """The key `Process.names` keeps `name` under ("" for no name)."""
+    return "" if name is None or name.strip() in _NO_NAME else basename(name).casefold()
+
+
 def _name_key(name: str) -> str:
-    """The key `Process.names` keeps `name` under ("" for no name), remembered."""
-    key = "" if name.strip() in _NO_NAME else basename(name).casefold()
+    """`name_key`, remembered."""
+    key = name_key(name)
     if len(_NAME_KEYS) >= NAME_KEYS:
         _NAME_KEYS.clear()
     _NAME_KEYS[name] = key
@@ -263,7 +269,7 @@ class ProcessTracker:
                     f"without a 4688 in this log. {reason}"
                 )
             out.append(
-                Process(
+                make_process(
                     index=p.index,
                     computer=p.computer,
                     pid=p.pid,
@@ -322,6 +328,10 @@ class ProcessTracker:
         if not p.names:
             return MISSING, reason + "; no event names it"
         return INFERRED, reason
+
+
+#: `Process(...)` of every field, without the frozen dataclass' `__init__`.
+make_process = slot_maker(Process)
 
 
 def same_process(proc: _Proc, image: str | None, first: Ref, then: Ref) -> bool:

@@ -1,24 +1,23 @@
 """The scan: the model's events, in time order, fed to the process, handle and session trackers.
 
 What each event does (and which of its fields name what) comes from the table of
-`core.correlate.roles`; the scan holds one step per `Act`. Everything is scoped by computer and
-time (see the trackers for the rules). The scan keeps, per event, what it learnt (`Facts`),
-which `core.correlate.model.CorrelationModel` turns into links.
+`core.correlate.roles`; the scan holds one step per `Act` (the handle events' steps are in its
+loop, `core.correlate.scan_rows`). Everything is scoped by computer and time (see the trackers
+for the rules). The scan keeps, per event, what it learnt (`Facts`, held as a row of the facts
+table), which `core.correlate.model.CorrelationModel` turns into links.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.correlate.access import AccessTracker
-from core.correlate.facts import Facts, FactsTable, SysmonFacts, make_ref
+from core.correlate.facts import Facts, FactsTable, SysmonFacts
 from core.correlate.handles import HandleTracker
 from core.correlate.processes import ProcessTracker, Ref
 from core.correlate.roles import (
-    HANDLE_ACTS,
     ROLES,
     SYSMON,
     Act,
@@ -34,6 +33,7 @@ from core.model.event import Event, EventKeys
 from core.model.values import as_int as parse_int
 
 if TYPE_CHECKING:
+    from core.correlate.scan_rows import RawRow
     from core.store.store import KeyRow, StoredEvent
 
 Values = dict[str, str | None]
@@ -72,6 +72,17 @@ _CANON = {n.casefold(): n for n in (*_TRACKER_NAMES, *field_names(), *sysmon_fie
 #: `casefold`; bounded, since names come from the log (an attacker's log can hold any).
 _SEEN: dict[str, str | None] = {}
 SEEN_NAMES = 4096
+
+
+def canonical(name: str) -> str | None:
+    """The canonical case of an EventData name the engine reads (None: not read)."""
+    seen = _SEEN
+    if name in seen:
+        return seen[name]
+    canon = _CANON.get(name.casefold())
+    if len(seen) < SEEN_NAMES:
+        seen[name] = canon
+    return canon
 
 
 def values_of(pairs: tuple[tuple[str, str], ...]) -> Values:
@@ -145,7 +156,6 @@ class Item:
     its place on the model's time line (see `time_order`)."""
 
     key: EventKeys
-    values: Values
     ts: int = 0
 
 
@@ -161,7 +171,7 @@ def _keys(events: Iterable[StoredEvent]) -> Iterator[EventKeys]:
 def time_order(events: Iterable[StoredEvent]) -> list[Item]:
     """Model events in time order: (filetime, record id, store id). An event without time
     takes the time of the previous event of the same input (so it sorts by position)."""
-    items = [Item(key, values_of(key.data)) for key in _keys(events)]
+    items = [Item(key) for key in _keys(events)]
     items.sort(key=lambda it: it.key.id)
     last: dict[int, int] = {}
     for it in items:
@@ -183,68 +193,57 @@ def timed(events: Iterable[EventKeys]) -> Iterator[Item]:
             continue
         if key.filetime is None:
             raise ValueError("an event without a time cannot be streamed in time order")
-        yield Item(key, values_of(key.data), key.filetime)
+        yield Item(key, key.filetime)
 
 
-#: A model event as `Scan.feed` takes it: store id, record id, EventID, logged time, place on
-#: the time line, computer as logged, and the EventData fields the engine reads (`values_of`).
-ScanEvent = tuple[int, int, int, "int | None", int, str, Values, "Prepared | None"]
-#: What a handle event's fields say, read before the scan needs it (`prepare`): its logon id,
-#: user, pid, handle value and process name.
-Prepared = tuple["int | None", "str | None", "int | None", "int | None", "str | None"]
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Model events as `Scan.feed` takes them: batches of raw rows (`scan_rows.RawRow`) in time
+    order, of a few thousand rows each (the facts table packs a batch at a time), how to decode
+    their EventData (`pairs_of`), and the scan orders of the events that have no time of their
+    own (None: every one has)."""
+
+    batches: Iterable[Sequence[RawRow]]
+    pairs_of: Callable[[Any], Pairs]
+    untimed: Container[int] | None = None
 
 
-def prepare(event_id: int, values: Values) -> Prepared | None:
-    """What the scan reads of a handle event's `values` (`Scan._handle_event`), None for any
-    other event: a pure function of the event, so computed once per distinct EventData
-    (`stream`) rather than once per event."""
-    role = ROLES.get(event_id)
-    if role is None or role.act not in HANDLE_ACTS:
-        return None
-    get = values.get
-    names = role.logon_id
-    lid = as_int(get(names[0])) if len(names) == 1 else logon_of(values, names)
-    domain, name = role.user
-    names = role.source_pid
-    pid = as_int(get(names[0])) if len(names) == 1 else pid_of(values, names)
-    return lid, user_name(get(domain), get(name)), pid, as_int(get(role.source_handle)), get(role.source_name)
+#: Rows per batch of `scan_events`.
+ROWS_BATCH = 2000
 
 
-def scan_events(items: Iterable[Item]) -> Iterator[ScanEvent]:
-    """`items` (`time_order`, `timed`) as the scan takes them."""
-    for it in items:
-        key = it.key
-        yield (key.id, key.record_id, key.event_id, key.filetime, it.ts, key.computer, it.values,
-               prepare(key.event_id, it.values))
+def _decoded(pairs: Pairs) -> Pairs:
+    return pairs
 
 
-#: Distinct EventData blobs `stream` keeps decoded (cleared when full): a log repeats them (the
-#: same handle used again and again logs the same 4663), and decoding is a third of the scan.
-DECODED = 2048
-
-
-def stream(batches: Iterable[list[KeyRow]], pairs_of: Callable[[bytes | None], Pairs]) -> Iterator[ScanEvent]:
-    """`timed` for the store's raw rows (`Store.iter_key_rows`, decoded by `pairs_of`): each
-    distinct EventData blob (of an EventID) decoded, reduced and `prepare`d once while it
-    repeats (the trackers only read the values), no object made per event but the scan's."""
+def scan_events(items: Iterable[Item]) -> Rows:
+    """`items` (`time_order`, `timed`) as the scan takes them (their EventData already decoded)."""
     scanned = frozenset(scanned_event_ids())
-    decoded: dict[tuple[int, bytes | None], tuple[Values, Prepared | None]] = {}
-    for rows in batches:
-        for sid, ts, record_id, eid, logged, data in rows:
-            if eid not in scanned:
+    untimed: set[int] = set()
+
+    def batches() -> Iterator[list[RawRow]]:
+        batch: list[RawRow] = []
+        order = 0
+        for it in items:
+            key = it.key
+            if key.event_id not in scanned:
                 continue
-            if ts is None:
-                raise ValueError("an event without a time cannot be streamed in time order")
-            seen = decoded.get((eid, data))
-            if seen is None:
-                if len(decoded) >= DECODED:
-                    decoded.clear()
-                values = values_of(pairs_of(data))
-                seen = decoded[(eid, data)] = values, prepare(eid, values)
-            yield sid, record_id, eid, ts, ts, logged, *seen
+            if key.filetime is None:
+                untimed.add(order)
+            order += 1
+            batch.append((key.id, it.ts, key.record_id, key.event_id, key.computer, key.data))
+            if len(batch) >= ROWS_BATCH:
+                yield batch
+                batch = []
+        yield batch
+
+    return Rows(batches(), _decoded, untimed)
 
 
-_OPEN, _USE, _CLOSE = Act.OPEN, Act.USE, Act.CLOSE
+def stream(batches: Iterable[list[KeyRow]], pairs_of: Callable[[bytes | None], Pairs]) -> Rows:
+    """`timed` for the store's raw rows (`Store.iter_key_rows`, decoded by `pairs_of`): no object
+    made per event but the scan's (`core.correlate.scan_rows`)."""
+    return Rows(batches, pairs_of)
 
 
 class Scan:
@@ -265,45 +264,27 @@ class Scan:
         # Plain functions, not bound methods: those would make the scan a reference cycle, which
         # the model's freeze (`core.store.gc_pause`) would then keep, trackers and all, as long
         # as the process lives.
-        steps: dict[Act, Callable[[Scan, Facts, Values, Role, Prepared | None], None]] = {
+        steps: dict[Act, Callable[[Scan, Facts, Values, Role], None]] = {
             Act.CREATE: Scan._created,
             Act.EXIT: Scan._exited,
-            Act.OPEN: Scan._handle_event,
-            Act.USE: Scan._handle_event,
-            Act.CLOSE: Scan._handle_event,
             Act.DUPLICATE: Scan._duplicated,
             Act.LOGON: Scan._session_event,
             Act.LOGOFF: Scan._session_event,
             Act.PRIVILEGES: Scan._session_event,
         }
-        #: Each row's step, by EventID (one lookup per event).
-        self._steps = {eid: (steps[role.act], role, eid) for eid, role in ROLES.items()}
+        #: Each row's step, by EventID (the handle events' are the loop's: `scan_rows.feed`).
+        self._steps = {eid: (steps.get(role.act), role, eid) for eid, role in ROLES.items()}
 
-    def run(self, events: Iterable[ScanEvent]) -> None:
+    def run(self, events: Rows) -> None:
         """Feed `events`, which must be in time order (`scan_events(time_order(...))`, `stream`)."""
         self.feed(events)
         self.finish()
 
-    def feed(self, events: Iterable[ScanEvent]) -> None:
+    def feed(self, events: Rows) -> None:
         """Feed `events` in time order; `finish` once every one is fed."""
-        places: dict[str, tuple[str, str]] = {}
-        steps, add = self._steps, self.facts.add
-        for order, (sid, record_id, eid, filetime, ts, logged, values, prepared) in enumerate(events):
-            place = places.get(logged)
-            if place is None:  # the computer case-folded (scope) and as first logged (shown)
-                host = sys.intern(logged.casefold())
-                place = places[logged] = (host, self.computers.setdefault(host, sys.intern(logged)))
-            host, computer = place
-            entry = steps.get(eid)
-            if entry is None:
-                self._sysmon_event(make_ref(sid, record_id, eid, filetime, ts, order), host, computer, values)
-                continue
-            step, role, event_id = entry
-            # The table's own EventID int, not the one read from the row: the Refs instances
-            # keep (their 4688, 4689...) then share one.
-            found = Facts(make_ref(sid, record_id, event_id, filetime, ts, order), host, computer)
-            step(self, found, values, role, prepared)
-            add(found)
+        from core.correlate.scan_rows import feed  # noqa: PLC0415 - it imports this module
+
+        feed(self, events.batches, events.pairs_of, events.untimed)
 
     def finish(self) -> None:
         """What needs every event first: 4690 sources, accesses, privileges, sessions."""
@@ -320,13 +301,13 @@ class Scan:
             return self.sessions.choose(found.host, found.computer, found.logon_id, found.ref, found.user,
                                         adjacent=found.ref.event_id in adjacent_ids)
 
-        choose_at = self.sessions.choose_at
+        choose_span = self.sessions.choose_span
 
         def choose_key(host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
-                       event_id: int) -> SessionChoice:
-            return choose_at(host, computer, lid, key, user, event_id in adjacent_ids)
+                       event_id: int) -> tuple[SessionChoice, tuple[int, int] | None]:
+            return choose_span(host, computer, lid, key, user, event_id in adjacent_ids)
 
-        facts.assign_sessions_at(choose_key)
+        facts.assign_session_spans(choose_key)
         facts.finish()
         for sysmon in self.sysmon_facts.values():
             sysmon.session = choose(sysmon)
@@ -348,7 +329,7 @@ class Scan:
         domain, name = role.user
         found.user = user_name(values.get(domain), values.get(name))
 
-    def _created(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
+    def _created(self, found: Facts, values: Values, role: Role) -> None:
         pid = pid_of(values, role.target_pid)
         self._subject(found, values, role)
         if pid is None:
@@ -367,7 +348,7 @@ class Scan:
         found.logon_id = logon
         found.user = self.procs.procs[child].user
 
-    def _exited(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
+    def _exited(self, found: Facts, values: Values, role: Role) -> None:
         self._subject(found, values, role)
         pid = pid_of(values, role.source_pid)
         if pid is None:
@@ -377,34 +358,7 @@ class Scan:
         self.procs.exit(idx, found.ref)
         self.handles.process_exited(idx, found.ref, self.procs.procs[idx].handles)
 
-    def _handle_event(self, found: Facts, values: Values, role: Role, prepared: Prepared | None) -> None:
-        """A 4656/4661, 4663/4660 or 4658 (five events in six of a busy log), its fields read
-        beforehand (`prepare`)."""
-        assert prepared is not None
-        found.logon_id, found.user, pid, hid, name = prepared
-        found.source_hid = hid
-        if pid is None:
-            return
-        act, host, computer, ref = role.act, found.host, found.computer, found.ref
-        idx, found.source_note = self.procs.resolve(host, computer, pid, ref, name=name, grace=act is _CLOSE)
-        found.source_pid, found.source_proc = pid, idx
-        if not hid:
-            return
-        handles = self.handles
-        before = len(handles.handles)
-        if act is _USE:
-            handle = handles.use(host, computer, pid, idx, hid, ref, values, at=len(self.facts))  # added after
-        elif act is _OPEN:
-            handle = handles.open(host, computer, pid, idx, hid, ref, values, at=len(self.facts))
-        else:
-            handle = handles.close(host, computer, pid, idx, hid, ref, values, at=len(self.facts))
-        if handle >= before:  # `_own`
-            self.procs.procs[handles.handles[handle].process].handles.append(handle)
-        found.source_handle = handle
-        if act is _OPEN and (values.get("ObjectType") or "").casefold() == "process":
-            self.access.opened(ref, host, idx, handle, values.get("ObjectName"), as_int(values.get("AccessMask")))
-
-    def _duplicated(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
+    def _duplicated(self, found: Facts, values: Values, role: Role) -> None:
         self._subject(found, values, role)
         spid = pid_of(values, role.source_pid)
         tpid = pid_of(values, role.target_pid)
@@ -434,7 +388,7 @@ class Scan:
             self._own(target, before)
             found.target_handle = target
 
-    def _session_event(self, found: Facts, values: Values, role: Role, _prepared: Prepared | None) -> None:
+    def _session_event(self, found: Facts, values: Values, role: Role) -> None:
         self._subject(found, values, role)
         lid = found.logon_id
         if not lid:

@@ -338,6 +338,14 @@ class SessionTracker:
             self._last[(host, computer, lid, user)] = (key, self._until(host, lid, key, idx), choice)
         return choice
 
+    def choose_span(self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
+                    adjacent: bool = False) -> tuple[SessionChoice, tuple[int, int] | None]:
+        """`choose_at`, and the key up to which (not included) its answer holds for later events of the same
+        computer, logon id and user (None: ask again): the facts table asks once per stretch of a session."""
+        choice = self.choose_at(host, computer, lid, key, user, adjacent)
+        last = None if adjacent else self._last.get((host, computer, lid, user))
+        return choice, last[1] if last is not None and last[2] is choice and last[0] <= key < last[1] else None
+
     def _until(self, host: str, lid: int, key: tuple[int, int], idx: int | None) -> tuple[int, int]:
         """The first key after `key` where the answer of `choose_at` (not `adjacent`) may differ:
         where a later session of the id starts, or comes within LOGON_WINDOW, or where the found

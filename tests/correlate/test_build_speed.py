@@ -1,10 +1,9 @@
-"""The model build's fast paths give the answers of the plain ones: EventData decoded and read
-once while it repeats, session answers remembered, sessions assigned from the facts' columns,
-image names' keys remembered."""
+"""The model build's fast paths give the answers of the plain ones: session answers remembered,
+sessions assigned from the facts' columns, image names' keys remembered. (EventData decoded and
+read once while it repeats: `test_scan_rows.py`.)"""
 
 from __future__ import annotations
 
-import marshal
 from typing import Any
 
 import pytest
@@ -12,39 +11,7 @@ import pytest
 from core.correlate import processes
 from core.correlate.facts import Facts, FactsTable
 from core.correlate.processes import Ref
-from core.correlate.scan import DECODED, prepare, stream, values_of
 from core.correlate.sessions import SessionTracker
-from core.store.store import Store
-
-
-def test_repeated_event_data_is_decoded_once_and_reads_as_before() -> None:
-    pairs = [(("ProcessId", f"0x{i % 5:x}"), ("processname", "a.exe"), ("Other", "x")) for i in range(3 * DECODED)]
-    rows = [(i, 100 + i, i, 4663, "PC", marshal.dumps(p)) for i, p in enumerate(pairs)]
-    decoded: list[bytes | None] = []
-
-    def pairs_of(data: bytes | None) -> Any:
-        decoded.append(data)
-        return Store.pairs_of(data)
-
-    events = list(stream([rows[:7], rows[7:]], pairs_of))
-    assert [e[6] for e in events] == [values_of(p) for p in pairs]
-    assert [e[:6] for e in events] == [(i, i, 4663, 100 + i, 100 + i, "PC") for i in range(len(rows))]
-    assert [e[7] for e in events] == [(None, None, i % 5, None, "a.exe") for i in range(len(rows))]
-    assert len(decoded) == 5  # five distinct blobs
-    many = [(i, 1, i, 4663, "PC", marshal.dumps((("ProcessId", str(i)),))) for i in range(3 * DECODED)]
-    assert [e[6] for e in stream([many], Store.pairs_of)] == [{"ProcessId": str(i)} for i in range(3 * DECODED)]
-    with pytest.raises(ValueError, match="without a time"):
-        list(stream([[(1, None, 1, 4663, "PC", b"")]], Store.pairs_of))
-
-
-def test_a_handle_events_fields_are_read_beforehand_as_the_scan_read_them() -> None:
-    values = {"SubjectLogonId": "0x3e7", "SubjectDomainName": "NT AUTHORITY", "SubjectUserName": "SYSTEM",
-              "ProcessId": "0x1f4", "HandleId": "0x8c", "ProcessName": "C:\\a.exe", "ObjectType": "File"}
-    for eid in (4656, 4661, 4663, 4660, 4658):
-        assert prepare(eid, values) == (0x3E7, "NT AUTHORITY\\SYSTEM", 0x1F4, 0x8C, "C:\\a.exe")
-    assert prepare(4663, {"ProcessId": "x", "SubjectUserName": "-"}) == (None, None, None, None, None)
-    for eid in (4688, 4689, 4690, 4624, 4672, 1, 10):
-        assert prepare(eid, values) is None
 
 
 def _ref(store_id: int, ts: int, event_id: int = 4663) -> Ref:
