@@ -8,6 +8,7 @@ status say the model is being built."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,6 +88,11 @@ def _widget(tree: NavTree) -> list[object]:
     return out
 
 
+#: Set once a status line saying "building" was seen (`_shown`), so that a slowed build lasts
+#: until then rather than a fixed time a loaded machine's polling can miss.
+SAW_BUILDING = threading.Event()
+
+
 async def _shown(db: Path, store_ids: list[int], *, keys: bool, seen: list[str] | None = None) -> list[list[object]]:
     """`c` on each event in turn: the title, status and tree shown, and (`keys`, the first
     KEYED events) where `/`, `n`, `N` put the cursor and which event `enter` there jumps to.
@@ -104,6 +110,8 @@ async def _shown(db: Path, store_ids: list[int], *, keys: bool, seen: list[str] 
 
             def done(statuses: list[str] = statuses) -> bool:
                 statuses.append(_status(app))
+                if statuses[-1].startswith("building"):
+                    SAW_BUILDING.set()
                 tree = app.screen.query_one(NavTree)
                 return not statuses[-1].startswith(("reading", "building")) and not tree.filling
 
@@ -165,10 +173,11 @@ async def test_c_on_an_event_without_a_stored_tree_builds_the_model_and_says_so(
 
     def slow_model(store: Store, progress: Any = None) -> Any:
         built.append(time.monotonic())
-        time.sleep(0.3)  # the status is seen saying so
+        SAW_BUILDING.wait(10)  # until the status is seen saying so (or it never says so)
         return real(store, progress)
 
     monkeypatch.setattr(mc, "build_model", slow_model)
+    SAW_BUILDING.clear()
     seen: list[str] = []
     assert await _shown(db, [dup], keys=False, seen=seen) == first[:1]
     assert not built and not any("building" in status for status in seen)
