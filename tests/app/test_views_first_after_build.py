@@ -119,7 +119,10 @@ def _until(condition: Any, timeout: float = 20.0) -> None:
         time.sleep(0.01)
 
 
-def test_the_tables_writer_waits_while_a_view_is_prepared(tmp_path: Path) -> None:
+def test_the_tables_writer_waits_while_a_view_is_prepared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tui.model_cache as model_cache
+
+    monkeypatch.setattr(model_cache, "MAX_YIELD_S", 30.0, raising=False)  # (a loaded machine: no bound reached here)
     db = _store(tmp_path, load(*_log()[:40]))
     ws = Workspace(store_path=db, loaded=True)
     cache = ws.models
@@ -130,7 +133,12 @@ def test_the_tables_writer_waits_while_a_view_is_prepared(tmp_path: Path) -> Non
         _until(lambda: slow.made > 1500)  # the writer is writing the view's lines
 
         def prepare(_model: CorrelationModel) -> tuple[int, int]:
-            time.sleep(0.5)  # the writer reaches its next check (every 1,000 lines) meanwhile
+            last, deadline = slow.made, time.monotonic() + 5
+            while time.monotonic() < deadline:  # until the writer reaches its next check (every 1,000 lines)
+                time.sleep(0.2)
+                if slow.made == last:
+                    break
+                last = slow.made
             before = slow.made
             time.sleep(0.5)
             return before, slow.made
