@@ -21,7 +21,9 @@ the views receive the results as `ModelReady` / `FindingsReady` messages (`tui.m
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -38,6 +40,14 @@ from core.store.store import Store
 from tui.stored_views import ViewBuilder, ViewRows, checked, write_views
 
 T = TypeVar("T")
+
+
+#: Longest the background writer of the tables waits, at one of its checks, for views being
+#: prepared (`ModelCache.preparing`): a bound, so that a view stuck in its preparation never holds
+#: the tables back for long.
+MAX_YIELD_S = 5.0
+#: How often a waiting writer looks at the app's `stop` meanwhile.
+_YIELD_POLL_S = 0.05
 
 
 class ViewDataError(Exception):
@@ -112,6 +122,9 @@ class ModelCache:
         self._tables_lock = threading.Lock()
         self._writing = threading.Lock()
         self._writer: threading.Thread | None = None
+        #: Views being prepared from the model now (`preparing`), and its condition.
+        self._preparing = 0
+        self._prepared = threading.Condition()
 
     @staticmethod
     def _get(slot: _Slot[T], store_path: Path, loaded: bool, build: Callable[[Store], T]) -> T:
@@ -135,6 +148,37 @@ class ModelCache:
         goes, so that its thread ends with the app instead of finishing work nobody will see."""
         if self.stop.is_set():
             raise ViewDataError("stopped: the app is closing")
+
+    @contextmanager
+    def preparing(self) -> Iterator[None]:
+        """While a view prepares what it shows from the model, the background writer of the
+        tables waits at its next check (`_yield_to_views`): both are Python work under one GIL,
+        and sharing it made the Handles and Process access views take 2-3x their own time at a
+        million events. Writing resumes when no view is preparing (the tables end later by
+        what the views took, never more than MAX_YIELD_S at a check)."""
+        with self._prepared:
+            self._preparing += 1
+        try:
+            yield
+        finally:
+            with self._prepared:
+                self._preparing -= 1
+                self._prepared.notify_all()
+
+    def _yield_to_views(self) -> None:
+        """The background writer's check: `check_stop`, after waiting while views are being
+        prepared (`preparing`), at most MAX_YIELD_S."""
+        self.check_stop()
+        if not self._preparing:
+            return
+        deadline = time.monotonic() + MAX_YIELD_S
+        with self._prepared:
+            while self._preparing and not self.stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._prepared.wait(min(left, _YIELD_POLL_S))
+        self.check_stop()
 
     def model(self, store_path: Path, loaded: bool) -> CorrelationModel:
         def progress(read: int, total: int) -> None:
@@ -198,13 +242,16 @@ class ModelCache:
         """`_write_tables` in the background: a failure (or the app ending) leaves the views
         on the model."""
         try:
-            self._write_tables(store_path, builders)
+            self._write_tables(store_path, builders, self._yield_to_views)
         except Exception:  # noqa: BLE001 - best effort: the views show the model instead
             return
 
-    def _write_tables(self, store_path: Path, builders: dict[str, ViewBuilder]) -> None:
+    def _write_tables(self, store_path: Path, builders: dict[str, ViewBuilder],
+                      check: Callable[[], None] | None = None) -> None:
         """Write the tables; once the app has ended (`stop`) the write is rolled back at its
-        next SQL step, and no further view is built (a cut write is never taken as done)."""
+        next SQL step, and no further view is built (a cut write is never taken as done).
+        `check` runs between rows (default `check_stop`; in the background, `_yield_to_views`)."""
+        check = check or self.check_stop
         with self._writing:
             self.check_stop()
             model = self.model(store_path, True)
@@ -213,16 +260,16 @@ class ModelCache:
                 if not correlation_tables.ready(writer):
                     from core.correlate.persist import tables_of
 
-                    made, check = tables_of(model), self.check_stop
+                    made = tables_of(model)
                     made = CorrelationTables(checked(made.processes, check), checked(made.handles, check),
                                              checked(made.sessions, check), checked(made.links, check))
                     if not correlation_tables.write_instances(writer, made):
                         return
                 for view, build in builders.items():  # one at a time: each view's rows go before the next's are made
-                    self.check_stop()
+                    check()
                     if not correlation_tables.view_ready(writer, view):
                         rows: dict[str, ViewRows] = {view: build(model)}
-                        if not write_views(writer, rows, self.check_stop):
+                        if not write_views(writer, rows, check):
                             return
                         del rows
                 model.release_lists()  # every view reads its table now

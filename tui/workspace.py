@@ -204,8 +204,9 @@ class Workspace:
             model, partial = self.model()
             # Views of a big model are big too (a node per process...): built, like the model,
             # without the collector walking them (`core.store.gc_pause`), which held the GIL for up
-            # to a second at a time, and frozen out of it for the UI thread's collections.
-            with gc_paused() as pause:
+            # to a second at a time, and frozen out of it for the UI thread's collections; the
+            # tables' background writer waits meanwhile (`ModelCache.preparing`).
+            with self.models.preparing(), gc_paused() as pause:
                 prepared = prepare(model)
                 pause.freeze = model.size >= FREEZE_EVENTS
         except ViewDataError as exc:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, count, repeat
 from operator import attrgetter, is_not, itemgetter, ne
@@ -316,6 +316,21 @@ class FactsTable:
             return self.ref(pos).key
         return ts, order
 
+    def keys(self, positions: Sequence[int]) -> list[tuple[int, int]]:
+        """`key` of each of `positions`, read from the slots in one pass: the Process access
+        view reads the start and end of every instance of the images 4656s open (100,000
+        `key` calls were a third of its time at a million events)."""
+        self._flush()
+        wide, narrow = self._wide, self._narrow
+        w, ws, n, ns = wide.slots, wide.stride, narrow.slots, narrow.stride
+        ts = [w[pos * ws + 2] for pos in positions]
+        order = [n[pos * ns + 1] for pos in positions]
+        out = list(zip(ts, order, strict=True))
+        if NONE in ts or narrow.none in order:  # kept aside: one by one, exactly
+            out = [self.key(pos) if t == NONE or o == narrow.none else (t, o)
+                   for pos, t, o in zip(positions, ts, order, strict=True)]
+        return out
+
     def store_id(self, pos: int) -> int:
         """The store id of the event at `pos` (what the tables keep of an instance's events)."""
         if pos >= self._n:
@@ -377,19 +392,58 @@ class FactsTable:
 
     def of_events(self, event_ids: frozenset[int]) -> Iterator[Facts]:
         """The `Facts` of the events of `event_ids`, in scan order (the others are not made)."""
+        return self.facts_at(self.positions_of(event_ids))
+
+    def positions_of(self, event_ids: frozenset[int]) -> array[int]:
+        """The positions of the events of `event_ids`, in scan order."""
         self._flush()
         # The raw slots a slice at a time (half the 0.12 s of a value() call each at 1M): an EventID is
         # its own slot, unless kept aside.
         narrow = self._narrow
         at, stride, none = narrow.index["event_id"], narrow.stride, narrow.none
+        out = array("i" if self._n <= _INT32_MAX else "q")
         for lo in range(0, self._n, 65536):
             part = narrow.slots[lo * stride + at:min(lo + 65536, self._n) * stride:stride]
             hits: Iterable[int] = compress(count(lo), map(event_ids.__contains__, part))  # at C speed
             if none in part:
                 hits = [pos for pos, slot in enumerate(part, lo)
                         if slot in event_ids or (slot == none and narrow.value(pos, "event_id") in event_ids)]
-            for pos in hits:
-                yield self.facts(pos)
+            out.extend(hits)
+        return out
+
+    def facts_at(self, positions: Sequence[int]) -> Iterator[Facts]:
+        """`facts(pos)` of each of `positions`, in that order, made a chunk at a time."""
+        self._flush()
+        if self._narrow.aside or self._wide.aside:  # some value kept aside: one by one, exactly
+            yield from map(self.facts, positions)
+            return
+        for lo in range(0, len(positions), ROWS_CHUNK):
+            yield from self._facts_at(list(positions[lo:lo + ROWS_CHUNK]))
+
+    def _facts_at(self, positions: list[int]) -> Iterator[Facts]:
+        """`facts(pos)` of each of `positions` (no value kept aside), their fields read a column
+        at a time: a `facts` call each was half of the Handles list's time at a million events."""
+        columns: list[list[int | None]] = []
+        for cols in (self._wide, self._narrow):
+            slots, stride, get = cols.slots, cols.stride, cols.from_slot.get
+            for i in range(stride):
+                part = [slots[pos * stride + i] for pos in positions]
+                columns.append(list(map(get, part, part)))
+        sid, rid, ts, shid, thid, lid, eid, order, spid, sproc, tpid, tproc, shandle, thandle = columns
+        hosts, computers, users, place, user_at = (self._hosts.distinct, self._computers, self._users.distinct,
+                                                   self._place, self._user)
+        filetimes, notes, session, choices = self._filetimes, self._notes, self._session, self._choices
+        for n, pos in enumerate(positions):
+            at = ts[n]
+            ref = make_ref(cast(int, sid[n]), rid[n], cast(int, eid[n]), filetimes.get(pos, at) if filetimes else at,
+                           cast(int, at), cast(int, order[n]))
+            host = hosts[place[pos]]
+            snote, tnote = notes.get(pos, _NO_NOTES) if notes else _NO_NOTES
+            user = user_at[pos]
+            choice = session[pos] if session else -1
+            yield Facts(ref, host, computers[host], spid[n], sproc[n], snote, tpid[n], tproc[n], tnote, shid[n],
+                        shandle[n], thid[n], thandle[n], lid[n], users[user] if user >= 0 else None,
+                        choices[choice] if choice >= 0 else None)
 
     def assign_sessions(self, choose: Callable[[Facts], SessionChoice | None]) -> None:
         """Give each event with a logon id the session `choose` picks for it (after the scan:

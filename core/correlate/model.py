@@ -7,7 +7,7 @@ What each EventID means is one table (`core.correlate.roles`); the scan feeding 
 time, never by a pid or handle value alone: see the trackers (`processes`, `handles`,
 `sessions`) for the rules and the quirks of real logs they handle.
 
-Just over 500 lines: it is the model's one class, whose lookups (`correlate`, the 4690 list) share
+About 500 lines: it is the model's one class, whose lookups (`correlate`, the 4690 list) share
 its private resolvers; what grows goes to its own module (`access`, `tree`, `related`, `chain`).
 """
 
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from core.correlate.access import AccessGroup, ImageIndex, process_accesses
 from core.correlate.attach import Attachment
 from core.correlate.chain import links_of
+from core.correlate.duplications import DuplicationList, duplication_list
 from core.correlate.facts import Facts, SysmonFacts
 from core.correlate.handles import Handle, SourceChoice
 from core.correlate.links import (
@@ -222,7 +223,7 @@ class CorrelationModel:
         #: The Handles and Process access lists, made once per model: the view and the writer of
         #: the correlation tables (another thread) ask for the same list; one lock each, so
         #: that neither waits for the other list.
-        self._duplications: list[Duplication] | None = None
+        self._duplications: DuplicationList | None = None
         self._accesses: list[AccessGroup] | None = None
         self._duplications_lock = threading.Lock()
         self._accesses_lock = threading.Lock()
@@ -463,9 +464,9 @@ class CorrelationModel:
 
     # -- views ----------------------------------------------------------------------------------
 
-    def handle_duplications(self) -> list[Duplication]:
-        """Every 4690 in time order with its processes and handles resolved. Made once, then
-        shared: do not change the list."""
+    def handle_duplications(self) -> DuplicationList:
+        """Every 4690 in time order with its processes and handles resolved, each made when
+        first read (`core.correlate.duplications`). Made once, then shared."""
         with self._duplications_lock:
             if self._duplications is None:
                 self._duplications = self._make_duplications()
@@ -478,36 +479,9 @@ class CorrelationModel:
         with self._duplications_lock, self._accesses_lock:
             self._duplications = self._accesses = None
 
-    def _make_duplications(self) -> list[Duplication]:
-        out: list[Duplication] = []
+    def _make_duplications(self) -> DuplicationList:
         duplicates = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)
-        missing_p = ProcessLink(None, None, MISSING, "the 4690 carries no process id")  # frozen: one for all
-        missing_h = HandleLink(None, None, MISSING, "the 4690 carries no handle id")
-        # Links are frozen: one object per distinct process or session link, shared by the 4690s
-        # naming it (fewer to make, and less to hold, at a million events).
-        plinks: dict[tuple[int | None, int | None, str | None], ProcessLink | None] = {}
-        slinks: dict[SessionChoice, SessionLink | None] = {}
-        for found in self._facts.of_events(duplicates):
-            key = (found.source_pid, found.source_proc, found.source_note)
-            source = plinks[key] if key in plinks else plinks.setdefault(key, self._plink(*key))
-            key = (found.target_pid, found.target_proc, found.target_note)
-            target = plinks[key] if key in plinks else plinks.setdefault(key, self._plink(*key))
-            choice = found.session
-            session = None if choice is None else slinks.get(choice) or slinks.setdefault(
-                choice, self._session_of(choice))
-            sh, th = self._dup_handles(found)
-            out.append(
-                Duplication(
-                    found.ref,
-                    found.computer,
-                    source or missing_p,
-                    target or missing_p,
-                    sh or missing_h,
-                    th or missing_h,
-                    session,
-                )
-            )
-        return out
+        return duplication_list(self._facts, duplicates, self._plink, self._session_of, self._dup_handles)
 
     def process_forest(self, computer: str) -> list[Node]:
         """Process instances of one computer as trees (`core.correlate.tree.process_forest`)."""
