@@ -289,6 +289,13 @@ class FactsTable:
             return self.ref(pos).key
         return ts, order
 
+    def handle_fields(self, pos: int) -> tuple[int | None, int | None, int | None, int | None]:
+        """(source_hid, source_handle, target_hid, target_handle) of the event at `pos`, as its
+        `Facts` has them, without making one (the tables' links of every handle event)."""
+        wide, narrow = self._wide, self._narrow
+        return (wide.value(pos, "source_hid"), narrow.value(pos, "source_handle"), wide.value(pos, "target_hid"),
+                narrow.value(pos, "target_handle"))
+
     def store_id(self, pos: int) -> int:
         """The store id of the event at `pos` (what the tables keep of an instance's events)."""
         if pos >= self._n:
