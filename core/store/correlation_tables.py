@@ -281,15 +281,26 @@ def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, 
             return
         new: list[tuple[int, str]] = []
         rows: list[tuple[int, str, str, int | None, str, int]] = []
-        for store_id, role, kind, instance, confidence, reason in chunk:
-            rid = reasons.get(reason)
-            if rid is None:
-                if len(reasons) >= REASONS_KEPT:
-                    reasons.clear()
-                last += 1
-                rid = reasons[reason] = last
-                new.append((rid, reason))
-            rows.append((store_id, role, kind, instance, confidence, rid))
+        store_ids, roles, kinds, instances, confidences, texts = zip(*chunk, strict=True)
+        unseen = [text for text in dict.fromkeys(texts) if text not in reasons]
+        if len(reasons) + len(unseen) <= REASONS_KEPT:
+            # No reason forgotten in this chunk: the new ones numbered in order of first use,
+            # as one by one, and every link's looked up at C speed.
+            new = list(zip(range(last + 1, last + 1 + len(unseen)), unseen, strict=True))
+            last += len(unseen)
+            reasons.update((text, rid) for rid, text in new)
+            rows = list(zip(store_ids, roles, kinds, instances, confidences, map(reasons.__getitem__, texts),
+                            strict=True))
+        else:
+            for store_id, role, kind, instance, confidence, reason in chunk:
+                rid = reasons.get(reason)
+                if rid is None:
+                    if len(reasons) >= REASONS_KEPT:
+                        reasons.clear()
+                    last += 1
+                    rid = reasons[reason] = last
+                    new.append((rid, reason))
+                rows.append((store_id, role, kind, instance, confidence, rid))
         del chunk
         conn.executemany("INSERT INTO corr_reason(id, text) VALUES (?, ?)", new)
         conn.executemany("INSERT INTO corr_link(store_id, role, kind, instance, confidence, reason)"
