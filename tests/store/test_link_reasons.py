@@ -12,7 +12,6 @@ import pytest
 from core.store import correlation_tables
 from core.store.store import Store
 
-
 Link = tuple[int, str, str, int | None, str, str]
 
 
