@@ -18,6 +18,7 @@ line's event (the Handles and Process access views, `load_event_tree`: stored de
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -170,10 +171,13 @@ def checked(items: Iterable[T], check: Callable[[], None] | None, every: int = 1
     if check is None:
         yield from items
         return
-    for n, item in enumerate(items):
-        if not n % every:
-            check()
-        yield item
+    it = iter(items)
+    while True:  # a block at a time: one test per item was a tenth of writing the links
+        block = list(itertools.islice(it, every))
+        if not block:
+            return
+        check()
+        yield from block
 
 
 def _shown(node: TreeItem) -> event_trees.Shown:

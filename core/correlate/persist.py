@@ -55,6 +55,9 @@ def _getter(column: str) -> Callable[[Any], Any]:
             if type(held) is int:
                 return obj.facts.store_id(held) if held >= 0 else None
         value = getattr(obj, column, None)
+        kind = type(value)
+        if kind is str or kind is int or value is None:  # most cells: as they are (a bool is not an int here)
+            return value
         if isinstance(value, Ref):
             return value.store_id
         if isinstance(value, bool):
