@@ -25,7 +25,7 @@ import bisect
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, compress, count, repeat
+from itertools import chain, compress, count, islice, repeat
 from operator import attrgetter, is_not, ne
 from typing import Any, Final, TypeVar, cast
 
@@ -289,12 +289,18 @@ class FactsTable:
             return self.ref(pos).key
         return ts, order
 
-    def handle_fields(self, pos: int) -> tuple[int | None, int | None, int | None, int | None]:
-        """(source_hid, source_handle, target_hid, target_handle) of the event at `pos`, as its
-        `Facts` has them, without making one (the tables' links of every handle event)."""
-        wide, narrow = self._wide, self._narrow
-        return (wide.value(pos, "source_hid"), narrow.value(pos, "source_handle"), wide.value(pos, "target_hid"),
-                narrow.value(pos, "target_handle"))
+    def link_rows(self) -> Iterator[tuple[Row, tuple[int | None, int | None, int | None, int | None]]]:
+        """`rows` with each event's (source_hid, source_handle, target_hid, target_handle), as
+        its `Facts` has them, read a column chunk at a time (the tables' links of the handle
+        events: a `Facts` made for each was most of writing them)."""
+        self._flush()
+        rows = self.rows()
+        for lo in range(0, self._n, ROWS_CHUNK):
+            hi = min(lo + ROWS_CHUNK, self._n)
+            handles = zip(self._wide.column("source_hid", lo, hi), self._narrow.column("source_handle", lo, hi),
+                          self._wide.column("target_hid", lo, hi), self._narrow.column("target_handle", lo, hi),
+                          strict=True)
+            yield from zip(islice(rows, hi - lo), handles, strict=True)
 
     def store_id(self, pos: int) -> int:
         """The store id of the event at `pos` (what the tables keep of an instance's events)."""

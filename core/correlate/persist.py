@@ -114,26 +114,23 @@ def links(model: CorrelationModel) -> Iterator[LinkRow]:
         return
     words = _LinkWords(model)
     process, session = words.process, words.session
-    handle_fields = table.handle_fields
     dup = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)
     acts = {eid: role.act for eid, role in ROLES.items() if role.act in HANDLE_ACTS}
-    for pos, sid, eid, spid, sproc, snote, tpid, tproc, tnote, choice in table.rows():
+    for (pos, sid, eid, spid, sproc, snote, tpid, tproc, tnote, choice), (shid, shandle, thid, thandle) in (
+            table.link_rows()):
         if spid is not None:
             yield (sid, "source process", "process", *process(sproc, snote))
         if tpid is not None:
             yield (sid, "target process", "process", *process(tproc, tnote))
         if eid in dup:
-            shid, _shandle, thid, thandle = handle_fields(pos)
             if shid is not None:
                 yield (sid, "source handle", "handle", *words.dup_source(sid))
             if thid is not None:
                 yield (sid, "target handle", "handle", *words.dup_target(thandle))
-        else:
+        elif shid is not None:
             act = acts.get(eid)
             if act is not None:
-                shid, shandle, _thid, _thandle = handle_fields(pos)
-                if shid is not None:
-                    yield (sid, "source handle", "handle", *words.handle(pos, eid, act, shid, shandle))
+                yield (sid, "source handle", "handle", *words.handle(pos, eid, act, shid, shandle))
         if choice is not None:
             yield (sid, "session", "session", *session(choice))
 

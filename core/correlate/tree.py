@@ -333,9 +333,10 @@ def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]
 
     def handle_node(i: int) -> Node:
         h = model.handles[i]
+        closed = h.closed  # made from the facts table: once
         close = (
-            Node(f"closed: {ref_text(h.closed)}", EXACT, h.closed.store_id)
-            if h.closed is not None
+            Node(f"closed: {ref_text(closed)}", EXACT, closed.store_id)
+            if closed is not None
             else Node(f"close: {h.close_reason}", MISSING)
         )
         return Node(h.label, h.confidence, (h.opened or h.duplicated_by or h.first_seen).store_id, [close])
