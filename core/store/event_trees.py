@@ -26,13 +26,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import count, repeat
+from itertools import count, islice, repeat
 from typing import Any
 
 from core.store.correlation_tables import CHUNK, NodeRow
+from core.store.gc_pause import gc_paused
 
 #: Nodes of one tree read at most (a hostile log's tree beyond it is read a page at a time).
 MAX_WALK = 1_000_000
+#: Event trees made and written at once with the cyclic collector paused (`write_trees`).
+TREES_PAUSED = 20
 #: Distinct subtrees a writer remembers (a few hundred bytes each: their labels): a list's trees
 #: share mostly with their neighbours', and all of them were 115 MB at a million events (20,000
 #: Handles lines).
@@ -138,8 +141,17 @@ def write_trees(conn: sqlite3.Connection, shown: Callable[[Any], Shown],
     database refuses (what was written whole stays: each event's tree goes in with its nodes)."""
     try:
         writer = TreeWriter(conn, shown)
-        for store_id, roots in trees:
-            writer.add(store_id, roots)
+        it = iter(trees)
+        while True:
+            # TREES_PAUSED trees made and kept at a time with the cyclic collector paused: a tree
+            # is thousands of fresh objects without cycles, which it walked again and again.
+            with gc_paused():
+                block = list(islice(it, TREES_PAUSED))
+                for store_id, roots in block:
+                    writer.add(store_id, roots)
+            if not block:
+                break
+            del block
         writer.flush()
     except sqlite3.Error:
         if conn.in_transaction:
