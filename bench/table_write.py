@@ -8,7 +8,8 @@ The cached `bench/churn.py` store of `--events` events (built once, like
 from the copy (not timed as the writer's), then `ModelCache._write_tables` writes every
 correlation table and every view of `tui.view_builders`, as the app's background writer does.
 Prints the writer's wall and CPU time and its parts: the instance and link rows
-(`write_instances`), and per view the building of its rows and their writing (`write_views`).
+(`write_instances`), and per view the building of its rows and their writing (`write_views`),
+and the time the cyclic garbage collector took meanwhile, per generation.
 `--profile N` prints the N functions of most own time (cProfile: slower, so its figures are not
 the run's). `--digest` prints a digest of every correlation table and of the tables' `meta` keys
 (rows in key order), so that a change to the writer can show it writes the same bytes.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import hashlib
 import json
 import pstats
@@ -91,6 +93,18 @@ def run(db: Path, profile: int, profile_out: Path | None = None) -> dict[str, An
     setattr(correlation_tables, "write_instances", timed("instances", correlation_tables.write_instances))  # noqa: B010
     setattr(mc, "write_views", timed("views_write", mc.write_views))  # noqa: B010
     builders = {name: timed(f"view_{name}_build", build) for name, build in all_view_builders().items()}
+    collected: dict[str, float] = {}
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:  # the cyclic collector's time, by generation
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        key = f"gc_gen{info['generation']}"
+        collected[f"{key}_s"] = round(collected.get(f"{key}_s", 0.0) + time.perf_counter() - started[0], 3)
+        collected[f"{key}_runs"] = collected.get(f"{key}_runs", 0) + 1
+
+    gc.callbacks.append(on_gc)
     prof = cProfile.Profile() if profile else None
     if prof is not None:
         prof.enable()
@@ -102,7 +116,9 @@ def run(db: Path, profile: int, profile_out: Path | None = None) -> dict[str, An
         pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(profile)
         if profile_out is not None:
             prof.dump_stats(profile_out)
-    out.update({"tables_written_s": round(w1 - w0, 1), "tables_written_cpu_s": round(c1 - c0, 1), **spent})
+    gc.callbacks.remove(on_gc)
+    out.update({"tables_written_s": round(w1 - w0, 1), "tables_written_cpu_s": round(c1 - c0, 1), **spent,
+                **collected})
     return out
 
 

@@ -261,6 +261,7 @@ def _chunked(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[Any]]) 
                 return
             conn.executemany(sql, chunk)
             conn.commit()
+            del chunk  # before the collector is back: it would walk the chunk's rows once more
 
 
 def _insert(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -313,6 +314,8 @@ def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, 
             conn.executemany("INSERT INTO corr_link(store_id, role, kind, instance, confidence, reason)"
                              " VALUES (?, ?, ?, ?, ?, ?)", rows)
             conn.commit()
+            # Before the collector is back: it would walk the chunk's rows once more.
+            del new, rows, store_ids, roles, kinds, instances, confidences, texts, unseen
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -149,9 +149,10 @@ def write_trees(conn: sqlite3.Connection, shown: Callable[[Any], Shown],
                 block = list(islice(it, TREES_PAUSED))
                 for store_id, roots in block:
                     writer.add(store_id, roots)
-            if not block:
+                done = not block
+                block, roots = [], ()  # before the collector is back: it would walk them once more
+            if done:
                 break
-            del block
         writer.flush()
     except sqlite3.Error:
         if conn.in_transaction:
