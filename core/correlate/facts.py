@@ -22,10 +22,11 @@ CPU time); events are packed a batch at a time with `attrgetter` and `map` inste
 from __future__ import annotations
 
 import bisect
+import itertools
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, compress, count, islice, repeat
+from itertools import chain, compress, count, repeat
 from operator import attrgetter, is_not, ne
 from typing import Any, Final, TypeVar, cast
 
@@ -300,7 +301,7 @@ class FactsTable:
             handles = zip(self._wide.column("source_hid", lo, hi), self._narrow.column("source_handle", lo, hi),
                           self._wide.column("target_hid", lo, hi), self._narrow.column("target_handle", lo, hi),
                           strict=True)
-            yield from zip(islice(rows, hi - lo), handles, strict=True)
+            yield from zip(itertools.islice(rows, hi - lo), handles, strict=True)
 
     def store_id(self, pos: int) -> int:
         """The store id of the event at `pos` (what the tables keep of an instance's events)."""
