@@ -34,7 +34,6 @@ from core.findings.rules import RulesError, load_rules
 from core.store import correlation_tables
 from core.store.child_process import ChildFailed
 from core.store.correlation_tables import CorrelationTables
-from core.store.gc_pause import gc_paused
 from core.store.store import Store
 from tui.stored_views import ViewBuilder, ViewRows, checked, write_views
 
@@ -210,8 +209,7 @@ class ModelCache:
                 for view, build in builders.items():  # one at a time: each view's rows go before the next's are made
                     self.check_stop()
                     if not correlation_tables.view_ready(writer, view):
-                        with gc_paused():  # its rows have no cycles (as `write_views`)
-                            rows: dict[str, ViewRows] = {view: build(model)}
+                        rows: dict[str, ViewRows] = {view: build(model)}
                         if not write_views(writer, rows, self.check_stop):
                             return
                         del rows

@@ -290,19 +290,6 @@ class FactsTable:
             return self.ref(pos).key
         return ts, order
 
-    def link_rows(self) -> Iterator[tuple[Row, tuple[int | None, int | None, int | None, int | None]]]:
-        """`rows` with each event's (source_hid, source_handle, target_hid, target_handle), as
-        its `Facts` has them, read a column chunk at a time (the tables' links of the handle
-        events: a `Facts` made for each was most of writing them)."""
-        self._flush()
-        rows = self.rows()
-        for lo in range(0, self._n, ROWS_CHUNK):
-            hi = min(lo + ROWS_CHUNK, self._n)
-            handles = zip(self._wide.column("source_hid", lo, hi), self._narrow.column("source_handle", lo, hi),
-                          self._wide.column("target_hid", lo, hi), self._narrow.column("target_handle", lo, hi),
-                          strict=True)
-            yield from zip(itertools.islice(rows, hi - lo), handles, strict=True)
-
     def store_id(self, pos: int) -> int:
         """The store id of the event at `pos` (what the tables keep of an instance's events)."""
         if pos >= self._n:
@@ -361,6 +348,19 @@ class FactsTable:
                 snote, tnote = (n for n, _ in both), (n for _, n in both)
             sessions = map(choices.__getitem__, self._session[lo:hi]) if self._session else repeat(None)
             yield from zip(positions, sid, eid, spid, sproc, snote, tpid, tproc, tnote, sessions, strict=False)
+
+    def link_rows(self) -> Iterator[tuple[Row, tuple[int | None, int | None, int | None, int | None]]]:
+        """`rows` with each event's (source_hid, source_handle, target_hid, target_handle), as
+        its `Facts` has them, read a column chunk at a time (the tables' links of the handle
+        events: a `Facts` made for each was most of writing them)."""
+        self._flush()
+        rows = self.rows()
+        for lo in range(0, self._n, ROWS_CHUNK):
+            hi = min(lo + ROWS_CHUNK, self._n)
+            handles = zip(self._wide.column("source_hid", lo, hi), self._narrow.column("source_handle", lo, hi),
+                          self._wide.column("target_hid", lo, hi), self._narrow.column("target_handle", lo, hi),
+                          strict=True)
+            yield from zip(itertools.islice(rows, hi - lo), handles, strict=True)
 
     def of_events(self, event_ids: frozenset[int]) -> Iterator[Facts]:
         """The `Facts` of the events of `event_ids`, in scan order (the others are not made)."""

@@ -14,7 +14,8 @@ from tests.correlate.test_correlate import load
 from tests.correlate.test_correlate_store import _hand_made
 from tests.correlate.test_correlation_tables import _store
 from tui.model_cache import ModelCache
-from tui.stored_views import ViewRows
+from tui.stored_views import ViewRows, paused
+from tui.view_builders import all_view_builders
 
 
 def test_views_are_built_and_written_with_the_collector_paused(tmp_path: Path) -> None:
@@ -31,6 +32,13 @@ def test_views_are_built_and_written_with_the_collector_paused(tmp_path: Path) -
 
     assert gc.isenabled()
     cache = ModelCache()
-    assert cache.stored_view(db, True, "some_view", {"some_view": build}, wait=True)
+    assert cache.stored_view(db, True, "some_view", {"some_view": paused(build)}, wait=True)
     assert seen == {"built": False, "written": False}  # before: True, True
     assert gc.isenabled()
+
+
+def test_every_views_builder_is_paused() -> None:
+    builders = all_view_builders()
+    assert set(builders) == {"processes", "sessions", "handles", "process_access"}
+    for build in builders.values():
+        assert getattr(build, "__wrapped__", None) is not None  # before: the bare builders
