@@ -17,10 +17,11 @@ def all_view_builders() -> dict[str, ViewBuilder]:
     from tui.process_access import ProcessAccessScreen, stored_access_rows
     from tui.processes import ProcessesScreen, stored_forest
     from tui.sessions import SessionsScreen, stored_sessions
+    from tui.stored_views import paused
 
-    return {
+    return {name: paused(build) for name, build in {  # made with the cyclic collector paused
         ProcessesScreen.STORED_TREE: stored_forest,
         SessionsScreen.STORED_LIST: stored_sessions,
         HandlesScreen.STORED_LIST: handle_rows,
         ProcessAccessScreen.STORED_LIST: stored_access_rows,
-    }
+    }.items()}

@@ -24,6 +24,7 @@ a `Facts` and its `Ref` per event, only to read them back, was a fifth of the bu
 from __future__ import annotations
 
 import bisect
+import itertools
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -389,6 +390,19 @@ class FactsTable:
                 snote, tnote = (n for n, _ in both), (n for _, n in both)
             sessions = map(choices.__getitem__, self._session[lo:hi]) if self._session else repeat(None)
             yield from zip(positions, sid, eid, spid, sproc, snote, tpid, tproc, tnote, sessions, strict=False)
+
+    def link_rows(self) -> Iterator[tuple[Row, tuple[int | None, int | None, int | None, int | None]]]:
+        """`rows` with each event's (source_hid, source_handle, target_hid, target_handle), as
+        its `Facts` has them, read a column chunk at a time (the tables' links of the handle
+        events: a `Facts` made for each was most of writing them)."""
+        self._flush()
+        rows = self.rows()
+        for lo in range(0, self._n, ROWS_CHUNK):
+            hi = min(lo + ROWS_CHUNK, self._n)
+            handles = zip(self._wide.column("source_hid", lo, hi), self._narrow.column("source_handle", lo, hi),
+                          self._wide.column("target_hid", lo, hi), self._narrow.column("target_handle", lo, hi),
+                          strict=True)
+            yield from zip(itertools.islice(rows, hi - lo), handles, strict=True)
 
     def of_events(self, event_ids: frozenset[int]) -> Iterator[Facts]:
         """The `Facts` of the events of `event_ids`, in scan order (the others are not made)."""

@@ -18,10 +18,12 @@ from operator import attrgetter
 from typing import Any
 
 from core.correlate.facts import Facts, SysmonFacts
+from core.correlate.handles import Handle
 from core.correlate.links import HandleLink, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, session_start
-from core.correlate.processes import Ref
+from core.correlate.processes import EXACT, MISSING, Ref
 from core.correlate.roles import HANDLE_ACTS, ROLES, Act
+from core.correlate.sessions import SessionChoice
 from core.store.correlation_tables import HANDLE_COLUMNS, PROCESS_COLUMNS, SESSION_COLUMNS, CorrelationTables
 
 #: A link row: (event store id, role, instance kind, instance index, confidence, reason).
@@ -53,6 +55,9 @@ def _getter(column: str) -> Callable[[Any], Any]:
             if type(held) is int:
                 return obj.facts.store_id(held) if held >= 0 else None
         value = getattr(obj, column, None)
+        kind = type(value)
+        if kind is str or kind is int or value is None:  # most cells: as they are (a bool is not an int here)
+            return value
         if isinstance(value, Ref):
             return value.store_id
         if isinstance(value, bool):
@@ -97,24 +102,108 @@ def _session(sid: int, link: SessionLink | None) -> Iterator[LinkRow]:
 def links(model: CorrelationModel) -> Iterator[LinkRow]:
     """Every link of every event the scan correlated, in time order, as `correlate` gives it.
 
-    The model's own events are read as `Row`s from its columns (`core.correlate.facts`), a `Facts` made only
-    for those whose handles are linked; with Sysmon events, held as objects, every event is a
-    `Facts`, merged in time order."""
-    plink = model._plink
+    The model's own events are read as `Row`s from its columns (`core.correlate.facts`) and
+    their links worded here as `correlate` words them (`_LinkWords`), no `Facts` nor link object
+    made per event: a million events' links took 20 s of CPU that way. With Sysmon events, held
+    as objects, every event is a `Facts`, merged in time order."""
     table = model._facts
     if model._sysmon_facts:
         sysmon = sorted(model._sysmon_facts.values(), key=lambda f: f.ref.order)
         for found in heapq.merge(table, sysmon, key=lambda f: f.ref.order):
             yield from _links_of(model, found)
         return
-    handled = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE or role.act in HANDLE_ACTS)
-    for pos, sid, eid, spid, sproc, snote, tpid, tproc, tnote, session in table.rows():
-        if eid in handled:
-            yield from _links_of(model, table.facts(pos))
-            continue
-        yield from _process("source process", sid, plink(spid, sproc, snote))
-        yield from _process("target process", sid, plink(tpid, tproc, tnote))
-        yield from _session(sid, model._session_of(session))
+    words = _LinkWords(model)
+    process, session = words.process, words.session
+    dup = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)
+    acts = {eid: role.act for eid, role in ROLES.items() if role.act in HANDLE_ACTS}
+    for (pos, sid, eid, spid, sproc, snote, tpid, tproc, tnote, choice), (shid, shandle, thid, thandle) in (
+            table.link_rows()):
+        if spid is not None:
+            yield (sid, "source process", "process", *process(sproc, snote))
+        if tpid is not None:
+            yield (sid, "target process", "process", *process(tproc, tnote))
+        if eid in dup:
+            if shid is not None:
+                yield (sid, "source handle", "handle", *words.dup_source(sid))
+            if thid is not None:
+                yield (sid, "target handle", "handle", *words.dup_target(thandle))
+        elif shid is not None:
+            act = acts.get(eid)
+            if act is not None:
+                yield (sid, "source handle", "handle", *words.handle(pos, eid, act, shid, shandle))
+        if choice is not None:
+            yield (sid, "session", "session", *session(choice))
+
+
+#: What a link row says of its instance: (instance index, confidence, reason).
+Said = tuple[int | None, str, str]
+
+
+class _LinkWords:
+    """The (instance, confidence, reason) of each kind of link, as the model's `_plink`,
+    `_hlink_event`, `_dup_handles` and `_session_of` word them (tested to be equal), from the
+    columns of an event: a handle's reason names its open's record, made from the facts table
+    each time it is asked, so the last HANDLES_KEPT handles' are remembered (the accesses of a
+    handle follow its open closely); a session choice's, by identity (the table holds them)."""
+
+    HANDLES_KEPT = 1 << 14
+
+    def __init__(self, model: CorrelationModel) -> None:
+        self._processes = model.processes
+        self._handles = model.handles
+        self._sessions = model.sessions
+        self._sources = model._choices
+        self._handle_said: dict[int, Said] = {}
+        self._session_said: dict[int, Said] = {}
+
+    def process(self, idx: int | None, note: str | None) -> Said:
+        if idx is None:
+            return None, MISSING, "no process could be resolved"
+        p = self._processes[idx]
+        return p.index, p.confidence, f"{p.reason}; {note}" if note else p.reason
+
+    def session(self, c: SessionChoice) -> Said:
+        said = self._session_said.get(id(c))
+        if said is None:
+            s = self._sessions[c.session] if c.session is not None else None
+            said = self._session_said[id(c)] = (s.index if s is not None else None, c.confidence, c.reason)
+        return said
+
+    def _handle(self, idx: int) -> tuple[Handle, Said]:
+        h = self._handles[idx]
+        said = self._handle_said.get(idx)
+        if said is None:
+            if len(self._handle_said) >= self.HANDLES_KEPT:
+                self._handle_said.clear()
+            said = self._handle_said[idx] = (h.index, h.confidence, h.reason)
+        return h, said
+
+    def handle(self, pos: int, eid: int, act: Act, hid: int, idx: int | None) -> Said:
+        """A 4656/4663/4658's handle (`_hlink_event`): its close is the handle's own when the
+        handle's close is this event (`h.closed == found.ref`: the same position)."""
+        if hid == 0:
+            return None, MISSING, "HandleId 0x0: no handle was opened (access denied, or an access check only)"
+        if idx is None:
+            return None, MISSING, "the event names no process to own the handle"
+        h, said = self._handle(idx)
+        if act is Act.OPEN:
+            return h.index, EXACT, f"opened by this {eid}"
+        if act is Act.CLOSE and h.closed_at == pos:
+            return h.index, said[1], f"{said[2]}; {h.close_reason}"
+        return said
+
+    def dup_source(self, sid: int) -> Said:
+        choice = self._sources.get(sid)
+        if choice is None:
+            return None, MISSING, "the 4690 names no source process"
+        h = self._handles[choice.handle] if choice.handle is not None else None
+        return h.index if h is not None else None, choice.confidence, choice.reason
+
+    def dup_target(self, idx: int | None) -> Said:
+        if idx is None:
+            return None, MISSING, "the 4690 names no target process"
+        h = self._handles[idx]
+        return h.index, EXACT, f"created by this 4690; {h.close_reason}"
 
 
 def _links_of(model: CorrelationModel, found: Facts) -> Iterator[LinkRow]:

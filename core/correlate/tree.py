@@ -96,17 +96,18 @@ def _process_node(model: CorrelationModel, title: str, link: ProcessLink) -> Nod
         return Node(f"{title}: {link.label}: {link.reason}", link.confidence)
     marker = " (pre-existing)" if p.pre_existing else ""
     kids: list[Node] = []
-    if p.created is not None:
-        kids.append(Node(f"created: {ref_text(p.created)}", EXACT, p.created.store_id))
+    created = p.created  # made from the facts table: once (a list view's trees ask a million times)
+    if created is not None:
+        kids.append(Node(f"created: {ref_text(created)}", EXACT, created.store_id))
     if link.confidence != EXACT or link.reason != p.reason:
         kids.append(Node(f"why: {link.reason}", link.confidence))
     if p.image:
-        kids.append(Node(f"image: {p.image}", EXACT if p.created else INFERRED))
+        kids.append(Node(f"image: {p.image}", EXACT if created else INFERRED))
     if p.command_line:
-        kids.append(Node(f"command line: {p.command_line}", EXACT, p.created.store_id if p.created else None))
+        kids.append(Node(f"command line: {p.command_line}", EXACT, created.store_id if created else None))
     if p.user or p.logon_id:
         logon = f", logon 0x{p.logon_id:x}" if p.logon_id else ""
-        kids.append(Node(f"user: {p.user or '?'}{logon}", EXACT, p.created.store_id if p.created else None))
+        kids.append(Node(f"user: {p.user or '?'}{logon}", EXACT, created.store_id if created else None))
     if p.elevation:
         kids.append(Node(f"elevation: {p.elevation} ({TOKEN_ELEVATION.get(p.elevation, 'unknown')})", EXACT))
     if p.integrity:
@@ -125,7 +126,7 @@ def _process_node(model: CorrelationModel, title: str, link: ProcessLink) -> Nod
     kids += _sysmon_nodes(p)
     kids += _attached_nodes(model, p)
     kids.append(_end_node(model, p))
-    event = (p.created or p.first_seen).store_id
+    event = (created or p.first_seen).store_id
     return Node(f"{title}: {p.label}{marker}", link.confidence, event, kids)
 
 
@@ -181,29 +182,32 @@ def _handle_node(model: CorrelationModel, title: str, link: HandleLink) -> Node:
     kids: list[Node] = []
     owner = model.processes[h.process]
     kids.append(Node(f"owner: {owner.label}", owner.confidence, (owner.created or owner.first_seen).store_id))
-    if h.opened is not None:
+    # Each made from the facts table when read: once here.
+    opened, duplicated_by, closed = h.opened, h.duplicated_by, h.closed
+    if opened is not None:
         access = f", access {decode_messages(h.access) or ' '.join(h.access.split())}" if h.access else ""
-        kids.append(Node(f"opened: {ref_text(h.opened)}{access}", EXACT, h.opened.store_id))
-    if h.duplicated_by is not None:
+        kids.append(Node(f"opened: {ref_text(opened)}{access}", EXACT, opened.store_id))
+    if duplicated_by is not None:
         src = ""
         if h.source is not None:
             s = model.handles[h.source]
             src = f" from handle 0x{s.handle_id:x} of {model.processes[s.process].label}"
-        kids.append(Node(f"created by duplication: {ref_text(h.duplicated_by)}{src}", EXACT, h.duplicated_by.store_id))
-    if h.opened is None and h.duplicated_by is None:
+        kids.append(Node(f"created by duplication: {ref_text(duplicated_by)}{src}", EXACT, duplicated_by.store_id))
+    if opened is None and duplicated_by is None:
         kids.append(Node(f"open: {h.reason}", INFERRED, h.first_seen.store_id))
     if link.confidence != EXACT:
         kids.append(Node(f"why: {link.reason}", link.confidence))
     kids += _capped(h.accesses, lambda r: Node(f"accessed: {ref_text(r)}", EXACT, r.store_id), "accesses",
                     _record_of)
-    if h.closed is not None:
-        note = "" if h.close_reason == f"closed by 4658 record {h.closed.record_id}" else f" ({h.close_reason})"
-        kids.append(Node(f"closed: {ref_text(h.closed)}{note}", EXACT, h.closed.store_id))
+    close_reason = h.close_reason
+    if closed is not None:
+        note = "" if close_reason == f"closed by 4658 record {closed.record_id}" else f" ({close_reason})"
+        kids.append(Node(f"closed: {ref_text(closed)}{note}", EXACT, closed.store_id))
     else:
-        kids.append(Node(f"close: {h.close_reason}", MISSING))
+        kids.append(Node(f"close: {close_reason}", MISSING))
     kids += _capped(h.duplications, lambda r: Node(f"duplicated: {ref_text(r)}", EXACT, r.store_id), "duplications",
                     _record_of)
-    event = (h.opened or h.duplicated_by or h.first_seen).store_id
+    event = (opened or duplicated_by or h.first_seen).store_id
     return Node(f"{title}: {h.label}", link.confidence, event, kids)
 
 
@@ -229,16 +233,17 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
             [Node(f"why: {link.reason}", link.confidence)],
         )
     kids: list[Node] = []
-    if s.logon is not None:
+    logon, privileges = s.logon, s.privileges  # made from the facts table: once
+    if logon is not None:
         kind = f", logon type {s.logon_type} {logon_type_name(s.logon_type)}".rstrip() if s.logon_type else ""
         source = " ".join(f"({v})" if i else v for i, v in enumerate(filter(None, (s.ip, s.workstation))))
         kind += f" from {source}" if source else ""
         auth = s.lm_package or s.auth_package
         kind += f" via {auth}" if auth else ""
-        kids.append(Node(f"logon: {ref_text(s.logon)}{kind}", EXACT, s.logon.store_id))
+        kids.append(Node(f"logon: {ref_text(logon)}{kind}", EXACT, logon.store_id))
     kids.append(Node(f"why: {link.reason}", link.confidence))
-    if s.privileges is not None:
-        kids.append(Node(f"special privileges: {ref_text(s.privileges)}", EXACT, s.privileges.store_id))
+    if privileges is not None:
+        kids.append(Node(f"special privileges: {ref_text(privileges)}", EXACT, privileges.store_id))
     kids += _capped(s.logoffs, lambda r: Node(f"logoff: {ref_text(r)}", EXACT, r.store_id), "logoffs", _record_of)
     if not s.logoffs:
         kids.append(Node("no logoff in this log", MISSING))
@@ -256,7 +261,7 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
             attached, lambda a: Node(f"{a.text} ({ref_text(a.ref)})", a.session.confidence if a.session else EXACT,
                                      a.ref.store_id), "events", lambda a: a.ref.record_id)))
     marker = " (privileged)" if s.privileged else ""
-    event = s.logon.store_id if s.logon is not None else None
+    event = logon.store_id if logon is not None else None
     return Node(f"logon session 0x{link.logon_id:x}: {user}{marker}", link.confidence, event, kids)
 
 
@@ -328,9 +333,10 @@ def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]
 
     def handle_node(i: int) -> Node:
         h = model.handles[i]
+        closed = h.closed  # made from the facts table: once
         close = (
-            Node(f"closed: {ref_text(h.closed)}", EXACT, h.closed.store_id)
-            if h.closed is not None
+            Node(f"closed: {ref_text(closed)}", EXACT, closed.store_id)
+            if closed is not None
             else Node(f"close: {h.close_reason}", MISSING)
         )
         return Node(h.label, h.confidence, (h.opened or h.duplicated_by or h.first_seen).store_id, [close])

@@ -23,20 +23,22 @@ others (`correlation_tables.write_instances`, CORRELATION_FORMAT).
 
 from __future__ import annotations
 
-import hashlib
-import marshal
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import count, repeat
+from itertools import count, islice, repeat
 from typing import Any
 
 from core.store.correlation_tables import CHUNK, NodeRow
+from core.store.gc_pause import gc_paused
 
 #: Nodes of one tree read at most (a hostile log's tree beyond it is read a page at a time).
 MAX_WALK = 1_000_000
-#: Distinct subtrees a writer remembers (about 200 bytes each): a list's trees share mostly with
-#: their neighbours', and all of them were 115 MB at a million events (20,000 Handles lines).
+#: Event trees made and written at once with the cyclic collector paused (`write_trees`).
+TREES_PAUSED = 20
+#: Distinct subtrees a writer remembers (a few hundred bytes each: their labels): a list's trees
+#: share mostly with their neighbours', and all of them were 115 MB at a million events (20,000
+#: Handles lines).
 SUBTREES_KEPT = 1 << 16
 
 
@@ -56,14 +58,15 @@ _TOP_SHOWN: Shown = ("", None, None, None, None)
 
 class TreeWriter:
     """Writes event trees into a store's `corr_t*` tables, each distinct subtree once among
-    the last SUBTREES_KEPT written by this writer (their digests are kept; one seen again after
-    that is written again, under another id). A tree is any nodes with `children`;
+    the last SUBTREES_KEPT written by this writer (what they show and their children's ids are
+    kept; one seen again after that is written again, under another id). A tree is any nodes with `children`;
     `shown(node)` says what each one shows."""
 
     def __init__(self, conn: sqlite3.Connection, shown: Callable[[Any], Shown]) -> None:
         self._conn = conn
         self._shown = shown
-        self._ids: dict[bytes, tuple[int, int]] = {}  # digest -> (node id, subtree size)
+        #: (what a node shows, its children's ids) -> (node id, subtree size)
+        self._ids: dict[tuple[Shown, tuple[int, ...]], tuple[int, int]] = {}
         row = conn.execute("SELECT coalesce(max(id), 0) FROM corr_tnode").fetchone()
         self._next = int(row[0]) + 1
         self._nodes: list[tuple[object, ...]] = []
@@ -82,35 +85,43 @@ class TreeWriter:
         """The id of `top`'s subtree, written if new: children first (iteratively: no depth
         limit from the interpreter's stack). A million nodes a view: the loop is kept lean (a
         leaf is visited once, a node with children twice, `None` on the stack marking the
-        second visit)."""
+        second visit; a subtree is known by what it shows and its children's ids, compared
+        whole: no digest computed per node)."""
         ids, shown_of = self._ids, self._shown
         nodes, edges = self._nodes, self._edges
         done: dict[int, tuple[int, int]] = {}  # id(node) -> (node id, subtree size), within this tree
         stack: list[Any] = [top]
+        pop, push = stack.pop, stack.append
         while stack:
-            node = stack.pop()
+            node = pop()
             if node is None:  # its children are done
-                node = stack.pop()
-            elif node.children:
-                todo = [child for child in node.children if id(child) not in done]
-                if todo:
-                    stack.append(node)
-                    stack.append(None)
-                    stack.extend(reversed(todo))
-                    continue
-            below = [done[id(child)] for child in node.children]
-            kids = [kid[0] for kid in below]
+                node = pop()
+                children = node.children
+            else:
+                children = node.children
+                if children:
+                    todo = [child for child in children if id(child) not in done]
+                    if todo:
+                        push(node)
+                        push(None)
+                        stack.extend(reversed(todo))
+                        continue
             shown = _TOP_SHOWN if node is top else shown_of(node)
-            # marshal version 0: one encoding per value (no references, no interning), in C.
-            digest = hashlib.blake2b(marshal.dumps((shown, kids), 0), digest_size=16).digest()
-            found = ids.get(digest)
+            if children:
+                below = [done[id(child)] for child in children]
+                key = (shown, tuple([kid[0] for kid in below]))
+            else:
+                below = []
+                key = (shown, ())
+            found = ids.get(key)
             if found is None:
                 nid = self._next
                 self._next += 1
-                size = 1 + sum(kid[1] for kid in below)
-                found = ids[digest] = (nid, size)
-                nodes.append((nid, *shown, len(kids), size))
-                edges.extend(zip(repeat(nid), count(), kids))
+                size = 1 + sum(kid[1] for kid in below) if below else 1
+                found = ids[key] = (nid, size)
+                nodes.append((nid, *shown, len(below), size))
+                if below:
+                    edges.extend(zip(repeat(nid), count(), key[1]))
             done[id(node)] = found
         return done[id(top)][0]
 
@@ -130,8 +141,18 @@ def write_trees(conn: sqlite3.Connection, shown: Callable[[Any], Shown],
     database refuses (what was written whole stays: each event's tree goes in with its nodes)."""
     try:
         writer = TreeWriter(conn, shown)
-        for store_id, roots in trees:
-            writer.add(store_id, roots)
+        it = iter(trees)
+        while True:
+            # TREES_PAUSED trees made and kept at a time with the cyclic collector paused: a tree
+            # is thousands of fresh objects without cycles, which it walked again and again.
+            with gc_paused():
+                block = list(islice(it, TREES_PAUSED))
+                for store_id, roots in block:
+                    writer.add(store_id, roots)
+                done = not block
+                block, roots = [], ()  # before the collector is back: it would walk them once more
+            if done:
+                break
         writer.flush()
     except sqlite3.Error:
         if conn.in_transaction:
