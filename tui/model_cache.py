@@ -87,7 +87,7 @@ def build_findings(store: Store, stop: threading.Event | None = None) -> Finding
         rules = load_rules(None)  # here too: a bad file is reported the same way either way
     except RulesError as exc:
         raise ViewDataError(f"rules not loaded: {exc}") from exc
-    kept = stored_findings(store, rules)  # a reopen: read back, the rules do not run
+    kept = stored_findings(store, rules, before_load)  # a reopen: read back, the rules do not run
     if kept is not None:
         return kept
     data: FindingsData | None = None

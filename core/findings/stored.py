@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from core.findings.engine import Finding, FindingsData, store_findings
@@ -46,15 +47,19 @@ def _key(store: Store, digest: str) -> str | None:
     return hashlib.sha256(f"{FINDINGS_VERSION}\0{_FORMAT}\0{digest}\0{content}".encode()).hexdigest()
 
 
-def stored_findings(store: Store, rules: RuleSet) -> FindingsData | None:
+def stored_findings(store: Store, rules: RuleSet, before_load: Callable[[], None] | None = None) -> FindingsData | None:
     """The findings of `rules` over `store` as kept with it, or None (never kept, kept for
-    other rules or another content, or unreadable: the caller runs the rules)."""
+    other rules or another content, or unreadable: the caller runs the rules). `before_load()`
+    runs once a kept result is found, before it is decoded (20,000 findings: 0.08 s of the
+    interpreter), as for a child's answer (`core.findings.child.findings_in_child`)."""
     key = _key(store, rules.digest)
     if key is None:
         return None
     blob = findings_tables.load(store, key)
     if blob is None:
         return None
+    if before_load is not None:
+        before_load()
     data = _decode(blob)
     if data is None or data.rules_digest != rules.digest:
         return None

@@ -215,3 +215,26 @@ def test_the_cli_reads_them_back_too(demo: Path, runs: list[str], capsys: pytest
     assert runs == ["thread"]
     with Store(demo, readonly=True) as store:
         assert reopen(demo) == store_findings(store, load_rules(None))
+
+
+def test_kept_findings_are_read_back_once_no_view_is_opening(demo: Path, runs: list[str]) -> None:
+    import time
+
+    from tui.workspace import VIEW_QUIET, Workspace
+
+    expected = reopen(demo)
+    ws = Workspace(store_path=demo, loaded=True)
+    calls: list[float] = []
+    real_wait = ws.wait_quiet
+
+    def waited() -> None:
+        real_wait()
+        calls.append(time.monotonic())
+
+    ws.models.wait_quiet = waited
+    ws.hold_background()  # a view was just asked for: decoding them would take the interpreter from it
+    asked = time.monotonic()
+    data, partial = ws.findings()
+    assert data == expected and not partial
+    assert runs == ["thread"]  # only the first open's
+    assert len(calls) == 1 and calls[0] - asked >= VIEW_QUIET * 0.9
