@@ -96,6 +96,8 @@ def _timers() -> dict[str, float]:
     timed(mc.correlation_tables if hasattr(mc, "correlation_tables") else None, "write_instances",
           "write_instances_s")
     timed(mc, "write_views", "write_views_s")
+    timed(mc, "findings_in_child", "findings_child_s")  # started to answered (the child is niced)
+    timed(mc, "keep_findings", "keep_findings_s")  # kept with the store for a reopen
     return spent
 
 
