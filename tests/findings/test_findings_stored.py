@@ -109,6 +109,20 @@ def test_changed_rules_run_again(demo: Path, runs: list[str], tmp_path: Path) ->
     assert runs == []
 
 
+def test_a_changed_built_in_rules_file_runs_again(demo: Path, runs: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.findings import rules
+
+    before = reopen(demo)
+    text = rules.default_rules_text()
+    assert '"high"' in text
+    monkeypatch.setattr(rules, "default_rules_text", lambda: text.replace('"high"', '"critical"'))  # a new release
+    runs.clear()
+    after = reopen(demo)
+    assert runs == ["thread"]
+    assert after == fresh(demo) != before
+    assert {f.severity for f in after.findings} != {f.severity for f in before.findings}
+
+
 def test_a_new_engine_version_runs_again(demo: Path, runs: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from core.findings import stored
 
