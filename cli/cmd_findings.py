@@ -20,7 +20,7 @@ from typing import Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit
-from core.findings.engine import Finding, findings_json, store_findings
+from core.findings.engine import Finding, findings_json
 from core.findings.rules import RulesError, load_rules
 from core.findings.sigma import (
     DEFAULT_MIN_LEVEL,
@@ -34,6 +34,7 @@ from core.findings.sigma import (
     run_sigma,
 )
 from core.findings.sigma.report import COLUMNS, coverage_lines, flat, records
+from core.findings.stored import findings_of
 from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
 
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> Exit:
         return Exit.USAGE
     store = open_store(args)
     try:
-        data = store_findings(store, rules)
+        data = findings_of(store, rules)  # kept with the store: a second run reads them back
         sigma = sigma_for(args, store)
         rows = records(sigma) if sigma is not None else []
         if args.json:

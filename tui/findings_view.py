@@ -21,7 +21,7 @@ from textual.message_pump import MessagePump
 from textual.widgets import Static, Tree
 
 from core.findings.engine import Finding
-from core.findings.sigma import HINT, SigmaResult, rule_dirs, run_sigma
+from core.findings.sigma import HINT, SigmaResult, cached_sigma, rule_dirs, run_sigma
 from core.findings.sigma.child import sigma_in_child
 from core.findings.sigma.progress import SigmaProgress
 from core.findings.sigma.report import coverage_lines, per_rule
@@ -202,6 +202,11 @@ def workspace_sigma(ws: Workspace, progress: SigmaListener | None = None) -> Sig
     with lock:
         if str(path) in done:
             return done[str(path)]
+        with Store(path, readonly=True) as reader:
+            kept = cached_sigma(reader, dirs)  # a reopen: kept with the store, no child started
+        if kept is not None:
+            done[str(path)] = kept
+            return kept
         store = Store(path)
         try:
             if store.shareable and store.size() >= CHILD_SIGMA_EVENTS:

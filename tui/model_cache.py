@@ -33,6 +33,7 @@ from core.findings.child import findings_in_child
 from core.findings.engine import FindingsData as FindingsData
 from core.findings.engine import needed_event_ids, store_findings
 from core.findings.rules import RulesError, load_rules
+from core.findings.stored import keep_findings, stored_findings
 from core.store import correlation_tables
 from core.store.child_process import ChildFailed
 from core.store.correlation_tables import CorrelationTables
@@ -87,7 +88,8 @@ _BUILDING = threading.local()
 
 
 def build_findings(store: Store, stop: threading.Event | None = None) -> FindingsData:
-    """Every finding of the default (or user-configured) rules over `store` (blocking); in a
+    """Every finding of the default (or user-configured) rules over `store` (blocking): as kept
+    with the store by an earlier open (`core.findings.stored`), else computed and kept; in a
     child process for a big store (computed here, in the caller's thread, if that fails),
     whose answer is read back once the UI is quiet (`ModelCache.wait_quiet`)."""
     before_load: Callable[[], None] | None = getattr(_BUILDING, "before_load", None)
@@ -95,15 +97,23 @@ def build_findings(store: Store, stop: threading.Event | None = None) -> Finding
         rules = load_rules(None)  # here too: a bad file is reported the same way either way
     except RulesError as exc:
         raise ViewDataError(f"rules not loaded: {exc}") from exc
+    kept = stored_findings(store, rules, before_load)  # a reopen: read back, the rules do not run
+    if kept is not None:
+        return kept
+    data: FindingsData | None = None
     if store.shareable and _rules_events(store, rules) >= CHILD_FINDINGS_EVENTS:
         try:
             if before_load is None:
-                return findings_in_child(store.path, stop)
-            return findings_in_child(store.path, stop, before_load=before_load)
+                data = findings_in_child(store.path, stop)
+            else:
+                data = findings_in_child(store.path, stop, before_load=before_load)
         except ChildFailed:
             if stop is not None and stop.is_set():
                 raise ViewDataError("stopped") from None
-    return store_findings(store, rules)
+    if data is None:
+        data = store_findings(store, rules)
+    keep_findings(store, data)  # for the next open (a store still loading keeps nothing)
+    return data
 
 
 class ModelCache:

@@ -121,12 +121,14 @@ def run_findings(events: Iterable[StoredEvent], rules: RuleSet) -> list[Finding]
 @dataclass(frozen=True)
 class FindingsData:
     """The findings of a store, with the title and severity of each rule (for grouping) and
-    where the rules came from (built-in defaults, the user's file)."""
+    where the rules came from (built-in defaults, the user's file); `rules_digest` is the
+    rules' `RuleSet.digest`, what they are kept with the store under (`core.findings.stored`)."""
 
     findings: list[Finding]
     titles: dict[str, str]
     severities: dict[str, str]
     sources: tuple[str, ...]
+    rules_digest: str = ""
 
 
 def store_findings(store: Store, rules: RuleSet) -> FindingsData:
@@ -137,6 +139,7 @@ def store_findings(store: Store, rules: RuleSet) -> FindingsData:
         titles={r.id: r.title for r in rules.rules},
         severities={r.id: r.severity for r in rules.rules},
         sources=tuple(rules.sources),
+        rules_digest=rules.digest,
     )
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
+import hashlib
+import json
 import os
 import re
 import tomllib
@@ -171,10 +173,13 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class RuleSet:
-    """The rules in force and where they came from (`sources`: built-in, then the user file)."""
+    """The rules in force and where they came from (`sources`: built-in, then the user file).
+    `digest` names the texts they were read from (`rules_digest`): findings kept with a store
+    are reused only for the same one (`core.findings.stored`); "" (rules built otherwise) never."""
 
     rules: tuple[Rule, ...]
     sources: tuple[str, ...]
+    digest: str = ""
 
     def get(self, rule_id: str) -> Rule:
         for rule in self.rules:
@@ -214,8 +219,9 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     Raises RulesError for a file that cannot be read, is not valid TOML, or holds an unknown
     rule, an unknown key, a value of the wrong type, a bad regex, severity or time.
     """
-    base = _parse("<built-in default_rules.toml>", default_rules_text())
-    sources = ["built-in"]
+    default = default_rules_text()
+    base = _parse("<built-in default_rules.toml>", default)
+    sources, texts = ["built-in"], [default]
     user: Path | None = Path(path) if path is not None else None
     if user is None and user_rules_path().is_file():
         user = user_rules_path()
@@ -227,15 +233,27 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
             raise RulesError(str(user), None, f"cannot read rules file: {exc}") from None
         merged = _merge(base, _parse(str(user), text))
         sources.append(str(user))
-    return RuleSet(tuple(_build(rid, title, merged.get(rid, {})) for rid, (title, _) in SPECS.items()), tuple(sources))
+        texts.append(text)
+    return RuleSet(tuple(_build(rid, title, merged.get(rid, {})) for rid, (title, _) in SPECS.items()), tuple(sources),
+                   rules_digest(sources, texts))
 
 
 def parse_rules_text(text: str, name: str = "<rules>") -> RuleSet:
     """Defaults overlaid with TOML `text` (for tests and the UI's rule editor)."""
-    merged = _merge(_parse("<built-in default_rules.toml>", default_rules_text()), _parse(name, text))
+    default = default_rules_text()
+    merged = _merge(_parse("<built-in default_rules.toml>", default), _parse(name, text))
     return RuleSet(
-        tuple(_build(rid, title, merged.get(rid, {})) for rid, (title, _) in SPECS.items()), ("built-in", name)
+        tuple(_build(rid, title, merged.get(rid, {})) for rid, (title, _) in SPECS.items()), ("built-in", name),
+        rules_digest(["built-in", name], [default, text]),
     )
+
+
+def rules_digest(sources: list[str], texts: list[str]) -> str:
+    """A digest of the rules' texts (the built-in file, then the user's) and where they came
+    from: a byte changed in either gives another one. The code's own defaults (`SPECS`, the
+    checks) are named by `core.findings.stored.FINDINGS_VERSION` instead."""
+    parts = json.dumps([sources, texts], ensure_ascii=True)
+    return hashlib.sha256(parts.encode("ascii")).hexdigest()
 
 
 def _build(rule_id: str, title: str, table: Mapping[str, Any]) -> Rule:

@@ -11,6 +11,7 @@ import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.store import findings_tables
 from core.store import sigma_reads as storage
 from core.store.store import Store
 
@@ -20,7 +21,7 @@ from .ruleset import DEFAULT_MIN_LEVEL, DEFAULT_STATUSES, HINT, LEVELS, STATUSES
 
 __all__ = [
     "DEFAULT_MIN_LEVEL", "DEFAULT_STATUSES", "HINT", "LEVELS", "STATUSES", "CompiledRules", "RuleMeta",
-    "SigmaMatch", "SigmaProgress", "SigmaResult", "compile_dirs", "rule_dirs", "run_sigma",
+    "SigmaMatch", "SigmaProgress", "SigmaResult", "cached_sigma", "compile_dirs", "rule_dirs", "run_sigma",
 ]
 
 
@@ -37,7 +38,9 @@ def compile_dirs(
     return compile_rules(load_rules(dirs, min_level=min_level, statuses=statuses, progress=loading))
 
 
-def _key(dirs: Sequence[Path], min_level: str, statuses: Sequence[str]) -> str:
+def _key(store: Store, dirs: Sequence[Path], min_level: str, statuses: Sequence[str]) -> str:
+    """The cached result's key: the engine, the filters, the rule files (path, size, time: a
+    changed rule file gets another) and the store's content (more events, another key)."""
     from .ruleset import rule_files
 
     files = []
@@ -47,7 +50,23 @@ def _key(dirs: Sequence[Path], min_level: str, statuses: Sequence[str]) -> str:
         except OSError:
             continue
         files.append((str(path), st.st_size, st.st_mtime_ns))
-    return storage.result_key([ENGINE_VERSION, min_level, sorted(statuses), files])
+    content = findings_tables.content_key(store) or "partial"  # a store still loading: as before
+    return storage.result_key([ENGINE_VERSION, min_level, sorted(statuses), files, content])
+
+
+def cached_sigma(
+    store: Store, dirs: Sequence[Path], *, min_level: str = DEFAULT_MIN_LEVEL,
+    statuses: Sequence[str] = DEFAULT_STATUSES, key: str | None = None,
+) -> SigmaResult | None:
+    """The result kept with the store for these rules, or None (none, or damaged: run them)."""
+    cached = storage.load_result(store, key or _key(store, dirs, min_level, statuses))
+    if cached is None:
+        return None
+    try:
+        value = pickle.loads(cached)  # noqa: S301 - written by this module into our own cache
+    except Exception:  # noqa: BLE001 - a damaged entry: compute it again
+        return None
+    return value if isinstance(value, SigmaResult) else None
 
 
 def run_sigma(
@@ -61,16 +80,11 @@ def run_sigma(
 ) -> SigmaResult:
     """The Sigma matches of the store (from its cache when the same rule files were run);
     `progress` hears how far loading and evaluating are (not called for a cached result)."""
-    key = _key(dirs, min_level, statuses)
+    key = _key(store, dirs, min_level, statuses)
     if use_cache:
-        cached = storage.load_result(store, key)
+        cached = cached_sigma(store, dirs, key=key)
         if cached is not None:
-            try:
-                value = pickle.loads(cached)  # noqa: S301 - written by this module into our own cache
-                if isinstance(value, SigmaResult):
-                    return value
-            except Exception:  # noqa: BLE001, S110 - a damaged entry: compute it again
-                pass
+            return cached
     compiled = compile_dirs(dirs, min_level=min_level, statuses=statuses, progress=progress)
     query = compiled.query()
     evaluating = None
