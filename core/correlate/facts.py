@@ -28,14 +28,15 @@ import itertools
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain, compress, count, repeat
+from itertools import compress, count, repeat
 from operator import attrgetter, is_not, itemgetter, ne
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, cast
 
+from core.correlate.columns import Columns, Index
+from core.correlate.fastinit import slot_maker
 from core.correlate.processes import Ref
 from core.correlate.sessions import SessionChoice
 
-_K = TypeVar("_K")
 #: `FactsTable.assign_session_spans`' chooser: (host, computer, logon id, key, user, EventID) ->
 #: (the session answer, the key up to which it holds for the next such events, None: ask again).
 SpanChooser = Callable[[str, str, int, tuple[int, int], str | None, int],
@@ -96,58 +97,6 @@ _HOST, _COMPUTER, _USER, _SOURCE_NOTE, _TARGET_NOTE, _FILETIME = range(len(_WIDE
 _TS: Final = 2
 
 
-class _Columns:
-    """Int fields of every event, one slot each in one `array` (row after row): None is the
-    array's lowest value, a value that does not fit (or equals it) goes to `aside`."""
-
-    def __init__(self, typecode: str, names: tuple[str, ...], first: int) -> None:
-        self.slots: array[int] = array(typecode)
-        self.typecode = typecode
-        self.stride = len(names)
-        bits = self.slots.itemsize * 8
-        self.none, self.max = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        # None to the empty value; the empty value itself to a text, which the array refuses.
-        self.to_slot: dict[Any, Any] = {None: self.none, self.none: "aside"}
-        self.from_slot: dict[int, int | None] = {self.none: None}
-        self.aside: dict[int, int] = {}
-        # One C call per event reads them all from its row (`ROW_FIELDS`, from `first` on): the
-        # table packs its events a batch at a time, at C speed (packing them one by one in Python
-        # cost as much as the rest of the scan).
-        self.read = itemgetter(*range(first, first + len(names)))
-        self.index = {name.removeprefix("ref."): i for i, name in enumerate(names)}
-
-    def pack(self, batch: list[tuple[Any, ...]]) -> None:
-        start = len(self.slots)
-        ints = list(chain.from_iterable(map(self.read, batch)))
-        try:  # `fromlist` appends in place (a fifth cheaper than adding an array); on error it appends none
-            self.slots.fromlist(list(map(self.to_slot.get, ints, ints)))
-        except (OverflowError, TypeError):
-            for i, value in enumerate(ints):
-                if value is not None and (value == self.none or not self.none < value <= self.max):
-                    self.aside[start + i] = value
-                    ints[i] = None
-            self.slots.fromlist(list(map(self.to_slot.get, ints, ints)))
-
-    def row(self, pos: int) -> list[int | None]:
-        base = pos * self.stride
-        row = self.slots[base:base + self.stride]
-        if self.aside and self.none in row:
-            return [self.aside.get(base + i) if value == self.none else value for i, value in enumerate(row)]
-        return list(map(self.from_slot.get, row, row))
-
-    def value(self, pos: int, name: str) -> int | None:
-        at = pos * self.stride + self.index[name]
-        value = self.slots[at]
-        return self.aside.get(at) if value == self.none else value
-
-    def column(self, name: str, lo: int, hi: int) -> list[int | None]:
-        """The field `name` of the events lo..hi-1."""
-        if self.aside:  # some value kept aside: one by one, exactly
-            return [self.value(pos, name) for pos in range(lo, hi)]
-        part = self.slots[lo * self.stride + self.index[name]:hi * self.stride:self.stride]
-        return list(map(self.from_slot.get, part, part))
-
-
 _INT32_MAX: Final = (1 << 31) - 1
 #: Events per column chunk read by `FactsTable.rows`.
 ROWS_CHUNK: Final = 1 << 14
@@ -168,38 +117,9 @@ INDEX_BLOCK: Final = 1 << 18
 _NO_NOTES: Final = (None, None)
 
 
-class _Index(dict[_K, int]):
-    """Distinct values numbered as they come (`table[value]` adds a new one); None is -1."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.distinct: list[_K] = []
-        dict.__setitem__(self, cast(Any, None), -1)  # found without a call to `__missing__`
-
-    def __missing__(self, key: _K) -> int:
-        n = self[key] = len(self.distinct)
-        self.distinct.append(key)
-        return n
-
-
-def _make_ref() -> Callable[[int, int | None, int, int | None, int, int], Ref]:
-    """`Ref(*fields)` without the frozen dataclass' `__init__` (as `core.model.event.make_event`):
-    the tables' write makes one per event again."""
-    if hasattr(Ref, "__post_init__") or "__slots__" not in Ref.__dict__:
-        return Ref
-    names = tuple(Ref.__dataclass_fields__)
-    namespace: dict[str, Any] = {"NEW": object.__new__, "Ref": Ref}
-    lines = [f"def make_ref({', '.join(names)}):", "    r = NEW(Ref)"]
-    for i, name in enumerate(names):
-        namespace[f"S{i}"] = Ref.__dict__[name].__set__
-        lines.append(f"    S{i}(r, {name})")
-    lines.append("    return r")
-    exec("\n".join(lines), namespace)  # noqa: S102 - our own code, field names from the dataclass
-    factory: Callable[[int, int | None, int, int | None, int, int], Ref] = namespace["make_ref"]
-    return factory
-
-
-make_ref = _make_ref()
+#: `Ref(*fields)` without the frozen dataclass' `__init__`: the tables' write makes one per event again.
+make_ref: Callable[[int, int | None, int, int | None, int, int], Ref] = slot_maker(Ref)
 
 
 #: What the links of one event are made from (`FactsTable.rows`): its position, store id,
@@ -212,14 +132,14 @@ class FactsTable:
     """Every model event's `Facts`, in scan order, findable by store id (`get`)."""
 
     def __init__(self) -> None:
-        self._wide = _Columns("q", _WIDE_INTS, 0)
-        self._narrow = _Columns("i", _NARROW_INTS, len(_WIDE_INTS))
+        self._wide = Columns("q", _WIDE_INTS, 0)
+        self._narrow = Columns("i", _NARROW_INTS, len(_WIDE_INTS))
         #: (host, computer) and user of each event, as indexes of distinct values.
         self._place: array[int] = array("i")
-        self._hosts: _Index[str] = _Index()
+        self._hosts: Index[str] = Index()
         self._computers: dict[str, str] = {}
         self._user: array[int] = array("i")
-        self._users: _Index[str | None] = _Index()
+        self._users: Index[str | None] = Index()
         #: (source note, target note) of the few events that have one, by position.
         self._notes: dict[int, tuple[str | None, str | None]] = {}
         #: The logged time of events whose time is not their place on the time line (no time).

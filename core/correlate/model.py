@@ -21,6 +21,7 @@ from core.correlate.access import AccessGroup, ImageIndex, process_accesses
 from core.correlate.attach import Attachment
 from core.correlate.chain import links_of
 from core.correlate.duplications import DuplicationList, duplication_list
+from core.correlate.event_fields import logon_of, pid_of, values_of
 from core.correlate.facts import Facts, SysmonFacts
 from core.correlate.handles import Handle, SourceChoice
 from core.correlate.links import (
@@ -48,15 +49,12 @@ from core.correlate.related import related
 from core.correlate.roles import ATTACHED, HANDLE_ACTS, OTHER, ROLES, SYSMON, Act, scanned_event_ids
 from core.correlate.scan import (
     Scan,
-    logon_of,
-    pid_of,
     record_id_of,
     scan_events,
     stream,
     time_order,
     timed,  # noqa: F401 - the streamed read of `Store.iter_keys`, as the tests call it
     user_of,
-    values_of,
 )
 from core.correlate.sessions import Session, SessionChoice
 from core.correlate.tree import TREE_EDGE, correlation_tree, process_forest, summary

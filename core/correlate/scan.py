@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.correlate.access import AccessTracker
+from core.correlate.event_fields import Pairs, Values, as_int, logon_of, pid_of
 from core.correlate.facts import Facts, FactsTable, SysmonFacts
 from core.correlate.handles import HandleTracker
 from core.correlate.processes import ProcessTracker, Ref
@@ -23,122 +24,15 @@ from core.correlate.roles import (
     Act,
     Role,
     SysmonAct,
-    field_names,
     scanned_event_ids,
-    sysmon_field_names,
 )
+from core.correlate.scan_rows import RawRow, feed
 from core.correlate.sessions import SessionChoice, SessionTracker, user_name
 from core.correlate.sysmon import SysmonTracker
 from core.model.event import Event, EventKeys
-from core.model.values import as_int as parse_int
 
 if TYPE_CHECKING:
-    from core.correlate.scan_rows import RawRow
     from core.store.store import KeyRow, StoredEvent
-
-Values = dict[str, str | None]
-Pairs = tuple[tuple[str, str], ...]
-
-#: EventData names the trackers read besides those the roles table names, so that exports that
-#: change their case still match.
-_TRACKER_NAMES = (
-    "NewProcessName",
-    "ProcessName",
-    "ParentProcessName",
-    "CommandLine",
-    "TokenElevationType",
-    "MandatoryLabel",
-    "SubjectUserSid",
-    "TargetUserSid",
-    "ObjectType",
-    "ObjectName",
-    "AccessList",
-    "AccessMask",
-    "LogonType",
-    "IpAddress",
-    "WorkstationName",
-    "AuthenticationPackageName",
-    "LmPackageName",
-    "LogonProcessName",
-    "ElevatedToken",
-    "TargetLinkedLogonId",
-    "GrantedAccess",
-    "User",
-)
-_CANON = {n.casefold(): n for n in (*_TRACKER_NAMES, *field_names(), *sysmon_field_names())}
-
-
-#: `_CANON` by a name as logged (None: not read), so that the usual names cost one lookup and no
-#: `casefold`; bounded, since names come from the log (an attacker's log can hold any).
-_SEEN: dict[str, str | None] = {}
-SEEN_NAMES = 4096
-
-
-def canonical(name: str) -> str | None:
-    """The canonical case of an EventData name the engine reads (None: not read)."""
-    seen = _SEEN
-    if name in seen:
-        return seen[name]
-    canon = _CANON.get(name.casefold())
-    if len(seen) < SEEN_NAMES:
-        seen[name] = canon
-    return canon
-
-
-def values_of(pairs: tuple[tuple[str, str], ...]) -> Values:
-    """The EventData fields the engine reads (first value per name), in their canonical case:
-    only those are kept, so a model over millions of events holds no more than it needs."""
-    out: Values = {}
-    seen = _SEEN
-    for name, value in pairs:
-        if name in seen:
-            canon = seen[name]
-        else:
-            canon = _CANON.get(name.casefold())
-            if len(seen) < SEEN_NAMES:
-                seen[name] = canon
-        if canon is not None and canon not in out:
-            out[canon] = value
-    return out
-
-
-#: `parse_int` of values already read, bounded (cleared when full): pids, handles and logon ids
-#: repeat from event to event, and a dict lookup costs a tenth of the regexes.
-_PARSED: dict[str, int | None] = {}
-PARSED_VALUES = 4096
-_UNSEEN = object()
-
-
-def as_int(value: str | None) -> int | None:
-    """`core.model.values.as_int`, remembered."""
-    if value is None:
-        return None
-    n = _PARSED.get(value, _UNSEEN)
-    if n is _UNSEEN:
-        n = parse_int(value)
-        if len(_PARSED) >= PARSED_VALUES:
-            _PARSED.clear()
-        _PARSED[value] = n
-    return n  # type: ignore[return-value]
-
-
-def pid_of(values: Values, names: tuple[str, ...]) -> int | None:
-    """The first of the fields `names` that holds a number."""
-    for name in names:
-        pid = as_int(values.get(name))
-        if pid is not None:
-            return pid
-    return None
-
-
-def logon_of(values: Values, names: tuple[str, ...]) -> int | None:
-    """The first non-zero logon id of the fields `names` (else the last one's value)."""
-    lid: int | None = None
-    for name in names:
-        lid = as_int(values.get(name))
-        if lid:
-            return lid
-    return lid
 
 
 def user_of(values: Values, role: Role) -> str | None:
@@ -282,8 +176,6 @@ class Scan:
 
     def feed(self, events: Rows) -> None:
         """Feed `events` in time order; `finish` once every one is fed."""
-        from core.correlate.scan_rows import feed  # noqa: PLC0415 - it imports this module
-
         feed(self, events.batches, events.pairs_of, events.untimed)
 
     def finish(self) -> None:

@@ -18,11 +18,11 @@ from collections.abc import Callable, Container, Iterable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
+from core.correlate.event_fields import as_int, canonical, values_of
 from core.correlate.facts import Facts, make_ref, row_of
 from core.correlate.handles import HandleFields, clean
 from core.correlate.processes import _NAME_KEYS, NAME_KEYS, name_key
 from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON, Act, Role
-from core.correlate.scan import as_int, canonical, values_of
 from core.correlate.sessions import user_name
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ _OBJECT: Final = ("ObjectType", "ObjectName", "AccessList", "AccessMask")
 
 class HandleReader:
     """Reads one handle EventID's events: the fields its roles row names (and the object's),
-    first value per name in the canonical case, exactly as `scan.values_of` then the scan read
+    first value per name in the canonical case, exactly as `event_fields.values_of` then the scan read
     them, without making the dict of every field."""
 
     __slots__ = ("cache", "layouts", "needed", "objects", "role", "simple")

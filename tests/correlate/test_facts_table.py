@@ -82,7 +82,7 @@ def test_the_scan_is_freed_by_reference_counting() -> None:
 
 def test_the_scans_caches_answer_as_before_and_stay_bounded() -> None:
     """Pids and EventData names are looked up in caches a hostile log could fill: bounded."""
-    from core.correlate import scan
+    from core.correlate import event_fields as scan
     from core.model.values import as_int
 
     for i in range(scan.PARSED_VALUES * 2 + 5):

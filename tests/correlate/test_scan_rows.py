@@ -1,6 +1,6 @@
 """The scan steps handle events (five in six of a busy log) straight from their EventData pairs:
 no `Facts` and no `Ref` made per such event, each distinct blob decoded once while it repeats,
-and every field read as the dict of the pairs (`scan.values_of`) said it."""
+and every field read as the dict of the pairs (`event_fields.values_of`) said it."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pytest
 
 from bench.churn import build_churn_store
 from core.correlate import facts as facts_module
+from core.correlate.event_fields import as_int, logon_of, pid_of, values_of
 from core.correlate.facts import Facts
 from core.correlate.model import model_from_store
 from core.correlate.roles import HANDLE_ACTS, ROLES
-from core.correlate.scan import as_int, logon_of, pid_of, values_of
 from core.correlate.sessions import user_name
 from core.store.store import Store
 

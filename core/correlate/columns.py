@@ -1,0 +1,77 @@
+"""The unboxed storage of `core.correlate.facts.FactsTable`: int fields in `array`s, with None
+and out-of-range values kept exactly, and repeated strings numbered once."""
+
+from __future__ import annotations
+
+from array import array
+from itertools import chain
+from operator import itemgetter
+from typing import Any, TypeVar, cast
+
+_K = TypeVar("_K")
+
+
+class Columns:
+    """Int fields of every event, one slot each in one `array` (row after row): None is the
+    array's lowest value, a value that does not fit (or equals it) goes to `aside`."""
+
+    def __init__(self, typecode: str, names: tuple[str, ...], first: int) -> None:
+        self.slots: array[int] = array(typecode)
+        self.typecode = typecode
+        self.stride = len(names)
+        bits = self.slots.itemsize * 8
+        self.none, self.max = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        # None to the empty value; the empty value itself to a text, which the array refuses.
+        self.to_slot: dict[Any, Any] = {None: self.none, self.none: "aside"}
+        self.from_slot: dict[int, int | None] = {self.none: None}
+        self.aside: dict[int, int] = {}
+        # One C call per event reads them all from its row (`ROW_FIELDS`, from `first` on): the
+        # table packs its events a batch at a time, at C speed (packing them one by one in Python
+        # cost as much as the rest of the scan).
+        self.read = itemgetter(*range(first, first + len(names)))
+        self.index = {name.removeprefix("ref."): i for i, name in enumerate(names)}
+
+    def pack(self, batch: list[tuple[Any, ...]]) -> None:
+        start = len(self.slots)
+        ints = list(chain.from_iterable(map(self.read, batch)))
+        try:  # `fromlist` appends in place (a fifth cheaper than adding an array); on error it appends none
+            self.slots.fromlist(list(map(self.to_slot.get, ints, ints)))
+        except (OverflowError, TypeError):
+            for i, value in enumerate(ints):
+                if value is not None and (value == self.none or not self.none < value <= self.max):
+                    self.aside[start + i] = value
+                    ints[i] = None
+            self.slots.fromlist(list(map(self.to_slot.get, ints, ints)))
+
+    def row(self, pos: int) -> list[int | None]:
+        base = pos * self.stride
+        row = self.slots[base:base + self.stride]
+        if self.aside and self.none in row:
+            return [self.aside.get(base + i) if value == self.none else value for i, value in enumerate(row)]
+        return list(map(self.from_slot.get, row, row))
+
+    def value(self, pos: int, name: str) -> int | None:
+        at = pos * self.stride + self.index[name]
+        value = self.slots[at]
+        return self.aside.get(at) if value == self.none else value
+
+    def column(self, name: str, lo: int, hi: int) -> list[int | None]:
+        """The field `name` of the events lo..hi-1."""
+        if self.aside:  # some value kept aside: one by one, exactly
+            return [self.value(pos, name) for pos in range(lo, hi)]
+        part = self.slots[lo * self.stride + self.index[name]:hi * self.stride:self.stride]
+        return list(map(self.from_slot.get, part, part))
+
+
+class Index(dict[_K, int]):
+    """Distinct values numbered as they come (`table[value]` adds a new one); None is -1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.distinct: list[_K] = []
+        dict.__setitem__(self, cast(Any, None), -1)  # found without a call to `__missing__`
+
+    def __missing__(self, key: _K) -> int:
+        n = self[key] = len(self.distinct)
+        self.distinct.append(key)
+        return n
