@@ -47,7 +47,7 @@ from tui.app import EvtxApp
 async def main(path):
     start = time.perf_counter()
     app = EvtxApp([path])
-    out = {}
+    out = {"epoch": time.time() - (time.perf_counter() - start)}
     async with app.run_test(size=(160, 48)):
         while app.table.row_at(0) is None:
             await asyncio.sleep(0.002)
@@ -73,10 +73,11 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
-def _tree_rss(root: int) -> tuple[int, int, int]:
+def _tree_rss(root: int, per_process: dict[int, tuple[int, float]] | None = None) -> tuple[int, int, int]:
     """Over `root` and its descendants: (sum of VmRSS, sum of RssAnon, the largest RssAnon),
     in bytes. RssAnon leaves out the pages of the log that the workers map (file pages the
-    kernel drops under pressure) and of the store's files."""
+    kernel drops under pressure) and of the store's files. `per_process` (pid -> its peak
+    RssAnon and when) is raised in place, to name the process and the moment of the peak."""
     children: dict[int, list[int]] = {}
     rss: dict[int, tuple[int, int]] = {}
     for entry in os.listdir("/proc"):
@@ -101,6 +102,8 @@ def _tree_rss(root: int) -> tuple[int, int, int]:
         one, one_anon = rss.get(pid, (0, 0))
         total, anon, largest = total + one, anon + one_anon, max(largest, one_anon)
         todo.extend(children.get(pid, ()))
+        if per_process is not None and one_anon > per_process.get(pid, (0, 0.0))[0]:
+            per_process[pid] = (one_anon, time.time())
     return total, anon, largest
 
 
@@ -109,10 +112,17 @@ def run_app(path: str, env: dict[str, str]) -> dict[str, Any]:
     proc = subprocess.Popen([sys.executable, "-c", _APP, path, str(ROOT)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, text=True)
     peak = [0, 0, 0]
+    per_process: dict[int, tuple[int, float]] = {}
+    names: dict[int, str] = {}
+    samples: list[tuple[float, int]] = []  # (when, the app's own RssAnon): its peak per phase
 
     def poll() -> None:
         while proc.poll() is None:
-            peak[:] = [max(a, b) for a, b in zip(peak, _tree_rss(proc.pid), strict=True)]
+            peak[:] = [max(a, b) for a, b in zip(peak, _tree_rss(proc.pid, per_process), strict=True)]
+            if proc.pid in per_process:
+                samples.append((time.time(), _anon(proc.pid)))
+            for pid in per_process.keys() - names.keys():
+                names[pid] = _command(pid)
             time.sleep(0.1)
 
     poller = threading.Thread(target=poll, daemon=True)
@@ -125,7 +135,64 @@ def run_app(path: str, env: dict[str, str]) -> dict[str, Any]:
     result["peak_rss_tree_mb"] = peak[0] / 1e6
     result["peak_anon_tree_mb"] = peak[1] / 1e6
     result["peak_anon_one_process_mb"] = peak[2] / 1e6
+    result.update(peaks(result, per_process, names, samples))
     return result
+
+
+def peaks(result: dict[str, Any], per_process: dict[int, tuple[int, float]], names: dict[int, str],
+          samples: list[tuple[float, int]]) -> dict[str, Any]:
+    """Which process peaked, when and in which phase of the app's run (`result`'s milestones,
+    seconds from its `epoch`, which this takes out): the six largest per-process peaks of
+    RssAnon with their command lines, and the app's own peak per phase (from `samples`)."""
+    epoch = float(result.pop("epoch"))
+    top = sorted(per_process.items(), key=lambda item: -item[1][0])[:6]
+    by_process = [
+        {"pid": pid, "mb": round(mb / 1e6, 1), "at_s": round(at - epoch, 1),
+         "phase": _phase(result, at - epoch), "command": names.get(pid, "?")}
+        for pid, (mb, at) in top]
+    by_phase: dict[str, float] = {}
+    for at, anon in samples:
+        phase = _phase(result, at - epoch)
+        by_phase[phase] = max(by_phase.get(phase, 0.0), round(anon / 1e6, 1))
+    return {"peak_anon_by_process": by_process, "app_peak_anon_by_phase_mb": by_phase}
+
+
+def _anon(pid: int) -> int:
+    """A process's RssAnon in bytes (0 once it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _command(pid: int) -> str:
+    """A process's command line, shortened (the app's own is `python -c <script>`)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    words = [a.decode(errors="replace") for a in argv if a]
+    if len(words) > 2 and words[1] == "-c":
+        words[2] = "<app>" if "EvtxApp" in words[2] else words[2][:60].replace("\n", " ")
+    return " ".join(words)[:160]
+
+
+#: The app's milestones in order: a moment before the first is in the phase named beside it.
+_PHASES = (("first_rows_s", "until first rows"), ("loaded_s", "ingest and indexing"),
+           ("findings_s", "findings"), ("all_views_ready_s", "correlation views"),
+           ("correlation_stored_s", "storing the correlation"))
+
+
+def _phase(result: dict[str, Any], at: float) -> str:
+    """Which phase of the app's run a moment (seconds from its start) falls in."""
+    for key, name in _PHASES:
+        if at <= float(result.get(key, 0.0)):
+            return name
+    return "closing"
 
 
 def rust(path: str) -> dict[str, float]:
