@@ -9,10 +9,12 @@ the findings are done, every correlation view (Processes, Handles, Sessions, Pro
 shown, and the correlation results are stored with the log; meanwhile the resident memory of the
 app and every process it starts (ingest child, decoder workers, findings child) is polled from
 /proc, summed over the tree (forked workers share pages, so the sum overstates; RssAnon leaves
-out mapped file pages) and per process. Then the size of the store on disk against the log's,
-the time to count and page a few filters on that store, and the Rust-backed `evtx` package
-decoding the same file (`records_json` + `json.loads`, one core). Targets: first rows <= 0.5 s,
-all views ready <= 60 s, peak RSS <= 500 MB, store <= 1.5x the log.
+out mapped file pages) and per process: the largest per-process peaks with their command lines,
+the second and phase of each, and the app's own peak per phase, to place the peak. Then the
+size of the store on disk against the log's, the time to count and page a few filters on that
+store, and the Rust-backed `evtx` package decoding the same file (`records_json` +
+`json.loads`, one core). Targets: first rows <= 0.5 s, all views ready <= 60 s, peak RSS
+<= 500 MB, store <= 1.5x the log.
 """
 
 from __future__ import annotations
