@@ -57,7 +57,7 @@ class HandleReader:
     first value per name in the canonical case, exactly as `event_fields.values_of` then the scan read
     them, without making the dict of every field."""
 
-    __slots__ = ("cache", "layouts", "needed", "objects", "role", "simple")
+    __slots__ = ("cache", "last", "layouts", "needed", "objects", "role", "simple")
 
     def __init__(self, role: Role) -> None:
         self.role = role
@@ -67,6 +67,10 @@ class HandleReader:
         self.simple = len(role.logon_id) == 1 and len(role.source_pid) == 1
         #: Read events by their stored EventData (`HANDLE_DECODED`).
         self.cache: dict[Any, HandleEvent] = {}
+        #: A use event's process and handle instances by its stored EventData (`HANDLE_DECODED`),
+        #: with what its row keeps: (host, process, handle, logon id, user, pid, process index,
+        #: handle value, handle index). `feed` takes them again while both are alive.
+        self.last: dict[Any, tuple[Any, ...]] = {}
         #: What the object fields as logged say (`HandleFields`, is it a process), bounded: the
         #: same objects come back in thousands of events.
         self.objects: dict[tuple[str | None, ...], tuple[HandleFields, bool]] = {}
@@ -201,6 +205,21 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                                        values_of(pairs_of(data)))
                 continue
             assert reader is not None
+            if code == _USE:
+                # The commonest event: a 4663 repeating one logged earlier (`HandleReader.last`)
+                # on the handle that event used, still open in its process, still alive: the
+                # usual steps below would find that same process and handle and change nothing
+                # but the counts and the accesses.
+                last = reader.last.get(data)
+                if last is not None and last[0] is host:
+                    _, proc, h, lid, user, pid, idx, hid, handle = last
+                    if proc.end is None and h.closed < 0 and h.replaced_by < 0:
+                        seen[(host, event_id)] += 1
+                        h.accesses.append(pos)
+                        append((sid, record_id, ts, hid, None, lid, event_id, n, pid, idx, None, None, handle, None,
+                                host, computer, user, None, None, filetime))
+                        pos += 1
+                        continue
             cache = reader.cache
             got = cache.get(data)
             if got is None:
@@ -245,6 +264,11 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                     accesses = h.accesses = array("q")
                 accesses.append(pos)
                 handle = h.index
+                if proc is not None and proc.end is None:  # the usual case: remember it (above)
+                    last = reader.last
+                    if len(last) >= HANDLE_DECODED:
+                        last.clear()
+                    last[data] = (host, proc, h, lid, user, pid, idx, hid, handle)
             elif code == _OPEN:
                 handle = open_handle(host, computer, pid, idx, hid, event_id, fields, at=pos)
             else:
