@@ -265,10 +265,10 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                 accesses.append(pos)
                 handle = h.index
                 if proc is not None and proc.end is None:  # the usual case: remember it (above)
-                    last = reader.last
-                    if len(last) >= HANDLE_DECODED:
-                        last.clear()
-                    last[data] = (host, proc, h, lid, user, pid, idx, hid, handle)
+                    remembered = reader.last
+                    if len(remembered) >= HANDLE_DECODED:
+                        remembered.clear()
+                    remembered[data] = (host, proc, h, lid, user, pid, idx, hid, handle)
             elif code == _OPEN:
                 handle = open_handle(host, computer, pid, idx, hid, event_id, fields, at=pos)
             else:

@@ -13,7 +13,7 @@ import pytest
 
 from core.correlate import scan_rows
 from core.correlate.scan import Scan, stream
-from core.store.store import Store
+from core.store.store import KeyRow, Store
 
 USE = marshal.dumps((("SubjectLogonId", "0x3e7"), ("SubjectUserName", "SYSTEM"), ("ProcessId", "0x10"),
                      ("HandleId", "0x44"), ("ProcessName", "C:\\a.exe"), ("ObjectType", "File"),
@@ -21,7 +21,7 @@ USE = marshal.dumps((("SubjectLogonId", "0x3e7"), ("SubjectUserName", "SYSTEM"),
 OTHER_HOST_ROWS = 3
 
 
-def _rows() -> list[tuple[int, int, int, int, str, bytes]]:
+def _rows() -> list[KeyRow]:
     """Uses of one handle, broken by a close, an exit, a pid reuse and another computer."""
     events: list[tuple[int, str, bytes]] = [(4663, "PC", USE)] * 10
     events += [(4658, "PC", marshal.dumps((("ProcessId", "0x10"), ("HandleId", "0x44"))))]
@@ -35,7 +35,7 @@ def _rows() -> list[tuple[int, int, int, int, str, bytes]]:
     return [(i, 1000 + i, i, eid, host, blob) for i, (eid, host, blob) in enumerate(events)]
 
 
-def _model(rows: list[tuple[int, int, int, int, str, bytes]]) -> tuple[Any, ...]:
+def _model(rows: list[KeyRow]) -> tuple[Any, ...]:
     scan = Scan()
     scan.run(stream([rows[:9], rows[9:]], Store.pairs_of))
     facts = [(f.ref, f.host, f.source_pid, f.source_proc, f.source_note, f.source_handle, f.logon_id, f.user,
@@ -73,7 +73,7 @@ def _reader_with(monkeypatch: pytest.MonkeyPatch, cache: type[dict[Any, Any]] | 
 def test_a_repeated_use_on_a_live_handle_is_not_looked_up_again(monkeypatch: pytest.MonkeyPatch) -> None:
     _reader_with(monkeypatch, _Counted, None)
     _Counted.looked = 0
-    rows = [(i, 1000 + i, i, 4663, "PC", USE) for i in range(50)]
+    rows: list[KeyRow] = [(i, 1000 + i, i, 4663, "PC", USE) for i in range(50)]
     scan = Scan()
     scan.run(stream([rows], Store.pairs_of))
     # The first (its process is new then) and the second (which the short path remembers);
