@@ -18,7 +18,7 @@ from collections.abc import Callable, Container, Iterable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
-from core.correlate.event_fields import as_int, canonical, values_of
+from core.correlate.event_fields import _PARSED, _UNSEEN, as_int, canonical, values_of
 from core.correlate.facts import Facts, make_ref, row_of
 from core.correlate.handles import HandleFields, clean
 from core.correlate.processes import _NAME_KEYS, NAME_KEYS, name_key
@@ -57,7 +57,7 @@ class HandleReader:
     first value per name in the canonical case, exactly as `event_fields.values_of` then the scan read
     them, without making the dict of every field."""
 
-    __slots__ = ("cache", "last", "layouts", "needed", "objects", "role", "simple")
+    __slots__ = ("cache", "last", "layouts", "needed", "objects", "role", "simple", "users")
 
     def __init__(self, role: Role) -> None:
         self.role = role
@@ -74,6 +74,8 @@ class HandleReader:
         #: What the object fields as logged say (`HandleFields`, is it a process), bounded: the
         #: same objects come back in thousands of events.
         self.objects: dict[tuple[str | None, ...], tuple[HandleFields, bool]] = {}
+        #: `user_name` by (domain, account) as logged, bounded as `objects` (a few accounts).
+        self.users: dict[tuple[str | None, str | None], Any] = {}
 
     def _layout(self, names: tuple[str, ...]) -> Callable[[tuple[str | None, ...]], tuple[str | None, ...]]:
         """Where each needed field is among `names` (the slot past the end, None, when absent)."""
@@ -96,12 +98,26 @@ class HandleReader:
             names = values = ()
         layout = self.layouts.get(names) or self._layout(names)
         raw = layout((*values, None))
+        parsed = _PARSED  # `as_int`'s memory, looked up here first (three or four numbers an event)
         if self.simple:  # one logon id field, one pid field: every handle row of the table
             lid_text, domain, account, pid_text, hid_text, name, *what = raw
-            lid, pid = as_int(lid_text), as_int(pid_text)
+            lid = parsed.get(lid_text, _UNSEEN)  # type: ignore[arg-type]
+            if lid is _UNSEEN:
+                lid = as_int(lid_text)
+            pid = parsed.get(pid_text, _UNSEEN)  # type: ignore[arg-type]
+            if pid is _UNSEEN:
+                pid = as_int(pid_text)
         else:
             lid, domain, account, pid, hid_text, name, what = self._general(raw)
-        user = user_name(domain, account)
+        hid = parsed.get(hid_text, _UNSEEN)  # type: ignore[arg-type]
+        if hid is _UNSEEN:
+            hid = as_int(hid_text)
+        users = self.users
+        user = users.get((domain, account), _UNSEEN)
+        if user is _UNSEEN:
+            if len(users) >= OBJECTS:
+                users.clear()
+            user = users[(domain, account)] = user_name(domain, account)
         key = _NAME_KEYS.get(name)  # type: ignore[arg-type]
         if key is None:
             key = name_key(name)
@@ -118,7 +134,7 @@ class HandleReader:
             seen = self.objects[said] = ((clean(object_type), clean(object_name), clean(access_list) or clean(mask)),
                                          (object_type or "").casefold() == "process")
         fields, process = seen
-        return (lid, user, pid, as_int(hid_text), name, key, fields, process, object_name,
+        return (lid, user, pid, hid, name, key, fields, process, object_name,  # type: ignore[return-value]
                 as_int(mask) if process else None)
 
     def _general(self, raw: tuple[str | None, ...]) -> tuple[int | None, str | None, str | None, int | None,
