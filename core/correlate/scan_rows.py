@@ -185,7 +185,8 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
     current, procs, resolve = procs_tracker._current, procs_tracker.procs, procs_tracker.resolve
     alive, handles, seen, new_handle = (handles_tracker._alive, handles_tracker.handles, handles_tracker.seen,
                                         handles_tracker._new)
-    open_handle, close_handle, opened = handles_tracker.open, handles_tracker.close, scan.access.opened
+    close_handle, opened = handles_tracker.close, scan.access.opened
+    aliases, alias_keys, drop_alias = handles_tracker._alias, handles_tracker._alias_key, handles_tracker._drop_alias
     computers = scan.computers
     kinds = _kinds(scan)
     places: dict[str, tuple[str, str]] = {}
@@ -285,10 +286,23 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                     if len(remembered) >= HANDLE_DECODED:
                         remembered.clear()
                     remembered[data] = (host, proc, h, lid, user, pid, idx, hid, handle)
-            elif code == _OPEN:
-                handle = open_handle(host, computer, pid, idx, hid, event_id, fields, at=pos)
+            elif code == _OPEN:  # `HandleTracker.open`
+                seen[(host, event_id)] += 1
+                h = new_handle(host, computer, pid, idx, hid, pos)
+                h.opened = pos
+                h.object_type, h.object_name, h.access = fields
+                handle = h.index
             else:
-                handle = close_handle(host, computer, pid, idx, hid, event_id, record_id, at=pos)
+                at = alive.get((idx, hid))
+                if at is not None and not aliases:  # `HandleTracker.close`, its usual case
+                    seen[(host, event_id)] += 1
+                    if alias_keys:
+                        drop_alias(at)
+                    del alive[(idx, hid)]
+                    handles[at].closed = pos
+                    handle = at
+                else:
+                    handle = close_handle(host, computer, pid, idx, hid, event_id, record_id, at=pos)
             if handle >= before:  # a new instance: its process owns it
                 procs[handles[handle].process].handles.append(handle)
             if process_object and code == _OPEN:
