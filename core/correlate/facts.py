@@ -425,18 +425,19 @@ class FactsTable:
                 continue
             ts = self._wide.column("ts", lo, hi)
             order, eids = (self._narrow.column(name, lo, hi) for name in ("order", "event_id"))
-            for i in compress(range(hi - lo), lids):
-                pos = lo + i
-                at, n, eid, lid = ts[i], order[i], eids[i], lids[i]
-                assert at is not None and n is not None and eid is not None and lid is not None
+            # One pass over the chunk's columns side by side (no subscript per field and event).
+            for pos, lid, at, n, eid, where, user in zip(range(lo, hi), lids, ts, order, eids, place[lo:hi],
+                                                          user_at[lo:hi], strict=True):
+                if not lid:
+                    continue
+                assert at is not None and n is not None and eid is not None
                 key = (at, n)
-                user = user_at[pos]
-                memo = (place[pos], lid, user, eid)
-                span = spans.get(memo)
+                span = spans.get((where, lid, user, eid))
                 if span is not None and span[0] <= key < span[1]:
                     session[pos] = span[2]
                     continue
-                host = hosts[place[pos]]
+                memo = (where, lid, user, eid)
+                host = hosts[where]
                 choice, until = choose(host, computers[host], lid, key, users[user] if user >= 0 else None, eid)
                 if choice is None:
                     continue

@@ -285,8 +285,12 @@ class ProcessTracker:
                     integrity=p.integrity,
                     exited_at=exited,
                     replaced_by_at=replaced_by,
-                    start_at=bound(p.start, created, exited, replaced_by),
-                    end_at=bound(p.end, exited, replaced_by, created),
+                    # A bound that is its own 4688's / 4689's key is that event's position
+                    # (what `bound` finds, without looking it up again: two per instance).
+                    start_at=created if type(created) is int and p.start is not None and p.created is not None
+                    and p.start == p.created.key else bound(p.start, created, exited, replaced_by),
+                    end_at=exited if type(exited) is int and p.end is not None and p.exited is not None
+                    and p.end == p.exited.key else bound(p.end, exited, replaced_by, created),
                     first_seen_at=first,
                     pre_existing=p.created is None and p.previous is None,
                     confidence=confidence,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Container, Iterable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
-from core.correlate.event_fields import as_int, canonical, values_of
+from core.correlate.event_fields import _PARSED, _UNSEEN, as_int, canonical, values_of
 from core.correlate.facts import Facts, make_ref, row_of
 from core.correlate.handles import HandleFields, clean
 from core.correlate.processes import _NAME_KEYS, NAME_KEYS, name_key
@@ -57,7 +57,7 @@ class HandleReader:
     first value per name in the canonical case, exactly as `event_fields.values_of` then the scan read
     them, without making the dict of every field."""
 
-    __slots__ = ("cache", "layouts", "needed", "objects", "role", "simple")
+    __slots__ = ("cache", "last", "layouts", "needed", "objects", "role", "simple", "users")
 
     def __init__(self, role: Role) -> None:
         self.role = role
@@ -67,9 +67,15 @@ class HandleReader:
         self.simple = len(role.logon_id) == 1 and len(role.source_pid) == 1
         #: Read events by their stored EventData (`HANDLE_DECODED`).
         self.cache: dict[Any, HandleEvent] = {}
+        #: A use event's process and handle instances by its stored EventData (`HANDLE_DECODED`),
+        #: with what its row keeps: (host, process, handle, logon id, user, pid, process index,
+        #: handle value, handle index). `feed` takes them again while both are alive.
+        self.last: dict[Any, tuple[Any, ...]] = {}
         #: What the object fields as logged say (`HandleFields`, is it a process), bounded: the
         #: same objects come back in thousands of events.
         self.objects: dict[tuple[str | None, ...], tuple[HandleFields, bool]] = {}
+        #: `user_name` by (domain, account) as logged, bounded as `objects` (a few accounts).
+        self.users: dict[tuple[str | None, str | None], Any] = {}
 
     def _layout(self, names: tuple[str, ...]) -> Callable[[tuple[str | None, ...]], tuple[str | None, ...]]:
         """Where each needed field is among `names` (the slot past the end, None, when absent)."""
@@ -92,12 +98,26 @@ class HandleReader:
             names = values = ()
         layout = self.layouts.get(names) or self._layout(names)
         raw = layout((*values, None))
+        parsed = _PARSED  # `as_int`'s memory, looked up here first (three or four numbers an event)
         if self.simple:  # one logon id field, one pid field: every handle row of the table
             lid_text, domain, account, pid_text, hid_text, name, *what = raw
-            lid, pid = as_int(lid_text), as_int(pid_text)
+            lid = parsed.get(lid_text, _UNSEEN)  # type: ignore[arg-type]
+            if lid is _UNSEEN:
+                lid = as_int(lid_text)
+            pid = parsed.get(pid_text, _UNSEEN)  # type: ignore[arg-type]
+            if pid is _UNSEEN:
+                pid = as_int(pid_text)
         else:
             lid, domain, account, pid, hid_text, name, what = self._general(raw)
-        user = user_name(domain, account)
+        hid = parsed.get(hid_text, _UNSEEN)  # type: ignore[arg-type]
+        if hid is _UNSEEN:
+            hid = as_int(hid_text)
+        users = self.users
+        user = users.get((domain, account), _UNSEEN)
+        if user is _UNSEEN:
+            if len(users) >= OBJECTS:
+                users.clear()
+            user = users[(domain, account)] = user_name(domain, account)
         key = _NAME_KEYS.get(name)  # type: ignore[arg-type]
         if key is None:
             key = name_key(name)
@@ -114,7 +134,7 @@ class HandleReader:
             seen = self.objects[said] = ((clean(object_type), clean(object_name), clean(access_list) or clean(mask)),
                                          (object_type or "").casefold() == "process")
         fields, process = seen
-        return (lid, user, pid, as_int(hid_text), name, key, fields, process, object_name,
+        return (lid, user, pid, hid, name, key, fields, process, object_name,  # type: ignore[return-value]
                 as_int(mask) if process else None)
 
     def _general(self, raw: tuple[str | None, ...]) -> tuple[int | None, str | None, str | None, int | None,
@@ -165,7 +185,8 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
     current, procs, resolve = procs_tracker._current, procs_tracker.procs, procs_tracker.resolve
     alive, handles, seen, new_handle = (handles_tracker._alive, handles_tracker.handles, handles_tracker.seen,
                                         handles_tracker._new)
-    open_handle, close_handle, opened = handles_tracker.open, handles_tracker.close, scan.access.opened
+    close_handle, opened = handles_tracker.close, scan.access.opened
+    aliases, alias_keys, drop_alias = handles_tracker._alias, handles_tracker._alias_key, handles_tracker._drop_alias
     computers = scan.computers
     kinds = _kinds(scan)
     places: dict[str, tuple[str, str]] = {}
@@ -201,6 +222,21 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                                        values_of(pairs_of(data)))
                 continue
             assert reader is not None
+            if code == _USE:
+                # The commonest event: a 4663 repeating one logged earlier (`HandleReader.last`)
+                # on the handle that event used, still open in its process, still alive: the
+                # usual steps below would find that same process and handle and change nothing
+                # but the counts and the accesses.
+                last = reader.last.get(data)
+                if last is not None and last[0] is host:
+                    _, proc, h, lid, user, pid, idx, hid, handle = last
+                    if proc.end is None and h.closed < 0 and h.replaced_by < 0:
+                        seen[(host, event_id)] += 1
+                        h.accesses.append(pos)
+                        append((sid, record_id, ts, hid, None, lid, event_id, n, pid, idx, None, None, handle, None,
+                                host, computer, user, None, None, filetime))
+                        pos += 1
+                        continue
             cache = reader.cache
             got = cache.get(data)
             if got is None:
@@ -245,10 +281,28 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                     accesses = h.accesses = array("q")
                 accesses.append(pos)
                 handle = h.index
-            elif code == _OPEN:
-                handle = open_handle(host, computer, pid, idx, hid, event_id, fields, at=pos)
+                if proc is not None and proc.end is None:  # the usual case: remember it (above)
+                    remembered = reader.last
+                    if len(remembered) >= HANDLE_DECODED:
+                        remembered.clear()
+                    remembered[data] = (host, proc, h, lid, user, pid, idx, hid, handle)
+            elif code == _OPEN:  # `HandleTracker.open`
+                seen[(host, event_id)] += 1
+                h = new_handle(host, computer, pid, idx, hid, pos)
+                h.opened = pos
+                h.object_type, h.object_name, h.access = fields
+                handle = h.index
             else:
-                handle = close_handle(host, computer, pid, idx, hid, event_id, record_id, at=pos)
+                at = alive.get((idx, hid))
+                if at is not None and not aliases:  # `HandleTracker.close`, its usual case
+                    seen[(host, event_id)] += 1
+                    if alias_keys:
+                        drop_alias(at)
+                    del alive[(idx, hid)]
+                    handles[at].closed = pos
+                    handle = at
+                else:
+                    handle = close_handle(host, computer, pid, idx, hid, event_id, record_id, at=pos)
             if handle >= before:  # a new instance: its process owns it
                 procs[handles[handle].process].handles.append(handle)
             if process_object and code == _OPEN:
