@@ -18,6 +18,7 @@ import gc
 import json
 import shutil
 import sys
+import threading
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def _status() -> dict[str, float]:
     return out
 
 
-def run(db: Path, trace: int, trim: bool = False) -> list[dict[str, Any]]:
+def run(db: Path, trace: int, trim: bool = False, threads: bool = False) -> list[dict[str, Any]]:
     import tui.model_cache as mc
     from tui.model_cache import ModelCache
     from tui.view_builders import all_view_builders
@@ -62,6 +63,10 @@ def run(db: Path, trace: int, trim: bool = False) -> list[dict[str, Any]]:
         print(json.dumps(row), file=sys.stderr, flush=True)
 
     cache = ModelCache()
+    if threads:  # as in the app: the model built in one worker thread, the tables written in another
+        worker = threading.Thread(target=cache.model, args=(db, True))
+        worker.start()
+        worker.join()
     model = cache.model(db, True)
     note("model built")
     if trace:
@@ -84,7 +89,12 @@ def run(db: Path, trace: int, trim: bool = False) -> list[dict[str, Any]]:
 
     setattr(mc, "write_views", write_views)  # noqa: B010
     setattr(tables, "write_instances", write_instances)  # noqa: B010
-    cache._write_tables(db, all_view_builders())  # noqa: SLF001 - what the app's background writer runs
+    if threads:
+        writer = threading.Thread(target=cache._write_tables, args=(db, all_view_builders()))  # noqa: SLF001
+        writer.start()
+        writer.join()
+    else:
+        cache._write_tables(db, all_view_builders())  # noqa: SLF001 - what the app's background writer runs
     note("tables written")
     del model
     return phases
@@ -96,13 +106,14 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--trace", type=int, default=0, metavar="N")
+    parser.add_argument("--threads", action="store_true", help="build and write in threads, as the app does")
     parser.add_argument("--trim", action="store_true", help="also the RSS after glibc's malloc_trim at each phase")
     args = parser.parse_args()
     base, _ = _base(argparse.Namespace(uniform=False, base=None, events=args.events, seed=args.seed))
     for suffix in ("", "-wal", "-shm"):
         Path(str(args.db) + suffix).unlink(missing_ok=True)
     shutil.copyfile(base, args.db)
-    print(json.dumps(run(args.db, args.trace, args.trim), indent=1))
+    print(json.dumps(run(args.db, args.trace, args.trim, args.threads), indent=1))
     return 0
 
 
