@@ -24,7 +24,7 @@ from tui.correlation import correlation_roots
 from tui.list_pages import Lines, MadeLines
 from tui.list_tree_view import ListTable, ListTreeScreen
 from tui.nav_tree import confidence_text
-from tui.stored_views import ListedRow, ViewRows
+from tui.stored_views import ListedRow, MadeRows, ViewRows
 
 #: Rows shown at most (a log with millions of 4690s still opens; the status line says so).
 MAX_ROWS = 20_000
@@ -148,8 +148,9 @@ def handle_rows(model: CorrelationModel) -> ViewRows:
     """What the view lists (and stores): the first MAX_ROWS 4690s in time order, of how many,
     and the correlation tree each line shows."""
     dups = model.handle_duplications()
-    return ViewRows(rows=[handle_row(dup) for dup in dups[:MAX_ROWS]], total=len(dups),
-                    event_tree=lambda stored: correlation_roots(model, stored))
+    # Each line made as the writer reads it, none kept (`MadeRows`): all at once they were 70 MB.
+    return ViewRows(rows=MadeRows(dups[:MAX_ROWS], handle_row, lambda dup: int(dup.event.store_id)),
+                    total=len(dups), event_tree=lambda stored: correlation_roots(model, stored))
 
 
 class HandlesScreen(ListTreeScreen):

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.store.disk_sorts import sorts_on_disk
 from core.store.gc_pause import gc_paused
 from core.store.store import Store
 
@@ -194,9 +195,10 @@ def write_instances(store: Store, tables: CorrelationTables) -> bool:
         _insert(conn, "corr_handle", HANDLE_COLUMNS, tables.handles)
         _insert(conn, "corr_session", SESSION_COLUMNS, tables.sessions)
         _write_links(conn, tables.links)
-        for statement in _INDEXES.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        with sorts_on_disk(conn):  # the links' index: a sort of millions of rows
+            for statement in _INDEXES.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
         conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (FORMAT_KEY, str(CORRELATION_FORMAT)))
         conn.commit()
     except sqlite3.Error:
