@@ -60,7 +60,7 @@ def stored_findings(store: Store, rules: RuleSet, before_load: Callable[[], None
         return None
     if before_load is not None:
         before_load()
-    data = _decode(blob)
+    data = _decode(blob, before_load)
     if data is None or data.rules_digest != rules.digest:
         return None
     return data
@@ -122,8 +122,14 @@ def _finding(row: Any) -> Finding | None:
     return Finding(rule, severity, store_id, record_id, event_id, computer, time, message, evidence, related)
 
 
-def _decode(blob: bytes) -> FindingsData | None:
-    """The data `_encode` wrote, or None for anything else (checked value by value)."""
+#: Findings decoded between two calls of `_decode`'s `pause`: at 10M events a store keeps some
+#: 200,000, a second of the interpreter in one go, which a view opened meanwhile shared.
+DECODE_CHUNK = 4096
+
+
+def _decode(blob: bytes, pause: Callable[[], None] | None = None) -> FindingsData | None:
+    """The data `_encode` wrote, or None for anything else (checked value by value); `pause()`
+    runs after every DECODE_CHUNK findings (it waits while the UI opens a view)."""
     try:
         value = marshal.loads(blob)
     except (EOFError, ValueError, TypeError):  # cut or garbled
@@ -136,9 +142,11 @@ def _decode(blob: bytes) -> FindingsData | None:
             or type(sources) is not tuple or not all(type(s) is str for s in sources)):
         return None
     findings = []
-    for row in rows:  # bounded by the blob's size
+    for n, row in enumerate(rows, 1):  # bounded by the blob's size
         finding = _finding(row)
         if finding is None:
             return None
         findings.append(finding)
+        if pause is not None and n % DECODE_CHUNK == 0:
+            pause()
     return FindingsData(findings, titles, severities, sources, digest)
