@@ -33,9 +33,9 @@ from operator import attrgetter, is_not, itemgetter, ne
 from typing import Any, Final, cast
 
 from core.correlate.columns import Columns, Index
-from core.correlate.fastinit import slot_maker
 from core.correlate.processes import Ref
 from core.correlate.sessions import SessionChoice
+from core.model.slots import slot_maker
 
 #: `FactsTable.assign_session_spans`' chooser: (host, computer, logon id, key, user, EventID) ->
 #: (the session answer, the key up to which it holds for the next such events, None: ask again).

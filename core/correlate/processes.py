@@ -33,8 +33,8 @@ from core.correlate.evidence import (
     basename,
     pid_text,
 )
-from core.correlate.fastinit import slot_maker
 from core.correlate.process_instance import Bound, Held, Process, SysmonView, bounder, keeper
+from core.model.slots import slot_maker
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
