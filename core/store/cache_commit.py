@@ -33,7 +33,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.store import cache_identity, cache_lock
+from core.store import cache_identity, cache_lock, file_names
 from core.store.cache_lock import CacheLock
 
 PROVISIONAL_PREFIX = "build-"
@@ -172,7 +172,8 @@ def commit(db: Path, final: Path, lock: CacheLock) -> bool:
     if fd is None:
         return False
     try:
-        _rename(db, final, lock, final_lock)
+        with file_names.renaming():  # no connection of ours half opened by either name meanwhile
+            _rename(db, final, lock, final_lock)
     except OSError:
         return final.exists() and not db.exists()  # only the lock file stayed behind
     finally:

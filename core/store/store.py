@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from core.model.event import Event, EventKeys, ParseIssue
 from core.model.rows import EVENT_COLUMNS, decode_row
 from core.model.storable import TEXT_INTS, bindable, column_int, exact_row, path_text
-from core.store import schema
+from core.store import file_names, schema
 from core.store.filter import Filter, Order
 from core.store.writes import StoreWrites
 
@@ -82,15 +82,9 @@ class Store(StoreWrites):
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
-        if readonly:
-            uri = self.path.resolve().as_uri() + "?mode=ro"
-            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        else:
-            self.conn = sqlite3.connect(str(self.path), check_same_thread=False)
-            # Large pages: an event row is ~700 bytes; 16 KiB pages cut per-page work on bulk
-            # inserts and index builds by a sixth (only takes effect on a new database).
-            self.conn.execute("PRAGMA page_size=16384")
-            self.conn.execute("PRAGMA journal_mode=WAL")
+        with file_names.opening():  # the log named and opened by this name (`core.store.file_names`)
+            self.conn = self._connect(readonly)
+        if not readonly:
             self.conn.execute("PRAGMA synchronous=OFF")
             self.conn.executescript(schema.TABLES)
             if self.get_meta("schema_version") is None:
@@ -103,6 +97,24 @@ class Store(StoreWrites):
         self._start_writes()
         self._id_sets: OrderedDict[tuple[str, tuple[object, ...]], str] = OrderedDict()
         self._id_set_serial = 0
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        """A connection that has read once: its write-ahead log is open (see `file_names`)."""
+        if readonly:
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA schema_version").fetchone()  # a read: opens the log
+            except sqlite3.Error:
+                conn.close()
+                raise
+            return conn
+        conn = sqlite3.connect(str(self.path), check_same_thread=False)
+        # Large pages: an event row is ~700 bytes; 16 KiB pages cut per-page work on bulk
+        # inserts and index builds by a sixth (only takes effect on a new database).
+        conn.execute("PRAGMA page_size=16384")
+        conn.execute("PRAGMA journal_mode=WAL")  # reads the header: opens the log
+        return conn
 
     # -- lifecycle -------------------------------------------------------------------------
 
