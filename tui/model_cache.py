@@ -33,7 +33,7 @@ from core.findings.child import findings_in_child
 from core.findings.engine import FindingsData as FindingsData
 from core.findings.engine import needed_event_ids, store_findings
 from core.findings.rules import RulesError, load_rules
-from core.findings.stored import stored_findings
+from core.findings.stored import keep_findings, stored_findings
 from core.store import correlation_tables
 from core.store.child_process import ChildFailed
 from core.store.correlation_tables import CorrelationTables
@@ -112,9 +112,7 @@ def build_findings(store: Store, stop: threading.Event | None = None) -> Finding
                 raise ViewDataError("stopped") from None
     if data is None:
         data = store_findings(store, rules)
-    # Not kept from the app: a writer closing as the store's last connection deletes its -wal and
-    # -shm, and the app's read-only connections then fail ("disk I/O error": the table stopped
-    # showing pages). `evtx-explorer findings` keeps them; the app reads them back.
+    keep_findings(store, data)  # for the next open (a store still loading keeps nothing)
     return data
 
 

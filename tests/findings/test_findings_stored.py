@@ -23,12 +23,6 @@ from tests.apputil import DEMO
 from tui import model_cache
 from tui.model_cache import ModelCache
 
-#: The app no longer keeps the findings it computes (tui.model_cache.build_findings): its writer,
-#: closing as the store's last connection, deleted the -wal and -shm under the app's read-only
-#: connections ("disk I/O error", tests/app failing at random). These tests of the app's keep
-#: wait for a keep that cannot do that.
-APP_KEEPS_NOT = pytest.mark.skip(reason="the app does not keep findings until its writer cannot delete the WAL")
-
 
 @pytest.fixture()
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -71,7 +65,6 @@ def reopen(path: Path) -> FindingsData:
     return ModelCache().findings(path, True)
 
 
-@APP_KEEPS_NOT
 def test_a_reopen_reads_the_findings_back_without_running_the_rules(
     demo: Path, runs: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,7 +79,6 @@ def test_a_reopen_reads_the_findings_back_without_running_the_rules(
     assert runs == []  # neither the child nor the rules in the thread
 
 
-@APP_KEEPS_NOT
 def test_a_small_store_found_in_the_thread_is_kept_too(demo: Path, runs: list[str]) -> None:
     first = reopen(demo)
     assert runs == ["thread"]
@@ -94,7 +86,6 @@ def test_a_small_store_found_in_the_thread_is_kept_too(demo: Path, runs: list[st
     assert runs == ["thread", "thread"]  # only `fresh`'s
 
 
-@APP_KEEPS_NOT
 def test_changed_rules_run_again(demo: Path, runs: list[str], tmp_path: Path) -> None:
     before = reopen(demo)
     rules = tmp_path / "config" / "rules.toml"
@@ -194,7 +185,6 @@ def _damaged(blob: bytes) -> list[bytes]:
     ]
 
 
-@APP_KEEPS_NOT
 def test_a_damaged_kept_result_runs_again(demo: Path, runs: list[str]) -> None:
     expected = reopen(demo)
     [(_, blob)] = _kept(demo)
@@ -209,7 +199,6 @@ def test_a_damaged_kept_result_runs_again(demo: Path, runs: list[str]) -> None:
     assert runs == []
 
 
-@APP_KEEPS_NOT
 def test_a_store_that_refuses_the_write_still_shows_its_findings(
     demo: Path, runs: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -242,7 +231,6 @@ def test_the_cli_reads_them_back_too(demo: Path, runs: list[str], capsys: pytest
         assert reopen(demo) == store_findings(store, load_rules(None))
 
 
-@APP_KEEPS_NOT
 def test_kept_findings_are_read_back_once_no_view_is_opening(demo: Path, runs: list[str]) -> None:
     import time
 
