@@ -19,6 +19,12 @@ a link, resolved before the log is named). Openings share the lock with each oth
 waits for SQLite's busy timeout never holds up the others); a rename waits for the openings
 under way, and new ones wait for it (it takes microseconds). Only this process's connections
 need it: no other process opens a provisional entry (`core.store.cache`).
+
+Readers stay `mode=ro` (they cannot write, and a store in a read-only place still opens): the
+first suspect, a writer closing as the last connection and deleting `-wal` and `-shm`, is
+harmless to them, since a reader holds the database's shared lock from its first read (no writer
+is then the last) and one opened after makes both files again in the cache directory, the app's
+own (tests/store/test_wal_names.py).
 """
 
 from __future__ import annotations
