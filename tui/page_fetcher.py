@@ -1,4 +1,4 @@
-"""The event table's reader: one thread, one read-only connection, a queue of jobs.
+"""The event table's reader: one thread, one read-only connection (another after a failed query), a queue of jobs.
 
 All of the table's SQL (pages, counts, locating an event, find) runs here, so a slow query (a
 free-text filter over a million events, a deep OFFSET) never freezes the screen. A job is
@@ -9,7 +9,9 @@ replaced) are skipped unrun, and their answers dropped.
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +74,10 @@ class PageFetcher:
                 try:
                     deliver = job(store)
                 except Exception as exc:  # noqa: BLE001 - shown to the user, the table goes on
+                    if isinstance(exc, sqlite3.Error):  # the connection may stay failed: the next job opens another
+                        with contextlib.suppress(sqlite3.Error):
+                            store.close()
+                        store = None
                     self.target.post_message(self.Fetched(generation, None, exc))
                 else:
                     self.target.post_message(self.Fetched(generation, deliver))

@@ -1,0 +1,48 @@
+"""The event table's reader opens a new connection after a failed query (`tui.page_fetcher`).
+
+A connection that failed may stay failed: when the table's reader had made its own write-ahead
+log (tests/store/test_wal_names.py), every later page failed with the same "disk I/O error" and
+the table stayed stuck for the rest of the session. One failed page is now all it costs."""
+
+from __future__ import annotations
+
+import queue
+from pathlib import Path
+from typing import Any, cast
+
+from textual.message_pump import MessagePump
+
+from core.store.store import Store
+from tui.page_fetcher import PageFetcher
+
+
+class _Target:
+    """Collects what the fetcher posts (the table, in the app)."""
+
+    def __init__(self) -> None:
+        self.messages: queue.Queue[PageFetcher.Fetched] = queue.Queue()
+
+    def post_message(self, message: Any) -> bool:
+        self.messages.put(message)
+        return True
+
+
+def test_a_failed_connection_is_replaced_for_the_next_page(demo_store: Path) -> None:
+    target = _Target()
+    fetcher = PageFetcher(demo_store, cast(MessagePump, target))
+    counted: list[int] = []
+    try:
+        def broken(store: Store) -> int:
+            store.conn.close()  # as a connection whose files went wrong under it
+            return store.count()
+
+        fetcher.submit(0, broken, counted.append)
+        fetcher.submit(0, Store.count, counted.append)
+        first, second = target.messages.get(timeout=10), target.messages.get(timeout=10)
+    finally:
+        fetcher.close()
+    assert first.error is not None and first.deliver is None
+    assert second.error is None and second.deliver is not None  # was: "Cannot operate on a closed database"
+    second.deliver()
+    with Store(demo_store, readonly=True) as store:
+        assert counted == [store.count()] and counted[0] > 0
