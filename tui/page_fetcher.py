@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import TypeVar
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from core.store.store import Store
+from core.store.store import Store, StoreError
 
 T = TypeVar("T")
 #: A queued job: its generation, and the work that returns how to deliver its answer.
@@ -74,8 +73,8 @@ class PageFetcher:
                 try:
                     deliver = job(store)
                 except Exception as exc:  # noqa: BLE001 - shown to the user, the table goes on
-                    if isinstance(exc, sqlite3.Error):  # the connection may stay failed: the next job opens another
-                        with contextlib.suppress(sqlite3.Error):
+                    if isinstance(exc, StoreError):  # the connection may stay failed: the next job opens another
+                        with contextlib.suppress(StoreError):
                             store.close()
                         store = None
                     self.target.post_message(self.Fetched(generation, None, exc))

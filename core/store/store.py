@@ -30,6 +30,9 @@ from core.store.writes import StoreWrites
 SELECT_COLUMNS = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
 #: Id sets a connection keeps (`Store.id_set`): the current view's and the one before.
 ID_SETS = 2
+#: What a failed read raises (a damaged or half-renamed file, an interrupted query): the UI
+#: catches it by this name, never by importing sqlite3 (the layer contract keeps SQL in the store).
+StoreError = sqlite3.Error
 #: Pages up to this many rows come back from SQLite as one JSON value (`Store.select`).
 PACKED_ROWS = 1000
 _COLUMN_NAMES = [c.strip() for c in EVENT_COLUMNS.split(",")]
