@@ -198,7 +198,7 @@ class ProcessAccessScreen(ListTreeScreen):
     def model_lines(self, model: Any) -> tuple[int | None, Lines[ListedRow]]:
         # Each line made when drawn (making all of them was a third of the view's time), and
         # the list ranked as far as they need (`AccessList`); the count may come after.
-        total, items = access_items(model.process_accesses())
+        total, items = access_items(model.process_accesses(), self.MAX_ROWS)
         return total, MadeLines(items, access_line, lambda row: row.cells)
 
     def count_later(self, model: Any) -> int:
@@ -206,12 +206,12 @@ class ProcessAccessScreen(ListTreeScreen):
 
     def counting_text(self, lines: int) -> str:
         text = "counting process accesses (Sysmon 10, 4656 on a process)..."
-        return text + (f", the first {MAX_ROWS:,} lines shown" if lines >= MAX_ROWS else "")
+        return text + (f", the first {self.MAX_ROWS:,} lines shown" if lines >= self.MAX_ROWS else "")
 
     def status_text(self, total: int, lines: int) -> str:
         text = f"{total:,} process accesses (Sysmon 10, 4656 on a process)"
-        if lines >= MAX_ROWS:
-            text += f", the first {MAX_ROWS:,} lines shown"
+        if lines >= self.MAX_ROWS:
+            text += f", the first {self.MAX_ROWS:,} lines shown"
         if not total:
             text += ": none in this log"
         return text
