@@ -36,7 +36,7 @@ from core.correlate.access import (
     targets_named,
 )
 from core.correlate.access_risk import RiskParts, risk_of, target_part
-from core.correlate.evidence import Ref, basename
+from core.correlate.evidence import SYSTEM_PID, Ref, basename
 from core.correlate.processes import EXACT, MISSING, Process
 
 if TYPE_CHECKING:
@@ -105,7 +105,8 @@ class AccessList(Sequence[AccessGroup]):
             self._risk[n] = target_part(name)[0] + parts.mask(s.granted)[0] + parts.source(s.source)[0]
             computer = computers.get(s.host) or computers.setdefault(s.host, model.computer_of(s.host))
             self._add(n, computer, target.label if target is not None else basename(s.target_image) or "?")
-        # Lone 4656s: their bucket, best risk, the names their groups may have.
+        # Lone 4656s: their bucket, best risk, the names their groups may have. Once per 4656
+        # of the log: dictionary look-ups only, the rest once per bucket, source or name.
         index = image_index(model)
         handles = model.handles
         first = len(self._sysmon)
@@ -113,7 +114,7 @@ class AccessList(Sequence[AccessGroup]):
         self._b_rows: list[list[int]] = []
         self._b_key: list[tuple[str, str]] = []
         best: list[int] = []
-        self._unnamed: dict[int, str] = {}  # lone 4656 -> its group's target while no instance is named
+        objects: list[set[str | None]] = []  # per bucket: its handles' object names
         self._b_selves: set[int] = set()  # buckets where a source may be the target
         self._b_swept: list[bool] = []
         self._b_of: list[int] = []  # lone 4656 -> its bucket
@@ -121,33 +122,39 @@ class AccessList(Sequence[AccessGroup]):
         #: target) or whose instances have that name (a label `name 0x...`).
         self._called: dict[str, dict[str, set[int]]] = {}
         self._labelled: dict[str, dict[str, set[int]]] = {}
-        names: dict[str | None, str] = {}
+        self._unnamed: dict[str | None, str] = {}  # object name -> the group's target while no instance is named
         own: dict[int, frozenset[str]] = {}
+        own_by_image: dict[tuple[str | None, bool], frozenset[str]] = {}
+        masks: dict[int | None, int] = {}
+        sources: dict[int, int] = {}
         for k, o in enumerate(self._lone):
-            computer = computers.get(o.host) or computers.setdefault(o.host, model.computer_of(o.host))
-            b = buckets.get((computer, o.target_image))
+            b = buckets.get((o.host, o.target_image))
             if b is None:
-                b = buckets[(computer, o.target_image)] = len(self._b_rows)
+                b = buckets[(o.host, o.target_image)] = len(self._b_rows)
+                computer = computers.get(o.host) or computers.setdefault(o.host, model.computer_of(o.host))
                 self._b_rows.append([])
                 self._b_key.append((computer, o.target_image))
                 self._b_swept.append(False)
                 best.append(0)
+                objects.append(set())
             self._b_rows[b].append(first + k)
             self._b_of.append(b)
-            risk = parts.mask(o.mask)[0] + parts.source(o.source)[0]
-            if risk > best[b]:
-                best[b] = risk
-            object_name = handles[o.handle].object_name
-            unnamed = names.get(object_name)
-            if unnamed is None:
-                unnamed = names[object_name] = basename(object_name) or "?"
-            self._unnamed[first + k] = unnamed
-            self._called.setdefault(computer.casefold(), {}).setdefault(unnamed, set()).add(b)
-            mine = own.get(o.source)
-            if mine is None:
-                mine = own[o.source] = _own_names(processes[o.source])
-            if o.target_image in mine:
+            mask = masks.get(o.mask)
+            if mask is None:
+                mask = masks[o.mask] = parts.mask(o.mask)[0]
+            source = sources.get(o.source)
+            if source is None:
+                source = sources[o.source] = parts.source(o.source)[0]
+                own[o.source] = _own_names(processes[o.source], own_by_image)
+            if mask + source > best[b]:
+                best[b] = mask + source
+            objects[b].add(handles[o.handle].object_name)
+            if o.target_image in own[o.source]:
                 self._b_selves.add(b)
+        for b, (computer, _) in enumerate(self._b_key):
+            by_name = self._called.setdefault(computer.casefold(), {})
+            for object_name in objects[b]:
+                by_name.setdefault(self._unnamed_of(object_name), set()).add(b)
         for b, (computer, image) in enumerate(self._b_key):
             called = index.names_of(computer, image)
             lsass = image == "lsass.exe" or any(target_part(name)[0] for name in called)
@@ -202,8 +209,16 @@ class AccessList(Sequence[AccessGroup]):
                 continue
             name = target.name if target is not None else o.target_image
             self._risk[row] = target_part(name)[0] + parts.mask(o.mask)[0] + parts.source(o.source)[0]
-            self._add(row, computer, target.label if target is not None else self._unnamed[row])
+            unnamed = self._unnamed_of(model.handles[o.handle].object_name) if target is None else ""
+            self._add(row, computer, target.label if target is not None else unnamed)
         self._b_selves.discard(b)
+
+    def _unnamed_of(self, object_name: str | None) -> str:
+        """The target of a 4656's group while no instance is named: its object's file name."""
+        unnamed = self._unnamed.get(object_name)
+        if unnamed is None:
+            unnamed = self._unnamed[object_name] = basename(object_name) or "?"
+        return unnamed
 
     def _adders(self, g: int) -> set[int]:
         """The buckets not swept yet that may add accesses to group `g`."""
@@ -389,10 +404,16 @@ def _make(listing: AccessList, row: int) -> ProcessAccess:
     return _open_access(listing._model, listing._lone[row - first], listing._named[row])  # noqa: SLF001
 
 
-def _own_names(p: Process) -> frozenset[str]:
-    """Every file name (case-folded) the image index may file instance `p` under, and more."""
-    paths = (p.image,) if p.names_at is None else tuple(n for n, _ in p.names_at)
-    return frozenset({p.name.casefold(), "?", "", *(basename(path).casefold() for path in paths)})
+def _own_names(p: Process, by_image: dict[tuple[str | None, bool], frozenset[str]]) -> frozenset[str]:
+    """Every file name (case-folded) the image index may file instance `p` under, and more
+    (remembered in `by_image` for the instances of one image path and no other name)."""
+    if p.names_at is None:
+        key = (p.image, not p.image and p.pid == SYSTEM_PID)
+        names = by_image.get(key)
+        if names is None:
+            names = by_image[key] = frozenset({p.name.casefold(), "?", "", basename(p.image).casefold()})
+        return names
+    return frozenset({p.name.casefold(), "?", "", *(basename(path).casefold() for path, _ in p.names_at)})
 
 
 def _sysmon_access(model: CorrelationModel, n: int) -> ProcessAccess:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.correlate.evidence import SYSTEM_PID
 from core.correlate.processes import Process
 from core.model.access import reads_process_memory, writes_process_memory
 
@@ -83,6 +84,7 @@ class RiskParts:
         self._processes = processes
         self._masks: dict[int | None, Part] = {}
         self._sources: dict[int | None, Part] = {}
+        self._by_key: dict[tuple[str | None, str | None, bool] | None, Part] = {}
 
     def mask(self, access: int | None) -> Part:
         part = self._masks.get(access)
@@ -93,5 +95,11 @@ class RiskParts:
     def source(self, index: int | None) -> Part:
         part = self._sources.get(index)
         if part is None:
-            part = self._sources[index] = source_part(self._processes[index] if index is not None else None)
+            p = self._processes[index] if index is not None else None
+            # What `source_part` reads of it: its image, user and name (the name by pid without an image).
+            key = None if p is None else (p.image, p.user, not p.image and p.pid == SYSTEM_PID)
+            part = self._by_key.get(key)
+            if part is None:
+                part = self._by_key[key] = source_part(p)
+            self._sources[index] = part
         return part
