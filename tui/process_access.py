@@ -30,6 +30,9 @@ from tui.stored_views import ListedRow, MadeRows, ViewRows
 #: Rows shown at most (groups, accesses and duplications together).
 MAX_ROWS = 20_000
 
+#: Lines ranked before the list shows (the first screen's, and some).
+FIRST_SCREEN = 100
+
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("Risk", 5),
     ("Source process", 22),
@@ -75,6 +78,8 @@ class AccessItems(Sequence[Item]):
     def __init__(self, listing: AccessList, limit: int = MAX_ROWS) -> None:
         self._listing = listing
         self._count = listing.line_count(limit)
+        if self._count:  # the first screen ranked here (a worker), not when the UI draws it
+            listing.item(min(self._count, FIRST_SCREEN) - 1)
 
     def __len__(self) -> int:
         return self._count

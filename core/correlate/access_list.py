@@ -335,11 +335,13 @@ class AccessList(Sequence[AccessGroup]):
             return self._sysmon_rows + len(self._lone) - self._selves
 
     def total(self) -> int:
-        """How many accesses the list holds (sweeps the buckets where a source may be its target)."""
-        with self._lock:
-            for b in sorted(self._b_selves):
-                self._sweep(b)
-            return self._sysmon_rows + len(self._lone) - self._selves
+        """How many accesses the list holds (sweeps the buckets where a source may be its target,
+        one at a time: the lines drawn meanwhile wait for one bucket at most)."""
+        while True:
+            with self._lock:
+                if not self._b_selves:
+                    return self._sysmon_rows + len(self._lone) - self._selves
+                self._sweep(min(self._b_selves))
 
     def line_count(self, limit: int) -> int:
         """How many lines the list's first `limit` make: `limit` at once when the accesses that
