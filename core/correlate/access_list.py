@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
 from core.correlate.access import (
+    _LISTED,
     AccessGroup,
     Named,
     ProcessAccess,
+    _named,
     _Open,
     image_index,
     rights_text,
-    targets_named,
 )
 from core.correlate.access_risk import RiskParts, risk_of, target_part
 from core.correlate.evidence import SYSTEM_PID, Ref, basename
@@ -79,7 +80,8 @@ class AccessList(Sequence[AccessGroup]):
         parts = self._parts = RiskParts(processes)
         nrows = len(self._sysmon) + len(self._lone)
         self._risk = [0] * nrows
-        self._named: dict[int, Named] = {}  # lone 4656 -> its target, once swept
+        self._alive: dict[int, tuple[int, ...]] = {}  # lone 4656 -> the instances alive, once swept
+        self._reasons: dict[tuple[int, tuple[int, ...]], Named] = {}  # (bucket, alive) -> its target named
         self._made: dict[int, ProcessAccess] = {}
         # groups: (computer folded, target) -> id; per id its key parts, rows and first row
         self._group_ids: dict[tuple[str, str], int] = {}
@@ -199,11 +201,17 @@ class AccessList(Sequence[AccessGroup]):
         computer, image = self._b_key[b]
         rows = self._b_rows[b]
         parts = self._parts
-        for row, named in zip(rows, targets_named(model, [(computer, image, lone[row - first].ref) for row in rows]),
-                              strict=True):
+        # `targets_named`'s sweep, each answer's reason (labels of the instances alive) made
+        # when its line is: most lines are never drawn.
+        found = image_index(model).first_alive(computer, image, [lone[row - first].ref.key for row in rows],
+                                               _LISTED + 1)
+        shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # 4656s close in time see the same ones alive
+        processes = model.processes
+        for row, alive in zip(rows, found, strict=True):
             o = lone[row - first]
-            target = named[0]
-            self._named[row] = named
+            seen = shared.setdefault(tuple(alive), tuple(alive))
+            self._alive[row] = seen
+            target = processes[seen[0]] if len(seen) == 1 else None
             if target is not None and target.index == o.source:
                 self._selves += 1
                 continue
@@ -212,6 +220,16 @@ class AccessList(Sequence[AccessGroup]):
             unnamed = self._unnamed_of(model.handles[o.handle].object_name) if target is None else ""
             self._add(row, computer, target.label if target is not None else unnamed)
         self._b_selves.discard(b)
+
+    def _named(self, row: int) -> Named:
+        """The target of lone 4656 `row` (swept), its confidence and reason (`targets_named`'s)."""
+        b = self._b_of[row - len(self._sysmon)]
+        alive = self._alive[row]
+        named = self._reasons.get((b, alive))
+        if named is None:
+            computer, image = self._b_key[b]
+            named = self._reasons[(b, alive)] = _named(self._model, computer, image, list(alive))
+        return named
 
     def _unnamed_of(self, object_name: str | None) -> str:
         """The target of a 4656's group while no instance is named: its object's file name."""
@@ -284,7 +302,7 @@ class AccessList(Sequence[AccessGroup]):
                     made = _sysmon_access(self._model, row)
                 else:
                     self._sweep(self._b_of[row - first])
-                    made = _open_access(self._model, self._lone[row - first], self._named[row])
+                    made = _open_access(self._model, self._lone[row - first], self._named(row))
                 self._made[row] = made
             return made
 
@@ -403,7 +421,7 @@ def _make(listing: AccessList, row: int) -> ProcessAccess:
     first = len(listing._sysmon)  # noqa: SLF001 - the list's own helper
     if row < first:
         return _sysmon_access(listing._model, row)  # noqa: SLF001
-    return _open_access(listing._model, listing._lone[row - first], listing._named[row])  # noqa: SLF001
+    return _open_access(listing._model, listing._lone[row - first], listing._named(row))  # noqa: SLF001
 
 
 def _own_names(p: Process, by_image: dict[tuple[str | None, bool], frozenset[str]]) -> frozenset[str]:

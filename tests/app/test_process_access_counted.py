@@ -5,6 +5,7 @@ first lines before every 4656's target is named, and its status line then counts
 from __future__ import annotations
 
 from pathlib import Path
+
 import pytest
 
 from bench.churn import build_churn_store
@@ -32,7 +33,7 @@ async def test_the_status_counts_every_access_once_the_first_lines_show(churn_st
     with Store(churn_store, readonly=True) as store:
         listing = AccessList(model_from_store(store))
         total = listing.total()
-        first = [g.target for g in listing][0]
+        first = next(g.target for g in listing)
     app = Harness(churn_store, ProcessAccessScreen)
     async with opened(app, (140, 30)) as pilot:
         screen = app.screen

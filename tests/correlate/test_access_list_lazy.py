@@ -5,7 +5,6 @@ The lines are those of the whole list ranked at once, in the same order."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
