@@ -3,7 +3,8 @@
 by risk (lsass first, rights that read memory, a non-system source, an unusual source image),
 with the access decoded (PROCESS_VM_READ...) and the 4690 duplications of the handle under it.
 
-The rows come from `model.process_accesses()` (`core.correlate.access`), stored with the log once
+The rows come from `model.process_accesses()` (`core.correlate.access_list`: ranked as far as the
+lines read need; the status line's count may follow the first screen), stored with the log once
 built, with each line's correlation tree (`tui.list_tree_view`, `tui.stored_views`); moving the
 cursor shows the row's correlation tree beside the list (read or built in a worker), `enter`
 moves into the tree and `enter` on a tree node jumps to its event. The app pushes
