@@ -6,8 +6,8 @@ its answers identical (not a timed benchmark):
 Builds the model from the store (default: the cached `bench/churn.py` store, read-only) and
 prints one SHA-256 per part: every process, handle and session instance (each field and each
 event it names, as `Ref`s), every model event's facts (its instances, notes and session), each
-4690's source choice, the Handles and Process access lists, and the attached events. Run it on
-two branches and compare the lines.
+4690's source choice, the Handles and Process access lists (the latter's lines too, as stored),
+and the attached events. Run it on two branches and compare the lines.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bench.correlation_views import _base  # noqa: E402
 from core.correlate.model import CorrelationModel, model_from_store  # noqa: E402
 from core.store.store import Store  # noqa: E402
+from tui.process_access import stored_access_rows  # noqa: E402
 
 #: The properties each instance type answers besides its fields (its events as `Ref`s).
 _PROPERTIES = {
@@ -58,6 +59,17 @@ def _digest(lines: Iterable[object]) -> str:
     return f"{h.hexdigest()[:16]} ({n})"
 
 
+def _lines(rows: Any) -> Iterable[object]:
+    """The Process access view's count and each line as stored (cells, styles and the line above it)."""
+    yield rows.total
+    for row in rows.rows:
+        yield row.store_id, [_text(cell) for cell in row.cells], _text(row.why)
+
+
+def _text(text: Any) -> object:
+    return text.plain, str(text.style), [(s.start, s.end, str(s.style)) for s in text.spans]
+
+
 def digests(model: CorrelationModel) -> dict[str, str]:
     """One digest per part of the model's answers."""
     facts = model._facts  # noqa: SLF001 - the per-event answers themselves
@@ -71,6 +83,7 @@ def digests(model: CorrelationModel) -> dict[str, str]:
         "source_choices": _digest(sorted(model._choices.items())),  # noqa: SLF001
         "duplications": _digest(model.handle_duplications()),
         "accesses": _digest(model.process_accesses()),
+        "access_lines": _digest(_lines(stored_access_rows(model))),
         "attachments": _digest(sorted(model.attachments.items())),
         "orphans": _digest(sorted(model._session_tracker.orphans.items())),  # noqa: SLF001
     }

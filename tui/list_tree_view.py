@@ -73,9 +73,9 @@ class ListTreeScreen(TreeViewScreen):
     class Listed(Message):
         """The list (from the store or the model): what it counts, its lines, or why none.
         From the store: `count` lines, of which `first` are read (the rest are read as they are
-        drawn); from the model: `made`."""
+        drawn); from the model: `made`, and `total` None while it is being counted."""
 
-        total: int
+        total: int | None
         partial: bool
         error: str | None
         made: Lines[ListedRow] | None = None
@@ -84,6 +84,12 @@ class ListTreeScreen(TreeViewScreen):
 
     class Building(Message):
         """The list is not stored: the worker builds the model (the status says so)."""
+
+    @dataclass
+    class Counted(Message):
+        """What the list counts, worked out after its first lines showed (`count_later`)."""
+
+        total: int
 
     @dataclass
     class TreeReady(Message):
@@ -99,6 +105,7 @@ class ListTreeScreen(TreeViewScreen):
         self._shown: int | None = None
         #: Whether the list was read from the store (its lines' trees are read from there too).
         self._stored = False
+        self._partial = False
 
     def compose(self) -> ComposeResult:
         body, table, tree, why = self.IDS
@@ -141,7 +148,7 @@ class ListTreeScreen(TreeViewScreen):
         """What the list is made of, from the model (subclasses): what is stored."""
         raise NotImplementedError
 
-    def model_lines(self, model: Any) -> tuple[int, Lines[ListedRow]]:
+    def model_lines(self, model: Any) -> tuple[int | None, Lines[ListedRow]]:
         """(what the list counts, its lines) from the model, shown before they are stored:
         subclasses make each line when it is drawn (`MadeLines`); here, all of `build_rows`."""
         built = self.build_rows(model)
@@ -150,6 +157,14 @@ class ListTreeScreen(TreeViewScreen):
 
     def status_text(self, total: int, lines: int) -> str:
         """The status line for a list counting `total` with `lines` lines shown (subclasses)."""
+        raise NotImplementedError
+
+    def counting_text(self, lines: int) -> str:
+        """The status line while what the list counts is being worked out (`count_later`)."""
+        return "counting..."
+
+    def count_later(self, model: Any) -> int:
+        """What the list counts when `model_lines` gave None (subclasses that do: in a worker)."""
         raise NotImplementedError
 
     @work(thread=True, exclusive=True, group="list-view")
@@ -173,7 +188,7 @@ class ListTreeScreen(TreeViewScreen):
         self.query_one("#view-status", Static).update(Text(BUILDING))
         self._follow_model_progress()
 
-    def on_model_ready(self, message: ModelReady[tuple[int, Lines[ListedRow]]]) -> None:
+    def on_model_ready(self, message: ModelReady[tuple[int | None, Lines[ListedRow]]]) -> None:
         if message.error or message.model is None or message.prepared is None:
             self._fill(self.Listed(0, message.partial, message.error or "no correlation model"))
             return
@@ -201,16 +216,39 @@ class ListTreeScreen(TreeViewScreen):
         lines.changed.append(self._lines_in)
         self._lines = lines
         table.show_lines(lines)
-        text = self.status_text(listed.total, min(lines.count, self.MAX_ROWS))
+        self._partial = listed.partial
+        status.update(self._status_line(listed.total, lines.count))
         if listed.partial:
-            text += "   (still loading: the list will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)
-        status.update(Text(text + "   enter: to the tree"))
+        if listed.total is None:
+            self._count()
         if not listed.partial and listed.made is not None:  # shown: now the tables can be written
             self.workspace.store_views_later(self.STORED_LIST, self.build_rows)
         if lines.count:
             table.move_cursor(row=0)
             self._show(0)
+
+    def _status_line(self, total: int | None, count: int) -> Text:
+        lines = min(count, self.MAX_ROWS)
+        text = self.counting_text(lines) if total is None else self.status_text(total, lines)
+        if self._partial:
+            text += "   (still loading: the list will be rebuilt)"
+        return Text(text + "   enter: to the tree")
+
+    @work(thread=True, exclusive=True, group="list-view-count")
+    def _count(self) -> None:
+        worker = get_current_worker()
+        try:
+            model, _partial = self.workspace.model()
+            total = self.count_later(model)
+        except ViewDataError:
+            return  # the list says why when it is rebuilt
+        if not worker.is_cancelled:
+            self.post_message(self.Counted(total))
+
+    def on_list_tree_screen_counted(self, message: ListTreeScreen.Counted) -> None:
+        if self._lines is not None:
+            self.query_one("#view-status", Static).update(self._status_line(message.total, self._lines.count))
 
     def _lines_in(self) -> None:
         """Lines read from the store: the highlighted one may be among them."""

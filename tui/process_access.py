@@ -3,7 +3,8 @@
 by risk (lsass first, rights that read memory, a non-system source, an unusual source image),
 with the access decoded (PROCESS_VM_READ...) and the 4690 duplications of the handle under it.
 
-The rows come from `model.process_accesses()` (`core.correlate.access`), stored with the log once
+The rows come from `model.process_accesses()` (`core.correlate.access_list`: ranked as far as the
+lines read need; the status line's count may follow the first screen), stored with the log once
 built, with each line's correlation tree (`tui.list_tree_view`, `tui.stored_views`); moving the
 cursor shows the row's correlation tree beside the list (read or built in a worker), `enter`
 moves into the tree and `enter` on a tree node jumps to its event. The app pushes
@@ -12,11 +13,13 @@ moves into the tree and `enter` on a tree node jumps to its event. The app pushe
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, cast, overload
 
 from rich.text import Text
 
+from core.correlate.access_list import AccessList, Item
 from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
 from tui.correlation import correlation_roots
@@ -27,8 +30,9 @@ from tui.stored_views import ListedRow, MadeRows, ViewRows
 
 #: Rows shown at most (groups, accesses and duplications together).
 MAX_ROWS = 20_000
-#: Duplications listed under one access at most.
-MAX_DUPLICATIONS = 50
+
+#: Lines ranked before the list shows (the first screen's, and some).
+FIRST_SCREEN = 100
 
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("Risk", 5),
@@ -66,28 +70,42 @@ def _when(ref: Any) -> Text:
     return Text(when[:19].replace("T", " ") if when else "no time")
 
 
-#: What a line of the list shows: ("group", its `AccessGroup`), ("access", an access) or
-#: ("dup", the event of a 4690 that duplicated the access above's handle).
-Item = tuple[str, Any]
+class AccessItems(Sequence[Item]):
+    """What the list's lines show, read from the model's `AccessList` as they are asked for: per
+    target a heading, then its accesses riskiest first, each followed by the 4690s that
+    duplicated its handle; the first `limit` lines. Cheap: the lines themselves are made by
+    `access_line` (when drawn, or all of them to be stored)."""
+
+    def __init__(self, listing: AccessList, limit: int = MAX_ROWS) -> None:
+        self._listing = listing
+        self._count = listing.line_count(limit)
+        if self._count:  # the first screen ranked here (a worker), not when the UI draws it
+            listing.item(min(self._count, FIRST_SCREEN) - 1)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Item: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Item]: ...
+
+    def __getitem__(self, index: int | slice) -> Item | list[Item]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        return self._listing.item(index % self._count)
+
+    def __iter__(self) -> Iterator[Item]:
+        return (self._listing.item(i) for i in range(self._count))
 
 
-def access_items(groups: list[Any], limit: int = MAX_ROWS) -> tuple[int, list[Item]]:
-    """(how many accesses, what the list's lines show): per target a heading, then its accesses
-    riskiest first, each followed by the 4690s that duplicated its handle. Cheap: the lines
-    themselves are made by `access_line` (when drawn, or all of them to be stored)."""
-    items: list[Item] = []
-    total = 0
-    for group in groups:
-        total += len(group.accesses)
-        if len(items) >= limit:
-            continue
-        items.append(("group", group))
-        for access in group.accesses:
-            if len(items) >= limit:
-                break
-            items.append(("access", access))
-            items.extend(("dup", ref) for ref in access.duplications[:MAX_DUPLICATIONS])
-    return total, items[:limit]
+def access_items(listing: AccessList, limit: int = MAX_ROWS) -> tuple[int | None, AccessItems]:
+    """(how many accesses, if known yet: `AccessList.total_known`; what the lines show)."""
+    items = AccessItems(listing, limit)
+    return listing.total_known(), items
 
 
 def access_line(item: Item) -> Row:
@@ -101,18 +119,12 @@ def access_line(item: Item) -> Row:
             _when(what), Text(str(what.record_id)), Text(""),
         ), Text(f"the handle of the access above, duplicated by 4690 record {what.record_id}"))
     group = what
-    first = group.accesses[0]
-    heading = f"{group.target}: {len(group.accesses)} access" + ("es" if len(group.accesses) != 1 else "")
+    first = group.first
+    heading = f"{group.target}: {group.count} access" + ("es" if group.count != 1 else "")
     return Row(first.evidence.store_id, (
         Text(str(group.risk), style="bold"), Text(""), Text(one_line(printable(heading), 60), style="bold"),
         Text(""), Text(""), Text(""), Text(""), Text(""), _cell(group.computer, COLUMNS[8][1]),
     ), Text(f"target {printable(group.target)} on {printable(group.computer)}: riskiest first"))
-
-
-def access_rows(groups: list[Any], limit: int = MAX_ROWS) -> tuple[int, list[Row]]:
-    """(how many accesses, the list's rows): `access_items`, each made into its line."""
-    total, items = access_items(groups, limit)
-    return total, [access_line(item) for item in items]
 
 
 def _access_row(access: Any) -> Row:
@@ -145,9 +157,10 @@ def _access_row(access: Any) -> Row:
 def stored_access_rows(model: Any) -> ViewRows:
     """What the view lists (and stores): the lines of the model's process accesses, and the
     correlation tree each line shows."""
-    total, items = access_items(list(model.process_accesses()))
+    listing = model.process_accesses()
+    items = AccessItems(listing)
     # Each line made as the writer reads it, none kept (`MadeRows`): all at once, 40 MB at 1M events.
-    return ViewRows(rows=MadeRows(items, access_line, _item_store_id), total=total,
+    return ViewRows(rows=MadeRows(items, access_line, _item_store_id), total=listing.total(),
                     event_tree=lambda stored: correlation_roots(model, stored))
 
 
@@ -158,7 +171,7 @@ def _item_store_id(item: Item) -> int | None:
         return cast(int | None, what.evidence.store_id)
     if kind == "dup":
         return cast(int | None, what.store_id)
-    return cast(int | None, what.accesses[0].evidence.store_id)
+    return cast(int | None, what.first.evidence.store_id)
 
 
 class AccessTable(ListTable):
@@ -188,15 +201,23 @@ class ProcessAccessScreen(ListTreeScreen):
     def build_rows(self, model: Any) -> ViewRows:
         return stored_access_rows(model)
 
-    def model_lines(self, model: Any) -> tuple[int, Lines[ListedRow]]:
-        # Each line made when drawn (making all of them was a third of the view's time).
-        total, items = access_items(list(model.process_accesses()))
+    def model_lines(self, model: Any) -> tuple[int | None, Lines[ListedRow]]:
+        # Each line made when drawn (making all of them was a third of the view's time), and
+        # the list ranked as far as they need (`AccessList`); the count may come after.
+        total, items = access_items(model.process_accesses(), self.MAX_ROWS)
         return total, MadeLines(items, access_line, lambda row: row.cells)
+
+    def count_later(self, model: Any) -> int:
+        return int(model.process_accesses().total())
+
+    def counting_text(self, lines: int) -> str:
+        text = "counting process accesses (Sysmon 10, 4656 on a process)..."
+        return text + (f", the first {self.MAX_ROWS:,} lines shown" if lines >= self.MAX_ROWS else "")
 
     def status_text(self, total: int, lines: int) -> str:
         text = f"{total:,} process accesses (Sysmon 10, 4656 on a process)"
-        if lines >= MAX_ROWS:
-            text += f", the first {MAX_ROWS:,} lines shown"
+        if lines >= self.MAX_ROWS:
+            text += f", the first {self.MAX_ROWS:,} lines shown"
         if not total:
             text += ": none in this log"
         return text

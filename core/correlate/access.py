@@ -9,13 +9,11 @@ the 4656 is logged 0 to 10 ms before its Sysmon 10, with the same access mask in
 other masks). A 4656 names its target only by image path (ObjectName), so its target process
 comes from its Sysmon twin, else from the instance of that image alive at the time.
 
-`process_accesses` lists them for the "Process access" view, grouped by target and ranked by
-risk: lsass first, then rights that read (or write) memory, a non-system source, an unusual
-source image. 4690 duplications of a 4656 handle hang under its row.
-
-Just over 500 lines: the tracker's join and the view's listing share the per-image index of
-instances by start and end (read a column at a time); split, that index would become a public
-structure of its own for two readers.
+`core.correlate.access_list` lists them for the "Process access" view, grouped by target and
+ranked by risk (`core.correlate.access_risk`): lsass first, then rights that read (or write)
+memory, a non-system source, an unusual source image. 4690 duplications of a 4656 handle hang
+under its row. Here: the tracker's join, the rows' types, and the per-image index of instances
+by start and end (read a column at a time) that names a 4656's target.
 """
 
 from __future__ import annotations
@@ -40,25 +38,13 @@ from core.correlate.processes import (
     basename,
     pid_text,
 )
-from core.model.access import process_rights, reads_process_memory, writes_process_memory
+from core.model.access import process_rights
 
 if TYPE_CHECKING:
     from core.correlate.model import CorrelationModel
 
 #: How far apart a Sysmon 10 and the 4656 of the same access may be logged (measured: 10 ms).
 ACCESS_WINDOW = TICKS_PER_SECOND // 2
-
-#: Images that routinely open other processes (anti-virus, the OS, monitoring): an access by one
-#: of them ranks below the same access by anything else.
-COMMON_ACCESSORS = frozenset({
-    "system", "smss.exe", "csrss.exe", "wininit.exe", "winlogon.exe", "services.exe", "lsass.exe", "svchost.exe",
-    "msmpeng.exe", "mrt.exe", "wmiprvse.exe", "taskmgr.exe", "vmtoolsd.exe", "sysmon.exe", "sysmon64.exe",
-    "searchindexer.exe", "searchprotocolhost.exe", "msiexec.exe", "trustedinstaller.exe", "tiworker.exe",
-    "sgrmbroker.exe", "securityhealthservice.exe", "nissrv.exe", "wermgr.exe", "werfault.exe", "conhost.exe",
-    "dwm.exe", "taskhostw.exe", "explorer.exe", "vmms.exe", "splunkd.exe", "winlogbeat.exe",
-})
-_SYSTEM_USERS = ("nt authority\\system", "nt authority\\local service", "nt authority\\network service")
-
 
 @dataclass(slots=True)
 class _Sysmon10:
@@ -210,102 +196,11 @@ class AccessGroup:
     accesses: tuple[ProcessAccess, ...]
 
 
-def risk_of(source: Process | None, target_name: str, access: int | None) -> tuple[int, tuple[str, ...]]:
-    """A rank for an access (higher first) and why: lsass (credentials) first, then rights that
-    read or write memory, a source that is not a system process, an unusual source image."""
-    score = 0
-    why: list[str] = []
-    if target_name.casefold() == "lsass.exe":
-        score += 100
-        why.append("target is lsass.exe (credentials)")
-    if access is not None and reads_process_memory(access):
-        score += 40
-        why.append("can read its memory")
-    if access is not None and writes_process_memory(access):
-        score += 20
-        why.append("can write its memory or start a thread in it")
-    image = (source.image or "") if source is not None else ""
-    user = (source.user or "").casefold() if source is not None else ""
-    outside = bool(image) and "\\windows\\" not in image.replace("/", "\\").casefold()
-    if outside or (user and user not in _SYSTEM_USERS and not user.endswith("$")):
-        score += 20
-        why.append("source is not a system process" + (f" ({source.user})" if source and source.user else ""))
-    name = source.name.casefold() if source is not None else "?"
-    if name not in COMMON_ACCESSORS:
-        score += 10
-        why.append(f"unusual source image {source.name if source else '?'}")
-    return score, tuple(why)
-
-
-def process_accesses(model: CorrelationModel) -> list[AccessGroup]:
-    """Every process access in the model, grouped by target, groups and rows by risk."""
-    rows = [*_sysmon_rows(model), *_open_rows(model)]
-    groups: dict[tuple[str, str], list[ProcessAccess]] = {}
-    for row in rows:
-        key = (row.computer.casefold(), row.target.label if row.target is not None else row.target_name)
-        groups.setdefault(key, []).append(row)
-    out: list[AccessGroup] = []
-    for (_, target), items in groups.items():
-        items.sort(key=lambda r: (-r.risk, r.evidence.key))
-        out.append(AccessGroup(target, items[0].computer, items[0].risk, tuple(items)))
-    out.sort(key=lambda g: (-g.risk, g.computer.casefold(), g.target.casefold()))
-    return out
-
-
 @functools.lru_cache(maxsize=4096)
-def _rights(mask: int | None) -> str:
+def rights_text(mask: int | None) -> str:
     """`process_rights`, remembered: a log asks for a few masks thousands of times (decoding
     them each time was a fifth of the view's time at a million events)."""
     return process_rights(mask) if mask is not None else "?"
-
-
-def _sysmon_rows(model: CorrelationModel) -> list[ProcessAccess]:
-    tracker = model.access_tracker
-    rows: list[ProcessAccess] = []
-    for s in tracker.sysmon:
-        if s.source is not None and s.source == s.target:
-            continue
-        source = model.processes[s.source] if s.source is not None else None
-        target = model.processes[s.target] if s.target is not None else None
-        twins = tracker.twins.get(s.ref.store_id, [])
-        twin = twins[0] if twins else None
-        handle = model.handles[twin.handle] if twin is not None and twin.handle is not None else None
-        name = target.name if target is not None else s.target_image
-        score, why = risk_of(source, name, s.granted)
-        rows.append(ProcessAccess(
-            computer=model.computer_of(s.host), evidence=s.ref, source=source,
-            source_pid=source.pid if source else None, target=target, target_pid=target.pid if target else None,
-            target_image=target.image if target else s.target_image,
-            target_confidence=EXACT if target is not None else MISSING,
-            target_reason="named by the Sysmon 10 (TargetProcessGuid, TargetProcessId)" if target is not None
-            else "the Sysmon 10 names no target process",
-            access=s.granted, rights=_rights(s.granted),
-            twin=twin, handle=handle.index if handle else None,
-            duplications=handle.duplications if handle is not None else (), risk=score, why_risky=why,
-        ))
-    return rows
-
-
-def _open_rows(model: CorrelationModel) -> list[ProcessAccess]:
-    """4656s on Process objects without a Sysmon twin (with one, the Sysmon row shows them)."""
-    tracker = model.access_tracker
-    lone = [o for o in tracker.opens if not tracker.twins.get(o.ref.store_id)]
-    named = targets_named(model, [(model.computer_of(o.host), o.target_image, o.ref) for o in lone])
-    rows: list[ProcessAccess] = []
-    for o, (target, confidence, reason) in zip(lone, named, strict=True):
-        handle = model.handles[o.handle]
-        source = model.processes[o.source]
-        if target is not None and target.index == source.index:
-            continue
-        score, why = risk_of(source, target.name if target else o.target_image, o.mask)
-        rows.append(ProcessAccess(
-            computer=model.computer_of(o.host), evidence=o.ref, source=source, source_pid=source.pid,
-            target=target, target_pid=target.pid if target else None,
-            target_image=handle.object_name, target_confidence=confidence, target_reason=reason,
-            access=o.mask, rights=_rights(o.mask), twin=None,
-            handle=handle.index, duplications=handle.duplications, risk=score, why_risky=why,
-        ))
-    return rows
 
 
 #: A 4656's target instance (None unless exactly one is alive), confidence and reason.
@@ -315,7 +210,7 @@ Named = tuple[Process | None, str, str]
 def process_named(model: CorrelationModel, computer: str, image: str, ref: Ref) -> Named:
     """The instance of the image file name `image` alive on `computer` at `ref` (a 4656 on a
     Process object names its target by path only), with the confidence and reason."""
-    return _named(model, computer, image, _image_index(model).alive(computer, image, ref.key))
+    return _named(model, computer, image, image_index(model).alive(computer, image, ref.key))
 
 
 def targets_named(model: CorrelationModel, asked: Sequence[tuple[str, str, Ref]]) -> list[Named]:
@@ -325,7 +220,7 @@ def targets_named(model: CorrelationModel, asked: Sequence[tuple[str, str, Ref]]
     by_image: dict[tuple[str, str], list[int]] = {}
     for n, (computer, image, _) in enumerate(asked):
         by_image.setdefault((computer, image), []).append(n)
-    index = _image_index(model)
+    index = image_index(model)
     out: list[Named] = [(None, MISSING, "")] * len(asked)
     for (computer, image), ns in by_image.items():
         found = index.first_alive(computer, image, [asked[n][2].key for n in ns], _LISTED + 1)
@@ -343,7 +238,8 @@ def targets_named(model: CorrelationModel, asked: Sequence[tuple[str, str, Ref]]
 _LISTED = 8
 
 
-def _image_index(model: CorrelationModel) -> ImageIndex:
+def image_index(model: CorrelationModel) -> ImageIndex:
+    """The model's `ImageIndex`, made on first use."""
     if model.by_image is None:
         model.by_image = ImageIndex(model.processes)
     return model.by_image
@@ -375,18 +271,43 @@ class ImageIndex:
 
     def __init__(self, processes: Sequence[Process]) -> None:
         names: dict[tuple[str, str], list[Process]] = {}
+        #: The names (`Process.name`, as logged) of the instances under each key.
+        called: dict[tuple[str, str], set[str]] = {}
         folded: dict[str | None, str] = {}  # image path -> folded file name: thousands share a path
+        # Most instances have one image path and no other name: grouped by (computer, path) first
+        # (no set, no folding per instance), each group then filed under its path's file name.
+        by_path: dict[tuple[str, str], list[Process]] = {}
         for p in processes:
+            image = p.image
+            if p.names_at is None and image:
+                procs = by_path.get((p.computer, image))
+                if procs is None:
+                    by_path[(p.computer, image)] = [p]
+                else:
+                    procs.append(p)
+                continue
             # `names_at` rather than `names`: the file names without making each naming record.
-            paths = (p.image,) if p.names_at is None else (n for n, _ in p.names_at)
-            own = {p.name.casefold() if not p.image else _folded(folded, p.image) or "?"}  # p.name, folded
+            paths = (image,) if p.names_at is None else (n for n, _ in p.names_at)
+            own = {p.name.casefold() if not image else _folded(folded, image) or "?"}  # p.name, folded
             for path in paths:
                 own.add(_folded(folded, path))
             computer = p.computer.casefold()
             for name in own:
                 names.setdefault((computer, name), []).append(p)
+                called.setdefault((computer, name), set()).add(p.name)
+        for (computer, image), procs in by_path.items():
+            name = procs[0].name  # basename(image) or "?": the same for the group
+            for key in {(computer.casefold(), _folded(folded, image) or "?"), (computer.casefold(),
+                                                                               _folded(folded, image))}:
+                names.setdefault(key, []).extend(procs)
+                called.setdefault(key, set()).add(name)
         self._by_name = names
+        self._called = called
         self._built: dict[tuple[str, str], _Lives] = {}
+
+    def names_of(self, computer: str, image: str) -> set[str]:
+        """The names (`Process.name`) of the instances `alive` may give for `image` on `computer`."""
+        return self._called.get((computer.casefold(), image.casefold()), set())
 
     def alive(self, computer: str, image: str, at: tuple[int, int]) -> list[int]:
         """Indexes (ascending) of the instances of `image` on `computer` with start <= at <= end."""
@@ -434,8 +355,7 @@ class _Lives:
     __slots__ = ("_tree", "ends", "indexes", "size", "starts")
 
     def __init__(self, procs: list[Process]) -> None:
-        # Each bound read once, all of them at once (`_bounds`); ties on start keep the
-        # instances' order, as `procs` is in index order.
+        # Each bound read once, all of them at once (`_bounds`); ties on start in index order.
         starts, ends = _bounds(procs, "start_at"), _bounds(procs, "end_at")
         items = sorted(zip((s or _BEFORE_LOG for s in starts), (p.index for p in procs),
                            (e or _AFTER_LOG for e in ends), strict=True))

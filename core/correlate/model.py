@@ -17,7 +17,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
-from core.correlate.access import AccessGroup, ImageIndex, process_accesses
+from core.correlate.access import ImageIndex
+from core.correlate.access_list import AccessList, process_accesses
 from core.correlate.attach import Attachment
 from core.correlate.chain import links_of
 from core.correlate.duplications import DuplicationList, duplication_list
@@ -222,7 +223,7 @@ class CorrelationModel:
         #: the correlation tables (another thread) ask for the same list; one lock each, so
         #: that neither waits for the other list.
         self._duplications: DuplicationList | None = None
-        self._accesses: list[AccessGroup] | None = None
+        self._accesses: AccessList | None = None
         self._duplications_lock = threading.Lock()
         self._accesses_lock = threading.Lock()
 
@@ -245,9 +246,9 @@ class CorrelationModel:
         s = self.sessions[c.session] if c.session is not None else None
         return SessionLink(lid, s, c.confidence, c.reason, c.user)
 
-    def process_accesses(self) -> list[AccessGroup]:
+    def process_accesses(self) -> AccessList:
         """Every handle a process opened to another, grouped by target, riskiest first
-        (`core.correlate.access`). Made once, then shared: do not change the list."""
+        (`core.correlate.access_list`: ranked as read). Made once, then shared."""
         with self._accesses_lock:
             if self._accesses is None:
                 self._accesses = process_accesses(self)

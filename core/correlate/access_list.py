@@ -1,0 +1,481 @@
+"""The Process access list, ranked and grouped as it is read.
+
+The list (`AccessList`, what `CorrelationModel.process_accesses` gives) is every access grouped
+by target, groups and the accesses in each riskiest first (`core.correlate.access` says what an
+access is). Naming a lone 4656's target needs the lives of every instance of its image (a sweep
+through time per image); done for all of them before the first line, that was most of the
+view's 6 s at ten million events, and grew with the log. Here a cheap pass first takes each
+access's risk without its target (the target only adds lsass's 100, and only an image some
+instance called lsass can) and files the 4656s by (computer, image): a "bucket". Groups come
+out of a heap in the list's order; a bucket enters it at the best key any of its groups could
+have, and is swept when it reaches the top, so the first screen sweeps the lsass buckets and
+not the others. A group leaves only once every bucket that could add to it is swept. What the
+status line counts (accesses, less those of a process to itself) waits for the buckets where a
+source opens an instance of its own image (`total`, `total_known`).
+
+The order is the eager list's: groups by (risk, computer, target) case-folded, ties in order of
+their first access (Sysmon 10s in log order, then the lone 4656s); accesses by risk then time.
+Thread-safe (the view and the tables' writer read it at once): one lock, each bucket swept once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, overload
+
+from core.correlate.access import (
+    _LISTED,
+    AccessGroup,
+    Named,
+    ProcessAccess,
+    _named,
+    _Open,
+    image_index,
+    rights_text,
+)
+from core.correlate.access_risk import RiskParts, risk_of, target_part
+from core.correlate.evidence import SYSTEM_PID, Ref, basename
+from core.correlate.processes import EXACT, MISSING, Process
+
+if TYPE_CHECKING:
+    from core.correlate.model import CorrelationModel
+
+#: Duplications listed under one access at most.
+MAX_DUPLICATIONS = 50
+#: Marks the end of a label's name: `cmd.exe 0x8cc (2252)` (`Process.label`).
+_LABEL = " 0x"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupHead:
+    """A group's heading line: its target, computer, risk, how many accesses, the first."""
+
+    target: str
+    computer: str
+    risk: int
+    count: int
+    first: ProcessAccess
+
+
+#: What a line shows: ("group", `GroupHead`), ("access", `ProcessAccess`) or ("dup", the `Ref`
+#: of a 4690 that duplicated the handle of the access above).
+Item = tuple[str, Any]
+
+
+class AccessList(Sequence[AccessGroup]):
+    """See the module docstring. As a sequence: the `AccessGroup`s, each made when read (not
+    kept); `line_count`, `item` and `total` are what the view reads."""
+
+    def __init__(self, model: CorrelationModel) -> None:
+        self._model = model
+        tracker = model.access_tracker
+        self._sysmon = tracker.sysmon
+        twins = tracker.twins
+        self._lone = [o for o in tracker.opens if not twins.get(o.ref.store_id)] if twins else list(tracker.opens)
+        self._lock = threading.RLock()
+        processes = model.processes
+        parts = self._parts = RiskParts(processes)
+        nrows = len(self._sysmon) + len(self._lone)
+        self._risk = [0] * nrows
+        self._alive: dict[int, tuple[int, ...]] = {}  # lone 4656 -> the instances alive, once swept
+        self._reasons: dict[tuple[int, tuple[int, ...]], Named] = {}  # (bucket, alive) -> its target named
+        self._made: dict[int, ProcessAccess] = {}
+        # groups: (computer folded, target) -> id; per id its key parts, rows and first row
+        self._group_ids: dict[tuple[str, str], int] = {}
+        self._g_key: list[tuple[str, str]] = []
+        self._g_rows: list[list[int]] = []
+        self._g_risk: list[int] = []
+        self._g_first: list[int] = []
+        self._g_version: list[int] = []
+        self._heap: list[tuple[int, str, str, int, int, int, int]] = []
+        self._order: list[int] = []  # groups in list order, as they leave the heap
+        self._sorted: dict[int, list[int]] = {}  # a group left: its rows in order
+        self._lines: list[tuple[int, int, int]] = []  # (group, row or -1, duplication or -1)
+        self._laid = (0, -1)  # where `_lines` goes on: (group in `_order`, its next row or -1: its heading)
+        self._selves = 0
+        self._sysmon_rows = 0
+        computers: dict[str, str] = {}
+        for n, s in enumerate(self._sysmon):
+            if s.source is not None and s.source == s.target:
+                continue
+            self._sysmon_rows += 1
+            target = processes[s.target] if s.target is not None else None
+            name = target.name if target is not None else s.target_image
+            self._risk[n] = target_part(name)[0] + parts.mask(s.granted)[0] + parts.source(s.source)[0]
+            computer = computers.get(s.host) or computers.setdefault(s.host, model.computer_of(s.host))
+            self._add(n, computer, target.label if target is not None else basename(s.target_image) or "?")
+        # Lone 4656s: their bucket, best risk, the names their groups may have. Once per 4656
+        # of the log: dictionary look-ups only, the rest once per bucket, source or name.
+        index = image_index(model)
+        handles = model.handles
+        first = len(self._sysmon)
+        buckets: dict[tuple[str, str], int] = {}
+        self._b_rows: list[list[int]] = []
+        self._b_key: list[tuple[str, str]] = []
+        best: list[int] = []
+        objects: list[set[str | None]] = []  # per bucket: its handles' object names
+        self._b_selves: set[int] = set()  # buckets where a source may be the target
+        self._b_swept: list[bool] = []
+        self._b_of: list[int] = []  # lone 4656 -> its bucket
+        #: Per computer folded: a name -> the buckets whose groups may be called that (unnamed
+        #: target) or whose instances have that name (a label `name 0x...`).
+        self._called: dict[str, dict[str, set[int]]] = {}
+        self._labelled: dict[str, dict[str, set[int]]] = {}
+        self._unnamed: dict[str | None, str] = {}  # object name -> the group's target while no instance is named
+        own: dict[int, frozenset[str]] = {}
+        own_by_image: dict[tuple[str | None, bool], frozenset[str]] = {}
+        masks: dict[int | None, int] = {}
+        sources: dict[int, int] = {}
+        for k, o in enumerate(self._lone):
+            b = buckets.get((o.host, o.target_image))
+            if b is None:
+                b = buckets[(o.host, o.target_image)] = len(self._b_rows)
+                computer = computers.get(o.host) or computers.setdefault(o.host, model.computer_of(o.host))
+                self._b_rows.append([])
+                self._b_key.append((computer, o.target_image))
+                self._b_swept.append(False)
+                best.append(0)
+                objects.append(set())
+            self._b_rows[b].append(first + k)
+            self._b_of.append(b)
+            mask = masks.get(o.mask)
+            if mask is None:
+                mask = masks[o.mask] = parts.mask(o.mask)[0]
+            source = sources.get(o.source)
+            if source is None:
+                source = sources[o.source] = parts.source(o.source)[0]
+                own[o.source] = _own_names(processes[o.source], own_by_image)
+            if mask + source > best[b]:
+                best[b] = mask + source
+            objects[b].add(handles[o.handle].object_name)
+            if o.target_image in own[o.source]:
+                self._b_selves.add(b)
+        for b, (computer, _) in enumerate(self._b_key):
+            by_name = self._called.setdefault(computer.casefold(), {})
+            for object_name in objects[b]:
+                by_name.setdefault(self._unnamed_of(object_name), set()).add(b)
+        for b, (computer, image) in enumerate(self._b_key):
+            called = index.names_of(computer, image)
+            lsass = image == "lsass.exe" or any(target_part(name)[0] for name in called)
+            labelled = self._labelled.setdefault(computer.casefold(), {})
+            for name in called:
+                labelled.setdefault(name, set()).add(b)
+            # The best key any of its groups may have: its best risk, any target.
+            heapq.heappush(self._heap, (-(best[b] + (100 if lsass else 0)), computer.casefold(), "", 0, 0, b, 0))
+        self._candidates = sum(len(self._b_rows[b]) for b in self._b_selves)
+
+    # -- the groups, in order -----------------------------------------------------------------
+
+    def _add(self, row: int, computer: str, target: str) -> None:
+        """File `row` in the group of `target` on `computer`: the heap holds the group at its
+        current key (an entry of an older key is dropped when it comes up: `_g_version`)."""
+        key = (computer.casefold(), target)
+        g = self._group_ids.get(key)
+        risk = self._risk[row]
+        if g is None:
+            g = self._group_ids[key] = len(self._g_key)
+            self._g_key.append(key)
+            self._g_rows.append([row])
+            self._g_risk.append(risk)
+            self._g_first.append(row)
+            self._g_version.append(0)
+        else:
+            self._g_rows[g].append(row)
+            if risk <= self._g_risk[g] and row >= self._g_first[g]:
+                return  # its key is the same
+            self._g_risk[g] = max(self._g_risk[g], risk)
+            self._g_first[g] = min(self._g_first[g], row)
+            self._g_version[g] += 1
+        heapq.heappush(self._heap, (-self._g_risk[g], key[0], target.casefold(), 1, self._g_first[g], g,
+                                    self._g_version[g]))
+
+    def _sweep(self, b: int) -> None:
+        """Name the targets of bucket `b`'s 4656s and file them in their groups."""
+        if self._b_swept[b]:
+            return
+        self._b_swept[b] = True
+        model, lone, first = self._model, self._lone, len(self._sysmon)
+        computer, image = self._b_key[b]
+        rows = self._b_rows[b]
+        parts = self._parts
+        # `targets_named`'s sweep, each answer's reason (labels of the instances alive) made
+        # when its line is: most lines are never drawn.
+        found = image_index(model).first_alive(computer, image, [lone[row - first].ref.key for row in rows],
+                                               _LISTED + 1)
+        shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # 4656s close in time see the same ones alive
+        processes = model.processes
+        for row, alive in zip(rows, found, strict=True):
+            o = lone[row - first]
+            seen = shared.setdefault(tuple(alive), tuple(alive))
+            self._alive[row] = seen
+            target = processes[seen[0]] if len(seen) == 1 else None
+            if target is not None and target.index == o.source:
+                self._selves += 1
+                continue
+            name = target.name if target is not None else o.target_image
+            self._risk[row] = target_part(name)[0] + parts.mask(o.mask)[0] + parts.source(o.source)[0]
+            unnamed = self._unnamed_of(model.handles[o.handle].object_name) if target is None else ""
+            self._add(row, computer, target.label if target is not None else unnamed)
+        self._b_selves.discard(b)
+
+    def _named(self, row: int) -> Named:
+        """The target of lone 4656 `row` (swept), its confidence and reason (`targets_named`'s)."""
+        b = self._b_of[row - len(self._sysmon)]
+        alive = self._alive[row]
+        named = self._reasons.get((b, alive))
+        if named is None:
+            computer, image = self._b_key[b]
+            named = self._reasons[(b, alive)] = _named(self._model, computer, image, list(alive))
+        return named
+
+    def _unnamed_of(self, object_name: str | None) -> str:
+        """The target of a 4656's group while no instance is named: its object's file name."""
+        unnamed = self._unnamed.get(object_name)
+        if unnamed is None:
+            unnamed = self._unnamed[object_name] = basename(object_name) or "?"
+        return unnamed
+
+    def _adders(self, g: int) -> set[int]:
+        """The buckets not swept yet that may add accesses to group `g`."""
+        computer, target = self._g_key[g]
+        found: set[int] = set(self._called.get(computer, {}).get(target, ()))
+        labelled = self._labelled.get(computer, {})
+        at = target.find(_LABEL)
+        while at >= 0:
+            found |= labelled.get(target[:at], set())
+            at = target.find(_LABEL, at + 1)
+        return {b for b in found if not self._b_swept[b]}
+
+    def _next_group(self) -> bool:
+        """Put the next group in list order into `_order`; False once there is none."""
+        heap = self._heap
+        while heap:
+            _, _, _, kind, _, ident, version = heap[0]
+            if kind == 0:
+                heapq.heappop(heap)
+                self._sweep(ident)
+                continue
+            if version != self._g_version[ident]:
+                heapq.heappop(heap)
+                continue
+            adders = self._adders(ident)
+            if adders:
+                for b in sorted(adders):
+                    self._sweep(b)
+                continue
+            heapq.heappop(heap)
+            self._order.append(ident)
+            self._g_version[ident] = -1
+            return True
+        return False
+
+    def _group(self, n: int) -> int | None:
+        """The id of the n-th group in list order (None past the last)."""
+        while len(self._order) <= n:
+            if not self._next_group():
+                return None
+        return self._order[n]
+
+    def _rows_of(self, g: int) -> list[int]:
+        rows = self._sorted.get(g)
+        if rows is None:
+            risk, key = self._risk, self._ref
+            rows = self._sorted[g] = sorted(self._g_rows[g], key=lambda r: (-risk[r], key(r).key, r))
+        return rows
+
+    def _ref(self, row: int) -> Ref:
+        first = len(self._sysmon)
+        return self._sysmon[row].ref if row < first else self._lone[row - first].ref
+
+    # -- what is read ---------------------------------------------------------------------------
+
+    def access(self, row: int) -> ProcessAccess:
+        """The access of row `row` (made once)."""
+        with self._lock:
+            made = self._made.get(row)
+            if made is None:
+                first = len(self._sysmon)
+                if row < first:
+                    made = _sysmon_access(self._model, row)
+                else:
+                    self._sweep(self._b_of[row - first])
+                    made = _open_access(self._model, self._lone[row - first], self._named(row))
+                self._made[row] = made
+            return made
+
+    def __len__(self) -> int:
+        with self._lock:
+            while self._next_group():
+                pass
+            return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> AccessGroup: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[AccessGroup]: ...
+
+    def __getitem__(self, index: int | slice) -> AccessGroup | list[AccessGroup]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        with self._lock:
+            if index < 0:
+                index += len(self)
+            g = self._group(index) if index >= 0 else None
+            if g is None:
+                raise IndexError(index)
+            rows = self._rows_of(g)
+            accesses = tuple(self._access_of(row) for row in rows)
+            return AccessGroup(self._g_key[g][1], accesses[0].computer, self._g_risk[g], accesses)
+
+    def _access_of(self, row: int) -> ProcessAccess:
+        made = self._made.get(row)
+        return made if made is not None else _make(self, row)
+
+    def __iter__(self) -> Iterator[AccessGroup]:
+        n = 0
+        while True:
+            try:
+                group = self[n]
+            except IndexError:
+                return
+            yield group
+            n += 1
+
+    def total_known(self) -> int | None:
+        """How many accesses the list holds, if known without sweeping more buckets."""
+        with self._lock:
+            if self._b_selves:
+                return None
+            return self._sysmon_rows + len(self._lone) - self._selves
+
+    def total(self) -> int:
+        """How many accesses the list holds (sweeps the buckets where a source may be its target,
+        one at a time: the lines drawn meanwhile wait for one bucket at most)."""
+        while True:
+            with self._lock:
+                if not self._b_selves:
+                    return self._sysmon_rows + len(self._lone) - self._selves
+                self._sweep(min(self._b_selves))
+
+    def line_count(self, limit: int) -> int:
+        """How many lines the list's first `limit` make: `limit` at once when the accesses that
+        cannot be of a process to itself alone fill it."""
+        with self._lock:
+            if self._sysmon_rows + len(self._lone) - self._candidates >= limit:
+                return limit
+            self._lay_out(limit)
+            return min(len(self._lines), limit)
+
+    def item(self, line: int) -> Item:
+        """What line `line` shows (IndexError past the last)."""
+        with self._lock:
+            self._lay_out(line + 1)
+            if line >= len(self._lines):
+                raise IndexError(line)
+            g, row, dup = self._lines[line]
+            if row < 0:
+                rows = self._rows_of(g)
+                first = self.access(rows[0])
+                return "group", GroupHead(self._g_key[g][1], first.computer, self._g_risk[g], len(rows), first)
+            access = self.access(row)
+            return ("access", access) if dup < 0 else ("dup", access.duplications[dup])
+
+    def _lay_out(self, lines: int) -> None:
+        """Lay out lines until there are `lines` (or no more): a group's heading, then each of
+        its accesses followed by the 4690s that duplicated its handle."""
+        out = self._lines
+        at, next_row = self._laid
+        while len(out) < lines:
+            if at >= len(self._order) and not self._next_group():
+                break
+            g = self._order[at]
+            rows = self._rows_of(g)
+            if next_row < 0:
+                out.append((g, -1, -1))
+                next_row = 0
+            while next_row < len(rows) and len(out) < lines:
+                row = rows[next_row]
+                out.append((g, row, -1))
+                out.extend((g, row, j) for j in range(min(self._duplicated(row), MAX_DUPLICATIONS)))
+                next_row += 1
+            if next_row >= len(rows):
+                at, next_row = at + 1, -1
+        self._laid = (at, next_row)
+
+    def _duplicated(self, row: int) -> int:
+        """How many 4690s duplicated the handle of row `row`'s access (without making it)."""
+        model, first = self._model, len(self._sysmon)
+        if row >= first:
+            return len(model.handles[self._lone[row - first].handle].duplications)
+        twins = model.access_tracker.twins.get(self._sysmon[row].ref.store_id, [])
+        twin = twins[0] if twins else None
+        return len(model.handles[twin.handle].duplications) if twin is not None and twin.handle is not None else 0
+
+
+def _make(listing: AccessList, row: int) -> ProcessAccess:
+    """An access made for a group read whole (not kept: the digest reads every one)."""
+    first = len(listing._sysmon)  # noqa: SLF001 - the list's own helper
+    if row < first:
+        return _sysmon_access(listing._model, row)  # noqa: SLF001
+    return _open_access(listing._model, listing._lone[row - first], listing._named(row))  # noqa: SLF001
+
+
+def _own_names(p: Process, by_image: dict[tuple[str | None, bool], frozenset[str]]) -> frozenset[str]:
+    """Every file name (case-folded) the image index may file instance `p` under, and more
+    (remembered in `by_image` for the instances of one image path and no other name)."""
+    if p.names_at is None:
+        key = (p.image, not p.image and p.pid == SYSTEM_PID)
+        names = by_image.get(key)
+        if names is None:
+            names = by_image[key] = frozenset({p.name.casefold(), "?", "", basename(p.image).casefold()})
+        return names
+    return frozenset({p.name.casefold(), "?", "", *(basename(path).casefold() for path, _ in p.names_at)})
+
+
+def _sysmon_access(model: CorrelationModel, n: int) -> ProcessAccess:
+    """The access of the n-th Sysmon 10 (its target named by the event itself)."""
+    tracker = model.access_tracker
+    s = tracker.sysmon[n]
+    source = model.processes[s.source] if s.source is not None else None
+    target = model.processes[s.target] if s.target is not None else None
+    twins = tracker.twins.get(s.ref.store_id, [])
+    twin = twins[0] if twins else None
+    handle = model.handles[twin.handle] if twin is not None and twin.handle is not None else None
+    name = target.name if target is not None else s.target_image
+    score, why = risk_of(source, name, s.granted)
+    return ProcessAccess(
+        computer=model.computer_of(s.host), evidence=s.ref, source=source,
+        source_pid=source.pid if source else None, target=target, target_pid=target.pid if target else None,
+        target_image=target.image if target else s.target_image,
+        target_confidence=EXACT if target is not None else MISSING,
+        target_reason="named by the Sysmon 10 (TargetProcessGuid, TargetProcessId)" if target is not None
+        else "the Sysmon 10 names no target process",
+        access=s.granted, rights=rights_text(s.granted),
+        twin=twin, handle=handle.index if handle else None,
+        duplications=handle.duplications if handle is not None else (), risk=score, why_risky=why,
+    )
+
+
+def _open_access(model: CorrelationModel, o: _Open, named: Named) -> ProcessAccess:
+    """The access of a 4656 on a Process object without a Sysmon twin, its target `named`."""
+    target, confidence, reason = named
+    handle = model.handles[o.handle]
+    source = model.processes[o.source]
+    score, why = risk_of(source, target.name if target else o.target_image, o.mask)
+    return ProcessAccess(
+        computer=model.computer_of(o.host), evidence=o.ref, source=source, source_pid=source.pid,
+        target=target, target_pid=target.pid if target else None,
+        target_image=handle.object_name, target_confidence=confidence, target_reason=reason,
+        access=o.mask, rights=rights_text(o.mask), twin=None,
+        handle=handle.index, duplications=handle.duplications, risk=score, why_risky=why,
+    )
+
+
+def process_accesses(model: CorrelationModel) -> AccessList:
+    """Every process access in the model, grouped by target, groups and rows by risk (made as
+    read: see the module docstring)."""
+    return AccessList(model)

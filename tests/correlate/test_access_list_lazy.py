@@ -1,0 +1,87 @@
+"""The Process access view ranks its list as far as the lines drawn need (issue 18): opening it
+names the targets of the 4656s of the riskiest buckets (lsass), makes the accesses of the lines
+drawn, and nothing more; at ten million events naming every 4656's target first took 6 s.
+The lines are those of the whole list ranked at once, in the same order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench.churn import build_churn_store
+from core.correlate.access import ImageIndex, ProcessAccess
+from core.correlate.model import CorrelationModel, model_from_store
+from core.store.store import Store
+from tui.process_access import ProcessAccessScreen
+
+#: Lines the screen lists in these tests (20,000 in the app): fewer than the log's accesses.
+LINES = 40
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> CorrelationModel:
+    db = tmp_path_factory.mktemp("churn") / "churn.sqlite"
+    build_churn_store(db, 20_000, seed=7)
+    with Store(db, readonly=True) as store:
+        return model_from_store(store)
+
+
+def _screen() -> ProcessAccessScreen:
+    screen = object.__new__(ProcessAccessScreen)
+    screen.MAX_ROWS = LINES  # type: ignore[misc]
+    return screen
+
+
+def _shown(lines: Any, count: int) -> list[tuple[object, ...]]:
+    out = []
+    for n in range(count):
+        row = lines.line(n)
+        out.append((row.store_id, tuple(cell.plain for cell in row.cells), row.why.plain))
+    return out
+
+
+def test_opening_the_list_makes_only_the_accesses_drawn(model: CorrelationModel,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    lone = len(model.access_tracker.opens)
+    assert lone > 5 * LINES  # the log has many more accesses than the screen lists
+    made: list[int] = []
+    real_init = ProcessAccess.__init__
+
+    def counted(self: ProcessAccess, *args: Any, **kwargs: Any) -> None:
+        made.append(1)
+        real_init(self, *args, **kwargs)
+
+    asked: list[int] = []
+    real_first_alive = ImageIndex.first_alive
+
+    def sweeping(self: ImageIndex, computer: str, image: str, ats: list[tuple[int, int]], limit: int) -> Any:
+        asked.append(len(ats))
+        return real_first_alive(self, computer, image, ats, limit)
+
+    monkeypatch.setattr(ProcessAccess, "__init__", counted)
+    monkeypatch.setattr(ImageIndex, "first_alive", sweeping)
+    model._accesses = None  # noqa: SLF001 - a fresh list
+    _total, lines = _screen().model_lines(model)
+    _shown(lines, 25)  # the first screen drawn
+    assert len(made) <= 25
+    assert sum(asked) < lone / 4  # the lsass 4656s named, not every one
+    assert lines.count == LINES
+
+
+def test_the_first_lines_are_those_of_the_whole_list_ranked_at_once(model: CorrelationModel) -> None:
+    from core.correlate.access_list import AccessList
+    from tui.process_access import access_items, access_line
+
+    _, everything = access_items(AccessList(model), 10**9)
+    whole = list(everything)
+    assert len(whole) > LINES
+    screen_model = model
+    screen_model._accesses = None  # noqa: SLF001 - a fresh list, read lazily
+    total, lines = _screen().model_lines(screen_model)
+    assert _shown(lines, LINES) == [(r.store_id, tuple(c.plain for c in r.cells), r.why.plain)
+                                    for r in map(access_line, whole[:LINES])]
+    # What the status line counts, once counted, is what the whole list holds.
+    counted = _screen().count_later(screen_model) if total is None else total
+    assert counted == AccessList(model).total() == sum(1 for kind, _ in whole if kind == "access")
+    assert [g.target for g in AccessList(model)] == [g.target for g in screen_model.process_accesses()]
