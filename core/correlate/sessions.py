@@ -25,9 +25,11 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
 from core.correlate.refcolumn import RefColumn, RefSource
+from core.correlate.session_columns import NOTHING_SAID, SessionColumns
 from core.model.sids import LOGON_TYPES
 from core.model.values import as_int
 
@@ -140,32 +142,6 @@ class SessionChoice:
     user: str | None
 
 
-@dataclass(slots=True)
-class _Session:
-    index: int
-    host: str
-    computer: str
-    logon_id: int
-    first_seen: Ref
-    logon: Ref | None = None
-    logoffs: list[Ref] = field(default_factory=list)
-    privileges: Ref | None = None
-    #: Positions of `logon`, `logoffs`, `privileges` in the facts table (what `Session` keeps).
-    logon_at: int = -1
-    logoffs_at: array[int] = field(default_factory=lambda: array("q"))
-    privileges_at: int = -1
-    user: str | None = None
-    user_sid: str | None = None
-    logon_type: str | None = None
-    ip: str | None = None
-    workstation: str | None = None
-    auth_package: str | None = None
-    lm_package: str | None = None
-    logon_process: str | None = None
-    elevated_token: bool | None = None
-    linked_logon_id: int | None = None
-
-
 @functools.lru_cache(maxsize=4096)
 def user_name(domain: str | None, name: str | None) -> str | None:
     """`DOMAIN\\name` (or the name alone), None for no account. Cached: every event of a
@@ -178,15 +154,41 @@ def user_name(domain: str | None, name: str | None) -> str | None:
 
 class SessionTracker:
     """Builds sessions from 4624/4634/4647 in time order; 4672s and references are resolved
-    in `finish`, once every 4624 is known."""
+    in `finish`, once every 4624 is known.
+
+    While the scan runs the sessions are rows of columns (`core.correlate.session_columns`), no
+    object each; `finish` makes the frozen `Session`s from them and drops them, keeping only what
+    finds a session again for the events linked afterwards (`choose`): its computer, where it
+    starts, and the sessions sorted by logon id (about 24 bytes a session)."""
+
+    #: Answers remembered by what they were made from (`_memo`), and the last answer per
+    #: computer, logon id and user (`_last`), at most: the events of a session mostly follow
+    #: each other, and kept for every session the two took ~0.5 KB a session until the model
+    #: was made (tens of MB for a busy server's log).
+    REMEMBERED = 1 << 14
 
     def __init__(self) -> None:
-        self.sessions: list[_Session] = []
-        #: The frozen sessions once `finish` made them: `choose` reads those afterwards, and the
-        #: scan's copies are dropped (the model keeps the tracker to link events outside the scan).
+        #: The sessions while the scan runs (None once `finish` made the frozen ones).
+        self._columns: SessionColumns | None = SessionColumns()
+        #: The frozen sessions once `finish` made them, and the facts table their events are in.
         self._frozen: tuple[Session, ...] | None = None
-        self._by_key: dict[tuple[str, int], list[tuple[tuple[int, int], int]]] = {}
-        self._privileges: list[tuple[str, str, int, Ref, str | None, int]] = []
+        self._facts: RefSource | None = None
+        #: Session indexes per (host, logon id), sorted by start (while the scan runs); then,
+        #: sorted by (logon id, start): the logon ids (`_sorted_ids`) and indexes (`_sorted`).
+        self._by_key: dict[tuple[str, int], list[int]] = {}
+        self._sorted_ids: Sequence[int] = array("q")
+        self._sorted: array[int] = array("i")
+        #: Where each session starts (its position in the facts table) and its place (index of
+        #: its (host, computer)), kept after `finish` (`_start`, `_candidates`).
+        self._start_at: array[int] = array("q")
+        self._place: array[int] = array("i")
+        #: Each place's host as a number, by host (`_range`).
+        self._place_host: array[int] = array("i")
+        self._host_number: dict[str, int] = {}
+        #: The 4672s, resolved by `finish_privileges`: (place, logon id, key, record id, position)
+        #: as columns, and the user each names.
+        self._privileges: SessionColumns | None = SessionColumns()
+        self._privileges_user: list[str | None] = []
         self.logons: Counter[str] = Counter()
         self._answers: dict[SessionChoice, SessionChoice] = {}
         #: The shared answer by what it was made from (`choose_at`); emptied when sessions change.
@@ -200,6 +202,10 @@ class SessionTracker:
         #: Processes whose logon id has no session, per (computer, logon id) (`finish`).
         self.orphans: dict[tuple[str, int], tuple[int, ...]] = {}
 
+    def __len__(self) -> int:
+        """How many sessions are known."""
+        return len(self._columns) if self._columns is not None else len(self._frozen or ())
+
     def _text(self, value: str | None) -> str | None:
         """`value` as one shared string, None for no value (`-`, empty)."""
         if value is None:
@@ -209,50 +215,60 @@ class SessionTracker:
             return None
         return self._strings.setdefault(value, value)
 
-    def _new(self, host: str, computer: str, lid: int, ref: Ref) -> _Session:
-        s = _Session(len(self.sessions), host, computer, lid, ref)
-        self.sessions.append(s)
+    def _working(self) -> SessionColumns:
+        if self._columns is None:
+            raise RuntimeError("the sessions are frozen: no session can be added")
+        return self._columns
+
+    def _new(self, host: str, computer: str, lid: int, key: tuple[int, int], record: int | None, at: int) -> int:
+        columns = self._working()
+        idx = columns.add(host, computer, lid, key, record, at)
         self._forget()  # an answer may change: only `choose` after the scan fills these
-        # (start, index), kept sorted: a session starts at the event that created it
-        bisect.insort(self._by_key.setdefault((host, lid), []), (ref.key, s.index))
-        return s
+        # Kept sorted by start: a session starts at the event that created it.
+        bisect.insort(self._by_key.setdefault((host, lid), []), idx, key=columns.start)
+        return idx
 
     def logon(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
         """A 4624 (`at`: its position in the facts table): a new session."""
         self.logons[host] += 1
-        s = self._new(host, computer, lid, ref)
-        s.logon, s.logon_at = ref, at
-        s.user = user_name(values.get("TargetDomainName"), values.get("TargetUserName"))
-        s.user_sid = self._text(values.get("TargetUserSid"))
-        s.logon_type = self._text(values.get("LogonType"))
-        s.ip = self._text(values.get("IpAddress"))
-        s.workstation = self._text(values.get("WorkstationName"))
-        s.auth_package = self._text(values.get("AuthenticationPackageName"))
-        s.lm_package = self._text(values.get("LmPackageName"))
-        s.logon_process = self._text(values.get("LogonProcessName"))
+        idx = self._new(host, computer, lid, ref.key, ref.record_id, at)
+        columns = self._working()
+        columns.logon_at[idx] = at
         elevated = values.get("ElevatedToken")
-        s.elevated_token = _ELEVATED.get(elevated.strip().casefold()) if elevated else None
-        s.linked_logon_id = as_int(values.get("TargetLinkedLogonId")) or None
-        return s.index
+        columns.say(idx, (
+            user_name(values.get("TargetDomainName"), values.get("TargetUserName")),
+            self._text(values.get("TargetUserSid")),
+            self._text(values.get("LogonType")),
+            self._text(values.get("IpAddress")),
+            self._text(values.get("WorkstationName")),
+            self._text(values.get("AuthenticationPackageName")),
+            self._text(values.get("LmPackageName")),
+            self._text(values.get("LogonProcessName")),
+            _ELEVATED.get(elevated.strip().casefold()) if elevated else None,
+            as_int(values.get("TargetLinkedLogonId")) or None,
+        ))
+        return idx
 
     def logoff(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
         """A 4634/4647 ends the latest session with its id begun before it; logged before any
         4624 of its id (even just before one), it is a session of its own whose logon precedes
         the log."""
         idx = self.find(host, lid, ref, later=False)
+        columns = self._working()
         if idx is None:
-            s = self._new(host, computer, lid, ref)
-            s.user = user_name(values.get("TargetDomainName"), values.get("TargetUserName"))
-            s.user_sid = self._text(values.get("TargetUserSid"))
-            s.logon_type = self._text(values.get("LogonType"))
-            idx = s.index
-        self.sessions[idx].logoffs.append(ref)
-        self.sessions[idx].logoffs_at.append(at)
+            idx = self._new(host, computer, lid, ref.key, ref.record_id, at)
+            columns.say(idx, (user_name(values.get("TargetDomainName"), values.get("TargetUserName")),
+                              self._text(values.get("TargetUserSid")), self._text(values.get("LogonType")),
+                              *NOTHING_SAID[3:]))
+        columns.logoff(idx, ref.key, ref.event_id, ref.record_id, at)
         self._forget()
         return idx
 
     def privileged(self, host: str, computer: str, lid: int, ref: Ref, user: str | None, *, at: int) -> None:
-        self._privileges.append((host, computer, lid, ref, user, at))
+        if self._privileges is None:
+            self._privileges = SessionColumns()
+        self._privileges.add(host, computer, lid, ref.key, ref.record_id, at)
+        self._privileges_user.append(user)
 
     def find(self, host: str, lid: int, ref: Ref, *, adjacent: bool = False, later: bool = True) -> int | None:
         """The latest session with this id begun before `ref`, else (unless not `later`) one
@@ -263,34 +279,87 @@ class SessionTracker:
         a reboot and the 4672 of the new logon usually precedes its 4624."""
         return self._find(host, lid, ref.key, adjacent, later)
 
+    def _range(self, host: str, lid: int) -> tuple[Sequence[int], int, int]:
+        """The sessions of logon id `lid` on `host`, sorted by start: `seq[lo:hi]` (bisected with
+        `key=self._start`, never copied: a service account's id, 0x3e7, has a session per
+        service logon)."""
+        if self._columns is not None:
+            found = self._by_key.get((host, lid), [])
+            return found, 0, len(found)
+        ids, seq = self._sorted_ids, self._sorted
+        lo = bisect.bisect_left(ids, lid)
+        hi = bisect.bisect_right(ids, lid, lo)
+        number = self._host_number.get(host)
+        if number is None or lo == hi:
+            return seq, lo, lo
+        host_of = self._host_of
+        return seq, bisect.bisect_left(seq, number, lo, hi, key=host_of), bisect.bisect_right(seq, number, lo, hi,
+                                                                                             key=host_of)
+
+    def _host_of(self, idx: int) -> int:
+        """The number of session `idx`'s host (`_host_number`), after `finish`."""
+        return self._place_host[self._place[idx]]
+
+    def _start(self, idx: int) -> tuple[int, int]:
+        """The `Ref.key` where session `idx` starts (the event that made it known)."""
+        if self._columns is not None:
+            return self._columns.start(idx)
+        assert self._facts is not None
+        return self._facts.key(self._start_at[idx])
+
     def _find(self, host: str, lid: int, key: tuple[int, int], adjacent: bool, later: bool = True) -> int | None:
         """`find` of an event at `key` (its `Ref.key`): the scan's facts give keys, not `Ref`s."""
-        starts = self._by_key.get((host, lid))
-        if not starts:
+        seq, lo, hi = self._range(host, lid)
+        if lo >= hi:
             return None
-        ts = key[0]
-        pos = bisect.bisect_right(starts, (key, len(self.sessions) if self._frozen is None else len(self._frozen)))
-        after = (starts[pos] if later and pos < len(starts) and starts[pos][0][0] - ts <= LOGON_WINDOW
-                 else None)
-        if pos > 0:
-            before = starts[pos - 1]
-            if adjacent and after is not None and after[0][0] - ts < ts - before[0][0]:
-                return after[1]
-            return before[1]
-        return after[1] if after is not None else None
+        ts, start = key[0], self._start
+        pos = bisect.bisect_right(seq, key, lo, hi, key=start)
+        after = seq[pos] if later and pos < hi and start(seq[pos])[0] - ts <= LOGON_WINDOW else None
+        if pos > lo:
+            before = seq[pos - 1]
+            if adjacent and after is not None and start(after)[0] - ts < ts - start(before)[0]:
+                return after
+            return before
+        return after
+
+    def _user(self, idx: int) -> str | None:
+        if self._columns is not None:
+            return self._columns.said_of(idx)[0]
+        assert self._frozen is not None
+        return self._frozen[idx].user
+
+    def _logon(self, idx: int) -> tuple[tuple[int, int], int | None] | None:
+        """(`Ref.key`, record id) of the 4624 of session `idx`, None without one."""
+        if self._columns is not None:
+            columns = self._columns
+            return (columns.start(idx), columns.start_record[idx]) if columns.logon_at[idx] >= 0 else None
+        assert self._frozen is not None
+        logon = self._frozen[idx].logon
+        return (logon.key, logon.record_id) if logon is not None else None
+
+    def _logoffs(self, idx: int) -> list[tuple[tuple[int, int], int, int | None]]:
+        """(`Ref.key`, EventID, record id) of each logoff of session `idx`, in order."""
+        if self._columns is not None:
+            return self._columns.logoffs(idx)
+        assert self._frozen is not None
+        return [(r.key, r.event_id, r.record_id) for r in self._frozen[idx].logoffs]
 
     def finish_privileges(self) -> None:
         """Attach each 4672 to its session (creating one when its 4624 is not in the log)."""
-        for host, computer, lid, ref, user, at in self._privileges:
-            idx = self.find(host, lid, ref, adjacent=True)
+        seen, users = self._privileges or SessionColumns(), self._privileges_user
+        columns = self._working()
+        for n, user in enumerate(users):
+            host, computer = seen.places[seen.place[n]]
+            lid, record = seen.logon_id[n], seen.start_record[n]
+            assert lid is not None
+            key, at = seen.start(n), seen.start_at[n]
+            idx = self._find(host, lid, key, True)
             if idx is None:
-                s = self._new(host, computer, lid, ref)
-                s.user = user
-                idx = s.index
-            s = self.sessions[idx]
-            if s.privileges is None:
-                s.privileges, s.privileges_at = ref, at
-        self._privileges = []  # done with: a model keeps its tracker
+                idx = self._new(host, computer, lid, key, record, at)
+                columns.say(idx, (user, *NOTHING_SAID[1:]))
+            if columns.privileges_at[idx] < 0:
+                columns.privileges_at[idx] = at
+        self._privileges, self._privileges_user = None, []  # done with: a model keeps its tracker
         self._forget()
 
     def choose(
@@ -316,16 +385,15 @@ class SessionTracker:
         idx = self._find(host, lid, key, adjacent)
         memo: tuple[object, ...]
         if idx is not None:
-            s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
-            who = s.user or user
-            logon = s.logon
+            who = self._user(idx) or user
+            logon = self._logon(idx)
             if logon is None:
                 memo = (idx, lid, 0, who)
-            elif logon.key > key:
+            elif logon[0] > key:
                 memo = (idx, lid, 1, who)
             else:
-                ended = next((r for r in s.logoffs if r.key < key), None)
-                memo = (idx, lid, 3, who) if ended is None else (idx, lid, 2, who, ended.event_id, ended.record_id)
+                ended = next((r for r in self._logoffs(idx) if r[0] < key), None)
+                memo = (idx, lid, 3, who) if ended is None else (idx, lid, 2, who, ended[1], ended[2])
         elif lid in WELL_KNOWN:
             memo = (-1, lid)
         else:
@@ -333,8 +401,13 @@ class SessionTracker:
         choice = self._memo.get(memo)
         if choice is None:
             made = self._choose(host, computer, lid, key, user, adjacent)
+            if len(self._memo) >= self.REMEMBERED:
+                self._memo.clear()
+                self._answers.clear()
             choice = self._memo[memo] = self._answers.setdefault(made, made)
         if not adjacent:
+            if len(self._last) >= self.REMEMBERED:
+                self._last.clear()
             self._last[(host, computer, lid, user)] = (key, self._until(host, lid, key, idx), choice)
         return choice
 
@@ -352,18 +425,16 @@ class SessionTracker:
         session's 4624 or a logoff is passed. Each of those conditions only turns one way as
         the key grows, so the answer holds up to the nearest one still ahead."""
         bounds = [_NEVER]
-        starts = self._by_key.get((host, lid))
-        if starts:
-            pos = bisect.bisect_right(starts, (key, len(self.sessions) if self._frozen is None else len(self._frozen)))
-            if pos < len(starts):
-                start = starts[pos][0]
-                bounds += [start, (start[0] - LOGON_WINDOW, _FIRST)]
+        seq, lo, hi = self._range(host, lid)
+        pos = bisect.bisect_right(seq, key, lo, hi, key=self._start)
+        if pos < hi:
+            start = self._start(seq[pos])
+            bounds += [start, (start[0] - LOGON_WINDOW, _FIRST)]
         if idx is not None:
-            s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
-            logon = s.logon
+            logon = self._logon(idx)
             if logon is not None:
-                bounds.append(logon.key)
-            bounds += [(r.ts, r.order + 1) for r in s.logoffs]  # just after it: where `r.key < key` turns
+                bounds.append(logon[0])
+            bounds += [(r[0][0], r[0][1] + 1) for r in self._logoffs(idx)]  # just after it: where `r.key < key` turns
         return min(b for b in bounds if b > key)
 
     def _forget(self) -> None:
@@ -371,14 +442,21 @@ class SessionTracker:
         self._memo.clear()
         self._last.clear()
 
+    def settled(self) -> None:
+        """Every event of the scan has its answer: what was remembered for them goes (the events
+        linked afterwards are few, and remember their own)."""
+        self._memo.clear()
+        self._last.clear()
+        self._answers.clear()
+
     def _choose(
         self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, adjacent: bool
     ) -> SessionChoice:
         idx = self._find(host, lid, key, adjacent)
         if idx is not None:
-            s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
-            who = s.user or user
-            if s.logon is None:
+            who = self._user(idx) or user
+            logon = self._logon(idx)
+            if logon is None:
                 return SessionChoice(
                     lid,
                     idx,
@@ -386,16 +464,16 @@ class SessionTracker:
                     f"no 4624 for logon 0x{lid:x} in this log; the session is known from its logoff or privileges only",
                     who,
                 )
-            if s.logon.key > key:
+            if logon[0] > key:
                 return SessionChoice(
-                    lid, idx, INFERRED, f"its 4624 (record {s.logon.record_id}) is logged just after this event", who
+                    lid, idx, INFERRED, f"its 4624 (record {logon[1]}) is logged just after this event", who
                 )
-            ended = [r for r in s.logoffs if r.key < key]
+            ended = [r for r in self._logoffs(idx) if r[0] < key]
             if ended:
                 return SessionChoice(
-                    lid, idx, INFERRED, f"used after its logoff ({ended[0].event_id} record {ended[0].record_id})", who
+                    lid, idx, INFERRED, f"used after its logoff ({ended[0][1]} record {ended[0][2]})", who
                 )
-            return SessionChoice(lid, idx, EXACT, f"logon 4624 record {s.logon.record_id}", who)
+            return SessionChoice(lid, idx, EXACT, f"logon 4624 record {logon[1]}", who)
         if lid in WELL_KNOWN:
             return SessionChoice(
                 lid,
@@ -422,66 +500,71 @@ class SessionTracker:
             user,
         )
 
-    def finish(self, facts: RefSource, processes: tuple[Process, ...] = ()) -> list[Session]:
+    def finish(self, facts: RefSource, processes: tuple[Process, ...] = ()) -> tuple[Session, ...]:
         """The sessions, each with the processes started in it (`assign`); the processes
-        whose logon id has no session go to `orphans`. Their events are read from `facts`."""
+        whose logon id has no session go to `orphans`. Their events are read from `facts`.
+        The working columns go: afterwards sessions are found from the frozen ones."""
         members = self.assign(processes)
-        frozen = [
-            Session(
-                s.index,
-                s.computer,
-                s.logon_id,
-                s.logon_at,
-                RefColumn(facts, s.logoffs_at) if s.logoffs_at else (),
-                s.privileges_at,
-                s.user,
-                s.user_sid,
-                s.logon_type,
-                s.ip,
-                s.workstation,
-                s.auth_package,
-                s.lm_package,
-                s.logon_process,
-                s.elevated_token,
-                s.linked_logon_id,
-                tuple(members.get(s.index, ())),
+        columns = self._working()
+        frozen = []
+        for idx in range(len(columns)):
+            logoffs = columns.logoffs_at(idx)
+            lid = columns.logon_id[idx]
+            assert lid is not None
+            frozen.append(Session(
+                idx,
+                columns.places[columns.place[idx]][1],
+                lid,
+                columns.logon_at[idx],
+                RefColumn(facts, logoffs) if logoffs else (),
+                columns.privileges_at[idx],
+                *columns.said_of(idx),
+                tuple(members.get(idx, ())),
                 facts,
-            )
-            for s in self.sessions
-        ]
-        self._frozen, self.sessions = tuple(frozen), []
-        self._forget()
-        return frozen
+            ))
+        self._keep_lookup(columns)
+        self._frozen, self._facts, self._columns, self._by_key = tuple(frozen), facts, None, {}
+        self.settled()
+        return self._frozen
+
+    def _keep_lookup(self, columns: SessionColumns) -> None:
+        """What finds a session after `finish`: sessions sorted by (logon id, host, start), their
+        places and starts."""
+        for host, _ in columns.places:
+            self._host_number.setdefault(host, len(self._host_number))
+        self._place_host = array("i", (self._host_number[host] for host, _ in columns.places))
+        self._place = columns.place
+        order = sorted(range(len(columns)), key=columns.start_at.__getitem__)  # facts order: time order
+        order.sort(key=self._host_of)  # stable: by start within a host
+        ids = columns.logon_id.slots()
+        if ids is None:  # a logon id kept aside (`as_int` keeps none aside): as a list
+            order.sort(key=lambda idx: cast(int, columns.logon_id[idx]))
+            self._sorted_ids = [cast(int, columns.logon_id[idx]) for idx in order]
+        else:
+            order.sort(key=ids.__getitem__)
+            self._sorted_ids = array("q", map(ids.__getitem__, order))
+        self._sorted = array("i", order)
+        self._start_at = columns.start_at
 
     def assign(self, processes: tuple[Process, ...]) -> dict[int, list[int]]:
         """Process indexes per session index: a process (4688 new logon id, else its subject's;
         Sysmon 1 LogonId) goes to the latest session with its logon id on its computer begun
         before it started, never to one on another computer. One begun before any session of
         its id (its logon precedes the log, or a well-known id) goes to `orphans`."""
-        keys: dict[tuple[str, int], tuple[list[tuple[int, int]], list[int]]] = {}
-        for s in sorted(self.sessions, key=lambda s: _start(s).key):
-            starts, indexes = keys.setdefault((s.host, s.logon_id), ([], []))
-            starts.append(_start(s).key)
-            indexes.append(s.index)
         members: dict[int, list[int]] = {}
         orphans: dict[tuple[str, int], list[int]] = {}
         for p in processes:
             lid = p.logon_id
             if not lid:
                 continue
-            found = keys.get((p.computer.casefold(), lid))
-            pos = bisect.bisect_right(found[0], p.start or p.first_seen.key) - 1 if found else -1
-            if found is not None and pos >= 0:
-                members.setdefault(found[1][pos], []).append(p.index)
+            seq, lo, hi = self._range(p.computer.casefold(), lid)
+            pos = bisect.bisect_right(seq, p.start or p.first_seen.key, lo, hi, key=self._start) - 1
+            if pos >= lo:
+                members.setdefault(seq[pos], []).append(p.index)
             else:
                 orphans.setdefault((p.computer, lid), []).append(p.index)
         self.orphans = {key: tuple(items) for key, items in orphans.items()}
         return members
-
-
-def _start(s: _Session) -> Ref:
-    """Where a session begins on the time line: its 4624, else the event that made it known."""
-    return s.logon or s.first_seen
 
 
 #: The type-3 (network) logons by (IP address, computer casefolded), in the sessions' order.
