@@ -65,7 +65,10 @@ class SessionColumns:
         self.place: array[int] = array("i")
         self.places: list[tuple[str, str]] = []
         self._place_of: dict[tuple[str, str], int] = {}
-        self.logon_id = Ints()
+        #: Its index and logon id as int objects: the frozen session and its answers
+        #: (`SessionChoice`) share them, one object each rather than one per holder.
+        self.index: list[int] = []
+        self.logon_id: list[int] = []
         #: Where the session starts (the event that made it known: its `Ref.key` and record id)
         #: and that event's position in the facts table.
         self.start_ts = Ints()
@@ -103,6 +106,7 @@ class SessionColumns:
             place = self._place_of[where] = len(self.places)
             self.places.append(where)
         self.place.append(place)
+        self.index.append(idx)
         self.logon_id.append(lid)
         self.start_ts.append(key[0])
         self.start_order.append(key[1])

@@ -25,7 +25,6 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import cast
 
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
 from core.correlate.refcolumn import RefColumn, RefSource
@@ -351,7 +350,6 @@ class SessionTracker:
         for n, user in enumerate(users):
             host, computer = seen.places[seen.place[n]]
             lid, record = seen.logon_id[n], seen.start_record[n]
-            assert lid is not None
             key, at = seen.start(n), seen.start_at[n]
             idx = self._find(host, lid, key, True)
             if idx is None:
@@ -449,11 +447,20 @@ class SessionTracker:
         self._last.clear()
         self._answers.clear()
 
+    def _ints(self, idx: int) -> tuple[int, int]:
+        """Session `idx`'s own index and logon id objects (an answer shares them)."""
+        if self._columns is not None:
+            return self._columns.index[idx], self._columns.logon_id[idx]
+        assert self._frozen is not None
+        s = self._frozen[idx]
+        return s.index, s.logon_id
+
     def _choose(
         self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, adjacent: bool
     ) -> SessionChoice:
         idx = self._find(host, lid, key, adjacent)
         if idx is not None:
+            idx, lid = self._ints(idx)
             who = self._user(idx) or user
             logon = self._logon(idx)
             if logon is None:
@@ -509,12 +516,10 @@ class SessionTracker:
         frozen = []
         for idx in range(len(columns)):
             logoffs = columns.logoffs_at(idx)
-            lid = columns.logon_id[idx]
-            assert lid is not None
             frozen.append(Session(
-                idx,
+                columns.index[idx],
                 columns.places[columns.place[idx]][1],
-                lid,
+                columns.logon_id[idx],
                 columns.logon_at[idx],
                 RefColumn(facts, logoffs) if logoffs else (),
                 columns.privileges_at[idx],
@@ -536,13 +541,12 @@ class SessionTracker:
         self._place = columns.place
         order = sorted(range(len(columns)), key=columns.start_at.__getitem__)  # facts order: time order
         order.sort(key=self._host_of)  # stable: by start within a host
-        ids = columns.logon_id.slots()
-        if ids is None:  # a logon id kept aside (`as_int` keeps none aside): as a list
-            order.sort(key=lambda idx: cast(int, columns.logon_id[idx]))
-            self._sorted_ids = [cast(int, columns.logon_id[idx]) for idx in order]
-        else:
-            order.sort(key=ids.__getitem__)
+        ids = columns.logon_id
+        order.sort(key=ids.__getitem__)
+        try:
             self._sorted_ids = array("q", map(ids.__getitem__, order))
+        except OverflowError:  # beyond 64 bits (`as_int` reads none such from a log): as a list
+            self._sorted_ids = list(map(ids.__getitem__, order))
         self._sorted = array("i", order)
         self._start_at = columns.start_at
 
