@@ -19,6 +19,9 @@ from typing import Final
 #: The slot of None (or of a value kept aside) in an `Ints`.
 _NONE: Final = -(1 << 63)
 _MAX: Final = (1 << 63) - 1
+_BOUNDS: Final = (_NONE, _MAX)
+#: Sessions whose logoffs `SessionColumns.logoffs` remembers.
+LOGOFFS_KEPT: Final = 1024
 
 #: What a 4624 says of its session (`Session`'s fields of that name, in this order): user,
 #: user_sid, logon_type, ip, workstation, auth_package, lm_package, logon_process,
@@ -26,6 +29,11 @@ _MAX: Final = (1 << 63) - 1
 Said = tuple[str | None, str | None, str | None, str | None, str | None, str | None, str | None, str | None,
              bool | None, int | None]
 NOTHING_SAID: Final[Said] = (None, None, None, None, None, None, None, None, None, None)
+
+
+def clamped(value: int) -> int:
+    """`value` within 64 bits (the order of values is kept, ties aside)."""
+    return _NONE if value < _NONE else _MAX if value > _MAX else value
 
 
 class Ints:
@@ -71,8 +79,13 @@ class SessionColumns:
         self.logon_id: list[int] = []
         #: Where the session starts (the event that made it known: its `Ref.key` and record id)
         #: and that event's position in the facts table.
-        self.start_ts = Ints()
-        self.start_order = Ints()
+        #: (Its exact `Ref.key` where a part did not fit 64 bits: `start_clamped` and
+        #: `order_clamped` are then its bounds.)
+        self.start_aside: dict[int, tuple[int, int]] = {}
+        #: Its start's time and order clamped to 64 bits (in the same order as the exact ones):
+        #: the sessions of a logon id are bisected on them at C speed (`SessionTracker._after`).
+        self.start_clamped: array[int] = array("q")
+        self.order_clamped: array[int] = array("q")
         self.start_record = Ints()
         self.start_at: array[int] = array("q")
         #: Positions of its 4624 (which is then its start) and 4672; -1: none.
@@ -93,6 +106,8 @@ class SessionColumns:
         self.off_record = Ints()
         self.off_at: array[int] = array("q")
         self.off_next: array[int] = array("q")
+        #: `logoffs` of the sessions last asked for.
+        self._logoffs: dict[int, list[tuple[tuple[int, int], int, int | None]]] = {}
 
     def __len__(self) -> int:
         return len(self.start_at)
@@ -108,8 +123,11 @@ class SessionColumns:
         self.place.append(place)
         self.index.append(idx)
         self.logon_id.append(lid)
-        self.start_ts.append(key[0])
-        self.start_order.append(key[1])
+        ts, order = clamped(key[0]), clamped(key[1])
+        if ts in _BOUNDS or order in _BOUNDS:
+            self.start_aside[idx] = key
+        self.start_clamped.append(ts)
+        self.order_clamped.append(order)
         self.start_record.append(record)
         self.start_at.append(at)
         for column in (self.logon_at, self.privileges_at, self.off_first, self.off_last):
@@ -136,6 +154,7 @@ class SessionColumns:
         self.off_record.append(record)
         self.off_at.append(at)
         self.off_next.append(-1)
+        self._logoffs.pop(idx, None)
         last = self.off_last[idx]
         if last < 0:
             self.off_first[idx] = row
@@ -145,8 +164,9 @@ class SessionColumns:
 
     def start(self, idx: int) -> tuple[int, int]:
         """The `Ref.key` of the event that made session `idx` known."""
-        ts, order = self.start_ts[idx], self.start_order[idx]
-        assert ts is not None and order is not None
+        ts, order = self.start_clamped[idx], self.order_clamped[idx]
+        if ts in _BOUNDS or order in _BOUNDS:
+            return self.start_aside[idx]
         return ts, order
 
     def _off_rows(self, idx: int) -> Iterator[int]:
@@ -156,14 +176,64 @@ class SessionColumns:
             row = self.off_next[row]
 
     def logoffs(self, idx: int) -> list[tuple[tuple[int, int], int, int | None]]:
-        """(`Ref.key`, EventID, record id) of each logoff of session `idx`, in order."""
+        """(`Ref.key`, EventID, record id) of each logoff of session `idx`, in order (do not
+        change the list: the last LOGOFFS_KEPT sessions' are remembered until a logoff is added,
+        since a session with thousands of logoffs is asked for them at each of its answers)."""
+        out = self._logoffs.get(idx)
+        if out is not None:
+            return out
         out = []
         for row in self._off_rows(idx):
             ts, order, event_id = self.off_ts[row], self.off_order[row], self.off_event[row]
             assert ts is not None and order is not None and event_id is not None
             out.append(((ts, order), event_id, self.off_record[row]))
+        if len(self._logoffs) >= LOGOFFS_KEPT:
+            self._logoffs.clear()
+        self._logoffs[idx] = out
         return out
 
     def logoffs_at(self, idx: int) -> array[int]:
         """The positions of the logoffs of session `idx`, in order."""
         return array("q", map(self.off_at.__getitem__, self._off_rows(idx)))
+
+
+class Privileges:
+    """The 4672s the scan saw, resolved once every 4624 is known (`finish_privileges`): each
+    one's place, logon id, `Ref.key`, record id, position and user, in columns."""
+
+    def __init__(self) -> None:
+        self.places: list[tuple[str, str]] = []
+        self._place_of: dict[tuple[str, str], int] = {}
+        self.place: array[int] = array("i")
+        self.logon_id: list[int] = []
+        self.ts: array[int] = array("q")
+        self.order: array[int] = array("q")
+        self.aside: dict[int, tuple[int, int]] = {}
+        self.record = Ints()
+        self.at: array[int] = array("q")
+        self.user: list[str | None] = []
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def add(self, host: str, computer: str, lid: int, key: tuple[int, int], record: int | None, at: int,
+            user: str | None) -> None:
+        where = (host, computer)
+        place = self._place_of.get(where)
+        if place is None:
+            place = self._place_of[where] = len(self.places)
+            self.places.append(where)
+        ts, order = clamped(key[0]), clamped(key[1])
+        if ts in _BOUNDS or order in _BOUNDS:
+            self.aside[len(self.at)] = key
+        self.place.append(place)
+        self.logon_id.append(lid)
+        self.ts.append(ts)
+        self.order.append(order)
+        self.record.append(record)
+        self.at.append(at)
+        self.user.append(user)
+
+    def key(self, n: int) -> tuple[int, int]:
+        ts, order = self.ts[n], self.order[n]
+        return self.aside[n] if ts in _BOUNDS or order in _BOUNDS else (ts, order)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
 from core.correlate.refcolumn import RefColumn, RefSource
-from core.correlate.session_columns import NOTHING_SAID, SessionColumns
+from core.correlate.session_columns import NOTHING_SAID, Privileges, SessionColumns, clamped
 from core.model.sids import LOGON_TYPES
 from core.model.values import as_int
 
@@ -45,6 +45,8 @@ LOOPBACK = frozenset(("::1", "127.0.0.1"))
 #: Keys beyond any event's (`SessionTracker._until`): before any order, after any time.
 _FIRST = -(1 << 64)
 _NEVER = (1 << 128, 0)
+#: The bounds of a 64-bit slot (`session_columns.clamped`).
+_NONE, _MAX = -(1 << 63), (1 << 63) - 1
 #: The 4624 ElevatedToken values (`%%1842` Yes, `%%1843` No; some exports render the word).
 _ELEVATED = {"%%1842": True, "yes": True, "%%1843": False, "no": False}
 
@@ -151,6 +153,12 @@ def user_name(domain: str | None, name: str | None) -> str | None:
     return f"{domain}\\{name}" if domain and domain not in ("-", "") else name
 
 
+#: What an answer says of a session (`SessionTracker._known`): its index and logon id, user,
+#: 4624 ((`Ref.key`, record id), None without one) and logoffs ((`Ref.key`, EventID, record id)).
+Known = tuple[int, int, str | None, tuple[tuple[int, int], int | None] | None,
+              list[tuple[tuple[int, int], int, int | None]]]
+
+
 class SessionTracker:
     """Builds sessions from 4624/4634/4647 in time order; 4672s and references are resolved
     in `finish`, once every 4624 is known.
@@ -173,21 +181,21 @@ class SessionTracker:
         self._frozen: tuple[Session, ...] | None = None
         self._facts: RefSource | None = None
         #: Session indexes per (host, logon id), sorted by start (while the scan runs); then,
-        #: sorted by (logon id, start): the logon ids (`_sorted_ids`) and indexes (`_sorted`).
+        #: sorted by (logon id, host, start): the logon ids (`_sorted_ids`) and indexes (`_sorted`).
         self._by_key: dict[tuple[str, int], list[int]] = {}
         self._sorted_ids: Sequence[int] = array("q")
         self._sorted: array[int] = array("i")
-        #: Where each session starts (its position in the facts table) and its place (index of
-        #: its (host, computer)), kept after `finish` (`_start`, `_candidates`).
+        #: Where each session starts: its position in the facts table (kept after `finish`:
+        #: `_start`), and its time clamped to 64 bits (`_after`).
         self._start_at: array[int] = array("q")
-        self._place: array[int] = array("i")
-        #: Each place's host as a number, by host (`_range`).
-        self._place_host: array[int] = array("i")
+        self._clamped: array[int] = self._columns.start_clamped
+        self._orders: array[int] = self._columns.order_clamped
+        #: The host (as a number: `_host_number`) of each session of `_sorted`.
+        self._sorted_hosts: array[int] = array("i")
         self._host_number: dict[str, int] = {}
         #: The 4672s, resolved by `finish_privileges`: (place, logon id, key, record id, position)
         #: as columns, and the user each names.
-        self._privileges: SessionColumns | None = SessionColumns()
-        self._privileges_user: list[str | None] = []
+        self._privileges: Privileges | None = Privileges()
         self.logons: Counter[str] = Counter()
         self._answers: dict[SessionChoice, SessionChoice] = {}
         #: The shared answer by what it was made from (`choose_at`); emptied when sessions change.
@@ -224,7 +232,8 @@ class SessionTracker:
         idx = columns.add(host, computer, lid, key, record, at)
         self._forget()  # an answer may change: only `choose` after the scan fills these
         # Kept sorted by start: a session starts at the event that created it.
-        bisect.insort(self._by_key.setdefault((host, lid), []), idx, key=columns.start)
+        found = self._by_key.setdefault((host, lid), [])
+        found.insert(self._after(found, key, 0, len(found)), idx)
         return idx
 
     def logon(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
@@ -265,9 +274,8 @@ class SessionTracker:
 
     def privileged(self, host: str, computer: str, lid: int, ref: Ref, user: str | None, *, at: int) -> None:
         if self._privileges is None:
-            self._privileges = SessionColumns()
-        self._privileges.add(host, computer, lid, ref.key, ref.record_id, at)
-        self._privileges_user.append(user)
+            self._privileges = Privileges()
+        self._privileges.add(host, computer, lid, ref.key, ref.record_id, at, user)
 
     def find(self, host: str, lid: int, ref: Ref, *, adjacent: bool = False, later: bool = True) -> int | None:
         """The latest session with this id begun before `ref`, else (unless not `later`) one
@@ -285,19 +293,35 @@ class SessionTracker:
         if self._columns is not None:
             found = self._by_key.get((host, lid), [])
             return found, 0, len(found)
-        ids, seq = self._sorted_ids, self._sorted
+        ids, seq, hosts = self._sorted_ids, self._sorted, self._sorted_hosts
         lo = bisect.bisect_left(ids, lid)
         hi = bisect.bisect_right(ids, lid, lo)
         number = self._host_number.get(host)
         if number is None or lo == hi:
             return seq, lo, lo
-        host_of = self._host_of
-        return seq, bisect.bisect_left(seq, number, lo, hi, key=host_of), bisect.bisect_right(seq, number, lo, hi,
-                                                                                             key=host_of)
+        return seq, bisect.bisect_left(hosts, number, lo, hi), bisect.bisect_right(hosts, number, lo, hi)
 
-    def _host_of(self, idx: int) -> int:
-        """The number of session `idx`'s host (`_host_number`), after `finish`."""
-        return self._place_host[self._place[idx]]
+    def _after(self, seq: Sequence[int], key: tuple[int, int], lo: int, hi: int) -> int:
+        """`bisect_right` of `key` among the starts of the sessions `seq[lo:hi]` (sorted by
+        start): on their clamped times at C speed, then exactly among equal ones (few)."""
+        if hi - lo == 1:  # one session of the id (the usual case): no bisection
+            return lo + (self._start(seq[lo]) <= key)
+        at = self._clamped.__getitem__
+        ts, order = key
+        inside = _NONE < ts < _MAX
+        bound = ts if inside else clamped(ts)
+        lo = bisect.bisect_left(seq, bound, lo, hi, key=at)
+        hi = bisect.bisect_right(seq, bound, lo, hi, key=at)
+        if lo == hi:
+            return lo
+        if inside and _NONE < order < _MAX:  # a time within bounds: the same for all, by order
+            return bisect.bisect_right(seq, order, lo, hi, key=self._orders.__getitem__)
+        return bisect.bisect_right(seq, key, lo, hi, key=self._start)
+
+    def _ts(self, idx: int) -> int:
+        """The time where session `idx` starts (`_start(idx)[0]`)."""
+        ts = self._clamped[idx]
+        return ts if _NONE < ts < _MAX else self._start(idx)[0]
 
     def _start(self, idx: int) -> tuple[int, int]:
         """The `Ref.key` where session `idx` starts (the event that made it known)."""
@@ -309,55 +333,51 @@ class SessionTracker:
     def _find(self, host: str, lid: int, key: tuple[int, int], adjacent: bool, later: bool = True) -> int | None:
         """`find` of an event at `key` (its `Ref.key`): the scan's facts give keys, not `Ref`s."""
         seq, lo, hi = self._range(host, lid)
+        return self._pick(seq, lo, self._after(seq, key, lo, hi), hi, key[0], adjacent, later)
+
+    def _pick(self, seq: Sequence[int], lo: int, pos: int, hi: int, ts: int, adjacent: bool,
+              later: bool) -> int | None:
+        """`_find`'s session among `seq[lo:hi]` (sorted by start), `pos` the first to start after the event."""
         if lo >= hi:
             return None
-        ts, start = key[0], self._start
-        pos = bisect.bisect_right(seq, key, lo, hi, key=start)
-        after = seq[pos] if later and pos < hi and start(seq[pos])[0] - ts <= LOGON_WINDOW else None
+        start = self._ts
+        after = seq[pos] if later and pos < hi and start(seq[pos]) - ts <= LOGON_WINDOW else None
         if pos > lo:
             before = seq[pos - 1]
-            if adjacent and after is not None and start(after)[0] - ts < ts - start(before)[0]:
+            if adjacent and after is not None and start(after) - ts < ts - start(before):
                 return after
             return before
         return after
 
-    def _user(self, idx: int) -> str | None:
-        if self._columns is not None:
-            return self._columns.said_of(idx)[0]
+    def _known(self, idx: int) -> Known:
+        """What an answer says of session `idx`: its index and logon id objects (an answer shares
+        them), user, 4624 (`Ref.key`, record id; None without one) and logoffs ((`Ref.key`,
+        EventID, record id) each, in order)."""
+        columns = self._columns
+        if columns is not None:
+            logon = (columns.start(idx), columns.start_record[idx]) if columns.logon_at[idx] >= 0 else None
+            return (columns.index[idx], columns.logon_id[idx], columns.said_of(idx)[0], logon,
+                    columns.logoffs(idx) if columns.off_first[idx] >= 0 else [])
         assert self._frozen is not None
-        return self._frozen[idx].user
-
-    def _logon(self, idx: int) -> tuple[tuple[int, int], int | None] | None:
-        """(`Ref.key`, record id) of the 4624 of session `idx`, None without one."""
-        if self._columns is not None:
-            columns = self._columns
-            return (columns.start(idx), columns.start_record[idx]) if columns.logon_at[idx] >= 0 else None
-        assert self._frozen is not None
-        logon = self._frozen[idx].logon
-        return (logon.key, logon.record_id) if logon is not None else None
-
-    def _logoffs(self, idx: int) -> list[tuple[tuple[int, int], int, int | None]]:
-        """(`Ref.key`, EventID, record id) of each logoff of session `idx`, in order."""
-        if self._columns is not None:
-            return self._columns.logoffs(idx)
-        assert self._frozen is not None
-        return [(r.key, r.event_id, r.record_id) for r in self._frozen[idx].logoffs]
+        s = self._frozen[idx]
+        ref = s.logon
+        return (s.index, s.logon_id, s.user, (ref.key, ref.record_id) if ref is not None else None,
+                [(r.key, r.event_id, r.record_id) for r in s.logoffs])
 
     def finish_privileges(self) -> None:
         """Attach each 4672 to its session (creating one when its 4624 is not in the log)."""
-        seen, users = self._privileges or SessionColumns(), self._privileges_user
+        seen = self._privileges or Privileges()
         columns = self._working()
-        for n, user in enumerate(users):
+        for n, user in enumerate(seen.user):
             host, computer = seen.places[seen.place[n]]
-            lid, record = seen.logon_id[n], seen.start_record[n]
-            key, at = seen.start(n), seen.start_at[n]
+            lid, key, at = seen.logon_id[n], seen.key(n), seen.at[n]
             idx = self._find(host, lid, key, True)
             if idx is None:
-                idx = self._new(host, computer, lid, key, record, at)
+                idx = self._new(host, computer, lid, key, seen.record[n], at)
                 columns.say(idx, (user, *NOTHING_SAID[1:]))
             if columns.privileges_at[idx] < 0:
                 columns.privileges_at[idx] = at
-        self._privileges, self._privileges_user = None, []  # done with: a model keeps its tracker
+        self._privileges = None  # done with: a model keeps its tracker
         self._forget()
 
     def choose(
@@ -380,17 +400,19 @@ class SessionTracker:
             last = self._last.get((host, computer, lid, user))
             if last is not None and last[0] <= key < last[1]:
                 return last[2]
-        idx = self._find(host, lid, key, adjacent)
+        seq, lo, hi = self._range(host, lid)
+        pos = self._after(seq, key, lo, hi)
+        idx = self._pick(seq, lo, pos, hi, key[0], adjacent, True)
+        known = self._known(idx) if idx is not None else None
         memo: tuple[object, ...]
-        if idx is not None:
-            who = self._user(idx) or user
-            logon = self._logon(idx)
+        if known is not None:
+            who, logon = known[2] or user, known[3]
             if logon is None:
                 memo = (idx, lid, 0, who)
             elif logon[0] > key:
                 memo = (idx, lid, 1, who)
             else:
-                ended = next((r for r in self._logoffs(idx) if r[0] < key), None)
+                ended = next((r for r in known[4] if r[0] < key), None)
                 memo = (idx, lid, 3, who) if ended is None else (idx, lid, 2, who, ended[1], ended[2])
         elif lid in WELL_KNOWN:
             memo = (-1, lid)
@@ -398,7 +420,7 @@ class SessionTracker:
             memo = (-2, lid, user, computer if self.logons[host] == 0 else None)
         choice = self._memo.get(memo)
         if choice is None:
-            made = self._choose(host, computer, lid, key, user, adjacent)
+            made = self._answer(host, computer, lid, key, user, known)
             if len(self._memo) >= self.REMEMBERED:
                 self._memo.clear()
                 self._answers.clear()
@@ -406,7 +428,7 @@ class SessionTracker:
         if not adjacent:
             if len(self._last) >= self.REMEMBERED:
                 self._last.clear()
-            self._last[(host, computer, lid, user)] = (key, self._until(host, lid, key, idx), choice)
+            self._last[(host, computer, lid, user)] = (key, self._until(seq, pos, hi, key, known), choice)
         return choice
 
     def choose_span(self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
@@ -417,22 +439,21 @@ class SessionTracker:
         last = None if adjacent else self._last.get((host, computer, lid, user))
         return choice, last[1] if last is not None and last[2] is choice and last[0] <= key < last[1] else None
 
-    def _until(self, host: str, lid: int, key: tuple[int, int], idx: int | None) -> tuple[int, int]:
+    def _until(self, seq: Sequence[int], pos: int, hi: int, key: tuple[int, int],
+               known: Known | None) -> tuple[int, int]:
         """The first key after `key` where the answer of `choose_at` (not `adjacent`) may differ:
-        where a later session of the id starts, or comes within LOGON_WINDOW, or where the found
-        session's 4624 or a logoff is passed. Each of those conditions only turns one way as
+        where a later session of the id starts (`seq[pos]`, the first to start after `key` among
+        those of `seq[:hi]`), or comes within LOGON_WINDOW, or where the found session's
+        (`known`) 4624 or a logoff is passed. Each of those conditions only turns one way as
         the key grows, so the answer holds up to the nearest one still ahead."""
         bounds = [_NEVER]
-        seq, lo, hi = self._range(host, lid)
-        pos = bisect.bisect_right(seq, key, lo, hi, key=self._start)
         if pos < hi:
             start = self._start(seq[pos])
             bounds += [start, (start[0] - LOGON_WINDOW, _FIRST)]
-        if idx is not None:
-            logon = self._logon(idx)
-            if logon is not None:
-                bounds.append(logon[0])
-            bounds += [(r[0][0], r[0][1] + 1) for r in self._logoffs(idx)]  # just after it: where `r.key < key` turns
+        if known is not None:
+            if known[3] is not None:
+                bounds.append(known[3][0])
+            bounds += [(r[0][0], r[0][1] + 1) for r in known[4]]  # just after it: where `r.key < key` turns
         return min(b for b in bounds if b > key)
 
     def _forget(self) -> None:
@@ -447,22 +468,19 @@ class SessionTracker:
         self._last.clear()
         self._answers.clear()
 
-    def _ints(self, idx: int) -> tuple[int, int]:
-        """Session `idx`'s own index and logon id objects (an answer shares them)."""
-        if self._columns is not None:
-            return self._columns.index[idx], self._columns.logon_id[idx]
-        assert self._frozen is not None
-        s = self._frozen[idx]
-        return s.index, s.logon_id
-
     def _choose(
         self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, adjacent: bool
     ) -> SessionChoice:
+        """The answer of `choose_at`, made afresh."""
         idx = self._find(host, lid, key, adjacent)
-        if idx is not None:
-            idx, lid = self._ints(idx)
-            who = self._user(idx) or user
-            logon = self._logon(idx)
+        return self._answer(host, computer, lid, key, user, self._known(idx) if idx is not None else None)
+
+    def _answer(self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
+                known: Known | None) -> SessionChoice:
+        """The answer for an event at `key` in the session `known` (`_known`; None: no session)."""
+        if known is not None:
+            idx, lid, who, logon, logoffs = known
+            who = who or user
             if logon is None:
                 return SessionChoice(
                     lid,
@@ -475,7 +493,7 @@ class SessionTracker:
                 return SessionChoice(
                     lid, idx, INFERRED, f"its 4624 (record {logon[1]}) is logged just after this event", who
                 )
-            ended = [r for r in self._logoffs(idx) if r[0] < key]
+            ended = [r for r in logoffs if r[0] < key]
             if ended:
                 return SessionChoice(
                     lid, idx, INFERRED, f"used after its logoff ({ended[0][1]} record {ended[0][2]})", who
@@ -537,10 +555,10 @@ class SessionTracker:
         places and starts."""
         for host, _ in columns.places:
             self._host_number.setdefault(host, len(self._host_number))
-        self._place_host = array("i", (self._host_number[host] for host, _ in columns.places))
-        self._place = columns.place
+        place_host = array("i", (self._host_number[host] for host, _ in columns.places))
+        hosts = array("i", map(place_host.__getitem__, columns.place))  # by session
         order = sorted(range(len(columns)), key=columns.start_at.__getitem__)  # facts order: time order
-        order.sort(key=self._host_of)  # stable: by start within a host
+        order.sort(key=hosts.__getitem__)  # stable: by start within a host
         ids = columns.logon_id
         order.sort(key=ids.__getitem__)
         try:
@@ -548,6 +566,7 @@ class SessionTracker:
         except OverflowError:  # beyond 64 bits (`as_int` reads none such from a log): as a list
             self._sorted_ids = list(map(ids.__getitem__, order))
         self._sorted = array("i", order)
+        self._sorted_hosts = array("i", map(hosts.__getitem__, order))
         self._start_at = columns.start_at
 
     def assign(self, processes: tuple[Process, ...]) -> dict[int, list[int]]:
@@ -562,7 +581,7 @@ class SessionTracker:
             if not lid:
                 continue
             seq, lo, hi = self._range(p.computer.casefold(), lid)
-            pos = bisect.bisect_right(seq, p.start or p.first_seen.key, lo, hi, key=self._start) - 1
+            pos = self._after(seq, p.start or p.first_seen.key, lo, hi) - 1
             if pos >= lo:
                 members.setdefault(seq[pos], []).append(p.index)
             else:
