@@ -324,7 +324,11 @@ class SessionTracker:
         return ts if _NONE < ts < _MAX else self._start(idx)[0]
 
     def _start(self, idx: int) -> tuple[int, int]:
-        """The `Ref.key` where session `idx` starts (the event that made it known)."""
+        """The `Ref.key` where session `idx` starts (the event that made it known): its clamped
+        time and order, unless one was out of bounds."""
+        ts, order = self._clamped[idx], self._orders[idx]
+        if _NONE < ts < _MAX and _NONE < order < _MAX:
+            return ts, order
         if self._columns is not None:
             return self._columns.start(idx)
         assert self._facts is not None
@@ -355,7 +359,7 @@ class SessionTracker:
         EventID, record id) each, in order)."""
         columns = self._columns
         if columns is not None:
-            logon = (columns.start(idx), columns.start_record[idx]) if columns.logon_at[idx] >= 0 else None
+            logon = (self._start(idx), columns.start_record[idx]) if columns.logon_at[idx] >= 0 else None
             return (columns.index[idx], columns.logon_id[idx], columns.said_of(idx)[0], logon,
                     columns.logoffs(idx) if columns.off_first[idx] >= 0 else [])
         assert self._frozen is not None
