@@ -13,22 +13,25 @@ process, elevated token, linked logon) is kept on the session as flat, interned 
 ints, and its processes as indexes: a domain controller logs a network logon every few
 seconds, and the model must stay small at millions of events (issue 18).
 
-Just over 500 lines: the tracker, its memoised choices and the network-logon index share the session
-rules; splitting them would spread one rule over modules.
+Just over 500 lines: the tracker and its memoised choices share the session rules; what holds the
+sessions while the scan runs (`session_columns`) and finds them (`session_index`), and the
+network-logon index (`session_network`), are modules of their own.
 """
 
 from __future__ import annotations
 
-import bisect
 import functools
-from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
 from core.correlate.refcolumn import RefColumn, RefSource
-from core.correlate.session_columns import NOTHING_SAID, Privileges, SessionColumns, clamped
+from core.correlate.session_columns import NOTHING_SAID, Privileges, SessionColumns
+from core.correlate.session_index import SessionIndex
+from core.correlate.session_network import NetworkIndex, network_index, network_logons
+
+__all__ = ["NetworkIndex", "network_index", "network_logons"]  # their home until they grew apart
 from core.model.sids import LOGON_TYPES
 from core.model.values import as_int
 
@@ -177,24 +180,11 @@ class SessionTracker:
     def __init__(self) -> None:
         #: The sessions while the scan runs (None once `finish` made the frozen ones).
         self._columns: SessionColumns | None = SessionColumns()
-        #: The frozen sessions once `finish` made them, and the facts table their events are in.
+        #: The frozen sessions once `finish` made them.
         self._frozen: tuple[Session, ...] | None = None
-        self._facts: RefSource | None = None
-        #: Session indexes per (host, logon id), sorted by start (while the scan runs); then,
-        #: sorted by (logon id, host, start): the logon ids (`_sorted_ids`) and indexes (`_sorted`).
-        self._by_key: dict[tuple[str, int], list[int]] = {}
-        self._sorted_ids: Sequence[int] = array("q")
-        self._sorted: array[int] = array("i")
-        #: Where each session starts: its position in the facts table (kept after `finish`:
-        #: `_start`), and its time clamped to 64 bits (`_after`).
-        self._start_at: array[int] = array("q")
-        self._clamped: array[int] = self._columns.start_clamped
-        self._orders: array[int] = self._columns.order_clamped
-        #: The host (as a number: `_host_number`) of each session of `_sorted`.
-        self._sorted_hosts: array[int] = array("i")
-        self._host_number: dict[str, int] = {}
-        #: The 4672s, resolved by `finish_privileges`: (place, logon id, key, record id, position)
-        #: as columns, and the user each names.
+        #: The sessions of each (host, logon id), sorted by start (`core.correlate.session_index`).
+        self._index = SessionIndex(self._columns)
+        #: The 4672s, resolved by `finish_privileges`.
         self._privileges: Privileges | None = Privileges()
         self.logons: Counter[str] = Counter()
         self._answers: dict[SessionChoice, SessionChoice] = {}
@@ -232,8 +222,7 @@ class SessionTracker:
         idx = columns.add(host, computer, lid, key, record, at)
         self._forget()  # an answer may change: only `choose` after the scan fills these
         # Kept sorted by start: a session starts at the event that created it.
-        found = self._by_key.setdefault((host, lid), [])
-        found.insert(self._after(found, key, 0, len(found)), idx)
+        self._index.add(host, lid, idx)
         return idx
 
     def logon(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
@@ -286,65 +275,17 @@ class SessionTracker:
         a reboot and the 4672 of the new logon usually precedes its 4624."""
         return self._find(host, lid, ref.key, adjacent, later)
 
-    def _range(self, host: str, lid: int) -> tuple[Sequence[int], int, int]:
-        """The sessions of logon id `lid` on `host`, sorted by start: `seq[lo:hi]` (bisected with
-        `key=self._start`, never copied: a service account's id, 0x3e7, has a session per
-        service logon)."""
-        if self._columns is not None:
-            found = self._by_key.get((host, lid), [])
-            return found, 0, len(found)
-        ids, seq, hosts = self._sorted_ids, self._sorted, self._sorted_hosts
-        lo = bisect.bisect_left(ids, lid)
-        hi = bisect.bisect_right(ids, lid, lo)
-        number = self._host_number.get(host)
-        if number is None or lo == hi:
-            return seq, lo, lo
-        return seq, bisect.bisect_left(hosts, number, lo, hi), bisect.bisect_right(hosts, number, lo, hi)
-
-    def _after(self, seq: Sequence[int], key: tuple[int, int], lo: int, hi: int) -> int:
-        """`bisect_right` of `key` among the starts of the sessions `seq[lo:hi]` (sorted by
-        start): on their clamped times at C speed, then exactly among equal ones (few)."""
-        if hi - lo == 1:  # one session of the id (the usual case): no bisection
-            return lo + (self._start(seq[lo]) <= key)
-        at = self._clamped.__getitem__
-        ts, order = key
-        inside = _NONE < ts < _MAX
-        bound = ts if inside else clamped(ts)
-        lo = bisect.bisect_left(seq, bound, lo, hi, key=at)
-        hi = bisect.bisect_right(seq, bound, lo, hi, key=at)
-        if lo == hi:
-            return lo
-        if inside and _NONE < order < _MAX:  # a time within bounds: the same for all, by order
-            return bisect.bisect_right(seq, order, lo, hi, key=self._orders.__getitem__)
-        return bisect.bisect_right(seq, key, lo, hi, key=self._start)
-
-    def _ts(self, idx: int) -> int:
-        """The time where session `idx` starts (`_start(idx)[0]`)."""
-        ts = self._clamped[idx]
-        return ts if _NONE < ts < _MAX else self._start(idx)[0]
-
-    def _start(self, idx: int) -> tuple[int, int]:
-        """The `Ref.key` where session `idx` starts (the event that made it known): its clamped
-        time and order, unless one was out of bounds."""
-        ts, order = self._clamped[idx], self._orders[idx]
-        if _NONE < ts < _MAX and _NONE < order < _MAX:
-            return ts, order
-        if self._columns is not None:
-            return self._columns.start(idx)
-        assert self._facts is not None
-        return self._facts.key(self._start_at[idx])
-
     def _find(self, host: str, lid: int, key: tuple[int, int], adjacent: bool, later: bool = True) -> int | None:
         """`find` of an event at `key` (its `Ref.key`): the scan's facts give keys, not `Ref`s."""
-        seq, lo, hi = self._range(host, lid)
-        return self._pick(seq, lo, self._after(seq, key, lo, hi), hi, key[0], adjacent, later)
+        seq, lo, hi = self._index.range(host, lid)
+        return self._pick(seq, lo, self._index.after(seq, key, lo, hi), hi, key[0], adjacent, later)
 
     def _pick(self, seq: Sequence[int], lo: int, pos: int, hi: int, ts: int, adjacent: bool,
               later: bool) -> int | None:
         """`_find`'s session among `seq[lo:hi]` (sorted by start), `pos` the first to start after the event."""
         if lo >= hi:
             return None
-        start = self._ts
+        start = self._index.ts
         after = seq[pos] if later and pos < hi and start(seq[pos]) - ts <= LOGON_WINDOW else None
         if pos > lo:
             before = seq[pos - 1]
@@ -359,7 +300,7 @@ class SessionTracker:
         EventID, record id) each, in order)."""
         columns = self._columns
         if columns is not None:
-            logon = (self._start(idx), columns.start_record[idx]) if columns.logon_at[idx] >= 0 else None
+            logon = (self._index.start(idx), columns.start_record[idx]) if columns.logon_at[idx] >= 0 else None
             return (columns.index[idx], columns.logon_id[idx], columns.said_of(idx)[0], logon,
                     columns.logoffs(idx) if columns.off_first[idx] >= 0 else [])
         assert self._frozen is not None
@@ -404,8 +345,8 @@ class SessionTracker:
             last = self._last.get((host, computer, lid, user))
             if last is not None and last[0] <= key < last[1]:
                 return last[2]
-        seq, lo, hi = self._range(host, lid)
-        pos = self._after(seq, key, lo, hi)
+        seq, lo, hi = self._index.range(host, lid)
+        pos = self._index.after(seq, key, lo, hi)
         idx = self._pick(seq, lo, pos, hi, key[0], adjacent, True)
         known = self._known(idx) if idx is not None else None
         memo: tuple[object, ...]
@@ -452,7 +393,7 @@ class SessionTracker:
         the key grows, so the answer holds up to the nearest one still ahead."""
         bounds = [_NEVER]
         if pos < hi:
-            start = self._start(seq[pos])
+            start = self._index.start(seq[pos])
             bounds += [start, (start[0] - LOGON_WINDOW, _FIRST)]
         if known is not None:
             if known[3] is not None:
@@ -549,29 +490,10 @@ class SessionTracker:
                 tuple(members.get(idx, ())),
                 facts,
             ))
-        self._keep_lookup(columns)
-        self._frozen, self._facts, self._columns, self._by_key = tuple(frozen), facts, None, {}
+        self._index.freeze(facts)
+        self._frozen, self._columns = tuple(frozen), None
         self.settled()
         return self._frozen
-
-    def _keep_lookup(self, columns: SessionColumns) -> None:
-        """What finds a session after `finish`: sessions sorted by (logon id, host, start), their
-        places and starts."""
-        for host, _ in columns.places:
-            self._host_number.setdefault(host, len(self._host_number))
-        place_host = array("i", (self._host_number[host] for host, _ in columns.places))
-        hosts = array("i", map(place_host.__getitem__, columns.place))  # by session
-        order = sorted(range(len(columns)), key=columns.start_at.__getitem__)  # facts order: time order
-        order.sort(key=hosts.__getitem__)  # stable: by start within a host
-        ids = columns.logon_id
-        order.sort(key=ids.__getitem__)
-        try:
-            self._sorted_ids = array("q", map(ids.__getitem__, order))
-        except OverflowError:  # beyond 64 bits (`as_int` reads none such from a log): as a list
-            self._sorted_ids = list(map(ids.__getitem__, order))
-        self._sorted = array("i", order)
-        self._sorted_hosts = array("i", map(hosts.__getitem__, order))
-        self._start_at = columns.start_at
 
     def assign(self, processes: tuple[Process, ...]) -> dict[int, list[int]]:
         """Process indexes per session index: a process (4688 new logon id, else its subject's;
@@ -584,39 +506,11 @@ class SessionTracker:
             lid = p.logon_id
             if not lid:
                 continue
-            seq, lo, hi = self._range(p.computer.casefold(), lid)
-            pos = self._after(seq, p.start or p.first_seen.key, lo, hi) - 1
+            seq, lo, hi = self._index.range(p.computer.casefold(), lid)
+            pos = self._index.after(seq, p.start or p.first_seen.key, lo, hi) - 1
             if pos >= lo:
                 members.setdefault(seq[pos], []).append(p.index)
             else:
                 orphans.setdefault((p.computer, lid), []).append(p.index)
         self.orphans = {key: tuple(items) for key, items in orphans.items()}
         return members
-
-
-#: The type-3 (network) logons by (IP address, computer casefolded), in the sessions' order.
-NetworkIndex = dict[tuple[str | None, str], list[Session]]
-
-
-def network_index(sessions: Sequence[Session]) -> NetworkIndex:
-    """The type-3 logons grouped for `network_logons`: without it each call scans every session
-    (9 ms at 5,000 sessions; the event trees of the Handles view, 20,000 of them, spent a third
-    of their time there)."""
-    index: NetworkIndex = {}
-    for s in sessions:
-        if s.logon_type == "3":
-            index.setdefault((s.ip, s.computer.casefold()), []).append(s)
-    return index
-
-
-def network_logons(sessions: tuple[Session, ...], session: Session,
-                   index: NetworkIndex | None = None) -> list[Session]:
-    """The other type-3 (network) logons to the same computer from the same (remote) IP address
-    (from `index`, `network_index(sessions)`, when given)."""
-    if not session.remote_ip:
-        return []
-    host = session.computer.casefold()
-    if index is not None:
-        return [s for s in index.get((session.ip, host), ()) if s.index != session.index][:1000]
-    return [s for s in sessions if s.index != session.index and s.ip == session.ip
-            and s.computer.casefold() == host and s.logon_type == "3"][:1000]
