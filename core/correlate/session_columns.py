@@ -86,7 +86,7 @@ class SessionColumns:
         #: the sessions of a logon id are bisected on them at C speed (`SessionTracker._after`).
         self.start_clamped: array[int] = array("q")
         self.order_clamped: array[int] = array("q")
-        self.start_record = Ints()
+        self.start_record: list[int | None] = []
         self.start_at: array[int] = array("q")
         #: Positions of its 4624 (which is then its start) and 4672; -1: none.
         self.logon_at: array[int] = array("q")

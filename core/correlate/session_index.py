@@ -41,7 +41,11 @@ class SessionIndex:
     def add(self, host: str, lid: int, idx: int) -> None:
         """Session `idx` (just added to the columns) among those of (host, logon id)."""
         found = self._by_key.setdefault((host, lid), [])
-        found.insert(self.after(found, self.start(idx), 0, len(found)), idx)
+        start = self.start(idx)
+        if not found or self.start(found[-1]) <= start:  # the usual case: sessions come in time order
+            found.append(idx)
+        else:
+            found.insert(self.after(found, start, 0, len(found)), idx)
 
     def range(self, host: str, lid: int) -> tuple[Sequence[int], int, int]:
         """The sessions of logon id `lid` on `host`, sorted by start: `seq[lo:hi]` (never copied)."""

@@ -299,9 +299,13 @@ class SessionTracker:
         them), user, 4624 (`Ref.key`, record id; None without one) and logoffs ((`Ref.key`,
         EventID, record id) each, in order)."""
         columns = self._columns
-        if columns is not None:
-            logon = (self._index.start(idx), columns.start_record[idx]) if columns.logon_at[idx] >= 0 else None
-            return (columns.index[idx], columns.logon_id[idx], columns.said_of(idx)[0], logon,
+        if columns is not None:  # (read inline: this runs for most model events)
+            logon = None
+            if columns.logon_at[idx] >= 0:
+                ts, order = columns.start_clamped[idx], columns.order_clamped[idx]
+                key = (ts, order) if _NONE < ts < _MAX and _NONE < order < _MAX else columns.start(idx)
+                logon = key, columns.start_record[idx]
+            return (columns.index[idx], columns.logon_id[idx], columns.said[columns.said_at[idx]][0], logon,
                     columns.logoffs(idx) if columns.off_first[idx] >= 0 else [])
         assert self._frozen is not None
         s = self._frozen[idx]
