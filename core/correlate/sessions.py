@@ -169,7 +169,7 @@ class SessionTracker:
     While the scan runs the sessions are rows of columns (`core.correlate.session_columns`), no
     object each; `finish` makes the frozen `Session`s from them and drops them, keeping only what
     finds a session again for the events linked afterwards (`choose`): its computer, where it
-    starts, and the sessions sorted by logon id (about 24 bytes a session)."""
+    starts, and the sessions sorted by logon id (`session_index`: ~40 bytes a session)."""
 
     #: Answers remembered by what they were made from (`_memo`), and the last answer per
     #: computer, logon id and user (`_last`), at most: the events of a session mostly follow
