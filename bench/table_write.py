@@ -1,7 +1,7 @@
 """Benchmark of the correlation tables' writer (not a timed test): what a first open writes in
 the background once the model is built.
 
-    python -m bench.table_write --db /tmp/tw.sqlite [--events 1000000] [--profile 30] [--digest]
+    python -m bench.table_write --db /tmp/tw.sqlite [--events 1000000] [--profile 30] [--digest] [--store X]
 
 The cached `bench/churn.py` store of `--events` events (built once, like
 `bench/correlation_views.py` does) is copied to `--db` (never written itself); the model is built
@@ -130,8 +130,10 @@ def main() -> int:
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N top functions")
     parser.add_argument("--profile-out", type=Path, default=None, help="also save the profile there (pstats)")
     parser.add_argument("--digest", action="store_true", help="print a digest of every correlation table")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="copy this loaded store (e.g. of bench/out/big-100mb.evtx) instead of the churn store")
     args = parser.parse_args()
-    base, _ = _base(argparse.Namespace(uniform=False, base=None, events=args.events, seed=args.seed))
+    base = args.store or _base(argparse.Namespace(uniform=False, base=None, events=args.events, seed=args.seed))[0]
     for suffix in ("", "-wal", "-shm"):
         Path(str(args.db) + suffix).unlink(missing_ok=True)
     shutil.copyfile(base, args.db)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.correlate.links import Node
+from core.correlate.model import CorrelationModel, session_start
 from core.correlate.processes import EXACT, INFERRED, MISSING, Process, Ref
 from core.correlate.sessions import WELL_KNOWN, Session, logon_type_name
 from core.correlate.tree import capped
@@ -187,3 +188,26 @@ def session_tree(row: SessionRow, linked: Session | None = None) -> list[TreeIte
     else:
         items.append(ViewNode("processes: none started in this session in this log", confidence=EXACT))
     return items
+
+
+def linked_index(model: CorrelationModel, rows: Sequence[SessionRow]) -> dict[tuple[str, int], list[Session]]:
+    """The sessions by (computer case-folded, logon id) that the linked logons of `rows` name
+    (`linked_session`): only those, not every session of the log."""
+    wanted = {(s.computer.casefold(), s.linked_logon_id) for s in (row.session for row in rows)
+              if s is not None and s.linked_logon_id is not None}
+    index: dict[tuple[str, int], list[Session]] = {}
+    if wanted:
+        for s in model.sessions:
+            key = (s.computer.casefold(), s.logon_id)
+            if key in wanted:
+                index.setdefault(key, []).append(s)
+    return index
+
+
+def linked_session(index: dict[tuple[str, int], list[Session]], s: Session | None) -> Session | None:
+    """The session of `s`'s TargetLinkedLogonId on its computer, the one begun nearest it."""
+    if s is None or s.linked_logon_id is None:
+        return None
+    found = index.get((s.computer.casefold(), s.linked_logon_id), [])
+    mine = session_start(s)[0]
+    return min(found, key=lambda o: abs(session_start(o)[0] - mine), default=None)

@@ -17,6 +17,8 @@ building the model.
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -37,8 +39,8 @@ from tui.list_tree_view import BUILDING
 from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import NavTree, SearchInput, TreeItem, ViewNode
-from tui.session_detail import SessionRow, session_tree, type_text, when
-from tui.stored_views import StoredRow, ViewRows, load_info, load_subtree
+from tui.session_detail import SessionRow, linked_index, linked_session, session_tree, type_text, when
+from tui.stored_views import MadeRows, StoredRow, ViewRows, load_info, load_subtree
 from tui.tree_views import READING, TreeViewScreen, activate
 from tui.wide_table import WideTable
 from tui.workspace import Workspace
@@ -88,6 +90,10 @@ def privileged_text(session: Session | None) -> str:
 CellCache = dict[tuple[int, str], Text]
 
 
+#: The columns whose cells are each row's own (start, end): not shared, so not remembered.
+_OWN = frozenset((0, 8))
+
+
 def row_cells(row: SessionRow, cache: CellCache | None = None) -> tuple[Text, ...]:
     """The cells of one row, in `COLUMNS` order (log text literal, cut to the column). Equal
     cells may be one shared `Text` (`cache`): the table only reads them."""
@@ -106,7 +112,9 @@ def row_cells(row: SessionRow, cache: CellCache | None = None) -> tuple[Text, ..
     for column, value in enumerate(cells):
         text = memo.get((column, value))
         if text is None:
-            text = memo[(column, value)] = Text(one_line(value, COLUMNS[column][1]))
+            text = Text(one_line(value, COLUMNS[column][1]))
+            if column not in _OWN:
+                memo[(column, value)] = text
             if column == 6 and value == "yes":
                 text.stylize("bold red")
             elif column == 7:
@@ -125,16 +133,35 @@ def row_text(row: SessionRow) -> str:
     return " ".join(parts)
 
 
-def session_rows(model: CorrelationModel) -> list[SessionRow]:
+def _session_order(s: Session) -> tuple[tuple[int, int], int]:
+    return session_start(s), s.index
+
+
+def session_rows(model: CorrelationModel, limit: int | None = None) -> list[SessionRow]:
     """Every session, and every logon id with processes but no session, in time order (those
-    with no session first: they began before the log)."""
+    with no session first: they began before the log); only the first `limit` rows when given
+    (the others are not made: a busy server's log has hundreds of thousands of sessions, and
+    the list shows MAX_ROWS)."""
     procs = model.processes
     _by_session, orphans = model.session_processes()
     rows = [SessionRow(None, computer, lid, tuple(items))
             for (computer, lid), items in sorted(orphans.items(), key=lambda kv: (kv[0][0].casefold(), kv[0][1]))]
-    for s in sorted(model.sessions, key=lambda s: (session_start(s), s.index)):
+    if limit is None:
+        listed = sorted(model.sessions, key=_session_order)
+    else:  # the same first rows as sorting them all, holding only those
+        rows = rows[:limit]
+        listed = heapq.nsmallest(limit - len(rows), model.sessions, key=_session_order)
+    for s in listed:
         rows.append(SessionRow(s, s.computer, s.logon_id, tuple(procs[i] for i in s.processes)))
     return rows
+
+
+def _counts(model: CorrelationModel) -> tuple[int, int]:
+    """How many rows `session_rows` has in all, and on how many computers (none made)."""
+    _by_session, orphans = model.session_processes()
+    computers = {computer.casefold() for computer, _ in orphans}
+    computers.update(s.computer.casefold() for s in model.sessions)
+    return len(orphans) + len(model.sessions), len(computers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,15 +187,6 @@ class SessionLine:
         return {"search": self.search}
 
 
-def linked_session(index: dict[tuple[str, int], list[Session]], s: Session | None) -> Session | None:
-    """The session of `s`'s TargetLinkedLogonId on its computer, the one begun nearest it."""
-    if s is None or s.linked_logon_id is None:
-        return None
-    found = index.get((s.computer.casefold(), s.linked_logon_id), [])
-    mine = session_start(s)[0]
-    return min(found, key=lambda o: abs(session_start(o)[0] - mine), default=None)
-
-
 #: What the list is made of: its first MAX_ROWS lines, how many rows and computers in all.
 Listed = tuple[list[SessionLine], int, int]
 #: The same, each line made when first drawn or searched (`MadeLines`).
@@ -184,17 +202,19 @@ def _listed(model: CorrelationModel) -> Listed:
 def _made(model: CorrelationModel) -> Made:
     """In the worker: the lines listed (each made when first drawn or searched: the view shows
     at once), and how many rows and computers there are."""
-    rows = session_rows(model)
-    index: dict[tuple[str, int], list[Session]] = {}
-    for s in model.sessions:
-        index.setdefault((s.computer.casefold(), s.logon_id), []).append(s)
+    rows = session_rows(model, MAX_ROWS)
+    total, computers = _counts(model)
+    return MadeLines(rows, _line_maker(linked_index(model, rows)), lambda line: line.cells), total, computers
+
+
+def _line_maker(index: dict[tuple[str, int], list[Session]]) -> Callable[[SessionRow], SessionLine]:
+    """How each line is made (`index`: `linked_index` of the lines' rows; equal cells shared)."""
     cache: CellCache = {}
 
     def make(row: SessionRow) -> SessionLine:
         return SessionLine(row.store_id, row_cells(row, cache), row_text(row), row, linked_session(index, row.session))
 
-    computers = len({row.computer.casefold() for row in rows})
-    return MadeLines(rows[:MAX_ROWS], make, lambda line: line.cells), len(rows), computers
+    return make
 
 
 def line_tree(line: SessionLine) -> list[TreeItem]:
@@ -207,11 +227,20 @@ STORED = "sessions"
 
 
 def stored_sessions(model: CorrelationModel) -> ViewRows:
-    """What the view stores: its lines, and one top-level node per line holding its tree
-    (made as the tables are written, one line's at a time)."""
-    lines, total, computers = _listed(model)
-    trees = (ViewNode("session", children=tuple(line_tree(line))) for line in lines)
-    return ViewRows(tree=trees, rows=lines, total=total, info={"computers": computers})
+    """What the view stores: its lines, and one top-level node per line holding its tree,
+    each made as the tables are written, one line's at a time (20,000 lines made up front,
+    with every session's row for their order, took 20 MB at 36,000 sessions)."""
+    rows = session_rows(model, MAX_ROWS)
+    total, computers = _counts(model)
+    index = linked_index(model, rows)
+    trees = (ViewNode("session", children=tuple(session_tree(row, linked_session(index, row.session))))
+             for row in rows)
+    return ViewRows(tree=trees, rows=MadeRows(rows, _line_maker(index), _row_store_id), total=total,
+                    info={"computers": computers})
+
+
+def _row_store_id(row: SessionRow) -> int | None:
+    return row.store_id
 
 
 def _search_of(extra: Any) -> str:

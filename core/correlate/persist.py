@@ -23,7 +23,6 @@ from core.correlate.links import HandleLink, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.processes import EXACT, MISSING, Ref
 from core.correlate.roles import HANDLE_ACTS, ROLES, Act
-from core.correlate.sessions import SessionChoice
 from core.store.correlation_tables import HANDLE_COLUMNS, PROCESS_COLUMNS, SESSION_COLUMNS, CorrelationTables
 
 #: A link row: (event store id, role, instance kind, instance index, confidence, reason).
@@ -113,7 +112,7 @@ def links(model: CorrelationModel) -> Iterator[LinkRow]:
             yield from _links_of(model, found)
         return
     words = _LinkWords(model)
-    process, session = words.process, words.session
+    process = words.process
     dup = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)
     acts = {eid: role.act for eid, role in ROLES.items() if role.act in HANDLE_ACTS}
     for (pos, sid, eid, spid, sproc, snote, tpid, tproc, tnote, choice), (shid, shandle, thid, thandle) in (
@@ -131,8 +130,8 @@ def links(model: CorrelationModel) -> Iterator[LinkRow]:
             act = acts.get(eid)
             if act is not None:
                 yield (sid, "source handle", "handle", *words.handle(pos, eid, act, shid, shandle))
-        if choice is not None:
-            yield (sid, "session", "session", *session(choice))
+        if choice is not None:  # `_session_of`'s words: its session's index is the choice's
+            yield (sid, "session", "session", choice.session, choice.confidence, choice.reason)
 
 
 #: What a link row says of its instance: (instance index, confidence, reason).
@@ -144,30 +143,22 @@ class _LinkWords:
     `_hlink_event`, `_dup_handles` and `_session_of` word them (tested to be equal), from the
     columns of an event: a handle's reason names its open's record, made from the facts table
     each time it is asked, so the last HANDLES_KEPT handles' are remembered (the accesses of a
-    handle follow its open closely); a session choice's, by identity (the table holds them)."""
+    handle follow its open closely). A session link's are its choice's own fields (`links`):
+    remembered per choice they took ~170 bytes a session while the links were written."""
 
     HANDLES_KEPT = 1 << 14
 
     def __init__(self, model: CorrelationModel) -> None:
         self._processes = model.processes
         self._handles = model.handles
-        self._sessions = model.sessions
         self._sources = model._choices
         self._handle_said: dict[int, Said] = {}
-        self._session_said: dict[int, Said] = {}
 
     def process(self, idx: int | None, note: str | None) -> Said:
         if idx is None:
             return None, MISSING, "no process could be resolved"
         p = self._processes[idx]
         return p.index, p.confidence, f"{p.reason}; {note}" if note else p.reason
-
-    def session(self, c: SessionChoice) -> Said:
-        said = self._session_said.get(id(c))
-        if said is None:
-            s = self._sessions[c.session] if c.session is not None else None
-            said = self._session_said[id(c)] = (s.index if s is not None else None, c.confidence, c.reason)
-        return said
 
     def _handle(self, idx: int) -> tuple[Handle, Said]:
         h = self._handles[idx]

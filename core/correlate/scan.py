@@ -203,6 +203,7 @@ class Scan:
         facts.finish()
         for sysmon in self.sysmon_facts.values():
             sysmon.session = choose(sysmon)
+        self.sessions.settled()  # every event has its answer: the tracker's memos go
 
     def _resolve(self, found: Facts, pid: int, name: str | None = None, grace: bool = False) -> tuple[int, str | None]:
         return self.procs.resolve(found.host, found.computer, pid, found.ref, name=name, grace=grace)

@@ -13,21 +13,25 @@ process, elevated token, linked logon) is kept on the session as flat, interned 
 ints, and its processes as indexes: a domain controller logs a network logon every few
 seconds, and the model must stay small at millions of events (issue 18).
 
-Just over 500 lines: the tracker, its memoised choices and the network-logon index share the session
-rules; splitting them would spread one rule over modules.
+Just over 500 lines: the tracker and its memoised choices share the session rules; what holds the
+sessions while the scan runs (`session_columns`) and finds them (`session_index`), and the
+network-logon index (`session_network`), are modules of their own.
 """
 
 from __future__ import annotations
 
-import bisect
 import functools
-from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
 from core.correlate.refcolumn import RefColumn, RefSource
+from core.correlate.session_columns import NOTHING_SAID, Privileges, SessionColumns
+from core.correlate.session_index import SessionIndex
+from core.correlate.session_network import NetworkIndex, network_index, network_logons
+
+__all__ = ["NetworkIndex", "network_index", "network_logons"]  # their home until they grew apart
 from core.model.sids import LOGON_TYPES
 from core.model.values import as_int
 
@@ -44,6 +48,8 @@ LOOPBACK = frozenset(("::1", "127.0.0.1"))
 #: Keys beyond any event's (`SessionTracker._until`): before any order, after any time.
 _FIRST = -(1 << 64)
 _NEVER = (1 << 128, 0)
+#: The bounds of a 64-bit slot (`session_columns.clamped`).
+_NONE, _MAX = -(1 << 63), (1 << 63) - 1
 #: The 4624 ElevatedToken values (`%%1842` Yes, `%%1843` No; some exports render the word).
 _ELEVATED = {"%%1842": True, "yes": True, "%%1843": False, "no": False}
 
@@ -140,32 +146,6 @@ class SessionChoice:
     user: str | None
 
 
-@dataclass(slots=True)
-class _Session:
-    index: int
-    host: str
-    computer: str
-    logon_id: int
-    first_seen: Ref
-    logon: Ref | None = None
-    logoffs: list[Ref] = field(default_factory=list)
-    privileges: Ref | None = None
-    #: Positions of `logon`, `logoffs`, `privileges` in the facts table (what `Session` keeps).
-    logon_at: int = -1
-    logoffs_at: array[int] = field(default_factory=lambda: array("q"))
-    privileges_at: int = -1
-    user: str | None = None
-    user_sid: str | None = None
-    logon_type: str | None = None
-    ip: str | None = None
-    workstation: str | None = None
-    auth_package: str | None = None
-    lm_package: str | None = None
-    logon_process: str | None = None
-    elevated_token: bool | None = None
-    linked_logon_id: int | None = None
-
-
 @functools.lru_cache(maxsize=4096)
 def user_name(domain: str | None, name: str | None) -> str | None:
     """`DOMAIN\\name` (or the name alone), None for no account. Cached: every event of a
@@ -176,17 +156,36 @@ def user_name(domain: str | None, name: str | None) -> str | None:
     return f"{domain}\\{name}" if domain and domain not in ("-", "") else name
 
 
+#: What an answer says of a session (`SessionTracker._known`): its index and logon id, user,
+#: 4624 ((`Ref.key`, record id), None without one) and logoffs ((`Ref.key`, EventID, record id)).
+Known = tuple[int, int, str | None, tuple[tuple[int, int], int | None] | None,
+              list[tuple[tuple[int, int], int, int | None]]]
+
+
 class SessionTracker:
     """Builds sessions from 4624/4634/4647 in time order; 4672s and references are resolved
-    in `finish`, once every 4624 is known."""
+    in `finish`, once every 4624 is known.
+
+    While the scan runs the sessions are rows of columns (`core.correlate.session_columns`), no
+    object each; `finish` makes the frozen `Session`s from them and drops them, keeping only what
+    finds a session again for the events linked afterwards (`choose`): its computer, where it
+    starts, and the sessions sorted by logon id (`session_index`: ~40 bytes a session)."""
+
+    #: Answers remembered by what they were made from (`_memo`), and the last answer per
+    #: computer, logon id and user (`_last`), at most: the events of a session mostly follow
+    #: each other, and kept for every session the two took ~0.5 KB a session until the model
+    #: was made (tens of MB for a busy server's log).
+    REMEMBERED = 1 << 14
 
     def __init__(self) -> None:
-        self.sessions: list[_Session] = []
-        #: The frozen sessions once `finish` made them: `choose` reads those afterwards, and the
-        #: scan's copies are dropped (the model keeps the tracker to link events outside the scan).
+        #: The sessions while the scan runs (None once `finish` made the frozen ones).
+        self._columns: SessionColumns | None = SessionColumns()
+        #: The frozen sessions once `finish` made them.
         self._frozen: tuple[Session, ...] | None = None
-        self._by_key: dict[tuple[str, int], list[tuple[tuple[int, int], int]]] = {}
-        self._privileges: list[tuple[str, str, int, Ref, str | None, int]] = []
+        #: The sessions of each (host, logon id), sorted by start (`core.correlate.session_index`).
+        self._index = SessionIndex(self._columns)
+        #: The 4672s, resolved by `finish_privileges`.
+        self._privileges: Privileges | None = Privileges()
         self.logons: Counter[str] = Counter()
         self._answers: dict[SessionChoice, SessionChoice] = {}
         #: The shared answer by what it was made from (`choose_at`); emptied when sessions change.
@@ -200,6 +199,10 @@ class SessionTracker:
         #: Processes whose logon id has no session, per (computer, logon id) (`finish`).
         self.orphans: dict[tuple[str, int], tuple[int, ...]] = {}
 
+    def __len__(self) -> int:
+        """How many sessions are known."""
+        return len(self._columns) if self._columns is not None else len(self._frozen or ())
+
     def _text(self, value: str | None) -> str | None:
         """`value` as one shared string, None for no value (`-`, empty)."""
         if value is None:
@@ -209,50 +212,59 @@ class SessionTracker:
             return None
         return self._strings.setdefault(value, value)
 
-    def _new(self, host: str, computer: str, lid: int, ref: Ref) -> _Session:
-        s = _Session(len(self.sessions), host, computer, lid, ref)
-        self.sessions.append(s)
+    def _working(self) -> SessionColumns:
+        if self._columns is None:
+            raise RuntimeError("the sessions are frozen: no session can be added")
+        return self._columns
+
+    def _new(self, host: str, computer: str, lid: int, key: tuple[int, int], record: int | None, at: int) -> int:
+        columns = self._working()
+        idx = columns.add(host, computer, lid, key, record, at)
         self._forget()  # an answer may change: only `choose` after the scan fills these
-        # (start, index), kept sorted: a session starts at the event that created it
-        bisect.insort(self._by_key.setdefault((host, lid), []), (ref.key, s.index))
-        return s
+        # Kept sorted by start: a session starts at the event that created it.
+        self._index.add(host, lid, idx)
+        return idx
 
     def logon(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
         """A 4624 (`at`: its position in the facts table): a new session."""
         self.logons[host] += 1
-        s = self._new(host, computer, lid, ref)
-        s.logon, s.logon_at = ref, at
-        s.user = user_name(values.get("TargetDomainName"), values.get("TargetUserName"))
-        s.user_sid = self._text(values.get("TargetUserSid"))
-        s.logon_type = self._text(values.get("LogonType"))
-        s.ip = self._text(values.get("IpAddress"))
-        s.workstation = self._text(values.get("WorkstationName"))
-        s.auth_package = self._text(values.get("AuthenticationPackageName"))
-        s.lm_package = self._text(values.get("LmPackageName"))
-        s.logon_process = self._text(values.get("LogonProcessName"))
+        idx = self._new(host, computer, lid, ref.key, ref.record_id, at)
+        columns = self._working()
+        columns.logon_at[idx] = at
         elevated = values.get("ElevatedToken")
-        s.elevated_token = _ELEVATED.get(elevated.strip().casefold()) if elevated else None
-        s.linked_logon_id = as_int(values.get("TargetLinkedLogonId")) or None
-        return s.index
+        columns.say(idx, (
+            user_name(values.get("TargetDomainName"), values.get("TargetUserName")),
+            self._text(values.get("TargetUserSid")),
+            self._text(values.get("LogonType")),
+            self._text(values.get("IpAddress")),
+            self._text(values.get("WorkstationName")),
+            self._text(values.get("AuthenticationPackageName")),
+            self._text(values.get("LmPackageName")),
+            self._text(values.get("LogonProcessName")),
+            _ELEVATED.get(elevated.strip().casefold()) if elevated else None,
+            as_int(values.get("TargetLinkedLogonId")) or None,
+        ))
+        return idx
 
     def logoff(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
         """A 4634/4647 ends the latest session with its id begun before it; logged before any
         4624 of its id (even just before one), it is a session of its own whose logon precedes
         the log."""
         idx = self.find(host, lid, ref, later=False)
+        columns = self._working()
         if idx is None:
-            s = self._new(host, computer, lid, ref)
-            s.user = user_name(values.get("TargetDomainName"), values.get("TargetUserName"))
-            s.user_sid = self._text(values.get("TargetUserSid"))
-            s.logon_type = self._text(values.get("LogonType"))
-            idx = s.index
-        self.sessions[idx].logoffs.append(ref)
-        self.sessions[idx].logoffs_at.append(at)
+            idx = self._new(host, computer, lid, ref.key, ref.record_id, at)
+            columns.say(idx, (user_name(values.get("TargetDomainName"), values.get("TargetUserName")),
+                              self._text(values.get("TargetUserSid")), self._text(values.get("LogonType")),
+                              *NOTHING_SAID[3:]))
+        columns.logoff(idx, ref.key, ref.event_id, ref.record_id, at)
         self._forget()
         return idx
 
     def privileged(self, host: str, computer: str, lid: int, ref: Ref, user: str | None, *, at: int) -> None:
-        self._privileges.append((host, computer, lid, ref, user, at))
+        if self._privileges is None:
+            self._privileges = Privileges()
+        self._privileges.add(host, computer, lid, ref.key, ref.record_id, at, user)
 
     def find(self, host: str, lid: int, ref: Ref, *, adjacent: bool = False, later: bool = True) -> int | None:
         """The latest session with this id begun before `ref`, else (unless not `later`) one
@@ -265,32 +277,56 @@ class SessionTracker:
 
     def _find(self, host: str, lid: int, key: tuple[int, int], adjacent: bool, later: bool = True) -> int | None:
         """`find` of an event at `key` (its `Ref.key`): the scan's facts give keys, not `Ref`s."""
-        starts = self._by_key.get((host, lid))
-        if not starts:
+        seq, lo, hi = self._index.range(host, lid)
+        return self._pick(seq, lo, self._index.after(seq, key, lo, hi), hi, key[0], adjacent, later)
+
+    def _pick(self, seq: Sequence[int], lo: int, pos: int, hi: int, ts: int, adjacent: bool,
+              later: bool) -> int | None:
+        """`_find`'s session among `seq[lo:hi]` (sorted by start), `pos` the first to start after the event."""
+        if lo >= hi:
             return None
-        ts = key[0]
-        pos = bisect.bisect_right(starts, (key, len(self.sessions) if self._frozen is None else len(self._frozen)))
-        after = (starts[pos] if later and pos < len(starts) and starts[pos][0][0] - ts <= LOGON_WINDOW
-                 else None)
-        if pos > 0:
-            before = starts[pos - 1]
-            if adjacent and after is not None and after[0][0] - ts < ts - before[0][0]:
-                return after[1]
-            return before[1]
-        return after[1] if after is not None else None
+        start = self._index.ts
+        after = seq[pos] if later and pos < hi and start(seq[pos]) - ts <= LOGON_WINDOW else None
+        if pos > lo:
+            before = seq[pos - 1]
+            if adjacent and after is not None and start(after) - ts < ts - start(before):
+                return after
+            return before
+        return after
+
+    def _known(self, idx: int) -> Known:
+        """What an answer says of session `idx`: its index and logon id objects (an answer shares
+        them), user, 4624 (`Ref.key`, record id; None without one) and logoffs ((`Ref.key`,
+        EventID, record id) each, in order)."""
+        columns = self._columns
+        if columns is not None:  # (read inline: this runs for most model events)
+            logon = None
+            if columns.logon_at[idx] >= 0:
+                ts, order = columns.start_clamped[idx], columns.order_clamped[idx]
+                key = (ts, order) if _NONE < ts < _MAX and _NONE < order < _MAX else columns.start(idx)
+                logon = key, columns.start_record[idx]
+            return (columns.index[idx], columns.logon_id[idx], columns.said[columns.said_at[idx]][0], logon,
+                    columns.logoffs(idx) if columns.off_first[idx] >= 0 else [])
+        assert self._frozen is not None
+        s = self._frozen[idx]
+        ref = s.logon
+        return (s.index, s.logon_id, s.user, (ref.key, ref.record_id) if ref is not None else None,
+                [(r.key, r.event_id, r.record_id) for r in s.logoffs])
 
     def finish_privileges(self) -> None:
         """Attach each 4672 to its session (creating one when its 4624 is not in the log)."""
-        for host, computer, lid, ref, user, at in self._privileges:
-            idx = self.find(host, lid, ref, adjacent=True)
+        seen = self._privileges or Privileges()
+        columns = self._working()
+        for n, user in enumerate(seen.user):
+            host, computer = seen.places[seen.place[n]]
+            lid, key, at = seen.logon_id[n], seen.key(n), seen.at[n]
+            idx = self._find(host, lid, key, True)
             if idx is None:
-                s = self._new(host, computer, lid, ref)
-                s.user = user
-                idx = s.index
-            s = self.sessions[idx]
-            if s.privileges is None:
-                s.privileges, s.privileges_at = ref, at
-        self._privileges = []  # done with: a model keeps its tracker
+                idx = self._new(host, computer, lid, key, seen.record[n], at)
+                columns.say(idx, (user, *NOTHING_SAID[1:]))
+            if columns.privileges_at[idx] < 0:
+                columns.privileges_at[idx] = at
+        self._privileges = None  # done with: a model keeps its tracker
         self._forget()
 
     def choose(
@@ -313,29 +349,35 @@ class SessionTracker:
             last = self._last.get((host, computer, lid, user))
             if last is not None and last[0] <= key < last[1]:
                 return last[2]
-        idx = self._find(host, lid, key, adjacent)
+        seq, lo, hi = self._index.range(host, lid)
+        pos = self._index.after(seq, key, lo, hi)
+        idx = self._pick(seq, lo, pos, hi, key[0], adjacent, True)
+        known = self._known(idx) if idx is not None else None
         memo: tuple[object, ...]
-        if idx is not None:
-            s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
-            who = s.user or user
-            logon = s.logon
+        if known is not None:
+            who, logon = known[2] or user, known[3]
             if logon is None:
                 memo = (idx, lid, 0, who)
-            elif logon.key > key:
+            elif logon[0] > key:
                 memo = (idx, lid, 1, who)
             else:
-                ended = next((r for r in s.logoffs if r.key < key), None)
-                memo = (idx, lid, 3, who) if ended is None else (idx, lid, 2, who, ended.event_id, ended.record_id)
+                ended = next((r for r in known[4] if r[0] < key), None)
+                memo = (idx, lid, 3, who) if ended is None else (idx, lid, 2, who, ended[1], ended[2])
         elif lid in WELL_KNOWN:
             memo = (-1, lid)
         else:
             memo = (-2, lid, user, computer if self.logons[host] == 0 else None)
         choice = self._memo.get(memo)
         if choice is None:
-            made = self._choose(host, computer, lid, key, user, adjacent)
+            made = self._answer(host, computer, lid, key, user, known)
+            if len(self._memo) >= self.REMEMBERED:
+                self._memo.clear()
+                self._answers.clear()
             choice = self._memo[memo] = self._answers.setdefault(made, made)
         if not adjacent:
-            self._last[(host, computer, lid, user)] = (key, self._until(host, lid, key, idx), choice)
+            if len(self._last) >= self.REMEMBERED:
+                self._last.clear()
+            self._last[(host, computer, lid, user)] = (key, self._until(seq, pos, hi, key, known), choice)
         return choice
 
     def choose_span(self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
@@ -346,24 +388,21 @@ class SessionTracker:
         last = None if adjacent else self._last.get((host, computer, lid, user))
         return choice, last[1] if last is not None and last[2] is choice and last[0] <= key < last[1] else None
 
-    def _until(self, host: str, lid: int, key: tuple[int, int], idx: int | None) -> tuple[int, int]:
+    def _until(self, seq: Sequence[int], pos: int, hi: int, key: tuple[int, int],
+               known: Known | None) -> tuple[int, int]:
         """The first key after `key` where the answer of `choose_at` (not `adjacent`) may differ:
-        where a later session of the id starts, or comes within LOGON_WINDOW, or where the found
-        session's 4624 or a logoff is passed. Each of those conditions only turns one way as
+        where a later session of the id starts (`seq[pos]`, the first to start after `key` among
+        those of `seq[:hi]`), or comes within LOGON_WINDOW, or where the found session's
+        (`known`) 4624 or a logoff is passed. Each of those conditions only turns one way as
         the key grows, so the answer holds up to the nearest one still ahead."""
         bounds = [_NEVER]
-        starts = self._by_key.get((host, lid))
-        if starts:
-            pos = bisect.bisect_right(starts, (key, len(self.sessions) if self._frozen is None else len(self._frozen)))
-            if pos < len(starts):
-                start = starts[pos][0]
-                bounds += [start, (start[0] - LOGON_WINDOW, _FIRST)]
-        if idx is not None:
-            s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
-            logon = s.logon
-            if logon is not None:
-                bounds.append(logon.key)
-            bounds += [(r.ts, r.order + 1) for r in s.logoffs]  # just after it: where `r.key < key` turns
+        if pos < hi:
+            start = self._index.start(seq[pos])
+            bounds += [start, (start[0] - LOGON_WINDOW, _FIRST)]
+        if known is not None:
+            if known[3] is not None:
+                bounds.append(known[3][0])
+            bounds += [(r[0][0], r[0][1] + 1) for r in known[4]]  # just after it: where `r.key < key` turns
         return min(b for b in bounds if b > key)
 
     def _forget(self) -> None:
@@ -371,14 +410,27 @@ class SessionTracker:
         self._memo.clear()
         self._last.clear()
 
+    def settled(self) -> None:
+        """Every event of the scan has its answer: what was remembered for them goes (the events
+        linked afterwards are few, and remember their own)."""
+        self._memo.clear()
+        self._last.clear()
+        self._answers.clear()
+
     def _choose(
         self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, adjacent: bool
     ) -> SessionChoice:
+        """The answer of `choose_at`, made afresh."""
         idx = self._find(host, lid, key, adjacent)
-        if idx is not None:
-            s: _Session | Session = self.sessions[idx] if self._frozen is None else self._frozen[idx]
-            who = s.user or user
-            if s.logon is None:
+        return self._answer(host, computer, lid, key, user, self._known(idx) if idx is not None else None)
+
+    def _answer(self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
+                known: Known | None) -> SessionChoice:
+        """The answer for an event at `key` in the session `known` (`_known`; None: no session)."""
+        if known is not None:
+            idx, lid, who, logon, logoffs = known
+            who = who or user
+            if logon is None:
                 return SessionChoice(
                     lid,
                     idx,
@@ -386,16 +438,16 @@ class SessionTracker:
                     f"no 4624 for logon 0x{lid:x} in this log; the session is known from its logoff or privileges only",
                     who,
                 )
-            if s.logon.key > key:
+            if logon[0] > key:
                 return SessionChoice(
-                    lid, idx, INFERRED, f"its 4624 (record {s.logon.record_id}) is logged just after this event", who
+                    lid, idx, INFERRED, f"its 4624 (record {logon[1]}) is logged just after this event", who
                 )
-            ended = [r for r in s.logoffs if r.key < key]
+            ended = [r for r in logoffs if r[0] < key]
             if ended:
                 return SessionChoice(
-                    lid, idx, INFERRED, f"used after its logoff ({ended[0].event_id} record {ended[0].record_id})", who
+                    lid, idx, INFERRED, f"used after its logoff ({ended[0][1]} record {ended[0][2]})", who
                 )
-            return SessionChoice(lid, idx, EXACT, f"logon 4624 record {s.logon.record_id}", who)
+            return SessionChoice(lid, idx, EXACT, f"logon 4624 record {logon[1]}", who)
         if lid in WELL_KNOWN:
             return SessionChoice(
                 lid,
@@ -422,91 +474,47 @@ class SessionTracker:
             user,
         )
 
-    def finish(self, facts: RefSource, processes: tuple[Process, ...] = ()) -> list[Session]:
+    def finish(self, facts: RefSource, processes: tuple[Process, ...] = ()) -> tuple[Session, ...]:
         """The sessions, each with the processes started in it (`assign`); the processes
-        whose logon id has no session go to `orphans`. Their events are read from `facts`."""
+        whose logon id has no session go to `orphans`. Their events are read from `facts`.
+        The working columns go: afterwards sessions are found from the frozen ones."""
         members = self.assign(processes)
-        frozen = [
-            Session(
-                s.index,
-                s.computer,
-                s.logon_id,
-                s.logon_at,
-                RefColumn(facts, s.logoffs_at) if s.logoffs_at else (),
-                s.privileges_at,
-                s.user,
-                s.user_sid,
-                s.logon_type,
-                s.ip,
-                s.workstation,
-                s.auth_package,
-                s.lm_package,
-                s.logon_process,
-                s.elevated_token,
-                s.linked_logon_id,
-                tuple(members.get(s.index, ())),
+        columns = self._working()
+        frozen = []
+        for idx in range(len(columns)):
+            logoffs = columns.logoffs_at(idx)
+            frozen.append(Session(
+                columns.index[idx],
+                columns.places[columns.place[idx]][1],
+                columns.logon_id[idx],
+                columns.logon_at[idx],
+                RefColumn(facts, logoffs) if logoffs else (),
+                columns.privileges_at[idx],
+                *columns.said_of(idx),
+                tuple(members.get(idx, ())),
                 facts,
-            )
-            for s in self.sessions
-        ]
-        self._frozen, self.sessions = tuple(frozen), []
-        self._forget()
-        return frozen
+            ))
+        self._index.freeze(facts)
+        self._frozen, self._columns = tuple(frozen), None
+        self.settled()
+        return self._frozen
 
     def assign(self, processes: tuple[Process, ...]) -> dict[int, list[int]]:
         """Process indexes per session index: a process (4688 new logon id, else its subject's;
         Sysmon 1 LogonId) goes to the latest session with its logon id on its computer begun
         before it started, never to one on another computer. One begun before any session of
         its id (its logon precedes the log, or a well-known id) goes to `orphans`."""
-        keys: dict[tuple[str, int], tuple[list[tuple[int, int]], list[int]]] = {}
-        for s in sorted(self.sessions, key=lambda s: _start(s).key):
-            starts, indexes = keys.setdefault((s.host, s.logon_id), ([], []))
-            starts.append(_start(s).key)
-            indexes.append(s.index)
         members: dict[int, list[int]] = {}
         orphans: dict[tuple[str, int], list[int]] = {}
         for p in processes:
             lid = p.logon_id
             if not lid:
                 continue
-            found = keys.get((p.computer.casefold(), lid))
-            pos = bisect.bisect_right(found[0], p.start or p.first_seen.key) - 1 if found else -1
-            if found is not None and pos >= 0:
-                members.setdefault(found[1][pos], []).append(p.index)
+            seq, lo, hi = self._index.range(p.computer.casefold(), lid)
+            pos = self._index.after(seq, p.start or p.first_seen.key, lo, hi) - 1
+            if pos >= lo:
+                members.setdefault(seq[pos], []).append(p.index)
             else:
                 orphans.setdefault((p.computer, lid), []).append(p.index)
         self.orphans = {key: tuple(items) for key, items in orphans.items()}
         return members
-
-
-def _start(s: _Session) -> Ref:
-    """Where a session begins on the time line: its 4624, else the event that made it known."""
-    return s.logon or s.first_seen
-
-
-#: The type-3 (network) logons by (IP address, computer casefolded), in the sessions' order.
-NetworkIndex = dict[tuple[str | None, str], list[Session]]
-
-
-def network_index(sessions: Sequence[Session]) -> NetworkIndex:
-    """The type-3 logons grouped for `network_logons`: without it each call scans every session
-    (9 ms at 5,000 sessions; the event trees of the Handles view, 20,000 of them, spent a third
-    of their time there)."""
-    index: NetworkIndex = {}
-    for s in sessions:
-        if s.logon_type == "3":
-            index.setdefault((s.ip, s.computer.casefold()), []).append(s)
-    return index
-
-
-def network_logons(sessions: tuple[Session, ...], session: Session,
-                   index: NetworkIndex | None = None) -> list[Session]:
-    """The other type-3 (network) logons to the same computer from the same (remote) IP address
-    (from `index`, `network_index(sessions)`, when given)."""
-    if not session.remote_ip:
-        return []
-    host = session.computer.casefold()
-    if index is not None:
-        return [s for s in index.get((session.ip, host), ()) if s.index != session.index][:1000]
-    return [s for s in sessions if s.index != session.index and s.ip == session.ip
-            and s.computer.casefold() == host and s.logon_type == "3"][:1000]

@@ -9,7 +9,7 @@ import types
 
 from core.correlate.model import build_model
 from core.correlate.processes import Ref
-from core.correlate.sessions import _Session
+from core.correlate.session_columns import SessionColumns
 from tests.correlate.events import by_record, load, s4624, xml
 
 SESSIONS = 40
@@ -46,7 +46,7 @@ def test_the_model_keeps_no_working_copy_of_its_sessions() -> None:
     model = build_model(events)
     gc.collect()
     assert len(model.sessions) == SESSIONS
-    assert not [o for o in _reachable(model) if isinstance(o, _Session)]
+    assert not [o for o in _reachable(model) if isinstance(o, SessionColumns)]
     assert all(s.privileged for s in model.sessions)
     c = model.correlate(by_record(events, 1000))
     assert c.session is not None and c.session.session is model.sessions[7]

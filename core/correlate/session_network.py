@@ -1,0 +1,37 @@
+"""The type-3 (network) logons of a model grouped by source address and computer, for the
+"other network logons from this address" of a session's tree (`core.correlate.tree`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.correlate.sessions import Session
+
+#: The type-3 (network) logons by (IP address, computer casefolded), in the sessions' order.
+NetworkIndex = dict[tuple[str | None, str], list["Session"]]
+
+
+def network_index(sessions: Sequence[Session]) -> NetworkIndex:
+    """The type-3 logons grouped for `network_logons`: without it each call scans every session
+    (9 ms at 5,000 sessions; the event trees of the Handles view, 20,000 of them, spent a third
+    of their time there)."""
+    index: NetworkIndex = {}
+    for s in sessions:
+        if s.logon_type == "3":
+            index.setdefault((s.ip, s.computer.casefold()), []).append(s)
+    return index
+
+
+def network_logons(sessions: tuple[Session, ...], session: Session,
+                   index: NetworkIndex | None = None) -> list[Session]:
+    """The other type-3 (network) logons to the same computer from the same (remote) IP address
+    (from `index`, `network_index(sessions)`, when given)."""
+    if not session.remote_ip:
+        return []
+    host = session.computer.casefold()
+    if index is not None:
+        return [s for s in index.get((session.ip, host), ()) if s.index != session.index][:1000]
+    return [s for s in sessions if s.index != session.index and s.ip == session.ip
+            and s.computer.casefold() == host and s.logon_type == "3"][:1000]

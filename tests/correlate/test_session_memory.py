@@ -1,0 +1,128 @@
+"""The memory of a log with many logon sessions (the 1 GB replica of a real Security log holds
+359,000 of them) does not hold a working copy per session: the tracker keeps columns while the
+scan runs and drops its memos once every event has its answer, the model keeps a few arrays to
+find sessions again, the links' writer remembers nothing per session, and the Sessions view
+makes only the rows it lists. Sizes that users' memory depends on are asserted, not times."""
+
+from __future__ import annotations
+
+import gc
+import types
+from typing import Any
+
+import pytest
+
+import tui.sessions as sessions_view
+from core.correlate import persist
+from core.correlate.model import build_model
+from core.correlate.processes import Ref
+from core.correlate.scan import Scan, scan_events, time_order
+from core.correlate.sessions import SessionTracker
+from tests.correlate.events import by_record, load, s4624, xml
+
+SESSIONS = 300
+
+
+def _log(sessions: int = SESSIONS) -> list[str]:
+    docs = []
+    for i in range(sessions):
+        lid = f"0x{0x7a0000 + i:x}"
+        sec = i * 0.15
+        docs.append(xml(4672, 3 * i + 1, sec, SubjectLogonId=lid, SubjectUserName=f"user{i % 5}",
+                        SubjectDomainName="DOM"))
+        docs.append(s4624(3 * i + 2, sec + 0.01, lid, user=f"user{i % 5}"))
+        docs.append(xml(4634, 3 * i + 3, sec + 0.1, TargetLogonId=lid, TargetUserName=f"user{i % 5}",
+                        TargetDomainName="DOM", LogonType="3"))
+    # An event outside the scan (a 4648) linked to its session once the model is built.
+    docs.append(xml(4648, 100_000, 7.52, SubjectLogonId=f"0x{0x7a0000 + 50:x}", SubjectUserName="user0",
+                    SubjectDomainName="DOM", TargetServerName="srv"))
+    return docs
+
+
+def _reachable(root: object, skip: tuple[object, ...] = ()) -> list[object]:
+    """The objects `root` holds, directly or not (classes, modules, functions and `skip` not followed)."""
+    seen = {id(root), *map(id, skip)}
+    todo, found = [root], []
+    while todo and len(found) < 1_000_000:
+        for held in gc.get_referents(todo.pop()):
+            if id(held) not in seen and not isinstance(held, (type, types.ModuleType, types.FunctionType)):
+                seen.add(id(held))
+                found.append(held)
+                todo.append(held)
+    return found
+
+
+def _scanned() -> Scan:
+    scan = Scan()
+    scan.feed(scan_events(time_order(load(*_log()))))
+    return scan
+
+
+def test_the_tracker_holds_no_ref_nor_object_per_session_while_the_scan_runs() -> None:
+    scan = _scanned()
+    held = _reachable(scan.sessions)
+    assert not [o for o in held if isinstance(o, Ref)]
+    # Columns, not an object (with its Refs, ints and list of logoffs) per session: what remains per
+    # session is its entry in the index the scan finds logoffs' sessions in, and its ints.
+    assert len(held) <= 8 * SESSIONS
+
+
+def test_the_answers_memo_goes_once_every_event_has_its_answer() -> None:
+    scan = _scanned()
+    scan.finish()
+    tracker = scan.sessions
+    assert not tracker._memo and not tracker._last and not tracker._answers
+    assert len({id(f.session) for f in scan.facts if f.session is not None}) >= SESSIONS  # the answers themselves
+
+
+def test_the_tracker_remembers_a_bounded_number_of_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SessionTracker, "REMEMBERED", 16)
+    tracker = SessionTracker()
+    tick = 10_000_000
+    for i in range(200):
+        tracker.logon("pc", "PC", 0x100 + i, Ref(i, i, 4624, i * tick, i * tick, i), {"TargetUserName": f"u{i}"}, at=i)
+    tracker.finish_privileges()
+    for i in range(200):
+        choice = tracker.choose_at("pc", "PC", 0x100 + i, (i * tick + 5, 1000 + i), None)
+        assert choice.session == i and choice.reason == f"logon 4624 record {i}"
+        assert len(tracker._memo) <= 16 and len(tracker._last) <= 16 and len(tracker._answers) <= 16
+
+
+def test_a_built_model_finds_sessions_without_a_dict_per_session() -> None:
+    events = load(*_log())
+    model = build_model(events)
+    tracker = model._session_tracker
+    held = _reachable(tracker, skip=(model.sessions, model._facts))
+    assert not [o for o in held if isinstance(o, (dict, list, tuple)) and len(o) >= SESSIONS]
+    c = model.correlate(by_record(events, 100_000))  # found again after the build
+    assert c.session is not None and c.session.session is model.sessions[50]
+    assert (c.session.confidence, c.session.reason) == ("exact", f"logon 4624 record {3 * 50 + 2}")
+
+
+def test_the_links_writer_remembers_nothing_per_session() -> None:
+    model = build_model(load(*_log()))
+    links = persist.links(model)
+    rows = [next(links) for _ in range(len(model._facts) - 1)]
+    words = links.gi_frame.f_locals["words"]  # type: ignore[union-attr]
+    assert all(len(held) < SESSIONS // 2 for held in vars(words).values() if isinstance(held, dict))
+    assert rows[1] == (2, "session", "session", 0, "exact", "logon 4624 record 2")
+
+
+def test_the_sessions_view_makes_only_the_rows_it_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = build_model(load(*_log()))
+    everything = sessions_view.session_rows(model)
+    monkeypatch.setattr(sessions_view, "MAX_ROWS", 20)
+    made: list[Any] = []
+    real = sessions_view.SessionRow
+
+    def counted(*args: Any) -> Any:
+        made.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(sessions_view, "SessionRow", counted)
+    stored = sessions_view.stored_sessions(model)
+    assert len(made) == 20 and stored.total == SESSIONS
+    assert stored.rows is not None and len(stored.rows) == 20
+    lines = list(stored.rows)
+    assert [line.store_id for line in lines] == [row.store_id for row in everything[:20]]
+    assert [c.plain for c in lines[3].cells] == [c.plain for c in sessions_view.row_cells(everything[3])]
