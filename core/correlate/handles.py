@@ -32,6 +32,7 @@ from core.model.slots import slot_maker
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
+    from core.correlate.handle_table import HandleTable
 
 #: How far after a 4690 the 4656 of its source handle may be logged and still be taken as it.
 SOURCE_OPEN_WINDOW = 2 * TICKS_PER_SECOND
@@ -420,23 +421,23 @@ class HandleTracker:
                             f"{pid_text(dup.source_pid)} near this 4690: opened before the log begins, or its "
                             "object is not audited")
 
-    def finish(self) -> list[Handle]:
-        """Freeze every instance (its events stay positions in the facts table). The tracker's
-        instances are dropped as they are frozen (the last first), so that both are not all
-        held at once."""
-        out: list[Handle] = []
-        handles, facts = self.handles, self.facts
-        for i in range(len(handles) - 1, -1, -1):
-            h = handles[i]
-            # Positional, in `Handle`'s field order (keywords cost a fifth more per instance).
-            out.append(make_handle(
-                h.index, h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
-                h.object_type, h.object_name, h.access, h.accesses or None, h.closed,
-                h.close_note if h.closed >= 0 else self._close_note(h),
-                array("q", h.duplications) if h.duplications else None, h.first_seen, facts,
-            ))
-            del handles[i]
-        out.reverse()
+    def finish(self) -> HandleTable:
+        """Freeze every instance into the model's `HandleTable` (columns; its events stay positions
+        in the facts table). The tracker's instances are dropped as they are added (the first
+        first), so that both are not all held at once."""
+        from core.correlate.handle_table import HandleTable  # it builds `Handle`s: imports this module
+
+        out = HandleTable(self.facts)
+        handles = self.handles
+        handles.reverse()  # popped from the end: in index order
+        while handles:
+            h = handles.pop()
+            # Positional, in `Handle`'s field order (after its index: the table's length).
+            out.append(
+                h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
+                h.object_type, h.object_name, h.access, h.accesses, h.closed,
+                h.close_note if h.closed >= 0 else self._close_note(h), h.duplications, h.first_seen,
+            )
         return out
 
     def _close_note(self, h: _Handle) -> str | None:
