@@ -40,6 +40,7 @@ SOURCE_OPEN_WINDOW = 2 * TICKS_PER_SECOND
 #: The events that open and close handles (rows of the roles table).
 OPEN_EVENTS = event_ids(Act.OPEN)
 CLOSE_EVENTS = event_ids(Act.CLOSE)
+USE_EVENTS = frozenset(event_ids(Act.USE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,8 @@ class _Handle:
     object_type: str | None = None
     object_name: str | None = None
     access: str | None = None
-    #: Positions of its 4663/4660s in the facts table (made on the first one).
+    #: Positions of its 4663/4660s in the facts table, when `use` is told them; the scan's
+    #: (`core.correlate.scan_rows`) are read from the facts table by `finish` instead.
     accesses: array[int] | None = None
     closed: int = -1
     close_note: str | None = None
@@ -429,13 +431,17 @@ class HandleTracker:
 
         out = HandleTable(self.facts)
         handles = self.handles
+        # The 4663/4660s of each instance, from the facts table (the scan keeps none per handle).
+        used, starts = self.facts.by_source_handle(USE_EVENTS, len(handles))
         handles.reverse()  # popped from the end: in index order
         while handles:
             h = handles.pop()
+            i = h.index
             # Positional, in `Handle`'s field order (after its index: the table's length).
             out.append(
                 h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
-                h.object_type, h.object_name, h.access, h.accesses, h.closed,
+                h.object_type, h.object_name, h.access,
+                h.accesses if h.accesses is not None else used[starts[i]:starts[i + 1]], h.closed,
                 h.close_note if h.closed >= 0 else self._close_note(h), h.duplications, h.first_seen,
             )
         return out
