@@ -219,7 +219,8 @@ class HandleTracker:
         self._alive: dict[tuple[int, int], int] = {}
         self._alias: dict[tuple[int, int], int] = {}
         self._alias_key: dict[int, tuple[int, int]] = {}
-        self._all: dict[tuple[int, int], list[int]] = {}
+        #: The instances of each (process, value), in creation order: its index while it has one.
+        self._all: dict[tuple[int, int], int | list[int]] = {}
         self._dups: list[_Dup] = []
         self.seen: Counter[tuple[str, int]] = Counter()
         self.choices: dict[int, SourceChoice] = {}
@@ -234,8 +235,10 @@ class HandleTracker:
             self.handles[old].replaced_by = at
         self._alive[key] = index
         same = self._all.get(key)
-        if same is None:
-            self._all[key] = [index]
+        if same is None:  # most values are opened once per process: no list for those
+            self._all[key] = index
+        elif isinstance(same, int):
+            self._all[key] = [same, index]
         else:
             same.append(index)
         return h
@@ -366,7 +369,8 @@ class HandleTracker:
         facts, here = self.facts, dup.at
         at = facts.ref(here)
         key = (dup.source_process, dup.source_handle_id)
-        idxs = self._all.get(key, [])
+        same = self._all.get(key, [])
+        idxs = [same] if isinstance(same, int) else same
         handles = self.handles
 
         def began(idx: int) -> int:  # where it began (no copy of them kept)
