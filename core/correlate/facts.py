@@ -345,6 +345,33 @@ class FactsTable:
             out.extend(hits)
         return out
 
+    def by_source_handle(self, event_ids: frozenset[int], handles: int) -> tuple[array[int], array[int]]:
+        """The positions of the events of `event_ids` grouped by their source handle instance
+        (0..handles-1), in scan order within each: (positions, starts), instance i's being
+        `positions[starts[i]:starts[i + 1]]`. Read a chunk of slots at a time (a counting sort:
+        no Python int kept per event), so that the scan need not keep an array per handle."""
+        self._flush()
+        narrow = self._narrow
+        at, stride, none = narrow.index["source_handle"], narrow.stride, narrow.none
+        slots = narrow.slots
+        counts = array("q", bytes(8 * (handles + 1)))
+        uses = self.positions_of(event_ids)
+        for lo in range(0, len(uses), ROWS_CHUNK):
+            for pos in uses[lo:lo + ROWS_CHUNK]:
+                h = slots[pos * stride + at]
+                if h != none:
+                    counts[h + 1] += 1
+        starts = array("q", itertools.accumulate(counts))
+        cursor = starts[:-1]
+        out = array("q", bytes(8 * starts[-1]))
+        for lo in range(0, len(uses), ROWS_CHUNK):
+            for pos in uses[lo:lo + ROWS_CHUNK]:
+                h = slots[pos * stride + at]
+                if h != none:
+                    out[cursor[h]] = pos
+                    cursor[h] += 1
+        return out, starts
+
     def facts_at(self, positions: Sequence[int]) -> Iterator[Facts]:
         """`facts(pos)` of each of `positions`, in that order, made a chunk at a time."""
         self._flush()

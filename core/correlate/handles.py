@@ -32,6 +32,7 @@ from core.model.slots import slot_maker
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
+    from core.correlate.handle_table import HandleTable
 
 #: How far after a 4690 the 4656 of its source handle may be logged and still be taken as it.
 SOURCE_OPEN_WINDOW = 2 * TICKS_PER_SECOND
@@ -39,6 +40,7 @@ SOURCE_OPEN_WINDOW = 2 * TICKS_PER_SECOND
 #: The events that open and close handles (rows of the roles table).
 OPEN_EVENTS = event_ids(Act.OPEN)
 CLOSE_EVENTS = event_ids(Act.CLOSE)
+USE_EVENTS = frozenset(event_ids(Act.USE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +153,8 @@ class _Handle:
     object_type: str | None = None
     object_name: str | None = None
     access: str | None = None
-    #: Positions of its 4663/4660s in the facts table (made on the first one).
+    #: Positions of its 4663/4660s in the facts table, when `use` is told them; the scan's
+    #: (`core.correlate.scan_rows`) are read from the facts table by `finish` instead.
     accesses: array[int] | None = None
     closed: int = -1
     close_note: str | None = None
@@ -216,7 +219,8 @@ class HandleTracker:
         self._alive: dict[tuple[int, int], int] = {}
         self._alias: dict[tuple[int, int], int] = {}
         self._alias_key: dict[int, tuple[int, int]] = {}
-        self._all: dict[tuple[int, int], list[int]] = {}
+        #: The instances of each (process, value), in creation order: its index while it has one.
+        self._all: dict[tuple[int, int], int | list[int]] = {}
         self._dups: list[_Dup] = []
         self.seen: Counter[tuple[str, int]] = Counter()
         self.choices: dict[int, SourceChoice] = {}
@@ -231,8 +235,10 @@ class HandleTracker:
             self.handles[old].replaced_by = at
         self._alive[key] = index
         same = self._all.get(key)
-        if same is None:
-            self._all[key] = [index]
+        if same is None:  # most values are opened once per process: no list for those
+            self._all[key] = index
+        elif isinstance(same, int):
+            self._all[key] = [same, index]
         else:
             same.append(index)
         return h
@@ -363,7 +369,8 @@ class HandleTracker:
         facts, here = self.facts, dup.at
         at = facts.ref(here)
         key = (dup.source_process, dup.source_handle_id)
-        idxs = self._all.get(key, [])
+        same = self._all.get(key, [])
+        idxs = [same] if isinstance(same, int) else same
         handles = self.handles
 
         def began(idx: int) -> int:  # where it began (no copy of them kept)
@@ -420,23 +427,27 @@ class HandleTracker:
                             f"{pid_text(dup.source_pid)} near this 4690: opened before the log begins, or its "
                             "object is not audited")
 
-    def finish(self) -> list[Handle]:
-        """Freeze every instance (its events stay positions in the facts table). The tracker's
-        instances are dropped as they are frozen (the last first), so that both are not all
-        held at once."""
-        out: list[Handle] = []
-        handles, facts = self.handles, self.facts
-        for i in range(len(handles) - 1, -1, -1):
-            h = handles[i]
-            # Positional, in `Handle`'s field order (keywords cost a fifth more per instance).
-            out.append(make_handle(
-                h.index, h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
-                h.object_type, h.object_name, h.access, h.accesses or None, h.closed,
-                h.close_note if h.closed >= 0 else self._close_note(h),
-                array("q", h.duplications) if h.duplications else None, h.first_seen, facts,
-            ))
-            del handles[i]
-        out.reverse()
+    def finish(self) -> HandleTable:
+        """Freeze every instance into the model's `HandleTable` (columns; its events stay positions
+        in the facts table). The tracker's instances are dropped as they are added (the first
+        first), so that both are not all held at once."""
+        from core.correlate.handle_table import HandleTable  # it builds `Handle`s: imports this module
+
+        out = HandleTable(self.facts)
+        handles = self.handles
+        # The 4663/4660s of each instance, from the facts table (the scan keeps none per handle).
+        used, starts = self.facts.by_source_handle(USE_EVENTS, len(handles))
+        handles.reverse()  # popped from the end: in index order
+        while handles:
+            h = handles.pop()
+            i = h.index
+            # Positional, in `Handle`'s field order (after its index: the table's length).
+            out.append(
+                h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
+                h.object_type, h.object_name, h.access,
+                h.accesses if h.accesses is not None else used[starts[i]:starts[i + 1]], h.closed,
+                h.close_note if h.closed >= 0 else self._close_note(h), h.duplications, h.first_seen,
+            )
         return out
 
     def _close_note(self, h: _Handle) -> str | None:

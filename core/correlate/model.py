@@ -14,7 +14,7 @@ its private resolvers; what grows goes to its own module (`access`, `tree`, `rel
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from core.correlate.access import ImageIndex
@@ -195,7 +195,7 @@ class CorrelationModel:
 
     def __init__(self, scan: Scan) -> None:
         self.processes: tuple[Process, ...] = tuple(scan.procs.finish(scan.facts))
-        self.handles: tuple[Handle, ...] = tuple(scan.handles.finish())
+        self.handles: Sequence[Handle] = scan.handles.finish()  # a `HandleTable`: columns
         self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish(scan.facts, self.processes))
         self._facts = scan.facts
         self._choices: dict[int, SourceChoice] = scan.handles.choices

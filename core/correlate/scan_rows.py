@@ -13,7 +13,6 @@ was half of the build's CPU time. The other events go through `Scan`'s steps, as
 from __future__ import annotations
 
 import sys
-from array import array
 from collections.abc import Callable, Container, Iterable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
@@ -232,7 +231,6 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                     _, proc, h, lid, user, pid, idx, hid, handle = last
                     if proc.end is None and h.closed < 0 and h.replaced_by < 0:
                         seen[(host, event_id)] += 1
-                        h.accesses.append(pos)
                         append((sid, record_id, ts, hid, None, lid, event_id, n, pid, idx, None, None, handle, None,
                                 host, computer, user, None, None, filetime))
                         pos += 1
@@ -276,10 +274,8 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                     h.object_type = fields[0]
                 if h.object_name is None:
                     h.object_name = fields[1]
-                accesses = h.accesses
-                if accesses is None:
-                    accesses = h.accesses = array("q")
-                accesses.append(pos)
+                # Its accesses are not kept here: the facts table has this event's handle
+                # (`HandleTracker.finish` groups them, no array per handle meanwhile).
                 handle = h.index
                 if proc is not None and proc.end is None:  # the usual case: remember it (above)
                     remembered = reader.last

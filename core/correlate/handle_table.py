@@ -1,0 +1,144 @@
+"""The model's handle instances held in columns, each `Handle` made when it is read.
+
+A busy log has millions of handle instances (1.65 million at 10 million churn events). As frozen
+`Handle` objects each cost ~380 bytes: the object (17 slots), a boxed int per index, pid, value,
+process and event position, and an `array` object of its accesses; at 10 million events that was
+~0.6 GB of the first open's 4.6 GB. `HandleTable` keeps the same values unboxed: one slot per
+field and instance in an `array` (positions, pids, values; no source handle as -1; a value that
+does not fit a slot in a side dict, exactly), the texts as references to the interned strings the scan made,
+every instance's accesses one after the other in one array (with where each one's begin), and
+the close notes and duplications in side dicts: ~110 bytes an instance plus 8 per access and its
+close note when it has one (185 bytes a handle in all on the churn store, 376 as objects).
+
+A `Handle` is made again when read, equal field for field to the one the scan froze, so that every
+answer built from the handles (links, trees, lists, the stored tables) is unchanged; the last
+few made are remembered (`RECENT`), as a tables' writer reads the same handle for each event on it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, overload
+
+from core.correlate.columns import Index
+from core.correlate.handles import Handle, make_handle
+
+if TYPE_CHECKING:
+    from core.correlate.refcolumn import RefSource
+
+#: Handles made from the columns and remembered for the next read of the same index.
+RECENT = 1 << 12
+
+
+class HandleTable(Sequence[Handle]):
+    """Every handle instance of a model, by index, held in columns (see the module doc)."""
+
+    def __init__(self, facts: RefSource) -> None:
+        self.facts = facts
+        self._computer: array[int] = array("i")
+        self._computers: Index[str] = Index()
+        #: pid, value, process, opened, duplicated by, source (-1: none), closed, first seen: a row each.
+        self._ints: array[int] = array("q")
+        #: Values that do not fit a 64-bit slot (or equal `_NONE`), by (instance, field).
+        self._aside: dict[tuple[int, int], int] = {}
+        self._object_type: list[str | None] = []
+        self._object_name: list[str | None] = []
+        self._access: list[str | None] = []
+        #: Every instance's accesses (positions in the facts table), instance after instance;
+        #: instance i's are `_accesses[_starts[i]:_starts[i + 1]]`.
+        self._accesses: array[int] = array("q")
+        self._starts: array[int] = array("q", [0])
+        self._close_notes: dict[int, str] = {}
+        self._duplications: dict[int, array[int]] = {}
+        self._recent: dict[int, Handle] = {}
+
+    #: Int slots per instance, and the slot value of one kept aside.
+    _FIELDS = 8
+    _NONE = -(1 << 63)
+
+    def append(self, computer: str, pid: int, handle_id: int, process: int, opened_at: int, duplicated_by_at: int,
+               source: int | None, object_type: str | None, object_name: str | None, access: str | None,
+               accesses_at: Sequence[int] | None, closed_at: int, close_note: str | None,
+               duplications_at: Sequence[int] | None, first_seen_at: int) -> None:
+        """Add the next instance (its index is the table's length), in `Handle`'s field order."""
+        index = len(self._object_type)
+        self._computer.append(self._computers[computer])
+        ints = [pid, handle_id, process, opened_at, duplicated_by_at, -1 if source is None else source, closed_at,
+                first_seen_at]
+        try:
+            if self._NONE in ints:  # the slots' mark for a value kept aside
+                raise OverflowError
+            self._ints.extend(array("q", ints))
+        except OverflowError:  # a value that does not fit: kept exactly, aside
+            for i, v in enumerate(ints):
+                if not self._NONE < v < (1 << 63):
+                    self._aside[(index, i)] = v
+                    ints[i] = self._NONE
+            self._ints.extend(array("q", ints))
+        self._object_type.append(object_type)
+        self._object_name.append(object_name)
+        self._access.append(access)
+        if accesses_at:
+            self._accesses.extend(accesses_at)
+        self._starts.append(len(self._accesses))
+        if close_note is not None:
+            self._close_notes[index] = close_note
+        if duplications_at:
+            self._duplications[index] = array("q", duplications_at)
+
+    def __len__(self) -> int:
+        return len(self._object_type)
+
+    @overload
+    def __getitem__(self, index: int) -> Handle: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Handle, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Handle | tuple[Handle, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        made = self._recent.get(index)
+        if made is not None:
+            return made
+        n = len(self._object_type)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("handle index out of range")
+        made = self._make(index)
+        recent = self._recent
+        if len(recent) >= RECENT:
+            recent.clear()
+        recent[index] = made
+        return made
+
+    def _make(self, i: int) -> Handle:
+        at = i * self._FIELDS
+        pid, hid, process, opened, dup, source, closed, first = self._ints[at:at + self._FIELDS]
+        if self._aside and self._NONE in (pid, hid, process, opened, dup, source, closed, first):
+            pid, hid, process, opened, dup, source, closed, first = (
+                self._aside[(i, f)] if v == self._NONE else v
+                for f, v in enumerate((pid, hid, process, opened, dup, source, closed, first)))
+        lo, hi = self._starts[i], self._starts[i + 1]
+        return make_handle(
+            i, self._computers.distinct[self._computer[i]], pid, hid, process, opened, dup,
+            None if source == -1 else source,
+            self._object_type[i], self._object_name[i], self._access[i], self._accesses[lo:hi] if hi > lo else None,
+            closed, self._close_notes.get(i), self._duplications.get(i), first, self.facts,
+        )
+
+    def __iter__(self) -> Iterator[Handle]:
+        return map(self._make, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (HandleTable, tuple, list)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"HandleTable({len(self)} handles)"

@@ -1,0 +1,118 @@
+"""The model's handle instances in columns (issue 18, 10M events): no object per instance is
+kept, ~110 bytes each instead of ~380, nor during the scan an array of accesses per handle,
+and each `Handle` read back is the one the scan froze."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from array import array
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.churn import build_churn_store
+from core.correlate.handle_table import RECENT, HandleTable
+from core.correlate.handles import Handle, make_handle
+from core.correlate.model import model_from_store
+from core.correlate.roles import scanned_event_ids
+from core.correlate.scan import Scan, scan_events, timed
+from core.store.store import Store
+
+EVENTS = 20_000
+
+
+@pytest.fixture(scope="module")
+def churn_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("churn") / "churn.sqlite"
+    build_churn_store(db, EVENTS, seed=7)
+    return db
+
+
+def _deep_size(obj: Any, seen: set[int]) -> tuple[int, int]:
+    """Bytes of `obj` and what it refers to outside `seen`, and how many `Handle`s among them."""
+    total, handles, stack = 0, 0, [obj]
+    while stack:
+        o = stack.pop()
+        if id(o) in seen or isinstance(o, type) or (callable(o) and not hasattr(o, "__slots__")):
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o)
+        handles += isinstance(o, Handle)
+        stack.extend(gc.get_referents(o))
+    return total, handles
+
+
+def test_the_model_keeps_no_object_per_handle(churn_db: Path) -> None:
+    with Store(churn_db, readonly=True) as store:
+        model = model_from_store(store)
+    shared: set[int] = set()
+    _deep_size(model._facts, shared)
+    size, held = _deep_size(model.handles, shared)
+    assert len(model.handles) > 1000
+    assert held == 0  # nothing read yet: no `Handle` made, none kept
+    assert size / len(model.handles) < 250, size / len(model.handles)  # 185 here; 376 as `Handle` objects
+    for i in range(0, len(model.handles), 7):
+        model.handles[i]
+    assert _deep_size(model.handles, set(shared))[1] <= RECENT  # those read: a bounded few remembered
+
+
+def test_each_handle_reads_as_the_scan_froze_it(churn_db: Path) -> None:
+    scan = Scan()
+    with Store(churn_db, readonly=True) as store:
+        scan.run(scan_events(timed(store.iter_keys_of(scanned_event_ids()))))
+    tracker = scan.handles
+    # A (process, value) opened once keeps its one instance as an int, not a list of one.
+    kept = list(tracker._all.values())
+    assert all(isinstance(v, int) or len(v) > 1 for v in kept) and sum(isinstance(v, int) for v in kept) > 100
+    assert all(h.accesses is None for h in tracker.handles)  # the scan keeps no array per handle...
+    uses: dict[int, list[int]] = {}  # ...the facts table has each 4663/4660's handle
+    for pos, found in enumerate(scan.facts):
+        if found.ref.event_id in (4663, 4660) and found.source_handle is not None:
+            uses.setdefault(found.source_handle, []).append(pos)
+    assert len(uses) > 100
+    frozen = [
+        make_handle(h.index, h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
+                    h.object_type, h.object_name, h.access, array("q", uses[h.index]) if h.index in uses else None,
+                    h.closed,
+                    h.close_note if h.closed >= 0 else tracker._close_note(h),
+                    array("q", h.duplications) if h.duplications else None, h.first_seen, scan.facts)
+        for h in tracker.handles
+    ]
+    table = tracker.finish()
+    assert isinstance(table, HandleTable) and not tracker.handles
+    assert len(table) == len(frozen) and list(table) == frozen
+    assert [table[i] for i in range(len(frozen))] == frozen and table == tuple(frozen)
+    assert table[-1] == frozen[-1] and table[2:5] == tuple(frozen[2:5])
+    some = next(h for h in table if h.accesses and h.closed is not None)
+    assert list(some.accesses) == [scan.facts.ref(p) for p in frozen[some.index].accesses_at or ()]
+
+
+def test_values_that_do_not_fit_a_slot_read_back_exactly() -> None:
+    class Facts:
+        def ref(self, pos: int) -> Any:
+            raise AssertionError
+
+        def key(self, pos: int) -> tuple[int, int]:
+            raise AssertionError
+
+        def store_id(self, pos: int) -> int:
+            raise AssertionError
+
+    facts = Facts()
+    table = HandleTable(facts)
+    rows: list[tuple[Any, ...]] = [
+        ("PC", 4, 0xFFFF_FFFF_FFFF_FFFC, 0, 3, -1, None, None, None, None, [5, 9], -1, "open at the end", None, 3),
+        ("pc2", -(1 << 63), 8, 1, -1, 2, 0, "File", "C:\\x", "READ", None, 7, None, [4], 2),
+        ("PC", 1 << 70, 12, 2, 10, -1, None, "Key", None, None, [], 11, None, [], 10),
+    ]
+    for row in rows:
+        table.append(*row)
+    for i, row in enumerate(rows):
+        computer, pid, hid, proc, opened, dup, source, otype, oname, access, acc, closed, note, dups, first = row
+        assert table[i] == Handle(i, computer, pid, hid, proc, opened, dup, source, otype, oname, access,
+                                  array("q", acc) if acc else None, closed, note,
+                                  array("q", dups) if dups else None, first, facts)
+    with pytest.raises(IndexError):
+        table[3]
