@@ -427,13 +427,11 @@ class HandleTracker:
                             f"{pid_text(dup.source_pid)} near this 4690: opened before the log begins, or its "
                             "object is not audited")
 
-    def finish(self) -> HandleTable:
-        """Freeze every instance into the model's `HandleTable` (columns; its events stay positions
-        in the facts table). The tracker's instances are dropped as they are added (the first
-        first), so that both are not all held at once."""
-        from core.correlate.handle_table import HandleTable  # it builds `Handle`s: imports this module
-
-        out = HandleTable(self.facts)
+    def finish(self, out: HandleTable) -> HandleTable:
+        """Freeze every instance into `out`, the model's empty `HandleTable` over this tracker's
+        facts (columns; its events stay positions in the facts table), and return it. The caller
+        makes the table: it imports this module for `Handle`. The tracker's instances are dropped as
+        they are added (the first first), so that both are not all held at once."""
         handles = self.handles
         # The 4663/4660s of each instance, from the facts table (the scan keeps none per handle).
         used, starts = self.facts.by_source_handle(USE_EVENTS, len(handles))

@@ -24,6 +24,7 @@ from core.correlate.chain import links_of
 from core.correlate.duplications import DuplicationList, duplication_list
 from core.correlate.event_fields import logon_of, pid_of, values_of
 from core.correlate.facts import Facts, SysmonFacts
+from core.correlate.handle_table import HandleTable
 from core.correlate.handles import Handle, SourceChoice
 from core.correlate.links import (
     Correlation,
@@ -195,7 +196,7 @@ class CorrelationModel:
 
     def __init__(self, scan: Scan) -> None:
         self.processes: tuple[Process, ...] = tuple(scan.procs.finish(scan.facts))
-        self.handles: Sequence[Handle] = scan.handles.finish()  # a `HandleTable`: columns
+        self.handles: Sequence[Handle] = scan.handles.finish(HandleTable(scan.facts))  # columns
         self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish(scan.facts, self.processes))
         self._facts = scan.facts
         self._choices: dict[int, SourceChoice] = scan.handles.choices

@@ -80,7 +80,7 @@ def test_each_handle_reads_as_the_scan_froze_it(churn_db: Path) -> None:
                     array("q", h.duplications) if h.duplications else None, h.first_seen, scan.facts)
         for h in tracker.handles
     ]
-    table = tracker.finish()
+    table = tracker.finish(HandleTable(scan.facts))
     assert isinstance(table, HandleTable) and not tracker.handles
     assert len(table) == len(frozen) and list(table) == frozen
     assert [table[i] for i in range(len(frozen))] == frozen and table == tuple(frozen)
