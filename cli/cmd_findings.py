@@ -15,6 +15,7 @@ import csv
 import io
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def add_sigma_args(parser: argparse.ArgumentParser) -> None:
                         help="Sigma rule status run (repeatable; default: " + ", ".join(DEFAULT_STATUSES) + ")")
 
 
-def _table(findings: list[Finding], titles: dict[str, str]) -> str:
+def _table(findings: Sequence[Finding], titles: dict[str, str]) -> str:
     lines = []
     for f in findings:
         when = iso_from_filetime(f.time) or "no time"

@@ -277,15 +277,13 @@ class EvtxApp(AppActions):
         if loaded and computed.by_event is not None:  # then with the Sigma matches (computed once)
             self.workspace.wait_quiet()  # (its imports: not while a view opens)
             from tui.findings_view import sigma_findings, to_app
-            from tui.table_findings import findings_by_event
 
             try:
                 extra, titles = sigma_findings(self.workspace, to_app(self))
             except Exception:  # noqa: BLE001 - the Findings view shows the reason
                 return
             if extra:
-                known = [f for items in computed.by_event.values() for f in items]
-                self.post_message(FindingsComputed(path, findings_by_event([*known, *extra]),
+                self.post_message(FindingsComputed(path, computed.by_event.with_extra(extra),
                                                    {**computed.titles, **titles}))
 
     def on_sigma_progressed(self, message: SigmaProgressed) -> None:
@@ -310,7 +308,7 @@ class EvtxApp(AppActions):
             self.detail.set_findings(None, message.error)
             self.notify(printable(f"findings: {message.error}"), severity="warning", markup=False)
             return
-        self.table.set_findings({sid: items[0].severity for sid, items in by_event.items() if items})
+        self.table.set_findings(by_event.highest)
         self.detail.set_findings(by_event, None, message.titles)
 
     def _read_sources(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
 
@@ -33,13 +34,25 @@ class SigmaRuleGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class BuiltinPages:
+    """Where the built-in rules' findings are read a page at a time (`core.findings.pages`), the
+    rule of each top node in order (node i + 1's is `rules[i]`) and how many findings there are."""
+
+    pages: Any
+    rules: tuple[str, ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class FindingsGroups:
-    """What the view's worker made of the findings: built-in groups (`(severity, node)`), Sigma
-    rules, and the nodes shown whatever the filters (Sigma's coverage, a hint)."""
+    """What the view's worker made of the findings: built-in groups (`(severity, node)`, the
+    first page of each rule's findings), Sigma rules, the nodes shown whatever the filters
+    (Sigma's coverage, a hint), and what reads the built-in rules' next pages (`found`)."""
 
     builtin: tuple[tuple[str | None, ViewNode], ...] = ()
     sigma: tuple[SigmaRuleGroup, ...] = ()
     always: tuple[ViewNode, ...] = ()
+    found: BuiltinPages | None = None
 
 
 @dataclass

@@ -21,6 +21,7 @@ from textual.message_pump import MessagePump
 from textual.widgets import Static, Tree
 
 from core.findings.engine import Finding
+from core.findings.pages import FindingsPages, pages_of
 from core.findings.sigma import HINT, SigmaResult, cached_sigma, rule_dirs, run_sigma
 from core.findings.sigma.child import sigma_in_child
 from core.findings.sigma.progress import SigmaProgress
@@ -28,11 +29,22 @@ from core.findings.sigma.report import coverage_lines, per_rule
 from core.model.event import iso_from_filetime
 from core.model.text import printable
 from core.store.child_process import ChildFailed
-from core.store.store import Store
-from tui.findings_filters import Filters, FindingsGroups, SigmaRuleGroup, apply, next_value, statuses_of, tactics_of
+from core.store.store import Store, StoreError
+from tui import stored_views
+from tui.findings_filters import (
+    BuiltinPages,
+    Filters,
+    FindingsGroups,
+    SigmaRuleGroup,
+    apply,
+    next_value,
+    statuses_of,
+    tactics_of,
+)
 from tui.messages import FindingsReady, SigmaProgressed
 from tui.model_cache import FindingsData, ModelCache, ViewDataError
 from tui.nav_tree import TreeItem, ViewNode
+from tui.stored_views import StoredNode
 from tui.tree_views import SingleTreeScreen, activate
 from tui.workspace import Workspace
 
@@ -80,28 +92,45 @@ def finding_line(finding: Any) -> Text:
     return Text("  ".join(p for p in parts if p))
 
 
-def group_findings(data: FindingsData) -> list[ViewNode]:
-    """One node per rule that fired (most severe, then most frequent first), its findings under it
-    in time order."""
-    groups: dict[str, list[Any]] = defaultdict(list)
-    for finding in data.findings:
-        groups[str(getattr(finding, "rule", "?"))].append(finding)
-    nodes: list[tuple[int, int, str, ViewNode]] = []
-    for rule, items in groups.items():
-        severity = str(getattr(items[0], "severity", "") or data.severities.get(rule, ""))
+#: Findings shown at once under a rule's node: a "more" line last fetches the next ones (a
+#: store's findings stay in the store, `core.findings.pages`: 200,000 at 10M events).
+PAGE = stored_views.PAGE
+
+
+def finding_nodes(pages: FindingsPages, rule: str, parent: int, after: int) -> list[TreeItem]:
+    """The page of `rule`'s findings after place `after` (0: from the first), in time order, and
+    a "more" line standing for the rest (node `parent`'s: `FindingsScreen.fetch_page`)."""
+    found = pages.rule_page(rule, after, PAGE + 1)
+    out: list[TreeItem] = [ViewNode(finding_line(f), store_id=f.store_id) for _, f in found[:PAGE]]
+    if len(found) > PAGE:
+        out.append(StoredNode(f"... more: enter to show the next {PAGE:,}", parent_id=parent,
+                              more_after=found[PAGE - 1][0]))
+    return out
+
+
+def group_findings(data: FindingsData, pages: FindingsPages | None = None) -> tuple[list[ViewNode], tuple[str, ...]]:
+    """One node per rule that fired (most severe, then most frequent first), the first page of
+    its findings under it in time order; and the rules in the nodes' order (node i's children
+    are fetched as `parent` i + 1). Counts come from the store (`rule_counts`): no finding is
+    read beyond the first pages."""
+    pages = pages or pages_of(data)
+    nodes: list[tuple[int, int, str, str]] = []
+    for rule, count, first in pages.rule_counts():
+        severity = first or data.severities.get(rule, "")
+        nodes.append((_rank(severity), -count, rule, severity))
+    nodes.sort(key=lambda n: n[:3])
+    out: list[ViewNode] = []
+    for parent, (_, minus, rule, severity) in enumerate(nodes, 1):
         label = Text()
         label.append_text(severity_text(severity))
         label.append(" ")
         label.append(printable(rule), style="bold")
-        label.append(f" ({len(items):,})")
+        label.append(f" ({-minus:,})")
         title = data.titles.get(rule)
         if title:
             label.append("  " + printable(title))
-        items.sort(key=lambda f: (getattr(f, "time", None) is None, _time_text(f), getattr(f, "store_id", 0)))
-        children = tuple(ViewNode(finding_line(f), store_id=getattr(f, "store_id", None)) for f in items)
-        nodes.append((_rank(severity), -len(items), rule, ViewNode(label, children=children)))
-    nodes.sort(key=lambda n: n[:3])
-    return [n[3] for n in nodes]
+        out.append(ViewNode(label, children=tuple(finding_nodes(pages, rule, parent, 0))))
+    return out, tuple(n[2] for n in nodes)
 
 
 #: Stores at least this big run the Sigma rules in a child process (`core.findings.sigma.child`): the
@@ -227,18 +256,24 @@ def workspace_sigma(ws: Workspace, progress: SigmaListener | None = None) -> Sig
 
 
 def findings_groups(data: FindingsData, ws: Workspace, progress: SigmaListener | None = None) -> FindingsGroups:
-    """The view's groups (the worker's part): built-in rules' groups, Sigma rules, and the
-    Sigma coverage node or a hint."""
-    builtin = tuple((group_level(node), node) for node in group_findings(data))
+    """The view's groups (the worker's part): built-in rules' groups (their first pages, and what
+    fetches the next ones), Sigma rules, and the Sigma coverage node or a hint."""
+    try:
+        pages = pages_of(data)
+        nodes, rules = group_findings(data, pages)
+    except (StoreError, ValueError) as exc:  # the store gone or changed under the app
+        raise ViewDataError(f"findings unreadable: {type(exc).__name__}: {exc}") from exc
+    builtin = tuple((group_level(node), node) for node in nodes)
+    found = BuiltinPages(pages, rules, len(data.findings))
     if not rule_dirs(None):
-        return FindingsGroups(builtin, always=(ViewNode(printable(HINT)),))
+        return FindingsGroups(builtin, always=(ViewNode(printable(HINT)),), found=found)
     if not ws.loaded:
-        return FindingsGroups(builtin, always=(ViewNode("Sigma rules run once the inputs are loaded"),))
+        return FindingsGroups(builtin, always=(ViewNode("Sigma rules run once the inputs are loaded"),), found=found)
     result = workspace_sigma(ws, progress)
     if result is None:
-        return FindingsGroups(builtin)
-    rules, coverage = sigma_rule_groups(result)
-    return FindingsGroups(builtin, tuple(rules), (coverage,))
+        return FindingsGroups(builtin, found=found)
+    sigma, coverage = sigma_rule_groups(result)
+    return FindingsGroups(builtin, tuple(sigma), (coverage,), found=found)
 
 
 def sigma_findings(ws: Workspace, progress: SigmaListener | None = None) -> tuple[list[Finding], dict[str, str]]:
@@ -337,8 +372,9 @@ class FindingsScreen(SingleTreeScreen):
         data = message.data
         prepared = None if message.error or data is None else message.prepared
         groups = None if prepared is None else apply(prepared, self.filters, sigma_level_name)
-        total = len(data.findings) if data is not None else 0
-        fired = len({f.rule for f in data.findings}) if data is not None else 0
+        found = prepared.found if prepared is not None else None
+        total = found.total if found is not None else 0
+        fired = len(found.rules) if found is not None else 0
         summary = f"{total:,} findings from {fired} rules" if total else "no built-in rule fired"
         if data is not None and data.sources:
             summary += "   rules: " + ", ".join(printable(s) for s in data.sources)
@@ -349,6 +385,19 @@ class FindingsScreen(SingleTreeScreen):
         depth = 1 if groups is not None and (len(groups) == 1 or not fired or self.filters.narrows_rules) else 0
         self.show_result(message.error or (None if data else "no findings"), groups, depth=depth, summary=summary,
                          partial=message.partial)
+
+    def fetch_page(self, parent: int, after: int | None, before: int | None = None) -> list[TreeItem]:
+        """In a worker: the next page of the findings of the rule of top node `parent` (a
+        "more" line's), read from the store."""
+        found = self._groups().found
+        if found is None or not 0 < parent <= len(found.rules):
+            return []
+        try:
+            return finding_nodes(found.pages, found.rules[parent - 1], parent, after or 0)
+        except (StoreError, ValueError) as exc:  # the store gone or changed under the app
+            self.app.call_from_thread(self.notify, f"findings unreadable: {type(exc).__name__}: {exc}",
+                                      severity="error", markup=False)
+            return []
 
     @on(Tree.NodeSelected, "#findings-tree")
     def _selected(self, event: Tree.NodeSelected[TreeItem]) -> None:

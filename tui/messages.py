@@ -19,8 +19,9 @@ from core.store.ingest import Progress
 
 if TYPE_CHECKING:  # the engines load when a view first needs them, not when the app starts
     from core.correlate.model import CorrelationModel
-    from core.findings.engine import Finding, FindingsData
+    from core.findings.engine import FindingsData
     from core.findings.sigma.progress import SigmaProgress
+    from tui.table_findings import EventFindings
 
 #: What a view made of the model or the findings in its worker (its tree's nodes, its rows...).
 P = TypeVar("P")
@@ -59,10 +60,11 @@ class LoadFinished(Message):
 
 @dataclass
 class FindingsComputed(Message):
-    """The findings of the store at `store_path`, by store id (most severe first), or why not."""
+    """The findings of the store at `store_path`, by store id (most severe first, read when
+    asked: `tui.table_findings.EventFindings`), or why not."""
 
     store_path: Path
-    by_event: dict[int, list[Finding]] | None
+    by_event: EventFindings | None
     titles: dict[str, str]
     error: str | None = None
 

@@ -90,8 +90,10 @@ _BUILDING = threading.local()
 def build_findings(store: Store, stop: threading.Event | None = None) -> FindingsData:
     """Every finding of the default (or user-configured) rules over `store` (blocking): as kept
     with the store by an earlier open (`core.findings.stored`), else computed and kept; in a
-    child process for a big store (computed here, in the caller's thread, if that fails),
-    whose answer is read back once the UI is quiet (`ModelCache.wait_quiet`)."""
+    child process for a big store (computed here, in the caller's thread, if that fails), which
+    keeps them with the store itself. Findings kept with the store stay there (the views read
+    them a page at a time, `core.findings.pages`); they are checked, and a child's answer that
+    could not be kept read back, once the UI is quiet (`ModelCache.wait_quiet`)."""
     before_load: Callable[[], None] | None = getattr(_BUILDING, "before_load", None)
     try:
         rules = load_rules(None)  # here too: a bad file is reported the same way either way
@@ -107,12 +109,15 @@ def build_findings(store: Store, stop: threading.Event | None = None) -> Finding
                 data = findings_in_child(store.path, stop)
             else:
                 data = findings_in_child(store.path, stop, before_load=before_load)
+            if data is None:  # the child kept them with the store
+                data = stored_findings(store, rules, before_load)
         except ChildFailed:
             if stop is not None and stop.is_set():
                 raise ViewDataError("stopped") from None
     if data is None:
         data = store_findings(store, rules)
-    keep_findings(store, data)  # for the next open (a store still loading keeps nothing)
+    if keep_findings(store, data):  # for the next open (a store still loading keeps nothing)
+        data = stored_findings(store, rules) or data  # and read from there: none held
     return data
 
 

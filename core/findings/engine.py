@@ -13,7 +13,7 @@ for another logon), else the Creator Subject.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -122,9 +122,11 @@ def run_findings(events: Iterable[StoredEvent], rules: RuleSet) -> list[Finding]
 class FindingsData:
     """The findings of a store, with the title and severity of each rule (for grouping) and
     where the rules came from (built-in defaults, the user's file); `rules_digest` is the
-    rules' `RuleSet.digest`, what they are kept with the store under (`core.findings.stored`)."""
+    rules' `RuleSet.digest`, what they are kept with the store under (`core.findings.stored`).
+    `findings` is a list, or the rows kept with the store read when asked
+    (`core.findings.pages.StoredFindingList`: the app never holds them all)."""
 
-    findings: list[Finding]
+    findings: Sequence[Finding]
     titles: dict[str, str]
     severities: dict[str, str]
     sources: tuple[str, ...]

@@ -166,34 +166,70 @@ def _replace(path: Path, value: bytes) -> None:
 
 def _damaged(blob: bytes) -> list[bytes]:
     value = marshal.loads(blob)
-    rows = value[2]
-    wrong_type = (*rows[0][:2], str(rows[0][2]), *rows[0][3:])  # a store id as text
-    short_row = rows[0][:9]
-    bad_evidence = (*rows[0][:8], (("Image", 3),), rows[0][9])
     return [
         blob[: len(blob) // 2],  # cut
         blob[:1] + b"\xff" * 40 + blob[41:],  # garbled
         b"",
         marshal.dumps(("evtx-findings-0", *value[1:])),  # another format
         marshal.dumps(value[:5]),
-        marshal.dumps((value[0], value[1], [wrong_type, *rows[1:]], *value[3:])),
-        marshal.dumps((value[0], value[1], [short_row, *rows[1:]], *value[3:])),
-        marshal.dumps((value[0], value[1], [bad_evidence, *rows[1:]], *value[3:])),
-        marshal.dumps((value[0], value[1], rows, {"x": 1}, *value[4:])),
+        marshal.dumps((*value[:2], value[2] + 1, *value[3:])),  # a row more than there are
+        marshal.dumps((*value[:2], str(value[2]), *value[3:])),
+        marshal.dumps((*value[:3], {"x": 1}, *value[4:])),
         marshal.dumps((value[0], "another digest", *value[2:])),
         marshal.dumps([1, 2, 3]),
     ]
 
 
+def _rows(path: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT seq, rule, pos, severity, store_id, value FROM findings_rows ORDER BY seq")
+        return [tuple(row) for row in rows]
+
+
+def _damaged_rows(rows: list[tuple[Any, ...]]) -> list[tuple[str, tuple[Any, ...]]]:
+    """(SQL that damages the first row, its arguments): each must make the rules run again."""
+    seq, rule, pos, severity, store_id, value = rows[0]
+    row = marshal.loads(value)
+    bad = [
+        (*row[:2], str(row[2]), *row[3:]),  # a store id as text
+        row[:9],  # short
+        (*row[:8], (("Image", 3),), row[9]),  # evidence not text
+        (*row[:5], None, *row[6:]),  # no computer
+    ]
+    out: list[tuple[str, tuple[Any, ...]]] = [
+        ("UPDATE findings_rows SET value = ? WHERE seq = ?", (marshal.dumps(b), seq)) for b in bad]
+    out += [
+        ("UPDATE findings_rows SET value = ? WHERE seq = ?", (value[: len(value) // 2], seq)),  # cut
+        ("UPDATE findings_rows SET value = ? WHERE seq = ?", ("text", seq)),
+        ("UPDATE findings_rows SET rule = ? WHERE seq = ?", (rule + "x", seq)),  # disagrees with its value
+        ("UPDATE findings_rows SET store_id = ? WHERE seq = ?", (store_id + 1, seq)),
+        ("UPDATE findings_rows SET severity = ? WHERE seq = ?", (severity + "x", seq)),
+        ("UPDATE findings_rows SET pos = ? WHERE seq = ?", (pos + 1000, seq)),  # a place out of its list
+        ("UPDATE findings_rows SET pos = ? WHERE seq = ?", ("one", seq)),
+        ("UPDATE findings_rows SET seq = ? WHERE seq = ?", (rows[-1][0] + 5, seq)),  # out of order
+        ("DELETE FROM findings_rows WHERE seq = ?", (seq,)),  # missing
+    ]
+    return out
+
+
 def test_a_damaged_kept_result_runs_again(demo: Path, runs: list[str]) -> None:
     expected = reopen(demo)
     [(_, blob)] = _kept(demo)
+    rows = _rows(demo)
     for damaged in _damaged(blob):
         _replace(demo, damaged)
         runs.clear()
         assert reopen(demo) == expected  # never a crash, never a wrong answer
         assert runs == ["thread"]
         assert _kept(demo)[0][1] == blob  # kept again, whole
+    for sql, args in _damaged_rows(rows):
+        with sqlite3.connect(demo) as conn:
+            conn.execute(sql, args)
+        conn.close()
+        runs.clear()
+        assert reopen(demo) == expected, sql
+        assert runs == ["thread"], sql
+        assert _rows(demo) == rows and _kept(demo)[0][1] == blob  # kept again, whole
     runs.clear()
     assert reopen(demo) == expected
     assert runs == []
@@ -254,34 +290,39 @@ def test_kept_findings_are_read_back_once_no_view_is_opening(demo: Path, runs: l
     assert len(calls) == 1 and calls[0] - asked >= VIEW_QUIET * 0.9
 
 
-def test_many_kept_findings_are_decoded_with_pauses_for_the_views() -> None:
-    """At 10M events a store keeps some 200,000 findings: decoded in one go they took a second
+def test_many_kept_findings_are_checked_with_pauses_for_the_views(tmp_path: Path) -> None:
+    """At 10M events a store keeps some 200,000 findings: checked in one go they took a second
     of the interpreter from a view opened meanwhile (a reopened Handles view 0.86 s instead of
-    0.14 s); the decoder waits for a quiet UI (`pause`) every DECODE_CHUNK findings."""
-    from core.findings import stored
+    0.14 s); the check waits for a quiet UI (`pause`) every DECODE_CHUNK findings, and holds none."""
+    from core.findings import pages, stored
     from core.findings.engine import Finding
+    from core.store import findings_tables
 
     n = stored.DECODE_CHUNK * 3 + 5
     data = FindingsData(
         [Finding("r", "high", i, i, 4688, "HOST", 1 << 56, f"m{i}", (("Field", "v"),), None) for i in range(n)],
         {"r": "Rule"}, {"r": "high"}, ("built-in",), "digest")
-    blob = stored._encode(data)
-    assert blob is not None
-    decoded_at: list[int] = []
-    seen: list[int] = []
+    meta, rows = stored._encode(data)
+    with Store(tmp_path / "s.db") as store:
+        assert findings_tables.save(store, "k", meta, rows)
+        found = findings_tables.load(store, "k")
+        assert found is not None
+        decoded_at: list[int] = []
+        seen: list[int] = []
 
-    def pause() -> None:
-        decoded_at.append(len(seen))
+        def pause() -> None:
+            decoded_at.append(len(seen))
 
-    real = stored._finding
+        real = pages.decode_row
 
-    def counted(row: Any) -> Any:
-        seen.append(1)
-        return real(row)
+        def counted(row: Any) -> Any:
+            seen.append(1)
+            return real(row)
 
-    stored._finding = counted  # type: ignore[assignment]
-    try:
-        assert stored._decode(blob, pause) == data
-    finally:
-        stored._finding = real  # type: ignore[assignment]
-    assert decoded_at == [stored.DECODE_CHUNK, stored.DECODE_CHUNK * 2, stored.DECODE_CHUNK * 3]
+        stored.decode_row = counted  # type: ignore[assignment]
+        try:
+            assert stored._rows_check(store, found[0], n, pause)
+        finally:
+            stored.decode_row = real  # type: ignore[assignment]
+        assert decoded_at == [stored.DECODE_CHUNK, stored.DECODE_CHUNK * 2, stored.DECODE_CHUNK * 3]
+        assert pages.StoredFindingList(store.path, found[0], n) == data.findings
