@@ -30,7 +30,6 @@ from core.model.event import iso_from_filetime
 from core.model.text import printable
 from core.store.child_process import ChildFailed
 from core.store.store import Store, StoreError
-from tui import stored_views
 from tui.findings_filters import (
     BuiltinPages,
     Filters,
@@ -41,11 +40,14 @@ from tui.findings_filters import (
     statuses_of,
     tactics_of,
 )
+from tui.findings_pages import PAGE as PAGE
+from tui.findings_pages import finding_line as finding_line
+from tui.findings_pages import finding_nodes, more_line, search_unshown
 from tui.messages import FindingsReady, SigmaProgressed
 from tui.model_cache import FindingsData, ModelCache, ViewDataError
-from tui.nav_tree import TreeItem, ViewNode
+from tui.nav_tree import ItemNode, NavTree, TreeItem, ViewNode
 from tui.stored_views import StoredNode
-from tui.tree_views import SingleTreeScreen, activate
+from tui.tree_views import SingleTreeScreen, activate, add_page
 from tui.workspace import Workspace
 
 #: Most severe first; unknown severities sort last.
@@ -67,45 +69,6 @@ def severity_text(severity: str) -> Text:
 def _rank(severity: str) -> int:
     low = severity.lower()
     return SEVERITY_ORDER.index(low) if low in SEVERITY_ORDER else len(SEVERITY_ORDER)
-
-
-def _time_text(finding: Any) -> str:
-    value = getattr(finding, "time", None)
-    if value is None:
-        return "no time"
-    if isinstance(value, int):
-        return iso_from_filetime(value) or "no time"
-    if hasattr(value, "strftime"):
-        return str(value.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    return printable(str(value))
-
-
-def finding_line(finding: Any) -> Text:
-    """`time  computer  record N  message` for one flagged event (all literal text)."""
-    record = getattr(finding, "record_id", None)
-    parts = [
-        _time_text(finding),
-        printable(str(getattr(finding, "computer", "") or "")),
-        f"record {record}" if record is not None else "record ?",
-        printable(str(getattr(finding, "message", "") or "")),
-    ]
-    return Text("  ".join(p for p in parts if p))
-
-
-#: Findings shown at once under a rule's node: a "more" line last fetches the next ones (a
-#: store's findings stay in the store, `core.findings.pages`: 200,000 at 10M events).
-PAGE = stored_views.PAGE
-
-
-def finding_nodes(pages: FindingsPages, rule: str, parent: int, after: int) -> list[TreeItem]:
-    """The page of `rule`'s findings after place `after` (0: from the first), in time order, and
-    a "more" line standing for the rest (node `parent`'s: `FindingsScreen.fetch_page`)."""
-    found = pages.rule_page(rule, after, PAGE + 1)
-    out: list[TreeItem] = [ViewNode(finding_line(f), store_id=f.store_id) for _, f in found[:PAGE]]
-    if len(found) > PAGE:
-        out.append(StoredNode(f"... more: enter to show the next {PAGE:,}", parent_id=parent,
-                              more_after=found[PAGE - 1][0]))
-    return out
 
 
 def group_findings(data: FindingsData, pages: FindingsPages | None = None) -> tuple[list[ViewNode], tuple[str, ...]]:
@@ -393,11 +356,73 @@ class FindingsScreen(SingleTreeScreen):
         if found is None or not 0 < parent <= len(found.rules):
             return []
         try:
-            return finding_nodes(found.pages, found.rules[parent - 1], parent, after or 0)
+            return finding_nodes(found.pages, found.rules[parent - 1], parent, after or 0, before)
         except (StoreError, ValueError) as exc:  # the store gone or changed under the app
             self.app.call_from_thread(self.notify, f"findings unreadable: {type(exc).__name__}: {exc}",
                                       severity="error", markup=False)
             return []
+
+    def _unshown(self) -> list[tuple[int, str, int, ItemNode]]:
+        """Per built-in rule shown with findings not fetched yet: (its parent number, rule, the
+        last place fetched, its "more" line), in the tree's order."""
+        found = self._groups().found
+        if found is None:
+            return []
+        out = []
+        for top in self.query_one(NavTree).root.children:
+            more = top.children[-1] if top.children else None
+            data = more.data if more is not None else None
+            if (more is not None and isinstance(data, StoredNode) and data.more_after is not None
+                    and data.more_before is None and 0 < data.parent_id <= len(found.rules)):
+                out.append((data.parent_id, found.rules[data.parent_id - 1], data.more_after, more))
+        return out
+
+    def action_search_next(self, forward: bool = True) -> None:
+        """`/` and `n`/`N` over the findings shown; past them, over those still in the store
+        (each rule's not fetched yet, in the view's order): the page holding the match is
+        fetched and shown, a "more" line standing for the ones skipped."""
+        tree = self.query_one(NavTree)
+        if not self._search_text or tree.find(self._search_text, forward) is not None:
+            super().action_search_next(forward)
+            return
+        unshown = self._unshown()
+        if not unshown:
+            super().action_search_next(forward)  # (says "not found")
+            return
+        self._search_store(self._search_text, [(p, rule, after) for p, rule, after, _ in unshown])
+
+    @work(thread=True, exclusive=True, group="findings-search")
+    def _search_store(self, text: str, todo: list[tuple[int, str, int]]) -> None:
+        found = self._groups().found
+        try:
+            hit = search_unshown(found.pages, todo, text.lower()) if found is not None else None
+            nodes = [] if hit is None or found is None else finding_nodes(
+                found.pages, found.rules[hit[0] - 1], hit[0], hit[1] - 1)
+        except (StoreError, ValueError) as exc:  # the store gone or changed under the app
+            self.app.call_from_thread(self.notify, f"search failed: {type(exc).__name__}: {exc}",
+                                      severity="error", markup=False)
+            return
+        self.app.call_from_thread(self._show_found, text, hit, nodes)
+
+    def _show_found(self, text: str, hit: tuple[int, int] | None, nodes: list[TreeItem]) -> None:
+        tree = self.query_one(NavTree)
+        more = next((m for p, _, after, m in self._unshown() if hit is not None and p == hit[0] and after < hit[1]),
+                    None)
+        if hit is None or more is None or more.parent is None or not nodes:
+            self.notify(f"not found: {printable(text)}", severity="warning", markup=False)
+            return
+        parent, pos = hit
+        data = more.data
+        assert isinstance(data, StoredNode) and data.more_after is not None
+        top = more.parent
+        more.remove()
+        if pos - 1 > data.more_after:  # the findings skipped: a "more" line of their own
+            add_page(top, [more_line(parent, data.more_after, pos)])
+        first = len(top.children)
+        add_page(top, nodes)
+        target = top.children[first]
+        tree.reveal(target)
+        tree.focus()
 
     @on(Tree.NodeSelected, "#findings-tree")
     def _selected(self, event: Tree.NodeSelected[TreeItem]) -> None:

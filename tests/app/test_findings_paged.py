@@ -150,3 +150,21 @@ def test_stored_pages_answer_as_the_findings_in_memory(many: Path) -> None:
         assert stored.of_event(f.store_id) == held.of_event(f.store_id)
     rank = ["critical", "high", "medium", "low", "info"].index
     assert stored.highest(rank) == held.highest(rank)
+
+
+@sync
+async def test_search_finds_a_finding_not_fetched_yet(many: Path) -> None:
+    expected = sorted((f for f in _expected(many) if f.rule == BIG_RULE), key=view_key)
+    far = expected[MANY - 20]
+    app = EvtxApp([str(many.with_suffix(".xml"))], store_path=many)
+    async with opened(app, (120, 40)) as pilot:
+        tree = await _findings_view(pilot, app)
+        assert not any(n.label.plain == finding_line(far).plain for n in tree.walk())  # not fetched
+        await pilot.press("slash")
+        for key in f"tool{far.record_id}.exe":
+            await pilot.press(key)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: tree.cursor_node is not None
+                       and tree.cursor_node.label.plain == finding_line(far).plain)
+        await pilot.press("enter")  # and jumps to its event
+        await wait_for(pilot, lambda: app.detail.store_id == far.store_id)
