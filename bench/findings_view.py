@@ -125,8 +125,9 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="drop the kept findings first (the rules run)")
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
-    for suffix in ("-wal", "-shm"):
-        Path(str(args.db) + suffix).unlink(missing_ok=True)
+    with sqlite3.connect(args.db) as conn:  # what an earlier run kept may still be in the write-ahead log
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    conn.close()
     if args.fresh:
         _forget(args.db)
     os.chdir(ROOT)

@@ -87,13 +87,21 @@ def load(store: Store, key: str) -> tuple[int, bytes] | None:
     return int(row[0]), row[1]
 
 
+#: Rows written per transaction: the app's writer of the correlation tables, which commits
+#: every few thousand rows too, never waits long for the findings (200,000 rows at 10M events).
+WRITE_CHUNK = 5000
+
+
 def save(store: Store, key: str, value: bytes, rows: Iterable[Row] = (), busy_ms: int | None = None) -> bool:
-    """Keep `value` and `rows` under `key` (and only the KEEP latest results), in one
-    transaction. False when the database refuses (read-only, locked past `busy_ms` (BUSY_MS),
-    disk full): not fatal, the rules run next time."""
+    """Keep `value` and `rows` under `key` (and only the KEEP latest results). The rows go
+    WRITE_CHUNK per transaction under a result whose blob is empty until the last one (an empty
+    blob reads as unreadable: a write cut short makes the rules run again, never a wrong
+    answer). False when the database refuses (read-only, locked past `busy_ms` (BUSY_MS), disk
+    full): not fatal, the rules run next time."""
     conn = store.conn
     timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_MS if busy_ms is None else busy_ms)}")
+    result: int | None = None
     try:
         with conn:
             for statement in _TABLE.split(";"):
@@ -103,18 +111,47 @@ def save(store: Store, key: str, value: bytes, rows: Iterable[Row] = (), busy_ms
                 conn.execute("DELETE FROM findings_rows WHERE result = ?", (old[0],))
                 conn.execute("DELETE FROM findings_results WHERE rowid = ?", (old[0],))
             result = conn.execute("INSERT INTO findings_results(key, saved, value) VALUES (?, ?, ?)",
-                                  (key, time.time_ns(), value)).lastrowid
-            conn.executemany("INSERT INTO findings_rows(result, seq, rule, pos, severity, store_id, value) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", ((result, *row) for row in rows))
+                                  (key, time.time_ns(), b"")).lastrowid
+        chunk: list[tuple[int, int, str, int, str, int, bytes]] = []
+        for row in rows:  # bounded by the findings
+            chunk.append((result, *row))  # type: ignore[arg-type]
+            if len(chunk) >= WRITE_CHUNK:
+                with conn:
+                    conn.executemany(_INSERT, chunk)
+                chunk.clear()
+        with conn:
+            conn.executemany(_INSERT, chunk)
+            conn.execute("UPDATE findings_results SET value = ? WHERE rowid = ?", (value, result))
             conn.execute("DELETE FROM findings_rows WHERE result NOT IN "
                          "(SELECT rowid FROM findings_results ORDER BY saved DESC LIMIT ?)", (KEEP,))
             conn.execute("DELETE FROM findings_results WHERE key NOT IN "
                          "(SELECT key FROM findings_results ORDER BY saved DESC LIMIT ?)", (KEEP,))
     except sqlite3.Error:
+        _drop(conn, result)
         return False
+    except BaseException:
+        _drop(conn, result)
+        raise
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
     return True
+
+
+_INSERT = ("INSERT INTO findings_rows(result, seq, rule, pos, severity, store_id, value) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
+def _drop(conn: sqlite3.Connection, result: int | None) -> None:
+    """Best effort: remove a result whose write stopped part way (else it stays unreadable, and is
+    replaced by the next write or pushed out by KEEP)."""
+    if result is None:
+        return
+    try:
+        with conn:
+            conn.execute("DELETE FROM findings_rows WHERE result = ?", (result,))
+            conn.execute("DELETE FROM findings_results WHERE rowid = ?", (result,))
+    except sqlite3.Error:
+        return
 
 
 # -- reading the rows (`core.findings.pages`); each raises StoreError -------------------------------
