@@ -32,6 +32,7 @@ from core.correlate.model import CorrelationModel, model_from_store
 from core.findings.child import findings_in_child
 from core.findings.engine import FindingsData as FindingsData
 from core.findings.engine import needed_event_ids, store_findings
+from core.findings.pages import StoredFindingList
 from core.findings.rules import RulesError, load_rules
 from core.findings.stored import keep_findings, stored_findings
 from core.store import correlation_tables
@@ -116,8 +117,10 @@ def build_findings(store: Store, stop: threading.Event | None = None) -> Finding
                 raise ViewDataError("stopped") from None
     if data is None:
         data = store_findings(store, rules)
+    if isinstance(data.findings, StoredFindingList):  # kept by the child: read from there
+        return data
     if keep_findings(store, data):  # for the next open (a store still loading keeps nothing)
-        data = stored_findings(store, rules) or data  # and read from there: none held
+        data = stored_findings(store, rules, before_load) or data  # and read from there: none held
     return data
 
 
