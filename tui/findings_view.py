@@ -2,8 +2,10 @@
 
 One branch per rule that fired, with its severity (a word and a colour: it must read with
 NO_COLOR) and how many events it flagged, most severe first; under it one line per flagged
-event (time, computer, record, the rule's message). `enter` on a line jumps to the event.
-The findings are computed once per store (`tui.model_cache`) in a worker thread.
+event (time, computer, record, the rule's message), read from the store a page at a time
+(`tui.findings_pages`: a "more" line fetches the next; `/` searches the rest through the store).
+`enter` on a line jumps to the event. The findings are computed once per store and kept in it
+(`tui.model_cache`, `core.findings.pages`) in a worker thread.
 """
 
 from __future__ import annotations
