@@ -1,6 +1,7 @@
 """The Processes view: per computer, the tree of process instances (parent -> children).
 
-Built from `model.process_forest(computer)` (`core.correlate.model`): a pid reused on one host is two
+Made from the model as it is read (`core.correlate.forest`, the nodes of
+`model.process_forest(computer)` each making its children when read): a pid reused on one host is two
 instances, so two separate nodes; processes with no 4688 (running before the log began) are
 marked `inferred` with the reason; each instance lists its handles and its exit. The same pid
 on two computers is two processes: each computer is its own branch. `enter` on a process jumps
@@ -18,6 +19,7 @@ from rich.text import Text
 from textual import on, work
 from textual.widgets import Tree
 
+from core.correlate.forest import LazyForest
 from core.correlate.model import CorrelationModel
 from core.model.text import printable
 from tui.messages import ModelReady
@@ -40,28 +42,55 @@ def count_nodes(nodes: list[TreeItem]) -> int:
     return total
 
 
-#: The branches last built per model, held weakly (alive while a screen shows them): the tables'
-#: writer, which runs while the screen is open, stores those instead of building a second
-#: forest beside them (~140 MB at a million events, the first open's peak memory).
+class ComputerBranch(ViewNode):
+    """A computer's branch of the Processes view: its line, and its forest's roots made each
+    time `children` is read (`core.correlate.forest`: every node makes its children when
+    read, none kept), so that the view holds the nodes its tree shows, not the whole forest."""
+
+    forest: LazyForest
+    computer: str
+    root_count: int
+
+    def __init__(self, forest: LazyForest, computer: str) -> None:
+        roots = forest.root_count(computer)
+        label = Text(printable(str(computer)), style="bold")
+        label.append(f"  ({roots:,} root processes)" if roots else "  (no process seen)")
+        # `ViewNode` is frozen: its fields are set as its own `__init__` does.
+        for name, value in (("label", label), ("store_id", None), ("confidence", None), ("reason", None),
+                            ("forest", forest), ("computer", computer), ("root_count", roots)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def children(self) -> tuple[TreeItem, ...]:
+        return tuple(self.forest.roots(self.computer))
+
+    def __repr__(self) -> str:  # the dataclass's would make the whole forest
+        return f"ComputerBranch({self.computer!r}, roots={self.root_count})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ComputerBranch) and (other.forest, other.computer) == (self.forest, self.computer)
+
+    __hash__ = None  # type: ignore[assignment]  # as `ViewNode`'s
+
+
+#: The branches last made per model, held weakly (alive while a screen shows them): the tables'
+#: writer, which runs while the screen is open, reuses their forest's order instead of sorting
+#: the processes again.
 _BUILT: weakref.WeakKeyDictionary[CorrelationModel, list[weakref.ref[ViewNode]]] = weakref.WeakKeyDictionary()
 _BUILT_LOCK = threading.Lock()
 
 
 def computer_branches(model: CorrelationModel) -> list[ViewNode]:
-    """One branch per computer holding its process forest (the one already built for `model`
-    when it is still alive)."""
+    """One branch per computer holding its process forest, made as it is read (the one
+    already made for `model` when it is still alive)."""
     with _BUILT_LOCK:
         refs = _BUILT.get(model)
     if refs is not None:
         built = [ref() for ref in refs]
         if all(node is not None for node in built):
             return cast(list[ViewNode], built)
-    branches: list[ViewNode] = []
-    for computer in model.computers():
-        forest = list(model.process_forest(computer))
-        label = Text(printable(str(computer)), style="bold")
-        label.append(f"  ({len(forest):,} root processes)" if forest else "  (no process seen)")
-        branches.append(ViewNode(label, children=tuple(forest)))
+    forest = LazyForest(model)
+    branches: list[ViewNode] = [ComputerBranch(forest, computer) for computer in model.computers()]
     with _BUILT_LOCK:
         _BUILT[model] = [weakref.ref(node) for node in branches]
     return branches
@@ -83,7 +112,8 @@ def stored_forest(model: CorrelationModel) -> ViewRows:
 
 
 def _summary(branches: list[TreeItem]) -> str:
-    roots = sum(b.kids if isinstance(b, StoredNode) else len(b.children) for b in branches)
+    roots = sum(b.kids if isinstance(b, StoredNode) else b.root_count if isinstance(b, ComputerBranch)
+                else len(b.children) for b in branches)
     return f"{len(branches)} computers, {roots:,} root processes"
 
 
