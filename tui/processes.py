@@ -15,17 +15,19 @@ import threading
 import weakref
 from typing import cast
 
-from rich.text import Text
 from textual import on, work
 from textual.widgets import Tree
 
 from core.correlate.forest import LazyForest
 from core.correlate.model import CorrelationModel
-from core.model.text import printable
+from core.store import correlation_tables
+from core.store.store import Store
+from tui import nav_tree
+from tui.forest_pages import ComputerBranch, ForestPages
 from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import TreeItem, ViewNode
-from tui.stored_views import StoredNode, ViewBuilder, ViewRows
+from tui.stored_views import PathStep, StoredNode, ViewBuilder, ViewRows
 from tui.tree_views import SingleTreeScreen, activate
 
 #: Below this many nodes the whole forest is unfolded; above it only computers and roots are.
@@ -40,37 +42,6 @@ def count_nodes(nodes: list[TreeItem]) -> int:
         total += 1
         stack.extend(node.children)
     return total
-
-
-class ComputerBranch(ViewNode):
-    """A computer's branch of the Processes view: its line, and its forest's roots made each
-    time `children` is read (`core.correlate.forest`: every node makes its children when
-    read, none kept), so that the view holds the nodes its tree shows, not the whole forest."""
-
-    forest: LazyForest
-    computer: str
-    root_count: int
-
-    def __init__(self, forest: LazyForest, computer: str) -> None:
-        roots = forest.root_count(computer)
-        label = Text(printable(str(computer)), style="bold")
-        label.append(f"  ({roots:,} root processes)" if roots else "  (no process seen)")
-        # `ViewNode` is frozen: its fields are set as its own `__init__` does.
-        for name, value in (("label", label), ("store_id", None), ("confidence", None), ("reason", None),
-                            ("forest", forest), ("computer", computer), ("root_count", roots)):
-            object.__setattr__(self, name, value)
-
-    @property
-    def children(self) -> tuple[TreeItem, ...]:
-        return tuple(self.forest.roots(self.computer))
-
-    def __repr__(self) -> str:  # the dataclass's would make the whole forest
-        return f"ComputerBranch({self.computer!r}, roots={self.root_count})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ComputerBranch) and (other.forest, other.computer) == (self.forest, self.computer)
-
-    __hash__ = None  # type: ignore[assignment]  # as `ViewNode`'s
 
 
 #: The branches last made per model, held weakly (alive while a screen shows them): the tables'
@@ -96,14 +67,22 @@ def computer_branches(model: CorrelationModel) -> list[ViewNode]:
     return branches
 
 
-#: The worker's result: the computer branches and (up to UNFOLD_ALL_BELOW) how many nodes.
-Forest = tuple[list[ViewNode], int]
+#: The worker's result: what the tree shows first (the computer branches, or the top level of
+#: a forest read a page at a time), how many nodes (up to UNFOLD_ALL_BELOW for a small one) and
+#: the pages (None: the whole forest is shown, it is small).
+Forest = tuple[list[TreeItem], int, "ForestPages | None"]
 
 
 def _forest(model: CorrelationModel) -> Forest:
-    """In the worker: the computer branches and (up to UNFOLD_ALL_BELOW) how many nodes."""
-    branches = computer_branches(model)
-    return branches, count_nodes(list(branches))
+    """In the worker: a forest of at most MAX_TREE_NODES nodes whole (made as the tree is
+    filled), a bigger one as a reopen shows it (`tui.forest_pages`: the top level, a page of
+    children per unfolded node)."""
+    branches = cast(list[ComputerBranch], computer_branches(model))
+    pages = ForestPages(branches)
+    total = pages.count()
+    if total <= nav_tree.MAX_TREE_NODES:
+        return list(branches), count_nodes(list(branches)), None
+    return pages.tops(), total, pages
 
 
 def stored_forest(model: CorrelationModel) -> ViewRows:
@@ -144,16 +123,38 @@ class ProcessesScreen(SingleTreeScreen):
         self.show_result(None, list(branches), depth=depth, summary=_summary(branches), partial=False,
                          hint="enter: jump")
 
+    #: The forest of the model read a page at a time (a big one on a first open), else None.
+    _pages: ForestPages | None = None
+
     def on_model_ready(self, message: ModelReady[Forest]) -> None:
         model = message.model
-        branches: list[ViewNode] | None
-        branches, nodes = message.prepared if message.prepared is not None else (None, 0)
+        branches: list[TreeItem] | None
+        branches, nodes, pages = message.prepared if message.prepared is not None else (None, 0, None)
         if message.error or model is None:
-            branches = None
-        depth = 99 if branches and nodes <= UNFOLD_ALL_BELOW else 1
+            branches, pages = None, None
+        self._pages = pages
+        self._paged = pages is not None  # `/` searches the whole forest, not the nodes fetched
+        depth = 99 if branches and pages is None and nodes <= UNFOLD_ALL_BELOW else 1
         self.show_result(message.error or (None if model else "no correlation model"), branches, depth=depth,
                          summary=_summary(list(branches or [])),
                          partial=message.partial, hint="enter: jump")
+
+    def fetch_page(self, parent: int, after: int | None, before: int | None = None) -> list[TreeItem]:
+        pages = self._pages
+        if pages is None:
+            return super().fetch_page(parent, after, before)
+        return pages.page(parent, after or 0, before)
+
+    def search_path(self, text: str, after: int, forward: bool) -> list[PathStep] | None:
+        """The stored tree's search once the tables are written (the same ids), the forest
+        walked before."""
+        pages = self._pages
+        if pages is not None:
+            with Store(self.workspace.require_store(), readonly=True) as store:
+                stored = correlation_tables.view_ready(store, self.STORED_TREE)
+            if not stored:
+                return pages.search(text, after, forward)
+        return super().search_path(text, after, forward)
 
     @on(Tree.NodeSelected, "#processes-tree")
     def _selected(self, event: Tree.NodeSelected[TreeItem]) -> None:

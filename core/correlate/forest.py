@@ -19,7 +19,7 @@ from array import array
 from typing import TYPE_CHECKING, Any
 
 from core.correlate.links import Node
-from core.correlate.tree import forest_line, forest_tail, start_key
+from core.correlate.tree import TREE_EDGE, forest_line, forest_tail, start_key
 
 if TYPE_CHECKING:
     from core.correlate.model import CorrelationModel
@@ -41,6 +41,7 @@ class LazyForest:
         for p in procs:
             hosts.setdefault(p.computer.casefold(), []).append(p.index)
         self._roots: dict[str, array[int]] = {}
+        self._sizes: tuple[array[int], array[int]] | None = None
         for host, members in hosts.items():
             members.sort(key=lambda i: start_key(procs[i]))
             roots = array("q")
@@ -57,6 +58,50 @@ class LazyForest:
                 last[parent] = i
             self._roots[host] = roots
             del members
+
+    def hosts(self) -> dict[str, array[int]]:
+        """Each computer's (casefolded) roots, in order."""
+        return self._roots
+
+    def first_child(self, index: int) -> int:
+        """Process `index`'s first child process in the forest, -1 if none."""
+        return self._first[index]
+
+    def next_sibling(self, index: int) -> int:
+        """The child process after `index` under its parent (or root after it), -1 if none."""
+        return self._next[index]
+
+    def measure(self) -> tuple[array[int], array[int]]:
+        """(per process: how many nodes its subtree has, how many children its node has),
+        counted without making a node (`tail_size`), children before parents; made once."""
+        if self._sizes is not None:
+            return self._sizes
+        procs = self.model.processes
+        size = array("q", [0]) * len(procs)
+        kids = array("q", [0]) * len(procs)
+        for roots in self._roots.values():
+            order, up = array("q"), array("q")  # preorder, each one's parent (-1: a root)
+            stack = [(i, -1) for i in roots]
+            while stack:  # bounded: a process is reached once (from its parent or as a root)
+                i, parent = stack.pop()
+                order.append(i)
+                up.append(parent)
+                child = self._first[i]
+                for _ in range(len(procs)):
+                    if child < 0:
+                        break
+                    stack.append((child, i))
+                    child = self._next[child]
+            for at in range(len(order) - 1, -1, -1):
+                i, parent = order[at], up[at]
+                lines, nodes = tail_size(len(procs[i].handles))
+                size[i] += 1 + nodes
+                kids[i] += lines
+                if parent >= 0:
+                    size[parent] += size[i]
+                    kids[parent] += 1
+        self._sizes = size, kids
+        return self._sizes
 
     def root_count(self, computer: str) -> int:
         """How many root processes `computer`'s forest has (none made)."""
@@ -78,6 +123,15 @@ class LazyForest:
             child = self._next[child]
         kids += forest_tail(self.model, self.model.processes[index])
         return kids
+
+
+def tail_size(handles: int) -> tuple[int, int]:
+    """(lines, nodes) of the tail `forest_tail` makes for a process with `handles` handles:
+    a line per handle with its close line under it, the middle of a long list one line
+    (TREE_EDGE), then the exit line."""
+    if handles <= 2 * TREE_EDGE + 1:
+        return handles + 1, 2 * handles + 1
+    return 2 * TREE_EDGE + 2, 4 * TREE_EDGE + 2
 
 
 class ProcessNode(Node):
