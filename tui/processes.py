@@ -6,7 +6,9 @@ instances, so two separate nodes; processes with no 4688 (running before the log
 marked `inferred` with the reason; each instance lists its handles and its exit. The same pid
 on two computers is two processes: each computer is its own branch. `enter` on a process jumps
 to its 4688 (or to the node's event). Once built, the forest is stored with the log
-(`tui.stored_views`): a reopen shows it from there, a page of children per unfolded node.
+(`tui.stored_views`): a reopen shows it from there, a page of children per unfolded node. A
+first open shows a big forest the same way, its pages made from the model (`tui.forest_pages`),
+so that the view never holds the whole forest.
 """
 
 from __future__ import annotations
