@@ -121,12 +121,16 @@ class ProcessesScreen(SingleTreeScreen):
         return stored_forest
 
     def show_stored(self, branches: list[TreeItem], nodes: int) -> None:
+        self._pages = None  # the store's pages from now on (a partial model's are not its)
         depth = 99 if branches and nodes <= UNFOLD_ALL_BELOW else 1
         self.show_result(None, list(branches), depth=depth, summary=_summary(branches), partial=False,
                          hint="enter: jump")
 
     #: The forest of the model read a page at a time (a big one on a first open), else None.
     _pages: ForestPages | None = None
+    #: Whether `_pages` are those of the whole log's model, the one the tables are written
+    #: from (same ids): not those of a model built while the log was still loading.
+    _pages_final = False
 
     def on_model_ready(self, message: ModelReady[Forest]) -> None:
         model = message.model
@@ -134,7 +138,7 @@ class ProcessesScreen(SingleTreeScreen):
         branches, nodes, pages = message.prepared if message.prepared is not None else (None, 0, None)
         if message.error or model is None:
             branches, pages = None, None
-        self._pages = pages
+        self._pages, self._pages_final = pages, not message.partial
         self._paged = pages is not None  # `/` searches the whole forest, not the nodes fetched
         depth = 99 if branches and pages is None and nodes <= UNFOLD_ALL_BELOW else 1
         self.show_result(message.error or (None if model else "no correlation model"), branches, depth=depth,
@@ -151,6 +155,8 @@ class ProcessesScreen(SingleTreeScreen):
         """The stored tree's search once the tables are written (the same ids), the forest
         walked before."""
         pages = self._pages
+        if pages is not None and not self._pages_final:
+            return pages.search(text, after, forward)
         if pages is not None:
             with Store(self.workspace.require_store(), readonly=True) as store:
                 stored = correlation_tables.view_ready(store, self.STORED_TREE)
