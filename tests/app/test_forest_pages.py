@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
+import pytest
+
 import tui.stored_views as sv
 from core.correlate.model import build_model
 from tests.correlate.events import load
@@ -16,7 +18,7 @@ from tests.correlate.test_lazy_forest import family_log
 from tui.forest_pages import ComputerBranch, ForestPages
 from tui.model_cache import ModelCache
 from tui.processes import computer_branches
-from tui.stored_views import search_stored, tree_rows
+from tui.stored_views import StoredNode, search_stored, tree_rows
 
 BIG = 10**9
 
@@ -40,16 +42,14 @@ def test_every_page_is_the_written_tree_s() -> None:
                 assert pages.children(parent, after=kids[0].id, limit=1) == kids[1:2]
 
 
-def test_the_first_page_cuts_with_a_more_line(monkeypatch: object) -> None:
+def test_the_first_page_cuts_with_a_more_line(monkeypatch: pytest.MonkeyPatch) -> None:
     pages, _branches = _pages(family_log())
     tops = pages.tops()
     assert [str(top.label).split()[0] for top in tops] == ["HOST1", "HOST2"]
     assert len(tops[0].children) == 1  # System, its children when unfolded
-    import pytest
-
-    mp = cast(pytest.MonkeyPatch, monkeypatch)
-    mp.setattr(sv, "PAGE", 5)
-    system = pages.children(tops[0].node_id)[0]  # type: ignore[union-attr]
+    monkeypatch.setattr(sv, "PAGE", 5)
+    assert isinstance(tops[0], StoredNode)
+    system = pages.children(tops[0].node_id)[0]
     page = pages.page(system.id)
     assert len(page) == 6 and str(page[-1].label).startswith("... more")
 
