@@ -318,7 +318,13 @@ def _nested(rows: list[NodeRow], root: int = 0) -> list[TreeItem]:
 
 
 def _page(store: Store, tree: str, parent: int, after: int = 0, before: int | None = None) -> list[TreeItem]:
-    rows = tables.children(store, tree, parent, after=after, before=before, limit=PAGE + 1)
+    return page_of(tables.children(store, tree, parent, after=after, before=before, limit=PAGE + 1), parent,
+                   before)
+
+
+def page_of(rows: Sequence[NodeRow], parent: int, before: int | None = None) -> list[TreeItem]:
+    """A page of node `parent`'s children from up to PAGE + 1 of their rows: PAGE nodes and a
+    "more" line when there are more (standing for those up to `before`)."""
     out: list[TreeItem] = [_node(r) for r in rows[:PAGE]]
     if len(rows) > PAGE:
         out.append(_more(parent, rows[PAGE - 1].id, before))

@@ -326,12 +326,17 @@ class SingleTreeScreen(TreeViewScreen):
     @work(thread=True, exclusive=True, group="tree-search")
     def _search_stored(self, text: str, after: int, forward: bool) -> None:
         try:
-            steps = search_stored(self.workspace.require_store(), self.STORED_TREE, text, after, forward)
+            steps = self.search_path(text, after, forward)
         except Exception as exc:  # noqa: BLE001 - said in a notification instead of the worker dying
             self.app.call_from_thread(self.notify, f"search failed: {type(exc).__name__}: {exc}",
                                       severity="error", markup=False)
             return
         self.app.call_from_thread(self._show_hit, text, steps)
+
+    def search_path(self, text: str, after: int, forward: bool) -> list[PathStep] | None:
+        """In a worker: the way to the next hit of `/` in the tree read a page at a time (the
+        stored tree's, `search_stored`)."""
+        return search_stored(self.workspace.require_store(), self.STORED_TREE, text, after, forward)
 
     def _show_hit(self, text: str, steps: list[PathStep] | None) -> None:
         tree = self.query_one(NavTree)

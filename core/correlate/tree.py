@@ -323,13 +323,17 @@ def _link_node(link: EventLink) -> Node:
                 [Node(f"why: {link.reason}", link.confidence)])
 
 
-def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]:
-    """A process's node (children filled in later) and the lines that follow its children:
-    its handles and its exit."""
+def forest_line(p: Process) -> tuple[str, str, int]:
+    """A process's line in the Processes forest: (label, confidence, store id of its event)."""
     created = p.created  # made from the facts table: once
     when = iso_from_filetime(created.filetime) if created is not None else None
     marker = " (pre-existing)" if p.pre_existing else (" (no 4688)" if created is None else "")
     label = f"{p.label}{marker}" + (f" created {when}" if when else "")
+    return label, p.confidence, (created or p.first_seen).store_id
+
+
+def forest_tail(model: CorrelationModel, p: Process) -> list[Node]:
+    """The lines that follow a process's children in the forest: its handles and its exit."""
 
     def handle_node(i: int) -> Node:
         h = model.handles[i]
@@ -343,10 +347,15 @@ def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]
 
     tail = _capped(p.handles, handle_node, "handles")
     tail.append(_end_node(model, p))
-    return Node(label, p.confidence, (created or p.first_seen).store_id, []), tail
+    return tail
 
 
-def _start_key(p: Process) -> tuple[int, int]:
+def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]:
+    """A process's node (children filled in later) and the lines that follow its children."""
+    return Node(*forest_line(p), []), forest_tail(model, p)
+
+
+def start_key(p: Process) -> tuple[int, int]:
     """Where a process begins on the time line: its creation, else its first event (read from
     the facts table without making its `Ref`)."""
     held = p.created_at if p.created_at is not None else p.first_seen_at
@@ -362,7 +371,7 @@ def process_forest(model: CorrelationModel, computer: str) -> list[Node]:
     host = computer.casefold()
     procs = sorted(
         (p for p in model.processes if p.computer.casefold() == host),
-        key=_start_key,
+        key=start_key,
     )
     built = {p.index: _forest_node(model, p) for p in procs}
     roots: list[Node] = []

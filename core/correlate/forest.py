@@ -1,0 +1,170 @@
+"""The Processes forest made as it is read: a process's node makes its children when they are
+asked for, and keeps none of them.
+
+`core.correlate.tree.process_forest` makes every node of a computer's forest at once: 5.25
+million objects at 10 million churn events (+250-280 MB), held by the Processes view for as
+long as it is open and shared with the tables' writer. Here the forest is its order only (per
+computer, its processes in start order, each one's children as a linked list in two arrays:
+16 bytes a process); a `ProcessNode` makes its line when made and its children (child
+processes, then its handles and its exit) each time `children` is read. The view holds only
+the nodes its tree shows (`tui.nav_tree.NavTree` adds at most MAX_TREE_NODES) and the writer,
+which walks the forest depth first (`tui.stored_views.tree_rows`), only the children lists on
+its way down. Nodes, order and numbering are those of `process_forest` (the stored tree and
+the screen are the same).
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import TYPE_CHECKING, Any
+
+from core.correlate.links import Node
+from core.correlate.tree import TREE_EDGE, forest_line, forest_tail, start_key
+
+if TYPE_CHECKING:
+    from core.correlate.model import CorrelationModel
+
+
+class LazyForest:
+    """The order of a model's process forests (see the module docstring): per computer (by
+    its casefolded name) the roots in start order, and per process its first child and next
+    sibling (-1: none), children in start order, as `process_forest` orders them."""
+
+    def __init__(self, model: CorrelationModel) -> None:
+        self.model = model
+        procs = model.processes
+        count = len(procs)
+        self._first = array("q", [-1]) * count
+        self._next = array("q", [-1]) * count
+        last = array("q", [-1]) * count
+        hosts: dict[str, list[int]] = {}
+        for p in procs:
+            hosts.setdefault(p.computer.casefold(), []).append(p.index)
+        self._roots: dict[str, array[int]] = {}
+        self._sizes: tuple[array[int], array[int]] | None = None
+        for host, members in hosts.items():
+            members.sort(key=lambda i: start_key(procs[i]))
+            roots = array("q")
+            for i in members:
+                parent = procs[i].parent
+                # A parent on another computer (or none) makes a root, as in `process_forest`.
+                if parent is None or procs[parent].computer.casefold() != host:
+                    roots.append(i)
+                    continue
+                if last[parent] < 0:
+                    self._first[parent] = i
+                else:
+                    self._next[last[parent]] = i
+                last[parent] = i
+            self._roots[host] = roots
+            del members
+
+    def hosts(self) -> dict[str, array[int]]:
+        """Each computer's (casefolded) roots, in order."""
+        return self._roots
+
+    def first_child(self, index: int) -> int:
+        """Process `index`'s first child process in the forest, -1 if none."""
+        return self._first[index]
+
+    def next_sibling(self, index: int) -> int:
+        """The child process after `index` under its parent (or root after it), -1 if none."""
+        return self._next[index]
+
+    def measure(self) -> tuple[array[int], array[int]]:
+        """(per process: how many nodes its subtree has, how many children its node has),
+        counted without making a node (`tail_size`), children before parents; made once."""
+        if self._sizes is not None:
+            return self._sizes
+        procs = self.model.processes
+        size = array("q", [0]) * len(procs)
+        kids = array("q", [0]) * len(procs)
+        for roots in self._roots.values():
+            order, up = array("q"), array("q")  # preorder, each one's parent (-1: a root)
+            stack = [(i, -1) for i in roots]
+            while stack:  # bounded: a process is reached once (from its parent or as a root)
+                i, parent = stack.pop()
+                order.append(i)
+                up.append(parent)
+                child = self._first[i]
+                for _ in range(len(procs)):
+                    if child < 0:
+                        break
+                    stack.append((child, i))
+                    child = self._next[child]
+            for at in range(len(order) - 1, -1, -1):
+                i, parent = order[at], up[at]
+                lines, nodes = tail_size(len(procs[i].handles))
+                size[i] += 1 + nodes
+                kids[i] += lines
+                if parent >= 0:
+                    size[parent] += size[i]
+                    kids[parent] += 1
+        self._sizes = size, kids
+        return self._sizes
+
+    def root_count(self, computer: str) -> int:
+        """How many root processes `computer`'s forest has (none made)."""
+        return len(self._roots.get(computer.casefold(), ()))
+
+    def roots(self, computer: str) -> list[Node]:
+        """The top level of `computer`'s forest, each node making its children when read."""
+        return [ProcessNode(self, i) for i in self._roots.get(computer.casefold(), ())]
+
+    def children_of(self, index: int) -> list[Node]:
+        """Process `index`'s children in the forest: its child processes, then its handles and
+        its exit (made now, none kept)."""
+        kids: list[Node] = []
+        child = self._first[index]
+        for _ in range(len(self._first)):  # bounded: a process is a child once
+            if child < 0:
+                break
+            kids.append(ProcessNode(self, child))
+            child = self._next[child]
+        kids += forest_tail(self.model, self.model.processes[index])
+        return kids
+
+
+def tail_size(handles: int) -> tuple[int, int]:
+    """(lines, nodes) of the tail `forest_tail` makes for a process with `handles` handles:
+    a line per handle with its close line under it, the middle of a long list one line
+    (TREE_EDGE), then the exit line."""
+    if handles <= 2 * TREE_EDGE + 1:
+        return handles + 1, 2 * handles + 1
+    return 2 * TREE_EDGE + 2, 4 * TREE_EDGE + 2
+
+
+class ProcessNode(Node):
+    """A process's node of a `LazyForest`: its line made at once, its children made each time
+    `children` is read (never kept: whoever reads them holds them)."""
+
+    __slots__ = ("_forest", "_index")
+    _forest: LazyForest
+    _index: int
+
+    def __init__(self, forest: LazyForest, index: int) -> None:
+        label, confidence, store_id = forest_line(forest.model.processes[index])
+        # `Node` is frozen: its fields are set as its own `__init__` does.
+        object.__setattr__(self, "label", label)
+        object.__setattr__(self, "confidence", confidence)
+        object.__setattr__(self, "store_id", store_id)
+        object.__setattr__(self, "_forest", forest)
+        object.__setattr__(self, "_index", index)
+
+    @property
+    def children(self) -> list[Node]:
+        return self._forest.children_of(self._index)
+
+    @property
+    def index(self) -> int:
+        """The process's index in the model (`CorrelationModel.processes`)."""
+        return self._index
+
+    def __repr__(self) -> str:  # the dataclass's would make the whole subtree
+        return f"ProcessNode({self.label!r}, {self.confidence!r}, {self.store_id!r}, index={self._index})"
+
+    def __eq__(self, other: Any) -> bool:
+        return (isinstance(other, ProcessNode) and other._forest is self._forest
+                and other._index == self._index)
+
+    __hash__ = None  # type: ignore[assignment]  # as `Node`'s
