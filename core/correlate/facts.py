@@ -36,6 +36,7 @@ from operator import attrgetter, is_not, itemgetter, ne
 from typing import Any, Final, cast
 
 from core.correlate.columns import Columns, Index
+from core.correlate.disk_array import DiskArray, on_disk
 from core.correlate.processes import Ref
 from core.correlate.sessions import SessionChoice
 from core.model.slots import slot_maker
@@ -134,24 +135,27 @@ Row = tuple[int, int, int, int | None, int | None, str | None, int | None, int |
 class FactsTable:
     """Every model event's `Facts`, in scan order, findable by store id (`get`)."""
 
-    def __init__(self) -> None:
-        self._wide = Columns("q", _WIDE_INTS, 0)
-        self._narrow = Columns("i", _NARROW_INTS, len(_WIDE_INTS))
-        #: (host, computer) and user of each event, as indexes of distinct values.
-        self._place: array[int] = array("i")
+    def __init__(self, directory: str | None = None) -> None:
+        #: Where the side files of the int columns go (`core.correlate.disk_array`; None: temp dir).
+        self._dir = directory
+        self._wide = Columns("q", _WIDE_INTS, 0, directory)
+        self._narrow = Columns("i", _NARROW_INTS, len(_WIDE_INTS), directory)
+        #: (host, computer) and user of each event, as indexes of distinct values (views of `_disks`).
+        self._disks = {name: DiskArray("i", directory) for name in ("place", "user")}
+        self._place: memoryview[int] | array[int] = self._disks["place"].view
         self._hosts: Index[str] = Index()
         self._computers: dict[str, str] = {}
-        self._user: array[int] = array("i")
+        self._user: memoryview[int] | array[int] = self._disks["user"].view
         self._users: Index[str | None] = Index()
         #: (source note, target note) of the few events that have one, by position.
         self._notes: dict[int, tuple[str | None, str | None]] = {}
         #: The logged time of events whose time is not their place on the time line (no time).
         self._filetimes: dict[int, int | None] = {}
         #: Session choice by position (index in `_choices`, -1: none); filled by `assign_sessions`.
-        self._session: array[int] = array("i")
+        self._session: memoryview[int] | array[int] = array("i")
         self._choices: list[SessionChoice] = []
         #: Positions sorted by store id, per block (`finish`).
-        self._sorted: list[array[int]] = []
+        self._sorted: list[memoryview[int] | array[int]] = []
         #: Rows not packed yet (`add_row`); the scan appends to it itself and calls `flush`.
         self.pending: list[tuple[Any, ...]] = []
         self._n = 0
@@ -181,11 +185,14 @@ class FactsTable:
         self._wide.pack(batch)
         self._narrow.pack(batch)
         hosts = len(self._hosts.distinct)
-        self._place.fromlist(list(map(self._hosts.__getitem__, map(_host_of, batch))))
+        disks = self._disks
+        disks["place"].extend(array("i", list(map(self._hosts.__getitem__, map(_host_of, batch)))))
+        self._place = disks["place"].view
         if len(self._hosts.distinct) > hosts:  # a new computer: as the scan spells it
             for row in batch:
                 self._computers.setdefault(row[_HOST], row[_COMPUTER])
-        self._user.fromlist(list(map(self._users.__getitem__, map(_user_of, batch))))
+        disks["user"].extend(array("i", list(map(self._users.__getitem__, map(_user_of, batch)))))
+        self._user = disks["user"].view
         # Notes and untimed events are rare: looked for in the batch first.
         if any(map(_source_note_of, batch)) or any(map(_target_note_of, batch)):
             notes = list(map(_notes_of, batch))
@@ -425,7 +432,7 @@ class FactsTable:
                     at = index[choice] = len(self._choices)
                     self._choices.append(choice)
                 session[pos] = at
-        self._session = session
+        self._set_session(session)
 
     def assign_sessions_at(
         self, choose: Callable[[str, str, int, tuple[int, int], str | None, int], SessionChoice | None]
@@ -478,7 +485,12 @@ class FactsTable:
                 session[pos] = k
                 if until is not None:
                     spans[memo] = (key, until, k)
-        self._session = session
+        self._set_session(session)
+
+    def _set_session(self, session: array[int]) -> None:
+        """Keep the session column (filled out of order on the heap) in its side file."""
+        self._disks["session"] = disk = on_disk("i", session, self._dir)
+        self._session = disk.view
 
     def finish(self) -> None:
         """Index the store ids: positions sorted by store id, per block of INDEX_BLOCK events
@@ -486,9 +498,26 @@ class FactsTable:
         of the columns, not a copy of them."""
         self._flush()
         sids = self._wide.slots[self._wide.index["store_id"]::self._wide.stride]  # aside: NONE, see `position`
-        positions = "i" if self._n <= _INT32_MAX else "q"
-        self._sorted = [array(positions, sorted(range(lo, min(lo + INDEX_BLOCK, self._n)), key=sids.__getitem__))
-                        for lo in range(0, self._n, INDEX_BLOCK)]
+        self._disks["sorted"] = disk = DiskArray("i" if self._n <= _INT32_MAX else "q", self._dir)
+        for lo in range(0, self._n, INDEX_BLOCK):
+            disk.extend(array(disk.typecode, sorted(range(lo, min(lo + INDEX_BLOCK, self._n)), key=sids.__getitem__)))
+        self._sorted = [disk.view[lo:lo + INDEX_BLOCK] for lo in range(0, self._n, INDEX_BLOCK)]
+        self.release()
+
+    def release(self) -> None:
+        """Unmap what the passes over every event left resident (`DiskArray.release`): the
+        columns stay in the page cache, and the next reads map what they touch."""
+        for disk in (self._wide.disk, self._narrow.disk, *self._disks.values()):
+            disk.release()
+
+    def close(self) -> None:
+        """Let the side files go (the model is dropped); the table is empty afterwards."""
+        self._flush()
+        self._sorted, self._session = [], array("i")
+        for disk in (self._wide.disk, self._narrow.disk, *self._disks.values()):
+            disk.close()
+        self._wide.slots, self._narrow.slots = self._wide.disk.view, self._narrow.disk.view
+        self._place, self._user, self._n = self._disks["place"].view, self._disks["user"].view, 0
 
     def position(self, store_id: int) -> int | None:
         """Where the event of `store_id` is in scan order, or None when it is not a model event."""

@@ -166,7 +166,7 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
     check and the read, so that events still being loaded cannot slip in between."""
     ids = scanned_event_ids()
     with store.snapshot(), gc_paused() as pause:
-        scan = Scan()
+        scan = Scan(str(store.path.parent) if store.shareable else None)  # side files beside the store
         total = store.count_of(ids) if progress is not None else 0
         if store.count_of(ids, without_time=True):
             scan.run(scan_events(time_order(_counted(store.iter_events_of(ids), total, progress))))
