@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from bench.churn import build_churn_store
-from core.correlate import disk_array
 from core.correlate.facts import NONE, Facts, FactsTable, row_of
 from core.correlate.model import model_from_store
 from core.correlate.processes import Ref
@@ -104,7 +103,7 @@ def test_a_disk_that_fills_up_keeps_the_values_on_the_heap(monkeypatch: pytest.M
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(fd, data, offset)
 
-    monkeypatch.setattr(disk_array.os, "pwrite", filling)
+    monkeypatch.setattr(os, "pwrite", filling)
     table = FactsTable(str(tmp_path))
     for found in made:
         table.add(found)
