@@ -122,12 +122,17 @@ class DiskArray:
         self.view = mem
         self._drop_file()
 
-    def release(self) -> None:
-        """Give back the pages of the file this process touched (they stay in the page cache;
-        the next read maps them again): what a pass over every value leaves resident."""
-        if self._map is not None and self._n:
+    def release(self, lo: int = 0, hi: int | None = None) -> None:
+        """Give back the pages of values lo..hi-1 (default: all) this process touched: they stay
+        in the page cache and the next read maps them again. What a pass over the values left
+        resident would otherwise count in the process's RSS until the model is dropped."""
+        if self._map is None or not self._n:
+            return
+        start = lo * self.itemsize // mmap.PAGESIZE * mmap.PAGESIZE
+        end = min(self._n if hi is None else hi, self._n) * self.itemsize
+        if end > start:
             with contextlib.suppress(OSError, ValueError):
-                self._map.madvise(mmap.MADV_DONTNEED)
+                self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
 
     def close(self) -> None:
         """Drop the values and the file (the map goes with its last view)."""

@@ -320,6 +320,7 @@ class FactsTable:
                 snote, tnote = (n for n, _ in both), (n for _, n in both)
             sessions = map(choices.__getitem__, self._session[lo:hi]) if self._session else repeat(None)
             yield from zip(positions, sid, eid, spid, sproc, snote, tpid, tproc, tnote, sessions, strict=False)
+            self.release(lo, hi)  # read once, in order: not kept resident
 
     def link_rows(self) -> Iterator[tuple[Row, tuple[int | None, int | None, int | None, int | None]]]:
         """`rows` with each event's (source_hid, source_handle, target_hid, target_handle), as
@@ -380,6 +381,7 @@ class FactsTable:
                 if h != none:
                     out[cursor[h]] = pos
                     cursor[h] += 1
+        self.release()
         return out, starts
 
     def facts_at(self, positions: Sequence[int]) -> Iterator[Facts]:
@@ -485,6 +487,7 @@ class FactsTable:
                 session[pos] = k
                 if until is not None:
                     spans[memo] = (key, until, k)
+            self.release(lo, hi)
         self._set_session(session)
 
     def _set_session(self, session: array[int]) -> None:
@@ -501,14 +504,16 @@ class FactsTable:
         self._disks["sorted"] = disk = DiskArray("i" if self._n <= _INT32_MAX else "q", self._dir)
         for lo in range(0, self._n, INDEX_BLOCK):
             disk.extend(array(disk.typecode, sorted(range(lo, min(lo + INDEX_BLOCK, self._n)), key=sids.__getitem__)))
+            self.release(lo, lo + INDEX_BLOCK)
         self._sorted = [disk.view[lo:lo + INDEX_BLOCK] for lo in range(0, self._n, INDEX_BLOCK)]
         self.release()
 
-    def release(self) -> None:
-        """Unmap what the passes over every event left resident (`DiskArray.release`): the
-        columns stay in the page cache, and the next reads map what they touch."""
+    def release(self, lo: int = 0, hi: int | None = None) -> None:
+        """Unmap the events lo..hi-1 (default: all) a pass left resident (`DiskArray.release`):
+        the columns stay in the page cache, and the next reads map what they touch."""
         for disk in (self._wide.disk, self._narrow.disk, *self._disks.values()):
-            disk.release()
+            disk.release(lo * len(disk) // self._n if self._n else 0, None if hi is None else
+                         -(-hi * len(disk) // self._n))
 
     def close(self) -> None:
         """Let the side files go (the model is dropped); the table is empty afterwards."""
