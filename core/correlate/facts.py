@@ -137,7 +137,7 @@ class FactsTable:
 
     def __init__(self, directory: str | None = None) -> None:
         #: Where the side files of the int columns go (`core.correlate.disk_array`; None: temp dir).
-        self._dir = directory
+        self.directory = directory
         self._wide = Columns("q", _WIDE_INTS, 0, directory)
         self._narrow = Columns("i", _NARROW_INTS, len(_WIDE_INTS), directory)
         #: (host, computer) and user of each event, as indexes of distinct values (views of `_disks`).
@@ -492,7 +492,7 @@ class FactsTable:
 
     def _set_session(self, session: array[int]) -> None:
         """Keep the session column (filled out of order on the heap) in its side file."""
-        self._disks["session"] = disk = on_disk("i", session, self._dir)
+        self._disks["session"] = disk = on_disk("i", session, self.directory)
         self._session = disk.view
 
     def finish(self) -> None:
@@ -501,7 +501,7 @@ class FactsTable:
         of the columns, not a copy of them."""
         self._flush()
         sids = self._wide.slots[self._wide.index["store_id"]::self._wide.stride]  # aside: NONE, see `position`
-        self._disks["sorted"] = disk = DiskArray("i" if self._n <= _INT32_MAX else "q", self._dir)
+        self._disks["sorted"] = disk = DiskArray("i" if self._n <= _INT32_MAX else "q", self.directory)
         for lo in range(0, self._n, INDEX_BLOCK):
             disk.extend(array(disk.typecode, sorted(range(lo, min(lo + INDEX_BLOCK, self._n)), key=sids.__getitem__)))
             self.release(lo, lo + INDEX_BLOCK)

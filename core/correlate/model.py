@@ -196,7 +196,9 @@ class CorrelationModel:
 
     def __init__(self, scan: Scan) -> None:
         self.processes: tuple[Process, ...] = tuple(scan.procs.finish(scan.facts))
-        self.handles: Sequence[Handle] = scan.handles.finish(HandleTable(scan.facts))  # columns
+        handles = scan.handles.finish(HandleTable(scan.facts, scan.facts.directory))  # columns, in side files
+        handles.seal()  # written out before any thread reads them
+        self.handles: Sequence[Handle] = handles
         self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish(scan.facts, self.processes))
         self._facts = scan.facts
         self._choices: dict[int, SourceChoice] = scan.handles.choices
