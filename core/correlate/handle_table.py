@@ -117,6 +117,11 @@ class HandleTable(Sequence[Handle]):
         self._computer, self._ints = self._disks["computer"].view, self._disks["ints"].view
         self._accesses, self._starts = self._disks["accesses"].view, self._disks["starts"].view
 
+    def release(self) -> None:
+        """Unmap the pages of the columns read so far (`DiskArray.release`)."""
+        for disk in self._disks.values():
+            disk.release()
+
     def __len__(self) -> int:
         return len(self._object_type)
 
