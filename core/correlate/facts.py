@@ -20,6 +20,10 @@ CPU time); events are packed a batch at a time with `itemgetter` and `map` inste
 The scan hands each event over as one plain tuple (`ROW_FIELDS`: `add_row`), not a `Facts`: making
 a `Facts` and its `Ref` per event, only to read them back, was a fifth of the build.
 
+The int columns are not on the Python heap: each is a side file read through `mmap` with the
+same layout (`core.correlate.disk_array`: page cache, 0.8 GB at ten million events), and a pass
+over every event gives its pages back as it goes (`release`), so that the RSS holds what is read.
+
 (Just over 500 lines: the columns, their packing and the `Facts` made back from them must agree
 slot for slot, so they sit together.)
 """
@@ -514,15 +518,6 @@ class FactsTable:
         for disk in (self._wide.disk, self._narrow.disk, *self._disks.values()):
             disk.release(lo * len(disk) // self._n if self._n else 0, None if hi is None else
                          -(-hi * len(disk) // self._n))
-
-    def close(self) -> None:
-        """Let the side files go (the model is dropped); the table is empty afterwards."""
-        self._flush()
-        self._sorted, self._session = [], array("i")
-        for disk in (self._wide.disk, self._narrow.disk, *self._disks.values()):
-            disk.close()
-        self._wide.slots, self._narrow.slots = self._wide.disk.view, self._narrow.disk.view
-        self._place, self._user, self._n = self._disks["place"].view, self._disks["user"].view, 0
 
     def position(self, store_id: int) -> int | None:
         """Where the event of `store_id` is in scan order, or None when it is not a model event."""
