@@ -282,7 +282,6 @@ class ModelCache:
                         if not write_views(writer, rows, check):
                             return
                         del rows
-                        model.release_pages()  # the columns this view read: page cache, not RSS
                 model.release_lists()  # every view reads its table now
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:

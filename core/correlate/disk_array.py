@@ -21,11 +21,18 @@ import contextlib
 import mmap
 import os
 import tempfile
+import threading
+import time
+import weakref
 from array import array
 from typing import IO
 
 #: The file grows by doubling from this size (bytes): a few remaps for a whole model.
 MIN_CAPACITY = 1 << 20
+#: How often the pager gives back the pages of the kept arrays (`keep_paged`), in seconds; and
+#: the size (bytes) from which an array is worth it (a small model starts no thread).
+PAGER_EVERY = 0.5
+PAGED_MIN = 1 << 20
 
 
 def side_file(directory: str | os.PathLike[str] | None) -> IO[bytes] | None:
@@ -50,7 +57,7 @@ class DiskArray:
     `view` is the values so far (a `memoryview` of the file, or the fallback `array`): read it
     again after each `extend`, which may map the file anew."""
 
-    __slots__ = ("_cast", "_file", "_map", "_mapped", "_mem", "_n", "itemsize", "typecode", "view")
+    __slots__ = ("__weakref__", "_cast", "_file", "_map", "_mapped", "_mem", "_n", "itemsize", "typecode", "view")
 
     def __init__(self, typecode: str, directory: str | os.PathLike[str] | None = None) -> None:
         self.typecode = typecode
@@ -126,13 +133,14 @@ class DiskArray:
         """Give back the pages of values lo..hi-1 (default: all) this process touched: they stay
         in the page cache and the next read maps them again. What a pass over the values left
         resident would otherwise count in the process's RSS until the model is dropped."""
-        if self._map is None or not self._n:
+        mapped = self._map  # once: the pager calls this from its thread
+        if mapped is None or not self._n:
             return
         start = lo * self.itemsize // mmap.PAGESIZE * mmap.PAGESIZE
         end = min(self._n if hi is None else hi, self._n) * self.itemsize
         if end > start:
-            with contextlib.suppress(OSError, ValueError):
-                self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
+            with contextlib.suppress(OSError, ValueError):  # a map just replaced by `extend`: harmless
+                mapped.madvise(mmap.MADV_DONTNEED, start, end - start)
 
     def close(self) -> None:
         """Drop the values and the file (the map goes with its last view)."""
@@ -156,3 +164,46 @@ def on_disk(typecode: str, values: array[int], directory: str | os.PathLike[str]
     out = DiskArray(typecode, directory)
     out.extend(values)
     return out
+
+
+class _Pager:
+    """Gives back, every PAGER_EVERY seconds, the pages of the arrays it keeps (`keep_paged`):
+    a model's readers (the Processes forest, the tables' writer) touch its columns all over, and
+    each page read stays in the process's RSS until released. The page cache keeps them; the
+    RSS then holds what was read in the last moment. One daemon thread, gone with the arrays."""
+
+    def __init__(self) -> None:
+        self._arrays: weakref.WeakSet[DiskArray] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def keep(self, disk: DiskArray) -> None:
+        if not disk.on_disk or len(disk) * disk.itemsize < PAGED_MIN:
+            return
+        with self._lock:
+            self._arrays.add(disk)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="disk-array-pager", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:  # bounded: ends once no array is kept (the models are dropped)
+            time.sleep(PAGER_EVERY)
+            with self._lock:
+                kept = list(self._arrays)
+                if not kept:
+                    self._thread = None
+                    return
+            for disk in kept:
+                disk.release()
+            del kept, disk
+
+
+PAGER = _Pager()
+
+
+def keep_paged(*disks: DiskArray) -> None:
+    """Have the pager give back the pages of `disks` now and then (an `extend` meanwhile is
+    safe: a release of the map it replaces does nothing)."""
+    for disk in disks:
+        PAGER.keep(disk)

@@ -40,7 +40,7 @@ from operator import attrgetter, is_not, itemgetter, ne
 from typing import Any, Final, cast
 
 from core.correlate.columns import Columns, Index
-from core.correlate.disk_array import DiskArray, on_disk
+from core.correlate.disk_array import DiskArray, keep_paged, on_disk
 from core.correlate.processes import Ref
 from core.correlate.sessions import SessionChoice
 from core.model.slots import slot_maker
@@ -511,6 +511,7 @@ class FactsTable:
             self.release(lo, lo + INDEX_BLOCK)
         self._sorted = [disk.view[lo:lo + INDEX_BLOCK] for lo in range(0, self._n, INDEX_BLOCK)]
         self.release()
+        keep_paged(self._wide.disk, self._narrow.disk, *self._disks.values())  # complete: the reads' pages given back
 
     def release(self, lo: int = 0, hi: int | None = None) -> None:
         """Unmap the events lo..hi-1 (default: all) a pass left resident (`DiskArray.release`):

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, overload
 
 from core.correlate.columns import Index
-from core.correlate.disk_array import DiskArray
+from core.correlate.disk_array import DiskArray, keep_paged
 from core.correlate.handles import Handle, make_handle
 
 if TYPE_CHECKING:
@@ -116,6 +116,7 @@ class HandleTable(Sequence[Handle]):
             self._pending[name] = array(disk.typecode)
         self._computer, self._ints = self._disks["computer"].view, self._disks["ints"].view
         self._accesses, self._starts = self._disks["accesses"].view, self._disks["starts"].view
+        keep_paged(*self._disks.values())
 
     def release(self) -> None:
         """Unmap the pages of the columns read so far (`DiskArray.release`)."""

@@ -7,12 +7,15 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import time
 import tracemalloc
+from array import array
 from pathlib import Path
 
 import pytest
 
 from bench.churn import build_churn_store
+from core.correlate import disk_array
 from core.correlate.facts import NONE, Facts, FactsTable, row_of
 from core.correlate.model import model_from_store
 from core.correlate.processes import Ref
@@ -127,3 +130,32 @@ def test_the_side_files_go_with_the_model(tmp_path: Path) -> None:
     del model
     gc.collect()
     assert len(_side_files()) == before
+
+
+def test_the_pager_gives_back_the_pages_of_big_columns_and_ends_with_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(disk_array, "PAGER_EVERY", 0.01)
+    released: list[int] = []
+    real = disk_array.DiskArray.release
+
+    def counted(self: disk_array.DiskArray, lo: int = 0, hi: int | None = None) -> None:
+        released.append(len(self))
+        real(self, lo, hi)
+
+    monkeypatch.setattr(disk_array.DiskArray, "release", counted)
+    big = disk_array.on_disk("q", array("q", range(disk_array.PAGED_MIN // 8)))
+    small = disk_array.on_disk("q", array("q", range(10)))
+    assert big.on_disk and sum(big.view[::512]) == sum(range(0, disk_array.PAGED_MIN // 8, 512))
+    disk_array.keep_paged(big, small)
+    for _ in range(500):  # bounded wait
+        if released:
+            break
+        time.sleep(0.01)
+    assert released and set(released) == {len(big)}  # the small one starts no work
+    assert sum(big.view[::512]) == sum(range(0, disk_array.PAGED_MIN // 8, 512))  # read again from the cache
+    del big, small
+    gc.collect()
+    for _ in range(500):
+        if disk_array.PAGER._thread is None:  # noqa: SLF001 - the thread ends with the arrays
+            break
+        time.sleep(0.01)
+    assert disk_array.PAGER._thread is None  # noqa: SLF001
