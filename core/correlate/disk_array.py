@@ -31,7 +31,7 @@ from typing import IO
 MIN_CAPACITY = 1 << 20
 #: How often the pager gives back the pages of the kept arrays (`keep_paged`), in seconds; and
 #: the size (bytes) from which an array is worth it (a small model starts no thread).
-PAGER_EVERY = 0.5
+PAGER_EVERY = 0.1
 PAGED_MIN = 1 << 20
 
 

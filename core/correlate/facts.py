@@ -258,12 +258,18 @@ class FactsTable:
         self._flush()
         wide, narrow = self._wide, self._narrow
         w, ws, n, ns = wide.slots, wide.stride, narrow.slots, narrow.stride
-        ts = [w[pos * ws + 2] for pos in positions]
-        order = [n[pos * ns + 1] for pos in positions]
+        ts: list[int] = []
+        order: list[int] = []
+        for lo in range(0, len(positions), ROWS_CHUNK):  # the pages read given back a chunk at a time
+            part = positions[lo:lo + ROWS_CHUNK]
+            ts += [w[pos * ws + 2] for pos in part]
+            order += [n[pos * ns + 1] for pos in part]
+            self.release()
         out = list(zip(ts, order, strict=True))
         if NONE in ts or narrow.none in order:  # kept aside: one by one, exactly
             out = [self.key(pos) if t == NONE or o == narrow.none else (t, o)
                    for pos, t, o in zip(positions, ts, order, strict=True)]
+        self.release()
         return out
 
     def store_id(self, pos: int) -> int:
@@ -304,6 +310,8 @@ class FactsTable:
             sid, eid = self._wide.value(pos, "store_id"), self._narrow.value(pos, "event_id")
             assert sid is not None and eid is not None
             yield sid, eid
+            if not (pos + 1) % ROWS_CHUNK:
+                self.release(pos + 1 - ROWS_CHUNK, pos + 1)
 
     def rows(self) -> Iterator[Row]:
         """Every event's `Row` in scan order, read a column chunk at a time at C speed (making a
@@ -358,6 +366,7 @@ class FactsTable:
                 hits = [pos for pos, slot in enumerate(part, lo)
                         if slot in event_ids or (slot == none and narrow.value(pos, "event_id") in event_ids)]
             out.extend(hits)
+            self.release(lo, lo + 65536)
         return out
 
     def by_source_handle(self, event_ids: frozenset[int], handles: int) -> tuple[array[int], array[int]]:
@@ -395,7 +404,9 @@ class FactsTable:
             yield from map(self.facts, positions)
             return
         for lo in range(0, len(positions), ROWS_CHUNK):
-            yield from self._facts_at(list(positions[lo:lo + ROWS_CHUNK]))
+            chunk = list(positions[lo:lo + ROWS_CHUNK])
+            yield from self._facts_at(chunk)
+            self.release(min(chunk), max(chunk) + 1)  # positions go up: what the next chunk reads is after
 
     def _facts_at(self, positions: list[int]) -> Iterator[Facts]:
         """`facts(pos)` of each of `positions` (no value kept aside), their fields read a column
