@@ -78,8 +78,8 @@ def test_the_columns_are_not_on_the_python_heap_and_read_back_exactly(tmp_path: 
     finally:
         tracemalloc.stop()
     # In `array`s on the heap: 96 bytes an event (3.8 MB here); what stays is the distinct
-    # hosts and users, the side dicts and the views.
-    assert held < 4 * len(made), held
+    # hosts and users, the side dicts, the views and the pager thread.
+    assert held < 16 * len(made), held
     assert os.listdir(where) == []  # the side files have no name
     for found in made:
         if found.logon_id == 0x3e7:
