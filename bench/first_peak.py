@@ -33,7 +33,7 @@ def _status() -> dict[str, float]:
     out: dict[str, float] = {}
     with open("/proc/self/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith(("VmRSS:", "VmHWM:")):
+            if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:", "RssFile:")):  # file: mapped side files
                 out[line.split(":")[0]] = round(int(line.split()[1]) / 1024, 1)
     return out
 

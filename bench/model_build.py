@@ -37,6 +37,13 @@ def _cpu(who: int = resource.RUSAGE_SELF) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _rss() -> dict[str, float]:
+    """The process's resident memory now (MB), anonymous and file-backed apart."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        return {f"{line.split(':')[0]}_mb": round(int(line.split()[1]) / 1024)
+                for line in f if line.startswith(("VmRSS:", "RssAnon:", "RssFile:"))}
+
+
 def run(db: Path, profile: int = 0) -> dict[str, float | int]:
     """One build of the model from `db` (read-only), with its figures."""
     with Store(db, readonly=True) as store:
@@ -58,6 +65,7 @@ def run(db: Path, profile: int = 0) -> dict[str, float | int]:
         "cpu_s": round(cpu, 2),
         "child_cpu_s": round(child, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        **_rss(),  # with the model alive: anonymous memory, and the mapped side files (page cache)
         "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
         "processes": len(model.processes),
         "handles": len(model.handles),

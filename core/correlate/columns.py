@@ -1,5 +1,6 @@
-"""The unboxed storage of `core.correlate.facts.FactsTable`: int fields in `array`s, with None
-and out-of-range values kept exactly, and repeated strings numbered once."""
+"""The unboxed storage of `core.correlate.facts.FactsTable`: int fields in `array` layouts (in a
+side file, `core.correlate.disk_array`), with None and out-of-range values kept exactly, and
+repeated strings numbered once."""
 
 from __future__ import annotations
 
@@ -8,18 +9,22 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any, TypeVar, cast
 
+from core.correlate.disk_array import DiskArray
+
 _K = TypeVar("_K")
 
 
 class Columns:
-    """Int fields of every event, one slot each in one `array` (row after row): None is the
-    array's lowest value, a value that does not fit (or equals it) goes to `aside`."""
+    """Int fields of every event, one slot each in one array (row after row, in a side file:
+    `slots` is its view, read again after each `pack`): None is the array's lowest value, a
+    value that does not fit (or equals it) goes to `aside`."""
 
-    def __init__(self, typecode: str, names: tuple[str, ...], first: int) -> None:
-        self.slots: array[int] = array(typecode)
+    def __init__(self, typecode: str, names: tuple[str, ...], first: int, directory: str | None = None) -> None:
+        self.disk = DiskArray(typecode, directory)
+        self.slots: memoryview[int] | array[int] = self.disk.view
         self.typecode = typecode
         self.stride = len(names)
-        bits = self.slots.itemsize * 8
+        bits = self.disk.itemsize * 8
         self.none, self.max = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
         # None to the empty value; the empty value itself to a text, which the array refuses.
         self.to_slot: dict[Any, Any] = {None: self.none, self.none: "aside"}
@@ -32,16 +37,19 @@ class Columns:
         self.index = {name.removeprefix("ref."): i for i, name in enumerate(names)}
 
     def pack(self, batch: list[tuple[Any, ...]]) -> None:
-        start = len(self.slots)
+        start = len(self.disk)
         ints = list(chain.from_iterable(map(self.read, batch)))
-        try:  # `fromlist` appends in place (a fifth cheaper than adding an array); on error it appends none
-            self.slots.fromlist(list(map(self.to_slot.get, ints, ints)))
+        packed: array[int] = array(self.typecode)
+        try:  # `fromlist` fills the batch's array at C speed; on error it appends none
+            packed.fromlist(list(map(self.to_slot.get, ints, ints)))
         except (OverflowError, TypeError):
             for i, value in enumerate(ints):
                 if value is not None and (value == self.none or not self.none < value <= self.max):
                     self.aside[start + i] = value
                     ints[i] = None
-            self.slots.fromlist(list(map(self.to_slot.get, ints, ints)))
+            packed.fromlist(list(map(self.to_slot.get, ints, ints)))
+        self.disk.extend(packed)
+        self.slots = self.disk.view
 
     def row(self, pos: int) -> list[int | None]:
         base = pos * self.stride

@@ -20,6 +20,10 @@ CPU time); events are packed a batch at a time with `itemgetter` and `map` inste
 The scan hands each event over as one plain tuple (`ROW_FIELDS`: `add_row`), not a `Facts`: making
 a `Facts` and its `Ref` per event, only to read them back, was a fifth of the build.
 
+The int columns are not on the Python heap: each is a side file read through `mmap` with the
+same layout (`core.correlate.disk_array`: page cache, 0.8 GB at ten million events), and a pass
+over every event gives its pages back as it goes (`release`), so that the RSS holds what is read.
+
 (Just over 500 lines: the columns, their packing and the `Facts` made back from them must agree
 slot for slot, so they sit together.)
 """
@@ -36,6 +40,7 @@ from operator import attrgetter, is_not, itemgetter, ne
 from typing import Any, Final, cast
 
 from core.correlate.columns import Columns, Index
+from core.correlate.disk_array import DiskArray, keep_paged, on_disk
 from core.correlate.processes import Ref
 from core.correlate.sessions import SessionChoice
 from core.model.slots import slot_maker
@@ -134,24 +139,27 @@ Row = tuple[int, int, int, int | None, int | None, str | None, int | None, int |
 class FactsTable:
     """Every model event's `Facts`, in scan order, findable by store id (`get`)."""
 
-    def __init__(self) -> None:
-        self._wide = Columns("q", _WIDE_INTS, 0)
-        self._narrow = Columns("i", _NARROW_INTS, len(_WIDE_INTS))
-        #: (host, computer) and user of each event, as indexes of distinct values.
-        self._place: array[int] = array("i")
+    def __init__(self, directory: str | None = None) -> None:
+        #: Where the side files of the int columns go (`core.correlate.disk_array`; None: temp dir).
+        self.directory = directory
+        self._wide = Columns("q", _WIDE_INTS, 0, directory)
+        self._narrow = Columns("i", _NARROW_INTS, len(_WIDE_INTS), directory)
+        #: (host, computer) and user of each event, as indexes of distinct values (views of `_disks`).
+        self._disks = {name: DiskArray("i", directory) for name in ("place", "user")}
+        self._place: memoryview[int] | array[int] = self._disks["place"].view
         self._hosts: Index[str] = Index()
         self._computers: dict[str, str] = {}
-        self._user: array[int] = array("i")
+        self._user: memoryview[int] | array[int] = self._disks["user"].view
         self._users: Index[str | None] = Index()
         #: (source note, target note) of the few events that have one, by position.
         self._notes: dict[int, tuple[str | None, str | None]] = {}
         #: The logged time of events whose time is not their place on the time line (no time).
         self._filetimes: dict[int, int | None] = {}
         #: Session choice by position (index in `_choices`, -1: none); filled by `assign_sessions`.
-        self._session: array[int] = array("i")
+        self._session: memoryview[int] | array[int] = array("i")
         self._choices: list[SessionChoice] = []
-        #: Positions sorted by store id, per block (`finish`).
-        self._sorted: list[array[int]] = []
+        #: Positions sorted by store id, per block, and those store ids (`finish`).
+        self._sorted: list[tuple[memoryview[int] | array[int], memoryview[int] | array[int]]] = []
         #: Rows not packed yet (`add_row`); the scan appends to it itself and calls `flush`.
         self.pending: list[tuple[Any, ...]] = []
         self._n = 0
@@ -181,11 +189,14 @@ class FactsTable:
         self._wide.pack(batch)
         self._narrow.pack(batch)
         hosts = len(self._hosts.distinct)
-        self._place.fromlist(list(map(self._hosts.__getitem__, map(_host_of, batch))))
+        disks = self._disks
+        disks["place"].extend(array("i", list(map(self._hosts.__getitem__, map(_host_of, batch)))))
+        self._place = disks["place"].view
         if len(self._hosts.distinct) > hosts:  # a new computer: as the scan spells it
             for row in batch:
                 self._computers.setdefault(row[_HOST], row[_COMPUTER])
-        self._user.fromlist(list(map(self._users.__getitem__, map(_user_of, batch))))
+        disks["user"].extend(array("i", list(map(self._users.__getitem__, map(_user_of, batch)))))
+        self._user = disks["user"].view
         # Notes and untimed events are rare: looked for in the batch first.
         if any(map(_source_note_of, batch)) or any(map(_target_note_of, batch)):
             notes = list(map(_notes_of, batch))
@@ -247,12 +258,18 @@ class FactsTable:
         self._flush()
         wide, narrow = self._wide, self._narrow
         w, ws, n, ns = wide.slots, wide.stride, narrow.slots, narrow.stride
-        ts = [w[pos * ws + 2] for pos in positions]
-        order = [n[pos * ns + 1] for pos in positions]
+        ts: list[int] = []
+        order: list[int] = []
+        for lo in range(0, len(positions), ROWS_CHUNK):  # the pages read given back a chunk at a time
+            part = positions[lo:lo + ROWS_CHUNK]
+            ts += [w[pos * ws + 2] for pos in part]
+            order += [n[pos * ns + 1] for pos in part]
+            self.release()
         out = list(zip(ts, order, strict=True))
         if NONE in ts or narrow.none in order:  # kept aside: one by one, exactly
             out = [self.key(pos) if t == NONE or o == narrow.none else (t, o)
                    for pos, t, o in zip(positions, ts, order, strict=True)]
+        self.release()
         return out
 
     def store_id(self, pos: int) -> int:
@@ -293,6 +310,8 @@ class FactsTable:
             sid, eid = self._wide.value(pos, "store_id"), self._narrow.value(pos, "event_id")
             assert sid is not None and eid is not None
             yield sid, eid
+            if not (pos + 1) % ROWS_CHUNK:
+                self.release(pos + 1 - ROWS_CHUNK, pos + 1)
 
     def rows(self) -> Iterator[Row]:
         """Every event's `Row` in scan order, read a column chunk at a time at C speed (making a
@@ -313,6 +332,7 @@ class FactsTable:
                 snote, tnote = (n for n, _ in both), (n for _, n in both)
             sessions = map(choices.__getitem__, self._session[lo:hi]) if self._session else repeat(None)
             yield from zip(positions, sid, eid, spid, sproc, snote, tpid, tproc, tnote, sessions, strict=False)
+            self.release(lo, hi)  # read once, in order: not kept resident
 
     def link_rows(self) -> Iterator[tuple[Row, tuple[int | None, int | None, int | None, int | None]]]:
         """`rows` with each event's (source_hid, source_handle, target_hid, target_handle), as
@@ -346,6 +366,7 @@ class FactsTable:
                 hits = [pos for pos, slot in enumerate(part, lo)
                         if slot in event_ids or (slot == none and narrow.value(pos, "event_id") in event_ids)]
             out.extend(hits)
+            self.release(lo, lo + 65536)
         return out
 
     def by_source_handle(self, event_ids: frozenset[int], handles: int) -> tuple[array[int], array[int]]:
@@ -373,6 +394,7 @@ class FactsTable:
                 if h != none:
                     out[cursor[h]] = pos
                     cursor[h] += 1
+        self.release()
         return out, starts
 
     def facts_at(self, positions: Sequence[int]) -> Iterator[Facts]:
@@ -382,7 +404,9 @@ class FactsTable:
             yield from map(self.facts, positions)
             return
         for lo in range(0, len(positions), ROWS_CHUNK):
-            yield from self._facts_at(list(positions[lo:lo + ROWS_CHUNK]))
+            chunk = list(positions[lo:lo + ROWS_CHUNK])
+            yield from self._facts_at(chunk)
+            self.release(min(chunk), max(chunk) + 1)  # positions go up: what the next chunk reads is after
 
     def _facts_at(self, positions: list[int]) -> Iterator[Facts]:
         """`facts(pos)` of each of `positions` (no value kept aside), their fields read a column
@@ -425,7 +449,7 @@ class FactsTable:
                     at = index[choice] = len(self._choices)
                     self._choices.append(choice)
                 session[pos] = at
-        self._session = session
+        self._set_session(session)
 
     def assign_sessions_at(
         self, choose: Callable[[str, str, int, tuple[int, int], str | None, int], SessionChoice | None]
@@ -478,34 +502,52 @@ class FactsTable:
                 session[pos] = k
                 if until is not None:
                     spans[memo] = (key, until, k)
-        self._session = session
+            self.release(lo, hi)
+        self._set_session(session)
+
+    def _set_session(self, session: array[int]) -> None:
+        """Keep the session column (filled out of order on the heap) in its side file."""
+        self._disks["session"] = disk = on_disk("i", session, self.directory)
+        self._session = disk.view
 
     def finish(self) -> None:
         """Index the store ids: positions sorted by store id, per block of INDEX_BLOCK events
-        (so that the sort's temporary ints stay bounded); `position` bisects them by the ids
-        of the columns, not a copy of them."""
+        (so that the sort's temporary ints stay bounded), beside those ids in that order (in
+        the side files: 12 bytes an event), which `position` bisects at C speed: bisecting the
+        positions by the ids of the columns read pages all over the file for every look-up."""
         self._flush()
         sids = self._wide.slots[self._wide.index["store_id"]::self._wide.stride]  # aside: NONE, see `position`
-        positions = "i" if self._n <= _INT32_MAX else "q"
-        self._sorted = [array(positions, sorted(range(lo, min(lo + INDEX_BLOCK, self._n)), key=sids.__getitem__))
+        self._disks["sorted"] = disk = DiskArray("i" if self._n <= _INT32_MAX else "q", self.directory)
+        self._disks["sorted_ids"] = ids = DiskArray("q", self.directory)
+        for lo in range(0, self._n, INDEX_BLOCK):
+            block = array(disk.typecode, sorted(range(lo, min(lo + INDEX_BLOCK, self._n)), key=sids.__getitem__))
+            disk.extend(block)
+            ids.extend(array("q", map(sids.__getitem__, block)))
+            self.release(lo, lo + INDEX_BLOCK)
+        self._sorted = [(disk.view[lo:lo + INDEX_BLOCK], ids.view[lo:lo + INDEX_BLOCK])
                         for lo in range(0, self._n, INDEX_BLOCK)]
+        self.release()
+        keep_paged(self._wide.disk, self._narrow.disk, *self._disks.values())  # complete: the reads' pages given back
+
+    def release(self, lo: int = 0, hi: int | None = None) -> None:
+        """Unmap the events lo..hi-1 (default: all) a pass left resident (`DiskArray.release`):
+        the columns stay in the page cache, and the next reads map what they touch."""
+        for disk in (self._wide.disk, self._narrow.disk, *self._disks.values()):
+            disk.release(lo * len(disk) // self._n if self._n else 0, None if hi is None else
+                         -(-hi * len(disk) // self._n))
 
     def position(self, store_id: int) -> int | None:
         """Where the event of `store_id` is in scan order, or None when it is not a model event."""
         wide = self._wide
-        column, stride, slots = wide.index["store_id"], wide.stride, wide.slots
+        column, stride = wide.index["store_id"], wide.stride
         if not NONE < store_id <= _MAX:
             for at, value in wide.aside.items():
                 if at % stride == column and value == store_id:
                     return at // stride
             return None
-
-        def sid(pos: int) -> int:
-            return slots[pos * stride + column]
-
-        for block in self._sorted:
-            i = bisect.bisect_left(block, store_id, key=sid)
-            if i < len(block) and sid(block[i]) == store_id:
+        for block, ids in self._sorted:
+            i = bisect.bisect_left(ids, store_id)
+            if i < len(ids) and ids[i] == store_id:
                 return block[i]
         return None
 

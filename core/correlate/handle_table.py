@@ -13,6 +13,10 @@ close note when it has one (185 bytes a handle in all on the churn store, 376 as
 A `Handle` is made again when read, equal field for field to the one the scan froze, so that every
 answer built from the handles (links, trees, lists, the stored tables) is unchanged; the last
 few made are remembered (`RECENT`), as a tables' writer reads the same handle for each event on it.
+
+The int columns (~80 bytes an instance and 8 an access: ~150 MB at ten million events) are kept
+in side files read through `mmap` (`core.correlate.disk_array`), appended `BATCH` instances at a
+time: page cache, not the Python heap.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, overload
 
 from core.correlate.columns import Index
+from core.correlate.disk_array import DiskArray, keep_paged
 from core.correlate.handles import Handle, make_handle
 
 if TYPE_CHECKING:
@@ -29,17 +34,27 @@ if TYPE_CHECKING:
 
 #: Handles made from the columns and remembered for the next read of the same index.
 RECENT = 1 << 12
+#: Instances appended to the side files at once (kept on the heap until then).
+BATCH = 1 << 12
+
+
+#: The int columns (`HandleTable._disks`) and their typecodes.
+_COLUMNS = (("computer", "i"), ("ints", "q"), ("accesses", "q"), ("starts", "q"))
 
 
 class HandleTable(Sequence[Handle]):
     """Every handle instance of a model, by index, held in columns (see the module doc)."""
 
-    def __init__(self, facts: RefSource) -> None:
+    def __init__(self, facts: RefSource, directory: str | None = None) -> None:
         self.facts = facts
-        self._computer: array[int] = array("i")
         self._computers: Index[str] = Index()
+        #: The int columns' side files, and what is appended to each and not written yet.
+        self._disks = {name: DiskArray(code, directory) for name, code in _COLUMNS}
+        self._pending = {name: array(code) for name, code in _COLUMNS}
+        #: The views of the columns read (`seal`); `_computer` indexes `_computers.distinct`.
+        self._computer: memoryview[int] | array[int] = array("i")
         #: pid, value, process, opened, duplicated by, source (-1: none), closed, first seen: a row each.
-        self._ints: array[int] = array("q")
+        self._ints: memoryview[int] | array[int] = array("q")
         #: Values that do not fit a 64-bit slot (or equal `_NONE`), by (instance, field).
         self._aside: dict[tuple[int, int], int] = {}
         self._object_type: list[str | None] = []
@@ -47,8 +62,10 @@ class HandleTable(Sequence[Handle]):
         self._access: list[str | None] = []
         #: Every instance's accesses (positions in the facts table), instance after instance;
         #: instance i's are `_accesses[_starts[i]:_starts[i + 1]]`.
-        self._accesses: array[int] = array("q")
-        self._starts: array[int] = array("q", [0])
+        self._accesses: memoryview[int] | array[int] = array("q")
+        self._starts: memoryview[int] | array[int] = array("q")
+        self._pending["starts"].append(0)
+        self._n_accesses = 0
         self._close_notes: dict[int, str] = {}
         self._duplications: dict[int, array[int]] = {}
         self._recent: dict[int, Handle] = {}
@@ -63,29 +80,48 @@ class HandleTable(Sequence[Handle]):
                duplications_at: Sequence[int] | None, first_seen_at: int) -> None:
         """Add the next instance (its index is the table's length), in `Handle`'s field order."""
         index = len(self._object_type)
-        self._computer.append(self._computers[computer])
+        pending = self._pending
+        pending["computer"].append(self._computers[computer])
         ints = [pid, handle_id, process, opened_at, duplicated_by_at, -1 if source is None else source, closed_at,
                 first_seen_at]
         try:
             if self._NONE in ints:  # the slots' mark for a value kept aside
                 raise OverflowError
-            self._ints.extend(array("q", ints))
+            pending["ints"].extend(array("q", ints))
         except OverflowError:  # a value that does not fit: kept exactly, aside
             for i, v in enumerate(ints):
                 if not self._NONE < v < (1 << 63):
                     self._aside[(index, i)] = v
                     ints[i] = self._NONE
-            self._ints.extend(array("q", ints))
+            pending["ints"].extend(array("q", ints))
         self._object_type.append(object_type)
         self._object_name.append(object_name)
         self._access.append(access)
         if accesses_at:
-            self._accesses.extend(accesses_at)
-        self._starts.append(len(self._accesses))
+            pending["accesses"].extend(accesses_at)
+            self._n_accesses += len(accesses_at)
+        pending["starts"].append(self._n_accesses)
         if close_note is not None:
             self._close_notes[index] = close_note
         if duplications_at:
             self._duplications[index] = array("q", duplications_at)
+        if len(pending["ints"]) >= BATCH * self._FIELDS:
+            self.seal()
+
+    def seal(self) -> None:
+        """Write the pending rows to the side files and read the columns from there (the model
+        calls it once the table is filled: the first read would, from whichever thread)."""
+        for name, disk in self._disks.items():
+            disk.extend(self._pending[name])
+            self._pending[name] = array(disk.typecode)
+        self._computer, self._ints = self._disks["computer"].view, self._disks["ints"].view
+        self._accesses, self._starts = self._disks["accesses"].view, self._disks["starts"].view
+        keep_paged(*self._disks.values())
+
+    def release(self) -> None:
+        """Unmap the pages of the columns read so far (`DiskArray.release`)."""
+        for disk in self._disks.values():
+            disk.release()
 
     def __len__(self) -> int:
         return len(self._object_type)
@@ -102,6 +138,8 @@ class HandleTable(Sequence[Handle]):
         made = self._recent.get(index)
         if made is not None:
             return made
+        if self._pending["ints"]:
+            self.seal()
         n = len(self._object_type)
         if index < 0:
             index += n
@@ -122,14 +160,18 @@ class HandleTable(Sequence[Handle]):
                 self._aside[(i, f)] if v == self._NONE else v
                 for f, v in enumerate((pid, hid, process, opened, dup, source, closed, first)))
         lo, hi = self._starts[i], self._starts[i + 1]
+        # A copy, as an array's slice was (from its bytes: at C speed, from the file or the heap).
+        accesses = array("q", self._accesses[lo:hi].tobytes()) if hi > lo else None
         return make_handle(
             i, self._computers.distinct[self._computer[i]], pid, hid, process, opened, dup,
             None if source == -1 else source,
-            self._object_type[i], self._object_name[i], self._access[i], self._accesses[lo:hi] if hi > lo else None,
+            self._object_type[i], self._object_name[i], self._access[i], accesses,
             closed, self._close_notes.get(i), self._duplications.get(i), first, self.facts,
         )
 
     def __iter__(self) -> Iterator[Handle]:
+        if self._pending["ints"]:
+            self.seal()
         return map(self._make, range(len(self)))
 
     def __eq__(self, other: object) -> bool:

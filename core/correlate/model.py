@@ -123,6 +123,7 @@ def build_model(events: Iterable[StoredEvent]) -> CorrelationModel:
                       se.event.computer, se.event.data)
             for se in events if se.event.event_id in ATTACHED
         )
+        model.release_pages()  # the instances' reads mapped most of the facts: page cache, not RSS
         pause.freeze = len(scan.facts) >= FREEZE_EVENTS
         return model
 
@@ -166,7 +167,7 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
     check and the read, so that events still being loaded cannot slip in between."""
     ids = scanned_event_ids()
     with store.snapshot(), gc_paused() as pause:
-        scan = Scan()
+        scan = Scan(str(store.path.parent) if store.shareable else None)  # side files beside the store
         total = store.count_of(ids) if progress is not None else 0
         if store.count_of(ids, without_time=True):
             scan.run(scan_events(time_order(_counted(store.iter_events_of(ids), total, progress))))
@@ -174,6 +175,7 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
             scan.run(stream(_counted_batches(store.iter_key_rows(ids), total, progress), store.pairs_of))
         model = CorrelationModel(scan)
         model.attach_events(store.iter_keys_of(ATTACHED_EVENT_IDS, order=Order.EVENT_ID))
+        model.release_pages()  # the instances' reads mapped most of the facts: page cache, not RSS
         pause.freeze = len(scan.facts) >= FREEZE_EVENTS
         return model
 
@@ -196,7 +198,9 @@ class CorrelationModel:
 
     def __init__(self, scan: Scan) -> None:
         self.processes: tuple[Process, ...] = tuple(scan.procs.finish(scan.facts))
-        self.handles: Sequence[Handle] = scan.handles.finish(HandleTable(scan.facts))  # columns
+        handles = scan.handles.finish(HandleTable(scan.facts, scan.facts.directory))  # columns, in side files
+        handles.seal()  # written out before any thread reads them
+        self.handles: Sequence[Handle] = handles
         self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish(scan.facts, self.processes))
         self._facts = scan.facts
         self._choices: dict[int, SourceChoice] = scan.handles.choices
@@ -478,6 +482,14 @@ class CorrelationModel:
         million events."""
         with self._duplications_lock, self._accesses_lock:
             self._duplications = self._accesses = None
+        self.release_pages()
+
+    def release_pages(self) -> None:
+        """Unmap the pages of the facts and handle columns read so far (`DiskArray.release`):
+        they stay in the page cache, and the process's RSS holds only what is read next."""
+        self._facts.release()
+        if isinstance(self.handles, HandleTable):
+            self.handles.release()
 
     def _make_duplications(self) -> DuplicationList:
         duplicates = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)

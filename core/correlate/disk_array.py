@@ -1,0 +1,209 @@
+"""Int columns kept in a temporary file and read through `mmap`: page cache, not the Python heap.
+
+The model's columns (`core.correlate.facts.FactsTable`: 96 bytes a model event, 0.8 GB at ten
+million events) were `array`s: anonymous memory, held for the model's life whether read or not.
+A `DiskArray` appends its values to a temporary file (`os.pwrite`, a batch at a time) and reads
+them through a read-only shared `mmap` cast to the same typecode (`view`: indexed, sliced and
+searched as the `array` was), so that the kernel holds them as page cache of that file: it can
+drop them under pressure and read them back on the next touch, and `release` unmaps the pages
+this process touched (`MADV_DONTNEED`: the pages stay cached, the process's RSS gives them up).
+
+The file never has a name: `tempfile.TemporaryFile` opens it unlinked (`O_TMPFILE` on Linux), so
+that a crash leaves nothing behind and the disk space goes back once the model (the last `view`)
+and the file are dropped. Its directory is the store's (on disk; the system temp dir is often a
+tmpfs, i.e. memory again). Where no file can be made or written (no `pwrite`, a full disk), the
+values fall back to an `array` on the heap: the same answers, the memory of before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import tempfile
+import threading
+import time
+import weakref
+from array import array
+from typing import IO
+
+#: The file grows by doubling from this size (bytes): a few remaps for a whole model.
+MIN_CAPACITY = 1 << 20
+#: How often the pager gives back the pages of the kept arrays (`keep_paged`), in seconds; and
+#: the size (bytes) from which an array is worth it (a small model starts no thread).
+PAGER_EVERY = 0.1
+PAGED_MIN = 1 << 20
+
+
+def side_file(directory: str | os.PathLike[str] | None) -> IO[bytes] | None:
+    """A new unnamed temporary file in `directory` (else the system temp dir), or None."""
+    if not hasattr(os, "pwrite") or not hasattr(mmap, "MADV_DONTNEED"):
+        return None
+    for where in (directory, None) if directory is not None else (None,):
+        with contextlib.suppress(OSError):
+            return tempfile.TemporaryFile(dir=where)
+    return None
+
+
+def _ints(view: memoryview, typecode: str) -> memoryview[int]:
+    """`view` cast to the ints of `typecode`."""
+    cast: memoryview[int] = view.cast(typecode)  # type: ignore[call-overload]
+    return cast
+
+
+class DiskArray:
+    """An append-only array of ints of one `array` typecode, in a side file (see the module doc).
+
+    `view` is the values so far (a `memoryview` of the file, or the fallback `array`): read it
+    again after each `extend`, which may map the file anew."""
+
+    __slots__ = ("__weakref__", "_cast", "_file", "_map", "_mapped", "_mem", "_n", "itemsize", "typecode", "view")
+
+    def __init__(self, typecode: str, directory: str | os.PathLike[str] | None = None) -> None:
+        self.typecode = typecode
+        self.itemsize = array(typecode).itemsize
+        self._n = 0
+        self._file = side_file(directory)
+        self._mem: array[int] | None = array(typecode) if self._file is None else None
+        self._map: mmap.mmap | None = None
+        self._mapped = 0
+        self._cast: memoryview[int] | None = None
+        empty = _ints(memoryview(b""), typecode)
+        self.view: memoryview[int] | array[int] = self._mem if self._mem is not None else empty
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether the values are in the side file (False: on the heap, the fallback)."""
+        return self._mem is None
+
+    def extend(self, values: array[int]) -> None:
+        """Append `values` (an array of this typecode)."""
+        if not values:
+            return
+        if self._mem is not None:
+            self._mem.extend(values)
+            self._n = len(self._mem)
+            return
+        try:
+            self._write(values)
+        except OSError:  # a full disk, a file system without room: the heap, as before
+            self._to_heap()
+            self.extend(values)
+
+    def _write(self, values: array[int]) -> None:
+        assert self._file is not None
+        fd = self._file.fileno()
+        start = self._n * self.itemsize
+        end = start + len(values) * self.itemsize
+        if end > self._mapped:
+            capacity = max(MIN_CAPACITY, 2 * self._mapped)
+            while capacity < end:  # bounded: doubles each step
+                capacity *= 2
+            os.ftruncate(fd, capacity)
+        data = memoryview(values).cast("B")
+        written = 0
+        while written < len(data):  # bounded: each write moves on, or raises
+            done = os.pwrite(fd, data[written:], start + written)
+            if done <= 0:
+                raise OSError("no progress writing the side file")
+            written += done
+        if end > self._mapped:
+            # A new map of the whole file; the old one is unmapped once no view of it is left.
+            self._map = mmap.mmap(fd, os.fstat(fd).st_size, access=mmap.ACCESS_READ)
+            self._mapped = len(self._map)
+            self._cast = _ints(memoryview(self._map), self.typecode)
+        self._n += len(values)
+        assert self._cast is not None
+        self.view = self._cast[:self._n]
+
+    def _to_heap(self) -> None:
+        """Move the values written so far to an `array` and let the file go."""
+        mem: array[int] = array(self.typecode)
+        if self._n:
+            assert self._cast is not None
+            mem.frombytes(self._cast[:self._n].tobytes())
+        self._mem = mem
+        self.view = mem
+        self._drop_file()
+
+    def release(self, lo: int = 0, hi: int | None = None) -> None:
+        """Give back the pages of values lo..hi-1 (default: all) this process touched: they stay
+        in the page cache and the next read maps them again. What a pass over the values left
+        resident would otherwise count in the process's RSS until the model is dropped."""
+        mapped = self._map  # once: the pager calls this from its thread
+        if mapped is None or not self._n:
+            return
+        start = lo * self.itemsize // mmap.PAGESIZE * mmap.PAGESIZE
+        end = min(self._n if hi is None else hi, self._n) * self.itemsize
+        if end > start:
+            with contextlib.suppress(OSError, ValueError):  # a map just replaced by `extend`: harmless
+                mapped.madvise(mmap.MADV_DONTNEED, start, end - start)
+
+    def close(self) -> None:
+        """Drop the values and the file (the map goes with its last view)."""
+        self._mem = array(self.typecode) if self._mem is not None else None
+        self.view = self._mem if self._mem is not None else _ints(memoryview(b""), self.typecode)
+        self._n = 0
+        self._drop_file()
+
+    def _drop_file(self) -> None:
+        self._cast = None
+        self._map = None
+        self._mapped = 0
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+
+
+def on_disk(typecode: str, values: array[int], directory: str | os.PathLike[str] | None = None) -> DiskArray:
+    """`values` (made whole on the heap, e.g. filled out of order) moved to a side file."""
+    out = DiskArray(typecode, directory)
+    out.extend(values)
+    return out
+
+
+class _Pager:
+    """Gives back, every PAGER_EVERY seconds, the pages of the arrays it keeps (`keep_paged`):
+    a model's readers (the Processes forest, the tables' writer) touch its columns all over, and
+    each page read stays in the process's RSS until released. The page cache keeps them; the
+    RSS then holds what was read in the last moment. One daemon thread, gone with the arrays."""
+
+    def __init__(self) -> None:
+        self._arrays: weakref.WeakSet[DiskArray] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def keep(self, disk: DiskArray) -> None:
+        if not disk.on_disk or len(disk) * disk.itemsize < PAGED_MIN:
+            return
+        with self._lock:
+            self._arrays.add(disk)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="disk-array-pager", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:  # bounded: ends once no array is kept (the models are dropped)
+            time.sleep(PAGER_EVERY)
+            with self._lock:
+                kept = list(self._arrays)
+                if not kept:
+                    self._thread = None
+                    return
+            for disk in kept:
+                disk.release()
+            del kept, disk
+
+
+PAGER = _Pager()
+
+
+def keep_paged(*disks: DiskArray) -> None:
+    """Have the pager give back the pages of `disks` now and then (an `extend` meanwhile is
+    safe: a release of the map it replaces does nothing)."""
+    for disk in disks:
+        PAGER.keep(disk)
