@@ -75,7 +75,7 @@ def usable(store: Store, events: int) -> bool:
     return events >= CHILD_EVENTS and store.shareable and store.get_meta("complete") == "1"
 
 
-def frames(store: Store, event_ids: Iterable[int]) -> Iterator[bytes]:
+def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> Iterator[bytes]:
     """The child's frames: per batch of `store.iter_key_rows`, the marshalled (forgot, new,
     rows): whether every number given before is forgotten, what each number first given in this
     frame stands for, and the rows, each with its data as the scan takes it (`scan_rows.feed`)."""
@@ -83,10 +83,11 @@ def frames(store: Store, event_ids: Iterable[int]) -> Iterator[bytes]:
         eid: (HandleReader(role), {}) for eid, role in ROLES.items() if role.act in HANDLE_ACTS}
     fielded = frozenset(eid for eid, role in ROLES.items() if role.act not in HANDLE_ACTS) | frozenset(SYSMON)
     pairs_of = store.pairs_of
+    kept = KEPT if kept is None else kept
     computers: dict[str, str] = {}
     number = held = 0
     for rows in store.iter_key_rows(event_ids):
-        forgot = held >= KEPT
+        forgot = held >= kept
         if forgot:
             for _, numbers in readers.values():
                 numbers.clear()
@@ -117,12 +118,13 @@ def frames(store: Store, event_ids: Iterable[int]) -> Iterator[bytes]:
 
 
 def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: dict[Any, HandleEvent],
-               ) -> Iterator[list[Any]]:
+               kept: int | None = None) -> Iterator[list[Any]]:
     """The rows of `event_ids` in time order, a batch at a time, read by a child from `store`'s
     file, `decoded` kept up to date as each batch comes (`frames`); `ChildFailed` unless it reads
     exactly `expected` rows (the caller's count, in its own snapshot). The child is killed if
     the caller stops early."""
-    cmd, env = module_command(__name__, str(Path(store.path).resolve()), *map(str, event_ids))
+    cmd, env = module_command(__name__, str(Path(store.path).resolve()), str(KEPT if kept is None else kept),
+                              *map(str, event_ids))
     try:
         # Run from the project's folder: `-m` looks there first, so the child is this same code
         # (its frames are this code's) whatever the current folder holds.
@@ -137,13 +139,10 @@ def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: d
     with proc:  # closes its pipes whatever happens
         try:
             for frame in ahead:
-                forgot, new, rows = marshal.loads(frame)
+                rows = taken(frame, decoded)
                 read += len(rows)
                 if read > expected:
                     break
-                if forgot:
-                    decoded.clear()
-                decoded.update(new)
                 yield rows
             else:
                 done = proc.wait() == 0
@@ -157,6 +156,15 @@ def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: d
             err = proc.stderr.read() if proc.stderr is not None else b""
             tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-3:])
             raise ChildFailed(f"the reading process read {read} of {expected} events (status {proc.returncode}) {tail}")
+
+
+def taken(frame: bytes, decoded: dict[Any, HandleEvent]) -> list[Any]:
+    """A frame's rows (`frames`), `decoded` brought up to date for them."""
+    forgot, new, rows = marshal.loads(frame)
+    if forgot:
+        decoded.clear()
+    decoded.update(new)
+    return rows  # type: ignore[no-any-return]
 
 
 class _Ahead:
@@ -228,16 +236,16 @@ def _same(values: Any) -> Any:
     return values
 
 
-def scan_stored(store: Store, event_ids: Iterable[int], total: int, counted: Counted) -> Scan:
+def scan_stored(store: Store, event_ids: Iterable[int], total: int, counted: Counted, kept: int | None = None) -> Scan:
     """The scan of `store`'s `total` events of `event_ids` in time order (every one has a time),
     each batch read passed through `counted` (progress): read by a child while the scan runs
-    when that pays, else (or if the child fails) here."""
+    when that pays (remembering `kept` blobs, default `KEPT`), else (or if the child fails) here."""
     ids = list(event_ids)
     if usable(store, total):
         scan = Scan()
         decoded: dict[Any, HandleEvent] = {}
         try:
-            scan.run(Rows(counted(child_rows(store, ids, total, decoded)), store.pairs_of, decoded=decoded,
+            scan.run(Rows(counted(child_rows(store, ids, total, decoded, kept)), store.pairs_of, decoded=decoded,
                           values_from=_same))
             return scan
         except ChildFailed:
@@ -259,10 +267,10 @@ def _widen(fd: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     die_with_parent()
     args = sys.argv[1:] if argv is None else argv
-    path, event_ids = args[0], [int(a) for a in args[1:]]
+    path, kept, event_ids = args[0], int(args[1]), [int(a) for a in args[2:]]
     out = sys.stdout.buffer
     with Store(path, readonly=True) as store, store.snapshot():
-        for frame in frames(store, event_ids):
+        for frame in frames(store, event_ids, kept):
             out.write(_HEADER.pack(len(frame)))
             out.write(frame)
     out.write(_HEADER.pack(0))
