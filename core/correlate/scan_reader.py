@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import marshal
+import os
 import queue
 import struct
 import subprocess
@@ -69,10 +70,17 @@ _HEADER: Final = struct.Struct("<Q")
 MAX_FRAME: Final = 1 << 30
 
 
+def cores() -> int:
+    """The CPUs this process may run on (a process pinned to one gains nothing from a child)."""
+    affinity = getattr(os, "sched_getaffinity", None)  # (not on macOS or Windows)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 def usable(store: Store, events: int) -> bool:
     """Whether a build of `events` model events from `store` reads them in a child: a big
-    build, from a file no longer written to (another connection reads what `store`'s does)."""
-    return events >= CHILD_EVENTS and store.shareable and store.get_meta("complete") == "1"
+    build, from a file no longer written to (another connection reads what `store`'s does), with
+    a second core to run on (on one, the child's work would only add to the build's)."""
+    return events >= CHILD_EVENTS and store.shareable and store.get_meta("complete") == "1" and cores() >= 2
 
 
 def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> Iterator[bytes]:

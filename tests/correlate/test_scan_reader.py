@@ -53,6 +53,7 @@ def _by_child(path: Path, monkeypatch: pytest.MonkeyPatch, *, fallback: bool = F
 
     with monkeypatch.context() as m:
         m.setattr(scan_reader, "CHILD_EVENTS", 0)
+        m.setattr(scan_reader, "cores", lambda: 2)
         m.setattr(scan_reader, "child_rows", counted)
         if not fallback:
             m.setattr(scan_reader, "stream", no_stream)
@@ -104,8 +105,14 @@ def test_a_failed_child_leaves_the_build_to_read_in_process(churn: Path, monkeyp
     assert _by_child(churn, monkeypatch, fallback=True) == _in_process(churn, monkeypatch)
 
 
-def test_a_store_still_being_written_is_read_in_process(churn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_store_still_being_written_or_one_core_is_read_in_process(
+        churn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scan_reader, "cores", lambda: 2)
     with Store(churn, readonly=True) as store:
         assert scan_reader.usable(store, 10**6)
+        assert not scan_reader.usable(store, scan_reader.CHILD_EVENTS - 1)
+        monkeypatch.setattr(scan_reader, "cores", lambda: 1)
+        assert not scan_reader.usable(store, 10**6)
+        monkeypatch.setattr(scan_reader, "cores", lambda: 2)
         monkeypatch.setattr(store, "get_meta", lambda key: None)
         assert not scan_reader.usable(store, 10**6)
