@@ -53,11 +53,11 @@ from core.correlate.scan import (
     Scan,
     record_id_of,
     scan_events,
-    stream,
     time_order,
     timed,  # noqa: F401 - the streamed read of `Store.iter_keys`, as the tests call it
     user_of,
 )
+from core.correlate.scan_reader import scan_stored
 from core.correlate.sessions import Session, SessionChoice
 from core.correlate.tree import TREE_EDGE, correlation_tree, process_forest, summary
 from core.model.event import EventKeys
@@ -167,12 +167,14 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
     check and the read, so that events still being loaded cannot slip in between."""
     ids = scanned_event_ids()
     with store.snapshot(), gc_paused() as pause:
-        scan = Scan(str(store.path.parent) if store.shareable else None)  # side files beside the store
-        total = store.count_of(ids) if progress is not None else 0
+        directory = str(store.path.parent) if store.shareable else None  # side files beside the store
+        scan = Scan(directory)
+        total = store.count_of(ids) if progress is not None or store.shareable else 0
         if store.count_of(ids, without_time=True):
             scan.run(scan_events(time_order(_counted(store.iter_events_of(ids), total, progress))))
-        else:
-            scan.run(stream(_counted_batches(store.iter_key_rows(ids), total, progress), store.pairs_of))
+        else:  # read by a child on a big store (the second core), else here
+            scan = scan_stored(store, ids, total, lambda batches: _counted_batches(batches, total, progress),
+                               directory=directory)
         model = CorrelationModel(scan)
         model.attach_events(store.iter_keys_of(ATTACHED_EVENT_IDS, order=Order.EVENT_ID))
         model.release_pages()  # the instances' reads mapped most of the facts: page cache, not RSS

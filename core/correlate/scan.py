@@ -26,7 +26,7 @@ from core.correlate.roles import (
     SysmonAct,
     scanned_event_ids,
 )
-from core.correlate.scan_rows import RawRow, feed
+from core.correlate.scan_rows import HandleEvent, RawRow, feed
 from core.correlate.sessions import SessionChoice, SessionTracker, user_name
 from core.correlate.sysmon import SysmonTracker
 from core.model.event import Event, EventKeys
@@ -100,6 +100,9 @@ class Rows:
     batches: Iterable[Sequence[RawRow]]
     pairs_of: Callable[[Any], Pairs]
     untimed: Container[int] | None = None
+    #: Rows read by another process (`core.correlate.scan_reader`): see `scan_rows.feed`.
+    decoded: dict[Any, HandleEvent] | None = None
+    values_from: Callable[[Any], Values] | None = None
 
 
 #: Rows per batch of `scan_events`.
@@ -176,7 +179,8 @@ class Scan:
 
     def feed(self, events: Rows) -> None:
         """Feed `events` in time order; `finish` once every one is fed."""
-        feed(self, events.batches, events.pairs_of, events.untimed)
+        feed(self, events.batches, events.pairs_of, events.untimed, decoded=events.decoded,
+             values_from=events.values_from)
 
     def finish(self) -> None:
         """What needs every event first: 4690 sources, accesses, privileges, sessions."""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Container, Iterable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
-from core.correlate.event_fields import _PARSED, _UNSEEN, as_int, canonical, values_of
+from core.correlate.event_fields import _PARSED, _UNSEEN, Values, as_int, canonical, values_of
 from core.correlate.facts import Facts, make_ref, row_of
 from core.correlate.handles import HandleFields, clean
 from core.correlate.processes import _NAME_KEYS, NAME_KEYS, name_key
@@ -171,12 +171,16 @@ def _kinds(scan: Scan) -> dict[int, tuple[int, Any, int, Role | None, HandleRead
 
 
 def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[Any], Pairs],
-         untimed: Container[int] | None = None) -> None:
+         untimed: Container[int] | None = None, *, decoded: dict[Any, HandleEvent] | None = None,
+         values_from: Callable[[Any], Values] | None = None) -> None:
     """Feed `batches` of raw rows, in time order, to `scan`'s trackers and facts table.
 
     `untimed` holds the scan orders of the events logged without a time (their place on the
     time line is the previous event's: their `Ref.filetime` is None). The events the model
-    does not scan are skipped."""
+    does not scan are skipped. Rows read by another process (`core.correlate.scan_reader`)
+    come already read: a handle event's data is a key of `decoded` (what `HandleReader.read`
+    made of it, kept up to date by the batches' source), another event's is what
+    `values_from` turns into its fields (else `values_of(pairs_of(data))`)."""
     facts = scan.facts
     pending, flush = facts.pending, facts.flush
     append = pending.append
@@ -188,6 +192,9 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
     aliases, alias_keys, drop_alias = handles_tracker._alias, handles_tracker._alias_key, handles_tracker._drop_alias
     computers = scan.computers
     kinds = _kinds(scan)
+    if values_from is None:
+        def values_from(data: Any) -> Values:
+            return values_of(pairs_of(data))
     places: dict[str, tuple[str, str]] = {}
     order, pos = 0, len(facts)
     for rows in batches:
@@ -213,12 +220,12 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
             if code > _CLOSE:
                 if code == _STEP:
                     found = Facts(make_ref(sid, record_id, event_id, filetime, ts, n), host, computer)
-                    step(scan, found, values_of(pairs_of(data)), role)
+                    step(scan, found, values_from(data), role)
                     append(row_of(found))
                     pos += 1
                 else:
                     scan._sysmon_event(make_ref(sid, record_id, eid, filetime, ts, n), host, computer,
-                                       values_of(pairs_of(data)))
+                                       values_from(data))
                 continue
             assert reader is not None
             if code == _USE:
@@ -235,9 +242,9 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                                 host, computer, user, None, None, filetime))
                         pos += 1
                         continue
-            cache = reader.cache
+            cache = reader.cache if decoded is None else decoded
             got = cache.get(data)
-            if got is None:
+            if got is None:  # (never with `decoded`: its source put every key in)
                 if len(cache) >= HANDLE_DECODED:
                     cache.clear()
                 got = cache[data] = reader.read(pairs_of(data))

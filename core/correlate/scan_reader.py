@@ -1,0 +1,292 @@
+"""The scan's rows read and decoded by a child process while the scan runs (the second core).
+
+Reading the model's events from SQLite, decoding their EventData (`marshal`) and reading a
+handle event's fields (`scan_rows.HandleReader`) was a third of the build's CPU time, all of it
+independent of the scan's state; a thread would not help (decoding holds the GIL). A child
+(`python -m core.correlate.scan_reader DB EVENTIDS...`) does it and writes, per batch of rows,
+one `marshal`led frame: the rows with their data replaced by what the scan reads of it. A handle
+event's data becomes a small int, the same for the same stored EventData of that EventID (the
+child remembers `KEPT` of them, forgets them all at a frame's start when full, and numbers them
+on: a number is never used for two blobs), and the frame carries what `HandleReader.read` made of
+each blob first met in it; another event's data becomes its fields (`values_of`). The scan
+(`scan_rows.feed`) then does no decode, no hash of a blob and no field look-up for them.
+
+An earlier child (December 3rd) sent every event decoded, in full: the scan's process spent about
+as long loading its frames as it had spent reading rows itself. This one sends each distinct
+handle blob's few fields once (a blob of a handle event repeats: 326,535 distinct in 666,685
+at 1M churn events), so that the scan's process loads a fraction of it.
+
+The child has its own connection, so it is used only for a finished store (nothing is being
+written) in a file, and only for builds big enough to pay for its start (a few tenths of a
+second); it must read as many events as the build's own snapshot counted. Anything else (a
+failed start, a short read, another count) raises `ChildFailed`: the build then reads in
+process, as it does for small stores, and gives the same answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, Final
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None  # type: ignore[assignment]
+
+from core.correlate.event_fields import values_of
+from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON
+from core.correlate.scan import Rows, Scan, stream
+from core.correlate.scan_rows import HandleEvent, HandleReader
+from core.store.child_process import ROOT, ChildFailed, die_with_parent, module_command
+from core.store.store import Store
+
+#: What `scan_stored` passes the batches read through (the build's progress).
+Counted = Callable[[Iterator[list[Any]]], Iterator[list[Any]]]
+
+#: Builds of fewer model events than this read in process: the child's start would not pay.
+CHILD_EVENTS: Final = 200_000
+#: Distinct handle blobs the child remembers (and the scan's process keeps read) at most: about
+#: 5 MB in each process; at 1M churn events 4,096 per EventID already found half of the repeats.
+KEPT: Final = 16_384
+#: Distinct computer names the child keeps one string for (a log has a handful).
+COMPUTERS: Final = 4_096
+#: How far ahead of the scan the child may write (the pipe's size; Linux allows up to 1 MiB):
+#: with the usual 64 KiB both processes waited on each other at every frame.
+PIPE_BYTES: Final = 1 << 20
+#: How many frames (about 250 KB each) the scan's process takes off the pipe ahead of the scan.
+AHEAD: Final = 128
+#: Each frame's size, before it (0: the last frame was written, then the rows read).
+_HEADER: Final = struct.Struct("<Q")
+#: The largest frame read (a frame of a batch of 2,000 rows is a few hundred KB).
+MAX_FRAME: Final = 1 << 30
+
+
+def cores() -> int:
+    """The CPUs this process may run on (a process pinned to one gains nothing from a child)."""
+    affinity = getattr(os, "sched_getaffinity", None)  # (not on macOS or Windows)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def usable(store: Store, events: int) -> bool:
+    """Whether a build of `events` model events from `store` reads them in a child: a big
+    build, from a file no longer written to (another connection reads what `store`'s does), with
+    a second core to run on (on one, the child's work would only add to the build's)."""
+    return events >= CHILD_EVENTS and store.shareable and store.get_meta("complete") == "1" and cores() >= 2
+
+
+def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> Iterator[bytes]:
+    """The child's frames: per batch of `store.iter_key_rows`, the marshalled (forgot, new,
+    rows): whether every number given before is forgotten, what each number first given in this
+    frame stands for, and the rows, each with its data as the scan takes it (`scan_rows.feed`)."""
+    readers: dict[int, tuple[HandleReader, dict[Any, int]]] = {
+        eid: (HandleReader(role), {}) for eid, role in ROLES.items() if role.act in HANDLE_ACTS}
+    fielded = frozenset(eid for eid, role in ROLES.items() if role.act not in HANDLE_ACTS) | frozenset(SYSMON)
+    pairs_of = store.pairs_of
+    kept = KEPT if kept is None else kept
+    computers: dict[str, str] = {}
+    number = held = 0
+    for rows in store.iter_key_rows(event_ids):
+        forgot = held >= kept
+        if forgot:
+            for _, numbers in readers.values():
+                numbers.clear()
+            held = 0
+        if len(computers) >= COMPUTERS:
+            computers.clear()
+        new: dict[int, HandleEvent] = {}
+        out: list[tuple[Any, ...]] = []
+        append = out.append
+        for sid, ts, record_id, eid, logged, data in rows:
+            # One string per computer: marshal writes an object met again as a reference.
+            logged = computers.setdefault(logged, logged)
+            handle = readers.get(eid)
+            if handle is not None:
+                reader, numbers = handle
+                key = numbers.get(data)
+                if key is None:
+                    key = numbers[data] = number
+                    number += 1
+                    held += 1
+                    new[key] = reader.read(pairs_of(data))
+                append((sid, ts, record_id, eid, logged, key))
+            elif eid in fielded:
+                append((sid, ts, record_id, eid, logged, values_of(pairs_of(data))))
+            else:  # not a model event: the scan skips it
+                append((sid, ts, record_id, eid, logged, None))
+        yield marshal.dumps((forgot, new, out))
+
+
+def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: dict[Any, HandleEvent],
+               kept: int | None = None) -> Iterator[list[Any]]:
+    """The rows of `event_ids` in time order, a batch at a time, read by a child from `store`'s
+    file, `decoded` kept up to date as each batch comes (`frames`); `ChildFailed` unless it reads
+    exactly `expected` rows (the caller's count, in its own snapshot). The child is killed if
+    the caller stops early."""
+    cmd, env = module_command(__name__, str(Path(store.path).resolve()), str(KEPT if kept is None else kept),
+                              *map(str, event_ids))
+    try:
+        # Run from the project's folder: `-m` looks there first, so the child is this same code
+        # (its frames are this code's) whatever the current folder holds.
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, cwd=ROOT)
+    except OSError as exc:
+        raise ChildFailed(f"the reading process could not start: {exc}") from exc
+    assert proc.stdout is not None
+    _widen(proc.stdout.fileno())
+    read, done = 0, False
+    ahead = _Ahead(proc.stdout)
+    with proc:  # closes its pipes whatever happens
+        try:
+            for frame in ahead:
+                rows = taken(frame, decoded)
+                read += len(rows)
+                if read > expected:
+                    break
+                yield rows
+            else:
+                done = proc.wait() == 0
+        finally:
+            ahead.stop()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            ahead.join()
+        if not done or read != expected:
+            err = proc.stderr.read() if proc.stderr is not None else b""
+            tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-3:])
+            raise ChildFailed(f"the reading process read {read} of {expected} events (status {proc.returncode}) {tail}")
+
+
+def taken(frame: bytes, decoded: dict[Any, HandleEvent]) -> list[Any]:
+    """A frame's rows (`frames`), `decoded` brought up to date for them."""
+    forgot, new, rows = marshal.loads(frame)
+    if forgot:
+        decoded.clear()
+    decoded.update(new)
+    return rows  # type: ignore[no-any-return]
+
+
+class _Ahead:
+    """The child's frames, read off its pipe by a thread as soon as they are written, up to
+    `AHEAD` frames ahead of the scan: on a busy machine the two processes are not scheduled
+    together, and with only the pipe's megabyte (four frames) between them each waited for the
+    other at every turn of the scheduler (a build of 8 s of CPU took 24 s instead of 17). The
+    thread waits in `read`, which lets the GIL go."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(AHEAD)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(out,), name="scan-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self, out: IO[bytes]) -> None:
+        item: bytes | BaseException | None = None
+        try:
+            for frame in _read_frames(out):
+                if not self._put(frame):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the scan's thread, raised there
+            item = exc
+        self._put(item)
+
+    def _put(self, item: bytes | BaseException | None) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def join(self) -> None:
+        self._thread.join()
+
+
+def _read_frames(out: IO[bytes]) -> Iterator[bytes]:
+    """The frames on `out` up to the end mark; `ChildFailed` if it ends without it."""
+    while True:
+        header = out.read(_HEADER.size)
+        if len(header) != _HEADER.size:
+            raise ChildFailed("the reading process stopped mid-way")
+        (size,) = _HEADER.unpack(header)
+        if size == 0:
+            return
+        if size > MAX_FRAME:
+            raise ChildFailed("the reading process wrote a frame too big")
+        frame = out.read(size)
+        if len(frame) != size:
+            raise ChildFailed("the reading process stopped mid-way")
+        yield frame
+
+
+def _same(values: Any) -> Any:
+    return values
+
+
+def scan_stored(store: Store, event_ids: Iterable[int], total: int, counted: Counted, kept: int | None = None,
+                *, directory: str | None = None) -> Scan:
+    """The scan of `store`'s `total` events of `event_ids` in time order (every one has a time),
+    each batch read passed through `counted` (progress): read by a child while the scan runs
+    when that pays (remembering `kept` blobs, default `KEPT`), else (or if the child fails) here;
+    the facts' side files go in `directory` (`FactsTable`)."""
+    ids = list(event_ids)
+    if usable(store, total):
+        scan = Scan(directory)
+        decoded: dict[Any, HandleEvent] = {}
+        try:
+            scan.run(Rows(counted(child_rows(store, ids, total, decoded, kept)), store.pairs_of, decoded=decoded,
+                          values_from=_same))
+            return scan
+        except ChildFailed:
+            pass  # read here: the partial scan is dropped
+    scan = Scan(directory)
+    scan.run(stream(counted(store.iter_key_rows(ids)), store.pairs_of))
+    return scan
+
+
+def _widen(fd: int) -> None:
+    """Let the child write PIPE_BYTES ahead (Linux; elsewhere the pipe stays as it is)."""
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if setsize is None:
+        return
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, setsize, PIPE_BYTES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    die_with_parent()
+    args = sys.argv[1:] if argv is None else argv
+    path, kept, event_ids = args[0], int(args[1]), [int(a) for a in args[2:]]
+    out = sys.stdout.buffer
+    with Store(path, readonly=True) as store, store.snapshot():
+        for frame in frames(store, event_ids, kept):
+            out.write(_HEADER.pack(len(frame)))
+            out.write(frame)
+    out.write(_HEADER.pack(0))
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""The model built from rows a child process read (`core.correlate.scan_reader`, the second core)
+is the model built from rows read in process: every process, handle and session, every event's
+facts, each 4690's source choice and the views' lists, on a churn store whose pids, handle values
+and logon ids are reused within and across computers, also when the child forgets the blobs it
+numbered every few rows, and when the child fails (the build then reads in process)."""
+
+from __future__ import annotations
+
+import marshal
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.churn import build_churn_store
+from bench.model_digest import digests
+from core.correlate import scan_reader
+from core.correlate.model import model_from_store
+from core.correlate.roles import scanned_event_ids
+from core.store.store import Store
+
+EVENTS = 6_000
+
+
+@pytest.fixture(scope="module")
+def churn(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("reader") / "churn.sqlite"
+    build_churn_store(path, EVENTS, seed=11, computers=3)
+    return path
+
+
+def _in_process(path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    with monkeypatch.context() as m:
+        m.setattr(scan_reader, "CHILD_EVENTS", 10**12)
+        with Store(path, readonly=True) as store:
+            return digests(model_from_store(store))
+
+
+def _by_child(path: Path, monkeypatch: pytest.MonkeyPatch, *, fallback: bool = False) -> dict[str, str]:
+    """The model built with the child reading (and, unless `fallback`, no read in process)."""
+    read: list[int] = []
+    child_rows = scan_reader.child_rows
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        for rows in child_rows(*args, **kwargs):
+            read.append(len(rows))
+            yield rows
+
+    def no_stream(*args: Any) -> Any:
+        raise AssertionError("read in process")
+
+    with monkeypatch.context() as m:
+        m.setattr(scan_reader, "CHILD_EVENTS", 0)
+        m.setattr(scan_reader, "cores", lambda: 2)
+        m.setattr(scan_reader, "child_rows", counted)
+        if not fallback:
+            m.setattr(scan_reader, "stream", no_stream)
+        with Store(path, readonly=True) as store:
+            got = digests(model_from_store(store))
+            if not fallback:
+                assert sum(read) == store.count_of(scanned_event_ids()) > EVENTS // 2  # every row from the child
+    return got
+
+
+def test_the_store_reuses_pids_within_and_across_computers(churn: Path) -> None:
+    with Store(churn, readonly=True) as store:
+        pids: dict[str, set[str]] = defaultdict(set)
+        for se in store.iter_events():
+            ev = se.event
+            if ev.event_id == 4688:
+                pids[ev.computer].add(dict(ev.data)["NewProcessId"])
+    assert len(pids) == 3
+    a, b, c = pids.values()
+    assert a & b and b & c
+
+
+def test_the_childs_rows_build_the_model_read_in_process(churn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _by_child(churn, monkeypatch) == _in_process(churn, monkeypatch)
+
+
+def test_numbers_forgotten_every_few_rows_build_the_same_model(churn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The child's frames made here, of 7 rows each, its blobs forgotten at most frames' start
+    # (5 kept) and numbered again: the scan's rows must still name what they stood for.
+    original = Store.iter_key_rows
+    monkeypatch.setattr(Store, "iter_key_rows", lambda self, ids, size=7: original(self, ids, size=size))
+    forgot: list[bool] = []
+
+    def here(store: Store, ids: list[int], expected: int, decoded: dict[Any, Any], kept: int | None = None) -> Any:
+        for frame in scan_reader.frames(store, ids, kept=5):
+            forgot.append(marshal.loads(frame)[0])
+            yield scan_reader.taken(frame, decoded)
+
+    monkeypatch.setattr(scan_reader, "child_rows", here)
+    assert _by_child(churn, monkeypatch) == _in_process(churn, monkeypatch)
+    assert len(forgot) > EVENTS // 10 and sum(forgot) > len(forgot) // 3
+
+
+def test_a_failed_child_leaves_the_build_to_read_in_process(churn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
+        return [sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'\\0' * 3); sys.exit(3)"], {}
+
+    monkeypatch.setattr(scan_reader, "module_command", failing)
+    assert _by_child(churn, monkeypatch, fallback=True) == _in_process(churn, monkeypatch)
+
+
+def test_a_store_still_being_written_or_one_core_is_read_in_process(
+        churn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scan_reader, "cores", lambda: 2)
+    with Store(churn, readonly=True) as store:
+        assert scan_reader.usable(store, 10**6)
+        assert not scan_reader.usable(store, scan_reader.CHILD_EVENTS - 1)
+        monkeypatch.setattr(scan_reader, "cores", lambda: 1)
+        assert not scan_reader.usable(store, 10**6)
+        monkeypatch.setattr(scan_reader, "cores", lambda: 2)
+        monkeypatch.setattr(store, "get_meta", lambda key: None)
+        assert not scan_reader.usable(store, 10**6)
