@@ -67,7 +67,8 @@ def test_a_reader_opened_during_the_commit_reads_what_is_written_after_it(
             assert findings_tables.save(writer, "key", b"x" * 300_000)
         assert reader.count() == events  # was: sqlite3.OperationalError: disk I/O error
         assert [e.id for e in reader.select(limit=50)] == [e.id for e in first_page]
-        assert findings_tables.load(reader, "key") == b"x" * 300_000
+        kept = findings_tables.load(reader, "key")
+        assert kept is not None and kept[1] == b"x" * 300_000
     finally:
         reader.close()
         lock.close()
@@ -83,7 +84,7 @@ def test_a_reader_outlives_a_writer_that_closes_as_the_last_connection(tmp_path:
         events = reader.count()
         with Store(db) as writer:
             assert findings_tables.save(writer, "a", b"1")
-        assert findings_tables.load(reader, "a") == b"1"
+        assert (findings_tables.load(reader, "a") or (0, b""))[1] == b"1"
     with Store(db) as writer:
         assert findings_tables.save(writer, "b", b"2")
     assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
@@ -91,4 +92,4 @@ def test_a_reader_outlives_a_writer_that_closes_as_the_last_connection(tmp_path:
         with Store(db) as writer:
             assert findings_tables.save(writer, "c", b"3")
         assert reader.count() == events
-        assert [findings_tables.load(reader, k) for k in "abc"] == [b"1", b"2", b"3"]
+        assert [(findings_tables.load(reader, k) or (0, b""))[1] for k in "abc"] == [b"1", b"2", b"3"]
