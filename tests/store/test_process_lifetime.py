@@ -136,7 +136,8 @@ def test_child_processes_leave_no_open_pipe(tmp_path: Path) -> None:
     code = subprocess.run([sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", _CHILDREN,
                            str(sample(SECURITY))], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert code.returncode == 0, code.stderr
-    assert code.stdout.strip() == "ok FindingsData"
+    # The child keeps the findings with the store (None) or, when it cannot write, sends them.
+    assert code.stdout.strip() in ("ok NoneType", "ok FindingsData")
     assert "ResourceWarning" not in code.stderr and "Exception ignored" not in code.stderr, code.stderr
 
 
