@@ -24,8 +24,8 @@ The int columns are not on the Python heap: each is a side file read through `mm
 same layout (`core.correlate.disk_array`: page cache, 0.8 GB at ten million events), and a pass
 over every event gives its pages back as it goes (`release`), so that the RSS holds what is read.
 
-(Just over 500 lines: the columns, their packing and the `Facts` made back from them must agree
-slot for slot, so they sit together.)
+(About 560 lines: the columns, their packing (on the heap or in side files) and the `Facts` made
+back from them must agree slot for slot, so they sit together.)
 """
 
 from __future__ import annotations
