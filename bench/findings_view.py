@@ -28,14 +28,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import correlation_views  # noqa: E402
+
 
 def _cpu(children: bool = False) -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    total = usage.ru_utime + usage.ru_stime
-    if children:
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        total += kids.ru_utime + kids.ru_stime
-    return round(total, 2)
+    return round(correlation_views._cpu(children), 2)
 
 
 def _peak_mb() -> float:

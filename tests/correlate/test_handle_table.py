@@ -4,8 +4,6 @@ and each `Handle` read back is the one the scan froze."""
 
 from __future__ import annotations
 
-import gc
-import sys
 from array import array
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from core.correlate.model import model_from_store
 from core.correlate.roles import scanned_event_ids
 from core.correlate.scan import Scan, scan_events, timed
 from core.store.store import Store
+from tests.correlate.heap import deep_size
 
 EVENTS = 20_000
 
@@ -30,32 +29,18 @@ def churn_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def _deep_size(obj: Any, seen: set[int]) -> tuple[int, int]:
-    """Bytes of `obj` and what it refers to outside `seen`, and how many `Handle`s among them."""
-    total, handles, stack = 0, 0, [obj]
-    while stack:
-        o = stack.pop()
-        if id(o) in seen or isinstance(o, type) or (callable(o) and not hasattr(o, "__slots__")):
-            continue
-        seen.add(id(o))
-        total += sys.getsizeof(o)
-        handles += isinstance(o, Handle)
-        stack.extend(gc.get_referents(o))
-    return total, handles
-
-
 def test_the_model_keeps_no_object_per_handle(churn_db: Path) -> None:
     with Store(churn_db, readonly=True) as store:
         model = model_from_store(store)
     shared: set[int] = set()
-    _deep_size(model._facts, shared)
-    size, held = _deep_size(model.handles, shared)
+    deep_size(model._facts, shared, Handle)
+    size, held = deep_size(model.handles, shared, Handle)
     assert len(model.handles) > 1000
     assert held == 0  # nothing read yet: no `Handle` made, none kept
     assert size / len(model.handles) < 250, size / len(model.handles)  # 185 here; 376 as `Handle` objects
     for i in range(0, len(model.handles), 7):
         model.handles[i]
-    assert _deep_size(model.handles, set(shared))[1] <= RECENT  # those read: a bounded few remembered
+    assert deep_size(model.handles, set(shared), Handle)[1] <= RECENT  # those read: a bounded few remembered
 
 
 def test_each_handle_reads_as_the_scan_froze_it(churn_db: Path) -> None:

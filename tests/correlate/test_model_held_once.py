@@ -5,12 +5,12 @@ keep every session twice with it), and the answers given afterwards are the scan
 from __future__ import annotations
 
 import gc
-import types
 
 from core.correlate.model import build_model
 from core.correlate.processes import Ref
 from core.correlate.session_columns import SessionColumns
 from tests.correlate.events import by_record, load, s4624, xml
+from tests.correlate.heap import reachable
 
 SESSIONS = 40
 
@@ -28,25 +28,12 @@ def _log() -> list[str]:
     return docs
 
 
-def _reachable(root: object, limit: int = 100_000) -> list[object]:
-    """The objects `root` holds, directly or not (its own data: classes, modules and functions
-    are not followed), at most `limit` of them."""
-    seen, todo, found = {id(root)}, [root], []
-    while todo and len(found) < limit:
-        for held in gc.get_referents(todo.pop()):
-            if id(held) not in seen and not isinstance(held, (type, types.ModuleType, types.FunctionType)):
-                seen.add(id(held))
-                found.append(held)
-                todo.append(held)
-    return found
-
-
 def test_the_model_keeps_no_working_copy_of_its_sessions() -> None:
     events = load(*_log())
     model = build_model(events)
     gc.collect()
     assert len(model.sessions) == SESSIONS
-    assert not [o for o in _reachable(model) if isinstance(o, SessionColumns)]
+    assert not [o for o in reachable(model) if isinstance(o, SessionColumns)]
     assert all(s.privileged for s in model.sessions)
     c = model.correlate(by_record(events, 1000))
     assert c.session is not None and c.session.session is model.sessions[7]

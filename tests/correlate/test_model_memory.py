@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import shutil
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from core.correlate.roles import scanned_event_ids
 from core.correlate.scan import Scan, scan_events, timed
 from core.store import correlation_tables, event_trees
 from core.store.store import Store
+from tests.correlate.heap import deep_size
 
 EVENTS = 20_000
 
@@ -32,19 +32,6 @@ def churn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CorrelationMo
     build_churn_store(db, EVENTS, seed=7)
     with Store(db, readonly=True) as store:
         return db, model_from_store(store)
-
-
-def _deep_size(obj: Any, seen: set[int]) -> int:
-    """Bytes of `obj` and of everything it refers to that is not in `seen` (which grows)."""
-    total, stack = 0, [obj]
-    while stack:
-        o = stack.pop()
-        if id(o) in seen or isinstance(o, type) or (callable(o) and not hasattr(o, "__slots__")):
-            continue
-        seen.add(id(o))
-        total += sys.getsizeof(o)
-        stack.extend(gc.get_referents(o))
-    return total
 
 
 def _bounds(held: list[Any]) -> list[Any]:
@@ -76,9 +63,9 @@ def test_handles_and_processes_cost_a_few_hundred_bytes_each(churn: tuple[Path, 
     they held `Ref`s, bounds and reasons), besides the facts table they share."""
     _, model = churn
     shared: set[int] = set()
-    _deep_size(model._facts, shared)
-    per_handle = _deep_size(model.handles, set(shared)) / len(model.handles)
-    per_process = _deep_size(model.processes, set(shared)) / len(model.processes)
+    deep_size(model._facts, shared)[0]
+    per_handle = deep_size(model.handles, set(shared))[0] / len(model.handles)
+    per_process = deep_size(model.processes, set(shared))[0] / len(model.processes)
     assert per_handle < 550, per_handle
     assert per_process < 730, per_process
 

@@ -6,8 +6,6 @@ makes only the rows it lists. Sizes that users' memory depends on are asserted, 
 
 from __future__ import annotations
 
-import gc
-import types
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from core.correlate.processes import Ref
 from core.correlate.scan import Scan, scan_events, time_order
 from core.correlate.sessions import SessionTracker
 from tests.correlate.events import by_record, load, s4624, xml
+from tests.correlate.heap import reachable
 
 SESSIONS = 300
 
@@ -39,19 +38,6 @@ def _log(sessions: int = SESSIONS) -> list[str]:
     return docs
 
 
-def _reachable(root: object, skip: tuple[object, ...] = ()) -> list[object]:
-    """The objects `root` holds, directly or not (classes, modules, functions and `skip` not followed)."""
-    seen = {id(root), *map(id, skip)}
-    todo, found = [root], []
-    while todo and len(found) < 1_000_000:
-        for held in gc.get_referents(todo.pop()):
-            if id(held) not in seen and not isinstance(held, (type, types.ModuleType, types.FunctionType)):
-                seen.add(id(held))
-                found.append(held)
-                todo.append(held)
-    return found
-
-
 def _scanned() -> Scan:
     scan = Scan()
     scan.feed(scan_events(time_order(load(*_log()))))
@@ -60,7 +46,7 @@ def _scanned() -> Scan:
 
 def test_the_tracker_holds_no_ref_nor_object_per_session_while_the_scan_runs() -> None:
     scan = _scanned()
-    held = _reachable(scan.sessions)
+    held = reachable(scan.sessions)
     assert not [o for o in held if isinstance(o, Ref)]
     # Columns, not an object (with its Refs, ints and list of logoffs) per session: what remains per
     # session is its entry in the index the scan finds logoffs' sessions in, and its ints.
@@ -92,7 +78,7 @@ def test_a_built_model_finds_sessions_without_a_dict_per_session() -> None:
     events = load(*_log())
     model = build_model(events)
     tracker = model._session_tracker
-    held = _reachable(tracker, skip=(model.sessions, model._facts))
+    held = reachable(tracker, skip=(model.sessions, model._facts))
     assert not [o for o in held if isinstance(o, (dict, list, tuple)) and len(o) >= SESSIONS]
     c = model.correlate(by_record(events, 100_000))  # found again after the build
     assert c.session is not None and c.session.session is model.sessions[50]

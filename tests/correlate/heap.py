@@ -1,0 +1,38 @@
+"""Walks over what an object holds on the heap, for the memory tests of this folder: they assert
+that the model keeps columns, not an object per instance, so they count what is reachable."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import types
+from typing import Any
+
+
+def reachable(root: object, skip: tuple[object, ...] = (), limit: int = 1_000_000) -> list[object]:
+    """The objects `root` holds, directly or not, at most `limit` of them (its own data: classes,
+    modules, functions and the objects in `skip` are not followed)."""
+    seen = {id(root), *map(id, skip)}
+    todo, found = [root], []
+    while todo and len(found) < limit:
+        for held in gc.get_referents(todo.pop()):
+            if id(held) not in seen and not isinstance(held, (type, types.ModuleType, types.FunctionType)):
+                seen.add(id(held))
+                found.append(held)
+                todo.append(held)
+    return found
+
+
+def deep_size(obj: Any, seen: set[int], kind: type | None = None) -> tuple[int, int]:
+    """Bytes of `obj` and of everything it refers to that is not in `seen` (which grows), and how
+    many of those objects are of `kind`."""
+    total, count, stack = 0, 0, [obj]
+    while stack:
+        o = stack.pop()
+        if id(o) in seen or isinstance(o, type) or (callable(o) and not hasattr(o, "__slots__")):
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o)
+        count += kind is not None and isinstance(o, kind)
+        stack.extend(gc.get_referents(o))
+    return total, count
