@@ -103,11 +103,13 @@ def weakest_link(dup: Duplication) -> tuple[str, Text]:
     return word, text
 
 
-def duplication_row(dup: Duplication) -> tuple[Text, ...]:
-    """The cells of one 4690 row, in `COLUMNS` order."""
+def duplication_row(dup: Duplication, link: str | None = None) -> tuple[Text, ...]:
+    """The cells of one 4690 row, in `COLUMNS` order (`link`: its `weakest_link` word, if the
+    caller has it: worked out once per line, every 4690 of a big log being stored)."""
     ref = dup.event
     when = iso_from_filetime(ref.filetime)
-    link, _why = weakest_link(dup)
+    if link is None:
+        link = weakest_link(dup)[0]
     return (
         confidence_text(link),
         process_cell(dup.source, COLUMNS[1][1]),
@@ -135,11 +137,11 @@ class HandleRow:
 
 
 def handle_row(dup: Duplication) -> HandleRow:
-    why = weakest_link(dup)[1]
+    word, why = weakest_link(dup)
     obj = str(dup.object_name or "")
     if obj:  # what the handle is to (a process handle names the target image)
         why.append(f"   object: {printable(obj)}")
-    return HandleRow(int(dup.event.store_id), duplication_row(dup), why)
+    return HandleRow(int(dup.event.store_id), duplication_row(dup, word), why)
 
 
 def handle_rows(model: CorrelationModel) -> ViewRows:
