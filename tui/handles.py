@@ -26,8 +26,6 @@ from tui.list_tree_view import ListTable, ListTreeScreen
 from tui.nav_tree import confidence_text
 from tui.stored_views import ListedRow, MadeRows, ViewRows
 
-#: Rows shown at most (a log with millions of 4690s still opens; the status line says so).
-MAX_ROWS = 20_000
 #: Confidence words from strongest to weakest (a row shows its weakest link).
 ORDER = ("exact", "inferred", "ambiguous", "missing")
 
@@ -105,11 +103,13 @@ def weakest_link(dup: Duplication) -> tuple[str, Text]:
     return word, text
 
 
-def duplication_row(dup: Duplication) -> tuple[Text, ...]:
-    """The cells of one 4690 row, in `COLUMNS` order."""
+def duplication_row(dup: Duplication, link: str | None = None) -> tuple[Text, ...]:
+    """The cells of one 4690 row, in `COLUMNS` order (`link`: its `weakest_link` word, if the
+    caller has it: worked out once per line, every 4690 of a big log being stored)."""
     ref = dup.event
     when = iso_from_filetime(ref.filetime)
-    link, _why = weakest_link(dup)
+    if link is None:
+        link = weakest_link(dup)[0]
     return (
         confidence_text(link),
         process_cell(dup.source, COLUMNS[1][1]),
@@ -137,19 +137,19 @@ class HandleRow:
 
 
 def handle_row(dup: Duplication) -> HandleRow:
-    why = weakest_link(dup)[1]
+    word, why = weakest_link(dup)
     obj = str(dup.object_name or "")
     if obj:  # what the handle is to (a process handle names the target image)
         why.append(f"   object: {printable(obj)}")
-    return HandleRow(int(dup.event.store_id), duplication_row(dup), why)
+    return HandleRow(int(dup.event.store_id), duplication_row(dup, word), why)
 
 
 def handle_rows(model: CorrelationModel) -> ViewRows:
-    """What the view lists (and stores): the first MAX_ROWS 4690s in time order, of how many,
-    and the correlation tree each line shows."""
+    """What the view lists (and stores): every 4690 in time order, and the correlation tree
+    each line shows (stored for the first lines, `tui.stored_views.TREE_LINES`)."""
     dups = model.handle_duplications()
     # Each line made as the writer reads it, none kept (`MadeRows`): all at once they were 70 MB.
-    return ViewRows(rows=MadeRows(dups[:MAX_ROWS], handle_row, lambda dup: int(dup.event.store_id)),
+    return ViewRows(rows=MadeRows(dups, handle_row, lambda dup: int(dup.event.store_id)),
                     total=len(dups), event_tree=lambda stored: correlation_roots(model, stored))
 
 
@@ -160,7 +160,6 @@ class HandlesScreen(ListTreeScreen):
     IDS = ("handles-body", "handles-table", "handles-tree", "handles-why")
     COLUMNS = COLUMNS
     STORED_LIST = "handles"
-    MAX_ROWS = MAX_ROWS
     TABLE_CLASS = HandlesTable
 
     def build_rows(self, model: Any) -> ViewRows:
@@ -168,14 +167,15 @@ class HandlesScreen(ListTreeScreen):
 
     def model_lines(self, model: Any) -> tuple[int, Lines[ListedRow]]:
         # Each line made when drawn: making all 20,000 took 2.5 s of the view's 3 s at 1M events;
-        # so is each 4690's `Duplication` (`core.correlate.duplications`): the count is known at once.
+        # so is each 4690's `Duplication` (`core.correlate.duplications`): the count is known at
+        # once, and every 4690 is a line (the list is a sequence made as it is read).
         dups = model.handle_duplications()
-        return len(dups), MadeLines(dups[:MAX_ROWS], handle_row, lambda row: row.cells)
+        return len(dups), MadeLines(dups, handle_row, lambda row: row.cells)
 
     def status_text(self, total: int, lines: int) -> str:
         text = f"{total:,} handle duplications (4690)"
-        if total > MAX_ROWS:
-            text += f", the first {MAX_ROWS:,} shown"
+        if lines != total:  # (a list stored by an older version was cut)
+            text += f", {lines:,} shown"
         if not total:
             text += ": none in this log"
         return text

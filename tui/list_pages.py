@@ -1,18 +1,20 @@
 """Long lists (Handles, Process access, Sessions): a table that draws only the lines on screen.
 
-A list view holds up to 20,000 lines. Putting them all into Textual's `DataTable` cost seconds:
+A list view holds every line of its list (hundreds of thousands at ten million events; it held
+the first 20,000 before). Putting 20,000 into Textual's `DataTable` cost seconds:
 it measures every cell of every new row on the UI thread, and a reopened view read and parsed
 every stored line (JSON cells into `Text`) before the last one showed, holding the GIL while
 the UI waited (a reopened Sessions view: 1.7 s, stalls of 0.6 s at 1M events). Here:
 
 * `PagedRowsTable` is a `DataTable` (same look, keys, cursor and messages) that knows only how
   many lines its list has: a line's cells are asked of its `Lines` when the line is drawn, so
-  20,000 lines cost what the ones on screen cost;
+  any number of lines cost what the ones on screen cost (`grow` adds lines counted later);
 * `StoredLines`: a list stored with the log (`corr_row`), read a page at a time by position
   in a thread of its own (`tui.page_fetcher`, as the event table reads events); a line not read
   yet is drawn as `…` and drawn again once its page is in. A reopened view reads the list's
   line count and first page, nothing more. `/` searches the stored list there too (`find`);
-* `MadeLines`: a list made from the model, each line made the first time it is needed.
+* `MadeLines`: a list made from the model, each line made when it is needed (the last
+  MAX_MADE made are kept).
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ PAGE = 100
 MAX_PAGES = 40
 #: What a line not read yet shows in its first cell until its page is in.
 PENDING = "…"
+#: Lines of a list made from the model kept once made (the least recently drawn go first, made
+#: again when needed): a list of every 4690 of a big log scrolled through would keep them all.
+MAX_MADE = 5_000
 
 
 class Lines(Generic[L]):
@@ -67,30 +72,42 @@ class Lines(Generic[L]):
 
 
 class MadeLines(Lines[L]):
-    """Lines made from the model's items, each the first time it is drawn or asked for: what
-    a view shows of 20,000 4690s is the 50 on screen, not 20,000 rows made up front."""
+    """Lines made from the model's items, each when it is drawn or asked for: what a view
+    shows of 200,000 4690s is the 50 on screen, not 200,000 rows made up front. `items` may be
+    only the first lines of a list still being laid out (`grow` then counts the rest)."""
 
     def __init__(self, items: Sequence[Any], make: Callable[[Any], L], cells: Callable[[L], Sequence[Text]]) -> None:
         super().__init__(len(items), cells)
-        self._items = items
+        self.items = items
         self._make = make
-        self._made: dict[int, L] = {}
+        self._made: OrderedDict[int, L] = OrderedDict()
 
     def line(self, index: int) -> L | None:
         if not 0 <= index < self.count:
             return None
         made = self._made.get(index)
         if made is None:
-            made = self._made[index] = self._make(self._items[index])
+            made = self._made[index] = self._make(self.items[index])
+            if len(self._made) > MAX_MADE:
+                self._made.popitem(last=False)
+        else:
+            self._made.move_to_end(index)
         return made
 
+    def grow(self) -> None:
+        """`items` holds more lines now (the rest of the list laid out): count them."""
+        self.count = len(self.items)
+
     def find(self, after: int, forward: bool, matches: Callable[[L], bool]) -> int | None:
-        """The next line (wrapping) after line `after` that `matches`, None if none does."""
+        """The next line (wrapping) after line `after` that `matches`, None if none does: every
+        line, each made to be tested and not kept (blocking: a worker's for a long list)."""
         count = self.count
         for step in range(1, count + 1):
             index = (after + step) % count if forward else (after - step) % count
-            line = self.line(index)
-            if line is not None and matches(line):
+            line = self._made.get(index)
+            if line is None:
+                line = self._make(self.items[index])
+            if matches(line):
                 return index
         return None
 
@@ -152,11 +169,12 @@ class StoredLines(Lines[L]):
         self._fetcher.submit(self._generation, search, done)
 
 
-def read_first(store: Store, name: str, limit: int) -> tuple[int, int, list[StoredRow]]:
-    """(the list's `ViewRows.total`, how many lines it shows, at most `limit`; its first page):
-    what a reopened list view reads before it shows (blocking: a worker's)."""
+def read_first(store: Store, name: str, limit: int | None = None) -> tuple[int, int, list[StoredRow]]:
+    """(the list's `ViewRows.total`, how many lines it has (the views show every one: `limit`
+    None), at most `limit`; its first page): what a reopened list view reads before it shows
+    (blocking: a worker's)."""
     total, count = tables.list_size(store, name)
-    count = min(count, limit)
+    count = count if limit is None else min(count, limit)
     return total, count, load_list(store, name, min(PAGE, count))[2] if count else []
 
 
@@ -333,6 +351,17 @@ class PagedRowsTable(DataTable[Text]):
         self.lines = None
         super().clear(columns)
         return self
+
+    def grow(self, count: int) -> None:
+        """The shown list has `count` lines now (more were counted after it showed): the cursor
+        and what is drawn stay."""
+        for held in (self.rows, self._row_locations, self._data):
+            if isinstance(held, _Keys):
+                held.count = count
+        self._require_update_dimensions = True
+        self._update_count += 1
+        self.refresh()
+        self.check_idle()
 
     def _lines_changed(self) -> None:
         """Lines drawn as not read yet are in: draw them again (every cached line and cell is

@@ -3,12 +3,15 @@ line explaining the highlighted one above it) and, beside it (below it on narrow
 the correlation tree of the highlighted event, built in a worker.
 
 The list is read from the store once it is stored there (`tui.stored_views`: a reopen shows it
-without building the model), else made from the model; either way only the lines on screen are
-read or made (`tui.list_pages`); so is the tree beside it: the stored
-correlation tree of the line's event (`load_event_tree`, a big one a page at a time), else the
-model's (`tui.correlation.correlation_roots`). `enter` in the list moves to the tree, `enter` on a
-tree node jumps to its event, `tab` switches between them. Subclasses name their widgets (the
-stylesheets know them by id), their columns, their stored list and their status line.
+without building the model), else made from the model; either way every line of it is listed
+and only the lines on screen are read or made (`tui.list_pages`); so is the tree beside it: the
+stored correlation tree of the line's event (`load_event_tree`, a big one a page at a time;
+stored for a list's first `TREE_LINES` lines), else the model's
+(`tui.correlation.correlation_roots`) while it is in memory, else the line's links as stored
+(`tui.stored_links`: a reopen never builds the model for a line's tree). `enter` in the list
+moves to the tree, `enter` on a tree node jumps to its event, `tab` switches between them.
+Subclasses name their widgets (the stylesheets know them by id), their columns, their stored
+list and their status line.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from tui.list_pages import Lines, MadeLines, PagedRowsTable, StoredLines, read_f
 from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import MAX_TREE_NODES, NavTree, SearchInput, TreeItem
+from tui.stored_links import links_tree
 from tui.stored_views import ListedRow, StoredRow, ViewRows, fetch_event_children, load_event_tree
 from tui.tree_views import READING, TreeViewScreen, activate
 from tui.workspace import Workspace
@@ -64,9 +68,8 @@ class ListTreeScreen(TreeViewScreen):
     #: Widget ids: (body, table, tree, why line).
     IDS: ClassVar[tuple[str, str, str, str]] = ("", "", "", "")
     COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = ()
-    #: The list's name in the store and the most lines shown.
+    #: The list's name in the store.
     STORED_LIST = ""
-    MAX_ROWS = 20_000
     TABLE_CLASS: ClassVar[type[ListTable]] = ListTable
 
     @dataclass
@@ -87,9 +90,12 @@ class ListTreeScreen(TreeViewScreen):
 
     @dataclass
     class Counted(Message):
-        """What the list counts, worked out after its first lines showed (`count_later`)."""
+        """Worked out after the list's first lines showed: what it counts (`count_later`), and
+        how many lines it has when the lines shown were only its first (`lines_later`)."""
 
-        total: int
+        total: int | None
+        lines: Lines[ListedRow]
+        count: int | None = None
 
     @dataclass
     class TreeReady(Message):
@@ -106,6 +112,9 @@ class ListTreeScreen(TreeViewScreen):
         #: Whether the list was read from the store (its lines' trees are read from there too).
         self._stored = False
         self._partial = False
+        self._total: int | None = None
+        #: Whether the lines shown are the list's first, the rest being laid out (`lines_later`).
+        self._growing = False
 
     def compose(self) -> ComposeResult:
         body, table, tree, why = self.IDS
@@ -152,8 +161,7 @@ class ListTreeScreen(TreeViewScreen):
         """(what the list counts, its lines) from the model, shown before they are stored:
         subclasses make each line when it is drawn (`MadeLines`); here, all of `build_rows`."""
         built = self.build_rows(model)
-        rows = list(built.rows or ())[: self.MAX_ROWS]
-        return built.total, MadeLines(rows, lambda row: row, lambda row: row.cells)
+        return built.total, MadeLines(list(built.rows or ()), lambda row: row, lambda row: row.cells)
 
     def status_text(self, total: int, lines: int) -> str:
         """The status line for a list counting `total` with `lines` lines shown (subclasses)."""
@@ -167,6 +175,15 @@ class ListTreeScreen(TreeViewScreen):
         """What the list counts when `model_lines` gave None (subclasses that do: in a worker)."""
         raise NotImplementedError
 
+    def lines_pending(self, lines: Lines[ListedRow]) -> bool:
+        """Whether `lines` (`model_lines`') are only the list's first, shown before the rest is
+        laid out (subclasses that do so: `lines_later` then lays it out)."""
+        return False
+
+    def lines_later(self, lines: Lines[ListedRow]) -> int:
+        """Lay out the rest of the list (in a worker): how many lines it has in all."""
+        raise NotImplementedError
+
     @work(thread=True, exclusive=True, group="list-view")
     def _load(self) -> None:
         ws = self.workspace
@@ -174,7 +191,7 @@ class ListTreeScreen(TreeViewScreen):
             if ws.stored_view(self.STORED_LIST, self.build_rows):
                 # Its line count and first page: the rest is read as it is drawn (`tui.list_pages`).
                 with Store(ws.require_store(), readonly=True) as store:
-                    total, count, first = read_first(store, self.STORED_LIST, self.MAX_ROWS)
+                    total, count, first = read_first(store, self.STORED_LIST)
                 self._stored = True
                 self.post_message(self.Listed(total, False, None, count=count, first=first))
                 return
@@ -217,38 +234,52 @@ class ListTreeScreen(TreeViewScreen):
         self._lines = lines
         table.show_lines(lines)
         self._partial = listed.partial
+        self._total = listed.total
+        self._growing = listed.made is not None and self.lines_pending(lines)
         status.update(self._status_line(listed.total, lines.count))
         if listed.partial:
             self.set_timer(1.0, self._reload_when_loaded)
-        if listed.total is None:
-            self._count()
+        if listed.total is None or self._growing:
+            self._count(lines, listed.total is None)
         if not listed.partial and listed.made is not None:  # shown: now the tables can be written
             self.workspace.store_views_later(self.STORED_LIST, self.build_rows)
         if lines.count:
             table.move_cursor(row=0)
             self._show(0)
 
-    def _status_line(self, total: int | None, count: int) -> Text:
-        lines = min(count, self.MAX_ROWS)
+    def _status_line(self, total: int | None, lines: int) -> Text:
         text = self.counting_text(lines) if total is None else self.status_text(total, lines)
+        if self._growing:
+            text += f", the first {lines:,} lines shown: the rest being laid out..."
         if self._partial:
             text += "   (still loading: the list will be rebuilt)"
         return Text(text + "   enter: to the tree")
 
     @work(thread=True, exclusive=True, group="list-view-count")
-    def _count(self) -> None:
+    def _count(self, lines: Lines[ListedRow], total_wanted: bool) -> None:
         worker = get_current_worker()
         try:
             model, _partial = self.workspace.model()
-            total = self.count_later(model)
+            total = self.count_later(model) if total_wanted else None
+            if total is not None and not worker.is_cancelled:  # said at once, the lines may take longer
+                self.post_message(self.Counted(total, lines))
+            count = self.lines_later(lines) if self._growing else None
         except ViewDataError:
             return  # the list says why when it is rebuilt
-        if not worker.is_cancelled:
-            self.post_message(self.Counted(total))
+        if count is not None and not worker.is_cancelled:
+            self.post_message(self.Counted(total, lines, count))
 
     def on_list_tree_screen_counted(self, message: ListTreeScreen.Counted) -> None:
-        if self._lines is not None:
-            self.query_one("#view-status", Static).update(self._status_line(message.total, self._lines.count))
+        lines = self._lines
+        if lines is None or message.lines is not lines:
+            return  # another list shows now
+        if message.total is not None:
+            self._total = message.total
+        if message.count is not None and isinstance(lines, MadeLines):
+            lines.grow()
+            self._growing = False
+            self.query_one(ListTable).grow(lines.count)
+        self.query_one("#view-status", Static).update(self._status_line(self._total, lines.count))
 
     def _lines_in(self) -> None:
         """Lines read from the store: the highlighted one may be among them."""
@@ -291,15 +322,22 @@ class ListTreeScreen(TreeViewScreen):
     def _build_tree(self, store_id: int) -> None:
         worker = get_current_worker()
         try:
+            # Read from the store: the line's stored tree; for a line beyond the first
+            # TREE_LINES none is, and the model is used only if it is in memory already
+            # (building it for one line's tree took minutes at 10M events): else its links.
+            model = self.workspace.built_model() if self._stored else None
             with Store(self.workspace.require_store(), readonly=True) as store:
                 kept = load_event_tree(store, store_id, MAX_TREE_NODES) if self._stored else None
                 stored = store.get(store_id) if kept is None else None
+                if kept is None and self._stored and model is None and stored is not None:
+                    kept = (links_tree(store, stored), 0)
             if kept is not None:
                 message = self.TreeReady(store_id, kept[0], None)
             else:
                 if stored is None:
                     raise ViewDataError(f"no event with store id {store_id}")
-                model, _partial = self.workspace.model()
+                if model is None:
+                    model, _partial = self.workspace.model()
                 message = self.TreeReady(store_id, correlation_roots(model, stored), None)
         except ViewDataError as exc:
             message = self.TreeReady(store_id, [], str(exc))

@@ -302,6 +302,15 @@ class ModelCache:
 
         return self._get(self._findings, store_path, loaded, build)
 
+    def built_model(self, store_path: Path, loaded: bool) -> CorrelationModel | None:
+        """The model of `store_path` if it is built already and `model` would give it, else
+        None (never builds: a reopened list's line without a stored tree uses it when there)."""
+        slot = self._model
+        current, value = slot.key, slot.value
+        if current is not None and current[0] == str(store_path) and (current[1] or not loaded):
+            return value
+        return None
+
     def peek_model(self) -> CorrelationModel | None:
         """The last built model, or None (never blocks: for the main thread)."""
         return self._model.value

@@ -4,8 +4,9 @@ by risk (lsass first, rights that read memory, a non-system source, an unusual s
 with the access decoded (PROCESS_VM_READ...) and the 4690 duplications of the handle under it.
 
 The rows come from `model.process_accesses()` (`core.correlate.access_list`: ranked as far as the
-lines read need; the status line's count may follow the first screen), stored with the log once
-built, with each line's correlation tree (`tui.list_tree_view`, `tui.stored_views`); moving the
+lines read need; the status line's count may follow the first screen, and on a big log the rest
+of the list's lines too: its first FIRST_LINES show at once), stored with the log once built
+(every line), with each line's correlation tree (`tui.list_tree_view`, `tui.stored_views`); moving the
 cursor shows the row's correlation tree beside the list (read or built in a worker), `enter`
 moves into the tree and `enter` on a tree node jumps to its event. The app pushes
 `ProcessAccessScreen()` (its number key is the app's to wire). Event data is shown literally (never as markup).
@@ -28,8 +29,14 @@ from tui.list_tree_view import ListTable, ListTreeScreen
 from tui.nav_tree import confidence_text
 from tui.stored_views import ListedRow, MadeRows, ViewRows
 
-#: Rows shown at most (groups, accesses and duplications together).
-MAX_ROWS = 20_000
+#: Lines (groups, accesses and duplications together) shown before the rest of a longer list
+#: is laid out: a ten-million-event log's list is ranked in a worker after its first screen.
+FIRST_LINES = 20_000
+#: Lines laid out at a time when the whole list is (`AccessItems.lay_out_all`): each step holds
+#: the list's lock (the lines drawn meanwhile wait) for one step only.
+LAY_OUT_STEP = 5_000
+#: Lines of a list at most (a bound on the loop that lays them out: far beyond any log's).
+MAX_LINES = 10**9
 
 #: Lines ranked before the list shows (the first screen's, and some).
 FIRST_SCREEN = 100
@@ -73,14 +80,31 @@ def _when(ref: Any) -> Text:
 class AccessItems(Sequence[Item]):
     """What the list's lines show, read from the model's `AccessList` as they are asked for: per
     target a heading, then its accesses riskiest first, each followed by the 4690s that
-    duplicated its handle; the first `limit` lines. Cheap: the lines themselves are made by
-    `access_line` (when drawn, or all of them to be stored)."""
+    duplicated its handle; every line, or the first `limit` until `lay_out_all`. Cheap: the
+    lines themselves are made by `access_line` (when drawn, or all of them to be stored)."""
 
-    def __init__(self, listing: AccessList, limit: int = MAX_ROWS) -> None:
+    def __init__(self, listing: AccessList, limit: int | None = None) -> None:
         self._listing = listing
-        self._count = listing.line_count(limit)
+        self._count = listing.line_count(limit) if limit is not None else 0
+        #: Whether every line of the list is counted (`limit` None, or fewer lines than it).
+        self.complete = limit is not None and self._count < limit
+        if limit is None:
+            self.lay_out_all()
         if self._count:  # the first screen ranked here (a worker), not when the UI draws it
             listing.item(min(self._count, FIRST_SCREEN) - 1)
+
+    def lay_out_all(self) -> int:
+        """Lay out the whole list, LAY_OUT_STEP lines at a time (blocking: a worker's), and count
+        its lines: how many there are."""
+        listing = self._listing
+        for end in range(LAY_OUT_STEP, MAX_LINES + LAY_OUT_STEP, LAY_OUT_STEP):
+            try:
+                listing.item(end - 1)
+            except IndexError:
+                self._count = listing.line_count(end)
+                break
+        self.complete = True
+        return self._count
 
     def __len__(self) -> int:
         return self._count
@@ -102,8 +126,9 @@ class AccessItems(Sequence[Item]):
         return (self._listing.item(i) for i in range(self._count))
 
 
-def access_items(listing: AccessList, limit: int = MAX_ROWS) -> tuple[int | None, AccessItems]:
-    """(how many accesses, if known yet: `AccessList.total_known`; what the lines show)."""
+def access_items(listing: AccessList, limit: int | None = None) -> tuple[int | None, AccessItems]:
+    """(how many accesses, if known yet: `AccessList.total_known`; what the lines show: every
+    line, or the first `limit` until `AccessItems.lay_out_all`)."""
     items = AccessItems(listing, limit)
     return listing.total_known(), items
 
@@ -155,8 +180,8 @@ def _access_row(access: Any) -> Row:
 
 
 def stored_access_rows(model: Any) -> ViewRows:
-    """What the view lists (and stores): the lines of the model's process accesses, and the
-    correlation tree each line shows."""
+    """What the view lists (and stores): every line of the model's process accesses, and the
+    correlation tree each line shows (stored for the first lines, `tui.stored_views.TREE_LINES`)."""
     listing = model.process_accesses()
     items = AccessItems(listing)
     # Each line made as the writer reads it, none kept (`MadeRows`): all at once, 40 MB at 1M events.
@@ -195,7 +220,8 @@ class ProcessAccessScreen(ListTreeScreen):
     IDS = ("access-body", "access-table", "access-tree", "access-why")
     COLUMNS = COLUMNS
     STORED_LIST = "process_access"
-    MAX_ROWS = MAX_ROWS
+    #: Lines shown before the rest of the list is laid out (in a worker, `lines_later`).
+    FIRST_LINES = FIRST_LINES
     TABLE_CLASS = AccessTable
 
     def build_rows(self, model: Any) -> ViewRows:
@@ -204,20 +230,27 @@ class ProcessAccessScreen(ListTreeScreen):
     def model_lines(self, model: Any) -> tuple[int | None, Lines[ListedRow]]:
         # Each line made when drawn (making all of them was a third of the view's time), and
         # the list ranked as far as they need (`AccessList`); the count may come after.
-        total, items = access_items(model.process_accesses(), self.MAX_ROWS)
+        total, items = access_items(model.process_accesses(), self.FIRST_LINES)
         return total, MadeLines(items, access_line, lambda row: row.cells)
 
     def count_later(self, model: Any) -> int:
         return int(model.process_accesses().total())
 
+    def lines_pending(self, lines: Lines[ListedRow]) -> bool:
+        items = lines.items if isinstance(lines, MadeLines) else None
+        return isinstance(items, AccessItems) and not items.complete
+
+    def lines_later(self, lines: Lines[ListedRow]) -> int:
+        items = lines.items if isinstance(lines, MadeLines) else None
+        return items.lay_out_all() if isinstance(items, AccessItems) else lines.count
+
     def counting_text(self, lines: int) -> str:
-        text = "counting process accesses (Sysmon 10, 4656 on a process)..."
-        return text + (f", the first {self.MAX_ROWS:,} lines shown" if lines >= self.MAX_ROWS else "")
+        return "counting process accesses (Sysmon 10, 4656 on a process)..."
 
     def status_text(self, total: int, lines: int) -> str:
         text = f"{total:,} process accesses (Sysmon 10, 4656 on a process)"
-        if lines >= self.MAX_ROWS:
-            text += f", the first {self.MAX_ROWS:,} lines shown"
+        if total and not self._growing:
+            text += f" in {lines:,} lines"
         if not total:
             text += ": none in this log"
         return text

@@ -11,7 +11,7 @@ value stays literal text (the tree renders labels with `printable`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.correlate.links import Node
@@ -190,7 +190,7 @@ def session_tree(row: SessionRow, linked: Session | None = None) -> list[TreeIte
     return items
 
 
-def linked_index(model: CorrelationModel, rows: Sequence[SessionRow]) -> dict[tuple[str, int], list[Session]]:
+def linked_index(model: CorrelationModel, rows: Iterable[SessionRow]) -> dict[tuple[str, int], list[Session]]:
     """The sessions by (computer case-folded, logon id) that the linked logons of `rows` name
     (`linked_session`): only those, not every session of the log."""
     wanted = {(s.computer.casefold(), s.linked_logon_id) for s in (row.session for row in rows)

@@ -30,7 +30,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, Tree
 
-from core.correlate.model import CorrelationModel, session_start
+from core.correlate.model import CorrelationModel
 from core.correlate.sessions import Session
 from core.model.text import one_line, printable
 from core.store.store import Store
@@ -40,14 +40,11 @@ from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import NavTree, SearchInput, TreeItem, ViewNode
 from tui.session_detail import SessionRow, linked_index, linked_session, session_tree, type_text, when
+from tui.session_rows import SessionRows, orphan_rows, session_order
 from tui.stored_views import MadeRows, StoredRow, ViewRows, load_info, load_subtree
 from tui.tree_views import READING, TreeViewScreen, activate
 from tui.wide_table import WideTable
 from tui.workspace import Workspace
-
-#: Rows shown at most (a domain controller logs a network logon every few seconds; the status
-#: line says when the list is cut).
-MAX_ROWS = 20_000
 
 #: (heading, width) of the list's columns: fixed widths keep the layout stable; cells are cut
 #: with an ellipsis. Start, computer, user and type fit in 80 columns; the rest scroll.
@@ -133,24 +130,17 @@ def row_text(row: SessionRow) -> str:
     return " ".join(parts)
 
 
-def _session_order(s: Session) -> tuple[tuple[int, int], int]:
-    return session_start(s), s.index
-
-
 def session_rows(model: CorrelationModel, limit: int | None = None) -> list[SessionRow]:
     """Every session, and every logon id with processes but no session, in time order (those
     with no session first: they began before the log); only the first `limit` rows when given
-    (the others are not made: a busy server's log has hundreds of thousands of sessions, and
-    the list shows MAX_ROWS)."""
+    (the others are not made). The view lists them all as `SessionRows` (made when read)."""
     procs = model.processes
-    _by_session, orphans = model.session_processes()
-    rows = [SessionRow(None, computer, lid, tuple(items))
-            for (computer, lid), items in sorted(orphans.items(), key=lambda kv: (kv[0][0].casefold(), kv[0][1]))]
+    rows = orphan_rows(model)
     if limit is None:
-        listed = sorted(model.sessions, key=_session_order)
+        listed = sorted(model.sessions, key=session_order)
     else:  # the same first rows as sorting them all, holding only those
         rows = rows[:limit]
-        listed = heapq.nsmallest(limit - len(rows), model.sessions, key=_session_order)
+        listed = heapq.nsmallest(limit - len(rows), model.sessions, key=session_order)
     for s in listed:
         rows.append(SessionRow(s, s.computer, s.logon_id, tuple(procs[i] for i in s.processes)))
     return rows
@@ -187,7 +177,7 @@ class SessionLine:
         return {"search": self.search}
 
 
-#: What the list is made of: its first MAX_ROWS lines, how many rows and computers in all.
+#: What the list is made of: its lines, how many rows and computers in all.
 Listed = tuple[list[SessionLine], int, int]
 #: The same, each line made when first drawn or searched (`MadeLines`).
 Made = tuple[MadeLines[SessionLine], int, int]
@@ -202,9 +192,9 @@ def _listed(model: CorrelationModel) -> Listed:
 def _made(model: CorrelationModel) -> Made:
     """In the worker: the lines listed (each made when first drawn or searched: the view shows
     at once), and how many rows and computers there are."""
-    rows = session_rows(model, MAX_ROWS)
+    rows = SessionRows(model)
     total, computers = _counts(model)
-    return MadeLines(rows, _line_maker(linked_index(model, rows)), lambda line: line.cells), total, computers
+    return MadeLines(rows, _line_maker(linked_index(model, rows.shells())), lambda line: line.cells), total, computers
 
 
 def _line_maker(index: dict[tuple[str, int], list[Session]]) -> Callable[[SessionRow], SessionLine]:
@@ -227,12 +217,12 @@ STORED = "sessions"
 
 
 def stored_sessions(model: CorrelationModel) -> ViewRows:
-    """What the view stores: its lines, and one top-level node per line holding its tree,
+    """What the view stores: every line, and one top-level node per line holding its tree,
     each made as the tables are written, one line's at a time (20,000 lines made up front,
     with every session's row for their order, took 20 MB at 36,000 sessions)."""
-    rows = session_rows(model, MAX_ROWS)
+    rows = SessionRows(model)
     total, computers = _counts(model)
-    index = linked_index(model, rows)
+    index = linked_index(model, rows.shells())
     trees = (ViewNode("session", children=tuple(session_tree(row, linked_session(index, row.session))))
              for row in rows)
     return ViewRows(tree=trees, rows=MadeRows(rows, _line_maker(index), _row_store_id), total=total,
@@ -252,10 +242,10 @@ def _stored_line(row: StoredRow) -> SessionLine:
     return SessionLine(row.store_id, row.cells, _search_of(row.extra))
 
 
-def status_text(total: int, computers: int) -> str:
+def status_text(total: int, computers: int, lines: int | None = None) -> str:
     text = f"{plural(total, 'logon session')} on {plural(computers, 'computer')}"
-    if total > MAX_ROWS:
-        text += f", the first {MAX_ROWS:,} shown"
+    if lines is not None and lines != total:  # (a list stored by an older version was cut)
+        text += f", {lines:,} shown"
     return text
 
 
@@ -345,9 +335,15 @@ class SessionsScreen(TreeViewScreen):
         if isinstance(lines, StoredLines):  # over every stored line, also those not read yet
             lines.find(start, forward, text, "search", lambda found: self._found(text, found))
             return
-        if isinstance(lines, MadeLines):
-            needle = text.lower()
-            self._found(text, lines.find(start, forward, lambda line: needle in line.search.lower()))
+        if isinstance(lines, MadeLines):  # every line made to be tested: in a worker
+            self._find_made(lines, start, forward, text)
+
+    @work(thread=True, exclusive=True, group="sessions-find")
+    def _find_made(self, lines: MadeLines[SessionLine], start: int, forward: bool, text: str) -> None:
+        needle = text.lower()
+        found = lines.find(start, forward, lambda line: needle in line.search.lower())
+        if self._lines is lines:
+            self.app.call_from_thread(self._found, text, found)
 
     def _found(self, text: str, index: int | None) -> None:
         if index is None:
@@ -366,7 +362,7 @@ class SessionsScreen(TreeViewScreen):
                 with Store(ws.require_store(), readonly=True) as store:
                     info: Any = load_info(store, STORED)
                     computers = int(info.get("computers", 0)) if isinstance(info, dict) else 0
-                    total, count, rows = read_first(store, STORED, MAX_ROWS)
+                    total, count, rows = read_first(store, STORED)
                 self.post_message(self.StoredListed(total, computers, count, [_stored_line(r) for r in rows]))
                 return
         except ViewDataError as exc:
@@ -403,7 +399,7 @@ class SessionsScreen(TreeViewScreen):
             status.update(Text(printable(error or "no correlation model"), style="bold"))
             return
         lines.changed.append(self._lines_in)
-        text = status_text(total, computers)
+        text = status_text(total, computers, lines.count)
         if partial:
             text += "   (still loading: the list will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)

@@ -146,6 +146,11 @@ class Workspace:
         except Exception as exc:  # the view shows the failure instead of dying with the worker
             raise ViewDataError(f"correlation failed: {type(exc).__name__}: {exc}") from exc
 
+    def built_model(self) -> CorrelationModel | None:
+        """The model if it is built already (`ModelCache.built_model`), else None: never blocks."""
+        path = self.store_path
+        return None if path is None else self.models.built_model(path, self.loaded)
+
     def stored_view(self, name: str, build: ViewBuilder) -> bool:
         """Whether the view `name` is read from the store (`ModelCache.stored_view`), storing
         it (and the others the app names) first when needed. Blocking; raises ViewDataError."""

@@ -2,10 +2,11 @@
 
 The Handles and Process access views show, beside the highlighted line, the correlation tree
 of its event (`model.correlate(event).tree()`). A reopen must show it without building the
-model (30 s and 1.2 GB at a million events), so the trees of every listed event are written
-with the other correlation tables. Stored as they are, they would be big: a line's tree has
-about 90 nodes (the source and target processes with their parents, the handle with its
-accesses, the session, the related events), and a list keeps up to 20,000 lines. But most of a
+model (30 s and 1.2 GB at a million events), so the trees of the listed events are written
+with the other correlation tables (those of a list's first 20,000 lines: `tui.stored_views`).
+Stored as they are, they would be big: a line's tree has about 90 nodes (the source and target
+processes with their parents, the handle with its accesses, the session, the related events).
+But most of a
 tree repeats in its neighbours' (one process opened a thousand handles: its node, its parent,
 its image... are the same in each tree), so the nodes are stored once per distinct subtree:
 

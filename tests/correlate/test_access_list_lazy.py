@@ -15,7 +15,8 @@ from core.correlate.model import CorrelationModel, model_from_store
 from core.store.store import Store
 from tui.process_access import ProcessAccessScreen
 
-#: Lines the screen lists in these tests (20,000 in the app): fewer than the log's accesses.
+#: Lines the screen lists before the rest is laid out in these tests (20,000 in the app): fewer
+#: than the log's accesses.
 LINES = 40
 
 
@@ -29,7 +30,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> CorrelationModel:
 
 def _screen() -> ProcessAccessScreen:
     screen = object.__new__(ProcessAccessScreen)
-    screen.MAX_ROWS = LINES  # type: ignore[misc]
+    screen.FIRST_LINES = LINES  # type: ignore[misc]
     return screen
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import tui.session_rows as session_rows
 import tui.sessions as sessions_view
 from core.correlate import persist
 from core.correlate.model import build_model
@@ -94,21 +95,22 @@ def test_the_links_writer_remembers_nothing_per_session() -> None:
     assert rows[1] == (2, "session", "session", 0, "exact", "logon 4624 record 2")
 
 
-def test_the_sessions_view_makes_only_the_rows_it_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_sessions_view_makes_its_rows_as_they_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     model = build_model(load(*_log()))
     everything = sessions_view.session_rows(model)
-    monkeypatch.setattr(sessions_view, "MAX_ROWS", 20)
     made: list[Any] = []
-    real = sessions_view.SessionRow
+    real = session_rows.SessionRow
 
     def counted(*args: Any) -> Any:
         made.append(args)
         return real(*args)
 
-    monkeypatch.setattr(sessions_view, "SessionRow", counted)
+    monkeypatch.setattr(session_rows, "SessionRow", counted)
     stored = sessions_view.stored_sessions(model)
-    assert len(made) == 20 and stored.total == SESSIONS
-    assert stored.rows is not None and len(stored.rows) == 20
-    lines = list(stored.rows)
-    assert [line.store_id for line in lines] == [row.store_id for row in everything[:20]]
-    assert [c.plain for c in lines[3].cells] == [c.plain for c in sessions_view.row_cells(everything[3])]
+    assert stored.total == SESSIONS and stored.rows is not None and len(stored.rows) == SESSIONS  # every one
+    assert not [args for args in made if args[3]]  # none made with its processes up front
+    made.clear()
+    lines = [stored.rows[3], stored.rows[SESSIONS - 1]]
+    assert len(made) == 2  # each row made when read
+    assert [line.store_id for line in lines] == [everything[3].store_id, everything[-1].store_id]
+    assert [c.plain for c in lines[0].cells] == [c.plain for c in sessions_view.row_cells(everything[3])]
