@@ -136,6 +136,16 @@ Row = tuple[int, int, int, int | None, int | None, str | None, int | None, int |
             SessionChoice | None]
 
 
+def _raw(columns: Columns, name: str, lo: int, hi: int) -> Sequence[int | None]:
+    """`columns.column(name, lo, hi)`, its slots as they are when none is None or kept aside
+    (mapping each slot was a tenth of the session spans' time)."""
+    if not columns.aside:
+        part = columns.slots[lo * columns.stride + columns.index[name]:hi * columns.stride:columns.stride]
+        if not part or min(part) != columns.none:
+            return part
+    return columns.column(name, lo, hi)
+
+
 class FactsTable:
     """Every model event's `Facts`, in scan order, findable by store id (`get`)."""
 
@@ -477,8 +487,8 @@ class FactsTable:
             lids = self._wide.column("logon_id", lo, hi)
             if not any(lids):
                 continue
-            ts = self._wide.column("ts", lo, hi)
-            order, eids = (self._narrow.column(name, lo, hi) for name in ("order", "event_id"))
+            ts = _raw(self._wide, "ts", lo, hi)
+            order, eids = (_raw(self._narrow, name, lo, hi) for name in ("order", "event_id"))
             # One pass over the chunk's columns side by side (no subscript per field and event).
             for pos, lid, at, n, eid, where, user in zip(range(lo, hi), lids, ts, order, eids, place[lo:hi],
                                                           user_at[lo:hi], strict=True):
