@@ -39,8 +39,9 @@ async def test_the_list_shows_each_logon_in_the_columns_an_analyst_scans(demo_st
         assert [(r[6], r[7], r[8]) for r in alice] == [("yes", "1", "still open"), ("no", "12", "still open")]
         # the processes of SYSTEM's well-known session: a row of their own, begun before the log
         assert rows[0][:3] == ["before the log", "DC01.contoso.local", "NT AUTHORITY\\SYSTEM"]
-        text = str(app.screen.query_one("#view-status").render())
-        assert "8 logon sessions on 2 computers" in text
+        status = app.screen.query_one("#view-status")
+        # the status is set with the rows and drawn on the next refresh: wait for it, not a frame
+        await wait_for(pilot, lambda: "8 logon sessions on 2 computers" in str(status.render()))
 
 
 @sync
