@@ -168,3 +168,29 @@ def test_the_lists_have_no_cap_left() -> None:
     """The real path: no list view keeps a cap on its lines (a constant a test could shrink)."""
     assert not hasattr(ListTreeScreen, "MAX_ROWS")
     assert not any(hasattr(module, "MAX_ROWS") for module in (handles, sessions, process_access))
+
+
+@sync
+async def test_sessions_store_the_trees_of_their_first_lines_and_a_line_beyond_shows_its_logon_links(
+        demo_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A tree per line of a log with 359,000 sessions made its store 1.67x the log: the first
+    # TREE_LINES lines' trees are stored (made small here: the demo log lists 8 sessions).
+    monkeypatch.setattr(sessions, "TREE_LINES", 6)
+    assert ModelCache().stored_view(demo_store, True, "sessions", {"sessions": BUILDERS["sessions"]}, wait=True)
+    with Store(demo_store, readonly=True) as store:
+        tops = store.conn.execute("SELECT count(*) FROM corr_node WHERE tree = 'sessions' AND parent = 0").fetchone()
+        every = sessions.session_rows(model_from_store(store))
+    assert tops == (6,)
+    last = every[-1]
+    assert last.session is not None and last.session.logon is not None
+    app = Harness(demo_store, SessionsScreen)
+    async with opened(app, (160, 48)) as pilot:
+        table = app.screen.query_one(SessionsTable)
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: table.row_count == 8 and bool(tree_lines(tree)))
+        assert any("well-known session" in line for line in tree_lines(tree)), tree_lines(tree)  # line 1: stored
+        await _last_line(pilot, app, table, 8)
+        await wait_for(pilot, lambda: any(line.startswith("links as stored") for line in tree_lines(tree)))
+        lines = tree_lines(tree)
+        assert any(f"logon 0x{last.logon_id:x}: " in line for line in lines), lines
+        assert app.workspace.models.peek_model() is None  # the model was not built for it
