@@ -31,6 +31,10 @@ class SysmonView:
     events: tuple[Ref, ...]
 
 
+#: The reason of an instance a 4688 created (`ProcessTracker._confidence`): `ProcessTable`
+#: keeps it as that record id and makes it again when read.
+CREATED_BY_4688 = "created by 4688 record {}"
+
 #: A model event an instance keeps: its position in the facts table, or (a Sysmon event, which
 #: the table does not hold) its `Ref`; None for none.
 Held = Ref | int | None
@@ -162,14 +166,19 @@ class Process:
     @property
     def name(self) -> str:
         """The image's file name, or `?` when no event names the process."""
-        if self.pid == SYSTEM_PID and not self.image:
-            return "System"
-        return basename(self.image) or "?"
+        return process_name(self.pid, self.image)
 
     @property
     def label(self) -> str:
         """`cmd.exe 0x8cc (2252)`: how the UI and CLI name an instance."""
         return f"{self.name} 0x{self.pid:x} ({self.pid})"
+
+
+def process_name(pid: int, image: str | None) -> str:
+    """`Process.name` of an instance of `pid` named `image` (read from columns, none made)."""
+    if pid == SYSTEM_PID and not image:
+        return "System"
+    return basename(image) or "?"
 
 
 def keeper(facts: FactsTable) -> Callable[[Ref | None], Held]:

@@ -33,11 +33,12 @@ from core.correlate.evidence import (
     basename,
     pid_text,
 )
-from core.correlate.process_instance import Bound, Held, Process, SysmonView, bounder, keeper
+from core.correlate.process_instance import CREATED_BY_4688, Bound, Held, Process, SysmonView, bounder, keeper
 from core.model.slots import slot_maker
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
+    from core.correlate.process_table import ProcessTable
 
 #: The evidence types and instances live in their own modules; their users import them from here.
 __all__ = [
@@ -238,25 +239,27 @@ class ProcessTracker:
     def instances(self, host: str, pid: int) -> list[int]:
         return self._all.get((host, pid), [])
 
-    def finish(self, facts: FactsTable) -> list[Process]:
-        """Freeze every instance, with its confidence and the reason for it; its model events
-        are kept as their positions in `facts` (the scan's table).
+    def finish(self, facts: FactsTable, table: ProcessTable) -> ProcessTable:
+        """Freeze every instance into `table` (its columns), with its confidence and the reason
+        for it; its model events are kept as their positions in `facts` (the scan's table).
 
-        The tracker is spent afterwards: each instance is dropped as soon as it is frozen (the
-        last first: a reason names only earlier ones), so that the scan's instances and the
-        frozen ones are not all held at once (a third of the build's peak memory)."""
+        The tracker is spent afterwards: each instance is dropped as soon as it is frozen, so
+        that the scan's instances and the frozen ones are not all held at once. The reasons of
+        the instances no 4688 created are made first: they name earlier instances."""
         for p in self.procs:
             if p.sysmon_exited is not None and p.exited is None:
                 p.exited = p.sysmon_exited
                 if p.end is None or p.sysmon_exited.key < p.end:
                     p.end = p.sysmon_exited.key
-        out: list[Process] = []
         procs = self.procs
+        inferred = {p.index: self._confidence(p) for p in procs if p.created is None}
         keep = keeper(facts)
         bound = bounder(facts)
-        for i in range(len(procs) - 1, -1, -1):
-            p = procs[i]
-            confidence, reason = self._confidence(p)
+        procs.reverse()  # popped from the end: first instance first, each dropped once frozen
+        for _ in range(len(procs)):
+            p = procs.pop()
+            known = inferred.pop(p.index, None)
+            confidence, reason = known if known is not None else self._confidence(p)
             created, exited, replaced_by = keep(p.created), keep(p.exited), keep(p.replaced_by)
             first = created if p.first_seen is p.created and created is not None else keep(p.first_seen)
             assert first is not None
@@ -268,52 +271,51 @@ class ProcessTracker:
                     f"events name pid {pid_text(p.pid)} differently: {listed}; the pid may have been reused "
                     f"without a 4688 in this log. {reason}"
                 )
-            out.append(
-                make_process(
-                    index=p.index,
-                    computer=p.computer,
-                    pid=p.pid,
-                    created_at=created,
-                    image=p.image,
-                    command_line=p.command_line,
-                    parent_pid=p.parent_pid,
-                    parent=p.parent,
-                    user=p.user,
-                    user_sid=p.user_sid,
-                    logon_id=p.logon_id,
-                    elevation=p.elevation,
-                    integrity=p.integrity,
-                    exited_at=exited,
-                    replaced_by_at=replaced_by,
-                    # A bound that is its own 4688's / 4689's key is that event's position
-                    # (what `bound` finds, without looking it up again: two per instance).
-                    start_at=created if type(created) is int and p.start is not None and p.created is not None
-                    and p.start == p.created.key else bound(p.start, created, exited, replaced_by),
-                    end_at=exited if type(exited) is int and p.end is not None and p.exited is not None
-                    and p.end == p.exited.key else bound(p.end, exited, replaced_by, created),
-                    first_seen_at=first,
-                    pre_existing=p.created is None and p.previous is None,
-                    confidence=confidence,
-                    reason=reason,
-                    names_at=None if len(names) == 1 and names[0][0] is p.image and names[0][1] is p.first_seen
-                    else tuple((n, first if r is p.first_seen else keep(r) or first) for n, r in names),
-                    children=tuple(p.children),
-                    handles=tuple(p.handles),
-                    sysmon=None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
-                        p.guid, p.sysmon_created, p.sysmon_exited, p.joined,
-                        tuple(p.sysmon_events) if p.sysmon_events else ()),
-                    facts=facts,
-                )
+            # The usual reason is kept as its 4688's record id (`ProcessTable`: made when read).
+            record = p.created.record_id if p.created is not None and type(created) is int else None
+            derived = record is not None and reason == CREATED_BY_4688.format(record)
+            table.append(
+                p.computer,
+                p.pid,
+                created,
+                p.image,
+                p.command_line,
+                p.parent_pid,
+                p.parent,
+                p.user,
+                p.user_sid,
+                p.logon_id,
+                p.elevation,
+                p.integrity,
+                exited,
+                replaced_by,
+                # A bound that is its own 4688's / 4689's key is that event's position
+                # (what `bound` finds, without looking it up again: two per instance).
+                created if type(created) is int and p.start is not None and p.created is not None
+                and p.start == p.created.key else bound(p.start, created, exited, replaced_by),
+                exited if type(exited) is int and p.end is not None and p.exited is not None
+                and p.end == p.exited.key else bound(p.end, exited, replaced_by, created),
+                first,
+                p.created is None and p.previous is None,
+                confidence,
+                None if derived else reason,
+                record if derived else None,
+                None if len(names) == 1 and names[0][0] is p.image and names[0][1] is p.first_seen
+                else tuple((n, first if r is p.first_seen else keep(r) or first) for n, r in names),
+                p.children,
+                p.handles,
+                None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
+                    p.guid, p.sysmon_created, p.sysmon_exited, p.joined,
+                    tuple(p.sysmon_events) if p.sysmon_events else ()),
             )
-            del procs[i]
-        out.reverse()
-        return out
+        table.seal()
+        return table
 
     def _confidence(self, p: _Proc) -> tuple[str, str]:
         if p.created is not None:
             if p.created is p.sysmon_created:
                 return EXACT, f"created by Sysmon 1 record {p.created.record_id} (ProcessGuid {p.guid})"
-            return EXACT, f"created by 4688 record {p.created.record_id}"
+            return EXACT, CREATED_BY_4688.format(p.created.record_id)
         pid = pid_text(p.pid)
         if p.pid == SYSTEM_PID:
             return INFERRED, "pid 4 is System: it starts with Windows, so no 4688 is ever logged for it"
