@@ -51,6 +51,10 @@ _NO_NAME = ("", "-")
 
 
 
+#: `_Proc.names`: none, one `(key, (name, ref))`, or a dict of them.
+Names = dict[str, tuple[str, Ref]] | tuple[()] | tuple[str, tuple[str, Ref]]
+
+
 @dataclass(slots=True)
 class _Proc:
     """A process instance while the scan builds it."""
@@ -72,11 +76,16 @@ class _Proc:
     integrity: str | None = None
     exited: Ref | None = None
     replaced_by: Ref | None = None
-    start: tuple[int, int] | None = None
-    end: tuple[int, int] | None = None
+    #: The events its life begins and ends at (their `key`s are the instance's bounds): the
+    #: `Ref`s it keeps anyway, not a `(ts, order)` tuple each.
+    start: Ref | None = None
+    end: Ref | None = None
     previous: int | None = None  # the earlier instance of the same pid, if any
-    names: dict[str, tuple[str, Ref]] = field(default_factory=dict)
-    children: list[int] = field(default_factory=list)
+    #: Every name by its key (`name_key`), in the order named: a dict made on the second (the
+    #: usual one, `(key, (name, ref))`, costs a sixth of a dict; none, `()`). `key in names` reads
+    #: all three alike: only a key can equal a key.
+    names: Names = ()
+    children: list[int] | None = None  # made on the first: most instances start none
     handles: list[int] = field(default_factory=list)
     guid: str | None = None
     sysmon_created: Ref | None = None
@@ -90,11 +99,24 @@ class _Proc:
         key = _NAME_KEYS.get(name)
         if key is None:
             key = _name_key(name)
-        if key and key not in self.names:
+        names = self.names
+        if key and key not in names:
             name = sys.intern(name)
-            self.names[key] = (name, ref)
+            if not names:
+                self.names = (key, (name, ref))
+            elif isinstance(names, tuple):
+                self.names = {names[0]: names[1], key: (name, ref)}
+            else:
+                names[key] = (name, ref)
             if self.image is None:
                 self.image = name
+
+    def named(self) -> tuple[tuple[str, Ref], ...]:
+        """Every (name, record naming it), in the order named."""
+        names = self.names
+        if isinstance(names, dict):
+            return tuple(names.values())
+        return (names[1],) if names else ()
 
 
 #: `_name_key` by image name as logged, bounded (cleared when full): every handle event names
@@ -139,7 +161,6 @@ class ProcessTracker:
     def __init__(self) -> None:
         self.procs: list[_Proc] = []
         self._current: dict[tuple[str, int], int] = {}
-        self._all: dict[tuple[str, int], list[int]] = {}
         self.creations: Counter[str] = Counter()
         #: 4689s per computer: none at all means Process Termination auditing is off.
         self.exits: Counter[str] = Counter()
@@ -149,7 +170,6 @@ class ProcessTracker:
         proc.previous = self._current.get((host, pid))
         self.procs.append(proc)
         self._current[(host, pid)] = proc.index
-        self._all.setdefault((host, pid), []).append(proc.index)
         if proc.previous is not None:
             proc.start = self.procs[proc.previous].end
         return proc
@@ -190,11 +210,11 @@ class ProcessTracker:
                 proc = old
                 proc.joined = join_reason(old.sysmon_created, ref)
             elif old.end is None:
-                old.end = ref.key
+                old.end = ref
                 old.replaced_by = ref
         if proc is None:
             proc = self._new(host, computer, pid, ref)
-            proc.start = ref.key
+            proc.start = ref
         proc.created = ref
         proc.add_name(image, ref)
         proc.command_line = _kept(values.get("CommandLine"))
@@ -216,11 +236,11 @@ class ProcessTracker:
         previous instance if it is still alive (the pid was reused)."""
         old = self.current(host, pid)
         if old is not None and old.end is None:
-            old.end = ref.key
+            old.end = ref
             old.replaced_by = ref
         proc = self._new(host, computer, pid, ref)
         proc.created = ref
-        proc.start = ref.key
+        proc.start = ref
         return proc
 
     def set_parent(self, child: int, parent_pid: int, parent: int | None) -> None:
@@ -228,19 +248,20 @@ class ProcessTracker:
         proc.parent_pid = parent_pid
         proc.parent = parent
         if parent is not None:
-            self.procs[parent].children.append(child)
+            kids = self.procs[parent].children
+            if kids is None:
+                self.procs[parent].children = [child]
+            else:
+                kids.append(child)
 
     def exit(self, idx: int, ref: Ref) -> None:
         self.exits[self.procs[idx].host] += 1
         proc = self.procs[idx]
         proc.exited = ref
-        proc.end = ref.key
+        proc.end = ref
 
-    def instances(self, host: str, pid: int) -> list[int]:
-        return self._all.get((host, pid), [])
-
-    def finish(self, facts: FactsTable, table: ProcessTable) -> ProcessTable:
-        """Freeze every instance into `table` (its columns), with its confidence and the reason
+    def finish(self, facts: FactsTable, table: ProcessTable | None = None) -> ProcessTable:
+        """Freeze every instance into `table` (its columns; a new one by default), with its confidence and the reason
         for it; its model events are kept as their positions in `facts` (the scan's table).
 
         The tracker is spent afterwards: each instance is dropped as soon as it is frozen, so
@@ -249,8 +270,12 @@ class ProcessTracker:
         for p in self.procs:
             if p.sysmon_exited is not None and p.exited is None:
                 p.exited = p.sysmon_exited
-                if p.end is None or p.sysmon_exited.key < p.end:
-                    p.end = p.sysmon_exited.key
+                if p.end is None or p.sysmon_exited.key < p.end.key:
+                    p.end = p.sysmon_exited
+        if table is None:
+            from core.correlate.process_table import ProcessTable  # noqa: PLC0415 - it imports this module
+
+            table = ProcessTable(facts, facts.directory)
         procs = self.procs
         inferred = {p.index: self._confidence(p) for p in procs if p.created is None}
         keep = keeper(facts)
@@ -261,9 +286,10 @@ class ProcessTracker:
             known = inferred.pop(p.index, None)
             confidence, reason = known if known is not None else self._confidence(p)
             created, exited, replaced_by = keep(p.created), keep(p.exited), keep(p.replaced_by)
+            start, end = p.start.key if p.start else None, p.end.key if p.end else None
             first = created if p.first_seen is p.created and created is not None else keep(p.first_seen)
             assert first is not None
-            names = tuple(p.names.values())
+            names = p.named()
             if len(names) > 1:
                 listed = ", ".join(f"{basename(n)} (record {r.record_id})" for n, r in names)
                 confidence = AMBIGUOUS
@@ -291,10 +317,10 @@ class ProcessTracker:
                 replaced_by,
                 # A bound that is its own 4688's / 4689's key is that event's position
                 # (what `bound` finds, without looking it up again: two per instance).
-                created if type(created) is int and p.start is not None and p.created is not None
-                and p.start == p.created.key else bound(p.start, created, exited, replaced_by),
-                exited if type(exited) is int and p.end is not None and p.exited is not None
-                and p.end == p.exited.key else bound(p.end, exited, replaced_by, created),
+                created if type(created) is int and start is not None and p.created is not None
+                and start == p.created.key else bound(start, created, exited, replaced_by),
+                exited if type(exited) is int and end is not None and p.exited is not None
+                and end == p.exited.key else bound(end, exited, replaced_by, created),
                 first,
                 p.created is None and p.previous is None,
                 confidence,
@@ -302,7 +328,7 @@ class ProcessTracker:
                 record if derived else None,
                 None if len(names) == 1 and names[0][0] is p.image and names[0][1] is p.first_seen
                 else tuple((n, first if r is p.first_seen else keep(r) or first) for n, r in names),
-                p.children,
+                p.children or (),
                 p.handles,
                 None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
                     p.guid, p.sysmon_created, p.sysmon_exited, p.joined,
