@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.correlate.evidence import SYSTEM_PID, Ref, basename
+from core.model.slots import slot_maker
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
@@ -172,6 +173,10 @@ class Process:
     def label(self) -> str:
         """`cmd.exe 0x8cc (2252)`: how the UI and CLI name an instance."""
         return f"{self.name} 0x{self.pid:x} ({self.pid})"
+
+
+#: `Process(...)` of every field, without the frozen dataclass' `__init__`.
+make_process = slot_maker(Process)
 
 
 def process_name(pid: int, image: str | None) -> str:

@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from core.correlate.columns import Index
 from core.correlate.disk_array import DiskArray, keep_paged
-from core.correlate.process_instance import CREATED_BY_4688, Bound, Held, Process, SysmonView
-from core.correlate.processes import make_process
+from core.correlate.process_instance import CREATED_BY_4688, Bound, Held, Process, SysmonView, make_process
 
 if TYPE_CHECKING:
     from core.correlate.evidence import Ref

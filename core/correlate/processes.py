@@ -33,18 +33,26 @@ from core.correlate.evidence import (
     basename,
     pid_text,
 )
-from core.correlate.process_instance import CREATED_BY_4688, Bound, Held, Process, SysmonView, bounder, keeper
-from core.model.slots import slot_maker
+from core.correlate.process_instance import (
+    CREATED_BY_4688,
+    Bound,
+    Held,
+    Process,
+    SysmonView,
+    bounder,
+    keeper,
+    make_process,
+)
+from core.correlate.process_table import ProcessTable
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
-    from core.correlate.process_table import ProcessTable
 
 #: The evidence types and instances live in their own modules; their users import them from here.
 __all__ = [
     "AMBIGUOUS", "CHANNEL_SKEW", "CONFIDENCES", "EXACT", "EXIT_GRACE", "INFERRED", "MISSING", "SYSTEM_PID",
     "TICKS_PER_SECOND", "Bound", "Held", "Process", "ProcessTracker", "Ref", "SysmonView", "basename",
-    "join_reason", "pid_text", "same_process",
+    "join_reason", "make_process", "pid_text", "same_process",
 ]
 
 _NO_NAME = ("", "-")
@@ -273,8 +281,6 @@ class ProcessTracker:
                 if p.end is None or p.sysmon_exited.key < p.end.key:
                     p.end = p.sysmon_exited
         if table is None:
-            from core.correlate.process_table import ProcessTable  # noqa: PLC0415 - it imports this module
-
             table = ProcessTable(facts, facts.directory)
         procs = self.procs
         inferred = {p.index: self._confidence(p) for p in procs if p.created is None}
@@ -362,8 +368,6 @@ class ProcessTracker:
         return INFERRED, reason
 
 
-#: `Process(...)` of every field, without the frozen dataclass' `__init__`.
-make_process = slot_maker(Process)
 
 
 def same_process(proc: _Proc, image: str | None, first: Ref, then: Ref) -> bool:
