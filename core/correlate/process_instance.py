@@ -44,7 +44,7 @@ Held = Ref | int | None
 Bound = tuple[int, int] | int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Process:
     """One process instance on one computer.
 
@@ -55,6 +55,9 @@ class Process:
     log / to the end of the log); `exited` is its 4689 and `replaced_by` the 4688 that reused
     its pid without a 4689 first. `names` lists every distinct image name events gave it, with
     the first record naming it: more than one means the pid was probably reused unseen.
+
+    It can be weakly referenced: `ProcessTable` hands out the one alive of each instance (every
+    holder shares it, as they shared the frozen object when the model held them all).
 
     Its model events are held as their positions in the model's facts table (`created_at`,
     `exited_at`...: a `Ref` itself only for a Sysmon event, which the table does not hold), made

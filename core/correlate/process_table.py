@@ -22,6 +22,7 @@ times over).
 
 from __future__ import annotations
 
+import weakref
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
@@ -39,6 +40,8 @@ _K = TypeVar("_K")
 
 #: Processes made from the columns and remembered for the next read of the same index.
 RECENT = 1 << 12
+#: The live map (`ProcessTable._live`) is swept of instances no longer held from this size on.
+LIVE_MIN = 1 << 14
 #: `said` answers remembered (an instance's events follow each other closely).
 SAID_KEPT = 1 << 14
 #: Instances appended to the side files at once (kept on the heap until then).
@@ -94,6 +97,10 @@ class ProcessTable(Sequence[Process]):
         self._names: dict[int, tuple[tuple[str, Ref | int], ...]] = {}
         self._sysmon: dict[int, SysmonView] = {}
         self._recent: dict[int, Process] = {}
+        #: The `Process` made of each instance while something holds it (the lists of the
+        #: views keep thousands: each holds the same one, not one made per read).
+        self._live: dict[int, weakref.ref[Process]] = {}
+        self._live_bound = LIVE_MIN
         self._said: dict[int, tuple[str, str]] = {}
 
     def append(self, computer: str, pid: int, created_at: Held, image: str | None, command_line: str | None,
@@ -175,12 +182,23 @@ class ProcessTable(Sequence[Process]):
             index += self._n
         if not 0 <= index < self._n:
             raise IndexError("process index out of range")
-        made = self._make(index)
+        live = self._live.get(index)
+        made = live() if live is not None else None
+        if made is None:  # none alive: made now, and found again while someone holds it
+            made = self._make(index)
+            if len(self._live) >= self._live_bound:
+                self._sweep()
+            self._live[index] = weakref.ref(made)
         recent = self._recent
         if len(recent) >= RECENT:
             recent.clear()
         recent[index] = made
         return made
+
+    def _sweep(self) -> None:
+        """Forget the instances no longer held (the live map stays within twice those held)."""
+        self._live = {i: ref for i, ref in self._live.items() if ref() is not None}
+        self._live_bound = max(LIVE_MIN, 2 * len(self._live))
 
     def _make(self, i: int) -> Process:
         at = i * _FIELDS

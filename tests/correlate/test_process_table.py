@@ -13,7 +13,7 @@ from bench.churn import build_churn_store
 from core.correlate.forest import LazyForest
 from core.correlate.model import CorrelationModel, model_from_store
 from core.correlate.process_instance import CREATED_BY_4688, Process, SysmonView
-from core.correlate.process_table import RECENT, ProcessTable
+from core.correlate.process_table import LIVE_MIN, RECENT, ProcessTable
 from core.correlate.processes import ProcessTracker, Ref, make_process
 from core.store.store import Store
 from tests.correlate.heap import deep_size
@@ -150,3 +150,20 @@ class _Facts:
 
     def store_id(self, pos: int) -> int:
         raise AssertionError(pos)
+
+
+def test_a_process_held_is_the_one_read_again(churn_db: Path) -> None:
+    """Every holder shares the one `Process` of an instance alive (as they shared the frozen
+    object): the lists of the views keep thousands, one made per read would hold each many times."""
+    table = _model(churn_db).processes
+    assert isinstance(table, ProcessTable)
+    held = [table[i] for i in range(0, len(table), 2)]
+    table._recent.clear()  # past the window of the last few made
+    assert all(table[i] is p for i, p in zip(range(0, len(table), 2), held, strict=True))
+    del held
+    table._recent.clear()
+    for _ in range(40):  # bounded: what nobody holds is swept from the live map
+        for i in range(len(table)):
+            table[i]
+        table._recent.clear()
+    assert len(table._live) <= max(LIVE_MIN, 2 * len(table))
