@@ -37,7 +37,7 @@ class SessionRow:
     session: Session | None
     computer: str
     logon_id: int
-    processes: tuple[Process, ...]
+    processes: Sequence[Process]  # made when read (`ProcessesAt`)
 
     @property
     def store_id(self) -> int | None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import overload
 
 from core.correlate.model import CorrelationModel, session_start
+from core.correlate.process_table import ProcessesAt
 from core.correlate.sessions import Session
 from tui.session_detail import SessionRow
 
@@ -47,7 +48,7 @@ class SessionRows(Sequence[SessionRow]):
         if index < len(self._orphans):
             return self._orphans[index]
         s = self._sessions[index - len(self._orphans)]  # (IndexError past the last)
-        return SessionRow(s, s.computer, s.logon_id, tuple(self._procs[i] for i in s.processes))
+        return SessionRow(s, s.computer, s.logon_id, ProcessesAt(self._procs, s.processes))
 
     def __iter__(self) -> Iterator[SessionRow]:
         return (self[i] for i in range(len(self)))

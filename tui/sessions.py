@@ -32,6 +32,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, Tree
 
 from core.correlate.model import CorrelationModel
+from core.correlate.process_table import ProcessesAt
 from core.correlate.sessions import Session
 from core.model.text import one_line, printable
 from core.store.store import Store
@@ -144,7 +145,7 @@ def session_rows(model: CorrelationModel, limit: int | None = None) -> list[Sess
         rows = rows[:limit]
         listed = heapq.nsmallest(limit - len(rows), model.sessions, key=session_order)
     for s in listed:
-        rows.append(SessionRow(s, s.computer, s.logon_id, tuple(procs[i] for i in s.processes)))
+        rows.append(SessionRow(s, s.computer, s.logon_id, ProcessesAt(procs, s.processes)))
     return rows
 
 

@@ -21,12 +21,13 @@ from __future__ import annotations
 import bisect
 import functools
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from core.correlate.facts import FactsTable
-from core.correlate.process_instance import Bound
+from core.correlate.process_instance import Bound, process_name
+from core.correlate.process_table import ProcessTable
 from core.correlate.processes import (
     AMBIGUOUS,
     EXACT,
@@ -42,6 +43,7 @@ from core.model.access import process_rights
 
 if TYPE_CHECKING:
     from core.correlate.model import CorrelationModel
+    from core.correlate.refcolumn import RefSource
 
 #: How far apart a Sysmon 10 and the 4656 of the same access may be logged (measured: 10 ms).
 ACCESS_WINDOW = TICKS_PER_SECOND // 2
@@ -270,36 +272,44 @@ class ImageIndex:
     that order: a look-up visits only the branches holding an instance still alive."""
 
     def __init__(self, processes: Sequence[Process]) -> None:
-        names: dict[tuple[str, str], list[Process]] = {}
+        self._processes = processes
+        #: Instance indexes under each (computer, file name): no `Process` held.
+        names: dict[tuple[str, str], list[int]] = {}
         #: The names (`Process.name`, as logged) of the instances under each key.
         called: dict[tuple[str, str], set[str]] = {}
         folded: dict[str | None, str] = {}  # image path -> folded file name: thousands share a path
         # Most instances have one image path and no other name: grouped by (computer, path) first
         # (no set, no folding per instance), each group then filed under its path's file name.
-        by_path: dict[tuple[str, str], list[Process]] = {}
-        for p in processes:
-            image = p.image
-            if p.names_at is None and image:
-                procs = by_path.get((p.computer, image))
-                if procs is None:
-                    by_path[(p.computer, image)] = [p]
+        by_path: dict[tuple[str, str], list[int]] = {}
+        fields: Iterable[tuple[str, str | None, tuple[tuple[str, Ref | int], ...] | None, int]]
+        if isinstance(processes, ProcessTable):  # read from the columns, none made
+            fields = zip(processes.column("computer"), processes.column("image"), processes.column("names_at"),
+                         processes.column("pid"), strict=True)
+        else:
+            fields = ((p.computer, p.image, p.names_at, p.pid) for p in processes)
+        for i, (logged, image, names_at, pid) in enumerate(fields):
+            if names_at is None and image:
+                group = by_path.get((logged, image))
+                if group is None:
+                    by_path[(logged, image)] = [i]
                 else:
-                    procs.append(p)
+                    group.append(i)
                 continue
             # `names_at` rather than `names`: the file names without making each naming record.
-            paths = (image,) if p.names_at is None else (n for n, _ in p.names_at)
-            own = {p.name.casefold() if not image else _folded(folded, image) or "?"}  # p.name, folded
+            paths = (image,) if names_at is None else (n for n, _ in names_at)
+            name = process_name(pid, image)
+            own = {name.casefold() if not image else _folded(folded, image) or "?"}  # p.name, folded
             for path in paths:
                 own.add(_folded(folded, path))
-            computer = p.computer.casefold()
-            for name in own:
-                names.setdefault((computer, name), []).append(p)
-                called.setdefault((computer, name), set()).add(p.name)
-        for (computer, image), procs in by_path.items():
-            name = procs[0].name  # basename(image) or "?": the same for the group
+            computer = logged.casefold()
+            for folded_name in own:
+                names.setdefault((computer, folded_name), []).append(i)
+                called.setdefault((computer, folded_name), set()).add(name)
+        for (computer, image), group in by_path.items():
+            name = basename(image) or "?"  # `Process.name` of each of the group (an image: not "System")
             for key in {(computer.casefold(), _folded(folded, image) or "?"), (computer.casefold(),
                                                                                _folded(folded, image))}:
-                names.setdefault(key, []).extend(procs)
+                names.setdefault(key, []).extend(group)
                 called.setdefault(key, set()).add(name)
         self._by_name = names
         self._called = called
@@ -321,7 +331,7 @@ class ImageIndex:
         key = (computer.casefold(), image.casefold())
         lives = self._built.get(key)
         if lives is None:
-            lives = self._built[key] = _Lives(self._by_name.get(key, []))
+            lives = self._built[key] = _Lives(self._processes, self._by_name.get(key, []))
         return lives
 
 
@@ -333,15 +343,23 @@ def _folded(folded: dict[str | None, str], path: str | None) -> str:
     return name
 
 
-def _bounds(procs: list[Process], which: str) -> list[tuple[int, int] | None]:
-    """`p.start` (`which` "start_at") or `p.end` ("end_at") of each of `procs`: the bounds held
-    as facts-table positions read in one pass (`FactsTable.keys`), as a look-up each cost a
-    third of the Process access view's time at a million events."""
-    held: list[Bound] = [getattr(p, which) for p in procs]
-    facts = procs[0].facts if procs else None
+def _bounds(processes: Sequence[Process], indexes: list[int], which: str) -> list[tuple[int, int] | None]:
+    """`p.start` (`which` "start_at") or `p.end` ("end_at") of the instances `indexes`: the
+    bounds held as facts-table positions read in one pass (`FactsTable.keys`), as a look-up each
+    cost a third of the Process access view's time at a million events; from the columns of a
+    `ProcessTable` (no `Process` made)."""
+    procs: list[Process] = []
+    facts: RefSource | None
+    if isinstance(processes, ProcessTable):
+        held: list[Bound] = processes.values(which, indexes)
+        facts = processes.facts
+    else:
+        procs = [processes[i] for i in indexes]
+        held = [getattr(p, which) for p in procs]
+        facts = procs[0].facts if procs else None
     at = [n for n, bound in enumerate(held) if type(bound) is int]
-    if not at or not isinstance(facts, FactsTable) or any(procs[n].facts is not facts for n in at):
-        return [p.start if which == "start_at" else p.end for p in procs]
+    if not at or not isinstance(facts, FactsTable) or any(procs[n].facts is not facts for n in at if procs):
+        return [p.start if which == "start_at" else p.end for p in (procs or [processes[i] for i in indexes])]
     out = cast(list[tuple[int, int] | None], held)
     for n, key in zip(at, facts.keys([cast(int, held[n]) for n in at]), strict=True):
         out[n] = key
@@ -354,10 +372,10 @@ class _Lives:
 
     __slots__ = ("_tree", "ends", "indexes", "size", "starts")
 
-    def __init__(self, procs: list[Process]) -> None:
+    def __init__(self, processes: Sequence[Process], indexes: list[int]) -> None:
         # Each bound read once, all of them at once (`_bounds`); ties on start in index order.
-        starts, ends = _bounds(procs, "start_at"), _bounds(procs, "end_at")
-        items = sorted(zip((s or _BEFORE_LOG for s in starts), (p.index for p in procs),
+        starts, ends = _bounds(processes, indexes, "start_at"), _bounds(processes, indexes, "end_at")
+        items = sorted(zip((s or _BEFORE_LOG for s in starts), indexes,
                            (e or _AFTER_LOG for e in ends), strict=True))
         self.starts = [start for start, _, _ in items]
         self.indexes = [index for _, index, _ in items]

@@ -19,6 +19,7 @@ from array import array
 from typing import TYPE_CHECKING, Any
 
 from core.correlate.links import Node
+from core.correlate.process_table import ProcessTable
 from core.correlate.tree import TREE_EDGE, forest_line, forest_tail, start_key
 
 if TYPE_CHECKING:
@@ -37,18 +38,25 @@ class LazyForest:
         self._first = array("q", [-1]) * count
         self._next = array("q", [-1]) * count
         last = array("q", [-1]) * count
+        # The three fields read of every instance, as columns (none made: `ProcessTable`).
+        if isinstance(procs, ProcessTable):
+            computers, parents, starts = procs.column("computer"), procs.column("parent"), procs.start_keys()
+        else:
+            computers, parents, starts = ([p.computer for p in procs], [p.parent for p in procs],
+                                          [start_key(p) for p in procs])
+        folded = {c: c.casefold() for c in set(computers)}
         hosts: dict[str, list[int]] = {}
-        for p in procs:
-            hosts.setdefault(p.computer.casefold(), []).append(p.index)
+        for i, computer in enumerate(computers):
+            hosts.setdefault(folded[computer], []).append(i)
         self._roots: dict[str, array[int]] = {}
         self._sizes: tuple[array[int], array[int]] | None = None
         for host, members in hosts.items():
-            members.sort(key=lambda i: start_key(procs[i]))
+            members.sort(key=starts.__getitem__)
             roots = array("q")
             for i in members:
-                parent = procs[i].parent
+                parent = parents[i]
                 # A parent on another computer (or none) makes a root, as in `process_forest`.
-                if parent is None or procs[parent].computer.casefold() != host:
+                if parent is None or folded[computers[parent]] != host:
                     roots.append(i)
                     continue
                 if last[parent] < 0:
@@ -77,6 +85,7 @@ class LazyForest:
         if self._sizes is not None:
             return self._sizes
         procs = self.model.processes
+        handles = procs.counts("handles") if isinstance(procs, ProcessTable) else [len(p.handles) for p in procs]
         size = array("q", [0]) * len(procs)
         kids = array("q", [0]) * len(procs)
         for roots in self._roots.values():
@@ -94,7 +103,7 @@ class LazyForest:
                     child = self._next[child]
             for at in range(len(order) - 1, -1, -1):
                 i, parent = order[at], up[at]
-                lines, nodes = tail_size(len(procs[i].handles))
+                lines, nodes = tail_size(handles[i])
                 size[i] += 1 + nodes
                 kids[i] += lines
                 if parent >= 0:

@@ -14,7 +14,7 @@ its private resolvers; what grows goes to its own module (`access`, `tree`, `rel
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from core.correlate.access import ImageIndex
@@ -37,6 +37,7 @@ from core.correlate.links import (
     SessionLink,
 )
 from core.correlate.persistence import Run, hang
+from core.correlate.process_table import ProcessLists, ProcessTable
 from core.correlate.processes import (
     AMBIGUOUS,
     CONFIDENCES,
@@ -199,7 +200,8 @@ class CorrelationModel:
     event's links to them. Read-only once built; safe to share between threads."""
 
     def __init__(self, scan: Scan) -> None:
-        self.processes: tuple[Process, ...] = tuple(scan.procs.finish(scan.facts))
+        processes = ProcessTable(scan.facts, scan.facts.directory)  # columns, in side files
+        self.processes: Sequence[Process] = scan.procs.finish(scan.facts, processes)
         handles = scan.handles.finish(HandleTable(scan.facts, scan.facts.directory))  # columns, in side files
         handles.seal()  # written out before any thread reads them
         self.handles: Sequence[Handle] = handles
@@ -208,8 +210,12 @@ class CorrelationModel:
         self._choices: dict[int, SourceChoice] = scan.handles.choices
         self._computers = scan.computers
         self._by_pid: dict[tuple[str, int], list[int]] = {}
-        for p in self.processes:
-            self._by_pid.setdefault((p.computer.casefold(), p.pid), []).append(p.index)
+        procs = self.processes  # read from the columns, none made (`ProcessTable`)
+        computers, pids = ((procs.column("computer"), procs.column("pid")) if isinstance(procs, ProcessTable)
+                           else ([p.computer for p in procs], [p.pid for p in procs]))
+        folded = {c: c.casefold() for c in set(computers)}
+        for index, (computer, pid) in enumerate(zip(computers, pids, strict=True)):
+            self._by_pid.setdefault((folded[computer], pid), []).append(index)
         self._creations = scan.procs.creations
         self._exits = scan.procs.exits
         self._session_tracker = scan.sessions
@@ -275,12 +281,12 @@ class CorrelationModel:
     def process(self, index: int) -> Process:
         return self.processes[index]
 
-    def session_processes(self) -> tuple[dict[int, list[Process]], dict[tuple[str, int], list[Process]]]:
-        """Processes per session index (`Session.processes`), and those whose logon id has no
-        session (well-known SYSTEM/LOCAL SERVICE/NETWORK SERVICE, or a logon before the log)
-        per (computer, id): see `SessionTracker.assign`."""
+    def session_processes(self) -> tuple[Mapping[int, list[Process]], dict[tuple[str, int], list[Process]]]:
+        """Processes per session index (`Session.processes`: each list made when read), and those
+        whose logon id has no session (well-known SYSTEM/LOCAL SERVICE/NETWORK SERVICE, or a logon
+        before the log) per (computer, id): see `SessionTracker.assign`."""
         procs = self.processes
-        by_session = {s.index: [procs[i] for i in s.processes] for s in self.sessions if s.processes}
+        by_session = ProcessLists(procs, {s.index: s.processes for s in self.sessions if s.processes})
         orphans = {key: [procs[i] for i in items] for key, items in self._session_tracker.orphans.items()}
         return by_session, orphans
 
@@ -492,6 +498,8 @@ class CorrelationModel:
         self._facts.release()
         if isinstance(self.handles, HandleTable):
             self.handles.release()
+        if isinstance(self.processes, ProcessTable):
+            self.processes.release()
 
     def _make_duplications(self) -> DuplicationList:
         duplicates = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)

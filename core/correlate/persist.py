@@ -21,6 +21,7 @@ from core.correlate.facts import Facts, SysmonFacts
 from core.correlate.handles import Handle
 from core.correlate.links import HandleLink, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, session_start
+from core.correlate.process_table import ProcessTable
 from core.correlate.processes import EXACT, MISSING, Ref
 from core.correlate.roles import HANDLE_ACTS, ROLES, Act
 from core.store.correlation_tables import HANDLE_COLUMNS, PROCESS_COLUMNS, SESSION_COLUMNS, CorrelationTables
@@ -157,8 +158,13 @@ class _LinkWords:
     def process(self, idx: int | None, note: str | None) -> Said:
         if idx is None:
             return None, MISSING, "no process could be resolved"
-        p = self._processes[idx]
-        return p.index, p.confidence, f"{p.reason}; {note}" if note else p.reason
+        processes = self._processes
+        if isinstance(processes, ProcessTable):  # read from the columns, none made
+            confidence, reason = processes.said(idx)
+        else:
+            p = processes[idx]
+            confidence, reason = p.confidence, p.reason
+        return idx, confidence, f"{reason}; {note}" if note else reason
 
     def _handle(self, idx: int) -> tuple[Handle, Said]:
         h = self._handles[idx]

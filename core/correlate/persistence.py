@@ -13,7 +13,7 @@ apart by image.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -94,7 +94,7 @@ def service_twins(installs: list[Attachment]) -> dict[int, tuple[Attachment, str
     return out
 
 
-def runs(installs: list[Attachment], processes: tuple[Process, ...]) -> list[Run]:
+def runs(installs: list[Attachment], processes: Sequence[Process]) -> list[Run]:
     """The processes each service/task install later started (see the module doc)."""
     out: list[Run] = []
     wanted: dict[tuple[str, str], list[Attachment]] = {}

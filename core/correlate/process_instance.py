@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.correlate.evidence import SYSTEM_PID, Ref, basename
+from core.model.slots import slot_maker
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
@@ -31,6 +32,10 @@ class SysmonView:
     events: tuple[Ref, ...]
 
 
+#: The reason of an instance a 4688 created (`ProcessTracker._confidence`): `ProcessTable`
+#: keeps it as that record id and makes it again when read.
+CREATED_BY_4688 = "created by 4688 record {}"
+
 #: A model event an instance keeps: its position in the facts table, or (a Sysmon event, which
 #: the table does not hold) its `Ref`; None for none.
 Held = Ref | int | None
@@ -39,7 +44,7 @@ Held = Ref | int | None
 Bound = tuple[int, int] | int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Process:
     """One process instance on one computer.
 
@@ -50,6 +55,9 @@ class Process:
     log / to the end of the log); `exited` is its 4689 and `replaced_by` the 4688 that reused
     its pid without a 4689 first. `names` lists every distinct image name events gave it, with
     the first record naming it: more than one means the pid was probably reused unseen.
+
+    It can be weakly referenced: `ProcessTable` hands out the one alive of each instance (every
+    holder shares it, as they shared the frozen object when the model held them all).
 
     Its model events are held as their positions in the model's facts table (`created_at`,
     `exited_at`...: a `Ref` itself only for a Sysmon event, which the table does not hold), made
@@ -162,14 +170,23 @@ class Process:
     @property
     def name(self) -> str:
         """The image's file name, or `?` when no event names the process."""
-        if self.pid == SYSTEM_PID and not self.image:
-            return "System"
-        return basename(self.image) or "?"
+        return process_name(self.pid, self.image)
 
     @property
     def label(self) -> str:
         """`cmd.exe 0x8cc (2252)`: how the UI and CLI name an instance."""
         return f"{self.name} 0x{self.pid:x} ({self.pid})"
+
+
+#: `Process(...)` of every field, without the frozen dataclass' `__init__`.
+make_process = slot_maker(Process)
+
+
+def process_name(pid: int, image: str | None) -> str:
+    """`Process.name` of an instance of `pid` named `image` (read from columns, none made)."""
+    if pid == SYSTEM_PID and not image:
+        return "System"
+    return basename(image) or "?"
 
 
 def keeper(facts: FactsTable) -> Callable[[Ref | None], Held]:

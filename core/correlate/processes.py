@@ -33,8 +33,17 @@ from core.correlate.evidence import (
     basename,
     pid_text,
 )
-from core.correlate.process_instance import Bound, Held, Process, SysmonView, bounder, keeper
-from core.model.slots import slot_maker
+from core.correlate.process_instance import (
+    CREATED_BY_4688,
+    Bound,
+    Held,
+    Process,
+    SysmonView,
+    bounder,
+    keeper,
+    make_process,
+)
+from core.correlate.process_table import ProcessTable
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
@@ -43,11 +52,15 @@ if TYPE_CHECKING:
 __all__ = [
     "AMBIGUOUS", "CHANNEL_SKEW", "CONFIDENCES", "EXACT", "EXIT_GRACE", "INFERRED", "MISSING", "SYSTEM_PID",
     "TICKS_PER_SECOND", "Bound", "Held", "Process", "ProcessTracker", "Ref", "SysmonView", "basename",
-    "join_reason", "pid_text", "same_process",
+    "join_reason", "make_process", "pid_text", "same_process",
 ]
 
 _NO_NAME = ("", "-")
 
+
+
+#: `_Proc.names`: none, one `(key, (name, ref))`, or a dict of them.
+Names = dict[str, tuple[str, Ref]] | tuple[()] | tuple[str, tuple[str, Ref]]
 
 
 @dataclass(slots=True)
@@ -71,11 +84,16 @@ class _Proc:
     integrity: str | None = None
     exited: Ref | None = None
     replaced_by: Ref | None = None
-    start: tuple[int, int] | None = None
-    end: tuple[int, int] | None = None
+    #: The events its life begins and ends at (their `key`s are the instance's bounds): the
+    #: `Ref`s it keeps anyway, not a `(ts, order)` tuple each.
+    start: Ref | None = None
+    end: Ref | None = None
     previous: int | None = None  # the earlier instance of the same pid, if any
-    names: dict[str, tuple[str, Ref]] = field(default_factory=dict)
-    children: list[int] = field(default_factory=list)
+    #: Every name by its key (`name_key`), in the order named: a dict made on the second (the
+    #: usual one, `(key, (name, ref))`, costs a sixth of a dict; none, `()`). `key in names` reads
+    #: all three alike: only a key can equal a key.
+    names: Names = ()
+    children: list[int] | None = None  # made on the first: most instances start none
     handles: list[int] = field(default_factory=list)
     guid: str | None = None
     sysmon_created: Ref | None = None
@@ -89,11 +107,24 @@ class _Proc:
         key = _NAME_KEYS.get(name)
         if key is None:
             key = _name_key(name)
-        if key and key not in self.names:
+        names = self.names
+        if key and key not in names:
             name = sys.intern(name)
-            self.names[key] = (name, ref)
+            if not names:
+                self.names = (key, (name, ref))
+            elif isinstance(names, tuple):
+                self.names = {names[0]: names[1], key: (name, ref)}
+            else:
+                names[key] = (name, ref)
             if self.image is None:
                 self.image = name
+
+    def named(self) -> tuple[tuple[str, Ref], ...]:
+        """Every (name, record naming it), in the order named."""
+        names = self.names
+        if isinstance(names, dict):
+            return tuple(names.values())
+        return (names[1],) if names else ()
 
 
 #: `_name_key` by image name as logged, bounded (cleared when full): every handle event names
@@ -138,7 +169,6 @@ class ProcessTracker:
     def __init__(self) -> None:
         self.procs: list[_Proc] = []
         self._current: dict[tuple[str, int], int] = {}
-        self._all: dict[tuple[str, int], list[int]] = {}
         self.creations: Counter[str] = Counter()
         #: 4689s per computer: none at all means Process Termination auditing is off.
         self.exits: Counter[str] = Counter()
@@ -148,7 +178,6 @@ class ProcessTracker:
         proc.previous = self._current.get((host, pid))
         self.procs.append(proc)
         self._current[(host, pid)] = proc.index
-        self._all.setdefault((host, pid), []).append(proc.index)
         if proc.previous is not None:
             proc.start = self.procs[proc.previous].end
         return proc
@@ -189,11 +218,11 @@ class ProcessTracker:
                 proc = old
                 proc.joined = join_reason(old.sysmon_created, ref)
             elif old.end is None:
-                old.end = ref.key
+                old.end = ref
                 old.replaced_by = ref
         if proc is None:
             proc = self._new(host, computer, pid, ref)
-            proc.start = ref.key
+            proc.start = ref
         proc.created = ref
         proc.add_name(image, ref)
         proc.command_line = _kept(values.get("CommandLine"))
@@ -215,11 +244,11 @@ class ProcessTracker:
         previous instance if it is still alive (the pid was reused)."""
         old = self.current(host, pid)
         if old is not None and old.end is None:
-            old.end = ref.key
+            old.end = ref
             old.replaced_by = ref
         proc = self._new(host, computer, pid, ref)
         proc.created = ref
-        proc.start = ref.key
+        proc.start = ref
         return proc
 
     def set_parent(self, child: int, parent_pid: int, parent: int | None) -> None:
@@ -227,40 +256,46 @@ class ProcessTracker:
         proc.parent_pid = parent_pid
         proc.parent = parent
         if parent is not None:
-            self.procs[parent].children.append(child)
+            kids = self.procs[parent].children
+            if kids is None:
+                self.procs[parent].children = [child]
+            else:
+                kids.append(child)
 
     def exit(self, idx: int, ref: Ref) -> None:
         self.exits[self.procs[idx].host] += 1
         proc = self.procs[idx]
         proc.exited = ref
-        proc.end = ref.key
+        proc.end = ref
 
-    def instances(self, host: str, pid: int) -> list[int]:
-        return self._all.get((host, pid), [])
+    def finish(self, facts: FactsTable, table: ProcessTable | None = None) -> ProcessTable:
+        """Freeze every instance into `table` (its columns; a new one by default), with its confidence and the reason
+        for it; its model events are kept as their positions in `facts` (the scan's table).
 
-    def finish(self, facts: FactsTable) -> list[Process]:
-        """Freeze every instance, with its confidence and the reason for it; its model events
-        are kept as their positions in `facts` (the scan's table).
-
-        The tracker is spent afterwards: each instance is dropped as soon as it is frozen (the
-        last first: a reason names only earlier ones), so that the scan's instances and the
-        frozen ones are not all held at once (a third of the build's peak memory)."""
+        The tracker is spent afterwards: each instance is dropped as soon as it is frozen, so
+        that the scan's instances and the frozen ones are not all held at once. The reasons of
+        the instances no 4688 created are made first: they name earlier instances."""
         for p in self.procs:
             if p.sysmon_exited is not None and p.exited is None:
                 p.exited = p.sysmon_exited
-                if p.end is None or p.sysmon_exited.key < p.end:
-                    p.end = p.sysmon_exited.key
-        out: list[Process] = []
+                if p.end is None or p.sysmon_exited.key < p.end.key:
+                    p.end = p.sysmon_exited
+        if table is None:
+            table = ProcessTable(facts, facts.directory)
         procs = self.procs
+        inferred = {p.index: self._confidence(p) for p in procs if p.created is None}
         keep = keeper(facts)
         bound = bounder(facts)
-        for i in range(len(procs) - 1, -1, -1):
-            p = procs[i]
-            confidence, reason = self._confidence(p)
+        procs.reverse()  # popped from the end: first instance first, each dropped once frozen
+        for _ in range(len(procs)):
+            p = procs.pop()
+            known = inferred.pop(p.index, None)
+            confidence, reason = known if known is not None else self._confidence(p)
             created, exited, replaced_by = keep(p.created), keep(p.exited), keep(p.replaced_by)
+            start, end = p.start.key if p.start else None, p.end.key if p.end else None
             first = created if p.first_seen is p.created and created is not None else keep(p.first_seen)
             assert first is not None
-            names = tuple(p.names.values())
+            names = p.named()
             if len(names) > 1:
                 listed = ", ".join(f"{basename(n)} (record {r.record_id})" for n, r in names)
                 confidence = AMBIGUOUS
@@ -268,52 +303,51 @@ class ProcessTracker:
                     f"events name pid {pid_text(p.pid)} differently: {listed}; the pid may have been reused "
                     f"without a 4688 in this log. {reason}"
                 )
-            out.append(
-                make_process(
-                    index=p.index,
-                    computer=p.computer,
-                    pid=p.pid,
-                    created_at=created,
-                    image=p.image,
-                    command_line=p.command_line,
-                    parent_pid=p.parent_pid,
-                    parent=p.parent,
-                    user=p.user,
-                    user_sid=p.user_sid,
-                    logon_id=p.logon_id,
-                    elevation=p.elevation,
-                    integrity=p.integrity,
-                    exited_at=exited,
-                    replaced_by_at=replaced_by,
-                    # A bound that is its own 4688's / 4689's key is that event's position
-                    # (what `bound` finds, without looking it up again: two per instance).
-                    start_at=created if type(created) is int and p.start is not None and p.created is not None
-                    and p.start == p.created.key else bound(p.start, created, exited, replaced_by),
-                    end_at=exited if type(exited) is int and p.end is not None and p.exited is not None
-                    and p.end == p.exited.key else bound(p.end, exited, replaced_by, created),
-                    first_seen_at=first,
-                    pre_existing=p.created is None and p.previous is None,
-                    confidence=confidence,
-                    reason=reason,
-                    names_at=None if len(names) == 1 and names[0][0] is p.image and names[0][1] is p.first_seen
-                    else tuple((n, first if r is p.first_seen else keep(r) or first) for n, r in names),
-                    children=tuple(p.children),
-                    handles=tuple(p.handles),
-                    sysmon=None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
-                        p.guid, p.sysmon_created, p.sysmon_exited, p.joined,
-                        tuple(p.sysmon_events) if p.sysmon_events else ()),
-                    facts=facts,
-                )
+            # The usual reason is kept as its 4688's record id (`ProcessTable`: made when read).
+            record = p.created.record_id if p.created is not None and type(created) is int else None
+            derived = record is not None and reason == CREATED_BY_4688.format(record)
+            table.append(
+                p.computer,
+                p.pid,
+                created,
+                p.image,
+                p.command_line,
+                p.parent_pid,
+                p.parent,
+                p.user,
+                p.user_sid,
+                p.logon_id,
+                p.elevation,
+                p.integrity,
+                exited,
+                replaced_by,
+                # A bound that is its own 4688's / 4689's key is that event's position
+                # (what `bound` finds, without looking it up again: two per instance).
+                created if type(created) is int and start is not None and p.created is not None
+                and start == p.created.key else bound(start, created, exited, replaced_by),
+                exited if type(exited) is int and end is not None and p.exited is not None
+                and end == p.exited.key else bound(end, exited, replaced_by, created),
+                first,
+                p.created is None and p.previous is None,
+                confidence,
+                None if derived else reason,
+                record if derived else None,
+                None if len(names) == 1 and names[0][0] is p.image and names[0][1] is p.first_seen
+                else tuple((n, first if r is p.first_seen else keep(r) or first) for n, r in names),
+                p.children or (),
+                p.handles,
+                None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
+                    p.guid, p.sysmon_created, p.sysmon_exited, p.joined,
+                    tuple(p.sysmon_events) if p.sysmon_events else ()),
             )
-            del procs[i]
-        out.reverse()
-        return out
+        table.seal()
+        return table
 
     def _confidence(self, p: _Proc) -> tuple[str, str]:
         if p.created is not None:
             if p.created is p.sysmon_created:
                 return EXACT, f"created by Sysmon 1 record {p.created.record_id} (ProcessGuid {p.guid})"
-            return EXACT, f"created by 4688 record {p.created.record_id}"
+            return EXACT, CREATED_BY_4688.format(p.created.record_id)
         pid = pid_text(p.pid)
         if p.pid == SYSTEM_PID:
             return INFERRED, "pid 4 is System: it starts with Windows, so no 4688 is ever logged for it"
@@ -334,8 +368,6 @@ class ProcessTracker:
         return INFERRED, reason
 
 
-#: `Process(...)` of every field, without the frozen dataclass' `__init__`.
-make_process = slot_maker(Process)
 
 
 def same_process(proc: _Proc, image: str | None, first: Ref, then: Ref) -> bool:

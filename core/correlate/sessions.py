@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from core.correlate.process_table import logons
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.session_columns import NOTHING_SAID, Privileges, SessionColumns
@@ -474,7 +475,7 @@ class SessionTracker:
             user,
         )
 
-    def finish(self, facts: RefSource, processes: tuple[Process, ...] = ()) -> tuple[Session, ...]:
+    def finish(self, facts: RefSource, processes: Sequence[Process] = ()) -> tuple[Session, ...]:
         """The sessions, each with the processes started in it (`assign`); the processes
         whose logon id has no session go to `orphans`. Their events are read from `facts`.
         The working columns go: afterwards sessions are found from the frozen ones."""
@@ -499,22 +500,19 @@ class SessionTracker:
         self.settled()
         return self._frozen
 
-    def assign(self, processes: tuple[Process, ...]) -> dict[int, list[int]]:
+    def assign(self, processes: Sequence[Process]) -> dict[int, list[int]]:
         """Process indexes per session index: a process (4688 new logon id, else its subject's;
         Sysmon 1 LogonId) goes to the latest session with its logon id on its computer begun
         before it started, never to one on another computer. One begun before any session of
         its id (its logon precedes the log, or a well-known id) goes to `orphans`."""
         members: dict[int, list[int]] = {}
         orphans: dict[tuple[str, int], list[int]] = {}
-        for p in processes:
-            lid = p.logon_id
-            if not lid:
-                continue
-            seq, lo, hi = self._index.range(p.computer.casefold(), lid)
-            pos = self._index.after(seq, p.start or p.first_seen.key, lo, hi) - 1
+        for index, computer, lid, start in logons(processes):
+            seq, lo, hi = self._index.range(computer.casefold(), lid)
+            pos = self._index.after(seq, start, lo, hi) - 1
             if pos >= lo:
-                members.setdefault(seq[pos], []).append(p.index)
+                members.setdefault(seq[pos], []).append(index)
             else:
-                orphans.setdefault((p.computer, lid), []).append(p.index)
+                orphans.setdefault((computer, lid), []).append(index)
         self.orphans = {key: tuple(items) for key, items in orphans.items()}
         return members

@@ -1,0 +1,398 @@
+"""The model's process instances held in columns, each `Process` made when it is read.
+
+As frozen `Process` objects (27 slots: the object, a boxed int per index, pid and event
+position, a tuple of children and one of handle indexes with a boxed int each, a reason string
+per instance) a process instance cost ~560 bytes: ~0.29 GB at 10 million churn events (512,037
+processes), and the objects, made at the end of the scan where the scan's own instances had
+been freed, kept those pymalloc arenas from going back to the system. `ProcessTable` keeps the
+same values unboxed, like `core.correlate.handle_table.HandleTable` does for handles: one int
+slot per field and instance (event positions, pid, parent, logon id, where its children and
+handles begin; None and a value that is not a plain int of 64 bits, such as a Sysmon event's
+`Ref` or a `(ts, order)` bound, as marks, the value itself in a side dict), its texts as numbers
+of the distinct strings, every instance's children and handles one after the other in two
+arrays, and the reason of an instance created by a 4688 as that 4688's record id (the reason
+is its words around it). The int columns are kept in side files read through `mmap`
+(`core.correlate.disk_array`): page cache, not the Python heap.
+
+A `Process` is made again when read, equal field for field to the one the scan froze, so that
+every answer built from the processes (links, forest, lists, the stored tables) is unchanged; the
+last few made are remembered (`RECENT`: the forest's sort and the writers read a process many
+times over).
+"""
+
+from __future__ import annotations
+
+import weakref
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from core.correlate.columns import Index
+from core.correlate.disk_array import DiskArray, keep_paged
+from core.correlate.process_instance import CREATED_BY_4688, Bound, Held, Process, SysmonView, make_process
+
+if TYPE_CHECKING:
+    from core.correlate.evidence import Ref
+    from core.correlate.refcolumn import RefSource
+
+_K = TypeVar("_K")
+
+#: Processes made from the columns and remembered for the next read of the same index.
+RECENT = 1 << 12
+#: The live map (`ProcessTable._live`) is swept of instances no longer held from this size on.
+LIVE_MIN = 1 << 14
+#: `said` answers remembered (an instance's events follow each other closely).
+SAID_KEPT = 1 << 14
+#: Instances appended to the side files at once (kept on the heap until then).
+BATCH = 1 << 12
+
+#: The int slots of an instance's row, in order.
+_INTS = ("pid", "created_at", "parent_pid", "parent", "logon_id", "exited_at", "replaced_by_at", "start_at",
+         "end_at", "first_seen_at", "flags", "children", "handles", "reason_record")
+_FIELDS = len(_INTS)
+#: The text slots of an instance's row (numbers in `ProcessTable._texts`), in order.
+_TEXTS = ("computer", "image", "command_line", "user", "user_sid", "elevation", "integrity", "confidence")
+#: A slot's marks: None, and a value kept aside (`ProcessTable._aside`).
+_NONE = -(1 << 63)
+_ASIDE = _NONE + 1
+#: `flags` bits.
+_PRE_EXISTING = 1
+#: A slot's value as read: None for its mark.
+_FROM_SLOT: dict[int, int | None] = {_NONE: None}
+#: Where the next row's children and handles begin, from a row's start.
+_NEXT_CHILDREN = _FIELDS + _INTS.index("children")
+_NEXT_HANDLES = _FIELDS + _INTS.index("handles")
+_N_TEXTS = len(_TEXTS)
+_REASON_RECORD = _INTS.index("reason_record")
+_CONFIDENCE = _TEXTS.index("confidence")
+#: `CREATED_BY_4688` before its record id.
+_CREATED = CREATED_BY_4688.removesuffix("{}")
+#: The columns (`ProcessTable._disks`) and their typecodes.
+_COLUMNS = (("ints", "q"), ("texts", "i"), ("children", "q"), ("handles", "q"))
+
+
+class ProcessTable(Sequence[Process]):
+    """Every process instance of a model, by index, held in columns (see the module doc)."""
+
+    def __init__(self, facts: RefSource, directory: str | None = None) -> None:
+        self.facts = facts
+        self._texts: Index[str | None] = Index()
+        #: The distinct texts by number + 1 (None first: `Index` numbers it -1), for reads.
+        self._text_of: list[str | None] = [None]
+        self._disks = {name: DiskArray(code, directory) for name, code in _COLUMNS}
+        self._pending = {name: array(code) for name, code in _COLUMNS}
+        self._ints: memoryview[int] | array[int] = array("q")
+        self._text: memoryview[int] | array[int] = array("i")
+        self._children: memoryview[int] | array[int] = array("q")
+        self._handles: memoryview[int] | array[int] = array("q")
+        self._n = 0
+        self._n_children = 0
+        self._n_handles = 0
+        #: Values not held in their slot, by (instance, slot).
+        self._aside: dict[tuple[int, int], Any] = {}
+        #: Reasons not made from a 4688's record id; every name of an ambiguous instance;
+        #: Sysmon's view of an instance.
+        self._reasons: dict[int, str] = {}
+        self._names: dict[int, tuple[tuple[str, Ref | int], ...]] = {}
+        self._sysmon: dict[int, SysmonView] = {}
+        self._recent: dict[int, Process] = {}
+        #: The `Process` made of each instance while something holds it (the lists of the
+        #: views keep thousands: each holds the same one, not one made per read).
+        self._live: dict[int, weakref.ref[Process]] = {}
+        self._live_bound = LIVE_MIN
+        self._said: dict[int, tuple[str, str]] = {}
+
+    def append(self, computer: str, pid: int, created_at: Held, image: str | None, command_line: str | None,
+               parent_pid: int | None, parent: int | None, user: str | None, user_sid: str | None,
+               logon_id: int | None, elevation: str | None, integrity: str | None, exited_at: Held,
+               replaced_by_at: Held, start_at: Bound, end_at: Bound, first_seen_at: Ref | int, pre_existing: bool,
+               confidence: str, reason: str | None, reason_record: int | None,
+               names_at: tuple[tuple[str, Ref | int], ...] | None, children: Sequence[int], handles: Sequence[int],
+               sysmon: SysmonView | None) -> None:
+        """Add the next instance (its index is the table's length), in `Process`'s field order;
+        `reason` None is `CREATED_BY_4688` of `reason_record` (which is kept only then)."""
+        index = self._n
+        if reason is not None:
+            reason_record = None
+        ints: list[Any] = [pid, created_at, parent_pid, parent, logon_id, exited_at, replaced_by_at, start_at, end_at,
+                first_seen_at, _PRE_EXISTING if pre_existing else 0, self._n_children, self._n_handles,
+                reason_record]
+        for slot, value in enumerate(ints):
+            if value is None:
+                ints[slot] = _NONE
+            elif type(value) is not int or not _ASIDE < value < (1 << 63):
+                self._aside[(index, slot)] = value  # a Ref, a bound, a value too big: exactly, aside
+                ints[slot] = _ASIDE
+        pending = self._pending
+        pending["ints"].extend(ints)
+        texts = self._texts
+        pending["texts"].extend((texts[computer] + 1, texts[image] + 1, texts[command_line] + 1, texts[user] + 1,
+                                 texts[user_sid] + 1, texts[elevation] + 1, texts[integrity] + 1,
+                                 texts[confidence] + 1))
+        if children:
+            pending["children"].extend(children)
+            self._n_children += len(children)
+        if handles:
+            pending["handles"].extend(handles)
+            self._n_handles += len(handles)
+        if reason is not None:
+            self._reasons[index] = reason
+        if names_at is not None:
+            self._names[index] = names_at
+        if sysmon is not None:
+            self._sysmon[index] = sysmon
+        self._n += 1
+        if len(pending["texts"]) >= BATCH * len(_TEXTS):
+            self.seal()
+
+    def seal(self) -> None:
+        """Write the pending rows to the side files and read the columns from there (the model
+        calls it once the table is filled: the first read would, from whichever thread)."""
+        for name, disk in self._disks.items():
+            disk.extend(self._pending[name])
+            self._pending[name] = array(disk.typecode)
+        self._ints, self._text = self._disks["ints"].view, self._disks["texts"].view
+        self._children, self._handles = self._disks["children"].view, self._disks["handles"].view
+        keep_paged(*self._disks.values())
+
+    def release(self) -> None:
+        """Unmap the pages of the columns read so far (`DiskArray.release`)."""
+        for disk in self._disks.values():
+            disk.release()
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, index: int) -> Process: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Process, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Process | tuple[Process, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        made = self._recent.get(index)
+        if made is not None:
+            return made
+        if self._pending["texts"]:
+            self.seal()
+        if index < 0:
+            index += self._n
+        if not 0 <= index < self._n:
+            raise IndexError("process index out of range")
+        live = self._live.get(index)
+        made = live() if live is not None else None
+        if made is None:  # none alive: made now, and found again while someone holds it
+            made = self._make(index)
+            if len(self._live) >= self._live_bound:
+                self._sweep()
+            self._live[index] = weakref.ref(made)
+        recent = self._recent
+        if len(recent) >= RECENT:
+            recent.clear()
+        recent[index] = made
+        return made
+
+    def _sweep(self) -> None:
+        """Forget the instances no longer held (the live map stays within twice those held)."""
+        self._live = {i: ref for i, ref in self._live.items() if ref() is not None}
+        self._live_bound = max(LIVE_MIN, 2 * len(self._live))
+
+    def _make(self, i: int) -> Process:
+        at = i * _FIELDS
+        ints = self._ints
+        row: list[Any] = ints[at:at + _FIELDS].tolist()
+        if _NONE in row:
+            row = list(map(_FROM_SLOT.get, row, row))
+        if _ASIDE in row:
+            row = [self._aside[(i, slot)] if v == _ASIDE else v for slot, v in enumerate(row)]
+        (pid, created_at, parent_pid, parent, logon_id, exited_at, replaced_by_at, start_at, end_at, first_seen_at,
+         flags, children_at, handles_at, reason_record) = row
+        if i + 1 < self._n:
+            children_end, handles_end = ints[at + _NEXT_CHILDREN], ints[at + _NEXT_HANDLES]
+        else:
+            children_end, handles_end = self._n_children, self._n_handles
+        texts = self._text_of
+        if len(texts) <= len(self._texts.distinct):
+            texts.extend(self._texts.distinct[len(texts) - 1:])
+        computer, image, command_line, user, user_sid, elevation, integrity, confidence = map(
+            texts.__getitem__, self._text[i * _N_TEXTS:(i + 1) * _N_TEXTS].tolist())
+        reason = self._reasons.get(i) if reason_record is None else _CREATED + str(reason_record)
+        return make_process(
+            i, computer, pid, created_at, image, command_line, parent_pid, parent, user, user_sid, logon_id,
+            elevation, integrity, exited_at, replaced_by_at, start_at, end_at, first_seen_at,
+            flags == _PRE_EXISTING, confidence, reason, self._names.get(i),
+            tuple(self._children[children_at:children_end].tolist()) if children_end > children_at else (),
+            tuple(self._handles[handles_at:handles_end].tolist()) if handles_end > handles_at else (),
+            self._sysmon.get(i), self.facts,
+        )
+
+    def said(self, i: int) -> tuple[str, str]:
+        """(confidence, reason) of instance `i`, read from its slots: what each of its links says
+        (the tables' writer asks it for every model event: no `Process` made)."""
+        said = self._said.get(i)
+        if said is not None:
+            return said
+        self._sealed()
+        if not 0 <= i < self._n:
+            raise IndexError("process index out of range")
+        record = self._ints[i * _FIELDS + _REASON_RECORD]
+        if record == _ASIDE:
+            record = self._aside[(i, _REASON_RECORD)]
+        reason = self._reasons[i] if record == _NONE else _CREATED + str(record)
+        texts = self._text_of
+        if len(texts) <= len(self._texts.distinct):
+            texts.extend(self._texts.distinct[len(texts) - 1:])
+        confidence = texts[self._text[i * _N_TEXTS + _CONFIDENCE]]
+        assert confidence is not None
+        if len(self._said) >= SAID_KEPT:
+            self._said.clear()
+        said = self._said[i] = confidence, reason
+        return said
+
+    def column(self, name: str) -> list[Any]:
+        """The field `name` (an int or text field of `Process`, or `names_at`) of every instance, in index
+        order, read from its slots in one pass: no `Process` made (the forest's order reads
+        three fields of every instance)."""
+        self._sealed()
+        if name in _TEXTS:
+            texts = self._text_of
+            if len(texts) <= len(self._texts.distinct):
+                texts.extend(self._texts.distinct[len(texts) - 1:])
+            return list(map(texts.__getitem__, self._text[_TEXTS.index(name)::_N_TEXTS].tolist()))
+        if name == "names_at":
+            return list(map(self._names.get, range(self._n)))
+        slot = _INTS.index(name)
+        return self._decoded(slot, self._ints[slot::_FIELDS].tolist(), range(self._n))
+
+    def values(self, name: str, indexes: Sequence[int]) -> list[Any]:
+        """The int field `name` of the instances `indexes`, read from their slots (none made)."""
+        self._sealed()
+        slot, ints = _INTS.index(name), self._ints
+        return self._decoded(slot, [ints[i * _FIELDS + slot] for i in indexes], indexes)
+
+    def _decoded(self, slot: int, values: list[Any], indexes: Sequence[int]) -> list[Any]:
+        """`values` read from `slot` of the instances `indexes`, their marks read."""
+        if _NONE in values:
+            values = list(map(_FROM_SLOT.get, values, values))
+        if _ASIDE in values:
+            values = [self._aside[(i, slot)] if v == _ASIDE else v for i, v in zip(indexes, values, strict=True)]
+        return values
+
+    def counts(self, name: str) -> list[int]:
+        """How many `children` or `handles` (`name`) each instance has, in index order."""
+        self._sealed()
+        starts = self._ints[_INTS.index(name)::_FIELDS].tolist()
+        starts.append(self._n_children if name == "children" else self._n_handles)
+        return [b - a for a, b in pairwise(starts)]
+
+    def start_keys(self) -> list[tuple[int, int]]:
+        """`core.correlate.tree.start_key` of every instance, in index order (its creation's
+        key, else its first event's), the positions' keys read in one pass."""
+        return self.keys([c if c is not None else f
+                          for c, f in zip(self.column("created_at"), self.column("first_seen_at"), strict=True)])
+
+    def keys(self, held: list[Any]) -> list[Any]:
+        """The `(ts, order)` key of each of `held` (event positions read from the facts table in
+        one pass, a `Ref`'s own key, a bound itself; None stays None)."""
+        facts: Any = self.facts
+        at = [n for n, h in enumerate(held) if type(h) is int]
+        keys = facts.keys([held[n] for n in at]) if hasattr(facts, "keys") else [facts.key(held[n]) for n in at]
+        out: list[Any] = [h if h is None or type(h) is int or type(h) is tuple else h.key for h in held]
+        for n, key in zip(at, keys, strict=True):
+            out[n] = key
+        return out
+
+    def _sealed(self) -> None:
+        if self._pending["texts"]:
+            self.seal()
+
+    def __iter__(self) -> Iterator[Process]:
+        if self._pending["texts"]:
+            self.seal()
+        return map(self._make, range(self._n))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (ProcessTable, tuple, list)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"ProcessTable({len(self)} processes)"
+
+
+class ProcessLists(Mapping[_K, list[Process]]):
+    """Lists of processes by key, each made from its indexes when read (`Session.processes`
+    per session: made all at once, every instance in a session was made and held)."""
+
+    def __init__(self, processes: Sequence[Process], indexes: dict[_K, Sequence[int]]) -> None:
+        self._processes = processes
+        self._indexes = indexes
+
+    def __getitem__(self, key: _K) -> list[Process]:
+        processes = self._processes
+        return [processes[i] for i in self._indexes[key]]
+
+    def __iter__(self) -> Iterator[_K]:
+        return iter(self._indexes)
+
+    def __len__(self) -> int:
+        return len(self._indexes)
+
+
+class ProcessesAt(Sequence[Process]):
+    """The processes at `indexes`, each made when read (a Sessions row's processes: made all at
+    once, the rows of a busy log held every instance in them as an object)."""
+
+    __slots__ = ("_indexes", "_processes")
+
+    def __init__(self, processes: Sequence[Process], indexes: Sequence[int]) -> None:
+        self._processes = processes
+        self._indexes = indexes
+
+    def __len__(self) -> int:
+        return len(self._indexes)
+
+    @overload
+    def __getitem__(self, index: int) -> Process: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ProcessesAt: ...
+
+    def __getitem__(self, index: int | slice) -> Process | ProcessesAt:
+        if isinstance(index, slice):
+            return ProcessesAt(self._processes, self._indexes[index])
+        return self._processes[self._indexes[index]]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"ProcessesAt({list(self._indexes)!r})"
+
+
+def logons(processes: Sequence[Process]) -> Iterator[tuple[int, str, int, tuple[int, int]]]:
+    """(index, computer, logon id, start or first event's key) of each process with a logon id
+    (what `SessionTracker.assign` reads), from the columns of a `ProcessTable` (none made)."""
+    if not isinstance(processes, ProcessTable):
+        for p in processes:
+            if p.logon_id:
+                yield p.index, p.computer, p.logon_id, p.start or p.first_seen.key
+        return
+    lids = processes.column("logon_id")
+    indexes = [i for i, lid in enumerate(lids) if lid]
+    computers = processes.column("computer")
+    starts = processes.keys(processes.values("start_at", indexes))
+    firsts = processes.keys(processes.values("first_seen_at", indexes))
+    for n, i in enumerate(indexes):
+        yield i, computers[i], lids[i], starts[n] or firsts[n]

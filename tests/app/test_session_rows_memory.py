@@ -1,0 +1,44 @@
+"""The Sessions list's rows hold no process object (issue 18): the model's processes are columns
+(`ProcessTable`) whose `Process` is made when read, so a row keeping a tuple of its session's
+processes kept every instance in a listed session as an object (35 MB at a million churn
+events); each row reads them when shown (`ProcessesAt`), the same processes in the same order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.churn import build_churn_store
+from core.correlate.model import CorrelationModel, model_from_store
+from core.correlate.process_table import ProcessTable
+from core.correlate.processes import Process
+from core.store.store import Store
+from tests.correlate.heap import deep_size
+from tui.session_detail import processes_node
+from tui.sessions import session_rows
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> CorrelationModel:
+    db: Path = tmp_path_factory.mktemp("churn") / "churn.sqlite"
+    build_churn_store(db, 20_000, seed=7)
+    with Store(db, readonly=True) as store:
+        return model_from_store(store)
+
+
+def test_session_rows_hold_no_process_object(model: CorrelationModel) -> None:
+    rows = [row for row in session_rows(model, 20_000) if row.session is not None]
+    assert len(rows) > 50 and sum(len(row.processes) for row in rows) > 500
+    if isinstance(model.processes, ProcessTable):
+        model.processes._recent.clear()  # the last few made, remembered: not what the rows hold
+    shared: set[int] = set()
+    deep_size(model, shared)
+    assert deep_size(rows, shared, Process)[1] == 0
+    for row in rows:
+        assert row.session is not None
+        expected = [model.processes[i] for i in row.session.processes]
+        assert list(row.processes) == expected and row.processes == tuple(expected)
+        assert list(row.processes[1:3]) == expected[1:3] and len(row.processes) == len(expected)
+    busy = max(rows, key=lambda row: len(row.processes))
+    assert processes_node(busy.processes) == processes_node(tuple(busy.processes))

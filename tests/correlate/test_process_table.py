@@ -1,0 +1,169 @@
+"""The model's process instances in columns (issue 18, 10M events): no object per instance is
+kept, ~140 bytes of heap each instead of ~630, and each `Process` read back is the one the
+scan froze as an object (every field, on a churn log whose pids are reused)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.churn import build_churn_store
+from core.correlate.forest import LazyForest
+from core.correlate.model import CorrelationModel, model_from_store
+from core.correlate.process_instance import CREATED_BY_4688, Process, SysmonView
+from core.correlate.process_table import LIVE_MIN, RECENT, ProcessTable
+from core.correlate.processes import ProcessTracker, Ref, make_process
+from core.store.store import Store
+from tests.correlate.heap import deep_size
+
+EVENTS = 20_000
+
+
+class ObjectTable(list[Process]):
+    """The processes as frozen objects, as the model held them before `ProcessTable`."""
+
+    def __init__(self, facts: Any, directory: str | None = None) -> None:
+        super().__init__()
+        self.facts = facts
+
+    def append(self, *fields: Any) -> None:  # type: ignore[override]
+        (computer, pid, created_at, image, command_line, parent_pid, parent, user, user_sid, logon_id, elevation,
+         integrity, exited_at, replaced_by_at, start_at, end_at, first_seen_at, pre_existing, confidence, reason,
+         record, names_at, children, handles, sysmon) = fields
+        super().append(make_process(
+            len(self), computer, pid, created_at, image, command_line, parent_pid, parent, user, user_sid,
+            logon_id, elevation, integrity, exited_at, replaced_by_at, start_at, end_at, first_seen_at,
+            pre_existing, confidence, CREATED_BY_4688.format(record) if reason is None else reason, names_at,
+            tuple(children), tuple(handles), sysmon, self.facts))
+
+    def seal(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def churn_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("churn") / "churn.sqlite"
+    build_churn_store(db, EVENTS, seed=7)
+    return db
+
+
+def _model(db: Path) -> CorrelationModel:
+    with Store(db, readonly=True) as store:
+        return model_from_store(store)
+
+
+def test_the_model_keeps_no_object_per_process(churn_db: Path) -> None:
+    model = _model(churn_db)
+    procs = model.processes
+    assert len(procs) > 500
+    shared: set[int] = set()
+    deep_size(model._facts, shared)
+    size, held = deep_size(procs, shared, Process)
+    assert held <= RECENT  # no object per instance: only the last few read are remembered
+    if isinstance(procs, ProcessTable):
+        size -= deep_size(procs._recent, set(shared))[0]  # that bounded window, not per instance
+    assert size / len(procs) < 200, size / len(procs)  # 137 here; 634 as `Process` objects
+
+
+def test_each_process_reads_as_the_object_the_scan_froze(churn_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _model(churn_db)
+    frozen = ProcessTracker.finish  # the model frozen as objects instead, everything else alike
+    monkeypatch.setattr(ProcessTracker, "finish", lambda self, facts, _: frozen(self, facts, ObjectTable(facts)))
+    objects = _model(churn_db)
+    assert isinstance(objects.processes, ObjectTable)
+    table = model.processes
+    assert len(table) == len(objects.processes)
+    for made, frozen in zip(table, objects.processes, strict=True):
+        assert made == frozen and made.reason == frozen.reason and made.children == frozen.children
+    assert [table[i] for i in range(len(table) - 1, -1, -3)] == list(objects.processes[::-3])
+    assert table == objects.processes and table[-1] == objects.processes[-1]
+    # Pids reused, inferred and exited instances, children and handles: the answers read them.
+    assert {p.confidence for p in table} >= {"exact", "inferred"}
+    assert len({(p.computer, p.pid) for p in table}) < len(table) - 10 and sum(bool(p.handles) for p in table) > 100
+    assert sum(p.exited_at is not None for p in table) > 100 and sum(bool(p.children) for p in table) > 10
+    assert sum(p.reason.startswith("created by 4688 record ") for p in table) > 100
+    for p, q in zip(table, objects.processes, strict=True):
+        assert (p.created, p.exited, p.start, p.end, p.names, p.label) == (q.created, q.exited, q.start, q.end,
+                                                                            q.names, q.label)
+    assert model.process_forest(table[0].computer) == objects.process_forest(table[0].computer)
+    assert model.session_processes() == objects.session_processes()
+    # The forest's order, read from the columns, is the one read from the objects.
+    lazy, eager = LazyForest(model), LazyForest(objects)
+    assert lazy.hosts() == eager.hosts() and len(lazy.hosts()) == 3
+    assert (lazy._first, lazy._next, lazy.measure()) == (eager._first, eager._next, eager.measure())
+    assert isinstance(table, ProcessTable)
+    assert table.counts("children") == [len(p.children) for p in objects.processes]
+    assert [table.said(i) for i in range(len(table))] == [(p.confidence, p.reason) for p in objects.processes]
+    for name in ("computer", "parent", "logon_id", "image", "exited_at"):
+        assert table.column(name) == [getattr(p, name) for p in objects.processes]
+
+
+def test_any_value_reads_back_exactly(tmp_path: Path) -> None:
+    """Values a slot cannot hold (None, a Sysmon event's `Ref`, a `(ts, order)` bound, ints past
+    64 bits or equal to the marks) are kept aside and read back as they were."""
+    ref = Ref(7, 70, 1, 1000, 5, -1)
+    sysmon = SysmonView("{guid}", ref, None, "joined", (ref,))
+    rows: list[tuple[Any, ...]] = [
+        ("PC", 4, None, None, None, None, None, None, None, None, None, None, None, None, None, None, 3, True,
+         "inferred", "pid 4 is System", None, None, (), (), None),
+        ("pc", (1 << 64) - 1, ref, "C:\\a.exe", "a b", -(1 << 63), 0, "U", "S-1", (1 << 63) + 5, "%%1936",
+         "High", 12, -(1 << 63) + 1, (1000, 5), (-(1 << 62), 0), ref, False, "exact", None, 70,
+         (("a.exe", ref), ("b.exe", 12)), [0], [1, 2, 3], sysmon),
+        ("PC", 8, 2, "x", None, 4, None, None, None, 0x3e7, None, None, None, 9, 2, 9, 2, False, "ambiguous",
+         "several names", 5, None, [], [4], None),
+    ]
+    table = ProcessTable(_Facts(), str(tmp_path))
+    expected: list[Process] = []
+    for i, row in enumerate(rows):
+        table.append(*row)
+        (computer, pid, created_at, image, command_line, parent_pid, parent, user, user_sid, logon_id, elevation,
+         integrity, exited_at, replaced_by_at, start_at, end_at, first_seen_at, pre_existing, confidence, reason,
+         record, names_at, children, handles, sysmon_view) = row
+        expected.append(make_process(
+            i, computer, pid, created_at, image, command_line, parent_pid, parent, user, user_sid, logon_id,
+            elevation, integrity, exited_at, replaced_by_at, start_at, end_at, first_seen_at, pre_existing,
+            confidence, CREATED_BY_4688.format(record) if reason is None else reason, names_at, tuple(children),
+            tuple(handles), sysmon_view, table.facts))
+    table.seal()
+    assert list(table) == expected and [table[i] for i in (2, 0, 1, -1)] == [expected[i] for i in (2, 0, 1, -1)]
+    for made, want in zip(table, expected, strict=True):
+        for name in Process.__slots__:
+            assert type(getattr(made, name)) is type(getattr(want, name)), name
+    assert table[1].reason == "created by 4688 record 70" and table[1].pre_existing is False
+    with pytest.raises(IndexError):
+        table[3]
+
+
+class _Facts:
+    """A facts table of no events (the rows above hold positions it is never asked for)."""
+
+    def ref(self, pos: int) -> Ref:
+        raise AssertionError(pos)
+
+    def key(self, pos: int) -> tuple[int, int]:
+        raise AssertionError(pos)
+
+    def store_id(self, pos: int) -> int:
+        raise AssertionError(pos)
+
+
+def test_a_process_held_is_the_one_read_again(churn_db: Path) -> None:
+    """Every holder shares the one `Process` of an instance alive (as they shared the frozen
+    object): the lists of the views keep thousands, one made per read would hold each many times."""
+    table = _model(churn_db).processes
+    assert isinstance(table, ProcessTable)
+    held = [table[i] for i in range(0, len(table), 2)]
+    table._recent.clear()  # past the window of the last few made
+    assert all(table[i] is p for i, p in zip(range(0, len(table), 2), held, strict=True))
+    del held
+    table._recent.clear()
+    for _ in range(40):  # bounded: what nobody holds is swept from the live map
+        for i in range(len(table)):
+            table[i]
+        table._recent.clear()
+    assert len(table._live) <= max(LIVE_MIN, 2 * len(table))
