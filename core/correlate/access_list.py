@@ -192,19 +192,30 @@ class AccessList(Sequence[AccessGroup]):
         heapq.heappush(self._heap, (-self._g_risk[g], key[0], target.casefold(), 1, self._g_first[g], g,
                                     self._g_version[g]))
 
-    def _sweep(self, b: int) -> None:
-        """Name the targets of bucket `b`'s 4656s and file them in their groups."""
+    def _alive_in(self, b: int) -> list[list[int]]:
+        """`targets_named`'s sweep of bucket `b`: the instances alive at each of its 4656s (the
+        costly part of `_sweep`, seconds for a big bucket at ten million events; it reads the
+        model only, so `total` runs it without the lock, and the lines drawn do not wait)."""
+        lone, first = self._lone, len(self._sysmon)
+        computer, image = self._b_key[b]
+        return image_index(self._model).first_alive(computer, image,
+                                                    [lone[row - first].ref.key for row in self._b_rows[b]],
+                                                    _LISTED + 1)
+
+    def _sweep(self, b: int, found: list[list[int]] | None = None) -> None:
+        """Name the targets of bucket `b`'s 4656s (`found`: `_alive_in(b)` if worked out already)
+        and file them in their groups."""
         if self._b_swept[b]:
             return
         self._b_swept[b] = True
         model, lone, first = self._model, self._lone, len(self._sysmon)
-        computer, image = self._b_key[b]
+        computer, _image = self._b_key[b]
         rows = self._b_rows[b]
         parts = self._parts
-        # `targets_named`'s sweep, each answer's reason (labels of the instances alive) made
-        # when its line is: most lines are never drawn.
-        found = image_index(model).first_alive(computer, image, [lone[row - first].ref.key for row in rows],
-                                               _LISTED + 1)
+        # Each answer's reason (labels of the instances alive) made when its line is: most
+        # lines are never drawn.
+        if found is None:
+            found = self._alive_in(b)
         shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # 4656s close in time see the same ones alive
         processes = model.processes
         for row, alive in zip(rows, found, strict=True):
@@ -354,12 +365,16 @@ class AccessList(Sequence[AccessGroup]):
 
     def total(self) -> int:
         """How many accesses the list holds (sweeps the buckets where a source may be its target,
-        one at a time: the lines drawn meanwhile wait for one bucket at most)."""
+        one at a time, the instances alive looked up without the lock: a line drawn meanwhile
+        waits for one bucket's filing at most)."""
         while True:
             with self._lock:
                 if not self._b_selves:
                     return self._sysmon_rows + len(self._lone) - self._selves
-                self._sweep(min(self._b_selves))
+                b = min(self._b_selves)
+            found = self._alive_in(b)  # (a line drawn meanwhile may sweep it first: then unused)
+            with self._lock:
+                self._sweep(b, found)
 
     def line_count(self, limit: int) -> int:
         """How many lines the list's first `limit` make: `limit` at once when the accesses that

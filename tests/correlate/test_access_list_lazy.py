@@ -86,3 +86,39 @@ def test_the_first_lines_are_those_of_the_whole_list_ranked_at_once(model: Corre
     counted = _screen().count_later(screen_model) if total is None else total
     assert counted == AccessList(model).total() == sum(1 for kind, _ in whole if kind == "access")
     assert [g.target for g in AccessList(model)] == [g.target for g in screen_model.process_accesses()]
+
+
+def test_a_line_drawn_while_the_count_sweeps_a_bucket_does_not_wait_for_its_look_up(
+        model: CorrelationModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    # At ten million events one bucket's look-up took seconds, and the screen drawing a line
+    # waited for it: a 4.8 s frozen UI while the status line was being counted.
+    import threading
+
+    from core.correlate.access_list import AccessList
+
+    listing = AccessList(model)
+    first = listing.item(0)  # the first screen laid out, as the view does before it counts
+    entered, release = threading.Event(), threading.Event()
+    real_first_alive = ImageIndex.first_alive
+
+    def slow(self: ImageIndex, computer: str, image: str, ats: list[tuple[int, int]], limit: int) -> Any:
+        if threading.current_thread() is counter:
+            entered.set()
+            release.wait(10)
+        return real_first_alive(self, computer, image, ats, limit)
+
+    monkeypatch.setattr(ImageIndex, "first_alive", slow)
+    totals: list[int] = []
+    counter = threading.Thread(target=lambda: totals.append(listing.total()))
+    counter.start()
+    try:
+        assert entered.wait(10)  # the count is in a bucket's look-up
+        drawn: list[object] = []
+        drawer = threading.Thread(target=lambda: drawn.append(listing.item(0)))
+        drawer.start()
+        drawer.join(2)
+        assert drawn == [first]  # drawn at once, not after the look-up
+    finally:
+        release.set()
+        counter.join(30)
+    assert totals == [AccessList(model).total()]
