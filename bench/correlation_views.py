@@ -20,7 +20,10 @@ stall, and the process's peak RSS; where the code has them, the time spent build
 and writing the tables. Per run: its wall and CPU time, the load average before and after (the
 machine is shared), its peak RSS as polled from /proc; a run whose RSS passes `--rss-limit-mb` is
 killed and the output says how far it got. Then the model's sizes (instances as built, rows of
-the correlation tables) and the store's size. Read figures as comparisons within one run.
+the correlation tables) and the store's size. `--stall-dump FILE` appends every thread's
+stack to FILE whenever the UI's beat stops for STALL_S (how the Process access freeze of
+2026-12-04 was found: a line drawn waiting for a lock a worker held). Read figures as
+comparisons within one run.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from bench.table import build_store  # noqa: E402
 from core.store import schema  # noqa: E402
 
 VIEWS = view_ready.VIEWS
+#: With `--stall-dump`: a UI beat missing this long dumps every thread's stack.
+STALL_S = 0.8
 #: The correlation tables counted after the runs (absent when the code writes none).
 TABLES = ("corr_process", "corr_handle", "corr_session", "corr_link", "corr_node", "corr_row")
 
@@ -101,7 +106,10 @@ def _timers() -> dict[str, float]:
     return spent
 
 
-async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 600) -> dict[str, Any]:
+async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 600,
+               stall_dump: Path | None = None) -> dict[str, Any]:
+    import faulthandler
+
     from textual.widgets import Static
 
     from tui.app import EvtxApp
@@ -118,7 +126,11 @@ async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 60
     started = time.perf_counter()
     results: dict[str, Any] = {}
 
+    dump = stall_dump.open("a") if stall_dump is not None else None
+
     def beat() -> None:
+        if dump is not None:  # every thread's stack, by faulthandler's C thread, if the UI stops
+            faulthandler.dump_traceback_later(STALL_S, repeat=True, file=dump)
         now = time.perf_counter()
         gaps.append(now - last[0])
         last[0] = now
@@ -179,6 +191,8 @@ async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 60
             results["tables_written_s_after_first_view"] = round(time.perf_counter() - first_asked, 1)
         while not app.workspace.findings_ready and time.perf_counter() - started < timeout:
             await asyncio.sleep(0.05)  # the findings too (a child's CPU counts once it has ended)
+        if dump is not None:  # the beat stops with the app: no dumps of its teardown
+            faulthandler.cancel_dump_traceback_later()
     results.update(spent)
     results["cpu_children_s"] = round(_cpu(children=True) - _cpu(), 1)
     results["peak_rss_mb"] = round(_rss_mb(), 1)
@@ -296,11 +310,13 @@ def main() -> int:
     parser.add_argument("--view-timeout", type=float, default=600, help="give up on a view after this many s")
     parser.add_argument("--keep-db", action="store_true", help="use --db as it is (e.g. a store that already "
                         "has its tables, for `--phases reopen`) instead of a fresh copy of the base store")
+    parser.add_argument("--stall-dump", type=Path, default=None, help="append every thread's stack to this file "
+                        f"whenever the UI stops for {STALL_S} s (faulthandler's watchdog: it needs no GIL)")
     parser.add_argument("--phase", choices=("first", "reopen"), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase is not None:
         skip = frozenset(v for v in args.skip_views.split(",") if v)
-        print(json.dumps(asyncio.run(_run(args.db, skip, args.view_timeout))))
+        print(json.dumps(asyncio.run(_run(args.db, skip, args.view_timeout, args.stall_dump))))
         return 0
     t_start = time.perf_counter()
     if args.keep_db and (args.db is None or not args.db.exists()):
@@ -319,7 +335,8 @@ def main() -> int:
         for phase in args.phases.split(","):
             print(f"{time.strftime('%H:%M:%S')} {phase} run ...", file=sys.stderr, flush=True)
             out[phase] = _phase(phase, db, args.rss_limit_mb,
-                                ["--skip-views", args.skip_views, "--view-timeout", str(args.view_timeout)])
+                                ["--skip-views", args.skip_views, "--view-timeout", str(args.view_timeout),
+                                 *(["--stall-dump", str(args.stall_dump.resolve())] if args.stall_dump else [])])
             if "failed" in out[phase]:
                 break
         out["tables"] = _table_rows(db)
