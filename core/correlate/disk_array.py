@@ -207,3 +207,27 @@ def keep_paged(*disks: DiskArray) -> None:
     safe: a release of the map it replaces does nothing)."""
     for disk in disks:
         PAGER.keep(disk)
+
+
+class DiskColumns:
+    """Named `DiskArray`s filled a batch at a time, as the instance tables (`HandleTable`,
+    `ProcessTable`) fill theirs: rows are appended to `pending`, and `seal` writes them out and
+    gives the columns' views to read."""
+
+    def __init__(self, columns: tuple[tuple[str, str], ...], directory: str | None) -> None:
+        self.disks = {name: DiskArray(code, directory) for name, code in columns}
+        #: What is appended to each column and not written yet.
+        self.pending = {name: array(code) for name, code in columns}
+
+    def seal(self) -> dict[str, memoryview[int] | array[int]]:
+        """Write the pending values and give each column's view (the pager gives their pages back)."""
+        for name, disk in self.disks.items():
+            disk.extend(self.pending[name])
+            self.pending[name] = array(disk.typecode)
+        keep_paged(*self.disks.values())
+        return {name: disk.view for name, disk in self.disks.items()}
+
+    def release(self) -> None:
+        """Unmap the pages of the columns read so far (`DiskArray.release`)."""
+        for disk in self.disks.values():
+            disk.release()

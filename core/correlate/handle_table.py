@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, overload
 
 from core.correlate.columns import Index
-from core.correlate.disk_array import DiskArray, keep_paged
+from core.correlate.disk_array import DiskColumns
 from core.correlate.handles import Handle, make_handle
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ RECENT = 1 << 12
 BATCH = 1 << 12
 
 
-#: The int columns (`HandleTable._disks`) and their typecodes.
+#: The int columns (`HandleTable._columns`) and their typecodes.
 _COLUMNS = (("computer", "i"), ("ints", "q"), ("accesses", "q"), ("starts", "q"))
 
 
@@ -49,8 +49,8 @@ class HandleTable(Sequence[Handle]):
         self.facts = facts
         self._computers: Index[str] = Index()
         #: The int columns' side files, and what is appended to each and not written yet.
-        self._disks = {name: DiskArray(code, directory) for name, code in _COLUMNS}
-        self._pending = {name: array(code) for name, code in _COLUMNS}
+        self._columns = DiskColumns(_COLUMNS, directory)
+        self._pending = self._columns.pending
         #: The views of the columns read (`seal`); `_computer` indexes `_computers.distinct`.
         self._computer: memoryview[int] | array[int] = array("i")
         #: pid, value, process, opened, duplicated by, source (-1: none), closed, first seen: a row each.
@@ -111,17 +111,13 @@ class HandleTable(Sequence[Handle]):
     def seal(self) -> None:
         """Write the pending rows to the side files and read the columns from there (the model
         calls it once the table is filled: the first read would, from whichever thread)."""
-        for name, disk in self._disks.items():
-            disk.extend(self._pending[name])
-            self._pending[name] = array(disk.typecode)
-        self._computer, self._ints = self._disks["computer"].view, self._disks["ints"].view
-        self._accesses, self._starts = self._disks["accesses"].view, self._disks["starts"].view
-        keep_paged(*self._disks.values())
+        views = self._columns.seal()
+        self._computer, self._ints = views["computer"], views["ints"]
+        self._accesses, self._starts = views["accesses"], views["starts"]
 
     def release(self) -> None:
         """Unmap the pages of the columns read so far (`DiskArray.release`)."""
-        for disk in self._disks.values():
-            disk.release()
+        self._columns.release()
 
     def __len__(self) -> int:
         return len(self._object_type)

@@ -29,7 +29,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from core.correlate.columns import Index
-from core.correlate.disk_array import DiskArray, keep_paged
+from core.correlate.disk_array import DiskColumns
 from core.correlate.process_instance import CREATED_BY_4688, Bound, Held, Process, SysmonView, make_process
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ _REASON_RECORD = _INTS.index("reason_record")
 _CONFIDENCE = _TEXTS.index("confidence")
 #: `CREATED_BY_4688` before its record id.
 _CREATED = CREATED_BY_4688.removesuffix("{}")
-#: The columns (`ProcessTable._disks`) and their typecodes.
+#: The columns (`ProcessTable._columns`) and their typecodes.
 _COLUMNS = (("ints", "q"), ("texts", "i"), ("children", "q"), ("handles", "q"))
 
 
@@ -80,8 +80,8 @@ class ProcessTable(Sequence[Process]):
         self._texts: Index[str | None] = Index()
         #: The distinct texts by number + 1 (None first: `Index` numbers it -1), for reads.
         self._text_of: list[str | None] = [None]
-        self._disks = {name: DiskArray(code, directory) for name, code in _COLUMNS}
-        self._pending = {name: array(code) for name, code in _COLUMNS}
+        self._columns = DiskColumns(_COLUMNS, directory)
+        self._pending = self._columns.pending
         self._ints: memoryview[int] | array[int] = array("q")
         self._text: memoryview[int] | array[int] = array("i")
         self._children: memoryview[int] | array[int] = array("q")
@@ -149,17 +149,13 @@ class ProcessTable(Sequence[Process]):
     def seal(self) -> None:
         """Write the pending rows to the side files and read the columns from there (the model
         calls it once the table is filled: the first read would, from whichever thread)."""
-        for name, disk in self._disks.items():
-            disk.extend(self._pending[name])
-            self._pending[name] = array(disk.typecode)
-        self._ints, self._text = self._disks["ints"].view, self._disks["texts"].view
-        self._children, self._handles = self._disks["children"].view, self._disks["handles"].view
-        keep_paged(*self._disks.values())
+        views = self._columns.seal()
+        self._ints, self._text = views["ints"], views["texts"]
+        self._children, self._handles = views["children"], views["handles"]
 
     def release(self) -> None:
         """Unmap the pages of the columns read so far (`DiskArray.release`)."""
-        for disk in self._disks.values():
-            disk.release()
+        self._columns.release()
 
     def __len__(self) -> int:
         return self._n
