@@ -1,4 +1,5 @@
-"""Fixtures of the app tests: `story_store`, the views' hand-made log in a store."""
+"""Fixtures of the app tests: `story_store`, the views' hand-made log in a store; `demo_store`;
+`churn_store`, a synthetic log with process, handle and logon churn (`bench.churn`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.churn import build_churn_store
 from core.store.cache import open_inputs
 from tests.app.story import story
 from tests.apputil import DEMO
@@ -33,3 +35,13 @@ def demo_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = store.path
     store.close()
     return path
+
+
+@pytest.fixture
+def churn_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """20,000 events of `bench.churn` (pids and handle values reused) as a store of their own."""
+    for name in ("CACHE", "DATA", "CONFIG"):
+        monkeypatch.setenv(f"EVTX_EXPLORER_{name}_DIR", str(tmp_path / name.lower()))
+    db = tmp_path / "churn.sqlite"
+    build_churn_store(db, 20_000, seed=7)
+    return db

@@ -16,7 +16,6 @@ import tui.handles as handles
 import tui.process_access as process_access
 import tui.sessions as sessions
 import tui.stored_views as stored_views
-from bench.churn import build_churn_store
 from core.correlate.access_list import AccessList
 from core.correlate.model import CorrelationModel, model_from_store
 from core.store.store import Store
@@ -124,15 +123,6 @@ async def _sessions_listed(db: Path, search: str, last: list[str]) -> None:
         assert await _last_line(pilot, app, table, 8) == last
         await pilot.press("home", "slash", *search, "enter")  # `/` reaches it too
         await wait_for(pilot, lambda: table.cursor_row == 7)
-
-
-@pytest.fixture
-def churn_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("CACHE", "DATA", "CONFIG"):
-        monkeypatch.setenv(f"EVTX_EXPLORER_{name}_DIR", str(tmp_path / name.lower()))
-    db = tmp_path / "churn.sqlite"
-    build_churn_store(db, 20_000, seed=7)
-    return db
 
 
 @sync

@@ -9,22 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.churn import build_churn_store
 from core.correlate.access_list import AccessList
 from core.correlate.model import model_from_store
 from core.store.store import Store
 from tests.app.story import Harness
 from tests.apputil import opened, sync, wait_for
 from tui.process_access import AccessItems, AccessTable, ProcessAccessScreen
-
-
-@pytest.fixture
-def churn_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("CACHE", "DATA", "CONFIG"):
-        monkeypatch.setenv(f"EVTX_EXPLORER_{name}_DIR", str(tmp_path / name.lower()))
-    db = tmp_path / "churn.sqlite"
-    build_churn_store(db, 20_000, seed=7)
-    return db
 
 
 @sync
