@@ -193,7 +193,8 @@ class ProcessTable(Sequence[Process]):
 
     def _sweep(self) -> None:
         """Forget the instances no longer held (the live map stays within twice those held)."""
-        self._live = {i: ref for i, ref in self._live.items() if ref() is not None}
+        # (a copy first: another thread may add one meanwhile, and a dict changed while iterated raises)
+        self._live = {i: ref for i, ref in list(self._live.items()) if ref() is not None}
         self._live_bound = max(LIVE_MIN, 2 * len(self._live))
 
     def _make(self, i: int) -> Process:

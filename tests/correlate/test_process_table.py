@@ -4,6 +4,7 @@ scan froze as an object (every field, on a churn log whose pids are reused)."""
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,22 @@ def test_a_process_held_is_the_one_read_again(churn_db: Path) -> None:
             table[i]
         table._recent.clear()
     assert len(table._live) <= max(LIVE_MIN, 2 * len(table))
+
+
+def test_forgetting_the_instances_no_longer_held_survives_a_read_from_another_thread(churn_db: Path) -> None:
+    # The views' workers, the count and the tables' writer read processes at once: a read that
+    # adds to the live map while another thread forgets the dead ones raised "dictionary changed
+    # size during iteration". Here the addition comes from inside the pass, deterministically.
+    procs = _model(churn_db).processes
+    assert isinstance(procs, ProcessTable)
+    held = procs[0]
+
+    class Reader:
+        """A dead entry whose check reads another process (as a thread switching in would)."""
+
+        def __call__(self) -> None:
+            procs._live[len(procs) - 1] = weakref.ref(held)
+
+    procs._live[1] = Reader()  # type: ignore[assignment]
+    procs._sweep()
+    assert procs[0] is held and 1 not in procs._live
