@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from bench.churn import build_churn_store
 from core.correlate.handle_table import RECENT, HandleTable
 from core.correlate.handles import Handle, make_handle
 from core.correlate.model import model_from_store
@@ -18,15 +17,6 @@ from core.correlate.roles import scanned_event_ids
 from core.correlate.scan import Scan, scan_events, timed
 from core.store.store import Store
 from tests.correlate.heap import deep_size
-
-EVENTS = 20_000
-
-
-@pytest.fixture(scope="module")
-def churn_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("churn") / "churn.sqlite"
-    build_churn_store(db, EVENTS, seed=7)
-    return db
 
 
 def test_the_model_keeps_no_object_per_handle(churn_db: Path) -> None:

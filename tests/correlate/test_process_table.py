@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from bench.churn import build_churn_store
 from core.correlate.forest import LazyForest
 from core.correlate.model import CorrelationModel, model_from_store
 from core.correlate.process_instance import CREATED_BY_4688, Process, SysmonView
@@ -18,8 +17,6 @@ from core.correlate.process_table import LIVE_MIN, RECENT, ProcessTable
 from core.correlate.processes import ProcessTracker, Ref, make_process
 from core.store.store import Store
 from tests.correlate.heap import deep_size
-
-EVENTS = 20_000
 
 
 class ObjectTable(list[Process]):
@@ -44,13 +41,6 @@ class ObjectTable(list[Process]):
 
     def release(self) -> None:
         pass
-
-
-@pytest.fixture(scope="module")
-def churn_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("churn") / "churn.sqlite"
-    build_churn_store(db, EVENTS, seed=7)
-    return db
 
 
 def _model(db: Path) -> CorrelationModel:

@@ -1,0 +1,18 @@
+"""Fixtures of the correlation tests: `churn_db`, a synthetic log with process, handle and logon
+churn (`bench.churn`: pids and handle values reused) as a store, built once per test module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.churn import build_churn_store
+
+
+@pytest.fixture(scope="module")
+def churn_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20,000 churn events in a store of their own."""
+    db = tmp_path_factory.mktemp("churn") / "churn.sqlite"
+    build_churn_store(db, 20_000, seed=7)
+    return db
