@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,8 @@ from core.correlate.process_instance import (
     make_process,
 )
 from core.correlate.process_table import ProcessTable
+from core.correlate.roles import ROLES
+from core.model.slots import slot_maker
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
@@ -59,20 +62,40 @@ _NO_NAME = ("", "-")
 
 
 
-#: `_Proc.names`: none, one `(key, (name, ref))`, or a dict of them.
-Names = dict[str, tuple[str, Ref]] | tuple[()] | tuple[str, tuple[str, Ref]]
+#: A model event a scan instance keeps: its position in the facts table (the scan's rows), or
+#: its `Ref` when the table does not hold it (a Sysmon event; any event, for a tracker without
+#: a table). A position is an int (32 bytes), a `Ref` with its own ints ~200.
+Kept = Ref | int
+
+#: `_Proc.names`: none, one `(key, name, kept)`, or a dict of `key: (name, kept)`.
+Names = dict[str, tuple[str, Kept]] | tuple[()] | tuple[str, str, Kept]
+
+#: `Ref(*fields)` without the frozen dataclass' `__init__` (a pending row read back).
+_make_ref: Callable[[int, int | None, int, int | None, int, int], Ref] = slot_maker(Ref)
+
+
+def same_event(a: Kept | None, b: Kept | None) -> bool:
+    """Whether two kept events are one (None is none): positions are equal ints, `Ref`s the very
+    object (the scan makes one per event)."""
+    return a is b or (type(a) is int and a == b)
 
 
 @dataclass(slots=True)
 class _Proc:
-    """A process instance while the scan builds it."""
+    """A process instance while the scan builds it.
+
+    Its events are kept as their positions in the scan's facts table (`Kept`), not `Ref`s: a
+    `Ref` and its ints, held per event by every instance until the model is built, were half
+    of what an instance cost (`ProcessTracker.ref` makes one when read). Compare kept events
+    with `same_event`, not `is` (two ints of one position need not be one object); a position
+    may be 0: test for None, never for truth."""
 
     index: int
     host: str
     computer: str
     pid: int
-    first_seen: Ref
-    created: Ref | None = None
+    first_seen: Kept
+    created: Kept | None = None
     image: str | None = None
     command_line: str | None = None
     parent_pid: int | None = None
@@ -82,16 +105,17 @@ class _Proc:
     logon_id: int | None = None
     elevation: str | None = None
     integrity: str | None = None
-    exited: Ref | None = None
-    replaced_by: Ref | None = None
+    exited: Kept | None = None
+    replaced_by: Kept | None = None
     #: The events its life begins and ends at (their `key`s are the instance's bounds): the
-    #: `Ref`s it keeps anyway, not a `(ts, order)` tuple each.
-    start: Ref | None = None
-    end: Ref | None = None
+    #: events it keeps anyway, not a `(ts, order)` tuple each.
+    start: Kept | None = None
+    end: Kept | None = None
     previous: int | None = None  # the earlier instance of the same pid, if any
     #: Every name by its key (`name_key`), in the order named: a dict made on the second (the
-    #: usual one, `(key, (name, ref))`, costs a sixth of a dict; none, `()`). `key in names` reads
-    #: all three alike: only a key can equal a key.
+    #: usual one, `(key, name, kept)`, one tuple: a sixth of a dict; none, `()`). `key in names`
+    #: reads all three alike: a key equals no kept event, and a name equal to a key (a file name
+    #: in lower case) is its own key.
     names: Names = ()
     children: list[int] | None = None  # made on the first: most instances start none
     handles: list[int] = field(default_factory=list)
@@ -101,7 +125,9 @@ class _Proc:
     joined: str | None = None
     sysmon_events: list[Ref] | None = None  # made on first use: most logs have no Sysmon
 
-    def add_name(self, name: str | None, ref: Ref) -> None:
+    def add_name(self, name: str | None, ref: Kept, hold: Callable[[Ref], Kept] | None = None) -> None:
+        """`name`, named by the event kept as `ref`, or by the event `ref` kept as `hold` makes it
+        (`ProcessTracker.hold`: only when the name is new, the usual case being a name known)."""
         if name is None:
             return
         key = _NAME_KEYS.get(name)
@@ -110,21 +136,23 @@ class _Proc:
         names = self.names
         if key and key not in names:
             name = sys.intern(name)
+            if hold is not None:
+                ref = hold(ref)  # type: ignore[arg-type]
             if not names:
-                self.names = (key, (name, ref))
+                self.names = (key, name, ref)
             elif isinstance(names, tuple):
-                self.names = {names[0]: names[1], key: (name, ref)}
+                self.names = {names[0]: (names[1], names[2]), key: (name, ref)}
             else:
                 names[key] = (name, ref)
             if self.image is None:
                 self.image = name
 
-    def named(self) -> tuple[tuple[str, Ref], ...]:
-        """Every (name, record naming it), in the order named."""
+    def named(self) -> tuple[tuple[str, Kept], ...]:
+        """Every (name, event naming it), in the order named."""
         names = self.names
         if isinstance(names, dict):
             return tuple(names.values())
-        return (names[1],) if names else ()
+        return ((names[1], names[2]),) if names else ()
 
 
 #: `_name_key` by image name as logged, bounded (cleared when full): every handle event names
@@ -136,6 +164,13 @@ NAME_KEYS = 4096
 def name_key(name: str | None) -> str:
     """The key `Process.names` keeps `name` under ("" for no name)."""
     return "" if name is None or name.strip() in _NO_NAME else basename(name).casefold()
+
+
+#: Notes of events logged after their instance's exit remembered (`ProcessTracker._late`).
+LATE_NOTES = 1024
+
+#: Where a facts table row (`facts.ROW_FIELDS`) has its `Ref`'s fields.
+_SID, _RID, _TS, _EID, _ORDER, _FILETIME = 0, 1, 2, 6, 7, 19
 
 
 def _name_key(name: str) -> str:
@@ -163,17 +198,57 @@ class ProcessTracker:
     """Builds process instances from events fed in time order (see `CorrelationModel`).
 
     `host` is the computer name case-folded: the scope key (the same pid on two hosts is two
-    processes); `computer` is kept as logged for display.
+    processes); `computer` is kept as logged for display. With `facts` (the scan's table, which
+    appends each model event's row after its step), instances keep the model events as their
+    positions in it (`hold`); without, as their `Ref`s.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, facts: FactsTable | None = None) -> None:
         self.procs: list[_Proc] = []
         self._current: dict[tuple[str, int], int] = {}
         self.creations: Counter[str] = Counter()
         #: 4689s per computer: none at all means Process Termination auditing is off.
         self.exits: Counter[str] = Counter()
+        self.facts = facts
+        #: The EventIDs whose events the facts table holds (the roles table's: not Sysmon's).
+        self._held_ids: frozenset[int] = frozenset(ROLES) if facts is not None else frozenset()
+        #: The note of the last events logged after an instance's exit, by instance: one string
+        #: for all of them (the facts table keeps each event's note), bounded.
+        self._late: dict[int, str] = {}
 
-    def _new(self, host: str, computer: str, pid: int, ref: Ref) -> _Proc:
+    def hold(self, ref: Ref) -> Kept:
+        """What an instance keeps of `ref`, the event being scanned: its position in the facts
+        table (the row the scan appends once this step is done), or the `Ref` itself when the
+        table will not hold it."""
+        if ref.event_id in self._held_ids:
+            assert self.facts is not None
+            return len(self.facts)
+        return ref
+
+    def ref(self, kept: Kept) -> Ref:
+        """The `Ref` of an event an instance keeps (equal to the one the scan made), read from
+        the facts table or from its rows not packed yet (read without packing them early)."""
+        if type(kept) is not int:
+            return kept  # type: ignore[return-value]
+        facts = self.facts
+        assert facts is not None
+        pending = facts.pending
+        base = len(facts) - len(pending)
+        if kept < base:
+            return facts.ref(kept)
+        row = pending[kept - base]
+        return _make_ref(row[_SID], row[_RID], row[_EID], row[_FILETIME], row[_TS], row[_ORDER])
+
+    def key(self, kept: Kept) -> tuple[int, int]:
+        """`ref(kept).key`."""
+        if type(kept) is int:
+            facts = self.facts
+            assert facts is not None
+            if kept < len(facts) - len(facts.pending):
+                return facts.key(kept)
+        return self.ref(kept).key
+
+    def _new(self, host: str, computer: str, pid: int, ref: Kept) -> _Proc:
         proc = _Proc(len(self.procs), host, computer, pid, ref)
         proc.previous = self._current.get((host, pid))
         self.procs.append(proc)
@@ -194,13 +269,21 @@ class ProcessTracker:
         if idx is not None:
             proc = self.procs[idx]
             if proc.end is None:
-                proc.add_name(name, ref)
+                proc.add_name(name, ref, self.hold)
                 return idx, None
-            if grace and proc.exited is not None and proc.replaced_by is None and ref.ts - proc.exited.ts <= EXIT_GRACE:
-                proc.add_name(name, ref)
-                return idx, f"logged after the process exited (4689 record {proc.exited.record_id})"
-        proc = self._new(host, computer, pid, ref)
-        proc.add_name(name, ref)
+            exited = proc.exited
+            if grace and exited is not None and proc.replaced_by is None and ref.ts - self.key(exited)[0] <= EXIT_GRACE:
+                proc.add_name(name, ref, self.hold)
+                note = self._late.get(idx)
+                if note is None:
+                    if len(self._late) >= LATE_NOTES:
+                        self._late.clear()
+                    note = self._late[idx] = (
+                        f"logged after the process exited (4689 record {self.ref(exited).record_id})")
+                return idx, note
+        kept = self.hold(ref)
+        proc = self._new(host, computer, pid, kept)
+        proc.add_name(name, kept)
         return proc.index, None
 
     def create(self, host: str, computer: str, pid: int, ref: Ref, values: dict[str, str | None]) -> int:
@@ -210,21 +293,22 @@ class ProcessTracker:
         idx = self._current.get((host, pid))
         image = values.get("NewProcessName")
         proc: _Proc | None = None
+        kept = self.hold(ref)
         if idx is not None:
             old = self.procs[idx]
-            if old.sysmon_created is not None and old.created is old.sysmon_created and same_process(
+            if old.sysmon_created is not None and same_event(old.created, old.sysmon_created) and same_process(
                 old, image, old.sysmon_created, ref
             ):
                 proc = old
                 proc.joined = join_reason(old.sysmon_created, ref)
             elif old.end is None:
-                old.end = ref
-                old.replaced_by = ref
+                old.end = kept
+                old.replaced_by = kept
         if proc is None:
-            proc = self._new(host, computer, pid, ref)
-            proc.start = ref
-        proc.created = ref
-        proc.add_name(image, ref)
+            proc = self._new(host, computer, pid, kept)
+            proc.start = kept
+        proc.created = kept
+        proc.add_name(image, kept)
         proc.command_line = _kept(values.get("CommandLine"))
         target_user = _user(values.get("TargetDomainName"), values.get("TargetUserName"))
         proc.user = target_user or _user(values.get("SubjectDomainName"), values.get("SubjectUserName"))
@@ -242,13 +326,14 @@ class ProcessTracker:
     def begin(self, host: str, computer: str, pid: int, ref: Ref) -> _Proc:
         """A new instance created at `ref` (a Sysmon 1 without its 4688 yet), ending the pid's
         previous instance if it is still alive (the pid was reused)."""
+        kept = self.hold(ref)
         old = self.current(host, pid)
         if old is not None and old.end is None:
-            old.end = ref
-            old.replaced_by = ref
-        proc = self._new(host, computer, pid, ref)
-        proc.created = ref
-        proc.start = ref
+            old.end = kept
+            old.replaced_by = kept
+        proc = self._new(host, computer, pid, kept)
+        proc.created = kept
+        proc.start = kept
         return proc
 
     def set_parent(self, child: int, parent_pid: int, parent: int | None) -> None:
@@ -265,8 +350,7 @@ class ProcessTracker:
     def exit(self, idx: int, ref: Ref) -> None:
         self.exits[self.procs[idx].host] += 1
         proc = self.procs[idx]
-        proc.exited = ref
-        proc.end = ref
+        proc.exited = proc.end = self.hold(ref)
 
     def finish(self, facts: FactsTable, table: ProcessTable | None = None) -> ProcessTable:
         """Freeze every instance into `table` (its columns; a new one by default), with its confidence and the reason
@@ -275,10 +359,12 @@ class ProcessTracker:
         The tracker is spent afterwards: each instance is dropped as soon as it is frozen, so
         that the scan's instances and the frozen ones are not all held at once. The reasons of
         the instances no 4688 created are made first: they name earlier instances."""
+        assert self.facts is None or self.facts is facts
+        self._late.clear()
         for p in self.procs:
             if p.sysmon_exited is not None and p.exited is None:
                 p.exited = p.sysmon_exited
-                if p.end is None or p.sysmon_exited.key < p.end.key:
+                if p.end is None or p.sysmon_exited.key < self.key(p.end):
                     p.end = p.sysmon_exited
         if table is None:
             table = ProcessTable(facts, facts.directory)
@@ -286,25 +372,29 @@ class ProcessTracker:
         inferred = {p.index: self._confidence(p) for p in procs if p.created is None}
         keep = keeper(facts)
         bound = bounder(facts)
+
+        def held(kept: Kept | None) -> Held:
+            # A position is already what the table keeps; a `Ref`, its position if `facts` has it.
+            return kept if kept is None or type(kept) is int else keep(kept)  # type: ignore[arg-type]
+
         procs.reverse()  # popped from the end: first instance first, each dropped once frozen
         for _ in range(len(procs)):
             p = procs.pop()
             known = inferred.pop(p.index, None)
             confidence, reason = known if known is not None else self._confidence(p)
-            created, exited, replaced_by = keep(p.created), keep(p.exited), keep(p.replaced_by)
-            start, end = p.start.key if p.start else None, p.end.key if p.end else None
-            first = created if p.first_seen is p.created and created is not None else keep(p.first_seen)
+            created, exited, replaced_by = held(p.created), held(p.exited), held(p.replaced_by)
+            first = held(p.first_seen)
             assert first is not None
             names = p.named()
             if len(names) > 1:
-                listed = ", ".join(f"{basename(n)} (record {r.record_id})" for n, r in names)
+                listed = ", ".join(f"{basename(n)} (record {self.ref(r).record_id})" for n, r in names)
                 confidence = AMBIGUOUS
                 reason = (
                     f"events name pid {pid_text(p.pid)} differently: {listed}; the pid may have been reused "
                     f"without a 4688 in this log. {reason}"
                 )
             # The usual reason is kept as its 4688's record id (`ProcessTable`: made when read).
-            record = p.created.record_id if p.created is not None and type(created) is int else None
+            record = self.ref(p.created).record_id if p.created is not None and type(created) is int else None
             derived = record is not None and reason == CREATED_BY_4688.format(record)
             table.append(
                 p.computer,
@@ -321,19 +411,17 @@ class ProcessTracker:
                 p.integrity,
                 exited,
                 replaced_by,
-                # A bound that is its own 4688's / 4689's key is that event's position
-                # (what `bound` finds, without looking it up again: two per instance).
-                created if type(created) is int and start is not None and p.created is not None
-                and start == p.created.key else bound(start, created, exited, replaced_by),
-                exited if type(exited) is int and end is not None and p.exited is not None
-                and end == p.exited.key else bound(end, exited, replaced_by, created),
+                # A bound kept as a position is that event's position; else the event's, if
+                # `facts` has it, or the bound itself.
+                self._bound(p.start, bound, created, exited, replaced_by),
+                self._bound(p.end, bound, exited, replaced_by, created),
                 first,
                 p.created is None and p.previous is None,
                 confidence,
                 None if derived else reason,
                 record if derived else None,
-                None if len(names) == 1 and names[0][0] is p.image and names[0][1] is p.first_seen
-                else tuple((n, first if r is p.first_seen else keep(r) or first) for n, r in names),
+                None if len(names) == 1 and names[0][0] is p.image and same_event(names[0][1], p.first_seen)
+                else tuple((n, first if same_event(r, p.first_seen) else held(r)) for n, r in names),  # type: ignore[misc]
                 p.children or (),
                 p.handles,
                 None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
@@ -343,18 +431,24 @@ class ProcessTracker:
         table.seal()
         return table
 
+    @staticmethod
+    def _bound(kept: Kept | None, bound: Callable[..., Bound], *held: Held) -> Bound:
+        if kept is None or type(kept) is int:
+            return kept
+        return bound(kept.key, *held)  # type: ignore[union-attr]
+
     def _confidence(self, p: _Proc) -> tuple[str, str]:
         if p.created is not None:
-            if p.created is p.sysmon_created:
-                return EXACT, f"created by Sysmon 1 record {p.created.record_id} (ProcessGuid {p.guid})"
-            return EXACT, CREATED_BY_4688.format(p.created.record_id)
+            if same_event(p.created, p.sysmon_created):
+                return EXACT, f"created by Sysmon 1 record {self.ref(p.created).record_id} (ProcessGuid {p.guid})"
+            return EXACT, CREATED_BY_4688.format(self.ref(p.created).record_id)
         pid = pid_text(p.pid)
         if p.pid == SYSTEM_PID:
             return INFERRED, "pid 4 is System: it starts with Windows, so no 4688 is ever logged for it"
         if p.previous is not None:
             prev = self.procs[p.previous]
-            ended = prev.exited or prev.replaced_by
-            at = f" (record {ended.record_id})" if ended is not None else ""
+            ended = prev.exited if prev.exited is not None else prev.replaced_by
+            at = f" (record {self.ref(ended).record_id})" if ended is not None else ""
             reason = f"no 4688 for {pid} after its previous instance ended{at}: its creation was not logged"
         elif self.creations[p.host] == 0:
             reason = (

@@ -147,13 +147,14 @@ class Scan:
     """Feeds events in time order to the process, handle and session trackers."""
 
     def __init__(self, directory: str | None = None) -> None:
-        self.procs = ProcessTracker()
-        self.sessions = SessionTracker()
-        self.sysmon = SysmonTracker(self.procs)
-        self.access = AccessTracker()
         #: The model's events' facts, in columns (`core.correlate.facts`): one object per
         #: event would be most of the model's memory.
         self.facts = FactsTable(directory)  # its columns' side files go to `directory`
+        #: Its instances keep the model events as their positions in `facts`.
+        self.procs = ProcessTracker(self.facts)
+        self.sessions = SessionTracker()
+        self.sysmon = SysmonTracker(self.procs)
+        self.access = AccessTracker()
         self.handles = HandleTracker(self.facts)
         #: Sysmon events, apart: the model's events (`facts`) stay those of the roles table.
         self.sysmon_facts: dict[int, SysmonFacts] = {}

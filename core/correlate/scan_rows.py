@@ -261,8 +261,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
             proc = procs[idx] if idx is not None else None
             if proc is not None and proc.end is None:
                 if key and key not in proc.names:
-                    ref = make_ref(sid, record_id, event_id, filetime, ts, n)
-                    proc.add_name(name, ref)
+                    proc.add_name(name, pos)  # this event's position: what the instance keeps
             else:
                 ref = make_ref(sid, record_id, event_id, filetime, ts, n)
                 idx, note = resolve(host, computer, pid, ref, name=name, grace=code == _CLOSE)

@@ -76,11 +76,11 @@ class SysmonTracker:
             proc = self.procs.procs[known]
         else:
             current = self.procs.current(host, pid)
-            if (current is not None and current.created is not None and current.sysmon_created is None
-                    and current.created.event_id != ref.event_id and same_process(current, image, current.created,
-                                                                                  ref)):
+            made = self.procs.ref(current.created) if current is not None and current.created is not None else None
+            if (current is not None and made is not None and current.sysmon_created is None
+                    and made.event_id != ref.event_id and same_process(current, image, made, ref)):
                 proc = current
-                proc.joined = join_reason(ref, current.created)
+                proc.joined = join_reason(ref, made)
             else:
                 proc = self.procs.begin(host, computer, pid, ref)
                 proc.command_line = values.get("CommandLine")

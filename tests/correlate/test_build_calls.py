@@ -60,8 +60,9 @@ def test_a_process_bounds_by_its_own_events_are_not_looked_up_again(monkeypatch:
     calls: Counter[str] = Counter()
     _count(monkeypatch, FactsTable, "at_order", calls)
     parent, child = sorted(scan.procs.finish(scan.facts), key=lambda p: p.pid)
-    # Its 4688 and 4689 kept, and the parent's first event (before: two more, its start and end).
-    assert calls["at_order"] == 3
+    # The scan's instances keep their events as positions: none looked up (before: its 4688 and
+    # 4689 and the parent's first event; before that, two more: its start and end).
+    assert calls["at_order"] == 0
     assert (child.created_at, child.exited_at, child.start_at, child.end_at) == (0, 4, 0, 4)
     assert child.start_at is child.created_at and child.end_at is child.exited_at
     assert parent.created_at is None and parent.start_at is None

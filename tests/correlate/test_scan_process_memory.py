@@ -47,8 +47,9 @@ def test_names_and_bounds_read_as_before() -> None:
     idx, _ = tracker.resolve("pc", "PC", 0x44, first, name="C:\\a.exe")
     tracker.resolve("pc", "PC", 0x44, second, name="C:\\Other\\A.EXE")  # the same key: not a new name
     proc = tracker.procs[idx]
-    assert proc.names == ("a.exe", ("C:\\a.exe", first)) and proc.named() == (("C:\\a.exe", first),)
-    assert "a.exe" in proc.names and "C:\\a.exe" not in proc.names and "b.exe" not in proc.names
+    assert proc.names == ("a.exe", "C:\\a.exe", first) and proc.named() == (("C:\\a.exe", first),)
+    # Only keys are looked up (`name_key`: a name equal to one is its own key).
+    assert "a.exe" in proc.names and "b.exe" not in proc.names and "other" not in proc.names
     tracker.resolve("pc", "PC", 0x44, third, name="b.exe")
     assert proc.named() == (("C:\\a.exe", first), ("b.exe", third)) and "b.exe" in proc.names
     tracker.exit(idx, third)
