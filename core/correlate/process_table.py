@@ -14,6 +14,11 @@ arrays, and the reason of an instance created by a 4688 as that 4688's record id
 is its words around it). The int columns are kept in side files read through `mmap`
 (`core.correlate.disk_array`): page cache, not the Python heap.
 
+Rows may come out of index order (the scan freezes an instance as soon as nothing can change it:
+`ProcessTracker`): they are kept in the order they came, and `_row` maps an index to its row (None
+while every row came in index order); children and handles are each row's after the previous
+row's, as they came.
+
 A `Process` is made again when read, equal field for field to the one the scan froze, so that
 every answer built from the processes (links, forest, lists, the stored tables) is unchanged; the
 last few made are remembered (`RECENT`: the forest's sort and the writers read a process many
@@ -87,6 +92,8 @@ class ProcessTable(Sequence[Process]):
         self._children: memoryview[int] | array[int] = array("q")
         self._handles: memoryview[int] | array[int] = array("q")
         self._n = 0
+        #: The row of each index, once a row came out of index order (-1: not come yet).
+        self._row: array[int] | None = None
         self._n_children = 0
         self._n_handles = 0
         #: Values not held in their slot, by (instance, slot).
@@ -109,10 +116,15 @@ class ProcessTable(Sequence[Process]):
                replaced_by_at: Held, start_at: Bound, end_at: Bound, first_seen_at: Ref | int, pre_existing: bool,
                confidence: str, reason: str | None, reason_record: int | None,
                names_at: tuple[tuple[str, Ref | int], ...] | None, children: Sequence[int], handles: Sequence[int],
-               sysmon: SysmonView | None) -> None:
-        """Add the next instance (its index is the table's length), in `Process`'s field order;
-        `reason` None is `CREATED_BY_4688` of `reason_record` (which is kept only then)."""
-        index = self._n
+               sysmon: SysmonView | None, index: int | None = None) -> None:
+        """Add an instance, in `Process`'s field order: instance `index` (default: the next, the
+        table's length); `reason` None is `CREATED_BY_4688` of `reason_record` (which is kept only
+        then). Every index below the highest must come before the table is read."""
+        row = self._n
+        if index is None:
+            index = row if self._row is None else len(self._row)
+        if self._row is not None or index != row:
+            self._place(index, row)
         if reason is not None:
             reason_record = None
         ints: list[Any] = [pid, created_at, parent_pid, parent, logon_id, exited_at, replaced_by_at, start_at, end_at,
@@ -145,6 +157,28 @@ class ProcessTable(Sequence[Process]):
         self._n += 1
         if len(pending["texts"]) >= BATCH * len(_TEXTS):
             self.seal()
+
+    def _place(self, index: int, row: int) -> None:
+        rows = self._row
+        if rows is None:
+            rows = self._row = array("q", range(row))
+        if index >= len(rows):
+            rows.extend(array("q", [-1]) * (index + 1 - len(rows)))
+        if rows[index] != -1:
+            raise ValueError(f"process {index} is already in the table")
+        rows[index] = row
+
+    def complete(self) -> bool:
+        """Whether every index below the table's length has its row (none is twice: `_place`)."""
+        return self._row is None or len(self._row) == self._n
+
+    def _at(self, index: int) -> int:
+        """The row of instance `index`."""
+        return index if self._row is None else self._row[index]
+
+    def _by_index(self, values: list[Any]) -> list[Any]:
+        """`values`, one per row in the order the rows came, in index order."""
+        return values if self._row is None else list(map(values.__getitem__, self._row))
 
     def seal(self) -> None:
         """Write the pending rows to the side files and read the columns from there (the model
@@ -198,7 +232,8 @@ class ProcessTable(Sequence[Process]):
         self._live_bound = max(LIVE_MIN, 2 * len(self._live))
 
     def _make(self, i: int) -> Process:
-        at = i * _FIELDS
+        r = self._at(i)
+        at = r * _FIELDS
         ints = self._ints
         row: list[Any] = ints[at:at + _FIELDS].tolist()
         if _NONE in row:
@@ -207,7 +242,7 @@ class ProcessTable(Sequence[Process]):
             row = [self._aside[(i, slot)] if v == _ASIDE else v for slot, v in enumerate(row)]
         (pid, created_at, parent_pid, parent, logon_id, exited_at, replaced_by_at, start_at, end_at, first_seen_at,
          flags, children_at, handles_at, reason_record) = row
-        if i + 1 < self._n:
+        if r + 1 < self._n:
             children_end, handles_end = ints[at + _NEXT_CHILDREN], ints[at + _NEXT_HANDLES]
         else:
             children_end, handles_end = self._n_children, self._n_handles
@@ -215,7 +250,7 @@ class ProcessTable(Sequence[Process]):
         if len(texts) <= len(self._texts.distinct):
             texts.extend(self._texts.distinct[len(texts) - 1:])
         computer, image, command_line, user, user_sid, elevation, integrity, confidence = map(
-            texts.__getitem__, self._text[i * _N_TEXTS:(i + 1) * _N_TEXTS].tolist())
+            texts.__getitem__, self._text[r * _N_TEXTS:(r + 1) * _N_TEXTS].tolist())
         reason = self._reasons.get(i) if reason_record is None else _CREATED + str(reason_record)
         return make_process(
             i, computer, pid, created_at, image, command_line, parent_pid, parent, user, user_sid, logon_id,
@@ -235,14 +270,15 @@ class ProcessTable(Sequence[Process]):
         self._sealed()
         if not 0 <= i < self._n:
             raise IndexError("process index out of range")
-        record = self._ints[i * _FIELDS + _REASON_RECORD]
+        r = self._at(i)
+        record = self._ints[r * _FIELDS + _REASON_RECORD]
         if record == _ASIDE:
             record = self._aside[(i, _REASON_RECORD)]
         reason = self._reasons[i] if record == _NONE else _CREATED + str(record)
         texts = self._text_of
         if len(texts) <= len(self._texts.distinct):
             texts.extend(self._texts.distinct[len(texts) - 1:])
-        confidence = texts[self._text[i * _N_TEXTS + _CONFIDENCE]]
+        confidence = texts[self._text[r * _N_TEXTS + _CONFIDENCE]]
         assert confidence is not None
         if len(self._said) >= SAID_KEPT:
             self._said.clear()
@@ -258,17 +294,20 @@ class ProcessTable(Sequence[Process]):
             texts = self._text_of
             if len(texts) <= len(self._texts.distinct):
                 texts.extend(self._texts.distinct[len(texts) - 1:])
-            return list(map(texts.__getitem__, self._text[_TEXTS.index(name)::_N_TEXTS].tolist()))
+            return list(map(texts.__getitem__, self._by_index(self._text[_TEXTS.index(name)::_N_TEXTS].tolist())))
         if name == "names_at":
             return list(map(self._names.get, range(self._n)))
         slot = _INTS.index(name)
-        return self._decoded(slot, self._ints[slot::_FIELDS].tolist(), range(self._n))
+        return self._decoded(slot, self._by_index(self._ints[slot::_FIELDS].tolist()), range(self._n))
 
     def values(self, name: str, indexes: Sequence[int]) -> list[Any]:
         """The int field `name` of the instances `indexes`, read from their slots (none made)."""
         self._sealed()
         slot, ints = _INTS.index(name), self._ints
-        return self._decoded(slot, [ints[i * _FIELDS + slot] for i in indexes], indexes)
+        rows = self._row
+        if rows is None:
+            return self._decoded(slot, [ints[i * _FIELDS + slot] for i in indexes], indexes)
+        return self._decoded(slot, [ints[rows[i] * _FIELDS + slot] for i in indexes], indexes)
 
     def _decoded(self, slot: int, values: list[Any], indexes: Sequence[int]) -> list[Any]:
         """`values` read from `slot` of the instances `indexes`, their marks read."""
@@ -283,7 +322,7 @@ class ProcessTable(Sequence[Process]):
         self._sealed()
         starts = self._ints[_INTS.index(name)::_FIELDS].tolist()
         starts.append(self._n_children if name == "children" else self._n_handles)
-        return [b - a for a, b in pairwise(starts)]
+        return self._by_index([b - a for a, b in pairwise(starts)])
 
     def start_keys(self) -> list[tuple[int, int]]:
         """`core.correlate.tree.start_key` of every instance, in index order (its creation's

@@ -15,7 +15,7 @@ here.
 from __future__ import annotations
 
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -166,6 +166,11 @@ def name_key(name: str | None) -> str:
     return "" if name is None or name.strip() in _NO_NAME else basename(name).casefold()
 
 
+#: Whether the scan's instances are frozen into the model's table as soon as nothing can change
+#: them (`ProcessTracker._release`): a busy log has hundreds of thousands, all held until the
+#: model was built otherwise (a fifth of the build's peak).
+STREAM = True
+
 #: Notes of events logged after their instance's exit remembered (`ProcessTracker._late`).
 LATE_NOTES = 1024
 
@@ -204,6 +209,8 @@ class ProcessTracker:
     """
 
     def __init__(self, facts: FactsTable | None = None) -> None:
+        #: By index; None once frozen during the scan (`_release`): the steps only read the
+        #: current instances (typed without None for them).
         self.procs: list[_Proc] = []
         self._current: dict[tuple[str, int], int] = {}
         self.creations: Counter[str] = Counter()
@@ -215,6 +222,16 @@ class ProcessTracker:
         #: The note of the last events logged after an instance's exit, by instance: one string
         #: for all of them (the facts table keeps each event's note), bounded.
         self._late: dict[int, str] = {}
+        #: Instances superseded (the position of the event that superseded them, the instance, the
+        #: one that superseded it), in that order: frozen into
+        #: `_table` during the scan (`_release`) when `STREAM`, else at `finish`.
+        self._candidates: deque[tuple[int, int, int]] = deque()
+        self._stream = STREAM and facts is not None
+        self._table: ProcessTable | None = None
+        #: The event each instance frozen during the scan ended at, until its successor's reason reads it.
+        self._ended: dict[int, Kept | None] = {}
+        self._keep: Callable[[Ref | None], Held] | None = None
+        self._bounder: Callable[..., Bound] | None = None
 
     def hold(self, ref: Ref) -> Kept:
         """What an instance keeps of `ref`, the event being scanned: its position in the facts
@@ -250,11 +267,18 @@ class ProcessTracker:
 
     def _new(self, host: str, computer: str, pid: int, ref: Kept) -> _Proc:
         proc = _Proc(len(self.procs), host, computer, pid, ref)
-        proc.previous = self._current.get((host, pid))
-        self.procs.append(proc)
+        proc.previous = previous = self._current.get((host, pid))
+        procs = self.procs
+        procs.append(proc)
         self._current[(host, pid)] = proc.index
-        if proc.previous is not None:
-            proc.start = self.procs[proc.previous].end
+        if previous is not None:
+            old = procs[previous]
+            assert old is not None  # the current instance of a pid is never frozen
+            proc.start = old.end
+            if self._stream:
+                if self._candidates:
+                    self._release()
+                self._superseded(previous, proc.index)
         return proc
 
     def resolve(
@@ -352,90 +376,153 @@ class ProcessTracker:
         proc = self.procs[idx]
         proc.exited = proc.end = self.hold(ref)
 
+    def _superseded(self, old: int, new: int) -> None:
+        """Instance `old` is no longer the current one of its pid: freeze it (`_release`) once
+        the event that superseded it is done (that event's step may still name it, as the parent
+        of a child of its own pid)."""
+        facts = self.facts
+        assert facts is not None
+        self._candidates.append((len(facts), old, new))
+
+    def _release(self) -> None:
+        """Freeze into the table the instances superseded before the event being scanned that
+        nothing can change any more (see the module's `STREAM`)."""
+        facts, candidates, procs = self.facts, self._candidates, self.procs
+        assert facts is not None
+        now = len(facts)
+        while candidates and candidates[0][0] < now:
+            _, old, new = candidates.popleft()
+            p = procs[old]
+            if p is None or not self._final(p):
+                continue
+            if self._table is None:
+                self._table = ProcessTable(facts, facts.directory)
+                self._keep, self._bounder = keeper(facts), bounder(facts)
+            self._freeze(p, *self._confidence(p), self._table)
+            procs[old] = None  # type: ignore[call-overload]
+            # Its successor's reason names the event it ended at (`_confidence`) if no 4688 made
+            # that one (none will: it would have been a new instance). The successor is not frozen
+            # yet: it was superseded after this one.
+            if procs[new].created is None:
+                self._ended[old] = p.exited if p.exited is not None else p.replaced_by
+
+    def _final(self, p: _Proc) -> bool:
+        """Whether superseded instance `p` is what `finish` would freeze: no later event can reach it
+        (`resolve` and the steps find the current instance of a pid) but through its Sysmon GUID, nor
+        the instance before it (whose end its reason names), and its reason does not wait on the
+        whole log (no 4688 on its computer yet: it may say there is none at all)."""
+        if p.guid is not None or p.sysmon_created is not None or p.sysmon_exited is not None or p.sysmon_events:
+            return False
+        if p.created is not None or p.pid == SYSTEM_PID:
+            return True
+        if p.previous is None:
+            return self.creations[p.host] > 0
+        prev = self.procs[p.previous]
+        return prev is None or (prev.guid is None and prev.sysmon_exited is None)
+
     def finish(self, facts: FactsTable, table: ProcessTable | None = None) -> ProcessTable:
         """Freeze every instance into `table` (its columns; a new one by default), with its confidence and the reason
-        for it; its model events are kept as their positions in `facts` (the scan's table).
+        for it; its model events are kept as their positions in `facts` (the scan's table). The
+        instances frozen during the scan (`STREAM`) are in the tracker's own table already: that
+        one is returned, the rest added to it (`table` must then be None or an empty one).
 
         The tracker is spent afterwards: each instance is dropped as soon as it is frozen, so
         that the scan's instances and the frozen ones are not all held at once. The reasons of
         the instances no 4688 created are made first: they name earlier instances."""
         assert self.facts is None or self.facts is facts
         self._late.clear()
-        for p in self.procs:
-            if p.sysmon_exited is not None and p.exited is None:
+        self._candidates.clear()
+        procs = self.procs
+        for p in procs:
+            if p is not None and p.sysmon_exited is not None and p.exited is None:
                 p.exited = p.sysmon_exited
                 if p.end is None or p.sysmon_exited.key < self.key(p.end):
                     p.end = p.sysmon_exited
-        if table is None:
+        if self._table is not None:
+            assert table is None or (isinstance(table, ProcessTable) and not len(table)), "rows streamed elsewhere"
+            table = self._table
+        elif table is None:
             table = ProcessTable(facts, facts.directory)
-        procs = self.procs
-        inferred = {p.index: self._confidence(p) for p in procs if p.created is None}
-        keep = keeper(facts)
-        bound = bounder(facts)
-
-        def held(kept: Kept | None) -> Held:
-            # A position is already what the table keeps; a `Ref`, its position if `facts` has it.
-            return kept if kept is None or type(kept) is int else keep(kept)  # type: ignore[arg-type]
-
+        if self._keep is None:
+            self._keep, self._bounder = keeper(facts), bounder(facts)
+        inferred = {p.index: self._confidence(p) for p in procs if p is not None and p.created is None}
+        self._ended.clear()
         procs.reverse()  # popped from the end: first instance first, each dropped once frozen
         for _ in range(len(procs)):
             p = procs.pop()
+            if p is None:
+                continue  # frozen during the scan
             known = inferred.pop(p.index, None)
-            confidence, reason = known if known is not None else self._confidence(p)
-            created, exited, replaced_by = held(p.created), held(p.exited), held(p.replaced_by)
-            first = held(p.first_seen)
-            assert first is not None
-            names = p.named()
-            if len(names) > 1:
-                listed = ", ".join(f"{basename(n)} (record {self.ref(r).record_id})" for n, r in names)
-                confidence = AMBIGUOUS
-                reason = (
-                    f"events name pid {pid_text(p.pid)} differently: {listed}; the pid may have been reused "
-                    f"without a 4688 in this log. {reason}"
-                )
-            # The usual reason is kept as its 4688's record id (`ProcessTable`: made when read).
-            record = self.ref(p.created).record_id if p.created is not None and type(created) is int else None
-            derived = record is not None and reason == CREATED_BY_4688.format(record)
-            table.append(
-                p.computer,
-                p.pid,
-                created,
-                p.image,
-                p.command_line,
-                p.parent_pid,
-                p.parent,
-                p.user,
-                p.user_sid,
-                p.logon_id,
-                p.elevation,
-                p.integrity,
-                exited,
-                replaced_by,
-                # A bound kept as a position is that event's position; else the event's, if
-                # `facts` has it, or the bound itself.
-                self._bound(p.start, bound, created, exited, replaced_by),
-                self._bound(p.end, bound, exited, replaced_by, created),
-                first,
-                p.created is None and p.previous is None,
-                confidence,
-                None if derived else reason,
-                record if derived else None,
-                None if len(names) == 1 and names[0][0] is p.image and same_event(names[0][1], p.first_seen)
-                else tuple((n, first if same_event(r, p.first_seen) else held(r)) for n, r in names),  # type: ignore[misc]
-                p.children or (),
-                p.handles,
-                None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
-                    p.guid, p.sysmon_created, p.sysmon_exited, p.joined,
-                    tuple(p.sysmon_events) if p.sysmon_events else ()),
-            )
+            self._freeze(p, *(known if known is not None else self._confidence(p)), table)
+        if isinstance(table, ProcessTable):
+            assert table.complete()
         table.seal()
         return table
 
-    @staticmethod
-    def _bound(kept: Kept | None, bound: Callable[..., Bound], *held: Held) -> Bound:
+    def _held(self, kept: Kept | None) -> Held:
+        """What the table keeps of a kept event: a position as it is; a `Ref`, its position if
+        the facts table has it."""
         if kept is None or type(kept) is int:
             return kept
-        return bound(kept.key, *held)  # type: ignore[union-attr]
+        assert self._keep is not None
+        return self._keep(kept)  # type: ignore[arg-type]
+
+    def _freeze(self, p: _Proc, confidence: str, reason: str, table: ProcessTable) -> None:
+        """Add instance `p` to `table` (as `finish` freezes it)."""
+        held = self._held
+        created, exited, replaced_by = held(p.created), held(p.exited), held(p.replaced_by)
+        first = held(p.first_seen)
+        assert first is not None
+        names = p.named()
+        if len(names) > 1:
+            listed = ", ".join(f"{basename(n)} (record {self.ref(r).record_id})" for n, r in names)
+            confidence = AMBIGUOUS
+            reason = (
+                f"events name pid {pid_text(p.pid)} differently: {listed}; the pid may have been reused "
+                f"without a 4688 in this log. {reason}"
+            )
+        # The usual reason is kept as its 4688's record id (`ProcessTable`: made when read).
+        record = self.ref(p.created).record_id if p.created is not None and type(created) is int else None
+        derived = record is not None and reason == CREATED_BY_4688.format(record)
+        table.append(
+            p.computer,
+            p.pid,
+            created,
+            p.image,
+            p.command_line,
+            p.parent_pid,
+            p.parent,
+            p.user,
+            p.user_sid,
+            p.logon_id,
+            p.elevation,
+            p.integrity,
+            exited,
+            replaced_by,
+            # A bound kept as a position is that event's position; else the event's, if
+            # `facts` has it, or the bound itself.
+            self._bound(p.start, created, exited, replaced_by),
+            self._bound(p.end, exited, replaced_by, created),
+            first,
+            p.created is None and p.previous is None,
+            confidence,
+            None if derived else reason,
+            record if derived else None,
+            None if len(names) == 1 and names[0][0] is p.image and same_event(names[0][1], p.first_seen)
+            else tuple((n, first if same_event(r, p.first_seen) else held(r)) for n, r in names),  # type: ignore[misc]
+            p.children or (),
+            p.handles,
+            None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
+                p.guid, p.sysmon_created, p.sysmon_exited, p.joined,
+                tuple(p.sysmon_events) if p.sysmon_events else ()),
+            index=p.index,
+        )
+
+    def _bound(self, kept: Kept | None, *held: Held) -> Bound:
+        if kept is None or type(kept) is int:
+            return kept
+        assert self._bounder is not None
+        return self._bounder(kept.key, *held)  # type: ignore[union-attr]
 
     def _confidence(self, p: _Proc) -> tuple[str, str]:
         if p.created is not None:
@@ -447,7 +534,10 @@ class ProcessTracker:
             return INFERRED, "pid 4 is System: it starts with Windows, so no 4688 is ever logged for it"
         if p.previous is not None:
             prev = self.procs[p.previous]
-            ended = prev.exited if prev.exited is not None else prev.replaced_by
+            if prev is None:  # frozen during the scan
+                ended = self._ended.pop(p.previous)
+            else:
+                ended = prev.exited if prev.exited is not None else prev.replaced_by
             at = f" (record {self.ref(ended).record_id})" if ended is not None else ""
             reason = f"no 4688 for {pid} after its previous instance ended{at}: its creation was not logged"
         elif self.creations[p.host] == 0:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from core.correlate import processes
 from core.correlate.forest import LazyForest
 from core.correlate.model import CorrelationModel, model_from_store
 from core.correlate.process_instance import CREATED_BY_4688, Process, SysmonView
@@ -26,7 +27,8 @@ class ObjectTable(list[Process]):
         super().__init__()
         self.facts = facts
 
-    def append(self, *fields: Any) -> None:  # type: ignore[override]
+    def append(self, *fields: Any, index: int | None = None) -> None:  # type: ignore[override]
+        assert index is None or index == len(self)  # in index order: nothing frozen during the scan
         (computer, pid, created_at, image, command_line, parent_pid, parent, user, user_sid, logon_id, elevation,
          integrity, exited_at, replaced_by_at, start_at, end_at, first_seen_at, pre_existing, confidence, reason,
          record, names_at, children, handles, sysmon) = fields
@@ -62,7 +64,8 @@ def test_the_model_keeps_no_object_per_process(churn_db: Path) -> None:
 
 
 def test_each_process_reads_as_the_object_the_scan_froze(churn_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    model = _model(churn_db)
+    model = _model(churn_db)  # its instances frozen into the table as the scan goes (`processes.STREAM`)
+    monkeypatch.setattr(processes, "STREAM", False)  # all at the end of the scan instead, as objects
     frozen = ProcessTracker.finish  # the model frozen as objects instead, everything else alike
     monkeypatch.setattr(ProcessTracker, "finish", lambda self, facts, _: frozen(self, facts, ObjectTable(facts)))
     objects = _model(churn_db)
