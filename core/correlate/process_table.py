@@ -92,8 +92,10 @@ class ProcessTable(Sequence[Process]):
         self._children: memoryview[int] | array[int] = array("q")
         self._handles: memoryview[int] | array[int] = array("q")
         self._n = 0
-        #: The row of each index, once a row came out of index order (-1: not come yet).
-        self._row: array[int] | None = None
+        #: The index of each row, in the order they came, once one came out of index order
+        #: (None till then); and the row of each index, made from it when read.
+        self._index: array[int] | None = None
+        self._rows: array[int] | None = None
         self._n_children = 0
         self._n_handles = 0
         #: Values not held in their slot, by (instance, slot).
@@ -122,9 +124,13 @@ class ProcessTable(Sequence[Process]):
         then). Every index below the highest must come before the table is read."""
         row = self._n
         if index is None:
-            index = row if self._row is None else len(self._row)
-        if self._row is not None or index != row:
-            self._place(index, row)
+            index = row if self._index is None else max(self._index, default=-1) + 1
+        if self._index is not None:
+            self._index.append(index)
+            self._rows = None
+        elif index != row:
+            self._index = array("q", range(row))
+            self._index.append(index)
         if reason is not None:
             reason_record = None
         ints: list[Any] = [pid, created_at, parent_pid, parent, logon_id, exited_at, replaced_by_at, start_at, end_at,
@@ -158,27 +164,44 @@ class ProcessTable(Sequence[Process]):
         if len(pending["texts"]) >= BATCH * len(_TEXTS):
             self.seal()
 
-    def _place(self, index: int, row: int) -> None:
-        rows = self._row
-        if rows is None:
-            rows = self._row = array("q", range(row))
-        if index >= len(rows):
-            rows.extend(array("q", [-1]) * (index + 1 - len(rows)))
-        if rows[index] != -1:
-            raise ValueError(f"process {index} is already in the table")
-        rows[index] = row
-
     def complete(self) -> bool:
-        """Whether every index below the table's length has its row (none is twice: `_place`)."""
-        return self._row is None or len(self._row) == self._n
+        """Whether every index below the table's length has its row, once."""
+        if self._index is None:
+            return True
+        try:
+            self._row  # noqa: B018 (made and checked)
+        except (ValueError, IndexError):
+            return False
+        return True
+
+    @property
+    def _row(self) -> array[int] | None:
+        """The row of each index (None: each is its own), made on the first read after rows came
+        out of index order; ValueError if an index came twice, IndexError if one is missing."""
+        if self._index is None:
+            return None
+        rows = self._rows
+        if rows is None:
+            n = self._n
+            rows = array("q", [-1]) * n
+            for row, index in enumerate(self._index):
+                if index >= n:
+                    raise IndexError(f"process {index} of {n} came without those before it")
+                if rows[index] != -1:
+                    raise ValueError(f"process {index} is in the table twice")
+                rows[index] = row
+            self._rows = rows
+        return rows
 
     def _at(self, index: int) -> int:
         """The row of instance `index`."""
-        return index if self._row is None else self._row[index]
+        rows = self._row
+        return index if rows is None else rows[index]
 
     def _by_index(self, values: list[Any]) -> list[Any]:
         """`values`, one per row in the order the rows came, in index order."""
-        return values if self._row is None else list(map(values.__getitem__, self._row))
+        rows = self._row
+        return values if rows is None else list(map(values.__getitem__, rows))
 
     def seal(self) -> None:
         """Write the pending rows to the side files and read the columns from there (the model

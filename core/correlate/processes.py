@@ -398,7 +398,7 @@ class ProcessTracker:
             if self._table is None:
                 self._table = ProcessTable(facts, facts.directory)
                 self._keep, self._bounder = keeper(facts), bounder(facts)
-            self._freeze(p, *self._confidence(p), self._table)
+            self._freeze(p, None if type(p.created) is int else self._confidence(p), self._table)
             procs[old] = None  # type: ignore[call-overload]
             # Its successor's reason names the event it ended at (`_confidence`) if no 4688 made
             # that one (none will: it would have been a new instance). The successor is not frozen
@@ -453,7 +453,7 @@ class ProcessTracker:
             if p is None:
                 continue  # frozen during the scan
             known = inferred.pop(p.index, None)
-            self._freeze(p, *(known if known is not None else self._confidence(p)), table)
+            self._freeze(p, known if known is not None or type(p.created) is int else self._confidence(p), table)
         if isinstance(table, ProcessTable):
             assert table.complete()
         table.seal()
@@ -467,23 +467,40 @@ class ProcessTracker:
         assert self._keep is not None
         return self._keep(kept)  # type: ignore[arg-type]
 
-    def _freeze(self, p: _Proc, confidence: str, reason: str, table: ProcessTable) -> None:
-        """Add instance `p` to `table` (as `finish` freezes it)."""
+    def _freeze(self, p: _Proc, said: tuple[str, str] | None, table: ProcessTable) -> None:
+        """Add instance `p` to `table` (as `finish` freezes it), with its confidence and reason
+        (`_confidence`; None for an instance a 4688 in `facts` created: read here once)."""
         held = self._held
-        created, exited, replaced_by = held(p.created), held(p.exited), held(p.replaced_by)
-        first = held(p.first_seen)
+        created, exited, replaced_by, first = p.created, p.exited, p.replaced_by, p.first_seen
+        # (a position is what the table keeps: `_held` only for a `Ref`)
+        if created is not None and type(created) is not int:
+            created = held(created)
+        if exited is not None and type(exited) is not int:
+            exited = held(exited)
+        if replaced_by is not None and type(replaced_by) is not int:
+            replaced_by = held(replaced_by)
+        if type(first) is not int:
+            first = held(first)  # type: ignore[assignment]
         assert first is not None
         names = p.named()
+        # The usual reason is kept as its 4688's record id (`ProcessTable`: made when read).
+        record = self.ref(p.created).record_id if type(created) is int else None  # type: ignore[arg-type]
+        if said is None:
+            assert record is not None
+            confidence, reason = EXACT, ""  # `CREATED_BY_4688` of `record`: worded only if needed
+        else:
+            confidence, reason = said
         if len(names) > 1:
+            if said is None:
+                reason = CREATED_BY_4688.format(record)
             listed = ", ".join(f"{basename(n)} (record {self.ref(r).record_id})" for n, r in names)
             confidence = AMBIGUOUS
             reason = (
                 f"events name pid {pid_text(p.pid)} differently: {listed}; the pid may have been reused "
                 f"without a 4688 in this log. {reason}"
             )
-        # The usual reason is kept as its 4688's record id (`ProcessTable`: made when read).
-        record = self.ref(p.created).record_id if p.created is not None and type(created) is int else None
-        derived = record is not None and reason == CREATED_BY_4688.format(record)
+        derived = (said is None and len(names) <= 1) or (
+            record is not None and reason == CREATED_BY_4688.format(record))
         table.append(
             p.computer,
             p.pid,
