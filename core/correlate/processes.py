@@ -171,6 +171,10 @@ def name_key(name: str | None) -> str:
 #: model was built otherwise (a fifth of the build's peak).
 STREAM = True
 
+#: Superseded instances released at once (`ProcessTracker._release`): one at a time, interleaved
+#: with the scan's other work, freezing them cost a third more CPU time than in one loop.
+RELEASE_BATCH = 1024
+
 #: Notes of events logged after their instance's exit remembered (`ProcessTracker._late`).
 LATE_NOTES = 1024
 
@@ -275,10 +279,11 @@ class ProcessTracker:
             old = procs[previous]
             assert old is not None  # the current instance of a pid is never frozen
             proc.start = old.end
-            if self._stream:
-                if self._candidates:
+            if self._stream:  # frozen at a later release (`_release`)
+                candidates = self._candidates
+                candidates.append((len(self.facts), previous, proc.index))  # type: ignore[arg-type]
+                if len(candidates) >= RELEASE_BATCH:
                     self._release()
-                self._superseded(previous, proc.index)
         return proc
 
     def resolve(
@@ -376,17 +381,11 @@ class ProcessTracker:
         proc = self.procs[idx]
         proc.exited = proc.end = self.hold(ref)
 
-    def _superseded(self, old: int, new: int) -> None:
-        """Instance `old` is no longer the current one of its pid: freeze it (`_release`) once
-        the event that superseded it is done (that event's step may still name it, as the parent
-        of a child of its own pid)."""
-        facts = self.facts
-        assert facts is not None
-        self._candidates.append((len(facts), old, new))
-
     def _release(self) -> None:
         """Freeze into the table the instances superseded before the event being scanned that
-        nothing can change any more (see the module's `STREAM`)."""
+        nothing can change any more (see the module's `STREAM`). An instance superseded by this
+        event waits for the next release: this event's step may still name it (as the parent of
+        a child of its own pid)."""
         facts, candidates, procs = self.facts, self._candidates, self.procs
         assert facts is not None
         now = len(facts)
