@@ -31,6 +31,7 @@ def _rows(events: list[tuple[float, str, int, dict[str, str]]]) -> list[KeyRow]:
 
 def _built(rows: list[KeyRow], monkeypatch: pytest.MonkeyPatch, streamed: bool) -> tuple[list[Any], Scan]:
     monkeypatch.setattr(processes, "STREAM", streamed)
+    monkeypatch.setattr(processes, "RELEASE_BATCH", 1)  # each at the next instance superseded
     scan = Scan()
     scan.run(stream([rows], Store.pairs_of))
     held = sum(p is not None for p in scan.procs.procs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bench.churn import build_churn_store
+from core.correlate import processes
 from core.correlate.facts import FactsTable
 from core.correlate.processes import ProcessTracker, Ref
 from core.correlate.roles import scanned_event_ids
@@ -22,7 +23,8 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
     db = tmp_path_factory.mktemp("churn") / "churn.sqlite"
     build_churn_store(db, 20_000, seed=7)
     made = Scan()
-    with Store(db, readonly=True) as store:
+    with Store(db, readonly=True) as store, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(processes, "RELEASE_BATCH", 64)  # (1,024 by default: most of this small log)
         made.run(scan_events(timed(store.iter_keys_of(scanned_event_ids()))))
     return made
 
