@@ -338,13 +338,19 @@ class ProcessTracker:
             proc.start = kept
         proc.created = kept
         proc.add_name(image, kept)
-        proc.command_line = _kept(values.get("CommandLine"))
+        # (`_kept`, inlined: a call each was a tenth of this step)
+        intern = sys.intern
+        text = values.get("CommandLine")
+        proc.command_line = intern(text) if text is not None else None
         target_user = _user(values.get("TargetDomainName"), values.get("TargetUserName"))
         proc.user = target_user or _user(values.get("SubjectDomainName"), values.get("SubjectUserName"))
         target_sid = values.get("TargetUserSid")
-        proc.user_sid = _kept(target_sid if target_user and target_sid else values.get("SubjectUserSid"))
-        proc.elevation = _kept(values.get("TokenElevationType"))
-        proc.integrity = _kept(values.get("MandatoryLabel"))
+        text = target_sid if target_user and target_sid else values.get("SubjectUserSid")
+        proc.user_sid = intern(text) if text is not None else None
+        text = values.get("TokenElevationType")
+        proc.elevation = intern(text) if text is not None else None
+        text = values.get("MandatoryLabel")
+        proc.integrity = intern(text) if text is not None else None
         return proc.index
 
     def current(self, host: str, pid: int) -> _Proc | None:
@@ -392,8 +398,11 @@ class ProcessTracker:
         while candidates and candidates[0][0] < now:
             _, old, new = candidates.popleft()
             p = procs[old]
-            if p is None or not self._final(p):
+            if p is None:
                 continue
+            if (p.created is None or p.guid is not None or p.sysmon_created is not None
+                    or p.sysmon_exited is not None or p.sysmon_events) and not self._final(p):
+                continue  # (`_final` is True for the usual instance, a 4688's without Sysmon)
             if self._table is None:
                 self._table = ProcessTable(facts, facts.directory)
                 self._keep, self._bounder = keeper(facts), bounder(facts)
@@ -481,7 +490,8 @@ class ProcessTracker:
         if type(first) is not int:
             first = held(first)  # type: ignore[assignment]
         assert first is not None
-        names = p.named()
+        given = p.names  # `named()`, inlined for the usual one name
+        names = ((given[1], given[2]),) if isinstance(given, tuple) and len(given) == 3 else p.named()
         # The usual reason is kept as its 4688's record id (`ProcessTable`: made when read).
         record = self.ref(p.created).record_id if type(created) is int else None  # type: ignore[arg-type]
         if said is None:
@@ -517,8 +527,9 @@ class ProcessTracker:
             replaced_by,
             # A bound kept as a position is that event's position; else the event's, if
             # `facts` has it, or the bound itself.
-            self._bound(p.start, created, exited, replaced_by),
-            self._bound(p.end, exited, replaced_by, created),
+            start if (start := p.start) is None or type(start) is int else self._bound(start, created, exited,
+                                                                                     replaced_by),
+            end if (end := p.end) is None or type(end) is int else self._bound(end, exited, replaced_by, created),
             first,
             p.created is None and p.previous is None,
             confidence,
