@@ -96,6 +96,9 @@ class _Proc:
     pid: int
     first_seen: Kept
     created: Kept | None = None
+    #: The record id of its 4688 (`created`), which its reason names: read when it is frozen, in
+    #: the scan's loop (from the facts table, a call each, it was a tenth of freezing).
+    record: int | None = None
     image: str | None = None
     command_line: str | None = None
     parent_pid: int | None = None
@@ -337,6 +340,7 @@ class ProcessTracker:
             proc = self._new(host, computer, pid, kept)
             proc.start = kept
         proc.created = kept
+        proc.record = ref.record_id
         proc.add_name(image, kept)
         # (`_kept`, inlined: a call each was a tenth of this step)
         intern = sys.intern
@@ -493,9 +497,11 @@ class ProcessTracker:
         given = p.names  # `named()`, inlined for the usual one name
         names = ((given[1], given[2]),) if isinstance(given, tuple) and len(given) == 3 else p.named()
         # The usual reason is kept as its 4688's record id (`ProcessTable`: made when read).
-        record = self.ref(p.created).record_id if type(created) is int else None  # type: ignore[arg-type]
+        record = (p.record if p.record is not None else self.ref(p.created).record_id  # type: ignore[arg-type]
+                  ) if type(created) is int else None
+        if said is None and record is None:  # (a 4688 without a record id: worded as ever)
+            said = self._confidence(p)
         if said is None:
-            assert record is not None
             confidence, reason = EXACT, ""  # `CREATED_BY_4688` of `record`: worded only if needed
         else:
             confidence, reason = said
