@@ -109,6 +109,8 @@ class _Proc:
     elevation: str | None = None
     integrity: str | None = None
     exited: Kept | None = None
+    #: Its 4689's time, which the events logged within `EXIT_GRACE` after it read (`resolve`).
+    exited_ts: int | None = None
     replaced_by: Kept | None = None
     #: The events its life begins and ends at (their `key`s are the instance's bounds): the
     #: events it keeps anyway, not a `(ts, order)` tuple each.
@@ -304,7 +306,8 @@ class ProcessTracker:
                 proc.add_name(name, ref, self.hold)
                 return idx, None
             exited = proc.exited
-            if grace and exited is not None and proc.replaced_by is None and ref.ts - self.key(exited)[0] <= EXIT_GRACE:
+            if grace and exited is not None and proc.replaced_by is None and ref.ts - (
+                    proc.exited_ts if proc.exited_ts is not None else self.key(exited)[0]) <= EXIT_GRACE:
                 proc.add_name(name, ref, self.hold)
                 note = self._late.get(idx)
                 if note is None:
@@ -325,7 +328,7 @@ class ProcessTracker:
         idx = self._current.get((host, pid))
         image = values.get("NewProcessName")
         proc: _Proc | None = None
-        kept = self.hold(ref)
+        kept = len(self.facts) if ref.event_id in self._held_ids else ref  # type: ignore[arg-type]  # (`hold`)
         if idx is not None:
             old = self.procs[idx]
             if old.sysmon_created is not None and same_event(old.created, old.sysmon_created) and same_process(
@@ -387,9 +390,10 @@ class ProcessTracker:
                 kids.append(child)
 
     def exit(self, idx: int, ref: Ref) -> None:
-        self.exits[self.procs[idx].host] += 1
         proc = self.procs[idx]
-        proc.exited = proc.end = self.hold(ref)
+        self.exits[proc.host] += 1
+        proc.exited = proc.end = len(self.facts) if ref.event_id in self._held_ids else ref  # type: ignore[arg-type]
+        proc.exited_ts = ref.ts
 
     def _release(self) -> None:
         """Freeze into the table the instances superseded before the event being scanned that
