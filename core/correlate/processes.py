@@ -10,6 +10,13 @@ The evidence types every correlation link shares (`Ref`, the confidence words) a
 `core.correlate.evidence`, the instances the model keeps in `core.correlate.process_instance`;
 this module re-exports both, as the handle and session modules and the views import them from
 here.
+
+Instances keep their model events as positions in the scan's facts table, and each is frozen
+into the model's `ProcessTable` as soon as nothing can change it (its pid's next instance began:
+`STREAM`), so that the scan does not hold every instance until the model is built (issue 18).
+
+(About 600 lines: the scan-time instance, the tracker's steps and the freezing (during the scan
+and at its end) must agree on what an instance keeps and when it is final, so they sit together.)
 """
 
 from __future__ import annotations
