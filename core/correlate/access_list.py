@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 #: Duplications listed under one access at most.
 MAX_DUPLICATIONS = 50
+#: Accesses remembered once made (all forgotten when full): the screen reads its lines again as it
+#: redraws; keeping all of a 10M-event log's (each with its processes) held ~0.2 GB once written.
+KEEP = 1 << 13
 #: Marks the end of a label's name: `cmd.exe 0x8cc (2252)` (`Process.label`).
 _LABEL = " 0x"
 
@@ -82,7 +85,7 @@ class AccessList(Sequence[AccessGroup]):
         self._risk = [0] * nrows
         self._alive: dict[int, tuple[int, ...]] = {}  # lone 4656 -> the instances alive, once swept
         self._reasons: dict[tuple[int, tuple[int, ...]], Named] = {}  # (bucket, alive) -> its target named
-        self._made: dict[int, ProcessAccess] = {}
+        self._made: dict[int, ProcessAccess] = {}  # the last made (`KEEP`): each holds its processes
         # groups: (computer folded, target) -> id; per id its key parts, rows and first row
         self._group_ids: dict[tuple[str, str], int] = {}
         self._g_key: list[tuple[str, str]] = []
@@ -304,7 +307,7 @@ class AccessList(Sequence[AccessGroup]):
     # -- what is read ---------------------------------------------------------------------------
 
     def access(self, row: int) -> ProcessAccess:
-        """The access of row `row` (made once)."""
+        """The access of row `row` (the last `KEEP` made are remembered)."""
         with self._lock:
             made = self._made.get(row)
             if made is None:
@@ -314,6 +317,8 @@ class AccessList(Sequence[AccessGroup]):
                 else:
                     self._sweep(self._b_of[row - first])
                     made = _open_access(self._model, self._lone[row - first], self._named(row))
+                if len(self._made) >= KEEP:
+                    self._made.clear()
                 self._made[row] = made
             return made
 

@@ -2,11 +2,13 @@
 
 `CorrelationModel.handle_duplications` gives a `DuplicationList`: it knows at once how many
 4690s the model holds (their positions in the facts table, found at C speed) and makes each
-`Duplication` the first time it is read, then keeps it. The Handles view shown from the model
-reads its count and the lines on screen (making all 22,000 of a million-event log was most of
-the view's time, 0.35 s of CPU, and the tables' writer shared the GIL meanwhile); the tables'
-writer reads all of them, a chunk at a time. Either way each is made once, equal to what the
-model made for it before (the same links, from the same facts).
+`Duplication` when it is read, equal to what the model made for it before (the same links, from
+the same facts). The Handles view shown from the model reads its count and the lines on screen
+(making all 22,000 of a million-event log was most of the view's time, 0.35 s of CPU, and the
+tables' writer shared the GIL meanwhile); the tables' writer reads all of them, a chunk at a time.
+The last `KEEP` made are remembered (the screen reads its lines again as it redraws), not all:
+each holds its processes and handles, and keeping every one of a 10M-event log's 220,000 held
+~0.2 GB after the writer had read them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 
 #: Duplications made at once when the list is read in order (one column read of the facts each).
 CHUNK = 4096
+#: Duplications remembered once made (all forgotten when full), and process/session links.
+KEEP = 1 << 13
+LINKS_KEPT = 1 << 14
 
 PLink = Callable[[int | None, int | None, str | None], ProcessLink | None]
 HandlesOf = Callable[["Facts"], tuple[HandleLink | None, HandleLink | None]]
@@ -43,6 +48,10 @@ class _Maker:
 
     def __call__(self, found: Facts) -> Duplication:
         plinks, slinks = self._plinks, self._slinks
+        if len(plinks) >= LINKS_KEPT:
+            plinks.clear()
+        if len(slinks) >= LINKS_KEPT:
+            slinks.clear()
         key = (found.source_pid, found.source_proc, found.source_note)
         source = plinks[key] if key in plinks else plinks.setdefault(key, self._plink(*key))
         key = (found.target_pid, found.target_proc, found.target_note)
@@ -55,17 +64,18 @@ class _Maker:
 
 
 class DuplicationList(Sequence[Duplication]):
-    """Read-only, in time order, each item made when first read (see the module docstring). A
-    slice is another list over the same items (made once for both); it compares equal to any
+    """Read-only, in time order, each item made when read (see the module docstring). A slice is
+    another list over the same items (sharing what is remembered); it compares equal to any
     sequence of the same duplications, as the list it stands for did. Safe to read from two
     threads: one may make an item the other makes too, equal, and one of them is kept."""
 
     __slots__ = ("_facts", "_hi", "_lo", "_made", "_make", "_positions")
 
     def __init__(self, facts: FactsTable, positions: Sequence[int], make: Callable[[Facts], Duplication],
-                 made: list[Duplication | None] | None = None, lo: int = 0, hi: int | None = None) -> None:
+                 made: dict[int, Duplication] | None = None, lo: int = 0, hi: int | None = None) -> None:
         self._facts, self._positions, self._make = facts, positions, make
-        self._made: list[Duplication | None] = made if made is not None else [None] * len(positions)
+        #: The last made, by position in `_positions` (`KEEP` at most).
+        self._made: dict[int, Duplication] = made if made is not None else {}
         self._lo = lo
         self._hi = len(positions) if hi is None else hi
 
@@ -90,30 +100,28 @@ class DuplicationList(Sequence[Duplication]):
         if not -n <= index < n:
             raise IndexError(index)
         at = self._lo + (index % n)
-        made = self._made[at]
-        if made is None:
-            self._fill(at, at + 1)
-            made = self._made[at]
-            assert made is not None
-        return made
+        made = self._made.get(at)
+        return made if made is not None else self._items(at, at + 1)[0]
 
-    def _fill(self, lo: int, hi: int) -> None:
-        """Make the items lo..hi-1 not made yet."""
+    def _items(self, lo: int, hi: int) -> list[Duplication]:
+        """The items lo..hi-1 (at most `KEEP`), those not remembered made and remembered."""
         made = self._made
-        missing = [at for at in range(lo, hi) if made[at] is None]
+        out = [made.get(at) for at in range(lo, hi)]
+        missing = [i for i, item in enumerate(out) if item is None]
+        if not missing:
+            return out  # type: ignore[return-value]
         positions = self._positions
-        for at, found in zip(missing, self._facts.facts_at([positions[at] for at in missing]), strict=True):
-            made[at] = self._make(found)
+        for i, found in zip(missing, self._facts.facts_at([positions[lo + i] for i in missing]), strict=True):
+            out[i] = self._make(found)
+        if len(made) + len(missing) > KEEP:
+            made.clear()
+        for i in missing[-KEEP:]:
+            made[lo + i] = out[i]  # type: ignore[assignment]
+        return out  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[Duplication]:
-        made = self._made
         for lo in range(self._lo, self._hi, CHUNK):
-            hi = min(lo + CHUNK, self._hi)
-            if None in made[lo:hi]:
-                self._fill(lo, hi)
-            for item in made[lo:hi]:
-                assert item is not None
-                yield item
+            yield from self._items(lo, min(lo + CHUNK, self._hi))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str | bytes):
