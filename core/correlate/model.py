@@ -143,8 +143,8 @@ def _counted(items: Iterable[_E], total: int, progress: Callable[[int, int], Non
     progress(read, total)
 
 
-def _counted_batches(batches: Iterable[list[_E]], total: int,
-                     progress: Callable[[int, int], None] | None) -> Iterator[list[_E]]:
+def _counted_batches(batches: Iterable[Sequence[_E]], total: int,
+                     progress: Callable[[int, int], None] | None) -> Iterator[Sequence[_E]]:
     """`_counted` for batches of items: told of every PROGRESS_EVERY mark a batch read passes."""
     if progress is None:
         yield from batches

@@ -33,9 +33,10 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast, overload
 
 try:
     import fcntl
@@ -47,10 +48,10 @@ from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON
 from core.correlate.scan import Rows, Scan, stream
 from core.correlate.scan_rows import HandleEvent, HandleReader
 from core.store.child_process import ROOT, ChildFailed, die_with_parent, module_command
-from core.store.store import Store
+from core.store.store import KeyRow, Store
 
 #: What `scan_stored` passes the batches read through (the build's progress).
-Counted = Callable[[Iterator[list[Any]]], Iterator[list[Any]]]
+Counted = Callable[[Iterator[Sequence[Any]]], Iterator[Sequence[Any]]]
 
 #: Builds of fewer model events than this read in process: the child's start would not pay.
 CHILD_EVENTS: Final = 200_000
@@ -85,8 +86,9 @@ def usable(store: Store, events: int) -> bool:
 
 def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> Iterator[bytes]:
     """The child's frames: per batch of `store.iter_key_rows`, the marshalled (forgot, new,
-    rows): whether every number given before is forgotten, what each number first given in this
-    frame stands for, and the rows, each with its data as the scan takes it (`scan_rows.feed`)."""
+    *columns): whether every number given before is forgotten, what each number first given in
+    this frame stands for, and the rows' six fields as columns (`FrameRows`), each row's data as
+    the scan takes it (`scan_rows.feed`)."""
     readers: dict[int, tuple[HandleReader, dict[Any, int]]] = {
         eid: (HandleReader(role), {}) for eid, role in ROLES.items() if role.act in HANDLE_ACTS}
     fielded = frozenset(eid for eid, role in ROLES.items() if role.act not in HANDLE_ACTS) | frozenset(SYSMON)
@@ -103,11 +105,15 @@ def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> I
         if len(computers) >= COMPUTERS:
             computers.clear()
         new: dict[int, HandleEvent] = {}
-        out: list[tuple[Any, ...]] = []
-        append = out.append
+        columns: tuple[list[Any], ...] = tuple([] for _ in range(6))
+        sids, tss, record_ids, eids, places, datas = columns
         for sid, ts, record_id, eid, logged, data in rows:
+            sids.append(sid)
+            tss.append(ts)
+            record_ids.append(record_id)
+            eids.append(eid)
             # One string per computer: marshal writes an object met again as a reference.
-            logged = computers.setdefault(logged, logged)
+            places.append(computers.setdefault(logged, logged))
             handle = readers.get(eid)
             if handle is not None:
                 reader, numbers = handle
@@ -117,16 +123,16 @@ def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> I
                     number += 1
                     held += 1
                     new[key] = reader.read(pairs_of(data))
-                append((sid, ts, record_id, eid, logged, key))
+                datas.append(key)
             elif eid in fielded:
-                append((sid, ts, record_id, eid, logged, values_of(pairs_of(data))))
+                datas.append(values_of(pairs_of(data)))
             else:  # not a model event: the scan skips it
-                append((sid, ts, record_id, eid, logged, None))
-        yield marshal.dumps((forgot, new, out))
+                datas.append(None)
+        yield marshal.dumps((forgot, new, *map(_packed, columns[:4]), places, datas))
 
 
 def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: dict[Any, HandleEvent],
-               kept: int | None = None) -> Iterator[list[Any]]:
+               kept: int | None = None) -> Iterator[Sequence[Any]]:
     """The rows of `event_ids` in time order, a batch at a time, read by a child from `store`'s
     file, `decoded` kept up to date as each batch comes (`frames`); `ChildFailed` unless it reads
     exactly `expected` rows (the caller's count, in its own snapshot). The child is killed if
@@ -166,13 +172,57 @@ def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: d
             raise ChildFailed(f"the reading process read {read} of {expected} events (status {proc.returncode}) {tail}")
 
 
-def taken(frame: bytes, decoded: dict[Any, HandleEvent]) -> list[Any]:
+def taken(frame: bytes, decoded: dict[Any, HandleEvent]) -> FrameRows:
     """A frame's rows (`frames`), `decoded` brought up to date for them."""
-    forgot, new, rows = marshal.loads(frame)
+    forgot, new, *columns = marshal.loads(frame)
     if forgot:
         decoded.clear()
     decoded.update(new)
-    return rows  # type: ignore[no-any-return]
+    return FrameRows([_unpacked(column) for column in columns])
+
+
+def _packed(column: list[Any]) -> bytes | list[Any]:
+    """An int column of a frame as the bytes of an `array` of 64-bit ints (loaded at C speed, no
+    Python object per value), or as it is when a value is not such an int (None, a text)."""
+    try:
+        return array("q", column).tobytes()
+    except (TypeError, OverflowError):
+        return column
+
+
+def _unpacked(column: bytes | list[Any]) -> list[Any]:
+    if type(column) is bytes:  # noqa: E721 - `_packed`'s array; a list otherwise
+        values = array("q")
+        values.frombytes(column)
+        return values.tolist()
+    return column  # type: ignore[return-value]
+
+
+class FrameRows(Sequence[tuple[Any, ...]]):
+    """A frame's rows, held as its six columns (store id, time, record id, EventID, computer,
+    data): made row tuples one at a time when iterated (`zip` gives them without a tuple kept
+    per row), instead of a tuple and its ints per row unmarshalled, then freed, by the scan's
+    process (the store ids, times and record ids were most of the frames' loading time)."""
+
+    __slots__ = ("_columns",)
+
+    def __init__(self, columns: list[list[Any]]) -> None:
+        self._columns = columns
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return zip(*self._columns, strict=True)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[Any, ...]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[Any, ...]]: ...
+    def __getitem__(self, i: int | slice) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+        if isinstance(i, slice):
+            return list(zip(*(column[i] for column in self._columns), strict=True))
+        return tuple(column[i] for column in self._columns)
 
 
 class _Ahead:
@@ -261,7 +311,7 @@ def scan_stored(store: Store, event_ids: Iterable[int], total: int, counted: Cou
         except ChildFailed:
             pass  # read here: the partial scan is dropped
     scan = Scan(directory)
-    scan.run(stream(counted(store.iter_key_rows(ids)), store.pairs_of))
+    scan.run(stream(cast("Iterator[list[KeyRow]]", counted(store.iter_key_rows(ids))), store.pairs_of))
     return scan
 
 

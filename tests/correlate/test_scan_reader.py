@@ -116,3 +116,18 @@ def test_a_store_still_being_written_or_one_core_is_read_in_process(
         monkeypatch.setattr(scan_reader, "cores", lambda: 2)
         monkeypatch.setattr(store, "get_meta", lambda key: None)
         assert not scan_reader.usable(store, 10**6)
+
+
+def test_a_frames_columns_give_back_its_rows_exactly() -> None:
+    """The child sends the int fields as packed columns (`FrameRows`); a column holding a value
+    that is not a 64-bit int (None, a text, a bigger int) goes as it is, and every row comes back
+    equal, value and type."""
+    rows = [(1, 133_500_000_000_000_000, 7, 4663, "WS1", 3), (2, 133_500_000_000_000_001, None, 4688, "WS1", {}),
+            (1 << 62, 5, "12", 4656, "WS2", None)]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    packed = [scan_reader._packed(column) for column in columns[:4]]
+    assert [type(column) for column in packed] == [bytes, bytes, list, bytes]
+    assert scan_reader._packed([1 << 64]) == [1 << 64]
+    got = scan_reader.FrameRows([scan_reader._unpacked(column) for column in packed] + columns[4:])
+    assert len(got) == 3 and list(got) == rows and got[2] == rows[2] and got[1:] == rows[1:]
+    assert [type(v) for row in got for v in row] == [type(v) for row in rows for v in row]
