@@ -268,7 +268,7 @@ class Scan:
             found.target_proc, found.target_note = self._resolve(found, tpid)
         if found.source_proc is None or spid is None or found.source_hid is None:
             return
-        before = len(self.handles.handles)
+        before = self.handles.count
         target = self.handles.duplicate(
             found.host,
             found.computer,
