@@ -271,10 +271,6 @@ class DiskColumns:
         #: What is appended to each column and not written yet.
         self.pending = {name: array(code) for name, code in columns}
 
-    def put(self, name: str, at: int, values: array[int]) -> None:
-        """Write `values` at value index `at` of column `name` (`DiskArray.put`: rows out of order)."""
-        self.disks[name].put(at, values)
-
     def seal(self) -> dict[str, memoryview[int] | array[int]]:
         """Write the pending values and give each column's view (the pager gives their pages back)."""
         for name, disk in self.disks.items():

@@ -39,7 +39,7 @@ BATCH = 1 << 12
 
 
 #: The int columns (`HandleTable._columns`) and their typecodes.
-_COLUMNS = (("computer", "i"), ("ints", "q"), ("accesses", "q"), ("starts", "q"))
+_COLUMNS = (("ints", "q"), ("accesses", "q"), ("starts", "q"))
 
 
 class HandleTable(Sequence[Handle]):
@@ -51,10 +51,11 @@ class HandleTable(Sequence[Handle]):
         #: The int columns' side files, and what is appended to each and not written yet.
         self._columns = DiskColumns(_COLUMNS, directory)
         self._pending = self._columns.pending
-        #: The views of the columns read (`seal`); `_computer` indexes `_computers.distinct`.
-        self._computer: memoryview[int] | array[int] = array("i")
-        #: pid, value, process, opened, duplicated by, source (-1: none), closed, first seen: a row each.
+        #: The views of the columns read (`seal`). `_ints`, a row each: pid, value, process, opened,
+        #: duplicated by, source (-1: none), closed, first seen, and the computer (an index of
+        #: `_computers.distinct`): one write a row (`put`).
         self._ints: memoryview[int] | array[int] = array("q")
+        self._ints_disk = self._columns.disks["ints"]
         #: Values that do not fit a 64-bit slot (or equal `_NONE`), by (instance, field).
         self._aside: dict[tuple[int, int], int] = {}
         self._object_type: list[str | None] = []
@@ -80,7 +81,7 @@ class HandleTable(Sequence[Handle]):
         self._recent: dict[int, Handle] = {}
 
     #: Int slots per instance, and the slot value of one kept aside.
-    _FIELDS = 8
+    _FIELDS = 9
     _NONE = -(1 << 63)
 
     def append(self, computer: str, pid: int, handle_id: int, process: int, opened_at: int, duplicated_by_at: int,
@@ -101,10 +102,8 @@ class HandleTable(Sequence[Handle]):
         """Write instance `index`, in `Handle`'s field order but its accesses (`fill_accesses`): at
         any time, in any order (the scan writes each as soon as nothing can change it; those not
         written yet read as zeros meanwhile, so nothing reads the table before `seal`)."""
-        columns = self._columns
-        columns.put("computer", index, array("i", (self._computers[computer],)))
         ints = [pid, handle_id, process, opened_at, duplicated_by_at, -1 if source is None else source, closed_at,
-                first_seen_at]
+                first_seen_at, self._computers[computer]]
         try:
             if self._NONE in ints:  # the slots' mark for a value kept aside
                 raise OverflowError
@@ -115,14 +114,15 @@ class HandleTable(Sequence[Handle]):
                     self._aside[(index, i)] = v
                     ints[i] = self._NONE
             row = array("q", ints)
-        columns.put("ints", index * self._FIELDS, row)
+        self._ints_disk.put(index * self._FIELDS, row)
         texts = self._object_type
-        if index >= len(texts):
-            grow = [None] * (index + 1 - len(texts))
-            texts.extend(grow)
-            self._object_name.extend(grow)
-            self._access.extend(grow)
+        if index >= self._n:
             self._n = index + 1
+            if index >= len(texts):  # grown a few thousand at a time (`resize` trims)
+                grow = [None] * (index + BATCH - len(texts))
+                texts.extend(grow)
+                self._object_name.extend(grow)
+                self._access.extend(grow)
         texts[index] = object_type
         self._object_name[index] = object_name
         self._access[index] = access
@@ -134,7 +134,7 @@ class HandleTable(Sequence[Handle]):
         self._since_release += 1
         if self._since_release >= BATCH:  # the pages written stay in the page cache, not the RSS
             self._since_release = 0
-            columns.release()
+            self._columns.release()
 
     def put_accesses(self, index: int, accesses_at: Sequence[int]) -> None:
         """Instance `index`'s accesses, given apart from `fill_accesses`'s (which they replace)."""
@@ -147,13 +147,13 @@ class HandleTable(Sequence[Handle]):
 
     def resize(self, n: int) -> None:
         """The table has `n` instances (each put, or to be, before it is read)."""
-        grow = [None] * (n - len(self._object_type))
-        if grow:
-            self._object_type.extend(grow)
-            self._object_name.extend(grow)
-            self._access.extend(grow)
-            self._n = n
-            self._dirty = True
+        for texts in (self._object_type, self._object_name, self._access):
+            if len(texts) < n:
+                texts.extend([None] * (n - len(texts)))
+            else:
+                del texts[n:]
+        self._n = n
+        self._dirty = True
 
     def fill_accesses(self, used: array[int], starts: array[int]) -> None:
         """Every instance's accesses at once, instance i's `used[starts[i]:starts[i + 1]]` (positions
@@ -187,7 +187,7 @@ class HandleTable(Sequence[Handle]):
             pending["starts"].append(self._n_accesses)
         self._filled = max(self._filled, self._n)
         views = self._columns.seal()
-        self._computer, self._ints = views["computer"], views["ints"]
+        self._ints = views["ints"]
         self._accesses, self._starts = views["accesses"], views["starts"]
         self._dirty = False
 
@@ -226,7 +226,7 @@ class HandleTable(Sequence[Handle]):
 
     def _make(self, i: int) -> Handle:
         at = i * self._FIELDS
-        pid, hid, process, opened, dup, source, closed, first = self._ints[at:at + self._FIELDS]
+        pid, hid, process, opened, dup, source, closed, first, computer = self._ints[at:at + self._FIELDS]
         if self._aside and self._NONE in (pid, hid, process, opened, dup, source, closed, first):
             pid, hid, process, opened, dup, source, closed, first = (
                 self._aside[(i, f)] if v == self._NONE else v
@@ -235,7 +235,7 @@ class HandleTable(Sequence[Handle]):
         # A copy, as an array's slice was (from its bytes: at C speed, from the file or the heap).
         accesses = array("q", self._accesses[lo:hi].tobytes()) if hi > lo else None
         return make_handle(
-            i, self._computers.distinct[self._computer[i]], pid, hid, process, opened, dup,
+            i, self._computers.distinct[computer], pid, hid, process, opened, dup,
             None if source == -1 else source,
             self._object_type[i], self._object_name[i], self._access[i], accesses,
             closed, self._close_notes.get(i), self._duplications.get(i), first, self.facts,

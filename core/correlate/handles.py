@@ -424,6 +424,9 @@ class HandleTracker:
             for idx in exits.popleft()[1]:
                 h = self.handles.get(idx)
                 if h is not None and h.end < 0 and not self._aliased(idx):
+                    key = (h.process, h.handle_id)
+                    if self._alive.get(key) == idx:  # (it is: not ended) no event reaches it any more
+                        del self._alive[key]
                     self._final(idx)
 
     def _aliased(self, idx: int) -> bool:
@@ -448,11 +451,14 @@ class HandleTracker:
                 same.remove(idx)
             if len(same) == 1:
                 self._all[key] = same[0]
-        if self._alive.get(key) == idx:  # its process exited: no event reaches it any more
-            del self._alive[key]
         if self._alias_key:
             self._drop_alias(idx)
-        self._write(h, whole_log=False)
+        # `_write`, inlined: this runs for nearly every instance.
+        note = h.close_note if h.closed >= 0 else self._close_note(h, whole_log=False)
+        self.table.put(idx, h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
+                       h.object_type, h.object_name, h.access, h.closed, note, h.duplications, h.first_seen)
+        if h.accesses is not None:
+            self.table.put_accesses(idx, h.accesses)
 
     def _write(self, h: _Handle, *, whole_log: bool) -> None:
         """`h` into the table, positionally in `Handle`'s field order (its accesses: `finish`)."""
