@@ -157,7 +157,10 @@ class DiskArray:
         capacity = max(MIN_CAPACITY, 2 * self._mapped)
         while capacity < size:  # bounded: doubles each step
             capacity *= 2
-        os.posix_fallocate(fd, 0, capacity)
+        fallocate = getattr(os, "posix_fallocate", None)
+        if fallocate is None:  # (macOS) no way to reserve the blocks: the heap
+            raise OSError("no posix_fallocate")
+        fallocate(fd, 0, capacity)
         self._map = mmap.mmap(fd, capacity)  # shared: the writes are the file's pages
         self._mapped = capacity
         self._writable = True
