@@ -8,6 +8,10 @@ searched as the `array` was), so that the kernel holds them as page cache of tha
 drop them under pressure and read them back on the next touch, and `release` unmaps the pages
 this process touched (`MADV_DONTNEED`: the pages stay cached, the process's RSS gives them up).
 
+Rows that come out of order (the handle instances, written as each is final) are `put` at their
+place through a shared writable map of the file instead, its blocks reserved first
+(`posix_fallocate`: a full disk is an OSError there, not a SIGBUS on a write through the map).
+
 The file never has a name: `tempfile.TemporaryFile` opens it unlinked (`O_TMPFILE` on Linux), so
 that a crash leaves nothing behind and the disk space goes back once the model (the last `view`)
 and the file are dropped. Its directory is the store's (on disk; the system temp dir is often a

@@ -15,8 +15,11 @@ answer built from the handles (links, trees, lists, the stored tables) is unchan
 few made are remembered (`RECENT`), as a tables' writer reads the same handle for each event on it.
 
 The int columns (~80 bytes an instance and 8 an access: ~150 MB at ten million events) are kept
-in side files read through `mmap` (`core.correlate.disk_array`), appended `BATCH` instances at a
-time: page cache, not the Python heap.
+in side files read through `mmap` (`core.correlate.disk_array`): page cache, not the Python heap.
+The scan writes each instance as soon as it is final (`HandleTracker.advance`), out of index
+order: a row (its ints, the computer among them) is put at its place through a writable map of
+the side file (`DiskArray.put`, no system call a row), and the pages written are given back to
+the page cache every `BATCH` rows. The accesses are filled at the end, from the facts table.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ if TYPE_CHECKING:
 
 #: Handles made from the columns and remembered for the next read of the same index.
 RECENT = 1 << 12
-#: Instances appended to the side files at once (kept on the heap until then).
+#: Rows put between two releases of the pages written (and the text lists' growth step).
 BATCH = 1 << 12
 
 

@@ -10,9 +10,18 @@ Quirks from real logs handled here:
 * when a 4690's target is System (0x4), the 4658 closing TargetHandleId carries the SOURCE
   process id, so the target handle is also reachable under (source process, value) until closed;
 * a 4690 may be logged before the 4656 of its source handle, so the source handle is chosen
-  after the scan, as the nearest open of that value by that process on either side in time,
-  unless the open before the 4690 is closed by its own 4658 after it: the value was then taken,
-  and a later open of it (values are reused at once after a close) cannot be the source.
+  once the scan is past SOURCE_OPEN_WINDOW after it, as the nearest open of that value by that
+  process on either side in time, unless the open before the 4690 is closed by its own 4658
+  after it: the value was then taken, and a later open of it (values are reused at once after a
+  close) cannot be the source.
+
+The scan streams (issue 18): each instance is written into the model's `HandleTable` as soon as
+no later event can change it (`HandleTracker.advance`), so that the tracker holds the instances
+open or recently ended (~1,200 at most on the 1M churn store, of 165,292), not all of them.
+
+Over 500 lines: the tracker's rules (which instance an event reaches, which 4690 source, when an
+instance is final) rest on each other's invariants (instances of one key are sequential, ends
+come in scan order), which are read best in one place.
 """
 
 from __future__ import annotations
@@ -235,14 +244,10 @@ class HandleTracker:
     process (`_alias`). The reasons that need the whole log (no 4656 or no 4658 at all for a
     computer) are worded at the end (`resolve_sources`, `finish`)."""
 
-    def __init__(self, facts: FactsTable, table: HandleTable | None = None) -> None:
+    def __init__(self, facts: FactsTable, table: HandleTable) -> None:
         #: Where the events the instances keep are (their positions; `Ref`s made when read).
         self.facts = facts
-        if table is None:
-            from core.correlate.handle_table import HandleTable  # (it imports this module: `Handle`)
-
-            table = HandleTable(facts, facts.directory)
-        #: Where each instance is written once final (`finish` gives it).
+        #: Where each instance is written once final, the model's (empty: `finish` gives it back).
         self.table = table
         #: The instances not written yet, by index; `count` is the next index.
         self.handles: dict[int, _Handle] = {}

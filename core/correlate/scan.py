@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from core.correlate.access import AccessTracker
 from core.correlate.event_fields import Pairs, Values, as_int, logon_of, pid_of
 from core.correlate.facts import Facts, FactsTable, SysmonFacts
+from core.correlate.handle_table import HandleTable
 from core.correlate.handles import HandleTracker
 from core.correlate.processes import ProcessTracker, Ref
 from core.correlate.roles import (
@@ -154,7 +155,8 @@ class Scan:
         #: The model's events' facts, in columns (`core.correlate.facts`): one object per
         #: event would be most of the model's memory.
         self.facts = FactsTable(directory)  # its columns' side files go to `directory`
-        self.handles = HandleTracker(self.facts)
+        #: The handle instances, each written into the model's table as soon as it is final.
+        self.handles = HandleTracker(self.facts, HandleTable(self.facts, directory))
         #: Sysmon events, apart: the model's events (`facts`) stay those of the roles table.
         self.sysmon_facts: dict[int, SysmonFacts] = {}
         self.computers: dict[str, str] = {}

@@ -7,12 +7,13 @@ from __future__ import annotations
 from array import array
 
 from core.correlate.facts import FactsTable
+from core.correlate.handle_table import HandleTable
 from core.correlate.handles import Handle, HandleTracker
 
 
 def test_a_frozen_handle_keeps_each_field_of_its_instance() -> None:
     facts = FactsTable()
-    tracker = HandleTracker(facts)
+    tracker = HandleTracker(facts, HandleTable(facts))
     tracker.open("pc", "PC", 0x10, 3, 0x44, 4656, ("File", "C:\\x", "%%4416"), at=7)
     h = tracker.handles[0]
     # Distinct values everywhere, so that two fields swapped cannot go unseen.

@@ -18,6 +18,7 @@ import pytest
 
 import core.correlate.scan as scan_module
 from bench.model_digest import digests
+from core.correlate.handle_table import HandleTable
 from core.correlate.handles import HandleTracker
 from core.correlate.model import CorrelationModel, build_model
 from core.correlate.scan import Scan, stream
@@ -192,7 +193,8 @@ def test_the_tracker_holds_a_bounded_number_of_instances(monkeypatch: pytest.Mon
 def test_events_out_of_time_order_stop_the_stream() -> None:
     """`advance` told an earlier time than before: nothing more is written before `finish` (the
     answers then need the whole log), and what is written is the same."""
-    tracker = HandleTracker(Scan().facts)
+    facts = Scan().facts
+    tracker = HandleTracker(facts, HandleTable(facts))
     tracker.advance(100)
     tracker.advance(50)
     assert not tracker._streaming
