@@ -68,20 +68,25 @@ def _log() -> list[StoredEvent]:
 
 def _model(events: list[StoredEvent], monkeypatch: pytest.MonkeyPatch, *, streaming: bool) -> CorrelationModel:
     """The model of `events` fed a row per batch; `streaming` False: nothing written before `finish`."""
-    written: list[int] = []
-    final = HandleTracker._final
+    puts, written = [0], [-1]  # rows put; of them, before `finish`
+    put, finish = HandleTable.put, HandleTracker.finish
 
-    def counted(self: HandleTracker, idx: int) -> None:
-        written.append(idx)
-        final(self, idx)
+    def counted(self: HandleTable, *args: Any) -> None:
+        puts[0] += 1
+        put(self, *args)
+
+    def finishing(self: HandleTracker) -> HandleTable:
+        written[0] = puts[0]
+        return finish(self)
 
     with monkeypatch.context() as m:
         m.setattr(scan_module, "ROWS_BATCH", 1)
-        m.setattr(HandleTracker, "_final", counted)
+        m.setattr(HandleTable, "put", counted)
+        m.setattr(HandleTracker, "finish", finishing)
         if not streaming:
             m.setattr(HandleTracker, "advance", lambda self, now: None)
         model = build_model(events)
-    assert bool(written) is streaming
+    assert bool(written[0]) is streaming and puts[0] == len(model.handles)
     return model
 
 
