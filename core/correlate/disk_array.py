@@ -8,6 +8,10 @@ searched as the `array` was), so that the kernel holds them as page cache of tha
 drop them under pressure and read them back on the next touch, and `release` unmaps the pages
 this process touched (`MADV_DONTNEED`: the pages stay cached, the process's RSS gives them up).
 
+Rows that come out of order (the handle instances, written as each is final) are `put` at their
+place through a shared writable map of the file instead, its blocks reserved first
+(`posix_fallocate`: a full disk is an OSError there, not a SIGBUS on a write through the map).
+
 The file never has a name: `tempfile.TemporaryFile` opens it unlinked (`O_TMPFILE` on Linux), so
 that a crash leaves nothing behind and the disk space goes back once the model (the last `view`)
 and the file are dropped. Its directory is the store's (on disk; the system temp dir is often a
@@ -57,7 +61,8 @@ class DiskArray:
     `view` is the values so far (a `memoryview` of the file, or the fallback `array`): read it
     again after each `extend`, which may map the file anew."""
 
-    __slots__ = ("__weakref__", "_cast", "_file", "_map", "_mapped", "_mem", "_n", "itemsize", "typecode", "view")
+    __slots__ = ("__weakref__", "_cast", "_file", "_map", "_mapped", "_mem", "_n", "_writable", "itemsize", "typecode",
+                 "view")
 
     def __init__(self, typecode: str, directory: str | os.PathLike[str] | None = None) -> None:
         self.typecode = typecode
@@ -67,6 +72,8 @@ class DiskArray:
         self._mem: array[int] | None = array(typecode) if self._file is None else None
         self._map: mmap.mmap | None = None
         self._mapped = 0
+        #: Whether `_map` is the writable one `put` writes through (`extend` maps read-only).
+        self._writable = False
         self._cast: memoryview[int] | None = None
         empty = _ints(memoryview(b""), typecode)
         self.view: memoryview[int] | array[int] = self._mem if self._mem is not None else empty
@@ -114,10 +121,61 @@ class DiskArray:
             # A new map of the whole file; the old one is unmapped once no view of it is left.
             self._map = mmap.mmap(fd, os.fstat(fd).st_size, access=mmap.ACCESS_READ)
             self._mapped = len(self._map)
+            self._writable = False
             self._cast = _ints(memoryview(self._map), self.typecode)
         self._n += len(values)
         assert self._cast is not None
         self.view = self._cast[:self._n]
+
+    def put(self, at: int, values: array[int]) -> None:
+        """Write `values` (an array of this typecode) at value index `at`, anywhere: past the end the
+        array grows (the values between, not written yet, read 0). For rows that come out of order
+        (`core.correlate.handle_table`): they are written through a shared writable map of the file,
+        no system call per row; call `settle` before reading `view`."""
+        end = at + len(values)
+        if self._mem is not None:
+            mem = self._mem
+            if end > len(mem):
+                mem.frombytes(bytes((end - len(mem)) * self.itemsize))
+            mem[at:end] = values
+            self._n = len(mem)
+            return
+        try:
+            if end * self.itemsize > self._mapped or not self._writable:
+                self._grow(end * self.itemsize)
+            assert self._cast is not None
+            self._cast[at:end] = values
+        except OSError:  # no room: the heap, as before
+            self._to_heap()
+            self.put(at, values)
+            return
+        if end > self._n:
+            self._n = end
+
+    def _grow(self, size: int) -> None:
+        """Map the file writable, at least `size` bytes of it, its blocks reserved first: a write
+        through the map to a block a full disk cannot give would kill the process (SIGBUS); here
+        it is an OSError, and the values go to the heap."""
+        assert self._file is not None
+        fd = self._file.fileno()
+        capacity = max(MIN_CAPACITY, 2 * self._mapped)
+        while capacity < size:  # bounded: doubles each step
+            capacity *= 2
+        fallocate = getattr(os, "posix_fallocate", None)
+        if fallocate is None:  # (macOS) no way to reserve the blocks: the heap
+            raise OSError("no posix_fallocate")
+        fallocate(fd, 0, capacity)
+        self._map = mmap.mmap(fd, capacity)  # shared: the writes are the file's pages
+        self._mapped = capacity
+        self._writable = True
+        self._cast = _ints(memoryview(self._map), self.typecode)
+
+    def settle(self) -> None:
+        """Read `view` anew after `put`s."""
+        if self._mem is not None:
+            self.view = self._mem
+        elif self._cast is not None:
+            self.view = self._cast[:self._n]
 
     def _to_heap(self) -> None:
         """Move the values written so far to an `array` and let the file go."""
@@ -153,6 +211,7 @@ class DiskArray:
         self._cast = None
         self._map = None
         self._mapped = 0
+        self._writable = False
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()
@@ -223,6 +282,7 @@ class DiskColumns:
         """Write the pending values and give each column's view (the pager gives their pages back)."""
         for name, disk in self.disks.items():
             disk.extend(self.pending[name])
+            disk.settle()
             self.pending[name] = array(disk.typecode)
         keep_paged(*self.disks.values())
         return {name: disk.view for name, disk in self.disks.items()}

@@ -15,8 +15,11 @@ answer built from the handles (links, trees, lists, the stored tables) is unchan
 few made are remembered (`RECENT`), as a tables' writer reads the same handle for each event on it.
 
 The int columns (~80 bytes an instance and 8 an access: ~150 MB at ten million events) are kept
-in side files read through `mmap` (`core.correlate.disk_array`), appended `BATCH` instances at a
-time: page cache, not the Python heap.
+in side files read through `mmap` (`core.correlate.disk_array`): page cache, not the Python heap.
+The scan writes each instance as soon as it is final (`HandleTracker.advance`), out of index
+order: a row (its ints, the computer among them) is put at its place through a writable map of
+the side file (`DiskArray.put`, no system call a row), and the pages written are given back to
+the page cache every `BATCH` rows. The accesses are filled at the end, from the facts table.
 """
 
 from __future__ import annotations
@@ -34,12 +37,12 @@ if TYPE_CHECKING:
 
 #: Handles made from the columns and remembered for the next read of the same index.
 RECENT = 1 << 12
-#: Instances appended to the side files at once (kept on the heap until then).
+#: Rows put between two releases of the pages written (and the text lists' growth step).
 BATCH = 1 << 12
 
 
 #: The int columns (`HandleTable._columns`) and their typecodes.
-_COLUMNS = (("computer", "i"), ("ints", "q"), ("accesses", "q"), ("starts", "q"))
+_COLUMNS = (("ints", "q"), ("accesses", "q"), ("starts", "q"))
 
 
 class HandleTable(Sequence[Handle]):
@@ -51,10 +54,11 @@ class HandleTable(Sequence[Handle]):
         #: The int columns' side files, and what is appended to each and not written yet.
         self._columns = DiskColumns(_COLUMNS, directory)
         self._pending = self._columns.pending
-        #: The views of the columns read (`seal`); `_computer` indexes `_computers.distinct`.
-        self._computer: memoryview[int] | array[int] = array("i")
-        #: pid, value, process, opened, duplicated by, source (-1: none), closed, first seen: a row each.
+        #: The views of the columns read (`seal`). `_ints`, a row each: pid, value, process, opened,
+        #: duplicated by, source (-1: none), closed, first seen, and the computer (an index of
+        #: `_computers.distinct`): one write a row (`put`).
         self._ints: memoryview[int] | array[int] = array("q")
+        self._ints_disk = self._columns.disks["ints"]
         #: Values that do not fit a 64-bit slot (or equal `_NONE`), by (instance, field).
         self._aside: dict[tuple[int, int], int] = {}
         self._object_type: list[str | None] = []
@@ -66,12 +70,21 @@ class HandleTable(Sequence[Handle]):
         self._starts: memoryview[int] | array[int] = array("q")
         self._pending["starts"].append(0)
         self._n_accesses = 0
+        #: Instances whose accesses are in the columns (`fill_accesses`, else `seal`), and those
+        #: given with their rows meanwhile (`append`, `put_accesses`).
+        self._filled = 0
+        self._given: dict[int, Sequence[int]] = {}
+        self._n = 0
+        #: Rows put since the columns' pages were last given back (`put`), and whether any row or
+        #: access is not in the views yet.
+        self._since_release = 0
+        self._dirty = False
         self._close_notes: dict[int, str] = {}
         self._duplications: dict[int, array[int]] = {}
         self._recent: dict[int, Handle] = {}
 
     #: Int slots per instance, and the slot value of one kept aside.
-    _FIELDS = 8
+    _FIELDS = 9
     _NONE = -(1 << 63)
 
     def append(self, computer: str, pid: int, handle_id: int, process: int, opened_at: int, duplicated_by_at: int,
@@ -79,48 +92,114 @@ class HandleTable(Sequence[Handle]):
                accesses_at: Sequence[int] | None, closed_at: int, close_note: str | None,
                duplications_at: Sequence[int] | None, first_seen_at: int) -> None:
         """Add the next instance (its index is the table's length), in `Handle`'s field order."""
-        index = len(self._object_type)
-        pending = self._pending
-        pending["computer"].append(self._computers[computer])
+        index = self._n
+        self.put(index, computer, pid, handle_id, process, opened_at, duplicated_by_at, source, object_type,
+                 object_name, access, closed_at, close_note, duplications_at, first_seen_at)
+        if accesses_at:
+            self.put_accesses(index, accesses_at)
+
+    def put(self, index: int, computer: str, pid: int, handle_id: int, process: int, opened_at: int,
+            duplicated_by_at: int, source: int | None, object_type: str | None, object_name: str | None,
+            access: str | None, closed_at: int, close_note: str | None, duplications_at: Sequence[int] | None,
+            first_seen_at: int) -> None:
+        """Write instance `index`, in `Handle`'s field order but its accesses (`fill_accesses`): at
+        any time, in any order (the scan writes each as soon as nothing can change it; those not
+        written yet read as zeros meanwhile, so nothing reads the table before `seal`)."""
         ints = [pid, handle_id, process, opened_at, duplicated_by_at, -1 if source is None else source, closed_at,
-                first_seen_at]
+                first_seen_at, self._computers[computer]]
         try:
             if self._NONE in ints:  # the slots' mark for a value kept aside
                 raise OverflowError
-            pending["ints"].extend(array("q", ints))
+            row = array("q", ints)
         except OverflowError:  # a value that does not fit: kept exactly, aside
             for i, v in enumerate(ints):
                 if not self._NONE < v < (1 << 63):
                     self._aside[(index, i)] = v
                     ints[i] = self._NONE
-            pending["ints"].extend(array("q", ints))
-        self._object_type.append(object_type)
-        self._object_name.append(object_name)
-        self._access.append(access)
-        if accesses_at:
-            pending["accesses"].extend(accesses_at)
-            self._n_accesses += len(accesses_at)
-        pending["starts"].append(self._n_accesses)
+            row = array("q", ints)
+        self._ints_disk.put(index * self._FIELDS, row)
+        texts = self._object_type
+        if index >= self._n:
+            self._n = index + 1
+            if index >= len(texts):  # grown a few thousand at a time (`resize` trims)
+                grow = [None] * (index + BATCH - len(texts))
+                texts.extend(grow)
+                self._object_name.extend(grow)
+                self._access.extend(grow)
+        texts[index] = object_type
+        self._object_name[index] = object_name
+        self._access[index] = access
         if close_note is not None:
             self._close_notes[index] = close_note
         if duplications_at:
             self._duplications[index] = array("q", duplications_at)
-        if len(pending["ints"]) >= BATCH * self._FIELDS:
-            self.seal()
+        self._dirty = True
+        self._since_release += 1
+        if self._since_release >= BATCH:  # the pages written stay in the page cache, not the RSS
+            self._since_release = 0
+            self._columns.release()
+
+    def put_accesses(self, index: int, accesses_at: Sequence[int]) -> None:
+        """Instance `index`'s accesses, given apart from `fill_accesses`'s (which they replace)."""
+        self._given[index] = accesses_at
+        self._dirty = True
+
+    def set_close_note(self, index: int, note: str) -> None:
+        """Word instance `index`'s close anew (a reason that needed the whole log)."""
+        self._close_notes[index] = note
+
+    def resize(self, n: int) -> None:
+        """The table has `n` instances (each put, or to be, before it is read)."""
+        for texts in (self._object_type, self._object_name, self._access):
+            if len(texts) < n:
+                texts.extend([None] * (n - len(texts)))
+            else:
+                del texts[n:]
+        self._n = n
+        self._dirty = True
+
+    def fill_accesses(self, used: array[int], starts: array[int]) -> None:
+        """Every instance's accesses at once, instance i's `used[starts[i]:starts[i + 1]]` (positions
+        in the facts table, `FactsTable.by_source_handle`) but those given with their rows."""
+        assert self._filled == 0 and not self._n_accesses, "accesses filled once, before any is read"
+        n = len(starts) - 1
+        pending = self._pending
+        if not self._given:
+            pending["accesses"].extend(used)
+            pending["starts"].extend(starts[1:])  # starts[0] == 0: the column's first, there already
+            self._n_accesses = starts[-1]
+        else:
+            for i in range(n):
+                given = self._given.pop(i, None)
+                got = given if given is not None else used[starts[i]:starts[i + 1]]
+                pending["accesses"].extend(got)
+                self._n_accesses += len(got)
+                pending["starts"].append(self._n_accesses)
+        self._filled = n
+        self._dirty = True
 
     def seal(self) -> None:
         """Write the pending rows to the side files and read the columns from there (the model
         calls it once the table is filled: the first read would, from whichever thread)."""
+        pending = self._pending
+        for i in range(self._filled, self._n):  # accesses not filled: those given, else none
+            given = self._given.pop(i, None)
+            if given:
+                pending["accesses"].extend(given)
+                self._n_accesses += len(given)
+            pending["starts"].append(self._n_accesses)
+        self._filled = max(self._filled, self._n)
         views = self._columns.seal()
-        self._computer, self._ints = views["computer"], views["ints"]
+        self._ints = views["ints"]
         self._accesses, self._starts = views["accesses"], views["starts"]
+        self._dirty = False
 
     def release(self) -> None:
         """Unmap the pages of the columns read so far (`DiskArray.release`)."""
         self._columns.release()
 
     def __len__(self) -> int:
-        return len(self._object_type)
+        return self._n
 
     @overload
     def __getitem__(self, index: int) -> Handle: ...
@@ -134,9 +213,9 @@ class HandleTable(Sequence[Handle]):
         made = self._recent.get(index)
         if made is not None:
             return made
-        if self._pending["ints"]:
+        if self._dirty:
             self.seal()
-        n = len(self._object_type)
+        n = self._n
         if index < 0:
             index += n
         if not 0 <= index < n:
@@ -150,7 +229,7 @@ class HandleTable(Sequence[Handle]):
 
     def _make(self, i: int) -> Handle:
         at = i * self._FIELDS
-        pid, hid, process, opened, dup, source, closed, first = self._ints[at:at + self._FIELDS]
+        pid, hid, process, opened, dup, source, closed, first, computer = self._ints[at:at + self._FIELDS]
         if self._aside and self._NONE in (pid, hid, process, opened, dup, source, closed, first):
             pid, hid, process, opened, dup, source, closed, first = (
                 self._aside[(i, f)] if v == self._NONE else v
@@ -159,14 +238,14 @@ class HandleTable(Sequence[Handle]):
         # A copy, as an array's slice was (from its bytes: at C speed, from the file or the heap).
         accesses = array("q", self._accesses[lo:hi].tobytes()) if hi > lo else None
         return make_handle(
-            i, self._computers.distinct[self._computer[i]], pid, hid, process, opened, dup,
+            i, self._computers.distinct[computer], pid, hid, process, opened, dup,
             None if source == -1 else source,
             self._object_type[i], self._object_name[i], self._access[i], accesses,
             closed, self._close_notes.get(i), self._duplications.get(i), first, self.facts,
         )
 
     def __iter__(self) -> Iterator[Handle]:
-        if self._pending["ints"]:
+        if self._dirty:
             self.seal()
         return map(self._make, range(len(self)))
 

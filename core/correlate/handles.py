@@ -10,9 +10,18 @@ Quirks from real logs handled here:
 * when a 4690's target is System (0x4), the 4658 closing TargetHandleId carries the SOURCE
   process id, so the target handle is also reachable under (source process, value) until closed;
 * a 4690 may be logged before the 4656 of its source handle, so the source handle is chosen
-  after the scan, as the nearest open of that value by that process on either side in time,
-  unless the open before the 4690 is closed by its own 4658 after it: the value was then taken,
-  and a later open of it (values are reused at once after a close) cannot be the source.
+  once the scan is past SOURCE_OPEN_WINDOW after it, as the nearest open of that value by that
+  process on either side in time, unless the open before the 4690 is closed by its own 4658
+  after it: the value was then taken, and a later open of it (values are reused at once after a
+  close) cannot be the source.
+
+The scan streams (issue 18): each instance is written into the model's `HandleTable` as soon as
+no later event can change it (`HandleTracker.advance`), so that the tracker holds the instances
+open or recently ended (~1,200 at most on the 1M churn store, of 165,292), not all of them.
+
+Over 500 lines: the tracker's rules (which instance an event reaches, which 4690 source, when an
+instance is final) rest on each other's invariants (instances of one key are sequential, ends
+come in scan order), which are read best in one place.
 """
 
 from __future__ import annotations
@@ -20,12 +29,22 @@ from __future__ import annotations
 import bisect
 import sys
 from array import array
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, SYSTEM_PID, TICKS_PER_SECOND, Ref, pid_text
+from core.correlate.processes import (
+    AMBIGUOUS,
+    EXACT,
+    EXIT_GRACE,
+    INFERRED,
+    MISSING,
+    SYSTEM_PID,
+    TICKS_PER_SECOND,
+    Ref,
+    pid_text,
+)
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.roles import Act, event_ids
 from core.model.slots import slot_maker
@@ -201,6 +220,7 @@ class SourceChoice:
 @dataclass(slots=True)
 class _Dup:
     at: int  # the 4690's position in the facts table
+    ts: int  # its place on the time line
     host: str
     computer: str
     source_process: int
@@ -210,29 +230,63 @@ class _Dup:
 
 
 class HandleTracker:
-    """Builds handle instances from events fed in time order, then resolves 4690 sources."""
+    """Builds handle instances from events fed in time order, resolving 4690 sources and writing
+    each instance into the model's `HandleTable` as soon as nothing later in the log can change
+    it (`advance`), so that only the instances open or recently ended are held.
 
-    def __init__(self, facts: FactsTable) -> None:
+    A 4690's source is chosen once the scan is past its time + SOURCE_OPEN_WINDOW: every open
+    that may be it has been seen (instances of one (process, value) are sequential: one still
+    alive then was alive at the 4690, and the next one begins after the window). An instance is
+    final once it ended (closed or replaced) and the scan is past that + SOURCE_OPEN_WINDOW:
+    every 4690 that made it or may copy it is resolved by then. One whose process exited
+    without its 4658 is final past the exit + EXIT_GRACE (a 4658 logged after the 4689 still
+    reaches it) + SOURCE_OPEN_WINDOW, unless a 4690 into System made it closable under another
+    process (`_alias`). The reasons that need the whole log (no 4656 or no 4658 at all for a
+    computer) are worded at the end (`resolve_sources`, `finish`)."""
+
+    def __init__(self, facts: FactsTable, table: HandleTable) -> None:
         #: Where the events the instances keep are (their positions; `Ref`s made when read).
         self.facts = facts
-        self.handles: list[_Handle] = []
+        #: Where each instance is written once final, the model's (empty: `finish` gives it back).
+        self.table = table
+        #: The instances not written yet, by index; `count` is the next index.
+        self.handles: dict[int, _Handle] = {}
+        self.count = 0
         self._alive: dict[tuple[int, int], int] = {}
         self._alias: dict[tuple[int, int], int] = {}
         self._alias_key: dict[int, tuple[int, int]] = {}
-        #: The instances of each (process, value), in creation order: its index while it has one.
+        #: The instances of each (process, value) not written yet, in creation order: its index
+        #: while it has one.
         self._all: dict[tuple[int, int], int | list[int]] = {}
-        self._dups: list[_Dup] = []
+        #: 4690s whose source is not chosen yet, in scan order.
+        self._dups: deque[_Dup] = deque()
+        #: Instances ended since the last `advance`; then those ended up to a time, by that time;
+        #: and those whose process exited, by the exit's time.
+        self._ended: list[int] = []
+        self._ends: deque[tuple[int, list[int]]] = deque()
+        self._exits: deque[tuple[int, list[int]]] = deque()
+        #: The time of the last `advance`; False once events came out of time order (then
+        #: nothing is written before `finish`, as the answers need the whole log).
+        self._now = -(1 << 63)
+        self._streaming = True
+        #: Instances written without a 4658 seen for their computer yet, by (host, computer): if
+        #: none comes in the whole log, `finish` words their close anew ("auditing seems off").
+        self._unclosed: dict[tuple[str, str], array[int]] = {}
+        #: 4690s without a source chosen while their computer had no 4656 yet (worded at the end).
+        self._unopened: list[_Dup] = []
         self.seen: Counter[tuple[str, int]] = Counter()
         self.choices: dict[int, SourceChoice] = {}
 
     def _new(self, host: str, computer: str, pid: int, proc: int, hid: int, at: int) -> _Handle:
-        index = len(self.handles)
+        index = self.count
+        self.count = index + 1
         h = _Handle(index, host, computer, pid, hid, proc, at)
-        self.handles.append(h)
+        self.handles[index] = h
         key = (proc, hid)
         old = self._alive.get(key)
         if old is not None:
             self.handles[old].replaced_by = at
+            self._ended.append(old)
         self._alive[key] = index
         same = self._all.get(key)
         if same is None:  # most values are opened once per process: no list for those
@@ -278,7 +332,7 @@ class HandleTracker:
         key = (proc, hid)
         own = self._alive.get(key)
         alias = self._alias.get(key) if self._alias else None
-        if alias is not None and self.handles[alias].end >= 0:
+        if alias is not None and (alias not in self.handles or self.handles[alias].end >= 0):
             alias = None
         if alias is None and own is not None:  # the usual case: its own handle, alive
             h = self.handles[own]
@@ -286,6 +340,7 @@ class HandleTracker:
                 self._drop_alias(own)
             del self._alive[key]
             h.closed = at
+            self._ended.append(own)
             return own
         cands = [i for i in (own, alias) if i is not None]
         if cands:
@@ -312,6 +367,7 @@ class HandleTracker:
             h = self._new(host, computer, pid, proc, hid, at)
             del self._alive[(proc, hid)]
         h.closed = at
+        self._ended.append(h.index)
         return h.index
 
     def _drop_alias(self, idx: int) -> None:
@@ -323,7 +379,7 @@ class HandleTracker:
     def duplicate(self, host: str, computer: str, ref: Ref, source_proc: int, source_pid: int, source_hid: int,
                   target_proc: int | None, target_pid: int | None, target_hid: int | None, *, at: int) -> int | None:
         """A 4690 (`at`: its position in the facts table): create the target handle now; its
-        source is chosen in `resolve_sources`."""
+        source is chosen once every open that may be it is seen (`advance`)."""
         self.seen[(host, ref.event_id)] += 1
         target: int | None = None
         if target_proc is not None and target_pid is not None and target_hid is not None:
@@ -333,32 +389,124 @@ class HandleTracker:
             if target_pid == SYSTEM_PID and source_pid != SYSTEM_PID:
                 self._alias[(source_proc, target_hid)] = h.index
                 self._alias_key[h.index] = (source_proc, target_hid)
-        self._dups.append(_Dup(at, host, computer, source_proc, source_pid, source_hid, target))
+        self._dups.append(_Dup(at, ref.ts, host, computer, source_proc, source_pid, source_hid, target))
         return target
 
     def process_exited(self, proc: int, ref: Ref, handles: list[int]) -> None:
+        exited: list[int] = []
+        live = self.handles
         for idx in handles:
-            h = self.handles[idx]
-            if h.end < 0 and h.owner_exit is None:
+            h = live.get(idx)
+            if h is not None and h.end < 0 and h.owner_exit is None:
                 h.owner_exit = ref
+                exited.append(idx)
+        if exited:
+            self._exits.append((ref.ts, exited))
+
+    def advance(self, now: int) -> None:
+        """The scan has fed every event up to time `now` (and none later): choose the sources
+        that no later event can change, then write the instances that none can (see the class
+        doc). The scan calls it after each batch of rows, once they are in the facts table."""
+        if not self._streaming:
+            return
+        if now < self._now:  # out of time order: every answer waits for the whole log
+            self._streaming = False
+            return
+        self._now = now
+        if self._ended:
+            self._ends.append((now, self._ended.copy()))
+            self._ended.clear()
+        settled = now - SOURCE_OPEN_WINDOW  # what happened before this time can no longer change
+        dups = self._dups
+        while dups and dups[0].ts < settled:
+            self._resolve(dups.popleft())
+        ends = self._ends
+        while ends and ends[0][0] < settled:
+            self._final(ends.popleft()[1])
+        exits = self._exits
+        while exits and exits[0][0] < settled - EXIT_GRACE:
+            for idx in exits.popleft()[1]:
+                h = self.handles.get(idx)
+                if h is not None and h.end < 0 and not self._aliased(idx):
+                    key = (h.process, h.handle_id)
+                    if self._alive.get(key) == idx:  # (it is: not ended) no event reaches it any more
+                        del self._alive[key]
+                    self._final((idx,))
+
+    def _aliased(self, idx: int) -> bool:
+        """Whether a 4658 under another process may still close `idx` (`close`'s alias)."""
+        key = self._alias_key.get(idx)
+        return key is not None and self._alias.get(key) == idx
+
+    def _final(self, idxs: Iterable[int]) -> None:
+        """Write instances `idxs` into the table and forget them (nothing can change them any more).
+        A loop over many: a call per instance was a percent of the build's CPU."""
+        handles, every, put = self.handles, self._all, self.table.put
+        for idx in idxs:
+            h = handles.pop(idx, None)
+            if h is None:
+                continue
+            key = (h.process, h.handle_id)
+            same = every.get(key)
+            if same == idx:
+                del every[key]
+            elif isinstance(same, list):
+                # Instances of one key end, and are written, in creation order: the first, mostly.
+                if same[0] == idx:
+                    del same[0]
+                else:
+                    same.remove(idx)
+                if len(same) == 1:
+                    every[key] = same[0]
+            if self._alias_key:
+                self._drop_alias(idx)
+            # `_write`, inlined: this runs for nearly every instance.
+            put(idx, h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
+                h.object_type, h.object_name, h.access, h.closed,
+                h.close_note if h.closed >= 0 else self._close_note(h, whole_log=False), h.duplications,
+                h.first_seen)
+            if h.accesses is not None:
+                self.table.put_accesses(idx, h.accesses)
+
+    def _write(self, h: _Handle, *, whole_log: bool) -> None:
+        """`h` into the table, positionally in `Handle`'s field order (its accesses: `finish`)."""
+        i = h.index
+        note = h.close_note if h.closed >= 0 else self._close_note(h, whole_log=whole_log)
+        self.table.put(i, h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
+                       h.object_type, h.object_name, h.access, h.closed, note, h.duplications, h.first_seen)
+        if h.accesses is not None:
+            self.table.put_accesses(i, h.accesses)
 
     def resolve_sources(self) -> None:
-        """Choose each 4690's source handle: the nearest instance of (source process, value)
-        alive at the 4690, or opened after it (logged out of order) within SOURCE_OPEN_WINDOW."""
-        for dup in self._dups:
-            choice = self._choose(dup)
-            self.choices[self.facts.store_id(dup.at)] = choice
-            if choice.handle is not None:
-                src = self.handles[choice.handle]
-                if src.duplications is None:
-                    src.duplications = []
-                src.duplications.append(dup.at)
-                if dup.target is not None:
-                    tgt = self.handles[dup.target]
-                    tgt.source = src.index
-                    tgt.object_type = tgt.object_type or src.object_type
-                    tgt.object_name = tgt.object_name or src.object_name
-                    tgt.access = tgt.access or src.access
+        """Choose the source handle of each 4690 left (`advance` chose the others): the nearest
+        instance of (source process, value) alive at the 4690, or opened after it (logged out of
+        order) within SOURCE_OPEN_WINDOW. Then word the choices that needed the whole log."""
+        dups = self._dups
+        while dups:
+            self._resolve(dups.popleft())
+        for dup in self._unopened:
+            self.choices[self.facts.store_id(dup.at)] = self._missing(dup)
+        self._unopened.clear()
+
+    def _resolve(self, dup: _Dup) -> None:
+        choice = self._choose(dup)
+        self.choices[self.facts.store_id(dup.at)] = choice
+        if choice.handle is not None:
+            src = self.handles[choice.handle]
+            if src.duplications is None:
+                src.duplications = []
+            src.duplications.append(dup.at)
+            if dup.target is not None:
+                tgt = self.handles[dup.target]
+                tgt.source = src.index
+                tgt.object_type = tgt.object_type or src.object_type
+                tgt.object_name = tgt.object_name or src.object_name
+                tgt.access = tgt.access or src.access
+        elif not self._opens(dup.host):  # worded again once the whole log is seen
+            self._unopened.append(dup)
+
+    def _opens(self, host: str) -> int:
+        return sum(self.seen[(host, e)] for e in OPEN_EVENTS)
 
     def _choose(self, dup: _Dup) -> SourceChoice:
         """Instances under one (process, value) key are created in time order and each ends
@@ -380,7 +528,7 @@ class HandleTracker:
         after = pos + 1 if pos < len(idxs) and began(idxs[pos]) == here else pos
         ranked: list[tuple[tuple[int, int], int, str, str]] = []
         if pos > 0:
-            h = self.handles[idxs[pos - 1]]
+            h = handles[idxs[pos - 1]]
             end = h.end
             if end < 0 or end > here:
                 first = facts.ref(h.first_seen)
@@ -397,7 +545,7 @@ class HandleTracker:
                     _, index, confidence, reason = ranked[0]
                     return SourceChoice(index, confidence, reason)
         if after < len(idxs):
-            h = self.handles[idxs[after]]
+            h = handles[idxs[after]]
             first = facts.ref(h.first_seen)
             if first.ts - at.ts <= SOURCE_OPEN_WINDOW:
                 distance = (first.ts - at.ts, first.order - at.order)
@@ -414,47 +562,65 @@ class HandleTracker:
             best = ranked[0]
             ties = [r for r in ranked if r[0] == best[0]]
             if len(ties) > 1:
-                listed = ", ".join(f"record {facts.ref(self.handles[r[1]].first_seen).record_id}" for r in ties)
+                listed = ", ".join(f"record {facts.ref(handles[r[1]].first_seen).record_id}" for r in ties)
                 return SourceChoice(best[1], AMBIGUOUS,
                                     f"several opens of {pid_text(dup.source_handle_id)} by {pid_text(dup.source_pid)} "
                                     f"are equally near this 4690: {listed}", tuple(r[1] for r in ties))
             return SourceChoice(best[1], best[2], best[3])
-        opens = sum(self.seen[(dup.host, e)] for e in OPEN_EVENTS)
-        if opens == 0:
+        return self._missing(dup)
+
+    def _missing(self, dup: _Dup) -> SourceChoice:
+        """No source for `dup`: why, from what the log so far says of its computer (the whole log's
+        when the scan is done: `resolve_sources` words these again then)."""
+        if not self._opens(dup.host):
             return SourceChoice(None, MISSING, f"no 4656 at all for {dup.computer} in this log: Object Access "
                                 "auditing (File System, Registry, Kernel Object) seems off")
         return SourceChoice(None, MISSING, f"no 4656 for handle {pid_text(dup.source_handle_id)} of process "
                             f"{pid_text(dup.source_pid)} near this 4690: opened before the log begins, or its "
                             "object is not audited")
 
-    def finish(self, out: HandleTable) -> HandleTable:
-        """Freeze every instance into `out`, the model's empty `HandleTable` over this tracker's
-        facts (columns; its events stay positions in the facts table), and return it. The caller
-        makes the table: it imports this module for `Handle`. The tracker's instances are dropped as
-        they are added (the first first), so that both are not all held at once."""
-        handles = self.handles
+    def finish(self) -> HandleTable:
+        """Write the instances left into the model's `HandleTable` (the one this tracker was made
+        with: columns, its events positions in the facts table), with every instance's accesses and
+        the reasons that needed the whole log, and return it. The tracker is spent afterwards."""
+        self.resolve_sources()
+        handles, table = self.handles, self.table
+        self._all.clear()
+        self._alive.clear()
+        self._alias.clear()
+        self._alias_key.clear()
+        self._ends.clear()
+        self._exits.clear()
+        self._ended.clear()
+        while handles:  # dropped as written (the first first): not all held twice
+            self._write(handles.pop(next(iter(handles))), whole_log=True)
+        table.resize(self.count)
+        for (host, computer), written in self._unclosed.items():
+            if not self._closes(host):
+                note = _closes_off(computer)
+                for i in written:
+                    table.set_close_note(i, note)
+        self._unclosed.clear()
         # The 4663/4660s of each instance, from the facts table (the scan keeps none per handle).
-        used, starts = self.facts.by_source_handle(USE_EVENTS, len(handles))
-        handles.reverse()  # popped from the end: in index order
-        while handles:
-            h = handles.pop()
-            i = h.index
-            # Positional, in `Handle`'s field order (after its index: the table's length).
-            out.append(
-                h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
-                h.object_type, h.object_name, h.access,
-                h.accesses if h.accesses is not None else used[starts[i]:starts[i + 1]], h.closed,
-                h.close_note if h.closed >= 0 else self._close_note(h), h.duplications, h.first_seen,
-            )
-        return out
+        table.fill_accesses(*self.facts.by_source_handle(USE_EVENTS, self.count))
+        return table
 
-    def _close_note(self, h: _Handle) -> str | None:
+    def _closes(self, host: str) -> bool:
+        return any(self.seen[(host, e)] for e in CLOSE_EVENTS)
+
+    def _close_note(self, h: _Handle, *, whole_log: bool = True) -> str | None:
         """Why the close of `h` is what it is; None when it is its own 4658 (`Handle.close_reason`
-        words that one when read)."""
+        words that one when read). Before the whole log is seen (`whole_log` False), a computer
+        with no 4658 yet is taken to have some, and `finish` words it anew if none comes."""
         if h.closed >= 0:
             return h.close_note
-        if not any(self.seen[(h.host, e)] for e in CLOSE_EVENTS):
-            return sys.intern(f"Handle Manipulation auditing seems off: no 4658 at all for {h.computer} in this log")
+        if not self._closes(h.host):
+            if whole_log:
+                return _closes_off(h.computer)
+            written = self._unclosed.get((h.host, h.computer))
+            if written is None:
+                written = self._unclosed[(h.host, h.computer)] = array("q")
+            written.append(h.index)
         if h.replaced_by >= 0:
             reused = self.facts.ref(h.replaced_by)
             return (f"no 4658 for it: the value 0x{h.handle_id:x} was reused by {reused.event_id} "
@@ -462,6 +628,10 @@ class HandleTracker:
         if h.owner_exit is not None:
             return f"no 4658 for it: its process exited (4689 record {h.owner_exit.record_id})"
         return sys.intern(f"no 4658 for 0x{h.handle_id:x} in this log: still open at the end of the log")
+
+
+def _closes_off(computer: str) -> str:
+    return sys.intern(f"Handle Manipulation auditing seems off: no 4658 at all for {computer} in this log")
 
 
 #: `Handle(...)` of every field, without the frozen dataclass' `__init__`.

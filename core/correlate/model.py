@@ -200,9 +200,9 @@ class CorrelationModel:
     event's links to them. Read-only once built; safe to share between threads."""
 
     def __init__(self, scan: Scan) -> None:
-        processes = ProcessTable(scan.facts, scan.facts.directory)  # columns, in side files
-        self.processes: Sequence[Process] = scan.procs.finish(scan.facts, processes)
-        handles = scan.handles.finish(HandleTable(scan.facts, scan.facts.directory))  # columns, in side files
+        # Columns in side files, filled during the scan (superseded instances) and by `finish`.
+        self.processes: Sequence[Process] = scan.procs.finish(scan.facts)
+        handles = scan.handles.finish()  # columns in side files, filled during the scan
         handles.seal()  # written out before any thread reads them
         self.handles: Sequence[Handle] = handles
         self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish(scan.facts, self.processes))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from core.correlate.access import AccessTracker
 from core.correlate.event_fields import Pairs, Values, as_int, logon_of, pid_of
 from core.correlate.facts import Facts, FactsTable, SysmonFacts
+from core.correlate.handle_table import HandleTable
 from core.correlate.handles import HandleTracker
 from core.correlate.processes import ProcessTracker, Ref
 from core.correlate.roles import (
@@ -155,7 +156,8 @@ class Scan:
         self.sessions = SessionTracker()
         self.sysmon = SysmonTracker(self.procs)
         self.access = AccessTracker()
-        self.handles = HandleTracker(self.facts)
+        #: The handle instances, each written into the model's table as soon as it is final.
+        self.handles = HandleTracker(self.facts, HandleTable(self.facts, directory))
         #: Sysmon events, apart: the model's events (`facts`) stay those of the roles table.
         self.sysmon_facts: dict[int, SysmonFacts] = {}
         self.computers: dict[str, str] = {}
@@ -269,7 +271,7 @@ class Scan:
             found.target_proc, found.target_note = self._resolve(found, tpid)
         if found.source_proc is None or spid is None or found.source_hid is None:
             return
-        before = len(self.handles.handles)
+        before = self.handles.count
         target = self.handles.duplicate(
             found.host,
             found.computer,

@@ -188,6 +188,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
     current, procs, resolve = procs_tracker._current, procs_tracker.procs, procs_tracker.resolve
     alive, handles, seen, new_handle = (handles_tracker._alive, handles_tracker.handles, handles_tracker.seen,
                                         handles_tracker._new)
+    ended, advance = handles_tracker._ended.append, handles_tracker.advance
     close_handle, opened = handles_tracker.close, scan.access.opened
     aliases, alias_keys, drop_alias = handles_tracker._alias, handles_tracker._alias_key, handles_tracker._drop_alias
     computers = scan.computers
@@ -271,11 +272,15 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                         host, computer, user, note, None, filetime))
                 pos += 1
                 continue
-            before = len(handles)
             if code == _USE:  # `HandleTracker.use`
                 seen[(host, event_id)] += 1
                 at = alive.get((idx, hid))
-                h = handles[at] if at is not None else new_handle(host, computer, pid, idx, hid, pos)
+                if at is not None:
+                    h = handles[at]
+                    new = False
+                else:
+                    h = new_handle(host, computer, pid, idx, hid, pos)
+                    new = True
                 if h.object_type is None:
                     h.object_type = fields[0]
                 if h.object_name is None:
@@ -294,6 +299,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                 h.opened = pos
                 h.object_type, h.object_name, h.access = fields
                 handle = h.index
+                new = True
             else:
                 at = alive.get((idx, hid))
                 if at is not None and not aliases:  # `HandleTracker.close`, its usual case
@@ -302,10 +308,14 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                         drop_alias(at)
                     del alive[(idx, hid)]
                     handles[at].closed = pos
+                    ended(at)
                     handle = at
+                    new = False
                 else:
+                    before = handles_tracker.count
                     handle = close_handle(host, computer, pid, idx, hid, event_id, record_id, at=pos)
-            if handle >= before:  # a new instance: its process owns it
+                    new = handle >= before
+            if new:  # a new instance: its process owns it
                 procs[handles[handle].process].handles.append(handle)
             if process_object and code == _OPEN:
                 opened(ref or make_ref(sid, record_id, event_id, filetime, ts, n), host, idx, handle, object_name,
@@ -314,3 +324,5 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                     host, computer, user, note, None, filetime))
             pos += 1
         flush()
+        if rows and rows[-1][1] is not None:  # the time of the last row: no later row is before it
+            advance(rows[-1][1])

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from core.correlate.facts import FactsTable
-from core.correlate.handle_table import HandleTable
 from core.correlate.handles import HandleTracker
 from core.correlate.scan import Scan, stream
 from core.store.store import KeyRow, Store
@@ -48,7 +47,7 @@ def test_the_usual_open_and_close_make_no_tracker_call(monkeypatch: pytest.Monke
     scan = Scan()
     scan.run(stream([_rows()], Store.pairs_of))
     assert calls == Counter()  # before: one `open` and one `close`
-    [handle] = scan.handles.finish(HandleTable(scan.facts))
+    [handle] = scan.handles.finish()
     assert (handle.opened_at, handle.accesses_at, handle.closed_at, handle.close_note) == (1, array("q", [2]), 3, None)
     assert (handle.object_type, handle.object_name, scan.handles.seen[("pc", 4656)], scan.handles.seen[("pc", 4658)]) \
         == ("File", "C:\\x", 1, 1)

@@ -13,13 +13,13 @@ from core.correlate.handles import Handle, HandleTracker
 
 def test_a_frozen_handle_keeps_each_field_of_its_instance() -> None:
     facts = FactsTable()
-    tracker = HandleTracker(facts)
+    tracker = HandleTracker(facts, HandleTable(facts))
     tracker.open("pc", "PC", 0x10, 3, 0x44, 4656, ("File", "C:\\x", "%%4416"), at=7)
     h = tracker.handles[0]
     # Distinct values everywhere, so that two fields swapped cannot go unseen.
     h.source, h.duplicated_by, h.closed, h.close_note = 11, 5, 9, "a note"
     h.accesses, h.duplications, h.first_seen = array("q", [8]), [12, 13], 6
-    [frozen] = tracker.finish(HandleTable(facts))
+    [frozen] = tracker.finish()
     assert frozen == Handle(
         index=0, computer="PC", pid=0x10, handle_id=0x44, process=3, opened_at=7, duplicated_by_at=5, source=11,
         object_type="File", object_name="C:\\x", access="%%4416", accesses_at=array("q", [8]), closed_at=9,

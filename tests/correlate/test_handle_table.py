@@ -33,35 +33,46 @@ def test_the_model_keeps_no_object_per_handle(churn_db: Path) -> None:
     assert deep_size(model.handles, set(shared), Handle)[1] <= RECENT  # those read: a bounded few remembered
 
 
-def test_each_handle_reads_as_the_scan_froze_it(churn_db: Path) -> None:
+def _scanned(db: Path, *, streaming: bool) -> Scan:
     scan = Scan()
-    with Store(churn_db, readonly=True) as store:
+    scan.handles._streaming = streaming  # False: every instance held until `finish`, as before streaming
+    with Store(db, readonly=True) as store:
         scan.run(scan_events(timed(store.iter_keys_of(scanned_event_ids()))))
+    return scan
+
+
+def test_each_handle_reads_as_the_scan_froze_it(churn_db: Path) -> None:
+    scan = _scanned(churn_db, streaming=False)
     tracker = scan.handles
     # A (process, value) opened once keeps its one instance as an int, not a list of one.
     kept = list(tracker._all.values())
     assert all(isinstance(v, int) or len(v) > 1 for v in kept) and sum(isinstance(v, int) for v in kept) > 100
-    assert all(h.accesses is None for h in tracker.handles)  # the scan keeps no array per handle...
+    assert all(h.accesses is None for h in tracker.handles.values())  # the scan keeps no array per handle...
     uses: dict[int, list[int]] = {}  # ...the facts table has each 4663/4660's handle
     for pos, found in enumerate(scan.facts):
         if found.ref.event_id in (4663, 4660) and found.source_handle is not None:
             uses.setdefault(found.source_handle, []).append(pos)
     assert len(uses) > 100
+    assert list(tracker.handles) == list(range(tracker.count))
     frozen = [
         make_handle(h.index, h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
                     h.object_type, h.object_name, h.access, array("q", uses[h.index]) if h.index in uses else None,
                     h.closed,
                     h.close_note if h.closed >= 0 else tracker._close_note(h),
                     array("q", h.duplications) if h.duplications else None, h.first_seen, scan.facts)
-        for h in tracker.handles
+        for h in tracker.handles.values()
     ]
-    table = tracker.finish(HandleTable(scan.facts))
+    table = tracker.finish()
     assert isinstance(table, HandleTable) and not tracker.handles
     assert len(table) == len(frozen) and list(table) == frozen
     assert [table[i] for i in range(len(frozen))] == frozen and table == tuple(frozen)
     assert table[-1] == frozen[-1] and table[2:5] == tuple(frozen[2:5])
     some = next(h for h in table if h.accesses and h.closed is not None)
     assert list(some.accesses) == [scan.facts.ref(p) for p in frozen[some.index].accesses_at or ()]
+    # Streamed (each instance written as soon as final, out of index order), the same table.
+    streamed = _scanned(churn_db, streaming=True)
+    assert len(streamed.handles.handles) < len(frozen) // 2  # most were written during the scan
+    assert streamed.handles.finish() == frozen and streamed.handles.choices == tracker.choices
 
 
 def test_values_that_do_not_fit_a_slot_read_back_exactly() -> None:

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from core.correlate import scan_rows
-from core.correlate.handle_table import HandleTable
 from core.correlate.scan import Scan, stream
 from core.store.store import KeyRow, Store
 
@@ -42,7 +41,7 @@ def _model(rows: list[KeyRow]) -> tuple[Any, ...]:
     facts = [(f.ref, f.host, f.source_pid, f.source_proc, f.source_note, f.source_handle, f.logon_id, f.user,
               f.session) for f in scan.facts]
     procs = scan.procs.finish(scan.facts)
-    handles = scan.handles.finish(HandleTable(scan.facts))
+    handles = scan.handles.finish()
     return (facts, procs, handles, sorted(scan.handles.seen.items()))
 
 
@@ -82,7 +81,7 @@ def test_a_repeated_use_on_a_live_handle_is_not_looked_up_again(monkeypatch: pyt
     # The first (its process is new then) and the second (which the short path remembers);
     # before: one look-up per event, 50.
     assert _Counted.looked == 2
-    [handle] = scan.handles.finish(HandleTable(scan.facts))
+    [handle] = scan.handles.finish()
     assert len(handle.accesses_at or ()) == 50
 
 
