@@ -45,8 +45,7 @@ if TYPE_CHECKING:
 
 #: Duplications listed under one access at most.
 MAX_DUPLICATIONS = 50
-#: Accesses remembered once made (all forgotten when full): the screen reads its lines again as it
-#: redraws; keeping all of a 10M-event log's (each with its processes) held ~0.2 GB once written.
+#: Accesses remembered once made (all forgotten when full), not all: each holds its processes.
 KEEP = 1 << 13
 #: Marks the end of a label's name: `cmd.exe 0x8cc (2252)` (`Process.label`).
 _LABEL = " 0x"
