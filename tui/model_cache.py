@@ -52,6 +52,27 @@ MAX_YIELD_S = 5.0
 _YIELD_POLL_S = 0.05
 
 
+#: The writer's checks (one per 1,000 rows written) between two gives-back of the model's mapped
+#: pages (`CorrelationModel.release_pages`): walking the Processes forest reads the facts, process
+#: and handle columns through their side files' maps, and the pages it touched stayed in the
+#: process's RSS until the walk ended (~0.6 GB of file pages at ten million events).
+RELEASE_CHECKS = 4
+
+
+def _releasing(check: Callable[[], None], model: CorrelationModel) -> Callable[[], None]:
+    """`check`, also giving back the model's mapped pages every `RELEASE_CHECKS` calls."""
+    calls = 0
+
+    def check_and_release() -> None:
+        nonlocal calls
+        check()
+        calls += 1
+        if calls % RELEASE_CHECKS == 0:
+            model.release_pages()
+
+    return check_and_release
+
+
 class ViewDataError(Exception):
     """The model or findings could not be built (missing engine module, bad rules file...).
     The message is one line, shown in the view instead of a traceback."""
@@ -273,6 +294,7 @@ class ModelCache:
         with self._writing:
             self.check_stop()
             model = self.model(store_path, True)
+            check = _releasing(check, model)
             with Store(store_path) as writer:
                 writer.abort_when(self.stop.is_set)
                 if not correlation_tables.ready(writer):
@@ -287,6 +309,7 @@ class ModelCache:
                     check()
                     if not correlation_tables.view_ready(writer, view):
                         rows: dict[str, ViewRows] = {view: build(model)}
+                        model.release_pages()  # what the build read of the columns' maps
                         if not write_views(writer, rows, check):
                             return
                         del rows
