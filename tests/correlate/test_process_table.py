@@ -67,7 +67,7 @@ def test_each_process_reads_as_the_object_the_scan_froze(churn_db: Path, monkeyp
     model = _model(churn_db)  # its instances frozen into the table as the scan goes (`processes.STREAM`)
     monkeypatch.setattr(processes, "STREAM", False)  # all at the end of the scan instead, as objects
     frozen = ProcessTracker.finish  # the model frozen as objects instead, everything else alike
-    monkeypatch.setattr(ProcessTracker, "finish", lambda self, facts, _: frozen(self, facts, ObjectTable(facts)))
+    monkeypatch.setattr(ProcessTracker, "finish", lambda self, facts, _=None: frozen(self, facts, ObjectTable(facts)))
     objects = _model(churn_db)
     assert isinstance(objects.processes, ObjectTable)
     table = model.processes

@@ -41,7 +41,7 @@ def test_the_scans_process_instances_cost_under_400_bytes_each(scan: Scan) -> No
         deep_size(other, shared)
     procs = scan.procs.procs
     # The handles' indices in `handles` lists: the handle tracker's too while it held every instance.
-    shared.update(id(i) for p in procs for i in p.handles)
+    shared.update(id(i) for p in procs if p is not None for i in p.handles)
     assert len(procs) > 1000
     per_instance = deep_size(scan.procs, shared)[0] / len(procs)
     assert per_instance < 400, per_instance
