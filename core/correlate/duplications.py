@@ -104,7 +104,7 @@ class DuplicationList(Sequence[Duplication]):
         return made if made is not None else self._items(at, at + 1)[0]
 
     def _items(self, lo: int, hi: int) -> list[Duplication]:
-        """The items lo..hi-1 (at most `KEEP`), those not remembered made and remembered."""
+        """The items lo..hi-1: those not remembered are made, and the last `KEEP` made remembered."""
         made = self._made
         out = [made.get(at) for at in range(lo, hi)]
         missing = [i for i, item in enumerate(out) if item is None]
