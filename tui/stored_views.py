@@ -205,10 +205,16 @@ def tree_rows(roots: Iterable[TreeItem]) -> Iterator[NodeRow]:
             continue
         nid, next_id = next_id, next_id + 1
         label, style = label_row(node.label)
-        kids = node.children
-        yield NodeRow(nid, parent, label, style, node.confidence, node.store_id, node_reason(node), len(kids))
-        if kids:
-            stack.append((nid, iter(kids)))
+        lazy = getattr(node, "iter_children", None)  # a forest's process: children made as read
+        if lazy is not None:
+            count: int = node.child_count  # type: ignore[union-attr]
+            kids: Iterator[TreeItem] = lazy()
+        else:
+            made = node.children
+            count, kids = len(made), iter(made)
+        yield NodeRow(nid, parent, label, style, node.confidence, node.store_id, node_reason(node), count)
+        if count:
+            stack.append((nid, kids))
 
 
 def list_rows(rows: Iterable[ListedRow]) -> Iterator[LineRow]:

@@ -16,6 +16,7 @@ the screen are the same).
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from core.correlate.links import Node
@@ -123,15 +124,18 @@ class LazyForest:
     def children_of(self, index: int) -> list[Node]:
         """Process `index`'s children in the forest: its child processes, then its handles and
         its exit (made now, none kept)."""
-        kids: list[Node] = []
+        return list(self.iter_children(index))
+
+    def iter_children(self, index: int) -> Iterator[Node]:
+        """`children_of`, each made as it is read: a process may have hundreds of thousands of
+        children (the tables' writer made them all at once: +0.6 GB at ten million events)."""
         child = self._first[index]
         for _ in range(len(self._first)):  # bounded: a process is a child once
             if child < 0:
                 break
-            kids.append(ProcessNode(self, child))
+            yield ProcessNode(self, child)
             child = self._next[child]
-        kids += forest_tail(self.model, self.model.processes[index])
-        return kids
+        yield from forest_tail(self.model, self.model.processes[index])
 
 
 def tail_size(handles: int) -> tuple[int, int]:
@@ -163,6 +167,15 @@ class ProcessNode(Node):
     @property
     def children(self) -> list[Node]:
         return self._forest.children_of(self._index)
+
+    @property
+    def child_count(self) -> int:
+        """How many `children` it has (none made: `LazyForest.measure`)."""
+        return self._forest.measure()[1][self._index]
+
+    def iter_children(self) -> Iterator[Node]:
+        """Its `children`, each made as it is read (see `LazyForest.iter_children`)."""
+        return self._forest.iter_children(self._index)
 
     @property
     def index(self) -> int:
