@@ -16,22 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import core.correlate.scan as scan_module  # noqa: E402
+from bench.first_peak import _status  # noqa: E402
 from core.correlate.model import model_from_store  # noqa: E402
 from core.store.store import Store  # noqa: E402
 
 
-def _rss() -> dict[str, int]:
-    out: dict[str, int] = {}
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(("VmRSS", "VmHWM", "RssAnon")):
-                out[line.split(":")[0]] = int(line.split()[1]) // 1024
-    return out
-
-
 def show(tag: str, top: int) -> None:
     now, peak = tracemalloc.get_traced_memory()
-    print(f"== {tag}: traced {now / 2**20:.1f} MB, peak {peak / 2**20:.1f} MB; MB: {_rss()}", flush=True)
+    print(f"== {tag}: traced {now / 2**20:.1f} MB, peak {peak / 2**20:.1f} MB; {_status()}", flush=True)
     for stat in tracemalloc.take_snapshot().statistics("lineno")[:top]:
         frame = stat.traceback[0]
         where = "/".join(frame.filename.rsplit("/", 2)[-2:])
