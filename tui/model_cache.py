@@ -38,6 +38,7 @@ from core.findings.stored import keep_findings, stored_findings
 from core.store import correlation_tables
 from core.store.child_process import ChildFailed
 from core.store.correlation_tables import CorrelationTables
+from core.store.heap import give_back
 from core.store.store import Store
 from tui.stored_views import ViewBuilder, ViewRows, checked, write_views
 
@@ -71,6 +72,7 @@ def _releasing(check: Callable[[], None], model: CorrelationModel) -> Callable[[
         now = time.monotonic()
         if now - last >= RELEASE_S:
             model.release_pages()
+            give_back()  # what the writer's and the views' threads freed of the C heap
             last = now
 
     return check_and_release
@@ -316,6 +318,7 @@ class ModelCache:
                         if not write_views(writer, rows, check):
                             return
                         del rows
+                        give_back()
                 model.release_lists()  # every view reads its table now
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:

@@ -108,6 +108,9 @@ _TS: Final = 2
 _INT32_MAX: Final = (1 << 31) - 1
 #: Events per column chunk read by `FactsTable.rows`.
 ROWS_CHUNK: Final = 1 << 14
+#: Positions looked up at random (`FactsTable.keys`) between two gives-back of the pages read:
+#: each maps up to 64 KB of the side files (the kernel's fault-around), 64 MB a chunk at most.
+LOOKUPS_CHUNK: Final = 1 << 10
 _host_of = itemgetter(_HOST)
 _user_of = itemgetter(_USER)
 _notes_of = itemgetter(_SOURCE_NOTE, _TARGET_NOTE)
@@ -270,8 +273,8 @@ class FactsTable:
         w, ws, n, ns = wide.slots, wide.stride, narrow.slots, narrow.stride
         ts: list[int] = []
         order: list[int] = []
-        for lo in range(0, len(positions), ROWS_CHUNK):  # the pages read given back a chunk at a time
-            part = positions[lo:lo + ROWS_CHUNK]
+        for lo in range(0, len(positions), LOOKUPS_CHUNK):  # the pages read given back a chunk at a time
+            part = positions[lo:lo + LOOKUPS_CHUNK]
             ts += [w[pos * ws + 2] for pos in part]
             order += [n[pos * ns + 1] for pos in part]
             self.release()

@@ -14,6 +14,7 @@ its private resolvers; what grows goes to its own module (`access`, `tree`, `rel
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -64,6 +65,7 @@ from core.correlate.tree import TREE_EDGE, correlation_tree, process_forest, sum
 from core.model.event import EventKeys
 from core.store.filter import Order
 from core.store.gc_pause import gc_paused
+from core.store.heap import give_back
 
 if TYPE_CHECKING:
     from core.store.store import Store, StoredEvent
@@ -125,6 +127,7 @@ def build_model(events: Iterable[StoredEvent]) -> CorrelationModel:
             for se in events if se.event.event_id in ATTACHED
         )
         model.release_pages()  # the instances' reads mapped most of the facts: page cache, not RSS
+        give_back()  # what the scan's trackers held and freed
         pause.freeze = len(scan.facts) >= FREEZE_EVENTS
         return model
 
@@ -159,6 +162,22 @@ def _counted_batches(batches: Iterable[Sequence[_E]], total: int,
     progress(read, total)
 
 
+#: Seconds of the scan between two gives-back of the C heap's free memory (`core.store.heap`):
+#: the trackers free what each closed instance held, and a trim costs well under a millisecond.
+TRIM_EVERY_S = 1.0
+
+
+def _trimming(batches: Iterable[Sequence[_E]]) -> Iterator[Sequence[_E]]:
+    """`batches`, the C heap's free memory given back every TRIM_EVERY_S between two."""
+    last = time.monotonic()
+    for batch in batches:
+        yield batch
+        now = time.monotonic()
+        if now - last >= TRIM_EVERY_S:
+            give_back()
+            last = now
+
+
 def model_from_store(store: Store, progress: Callable[[int, int], None] | None = None) -> CorrelationModel:
     """Build the model from the store, reading only the events it needs; `progress(read,
     total)` is told how far the reading is (10 s at a million events: the views show it).
@@ -174,11 +193,13 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
         if store.count_of(ids, without_time=True):
             scan.run(scan_events(time_order(_counted(store.iter_events_of(ids), total, progress))))
         else:  # read by a child on a big store (the second core), else here
-            scan = scan_stored(store, ids, total, lambda batches: _counted_batches(batches, total, progress),
+            scan = scan_stored(store, ids, total,
+                               lambda batches: _trimming(_counted_batches(batches, total, progress)),
                                directory=directory)
         model = CorrelationModel(scan)
         model.attach_events(store.iter_keys_of(ATTACHED_EVENT_IDS, order=Order.EVENT_ID))
         model.release_pages()  # the instances' reads mapped most of the facts: page cache, not RSS
+        give_back()  # what the scan's trackers held and freed
         pause.freeze = len(scan.facts) >= FREEZE_EVENTS
         return model
 

@@ -41,3 +41,25 @@ def test_the_writer_gives_back_the_models_pages_while_it_writes(tmp_path: Path,
     # At every check (no time to wait), and once after each view's rows are built (4 views).
     assert len(released) >= checks + 4
     assert released[-checks // 2:] == sorted(released[-checks // 2:])
+
+
+def test_the_writer_gives_back_the_c_heaps_free_memory_while_it_writes(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Freed rows, JSON cells and SQLite buffers stay in the C heaps unless trimmed: the writer
+    trims at its checks and after each view (a million-event log: 337 -> 179 MB at the end)."""
+    db = tmp_path / "churn.sqlite"
+    build_churn_store(db, 20_000, seed=7)
+    cache = ModelCache()
+    cache.model(db, True)
+    checks = 0
+    trims: list[int] = []
+
+    def counted_check() -> None:
+        nonlocal checks
+        checks += 1
+
+    monkeypatch.setattr(mc, "give_back", lambda: trims.append(checks) is None)
+    monkeypatch.setattr(mc, "RELEASE_S", 0.0)
+    cache._write_tables(db, all_view_builders(), counted_check)  # noqa: SLF001 - the app's background write
+    assert checks >= 30
+    assert len(trims) >= checks + 4

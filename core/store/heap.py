@@ -1,0 +1,47 @@
+"""Giving the C heap's free memory back to the system (glibc's `malloc_trim`).
+
+What Python frees is not always returned: objects over 512 bytes (a list view's JSON cells, a
+chunk's list of rows, SQLite's buffers) come from the C allocator, which keeps freed memory in
+its heaps (one per thread that allocated: the app builds, writes and shows in several) for the
+next allocation, and returns it only from the top of a heap. After the tables' writer had written
+the views of a million-event log, 337 MB were resident, 176 MB after a trim: the rest was free
+memory kept. `malloc_trim(0)` gives back every whole free page of every heap. Where there is no
+glibc (macOS, musl, Windows) `give_back` does nothing: those allocators behave differently.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+import threading
+from collections.abc import Callable
+
+_TRIM: list[Callable[[int], int] | None] = []
+_LOCK = threading.Lock()
+
+
+def _trim_function() -> Callable[[int], int] | None:
+    with _LOCK:
+        if not _TRIM:
+            found: Callable[[int], int] | None = None
+            if sys.platform.startswith("linux"):
+                try:
+                    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                    trim = libc.malloc_trim
+                    trim.argtypes = [ctypes.c_size_t]
+                    trim.restype = ctypes.c_int
+                    found = trim
+                except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+                    found = None
+            _TRIM.append(found)
+        return _TRIM[0]
+
+
+def give_back() -> bool:
+    """Return the C heaps' free pages to the system; whether it could (glibc only)."""
+    trim = _trim_function()
+    if trim is None:
+        return False
+    trim(0)
+    return True
