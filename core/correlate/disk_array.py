@@ -66,8 +66,8 @@ class DiskArray:
     `view` is the values so far (a `memoryview` of the file, or the fallback `array`): read it
     again after each `extend`, which may map the file anew."""
 
-    __slots__ = ("__weakref__", "_cast", "_file", "_map", "_mapped", "_mem", "_n", "_writable", "itemsize", "typecode",
-                 "view")
+    __slots__ = ("__weakref__", "_cast", "_file", "_map", "_mapped", "_mem", "_n", "_paged", "_writable", "itemsize",
+                 "typecode", "view")
 
     def __init__(self, typecode: str, directory: str | os.PathLike[str] | None = None) -> None:
         self.typecode = typecode
@@ -80,6 +80,7 @@ class DiskArray:
         #: Whether `_map` is the writable one `put` writes through (`extend` maps read-only).
         self._writable = False
         self._cast: memoryview[int] | None = None
+        self._paged = False  # kept by the pager (`keep_paged`): done once it is big enough
         empty = _ints(memoryview(b""), typecode)
         self.view: memoryview[int] | array[int] = self._mem if self._mem is not None else empty
 
@@ -133,6 +134,9 @@ class DiskArray:
         self._n += len(values)
         assert self._cast is not None
         self.view = self._cast[:self._n]
+        if not self._paged and end >= PAGED_MIN:  # read while still filled (the scan's look-ups)
+            self._paged = True
+            PAGER.keep(self)
 
     def put(self, at: int, values: array[int]) -> None:
         """Write `values` (an array of this typecode) at value index `at`, anywhere: past the end the
