@@ -399,7 +399,8 @@ class FactsTable:
                 if h != none:
                     counts[h + 1] += 1
         starts = array("q", itertools.accumulate(counts))
-        cursor = starts[:-1]
+        cursor = counts  # each instance's next place, in the counts' own array (13 MB at 10M events)
+        cursor[:] = starts
         out = array("q", bytes(8 * starts[-1]))
         for lo in range(0, len(uses), ROWS_CHUNK):
             for pos in uses[lo:lo + ROWS_CHUNK]:

@@ -164,9 +164,11 @@ class HandleTable(Sequence[Handle]):
         assert self._filled == 0 and not self._n_accesses, "accesses filled once, before any is read"
         n = len(starts) - 1
         pending = self._pending
-        if not self._given:
-            pending["accesses"].extend(used)
-            pending["starts"].extend(starts[1:])  # starts[0] == 0: the column's first, there already
+        if not self._given:  # written as they are, not copied to `pending` first (+45 MB at 10M events)
+            assert list(pending["starts"]) == [0] and not pending["accesses"]
+            pending["starts"] = array("q")
+            self._columns.disks["accesses"].extend(used)
+            self._columns.disks["starts"].extend(starts)  # starts[0] == 0, the column's first
             self._n_accesses = starts[-1]
         else:
             for i in range(n):

@@ -440,6 +440,10 @@ class ProcessesAt(Sequence[Process]):
         return f"ProcessesAt({list(self._indexes)!r})"
 
 
+#: Instances read at once by `logons`.
+LOGONS_CHUNK = 16_384
+
+
 def logons(processes: Sequence[Process]) -> Iterator[tuple[int, str, int, tuple[int, int]]]:
     """(index, computer, logon id, start or first event's key) of each process with a logon id
     (what `SessionTracker.assign` reads), from the columns of a `ProcessTable` (none made)."""
@@ -448,10 +452,12 @@ def logons(processes: Sequence[Process]) -> Iterator[tuple[int, str, int, tuple[
             if p.logon_id:
                 yield p.index, p.computer, p.logon_id, p.start or p.first_seen.key
         return
-    lids = processes.column("logon_id")
-    indexes = [i for i, lid in enumerate(lids) if lid]
-    computers = processes.column("computer")
-    starts = processes.keys(processes.values("start_at", indexes))
-    firsts = processes.keys(processes.values("first_seen_at", indexes))
-    for n, i in enumerate(indexes):
-        yield i, computers[i], lids[i], starts[n] or firsts[n]
+    computers = processes.column("computer")  # a reference each to a few shared texts
+    for lo in range(0, len(processes), LOGONS_CHUNK):  # the keys of all at once: +150 MB at 10M events
+        span = range(lo, min(lo + LOGONS_CHUNK, len(processes)))
+        lids = processes.values("logon_id", span)
+        indexes = [i for i, lid in zip(span, lids, strict=True) if lid]
+        starts = processes.keys(processes.values("start_at", indexes))
+        firsts = processes.keys(processes.values("first_seen_at", indexes))
+        for n, i in enumerate(indexes):
+            yield i, computers[i], lids[i - lo], starts[n] or firsts[n]
