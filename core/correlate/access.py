@@ -241,10 +241,12 @@ _LISTED = 8
 
 
 def image_index(model: CorrelationModel) -> ImageIndex:
-    """The model's `ImageIndex`, made on first use."""
-    if model.by_image is None:
-        model.by_image = ImageIndex(model.processes)
-    return model.by_image
+    """The model's `ImageIndex`, made on first use (and again after `release_lists`: read once,
+    as another thread may let it go meanwhile)."""
+    index = model.by_image
+    if index is None:
+        index = model.by_image = ImageIndex(model.processes)
+    return index
 
 
 def _named(model: CorrelationModel, computer: str, image: str, alive: list[int]) -> Named:
@@ -323,15 +325,20 @@ class ImageIndex:
         """Indexes (ascending) of the instances of `image` on `computer` with start <= at <= end."""
         return self._lives(computer, image).alive(at)
 
-    def first_alive(self, computer: str, image: str, ats: list[tuple[int, int]], limit: int) -> list[list[int]]:
-        """For each of `ats`, the `limit` lowest of `alive(computer, image, at)`."""
-        return self._lives(computer, image).first_alive(ats, limit)
+    def first_alive(self, computer: str, image: str, ats: list[tuple[int, int]], limit: int, *,
+                    keep: bool = True) -> list[list[int]]:
+        """For each of `ats`, the `limit` lowest of `alive(computer, image, at)`; `keep` False:
+        the image's lives are not kept for the next call (the Process access list sweeps each
+        image once: kept, every image's were ~120 MB at ten million events)."""
+        return self._lives(computer, image, keep).first_alive(ats, limit)
 
-    def _lives(self, computer: str, image: str) -> _Lives:
+    def _lives(self, computer: str, image: str, keep: bool = True) -> _Lives:
         key = (computer.casefold(), image.casefold())
         lives = self._built.get(key)
         if lives is None:
-            lives = self._built[key] = _Lives(self._processes, self._by_name.get(key, []))
+            lives = _Lives(self._processes, self._by_name.get(key, []))
+            if keep:
+                self._built[key] = lives
         return lives
 
 

@@ -202,7 +202,7 @@ class AccessList(Sequence[AccessGroup]):
         computer, image = self._b_key[b]
         return image_index(self._model).first_alive(computer, image,
                                                     [lone[row - first].ref.key for row in self._b_rows[b]],
-                                                    _LISTED + 1)
+                                                    _LISTED + 1, keep=False)
 
     def _sweep(self, b: int, found: list[list[int]] | None = None) -> None:
         """Name the targets of bucket `b`'s 4656s (`found`: `_alive_in(b)` if worked out already)

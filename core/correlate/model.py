@@ -511,6 +511,7 @@ class CorrelationModel:
         million events."""
         with self._duplications_lock, self._accesses_lock:
             self._duplications = self._accesses = None
+            self.by_image = None  # made again if a look-up needs it (14 MB at a million events)
         self.release_pages()
 
     def release_pages(self) -> None:

@@ -56,9 +56,10 @@ def test_opening_the_list_makes_only_the_accesses_drawn(model: CorrelationModel,
     asked: list[int] = []
     real_first_alive = ImageIndex.first_alive
 
-    def sweeping(self: ImageIndex, computer: str, image: str, ats: list[tuple[int, int]], limit: int) -> Any:
+    def sweeping(self: ImageIndex, computer: str, image: str, ats: list[tuple[int, int]], limit: int,
+                 **kwargs: Any) -> Any:
         asked.append(len(ats))
-        return real_first_alive(self, computer, image, ats, limit)
+        return real_first_alive(self, computer, image, ats, limit, **kwargs)
 
     monkeypatch.setattr(ProcessAccess, "__init__", counted)
     monkeypatch.setattr(ImageIndex, "first_alive", sweeping)
@@ -101,11 +102,12 @@ def test_a_line_drawn_while_the_count_sweeps_a_bucket_does_not_wait_for_its_look
     entered, release = threading.Event(), threading.Event()
     real_first_alive = ImageIndex.first_alive
 
-    def slow(self: ImageIndex, computer: str, image: str, ats: list[tuple[int, int]], limit: int) -> Any:
+    def slow(self: ImageIndex, computer: str, image: str, ats: list[tuple[int, int]], limit: int,
+             **kwargs: Any) -> Any:
         if threading.current_thread() is counter:
             entered.set()
             release.wait(10)
-        return real_first_alive(self, computer, image, ats, limit)
+        return real_first_alive(self, computer, image, ats, limit, **kwargs)
 
     monkeypatch.setattr(ImageIndex, "first_alive", slow)
     totals: list[int] = []
