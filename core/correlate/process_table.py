@@ -321,7 +321,9 @@ class ProcessTable(Sequence[Process]):
         if name == "names_at":
             return list(map(self._names.get, range(self._n)))
         slot = _INTS.index(name)
-        return self._decoded(slot, self._by_index(self._ints[slot::_FIELDS].tolist()), range(self._n))
+        values = self._ints[slot::_FIELDS].tolist()
+        self._columns.release()  # one C call read every page of the rows: given back at once
+        return self._decoded(slot, self._by_index(values), range(self._n))
 
     def values(self, name: str, indexes: Sequence[int]) -> list[Any]:
         """The int field `name` of the instances `indexes`, read from their slots (none made)."""
@@ -344,6 +346,7 @@ class ProcessTable(Sequence[Process]):
         """How many `children` or `handles` (`name`) each instance has, in index order."""
         self._sealed()
         starts = self._ints[_INTS.index(name)::_FIELDS].tolist()
+        self._columns.release()
         starts.append(self._n_children if name == "children" else self._n_handles)
         return self._by_index([b - a for a, b in pairwise(starts)])
 
