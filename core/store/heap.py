@@ -13,29 +13,25 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
-import threading
 from collections.abc import Callable
 
-_TRIM: list[Callable[[int], int] | None] = []
-_LOCK = threading.Lock()
 
-
+@functools.cache
 def _trim_function() -> Callable[[int], int] | None:
-    with _LOCK:
-        if not _TRIM:
-            found: Callable[[int], int] | None = None
-            if sys.platform.startswith("linux"):
-                try:
-                    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-                    trim = libc.malloc_trim
-                    trim.argtypes = [ctypes.c_size_t]
-                    trim.restype = ctypes.c_int
-                    found = trim
-                except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-                    found = None
-            _TRIM.append(found)
-        return _TRIM[0]
+    """glibc's `malloc_trim`, looked up once (None: not Linux, or a libc without it, as musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    found: Callable[[int], int] = trim
+    return found
 
 
 def give_back() -> bool:
