@@ -16,12 +16,18 @@ from tui.model_cache import ModelCache
 from tui.view_builders import all_view_builders
 
 
-def test_the_writer_gives_back_the_models_pages_while_it_writes(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def _built(tmp_path: Path) -> tuple[Path, ModelCache]:
+    """A churn store and a cache holding its model, built (the writer's input)."""
     db = tmp_path / "churn.sqlite"
     build_churn_store(db, 20_000, seed=7)
     cache = ModelCache()
     cache.model(db, True)
+    return db, cache
+
+
+def test_the_writer_gives_back_the_models_pages_while_it_writes(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    db, cache = _built(tmp_path)
     checks = 0
     released: list[int] = []
     real_release = CorrelationModel.release_pages
@@ -47,10 +53,7 @@ def test_the_writer_gives_back_the_c_heaps_free_memory_while_it_writes(tmp_path:
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Freed rows, JSON cells and SQLite buffers stay in the C heaps unless trimmed: the writer
     trims at its checks and after each view (a million-event log: 337 -> 179 MB at the end)."""
-    db = tmp_path / "churn.sqlite"
-    build_churn_store(db, 20_000, seed=7)
-    cache = ModelCache()
-    cache.model(db, True)
+    db, cache = _built(tmp_path)
     checks = 0
     trims: list[int] = []
 
