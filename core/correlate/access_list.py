@@ -36,9 +36,10 @@ from core.correlate.access import (
     image_index,
     rights_text,
 )
+from core.correlate.access_columns import duplication_count_reader, names_of, object_name_reader, own_names_of
 from core.correlate.access_risk import RiskParts, risk_of, target_part
-from core.correlate.evidence import SYSTEM_PID, Ref, basename
-from core.correlate.processes import EXACT, MISSING, Process
+from core.correlate.evidence import Ref, basename
+from core.correlate.processes import EXACT, MISSING
 
 if TYPE_CHECKING:
     from core.correlate.model import CorrelationModel
@@ -100,15 +101,19 @@ class AccessList(Sequence[AccessGroup]):
         self._selves = 0
         self._sysmon_rows = 0
         computers: dict[str, str] = {}
+        # Each source's risk part, each target's name and label, each handle's object read from
+        # the tables' columns, no `Process` or `Handle` made (`core.correlate.access_columns`).
+        lone_sources = {o.source for o in self._lone}
+        parts.read_sources(lone_sources | {s.source for s in self._sysmon if s.source is not None})
+        targets = names_of(processes, {s.target for s in self._sysmon if s.target is not None})
         for n, s in enumerate(self._sysmon):
             if s.source is not None and s.source == s.target:
                 continue
             self._sysmon_rows += 1
-            target = processes[s.target] if s.target is not None else None
-            name = target.name if target is not None else s.target_image
+            name, label = targets[s.target] if s.target is not None else (s.target_image, "")
             self._risk[n] = target_part(name)[0] + parts.mask(s.granted)[0] + parts.source(s.source)[0]
             computer = computers.get(s.host) or computers.setdefault(s.host, model.computer_of(s.host))
-            self._add(n, computer, target.label if target is not None else basename(s.target_image) or "?")
+            self._add(n, computer, label if s.target is not None else basename(s.target_image) or "?")
         # Lone 4656s: their bucket, best risk, the names their groups may have. Once per 4656
         # of the log: dictionary look-ups only, the rest once per bucket, source or name.
         index = image_index(model)
@@ -127,8 +132,8 @@ class AccessList(Sequence[AccessGroup]):
         self._called: dict[str, dict[str, set[int]]] = {}
         self._labelled: dict[str, dict[str, set[int]]] = {}
         self._unnamed: dict[str | None, str] = {}  # object name -> the group's target while no instance is named
-        own: dict[int, frozenset[str]] = {}
-        own_by_image: dict[tuple[str | None, bool], frozenset[str]] = {}
+        own = own_names_of(processes, lone_sources)
+        object_of = object_name_reader(handles)
         masks: dict[int | None, int] = {}
         sources: dict[int, int] = {}
         for k, o in enumerate(self._lone):
@@ -149,10 +154,9 @@ class AccessList(Sequence[AccessGroup]):
             source = sources.get(o.source)
             if source is None:
                 source = sources[o.source] = parts.source(o.source)[0]
-                own[o.source] = _own_names(processes[o.source], own_by_image)
             if mask + source > best[b]:
                 best[b] = mask + source
-            objects[b].add(handles[o.handle].object_name)
+            objects[b].add(object_of(o.handle))
             if o.target_image in own[o.source]:
                 self._b_selves.add(b)
         for b, (computer, _) in enumerate(self._b_key):
@@ -220,18 +224,22 @@ class AccessList(Sequence[AccessGroup]):
             found = self._alive_in(b)
         shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # 4656s close in time see the same ones alive
         processes = model.processes
+        object_of = object_name_reader(model.handles)
+        named = names_of(processes, {alive[0] for alive in found if len(alive) == 1})
         for row, alive in zip(rows, found, strict=True):
             o = lone[row - first]
             seen = shared.setdefault(tuple(alive), tuple(alive))
             self._alive[row] = seen
-            target = processes[seen[0]] if len(seen) == 1 else None
-            if target is not None and target.index == o.source:
+            if len(seen) != 1:
+                self._risk[row] = target_part(o.target_image)[0] + parts.mask(o.mask)[0] + parts.source(o.source)[0]
+                self._add(row, computer, self._unnamed_of(object_of(o.handle)))
+                continue
+            if seen[0] == o.source:
                 self._selves += 1
                 continue
-            name = target.name if target is not None else o.target_image
+            name, label = named[seen[0]]
             self._risk[row] = target_part(name)[0] + parts.mask(o.mask)[0] + parts.source(o.source)[0]
-            unnamed = self._unnamed_of(model.handles[o.handle].object_name) if target is None else ""
-            self._add(row, computer, target.label if target is not None else unnamed)
+            self._add(row, computer, label)
         self._b_selves.discard(b)
 
     def _named(self, row: int) -> Named:
@@ -428,11 +436,12 @@ class AccessList(Sequence[AccessGroup]):
     def _duplicated(self, row: int) -> int:
         """How many 4690s duplicated the handle of row `row`'s access (without making it)."""
         model, first = self._model, len(self._sysmon)
+        count = duplication_count_reader(model.handles)
         if row >= first:
-            return len(model.handles[self._lone[row - first].handle].duplications)
+            return count(self._lone[row - first].handle)
         twins = model.access_tracker.twins.get(self._sysmon[row].ref.store_id, [])
         twin = twins[0] if twins else None
-        return len(model.handles[twin.handle].duplications) if twin is not None and twin.handle is not None else 0
+        return count(twin.handle) if twin is not None and twin.handle is not None else 0
 
 
 def _make(listing: AccessList, row: int) -> ProcessAccess:
@@ -441,18 +450,6 @@ def _make(listing: AccessList, row: int) -> ProcessAccess:
     if row < first:
         return _sysmon_access(listing._model, row)  # noqa: SLF001
     return _open_access(listing._model, listing._lone[row - first], listing._named(row))  # noqa: SLF001
-
-
-def _own_names(p: Process, by_image: dict[tuple[str | None, bool], frozenset[str]]) -> frozenset[str]:
-    """Every file name (case-folded) the image index may file instance `p` under, and more
-    (remembered in `by_image` for the instances of one image path and no other name)."""
-    if p.names_at is None:
-        key = (p.image, not p.image and p.pid == SYSTEM_PID)
-        names = by_image.get(key)
-        if names is None:
-            names = by_image[key] = frozenset({p.name.casefold(), "?", "", basename(p.image).casefold()})
-        return names
-    return frozenset({p.name.casefold(), "?", "", *(basename(path).casefold() for path, _ in p.names_at)})
 
 
 def _sysmon_access(model: CorrelationModel, n: int) -> ProcessAccess:

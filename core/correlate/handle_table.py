@@ -203,6 +203,19 @@ class HandleTable(Sequence[Handle]):
     def __len__(self) -> int:
         return self._n
 
+    def object_name(self, index: int) -> str | None:
+        """`self[index].object_name`, without making the `Handle` (the Process access list reads
+        the object of every lone 4656's handle)."""
+        if not 0 <= index < self._n:
+            raise IndexError("handle index out of range")
+        return self._object_name[index]
+
+    def duplication_count(self, index: int) -> int:
+        """`len(self[index].duplications)`, without making the `Handle` (the list's lines count them)."""
+        if not 0 <= index < self._n:
+            raise IndexError("handle index out of range")
+        return len(self._duplications.get(index, ()))
+
     @overload
     def __getitem__(self, index: int) -> Handle: ...
 

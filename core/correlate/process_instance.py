@@ -175,7 +175,7 @@ class Process:
     @property
     def label(self) -> str:
         """`cmd.exe 0x8cc (2252)`: how the UI and CLI name an instance."""
-        return f"{self.name} 0x{self.pid:x} ({self.pid})"
+        return process_label(self.pid, self.image)
 
 
 #: `Process(...)` of every field, without the frozen dataclass' `__init__`.
@@ -187,6 +187,11 @@ def process_name(pid: int, image: str | None) -> str:
     if pid == SYSTEM_PID and not image:
         return "System"
     return basename(image) or "?"
+
+
+def process_label(pid: int, image: str | None) -> str:
+    """`Process.label` of an instance of `pid` named `image` (read from columns, none made)."""
+    return f"{process_name(pid, image)} 0x{pid:x} ({pid})"
 
 
 def keeper(facts: FactsTable) -> Callable[[Ref | None], Held]:

@@ -326,10 +326,19 @@ class ProcessTable(Sequence[Process]):
         return self._decoded(slot, self._by_index(values), range(self._n))
 
     def values(self, name: str, indexes: Sequence[int]) -> list[Any]:
-        """The int field `name` of the instances `indexes`, read from their slots (none made)."""
+        """The field `name` (as for `column`) of the instances `indexes`, read from their slots
+        (none made: the Process access list reads its sources' image, user and pid)."""
         self._sealed()
-        slot, ints = _INTS.index(name), self._ints
         rows = self._row
+        if name in _TEXTS:
+            texts = self._text_of
+            if len(texts) <= len(self._texts.distinct):
+                texts.extend(self._texts.distinct[len(texts) - 1:])
+            text, at = self._text, _TEXTS.index(name)
+            return [texts[text[(i if rows is None else rows[i]) * _N_TEXTS + at]] for i in indexes]
+        if name == "names_at":
+            return list(map(self._names.get, indexes))
+        slot, ints = _INTS.index(name), self._ints
         if rows is None:
             return self._decoded(slot, [ints[i * _FIELDS + slot] for i in indexes], indexes)
         return self._decoded(slot, [ints[rows[i] * _FIELDS + slot] for i in indexes], indexes)

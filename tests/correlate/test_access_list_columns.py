@@ -1,0 +1,89 @@
+"""The Process access list ranks every access before its first line and lays out its first
+lines: each source's risk, each target's name, each lone 4656's handle object and duplications
+are read from the tables' columns, not from a `Process` or `Handle` made one by one (87,000
+sources and 160,000 handles at ten million events), and every line is the one the objects give."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from core.correlate.access_list import AccessList
+from core.correlate.handle_table import HandleTable
+from core.correlate.model import CorrelationModel, build_model, model_from_store
+from core.correlate.process_table import ProcessTable
+from core.store.store import Store
+from tests.correlate.test_correlate_chain_samples import COBALT
+from tests.correlate.test_correlate_samples import load_json
+
+#: The lines the Process access view lays out before its first screen (`tui.process_access`).
+FIRST_LINES = 20_000
+
+
+@pytest.fixture(scope="module")
+def cobalt_model() -> CorrelationModel:
+    """A real log with 1,094 Sysmon 10s and lone 4656s (needs ../shared/samples)."""
+    return build_model(load_json(COBALT))
+
+
+def _lines(listing: AccessList) -> list[object]:
+    out: list[object] = []
+    while True:
+        try:
+            out.append(listing.item(len(out)))
+        except IndexError:
+            return out
+
+
+def _made_while_ranked(model: CorrelationModel, monkeypatch: pytest.MonkeyPatch) -> tuple[AccessList, int, int]:
+    """The list of `model`, and how many processes and handles its ranking and first lines made."""
+    made = {"process": 0, "handle": 0}
+    make_process, make_handle = ProcessTable._make, HandleTable._make  # noqa: SLF001 - counted
+
+    def process(self: ProcessTable, i: int) -> object:
+        made["process"] += 1
+        return make_process(self, i)
+
+    def handle(self: HandleTable, i: int) -> object:
+        made["handle"] += 1
+        return make_handle(self, i)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ProcessTable, "_make", process)
+        patch.setattr(HandleTable, "_make", handle)
+        listing = model.process_accesses()
+        listing.line_count(FIRST_LINES)
+    return listing, made["process"], made["handle"]
+
+
+def _as_objects(model: CorrelationModel) -> CorrelationModel:
+    """`model` with its processes and handles as tuples of objects (the list reads them one by one)."""
+    objects = copy.copy(model)
+    objects.processes = tuple(model.processes)  # type: ignore[assignment]
+    objects.handles = tuple(model.handles)  # type: ignore[assignment]
+    objects.by_image = None
+    return objects
+
+
+def _check(model: CorrelationModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(model.processes, ProcessTable) and isinstance(model.handles, HandleTable)
+    listing, processes, handles = _made_while_ranked(model, monkeypatch)
+    assert (processes, handles) == (0, 0)
+    lines = _lines(listing)
+    assert len(lines) > 10
+    assert _lines(AccessList(_as_objects(model))) == lines
+
+
+def test_sysmon_accesses_are_ranked_from_the_columns(cobalt_model: CorrelationModel,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    assert len(cobalt_model.access_tracker.sysmon) > 1000
+    _check(cobalt_model, monkeypatch)
+
+
+def test_lone_4656s_are_ranked_from_the_columns(churn_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store(churn_db, readonly=True) as store:
+        model = model_from_store(store)
+    assert len(model.access_tracker.opens) > 100
+    _check(model, monkeypatch)
