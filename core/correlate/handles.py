@@ -47,6 +47,15 @@ from core.correlate.processes import (
 )
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.roles import Act, event_ids
+from core.correlate.source_choices import (
+    OPEN_AFTER,
+    OPEN_BEFORE,
+    USED_AFTER,
+    USED_BEFORE,
+    Chosen,
+    SourceChoice,
+    SourceChoices,
+)
 from core.model.slots import slot_maker
 
 if TYPE_CHECKING:
@@ -207,16 +216,6 @@ def clean(value: str | None) -> str | None:
 HandleFields = tuple["str | None", "str | None", "str | None"]
 
 
-@dataclass(frozen=True, slots=True)
-class SourceChoice:
-    """The source handle chosen for one 4690, with the confidence of that choice."""
-
-    handle: int | None
-    confidence: str
-    reason: str
-    candidates: tuple[int, ...] = ()
-
-
 @dataclass(slots=True)
 class _Dup:
     at: int  # the 4690's position in the facts table
@@ -275,7 +274,7 @@ class HandleTracker:
         #: 4690s without a source chosen while their computer had no 4656 yet (worded at the end).
         self._unopened: list[_Dup] = []
         self.seen: Counter[tuple[str, int]] = Counter()
-        self.choices: dict[int, SourceChoice] = {}
+        self.choices = SourceChoices(facts)
 
     def _new(self, host: str, computer: str, pid: int, proc: int, hid: int, at: int) -> _Handle:
         index = self.count
@@ -485,12 +484,12 @@ class HandleTracker:
         while dups:
             self._resolve(dups.popleft())
         for dup in self._unopened:
-            self.choices[self.facts.store_id(dup.at)] = self._missing(dup)
+            self.choices.put(self.facts.store_id(dup.at), dup.at, self._missing(dup))
         self._unopened.clear()
 
     def _resolve(self, dup: _Dup) -> None:
         choice = self._choose(dup)
-        self.choices[self.facts.store_id(dup.at)] = choice
+        self.choices.put(self.facts.store_id(dup.at), dup.at, choice)
         if choice.handle is not None:
             src = self.handles[choice.handle]
             if src.duplications is None:
@@ -508,7 +507,7 @@ class HandleTracker:
     def _opens(self, host: str) -> int:
         return sum(self.seen[(host, e)] for e in OPEN_EVENTS)
 
-    def _choose(self, dup: _Dup) -> SourceChoice:
+    def _choose(self, dup: _Dup) -> SourceChoice | Chosen:
         """Instances under one (process, value) key are created in time order and each ends
         when the next begins, so only two can be the source: the last one begun before the
         4690 (if still open then) and the first one begun after it (logged out of order). The
@@ -526,37 +525,25 @@ class HandleTracker:
 
         pos = bisect.bisect_left(idxs, here, key=began)
         after = pos + 1 if pos < len(idxs) and began(idxs[pos]) == here else pos
-        ranked: list[tuple[tuple[int, int], int, str, str]] = []
+        ranked: list[tuple[tuple[int, int], int, int, int]] = []  # (distance, handle, kind, first)
         if pos > 0:
             h = handles[idxs[pos - 1]]
             end = h.end
             if end < 0 or end > here:
                 first = facts.ref(h.first_seen)
                 distance = (at.ts - first.ts, at.order - first.order)
-                if h.start >= 0:
-                    ranked.append((distance, h.index, EXACT, f"opened by {first.event_id} record {first.record_id}, "
-                                   "still open at this 4690"))
-                else:
-                    ranked.append((distance, h.index, INFERRED, f"its open is not in the log; in use by "
-                                   f"{first.event_id} record {first.record_id} before this 4690"))
+                ranked.append((distance, h.index, OPEN_BEFORE if h.start >= 0 else USED_BEFORE, h.first_seen))
                 if h.closed > here:
                     # Its own 4658 comes after the 4690: it held the value then, so a later open of
                     # that value, however near, cannot be the source.
-                    _, index, confidence, reason = ranked[0]
-                    return SourceChoice(index, confidence, reason)
+                    _, index, kind, first_at = ranked[0]
+                    return Chosen(kind, index, first_at)
         if after < len(idxs):
             h = handles[idxs[after]]
             first = facts.ref(h.first_seen)
             if first.ts - at.ts <= SOURCE_OPEN_WINDOW:
                 distance = (first.ts - at.ts, first.order - at.order)
-                seconds = (first.ts - at.ts) / TICKS_PER_SECOND
-                if h.start >= 0:
-                    ranked.append((distance, h.index, INFERRED,
-                                   f"its {first.event_id} (record {first.record_id}) is logged {seconds:.7f} s after "
-                                   "this 4690 (out of order): the nearest open of that value by that process"))
-                else:
-                    ranked.append((distance, h.index, INFERRED, f"its open is not in the log; first used by "
-                                   f"{first.event_id} record {first.record_id}, {seconds:.7f} s after this 4690"))
+                ranked.append((distance, h.index, OPEN_AFTER if h.start >= 0 else USED_AFTER, h.first_seen))
         ranked.sort(key=lambda r: r[0])
         if ranked:
             best = ranked[0]
@@ -566,7 +553,7 @@ class HandleTracker:
                 return SourceChoice(best[1], AMBIGUOUS,
                                     f"several opens of {pid_text(dup.source_handle_id)} by {pid_text(dup.source_pid)} "
                                     f"are equally near this 4690: {listed}", tuple(r[1] for r in ties))
-            return SourceChoice(best[1], best[2], best[3])
+            return Chosen(best[2], best[1], best[3])
         return self._missing(dup)
 
     def _missing(self, dup: _Dup) -> SourceChoice:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,7 +27,7 @@ from core.correlate.duplications import DuplicationList, duplication_list
 from core.correlate.event_fields import logon_of, pid_of, values_of
 from core.correlate.facts import Facts, SysmonFacts
 from core.correlate.handle_table import HandleTable
-from core.correlate.handles import Handle, SourceChoice
+from core.correlate.handles import Handle
 from core.correlate.links import (
     Correlation,
     Duplication,
@@ -61,6 +62,7 @@ from core.correlate.scan import (
 )
 from core.correlate.scan_reader import scan_stored
 from core.correlate.sessions import Session, SessionChoice
+from core.correlate.source_choices import SourceChoices
 from core.correlate.tree import TREE_EDGE, correlation_tree, process_forest, summary
 from core.model.event import EventKeys
 from core.store.filter import Order
@@ -228,15 +230,17 @@ class CorrelationModel:
         self.handles: Sequence[Handle] = handles
         self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish(scan.facts, self.processes))
         self._facts = scan.facts
-        self._choices: dict[int, SourceChoice] = scan.handles.choices
+        self._choices: SourceChoices = scan.handles.choices
+        self._choices.seal()
         self._computers = scan.computers
-        self._by_pid: dict[tuple[str, int], list[int]] = {}
+        #: Instance indexes per (computer folded, pid), unboxed (boxed in lists: 18 MB at 10M events).
+        self._by_pid: dict[tuple[str, int], array[int]] = {}
         procs = self.processes  # read from the columns, none made (`ProcessTable`)
         computers, pids = ((procs.column("computer"), procs.column("pid")) if isinstance(procs, ProcessTable)
                            else ([p.computer for p in procs], [p.pid for p in procs]))
         folded = {c: c.casefold() for c in set(computers)}
         for index, (computer, pid) in enumerate(zip(computers, pids, strict=True)):
-            self._by_pid.setdefault((folded[computer], pid), []).append(index)
+            self._by_pid.setdefault((folded[computer], pid), array("q")).append(index)
         self._creations = scan.procs.creations
         self._exits = scan.procs.exits
         self._session_tracker = scan.sessions
@@ -316,7 +320,7 @@ class CorrelationModel:
 
     def instances(self, computer: str, pid: int) -> list[Process]:
         """Every instance of `pid` on `computer`, in time order (pid reuse = several)."""
-        return [self.processes[i] for i in self._by_pid.get((computer.casefold(), pid), [])]
+        return [self.processes[i] for i in self._by_pid.get((computer.casefold(), pid), ())]
 
     def process_at(self, computer: str, pid: int, filetime: int | None) -> ProcessLink:
         """The instance of `pid` alive on `computer` at `filetime` (for events outside the model)."""
