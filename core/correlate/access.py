@@ -88,6 +88,9 @@ class AccessTracker:
         #: Twins by the store id of either record.
         self.twins: dict[int, list[Twin]] = {}
         self._opens_by_id: dict[int, list[_Open]] | None = None
+        #: Image path -> its file name folded, one string for all the accesses to it (a string
+        #: each: 8 MB at ten million events).
+        self._folded: dict[str | None, str] = {}
 
     def opens_by_id(self) -> dict[int, list[_Open]]:
         """The 4656s on Process objects by store id."""
@@ -99,11 +102,11 @@ class AccessTracker:
 
     def accessed(self, ref: Ref, host: str, source: int | None, target: int | None, target_image: str | None,
                  granted: int | None) -> None:
-        self.sysmon.append(_Sysmon10(ref, host, source, target, basename(target_image).casefold(), granted))
+        self.sysmon.append(_Sysmon10(ref, host, source, target, _folded(self._folded, target_image), granted))
 
     def opened(self, ref: Ref, host: str, source: int, handle: int, object_name: str | None,
                mask: int | None) -> None:
-        self.opens.append(_Open(ref, host, source, handle, basename(object_name).casefold(), mask))
+        self.opens.append(_Open(ref, host, source, handle, _folded(self._folded, object_name), mask))
 
     def join(self) -> None:
         """Pair Sysmon 10s and 4656s one to one: same source instance and target image, logged

@@ -5,8 +5,8 @@ A busy log has millions of handle instances (1.65 million at 10 million churn ev
 process and event position, and an `array` object of its accesses; at 10 million events that was
 ~0.6 GB of the first open's 4.6 GB. `HandleTable` keeps the same values unboxed: one slot per
 field and instance in an `array` (positions, pids, values; no source handle as -1; a value that
-does not fit a slot in a side dict, exactly), the texts as references to the interned strings the scan made,
-every instance's accesses one after the other in one array (with where each one's begin), and
+does not fit a slot in a side dict, exactly), the texts as numbers of the distinct strings, every
+instance's accesses one after the other in one array (with where each one's begin), and
 the close notes and duplications in side dicts: ~110 bytes an instance plus 8 per access and its
 close note when it has one (185 bytes a handle in all on the churn store, 376 as objects).
 
@@ -14,10 +14,10 @@ A `Handle` is made again when read, equal field for field to the one the scan fr
 answer built from the handles (links, trees, lists, the stored tables) is unchanged; the last
 few made are remembered (`RECENT`), as a tables' writer reads the same handle for each event on it.
 
-The int columns (~80 bytes an instance and 8 an access: ~150 MB at ten million events) are kept
+The int columns (~100 bytes an instance and 8 an access: ~190 MB at ten million events) are kept
 in side files read through `mmap` (`core.correlate.disk_array`): page cache, not the Python heap.
 The scan writes each instance as soon as it is final (`HandleTracker.advance`), out of index
-order: a row (its ints, the computer among them) is put at its place through a writable map of
+order: a row (its ints, the computer and texts among them) is put at its place through a writable map of
 the side file (`DiskArray.put`, no system call a row), and the pages written are given back to
 the page cache every `BATCH` rows. The accesses are filled at the end, from the facts table.
 """
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 #: Handles made from the columns and remembered for the next read of the same index.
 RECENT = 1 << 12
-#: Rows put between two releases of the pages written (and the text lists' growth step).
+#: Rows put between two releases of the pages written.
 BATCH = 1 << 12
 
 
@@ -55,15 +55,15 @@ class HandleTable(Sequence[Handle]):
         self._columns = DiskColumns(_COLUMNS, directory)
         self._pending = self._columns.pending
         #: The views of the columns read (`seal`). `_ints`, a row each: pid, value, process, opened,
-        #: duplicated by, source (-1: none), closed, first seen, and the computer (an index of
-        #: `_computers.distinct`): one write a row (`put`).
+        #: duplicated by, source (-1: none), closed, first seen, the computer (an index of
+        #: `_computers.distinct`) and the object type, object name and access (indexes of
+        #: `_texts.distinct`, -1: None; as lists of the strings, 40 MB of heap at 10M events): one
+        #: write a row (`put`).
         self._ints: memoryview[int] | array[int] = array("q")
         self._ints_disk = self._columns.disks["ints"]
         #: Values that do not fit a 64-bit slot (or equal `_NONE`), by (instance, field).
         self._aside: dict[tuple[int, int], int] = {}
-        self._object_type: list[str | None] = []
-        self._object_name: list[str | None] = []
-        self._access: list[str | None] = []
+        self._texts: Index[str | None] = Index()
         #: Every instance's accesses (positions in the facts table), instance after instance;
         #: instance i's are `_accesses[_starts[i]:_starts[i + 1]]`.
         self._accesses: memoryview[int] | array[int] = array("q")
@@ -84,7 +84,8 @@ class HandleTable(Sequence[Handle]):
         self._recent: dict[int, Handle] = {}
 
     #: Int slots per instance, and the slot value of one kept aside.
-    _FIELDS = 9
+    _FIELDS = 12
+    _OBJECT_NAME = 10
     _NONE = -(1 << 63)
 
     def append(self, computer: str, pid: int, handle_id: int, process: int, opened_at: int, duplicated_by_at: int,
@@ -105,8 +106,9 @@ class HandleTable(Sequence[Handle]):
         """Write instance `index`, in `Handle`'s field order but its accesses (`fill_accesses`): at
         any time, in any order (the scan writes each as soon as nothing can change it; those not
         written yet read as zeros meanwhile, so nothing reads the table before `seal`)."""
+        texts = self._texts
         ints = [pid, handle_id, process, opened_at, duplicated_by_at, -1 if source is None else source, closed_at,
-                first_seen_at, self._computers[computer]]
+                first_seen_at, self._computers[computer], texts[object_type], texts[object_name], texts[access]]
         try:
             if self._NONE in ints:  # the slots' mark for a value kept aside
                 raise OverflowError
@@ -118,17 +120,8 @@ class HandleTable(Sequence[Handle]):
                     ints[i] = self._NONE
             row = array("q", ints)
         self._ints_disk.put(index * self._FIELDS, row)
-        texts = self._object_type
         if index >= self._n:
             self._n = index + 1
-            if index >= len(texts):  # grown a few thousand at a time (`resize` trims)
-                grow = [None] * (index + BATCH - len(texts))
-                texts.extend(grow)
-                self._object_name.extend(grow)
-                self._access.extend(grow)
-        texts[index] = object_type
-        self._object_name[index] = object_name
-        self._access[index] = access
         if close_note is not None:
             self._close_notes[index] = close_note
         if duplications_at:
@@ -150,11 +143,6 @@ class HandleTable(Sequence[Handle]):
 
     def resize(self, n: int) -> None:
         """The table has `n` instances (each put, or to be, before it is read)."""
-        for texts in (self._object_type, self._object_name, self._access):
-            if len(texts) < n:
-                texts.extend([None] * (n - len(texts)))
-            else:
-                del texts[n:]
         self._n = n
         self._dirty = True
 
@@ -206,9 +194,14 @@ class HandleTable(Sequence[Handle]):
     def object_name(self, index: int) -> str | None:
         """`self[index].object_name`, without making the `Handle` (the Process access list reads
         the object of every lone 4656's handle)."""
+        if self._dirty:
+            self.seal()
         if not 0 <= index < self._n:
             raise IndexError("handle index out of range")
-        return self._object_name[index]
+        return self._text(self._ints[index * self._FIELDS + self._OBJECT_NAME])
+
+    def _text(self, n: int) -> str | None:
+        return self._texts.distinct[n] if n >= 0 else None
 
     def duplication_count(self, index: int) -> int:
         """`len(self[index].duplications)`, without making the `Handle` (the list's lines count them)."""
@@ -244,7 +237,8 @@ class HandleTable(Sequence[Handle]):
 
     def _make(self, i: int) -> Handle:
         at = i * self._FIELDS
-        pid, hid, process, opened, dup, source, closed, first, computer = self._ints[at:at + self._FIELDS]
+        pid, hid, process, opened, dup, source, closed, first, computer, otype, oname, access = (
+            self._ints[at:at + self._FIELDS])
         if self._aside and self._NONE in (pid, hid, process, opened, dup, source, closed, first):
             pid, hid, process, opened, dup, source, closed, first = (
                 self._aside[(i, f)] if v == self._NONE else v
@@ -255,7 +249,7 @@ class HandleTable(Sequence[Handle]):
         return make_handle(
             i, self._computers.distinct[computer], pid, hid, process, opened, dup,
             None if source == -1 else source,
-            self._object_type[i], self._object_name[i], self._access[i], accesses,
+            self._text(otype), self._text(oname), self._text(access), accesses,
             closed, self._close_notes.get(i), self._duplications.get(i), first, self.facts,
         )
 
