@@ -6,9 +6,9 @@ process and event position, and an `array` object of its accesses; at 10 million
 ~0.6 GB of the first open's 4.6 GB. `HandleTable` keeps the same values unboxed: one slot per
 field and instance in an `array` (positions, pids, values; no source handle as -1; a value that
 does not fit a slot in a side dict, exactly), the texts as numbers of the distinct strings, every
-instance's accesses one after the other in one array (with where each one's begin), and
-the close notes and duplications in side dicts: ~110 bytes an instance plus 8 per access and its
-close note when it has one (185 bytes a handle in all on the churn store, 376 as objects).
+instance's accesses one after the other in one array (with where each one's begin), its
+duplications likewise, and the close notes in a side dict: the rows in side files (below), on the
+heap ~75 bytes a handle on the churn store (376 as objects).
 
 A `Handle` is made again when read, equal field for field to the one the scan froze, so that every
 answer built from the handles (links, trees, lists, the stored tables) is unchanged; the last
@@ -24,6 +24,7 @@ the page cache every `BATCH` rows. The accesses are filled at the end, from the 
 
 from __future__ import annotations
 
+import bisect
 from array import array
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, overload
@@ -80,7 +81,12 @@ class HandleTable(Sequence[Handle]):
         self._since_release = 0
         self._dirty = False
         self._close_notes: dict[int, str] = {}
-        self._duplications: dict[int, array[int]] = {}
+        #: The duplications (4690 positions) given with each row, one run after the other as put:
+        #: the instance of each run and where it begins in `_dup_at` (an `array` per instance in
+        #: a dict: 36 MB of heap at 10M events); `_dup_keys`/`_dup_rows`, the instances sorted
+        #: and their run (the last put of each), made by `seal`.
+        self._dup_of, self._dup_from, self._dup_at = array("q"), array("q"), array("q")
+        self._dup_keys, self._dup_rows = array("q"), array("q")
         self._recent: dict[int, Handle] = {}
 
     #: Int slots per instance, and the slot value of one kept aside.
@@ -125,7 +131,9 @@ class HandleTable(Sequence[Handle]):
         if close_note is not None:
             self._close_notes[index] = close_note
         if duplications_at:
-            self._duplications[index] = array("q", duplications_at)
+            self._dup_of.append(index)
+            self._dup_from.append(len(self._dup_at))
+            self._dup_at.extend(duplications_at)
         self._dirty = True
         self._since_release += 1
         if self._since_release >= BATCH:  # the pages written stay in the page cache, not the RSS
@@ -182,6 +190,12 @@ class HandleTable(Sequence[Handle]):
         views = self._columns.seal()
         self._ints = views["ints"]
         self._accesses, self._starts = views["accesses"], views["starts"]
+        of = self._dup_of
+        if len(of) != len(self._dup_rows):
+            rows = sorted(range(len(of)), key=of.__getitem__)  # stable: an instance's runs in put order
+            last = [row for n, row in enumerate(rows) if n + 1 == len(rows) or of[rows[n + 1]] != of[row]]
+            self._dup_rows = array("q", last)
+            self._dup_keys = array("q", map(of.__getitem__, last))
         self._dirty = False
 
     def release(self) -> None:
@@ -207,7 +221,23 @@ class HandleTable(Sequence[Handle]):
         """`len(self[index].duplications)`, without making the `Handle` (the list's lines count them)."""
         if not 0 <= index < self._n:
             raise IndexError("handle index out of range")
-        return len(self._duplications.get(index, ()))
+        lo, hi = self._duplications_span(index)
+        return hi - lo
+
+    def _duplications_span(self, index: int) -> tuple[int, int]:
+        """Where instance `index`'s duplications are in `_dup_at` (an empty span: none)."""
+        if self._dirty:
+            self.seal()
+        keys = self._dup_keys
+        at = bisect.bisect_left(keys, index)
+        if at == len(keys) or keys[at] != index:
+            return 0, 0
+        row = self._dup_rows[at]
+        return self._dup_from[row], self._dup_from[row + 1] if row + 1 < len(self._dup_from) else len(self._dup_at)
+
+    def _duplications(self, index: int) -> array[int] | None:
+        lo, hi = self._duplications_span(index)
+        return self._dup_at[lo:hi] if hi > lo else None
 
     @overload
     def __getitem__(self, index: int) -> Handle: ...
@@ -250,7 +280,7 @@ class HandleTable(Sequence[Handle]):
             i, self._computers.distinct[computer], pid, hid, process, opened, dup,
             None if source == -1 else source,
             self._text(otype), self._text(oname), self._text(access), accesses,
-            closed, self._close_notes.get(i), self._duplications.get(i), first, self.facts,
+            closed, self._close_notes.get(i), self._duplications(i), first, self.facts,
         )
 
     def __iter__(self) -> Iterator[Handle]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -16,7 +16,7 @@ from core.correlate.model import model_from_store
 from core.correlate.roles import scanned_event_ids
 from core.correlate.scan import Scan, scan_events, timed
 from core.store.store import Store
-from tests.correlate.heap import deep_size
+from tests.correlate.heap import deep_size, reachable
 
 
 def test_the_model_keeps_no_object_per_handle(churn_db: Path) -> None:
@@ -104,3 +104,22 @@ def test_values_that_do_not_fit_a_slot_read_back_exactly() -> None:
                                   array("q", dups) if dups else None, first, facts)
     with pytest.raises(IndexError):
         table[3]
+
+
+def test_duplications_put_out_of_order_read_back_without_an_array_per_handle() -> None:
+    """Each instance's 4690s are runs of one array, not an array per instance (36 MB at 10M
+    events); put in any order, a later put of an instance's replacing the earlier."""
+    table = HandleTable(cast(Any, None))
+    n = 3_000
+    given: dict[int, list[int]] = {}
+    for i in [*range(1, n, 2), *range(0, n, 2), 10, 11]:  # odd first, then even; two put again
+        dups = [i * 10 + k for k in range(i % 4)] if i not in given else [7, 8, 9]
+        table.put(i, "PC", 4, i, 0, i, -1, None, None, None, None, -1, None, dups, i)
+        if dups:
+            given[i] = dups
+    table.resize(n)
+    assert [table.duplication_count(i) for i in range(n)] == [len(given.get(i, [])) for i in range(n)]
+    assert sum(isinstance(o, array) for o in reachable(table)) < 12  # before any `Handle` is made
+    for i in range(n):
+        h = table[i]
+        assert (list(h.duplications_at) if h.duplications_at is not None else []) == given.get(i, [])
