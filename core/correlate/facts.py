@@ -41,6 +41,7 @@ from typing import Any, Final, cast
 
 from core.correlate.columns import Columns, Index
 from core.correlate.disk_array import DiskArray, keep_paged, on_disk
+from core.correlate.fact_notes import FactNotes
 from core.correlate.processes import Ref
 from core.correlate.sessions import SessionChoice
 from core.model.slots import slot_maker
@@ -165,7 +166,7 @@ class FactsTable:
         self._user: memoryview[int] | array[int] = self._disks["user"].view
         self._users: Index[str | None] = Index()
         #: (source note, target note) of the few events that have one, by position.
-        self._notes: dict[int, tuple[str | None, str | None]] = {}
+        self._notes = FactNotes()
         #: The logged time of events whose time is not their place on the time line (no time).
         self._filetimes: dict[int, int | None] = {}
         #: Session choice by position (index in `_choices`, -1: none); filled by `assign_sessions`.
@@ -214,7 +215,7 @@ class FactsTable:
         if any(map(_source_note_of, batch)) or any(map(_target_note_of, batch)):
             notes = list(map(_notes_of, batch))
             for i in compress(range(len(batch)), map(any, notes)):
-                self._notes[base + i] = notes[i]
+                self._notes.add(base + i, *notes[i])
         if any(map(is_not, map(_filetime_of, batch), map(_ts_of, batch))):  # the scan's Refs share the int
             filetimes = list(map(_filetime_of, batch))
             for i in compress(range(len(batch)), map(ne, filetimes, map(_ts_of, batch))):
@@ -231,7 +232,7 @@ class FactsTable:
         host = self._hosts.distinct[self._place[pos]]
         computer = self._computers[host]
         ref = make_ref(sid, rid, eid, self._filetimes.get(pos, ts) if self._filetimes else ts, ts, order)
-        snote, tnote = self._notes.get(pos, _NO_NOTES) if self._notes else _NO_NOTES
+        snote, tnote = self._notes.get(pos) if self._notes else _NO_NOTES
         user = self._user[pos]
         session: SessionChoice | None = None
         if self._session:
@@ -341,7 +342,8 @@ class FactsTable:
             snote: Iterable[str | None] = repeat(None)
             tnote: Iterable[str | None] = repeat(None)
             if notes:
-                both = [notes.get(pos, _NO_NOTES) for pos in positions]
+                noted = notes.between(lo, hi)
+                both = [noted.get(pos, _NO_NOTES) for pos in positions]
                 snote, tnote = (n for n, _ in both), (n for _, n in both)
             sessions = map(choices.__getitem__, self._session[lo:hi]) if self._session else repeat(None)
             yield from zip(positions, sid, eid, spid, sproc, snote, tpid, tproc, tnote, sessions, strict=False)
@@ -440,7 +442,7 @@ class FactsTable:
             ref = make_ref(cast(int, sid[n]), rid[n], cast(int, eid[n]), filetimes.get(pos, at) if filetimes else at,
                            cast(int, at), cast(int, order[n]))
             host = hosts[place[pos]]
-            snote, tnote = notes.get(pos, _NO_NOTES) if notes else _NO_NOTES
+            snote, tnote = notes.get(pos) if notes else _NO_NOTES
             user = user_at[pos]
             choice = session[pos] if session else -1
             yield Facts(ref, host, computers[host], spid[n], sproc[n], snote, tpid[n], tproc[n], tnote, shid[n],

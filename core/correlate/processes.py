@@ -41,6 +41,7 @@ from core.correlate.evidence import (
     basename,
     pid_text,
 )
+from core.correlate.fact_notes import LATE_NOTE
 from core.correlate.process_instance import (
     CREATED_BY_4688,
     Bound,
@@ -320,8 +321,7 @@ class ProcessTracker:
                 if note is None:
                     if len(self._late) >= LATE_NOTES:
                         self._late.clear()
-                    note = self._late[idx] = (
-                        f"logged after the process exited (4689 record {self.ref(exited).record_id})")
+                    note = self._late[idx] = LATE_NOTE.format(self.ref(exited).record_id)
                 return idx, note
         kept = self.hold(ref)
         proc = self._new(host, computer, pid, kept)
