@@ -4,23 +4,20 @@ their position in the facts table, kept as numbers.
 A busy log has a note on one event in thirty or so (236,000 at ten million churn events): held
 as a dict of (source note, target note) tuples with a string per exited process, they were
 ~47 MB of the model's heap there. Here each noted event is a position in a sorted array and two
-codes: 0 for no note, a record id for the usual note (`LATE_NOTE`, worded again when read), the
-number of a distinct string for any other. Positions come in scan order (ascending), so a look-up
-is a bisection.
+codes (`core.correlate.note_codes`: the usual note, `LATE_NOTE`, as its record id). Positions
+come in scan order (ascending), so a look-up is a bisection.
 """
 
 from __future__ import annotations
 
 import bisect
-import re
 from array import array
 from typing import Final
 
-from core.correlate.columns import Index
+from core.correlate.note_codes import NoteCodes
 
 #: The note of an event logged just after its process's 4689 (`ProcessTracker.resolve`).
 LATE_NOTE: Final = "logged after the process exited (4689 record {})"
-_LATE = re.compile(r"logged after the process exited \(4689 record ([1-9][0-9]{0,17}|0)\)")
 
 Notes = tuple["str | None", "str | None"]
 _NONE: Final[Notes] = (None, None)
@@ -32,7 +29,8 @@ class FactNotes:
     def __init__(self) -> None:
         self._at = array("q")
         self._codes = array("q")  # two per position: source, target
-        self._texts: Index[str] = Index()
+        self._codec = NoteCodes((LATE_NOTE,))
+        self._code, self._text = self._codec.code, self._codec.text
 
     def __len__(self) -> int:
         return len(self._at)
@@ -44,21 +42,6 @@ class FactNotes:
         self._at.append(pos)
         self._codes.append(self._code(source))
         self._codes.append(self._code(target))
-
-    def _code(self, note: str | None) -> int:
-        if note is None:
-            return 0
-        late = _LATE.fullmatch(note)
-        if late is not None:
-            return -1 - int(late.group(1))
-        return self._texts[note] + 1
-
-    def _text(self, code: int) -> str | None:
-        if code == 0:
-            return None
-        if code < 0:
-            return LATE_NOTE.format(-1 - code)
-        return self._texts.distinct[code - 1]
 
     def get(self, pos: int) -> Notes:
         """The notes of the event at `pos`, (None, None) without any."""

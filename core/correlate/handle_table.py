@@ -7,7 +7,7 @@ process and event position, and an `array` object of its accesses; at 10 million
 field and instance in an `array` (positions, pids, values; no source handle as -1; a value that
 does not fit a slot in a side dict, exactly), the texts as numbers of the distinct strings, every
 instance's accesses one after the other in one array (with where each one's begin), its
-duplications likewise, and the close notes in a side dict: the rows in side files (below), on the
+duplications likewise, its close note as a code (`core.correlate.note_codes`): the rows in side files (below), on the
 heap ~75 bytes a handle on the churn store (376 as objects).
 
 A `Handle` is made again when read, equal field for field to the one the scan froze, so that every
@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, overload
 
 from core.correlate.columns import Index
 from core.correlate.disk_array import DiskColumns
-from core.correlate.handles import Handle, make_handle
+from core.correlate.handles import EXITED_NOTE, Handle, make_handle
+from core.correlate.note_codes import NoteCodes
 
 if TYPE_CHECKING:
     from core.correlate.refcolumn import RefSource
@@ -58,8 +59,8 @@ class HandleTable(Sequence[Handle]):
         #: The views of the columns read (`seal`). `_ints`, a row each: pid, value, process, opened,
         #: duplicated by, source (-1: none), closed, first seen, the computer (an index of
         #: `_computers.distinct`) and the object type, object name and access (indexes of
-        #: `_texts.distinct`, -1: None; as lists of the strings, 40 MB of heap at 10M events): one
-        #: write a row (`put`).
+        #: `_texts.distinct`, -1: None; as lists of the strings, 40 MB of heap at 10M events) and
+        #: close note (`_notes`): one write a row (`put`).
         self._ints: memoryview[int] | array[int] = array("q")
         self._ints_disk = self._columns.disks["ints"]
         #: Values that do not fit a 64-bit slot (or equal `_NONE`), by (instance, field).
@@ -80,7 +81,9 @@ class HandleTable(Sequence[Handle]):
         #: access is not in the views yet.
         self._since_release = 0
         self._dirty = False
-        self._close_notes: dict[int, str] = {}
+        #: The close notes' codes (`_CLOSE_NOTE` of each row): as a dict of strings by instance,
+        #: ~35 MB of heap at 10M events.
+        self._notes = NoteCodes((EXITED_NOTE,))
         #: The duplications (4690 positions) given with each row, one run after the other as put:
         #: the instance of each run and where it begins in `_dup_at` (an `array` per instance in
         #: a dict: 36 MB of heap at 10M events); `_dup_keys`/`_dup_rows`, the instances sorted
@@ -90,8 +93,9 @@ class HandleTable(Sequence[Handle]):
         self._recent: dict[int, Handle] = {}
 
     #: Int slots per instance, and the slot value of one kept aside.
-    _FIELDS = 12
+    _FIELDS = 13
     _OBJECT_NAME = 10
+    _CLOSE_NOTE = 12
     _NONE = -(1 << 63)
 
     def append(self, computer: str, pid: int, handle_id: int, process: int, opened_at: int, duplicated_by_at: int,
@@ -114,7 +118,8 @@ class HandleTable(Sequence[Handle]):
         written yet read as zeros meanwhile, so nothing reads the table before `seal`)."""
         texts = self._texts
         ints = [pid, handle_id, process, opened_at, duplicated_by_at, -1 if source is None else source, closed_at,
-                first_seen_at, self._computers[computer], texts[object_type], texts[object_name], texts[access]]
+                first_seen_at, self._computers[computer], texts[object_type], texts[object_name], texts[access],
+                self._notes.code(close_note)]
         try:
             if self._NONE in ints:  # the slots' mark for a value kept aside
                 raise OverflowError
@@ -128,8 +133,6 @@ class HandleTable(Sequence[Handle]):
         self._ints_disk.put(index * self._FIELDS, row)
         if index >= self._n:
             self._n = index + 1
-        if close_note is not None:
-            self._close_notes[index] = close_note
         if duplications_at:
             self._dup_of.append(index)
             self._dup_from.append(len(self._dup_at))
@@ -147,7 +150,8 @@ class HandleTable(Sequence[Handle]):
 
     def set_close_note(self, index: int, note: str) -> None:
         """Word instance `index`'s close anew (a reason that needed the whole log)."""
-        self._close_notes[index] = note
+        self._ints_disk.put(index * self._FIELDS + self._CLOSE_NOTE, array("q", [self._notes.code(note)]))
+        self._dirty = True
 
     def resize(self, n: int) -> None:
         """The table has `n` instances (each put, or to be, before it is read)."""
@@ -267,7 +271,7 @@ class HandleTable(Sequence[Handle]):
 
     def _make(self, i: int) -> Handle:
         at = i * self._FIELDS
-        pid, hid, process, opened, dup, source, closed, first, computer, otype, oname, access = (
+        pid, hid, process, opened, dup, source, closed, first, computer, otype, oname, access, note = (
             self._ints[at:at + self._FIELDS])
         if self._aside and self._NONE in (pid, hid, process, opened, dup, source, closed, first):
             pid, hid, process, opened, dup, source, closed, first = (
@@ -280,7 +284,7 @@ class HandleTable(Sequence[Handle]):
             i, self._computers.distinct[computer], pid, hid, process, opened, dup,
             None if source == -1 else source,
             self._text(otype), self._text(oname), self._text(access), accesses,
-            closed, self._close_notes.get(i), self._duplications(i), first, self.facts,
+            closed, self._notes.text(note), self._duplications(i), first, self.facts,
         )
 
     def __iter__(self) -> Iterator[Handle]:

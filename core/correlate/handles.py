@@ -613,8 +613,12 @@ class HandleTracker:
             return (f"no 4658 for it: the value 0x{h.handle_id:x} was reused by {reused.event_id} "
                     f"record {reused.record_id}")
         if h.owner_exit is not None:
-            return f"no 4658 for it: its process exited (4689 record {h.owner_exit.record_id})"
+            return EXITED_NOTE.format(h.owner_exit.record_id)
         return sys.intern(f"no 4658 for 0x{h.handle_id:x} in this log: still open at the end of the log")
+
+
+#: The close note of a handle whose process exited without a 4658 for it (worded from the 4689).
+EXITED_NOTE = "no 4658 for it: its process exited (4689 record {})"
 
 
 def _closes_off(computer: str) -> str:
