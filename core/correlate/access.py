@@ -370,7 +370,7 @@ def _bounds(processes: Sequence[Process], indexes: list[int], which: str) -> lis
     at = [n for n, bound in enumerate(held) if type(bound) is int]
     if not at:  # each a key or None already (`Process._bound`)
         return cast(list[tuple[int, int] | None], held)
-    if not isinstance(facts, FactsTable) or any(procs[n].facts is not facts for n in at if procs):
+    if not isinstance(facts, FactsTable) or (procs and any(procs[n].facts is not facts for n in at)):
         return [p.start if which == "start_at" else p.end for p in (procs or [processes[i] for i in indexes])]
     out = cast(list[tuple[int, int] | None], held)
     for n, key in zip(at, facts.keys([cast(int, held[n]) for n in at]), strict=True):

@@ -110,8 +110,8 @@ _INT32_MAX: Final = (1 << 31) - 1
 #: Events per column chunk read by `FactsTable.rows`.
 ROWS_CHUNK: Final = 1 << 14
 #: Positions looked up at random (`FactsTable.keys`) between two gives-back of the pages read:
-#: each maps up to 64 KB of the side files (the kernel's fault-around), 64 MB a chunk at most.
-LOOKUPS_CHUNK: Final = 1 << 10
+#: each maps up to 64 KB of each column read (the kernel's fault-around): 16 MB a column at most.
+LOOKUPS_CHUNK: Final = 1 << 8
 _host_of = itemgetter(_HOST)
 _user_of = itemgetter(_USER)
 _notes_of = itemgetter(_SOURCE_NOTE, _TARGET_NOTE)

@@ -51,6 +51,8 @@ LIVE_MIN = 1 << 14
 SAID_KEPT = 1 << 14
 #: Instances appended to the side files at once (kept on the heap until then).
 BATCH = 1 << 12
+#: Instances read at random (`values`) between two gives-back of the pages read.
+LOOKUPS_CHUNK = 1 << 8
 
 #: The int slots of an instance's row, in order.
 _INTS = ("pid", "created_at", "parent_pid", "parent", "logon_id", "exited_at", "replaced_by_at", "start_at",
@@ -327,7 +329,17 @@ class ProcessTable(Sequence[Process]):
 
     def values(self, name: str, indexes: Sequence[int]) -> list[Any]:
         """The field `name` (as for `column`) of the instances `indexes`, read from their slots
-        (none made: the Process access list reads its sources' image, user and pid)."""
+        (none made: the Process access list reads its sources' image, user and pid); the pages
+        read given back every `LOOKUPS_CHUNK` instances (each maps up to 64 KB of the columns)."""
+        if len(indexes) <= LOOKUPS_CHUNK:
+            return self._values(name, indexes)
+        out: list[Any] = []
+        for lo in range(0, len(indexes), LOOKUPS_CHUNK):
+            out += self._values(name, indexes[lo:lo + LOOKUPS_CHUNK])
+            self._columns.release()
+        return out
+
+    def _values(self, name: str, indexes: Sequence[int]) -> list[Any]:
         self._sealed()
         rows = self._row
         if name in _TEXTS:

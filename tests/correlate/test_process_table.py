@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.correlate import processes
+from core.correlate import process_table, processes
 from core.correlate.forest import LazyForest
 from core.correlate.model import CorrelationModel, model_from_store
 from core.correlate.process_instance import CREATED_BY_4688, Process, SysmonView
@@ -180,3 +180,29 @@ def test_forgetting_the_instances_no_longer_held_survives_a_read_from_another_th
     procs._live[1] = Reader()  # type: ignore[assignment]
     procs._sweep()
     assert procs[0] is held and 1 not in procs._live
+
+
+def test_values_read_at_random_give_their_pages_back_a_chunk_at_a_time(churn_db: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each instance read at random maps up to 64 KB of the columns (the kernel's fault-around):
+    a long read gives its pages back every `LOOKUPS_CHUNK` instances, with the same values."""
+    with Store(churn_db, readonly=True) as store:
+        procs = model_from_store(store).processes
+    assert isinstance(procs, ProcessTable)
+    picked = list(range(len(procs) - 1, -1, -3))
+    expected = {name: [procs.column(name)[i] for i in picked] for name in ("pid", "start_at", "image", "names_at")}
+    monkeypatch.setattr(process_table, "LOOKUPS_CHUNK", 16)
+    released = 0
+    release = procs._columns.release  # noqa: SLF001 - counted
+
+    def counted() -> None:
+        nonlocal released
+        released += 1
+        release()
+
+    monkeypatch.setattr(procs._columns, "release", counted)  # noqa: SLF001
+    for name, values in expected.items():
+        before = released
+        assert procs.values(name, picked) == values
+        assert released - before == -(-len(picked) // 16)
+    assert procs.values("pid", picked[:16]) == expected["pid"][:16] and released == 4 * -(-len(picked) // 16)
