@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 RECENT = 1 << 12
 #: Rows put between two releases of the pages written.
 BATCH = 1 << 12
+#: Handles made between two releases of the pages read (the Processes tree's rows read each
+#: process's handles: at 10M events they kept up to 150 MB of the side files mapped).
+MADE_CHUNK = 1 << 8
 
 
 #: The int columns (`HandleTable._columns`) and their typecodes.
@@ -91,6 +94,7 @@ class HandleTable(Sequence[Handle]):
         self._dup_of, self._dup_from, self._dup_at = array("q"), array("q"), array("q")
         self._dup_keys, self._dup_rows = array("q"), array("q")
         self._recent: dict[int, Handle] = {}
+        self._made = 0  # handles made since the columns' pages were last given back
 
     #: Int slots per instance, and the slot value of one kept aside.
     _FIELDS = 13
@@ -263,6 +267,10 @@ class HandleTable(Sequence[Handle]):
         if not 0 <= index < n:
             raise IndexError("handle index out of range")
         made = self._make(index)
+        self._made += 1
+        if self._made >= MADE_CHUNK:  # each read at random maps up to 64 KB of each column (fault-around)
+            self._made = 0
+            self._columns.release()
         recent = self._recent
         if len(recent) >= RECENT:
             recent.clear()

@@ -51,7 +51,7 @@ LIVE_MIN = 1 << 14
 SAID_KEPT = 1 << 14
 #: Instances appended to the side files at once (kept on the heap until then).
 BATCH = 1 << 12
-#: Instances read at random (`values`) between two gives-back of the pages read.
+#: Instances read at random (`values`, or made) between two gives-back of the pages read.
 LOOKUPS_CHUNK = 1 << 8
 
 #: The int slots of an instance's row, in order.
@@ -108,6 +108,7 @@ class ProcessTable(Sequence[Process]):
         self._names: dict[int, tuple[tuple[str, Ref | int], ...]] = {}
         self._sysmon: dict[int, SysmonView] = {}
         self._recent: dict[int, Process] = {}
+        self._made = 0  # instances made since the columns' pages were last given back
         #: The `Process` made of each instance while something holds it (the lists of the
         #: views keep thousands: each holds the same one, not one made per read).
         self._live: dict[int, weakref.ref[Process]] = {}
@@ -241,6 +242,10 @@ class ProcessTable(Sequence[Process]):
         made = live() if live is not None else None
         if made is None:  # none alive: made now, and found again while someone holds it
             made = self._make(index)
+            self._made += 1
+            if self._made >= LOOKUPS_CHUNK:  # each maps up to 64 KB of each column read (fault-around)
+                self._made = 0
+                self._columns.release()
             if len(self._live) >= self._live_bound:
                 self._sweep()
             self._live[index] = weakref.ref(made)

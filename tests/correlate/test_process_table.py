@@ -206,3 +206,23 @@ def test_values_read_at_random_give_their_pages_back_a_chunk_at_a_time(churn_db:
         assert procs.values(name, picked) == values
         assert released - before == -(-len(picked) // 16)
     assert procs.values("pid", picked[:16]) == expected["pid"][:16] and released == 4 * -(-len(picked) // 16)
+
+
+def test_processes_made_give_the_pages_they_read_back_a_chunk_at_a_time(churn_db: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store(churn_db, readonly=True) as store:
+        procs = model_from_store(store).processes
+    assert isinstance(procs, ProcessTable)
+    monkeypatch.setattr(process_table, "LOOKUPS_CHUNK", 16)
+    released = 0
+    release = procs._columns.release  # noqa: SLF001 - counted
+
+    def counted() -> None:
+        nonlocal released
+        released += 1
+        release()
+
+    monkeypatch.setattr(procs._columns, "release", counted)  # noqa: SLF001
+    made = [procs[i] for i in range(0, len(procs), 3)]  # held: each one made
+    assert released == len(made) // 16
+    assert [p.index for p in made] == list(range(0, len(procs), 3))
