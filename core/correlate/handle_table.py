@@ -85,11 +85,11 @@ class HandleTable(Sequence[Handle]):
         self._since_release = 0
         self._dirty = False
         #: The close notes' codes (`_CLOSE_NOTE` of each row): as a dict of strings by instance,
-        #: ~35 MB of heap at 10M events.
+        #: ~26 MB of heap at 10M events.
         self._notes = NoteCodes((EXITED_NOTE,))
         #: The duplications (4690 positions) given with each row, one run after the other as put:
         #: the instance of each run and where it begins in `_dup_at` (an `array` per instance in
-        #: a dict: 36 MB of heap at 10M events); `_dup_keys`/`_dup_rows`, the instances sorted
+        #: a dict: 26 MB of heap at 10M events); `_dup_keys`/`_dup_rows`, the instances sorted
         #: and their run (the last put of each), made by `seal`.
         self._dup_of, self._dup_from, self._dup_at = array("q"), array("q"), array("q")
         self._dup_keys, self._dup_rows = array("q"), array("q")

@@ -8,6 +8,8 @@ import sys
 import types
 from typing import Any
 
+import pytest
+
 
 def reachable(root: object, skip: tuple[object, ...] = (), limit: int = 1_000_000) -> list[object]:
     """The objects `root` holds, directly or not, at most `limit` of them (its own data: classes,
@@ -36,3 +38,18 @@ def deep_size(obj: Any, seen: set[int], kind: type | None = None) -> tuple[int, 
         count += kind is not None and isinstance(o, kind)
         stack.extend(gc.get_referents(o))
     return total, count
+
+
+class Calls:
+    """How many times `owner.name` was called since made (monkeypatched to count, still calling
+    it): the memory tests count the gives-back of mapped pages."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> None:
+        self.count = 0
+        called = getattr(owner, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return called(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)

@@ -17,7 +17,7 @@ from core.correlate.model import model_from_store
 from core.correlate.roles import scanned_event_ids
 from core.correlate.scan import Scan, scan_events, timed
 from core.store.store import Store
-from tests.correlate.heap import deep_size, reachable
+from tests.correlate.heap import Calls, deep_size, reachable
 
 
 def test_the_model_keeps_no_object_per_handle(churn_db: Path) -> None:
@@ -108,7 +108,7 @@ def test_values_that_do_not_fit_a_slot_read_back_exactly() -> None:
 
 
 def test_duplications_put_out_of_order_read_back_without_an_array_per_handle() -> None:
-    """Each instance's 4690s are runs of one array, not an array per instance (36 MB at 10M
+    """Each instance's 4690s are runs of one array, not an array per instance (26 MB at 10M
     events); put in any order, a later put of an instance's replacing the earlier."""
     table = HandleTable(cast(Any, None))
     n = 3_000
@@ -135,17 +135,9 @@ def test_handles_made_give_the_pages_they_read_back_a_chunk_at_a_time(churn_db: 
         handles = model_from_store(store).handles
     assert isinstance(handles, HandleTable)
     monkeypatch.setattr(handle_table, "MADE_CHUNK", 16)
-    released = 0
-    release = handles._columns.release  # noqa: SLF001 - counted
-
-    def counted() -> None:
-        nonlocal released
-        released += 1
-        release()
-
-    monkeypatch.setattr(handles._columns, "release", counted)  # noqa: SLF001
+    released = Calls(monkeypatch, handles._columns, "release")  # noqa: SLF001 - counted
     handles._recent.clear()  # noqa: SLF001 - each read below makes its handle
     made = [handles[i] for i in range(0, len(handles), 3)]
-    assert released == len(made) // 16
+    assert released.count == len(made) // 16
     handles._recent.clear()  # noqa: SLF001
     assert [handles[i] for i in range(0, len(handles), 3)] == made

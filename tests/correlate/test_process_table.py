@@ -17,7 +17,7 @@ from core.correlate.process_instance import CREATED_BY_4688, Process, SysmonView
 from core.correlate.process_table import LIVE_MIN, RECENT, ProcessTable
 from core.correlate.processes import ProcessTracker, Ref, make_process
 from core.store.store import Store
-from tests.correlate.heap import deep_size
+from tests.correlate.heap import Calls, deep_size
 
 
 class ObjectTable(list[Process]):
@@ -192,20 +192,13 @@ def test_values_read_at_random_give_their_pages_back_a_chunk_at_a_time(churn_db:
     picked = list(range(len(procs) - 1, -1, -3))
     expected = {name: [procs.column(name)[i] for i in picked] for name in ("pid", "start_at", "image", "names_at")}
     monkeypatch.setattr(process_table, "LOOKUPS_CHUNK", 16)
-    released = 0
-    release = procs._columns.release  # noqa: SLF001 - counted
-
-    def counted() -> None:
-        nonlocal released
-        released += 1
-        release()
-
-    monkeypatch.setattr(procs._columns, "release", counted)  # noqa: SLF001
+    released = Calls(monkeypatch, procs._columns, "release")  # noqa: SLF001 - counted
     for name, values in expected.items():
-        before = released
+        before = released.count
         assert procs.values(name, picked) == values
-        assert released - before == -(-len(picked) // 16)
-    assert procs.values("pid", picked[:16]) == expected["pid"][:16] and released == 4 * -(-len(picked) // 16)
+        assert released.count - before == -(-len(picked) // 16)
+    assert procs.values("pid", picked[:16]) == expected["pid"][:16]
+    assert released.count == 4 * -(-len(picked) // 16)
 
 
 def test_processes_made_give_the_pages_they_read_back_a_chunk_at_a_time(churn_db: Path,
@@ -214,15 +207,7 @@ def test_processes_made_give_the_pages_they_read_back_a_chunk_at_a_time(churn_db
         procs = model_from_store(store).processes
     assert isinstance(procs, ProcessTable)
     monkeypatch.setattr(process_table, "LOOKUPS_CHUNK", 16)
-    released = 0
-    release = procs._columns.release  # noqa: SLF001 - counted
-
-    def counted() -> None:
-        nonlocal released
-        released += 1
-        release()
-
-    monkeypatch.setattr(procs._columns, "release", counted)  # noqa: SLF001
+    released = Calls(monkeypatch, procs._columns, "release")  # noqa: SLF001 - counted
     made = [procs[i] for i in range(0, len(procs), 3)]  # held: each one made
-    assert released == len(made) // 16
+    assert released.count == len(made) // 16
     assert [p.index for p in made] == list(range(0, len(procs), 3))
