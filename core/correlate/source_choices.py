@@ -80,7 +80,7 @@ class SourceChoices(Mapping[int, SourceChoice]):
         self._handles = array("q")
         self._firsts = array("q")
         self._ats = array("q")
-        #: Choices kept as objects, and store ids whose numbers a later put replaced.
+        #: Choices kept as objects (a later put of numbers for the store id drops its object).
         self._objects: dict[int, SourceChoice] = {}
         self._order: array[int] | None = None  # rows by store id, the last put of each only
         self._sorted = array("q")  # their store ids
