@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.correlation_views import _base  # noqa: E402
+from bench.correlation_views import add_churn_args, churn_store  # noqa: E402
 from core.correlate.model import model_from_store  # noqa: E402
 from core.store.store import Store  # noqa: E402
 from tui.process_access import FIRST_LINES, access_items  # noqa: E402
@@ -43,13 +43,9 @@ def run(db: Path) -> dict[str, float | int | None]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", type=Path, help="a store to build from (default: the cached churn store)")
-    parser.add_argument("--events", type=int, default=1_000_000, help="the churn store's size")
-    parser.add_argument("--seed", type=int, default=18, help="the churn store's seed")
+    add_churn_args(parser)
     args = parser.parse_args()
-    db = args.db
-    if db is None:
-        db, _ = _base(argparse.Namespace(uniform=False, base=None, events=args.events, seed=args.seed))
+    db = churn_store(args)
     print(json.dumps({"store": str(db), **run(db)}), flush=True)
     return 0
 

@@ -293,6 +293,21 @@ def _base(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
     truth = json.loads(truth_file.read_text())
     return shared, {"store": f"churn (bench/churn.py, seed {args.seed})", "generated": truth}
 
+def add_churn_args(parser: argparse.ArgumentParser) -> None:
+    """`--db`, `--events`, `--seed`: the store a model benchmark builds from (`churn_store`)."""
+    parser.add_argument("--db", type=Path, help="a store to build from (default: the cached churn store)")
+    parser.add_argument("--events", type=int, default=1_000_000, help="the churn store's size")
+    parser.add_argument("--seed", type=int, default=18, help="the churn store's seed")
+
+
+def churn_store(args: argparse.Namespace) -> Path:
+    """`args.db`, else the cached `bench/churn.py` store of `args.events` events (built once)."""
+    if args.db is not None:
+        return Path(args.db)
+    db, _ = _base(argparse.Namespace(uniform=False, base=None, events=args.events, seed=args.seed))
+    return db
+
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

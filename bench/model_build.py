@@ -22,12 +22,11 @@ import resource
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.correlation_views import _base  # noqa: E402
+from bench.correlation_views import add_churn_args, churn_store  # noqa: E402
 from core.correlate.model import model_from_store  # noqa: E402
 from core.store.store import Store  # noqa: E402
 
@@ -75,15 +74,11 @@ def run(db: Path, profile: int = 0) -> dict[str, float | int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", type=Path, help="a store to build from (default: the cached churn store)")
-    parser.add_argument("--events", type=int, default=1_000_000, help="the churn store's size")
-    parser.add_argument("--seed", type=int, default=18, help="the churn store's seed")
+    add_churn_args(parser)
     parser.add_argument("--repeat", type=int, default=1, help="builds in this process (RSS is the peak of all)")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N top functions")
     args = parser.parse_args()
-    db = args.db
-    if db is None:
-        db, _ = _base(SimpleNamespace(uniform=False, base=None, events=args.events, seed=args.seed))
+    db = churn_store(args)
     for _ in range(max(1, args.repeat)):
         print(json.dumps({"store": str(db), **run(db, args.profile)}), flush=True)
     return 0

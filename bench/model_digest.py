@@ -19,13 +19,12 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.correlation_views import _base  # noqa: E402
+from bench.correlation_views import add_churn_args, churn_store  # noqa: E402
 from core.correlate.model import CorrelationModel, model_from_store  # noqa: E402
 from core.store.store import Store  # noqa: E402
 from tui.process_access import stored_access_rows  # noqa: E402
@@ -91,13 +90,9 @@ def digests(model: CorrelationModel) -> dict[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", type=Path, help="a store to build from (default: the cached churn store)")
-    parser.add_argument("--events", type=int, default=1_000_000, help="the churn store's size")
-    parser.add_argument("--seed", type=int, default=18, help="the churn store's seed")
+    add_churn_args(parser)
     args = parser.parse_args()
-    db = args.db
-    if db is None:
-        db, _ = _base(SimpleNamespace(uniform=False, base=None, events=args.events, seed=args.seed))
+    db = churn_store(args)
     with Store(db, readonly=True) as store:
         model = model_from_store(store)
         for part, digest in digests(model).items():
