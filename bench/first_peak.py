@@ -38,6 +38,20 @@ def _status() -> dict[str, float]:
     return out
 
 
+def _sqlite_mb() -> dict[str, float]:
+    """SQLite's own heap (page caches, sorters, statements) now and at its peak, from the library
+    the stdlib module loaded (the same instance: dlopen of a loaded soname shares it)."""
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libsqlite3.so.0")
+    except OSError:
+        return {}
+    lib.sqlite3_memory_used.restype = lib.sqlite3_memory_highwater.restype = ctypes.c_int64
+    return {"sqlite_mb": round(lib.sqlite3_memory_used() / 2**20, 1),
+            "sqlite_peak_mb": round(lib.sqlite3_memory_highwater(1) / 2**20, 1)}  # 1: reset the peak
+
+
 def run(db: Path, trace: int, trim: bool = False, threads: bool = False) -> list[dict[str, Any]]:
     import tui.model_cache as mc
     from tui.model_cache import ModelCache
@@ -46,7 +60,8 @@ def run(db: Path, trace: int, trim: bool = False, threads: bool = False) -> list
     phases: list[dict[str, Any]] = []
 
     def note(phase: str) -> None:
-        row: dict[str, Any] = {"phase": phase, **_status(), "gc_objects": len(gc.get_objects())}
+        row: dict[str, Any] = {"phase": phase, **_status(), "gc_objects": len(gc.get_objects()),
+                               **_sqlite_mb()}
         if trim:
             import ctypes
 
@@ -70,7 +85,7 @@ def run(db: Path, trace: int, trim: bool = False, threads: bool = False) -> list
     model = cache.model(db, True)
     note("model built")
     if trace:
-        tracemalloc.start(1)
+        tracemalloc.start(int(__import__("os").environ.get("TM_FRAMES", "1")))
     real_write = getattr(mc, "write_views")  # noqa: B009
 
     def write_views(store: Any, built: dict[str, Any], check: Any = None) -> bool:

@@ -16,7 +16,7 @@ the screen are the same).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from core.correlate.links import Node
@@ -25,6 +25,9 @@ from core.correlate.tree import TREE_EDGE, forest_line, forest_tail, start_key
 
 if TYPE_CHECKING:
     from core.correlate.model import CorrelationModel
+
+#: Instances whose parent is read at once.
+_CHUNK = 1 << 12
 
 
 class LazyForest:
@@ -39,34 +42,39 @@ class LazyForest:
         self._first = array("q", [-1]) * count
         self._next = array("q", [-1]) * count
         last = array("q", [-1]) * count
-        # The three fields read of every instance, as columns (none made: `ProcessTable`).
-        if isinstance(procs, ProcessTable):
-            computers, parents, starts = procs.column("computer"), procs.column("parent"), procs.start_keys()
-        else:
-            computers, parents, starts = ([p.computer for p in procs], [p.parent for p in procs],
-                                          [start_key(p) for p in procs])
-        folded = {c: c.casefold() for c in set(computers)}
-        hosts: dict[str, list[int]] = {}
-        for i, computer in enumerate(computers):
-            hosts.setdefault(folded[computer], []).append(i)
         self._roots: dict[str, array[int]] = {}
         self._sizes: tuple[array[int], array[int]] | None = None
-        for host, members in hosts.items():
-            members.sort(key=starts.__getitem__)
-            roots = array("q")
-            for i in members:
-                parent = parents[i]
-                # A parent on another computer (or none) makes a root, as in `process_forest`.
-                if parent is None or folded[computers[parent]] != host:
-                    roots.append(i)
-                    continue
-                if last[parent] < 0:
-                    self._first[parent] = i
-                else:
-                    self._next[last[parent]] = i
-                last[parent] = i
-            self._roots[host] = roots
-            del members
+        # The three fields read of every instance, as columns (none made: `ProcessTable`), the
+        # start order sorted once for every computer: per process a few bytes, not objects.
+        if isinstance(procs, ProcessTable):
+            computers = procs.column("computer")
+            parents = array("q", [-1]) * count
+            for lo in range(0, count, _CHUNK):
+                for i, parent in enumerate(procs.values("parent", range(lo, min(lo + _CHUNK, count))), lo):
+                    if parent is not None:
+                        parents[i] = parent
+            order: Sequence[int] = procs.start_order()
+        else:
+            computers = [p.computer for p in procs]
+            parents = array("q", (-1 if p.parent is None else p.parent for p in procs))
+            starts = [start_key(p) for p in procs]
+            order = sorted(range(count), key=starts.__getitem__)
+        folded = {c: c.casefold() for c in set(computers)}
+        for computer in computers:  # the computers in the order their first process comes
+            if folded[computer] not in self._roots:
+                self._roots[folded[computer]] = array("q")
+        for i in order:
+            host = folded[computers[i]]
+            parent = parents[i]
+            # A parent on another computer (or none) makes a root, as in `process_forest`.
+            if parent < 0 or folded[computers[parent]] != host:
+                self._roots[host].append(i)
+                continue
+            if last[parent] < 0:
+                self._first[parent] = i
+            else:
+                self._next[last[parent]] = i
+            last[parent] = i
 
     def hosts(self) -> dict[str, array[int]]:
         """Each computer's (casefolded) roots, in order."""

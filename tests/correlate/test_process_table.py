@@ -4,13 +4,15 @@ scan froze as an object (every field, on a churn log whose pids are reused)."""
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 import weakref
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.correlate import process_table, processes
+from core.correlate import forest, process_table, processes
 from core.correlate.forest import LazyForest
 from core.correlate.model import CorrelationModel, model_from_store
 from core.correlate.process_instance import CREATED_BY_4688, Process, SysmonView
@@ -211,3 +213,30 @@ def test_processes_made_give_the_pages_they_read_back_a_chunk_at_a_time(churn_db
     made = [procs[i] for i in range(0, len(procs), 3)]  # held: each one made
     assert released.count == len(made) // 16
     assert [p.index for p in made] == list(range(0, len(procs), 3))
+
+
+def test_the_forest_order_is_sorted_without_objects_per_process(churn_db: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Processes forest sorts every process by its start: as packed ints read a chunk at a
+    time, the order of the (ts, order) tuples (ties in index order), with a third of the heap."""
+    model = _model(churn_db)
+    table = model.processes
+    assert isinstance(table, ProcessTable)
+    keys = table.start_keys()
+    assert len(set(keys)) < len(keys)  # ties: processes first seen at the same event
+    by_tuples = sorted(range(len(table)), key=keys.__getitem__)
+    assert list(table.start_order()) == by_tuples
+    with monkeypatch.context() as patched:
+        patched.setattr(process_table, "ORDER_BITS", 1)  # keys that do not pack: sorted as tuples
+        assert list(table.start_order()) == by_tuples
+    monkeypatch.setattr(process_table, "ORDER_CHUNK", 128)  # (chunks far smaller than the log, as at 10M)
+    monkeypatch.setattr(forest, "_CHUNK", 128)
+    LazyForest(model)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        LazyForest(model)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak / len(table) < 180, peak / len(table)  # ~126; 278 with a tuple of ints per process
