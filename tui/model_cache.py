@@ -38,7 +38,7 @@ from core.findings.stored import keep_findings, stored_findings
 from core.store import correlation_tables
 from core.store.child_process import ChildFailed
 from core.store.correlation_tables import CorrelationTables
-from core.store.heap import give_back
+from core.store.heap import file_pages_mb, give_back
 from core.store.store import Store
 from tui.stored_views import ViewBuilder, ViewRows, checked, write_views
 
@@ -54,23 +54,31 @@ _YIELD_POLL_S = 0.05
 
 
 #: Seconds between two gives-back of the model's mapped pages by the tables' writer
-#: (`CorrelationModel.release_pages`, at its checks: one per 1,000 rows written). Walking the
-#: Processes forest reads the facts, process and handle columns through their side files' maps at
-#: random places, and every page it touched stayed in the RSS until the walk ended (~0.6 GB of
-#: file pages at ten million events); by time, not rows: one per 4,000 rows slowed the links'
-#: writing by a tenth.
+#: (`CorrelationModel.release_pages`, at its checks: one per `CHECK_EVERY` rows written, one per
+#: event tree). Walking the Processes forest and making the lists' event trees reads the facts,
+#: process and handle columns through their side files' maps at random places, and every page it
+#: touched stayed in the RSS until given back.
 RELEASE_S = 0.25
+#: File pages mapped in (`file_pages_mb`) above the writer's start that make a check give them
+#: back at once: by time alone, 80-140 MB of them were resident at ten million events, between
+#: two gives-back a quarter of a second apart (a give-back costs ~15 us).
+RELEASE_MB = 24.0
 
 
 def _releasing(check: Callable[[], None], model: CorrelationModel) -> Callable[[], None]:
-    """`check`, also giving back the model's mapped pages when `RELEASE_S` have passed."""
+    """`check`, also giving back the model's mapped pages when `RELEASE_S` have passed or
+    `RELEASE_MB` of them are resident."""
     last = time.monotonic()
+    base = file_pages_mb()
 
     def check_and_release() -> None:
-        nonlocal last
+        nonlocal last, base
         check()
         now = time.monotonic()
-        if now - last >= RELEASE_S:
+        mapped = file_pages_mb()
+        if mapped is not None and base is not None:
+            base = min(base, mapped)
+        if now - last >= RELEASE_S or (mapped is not None and base is not None and mapped - base >= RELEASE_MB):
             model.release_pages()
             give_back()  # what the writer's and the views' threads freed of the C heap
             last = now

@@ -224,7 +224,12 @@ def list_rows(rows: Iterable[ListedRow]) -> Iterator[LineRow]:
                None if extra is None else json.dumps(extra))
 
 
-def checked(items: Iterable[T], check: Callable[[], None] | None, every: int = 1000) -> Iterator[T]:
+#: Rows written between two of the writer's checks (`checked`): each also gives back the pages
+#: read once they pass a bound (`tui.model_cache.RELEASE_MB`); a check is a few microseconds.
+CHECK_EVERY = 256
+
+
+def checked(items: Iterable[T], check: Callable[[], None] | None, every: int = CHECK_EVERY) -> Iterator[T]:
     """`items`, calling `check()` (which raises to stop) every `every` of them: a write's rows
     are made as they are written, so a write told to stop ends between two rows."""
     if check is None:
@@ -278,7 +283,7 @@ def write_event_trees(store: Store, built: dict[str, ViewRows], check: Callable[
                     if stored is not None:
                         yield store_id, rows.event_tree(stored)
 
-    return event_trees.write_trees(store.conn, _shown, checked(trees(), check, every=20))
+    return event_trees.write_trees(store.conn, _shown, checked(trees(), check, every=1))  # a tree reads a few MB
 
 
 def write_views(store: Store, built: dict[str, ViewRows], check: Callable[[], None] | None = None) -> bool:
