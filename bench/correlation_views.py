@@ -77,6 +77,20 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def sqlite_mb(reset_peak: bool = False) -> dict[str, float]:
+    """SQLite's own heap (page caches of every connection, sorters, statements) now and at its
+    peak, from the library the stdlib module loaded (dlopen of a loaded soname shares it)."""
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libsqlite3.so.0")
+    except OSError:
+        return {}
+    lib.sqlite3_memory_used.restype = lib.sqlite3_memory_highwater.restype = ctypes.c_int64
+    return {"sqlite_mb": round(lib.sqlite3_memory_used() / 2**20, 1),
+            "sqlite_peak_mb": round(lib.sqlite3_memory_highwater(int(reset_peak)) / 2**20, 1)}
+
+
 def _timers() -> dict[str, float]:
     """Wrap the model build and the tables' writes (where this code has them) with timers."""
     spent: dict[str, float] = {}
@@ -173,6 +187,7 @@ async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 60
                 "cpu_s": round(_cpu() - cpu0, 2),
                 "max_ui_stall_ms": round(max(gaps, default=0) * 1000, 1),
                 "peak_rss_mb": round(_rss_mb(), 1),
+                **sqlite_mb(),
             }
             status = app.screen.query("#view-status")
             results[name]["status"] = str(status.first(Static).render())[:90] if status else ""
@@ -196,6 +211,7 @@ async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 60
     results.update(spent)
     results["cpu_children_s"] = round(_cpu(children=True) - _cpu(), 1)
     results["peak_rss_mb"] = round(_rss_mb(), 1)
+    results.update(sqlite_mb())
     results["cpu_total_s"] = round(_cpu(), 1)
     return results
 

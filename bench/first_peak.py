@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.correlation_views import _base  # noqa: E402
+from bench.correlation_views import _base, sqlite_mb  # noqa: E402
 
 
 def _status() -> dict[str, float]:
@@ -38,21 +38,7 @@ def _status() -> dict[str, float]:
     return out
 
 
-def _sqlite_mb() -> dict[str, float]:
-    """SQLite's own heap (page caches, sorters, statements) now and at its peak, from the library
-    the stdlib module loaded (the same instance: dlopen of a loaded soname shares it)."""
-    import ctypes
-
-    try:
-        lib = ctypes.CDLL("libsqlite3.so.0")
-    except OSError:
-        return {}
-    lib.sqlite3_memory_used.restype = lib.sqlite3_memory_highwater.restype = ctypes.c_int64
-    return {"sqlite_mb": round(lib.sqlite3_memory_used() / 2**20, 1),
-            "sqlite_peak_mb": round(lib.sqlite3_memory_highwater(1) / 2**20, 1)}  # 1: reset the peak
-
-
-def run(db: Path, trace: int, trim: bool = False, threads: bool = False) -> list[dict[str, Any]]:
+def run(db: Path, trace: int, trim: bool = False, threads: bool = False, frames: int = 1) -> list[dict[str, Any]]:
     import tui.model_cache as mc
     from tui.model_cache import ModelCache
     from tui.view_builders import all_view_builders
@@ -61,7 +47,7 @@ def run(db: Path, trace: int, trim: bool = False, threads: bool = False) -> list
 
     def note(phase: str) -> None:
         row: dict[str, Any] = {"phase": phase, **_status(), "gc_objects": len(gc.get_objects()),
-                               **_sqlite_mb()}
+                               **sqlite_mb(reset_peak=True)}
         if trim:
             import ctypes
 
@@ -85,7 +71,7 @@ def run(db: Path, trace: int, trim: bool = False, threads: bool = False) -> list
     model = cache.model(db, True)
     note("model built")
     if trace:
-        tracemalloc.start(int(__import__("os").environ.get("TM_FRAMES", "1")))
+        tracemalloc.start(frames)
     real_write = getattr(mc, "write_views")  # noqa: B009
 
     def write_views(store: Any, built: dict[str, Any], check: Any = None) -> bool:
@@ -121,6 +107,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--trace", type=int, default=0, metavar="N")
+    parser.add_argument("--frames", type=int, default=1, help="frames of each traced allocation kept")
     parser.add_argument("--threads", action="store_true", help="build and write in threads, as the app does")
     parser.add_argument("--trim", action="store_true", help="also the RSS after glibc's malloc_trim at each phase")
     args = parser.parse_args()
@@ -128,7 +115,7 @@ def main() -> int:
     for suffix in ("", "-wal", "-shm"):
         Path(str(args.db) + suffix).unlink(missing_ok=True)
     shutil.copyfile(base, args.db)
-    print(json.dumps(run(args.db, args.trace, args.trim, args.threads), indent=1))
+    print(json.dumps(run(args.db, args.trace, args.trim, args.threads, args.frames), indent=1))
     return 0
 
 
