@@ -314,8 +314,11 @@ class ModelCache:
                     from core.correlate.persist import tables_of
 
                     made = tables_of(model)
-                    made = CorrelationTables(checked(made.processes, check), checked(made.handles, check),
-                                             checked(made.sessions, check), checked(made.links, check))
+                    # (read in order, a few pages a row: a check every 256 of them is enough)
+                    made = CorrelationTables(checked(made.processes, check, every=256),
+                                             checked(made.handles, check, every=256),
+                                             checked(made.sessions, check, every=256),
+                                             checked(made.links, check, every=256))
                     if not correlation_tables.write_instances(writer, made):
                         return
                 for view, build in builders.items():  # one at a time: each view's rows go before the next's are made

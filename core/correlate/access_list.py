@@ -46,8 +46,9 @@ if TYPE_CHECKING:
 
 #: Duplications listed under one access at most.
 MAX_DUPLICATIONS = 50
-#: Accesses remembered once made (all forgotten when full), not all: each holds its processes.
-KEEP = 1 << 13
+#: Accesses remembered once made (all forgotten when full), not all: each holds its processes
+#: (a screen shows a few dozen: see `core.correlate.duplications.KEEP`).
+KEEP = 1 << 10
 #: Marks the end of a label's name: `cmd.exe 0x8cc (2252)` (`Process.label`).
 _LABEL = " 0x"
 

@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 
 #: Duplications made at once when the list is read in order (one column read of the facts each).
 CHUNK = 4096
-#: Duplications remembered once made (all forgotten when full), and process/session links.
-KEEP = 1 << 13
-LINKS_KEPT = 1 << 14
+#: Duplications remembered once made (all forgotten when full), and process/session links: a
+#: screen shows a few dozen lines; 8,192 and 16,384 held 14 MB more of the writer's heap at its
+#: end (with the Process access list's `KEEP`, 1M churn events, bench/first_peak.py).
+KEEP = 1 << 10
+LINKS_KEPT = 1 << 11
 
 PLink = Callable[[int | None, int | None, str | None], ProcessLink | None]
 HandlesOf = Callable[["Facts"], tuple[HandleLink | None, HandleLink | None]]
