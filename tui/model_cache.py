@@ -65,15 +65,25 @@ RELEASE_S = 0.25
 RELEASE_MB = 24.0
 
 
+#: The writer's checks (`_releasing`) between two of its `check`s (stop, and wait while a view is
+#: prepared): a check every 32 lines looks at the pages each time, but waiting for the views at
+#: each would hold the tables back 32 times as long when a view takes its time.
+CHECKS_PER_YIELD = 32
+
+
 def _releasing(check: Callable[[], None], model: CorrelationModel) -> Callable[[], None]:
-    """`check`, also giving back the model's mapped pages when `RELEASE_S` have passed or
-    `RELEASE_MB` of them are resident."""
+    """`check` at every CHECKS_PER_YIELD-th call, and at each call a give-back of the model's
+    mapped pages when `RELEASE_S` have passed or `RELEASE_MB` of them are resident."""
     last = time.monotonic()
     base = file_pages_mb()
+    calls = 0
 
     def check_and_release() -> None:
-        nonlocal last, base
-        check()
+        nonlocal last, base, calls
+        calls += 1
+        if calls >= CHECKS_PER_YIELD:
+            calls = 0
+            check()
         now = time.monotonic()
         mapped = file_pages_mb()
         if mapped is not None and base is not None:
@@ -314,11 +324,8 @@ class ModelCache:
                     from core.correlate.persist import tables_of
 
                     made = tables_of(model)
-                    # (read in order, a few pages a row: a check every 256 of them is enough)
-                    made = CorrelationTables(checked(made.processes, check, every=256),
-                                             checked(made.handles, check, every=256),
-                                             checked(made.sessions, check, every=256),
-                                             checked(made.links, check, every=256))
+                    made = CorrelationTables(checked(made.processes, check), checked(made.handles, check),
+                                             checked(made.sessions, check), checked(made.links, check))
                     if not correlation_tables.write_instances(writer, made):
                         return
                 for view, build in builders.items():  # one at a time: each view's rows go before the next's are made
