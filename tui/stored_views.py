@@ -14,6 +14,9 @@ A list may keep a small tree per line (the Sessions view: the tree of the highli
 line's event (the Handles and Process access views, `load_event_tree`: stored deduplicated,
 `core.store.event_trees`). `/` in a tree read a page at a time searches the stored tree
 (`search_stored`) and the view unfolds the way to the hit (`window`).
+
+About 500 lines: the writing of a view's rows and their reading back share the rows' shapes
+(`NodeRow`, `LineRow`, the labels' parts) and are kept together.
 """
 
 from __future__ import annotations
@@ -224,10 +227,8 @@ def list_rows(rows: Iterable[ListedRow]) -> Iterator[LineRow]:
                None if extra is None else json.dumps(extra))
 
 
-#: Rows written between two of the writer's checks (`checked`): each also gives back the pages
-#: read once they pass a bound (`tui.model_cache.RELEASE_MB`); a check is a few microseconds.
-#: Making a Process access line reads a few places of the columns, up to 64 KB each: 256 lines
-#: between two checks held 60 MB of file pages at ten million events.
+#: Rows between two of the writer's checks (`checked`), which give the pages read back past
+#: `tui.model_cache.RELEASE_MB` (256 Process access lines held 60 MB of them at 10M events).
 CHECK_EVERY = 32
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
 import sys
 from collections.abc import Callable
 
@@ -51,8 +52,6 @@ def file_pages_mb() -> float | None:
     /proc/self/statm: a side file's pages read through its map), in MB; None where there is no
     /proc. Half a microsecond (a pread of a descriptor kept open): cheap enough to ask every few
     hundred rows written, so that the pages read are given back by what they hold, not by time."""
-    import os
-
     try:
         if not _statm or _statm[0] != os.getpid():
             _statm[:] = [os.getpid(), os.open("/proc/self/statm", os.O_RDONLY)]
