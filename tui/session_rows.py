@@ -15,6 +15,9 @@ from core.correlate.process_table import ProcessesAt
 from core.correlate.sessions import Session
 from tui.session_detail import SessionRow
 
+#: Sessions whose starts are read between two gives-back of the pages read (`SessionRows`).
+RELEASE_EVERY = 256
+
 
 def session_order(s: Session) -> tuple[tuple[int, int], int]:
     """Where a session's row goes: by its start, then as the model numbered it."""
@@ -29,7 +32,17 @@ class SessionRows(Sequence[SessionRow]):
     def __init__(self, model: CorrelationModel) -> None:
         self._procs = model.processes
         self._orphans = orphan_rows(model)
-        self._sessions = sorted(model.sessions, key=session_order)
+        # Each session's start is read from the facts' side file at its own place (64 KB mapped
+        # a read): their pages given back every RELEASE_EVERY sessions, or the sort held 100 MB
+        # of them at ten million events.
+        sessions = model.sessions
+        keys: list[tuple[tuple[int, int], int]] = []
+        for n, session in enumerate(sessions, 1):
+            keys.append(session_order(session))
+            if n % RELEASE_EVERY == 0:
+                model.release_pages()
+        model.release_pages()
+        self._sessions = [sessions[i] for i in sorted(range(len(sessions)), key=keys.__getitem__)]
 
     def __len__(self) -> int:
         return len(self._orphans) + len(self._sessions)
