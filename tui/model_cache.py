@@ -61,7 +61,7 @@ _YIELD_POLL_S = 0.05
 RELEASE_S = 0.25
 #: File pages mapped in (`file_pages_mb`) above the writer's start that make a check give them
 #: back at once: by time alone, 80-140 MB of them were resident at ten million events, between
-#: two gives-back a quarter of a second apart (a give-back costs ~15 us).
+#: two gives-back a quarter of a second apart (a give-back costs ~15 us at 1M).
 RELEASE_MB = 24.0
 
 

@@ -24,6 +24,20 @@ def session_order(s: Session) -> tuple[tuple[int, int], int]:
     return session_start(s), s.index
 
 
+def sessions_in_order(model: CorrelationModel) -> list[Session]:
+    """The model's sessions sorted by `session_order`. Each session's start is read from the
+    facts' side file at its own place (64 KB mapped a read): the pages are given back every
+    RELEASE_EVERY sessions, or the sort held 100 MB of them at ten million events."""
+    sessions = model.sessions
+    keys: list[tuple[tuple[int, int], int]] = []
+    for n, session in enumerate(sessions, 1):
+        keys.append(session_order(session))
+        if n % RELEASE_EVERY == 0:
+            model.release_pages()
+    model.release_pages()
+    return [sessions[i] for i in sorted(range(len(sessions)), key=keys.__getitem__)]
+
+
 class SessionRows(Sequence[SessionRow]):
     """`session_rows(model)`, each row made when it is read (not kept): a busy server's log has
     hundreds of thousands of sessions, and the list shows every one of them; what is held is
@@ -32,17 +46,7 @@ class SessionRows(Sequence[SessionRow]):
     def __init__(self, model: CorrelationModel) -> None:
         self._procs = model.processes
         self._orphans = orphan_rows(model)
-        # Each session's start is read from the facts' side file at its own place (64 KB mapped
-        # a read): their pages given back every RELEASE_EVERY sessions, or the sort held 100 MB
-        # of them at ten million events.
-        sessions = model.sessions
-        keys: list[tuple[tuple[int, int], int]] = []
-        for n, session in enumerate(sessions, 1):
-            keys.append(session_order(session))
-            if n % RELEASE_EVERY == 0:
-                model.release_pages()
-        model.release_pages()
-        self._sessions = [sessions[i] for i in sorted(range(len(sessions)), key=keys.__getitem__)]
+        self._sessions = sessions_in_order(model)
 
     def __len__(self) -> int:
         return len(self._orphans) + len(self._sessions)

@@ -42,7 +42,7 @@ from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import NavTree, SearchInput, TreeItem, ViewNode
 from tui.session_detail import SessionRow, linked_index, linked_session, session_tree, type_text, when
-from tui.session_rows import SessionRows, orphan_rows, session_order
+from tui.session_rows import SessionRows, orphan_rows, session_order, sessions_in_order
 from tui.stored_links import links_tree
 from tui.stored_views import TREE_LINES, MadeRows, StoredRow, ViewRows, load_info, load_subtree
 from tui.tree_views import READING, TreeViewScreen, activate
@@ -140,7 +140,7 @@ def session_rows(model: CorrelationModel, limit: int | None = None) -> list[Sess
     procs = model.processes
     rows = orphan_rows(model)
     if limit is None:
-        listed = sorted(model.sessions, key=session_order)
+        listed = sessions_in_order(model)
     else:  # the same first rows as sorting them all, holding only those
         rows = rows[:limit]
         listed = heapq.nsmallest(limit - len(rows), model.sessions, key=session_order)

@@ -51,7 +51,7 @@ def file_pages_mb() -> float | None:
     """How much of this process's resident memory is file pages mapped in (the "shared" field of
     /proc/self/statm: a side file's pages read through its map), in MB; None where there is no
     /proc. Half a microsecond (a pread of a descriptor kept open): cheap enough to ask every few
-    hundred rows written, so that the pages read are given back by what they hold, not by time."""
+    dozen rows written, so that the pages read are given back by what they hold, not by time."""
     try:
         if not _statm or _statm[0] != os.getpid():
             _statm[:] = [os.getpid(), os.open("/proc/self/statm", os.O_RDONLY)]
