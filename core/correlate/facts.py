@@ -109,6 +109,8 @@ _TS: Final = 2
 _INT32_MAX: Final = (1 << 31) - 1
 #: Events per column chunk read by `FactsTable.rows`.
 ROWS_CHUNK: Final = 1 << 14
+#: Answers `FactsTable.assign_session_spans` keeps before it drops those run out.
+SPANS_KEPT: Final = 1 << 14
 #: Positions looked up at random (`FactsTable.keys`) between two gives-back of the pages read:
 #: each maps up to 64 KB of each column read (the kernel's fault-around): 16 MB a column at most.
 LOOKUPS_CHUNK: Final = 1 << 8
@@ -368,21 +370,29 @@ class FactsTable:
 
     def positions_of(self, event_ids: frozenset[int]) -> array[int]:
         """The positions of the events of `event_ids`, in scan order."""
+        out = array("i" if self._n <= _INT32_MAX else "q")
+        for part in self._position_chunks(event_ids):
+            out.extend(part)
+        return out
+
+    def _position_chunks(self, event_ids: frozenset[int]) -> Iterator[array[int]]:
+        """`positions_of` a slice of the table at a time, none kept: a pass that reads them once
+        need not hold them all (the handles' accesses at 10M events: 26 MB)."""
         self._flush()
         # The raw slots a slice at a time (half the 0.12 s of a value() call each at 1M): an EventID is
         # its own slot, unless kept aside.
         narrow = self._narrow
         at, stride, none = narrow.index["event_id"], narrow.stride, narrow.none
-        out = array("i" if self._n <= _INT32_MAX else "q")
+        typecode = "i" if self._n <= _INT32_MAX else "q"
         for lo in range(0, self._n, 65536):
             part = narrow.slots[lo * stride + at:min(lo + 65536, self._n) * stride:stride]
             hits: Iterable[int] = compress(count(lo), map(event_ids.__contains__, part))  # at C speed
             if none in part:
                 hits = [pos for pos, slot in enumerate(part, lo)
                         if slot in event_ids or (slot == none and narrow.value(pos, "event_id") in event_ids)]
-            out.extend(hits)
+            chunk = array(typecode, hits)
             self.release(lo, lo + 65536)
-        return out
+            yield chunk
 
     def by_source_handle(self, event_ids: frozenset[int], handles: int) -> tuple[array[int], array[int]]:
         """The positions of the events of `event_ids` grouped by their source handle instance
@@ -394,18 +404,19 @@ class FactsTable:
         at, stride, none = narrow.index["source_handle"], narrow.stride, narrow.none
         slots = narrow.slots
         counts = array("q", bytes(8 * (handles + 1)))
-        uses = self.positions_of(event_ids)
-        for lo in range(0, len(uses), ROWS_CHUNK):
-            for pos in uses[lo:lo + ROWS_CHUNK]:
+        # Two passes over the positions read a slice at a time (all of them held: +26 MB at 10M
+        # events), and the positions sorted into 32-bit slots where they fit (+53 MB as 64-bit).
+        for part in self._position_chunks(event_ids):
+            for pos in part:
                 h = slots[pos * stride + at]
                 if h != none:
                     counts[h + 1] += 1
         starts = array("q", itertools.accumulate(counts))
         cursor = counts  # each instance's next place, in the counts' own array (13 MB at 10M events)
         cursor[:] = starts
-        out = array("q", bytes(8 * starts[-1]))
-        for lo in range(0, len(uses), ROWS_CHUNK):
-            for pos in uses[lo:lo + ROWS_CHUNK]:
+        out = array("i" if self._n <= _INT32_MAX else "q", [0]) * starts[-1]
+        for part in self._position_chunks(event_ids):
+            for pos in part:
                 h = slots[pos * stride + at]
                 if h != none:
                     out[cursor[h]] = pos
@@ -483,20 +494,30 @@ class FactsTable:
         self._flush()
         # By identity: `choose` gives shared answers, and a dataclass' hash is a Python call.
         index: dict[int, int] = {}
-        session = array("i", [-1]) * self._n
+        # Written to its side file a chunk at a time, in order (whole on the heap: 32 MB at 10M events).
+        disk = DiskArray("i", self.directory)
         hosts, computers, users = self._hosts.distinct, self._computers, self._users.distinct
         place, user_at = self._place, self._user
-        #: (place, logon id, user, EventID) -> (from key, until key, answer's index) of the last answer.
+        #: (place, logon id, user, EventID) -> (from key, until key, answer's index) of the last answer;
+        #: those run out dropped once it doubles (`limit`): an entry is only a short cut.
         spans: dict[tuple[int, int, int, int], tuple[tuple[int, int], tuple[int, int], int]] = {}
+        limit = SPANS_KEPT
         for lo in range(0, self._n, ROWS_CHUNK):
             hi = min(lo + ROWS_CHUNK, self._n)
+            session = array("i", [-1]) * (hi - lo)
             lids = self._wide.column("logon_id", lo, hi)
             if not any(lids):
+                disk.extend(session)
                 continue
             ts = _raw(self._wide, "ts", lo, hi)
             order, eids = (_raw(self._narrow, name, lo, hi) for name in ("order", "event_id"))
+            if len(spans) > limit:
+                first = (ts[0], order[0]) if ts[0] is not None and order[0] is not None else None
+                if first is not None:
+                    spans = {memo: span for memo, span in spans.items() if span[1] > first}
+                limit = max(SPANS_KEPT, 2 * len(spans))
             # One pass over the chunk's columns side by side (no subscript per field and event).
-            for pos, lid, at, n, eid, where, user in zip(range(lo, hi), lids, ts, order, eids, place[lo:hi],
+            for pos, lid, at, n, eid, where, user in zip(range(hi - lo), lids, ts, order, eids, place[lo:hi],
                                                           user_at[lo:hi], strict=True):
                 if not lid:
                     continue
@@ -518,8 +539,10 @@ class FactsTable:
                 session[pos] = k
                 if until is not None:
                     spans[memo] = (key, until, k)
+            disk.extend(session)
             self.release(lo, hi)
-        self._set_session(session)
+        self._disks["session"] = disk
+        self._session = disk.view
 
     def _set_session(self, session: array[int]) -> None:
         """Keep the session column (filled out of order on the heap) in its side file."""

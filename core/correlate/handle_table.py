@@ -41,8 +41,9 @@ if TYPE_CHECKING:
 RECENT = 1 << 12
 #: Rows put between two releases of the pages written.
 BATCH = 1 << 12
-#: Handles made between two releases of the pages read (the Processes tree's rows read each
-#: process's handles: at 10M events they kept up to 150 MB of the side files mapped).
+#: Handles made (or object names read) between two releases of the pages read (the Processes
+#: tree's rows read each process's handles: at 10M events they kept up to 150 MB of the side
+#: files mapped).
 MADE_CHUNK = 1 << 8
 
 
@@ -171,14 +172,18 @@ class HandleTable(Sequence[Handle]):
         if not self._given:  # written as they are, not copied to `pending` first (held twice, else)
             assert list(pending["starts"]) == [0] and not pending["accesses"]
             pending["starts"] = array("q")
-            self._columns.disks["accesses"].extend(used)
+            accesses = self._columns.disks["accesses"]
+            for lo in range(0, len(used), BATCH * 16):  # 32-bit positions widened a slice at a time
+                part = used[lo:lo + BATCH * 16]
+                accesses.extend(part if part.typecode == accesses.typecode else array(accesses.typecode, part))
             self._columns.disks["starts"].extend(starts)  # starts[0] == 0, the column's first
             self._n_accesses = starts[-1]
         else:
             for i in range(n):
                 given = self._given.pop(i, None)
                 got = given if given is not None else used[starts[i]:starts[i + 1]]
-                pending["accesses"].extend(got)
+                wide = not isinstance(got, array) or got.typecode == "q"
+                pending["accesses"].extend(got if wide else array("q", got))
                 self._n_accesses += len(got)
                 pending["starts"].append(self._n_accesses)
         self._filled = n
@@ -220,7 +225,18 @@ class HandleTable(Sequence[Handle]):
             self.seal()
         if not 0 <= index < self._n:
             raise IndexError("handle index out of range")
-        return self._text(self._ints[index * self._FIELDS + self._OBJECT_NAME])
+        name = self._text(self._ints[index * self._FIELDS + self._OBJECT_NAME])
+        self._read_one()
+        return name
+
+    def _read_one(self) -> None:
+        """Count a read at random: each maps up to 64 KB of each column read (the kernel's
+        fault-around), given back every `MADE_CHUNK` (the Process access list's sweep of a big
+        image read 46 MB of the rows between two of the pager's rounds at 10M events)."""
+        self._made += 1
+        if self._made >= MADE_CHUNK:
+            self._made = 0
+            self._columns.release()
 
     def _text(self, n: int) -> str | None:
         return self._texts.distinct[n] if n >= 0 else None
@@ -267,10 +283,7 @@ class HandleTable(Sequence[Handle]):
         if not 0 <= index < n:
             raise IndexError("handle index out of range")
         made = self._make(index)
-        self._made += 1
-        if self._made >= MADE_CHUNK:  # each read at random maps up to 64 KB of each column (fault-around)
-            self._made = 0
-            self._columns.release()
+        self._read_one()
         recent = self._recent
         if len(recent) >= RECENT:
             recent.clear()

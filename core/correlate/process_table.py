@@ -344,9 +344,14 @@ class ProcessTable(Sequence[Process]):
         """The field `name` (as for `column`) of the instances `indexes`, read from their slots
         (none made: the Process access list reads its sources' image, user and pid); the pages
         read given back every `LOOKUPS_CHUNK` instances (each maps up to 64 KB of the columns)."""
-        if len(indexes) <= LOOKUPS_CHUNK:
-            return self._values(name, indexes)
-        out: list[Any] = []
+        if len(indexes) <= LOOKUPS_CHUNK:  # counted with the others (a sweep asks a few at a time)
+            out = self._values(name, indexes)
+            self._made += len(indexes)
+            if self._made >= LOOKUPS_CHUNK:
+                self._made = 0
+                self._columns.release()
+            return out
+        out = []
         for lo in range(0, len(indexes), LOOKUPS_CHUNK):
             out += self._values(name, indexes[lo:lo + LOOKUPS_CHUNK])
             self._columns.release()

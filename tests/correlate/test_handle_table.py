@@ -141,3 +141,9 @@ def test_handles_made_give_the_pages_they_read_back_a_chunk_at_a_time(churn_db: 
     assert released.count == len(made) // 16
     handles._recent.clear()  # noqa: SLF001
     assert [handles[i] for i in range(0, len(handles), 3)] == made
+    # The object names read without a handle made (the Process access list's sweep) count too.
+    handles._made = 0  # noqa: SLF001 - from a known count
+    before = released.count
+    names = [handles.object_name(i) for i in range(0, len(handles), 3)]
+    assert names == [h.object_name for h in made]
+    assert released.count - before == len(made) // 16
