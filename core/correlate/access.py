@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import functools
 import heapq
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -278,14 +279,15 @@ class ImageIndex:
 
     def __init__(self, processes: Sequence[Process]) -> None:
         self._processes = processes
-        #: Instance indexes under each (computer, file name): no `Process` held.
-        names: dict[tuple[str, str], list[int]] = {}
+        #: Instance indexes under each (computer, file name): no `Process` held, no boxed int (as
+        #: lists, 20 MB at ten million events).
+        names: dict[tuple[str, str], array[int]] = {}
         #: The names (`Process.name`, as logged) of the instances under each key.
         called: dict[tuple[str, str], set[str]] = {}
         folded: dict[str | None, str] = {}  # image path -> folded file name: thousands share a path
         # Most instances have one image path and no other name: grouped by (computer, path) first
         # (no set, no folding per instance), each group then filed under its path's file name.
-        by_path: dict[tuple[str, str], list[int]] = {}
+        by_path: dict[tuple[str, str], array[int]] = {}
         fields: Iterable[tuple[str, str | None, tuple[tuple[str, Ref | int], ...] | None, int]]
         if isinstance(processes, ProcessTable):  # read from the columns, none made
             fields = zip(processes.column("computer"), processes.column("image"), processes.column("names_at"),
@@ -296,7 +298,7 @@ class ImageIndex:
             if names_at is None and image:
                 group = by_path.get((logged, image))
                 if group is None:
-                    by_path[(logged, image)] = [i]
+                    by_path[(logged, image)] = array("q", [i])
                 else:
                     group.append(i)
                 continue
@@ -308,13 +310,19 @@ class ImageIndex:
                 own.add(_folded(folded, path))
             computer = logged.casefold()
             for folded_name in own:
-                names.setdefault((computer, folded_name), []).append(i)
+                filed = names.get((computer, folded_name))
+                if filed is None:
+                    filed = names[(computer, folded_name)] = array("q")
+                filed.append(i)
                 called.setdefault((computer, folded_name), set()).add(name)
         for (computer, image), group in by_path.items():
             name = basename(image) or "?"  # `Process.name` of each of the group (an image: not "System")
             for key in {(computer.casefold(), _folded(folded, image) or "?"), (computer.casefold(),
                                                                                _folded(folded, image))}:
-                names.setdefault(key, []).extend(group)
+                filed = names.get(key)
+                if filed is None:
+                    filed = names[key] = array("q")
+                filed.extend(group)
                 called.setdefault(key, set()).add(name)
         self._by_name = names
         self._called = called
@@ -339,7 +347,7 @@ class ImageIndex:
         key = (computer.casefold(), image.casefold())
         lives = self._built.get(key)
         if lives is None:
-            lives = _Lives(self._processes, self._by_name.get(key, []))
+            lives = _Lives(self._processes, self._by_name.get(key, array("q")))
             if keep:
                 self._built[key] = lives
         return lives
@@ -353,7 +361,7 @@ def _folded(folded: dict[str | None, str], path: str | None) -> str:
     return name
 
 
-def _bounds(processes: Sequence[Process], indexes: list[int], which: str) -> list[tuple[int, int] | None]:
+def _bounds(processes: Sequence[Process], indexes: Sequence[int], which: str) -> list[tuple[int, int] | None]:
     """`p.start` (`which` "start_at") or `p.end` ("end_at") of the instances `indexes`: the
     bounds held as facts-table positions read in one pass (`FactsTable.keys`), as a look-up each
     cost a third of the Process access view's time at a million events; from the columns of a
@@ -384,7 +392,7 @@ class _Lives:
 
     __slots__ = ("_tree", "ends", "indexes", "size", "starts")
 
-    def __init__(self, processes: Sequence[Process], indexes: list[int]) -> None:
+    def __init__(self, processes: Sequence[Process], indexes: Sequence[int]) -> None:
         # Each bound read once, all of them at once (`_bounds`); ties on start in index order.
         starts, ends = _bounds(processes, indexes, "start_at"), _bounds(processes, indexes, "end_at")
         items = sorted(zip((s or _BEFORE_LOG for s in starts), indexes,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import threading
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
@@ -83,14 +84,15 @@ class AccessList(Sequence[AccessGroup]):
         processes = model.processes
         parts = self._parts = RiskParts(processes)
         nrows = len(self._sysmon) + len(self._lone)
-        self._risk = [0] * nrows
-        self._alive: dict[int, tuple[int, ...]] = {}  # lone 4656 -> the instances alive, once swept
+        # Per row, as arrays and a list (no boxed int or dict entry a row: ~20 MB at 10M events).
+        self._risk = array("q", bytes(8 * nrows))
+        self._alive: list[tuple[int, ...] | None] = [None] * nrows  # lone 4656: the instances alive, once swept
         self._reasons: dict[tuple[int, tuple[int, ...]], Named] = {}  # (bucket, alive) -> its target named
         self._made: dict[int, ProcessAccess] = {}  # the last made (`KEEP`): each holds its processes
         # groups: (computer folded, target) -> id; per id its key parts, rows and first row
         self._group_ids: dict[tuple[str, str], int] = {}
         self._g_key: list[tuple[str, str]] = []
-        self._g_rows: list[list[int]] = []
+        self._g_rows: list[array[int]] = []
         self._g_risk: list[int] = []
         self._g_first: list[int] = []
         self._g_version: list[int] = []
@@ -121,13 +123,13 @@ class AccessList(Sequence[AccessGroup]):
         handles = model.handles
         first = len(self._sysmon)
         buckets: dict[tuple[str, str], int] = {}
-        self._b_rows: list[list[int]] = []
+        self._b_rows: list[array[int]] = []
         self._b_key: list[tuple[str, str]] = []
         best: list[int] = []
         objects: list[set[str | None]] = []  # per bucket: its handles' object names
         self._b_selves: set[int] = set()  # buckets where a source may be the target
         self._b_swept: list[bool] = []
-        self._b_of: list[int] = []  # lone 4656 -> its bucket
+        self._b_of = array("q")  # lone 4656 -> its bucket
         #: Per computer folded: a name -> the buckets whose groups may be called that (unnamed
         #: target) or whose instances have that name (a label `name 0x...`).
         self._called: dict[str, dict[str, set[int]]] = {}
@@ -142,7 +144,7 @@ class AccessList(Sequence[AccessGroup]):
             if b is None:
                 b = buckets[(o.host, o.target_image)] = len(self._b_rows)
                 computer = computers.get(o.host) or computers.setdefault(o.host, model.computer_of(o.host))
-                self._b_rows.append([])
+                self._b_rows.append(array("q"))
                 self._b_key.append((computer, o.target_image))
                 self._b_swept.append(False)
                 best.append(0)
@@ -185,7 +187,7 @@ class AccessList(Sequence[AccessGroup]):
         if g is None:
             g = self._group_ids[key] = len(self._g_key)
             self._g_key.append(key)
-            self._g_rows.append([row])
+            self._g_rows.append(array("q", [row]))
             self._g_risk.append(risk)
             self._g_first.append(row)
             self._g_version.append(0)
@@ -247,6 +249,7 @@ class AccessList(Sequence[AccessGroup]):
         """The target of lone 4656 `row` (swept), its confidence and reason (`targets_named`'s)."""
         b = self._b_of[row - len(self._sysmon)]
         alive = self._alive[row]
+        assert alive is not None, "swept first"
         named = self._reasons.get((b, alive))
         if named is None:
             computer, image = self._b_key[b]

@@ -87,3 +87,26 @@ def test_lone_4656s_are_ranked_from_the_columns(churn_db: Path, monkeypatch: pyt
         model = model_from_store(store)
     assert len(model.access_tracker.opens) > 100
     _check(model, monkeypatch)
+
+
+def test_the_list_and_the_image_index_hold_no_boxed_int_per_row_or_process(churn_db: Path) -> None:
+    """What the list keeps per access (its risk, bucket, group, the instances alive) and the
+    image index per process are arrays and shared tuples, not an int object each (with a dict
+    entry per swept 4656: ~35 MB at ten million events)."""
+    from tests.correlate.heap import deep_size, reachable
+
+    with Store(churn_db, readonly=True) as store:
+        model = model_from_store(store)
+    listing = model.process_accesses()
+    assert len(listing) > 10
+    rows = len(listing._sysmon) + len(listing._lone)  # noqa: SLF001 - what it keeps per row
+    seen: set[int] = set()
+    for alive in listing._alive:  # noqa: SLF001 - shared by the 4656s seeing the same alive
+        if alive is not None:
+            deep_size(alive, seen)
+    kept = (listing._risk, listing._alive, listing._b_rows, listing._b_of, listing._g_rows)  # noqa: SLF001
+    buckets_and_groups = len(listing._b_rows) + len(listing._g_rows)  # noqa: SLF001
+    assert deep_size(kept, seen)[0] <= 40 * rows + 120 * buckets_and_groups
+    index = model.by_image
+    assert index is not None
+    assert not [o for o in reachable(index, skip=(model, model.processes)) if type(o) is int]
