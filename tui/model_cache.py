@@ -66,9 +66,9 @@ RELEASE_MB = 24.0
 
 
 #: The writer's checks (`_releasing`) between two of its `check`s (stop, and wait while a view is
-#: prepared): a check every 32 lines looks at the pages each time, but waiting for the views at
-#: each would hold the tables back 32 times as long when a view takes its time.
-CHECKS_PER_YIELD = 32
+#: prepared): a check every `CHECK_EVERY` (8) lines looks at the pages each time, but waiting for
+#: the views at each would hold the tables back 128 times as long when a view takes its time.
+CHECKS_PER_YIELD = 128
 
 
 def _releasing(check: Callable[[], None], model: CorrelationModel) -> Callable[[], None]:

@@ -228,8 +228,9 @@ def list_rows(rows: Iterable[ListedRow]) -> Iterator[LineRow]:
 
 
 #: Rows between two of the writer's checks (`checked`), which give the pages read back past
-#: `tui.model_cache.RELEASE_MB` (256 Process access lines held 60 MB of them at 10M events).
-CHECK_EVERY = 32
+#: `tui.model_cache.RELEASE_MB` (at 10M events 256 Process access lines held 60 MB of them, 32
+#: up to 56 MB: the pages a block of rows reads are mapped until the check after it).
+CHECK_EVERY = 8
 
 
 def checked(items: Iterable[T], check: Callable[[], None] | None, every: int = CHECK_EVERY) -> Iterator[T]:
