@@ -24,7 +24,7 @@ def links_of(model: CorrelationModel, ref: Ref, source: ProcessLink | None,
         what = "4656 of the same access" if twin.ref.event_id != ref.event_id and twin.handle is not None \
             else "Sysmon 10 of the same access"
         out.append(EventLink(what, twin.ref, twin.confidence, twin.reason))
-    for o in model.access_tracker.opens_by_id().get(ref.store_id, ()):
+    for o in model.access_tracker.opens_of(ref.store_id):
         if model.access_tracker.twins.get(ref.store_id):
             break
         p, confidence, reason = process_named(model, model.computer_of(o.host), o.target_image, ref)

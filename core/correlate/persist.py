@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import json
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from operator import attrgetter
 from typing import Any
@@ -64,6 +65,8 @@ def _getter(column: str) -> Callable[[Any], Any]:
             return int(value)
         if isinstance(value, tuple):  # indexes (a session's processes): a JSON list
             return json.dumps(value)
+        if isinstance(value, array):  # the same held unboxed (`core.correlate.sessions.Indexes`)
+            return json.dumps(value.tolist())
         return value
     return value
 

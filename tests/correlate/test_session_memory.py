@@ -132,3 +132,21 @@ def test_the_sessions_processes_are_held_unboxed(churn_db: Path) -> None:
     for s in model.sessions:
         assert s.processes == tuple(s.processes) and hash(s.processes) == hash(tuple(s.processes))
         assert repr(s.processes) == repr(tuple(s.processes))
+
+
+def test_the_stored_sessions_list_their_processes_as_json(churn_db: Path) -> None:
+    """The sessions' table keeps each session's processes as the JSON list of their indexes,
+    whether held as a tuple or unboxed."""
+    import json
+
+    from core.correlate.persist import tables_of
+    from core.store.correlation_tables import SESSION_COLUMNS
+    from core.store.store import Store
+
+    with Store(churn_db, readonly=True) as store:
+        model = model_from_store(store)
+    at = SESSION_COLUMNS.index("processes")
+    rows = list(tables_of(model).sessions)
+    assert len(rows) == len(model.sessions)
+    for row, s in zip(rows, model.sessions, strict=True):
+        assert json.loads(row[at]) == list(s.processes)
