@@ -7,7 +7,7 @@ the views, trees and persistence read instances, only the scan builds them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -90,8 +90,8 @@ class Process:
     #: Every name with the record naming it; None for the usual one: its image, named by its
     #: first record (`names` words both ways alike).
     names_at: tuple[tuple[str, Ref | int], ...] | None
-    children: tuple[int, ...]
-    handles: tuple[int, ...]
+    children: Sequence[int]
+    handles: Sequence[int]
     #: Sysmon's view of the same instance (None when Sysmon never names it): one field, so that
     #: the instances of a log without Sysmon cost what they did.
     sysmon: SysmonView | None = None

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from core.correlate.columns import Index
 from core.correlate.disk_array import DiskColumns
+from core.correlate.indexes import Indexes
 from core.correlate.process_instance import CREATED_BY_4688, Bound, Held, Process, SysmonView, make_process
 
 if TYPE_CHECKING:
@@ -294,8 +295,8 @@ class ProcessTable(Sequence[Process]):
             i, computer, pid, created_at, image, command_line, parent_pid, parent, user, user_sid, logon_id,
             elevation, integrity, exited_at, replaced_by_at, start_at, end_at, first_seen_at,
             flags == _PRE_EXISTING, confidence, reason, self._names.get(i),
-            tuple(self._children[children_at:children_end].tolist()) if children_end > children_at else (),
-            tuple(self._handles[handles_at:handles_end].tolist()) if handles_end > handles_at else (),
+            Indexes(self._children[children_at:children_end]) if children_end > children_at else (),
+            Indexes(self._handles[handles_at:handles_end]) if handles_end > handles_at else (),
             self._sysmon.get(i), self.facts,
         )
 

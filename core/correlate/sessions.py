@@ -21,11 +21,11 @@ network-logon index (`session_network`), are modules of their own.
 from __future__ import annotations
 
 import functools
-from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from core.correlate.indexes import Indexes
 from core.correlate.process_table import logons
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
 from core.correlate.refcolumn import RefColumn, RefSource
@@ -135,27 +135,6 @@ class Session:
     def label(self) -> str:
         who = self.user or WELL_KNOWN.get(self.logon_id) or "?"
         return f"logon 0x{self.logon_id:x}: {who}"
-
-
-class Indexes(array):  # type: ignore[type-arg]
-    """Process indexes held unboxed (a session's `processes`), equal to and hashed as the tuple of
-    them: as tuples of ints they were 40 bytes an index (25 MB at ten million events), here 8."""
-
-    __slots__ = ()
-
-    def __new__(cls, values: Sequence[int] = ()) -> Indexes:
-        return super().__new__(cls, "q", values)  # type: ignore[return-value]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (tuple, list, array)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    def __hash__(self) -> int:  # type: ignore[override]  # array's is None: unhashable
-        return hash(tuple(self))
-
-    def __repr__(self) -> str:
-        return repr(tuple(self))
 
 
 @dataclass(frozen=True, slots=True)
