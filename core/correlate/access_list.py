@@ -50,6 +50,9 @@ MAX_DUPLICATIONS = 50
 #: Accesses remembered once made (all forgotten when full), not all: each holds its processes
 #: (a screen shows a few dozen: see `core.correlate.duplications.KEEP`).
 KEEP = 1 << 10
+#: Targets named (their reason listing the instances alive) remembered, not all: at ten million
+#: events one per lone 4656 were 32 MB once the tables' writer had read every line.
+REASONS_KEPT = 1 << 12
 #: Marks the end of a label's name: `cmd.exe 0x8cc (2252)` (`Process.label`).
 _LABEL = " 0x"
 
@@ -253,6 +256,8 @@ class AccessList(Sequence[AccessGroup]):
         named = self._reasons.get((b, alive))
         if named is None:
             computer, image = self._b_key[b]
+            if len(self._reasons) >= REASONS_KEPT:
+                self._reasons.clear()
             named = self._reasons[(b, alive)] = _named(self._model, computer, image, list(alive))
         return named
 

@@ -110,3 +110,19 @@ def test_the_list_and_the_image_index_hold_no_boxed_int_per_row_or_process(churn
     index = model.by_image
     assert index is not None
     assert not [o for o in reachable(index, skip=(model, model.processes)) if type(o) is int]
+
+
+def test_the_targets_named_are_remembered_a_bounded_number(churn_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each lone 4656's target reason (the instances alive, listed) is made when its line is and
+    only the last `REASONS_KEPT` are kept (all of them: 32 MB at ten million events once every
+    line was read), the lines the same."""
+    from core.correlate import access_list
+
+    with Store(churn_db, readonly=True) as store:
+        model = model_from_store(store)
+    every = [str(group) for group in model.process_accesses()]
+    model.release_lists()
+    monkeypatch.setattr(access_list, "REASONS_KEPT", 4)
+    listing = model.process_accesses()
+    assert [str(group) for group in listing] == every
+    assert 0 < len(listing._reasons) <= 4  # noqa: SLF001 - what it keeps
