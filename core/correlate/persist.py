@@ -65,7 +65,7 @@ def _getter(column: str) -> Callable[[Any], Any]:
             return int(value)
         if isinstance(value, tuple):  # indexes (a session's processes): a JSON list
             return json.dumps(value)
-        if isinstance(value, array):  # the same held unboxed (`core.correlate.sessions.Indexes`)
+        if isinstance(value, array):  # the same held unboxed (`core.correlate.indexes.Indexes`)
             return json.dumps(value.tolist())
         return value
     return value
