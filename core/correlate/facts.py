@@ -476,7 +476,7 @@ class FactsTable:
                     at = index[choice] = len(self._choices)
                     self._choices.append(choice)
                 session[pos] = at
-        self._set_session(session)
+        self._set_session(on_disk("i", session, self.directory))
 
     def assign_sessions_at(
         self, choose: Callable[[str, str, int, tuple[int, int], str | None, int], SessionChoice | None]
@@ -541,12 +541,11 @@ class FactsTable:
                     spans[memo] = (key, until, k)
             disk.extend(session)
             self.release(lo, hi)
-        self._disks["session"] = disk
-        self._session = disk.view
+        self._set_session(disk)
 
-    def _set_session(self, session: array[int]) -> None:
-        """Keep the session column (filled out of order on the heap) in its side file."""
-        self._disks["session"] = disk = on_disk("i", session, self.directory)
+    def _set_session(self, disk: DiskArray) -> None:
+        """Keep the session column, written to its side file, and read it from there."""
+        self._disks["session"] = disk
         self._session = disk.view
 
     def finish(self) -> None:
