@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from core.correlate.facts import FactsTable
+from core.correlate.open_columns import Open, OpenColumns
 from core.correlate.process_instance import Bound, process_name
 from core.correlate.process_table import ProcessTable
 from core.correlate.processes import (
@@ -59,16 +60,6 @@ class _Sysmon10:
     granted: int | None
 
 
-@dataclass(slots=True)
-class _Open:
-    ref: Ref
-    host: str
-    source: int
-    handle: int
-    target_image: str
-    mask: int | None
-
-
 @dataclass(frozen=True, slots=True)
 class Twin:
     """The other record of the same access: for a Sysmon 10 its 4656 (`handle` is the handle
@@ -83,9 +74,10 @@ class Twin:
 class AccessTracker:
     """Collects Sysmon 10s and 4656s on Process objects during the scan; `join` pairs them."""
 
-    def __init__(self) -> None:
+    def __init__(self, refs: RefSource) -> None:
         self.sysmon: list[_Sysmon10] = []
-        self.opens: list[_Open] = []
+        #: The 4656s on Process objects, their records read from `refs` (the facts table).
+        self.opens = OpenColumns(refs)
         #: Twins by the store id of either record.
         self.twins: dict[int, list[Twin]] = {}
         #: The opens' store ids sorted, and the index in `opens` of each (`opens_of`).
@@ -94,25 +86,28 @@ class AccessTracker:
         #: each: 8 MB at ten million events).
         self._folded: dict[str | None, str] = {}
 
-    def opens_of(self, store_id: int) -> list[_Open]:
+    def opens_of(self, store_id: int) -> list[Open]:
         """The 4656s on Process objects of store id `store_id` (the event trees' links read them):
         found in the store ids sorted once, an array each (as a dict of lists, 20 MB at ten
         million events)."""
+        opens = self.opens
         if self._ids is None:
-            by_id = sorted(range(len(self.opens)), key=lambda i: self.opens[i].ref.store_id)  # stable: scan order
-            self._ids = (array("q", (self.opens[i].ref.store_id for i in by_id)), array("q", by_id))
+            ids = array("q", (opens.store_id(i) for i in range(len(opens))))
+            by_id = sorted(range(len(opens)), key=ids.__getitem__)  # stable: scan order
+            self._ids = (array("q", (ids[i] for i in by_id)), array("q", by_id))
         ids, order = self._ids
         lo = bisect.bisect_left(ids, store_id)
         hi = bisect.bisect_right(ids, store_id, lo)
-        return [self.opens[order[i]] for i in range(lo, hi)]
+        return [opens[order[i]] for i in range(lo, hi)]
 
     def accessed(self, ref: Ref, host: str, source: int | None, target: int | None, target_image: str | None,
                  granted: int | None) -> None:
         self.sysmon.append(_Sysmon10(ref, host, source, target, _folded(self._folded, target_image), granted))
 
-    def opened(self, ref: Ref, host: str, source: int, handle: int, object_name: str | None,
+    def opened(self, position: int, host: str, source: int, handle: int, object_name: str | None,
                mask: int | None) -> None:
-        self.opens.append(_Open(ref, host, source, handle, _folded(self._folded, object_name), mask))
+        """The 4656 at `position` of the facts table opened `handle` on a Process object."""
+        self.opens.append(position, host, source, handle, _folded(self._folded, object_name), mask)
         self._ids = None
 
     def join(self) -> None:
@@ -122,13 +117,20 @@ class AccessTracker:
         eight identical opens at the same moment pair with eight Sysmon 10s in order."""
         if not self.sysmon or not self.opens:
             return
+        opens = self.opens
         buckets: dict[tuple[int, str], list[int]] = {}
-        for i, o in enumerate(self.opens):
-            buckets.setdefault((o.source, o.target_image), []).append(i)
+        for i, source in enumerate(opens.source):
+            buckets.setdefault((source, opens.image(i)), []).append(i)
         times: dict[tuple[int, str], list[int]] = {}
+        keys: dict[int, tuple[int, int]] = {}  # (ts, order) of the opens in a bucket some Sysmon 10 may join
+        wanted = {(s.source, s.target_image) for s in self.sysmon if s.source is not None}
         for key, idxs in buckets.items():
-            idxs.sort(key=lambda i: self.opens[i].ref.key)
-            times[key] = [self.opens[i].ref.ts for i in idxs]
+            if key not in wanted:
+                continue
+            for i in idxs:
+                keys[i] = opens.key(i)
+            idxs.sort(key=keys.__getitem__)
+            times[key] = [keys[i][0] for i in idxs]
         taken: set[int] = set()
         linked: set[int] = set()
         for same_mask in (True, False):
@@ -141,14 +143,14 @@ class AccessTracker:
                     continue
                 lo = bisect.bisect_left(times[key], s.ref.ts - ACCESS_WINDOW)
                 hi = bisect.bisect_right(times[key], s.ref.ts + ACCESS_WINDOW)
-                near = [i for i in bucket[lo:hi][:256] if (self.opens[i].mask == s.granted) == same_mask]
+                near = [i for i in bucket[lo:hi][:256] if (opens.mask(i) == s.granted) == same_mask]
                 cands = [i for i in near if i not in taken]
                 if not cands:
                     continue
-                best = min(cands, key=lambda i: (abs(self.opens[i].ref.ts - s.ref.ts), self.opens[i].ref.order))
-                o = self.opens[best]
+                best = min(cands, key=lambda i: (abs(keys[i][0] - s.ref.ts), keys[i][1]))
+                o = opens[best]
                 gap = abs(o.ref.ts - s.ref.ts)
-                ties = sum(1 for i in near if abs(self.opens[i].ref.ts - s.ref.ts) == gap)
+                ties = sum(1 for i in near if abs(keys[i][0] - s.ref.ts) == gap)
                 what = (f"same source process and target image, logged {gap / (TICKS_PER_SECOND / 1000):.0f} ms "
                         "apart")
                 if not same_mask:

@@ -36,13 +36,13 @@ from core.correlate.access import (
     Named,
     ProcessAccess,
     _named,
-    _Open,
     image_index,
     rights_text,
 )
 from core.correlate.access_columns import duplication_count_reader, names_of, object_name_reader, own_names_of
 from core.correlate.access_risk import RiskParts, risk_of, target_part
-from core.correlate.evidence import Ref, basename
+from core.correlate.evidence import basename
+from core.correlate.open_columns import Open
 from core.correlate.processes import EXACT, MISSING
 
 if TYPE_CHECKING:
@@ -85,7 +85,10 @@ class AccessList(Sequence[AccessGroup]):
         tracker = model.access_tracker
         self._sysmon = tracker.sysmon
         twins = tracker.twins
-        self._lone = [o for o in tracker.opens if not twins.get(o.ref.store_id)] if twins else list(tracker.opens)
+        opens = self._opens = tracker.opens
+        # The 4656s without a Sysmon twin, as indexes in `opens`.
+        self._lone = (array("q", (i for i in range(len(opens)) if not twins.get(opens.store_id(i)))) if twins
+                      else array("q", range(len(opens))))
         self._lock = threading.RLock()
         processes = model.processes
         parts = self._parts = RiskParts(processes)
@@ -112,7 +115,7 @@ class AccessList(Sequence[AccessGroup]):
         computers: dict[str, str] = {}
         # Each source's risk part, each target's name and label, each handle's object read from
         # the tables' columns, no `Process` or `Handle` made (`core.correlate.access_columns`).
-        lone_sources = {o.source for o in self._lone}
+        lone_sources = {opens.source[i] for i in self._lone}
         parts.read_sources(lone_sources | {s.source for s in self._sysmon if s.source is not None})
         targets = names_of(processes, {s.target for s in self._sysmon if s.target is not None})
         for n, s in enumerate(self._sysmon):
@@ -145,28 +148,29 @@ class AccessList(Sequence[AccessGroup]):
         object_of = object_name_reader(handles)
         masks: dict[int | None, int] = {}
         sources: dict[int, int] = {}
-        for k, o in enumerate(self._lone):
-            b = buckets.get((o.host, o.target_image))
+        for k, i in enumerate(self._lone):
+            host, image, o_mask, o_source = opens.host(i), opens.image(i), opens.mask(i), opens.source[i]
+            b = buckets.get((host, image))
             if b is None:
-                b = buckets[(o.host, o.target_image)] = len(self._b_rows)
-                computer = computers.get(o.host) or computers.setdefault(o.host, model.computer_of(o.host))
+                b = buckets[(host, image)] = len(self._b_rows)
+                computer = computers.get(host) or computers.setdefault(host, model.computer_of(host))
                 self._b_rows.append(array("q"))
-                self._b_key.append((computer, o.target_image))
+                self._b_key.append((computer, image))
                 self._b_swept.append(False)
                 best.append(0)
                 objects.append(set())
             self._b_rows[b].append(first + k)
             self._b_of.append(b)
-            mask = masks.get(o.mask)
+            mask = masks.get(o_mask)
             if mask is None:
-                mask = masks[o.mask] = parts.mask(o.mask)[0]
-            source = sources.get(o.source)
+                mask = masks[o_mask] = parts.mask(o_mask)[0]
+            source = sources.get(o_source)
             if source is None:
-                source = sources[o.source] = parts.source(o.source)[0]
+                source = sources[o_source] = parts.source(o_source)[0]
             if mask + source > best[b]:
                 best[b] = mask + source
-            objects[b].add(object_of(o.handle))
-            if o.target_image in own[o.source]:
+            objects[b].add(object_of(opens.handle[i]))
+            if image in own[o_source]:
                 self._b_selves.add(b)
         for b, (computer, _) in enumerate(self._b_key):
             by_name = self._called.setdefault(computer.casefold(), {})
@@ -214,7 +218,7 @@ class AccessList(Sequence[AccessGroup]):
         lone, first = self._lone, len(self._sysmon)
         computer, image = self._b_key[b]
         return image_index(self._model).first_alive(computer, image,
-                                                    [lone[row - first].ref.key for row in self._b_rows[b]],
+                                                    [self._opens.key(lone[row - first]) for row in self._b_rows[b]],
                                                     _LISTED + 1, keep=False)
 
     def _sweep(self, b: int, found: list[list[int]] | None = None) -> None:
@@ -236,18 +240,20 @@ class AccessList(Sequence[AccessGroup]):
         object_of = object_name_reader(model.handles)
         named = names_of(processes, {alive[0] for alive in found if len(alive) == 1})
         for row, alive in zip(rows, found, strict=True):
-            o = lone[row - first]
+            i = lone[row - first]
+            o_mask, o_source = self._opens.mask(i), self._opens.source[i]
             seen = shared.setdefault(tuple(alive), tuple(alive))
             self._alive[row] = seen
             if len(seen) != 1:
-                self._risk[row] = target_part(o.target_image)[0] + parts.mask(o.mask)[0] + parts.source(o.source)[0]
-                self._add(row, computer, self._unnamed_of(object_of(o.handle)))
+                self._risk[row] = (target_part(self._opens.image(i))[0] + parts.mask(o_mask)[0]
+                                   + parts.source(o_source)[0])
+                self._add(row, computer, self._unnamed_of(object_of(self._opens.handle[i])))
                 continue
-            if seen[0] == o.source:
+            if seen[0] == o_source:
                 self._selves += 1
                 continue
             name, label = named[seen[0]]
-            self._risk[row] = target_part(name)[0] + parts.mask(o.mask)[0] + parts.source(o.source)[0]
+            self._risk[row] = target_part(name)[0] + parts.mask(o_mask)[0] + parts.source(o_source)[0]
             self._add(row, computer, label)
         self._b_selves.discard(b)
 
@@ -315,13 +321,13 @@ class AccessList(Sequence[AccessGroup]):
     def _rows_of(self, g: int) -> list[int]:
         rows = self._sorted.get(g)
         if rows is None:
-            risk, key = self._risk, self._ref
-            rows = self._sorted[g] = sorted(self._g_rows[g], key=lambda r: (-risk[r], key(r).key, r))
+            risk, key = self._risk, self._key
+            rows = self._sorted[g] = sorted(self._g_rows[g], key=lambda r: (-risk[r], key(r), r))
         return rows
 
-    def _ref(self, row: int) -> Ref:
+    def _key(self, row: int) -> tuple[int, int]:
         first = len(self._sysmon)
-        return self._sysmon[row].ref if row < first else self._lone[row - first].ref
+        return self._sysmon[row].ref.key if row < first else self._opens.key(self._lone[row - first])
 
     # -- what is read ---------------------------------------------------------------------------
 
@@ -335,7 +341,7 @@ class AccessList(Sequence[AccessGroup]):
                     made = _sysmon_access(self._model, row)
                 else:
                     self._sweep(self._b_of[row - first])
-                    made = _open_access(self._model, self._lone[row - first], self._named(row))
+                    made = _open_access(self._model, self._opens[self._lone[row - first]], self._named(row))
                 if len(self._made) >= KEEP:
                     self._made.clear()
                 self._made[row] = made
@@ -450,7 +456,7 @@ class AccessList(Sequence[AccessGroup]):
         model, first = self._model, len(self._sysmon)
         count = duplication_count_reader(model.handles)
         if row >= first:
-            return count(self._lone[row - first].handle)
+            return count(self._opens.handle[self._lone[row - first]])
         twins = model.access_tracker.twins.get(self._sysmon[row].ref.store_id, [])
         twin = twins[0] if twins else None
         return count(twin.handle) if twin is not None and twin.handle is not None else 0
@@ -461,7 +467,8 @@ def _make(listing: AccessList, row: int) -> ProcessAccess:
     first = len(listing._sysmon)  # noqa: SLF001 - the list's own helper
     if row < first:
         return _sysmon_access(listing._model, row)  # noqa: SLF001
-    return _open_access(listing._model, listing._lone[row - first], listing._named(row))  # noqa: SLF001
+    opened = listing._opens[listing._lone[row - first]]  # noqa: SLF001 - the list's own helper
+    return _open_access(listing._model, opened, listing._named(row))  # noqa: SLF001
 
 
 def _sysmon_access(model: CorrelationModel, n: int) -> ProcessAccess:
@@ -488,7 +495,7 @@ def _sysmon_access(model: CorrelationModel, n: int) -> ProcessAccess:
     )
 
 
-def _open_access(model: CorrelationModel, o: _Open, named: Named) -> ProcessAccess:
+def _open_access(model: CorrelationModel, o: Open, named: Named) -> ProcessAccess:
     """The access of a 4656 on a Process object without a Sysmon twin, its target `named`."""
     target, confidence, reason = named
     handle = model.handles[o.handle]

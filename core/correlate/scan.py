@@ -155,7 +155,7 @@ class Scan:
         self.procs = ProcessTracker(self.facts)
         self.sessions = SessionTracker()
         self.sysmon = SysmonTracker(self.procs)
-        self.access = AccessTracker()
+        self.access = AccessTracker(self.facts)
         #: The handle instances, each written into the model's table as soon as it is final.
         self.handles = HandleTracker(self.facts, HandleTable(self.facts, directory))
         #: Sysmon events, apart: the model's events (`facts`) stay those of the roles table.

@@ -256,7 +256,6 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                 pos += 1
                 continue
             # `ProcessTracker.resolve`, its usual case here: the pid's instance is alive.
-            ref = None
             note: str | None = None
             idx = current.get((host, pid))
             proc = procs[idx] if idx is not None else None
@@ -318,8 +317,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
             if new:  # a new instance: its process owns it
                 procs[handles[handle].process].handles.append(handle)
             if process_object and code == _OPEN:
-                opened(ref or make_ref(sid, record_id, event_id, filetime, ts, n), host, idx, handle, object_name,
-                       mask)
+                opened(pos, host, idx, handle, object_name, mask)
             append((sid, record_id, ts, hid, None, lid, event_id, n, pid, idx, None, None, handle, None,
                     host, computer, user, note, None, filetime))
             pos += 1

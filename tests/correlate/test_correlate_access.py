@@ -6,6 +6,7 @@ reasons given when an audit category is off."""
 
 from __future__ import annotations
 
+from core.correlate.evidence import Ref
 from core.correlate.model import build_model
 from core.model.access import process_rights
 from tests.correlate.events import by_record, d4690, find_node, load, p4688, s4624, walk, xml
@@ -188,17 +189,66 @@ def test_the_opens_of_an_event_are_found_without_a_list_per_event() -> None:
     import random
 
     from core.correlate.access import AccessTracker
-    from core.correlate.processes import Ref
     from tests.correlate.heap import deep_size
 
     rng = random.Random(5)
-    tracker = AccessTracker()
+    refs = _Refs()
+    tracker = AccessTracker(refs)
     ids = [rng.randrange(1, 400) for _ in range(2000)]
     for n, sid in enumerate(ids):
-        tracker.opened(Ref(sid, sid, 4656, n, n, n), "pc", n % 7, n, f"C:\\w\\{n % 3}.exe", 0x1410)
+        tracker.opened(refs.add(Ref(sid, sid, 4656, n, n, n)), "pc", n % 7, n, f"C:\\w\\{n % 3}.exe", 0x1410)
     for sid in range(0, 402):
         found = tracker.opens_of(sid)
         assert found == [o for o in tracker.opens if o.ref.store_id == sid]
     assert deep_size(tracker._ids, set())[0] < 20 * len(ids)  # noqa: SLF001 - what the look-up holds
-    tracker.opened(Ref(7, 7, 4656, 9999, 9999, 9999), "pc", 1, 1, None, None)  # one more: found too
+    tracker.opened(refs.add(Ref(7, 7, 4656, 9999, 9999, 9999)), "pc", 1, 1, None, None)  # one more: found too
     assert tracker.opens_of(7)[-1].ref.order == 9999
+
+
+class _Refs:
+    """A `RefSource` of `Ref`s added in order (the facts table's part in the tracker)."""
+
+    def __init__(self) -> None:
+        self.refs: list[Ref] = []
+
+    def add(self, ref: Ref) -> int:
+        self.refs.append(ref)
+        return len(self.refs) - 1
+
+    def ref(self, pos: int) -> Ref:
+        return self.refs[pos]
+
+    def key(self, pos: int) -> tuple[int, int]:
+        return self.refs[pos].key
+
+    def store_id(self, pos: int) -> int:
+        return self.refs[pos].store_id
+
+
+def test_the_opens_are_held_as_columns_and_read_back_equal() -> None:
+    """A 4656 on a Process object is kept as its facts-table position and a few ints (~40 bytes;
+    an object with its `Ref` and boxed ints was ~200, 30 MB at ten million events), and read
+    back as the same open: its record, computer, source, handle, image folded and mask."""
+    import random
+
+    from core.correlate.access import AccessTracker
+    from tests.correlate.heap import deep_size
+
+    rng = random.Random(9)
+    refs = _Refs()
+    tracker = AccessTracker(refs)
+    made = []
+    for n in range(20_000):
+        ref = Ref(1000 + n, None if n % 11 == 0 else 5 * n, 4656, None if n % 13 == 0 else 7 * n, 7 * n, n)
+        host, source, handle = f"host{n % 3}", rng.randrange(10**6), rng.randrange(10**7)
+        image = rng.choice(["C:\\Windows\\System32\\LSASS.EXE", None, "D:\\x\\Cmd.exe"])
+        mask = None if n % 7 == 0 else rng.choice([0x1410, 0x1FFFFF, 0])
+        if n % 997 == 1:
+            mask = rng.choice([-1, 1 << 70])  # a hostile log's: kept all the same
+        tracker.opened(refs.add(ref), host, source, handle, image, mask)
+        made.append((ref, host, source, handle, {None: ""}.get(image, (image or "").rsplit("\\", 1)[-1].casefold()),
+                     mask))
+    assert [(o.ref, o.host, o.source, o.handle, o.target_image, o.mask) for o in tracker.opens] == made
+    assert tracker.opens[-1].ref == made[-1][0] and len(tracker.opens[5:8]) == 3
+    held = deep_size(tracker.opens, {id(refs)})[0]
+    assert held < 60 * len(made), held

@@ -1,0 +1,119 @@
+"""The 4656s on Process objects the scan saw, as columns: each made into an `Open` when read.
+
+The access tracker (`core.correlate.access`) kept each as an object with its `Ref`: ~200 bytes
+a 4656 with their boxed ints, for the model's life (~30 MB at ten million events, where a
+busy host opens a process handle every few seconds). The facts table
+(`core.correlate.facts`) already holds every model event's numbers, so an open keeps its
+position there and its own few ints (source, handle, mask, and its computer and target image
+as indexes of their distinct strings), ~40 bytes; `OpenColumns[i]` makes the same `Open` the
+tracker held, its `Ref` read back from the facts table (`FactsTable.ref`: equal, field for
+field, to the one the scan made).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import overload
+
+from core.correlate.evidence import Ref
+from core.correlate.refcolumn import RefSource
+
+#: `mask` of an open whose 4656 logs none; masks from MASK_LIMIT on (or negative) are kept aside.
+NO_MASK = -1
+MASK_LIMIT = 1 << 63
+
+
+@dataclass(slots=True)
+class Open:
+    """A 4656 on a Process object: its record, computer, source instance, handle instance,
+    target image file name (case-folded) and access mask."""
+
+    ref: Ref
+    host: str
+    source: int
+    handle: int
+    target_image: str
+    mask: int | None
+
+
+class OpenColumns(Sequence[Open]):
+    """The opens in scan order (see the module doc): `source` and `handle` are arrays read as
+    they are; `host`, `image`, `mask`, `ref`, `key` and `store_id` read one open's value."""
+
+    def __init__(self, refs: RefSource) -> None:
+        self._refs = refs
+        self.position = array("q")
+        self.source = array("q")
+        self.handle = array("q")
+        self._masks = array("q")
+        self._host_at = array("i")
+        self._image_at = array("i")
+        self._hosts: list[str] = []
+        self._host_ids: dict[str, int] = {}
+        self._images: list[str] = []
+        self._image_ids: dict[str, int] = {}
+        self._odd_masks: dict[int, int] = {}
+
+    def append(self, position: int, host: str, source: int, handle: int, target_image: str,
+               mask: int | None) -> None:
+        """One more open: the event at `position` of the facts table (`target_image` folded)."""
+        host_id = self._host_ids.get(host)
+        if host_id is None:
+            host_id = self._host_ids[host] = len(self._hosts)
+            self._hosts.append(host)
+        image_id = self._image_ids.get(target_image)
+        if image_id is None:
+            image_id = self._image_ids[target_image] = len(self._images)
+            self._images.append(target_image)
+        self.position.append(position)
+        self.source.append(source)
+        self.handle.append(handle)
+        if mask is not None and not 0 <= mask < MASK_LIMIT:  # a log's value that fits no slot: kept aside
+            self._odd_masks[len(self._masks)] = mask
+            mask = None
+        self._masks.append(NO_MASK if mask is None else mask)
+        self._host_at.append(host_id)
+        self._image_at.append(image_id)
+
+    def __len__(self) -> int:
+        return len(self.position)
+
+    @overload
+    def __getitem__(self, index: int) -> Open: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Open]: ...
+
+    def __getitem__(self, index: int | slice) -> Open | list[Open]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        return Open(self.ref(index), self.host(index), self.source[index], self.handle[index], self.image(index),
+                    self.mask(index))
+
+    def __iter__(self) -> Iterator[Open]:
+        return (self[i] for i in range(len(self)))
+
+    def host(self, i: int) -> str:
+        return self._hosts[self._host_at[i]]
+
+    def image(self, i: int) -> str:
+        return self._images[self._image_at[i]]
+
+    def mask(self, i: int) -> int | None:
+        mask = self._masks[i]
+        if mask == NO_MASK:
+            return self._odd_masks.get(i) if self._odd_masks else None
+        return mask
+
+    def ref(self, i: int) -> Ref:
+        return self._refs.ref(self.position[i])
+
+    def key(self, i: int) -> tuple[int, int]:
+        return self._refs.key(self.position[i])
+
+    def store_id(self, i: int) -> int:
+        return self._refs.store_id(self.position[i])
