@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, overload
 
 from core.correlate.columns import Index
-from core.correlate.disk_array import DiskColumns
+from core.correlate.disk_array import DiskColumns, touched
 from core.correlate.handles import EXITED_NOTE, Handle, make_handle
 from core.correlate.note_codes import NoteCodes
 
@@ -41,10 +41,10 @@ if TYPE_CHECKING:
 RECENT = 1 << 12
 #: Rows put between two releases of the pages written.
 BATCH = 1 << 12
-#: Handles made (or object names read) between two releases of the pages read (the Processes
-#: tree's rows read each process's handles: at 10M events they kept up to 150 MB of the side
-#: files mapped).
-MADE_CHUNK = 1 << 8
+#: Places of the columns a handle made reads at random (its row and its accesses), counted
+#: toward the give-back of the pages read (`disk_array.touched`: the Processes tree's rows read
+#: each process's handles, and at 10M events kept up to 150 MB of the side files mapped).
+MADE_READS = 2
 
 
 #: The int columns (`HandleTable._columns`) and their typecodes.
@@ -95,7 +95,6 @@ class HandleTable(Sequence[Handle]):
         self._dup_of, self._dup_from, self._dup_at = array("q"), array("q"), array("q")
         self._dup_keys, self._dup_rows = array("q"), array("q")
         self._recent: dict[int, Handle] = {}
-        self._made = 0  # handles made since the columns' pages were last given back
 
     #: Int slots per instance, and the slot value of one kept aside.
     _FIELDS = 13
@@ -226,17 +225,9 @@ class HandleTable(Sequence[Handle]):
         if not 0 <= index < self._n:
             raise IndexError("handle index out of range")
         name = self._text(self._ints[index * self._FIELDS + self._OBJECT_NAME])
-        self._read_one()
+        touched()  # a row read at random (the Process access list's sweep of a big image read
+        # 46 MB of the rows between two of the pager's rounds at 10M events)
         return name
-
-    def _read_one(self) -> None:
-        """Count a read at random: each maps up to 64 KB of each column read (the kernel's
-        fault-around), given back every `MADE_CHUNK` (the Process access list's sweep of a big
-        image read 46 MB of the rows between two of the pager's rounds at 10M events)."""
-        self._made += 1
-        if self._made >= MADE_CHUNK:
-            self._made = 0
-            self._columns.release()
 
     def _text(self, n: int) -> str | None:
         return self._texts.distinct[n] if n >= 0 else None
@@ -283,7 +274,7 @@ class HandleTable(Sequence[Handle]):
         if not 0 <= index < n:
             raise IndexError("handle index out of range")
         made = self._make(index)
-        self._read_one()
+        touched(MADE_READS)
         recent = self._recent
         if len(recent) >= RECENT:
             recent.clear()

@@ -37,7 +37,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from core.correlate.columns import Index
-from core.correlate.disk_array import DiskColumns
+from core.correlate.disk_array import DiskColumns, touched
 from core.correlate.indexes import Indexes
 from core.correlate.process_instance import CREATED_BY_4688, Bound, Held, Process, SysmonView, make_process
 
@@ -55,8 +55,10 @@ LIVE_MIN = 1 << 14
 SAID_KEPT = 1 << 14
 #: Instances appended to the side files at once (kept on the heap until then).
 BATCH = 1 << 12
-#: Instances read at random (`values`, or made) between two gives-back of the pages read.
+#: Instances read at once by `values` (each chunk counted toward the give-back of the pages
+#: read: `disk_array.touched`), and the places of the columns an instance made reads.
 LOOKUPS_CHUNK = 1 << 8
+MADE_READS = 2
 
 #: Instances whose start keys are read at once (`start_order`).
 ORDER_CHUNK = 1 << 12
@@ -117,7 +119,6 @@ class ProcessTable(Sequence[Process]):
         self._names: dict[int, tuple[tuple[str, Ref | int], ...]] = {}
         self._sysmon: dict[int, SysmonView] = {}
         self._recent: dict[int, Process] = {}
-        self._made = 0  # instances made since the columns' pages were last given back
         #: The `Process` made of each instance while something holds it (the lists of the
         #: views keep thousands: each holds the same one, not one made per read).
         self._live: dict[int, weakref.ref[Process]] = {}
@@ -251,10 +252,7 @@ class ProcessTable(Sequence[Process]):
         made = live() if live is not None else None
         if made is None:  # none alive: made now, and found again while someone holds it
             made = self._make(index)
-            self._made += 1
-            if self._made >= LOOKUPS_CHUNK:  # each maps up to 64 KB of each column read (fault-around)
-                self._made = 0
-                self._columns.release()
+            touched(MADE_READS)  # each maps up to 64 KB of each column read (fault-around)
             if len(self._live) >= self._live_bound:
                 self._sweep()
             self._live[index] = weakref.ref(made)
@@ -344,18 +342,12 @@ class ProcessTable(Sequence[Process]):
     def values(self, name: str, indexes: Sequence[int]) -> list[Any]:
         """The field `name` (as for `column`) of the instances `indexes`, read from their slots
         (none made: the Process access list reads its sources' image, user and pid); the pages
-        read given back every `LOOKUPS_CHUNK` instances (each maps up to 64 KB of the columns)."""
-        if len(indexes) <= LOOKUPS_CHUNK:  # counted with the others (a sweep asks a few at a time)
-            out = self._values(name, indexes)
-            self._made += len(indexes)
-            if self._made >= LOOKUPS_CHUNK:
-                self._made = 0
-                self._columns.release()
-            return out
+        read counted with every reader's (`disk_array.touched`: each maps up to 64 KB of a column)."""
         out = []
         for lo in range(0, len(indexes), LOOKUPS_CHUNK):
-            out += self._values(name, indexes[lo:lo + LOOKUPS_CHUNK])
-            self._columns.release()
+            part = indexes[lo:lo + LOOKUPS_CHUNK]
+            out += self._values(name, part)
+            touched(len(part))
         return out
 
     def _values(self, name: str, indexes: Sequence[int]) -> list[Any]:

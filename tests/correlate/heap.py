@@ -53,3 +53,15 @@ class Calls:
             return called(*args, **kwargs)
 
         monkeypatch.setattr(owner, name, counted)
+
+
+def given_back(monkeypatch: pytest.MonkeyPatch, budget: int) -> Calls:
+    """Counts the gives-back of every side file's pages (`disk_array.PAGER.release_all`) that
+    readers make once `budget` reads at random add up (`disk_array.touched`), from none, whatever
+    the file pages mapped then."""
+    from core.correlate import disk_array
+
+    monkeypatch.setattr(disk_array, "TOUCH_BUDGET", budget)
+    monkeypatch.setattr(disk_array, "TOUCHED_MB", float("-inf"))
+    monkeypatch.setattr(disk_array.PAGER, "_touches", 0)
+    return Calls(monkeypatch, disk_array.PAGER, "release_all")

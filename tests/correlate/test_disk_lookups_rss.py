@@ -60,3 +60,53 @@ def test_lookups_in_appended_values_map_little(batch_mb: int, tmp_path: Path) ->
     # 200 look-ups of 64 KB each are 12.5 MB; whole 2 MB folios would map the whole 64 MB.
     assert gained < SIZE_MB / 2, f"{LOOKUPS} look-ups mapped {gained:.0f} MB of a {SIZE_MB} MB file"
 
+
+
+def test_readers_counting_their_reads_keep_few_pages_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readers count their reads at random (`touched`); once `TOUCH_BUDGET` add up and
+    `TOUCHED_MB` are found mapped, every kept array's pages are given back by the reader itself,
+    whatever the pager thread does (at ten million events four readers by turns and the pager's
+    lag behind busy threads let 82 MB be mapped at once). Here 4,000 reads of a 128 MB column
+    would map most of it; counted, no more than ~24 MB at any time."""
+    from core.correlate import disk_array
+
+    disk = DiskArray("q", tmp_path)
+    if not disk.on_disk:
+        pytest.skip("no side file on this system")
+    per = 2**20
+    for start in range(0, 128 * 2**20 // 8, per):
+        disk.extend(array("q", range(start, start + per)))
+    assert disk in disk_array.PAGER._arrays  # noqa: SLF001 - kept: big enough
+    monkeypatch.setattr(disk_array.PAGER, "_touches", 0)
+    view, rnd = disk.view, random.Random(3)
+    disk_array.PAGER.release_all()
+    before = _rss_file_mb()
+    most = 0.0
+    for n in range(4000):
+        assert view[at := rnd.randrange(len(view))] == at
+        disk_array.touched()
+        if n % 25 == 0:
+            most = max(most, _rss_file_mb() - before)
+    assert most < disk_array.TOUCHED_MB + 16, f"{most:.0f} MB mapped at once"
+
+
+def test_counted_reads_give_back_only_when_pages_are_found_mapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A give-back makes the next reads fault their pages in again (the tables' writer took 14%
+    longer given back at every budget): at each budget the mapped pages are looked at, and given
+    back only from `TOUCHED_MB` above the least seen."""
+    from core.correlate import disk_array
+
+    pager = disk_array._Pager()  # noqa: SLF001 - one of its own, no array kept
+    released: list[float] = []
+    mapped = [100.0]
+    monkeypatch.setattr(disk_array, "file_pages_mb", lambda: mapped[0])
+    monkeypatch.setattr(pager, "release_all", lambda: released.append(mapped[0]))
+    for mb in (100.0, 90.0, 100.0, 105.0, 106.0, 95.0, 60.0, 75.0, 76.0):
+        mapped[0] = mb
+        pager.touched(disk_array.TOUCH_BUDGET)
+    assert released == [106.0, 76.0]  # 16 MB above the least seen (90, then 60)
+    monkeypatch.setattr(disk_array, "file_pages_mb", lambda: None)  # no /proc: at every budget
+    pager.touched(disk_array.TOUCH_BUDGET - 1)
+    assert len(released) == 2
+    pager.touched(1)
+    assert len(released) == 3

@@ -10,14 +10,14 @@ from typing import Any, cast
 
 import pytest
 
-from core.correlate import handle_table
+from core.correlate import disk_array, handle_table
 from core.correlate.handle_table import RECENT, HandleTable
 from core.correlate.handles import Handle, make_handle
 from core.correlate.model import model_from_store
 from core.correlate.roles import scanned_event_ids
 from core.correlate.scan import Scan, scan_events, timed
 from core.store.store import Store
-from tests.correlate.heap import Calls, deep_size, reachable
+from tests.correlate.heap import deep_size, given_back, reachable
 
 
 def test_the_model_keeps_no_object_per_handle(churn_db: Path) -> None:
@@ -128,21 +128,20 @@ def test_duplications_put_out_of_order_read_back_without_an_array_per_handle() -
 
 def test_handles_made_give_the_pages_they_read_back_a_chunk_at_a_time(churn_db: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each handle made maps up to 64 KB of each column it reads (the kernel's fault-around): the
-    table gives those pages back every `MADE_CHUNK` handles made (at 10M events the Processes
-    tree's rows kept up to 150 MB mapped between two passes of the pager)."""
+    """Each handle made maps up to 64 KB of each column it reads (the kernel's fault-around): it
+    counts toward the give-back of every side file's pages (`disk_array.touched`; at 10M events
+    the Processes tree's rows kept up to 150 MB mapped between two passes of the pager)."""
     with Store(churn_db, readonly=True) as store:
         handles = model_from_store(store).handles
     assert isinstance(handles, HandleTable)
-    monkeypatch.setattr(handle_table, "MADE_CHUNK", 16)
-    released = Calls(monkeypatch, handles._columns, "release")  # noqa: SLF001 - counted
+    released = given_back(monkeypatch, 16)
     handles._recent.clear()  # noqa: SLF001 - each read below makes its handle
     made = [handles[i] for i in range(0, len(handles), 3)]
-    assert released.count == len(made) // 16
+    assert released.count == len(made) * handle_table.MADE_READS // 16
     handles._recent.clear()  # noqa: SLF001
     assert [handles[i] for i in range(0, len(handles), 3)] == made
     # The object names read without a handle made (the Process access list's sweep) count too.
-    handles._made = 0  # noqa: SLF001 - from a known count
+    monkeypatch.setattr(disk_array.PAGER, "_touches", 0)
     before = released.count
     names = [handles.object_name(i) for i in range(0, len(handles), 3)]
     assert names == [h.object_name for h in made]

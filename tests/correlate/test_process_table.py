@@ -12,15 +12,16 @@ from typing import Any
 
 import pytest
 
-from core.correlate import forest, process_table, processes
+from core.correlate import disk_array, forest, process_table, processes
 from core.correlate.forest import LazyForest
+from core.correlate.handle_table import HandleTable
 from core.correlate.indexes import Indexes
 from core.correlate.model import CorrelationModel, model_from_store
 from core.correlate.process_instance import CREATED_BY_4688, Process, SysmonView
 from core.correlate.process_table import LIVE_MIN, RECENT, ProcessTable
 from core.correlate.processes import ProcessTracker, Ref, make_process
 from core.store.store import Store
-from tests.correlate.heap import Calls, deep_size
+from tests.correlate.heap import deep_size, given_back
 
 
 class ObjectTable(list[Process]):
@@ -191,21 +192,21 @@ def test_forgetting_the_instances_no_longer_held_survives_a_read_from_another_th
 def test_values_read_at_random_give_their_pages_back_a_chunk_at_a_time(churn_db: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Each instance read at random maps up to 64 KB of the columns (the kernel's fault-around):
-    a long read gives its pages back every `LOOKUPS_CHUNK` instances, and short reads once
-    `LOOKUPS_CHUNK` of them are read in all, with the same values."""
+    a long read counts each chunk of `LOOKUPS_CHUNK` instances, short reads count together,
+    toward the give-back of every side file's pages (`disk_array.touched`), same values."""
     with Store(churn_db, readonly=True) as store:
         procs = model_from_store(store).processes
     assert isinstance(procs, ProcessTable)
     picked = list(range(len(procs) - 1, -1, -3))
     expected = {name: [procs.column(name)[i] for i in picked] for name in ("pid", "start_at", "image", "names_at")}
     monkeypatch.setattr(process_table, "LOOKUPS_CHUNK", 16)
-    released = Calls(monkeypatch, procs._columns, "release")  # noqa: SLF001 - counted
+    released = given_back(monkeypatch, 16)
     for name, values in expected.items():
         before = released.count
         assert procs.values(name, picked) == values
-        assert released.count - before == -(-len(picked) // 16)
+        assert released.count - before == len(picked) // 16
     # Short reads (a sweep asks for a few at a time) count together: given back every 16 read.
-    procs._made = 0  # noqa: SLF001 - from a known count
+    monkeypatch.setattr(disk_array.PAGER, "_touches", 0)
     before = released.count
     for n in range(0, 64, 4):
         assert procs.values("pid", picked[n:n + 4]) == expected["pid"][n:n + 4]
@@ -217,11 +218,29 @@ def test_processes_made_give_the_pages_they_read_back_a_chunk_at_a_time(churn_db
     with Store(churn_db, readonly=True) as store:
         procs = model_from_store(store).processes
     assert isinstance(procs, ProcessTable)
-    monkeypatch.setattr(process_table, "LOOKUPS_CHUNK", 16)
-    released = Calls(monkeypatch, procs._columns, "release")  # noqa: SLF001 - counted
+    released = given_back(monkeypatch, 16)
     made = [procs[i] for i in range(0, len(procs), 3)]  # held: each one made
-    assert released.count == len(made) // 16
+    assert released.count == len(made) * process_table.MADE_READS // 16
     assert [p.index for p in made] == list(range(0, len(procs), 3))
+
+
+def test_the_reads_of_every_table_count_toward_one_give_back(churn_db: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Process access list's sweep reads the facts, process and handle tables by turns: each
+    counted apart, 256 reads of each (64 KB mapped each) and the pager's lag behind busy threads
+    let 82 MB of side files be mapped at once at ten million events; counted together, every
+    side file's pages are given back once 16 reads add up here, whichever table they read."""
+    with Store(churn_db, readonly=True) as store:
+        model = model_from_store(store)
+    procs, handles = model.processes, model.handles
+    assert isinstance(procs, ProcessTable) and isinstance(handles, HandleTable)
+    released = given_back(monkeypatch, 16)
+    starts = procs.column("start_at")
+    for i in range(40):  # 4 reads a turn: a process's pid, a handle's object, two facts keys
+        procs.values("pid", [i])
+        handles.object_name(i)
+        model._facts.keys([p for p in starts[i:i + 1] if p is not None] or [0])  # noqa: SLF001 - its table
+    assert released.count == 40 * 4 // 16
 
 
 def test_the_forest_order_is_sorted_without_objects_per_process(churn_db: Path,
