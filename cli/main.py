@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from cli.exit_codes import EPILOG, Exit
 from cli.output import safe_streams
+from core.store.heap import tune_allocator
 
 COMMANDS = (
     "stats", "query", "stack", "timeline", "correlate", "findings", "rules", "export", "cache", "convert", "fleet",
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tune_allocator()  # the commands build models too: freed memory given back (`core.store.heap`)
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] not in (*COMMANDS, "open", "-h", "--help"):
         args_list.insert(0, "open")  # `evtx-explorer FILE...` and `evtx-explorer demo`

@@ -32,6 +32,7 @@ from textual.widgets import Footer, Tree
 from core.model.text import printable
 from core.query.view import View
 from core.store.filter import Filter
+from core.store.heap import tune_allocator
 from core.store.store import Store, StoredEvent
 from tui.app_actions import TRIAGE_BINDINGS, AppActions
 from tui.columns import table_sort
@@ -112,6 +113,7 @@ class EvtxApp(AppActions):
         history: History | None = None,
         case_file: str | None = None,
     ) -> None:
+        tune_allocator()  # before the app's threads allocate: freed memory given back (`core.store.heap`)
         super().__init__()
         self.workspace = Workspace(inputs=[str(f) for f in files], store_path=store_path)
         self.workspace.selection = self.selected_event

@@ -5,8 +5,9 @@ chunk's list of rows, SQLite's buffers) come from the C allocator, which keeps f
 its heaps (one per thread that allocated: the app builds, writes and shows in several) for the
 next allocation, and returns it only from the top of a heap. After the tables' writer had written
 the views of a million-event log, 337 MB were resident, 176 MB after a trim: the rest was free
-memory kept. `malloc_trim(0)` gives back every whole free page of every heap. Where there is no
-glibc (macOS, musl, Windows) `give_back` does nothing: those allocators behave differently.
+memory kept. `malloc_trim(0)` gives back every whole free page of every heap, and
+`tune_allocator` makes big blocks go back as they are freed. Where there is no glibc (macOS,
+musl, Windows) both do nothing: those allocators behave differently.
 """
 
 from __future__ import annotations
@@ -18,16 +19,51 @@ import os
 import sys
 from collections.abc import Callable
 
+#: glibc's `mallopt` parameters (malloc.h) and what `tune_allocator` sets them to.
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+MMAP_THRESHOLD = 128 * 1024
+ARENA_MAX = 2
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """glibc, loaded once (None: not Linux, or no C library found)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+@functools.cache
+def tune_allocator() -> bool:
+    """Make the C heap give freed memory back (glibc's `mallopt`; whether it could): blocks from
+    128 KB on are mapped apart and unmapped when freed (glibc's default raises that threshold to
+    the largest block freed, up to 32 MB, so that the buffers of a ten-million-event model and
+    its writer, once freed, stay in the heaps), and the app's threads share two heaps, not one
+    each (up to 16 on a 2-core machine): the first open's peak at ten million events is the
+    writer's end, 18 MB lower so (`bench/README.md`). Once per process, before its threads
+    allocate; not glibc (macOS, musl): nothing."""
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None) if libc is not None else None
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_ARENA_MAX, ARENA_MAX))
+
 
 @functools.cache
 def _trim_function() -> Callable[[int], int] | None:
     """glibc's `malloc_trim`, looked up once (None: not Linux, or a libc without it, as musl)."""
-    if not sys.platform.startswith("linux"):
+    libc = _libc()
+    if libc is None:
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         trim = libc.malloc_trim
-    except (OSError, AttributeError):
+    except AttributeError:
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
