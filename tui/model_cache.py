@@ -59,10 +59,12 @@ _YIELD_POLL_S = 0.05
 #: process and handle columns through their side files' maps at random places, and every page it
 #: touched stayed in the RSS until given back.
 RELEASE_S = 0.25
-#: File pages mapped in (`file_pages_mb`) above the writer's start that make a check give them
-#: back at once: by time alone, 80-140 MB of them were resident at ten million events, between
-#: two gives-back a quarter of a second apart (a give-back costs ~15 us at 1M).
-RELEASE_MB = 24.0
+#: File pages mapped in (`file_pages_mb`) above what the last give-back left (the libraries'
+#: pages, which grow as code runs) that make a check give them back at once: by time alone,
+#: 80-140 MB of them were resident at ten million events, between two gives-back a quarter of a
+#: second apart (a give-back costs ~15 us at 1M); at 24 MB, the writer's end was the 10M first
+#: open's peak with up to 47 MB of them.
+RELEASE_MB = 8.0
 
 
 #: The writer's checks (`_releasing`) between two of its `check`s (stop, and wait while a view is
@@ -73,7 +75,7 @@ CHECKS_PER_YIELD = 128
 
 def _releasing(check: Callable[[], None], model: CorrelationModel) -> Callable[[], None]:
     """`check` at every CHECKS_PER_YIELD-th call, and at each call a give-back of the model's
-    mapped pages when `RELEASE_S` have passed or `RELEASE_MB` of them are resident."""
+    mapped pages when `RELEASE_S` have passed or `RELEASE_MB` more than the last left are resident."""
     last = time.monotonic()
     base = file_pages_mb()
     calls = 0
@@ -92,6 +94,7 @@ def _releasing(check: Callable[[], None], model: CorrelationModel) -> Callable[[
             model.release_pages()
             give_back()  # what the writer's and the views' threads freed of the C heap
             last = now
+            base = file_pages_mb()
 
     return check_and_release
 

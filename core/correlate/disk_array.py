@@ -47,13 +47,14 @@ PAGER_EVERY = 0.02
 PAGED_MIN = 1 << 20
 #: Reads at random of the columns, counted by their readers (`touched`), between two looks at
 #: the file pages mapped in (`file_pages_mb`): each read maps up to 64 KB (fault-around); when
-#: TOUCHED_MB or more are mapped above the least seen, the reader gives every kept array's pages
-#: back itself. So readers keep ~24 MB mapped at most however many of them read at once. (Counted
+#: TOUCHED_MB or more are mapped above what was left after the last give-back (the libraries'
+#: pages, which grow as code runs), the reader gives every kept array's pages back itself. So
+#: readers keep ~16 MB mapped at most however many of them read at once. (Counted
 #: per table, the Process access list's sweep read four tables by turns and, with the pager's lag
 #: behind busy threads, 82 MB were mapped at once at ten million events. Given back at every
 #: budget, not when found mapped, the tables' writer took 14% longer: pages read again.)
 TOUCH_BUDGET = 1 << 7
-TOUCHED_MB = 16.0
+TOUCHED_MB = 8.0
 
 
 def side_file(directory: str | os.PathLike[str] | None) -> IO[bytes] | None:
@@ -259,7 +260,7 @@ class _Pager:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._touches = 0
-        self._least_mapped: float | None = None
+        self._floor: float | None = None  # file pages mapped after the last give-back (MB)
 
     def keep(self, disk: DiskArray) -> None:
         if not disk.on_disk or len(disk) * disk.itemsize < PAGED_MIN:
@@ -292,9 +293,10 @@ class _Pager:
             if mapped is None:  # no /proc: by count alone
                 self.release_all()
                 return
-            least = self._least_mapped = mapped if self._least_mapped is None else min(self._least_mapped, mapped)
-            if mapped - least >= TOUCHED_MB:
+            floor = self._floor = mapped if self._floor is None else min(self._floor, mapped)
+            if mapped - floor >= TOUCHED_MB:
                 self.release_all()
+                self._floor = file_pages_mb()
 
     def release_all(self) -> None:
         """Give back the pages of every kept array now (a madvise each: cheap where none is mapped)."""

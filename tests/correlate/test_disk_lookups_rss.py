@@ -93,20 +93,24 @@ def test_readers_counting_their_reads_keep_few_pages_mapped(tmp_path: Path, monk
 def test_counted_reads_give_back_only_when_pages_are_found_mapped(monkeypatch: pytest.MonkeyPatch) -> None:
     """A give-back makes the next reads fault their pages in again (the tables' writer took 14%
     longer given back at every budget): at each budget the mapped pages are looked at, and given
-    back only from `TOUCHED_MB` above the least seen."""
+    back only from `TOUCHED_MB` above what the last give-back left (the least seen before one)."""
     from core.correlate import disk_array
 
     pager = disk_array._Pager()  # noqa: SLF001 - one of its own, no array kept
+    # MB mapped at each budget's look, and (after a give-back) what it left
+    readings = iter([100.0, 95.0, 102.0, 103.0, 96.0, 104.0, 103.0, 112.0, 104.0])
+    seen: list[float] = []
     released: list[float] = []
-    mapped = [100.0]
-    monkeypatch.setattr(disk_array, "file_pages_mb", lambda: mapped[0])
-    monkeypatch.setattr(pager, "release_all", lambda: released.append(mapped[0]))
-    for mb in (100.0, 90.0, 100.0, 105.0, 106.0, 95.0, 60.0, 75.0, 76.0):
-        mapped[0] = mb
+    monkeypatch.setattr(disk_array, "file_pages_mb", lambda: seen.append(next(readings)) or seen[-1])
+    monkeypatch.setattr(pager, "release_all", lambda: released.append(seen[-1]))
+    for _ in range(5):
         pager.touched(disk_array.TOUCH_BUDGET)
-    assert released == [106.0, 76.0]  # 16 MB above the least seen (90, then 60)
+    # 103 is 8 above 95 (the least seen): given back, 96 left; 104 is 8 above it, 103 left
+    assert released == [103.0, 104.0]
+    pager.touched(disk_array.TOUCH_BUDGET)  # 112: 9 above
+    assert released == [103.0, 104.0, 112.0]
     monkeypatch.setattr(disk_array, "file_pages_mb", lambda: None)  # no /proc: at every budget
     pager.touched(disk_array.TOUCH_BUDGET - 1)
-    assert len(released) == 2
-    pager.touched(1)
     assert len(released) == 3
+    pager.touched(1)
+    assert len(released) == 4
