@@ -1,6 +1,6 @@
 """Benchmark of the correlation model's build (not a timed test): `model_from_store` on a store.
 
-    python -m bench.model_build [--db PATH] [--events 1000000] [--seed 18] [--repeat 1] [--profile 30]
+    python -m bench.model_build [--db PATH] [--events 1000000] [--seed 18] [--repeat 1] [--profile 30] [--untuned]
 
 By default the store is the cached `bench/churn.py` store of `--events` events under /tmp (built
 once, like `bench/correlation_views.py` does), opened read-only: the build writes nothing. Prints,
@@ -9,7 +9,9 @@ shared: CPU time says what the work costs whatever else runs), the process's pea
 CPU time and peak RSS of the child processes it waited for (the build's reader, where the code
 has one). With
 `--profile N`, the N functions of most own time (cProfile: slows the run about twofold, so its
-figures are not the run's). Read the figures as comparisons of runs alternated on one machine.
+figures are not the run's). The C allocator is tuned as the app and the CLI tune it
+(`core.store.heap.tune_allocator`) unless `--untuned` (the figures before 2026-12-05 morning).
+Read the figures as comparisons of runs alternated on one machine.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.correlation_views import add_churn_args, churn_store  # noqa: E402
 from core.correlate.model import model_from_store  # noqa: E402
+from core.store.heap import tune_allocator  # noqa: E402
 from core.store.store import Store  # noqa: E402
 
 
@@ -77,7 +80,10 @@ def main() -> int:
     add_churn_args(parser)
     parser.add_argument("--repeat", type=int, default=1, help="builds in this process (RSS is the peak of all)")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N top functions")
+    parser.add_argument("--untuned", action="store_true", help="glibc's allocator as it comes (not as the app's)")
     args = parser.parse_args()
+    if not args.untuned:
+        tune_allocator()
     db = churn_store(args)
     for _ in range(max(1, args.repeat)):
         print(json.dumps({"store": str(db), **run(db, args.profile)}), flush=True)
