@@ -104,10 +104,11 @@ class AccessTracker:
                  granted: int | None) -> None:
         self.sysmon.append(_Sysmon10(ref, host, source, target, _folded(self._folded, target_image), granted))
 
-    def opened(self, position: int, host: str, source: int, handle: int, object_name: str | None,
-               mask: int | None) -> None:
-        """The 4656 at `position` of the facts table opened `handle` on a Process object."""
-        self.opens.append(position, host, source, handle, _folded(self._folded, object_name), mask)
+    def opened(self, position: int, key: tuple[int, int], host: str, source: int, handle: int,
+               object_name: str | None, mask: int | None) -> None:
+        """The 4656 at `position` of the facts table (its `Ref.key` `key`) opened `handle` on a
+        Process object."""
+        self.opens.append(position, key, host, source, handle, _folded(self._folded, object_name), mask)
         self._ids = None
 
     def join(self) -> None:

@@ -218,7 +218,7 @@ class AccessList(Sequence[AccessGroup]):
         lone, first = self._lone, len(self._sysmon)
         computer, image = self._b_key[b]
         return image_index(self._model).first_alive(computer, image,
-                                                    [self._opens.key(lone[row - first]) for row in self._b_rows[b]],
+                                                    self._opens.keys(lone[row - first] for row in self._b_rows[b]),
                                                     _LISTED + 1, keep=False)
 
     def _sweep(self, b: int, found: list[list[int]] | None = None) -> None:
@@ -321,13 +321,16 @@ class AccessList(Sequence[AccessGroup]):
     def _rows_of(self, g: int) -> list[int]:
         rows = self._sorted.get(g)
         if rows is None:
-            risk, key = self._risk, self._key
-            rows = self._sorted[g] = sorted(self._g_rows[g], key=lambda r: (-risk[r], key(r), r))
+            risk, rows_of = self._risk, self._g_rows[g]
+            keys = dict(zip(rows_of, self._keys(rows_of), strict=True))
+            rows = self._sorted[g] = sorted(rows_of, key=lambda r: (-risk[r], keys[r], r))
         return rows
 
-    def _key(self, row: int) -> tuple[int, int]:
-        first = len(self._sysmon)
-        return self._sysmon[row].ref.key if row < first else self._opens.key(self._lone[row - first])
+    def _keys(self, rows: Sequence[int]) -> list[tuple[int, int]]:
+        """The (time, order) of each of `rows`: the lone 4656s' read at once from the facts table."""
+        first, lone = len(self._sysmon), self._lone
+        opened = iter(self._opens.keys(lone[row - first] for row in rows if row >= first))
+        return [self._sysmon[row].ref.key if row < first else next(opened) for row in rows]
 
     # -- what is read ---------------------------------------------------------------------------
 

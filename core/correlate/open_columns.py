@@ -4,8 +4,9 @@ The access tracker (`core.correlate.access`) kept each as an object with its `Re
 a 4656 with their boxed ints, for the model's life (~30 MB at ten million events, where a
 busy host opens a process handle every few seconds). The facts table
 (`core.correlate.facts`) already holds every model event's numbers, so an open keeps its
-position there and its own few ints (source, handle, mask, and its computer and target image
-as indexes of their distinct strings), ~40 bytes; `OpenColumns[i]` makes the same `Open` the
+position there and its own few ints (its time and order, which the join and the Process access
+list sort and search by, source, handle, mask, and its computer and target image as indexes of
+their distinct strings), ~64 bytes; `OpenColumns[i]` makes the same `Open` the
 tracker held, its `Ref` read back from the facts table (`FactsTable.ref`: equal, field for
 field, to the one the scan made).
 """
@@ -13,7 +14,7 @@ field, to the one the scan made).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
@@ -45,6 +46,8 @@ class OpenColumns(Sequence[Open]):
     def __init__(self, refs: RefSource) -> None:
         self._refs = refs
         self.position = array("q")
+        self._ts = array("q")
+        self._order = array("q")
         self.source = array("q")
         self.handle = array("q")
         self._masks = array("q")
@@ -56,9 +59,10 @@ class OpenColumns(Sequence[Open]):
         self._image_ids: dict[str, int] = {}
         self._odd_masks: dict[int, int] = {}
 
-    def append(self, position: int, host: str, source: int, handle: int, target_image: str,
+    def append(self, position: int, key: tuple[int, int], host: str, source: int, handle: int, target_image: str,
                mask: int | None) -> None:
-        """One more open: the event at `position` of the facts table (`target_image` folded)."""
+        """One more open: the event at `position` of the facts table, its `Ref.key` `key`
+        (`target_image` folded)."""
         host_id = self._host_ids.get(host)
         if host_id is None:
             host_id = self._host_ids[host] = len(self._hosts)
@@ -68,6 +72,8 @@ class OpenColumns(Sequence[Open]):
             image_id = self._image_ids[target_image] = len(self._images)
             self._images.append(target_image)
         self.position.append(position)
+        self._ts.append(key[0])
+        self._order.append(key[1])
         self.source.append(source)
         self.handle.append(handle)
         if mask is not None and not 0 <= mask < MASK_LIMIT:  # a log's value that fits no slot: kept aside
@@ -113,7 +119,11 @@ class OpenColumns(Sequence[Open]):
         return self._refs.ref(self.position[i])
 
     def key(self, i: int) -> tuple[int, int]:
-        return self._refs.key(self.position[i])
+        return self._ts[i], self._order[i]
+
+    def keys(self, indexes: Iterable[int]) -> list[tuple[int, int]]:
+        ts, order = self._ts, self._order
+        return [(ts[i], order[i]) for i in indexes]
 
     def store_id(self, i: int) -> int:
         return self._refs.store_id(self.position[i])

@@ -317,7 +317,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
             if new:  # a new instance: its process owns it
                 procs[handles[handle].process].handles.append(handle)
             if process_object and code == _OPEN:
-                opened(pos, host, idx, handle, object_name, mask)
+                opened(pos, (ts, n), host, idx, handle, object_name, mask)
             append((sid, record_id, ts, hid, None, lid, event_id, n, pid, idx, None, None, handle, None,
                     host, computer, user, note, None, filetime))
             pos += 1

@@ -196,12 +196,12 @@ def test_the_opens_of_an_event_are_found_without_a_list_per_event() -> None:
     tracker = AccessTracker(refs)
     ids = [rng.randrange(1, 400) for _ in range(2000)]
     for n, sid in enumerate(ids):
-        tracker.opened(refs.add(Ref(sid, sid, 4656, n, n, n)), "pc", n % 7, n, f"C:\\w\\{n % 3}.exe", 0x1410)
+        tracker.opened(refs.add(Ref(sid, sid, 4656, n, n, n)), (n, n), "pc", n % 7, n, f"C:\\w\\{n % 3}.exe", 0x1410)
     for sid in range(0, 402):
         found = tracker.opens_of(sid)
         assert found == [o for o in tracker.opens if o.ref.store_id == sid]
     assert deep_size(tracker._ids, set())[0] < 20 * len(ids)  # noqa: SLF001 - what the look-up holds
-    tracker.opened(refs.add(Ref(7, 7, 4656, 9999, 9999, 9999)), "pc", 1, 1, None, None)  # one more: found too
+    tracker.opened(refs.add(Ref(7, 7, 4656, 9999, 9999, 9999)), (9999, 9999), "pc", 1, 1, None, None)  # found too
     assert tracker.opens_of(7)[-1].ref.order == 9999
 
 
@@ -226,7 +226,7 @@ class _Refs:
 
 
 def test_the_opens_are_held_as_columns_and_read_back_equal() -> None:
-    """A 4656 on a Process object is kept as its facts-table position and a few ints (~40 bytes;
+    """A 4656 on a Process object is kept as its facts-table position and a few ints (~64 bytes;
     an object with its `Ref` and boxed ints was ~200, 30 MB at ten million events), and read
     back as the same open: its record, computer, source, handle, image folded and mask."""
     import random
@@ -245,10 +245,11 @@ def test_the_opens_are_held_as_columns_and_read_back_equal() -> None:
         mask = None if n % 7 == 0 else rng.choice([0x1410, 0x1FFFFF, 0])
         if n % 997 == 1:
             mask = rng.choice([-1, 1 << 70])  # a hostile log's: kept all the same
-        tracker.opened(refs.add(ref), host, source, handle, image, mask)
+        tracker.opened(refs.add(ref), ref.key, host, source, handle, image, mask)
         made.append((ref, host, source, handle, {None: ""}.get(image, (image or "").rsplit("\\", 1)[-1].casefold()),
                      mask))
     assert [(o.ref, o.host, o.source, o.handle, o.target_image, o.mask) for o in tracker.opens] == made
     assert tracker.opens[-1].ref == made[-1][0] and len(tracker.opens[5:8]) == 3
+    assert tracker.opens.keys(range(len(made))) == [m[0].key for m in made]
     held = deep_size(tracker.opens, {id(refs)})[0]
-    assert held < 60 * len(made), held
+    assert held < 80 * len(made), held
