@@ -17,7 +17,7 @@ The order is the eager list's: groups by (risk, computer, target) case-folded, t
 their first access (Sysmon 10s in log order, then the lone 4656s); accesses by risk then time.
 Thread-safe (the view and the tables' writer read it at once): one lock, each bucket swept once.
 
-About 500 lines: the buckets, the groups' heap and the lines laid out share one lock and the rows'
+About 520 lines: the buckets, the groups' heap and the lines laid out share one lock and the rows'
 arrays; what reads the model's columns is `core.correlate.access_columns`.
 """
 
@@ -327,7 +327,7 @@ class AccessList(Sequence[AccessGroup]):
         return rows
 
     def _keys(self, rows: Sequence[int]) -> list[tuple[int, int]]:
-        """The (time, order) of each of `rows`: the lone 4656s' read at once from the facts table."""
+        """The (time, order) of each of `rows` (the lone 4656s' kept by the tracker's columns)."""
         first, lone = len(self._sysmon), self._lone
         opened = iter(self._opens.keys(lone[row - first] for row in rows if row >= first))
         return [self._sysmon[row].ref.key if row < first else next(opened) for row in rows]

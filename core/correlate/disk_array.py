@@ -49,10 +49,9 @@ PAGED_MIN = 1 << 20
 #: the file pages mapped in (`file_pages_mb`): each read maps up to 64 KB (fault-around); when
 #: TOUCHED_MB or more are mapped above what was left after the last give-back (the libraries'
 #: pages, which grow as code runs), the reader gives every kept array's pages back itself. So
-#: readers keep ~16 MB mapped at most however many of them read at once. (Counted
-#: per table, the Process access list's sweep read four tables by turns and, with the pager's lag
-#: behind busy threads, 82 MB were mapped at once at ten million events. Given back at every
-#: budget, not when found mapped, the tables' writer took 14% longer: pages read again.)
+#: readers keep ~16 MB mapped at most however many of them read at once, where counts per table
+#: and the pager's lag behind busy threads let 82 MB be (ten million events). Looked at first,
+#: not given back at every budget: the pages given back are read again (`bench/README.md`).
 TOUCH_BUDGET = 1 << 7
 TOUCHED_MB = 8.0
 
@@ -311,7 +310,8 @@ PAGER = _Pager()
 
 def touched(reads: int = 1) -> None:
     """A reader read the kept arrays at `reads` places at random (a page and its neighbours
-    mapped each): once TOUCH_BUDGET of them add up, every kept array's pages are given back."""
+    mapped each): once TOUCH_BUDGET of them add up, every kept array's pages are given back if
+    TOUCHED_MB are found mapped above what the last give-back left."""
     PAGER.touched(reads)
 
 

@@ -24,7 +24,7 @@ The int columns are not on the Python heap: each is a side file read through `mm
 same layout (`core.correlate.disk_array`: page cache, 0.8 GB at ten million events), and a pass
 over every event gives its pages back as it goes (`release`), so that the RSS holds what is read.
 
-(About 600 lines: the columns, their packing (on the heap or in side files) and the `Facts` made
+(About 620 lines: the columns, their packing (on the heap or in side files) and the `Facts` made
 back from them must agree slot for slot, so they sit together.)
 """
 

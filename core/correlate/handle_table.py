@@ -224,9 +224,9 @@ class HandleTable(Sequence[Handle]):
             self.seal()
         if not 0 <= index < self._n:
             raise IndexError("handle index out of range")
+        # A row read at random: the Process access list's sweep of a big image reads thousands.
         name = self._text(self._ints[index * self._FIELDS + self._OBJECT_NAME])
-        touched()  # a row read at random (the Process access list's sweep of a big image read
-        # 46 MB of the rows between two of the pager's rounds at 10M events)
+        touched()
         return name
 
     def _text(self, n: int) -> str | None:

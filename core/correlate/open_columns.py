@@ -122,6 +122,7 @@ class OpenColumns(Sequence[Open]):
         return self._ts[i], self._order[i]
 
     def keys(self, indexes: Iterable[int]) -> list[tuple[int, int]]:
+        """`key` of each of `indexes` (the Process access list's sweeps and sorts)."""
         ts, order = self._ts, self._order
         return [(ts[i], order[i]) for i in indexes]
 
