@@ -18,12 +18,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
+from core.correlate.columns import Index
 from core.correlate.evidence import Ref
 from core.correlate.refcolumn import RefSource
 
 #: `mask` of an open whose 4656 logs none; masks from MASK_LIMIT on (or negative) are kept aside.
 NO_MASK = -1
 MASK_LIMIT = 1 << 63
+#: Times and orders outside -SLOT_LIMIT..SLOT_LIMIT-1 (a hostile log's) are kept aside.
+SLOT_LIMIT = 1 << 63
 
 
 @dataclass(slots=True)
@@ -53,25 +56,19 @@ class OpenColumns(Sequence[Open]):
         self._masks = array("q")
         self._host_at = array("i")
         self._image_at = array("i")
-        self._hosts: list[str] = []
-        self._host_ids: dict[str, int] = {}
-        self._images: list[str] = []
-        self._image_ids: dict[str, int] = {}
+        self._hosts: Index[str] = Index()
+        self._images: Index[str] = Index()
         self._odd_masks: dict[int, int] = {}
+        self._odd_keys: dict[int, tuple[int, int]] = {}
 
     def append(self, position: int, key: tuple[int, int], host: str, source: int, handle: int, target_image: str,
                mask: int | None) -> None:
         """One more open: the event at `position` of the facts table, its `Ref.key` `key`
         (`target_image` folded)."""
-        host_id = self._host_ids.get(host)
-        if host_id is None:
-            host_id = self._host_ids[host] = len(self._hosts)
-            self._hosts.append(host)
-        image_id = self._image_ids.get(target_image)
-        if image_id is None:
-            image_id = self._image_ids[target_image] = len(self._images)
-            self._images.append(target_image)
         self.position.append(position)
+        if not (-SLOT_LIMIT <= key[0] < SLOT_LIMIT and -SLOT_LIMIT <= key[1] < SLOT_LIMIT):
+            self._odd_keys[len(self._ts)] = key  # a log's time that fits no slot: kept aside
+            key = (0, 0)
         self._ts.append(key[0])
         self._order.append(key[1])
         self.source.append(source)
@@ -80,8 +77,8 @@ class OpenColumns(Sequence[Open]):
             self._odd_masks[len(self._masks)] = mask
             mask = None
         self._masks.append(NO_MASK if mask is None else mask)
-        self._host_at.append(host_id)
-        self._image_at.append(image_id)
+        self._host_at.append(self._hosts[host])
+        self._image_at.append(self._images[target_image])
 
     def __len__(self) -> int:
         return len(self.position)
@@ -104,10 +101,10 @@ class OpenColumns(Sequence[Open]):
         return (self[i] for i in range(len(self)))
 
     def host(self, i: int) -> str:
-        return self._hosts[self._host_at[i]]
+        return self._hosts.distinct[self._host_at[i]]
 
     def image(self, i: int) -> str:
-        return self._images[self._image_at[i]]
+        return self._images.distinct[self._image_at[i]]
 
     def mask(self, i: int) -> int | None:
         mask = self._masks[i]
@@ -119,10 +116,14 @@ class OpenColumns(Sequence[Open]):
         return self._refs.ref(self.position[i])
 
     def key(self, i: int) -> tuple[int, int]:
+        if self._odd_keys and i in self._odd_keys:
+            return self._odd_keys[i]
         return self._ts[i], self._order[i]
 
     def keys(self, indexes: Iterable[int]) -> list[tuple[int, int]]:
         """`key` of each of `indexes` (the Process access list's sweeps and sorts)."""
+        if self._odd_keys:
+            return [self.key(i) for i in indexes]
         ts, order = self._ts, self._order
         return [(ts[i], order[i]) for i in indexes]
 

@@ -239,7 +239,8 @@ def test_the_opens_are_held_as_columns_and_read_back_equal() -> None:
     tracker = AccessTracker(refs)
     made = []
     for n in range(20_000):
-        ref = Ref(1000 + n, None if n % 11 == 0 else 5 * n, 4656, None if n % 13 == 0 else 7 * n, 7 * n, n)
+        ts = 1 << 64 if n % 1009 == 2 else 7 * n  # a hostile log's time now and then: kept all the same
+        ref = Ref(1000 + n, None if n % 11 == 0 else 5 * n, 4656, None if n % 13 == 0 else ts, ts, n)
         host, source, handle = f"host{n % 3}", rng.randrange(10**6), rng.randrange(10**7)
         image = rng.choice(["C:\\Windows\\System32\\LSASS.EXE", None, "D:\\x\\Cmd.exe"])
         mask = None if n % 7 == 0 else rng.choice([0x1410, 0x1FFFFF, 0])
