@@ -157,6 +157,22 @@ def test_large_logs_are_stored_in_growing_tasks() -> None:
     assert evtx._groups(10, 0) == [(0, 4), (4, 4), (8, 2)]  # without `smallest`: fixed size
 
 
+@pytest.mark.parametrize("n_chunks", [300, 777, 1600, 2000, 5003, 16000])
+def test_the_workers_finish_their_last_tasks_together(n_chunks: int) -> None:
+    """The tasks shrink towards the end of a log, so that no core decodes a large last task
+    alone while the other waits (on the 100 MB log a whole 200-chunk task did: a third of a
+    second). Each task goes to the worker free first, a chunk costing the same everywhere."""
+    size, smallest = evtx_ingest.GROUP_CHUNKS, evtx_ingest.MIN_GROUP_CHUNKS
+    groups = evtx._groups(n_chunks, 1, size, smallest, jobs=2)
+    assert [f for f, _ in groups] == list(itertools.accumulate([1] + [c for _, c in groups[:-1]]))
+    assert sum(c for _, c in groups) == n_chunks - 1
+    ends = [0, 0]
+    for _, count in groups:
+        ends[ends.index(min(ends))] += count
+    assert max(ends) - min(ends) <= size // 4
+    assert len(groups) <= len(evtx._groups(n_chunks, 1, size, smallest)) + 12  # few more posting rows
+
+
 def test_each_worker_gets_several_tasks(tmp_path: Path) -> None:
     log = tmp_path / "x.evtx"
     log.write_bytes(b"\0" * (4096 + 400 * 65536))
