@@ -22,14 +22,13 @@ import struct
 from typing import Any
 
 from core.model.event import parse_time
-from parsers.evtx import pieces
+from parsers.evtx import misses, pieces
 from parsers.evtx import runtime as rt
 from parsers.evtx.codegen_slots import (
     INTS,
     PIECE_TYPES,
     PLAIN_TYPES,
     SAFE_TICKS,
-    UNPACK,
     cached_pairs,
     inline_types,
     time_slot,
@@ -90,13 +89,11 @@ class _Generator:
         self.cached_slots = set(self.cached.values())
         # SID and GUID pairs: the encoder looks their marshal pieces up by the value's bytes
         self.piece_slots = {k: j for j, k in cached_pairs(plan, slot_type, self.fast_time, PIECE_TYPES).items()}
-        # The readers: guards that send the record to the interpreter, decoding lines, and the
-        # pair-cache miss functions.
+        # The readers: guards that send the record to the interpreter, and decoding lines.
         self.guards: list[str] = []
         self.inline_roots: set[int] = set()
         self.decode: list[str | tuple[str, str]] = []  # (build's line, encode's line) where they differ
         self.has_wstring = False
-        self.misses: list[str] = []
         self.odd: list[str] = []  # cached UTF-16 values: an odd size (never seen) goes to the interpreter
 
     # -- expressions ------------------------------------------------------------------------
@@ -284,49 +281,34 @@ class _Generator:
                     decode.append(f"    v{m} = f{shown.replace('{', '{n' + str(m))!r}")
 
     def emit_pair_reads(self) -> None:
-        """Cached EventData pairs: a lookup by the value's bytes, and a miss function that
-        decodes and remembers the value as the pair (`M{j}`, for the Event) or as the pair's
-        marshal piece (`Q{j}`, for the store row)."""
-        plan, misses = self.plan, self.misses
+        """Cached EventData pairs: a lookup by the value's bytes, and on a miss a function of
+        `parsers.evtx.misses` (a constant) that decodes and remembers the value as the pair (for
+        the Event) or as the pair's marshal piece (for the store row)."""
+        plan = self.plan
         assert plan.static_names is not None
         for j, k in self.cached.items():
             r, i = self.refs[k]
             t = self.slot_type[k]
             self.inline_roots.add(r)
-            name = self.const(plan.static_names[j])
-            recipe = self._pair_recipe(k, t)
-            pair_cache, piece_cache = rt.pair_cache(plan.static_names[j], t), rt.piece_cache(plan.static_names[j], t)
-            cache, get = self.const(pair_cache), self.const(pair_cache.get)
-            kept, kept_get = self.const(piece_cache), self.const(piece_cache.get)
-            head = self.const(pieces.name_head(plan.static_names[j]))
+            field = plan.static_names[j]
+            self._guard_cached(k, t)
+            pair_cache, piece_cache = rt.pair_cache(field, t), rt.piece_cache(field, t)
+            get, kept_get = self.const(pair_cache.get), self.const(piece_cache.get)
+            miss = self.const(misses.pair_miss(field, t, pair_cache))
+            piece = self.const(misses.piece_miss(field, t, piece_cache))
             # The value's bytes end where the next one starts (sizes are guarded: exact and even).
             w = f"w := buf[o{r}[{i}] : o{r}[{i + 1}]]"
-            self.decode.append((f"    d{j} = {get}({w}) or M{j}(w)", f"    d{j} = {kept_get}({w}) or Q{j}(w)"))
-            kinds = (("M", f"({name}, v)", cache, "BUDGET"), ("Q", f"{head} + SP(v)", kept, "PBUDGET"))
-            for fn, made, table, budget in kinds:
-                misses.append(f"def {fn}{j}(w):")
-                misses.extend(recipe)
-                misses.append(f"    d = {made}")
-                misses.append(f"    if len({table}) < CACHE_ITEMS and {budget}[0] > 0:")
-                misses.append(f"        {table}[w] = d")
-                misses.append(f"        {budget}[0] -= 1")
-                misses.append("    return d")
+            self.decode.append((f"    d{j} = {get}({w}) or {miss}(w)", f"    d{j} = {kept_get}({w}) or {piece}(w)"))
 
-    def _pair_recipe(self, k: int, t: int) -> list[str]:
-        """The miss function's decoding of the cached value `w` (slot `k`, type `t`) into `v`."""
+    def _guard_cached(self, k: int, t: int) -> None:
+        """The guards `misses.value_text` relies on for slot `k` of type `t`: an even size for
+        UTF-16 text, the exact width for an integer."""
         r, i = self.refs[k]
         if t == T_WSTRING:
             self.has_wstring = True
             self.odd.append(f"s{r}[{i}]")
-            return [
-                "    v = w.decode('utf-16')",
-                "    if not v.isprintable():",
-                "        v = NT(FIXW(v))",
-            ]
-        fmt, width, shown = INTS[t]
-        self.guards.append(f"s{r}[{i}] != {width}")
-        read = "w[0]" if fmt == "<B" else f"{self.const(UNPACK[fmt])}(w, 0)[0]"
-        return [f"    v = {'str(' + read + ')' if shown == '{}' else 'f' + repr(shown.replace('{', '{' + read))}"]
+            return
+        self.guards.append(f"s{r}[{i}] != {INTS[t][1]}")
 
     def emit_text_reads(self) -> None:
         """The text of every other needed value, per value type: SIDs and GUIDs through their
@@ -350,37 +332,30 @@ class _Generator:
         """A cached text stands for the SID's exact bytes (hence the range guard)."""
         self.inline_roots.add(r)
         self.decode.append(f"    a = o{r}[{i}]")
-        text = "SIDS.get(w) or SID(buf, a, len(w))"  # the range is guarded: len(w) is the size
+        # The range is guarded: len(w) is the size.
         self.decode.append(self._piece_read(k, f"v{k} = SIDS.get(buf[a : a + s{r}[{i}]]) or SID(buf, a, s{r}[{i}])",
-                                            f"buf[a : a + s{r}[{i}]]", text, "len(w) > 1 and len(w) == 8 + 4 * w[1]"))
+                                            f"buf[a : a + s{r}[{i}]]", "sid"))
 
     def _read_guid(self, k: int, r: int, i: int) -> None:
         self.inline_roots.add(r)
         self.guards.append(f"s{r}[{i}] != 16")
         self.decode.append(f"    a = o{r}[{i}]")
         self.decode.append(self._piece_read(k, f"v{k} = GUIDS.get(buf[a : a + 16]) or GUID(buf, a)",
-                                            "buf[a : a + 16]", "GUIDS.get(w) or GUID(buf, a)", "True"))
+                                            "buf[a : a + 16]", "guid"))
 
-    def _piece_read(self, k: int, line: str, raw: str, text: str, exact: str) -> str | tuple[str, str]:
+    def _piece_read(self, k: int, line: str, raw: str, kind: str) -> str | tuple[str, str]:
         """`line` reads slot `k`; when it is an EventData value used there alone, the encoder reads
-        the pair's piece instead: by the value's bytes `raw`, or on a miss from `text` (the same
-        rendering as `line`), kept when the text depends on those bytes alone (`exact`)."""
+        the pair's piece instead: by the value's bytes `raw`, or on a miss through the SID's or
+        GUID's miss function (`kind`, `parsers.evtx.misses`: the same rendering as `line`)."""
         j = self.piece_slots.get(k)
         if j is None:
             return "    " + line
         assert self.plan.static_names is not None
         name, t = self.plan.static_names[j], self.slot_type[k]
         table = rt.piece_cache(name, t)
-        kept, kept_get, head = self.const(table), self.const(table.get), self.const(pieces.name_head(name))
-        self.misses.extend([
-            f"def Q{j}(w, buf, a):",
-            f"    d = {head} + SP({text})",
-            f"    if {exact} and len({kept}) < CACHE_ITEMS and PBUDGET[0] > 0:",
-            f"        {kept}[w] = d",
-            "        PBUDGET[0] -= 1",
-            "    return d",
-        ])
-        return "    " + line, f"    d{j} = {kept_get}(w := {raw}) or Q{j}(w, buf, a)"
+        make = misses.sid_piece_miss if kind == "sid" else misses.guid_piece_miss
+        kept_get, miss = self.const(table.get), self.const(make(name, table))
+        return "    " + line, f"    d{j} = {kept_get}(w := {raw}) or {miss}(w, buf, a)"
 
     def _read_wstring(self, k: int, r: int, i: int) -> None:
         """Decoded in line; a text that is not all printable takes the fix-up branch, where its
@@ -398,7 +373,7 @@ class _Generator:
     # -- assembly ---------------------------------------------------------------------------
 
     def assemble(self, body: list[str], build_ret: list[str], encode_ret: list[str]) -> str:
-        """The source of the miss functions, `build` and `encode`: each unpacks the roots it
+        """The source of `build`, `encode` and, for one or two roots, `fast`: each unpacks the roots it
         reads, guards the sizes and ranges the in-line readers assume (else the interpreter,
         `SLOW`, decodes the record), decodes, then assembles its result."""
         if self.odd:
@@ -408,19 +383,28 @@ class _Generator:
             f"    r{r} = roots[{r}]; o{r} = r{r}.offsets; s{r} = r{r}.sizes"
             for r in sorted({r for r, _ in self.refs} | {0})
         ]
-        lines: list[str] = list(self.misses)
-        functions = [
-            ("build(buf, roots, record_number, source, locator)", build_ret, "SLOW", "roots"),
-            ("encode(buf, roots, record_number, source, locator, sid, P)", encode_ret, "ENC1(sid, P, SLOW", "roots"),
-        ]
+        lines: list[str] = []
+        functions = [("build(buf, roots, record_number, source, locator)", build_ret, "SLOW", "roots")]
         n_roots = len(self.types)
         if n_roots <= 2 and "EXACT(" not in "\n".join(body):
             # `encode` for a record whose roots `ChunkDecoder.encode_row` read itself (no Root
-            # objects): their offsets and sizes (o1, s1 unused with one root); Roots only to fall back
+            # objects): their offsets and sizes (o1, s1 unused with one root); Roots only to fall
+            # back. `encode` hands its roots' arrays to it rather than repeating the decoding (a
+            # third less source to compile per shape).
             rebuilt = ", ".join(f"R(0, {self.const(self.types[r])}, s{r}, o{r})" for r in range(n_roots))
             functions.append(
                 ("fast(buf, o0, s0, o1, s1, record_number, source, locator, sid, P)", encode_ret,
                  "ENC1(sid, P, SLOW", f"[{rebuilt}]")
+            )
+            lines.extend([
+                "def encode(buf, roots, record_number, source, locator, sid, P):",
+                f"    r0 = roots[0]; r1 = roots[{n_roots - 1}]",
+                "    return fast(buf, r0.offsets, r0.sizes, r1.offsets, r1.sizes,",
+                "                record_number, source, locator, sid, P)",
+            ])
+        else:
+            functions.append(
+                ("encode(buf, roots, record_number, source, locator, sid, P)", encode_ret, "ENC1(sid, P, SLOW", "roots")
             )
         for name, ret, slow_call, roots in functions:
             fallback = f"        return {slow_call}(buf, {roots}, record_number, source, locator)"
@@ -464,12 +448,8 @@ def _load(source: str, consts: list[object], slow: Builder) -> Builder:
         "RF": render_filetime,
         "FIXW": rt.fix_wstring,
         "SLOW": slow,
-        "CACHE_ITEMS": rt.PAIR_CACHE_ITEMS,
-        "BUDGET": rt.PAIR_BUDGET,
-        "PBUDGET": rt.PIECE_BUDGET,
         "ENC1": pieces.encode_one,
         "PP": pieces.pair_piece,
-        "SP": pieces.str_piece,
         "JOIN": b"".join,
         "EMPTY": b"",
         "SIDS": rt.SIDS,
