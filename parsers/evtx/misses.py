@@ -19,7 +19,6 @@ from parsers.evtx import runtime as rt
 from parsers.evtx.codegen_slots import INTS, UNPACK
 from parsers.evtx.values import T_WSTRING
 
-Miss = Callable[[bytes], object]
 PieceMiss = Callable[[bytes, bytes, int], bytes]
 
 
