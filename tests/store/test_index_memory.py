@@ -79,11 +79,11 @@ print(json.dumps({"rise_mb": (after - before) / 1024, "events": store.count(), "
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_the_events_indexes_are_sorted_on_disk(tmp_path: Path) -> None:
     """A large log's event indexes are built after its load: their sorts spill to files, so the
-    ingest's memory does not rise with the log (in memory: 97 MB here for 1,600,000 events, in
+    ingest's memory does not rise with the log (in memory: 75 MB here for 1,600,000 events, in
     one buffer per sorted record)."""
     rows = 1_600_000
     done = subprocess.run([sys.executable, "-c", _EVENTS, str(tmp_path / "s.sqlite"), str(rows)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300, check=True)
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["events"] == rows and "events_time" in out["plan"]
-    assert out["rise_mb"] < 70, out  # a page cache and a sort buffer per thread at most (64 MB)
+    assert out["rise_mb"] < 60, out  # 26-46 MB measured: a page cache and a sort buffer per thread
