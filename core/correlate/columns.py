@@ -7,11 +7,41 @@ from __future__ import annotations
 from array import array
 from itertools import chain
 from operator import itemgetter
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 from core.correlate.disk_array import DiskArray
 
 _K = TypeVar("_K")
+
+
+def _limits(typecode: str) -> tuple[int, int]:
+    """The slot value that stands for None in arrays of `typecode` (their lowest), and their highest."""
+    bits = array(typecode).itemsize * 8
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+#: Per typecode: its None slot, its highest value, and how a value becomes a slot (None to the
+#: None slot; the None slot's own value to a text, which the array refuses: it goes aside).
+_SLOTS: Final[dict[str, tuple[int, int, dict[Any, Any]]]] = {
+    code: (*_limits(code), {None: _limits(code)[0], _limits(code)[0]: "aside"}) for code in "iq"}
+
+
+def pack_slots(ints: list[Any], typecode: str) -> tuple[array[int], dict[int, int]]:
+    """`ints` (ints or None) as slots of `typecode` (`fromlist`: at C speed), with the values
+    that go aside (not fitting, or equal to the None slot) by their index in `ints`, which is
+    changed in place. The scan's reading child packs with it too (`core.correlate.fact_frames`)."""
+    none, top, to_slot = _SLOTS[typecode]
+    packed: array[int] = array(typecode)
+    aside: dict[int, int] = {}
+    try:  # `fromlist` fills the batch's array at C speed; on error it appends none
+        packed.fromlist(list(map(to_slot.get, ints, ints)))
+    except (OverflowError, TypeError):
+        for i, value in enumerate(ints):
+            if value is not None and (value == none or not none < value <= top):
+                aside[i] = value
+                ints[i] = None
+        packed.fromlist(list(map(to_slot.get, ints, ints)))
+    return packed, aside
 
 
 class Columns:
@@ -37,17 +67,16 @@ class Columns:
         self.index = {name.removeprefix("ref."): i for i, name in enumerate(names)}
 
     def pack(self, batch: list[tuple[Any, ...]]) -> None:
+        self.extend(*self.packed(list(chain.from_iterable(map(self.read, batch)))))
+
+    def packed(self, ints: list[Any]) -> tuple[array[int], dict[int, int]]:
+        return pack_slots(ints, self.typecode)
+
+    def extend(self, packed: array[int], aside: dict[int, int]) -> None:
+        """Append rows of slots made by `packed` (or equal to them), with their values aside."""
         start = len(self.disk)
-        ints = list(chain.from_iterable(map(self.read, batch)))
-        packed: array[int] = array(self.typecode)
-        try:  # `fromlist` fills the batch's array at C speed; on error it appends none
-            packed.fromlist(list(map(self.to_slot.get, ints, ints)))
-        except (OverflowError, TypeError):
-            for i, value in enumerate(ints):
-                if value is not None and (value == self.none or not self.none < value <= self.max):
-                    self.aside[start + i] = value
-                    ints[i] = None
-            packed.fromlist(list(map(self.to_slot.get, ints, ints)))
+        for i, value in aside.items():
+            self.aside[start + i] = value
         self.disk.extend(packed)
         self.slots = self.disk.view
 

@@ -36,11 +36,12 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress, count, repeat
-from operator import attrgetter, is_not, itemgetter, le, ne
+from operator import attrgetter, is_, is_not, itemgetter, le, ne
 from typing import Any, Final, cast
 
 from core.correlate.columns import Columns, Index
 from core.correlate.disk_array import DiskArray, keep_paged, on_disk, touched
+from core.correlate.fact_frames import NARROW, SOURCE_HANDLE, SOURCE_PROC, WIDE, FrameInts, aside_between
 from core.correlate.fact_notes import FactNotes
 from core.correlate.processes import Ref
 from core.correlate.sessions import SessionChoice
@@ -124,6 +125,9 @@ _notes_of = itemgetter(_SOURCE_NOTE, _TARGET_NOTE)
 _source_note_of = itemgetter(_SOURCE_NOTE)
 _target_note_of = itemgetter(_TARGET_NOTE)
 _filetime_of = itemgetter(_FILETIME)
+#: A row given whole as the scan's own part of it (`FactsTable.frame`): source process, source
+#: handle, source note, host, computer, user, logged time.
+_OWN: Final = itemgetter(9, 12, _SOURCE_NOTE, _HOST, _COMPUTER, _USER, _FILETIME)
 _ts_of = itemgetter(_TS)
 #: Rows packed at once.
 BATCH: Final = 4096
@@ -144,6 +148,11 @@ make_ref: Callable[[int, int | None, int, int | None, int, int], Ref] = slot_mak
 #: EventID, source pid, instance and note, target pid, instance and note, and session.
 Row = tuple[int, int, int, int | None, int | None, str | None, int | None, int | None, str | None,
             SessionChoice | None]
+
+
+def _slot(slots: array[int], aside: dict[int, int], at: int, none: int) -> int | None:
+    value = slots[at]
+    return aside.get(at) if value == none else value
 
 
 def _raw(columns: Columns, name: str, lo: int, hi: int) -> Sequence[int | None]:
@@ -180,8 +189,14 @@ class FactsTable:
         self._choices: list[SessionChoice] = []
         #: Positions sorted by store id, per block, and those store ids (`finish`).
         self._sorted: list[tuple[memoryview[int] | array[int], memoryview[int] | array[int]]] = []
-        #: Rows not packed yet (`add_row`); the scan appends to it itself and calls `flush`.
+        #: Rows not packed yet (`add_row`); the scan appends to it itself and calls `flush`. Under
+        #: a `frame`, each is the scan's own part of a row (`_OWN`), the rest being the frame's.
         self.pending: list[tuple[Any, ...]] = []
+        #: The frame's slots (`frame`), the index in it of the first pending row, and the rows
+        #: given whole (`add_row`) by their index in `pending`.
+        self._frame: FrameInts | None = None
+        self._at = 0
+        self._whole: dict[int, tuple[Any, ...]] = {}
         self._n = 0
         self._near = (-1, -1)  # the stretches (`NEAR_BITS`) read last by `ref`, `key` or `store_id`
 
@@ -194,9 +209,37 @@ class FactsTable:
 
     def add_row(self, row: tuple[Any, ...]) -> None:
         """Keep an event given as plain values in `ROW_FIELDS` order (`row_of` of its `Facts`)."""
-        self.pending.append(row)
+        if self._frame is not None:
+            self._whole[len(self.pending)] = row
+            self.pending.append(_OWN(row))
+        else:
+            self.pending.append(row)
         if len(self.pending) >= BATCH:
             self._flush()
+
+    def frame(self, ints: FrameInts | None) -> None:
+        """Take the next rows' slots from `ints` (`core.correlate.fact_frames`), one per row
+        to come (None: rows come whole): the scan then appends to `pending` its own part of
+        each handle event (`_OWN`), and gives the others whole (`add_row`)."""
+        self._flush()
+        if self._frame is not None and self._at != len(self._frame):
+            raise ValueError(f"{self._at} facts rows for a frame of {len(self._frame)}")
+        self._frame, self._at = ints, 0
+
+    def pending_ref(self, i: int) -> Ref:
+        """The `Ref` of the `i`th row not packed yet, read without packing it."""
+        row = self.pending[i]
+        ints = self._frame
+        if ints is not None:
+            whole = self._whole.get(i)
+            if whole is None:
+                w, n = (self._at + i) * WIDE, (self._at + i) * NARROW
+                sid, rid, ts = (_slot(ints.wide, ints.wide_aside, at, NONE) for at in range(w, w + 3))
+                eid, order = (_slot(ints.narrow, ints.narrow_aside, at, self._narrow.none) for at in (n, n + 1))
+                assert sid is not None and eid is not None and ts is not None and order is not None
+                return make_ref(sid, rid, eid, row[6], ts, order)
+            row = whole
+        return make_ref(row[0], row[1], row[6], row[_FILETIME], row[_TS], row[7])
 
     def flush(self) -> None:
         """Pack the pending rows (the scan appends to `pending` and calls this now and then)."""
@@ -206,18 +249,13 @@ class FactsTable:
         batch = self.pending
         if not batch:
             return
+        if self._frame is not None:
+            self._flush_frame()
+            return
         base = self._n
         self._wide.pack(batch)
         self._narrow.pack(batch)
-        hosts = len(self._hosts.distinct)
-        disks = self._disks
-        disks["place"].extend(array("i", list(map(self._hosts.__getitem__, map(_host_of, batch)))))
-        self._place = disks["place"].view
-        if len(self._hosts.distinct) > hosts:  # a new computer: as the scan spells it
-            for row in batch:
-                self._computers.setdefault(row[_HOST], row[_COMPUTER])
-        disks["user"].extend(array("i", list(map(self._users.__getitem__, map(_user_of, batch)))))
-        self._user = disks["user"].view
+        self._strings(list(map(_host_of, batch)), list(map(itemgetter(_COMPUTER), batch)), map(_user_of, batch))
         # Notes and untimed events are rare: looked for in the batch first.
         if any(map(_source_note_of, batch)) or any(map(_target_note_of, batch)):
             notes = list(map(_notes_of, batch))
@@ -229,6 +267,64 @@ class FactsTable:
                 self._filetimes[base + i] = filetimes[i]
         self._n = base + len(batch)
         batch.clear()  # in place: the scan holds this list
+
+    def _flush_frame(self) -> None:
+        """`_flush` under a frame: the frame's slots of the pending rows, the scan's instances
+        packed into them by stride, the rows given whole packed over theirs."""
+        batch, whole, ints = self.pending, self._whole, self._frame
+        assert ints is not None
+        base, lo, k = self._n, self._at, len(batch)
+        if (lo + k) * WIDE > len(ints.wide):
+            raise ValueError(f"{lo + k} facts rows for a frame of {len(ints)}")
+        wide, narrow = ints.wide[lo * WIDE:(lo + k) * WIDE], ints.narrow[lo * NARROW:(lo + k) * NARROW]
+        wide_aside = aside_between(ints.wide_aside, lo * WIDE, (lo + k) * WIDE)
+        narrow_aside = aside_between(ints.narrow_aside, lo * NARROW, (lo + k) * NARROW)
+        procs, handles, notes, hosts, computers, users, filetimes = zip(*batch, strict=True)
+        for column, values in ((SOURCE_PROC, procs), (SOURCE_HANDLE, handles)):
+            packed, aside = self._narrow.packed(list(values))
+            narrow[column::NARROW] = packed
+            for i, value in aside.items():
+                narrow_aside[i * NARROW + column] = value
+        target_notes: dict[int, str | None] = {}
+        if whole:
+            at = list(whole)
+            rows = list(whole.values())
+            for columns, slots, aside, stride in ((self._wide, wide, wide_aside, WIDE),
+                                                  (self._narrow, narrow, narrow_aside, NARROW)):
+                packed, kept = columns.packed(list(itertools.chain.from_iterable(map(columns.read, rows))))
+                for j, i in enumerate(at):
+                    slots[i * stride:(i + 1) * stride] = packed[j * stride:(j + 1) * stride]
+                for j, value in kept.items():
+                    aside[at[j // stride] * stride + j % stride] = value
+            target_notes = {i: row[_TARGET_NOTE] for i, row in whole.items() if row[_TARGET_NOTE] is not None}
+            for i, row in whole.items():  # a logged time that is not the row's place (none in the usual case)
+                if row[_FILETIME] is not None and row[_FILETIME] != row[_TS]:
+                    self._filetimes[base + i] = row[_FILETIME]
+        self._wide.extend(wide, wide_aside)
+        self._narrow.extend(narrow, narrow_aside)
+        self._strings(hosts, computers, users)
+        if target_notes or any(notes):
+            for i in range(k):
+                if notes[i] or target_notes.get(i):
+                    self._notes.add(base + i, notes[i], target_notes.get(i))
+        if None in filetimes:  # untimed events: their logged time is None (else it is their place)
+            for i in compress(range(k), map(is_, filetimes, repeat(None))):
+                self._filetimes[base + i] = None
+        self._n, self._at = base + k, lo + k
+        batch.clear()  # in place: the scan holds this list
+        whole.clear()
+
+    def _strings(self, hosts: Sequence[str], computers: Sequence[str], users: Iterable[str | None]) -> None:
+        """The places and users of the rows just packed."""
+        known = len(self._hosts.distinct)
+        disks = self._disks
+        disks["place"].extend(array("i", list(map(self._hosts.__getitem__, hosts))))
+        self._place = disks["place"].view
+        if len(self._hosts.distinct) > known:  # a new computer: as the scan spells it
+            for host, computer in zip(hosts, computers, strict=True):
+                self._computers.setdefault(host, computer)
+        disks["user"].extend(array("i", list(map(self._users.__getitem__, users))))
+        self._user = disks["user"].view
 
     def facts(self, pos: int) -> Facts:
         """The `Facts` of the event at `pos`, equal to the one the scan filled (made in one go:

@@ -54,7 +54,6 @@ from core.correlate.process_instance import (
 )
 from core.correlate.process_table import ProcessTable
 from core.correlate.roles import ROLES
-from core.model.slots import slot_maker
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
@@ -77,9 +76,6 @@ Kept = Ref | int
 
 #: `_Proc.names`: none, one `(key, name, kept)`, or a dict of `key: (name, kept)`.
 Names = dict[str, tuple[str, Kept]] | tuple[()] | tuple[str, str, Kept]
-
-#: `Ref(*fields)` without the frozen dataclass' `__init__` (a pending row read back).
-_make_ref: Callable[[int, int | None, int, int | None, int, int], Ref] = slot_maker(Ref)
 
 
 def same_event(a: Kept | None, b: Kept | None) -> bool:
@@ -191,9 +187,6 @@ RELEASE_BATCH = 1024
 #: Notes of events logged after their instance's exit remembered (`ProcessTracker._late`).
 LATE_NOTES = 1024
 
-#: Where a facts table row (`facts.ROW_FIELDS`) has its `Ref`'s fields.
-_SID, _RID, _TS, _EID, _ORDER, _FILETIME = 0, 1, 2, 6, 7, 19
-
 
 def _name_key(name: str) -> str:
     """`name_key`, remembered."""
@@ -270,8 +263,7 @@ class ProcessTracker:
         base = len(facts) - len(pending)
         if kept < base:
             return facts.ref(kept)
-        row = pending[kept - base]
-        return _make_ref(row[_SID], row[_RID], row[_EID], row[_FILETIME], row[_TS], row[_ORDER])
+        return facts.pending_ref(kept - base)
 
     def key(self, kept: Kept) -> tuple[int, int]:
         """`ref(kept).key`."""

@@ -44,6 +44,7 @@ except ImportError:  # pragma: no cover - not on Windows
     fcntl = None  # type: ignore[assignment]
 
 from core.correlate.event_fields import values_of
+from core.correlate.fact_frames import EventsOf, FrameInts, frame_ints, kinds
 from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON
 from core.correlate.scan import Rows, Scan, stream
 from core.correlate.scan_rows import HandleEvent, HandleReader
@@ -95,12 +96,16 @@ def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> I
     pairs_of = store.pairs_of
     kept = KEPT if kept is None else kept
     computers: dict[str, str] = {}
-    number = held = 0
+    #: What each number given stands for (`frame_ints` reads a handle event's fields from it).
+    given: dict[int, HandleEvent] = {}
+    kind_of = kinds()
+    number = held = order = 0
     for rows in store.iter_key_rows(event_ids):
         forgot = held >= kept
         if forgot:
             for _, numbers in readers.values():
                 numbers.clear()
+            given.clear()
             held = 0
         if len(computers) >= COMPUTERS:
             computers.clear()
@@ -122,13 +127,22 @@ def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> I
                     key = numbers[data] = number
                     number += 1
                     held += 1
-                    new[key] = reader.read(pairs_of(data))
+                    new[key] = given[key] = reader.read(pairs_of(data))
                 datas.append(key)
             elif eid in fielded:
                 datas.append(values_of(pairs_of(data)))
             else:  # not a model event: the scan skips it
                 datas.append(None)
-        yield marshal.dumps((forgot, new, *map(_packed, columns[:4]), places, datas))
+        ints = frame_ints(zip(sids, tss, record_ids, eids, places, datas, strict=True), _given(given), order, kind_of)
+        order = ints.end
+        yield marshal.dumps((forgot, new, *map(_packed, columns[:4]), places, datas, ints.order, ints.end,
+                             ints.wide.tobytes(), ints.narrow.tobytes(), ints.wide_aside, ints.narrow_aside))
+
+
+def _given(given: dict[int, HandleEvent]) -> EventsOf:
+    def events_of(eid: int, key: Any) -> HandleEvent:
+        return given[key]
+    return events_of
 
 
 def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: dict[Any, HandleEvent],
@@ -174,11 +188,14 @@ def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: d
 
 def taken(frame: bytes, decoded: dict[Any, HandleEvent]) -> FrameRows:
     """A frame's rows (`frames`), `decoded` brought up to date for them."""
-    forgot, new, *columns = marshal.loads(frame)
+    forgot, new, *columns, order, end, wide, narrow, wide_aside, narrow_aside = marshal.loads(frame)
     if forgot:
         decoded.clear()
     decoded.update(new)
-    return FrameRows([_unpacked(column) for column in columns])
+    ints = FrameInts(order, end, array("q"), array("i"), wide_aside, narrow_aside)
+    ints.wide.frombytes(wide)
+    ints.narrow.frombytes(narrow)
+    return FrameRows([_unpacked(column) for column in columns], ints)
 
 
 def _packed(column: list[Any]) -> bytes | list[Any]:
@@ -204,10 +221,12 @@ class FrameRows(Sequence[tuple[Any, ...]]):
     per row), instead of a tuple and its ints per row unmarshalled, then freed, by the scan's
     process (the store ids, times and record ids were most of the frames' loading time)."""
 
-    __slots__ = ("_columns",)
+    __slots__ = ("_columns", "ints")
 
-    def __init__(self, columns: list[list[Any]]) -> None:
+    def __init__(self, columns: list[list[Any]], ints: FrameInts | None = None) -> None:
         self._columns = columns
+        #: The facts slots of the rows, packed by the child (`core.correlate.fact_frames`).
+        self.ints = ints
 
     def __len__(self) -> int:
         return len(self._columns[0])

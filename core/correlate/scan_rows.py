@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from core.correlate.event_fields import _PARSED, _UNSEEN, Values, as_int, canonical, values_of
+from core.correlate.fact_frames import HANDLE, ORDER_ONLY, WHOLE, FrameInts, frame_ints
 from core.correlate.facts import Facts, make_ref, row_of
 from core.correlate.handles import HandleFields, clean
 from core.correlate.processes import _NAME_KEYS, NAME_KEYS, name_key
@@ -182,7 +183,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
     made of it, kept up to date by the batches' source), another event's is what
     `values_from` turns into its fields (else `values_of(pairs_of(data))`)."""
     facts = scan.facts
-    pending, flush = facts.pending, facts.flush
+    pending, flush, add_whole, take_frame = facts.pending, facts.flush, facts.add_row, facts.frame
     append = pending.append
     procs_tracker, handles_tracker = scan.procs, scan.handles
     current, procs, resolve = procs_tracker._current, procs_tracker.procs, procs_tracker.resolve
@@ -198,7 +199,29 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
             return values_of(pairs_of(data))
     places: dict[str, tuple[str, str]] = {}
     order, pos = 0, len(facts)
+
+    def events_of(eid: int, data: Any) -> HandleEvent:
+        """What the loop below reads of a handle event (filled in here first, as it does)."""
+        reader = kinds[eid][4]
+        assert reader is not None
+        cache = reader.cache if decoded is None else decoded
+        got = cache.get(data)
+        if got is None:
+            if len(cache) >= HANDLE_DECODED:
+                cache.clear()
+            got = cache[data] = reader.read(pairs_of(data))
+        return got
+
+    # What each EventID is to the facts table, as the loop below takes it.
+    kind_of = {eid: HANDLE if code <= _CLOSE else WHOLE if code == _STEP else ORDER_ONLY
+               for eid, (code, *_) in kinds.items()}
     for rows in batches:
+        # The facts slots of the batch's rows (`core.correlate.fact_frames`): packed by the
+        # reading child, else here. The scan appends its own part of each handle event.
+        ints: FrameInts | None = getattr(rows, "ints", None)
+        if ints is None or ints.order != order:
+            ints = frame_ints(rows, events_of, order, kind_of)
+        take_frame(ints)
         for sid, ts, record_id, eid, logged, data in rows:
             try:  # (subscripts: cheaper than `get` calls, and every row but the odd one is found)
                 kind = kinds[eid]
@@ -222,7 +245,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                 if code == _STEP:
                     found = Facts(make_ref(sid, record_id, event_id, filetime, ts, n), host, computer)
                     step(scan, found, values_from(data), role)
-                    append(row_of(found))
+                    add_whole(row_of(found))
                     pos += 1
                 else:
                     scan._sysmon_event(make_ref(sid, record_id, eid, filetime, ts, n), host, computer,
@@ -239,8 +262,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                     _, proc, h, lid, user, pid, idx, hid, handle = last
                     if proc.end is None and h.closed < 0 and h.replaced_by < 0:
                         seen[(host, event_id)] += 1
-                        append((sid, record_id, ts, hid, None, lid, event_id, n, pid, idx, None, None, handle, None,
-                                host, computer, user, None, None, filetime))
+                        append((idx, handle, None, host, computer, user, filetime))
                         pos += 1
                         continue
             cache = reader.cache if decoded is None else decoded
@@ -251,8 +273,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                 got = cache[data] = reader.read(pairs_of(data))
             lid, user, pid, hid, name, key, fields, process_object, object_name, mask = got
             if pid is None:
-                append((sid, record_id, ts, hid, None, lid, event_id, n, None, None, None, None, None, None,
-                        host, computer, user, None, None, filetime))
+                append((None, None, None, host, computer, user, filetime))
                 pos += 1
                 continue
             # `ProcessTracker.resolve`, its usual case here: the pid's instance is alive.
@@ -267,8 +288,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                 idx, note = resolve(host, computer, pid, ref, name=name, grace=code == _CLOSE)
             assert idx is not None
             if not hid:
-                append((sid, record_id, ts, hid, None, lid, event_id, n, pid, idx, None, None, None, None,
-                        host, computer, user, note, None, filetime))
+                append((idx, None, note, host, computer, user, filetime))
                 pos += 1
                 continue
             if code == _USE:  # `HandleTracker.use`
@@ -318,8 +338,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                 procs[handles[handle].process].handles.append(handle)
             if process_object and code == _OPEN:
                 opened(pos, (ts, n), host, idx, handle, object_name, mask)
-            append((sid, record_id, ts, hid, None, lid, event_id, n, pid, idx, None, None, handle, None,
-                    host, computer, user, note, None, filetime))
+            append((idx, handle, note, host, computer, user, filetime))
             pos += 1
         flush()
         if rows and rows[-1][1] is not None:  # the time of the last row: no later row is before it

@@ -78,9 +78,10 @@ def test_a_repeated_use_on_a_live_handle_is_not_looked_up_again(monkeypatch: pyt
     rows: list[KeyRow] = [(i, 1000 + i, i, 4663, "PC", USE) for i in range(50)]
     scan = Scan()
     scan.run(stream([rows], Store.pairs_of))
-    # The first (its process is new then) and the second (which the short path remembers);
-    # before: one look-up per event, 50.
-    assert _Counted.looked == 2
+    # The loop's: the first (its process is new then) and the second (which the short path
+    # remembers); without the short path, one per event (50). Read in process, the facts slots
+    # of the batch are packed first (`core.correlate.fact_frames`), a look-up per event.
+    assert _Counted.looked == 50 + 2
     [handle] = scan.handles.finish()
     assert len(handle.accesses_at or ()) == 50
 
