@@ -294,6 +294,9 @@ class FactsTable:
                 packed, kept = columns.packed(list(itertools.chain.from_iterable(map(columns.read, rows))))
                 for j, i in enumerate(at):
                     slots[i * stride:(i + 1) * stride] = packed[j * stride:(j + 1) * stride]
+                    if aside:  # the frame's own (the same values, but the whole row's are what count)
+                        for gone in range(i * stride, (i + 1) * stride):
+                            aside.pop(gone, None)
                 for j, value in kept.items():
                     aside[at[j // stride] * stride + j % stride] = value
             target_notes = {i: row[_TARGET_NOTE] for i, row in whole.items() if row[_TARGET_NOTE] is not None}

@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from core.correlate.event_fields import _PARSED, _UNSEEN, Values, as_int, canonical, values_of
-from core.correlate.fact_frames import HANDLE, ORDER_ONLY, WHOLE, FrameInts, frame_ints
+from core.correlate.fact_frames import HANDLE, NOT_SAID, ORDER_ONLY, WHOLE, FrameInts, frame_ints
 from core.correlate.facts import Facts, make_ref, row_of
 from core.correlate.handles import HandleFields, clean
 from core.correlate.processes import _NAME_KEYS, NAME_KEYS, name_key
@@ -171,6 +171,17 @@ def _kinds(scan: Scan) -> dict[int, tuple[int, Any, int, Role | None, HandleRead
     return kinds
 
 
+def _frame_of(rows: Sequence[RawRow], events_of: Callable[[int, Any], HandleEvent], order: int,
+              kind_of: dict[int, int]) -> FrameInts:
+    """`frame_ints` of raw rows, `events_of` reading a handle event's data."""
+    if not rows:
+        return frame_ints((), (), (), (), (), order, kind_of)
+    sids, tss, record_ids, eids, _, datas = zip(*rows, strict=True)
+    said = [events_of(eid, data) if kind_of.get(eid) == HANDLE else NOT_SAID
+            for eid, data in zip(eids, datas, strict=True)]
+    return frame_ints(sids, tss, record_ids, eids, said, order, kind_of)
+
+
 def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[Any], Pairs],
          untimed: Container[int] | None = None, *, decoded: dict[Any, HandleEvent] | None = None,
          values_from: Callable[[Any], Values] | None = None) -> None:
@@ -220,7 +231,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
         # reading child, else here. The scan appends its own part of each handle event.
         ints: FrameInts | None = getattr(rows, "ints", None)
         if ints is None or ints.order != order:
-            ints = frame_ints(rows, events_of, order, kind_of)
+            ints = _frame_of(rows, events_of, order, kind_of)
         take_frame(ints)
         for sid, ts, record_id, eid, logged, data in rows:
             try:  # (subscripts: cheaper than `get` calls, and every row but the odd one is found)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from core.correlate import columns, scan_reader
-from core.correlate.fact_frames import frame_ints
+from core.correlate.fact_frames import NOT_SAID, FrameInts, frame_ints
 from core.correlate.facts import NONE, FactsTable
 from core.correlate.model import model_from_store
 from core.correlate.roles import ROLES, SYSMON, scanned_event_ids
@@ -36,11 +36,17 @@ def _rows() -> list[tuple[Any, ...]]:
     """Raw rows: handle events, whole ones, a Sysmon one (an order, no row), one the scan skips."""
     rows: list[tuple[Any, ...]] = []
     for i in range(40):
-        sid = (1 << 63) - 1 if i == 7 else 1000 + i
+        sid = (1 << 63) - 1 if i == 7 else 1 << 64 if i == 19 else 1000 + i  # (19: a whole row's, aside)
         record_id = None if i == 9 else 7 + i
         eid = WHOLE_EID if i % 6 == 1 else SYSMON_EID if i == 11 else 9999 if i == 14 else HANDLE_EID
         rows.append((sid, T + i, record_id, eid, f"WS{i % 3}", "abcd"[i % 4]))
     return rows
+
+
+def _frame(rows: list[tuple[Any, ...]]) -> FrameInts:
+    sids, tss, record_ids, eids, _, datas = zip(*rows, strict=True)
+    said = [SAID[data] if eid == HANDLE_EID else NOT_SAID for eid, data in zip(eids, datas, strict=True)]
+    return frame_ints(sids, tss, record_ids, eids, said, 0)
 
 
 def _whole(i: int, sid: int, ts: int, record_id: int | None, order: int) -> tuple[Any, ...]:
@@ -59,7 +65,7 @@ def _fed(framed: bool) -> tuple[FactsTable, list[Any]]:
     table = FactsTable()
     seen: list[Any] = []
     if framed:
-        table.frame(frame_ints(_rows(), lambda eid, data: SAID[data], 0))
+        table.frame(_frame(_rows()))
     order = 0
     for i, (sid, ts, record_id, eid, logged, data) in enumerate(_rows()):
         if eid == 9999:
@@ -101,13 +107,13 @@ def test_a_frame_and_the_scans_part_hold_what_whole_rows_hold() -> None:
                          ("target_hid", 1 << 64), ("target_pid", 1 << 35), ("source_note", "a note"),
                          ("target_note", "target note")):
         assert any(getattr(f, field) == value for f in got), (field, value)
-    assert any(f.ref.store_id == (1 << 63) - 1 for f in got) and any(f.ref.record_id is None for f in got)
+    assert {(1 << 63) - 1, 1 << 64} < {f.ref.store_id for f in got} and any(f.ref.record_id is None for f in got)
     assert [f.ref.filetime for f in got].count(None) == 2
 
 
 def test_a_frame_shorter_than_its_rows_is_an_error() -> None:
     table = FactsTable()
-    table.frame(frame_ints(_rows()[:2], lambda eid, data: SAID[data], 0))
+    table.frame(_frame(_rows()[:2]))
     for _ in range(3):
         table.pending.append((1, 2, None, "ws0", "WS0", None, T))
     with pytest.raises(ValueError, match="3 facts rows for a frame of 2"):
@@ -143,3 +149,15 @@ def test_with_the_child_the_scan_packs_only_a_handle_events_instances(
     assert handles > events // 2
     # Two slots per event and 14 more per other event than a handle one (before: 14 per event).
     assert sum(packed) <= 2 * len(model._facts) + 14 * (len(model._facts) - handles) < 14 * len(model._facts) // 2
+
+
+def test_the_none_slots_bytes_astride_two_slots_are_not_a_none() -> None:
+    """A column is packed without a look per value unless it holds the None slot: its bytes can
+    also appear astride two slots (5 then 0x80 as 64-bit ints), which is no None."""
+    rows = [(5, T, 1, HANDLE_EID, "WS1", "a"), (0x80, T + 1, 2, HANDLE_EID, "WS1", "a"),
+            (1 << 16, T + 2, 0x80 << 24, HANDLE_EID, "WS1", "a")]
+    ints = _frame(rows)
+    assert ints.wide[0::6].tolist() == [5, 0x80, 1 << 16] and not ints.wide_aside and not ints.narrow_aside
+    assert ints.wide[1::6].tolist() == [1, 2, 0x80 << 24]
+    ints = _frame([*rows, (NONE, T + 3, 3, HANDLE_EID, "WS1", "a")])
+    assert ints.wide[0::6].tolist() == [5, 0x80, 1 << 16, NONE] and ints.wide_aside == {18: NONE}
