@@ -18,14 +18,16 @@ once and referred to by index; the rare notes and untimed events are side dicts.
 dropped: one `extend` per event as the scan went (a Python call per field: +40% on the build's
 CPU time); events are packed a batch at a time with `itemgetter` and `map` instead, at C speed.
 The scan hands each event over as one plain tuple (`ROW_FIELDS`: `add_row`), not a `Facts`: making
-a `Facts` and its `Ref` per event, only to read them back, was a fifth of the build.
+a `Facts` and its `Ref` per event, only to read them back, was a fifth of the build. Under a
+`frame` (`core.correlate.fact_frames`: the slots a batch's rows give alone, packed by the reading
+child) it hands over only its own part of a handle event (`_OWN`), packed into the frame by stride.
 
 The int columns are not on the Python heap: each is a side file read through `mmap` with the
 same layout (`core.correlate.disk_array`: page cache, 0.8 GB at ten million events), and a pass
 over every event gives its pages back as it goes (`release`), so that the RSS holds what is read.
 
-(About 620 lines: the columns, their packing (on the heap or in side files) and the `Facts` made
-back from them must agree slot for slot, so they sit together.)
+(About 720 lines: the columns, their packing (whole rows, or a frame and the scan's part) and the
+`Facts` made back from them must agree slot for slot, so they sit together.)
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ event's data becomes a small int, the same for the same stored EventData of that
 child remembers `KEPT` of them, forgets them all at a frame's start when full, and numbers them
 on: a number is never used for two blobs), and the frame carries what `HandleReader.read` made of
 each blob first met in it; another event's data becomes its fields (`values_of`). The scan
-(`scan_rows.feed`) then does no decode, no hash of a blob and no field look-up for them.
+(`scan_rows.feed`) then does no decode, no hash of a blob and no field look-up for them. The frame
+also carries the facts table's slots of its rows that the rows alone give (store id, time, a
+handle event's pid, handle value and logon id...: `core.correlate.fact_frames`), packed here.
 
 An earlier child (December 3rd) sent every event decoded, in full: the scan's process spent about
 as long loading its frames as it had spent reading rows itself. This one sends each distinct

@@ -4,8 +4,9 @@ Five events in six of a busy Security log are handle events (4656/4661 open, 466
 4658 close). For them the loop reads what it needs straight from the decoded EventData pairs
 (`HandleReader`: where each field is, found once per distinct layout of names), once per
 distinct EventData blob while it repeats, and does the process and handle trackers' usual steps
-itself: no Values dict, `Facts` or `Ref` is made for such an event, only a plain row for the
-facts table (`FactsTable.add_row`), and a `Ref` only where a tracker keeps one (a new process
+itself: no Values dict, `Facts` or `Ref` is made for such an event, only its instances for the
+facts table (the rest of its row is packed from the rows alone: `core.correlate.fact_frames`),
+and a `Ref` only where a tracker keeps one (a new process
 instance, a new image name, a process opened by handle). Making and reading back those objects
 was half of the build's CPU time. The other events go through `Scan`'s steps, as before.
 """
