@@ -69,8 +69,9 @@ COMPUTERS: Final = 4_096
 #: How far ahead of the scan the child may write (the pipe's size; Linux allows up to 1 MiB):
 #: with the usual 64 KiB both processes waited on each other at every frame.
 PIPE_BYTES: Final = 1 << 20
-#: How many frames (about 250 KB each) the scan's process takes off the pipe ahead of the scan.
-AHEAD: Final = 128
+#: How many frames the scan's process takes off the pipe ahead of the scan: about 400 KB each
+#: with their facts slots (250 KB before, when this was 128), so ~32 MB at most either way.
+AHEAD: Final = 80
 #: Each frame's size, before it (0: the last frame was written, then the rows read).
 _HEADER: Final = struct.Struct("<Q")
 #: The largest frame read (a frame of a batch of 2,000 rows is a few hundred KB).
