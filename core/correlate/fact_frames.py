@@ -28,6 +28,8 @@ from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON
 HANDLE, WHOLE, ORDER_ONLY = range(3)
 #: An EventID the scan skips (no order, no row).
 SKIPPED: Final = 3
+
+
 def kinds() -> dict[int, int]:
     """Each EventID's kind, from the roles table as it is now."""
     return {**{eid: ORDER_ONLY for eid in SYSMON},

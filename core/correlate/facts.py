@@ -129,7 +129,9 @@ _target_note_of = itemgetter(_TARGET_NOTE)
 _filetime_of = itemgetter(_FILETIME)
 #: A row given whole as the scan's own part of it (`FactsTable.frame`): source process, source
 #: handle, source note, host, computer, user, logged time.
-_OWN: Final = itemgetter(9, 12, _SOURCE_NOTE, _HOST, _COMPUTER, _USER, _FILETIME)
+_OWN: Final = itemgetter(ROW_FIELDS.index("source_proc"), ROW_FIELDS.index("source_handle"), _SOURCE_NOTE, _HOST,
+                         _COMPUTER, _USER, _FILETIME)
+_computer_of = itemgetter(_COMPUTER)
 _ts_of = itemgetter(_TS)
 #: Rows packed at once.
 BATCH: Final = 4096
@@ -257,7 +259,7 @@ class FactsTable:
         base = self._n
         self._wide.pack(batch)
         self._narrow.pack(batch)
-        self._strings(list(map(_host_of, batch)), list(map(itemgetter(_COMPUTER), batch)), map(_user_of, batch))
+        self._strings(list(map(_host_of, batch)), list(map(_computer_of, batch)), map(_user_of, batch))
         # Notes and untimed events are rare: looked for in the batch first.
         if any(map(_source_note_of, batch)) or any(map(_target_note_of, batch)):
             notes = list(map(_notes_of, batch))

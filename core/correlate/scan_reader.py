@@ -62,7 +62,7 @@ CHILD_EVENTS: Final = 200_000
 #: Distinct handle blobs the child remembers (and the scan's process keeps read) at most: about
 #: 5 MB in each process; at 1M churn events 4,096 per EventID already found half of the repeats.
 KEPT: Final = 16_384
-#: The number of no handle event (`frames`' facts slots read what each handle event says by its number).
+#: What `frames` numbers a row that is no handle event with, when it looks up what each row says.
 NO_KEY: Final = -1
 #: Distinct computer names the child keeps one string for (a log has a handful).
 COMPUTERS: Final = 4_096
