@@ -52,7 +52,7 @@ def pack_slots(ints: list[Any], typecode: str) -> tuple[array[int], dict[int, in
 
 def ints_array(ints: Sequence[Any], typecode: str) -> array[int] | None:
     """`array(typecode, ints)`, or None when a value is not an int of that size. Through
-    `struct`, which converts an int in a third to a half of the time `array`'s own conversion
+    `struct`, which converts an int in a quarter to a half of the time `array`'s own conversion
     takes (it parses a format per value)."""
     try:
         data = struct.pack(f"@{len(ints)}{typecode}", *ints)  # native: the sizes of `array`'s
