@@ -73,10 +73,7 @@ class Columns:
         self.slots: memoryview[int] | array[int] = self.disk.view
         self.typecode = typecode
         self.stride = len(names)
-        bits = self.disk.itemsize * 8
-        self.none, self.max = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        # None to the empty value; the empty value itself to a text, which the array refuses.
-        self.to_slot: dict[Any, Any] = {None: self.none, self.none: "aside"}
+        self.none = NONE_SLOT[typecode]
         self.from_slot: dict[int, int | None] = {self.none: None}
         self.aside: dict[int, int] = {}
         # One C call per event reads them all from its row (`ROW_FIELDS`, from `first` on): the
