@@ -99,6 +99,10 @@ class DiskArray:
     def __len__(self) -> int:
         return self._n
 
+    def fileno(self) -> int | None:
+        """The side file's descriptor (None: the values are on the heap), for a child to map."""
+        return self._file.fileno() if self._file is not None else None
+
     @property
     def on_disk(self) -> bool:
         """Whether the values are in the side file (False: on the heap, the fallback)."""

@@ -37,10 +37,11 @@ import itertools
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import compress, count, repeat
+from itertools import compress, repeat
 from operator import attrgetter, is_, is_not, itemgetter, le, ne
 from typing import Any, Final, cast
 
+from core.correlate import source_groups
 from core.correlate.columns import Columns, Index
 from core.correlate.disk_array import DiskArray, keep_paged, on_disk, touched
 from core.correlate.fact_frames import NARROW, SOURCE_HANDLE, SOURCE_PROC, WIDE, FrameInts, aside_between
@@ -48,6 +49,7 @@ from core.correlate.fact_notes import FactNotes
 from core.correlate.processes import Ref
 from core.correlate.sessions import SessionChoice
 from core.model.slots import slot_maker
+from core.store.child_process import ChildFailed, cores
 
 #: `FactsTable.assign_session_spans`' chooser: (host, computer, logon id, key, user, EventID) ->
 #: (the session answer, the key up to which it holds for the next such events, None: ask again).
@@ -193,6 +195,8 @@ class FactsTable:
         self._choices: list[SessionChoice] = []
         #: Positions sorted by store id, per block, and those store ids (`finish`).
         self._sorted: list[tuple[Sequence[int], memoryview[int] | array[int]]] = []
+        #: The children grouping handle uses (`group_early`), by the EventIDs grouped.
+        self._grouping: dict[frozenset[int], source_groups.Grouping] = {}
         #: Rows not packed yet (`add_row`); the scan appends to it itself and calls `flush`. Under
         #: a `frame`, each is the scan's own part of a row (`_OWN`), the rest being the frame's.
         self.pending: list[tuple[Any, ...]] = []
@@ -499,50 +503,46 @@ class FactsTable:
         """`positions_of` a slice of the table at a time, none kept: a pass that reads them once
         need not hold them all (the handles' accesses at 10M events: 26 MB)."""
         self._flush()
-        # The raw slots a slice at a time (half the 0.12 s of a value() call each at 1M): an EventID is
-        # its own slot, unless kept aside.
         narrow = self._narrow
-        at, stride, none = narrow.index["event_id"], narrow.stride, narrow.none
-        typecode = "i" if self._n <= _INT32_MAX else "q"
-        for lo in range(0, self._n, 65536):
-            part = narrow.slots[lo * stride + at:min(lo + 65536, self._n) * stride:stride]
-            hits: Iterable[int] = compress(count(lo), map(event_ids.__contains__, part))  # at C speed
-            if none in part:
-                hits = [pos for pos, slot in enumerate(part, lo)
-                        if slot in event_ids or (slot == none and narrow.value(pos, "event_id") in event_ids)]
-            chunk = array(typecode, hits)
-            self.release(lo, lo + 65536)
-            yield chunk
+        yield from source_groups.positions(narrow.slots, narrow.stride, narrow.index["event_id"], narrow.none, self._n,
+                                           event_ids, self._event_id_of, self.release)
+
+    def _event_id_of(self, pos: int) -> int | None:
+        return self._narrow.value(pos, "event_id")
+
+    def group_early(self, event_ids: frozenset[int], handles: int) -> None:
+        """Have a child start `by_source_handle(event_ids, handles)` now, while the build's last
+        steps run here (`core.correlate.source_groups`), if that pays: no more rows come."""
+        self._flush()
+        narrow = self._narrow
+        fd = narrow.disk.fileno()
+        if (self._n < source_groups.MIN_EVENTS or fd is None or narrow.aside or cores() < 2
+                or event_ids in self._grouping):
+            return
+        grouping = source_groups.start(fd, self._n, narrow.stride, narrow.index["event_id"],
+                                       narrow.index["source_handle"], narrow.none, event_ids, handles)
+        if grouping is not None:
+            self._grouping[event_ids] = grouping
 
     def by_source_handle(self, event_ids: frozenset[int], handles: int) -> tuple[array[int], array[int]]:
         """The positions of the events of `event_ids` grouped by their source handle instance
         (0..handles-1), in scan order within each: (positions, starts), instance i's being
-        `positions[starts[i]:starts[i + 1]]`. Read a chunk of slots at a time (a counting sort:
-        no Python int kept per event), so that the scan need not keep an array per handle."""
+        `positions[starts[i]:starts[i + 1]]` (`source_groups.group`: a counting sort, no Python
+        int kept per event), so that the scan need not keep an array per handle. The answer of
+        the child `group_early` started, if it gives one."""
         self._flush()
+        grouping = self._grouping.pop(event_ids, None)
+        if grouping is not None:
+            try:
+                return grouping.result(handles)
+            except ChildFailed:
+                pass  # grouped here
         narrow = self._narrow
-        at, stride, none = narrow.index["source_handle"], narrow.stride, narrow.none
-        slots = narrow.slots
-        counts = array("q", bytes(8 * (handles + 1)))
-        # Two passes over the positions read a slice at a time (all of them held: +26 MB at 10M
-        # events), and the positions sorted into 32-bit slots where they fit (+53 MB as 64-bit).
-        for part in self._position_chunks(event_ids):
-            for pos in part:
-                h = slots[pos * stride + at]
-                if h != none:
-                    counts[h + 1] += 1
-        starts = array("q", itertools.accumulate(counts))
-        cursor = counts  # each instance's next place, in the counts' own array (13 MB at 10M events)
-        cursor[:] = starts
-        out = array("i" if self._n <= _INT32_MAX else "q", [0]) * starts[-1]
-        for part in self._position_chunks(event_ids):
-            for pos in part:
-                h = slots[pos * stride + at]
-                if h != none:
-                    out[cursor[h]] = pos
-                    cursor[h] += 1
+        grouped = source_groups.group(narrow.slots, narrow.stride, narrow.index["event_id"],
+                                      narrow.index["source_handle"], narrow.none, self._n, event_ids, handles,
+                                      self._event_id_of, self.release)
         self.release()
-        return out, starts
+        return grouped
 
     def facts_at(self, positions: Sequence[int]) -> Iterator[Facts]:
         """`facts(pos)` of each of `positions`, in that order, made a chunk at a time."""

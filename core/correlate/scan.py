@@ -17,7 +17,7 @@ from core.correlate.access import AccessTracker
 from core.correlate.event_fields import Pairs, Values, as_int, logon_of, pid_of
 from core.correlate.facts import Facts, FactsTable, SysmonFacts
 from core.correlate.handle_table import HandleTable
-from core.correlate.handles import HandleTracker
+from core.correlate.handles import USE_EVENTS, HandleTracker
 from core.correlate.processes import ProcessTracker, Ref
 from core.correlate.roles import (
     ROLES,
@@ -188,6 +188,8 @@ class Scan:
     def finish(self) -> None:
         """What needs every event first: 4690 sources, accesses, privileges, sessions."""
         steps, facts = self._steps, self.facts
+        # The handle uses grouped by a child meanwhile (`HandleTracker.finish` takes them).
+        facts.group_early(USE_EVENTS, self.handles.count)
         self.handles.resolve_sources()
         self.access.join()
         self.sessions.finish_privileges()

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import marshal
-import os
 import queue
 import struct
 import subprocess
@@ -51,7 +50,7 @@ from core.correlate.fact_frames import NOT_SAID, FrameInts, frame_ints, kinds
 from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON
 from core.correlate.scan import Rows, Scan, stream
 from core.correlate.scan_rows import HandleEvent, HandleReader
-from core.store.child_process import ROOT, ChildFailed, die_with_parent, module_command
+from core.store.child_process import ROOT, ChildFailed, cores, die_with_parent, module_command
 from core.store.store import KeyRow, Store
 
 #: What `scan_stored` passes the batches read through (the build's progress).
@@ -76,12 +75,6 @@ AHEAD: Final = 80
 _HEADER: Final = struct.Struct("<Q")
 #: The largest frame read (a frame of a batch of 2,000 rows is a few hundred KB).
 MAX_FRAME: Final = 1 << 30
-
-
-def cores() -> int:
-    """The CPUs this process may run on (a process pinned to one gains nothing from a child)."""
-    affinity = getattr(os, "sched_getaffinity", None)  # (not on macOS or Windows)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 def usable(store: Store, events: int) -> bool:

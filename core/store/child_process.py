@@ -32,6 +32,12 @@ def module_command(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-P", "-m", module, *args], env
 
 
+def cores() -> int:
+    """The CPUs this process may run on (a process pinned to one gains nothing from a child)."""
+    affinity = getattr(os, "sched_getaffinity", None)  # (not on macOS or Windows)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 def die_with_parent() -> None:
     """In a child started by `module_command`: end when the process that started it ends."""
     raw = os.environ.get(PARENT_ENV, "")

@@ -1,0 +1,207 @@
+"""The handle uses of a model grouped by their source handle instance, made by a child process
+while the build's last steps run on the other core.
+
+`FactsTable.by_source_handle` (a counting sort of the facts table's positions by the handle each
+event used) took 0.9 s of a 25 s build at 1M churn events and 11.5 s of 266 s at 10M, all of it
+after the scan, when the reading child (`core.correlate.scan_reader`) is done and a core idles
+while the session answers are chosen (`FactsTable.assign_session_spans`, twice as long). So the
+build starts this module as a child as soon as the scan has fed its last event: it maps the same
+side file (handed over open: the file has no name), runs the same `group` over it and writes the
+answer to its stdout, which the build reads when it finishes the handles.
+
+The child is started only for a big table whose slots are in a file, with no value kept aside
+(the child sees the slots, not the side dict) and a second core; anything else, or a child that
+fails in any way (`ChildFailed`), and the build groups in process: the same function, the same
+answer. The module imports nothing but the standard library and the child helpers, so that the
+child starts in a tenth of a second.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import select
+import struct
+import subprocess
+import sys
+import weakref
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from itertools import accumulate, compress, count
+from typing import IO, Final
+
+from core.store.child_process import ROOT, ChildFailed, die_with_parent, module_command
+
+#: Tables of fewer events group in process: the child's start (~0.1 s) would not pay.
+MIN_EVENTS: Final = 500_000
+#: Events read per slice of the table (their slots' pages given back after each).
+SLICE: Final = 65536
+#: How long the build waits for the child's answer at most (seconds, plus a second per 100,000
+#: events: it takes a tenth of that) before it kills it and groups in process.
+WAIT: Final = 30.0
+WAIT_PER_EVENT: Final = 1e-5
+#: The answer's header: the lengths of the positions and of the starts.
+_HEADER: Final = struct.Struct("<QQ")
+#: Positions fit 32 bits up to this many events.
+_INT32_MAX: Final = (1 << 31) - 1
+
+
+def positions_typecode(n: int) -> str:
+    """The typecode of positions in a table of `n` events."""
+    return "i" if n <= _INT32_MAX else "q"
+
+
+def positions(slots: Sequence[int], stride: int, eid_at: int, none: int, n: int, event_ids: frozenset[int],
+              event_id_of: Callable[[int], int | None] | None = None,
+              release: Callable[[int, int], None] | None = None) -> Iterator[array[int]]:
+    """The positions of the events of `event_ids` among the `n` rows of `slots` (`stride` slots a
+    row, the EventID at `eid_at`), a slice at a time, none kept: an EventID is its own slot, else
+    (the slot is `none`) `event_id_of(pos)` (None: none kept aside). `release(lo, hi)` is told
+    each slice once it is read."""
+    typecode = positions_typecode(n)
+    for lo in range(0, n, SLICE):
+        part = slots[lo * stride + eid_at:min(lo + SLICE, n) * stride:stride]
+        hits: Iterator[int] | list[int] = compress(count(lo), map(event_ids.__contains__, part))  # at C speed
+        if none in part:
+            hits = [pos for pos, slot in enumerate(part, lo) if slot in event_ids
+                    or (slot == none and event_id_of is not None and event_id_of(pos) in event_ids)]
+        chunk = array(typecode, hits)
+        if release is not None:
+            release(lo, lo + SLICE)
+        yield chunk
+
+
+def group(slots: Sequence[int], stride: int, eid_at: int, handle_at: int, none: int, n: int,
+          event_ids: frozenset[int], handles: int, event_id_of: Callable[[int], int | None] | None = None,
+          release: Callable[[int, int], None] | None = None) -> tuple[array[int], array[int]]:
+    """The positions of the events of `event_ids` (see `positions`) grouped by their source handle
+    instance (the slot at `handle_at`, `none` for none; 0..handles-1), in scan order within each:
+    (positions, starts), instance i's being `positions[starts[i]:starts[i + 1]]`. A counting sort,
+    the positions read twice a slice at a time (held whole they were 4 bytes a use) and sorted into
+    32-bit slots where they fit."""
+    counts = array("q", bytes(8 * (handles + 1)))
+    for part in positions(slots, stride, eid_at, none, n, event_ids, event_id_of, release):
+        for pos in part:
+            h = slots[pos * stride + handle_at]
+            if h != none:
+                counts[h + 1] += 1
+    starts = array("q", accumulate(counts))
+    cursor = counts  # each instance's next place, in the counts' own array (13 MB at 10M events)
+    cursor[:] = starts
+    out = array(positions_typecode(n), [0]) * starts[-1]
+    for part in positions(slots, stride, eid_at, none, n, event_ids, event_id_of, release):
+        for pos in part:
+            h = slots[pos * stride + handle_at]
+            if h != none:
+                out[cursor[h]] = pos
+                cursor[h] += 1
+    return out, starts
+
+
+class Grouping:
+    """A child grouping a table's handle uses (`start`); `result` waits for its answer."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], n: int, handles: int) -> None:
+        self._proc = proc
+        self._n = n
+        self._handles = handles
+        # A build that stops before `result` (an error, a cancelled view) leaves no child behind.
+        self._finalizer = weakref.finalize(self, _stop, proc)
+
+    def result(self, handles: int) -> tuple[array[int], array[int]]:
+        """`group`'s answer for `handles` instances (at least as many as when started: the later
+        ones, made after the scan, have no use); `ChildFailed` if the child gave none."""
+        proc = self._proc
+        try:
+            if handles < self._handles:
+                raise ChildFailed(f"grouped for {self._handles} handles, asked for {handles}")
+            assert proc.stdout is not None
+            ready, _, _ = select.select([proc.stdout], [], [], WAIT + WAIT_PER_EVENT * self._n)
+            if not ready:
+                raise ChildFailed("the grouping process gave no answer in time")
+            header = _read(proc.stdout, _HEADER.size)
+            uses, size = _HEADER.unpack(header)
+            if size != self._handles + 1 or uses > self._n:
+                raise ChildFailed(f"the grouping process answered for {size - 1} handles and {uses} uses")
+            out = _read_array(proc.stdout, positions_typecode(self._n), uses)
+            starts = _read_array(proc.stdout, "q", size)
+            if proc.wait() != 0:
+                raise ChildFailed(f"the grouping process ended with status {proc.returncode}")
+            if starts[0] != 0 or starts[-1] != uses:
+                raise ChildFailed("the grouping process's starts do not add up")
+        except (OSError, ValueError, struct.error) as exc:
+            raise ChildFailed(f"the grouping process's answer could not be read: {exc}") from exc
+        finally:
+            self._finalizer()
+        starts.extend(array("q", [uses]) * (handles - self._handles))
+        return out, starts
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+def _read(out: IO[bytes], size: int) -> bytes:
+    data = out.read(size)
+    if len(data) != size:
+        raise ChildFailed("the grouping process stopped mid-way")
+    return data
+
+
+def _read_array(out: IO[bytes], typecode: str, length: int) -> array[int]:
+    """`length` values of `typecode` read straight into an array (no copy of the bytes kept)."""
+    values = array(typecode, [0]) * length
+    view = memoryview(values).cast("B")
+    got = 0
+    while got < len(view):  # bounded: each read moves on, or the loop ends
+        done = out.readinto(view[got:])  # type: ignore[attr-defined]
+        if not done:
+            raise ChildFailed("the grouping process stopped mid-way")
+        got += done
+    return values
+
+
+def start(fd: int, n: int, stride: int, eid_at: int, handle_at: int, none: int, event_ids: frozenset[int],
+          handles: int) -> Grouping | None:
+    """A child grouping the `n` rows of 32-bit slots in the file open as `fd` (see `group`), or
+    None if it could not start."""
+    cmd, env = module_command(__name__, *map(str, (fd, n, stride, eid_at, handle_at, none, handles)),
+                              *map(str, sorted(event_ids)))
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env=env, cwd=ROOT, pass_fds=(fd,))
+    except OSError:
+        return None
+    return Grouping(proc, n, handles)
+
+
+def main(argv: list[str] | None = None) -> int:
+    die_with_parent()
+    args = [int(a) for a in (sys.argv[1:] if argv is None else argv)]
+    fd, n, stride, eid_at, handle_at, none, handles, *event_ids = args
+    mapped = mmap.mmap(fd, n * stride * 4, access=mmap.ACCESS_READ)
+    slots = memoryview(mapped).cast("i")
+
+    def release(lo: int, hi: int) -> None:  # the slice's pages: read once
+        start = lo * stride * 4 // mmap.PAGESIZE * mmap.PAGESIZE
+        end = min(hi, n) * stride * 4
+        if end > start:
+            mapped.madvise(mmap.MADV_DONTNEED, start, end - start)
+
+    out, starts = group(slots, stride, eid_at, handle_at, none, n, frozenset(event_ids), handles, release=release)
+    sink = sys.stdout.buffer
+    sink.write(_HEADER.pack(len(out), len(starts)))
+    sink.write(memoryview(out).cast("B"))
+    sink.write(memoryview(starts).cast("B"))
+    sink.flush()
+    os.close(fd)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

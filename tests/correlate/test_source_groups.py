@@ -1,0 +1,107 @@
+"""The handle uses grouped by a child process while the build's last steps run
+(`core.correlate.source_groups`): the answer is the in-process one, whatever the child does."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from core.correlate import facts as facts_module
+from core.correlate import source_groups
+from core.correlate.facts import Facts, FactsTable
+from core.correlate.processes import Ref
+
+USES = frozenset({4656, 4663, 4658})
+EVENTS, HANDLES = 6_000, 300
+
+
+@pytest.fixture
+def big(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tables of a few thousand events count as big, on a machine of two cores; the parent's
+    slices are small (the child reads its own: the answer does not depend on them)."""
+    monkeypatch.setattr(source_groups, "MIN_EVENTS", 1_000)
+    monkeypatch.setattr(source_groups, "SLICE", 512)
+    monkeypatch.setattr(facts_module, "cores", lambda: 2)
+    yield
+
+
+def _table(aside_pid: bool = False) -> FactsTable:
+    table = FactsTable()
+    for i in range(EVENTS):
+        eid = (4656, 4663, 4658, 4688, 4690)[i % 5]
+        table.add(Facts(Ref(1 + i, i, eid, i, i, i), "pc", "PC",
+                        source_pid=(1 << 40) if aside_pid and i == 17 else 4 * (i % 50),
+                        source_handle=(i * 7919) % HANDLES if i % 7 else None))
+    return table
+
+
+def _expected(handles: int) -> list[list[int]]:
+    grouped: dict[int, list[int]] = {}
+    for pos in range(EVENTS):
+        if pos % 5 < 3 and pos % 7:
+            grouped.setdefault((pos * 7919) % HANDLES, []).append(pos)
+    return [grouped.get(h, []) for h in range(handles)]
+
+
+def _groups(table: FactsTable, handles: int) -> list[list[int]]:
+    positions, starts = table.by_source_handle(USES, handles)
+    assert len(starts) == handles + 1
+    return [list(positions[starts[h]:starts[h + 1]]) for h in range(handles)]
+
+
+def _no_group_here(*_: object, **__: object) -> tuple[object, object]:
+    raise AssertionError("grouped in process, not by the child")
+
+
+@pytest.mark.usefixtures("big")
+def test_the_child_groups_the_uses_exactly_as_the_build_did(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Handles made after the scan (its last steps may add some) have no use: their groups are
+    empty, and the child's answer is extended to them."""
+    table = _table()
+    table.group_early(USES, HANDLES)
+    assert USES in table._grouping  # noqa: SLF001 - a child was started
+    monkeypatch.setattr(source_groups, "group", _no_group_here)
+    assert _groups(table, HANDLES + 5) == _expected(HANDLES + 5)
+
+
+@pytest.mark.usefixtures("big")
+@pytest.mark.parametrize("code", [
+    "import sys; sys.exit(3)",
+    "import sys; sys.stdout.buffer.write(bytes(16)); sys.stdout.flush()",  # no uses, no handles: wrong
+    "import sys, struct; sys.stdout.buffer.write(struct.pack('<QQ', 10, 301)); sys.exit(0)",  # stops mid-way
+    "import time; time.sleep(60)",  # hangs: killed after its time is up
+])
+def test_a_child_that_fails_leaves_the_answer_to_the_build(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    monkeypatch.setattr(source_groups, "WAIT", 1.0)
+    monkeypatch.setattr(source_groups, "module_command",
+                        lambda *_: ([sys.executable, "-c", code], None))
+    table = _table()
+    table.group_early(USES, HANDLES)
+    assert USES in table._grouping  # noqa: SLF001
+    assert _groups(table, HANDLES) == _expected(HANDLES)
+
+
+@pytest.mark.usefixtures("big")
+def test_a_value_kept_aside_or_a_small_table_starts_no_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child reads the slots, not the values kept aside beside them (a pid beyond 32 bits)."""
+    table = _table(aside_pid=True)
+    table.group_early(USES, HANDLES)
+    assert not table._grouping  # noqa: SLF001
+    assert _groups(table, HANDLES) == _expected(HANDLES)
+    monkeypatch.setattr(source_groups, "MIN_EVENTS", EVENTS + 1)
+    table = _table()
+    table.group_early(USES, HANDLES)
+    assert not table._grouping  # noqa: SLF001
+
+
+@pytest.mark.usefixtures("big")
+def test_a_build_that_stops_first_leaves_no_child() -> None:
+    table = _table()
+    table.group_early(USES, HANDLES)
+    proc = table._grouping[USES]._proc  # noqa: SLF001
+    del table
+    gc.collect()
+    assert proc.poll() is not None
