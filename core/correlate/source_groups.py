@@ -57,7 +57,7 @@ def positions(slots: Sequence[int], stride: int, eid_at: int, none: int, n: int,
     """The positions of the events of `event_ids` among the `n` rows of `slots` (`stride` slots a
     row, the EventID at `eid_at`), a slice at a time, none kept: an EventID is its own slot, else
     (the slot is `none`) `event_id_of(pos)` (None: none kept aside). `release(lo, hi)` is told
-    each slice once it is read."""
+    each slice once the caller asks for the next (it may read the slice's other slots first)."""
     typecode = positions_typecode(n)
     for lo in range(0, n, SLICE):
         part = slots[lo * stride + eid_at:min(lo + SLICE, n) * stride:stride]
@@ -65,10 +65,9 @@ def positions(slots: Sequence[int], stride: int, eid_at: int, none: int, n: int,
         if none in part:
             hits = [pos for pos, slot in enumerate(part, lo) if slot in event_ids
                     or (slot == none and event_id_of is not None and event_id_of(pos) in event_ids)]
-        chunk = array(typecode, hits)
-        if release is not None:
+        yield array(typecode, hits)
+        if release is not None:  # once the caller has read what it wanted of the slice
             release(lo, lo + SLICE)
-        yield chunk
 
 
 def group(slots: Sequence[int], stride: int, eid_at: int, handle_at: int, none: int, n: int,
