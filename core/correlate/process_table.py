@@ -525,6 +525,10 @@ def logons(processes: Sequence[Process]) -> Iterator[tuple[int, str, int, tuple[
         lids = processes.values("logon_id", span)
         indexes = [i for i, lid in zip(span, lids, strict=True) if lid]
         starts = processes.keys(processes.values("start_at", indexes))
-        firsts = processes.keys(processes.values("first_seen_at", indexes))
+        # The first event's key only where no start is known (a 4688's instance has one): each
+        # key is a read of the facts table at random.
+        unstarted = [n for n, start in enumerate(starts) if not start]
+        firsts = dict(zip(unstarted, processes.keys(processes.values(
+            "first_seen_at", [indexes[n] for n in unstarted])), strict=True))
         for n, i in enumerate(indexes):
             yield i, computers[i], lids[i - lo], starts[n] or firsts[n]
