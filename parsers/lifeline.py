@@ -48,9 +48,12 @@ def _set_pdeathsig() -> bool:
     """Ask Linux to SIGKILL us when our parent exits; False where that is not available."""
     if not sys.platform.startswith("linux"):
         return False
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return bool(libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0)
+    # The interpreter's own symbols first (libc is linked in): `find_library` runs `ldconfig -p`,
+    # a process of its own at every child's start.
+    for libc_name in (lambda: None, lambda: ctypes.util.find_library("c") or "libc.so.6"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(libc_name(), use_errno=True)
+            return bool(libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0)
     return False
 
 

@@ -2,7 +2,7 @@
 while the build's last steps run on the other core.
 
 `FactsTable.by_source_handle` (a counting sort of the facts table's positions by the handle each
-event used) took 0.9 s of a 25 s build at 1M churn events and 11.5 s of 266 s at 10M, all of it
+event used) took 0.8-1.1 s of a 20-26 s build at 1M churn events and 9 s of 243 s at 10M, all of it
 after the scan, when the reading child (`core.correlate.scan_reader`) is done and a core idles
 while the session answers are chosen (`FactsTable.assign_session_spans`, twice as long). So the
 build starts this module as a child as soon as the scan has fed its last event: it maps the same

@@ -205,3 +205,18 @@ def test_a_forked_child_does_not_keep_the_build_lock(tmp_path: Path) -> None:
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent's death signal is Linux's")
+def test_a_child_asks_for_its_death_signal_without_starting_a_process() -> None:
+    """Every child we start arms it first (`parsers.lifeline`): looking libc up by name ran
+    `ldconfig -p`, a process of its own, at each start; the interpreter's own symbols have prctl."""
+    code = (
+        "import ctypes.util, sys\n"
+        "def no_lookup(name): raise SystemExit(2)  # runs ldconfig\n"
+        "ctypes.util.find_library = no_lookup\n"
+        "from parsers import lifeline\n"
+        "sys.exit(0 if lifeline._set_pdeathsig() else 1)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60, check=False)
+    assert done.returncode == 0
