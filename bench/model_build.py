@@ -6,11 +6,13 @@ By default the store is the cached `bench/churn.py` store of `--events` events u
 once, like `bench/correlation_views.py` does), opened read-only: the build writes nothing. Prints,
 per run, the correlation events scanned, events per second, wall and CPU time (the machine is
 shared: CPU time says what the work costs whatever else runs), the process's peak RSS, and the
-CPU time and peak RSS of the child processes it waited for (the build's reader, where the code
-has one). With
-`--profile N`, the N functions of most own time (cProfile: slows the run about twofold, so its
-figures are not the run's). The C allocator is tuned as the app and the CLI tune it
-(`core.store.heap.tune_allocator`) unless `--untuned` (the figures before 2026-12-05 morning).
+CPU time and peak RSS of the child processes it waited for (the build's reader and the handle
+uses' grouping, where the code has them; the peak is the largest child's as the kernel counts it,
+which keeps across `exec` the RSS of the build at the moment it started that child: the grouping
+child, started after the scan, reports at least the build's RSS then). With `--profile N`, the N
+functions of most own time (cProfile: slows the run about twofold, so its figures are not the run's).
+The C allocator is tuned as the app and the CLI tune it (`core.store.heap.tune_allocator`) unless
+`--untuned` (the figures before 2026-12-05 morning).
 Read the figures as comparisons of runs alternated on one machine.
 """
 
