@@ -98,10 +98,14 @@ def test_a_value_kept_aside_or_a_small_table_starts_no_child(monkeypatch: pytest
 
 
 @pytest.mark.usefixtures("big")
-def test_a_build_that_stops_first_leaves_no_child() -> None:
+def test_a_build_that_stops_first_leaves_no_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child still at work (here: one that would sleep a minute) is killed with the table."""
+    monkeypatch.setattr(source_groups, "module_command",
+                        lambda *_: ([sys.executable, "-c", "import time; time.sleep(60)"], None))
     table = _table()
     table.group_early(USES, HANDLES)
     proc = table._grouping[USES]._proc  # noqa: SLF001
+    assert proc.poll() is None
     del table
     gc.collect()
-    assert proc.poll() is not None
+    assert proc.poll() == -9  # killed, not ended by itself
