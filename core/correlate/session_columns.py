@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Final
 
 #: The slot of None (or of a value kept aside) in an `Ints`.
@@ -22,6 +23,8 @@ _MAX: Final = (1 << 63) - 1
 _BOUNDS: Final = (_NONE, _MAX)
 #: Sessions whose logoffs `SessionColumns.logoffs` remembers.
 LOGOFFS_KEPT: Final = 1024
+#: A logoff's `Ref.key` in `SessionColumns.logoffs`' tuples.
+_KEY: Final = itemgetter(0)
 
 #: What a 4624 says of its session (`Session`'s fields of that name, in this order): user,
 #: user_sid, logon_type, ip, workstation, auth_package, lm_package, logon_process,
@@ -176,7 +179,7 @@ class SessionColumns:
             row = self.off_next[row]
 
     def logoffs(self, idx: int) -> list[tuple[tuple[int, int], int, int | None]]:
-        """(`Ref.key`, EventID, record id) of each logoff of session `idx`, in order (do not
+        """(`Ref.key`, EventID, record id) of each logoff of session `idx`, in key order (do not
         change the list: the last LOGOFFS_KEPT sessions' are remembered until a logoff is added,
         since a session with thousands of logoffs is asked for them at each of its answers)."""
         out = self._logoffs.get(idx)
@@ -187,6 +190,9 @@ class SessionColumns:
             ts, order, event_id = self.off_ts[row], self.off_order[row], self.off_event[row]
             assert ts is not None and order is not None and event_id is not None
             out.append(((ts, order), event_id, self.off_record[row]))
+        # In key order, which the tracker bisects: the scan logs them so (a sort of a sorted
+        # list is one pass at C speed), and this holds it whatever fed them.
+        out.sort(key=_KEY)
         if len(self._logoffs) >= LOGOFFS_KEPT:
             self._logoffs.clear()
         self._logoffs[idx] = out

@@ -20,10 +20,12 @@ network-logon index (`session_network`), are modules of their own.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from core.correlate.indexes import Indexes
 from core.correlate.process_table import logons
@@ -50,6 +52,8 @@ LOOPBACK = frozenset(("::1", "127.0.0.1"))
 #: Keys beyond any event's (`SessionTracker._until`): before any order, after any time.
 _FIRST = -(1 << 64)
 _NEVER = (1 << 128, 0)
+#: A logoff's `Ref.key` in `Known` (bisected at C speed).
+_OFF_KEY = itemgetter(0)
 #: The bounds of a 64-bit slot (`session_columns.clamped`).
 _NONE, _MAX = -(1 << 63), (1 << 63) - 1
 #: The 4624 ElevatedToken values (`%%1842` Yes, `%%1843` No; some exports render the word).
@@ -363,7 +367,8 @@ class SessionTracker:
             elif logon[0] > key:
                 memo = (idx, lid, 1, who)
             else:
-                ended = next((r for r in known[4] if r[0] < key), None)
+                offs = known[4]  # in key order: the first is the earliest
+                ended = offs[0] if offs and offs[0][0] < key else None
                 memo = (idx, lid, 3, who) if ended is None else (idx, lid, 2, who, ended[1], ended[2])
         elif lid in WELL_KNOWN:
             memo = (-1, lid)
@@ -397,15 +402,30 @@ class SessionTracker:
         those of `seq[:hi]`), or comes within LOGON_WINDOW, or where the found session's
         (`known`) 4624 or a logoff is passed. Each of those conditions only turns one way as
         the key grows, so the answer holds up to the nearest one still ahead."""
-        bounds = [_NEVER]
+        # (The nearest of those after `key`, without a list: this runs for most model events.)
+        until = _NEVER
         if pos < hi:
             start = self._index.start(seq[pos])
-            bounds += [start, (start[0] - LOGON_WINDOW, _FIRST)]
+            if key < start < until:
+                until = start
+            near = (start[0] - LOGON_WINDOW, _FIRST)
+            if key < near < until:
+                until = near
         if known is not None:
-            if known[3] is not None:
-                bounds.append(known[3][0])
-            bounds += [(r[0][0], r[0][1] + 1) for r in known[4]]  # just after it: where `r.key < key` turns
-        return min(b for b in bounds if b > key)
+            logon = known[3]
+            if logon is not None and key < logon[0] < until:
+                until = logon[0]
+            # The first logoff at or after `key` (they are in key order: a session can have
+            # thousands, and a loop over them each was most of a replicated DC log's build);
+            # just after it is where `r.key < key` turns.
+            offs = known[4]
+            i = bisect.bisect_left(offs, key, key=_OFF_KEY) if offs else 0
+            if i < len(offs):
+                off = offs[i][0]
+                after = (off[0], off[1] + 1)
+                if key < after < until:
+                    until = after
+        return until
 
     def _forget(self) -> None:
         """Sessions changed: the remembered answers may be wrong."""
@@ -444,11 +464,9 @@ class SessionTracker:
                 return SessionChoice(
                     lid, idx, INFERRED, f"its 4624 (record {logon[1]}) is logged just after this event", who
                 )
-            ended = [r for r in logoffs if r[0] < key]
-            if ended:
-                return SessionChoice(
-                    lid, idx, INFERRED, f"used after its logoff ({ended[0][1]} record {ended[0][2]})", who
-                )
+            if logoffs and logoffs[0][0] < key:  # (in key order: the first is the earliest)
+                first = logoffs[0]
+                return SessionChoice(lid, idx, INFERRED, f"used after its logoff ({first[1]} record {first[2]})", who)
             return SessionChoice(lid, idx, EXACT, f"logon 4624 record {logon[1]}", who)
         if lid in WELL_KNOWN:
             return SessionChoice(

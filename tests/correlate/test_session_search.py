@@ -1,0 +1,137 @@
+"""The session answers stay cheap per event where a logon id has many sessions or a session
+many logoffs: SYSTEM's 0x3e7 gets a session per service logon (123,000 of 200,000 4624s on the
+replicated Security sample), and a logon id logged off again and again without a new 4624 keeps
+adding logoffs to one session (thousands on that log). The build asks in time order; answers are
+checked against their definitions, in that order and shuffled, and the work per answer is
+counted (searches, passes over a session's logoffs), not timed."""
+
+from __future__ import annotations
+
+import bisect
+import random
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import core.correlate.session_index as session_index
+from core.correlate.processes import Ref
+from core.correlate.session_columns import SessionColumns
+from core.correlate.sessions import LOGON_WINDOW, SessionTracker
+
+TICK = 10_000_000  # one second in FILETIME ticks
+HOST, COMPUTER = "pc", "PC"
+SYSTEM = 0x3E7
+SESSIONS = 2_000
+
+
+def _ref(record: int, eid: int, ts: int, order: int) -> Ref:
+    return Ref(record, record, eid, ts, ts, order)
+
+
+def _service_logons(n: int = SESSIONS) -> SessionTracker:
+    """SYSTEM logged on for a service every second (as a busy server logs it)."""
+    tracker = SessionTracker()
+    for i in range(n):
+        tracker.logon(HOST, COMPUTER, SYSTEM, _ref(i, 4624, i * TICK, i), {"TargetUserName": "SYSTEM"}, at=i)
+    tracker.finish_privileges()
+    return tracker
+
+
+def _expected_service(i: int, n: int = SESSIONS) -> tuple[int, tuple[int, int]]:
+    """An event just after the i-th logon: that session, until the next one starts (the one
+    after next is more than LOGON_WINDOW away only from the one after that)."""
+    nxt = i + 1
+    if nxt >= n:
+        return i, (1 << 128, 0)
+    bounds = [(nxt * TICK, nxt), (nxt * TICK - LOGON_WINDOW, -(1 << 64))]
+    key = (i * TICK + 5, n + i)
+    return i, min(b for b in bounds if b > key)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_many_sessions_of_one_id_get_their_answers_in_any_order(shuffled: bool) -> None:
+    tracker = _service_logons()
+    order = list(range(SESSIONS))
+    if shuffled:
+        random.Random(18).shuffle(order)
+    for i in order:
+        key = (i * TICK + 5, SESSIONS + i)
+        choice, until = tracker.choose_span(HOST, COMPUTER, SYSTEM, key, "NT AUTHORITY\\SYSTEM")
+        session, expected_until = _expected_service(i)
+        assert (choice.session, choice.reason) == (session, f"logon 4624 record {i}")
+        assert until == expected_until
+
+
+def test_questions_in_time_order_search_the_sessions_a_few_times_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracker = _service_logons()
+    searches = 0
+
+    def counted(name: str) -> Any:
+        real = getattr(bisect, name)
+
+        def search(*args: Any, **kwargs: Any) -> int:
+            nonlocal searches
+            searches += 1
+            return int(real(*args, **kwargs))
+        return search
+
+    monkeypatch.setattr(session_index, "bisect", SimpleNamespace(
+        bisect_left=counted("bisect_left"), bisect_right=counted("bisect_right")))
+    for i in range(SESSIONS):
+        choice, _ = tracker.choose_span(HOST, COMPUTER, SYSTEM, (i * TICK + 5, SESSIONS + i), None)
+        assert choice.session == i
+    # Each answer starts where the last one was found: a search of its own each was two to three
+    # bisections of the id's 2,000 sessions (over 4,000 in all).
+    assert searches <= 10
+
+
+class _Counted(list):  # type: ignore[type-arg]
+    """A session's logoffs that count the passes made over them."""
+
+    passes = 0
+
+    def __iter__(self) -> Any:
+        _Counted.passes += 1
+        return super().__iter__()
+
+
+LOGOFFS = 3_000
+LID = 0x5000
+
+
+def _logged_off_again_and_again(monkeypatch: pytest.MonkeyPatch) -> SessionTracker:
+    tracker = SessionTracker()
+    tracker.logon(HOST, COMPUTER, LID, _ref(0, 4624, 0, 0), {"TargetUserName": "u"}, at=0)
+    for j in range(1, LOGOFFS + 1):
+        tracker.logoff(HOST, COMPUTER, LID, _ref(j, 4634, j * TICK, j), {"TargetUserName": "u"}, at=j)
+    tracker.finish_privileges()
+    real = SessionColumns.logoffs
+    monkeypatch.setattr(SessionColumns, "logoffs", lambda self, idx: _Counted(real(self, idx)))
+    _Counted.passes = 0
+    return tracker
+
+
+def test_a_session_with_thousands_of_logoffs_answers_without_a_pass_over_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracker = _logged_off_again_and_again(monkeypatch)
+    for j in range(LOGOFFS):
+        key = (j * TICK + 5, LOGOFFS + 10 + j)
+        choice, until = tracker.choose_span(HOST, COMPUTER, LID, key, "u")
+        assert choice.session == 0
+        if j == 0:
+            assert choice.reason == "logon 4624 record 0"
+        else:  # after the first logoff: the earliest is named
+            assert choice.reason == "used after its logoff (4634 record 1)"
+        # The answer holds until just after the next logoff (where it is no longer after this event).
+        assert until == ((j + 1) * TICK, j + 2)
+    assert _Counted.passes == 0
+
+
+def test_logoffs_are_kept_in_time_order() -> None:
+    columns = SessionColumns()
+    idx = columns.add(HOST, COMPUTER, LID, (0, 0), 0, 0)
+    for ts, order in [(5, 3), (2, 1), (9, 4), (2, 0)]:  # fed out of order
+        columns.logoff(idx, (ts, order), 4634, order, order)
+    assert [r[0] for r in columns.logoffs(idx)] == [(2, 0), (2, 1), (5, 3), (9, 4)]
