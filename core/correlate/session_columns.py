@@ -23,6 +23,8 @@ _MAX: Final = (1 << 63) - 1
 _BOUNDS: Final = (_NONE, _MAX)
 #: Sessions whose logoffs `SessionColumns.logoffs` remembers.
 LOGOFFS_KEPT: Final = 1024
+#: ... and how many logoffs in all (~150 bytes each: a session may have thousands).
+LOGOFFS_HELD: Final = 1 << 16
 #: A logoff's `Ref.key` in `SessionColumns.logoffs`' tuples.
 _KEY: Final = itemgetter(0)
 
@@ -111,6 +113,7 @@ class SessionColumns:
         self.off_next: array[int] = array("q")
         #: `logoffs` of the sessions last asked for.
         self._logoffs: dict[int, list[tuple[tuple[int, int], int, int | None]]] = {}
+        self._held = 0  # logoffs in `_logoffs` (counted when remembered: a bound, not a tally)
 
     def __len__(self) -> int:
         return len(self.start_at)
@@ -193,8 +196,10 @@ class SessionColumns:
         # In key order, which the tracker bisects: the scan logs them so (a sort of a sorted
         # list is one pass at C speed), and this holds it whatever fed them.
         out.sort(key=_KEY)
-        if len(self._logoffs) >= LOGOFFS_KEPT:
+        self._held += len(out)
+        if len(self._logoffs) >= LOGOFFS_KEPT or self._held > LOGOFFS_HELD:
             self._logoffs.clear()
+            self._held = len(out)
         self._logoffs[idx] = out
         return out
 

@@ -31,7 +31,7 @@ from core.correlate.indexes import Indexes
 from core.correlate.process_table import logons
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
 from core.correlate.refcolumn import RefColumn, RefSource
-from core.correlate.session_columns import NOTHING_SAID, Privileges, SessionColumns
+from core.correlate.session_columns import LOGOFFS_HELD, LOGOFFS_KEPT, NOTHING_SAID, Privileges, SessionColumns
 from core.correlate.session_index import SessionIndex
 from core.correlate.session_network import NetworkIndex, network_index, network_logons
 
@@ -204,6 +204,9 @@ class SessionTracker:
         self._strings: dict[str, str] = {}
         #: Processes whose logon id has no session, per (computer, logon id) (`finish`).
         self.orphans: dict[tuple[str, int], tuple[int, ...]] = {}
+        #: `_known`'s logoffs of the frozen sessions last asked for (by session index).
+        self._frozen_offs: dict[int, list[tuple[tuple[int, int], int, int | None]]] = {}
+        self._offs_held = 0
 
     def __len__(self) -> int:
         """How many sessions are known."""
@@ -316,8 +319,15 @@ class SessionTracker:
         assert self._frozen is not None
         s = self._frozen[idx]
         ref = s.logon
-        return (s.index, s.logon_id, s.user, (ref.key, ref.record_id) if ref is not None else None,
-                [(r.key, r.event_id, r.record_id) for r in s.logoffs])
+        offs = self._frozen_offs.get(idx)
+        if offs is None:  # (remembered: a session may have thousands, asked for at each answer)
+            offs = sorted(((r.key, r.event_id, r.record_id) for r in s.logoffs), key=_OFF_KEY)
+            self._offs_held += len(offs)
+            if len(self._frozen_offs) >= LOGOFFS_KEPT or self._offs_held > LOGOFFS_HELD:
+                self._frozen_offs.clear()
+                self._offs_held = len(offs)
+            self._frozen_offs[idx] = offs
+        return (s.index, s.logon_id, s.user, (ref.key, ref.record_id) if ref is not None else None, offs)
 
     def finish_privileges(self) -> None:
         """Attach each 4672 to its session (creating one when its 4624 is not in the log)."""

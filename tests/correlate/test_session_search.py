@@ -14,10 +14,14 @@ from typing import Any
 
 import pytest
 
+import core.correlate.session_columns as session_columns
 import core.correlate.session_index as session_index
+from core.correlate.model import build_model
 from core.correlate.processes import Ref
+from core.correlate.refcolumn import RefColumn
 from core.correlate.session_columns import SessionColumns
 from core.correlate.sessions import LOGON_WINDOW, SessionTracker
+from tests.correlate.events import load, s4624, xml
 
 TICK = 10_000_000  # one second in FILETIME ticks
 HOST, COMPUTER = "pc", "PC"
@@ -135,3 +139,43 @@ def test_logoffs_are_kept_in_time_order() -> None:
     for ts, order in [(5, 3), (2, 1), (9, 4), (2, 0)]:  # fed out of order
         columns.logoff(idx, (ts, order), 4634, order, order)
     assert [r[0] for r in columns.logoffs(idx)] == [(2, 0), (2, 1), (5, 3), (9, 4)]
+
+
+def test_a_built_models_session_with_many_logoffs_is_read_once_for_many_links(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Events outside the scan (a 4648...) are linked to their sessions after the build: each
+    # link read the session's logoffs, one `Ref` made per logoff, every time.
+    docs = [s4624(1, 0.0, "0x5000", user="u")]
+    docs += [xml(4634, 1 + j, float(j), TargetLogonId="0x5000", TargetUserName="u", TargetDomainName="DOM",
+                 LogonType="3") for j in range(1, 301)]
+    model = build_model(load(*docs))
+    logon = model.sessions[0].logon
+    assert logon is not None
+    passes = 0
+    real = RefColumn.__iter__
+
+    def counted(self: RefColumn) -> Any:
+        nonlocal passes
+        passes += 1
+        return real(self)
+
+    monkeypatch.setattr(RefColumn, "__iter__", counted)
+    for j in range(200):
+        ref = Ref(10_000 + j, 10_000 + j, 4648, None, logon.ts + int((j + 0.5) * TICK), -1)
+        link = model.session_link("HOST1", 0x5000, ref, "DOM\\u")
+        assert link.session is model.sessions[0]
+        assert link.reason == ("logon 4624 record 1" if j == 0 else "used after its logoff (4634 record 2)")
+    assert passes <= 1
+
+
+def test_the_logoffs_remembered_are_bounded_in_number_not_only_in_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_columns, "LOGOFFS_HELD", 120)
+    columns = SessionColumns()
+    for s in range(10):
+        idx = columns.add(HOST, COMPUTER, LID + s, (s, s), s, s)
+        for j in range(50):
+            columns.logoff(idx, (100 + j, 100 * s + j), 4634, j, j)
+    for idx in range(10):
+        assert len(columns.logoffs(idx)) == 50
+        assert sum(map(len, columns._logoffs.values())) <= 120 + 50
