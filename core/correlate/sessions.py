@@ -31,7 +31,7 @@ from core.correlate.indexes import Indexes
 from core.correlate.process_table import logons
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
 from core.correlate.refcolumn import RefColumn, RefSource
-from core.correlate.session_columns import LOGOFFS_HELD, LOGOFFS_KEPT, NOTHING_SAID, Privileges, SessionColumns
+from core.correlate.session_columns import LOGOFFS_HELD, LOGOFFS_KEPT, NOTHING_SAID, Privileges, Said, SessionColumns
 from core.correlate.session_index import SessionIndex
 from core.correlate.session_network import NetworkIndex, network_index, network_logons
 
@@ -54,6 +54,10 @@ _FIRST = -(1 << 64)
 _NEVER = (1 << 128, 0)
 #: A logoff's `Ref.key` in `Known` (bisected at C speed).
 _OFF_KEY = itemgetter(0)
+#: Every 4624 field `SessionTracker.logon` reads.
+_SAID_NAMES = ("TargetDomainName", "TargetUserName", "TargetUserSid", "LogonType", "IpAddress", "WorkstationName",
+               "AuthenticationPackageName", "LmPackageName", "LogonProcessName", "ElevatedToken",
+               "TargetLinkedLogonId")
 #: The bounds of a 64-bit slot (`session_columns.clamped`).
 _NONE, _MAX = -(1 << 63), (1 << 63) - 1
 #: The 4624 ElevatedToken values (`%%1842` Yes, `%%1843` No; some exports render the word).
@@ -207,6 +211,8 @@ class SessionTracker:
         #: `_known`'s logoffs of the frozen sessions last asked for (by session index).
         self._frozen_offs: dict[int, list[tuple[tuple[int, int], int, int | None]]] = {}
         self._offs_held = 0
+        #: What `logon` made of a 4624's values (`_SAID_NAMES`), by those values.
+        self._said: dict[tuple[str | None, ...], Said] = {}
 
     def __len__(self) -> int:
         """How many sessions are known."""
@@ -240,8 +246,15 @@ class SessionTracker:
         idx = self._new(host, computer, lid, ref.key, ref.record_id, at)
         columns = self._working()
         columns.logon_at[idx] = at
+        # What a 4624 says, read once per distinct set of its values (a server logs the same
+        # service logon over and over; reading it was a tenth of such a log's build).
+        raw = tuple(map(values.get, _SAID_NAMES))
+        said = self._said.get(raw)
+        if said is not None:
+            columns.say(idx, said)
+            return idx
         elevated = values.get("ElevatedToken")
-        columns.say(idx, (
+        said = (
             user_name(values.get("TargetDomainName"), values.get("TargetUserName")),
             self._text(values.get("TargetUserSid")),
             self._text(values.get("LogonType")),
@@ -252,7 +265,11 @@ class SessionTracker:
             self._text(values.get("LogonProcessName")),
             _ELEVATED.get(elevated.strip().casefold()) if elevated else None,
             as_int(values.get("TargetLinkedLogonId")) or None,
-        ))
+        )
+        if len(self._said) >= self.REMEMBERED:
+            self._said.clear()
+        self._said[raw] = said
+        columns.say(idx, said)
         return idx
 
     def logoff(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
@@ -448,6 +465,7 @@ class SessionTracker:
         self._memo.clear()
         self._last.clear()
         self._answers.clear()
+        self._said.clear()
 
     def _choose(
         self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, adjacent: bool

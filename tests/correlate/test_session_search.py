@@ -179,3 +179,30 @@ def test_the_logoffs_remembered_are_bounded_in_number_not_only_in_sessions(monke
     for idx in range(10):
         assert len(columns.logoffs(idx)) == 50
         assert sum(map(len, columns._logoffs.values())) <= 120 + 50
+
+
+def test_a_service_logon_logged_over_and_over_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracker = SessionTracker()
+    reads = 0
+    real = SessionTracker._text
+
+    def counted(self: SessionTracker, value: str | None) -> str | None:
+        nonlocal reads
+        reads += 1
+        return real(self, value)
+
+    monkeypatch.setattr(SessionTracker, "_text", counted)
+    service = {"TargetDomainName": "NT AUTHORITY", "TargetUserName": "SYSTEM", "TargetUserSid": "S-1-5-18",
+               "LogonType": "5", "LogonProcessName": "Advapi  ", "AuthenticationPackageName": "Negotiate",
+               "ElevatedToken": "%%1842", "TargetLinkedLogonId": "0x0", "IpAddress": "-"}
+    for i in range(1_000):
+        tracker.logon(HOST, COMPUTER, SYSTEM, _ref(i, 4624, i * TICK, i), service, at=i)
+    other = dict(service, TargetUserName="svc", LogonType="4", TargetLinkedLogonId="0x99")
+    tracker.logon(HOST, COMPUTER, 0x77, _ref(2_000, 4624, 2_000 * TICK, 2_000), other, at=2_000)
+    assert reads <= 2 * 7  # one read of each of the two distinct logons' seven texts
+    columns = tracker._columns
+    assert columns is not None
+    assert [columns.said_of(i)[:4] for i in (0, 999)] == [("NT AUTHORITY\\SYSTEM", "S-1-5-18", "5", None)] * 2
+    assert columns.said_of(0)[7:] == ("Advapi", True, None)
+    assert columns.said_of(1_000)[:3] == ("NT AUTHORITY\\svc", "S-1-5-18", "4")
+    assert columns.said_of(1_000)[7:] == ("Advapi", True, 0x99)
