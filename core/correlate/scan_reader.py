@@ -50,7 +50,7 @@ from core.correlate.fact_frames import NOT_SAID, FrameInts, frame_ints, kinds
 from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON
 from core.correlate.scan import Rows, Scan, stream
 from core.correlate.scan_rows import HandleEvent, HandleReader
-from core.store.child_process import ROOT, ChildFailed, cores, die_with_parent, module_command
+from core.store.child_process import ROOT, ChildFailed, cores, die_with_parent, module_command, write_all
 from core.store.store import KeyRow, Store
 
 #: What `scan_stored` passes the batches read through (the build's progress).
@@ -166,7 +166,10 @@ def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: d
     with proc:  # closes its pipes whatever happens
         try:
             for frame in ahead:
-                rows = taken(frame, decoded)
+                try:
+                    rows = taken(frame, decoded)
+                except (ValueError, TypeError, EOFError) as exc:  # not a frame of ours: read here instead
+                    raise ChildFailed(f"the reading process wrote a corrupt frame: {exc}") from exc
                 read += len(rows)
                 if read > expected:
                     break
@@ -352,9 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout.buffer
     with Store(path, readonly=True) as store, store.snapshot():
         for frame in frames(store, event_ids, kept):
-            out.write(_HEADER.pack(len(frame)))
-            out.write(frame)
-    out.write(_HEADER.pack(0))
+            write_all(out, _HEADER.pack(len(frame)), frame)
+    write_all(out, _HEADER.pack(0))
     out.flush()
     return 0
 

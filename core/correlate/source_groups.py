@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, compress, count
 from typing import IO, Final
 
-from core.store.child_process import ROOT, ChildFailed, die_with_parent, module_command
+from core.store.child_process import ROOT, ChildFailed, die_with_parent, module_command, write_all
 
 #: Tables of fewer events group in process: the child's start (~0.1 s) would not pay.
 MIN_EVENTS: Final = 500_000
@@ -194,9 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out, starts = group(slots, stride, eid_at, handle_at, none, n, frozenset(event_ids), handles, release=release)
     sink = sys.stdout.buffer
-    sink.write(_HEADER.pack(len(out), len(starts)))
-    sink.write(memoryview(out).cast("B"))
-    sink.write(memoryview(starts).cast("B"))
+    write_all(sink, _HEADER.pack(len(out), len(starts)), memoryview(out).cast("B"), memoryview(starts).cast("B"))
     sink.flush()
     os.close(fd)
     return 0

@@ -30,7 +30,7 @@ from pathlib import Path
 from core.findings.engine import FindingsData, store_findings
 from core.findings.rules import RulesError, load_rules
 from core.findings.stored import keep_findings
-from core.store.child_process import ChildFailed, background_priority, die_with_parent, run_child
+from core.store.child_process import ChildFailed, background_priority, die_with_parent, run_child, write_all
 from core.store.store import Store
 
 #: Exit status of a child that refused the rules file (the parent reports it as for its own).
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     with Store(args.db, readonly=True) as store:
         data = store_findings(store, rules)
         kept = keep_findings(store, data, KEEP_BUSY_MS)
-    sys.stdout.buffer.write(KEPT if kept else pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    write_all(sys.stdout.buffer, KEPT if kept else pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
     sys.stdout.buffer.flush()
     return 0
 

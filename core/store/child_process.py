@@ -9,11 +9,13 @@ project on its path whatever the current directory is. A child ends with its par
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from parsers.lifeline import die_with_parent as _die_with_parent
 
@@ -30,6 +32,22 @@ def module_command(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env[PARENT_ENV] = str(os.getpid())
     return [sys.executable, "-P", "-m", module, *args], env
+
+
+def write_all(out: BinaryIO, *chunks: bytes | memoryview) -> None:
+    """Write every byte of `chunks` to `out`, a child's stdout (a pipe to its parent). Under
+    PYTHONUNBUFFERED (set in many containers, and inherited) `sys.stdout.buffer` is the raw
+    file, whose `write` may take part of a chunk only: when the child is stopped and resumed
+    (Ctrl-Z then `fg` stops the app's whole process group) while the pipe is full, the pipe
+    takes what fits and the rest was lost, the parent then reading a corrupt frame."""
+    for chunk in chunks:
+        view = memoryview(chunk).cast("B")
+        while view:  # bounded: each turn writes at least a byte, or raises
+            n = out.write(view)
+            if n is None:  # a non-blocking pipe that is full (never ours): wait for room
+                select.select([], [out], [])
+                continue
+            view = view[n:]
 
 
 def cores() -> int:

@@ -23,7 +23,7 @@ import threading
 from dataclasses import asdict
 from types import FrameType
 
-from core.store.child_process import die_with_parent
+from core.store.child_process import die_with_parent, write_all
 from core.store.disk_full import DISK_FULL_STATUS, is_disk_full
 from core.store.ingest import Progress, load_paths
 from core.store.store import Store
@@ -45,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     def progress(p: Progress) -> None:
-        sys.stdout.write(json.dumps(asdict(p)) + "\n")
-        sys.stdout.flush()
+        # Bytes, every one written (`write_all`): a line longer than the pipe's atomic size (a
+        # long file name) could be cut by a signal under PYTHONUNBUFFERED.
+        write_all(sys.stdout.buffer, (json.dumps(asdict(p)) + "\n").encode("ascii"))
+        sys.stdout.buffer.flush()
 
     try:
         with Store(args.db) as store:

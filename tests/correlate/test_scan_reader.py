@@ -6,8 +6,13 @@ numbered every few rows, and when the child fails (the build then reads in proce
 
 from __future__ import annotations
 
+import contextlib
 import marshal
+import os
+import signal
 import sys
+import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -131,3 +136,54 @@ def test_a_frames_columns_give_back_its_rows_exactly() -> None:
     got = scan_reader.FrameRows([scan_reader._unpacked(column) for column in packed] + columns[4:])
     assert len(got) == 3 and list(got) == rows and got[2] == rows[2] and got[1:] == rows[1:]
     assert [type(v) for row in got for v in row] == [type(v) for row in rows for v in row]
+
+
+def test_a_child_stopped_and_resumed_while_its_pipe_is_full_loses_no_byte(
+        churn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-Z then `fg` stops and resumes the app's whole process group, this child included. Under
+    # PYTHONUNBUFFERED (many containers set it) its stdout is the raw pipe, which then takes part
+    # of a frame only: the rest was lost, and the build failed on the corrupt frame.
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    monkeypatch.setattr(scan_reader, "PIPE_BYTES", 4096)  # full at once: the child waits in `write`
+    monkeypatch.setattr(scan_reader, "AHEAD", 1)
+    popen = scan_reader.subprocess.Popen
+    children: list[Any] = []
+
+    def started(*args: Any, **kwargs: Any) -> Any:
+        proc = popen(*args, **kwargs)
+        children.append(proc)
+        threading.Thread(target=_stop_and_resume, args=(proc,), daemon=True).start()
+        return proc
+
+    monkeypatch.setattr(scan_reader.subprocess, "Popen", started)
+    original = Store.iter_key_rows
+    monkeypatch.setattr(Store, "iter_key_rows", lambda self, ids, size=500: original(self, ids, size=size))
+    slow = scan_reader.taken
+
+    def taken_slowly(frame: bytes, decoded: dict[Any, Any]) -> Any:
+        time.sleep(0.02)  # the scan behind the child: its pipe stays full
+        return slow(frame, decoded)
+
+    monkeypatch.setattr(scan_reader, "taken", taken_slowly)
+    assert _by_child(churn, monkeypatch) == _in_process(churn, monkeypatch)
+    assert children and children[0].returncode == 0
+
+
+def _stop_and_resume(proc: Any) -> None:
+    while proc.poll() is None:  # bounded: the child ends (the test's build waits for it)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGSTOP)
+            time.sleep(0.003)
+            os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.003)
+
+
+def test_a_corrupt_frame_leaves_the_build_to_read_in_process(churn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A frame that is not one (cut, garbled) fails the child, not the build.
+    garbage = "import struct, sys; f = b'\\xee' * 10; sys.stdout.buffer.write(struct.pack('<Q', 10) + f + bytes(8))"
+
+    def garbling(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
+        return [sys.executable, "-c", garbage], {}
+
+    monkeypatch.setattr(scan_reader, "module_command", garbling)
+    assert _by_child(churn, monkeypatch, fallback=True) == _in_process(churn, monkeypatch)
