@@ -15,9 +15,6 @@ from core.correlate.process_table import ProcessesAt
 from core.correlate.sessions import Session
 from tui.session_detail import SessionRow
 
-#: Sessions whose starts are read between two gives-back of the pages read (`SessionRows`).
-RELEASE_EVERY = 256
-
 
 def session_order(s: Session) -> tuple[tuple[int, int], int]:
     """Where a session's row goes: by its start, then as the model numbered it."""
@@ -25,15 +22,11 @@ def session_order(s: Session) -> tuple[tuple[int, int], int]:
 
 
 def sessions_in_order(model: CorrelationModel) -> list[Session]:
-    """The model's sessions sorted by `session_order`. Each session's start is read from the
-    facts' side file at its own place (64 KB mapped a read): the pages are given back every
-    RELEASE_EVERY sessions, or the sort held 100 MB of them at ten million events."""
+    """The model's sessions sorted by `session_order`. Their starts are read from the facts'
+    side file in one pass (`CorrelationModel.session_starts`), the pages read given back as it
+    goes: kept, they held 100 MB at ten million events."""
     sessions = model.sessions
-    keys: list[tuple[tuple[int, int], int]] = []
-    for n, session in enumerate(sessions, 1):
-        keys.append(session_order(session))
-        if n % RELEASE_EVERY == 0:
-            model.release_pages()
+    keys = list(zip(model.session_starts(), (s.index for s in sessions), strict=True))  # `session_order`
     model.release_pages()
     return [sessions[i] for i in sorted(range(len(sessions)), key=keys.__getitem__)]
 
