@@ -190,11 +190,10 @@ def session_tree(row: SessionRow, linked: Session | None = None) -> list[TreeIte
     return items
 
 
-def linked_index(model: CorrelationModel, rows: Iterable[SessionRow]) -> dict[tuple[str, int], list[Session]]:
-    """The sessions by (computer case-folded, logon id) that the linked logons of `rows` name
-    (`linked_session`): only those, not every session of the log."""
-    wanted = {(s.computer.casefold(), s.linked_logon_id) for s in (row.session for row in rows)
-              if s is not None and s.linked_logon_id is not None}
+def linked_index(model: CorrelationModel, listed: Iterable[Session]) -> dict[tuple[str, int], list[Session]]:
+    """The sessions by (computer case-folded, logon id) that the linked logons of the `listed`
+    sessions name (`linked_session`): only those, not every session of the log."""
+    wanted = {(s.computer.casefold(), s.linked_logon_id) for s in listed if s.linked_logon_id is not None}
     index: dict[tuple[str, int], list[Session]] = {}
     if wanted:
         for s in model.sessions:

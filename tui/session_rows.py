@@ -63,11 +63,9 @@ class SessionRows(Sequence[SessionRow]):
     def __iter__(self) -> Iterator[SessionRow]:
         return (self[i] for i in range(len(self)))
 
-    def shells(self) -> Iterator[SessionRow]:
-        """Each session as a row without its processes (what `linked_index` reads)."""
-        yield from self._orphans
-        for s in self._sessions:
-            yield SessionRow(s, s.computer, s.logon_id, ())
+    def sessions(self) -> Sequence[Session]:
+        """The sessions listed, in order (what `linked_index` reads: no row made for it)."""
+        return self._sessions
 
 
 def orphan_rows(model: CorrelationModel) -> list[SessionRow]:

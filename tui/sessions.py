@@ -197,7 +197,7 @@ def _made(model: CorrelationModel) -> Made:
     at once), and how many rows and computers there are."""
     rows = SessionRows(model)
     total, computers = _counts(model)
-    return MadeLines(rows, _line_maker(linked_index(model, rows.shells())), lambda line: line.cells), total, computers
+    return MadeLines(rows, _line_maker(linked_index(model, rows.sessions())), lambda line: line.cells), total, computers
 
 
 def _line_maker(index: dict[tuple[str, int], list[Session]]) -> Callable[[SessionRow], SessionLine]:
@@ -227,7 +227,7 @@ def stored_sessions(model: CorrelationModel) -> ViewRows:
     36,000 sessions). A reopened line beyond them shows its 4624's stored links."""
     rows = SessionRows(model)
     total, computers = _counts(model)
-    index = linked_index(model, rows.shells())
+    index = linked_index(model, rows.sessions())
     trees = (ViewNode("session", children=tuple(session_tree(row, linked_session(index, row.session))))
              for row in itertools.islice(rows, TREE_LINES))
     return ViewRows(tree=trees, rows=MadeRows(rows, _line_maker(index), _row_store_id), total=total,
