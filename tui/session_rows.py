@@ -26,9 +26,14 @@ def sessions_in_order(model: CorrelationModel) -> list[Session]:
     side file in one pass (`CorrelationModel.session_starts`), the pages read given back as it
     goes: kept, they held 100 MB at ten million events."""
     sessions = model.sessions
-    keys = list(zip(model.session_starts(), (s.index for s in sessions), strict=True))  # `session_order`
+    starts = model.session_starts()
     model.release_pages()
-    return [sessions[i] for i in sorted(range(len(sessions)), key=keys.__getitem__)]
+    if all(s.index == i for i, s in enumerate(sessions)):  # (always: a stable sort keeps them by index)
+        order = sorted(range(len(sessions)), key=starts.__getitem__)
+    else:  # `session_order` whole
+        keys = list(zip(starts, (s.index for s in sessions), strict=True))
+        order = sorted(range(len(sessions)), key=keys.__getitem__)
+    return [sessions[i] for i in order]
 
 
 class SessionRows(Sequence[SessionRow]):

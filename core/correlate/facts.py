@@ -397,17 +397,17 @@ class FactsTable:
         self._flush()
         wide, narrow = self._wide, self._narrow
         w, ws, n, ns = wide.slots, wide.stride, narrow.slots, narrow.stride
-        ts: list[int] = []
-        order: list[int] = []
+        out: list[tuple[int, int]] = []  # (made a chunk at a time: no list of times and orders beside it)
         for lo in range(0, len(positions), LOOKUPS_CHUNK):  # the pages read given back a chunk at a time
             part = positions[lo:lo + LOOKUPS_CHUNK]
-            ts += [w[pos * ws + 2] for pos in part]
-            order += [n[pos * ns + 1] for pos in part]
+            ts = [w[pos * ws + 2] for pos in part]
+            order = [n[pos * ns + 1] for pos in part]
+            if NONE in ts or narrow.none in order:  # kept aside: one by one, exactly
+                out += [self.key(pos) if t == NONE or o == narrow.none else (t, o)
+                        for pos, t, o in zip(part, ts, order, strict=True)]
+            else:
+                out += zip(ts, order, strict=True)
             touched(2 * len(part))
-        out = list(zip(ts, order, strict=True))
-        if NONE in ts or narrow.none in order:  # kept aside: one by one, exactly
-            out = [self.key(pos) if t == NONE or o == narrow.none else (t, o)
-                   for pos, t, o in zip(positions, ts, order, strict=True)]
         self.release()
         return out
 
