@@ -54,6 +54,9 @@ _FIRST = -(1 << 64)
 _NEVER = (1 << 128, 0)
 #: A logoff's `Ref.key` in `Known` (bisected at C speed).
 _OFF_KEY = itemgetter(0)
+#: What `SessionTracker.logon` remembers at most (a few hundred KB: a server's service logons
+#: are a handful of distinct sets of values, a user's interactive logons differ anyway).
+_SAID_KEPT = 1024
 #: Every 4624 field `SessionTracker.logon` reads.
 _SAID_NAMES = ("TargetDomainName", "TargetUserName", "TargetUserSid", "LogonType", "IpAddress", "WorkstationName",
                "AuthenticationPackageName", "LmPackageName", "LogonProcessName", "ElevatedToken",
@@ -266,7 +269,7 @@ class SessionTracker:
             _ELEVATED.get(elevated.strip().casefold()) if elevated else None,
             as_int(values.get("TargetLinkedLogonId")) or None,
         )
-        if len(self._said) >= self.REMEMBERED:
+        if len(self._said) >= _SAID_KEPT:
             self._said.clear()
         self._said[raw] = said
         columns.say(idx, said)

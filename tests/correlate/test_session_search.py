@@ -206,3 +206,14 @@ def test_a_service_logon_logged_over_and_over_is_read_once(monkeypatch: pytest.M
     assert columns.said_of(0)[7:] == ("Advapi", True, None)
     assert columns.said_of(1_000)[:3] == ("NT AUTHORITY\\svc", "S-1-5-18", "4")
     assert columns.said_of(1_000)[7:] == ("Advapi", True, 0x99)
+
+
+def test_what_logons_said_is_remembered_for_a_bounded_number_of_value_sets() -> None:
+    from core.correlate import sessions
+
+    tracker = SessionTracker()
+    for i in range(3 * sessions._SAID_KEPT):
+        tracker.logon(HOST, COMPUTER, 0x1000 + i, _ref(i, 4624, i * TICK, i), {"TargetUserName": f"u{i}"}, at=i)
+        assert len(tracker._said) <= sessions._SAID_KEPT
+    columns = tracker._columns
+    assert columns is not None and columns.said_of(3 * sessions._SAID_KEPT - 1)[0] == f"u{3 * sessions._SAID_KEPT - 1}"
