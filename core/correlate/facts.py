@@ -300,6 +300,11 @@ class FactsTable:
             for columns, slots, aside, stride in ((self._wide, wide, wide_aside, WIDE),
                                                   (self._narrow, narrow, narrow_aside, NARROW)):
                 packed, kept = columns.packed(list(itertools.chain.from_iterable(map(columns.read, rows))))
+                if len(at) == k:  # every row given whole (a log of logons): `at` is 0..k-1, in one copy
+                    slots[:] = packed
+                    aside.clear()
+                    aside.update(kept)
+                    continue
                 for j, i in enumerate(at):
                     slots[i * stride:(i + 1) * stride] = packed[j * stride:(j + 1) * stride]
                     if aside:  # the frame's own (the same values, but the whole row's are what count)

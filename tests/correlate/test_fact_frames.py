@@ -161,3 +161,25 @@ def test_the_none_slots_bytes_astride_two_slots_are_not_a_none() -> None:
     assert ints.wide[1::6].tolist() == [1, 2, 0x80 << 24]
     ints = _frame([*rows, (NONE, T + 3, 3, HANDLE_EID, "WS1", "a")])
     assert ints.wide[0::6].tolist() == [5, 0x80, 1 << 16, NONE] and ints.wide_aside == {18: NONE}
+
+
+def test_a_frame_of_whole_rows_only_holds_what_whole_rows_hold() -> None:
+    # A log of logons: every event a step of the scan's own, so every row given whole (one copy
+    # of the packed rows over the frame's slots, the frame's own values aside dropped).
+    rows = [(sid, ts, record_id, WHOLE_EID, logged, data) for sid, ts, record_id, _, logged, data in _rows()]
+    tables = []
+    for framed in (True, False):
+        table = FactsTable()
+        if framed:
+            table.frame(_frame(rows))
+        for i, (sid, ts, record_id, _, _, _) in enumerate(rows):
+            table.add_row(_whole(i, sid, ts, record_id, i))
+        table.flush()
+        tables.append(table)
+    framed_table, whole_table = tables
+    assert len(framed_table) == len(whole_table) == len(rows)
+    assert list(framed_table) == list(whole_table)
+    assert list(framed_table.rows()) == list(whole_table.rows())
+    got = list(framed_table)
+    assert {(1 << 63) - 1, 1 << 64} < {f.ref.store_id for f in got}  # aside, the frame's and the rows'
+    assert any(f.target_hid == 1 << 64 for f in got) and any(f.target_note == "target note" for f in got)
