@@ -13,7 +13,7 @@ process, elevated token, linked logon) is kept on the session as flat, interned 
 ints, and its processes as indexes: a domain controller logs a network logon every few
 seconds, and the model must stay small at millions of events (issue 18).
 
-Just over 500 lines: the tracker and its memoised choices share the session rules; what holds the
+About 570 lines: the tracker and its memoised choices share the session rules; what holds the
 sessions while the scan runs (`session_columns`) and finds them (`session_index`), and the
 network-logon index (`session_network`), are modules of their own.
 """

@@ -39,7 +39,7 @@ def write_all(out: BinaryIO, *chunks: bytes | memoryview) -> None:
     PYTHONUNBUFFERED (set in many containers, and inherited) `sys.stdout.buffer` is the raw
     file, whose `write` may take part of a chunk only: when the child is stopped and resumed
     (Ctrl-Z then `fg` stops the app's whole process group) while the pipe is full, the pipe
-    takes what fits and the rest was lost, the parent then reading a corrupt frame."""
+    takes what fits; what it did not take was lost (the parent then read a corrupt frame)."""
     for chunk in chunks:
         view = memoryview(chunk).cast("B")
         while view:  # bounded: each turn writes at least a byte, or raises
