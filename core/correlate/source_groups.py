@@ -18,12 +18,14 @@ child starts in a tenth of a second.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import select
 import struct
 import subprocess
 import sys
+import threading
 import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -111,11 +113,17 @@ class Grouping:
         """`group`'s answer for `handles` instances (at least as many as when started: the later
         ones, made after the scan, have no use); `ChildFailed` if the child gave none."""
         proc = self._proc
+        limit = WAIT + WAIT_PER_EVENT * self._n
+        # The whole answer within the limit: a child stopped for good after its header (or mid-way)
+        # is killed then, and the reads below end short instead of waiting for ever.
+        timer = threading.Timer(limit, _kill, (proc,))
+        timer.daemon = True
+        timer.start()
         try:
             if handles < self._handles:
                 raise ChildFailed(f"grouped for {self._handles} handles, asked for {handles}")
             assert proc.stdout is not None
-            ready, _, _ = select.select([proc.stdout], [], [], WAIT + WAIT_PER_EVENT * self._n)
+            ready, _, _ = select.select([proc.stdout], [], [], limit)
             if not ready:
                 raise ChildFailed("the grouping process gave no answer in time")
             header = _read(proc.stdout, _HEADER.size)
@@ -131,9 +139,15 @@ class Grouping:
         except (OSError, ValueError, struct.error) as exc:
             raise ChildFailed(f"the grouping process's answer could not be read: {exc}") from exc
         finally:
+            timer.cancel()
             self._finalizer()
         starts.extend(array("q", [uses]) * (handles - self._handles))
         return out, starts
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):  # (ended meanwhile)
+        proc.kill()
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

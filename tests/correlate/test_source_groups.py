@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -73,6 +74,9 @@ def test_the_child_groups_the_uses_exactly_as_the_build_did(monkeypatch: pytest.
     "import sys; sys.stdout.buffer.write(bytes(16)); sys.stdout.flush()",  # no uses, no handles: wrong
     "import sys, struct; sys.stdout.buffer.write(struct.pack('<QQ', 10, 301)); sys.exit(0)",  # stops mid-way
     "import time; time.sleep(60)",  # hangs: killed after its time is up
+    # Its header, then stopped for good (as a child stopped and never resumed): killed after its time.
+    "import sys, struct, time; sys.stdout.buffer.write(struct.pack('<QQ', 10, 301)); sys.stdout.flush(); "
+    "time.sleep(60)",
 ])
 def test_a_child_that_fails_leaves_the_answer_to_the_build(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
     monkeypatch.setattr(source_groups, "WAIT", 1.0)
@@ -81,7 +85,9 @@ def test_a_child_that_fails_leaves_the_answer_to_the_build(monkeypatch: pytest.M
     table = _table()
     table.group_early(USES, HANDLES)
     assert USES in table._grouping  # noqa: SLF001
+    begun = time.monotonic()
     assert _groups(table, HANDLES) == _expected(HANDLES)
+    assert time.monotonic() - begun < 30  # the child's time (1 s here), not the minute it would take
 
 
 @pytest.mark.usefixtures("big")
