@@ -532,8 +532,9 @@ class SessionTracker:
         members = self.assign(processes)
         columns = self._working()
         frozen = []
+        off_first = columns.off_first
         for idx in range(len(columns)):
-            logoffs = columns.logoffs_at(idx)
+            logoffs = columns.logoffs_at(idx) if off_first[idx] >= 0 else None  # (most sessions have none)
             frozen.append(Session(
                 columns.index[idx],
                 columns.places[columns.place[idx]][1],
