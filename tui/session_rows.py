@@ -28,12 +28,8 @@ def sessions_in_order(model: CorrelationModel) -> list[Session]:
     sessions = model.sessions
     starts = model.session_starts()
     model.release_pages()
-    if all(s.index == i for i, s in enumerate(sessions)):  # (always: a stable sort keeps them by index)
-        order = sorted(range(len(sessions)), key=starts.__getitem__)
-    else:  # `session_order` whole
-        keys = list(zip(starts, (s.index for s in sessions), strict=True))
-        order = sorted(range(len(sessions)), key=keys.__getitem__)
-    return [sessions[i] for i in order]
+    # A session's index is its place in `sessions`: the stable sort keeps equal starts by index.
+    return [sessions[i] for i in sorted(range(len(sessions)), key=starts.__getitem__)]
 
 
 class SessionRows(Sequence[SessionRow]):
