@@ -71,6 +71,10 @@ PIPE_BYTES: Final = 1 << 20
 #: How many frames the scan's process takes off the pipe ahead of the scan: about 400 KB each
 #: with their facts slots (250 KB before, when this was 128), so ~32 MB at most either way.
 AHEAD: Final = 80
+#: Seconds without a frame after which the child counts as stuck (stopped for good, starved, or
+#: waiting on something that never comes): it is killed and the build reads in process. A frame
+#: comes every few milliseconds, the first within a second or two of the child's start.
+STALL: Final = 120.0
 #: Each frame's size, before it (0: the last frame was written, then the rows read).
 _HEADER: Final = struct.Struct("<Q")
 #: The largest frame read (a frame of a batch of 2,000 rows is a few hundred KB).
@@ -148,8 +152,8 @@ def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: d
                kept: int | None = None) -> Iterator[Sequence[Any]]:
     """The rows of `event_ids` in time order, a batch at a time, read by a child from `store`'s
     file, `decoded` kept up to date as each batch comes (`frames`); `ChildFailed` unless it reads
-    exactly `expected` rows (the caller's count, in its own snapshot). The child is killed if
-    the caller stops early."""
+    exactly `expected` rows (the caller's count, in its own snapshot) or when it writes nothing
+    for `STALL` seconds. The child is killed if the caller stops early or it fails."""
     cmd, env = module_command(__name__, str(Path(store.path).resolve()), str(KEPT if kept is None else kept),
                               *map(str, event_ids))
     try:
@@ -280,7 +284,10 @@ class _Ahead:
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=STALL)
+            except queue.Empty:
+                raise ChildFailed(f"the reading process wrote nothing for {STALL:g} s") from None
             if item is None:
                 return
             if isinstance(item, BaseException):

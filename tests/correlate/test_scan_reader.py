@@ -187,3 +187,36 @@ def test_a_corrupt_frame_leaves_the_build_to_read_in_process(churn: Path, monkey
 
     monkeypatch.setattr(scan_reader, "module_command", garbling)
     assert _by_child(churn, monkeypatch, fallback=True) == _in_process(churn, monkeypatch)
+
+
+def test_a_child_stopped_for_good_leaves_the_build_to_read_in_process(
+        churn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A reading child that stops writing (stopped by a signal and never resumed, stuck) held the
+    # build for ever: the scan's process waited for its next frame without a limit.
+    monkeypatch.setattr(scan_reader, "STALL", 1.0)
+    monkeypatch.setattr(scan_reader, "PIPE_BYTES", 4096)  # the child cannot be done before it is stopped
+    monkeypatch.setattr(scan_reader, "AHEAD", 1)
+    original = Store.iter_key_rows
+    monkeypatch.setattr(Store, "iter_key_rows", lambda self, ids, size=50: original(self, ids, size=size))
+    popen = scan_reader.subprocess.Popen
+    children: list[Any] = []
+
+    def started(*args: Any, **kwargs: Any) -> Any:
+        proc = popen(*args, **kwargs)
+        if scan_reader.__name__ in args[0]:
+            children.append(proc)
+        return proc
+
+    taken = scan_reader.taken
+
+    def stopping(frame: bytes, decoded: dict[Any, Any]) -> Any:
+        if children[-1].poll() is None:
+            os.kill(children[-1].pid, signal.SIGSTOP)
+        return taken(frame, decoded)
+
+    monkeypatch.setattr(scan_reader.subprocess, "Popen", started)
+    monkeypatch.setattr(scan_reader, "taken", stopping)
+    begun = time.monotonic()
+    assert _by_child(churn, monkeypatch, fallback=True) == _in_process(churn, monkeypatch)
+    assert time.monotonic() - begun < 30
+    assert len(children) == 1 and children[0].returncode == -signal.SIGKILL
