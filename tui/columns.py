@@ -164,23 +164,26 @@ def _landing(store: Store, view: View, sort: Sort, position: int) -> tuple[int, 
 
 
 def locate_row(store: Store, view: View, sort: Sort | None, store_id: int,
-               nearest: StoredEvent | None) -> tuple[int, list[Row]] | None:
+               nearest: StoredEvent | None, total: int | None = None) -> tuple[int, list[Row]] | None:
     """Where event `store_id` (else, unsorted, the one nearest in time to `nearest`) sits, with
-    its page; sorted, an event the view lost leaves the cursor where it is (None)."""
+    its page; sorted, an event the view lost leaves the cursor where it is (None). `total`:
+    the view's count, if known (it picks the query plan)."""
     if sort is not None:
         position = position_sorted(store, view, sort, store_id)
         return None if position is None else _landing(store, view, sort, position)
-    found = locate(store, view, store_id)
+    found = locate(store, view, store_id, total=total)
     if found is None and nearest is not None:
         found = locate_nearest(store, view, nearest)
     return None if found is None else (found[0], [make_row(r) for r in found[1]])
 
 
 def find_row(store: Store, view: View, sort: Sort | None, term: Filter,
-             anchor: StoredEvent | None, forward: bool) -> tuple[int, bool, list[Row]] | None:
-    """The next (previous) row matching `term`: (position, wrapped, its page), or None."""
+             anchor: StoredEvent | None, forward: bool,
+             total: int | None = None) -> tuple[int, bool, list[Row]] | None:
+    """The next (previous) row matching `term`: (position, wrapped, its page), or None
+    (`total` as `locate_row`)."""
     if sort is None:
-        found = find_match(store, view, term, anchor, forward, PAGE)
+        found = find_match(store, view, term, anchor, forward, PAGE, total)
         return None if found is None else (found[1], found[2], [make_row(r) for r in found[3]])
     after = None if anchor is None else position_sorted(store, view, sort, anchor.id)
     hit = find_sorted(store, view, sort, term, after, forward)

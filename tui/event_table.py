@@ -289,7 +289,8 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
         else:
             self._submit(lambda s: columns.page_rows(s, view, None, page * PAGE, total, counted), done)
             return
-        self._submit(lambda s: [make_row(r) for r in fetch_beside(s, view, anchor, forward, PAGE)], done)
+        known = total if total is not None else (counted[0] if counted else None)
+        self._submit(lambda s: [make_row(r) for r in fetch_beside(s, view, anchor, forward, PAGE, known)], done)
 
     def _request_visible(self) -> None:
         top = int(self.scroll_y)
@@ -405,10 +406,10 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
         """Move the cursor to event `store_id` (found in SQL), else to the view's event nearest
         in time to `nearest` when given (`tui.keep_place`); `on_missing` when not in view,
         `on_found` once the cursor is on it (`tui.jump`)."""
-        view, sort = self.view, self.sort
+        view, sort, counted = self.view, self.sort, self._counted
 
-        def find(store: Store) -> tuple[int, list[Row]] | None:
-            return columns.locate_row(store, view, sort, store_id, nearest)
+        def find(store: Store) -> tuple[int, list[Row]] | None:  # (the count comes first: `reload`)
+            return columns.locate_row(store, view, sort, store_id, nearest, counted[0] if counted else None)
 
         def done(found: tuple[int, list[Row]] | None) -> None:
             if found is None:
@@ -441,10 +442,10 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
         view = self.view
         row = self.selected_row()
         anchor = row.stored if row is not None else None
-        sort = self.sort
+        sort, counted = self.sort, self._counted
 
         def search(store: Store) -> tuple[int, bool, list[Row]] | None:
-            return columns.find_row(store, view, sort, term, anchor, forward)
+            return columns.find_row(store, view, sort, term, anchor, forward, counted[0] if counted else None)
 
         def moved(result: tuple[int, bool, list[Row]] | None) -> None:
             if result is None:

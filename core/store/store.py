@@ -190,10 +190,16 @@ class Store(StoreWrites):
     def issue_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])
 
-    def count(self, which: Filter | None = None) -> int:
-        """How many events `which` keeps (every event by default)."""
+    def count(self, which: Filter | None = None, *, by_time_index: bool = False, at_most: int | None = None) -> int:
+        """How many events `which` keeps (every event by default), counting no further than
+        `at_most`; `by_time_index` as `select`."""
         which = which or Filter.everything()
-        row = self.conn.execute(f"SELECT count(*) FROM events e WHERE {which.sql}", bindable(which.params)).fetchone()
+        hint = " INDEXED BY events_time" if by_time_index else ""
+        sql, args = f"SELECT count(*) FROM events e{hint} WHERE {which.sql}", list(bindable(which.params))
+        if at_most is not None:
+            sql, args = f"SELECT count(*) FROM (SELECT 1 FROM events e{hint} WHERE {which.sql} LIMIT ?)", [
+                *args, at_most]
+        row = self.conn.execute(sql, args).fetchone()
         return int(row[0])
 
     def size(self) -> int:
