@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.query.term_sets import settled_terms
 from core.store.filter import Filter, Order
 from core.store.store import Store, StoredEvent
 
@@ -81,9 +82,12 @@ SCAN_SHARE = 20
 
 def settled(store: Store, view: View) -> View:
     """`view` as the fetcher queries it: once the log is loaded (time order), a one-term view
-    reads its ids from a set made once (`Store.id_set`) instead of its posting lists."""
-    if view.filter.ids is None or not view.by_time:
+    reads its ids from a set made once (`Store.id_set`) instead of its posting lists, and so
+    do the terms of a compound one (`settled_terms`)."""
+    if not view.by_time:
         return view
+    if view.filter.ids is None:
+        return View(settled_terms(store, view.filter), view.by_time)
     return View(store.id_set(view.filter), view.by_time)
 
 
@@ -156,7 +160,7 @@ def count_view(store: Store, view: View) -> int:
         return store.count_ids(store.id_set(view.filter))
     if view.filter.ids is not None:  # one term: count the distinct ids it lists, no event looked up
         return store.count_ids(view.filter)
-    return store.count(view.filter)
+    return store.count(settled(store, view).filter)
 
 
 def position_of(store: Store, view: View, store_id: int, total: int | None = None) -> int | None:

@@ -14,6 +14,7 @@ import pytest
 from core.model.event import Event, parse_time
 from core.query.compile import MIRRORED_SYSTEM_FIELDS, QueryError, compile_query
 from core.query.parser import MAX_DEPTH, MAX_TERMS
+from core.query.term_sets import settled_terms
 from core.store.filter import Filter, Order
 from core.store.schema import SYSTEM_FIELDS
 from core.store.store import Store
@@ -195,12 +196,15 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 
 def found(store: Store, query: str) -> set[int | None]:
-    """Record ids the query finds (also checking that count() agrees with select())."""
+    """Record ids the query finds (also checking that count() agrees with select(), and that
+    the table's reading of it, its terms' ids from sets (`settled_terms`), finds the same)."""
     compiled = compile_query(query)
     rows = store.select(compiled)
     assert store.count(compiled) == len(rows)
     if compiled.ids is not None:  # the table's count of a one-term view (core.query.view.count_view)
         assert store.count_ids(compiled) == len(rows), query
+    settled = settled_terms(store, compiled)
+    assert store.select(settled) == rows and store.count(settled) == len(rows), query
     return {row.event.record_id for row in rows}
 
 
