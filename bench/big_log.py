@@ -11,10 +11,10 @@ app and every process it starts (ingest child, decoder workers, findings child) 
 /proc, summed over the tree (forked workers share pages, so the sum overstates; RssAnon leaves
 out mapped file pages) and per process: the largest per-process peaks with their command lines,
 the second and phase of each, and the app's own peak per phase, to place the peak. Then the
-size of the store on disk against the log's, the time to count and page a few filters on that
-store, and the Rust-backed `evtx` package decoding the same file (`records_json` +
-`json.loads`, one core). Targets: first rows <= 0.5 s, all views ready <= 60 s, peak RSS
-<= 500 MB, store <= 1.5x the log.
+size of the store on disk against the log's, the event table's reads of a few filters on that
+store (`filters`; alone on a store: `--filters DB`), and the Rust-backed `evtx` package
+decoding the same file (`records_json` + `json.loads`, one core). Targets: first rows
+<= 0.5 s, all views ready <= 60 s, peak RSS <= 500 MB, store <= 1.5x the log.
 """
 
 from __future__ import annotations
@@ -209,29 +209,61 @@ def rust(path: str) -> dict[str, float]:
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}
 
 
-def filters(db: Path) -> dict[str, float]:
-    """Milliseconds to count and page a few filters on the store the app made (median of 3):
-    the most and the least common EventData value, and free text."""
+def filters(db: Path) -> dict[str, dict[str, Any]]:
+    """Milliseconds the event table waits for its reads of a few filters on the store the app
+    made (`core.query.view`, as the table's fetcher calls it; median of 3, each on a fresh
+    connection, so no id set is cached yet): the count and the first page, the next page
+    scrolled beside the last row, a jump to the middle (OFFSET), and placing the middle event
+    (`position_of`, as a jump to an event does). Filters: the most and the least common
+    EventData value, the most common one negated, free text, an EventID, and an EventID with
+    an EventData value. The raw statements' time (`Store.count` + `Store.select`, what this
+    measured until 2026-12-05) is `raw_count_and_page`."""
+    from core.query import view
     from core.query.compile import compile_query
     from core.store.store import Store
 
-    out: dict[str, float] = {}
+    out: dict[str, dict[str, Any]] = {}
     with Store(db, readonly=True) as store:
         by_count = ("SELECT name, value FROM postings GROUP BY name, value "
                     "ORDER BY sum(json_array_length(ids)) {} LIMIT 1")
         common = store.conn.execute(by_count.format("DESC")).fetchone()
         rare = store.conn.execute(by_count.format("ASC")).fetchone()
-        for label, query in (("common_value", f'{common[0]}:"{common[1]}"'), ("rare_value", f'{rare[0]}:"{rare[1]}"'),
-                             ("free_text", '"svchost"'), ("event_id", "4624")):
-            which = compile_query(query)
-            times = []
-            for _ in range(3):
+    queries = {"common_value": f'{common[0]}:"{common[1]}"', "rare_value": f'{rare[0]}:"{rare[1]}"',
+               "not_common_value": f'NOT {common[0]}:"{common[1]}"', "free_text": '"svchost"', "event_id": "4624",
+               "event_id_and_value": "4624 LogonType:3"}
+    for label, query in queries.items():
+        runs: dict[str, list[float]] = {}
+        for _ in range(3):
+            with Store(db, readonly=True) as store:
+                for key, ms in _table_reads(store, view, view.View(compile_query(query), by_time=True)).items():
+                    runs.setdefault(key, []).append(ms)
+            with Store(db, readonly=True) as store:
+                which = compile_query(query)
                 start = time.perf_counter()
                 store.count(which)
                 store.select(which, limit=100)
-                times.append(time.perf_counter() - start)
-            out[f"{label}_ms"] = sorted(times)[1] * 1000
+                runs.setdefault("raw_count_and_page", []).append((time.perf_counter() - start) * 1000)
+        out[label] = {"query": query, **{key: sorted(times)[1] for key, times in runs.items()}}
     return out
+
+
+def _table_reads(store: Any, view: Any, v: Any) -> dict[str, float]:
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    total = view.count_view(store, v)
+    rows = view.fetch_page(store, v, 0, total)
+    times["count_and_first_page"] = time.perf_counter() - start
+    if rows:
+        start = time.perf_counter()
+        view.fetch_beside(store, v, rows[-1], True, view.PAGE, total)
+        times["next_page"] = time.perf_counter() - start
+        start = time.perf_counter()
+        middle = view.fetch_page(store, v, total // 2, total)
+        times["middle_page"] = time.perf_counter() - start
+        start = time.perf_counter()
+        view.position_of(store, v, middle[0].id, total)
+        times["place_an_event"] = time.perf_counter() - start
+    return {key: seconds * 1000 for key, seconds in times.items()}
 
 
 def _size(folder: Path) -> int:
@@ -243,7 +275,11 @@ def main() -> int:
     ap.add_argument("--file", help="use this .evtx instead of building one")
     ap.add_argument("--mb", type=float, default=1000.0, help="size of the built log in MB (default 1000)")
     ap.add_argument("--skip-rust", action="store_true")
+    ap.add_argument("--filters", metavar="DB", help="only time the filters on this store (one the app made)")
     args = ap.parse_args()
+    if args.filters:
+        print(json.dumps({"store": args.filters, "filters_ms": _rounded(filters(Path(args.filters)))}, indent=2))
+        return 0
     if args.file:
         path = Path(args.file)
     else:
@@ -265,11 +301,16 @@ def main() -> int:
         results["store_over_log"] = round(store_mb / log_mb, 2)
         stores = sorted(Path(tmp, "cache").rglob("*.sqlite"), key=lambda f: f.stat().st_size)
         if stores:
-            results["filters_count_and_page"] = {k: round(v, 1) for k, v in filters(stores[-1]).items()}
+            results["filters_ms"] = _rounded(filters(stores[-1]))
     if not args.skip_rust:
         results["rust"] = {k: round(v, 3) for k, v in rust(str(path)).items()}
     print(json.dumps(results, indent=2))
     return 0
+
+
+def _rounded(figures: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {label: {k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}
+            for label, row in figures.items()}
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import re
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -59,6 +60,16 @@ def _unpacked(row: list[Any], exact: bool) -> StoredEvent:
 
 def _stored(row: tuple[Any, ...], exact: bool) -> StoredEvent:
     return StoredEvent(row[0], decode_row(exact_row(row[1:]) if exact else row[1:]))
+
+
+#: How a filter reads an id set (`Store.id_set`, `_id_table`).
+_ID_SET_TEST = re.compile(r"e\.id IN temp\.id_set_\d+")
+
+
+def tests_only_ids(which: Filter) -> bool:
+    """Whether `which` tests nothing of an event but its id against id sets (`Store.id_set`):
+    a walk of an index of the events can then test each entry without reading the event."""
+    return "e." not in _ID_SET_TEST.sub("", which.sql)
 
 
 def _id_table(name: str) -> Filter:
