@@ -62,8 +62,11 @@ def _stored(row: tuple[Any, ...], exact: bool) -> StoredEvent:
     return StoredEvent(row[0], decode_row(exact_row(row[1:]) if exact else row[1:]))
 
 
-#: How a filter reads an id set (`Store.id_set`, `_id_table`).
+#: How a filter reads an id set (`Store.id_set`, `_id_table`), and a filter keeping every event
+#: but those of one (`NOT term`: counted as the store's events less the set's, not by probing
+#: the set for every event: 1.39M events, 0.30 s against 3 ms).
 _ID_SET_TEST = re.compile(r"e\.id IN temp\.id_set_\d+")
+_NOT_ID_SET = re.compile(r"\(NOT (\()?e\.id IN (temp\.id_set_\d+)(?(1)\))\)")
 
 
 def tests_only_ids(which: Filter) -> bool:
@@ -205,6 +208,10 @@ class Store(StoreWrites):
         """How many events `which` keeps (every event by default), counting no further than
         `at_most`; `by_time_index` as `select`."""
         which = which or Filter.everything()
+        negated = _NOT_ID_SET.fullmatch(which.sql)
+        if negated is not None and at_most is None:  # every event but an id set's (`id_set`: events only)
+            whole = self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
+            return int(whole) - int(self.conn.execute(f"SELECT count(*) FROM {negated[2]}").fetchone()[0])
         hint = " INDEXED BY events_time" if by_time_index else ""
         sql, args = f"SELECT count(*) FROM events e{hint} WHERE {which.sql}", list(bindable(which.params))
         if at_most is not None:

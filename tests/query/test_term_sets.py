@@ -86,3 +86,18 @@ def test_placeholders_and_parentheses_inside_quoted_text_do_not_count() -> None:
     assert sql[closing(sql, start) + 1 :] == " AND f = ?"
     with pytest.raises(ValueError):
         closing("e.id IN (SELECT (1)", len("e.id IN ("))
+
+
+@pytest.mark.parametrize("query", ["NOT TargetUserName:SYSTEM", "-LogonType:3", "NOT (Note:n1*)"])
+def test_a_negated_term_is_counted_as_the_store_less_its_set(store: Store, query: str) -> None:
+    """`NOT term` keeps every event but the term's: counted as the store's events less the
+    set's, not by probing the set for every event (1.39M events: 0.30 s against 3 ms)."""
+    compiled = compile_query(query)
+    settled = settled_terms(store, compiled)
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    try:
+        assert store.count(settled) == len(store.select(compiled))
+    finally:
+        store.conn.set_trace_callback(None)
+    assert not any("NOT" in sql and "count(*)" in sql for sql in statements)
