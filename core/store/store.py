@@ -75,6 +75,11 @@ def tests_only_ids(which: Filter) -> bool:
     return "e." not in _ID_SET_TEST.sub("", which.sql)
 
 
+def reads_id_set(which: Filter) -> bool:
+    """Whether `which` tests events against an id set (`Store.id_set`)."""
+    return _ID_SET_TEST.search(which.sql) is not None
+
+
 def _id_table(name: str) -> Filter:
     """The filter reading the ids of the temporary table `name` (`Store.id_set`)."""
     return Filter.from_sql(f"e.id IN {name}", (), f"SELECT id FROM {name}", name)
