@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from core.model.values import USER_FIELDS
 from core.query.compile import ALIAS_FIELDS, QueryError, known_names, unknown_field
-from core.query.view import View, count_view
+from core.query.view import View, count_view, settled, whole_by_index
 from core.store.filter import Filter
 from core.store.store import Store
 
@@ -120,11 +120,12 @@ def stack(
     total = count_view(store, view)
     if limit is not None and limit < 0:
         raise QueryError("the limit must be >= 0", 0)
+    which = settled(store, view).filter  # (the view's id sets, made by count_view)
     if target.column is not None:
-        groups = _column_counts(store, compiled, target.column)
+        groups = _column_counts(store, which, target.column, whole_by_index(store, which))
         held = sum(c for _, c in groups.values())
     else:
-        groups, held = _field_counts(store, compiled, target.names)
+        groups, held = _field_counts(store, which, target.names)
     rows = tuple(StackRow(v, c, c / total if total else 0.0) for v, c in _ranked(groups, limit, descending))
     return Stack(target.query_name, total, rows, len(groups), len(groups) - len(rows), max(0, total - held))
 
@@ -159,17 +160,23 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _column_counts(store: Store, compiled: Filter, column: str) -> dict[str, tuple[str, int]]:
+#: The index holding each column (with the event's id), walked for a big view of id sets.
+_COVERING = {"event_id": "events_eid", "computer": "events_computer"}
+
+
+def _column_counts(store: Store, compiled: Filter, column: str, walk: bool = False) -> dict[str, tuple[str, int]]:
     """Group an events column over the view. Exact-value groups merged in Python: `GROUP BY ...
     COLLATE NOCASE` cost SQLite 1.1 s against 0.65 s at a million events (the computer has a
-    NOCASE index: grouped by it directly)."""
+    NOCASE index: grouped by it directly). `walk` (`whole_by_index`): the column's index is
+    walked, each entry tested against the view's id sets, when it has one."""
+    hint = f" INDEXED BY {_COVERING[column]}" if walk and column in _COVERING else ""
     if column == "source":
         paths = {src.id: src.path for src in store.sources()}
         sql = f"SELECT e.source, count(*) FROM events e WHERE {compiled.sql} GROUP BY e.source"
         rows = store.conn.execute(sql, compiled.params).fetchall()
         return _merge((paths.get(int(r[0]), str(r[0])), int(r[1])) for r in rows)
     collate = " COLLATE NOCASE" if column == "computer" else ""
-    sql = (f"SELECT e.{column}, count(*) FROM events e WHERE ({compiled.sql}) AND e.{column} IS NOT NULL "
+    sql = (f"SELECT e.{column}, count(*) FROM events e{hint} WHERE ({compiled.sql}) AND e.{column} IS NOT NULL "
            f"GROUP BY e.{column}{collate}")
     return _merge((r[0], int(r[1])) for r in store.conn.execute(sql, compiled.params))
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from core.model.event import filetime_to_datetime
 from core.query.lexer import QueryError
 from core.query.pivot import time_range
-from core.query.view import View, settled
+from core.query.view import View, settled, whole_by_index
 from core.store.filter import Filter
 from core.store.store import Store
 
@@ -113,7 +113,8 @@ def timeline(store: Store, compiled: Filter, width: int | None = None, *, by_tim
     Raises QueryError when a given width would make more than MAX_BUCKETS buckets."""
     which = settled(store, View(compiled, by_time=by_time)).filter
     where, params = which.sql, which.params
-    first, last = _span(store, which)
+    walk = whole_by_index(store, which)
+    first, last = _span(store, which, walk)
     if first is None or last is None:
         total = store.count(which)
         return Timeline(width or SECOND, (), total, total)
@@ -126,20 +127,28 @@ def timeline(store: Store, compiled: Filter, width: int | None = None, *, by_tim
         raise QueryError(f"{hi - lo + 1:,} buckets of {width_label(width)}: more than {MAX_BUCKETS:,} "
                          "(choose a wider bucket)", 0)
     # One pass: the events without a time fall in the NULL group.
+    hint = " INDEXED BY events_time" if walk else ""
     counts: dict[int | None, int] = dict(store.conn.execute(
-        f"SELECT e.ts / ? AS b, count(*) FROM events e WHERE {where} GROUP BY b", (width, *params)).fetchall())
+        f"SELECT e.ts / ? AS b, count(*) FROM events e{hint} WHERE {where} GROUP BY b", (width, *params)).fetchall())
     no_time = int(counts.pop(None, 0))
     total = no_time + sum(counts.values())
     buckets = tuple(Bucket(b * width, (b + 1) * width, int(counts.get(b, 0))) for b in range(lo, hi + 1))
     return Timeline(width, buckets, total, no_time)
 
 
-def _span(store: Store, which: Filter) -> tuple[int | None, int | None]:
+def _span(store: Store, which: Filter, walk: bool = False) -> tuple[int | None, int | None]:
     """The first and last event time of the view: two lookups in the time index for the whole
-    store (`min` and `max` asked together make SQLite scan it), one pass over the view else."""
+    store (`min` and `max` asked together make SQLite scan it), the time index walked from
+    either end to the view's first event for a big view of id sets (`walk`), one pass over the
+    view else."""
     if which.matches_all:
         first = store.conn.execute("SELECT min(ts) FROM events").fetchone()[0]
         last = store.conn.execute("SELECT max(ts) FROM events").fetchone()[0]
         return first, last
+    if walk:
+        ends = [store.conn.execute(f"SELECT e.ts FROM events e INDEXED BY events_time WHERE e.ts IS NOT NULL "
+                                   f"AND ({which.sql}) ORDER BY e.ts {way} LIMIT 1", which.params).fetchone()
+                for way in ("ASC", "DESC")]
+        return (ends[0][0], ends[1][0]) if ends[0] is not None and ends[1] is not None else (None, None)
     row = store.conn.execute(f"SELECT min(e.ts), max(e.ts) FROM events e WHERE {which.sql}", which.params).fetchone()
     return row[0], row[1]

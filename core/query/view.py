@@ -114,6 +114,23 @@ def _walks_near(store: Store, view: View, size: int | None, k: int = PAGE) -> bo
             and size * size * PAGE >= BESIDE_SQUARE * store.size() * k)
 
 
+#: A view of id sets holding at least 1/WHOLE_SHARE of the store is read whole (a stack of a
+#: column, a histogram) by walking an index holding what is read, each entry tested against the
+#: sets (~0.3-0.4 us), rather than by looking up each of its events (~2.5 us on the 1 GB log's
+#: store, its pages read at random): that log's histogram of a value held by 1.15M of its 1.39M
+#: events took 1.6 s, of its negation (237,634 events) 1.5 s; 1.0 and 0.8 s so.
+WHOLE_SHARE = 10
+
+
+def whole_by_index(store: Store, which: Filter) -> bool:
+    """Whether the events of `which` (a settled view's filter) are read whole by walking an
+    index of the events (`WHOLE_SHARE`): it tests ids only and its size needs no event read."""
+    if which.matches_all or not tests_only_ids(which):
+        return False
+    size = store.quick_count(which)
+    return size is not None and size * WHOLE_SHARE >= store.size()
+
+
 def _size(store: Store, view: View, total: int | None = None) -> int | None:
     """The view's size: `total` when the caller knows it, else the size of its id set (a
     `count(*)` of a temporary table, under a millisecond), else unknown."""

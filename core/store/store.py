@@ -29,8 +29,9 @@ from core.store.filter import Filter, Order
 from core.store.writes import StoreWrites
 
 SELECT_COLUMNS = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
-#: Id sets a connection keeps (`Store.id_set`): the current view's and the one before.
-ID_SETS = 2
+#: Id sets a connection keeps (`Store.id_set`): a view's (a compound view's: one per term, up to
+#: this many, `core.query.term_sets`) and the one before.
+ID_SETS = 3
 #: What a failed read raises (a damaged or half-renamed file, an interrupted query): the UI
 #: catches it by this name, never by importing sqlite3 (the layer contract keeps SQL in the store).
 StoreError = sqlite3.Error
@@ -260,6 +261,15 @@ class Store(StoreWrites):
             with self.conn:
                 self.conn.execute(f"DROP TABLE {old}")
         return _id_table(name)
+
+    def quick_count(self, which: Filter) -> int | None:
+        """How many events `which` keeps when that needs no event read: every event, an id
+        set's (`id_set`), every event but an id set's; else None."""
+        if which.matches_all:
+            return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        if which.id_table is not None or _NOT_ID_SET.fullmatch(which.sql) is not None:
+            return self.count_ids(which)
+        return None
 
     def count_ids(self, which: Filter) -> int:
         """How many events `which` keeps, counted from its ids (the size of its `id_table`, or

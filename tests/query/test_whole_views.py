@@ -1,0 +1,68 @@
+"""A big view of id sets is stacked by a column, and drawn as a histogram, by walking the index
+holding what is read (`core.query.view.whole_by_index`), with the same answer as looking its
+events up (whose answers tests/query/test_stack.py and test_timeline.py hold to the events)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.model.event import Event
+from core.query import view
+from core.query.compile import compile_query
+from core.query.stack import stack
+from core.query.timeline import timeline
+from core.store.store import Store
+
+HOUR = 36_000_000_000
+USERS = ["SYSTEM", "alice", "Bob", "bob", "carol"]
+
+
+def _events() -> list[Event]:
+    return [Event(
+        source=0, record_number=i + 1, record_id=i + 1,
+        filetime=None if i % 17 == 0 else 133_500_000_000_000_000 + (i * 7919 % 500) * HOUR // 10,
+        event_id=(4624, 4634, 4688, 4672)[i % 4], channel="Security", provider="Microsoft-Windows-Security-Auditing",
+        computer=("WS01", "ws01", "DC1.corp.local")[i % 3], pid=i % 9, tid=1,
+        data=(("SubjectUserName", USERS[i % 5]), ("LogonType", str(2 + i % 3))),
+    ) for i in range(400)]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    st = Store(Path(tmp_path_factory.mktemp("whole")) / "events.db")
+    st.add_source("/logs/a.xml", "xml")
+    st.add_events(_events())
+    st.build_indexes()
+    yield st
+    st.close()
+
+
+def _answers(store: Store, where: str, walk: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[object, ...]:
+    with monkeypatch.context() as m:
+        m.setattr(view, "WHOLE_SHARE", 10**9 if walk else 0)  # any view of id sets is big / none is
+        compiled = compile_query(where)
+        return (stack(store, compiled, "id", limit=None), stack(store, compiled, "computer", limit=None),
+                stack(store, compiled, "user", limit=None), timeline(store, compiled),
+                timeline(store, compiled, HOUR))
+
+
+@pytest.mark.parametrize(("where", "walks"), [
+    ("NOT SubjectUserName:SYSTEM", True), ("SubjectUserName:bob", True),
+    ("LogonType:3 OR SubjectUserName:alice", False),  # its size is not known without reading events
+    ("4624 LogonType:3", False), ("4688", False),  # they test columns
+])
+def test_a_big_view_of_id_sets_is_read_whole_through_an_index_with_the_same_answers(
+        store: Store, monkeypatch: pytest.MonkeyPatch, where: str, walks: bool) -> None:
+    looked_up = _answers(store, where, False, monkeypatch)
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    try:
+        walked = _answers(store, where, True, monkeypatch)
+    finally:
+        store.conn.set_trace_callback(None)
+    assert walked == looked_up
+    for index in ("events_eid", "events_computer", "events_time"):
+        assert any(f"INDEXED BY {index}" in sql for sql in statements) == walks, index
