@@ -71,9 +71,10 @@ _NOT_ID_SET = re.compile(r"\(NOT (\()?e\.id IN (temp\.id_set_\d+)(?(1)\))\)")
 
 
 def tests_only_ids(which: Filter) -> bool:
-    """Whether `which` tests nothing of an event but its id against id sets (`Store.id_set`):
-    a walk of an index of the events can then test each entry without reading the event."""
-    return "e." not in _ID_SET_TEST.sub("", which.sql)
+    """Whether `which` tests events against id sets (`Store.id_set`) and nothing of an event but
+    its id: a walk of an index of the events can then test each entry without reading the event."""
+    rest, tested = _ID_SET_TEST.subn("", which.sql)
+    return tested > 0 and "e." not in rest
 
 
 def reads_id_set(which: Filter) -> bool:
