@@ -77,6 +77,11 @@ def tests_only_ids(which: Filter) -> bool:
     return tested > 0 and "e." not in rest
 
 
+def all_but_an_id_set(which: Filter) -> bool:
+    """Whether `which` keeps every event but those of one id set (`NOT term`)."""
+    return _NOT_ID_SET.fullmatch(which.sql) is not None
+
+
 def reads_id_set(which: Filter) -> bool:
     """Whether `which` tests events against an id set (`Store.id_set`)."""
     return _ID_SET_TEST.search(which.sql) is not None

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.model.event import Event
+from core.query import stack as stack_module
+from core.query import timeline as timeline_module
 from core.query import view
 from core.query.compile import compile_query
 from core.query.stack import stack
@@ -42,7 +44,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 def _answers(store: Store, where: str, walk: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[object, ...]:
     with monkeypatch.context() as m:
-        m.setattr(view, "WHOLE_SHARE", 10**9 if walk else 0)  # any view of id sets is big / none is
+        if walk:
+            m.setattr(view, "WHOLE_SHARE", 10**9)  # any view of id sets is big enough
+        else:  # the events looked up, as before
+            m.setattr(stack_module, "whole_by_index", lambda *args: False)
+            m.setattr(timeline_module, "whole_by_index", lambda *args: False)
         compiled = compile_query(where)
         return (stack(store, compiled, "id", limit=None), stack(store, compiled, "computer", limit=None),
                 stack(store, compiled, "user", limit=None), timeline(store, compiled),
@@ -66,3 +72,16 @@ def test_a_big_view_of_id_sets_is_read_whole_through_an_index_with_the_same_answ
     assert walked == looked_up
     for index in ("events_eid", "events_computer", "events_time"):
         assert any(f"INDEXED BY {index}" in sql for sql in statements) == walks, index
+
+
+def test_every_event_but_a_sets_is_always_walked_and_a_small_set_looked_up(store: Store) -> None:
+    """`NOT term` made SQLite read the whole table (every event tested): its index is walked
+    whatever the view's size; a set holding under 1/WHOLE_SHARE of the store is looked up."""
+    for where, walks in (("NOT SubjectUserName:carol", True), ("SubjectUserName:carol", False)):
+        statements: list[str] = []
+        store.conn.set_trace_callback(statements.append)
+        try:
+            timeline(store, compile_query(where))
+        finally:
+            store.conn.set_trace_callback(None)
+        assert any("INDEXED BY events_time" in sql for sql in statements) == walks, where
