@@ -16,7 +16,8 @@ that the same statement reads); the rest stay as they are.
 from __future__ import annotations
 
 from core.store.filter import Filter
-from core.store.store import ID_SETS, Store
+from core.store.id_sets import ID_SETS
+from core.store.store import Store
 
 #: How the compiler writes a term read from the posting lists (FIELD_IDS, free text).
 TERM_OPEN = "e.id IN (SELECT j.value AS id FROM "

@@ -15,7 +15,8 @@ from core.query import view
 from core.query.compile import compile_query
 from core.query.term_sets import closing, placeholders, settled_terms
 from core.query.view import View
-from core.store.store import ID_SETS, Store
+from core.store.id_sets import ID_SETS
+from core.store.store import Store
 
 USERS = ["SYSTEM", "alice", "bob", "O'Brien (admin)"]
 
@@ -61,7 +62,7 @@ def test_terms_read_from_sets_find_the_same_events(store: Store, query: str) -> 
     settled = settled_terms(store, compiled)
     terms = compiled.sql.count("e.id IN (SELECT j.value AS id FROM ")
     assert terms >= 1
-    assert settled.sql.count("temp.id_set_") == min(terms, ID_SETS)
+    assert settled.sql.count(".id_set_") == min(terms, ID_SETS)
     assert placeholders(settled.sql, 0, len(settled.sql)) == len(settled.params)
     rows = store.select(compiled)
     assert store.select(settled) == rows

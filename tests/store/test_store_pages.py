@@ -153,7 +153,7 @@ def test_one_term_views_read_a_settled_id_set_with_the_same_answers(tmp_path: Pa
     """A loaded one-term view reads its ids from a temporary set made once per connection (a
     read-only one, as the table's fetcher holds): same count, same pages, same positions; the
     connection keeps no transaction open, and only the last few sets are kept."""
-    from core.store.store import ID_SETS
+    from core.store.id_sets import ID_SETS, SCHEMA
 
     path = tmp_path / "ids.db"
     with Store(path) as writer:
@@ -174,7 +174,7 @@ def test_one_term_views_read_a_settled_id_set_with_the_same_answers(tmp_path: Pa
             last = everything[-1]
             assert view.position_of(store, v, last.id) == total - 1
             assert not store.conn.in_transaction
-        sets = store.conn.execute("SELECT count(*) FROM temp.sqlite_master WHERE type = 'table'").fetchone()[0]
+        sets = store.conn.execute(f"SELECT count(*) FROM {SCHEMA}.sqlite_master WHERE type = 'table'").fetchone()[0]
         assert sets == ID_SETS < len(queries)
 
 
