@@ -33,7 +33,7 @@ import platformdirs
 
 from core.store import cache_commit, cache_identity, cache_lock, schema, tempfiles
 from core.store.cache_lock import CacheLock
-from core.store.child_process import module_command
+from core.store.child_process import module_command, stop_when_asked
 from core.store.disk_full import DISK_FULL_STATUS, NOTICE, is_disk_full
 from core.store.ingest import Progress, ProgressFn, load_paths
 from core.store.store import Store
@@ -372,6 +372,9 @@ class CacheEntry:
                 self._spawn(jobs)
             assert self._child is not None
             proc, errors = self._child
+        ended = threading.Event()
+        if stop is not None:
+            threading.Thread(target=stop_when_asked, args=(proc, stop, ended), name="ingest-stop", daemon=True).start()
         with errors, proc:  # `with proc` closes its pipe
             assert proc.stdout is not None
             signalled = False
@@ -386,6 +389,7 @@ class CacheEntry:
                 if proc.poll() is None and stop is not None and stop.is_set() and not signalled:
                     proc.send_signal(signal.SIGTERM)
                 status = proc.wait()
+                ended.set()
                 self._child = None
             if status == DISK_FULL_STATUS:
                 raise OSError(errno.ENOSPC, "disk full while building the cache")
@@ -479,3 +483,4 @@ def clear_cache() -> None:
     if directory.is_dir():
         prune(directory, -1)
     shutil.rmtree(directory / "identities", ignore_errors=True)
+

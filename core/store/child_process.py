@@ -8,6 +8,7 @@ project on its path whatever the current directory is. A child ends with its par
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import subprocess
@@ -113,3 +114,22 @@ def run_child(
         tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-3:])
         raise ChildFailed(f"{what} process exited with status {proc.returncode}: {tail}")
     return out
+
+
+#: Seconds a child told to stop (esc, the app quitting) has to end before it is killed: the
+#: ingest child stops after its current batch (a fraction of a second) or, asked while it builds
+#: the indexes, once they are built (tens of seconds at ten million events).
+STOP_GRACE = 120.0
+
+
+def stop_when_asked(proc: subprocess.Popen[str], stop: threading.Event, ended: threading.Event) -> None:
+    """Once `stop` is set while the child runs (until `ended`), kill the child if it has not
+    ended STOP_GRACE s later. The thread relaying its output tells it to stop (SIGTERM) when a
+    line comes, waiting in a read of it meanwhile: a child stopped for good, or stuck, held the
+    load, and the app's exit, for ever."""
+    while not stop.wait(0.2):
+        if ended.is_set():
+            return
+    if not ended.wait(STOP_GRACE):
+        with contextlib.suppress(OSError):
+            proc.kill()

@@ -3,7 +3,9 @@ in-process load, progress relayed line by line, and the rule that picks it."""
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -177,3 +179,22 @@ def test_the_app_starts_the_child_before_its_screen_and_follows_it(monkeypatch: 
     with Store(":memory:") as reference:
         load_paths([big], reference, jobs=1)
         assert total == reference.count()
+
+
+def test_a_child_that_never_answers_is_killed_once_the_load_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay of the child's output sees the stop (esc, the app quitting) only when a line
+    comes: a child stopped for good, or stuck, held the load, and the app's exit, for ever. It
+    is now killed STOP_GRACE s after the stop."""
+    from core.store import cache, child_process
+
+    hang = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    monkeypatch.setattr(cache, "module_command", lambda module, *args: ([sys.executable, "-c", hang], {}))
+    monkeypatch.setattr(child_process, "STOP_GRACE", 1.0)
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    begun = time.monotonic()
+    with pytest.raises(RuntimeError, match="status -9"):
+        CacheEntry([str(sample(SYSTEM))]).build(stop=stop, child=True)
+    assert time.monotonic() - begun < 20
