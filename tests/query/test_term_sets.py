@@ -17,6 +17,7 @@ from core.query.term_sets import closing, placeholders, settled_terms
 from core.query.view import View
 from core.store.id_sets import ID_SETS
 from core.store.store import Store
+from tests.stores import indexed_store, statements
 
 USERS = ["SYSTEM", "alice", "bob", "O'Brien (admin)"]
 
@@ -36,12 +37,8 @@ def _events() -> list[Event]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    st = Store(Path(tmp_path_factory.mktemp("terms")) / "events.db")
-    st.add_source("/logs/a.xml", "xml")
-    st.add_events(_events())
-    st.build_indexes()
-    yield st
-    st.close()
+    with indexed_store(Path(tmp_path_factory.mktemp("terms")) / "events.db", _events()) as st:
+        yield st
 
 
 QUERIES = [
@@ -95,10 +92,6 @@ def test_a_negated_term_is_counted_as_the_store_less_its_set(store: Store, query
     set's, not by probing the set for every event (1.39M events: 0.30 s against 3 ms)."""
     compiled = compile_query(query)
     settled = settled_terms(store, compiled)
-    statements: list[str] = []
-    store.conn.set_trace_callback(statements.append)
-    try:
+    with statements(store) as seen:
         assert store.count(settled) == len(store.select(compiled))
-    finally:
-        store.conn.set_trace_callback(None)
-    assert not any("NOT" in sql and "count(*)" in sql for sql in statements)
+    assert not any("NOT" in sql and "count(*)" in sql for sql in seen)

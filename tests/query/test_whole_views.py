@@ -17,6 +17,7 @@ from core.query.compile import compile_query
 from core.query.stack import stack
 from core.query.timeline import timeline
 from core.store.store import Store
+from tests.stores import indexed_store, statements
 
 HOUR = 36_000_000_000
 USERS = ["SYSTEM", "alice", "Bob", "bob", "carol"]
@@ -34,12 +35,8 @@ def _events() -> list[Event]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    st = Store(Path(tmp_path_factory.mktemp("whole")) / "events.db")
-    st.add_source("/logs/a.xml", "xml")
-    st.add_events(_events())
-    st.build_indexes()
-    yield st
-    st.close()
+    with indexed_store(Path(tmp_path_factory.mktemp("whole")) / "events.db", _events()) as st:
+        yield st
 
 
 def _answers(store: Store, where: str, walk: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[object, ...]:
@@ -63,25 +60,17 @@ def _answers(store: Store, where: str, walk: bool, monkeypatch: pytest.MonkeyPat
 def test_a_big_view_of_id_sets_is_read_whole_through_an_index_with_the_same_answers(
         store: Store, monkeypatch: pytest.MonkeyPatch, where: str, walks: bool) -> None:
     looked_up = _answers(store, where, False, monkeypatch)
-    statements: list[str] = []
-    store.conn.set_trace_callback(statements.append)
-    try:
+    with statements(store) as seen:
         walked = _answers(store, where, True, monkeypatch)
-    finally:
-        store.conn.set_trace_callback(None)
     assert walked == looked_up
     for index in ("events_eid", "events_computer", "events_time"):
-        assert any(f"INDEXED BY {index}" in sql for sql in statements) == walks, index
+        assert any(f"INDEXED BY {index}" in sql for sql in seen) == walks, index
 
 
 def test_every_event_but_a_sets_is_always_walked_and_a_small_set_looked_up(store: Store) -> None:
     """`NOT term` made SQLite read the whole table (every event tested): its index is walked
     whatever the view's size; a set holding under 1/WHOLE_SHARE of the store is looked up."""
     for where, walks in (("NOT SubjectUserName:carol", True), ("SubjectUserName:carol", False)):
-        statements: list[str] = []
-        store.conn.set_trace_callback(statements.append)
-        try:
+        with statements(store) as seen:
             timeline(store, compile_query(where))
-        finally:
-            store.conn.set_trace_callback(None)
-        assert any("INDEXED BY events_time" in sql for sql in statements) == walks, where
+        assert any("INDEXED BY events_time" in sql for sql in seen) == walks, where

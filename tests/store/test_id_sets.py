@@ -16,17 +16,16 @@ from core.query.compile import compile_query
 from core.query.view import View
 from core.store import id_sets, tempfiles
 from core.store.store import Store
+from tests.stores import indexed_store
 
 
 def _store(path: Path) -> Path:
-    with Store(path) as writer:
-        writer.add_source("/logs/a.xml", "xml")
-        writer.add_events([Event(
-            source=0, record_number=i + 1, record_id=i + 1, filetime=133_500_000_000_000_000 + i * 10_000_000,
-            event_id=4624, channel="Security", provider="p", computer="WS01",
-            data=(("TargetUserName", ("alice", "bob", "SYSTEM")[i % 3]),),
-        ) for i in range(90)])
-        writer.build_indexes()
+    events = [Event(
+        source=0, record_number=i + 1, record_id=i + 1, filetime=133_500_000_000_000_000 + i * 10_000_000,
+        event_id=4624, channel="Security", provider="p", computer="WS01",
+        data=(("TargetUserName", ("alice", "bob", "SYSTEM")[i % 3]),),
+    ) for i in range(90)]
+    indexed_store(path, events).close()
     return path
 
 

@@ -21,6 +21,7 @@ from core.query.compile import compile_query
 from core.query.view import View
 from core.store.filter import Filter, Order
 from core.store.store import PACKED_ROWS, Store
+from tests.stores import statements
 
 ODD_VALUES = [
     "",
@@ -265,16 +266,12 @@ def test_big_views_walk_the_time_index_and_place_every_event_exactly(
     rows = store.select(v.filter)  # every row, in time order
     total = len(rows)
     assert 50 < total < 300
-    plans: list[str] = []
-    store.conn.set_trace_callback(plans.append)
-    try:
+    with statements(store) as plans:
         for k, row in enumerate(rows):
             assert view.fetch_beside(store, v, row, True, 5, total) == rows[k + 1 : k + 6], k
             assert view.fetch_beside(store, v, row, False, 5, total) == rows[max(0, k - 5) : k], k
             start = k - k % 8
             assert view.locate(store, v, row.id, page=8, total=total) == (k, rows[start : start + 8]), k
-    finally:
-        store.conn.set_trace_callback(None)
     walked = [sql for sql in plans if "INDEXED BY events_time" in sql]
     assert any("LIMIT" in sql and "count" not in sql for sql in walked)  # pages
     counts = [sql for sql in walked if "count(*)" in sql and "LIMIT" not in sql]  # positions, by a walk
@@ -296,14 +293,10 @@ def test_pages_beside_a_row_of_a_smaller_view_of_an_id_set_walk_the_time_index(
     rows = store.select(v.filter)
     total = len(rows)
     assert 20 < total < store.size() and total * total >= store.size()
-    plans: list[str] = []
-    store.conn.set_trace_callback(plans.append)
-    try:
+    with statements(store) as plans:
         for k, row in enumerate(rows):
             assert view.fetch_beside(store, v, row, True, 7, total) == rows[k + 1 : k + 8], k
             assert view.fetch_beside(store, v, row, False, 7, total) == rows[max(0, k - 7) : k], k
-    finally:
-        store.conn.set_trace_callback(None)
     assert any("INDEXED BY events_time" in sql for sql in plans) == walks
 
 
@@ -314,11 +307,7 @@ def test_placing_an_event_of_the_whole_store_counts_through_the_time_index_alone
     monkeypatch.setattr(view, "SCAN_MIN", 10)
     v = View(by_time=True)
     rows = store.select(v.filter)
-    statements: list[str] = []
-    store.conn.set_trace_callback(statements.append)
-    try:
+    with statements(store) as seen:
         for k in (0, 77, len(rows) - 1):
             assert view.locate(store, v, rows[k].id, page=0, total=len(rows)) == (k, [])
-    finally:
-        store.conn.set_trace_callback(None)
-    assert not any("LIMIT" in sql for sql in statements if "count(*)" in sql)
+    assert not any("LIMIT" in sql for sql in seen if "count(*)" in sql)
