@@ -5,8 +5,8 @@ postings ...)`) expands its posting lists in every statement that uses it: SQLit
 b-tree of every id listed before it reads the first event. For a value held by most events
 that is most of the statement's time (on a 1 GB log, `NOT SubjectUserSid:S-1-5-18`: 0.22 s for
 each page scrolled, 0.67 s to count), and the view's count, each page and each jump paid it
-again. `settled_terms` puts each such term's ids in a temporary table (`Store.id_set`, kept
-for the next statements of the same connection) and reads the term from there.
+again. `settled_terms` puts each such term's ids in a table of the connection's
+(`Store.id_set`, kept for its next statements) and reads the term from there.
 
 Only for a store that no longer changes (the sets are not refreshed), and at most
 `ID_SETS` terms of a filter (a set made for a later term must not push out an earlier one

@@ -135,8 +135,8 @@ def whole_by_index(store: Store, which: Filter) -> bool:
 
 
 def _size(store: Store, view: View, total: int | None = None) -> int | None:
-    """The view's size: `total` when the caller knows it, else the size of its id set (a
-    `count(*)` of a temporary table, under a millisecond), else unknown."""
+    """The view's size: `total` when the caller knows it, else the size of its id set (counted
+    when it was made), else unknown."""
     if total is not None:
         return total
     return store.count_ids(view.filter) if view.filter.id_table is not None else None

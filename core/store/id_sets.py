@@ -51,6 +51,7 @@ class IdSets:
         self.conn = conn
         self._sets: OrderedDict[tuple[str, tuple[object, ...]], str] = OrderedDict()
         self._serial = 0
+        self._sizes: dict[str, int] = {}
         self._finalizer: weakref.finalize[[Path], IdSets] | None = None
         self._attached = False
 
@@ -69,11 +70,18 @@ class IdSets:
             self.conn.execute(f"CREATE TABLE {name}(id INTEGER PRIMARY KEY) WITHOUT ROWID")
             self.conn.execute(f"INSERT OR IGNORE INTO {name} SELECT id FROM ({ids})", params)
         self._sets[key] = name
+        self._sizes[name] = int(self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
         while len(self._sets) > ID_SETS:
             _, old = self._sets.popitem(last=False)
+            del self._sizes[old]
             with self.conn:
                 self.conn.execute(f"DROP TABLE {old}")
         return name
+
+    def size(self, name: str) -> int | None:
+        """How many ids the table `name` holds, if it is one of this connection's sets (counted
+        once: a count of a set of 8M ids reads its pages, 30 ms)."""
+        return self._sizes.get(name)
 
     def _attach(self) -> bool:
         """Whether the scratch database is attached (attaching it on the first call that can)."""

@@ -216,7 +216,10 @@ class Store(StoreWrites):
         # the set's, not the set probed for every event (1.39M events: 0.30 s against 3 ms).
         if negated is not None and at_most is None:
             whole = self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
-            return int(whole) - int(self.conn.execute(f"SELECT count(*) FROM {negated[2]}").fetchone()[0])
+            size = self._id_sets.size(negated[2])
+            if size is None:
+                size = int(self.conn.execute(f"SELECT count(*) FROM {negated[2]}").fetchone()[0])
+            return int(whole) - size
         hint = " INDEXED BY events_time" if by_time_index else ""
         sql, args = f"SELECT count(*) FROM events e{hint} WHERE {which.sql}", list(bindable(which.params))
         if at_most is not None:
@@ -258,6 +261,9 @@ class Store(StoreWrites):
         """How many events `which` keeps, counted from its ids (the size of its `id_table`, or
         the distinct ids its `ids` lists) without looking up any event; `count` when it has neither."""
         if which.id_table is not None:
+            size = self._id_sets.size(which.id_table)
+            if size is not None:
+                return size
             return int(self.conn.execute(f"SELECT count(*) FROM {which.id_table}").fetchone()[0])
         if which.ids is None:
             return self.count(which)
