@@ -116,10 +116,12 @@ def _walks_near(store: Store, view: View, size: int | None, k: int = PAGE) -> bo
 
 #: A view of id sets holding at least 1/WHOLE_SHARE of the store is read whole (a stack of a
 #: column, a histogram) by walking an index holding what is read, each entry tested against the
-#: sets (~0.35 us), rather than by looking up each of its events in id order (~1 us on a store
-#: of a million small events, ~1.2 on the 1 GB log's): that log's histogram of a value held by
-#: 1.15M of its 1.39M events took 1.6 s. A view of every event but a set's (`NOT term`) always
-#: walks: SQLite read the whole table for it (its negation's histogram, 237,634 events: 1.5 s).
+#: sets (~0.35 us), rather than by looking up each of its events in id order (~1 us on the 1 GB
+#: log's store: its stack of the 1.15M events of a value by EventID took 1.2 s, its histogram
+#: 1.6). A view of every event but a set's (`NOT term`) always walks: SQLite read the whole
+#: table for it (the negation's histogram, 237,634 events: 1.5 s). With 10 for 3, a histogram of
+#: a quarter of `bench/table.py`'s million events, walked in the background, slowed the table's
+#: next jumps by ~50 ms.
 WHOLE_SHARE = 3
 
 
