@@ -483,4 +483,3 @@ def clear_cache() -> None:
     if directory.is_dir():
         prune(directory, -1)
     shutil.rmtree(directory / "identities", ignore_errors=True)
-

@@ -59,8 +59,6 @@ def _stored(row: tuple[Any, ...], exact: bool) -> StoredEvent:
     return StoredEvent(row[0], decode_row(exact_row(row[1:]) if exact else row[1:]))
 
 
-
-
 def tests_only_ids(which: Filter) -> bool:
     """Whether `which` tests events against id sets (`Store.id_set`) and nothing of an event but
     its id: a walk of an index of the events can then test each entry without reading the event."""
@@ -79,7 +77,7 @@ def reads_id_set(which: Filter) -> bool:
 
 
 def _id_table(name: str) -> Filter:
-    """The filter reading the ids of the temporary table `name` (`Store.id_set`)."""
+    """The filter reading the ids of the id set `name` (`Store.id_set`)."""
     return Filter.from_sql(f"e.id IN {name}", (), f"SELECT id FROM {name}", name)
 
 
@@ -216,10 +214,7 @@ class Store(StoreWrites):
         # the set's, not the set probed for every event (1.39M events: 0.30 s against 3 ms).
         if negated is not None and at_most is None:
             whole = self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
-            size = self._id_sets.size(negated[2])
-            if size is None:
-                size = int(self.conn.execute(f"SELECT count(*) FROM {negated[2]}").fetchone()[0])
-            return int(whole) - size
+            return int(whole) - self.count_ids(_id_table(negated[2]))
         hint = " INDEXED BY events_time" if by_time_index else ""
         sql, args = f"SELECT count(*) FROM events e{hint} WHERE {which.sql}", list(bindable(which.params))
         if at_most is not None:
