@@ -28,3 +28,46 @@ def statements(store: Store) -> Iterator[list[str]]:
         yield seen
     finally:
         store.conn.set_trace_callback(None)
+
+
+ODD_VALUES = [
+    "",
+    'quote " and backslash \\ and slash /',
+    "nul \x00 inside",
+    "controls \x1b[31m\x07\r\n\t",
+    "[red]markup[/red]",
+    "non-BMP \U0001f600 and \u2028 line separator",
+    "x" * 5000,
+]
+
+
+def odd_events() -> list[Event]:
+    """300 events with odd values, EventRecordIDs out of time order, ties and missing times."""
+    out = []
+    for i in range(300):
+        data: tuple[tuple[str, str], ...] = ()
+        if i % 7:
+            data = (("Value", ODD_VALUES[i % len(ODD_VALUES)]), ("Index", str(i)), ("Value", f"again {i}"))
+        out.append(
+            Event(
+                source=0,
+                record_number=i + 1,
+                record_id=(i * 37) % 300 + 1,
+                filetime=None if i % 13 == 0 else 133_500_000_000_000_000 + (i % 50) * 10_000_000,
+                event_id=4688 + i % 3,
+                version=None if i % 2 else 2,
+                level=i % 5,
+                task=None if i % 3 else 13312,
+                opcode=0,
+                keywords=None if i % 4 else "0x8020000000000000",
+                channel="Security",
+                provider="Microsoft-Windows-Security-Auditing",
+                computer=f"HOST{i % 3}.corp.local" if i % 4 else ODD_VALUES[i % len(ODD_VALUES)],
+                pid=None if i % 5 == 0 else 2**32 - i,
+                tid=i,
+                user_sid=None if i % 2 else "S-1-5-18",
+                data=data,
+                locator=2**39 + i,
+            )
+        )
+    return out

@@ -44,7 +44,7 @@ from textual.strip import Strip
 from core.model.summary import basename
 from core.model.text import printable
 from core.query.sort import Sort
-from core.query.view import View, fetch_beside
+from core.query.view import View, fetch_beside, fill_marks
 from core.store.filter import Filter
 from core.store.store import Store, StoredEvent
 from tui import columns
@@ -247,6 +247,9 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
 
     def _on_count(self, total: int) -> None:
         self.total = total
+        if self.sort is None and self.view.by_time and self.fetcher is not None:
+            view = self.view  # its marks, made while the fetcher has nothing else to do
+            self.fetcher.when_idle(self.generation, lambda store: fill_marks(store, view, total))
         self._update_virtual_size()
         if self.cursor >= total:
             self.cursor = max(0, total - 1)

@@ -4,7 +4,8 @@ All of the table's SQL (pages, counts, locating an event, find) runs here, so a 
 free-text filter over a million events, a deep OFFSET) never freezes the screen. A job is
 `fn(store) -> result` with `done(result)` to run on the main thread: the answer goes back as a
 `PageFetcher.Fetched` message to the table. Jobs of an older generation (a view the user has
-replaced) are skipped unrun, and their answers dropped.
+replaced) are skipped unrun, and their answers dropped. Between jobs the thread does the
+table's idle work (`when_idle`) a short step at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ T = TypeVar("T")
 _Job = tuple[int, Callable[[Store], Callable[[], None]]]
 
 
+@dataclass(frozen=True)
+class _Idle:
+    """Work done a step at a time while no job waits: `step(store)` says whether more remain."""
+
+    generation: int
+    step: Callable[[Store], bool]
+
+
 class PageFetcher:
     """See the module docstring; `target` (the table) receives the `Fetched` messages."""
 
@@ -42,7 +51,7 @@ class PageFetcher:
         self.db_path = db_path
         self.target = target
         self.generation = 0
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._jobs: queue.Queue[_Job | _Idle | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="evtx-page-fetcher", daemon=True)
         self._thread.start()
 
@@ -55,16 +64,41 @@ class PageFetcher:
 
         self._jobs.put((generation, job))
 
+    def when_idle(self, generation: int, step: Callable[[Store], bool]) -> None:
+        """Run `step(store)` in the thread whenever no job waits, until it returns False or the
+        generation changes (the marks of a big view: `core.query.view.fill_marks`); it replaces
+        any such work given before. A job queued meanwhile waits for one step at most."""
+        self._jobs.put(_Idle(generation, step))
+
     def close(self) -> None:
         self._jobs.put(None)
 
     def _run(self) -> None:
         store: Store | None = None
+        idle: _Idle | None = None
         try:
             while True:
-                item = self._jobs.get()
+                if idle is not None and idle.generation != self.generation:
+                    idle = None
+                try:
+                    item = self._jobs.get() if idle is None else self._jobs.get_nowait()
+                except queue.Empty:  # nothing waits: a step of the idle work
+                    assert idle is not None
+                    if store is None:
+                        store = Store(self.db_path, readonly=True)
+                    try:
+                        more = idle.step(store)
+                    except Exception as exc:  # noqa: BLE001 - shown to the user, the table goes on
+                        store = self._failed(store, exc)
+                        self.target.post_message(self.Fetched(idle.generation, None, exc))
+                        more = False
+                    idle = idle if more else None
+                    continue
                 if item is None:
                     return
+                if isinstance(item, _Idle):
+                    idle = item
+                    continue
                 generation, job = item
                 if generation != self.generation:
                     continue
@@ -73,13 +107,20 @@ class PageFetcher:
                 try:
                     deliver = job(store)
                 except Exception as exc:  # noqa: BLE001 - shown to the user, the table goes on
-                    if isinstance(exc, StoreError):  # the connection may stay failed: the next job opens another
-                        with contextlib.suppress(StoreError):
-                            store.close()
-                        store = None
+                    store = self._failed(store, exc)
                     self.target.post_message(self.Fetched(generation, None, exc))
                 else:
                     self.target.post_message(self.Fetched(generation, deliver))
         finally:
             if store is not None:
                 store.close()
+
+    @staticmethod
+    def _failed(store: Store, exc: Exception) -> Store | None:
+        """The connection to go on with after `exc`: none after a store error (it may stay
+        failed: the next job opens another)."""
+        if not isinstance(exc, StoreError):
+            return store
+        with contextlib.suppress(StoreError):
+            store.close()
+        return None

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.query.marks import Marks, marks_of, wanted
+from core.query.order_keys import beyond, key_of
 from core.query.term_sets import settled_terms
 from core.store.filter import Filter, Order
 from core.store.store import Store, StoredEvent, all_but_an_id_set, reads_id_set, tests_only_ids
@@ -25,6 +27,8 @@ class View:
 
     filter: Filter = field(default_factory=Filter.everything)
     by_time: bool = True
+    #: The filter as the user gave it, for a settled view (`settled`): its marks are kept by it.
+    origin: Filter | None = field(default=None, compare=False)
 
     @property
     def matches_all(self) -> bool:
@@ -40,28 +44,18 @@ class View:
         return Order.TIME_DESC if self.by_time else Order.FILE_DESC
 
     def before(self, ev: StoredEvent) -> list[Filter]:
-        """SQL for "comes before `ev` in view order", as ranges of the time index nearest
-        first (NULL times sort first, as SQLite does): `(e.ts IS NULL OR (...) < (...))` in one
-        condition cannot be a range, and SQLite then walks the index from the far end testing
-        every row (80 ms to page up in the middle of a million events, against 1 ms)."""
-        sql = Filter.from_sql
+        """SQL for "comes before `ev` in view order", as ranges of an index nearest first
+        (`order_keys.beyond`: one condition with an OR walked the index from the far end, 80 ms
+        to page up in the middle of a million events against 1 ms)."""
         if not self.by_time:
-            return [sql("e.id < ?", (ev.id,))]
-        ts = ev.event.filetime
-        if ts is None:
-            return [sql("(e.ts IS NULL AND (e.record_id, e.id) < (?, ?))", (ev.event.record_id, ev.id))]
-        return [sql("((e.ts, e.record_id, e.id) < (?, ?, ?))", (ts, ev.event.record_id, ev.id)), sql("(e.ts IS NULL)")]
+            return [Filter.from_sql("e.id < ?", (ev.id,))]
+        return beyond(key_of(ev), False)
 
     def after(self, ev: StoredEvent) -> list[Filter]:
         """SQL for "comes after `ev` in view order", as `before` does it."""
-        sql = Filter.from_sql
         if not self.by_time:
-            return [sql("e.id > ?", (ev.id,))]
-        ts = ev.event.filetime
-        if ts is None:
-            return [sql("(e.ts IS NULL AND (e.record_id, e.id) > (?, ?))", (ev.event.record_id, ev.id)),
-                    sql("(e.ts IS NOT NULL)")]
-        return [sql("((e.ts, e.record_id, e.id) > (?, ?, ?))", (ts, ev.event.record_id, ev.id))]
+            return [Filter.from_sql("e.id > ?", (ev.id,))]
+        return beyond(key_of(ev), True)
 
     def narrowed(self, other: Filter) -> Filter:
         """The view's events that `other` also keeps."""
@@ -84,11 +78,28 @@ def settled(store: Store, view: View) -> View:
     """`view` as the fetcher queries it: once the log is loaded (time order), a one-term view
     reads its ids from a set made once (`Store.id_set`) instead of its posting lists, and so
     do the terms of a compound one (`settled_terms`)."""
-    if not view.by_time:
+    if not view.by_time or view.origin is not None:
         return view
     if view.filter.ids is None:
-        return View(settled_terms(store, view.filter), view.by_time)
-    return View(store.id_set(view.filter), view.by_time)
+        return View(settled_terms(store, view.filter), view.by_time, view.filter)
+    return View(store.id_set(view.filter), view.by_time, view.filter)
+
+
+def _marks(view: View, store: Store, total: int | None) -> Marks | None:
+    """The marks kept for `view` (settled) on this connection, if they fit `total`."""
+    if not view.by_time or view.origin is None:
+        return None
+    return marks_of(store, view.origin, total)
+
+
+def fill_marks(store: Store, view: View, total: int) -> bool:
+    """Make the next mark of `view` of `total` rows (`core.query.marks`: the table's fetcher
+    calls this while it has nothing else to do); whether more remain to make."""
+    if not view.by_time or not wanted(store, total):
+        return False
+    view = settled(store, view)
+    marks = marks_of(store, view.origin or view.filter, total, make=True)
+    return marks is not None and marks.step(store, view.filter)
 
 
 def _walks(store: Store, view: View, size: int | None) -> bool:
@@ -151,6 +162,10 @@ def fetch_page(
     `counted`: the view's count if known to the caller only (it picks the plan, no more)."""
     view = settled(store, view)
     size = _size(store, view, total if total is not None else counted)
+    marks = _marks(view, store, size)
+    rows = None if marks is None else marks.page(store, view.filter, start, page)
+    if rows is not None:
+        return rows
     if total is not None and start > total // 2 and start < total:
         end = min(start + page, total)
         rows = store.select(view.filter, offset=total - end, limit=end - start, order=view.order_desc,
@@ -252,6 +267,10 @@ def _position(store: Store, view: View, ev: StoredEvent, size: int | None) -> in
     def counted(parts: list[Filter], walk: bool) -> int:
         return sum(store.count(view.narrowed(part), by_time_index=walk) for part in parts)
 
+    marks = _marks(view, store, size)
+    marked = None if marks is None else marks.position(store, view.filter, ev)
+    if marked is not None:
+        return marked
     ts = ev.event.filetime
     if size is not None and size >= SCAN_MIN and view.by_time and ts is not None and tests_only_ids(view.filter):
         bound, cap = int(size * WALK_COST), _FIRST_CAP

@@ -223,6 +223,10 @@ class Store(StoreWrites):
         row = self.conn.execute(sql, args).fetchone()
         return int(row[0])
 
+    def last_id(self) -> int:
+        """The highest store id (0 for an empty store): it changes whenever events are added."""
+        return self._max_id()
+
     def size(self) -> int:
         """How many events the store holds, as of the last index build (its statistics: free,
         where `count(*)` reads a whole index, 10 ms per million events), else counted."""

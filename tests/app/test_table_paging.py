@@ -162,3 +162,57 @@ async def test_a_jump_to_an_event_shows_its_page_without_counting_it_out(
             expected[start : start + page]
         )
     assert all(start == 0 for start in offsets), offsets  # only the top page, if any, by position
+
+
+@pytest.mark.parametrize("query", ["", "Index:*", "-4689"])
+@sync
+async def test_the_reader_marks_a_big_view_and_jumps_read_from_the_marks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    """Once a view is counted, the table's reader makes its marks while idle
+    (`core.query.marks`, blocks of 9 events here); jumps by position and to an event then read
+    from them and land exactly where the store's order puts each row."""
+    from core.query import marks
+    from core.query import view as core_view
+
+    monkeypatch.setattr(marks, "BLOCK", 9)
+    monkeypatch.setattr(marks, "MIN_ROWS", 1)
+    monkeypatch.setattr(marks, "MIN_BLOCKS", 1)
+    steps: list[bool] = []
+    original = core_view.fill_marks
+
+    def spy(store: Store, v: Any, total: int) -> bool:
+        steps.append(more := original(store, v, total))
+        return more
+
+    monkeypatch.setattr(event_table, "fill_marks", spy)
+    read: list[tuple[str, bool]] = []
+
+    def spied(name: str) -> Any:
+        original = getattr(marks.Marks, name)
+
+        def reader_spy(self: marks.Marks, *args: Any) -> Any:
+            found = original(self, *args)
+            read.append((name, found is not None))
+            return found
+
+        return reader_spy
+
+    for name in ("page", "position"):
+        monkeypatch.setattr(marks.Marks, name, spied(name))
+    app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
+    async with opened(app, (100, 40), ready=False) as pilot:
+        expected = await _filtered(pilot, app, query)
+        await wait_for(pilot, lambda: bool(steps) and not steps[-1])
+        assert len(steps) > N // 9 // 2
+        table = app.table
+        size = event_table.PAGE
+        for pos in (len(expected) // 2, len(expected) - 3, size + 5, len(expected) // 3):
+            table.move_to(pos)
+            await wait_for(pilot, lambda p=pos: table.row_at(p) is not None)
+            for i in range(pos - pos % size, min(len(expected), pos - pos % size + size)):
+                assert table.row_at(i).id == expected[i], (pos, i)  # type: ignore[union-attr]
+        for pos in (len(expected) - 1, len(expected) // 2 + 1, 2):
+            table.goto_event(expected[pos])
+            await wait_for(pilot, lambda p=pos: table.cursor == p and table.row_at(p) is not None)
+    assert {name for name, _ in read} == {"page", "position"} and all(found for _, found in read)

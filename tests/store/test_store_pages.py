@@ -15,61 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from core.model.event import Event
 from core.query import view
 from core.query.compile import compile_query
 from core.query.view import View
 from core.store.filter import Filter, Order
 from core.store.store import PACKED_ROWS, Store
-from tests.stores import statements
-
-ODD_VALUES = [
-    "",
-    'quote " and backslash \\ and slash /',
-    "nul \x00 inside",
-    "controls \x1b[31m\x07\r\n\t",
-    "[red]markup[/red]",
-    "non-BMP \U0001f600 and \u2028 line separator",
-    "x" * 5000,
-]
-
-
-def _events() -> list[Event]:
-    out = []
-    for i in range(300):
-        data: tuple[tuple[str, str], ...] = ()
-        if i % 7:
-            data = (("Value", ODD_VALUES[i % len(ODD_VALUES)]), ("Index", str(i)), ("Value", f"again {i}"))
-        out.append(
-            Event(
-                source=0,
-                record_number=i + 1,
-                record_id=(i * 37) % 300 + 1,
-                filetime=None if i % 13 == 0 else 133_500_000_000_000_000 + (i % 50) * 10_000_000,
-                event_id=4688 + i % 3,
-                version=None if i % 2 else 2,
-                level=i % 5,
-                task=None if i % 3 else 13312,
-                opcode=0,
-                keywords=None if i % 4 else "0x8020000000000000",
-                channel="Security",
-                provider="Microsoft-Windows-Security-Auditing",
-                computer=f"HOST{i % 3}.corp.local" if i % 4 else ODD_VALUES[i % len(ODD_VALUES)],
-                pid=None if i % 5 == 0 else 2**32 - i,
-                tid=i,
-                user_sid=None if i % 2 else "S-1-5-18",
-                data=data,
-                locator=2**39 + i,
-            )
-        )
-    return out
+from tests.stores import odd_events, statements
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     st = Store(Path(tmp_path_factory.mktemp("pages")) / "events.db")
     st.add_source("/logs/odd.xml", "xml")
-    st.add_events(_events())
+    st.add_events(odd_events())
     st.build_indexes()
     yield st
     st.close()
@@ -113,7 +71,7 @@ def test_large_views_are_paged_by_walking_the_time_index(store: Store, monkeypat
 def test_values_survive_the_page_exactly(store: Store) -> None:
     stored = {se.event.record_number: se.event for se in store.select(limit=1000)}
     assert len(stored) == 300
-    for ev in _events():
+    for ev in odd_events():
         assert stored[ev.record_number] == ev
 
 
@@ -144,7 +102,7 @@ def test_size_is_the_event_count_before_and_after_the_index_build(store: Store, 
     assert store.size() == store.count() == 300
     with Store(tmp_path / "fresh.db") as fresh:
         fresh.add_source("/logs/odd.xml", "xml")
-        fresh.add_events(_events()[:40])
+        fresh.add_events(odd_events()[:40])
         assert fresh.size() == 40  # no statistics yet: counted
         fresh.build_indexes()
         assert fresh.size() == 40
@@ -159,7 +117,7 @@ def test_one_term_views_read_a_settled_id_set_with_the_same_answers(tmp_path: Pa
     path = tmp_path / "ids.db"
     with Store(path) as writer:
         writer.add_source("/logs/odd.xml", "xml")
-        writer.add_events(_events())
+        writer.add_events(odd_events())
         writer.build_indexes()
     with Store(path, readonly=True) as store:
         queries = ["Value:again*", "Index:1*", '"markup"', "Index:299", "Value:*"]
@@ -186,7 +144,7 @@ def test_checkpoint_does_not_wait_out_a_reader(tmp_path: Path) -> None:
     path = tmp_path / "ckpt.db"
     with Store(path) as writer:
         writer.add_source("/logs/odd.xml", "xml")
-        writer.add_events(_events())
+        writer.add_events(odd_events())
         writer.build_indexes()
         wal = Path(str(path) + "-wal")
         with Store(path, readonly=True) as reader:
