@@ -214,9 +214,10 @@ def filters(db: Path) -> dict[str, dict[str, Any]]:
     made (`core.query.view`, as the table's fetcher calls it; median of 3, each on a fresh
     connection, so no id set is cached yet): the count and the first page, the next page
     scrolled beside the last row, a jump to the middle (OFFSET), and placing the middle event
-    (`position_of`, as a jump to an event does). Filters: the most and the least common
-    EventData value, the most common one negated, free text, an EventID, and an EventID with
-    an EventData value. The raw statements' time (`Store.count` + `Store.select`, what this
+    (`position_of`, as a jump to an event does); then the view's marks made (`marks_made`, its
+    longest step, `marks_steps` steps) and the same jump and placing read from them. Filters:
+    the most and the least common EventData value, the most common one negated, free text, an
+    EventID, and an EventID with an EventData value. The raw statements' time (`Store.count` + `Store.select`, what this
     measured until 2026-12-05) is `raw_count_and_page`."""
     from core.query import view
     from core.query.compile import compile_query
@@ -249,6 +250,7 @@ def filters(db: Path) -> dict[str, dict[str, Any]]:
 
 def _table_reads(store: Any, view: Any, v: Any) -> dict[str, float]:
     times: dict[str, float] = {}
+    steps = 0
     start = time.perf_counter()
     total = view.count_view(store, v)
     rows = view.fetch_page(store, v, 0, total)
@@ -263,7 +265,21 @@ def _table_reads(store: Any, view: Any, v: Any) -> dict[str, float]:
         start = time.perf_counter()
         view.position_of(store, v, middle[0].id, total)
         times["place_an_event"] = time.perf_counter() - start
-    return {key: seconds * 1000 for key, seconds in times.items()}
+        longest, start = 0.0, time.perf_counter()
+        while True:  # the marks, as the table's reader makes them while idle
+            at = time.perf_counter()
+            more = view.fill_marks(store, v, total)
+            longest, steps = max(longest, time.perf_counter() - at), steps + 1
+            if not more:
+                break
+        times["marks_made"], times["marks_longest_step"] = time.perf_counter() - start, longest
+        start = time.perf_counter()
+        middle = view.fetch_page(store, v, total // 2 + 1, total)
+        times["middle_page_marked"] = time.perf_counter() - start
+        start = time.perf_counter()
+        view.position_of(store, v, middle[0].id, total)
+        times["place_an_event_marked"] = time.perf_counter() - start
+    return {**{key: seconds * 1000 for key, seconds in times.items()}, "marks_steps": steps}
 
 
 def _size(folder: Path) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -194,8 +195,9 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def test_cli_convert_fleet_and_open(tmp_path: Path) -> None:
+def test_cli_convert_fleet_and_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_fleet()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # `--open` keeps its file for the user
     status, out, err = run_cli("convert", str(DEMO), "--to", str(tmp_path / "ds"))
     assert status == 0 and "71 events converted" in out and "intrusion.xml: 71 events" in err
     status, out, _ = run_cli("fleet", str(tmp_path / "ds"), "stack", "--engine", "local", "--by", "LogonType",
@@ -238,8 +240,9 @@ def test_parallel_convert_writes_the_same_rows(tmp_path: Path) -> None:
     assert rows(tmp_path / "par") == rows(tmp_path / "ser")
 
 
-def test_open_with_context_adds_the_hosts_surrounding_events(tmp_path: Path) -> None:
+def test_open_with_context_adds_the_hosts_surrounding_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_fleet()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # `--open` keeps its file for the user
     run_cli("convert", str(DEMO), "--to", str(tmp_path / "ds"), "--quiet")
 
     def opened(*extra: str) -> list[dict[str, Any]]:
