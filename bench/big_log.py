@@ -274,7 +274,7 @@ def _table_reads(store: Any, view: Any, v: Any) -> dict[str, float]:
                 break
         times["marks_made"], times["marks_longest_step"] = time.perf_counter() - start, longest
         start = time.perf_counter()
-        middle = view.fetch_page(store, v, total // 2 + 1, total)
+        middle = view.fetch_page(store, v, total // 2, total)
         times["middle_page_marked"] = time.perf_counter() - start
         start = time.perf_counter()
         view.position_of(store, v, middle[0].id, total)

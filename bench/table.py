@@ -170,6 +170,9 @@ async def measure(db: Path, settle: bool = False, views: bool = True) -> dict[st
         await timed("filter_field_common", lambda: app.set_filter("handle:0x438"),
                     lambda: table.total is not None and table.row_at(0) is not None, pilot)
         results["filter_field_common"]["matches"] = table.total
+        await pilot.pause(1.0)  # (the reader makes the view's marks while idle: core.query.marks)
+        await timed("filtered_jump_to_middle", lambda: table.move_to((table.total or 0) // 2),
+                    lambda: table.row_at(table.cursor) is not None, pilot)
         await timed("clear_filter", lambda: app.set_filter(""),
                     lambda: table.total == total and table.row_at(0) is not None, pilot)
         # A jump to one event (from a correlation tree, a mark, `n`): its page is read around it.

@@ -34,6 +34,10 @@ BLOCK = 16_384
 #: Views of fewer rows, and stores of fewer blocks, are counted fast enough without marks.
 MIN_ROWS = 10_000
 MIN_BLOCKS = 4
+#: Rows from an end of a view within which a page is read from that end rather than from a mark:
+#: counting them out costs less than the walk from a mark (an EventID view's last page: 5-9 ms
+#: from the end, 25-31 ms from the mark before it, at a million events).
+NEAR_END = BLOCK // 4
 #: Views whose marks a connection keeps.
 KEPT = 4
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.query import marks as marking
 from core.query.marks import Marks, marks_of, wanted
 from core.query.order_keys import beyond, key_of
 from core.query.term_sets import settled_terms
@@ -162,7 +163,7 @@ def fetch_page(
     `counted`: the view's count if known to the caller only (it picks the plan, no more)."""
     view = settled(store, view)
     size = _size(store, view, total if total is not None else counted)
-    marks = _marks(view, store, size)
+    marks = _marks(view, store, size) if size is not None and min(start, size - start) >= marking.NEAR_END else None
     rows = None if marks is None else marks.page(store, view.filter, start, page)
     if rows is not None:
         return rows

@@ -178,6 +178,7 @@ async def test_the_reader_marks_a_big_view_and_jumps_read_from_the_marks(
     monkeypatch.setattr(marks, "BLOCK", 9)
     monkeypatch.setattr(marks, "MIN_ROWS", 1)
     monkeypatch.setattr(marks, "MIN_BLOCKS", 1)
+    monkeypatch.setattr(marks, "NEAR_END", 3)
     steps: list[bool] = []
     original = core_view.fill_marks
 

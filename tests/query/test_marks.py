@@ -34,6 +34,7 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(marks, "BLOCK", 7)
     monkeypatch.setattr(marks, "MIN_ROWS", 1)
     monkeypatch.setattr(marks, "MIN_BLOCKS", 1)
+    monkeypatch.setattr(marks, "NEAR_END", 3)
 
 
 def _expected(store: Store, query: str) -> list[int]:
@@ -61,7 +62,7 @@ def test_pages_and_positions_are_exact_while_the_marks_are_made(store: Store, qu
         steps += 1
         if not view.fill_marks(store, v, total):
             break
-    made = view.marks_of(store, v.filter, total)
+    made = marks.marks_of(store, v.filter, total)
     assert made is not None and made.complete and not made.broken
     assert steps >= 300 // 7 - 1  # a mark every 7 store events, from both ends
     assert len(made.front) + len(made.back) == steps - 1
@@ -79,7 +80,7 @@ def test_half_made_marks_answer_near_the_ends_and_fall_back_between(store: Store
     total = len(expected)
     for _ in range(6):  # three marks from each end
         assert view.fill_marks(store, v, total)
-    made = view.marks_of(store, v.filter, total)
+    made = marks.marks_of(store, v.filter, total)
     assert made is not None and len(made.front) == len(made.back) == 3 and not made.complete
     settled = view.settled(store, v).filter
     covered = [p for p in range(total) if made.page(store, settled, p, 1) is not None]
@@ -95,7 +96,7 @@ def test_marks_that_disagree_are_never_used(store: Store) -> None:
     expected = _expected(store, "4689")
     total = len(expected)
     assert view.fill_marks(store, v, total)
-    made = view.marks_of(store, v.filter, total)
+    made = marks.marks_of(store, v.filter, total)
     assert made is not None
     wrong = made.front[0]
     made.front[0] = marks.Mark(wrong.key, wrong.before + 1, wrong.held)  # as counts made before a change
@@ -112,13 +113,13 @@ def test_marks_are_dropped_when_the_store_or_the_count_changes(tmp_path: Path) -
         v = View(compile_query(""), by_time=True)
         while view.fill_marks(st, v, 200):
             pass
-        assert view.marks_of(st, v.filter, 200) is not None
-        assert view.marks_of(st, v.filter, 199) is None  # another count: made again
+        assert marks.marks_of(st, v.filter, 200) is not None
+        assert marks.marks_of(st, v.filter, 199) is None  # another count: made again
         while view.fill_marks(st, v, 200):
             pass
         st.add_events(odd_events()[200:])
         st.build_indexes()
-        assert view.marks_of(st, v.filter, None) is None
+        assert marks.marks_of(st, v.filter, None) is None
         expected = _expected(st, "")
         assert len(expected) == 300
         _check(st, v, expected, every=7)
@@ -127,5 +128,25 @@ def test_marks_are_dropped_when_the_store_or_the_count_changes(tmp_path: Path) -
 def test_small_views_and_stores_get_no_marks(store: Store) -> None:
     v = View(compile_query(""), by_time=True)
     assert not view.fill_marks(store, v, 300)  # 300 events: fewer than MIN_BLOCKS blocks
-    assert view.marks_of(store, v.filter, 300) is None
+    assert marks.marks_of(store, v.filter, 300) is None
     assert not view.fill_marks(store, View(compile_query(""), by_time=False), 300)
+
+
+@pytest.mark.usefixtures("small_blocks")
+def test_pages_near_an_end_are_counted_from_that_end(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    v = View(compile_query("4689"), by_time=True)
+    expected = _expected(store, "4689")
+    total = len(expected)
+    while view.fill_marks(store, v, total):
+        pass
+    asked: list[int] = []
+    original = marks.Marks.page
+
+    def spy(self: marks.Marks, st: Store, which: object, start: int, limit: int) -> object:
+        asked.append(start)
+        return original(self, st, which, start, limit)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(marks.Marks, "page", spy)
+    for p in range(total):
+        assert [r.id for r in view.fetch_page(store, v, p, total, page=4)] == expected[p : p + 4]
+    assert asked == [p for p in range(total) if min(p, total - p) >= marks.NEAR_END]
