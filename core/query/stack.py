@@ -18,7 +18,7 @@ counts once for each value (as `user:a` and `user:b` would both find it).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 from core.model.values import USER_FIELDS
@@ -184,60 +184,87 @@ def _column_counts(store: Store, compiled: Filter, column: str, walk: bool = Fal
 def _field_counts(store: Store, compiled: Filter, names: tuple[str, ...]) -> tuple[dict[str, tuple[str, int]], int]:
     """Group EventData values (of any of `names`) over the view, and count the view's events
     holding one. Per posting list, the number of its ids in the view (no list expanded when the
-    view is everything). With several names (an alias), an event holding a value, or any
-    value, under two of them must count once: `_overlaps` finds those events."""
+    view is everything). Several names (an alias): `_alias_counts`."""
     name_sql = "p.name = ?" if len(names) == 1 else f"p.name IN ({', '.join('?' * len(names))})"
-    if compiled.matches_all:
-        id_set = None
-        count_sql = "json_array_length(p.ids)"
-    else:
-        id_set = store.id_set(compiled).id_table
-        count_sql = f"(SELECT count(*) FROM json_each(p.ids) j WHERE j.value IN {id_set})"
-    lists = ", p.ids" if len(names) > 1 else ""
-    rows = store.conn.execute(f"SELECT p.name, p.value, {count_sql}{lists} FROM postings p WHERE {name_sql}",
-                              names).fetchall()
-    groups = _merge((r[1], int(r[2])) for r in rows if r[2])
-    held = sum(int(r[2]) for r in rows)
-    if len(names) == 1:
-        return groups, held
-    # Ids per name, and per (value, name): events under two names are the only double counts.
-    by_name: dict[str, set[int]] = {}
-    by_value: dict[str, dict[str, set[int]]] = {}
-    for name, value, count, ids_json in rows:
-        if not count:
-            continue
-        ids_of = json.loads(ids_json)
-        by_name.setdefault(name, set()).update(ids_of)
-        by_value.setdefault(_fold(_text(value)), {}).setdefault(name, set()).update(ids_of)
-    extra = _overlaps(by_name.values())
-    for key, per_name in by_value.items():
-        if len(per_name) > 1:
-            value_extra = _overlaps(per_name.values())
-            if value_extra:
-                cut = _in_view(store, id_set, value_extra)
-                text, count = groups[key]
-                groups[key] = (text, count - cut)
-    return groups, held - _in_view(store, id_set, extra)
+    id_set = None if compiled.matches_all else store.id_set(compiled).id_table
+    if len(names) > 1:
+        return _alias_counts(store, names, name_sql, id_set)
+    count_sql = ("json_array_length(p.ids)" if id_set is None
+                 else f"(SELECT count(*) FROM json_each(p.ids) j WHERE j.value IN {id_set})")
+    rows = store.conn.execute(f"SELECT p.value, {count_sql} FROM postings p WHERE {name_sql}", names).fetchall()
+    return _merge((r[0], int(r[1])) for r in rows if r[1]), sum(int(r[1]) for r in rows)
 
 
-def _overlaps(sets: Iterable[set[int]]) -> dict[int, int]:
-    """Ids found in more than one of `sets`, each with how many times too many it is counted."""
-    seen: set[int] = set()
-    extra: dict[int, int] = {}
-    for ids in sets:
-        for again in ids & seen:
-            extra[again] = extra.get(again, 0) + 1
-        seen |= ids
-    return extra
+#: Characters read from each end of a posting list's JSON text for its first and last ids, and
+#: a bound beyond every store id (SQLite's are 64-bit).
+_ENDS = 24
+_ANY_ID = 2**64
 
 
-def _in_view(store: Store, id_set: str | None, extra: dict[int, int]) -> int:
-    """The surplus of the overlapping ids `extra` that the view holds (all of it for the whole
-    store; else the ids are looked up in the view's id set)."""
-    if not extra:
-        return 0
-    if id_set is None:
-        return sum(extra.values())
-    rows = store.conn.execute(f"SELECT j.value FROM json_each(?) j WHERE j.value IN {id_set}",
-                              (json.dumps(list(extra)),))
-    return sum(extra[int(r[0])] for r in rows)
+def _alias_counts(store: Store, names: tuple[str, ...], name_sql: str,
+                  id_set: str | None) -> tuple[dict[str, tuple[str, int]], int]:
+    """Group the values held under any of `names` over the view (`id_set`: its ids; None: every
+    event): each value counts the distinct events holding it under any of the names (as
+    `user:value` finds them), and `held` the distinct events holding any. An event's values are
+    all in the posting lists of the batch that stored it, whose ids no other batch's lists
+    hold: the lists are read a group at a time, the rows whose id ranges overlap (found from the
+    ends of their text, no list parsed), and only a group's ids are in sets at once. All the
+    lists of `user` at once took 1.48 GB at 10M events (8.3 s), a group at a time 2 MB."""
+    conn = store.conn
+    values: list[tuple[int, str]] = []  # (row, value) in the order SQLite gives them
+    spans: list[tuple[int, int, int]] = []
+    for rowid, value, head, tail in conn.execute(
+            f"SELECT p.rowid, p.value, substr(p.ids, 1, {_ENDS}), substr(p.ids, -{_ENDS}) FROM postings p "
+            f"WHERE {name_sql}", names):
+        values.append((rowid, _text(value)))
+        spans.append((*_span(head, tail), rowid))
+    spans.sort()
+    fold_of = {rowid: _fold(value) for rowid, value in values}
+    ids_sql = "p.ids" if id_set is None else (
+        f"(SELECT json_group_array(j.value) FROM json_each(p.ids) j WHERE j.value IN {id_set})")
+    counts: dict[str, int] = {}
+    holding: set[int] = set()  # rows holding an event of the view
+    held = 0
+    for group in _overlapping(spans):
+        lists: dict[str, list[list[int]]] = {}
+        for rowid, text in conn.execute(f"SELECT p.rowid, {ids_sql} FROM postings p WHERE p.rowid IN "
+                                        "(SELECT value FROM json_each(?))", (json.dumps(group),)):
+            ids = json.loads(text)
+            if ids:
+                holding.add(rowid)
+                lists.setdefault(fold_of[rowid], []).append(ids)
+        every: set[int] = set()
+        for fold, found in lists.items():
+            distinct = set().union(*found)  # (a list repeats an event holding the pair twice)
+            counts[fold] = counts.get(fold, 0) + len(distinct)
+            every.update(distinct)
+        held += len(every)
+    groups: dict[str, tuple[str, int]] = {}
+    for rowid, value in values:  # each value as first met among the lists holding a view event
+        fold = fold_of[rowid]
+        if rowid in holding and fold not in groups:
+            groups[fold] = (value, counts[fold])
+    return groups, held
+
+
+def _span(head: str, tail: str) -> tuple[int, int]:
+    """The first and last ids of a posting list (ascending) from the ends of its JSON text; an
+    unreadable one spans every id (its group is then every list)."""
+    try:
+        return int(head.strip("[").split(",", 1)[0].strip(" ]")), int(tail.rsplit(",", 1)[-1].strip("[ ]"))
+    except ValueError:
+        return -_ANY_ID, _ANY_ID
+
+
+def _overlapping(spans: list[tuple[int, int, int]]) -> Iterator[list[int]]:
+    """The rows of `spans` (first id, last id, row; sorted) in groups whose id ranges overlap."""
+    group: list[int] = []
+    end = -_ANY_ID
+    for first, last, rowid in spans:
+        if group and first > end:
+            yield group
+            group = []
+        group.append(rowid)
+        end = max(end, last)
+    if group:
+        yield group

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import io
 import json
+import random
 from collections import Counter
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cli.main import main
 from core.model.event import Event
+from core.model.values import USER_FIELDS
 from core.query.compile import compile_query
 from core.query.lexer import QueryError
 from core.query.stack import stack
@@ -189,3 +192,67 @@ def test_filtering_to_a_stacked_value_returns_exactly_its_count(by: str) -> None
         for row in result.rows:
             query = add_filter(where, result.field, row.value)
             assert count_view(store, View(compile_query(query), by_time=True)) == row.count, (query, row)
+
+
+def _alias_expected(events: list[Event], names: tuple[str, ...]) -> tuple[Counter[str], int]:
+    """Per folded value, the events holding it under any of `names`; and the events holding any."""
+    lowered = {n.lower() for n in names}
+    counts: Counter[str] = Counter()
+    holding = 0
+    for ev in events:
+        values = {_fold(v) for k, v in ev.data if k.lower() in lowered}
+        counts.update(values)
+        holding += bool(values)
+    return counts, holding
+
+
+def test_alias_stacks_count_distinct_events_across_batches_names_and_spellings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`user` over lists written in many load batches (a posting row per batch and pair), with
+    events holding one value under two names, two spellings of a value, and a name twice: every
+    value counts the distinct events holding it, `missing` the events holding none. The lists
+    are read a batch's group at a time, never all at once."""
+    from core.query import stack as stacking
+    from core.query.pivot import add_filter
+
+    rnd = random.Random(11)
+    values = ["alice", "ALICE", "Bob", "bob", "SYSTEM", "-", "WS01$", "x" * 30]
+    names = ["SubjectUserName", "TargetUserName", "AccountName", "subjectusername", "Other"]
+    store = Store(tmp_path / "s.db")
+    store.add_source("x.xml", "xml")
+    for batch in range(7):
+        store.add_events([Event(source=0, record_number=batch * 100 + i, record_id=batch * 100 + i,
+                                filetime=133_500_000_000_000_000 + rnd.randrange(10**9),
+                                event_id=rnd.choice([4624, 4648, 4688]),
+                                data=tuple((rnd.choice(names), rnd.choice(values)) for _ in range(rnd.randrange(4))))
+                          for i in range(100)])
+    store.build_indexes()
+    groups: list[int] = []
+    original = stacking._overlapping
+
+    def spy(spans: Any) -> Any:
+        for group in original(spans):
+            groups.append(len(group))
+            yield group
+
+    monkeypatch.setattr(stacking, "_overlapping", spy)
+    for query in ("", "4624", "-4624", "user:alice", "SubjectUserName:bob OR 4688"):
+        compiled = compile_query(query)
+        events = [se.event for se in store.select(compiled)]
+        want, holding = _alias_expected(events, USER_FIELDS)
+        result = stack(store, compiled, "user", limit=None)
+        assert Counter({_fold(r.value): r.count for r in result.rows}) == want, query
+        assert result.total == len(events) and result.missing == len(events) - holding, query
+        for row in result.rows:
+            assert store.count(compile_query(add_filter(query, "user", row.value))) == row.count, (query, row)
+    assert len(groups) >= 5 * 7 and max(groups) < 40  # a batch's lists at a time
+
+
+def test_an_unreadable_list_end_puts_every_list_in_one_group() -> None:
+    from core.query.stack import _overlapping, _span
+
+    assert _span("[5, 6, 7", "9, 12]") == (5, 12) and _span("[5]", "[5]") == (5, 5)
+    odd = _span("[x", "y]")
+    spans = sorted([(1, 3, 10), (4, 9, 11), (*odd, 12), (20, 30, 13)])
+    assert list(_overlapping(spans)) == [[12, 10, 11, 13]]
+    assert list(_overlapping(sorted([(1, 3, 10), (3, 9, 11), (10, 12, 12)]))) == [[10, 11], [12]]
