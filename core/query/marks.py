@@ -120,16 +120,18 @@ class Marks:
         found = _nth(store, None if prev is None else prev.key, forward, BLOCK)
         if found is None or (nearest is not None and (sort_key(found) >= nearest.order if forward
                                                       else sort_key(found) <= nearest.order)):
-            lo, hi = (prev, nearest) if forward else (nearest, prev)
-            self._join(store, which, lo, hi)
+            self._join(store, which, *((prev, nearest) if forward else (nearest, prev)))
             return False
-        held = store.count(which & Filter.store_ids(found[2])) > 0
-        if forward:
-            base = 0 if prev is None else prev.before + prev.held
-            before = base + _count_between(store, which, None if prev is None else prev.key, found)
+        if which.matches_all:  # every event: BLOCK - 1 of them lie between `prev` and `found`
+            held, between = True, BLOCK - 1
         else:
-            base = self.total if prev is None else prev.before
-            before = base - held - _count_between(store, which, found, None if prev is None else prev.key)
+            held = store.count(which & Filter.store_ids(found[2])) > 0
+            prev_key = None if prev is None else prev.key
+            between = _count_between(store, which, *((prev_key, found) if forward else (found, prev_key)))
+        if forward:
+            before = (0 if prev is None else prev.before + prev.held) + between
+        else:
+            before = (self.total if prev is None else prev.before) - held - between
         if not 0 <= before <= self.total:
             self.broken = True
             return False

@@ -217,3 +217,38 @@ async def test_the_reader_marks_a_big_view_and_jumps_read_from_the_marks(
             table.goto_event(expected[pos])
             await wait_for(pilot, lambda p=pos: table.cursor == p and table.row_at(p) is not None)
     assert {name for name, _ in read} == {"page", "position"} and all(found for _, found in read)
+
+
+@sync
+async def test_clearing_a_filter_shows_the_first_rows_before_the_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every event from the top needs no count to read its first page: clearing a filter shows
+    rows while the count (0.2 s at 10M events) is still running."""
+    import threading
+
+    from tui import columns
+
+    app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
+    async with opened(app, (100, 40), ready=False) as pilot:
+        await _filtered(pilot, app, "4689")
+        assert app.workspace.store_path is not None
+        with Store(app.workspace.store_path, readonly=True) as store:
+            expected = [se.id for se in store.select(compile_query(""), limit=10)]
+        release = threading.Event()
+        original = columns.count_rows
+
+        def held(store: Store, v: Any, sort: Any) -> int:
+            if v.matches_all:
+                release.wait(10)
+            return original(store, v, sort)
+
+        monkeypatch.setattr(columns, "count_rows", held)
+        app.set_filter("")
+        try:
+            await wait_for(pilot, lambda: app.table.row_at(0) is not None and app.table.row_at(0).id == expected[0])  # type: ignore[union-attr]
+            assert app.table.total is None  # the count is still held
+            assert [app.table.row_at(i).id for i in range(10)] == expected  # type: ignore[union-attr]
+        finally:
+            release.set()
+        await wait_for(pilot, lambda: app.table.total == N)
