@@ -1,7 +1,7 @@
 """Big sorts of a write spilled to temporary files, not held in memory.
 
-Every connection of the store keeps its temporary tables and sorts in memory
-(`PRAGMA temp_store=MEMORY`, `core.store.store`): small queries of the views are faster so.
+A writing connection of the store keeps its temporary tables and sorts in memory
+(`PRAGMA temp_store=MEMORY`, `core.store.store`; reading ones keep them in files).
 Building an index over millions of rows is one big sort, though: in memory it took 110 MB more
 at a million correlation events (the links' index, 2.4 million rows), about ten times that at
 ten million, and the C library kept that memory for the process once the index was built
