@@ -259,27 +259,28 @@ def _table_reads(store: Any, view: Any, v: Any) -> dict[str, float]:
         start = time.perf_counter()
         view.fetch_beside(store, v, rows[-1], True, view.PAGE, total)
         times["next_page"] = time.perf_counter() - start
-        start = time.perf_counter()
-        middle = view.fetch_page(store, v, total // 2, total)
-        times["middle_page"] = time.perf_counter() - start
-        start = time.perf_counter()
-        view.position_of(store, v, middle[0].id, total)
-        times["place_an_event"] = time.perf_counter() - start
+        _jump_and_place(store, view, v, total, times, "")
         longest, start = 0.0, time.perf_counter()
-        while True:  # the marks, as the table's reader makes them while idle
+        for _ in range(store.size() // 1000 + 2):  # the marks, as the table's reader makes them
+            steps += 1
             at = time.perf_counter()
             more = view.fill_marks(store, v, total)
-            longest, steps = max(longest, time.perf_counter() - at), steps + 1
+            longest = max(longest, time.perf_counter() - at)
             if not more:
                 break
         times["marks_made"], times["marks_longest_step"] = time.perf_counter() - start, longest
-        start = time.perf_counter()
-        middle = view.fetch_page(store, v, total // 2, total)
-        times["middle_page_marked"] = time.perf_counter() - start
-        start = time.perf_counter()
-        view.position_of(store, v, middle[0].id, total)
-        times["place_an_event_marked"] = time.perf_counter() - start
+        _jump_and_place(store, view, v, total, times, "_marked")
     return {**{key: seconds * 1000 for key, seconds in times.items()}, "marks_steps": steps}
+
+
+def _jump_and_place(store: Any, view: Any, v: Any, total: int, times: dict[str, float], suffix: str) -> None:
+    """A jump to the middle of `v`, then placing the event found there, timed into `times`."""
+    start = time.perf_counter()
+    middle = view.fetch_page(store, v, total // 2, total)
+    times["middle_page" + suffix] = time.perf_counter() - start
+    start = time.perf_counter()
+    view.position_of(store, v, middle[0].id, total)
+    times["place_an_event" + suffix] = time.perf_counter() - start
 
 
 def _size(folder: Path) -> int:
