@@ -84,9 +84,8 @@ class PageFetcher:
                     item = self._jobs.get() if idle is None else self._jobs.get_nowait()
                 except queue.Empty:  # nothing waits: a step of the idle work
                     assert idle is not None
-                    if store is None:
-                        store = Store(self.db_path, readonly=True)
                     try:
+                        store = Store(self.db_path, readonly=True) if store is None else store
                         more = idle.step(store)
                     except Exception as exc:  # noqa: BLE001 - shown to the user, the table goes on
                         store = self._failed(store, exc)
@@ -102,9 +101,8 @@ class PageFetcher:
                 generation, job = item
                 if generation != self.generation:
                     continue
-                if store is None:
-                    store = Store(self.db_path, readonly=True)
-                try:
+                try:  # (a store that cannot be opened fails this job, not the thread)
+                    store = Store(self.db_path, readonly=True) if store is None else store
                     deliver = job(store)
                 except Exception as exc:  # noqa: BLE001 - shown to the user, the table goes on
                     store = self._failed(store, exc)
@@ -116,10 +114,10 @@ class PageFetcher:
                 store.close()
 
     @staticmethod
-    def _failed(store: Store, exc: Exception) -> Store | None:
+    def _failed(store: Store | None, exc: Exception) -> Store | None:
         """The connection to go on with after `exc`: none after a store error (it may stay
         failed: the next job opens another)."""
-        if not isinstance(exc, StoreError):
+        if store is None or not isinstance(exc, StoreError):
             return store
         with contextlib.suppress(StoreError):
             store.close()
