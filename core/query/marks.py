@@ -28,8 +28,8 @@ from core.query.order_keys import Key, beyond, key_of, sort_key
 from core.store.filter import Filter, Order
 from core.store.store import Store, StoredEvent, reads_id_set
 
-#: Store events between two marks: a walk of this many index entries, each tested against an id
-#: set, takes 5-10 ms.
+#: Store events between two marks: making a mark (a walk of this many index entries, each tested
+#: against an id set) took at most 8-13 ms on the 1 GB log and at 10M events.
 BLOCK = 16_384
 #: Views of fewer rows, and stores of fewer blocks, are counted fast enough without marks.
 MIN_ROWS = 10_000
