@@ -126,14 +126,29 @@ def timeline(store: Store, compiled: Filter, width: int | None = None, *, by_tim
     if hi - lo + 1 > MAX_BUCKETS:
         raise QueryError(f"{hi - lo + 1:,} buckets of {width_label(width)}: more than {MAX_BUCKETS:,} "
                          "(choose a wider bucket)", 0)
-    # One pass: the events without a time fall in the NULL group.
-    hint = " INDEXED BY events_time" if walk else ""
-    counts: dict[int | None, int] = dict(store.conn.execute(
-        f"SELECT e.ts / ? AS b, count(*) FROM events e{hint} WHERE {where} GROUP BY b", (width, *params)).fetchall())
+    if walk or which.matches_all:
+        counts = _counted_by_range(store, which, lo, hi, width)
+    else:  # one pass: the events without a time fall in the NULL group; floored as Python floors
+        counts = dict(store.conn.execute(
+            f"SELECT CASE WHEN e.ts >= 0 THEN e.ts / ? ELSE -1 - (-1 - e.ts) / ? END AS b, count(*) "
+            f"FROM events e WHERE {where} GROUP BY b", (width, width, *params)).fetchall())
     no_time = int(counts.pop(None, 0))
     total = no_time + sum(counts.values())
     buckets = tuple(Bucket(b * width, (b + 1) * width, int(counts.get(b, 0))) for b in range(lo, hi + 1))
     return Timeline(width, buckets, total, no_time)
+
+
+def _counted_by_range(store: Store, which: Filter, lo: int, hi: int, width: int) -> dict[int | None, int]:
+    """Bucket counts (None: no time) of every event, or of a big view of id sets, each counted
+    over its range of the time index: `GROUP BY ts / width` sorted every event of the view first
+    (every event of 10M: 3.2 s, against 0.4 s so; 1.39M: 0.37 against 0.09 s)."""
+    sql = ("WITH RECURSIVE b(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM b WHERE i < ?) "
+           "SELECT i, (SELECT count(*) FROM events e INDEXED BY events_time WHERE e.ts >= i * ? "
+           f"AND e.ts < (i + 1) * ? AND ({which.sql})) FROM b")
+    counts: dict[int | None, int] = dict(store.conn.execute(sql, (lo, hi, width, width, *which.params)).fetchall())
+    counts[None] = int(store.conn.execute(f"SELECT count(*) FROM events e INDEXED BY events_time "
+                                          f"WHERE e.ts IS NULL AND ({which.sql})", which.params).fetchone()[0])
+    return counts
 
 
 def _span(store: Store, which: Filter, walk: bool = False) -> tuple[int | None, int | None]:

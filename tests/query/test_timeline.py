@@ -110,3 +110,31 @@ def test_cli_timeline_json_csv_and_usage_errors() -> None:
     assert sum(int(r.split(",")[2]) for r in rows[1:]) == len(qout.splitlines())
     assert run_cli("timeline", "demo", "--bucket", "1y")[0] == 2
     assert run_cli("timeline", "demo", "--where", "user:(")[0] == 2
+
+
+def test_every_events_buckets_are_counted_by_ranges_of_the_time_index(tmp_path: Path) -> None:
+    """The whole store's histogram counts each bucket over its range of the time index (no sort of
+    every event): the buckets equal the events' own times floored to the width, with times on
+    bucket edges, times before 1601 (negative ticks) and no time at all."""
+    import random
+
+    from tests.stores import statements
+
+    rnd = random.Random(5)  # around 1601-01-01 (tick 0): half the times before it, some on edges
+    times = [None if i % 17 == 0 else rnd.randrange(-45, 45) * MINUTE // (1 if i % 3 else 7) for i in range(600)]
+    s = Store(tmp_path / "r.db")
+    s.add_source("x.xml", "xml")
+    s.add_events([Event(source=0, record_number=i, record_id=i, filetime=t, event_id=4688 if i % 5 else 4624)
+                  for i, t in enumerate(times)])
+    s.build_indexes()
+    with statements(s) as seen:
+        tl = timeline(s, compile_query(""), MINUTE)
+    assert any("WITH RECURSIVE" in sql for sql in seen) and not any("GROUP BY" in sql for sql in seen)
+    timed = [t for t in times if t is not None]
+    assert tl.no_time == times.count(None) and tl.total == len(times)
+    want = {b: sum(1 for t in timed if t // MINUTE == b) for b in range(min(timed) // MINUTE, max(timed) // MINUTE + 1)}
+    assert {b.start // MINUTE: b.count for b in tl.buckets} == want
+    small = timeline(s, compile_query("4624"), MINUTE)  # not ids alone: grouped in one pass
+    early = [t for i, t in enumerate(times) if t is not None and i % 5 == 0]
+    assert {b.start // MINUTE: b.count for b in small.buckets if b.count} == {
+        b: n for b in {t // MINUTE for t in early} if (n := sum(1 for t in early if t // MINUTE == b))}
