@@ -40,7 +40,9 @@ def digest_file(path: str, h: hashlib._Hash) -> int:
     # marshal's bytes depend on reference counts (and may be written by hand): hash what they load as
     rows = [(*row[:-1], marshal.loads(row[-1]) if row[-1] else ()) for row in batch.rows]
     h.update(repr(rows).encode("utf-8", "surrogatepass"))
-    h.update(repr(sorted(batch.postings.items())).encode("utf-8", "surrogatepass"))
+    # (the names an event holds twice are keyed (None, name): `core.model.rows.REPEATED`)
+    postings = sorted(batch.postings.items(), key=lambda kv: (kv[0][0] is not None, kv[0][0] or "", kv[0][1]))
+    h.update(repr(postings).encode("utf-8", "surrogatepass"))
     h.update(repr(batch.issues).encode("utf-8", "surrogatepass"))
     release_mapped()
     return n

@@ -48,8 +48,9 @@ def stack(
     """The stack of `by` over the matching events, as `core.query.stack.stack` gives it for the
     same events: the same field names and aliases (an unknown one raises the same QueryError),
     every value of a multi-valued field counted (an event holding two values counts for each),
-    values grouped with ASCII case folding, an alias's event counted once per value and once
-    as holding the field, the same order, limit, `more` and `missing`."""
+    values grouped with ASCII case folding, an event counted once per value and once as holding
+    the field (whatever names of an alias, or how many times, it holds it under), the same
+    order, limit, `more` and `missing`."""
     if limit is not None and limit < 0:
         raise QueryError("the limit must be >= 0", 0)
     key = by.strip().lower()
@@ -71,14 +72,12 @@ def stack(
 
 def _field_counts(engine: Engine, where: str, names: tuple[str, ...]) -> tuple[dict[str, tuple[str, int]], int]:
     """As `core.query.stack._field_counts`: counts per value (the spelling of its first event),
-    the events holding the field counted once per value; with an alias, the surplus of events
-    holding a value (or any value) under two of its names taken off."""
+    then the surplus of events holding a value (or any value) twice taken off: under two names
+    of an alias, or one name held twice (a UserData element's repeated children)."""
     rows = engine.table(query_sql.stack_pairs(where, names)).to_pylist()
     rows.sort(key=lambda r: (r["first_source"], r["first_place"], r["name"], r["value"]))
     groups = _merge((r["value"], int(r["n"])) for r in rows)
     held = sum(int(r["n"]) for r in rows)
-    if len(names) == 1:
-        return groups, held
     for r in engine.table(query_sql.stack_value_overlaps(where, names)).to_pylist():
         key = _fold(str(r["fold"]))
         if key in groups:

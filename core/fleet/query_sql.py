@@ -96,21 +96,22 @@ def stack_pairs(text: str, names: tuple[str, ...]) -> exp.Select:
 
 
 def stack_value_overlaps(text: str, names: tuple[str, ...]) -> exp.Select:
-    """Per folded value: how many times too many the events holding it under several of
-    `names` are counted (an alias: the store counts such an event once per value)."""
+    """Per folded value: how many times too many the events holding it are counted (`stack_pairs`
+    counts an event once per distinct (name, value): under two names of an alias, or one name
+    held twice with two spellings of the value; the store counts such an event once per value)."""
     per_event = (exp.select("source", "place", _ascii_fold(exp.column("value")).as_("fold"),
-                            exp.Count(this=exp.Distinct(expressions=[exp.column("name")])).as_("k"))
-                 .from_(_pairs(text, names).subquery("p")).group_by("source", "place", "fold"))
+                            exp.Count(this=exp.Star()).as_("k"))
+                 .from_(_pairs(text, names).distinct().subquery("p")).group_by("source", "place", "fold"))
     extra = exp.Sum(this=exp.Sub(this=exp.column("k"), expression=exp.Literal.number(1))).as_("extra")
     return (exp.select("fold", extra).from_(per_event.subquery("s"))
             .where(exp.GT(this=exp.column("k"), expression=exp.Literal.number(1))).group_by("fold"))
 
 
 def stack_event_overlaps(text: str, names: tuple[str, ...]) -> exp.Select:
-    """How many times too many the events holding values under several of `names` are counted
-    as events holding the field."""
-    per_event = (exp.select("source", "place", exp.Count(this=exp.Distinct(expressions=[exp.column("name")])).as_("k"))
-                 .from_(_pairs(text, names).subquery("p")).group_by("source", "place"))
+    """How many times too many the events holding values under several of `names`, or several
+    values of one, are counted as events holding the field."""
+    per_event = (exp.select("source", "place", exp.Count(this=exp.Star()).as_("k"))
+                 .from_(_pairs(text, names).distinct().subquery("p")).group_by("source", "place"))
     extra = exp.Sum(this=exp.Sub(this=exp.column("k"), expression=exp.Literal.number(1))).as_("extra")
     return (exp.select(extra).from_(per_event.subquery("s"))
             .where(exp.GT(this=exp.column("k"), expression=exp.Literal.number(1))))

@@ -18,18 +18,27 @@ from __future__ import annotations
 
 import marshal
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from operator import itemgetter
+from typing import Any, Final, TypeVar
 
 from core.model.event import Event, make_event
 
 #: (id, source, record_number, record_id, ts, event_id, version, level, task, opcode, keywords,
 #:  channel, provider, computer, pid, tid, user_sid, locator, data)
 EventRow = tuple[Any, ...]
-#: (field name as written, value) -> store ids of the events holding it, ascending.
-Postings = dict[tuple[str, str], list[int]]
+#: (field name as written, value) -> store ids of the events holding it, ascending; and under
+#: (REPEATED, lower-cased name), the events holding that name more than once (`repeated_in`).
+Postings = dict[tuple[str | None, str], list[int]]
 #: The same with the ids as a JSON array ("[5, 9, 12]"): how batches travel to the store.
-PostingsText = dict[tuple[str, str], str]
+PostingsText = dict[tuple[str | None, str], str]
+#: The name part of the key under which postings list the events holding a field more than once
+#: (two `Data` of one name, a UserData element's repeated children, two spellings of one name).
+#: A stack counts a list's length as its events only for a field no event holds twice; these
+#: lists travel with the batch's others (whatever carries postings carries them) and the store's
+#: writers keep only their names (`split_repeated`). No field of a log is named None.
+REPEATED: Final = None
+_T = TypeVar("_T")
 
 #: The fields of an `EventRow`, in order (the `events` table's columns: `core.store.schema`).
 EVENT_COLUMNS = (
@@ -69,9 +78,47 @@ def encode_one(store_id: int, postings: Postings, t: tuple[Any, ...]) -> EventRo
      computer, pid, tid, user_sid, data, locator) = t
     for pair in data:
         postings[pair].append(store_id)
+    if len(data) > 1:
+        for name in repeated_in(data):
+            postings[REPEATED, name].append(store_id)
     return (store_id, source, number, number if record_id is None else record_id, ts, eid, version, level, task,
             opcode, keywords, channel, provider, computer, pid, tid, user_sid, locator,
             marshal.dumps(data, MARSHAL_VERSION) if data else _EMPTY)
+
+
+def repeated_in(data: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """The lower-cased names `data` holds more than once (how the store compares names)."""
+    names = tuple(map(_NAME, data))
+    found = _REPEATS.get(names)
+    if found is None:
+        if len(_REPEATS) >= _REPEATS_KEPT:
+            _REPEATS.clear()
+        seen: set[str] = set()
+        twice: set[str] = set()
+        for name in names:
+            lowered = name.lower()
+            (twice if lowered in seen else seen).add(lowered)
+        found = _REPEATS[names] = tuple(sorted(twice))
+    return found
+
+
+#: `repeated_in` by the names of an event, in order (a log has a few hundred such lists at most:
+#: a look-up is half the cost of lower-casing every name of every event).
+_REPEATS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_REPEATS_KEPT = 4096
+_NAME = itemgetter(0)
+
+
+def split_repeated(postings: Mapping[tuple[str | None, str], _T]) -> tuple[dict[tuple[str, str], _T], set[str]]:
+    """(the posting lists of field values, the names some event holds more than once)."""
+    lists: dict[tuple[str, str], _T] = {}
+    repeated: set[str] = set()
+    for (name, value), ids in postings.items():
+        if name is REPEATED:
+            repeated.add(value)
+        else:
+            lists[name, value] = ids
+    return lists, repeated
 
 
 def new_postings() -> Postings:

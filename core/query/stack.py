@@ -184,10 +184,12 @@ def _column_counts(store: Store, compiled: Filter, column: str, walk: bool = Fal
 def _field_counts(store: Store, compiled: Filter, names: tuple[str, ...]) -> tuple[dict[str, tuple[str, int]], int]:
     """Group EventData values (of any of `names`) over the view, and count the view's events
     holding one. Per posting list, the number of its ids in the view (no list expanded when the
-    view is everything). Several names (an alias): `_alias_counts`."""
+    view is everything): an event holds one value of a name, once, in one list, unless some
+    event holds the name twice (`Store.repeated_names`). Such a name, or several (an alias):
+    `_alias_counts`, which counts distinct events."""
     name_sql = "p.name = ?" if len(names) == 1 else f"p.name IN ({', '.join('?' * len(names))})"
     id_set = None if compiled.matches_all else store.id_set(compiled).id_table
-    if len(names) > 1:
+    if len(names) > 1 or names[0] in store.repeated_names():
         return _alias_counts(store, names, name_sql, id_set)
     count_sql = ("json_array_length(p.ids)" if id_set is None
                  else f"(SELECT count(*) FROM json_each(p.ids) j WHERE j.value IN {id_set})")

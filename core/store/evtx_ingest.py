@@ -23,10 +23,10 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from core.model.event import ParseIssue
-from core.model.rows import EventRow, Postings, system_strings
-from core.model.storable import TEXT_INTS, storable_postings, storable_rows, storable_texts
+from core.model.rows import EventRow, split_repeated, system_strings
+from core.model.storable import TEXT_INTS, clean_text, storable_postings, storable_rows, storable_texts
 from core.model.values import as_int
-from core.store.schema import INSERT_EVENTS, INSERT_POSTINGS, INSERT_STRINGS, LIST_FIRST_ID
+from core.store.schema import INSERT_EVENTS, INSERT_POSTINGS, INSERT_REPEATED, INSERT_STRINGS, LIST_FIRST_ID
 from parsers import evtx
 from parsers.evtx.reference import CHUNK_SIZE
 
@@ -75,34 +75,40 @@ def _open(db_path: str) -> sqlite3.Connection:
 def _insert(conn: sqlite3.Connection, batch: evtx.EncodedBatch, path: str) -> StoredBatch:
     rows, issues = batch.rows, batch.issues
     if rows:
-        lists = _posting_rows(batch.postings)
+        pairs, repeated = split_repeated(batch.postings)
+        lists = _posting_rows(pairs)
+        names = [(clean_text(name),) for name in repeated]
         try:
-            _insert_rows(conn, rows, lists, False)
+            _insert_rows(conn, rows, lists, names, False)
         except (OverflowError, UnicodeEncodeError):  # a value SQLite cannot bind: core.model.storable
             rows, repairs, text_ints = storable_rows(rows, path)
-            _insert_rows(conn, rows, storable_postings(lists), text_ints)
+            _insert_rows(conn, rows, storable_postings(lists), names, text_ints)
             issues = issues + repairs
     last = rows[-1][0] if rows else -1
     return StoredBatch(len(rows), last, issues, batch.end_offset)
 
 
-def _posting_rows(postings: Postings) -> list[tuple[str, str, int | None, str]]:
+def _posting_rows(postings: dict[tuple[str, str], list[int]]) -> list[tuple[str, str, int | None, str]]:
     """`postings` rows of a batch (`core.store.schema.postings`; `repr` of a list of ints is its
     JSON array, and the fastest way to write one)."""
     return [(name.lower(), value, as_int(value), repr(ids)) for (name, value), ids in postings.items()]
 
 
 def _insert_rows(
-    conn: sqlite3.Connection, rows: Sequence[EventRow], lists: Sequence[tuple[object, ...]], text_ints: bool
+    conn: sqlite3.Connection, rows: Sequence[EventRow], lists: Sequence[tuple[object, ...]],
+    repeated: Sequence[tuple[str]], text_ints: bool
 ) -> None:
-    """The batch's events, posting lists and new System strings, in one transaction: a list is
-    never visible without its events, and a batch a stopped load drops takes its lists along."""
+    """The batch's events, posting lists, repeated names and new System strings, in one
+    transaction: a list is never visible without its events, and a batch a stopped load drops
+    takes its lists along (a repeated name stays: it only makes a stack count exactly)."""
     strings = [(v,) for v in storable_texts(system_strings(rows))]
     conn.execute("BEGIN IMMEDIATE")
     try:
         _forget_batch(conn, rows[0][0], rows[-1][0])
         conn.executemany(INSERT_EVENTS, rows)
         conn.executemany(INSERT_POSTINGS, lists)
+        if repeated:
+            conn.executemany(INSERT_REPEATED, repeated)
         conn.executemany(INSERT_STRINGS, strings)
         if text_ints:
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, '1')", (TEXT_INTS,))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from core.model.rows import EVENT_COLUMNS
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -66,6 +66,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS strings (  -- every distinct computer, channel, provider and user SID
     value TEXT PRIMARY KEY                -- (free text finds events through them: core.query.compile)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS repeated_names (  -- lower-cased EventData names some event holds more than
+    name TEXT PRIMARY KEY                     -- once (core.model.rows.REPEATED): a stack of one of them
+) WITHOUT ROWID;                              -- counts distinct events, not list lengths
 CREATE TABLE IF NOT EXISTS postings (
     name  TEXT NOT NULL,                -- lower-cased field name
     value TEXT NOT NULL,
@@ -111,6 +114,7 @@ _PLACES = ", ".join("?" * len(EVENT_COLUMNS.split(",")))
 INSERT_EVENTS = f"INSERT OR REPLACE INTO events({EVENT_COLUMNS}) VALUES ({_PLACES})"
 INSERT_POSTINGS = "INSERT INTO postings(name, value, num, ids) VALUES (?, ?, ?, ?)"
 INSERT_STRINGS = "INSERT OR IGNORE INTO strings(value) VALUES (?)"
+INSERT_REPEATED = "INSERT OR IGNORE INTO repeated_names(name) VALUES (?)"
 #: The first (lowest) id of a posting list `ids`: the lists a worker wrote for one batch are
 #: found by it (`core.store.evtx_ingest`, `core.store.ingest`), all their ids being the batch's.
 LIST_FIRST_ID = "json_extract(ids, '$[0]')"

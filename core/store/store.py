@@ -468,6 +468,14 @@ class Store(StoreWrites):
         what a query may name (`core.query.compile.compile_query`'s `fields`)."""
         return [str(r[0]) for r in self.conn.execute("SELECT DISTINCT name FROM postings ORDER BY name")]
 
+    def repeated_names(self) -> set[str]:
+        """The EventData names (lower-cased) some event holds more than once (`repeated_names`;
+        none known in a store written before it, opened read-only)."""
+        try:
+            return {str(r[0]) for r in self.conn.execute("SELECT name FROM repeated_names")}
+        except sqlite3.OperationalError:
+            return set()
+
     def computers(self, source: int | None = None) -> list[str]:
         sql = "SELECT DISTINCT computer FROM events"
         params: tuple[object, ...] = ()

@@ -14,7 +14,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from core.model.event import Event, ParseIssue
-from core.model.rows import EventRow, Postings, PostingsText, encode_tuples, event_fields, postings_text, system_strings
+from core.model.rows import (
+    EventRow,
+    Postings,
+    PostingsText,
+    encode_tuples,
+    event_fields,
+    postings_text,
+    split_repeated,
+    system_strings,
+)
 from core.model.storable import TEXT_INTS, clean_text, path_value, storable_postings, storable_rows, storable_texts
 from core.model.values import as_int
 from core.store import schema
@@ -42,6 +51,7 @@ class StoreWrites:
         self._next_id = self._max_id() + 1
         self._pending: dict[tuple[str, str], list[str]] = {}
         self._strings: set[str] = set()  # values known to be in `strings`
+        self._repeated: set[str] = set()  # names held for `repeated_names`
         self._held = 0
         self._flushed_at = time.monotonic()
 
@@ -97,21 +107,25 @@ class StoreWrites:
     def add_postings(self, postings: PostingsText) -> None:
         """Hold posting lists of stored events (`core.model.rows.postings_text`) for the next flush."""
         pending = self._pending
-        for key, ids in postings.items():
+        lists, repeated = split_repeated(postings)
+        self._repeated |= repeated
+        for key, ids in lists.items():
             held = pending.get(key)
             if held is None:
                 pending[key] = [ids]
             else:
                 held.append(ids)
-        self._held += sum(map(len, postings.values()))
+        self._held += sum(map(len, lists.values()))
         if self._held >= POSTINGS_HELD or time.monotonic() - self._flushed_at >= POSTINGS_SECONDS:
             self.flush_postings()
 
     def flush_postings(self) -> None:
         """Write the posting lists held in memory (one row per distinct pair)."""
         self._flushed_at = time.monotonic()
-        if not self._pending:
+        if not self._pending and not self._repeated:
             return
+        repeated = [(clean_text(name),) for name in self._repeated]
+        self._repeated = set()
         rows = [
             (name.lower(), value, as_int(value), _joined(ids)) for (name, value), ids in self._pending.items()
         ]
@@ -121,9 +135,11 @@ class StoreWrites:
         try:
             with self.conn:
                 self.conn.executemany(sql, rows)
+                self.conn.executemany(schema.INSERT_REPEATED, repeated)
         except UnicodeEncodeError:  # a lone surrogate (reported where its row was stored)
             with self.conn:
                 self.conn.executemany(sql, storable_postings(rows))
+                self.conn.executemany(schema.INSERT_REPEATED, repeated)
 
     def refresh_next_id(self) -> None:
         """Take note of events other connections (ingest workers) inserted."""

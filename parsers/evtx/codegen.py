@@ -22,6 +22,7 @@ import struct
 from typing import Any
 
 from core.model.event import parse_time
+from core.model.rows import repeated_in
 from parsers.evtx import misses, pieces
 from parsers.evtx import runtime as rt
 from parsers.evtx.codegen_slots import (
@@ -212,6 +213,10 @@ class _Generator:
             if p is not None and j not in piece_pairs
         ]
         encode_ret.extend(f"    P[d{j}].append(sid)" for j in range(len(pairs)))
+        # A shape holding a name twice (a UserData element's repeated children): every record of it
+        # does (`core.model.rows.REPEATED`).
+        encode_ret.extend(f"    P[{self.const(pieces.repeated_piece(name))}].append(sid)"
+                          for name in repeated_in((name, "") for name in self.plan.static_names))
         if record_id == "None":
             record_id = "record_number"
         elif not record_id.startswith("n"):  # a text turned number: may be None

@@ -15,7 +15,7 @@ import struct
 from collections import defaultdict
 from typing import Any
 
-from core.model.rows import MARSHAL_VERSION, EventRow
+from core.model.rows import MARSHAL_VERSION, EventRow, Postings, repeated_in
 
 #: Posting lists keyed by the pair's piece (bytes): what the EVTX encoder fills.
 PiecePostings = dict[bytes, list[int]]
@@ -49,6 +49,12 @@ def pair_piece(head: bytes, value: str) -> bytes:
     return head + str_piece(value)
 
 
+def repeated_piece(name: str) -> bytes:
+    """The piece of `core.model.rows.REPEATED`'s key for the lower-cased `name`: marshal's
+    (None, name), which no pair's piece is (a name is a str)."""
+    return _SMALL_TUPLE[2] + b"N" + str_piece(name)
+
+
 def tuple_head(count: int) -> bytes:
     """marshal's header of a tuple of `count` items (the blob is this + the pieces)."""
     return _SMALL_TUPLE[count] if count < 256 else b"(" + _LEN32(count)
@@ -61,6 +67,9 @@ def encode_one(store_id: int, postings: PiecePostings, t: tuple[Any, ...]) -> Ev
      computer, pid, tid, user_sid, data, locator) = t
     for name, value in data:
         postings[name_head(name) + str_piece(value)].append(store_id)
+    if len(data) > 1:
+        for name in repeated_in(data):
+            postings[repeated_piece(name)].append(store_id)
     return (store_id, source, number, number if record_id is None else record_id, ts, eid, version, level, task,
             opcode, keywords, channel, provider, computer, pid, tid, user_sid, locator,
             marshal.dumps(data, MARSHAL_VERSION) if data else b"")
@@ -70,7 +79,7 @@ def new_piece_postings() -> PiecePostings:
     return defaultdict(list)
 
 
-def pair_postings(postings: PiecePostings) -> dict[tuple[str, str], list[int]]:
+def pair_postings(postings: PiecePostings) -> Postings:
     """The posting lists by (name, value), in the order the pairs were first met (one
     `marshal.loads` per distinct pair of the batch)."""
     loads = marshal.loads

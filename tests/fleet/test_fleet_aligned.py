@@ -1,7 +1,8 @@
 """`fleet stack` and `fleet timeline` give the one-machine `stack` / `timeline` answers on the same
 events: a small log converted to Parquet (DuckDB engine) against its SQLite store, with a
-multi-valued field, an alias whose names share an event (and a value), case variants, events
-without the field and without a time, and the automatic and given bucket widths."""
+multi-valued field (two values; one value twice, in two spellings), an alias whose names share
+an event (and a value), case variants, events without the field and without a time, and the
+automatic and given bucket widths."""
 
 from __future__ import annotations
 
@@ -36,10 +37,12 @@ def _log(path: Path) -> Path:
                                                     "CommandLine": "cmd /c whoami"}),
         event_xml(4689, 6, "2024-03-14T12:00:00Z", {"ProcessName": "C:\\Windows\\System32\\cmd.exe"}),
     ]
-    # A multi-valued field: `Extra` twice in the first event (two values), once in another.
+    # A multi-valued field: `Extra` twice in the first event (two values), three times in another
+    # (one value in two spellings, under two spellings of the name).
     events[0] = events[0].replace('<Data Name="Extra">one</Data>',
                                   '<Data Name="Extra">one</Data><Data Name="Extra">two</Data>')
-    events[5] = events[5].replace("</EventData>", '<Data Name="Extra">two</Data></EventData>')
+    events[5] = events[5].replace("</EventData>", '<Data Name="Extra">two</Data><Data Name="extra">TWO</Data>'
+                                  '<Data Name="Extra">two</Data></EventData>')
     # An event without a time.
     events.append(event_xml(4624, 7, "2024-03-14T08:00:00Z", {"TargetUserName": "carol"})
                   .replace('SystemTime="2024-03-14T08:00:00Z"', 'SystemTime=""'))
@@ -83,6 +86,7 @@ def test_multi_valued_fields_and_alias_overlaps_count_as_the_store_does(both: tu
     _, engine, _, _ = both
     extra = api.stack(engine, "", "Extra", limit=None)
     assert [(r.value, r.count) for r in extra.rows] == [("one", 1), ("two", 2)]
+    assert (extra.total, extra.missing) == (7, 5)  # each event holding it counted once
     users = api.stack(engine, "", "user", limit=None)
     assert ("bob", 2) in [(r.value.lower(), r.count) for r in users.rows]  # Bob/bob, one event under two names
     with pytest.raises(QueryError):
