@@ -56,6 +56,7 @@ from tui.table_rows import (
     SEVERITY_CLASSES,
     Column,
     Row,
+    first_rows,
     layout_columns,
     line_strip,
     local_offset_label,
@@ -194,7 +195,12 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
 
         # Every event from the top: the first page needs no count to pick its plan, and counting
         # 10M events takes 0.2 s (clearing a filter): that page goes first.
-        first = view.matches_all and sort is None and (reset_cursor or int(self.scroll_y) == 0)
+        top = sort is None and (reset_cursor or int(self.scroll_y) == 0)
+        first = view.matches_all and top
+        if top and not first:
+            # A filter of System fields: its first page if SQLite finds it at once (10M events:
+            # ~1 ms, where counting an EventID takes 0.1 s and a channel 1.2 s); else as below.
+            self._submit(lambda store: first_rows(store, view), self._on_first_rows)
         if not first:
             self._submit(count, self._on_count)
         if reset_cursor:
@@ -250,6 +256,14 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
             return
         if message.deliver is not None:
             message.deliver()
+
+    def _on_first_rows(self, rows: list[Row] | None) -> None:
+        if rows is None or self.total is not None or 0 in self._pages:
+            return
+        self._pages[0] = rows
+        self._update_virtual_size(len(rows))
+        self.refresh()
+        self._check_selected()
 
     def _on_count(self, total: int) -> None:
         self.total = total

@@ -17,7 +17,7 @@ from textual.strip import Strip
 from core.model.event import Event, filetime_to_datetime
 from core.model.summary import event_image, event_user, summarize
 from core.model.text import printable
-from core.query.view import View, fetch_page
+from core.query.view import View, fetch_page, first_page_within
 from core.store.store import Store, StoredEvent
 
 #: Rows per page the table fetches.
@@ -71,6 +71,12 @@ def fetch_rows(store: Store, view: View, start: int, total: int | None, counted:
     """A page of `view` as table rows (text computed here, in the fetcher thread). `counted`
     holds the view's count once the fetcher has it (see `EventTable.reload`)."""
     return [make_row(r) for r in fetch_page(store, view, start, total, PAGE, counted[0] if counted else None)]
+
+
+def first_rows(store: Store, view: View) -> list[Row] | None:
+    """The first page of `view` if it can be read before its count (`first_page_within`)."""
+    found = first_page_within(store, view, page=PAGE)
+    return None if found is None else [make_row(r) for r in found]
 
 
 @dataclass(frozen=True, slots=True)
