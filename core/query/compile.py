@@ -287,13 +287,19 @@ def _int_list(column: str, value: str, pos: int, params: list[object]) -> str:
     return f"e.{column} IN ({', '.join('?' * len(numbers))})"
 
 
+#: How the compiler writes a computer term (`_host`): whole or by its first label, or a glob.
+#: `core.query.host_sets` finds them to read the computers named from the `strings` table.
+HOST_TERM = f"(e.computer = ? COLLATE NOCASE OR e.computer LIKE ? ESCAPE '{_ESC}')"
+HOST_GLOB = f"(e.computer LIKE ? ESCAPE '{_ESC}')"
+
+
 def _host(value: str, params: list[object]) -> str:
     """The computer, whole, or as the first label of a dotted name (`dc01` ~ `DC01.corp.local`)."""
     if _has_glob(value):
         params.append(_like(value))
-        return f"(e.computer LIKE ? ESCAPE '{_ESC}')"
+        return HOST_GLOB
     params.extend((_literal(value), _like(value) + ".%"))
-    return f"(e.computer = ? COLLATE NOCASE OR e.computer LIKE ? ESCAPE '{_ESC}')"
+    return HOST_TERM
 
 
 def _file(value: str, params: list[object]) -> str:

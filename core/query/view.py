@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.query import marks as marking
+from core.query.host_sets import settled_hosts
 from core.query.marks import Marks, marks_of, wanted
 from core.query.order_keys import beyond, key_of
 from core.query.term_sets import TERM_OPEN, settled_terms
@@ -78,11 +79,12 @@ SCAN_SHARE = 20
 def settled(store: Store, view: View) -> View:
     """`view` as the fetcher queries it: once the log is loaded (time order), a one-term view
     reads its ids from a set made once (`Store.id_set`) instead of its posting lists, and so
-    do the terms of a compound one (`settled_terms`)."""
+    do the terms of a compound one (`settled_terms`); a computer term reads the computers it
+    names (`settled_hosts`)."""
     if not view.by_time or view.origin is not None:
         return view
     if view.filter.ids is None:
-        return View(settled_terms(store, view.filter), view.by_time, view.filter)
+        return View(settled_hosts(store, settled_terms(store, view.filter)), view.by_time, view.filter)
     return View(store.id_set(view.filter), view.by_time, view.filter)
 
 
