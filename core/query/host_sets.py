@@ -8,7 +8,8 @@ no event has included) and a page of a computer no event has passes every event 
 index (3.4 s). A store keeps every distinct computer it holds in `strings` (beside channels,
 providers and user SIDs, a few thousand values at most), so the term becomes `computer COLLATE
 NOCASE IN (the spellings found there)`, which the index answers (the same events: every
-spelling of a computer matching under NOCASE is listed), or nothing at all when none is.
+spelling of a computer matching under NOCASE is listed, and the empty name, which `strings`
+leaves out, when the term matches it), or nothing at all when none is.
 
 Only for a store that no longer changes (as `core.query.term_sets`), and terms naming at most
 `MAX_HOSTS` values; others stay as they are.
@@ -23,9 +24,15 @@ from core.store.store import Store
 
 #: Computers a term may name and still be read as a list of them.
 MAX_HOSTS = 256
+#: Each term's computers among `strings`, and whether it matches an empty computer too (which
+#: `strings` leaves out; a hostile log may log one).
 _FIND = {
     HOST_TERM: "SELECT value FROM strings WHERE value = ? COLLATE NOCASE OR value LIKE ? ESCAPE '\\' LIMIT ?",
     HOST_GLOB: "SELECT value FROM strings WHERE value LIKE ? ESCAPE '\\' LIMIT ?",
+}
+_EMPTY = {
+    HOST_TERM: "SELECT '' = ? COLLATE NOCASE OR '' LIKE ? ESCAPE '\\'",
+    HOST_GLOB: "SELECT '' LIKE ? ESCAPE '\\'",
 }
 
 
@@ -50,6 +57,8 @@ def settled_hosts(store: Store, which: Filter) -> Filter:
         own = params[used : used + count]
         used += count
         names = [str(r[0]) for r in store.conn.execute(_FIND[term], (*own, MAX_HOSTS + 1))]
+        if store.conn.execute(_EMPTY[term], own).fetchone()[0]:
+            names.append("")
         if len(names) > MAX_HOSTS:
             pieces.append(term)
             args += own

@@ -16,7 +16,7 @@ from core.store.store import Store
 from tests.stores import indexed_store
 
 COMPUTERS = ["DC01.corp.local", "dc01.CORP.local", "DC01", "WS01", "WS01-backup", "ws01.corp", "100%_done.x",
-             "Ünïcode.host", "SECURITY"]
+             "Ünïcode.host", "SECURITY", ""]
 
 
 def _store(tmp_path: Path) -> Store:
@@ -29,7 +29,7 @@ def _store(tmp_path: Path) -> Store:
 QUERIES = ["host:dc01", "computer:DC01.corp.local", "host:DC01.CORP.LOCAL", "host:ws01", "host:ws*", "host:*01*",
            "host:nowhere", "NOT host:dc01", "host:security", "4624 host:dc01", "host:dc01 OR host:ws01",
            "-host:ws01 4625", "host:100%_done", "host:100?_done.x", "host:ünïcode", "host:Ünïcode.host",
-           "host:ws01[*]", "host:dc01 Channel:Security"]
+           "host:ws01[*]", "host:dc01 Channel:Security", 'computer:""', "host:*", "NOT host:*"]
 
 
 @pytest.mark.parametrize("query", QUERIES)
