@@ -246,11 +246,21 @@ def _fields_match(names: Sequence[str], value: str, params: list[object]) -> str
     return _in_ids(FIELD_IDS.format(cond=f"{name_sql} AND {cond}"))
 
 
+def column_term(column: str) -> str:
+    """How `_column_match` writes a text column equal to a value (`core.query.string_terms`)."""
+    return f"(e.{column} IS NOT NULL AND e.{column} = ? COLLATE NOCASE)"
+
+
+def column_glob(column: str) -> str:
+    """How `_column_match` writes a column matching a glob (`core.query.string_terms`)."""
+    return f"(e.{column} IS NOT NULL AND CAST(e.{column} AS TEXT) LIKE ? ESCAPE '{_ESC}')"
+
+
 def _column_match(column: str, value: str, params: list[object]) -> str:
     """A System column compared like a field value (numbers as numbers); never NULL."""
     if _has_glob(value):
         params.append(_like(value))
-        return f"(e.{column} IS NOT NULL AND CAST(e.{column} AS TEXT) LIKE ? ESCAPE '{_ESC}')"
+        return column_glob(column)
     value = _literal(value)
     if column in _NULLABLE_INT:
         number = column_param(value)
@@ -259,7 +269,7 @@ def _column_match(column: str, value: str, params: list[object]) -> str:
         params.append(number)
         return f"(e.{column} IS NOT NULL AND e.{column} = ?)"
     params.append(value)
-    return f"(e.{column} IS NOT NULL AND e.{column} = ? COLLATE NOCASE)"
+    return column_term(column)
 
 
 def _int_list(column: str, value: str, pos: int, params: list[object]) -> str:
@@ -288,7 +298,7 @@ def _int_list(column: str, value: str, pos: int, params: list[object]) -> str:
 
 
 #: How the compiler writes a computer term (`_host`): whole or by its first label, or a glob.
-#: `core.query.host_sets` finds them to read the computers named from the `strings` table.
+#: `core.query.string_terms` finds them to read the computers named from the `strings` table.
 HOST_TERM = f"(e.computer = ? COLLATE NOCASE OR e.computer LIKE ? ESCAPE '{_ESC}')"
 HOST_GLOB = f"(e.computer LIKE ? ESCAPE '{_ESC}')"
 

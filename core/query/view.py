@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.query import marks as marking
-from core.query.host_sets import settled_hosts
 from core.query.marks import Marks, marks_of, wanted
 from core.query.order_keys import beyond, key_of
+from core.query.string_terms import settled_strings
 from core.query.term_sets import TERM_OPEN, settled_terms
 from core.store.filter import Filter, Order
 from core.store.store import Store, StoredEvent, all_but_an_id_set, reads_id_set, tests_only_ids
@@ -79,12 +79,12 @@ SCAN_SHARE = 20
 def settled(store: Store, view: View) -> View:
     """`view` as the fetcher queries it: once the log is loaded (time order), a one-term view
     reads its ids from a set made once (`Store.id_set`) instead of its posting lists, and so
-    do the terms of a compound one (`settled_terms`); a computer term reads the computers it
-    names (`settled_hosts`)."""
+    do the terms of a compound one (`settled_terms`); a computer, channel, provider or user SID
+    term reads the values it names (`settled_strings`)."""
     if not view.by_time or view.origin is not None:
         return view
     if view.filter.ids is None:
-        return View(settled_hosts(store, settled_terms(store, view.filter)), view.by_time, view.filter)
+        return View(settled_strings(store, settled_terms(store, view.filter)), view.by_time, view.filter)
     return View(store.id_set(view.filter), view.by_time, view.filter)
 
 
