@@ -9,6 +9,7 @@ from core.correlate.model import ATTACHED_EVENT_IDS
 from core.correlate.roles import scanned_event_ids
 from core.findings.engine import RuleSet, needed_event_ids
 from core.fleet import query_sql
+from core.fleet.convert import inputs
 from core.fleet.engines import Engine
 from core.fleet.per_host import FINDINGS, HANDLES, PER_EVENT_RULES, PROCESSES, findings_of, handles_of, processes_of
 from core.model.event import iso_from_filetime
@@ -78,6 +79,8 @@ def _field_counts(engine: Engine, where: str, names: tuple[str, ...]) -> tuple[d
     rows.sort(key=lambda r: (r["first_source"], r["first_place"], r["name"], r["value"]))
     groups = _merge((r["value"], int(r["n"])) for r in rows)
     held = sum(int(r["n"]) for r in rows)
+    if len(names) == 1 and not _held_twice(engine, names[0]):
+        return groups, held
     for r in engine.table(query_sql.stack_value_overlaps(where, names)).to_pylist():
         key = _fold(str(r["fold"]))
         if key in groups:
@@ -85,6 +88,13 @@ def _field_counts(engine: Engine, where: str, names: tuple[str, ...]) -> tuple[d
             groups[key] = (text, n - int(r["extra"]))
     extra = engine.table(query_sql.stack_event_overlaps(where, names)).to_pylist()
     return groups, held - int((extra[0]["extra"] if extra else None) or 0)
+
+
+def _held_twice(engine: Engine, name: str) -> bool:
+    """Whether some event of the dataset may hold `name` twice (an input converted before its
+    marker said so counts as one that may): only then are its events' surplus counted."""
+    markers = inputs(engine.root)
+    return any(name in marker.get("repeated_names", (name,)) for marker in markers)
 
 
 def timeline(engine: Engine, where: str, width: int | None = None) -> Timeline:

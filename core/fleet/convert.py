@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from core.fleet.schema import EVENTS, FIELD_TYPE, FLEET_SCHEMA_VERSION, ISSUES, day_dir, host_dir
 from core.model.event import EPOCH_AS_FILETIME, Event, InputError, ParseIssue
-from core.model.rows import MAX_PLACE, EventRow
+from core.model.rows import MAX_PLACE, EventRow, repeated_in, split_repeated
 from core.model.values import as_int
 from core.store import schema as store_schema
 from core.store.cache import PARSE_REVISION, input_identity
@@ -127,8 +127,9 @@ def _clear_leftovers(root: Path, key: str) -> None:
     (root / "issues" / f"{key}.parquet").unlink(missing_ok=True)
 
 
-def _rows(path: str, jobs: int | None) -> tuple[str, Iterator[list[EventRow] | ParseIssue]]:
-    """The input's events as store rows (`core.model.rows.EventRow`), in batches, and its issues."""
+def _rows(path: str, jobs: int | None, repeated: set[str]) -> tuple[str, Iterator[list[EventRow] | ParseIssue]]:
+    """The input's events as store rows (`core.model.rows.EventRow`), in batches, and its issues;
+    the EventData names some event holds twice are added to `repeated` as they are met."""
     from parsers.registry import detect_format, iter_input
 
     fmt = detect_format(path)
@@ -137,6 +138,7 @@ def _rows(path: str, jobs: int | None) -> tuple[str, Iterator[list[EventRow] | P
 
         def evtx_rows() -> Iterator[list[EventRow] | ParseIssue]:
             for batch in evtx.iter_encoded_batches(path, 0, jobs):
+                repeated.update(split_repeated(batch.postings)[1])
                 yield from batch.issues
                 yield batch.rows
 
@@ -151,6 +153,8 @@ def _rows(path: str, jobs: int | None) -> tuple[str, Iterator[list[EventRow] | P
                 continue
             place += 1
             batch.append(_row(place, item))
+            if len(item.data) > 1:
+                repeated.update(repeated_in(item.data))
             if len(batch) >= 5000:
                 yield batch
                 batch = []
@@ -255,6 +259,7 @@ def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: Pr
     held: dict[tuple[str, str], list[EventRow]] = {}
     n_held = 0
     issues: list[dict[str, Any]] = []
+    repeated: set[str] = set()
     last_report = start
 
     def flush() -> None:
@@ -265,7 +270,7 @@ def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: Pr
         n_held = 0
 
     try:
-        result.format, items = _rows(path, jobs)
+        result.format, items = _rows(path, jobs, repeated)
         for item in items:
             if isinstance(item, ParseIssue):
                 result.issues += 1
@@ -298,7 +303,7 @@ def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: Pr
     _publish(root, staging, key, issues)
     result.seconds = time.perf_counter() - start
     marker = {"path": path, "identity": input_identity(path), "format": result.format, "records": result.records,
-              "issues": result.issues, "error": result.error}
+              "issues": result.issues, "error": result.error, "repeated_names": sorted(repeated)}
     tmp = root / "inputs" / f"{key}.json.tmp"
     tmp.write_text(json.dumps(marker))
     os.replace(tmp, root / "inputs" / f"{key}.json")
@@ -320,7 +325,8 @@ def _publish(root: Path, staging: Path, key: str, issues: list[dict[str, Any]]) 
 
 
 def inputs(root: str | Path) -> list[dict[str, Any]]:
-    """The converted inputs' markers (path, identity, format, records, issues, error)."""
+    """The converted inputs' markers (path, identity, format, records, issues, error, and the
+    EventData names some event holds twice: `core.fleet.api.stack` counts those by event)."""
     out = []
     for marker in sorted(Path(root, "inputs").glob("*.json")):
         out.append(json.loads(marker.read_text()))

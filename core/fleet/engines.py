@@ -53,6 +53,7 @@ def _group_select(event_ids: tuple[int, ...] | None, where: str) -> exp.Select:
 
 class Engine(Protocol):
     name: str
+    root: Path  # the dataset (its inputs' markers: `core.fleet.convert.inputs`)
 
     def table(self, query: exp.Select) -> pa.Table: ...
 
@@ -73,6 +74,7 @@ class LocalEngine:
         import duckdb
 
         _check(root)
+        self.root = Path(root)
         self.con = duckdb.connect()
         self.con.read_parquet(events_glob(root), hive_partitioning=True).create_view(query_sql.TABLE)
 
@@ -126,6 +128,7 @@ class SparkEngine:
 
     def __init__(self, root: str | Path, *, master: str = "local[2]", session: Any = None) -> None:
         _check(root)
+        self.root = Path(root)
         self.spark = session if session is not None else spark_session(master)
         self.own = session is None
         frame = self.spark.read.option("basePath", str(Path(root, "events"))).parquet(str(Path(root, "events")))

@@ -95,6 +95,34 @@ def test_multi_valued_fields_and_alias_overlaps_count_as_the_store_does(both: tu
         store_stack(both[0], compile_query(""), "NoSuchField")
 
 
+def test_only_a_name_some_event_holds_twice_pays_for_its_surplus(both: tuple[Any, Any, Path, Path],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stack of one name is two queries, unless the dataset's markers say some event holds that
+    name twice (or an input's marker predates saying it): then two more take its surplus off."""
+    from core.fleet import api
+    from core.fleet.convert import inputs
+
+    _, engine, ds, _ = both
+    assert [m["repeated_names"] for m in inputs(ds)] == [["extra"]]
+    queries: list[object] = []
+    original = engine.table
+    monkeypatch.setattr(engine, "table", lambda query: (queries.append(query), original(query))[1])
+
+    def queried(by: str) -> int:
+        queries.clear()
+        api.stack(engine, "", by, limit=None)
+        return len(queries)
+
+    assert (queried("TargetUserName"), queried("Extra")) == (2, 4)  # (the count, the pairs, the surplus)
+    [marker] = (ds / "inputs").glob("*.json")
+    saved = marker.read_text()
+    try:
+        marker.write_text(json.dumps({k: v for k, v in json.loads(saved).items() if k != "repeated_names"}))
+        assert queried("TargetUserName") == 4
+    finally:
+        marker.write_text(saved)
+
+
 @pytest.mark.parametrize(("where", "bucket"), [("", None), ("4624", "1m"), ("", "1h"), ("4688", None),
                                                ("4689", "30s"), ("record:7", None)])
 def test_fleet_timeline_is_the_stores(both: tuple[Any, Any, Path, Path], where: str, bucket: str | None) -> None:
