@@ -91,14 +91,16 @@ def repeated_in(data: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     names = tuple(map(_NAME, data))
     found = _REPEATS.get(names)
     if found is None:
-        if len(_REPEATS) >= _REPEATS_KEPT:
-            _REPEATS.clear()
         seen: set[str] = set()
         twice: set[str] = set()
         for name in names:
             lowered = name.lower()
             (twice if lowered in seen else seen).add(lowered)
-        found = _REPEATS[names] = tuple(sorted(twice))
+        found = tuple(sorted(twice))
+        if len(names) <= _REPEATS_NAMES:  # (a hostile event's thousands of names are not kept)
+            if len(_REPEATS) >= _REPEATS_KEPT:
+                _REPEATS.clear()
+            _REPEATS[names] = found
     return found
 
 
@@ -106,6 +108,7 @@ def repeated_in(data: Iterable[tuple[str, str]]) -> tuple[str, ...]:
 #: a look-up is half the cost of lower-casing every name of every event).
 _REPEATS: dict[tuple[str, ...], tuple[str, ...]] = {}
 _REPEATS_KEPT = 4096
+_REPEATS_NAMES = 64
 _NAME = itemgetter(0)
 
 
