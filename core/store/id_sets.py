@@ -68,9 +68,10 @@ class IdSets:
         with self.conn:  # commits: no read transaction left pinning this connection's snapshot
             # WITHOUT ROWID: the ids are the b-tree's keys (1.15M ids: 0.27 s, against 0.35 as rowids).
             self.conn.execute(f"CREATE TABLE {name}(id INTEGER PRIMARY KEY) WITHOUT ROWID")
-            self.conn.execute(f"INSERT OR IGNORE INTO {name} SELECT id FROM ({ids})", params)
+            # (the rows inserted, repeats ignored: its size without reading its pages again)
+            inserted = self.conn.execute(f"INSERT OR IGNORE INTO {name} SELECT id FROM ({ids})", params).rowcount
         self._sets[key] = name
-        self._sizes[name] = int(self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+        self._sizes[name] = inserted
         while len(self._sets) > ID_SETS:
             _, old = self._sets.popitem(last=False)
             del self._sizes[old]
@@ -79,8 +80,8 @@ class IdSets:
         return name
 
     def size(self, name: str) -> int | None:
-        """How many ids the table `name` holds, if it is one of this connection's sets (counted
-        once: a count of a set of 8M ids reads its pages, 30 ms)."""
+        """How many ids the table `name` holds, if it is one of this connection's sets (as its
+        INSERT said: a count of a set of 8M ids reads its pages, 24-30 ms)."""
         return self._sizes.get(name)
 
     def _attach(self) -> bool:

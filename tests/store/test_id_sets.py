@@ -89,3 +89,15 @@ def test_a_killed_processs_scratch_file_is_swept(tmp_path: Path) -> None:
     dead = tmp_path / f".id-sets.{tempfiles.MARK}-999999999-abc123.tmp"
     dead.write_bytes(b"")
     assert tempfiles.sweep(tmp_path) == [dead]
+
+
+def test_a_set_counts_each_event_once_however_often_its_lists_name_it(tmp_path: Path) -> None:
+    """A list names an event twice when it holds the pair twice, and two lists name it when it
+    holds two spellings of the value: its set's size (as the INSERT made it) counts it once."""
+    held = [(("User", "a"), ("User", "a")), (("User", "a"), ("user", "A")), (("User", "b"),), (("Other", "a"),)]
+    events = [Event(source=0, record_number=i + 1, record_id=i + 1, filetime=133_500_000_000_000_000 + i,
+                    event_id=4624, data=data) for i, data in enumerate(held)]
+    with indexed_store(tmp_path / "s.db", events) as store:
+        term = compile_query("User:a")
+        assert store.count_ids(store.id_set(term)) == 2 == len(store.select(term))
+        assert view.count_view(store, View(term, by_time=True)) == 2
