@@ -18,6 +18,8 @@ Only for a store that no longer changes (as `core.query.term_sets`), and terms n
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from typing import NamedTuple
 
 from core.query.compile import HOST_GLOB, HOST_TERM, column_glob, column_term
@@ -51,11 +53,31 @@ _TERMS = [
 ]
 
 
+#: The last filters read per store and highest event id (every page of a view settles its filter
+#: again), dropped with the store, as `core.query.marks` keeps its marks.
+_KEPT: weakref.WeakKeyDictionary[Store, OrderedDict[tuple[str, tuple[object, ...]], Filter]] = \
+    weakref.WeakKeyDictionary()
+KEPT = 8
+
+
 def settled_strings(store: Store, which: Filter) -> Filter:
     """`which` with each such term read as the values it names (see the module)."""
-    sql, params = which.sql, which.params
-    if which.ids is not None or not any(t.text in sql for t in _TERMS):
+    if which.ids is not None or not any(t.text in which.sql for t in _TERMS):
         return which
+    kept = _KEPT.setdefault(store, OrderedDict())
+    key = (which.sql, (store.last_id(), *which.params))  # (events added since: read again)
+    found = kept.get(key)
+    if found is None:
+        found = kept[key] = _read(store, which)
+        while len(kept) > KEPT:
+            kept.popitem(last=False)
+    else:
+        kept.move_to_end(key)
+    return found
+
+
+def _read(store: Store, which: Filter) -> Filter:
+    sql, params = which.sql, which.params
     pieces: list[str] = []
     args: list[object] = []
     done = used = 0

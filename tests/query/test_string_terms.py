@@ -67,3 +67,20 @@ def test_a_term_naming_too_many_values_stays_as_it_is(tmp_path: Path, monkeypatc
         assert settled_strings(store, compiled) == compiled
         few = settled_strings(store, compile_query("host:ws01 4624"))
         assert sorted(map(str, few.params[:2])) == ["WS01", "ws01.corp"] and few.params[2:] == (4624,)
+
+
+def test_a_view_settled_again_reads_strings_once(tmp_path: Path) -> None:
+    """Every page of a view settles its filter: the strings are read for its first only."""
+    from tests.stores import statements
+
+    with _store(tmp_path) as store:
+        compiled = compile_query("host:dc01 4624")
+        with statements(store) as seen:
+            first = settled_strings(store, compiled)
+            again = settled_strings(store, compiled)
+        assert again is first
+        assert sum("FROM strings" in s for s in seen) == 1
+        store.add_events([Event(source=0, record_number=9999, record_id=9999, filetime=133_500_000_000_000_000,
+                                event_id=4624, computer="dc01.new.corp")])
+        later = settled_strings(store, compiled)  # events added: read again
+        assert "dc01.new.corp" in later.params and len(store.select(later)) == len(store.select(compiled))
