@@ -19,6 +19,7 @@ from core.query.string_terms import settled_strings
 from core.query.term_sets import TERM_OPEN, settled_terms
 from core.store.filter import Filter, Order
 from core.store.store import Store, StoredEvent, all_but_an_id_set, reads_id_set, tests_only_ids
+from core.store.time_limit import within
 
 PAGE = 64
 
@@ -195,7 +196,7 @@ def first_page_within(store: Store, view: View, seconds: float = FIRST_PAGE_SECO
     at 10M events its first page takes ~1 ms, its count 0.1-1.2 s (no index on a channel)."""
     if not view.by_time or view.filter.ids is not None or TERM_OPEN in view.filter.sql:
         return None
-    return store.within(seconds, lambda: fetch_page(store, view, 0, None, page))
+    return within(store, seconds, lambda: fetch_page(store, view, 0, None, page))
 
 
 def fetch_beside(store: Store, view: View, anchor: StoredEvent, after: bool, page: int = PAGE,

@@ -1,7 +1,8 @@
 """The SQLite event store: every filter, count and page is answered here, in SQL.
 
 Its writes (inputs, event batches, posting lists, the index build) are in `writes`, the
-vocabulary its reads take (`Filter`, `Order`) in `filter`, point lookups in `lookups`.
+vocabulary its reads take (`Filter`, `Order`) in `filter`, point lookups in `lookups`, reads
+under a time limit in `time_limit`.
 
 One `Store` object per thread (sqlite3 connections are not shared across threads): the parser
 worker writes through its own connection while the UI reads through another (WAL mode lets
@@ -14,12 +15,11 @@ import json
 import marshal
 import sqlite3
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from core.model.event import Event, EventKeys, ParseIssue
 from core.model.rows import EVENT_COLUMNS, decode_row
@@ -30,7 +30,6 @@ from core.store.id_sets import ID_SET_TEST, NOT_ID_SET, IdSets
 from core.store.writes import StoreWrites
 
 SELECT_COLUMNS = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
-_T = TypeVar("_T")
 
 #: What a failed read raises (a damaged or half-renamed file, an interrupted query): the UI
 #: catches it by this name, never by importing sqlite3 (the layer contract keeps SQL in the store).
@@ -185,21 +184,6 @@ class Store(StoreWrites):
         the writers roll back) once `stop()` holds, checked every `every` SQLite steps: a
         background write of minutes ends within milliseconds when its app closes."""
         self.conn.set_progress_handler(lambda: 1 if stop() else 0, every)
-
-    def within(self, seconds: float, read: Callable[[], _T]) -> _T | None:
-        """`read()` (statements on this connection) if it is done within `seconds`, else None:
-        SQLite stops it (the progress handler, checked every 1,000 steps). Not for a connection
-        that `abort_when` watches."""
-        deadline = time.monotonic() + seconds
-        self.conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 1000)
-        try:
-            return read()
-        except sqlite3.OperationalError as exc:
-            if "interrupt" in str(exc) and time.monotonic() > deadline:
-                return None
-            raise
-        finally:
-            self.conn.set_progress_handler(None, 0)
 
     def __enter__(self) -> Store:
         return self
