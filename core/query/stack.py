@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from core.model.values import USER_FIELDS
 from core.query.compile import ALIAS_FIELDS, QueryError, known_names, unknown_field
@@ -170,6 +171,10 @@ def _column_counts(store: Store, compiled: Filter, column: str, walk: bool = Fal
     NOCASE index: grouped by it directly). `walk` (`whole_by_index`): the column's index is
     walked, each entry tested against the view's id sets, when it has one."""
     hint = f" INDEXED BY {_COVERING[column]}" if walk and column in _COVERING else ""
+    if compiled.matches_all and column not in _COVERING and column != "source":
+        found = _apart_from_the_first(store, column)
+        if found is not None:
+            return found
     if column == "source":
         paths = {src.id: src.path for src in store.sources()}
         sql = f"SELECT e.source, count(*) FROM events e WHERE {compiled.sql} GROUP BY e.source"
@@ -179,6 +184,31 @@ def _column_counts(store: Store, compiled: Filter, column: str, walk: bool = Fal
     sql = (f"SELECT e.{column}, count(*) FROM events e{hint} WHERE ({compiled.sql}) AND e.{column} IS NOT NULL "
            f"GROUP BY e.{column}{collate}")
     return _merge((r[0], int(r[1])) for r in store.conn.execute(sql, compiled.params))
+
+
+def _apart_from_the_first(store: Store, column: str) -> dict[str, tuple[str, int]] | None:
+    """`_column_counts` of every event by a column no index holds, the first event's value
+    counted apart: `GROUP BY` sorts every event it groups (10M events by channel: 5.8 s), and a
+    log's events mostly share that value (one channel, level 0, one provider), so only the others
+    are sorted, and that value's count is every event's less theirs (NULLs grouped with them).
+    None for a first event without that value."""
+    conn = store.conn
+    with store.snapshot():
+        first = conn.execute(f"SELECT e.{column} FROM events e ORDER BY e.id LIMIT 1").fetchone()
+        if first is None or first[0] is None:
+            return None
+        every = int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        others = conn.execute(f"SELECT e.{column}, count(*) FROM events e WHERE e.{column} IS NOT ? "
+                              f"GROUP BY e.{column}", (first[0],)).fetchall()
+    rows = [(first[0], every - sum(int(n) for _, n in others))]
+    rows += [(value, int(n)) for value, n in others if value is not None]
+    return _merge(sorted(rows, key=_sqlite_order))  # (merged in GROUP BY's order: the same spellings)
+
+
+def _sqlite_order(row: tuple[object, int]) -> tuple[int, Any]:
+    """SQLite's order of values (numbers, then text by code point, then blobs)."""
+    value = row[0]
+    return (0, value) if isinstance(value, (int, float)) else (1, value) if isinstance(value, str) else (2, value)
 
 
 def _field_counts(store: Store, compiled: Filter, names: tuple[str, ...]) -> tuple[dict[str, tuple[str, int]], int]:

@@ -256,3 +256,27 @@ def test_an_unreadable_list_end_puts_every_list_in_one_group() -> None:
     spans = sorted([(1, 3, 10), (4, 9, 11), (*odd, 12), (20, 30, 13)])
     assert list(_overlapping(spans)) == [[12, 10, 11, 13]]
     assert list(_overlapping(sorted([(1, 3, 10), (3, 9, 11), (10, 12, 12)]))) == [[10, 11], [12]]
+
+
+@pytest.mark.parametrize("first", ["Security", "system", None])
+def test_a_whole_store_stack_of_an_unindexed_column_counts_the_first_value_apart(tmp_path: Path,
+                                                                                first: str | None) -> None:
+    """Every event by channel, level, provider, user SID...: the first event's value counted as
+    every event less the others (only they are sorted) gives what grouping every event gave,
+    spellings included, whether that value is common, rare or missing."""
+    from core.query import stack as stacking
+    from tests.stores import indexed_store
+
+    channels = ["Security"] * 40 + ["SECURITY", "security", "System", "System", "Application"]
+    events = [Event(source=0, record_number=i + 1, record_id=i + 1, filetime=133_500_000_000_000_000 + i,
+                    event_id=4624, channel=channels[i % len(channels)] if i else (first or ""),
+                    level=None if i % 7 == 0 else i % 3, user_sid=None if i % 2 else ("S-1-5-18", "s-1-5-18")[i % 4 // 2],
+                    keywords="0x8020000000000000" if i % 5 else "text")
+              for i in range(300)]
+    with indexed_store(tmp_path / "s.db", events) as store:
+        for column in ("channel", "level", "user_sid", "keywords", "provider", "version"):
+            sql = f"SELECT e.{column}, count(*) FROM events e WHERE e.{column} IS NOT NULL GROUP BY e.{column}"
+            grouped = stacking._merge((r[0], int(r[1])) for r in store.conn.execute(sql))
+            assert stacking._column_counts(store, compile_query(""), column) == grouped, column
+            assert stacking._apart_from_the_first(store, column) in (None, grouped), column
+        assert stacking._apart_from_the_first(store, "level") is None  # the first event has none
