@@ -270,7 +270,8 @@ def test_a_whole_store_stack_of_an_unindexed_column_counts_the_first_value_apart
     channels = ["Security"] * 40 + ["SECURITY", "security", "System", "System", "Application"]
     events = [Event(source=0, record_number=i + 1, record_id=i + 1, filetime=133_500_000_000_000_000 + i,
                     event_id=4624, channel=channels[i % len(channels)] if i else (first or ""),
-                    level=None if i % 7 == 0 else i % 3, user_sid=None if i % 2 else ("S-1-5-18", "s-1-5-18")[i % 4 // 2],
+                    level=None if i % 7 == 0 else i % 3,
+                    user_sid=None if i % 2 else ("S-1-5-18", "s-1-5-18")[i % 4 // 2],
                     keywords="0x8020000000000000" if i % 5 else "text")
               for i in range(300)]
     with indexed_store(tmp_path / "s.db", events) as store:
