@@ -253,7 +253,7 @@ def _table_reads(store: Any, view: Any, v: Any) -> dict[str, float]:
     times: dict[str, float] = {}
     steps = 0
     start = time.perf_counter()
-    if view.first_page_within(store, v) is not None:  # a filter of System fields: shown before counted
+    if view.first_page_within(store, v) is not None:  # System fields, one field term: shown before counted
         times["first_page_before_count"] = time.perf_counter() - start
     start = time.perf_counter()
     total = view.count_view(store, v)

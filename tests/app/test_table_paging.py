@@ -32,7 +32,7 @@ def _log(path: Path) -> Path:
     for i in range(N):
         second = rnd.randrange(0, 200)  # out of file order, many ties (broken by EventRecordID)
         when = f"2024-03-01T10:{second // 60:02d}:{second % 60:02d}.0000000Z" if i % 37 else ""  # some: no time
-        events.append(event_xml(4688 + i % 3, rnd.randrange(1, 400), when, {"Index": str(i)}))
+        events.append(event_xml(4688 + i % 3, rnd.randrange(1, 400), when, {"Index": str(i), "Parity": "eo"[i % 2]}))
     return write_events(path, events)
 
 
@@ -268,3 +268,13 @@ async def test_a_filter_of_system_fields_shows_its_first_rows_before_the_count(
     """An EventID filter's first page needs no count (10M events: ~1 ms, its count 0.1 s; a
     channel's 1.2 s): its rows are on screen while the count runs."""
     await _rows_before_the_count(tmp_path, monkeypatch, "", "4689")
+
+
+@sync
+async def test_a_field_filter_shows_its_first_rows_before_its_id_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A field value's first page is read from the posting rows its first events are in
+    (`core.store.first_listed`: 10M events, a value held by 2.5M, 36-42 ms against its id set's
+    0.7-0.8 s): its rows are on screen while the count (the id set) runs."""
+    await _rows_before_the_count(tmp_path, monkeypatch, "", "Parity:e")

@@ -35,7 +35,7 @@ def test_a_filter_of_system_fields_reads_its_first_page_without_a_count(tmp_path
 
 def test_a_field_filter_or_a_slow_read_waits_for_the_count(tmp_path: Path) -> None:
     with _store(tmp_path) as store:
-        assert first_page_within(store, View(compile_query("Index:5")), 60.0) is None  # an id set to make
+        assert first_page_within(store, View(compile_query("Index:5")), 60.0) is None  # rare: its id set is small
         assert first_page_within(store, View(compile_query("4689"), by_time=False), 60.0) is None
         later = View(compile_query("NOT 1"))  # SQLite passes the 20,000 earlier events of EventID 1 first
         assert first_page_within(store, later, 0.0) is None
