@@ -183,6 +183,11 @@ async def measure(db: Path, settle: bool = False, views: bool = True) -> dict[st
                     lambda: table.total is not None and table.row_at(0) is not None, pilot,
                     shown=lambda: "handleid" in table.view.filter.params and table.row_at(0) is not None)
         results["filter_field_common"]["matches"] = table.total
+        # The same events as an EventID and a field (`core.query.first_terms`): each term an id set.
+        await timed("filter_eventid_and_field", lambda: app.set_filter("4663 ObjectName:C:\\secret.txt"),
+                    lambda: table.total is not None and table.row_at(0) is not None, pilot,
+                    shown=lambda: "objectname" in table.view.filter.params and table.row_at(0) is not None)
+        results["filter_eventid_and_field"]["matches"] = table.total
         # The reader makes the view's marks while idle (core.query.marks: about one walk of the
         # store, 0.3-0.5 s per million events): a user's jump a few seconds after filtering.
         await pilot.pause(max(1.0, total / 2_000_000))

@@ -15,6 +15,8 @@ that the same statement reads); the rest stay as they are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from core.store.filter import Filter
 from core.store.id_sets import ID_SETS
 from core.store.store import Store
@@ -27,6 +29,12 @@ _IN = "e.id IN ("
 def settled_terms(store: Store, which: Filter) -> Filter:
     """`which` with its first ID_SETS posting-list terms read from id sets (`Store.id_set`):
     the same events, the same parameters for the rest of its SQL."""
+    return map_terms(which, lambda _, term: store.id_set(term), ID_SETS)
+
+
+def map_terms(which: Filter, replace: Callable[[int, Filter], Filter], limit: int | None = None) -> Filter:
+    """`which` with each of its (first `limit`) posting-list terms, the n-th a filter of its own
+    (`term.ids` its SQL), in place of `replace(n, term)`, parameters in their order."""
     sql, params = which.sql, which.params
     at = sql.find(TERM_OPEN)
     if at < 0:
@@ -34,7 +42,7 @@ def settled_terms(store: Store, which: Filter) -> Filter:
     pieces: list[str] = []
     args: list[object] = []
     done = used = terms = 0
-    while at >= 0 and terms < ID_SETS:
+    while at >= 0 and (limit is None or terms < limit):
         before = placeholders(sql, done, at)
         pieces.append(sql[done:at])
         args += params[used : used + before]
@@ -43,7 +51,9 @@ def settled_terms(store: Store, which: Filter) -> Filter:
         inner = sql[at + len(_IN) : end]
         count = placeholders(sql, at, end)
         term = Filter.from_sql(f"{_IN}{inner})", params[used : used + count], inner)
-        pieces.append(store.id_set(term).sql)
+        got = replace(terms, term)
+        pieces.append(got.sql)  # (one predicate: a term stands where `e.id IN (...)` stood)
+        args += got.params
         used += count
         terms += 1
         done = end + 1
@@ -51,6 +61,18 @@ def settled_terms(store: Store, which: Filter) -> Filter:
     pieces.append(sql[done:])
     args += params[used:]
     return Filter.from_sql("".join(pieces), args)
+
+
+def terms_of(which: Filter) -> list[Filter]:
+    """The posting-list terms of `which`, in order (`map_terms`)."""
+    found: list[Filter] = []
+
+    def keep(_: int, term: Filter) -> Filter:
+        found.append(term)
+        return term
+
+    map_terms(which, keep)
+    return found
 
 
 def placeholders(sql: str, start: int, end: int) -> int:

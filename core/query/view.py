@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from core.query import marks as marking
+from core.query.first_terms import first_of_terms
 from core.query.marks import Marks, marks_of, wanted
 from core.query.order_keys import beyond, key_of
 from core.query.string_terms import settled_strings
@@ -195,28 +196,27 @@ FIRST_LISTED_SECONDS = 0.05
 
 def first_page_within(store: Store, view: View, seconds: float | None = None,
                       page: int = PAGE) -> list[StoredEvent] | None:
-    """The first page of a view of System fields only or of one EventData term, in time order,
-    if it is read within `seconds` (default: SQLite's own plan, FIRST_PAGE_SECONDS; a term,
-    `_first_listed`, FIRST_LISTED_SECONDS); else (or for a compound view of terms) None, and the
-    caller counts the view first, as the plan of a big view's pages depends on its size. The
-    events of a System filter are usually dense (an EventID, a computer, a channel, a level): at
-    10M events its first page takes ~1 ms, its count 0.1-1.2 s (no index on a channel)."""
+    """The first page of `view` in time order if it is read within `seconds`, before its count;
+    else None, and the caller counts the view first, as the plan of a big view's pages depends
+    on its size. A view of System fields only is read with SQLite's own plan (default limit
+    FIRST_PAGE_SECONDS): its events are usually dense (an EventID, a computer, a channel, a
+    level), at 10M events its first page takes ~1 ms, its count 0.1-1.2 s (no index on a
+    channel). A view of EventData terms is read from the few posting rows its first events in
+    time order are in (`core.store.first_listed`, `core.query.first_terms`; FIRST_LISTED_SECONDS),
+    before any id set is made: at 10M events a value held by 2.5M waited 0.6-0.8 s for its set."""
     if not view.by_time:
         return None
-    if view.filter.ids is not None:
-        limit = FIRST_LISTED_SECONDS if seconds is None else seconds
-        return within(store, limit, lambda: _first_listed(store, view.filter, page, time.monotonic() + limit))
-    if TERM_OPEN in view.filter.sql:
-        return None
-    limit = FIRST_PAGE_SECONDS if seconds is None else seconds
-    return within(store, limit, lambda: fetch_page(store, view, 0, None, page))
+    which = view.filter
+    if which.ids is None and TERM_OPEN not in which.sql:
+        limit = FIRST_PAGE_SECONDS if seconds is None else seconds
+        return within(store, limit, lambda: fetch_page(store, view, 0, None, page))
+    limit = FIRST_LISTED_SECONDS if seconds is None else seconds
+    find = first_listed if which.ids is not None else first_of_terms
+    return within(store, limit, lambda: _page_of(store, find(store, which, page, time.monotonic() + limit), page))
 
 
-def _first_listed(store: Store, which: Filter, page: int, deadline: float) -> list[StoredEvent] | None:
-    """The first page of a one-term field view read from the posting rows that can hold its first
-    events in time order (`core.store.first_listed`), before its id set is made: at 10M events a
-    value held by 2.5M of them waited 0.6-0.8 s for its set."""
-    ids = first_listed(store, which, page, deadline)
+def _page_of(store: Store, ids: list[int] | None, page: int) -> list[StoredEvent] | None:
+    """The events `ids` (None: not found), in time order."""
     if ids is None:
         return None
     return store.select(Filter.store_ids(*ids), limit=page, order=Order.TIME) if ids else []

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from core.model.storable import bindable
@@ -30,10 +30,10 @@ _FIELD_HEAD: Final = FIELD_IDS.split("{cond}")[0]
 #: Events of the time order read in the first block; the blocks grow to LAST_BLOCK events read.
 FIRST_BLOCK: Final = 4_096
 LAST_BLOCK: Final = 65_536
-#: Ids the posting rows read for one block may span at most, first to last (each list is read
+#: Bytes of posting lists read for one block at most, about 200,000 ids (each list is read
 #: whole: the 1 GB bench log, its chunks copied with their times, meets 71 of a common value's
 #: 72 rows, 1.15M ids, in its first 4,096 events: 140 ms to read).
-IDS_AT_ONCE: Final = 200_000
+BYTES_AT_ONCE: Final = 2_000_000
 
 
 def _span(head: int | None, tail: str | bytes | None) -> tuple[int, int] | None:
@@ -48,31 +48,33 @@ def _span(head: int | None, tail: str | bytes | None) -> tuple[int, int] | None:
         return None
 
 
-def posting_spans(store: Store, which: Filter) -> list[tuple[int, int, int]] | None:
-    """(rowid, first id, last id) of each posting row of `which`, a one-term field filter, else
-    None (a term of another shape). A row whose list cannot be read so gets the widest span."""
+def posting_spans(store: Store, which: Filter) -> list[tuple[int, int, int, int]] | None:
+    """(rowid, first id, last id, bytes) of each posting row of `which`, a one-term field
+    filter, else None (a term of another shape). A row whose list cannot be read so gets the
+    widest span."""
     ids = which.ids
     if ids is None or which.id_table is not None or not ids.startswith(_FIELD_HEAD):
         return None
     cond = ids[len(_FIELD_HEAD):]
-    sql = ("SELECT p.rowid, CAST(substr(p.ids, 2, 24) AS INTEGER), substr(CAST(p.ids AS BLOB), -24)"
-           f" FROM postings p WHERE {cond}")
+    sql = ("SELECT p.rowid, CAST(substr(p.ids, 2, 24) AS INTEGER), substr(CAST(p.ids AS BLOB), -24),"
+           f" length(CAST(p.ids AS BLOB)) FROM postings p WHERE {cond}")
     spans = []
-    for rowid, head, tail in store.conn.execute(sql, bindable(which.params)):
+    for rowid, head, tail, size in store.conn.execute(sql, bindable(which.params)):
         span = _span(head, tail)
-        spans.append((int(rowid), *(span if span is not None else (-(1 << 63), (1 << 63) - 1))))
+        first, last = span if span is not None else (-(1 << 63), (1 << 63) - 1)
+        spans.append((int(rowid), first, last, int(size or 0)))
     return spans
 
 
-def _rows_meeting(spans: Sequence[tuple[int, int, int]], block: Sequence[int]) -> tuple[list[int], int]:
-    """The rowids of the spans holding an id of `block` (sorted) between their ends, and how
-    many ids they span in all."""
-    rows, spanned = [], 0
-    for rowid, first, last in spans:
+def rows_meeting(spans: Sequence[tuple[int, int, int, int]], block: Sequence[int]) -> tuple[list[int], int]:
+    """The rowids of the spans holding an id of `block` (sorted) between their ends, and the
+    bytes of their lists in all."""
+    rows, size = [], 0
+    for rowid, first, last, length in spans:
         if (at := bisect_left(block, first)) < len(block) and block[at] <= last:
             rows.append(rowid)
-            spanned += last - first + 1
-    return rows, spanned
+            size += length
+    return rows, size
 
 
 def _held(store: Store, rows: Sequence[int], block: Sequence[int]) -> set[int]:
@@ -86,7 +88,7 @@ def _held(store: Store, rows: Sequence[int], block: Sequence[int]) -> set[int]:
     return set(json.loads(got))
 
 
-def _block(store: Store, size: int, skip: int) -> list[int]:
+def block_ids(store: Store, size: int, skip: int) -> list[int]:
     """The ids of `size` events of the time order after the first `skip`, in one step (`_held`)."""
     got = store.conn.execute(
         "SELECT json_group_array(id) FROM (SELECT e.id AS id FROM events e INDEXED BY events_time"
@@ -94,26 +96,30 @@ def _block(store: Store, size: int, skip: int) -> list[int]:
     return [int(i) for i in json.loads(got)]
 
 
-def first_listed(store: Store, which: Filter, count: int, deadline: float) -> list[int] | None:
-    """The store ids of the first `count` events of `which` (a one-term field filter) in time
-    order (fewer: all it has), or None when that is not found this way by `deadline`
-    (`time.monotonic`), `which` is of another shape, or its events are too sparse at the start
-    of the time order or spread over posting rows too long there (`IDS_AT_ONCE`: a log whose
-    time order is far from its file order, or many logs side by side). The caller sets SQLite's
-    own time limit too (`core.store.time_limit.within`): one statement can take long."""
-    spans = posting_spans(store, which)
-    if not spans:
-        return None if spans is None else []
+def matching(store: Store, which: Filter, block: Sequence[int]) -> set[int]:
+    """The ids of `block` that `which` keeps, in one step (`_held`)."""
+    got = store.conn.execute(
+        f"SELECT json_group_array(e.id) FROM events e WHERE e.id IN (SELECT value FROM json_each(?)) AND ({which.sql})",
+        (json.dumps(list(block)), *bindable(which.params))).fetchone()[0]
+    return set(json.loads(got))
+
+
+def first_in_time(store: Store, count: int, deadline: float,
+                  held: Callable[[list[int]], set[int] | None]) -> list[int] | None:
+    """The store ids of the first `count` events in time order that `held` keeps (fewer: all
+    it keeps), walking the time index a block at a time: `held(block ids, sorted)` says which
+    of a block's events are kept, or None to give up. None also when the events kept are too
+    sparse at the start of the time order (their id set is small: the caller makes it) or past
+    `deadline` (`time.monotonic`). The caller sets SQLite's own time limit too
+    (`core.store.time_limit.within`): one statement can take long."""
     found: list[int] = []
     size, skip = FIRST_BLOCK, 0
     while True:
-        block = _block(store, size, skip)
-        ordered = sorted(block)
-        rows, spanned = _rows_meeting(spans, ordered)
-        if spanned > IDS_AT_ONCE:
+        block = block_ids(store, size, skip)
+        kept = held(sorted(block))
+        if kept is None:
             return None
-        held = _held(store, rows, ordered) if rows else set()
-        found += [i for i in block if i in held]
+        found += [i for i in block if i in kept]
         if len(found) >= count or len(block) < size:
             return found[:count]
         read = skip + size
@@ -122,3 +128,20 @@ def first_listed(store: Store, which: Filter, count: int, deadline: float) -> li
             return None
         skip = read
         size = min(3 * read, LAST_BLOCK - read)
+
+
+def first_listed(store: Store, which: Filter, count: int, deadline: float) -> list[int] | None:
+    """`first_in_time` of a one-term field filter `which`: None also when it is of another
+    shape, or when its events at the start of the time order are in posting rows too long
+    (`BYTES_AT_ONCE`: a log whose time order is far from its file order)."""
+    spans = posting_spans(store, which)
+    if not spans:
+        return None if spans is None else []
+
+    def held(block: list[int]) -> set[int] | None:
+        rows, size = rows_meeting(spans, block)
+        if size > BYTES_AT_ONCE:
+            return None
+        return _held(store, rows, block) if rows else set()
+
+    return first_in_time(store, count, deadline, held)
