@@ -188,10 +188,12 @@ def fetch_page(
 
 #: How long the first page of a view may take before its count is known (`first_page_within`).
 FIRST_PAGE_SECONDS = 0.03
-#: The same for a view of one EventData term (`_first_listed`): the spans of a value's posting
-#: rows are read whole (2.5M ids at 10M events: 7-20 ms), and a miss costs little beside the id
-#: set the count then makes (0.6-0.8 s for such a value).
-FIRST_LISTED_SECONDS = 0.05
+#: The same for a view of EventData terms (`first_listed`, `first_of_terms`): the spans of a
+#: value's posting rows are read whole (2.5M ids at 10M events: 7-20 ms, 27-42 ms in the app
+#: with the UI drawing), and a miss costs little beside the id sets the count then makes for
+#: such a value (0.6-0.8 s alone, 1.7-2.3 s with an EventID); a sparse value gives up after a
+#: few thousand events (`core.store.first_listed.LAST_BLOCK`), its id set being small.
+FIRST_LISTED_SECONDS = 0.1
 
 
 def first_page_within(store: Store, view: View, seconds: float | None = None,

@@ -139,6 +139,8 @@ class Store(StoreWrites):
         self.conn.execute("PRAGMA cache_size=-16384")
         self._start_writes()
         self._id_sets = IdSets(self.conn)
+        #: What `abort_when` watches (a time limit, `core.store.time_limit.within`, adds to it).
+        self.aborts: tuple[Callable[[], bool], int] | None = None
 
     def _connect(self, readonly: bool) -> sqlite3.Connection:
         """A connection that has read once: its write-ahead log is open (see `file_names`)."""
@@ -182,7 +184,9 @@ class Store(StoreWrites):
     def abort_when(self, stop: Callable[[], bool], every: int = 10_000) -> None:
         """Make this connection's statements fail (`sqlite3.OperationalError`, "interrupted":
         the writers roll back) once `stop()` holds, checked every `every` SQLite steps: a
-        background write of minutes ends within milliseconds when its app closes."""
+        background write of minutes ends within milliseconds when its app closes, a read for a
+        view the user has replaced as soon as it is (`tui.page_fetcher`)."""
+        self.aborts = (stop, every)
         self.conn.set_progress_handler(lambda: 1 if stop() else 0, every)
 
     def __enter__(self) -> Store:

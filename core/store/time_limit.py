@@ -15,15 +15,21 @@ _T = TypeVar("_T")
 
 def within(store: Store, seconds: float, read: Callable[[], _T]) -> _T | None:
     """`read()` (statements on `store`'s connection) if it is done within `seconds`, else None:
-    SQLite stops it (the progress handler, checked every 1,000 steps). Not for a connection
-    that `Store.abort_when` watches."""
+    SQLite stops it (the progress handler, checked every 1,000 steps). What `Store.abort_when`
+    watches still stops it (the error raised), and is watched again after it."""
     deadline = time.monotonic() + seconds
-    store.conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 1000)
+    aborts = store.aborts
+    stop = None if aborts is None else aborts[0]
+    store.conn.set_progress_handler(
+        lambda: 1 if time.monotonic() > deadline or (stop is not None and stop()) else 0, 1000)
     try:
         return read()
     except sqlite3.OperationalError as exc:
-        if "interrupt" in str(exc) and time.monotonic() > deadline:
+        if "interrupt" in str(exc) and time.monotonic() > deadline and not (stop is not None and stop()):
             return None
         raise
     finally:
-        store.conn.set_progress_handler(None, 0)
+        if aborts is None:
+            store.conn.set_progress_handler(None, 0)
+        else:
+            store.abort_when(*aborts)
