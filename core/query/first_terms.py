@@ -11,8 +11,9 @@ every event of the block), and SQLite tests the whole filter on the block's even
 from __future__ import annotations
 
 from core.query.term_sets import map_terms, terms_of
+from core.store import first_listed as listed
 from core.store.filter import Filter
-from core.store.first_listed import BYTES_AT_ONCE, first_in_time, matching, posting_spans, rows_meeting
+from core.store.first_listed import first_in_time, listed_bytes, matching, posting_spans, rows_meeting
 from core.store.store import Store
 
 
@@ -32,6 +33,8 @@ def first_of_terms(store: Store, which: Filter, count: int, deadline: float) -> 
     spans = [posting_spans(store, term) for term in terms]
     if not terms or any(s is None for s in spans):
         return None
+    if sum(listed_bytes(s or ()) for s in spans) < listed.SMALL_BYTES:  # its id sets are quick to make
+        return None
 
     def held(block: list[int]) -> set[int] | None:
         rows: list[list[int]] = []
@@ -41,7 +44,7 @@ def first_of_terms(store: Store, which: Filter, count: int, deadline: float) -> 
             met, size = rows_meeting(term_spans, block)
             rows.append(met)
             read += size
-        if read > BYTES_AT_ONCE:
+        if read > listed.BYTES_AT_ONCE:
             return None
         return matching(store, map_terms(which, lambda n, _: _rows_term(rows[n])), block)
 

@@ -40,6 +40,12 @@ def _event(i: int, ts: int | None, source: int = 0) -> Event:
                  computer="WS01", data=tuple(data))
 
 
+@pytest.fixture(autouse=True)
+def _small_values_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These stores are small: their values are read this way too (`SMALL_BYTES`)."""
+    monkeypatch.setattr(listed, "SMALL_BYTES", 0)
+
+
 def _reference(store: Store, view: View) -> list[int]:
     """The counted view's first page, as the table shows it after its count."""
     return [se.id for se in fetch_page(store, view, 0, count_view(store, view))]
@@ -176,3 +182,16 @@ def test_posting_lists_are_ascending_on_every_ingest_path(tmp_path: Path) -> Non
     with _batched_store(tmp_path / "x.db", [BASE + i for i in range(2_000)], 300) as store:
         rows = [json.loads(t) for (t,) in store.conn.execute("SELECT ids FROM postings")]
         assert all(ids == sorted(ids) for ids in rows)
+
+
+def test_a_value_of_few_ids_is_left_to_its_id_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lists of fewer than SMALL_BYTES make an id set in a few ms: no time index read for them."""
+    monkeypatch.setattr(listed, "SMALL_BYTES", 256 * 1024)
+    with _batched_store(tmp_path / "s.db", [BASE + i for i in range(12_000)], 700) as store:
+        for query in ("Every3:yes", "4663 Every3:yes", "Every3:yes NOT Num:7"):
+            with statements(store) as seen:
+                assert first_page_within(store, View(compile_query(query)), 60.0) is None, query
+            assert not any("events_time" in s for s in seen), query
+        monkeypatch.setattr(listed, "SMALL_BYTES", 1_000)
+        assert first_page_within(store, View(compile_query("Every3:yes")), 60.0) is not None
+        assert first_page_within(store, View(compile_query("4663 Every3:yes")), 60.0) is not None
