@@ -13,7 +13,7 @@ from __future__ import annotations
 from core.query.term_sets import map_terms, terms_of
 from core.store import first_listed as listed
 from core.store.filter import Filter
-from core.store.first_listed import first_in_time, listed_bytes, matching, posting_spans, rows_meeting
+from core.store.first_listed import field_term, first_in_time, listed_bytes, matching, posting_spans, rows_meeting
 from core.store.store import Store
 
 
@@ -30,8 +30,10 @@ def first_of_terms(store: Store, which: Filter, count: int, deadline: float) -> 
     or None: a filter with no posting-list term or one of another shape than a field's (free
     text), or whose terms' events at the start of the time order are in posting rows too long."""
     terms = terms_of(which)
+    if not terms or not all(map(field_term, terms)):
+        return None
     spans = [posting_spans(store, term) for term in terms]
-    if not terms or any(s is None for s in spans):
+    if any(s is None for s in spans):
         return None
     if sum(listed_bytes(s or ()) for s in spans) < listed.SMALL_BYTES:  # its id sets are quick to make
         return None

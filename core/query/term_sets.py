@@ -28,8 +28,64 @@ _IN = "e.id IN ("
 
 def settled_terms(store: Store, which: Filter) -> Filter:
     """`which` with its first ID_SETS posting-list terms read from id sets (`Store.id_set`):
-    the same events, the same parameters for the rest of its SQL."""
-    return map_terms(which, lambda _, term: store.id_set(term), ID_SETS)
+    the same events, the same parameters for the rest of its SQL. Sets tested side by side
+    (`a b`) are tested smallest first (`_smallest_first`)."""
+    sizes: dict[str, int] = {}
+
+    def settle(_: int, term: Filter) -> Filter:
+        got = store.id_set(term)
+        sizes[got.sql] = store.count_ids(got)
+        return got
+
+    settled = map_terms(which, settle, ID_SETS)
+    return _smallest_first(settled, sizes) if len(sizes) > 1 else settled
+
+
+def _smallest_first(which: Filter, sizes: dict[str, int]) -> Filter:
+    """`which` with the id-set tests among its top-level conjuncts (`sizes`: each test's SQL and
+    its set's size) in their places smallest first. SQLite looks up the events of the first
+    such test and tests the others on them: `handle:0x438 needle` at 10M events (2.5M and 100
+    ids) counted in 1.4 s, 1 ms the other way round. The tests have no parameters: the rest of
+    the SQL and its parameters stay in order."""
+    sql = which.sql
+    start, end = 0, len(sql)
+    while start < end and sql[start] == "(" and closing(sql, start + 1) == end - 1:
+        start, end = start + 1, end - 1
+    pieces = _conjuncts(sql, start, end)
+    tests = [i for i, (a, b) in enumerate(pieces) if sql[a:b] in sizes]
+    if len(tests) < 2:
+        return which
+    ordered = sorted((sql[pieces[i][0]:pieces[i][1]] for i in tests), key=lambda t: sizes[t])
+    out, done = [], 0
+    for i, text in zip(tests, ordered, strict=True):
+        a, b = pieces[i]
+        out += [sql[done:a], text]
+        done = b
+    out.append(sql[done:])
+    return Filter.from_sql("".join(out), which.params)
+
+
+def _conjuncts(sql: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Where the operands of `AND` at the top level of `sql[start:end]` lie (outside quoted
+    text and parentheses)."""
+    pieces: list[tuple[int, int]] = []
+    quoted, depth, at, begin = False, 0, start, start
+    while at < end:
+        ch = sql[at]
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and sql.startswith(" AND ", at):
+            pieces.append((begin, at))
+            at += len(" AND ")
+            begin = at
+            continue
+        at += 1
+    pieces.append((begin, end))
+    return pieces
 
 
 def map_terms(which: Filter, replace: Callable[[int, Filter], Filter], limit: int | None = None) -> Filter:

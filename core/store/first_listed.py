@@ -53,12 +53,18 @@ def _span(head: int | None, tail: str | bytes | None) -> tuple[int, int] | None:
         return None
 
 
+def field_term(which: Filter) -> bool:
+    """Whether `which` is one term read from the posting lists of EventData fields (not free
+    text, not an id set)."""
+    return which.ids is not None and which.id_table is None and which.ids.startswith(_FIELD_HEAD)
+
+
 def posting_spans(store: Store, which: Filter) -> list[tuple[int, int, int, int]] | None:
     """(rowid, first id, last id, bytes) of each posting row of `which`, a one-term field
     filter, else None (a term of another shape). A row whose list cannot be read so gets the
     widest span."""
     ids = which.ids
-    if ids is None or which.id_table is not None or not ids.startswith(_FIELD_HEAD):
+    if ids is None or not field_term(which):
         return None
     cond = ids[len(_FIELD_HEAD):]
     sql = ("SELECT p.rowid, CAST(substr(p.ids, 2, 24) AS INTEGER), substr(CAST(p.ids AS BLOB), -24),"
