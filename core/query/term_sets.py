@@ -15,9 +15,11 @@ that the same statement reads); the rest stay as they are.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 from core.store.filter import Filter
+from core.store.first_listed import field_term, listed_bytes, posting_spans
 from core.store.id_sets import ID_SETS
 from core.store.store import Store
 
@@ -28,17 +30,79 @@ _IN = "e.id IN ("
 
 def settled_terms(store: Store, which: Filter) -> Filter:
     """`which` with its first ID_SETS posting-list terms read from id sets (`Store.id_set`):
-    the same events, the same parameters for the rest of its SQL. Sets tested side by side
-    (`a b`) are tested smallest first (`_smallest_first`)."""
+    the same events, the same parameters for the rest of its SQL. Of terms side by side
+    (`a b`), the set of the one of the shortest lists is made first, and the others' sets hold
+    only its ids (`_within_the_smallest`); the sets are then tested smallest first
+    (`_smallest_first`)."""
+    narrowed = _within_the_smallest(store, which)
     sizes: dict[str, int] = {}
 
-    def settle(_: int, term: Filter) -> Filter:
-        got = store.id_set(term)
+    def settle(n: int, term: Filter) -> Filter:
+        got = store.id_set(narrowed.get(n, term))
         sizes[got.sql] = store.count_ids(got)
         return got
 
     settled = map_terms(which, settle, ID_SETS)
     return _smallest_first(settled, sizes) if len(sizes) > 1 else settled
+
+
+#: Bytes of posting lists per term, per connection (`_list_bytes`): a store does not change once
+#: its views settle, and every page of a view settles it again.
+_LIST_BYTES: OrderedDict[tuple[int, str, tuple[object, ...]], int] = OrderedDict()
+
+
+def _list_bytes(store: Store, term: Filter) -> int:
+    """The bytes of `term`'s posting lists (0 for a term of another shape: free text, taken for
+    a short one), read once per connection."""
+    key = (id(store.conn), term.sql, term.params)
+    got = _LIST_BYTES.get(key)
+    if got is None:
+        spans = posting_spans(store, term) if field_term(term) else None
+        got = _LIST_BYTES[key] = 0 if spans is None else listed_bytes(spans)
+        while len(_LIST_BYTES) > 256:
+            _LIST_BYTES.popitem(last=False)
+    return got
+
+
+def _within_the_smallest(store: Store, which: Filter) -> dict[int, Filter]:
+    """For the terms of `which` (numbered as `map_terms` does) that are top-level conjuncts, all
+    but the one of the shortest lists: the term with its ids kept to that one's set (made now).
+    Only those ids can be events of the view, and a term of a value held by millions inserts
+    them all in its set: `Marker:needle LogonType:2` at 10M events (100 and 2.5M ids) made its
+    sets in 0.54 s, 0.27 s this way."""
+    sql = which.sql
+    start, end = 0, len(sql)
+    while start < end and sql[start] == "(" and closing(sql, start + 1) == end - 1:
+        start, end = start + 1, end - 1
+    pieces = set(_conjuncts(sql, start, end))
+    side: list[tuple[int, Filter]] = []
+    for n, (at, stop, term) in enumerate(_term_places(which)):
+        if n >= ID_SETS:
+            break
+        if (at, stop) in pieces:
+            side.append((n, term))
+    if len(side) < 2:
+        return {}
+    first, base = min(side, key=lambda t: _list_bytes(store, t[1]))
+    table = store.id_set(base).id_table
+    return {n: Filter.from_sql(f"{_IN}SELECT id FROM ({term.ids}) WHERE id IN {table})", term.params,
+                               f"SELECT id FROM ({term.ids}) WHERE id IN {table}")
+            for n, term in side if n != first}
+
+
+def _term_places(which: Filter) -> list[tuple[int, int, Filter]]:
+    """Where each posting-list term of `which` lies in its SQL (start, end), and the term."""
+    places: list[tuple[int, int, Filter]] = []
+    sql, params = which.sql, which.params
+    at = sql.find(TERM_OPEN)
+    while at >= 0:
+        end = closing(sql, at + len(_IN))
+        used = placeholders(sql, 0, at)
+        inner = sql[at + len(_IN) : end]
+        count = placeholders(sql, at, end)
+        places.append((at, end + 1, Filter.from_sql(f"{_IN}{inner})", params[used : used + count], inner)))
+        at = sql.find(TERM_OPEN, end + 1)
+    return places
 
 
 def _smallest_first(which: Filter, sizes: dict[str, int]) -> Filter:
