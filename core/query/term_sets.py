@@ -16,7 +16,7 @@ that the same statement reads); the rest stay as they are.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from core.store.filter import Filter
 from core.store.first_listed import field_term, listed_bytes, posting_spans
@@ -70,11 +70,7 @@ def _within_the_smallest(store: Store, which: Filter) -> dict[int, Filter]:
     Only those ids can be events of the view, and a term of a value held by millions inserts
     them all in its set: `Marker:needle LogonType:2` at 10M events (100 and 2.5M ids) made its
     sets in 0.54 s, 0.27 s this way."""
-    sql = which.sql
-    start, end = 0, len(sql)
-    while start < end and sql[start] == "(" and closing(sql, start + 1) == end - 1:
-        start, end = start + 1, end - 1
-    pieces = set(_conjuncts(sql, start, end))
+    pieces = set(_conjuncts(which.sql))
     side: list[tuple[int, Filter]] = []
     for n, (at, stop, term) in enumerate(_term_places(which)):
         if n >= ID_SETS:
@@ -112,10 +108,7 @@ def _smallest_first(which: Filter, sizes: dict[str, int]) -> Filter:
     ids) counted in 1.4 s, 1 ms the other way round. The tests have no parameters: the rest of
     the SQL and its parameters stay in order."""
     sql = which.sql
-    start, end = 0, len(sql)
-    while start < end and sql[start] == "(" and closing(sql, start + 1) == end - 1:
-        start, end = start + 1, end - 1
-    pieces = _conjuncts(sql, start, end)
+    pieces = _conjuncts(sql)
     tests = [i for i, (a, b) in enumerate(pieces) if sql[a:b] in sizes]
     if len(tests) < 2:
         return which
@@ -129,25 +122,22 @@ def _smallest_first(which: Filter, sizes: dict[str, int]) -> Filter:
     return Filter.from_sql("".join(out), which.params)
 
 
-def _conjuncts(sql: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Where the operands of `AND` at the top level of `sql[start:end]` lie (outside quoted
-    text and parentheses)."""
+def _conjuncts(sql: str) -> list[tuple[int, int]]:
+    """Where the operands of `AND` at the top level of `sql` lie, inside the parentheses that
+    enclose all of it (outside quoted text and other parentheses)."""
+    start, end = 0, len(sql)
+    while start < end and sql[start] == "(" and closing(sql, start + 1) == end - 1:
+        start, end = start + 1, end - 1
     pieces: list[tuple[int, int]] = []
-    quoted, depth, at, begin = False, 0, start, start
-    while at < end:
-        ch = sql[at]
-        if ch == "'":
-            quoted = not quoted
-        elif not quoted and ch == "(":
+    depth, begin = 0, start
+    for at, ch in _unquoted(sql, start, end):
+        if ch == "(":
             depth += 1
-        elif not quoted and ch == ")":
+        elif ch == ")":
             depth -= 1
-        elif not quoted and depth == 0 and sql.startswith(" AND ", at):
+        elif depth == 0 and at >= begin and sql.startswith(" AND ", at):
             pieces.append((begin, at))
-            at += len(" AND ")
-            begin = at
-            continue
-        at += 1
+            begin = at + len(" AND ")
     pieces.append((begin, end))
     return pieces
 
@@ -155,29 +145,22 @@ def _conjuncts(sql: str, start: int, end: int) -> list[tuple[int, int]]:
 def map_terms(which: Filter, replace: Callable[[int, Filter], Filter], limit: int | None = None) -> Filter:
     """`which` with each of its (first `limit`) posting-list terms, the n-th a filter of its own
     (`term.ids` its SQL), in place of `replace(n, term)`, parameters in their order."""
-    sql, params = which.sql, which.params
-    at = sql.find(TERM_OPEN)
-    if at < 0:
+    places = _term_places(which)[:limit]
+    if not places:
         return which
+    sql, params = which.sql, which.params
     pieces: list[str] = []
     args: list[object] = []
-    done = used = terms = 0
-    while at >= 0 and (limit is None or terms < limit):
+    done = used = 0
+    for n, (at, stop, term) in enumerate(places):
         before = placeholders(sql, done, at)
         pieces.append(sql[done:at])
         args += params[used : used + before]
-        used += before
-        end = closing(sql, at + len(_IN))
-        inner = sql[at + len(_IN) : end]
-        count = placeholders(sql, at, end)
-        term = Filter.from_sql(f"{_IN}{inner})", params[used : used + count], inner)
-        got = replace(terms, term)
+        got = replace(n, term)
         pieces.append(got.sql)  # (one predicate: a term stands where `e.id IN (...)` stood)
         args += got.params
-        used += count
-        terms += 1
-        done = end + 1
-        at = sql.find(TERM_OPEN, done)
+        used += before + len(term.params)
+        done = stop
     pieces.append(sql[done:])
     args += params[used:]
     return Filter.from_sql("".join(pieces), args)
@@ -185,37 +168,33 @@ def map_terms(which: Filter, replace: Callable[[int, Filter], Filter], limit: in
 
 def terms_of(which: Filter) -> list[Filter]:
     """The posting-list terms of `which`, in order (`map_terms`)."""
-    found: list[Filter] = []
+    return [term for _, _, term in _term_places(which)]
 
-    def keep(_: int, term: Filter) -> Filter:
-        found.append(term)
-        return term
 
-    map_terms(which, keep)
-    return found
+def _unquoted(sql: str, start: int, end: int) -> Iterator[tuple[int, str]]:
+    """Each character of `sql[start:end]` outside quoted text, with its place (`start` is not
+    in quoted text; a doubled quote inside text turns it off and on again)."""
+    quoted = False
+    for at in range(start, end):
+        ch = sql[at]
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted:
+            yield at, ch
 
 
 def placeholders(sql: str, start: int, end: int) -> int:
     """The `?` parameters in `sql[start:end]`, outside quoted text (which `start` is not in)."""
-    quoted, count = False, 0
-    for ch in sql[start:end]:
-        if ch == "'":
-            quoted = not quoted  # (a doubled quote inside text turns it off and on again)
-        elif ch == "?" and not quoted:
-            count += 1
-    return count
+    return sum(1 for _, ch in _unquoted(sql, start, end) if ch == "?")
 
 
 def closing(sql: str, start: int) -> int:
     """Where the parenthesis open just before `start` closes (outside quoted text)."""
-    quoted, depth = False, 1
-    for at in range(start, len(sql)):
-        ch = sql[at]
-        if ch == "'":
-            quoted = not quoted
-        elif not quoted and ch == "(":
+    depth = 1
+    for at, ch in _unquoted(sql, start, len(sql)):
+        if ch == "(":
             depth += 1
-        elif not quoted and ch == ")":
+        elif ch == ")":
             depth -= 1
             if depth == 0:
                 return at
