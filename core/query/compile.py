@@ -332,17 +332,26 @@ def _free_text(text: str, params: list[object]) -> str:
     """
     pattern = "%" + _like(text) + "%"
     params.extend([pattern] * 2)
-    like = f"LIKE ? ESCAPE '{_ESC}'"
-    # The values are matched in the `postings_value` index (name and value only; CROSS JOIN
-    # keeps that scan the outer loop), never in the table, whose rows carry their lists: a table
-    # scan read every list's first pages (a large EVTX log has a row per pair per worker task,
-    # `core.store.evtx_ingest`), 2-4 times slower at 1.4 million events.
-    return _in_ids(
-        f"SELECT j.value AS id FROM (SELECT rowid AS r FROM postings WHERE value {like}) m"
-        " CROSS JOIN postings p ON p.rowid = m.r, json_each(p.ids) j"
-        + f" UNION ALL SELECT s.id FROM strings t CROSS JOIN events s WHERE t.value {like} AND (s.computer = t.value"
-        " OR s.channel = t.value OR s.provider = t.value OR s.user_sid = t.value)"
-    )
+    return _in_ids(FREE_TEXT_IDS)
+
+
+_TEXT_LIKE = f"LIKE ? ESCAPE '{_ESC}'"
+#: The posting rows a free-text term reads (its pattern the one parameter): the values are matched
+#: in the `postings_value` index (name and value only; CROSS JOIN keeps that scan the outer loop),
+#: never in the table, whose rows carry their lists: a table scan read every list's first pages (a
+#: large EVTX log has a row per pair per worker task, `core.store.evtx_ingest`), 2-4 times slower
+#: at 1.4 million events.
+FREE_TEXT_ROWS = f"SELECT rowid AS r FROM postings WHERE value {_TEXT_LIKE}"
+#: The ids a free-text term lists (`_free_text`), its pattern twice as parameters.
+FREE_TEXT_IDS = (
+    f"SELECT j.value AS id FROM ({FREE_TEXT_ROWS}) m CROSS JOIN postings p ON p.rowid = m.r, json_each(p.ids) j"
+    f" UNION ALL SELECT s.id FROM strings t CROSS JOIN events s WHERE t.value {_TEXT_LIKE} AND (s.computer = t.value"
+    " OR s.channel = t.value OR s.provider = t.value OR s.user_sid = t.value)"
+)
+#: What the System half of FREE_TEXT_IDS says of one event `e` (its pattern four times): every
+#: computer, channel, provider and user SID but the empty one is in `strings`, as equal text.
+FREE_TEXT_SYSTEM = " OR ".join(f"(e.{column} <> '' AND e.{column} {_TEXT_LIKE})"
+                               for column in ("computer", "channel", "provider", "user_sid"))
 
 
 # -- values ----------------------------------------------------------------------------------

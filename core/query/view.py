@@ -20,7 +20,7 @@ from core.query.order_keys import beyond, key_of
 from core.query.string_terms import settled_strings
 from core.query.term_sets import TERM_OPEN, settled_terms
 from core.store.filter import Filter, Order
-from core.store.first_listed import first_listed
+from core.store.first_listed import field_term, first_listed
 from core.store.store import Store, StoredEvent, all_but_an_id_set, reads_id_set, tests_only_ids
 from core.store.time_limit import within
 
@@ -203,8 +203,8 @@ def first_page_within(store: Store, view: View, seconds: float | None = None,
     on its size. A view of System fields only is read with SQLite's own plan (default limit
     FIRST_PAGE_SECONDS): its events are usually dense (an EventID, a computer, a channel, a
     level), at 10M events its first page takes ~1 ms, its count 0.1-1.2 s (no index on a
-    channel). A view of EventData terms is read from the few posting rows its first events in
-    time order are in (`core.store.first_listed`, `core.query.first_terms`; FIRST_LISTED_SECONDS),
+    channel). A view of EventData or free-text terms is read from the few posting rows its first
+    events in time order are in (`core.store.first_listed`, `core.query.first_terms`; FIRST_LISTED_SECONDS),
     before any id set is made: at 10M events a value held by 2.5M waited 0.6-0.8 s for its set."""
     if not view.by_time:
         return None
@@ -213,7 +213,7 @@ def first_page_within(store: Store, view: View, seconds: float | None = None,
         limit = FIRST_PAGE_SECONDS if seconds is None else seconds
         return within(store, limit, lambda: fetch_page(store, view, 0, None, page))
     limit = FIRST_LISTED_SECONDS if seconds is None else seconds
-    find = first_listed if which.ids is not None else first_of_terms
+    find = first_listed if field_term(which) else first_of_terms
     return within(store, limit, lambda: _page_of(store, find(store, which, page, time.monotonic() + limit), page))
 
 

@@ -60,21 +60,31 @@ def field_term(which: Filter) -> bool:
 
 
 def posting_spans(store: Store, which: Filter) -> list[tuple[int, int, int, int]] | None:
-    """(rowid, first id, last id, bytes) of each posting row of `which`, a one-term field
-    filter, else None (a term of another shape). A row whose list cannot be read so gets the
-    widest span."""
-    ids = which.ids
-    if ids is None or not field_term(which):
+    """`spans_where` of the posting rows of `which`, a one-term field filter, else None (a term
+    of another shape)."""
+    if which.ids is None or not field_term(which):
         return None
-    cond = ids[len(_FIELD_HEAD):]
+    return spans_where(store, which.ids[len(_FIELD_HEAD):], which.params)
+
+
+def spans_where(store: Store, cond: str, params: Sequence[object]) -> list[tuple[int, int, int, int]]:
+    """(rowid, first id, last id, bytes) of each posting row `p` that `cond` (SQL, with
+    `params`) keeps. A row whose list cannot be read so gets the widest span."""
     sql = ("SELECT p.rowid, CAST(substr(p.ids, 2, 24) AS INTEGER), substr(CAST(p.ids AS BLOB), -24),"
            f" length(CAST(p.ids AS BLOB)) FROM postings p WHERE {cond}")
     spans = []
-    for rowid, head, tail, size in store.conn.execute(sql, bindable(which.params)):
+    for rowid, head, tail, size in store.conn.execute(sql, bindable(tuple(params))):
         span = _span(head, tail)
         first, last = span if span is not None else (-(1 << 63), (1 << 63) - 1)
         spans.append((int(rowid), first, last, int(size or 0)))
     return spans
+
+
+def strings_like(store: Store, pattern: str) -> bool:
+    """Whether a computer, channel, provider or user SID of the store is LIKE `pattern` (the
+    System half of a free-text term: `core.query.compile.FREE_TEXT_IDS`)."""
+    return store.conn.execute("SELECT 1 FROM strings WHERE value LIKE ? ESCAPE '\\' LIMIT 1",
+                              (pattern,)).fetchone() is not None
 
 
 def listed_bytes(spans: Sequence[tuple[int, int, int, int]]) -> int:
