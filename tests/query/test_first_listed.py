@@ -70,8 +70,8 @@ COMPOUND = ("4663 Every3:yes", "Every3:yes NOT Num:7", "Num:(3 OR 5) Spelled:mix
             "NOT Every3:yes", "4664 NOT Spelled:mixed", "Every3:yes Index:*1", "computer:ws01 Every3:no",
             "Rare:r OR 4663", "Every3:yes Absent:x", "NOT (Every3:no OR Num:7)",
             # free text: EventData values, the computer (every event), both, none
-            "yes", "mixed", "ws01", "ws0 Every3:no", "4664 mixed", "4663 mixed", "yes NOT Num:7", "xed OR Medium:m", "nowhere",
-            "NOT yes")
+            "yes", "mixed", "ws01", "ws0 Every3:no", "4664 mixed", "4663 mixed", "yes NOT Num:7", "xed OR Medium:m",
+            "nowhere", "NOT yes")
 
 
 def test_a_field_views_first_page_comes_before_its_id_set(tmp_path: Path) -> None:
