@@ -188,12 +188,13 @@ def fetch_page(
 
 #: How long the first page of a view may take before its count is known (`first_page_within`).
 FIRST_PAGE_SECONDS = 0.03
-#: The same for a view of EventData terms (`first_listed`, `first_of_terms`): the spans of a
-#: value's posting rows are read whole (2.5M ids at 10M events: 7-20 ms, 27-42 ms in the app
-#: with the UI drawing), and a miss costs little beside the id sets the count then makes for
-#: such a value (0.6-0.8 s alone, 1.7-2.3 s with an EventID); a sparse value gives up after a
-#: few thousand events (`core.store.first_listed.LAST_BLOCK`), its id set being small.
-FIRST_LISTED_SECONDS = 0.1
+#: The same for a view of EventData or free-text terms (`first_listed`, `first_of_terms`): the
+#: spans of a term's posting rows are read whole (2.5M ids at 10M events: 7-20 ms; free text held
+#: by 5M: 66 MB, 50-90 ms, in the app with the UI drawing up to ~100), and a miss costs little
+#: beside the id sets the count then makes for such a term (0.6-0.8 s for 2.5M ids, 1.7-2.3 s
+#: with an EventID, 2.5-3.5 s for that free text); a sparse term gives up after a few thousand
+#: events (`core.store.first_listed.LAST_BLOCK`), lists under 512 KiB are not read so at all.
+FIRST_LISTED_SECONDS = 0.2
 
 
 def first_page_within(store: Store, view: View, seconds: float | None = None,
