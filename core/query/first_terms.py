@@ -33,24 +33,22 @@ Spans = list[tuple[int, int, int, int]]
 def _spans(store: Store, term: Filter) -> Spans | None:
     """The spans of the posting rows `term` reads (`core.store.first_listed`), or None for a
     term of neither shape this reads."""
-    if field_term(term):
-        return posting_spans(store, term)
     if term.ids == FREE_TEXT_IDS:
         return spans_where(store, f"p.rowid IN ({FREE_TEXT_ROWS})", term.params[:1])
-    return None
+    return posting_spans(store, term)
 
 
 def _in_block(term: Filter, rows: list[int]) -> Filter:
     """What `term` says of an event of a block whose ids only posting rows `rows` may list: the
     ids those rows list, and for free text what the event's System values say (the `strings`
     half of its ids, tested on the event)."""
-    listed = "0"
+    ids = "0"
     if rows:
-        listed = ("e.id IN (SELECT j.value FROM postings p, json_each(p.ids) j"
-                  f" WHERE p.rowid IN ({', '.join(map(str, rows))}))")
+        listed_in = ", ".join(map(str, rows))
+        ids = f"e.id IN (SELECT j.value FROM postings p, json_each(p.ids) j WHERE p.rowid IN ({listed_in}))"
     if term.ids != FREE_TEXT_IDS:
-        return Filter.from_sql(listed)
-    return Filter.from_sql(f"({listed} OR {FREE_TEXT_SYSTEM})", term.params[:1] * FREE_TEXT_SYSTEM.count("?"))
+        return Filter.from_sql(ids)
+    return Filter.from_sql(f"({ids} OR {FREE_TEXT_SYSTEM})", term.params[:1] * FREE_TEXT_SYSTEM.count("?"))
 
 
 def first_of_terms(store: Store, which: Filter, count: int, deadline: float) -> list[int] | None:
@@ -59,9 +57,9 @@ def first_of_terms(store: Store, which: Filter, count: int, deadline: float) -> 
     lists only (its id sets are quick to make), or whose terms' events at the start of the time
     order are in posting rows too long."""
     terms = terms_of(which)
-    spans = [_spans(store, term) for term in terms]
-    if not terms or any(s is None for s in spans):
+    if not terms or not all(field_term(term) or term.ids == FREE_TEXT_IDS for term in terms):
         return None
+    spans = [_spans(store, term) for term in terms]
     system = any(term.ids == FREE_TEXT_IDS and strings_like(store, str(term.params[0])) for term in terms)
     if not system and sum(listed_bytes(s or ()) for s in spans) < listed.SMALL_BYTES:
         return None
