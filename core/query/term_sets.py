@@ -15,7 +15,6 @@ that the same statement reads); the rest stay as they are.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 from core.store.filter import Filter
@@ -46,22 +45,11 @@ def settled_terms(store: Store, which: Filter) -> Filter:
     return _smallest_first(settled, sizes) if len(sizes) > 1 else settled
 
 
-#: Bytes of posting lists per term, per connection (`_list_bytes`): a store does not change once
-#: its views settle, and every page of a view settles it again.
-_LIST_BYTES: OrderedDict[tuple[int, str, tuple[object, ...]], int] = OrderedDict()
-
-
 def _list_bytes(store: Store, term: Filter) -> int:
     """The bytes of `term`'s posting lists (0 for a term of another shape: free text, taken for
-    a short one), read once per connection."""
-    key = (id(store.conn), term.sql, term.params)
-    got = _LIST_BYTES.get(key)
-    if got is None:
-        spans = posting_spans(store, term) if field_term(term) else None
-        got = _LIST_BYTES[key] = 0 if spans is None else listed_bytes(spans)
-        while len(_LIST_BYTES) > 256:
-            _LIST_BYTES.popitem(last=False)
-    return got
+    a short one)."""
+    spans = posting_spans(store, term) if field_term(term) else None
+    return 0 if spans is None else listed_bytes(spans)
 
 
 def _within_the_smallest(store: Store, which: Filter) -> dict[int, Filter]:

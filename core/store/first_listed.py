@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -35,6 +37,11 @@ LAST_BLOCK: Final = 16_384
 #: Posting lists of fewer bytes than this in all (40,000-80,000 ids) make an id set in 10-20
 #: ms: such a filter is not read this way (a read that finds too few cost up to ~20 ms more).
 SMALL_BYTES: Final = 512 * 1024
+#: The spans kept per store (`spans_where`): a few thousand tuples each at most.
+KEPT: Final = 8
+Span = tuple[int, int, int, int]
+_KEPT: weakref.WeakKeyDictionary[Store, OrderedDict[tuple[str, tuple[object, ...]], list[Span]]] = \
+    weakref.WeakKeyDictionary()
 #: Bytes of posting lists read for one block at most, about 200,000 ids (each list is read
 #: whole: the 1 GB bench log, its chunks copied with their times, meets 71 of a common value's
 #: 72 rows, 1.15M ids, in its first 4,096 events: 140 ms to read).
@@ -67,9 +74,17 @@ def posting_spans(store: Store, which: Filter) -> list[tuple[int, int, int, int]
     return spans_where(store, which.ids[len(_FIELD_HEAD):], which.params)
 
 
-def spans_where(store: Store, cond: str, params: Sequence[object]) -> list[tuple[int, int, int, int]]:
+def spans_where(store: Store, cond: str, params: Sequence[object]) -> list[Span]:
     """(rowid, first id, last id, bytes) of each posting row `p` that `cond` (SQL, with
-    `params`) keeps. A row whose list cannot be read so gets the widest span."""
+    `params`) keeps. A row whose list cannot be read so gets the widest span. Kept per store and
+    highest event id (`KEPT`): a view's first page reads them, then its count (the order its
+    terms' sets are made in, `core.query.term_sets`), each reading every list whole."""
+    kept = _KEPT.setdefault(store, OrderedDict())
+    key = (cond, (store.last_id(), *params))
+    known = kept.get(key)
+    if known is not None:
+        kept.move_to_end(key)
+        return known
     sql = ("SELECT p.rowid, CAST(substr(p.ids, 2, 24) AS INTEGER), substr(CAST(p.ids AS BLOB), -24),"
            f" length(CAST(p.ids AS BLOB)) FROM postings p WHERE {cond}")
     spans = []
@@ -77,6 +92,9 @@ def spans_where(store: Store, cond: str, params: Sequence[object]) -> list[tuple
         span = _span(head, tail)
         first, last = span if span is not None else (-(1 << 63), (1 << 63) - 1)
         spans.append((int(rowid), first, last, int(size or 0)))
+    kept[key] = spans
+    while len(kept) > KEPT:
+        kept.popitem(last=False)
     return spans
 
 

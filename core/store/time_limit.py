@@ -19,13 +19,12 @@ def within(store: Store, seconds: float, read: Callable[[], _T]) -> _T | None:
     watches still stops it (the error raised), and is watched again after it."""
     deadline = time.monotonic() + seconds
     aborts = store.aborts
-    stop = None if aborts is None else aborts[0]
-    store.conn.set_progress_handler(
-        lambda: 1 if time.monotonic() > deadline or (stop is not None and stop()) else 0, 1000)
+    stop: Callable[[], bool] = (lambda: False) if aborts is None else aborts[0]
+    store.conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline or stop() else 0, 1000)
     try:
         return read()
     except sqlite3.OperationalError as exc:
-        if "interrupt" in str(exc) and time.monotonic() > deadline and not (stop is not None and stop()):
+        if "interrupt" in str(exc) and time.monotonic() > deadline and not stop():
             return None
         raise
     finally:

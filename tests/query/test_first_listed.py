@@ -208,3 +208,19 @@ def test_a_value_of_few_ids_is_left_to_its_id_set(tmp_path: Path, monkeypatch: p
 def _reads_a_block(statement: str) -> bool:
     """Whether `statement` reads a block of the time order (`first_listed.block_ids`)."""
     return "ORDER BY e.ts, e.record_id, e.id LIMIT" in statement and "json_group_array(id)" in statement
+
+
+def test_a_terms_spans_are_read_once_per_store_and_events(tmp_path: Path) -> None:
+    """The first page reads a term's spans (every list whole), the count's order of sets needs
+    them again: kept per store until events are added."""
+    with _batched_store(tmp_path / "s.db", [BASE + i for i in range(12_000)], 700) as store:
+        view = View(compile_query("Every3:yes Spelled:mixed"))
+        with statements(store) as seen:
+            assert first_page_within(store, view, 60.0) is not None
+            count_view(store, view)
+            listed.posting_spans(store, compile_query("Every3:yes"))
+        assert sum("substr(CAST(p.ids AS BLOB), -24)" in s for s in seen) == 2  # once per term
+        store.add_events([_event(12_000, BASE + 12_000)])
+        with statements(store) as seen:
+            listed.posting_spans(store, compile_query("Every3:yes"))
+        assert sum("substr(CAST(p.ids AS BLOB), -24)" in s for s in seen) == 1  # read again
