@@ -28,6 +28,9 @@ from core.store.first_listed import (
 from core.store.store import Store
 
 Spans = list[tuple[int, int, int, int]]
+#: An id set's cost per byte of its posting lists (10M events: 36 ns for a value held by 2.5M,
+#: 51 ns for free text held by 5M).
+SET_SECONDS_PER_BYTE = 40e-9
 
 
 def _spans(store: Store, term: Filter) -> Spans | None:
@@ -36,6 +39,14 @@ def _spans(store: Store, term: Filter) -> Spans | None:
     if term.ids == FREE_TEXT_IDS:
         return spans_where(store, f"p.rowid IN ({FREE_TEXT_ROWS})", term.params[:1])
     return posting_spans(store, term)
+
+
+def set_seconds(store: Store, which: Filter) -> float:
+    """About how long the count's id sets of `which` take (its posting-list terms' smallest, at
+    `SET_SECONDS_PER_BYTE`); 0 for a filter without such terms."""
+    terms = terms_of(which)
+    sizes = [listed_bytes(spans) for term in terms if (spans := _spans(store, term)) is not None]
+    return min(sizes, default=0) * SET_SECONDS_PER_BYTE
 
 
 def _in_block(term: Filter, rows: list[int]) -> Filter:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from core.query import marks as marking
-from core.query.first_terms import first_of_terms
+from core.query.first_terms import first_of_terms, set_seconds
 from core.query.marks import Marks, marks_of, wanted
 from core.query.order_keys import beyond, key_of
 from core.query.string_terms import settled_strings
@@ -188,13 +188,15 @@ def fetch_page(
 
 #: How long the first page of a view may take before its count is known (`first_page_within`).
 FIRST_PAGE_SECONDS = 0.03
-#: The same for a view of EventData or free-text terms (`first_listed`, `first_of_terms`): the
-#: spans of a term's posting rows are read whole (2.5M ids at 10M events: 7-20 ms; free text held
-#: by 5M: 66 MB, 50-90 ms, in the app with the UI drawing up to ~100), and a miss costs little
-#: beside the id sets the count then makes for such a term (0.6-0.8 s for 2.5M ids, 1.7-2.3 s
-#: with an EventID, 2.5-3.5 s for that free text); a sparse term gives up after a few thousand
-#: events (`core.store.first_listed.LAST_BLOCK`), lists under 512 KiB are not read so at all.
+#: The least the same may take for a view of EventData or free-text terms (`first_listed`,
+#: `first_of_terms`), and the most: in between, a quarter of what the count's id sets are
+#: expected to take (`first_terms.set_seconds`). At 10M events the first page of a value held by
+#: 2.5M takes 7-20 ms, of free text held by 5M 40-50 ms with the store in the page cache and
+#: 100-160 ms in the app from disk, against 0.6-0.8 s and 2.5-3.5 s for their sets: a fixed 0.2 s
+#: was missed from disk, and the table then waited for the set. A sparse term gives up after a
+#: few thousand events (`core.store.first_listed.LAST_BLOCK`), short lists are not read so at all.
 FIRST_LISTED_SECONDS = 0.2
+FIRST_LISTED_MOST = 1.0
 
 
 def first_page_within(store: Store, view: View, seconds: float | None = None,
@@ -213,7 +215,8 @@ def first_page_within(store: Store, view: View, seconds: float | None = None,
     if which.ids is None and TERM_OPEN not in which.sql:
         limit = FIRST_PAGE_SECONDS if seconds is None else seconds
         return within(store, limit, lambda: fetch_page(store, view, 0, None, page))
-    limit = FIRST_LISTED_SECONDS if seconds is None else seconds
+    limit = seconds if seconds is not None else \
+        max(FIRST_LISTED_SECONDS, min(FIRST_LISTED_MOST, set_seconds(store, which) / 4))
     find = first_listed if field_term(which) else first_of_terms
     return within(store, limit, lambda: _page_of(store, find(store, which, page, time.monotonic() + limit), page))
 

@@ -88,10 +88,13 @@ def _insert(conn: sqlite3.Connection, batch: evtx.EncodedBatch, path: str) -> St
     return StoredBatch(len(rows), last, issues, batch.end_offset)
 
 
-def _posting_rows(postings: dict[tuple[str, str], list[int]]) -> list[tuple[str, str, int | None, str]]:
-    """`postings` rows of a batch (`core.store.schema.postings`; `repr` of a list of ints is its
-    JSON array, and the fastest way to write one)."""
-    return [(name.lower(), value, as_int(value), repr(ids)) for (name, value), ids in postings.items()]
+def _posting_rows(
+    postings: dict[tuple[str, str], list[int]],
+) -> list[tuple[str, str, int | None, int | None, int | None, int, str]]:
+    """`postings` rows of a batch (`core.store.schema.postings`, the list's ends and size
+    included; `repr` of a list of ints is its JSON array, and the fastest way to write one)."""
+    return [(name.lower(), value, as_int(value), ids[0] if ids else None, ids[-1] if ids else None,
+             len(text := repr(ids)), text) for (name, value), ids in postings.items()]
 
 
 def _insert_rows(

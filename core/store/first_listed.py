@@ -48,18 +48,6 @@ _KEPT: weakref.WeakKeyDictionary[Store, OrderedDict[tuple[str, tuple[object, ...
 BYTES_AT_ONCE: Final = 2_000_000
 
 
-def _span(head: int | None, tail: str | bytes | None) -> tuple[int, int] | None:
-    """A posting row's first and last id from the start and the end of its JSON list."""
-    if head is None or tail is None:
-        return None
-    text = tail.decode("ascii", "replace") if isinstance(tail, bytes) else tail
-    last = text.rstrip().rstrip("]").rsplit(",", 1)[-1].lstrip(" [")
-    try:
-        return int(head), int(last)
-    except ValueError:
-        return None
-
-
 def field_term(which: Filter) -> bool:
     """Whether `which` is one term read from the posting lists of EventData fields (not free
     text, not an id set)."""
@@ -76,22 +64,23 @@ def posting_spans(store: Store, which: Filter) -> list[tuple[int, int, int, int]
 
 def spans_where(store: Store, cond: str, params: Sequence[object]) -> list[Span]:
     """(rowid, first id, last id, bytes) of each posting row `p` that `cond` (SQL, with
-    `params`) keeps. A row whose list cannot be read so gets the widest span. Kept per store and
-    highest event id (`KEPT`): a view's first page reads them, then its count (the order its
-    terms' sets are made in, `core.query.term_sets`), each reading every list whole."""
+    `params`) keeps: its `lo`, `hi` and `size` columns, stored before the list (so that no list
+    is read: the ends of every list of a free-text term held by 5M of 10M events were 66 MB of
+    text, 36 ms to read with the store in the page cache, 113 ms from disk). A row without
+    ends gets the widest span. Kept per store and highest event id (`KEPT`): a view's first
+    page reads them, then its count (the order its terms' sets are made in, `core.query.term_sets`)."""
     kept = _KEPT.setdefault(store, OrderedDict())
     key = (cond, (store.last_id(), *params))
     known = kept.get(key)
     if known is not None:
         kept.move_to_end(key)
         return known
-    sql = ("SELECT p.rowid, CAST(substr(p.ids, 2, 24) AS INTEGER), substr(CAST(p.ids AS BLOB), -24),"
-           f" length(CAST(p.ids AS BLOB)) FROM postings p WHERE {cond}")
     spans = []
-    for rowid, head, tail, size in store.conn.execute(sql, bindable(tuple(params))):
-        span = _span(head, tail)
-        first, last = span if span is not None else (-(1 << 63), (1 << 63) - 1)
-        spans.append((int(rowid), first, last, int(size or 0)))
+    for rowid, first, last, size in store.conn.execute(
+            f"SELECT p.rowid, p.lo, p.hi, p.size FROM postings p WHERE {cond}", bindable(tuple(params))):
+        if first is None or last is None:
+            first, last = -(1 << 63), (1 << 63) - 1
+        spans.append((int(rowid), int(first), int(last), int(size or 0)))
     kept[key] = spans
     while len(kept) > KEPT:
         kept.popitem(last=False)

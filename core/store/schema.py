@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from core.model.rows import EVENT_COLUMNS
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -73,6 +73,9 @@ CREATE TABLE IF NOT EXISTS postings (
     name  TEXT NOT NULL,                -- lower-cased field name
     value TEXT NOT NULL,
     num   INTEGER,                      -- core.model.values.as_int(value)
+    lo    INTEGER,                      -- the list's first and last ids, and its text's bytes:
+    hi    INTEGER,                      -- read before `ids` (whose text can take megabytes of
+    size  INTEGER,                      -- overflow pages) to tell which lists a range of ids meets
     ids   TEXT NOT NULL                 -- JSON array of events.id holding this value, ascending
 );
 """
@@ -112,9 +115,9 @@ SYSTEM_FIELDS: dict[str, str] = {
 #: OR REPLACE: a worker that dies after committing its batch has it decoded again, identically.
 _PLACES = ", ".join("?" * len(EVENT_COLUMNS.split(",")))
 INSERT_EVENTS = f"INSERT OR REPLACE INTO events({EVENT_COLUMNS}) VALUES ({_PLACES})"
-INSERT_POSTINGS = "INSERT INTO postings(name, value, num, ids) VALUES (?, ?, ?, ?)"
+INSERT_POSTINGS = "INSERT INTO postings(name, value, num, lo, hi, size, ids) VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_STRINGS = "INSERT OR IGNORE INTO strings(value) VALUES (?)"
 INSERT_REPEATED = "INSERT OR IGNORE INTO repeated_names(name) VALUES (?)"
 #: The first (lowest) id of a posting list `ids`: the lists a worker wrote for one batch are
 #: found by it (`core.store.evtx_ingest`, `core.store.ingest`), all their ids being the batch's.
-LIST_FIRST_ID = "json_extract(ids, '$[0]')"
+LIST_FIRST_ID = "lo"

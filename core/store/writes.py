@@ -42,6 +42,22 @@ def _joined(arrays: list[str]) -> str:
     return arrays[0] if len(arrays) == 1 else "[" + ", ".join(a[1:-1] for a in arrays if a != "[]") + "]"
 
 
+def list_ends(text: str) -> tuple[int | None, int | None]:
+    """The first and last ids of a JSON array of ids (`postings.lo`, `hi`): (None, None) for
+    an empty or unreadable one, which readers then take as spanning every id."""
+    inner = text.strip()[1:-1]
+    comma, last_comma = inner.find(","), inner.rfind(",")
+    try:
+        return int(inner if comma < 0 else inner[:comma]), int(inner[last_comma + 1:])
+    except ValueError:
+        return None, None
+
+
+def posting_row(name: str, value: str, text: str) -> tuple[str, str, int | None, int | None, int | None, int, str]:
+    """A `postings` row (`core.store.schema.INSERT_POSTINGS`) of the list `text` of (name, value)."""
+    return (name.lower(), value, as_int(value), *list_ends(text), len(text), text)
+
+
 class StoreWrites:
     """What writes to the store's connection; `Store` opens it and calls `_start_writes`."""
 
@@ -126,9 +142,7 @@ class StoreWrites:
             return
         repeated = [(clean_text(name),) for name in self._repeated]
         self._repeated = set()
-        rows = [
-            (name.lower(), value, as_int(value), _joined(ids)) for (name, value), ids in self._pending.items()
-        ]
+        rows = [posting_row(name, value, _joined(ids)) for (name, value), ids in self._pending.items()]
         self._pending = {}
         self._held = 0
         sql = schema.INSERT_POSTINGS

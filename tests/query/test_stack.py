@@ -248,11 +248,13 @@ def test_alias_stacks_count_distinct_events_across_batches_names_and_spellings(
     assert len(groups) >= 5 * 7 and max(groups) < 40  # a batch's lists at a time
 
 
-def test_an_unreadable_list_end_puts_every_list_in_one_group() -> None:
+def test_a_list_without_ends_puts_every_list_in_one_group() -> None:
     from core.query.stack import _overlapping, _span
+    from core.store.writes import list_ends
 
-    assert _span("[5, 6, 7", "9, 12]") == (5, 12) and _span("[5]", "[5]") == (5, 5)
-    odd = _span("[x", "y]")
+    assert _span(*list_ends("[5, 6, 7, 9, 12]")) == (5, 12) and _span(*list_ends("[5]")) == (5, 5)
+    assert list_ends("[x, y]") == (None, None) and list_ends("[]") == (None, None)
+    odd = _span(*list_ends("[x, y]"))
     spans = sorted([(1, 3, 10), (4, 9, 11), (*odd, 12), (20, 30, 13)])
     assert list(_overlapping(spans)) == [[12, 10, 11, 13]]
     assert list(_overlapping(sorted([(1, 3, 10), (3, 9, 11), (10, 12, 12)]))) == [[10, 11], [12]]
