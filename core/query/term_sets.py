@@ -58,7 +58,7 @@ def _within_the_smallest(store: Store, which: Filter) -> dict[int, Filter]:
     Only those ids can be events of the view, and a term of a value held by millions inserts
     them all in its set: `Marker:needle LogonType:2` at 10M events (100 and 2.5M ids) made its
     sets in 0.54 s, 0.27 s this way."""
-    pieces = set(_conjuncts(which.sql))
+    pieces = set(conjuncts(which.sql))
     side: list[tuple[int, Filter]] = []
     for n, (at, stop, term) in enumerate(_term_places(which)):
         if n >= ID_SETS:
@@ -96,7 +96,7 @@ def _smallest_first(which: Filter, sizes: dict[str, int]) -> Filter:
     ids) counted in 1.4 s, 1 ms the other way round. The tests have no parameters: the rest of
     the SQL and its parameters stay in order."""
     sql = which.sql
-    pieces = _conjuncts(sql)
+    pieces = conjuncts(sql)
     tests = [i for i, (a, b) in enumerate(pieces) if sql[a:b] in sizes]
     if len(tests) < 2:
         return which
@@ -110,7 +110,7 @@ def _smallest_first(which: Filter, sizes: dict[str, int]) -> Filter:
     return Filter.from_sql("".join(out), which.params)
 
 
-def _conjuncts(sql: str) -> list[tuple[int, int]]:
+def conjuncts(sql: str) -> list[tuple[int, int]]:
     """Where the operands of `AND` at the top level of `sql` lie, inside the parentheses that
     enclose all of it (outside quoted text and other parentheses)."""
     start, end = 0, len(sql)

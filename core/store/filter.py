@@ -19,6 +19,13 @@ from enum import Enum
 _KEY = object()
 
 
+class EventIndex(Enum):
+    """The events' indexes a read may go through (`core.store.schema.INDEXES` names them)."""
+
+    TIME = "events_time"
+    EVENT_ID = "events_eid"
+
+
 class Order(Enum):
     """The orders events are read in (SQL over the events table aliased `e`)."""
 

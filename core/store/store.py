@@ -25,7 +25,7 @@ from core.model.event import Event, EventKeys, ParseIssue
 from core.model.rows import EVENT_COLUMNS, decode_row
 from core.model.storable import TEXT_INTS, bindable, column_int, exact_row, path_text
 from core.store import file_names, schema
-from core.store.filter import Filter, Order
+from core.store.filter import EventIndex, Filter, Order
 from core.store.id_sets import ID_SET_TEST, NOT_ID_SET, IdSets
 from core.store.writes import StoreWrites
 
@@ -234,9 +234,11 @@ class Store(StoreWrites):
     def issue_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])
 
-    def count(self, which: Filter | None = None, *, by_time_index: bool = False, at_most: int | None = None) -> int:
+    def count(self, which: Filter | None = None, *, by_time_index: bool = False, at_most: int | None = None,
+              index: EventIndex | None = None) -> int:
         """How many events `which` keeps (every event by default), counting no further than
-        `at_most`; `by_time_index` as `select`."""
+        `at_most`; `by_time_index` as `select`; `index`: read through that index (it must
+        exist: `has_index`)."""
         which = which or Filter.everything()
         negated = NOT_ID_SET.fullmatch(which.sql)
         # Every event but an id set's (whose ids are all stored events'): the store's events less
@@ -244,13 +246,21 @@ class Store(StoreWrites):
         if negated is not None and at_most is None:
             whole = self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
             return int(whole) - self.count_ids(_id_table(negated[2]))
-        hint = " INDEXED BY events_time" if by_time_index else ""
+        if by_time_index:
+            index = EventIndex.TIME
+        hint = f" INDEXED BY {index.value}" if index is not None else ""
         sql, args = f"SELECT count(*) FROM events e{hint} WHERE {which.sql}", list(bindable(which.params))
         if at_most is not None:
             sql, args = f"SELECT count(*) FROM (SELECT 1 FROM events e{hint} WHERE {which.sql} LIMIT ?)", [
                 *args, at_most]
         row = self.conn.execute(sql, args).fetchone()
         return int(row[0])
+
+    def has_index(self, index: EventIndex) -> bool:
+        """Whether the store has `index` (they are built after a load: `build_indexes`)."""
+        row = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+                                (index.value,)).fetchone()
+        return row is not None
 
     def last_id(self) -> int:
         """The highest store id (0 for an empty store): it changes whenever events are added."""

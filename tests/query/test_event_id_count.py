@@ -1,0 +1,97 @@
+"""EventIDs side by side with id sets counted through the EventID index (`core.query.event_id_count`):
+the same counts as SQLite's own plan, and the index read only when it has fewer entries to read
+than the smallest set has events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.model.event import Event
+from core.query import event_id_count
+from core.query.compile import compile_query
+from core.query.event_id_count import count_by_event_ids
+from core.query.view import View, count_view, settled
+from core.store.store import Store
+from tests.stores import indexed_store, statements
+
+BASE = 133_500_000_000_000_000
+
+
+def _events() -> list[Event]:
+    """3,000 events: EventID 4663 for most, 4656 for one in ten, 4689 for one in a hundred; a
+    common object (half the events), a rare one (ten events), handles in both names."""
+    out = []
+    for i in range(3_000):
+        eid = 4689 if i % 100 == 7 else 4656 if i % 10 == 3 else 4663
+        data = [("ObjectName", "C:\\common.txt" if i % 2 else f"C:\\f{i % 37}.txt"), ("HandleId", hex(i % 5))]
+        if i % 300 == 11:
+            data.append(("Marker", "rare"))
+        if i % 3 == 0:
+            data.append(("TargetHandleId", hex(i % 5)))
+        out.append(Event(source=0, record_number=i + 1, record_id=i + 1,
+                         filetime=None if i % 211 == 0 else BASE + (i % 997) * 10_000_000, event_id=eid,
+                         channel="Security", provider="Microsoft-Windows-Security-Auditing", computer="WS01",
+                         data=tuple(data)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    with indexed_store(Path(tmp_path_factory.mktemp("eid")) / "events.db", _events()) as st:
+        yield st
+
+
+#: (query, whether the EventID index answers: its side under twice the smallest set)
+CASES = [
+    (r"4656 ObjectName:C:\common.txt", True),  # 300 entries of 4656, a set of 1,500
+    (r"4689 ObjectName:C:\common.txt", True),
+    (r"4656,4689 ObjectName:C:\common.txt", True),
+    (r"4656 before:2024-01-01 ObjectName:C:\common.txt", True),  # a time bound: in the index too
+    (r"4656 after:2024-01-01 ObjectName:C:\common.txt", True),
+    (r"4656 ObjectName:C:\common.txt NOT HandleId:0x1", True),  # a negated set: ids only
+    (r"4656 ObjectName:C:\common.txt handle:0x2", True),  # two sets: the smaller decides
+    (r"4663 ObjectName:C:\common.txt", True),  # 2,670 entries of 4663 against a set of 1,500
+    ("4663 HandleId:0x1", False),  # 2,670 entries against 600 ids: the lookups
+    ("4663 Marker:rare", False),  # ten ids: ten lookups
+    ("4656 Marker:rare", False),
+    (r"host:ws01 4656 ObjectName:C:\common.txt", False),  # a column the index has not
+    (r"(4656 OR ObjectName:C:\common.txt) 4656", False),  # not a conjunction of such tests
+    (r"NOT 4656 ObjectName:C:\common.txt", False),  # no EventID to read the index by
+    (r"ObjectName:C:\common.txt", False),  # one term: counted from its set alone
+    ("4656", False),
+]
+
+
+@pytest.mark.parametrize(("query", "indexed"), CASES)
+def test_counts_through_the_event_id_index_equal_sqlites_own(store: Store, query: str, indexed: bool) -> None:
+    view = View(compile_query(query))
+    which = settled(store, view).filter
+    expected = store.count(which)
+    assert expected == sum(1 for _ in store.select(compile_query(query))), query
+    with statements(store) as seen:
+        got = count_view(store, view)
+    assert got == expected, query
+    assert any("INDEXED BY events_eid" in s for s in seen) == indexed, (query, seen)
+
+
+def test_the_index_is_not_read_in_a_store_without_it(tmp_path: Path) -> None:
+    """While a log loads its indexes are not built yet: SQLite's own plan then."""
+    with indexed_store(tmp_path / "e.db", _events()) as st:
+        which = settled(st, View(compile_query(r"4656 ObjectName:C:\common.txt"))).filter
+        assert count_by_event_ids(st, which) == st.count(which)
+        st.conn.execute("DROP INDEX events_eid")
+        assert count_by_event_ids(st, which) is None
+
+
+def test_the_event_id_side_is_read_no_further_than_it_decides(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The EventID side is counted up to RATIO times the smallest set, not to its end."""
+    which = settled(store, View(compile_query("4663 Marker:rare"))).filter
+    with statements(store) as seen:
+        assert count_by_event_ids(store, which) is None
+    limits = [s for s in seen if "LIMIT" in s]
+    assert len(limits) == 1 and "e.event_id = 4663" in limits[0] and limits[0].endswith("LIMIT 20)")
+    monkeypatch.setattr(event_id_count, "RATIO", 1_000)  # 10 ids stand for 10,000 entries: the index
+    assert count_by_event_ids(store, which) == store.count(which) == 10
