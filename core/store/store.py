@@ -258,9 +258,7 @@ class Store(StoreWrites):
 
     def has_index(self, index: EventIndex) -> bool:
         """Whether the store has `index` (they are built after a load: `build_indexes`)."""
-        row = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
-                                (index.value,)).fetchone()
-        return row is not None
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (index.value,)).fetchone() is not None
 
     def last_id(self) -> int:
         """The highest store id (0 for an empty store): it changes whenever events are added."""
