@@ -49,6 +49,7 @@ CASES = [
     (r"4656 ObjectName:C:\common.txt", True),  # 300 entries of 4656, a set of 1,500
     (r"4689 ObjectName:C:\common.txt", True),
     (r"4656,4689 ObjectName:C:\common.txt", True),
+    (r"(4656 OR 4689) ObjectName:C:\common.txt", True),
     (r"4656 before:2024-01-01 ObjectName:C:\common.txt", True),  # a time bound: in the index too
     (r"4656 after:2024-01-01 ObjectName:C:\common.txt", True),
     (r"4656 ObjectName:C:\common.txt NOT HandleId:0x1", True),  # a negated set: ids only
