@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass, field
 
 from core.query import marks as marking
-from core.query.event_id_count import count_by_event_ids
 from core.query.first_terms import first_of_terms, set_seconds
 from core.query.marks import Marks, marks_of, wanted
 from core.query.order_keys import beyond, key_of
+from core.query.quick_counts import quick_count
 from core.query.string_terms import settled_strings
 from core.query.term_sets import TERM_OPEN, settled_terms
 from core.store.filter import Filter, Order
@@ -269,8 +269,8 @@ def count_view(store: Store, view: View) -> int:
     if view.filter.ids is not None:  # one term: count the distinct ids it lists, no event looked up
         return store.count_ids(view.filter)
     which = settled(store, view).filter
-    by_index = count_by_event_ids(store, which)
-    return by_index if by_index is not None else store.count(which)
+    quick = quick_count(store, which)
+    return quick if quick is not None else store.count(which)
 
 
 def position_of(store: Store, view: View, store_id: int, total: int | None = None) -> int | None:

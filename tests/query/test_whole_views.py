@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.model.event import Event
-from core.query import event_id_count, view
+from core.query import quick_counts, view
 from core.query import stack as stack_module
 from core.query import timeline as timeline_module
 from core.query.compile import compile_query
@@ -59,8 +59,8 @@ def _answers(store: Store, where: str, walk: bool, monkeypatch: pytest.MonkeyPat
 ])
 def test_a_big_view_of_id_sets_is_read_whole_through_an_index_with_the_same_answers(
         store: Store, monkeypatch: pytest.MonkeyPatch, where: str, walks: bool) -> None:
-    # (a count's own choice of the EventID index aside: tests/query/test_event_id_count.py)
-    monkeypatch.setattr(event_id_count, "RATIO", 0)
+    # (a count's own choice of the EventID index aside: tests/query/test_quick_counts.py)
+    monkeypatch.setattr(quick_counts, "RATIO", 0)
     looked_up = _answers(store, where, False, monkeypatch)
     with statements(store) as seen:
         walked = _answers(store, where, True, monkeypatch)

@@ -1,6 +1,6 @@
-"""EventIDs side by side with id sets counted through the EventID index (`core.query.event_id_count`):
-the same counts as SQLite's own plan, and the index read only when it has fewer entries to read
-than the smallest set has events."""
+"""Compound filters counted without looking up their events (`core.query.quick_counts`): the same
+counts as SQLite's own plan; EventIDs beside id sets through the EventID index only when it has
+fewer entries to read than the smallest set has events, sets alone from their smallest."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from core.model.event import Event
-from core.query import event_id_count
+from core.query import quick_counts
 from core.query.compile import compile_query
-from core.query.event_id_count import count_by_event_ids
+from core.query.quick_counts import count_by_event_ids, count_in_sets
 from core.query.view import View, count_view, settled
 from core.store.store import Store
 from tests.stores import indexed_store, statements
@@ -94,5 +94,36 @@ def test_the_event_id_side_is_read_no_further_than_it_decides(store: Store, monk
         assert count_by_event_ids(store, which) is None
     limits = [s for s in seen if "LIMIT" in s]
     assert len(limits) == 1 and "e.event_id = 4663" in limits[0] and limits[0].endswith("LIMIT 20)")
-    monkeypatch.setattr(event_id_count, "RATIO", 1_000)  # 10 ids stand for 10,000 entries: the index
+    monkeypatch.setattr(quick_counts, "RATIO", 1_000)  # 10 ids stand for 10,000 entries: the index
     assert count_by_event_ids(store, which) == store.count(which) == 10
+
+
+#: Filters of id sets alone (two or more; `NOT` ones among them), and some that are not.
+SETS = [
+    (r"ObjectName:C:\common.txt HandleId:0x1", True),
+    (r"HandleId:0x1 ObjectName:C:\common.txt", True),
+    (r"ObjectName:C:\common.txt handle:0x2 Marker:rare", True),
+    (r"ObjectName:C:\common.txt NOT HandleId:0x1", True),
+    (r"NOT HandleId:0x1 ObjectName:C:\common.txt NOT Marker:rare", True),
+    (r"HandleId:0x3 TargetHandleId:0x3", True),  # one event may hold both: counted once
+    (r"NOT HandleId:0x1 NOT Marker:rare", False),  # no set to read from
+    (r"ObjectName:C:\common.txt OR HandleId:0x1", False),
+    (r"ObjectName:C:\common.txt", False),
+    (r"4656 ObjectName:C:\common.txt HandleId:0x1", False),  # an EventID too: the index, if any
+]
+
+
+@pytest.mark.parametrize(("query", "from_sets"), SETS)
+def test_sets_alone_are_counted_from_the_smallest_without_reading_an_event(store: Store, query: str,
+                                                                            from_sets: bool) -> None:
+    view = View(compile_query(query))
+    which = settled(store, view).filter
+    expected = store.count(which)
+    assert expected == sum(1 for _ in store.select(compile_query(query))), query
+    with statements(store) as seen:
+        got = count_view(store, view)
+    assert got == expected, query
+    assert (count_in_sets(store, which) is not None) == from_sets, query
+    if from_sets:
+        read = [s for s in seen if "FROM events" in s and s != "SELECT max(id) FROM events"]  # (the store's end)
+        assert not read and any(s.startswith("SELECT count(*) FROM idsets.") for s in seen), (query, seen)
