@@ -298,12 +298,16 @@ class ImageIndex:
         # (no set, no folding per instance), each group then filed under its path's file name.
         by_path: dict[tuple[str, str], array[int]] = {}
         fields: Iterable[tuple[str, str | None, tuple[tuple[str, Ref | int], ...] | None, int]]
-        if isinstance(processes, ProcessTable):  # read from the columns, none made
-            fields = zip(processes.column("computer"), processes.column("image"), processes.column("names_at"),
-                         processes.column("pid"), strict=True)
+        indexes: Iterable[int]
+        if isinstance(processes, ProcessTable):  # read from the columns, none made; most grouped there
+            by_path, odd = processes.path_groups()
+            indexes = odd
+            fields = zip(processes.values("computer", odd), processes.values("image", odd),
+                         processes.values("names_at", odd), processes.values("pid", odd), strict=True)
         else:
+            indexes = range(len(processes))
             fields = ((p.computer, p.image, p.names_at, p.pid) for p in processes)
-        for i, (logged, image, names_at, pid) in enumerate(fields):
+        for i, (logged, image, names_at, pid) in zip(indexes, fields, strict=True):
             if names_at is None and image:
                 group = by_path.get((logged, image))
                 if group is None:

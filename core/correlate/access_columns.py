@@ -64,6 +64,13 @@ def object_name_reader(handles: Sequence[Handle]) -> Callable[[int], str | None]
     return lambda i: handles[i].object_name
 
 
+def object_names_of(handles: Sequence[Handle], indexes: Sequence[int]) -> list[str | None]:
+    """`handles[i].object_name` of each of `indexes`, without making a `Handle` from a table."""
+    if isinstance(handles, HandleTable):
+        return handles.object_names(indexes)
+    return [handles[i].object_name for i in indexes]
+
+
 def duplication_count_reader(handles: Sequence[Handle]) -> Callable[[int], int]:
     """`len(handles[i].duplications)` as a function of i, without making the `Handle` from a table."""
     if isinstance(handles, HandleTable):

@@ -17,7 +17,7 @@ The order is the eager list's: groups by (risk, computer, target) case-folded, t
 their first access (Sysmon 10s in log order, then the lone 4656s); accesses by risk then time.
 Thread-safe (the view and the tables' writer read it at once): one lock, each bucket swept once.
 
-About 520 lines: the buckets, the groups' heap and the lines laid out share one lock and the rows'
+About 530 lines: the buckets, the groups' heap and the lines laid out share one lock and the rows'
 arrays; what reads the model's columns is `core.correlate.access_columns`.
 """
 
@@ -39,7 +39,13 @@ from core.correlate.access import (
     image_index,
     rights_text,
 )
-from core.correlate.access_columns import duplication_count_reader, names_of, object_name_reader, own_names_of
+from core.correlate.access_columns import (
+    duplication_count_reader,
+    names_of,
+    object_name_reader,
+    object_names_of,
+    own_names_of,
+)
 from core.correlate.access_risk import RiskParts, risk_of, target_part
 from core.correlate.evidence import basename
 from core.correlate.open_columns import Open
@@ -126,52 +132,54 @@ class AccessList(Sequence[AccessGroup]):
             self._risk[n] = target_part(name)[0] + parts.mask(s.granted)[0] + parts.source(s.source)[0]
             computer = computers.get(s.host) or computers.setdefault(s.host, model.computer_of(s.host))
             self._add(n, computer, label if s.target is not None else basename(s.target_image) or "?")
-        # Lone 4656s: their bucket, best risk, the names their groups may have. Once per 4656
-        # of the log: dictionary look-ups only, the rest once per bucket, source or name.
+        # Lone 4656s: their bucket, best risk, the names their groups may have.
         index = image_index(model)
         handles = model.handles
         first = len(self._sysmon)
-        buckets: dict[tuple[str, str], int] = {}
         self._b_rows: list[array[int]] = []
         self._b_key: list[tuple[str, str]] = []
-        best: list[int] = []
-        objects: list[set[str | None]] = []  # per bucket: its handles' object names
         self._b_selves: set[int] = set()  # buckets where a source may be the target
         self._b_swept: list[bool] = []
-        self._b_of = array("q")  # lone 4656 -> its bucket
+        self._b_of: array[int]  # lone 4656 -> its bucket
         #: Per computer folded: a name -> the buckets whose groups may be called that (unnamed
         #: target) or whose instances have that name (a label `name 0x...`).
         self._called: dict[str, dict[str, set[int]]] = {}
         self._labelled: dict[str, dict[str, set[int]]] = {}
         self._unnamed: dict[str | None, str] = {}  # object name -> the group's target while no instance is named
+        # A column at a time, then once per bucket, mask, source or (bucket, object) pair: a
+        # loop over every 4656 with a look-up of each was 0.3 s at ten million events.
+        lone = self._lone
+        places = opens.places(lone)
+        bucket_of = {place: b for b, place in enumerate(dict.fromkeys(places))}  # numbered as first met
+        self._b_of = array("q", map(bucket_of.__getitem__, places))
+        del places
+        for place in bucket_of:
+            host, image = opens.place(place)
+            computer = computers.get(host) or computers.setdefault(host, model.computer_of(host))
+            self._b_rows.append(array("q"))
+            self._b_key.append((computer, image))
+            self._b_swept.append(False)
+        masks = opens.masks(lone)
+        mask_risk = {mask: parts.mask(mask)[0] for mask in set(masks)}
+        sources = [opens.source[i] for i in lone]
+        source_risk = {source: parts.source(source)[0] for source in set(sources)}
+        best = [0] * len(self._b_rows)
+        adds = [rows.append for rows in self._b_rows]
+        for row, b, mask, source in zip(range(first, first + len(lone)), self._b_of, masks, sources, strict=True):
+            adds[b](row)
+            risk = mask_risk[mask] + source_risk[source]
+            if risk > best[b]:
+                best[b] = risk
+        del masks, adds
+        objects: list[set[str | None]] = [set() for _ in self._b_rows]  # per bucket: its handles' object names
+        for b, object_name in set(zip(self._b_of, object_names_of(handles, [opens.handle[i] for i in lone]),
+                                      strict=True)):
+            objects[b].add(object_name)
         own = own_names_of(processes, lone_sources)
-        object_of = object_name_reader(handles)
-        masks: dict[int | None, int] = {}
-        sources: dict[int, int] = {}
-        for k, i in enumerate(self._lone):
-            host, image, o_mask, o_source = opens.host(i), opens.image(i), opens.mask(i), opens.source[i]
-            b = buckets.get((host, image))
-            if b is None:
-                b = buckets[(host, image)] = len(self._b_rows)
-                computer = computers.get(host) or computers.setdefault(host, model.computer_of(host))
-                self._b_rows.append(array("q"))
-                self._b_key.append((computer, image))
-                self._b_swept.append(False)
-                best.append(0)
-                objects.append(set())
-            self._b_rows[b].append(first + k)
-            self._b_of.append(b)
-            mask = masks.get(o_mask)
-            if mask is None:
-                mask = masks[o_mask] = parts.mask(o_mask)[0]
-            source = sources.get(o_source)
-            if source is None:
-                source = sources[o_source] = parts.source(o_source)[0]
-            if mask + source > best[b]:
-                best[b] = mask + source
-            objects[b].add(object_of(opens.handle[i]))
-            if image in own[o_source]:
+        for source, b in set(zip(sources, self._b_of, strict=True)):
+            if self._b_key[b][1] in own[source]:
                 self._b_selves.add(b)
+        del sources
         for b, (computer, _) in enumerate(self._b_key):
             by_name = self._called.setdefault(computer.casefold(), {})
             for object_name in objects[b]:

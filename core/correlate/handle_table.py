@@ -45,6 +45,8 @@ BATCH = 1 << 12
 #: toward the give-back of the pages read (`disk_array.touched`: the Processes tree's rows read
 #: each process's handles, and at 10M events kept up to 150 MB of the side files mapped).
 MADE_READS = 2
+#: Handles whose object is read at once by `object_names` (each chunk counted as read).
+LOOKUPS_CHUNK = 1 << 8
 
 
 #: The int columns (`HandleTable._columns`) and their typecodes.
@@ -228,6 +230,21 @@ class HandleTable(Sequence[Handle]):
         name = self._text(self._ints[index * self._FIELDS + self._OBJECT_NAME])
         touched()
         return name
+
+    def object_names(self, indexes: Sequence[int]) -> list[str | None]:
+        """`object_name` of each of `indexes`, read a chunk at a time (the Process access list
+        reads the object of every lone 4656's handle: 143,000 calls at ten million events)."""
+        if self._dirty:
+            self.seal()
+        n, ints, stride, at, distinct = self._n, self._ints, self._FIELDS, self._OBJECT_NAME, self._texts.distinct
+        out: list[str | None] = []
+        for lo in range(0, len(indexes), LOOKUPS_CHUNK):
+            part = indexes[lo:lo + LOOKUPS_CHUNK]
+            if not all(0 <= index < n for index in part):
+                raise IndexError("handle index out of range")
+            out += [distinct[t] if t >= 0 else None for t in [ints[index * stride + at] for index in part]]
+            touched(len(part))
+        return out
 
     def _text(self, n: int) -> str | None:
         return self._texts.distinct[n] if n >= 0 else None

@@ -24,7 +24,7 @@ every answer built from the processes (links, forest, lists, the stored tables) 
 last few made are remembered (`RECENT`: the forest's sort and the writers read a process many
 times over).
 
-About 530 lines: the rows' layout, their writing and every read of them (an instance, a column,
+About 570 lines: the rows' layout, their writing and every read of them (an instance, a column,
 the forest's order) share the slots' marks and the row map, and are kept together.
 """
 
@@ -34,7 +34,7 @@ import weakref
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from core.correlate.columns import Index
 from core.correlate.disk_array import DiskColumns, touched
@@ -321,6 +321,43 @@ class ProcessTable(Sequence[Process]):
             self._said.clear()
         said = self._said[i] = confidence, reason
         return said
+
+    def path_groups(self) -> tuple[dict[tuple[str, str], array[int]], list[int]]:
+        """The instances with an image and no other name (`names_at` None), grouped by (computer,
+        image) as logged, each group ascending; and the other instances, ascending. Grouped by
+        the text columns' numbers in one pass (no string read per instance): the image index
+        files a group at once, and read the two columns as strings first (0.44 s at ten million
+        events, the most of the Process access list's first screen)."""
+        self._sealed()
+        texts = self._text_of
+        if len(texts) <= len(self._texts.distinct):
+            texts.extend(self._texts.distinct[len(texts) - 1:])
+        computers = self._by_index(self._text[_TEXTS.index("computer")::_N_TEXTS].tolist())
+        images = self._by_index(self._text[_TEXTS.index("image")::_N_TEXTS].tolist())
+        self._columns.release()  # every page of the rows read at once: given back at once
+        keys = [(c << 32) | m for c, m in zip(computers, images, strict=True)]
+        del computers, images
+        for i in self._names:
+            keys[i] = -1
+        groups: dict[int, array[int]] = {}
+        get = groups.get
+        for i, key in enumerate(keys):
+            group = get(key)
+            if group is None:
+                groups[key] = array("q", (i,))
+            else:
+                group.append(i)
+        del keys
+        out: dict[tuple[str, str], array[int]] = {}
+        others: list[int] = []
+        for key, group in groups.items():
+            image = texts[key & 0xFFFFFFFF] if key >= 0 else None
+            if image:
+                out[(cast(str, texts[key >> 32]), image)] = group
+            else:  # another name, or no image
+                others += group
+        others.sort()
+        return out, others
 
     def column(self, name: str) -> list[Any]:
         """The field `name` (an int or text field of `Process`, or `names_at`) of every instance, in index

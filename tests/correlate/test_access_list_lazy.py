@@ -15,7 +15,7 @@ from core.correlate.model import CorrelationModel, model_from_store
 from core.store.store import Store
 from tui.process_access import ProcessAccessScreen
 
-#: Lines the screen lists before the rest is laid out in these tests (20,000 in the app): fewer
+#: Lines the screen lists before the rest is laid out in these tests (1,000 in the app): fewer
 #: than the log's accesses.
 LINES = 40
 
