@@ -30,7 +30,7 @@ import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, compress, count
-from typing import IO, Final
+from typing import IO, Final, cast
 
 from core.store.child_process import ROOT, ChildFailed, die_with_parent, module_command, write_all
 
@@ -38,6 +38,9 @@ from core.store.child_process import ROOT, ChildFailed, die_with_parent, module_
 MIN_EVENTS: Final = 500_000
 #: Events read per slice of the table (their slots' pages given back after each).
 SLICE: Final = 65536
+#: A slice is searched EventID by EventID (`_sparse`) while fewer than one slot in DENSE is a hit:
+#: a hit found costs a few times what the pass over every slot costs per slot.
+DENSE: Final = 4
 #: How long the build waits for the child's answer at most (seconds, plus a second per 100,000
 #: events: it takes a tenth of that) before it kills it and groups in process.
 WAIT: Final = 30.0
@@ -61,8 +64,15 @@ def positions(slots: Sequence[int], stride: int, eid_at: int, none: int, n: int,
     (the slot is `none`) `event_id_of(pos)` (None: none kept aside). `release(lo, hi)` is told
     each slice once the caller asks for the next (it may read the slice's other slots first)."""
     typecode = positions_typecode(n)
+    fmt = slots.format if isinstance(slots, memoryview) else slots.typecode if isinstance(slots, array) else None
     for lo in range(0, n, SLICE):
         part = slots[lo * stride + eid_at:min(lo + SLICE, n) * stride:stride]
+        found = _sparse(cast("memoryview | array[int]", part), fmt, event_ids, none, lo) if fmt else None
+        if found is not None:
+            yield array(typecode, found)
+            if release is not None:
+                release(lo, lo + SLICE)
+            continue
         hits: Iterator[int] | list[int] = compress(count(lo), map(event_ids.__contains__, part))  # at C speed
         if none in part:
             hits = [pos for pos, slot in enumerate(part, lo) if slot in event_ids
@@ -70,6 +80,46 @@ def positions(slots: Sequence[int], stride: int, eid_at: int, none: int, n: int,
         yield array(typecode, hits)
         if release is not None:  # once the caller has read what it wanted of the slice
             release(lo, lo + SLICE)
+
+
+def _sparse(part: memoryview | array[int], fmt: str, event_ids: frozenset[int], none: int,
+            lo: int) -> list[int] | None:
+    """The positions (from `lo`) of the slots of `part` (a slice of the EventID column) holding
+    one of `event_ids`, found by searching the slice's bytes for each EventID's (at C speed:
+    the Handles list's 220,000 4690s among ten million events took 0.7 s of a pass that made an
+    int of every slot), or by that pass where hits are so many that it costs less; None when
+    the slice holds `none` (a value kept aside: the caller reads those one by one)."""
+    data = part.tobytes()
+    size = len(data) // len(part) if len(part) else 1
+    patterns = []
+    for value in (none, *event_ids):
+        try:
+            patterns.append(array(fmt, (value,)).tobytes())
+        except OverflowError:  # no slot holds it (a value that big is kept aside)
+            continue
+    if not patterns or patterns[0] != array(fmt, (none,)).tobytes():
+        return None
+    if _aligned(data, patterns[0], size):
+        return None
+    if sum(map(data.count, patterns[1:])) * DENSE > len(part):  # (no slot kept aside: none looked for)
+        return list(compress(count(lo), map(event_ids.__contains__, part)))
+    out: list[int] = []
+    for pattern in patterns[1:]:
+        out += _aligned(data, pattern, size)
+    if len(patterns) > 2:
+        out.sort()
+    return [lo + at // size for at in out]
+
+
+def _aligned(data: bytes, pattern: bytes, size: int) -> list[int]:
+    """The offsets of `pattern` in `data` at a slot's start (a slot is `size` bytes)."""
+    out: list[int] = []
+    at = data.find(pattern)
+    while at >= 0:
+        if at % size == 0:
+            out.append(at)
+        at = data.find(pattern, at + 1)
+    return out
 
 
 def group(slots: Sequence[int], stride: int, eid_at: int, handle_at: int, none: int, n: int,
