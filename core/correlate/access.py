@@ -335,7 +335,7 @@ class ImageIndex:
                 filed = names.get(key)
                 if filed is None:
                     filed = names[key] = array("q")
-                filed.extend(group)
+                filed.extend(group if group.typecode == "q" else array("q", group))
                 called.setdefault(key, set()).add(name)
         self._by_name = names
         self._called = called
