@@ -239,10 +239,13 @@ class ListTreeScreen(TreeViewScreen):
         status.update(self._status_line(listed.total, lines.count))
         if listed.partial:
             self.set_timer(1.0, self._reload_when_loaded)
+        # The count, the rest of the lines and the tables' writer start once the first screen is
+        # painted: begun at once, their Python work shared the GIL with that paint (a third of
+        # the Process access view's 1.5 s at ten million events went after its lines were made).
         if listed.total is None or self._growing:
-            self._count(lines, listed.total is None)
+            self.call_after_refresh(self._count, lines, listed.total is None)
         if not listed.partial and listed.made is not None:  # shown: now the tables can be written
-            self.workspace.store_views_later(self.STORED_LIST, self.build_rows)
+            self.call_after_refresh(self.workspace.store_views_later, self.STORED_LIST, self.build_rows)
         if lines.count:
             table.move_cursor(row=0)
             self._show(0)
