@@ -343,11 +343,12 @@ class ProcessTable(Sequence[Process]):
 
     def path_groups(self) -> tuple[dict[tuple[str, str], array[int]], list[int]]:
         """The instances with an image and no other name (`names_at` None), grouped by (computer,
-        image) as logged, each group ascending; and the other instances, ascending. Grouped as
-        the rows came (a dictionary look-up per instance in a build of 100 s at ten million
-        events): the image index files a group at once, where reading the columns for every
-        instance took 0.44 s of the Process access list's first screen (0.21 s grouped by
-        their text numbers then). The groups are the table's own: read, not changed."""
+        image) as logged, each group in the order its rows came (the image index sorts by start);
+        and the other instances, ascending. Grouped as the rows came (a dictionary look-up per
+        instance in a build of 100 s at ten million events): the image index files a group at
+        once, where reading the columns for every instance took 0.44 s of the Process access
+        list's first screen (0.21 s grouped by their text numbers then). The groups are the
+        table's own: read, not changed."""
         self._sealed()
         texts = self._text_of
         if len(texts) <= len(self._texts.distinct):
