@@ -121,7 +121,8 @@ class AccessList(Sequence[AccessGroup]):
         computers: dict[str, str] = {}
         # Each source's risk part, each target's name and label, each handle's object read from
         # the tables' columns, no `Process` or `Handle` made (`core.correlate.access_columns`).
-        lone_sources = {opens.source[i] for i in self._lone}
+        sources = [opens.source[i] for i in self._lone]
+        lone_sources = set(sources)
         parts.read_sources(lone_sources | {s.source for s in self._sysmon if s.source is not None})
         targets = names_of(processes, {s.target for s in self._sysmon if s.target is not None})
         for n, s in enumerate(self._sysmon):
@@ -161,8 +162,7 @@ class AccessList(Sequence[AccessGroup]):
             self._b_swept.append(False)
         masks = opens.masks(lone)
         mask_risk = {mask: parts.mask(mask)[0] for mask in set(masks)}
-        sources = [opens.source[i] for i in lone]
-        source_risk = {source: parts.source(source)[0] for source in set(sources)}
+        source_risk = {source: parts.source(source)[0] for source in lone_sources}
         best = [0] * len(self._b_rows)
         adds = [rows.append for rows in self._b_rows]
         for row, b, mask, source in zip(range(first, first + len(lone)), self._b_of, masks, sources, strict=True):

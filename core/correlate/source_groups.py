@@ -28,7 +28,7 @@ import sys
 import threading
 import weakref
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, compress, count
 from typing import IO, Final, cast
 
@@ -65,9 +65,12 @@ def positions(slots: Sequence[int], stride: int, eid_at: int, none: int, n: int,
     each slice once the caller asks for the next (it may read the slice's other slots first)."""
     typecode = positions_typecode(n)
     fmt = slots.format if isinstance(slots, memoryview) else slots.typecode if isinstance(slots, array) else None
+    none_bytes = _patterns(fmt, (none,)) if fmt else []
+    patterns = _patterns(fmt, event_ids) if none_bytes and fmt else []
     for lo in range(0, n, SLICE):
         part = slots[lo * stride + eid_at:min(lo + SLICE, n) * stride:stride]
-        found = _sparse(cast("memoryview | array[int]", part), fmt, event_ids, none, lo) if fmt else None
+        found = (_sparse(cast("memoryview | array[int]", part), none_bytes[0], patterns, event_ids, lo)
+                 if none_bytes else None)
         if found is not None:
             yield array(typecode, found)
             if release is not None:
@@ -82,42 +85,50 @@ def positions(slots: Sequence[int], stride: int, eid_at: int, none: int, n: int,
             release(lo, lo + SLICE)
 
 
-def _sparse(part: memoryview | array[int], fmt: str, event_ids: frozenset[int], none: int,
+def _patterns(fmt: str, values: Iterable[int]) -> list[bytes]:
+    """The bytes of each of `values` as a slot of typecode `fmt` holds it (none for a value no
+    slot can hold: such a value is kept aside)."""
+    out = []
+    for value in values:
+        try:
+            out.append(array(fmt, (value,)).tobytes())
+        except OverflowError:
+            continue
+    return out
+
+
+def _sparse(part: memoryview | array[int], none: bytes, patterns: list[bytes], event_ids: frozenset[int],
             lo: int) -> Iterator[int] | None:
     """The positions (from `lo`) of the slots of `part` (a slice of the EventID column) holding
-    one of `event_ids`, found by searching the slice's bytes for each EventID's (at C speed:
-    the Handles list's 220,000 4690s among ten million events took 0.7 s of a pass that made an
-    int of every slot), or by that pass where hits are so many that it costs less; None when
-    the slice holds `none` (a value kept aside: the caller reads those one by one)."""
+    one of `event_ids` (`patterns`: their bytes), found by searching the slice's bytes for each
+    (at C speed: the Handles list's 220,000 4690s among ten million events took 0.7 s of a pass
+    that made an int of every slot), or by that pass where hits are so many that it costs less;
+    None when the slice holds `none` (the bytes of a value kept aside: the caller reads those
+    one by one)."""
     data = part.tobytes()
     size = len(data) // len(part) if len(part) else 1
-    patterns = []
-    for value in (none, *event_ids):
-        try:
-            patterns.append(array(fmt, (value,)).tobytes())
-        except OverflowError:  # no slot holds it (a value that big is kept aside)
-            continue
-    if not patterns or patterns[0] != array(fmt, (none,)).tobytes():
+    if _aligned(data, none, size, first=True):
         return None
-    if _aligned(data, patterns[0], size):
-        return None
-    if sum(map(data.count, patterns[1:])) * DENSE > len(part):  # (no slot kept aside: none looked for)
+    if sum(map(data.count, patterns)) * DENSE > len(part):  # (no slot kept aside: none looked for)
         return compress(count(lo), map(event_ids.__contains__, part))  # (no list: an int object a hit)
     out: list[int] = []
-    for pattern in patterns[1:]:
+    for pattern in patterns:
         out += _aligned(data, pattern, size)
-    if len(patterns) > 2:
+    if len(patterns) > 1:
         out.sort()
     return (lo + at // size for at in out)
 
 
-def _aligned(data: bytes, pattern: bytes, size: int) -> list[int]:
-    """The offsets of `pattern` in `data` at a slot's start (a slot is `size` bytes)."""
+def _aligned(data: bytes, pattern: bytes, size: int, *, first: bool = False) -> list[int]:
+    """The offsets of `pattern` in `data` at a slot's start (a slot is `size` bytes); `first`:
+    the first only (whether there is one)."""
     out: list[int] = []
     at = data.find(pattern)
-    while at >= 0:
+    while at >= 0:  # bounded: `at` grows until find gives up at the end of `data`
         if at % size == 0:
             out.append(at)
+            if first:
+                break
         at = data.find(pattern, at + 1)
     return out
 
