@@ -37,8 +37,8 @@ import itertools
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import compress, repeat
-from operator import attrgetter, is_, is_not, itemgetter, le, ne
+from itertools import compress, islice, repeat
+from operator import attrgetter, eq, is_, is_not, itemgetter, le, ne
 from typing import Any, Final, cast
 
 from core.correlate import source_groups
@@ -116,6 +116,8 @@ _INT32_MAX: Final = (1 << 31) - 1
 ROWS_CHUNK: Final = 1 << 14
 #: Answers `FactsTable.assign_session_spans` keeps before it drops those run out.
 SPANS_KEPT: Final = 1 << 14
+#: Positions read at once by `FactsTable.runs_forward`.
+ORDER_CHUNK: Final = 1 << 12
 #: Positions looked up at random at once (`FactsTable.keys`), each chunk counted toward the
 #: give-back of the pages read (`disk_array.touched`: each maps up to 64 KB of each column read).
 LOOKUPS_CHUNK: Final = 1 << 7
@@ -415,6 +417,37 @@ class FactsTable:
             touched(2 * len(part))
         self.release()
         return out
+
+    def runs_forward(self, positions: Sequence[int]) -> bool:
+        """Whether the events at `positions` (ascending; a position may repeat) have their keys
+        in that order: times not falling, scan orders rising. True for any positions of a scan
+        in time order; read without a key made (512,037 processes' starts at ten million
+        events: 0.5 s as `keys`' tuples). A value kept aside answers False (`keys` then)."""
+        self._flush()
+        wide, narrow = self._wide, self._narrow
+        w, ws, n, ns = wide.slots, wide.stride, narrow.slots, narrow.stride
+        # The positions sweep the columns: a read is counted per 64 KB they cross, not per position.
+        row_bytes = ws * w.itemsize + ns * n.itemsize
+        last: tuple[int, int, int] | None = None  # the previous chunk's last (position, ts, order)
+        for lo in range(0, len(positions), ORDER_CHUNK):
+            part = list(positions[lo:lo + ORDER_CHUNK])
+            ts = [w[pos * ws + 2] for pos in part]
+            order = [n[pos * ns + 1] for pos in part]
+            if last is not None:
+                part.insert(0, last[0])
+                ts.insert(0, last[1])
+                order.insert(0, last[2])
+            forward = (NONE not in ts and narrow.none not in order and all(map(le, ts, islice(ts, 1, None)))
+                       and all(map(le, order, islice(order, 1, None))))
+            # Two of one order must be one event (a position repeated).
+            if not forward or any(part[at] != part[at + 1] for at in
+                                  compress(range(len(part) - 1), map(eq, order, islice(order, 1, None)))):
+                self.release()
+                return False
+            touched(2 + (part[-1] - part[0]) * row_bytes // (1 << 16))
+            last = part[-1], ts[-1], order[-1]
+        self.release()
+        return True
 
     def store_id(self, pos: int) -> int:
         """The store id of the event at `pos` (what the tables keep of an instance's events)."""

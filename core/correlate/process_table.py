@@ -24,8 +24,8 @@ every answer built from the processes (links, forest, lists, the stored tables) 
 last few made are remembered (`RECENT`: the forest's sort and the writers read a process many
 times over).
 
-About 570 lines: the rows' layout, their writing and every read of them (an instance, a column,
-the forest's order) share the slots' marks and the row map, and are kept together.
+About 540 lines: the rows' layout, their writing and every read of them (an instance, a column,
+a sort's keys) share the slots' marks and the row map, and are kept together.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from core.correlate.columns import Index
 from core.correlate.disk_array import DiskColumns, touched
 from core.correlate.indexes import Indexes
 from core.correlate.process_instance import CREATED_BY_4688, Bound, Held, Process, SysmonView, make_process
+from core.correlate.process_order import start_order
 
 if TYPE_CHECKING:
     from core.correlate.evidence import Ref
@@ -59,11 +60,6 @@ BATCH = 1 << 12
 #: read: `disk_array.touched`), and the places of the columns an instance made reads.
 LOOKUPS_CHUNK = 1 << 8
 MADE_READS = 2
-
-#: Instances whose start keys are read at once (`start_order`).
-ORDER_CHUNK = 1 << 12
-#: The bits of a key's `order` (the scan's count of events) in `start_order`'s packed keys.
-ORDER_BITS = 48
 
 #: The int slots of an instance's row, in order.
 _INTS = ("pid", "created_at", "parent_pid", "parent", "logon_id", "exited_at", "replaced_by_at", "start_at",
@@ -385,6 +381,16 @@ class ProcessTable(Sequence[Process]):
             touched(len(part))
         return out
 
+    def by_rows(self, name: str, lo: int, hi: int) -> tuple[Sequence[int], list[Any]]:
+        """(index, int field `name`) of the rows `lo` to `hi` in the order they came, read in one
+        C call, not one per instance (the forest's order reads two fields of every one)."""
+        self._sealed()
+        slot = _INTS.index(name)
+        values = self._ints[lo * _FIELDS + slot:hi * _FIELDS:_FIELDS].tolist()
+        indexes = range(lo, hi) if self._index is None else self._index[lo:hi]
+        touched(-(-(hi - lo) * _FIELDS * self._ints.itemsize // (1 << 16)))  # 64 KB a read
+        return indexes, self._decoded(slot, values, indexes)
+
     def _values(self, name: str, indexes: Sequence[int]) -> list[Any]:
         self._sealed()
         rows = self._row
@@ -424,36 +430,9 @@ class ProcessTable(Sequence[Process]):
                           for c, f in zip(self.column("created_at"), self.column("first_seen_at"), strict=True)])
 
     def start_order(self) -> array[int]:
-        """Every instance's index sorted by `start_keys` (ties in index order, as a stable sort
-        of the indexes would leave them): the forest's order. Each key and its index are packed
-        into one int (`ts`, `order` below 2**ORDER_BITS, the index), read `ORDER_CHUNK` instances
-        at a time, and that list sorted alone: a (ts, order) tuple per instance, its ints and
-        the lists they were read through were ~280 bytes per process at their peak (~140 MB at
-        ten million churn events, twice: the view's forest and the writer's)."""
-        n = len(self)
-        width, limit = max(1, n.bit_length()), 1 << ORDER_BITS
-        packed: list[int] = []
-        for lo in range(0, n, ORDER_CHUNK):
-            part = range(lo, min(lo + ORDER_CHUNK, n))
-            held = [c if c is not None else f for c, f in zip(self.values("created_at", part),
-                                                              self.values("first_seen_at", part), strict=True)]
-            keys = self.keys(held)
-            try:
-                if all(0 <= order < limit for _, order in keys):
-                    packed += [(((ts << ORDER_BITS) | order) << width) | i
-                               for i, (ts, order) in zip(part, keys, strict=True)]
-                    continue
-            except (TypeError, ValueError):  # a key that is not (ts, order) of ints
-                pass
-            # (never met in a log: keys that do not pack sort as the tuples they are)
-            starts = self.start_keys()
-            return array("q", sorted(range(n), key=starts.__getitem__))
-        packed.sort()
-        mask = (1 << width) - 1
-        out = array("q")
-        for lo in range(0, n, ORDER_CHUNK):
-            out.extend([key & mask for key in packed[lo:lo + ORDER_CHUNK]])
-        return out
+        """Every instance's index sorted by `start_keys`, ties in index order: the forest's
+        order (`core.correlate.process_order`)."""
+        return start_order(self)
 
     def keys(self, held: list[Any]) -> list[Any]:
         """The `(ts, order)` key of each of `held` (event positions read from the facts table in

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core.correlate import disk_array, forest, process_table, processes
+from core.correlate import disk_array, forest, process_order, process_table, processes
 from core.correlate.forest import LazyForest
 from core.correlate.handle_table import HandleTable
 from core.correlate.indexes import Indexes
@@ -255,9 +255,9 @@ def test_the_forest_order_is_sorted_without_objects_per_process(churn_db: Path,
     by_tuples = sorted(range(len(table)), key=keys.__getitem__)
     assert list(table.start_order()) == by_tuples
     with monkeypatch.context() as patched:
-        patched.setattr(process_table, "ORDER_BITS", 1)  # keys that do not pack: sorted as tuples
+        patched.setattr(process_order, "ORDER_BITS", 1)  # keys that do not pack: sorted as tuples
         assert list(table.start_order()) == by_tuples
-    monkeypatch.setattr(process_table, "ORDER_CHUNK", 128)  # (chunks far smaller than the log, as at 10M)
+    monkeypatch.setattr(process_order, "ORDER_CHUNK", 128)  # (chunks far smaller than the log, as at 10M)
     monkeypatch.setattr(forest, "_CHUNK", 128)
     LazyForest(model)
     gc.collect()
