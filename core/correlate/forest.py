@@ -46,8 +46,6 @@ class LazyForest:
         self._first = array("q", [-1]) * count
         self._next = array("q", [-1]) * count
         last = array("q", [-1]) * count
-        #: Each process's parent in the forest (-1: a root), and the start order it was made in.
-        self._up = array("q", [-1]) * count
         self._roots: dict[str, array[int]] = {}
         self._sizes: tuple[array[int], array[int]] | None = None
         # The three fields read of every instance, as columns (none made: `ProcessTable`), the
@@ -77,13 +75,13 @@ class LazyForest:
             if parent < 0 or hosts[parent] != host:
                 self._roots[host].append(i)
                 continue
-            self._up[i] = parent
             if last[parent] < 0:
                 self._first[parent] = i
             else:
                 self._next[last[parent]] = i
             last[parent] = i
-        self._order = order
+        #: The start order, until `measure` reads it.
+        self._order: Sequence[int] = order
 
     def hosts(self) -> dict[str, array[int]]:
         """Each computer's (casefolded) roots, in order."""
@@ -106,6 +104,7 @@ class LazyForest:
         handles = procs.counts("handles") if isinstance(procs, ProcessTable) else [len(p.handles) for p in procs]
         tails = {h: tail_size(h) for h in set(handles)}
         self._sizes = self._summed(handles, tails) or self._walked(handles, tails)
+        self._order = array("q")  # read only here
         return self._sizes
 
     def _summed(self, handles: Sequence[int], tails: dict[int, tuple[int, int]]) -> _Sizes | None:
@@ -115,15 +114,18 @@ class LazyForest:
         size = array("q", map({h: 1 + nodes for h, (_, nodes) in tails.items()}.__getitem__, handles))
         kids = array("q", map({h: lines for h, (lines, _) in tails.items()}.__getitem__, handles))
         done = bytearray(len(size))
-        up = self._up
+        first, after = self._first, self._next
+        steps = len(size)  # bounded: a process is one list's child once
         for i in reversed(self._order):
             done[i] = 1
-            parent = up[i]
-            if parent >= 0:
-                if done[parent]:  # started after its child
+            child = first[i]
+            while child >= 0:
+                steps -= 1
+                if not done[child] or steps < 0:  # a child started before its parent
                     return None
-                size[parent] += size[i]
-                kids[parent] += 1
+                size[i] += size[child]
+                kids[i] += 1
+                child = after[child]
         return size, kids
 
     def _walked(self, handles: Sequence[int], tails: dict[int, tuple[int, int]]) -> _Sizes:
