@@ -22,6 +22,7 @@ from core.correlate.model import build_model, model_from_store
 from core.correlate.process_table import ProcessTable
 from core.store.store import Store
 from tests.correlate.events import load
+from tests.correlate.heap import given_back
 from tests.correlate.test_lazy_forest import family_log
 
 
@@ -165,3 +166,23 @@ def test_the_forests_sizes_summed_in_start_order_are_the_walks(churn_db: Path) -
             assert forest._summed(handles, tails) is None, parent  # noqa: SLF001
         forest._sizes = None  # noqa: SLF001
         assert forest.measure() == walked
+
+
+def test_the_facts_swept_in_order_give_their_pages_back_by_what_they_cross(churn_db: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`runs_forward` sweeps the facts columns once, mapping their pages as it reads: they are
+    given back as it goes (at ten million events the sweep crosses the whole 0.8 GB of columns),
+    by the pages it crosses, a sparse sweep (a process's start every 16 events) as a dense one."""
+    with Store(churn_db, readonly=True) as store:
+        facts = model_from_store(store)._facts  # noqa: SLF001 - its table
+    monkeypatch.setattr(facts_module, "ORDER_CHUNK", 256)
+    row_bytes = facts._wide.stride * 8 + facts._narrow.stride * 4  # noqa: SLF001
+    assert len(facts) * row_bytes >= 15 << 16  # 15 pages of 64 KB at least
+    counts = []
+    for step in (1, 16):
+        released = given_back(monkeypatch, 4)
+        assert facts.runs_forward(range(0, len(facts), step))
+        counts.append(released.count)
+    dense, sparse = counts
+    # Dense: 62 chunks of 20 KB (2 reads each); sparse: 4 chunks of 320 KB (5 pages of 64 KB each).
+    assert dense >= 4 and sparse >= 3, counts
