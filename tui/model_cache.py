@@ -51,6 +51,9 @@ T = TypeVar("T")
 MAX_YIELD_S = 5.0
 #: How often a waiting writer looks at the app's `stop` meanwhile.
 _YIELD_POLL_S = 0.05
+#: How long the writer keeps waiting after a view is prepared (`ModelCache.linger`): the UI
+#: thread mounts and paints it meanwhile.
+PAINT_S = 0.3
 
 
 #: Seconds between two gives-back of the model's mapped pages by the tables' writer
@@ -229,6 +232,22 @@ class ModelCache:
             with self._prepared:
                 self._preparing -= 1
                 self._prepared.notify_all()
+
+    def linger(self, seconds: float | None = None) -> None:
+        """Count as a view being prepared for `seconds` (PAINT_S) more: the view just prepared is then
+        handed to the UI thread, whose mounting and first paint are Python work under the GIL
+        too (shared with the writer, the main thread's beat stalled 100-230 ms opening a view
+        at a million events). A timer ends it: nobody has to."""
+        with self._prepared:
+            self._preparing += 1
+        timer = threading.Timer(PAINT_S if seconds is None else seconds, self._lingered)
+        timer.daemon = True
+        timer.start()
+
+    def _lingered(self) -> None:
+        with self._prepared:
+            self._preparing -= 1
+            self._prepared.notify_all()
 
     def _yield_to_views(self) -> None:
         """The background writer's check: `check_stop`, after waiting while views are being

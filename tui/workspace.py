@@ -214,6 +214,7 @@ class Workspace:
             with self.models.preparing(), gc_paused() as pause:
                 prepared = prepare(model)
                 pause.freeze = model.size >= FREEZE_EVENTS
+                self.models.linger()  # and while the UI thread shows it
         except ViewDataError as exc:
             target.post_message(ModelReady[P](None, not self.loaded, str(exc)))
         else:

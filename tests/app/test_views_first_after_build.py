@@ -123,6 +123,7 @@ def test_the_tables_writer_waits_while_a_view_is_prepared(tmp_path: Path, monkey
     import tui.model_cache as model_cache
 
     monkeypatch.setattr(model_cache, "MAX_YIELD_S", 30.0, raising=False)  # (a loaded machine: no bound reached here)
+    monkeypatch.setattr(model_cache, "PAINT_S", 1.0)
     db = _store(tmp_path, load(*_log()[:40]))
     ws = Workspace(store_path=db, loaded=True)
     cache = ws.models
@@ -149,8 +150,10 @@ def test_the_tables_writer_waits_while_a_view_is_prepared(tmp_path: Path, monkey
         assert ready.error is None and ready.prepared is not None
         before, after = ready.prepared
         assert after == before, f"the writer made {after - before} lines while the view was prepared"
+        time.sleep(0.5)  # the view handed to the UI thread: mounted and painted meanwhile
+        assert slow.made == after, f"the writer made {slow.made - after} lines while the view was shown"
         resumed = slow.made
-        _until(lambda: slow.made > resumed + 1500, 10)  # and goes on once the view is prepared
+        _until(lambda: slow.made > resumed + 1500, 10)  # and goes on once the view is shown
     finally:
         cache.stop.set()
         _until(lambda: not cache.writing)
