@@ -422,7 +422,7 @@ class FactsTable:
         """Whether the events at `positions` (ascending; a position may repeat) have their keys
         in that order: times not falling, scan orders rising. True for any positions of a scan
         in time order; read without a key made (512,037 processes' starts at ten million
-        events: 0.5 s as `keys`' tuples). A value kept aside answers False (`keys` then)."""
+        events: ~0.3 s less than through `keys`' tuples). A value kept aside answers False."""
         self._flush()
         wide, narrow = self._wide, self._narrow
         w, ws, n, ns = wide.slots, wide.stride, narrow.slots, narrow.stride
