@@ -229,22 +229,21 @@ class ModelCache:
         try:
             yield
         finally:
-            with self._prepared:
-                self._preparing -= 1
-                self._prepared.notify_all()
+            self._prepared_one()
 
-    def linger(self, seconds: float | None = None) -> None:
-        """Count as a view being prepared for `seconds` (PAINT_S) more: the view just prepared is then
+    def linger(self) -> None:
+        """Count as a view being prepared for PAINT_S more: the view just prepared is then
         handed to the UI thread, whose mounting and first paint are Python work under the GIL
         too (shared with the writer, the main thread's beat stalled 100-230 ms opening a view
         at a million events). A timer ends it: nobody has to."""
         with self._prepared:
             self._preparing += 1
-        timer = threading.Timer(PAINT_S if seconds is None else seconds, self._lingered)
+        timer = threading.Timer(PAINT_S, self._prepared_one)
         timer.daemon = True
         timer.start()
 
-    def _lingered(self) -> None:
+    def _prepared_one(self) -> None:
+        """A view is no longer being prepared (or painted): the writer may go on when none is."""
         with self._prepared:
             self._preparing -= 1
             self._prepared.notify_all()
