@@ -154,3 +154,30 @@ def fleet_dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
     store = build_store(paths, tmp / "store.db")
     yield tmp / "ds", store, paths
     store.close()
+
+
+def store_processes(store: Any) -> list[dict[str, Any]]:
+    from core.correlate.model import model_from_store
+    from core.fleet.api import _sorted
+    from core.fleet.per_host import process_rows
+
+    rows = list(process_rows(model_from_store(store), key_of(store)))
+    return _sorted(rows, "computer", "start_time", "start_record_id", "source", "place", "pid")
+
+
+def store_handles(store: Any) -> list[dict[str, Any]]:
+    from core.correlate.model import model_from_store
+    from core.fleet.api import _sorted
+    from core.fleet.per_host import handle_rows
+
+    rows = list(handle_rows(model_from_store(store), key_of(store)))
+    return _sorted(rows, "computer", "source", "place", "pid", "handle_id")
+
+
+def store_findings_rows(store: Any) -> list[dict[str, Any]]:
+    from core.findings.engine import load_rules, store_findings
+    from core.fleet.api import _sorted
+    from core.fleet.per_host import finding_rows
+
+    rows = list(finding_rows(store_findings(store, load_rules()).findings, key_of(store)))
+    return _sorted(rows, "computer", "time", "record_id", "source", "place", "rule")

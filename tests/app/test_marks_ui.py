@@ -19,8 +19,7 @@ from core.query.compile import compile_query
 from core.report.case import Case
 from core.store.store import Store, StoredEvent
 from tests.apputil import opened, sync, wait_for
-from tests.report.test_case import build_store, write_input
-from tests.report.test_export import _xml_log
+from tests.report.case_logs import build_store, write_input, xml_log
 from tui import case_actions
 from tui.export_dialog import ExportDialog
 from tui.marks import MarksScreen, NoteDialog
@@ -42,7 +41,7 @@ def _dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_mark_annotate_restart_marks_and_notes_are_back(tmp_path: Path) -> None:
     from tui.app import EvtxApp
 
-    log = _xml_log(tmp_path / "log.xml")
+    log = xml_log(tmp_path / "log.xml")
     app = EvtxApp([str(log)])
     async with opened(app, (100, 30)) as pilot:
         assert app.workspace.store_path is not None

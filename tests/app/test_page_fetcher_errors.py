@@ -6,29 +6,18 @@ the table stayed stuck for the rest of the session. One failed page is now all i
 
 from __future__ import annotations
 
-import queue
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from textual.message_pump import MessagePump
 
 from core.store.store import Store
+from tests.app.fetch_target import Target
 from tui.page_fetcher import PageFetcher
 
 
-class _Target:
-    """Collects what the fetcher posts (the table, in the app)."""
-
-    def __init__(self) -> None:
-        self.messages: queue.Queue[PageFetcher.Fetched] = queue.Queue()
-
-    def post_message(self, message: Any) -> bool:
-        self.messages.put(message)
-        return True
-
-
 def test_a_failed_connection_is_replaced_for_the_next_page(demo_store: Path) -> None:
-    target = _Target()
+    target = Target()
     fetcher = PageFetcher(demo_store, cast(MessagePump, target))
     counted: list[int] = []
     try:
@@ -53,7 +42,7 @@ def test_a_store_that_cannot_be_opened_fails_the_job_not_the_reader(demo_store: 
     the reader answers the next one (before, the exception ended its thread: no page ever again)."""
     import shutil
 
-    target = _Target()
+    target = Target()
     missing = tmp_path / "not yet.db"
     fetcher = PageFetcher(missing, cast(MessagePump, target))
     counted: list[int] = []

@@ -12,7 +12,7 @@ from typing import cast
 from textual.message_pump import MessagePump
 
 from core.store.store import Store
-from tests.app.test_page_fetcher_errors import _Target
+from tests.app.fetch_target import Target
 from tui.page_fetcher import PageFetcher
 
 
@@ -21,7 +21,7 @@ def _wait(until: threading.Event) -> None:
 
 
 def test_jobs_run_between_the_steps_of_idle_work(demo_store: Path) -> None:
-    target = _Target()
+    target = Target()
     fetcher = PageFetcher(demo_store, cast(MessagePump, target))
     steps: list[int] = []
     started, finished = threading.Event(), threading.Event()
@@ -51,7 +51,7 @@ def test_jobs_run_between_the_steps_of_idle_work(demo_store: Path) -> None:
 
 
 def test_idle_work_stops_with_its_view_or_its_first_error(demo_store: Path) -> None:
-    target = _Target()
+    target = Target()
     fetcher = PageFetcher(demo_store, cast(MessagePump, target))
     steps: list[str] = []
     started, failed = threading.Event(), threading.Event()

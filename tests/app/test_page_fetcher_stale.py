@@ -16,7 +16,7 @@ from textual.message_pump import MessagePump
 
 from core.store.store import Store
 from core.store.time_limit import within
-from tests.app.test_page_fetcher_errors import _Target
+from tests.app.fetch_target import Target
 from tui.page_fetcher import PageFetcher
 
 #: A statement that runs for many seconds unless stopped.
@@ -25,7 +25,7 @@ SLOW = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x 
 
 
 def test_a_replaced_views_statement_stops_for_the_new_views_first_page(demo_store: Path) -> None:
-    target = _Target()
+    target = Target()
     fetcher = PageFetcher(demo_store, cast(MessagePump, target))
     started = threading.Event()
     connections: list[int] = []
@@ -56,7 +56,7 @@ def test_a_replaced_views_statement_stops_for_the_new_views_first_page(demo_stor
 
 
 def test_a_view_still_shown_is_not_stopped(demo_store: Path) -> None:
-    target = _Target()
+    target = Target()
     fetcher = PageFetcher(demo_store, cast(MessagePump, target))
     try:
         fetcher.submit(0, lambda store: int(store.conn.execute(

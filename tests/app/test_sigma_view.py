@@ -68,7 +68,7 @@ async def test_big_stores_run_sigma_in_a_child_process(tmp_path: Path, monkeypat
 
 @sync
 async def test_sigma_matches_mark_the_table_and_show_in_the_detail_pane(tmp_path: Path) -> None:
-    from tests.app.test_app_findings import findings_node_labels, markers, select, store_id_of
+    from tests.app.selected_event import findings_node_labels, markers, select, store_id_of
 
     rules = Path(os.environ["EVTX_EXPLORER_CONFIG_DIR"]) / "sigma"
     rules.mkdir()

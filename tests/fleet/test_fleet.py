@@ -21,8 +21,10 @@ from tests.fleetutil import (
     QUERIES,
     fleet_dataset,
     hostile_log,
-    key_of,
     require_fleet,
+    store_findings_rows,
+    store_handles,
+    store_processes,
     store_query,
     store_stack,
     store_timeline,
@@ -131,33 +133,6 @@ def outcome(fn: Callable[[], Any]) -> Any:
         return fn()
     except QueryError as exc:
         return ("QueryError", exc.message)
-
-
-def store_processes(store: Any) -> list[dict[str, Any]]:
-    from core.correlate.model import model_from_store
-    from core.fleet.api import _sorted
-    from core.fleet.per_host import process_rows
-
-    rows = list(process_rows(model_from_store(store), key_of(store)))
-    return _sorted(rows, "computer", "start_time", "start_record_id", "source", "place", "pid")
-
-
-def store_handles(store: Any) -> list[dict[str, Any]]:
-    from core.correlate.model import model_from_store
-    from core.fleet.api import _sorted
-    from core.fleet.per_host import handle_rows
-
-    rows = list(handle_rows(model_from_store(store), key_of(store)))
-    return _sorted(rows, "computer", "source", "place", "pid", "handle_id")
-
-
-def store_findings_rows(store: Any) -> list[dict[str, Any]]:
-    from core.findings.engine import load_rules, store_findings
-    from core.fleet.api import _sorted
-    from core.fleet.per_host import finding_rows
-
-    rows = list(finding_rows(store_findings(store, load_rules()).findings, key_of(store)))
-    return _sorted(rows, "computer", "time", "record_id", "source", "place", "rule")
 
 
 def test_local_processes_handles_findings_are_the_stores(fleet: tuple[Path, Any, list[str]], local: Any) -> None:

@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 
-from tests.fleet.test_fleet import store_findings_rows, store_handles, store_processes
 from tests.fleetutil import (
     HOSTILE_CMD,
     HOSTILE_HOST,
     QUERIES,
     fleet_dataset,
     require_spark,
+    store_findings_rows,
+    store_handles,
+    store_processes,
     store_query,
     store_stack,
     store_timeline,

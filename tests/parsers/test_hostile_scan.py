@@ -15,7 +15,7 @@ import pytest
 
 from core.model.event import Event
 from parsers import eventxml, jsonlines, jsonrecords
-from tests.parsers.test_loaders import xml_event
+from tests.parsers.xml_events import xml_event
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024

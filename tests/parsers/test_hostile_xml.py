@@ -12,7 +12,7 @@ import pytest
 
 from core.model.event import Event, ParseIssue
 from parsers.registry import iter_input, raw_text
-from tests.parsers.test_loaders import NS, split, xml_event
+from tests.parsers.xml_events import NS, split, xml_event
 
 SECRET = "TOP-SECRET-7f3c9a1e-not-for-event-logs"
 

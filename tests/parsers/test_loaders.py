@@ -20,32 +20,8 @@ import pytest
 from core.model.event import Event, InputError, ParseIssue, iso_from_filetime, parse_time
 from parsers import eventxml, jsonlines
 from parsers.registry import detect_format, iter_input, raw_text
+from tests.parsers.xml_events import NS, split, xml_event
 from tests.shared import manifest, manifest_paths, require_shared, sample
-
-NS = "http://schemas.microsoft.com/win/2004/08/events/event"
-
-
-def xml_event(eid: int, rid: int, data: dict[str, str], *, computer: str = "WS01", time: str = "") -> str:
-    time = time or f"2024-03-14T08:00:{rid % 60:02d}.1234567Z"
-    fields = "".join(f"<Data Name='{k}'>{v}</Data>" for k, v in data.items())
-    return (
-        f"<Event xmlns='{NS}'><System><Provider Name='Microsoft-Windows-Security-Auditing' "
-        f"Guid='{{54849625-5478-4994-a5ba-3e3b0328c30d}}'/><EventID>{eid}</EventID><Version>2</Version>"
-        f"<Level>0</Level><Task>13312</Task><Opcode>0</Opcode><Keywords>0x8020000000000000</Keywords>"
-        f"<TimeCreated SystemTime='{time}'/><EventRecordID>{rid}</EventRecordID><Correlation/>"
-        f"<Execution ProcessID='4' ThreadID='88'/><Channel>Security</Channel><Computer>{computer}</Computer>"
-        f"<Security/></System><EventData>{fields}</EventData>"
-        f"<RenderingInfo Culture='en-US'><Message>A new process has been created.</Message>"
-        f"<Level>Information</Level></RenderingInfo></Event>"
-    )
-
-
-def split(items: Iterator[Event | ParseIssue]) -> tuple[list[Event], list[ParseIssue]]:
-    events: list[Event] = []
-    issues: list[ParseIssue] = []
-    for item in items:
-        (events if isinstance(item, Event) else issues).append(item)  # type: ignore[arg-type]
-    return events, issues
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

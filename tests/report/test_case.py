@@ -9,59 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from core.model.event import Event
 from core.report.case import Case, default_case_path
-from core.store.store import Store
+from tests.report.case_logs import build_store, write_input
 
 ROOT = Path(__file__).resolve().parents[2]
-
-BASE = 130_919_000_000_000_000  # 2015-11-12T..., FILETIME ticks
-
-
-def make_events(source: int = 0) -> list[Event]:
-    """Six events on two hosts: process creations, a handle duplication, a logon; one with
-    hostile text (markup, an escape sequence, a pipe and a newline) in its command line."""
-    def ev(rec: int, eid: int, secs: int, computer: str, data: Sequence[tuple[str, str]]) -> Event:
-        return Event(source=source, record_number=rec, record_id=1000 + rec, filetime=BASE + secs * 10_000_000,
-                     event_id=eid, channel="Security", provider="Microsoft-Windows-Security-Auditing",
-                     computer=computer, pid=4, tid=8, data=tuple(data))
-
-    return [
-        ev(1, 4624, 1, "WS01", [("TargetUserName", "alice"), ("TargetLogonId", "0x3e7")]),
-        ev(2, 4688, 2, "WS01", [("NewProcessId", "0xc8c"), ("NewProcessName", "C:\\Windows\\cmd.exe"),
-                                ("CommandLine", "cmd /c whoami"), ("SubjectUserName", "alice")]),
-        ev(3, 4688, 3, "DC01", [("NewProcessId", "0x10"), ("NewProcessName", "C:\\Temp\\x.exe"),
-                                ("CommandLine", "[red]x[/red] \x1b[31m | a\nb"), ("SubjectUserName", "bob")]),
-        ev(4, 4690, 4, "WS01", [("SourceProcessId", "0xc8c"), ("TargetProcessId", "0x4")]),
-        ev(5, 4689, 5, "WS01", [("ProcessId", "0xc8c"), ("ProcessName", "C:\\Windows\\cmd.exe")]),
-        ev(6, 4688, 6, "WS01", [("NewProcessId", "0xd00"), ("NewProcessName", "C:\\Windows\\rundll32.exe"),
-                                ("CommandLine", "rundll32 evil.dll,Run"), ("SubjectUserName", "alice")]),
-    ]
-
-
-def build_store(db: Path, log_path: Path, *, reverse: bool = False) -> Store:
-    """A complete store for one input at `log_path`; `reverse` inserts the events in the
-    opposite order, as a rebuilt cache might (so store ids differ)."""
-    store = Store(db)
-    sid = store.add_source(str(log_path), "xml")
-    events = make_events(sid)
-    store.add_events(list(reversed(events)) if reverse else events)
-    store.finish_source(sid, records=len(events), parse_issues=0, error=None)
-    store.build_indexes()
-    return store
-
-
-def write_input(tmp: Path, name: str = "Security.xml") -> Path:
-    """A stand-in input file (its identity keys the case file)."""
-    path = tmp / name
-    path.write_text("<Events/>\n", encoding="utf-8")
-    return path
-
 
 @pytest.fixture(autouse=True)
 def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ from core.report.export import (
     write_rows,
 )
 from core.store.store import Store
-from tests.report.test_case import build_store, write_input
+from tests.report.case_logs import build_store, write_input, xml_log
 
 
 @pytest.fixture(autouse=True)
@@ -154,22 +154,8 @@ def test_exports_keep_every_value_of_repeated_eventdata_names(tmp_path: Path) ->
         assert data == {"AttributeValue": "first", "AttributeValue[1]": "second", "X": "y"}
 
 
-def _xml_log(path: Path) -> Path:
-    events = []
-    for i, (eid, host) in enumerate([(4688, "WS01"), (4689, "WS01"), (4688, "DC01")], 1):
-        events.append(
-            '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System>'
-            f'<Provider Name="Microsoft-Windows-Security-Auditing"/><EventID>{eid}</EventID>'
-            f'<TimeCreated SystemTime="2015-11-12T02:24:5{i}.000000000Z"/><EventRecordID>{i}</EventRecordID>'
-            f'<Channel>Security</Channel><Computer>{host}</Computer></System>'
-            f'<EventData><Data Name="NewProcessName">C:\\x{i}.exe</Data></EventData></Event>'
-        )
-    path.write_text("<Events>" + "".join(events) + "</Events>\n", encoding="utf-8")
-    return path
-
-
 def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    log = _xml_log(tmp_path / "log.xml")
+    log = xml_log(tmp_path / "log.xml")
     out = tmp_path / "out.jsonl"
     assert cli_main(["export", str(log), "--where", "4688", "--output", str(out)]) == 0
     assert "wrote 2 rows to" in capsys.readouterr().err

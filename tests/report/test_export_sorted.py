@@ -13,7 +13,7 @@ from core.query.sort import Sort, iter_sorted, page_sorted
 from core.query.view import View
 from core.report.export import export_view
 from core.store.store import Store
-from tests.report.test_case import build_store, write_input
+from tests.report.case_logs import build_store, write_input
 
 
 @pytest.fixture()
