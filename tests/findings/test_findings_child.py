@@ -69,7 +69,7 @@ def test_a_bad_rules_file_is_reported_either_way(store: Store, tmp_path: Path, m
     with pytest.raises(model_cache.ViewDataError, match="rules not loaded"):
         model_cache.build_findings(store)
     # The child itself refuses it with its own status, naming the file.
-    with pytest.raises(findings_child.ChildFailed, match=f"status {findings_child.BAD_RULES}: rules not loaded"):
+    with pytest.raises(child_process.ChildFailed, match=f"status {findings_child.BAD_RULES}: rules not loaded"):
         findings_child.findings_in_child(store.path)
 
 
@@ -83,7 +83,7 @@ def test_stop_kills_the_child_at_once(store: Store, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(child_process, "module_command", sleeper)
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
-    with pytest.raises(findings_child.ChildFailed, match="stopped"):
+    with pytest.raises(child_process.ChildFailed, match="stopped"):
         findings_child.findings_in_child(store.path, stop)
     assert time.monotonic() - started[0] < 5
     monkeypatch.setattr(model_cache, "CHILD_FINDINGS_EVENTS", 1)
@@ -96,7 +96,7 @@ def test_a_failing_child_is_replaced_by_the_thread(store: Store, monkeypatch: py
         return [sys.executable, "-c", "import sys; sys.stdout.write('junk'); sys.exit(0)"], {}
 
     monkeypatch.setattr(child_process, "module_command", broken)
-    with pytest.raises(findings_child.ChildFailed):
+    with pytest.raises(child_process.ChildFailed):
         findings_child.findings_in_child(store.path)
     monkeypatch.setattr(model_cache, "CHILD_FINDINGS_EVENTS", 1)
     assert model_cache.build_findings(store) == store_findings(store, load_rules(None))

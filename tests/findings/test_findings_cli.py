@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from core.findings.engine import run_findings
 from core.findings.rules import SPECS
 from core.model.command_line import decoded_command_line
-from core.model.event import Event
+from core.model.event import Event, ParseIssue
 from core.store.store import StoredEvent
 from tests.findings.rule_events import SYSTEM_SVCHOST, T0, USER_RUNDLL, defaults
 
@@ -103,8 +104,9 @@ def test_cli_unreadable_input_exit_1_others_processed(attack_log: Path, tmp_path
 
 
 def _load_real(path: Path) -> list[StoredEvent]:
+    iter_events: Callable[[str, int], Iterator[Event | ParseIssue]]
     try:
-        from parsers.evtx import iter_events  # type: ignore[import-not-found,unused-ignore]
+        from parsers.evtx import iter_events
     except ImportError:
         from parsers.evtx.reference import iter_events
     events = [e for e in iter_events(str(path), 0) if isinstance(e, Event)]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from core.findings import child as findings_child
 from core.findings import engine
 from core.findings.engine import FindingsData, store_findings
 from core.findings.rules import load_rules
@@ -40,9 +41,9 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Every run of the rules over a store, in a child ("child") or in the thread ("thread")."""
     calls: list[str] = []
-    child, thread = model_cache.findings_in_child, engine.run_findings
+    child, thread = findings_child.findings_in_child, engine.run_findings
 
-    def in_child(db: Path, *args: Any, **kwargs: Any) -> FindingsData:
+    def in_child(db: Path, *args: Any, **kwargs: Any) -> FindingsData | None:
         calls.append("child")
         return child(db, *args, **kwargs)
 
@@ -315,14 +316,12 @@ def test_many_kept_findings_are_checked_with_pauses_for_the_views(tmp_path: Path
 
         real = pages.decode_row
 
-        def counted(row: Any) -> Any:
+        def counted(row: Any) -> Finding | None:
             seen.append(1)
             return real(row)
 
-        stored.decode_row = counted  # type: ignore[assignment]
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(stored, "decode_row", counted)
             assert stored._rows_check(store, found[0], n, pause)
-        finally:
-            stored.decode_row = real  # type: ignore[assignment]
         assert decoded_at == [stored.DECODE_CHUNK, stored.DECODE_CHUNK * 2, stored.DECODE_CHUNK * 3]
         assert pages.StoredFindingList(store.path, found[0], n) == data.findings

@@ -12,7 +12,7 @@ import pytest
 from core.findings.engine import Finding, findings_for_event, run_findings
 from core.model.event import Event, parse_time
 from core.store.store import Store, StoredEvent
-from tests.findings.rule_events import DOMAIN_SID, T0, USER_RUNDLL, defaults, ev, fired, with_rules
+from tests.findings.rule_events import DOMAIN_SID, SYSTEM_SVCHOST, T0, USER_RUNDLL, defaults, ev, fired, with_rules
 
 # -- nothing on ordinary activity -------------------------------------------------------------
 
@@ -174,7 +174,7 @@ def test_expected_images_from_toml() -> None:
     ],
 )
 def test_restricted_substring(field: str, value: str, needle: str) -> None:
-    f = fired(ev(**{field: value}))
+    f = fired(ev(SYSTEM_SVCHOST | {field: value}))
     assert needle in f["restricted-substring"].message
     assert (field, value) in f["restricted-substring"].evidence
 

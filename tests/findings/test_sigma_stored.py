@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from core.findings.sigma import child as sigma_child
 from core.findings.sigma import run_sigma
 from core.store.cache import open_inputs
 from core.store.ingest import load_paths
@@ -56,7 +57,7 @@ def test_a_reopened_store_shows_its_sigma_matches_without_a_child(
     demo: Path, rules: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     children: list[Path] = []
-    real = findings_view.sigma_in_child
+    real = sigma_child.sigma_in_child
 
     def counted(db: Path, dirs: Sequence[Path], *args: Any, **kwargs: Any) -> None:
         children.append(db)

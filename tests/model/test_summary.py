@@ -238,8 +238,8 @@ def test_real_samples_read_themselves() -> None:
     said = {summarize(e) for e in events if e.event_id == 4768}
     assert any(": unknown user (0x6)" in s for s in said), said
     events = _load(A + "TA0005-Defense Evasion__T1070.001-Clear Windows event logs__ID104-1102-Event log cleared.evtx")
-    said = {(e.event_id, summarize(e)) for e in events}
-    assert (1102, "audit log cleared by admmig") in said and (104, "System log cleared by admmig") in said
+    pairs = {(e.event_id, summarize(e)) for e in events}
+    assert (1102, "audit log cleared by admmig") in pairs and (104, "System log cleared by admmig") in pairs
     events = _load(A + "TA0005-Defense Evasion__T1562.002-Disable Windows Event Logging__ID4719-Audit policy "
                    "deactivation.evtx")
     assert "audit policy changed: System / Security State Change: Success removed" in {summarize(e) for e in events}

@@ -68,7 +68,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return s
 
 
-def found(store: Store, query: str) -> set[int]:
+def found(store: Store, query: str) -> set[int | None]:
     c = compile_query(query, store.field_names())
     return {se.event.record_id for se in store.select(c)}
 

@@ -7,6 +7,7 @@ import io
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from tests.shared import sample
 
 WMI = ("evtx/attack/TA0002-Execution__T1047-Windows Management Instrumentation__"
        "ID4688-5145-WMIexec execution via SMB.evtx")
+
+Getter = Callable[[dict[str, Any]], list[Any]]  # a query document's values, as stacking them would count
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
@@ -44,7 +47,7 @@ def jsonl(*argv: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in out.splitlines()]
 
 
-def stacked(*argv: str) -> dict[str, object]:
+def stacked(*argv: str) -> dict[str, Any]:
     status, out, err = run_cli("stack", *argv, "--format", "json", "--limit", "0")
     assert status == 0, err
     return dict(json.loads(out))
@@ -54,24 +57,24 @@ def _fold(value: str) -> str:
     return value.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"))
 
 
-def expected(docs: list[dict[str, object]], get: object) -> Counter[str]:
+def expected(docs: list[dict[str, object]], get: Getter) -> Counter[str]:
     counts: Counter[str] = Counter()
     for doc in docs:
-        values = {_fold(v) for v in get(doc)}  # type: ignore[operator]
+        values = {_fold(v) for v in get(doc)}
         counts.update(values)
     return counts
 
 
-def seen(doc: dict[str, object]) -> Counter[str]:
-    return Counter({_fold(str(v["value"])): int(v["count"]) for v in doc["values"]})  # type: ignore[index, union-attr]
+def seen(doc: dict[str, Any]) -> Counter[str]:
+    return Counter({_fold(str(v["value"])): int(v["count"]) for v in doc["values"]})
 
 
-def data_field(*names: str) -> object:
+def data_field(*names: str) -> Getter:
     lowered = {n.lower() for n in names}
     return lambda doc: [v for k, v in doc["data"].items() if k.lower() in lowered]
 
 
-CASES = [
+CASES: list[tuple[str, str, Getter]] = [
     ("", "image", data_field("NewProcessName", "ProcessName", "Image", "Application")),
     ("", "CommandLine", data_field("CommandLine")),
     ("", "computer", lambda d: [d["computer"]]),
@@ -84,20 +87,20 @@ CASES = [
 
 
 @pytest.mark.parametrize(("where", "by", "get"), CASES)
-def test_stack_counts_equal_counts_over_query_on_the_demo(where: str, by: str, get: object) -> None:
+def test_stack_counts_equal_counts_over_query_on_the_demo(where: str, by: str, get: Getter) -> None:
     docs = jsonl("demo", "--where", where)
     doc = stacked("demo", "--by", by, "--where", where)
     want = expected(docs, get)
     assert seen(doc) == want and want
     assert doc["events"] == len(docs)
-    holding = sum(1 for d in docs if get(d))  # type: ignore[operator]
+    holding = sum(1 for d in docs if get(d))
     assert doc["missing"] == len(docs) - holding
 
 
 @pytest.mark.parametrize(("where", "by", "get"), [c for c in CASES if c[1] not in ("user", "parent")]
                          + [("5145", "ShareName", data_field("ShareName")),
                             ("5145", "RelativeTargetName", data_field("RelativeTargetName"))])
-def test_stack_counts_equal_counts_over_query_on_a_real_sample(where: str, by: str, get: object) -> None:
+def test_stack_counts_equal_counts_over_query_on_a_real_sample(where: str, by: str, get: Getter) -> None:
     path = str(sample(WMI))
     docs = jsonl(path, "--where", where)
     doc = stacked(path, "--by", by, "--where", where)
@@ -112,7 +115,7 @@ def test_rarest_first_by_default_limit_and_more_values() -> None:
     counts = [int(line.split()[0]) for line in lines[:3]]
     assert counts == sorted(counts)
     doc = stacked("demo", "--by", "id")
-    total_distinct = int(doc["distinct"])  # type: ignore[arg-type]
+    total_distinct = int(doc["distinct"])
     assert lines[3].startswith(f"{total_distinct - 3:,} more values;")
     status, out, _ = run_cli("stack", "demo", "--by", "id", "--limit", "3", "--desc")
     counts = [int(line.split()[0]) for line in out.splitlines()[:3]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import hashlib
 import io
 import os
 import shutil
@@ -88,13 +89,13 @@ def test_reopening_an_unchanged_log_does_not_hash_it_again(
     shutil.copyfile(sample(SYSTEM), log)
     first = cache.input_identity(str(log))  # just written: too recent to remember
     reads: list[str] = []
-    real = cache_identity.hashlib.file_digest
+    real = hashlib.file_digest
 
-    def counted(fh: object, name: str, **kwargs: object) -> object:
+    def counted(fh: io.BufferedReader, name: str, **kwargs: int) -> object:
         reads.append(name)
-        return real(fh, name, **kwargs)  # type: ignore[arg-type]
+        return real(fh, name, **kwargs)
 
-    monkeypatch.setattr(cache_identity.hashlib, "file_digest", counted)
+    monkeypatch.setattr(hashlib, "file_digest", counted)
     assert cache.input_identity(str(log)) == first and reads == ["sha256"]
     monkeypatch.setattr(cache_identity, "RACY_SECONDS", 0.0)
     assert cache.input_identity(str(log)) == first and len(reads) == 2  # now remembered

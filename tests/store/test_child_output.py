@@ -5,11 +5,11 @@ signal it handles); every child (reader, grouping, findings, ingest) writes thro
 from __future__ import annotations
 
 import io
+import select
 from typing import Any
 
 import pytest
 
-from core.store import child_process
 from core.store.child_process import write_all
 
 
@@ -34,7 +34,12 @@ class _Partial(io.RawIOBase):
 @pytest.mark.parametrize("most", [1, 7, 4096])
 def test_every_byte_is_written_in_order_whatever_each_write_takes(most: int, monkeypatch: pytest.MonkeyPatch) -> None:
     waited: list[Any] = []
-    monkeypatch.setattr(child_process.select, "select", lambda r, w, x: waited.append(w) or ([], w, []))
+
+    def wait(r: list[Any], w: list[Any], x: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+        waited.append(w)
+        return [], w, []
+
+    monkeypatch.setattr(select, "select", wait)
     out = _Partial(most)
     frame = bytes(range(256)) * 40
     write_all(out, b"head", memoryview(frame), b"", bytearray(b"tail"))  # type: ignore[arg-type]

@@ -67,9 +67,9 @@ def test_field_queries_find_worker_written_events(tmp_path: Path, inline_store: 
         strings = "SELECT value FROM strings ORDER BY value"
         assert store.conn.execute(strings).fetchall() == inline_store.conn.execute(strings).fetchall()
         for computer in store.computers():  # free text finds System values (with their EventData twins)
-            query = compile_query(f'"{computer[1:-1]}"')
+            which = compile_query(f'"{computer[1:-1]}"')
             direct = sum(computer[1:-1].lower() in se.event.computer.lower() for se in store.iter_events())
-            assert store.count(query) == inline_store.count(query) >= direct > 0
+            assert store.count(which) == inline_store.count(which) >= direct > 0
 
 
 def test_stop_keeps_exactly_what_was_reported(tmp_path: Path) -> None:

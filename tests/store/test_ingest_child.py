@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,17 +100,14 @@ def test_a_child_started_early_is_followed_not_started_twice(
     overlapping the app's); the load worker's `build` then follows that same process."""
     import subprocess
 
-    import core.store.cache as cache
-
     started: list[list[str]] = []
-    real = subprocess.Popen
 
-    class Counted(real):  # type: ignore[misc, valid-type]
-        def __init__(self, cmd: list[str], *args: object, **kwargs: object) -> None:
+    class Counted(subprocess.Popen[str]):
+        def __init__(self, cmd: list[str], *args: Any, **kwargs: Any) -> None:
             started.append(cmd)
             super().__init__(cmd, *args, **kwargs)
 
-    monkeypatch.setattr(cache.subprocess, "Popen", Counted)
+    monkeypatch.setattr(subprocess, "Popen", Counted)
     path = str(sample(SYSTEM))
     entry = CacheEntry([path])
     entry.start_child()
@@ -166,7 +164,7 @@ def test_the_app_starts_the_child_before_its_screen_and_follows_it(monkeypatch: 
             seen.append("child started" if entry is not None and entry._child is not None else "no child yet")
             super().on_mount()
 
-    Probe.CSS_PATH = str(Path(inspect.getfile(EvtxApp)).parent / "app.tcss")
+    Probe.CSS_PATH = [str(Path(inspect.getfile(EvtxApp)).parent / name) for name in EvtxApp.CSS_PATH]
 
     async def run() -> int:
         app = Probe([big])

@@ -60,7 +60,7 @@ def test_no_store_method_takes_sql_text() -> None:
 
 def test_a_filter_cannot_be_made_from_text_by_hand() -> None:
     with pytest.raises(TypeError):
-        Filter("1 OR 1=1")  # type: ignore[call-arg]
+        Filter("1 OR 1=1")
     with pytest.raises(TypeError):
         dataclasses.replace(compile_query("4688"), sql="1 OR 1=1")
     # What may be made: the named constructors, the compiler's output, their conjunction.
