@@ -12,9 +12,8 @@ import pytest
 import tui.stored_views as sv
 from core.correlate.model import build_model
 from tests.correlate.events import load
-from tests.correlate.test_correlate_store import _hand_made
-from tests.correlate.test_correlation_tables import BUILDERS, _store
-from tests.correlate.test_lazy_forest import family_log
+from tests.correlate.hand_made_logs import family_log, hand_made
+from tests.correlate.stored_tables import BUILDERS, store_db
 from tui.forest_pages import ComputerBranch, ForestPages
 from tui.model_cache import ModelCache
 from tui.processes import computer_branches
@@ -30,7 +29,7 @@ def _pages(docs: list[str]) -> tuple[ForestPages, list[ComputerBranch]]:
 
 
 def test_every_page_is_the_written_tree_s() -> None:
-    for docs in (family_log(), _hand_made()):
+    for docs in (family_log(), hand_made()):
         pages, branches = _pages(docs)
         rows = list(tree_rows(branches))
         assert pages.count() == len(rows)
@@ -56,7 +55,7 @@ def test_the_first_page_cuts_with_a_more_line(monkeypatch: pytest.MonkeyPatch) -
 
 def test_slash_walks_the_forest_to_what_the_stored_search_finds(tmp_path: Path) -> None:
     docs = family_log(parents=4, children=3)
-    db = _store(tmp_path, load(*docs))
+    db = store_db(tmp_path, load(*docs))
     assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
     pages, _branches = _pages(docs)
     for text, after, forward in (("CHILD2", 0, True), ("child2", 40, True), ("child2", 40, False),

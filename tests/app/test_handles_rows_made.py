@@ -11,7 +11,7 @@ import pytest
 import tui.handles as handles_module
 from core.store.store import Store
 from tests.correlate.events import d4690, h4656, load, p4688
-from tests.correlate.test_correlation_tables import _store
+from tests.correlate.stored_tables import store_db
 from tui import stored_views
 from tui.model_cache import ModelCache
 from tui.stored_views import load_list
@@ -31,7 +31,7 @@ def _events() -> list[str]:
 
 
 def test_handles_lines_are_made_as_written(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    db = _store(tmp_path, load(*_events()))
+    db = store_db(tmp_path, load(*_events()))
     made: list[int] = []
     alive_at_write: list[int] = []
     real_row = handles_module.handle_row

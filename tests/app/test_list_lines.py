@@ -15,7 +15,7 @@ import tui.handles as handles
 from core.correlate.model import CorrelationModel
 from tests.app.story import Harness
 from tests.apputil import opened, screen_text, sync, wait_for
-from tests.correlate.test_correlation_tables import BUILDERS
+from tests.correlate.stored_tables import BUILDERS
 from tui.handles import HandlesScreen, HandlesTable
 from tui.model_cache import ModelCache
 from tui.sessions import SessionsScreen

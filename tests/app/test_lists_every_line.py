@@ -21,7 +21,7 @@ from core.correlate.model import CorrelationModel, model_from_store
 from core.store.store import Store
 from tests.app.story import Harness, tree_lines
 from tests.apputil import opened, screen_text, sync, wait_for
-from tests.correlate.test_correlation_tables import BUILDERS
+from tests.correlate.stored_tables import BUILDERS
 from tui.handles import HandlesScreen, HandlesTable
 from tui.list_tree_view import ListTreeScreen
 from tui.model_cache import ModelCache

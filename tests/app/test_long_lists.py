@@ -18,7 +18,7 @@ from core.store.cache import open_inputs
 from core.store.store import Store
 from tests.app.story import Harness
 from tests.apputil import DEMO, opened, screen_text, sync, wait_for
-from tests.correlate.test_correlation_tables import BUILDERS
+from tests.correlate.stored_tables import BUILDERS
 from tui.handles import HandlesScreen, HandlesTable
 from tui.list_tree_view import ListTreeScreen
 from tui.model_cache import ModelCache

@@ -13,9 +13,9 @@ import tui.tree_views as tv
 from core.store import correlation_tables
 from core.store.store import Store
 from tests.apputil import opened, sync, wait_for
-from tests.correlate.test_correlate import load
-from tests.correlate.test_correlate_store import _hand_made
-from tests.correlate.test_correlation_tables import BUILDERS, _store
+from tests.correlate.events import load
+from tests.correlate.hand_made_logs import hand_made
+from tests.correlate.stored_tables import BUILDERS, store_db
 from tui.model_cache import ModelCache
 from tui.nav_tree import NavTree
 from tui.processes import ProcessesScreen
@@ -38,7 +38,7 @@ async def test_slash_finds_a_node_not_fetched_yet_and_unfolds_the_way_to_it(
 ) -> None:
     from tests.app.story import Harness, tree_lines
 
-    db = _store(tmp_path, load(*_hand_made()))
+    db = store_db(tmp_path, load(*hand_made()))
     assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
     monkeypatch.setattr(tv, "MAX_TREE_NODES", 0)  # read a page at a time
     monkeypatch.setattr(sv, "PAGE", 1)
@@ -71,7 +71,7 @@ async def test_slash_finds_a_node_not_fetched_yet_and_unfolds_the_way_to_it(
 
 
 def test_the_stored_search_escapes_like_wildcards_and_wraps(tmp_path: Path) -> None:
-    db = _store(tmp_path, load(*_hand_made()))
+    db = store_db(tmp_path, load(*hand_made()))
     assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
     with Store(db, readonly=True) as store:
         labels = {row.id: row.label for row in correlation_tables.whole_tree(store, "processes")}
@@ -92,7 +92,7 @@ def test_a_page_of_children_reads_only_that_page(tmp_path: Path) -> None:
     (80 ms for a reopened 577,000-node forest)."""
     from core.store.correlation_tables import NodeRow
 
-    db = _store(tmp_path, load(*_hand_made()))
+    db = store_db(tmp_path, load(*hand_made()))
     assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
     nodes = [NodeRow(1, 0, "HOST", None, None, None, None, 20_000),
              *(NodeRow(i, 1, f"p{i}.exe", None, "exact", i, None, 0) for i in range(2, 20_002))]

@@ -16,8 +16,8 @@ from core.correlate.links import Node
 from tests.app.story import Harness, tree_lines
 from tests.apputil import opened, sync, wait_for
 from tests.correlate.events import load
-from tests.correlate.test_correlation_tables import _store
-from tests.correlate.test_lazy_forest import family_log
+from tests.correlate.hand_made_logs import family_log
+from tests.correlate.stored_tables import store_db
 from tui.nav_tree import NavTree
 from tui.processes import ProcessesScreen
 from tui.stored_views import StoredNode
@@ -32,7 +32,7 @@ def _live_nodes() -> int:
 async def test_the_first_open_holds_the_shown_nodes_not_the_forest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = _store(tmp_path, load(*family_log()))
+    db = store_db(tmp_path, load(*family_log()))
     monkeypatch.setattr(nav, "MAX_TREE_NODES", 300)  # the forest: 2,222 nodes
     app = Harness(db, ProcessesScreen)
     async with opened(app, (100, 30)) as pilot:
@@ -67,7 +67,7 @@ async def test_slash_before_the_tables_are_written_walks_the_model(
 ) -> None:
     import tui.model_cache as mc
 
-    db = _store(tmp_path, load(*family_log()))
+    db = store_db(tmp_path, load(*family_log()))
     monkeypatch.setattr(nav, "MAX_TREE_NODES", 300)
     monkeypatch.setattr(mc.ModelCache, "write_later", lambda *args, **kwargs: None)  # never written
     app = Harness(db, ProcessesScreen)

@@ -26,7 +26,7 @@ from core.store import correlation_tables as tables
 from core.store.cache import open_inputs
 from core.store.store import Store
 from tests.apputil import DEMO, ROOT
-from tests.correlate.test_correlation_tables import BUILDERS
+from tests.correlate.stored_tables import BUILDERS
 from tui.list_pages import read_first
 from tui.model_cache import ModelCache
 from tui.workspace import QUIET_WAIT_LIMIT, VIEW_QUIET, Workspace

@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from core.correlate.links import Node
-from tests.correlate.test_correlate import load
-from tests.correlate.test_correlate_store import _hand_made
-from tests.correlate.test_correlation_tables import _store
+from tests.correlate.events import load
+from tests.correlate.hand_made_logs import hand_made
+from tests.correlate.stored_tables import store_db
 from tui.model_cache import ModelCache
 from tui.stored_views import ViewRows, paused
 from tui.view_builders import all_view_builders
 
 
 def test_views_are_built_and_written_with_the_collector_paused(tmp_path: Path) -> None:
-    db = _store(tmp_path, load(*_hand_made()))
+    db = store_db(tmp_path, load(*hand_made()))
     seen: dict[str, bool] = {}
 
     def nodes() -> Iterator[Node]:

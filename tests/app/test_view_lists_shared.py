@@ -10,9 +10,9 @@ import pytest
 
 from core.correlate import model as model_module
 from core.correlate.model import CorrelationModel, build_model
+from tests.correlate.access_events import chain
 from tests.correlate.events import load
-from tests.correlate.test_correlate_access import _chain
-from tests.correlate.test_correlation_tables import _store
+from tests.correlate.stored_tables import store_db
 from tui.handles import HandlesScreen, handle_rows
 from tui.model_cache import ModelCache
 from tui.process_access import ProcessAccessScreen, stored_access_rows
@@ -34,7 +34,7 @@ def _counted(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> list
 def test_the_screen_and_the_table_writer_make_each_list_once(monkeypatch: pytest.MonkeyPatch) -> None:
     accesses = _counted(monkeypatch, model_module, "process_accesses")
     duplications = _counted(monkeypatch, CorrelationModel, "_make_duplications")
-    model = build_model(load(*_chain()))
+    model = build_model(load(*chain()))
     # The screens' `model_lines` (what they show) read only the model, not the screen.
     access_screen = object.__new__(ProcessAccessScreen)
     handles_screen = object.__new__(HandlesScreen)
@@ -50,7 +50,7 @@ def test_the_screen_and_the_table_writer_make_each_list_once(monkeypatch: pytest
 def test_the_lists_go_once_the_tables_hold_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Once written to the store the views read their tables: the model stops holding the
     lists (40 MB at a million events), and makes them again only if asked."""
-    db = _store(tmp_path, load(*_chain()))
+    db = store_db(tmp_path, load(*chain()))
     cache = ModelCache()
     model = cache.model(db, True)
     first = model.process_accesses()

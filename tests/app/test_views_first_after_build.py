@@ -18,7 +18,7 @@ from core.correlate.model import CorrelationModel, build_model
 from core.store import correlation_tables
 from core.store.store import Store
 from tests.correlate.events import d4690, h4656, load, p4688
-from tests.correlate.test_correlation_tables import _store
+from tests.correlate.stored_tables import store_db
 from tui.handles import HandlesScreen, handle_row, handle_rows
 from tui.messages import ModelReady
 from tui.stored_views import ViewRows
@@ -124,7 +124,7 @@ def test_the_tables_writer_waits_while_a_view_is_prepared(tmp_path: Path, monkey
 
     monkeypatch.setattr(model_cache, "MAX_YIELD_S", 30.0, raising=False)  # (a loaded machine: no bound reached here)
     monkeypatch.setattr(model_cache, "PAINT_S", 1.0)
-    db = _store(tmp_path, load(*_log()[:40]))
+    db = store_db(tmp_path, load(*_log()[:40]))
     ws = Workspace(store_path=db, loaded=True)
     cache = ws.models
     cache.model(db, True)
@@ -166,7 +166,7 @@ def test_a_view_prepared_for_long_holds_the_writer_back_a_bounded_time(
     import tui.model_cache as model_cache
 
     monkeypatch.setattr(model_cache, "MAX_YIELD_S", 0.3)
-    db = _store(tmp_path, load(*_log()[:40]))
+    db = store_db(tmp_path, load(*_log()[:40]))
     ws = Workspace(store_path=db, loaded=True)
     cache = ws.models
     cache.model(db, True)

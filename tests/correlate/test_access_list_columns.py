@@ -17,8 +17,7 @@ from core.correlate.model import CorrelationModel, build_model, model_from_store
 from core.correlate.open_columns import OpenColumns
 from core.correlate.process_table import ProcessTable
 from core.store.store import Store
-from tests.correlate.test_correlate_chain_samples import COBALT
-from tests.correlate.test_correlate_samples import load_json
+from tests.correlate.samples import COBALT, load_json
 
 #: The lines the Process access view lays out before its first screen, as in the app before
 #: 2026-12-06 (20,000; `tui.process_access.FIRST_LINES` now): every line of these logs.

@@ -35,6 +35,7 @@ from tests.correlate.events import (
     xml,
     xml_no_time,
 )
+from tests.correlate.hand_made_logs import scenario
 
 
 def test_event_ids_cover_the_correlated_events() -> None:
@@ -393,19 +394,6 @@ def test_4672_logged_just_before_the_4624_of_a_reused_logon_id_marks_the_new_ses
 # -- ordering, trees, other events --------------------------------------------------------------
 
 
-def _scenario() -> list[str]:
-    drv = r"C:\Windows\System32\drvinst.exe"
-    return [
-        p4688(1, 0.0, "0x1dac", drv, "0x280", r"C:\Windows\System32\svchost.exe"),
-        d4690(2, 1.0, "0x1dac", "0x1ac", "0x4", "0x1644"),
-        h4658(3, 1.0000004, "0x1dac", "0x1644", drv),
-        h4656(4, 1.0000013, "0x1dac", "0x1ac", r"\REGISTRY\ROOT", drv),
-        h4658(5, 1.0000030, "0x1dac", "0x1ac", drv),
-        p4689(6, 2.0, "0x1dac", drv),
-        p4688(7, 3.0, "0x1dac", r"C:\Windows\System32\cmd.exe", "0x280"),
-    ]
-
-
 def _summary(model: CorrelationModel, events: list[StoredEvent]) -> list[tuple[int | None, str]]:
     out = []
     for se in sorted(events, key=lambda s: s.event.record_id or 0):
@@ -415,7 +403,7 @@ def _summary(model: CorrelationModel, events: list[StoredEvent]) -> list[tuple[i
 
 
 def test_input_order_does_not_matter_time_and_record_id_do() -> None:
-    docs = _scenario()
+    docs = scenario()
     events = load(*docs)
     expected = _summary(build_model(events), events)
     shuffled = docs[:]
@@ -425,7 +413,7 @@ def test_input_order_does_not_matter_time_and_record_id_do() -> None:
 
 
 def test_events_without_time_sort_by_position() -> None:
-    events = load(*(xml_no_time(d) for d in _scenario()))
+    events = load(*(xml_no_time(d) for d in scenario()))
     assert all(se.event.filetime is None for se in events)
     c = build_model(events).correlate(by_record(events, 2))
     assert c.source_process is not None and c.source_process.process is not None
@@ -437,7 +425,7 @@ def test_events_without_time_sort_by_position() -> None:
 
 
 def test_4690_tree_jumps_to_every_piece_of_evidence() -> None:
-    events = load(*_scenario())
+    events = load(*scenario())
     model = build_model(events)
     c = model.correlate(by_record(events, 2))
     tree = c.tree()
@@ -464,7 +452,7 @@ def test_4690_tree_jumps_to_every_piece_of_evidence() -> None:
 def test_4688_correlation_shows_parent_children_exit_and_handles() -> None:
     drv = r"C:\Windows\System32\drvinst.exe"
     events = load(
-        *_scenario()[:6],
+        *scenario()[:6],
         p4688(8, 1.5, "0x2000", r"C:\Windows\System32\conhost.exe", "0x1dac", drv),
     )
     c = correlate(events, 1)
@@ -484,7 +472,7 @@ def test_4688_correlation_shows_parent_children_exit_and_handles() -> None:
 
 def test_events_outside_the_model_are_looked_up_by_computer_pid_and_time() -> None:
     events = load(
-        *_scenario(),
+        *scenario(),
         xml(4673, 8, 1.5, SubjectLogonId="0x3e7", ProcessId="0x1dac", ProcessName="drvinst.exe"),
         xml(4673, 9, 2.5, SubjectLogonId="0x3e7", ProcessId="0x1dac", ProcessName="?"),
         xml(4673, 10, 3.5, SubjectLogonId="0x3e7", ProcessId="0x1dac", ProcessName="cmd.exe"),
@@ -499,7 +487,7 @@ def test_events_outside_the_model_are_looked_up_by_computer_pid_and_time() -> No
 
 
 def test_handle_duplications_list_resolved_names() -> None:
-    events = load(*_scenario())
+    events = load(*scenario())
     dups = build_model(events).handle_duplications()
     assert len(dups) == 1
     d = dups[0]
@@ -525,7 +513,7 @@ def test_missing_ids_do_not_crash(eid: int) -> None:
 
 
 def test_unused_event_type_is_ignored_by_the_model() -> None:
-    events = load(xml(4648, 1, 1.0, ProcessId="0x10"), *_scenario())
+    events = load(xml(4648, 1, 1.0, ProcessId="0x10"), *scenario())
     model = build_model(events)
     assert 1 not in {sid for sid, _ in model.event_roles()}
 
@@ -571,7 +559,7 @@ def two_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pat
     """Two hosts' logs that share record IDs: HOST1 has the 4688 behind its 4690, HOST2 not."""
     monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
     one = tmp_path / "host1.xml"
-    one.write_text("<Events>" + "".join(_scenario()) + "</Events>", encoding="utf-8")
+    one.write_text("<Events>" + "".join(scenario()) + "</Events>", encoding="utf-8")
     two = tmp_path / "host2.xml"
     two.write_text("<Events>" + "".join([
         d4690(2, 1.0, "0x1dac", "0x1ac", "0x4", "0x1644", computer="HOST2"),

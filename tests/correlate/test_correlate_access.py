@@ -9,31 +9,9 @@ from __future__ import annotations
 from core.correlate.evidence import Ref
 from core.correlate.model import build_model
 from core.model.access import process_rights
-from tests.correlate.events import by_record, d4690, find_node, load, p4688, s4624, walk, xml
-from tests.correlate.test_correlate_sysmon import s10
-
-LSASS = r"C:\Windows\system32\lsass.exe"
-LSASS_OBJECT = r"\Device\HarddiskVolume2\Windows\System32\lsass.exe"
-MIMI = r"C:\Temp\mimi.exe"
-
-
-def open_process(rid: int, sec: float, pid: str, handle: str, mask: str, image: str = MIMI,
-                 target: str = LSASS_OBJECT) -> str:
-    return xml(4656, rid, sec, "HOST1", SubjectLogonId="0x3e7", ObjectServer="Security", ObjectType="Process",
-               ObjectName=target, HandleId=handle, AccessList="%%4484", AccessMask=mask, ProcessId=pid,
-               ProcessName=image)
-
-
-def _chain() -> list[str]:
-    return [
-        p4688(1, 0.0, "0x384", MIMI, "0x4"),
-        open_process(2, 1.000, "0x384", "0x88", "0x1010"),
-        s10(3, 1.004, "{M}", 900, MIMI, "{L}", 700, LSASS, access="0x1010"),
-        s10(4, 1.005, "{M}", 900, MIMI, "{L}", 700, LSASS, access="0x1400"),
-        d4690(5, 1.2, "0x384", "0x88", "0x4", "0x9c"),
-        s10(6, 2.0, "{W}", 1200, r"C:\Windows\System32\wbem\WmiPrvSE.exe", "{L}", 700, LSASS, access="0x1000"),
-        s10(7, 3.0, "{M}", 900, MIMI, "{N}", 1500, r"C:\Windows\notepad.exe", access="0x1fffff"),
-    ]
+from tests.correlate.access_events import LSASS, LSASS_OBJECT, MIMI, chain, open_process
+from tests.correlate.events import by_record, find_node, load, p4688, s4624, walk, xml
+from tests.correlate.sysmon_events import s10
 
 
 def test_process_rights_are_named() -> None:
@@ -44,7 +22,7 @@ def test_process_rights_are_named() -> None:
 
 
 def test_sysmon_10_and_4656_of_the_same_access_are_linked() -> None:
-    events = load(*_chain())
+    events = load(*chain())
     model = build_model(events)
     c = model.correlate(by_record(events, 3))
     (twin,) = c.links
@@ -78,7 +56,7 @@ def test_a_4656_asking_other_rights_is_an_inferred_twin_and_equal_ones_pair_in_o
 
 
 def test_process_access_list_ranks_lsass_first_with_duplications() -> None:
-    groups = build_model(load(*_chain())).process_accesses()
+    groups = build_model(load(*chain())).process_accesses()
     assert [g.target for g in groups] == ["lsass.exe 0x2bc (700)", "notepad.exe 0x5dc (1500)"]
     rows = groups[0].accesses
     assert [(r.evidence.record_id, r.source_name, r.access) for r in rows] == [
@@ -177,7 +155,7 @@ def test_no_4689_at_all_says_termination_auditing_is_off() -> None:
 
 
 def test_duplications_name_their_object() -> None:
-    events = load(*_chain())
+    events = load(*chain())
     (dup,) = build_model(events).handle_duplications()
     assert dup.object_name == f"Process {LSASS_OBJECT}"
 

@@ -12,10 +12,10 @@ import pytest
 from core.correlate.model import CorrelationModel, build_model
 from core.correlate.scan import record_id_of
 from core.store.store import StoredEvent
-from tests.correlate.test_correlate_samples import load_json, run_cli
+from tests.correlate.events import run_cli
+from tests.correlate.samples import COBALT, load_json
 from tests.shared import sample
 
-COBALT = "json/otrf/other__aptsimulator_cobaltstrike.zip"
 COVENANT = "json/otrf/lateral_movement__host__covenant_psremoting_command.zip"
 
 

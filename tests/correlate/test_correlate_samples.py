@@ -3,39 +3,18 @@ the engine and through `evtx-explorer correlate --json` end to end."""
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from core.correlate.model import CorrelationModel, Duplication, build_model
-from core.model.event import Event
 from core.store.store import StoredEvent
+from tests.correlate.events import run_cli
+from tests.correlate.samples import MIMIKATZ, NIGHTMARE, SHARPVIEW, load_evtx, load_json
 from tests.shared import sample
 
-NIGHTMARE = "evtx/attack/TA0004-Privilege Escalation__T1574-DLL side-loading__ID4688,6416,4648-SystemNightMare.evtx"
-MIMIKATZ = (
-    "evtx/attack/TA0006-Credential Access__T1003-Credential dumping__ID4656-4663-4658 Mimikatz sekurlsa "
-    "password dump.evtx"
-)
-SHARPVIEW = "json/otrf/execution__host__cmd_sharpview_pcre_net.zip"
 EMPIRE = "json/otrf/defense_evasion__host__empire_dllinjection_LoadLibrary_CreateRemoteThread.zip"
-
-
-def load_evtx(rel: str, first_id: int = 1, source: int = 0) -> list[StoredEvent]:
-    from parsers.evtx.reference import iter_events
-
-    events = [e for e in iter_events(str(sample(rel)), source) if isinstance(e, Event)]
-    return [StoredEvent(i, e) for i, e in enumerate(events, first_id)]
-
-
-def load_json(rel: str, first_id: int = 1, source: int = 0) -> list[StoredEvent]:
-    from parsers import jsonlines
-
-    events = [e for e in jsonlines.iter_events(str(sample(rel)), source) if isinstance(e, Event)]
-    return [StoredEvent(i, e) for i, e in enumerate(events, first_id)]
 
 
 def dups_by_source(model: CorrelationModel) -> dict[int, list[Duplication]]:
@@ -156,15 +135,6 @@ def test_sharpview_17_4690s_resolve_to_their_4688_scoped_by_host() -> None:
 
 
 # -- the CLI end to end ----------------------------------------------------------------------
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    from cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,8 @@ from core.correlate.model import build_model
 from core.correlate.sessions import Session, logon_type_name
 from core.model.event import iso_from_filetime
 from tests.correlate.events import by_record, load, p4688, run_cli, xml
-from tests.correlate.test_correlate_sysmon import sysmon
+from tests.correlate.samples import RUNAS
+from tests.correlate.sysmon_events import sysmon
 from tests.shared import sample
 
 ALICE = {"TargetUserSid": "S-1-5-21-1-2-3-1104", "TargetUserName": "alice", "TargetDomainName": "DOM"}
@@ -214,9 +215,6 @@ def test_cli_correlate_sessions_lists_every_session_with_its_processes(session_l
 
 
 # -- a real log ------------------------------------------------------------------------------
-
-RUNAS = ("evtx/attack/TA0004-Privilege Escalation__T1134-Access Token Manipulation__"
-         "ID4688,4648,4624-Runas execution with different user.evtx")
 
 
 def test_runas_sample_sessions_name_type_source_and_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,6 @@ real logs and on hand-made ones with ties, several hosts and events without a ti
 from __future__ import annotations
 
 import marshal
-import random
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,9 @@ from core.correlate import model as correlate
 from core.correlate.model import CorrelationModel, build_model, model_from_store
 from core.model.event import EventKeys
 from core.store.store import Store, StoredEvent
-from tests.correlate.events import d4690, h4656, h4658, load, p4688, p4689, xml_no_time
-from tests.correlate.test_correlate import _scenario
-from tests.correlate.test_correlate_samples import MIMIKATZ, NIGHTMARE, load_evtx
+from tests.correlate.events import load, xml_no_time
+from tests.correlate.hand_made_logs import hand_made, scenario
+from tests.correlate.samples import MIMIKATZ, NIGHTMARE, load_evtx
 
 
 def _answers(model: CorrelationModel, events: list[StoredEvent]) -> list[object]:
@@ -56,30 +55,14 @@ def test_a_real_log_streams_to_the_same_model(tmp_path: Path, monkeypatch: pytes
     _same_as_in_memory(tmp_path, load_evtx(rel), monkeypatch, streamed=True)
 
 
-def _hand_made() -> list[str]:
-    drv = r"C:\Windows\System32\drvinst.exe"
-    docs = _scenario()
-    # Another host reusing the same pids, time ties broken by record id, and a pid reused.
-    docs += [
-        p4688(11, 0.0, "0x1dac", drv, "0x280", computer="HOST2"),
-        d4690(12, 1.0, "0x1dac", "0x1ac", "0x4", "0x1644", computer="HOST2"),
-        h4656(10, 1.0, "0x1dac", "0x1ac", r"\REGISTRY\ROOT", drv, computer="HOST2"),
-        h4658(13, 1.0, "0x1dac", "0x1ac", drv, computer="HOST2"),
-        p4689(14, 2.0, "0x1dac", drv, computer="HOST2"),
-        p4688(15, 2.5, "0x1dac", r"C:\Windows\System32\cmd.exe", "0x280", computer="HOST2"),
-    ]
-    random.Random(3).shuffle(docs)
-    return docs
-
-
 def test_hand_made_logs_stream_to_the_same_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _same_as_in_memory(tmp_path, load(*_hand_made()), monkeypatch, streamed=True)
+    _same_as_in_memory(tmp_path, load(*hand_made()), monkeypatch, streamed=True)
 
 
 def test_events_without_a_time_are_sorted_in_memory_as_before(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    docs = _hand_made()
+    docs = hand_made()
     docs[2] = xml_no_time(docs[2])  # one event without a time takes its predecessor's place
     events = load(*docs)
     assert sum(se.event.filetime is None for se in events) == 1
@@ -87,7 +70,7 @@ def test_events_without_a_time_are_sorted_in_memory_as_before(
 
 
 def test_the_stream_refuses_an_event_without_a_time() -> None:
-    se = load(xml_no_time(_scenario()[0]))[0]
+    se = load(xml_no_time(scenario()[0]))[0]
     ev = se.event
     keys = EventKeys(se.id, ev.source, ev.filetime, ev.record_id or ev.record_number, ev.event_id, ev.computer,
                      ev.data)
@@ -97,7 +80,7 @@ def test_the_stream_refuses_an_event_without_a_time() -> None:
 
 def test_the_stream_reads_what_the_events_hold(tmp_path: Path) -> None:
     """`Store.iter_keys` gives the keys and pairs of `iter_events`, in the same order."""
-    store, stored = _stored(tmp_path, load(*_hand_made()))
+    store, stored = _stored(tmp_path, load(*hand_made()))
     try:
         keys = list(store.iter_keys())
         assert [(k.id, k.source, k.filetime, k.record_id, k.event_id, k.computer, k.data) for k in keys] == [
@@ -116,7 +99,7 @@ def test_the_stream_reads_what_the_events_hold(tmp_path: Path) -> None:
 def test_the_store_reads_events_by_their_event_ids(tmp_path: Path) -> None:
     """`Store.count_of` / `iter_keys_of` / `iter_events_of`: the typed reads the model is built
     from give the events of those EventIDs only, in time order, and count those without time."""
-    docs = _hand_made()
+    docs = hand_made()
     docs[2] = xml_no_time(docs[2])
     store, _ = _stored(tmp_path, load(*docs))
     try:
@@ -148,7 +131,7 @@ def test_the_collector_is_paused_for_the_build_and_back_after(tmp_path: Path) ->
         seen.append(gc.isenabled())
         original(self, items)  # type: ignore[arg-type]
 
-    store, stored = _stored(tmp_path, load(*_hand_made()))
+    store, stored = _stored(tmp_path, load(*hand_made()))
     try:
         correlate.Scan.run = run  # type: ignore[method-assign]
         model_from_store(store)
@@ -186,7 +169,7 @@ def test_the_collector_is_paused_for_the_build_and_back_after(tmp_path: Path) ->
 def test_the_build_reports_how_far_it_has_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, untimed: bool
 ) -> None:
-    docs = _hand_made()
+    docs = hand_made()
     if untimed:
         docs[2] = xml_no_time(docs[2])
     store, _stored_events = _stored(tmp_path, load(*docs))

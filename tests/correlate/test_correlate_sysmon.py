@@ -4,27 +4,15 @@ clock skew between the channels; every Sysmon event naming a GUID links to its i
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
-
 from core.correlate.model import build_model
 from core.correlate.processes import CHANNEL_SKEW, TICKS_PER_SECOND
 from core.store.store import StoredEvent
-from tests.correlate.events import BASE, NS, by_record, find_node, load, p4688, p4689
+from tests.correlate.events import by_record, find_node, load, p4688, p4689
+from tests.correlate.sysmon_events import s10, sysmon
 
 CMD = r"C:\Windows\System32\cmd.exe"
 A_EXE = r"C:\Temp\a.exe"
 B_EXE = r"C:\Temp\b.exe"
-
-
-def sysmon(eid: int, rid: int, sec: float, computer: str = "HOST1", **data: str) -> str:
-    """One Sysmon event (Microsoft-Windows-Sysmon/Operational): pids in decimal, GUIDs."""
-    fields = "".join(f'<Data Name="{k}">{escape(v)}</Data>' for k, v in data.items())
-    return (
-        f'<Event xmlns="{NS}"><System><Provider Name="Microsoft-Windows-Sysmon"/>'
-        f'<EventID>{eid}</EventID><TimeCreated SystemTime="{BASE}{sec:010.7f}Z"/>'
-        f"<EventRecordID>{rid}</EventRecordID><Channel>Microsoft-Windows-Sysmon/Operational</Channel>"
-        f"<Computer>{computer}</Computer></System><EventData>{fields}</EventData></Event>"
-    )
 
 
 def s1(rid: int, sec: float, guid: str, pid: int, image: str, parent_guid: str = "{p}", ppid: int = 4,
@@ -36,13 +24,6 @@ def s1(rid: int, sec: float, guid: str, pid: int, image: str, parent_guid: str =
 
 def s_act(eid: int, rid: int, sec: float, guid: str, pid: int, image: str, computer: str = "HOST1") -> str:
     return sysmon(eid, rid, sec, computer, ProcessGuid=guid, ProcessId=str(pid), Image=image)
-
-
-def s10(rid: int, sec: float, sguid: str, spid: int, simage: str, tguid: str, tpid: int, timage: str,
-        access: str = "0x1010", computer: str = "HOST1") -> str:
-    return sysmon(10, rid, sec, computer, SourceProcessGUID=sguid, SourceProcessId=str(spid), SourceImage=simage,
-                  TargetProcessGUID=tguid, TargetProcessId=str(tpid), TargetImage=timage, GrantedAccess=access,
-                  CallTrace="C:\\Windows\\SYSTEM32\\ntdll.dll+9d234")
 
 
 def source_of(events: list[StoredEvent], rid: int, computer: str | None = None) -> str:

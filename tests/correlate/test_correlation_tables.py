@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.text import Text
 
 import tui.model_cache as mc
 import tui.stored_views as sv
@@ -19,41 +18,17 @@ from core.correlate.model import CorrelationModel, model_from_store
 from core.store import correlation_tables
 from core.store.store import Store, StoredEvent
 from tests.apputil import opened, sync, wait_for
-from tests.correlate.test_correlate import load
-from tests.correlate.test_correlate_chain_samples import COBALT
-from tests.correlate.test_correlate_samples import MIMIKATZ, NIGHTMARE, SHARPVIEW, load_evtx, load_json
-from tests.correlate.test_correlate_store import _hand_made
+from tests.correlate.events import load
+from tests.correlate.hand_made_logs import hand_made
+from tests.correlate.samples import COBALT, MIMIKATZ, NIGHTMARE, SHARPVIEW, load_evtx, load_json
+from tests.correlate.stored_tables import BUILDERS, EVERYTHING, no_model, ready, shape, store_db, text
 from tests.shared import require_shared
 from tui.model_cache import ModelCache
-from tui.nav_tree import NavTree, TreeItem, node_reason
+from tui.nav_tree import NavTree, TreeItem
 from tui.processes import ProcessesScreen
 from tui.sessions import STORED, SessionsScreen, SessionsTable, _listed, line_tree
 from tui.stored_views import StoredNode, fetch_children, load_info, load_list, load_subtree, load_tree
 from tui.view_builders import all_view_builders
-
-BUILDERS = all_view_builders()
-EVERYTHING = 10**9
-
-
-def _store(tmp_path: Path, events: list[StoredEvent]) -> Path:
-    db = tmp_path / "store.db"
-    with Store(db) as store:
-        store.add_events(se.event for se in events)
-        store.build_indexes()
-        store.set_meta("complete", "1")
-    return db
-
-
-def _text(label: Text | str) -> object:
-    if isinstance(label, str):
-        return ("str", label)
-    return ("text", label.plain, str(label.style), [(s.start, s.end, str(s.style)) for s in label.spans],
-            label.justify)
-
-
-def _shape(items: Sequence[TreeItem]) -> list[object]:
-    """A tree as comparable values: what each node shows and where it jumps, recursively."""
-    return [(_text(n.label), n.confidence, n.store_id, node_reason(n), _shape(n.children)) for n in items]
 
 
 def _unfolded(db: Path, tree: str, items: Sequence[TreeItem]) -> list[TreeItem]:
@@ -89,7 +64,7 @@ def _links(model: CorrelationModel, se: StoredEvent) -> list[tuple[str, str, int
 
 
 def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: pytest.MonkeyPatch) -> int:
-    db = _store(tmp_path, events)
+    db = store_db(tmp_path, events)
     monkeypatch.setattr(correlation_tables, "CHUNK", 7)  # written in many transactions
     cache = ModelCache()
     for name in BUILDERS:
@@ -101,14 +76,14 @@ def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: p
             built = build(model)
             if built.tree is not None:  # (an iterable, made as it is read: built again for each look)
                 whole, _nodes = load_tree(store, name, EVERYTHING)
-                assert _shape(whole) == _shape(list(build(model).tree or ())), name
+                assert shape(whole) == shape(list(build(model).tree or ())), name
                 tops, _count = load_tree(store, name, 0)
-                assert _shape(_unfolded(db, name, tops)) == _shape(list(build(model).tree or ())), name
+                assert shape(_unfolded(db, name, tops)) == shape(list(build(model).tree or ())), name
             if built.rows is not None or built.tree is None:
                 total, lines, rows = load_list(store, name, EVERYTHING)
                 assert total == built.total and lines == len(rows)
-                assert [(r.store_id, [_text(c) for c in r.cells], _text(r.why), r.extra) for r in rows] == [
-                    (r.store_id, [_text(c) for c in r.cells], _text(r.why), getattr(r, "extra", None))
+                assert [(r.store_id, [text(c) for c in r.cells], text(r.why), r.extra) for r in rows] == [
+                    (r.store_id, [text(c) for c in r.cells], text(r.why), getattr(r, "extra", None))
                     for r in built.rows or ()
                 ], name
                 assert load_info(store, name) == built.info, name
@@ -137,23 +112,23 @@ def _sessions_as_the_model_shows_them(store: Store, model: CorrelationModel) -> 
     lines, total, computers = _listed(model)
     stored_total, _count, rows = load_list(store, STORED, EVERYTHING)
     assert (stored_total, load_info(store, STORED)) == (total, {"computers": computers})
-    assert [(r.store_id, [_text(c) for c in r.cells], r.extra) for r in rows] == [
-        (line.store_id, [_text(c) for c in line.cells], {"search": line.search}) for line in lines]
+    assert [(r.store_id, [text(c) for c in r.cells], r.extra) for r in rows] == [
+        (line.store_id, [text(c) for c in line.cells], {"search": line.search}) for line in lines]
     for number, line in enumerate(lines):
-        assert _shape(load_subtree(store, STORED, number)) == _shape(line_tree(line)), number
+        assert shape(load_subtree(store, STORED, number)) == shape(line_tree(line)), number
     assert load_subtree(store, STORED, len(lines)) == []
     return len(lines)
 
 
 def test_hand_made_logs_read_back_as_the_model_shows_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _same_as_the_model(tmp_path, load(*_hand_made()), monkeypatch) > 0
+    assert _same_as_the_model(tmp_path, load(*hand_made()), monkeypatch) > 0
 
 
 def test_a_runas_logs_sessions_read_back_as_the_model_shows_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real log with 4624s, 4672s and processes started in them (runas /netonly)."""
-    from tests.correlate.test_correlate_sessions import RUNAS
+    from tests.correlate.samples import RUNAS
 
     require_shared()
     assert _same_as_the_model(tmp_path, load_evtx(RUNAS), monkeypatch) > 1
@@ -181,23 +156,19 @@ def test_real_json_logs_read_back_as_the_model_shows_them(
     _same_as_the_model(tmp_path, load_json(rel), monkeypatch)
 
 
-def _no_model(store: Store, progress: Any = None) -> Any:
-    raise AssertionError("the model was built")
-
-
 def test_a_reopen_reads_the_stored_views_without_building_the_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = _store(tmp_path, load(*_hand_made()))
+    db = store_db(tmp_path, load(*hand_made()))
     assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
-    monkeypatch.setattr(mc, "build_model", _no_model)
+    monkeypatch.setattr(mc, "build_model", no_model)
     reopened = ModelCache()
     assert all(reopened.stored_view(db, True, name, BUILDERS, wait=True) for name in BUILDERS)
     assert reopened.peek_model() is None
 
 
 def test_tables_of_another_format_are_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = _store(tmp_path, load(*_hand_made()))
+    db = store_db(tmp_path, load(*hand_made()))
     assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
     with Store(db) as store:
         store.set_meta(correlation_tables.FORMAT_KEY, "0")  # a cache written by an older version
@@ -216,7 +187,7 @@ def test_tables_of_another_format_are_rebuilt(tmp_path: Path, monkeypatch: pytes
 
 
 def test_a_store_still_loading_or_incomplete_is_not_stored(tmp_path: Path) -> None:
-    db = _store(tmp_path, load(*_hand_made()))
+    db = store_db(tmp_path, load(*hand_made()))
     assert not ModelCache().stored_view(db, False, "processes", BUILDERS)  # loading: partial results
     with Store(db) as store:
         store.set_meta("complete", "0")
@@ -231,11 +202,11 @@ async def test_a_reopened_processes_view_shows_without_the_model(
 ) -> None:
     from tests.app.story import Harness
 
-    db = _store(tmp_path, load(*_hand_made()))
+    db = store_db(tmp_path, load(*hand_made()))
     assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
     with Store(db, readonly=True) as store:
         expected = load_tree(store, "processes", EVERYTHING)[0]
-    monkeypatch.setattr(mc, "build_model", _no_model)
+    monkeypatch.setattr(mc, "build_model", no_model)
     app = Harness(db, ProcessesScreen)
     app.workspace.view_builders = all_view_builders
     async with opened(app, (120, 40)) as pilot:
@@ -296,13 +267,13 @@ async def test_a_reopened_sessions_view_shows_what_the_model_showed(
             await wait_for(pilot, lambda: table.cursor_row != 0)
             trees.append([str(table.cursor_row)])
             deadline = time.monotonic() + 10
-            while not _ready(db, STORED):
+            while not ready(db, STORED):
                 assert time.monotonic() < deadline
                 await pilot.pause(0.05)
         return rows, trees, status
 
     first = await everything(Harness(db, SessionsScreen), None)
-    monkeypatch.setattr(mc, "build_model", _no_model)
+    monkeypatch.setattr(mc, "build_model", no_model)
     again = Harness(db, SessionsScreen)
     assert await everything(again, first[1]) == first
     assert len(first[0]) > 5 and again.workspace.models.peek_model() is None
@@ -325,7 +296,7 @@ async def test_a_big_stored_tree_unfolds_a_page_at_a_time(tmp_path: Path, monkey
     import tui.tree_views as tv
     from tests.app.story import Harness
 
-    db = _store(tmp_path, load(*_hand_made()))
+    db = store_db(tmp_path, load(*hand_made()))
     assert ModelCache().stored_view(db, True, "processes", BUILDERS, wait=True)
     monkeypatch.setattr(tv, "MAX_TREE_NODES", 0)
     monkeypatch.setattr(sv, "PAGE", 1)
@@ -356,7 +327,7 @@ async def test_the_first_open_shows_the_model_and_stores_every_view_behind_it(
 
     from tests.app.story import Harness
 
-    db = _store(tmp_path, load(*_hand_made()))
+    db = store_db(tmp_path, load(*hand_made()))
     app = Harness(db, ProcessesScreen)
     app.workspace.view_builders = all_view_builders
     async with opened(app, (120, 40)) as pilot:
@@ -364,20 +335,15 @@ async def test_the_first_open_shows_the_model_and_stores_every_view_behind_it(
         await wait_for(pilot, lambda: bool(tree.root.children))
         assert not isinstance(next(tree.walk()).data, StoredNode)  # from the model
         deadline = time.monotonic() + 10
-        while not all(_ready(db, name) for name in BUILDERS):
+        while not all(ready(db, name) for name in BUILDERS):
             assert time.monotonic() < deadline
             await pilot.pause(0.05)
-    monkeypatch.setattr(mc, "build_model", _no_model)
+    monkeypatch.setattr(mc, "build_model", no_model)
     again = Harness(db, ProcessesScreen)
     async with opened(again, (120, 40)) as pilot:
         tree = again.screen.query_one(NavTree)
         await wait_for(pilot, lambda: bool(tree.root.children))
         assert isinstance(next(tree.walk()).data, StoredNode)
-
-
-def _ready(db: Path, name: str) -> bool:
-    with Store(db, readonly=True) as store:
-        return correlation_tables.view_ready(store, name)
 
 
 def test_a_write_cut_short_is_not_taken_as_done(tmp_path: Path) -> None:
@@ -388,7 +354,7 @@ def test_a_write_cut_short_is_not_taken_as_done(tmp_path: Path) -> None:
 
     from core.correlate.persist import tables_of
 
-    db = _store(tmp_path, load(*_hand_made()))
+    db = store_db(tmp_path, load(*hand_made()))
     with Store(db, readonly=True) as store:
         model = model_from_store(store)
     tables = tables_of(model)

@@ -16,7 +16,7 @@ from core.correlate.facts import NONE, FactsTable
 from core.correlate.model import model_from_store
 from core.correlate.roles import ROLES, SYSMON, scanned_event_ids
 from core.store.store import Store
-from tests.correlate.test_scan_reader import EVENTS, churn  # noqa: F401 - the churn store fixture
+from tests.correlate.reader_churn import EVENTS
 
 T = 133_500_000_000_000_000
 #: What each handle event's data says (`scan_rows.HandleEvent`'s first four: logon id, user, pid,
@@ -121,7 +121,7 @@ def test_a_frame_shorter_than_its_rows_is_an_error() -> None:
 
 
 def test_with_the_child_the_scan_packs_only_a_handle_events_instances(
-        churn: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811 - the fixture
+        churn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scan_reader, "CHILD_EVENTS", 0)
     monkeypatch.setattr(scan_reader, "cores", lambda: 2)
     packed: list[int] = []

@@ -115,9 +115,9 @@ def test_line_trees_read_back_the_same_with_a_small_window_of_subtrees(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.app.story import story
-    from tests.correlate.test_correlate import load
-    from tests.correlate.test_stored_event_trees import _line_trees_as_the_model_shows_them
+    from tests.correlate.events import load
+    from tests.correlate.stored_tables import line_trees_as_the_model_shows_them
 
     monkeypatch.setattr(event_trees, "SUBTREES_KEPT", 8)
-    lines, _, stored = _line_trees_as_the_model_shows_them(tmp_path, load(*story()), monkeypatch)
+    lines, _, stored = line_trees_as_the_model_shows_them(tmp_path, load(*story()), monkeypatch)
     assert lines >= 4 and stored > 0

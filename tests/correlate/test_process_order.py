@@ -22,8 +22,8 @@ from core.correlate.model import build_model, model_from_store
 from core.correlate.process_table import ProcessTable
 from core.store.store import Store
 from tests.correlate.events import load
+from tests.correlate.hand_made_logs import family_log
 from tests.correlate.heap import given_back
-from tests.correlate.test_lazy_forest import family_log
 
 
 def _table(tmp_path: Path, keys: list[tuple[int, int]], starts: list[tuple[Any, Any]]) -> ProcessTable:

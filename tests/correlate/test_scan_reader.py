@@ -19,21 +19,12 @@ from typing import Any
 
 import pytest
 
-from bench.churn import build_churn_store
 from bench.model_digest import digests
 from core.correlate import scan_reader
 from core.correlate.model import model_from_store
 from core.correlate.roles import scanned_event_ids
 from core.store.store import Store
-
-EVENTS = 6_000
-
-
-@pytest.fixture(scope="module")
-def churn(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("reader") / "churn.sqlite"
-    build_churn_store(path, EVENTS, seed=11, computers=3)
-    return path
+from tests.correlate.reader_churn import EVENTS
 
 
 def _in_process(path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:

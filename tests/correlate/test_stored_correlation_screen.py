@@ -22,11 +22,10 @@ from core.correlate.model import model_from_store
 from core.store.store import Store, StoredEvent
 from tests.app.story import Harness, story
 from tests.apputil import opened, sync, wait_for
-from tests.correlate.test_correlate import load
-from tests.correlate.test_correlate_chain_samples import COBALT
-from tests.correlate.test_correlate_samples import MIMIKATZ, load_evtx, load_json
-from tests.correlate.test_correlate_store import _hand_made
-from tests.correlate.test_correlation_tables import _no_model, _store, _text
+from tests.correlate.events import load
+from tests.correlate.hand_made_logs import hand_made
+from tests.correlate.samples import COBALT, MIMIKATZ, load_evtx, load_json
+from tests.correlate.stored_tables import no_model, store_db, text
 from tests.shared import require_shared
 from tui.correlation import CorrelationScreen
 from tui.model_cache import ModelCache
@@ -42,7 +41,7 @@ KEYED = 6
 
 def _samples() -> dict[str, Callable[[], list[StoredEvent]]]:
     return {
-        "hand_made": lambda: load(*_hand_made()),
+        "hand_made": lambda: load(*hand_made()),
         "story": lambda: load(*story()),
         "mimikatz": lambda: (require_shared(), load_evtx(MIMIKATZ))[1],
         "cobalt_strike": lambda: (require_shared(), load_json(COBALT))[1],
@@ -83,7 +82,7 @@ def _widget(tree: NavTree) -> list[object]:
             depth, up = depth + 1, up.parent
         data = node.data
         label = node.label if isinstance(node.label, Text) else Text(str(node.label))
-        out.append((depth, _text(label), data.store_id if data else None, data.confidence if data else None,
+        out.append((depth, text(label), data.store_id if data else None, data.confidence if data else None,
                     node.is_expanded, node.allow_expand))
     return out
 
@@ -146,12 +145,12 @@ async def _shown(db: Path, store_ids: list[int], *, keys: bool, seen: list[str] 
 async def test_c_on_a_reopen_shows_the_stored_tree_as_the_model_shows_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample: str
 ) -> None:
-    db = _store(tmp_path, _samples()[sample]())
+    db = store_db(tmp_path, _samples()[sample]())
     events = _listed_events(db)
     assert events
     first = await _shown(db, events, keys=True)  # the tables are not written yet: the model's trees
     _write_tables(db)
-    monkeypatch.setattr(mc, "build_model", _no_model)
+    monkeypatch.setattr(mc, "build_model", no_model)
     again = await _shown(db, events, keys=True)
     for store_id, was, now in zip(events, first, again, strict=True):
         assert now == was, store_id
@@ -162,7 +161,7 @@ async def test_c_on_a_reopen_shows_the_stored_tree_as_the_model_shows_it(
 async def test_c_on_an_event_without_a_stored_tree_builds_the_model_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = _store(tmp_path, load(*story()))
+    db = store_db(tmp_path, load(*story()))
     dup = _listed_events(db)[0]
     with Store(db, readonly=True) as store:  # a logon: no list view shows it, its tree is not stored
         logon = next(se.id for se in store.iter_events() if se.event.event_id == 4624)

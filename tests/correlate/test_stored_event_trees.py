@@ -14,71 +14,18 @@ import pytest
 import tui.model_cache as mc
 import tui.stored_views as sv
 from core.correlate.model import model_from_store
-from core.store import correlation_tables
-from core.store.store import Store, StoredEvent
+from core.store.store import Store
 from tests.apputil import opened, sync, wait_for
-from tests.correlate.test_correlate import load
-from tests.correlate.test_correlate_chain_samples import COBALT
-from tests.correlate.test_correlate_samples import MIMIKATZ, NIGHTMARE, SHARPVIEW, load_evtx, load_json
-from tests.correlate.test_correlate_store import _hand_made
-from tests.correlate.test_correlation_tables import EVERYTHING, _no_model, _ready, _shape, _store
+from tests.correlate.events import load
+from tests.correlate.hand_made_logs import hand_made
+from tests.correlate.samples import COBALT, MIMIKATZ, NIGHTMARE, SHARPVIEW, load_evtx, load_json
+from tests.correlate.stored_tables import BUILDERS, line_trees_as_the_model_shows_them, no_model, ready, shape, store_db
 from tests.shared import require_shared
 from tui.list_tree_view import ListTable, ListTreeScreen
 from tui.model_cache import ModelCache
 from tui.nav_tree import NavTree, TreeItem
-from tui.stored_views import StoredNode, fetch_event_children, load_event_tree
+from tui.stored_views import StoredNode
 from tui.view_builders import all_view_builders
-
-BUILDERS = all_view_builders()
-#: The views whose lines show their event's tree.
-LISTS = ("handles", "process_access")
-
-
-def _unfolded_event_tree(db: Path, items: list[TreeItem]) -> list[TreeItem]:
-    """A paged event tree with every node unfolded, following the "more" lines."""
-    out: list[TreeItem] = []
-    for item in items:
-        if isinstance(item, StoredNode) and item.more_after is not None:
-            out.extend(_unfolded_event_tree(db, fetch_event_children(db, item.parent_id, item.more_after)))
-            continue
-        kids = list(item.children)
-        if isinstance(item, StoredNode) and item.kids and not kids:
-            kids = fetch_event_children(db, item.node_id)
-        out.append(StoredNode(item.label, item.store_id, tuple(_unfolded_event_tree(db, kids)), item.confidence,
-                              item.reason))
-    return out
-
-
-def _line_trees_as_the_model_shows_them(tmp_path: Path, events: list[StoredEvent], monkeypatch: pytest.MonkeyPatch,
-                                        paged: bool = True) -> tuple[int, int, int]:
-    """Every line's stored tree, read whole and (`paged`) page by page, is the model's tree
-    of its event; (lines checked, nodes those trees have, nodes stored)."""
-    db = _store(tmp_path, events)
-    if paged:
-        monkeypatch.setattr(correlation_tables, "CHUNK", 7)  # written in many transactions
-    cache = ModelCache()
-    for name in BUILDERS:
-        assert cache.stored_view(db, True, name, BUILDERS, wait=True)
-    monkeypatch.setattr(sv, "PAGE", 2)  # small pages: the "more" lines are followed too
-    lines = shown = 0
-    with Store(db, readonly=True) as store:
-        model = model_from_store(store)
-        for name in LISTS:
-            for row in BUILDERS[name](model).rows or ():
-                assert row.store_id is not None
-                event = store.get(row.store_id)
-                assert event is not None
-                expected = _shape([model.correlate(event).tree()])
-                whole = load_event_tree(store, row.store_id, EVERYTHING)
-                assert whole is not None and _shape(whole[0]) == expected, (name, row.store_id)
-                if paged:
-                    page = load_event_tree(store, row.store_id, 0)
-                    assert page is not None and page[1] == whole[1]
-                    assert _shape(_unfolded_event_tree(db, page[0])) == expected, (name, row.store_id)
-                lines += 1
-                shown += whole[1]
-        stored = store.conn.execute("SELECT count(*) FROM corr_tnode").fetchone()[0]
-    return lines, shown, stored
 
 
 def test_hand_made_and_story_line_trees_read_back_as_the_model_shows_them(
@@ -88,8 +35,8 @@ def test_hand_made_and_story_line_trees_read_back_as_the_model_shows_them(
 
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
-    assert _line_trees_as_the_model_shows_them(tmp_path / "a", load(*_hand_made()), monkeypatch)[0] >= 2
-    assert _line_trees_as_the_model_shows_them(tmp_path / "b", load(*story()), monkeypatch)[0] >= 4
+    assert line_trees_as_the_model_shows_them(tmp_path / "a", load(*hand_made()), monkeypatch)[0] >= 2
+    assert line_trees_as_the_model_shows_them(tmp_path / "b", load(*story()), monkeypatch)[0] >= 4
 
 
 @pytest.mark.parametrize("rel", [NIGHTMARE, MIMIKATZ], ids=["nightmare", "mimikatz"])
@@ -97,21 +44,21 @@ def test_real_evtx_line_trees_read_back_as_the_model_shows_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel: str
 ) -> None:
     require_shared()
-    assert _line_trees_as_the_model_shows_them(tmp_path, load_evtx(rel), monkeypatch)[0] > 0
+    assert line_trees_as_the_model_shows_them(tmp_path, load_evtx(rel), monkeypatch)[0] > 0
 
 
 def test_real_json_line_trees_read_back_as_the_model_shows_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require_shared()
-    assert _line_trees_as_the_model_shows_them(tmp_path, load_json(SHARPVIEW), monkeypatch)[0] > 50
+    assert line_trees_as_the_model_shows_them(tmp_path, load_json(SHARPVIEW), monkeypatch)[0] > 50
 
 
 def test_line_trees_are_stored_once_per_distinct_subtree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Cobalt Strike's Sysmon log: 1,295 lines whose trees have about 116,000 nodes; their
     repeated subtrees (the same processes, handles, sessions) are stored once."""
     require_shared()
-    lines, shown, stored = _line_trees_as_the_model_shows_them(tmp_path, load_json(COBALT), monkeypatch, paged=False)
+    lines, shown, stored = line_trees_as_the_model_shows_them(tmp_path, load_json(COBALT), monkeypatch, paged=False)
     assert lines > 1000 and shown > 100_000
     assert stored * 10 < shown
 
@@ -134,7 +81,7 @@ async def test_a_reopened_list_view_shows_each_lines_tree_without_the_model(
     from tui.process_access import ProcessAccessScreen
 
     screen: type[ListTreeScreen] = HandlesScreen if view == "handles" else ProcessAccessScreen
-    db = _store(tmp_path, load(*story()))
+    db = store_db(tmp_path, load(*story()))
 
     async def trees(app: Harness, expected: list[list[str]] | None) -> list[list[str]]:
         app.workspace.view_builders = all_view_builders
@@ -150,13 +97,13 @@ async def test_a_reopened_list_view_shows_each_lines_tree_without_the_model(
                                and not tree.filling and "failed" not in " ".join(tree_lines(tree)))
                 out.append(tree_lines(tree))
             deadline = time.monotonic() + 10
-            while not all(_ready(db, name) for name in BUILDERS):
+            while not all(ready(db, name) for name in BUILDERS):
                 assert time.monotonic() < deadline
                 await pilot.pause(0.05)
         return out
 
     first = await trees(Harness(db, screen), None)
-    monkeypatch.setattr(mc, "build_model", _no_model)
+    monkeypatch.setattr(mc, "build_model", no_model)
     again = Harness(db, screen)
     assert await trees(again, first) == first
     assert len(first) >= 1 and all(len(lines) > 5 for lines in first)
@@ -172,15 +119,15 @@ async def test_a_big_line_tree_unfolds_a_page_at_a_time(tmp_path: Path, monkeypa
     from tests.app.story import Harness, story, tree_lines
     from tui.handles import HandlesScreen
 
-    db = _store(tmp_path, load(*story()))
+    db = store_db(tmp_path, load(*story()))
     assert ModelCache().stored_view(db, True, "handles", BUILDERS, wait=True)
     with Store(db, readonly=True) as store:
         model = model_from_store(store)
         row = (BUILDERS["handles"](model).rows or [])[0]
         event = store.get(row.store_id or 0)
         assert event is not None
-        expected = _shape([model.correlate(event).tree()])
-    monkeypatch.setattr(mc, "build_model", _no_model)
+        expected = shape([model.correlate(event).tree()])
+    monkeypatch.setattr(mc, "build_model", no_model)
     monkeypatch.setattr(ltv, "MAX_TREE_NODES", 0)
     monkeypatch.setattr(sv, "PAGE", 1)
     app = Harness(db, HandlesScreen)
@@ -206,7 +153,7 @@ async def test_a_big_line_tree_unfolds_a_page_at_a_time(tmp_path: Path, monkeypa
                 node.expand()
                 await wait_for(pilot, lambda b=before: len(list(tree.walk())) > b)
         shown = [n.data for n in tree.root.children if n.data is not None]
-        assert _shape(_rebuilt(tree.root)) == expected and len(shown) == 1
+        assert shape(_rebuilt(tree.root)) == expected and len(shown) == 1
 
 
 def _rebuilt(root: Any) -> list[TreeItem]:

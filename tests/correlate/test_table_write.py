@@ -12,12 +12,12 @@ from core.correlate import persist
 from core.correlate.facts import FactsTable
 from core.correlate.model import CorrelationModel, build_model
 from tests.app.story import story
-from tests.correlate.test_correlate import load
-from tests.correlate.test_correlate_store import _hand_made
+from tests.correlate.events import load
+from tests.correlate.hand_made_logs import hand_made
 
 
 def _models() -> list[CorrelationModel]:
-    return [build_model(load(*_hand_made())), build_model(load(*story()))]
+    return [build_model(load(*hand_made())), build_model(load(*story()))]
 
 
 def _by_facts(model: CorrelationModel) -> list[persist.LinkRow]:

@@ -10,13 +10,13 @@ from core.correlate.access import process_named, targets_named
 from core.correlate.model import build_model
 from core.correlate.processes import AMBIGUOUS, INFERRED, MISSING
 from tests.correlate.events import load
-from tests.correlate.test_process_named_index import _log
+from tests.correlate.named_targets import log
 
 
 def test_the_swept_targets_are_those_looked_up_one_by_one() -> None:
     seen: set[str] = set()
     for seed in range(6):
-        model = build_model(load(*_log(seed)))
+        model = build_model(load(*log(seed)))
         opens = list(model.access_tracker.opens)
         random.Random(seed).shuffle(opens)
         asked = [("HOST1", o.target_image, o.ref) for o in opens] + [("host1", "CMD.EXE", opens[0].ref)]

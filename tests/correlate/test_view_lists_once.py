@@ -11,8 +11,8 @@ import pytest
 
 from core.correlate import model as model_module
 from core.correlate.model import CorrelationModel, build_model
+from tests.correlate.access_events import chain
 from tests.correlate.events import load
-from tests.correlate.test_correlate_access import _chain
 
 
 def _counted(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> list[int]:
@@ -31,7 +31,7 @@ def _counted(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> list
 
 def test_process_accesses_are_made_once_and_shared(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _counted(monkeypatch, model_module, "process_accesses")
-    model = build_model(load(*_chain()))
+    model = build_model(load(*chain()))
     first = model.process_accesses()
     assert [g.target for g in first] == ["lsass.exe 0x2bc (700)", "notepad.exe 0x5dc (1500)"]
     assert model.process_accesses() is first
@@ -40,7 +40,7 @@ def test_process_accesses_are_made_once_and_shared(monkeypatch: pytest.MonkeyPat
 
 def test_handle_duplications_are_made_once_and_shared(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _counted(monkeypatch, CorrelationModel, "_make_duplications")
-    model = build_model(load(*_chain()))
+    model = build_model(load(*chain()))
     first = model.handle_duplications()
     assert [d.event.record_id for d in first] == [5]
     assert model.handle_duplications() is first
@@ -51,7 +51,7 @@ def test_handle_duplications_are_made_once_and_shared(monkeypatch: pytest.Monkey
 def test_two_threads_asking_at_once_share_one_list(monkeypatch: pytest.MonkeyPatch, view: str) -> None:
     accesses = _counted(monkeypatch, model_module, "process_accesses")
     duplications = _counted(monkeypatch, CorrelationModel, "_make_duplications")
-    model = build_model(load(*_chain()))
+    model = build_model(load(*chain()))
     got: list[object] = []
     start = threading.Barrier(2)
 
