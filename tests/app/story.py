@@ -23,8 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual.app import App
 from textual.screen import Screen
+from textual.widgets.tree import TreeNode
 
 from core.store.store import Store
 from tests.logs import event_xml
@@ -186,8 +188,16 @@ class Harness(App[None]):
         self.jumps.append(message.store_id)
 
 
+def label_text(node: TreeNode[Any]) -> Text:
+    """A tree node's label: Textual types it `str | Text`, but a `Tree` keeps every label as a
+    `Text` (`Tree.process_label`, `NavTree.process_label`)."""
+    label = node.label
+    assert isinstance(label, Text)
+    return label
+
+
 def tree_lines(tree: NavTree) -> list[str]:
-    return [node.label.plain for node in tree.walk()]
+    return [label_text(node).plain for node in tree.walk()]
 
 
 def visible_lines(tree: NavTree) -> list[str]:
@@ -195,7 +205,7 @@ def visible_lines(tree: NavTree) -> list[str]:
     for line in range(tree.last_line + 1):
         node = tree.get_node_at_line(line)
         if node is not None:
-            out.append(node.label.plain)
+            out.append(label_text(node).plain)
     return out
 
 
@@ -203,7 +213,7 @@ async def cursor_to(pilot: Any, tree: NavTree, prefix: str, limit: int = 60) -> 
     """Move the cursor down with `j` until the current line contains `prefix`."""
     for _ in range(limit):
         node = tree.cursor_node
-        if node is not None and prefix in node.label.plain:
+        if node is not None and prefix in label_text(node).plain:
             return
         await pilot.press("j")
     raise AssertionError(f"no line with {prefix!r}: {visible_lines(tree)}")

@@ -198,7 +198,8 @@ async def test_keyboard_navigation() -> None:
         await pilot.press("pageup")
         assert table.cursor == 0
         await pilot.press("enter")
-        assert isinstance(app.focused, FieldTree)
+        focused = app.focused
+        assert isinstance(focused, FieldTree)
         await pilot.press("escape")
         assert app.focused is table
 

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from core.model.decode import decoding_shown
 from parsers.xml_indent import indented
+from tests.app.story import label_text
 from tests.apputil import DEMO, opened, sync, wait_for
 from tui.app import EvtxApp
 from tui.detail import FieldTree
@@ -24,7 +25,7 @@ def tree_labels(app: EvtxApp) -> list[str]:
     for number in range(tree.last_line + 1):
         node = tree.get_node_at_line(number)
         if node is not None:
-            lines.append(node.label.plain)
+            lines.append(label_text(node).plain)
     return lines
 
 

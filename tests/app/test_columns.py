@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +295,7 @@ async def test_a_damaged_settings_file_gives_default_columns_and_a_notice() -> N
 
 
 def test_store_sorts_every_system_column_as_python_does() -> None:
+    from core.model.event import Event
     from core.query.sort import SYSTEM_SORTS, Sort, count_sorted, page_sorted, position_sorted
     from core.query.view import View
     from core.store.cache import open_inputs
@@ -301,10 +303,11 @@ def test_store_sorts_every_system_column_as_python_does() -> None:
     store = open_inputs([str(DEMO)])
     try:
         events = [se.event for se in store.iter_events()]
-        keys = {"time": lambda e: e.filetime, "record": lambda e: e.record_id, "eid": lambda e: e.event_id,
-                "computer": lambda e: e.computer.lower(), "channel": lambda e: e.channel.lower(),
-                "provider": lambda e: e.provider.lower(), "source": lambda e: e.source,
-                "level": lambda e: e.level}
+        keys: dict[str, Callable[[Event], Any]] = {
+            "time": lambda e: e.filetime, "record": lambda e: e.record_id, "eid": lambda e: e.event_id,
+            "computer": lambda e: e.computer.lower(), "channel": lambda e: e.channel.lower(),
+            "provider": lambda e: e.provider.lower(), "source": lambda e: e.source,
+            "level": lambda e: e.level}
         assert set(keys) == set(SYSTEM_SORTS)
         for column, get in keys.items():
             for descending in (False, True):
@@ -461,5 +464,5 @@ async def test_pivot_on_an_eventdata_column_filters_to_its_value() -> None:
         assert value
         await pilot.press("equals_sign")
         assert app.filter_bar.input.value == f"targetusername:{value}"
-        await wait_for(pilot, lambda: app.table.total is not None and app.table.row_at(0) is not None
-                       and _data(app.table.row_at(0).event, "targetusername") == value)
+        await wait_for(pilot, lambda: app.table.total is not None and (first := app.table.row_at(0)) is not None
+                       and _data(first.event, "targetusername") == value)

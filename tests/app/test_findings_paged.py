@@ -22,6 +22,7 @@ from core.findings.rules import load_rules
 from core.findings.stored import findings_of
 from core.model.event import Event
 from core.store.store import Store
+from tests.app.story import label_text
 from tests.apputil import opened, sync, wait_for
 from tui.app import EvtxApp
 from tui.findings_view import PAGE, FindingsScreen, finding_line
@@ -110,21 +111,21 @@ async def test_the_findings_view_counts_and_shows_the_right_row_after_scrolling_
     async with opened(app, (120, 40)) as pilot:
         tree = await _findings_view(pilot, app)
         assert f"{MANY + 5:,} findings from 2 rules" in _status(app)
-        labels = [n.label.plain for n in tree.root.children]
-        big = next(n for n in tree.root.children if BIG_RULE in n.label.plain)
+        labels = [label_text(n).plain for n in tree.root.children]
+        big = next(n for n in tree.root.children if BIG_RULE in label_text(n).plain)
         assert any(f"{BIG_RULE} ({MANY:,})" in label for label in labels)
         assert labels[0].startswith("high") and "(5)" in labels[0]  # most severe first
         big.expand()
         for _ in range(MANY // PAGE + 2):  # enter on each "more" line: the next page
             last = big.children[-1]
-            if not last.label.plain.startswith("... more"):
+            if not label_text(last).plain.startswith("... more"):
                 break
             await pilot.pause(0.05)
             tree.move_cursor(last)
             count = len(big.children)
             await pilot.press("enter")
             await wait_for(pilot, lambda c=count: len(big.children) > c)  # type: ignore[misc]
-        assert [n.label.plain for n in big.children] == [finding_line(f).plain for f in expected]
+        assert [label_text(n).plain for n in big.children] == [finding_line(f).plain for f in expected]
         node = big.children[far]
         tree.move_cursor(node)
         await pilot.press("enter")  # jumps to its event
@@ -159,12 +160,12 @@ async def test_search_finds_a_finding_not_fetched_yet(many: Path) -> None:
     app = EvtxApp([str(many.with_suffix(".xml"))], store_path=many)
     async with opened(app, (120, 40)) as pilot:
         tree = await _findings_view(pilot, app)
-        assert not any(n.label.plain == finding_line(far).plain for n in tree.walk())  # not fetched
+        assert not any(label_text(n).plain == finding_line(far).plain for n in tree.walk())  # not fetched
         await pilot.press("slash")
         for key in f"tool{far.record_id}.exe":
             await pilot.press(key)
         await pilot.press("enter")
         await wait_for(pilot, lambda: tree.cursor_node is not None
-                       and tree.cursor_node.label.plain == finding_line(far).plain)
+                       and label_text(tree.cursor_node).plain == finding_line(far).plain)
         await pilot.press("enter")  # and jumps to its event
         await wait_for(pilot, lambda: app.detail.store_id == far.store_id)

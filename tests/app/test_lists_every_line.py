@@ -8,8 +8,11 @@ list's first `TREE_LINES`) shows its links as stored, without building the model
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rich.text import Text
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 import tui.handles as handles
@@ -34,7 +37,7 @@ from tui.workspace import Workspace
 LONG = 30_000
 
 
-def _plain(table: DataTable[object], row: int) -> list[str]:
+def _plain(table: DataTable[Text], row: int) -> list[str]:
     return [getattr(cell, "plain", str(cell)) for cell in table.get_row_at(row)]
 
 
@@ -42,11 +45,11 @@ def _status(app: Harness) -> str:
     return str(app.screen.query_one("#view-status").render())
 
 
-async def _last_line(pilot: object, app: Harness, table: DataTable[object], count: int) -> list[str]:
+async def _last_line(pilot: Pilot[Any], app: Harness, table: DataTable[Text], count: int) -> list[str]:
     """Go to the list's last line (`ctrl+end`) and give its cells once they are drawn."""
-    await pilot.press("ctrl+end")  # type: ignore[attr-defined]
-    await wait_for(pilot, lambda: table.cursor_row == count - 1)  # type: ignore[arg-type]
-    await wait_for(pilot, lambda: _plain(table, count - 1)[0] != "…")  # type: ignore[arg-type]
+    await pilot.press("ctrl+end")
+    await wait_for(pilot, lambda: table.cursor_row == count - 1)
+    await wait_for(pilot, lambda: _plain(table, count - 1)[0] != "…")
     return _plain(table, count - 1)
 
 

@@ -97,7 +97,7 @@ async def test_a_list_longer_than_a_page_shows_every_line_and_scrolls_to_its_end
     monkeypatch.setattr(lp, "PAGE", 2)
     expected = _stored(stored_demo, name)
     assert len(expected) > lp.PAGE or name == "handles"  # more than one page
-    app = Harness(stored_demo, lambda ws: screen(ws))  # type: ignore[arg-type]
+    app = Harness(stored_demo, lambda ws: screen(ws))
     async with opened(app, (160, 48)) as pilot:
         table = app.screen.query_one(DataTable)
         await wait_for(pilot, lambda: table.row_count == len(expected))

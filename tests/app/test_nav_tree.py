@@ -16,8 +16,9 @@ from textual.app import App, ComposeResult
 
 import tui.nav_tree as nav_tree
 from core.correlate.model import Node
+from tests.app.story import label_text
 from tests.apputil import opened, sync, wait_for
-from tui.nav_tree import NavTree
+from tui.nav_tree import NavTree, TreeItem
 
 
 class TreeApp(App[None]):
@@ -36,8 +37,14 @@ def _preorder(nodes: list[Node]) -> Iterator[str]:
         yield from _preorder(node.children)
 
 
+def _node(item: TreeItem | None) -> Node:
+    """A node's data: these trees are filled with engine `Node`s only."""
+    assert isinstance(item, Node)
+    return item
+
+
 def _shown(tree: NavTree) -> list[str]:
-    return [n.data.label if n.data is not None else str(n.label) for n in tree.walk()]
+    return [_node(n.data).label if n.data is not None else str(n.label) for n in tree.walk()]
 
 
 @sync
@@ -96,7 +103,7 @@ async def test_a_huge_tree_is_cut_at_the_limit_and_every_branch_keeps_its_part(
         tree.fill([big, *small])
         await wait_for(pilot, lambda: not tree.filling)
         tops = list(tree.root.children)
-        assert [t.data.label for t in tops] == ["big host", *(f"host {i}" for i in range(5))]
+        assert [_node(t.data).label for t in tops] == ["big host", *(f"host {i}" for i in range(5))]
         for node, top in zip(tops[1:], small, strict=True):  # the small ones whole
             assert [n.data.label for n in _subtree(node)] == list(_preorder(top.children))
         big_shown = [n for n in _subtree(tops[0]) if n.data is not None]
@@ -124,9 +131,9 @@ async def test_labels_are_literal_and_one_line() -> None:
     async with opened(app, (80, 24), ready=False):
         tree = app.query_one(NavTree)
         node = tree.root.add_leaf("[red]not markup[/red]")
-        assert node.label.plain == "[red]not markup[/red]" and not node.label.spans
+        assert label_text(node).plain == "[red]not markup[/red]" and not label_text(node).spans
         node = tree.root.add_leaf(Text("first\nsecond"))
-        assert node.label.plain == "first"
+        assert label_text(node).plain == "first"
 
 
 def test_views_prepare_what_they_show_in_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:

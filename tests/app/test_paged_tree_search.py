@@ -12,6 +12,7 @@ import tui.stored_views as sv
 import tui.tree_views as tv
 from core.store import correlation_tables
 from core.store.store import Store
+from tests.app.story import label_text
 from tests.apputil import opened, sync, wait_for
 from tests.correlate.events import load
 from tests.correlate.hand_made_logs import hand_made
@@ -24,12 +25,12 @@ from tui.stored_views import StoredNode
 
 def _cursor_text(tree: NavTree) -> str:
     node = tree.cursor_node
-    return node.label.plain if node is not None else ""
+    return label_text(node).plain if node is not None else ""
 
 
 def _children(tree: NavTree, prefix: str) -> list[str]:
-    parent = next(node for node in tree.walk() if node.label.plain.startswith(prefix))
-    return [child.label.plain for child in parent.children]
+    parent = next(node for node in tree.walk() if label_text(node).plain.startswith(prefix))
+    return [label_text(child).plain for child in parent.children]
 
 
 @sync
@@ -52,11 +53,11 @@ async def test_slash_finds_a_node_not_fetched_yet_and_unfolds_the_way_to_it(
         await wait_for(pilot, lambda: "still open at the end of the log" in _cursor_text(tree))
         assert tree.cursor_node is not None and tree.cursor_node.parent is not None
         handle = tree.cursor_node.parent
-        assert handle.is_expanded and "handle 0x1644" in handle.label.plain
+        assert handle.is_expanded and "handle 0x1644" in label_text(handle).plain
         # HOST2's first root was skipped: a "more" line stands for it, before the one shown
         host2 = _children(tree, "HOST2")
         assert host2[0].startswith("... more") and "System 0x4" in host2[1]
-        more = next(node for node in tree.walk() if node.label.plain.startswith("HOST2")).children[0]
+        more = next(node for node in tree.walk() if label_text(node).plain.startswith("HOST2")).children[0]
         assert isinstance(more.data, StoredNode) and more.data.more_before is not None
         tree.move_cursor(more)
         await pilot.press("enter")

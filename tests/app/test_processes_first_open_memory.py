@@ -13,7 +13,7 @@ import pytest
 
 import tui.nav_tree as nav
 from core.correlate.links import Node
-from tests.app.story import Harness, tree_lines
+from tests.app.story import Harness, label_text, tree_lines
 from tests.apputil import opened, sync, wait_for
 from tests.correlate.events import load
 from tests.correlate.hand_made_logs import family_log
@@ -51,13 +51,13 @@ async def test_the_first_open_holds_the_shown_nodes_not_the_forest(
         system = tree.root.children[0].children[0]
         system.expand()
         await wait_for(pilot, lambda: len(system.children) == 22)
-        assert "cmd.exe" in system.children[0].label.plain and "big.exe" in system.children[-2].label.plain
+        assert "cmd.exe" in label_text(system.children[0]).plain and "big.exe" in label_text(system.children[-2]).plain
         assert _live_nodes() <= 40
         # `/` finds a node never made yet (under big.exe), and enter jumps to its event.
         await pilot.press("slash", *"late.exe", "enter")
-        await wait_for(pilot, lambda: tree.cursor_node is not None and "late.exe" in tree.cursor_node.label.plain)
+        await wait_for(pilot, lambda: tree.cursor_node is not None and "late.exe" in label_text(tree.cursor_node).plain)
         await pilot.press("enter")
-        assert len(app.jumps) == 1 and tree.cursor_node.data is not None
+        assert len(app.jumps) == 1 and tree.cursor_node is not None and tree.cursor_node.data is not None
         assert app.jumps == [tree.cursor_node.data.store_id]
 
 
@@ -75,7 +75,7 @@ async def test_slash_before_the_tables_are_written_walks_the_model(
         tree = app.screen.query_one(NavTree)
         await wait_for(pilot, lambda: bool(tree.root.children) and not tree.filling)
         await pilot.press("slash", *"B59", "enter")
-        await wait_for(pilot, lambda: tree.cursor_node is not None and "B59" in tree.cursor_node.label.plain)
+        await wait_for(pilot, lambda: tree.cursor_node is not None and "B59" in label_text(tree.cursor_node).plain)
         assert "HOST1" in tree.cursor_node.parent.parent.parent.label.plain  # type: ignore[union-attr]
         await pilot.press("n")  # the next: HOST2's
         await wait_for(pilot, lambda: "HOST2" in tree.cursor_node.parent.parent.parent.label.plain)  # type: ignore[union-attr]

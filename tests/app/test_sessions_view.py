@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.store.cache import open_inputs
-from tests.app.story import Harness, store_ids, tree_lines
+from tests.app.story import Harness, label_text, store_ids, tree_lines
 from tests.apputil import opened, screen_text, sync, wait_for
 from tests.logs import event_xml, write_events
 from tui.nav_tree import NavTree
@@ -63,7 +63,7 @@ async def test_the_tree_holds_the_rest_and_the_processes_jump_to_their_4688(demo
         assert any("linked logon 0x5a3c1" in t and "4624 record" in t for t in lines)
         assert any("end: still open at end of log" in t for t in lines)
         await pilot.press("enter")  # to the tree
-        node = next(n for n in tree.walk() if "psx.exe" in n.label.plain)
+        node = next(n for n in tree.walk() if "psx.exe" in label_text(n).plain)
         tree.reveal(node)
         await pilot.press("enter")
         assert node.data is not None and app.jumps == [node.data.store_id]

@@ -16,6 +16,7 @@ import pytest
 
 import tui.event_table as event_table
 import tui.table_rows as table_rows
+from core.query import view as core_view
 from core.query.compile import compile_query
 from core.store.filter import Filter
 from core.store.store import Store
@@ -72,7 +73,7 @@ async def test_paging_down_and_up_shows_the_rows_in_time_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: str
 ) -> None:
     beside: list[bool] = []
-    original = event_table.fetch_beside
+    original = core_view.fetch_beside
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         beside.append(True)
@@ -93,7 +94,6 @@ async def test_a_new_view_never_plans_its_pages_by_the_previous_views_count(
     """Pages pick their query plan by the view's count (a big view walks the time index, a
     rare one must not: that walk reads the whole index to find a handful of rows). The first
     page of a new view must never see the count of the view before it."""
-    from core.query import view as core_view
     seen: list[tuple[str, int | None]] = []
     original = core_view.fetch_page
 
@@ -115,7 +115,11 @@ async def test_a_new_view_never_plans_its_pages_by_the_previous_views_count(
         for query in ("4689", "Index:17", "", "Index:3*"):
             app.set_filter(query)
             expected = counts[compile_query(query).sql]
-            await wait_for(pilot, lambda e=expected: app.table.total == e and app.table.row_at(0) is not None)
+
+            def shown(e: int = expected) -> bool:
+                return app.table.total == e and app.table.row_at(0) is not None
+
+            await wait_for(pilot, shown)
             app.table.action_bottom()
             await wait_for(pilot, lambda: app.table.row_at(app.table.cursor) is not None)
     assert seen
@@ -135,18 +139,22 @@ async def test_a_jump_to_an_event_shows_its_page_without_counting_it_out(
         expected = await _filtered(pilot, app, query)
         table = app.table
         offsets: list[int] = []
-        original = table_rows.fetch_page
+        original = core_view.fetch_page
 
         def spy(store: Store, v: Any, start: int, *args: Any, **kwargs: Any) -> Any:
             offsets.append(start)
             return original(store, v, start, *args, **kwargs)
 
         monkeypatch.setattr(table_rows, "fetch_page", spy)
-        page = event_table.PAGE
+        page = table_rows.PAGE
         assert len(expected) > page * 2
         for pos in (len(expected) - 2, min(len(expected) - 1, page * 2 + 5), page + page // 2, 1):
             table.goto_event(expected[pos])
-            await wait_for(pilot, lambda p=pos: table.cursor == p and table.row_at(p) is not None)
+
+            def landed(p: int = pos) -> bool:
+                return table.cursor == p and table.row_at(p) is not None
+
+            await wait_for(pilot, landed)
             start = pos - pos % page
             for i in range(start, min(len(expected), start + page)):
                 row = table.row_at(i)
@@ -173,7 +181,6 @@ async def test_the_reader_marks_a_big_view_and_jumps_read_from_the_marks(
     (`core.query.marks`, blocks of 9 events here); jumps by position and to an event then read
     from them and land exactly where the store's order puts each row."""
     from core.query import marks
-    from core.query import view as core_view
 
     monkeypatch.setattr(marks, "BLOCK", 9)
     monkeypatch.setattr(marks, "MIN_ROWS", 1)
@@ -207,15 +214,23 @@ async def test_the_reader_marks_a_big_view_and_jumps_read_from_the_marks(
         await wait_for(pilot, lambda: bool(steps) and not steps[-1])
         assert len(steps) > N // 9 // 2
         table = app.table
-        size = event_table.PAGE
+        size = table_rows.PAGE
         for pos in (len(expected) // 2, len(expected) - 3, size + 5, len(expected) // 3):
             table.move_to(pos)
-            await wait_for(pilot, lambda p=pos: table.row_at(p) is not None)
+
+            def drawn(p: int = pos) -> bool:
+                return table.row_at(p) is not None
+
+            await wait_for(pilot, drawn)
             for i in range(pos - pos % size, min(len(expected), pos - pos % size + size)):
                 assert table.row_at(i).id == expected[i], (pos, i)  # type: ignore[union-attr]
         for pos in (len(expected) - 1, len(expected) // 2 + 1, 2):
             table.goto_event(expected[pos])
-            await wait_for(pilot, lambda p=pos: table.cursor == p and table.row_at(p) is not None)
+
+            def landed(p: int = pos) -> bool:
+                return table.cursor == p and table.row_at(p) is not None
+
+            await wait_for(pilot, landed)
     assert {name for name, _ in read} == {"page", "position"} and all(found for _, found in read)
 
 

@@ -20,6 +20,7 @@ from tests.app.story import (
     WS,
     Harness,
     cursor_to,
+    label_text,
     store_ids,
     tree_lines,
 )
@@ -79,10 +80,10 @@ async def test_handles_tree_shows_hostile_text_literally(story_store: Path) -> N
     async with opened(app, (100, 30)) as pilot:
         tree = app.screen.query_one("#handles-tree", NavTree)
         await wait_for(pilot, lambda: any("command line" in t for t in tree_lines(tree)))
-        line = next(n for n in tree.walk() if "command line" in n.label.plain)
-        assert "[red]x[/red]" in line.label.plain
-        assert "\x1b" not in line.label.plain
-        assert all(not span.style or "red" not in str(span.style) for span in line.label.spans[1:])
+        line = next(n for n in tree.walk() if "command line" in label_text(n).plain)
+        assert "[red]x[/red]" in label_text(line).plain
+        assert "\x1b" not in label_text(line).plain
+        assert all(not span.style or "red" not in str(span.style) for span in label_text(line).spans[1:])
 
 
 @sync
@@ -92,7 +93,7 @@ async def test_handles_view_at_80x24_stacks_list_and_tree(story_store: Path) -> 
         screen = app.screen
         table = screen.query_one(HandlesTable)
         tree = screen.query_one("#handles-tree", NavTree)
-        await wait_for(pilot, lambda: table.row_count > 0 and tree.root.children != [])
+        await wait_for(pilot, lambda: table.row_count > 0 and len(tree.root.children) > 0)
         assert not screen.query_one("#handles-body").has_class("-wide")
         assert table.region.height >= 4 and tree.region.height >= 6
         assert tree.region.y > table.region.y
@@ -153,7 +154,7 @@ async def test_correlation_search_finds_and_reveals_a_node(story_store: Path) ->
         await pilot.press("enter")
         await pilot.pause(0.1)
         assert tree.has_focus
-        assert tree.cursor_node is not None and "logoff: 4634 record 13" in tree.cursor_node.label.plain
+        assert tree.cursor_node is not None and "logoff: 4634 record 13" in label_text(tree.cursor_node).plain
 
 
 @sync
@@ -176,10 +177,10 @@ async def test_processes_shows_reused_pid_as_two_instances_and_pre_existing_infe
     async with opened(app, (100, 30)) as pilot:
         tree = app.screen.query_one(NavTree)
         await wait_for(pilot, lambda: bool(tree.root.children))
-        computers = [n.label.plain for n in tree.root.children]
+        computers = [label_text(n).plain for n in tree.root.children]
         assert computers[0].startswith(DC) and computers[1].startswith(WS)
         ws = tree.root.children[1]
-        ws_lines = [n.label.plain for n in tree.walk() if _under(n, ws)]
+        ws_lines = [label_text(n).plain for n in tree.walk() if _under(n, ws)]
         instances = [t for t in ws_lines if "0x1234 (4660)" in t and "created" in t]
         assert len(instances) == 2, ws_lines
         assert any("mimikatz.exe" in t for t in instances) and any("notepad.exe" in t for t in instances)
@@ -187,7 +188,7 @@ async def test_processes_shows_reused_pid_as_two_instances_and_pre_existing_infe
         assert explorer.startswith("inferred") and "pre-existing" in explorer
         # Same pid on DC01 is a third, separate process under its own computer.
         dc = tree.root.children[0]
-        assert any("svchost.exe 0x1234" in n.label.plain for n in tree.walk() if _under(n, dc))
+        assert any("svchost.exe 0x1234" in label_text(n).plain for n in tree.walk() if _under(n, dc))
         # The pid-reused instance ended by its 4689, then notepad: enter jumps to notepad's 4688.
         await cursor_to(pilot, tree, "notepad.exe 0x1234")
         await pilot.press("enter")
@@ -364,11 +365,12 @@ async def test_real_app_handles_view_jumps_to_the_source_4688(demo_env: Path) ->
         await wait_for(
             pilot,
             lambda: (
-                (app.selected_event() or (0, None))[1] is not None
-                and app.selected_event().event.record_id == 48232
+                (picked := app.selected_event()) is not None
+                and picked.event.record_id == 48232
             ),
         )
         selected = app.selected_event()
+        assert selected is not None
         assert selected.event.event_id == 4688 and selected.event.get("NewProcessName") == MK64
 
 
@@ -377,8 +379,10 @@ async def test_real_app_correlate_key_opens_the_selected_events_correlation(demo
     app = demo_app()
     async with opened(app, (100, 30)) as pilot:
         selected = app.selected_event()
+        assert selected is not None
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, CorrelationScreen))
+        assert isinstance(app.screen, CorrelationScreen)
         assert app.screen.store_id == selected.id
         tree = app.screen.query_one(NavTree)
         await wait_for(pilot, lambda: bool(tree.root.children))
@@ -394,8 +398,8 @@ async def test_demo_processes_reused_pid_and_pre_existing_winlogon(demo_env: Pat
         await wait_for(pilot, lambda: isinstance(app.screen, ProcessesScreen))
         tree = app.screen.query_one(NavTree)
         await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
-        ws = next(n for n in tree.root.children if n.label.plain.startswith("WS01"))
-        lines = [n.label.plain for n in tree.walk() if _under(n, ws)]
+        ws = next(n for n in tree.root.children if label_text(n).plain.startswith("WS01"))
+        lines = [label_text(n).plain for n in tree.walk() if _under(n, ws)]
         reused = [t for t in lines if "0x1f40 (8000)" in t and " created " in t]
         assert len(reused) == 2 and any("mk64.exe" in t for t in reused)
         assert any("SearchProtocolHost.exe" in t for t in reused)
@@ -403,8 +407,8 @@ async def test_demo_processes_reused_pid_and_pre_existing_winlogon(demo_env: Pat
         winlogon = next(t for t in lines if t.split()[1:3] == ["winlogon.exe", "0x25c"])
         assert winlogon.startswith("inferred") and "pre-existing" in winlogon
         # ... and its child userinit.exe hangs under it.
-        node = next(n for n in tree.walk() if n.label.plain.split()[1:3] == ["winlogon.exe", "0x25c"])
-        assert any("userinit.exe 0x1e0c" in c.label.plain for c in node.children)
+        node = next(n for n in tree.walk() if label_text(n).plain.split()[1:3] == ["winlogon.exe", "0x25c"])
+        assert any("userinit.exe 0x1e0c" in label_text(c).plain for c in node.children)
 
 
 @sync
@@ -417,7 +421,7 @@ async def test_demo_findings_lists_restricted_substring_for_the_mimikatz_like_to
         await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen))
         tree = app.screen.query_one(NavTree)
         await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
-        groups = [n.label.plain for n in tree.root.children]
+        groups = [label_text(n).plain for n in tree.root.children]
         rule = next(g for g in groups if " restricted-substring " in g)
         assert rule.startswith("high") and " restricted-substring (3) " in rule
         # Most severe first: no lower severity sorts above a high one.
@@ -427,11 +431,12 @@ async def test_demo_findings_lists_restricted_substring_for_the_mimikatz_like_to
         await cursor_to(pilot, tree, "restricted-substring")
         await pilot.press("enter")  # unfold the rule
         await cursor_to(pilot, tree, "record 48232")
-        assert "sekurlsa::" in tree.cursor_node.label.plain
+        assert tree.cursor_node is not None
+        assert "sekurlsa::" in label_text(tree.cursor_node).plain
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is app.screen_stack[0])
         await wait_for(
-            pilot, lambda: app.selected_event() is not None and app.selected_event().event.record_id == 48232
+            pilot, lambda: (picked := app.selected_event()) is not None and picked.event.record_id == 48232
         )
 
 
@@ -511,7 +516,7 @@ async def test_findings_level_filter_shows_only_the_chosen_severity_and_up(demo_
         await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
 
         def shown() -> list[str]:
-            return [w for w in (n.label.plain.split()[0] for n in tree.root.children) if w in levels]
+            return [w for w in (label_text(n).plain.split()[0] for n in tree.root.children) if w in levels]
 
         everything = shown()
         assert {"high", "medium"} <= set(everything)  # the demo fires rules of several severities

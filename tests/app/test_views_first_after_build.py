@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from rich.text import Text
+from textual.message import Message
+from textual.message_pump import MessagePump
 
 from core.correlate.model import CorrelationModel, build_model
 from core.store import correlation_tables
@@ -76,20 +78,20 @@ def test_the_handles_view_makes_only_the_4690s_it_draws(monkeypatch: pytest.Monk
 class _SlowRows(Sequence[Any]):
     """A stored view's many lines, made slowly: `made` counts them as the writer makes them."""
 
-    def __init__(self, count: int) -> None:
-        self.count = count
+    def __init__(self, size: int) -> None:
+        self.size = size  # (not `count`: that is `Sequence.count`, which it would hide)
         self.made = 0
 
     def __len__(self) -> int:
-        return self.count
+        return self.size
 
     def __getitem__(self, index: Any) -> Any:
-        if not isinstance(index, int) or not 0 <= index < self.count:
+        if not isinstance(index, int) or not 0 <= index < self.size:
             raise IndexError(index)
         return self._row(index)
 
     def __iter__(self) -> Iterator[Any]:
-        for index in range(self.count):
+        for index in range(self.size):
             yield self._row(index)
 
     def _row(self, index: int) -> Any:
@@ -103,11 +105,14 @@ class _Line:
         self.store_id, self.cells, self.why = store_id, cells, why
 
 
-class _Target:
-    def __init__(self) -> None:
-        self.messages: list[ModelReady[Any]] = []
+class _Target(MessagePump):
+    """Where a view's worker posts the model: keeps what is posted (no app runs here)."""
 
-    def post_message(self, message: ModelReady[Any]) -> bool:
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[Message] = []
+
+    def post_message(self, message: Message) -> bool:
         self.messages.append(message)
         return True
 
@@ -129,7 +134,7 @@ def test_the_tables_writer_waits_while_a_view_is_prepared(tmp_path: Path, monkey
     cache = ws.models
     cache.model(db, True)
     slow = _SlowRows(200_000)  # ~60 s of writing unless stopped
-    cache.write_later(db, True, {"slow": lambda _model: ViewRows(rows=slow, total=slow.count)})
+    cache.write_later(db, True, {"slow": lambda _model: ViewRows(rows=slow, total=slow.size)})
     try:
         _until(lambda: slow.made > 1500)  # the writer is writing the view's lines
 
@@ -147,6 +152,7 @@ def test_the_tables_writer_waits_while_a_view_is_prepared(tmp_path: Path, monkey
         target = _Target()
         ws.request_model(target, prepare)  # as a view's worker does
         (ready,) = target.messages
+        assert isinstance(ready, ModelReady)
         assert ready.error is None and ready.prepared is not None
         before, after = ready.prepared
         assert after == before, f"the writer made {after - before} lines while the view was prepared"
@@ -171,10 +177,10 @@ def test_a_view_prepared_for_long_holds_the_writer_back_a_bounded_time(
     cache = ws.models
     cache.model(db, True)
     slow = _SlowRows(3_000)
-    cache.write_later(db, True, {"slow": lambda _model: ViewRows(rows=slow, total=slow.count)})
+    cache.write_later(db, True, {"slow": lambda _model: ViewRows(rows=slow, total=slow.size)})
     try:
         with cache.preparing():  # a view stuck in its preparation
-            _until(lambda: slow.made == slow.count, 30)  # the writer still ends, a check at a time
+            _until(lambda: slow.made == slow.size, 30)  # the writer still ends, a check at a time
             _until(lambda: not cache.writing)
     finally:
         cache.stop.set()
