@@ -217,3 +217,13 @@ async def cursor_to(pilot: Any, tree: NavTree, prefix: str, limit: int = 60) -> 
             return
         await pilot.press("j")
     raise AssertionError(f"no line with {prefix!r}: {visible_lines(tree)}")
+
+
+def under(node: Any, ancestor: Any) -> bool:
+    """Whether `node` is below `ancestor` in its tree (at any depth)."""
+    parent = node.parent
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.parent
+    return False
