@@ -27,8 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -109,7 +110,9 @@ def rust(path: str) -> int:
     from evtx import PyEvtxParser
 
     n = 0
-    for record in PyEvtxParser(path).records_json():
+    # evtx's stub types __next__ as Optional[Any], but a None from it ends the iteration
+    records: Iterable[Any] = PyEvtxParser(path).records_json()
+    for record in records:
         json.loads(record["data"])
         n += 1
     return n

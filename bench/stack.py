@@ -19,14 +19,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.table import build_store  # noqa: E402
 from core.query.compile import compile_query  # noqa: E402
-from core.query.stack import stack  # noqa: E402
-from core.query.timeline import HOUR, timeline  # noqa: E402
+from core.query.stack import Stack, stack  # noqa: E402
+from core.query.timeline import HOUR, Timeline, timeline  # noqa: E402
 from core.store import schema  # noqa: E402
 from core.store.store import Store  # noqa: E402
 
@@ -52,7 +53,10 @@ TIMELINES = (
 )
 
 
-def timed(call: Callable[[], object], runs: int) -> tuple[float, float, object]:
+T = TypeVar("T")
+
+
+def timed(call: Callable[[], T], runs: int) -> tuple[float, float, T]:
     """(first call ms: the view's id set made then; median of the next `runs`; the result)."""
     t0 = time.perf_counter()
     result = call()
@@ -76,15 +80,21 @@ def main() -> int:
     results: dict[str, object] = {}
     for name, query, by in STACKS:
         store = Store(db, readonly=True)  # a fresh connection per call, as a new worker's
-        first, ms, st = timed(lambda s=store, q=query, b=by: stack(s, compile_query(q), b, limit=100), args.runs)
-        results[name] = {"first_ms": first, "ms": ms, "events": st.total,  # type: ignore[attr-defined]
-                         "distinct": st.distinct}  # type: ignore[attr-defined]
+
+        def stack_call(s: Store = store, q: str = query, b: str = by) -> Stack:
+            return stack(s, compile_query(q), b, limit=100)
+
+        first, ms, st = timed(stack_call, args.runs)
+        results[name] = {"first_ms": first, "ms": ms, "events": st.total, "distinct": st.distinct}
         store.close()
     for name, query, width in TIMELINES:
         store = Store(db, readonly=True)
-        first, ms, tl = timed(lambda s=store, q=query, w=width: timeline(s, compile_query(q), w), args.runs)
-        results[name] = {"first_ms": first, "ms": ms, "events": tl.total,  # type: ignore[attr-defined]
-                         "buckets": len(tl.buckets)}  # type: ignore[attr-defined]
+
+        def timeline_call(s: Store = store, q: str = query, w: int | None = width) -> Timeline:
+            return timeline(s, compile_query(q), w)
+
+        first, ms, tl = timed(timeline_call, args.runs)
+        results[name] = {"first_ms": first, "ms": ms, "events": tl.total, "buckets": len(tl.buckets)}
         store.close()
     print(json.dumps(results, indent=2))
     return 0

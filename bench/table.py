@@ -238,7 +238,7 @@ async def measure(db: Path, settle: bool = False, views: bool = True) -> dict[st
 
         def forest_shown() -> bool:
             trees = app.screen.query(NavTree)
-            return bool(trees) and trees.first().root.children and not trees.first().filling
+            return bool(trees) and bool(trees.first().root.children) and not trees.first().filling
 
         while not forest_shown():
             await asyncio.sleep(0.01)

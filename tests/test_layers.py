@@ -121,8 +121,11 @@ def _sql_sites(path: Path) -> list[str]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
         elif isinstance(node, ast.JoinedStr):
-            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
-        if text is not None and _SQL.search(text):
+            text = "".join(
+                v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "{}"
+                for v in node.values
+            )
+        if text is not None and isinstance(node, ast.expr) and _SQL.search(text):
             sites.append(f"{path.relative_to(ROOT)}:{node.lineno}: {text[:60]!r}")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr in ("execute", "executemany", "executescript"):

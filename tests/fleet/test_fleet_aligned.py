@@ -106,7 +106,12 @@ def test_only_a_name_some_event_holds_twice_pays_for_its_surplus(both: tuple[Any
     assert [m["repeated_names"] for m in inputs(ds)] == [["extra"]]
     queries: list[object] = []
     original = engine.table
-    monkeypatch.setattr(engine, "table", lambda query: (queries.append(query), original(query))[1])
+
+    def table(query: object) -> Any:
+        queries.append(query)
+        return original(query)
+
+    monkeypatch.setattr(engine, "table", table)
 
     def queried(by: str) -> int:
         queries.clear()

@@ -42,7 +42,8 @@ MEMORY_LIMIT = 2 << 30
 
 def _records(data: bytearray, base: int) -> list[int]:
     free = struct.unpack_from("<I", data, base + 0x30)[0]
-    ofs, out = base + 0x200, []
+    ofs = base + 0x200
+    out: list[int] = []
     while ofs + 24 <= base + min(free, CHUNK) and data[ofs : ofs + 4] == b"**\x00\x00" and len(out) < 10_000:
         size = struct.unpack_from("<I", data, ofs + 4)[0]
         if size < 28:

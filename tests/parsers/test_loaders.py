@@ -19,6 +19,7 @@ import pytest
 
 from core.model.event import Event, InputError, ParseIssue, iso_from_filetime, parse_time
 from parsers import eventxml, jsonlines
+from parsers.json_layouts import event_from_json
 from parsers.registry import detect_format, iter_input, raw_text
 from tests.parsers.xml_events import NS, split, xml_event
 from tests.shared import manifest, manifest_paths, require_shared, sample
@@ -172,7 +173,7 @@ NXLOG_4688 = {
 
 
 def test_flat_nxlog_layout_splits_system_from_eventdata() -> None:
-    event = jsonlines.event_from_json(NXLOG_4688, source=2, position=9)
+    event = event_from_json(NXLOG_4688, source=2, position=9)
     assert event.event_id == 4688 and event.record_id == 134810 and event.record_number == 9 == event.locator
     assert event.computer == "WORKSTATION6.theshire.local" and event.channel == "Security"
     assert event.provider == "Microsoft-Windows-Security-Auditing"
@@ -197,17 +198,17 @@ def test_flat_layout_judgement_calls() -> None:
         "AccountName": "SYSTEM", "Domain": "NT AUTHORITY", "AccountType": "User", "UserID": "S-1-5-18",
         "ProcessID": "3120", "ThreadID": 4496, "TimeCreated": "2020-10-29T08:23:20.533Z", "Level": "4",
     }  # fmt: skip
-    event = jsonlines.event_from_json(sysmon, 0, 1)
+    event = event_from_json(sysmon, 0, 1)
     assert event.data == (("EventType", "SetValue"), ("ProcessID", "3120"))
     assert event.user_sid == "S-1-5-18" and event.tid == 4496 and event.pid is None and event.level == 4
     assert event.filetime == parse_time("2020-10-29T08:23:20.533Z") and event.record_id is None
     service = {"EventID": 7045, "Hostname": "WS", "AccountName": "LocalSystem", "ServiceName": "evil"}
-    assert jsonlines.event_from_json(service, 0, 1).data == (("AccountName", "LocalSystem"), ("ServiceName", "evil"))
+    assert event_from_json(service, 0, 1).data == (("AccountName", "LocalSystem"), ("ServiceName", "evil"))
     old_nxlog = {"EventID": 4624, "ProcessID": 640, "Hostname": "WS", "ProcessId": "0x280"}
-    event = jsonlines.event_from_json(old_nxlog, 0, 1)
+    event = event_from_json(old_nxlog, 0, 1)
     assert event.pid == 640 and event.data == (("ProcessId", "0x280"),)
     values = {"EventID": "4688", "Flag": True, "Nothing": None, "Ratio": 2.0, "List": [1, "a"]}
-    assert jsonlines.event_from_json(values, 0, 1).data == (
+    assert event_from_json(values, 0, 1).data == (
         ("Flag", "true"), ("Nothing", ""), ("Ratio", "2"), ("List", '[1,"a"]')
     )  # fmt: skip
 
@@ -231,7 +232,7 @@ def test_evtx_dump_layout_with_attributes() -> None:
             },
         }
     }  # fmt: skip
-    event = jsonlines.event_from_json(record, 0, 1)
+    event = event_from_json(record, 0, 1)
     assert (event.event_id, event.record_id, event.computer, event.pid, event.tid) == (
         4690, 9217074, "jump01.offsec.lan", 4, 456
     )  # fmt: skip
@@ -252,11 +253,11 @@ def test_evtx_dump_separate_attributes_userdata_and_unnamed_data() -> None:
             "UserData": {"LogFileCleared": {"#attributes": {"xmlns": "x"}, "SubjectUserName": "pgustavo"}},
         }
     }  # fmt: skip
-    event = jsonlines.event_from_json(separate, 0, 1)
+    event = event_from_json(separate, 0, 1)
     assert event.provider == "Microsoft-Windows-Eventlog" and event.pid == 1032
     assert event.user_sid == "S-1-5-21-1-2-3-1104" and event.data == (("SubjectUserName", "pgustavo"),)
     unnamed = {"System": {"EventID": 7036, "Computer": "WS"}, "EventData": {"Data": ["Spooler", "running"]}}
-    assert jsonlines.event_from_json(unnamed, 0, 1).data == (("Data", "Spooler"), ("Data[1]", "running"))
+    assert event_from_json(unnamed, 0, 1).data == (("Data", "Spooler"), ("Data[1]", "running"))
 
 
 def test_winlogbeat_layout_nested_and_dotted() -> None:
@@ -273,7 +274,7 @@ def test_winlogbeat_layout_nested_and_dotted() -> None:
         },
         "message": "A new process has been created.",
     }  # fmt: skip
-    event = jsonlines.event_from_json(nested, 0, 3)
+    event = event_from_json(nested, 0, 3)
     assert (event.event_id, event.record_id, event.computer, event.pid, event.tid, event.version) == (
         4688, 5512, "WS02.corp", 4, 90, 2
     )  # fmt: skip
@@ -284,7 +285,7 @@ def test_winlogbeat_layout_nested_and_dotted() -> None:
         "winlog.event_id": 4689, "winlog.computer_name": "WS03", "winlog.record_id": 7,
         "winlog.event_data.ProcessId": "0x1f4", "event.created": "2021-05-01T10:00:05Z",
     }  # fmt: skip
-    event = jsonlines.event_from_json(dotted, 0, 1)
+    event = event_from_json(dotted, 0, 1)
     assert (event.event_id, event.computer, event.record_id) == (4689, "WS03", 7)
     assert event.data == (("ProcessId", "0x1f4"),) and event.filetime == parse_time("2021-05-01T10:00:05Z")
 

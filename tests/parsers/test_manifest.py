@@ -8,6 +8,7 @@ import json
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import pytest
 from Evtx.Evtx import Evtx
@@ -18,7 +19,7 @@ from tests.shared import manifest, manifest_paths, require_shared, sample
 PATHS = manifest_paths()
 
 
-def _stats(path: Path) -> tuple[int, dict[str, object], str]:
+def _stats(path: Path) -> tuple[int, dict[str, Any], str]:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         status = main(["stats", "--json", "--no-cache", str(path)])
@@ -32,7 +33,7 @@ def test_stats_recovers_at_least_the_reference_count(relpath: str) -> None:
     row = next(r for r in manifest() if r["path"] == relpath)
     status, doc, err = _stats(sample(relpath))
     assert "Traceback" not in err
-    (f,) = doc["files"]  # type: ignore[misc]
+    (f,) = doc["files"]
     reference = _reference_count(row, sample(relpath))
     if relpath.lower().endswith(".evt"):
         # Legacy pre-Vista format: refused with one line naming the file, exit status 1.
@@ -105,7 +106,7 @@ def test_dirty_logs_recover_records_past_the_header_chunk_count() -> None:
         if plain >= int(row["records_reference"]):
             continue
         _status, doc, _ = _stats(path)
-        f = doc["files"][0]  # type: ignore[index]
+        f = doc["files"][0]
         assert f["records"] > plain, (relpath, f["records"], plain)
         assert f["records"] + f["parse_issues"] >= int(row["records_reference"])
         checked += 1

@@ -22,7 +22,9 @@ T = "2024-03-01T10:00:0{}.0000000Z"
 
 
 def _render(markdown: str) -> str:
-    return MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+    assert isinstance(html, str)  # render() is typed Any: its renderer is pluggable; the default's is HTML text
+    return html
 
 
 @pytest.mark.parametrize("blank", [" ", "\t", "\r", "\n", "  \t"])
