@@ -15,7 +15,8 @@ def reachable(root: object, skip: tuple[object, ...] = (), limit: int = 1_000_00
     """The objects `root` holds, directly or not, at most `limit` of them (its own data: classes,
     modules, functions and the objects in `skip` are not followed)."""
     seen = {id(root), *map(id, skip)}
-    todo, found = [root], []
+    todo: list[object] = [root]
+    found: list[object] = []
     while todo and len(found) < limit:
         for held in gc.get_referents(todo.pop()):
             if id(held) not in seen and not isinstance(held, (type, types.ModuleType, types.FunctionType)):

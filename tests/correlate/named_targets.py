@@ -18,7 +18,7 @@ def log(seed: int) -> list[str]:
     4656 they made), some never exiting; opens of cmd.exe by mimi.exe, some at the very second
     of a creation or an exit."""
     rng = random.Random(seed)
-    timed: list[tuple[float, int, str]] = []  # (seconds, tie-break, event with rid 0 placeholder)
+    timed: list[tuple[float, int, tuple[str, str]]] = []  # (seconds, tie-break, (what, pid))
     marks: list[float] = []
     for n in range(12):
         pid = f"0x{0x1000 + 4 * n:x}"

@@ -18,7 +18,7 @@ from core.correlate.model import model_from_store
 from core.store import correlation_tables
 from core.store.store import Store, StoredEvent
 from tui.model_cache import ModelCache
-from tui.nav_tree import TreeItem, node_reason
+from tui.nav_tree import TreeItem, ViewNode, node_reason
 from tui.stored_views import StoredNode, fetch_event_children, load_event_tree
 from tui.view_builders import all_view_builders
 
@@ -69,6 +69,7 @@ def _unfolded_event_tree(db: Path, items: list[TreeItem]) -> list[TreeItem]:
         kids = list(item.children)
         if isinstance(item, StoredNode) and item.kids and not kids:
             kids = fetch_event_children(db, item.node_id)
+        assert isinstance(item, ViewNode)  # read back from the store: no engine `Node`
         out.append(StoredNode(item.label, item.store_id, tuple(_unfolded_event_tree(db, kids)), item.confidence,
                               item.reason))
     return out

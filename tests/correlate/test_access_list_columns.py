@@ -63,8 +63,8 @@ def _made_while_ranked(model: CorrelationModel, monkeypatch: pytest.MonkeyPatch)
 def _as_objects(model: CorrelationModel) -> CorrelationModel:
     """`model` with its processes and handles as tuples of objects (the list reads them one by one)."""
     objects = copy.copy(model)
-    objects.processes = tuple(model.processes)  # type: ignore[assignment]
-    objects.handles = tuple(model.handles)  # type: ignore[assignment]
+    objects.processes = tuple(model.processes)
+    objects.handles = tuple(model.handles)
     objects.by_image = None
     return objects
 

@@ -30,12 +30,12 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> CorrelationModel:
 
 def _screen() -> ProcessAccessScreen:
     screen = object.__new__(ProcessAccessScreen)
-    screen.FIRST_LINES = LINES  # type: ignore[misc]
+    screen.FIRST_LINES = LINES
     return screen
 
 
 def _shown(lines: Any, count: int) -> list[tuple[object, ...]]:
-    out = []
+    out: list[tuple[object, ...]] = []
     for n in range(count):
         row = lines.line(n)
         out.append((row.store_id, tuple(cell.plain for cell in row.cells), row.why.plain))

@@ -73,6 +73,7 @@ def test_image_name_keys_are_remembered_within_bounds(monkeypatch: pytest.Monkey
     for name in (" - ", "", "C:\\x\\", "D:/tools/Cmd.exe"):
         proc.add_name(name, _ref(99, 99))
     proc.add_name(None, _ref(99, 99))
+    assert isinstance(proc.names, dict)  # four names: kept by key
     assert list(proc.names) == ["p0.exe", "p1.exe", "p2.exe", "cmd.exe"]
     assert proc.names["cmd.exe"][0] == "D:/tools/Cmd.exe" and proc.image == "C:\\Windows\\p0.EXE"
     for i in range(processes.NAME_KEYS + 10):

@@ -225,7 +225,7 @@ def test_the_opens_are_held_as_columns_and_read_back_equal() -> None:
         if n % 997 == 1:
             mask = rng.choice([-1, 1 << 70])  # a hostile log's: kept all the same
         tracker.opened(refs.add(ref), ref.key, host, source, handle, image, mask)
-        made.append((ref, host, source, handle, {None: ""}.get(image, (image or "").rsplit("\\", 1)[-1].casefold()),
+        made.append((ref, host, source, handle, "" if image is None else image.rsplit("\\", 1)[-1].casefold(),
                      mask))
     assert [(o.ref, o.host, o.source, o.handle, o.target_image, o.mask) for o in tracker.opens] == made
     assert tracker.opens[-1].ref == made[-1][0] and len(tracker.opens[5:8]) == 3

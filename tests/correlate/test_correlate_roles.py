@@ -56,7 +56,8 @@ def test_the_engine_tests_no_event_id_outside_the_table() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Compare):
                 for part in (node.left, *node.comparators):
-                    numbers = [n for n in ast.walk(part) if isinstance(n, ast.Constant) and isinstance(n.value, int)]
-                    if any(n.value >= 1000 for n in numbers):
+                    numbers = [n.value for n in ast.walk(part)
+                               if isinstance(n, ast.Constant) and isinstance(n.value, int)]
+                    if any(v >= 1000 for v in numbers):
                         sites.append(f"{path.name}:{node.lineno}")
     assert sites == []

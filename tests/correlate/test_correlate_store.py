@@ -11,6 +11,7 @@ import pytest
 
 from core.correlate import model as correlate
 from core.correlate.model import CorrelationModel, build_model, model_from_store
+from core.correlate.scan import Rows, Scan, timed
 from core.model.event import EventKeys
 from core.store.store import Store, StoredEvent
 from tests.correlate.events import load, xml_no_time
@@ -75,7 +76,7 @@ def test_the_stream_refuses_an_event_without_a_time() -> None:
     keys = EventKeys(se.id, ev.source, ev.filetime, ev.record_id or ev.record_number, ev.event_id, ev.computer,
                      ev.data)
     with pytest.raises(ValueError, match="without a time"):
-        list(correlate.timed([keys]))
+        list(timed([keys]))
 
 
 def test_the_stream_reads_what_the_events_hold(tmp_path: Path) -> None:
@@ -125,19 +126,19 @@ def test_the_collector_is_paused_for_the_build_and_back_after(tmp_path: Path) ->
     from core.store.gc_pause import gc_paused
 
     seen: list[bool] = []
-    original = correlate.Scan.run
+    original = Scan.run
 
-    def run(self: object, items: object) -> None:
+    def run(self: Scan, events: Rows) -> None:
         seen.append(gc.isenabled())
-        original(self, items)  # type: ignore[arg-type]
+        original(self, events)
 
     store, stored = _stored(tmp_path, load(*hand_made()))
     try:
-        correlate.Scan.run = run  # type: ignore[method-assign]
+        Scan.run = run  # type: ignore[method-assign]
         model_from_store(store)
         build_model(stored)
     finally:
-        correlate.Scan.run = original  # type: ignore[method-assign]
+        Scan.run = original  # type: ignore[method-assign]
         store.close()
     assert seen == [False, False] and gc.isenabled()
     # Nested and overlapping pauses in two threads: on again only after the last one ends.

@@ -24,7 +24,7 @@ from tests.correlate.samples import COBALT, MIMIKATZ, NIGHTMARE, SHARPVIEW, load
 from tests.correlate.stored_tables import BUILDERS, EVERYTHING, no_model, ready, shape, store_db, text
 from tests.shared import require_shared
 from tui.model_cache import ModelCache
-from tui.nav_tree import NavTree, TreeItem
+from tui.nav_tree import NavTree, TreeItem, ViewNode
 from tui.processes import ProcessesScreen
 from tui.sessions import STORED, SessionsScreen, SessionsTable, _listed, line_tree
 from tui.stored_views import StoredNode, fetch_children, load_info, load_list, load_subtree, load_tree
@@ -42,6 +42,7 @@ def _unfolded(db: Path, tree: str, items: Sequence[TreeItem]) -> list[TreeItem]:
         kids = list(item.children)
         if isinstance(item, StoredNode) and item.kids and not kids:
             kids = fetch_children(db, tree, item.node_id)
+        assert isinstance(item, ViewNode)  # read back from the store: no engine `Node`
         out.append(StoredNode(item.label, item.store_id, tuple(_unfolded(db, tree, kids)), item.confidence,
                               item.reason))
     return out
@@ -259,8 +260,16 @@ async def test_a_reopened_sessions_view_shows_what_the_model_showed(
                 table.move_cursor(row=number)
                 await pilot.pause()
                 if model_shown is not None:  # read in a worker: until it shows what the model showed
-                    await wait_for(pilot, lambda n=number: tree_lines(tree) == model_shown[n])
-                await wait_for(pilot, lambda n=number: getattr(app.screen, "_shown", None) == n)
+
+                    def shows(n: int = number) -> bool:
+                        return tree_lines(tree) == model_shown[n]
+
+                    await wait_for(pilot, shows)
+
+                def drawn(n: int = number) -> bool:
+                    return bool(getattr(app.screen, "_shown", None) == n)
+
+                await wait_for(pilot, drawn)
                 trees.append(tree_lines(tree))
             table.move_cursor(row=0)
             await pilot.press("slash", *"0x9f1b2c", "enter")

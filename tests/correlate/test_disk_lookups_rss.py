@@ -101,7 +101,12 @@ def test_counted_reads_give_back_only_when_pages_are_found_mapped(monkeypatch: p
     readings = iter([100.0, 95.0, 102.0, 103.0, 96.0, 104.0, 103.0, 112.0, 104.0])
     seen: list[float] = []
     released: list[float] = []
-    monkeypatch.setattr(disk_array, "file_pages_mb", lambda: seen.append(next(readings)) or seen[-1])
+
+    def reading() -> float:
+        seen.append(next(readings))
+        return seen[-1]
+
+    monkeypatch.setattr(disk_array, "file_pages_mb", reading)
     monkeypatch.setattr(pager, "release_all", lambda: released.append(seen[-1]))
     for _ in range(5):
         pager.touched(disk_array.TOUCH_BUDGET)

@@ -65,7 +65,8 @@ def test_a_handle_table_put_out_of_order_reads_as_appended() -> None:
 
     facts = Facts()
 
-    def row(i: int) -> tuple[Any, ...]:
+    def row(i: int) -> tuple[str, int, int, int, int, int, int | None, str | None, str | None, str | None, int,
+                             str | None, list[int] | None, int]:
         return (f"PC{i % 3}", i, 0x40 + i, i // 2, i if i % 2 else -1, -1 if i % 2 else i, i - 1 if i % 4 else None,
                 "File" if i % 5 else None, f"C:\\{i}", None, i + 7 if i % 3 else -1,
                 "a note" if i % 7 == 0 else None, [i, i + 1] if i % 6 == 0 else None, i)
@@ -75,8 +76,8 @@ def test_a_handle_table_put_out_of_order_reads_as_appended() -> None:
     used, starts = array("q"), array("q", [0])
     for i in range(n):
         accesses = [i * 10 + k for k in range(i % 3)]
-        computer, *ints, closed, note, dups, first = row(i)
-        appended.append(computer, *ints, accesses, closed, note, dups, first)
+        fields = row(i)  # its accesses go between its first ten fields and the rest
+        appended.append(*fields[:10], accesses, *fields[10:])
         used.extend(accesses)
         starts.append(len(used))
     for i in _shuffled(n, 2):

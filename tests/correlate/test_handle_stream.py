@@ -148,7 +148,9 @@ def test_a_handle_duplicated_into_system_outlives_systems_exit(monkeypatch: pyte
     )
     model = _model(events, monkeypatch, streaming=True)
     assert digests(model) == digests(_model(events, monkeypatch, streaming=False))
-    copy = model.correlate(by_record(events, 3)).target_handle.handle
+    target = model.correlate(by_record(events, 3)).target_handle
+    assert target is not None and target.handle is not None
+    copy = target.handle
     assert copy.closed is not None and copy.closed.record_id == 6
 
 

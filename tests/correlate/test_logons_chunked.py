@@ -4,6 +4,7 @@ answer must not depend on where the chunks fall."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from core.correlate.process_table import ProcessTable
 from core.store.store import Store
 
 
-def _members(db: Path) -> tuple[list[tuple[int, ...]], dict[tuple[str, int], tuple[int, ...]]]:
+def _members(db: Path) -> tuple[list[Sequence[int]], dict[tuple[str, int], tuple[int, ...]]]:
     with Store(db, readonly=True) as store:
         model = model_from_store(store)
     assert isinstance(model.processes, ProcessTable)  # the columns' path, the one chunked

@@ -50,10 +50,12 @@ def test_instances_hold_their_events_as_positions_not_refs(churn: tuple[Path, Co
         assert not [x for x in held if isinstance(x, Ref)] and not _bounds(held), p.index
     # ...and they read as the events themselves.
     h = next(h for h in model.handles if h.opened is not None and h.closed is not None and h.accesses)
+    assert h.opened is not None and h.closed is not None
     assert h.first_seen == h.opened and h.opened.event_id == 4656 and h.closed.event_id == 4658
     assert h.reason == f"opened by 4656 record {h.opened.record_id}"
     assert h.close_reason == f"closed by 4658 record {h.closed.record_id}"
     p = next(p for p in model.processes if p.created is not None and p.exited is not None)
+    assert p.created is not None and p.exited is not None
     assert (p.start, p.end) == (p.created.key, p.exited.key)
     assert p.names == ((p.image, p.created),)
 
@@ -78,7 +80,7 @@ def test_the_scans_handles_keep_no_refs(churn: tuple[Path, CorrelationModel]) ->
     with Store(db, readonly=True) as store:
         scan.run(scan_events(timed(store.iter_keys_of(scanned_event_ids()))))
     assert scan.handles.handles
-    for h in scan.handles.handles:
+    for h in scan.handles.handles.values():
         assert not [x for x in gc.get_referents(h) if isinstance(x, Ref) and x is not h.owner_exit]
 
 

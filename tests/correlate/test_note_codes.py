@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.correlate.handle_table import HandleTable
 from core.correlate.handles import EXITED_NOTE
 from core.correlate.model import model_from_store
 from core.correlate.note_codes import NoteCodes
@@ -27,6 +28,7 @@ def test_the_models_close_notes_hold_no_string_per_handle(churn_db: Path) -> Non
     with Store(churn_db, readonly=True) as store:
         model = model_from_store(store)
     handles = model.handles
+    assert isinstance(handles, HandleTable)  # the columns, whose reads remember a few
     exited = [h for h in handles if h.close_note and h.close_note.startswith(EXITED_NOTE.split("{")[0])]
     assert len(exited) > 100
     handles._recent.clear()  # noqa: SLF001 - the few made and remembered are not what is kept

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import marshal
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ _S = TICKS_PER_SECOND
 PC, OTHER = "PC", "OTHER"
 
 
-def _rows(events: list[tuple[float, str, int, dict[str, str]]]) -> list[KeyRow]:
+def _rows(events: Sequence[tuple[float, str, int, dict[str, str]]]) -> list[KeyRow]:
     """(seconds, computer, EventID, fields) -> the store's raw rows, in time order."""
     return [(i, int(t * _S) + i, 100 + i, eid, computer, marshal.dumps(tuple(fields.items())))
             for i, (t, computer, eid, fields) in enumerate(events)]
@@ -213,4 +214,7 @@ class _NoFacts:
         raise AssertionError(pos)
 
     def key(self, pos: int) -> Any:
+        raise AssertionError(pos)
+
+    def store_id(self, pos: int) -> int:
         raise AssertionError(pos)

@@ -31,7 +31,7 @@ class ObjectTable(list[Process]):
         super().__init__()
         self.facts = facts
 
-    def append(self, *fields: Any, index: int | None = None) -> None:  # type: ignore[override]
+    def append(self, *fields: Any, index: int | None = None) -> None:
         assert index is None or index == len(self)  # in index order: nothing frozen during the scan
         (computer, pid, created_at, image, command_line, parent_pid, parent, user, user_sid, logon_id, elevation,
          integrity, exited_at, replaced_by_at, start_at, end_at, first_seen_at, pre_existing, confidence, reason,
@@ -70,8 +70,11 @@ def test_the_model_keeps_no_object_per_process(churn_db: Path) -> None:
 def test_each_process_reads_as_the_object_the_scan_froze(churn_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = _model(churn_db)  # its instances frozen into the table as the scan goes (`processes.STREAM`)
     monkeypatch.setattr(processes, "STREAM", False)  # all at the end of the scan instead, as objects
-    frozen = ProcessTracker.finish  # the model frozen as objects instead, everything else alike
-    monkeypatch.setattr(ProcessTracker, "finish", lambda self, facts, _=None: frozen(self, facts, ObjectTable(facts)))
+    finish = ProcessTracker.finish  # the model frozen as objects instead, everything else alike
+    # `finish` types its table as the columns' (`ProcessTable`), though it freezes into any (it asks
+    # `isinstance` before reading one as columns): this stand-in of objects is none.
+    monkeypatch.setattr(ProcessTracker, "finish", lambda self, facts, _=None: finish(
+        self, facts, ObjectTable(facts)))  # type: ignore[arg-type]
     objects = _model(churn_db)
     assert isinstance(objects.processes, ObjectTable)
     table = model.processes
@@ -182,6 +185,7 @@ def test_forgetting_the_instances_no_longer_held_survives_a_read_from_another_th
         """A dead entry whose check reads another process (as a thread switching in would)."""
 
         def __call__(self) -> None:
+            assert isinstance(procs, ProcessTable)
             procs._live[len(procs) - 1] = weakref.ref(held)
 
     procs._live[1] = Reader()  # type: ignore[assignment]

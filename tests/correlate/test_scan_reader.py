@@ -10,6 +10,7 @@ import contextlib
 import marshal
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -137,7 +138,7 @@ def test_a_child_stopped_and_resumed_while_its_pipe_is_full_loses_no_byte(
     monkeypatch.setenv("PYTHONUNBUFFERED", "1")
     monkeypatch.setattr(scan_reader, "PIPE_BYTES", 4096)  # full at once: the child waits in `write`
     monkeypatch.setattr(scan_reader, "AHEAD", 1)
-    popen = scan_reader.subprocess.Popen
+    popen = subprocess.Popen
     children: list[Any] = []
 
     def started(*args: Any, **kwargs: Any) -> Any:
@@ -146,7 +147,7 @@ def test_a_child_stopped_and_resumed_while_its_pipe_is_full_loses_no_byte(
         threading.Thread(target=_stop_and_resume, args=(proc,), daemon=True).start()
         return proc
 
-    monkeypatch.setattr(scan_reader.subprocess, "Popen", started)
+    monkeypatch.setattr(subprocess, "Popen", started)  # where `scan_reader` looks it up
     original = Store.iter_key_rows
     monkeypatch.setattr(Store, "iter_key_rows", lambda self, ids, size=500: original(self, ids, size=size))
     slow = scan_reader.taken
@@ -189,7 +190,7 @@ def test_a_child_stopped_for_good_leaves_the_build_to_read_in_process(
     monkeypatch.setattr(scan_reader, "AHEAD", 1)
     original = Store.iter_key_rows
     monkeypatch.setattr(Store, "iter_key_rows", lambda self, ids, size=50: original(self, ids, size=size))
-    popen = scan_reader.subprocess.Popen
+    popen = subprocess.Popen
     children: list[Any] = []
 
     def started(*args: Any, **kwargs: Any) -> Any:
@@ -205,7 +206,7 @@ def test_a_child_stopped_for_good_leaves_the_build_to_read_in_process(
             os.kill(children[-1].pid, signal.SIGSTOP)
         return taken(frame, decoded)
 
-    monkeypatch.setattr(scan_reader.subprocess, "Popen", started)
+    monkeypatch.setattr(subprocess, "Popen", started)  # where `scan_reader` looks it up
     monkeypatch.setattr(scan_reader, "taken", stopping)
     begun = time.monotonic()
     assert _by_child(churn, monkeypatch, fallback=True) == _in_process(churn, monkeypatch)

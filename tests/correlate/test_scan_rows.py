@@ -19,7 +19,7 @@ from core.correlate.facts import Facts
 from core.correlate.model import model_from_store
 from core.correlate.roles import HANDLE_ACTS, ROLES
 from core.correlate.sessions import user_name
-from core.store.store import Store
+from core.store.store import KeyRow, Store
 
 HANDLE_EVENTS = tuple(eid for eid, role in ROLES.items() if role.act in HANDLE_ACTS)
 
@@ -65,7 +65,9 @@ def test_a_build_makes_no_facts_or_ref_per_handle_event(tmp_path: Path, monkeypa
     assert made["refs"] < others + handle_events // 10
 
 
-def _read_as_before(event_id: int, pairs: tuple[tuple[str, str], ...]) -> tuple[object, ...]:
+def _read_as_before(event_id: int, pairs: tuple[tuple[str, str], ...]) -> tuple[
+        int | None, str | None, int | None, int | None, str | None, str | None, str | None, str | None, str | None,
+        bool]:
     """What the scan read of a handle event through the dict of its pairs (before: `prepare`)."""
     role = ROLES[event_id]
     values = values_of(pairs)
@@ -109,7 +111,7 @@ def test_a_repeated_handle_blob_is_decoded_once(tmp_path: Path) -> None:
 
     blobs = [marshal.dumps((("ProcessId", f"0x{i % 5 + 8:x}"), ("HandleId", "0x44"), ("ObjectType", "File")))
              for i in range(40)]
-    rows = [(i, 1000 + i, i, 4663, "PC", blob) for i, blob in enumerate(blobs)]
+    rows: list[KeyRow] = [(i, 1000 + i, i, 4663, "PC", blob) for i, blob in enumerate(blobs)]
     decoded: list[bytes | None] = []
 
     def pairs_of(data: bytes | None) -> Any:

@@ -7,6 +7,7 @@ makes only the rows it lists. Sizes that users' memory depends on are asserted, 
 from __future__ import annotations
 
 from pathlib import Path
+from types import GeneratorType
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from core.correlate.scan import Scan, scan_events, time_order
 from core.correlate.sessions import SessionTracker
 from tests.correlate.events import by_record, load, s4624, xml
 from tests.correlate.heap import reachable
+from tui.session_detail import SessionRow
 
 SESSIONS = 300
 
@@ -91,7 +93,8 @@ def test_the_links_writer_remembers_nothing_per_session() -> None:
     model = build_model(load(*_log()))
     links = persist.links(model)
     rows = [next(links) for _ in range(len(model._facts) - 1)]
-    words = links.gi_frame.f_locals["words"]  # type: ignore[union-attr]
+    assert isinstance(links, GeneratorType) and links.gi_frame is not None  # suspended in `links`
+    words = links.gi_frame.f_locals["words"]
     assert all(len(held) < SESSIONS // 2 for held in vars(words).values() if isinstance(held, dict))
     assert rows[1] == (2, "session", "session", 0, "exact", "logon 4624 record 2")
 
@@ -100,7 +103,7 @@ def test_the_sessions_view_makes_its_rows_as_they_are_read(monkeypatch: pytest.M
     model = build_model(load(*_log()))
     everything = sessions_view.session_rows(model)
     made: list[Any] = []
-    real = session_rows.SessionRow
+    real = SessionRow  # what `tui.session_rows` makes them with
 
     def counted(*args: Any) -> Any:
         made.append(args)

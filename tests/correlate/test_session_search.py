@@ -192,9 +192,10 @@ def test_a_service_logon_logged_over_and_over_is_read_once(monkeypatch: pytest.M
         return real(self, value)
 
     monkeypatch.setattr(SessionTracker, "_text", counted)
-    service = {"TargetDomainName": "NT AUTHORITY", "TargetUserName": "SYSTEM", "TargetUserSid": "S-1-5-18",
-               "LogonType": "5", "LogonProcessName": "Advapi  ", "AuthenticationPackageName": "Negotiate",
-               "ElevatedToken": "%%1842", "TargetLinkedLogonId": "0x0", "IpAddress": "-"}
+    service: dict[str, str | None] = {
+        "TargetDomainName": "NT AUTHORITY", "TargetUserName": "SYSTEM", "TargetUserSid": "S-1-5-18",
+        "LogonType": "5", "LogonProcessName": "Advapi  ", "AuthenticationPackageName": "Negotiate",
+        "ElevatedToken": "%%1842", "TargetLinkedLogonId": "0x0", "IpAddress": "-"}
     for i in range(1_000):
         tracker.logon(HOST, COMPUTER, SYSTEM, _ref(i, 4624, i * TICK, i), service, at=i)
     other = dict(service, TargetUserName="svc", LogonType="4", TargetLinkedLogonId="0x99")

@@ -103,8 +103,11 @@ async def _shown(db: Path, store_ids: list[int], *, keys: bool, seen: list[str] 
             if number:
                 app.pop_screen()
                 app.push_screen(CorrelationScreen(app.workspace, store_id))
-            await wait_for(pilot, lambda s=store_id: isinstance(app.screen, CorrelationScreen)
-                           and app.screen.store_id == s and app.screen.is_mounted)
+
+            def showing(s: int = store_id) -> bool:
+                return isinstance(app.screen, CorrelationScreen) and app.screen.store_id == s and app.screen.is_mounted
+
+            await wait_for(pilot, showing)
             statuses: list[str] = []
 
             def done(statuses: list[str] = statuses) -> bool:

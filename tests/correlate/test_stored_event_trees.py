@@ -23,7 +23,7 @@ from tests.correlate.stored_tables import BUILDERS, line_trees_as_the_model_show
 from tests.shared import require_shared
 from tui.list_tree_view import ListTable, ListTreeScreen
 from tui.model_cache import ModelCache
-from tui.nav_tree import NavTree, TreeItem
+from tui.nav_tree import ItemNode, NavTree, TreeItem
 from tui.stored_views import StoredNode
 from tui.view_builders import all_view_builders
 
@@ -93,8 +93,12 @@ async def test_a_reopened_list_view_shows_each_lines_tree_without_the_model(
                 table.move_cursor(row=number)
                 await pilot.pause()
                 want = expected[number] if expected is not None else None
-                await wait_for(pilot, lambda w=want: bool(tree_lines(tree)) and (w is None or tree_lines(tree) == w)
-                               and not tree.filling and "failed" not in " ".join(tree_lines(tree)))
+
+                def shows(w: list[str] | None = want) -> bool:
+                    return (bool(tree_lines(tree)) and (w is None or tree_lines(tree) == w)
+                            and not tree.filling and "failed" not in " ".join(tree_lines(tree)))
+
+                await wait_for(pilot, shows)
                 out.append(tree_lines(tree))
             deadline = time.monotonic() + 10
             while not all(ready(db, name) for name in BUILDERS):
@@ -147,11 +151,18 @@ async def test_a_big_line_tree_unfolds_a_page_at_a_time(tmp_path: Path, monkeypa
                 tree.move_cursor(node)
                 tree.focus()
                 await pilot.press("enter")
-                await wait_for(pilot, lambda b=before, n=node: n not in list(tree.walk())
-                               and len(list(tree.walk())) >= b)
+
+                def paged(b: int = before, n: ItemNode = node) -> bool:
+                    return n not in list(tree.walk()) and len(list(tree.walk())) >= b
+
+                await wait_for(pilot, paged)
             else:
                 node.expand()
-                await wait_for(pilot, lambda b=before: len(list(tree.walk())) > b)
+
+                def grown(b: int = before) -> bool:
+                    return len(list(tree.walk())) > b
+
+                await wait_for(pilot, grown)
         shown = [n.data for n in tree.root.children if n.data is not None]
         assert shape(_rebuilt(tree.root)) == expected and len(shown) == 1
 

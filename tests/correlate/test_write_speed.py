@@ -6,15 +6,26 @@ scan of every session per tree, and the deduplicated subtrees of `core.store.eve
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from core.correlate.model import build_model
 from core.correlate.sessions import network_index, network_logons
-from core.correlate.tree import Node
 from core.store import correlation_tables, event_trees
 from tests.correlate.events import by_record, find_node, load, xml
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A tree node as the writer takes any (a view's: `tui.nav_tree.TreeItem`): the engine's
+    `core.correlate.links.Node`, but its confidence may be None as a view node's may."""
+
+    label: str
+    confidence: str | None
+    store_id: int | None = None
+    children: list[Node] = field(default_factory=list)
 
 
 def _logon(rid: int, sec: float, lid: str, ip: str, computer: str = "HOST1", kind: str = "3") -> str:
