@@ -3,9 +3,7 @@ of DESIGN.md "Correlation", checked through what the UI and CLI show (links, rea
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 
 import pytest
 
@@ -29,8 +27,6 @@ from tests.correlate.events import (
     p4688,
     p4689,
     relations,
-    run_cli,
-    s4624,
     walk,
     xml,
     xml_no_time,
@@ -330,67 +326,6 @@ def test_4656_without_a_handle_is_reported_not_invented() -> None:
     assert c.source_handle.confidence == "missing" and "HandleId 0x0" in c.source_handle.reason
 
 
-# -- sessions ----------------------------------------------------------------------------------
-
-
-
-
-def test_sessions_link_logon_privileges_and_logoff() -> None:
-    events = load(
-        xml(4672, 1, 1.0, SubjectUserSid="S-1-5-21-1-2-3-1104", SubjectUserName="alice", SubjectDomainName="DOM",
-            SubjectLogonId="0x4a5af0", PrivilegeList="SeDebugPrivilege"),
-        s4624(2, 1.0, "0x4a5af0"),
-        p4688(3, 2.0, "0x2bc", r"C:\Windows\System32\rundll32.exe", "0x4", logon="0x4a5af0"),
-        d4690(4, 3.0, "0x2bc", "0x10", "0x4", "0x20", logon="0x00000000004a5af0"),
-        xml(4634, 5, 4.0, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0", LogonType="3"),
-        d4690(6, 5.0, "0x2bc", "0x10", "0x4", "0x20", logon="0x3e7"),
-        d4690(7, 6.0, "0x2bc", "0x10", "0x4", "0x20", logon="0x777"),
-    )
-    model = build_model(events)
-    s = model.correlate(by_record(events, 4)).session
-    assert s is not None and s.session is not None and s.confidence == "exact"
-    assert s.logon_id == 0x4A5AF0 and s.user == "DOM\\alice"
-    assert s.session.logon is not None and s.session.logon.record_id == 2
-    assert s.session.privileged and s.session.privileges is not None and s.session.privileges.record_id == 1
-    assert [r.record_id for r in s.session.logoffs] == [5]
-    assert {(2, "session logon"), (1, "session privileges"), (5, "session logoff")} <= relations(
-        model.correlate(by_record(events, 4)))
-    system = model.correlate(by_record(events, 6)).session
-    assert system is not None and system.confidence == "exact" and system.session is None
-    assert "well-known" in system.reason and system.user == "NT AUTHORITY\\SYSTEM"
-    unknown = model.correlate(by_record(events, 7)).session
-    assert unknown is not None and unknown.confidence == "missing"
-    assert unknown.reason == "no 4624 for logon 0x777 in this log: the logon happened before the log begins"
-    proc = model.correlate(by_record(events, 3)).target_process
-    assert proc is not None and proc.process is not None and proc.process.logon_id == 0x4A5AF0
-
-
-def _p4672(rid: int, sec: float, lid: str) -> str:
-    return xml(4672, rid, sec, SubjectUserSid="S-1-5-21-1-2-3-1104", SubjectUserName="alice",
-               SubjectDomainName="DOM", SubjectLogonId=lid, PrivilegeList="SeDebugPrivilege")
-
-
-def test_4672_logged_just_before_the_4624_of_a_reused_logon_id_marks_the_new_session() -> None:
-    """Logon ids are reused after a reboot. Windows logs the 4672 of a logon just before its
-    4624 (same time, lower record id); it belongs to that new logon, not to the old session with
-    the same id that ended long before."""
-    events = load(
-        s4624(1, 1.0, "0x4a5af0"),
-        xml(4634, 2, 2.0, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0", LogonType="3"),
-        _p4672(3, 30.0, "0x4a5af0"),
-        s4624(4, 30.0, "0x4a5af0", user="bob"),
-    )
-    model = build_model(events)
-    old, new = sorted(model.sessions, key=lambda s: s.logon.key if s.logon else (0, 0))
-    assert old.logon is not None and old.logon.record_id == 1
-    assert new.logon is not None and new.logon.record_id == 4
-    assert not old.privileged
-    assert new.privileged and new.privileges is not None and new.privileges.record_id == 3
-    link = model.correlate(by_record(events, 3)).session
-    assert link is not None and link.session is not None and link.session.logon is not None
-    assert link.session.logon.record_id == 4
-
-
 # -- ordering, trees, other events --------------------------------------------------------------
 
 
@@ -549,87 +484,6 @@ def test_a_handle_value_reopened_without_a_close_ends_the_previous_instance() ->
     assert sh.handle.object_name == r"\REGISTRY\SECOND" and [r.record_id for r in sh.handle.accesses] == [5]
 
 
-# -- the CLI on hand-made logs -------------------------------------------------------------------
-
-
-
-
-@pytest.fixture()
-def two_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """Two hosts' logs that share record IDs: HOST1 has the 4688 behind its 4690, HOST2 not."""
-    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    one = tmp_path / "host1.xml"
-    one.write_text("<Events>" + "".join(scenario()) + "</Events>", encoding="utf-8")
-    two = tmp_path / "host2.xml"
-    two.write_text("<Events>" + "".join([
-        d4690(2, 1.0, "0x1dac", "0x1ac", "0x4", "0x1644", computer="HOST2"),
-        h4658(3, 1.1, "0x1dac", "0x1644", r"C:\x\other.exe", computer="HOST2"),
-    ]) + "</Events>", encoding="utf-8")
-    return one, two
-
-
-def test_cli_record_shared_by_two_files_prints_both_scoped_by_host(two_logs: tuple[Path, Path]) -> None:
-    one, two = two_logs
-    status, out, err = run_cli("correlate", str(one), str(two), "--record", "2", "--json")
-    assert status == 0, err
-    docs = json.loads(out)
-    assert [(d["event"]["computer"], d["event"]["file"]) for d in docs] == [("HOST1", str(one)), ("HOST2", str(two))]
-    h1, h2 = docs
-    assert h1["source_process"]["record_id"] == 1 and h1["source_process"]["confidence"] == "exact"
-    assert h1["source_process"]["image"] == r"C:\Windows\System32\drvinst.exe"
-    assert h2["source_process"] == {
-        "record_id": None, "pid": 0x1DAC, "image": r"C:\x\other.exe", "confidence": "inferred",
-        "reason": "no 4688 for 0x1dac: there is no 4688 at all for HOST2 in this log (Process Creation auditing "
-                  "seems off)",
-        "pid_hex": "0x1dac", "guid": None, "sysmon_record_id": None,
-    }
-    assert h1["source_handle"]["open_record_id"] == 4 and h2["source_handle"]["open_record_id"] is None
-    assert h2["target_handle"]["close_record_id"] == 3
-    assert h1["event"]["time"] == "2021-10-08T12:57:01.0000000Z"
-    assert {k: h1["session"][k] for k in ("logon_id", "record_id", "user")} == {
-        "logon_id": 0x3E7, "record_id": None, "user": "NT AUTHORITY\\SYSTEM"}
-    assert (h1["session"]["logon_id_hex"], h1["session"]["confidence"]) == ("0x3e7", "exact")
-    assert h1["source_handle"]["handle_id_hex"] == "0x1ac" and h1["source_handle"]["confidence"] == "inferred"
-
-
-def test_cli_text_output_is_the_tree(two_logs: tuple[Path, Path]) -> None:
-    one, _ = two_logs
-    status, out, _ = run_cli("correlate", str(one), "--where", "4690")
-    assert status == 0
-    lines = out.splitlines()
-    assert lines[0].startswith("# ") and lines[0].endswith("record 2 (4690)")
-    assert lines[1].startswith("[exact] 4690 handle duplicated: drvinst.exe 0x1dac (7596) handle 0x1ac")
-    assert "  [exact] source process: drvinst.exe 0x1dac (7596)" in lines
-
-
-def test_cli_errors_and_exit_statuses(two_logs: tuple[Path, Path], tmp_path: Path) -> None:
-    one, _ = two_logs
-    status, out, err = run_cli("correlate", str(one), "--where", "4690 AND (", "--json")
-    assert status == 2 and out == "" and "bad query" in err and "^" in err
-    status, out, err = run_cli("correlate", str(one), "--json")
-    assert status == 2 and "usage" in err
-    status, out, err = run_cli("correlate", str(one), "--record", "twelve")
-    assert status == 2 and "not a record ID" in err
-    missing = tmp_path / "gone.evtx"
-    status, out, err = run_cli("correlate", str(missing), str(one), "--record", "2", "--json")
-    assert status == 1 and str(missing) in err
-    assert [d["event"]["record_id"] for d in json.loads(out)] == [2]
-    status, out, err = run_cli("correlate", str(one), "--record", "999", "--json")
-    assert status == 3 and json.loads(out) == [] and "no event matches record ID 999" in err
-
-
-def test_cli_text_output_escapes_terminal_controls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    log = tmp_path / "evil.jsonl"
-    log.write_text(json.dumps({
-        "EventID": 4688, "Hostname": "WS1", "TimeCreated": "2020-10-29T08:23:20.533Z", "Channel": "security",
-        "NewProcessId": "0xea8", "NewProcessName": "C:\\x\\evil\u001b]52;c;AAAA\u0007.exe", "ProcessId": "0x4",
-    }) + "\n", encoding="utf-8")
-    status, out, err = run_cli("correlate", str(log), "--record", "1", "--no-cache")
-    assert status == 0, err
-    assert "\x1b" not in out and "\x07" not in out and "evil\\x1b]52;c;AAAA\\x07.exe" in out
-
-
 def test_equally_near_opens_on_both_sides_are_ambiguous_and_listed() -> None:
     # millisecond exports: the open before (still in use) and the open after share the 4690's time
     events = load(
@@ -642,46 +496,3 @@ def test_equally_near_opens_on_both_sides_are_ambiguous_and_listed() -> None:
     assert sh is not None and sh.confidence == "ambiguous"
     assert sorted(h.object_name or "" for h in sh.candidates) == [r"\REGISTRY\AFTER", r"\REGISTRY\BEFORE"]
     assert "record 2" in sh.reason and "record 4" in sh.reason
-
-
-def test_logon_event_correlates_to_its_own_session() -> None:
-    events = load(
-        s4624(1, 1.0, "0x4a5af0"),
-        xml(4672, 2, 1.0, SubjectUserName="alice", SubjectDomainName="DOM", SubjectLogonId="0x4a5af0"),
-        xml(4647, 3, 3.0, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0"),
-        xml(4634, 4, 3.1, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0"),
-        xml(4634, 5, 9.0, TargetUserName="bob", TargetDomainName="DOM", TargetLogonId="0x999"),
-    )
-    model = build_model(events)
-    c = model.correlate(by_record(events, 1))
-    assert c.source_process is None and c.source_handle is None
-    assert c.session is not None and c.session.confidence == "exact" and c.session.user == "DOM\\alice"
-    assert relations(c) == {(2, "session privileges"), (3, "session logoff"), (4, "session logoff")}
-    assert c.summary == "4624 logon: 0x4a5af0 DOM\\alice"
-    orphan = model.correlate(by_record(events, 5)).session
-    assert orphan is not None and orphan.session is not None and orphan.session.logon is None
-    assert orphan.confidence == "inferred" and "known from its logoff" in orphan.reason
-
-
-def test_processes_go_to_the_session_alive_when_they_started() -> None:
-    """Logon ids are unique only until a reboot: a reused id is a new session, and a process
-    belongs to the latest one begun before it; well-known ids have no session (orphans)."""
-    events = load(
-        p4688(7, 0.5, "0x50", "C:\\Windows\\System32\\conhost.exe", "0x4", logon="0x4a5af0"),
-        s4624(1, 1.0, "0x4a5af0"),
-        p4688(2, 2.0, "0x100", "C:\\Windows\\System32\\cmd.exe", "0x4", logon="0x4a5af0"),
-        s4624(3, 10.0, "0x4a5af0"),  # the same logon id again, after a reboot
-        p4688(4, 11.0, "0x200", "C:\\Windows\\System32\\whoami.exe", "0x4", logon="0x4a5af0"),
-        p4688(5, 12.0, "0x300", "C:\\Windows\\System32\\svchost.exe", "0x4", logon="0x3e7"),
-        s4624(6, 13.0, "0x4a5af0", computer="HOST2"),
-    )
-    model = build_model(events)
-    by_session, orphans = model.session_processes()
-    first, second = (s for s in model.sessions if s.computer == "HOST1" and s.logon_id == 0x4A5AF0)
-    assert [p.pid for p in by_session[first.index]] == [0x100]
-    assert [p.pid for p in by_session[second.index]] == [0x200]
-    other = next(s for s in model.sessions if s.computer == "HOST2")
-    assert other.index not in by_session
-    assert [p.pid for p in orphans[("HOST1", 0x3E7)]] == [0x300]
-    # Started before any session with its id began: its logon precedes the log.
-    assert [p.pid for p in orphans[("HOST1", 0x4A5AF0)]] == [0x50]

@@ -1,6 +1,7 @@
 """Logon sessions on hand-made logs: what the Sessions view, `correlate --sessions` and the
 session part of `correlate --json` say of each logon (its 4624's details, privileged or not,
-start/end, the processes started in it), with logon ids reused across logoffs and computers."""
+start/end, the processes started in it), with logon ids reused across logoffs and computers;
+and the links the model makes between a logon's events (4624, 4672, 4634) and its processes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from core.correlate.model import build_model
 from core.correlate.sessions import Session, logon_type_name
 from core.model.event import iso_from_filetime
-from tests.correlate.events import by_record, load, p4688, run_cli, xml
+from tests.correlate.events import by_record, d4690, load, p4688, relations, run_cli, s4624, xml
 from tests.correlate.samples import RUNAS
 from tests.correlate.sysmon_events import sysmon
 from tests.shared import sample
@@ -244,3 +245,106 @@ def test_cli_correlation_tree_names_the_logon_source_package_and_process_count(s
     assert "logon type 3 Network from 10.0.0.66 (KALI\\x1b[31m) via NTLM V2" in out
     assert "processes started in this session: 1" in out
     assert "\x1b" not in out
+
+
+# -- a session as the model links its events ----------------------------------------------------
+
+
+def test_sessions_link_logon_privileges_and_logoff() -> None:
+    events = load(
+        xml(4672, 1, 1.0, SubjectUserSid="S-1-5-21-1-2-3-1104", SubjectUserName="alice", SubjectDomainName="DOM",
+            SubjectLogonId="0x4a5af0", PrivilegeList="SeDebugPrivilege"),
+        s4624(2, 1.0, "0x4a5af0"),
+        p4688(3, 2.0, "0x2bc", r"C:\Windows\System32\rundll32.exe", "0x4", logon="0x4a5af0"),
+        d4690(4, 3.0, "0x2bc", "0x10", "0x4", "0x20", logon="0x00000000004a5af0"),
+        xml(4634, 5, 4.0, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0", LogonType="3"),
+        d4690(6, 5.0, "0x2bc", "0x10", "0x4", "0x20", logon="0x3e7"),
+        d4690(7, 6.0, "0x2bc", "0x10", "0x4", "0x20", logon="0x777"),
+    )
+    model = build_model(events)
+    s = model.correlate(by_record(events, 4)).session
+    assert s is not None and s.session is not None and s.confidence == "exact"
+    assert s.logon_id == 0x4A5AF0 and s.user == "DOM\\alice"
+    assert s.session.logon is not None and s.session.logon.record_id == 2
+    assert s.session.privileged and s.session.privileges is not None and s.session.privileges.record_id == 1
+    assert [r.record_id for r in s.session.logoffs] == [5]
+    assert {(2, "session logon"), (1, "session privileges"), (5, "session logoff")} <= relations(
+        model.correlate(by_record(events, 4)))
+    system = model.correlate(by_record(events, 6)).session
+    assert system is not None and system.confidence == "exact" and system.session is None
+    assert "well-known" in system.reason and system.user == "NT AUTHORITY\\SYSTEM"
+    unknown = model.correlate(by_record(events, 7)).session
+    assert unknown is not None and unknown.confidence == "missing"
+    assert unknown.reason == "no 4624 for logon 0x777 in this log: the logon happened before the log begins"
+    proc = model.correlate(by_record(events, 3)).target_process
+    assert proc is not None and proc.process is not None and proc.process.logon_id == 0x4A5AF0
+
+
+def _p4672(rid: int, sec: float, lid: str) -> str:
+    return xml(4672, rid, sec, SubjectUserSid="S-1-5-21-1-2-3-1104", SubjectUserName="alice",
+               SubjectDomainName="DOM", SubjectLogonId=lid, PrivilegeList="SeDebugPrivilege")
+
+
+def test_4672_logged_just_before_the_4624_of_a_reused_logon_id_marks_the_new_session() -> None:
+    """Logon ids are reused after a reboot. Windows logs the 4672 of a logon just before its
+    4624 (same time, lower record id); it belongs to that new logon, not to the old session with
+    the same id that ended long before."""
+    events = load(
+        s4624(1, 1.0, "0x4a5af0"),
+        xml(4634, 2, 2.0, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0", LogonType="3"),
+        _p4672(3, 30.0, "0x4a5af0"),
+        s4624(4, 30.0, "0x4a5af0", user="bob"),
+    )
+    model = build_model(events)
+    old, new = sorted(model.sessions, key=lambda s: s.logon.key if s.logon else (0, 0))
+    assert old.logon is not None and old.logon.record_id == 1
+    assert new.logon is not None and new.logon.record_id == 4
+    assert not old.privileged
+    assert new.privileged and new.privileges is not None and new.privileges.record_id == 3
+    link = model.correlate(by_record(events, 3)).session
+    assert link is not None and link.session is not None and link.session.logon is not None
+    assert link.session.logon.record_id == 4
+
+
+
+def test_logon_event_correlates_to_its_own_session() -> None:
+    events = load(
+        s4624(1, 1.0, "0x4a5af0"),
+        xml(4672, 2, 1.0, SubjectUserName="alice", SubjectDomainName="DOM", SubjectLogonId="0x4a5af0"),
+        xml(4647, 3, 3.0, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0"),
+        xml(4634, 4, 3.1, TargetUserName="alice", TargetDomainName="DOM", TargetLogonId="0x4a5af0"),
+        xml(4634, 5, 9.0, TargetUserName="bob", TargetDomainName="DOM", TargetLogonId="0x999"),
+    )
+    model = build_model(events)
+    c = model.correlate(by_record(events, 1))
+    assert c.source_process is None and c.source_handle is None
+    assert c.session is not None and c.session.confidence == "exact" and c.session.user == "DOM\\alice"
+    assert relations(c) == {(2, "session privileges"), (3, "session logoff"), (4, "session logoff")}
+    assert c.summary == "4624 logon: 0x4a5af0 DOM\\alice"
+    orphan = model.correlate(by_record(events, 5)).session
+    assert orphan is not None and orphan.session is not None and orphan.session.logon is None
+    assert orphan.confidence == "inferred" and "known from its logoff" in orphan.reason
+
+
+def test_processes_go_to_the_session_alive_when_they_started() -> None:
+    """Logon ids are unique only until a reboot: a reused id is a new session, and a process
+    belongs to the latest one begun before it; well-known ids have no session (orphans)."""
+    events = load(
+        p4688(7, 0.5, "0x50", "C:\\Windows\\System32\\conhost.exe", "0x4", logon="0x4a5af0"),
+        s4624(1, 1.0, "0x4a5af0"),
+        p4688(2, 2.0, "0x100", "C:\\Windows\\System32\\cmd.exe", "0x4", logon="0x4a5af0"),
+        s4624(3, 10.0, "0x4a5af0"),  # the same logon id again, after a reboot
+        p4688(4, 11.0, "0x200", "C:\\Windows\\System32\\whoami.exe", "0x4", logon="0x4a5af0"),
+        p4688(5, 12.0, "0x300", "C:\\Windows\\System32\\svchost.exe", "0x4", logon="0x3e7"),
+        s4624(6, 13.0, "0x4a5af0", computer="HOST2"),
+    )
+    model = build_model(events)
+    by_session, orphans = model.session_processes()
+    first, second = (s for s in model.sessions if s.computer == "HOST1" and s.logon_id == 0x4A5AF0)
+    assert [p.pid for p in by_session[first.index]] == [0x100]
+    assert [p.pid for p in by_session[second.index]] == [0x200]
+    other = next(s for s in model.sessions if s.computer == "HOST2")
+    assert other.index not in by_session
+    assert [p.pid for p in orphans[("HOST1", 0x3E7)]] == [0x300]
+    # Started before any session with its id began: its logon precedes the log.
+    assert [p.pid for p in orphans[("HOST1", 0x4A5AF0)]] == [0x50]

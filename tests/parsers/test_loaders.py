@@ -1,4 +1,4 @@
-"""The Event XML and JSON loaders, format detection by content, and the OTRF zips.
+"""The Event XML and JSON loaders and format detection by content (the OTRF zips: test_otrf.py).
 
 Small inputs are written by the tests themselves (tmp_path); the OTRF datasets come from
 ../shared/samples (skipped when absent, failing under CI=true).
@@ -6,7 +6,6 @@ Small inputs are written by the tests themselves (tmp_path); the OTRF datasets c
 
 from __future__ import annotations
 
-import collections
 import json
 import random
 import shutil
@@ -22,7 +21,7 @@ from parsers import eventxml, jsonlines
 from parsers.json_layouts import event_from_json
 from parsers.registry import detect_format, iter_input, raw_text
 from tests.parsers.xml_events import NS, split, xml_event
-from tests.shared import manifest, manifest_paths, require_shared, sample
+from tests.shared import manifest, sample
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -443,65 +442,3 @@ def test_refusals_of_broken_zip_missing_file_and_non_event_xml(tmp_path: Path) -
         list(iter_input(str(html)))
     empty_export = write(tmp_path / "none.xml", '<?xml version="1.0"?><Events></Events>')
     assert list(iter_input(str(empty_export))) == []
-
-
-# --------------------------------------------------------------------------- OTRF datasets
-
-
-def _json_rows() -> list[str]:
-    return [p for p in manifest_paths() if p.startswith("json/")] or ["<no shared samples>"]
-
-
-def _independent_count(path: Path) -> int:
-    """Non-blank lines of every member, counted without the loader."""
-    n = 0
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            with zf.open(info) as fh:
-                n += sum(1 for line in fh if line.strip())
-    return n
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("relpath", _json_rows())
-def test_otrf_zip_loads_every_record(relpath: str) -> None:
-    require_shared()
-    row = next(r for r in manifest() if r["path"] == relpath)
-    path = sample(relpath)
-    # MANIFEST.tsv leaves records_reference empty for the JSON rows: count the lines ourselves.
-    reference = int(row["records_reference"]) if row["records_reference"] else _independent_count(path)
-    counts: collections.Counter[int] = collections.Counter()
-    computers: set[str] = set()
-    issues = []
-    untimed = 0
-    for item in iter_input(str(path)):
-        if isinstance(item, ParseIssue):
-            issues.append(item)
-            continue
-        counts[item.event_id] += 1
-        computers.add(item.computer)
-        untimed += item.filetime is None
-    assert issues == []
-    assert sum(counts.values()) == reference
-    assert untimed == 0 and "" not in computers
-    for eid, n in json.loads(row["event_ids"] or "{}").items():
-        assert counts[int(eid)] == n
-
-
-def test_otrf_sharpview_events_are_decoded_like_windows() -> None:
-    path = sample("json/otrf/execution__host__cmd_sharpview_pcre_net.zip")
-    events, issues = split(iter_input(str(path)))
-    assert issues == []
-    by_id = collections.Counter(e.event_id for e in events)
-    assert by_id[4690] == 17  # the README's count
-    sharpview = next(e for e in events if e.event_id == 4688 and e.get("NewProcessId") == "0xea8")
-    assert sharpview.computer == "WORKSTATION5.theshire.local"
-    assert sharpview.get("ProcessId") == "0x1e7c" and sharpview.pid is None
-    assert sharpview.get("NewProcessName") == "C:\\ProgramData\\SharpView.exe"
-    assert sharpview.get("Message") is None and sharpview.get("@timestamp") is None
-    assert iso_from_filetime(sharpview.filetime) == "2020-10-29T08:23:20.5330000Z"
-    assert sharpview.keywords == "0x8020000000000000" and sharpview.task == 13312
-    raw = json.loads(raw_text(str(path), "zip", sharpview.locator or 0))
-    assert raw["NewProcessId"] == "0xea8" and "Message" in raw
-    for dup in (e for e in events if e.event_id == 4690):
-        assert dup.get("SourceProcessId") and dup.get("TargetHandleId")
