@@ -23,7 +23,9 @@ killed and the output says how far it got. Then the model's sizes (instances as 
 the correlation tables) and the store's size. `--stall-dump FILE` appends every thread's
 stack to FILE whenever the UI's beat stops for STALL_S (how the Process access freeze of
 2026-12-04 was found: a line drawn waiting for a lock a worker held). Read figures as
-comparisons within one run.
+comparisons within one run. `--stall-profile FILE` appends, per view, each UI stall over
+`--stall-ms` with the UI thread's stacks sampled every 5 ms meanwhile (`bench/stall_sampler.py`:
+safe at short stalls, where the faulthandler dumps crashed).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import view_ready  # noqa: E402
 from bench.churn import build_churn_store  # noqa: E402
+from bench.stall_sampler import StallSampler  # noqa: E402
 from bench.table import build_store  # noqa: E402
 from core.store import schema  # noqa: E402
 
@@ -121,7 +125,8 @@ def _timers() -> dict[str, float]:
 
 
 async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 600,
-               stall_dump: Path | None = None) -> dict[str, Any]:
+               stall_dump: Path | None = None, stall_profile: Path | None = None,
+               stall_ms: float = 100) -> dict[str, Any]:
     import faulthandler
 
     from textual.widgets import Static
@@ -141,11 +146,17 @@ async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 60
     results: dict[str, Any] = {}
 
     dump = stall_dump.open("a") if stall_dump is not None else None
+    profile = stall_profile.open("a") if stall_profile is not None else None
+    sampler = StallSampler(threading.get_ident()) if profile is not None else None
+    if sampler is not None:
+        sampler.start()
 
     def beat() -> None:
         if dump is not None:  # every thread's stack, by faulthandler's C thread, if the UI stops
             faulthandler.dump_traceback_later(STALL_S, repeat=True, file=dump)
         now = time.perf_counter()
+        if sampler is not None:
+            sampler.gap(last[0], now, stall_ms / 1000)
         gaps.append(now - last[0])
         last[0] = now
         if "findings_shown_s" not in results and app.workspace.findings_ready:  # the table's markers
@@ -192,6 +203,8 @@ async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 60
             status = app.screen.query("#view-status")
             results[name]["status"] = str(status.first(Static).render())[:90] if status else ""
             _note(f"{name} view shown: {json.dumps(results[name])}")
+            if sampler is not None and profile is not None:
+                sampler.report(profile, f"{name} view ({db.name})")
         # The tables are written in the background once the model is built: how long after the
         # first view was asked for they are complete (a run that quits before has none).
         models = app.workspace.models
@@ -208,6 +221,9 @@ async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 60
             await asyncio.sleep(0.05)  # the findings too (a child's CPU counts once it has ended)
         if dump is not None:  # the beat stops with the app: no dumps of its teardown
             faulthandler.cancel_dump_traceback_later()
+        if sampler is not None and profile is not None:
+            sampler.report(profile, "after the views (the tables' writing, the findings)")
+            sampler.stop()
     results.update(spent)
     results["cpu_children_s"] = round(_cpu(children=True) - _cpu(), 1)
     results["peak_rss_mb"] = round(_rss_mb(), 1)
@@ -343,11 +359,15 @@ def main() -> int:
                         "has its tables, for `--phases reopen`) instead of a fresh copy of the base store")
     parser.add_argument("--stall-dump", type=Path, default=None, help="append every thread's stack to this file "
                         f"whenever the UI stops for {STALL_S} s (faulthandler's watchdog: it needs no GIL)")
+    parser.add_argument("--stall-profile", type=Path, default=None, help="append each UI stall over --stall-ms "
+                        "with the UI thread's stacks sampled meanwhile (bench/stall_sampler.py)")
+    parser.add_argument("--stall-ms", type=float, default=100, help="the stalls --stall-profile reports")
     parser.add_argument("--phase", choices=("first", "reopen"), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase is not None:
         skip = frozenset(v for v in args.skip_views.split(",") if v)
-        print(json.dumps(asyncio.run(_run(args.db, skip, args.view_timeout, args.stall_dump))))
+        print(json.dumps(asyncio.run(_run(args.db, skip, args.view_timeout, args.stall_dump, args.stall_profile,
+                                          args.stall_ms))))
         return 0
     t_start = time.perf_counter()
     if args.keep_db and (args.db is None or not args.db.exists()):
@@ -367,7 +387,9 @@ def main() -> int:
             print(f"{time.strftime('%H:%M:%S')} {phase} run ...", file=sys.stderr, flush=True)
             out[phase] = _phase(phase, db, args.rss_limit_mb,
                                 ["--skip-views", args.skip_views, "--view-timeout", str(args.view_timeout),
-                                 *(["--stall-dump", str(args.stall_dump.resolve())] if args.stall_dump else [])])
+                                 *(["--stall-dump", str(args.stall_dump.resolve())] if args.stall_dump else []),
+                                 *(["--stall-profile", str(args.stall_profile.resolve()), "--stall-ms",
+                                    str(args.stall_ms)] if args.stall_profile else [])])
             if "failed" in out[phase]:
                 break
         out["tables"] = _table_rows(db)
