@@ -10,8 +10,11 @@ It replaces faulthandler's watchdog (`--stall-dump`) for short stalls: that one 
 threads' frames without the GIL, and at a 120 ms threshold ended a run with a segmentation fault.
 This one reads them with the GIL, which a stalled UI thread running Python gives up at every
 switch interval (5 ms) and a C call like SQLite's step gives up while it runs; a stall inside C
-code that keeps the GIL shows as no samples (the report says so). Sampling every 5 ms costs the
-UI thread a few percent: compare figures of runs made with it only with each other.
+code that keeps the GIL shows as no samples (the report says so). The sampler's own wakes over
+`HELD_S` late are reported too, with every other thread's stack as it woke: the thread that kept
+it waiting, when one did (on a busy virtual machine the host's own pauses look the same:
+`bench/wake_latency.py`). Sampling every 5 ms costs the UI thread a few percent: compare figures
+of runs made with it only with each other.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import TextIO
 
 #: How many samples are kept (at 5 ms: the last ~100 s).
 KEPT = 20_000
+#: A wake of the sampler this much later than asked counts as the GIL held by another thread.
+HELD_S = 0.05
 
 
 def _stack(frame: FrameType | None, depth: int) -> tuple[str, ...]:
@@ -48,12 +53,27 @@ class StallSampler(threading.Thread):
         self.depth = depth
         self.samples: deque[tuple[float, tuple[str, ...]]] = deque(maxlen=KEPT)
         self.gaps: list[tuple[float, float]] = []  # (start, end) of each beat gap over the threshold
+        #: The sampler's own late wakes (it waited `late` s for the GIL, ending at `end`), with every
+        #: other thread's stack as it got the GIL back: the thread that held it is most likely the
+        #: one whose stack is just past a long C call (a sort, a big `marshal.loads`...).
+        self.holds: list[tuple[float, float, dict[str, tuple[str, ...]]]] = []
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        me = threading.get_ident()
+        names = {t.ident: t.name for t in threading.enumerate()}
+        last = time.perf_counter()
         while not self._stop_event.wait(self.period):
-            frame = sys._current_frames().get(self.ident_sampled)
-            self.samples.append((time.perf_counter(), _stack(frame, self.depth)))
+            frames = sys._current_frames()
+            now = time.perf_counter()
+            self.samples.append((now, _stack(frames.get(self.ident_sampled), self.depth)))
+            if now - last > HELD_S:
+                if any(ident not in names for ident in frames):
+                    names = {t.ident: t.name for t in threading.enumerate()}
+                others = {names.get(ident, str(ident)): _stack(frame, self.depth)
+                          for ident, frame in frames.items() if ident not in (me, self.ident_sampled)}
+                self.holds.append((now - last - self.period, now, others))
+            last = now
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -73,5 +93,11 @@ class StallSampler(threading.Thread):
             for stack, count in Counter(inside).most_common(top):
                 out.write(f"   {count:4d}x  " + "  <  ".join(stack) + "\n")
             if not inside:
-                out.write("   (no sample: the thread kept the GIL in C code the whole time)\n")
+                out.write("   (no sample: the GIL was held in C code the whole time)\n")
+        holds, self.holds = sorted(self.holds, key=lambda h: -h[0]), []
+        out.write(f"== {title}: the sampler kept from the GIL over {HELD_S * 1000:.0f} ms {len(holds)} time(s)\n")
+        for late, _, others in holds[:top * 2]:
+            out.write(f"-- {1000 * late:.0f} ms late; the other threads then:\n")
+            for name, stack in sorted(others.items()):
+                out.write(f"   {name}: " + "  <  ".join(stack[:6]) + "\n")
         out.flush()
