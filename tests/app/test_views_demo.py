@@ -10,26 +10,20 @@ from pathlib import Path
 import pytest
 
 from tests.app.story import Harness, cursor_to, label_text, tree_lines, under
-from tests.apputil import opened, sync, wait_for
+from tests.apputil import DEMO, opened, sync, wait_for
 from tui.app import EvtxApp
 from tui.correlation import CorrelationScreen
 from tui.handles import HandlesScreen, HandlesTable
 from tui.nav_tree import NavTree
 from tui.processes import ProcessesScreen
 
-# -- through the real app, on the demo log ----------------------------------------------------
-
-DEMO = Path(__file__).resolve().parents[2] / "demo" / "intrusion.xml"
 MK64 = "C:\\Users\\alice\\AppData\\Local\\Temp\\mk64.exe"
 
 
 @pytest.fixture
-def demo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    if not DEMO.exists():
-        pytest.fail("demo/intrusion.xml is missing: run demo/make_demo.py")
-    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("EVTX_EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("EVTX_EXPLORER_CONFIG_DIR", str(tmp_path / "config"))
+def demo_env() -> Path:
+    """The demo log (tests/conftest.py writes it if missing and gives every test its own cache,
+    data and config directories)."""
     return DEMO
 
 
