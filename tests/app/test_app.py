@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from rich.style import Style
+from textual.binding import Binding
 
 from core.model.decode import decode_value
 from core.query.compile import compile_query
@@ -19,11 +20,19 @@ from tui.event_table import EventTable
 from tui.help import HelpScreen
 from tui.history import History
 from tui.issues_panel import IssuesScreen
+from tui.table_rows import Row
 
 
 def demo_store(app: EvtxApp) -> Store:
     assert app.workspace.store_path is not None
     return Store(app.workspace.store_path, readonly=True)
+
+
+def row_at(app: EvtxApp, index: int) -> Row:
+    """The table's row at `index`, which must be read already."""
+    row = app.table.row_at(index)
+    assert row is not None, index
+    return row
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -41,7 +50,8 @@ async def test_demo_loads_and_status_counts_events() -> None:
         text = screen_text(app)
         assert f"{total} events" in text
         assert str(first.event.record_id) in text  # the first row (time order) is on screen
-        assert app.selected_event() is not None and app.selected_event().id == first.id  # type: ignore[union-attr]
+        selected = app.selected_event()
+        assert selected is not None and selected.id == first.id
 
 
 @sync
@@ -68,7 +78,8 @@ async def test_rows_appear_while_loading_and_esc_stops(tmp_path: Path) -> None:
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.workspace.loaded, timeout=30)
         await wait_for(pilot, lambda: app.table.total is not None)
-        assert 0 < app.table.total < 60_000  # type: ignore[operator]
+        total = app.table.total
+        assert total is not None and 0 < total < 60_000
         assert "loading stopped" in screen_text(app)
 
 
@@ -100,7 +111,7 @@ async def test_several_files_merge_by_time_with_source_column(tmp_path: Path) ->
     app = EvtxApp([str(a), str(b)])
     async with opened(app, (120, 30)) as pilot:
         assert app.table.total == 3
-        order = [app.table.row_at(i).event.record_id for i in range(3)]  # type: ignore[union-attr]
+        order = [row_at(app, i).event.record_id for i in range(3)]
         assert order == [1, 7, 2]
         text = screen_text(app)
         assert "Source" in text and "b.xml" in text
@@ -122,7 +133,7 @@ async def test_filter_updates_view_and_bad_query_keeps_it() -> None:
         await wait_for(pilot, lambda: app.table.total == expected)
         assert app.workspace.query == "4688"
         assert f"{expected} of 71 events" in screen_text(app)
-        assert all(app.table.row_at(i).event.event_id == 4688 for i in range(5))  # type: ignore[union-attr]
+        assert all(row_at(app, i).event.event_id == 4688 for i in range(5))
         assert app.focused is app.table
 
         await pilot.press("slash")
@@ -189,8 +200,10 @@ async def test_keyboard_navigation() -> None:
         await pilot.press("k")
         assert table.cursor == 2
         await pilot.press("G")
-        await wait_for(pilot, lambda: app.selected_event() is not None and app.selected_event().id == ordered[-1])  # type: ignore[union-attr]
-        assert str(app.selected_event().event.record_id) in screen_text(app)  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: (e := app.selected_event()) is not None and e.id == ordered[-1])
+        selected = app.selected_event()
+        assert selected is not None
+        assert str(selected.event.record_id) in screen_text(app)
         await pilot.press("g")
         assert table.cursor == 0
         await pilot.press("pagedown")
@@ -217,7 +230,7 @@ async def test_jump_to_event_clears_a_filter_that_hides_it() -> None:
 
         await wait_for(pilot, lambda: isinstance(app.screen, JumpPrompt))
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.selected_event() is not None and app.selected_event().id == target.id)  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: (e := app.selected_event()) is not None and e.id == target.id)
         assert app.workspace.query == ""
 
 
@@ -234,10 +247,14 @@ async def test_detail_pane_shows_decoded_values() -> None:
         await wait_for(pilot, lambda: app.detail.store_id == target.id)
         labels = tree_labels(app)
         elevation = target.event.get("TokenElevationType")
+        assert elevation is not None
         decoded = decode_value("TokenElevationType", elevation, 4688)
-        assert decoded and any(elevation in lab and decoded in lab for lab in labels)  # type: ignore[operator]
+        assert decoded and any(elevation in lab and decoded in lab for lab in labels)
         label = target.event.get("MandatoryLabel")
-        assert any(label in lab and decode_value("MandatoryLabel", label, 4688) in lab for lab in labels)  # type: ignore[operator]
+        assert label is not None
+        label_decoded = decode_value("MandatoryLabel", label, 4688)
+        assert label_decoded is not None
+        assert any(label in lab and label_decoded in lab for lab in labels)
         # The help of the highlighted field comes from the 4688 documentation.
         await pilot.press("enter")
         tree = app.query_one(FieldTree)
@@ -266,7 +283,8 @@ async def test_help_lists_every_app_binding() -> None:
 
         shown = str(app.screen.query_one("#help-text", Static).render())
         for binding in EvtxApp.BINDINGS + EventTable.BINDINGS:
-            assert binding.description in shown  # type: ignore[union-attr]
+            assert isinstance(binding, Binding)
+            assert binding.description in shown
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
@@ -327,7 +345,11 @@ async def test_each_view_key_opens_its_view_over_the_events() -> None:
         for key, name in (("2", "ProcessesScreen"), ("3", "HandlesScreen"), ("4", "SessionsScreen"),
                           ("5", "FindingsScreen"), ("6", "MarksScreen")):
             await pilot.press(key)
-            await wait_for(pilot, lambda name=name: type(app.screen).__name__ == name)  # type: ignore[misc]
+
+            def shown(name: str = name) -> bool:
+                return type(app.screen).__name__ == name
+
+            await wait_for(pilot, shown)
             assert len(app.screen_stack) == 2
         await pilot.press("1")
         await wait_for(pilot, lambda: app.screen is app.screen_stack[0])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
 from textual.widgets import Static
 
+from core.model.event import ParseIssue
+from core.model.rows import EventRow, PostingsText
 from core.store.disk_full import NOTICE
 from core.store.store import Store
 from tests.app.applogs import big_log
@@ -27,12 +30,18 @@ async def test_a_full_cache_disk_shows_every_row_and_says_so(tmp_path: Path, mon
     real = Store.add_rows
     calls = {"n": 0}
 
-    def full(self: Store, *args: object, **kwargs: object) -> None:
+    def full(
+        self: Store,
+        rows: Sequence[EventRow],
+        postings: PostingsText,
+        strings: Iterable[str] | None = None,
+        path: str = "",
+    ) -> list[ParseIssue]:
         if cache_dir in self.path.parents:
             calls["n"] += 1
             if calls["n"] > 2:
                 raise sqlite3.OperationalError("database or disk is full")
-        real(self, *args, **kwargs)  # type: ignore[arg-type]
+        return real(self, rows, postings, strings, path)
 
     monkeypatch.setattr(Store, "add_rows", full)
     app = EvtxApp([str(log)], jobs=1)

@@ -4,8 +4,10 @@ is indented, a decoded value does not repeat the raw one."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from core.model.decode import decoding_shown
@@ -29,10 +31,10 @@ def tree_labels(app: EvtxApp) -> list[str]:
     return lines
 
 
-async def show_only(pilot: object, app: EvtxApp, query: str) -> None:
+async def show_only(pilot: Pilot[Any], app: EvtxApp, query: str) -> None:
     app.set_filter(query)
-    await wait_for(pilot, lambda: app.table.total == 1)  # type: ignore[arg-type]
-    await wait_for(pilot, lambda: app.detail.event is not None  # type: ignore[arg-type]
+    await wait_for(pilot, lambda: app.table.total == 1)
+    await wait_for(pilot, lambda: app.detail.event is not None
                    and app.detail.event.get("CommandLine") is not None)
 
 

@@ -253,7 +253,7 @@ def test_a_key_routed_to_a_text_box_is_never_routed_again() -> None:
     from tui.typeahead import _routed, route_typeahead
 
     routed = _routed(events.Key("a", "a"))
-    assert route_typeahead(None, routed) is False  # type: ignore[arg-type]
+    assert route_typeahead(None, routed) is False  # type: ignore[arg-type]  # no screen on purpose: never read
 
 
 def test_worker_messages_that_arrive_after_the_screens_are_gone_do_nothing(tmp_path: Path) -> None:

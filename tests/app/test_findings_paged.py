@@ -124,7 +124,11 @@ async def test_the_findings_view_counts_and_shows_the_right_row_after_scrolling_
             tree.move_cursor(last)
             count = len(big.children)
             await pilot.press("enter")
-            await wait_for(pilot, lambda c=count: len(big.children) > c)  # type: ignore[misc]
+
+            def grown(c: int = count) -> bool:
+                return len(big.children) > c
+
+            await wait_for(pilot, grown)
         assert [label_text(n).plain for n in big.children] == [finding_line(f).plain for f in expected]
         node = big.children[far]
         tree.move_cursor(node)

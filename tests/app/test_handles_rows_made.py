@@ -4,11 +4,13 @@ each once: the stored list is the one the view shows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import tui.handles as handles_module
+from core.correlate.model import Duplication
 from core.store.store import Store
 from tests.correlate.events import d4690, h4656, load, p4688
 from tests.correlate.stored_tables import store_db
@@ -36,17 +38,19 @@ def test_handles_lines_are_made_as_written(monkeypatch: pytest.MonkeyPatch, tmp_
     alive_at_write: list[int] = []
     real_row = handles_module.handle_row
 
-    def counted(dup: object) -> object:
+    def counted(dup: Duplication) -> handles_module.HandleRow:
         made.append(1)
-        return real_row(dup)  # type: ignore[arg-type]
+        return real_row(dup)
 
     monkeypatch.setattr(handles_module, "handle_row", counted)
     real_write = stored_views.write_views
 
-    def write(store: Store, built: dict[str, stored_views.ViewRows], check: object = None) -> bool:
+    def write(
+        store: Store, built: dict[str, stored_views.ViewRows], check: Callable[[], None] | None = None
+    ) -> bool:
         if "handles" in built:
             alive_at_write.append(len(made))  # the list is built: how many lines exist yet
-        return real_write(store, built, check)  # type: ignore[arg-type]
+        return real_write(store, built, check)
 
     monkeypatch.setattr("tui.model_cache.write_views", write)
     cache = ModelCache()

@@ -130,7 +130,9 @@ async def test_a_reopened_list_of_20000_lines_reads_a_page_and_reaches_its_end(
         await pilot.press("k", "k")
         await wait_for(pilot, lambda: table.cursor_row == LONG - 3)
         assert sum(rows_read) <= 2 * lp.PAGE
-        selected = app.screen.selected_row()  # type: ignore[attr-defined]
+        screen = app.screen
+        assert isinstance(screen, HandlesScreen)
+        selected = screen.selected_row()
         assert selected is not None and selected.cells[1].plain == f"#{LONG - 3}#"
 
 

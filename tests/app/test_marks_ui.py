@@ -12,6 +12,7 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static, TextArea, Tree
 
@@ -161,7 +162,9 @@ async def test_marks_view_jump_unmark_and_edit_note(setup: tuple[Path, Case, lis
         await pilot.press("6")
         table = app.screen.query_one(DataTable)
         assert table.row_count == 2
-        assert "first" in app.screen.query_one("#marks-note", Static).render().plain  # type: ignore[union-attr]
+        note = app.screen.query_one("#marks-note", Static).render()
+        assert isinstance(note, Content)  # a Static shows a Text as Content
+        assert "first" in note.plain
         await pilot.press("j", "enter")
         await wait_for(pilot, lambda: app.jumps == [events[4].id])
         assert not isinstance(app.screen, MarksScreen)

@@ -37,6 +37,13 @@ def _log(path: Path) -> Path:
     return write_events(path, events)
 
 
+def _row_id(table: event_table.EventTable, index: int) -> int:
+    """The store id of the table's row at `index`, which must be read already."""
+    row = table.row_at(index)
+    assert row is not None, index
+    return row.id
+
+
 async def _walk(pilot: Any, app: EvtxApp, expected: list[int]) -> None:
     table = app.table
     step = max(1, table.visible_rows - 1)
@@ -166,7 +173,7 @@ async def test_a_jump_to_an_event_shows_its_page_without_counting_it_out(
         await wait_for(pilot, lambda: bool(found) and table.row_at(target) is not None)
         assert found == [(True, False)] and table.cursor == target
         start = target - target % page
-        assert [table.row_at(i).id for i in range(start, min(len(expected), start + page))] == (  # type: ignore[union-attr]
+        assert [_row_id(table, i) for i in range(start, min(len(expected), start + page))] == (
             expected[start : start + page]
         )
     assert all(start == 0 for start in offsets), offsets  # only the top page, if any, by position
@@ -223,7 +230,7 @@ async def test_the_reader_marks_a_big_view_and_jumps_read_from_the_marks(
 
             await wait_for(pilot, drawn)
             for i in range(pos - pos % size, min(len(expected), pos - pos % size + size)):
-                assert table.row_at(i).id == expected[i], (pos, i)  # type: ignore[union-attr]
+                assert _row_id(table, i) == expected[i], (pos, i)
         for pos in (len(expected) - 1, len(expected) // 2 + 1, 2):
             table.goto_event(expected[pos])
 
@@ -259,9 +266,9 @@ async def _rows_before_the_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         monkeypatch.setattr(columns, "count_rows", held)
         app.set_filter(query)
         try:
-            await wait_for(pilot, lambda: app.table.row_at(0) is not None and app.table.row_at(0).id == expected[0])  # type: ignore[union-attr]
+            await wait_for(pilot, lambda: (row := app.table.row_at(0)) is not None and row.id == expected[0])
             assert app.table.total is None  # the count is still held
-            assert [app.table.row_at(i).id for i in range(10)] == expected  # type: ignore[union-attr]
+            assert [_row_id(app.table, i) for i in range(10)] == expected
         finally:
             release.set()
         await wait_for(pilot, lambda: app.table.total == total)

@@ -9,6 +9,8 @@ import http.server
 import io
 import json
 import os
+import socket
+import socketserver
 import threading
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
@@ -96,8 +98,10 @@ def test_rules_update_from_zip_and_local_server(env: tuple[Path, Path], tmp_path
     assert [r["title"] for r in json.loads(out) if r.get("engine") == "sigma"] == ["Security Log Cleared"]
 
     class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a: object, **k: object) -> None:
-            super().__init__(*a, directory=str(tmp_path), **k)  # type: ignore[arg-type]
+        def __init__(
+            self, request: socket.socket, client_address: tuple[str, int], server: socketserver.BaseServer
+        ) -> None:
+            super().__init__(request, client_address, server, directory=str(tmp_path))
 
         def log_message(self, *args: object) -> None:
             pass

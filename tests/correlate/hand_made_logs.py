@@ -5,6 +5,7 @@ reused pid (shuffled), and families of processes with handles on two computers."
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from tests.correlate.events import d4690, h4656, h4658, p4688, p4689
 
@@ -45,10 +46,10 @@ def family_log(parents: int = 20, children: int = 8, handles: int = 2) -> list[s
     docs: list[str] = []
     rid = 0
 
-    def add(make: object, *args: object, **kw: object) -> None:
+    def add(make: Callable[..., str], *args: object, **kw: object) -> None:
         nonlocal rid
         rid += 1
-        docs.append(make(rid, *args, **kw))  # type: ignore[operator]
+        docs.append(make(rid, *args, **kw))
 
     for host in ("HOST1", "HOST2"):
         sec = 0.0

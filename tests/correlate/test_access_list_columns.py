@@ -6,6 +6,7 @@ sources and 160,000 handles at ten million events), and every line is the one th
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -177,9 +178,11 @@ def test_the_list_files_its_4656s_a_column_at_a_time(churn_db: Path, monkeypatch
                           (HandleTable, "object_name")):
             real = getattr(cls, name)
 
-            def counted(self: object, i: int, real: object = real, name: str = name) -> object:
+            def counted(
+                self: object, i: int, real: Callable[[object, int], object] = real, name: str = name
+            ) -> object:
                 calls.append(name)
-                return real(self, i)  # type: ignore[operator]
+                return real(self, i)
 
             patch.setattr(cls, name, counted)
         listing = AccessList(model)

@@ -59,6 +59,7 @@ def test_sessions_assigned_from_the_columns_are_those_assigned_from_facts() -> N
 
     columns, objects = table(), table()
     columns.assign_sessions_at(by_key)
+    # ignore kept: tuples stand in for `SessionChoice` (as `by_key`'s, typed Any), on purpose
     objects.assign_sessions(lambda f: (f.host, f.computer, f.logon_id, f.ref.key, f.user, f.ref.event_id)
                             if f.logon_id and f.logon_id != 3 else None)  # type: ignore[arg-type,return-value]
     assert [f.session for f in columns] == [f.session for f in objects]

@@ -134,11 +134,11 @@ def test_the_collector_is_paused_for_the_build_and_back_after(tmp_path: Path) ->
 
     store, stored = _stored(tmp_path, load(*hand_made()))
     try:
-        Scan.run = run  # type: ignore[method-assign]
+        Scan.run = run  # type: ignore[method-assign]  # patched on purpose, put back below
         model_from_store(store)
         build_model(stored)
     finally:
-        Scan.run = original  # type: ignore[method-assign]
+        Scan.run = original  # type: ignore[method-assign]  # the real method put back
         store.close()
     assert seen == [False, False] and gc.isenabled()
     # Nested and overlapping pauses in two threads: on again only after the last one ends.

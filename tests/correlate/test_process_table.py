@@ -188,7 +188,7 @@ def test_forgetting_the_instances_no_longer_held_survives_a_read_from_another_th
             assert isinstance(procs, ProcessTable)
             procs._live[len(procs) - 1] = weakref.ref(held)
 
-    procs._live[1] = Reader()  # type: ignore[assignment]
+    procs._live[1] = Reader()  # type: ignore[assignment]  # on purpose: a callable standing in for a weakref
     procs._sweep()
     assert procs[0] is held and 1 not in procs._live
 

@@ -102,7 +102,7 @@ def test_handle_fields_are_read_from_the_pairs_as_from_their_dict() -> None:
             assert mask == (as_int(before[8]) if process else None)
             clean = [None if v is None or v.strip() in ("", "-") else v for v in before[5:9]]
             assert (object_type, object_name, access) == (clean[0], clean[1], clean[2] or clean[3])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError):  # pairs of three values, on purpose: the guard under test
         HandleReader(ROLES[4663]).read((("ProcessId", "1", "extra"), ("HandleId", "2", "x")))  # type: ignore[arg-type]
 
 

@@ -90,7 +90,7 @@ def test_questions_in_time_order_search_the_sessions_a_few_times_only(monkeypatc
     assert searches <= 10
 
 
-class _Counted(list):  # type: ignore[type-arg]
+class _Counted(list[tuple[tuple[int, int], int, int | None]]):  # what `SessionColumns.logoffs` returns
     """A session's logoffs that count the passes made over them."""
 
     passes = 0

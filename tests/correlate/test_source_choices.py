@@ -63,9 +63,15 @@ class _Facts:
     def ref(self, pos: int) -> Ref:
         return Ref(pos + 1, 100 + pos, 4656, None, pos * 10_000_000, pos)
 
+    def key(self, pos: int) -> tuple[int, int]:
+        return self.ref(pos).key
+
+    def store_id(self, pos: int) -> int:
+        return self.ref(pos).store_id
+
 
 def test_a_later_choice_replaces_the_earlier_and_each_kind_is_worded() -> None:
-    choices = SourceChoices(_Facts())  # type: ignore[arg-type]
+    choices = SourceChoices(_Facts())
     missing = SourceChoice(None, MISSING, "no 4656 at all")
     choices.put(1, 9, Chosen(OPEN_BEFORE, 7, 3))
     choices.put(1, 9, Chosen(USED_BEFORE, 8, 4))  # replaced by a later choice of the same 4690

@@ -152,9 +152,11 @@ def test_positions_are_found_by_their_bytes_exactly(seed: int, monkeypatch: pyte
     sparse_calls: list[int] = []
     real_sparse = source_groups._sparse  # noqa: SLF001 - counted
 
-    def counted(*args: object) -> object:
+    def counted(
+        part: memoryview | array[int], none: bytes, patterns: list[bytes], event_ids: frozenset[int], lo: int
+    ) -> Iterator[int] | None:
         sparse_calls.append(1)
-        return real_sparse(*args)  # type: ignore[arg-type]
+        return real_sparse(part, none, patterns, event_ids, lo)
 
     monkeypatch.setattr(source_groups, "_sparse", counted)
     ids: set[int]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.correlate.model import build_model
-from core.correlate.sessions import network_index, network_logons
+from core.correlate.sessions import Session, network_index, network_logons
 from core.store import correlation_tables, event_trees
 from tests.correlate.events import by_record, find_node, load, xml
 
@@ -57,7 +57,7 @@ def test_network_index_gives_what_the_scan_of_every_session_gives() -> None:
     assert [s.logon_id for s in network_logons(model.sessions, first, index)] == [0x7100]
 
 
-class _Counted(tuple):  # type: ignore[type-arg]
+class _Counted(tuple[Session, ...]):
     """A model's sessions, counting the walks through all of them."""
 
     walks = 0
@@ -151,7 +151,7 @@ def test_links_and_their_reasons_go_in_a_few_statements(tmp_path: Any) -> None:
     links += [(sid, "session", "session", 1, "exact", "the same reason") for sid in range(1, 3001)]
     with Store(tmp_path / "s.sqlite") as store:
         counting = _Counting(store.conn)
-        store.conn = counting  # type: ignore[assignment]
+        store.conn = counting  # type: ignore[assignment]  # on purpose: a counting stand-in, put back below
         assert correlation_tables.write_instances(store, correlation_tables.CorrelationTables(links=links))
         assert counting.calls < 60  # before: one statement per distinct reason, 3,001
         store.conn = counting.conn

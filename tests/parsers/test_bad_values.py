@@ -16,6 +16,7 @@ import io
 import json
 import marshal
 import os
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -129,8 +130,8 @@ def test_huge_evtx_values_keep_the_rest_of_the_log(monkeypatch: pytest.MonkeyPat
     total = infos[0].records
     real = evtx.iter_encoded_batches
 
-    def patched(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        for batch in real(*args, **kwargs):  # type: ignore[arg-type]
+    def patched(path: str, source: int = 0, jobs: int | None = None) -> Iterator[evtx.EncodedBatch]:
+        for batch in real(path, source, jobs):
             yield _evtx_rows_with_huge_values(batch)
 
     monkeypatch.setattr(evtx, "iter_encoded_batches", patched)

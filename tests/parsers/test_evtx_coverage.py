@@ -44,7 +44,10 @@ def _ours(path: str) -> tuple[list[Event], list[ParseIssue]]:
     events: list[Event] = []
     issues: list[ParseIssue] = []
     for item in evtx.iter_events(path, 0, jobs=1):
-        (issues if isinstance(item, ParseIssue) else events).append(item)  # type: ignore[arg-type]
+        if isinstance(item, ParseIssue):
+            issues.append(item)
+        else:
+            events.append(item)
     return events, issues
 
 
@@ -72,5 +75,7 @@ def test_defender_threat_detections_with_entity_references_decode() -> None:
     if rust is not None:
         by_id = {r["id"]: r["event"] for r in rust}
         for event in events:
-            data = by_id[event.record_number]["EventData"]  # type: ignore[index]
+            record = by_id[event.record_number]
+            assert isinstance(record, dict)
+            data = record["EventData"]
             assert dict(event.data) == data

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 
 from core.model.event import Event, InputError, ParseIssue
-from core.model.rows import Postings, encode_tuples, event_fields, new_postings, store_id
+from core.model.rows import EventRow, Postings, encode_tuples, event_fields, new_postings, store_id
 from parsers import evtx
 from parsers.evtx import reference as ref
 from tests.parsers.evtx_samples import BIG, locators
 from tests.shared import sample
 
 
-def _readable(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+def _readable(rows: list[EventRow]) -> list[tuple[object, ...]]:
     """Rows with their marshalled EventData loaded (marshal's bytes depend on reference counts)."""
-    return [(*row[:-1], marshal.loads(row[-1]) if row[-1] else ()) for row in rows]  # type: ignore[arg-type]
+    return [(*row[:-1], marshal.loads(row[-1]) if row[-1] else ()) for row in rows]
 
 
 def encode_events(events: list[Event | ParseIssue]) -> tuple[list[tuple[object, ...]], Postings]:

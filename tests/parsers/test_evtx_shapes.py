@@ -18,6 +18,8 @@ from parsers.evtx import canon, pieces
 from parsers.evtx import decoder as evtx_fast
 from parsers.evtx import reference as ref
 from parsers.evtx.chunk import ChunkDecoder
+from parsers.evtx.interpret import Builder
+from parsers.evtx.templates import Root
 from tests.parsers.evtx_samples import BIG, EVTX_SAMPLES, by_offset, explain, fast_only
 from tests.shared import require_shared, sample
 
@@ -118,8 +120,8 @@ def test_shapes_shared_across_chunks_decode_as_chunk_local_ones(monkeypatch: pyt
     compiled: list[int] = []
     real_compile = ChunkDecoder._compile
 
-    def counting(self: ChunkDecoder, *args: object) -> object:
-        builder = real_compile(self, *args)  # type: ignore[arg-type]
+    def counting(self: ChunkDecoder, roots: list[Root], links: dict[int, int]) -> Builder:
+        builder = real_compile(self, roots, links)
         compiled.append(1)  # shapes that do not compile (garbage templates) are not shared
         return builder
 
@@ -266,7 +268,7 @@ def test_make_event_builds_the_same_frozen_event() -> None:
     assert type(made) is Event and made == built and hash(made) == hash(built) and repr(made) == repr(built)
     assert evtx_fast.as_tuple(made) == fields
     with pytest.raises(dataclasses.FrozenInstanceError):
-        made.event_id = 1  # type: ignore[misc]
+        made.event_id = 1  # type: ignore[misc]  # on purpose: a frozen Event must refuse it
 
 
 def test_unshipping_pauses_the_gc_only_while_loading() -> None:

@@ -10,6 +10,7 @@ import math
 import random
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -247,9 +248,9 @@ def test_the_first_page_is_given_longer_when_the_id_set_would_take_long(tmp_path
 
     slow_held = listed._held
 
-    def held(*args: object) -> set[int]:
+    def held(store: Store, rows: Sequence[int], block: Sequence[int]) -> set[int]:
         time.sleep(0.15)  # a block's lists read from a cold disk on a busy machine
-        return slow_held(*args)  # type: ignore[arg-type]
+        return slow_held(store, rows, block)
 
     monkeypatch.setattr(listed, "_held", held)
     monkeypatch.setattr(views, "FIRST_LISTED_SECONDS", 0.05)

@@ -15,8 +15,8 @@ import pytest
 from core.query import marks, view
 from core.query.compile import compile_query
 from core.query.view import View
-from core.store.filter import Order
-from core.store.store import Store
+from core.store.filter import Filter, Order
+from core.store.store import Store, StoredEvent
 from tests.stores import indexed_store, odd_events
 
 QUERIES = ["", "4689", "-4689", "Value:*", "NOT Value:*", "4688 Value:*", '"again"', "Index:1*"]
@@ -143,9 +143,9 @@ def test_pages_near_an_end_are_counted_from_that_end(store: Store, monkeypatch: 
     asked: list[int] = []
     original = marks.Marks.page
 
-    def spy(self: marks.Marks, st: Store, which: object, start: int, limit: int) -> object:
+    def spy(self: marks.Marks, st: Store, which: Filter, start: int, limit: int) -> list[StoredEvent] | None:
         asked.append(start)
-        return original(self, st, which, start, limit)  # type: ignore[arg-type]
+        return original(self, st, which, start, limit)
 
     monkeypatch.setattr(marks.Marks, "page", spy)
     for p in range(total):

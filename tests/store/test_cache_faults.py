@@ -10,12 +10,15 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterable, Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from cli.main import main
+from core.model.event import ParseIssue
+from core.model.rows import EventRow, PostingsText
 from core.store import cache, cache_identity
 from core.store.cache import CacheEntry, open_inputs
 from core.store.ingest import load_paths
@@ -128,12 +131,18 @@ def test_a_full_cache_disk_loads_without_cache_and_leaves_nothing(
     real = Store.add_rows
     calls = {"n": 0}
 
-    def full(self: Store, *args: object, **kwargs: object) -> None:
+    def full(
+        self: Store,
+        rows: Sequence[EventRow],
+        postings: PostingsText,
+        strings: Iterable[str] | None = None,
+        path: str = "",
+    ) -> list[ParseIssue]:
         if cache_dir in self.path.parents:
             calls["n"] += 1
             if calls["n"] > 2:  # some batches were written, then the disk is full
                 raise sqlite3.OperationalError("database or disk is full")
-        real(self, *args, **kwargs)  # type: ignore[arg-type]
+        return real(self, rows, postings, strings, path)
 
     monkeypatch.setattr(Store, "add_rows", full)
     status, out, err = run_cli("stats", "--json", "--jobs", "1", str(log))
