@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 import core.store.cache
-from cli.main import main
+from tests.cliutil import run_cli
 from tests.logs import event_xml, write_events
 
 T0 = "2015-11-12T02:24:52.3773525Z"
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(autouse=True)

@@ -5,29 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import io
 import json
 import re
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cli.main import main
 from tests.apputil import ROOT, opened, wait_for
+from tests.cliutil import run_cli
 from tests.logs import event_xml, write_events
 
 T0 = "2015-11-12T02:24:52.3773525Z"
 #: The demo story's events per EventID (cli/demo_log.py).
 DEMO_COUNTS = {4624: 6, 4634: 4, 4656: 4, 4658: 6, 4663: 4, 4672: 3, 4688: 22, 4689: 20, 4690: 2}
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture()

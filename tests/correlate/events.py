@@ -1,11 +1,9 @@
 """Hand-made correlation events (Event XML written here) and the helpers the correlation tests
-share: load them into a store, find an event by record, walk a tree, run the CLI."""
+share: load them into a store, find an event by record, walk a tree (the CLI: `tests.cliutil.run_cli`)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -117,11 +115,3 @@ def xml_no_time(doc: str) -> str:
     start = doc.index("<TimeCreated")
     end = doc.index("/>", start) + 2
     return doc[:start] + doc[end:]
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    from cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()

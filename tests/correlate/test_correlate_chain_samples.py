@@ -12,7 +12,7 @@ import pytest
 from core.correlate.model import CorrelationModel, build_model
 from core.correlate.scan import record_id_of
 from core.store.store import StoredEvent
-from tests.correlate.events import run_cli
+from tests.cliutil import run_cli
 from tests.correlate.samples import COBALT, load_json
 from tests.shared import sample
 

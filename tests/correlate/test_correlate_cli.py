@@ -9,11 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.correlate.events import (
-    d4690,
-    h4658,
-    run_cli,
-)
+from tests.cliutil import run_cli
+from tests.correlate.events import d4690, h4658
 from tests.correlate.hand_made_logs import scenario
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.correlate.model import CorrelationModel, Duplication, build_model
 from core.store.store import StoredEvent
-from tests.correlate.events import run_cli
+from tests.cliutil import run_cli
 from tests.correlate.samples import MIMIKATZ, NIGHTMARE, SHARPVIEW, load_evtx, load_json
 from tests.shared import sample
 

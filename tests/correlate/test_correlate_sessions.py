@@ -13,7 +13,8 @@ import pytest
 from core.correlate.model import build_model
 from core.correlate.sessions import Session, logon_type_name
 from core.model.event import iso_from_filetime
-from tests.correlate.events import by_record, d4690, load, p4688, relations, run_cli, s4624, xml
+from tests.cliutil import run_cli
+from tests.correlate.events import by_record, d4690, load, p4688, relations, s4624, xml
 from tests.correlate.samples import RUNAS
 from tests.correlate.sysmon_events import sysmon
 from tests.shared import sample
@@ -304,7 +305,6 @@ def test_4672_logged_just_before_the_4624_of_a_reused_logon_id_marks_the_new_ses
     link = model.correlate(by_record(events, 3)).session
     assert link is not None and link.session is not None and link.session.logon is not None
     assert link.session.logon.record_id == 4
-
 
 
 def test_logon_event_correlates_to_its_own_session() -> None:

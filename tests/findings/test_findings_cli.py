@@ -3,10 +3,8 @@ among good ones) and on the real attack logs of ../shared/samples."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterator
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -16,18 +14,10 @@ from core.findings.rules import SPECS
 from core.model.command_line import decoded_command_line
 from core.model.event import Event, ParseIssue
 from core.store.store import StoredEvent
+from tests.cliutil import run_cli
 from tests.findings.rule_events import SYSTEM_SVCHOST, T0, USER_RUNDLL, defaults
 
 # -- the CLI ----------------------------------------------------------------------------------
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    from cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture()

@@ -4,17 +4,16 @@ Spark engine is held to the same answers in tests/fleet/test_fleet_spark.py."""
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.apputil import DEMO
+from tests.cliutil import run_cli
 from tests.fleetutil import (
     HOSTILE_CMD,
     HOSTILE_HOST,
@@ -159,15 +158,6 @@ def test_bad_query_is_refused_where_sqlite_refuses_it() -> None:
             where_expr(bad)
         assert (fleet_error.value.message, fleet_error.value.position) == (
             sqlite_error.value.message, sqlite_error.value.position)
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    from cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 def test_cli_convert_fleet_and_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,18 +3,16 @@ own image, KQL value lists, unknown field names named, and the reference text.""
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from cli.main import main
 from core.model.event import Event
 from core.query.compile import compile_query
 from core.query.lexer import QueryError
 from core.query.reference import query_reference
 from core.store.store import Store
+from tests.cliutil import run_cli
 
 CMD = "C:\\Windows\\System32\\cmd.exe"
 PS = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
@@ -113,13 +111,6 @@ def test_reference_text_lists_fields_aliases_operators_and_examples(store: Store
                    "after:, before:", "[*] [?] [[]", "Examples", "newprocessname"):
         assert needle in text, needle
     assert max(len(line) for line in text.splitlines()) < 100
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 def test_cli_help_query_and_exit_2_for_bad_queries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,32 +8,24 @@ import json
 import random
 from collections import Counter
 from collections.abc import Callable
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cli.main import main
 from core.model.event import Event
 from core.model.values import USER_FIELDS
 from core.query.compile import compile_query
 from core.query.lexer import QueryError
 from core.query.stack import stack
 from core.store.store import Store
+from tests.cliutil import run_cli
 from tests.shared import sample
 
 WMI = ("evtx/attack/TA0002-Execution__T1047-Windows Management Instrumentation__"
        "ID4688-5145-WMIexec execution via SMB.evtx")
 
 Getter = Callable[[dict[str, Any]], list[Any]]  # a query document's values, as stacking them would count
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(autouse=True)

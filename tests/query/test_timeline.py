@@ -3,14 +3,11 @@ the span, aligned, summing to the view's count; each bucket's query selects exac
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from cli.main import main
 from core.model.event import Event, parse_time
 from core.query.compile import compile_query
 from core.query.lexer import QueryError
@@ -18,13 +15,7 @@ from core.query.pivot import within
 from core.query.timeline import DAY, HOUR, MINUTE, SECOND, auto_width, parse_width, timeline
 from core.query.view import View, count_view
 from core.store.store import Store
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()
+from tests.cliutil import run_cli
 
 
 @pytest.fixture(autouse=True)

@@ -11,18 +11,17 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from cli.main import main
 from core.model.event import ParseIssue
 from core.model.rows import EventRow, PostingsText
 from core.store import cache, cache_identity
 from core.store.cache import CacheEntry, open_inputs
 from core.store.ingest import load_paths
 from core.store.store import Store
+from tests.cliutil import run_cli
 from tests.shared import sample
 
 SYSTEM = "evtx/parsers/omerbenamram__samples__system.evtx"  # 1.1 MB, 1881 records
@@ -105,13 +104,6 @@ def test_reopening_an_unchanged_log_does_not_hash_it_again(
     assert cache.input_identity(str(log)) == first and len(reads) == 2
     _rewrite_in_place(log, 600_000, bytes([log.read_bytes()[600_000] ^ 0xFF]))
     assert cache.input_identity(str(log)) != first and len(reads) == 3
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 def _leftovers(directory: Path) -> list[str]:
