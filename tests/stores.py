@@ -1,12 +1,17 @@
-"""Small stores of hand-made events for the query and store tests, and the SQL a store runs."""
+"""Small stores of hand-made events for the query and store tests, the SQL a store runs, and a
+disk that fills up under the cache (`disk_full_after`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.model.event import Event
+import pytest
+
+from core.model.event import Event, ParseIssue
+from core.model.rows import EventRow, PostingsText
 from core.store.store import Store
 
 
@@ -71,3 +76,26 @@ def odd_events() -> list[Event]:
             )
         )
     return out
+
+
+def disk_full_after(monkeypatch: pytest.MonkeyPatch, cache_dir: Path, batches: int = 2) -> dict[str, int]:
+    """Every store under `cache_dir` writes its first `batches` batches of rows (`Store.add_rows`),
+    then fails as a full disk does; the batches tried so far are counted under "n"."""
+    real = Store.add_rows
+    calls = {"n": 0}
+
+    def full(
+        self: Store,
+        rows: Sequence[EventRow],
+        postings: PostingsText,
+        strings: Iterable[str] | None = None,
+        path: str = "",
+    ) -> list[ParseIssue]:
+        if cache_dir in self.path.parents:
+            calls["n"] += 1
+            if calls["n"] > batches:
+                raise sqlite3.OperationalError("database or disk is full")
+        return real(self, rows, postings, strings, path)
+
+    monkeypatch.setattr(Store, "add_rows", full)
+    return calls

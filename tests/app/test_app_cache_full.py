@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
 from textual.widgets import Static
 
-from core.model.event import ParseIssue
-from core.model.rows import EventRow, PostingsText
 from core.store.disk_full import NOTICE
-from core.store.store import Store
 from tests.app.applogs import big_log
 from tests.apputil import opened, sync, wait_for
+from tests.stores import disk_full_after
 from tui.app import EvtxApp
 
 
@@ -27,23 +23,8 @@ async def test_a_full_cache_disk_shows_every_row_and_says_so(tmp_path: Path, mon
     cache_dir = tmp_path / "cache"
     monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(cache_dir))
     log = big_log(tmp_path / "big.xml", 5000)  # batches of 200, 800, 3200, 800 rows
-    real = Store.add_rows
-    calls = {"n": 0}
+    calls = disk_full_after(monkeypatch, cache_dir)
 
-    def full(
-        self: Store,
-        rows: Sequence[EventRow],
-        postings: PostingsText,
-        strings: Iterable[str] | None = None,
-        path: str = "",
-    ) -> list[ParseIssue]:
-        if cache_dir in self.path.parents:
-            calls["n"] += 1
-            if calls["n"] > 2:
-                raise sqlite3.OperationalError("database or disk is full")
-        return real(self, rows, postings, strings, path)
-
-    monkeypatch.setattr(Store, "add_rows", full)
     app = EvtxApp([str(log)], jobs=1)
     async with opened(app, (120, 30)) as pilot:
         await wait_for(pilot, lambda: app.workspace.loaded and app.table.total == 5000, timeout=30)

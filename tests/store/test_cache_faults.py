@@ -7,22 +7,19 @@ import hashlib
 import io
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
 
-from core.model.event import ParseIssue
-from core.model.rows import EventRow, PostingsText
 from core.store import cache, cache_identity
 from core.store.cache import CacheEntry, open_inputs
 from core.store.ingest import load_paths
 from core.store.store import Store
 from tests.cliutil import run_cli
 from tests.shared import sample
+from tests.stores import disk_full_after
 
 SYSTEM = "evtx/parsers/omerbenamram__samples__system.evtx"  # 1.1 MB, 1881 records
 SECURITY = "evtx/parsers/omerbenamram__samples__security.evtx"  # 2.1 MB: decoded by workers
@@ -120,23 +117,8 @@ def test_a_full_cache_disk_loads_without_cache_and_leaves_nothing(
     cache_dir = tmp_path / "cache"
     monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(cache_dir))
     log = sample(SYSTEM)
-    real = Store.add_rows
-    calls = {"n": 0}
+    calls = disk_full_after(monkeypatch, cache_dir)
 
-    def full(
-        self: Store,
-        rows: Sequence[EventRow],
-        postings: PostingsText,
-        strings: Iterable[str] | None = None,
-        path: str = "",
-    ) -> list[ParseIssue]:
-        if cache_dir in self.path.parents:
-            calls["n"] += 1
-            if calls["n"] > 2:  # some batches were written, then the disk is full
-                raise sqlite3.OperationalError("database or disk is full")
-        return real(self, rows, postings, strings, path)
-
-    monkeypatch.setattr(Store, "add_rows", full)
     status, out, err = run_cli("stats", "--json", "--jobs", "1", str(log))
     assert calls["n"] > 2
     assert err == "evtx-explorer: cache disk full: loaded without cache\n"
