@@ -6,8 +6,11 @@ the findings' level filter."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
+from textual.screen import Screen
 
 from tests.app.story import Harness, cursor_to, label_text, tree_lines, under
 from tests.apputil import DEMO, opened, sync, wait_for
@@ -29,6 +32,15 @@ def demo_env() -> Path:
 
 def demo_app() -> EvtxApp:
     return EvtxApp([str(DEMO)])
+
+
+async def view_tree(pilot: Pilot[Any], app: EvtxApp, key: str, screen: type[Screen[Any]]) -> NavTree:
+    """Press `key`, wait for the view `screen` and for its tree's first lines: the tree."""
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(app.screen, screen))
+    tree = app.screen.query_one(NavTree)
+    await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
+    return tree
 
 
 @sync
@@ -82,10 +94,7 @@ async def test_real_app_correlate_key_opens_the_selected_events_correlation(demo
 async def test_demo_processes_reused_pid_and_pre_existing_winlogon(demo_env: Path) -> None:
     app = demo_app()
     async with opened(app, (100, 30)) as pilot:
-        await pilot.press("2")
-        await wait_for(pilot, lambda: isinstance(app.screen, ProcessesScreen))
-        tree = app.screen.query_one(NavTree)
-        await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
+        tree = await view_tree(pilot, app, "2", ProcessesScreen)
         ws = next(n for n in tree.root.children if label_text(n).plain.startswith("WS01"))
         lines = [label_text(n).plain for n in tree.walk() if under(n, ws)]
         reused = [t for t in lines if "0x1f40 (8000)" in t and " created " in t]
@@ -105,10 +114,7 @@ async def test_demo_findings_lists_restricted_substring_for_the_mimikatz_like_to
 
     app = demo_app()
     async with opened(app, (100, 30)) as pilot:
-        await pilot.press("5")
-        await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen))
-        tree = app.screen.query_one(NavTree)
-        await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
+        tree = await view_tree(pilot, app, "5", FindingsScreen)
         groups = [label_text(n).plain for n in tree.root.children]
         rule = next(g for g in groups if " restricted-substring " in g)
         assert rule.startswith("high") and " restricted-substring (3) " in rule
@@ -156,10 +162,7 @@ async def test_findings_level_filter_shows_only_the_chosen_severity_and_up(demo_
     levels = ("critical", "high", "medium", "low", "info")
     app = demo_app()
     async with opened(app, (100, 30)) as pilot:
-        await pilot.press("5")
-        await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen))
-        tree = app.screen.query_one(NavTree)
-        await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
+        tree = await view_tree(pilot, app, "5", FindingsScreen)
 
         def shown() -> list[str]:
             return [w for w in (label_text(n).plain.split()[0] for n in tree.root.children) if w in levels]
