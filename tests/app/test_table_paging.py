@@ -260,7 +260,9 @@ async def _rows_before_the_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
         def held(store: Store, v: Any, sort: Any) -> int:
             if v.filter.sql == compile_query(query).sql:
-                release.wait(10)
+                # Held longer than `wait_for` waits for the first rows (15 s: a loaded CI machine
+                # once took over 10 s and the count came first); `finally` below releases it.
+                release.wait(60)
             return original(store, v, sort)
 
         monkeypatch.setattr(columns, "count_rows", held)
