@@ -53,10 +53,10 @@ class StallSampler(threading.Thread):
         self.depth = depth
         self.samples: deque[tuple[float, tuple[str, ...]]] = deque(maxlen=KEPT)
         self.gaps: list[tuple[float, float]] = []  # (start, end) of each beat gap over the threshold
-        #: The sampler's own late wakes (it waited `late` s for the GIL, ending at `end`), with every
-        #: other thread's stack as it got the GIL back: the thread that held it is most likely the
-        #: one whose stack is just past a long C call (a sort, a big `marshal.loads`...).
-        self.holds: list[tuple[float, float, dict[str, tuple[str, ...]]]] = []
+        #: The sampler's own wakes `late` s late, with every other thread's stack as it woke: a
+        #: thread that kept the GIL shows where it was (just past a long C call, if one did); a
+        #: host's pause of the machine looks the same (`bench/wake_latency.py`).
+        self.holds: list[tuple[float, dict[str, tuple[str, ...]]]] = []
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -72,7 +72,7 @@ class StallSampler(threading.Thread):
                     names = {t.ident: t.name for t in threading.enumerate()}
                 others = {names.get(ident, str(ident)): _stack(frame, self.depth)
                           for ident, frame in frames.items() if ident not in (me, self.ident_sampled)}
-                self.holds.append((now - last - self.period, now, others))
+                self.holds.append((now - last - self.period, others))
             last = now
 
     def stop(self) -> None:
@@ -96,7 +96,7 @@ class StallSampler(threading.Thread):
                 out.write("   (no sample: the GIL was held in C code the whole time)\n")
         holds, self.holds = sorted(self.holds, key=lambda h: -h[0]), []
         out.write(f"== {title}: the sampler kept from the GIL over {HELD_S * 1000:.0f} ms {len(holds)} time(s)\n")
-        for late, _, others in holds[:top * 2]:
+        for late, others in holds[:top * 2]:
             out.write(f"-- {1000 * late:.0f} ms late; the other threads then:\n")
             for name, stack in sorted(others.items()):
                 out.write(f"   {name}: " + "  <  ".join(stack[:6]) + "\n")

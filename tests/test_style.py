@@ -34,7 +34,7 @@ def test_mypy_strict_is_clean() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-#: The project's own Python files, as `git ls-files` would list them (no venv, no build output).
+#: The folders of the project's own Python files (its .venv and build output are outside them).
 _FOLDERS = ("core", "parsers", "tui", "cli", "tests", "bench")
 #: Past this many lines a module must say why it is not split (the house style: ~500).
 LONG = 500
