@@ -16,7 +16,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from parsers.lifeline import die_with_parent as _die_with_parent
 
@@ -35,7 +35,16 @@ def module_command(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-P", "-m", module, *args], env
 
 
-def write_all(out: BinaryIO, *chunks: bytes | memoryview) -> None:
+class Pipe(Protocol):
+    """What `write_all` writes to: a binary stream, buffered or raw (whose `write` may take part
+    of a chunk, or nothing: None)."""
+
+    def write(self, data: memoryview, /) -> int | None: ...
+
+    def fileno(self) -> int: ...
+
+
+def write_all(out: Pipe, *chunks: bytes | bytearray | memoryview) -> None:
     """Write every byte of `chunks` to `out`, a child's stdout (a pipe to its parent). Under
     PYTHONUNBUFFERED (set in many containers, and inherited) `sys.stdout.buffer` is the raw
     file, whose `write` may take part of a chunk only: when the child is stopped and resumed

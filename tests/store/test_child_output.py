@@ -42,9 +42,7 @@ def test_every_byte_is_written_in_order_whatever_each_write_takes(most: int, mon
     monkeypatch.setattr(select, "select", wait)
     out = _Partial(most)
     frame = bytes(range(256)) * 40
-    # ignore kept: a raw pipe (not a BinaryIO) and a bytearray chunk, on purpose; `write_all`'s
-    # parameter types are narrower than what it takes (a fix there is product code)
-    write_all(out, b"head", memoryview(frame), b"", bytearray(b"tail"))  # type: ignore[arg-type]
+    write_all(out, b"head", memoryview(frame), b"", bytearray(b"tail"))  # a raw pipe, and a bytearray
     assert bytes(out.got) == b"head" + frame + b"tail"
     assert waited == [[out]]  # the full pipe was waited on, not spun on
 
