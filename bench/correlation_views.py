@@ -19,7 +19,8 @@ machine is shared: CPU time says what the work costs whatever else runs), the lo
 stall, and the process's peak RSS; where the code has them, the time spent building the model
 and writing the tables. Per run: its wall and CPU time, the load average before and after (the
 machine is shared), its peak RSS as polled from /proc; a run whose RSS passes `--rss-limit-mb` is
-killed and the output says how far it got. Then the model's sizes (instances as built, rows of
+killed and the output says how far it got; `notes` lists the run's progress lines, each with the
+peak RSS so far (where the peak was reached). Then the model's sizes (instances as built, rows of
 the correlation tables) and the store's size. `--stall-dump FILE` appends every thread's
 stack to FILE whenever the UI's beat stops for STALL_S (how the Process access freeze of
 2026-12-04 was found: a line drawn waiting for a lock a worker held). Read figures as
@@ -162,6 +163,7 @@ async def _run(db: Path, skip: frozenset[str] = frozenset(), timeout: float = 60
         if "findings_shown_s" not in results and app.workspace.findings_ready:  # the table's markers
             results["findings_shown_s"] = round(now - started, 2)
             results["cpu_s_until_findings"] = round(_cpu(children=True), 2)
+            _note("findings shown")
 
     def shown() -> bool:
         return view_ready.shown(app)
@@ -277,6 +279,8 @@ def _phase(phase: str, db: Path, limit_mb: float, extra: list[str]) -> dict[str,
     }
     log = errors.read_text(errors="replace")
     errors.unlink(missing_ok=True)
+    # The run's own notes, each with its peak RSS so far: where the peak was reached.
+    run["notes"] = [line for line in log.splitlines() if line[:2].isdigit()]
     if killed or child.returncode:
         run["failed"] = f"killed: RSS passed {limit_mb:.0f} MB" if killed else f"exit status {child.returncode}"
         run["progress"] = [line for line in log.splitlines() if line[:2].isdigit() and "shown" in line]
