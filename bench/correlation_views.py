@@ -280,11 +280,11 @@ def _phase(phase: str, db: Path, limit_mb: float, extra: list[str]) -> dict[str,
     log = errors.read_text(errors="replace")
     errors.unlink(missing_ok=True)
     # The run's own notes, each with its peak RSS so far: where the peak was reached.
-    run["notes"] = [line for line in log.splitlines() if line[:2].isdigit()]
+    run["notes"] = notes = [line for line in log.splitlines() if line[:2].isdigit()]
     if killed or child.returncode:
         run["failed"] = f"killed: RSS passed {limit_mb:.0f} MB" if killed else f"exit status {child.returncode}"
-        run["progress"] = [line for line in log.splitlines() if line[:2].isdigit() and "shown" in line]
-        run["last_progress"] = [line for line in log.splitlines() if line[:2].isdigit()][-3:]
+        run["progress"] = [line for line in notes if "shown" in line]
+        run["last_progress"] = notes[-3:]
         run["stderr_tail"] = log[-1500:] if not killed else ""
         return run
     run.update(json.loads(stdout.strip().splitlines()[-1]))
