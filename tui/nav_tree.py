@@ -228,13 +228,23 @@ class NavTree(Tree[TreeItem]):
             yield node
             stack.extend(reversed(node.children))
 
+    #: The node `reveal` puts the cursor on once the unfolded lines are laid out (None: settled).
+    revealing: ItemNode | None = None
+
     def reveal(self, node: ItemNode) -> None:
-        """Unfold the ancestors of `node` and put the cursor on it."""
+        """Unfold the ancestors of `node` and put the cursor on it (after the next refresh: the
+        lines of the unfolded branches have no place before it; `revealing` says it is to come)."""
         parent = node.parent
         while parent is not None:
             parent.expand()
             parent = parent.parent
-        self.call_after_refresh(self.move_cursor, node)
+        self.revealing = node
+        self.call_after_refresh(self._revealed, node)
+
+    def _revealed(self, node: ItemNode) -> None:
+        self.move_cursor(node)
+        if self.revealing is node:
+            self.revealing = None
 
     def find(self, needle: str, forward: bool = True) -> ItemNode | None:
         """The next node (after the cursor, wrapping) whose text contains `needle` (any case)."""

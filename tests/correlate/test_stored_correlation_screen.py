@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from rich.text import Text
+from textual.pilot import Pilot
 
 import tui.model_cache as mc
 from core.correlate.model import model_from_store
@@ -92,6 +93,17 @@ def _widget(tree: NavTree) -> list[object]:
 SAW_BUILDING = threading.Event()
 
 
+async def _settled(pilot: Pilot[Any], tree: NavTree) -> None:
+    """Let a search's cursor move land: a stored tree read a page at a time searches in a
+    worker, and `reveal` moves the cursor after the next refresh, which one pause does not wait
+    for on a busy machine (a reopened tree then read line 0 instead of 1)."""
+    await pilot.pause()
+    searches = [w for w in pilot.app.workers if w.group == "tree-search"]
+    if searches:  # (none given: Textual waits for every worker)
+        await pilot.app.workers.wait_for_complete(searches)
+    await wait_for(pilot, lambda: tree.revealing is None)
+
+
 async def _shown(db: Path, store_ids: list[int], *, keys: bool, seen: list[str] | None = None) -> list[list[object]]:
     """`c` on each event in turn: the title, status and tree shown, and (`keys`, the first
     KEYED events) where `/`, `n`, `N` put the cursor and which event `enter` there jumps to.
@@ -125,7 +137,7 @@ async def _shown(db: Path, store_ids: list[int], *, keys: bool, seen: list[str] 
             if keys and number < KEYED:
                 if not number:  # typed once (keys take a tenth of a second each)
                     await pilot.press("slash", *"pro", "enter")
-                    await pilot.pause()
+                    await _settled(pilot, tree)
                     shown.append(tree.cursor_line)
                 screen = app.screen
                 assert isinstance(screen, CorrelationScreen)
@@ -133,7 +145,7 @@ async def _shown(db: Path, store_ids: list[int], *, keys: bool, seen: list[str] 
                     screen._search_text = needle
                     for forward in (True, True, True, False):
                         screen.action_search_next(forward)
-                        await pilot.pause()
+                        await _settled(pilot, tree)
                         shown.append(tree.cursor_line)
                 app.jumps.clear()
                 await pilot.press("enter")
