@@ -5,6 +5,7 @@ error it raises (`error`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -187,6 +188,14 @@ def write_store(path: Path) -> Store:
     st.add_events(EVENTS)
     st.build_indexes()
     return st
+
+
+@pytest.fixture(scope="module", name="store")
+def events_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """`write_store` once per test module that imports this fixture (as `store`)."""
+    st = write_store(Path(tmp_path_factory.mktemp("query")) / "events.db")
+    yield st
+    st.close()
 
 
 def found(store: Store, query: str) -> set[int | None]:

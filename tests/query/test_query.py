@@ -6,7 +6,6 @@ records a user would see, so a compiler that produces valid but wrong SQL fails 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,11 @@ from core.model.event import Event
 from core.query.compile import compile_query
 from core.store.filter import Filter
 from core.store.store import Store
-from tests.query.query_events import ALL, found, write_store
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    st = write_store(Path(tmp_path_factory.mktemp("query")) / "events.db")
-    yield st
-    st.close()
-
+from tests.query.query_events import (
+    ALL,
+    events_store,  # noqa: F401 - the tests' `store` fixture
+    found,
+)
 
 # -- basics ----------------------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ the mirrored System fields match what the store writes, and queries are driven b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,14 @@ from core.query.parser import MAX_DEPTH, MAX_TERMS
 from core.store.filter import Order
 from core.store.schema import SYSTEM_FIELDS
 from core.store.store import Store
-from tests.query.query_events import EVENTS, WS01, error, found, ticks, write_store
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    st = write_store(Path(tmp_path_factory.mktemp("query")) / "events.db")
-    yield st
-    st.close()
-
+from tests.query.query_events import (
+    EVENTS,
+    WS01,
+    error,
+    events_store,  # noqa: F401 - the tests' `store` fixture
+    found,
+    ticks,
+)
 
 # -- safety ----------------------------------------------------------------------------------
 
