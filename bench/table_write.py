@@ -7,8 +7,8 @@ The cached `bench/churn.py` store of `--events` events (built once, like
 `bench/correlation_views.py` does) is copied to `--db` (never written itself); the model is built
 from the copy (not timed as the writer's), then `ModelCache._write_tables` writes every
 correlation table and every view of `tui.view_builders`, as the app's background writer does.
-Prints the writer's wall and CPU time and its parts: the instance and link rows
-(`write_instances`), and per view the building of its rows and their writing (`write_views`),
+Prints the writer's wall and CPU time and its parts: the instance rows (`write_instances`),
+per view the building of its rows and their writing (`write_views`), then the links (`write_links`),
 and the time the cyclic garbage collector took meanwhile, per generation.
 `--profile N` prints the N functions of most own time (cProfile: slower, so its figures are not
 the run's). `--digest` prints a digest of every correlation table and of the tables' `meta` keys
@@ -67,7 +67,7 @@ def digests(db: Path) -> dict[str, str]:
 
 def run(db: Path, profile: int, profile_out: Path | None = None) -> dict[str, Any]:
     import tui.model_cache as mc
-    from core.store import correlation_tables
+    from core.store import correlation_links, correlation_tables
     from tui.model_cache import ModelCache
     from tui.stored_views import write_views
     from tui.view_builders import all_view_builders
@@ -93,6 +93,7 @@ def run(db: Path, profile: int, profile_out: Path | None = None) -> dict[str, An
                            "model_build_cpu_s": round(c1 - c0, 1)}
     setattr(correlation_tables, "write_instances", timed("instances", correlation_tables.write_instances))  # noqa: B010
     setattr(mc, "write_views", timed("views_write", write_views))  # noqa: B010
+    setattr(correlation_links, "write_links", timed("links", correlation_links.write_links))  # noqa: B010
     builders = {name: timed(f"view_{name}_build", build) for name, build in all_view_builders().items()}
     collected: dict[str, float] = {}
     started = [0.0]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,7 @@ from core.findings.engine import needed_event_ids, store_findings
 from core.findings.pages import StoredFindingList
 from core.findings.rules import RulesError, load_rules
 from core.findings.stored import keep_findings, stored_findings
-from core.store import correlation_tables
+from core.store import correlation_links, correlation_tables
 from core.store.child_process import ChildFailed
 from core.store.correlation_tables import CorrelationTables
 from core.store.heap import file_pages_mb, give_back
@@ -308,13 +308,26 @@ class ModelCache:
         if self.stop.is_set() or not self._storable(store_path, loaded):
             return
         with Store(store_path, readonly=True) as store:
-            if all(correlation_tables.view_ready(store, view) for view in builders):
+            if correlation_links.links_ready(store) and all(correlation_tables.view_ready(store, view)
+                                                             for view in builders):
                 return
         with self._tables_lock:
             if self._writer is None or not self._writer.is_alive():
                 self._writer = threading.Thread(target=self._write_quietly, args=(store_path, builders),
                                                 name="evtx-correlation-tables", daemon=True)
                 self._writer.start()
+
+    def links_later(self, store_path: Path, loaded: bool, views: Iterable[str]) -> None:
+        """`write_later` for the links alone, when the instances and every one of `views` are
+        stored but the links are not (the writer stores them last); else nothing: a view not
+        stored asks for the tables itself, with its builder."""
+        if self.stop.is_set() or not self._storable(store_path, loaded):
+            return
+        with Store(store_path, readonly=True) as store:
+            if correlation_links.links_ready(store) or not all(correlation_tables.view_ready(store, view)
+                                                                for view in views):
+                return
+        self.write_later(store_path, loaded, {})
 
     @property
     def writing(self) -> bool:
@@ -331,8 +344,10 @@ class ModelCache:
 
     def _write_tables(self, store_path: Path, builders: dict[str, ViewBuilder],
                       check: Callable[[], None] | None = None) -> None:
-        """Write the tables; once the app has ended (`stop`) the write is rolled back at its
-        next SQL step, and no further view is built (a cut write is never taken as done).
+        """Write the tables: the instances, each view's rows, then the links (a reopen shows the
+        views from the store as soon as theirs are in; at ten million events the links took
+        as long as all the views). Once the app has ended (`stop`) the write is rolled back at
+        its next SQL step, and no further view is built (a cut write is never taken as done).
         `check` runs between rows (default `check_stop`; in the background, `_yield_to_views`)."""
         check = check or self.check_stop
         with self._writing:
@@ -346,8 +361,8 @@ class ModelCache:
 
                     made = tables_of(model)
                     made = CorrelationTables(checked(made.processes, check), checked(made.handles, check),
-                                             checked(made.sessions, check), checked(made.links, check))
-                    if not correlation_tables.write_instances(writer, made):
+                                             checked(made.sessions, check))
+                    if not correlation_tables.write_instances(writer, made, links=False):
                         return
                 for view, build in builders.items():  # one at a time: each view's rows go before the next's are made
                     check()
@@ -359,6 +374,12 @@ class ModelCache:
                         del rows
                         give_back()
                 model.release_lists()  # every view reads its table now
+                if not correlation_links.links_ready(writer):
+                    check()
+                    from core.correlate.persist import links
+
+                    if not correlation_links.write_links(writer, checked(links(model), check)):
+                        return
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:
         def build(store: Store) -> FindingsData:

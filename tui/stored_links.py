@@ -17,6 +17,7 @@ from typing import Any
 
 from core.correlate.evidence import pid_text
 from core.correlate.processes import EXACT
+from core.store import correlation_links
 from core.store import correlation_tables as tables
 from core.store.store import Store, StoredEvent
 from tui.nav_tree import TreeItem, ViewNode
@@ -25,6 +26,10 @@ from tui.stored_views import TREE_LINES
 #: The first node of such a tree: what it is and is not.
 NOTE = (f"links as stored: the full correlation tree is stored for the first {TREE_LINES:,} lines of a list;"
         " c shows this event's (it builds the correlation model: minutes on a big log)")
+#: The one node shown instead while the links are not stored yet (written after the views).
+NOT_YET = (f"not stored: the full correlation tree is stored for the first {TREE_LINES:,} lines of a list, and"
+           " the links of the others are still being written (after the views); c shows this event's"
+           " (it builds the correlation model: minutes on a big log)")
 
 
 def _basename(path: Any) -> str:
@@ -104,12 +109,15 @@ _KINDS = {"process": _process, "handle": _handle, "session": _session}
 
 def links_tree(store: Store, stored: StoredEvent) -> list[TreeItem]:
     """The note, then one node per stored link of the event `stored` (its instance's fields
-    below it), or a line saying there is none."""
+    below it), or a line saying there is none; while the links are not stored yet (a reopen
+    while the first open's writer is still at them, or after it was cut short), a line saying so."""
+    if not correlation_links.links_ready(store):
+        return [ViewNode(NOT_YET)]
     event = stored.event
     record = event.record_id if event.record_id is not None else event.record_number
     out: list[TreeItem] = [ViewNode(NOTE)]
     kids: list[TreeItem] = []
-    for role, kind, index, confidence, reason in tables.links_of(store, stored.id):
+    for role, kind, index, confidence, reason in correlation_links.links_of(store, stored.id):
         make = _KINDS.get(kind)
         row = tables.instance(store, kind, index) if make is not None and index is not None else None
         if make is None or row is None:

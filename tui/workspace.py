@@ -92,6 +92,8 @@ class Workspace:
     _models: ModelCache | None = field(default=None, repr=False)
     #: `time.monotonic()` until which background work keeps off the interpreter (`wait_quiet`).
     _quiet_after: float = field(default=0.0, repr=False)
+    #: The store whose links `_store_links_later` looked at (once per store).
+    _links_asked: Path | None = field(default=None, repr=False)
 
     @property
     def models(self) -> ModelCache:
@@ -140,11 +142,33 @@ class Workspace:
 
         loaded = self.loaded
         try:
-            return self.models.model(self.require_store(), loaded), not loaded
+            got = self.models.model(self.require_store(), loaded), not loaded
         except ViewDataError:
             raise
         except Exception as exc:  # the view shows the failure instead of dying with the worker
             raise ViewDataError(f"correlation failed: {type(exc).__name__}: {exc}") from exc
+        self._store_links_later()
+        return got
+
+    def _store_links_later(self) -> None:
+        """With the model built: store the links if they are all the store's correlation tables
+        lack (a reopen after a first open whose writer stopped before them: no view builds the
+        model then, so no view asks for the tables). Never raises: the tables are a cache."""
+        import threading
+
+        path, loaded = self.store_path, self.loaded
+        if path is None or not loaded or self.view_builders is None or self._links_asked == path:
+            return
+        self._links_asked = path
+        view_builders = self.view_builders
+
+        def start() -> None:  # (in a thread: it reads the store and imports the views' modules)
+            try:
+                self.models.links_later(path, loaded, tuple(view_builders()))
+            except Exception:  # noqa: BLE001 - without them a line beyond the stored trees says so
+                return
+
+        threading.Thread(target=start, name="evtx-store-links", daemon=True).start()
 
     def built_model(self) -> CorrelationModel | None:
         """The model if it is built already (`ModelCache.built_model`), else None: never blocks."""

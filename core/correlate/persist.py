@@ -19,7 +19,6 @@ from operator import attrgetter
 from typing import Any
 
 from core.correlate.facts import Facts, SysmonFacts
-from core.correlate.handles import Handle
 from core.correlate.links import HandleLink, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.process_table import ProcessTable
@@ -169,27 +168,30 @@ class _LinkWords:
             confidence, reason = p.confidence, p.reason
         return idx, confidence, f"{reason}; {note}" if note else reason
 
-    def _handle(self, idx: int) -> tuple[Handle, Said]:
-        h = self._handles[idx]
+    def _said(self, idx: int) -> Said:
         said = self._handle_said.get(idx)
         if said is None:
             if len(self._handle_said) >= self.HANDLES_KEPT:
                 self._handle_said.clear()
+            h = self._handles[idx]
             said = self._handle_said[idx] = (h.index, h.confidence, h.reason)
-        return h, said
+        return said
 
     def handle(self, pos: int, eid: int, act: Act, hid: int, idx: int | None) -> Said:
         """A 4656/4663/4658's handle (`_hlink_event`): its close is the handle's own when the
-        handle's close is this event (`h.closed == found.ref`: the same position)."""
+        handle's close is this event (`h.closed == found.ref`: the same position). The `Handle`
+        is made only for a close (a use's words are its handle's, remembered; an open's are its own)."""
         if hid == 0:
             return None, MISSING, "HandleId 0x0: no handle was opened (access denied, or an access check only)"
         if idx is None:
             return None, MISSING, "the event names no process to own the handle"
-        h, said = self._handle(idx)
+        said = self._said(idx)
         if act is Act.OPEN:
-            return h.index, EXACT, f"opened by this {eid}"
-        if act is Act.CLOSE and h.closed_at == pos:
-            return h.index, said[1], f"{said[2]}; {h.close_reason}"
+            return said[0], EXACT, f"opened by this {eid}"
+        if act is Act.CLOSE:
+            h = self._handles[idx]
+            if h.closed_at == pos:
+                return said[0], said[1], f"{said[2]}; {h.close_reason}"
         return said
 
     def dup_source(self, sid: int) -> Said:

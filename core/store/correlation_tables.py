@@ -21,7 +21,10 @@ a time, as the event table reads events:
 What a label or a cell says is decided by the engine and the views before it is written; this
 module only stores and pages it (labels are opaque strings, with their styles as JSON). The
 tables are tagged with CORRELATION_FORMAT in `meta`: a store written by an older version has no
-tag or another one and gets them rebuilt (`ready`). Only this module writes their SQL.
+tag or another one and gets them rebuilt (`ready`). The links are written last, under a tag of
+their own (`core.store.correlation_links`): a reopen needs the instances and the views' rows, and the links
+(every correlated event's, 24 million rows at ten million events) took as long to write as
+every view together. Only this module writes their SQL.
 """
 
 from __future__ import annotations
@@ -32,14 +35,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.store.disk_sorts import sorts_on_disk
 from core.store.gc_pause import gc_paused
 from core.store.store import Store
 
 #: Bumped whenever what the tables hold changes: older caches rebuild them (3: the list
-#: views' event trees, `core.store.event_trees`).
-CORRELATION_FORMAT = 3
+#: views' event trees, `core.store.event_trees`; 4: the links tagged apart, `LINKS_KEY`).
+CORRELATION_FORMAT = 4
 FORMAT_KEY = "correlation_format"
+#: Tags the links (`core.store.correlation_links`), written after the instances and the views.
+LINKS_KEY = "correlation_links"
 
 #: Instance columns, in the order the engine's rows give them (`core.correlate.persist`). A
 #: session field added by the engine is one more name here and one more value there.
@@ -91,10 +95,8 @@ def _schema() -> str:
     ))
 
 
-_INDEXES = """
-CREATE INDEX corr_link_event ON corr_link(store_id);
-CREATE INDEX corr_node_parent ON corr_node(tree, parent, id);
-"""
+#: Made with the tables: the views' nodes are inserted in their order, a chunk at a time.
+_NODE_INDEX = "CREATE INDEX corr_node_parent ON corr_node(tree, parent, id)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,8 @@ def _info_key(name: str) -> str:
 
 
 def ready(store: Store) -> bool:
-    """Whether `store` holds the instance and link tables of the current format."""
+    """Whether `store` holds the instance tables of the current format (the views' and the
+    links' are tagged apart: `view_ready`, `correlation_links.links_ready`)."""
     try:
         return store.get_meta(FORMAT_KEY) == str(CORRELATION_FORMAT)
     except sqlite3.Error:
@@ -171,41 +174,40 @@ def complete(store: Store) -> bool:
 #: Rows written per transaction: the tables take tens of seconds to write at a million events,
 #: and another writer of the store (the Sigma results) must not wait that long for its turn.
 CHUNK = 20_000
-#: Distinct link reasons remembered while the links are written (`_write_links`).
-REASONS_KEPT = 1 << 15
 
 
-def write_instances(store: Store, tables: CorrelationTables) -> bool:
+def write_instances(store: Store, tables: CorrelationTables, *, links: bool = True) -> bool:
     """Replace every correlation table of `store` (a writable one) by `tables` (the views'
     rows of an older model go too), CHUNK rows per transaction; tagged with
     CORRELATION_FORMAT in the last one, so that a write cut short is never taken as done.
-    False when the database refuses (disk full, read-only cache directory, locked): the views
-    then use the model."""
+    Then its links (`correlation_links.write_links`), unless `links` is False: the app's writer stores the
+    views first. False when the database refuses (disk full, read-only cache directory,
+    locked): the views then use the model."""
     conn = store.conn
     try:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("DELETE FROM meta WHERE key = ? OR key LIKE 'correlation_view%'", (FORMAT_KEY,))
+        conn.execute("DELETE FROM meta WHERE key IN (?, ?) OR key LIKE 'correlation_view%'", (FORMAT_KEY, LINKS_KEY))
         for name in _TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {name}")
         for statement in _schema().split(";"):
             if statement.strip():
                 conn.execute(statement)
+        conn.execute(_NODE_INDEX)
         conn.commit()
         _insert(conn, "corr_process", PROCESS_COLUMNS, tables.processes)
         _insert(conn, "corr_handle", HANDLE_COLUMNS, tables.handles)
         _insert(conn, "corr_session", SESSION_COLUMNS, tables.sessions)
-        _write_links(conn, tables.links)
-        with sorts_on_disk(conn):  # the links' index: a sort of millions of rows
-            for statement in _INDEXES.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
         conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (FORMAT_KEY, str(CORRELATION_FORMAT)))
         conn.commit()
     except sqlite3.Error:
         if conn.in_transaction:
             conn.rollback()
         return False
-    return True
+    if not links:
+        return True
+    from core.store.correlation_links import write_links  # (it reads this module's tags)
+
+    return write_links(store, tables.links)
 
 
 #: A list line to write: (store id, cells, why, extra).
@@ -269,55 +271,6 @@ def _chunked(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[Any]]) 
 def _insert(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     places = ", ".join("?" * len(columns))
     _chunked(conn, f"INSERT INTO {table}({', '.join(columns)}) VALUES ({places})", rows)
-
-
-def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, int | None, str, str]]) -> None:
-    """Links with their reasons deduplicated (most repeat: one per instance or per session),
-    among the last REASONS_KEPT distinct ones: every instance has reasons of its own (its
-    record numbers), so a dict of them all grew with the log (50 MB at a million events); a
-    reason seen again after that is stored again, under another id. CHUNK links per
-    transaction, the chunk's new reasons in one statement before them (one statement per new
-    reason was 370,000 statements at a million events). Each chunk is made (the links are
-    generated as they are read) and written with the cyclic collector paused (`gc_paused`): its
-    rows are plain tuples, freed as it goes, yet the collector walked them every few hundred
-    made, a quarter of the tables' CPU time at a million events; it runs between chunks."""
-    reasons: dict[str, int] = {}
-    last = 0
-    it = iter(links)
-    while True:
-        with gc_paused():
-            chunk = list(itertools.islice(it, CHUNK))
-            if not chunk:
-                return
-            new: list[tuple[int, str]] = []
-            rows: list[tuple[int, str, str, int | None, str, int]] = []
-            store_ids, roles, kinds, instances, confidences, texts = zip(*chunk, strict=True)
-            unseen = [text for text in dict.fromkeys(texts) if text not in reasons]
-            if len(reasons) + len(unseen) <= REASONS_KEPT:
-                # No reason forgotten in this chunk: the new ones numbered in order of first use,
-                # as one by one, and every link's looked up at C speed.
-                new = list(zip(range(last + 1, last + 1 + len(unseen)), unseen, strict=True))
-                last += len(unseen)
-                reasons.update((text, rid) for rid, text in new)
-                rows = list(zip(store_ids, roles, kinds, instances, confidences, map(reasons.__getitem__, texts),
-                                strict=True))
-            else:
-                for store_id, role, kind, instance, confidence, reason in chunk:
-                    rid = reasons.get(reason)
-                    if rid is None:
-                        if len(reasons) >= REASONS_KEPT:
-                            reasons.clear()
-                        last += 1
-                        rid = reasons[reason] = last
-                        new.append((rid, reason))
-                    rows.append((store_id, role, kind, instance, confidence, rid))
-            del chunk
-            conn.executemany("INSERT INTO corr_reason(id, text) VALUES (?, ?)", new)
-            conn.executemany("INSERT INTO corr_link(store_id, role, kind, instance, confidence, reason)"
-                             " VALUES (?, ?, ?, ?, ?, ?)", rows)
-            conn.commit()
-            # Before the collector is back: it would walk the chunk's rows once more.
-            del new, rows, store_ids, roles, kinds, instances, confidences, texts, unseen
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -419,16 +372,6 @@ def subtree(store: Store, tree: str, nth: int) -> tuple[int, list[NodeRow]]:
         (tree, tops[0], end if end is not None else 2**62),
     )
     return tops[0], [NodeRow(*row) for row in cur]
-
-
-def links_of(store: Store, store_id: int) -> list[tuple[str, str, int | None, str, str]]:
-    """The links of one event: (role, kind, instance, confidence, reason)."""
-    cur = store.conn.execute(
-        "SELECT l.role, l.kind, l.instance, l.confidence, r.text FROM corr_link l"
-        " LEFT JOIN corr_reason r ON r.id = l.reason WHERE l.store_id = ? ORDER BY l.rowid",
-        (store_id,),
-    )
-    return [tuple(row) for row in cur]
 
 
 def instance(store: Store, kind: str, index: int) -> dict[str, Any] | None:

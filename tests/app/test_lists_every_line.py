@@ -7,6 +7,7 @@ list's first `TREE_LINES`) shows its links as stored, without building the model
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import tui.sessions as sessions
 import tui.stored_views as stored_views
 from core.correlate.access_list import AccessList
 from core.correlate.model import CorrelationModel, model_from_store
+from core.store import correlation_links, correlation_tables
 from core.store.store import Store
 from tests.app.story import Harness, tree_lines
 from tests.apputil import opened, screen_text, sync, wait_for
@@ -100,6 +102,47 @@ async def test_a_reopened_line_without_a_stored_tree_shows_its_stored_links(demo
         assert any("target handle: handle " in line for line in lines)
         assert _plain(table, 1) == [cell.plain for cell in second.cells]
         assert app.workspace.models.peek_model() is None  # the model was not built for it
+
+
+def _links_ready(db: Path) -> bool:
+    with Store(db, readonly=True) as store:
+        return correlation_links.links_ready(store)
+
+
+@sync
+async def test_a_reopen_before_the_links_are_stored_says_so_and_the_next_model_build_stores_them(
+        demo_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer stores the links last (after every view): a reopen while they are not stored
+    (the first open closed meanwhile) shows every view from the store; a line without a stored
+    tree says its links are not stored yet instead of showing none, and the first model build
+    of that open (`c`, ...) stores them, so that the next reopen shows them."""
+    monkeypatch.setattr(stored_views, "TREE_LINES", 1, raising=False)  # the second 4690's tree is not stored
+    real_write_links = correlation_links.write_links
+    monkeypatch.setattr(correlation_links, "write_links", lambda *args: False)  # the writer cut before them
+    ModelCache()._write_tables(demo_store, dict(BUILDERS))  # noqa: SLF001 - as the app's background writer
+    monkeypatch.setattr(correlation_links, "write_links", real_write_links)
+    with Store(demo_store, readonly=True) as store:
+        assert all(correlation_tables.view_ready(store, name) for name in BUILDERS)
+    assert not _links_ready(demo_store)
+    app = Harness(demo_store, HandlesScreen)
+    app.workspace.view_builders = lambda: dict(BUILDERS)
+    async with opened(app, (160, 48)) as pilot:
+        table = app.screen.query_one(HandlesTable)
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: table.row_count == 2 and bool(tree_lines(tree)))
+        await pilot.press("j")
+        await wait_for(pilot, lambda: any(line.startswith("not stored: ") for line in tree_lines(tree)))
+        assert app.workspace.models.peek_model() is None
+        await asyncio.to_thread(app.workspace.model)  # what `c` on an event does first
+        await wait_for(pilot, lambda: _links_ready(demo_store))
+        await wait_for(pilot, lambda: not app.workspace.models.writing)
+    app = Harness(demo_store, HandlesScreen)
+    async with opened(app, (160, 48)) as pilot:
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: app.screen.query_one(HandlesTable).row_count == 2 and bool(tree_lines(tree)))
+        await pilot.press("j")
+        await wait_for(pilot, lambda: any(line.startswith("links as stored") for line in tree_lines(tree)))
+        assert any("target handle: handle " in line for line in tree_lines(tree))
 
 
 @sync

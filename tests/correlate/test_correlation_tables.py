@@ -15,7 +15,7 @@ import pytest
 import tui.model_cache as mc
 import tui.stored_views as sv
 from core.correlate.model import CorrelationModel, model_from_store
-from core.store import correlation_tables
+from core.store import correlation_links, correlation_tables
 from core.store.store import Store, StoredEvent
 from tests.apputil import opened, sync, wait_for
 from tests.correlate.events import load
@@ -92,7 +92,7 @@ def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: p
         correlated = {sid for sid, _eid in model.event_roles()} | set(model._sysmon_facts)
         for se in store.iter_events():
             expected = _links(model, se) if se.id in correlated else []
-            assert correlation_tables.links_of(store, se.id) == expected, se.id
+            assert correlation_links.links_of(store, se.id) == expected, se.id
         assert correlation_tables.instance_count(store, "process") == len(model.processes)
         assert correlation_tables.instance_count(store, "handle") == len(model.handles)
         assert correlation_tables.instance_count(store, "session") == len(model.sessions)
@@ -367,15 +367,24 @@ def test_a_write_cut_short_is_not_taken_as_done(tmp_path: Path) -> None:
     with Store(db, readonly=True) as store:
         model = model_from_store(store)
     tables = tables_of(model)
-    links = list(tables.links)
+    processes, links = list(tables.processes), list(tables.links)
 
-    def failing() -> Any:
-        yield from links[:3]
+    def failing(rows: list[Any]) -> Any:
+        yield from rows[:3]
         raise sqlite3.OperationalError("disk I/O error")
 
-    tables.links = failing()
+    tables.processes = failing(processes)
     with Store(db) as store:
         assert not correlation_tables.write_instances(store, tables)
-        assert not correlation_tables.ready(store)
+        assert not correlation_tables.ready(store) and not correlation_links.links_ready(store)
+        # The links are tagged apart (written after the views): cut short, the instances stay.
+        tables = tables_of(model)
+        tables.links = failing(links)
+        assert not correlation_tables.write_instances(store, tables)
+        assert correlation_tables.ready(store) and not correlation_links.links_ready(store)
+        assert correlation_links.write_links(store, iter(links))
+        assert correlation_links.links_ready(store)
+        stored = store.conn.execute("SELECT count(*), count(DISTINCT store_id) FROM corr_link").fetchone()
+        assert stored == (len(links), len({link[0] for link in links}))
         assert correlation_tables.write_instances(store, tables_of(model))
-        assert correlation_tables.ready(store)
+        assert correlation_tables.ready(store) and correlation_links.links_ready(store)

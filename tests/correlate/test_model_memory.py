@@ -18,7 +18,7 @@ from core.correlate.model import CorrelationModel, Ref, model_from_store
 from core.correlate.persist import tables_of
 from core.correlate.roles import scanned_event_ids
 from core.correlate.scan import Scan, scan_events, timed
-from core.store import correlation_tables, event_trees
+from core.store import correlation_links, correlation_tables, event_trees
 from core.store.store import Store
 from tests.correlate.heap import deep_size
 
@@ -102,7 +102,7 @@ def test_links_read_back_the_same_with_a_small_window_of_reasons(
         shutil.copy(db, copy)
     with Store(whole) as store:
         assert correlation_tables.write_instances(store, tables_of(model))
-    monkeypatch.setattr(correlation_tables, "REASONS_KEPT", 16)
+    monkeypatch.setattr(correlation_links, "REASONS_KEPT", 16)
     with Store(windowed) as store:
         assert correlation_tables.write_instances(store, tables_of(model))
     expected = _links(whole)

@@ -13,7 +13,7 @@ import pytest
 
 from core.correlate.model import build_model
 from core.correlate.sessions import Session, network_index, network_logons
-from core.store import correlation_tables, event_trees
+from core.store import correlation_links, correlation_tables, event_trees
 from tests.correlate.events import by_record, find_node, load, xml
 
 
@@ -155,7 +155,7 @@ def test_links_and_their_reasons_go_in_a_few_statements(tmp_path: Any) -> None:
         assert correlation_tables.write_instances(store, correlation_tables.CorrelationTables(links=links))
         assert counting.calls < 60  # before: one statement per distinct reason, 3,001
         store.conn = counting.conn
-        assert correlation_tables.links_of(store, 7) == [
+        assert correlation_links.links_of(store, 7) == [
             ("source handle", "handle", 7, "exact", "opened by 4656 record 7"),
             ("session", "session", 1, "exact", "the same reason")]
         assert store.conn.execute("SELECT count(*) FROM corr_reason").fetchone()[0] == 3001

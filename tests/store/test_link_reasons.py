@@ -1,4 +1,4 @@
-"""The links' reasons deduplicated as they are written (`correlation_tables._write_links`):
+"""The links' reasons deduplicated as they are written (`correlation_links._write_links`):
 looked up a chunk at a time, they get the ids one by one gave them, also when the reasons
 remembered are forgotten part way through a chunk (REASONS_KEPT)."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.store import correlation_tables
+from core.store import correlation_links, correlation_tables
 from core.store.store import Store
 
 Link = tuple[int, str, str, int | None, str, str]
@@ -34,7 +34,7 @@ def _one_by_one(links: list[Link], kept: int) -> tuple[list[object], list[object
 @pytest.mark.parametrize("kept", [3, 8, 1000])
 def test_reason_ids_are_those_one_by_one_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept: int) -> None:
     monkeypatch.setattr(correlation_tables, "CHUNK", 7)
-    monkeypatch.setattr(correlation_tables, "REASONS_KEPT", kept)
+    monkeypatch.setattr(correlation_links, "REASONS_KEPT", kept)
     rng = random.Random(18)
     links = [(sid, "session", "session", rng.choice([None, 1, 2]), "exact", f"reason {rng.randrange(12)}")
              for sid in range(1, 400)]
@@ -44,4 +44,4 @@ def test_reason_ids_are_those_one_by_one_gives(tmp_path: Path, monkeypatch: pyte
         rows = store.conn.execute("SELECT store_id, role, kind, instance, confidence, reason FROM corr_link"
                                   " ORDER BY rowid").fetchall()
         assert (texts, rows) == _one_by_one(links, kept)
-        assert correlation_tables.links_of(store, 5) == [links[4][1:]]
+        assert correlation_links.links_of(store, 5) == [links[4][1:]]
