@@ -362,7 +362,7 @@ class ModelCache:
                     made = tables_of(model)
                     made = CorrelationTables(checked(made.processes, check), checked(made.handles, check),
                                              checked(made.sessions, check))
-                    if not correlation_tables.write_instances(writer, made, links=False):
+                    if not correlation_tables.write_instances(writer, made):
                         return
                 for view, build in builders.items():  # one at a time: each view's rows go before the next's are made
                     check()

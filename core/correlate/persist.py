@@ -232,10 +232,9 @@ def _links_of(model: CorrelationModel, found: Facts) -> Iterator[LinkRow]:
 
 
 def tables_of(model: CorrelationModel) -> CorrelationTables:
-    """The instance and link rows of `model` (generated as they are written)."""
+    """The instance rows of `model` (generated as they are written; its links: `links`)."""
     return CorrelationTables(
         processes=_rows(model.processes, PROCESS_COLUMNS),
         handles=_rows(model.handles, HANDLE_COLUMNS),
         sessions=_rows(model.sessions, SESSION_COLUMNS),
-        links=links(model),
     )

@@ -4,15 +4,18 @@ of every correlated event (store id -> role, instance kind and index, confidence
 They are the biggest of the tables (24 million rows at ten million events, as long to write as
 every view together), and a reopen needs them only for what the views do not store (a list
 line beyond the stored trees), so the app's writer stores them last, under a tag of their own
-(`links_ready`), after the instances and the views (`core.store.correlation_tables`). Only this
-module writes their SQL.
+(`links_ready`), after the instances and the views (`core.store.correlation_tables`). A link's
+role, kind and confidence are stored as their place among the words they usually take (`ROLES`,
+`KINDS`, `CONFIDENCES`; one byte, none for the first two, where the words took 20-30 bytes a
+row), any other word as itself. Only this module writes their SQL.
 """
 
 from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Final
 
 from core.store.correlation_tables import CHUNK, CORRELATION_FORMAT, LINKS_KEY, ready
 from core.store.disk_sorts import sorts_on_disk
@@ -21,6 +24,14 @@ from core.store.store import Store
 
 #: Distinct link reasons remembered while the links are written (`_write_links`).
 REASONS_KEPT = 1 << 15
+#: The words of a link's role, kind and confidence, stored as their place here (the commonest
+#: first). Only appended to: a store written before a word was added reads it back as itself.
+ROLES: Final = ("source process", "source handle", "session", "target process", "target handle")
+KINDS: Final = ("process", "handle", "session")
+CONFIDENCES: Final = ("exact", "inferred", "ambiguous", "missing")
+_ROLE_CODES: Final = {word: n for n, word in enumerate(ROLES)}
+_KIND_CODES: Final = {word: n for n, word in enumerate(KINDS)}
+_CONFIDENCE_CODES: Final = {word: n for n, word in enumerate(CONFIDENCES)}
 #: Made once every link is in (a sort of millions of rows, where keeping it up was a random insert each).
 _LINK_INDEX = "CREATE INDEX IF NOT EXISTS corr_link_event ON corr_link(store_id)"
 
@@ -78,8 +89,12 @@ def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, 
             if not chunk:
                 return
             new: list[tuple[int, str]] = []
-            rows: list[tuple[int, str, str, int | None, str, int]] = []
+            rows: list[tuple[int, int | str, int | str, int | None, int | str, int]] = []
             store_ids, roles, kinds, instances, confidences, texts = zip(*chunk, strict=True)
+            # Each word as its code (itself where it has none), at C speed.
+            roles = tuple(map(_ROLE_CODES.get, roles, roles))
+            kinds = tuple(map(_KIND_CODES.get, kinds, kinds))
+            confidences = tuple(map(_CONFIDENCE_CODES.get, confidences, confidences))
             unseen = [text for text in dict.fromkeys(texts) if text not in reasons]
             if len(reasons) + len(unseen) <= REASONS_KEPT:
                 # No reason forgotten in this chunk: the new ones numbered in order of first use,
@@ -90,7 +105,8 @@ def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, 
                 rows = list(zip(store_ids, roles, kinds, instances, confidences, map(reasons.__getitem__, texts),
                                 strict=True))
             else:
-                for store_id, role, kind, instance, confidence, reason in chunk:
+                for store_id, role, kind, instance, confidence, reason in zip(
+                        store_ids, roles, kinds, instances, confidences, texts, strict=True):
                     rid = reasons.get(reason)
                     if rid is None:
                         if len(reasons) >= REASONS_KEPT:
@@ -108,6 +124,13 @@ def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, 
             del new, rows, store_ids, roles, kinds, instances, confidences, texts, unseen
 
 
+def _word(stored: object, words: Sequence[str]) -> str:
+    """A stored role, kind or confidence as its word (a code out of `words` as its number)."""
+    if isinstance(stored, int) and 0 <= stored < len(words):
+        return words[stored]
+    return str(stored)
+
+
 def links_of(store: Store, store_id: int) -> list[tuple[str, str, int | None, str, str]]:
     """The links of one event: (role, kind, instance, confidence, reason)."""
     cur = store.conn.execute(
@@ -115,4 +138,5 @@ def links_of(store: Store, store_id: int) -> list[tuple[str, str, int | None, st
         " LEFT JOIN corr_reason r ON r.id = l.reason WHERE l.store_id = ? ORDER BY l.rowid",
         (store_id,),
     )
-    return [tuple(row) for row in cur]
+    return [(_word(role, ROLES), _word(kind, KINDS), instance, _word(confidence, CONFIDENCES), reason)
+            for role, kind, instance, confidence, reason in cur]

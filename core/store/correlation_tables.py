@@ -39,7 +39,8 @@ from core.store.gc_pause import gc_paused
 from core.store.store import Store
 
 #: Bumped whenever what the tables hold changes: older caches rebuild them (3: the list
-#: views' event trees, `core.store.event_trees`; 4: the links tagged apart, `LINKS_KEY`).
+#: views' event trees, `core.store.event_trees`; 4: the links tagged apart, `LINKS_KEY`, their
+#: words as codes).
 CORRELATION_FORMAT = 4
 FORMAT_KEY = "correlation_format"
 #: Tags the links (`core.store.correlation_links`), written after the instances and the views.
@@ -77,8 +78,9 @@ def _schema() -> str:
         table("corr_handle", HANDLE_COLUMNS),
         table("corr_session", SESSION_COLUMNS),
         "CREATE TABLE corr_reason (id INTEGER PRIMARY KEY, text TEXT NOT NULL);",
-        "CREATE TABLE corr_link (store_id INTEGER NOT NULL, role TEXT NOT NULL, kind TEXT NOT NULL,"
-        " instance INTEGER, confidence TEXT NOT NULL, reason INTEGER);",
+        # role, kind, confidence: codes (`core.store.correlation_links`), a word without one as itself.
+        "CREATE TABLE corr_link (store_id INTEGER NOT NULL, role NOT NULL, kind NOT NULL,"
+        " instance INTEGER, confidence NOT NULL, reason INTEGER);",
         # One row per tree node; `id` is its place in the tree read depth first, so that the
         # children of a node are its rows with that `parent`, in `id` order.
         "CREATE TABLE corr_node (tree TEXT NOT NULL, id INTEGER NOT NULL, parent INTEGER NOT NULL,"
@@ -128,13 +130,12 @@ class ListRow:
 
 @dataclass
 class CorrelationTables:
-    """The instance and link rows of one model (columns as named above). Iterables: they may
-    be generated while they are written."""
+    """The instance rows of one model (columns as named above). Iterables: they may be
+    generated while they are written."""
 
     processes: Iterable[Sequence[Any]] = ()
     handles: Iterable[Sequence[Any]] = ()
     sessions: Iterable[Sequence[Any]] = ()
-    links: Iterable[tuple[int, str, str, int | None, str, str]] = ()
 
 
 def _view_key(name: str) -> str:
@@ -176,13 +177,13 @@ def complete(store: Store) -> bool:
 CHUNK = 20_000
 
 
-def write_instances(store: Store, tables: CorrelationTables, *, links: bool = True) -> bool:
-    """Replace every correlation table of `store` (a writable one) by `tables` (the views'
-    rows of an older model go too), CHUNK rows per transaction; tagged with
-    CORRELATION_FORMAT in the last one, so that a write cut short is never taken as done.
-    Then its links (`correlation_links.write_links`), unless `links` is False: the app's writer stores the
-    views first. False when the database refuses (disk full, read-only cache directory,
-    locked): the views then use the model."""
+def write_instances(store: Store, tables: CorrelationTables) -> bool:
+    """Replace every correlation table of `store` (a writable one) by the instances of `tables`
+    (the views' rows and the links of an older model go too), CHUNK rows per transaction;
+    tagged with CORRELATION_FORMAT in the last one, so that a write cut short is never taken
+    as done. The views and the links follow (`write_views`, `correlation_links.write_links`).
+    False when the database refuses (disk full, read-only cache directory, locked): the views
+    then use the model."""
     conn = store.conn
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -203,11 +204,7 @@ def write_instances(store: Store, tables: CorrelationTables, *, links: bool = Tr
         if conn.in_transaction:
             conn.rollback()
         return False
-    if not links:
-        return True
-    from core.store.correlation_links import write_links  # (it reads this module's tags)
-
-    return write_links(store, tables.links)
+    return True
 
 
 #: A list line to write: (store id, cells, why, extra).

@@ -15,7 +15,7 @@ import pytest
 
 from bench.churn import build_churn_store
 from core.correlate.model import CorrelationModel, Ref, model_from_store
-from core.correlate.persist import tables_of
+from core.correlate.persist import links, tables_of
 from core.correlate.roles import scanned_event_ids
 from core.correlate.scan import Scan, scan_events, timed
 from core.store import correlation_links, correlation_tables, event_trees
@@ -102,9 +102,11 @@ def test_links_read_back_the_same_with_a_small_window_of_reasons(
         shutil.copy(db, copy)
     with Store(whole) as store:
         assert correlation_tables.write_instances(store, tables_of(model))
+        assert correlation_links.write_links(store, links(model))
     monkeypatch.setattr(correlation_links, "REASONS_KEPT", 16)
     with Store(windowed) as store:
         assert correlation_tables.write_instances(store, tables_of(model))
+        assert correlation_links.write_links(store, links(model))
     expected = _links(whole)
     assert len(expected) > EVENTS // 2 and _links(windowed) == expected
     conn = sqlite3.connect(windowed)

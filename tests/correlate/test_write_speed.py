@@ -152,7 +152,8 @@ def test_links_and_their_reasons_go_in_a_few_statements(tmp_path: Any) -> None:
     with Store(tmp_path / "s.sqlite") as store:
         counting = _Counting(store.conn)
         store.conn = counting  # type: ignore[assignment]  # on purpose: a counting stand-in, put back below
-        assert correlation_tables.write_instances(store, correlation_tables.CorrelationTables(links=links))
+        assert correlation_tables.write_instances(store, correlation_tables.CorrelationTables())
+        assert correlation_links.write_links(store, links)
         assert counting.calls < 60  # before: one statement per distinct reason, 3,001
         store.conn = counting.conn
         assert correlation_links.links_of(store, 7) == [

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: prints how far its peak RSS rose during `write_instances`.
 _WRITE = """
 import json, sys
-from core.store import correlation_tables
+from core.store import correlation_links, correlation_tables
 from core.store.correlation_tables import CorrelationTables
 from core.store.store import Store
 
@@ -31,7 +31,8 @@ store.set_meta("complete", "1")
 links = ((7 * i % LINKS + 1, "source process", "process", i % 5000, "exact", f"reason {i % 300}")
          for i in range(LINKS))
 before = peak_kb()
-assert correlation_tables.write_instances(store, CorrelationTables(iter(()), iter(()), iter(()), links))
+assert correlation_tables.write_instances(store, CorrelationTables(iter(()), iter(()), iter(())))
+assert correlation_links.write_links(store, links)
 after = peak_kb()
 count = store.conn.execute("SELECT count(*) FROM corr_link").fetchone()[0]
 print(json.dumps({"rise_mb": (after - before) / 1024, "links": count}))
