@@ -60,6 +60,21 @@ def _time_order() -> tuple[Sort, str] | None:
     return None
 
 
+
+def _in_background(name: str, work: Callable[[], None]) -> None:
+    """`work` in a daemon thread (it reads the store and imports the views' modules), its
+    failure ignored: the correlation tables are a cache, and without them the next open builds
+    the model (a list line beyond the stored trees says its links are not stored)."""
+    import threading
+
+    def run() -> None:
+        try:
+            work()
+        except Exception:  # noqa: BLE001 - see above
+            return
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+
 @dataclass
 class Workspace:
     """The open log as the screens see it (see the module docstring)."""
@@ -153,22 +168,12 @@ class Workspace:
     def _store_links_later(self) -> None:
         """With the model built: store the links if they are all the store's correlation tables
         lack (a reopen after a first open whose writer stopped before them: no view builds the
-        model then, so no view asks for the tables). Never raises: the tables are a cache."""
-        import threading
-
-        path, loaded = self.store_path, self.loaded
-        if path is None or not loaded or self.view_builders is None or self._links_asked == path:
+        model then, so no view asks for the tables)."""
+        path, loaded, view_builders = self.store_path, self.loaded, self.view_builders
+        if path is None or not loaded or view_builders is None or self._links_asked == path:
             return
         self._links_asked = path
-        view_builders = self.view_builders
-
-        def start() -> None:  # (in a thread: it reads the store and imports the views' modules)
-            try:
-                self.models.links_later(path, loaded, tuple(view_builders()))
-            except Exception:  # noqa: BLE001 - without them a line beyond the stored trees says so
-                return
-
-        threading.Thread(target=start, name="evtx-store-links", daemon=True).start()
+        _in_background("evtx-store-links", lambda: self.models.links_later(path, loaded, tuple(view_builders())))
 
     def built_model(self) -> CorrelationModel | None:
         """The model if it is built already (`ModelCache.built_model`), else None: never blocks."""
@@ -192,20 +197,15 @@ class Workspace:
     def store_views_later(self, name: str, build: ViewBuilder) -> None:
         """Once a view has shown the model: write the correlation tables in the background
         (`ModelCache.write_later`), for the next open. Never raises: the view is shown."""
-        import threading
-
         path, loaded = self.store_path, self.loaded
 
-        def start() -> None:  # (in a thread: it reads the store and imports the views' modules)
-            try:
-                builders = dict(self.view_builders()) if self.view_builders is not None else {}
-                builders[name] = build
-                if path is not None:
-                    self.models.write_later(path, loaded, builders)
-            except Exception:  # noqa: BLE001 - the tables are a cache: without them the next open builds the model
-                return
+        def start() -> None:
+            builders = dict(self.view_builders()) if self.view_builders is not None else {}
+            builders[name] = build
+            if path is not None:
+                self.models.write_later(path, loaded, builders)
 
-        threading.Thread(target=start, name="evtx-store-views", daemon=True).start()
+        _in_background("evtx-store-views", start)
 
     def findings(self) -> tuple[FindingsData, bool]:
         """The findings and whether they are partial."""

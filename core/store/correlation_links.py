@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from core.store.correlation_tables import CHUNK, CORRELATION_FORMAT, LINKS_KEY, ready
+from core.store.correlation_tables import CHUNK, CORRELATION_FORMAT, LINKS_KEY, ready, refused
 from core.store.disk_sorts import sorts_on_disk
 from core.store.gc_pause import gc_paused
 from core.store.store import Store
@@ -64,9 +64,7 @@ def write_links(store: Store, links: Iterable[tuple[int, str, str, int | None, s
         conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (LINKS_KEY, str(CORRELATION_FORMAT)))
         conn.commit()
     except sqlite3.Error:
-        if conn.in_transaction:
-            conn.rollback()
-        return False
+        return refused(conn)
     return True
 
 

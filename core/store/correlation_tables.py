@@ -150,6 +150,14 @@ def _info_key(name: str) -> str:
     return f"correlation_view_info:{name}"
 
 
+def refused(conn: sqlite3.Connection) -> bool:
+    """After the database refused a write: roll back what it left open, and say False (what the
+    tables' writers return then)."""
+    if conn.in_transaction:
+        conn.rollback()
+    return False
+
+
 def ready(store: Store) -> bool:
     """Whether `store` holds the instance tables of the current format (the views' and the
     links' are tagged apart: `view_ready`, `correlation_links.links_ready`)."""
@@ -201,9 +209,7 @@ def write_instances(store: Store, tables: CorrelationTables) -> bool:
         conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (FORMAT_KEY, str(CORRELATION_FORMAT)))
         conn.commit()
     except sqlite3.Error:
-        if conn.in_transaction:
-            conn.rollback()
-        return False
+        return refused(conn)
     return True
 
 
@@ -245,9 +251,7 @@ def write_views(store: Store, trees: dict[str, Iterable[NodeRow]],
                          (_view_key(name), str(CORRELATION_FORMAT)))
         conn.commit()
     except sqlite3.Error:
-        if conn.in_transaction:
-            conn.rollback()
-        return False
+        return refused(conn)
     return True
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from itertools import count, islice, repeat
 from typing import Any
 
-from core.store.correlation_tables import CHUNK, NodeRow
+from core.store.correlation_tables import CHUNK, NodeRow, refused
 from core.store.gc_pause import gc_paused
 
 #: Nodes of one tree read at most (a hostile log's tree beyond it is read a page at a time).
@@ -157,9 +157,7 @@ def write_trees(conn: sqlite3.Connection, shown: Callable[[Any], Shown],
                 break
         writer.flush()
     except sqlite3.Error:
-        if conn.in_transaction:
-            conn.rollback()
-        return False
+        return refused(conn)
     except BaseException:  # told to stop (the app ends): the tree being written is not kept
         if conn.in_transaction:
             conn.rollback()
