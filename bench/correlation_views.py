@@ -85,6 +85,12 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _on_disk_mb(db: Path) -> float:
+    """A store's size on disk with its write-ahead log (a reader left open keeps pages in it)."""
+    wal = Path(str(db) + "-wal")
+    return round((db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)) / 1e6, 1)
+
+
 def sqlite_mb(reset_peak: bool = False) -> dict[str, float]:
     """SQLite's own heap (page caches of every connection, sorters, statements) now and at its
     peak, from the library the stdlib module loaded (dlopen of a loaded soname shares it)."""
@@ -425,8 +431,8 @@ def main() -> int:
             if "failed" in out[phase]:
                 break
         out["tables"] = _table_rows(db)
-        out["store_mb"] = round(db.stat().st_size / 1e6, 1)
-        out["store_mb_without_tables"] = round(shared.stat().st_size / 1e6, 1)
+        out["store_mb"] = _on_disk_mb(db)
+        out["store_mb_without_tables"] = _on_disk_mb(shared)
     finally:
         if args.db is None:
             for suffix in ("", "-wal", "-shm"):

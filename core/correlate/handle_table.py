@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, overload
 
 from core.correlate.columns import Index
 from core.correlate.disk_array import DiskColumns, touched
-from core.correlate.handles import EXITED_NOTE, Handle, make_handle
+from core.correlate.handles import ALIAS_CLOSE_NOTE, EXITED_NOTE, Handle, make_handle
 from core.correlate.note_codes import NoteCodes
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class HandleTable(Sequence[Handle]):
         self._dirty = False
         #: The close notes' codes (`_CLOSE_NOTE` of each row): as a dict of strings by instance,
         #: ~26 MB of heap at 10M events.
-        self._notes = NoteCodes((EXITED_NOTE,))
+        self._notes = NoteCodes((EXITED_NOTE, ALIAS_CLOSE_NOTE))
         #: The duplications (4690 positions) given with each row, one run after the other as put:
         #: the instance of each run and where it begins in `_dup_at` (an `array` per instance in
         #: a dict: 26 MB of heap at 10M events); `_dup_keys`/`_dup_rows`, the instances sorted
