@@ -388,7 +388,7 @@ class HandleTracker:
         self._dups.append(_Dup(at, ref.ts, host, computer, source_proc, source_pid, source_hid, target))
         return target
 
-    def process_exited(self, proc: int, ref: Ref, handles: list[int]) -> None:
+    def process_exited(self, proc: int, ref: Ref, handles: Sequence[int]) -> None:
         exited: list[int] = []
         live = self.handles
         for idx in handles:

@@ -24,6 +24,7 @@ from core.correlate.model import CorrelationModel, build_model
 from core.correlate.scan import Scan, stream
 from core.store.store import Store, StoredEvent
 from tests.correlate.events import by_record, d4690, h4656, h4658, h4663, load, p4688, p4689
+from tests.correlate.heap import reachable
 
 SPOOL = r"C:\Windows\System32\spoolsv.exe"
 TOOL = r"C:\tool.exe"
@@ -208,3 +209,18 @@ def test_events_out_of_time_order_stop_the_stream() -> None:
     tracker._ended.append(0)
     tracker.advance(10**12)
     assert not tracker._ends
+
+
+def test_a_long_lived_process_keeps_no_int_object_per_handle_while_the_scan_runs() -> None:
+    """Each process lists its handles unboxed while the scan runs: as ints in a list, the eight
+    processes of the whole log kept an object per handle to the end of the scan (1.6 million at ten
+    million churn events, scattered over the allocator's pools, which then stayed the app's: 35 MB)."""
+    scan = Scan()
+    scan.feed(stream([_rows(3000)], Store.pairs_of))
+    assert scan.handles.count == 3000 + 600
+    held = reachable(scan.procs, skip=(scan.facts, scan.handles))
+    assert sum(type(o) is int and o > 256 for o in held) < 100  # ~3,600 before
+    whole = Scan()
+    whole.run(stream([_rows(3000)], Store.pairs_of))
+    processes = whole.procs.finish(whole.facts)
+    assert sorted(len(p.handles) for p in processes) == [375] * 8 + [600]  # the eight, and System its copies
