@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import bisect
 import functools
-import heapq
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-from core.correlate.facts import FactsTable
+from core.correlate.image_lives import Lives
 from core.correlate.open_columns import Open, OpenColumns
-from core.correlate.process_instance import Bound, process_name
+from core.correlate.process_instance import process_name
 from core.correlate.process_table import ProcessTable
 from core.correlate.processes import (
     AMBIGUOUS,
@@ -273,10 +272,6 @@ def _named(model: CorrelationModel, computer: str, image: str, alive: list[int])
     return None, MISSING, f"no {image} alive on {computer} at this time in this log"
 
 
-#: Bounds standing for "before the log" (no start) and "to the end of the log" (no end).
-_BEFORE_LOG = (-(1 << 62), 0)
-_AFTER_LOG = (1 << 62, 0)
-
 
 class ImageIndex:
     """Process instances by (computer, image file name), case-folded, to find those alive at a
@@ -339,7 +334,7 @@ class ImageIndex:
                 called.setdefault(key, set()).add(name)
         self._by_name = names
         self._called = called
-        self._built: dict[tuple[str, str], _Lives] = {}
+        self._built: dict[tuple[str, str], Lives] = {}
 
     def names_of(self, computer: str, image: str) -> set[str]:
         """The names (`Process.name`) of the instances `alive` may give for `image` on `computer`."""
@@ -356,11 +351,11 @@ class ImageIndex:
         image once: kept, every image's were ~120 MB at ten million events)."""
         return self._lives(computer, image, keep).first_alive(ats, limit)
 
-    def _lives(self, computer: str, image: str, keep: bool = True) -> _Lives:
+    def _lives(self, computer: str, image: str, keep: bool = True) -> Lives:
         key = (computer.casefold(), image.casefold())
         lives = self._built.get(key)
         if lives is None:
-            lives = _Lives(self._processes, self._by_name.get(key, array("q")))
+            lives = Lives(self._processes, self._by_name.get(key, array("q")))
             if keep:
                 self._built[key] = lives
         return lives
@@ -372,115 +367,3 @@ def _folded(folded: dict[str | None, str], path: str | None) -> str:
     if name is None:
         name = folded[path] = basename(path).casefold()
     return name
-
-
-def _bounds(processes: Sequence[Process], indexes: Sequence[int], which: str) -> list[tuple[int, int] | None]:
-    """`p.start` (`which` "start_at") or `p.end` ("end_at") of the instances `indexes`: the
-    bounds held as facts-table positions read in one pass (`FactsTable.keys`), as a look-up each
-    cost a third of the Process access view's time at a million events; from the columns of a
-    `ProcessTable` (no `Process` made)."""
-    procs: list[Process] = []
-    facts: RefSource | None
-    if isinstance(processes, ProcessTable):
-        held: list[Bound] = processes.values(which, indexes)
-        facts = processes.facts
-    else:
-        procs = [processes[i] for i in indexes]
-        held = [getattr(p, which) for p in procs]
-        facts = procs[0].facts if procs else None
-    at = [n for n, bound in enumerate(held) if type(bound) is int]
-    if not at:  # each a key or None already (`Process._bound`)
-        return cast(list[tuple[int, int] | None], held)
-    if not isinstance(facts, FactsTable) or (procs and any(procs[n].facts is not facts for n in at)):
-        return [p.start if which == "start_at" else p.end for p in (procs or [processes[i] for i in indexes])]
-    out = cast(list[tuple[int, int] | None], held)
-    for n, key in zip(at, facts.keys([cast(int, held[n]) for n in at]), strict=True):
-        out[n] = key
-    return out
-
-
-class _Lives:
-    """The lives of one image's instances: starts sorted with their ends, and a max-end segment
-    tree over them made on the first `alive` (the list's sweep needs none)."""
-
-    __slots__ = ("_tree", "ends", "indexes", "size", "starts")
-
-    def __init__(self, processes: Sequence[Process], indexes: Sequence[int]) -> None:
-        # Each bound read once, all of them at once (`_bounds`); ties on start in index order.
-        starts, ends = _bounds(processes, indexes, "start_at"), _bounds(processes, indexes, "end_at")
-        items = sorted(zip((s or _BEFORE_LOG for s in starts), indexes,
-                           (e or _AFTER_LOG for e in ends), strict=True))
-        self.starts = [start for start, _, _ in items]
-        self.indexes = [index for _, index, _ in items]
-        self.ends = [end for _, _, end in items]
-        size = 1
-        while size < len(items):
-            size *= 2
-        self.size = size
-        self._tree: list[tuple[int, int]] | None = None
-
-    @property
-    def tree(self) -> list[tuple[int, int]]:
-        if self._tree is None:
-            size = self.size
-            tree = [_BEFORE_LOG] * (2 * size)
-            tree[size:size + len(self.ends)] = self.ends
-            for node in range(size - 1, 0, -1):
-                left, right = tree[2 * node], tree[2 * node + 1]
-                tree[node] = left if left > right else right
-            self._tree = tree
-        return self._tree
-
-    def alive(self, at: tuple[int, int]) -> list[int]:
-        count = bisect.bisect_right(self.starts, at)  # the first `count` began at or before `at`
-        tree, size, indexes = self.tree, self.size, self.indexes
-        # The nodes covering exactly the leaves 0..count-1, then down each where an end >= at:
-        # every node visited is in the tree once, so the walk is bounded by its size.
-        roots: list[int] = []
-        lo, hi = size, size + count
-        while lo < hi:
-            if lo & 1:
-                roots.append(lo)
-                lo += 1
-            if hi & 1:
-                hi -= 1
-                roots.append(hi)
-            lo //= 2
-            hi //= 2
-        out: list[int] = []
-        for root in roots:
-            if tree[root] < at:
-                continue
-            stack = [root]
-            while stack:
-                node = stack.pop()
-                if node >= size:
-                    out.append(indexes[node - size])
-                    continue
-                node *= 2
-                if tree[node] >= at:
-                    stack.append(node)
-                if tree[node + 1] >= at:
-                    stack.append(node + 1)
-        out.sort()
-        return out
-
-    def first_alive(self, ats: list[tuple[int, int]], limit: int) -> list[list[int]]:
-        """`alive(at)[:limit]` for each of `ats`, by one sweep in time order: the instances begun
-        join a sorted list of those alive, and leave it (by a heap of ends) once ended, so each
-        instance is added and removed once whatever the number of look-ups."""
-        out: list[list[int]] = [[] for _ in ats]
-        alive: list[int] = []  # indexes, ascending
-        heap: list[tuple[tuple[int, int], int]] = []  # (end, index) of those in `alive`
-        starts, indexes, ends = self.starts, self.indexes, self.ends
-        begun = 0
-        for n in sorted(range(len(ats)), key=ats.__getitem__):
-            at = ats[n]
-            while begun < len(starts) and starts[begun] <= at:
-                bisect.insort(alive, indexes[begun])
-                heapq.heappush(heap, (ends[begun], indexes[begun]))
-                begun += 1
-            while heap and heap[0][0] < at:
-                del alive[bisect.bisect_left(alive, heapq.heappop(heap)[1])]
-            out[n] = alive[:limit]
-        return out
