@@ -13,7 +13,7 @@ comes from its Sysmon twin, else from the instance of that image alive at the ti
 ranked by risk (`core.correlate.access_risk`): lsass first, then rights that read (or write)
 memory, a non-system source, an unusual source image. 4690 duplications of a 4656 handle hang
 under its row. Here: the tracker's join, the rows' types, and the per-image index of instances
-by start and end (read a column at a time) that names a 4656's target.
+(their lives by start and end: `core.correlate.image_lives`) that names a 4656's target.
 """
 
 from __future__ import annotations
@@ -270,7 +270,6 @@ def _named(model: CorrelationModel, computer: str, image: str, alive: list[int])
         listed = ", ".join(model.processes[i].label for i in alive[:_LISTED])
         return None, AMBIGUOUS, f"several {image} alive at this time: {listed}"
     return None, MISSING, f"no {image} alive on {computer} at this time in this log"
-
 
 
 class ImageIndex:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import heapq
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, cast, overload
 
 from core.correlate.facts import FactsTable
@@ -47,6 +47,9 @@ class Keys(Sequence[tuple[int, int]]):
 
     def __len__(self) -> int:
         return len(self._tuples) if self._tuples is not None else len(self._times)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(self._tuples) if self._tuples is not None else zip(self._times, self._orders, strict=True)
 
     @overload
     def __getitem__(self, i: int) -> tuple[int, int]: ...
