@@ -5,7 +5,8 @@
 The cached `bench/churn.py` store is copied to `--db`; the model is built, then the correlation
 tables are written as the app's background writer does (`ModelCache._write_tables`, every view of
 `tui.view_builders`). Prints the process's RSS (now and peak, from /proc) after the build and
-after each view's rows are built and written. `--trace N` also traces the allocations made
+after each view's rows are built and written, with what Python's small-object allocator holds
+(`bench/small_objects.py`). `--trace N` also traces the allocations made
 after the build (`tracemalloc`, started once the model is built: the build's own are not
 counted) and prints, per phase, the traced size now and at its peak and the N lines holding
 most at that moment.
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.correlation_views import _base, sqlite_mb  # noqa: E402
+from bench.small_objects import small_objects  # noqa: E402
 
 
 def _status() -> dict[str, float]:
@@ -47,7 +49,7 @@ def run(db: Path, trace: int, trim: bool = False, threads: bool = False, frames:
 
     def note(phase: str) -> None:
         row: dict[str, Any] = {"phase": phase, **_status(), "gc_objects": len(gc.get_objects()),
-                               **sqlite_mb(reset_peak=True)}
+                               **sqlite_mb(reset_peak=True), "small_objects": small_objects(2)}
         if trim:
             import ctypes
 

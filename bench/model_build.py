@@ -9,8 +9,10 @@ shared: CPU time says what the work costs whatever else runs), the process's pea
 CPU time and peak RSS of the child processes it waited for (the build's reader and the handle
 uses' grouping, where the code has them; the peak is the largest child's as the kernel counts it,
 which keeps across `exec` the RSS of the build at the moment it started that child: the grouping
-child, started after the scan, reports at least the build's RSS then). With `--profile N`, the N
-functions of most own time (cProfile: slows the run about twofold, so its figures are not the run's).
+child, started after the scan, reports at least the build's RSS then), and what Python's
+small-object allocator holds with the model alive (`bench/small_objects.py`: arenas, bytes in
+use, free blocks and empty pools). With `--profile N`, the N functions of most own time
+(cProfile: slows the run about twofold, so its figures are not the run's).
 The C allocator is tuned as the app and the CLI tune it (`core.store.heap.tune_allocator`) unless
 `--untuned` (the figures before 2026-12-05 morning).
 Read the figures as comparisons of runs alternated on one machine.
@@ -26,11 +28,13 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.correlation_views import add_churn_args, churn_store  # noqa: E402
+from bench.small_objects import small_objects  # noqa: E402
 from core.correlate.model import model_from_store  # noqa: E402
 from core.store.heap import tune_allocator  # noqa: E402
 from core.store.store import Store  # noqa: E402
@@ -48,7 +52,7 @@ def _rss() -> dict[str, float]:
                 for line in f if line.startswith(("VmRSS:", "RssAnon:", "RssFile:"))}
 
 
-def run(db: Path, profile: int = 0) -> dict[str, float | int]:
+def run(db: Path, profile: int = 0) -> dict[str, Any]:
     """One build of the model from `db` (read-only), with its figures."""
     with Store(db, readonly=True) as store:
         prof = cProfile.Profile() if profile else None
@@ -74,6 +78,8 @@ def run(db: Path, profile: int = 0) -> dict[str, float | int]:
         "processes": len(model.processes),
         "handles": len(model.handles),
         "sessions": len(model.sessions),
+        # The small-object allocator with the model alive: arenas kept by a few long-lived objects show here.
+        "small_objects": small_objects(),
     }
 
 
