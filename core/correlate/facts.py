@@ -47,6 +47,7 @@ from core.correlate.disk_array import DiskArray, keep_paged, on_disk, touched
 from core.correlate.fact_frames import NARROW, SOURCE_HANDLE, SOURCE_PROC, WIDE, FrameInts, aside_between
 from core.correlate.fact_notes import FactNotes
 from core.correlate.processes import Ref
+from core.correlate.session_choices import Choices
 from core.correlate.sessions import SessionChoice
 from core.model.slots import slot_maker
 from core.store.child_process import ChildFailed, cores
@@ -194,7 +195,7 @@ class FactsTable:
         self._filetimes: dict[int, int | None] = {}
         #: Session choice by position (index in `_choices`, -1: none); filled by `assign_sessions`.
         self._session: memoryview[int] | array[int] = array("i")
-        self._choices: list[SessionChoice] = []
+        self._choices = Choices()
         #: Positions sorted by store id, per block, and those store ids (`finish`).
         self._sorted: list[tuple[Sequence[int], memoryview[int] | array[int]]] = []
         #: The children grouping handle uses (`group_early`), by the EventIDs grouped.
@@ -496,7 +497,7 @@ class FactsTable:
         `Facts` per event to write the tables cost as much as the links themselves)."""
         self._flush()
         notes = self._notes
-        choices: list[SessionChoice | None] = [*self._choices, None]  # -1: none
+        choices = self._choices
         for lo in range(0, self._n, ROWS_CHUNK):
             hi = min(lo + ROWS_CHUNK, self._n)
             positions = range(lo, hi)
@@ -509,7 +510,11 @@ class FactsTable:
                 noted = notes.between(lo, hi)
                 both = [noted.get(pos, _NO_NOTES) for pos in positions]
                 snote, tnote = (n for n, _ in both), (n for _, n in both)
-            sessions = map(choices.__getitem__, self._session[lo:hi]) if self._session else repeat(None)
+            if self._session:
+                numbers = self._session[lo:hi]
+                sessions: Iterable[SessionChoice | None] = map(choices.lookup(numbers).__getitem__, numbers)
+            else:
+                sessions = repeat(None)
             yield from zip(positions, sid, eid, spid, sproc, snote, tpid, tproc, tnote, sessions, strict=False)
             self.release(lo, hi)  # read once, in order: not kept resident
 
@@ -631,8 +636,7 @@ class FactsTable:
             if choice is not None:
                 at = index.get(choice)
                 if at is None:
-                    at = index[choice] = len(self._choices)
-                    self._choices.append(choice)
+                    at = index[choice] = self._choices.append(choice)
                 session[pos] = at
         self._set_session(on_disk("i", session, self.directory))
 
@@ -651,7 +655,9 @@ class FactsTable:
         was a fifth of the build)."""
         self._flush()
         # By identity: `choose` gives shared answers, and a dataclass' hash is a Python call.
+        # `held` keeps each alive until the pass ends, so that no id is another answer's.
         index: dict[int, int] = {}
+        held: list[SessionChoice] = []
         # Written to its side file a chunk at a time, in order (whole on the heap: 32 MB at 10M events).
         disk = DiskArray("i", self.directory)
         hosts, computers, users = self._hosts.distinct, self._computers, self._users.distinct
@@ -693,8 +699,8 @@ class FactsTable:
                     continue
                 k = index.get(id(choice))
                 if k is None:
-                    k = index[id(choice)] = len(self._choices)
-                    self._choices.append(choice)
+                    k = index[id(choice)] = self._choices.append(choice)
+                    held.append(choice)
                 session[pos] = k
                 if until is not None:
                     spans[memo] = (key, until, k)

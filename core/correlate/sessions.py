@@ -63,6 +63,13 @@ _SAID_NAMES = ("TargetDomainName", "TargetUserName", "TargetUserSid", "LogonType
                "TargetLinkedLogonId")
 #: The bounds of a 64-bit slot (`session_columns.clamped`).
 _NONE, _MAX = -(1 << 63), (1 << 63) - 1
+#: The reasons `SessionTracker._answer` words from numbers (`session_choices` keeps each coded).
+NO_LOGON_KNOWN = "no 4624 for logon 0x{:x} in this log; the session is known from its logoff or privileges only"
+LOGON_JUST_AFTER = "its 4624 (record {}) is logged just after this event"
+USED_AFTER_LOGOFF = "used after its logoff ({} record {})"
+LOGON_RECORD = "logon 4624 record {}"
+LOGON_BEFORE_LOG = "no 4624 for logon 0x{:x} in this log: the logon happened before the log begins"
+REASONS = (NO_LOGON_KNOWN, LOGON_JUST_AFTER, USED_AFTER_LOGOFF, LOGON_RECORD, LOGON_BEFORE_LOG)
 #: The 4624 ElevatedToken values (`%%1842` Yes, `%%1843` No; some exports render the word).
 _ELEVATED = {"%%1842": True, "yes": True, "%%1843": False, "no": False}
 
@@ -484,21 +491,13 @@ class SessionTracker:
             idx, lid, who, logon, logoffs = known
             who = who or user
             if logon is None:
-                return SessionChoice(
-                    lid,
-                    idx,
-                    INFERRED,
-                    f"no 4624 for logon 0x{lid:x} in this log; the session is known from its logoff or privileges only",
-                    who,
-                )
+                return SessionChoice(lid, idx, INFERRED, NO_LOGON_KNOWN.format(lid), who)
             if logon[0] > key:
-                return SessionChoice(
-                    lid, idx, INFERRED, f"its 4624 (record {logon[1]}) is logged just after this event", who
-                )
+                return SessionChoice(lid, idx, INFERRED, LOGON_JUST_AFTER.format(logon[1]), who)
             if logoffs and logoffs[0][0] < key:  # (in key order: the first is the earliest)
                 first = logoffs[0]
-                return SessionChoice(lid, idx, INFERRED, f"used after its logoff ({first[1]} record {first[2]})", who)
-            return SessionChoice(lid, idx, EXACT, f"logon 4624 record {logon[1]}", who)
+                return SessionChoice(lid, idx, INFERRED, USED_AFTER_LOGOFF.format(first[1], first[2]), who)
+            return SessionChoice(lid, idx, EXACT, LOGON_RECORD.format(logon[1]), who)
         if lid in WELL_KNOWN:
             return SessionChoice(
                 lid,
@@ -517,13 +516,7 @@ class SessionTracker:
                 f"{computer} in this log (Logon auditing seems off)",
                 user,
             )
-        return SessionChoice(
-            lid,
-            None,
-            MISSING,
-            f"no 4624 for logon 0x{lid:x} in this log: the logon happened before the log begins",
-            user,
-        )
+        return SessionChoice(lid, None, MISSING, LOGON_BEFORE_LOG.format(lid), user)
 
     def finish(self, facts: RefSource, processes: Sequence[Process] = ()) -> tuple[Session, ...]:
         """The sessions, each with the processes started in it (`assign`); the processes

@@ -4,14 +4,12 @@ read once while it repeats: `test_scan_rows.py`.)"""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from core.correlate import processes
 from core.correlate.facts import Facts, FactsTable
-from core.correlate.processes import Ref
-from core.correlate.sessions import SessionTracker
+from core.correlate.processes import EXACT, Ref
+from core.correlate.sessions import SessionChoice, SessionTracker
 
 
 def _ref(store_id: int, ts: int, event_id: int = 4663) -> Ref:
@@ -53,15 +51,19 @@ def test_sessions_assigned_from_the_columns_are_those_assigned_from_facts() -> N
 
     seen: list[tuple[object, ...]] = []
 
-    def by_key(host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, eid: int) -> Any:
+    def answer(host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, eid: int) -> SessionChoice:
+        """An answer that says what it was asked (equal answers for equal questions)."""
+        return SessionChoice(lid, key[1], EXACT, f"{host} {computer} {key} {eid}", user)
+
+    def by_key(host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
+               eid: int) -> SessionChoice | None:
         seen.append((host, computer, lid, key, user, eid))
-        return seen[-1] if lid != 3 else None
+        return answer(host, computer, lid, key, user, eid) if lid != 3 else None
 
     columns, objects = table(), table()
     columns.assign_sessions_at(by_key)
-    # ignore kept: tuples stand in for `SessionChoice` (as `by_key`'s, typed Any), on purpose
-    objects.assign_sessions(lambda f: (f.host, f.computer, f.logon_id, f.ref.key, f.user, f.ref.event_id)
-                            if f.logon_id and f.logon_id != 3 else None)  # type: ignore[arg-type,return-value]
+    objects.assign_sessions(lambda f: answer(f.host, f.computer, f.logon_id, f.ref.key, f.user, f.ref.event_id)
+                            if f.logon_id and f.logon_id != 3 else None)
     assert [f.session for f in columns] == [f.session for f in objects]
     assert len(seen) == sum(1 for i in range(50) if i % 4)
 
