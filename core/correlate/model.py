@@ -228,7 +228,7 @@ class CorrelationModel:
         handles = scan.handles.finish()  # columns in side files, filled during the scan
         handles.seal()  # written out before any thread reads them
         self.handles: Sequence[Handle] = handles
-        self.sessions: tuple[Session, ...] = tuple(scan.sessions.finish(scan.facts, self.processes))
+        self.sessions: Sequence[Session] = scan.sessions.finish(scan.facts, self.processes)
         self._facts = scan.facts
         self._choices: SourceChoices = scan.handles.choices
         self._choices.seal()

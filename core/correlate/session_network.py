@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
+from itertools import islice
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from core.correlate.sessions import Session
 
-#: The type-3 (network) logons by (IP address, computer casefolded), in the sessions' order.
-NetworkIndex = dict[tuple[str | None, str], list["Session"]]
+#: The type-3 (network) logons by (IP address, computer casefolded): their indexes, in the
+#: sessions' order (not the sessions: a model makes its sessions when read, `session_frozen`).
+NetworkIndex = dict[tuple[str | None, str], "array[int]"]
 
 
 def network_index(sessions: Sequence[Session]) -> NetworkIndex:
@@ -20,18 +23,19 @@ def network_index(sessions: Sequence[Session]) -> NetworkIndex:
     index: NetworkIndex = {}
     for s in sessions:
         if s.logon_type == "3":
-            index.setdefault((s.ip, s.computer.casefold()), []).append(s)
+            index.setdefault((s.ip, s.computer.casefold()), array("q")).append(s.index)
     return index
 
 
-def network_logons(sessions: tuple[Session, ...], session: Session,
+def network_logons(sessions: Sequence[Session], session: Session,
                    index: NetworkIndex | None = None) -> list[Session]:
     """The other type-3 (network) logons to the same computer from the same (remote) IP address
-    (from `index`, `network_index(sessions)`, when given)."""
+    (from `index`, `network_index(sessions)`, when given), the first 1,000."""
     if not session.remote_ip:
         return []
     host = session.computer.casefold()
     if index is not None:
-        return [s for s in index.get((session.ip, host), ()) if s.index != session.index][:1000]
-    return [s for s in sessions if s.index != session.index and s.ip == session.ip
-            and s.computer.casefold() == host and s.logon_type == "3"][:1000]
+        return [sessions[i] for i in islice((i for i in index.get((session.ip, host), ()) if i != session.index),
+                                            1000)]
+    return list(islice((s for s in sessions if s.index != session.index and s.ip == session.ip
+                        and s.computer.casefold() == host and s.logon_type == "3"), 1000))

@@ -24,31 +24,25 @@ import bisect
 import functools
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import itemgetter
 
-from core.correlate.indexes import Indexes
 from core.correlate.process_table import logons
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
-from core.correlate.refcolumn import RefColumn, RefSource
+from core.correlate.refcolumn import RefSource
+from core.correlate.session import LOOPBACK, WELL_KNOWN, Session
 from core.correlate.session_columns import LOGOFFS_HELD, LOGOFFS_KEPT, NOTHING_SAID, Privileges, Said, SessionColumns
+from core.correlate.session_frozen import FrozenSessions
 from core.correlate.session_index import SessionIndex
 from core.correlate.session_network import NetworkIndex, network_index, network_logons
 
-__all__ = ["NetworkIndex", "network_index", "network_logons"]  # their home until they grew apart
+# Their home until they grew apart:
+__all__ = ["LOOPBACK", "WELL_KNOWN", "NetworkIndex", "Session", "network_index", "network_logons"]
 from core.model.sids import LOGON_TYPES
 from core.model.values import as_int
 
-#: Well-known logon ids and the account behind each.
-WELL_KNOWN: dict[int, str] = {
-    0x3E7: "NT AUTHORITY\\SYSTEM",
-    0x3E5: "NT AUTHORITY\\LOCAL SERVICE",
-    0x3E4: "NT AUTHORITY\\NETWORK SERVICE",
-}
 #: How far a 4672 or another event may precede the 4624 of its session and still belong to it.
 LOGON_WINDOW = 2 * TICKS_PER_SECOND
-#: Source addresses that mean "this computer itself" (not a remote source).
-LOOPBACK = frozenset(("::1", "127.0.0.1"))
 #: Keys beyond any event's (`SessionTracker._until`): before any order, after any time.
 _FIRST = -(1 << 64)
 _NEVER = (1 << 128, 0)
@@ -79,80 +73,6 @@ def logon_type_name(raw: str | None) -> str:
     number = as_int(raw) if raw else None
     name = LOGON_TYPES.get(number, "") if number is not None else ""
     return name.split(" (", 1)[0]
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """One logon session: `logon` is its 4624 (None when only its end or privileges are seen),
-    `logoffs` its 4634/4647, `privileges` the 4672 that marks it privileged.
-
-    Those events are kept as their positions in the model's facts table (`logon_at`,
-    `privileges_at`: -1 for none; `logoffs` a `RefColumn`), their `Ref`s made when read: a `Ref`
-    held per event was most of what a session cost, and busy servers log millions of logons."""
-
-    index: int
-    computer: str
-    logon_id: int
-    logon_at: int
-    logoffs: Sequence[Ref]
-    privileges_at: int
-    user: str | None
-    user_sid: str | None
-    logon_type: str | None
-    #: The 4624's IpAddress as logged (`::1` included), None when it names none (`-`).
-    ip: str | None = None
-    #: The 4624's WorkstationName, AuthenticationPackageName, LmPackageName (NTLM version) and
-    #: LogonProcessName, None when absent or `-`.
-    workstation: str | None = None
-    auth_package: str | None = None
-    lm_package: str | None = None
-    logon_process: str | None = None
-    #: The 4624's ElevatedToken (Windows 10+): True/False, None when the event has no such field.
-    elevated_token: bool | None = None
-    #: The 4624's TargetLinkedLogonId: the other half of a split (UAC) logon, None when 0 or absent.
-    linked_logon_id: int | None = None
-    #: Indexes (in `CorrelationModel.processes`) of the processes started in the session, in
-    #: time order: 4688s whose new process runs under its logon id, Sysmon 1s with its LogonId.
-    processes: Sequence[int] = ()
-    #: Where `logon_at` and `privileges_at` are (the model's facts table).
-    facts: RefSource | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def logon(self) -> Ref | None:
-        return self.facts.ref(self.logon_at) if self.logon_at >= 0 and self.facts is not None else None
-
-    @property
-    def privileges(self) -> Ref | None:
-        return self.facts.ref(self.privileges_at) if self.privileges_at >= 0 and self.facts is not None else None
-
-    @property
-    def privileged(self) -> bool:
-        """Special privileges were assigned to the logon (a 4672 for its id on its computer)."""
-        return self.privileges_at >= 0
-
-    @property
-    def end(self) -> Ref | None:
-        """Where the session ended: its first 4634 (the session is gone), else its first 4647
-        (logoff requested, the 4634 is not in the log); None while still open at the end of the log."""
-        return next((r for r in self.logoffs if r.event_id == 4634), self.logoffs[0] if self.logoffs else None)
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds from the 4624 to the end, None when either is not in the log."""
-        end = self.end
-        if self.logon is None or end is None:
-            return None
-        return max(0, end.ts - self.logon.ts) / TICKS_PER_SECOND
-
-    @property
-    def remote_ip(self) -> str | None:
-        """The source address when it is another machine (not `::1`/`127.0.0.1`)."""
-        return self.ip if self.ip not in LOOPBACK else None
-
-    @property
-    def label(self) -> str:
-        who = self.user or WELL_KNOWN.get(self.logon_id) or "?"
-        return f"logon 0x{self.logon_id:x}: {who}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +121,7 @@ class SessionTracker:
         #: The sessions while the scan runs (None once `finish` made the frozen ones).
         self._columns: SessionColumns | None = SessionColumns()
         #: The frozen sessions once `finish` made them.
-        self._frozen: tuple[Session, ...] | None = None
+        self._frozen: FrozenSessions | None = None
         #: The sessions of each (host, logon id), sorted by start (`core.correlate.session_index`).
         self._index = SessionIndex(self._columns)
         #: The 4672s, resolved by `finish_privileges`.
@@ -518,29 +438,15 @@ class SessionTracker:
             )
         return SessionChoice(lid, None, MISSING, LOGON_BEFORE_LOG.format(lid), user)
 
-    def finish(self, facts: RefSource, processes: Sequence[Process] = ()) -> tuple[Session, ...]:
+    def finish(self, facts: RefSource, processes: Sequence[Process] = ()) -> FrozenSessions:
         """The sessions, each with the processes started in it (`assign`); the processes
         whose logon id has no session go to `orphans`. Their events are read from `facts`.
-        The working columns go: afterwards sessions are found from the frozen ones."""
+        The working columns are the frozen sessions' (`FrozenSessions`): afterwards sessions
+        are found from those."""
         members = self.assign(processes)
-        columns = self._working()
-        frozen = []
-        off_first = columns.off_first
-        for idx in range(len(columns)):
-            logoffs = columns.logoffs_at(idx) if off_first[idx] >= 0 else None  # (most sessions have none)
-            frozen.append(Session(
-                columns.index[idx],
-                columns.places[columns.place[idx]][1],
-                columns.logon_id[idx],
-                columns.logon_at[idx],
-                RefColumn(facts, logoffs) if logoffs else (),
-                columns.privileges_at[idx],
-                *columns.said_of(idx),
-                Indexes(members[idx]) if idx in members else (),
-                facts,
-            ))
+        self._frozen = FrozenSessions(self._working(), members, facts)
         self._index.freeze(facts)
-        self._frozen, self._columns = tuple(frozen), None
+        self._columns = None
         self.settled()
         return self._frozen
 

@@ -1,0 +1,118 @@
+"""A model's sessions once the scan is done: columns, each `Session` made when it is read.
+
+Frozen as one object each (with its logoffs' `RefColumn` and its processes' `Indexes`) the
+sessions were ~23 MB of the model at ten million churn events (53,000 sessions), held for its
+life, and a busy domain controller logs a logon every few seconds. `FrozenSessions` keeps the
+columns the tracker filled while it scanned (`SessionColumns`: computer, logon id, positions of
+the 4624 and 4672, what the 4624 says as one shared tuple) and each session's logoffs and
+processes as slices of two flat arrays: ~50 bytes a session. A session read is equal, field for
+field, to the one frozen before; the last `MADE` read by index are kept, so that the events of
+one session asked for it in turn share one object.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Final, overload
+
+from core.correlate.indexes import Indexes
+from core.correlate.refcolumn import RefColumn, RefSource
+from core.correlate.session import Session
+from core.correlate.session_columns import Ints, Said, SessionColumns
+
+#: Sessions kept made (emptied when full).
+MADE: Final = 4096
+
+
+class FrozenSessions(Sequence[Session]):
+    """The sessions of `columns` (row n: session n) with their processes (`members`: indexes
+    per session), their events read from `facts`; see the module doc."""
+
+    __slots__ = ("_computer", "_computers", "_facts", "_logon_at", "_logon_id", "_made", "_members",
+                 "_members_from", "_offs", "_offs_from", "_privileges_at", "_said", "_said_at")
+
+    def __init__(self, columns: SessionColumns, members: Mapping[int, Sequence[int]], facts: RefSource) -> None:
+        n = len(columns)
+        self._computer = columns.place
+        self._computers = [computer for _, computer in columns.places]
+        self._logon_id = Ints()
+        for lid in columns.logon_id:
+            self._logon_id.append(lid)
+        self._logon_at, self._privileges_at = columns.logon_at, columns.privileges_at
+        self._said_at: array[int] = columns.said_at
+        self._said: list[Said] = columns.said
+        # Session i's logoffs are _offs[_offs_from[i]:_offs_from[i + 1]], its processes likewise.
+        self._offs, self._offs_from = array("q"), array("q", [0])
+        self._members, self._members_from = array("q"), array("q", [0])
+        off_first = columns.off_first
+        for idx in range(n):
+            if off_first[idx] >= 0:  # (most sessions have none)
+                self._offs.extend(columns.logoffs_at(idx))
+            self._offs_from.append(len(self._offs))
+            got = members.get(idx)
+            if got:
+                self._members.extend(got)
+            self._members_from.append(len(self._members))
+        self._facts = facts
+        self._made: dict[int, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._logon_at)
+
+    @overload
+    def __getitem__(self, index: int) -> Session: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Session, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Session | tuple[Session, ...]:
+        if isinstance(index, slice):
+            return tuple(map(self._session, range(len(self))[index]))
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(index)
+        return self._session(index % n)
+
+    def __iter__(self) -> Iterator[Session]:
+        # Made without being kept: a walk through all would only churn the sessions kept.
+        made = self._made
+        for idx in range(len(self)):
+            yield made.get(idx) or self._make(idx)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (FrozenSessions, tuple, list)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"FrozenSessions({len(self)} sessions)"
+
+    def _session(self, idx: int) -> Session:
+        made = self._made.get(idx)
+        if made is None:
+            made = self._make(idx)
+            if len(self._made) >= MADE:
+                self._made.clear()
+            self._made[idx] = made
+        return made
+
+    def _make(self, idx: int) -> Session:
+        lid = self._logon_id[idx]
+        assert lid is not None  # (a session's logon id is an int)
+        lo, hi = self._offs_from[idx], self._offs_from[idx + 1]
+        first, last = self._members_from[idx], self._members_from[idx + 1]
+        return Session(
+            idx,
+            self._computers[self._computer[idx]],
+            lid,
+            self._logon_at[idx],
+            RefColumn(self._facts, self._offs[lo:hi]) if hi > lo else (),
+            self._privileges_at[idx],
+            *self._said[self._said_at[idx]],
+            Indexes(memoryview(self._members)[first:last]) if last > first else (),
+            self._facts,
+        )
