@@ -10,7 +10,8 @@ made with tuples.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from typing import overload
 
 
 class Indexes(array):  # type: ignore[type-arg]
@@ -34,6 +35,49 @@ class Indexes(array):  # type: ignore[type-arg]
         return NotImplemented
 
     def __hash__(self) -> int:  # type: ignore[override]  # array's is None: unhashable
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+class IndexesAt(Sequence[int]):
+    """`Indexes` read in place: items `lo`..`hi`-1 of a shared array, not copied (the sessions'
+    processes, `core.correlate.session_frozen`: a session made again when read would copy its
+    processes each time, hundreds of thousands for a service's logon). Equal to, and hashed as,
+    the tuple of its values, like `Indexes`."""
+
+    __slots__ = ("_hi", "_lo", "_values")
+
+    def __init__(self, values: array[int], lo: int, hi: int) -> None:
+        self._values, self._lo, self._hi = values, lo, hi
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        n = self._hi - self._lo
+        if not -n <= index < n:
+            raise IndexError(index)
+        return self._values[self._lo + index % n]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(memoryview(self._values)[self._lo:self._hi])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (tuple, list, array, IndexesAt)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
         return hash(tuple(self))
 
     def __repr__(self) -> str:

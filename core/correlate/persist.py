@@ -19,6 +19,7 @@ from operator import attrgetter
 from typing import Any
 
 from core.correlate.facts import Facts, SysmonFacts
+from core.correlate.indexes import IndexesAt
 from core.correlate.links import HandleLink, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.process_table import ProcessTable
@@ -66,6 +67,8 @@ def _getter(column: str) -> Callable[[Any], Any]:
             return json.dumps(value)
         if isinstance(value, array):  # the same held unboxed (`core.correlate.indexes.Indexes`)
             return json.dumps(value.tolist())
+        if isinstance(value, IndexesAt):  # ... or read in place
+            return json.dumps(list(value))
         return value
     return value
 

@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Final, overload
 
-from core.correlate.indexes import Indexes
+from core.correlate.indexes import IndexesAt
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.session import Session
 from core.correlate.session_columns import Ints, Said, SessionColumns
@@ -113,6 +113,6 @@ class FrozenSessions(Sequence[Session]):
             RefColumn(self._facts, self._offs[lo:hi]) if hi > lo else (),
             self._privileges_at[idx],
             *self._said[self._said_at[idx]],
-            Indexes(memoryview(self._members)[first:last]) if last > first else (),
+            IndexesAt(self._members, first, last) if last > first else (),
             self._facts,
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 if TYPE_CHECKING:
     from core.correlate.sessions import Session
@@ -27,15 +27,47 @@ def network_index(sessions: Sequence[Session]) -> NetworkIndex:
     return index
 
 
+class SessionsAt(Sequence["Session"]):
+    """The sessions at `indexes` of `sessions`, each read when asked for (a tree shows the first
+    and last few of a thousand); equal to the list of them."""
+
+    __slots__ = ("_indexes", "_sessions")
+
+    def __init__(self, sessions: Sequence[Session], indexes: Sequence[int]) -> None:
+        self._sessions, self._indexes = sessions, indexes
+
+    def __len__(self) -> int:
+        return len(self._indexes)
+
+    @overload
+    def __getitem__(self, index: int) -> Session: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> SessionsAt: ...
+
+    def __getitem__(self, index: int | slice) -> Session | SessionsAt:
+        if isinstance(index, slice):
+            return SessionsAt(self._sessions, self._indexes[index])
+        return self._sessions[self._indexes[index]]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (SessionsAt, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+
 def network_logons(sessions: Sequence[Session], session: Session,
-                   index: NetworkIndex | None = None) -> list[Session]:
+                   index: NetworkIndex | None = None) -> Sequence[Session]:
     """The other type-3 (network) logons to the same computer from the same (remote) IP address
-    (from `index`, `network_index(sessions)`, when given), the first 1,000."""
+    (from `index`, `network_index(sessions)`, when given: each read when asked for), the first 1,000."""
     if not session.remote_ip:
         return []
     host = session.computer.casefold()
     if index is not None:
-        return [sessions[i] for i in islice((i for i in index.get((session.ip, host), ()) if i != session.index),
-                                            1000)]
+        found = index.get((session.ip, host), ())
+        return SessionsAt(sessions, list(islice((i for i in found if i != session.index), 1000)))
     return list(islice((s for s in sessions if s.index != session.index and s.ip == session.ip
                         and s.computer.casefold() == host and s.logon_type == "3"), 1000))

@@ -5,17 +5,19 @@ as a sequence the way a tuple of them was, and none held as an object by the bui
 from __future__ import annotations
 
 import gc
+from array import array
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from core.correlate import session_frozen
-from core.correlate.indexes import Indexes
+from core.correlate.indexes import Indexes, IndexesAt
 from core.correlate.model import build_model, model_from_store
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.session_columns import SessionColumns
 from core.correlate.session_frozen import FrozenSessions
+from core.correlate.session_network import SessionsAt, network_index, network_logons
 from core.correlate.sessions import Session
 from core.store.store import Store
 from tests.correlate.events import load, s4624, xml
@@ -108,3 +110,35 @@ def test_a_built_model_holds_no_session_object(churn_db: Path) -> None:
     held = reachable(model)
     assert len([o for o in held if isinstance(o, Session)]) < len(model.sessions) // 10
     assert not [o for o in held if isinstance(o, SessionColumns)]
+
+
+def test_a_sessions_processes_are_read_in_place_equal_to_their_tuple() -> None:
+    values = array("q", range(100, 200))
+    at = IndexesAt(values, 10, 25)
+    expected = tuple(range(110, 125))
+    assert at == expected and at == list(expected) and at == Indexes(expected) and at == IndexesAt(values, 10, 25)
+    assert hash(at) == hash(expected) and repr(at) == repr(expected) and len(at) == 15
+    assert at[0] == 110 and at[-1] == 124 and tuple(at[2:5]) == (112, 113, 114) and list(reversed(at)) == [
+        *reversed(expected)]
+    assert at != IndexesAt(values, 10, 24) and at != (110,)
+    with pytest.raises(IndexError):
+        at[15]
+    # Made again, a session holds its processes where the model holds them: nothing copied.
+    model = build_model(load(*_log()))
+    busy = next(s for s in model.sessions if len(s.processes) > 1)
+    assert isinstance(busy.processes, IndexesAt)
+    assert busy.processes._values is model.sessions[busy.index].processes._values  # type: ignore[attr-defined]  # noqa: SLF001
+
+
+def test_network_logons_are_read_when_asked_for() -> None:
+    docs = [xml(4624, i + 1, i * 0.5, TargetLogonId=f"0x{0x9000 + i:x}", TargetUserName=f"u{i % 3}",
+                TargetDomainName="DOM", LogonType="3", IpAddress="10.1.2.3" if i % 4 else "::1")
+            for i in range(40)]
+    model = build_model(load(*docs))
+    sessions = model.sessions
+    index = network_index(sessions)
+    shown = next(s for s in sessions if s.remote_ip)
+    same = network_logons(sessions, shown, index)
+    assert isinstance(same, SessionsAt) and len(same) == 29
+    assert same == network_logons(sessions, shown) and list(same[2:5]) == list(network_logons(sessions, shown))[2:5]
+    assert all(s.ip == "10.1.2.3" and s.index != shown.index for s in same)
