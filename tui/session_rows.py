@@ -7,11 +7,13 @@ session's processes: 20 MB at 36,000 sessions), only the sessions' order is kept
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator, Sequence
 from typing import overload
 
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.process_table import ProcessesAt
+from core.correlate.session_frozen import SessionsAt
 from core.correlate.sessions import Session
 from tui.session_detail import SessionRow
 
@@ -21,21 +23,23 @@ def session_order(s: Session) -> tuple[tuple[int, int], int]:
     return session_start(s), s.index
 
 
-def sessions_in_order(model: CorrelationModel) -> list[Session]:
-    """The model's sessions sorted by `session_order`. Their starts are read from the facts'
-    side file in one pass (`CorrelationModel.session_starts`), the pages read given back as it
-    goes: kept, they held 100 MB at ten million events."""
+def sessions_in_order(model: CorrelationModel) -> SessionsAt:
+    """The model's sessions sorted by `session_order`, each read when asked for (the model
+    makes a session when read: made all at once, a list of them held 15 MB at ten million
+    events). Their starts are read from the facts' side file in one pass
+    (`CorrelationModel.session_starts`), the pages read given back as it goes: kept, they held
+    100 MB at ten million events."""
     sessions = model.sessions
     starts = model.session_starts()
     model.release_pages()
     # A session's index is its place in `sessions`: the stable sort keeps equal starts by index.
-    return [sessions[i] for i in sorted(range(len(sessions)), key=starts.__getitem__)]
+    return SessionsAt(sessions, array("q", sorted(range(len(sessions)), key=starts.__getitem__)))
 
 
 class SessionRows(Sequence[SessionRow]):
     """`session_rows(model)`, each row made when it is read (not kept): a busy server's log has
     hundreds of thousands of sessions, and the list shows every one of them; what is held is
-    the sessions in order (a reference each) and the rows of logon ids without a session."""
+    the sessions' order (an index each) and the rows of logon ids without a session."""
 
     def __init__(self, model: CorrelationModel) -> None:
         self._procs = model.processes

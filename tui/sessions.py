@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -139,6 +139,7 @@ def session_rows(model: CorrelationModel, limit: int | None = None) -> list[Sess
     (the others are not made). The view lists them all as `SessionRows` (made when read)."""
     procs = model.processes
     rows = orphan_rows(model)
+    listed: Sequence[Session]
     if limit is None:
         listed = sessions_in_order(model)
     else:  # the same first rows as sorting them all, holding only those

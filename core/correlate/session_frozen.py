@@ -116,3 +116,36 @@ class FrozenSessions(Sequence[Session]):
             IndexesAt(self._members, first, last) if last > first else (),
             self._facts,
         )
+
+
+class SessionsAt(Sequence[Session]):
+    """The sessions at `indexes` of `sessions`, each read when asked for (a tree shows the first
+    and last few of a thousand network logons, the Sessions list the rows on screen); equal to
+    the list of them."""
+
+    __slots__ = ("_indexes", "_sessions")
+
+    def __init__(self, sessions: Sequence[Session], indexes: Sequence[int]) -> None:
+        self._sessions, self._indexes = sessions, indexes
+
+    def __len__(self) -> int:
+        return len(self._indexes)
+
+    @overload
+    def __getitem__(self, index: int) -> Session: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> SessionsAt: ...
+
+    def __getitem__(self, index: int | slice) -> Session | SessionsAt:
+        if isinstance(index, slice):
+            return SessionsAt(self._sessions, self._indexes[index])
+        return self._sessions[self._indexes[index]]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (SessionsAt, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))

@@ -6,7 +6,9 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 from itertools import islice
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING
+
+from core.correlate.session_frozen import SessionsAt
 
 if TYPE_CHECKING:
     from core.correlate.sessions import Session
@@ -25,38 +27,6 @@ def network_index(sessions: Sequence[Session]) -> NetworkIndex:
         if s.logon_type == "3":
             index.setdefault((s.ip, s.computer.casefold()), array("q")).append(s.index)
     return index
-
-
-class SessionsAt(Sequence["Session"]):
-    """The sessions at `indexes` of `sessions`, each read when asked for (a tree shows the first
-    and last few of a thousand); equal to the list of them."""
-
-    __slots__ = ("_indexes", "_sessions")
-
-    def __init__(self, sessions: Sequence[Session], indexes: Sequence[int]) -> None:
-        self._sessions, self._indexes = sessions, indexes
-
-    def __len__(self) -> int:
-        return len(self._indexes)
-
-    @overload
-    def __getitem__(self, index: int) -> Session: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> SessionsAt: ...
-
-    def __getitem__(self, index: int | slice) -> Session | SessionsAt:
-        if isinstance(index, slice):
-            return SessionsAt(self._sessions, self._indexes[index])
-        return self._sessions[self._indexes[index]]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (SessionsAt, list, tuple)):
-            return list(self) == list(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
 
 
 def network_logons(sessions: Sequence[Session], session: Session,

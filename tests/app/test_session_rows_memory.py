@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from bench.churn import build_churn_store
+from core.correlate import session_frozen
 from core.correlate.model import CorrelationModel, model_from_store
 from core.correlate.process_table import ProcessTable
 from core.correlate.processes import Process
+from core.correlate.session_frozen import FrozenSessions
+from core.correlate.sessions import Session
 from core.store.store import Store
 from tests.correlate.heap import Calls, deep_size, given_back
 from tui.session_detail import processes_node
@@ -62,3 +65,18 @@ def test_the_sessions_order_gives_the_pages_it_read_back(model: CorrelationModel
     assert released.count >= len(model.sessions) // 16 - 1
     assert refs.count <= sum(1 for s in model.sessions if s.logon_at < 0 and s.privileges_at < 0)
     assert rows._sessions == sorted(model.sessions, key=session_order)  # noqa: SLF001 - the order held
+
+
+def test_the_sessions_list_holds_no_session_object(model: CorrelationModel,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model makes a session when read (`FrozenSessions`, which keeps the last few made): the
+    list keeps its order as indexes, not a session object each (15 MB at ten million churn events)."""
+    monkeypatch.setattr(session_frozen, "MADE", 4)
+    assert isinstance(model.sessions, FrozenSessions)
+    model.sessions._made.clear()  # noqa: SLF001 - those kept made so far
+    rows = SessionRows(model)
+    shared: set[int] = set()
+    deep_size(model, shared)
+    assert len(rows) > 50
+    assert deep_size(rows, shared, Session)[1] == 0
+    assert [row.session for row in rows if row.session is not None] == sorted(model.sessions, key=session_order)

@@ -16,8 +16,8 @@ from core.correlate.indexes import Indexes, IndexesAt
 from core.correlate.model import build_model, model_from_store
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.session_columns import SessionColumns
-from core.correlate.session_frozen import FrozenSessions
-from core.correlate.session_network import SessionsAt, network_index, network_logons
+from core.correlate.session_frozen import FrozenSessions, SessionsAt
+from core.correlate.session_network import network_index, network_logons
 from core.correlate.sessions import Session
 from core.store.store import Store
 from tests.correlate.events import load, s4624, xml
