@@ -11,12 +11,13 @@ value stays literal text (the tree renders labels with `printable`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.correlate.links import Node
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.processes import EXACT, INFERRED, MISSING, Process, Ref
+from core.correlate.session_frozen import session_keys
 from core.correlate.sessions import WELL_KNOWN, Session, logon_type_name
 from core.correlate.tree import capped
 from core.model.event import iso_from_filetime
@@ -190,16 +191,20 @@ def session_tree(row: SessionRow, linked: Session | None = None) -> list[TreeIte
     return items
 
 
-def linked_index(model: CorrelationModel, listed: Iterable[Session]) -> dict[tuple[str, int], list[Session]]:
-    """The sessions by (computer case-folded, logon id) that the linked logons of the `listed`
-    sessions name (`linked_session`): only those, not every session of the log."""
-    wanted = {(s.computer.casefold(), s.linked_logon_id) for s in listed if s.linked_logon_id is not None}
+def linked_index(model: CorrelationModel) -> dict[tuple[str, int], list[Session]]:
+    """The sessions by (computer case-folded, logon id) that the linked logons of the model's
+    sessions name (`linked_session`): only those, not every session of the log (read from the
+    model's columns: no session made for those that name none)."""
+    sessions = model.sessions
+    folded: dict[str, str] = {}
+    keys = [(folded.get(c) or folded.setdefault(c, c.casefold()), lid, linked)
+            for c, lid, linked in session_keys(sessions)]
+    wanted = {(computer, linked) for computer, _, linked in keys if linked is not None}
     index: dict[tuple[str, int], list[Session]] = {}
     if wanted:
-        for s in model.sessions:
-            key = (s.computer.casefold(), s.logon_id)
-            if key in wanted:
-                index.setdefault(key, []).append(s)
+        for idx, (computer, lid, _) in enumerate(keys):
+            if (computer, lid) in wanted:
+                index.setdefault((computer, lid), []).append(sessions[idx])
     return index
 
 

@@ -33,6 +33,7 @@ from textual.widgets import DataTable, Footer, Static, Tree
 
 from core.correlate.model import CorrelationModel
 from core.correlate.process_table import ProcessesAt
+from core.correlate.session_frozen import session_computers
 from core.correlate.sessions import Session
 from core.model.text import one_line, printable
 from core.store.store import Store
@@ -154,7 +155,7 @@ def _counts(model: CorrelationModel) -> tuple[int, int]:
     """How many rows `session_rows` has in all, and on how many computers (none made)."""
     _by_session, orphans = model.session_processes()
     computers = {computer.casefold() for computer, _ in orphans}
-    computers.update(s.computer.casefold() for s in model.sessions)
+    computers.update(computer.casefold() for computer in session_computers(model.sessions))
     return len(orphans) + len(model.sessions), len(computers)
 
 
@@ -198,7 +199,7 @@ def _made(model: CorrelationModel) -> Made:
     at once), and how many rows and computers there are."""
     rows = SessionRows(model)
     total, computers = _counts(model)
-    return MadeLines(rows, _line_maker(linked_index(model, rows.sessions())), lambda line: line.cells), total, computers
+    return MadeLines(rows, _line_maker(linked_index(model)), lambda line: line.cells), total, computers
 
 
 def _line_maker(index: dict[tuple[str, int], list[Session]]) -> Callable[[SessionRow], SessionLine]:
@@ -228,7 +229,7 @@ def stored_sessions(model: CorrelationModel) -> ViewRows:
     36,000 sessions). A reopened line beyond them shows its 4624's stored links."""
     rows = SessionRows(model)
     total, computers = _counts(model)
-    index = linked_index(model, rows.sessions())
+    index = linked_index(model)
     trees = (ViewNode("session", children=tuple(session_tree(row, linked_session(index, row.session))))
              for row in itertools.islice(rows, TREE_LINES))
     return ViewRows(tree=trees, rows=MadeRows(rows, _line_maker(index), _row_store_id), total=total,

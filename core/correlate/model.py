@@ -61,6 +61,7 @@ from core.correlate.scan import (
     user_of,
 )
 from core.correlate.scan_reader import scan_stored
+from core.correlate.session_frozen import FrozenSessions, processes_by_session
 from core.correlate.sessions import Session, SessionChoice
 from core.correlate.source_choices import SourceChoices
 from core.correlate.tree import TREE_EDGE, correlation_tree, process_forest, summary
@@ -311,7 +312,7 @@ class CorrelationModel:
         whose logon id has no session (well-known SYSTEM/LOCAL SERVICE/NETWORK SERVICE, or a logon
         before the log) per (computer, id): see `SessionTracker.assign`."""
         procs = self.processes
-        by_session = ProcessLists(procs, {s.index: s.processes for s in self.sessions if s.processes})
+        by_session = ProcessLists(procs, processes_by_session(self.sessions))
         orphans = {key: [procs[i] for i in items] for key, items in self._session_tracker.orphans.items()}
         return by_session, orphans
 
@@ -522,12 +523,15 @@ class CorrelationModel:
         """`session_start` of each of `sessions`, the usual ones (a 4624 or 4672 of this model's
         events) read in one pass over the facts' slots: a `Ref` made per session was most of
         the Sessions view's wait at 359,000 sessions."""
-        facts = self._facts
-        at = [-1 if s.facts is not facts else s.logon_at if s.logon_at >= 0 else s.privileges_at
-              for s in self.sessions]
+        facts, sessions = self._facts, self.sessions
+        if isinstance(sessions, FrozenSessions) and sessions.facts is facts:  # (no session made)
+            at = sessions.positions()
+        else:
+            at = [-1 if s.facts is not facts else s.logon_at if s.logon_at >= 0 else s.privileges_at
+                  for s in sessions]
         usual = [pos for pos in at if pos >= 0]
         keys = iter(facts.keys(usual))
-        return [next(keys) if pos >= 0 else session_start(s) for pos, s in zip(at, self.sessions, strict=True)]
+        return [next(keys) if pos >= 0 else session_start(sessions[i]) for i, pos in enumerate(at)]
 
     def release_pages(self) -> None:
         """Unmap the pages of the facts and handle columns read so far (`DiskArray.release`):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import pairwise
 from typing import Final, overload
 
 from core.correlate.indexes import IndexesAt
@@ -91,6 +92,37 @@ class FrozenSessions(Sequence[Session]):
     def __repr__(self) -> str:
         return f"FrozenSessions({len(self)} sessions)"
 
+    # -- read from the columns, no session made (a walk through every session for one field
+    # -- made each: the Sessions view's walks took 1.7 s at 53,000 sessions instead of 0.4) --
+
+    @property
+    def facts(self) -> RefSource:
+        """Where the sessions' events are (`Session.facts` of each)."""
+        return self._facts
+
+    def computer_names(self) -> list[str]:
+        """The computers of the sessions as logged, each once."""
+        return list(self._computers)
+
+    def keys(self) -> Iterator[tuple[str, int, int | None]]:
+        """(computer as logged, logon id, linked logon id) of each session, in order."""
+        computers, said, said_at, lids = self._computers, self._said, self._said_at, self._logon_id
+        for idx, place in enumerate(self._computer):
+            lid = lids[idx]
+            assert lid is not None
+            yield computers[place], lid, said[said_at[idx]][9]
+
+    def positions(self) -> list[int]:
+        """Where each session starts in the facts table: its 4624, else its 4672 (-1: neither)."""
+        return [logon if logon >= 0 else privileges for logon, privileges in zip(self._logon_at, self._privileges_at,
+                                                                                 strict=True)]
+
+    def processes_by_session(self) -> dict[int, IndexesAt]:
+        """The processes of each session that has any, by its index."""
+        bounds = self._members_from
+        return {idx: IndexesAt(self._members, lo, hi)
+                for idx, (lo, hi) in enumerate(pairwise(bounds)) if hi > lo}
+
     def _session(self, idx: int) -> Session:
         made = self._made.get(idx)
         if made is None:
@@ -149,3 +181,24 @@ class SessionsAt(Sequence[Session]):
 
     def __hash__(self) -> int:
         return hash(tuple(self))
+
+
+def session_computers(sessions: Sequence[Session]) -> list[str]:
+    """The computers of `sessions` as logged, each once (read from the columns when they are)."""
+    if isinstance(sessions, FrozenSessions):
+        return sessions.computer_names()
+    return list(dict.fromkeys(s.computer for s in sessions))
+
+
+def session_keys(sessions: Sequence[Session]) -> Iterator[tuple[str, int, int | None]]:
+    """(computer as logged, logon id, linked logon id) of each of `sessions`, in order."""
+    if isinstance(sessions, FrozenSessions):
+        return sessions.keys()
+    return ((s.computer, s.logon_id, s.linked_logon_id) for s in sessions)
+
+
+def processes_by_session(sessions: Sequence[Session]) -> dict[int, Sequence[int]]:
+    """The processes of each of `sessions` that has any, by its index."""
+    if isinstance(sessions, FrozenSessions):
+        return dict(sessions.processes_by_session())
+    return {s.index: s.processes for s in sessions if s.processes}
