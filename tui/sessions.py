@@ -140,9 +140,8 @@ def session_rows(model: CorrelationModel, limit: int | None = None) -> list[Sess
     (the others are not made). The view lists them all as `SessionRows` (made when read)."""
     procs = model.processes
     rows = orphan_rows(model)
-    listed: Sequence[Session]
     if limit is None:
-        listed = sessions_in_order(model)
+        listed: Sequence[Session] = sessions_in_order(model)
     else:  # the same first rows as sorting them all, holding only those
         rows = rows[:limit]
         listed = heapq.nsmallest(limit - len(rows), model.sessions, key=session_order)
@@ -154,8 +153,7 @@ def session_rows(model: CorrelationModel, limit: int | None = None) -> list[Sess
 def _counts(model: CorrelationModel) -> tuple[int, int]:
     """How many rows `session_rows` has in all, and on how many computers (none made)."""
     _by_session, orphans = model.session_processes()
-    computers = {computer.casefold() for computer, _ in orphans}
-    computers.update(computer.casefold() for computer in session_computers(model.sessions))
+    computers = {c.casefold() for c in (*(computer for computer, _ in orphans), *session_computers(model.sessions))}
     return len(orphans) + len(model.sessions), len(computers)
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from typing import overload
+from typing import TypeVar, overload
+
+_T = TypeVar("_T")
 
 
 class Indexes(array):  # type: ignore[type-arg]
@@ -82,3 +84,41 @@ class IndexesAt(Sequence[int]):
 
     def __repr__(self) -> str:
         return repr(tuple(self))
+
+
+class At(Sequence[_T]):
+    """The items of `items` at `indexes`, each read when asked for (a Sessions row's processes,
+    a session tree's network logons: made all at once, a busy log's rows held every instance in
+    them as an object). Equal to any sequence of the same items; a slice is another `At` of the
+    same class."""
+
+    __slots__ = ("_indexes", "_items")
+
+    def __init__(self, items: Sequence[_T], indexes: Sequence[int]) -> None:
+        self._items = items
+        self._indexes = indexes
+
+    def __len__(self) -> int:
+        return len(self._indexes)
+
+    @overload
+    def __getitem__(self, index: int) -> _T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> At[_T]: ...
+
+    def __getitem__(self, index: int | slice) -> _T | At[_T]:
+        if isinstance(index, slice):
+            return type(self)(self._items, self._indexes[index])
+        return self._items[self._indexes[index]]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self._indexes)!r})"

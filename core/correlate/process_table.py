@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from core.correlate.columns import Index
 from core.correlate.disk_array import DiskColumns, touched
-from core.correlate.indexes import Indexes
+from core.correlate.indexes import At, Indexes
 from core.correlate.process_instance import CREATED_BY_4688, Bound, Held, Process, SysmonView, make_process
 from core.correlate.process_order import start_order
 
@@ -485,40 +485,10 @@ class ProcessLists(Mapping[_K, list[Process]]):
         return len(self._indexes)
 
 
-class ProcessesAt(Sequence[Process]):
-    """The processes at `indexes`, each made when read (a Sessions row's processes: made all at
-    once, the rows of a busy log held every instance in them as an object)."""
+class ProcessesAt(At[Process]):
+    """The processes at `indexes` of a model's, each made when read (`At`)."""
 
-    __slots__ = ("_indexes", "_processes")
-
-    def __init__(self, processes: Sequence[Process], indexes: Sequence[int]) -> None:
-        self._processes = processes
-        self._indexes = indexes
-
-    def __len__(self) -> int:
-        return len(self._indexes)
-
-    @overload
-    def __getitem__(self, index: int) -> Process: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> ProcessesAt: ...
-
-    def __getitem__(self, index: int | slice) -> Process | ProcessesAt:
-        if isinstance(index, slice):
-            return ProcessesAt(self._processes, self._indexes[index])
-        return self._processes[self._indexes[index]]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
-
-    def __repr__(self) -> str:
-        return f"ProcessesAt({list(self._indexes)!r})"
+    __slots__ = ()
 
 
 #: Instances read at once by `logons`.

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import Final, overload
 
-from core.correlate.indexes import IndexesAt
+from core.correlate.indexes import At, IndexesAt
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.session import Session
 from core.correlate.session_columns import Ints, Said, SessionColumns
@@ -150,37 +150,11 @@ class FrozenSessions(Sequence[Session]):
         )
 
 
-class SessionsAt(Sequence[Session]):
-    """The sessions at `indexes` of `sessions`, each read when asked for (a tree shows the first
-    and last few of a thousand network logons, the Sessions list the rows on screen); equal to
-    the list of them."""
+class SessionsAt(At[Session]):
+    """The sessions at `indexes` of a model's, each made when read (`At`): a tree shows the
+    first and last few of a thousand network logons, the Sessions list the rows on screen."""
 
-    __slots__ = ("_indexes", "_sessions")
-
-    def __init__(self, sessions: Sequence[Session], indexes: Sequence[int]) -> None:
-        self._sessions, self._indexes = sessions, indexes
-
-    def __len__(self) -> int:
-        return len(self._indexes)
-
-    @overload
-    def __getitem__(self, index: int) -> Session: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> SessionsAt: ...
-
-    def __getitem__(self, index: int | slice) -> Session | SessionsAt:
-        if isinstance(index, slice):
-            return SessionsAt(self._sessions, self._indexes[index])
-        return self._sessions[self._indexes[index]]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (SessionsAt, list, tuple)):
-            return list(self) == list(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
+    __slots__ = ()
 
 
 def session_computers(sessions: Sequence[Session]) -> list[str]:
