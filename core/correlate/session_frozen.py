@@ -24,6 +24,8 @@ from core.correlate.session_columns import Ints, Said, SessionColumns
 
 #: Sessions kept made (emptied when full).
 MADE: Final = 4096
+#: Where a `Said` holds the linked logon id (`session_columns.Said`: its last field).
+_LINKED: Final = 9
 
 
 class FrozenSessions(Sequence[Session]):
@@ -110,7 +112,7 @@ class FrozenSessions(Sequence[Session]):
         for idx, place in enumerate(self._computer):
             lid = lids[idx]
             assert lid is not None
-            yield computers[place], lid, said[said_at[idx]][9]
+            yield computers[place], lid, said[said_at[idx]][_LINKED]
 
     def positions(self) -> list[int]:
         """Where each session starts in the facts table: its 4624, else its 4672 (-1: neither)."""

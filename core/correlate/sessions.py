@@ -9,13 +9,14 @@ LOCAL SERVICE (0x3e5) and NETWORK SERVICE (0x3e4) are well-known sessions that b
 Windows logs no 4624 for them, which is not evidence of anything missing.
 
 What a 4624 says about its logon (type, source address and workstation, packages, logon
-process, elevated token, linked logon) is kept on the session as flat, interned strings and
-ints, and its processes as indexes: a domain controller logs a network logon every few
+process, elevated token, linked logon) is kept as one shared tuple of interned strings and
+ints, and a session's processes as indexes: a domain controller logs a network logon every few
 seconds, and the model must stay small at millions of events (issue 18).
 
-About 570 lines: the tracker and its memoised choices share the session rules; what holds the
-sessions while the scan runs (`session_columns`) and finds them (`session_index`), and the
-network-logon index (`session_network`), are modules of their own.
+Here: the tracker and its memoised choices (they share the session rules). Elsewhere: what a
+`Session` is (`session`), what holds the sessions while the scan runs (`session_columns`), finds
+them (`session_index`) and holds them once frozen (`session_frozen`), the answers of the events
+(`session_choices`) and the network-logon index (`session_network`).
 """
 
 from __future__ import annotations
