@@ -24,7 +24,7 @@ every answer built from the processes (links, forest, lists, the stored tables) 
 last few made are remembered (`RECENT`: the forest's sort and the writers read a process many
 times over).
 
-About 550 lines: the rows' layout, their writing and every read of them (an instance, a column,
+About 520 lines: the rows' layout, their writing and every read of them (an instance, a column,
 a sort's keys) share the slots' marks and the row map, and are kept together.
 """
 
