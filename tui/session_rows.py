@@ -68,10 +68,6 @@ class SessionRows(Sequence[SessionRow]):
     def __iter__(self) -> Iterator[SessionRow]:
         return (self[i] for i in range(len(self)))
 
-    def sessions(self) -> Sequence[Session]:
-        """The sessions listed, in order (what `linked_index` reads: no row made for it)."""
-        return self._sessions
-
 
 def orphan_rows(model: CorrelationModel) -> list[SessionRow]:
     """The rows of logon ids with processes but no session (`session_rows`' first ones)."""
