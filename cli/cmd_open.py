@@ -29,6 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sigma", metavar="DIR", action="append", default=None,
                         help="a folder of Sigma rules for the Findings view (repeatable; default: the user config "
                         "dir's sigma folder)")
+    parser.add_argument("--no-prebuild", action="store_true",
+                        help="build the correlation model only when a view asks for it, not once the log is loaded")
     parser.set_defaults(func=run)
 
 
@@ -41,7 +43,8 @@ def make_app(files: list[str], args: argparse.Namespace) -> EvtxApp:
     """The app for `files` (a seam: tests run it headless)."""
     from tui.app import EvtxApp  # here, not at the top: the headless commands never import textual
 
-    return EvtxApp(files, use_cache=not args.no_cache, jobs=args.jobs, case_file=args.case)
+    return EvtxApp(files, use_cache=not args.no_cache, jobs=args.jobs, case_file=args.case,
+                   prebuild=not getattr(args, "no_prebuild", False))
 
 
 def app_status(app: EvtxApp, problems: list[str]) -> Exit:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -28,6 +29,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.widgets import Footer, Tree
+from textual.worker import get_current_worker
 
 from core.model.text import printable
 from core.query.view import View
@@ -112,6 +114,7 @@ class EvtxApp(AppActions):
         store_path: Path | None = None,
         history: History | None = None,
         case_file: str | None = None,
+        prebuild: bool = True,
     ) -> None:
         tune_allocator()  # before the app's threads allocate: freed memory given back (`core.store.heap`)
         super().__init__()
@@ -128,6 +131,10 @@ class EvtxApp(AppActions):
         self.find_compiled: Filter | None = None
         self._switch_interval = sys.getswitchinterval()
         self._note = ""
+        #: Whether the model is built once the findings are in (`tui.prebuild`).
+        self.prebuild = prebuild
+        #: `time.monotonic()` of the last key press or mouse event (the prebuild yields to them).
+        self.input_at = 0.0
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -270,23 +277,36 @@ class EvtxApp(AppActions):
         self._compute_findings(ws.store_path, ws.loaded)
 
     @work(thread=True, exclusive=True, group="table-findings",
-          description="the findings of the table's marker column")
+          description="the findings of the table's marker column, then the model ahead")
     def _compute_findings(self, path: Path, loaded: bool) -> None:
         from tui.table_findings import compute_findings  # the engines load here, not at start
 
         computed = compute_findings(self.workspace.models, path, loaded)
         self.post_message(computed)
         if loaded and computed.by_event is not None:  # then with the Sigma matches (computed once)
-            self.workspace.wait_quiet()  # (its imports: not while a view opens)
-            from tui.findings_view import sigma_findings, to_app
+            self._sigma_findings(path, computed)
+        if loaded and self.prebuild and not get_current_worker().is_cancelled:
+            from tui.prebuild import prebuild_model
 
-            try:
-                extra, titles = sigma_findings(self.workspace, to_app(self))
-            except Exception:  # noqa: BLE001 - the Findings view shows the reason
-                return
-            if extra:
-                self.post_message(FindingsComputed(path, computed.by_event.with_extra(extra),
-                                                   {**computed.titles, **titles}))
+            prebuild_model(self.workspace, path, lambda: self.input_at)
+
+    def _sigma_findings(self, path: Path, computed: FindingsComputed) -> None:
+        assert computed.by_event is not None
+        self.workspace.wait_quiet()  # (its imports: not while a view opens)
+        from tui.findings_view import sigma_findings, to_app
+
+        try:
+            extra, titles = sigma_findings(self.workspace, to_app(self))
+        except Exception:  # noqa: BLE001 - the Findings view shows the reason
+            return
+        if extra:
+            self.post_message(FindingsComputed(path, computed.by_event.with_extra(extra),
+                                               {**computed.titles, **titles}))
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.input_at = time.monotonic()
+        await super().on_event(event)
 
     def on_sigma_progressed(self, message: SigmaProgressed) -> None:
         """The Sigma run's progress in the status line (cleared when it ends), and to the views."""

@@ -78,7 +78,7 @@ def test_quitting_while_the_model_is_built_ends_the_build(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(model_cache, "build_model", slow_build)
     before = set(threading.enumerate())
-    app = EvtxApp([str(DEMO)])
+    app = EvtxApp([str(DEMO)], prebuild=False)  # the view's build (a prebuild's: tests/app/test_prebuild.py)
     quit_at = [0.0]
 
     async def run() -> None:

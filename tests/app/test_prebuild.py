@@ -1,0 +1,172 @@
+"""The model built ahead (`tui.prebuild`): once the log is loaded and its findings are in, the
+app builds the correlation model without a view asking, so the first correlation shows without
+the build's wait; the build keeps off the interpreter while the analyst presses keys, never keeps
+a view that asks for the model waiting, and stops for another store or the app's end."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tui.model_cache as model_cache
+from cli import cmd_open
+from tests.app.test_app_threads import GRACE
+from tests.apputil import DEMO, opened, sync, wait_for
+from tui.app import EvtxApp
+from tui.correlation import CorrelationScreen
+from tui.model_cache import ModelCache, ViewDataError
+from tui.nav_tree import NavTree
+
+
+def _counting_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every model build from now on, counted (the real build runs)."""
+    builds: list[int] = []
+    real = model_cache.build_model
+
+    def counted(store: Any, progress: Any = None) -> Any:
+        builds.append(1)
+        return real(store, progress)
+
+    monkeypatch.setattr(model_cache, "build_model", counted)
+    return builds
+
+
+@sync
+async def test_the_model_is_built_once_the_log_is_loaded_and_the_first_correlation_needs_no_build(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    builds = _counting_builds(monkeypatch)
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (100, 30)) as pilot:
+        ws = app.workspace
+        await wait_for(pilot, lambda: ws.loaded and ws.store_path is not None and
+                       ws.models.built_model(ws.store_path, True) is not None, timeout=30)
+        assert builds == [1]  # no key pressed, no view asked
+        await pilot.press("c")  # the selected event's correlation: from the model built ahead
+        await wait_for(pilot, lambda: isinstance(app.screen, CorrelationScreen))
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
+        assert builds == [1]
+
+
+@sync
+async def test_without_prebuild_the_model_waits_for_a_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    builds = _counting_builds(monkeypatch)
+    app = EvtxApp([str(DEMO)], prebuild=False)
+    async with opened(app, (100, 30)) as pilot:
+        ws = app.workspace
+        await wait_for(pilot, lambda: ws.loaded and ws.findings_ready, timeout=30)
+        await pilot.pause(0.5)
+        assert builds == [] and ws.store_path is not None and ws.models.built_model(ws.store_path, True) is None
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CorrelationScreen))
+        tree = app.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
+        assert builds == [1]
+
+
+def test_the_open_command_turns_it_off() -> None:
+    parser = argparse.ArgumentParser()
+    cmd_open.configure(parser)
+    assert cmd_open.make_app([str(DEMO)], parser.parse_args([str(DEMO)])).prebuild is True
+    assert cmd_open.make_app([str(DEMO)], parser.parse_args([str(DEMO), "--no-prebuild"])).prebuild is False
+
+
+def test_quitting_while_the_model_is_built_ahead_ends_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's exit (which waits for its workers) is not held up by a prebuild: it stops at
+    its next batch of events."""
+    real = model_cache.build_model
+
+    def slow_build(store: Any, progress: Any = None) -> Any:
+        for i in range(20_000):  # a big log's read, without the big log: 20 s
+            time.sleep(0.001)
+            if progress is not None and not i % 100:
+                progress(i, 20_000)
+        return real(store, progress)
+
+    monkeypatch.setattr(model_cache, "build_model", slow_build)
+    before = set(threading.enumerate())
+    app = EvtxApp([str(DEMO)])
+    quit_at = [0.0]
+
+    async def run() -> None:
+        async with opened(app, (100, 30), ready=False) as pilot:
+            await wait_for(pilot, lambda: app.workspace.models.model_progress is not None, timeout=30)
+            quit_at[0] = time.monotonic()
+            await pilot.press("q")
+
+    asyncio.run(run())
+    assert time.monotonic() - quit_at[0] < GRACE
+    deadline = time.monotonic() + GRACE
+    while [t for t in threading.enumerate() if t not in before and t.is_alive()] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [t.name for t in threading.enumerate() if t not in before and t.is_alive()] == []
+    assert app.workspace.store_path is not None
+    assert app.workspace.models.built_model(app.workspace.store_path, True) is None
+
+
+def _in_thread(fn: Any) -> tuple[threading.Thread, list[Any]]:
+    got: list[Any] = []
+
+    def run() -> None:
+        try:
+            got.append(fn())
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            got.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, got
+
+
+def test_a_prebuild_waits_while_keys_are_pressed_but_never_keeps_a_view_waiting(
+        churn_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    builds = _counting_builds(monkeypatch)
+    cache = ModelCache()
+    pressing = threading.Event()
+    pressing.set()
+    thread, got = _in_thread(lambda: cache.prebuild(churn_store, lambda: not pressing.is_set(), lambda: True))
+    deadline = time.monotonic() + 10
+    while cache.model_progress is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.model_progress is not None  # started, then held at its first batch
+    read = cache.model_progress
+    time.sleep(0.6)
+    assert cache.model_progress == read and thread.is_alive() and not got
+    # A view asks for the model while keys are still pressed: the prebuild goes on, the view
+    # gets that same model (one build), nobody waits for the keys to stop.
+    asker, answer = _in_thread(lambda: cache.model(churn_store, True))
+    asker.join(60)
+    thread.join(60)
+    assert not asker.is_alive() and not thread.is_alive()
+    assert got == [True] and builds == [1]
+    assert answer[0] is cache.built_model(churn_store, True)
+    assert cache.prebuild(churn_store, lambda: True, lambda: True) is False and builds == [1]  # built already
+
+
+def test_a_prebuild_goes_on_when_the_keys_stop(churn_store: Path) -> None:
+    cache = ModelCache()
+    pressing = threading.Event()
+    pressing.set()
+    thread, got = _in_thread(lambda: cache.prebuild(churn_store, lambda: not pressing.is_set(), lambda: True))
+    time.sleep(0.3)
+    assert thread.is_alive()
+    pressing.clear()
+    thread.join(60)
+    assert got == [True] and cache.built_model(churn_store, True) is not None
+
+
+def test_a_prebuild_stops_for_another_store_and_for_the_apps_end(churn_store: Path) -> None:
+    cache = ModelCache()
+    with pytest.raises(ViewDataError, match="another store"):
+        cache.prebuild(churn_store, lambda: True, lambda: False)
+    assert cache.built_model(churn_store, True) is None
+    cache.stop.set()
+    with pytest.raises(ViewDataError, match="stopped"):
+        cache.prebuild(churn_store, lambda: True, lambda: True)
+    assert cache.built_model(churn_store, True) is None
