@@ -16,12 +16,14 @@ import pytest
 
 import tui.model_cache as model_cache
 from cli import cmd_open
-from tests.app.test_app_threads import GRACE
 from tests.apputil import DEMO, opened, sync, wait_for
 from tui.app import EvtxApp
 from tui.correlation import CorrelationScreen
 from tui.model_cache import ModelCache, ViewDataError
 from tui.nav_tree import NavTree
+
+#: How long the app's threads may outlive it (as in test_app_threads.py).
+GRACE = 5.0
 
 
 def _counting_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
