@@ -2,7 +2,7 @@
 is built in the background, so that the first correlation an analyst opens (a 4690's processes,
 the Processes view) shows at once instead of after the build (seconds at a million events, more
 than a minute at ten million; analysts browse the table for longer than that before following an
-event). It yields to the analyst: while keys are pressed or a view is being prepared it keeps
+event). It yields to the analyst: while keys are pressed or a view is being opened it keeps
 off the interpreter (`ModelCache.prebuild`), and a view that asks for the model meanwhile waits
 for this build, not a second one. `evtx-explorer open --no-prebuild` turns it off.
 """
@@ -30,8 +30,8 @@ def prebuild_model(workspace: Workspace, path: Path, last_input: Callable[[], fl
     if workspace.store_path != path or not workspace.loaded:
         return False
 
-    def idle() -> bool:
-        return time.monotonic() - last_input() >= INPUT_QUIET_S
+    def idle() -> bool:  # no key for INPUT_QUIET_S, no view asked for lately (a reopen's, from the store)
+        return time.monotonic() - last_input() >= INPUT_QUIET_S and workspace.quiet()
 
     def wanted() -> bool:
         return workspace.store_path == path

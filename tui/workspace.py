@@ -125,6 +125,10 @@ class Workspace:
         """A view is being opened: background work waits VIEW_QUIET before its next big step."""
         self._quiet_after = time.monotonic() + VIEW_QUIET
 
+    def quiet(self) -> bool:
+        """Whether no view was asked for in the last VIEW_QUIET seconds (`hold_background`)."""
+        return time.monotonic() >= self._quiet_after
+
     def wait_quiet(self) -> None:
         """Block (a worker) until no view was asked for in the last VIEW_QUIET seconds, at most
         QUIET_WAIT_LIMIT seconds in all."""

@@ -172,3 +172,28 @@ def test_a_prebuild_stops_for_another_store_and_for_the_apps_end(churn_store: Pa
     with pytest.raises(ViewDataError, match="stopped"):
         cache.prebuild(churn_store, lambda: True, lambda: True)
     assert cache.built_model(churn_store, True) is None
+
+
+def test_the_app_counts_a_view_being_opened_as_busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A view opened from the store on a reopen builds no model (nobody waits for the prebuild),
+    but it must not share the interpreter with it while it is opened (`Workspace.hold_background`)."""
+    from tui.prebuild import prebuild_model
+    from tui.workspace import Workspace
+
+    ws = Workspace(inputs=[], store_path=tmp_path / "s.sqlite")
+    ws.loaded = True
+    seen: list[tuple[bool, bool]] = []
+
+    def prebuild(path: Path, idle: Any, wanted: Any) -> bool:
+        seen.append((idle(), wanted()))
+        return True
+
+    monkeypatch.setattr(ws.models, "prebuild", prebuild)
+    assert prebuild_model(ws, tmp_path / "s.sqlite", lambda: 0.0) is True
+    ws.hold_background()  # a view asked for just now
+    assert prebuild_model(ws, tmp_path / "s.sqlite", lambda: 0.0) is True
+    assert prebuild_model(ws, tmp_path / "s.sqlite", time.monotonic) is True  # a key just now
+    assert seen == [(True, True), (False, True), (False, True)]
+    assert prebuild_model(ws, tmp_path / "other.sqlite", lambda: 0.0) is False  # not the open store
+    ws.loaded = False
+    assert prebuild_model(ws, tmp_path / "s.sqlite", lambda: 0.0) is False and len(seen) == 3
