@@ -40,6 +40,8 @@ def _rss_mb() -> float:
 
 
 async def _run(db: Path, prebuild: bool, browse: float, every: float) -> dict[str, Any]:
+    from textual import events
+
     from tui.app import EvtxApp
     from tui.correlation import CorrelationScreen
     from tui.nav_tree import NavTree
@@ -70,7 +72,7 @@ async def _run(db: Path, prebuild: bool, browse: float, every: float) -> dict[st
         while time.perf_counter() - started[0] < browse:
             before = app.table.cursor
             t0 = time.perf_counter()
-            await pilot.press("down")
+            app.post_message(events.Key("down", None))  # as the terminal's driver does (Pilot waits for idle)
             while (app.table.cursor == before or app.table.selected_row() is None) and time.perf_counter() - t0 < 5:
                 await asyncio.sleep(0.002)
             waits.append(time.perf_counter() - t0)
