@@ -284,15 +284,18 @@ class ModelCache:
         (not when the model is there already)."""
         if self.built_model(store_path, True) is not None:
             return False
+        building = False  # (a view may have built it while this waited for the slot)
 
         def pause() -> None:
+            nonlocal building
+            building = True
             while not self.stop.is_set() and not self._asking and (self._preparing or not idle()):
                 time.sleep(_YIELD_POLL_S)
             if not wanted():
                 raise ViewDataError("stopped: another store is open")
 
         self._built(store_path, True, pause)
-        return True
+        return building
 
     def _built(self, store_path: Path, loaded: bool, pause: Callable[[], None] | None = None) -> CorrelationModel:
         def progress(read: int, total: int) -> None:

@@ -197,3 +197,23 @@ def test_the_app_counts_a_view_being_opened_as_busy(tmp_path: Path, monkeypatch:
     assert prebuild_model(ws, tmp_path / "other.sqlite", lambda: 0.0) is False  # not the open store
     ws.loaded = False
     assert prebuild_model(ws, tmp_path / "s.sqlite", lambda: 0.0) is False and len(seen) == 3
+
+
+def test_a_prebuild_that_finds_a_views_build_under_way_builds_nothing(
+        churn_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    builds = _counting_builds(monkeypatch)
+    counted = model_cache.build_model
+    started = threading.Event()
+
+    def slow(store: Any, progress: Any = None) -> Any:
+        started.set()
+        time.sleep(0.5)  # the prebuild comes in meanwhile, and waits for this build
+        return counted(store, progress)
+
+    monkeypatch.setattr(model_cache, "build_model", slow)
+    cache = ModelCache()
+    viewer, seen = _in_thread(lambda: cache.model(churn_store, True))
+    assert started.wait(10)
+    assert cache.prebuild(churn_store, lambda: True, lambda: True) is False  # the view's model, not its own
+    viewer.join(60)
+    assert builds == [1] and seen[0] is cache.built_model(churn_store, True)
