@@ -12,7 +12,8 @@ help, palette) are in `tui.commands`.
 
 Findings: once loading has finished the findings rules run once in a thread worker, through
 the workspace's model cache the Findings view uses too, and the result feeds the table's marker
-column and the detail pane's Findings node (`tui.table_findings`).
+column and the detail pane's Findings node (`tui.table_findings`); the same worker then builds
+the correlation model ahead (`tui.prebuild`).
 """
 
 from __future__ import annotations
