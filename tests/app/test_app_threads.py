@@ -62,29 +62,38 @@ def test_quitting_while_the_correlation_tables_are_written_leaves_no_thread() ->
     assert _alive(before) == []
 
 
-def test_quitting_while_the_model_is_built_ends_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A model build (10 s at a million events) stops at its next progress step: the app's
-    exit, which waits for its workers, is not held up until the build ends."""
+def _slow_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Model builds of 20 s from now on (a big log's read, without the big log), telling their
+    progress as the real one does."""
     from tui import model_cache
 
     real = model_cache.build_model
 
     def slow_build(store: Store, progress: Callable[[int, int], None] | None = None) -> Any:
-        for i in range(20_000):  # a big log's read, without the big log: 20 s
+        for i in range(20_000):
             time.sleep(0.001)
             if progress is not None and not i % 100:
                 progress(i, 20_000)
         return real(store, progress)
 
     monkeypatch.setattr(model_cache, "build_model", slow_build)
+
+
+@pytest.mark.parametrize("ahead", [False, True], ids=["a view's build", "the build ahead"])
+def test_quitting_while_the_model_is_built_ends_the_build(monkeypatch: pytest.MonkeyPatch, ahead: bool) -> None:
+    """A model build (10 s at a million events) stops at its next progress step: the app's
+    exit, which waits for its workers, is not held up until the build ends; a view's build, or
+    the one the app starts once the log is loaded (`tui.prebuild`), which keeps no model then."""
+    _slow_builds(monkeypatch)
     before = set(threading.enumerate())
-    app = EvtxApp([str(DEMO)], prebuild=False)  # the view's build (a prebuild's: tests/app/test_prebuild.py)
+    app = EvtxApp([str(DEMO)], prebuild=ahead)
     quit_at = [0.0]
 
     async def run() -> None:
-        async with opened(app, (100, 30)) as pilot:
-            await pilot.press("2")
-            await wait_for(pilot, lambda: app.workspace.models.model_progress is not None)
+        async with opened(app, (100, 30), ready=not ahead) as pilot:  # (ready: no worker left running)
+            if not ahead:
+                await pilot.press("2")
+            await wait_for(pilot, lambda: app.workspace.models.model_progress is not None, timeout=30)
             quit_at[0] = time.monotonic()
             await pilot.press("q")
 
@@ -94,6 +103,8 @@ def test_quitting_while_the_model_is_built_ends_the_build(monkeypatch: pytest.Mo
     while _alive(before) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _alive(before) == []
+    assert app.workspace.store_path is not None
+    assert app.workspace.models.built_model(app.workspace.store_path, True) is None
 
 
 def test_an_in_process_sigma_run_stops_when_the_app_ends(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

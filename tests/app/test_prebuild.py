@@ -1,12 +1,12 @@
 """The model built ahead (`tui.prebuild`): once the log is loaded and its findings are in, the
 app builds the correlation model without a view asking, so the first correlation shows without
 the build's wait; the build keeps off the interpreter while the analyst presses keys, never keeps
-a view that asks for the model waiting, and stops for another store or the app's end."""
+a view that asks for the model waiting, and stops for another store or the app's end (quitting
+during it: test_app_threads.py)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import threading
 import time
 from pathlib import Path
@@ -21,9 +21,6 @@ from tui.app import EvtxApp
 from tui.correlation import CorrelationScreen
 from tui.model_cache import ModelCache, ViewDataError
 from tui.nav_tree import NavTree
-
-#: How long the app's threads may outlive it (as in test_app_threads.py).
-GRACE = 5.0
 
 
 def _counting_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -77,39 +74,6 @@ def test_the_open_command_turns_it_off() -> None:
     cmd_open.configure(parser)
     assert cmd_open.make_app([str(DEMO)], parser.parse_args([str(DEMO)])).prebuild is True
     assert cmd_open.make_app([str(DEMO)], parser.parse_args([str(DEMO), "--no-prebuild"])).prebuild is False
-
-
-def test_quitting_while_the_model_is_built_ahead_ends_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The app's exit (which waits for its workers) is not held up by a prebuild: it stops at
-    its next batch of events."""
-    real = model_cache.build_model
-
-    def slow_build(store: Any, progress: Any = None) -> Any:
-        for i in range(20_000):  # a big log's read, without the big log: 20 s
-            time.sleep(0.001)
-            if progress is not None and not i % 100:
-                progress(i, 20_000)
-        return real(store, progress)
-
-    monkeypatch.setattr(model_cache, "build_model", slow_build)
-    before = set(threading.enumerate())
-    app = EvtxApp([str(DEMO)])
-    quit_at = [0.0]
-
-    async def run() -> None:
-        async with opened(app, (100, 30), ready=False) as pilot:
-            await wait_for(pilot, lambda: app.workspace.models.model_progress is not None, timeout=30)
-            quit_at[0] = time.monotonic()
-            await pilot.press("q")
-
-    asyncio.run(run())
-    assert time.monotonic() - quit_at[0] < GRACE
-    deadline = time.monotonic() + GRACE
-    while [t for t in threading.enumerate() if t not in before and t.is_alive()] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert [t.name for t in threading.enumerate() if t not in before and t.is_alive()] == []
-    assert app.workspace.store_path is not None
-    assert app.workspace.models.built_model(app.workspace.store_path, True) is None
 
 
 def _in_thread(fn: Any) -> tuple[threading.Thread, list[Any]]:
