@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -271,7 +272,12 @@ class _Pager:
         with self._lock:
             self._arrays.add(disk)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="disk-array-pager", daemon=True)
+                # A thread keeps the `sys.stderr` of its making (to print its exception); in the
+                # app that is Textual's capture, which holds the app and so the model and these
+                # arrays: the pager would never see them go, and an ended app in a process that
+                # goes on (the tests, the screenshots) would stay whole. The real one instead.
+                with contextlib.redirect_stderr(sys.__stderr__):
+                    self._thread = threading.Thread(target=self._run, name="disk-array-pager", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:

@@ -132,3 +132,39 @@ def test_an_in_process_sigma_run_stops_when_the_app_ends(monkeypatch: pytest.Mon
     started = time.monotonic()
     assert findings_view.workspace_sigma(ws) is None
     assert time.monotonic() - started < GRACE
+
+
+def _model_of_an_ended_app(db: Path) -> Any:
+    """A weak reference to the model an app on `db` built ahead, once that app has ended."""
+    import weakref
+
+    from core.correlate import disk_array
+
+    app = EvtxApp([str(db)], store_path=db)
+
+    async def run() -> None:
+        async with opened(app, (100, 30)) as pilot:  # (the model built ahead, no worker left)
+            await wait_for(pilot, lambda: app.workspace.models.peek_model() is not None, timeout=30)
+
+    asyncio.run(run())
+    model = app.workspace.models.peek_model()
+    assert model is not None and disk_array.PAGER._thread is not None  # noqa: SLF001 - its columns paged
+    return weakref.ref(model)
+
+
+def test_an_ended_app_leaves_its_model_to_be_collected(churn_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The columns' pager thread, started while the app ran, once kept the app's stderr capture
+    and through it the app, the model and the very columns it waits to see go: the ended app
+    stayed whole in the process (and the pager with it) for as long as the process ran."""
+    import gc
+
+    from core.correlate import disk_array
+
+    monkeypatch.setattr(disk_array, "PAGED_MIN", 1 << 12)  # this small model's columns paged too
+    gone = _model_of_an_ended_app(churn_store)
+    gc.collect()
+    assert gone() is None
+    deadline = time.monotonic() + GRACE
+    while disk_array.PAGER._thread is not None and time.monotonic() < deadline:  # noqa: SLF001
+        time.sleep(0.05)
+    assert disk_array.PAGER._thread is None  # noqa: SLF001 - and the pager ends with them
