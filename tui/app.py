@@ -1,7 +1,8 @@
 """The terminal app: filter bar, virtualised event table, detail pane, status line, views.
 
-(Slightly over 500 lines: the handlers of every worker message (load, findings, Sigma) must sit
-on the App, where Textual delivers them; the keys are in `tui.app_actions`.)
+(About 550 lines: the handlers of every worker message (load, findings, Sigma) and the input
+events the model built ahead yields to must sit on the App, where Textual delivers them; the
+keys are in `tui.app_actions`, the build ahead in `tui.prebuild`.)
 
 The app owns the `Workspace` (`tui.workspace`: the inputs, the open store, the case, the query,
 the model cache) and hands it to every screen it opens; loading runs in a thread worker
