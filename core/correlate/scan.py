@@ -144,10 +144,16 @@ def stream(batches: Iterable[list[KeyRow]], pairs_of: Callable[[bytes | None], P
     return Rows(batches, pairs_of)
 
 
+def _go_on() -> None:
+    """`Scan.check` when nobody asks to stop."""
+
+
 class Scan:
     """Feeds events in time order to the process, handle and session trackers."""
 
-    def __init__(self, directory: str | None = None) -> None:
+    def __init__(self, directory: str | None = None, *, check: Callable[[], None] | None = None) -> None:
+        #: Run between the steps of `finish` (and within its longest): it may raise to stop.
+        self.check = check if check is not None else _go_on
         #: The model's events' facts, in columns (`core.correlate.facts`): one object per
         #: event would be most of the model's memory.
         self.facts = FactsTable(directory)  # its columns' side files go to `directory`
@@ -187,12 +193,14 @@ class Scan:
 
     def finish(self) -> None:
         """What needs every event first: 4690 sources, accesses, privileges, sessions."""
-        steps, facts = self._steps, self.facts
+        steps, facts, check = self._steps, self.facts, self.check
+        check()
         # The handle uses grouped by a child meanwhile (`HandleTracker.finish` takes them).
         facts.group_early(USE_EVENTS, self.handles.count)
         self.handles.resolve_sources()
         self.access.join()
         self.sessions.finish_privileges()
+        check()
         # Privileges are logged next to their own logon, on either side.
         adjacent_ids = {eid for eid, (_, role, _) in steps.items() if role.act is Act.PRIVILEGES}
 
@@ -208,7 +216,8 @@ class Scan:
                        event_id: int) -> tuple[SessionChoice, tuple[int, int] | None]:
             return choose_span(host, computer, lid, key, user, event_id in adjacent_ids)
 
-        facts.assign_session_spans(choose_key)
+        facts.assign_session_spans(choose_key, check)
+        check()
         facts.finish()
         for sysmon in self.sysmon_facts.values():
             sysmon.session = choose(sysmon)

@@ -323,14 +323,15 @@ def _same(values: Any) -> Any:
 
 
 def scan_stored(store: Store, event_ids: Iterable[int], total: int, counted: Counted, kept: int | None = None,
-                *, directory: str | None = None) -> Scan:
+                *, directory: str | None = None, check: Callable[[], None] | None = None) -> Scan:
     """The scan of `store`'s `total` events of `event_ids` in time order (every one has a time),
     each batch read passed through `counted` (progress): read by a child while the scan runs
     when that pays (remembering `kept` blobs, default `KEPT`), else (or if the child fails) here;
-    the facts' side files go in `directory` (`FactsTable`)."""
+    the facts' side files go in `directory` (`FactsTable`); `check` runs between the scan's last
+    steps (`Scan.check`)."""
     ids = list(event_ids)
     if usable(store, total):
-        scan = Scan(directory)
+        scan = Scan(directory, check=check)
         decoded: dict[Any, HandleEvent] = {}
         try:
             scan.run(Rows(counted(child_rows(store, ids, total, decoded, kept)), store.pairs_of, decoded=decoded,
@@ -338,7 +339,7 @@ def scan_stored(store: Store, event_ids: Iterable[int], total: int, counted: Cou
             return scan
         except ChildFailed:
             pass  # read here: the partial scan is dropped
-    scan = Scan(directory)
+    scan = Scan(directory, check=check)
     scan.run(stream(cast("Iterator[list[KeyRow]]", counted(store.iter_key_rows(ids))), store.pairs_of))
     return scan
 
