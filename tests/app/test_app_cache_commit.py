@@ -14,7 +14,7 @@ from tui.app import EvtxApp
 @sync
 async def test_the_cursor_keeps_its_event_when_the_entry_is_committed(tmp_path: Path) -> None:
     log = big_log(tmp_path / "big.xml", 60_000)
-    app = EvtxApp([str(log)])
+    app = EvtxApp([str(log)], prebuild=False)  # (the cache's commit: no model to build ahead of a view)
     async with opened(app, (100, 30), ready=False) as pilot:
         await wait_for(pilot, lambda: app.table.row_at(6) is not None, timeout=30)
         assert not app.workspace.loaded and app.workspace.store_path is not None
