@@ -1,7 +1,7 @@
 """Benchmark of the model built ahead (`tui.prebuild`; not a timed test): how long after an
 analyst's key the first correlation shows, with and without the prebuild.
 
-    python -m bench.prebuild [--events 1000000] [--browse 30] [--every 1.0] [--modes prebuild,on-demand]
+    python -m bench.prebuild [--events 1000000] [--browse 30] [--every 1.0] [--modes prebuild,on-demand] [--stored]
 
 Per mode, a fresh process runs the app headless on a fresh copy of the cached `bench/churn.py`
 store (no correlation tables: a first open). Once the table shows its first rows, the analyst
@@ -10,6 +10,8 @@ selected event and waits for its correlation tree. Prints, per mode: when the fi
 model were ready after the first rows (the model only with the prebuild), the correlation's
 wait after `c`, the UI's longest stall and its 99th percentile while browsing (a 5 ms beat), each
 browsing key's wait until the table's cursor moved onto a loaded row (median, worst), and the peak RSS.
+With `--stored` the prebuild's app is then left alone until the views' tables are stored ahead
+(`tables_stored_s` after the first rows), and a third process reopens the store and times each view.
 Read figures as comparisons within one run of both modes.
 """
 
@@ -39,7 +41,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def _run(db: Path, prebuild: bool, browse: float, every: float) -> dict[str, Any]:
+async def _run(db: Path, prebuild: bool, browse: float, every: float, stored: bool = False) -> dict[str, Any]:
     from textual import events
 
     from tui.app import EvtxApp
@@ -91,8 +93,31 @@ async def _run(db: Path, prebuild: bool, browse: float, every: float) -> dict[st
                 raise TimeoutError("no correlation within 30 minutes")
         out["correlation_after_key_s"] = round(time.perf_counter() - t0, 2)
         out["model_ready_s"] = out.get("model_ready_s", round(time.perf_counter() - started[0], 2))
+        if stored:  # the app left alone (the correlation screen open) until its tables are stored
+            from tui.view_builders import STORED_VIEWS
+
+            ws = app.workspace
+            assert ws.store_path is not None
+            while ws.models.writing or not ws.models.stored_all(ws.store_path, True, STORED_VIEWS):
+                await asyncio.sleep(0.2)
+                if time.perf_counter() - t0 > 3600:
+                    raise TimeoutError("tables not stored within an hour")
+            out["tables_stored_s"] = round(time.perf_counter() - started[0], 2)
     out["peak_rss_mb"] = round(_rss_mb(), 1)
     return out
+
+
+async def _reopen(db: Path) -> dict[str, Any]:
+    """A second open of the store (no model built ahead): seconds each view took to show."""
+    from bench.view_ready import open_views
+    from tui.app import EvtxApp
+
+    app = EvtxApp(["bench/Security.evtx"], store_path=db, prebuild=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        while app.table.row_at(0) is None:
+            await pilot.pause(0.01)
+        views = await open_views(app)
+    return {"views_s": views, "peak_rss_mb": round(_rss_mb(), 1)}
 
 
 def main() -> int:
@@ -102,11 +127,18 @@ def main() -> int:
     parser.add_argument("--browse", type=float, default=30.0, help="seconds of browsing before `c`")
     parser.add_argument("--every", type=float, default=1.0, help="seconds between two browsing keys")
     parser.add_argument("--modes", default="prebuild,on-demand")
-    parser.add_argument("--run", choices=("prebuild", "on-demand"), default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--stored", action="store_true",
+                        help="with the prebuild: wait until the views' tables are stored, then reopen the store "
+                             "and time each view")
+    parser.add_argument("--run", choices=("prebuild", "on-demand", "reopen"), default=None, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run == "reopen":
+        print(json.dumps(asyncio.run(_reopen(args.db))))
+        return 0
     if args.run is not None:
-        print(json.dumps(asyncio.run(_run(args.db, args.run == "prebuild", args.browse, args.every))))
+        prebuild = args.run == "prebuild"
+        print(json.dumps(asyncio.run(_run(args.db, prebuild, args.browse, args.every, prebuild and args.stored))))
         return 0
     shared, _ = _base(argparse.Namespace(uniform=False, base=None, events=args.events, seed=args.seed))
     out: dict[str, Any] = {"store": str(shared), "browse_s": args.browse, "every_s": args.every,
@@ -118,11 +150,17 @@ def main() -> int:
             Path(str(db) + suffix).unlink(missing_ok=True)
         shutil.copyfile(shared, db)
         try:
-            done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--run", mode, "--db", str(db),
-                                   "--browse", str(args.browse), "--every", str(args.every)],
+            me = [sys.executable, str(Path(__file__).resolve()), "--db", str(db)]
+            done = subprocess.run([*me, "--run", mode, "--browse", str(args.browse), "--every", str(args.every),
+                                   *(["--stored"] if args.stored else [])],
                                   capture_output=True, text=True, cwd=ROOT, check=False)
             lines = done.stdout.strip().splitlines()
             out[mode] = json.loads(lines[-1]) if done.returncode == 0 and lines else {"failed": done.stderr[-1500:]}
+            if args.stored and mode == "prebuild" and "failed" not in out[mode]:
+                done = subprocess.run([*me, "--run", "reopen"], capture_output=True, text=True, cwd=ROOT, check=False)
+                lines = done.stdout.strip().splitlines()
+                out["reopen"] = (json.loads(lines[-1]) if done.returncode == 0 and lines
+                                 else {"failed": done.stderr[-1500:]})
         finally:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(db) + suffix).unlink(missing_ok=True)

@@ -1,6 +1,6 @@
 """The terminal app: filter bar, virtualised event table, detail pane, status line, views.
 
-(About 550 lines: the handlers of every worker message (load, findings, Sigma) and the input
+(About 570 lines: the handlers of every worker message (load, findings, Sigma) and the input
 events the model built ahead yields to must sit on the App, where Textual delivers them; the
 keys are in `tui.app_actions`, the build ahead in `tui.prebuild`.)
 
@@ -52,6 +52,7 @@ from tui.messages import (
     LoadProgress,
     LoadStarted,
     MarksChanged,
+    ModelAhead,
     SigmaProgressed,
 )
 from tui.status import StatusBar, status_text
@@ -133,6 +134,7 @@ class EvtxApp(AppActions):
         self.find_compiled: Filter | None = None
         self._switch_interval = sys.getswitchinterval()
         self._note = ""
+        self._ahead = ""  # the model built ahead's progress (`on_model_ahead`)
         #: Whether the model is built once the findings are in (`tui.prebuild`).
         self.prebuild = prebuild
         #: `time.monotonic()` of the last key press or mouse event (the prebuild yields to them).
@@ -290,7 +292,7 @@ class EvtxApp(AppActions):
         if loaded and self.prebuild and not get_current_worker().is_cancelled:
             from tui.prebuild import prebuild_model
 
-            prebuild_model(self.workspace, path, lambda: self.input_at)
+            prebuild_model(self.workspace, path, lambda: self.input_at, self.post_message)
 
     def _sigma_findings(self, path: Path, computed: FindingsComputed) -> None:
         assert computed.by_event is not None
@@ -309,6 +311,14 @@ class EvtxApp(AppActions):
         if isinstance(event, events.InputEvent):
             self.input_at = time.monotonic()
         await super().on_event(event)
+
+    def on_model_ahead(self, message: ModelAhead) -> None:
+        """The model built ahead's progress in the status line (cleared when it ends)."""
+        from tui.prebuild import ahead_note
+
+        if self.screen_stack:  # (beside the notes: a load's notice stays)
+            self._ahead = ahead_note(message.progress) if message.progress is not None else ""
+            self._refresh_status()
 
     def on_sigma_progressed(self, message: SigmaProgressed) -> None:
         """The Sigma run's progress in the status line (cleared when it ends), and to the views."""
@@ -402,7 +412,7 @@ class EvtxApp(AppActions):
         if not filtered and shown is not None:
             total = max(total, shown)
         zone = local_offset_label() if table.local_time else "UTC"
-        note = " · ".join(n for n in (self._note, self.triage_note()) if n)
+        note = " · ".join(n for n in (self._note, self._ahead, self.triage_note()) if n)
         text = status_text(shown, total, filtered, zone, load, self.issue_count, self.error_count, note)
         self.query_one(StatusBar).update_status(text, load)
         table.border_title = "Events" if not filtered else "Events (filtered)"

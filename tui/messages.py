@@ -104,6 +104,18 @@ class SigmaProgressed(Message, bubble=False):
 
 
 @dataclass
+class ModelAhead(Message, bubble=False):
+    """How far the correlation model built ahead is (`tui.prebuild`): (events read, of how
+    many), posted to the app from the worker that builds it, or None once it has ended (built,
+    stopped or failed). Only the latest progress matters, as `SigmaProgressed`."""
+
+    progress: tuple[int, int] | None
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ModelAhead) and message.progress is not None and self.progress is not None
+
+
+@dataclass
 class JumpToEvent(Message):
     """A screen asks the app to show the event `store_id` in the event table (the views'
     `enter`, the Marks view, `u`/`U`)."""

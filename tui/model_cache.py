@@ -274,21 +274,25 @@ class ModelCache:
             with self._prepared:
                 self._asking -= 1
 
-    def prebuild(self, store_path: Path, idle: Callable[[], bool], wanted: Callable[[], bool]) -> bool:
+    def prebuild(self, store_path: Path, idle: Callable[[], bool], wanted: Callable[[], bool],
+                 report: Callable[[int, int], None] | None = None) -> bool:
         """Build the model of the loaded store at `store_path` before anything asks for it, so
         that the first correlation an analyst opens shows without the build's wait (seconds at
         a million events, more than a minute at ten million). Between two batches of events it
         keeps off the interpreter while the UI is in use (`idle()` false) or a view is being
         prepared, unless a caller of `model` is waiting for it; it stops (`ViewDataError`) once
-        `wanted()` is false (another store is open) or the app ends. Whether it built one
-        (not when the model is there already)."""
+        `wanted()` is false (another store is open) or the app ends; `report(read, total)` at
+        each batch, for the status line. Whether it built one (not when the model is there
+        already)."""
         if self.built_model(store_path, True) is not None:
             return False
         building = False  # (a view may have built it while this waited for the slot)
 
-        def pause() -> None:
+        def pause(read: int, total: int) -> None:
             nonlocal building
             building = True
+            if report is not None:
+                report(read, total)
             while not self.stop.is_set() and not self._asking and (self._preparing or not idle()):
                 time.sleep(_YIELD_POLL_S)
             if not wanted():
@@ -297,12 +301,13 @@ class ModelCache:
         self._built(store_path, True, pause)
         return building
 
-    def _built(self, store_path: Path, loaded: bool, pause: Callable[[], None] | None = None) -> CorrelationModel:
+    def _built(self, store_path: Path, loaded: bool,
+               pause: Callable[[int, int], None] | None = None) -> CorrelationModel:
         def progress(read: int, total: int) -> None:
             self.check_stop()  # every few thousand events read
             self.model_progress = (read, total)
             if pause is not None:
-                pause()
+                pause(read, total)
 
         def build(store: Store) -> CorrelationModel:
             try:
@@ -338,9 +343,12 @@ class ModelCache:
         with Store(store_path, readonly=True) as store:
             return store.shareable and correlation_tables.complete(store)
 
-    def write_later(self, store_path: Path, loaded: bool, builders: dict[str, ViewBuilder]) -> None:
+    def write_later(self, store_path: Path, loaded: bool, builders: dict[str, ViewBuilder],
+                    idle: Callable[[], bool] | None = None) -> None:
         """Write the correlation tables in a background thread (once at a time), when the
-        store can hold them and some view of `builders` is not stored yet."""
+        store can hold them and some view of `builders` is not stored yet. With `idle` (the
+        tables stored ahead, no view shown: `tui.prebuild`) the writer also keeps off the
+        interpreter while `idle()` is false (`_yielding_to_input`)."""
         if self.stop.is_set() or not self._storable(store_path, loaded):
             return
         with Store(store_path, readonly=True) as store:
@@ -349,7 +357,7 @@ class ModelCache:
                 return
         with self._tables_lock:
             if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(target=self._write_quietly, args=(store_path, builders),
+                self._writer = threading.Thread(target=self._write_quietly, args=(store_path, builders, idle),
                                                 name="evtx-correlation-tables", daemon=True)
                 self._writer.start()
 
@@ -370,27 +378,56 @@ class ModelCache:
         """Whether correlation tables are being written in the background."""
         return self._writer is not None and self._writer.is_alive()
 
-    def _write_quietly(self, store_path: Path, builders: dict[str, ViewBuilder]) -> None:
+    def stored_all(self, store_path: Path, loaded: bool, views: Iterable[str]) -> bool:
+        """Whether the store at `store_path` holds every one of `views` and the links (by name:
+        no view's module is imported to tell), or cannot hold them (still loading, stopped part
+        way, in memory, a read-only cache): nothing is left to write then."""
+        if not self._storable(store_path, loaded):
+            return True
+        with Store(store_path, readonly=True) as store:
+            return correlation_links.links_ready(store) and all(correlation_tables.view_ready(store, view)
+                                                                for view in views)
+
+    def _yielding_to_input(self, check: Callable[[], None], idle: Callable[[], bool],
+                           writer: Store) -> Callable[[], None]:
+        """`check`, then wait while `idle()` is false (keys pressed, a view asked for): the
+        tables stored ahead share the interpreter with the event table's moves otherwise. The
+        wait is unbounded between two transactions, at most MAX_YIELD_S inside one (the
+        writer holds the store's write lock then)."""
+        def waiting() -> None:
+            check()
+            bound = time.monotonic() + MAX_YIELD_S if writer.in_transaction else None
+            while not self.stop.is_set() and not idle() and (bound is None or time.monotonic() < bound):
+                time.sleep(_YIELD_POLL_S)
+            self.check_stop()
+
+        return waiting
+
+    def _write_quietly(self, store_path: Path, builders: dict[str, ViewBuilder],
+                       idle: Callable[[], bool] | None = None) -> None:
         """`_write_tables` in the background: a failure (or the app ending) leaves the views
         on the model."""
         try:
-            self._write_tables(store_path, builders, self._yield_to_views)
+            self._write_tables(store_path, builders, self._yield_to_views, idle)
         except Exception:  # noqa: BLE001 - best effort: the views show the model instead
             return
 
     def _write_tables(self, store_path: Path, builders: dict[str, ViewBuilder],
-                      check: Callable[[], None] | None = None) -> None:
+                      check: Callable[[], None] | None = None, idle: Callable[[], bool] | None = None) -> None:
         """Write the tables: the instances, each view's rows, then the links (a reopen shows the
         views from the store as soon as theirs are in; at ten million events the links took
         as long as all the views). Once the app has ended (`stop`) the write is rolled back at
         its next SQL step, and no further view is built (a cut write is never taken as done).
-        `check` runs between rows (default `check_stop`; in the background, `_yield_to_views`)."""
+        `check` runs between rows (default `check_stop`; in the background, `_yield_to_views`),
+        and with `idle` waits while it is false (`_yielding_to_input`)."""
         check = check or self.check_stop
         with self._writing:
             self.check_stop()
             model = self.model(store_path, True)
-            check = _releasing(check, model)
             with Store(store_path) as writer:
+                if idle is not None:
+                    check = self._yielding_to_input(check, idle, writer)
+                check = _releasing(check, model)
                 writer.abort_when(self.stop.is_set)
                 if not correlation_tables.ready(writer):
                     from core.correlate.persist import tables_of

@@ -10,6 +10,11 @@ if TYPE_CHECKING:  # the app imports this module; the engines load when a view n
     from tui.stored_views import ViewBuilder
 
 
+#: The names the views are stored by (`all_view_builders`'s keys), known without importing a
+#: view: a reopen tells whether anything is left to store without loading every view's module.
+STORED_VIEWS = ("processes", "sessions", "handles", "process_access")
+
+
 def all_view_builders() -> dict[str, ViewBuilder]:
     """The builders of the Processes, Sessions, Handles and Process access views (imported
     when first asked for: the engines load when a view first needs them)."""

@@ -211,6 +211,22 @@ class Workspace:
 
         _in_background("evtx-store-views", start)
 
+    def store_views_ahead(self, idle: Callable[[], bool]) -> bool:
+        """With the model built ahead (`tui.prebuild`): write every view's tables and the links
+        in the background (`ModelCache.write_later`), keeping off the interpreter while `idle()`
+        is false, so that the next open of this log shows every view from the store whether or
+        not one is opened now. Whether a writer was asked for (False: nothing left to store, or
+        the store cannot hold it). Blocking: call from a worker."""
+        from tui.view_builders import STORED_VIEWS
+
+        path, loaded = self.store_path, self.loaded
+        if path is None or not loaded or self.view_builders is None:
+            return False
+        if self.models.stored_all(path, loaded, STORED_VIEWS):
+            return False
+        self.models.write_later(path, loaded, self.view_builders(), idle=idle)
+        return True
+
     def findings(self) -> tuple[FindingsData, bool]:
         """The findings and whether they are partial."""
         from tui.model_cache import ViewDataError

@@ -7,7 +7,7 @@ What each EventID means is one table (`core.correlate.roles`); the scan feeding 
 time, never by a pid or handle value alone: see the trackers (`processes`, `handles`,
 `sessions`) for the rules and the quirks of real logs they handle.
 
-About 565 lines: it is the model's one class, whose lookups (`correlate`, the 4690 list) share
+About 570 lines: it is the model's one class, whose lookups (`correlate`, the 4690 list) share
 its private resolvers; what grows goes to its own module (`access`, `tree`, `related`, `chain`).
 """
 
@@ -230,12 +230,17 @@ class CorrelationModel:
     event's links to them. Read-only once built; safe to share between threads."""
 
     def __init__(self, scan: Scan) -> None:
+        # `scan.check()` between the steps (seconds at ten million events): a build told to stop
+        # (the app's end) stops here too.
         # Columns in side files, filled during the scan (superseded instances) and by `finish`.
         self.processes: Sequence[Process] = scan.procs.finish(scan.facts)
+        scan.check()
         handles = scan.handles.finish()  # columns in side files, filled during the scan
         handles.seal()  # written out before any thread reads them
         self.handles: Sequence[Handle] = handles
+        scan.check()
         self.sessions: Sequence[Session] = scan.sessions.finish(scan.facts, self.processes)
+        scan.check()
         self._facts = scan.facts
         self._choices: SourceChoices = scan.handles.choices
         self._choices.seal()
@@ -248,6 +253,8 @@ class CorrelationModel:
         folded = {c: c.casefold() for c in set(computers)}
         for index, (computer, pid) in enumerate(zip(computers, pids, strict=True)):
             self._by_pid.setdefault((folded[computer], pid), array("q")).append(index)
+            if not index & 0xFFFF:
+                scan.check()
         self._creations = scan.procs.creations
         self._exits = scan.procs.exits
         self._session_tracker = scan.sessions

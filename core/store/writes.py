@@ -71,6 +71,11 @@ class StoreWrites:
         self._held = 0
         self._flushed_at = time.monotonic()
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether this connection holds a transaction open (a writer's lock, while it writes)."""
+        return self.conn.in_transaction
+
     def _max_id(self) -> int:
         row = self.conn.execute("SELECT max(id) FROM events").fetchone()
         return int(row[0]) if row and row[0] is not None else 0

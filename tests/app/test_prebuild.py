@@ -148,7 +148,7 @@ def test_the_app_counts_a_view_being_opened_as_busy(tmp_path: Path, monkeypatch:
     ws.loaded = True
     seen: list[tuple[bool, bool]] = []
 
-    def prebuild(path: Path, idle: Any, wanted: Any) -> bool:
+    def prebuild(path: Path, idle: Any, wanted: Any, report: Any = None) -> bool:
         seen.append((idle(), wanted()))
         return True
 
@@ -181,3 +181,99 @@ def test_a_prebuild_that_finds_a_views_build_under_way_builds_nothing(
     assert cache.prebuild(churn_store, lambda: True, lambda: True) is False  # the view's model, not its own
     viewer.join(60)
     assert builds == [1] and seen[0] is cache.built_model(churn_store, True)
+
+
+@sync
+async def test_the_views_are_stored_ahead_and_a_reopen_shows_them_without_a_build(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No view is opened in the first session; the next open of the log reads every view from
+    the store (no model built for it), the links too."""
+    from core.store import correlation_links
+    from core.store.store import Store
+    from tui.processes import ProcessesScreen
+    from tui.view_builders import STORED_VIEWS
+
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (100, 30)) as pilot:
+        ws = app.workspace
+        assert ws.store_path is not None
+        path = ws.store_path
+        await wait_for(pilot, lambda: ws.models.stored_all(path, True, STORED_VIEWS) and not ws.models.writing,
+                       timeout=60)
+    with Store(path, readonly=True) as store:
+        assert correlation_links.links_ready(store)
+    builds = _counting_builds(monkeypatch)
+    again = EvtxApp([str(DEMO)], prebuild=False)
+    async with opened(again, (100, 30)) as pilot:
+        assert again.workspace.store_path == path  # the cached store of the first open
+        again.action_view("2")
+        await wait_for(pilot, lambda: isinstance(again.screen, ProcessesScreen) and bool(again.screen.query(NavTree)))
+        tree = again.screen.query_one(NavTree)
+        await wait_for(pilot, lambda: bool(tree.root.children), timeout=10)
+        assert builds == []
+
+
+def test_the_stored_views_are_named_without_importing_them() -> None:
+    from tui.view_builders import STORED_VIEWS, all_view_builders
+
+    assert sorted(STORED_VIEWS) == sorted(all_view_builders())
+
+
+def test_the_tables_stored_ahead_wait_while_keys_are_pressed(churn_store: Path) -> None:
+    """The writer of the tables stored ahead stops at its next check while `idle()` is false
+    and goes on when it is true again; the app's end stops it."""
+    from tui.view_builders import STORED_VIEWS, all_view_builders
+
+    cache = ModelCache()
+    cache.model(churn_store, True)
+    pressing = threading.Event()
+    pressing.set()
+    cache.write_later(churn_store, True, all_view_builders(), idle=lambda: not pressing.is_set())
+    assert cache.writing
+    time.sleep(1.0)
+    assert cache.writing and not cache.stored_all(churn_store, True, STORED_VIEWS)
+    pressing.clear()
+    deadline = time.monotonic() + 60
+    while cache.writing and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cache.stored_all(churn_store, True, STORED_VIEWS)
+
+
+def test_a_paused_writer_ends_with_the_app(churn_store: Path) -> None:
+    from tui.view_builders import STORED_VIEWS, all_view_builders
+
+    cache = ModelCache()
+    cache.model(churn_store, True)
+    cache.write_later(churn_store, True, all_view_builders(), idle=lambda: False)
+    time.sleep(0.5)
+    assert cache.writing
+    cache.stop.set()
+    deadline = time.monotonic() + 5
+    while cache.writing and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not cache.writing and not cache.stored_all(churn_store, True, STORED_VIEWS)
+
+
+@sync
+async def test_the_status_line_shows_the_build_ahead_and_clears_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tui.messages import ModelAhead
+    from tui.status import StatusBar
+
+    seen: list[ModelAhead] = []
+    real = EvtxApp.on_model_ahead
+
+    def noted(self: EvtxApp, message: ModelAhead) -> None:
+        real(self, message)
+        seen.append(message)
+        if message.progress is not None:
+            assert self._ahead.startswith("correlating ") and self._ahead.endswith("%")
+
+    monkeypatch.setattr(EvtxApp, "on_model_ahead", noted)
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (100, 30)) as pilot:
+        ws = app.workspace
+        await wait_for(pilot, lambda: bool(seen) and seen[-1].progress is None, timeout=30)
+        assert [m.progress for m in seen[:-1]] and all(m.progress is not None for m in seen[:-1])
+        assert ws.store_path is not None and ws.models.built_model(ws.store_path, True) is not None
+        await pilot.pause(0.1)
+        assert "correlating" not in str(app.query_one(StatusBar).render())

@@ -65,3 +65,35 @@ def test_a_build_not_told_to_stop_is_the_same(churn_db: Path) -> None:
     assert len(quiet.handles) == len(checked.handles) and len(quiet.sessions) == len(checked.sessions)
     total = told[0][1]
     assert told.count((total, total)) >= 6  # the last read, then each step after it
+
+
+
+def test_a_build_stops_within_the_models_columns(churn_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's columns (`CorrelationModel(scan)`, ~4 s at ten million events) are checked
+    between their steps: a stop asked for while they are made ends the build there."""
+    inside: list[int] = []
+    init = model_module.CorrelationModel.__init__
+
+    def making(self: model_module.CorrelationModel, scan: Any) -> None:
+        inside.append(0)
+        init(self, scan)
+        inside.append(0)
+
+    monkeypatch.setattr(model_module.CorrelationModel, "__init__", making)
+    checks: list[int] = []
+
+    def progress(read: int, total: int) -> None:
+        if len(inside) == 1:  # within the model's columns
+            checks.append(1)
+
+    with Store(churn_db, readonly=True) as store:
+        model_from_store(store, progress)
+    assert len(checks) >= 4  # after the processes, the handles, the sessions; the pid index
+
+    def stopping(read: int, total: int) -> None:
+        if len(inside) == 3:  # the second build, within its columns
+            raise Stop
+
+    with Store(churn_db, readonly=True) as store, pytest.raises(Stop):
+        model_from_store(store, stopping)
+    assert len(inside) == 3  # the second model never made
