@@ -312,6 +312,11 @@ class EvtxApp(AppActions):
             self.input_at = time.monotonic()
         await super().on_event(event)
 
+    @property
+    def correlating_ahead(self) -> bool:
+        """Whether the status line shows the model built ahead's progress."""
+        return bool(self._ahead)
+
     def on_model_ahead(self, message: ModelAhead) -> None:
         """The model built ahead's progress in the status line (cleared when it ends)."""
         from tui.prebuild import ahead_note

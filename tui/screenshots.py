@@ -46,10 +46,13 @@ def footer_ready(app: App[int] | App[None]) -> bool:
 
 
 def app_ready(app: EvtxApp) -> bool:
-    """The demo is loaded, its rows, detail and findings shown, and the footer complete."""
+    """The demo is loaded, its rows, detail and findings shown, the model built ahead (the status
+    line's "correlating N%" gone), and the footer complete."""
     ws = app.workspace
+    built = (not app.prebuild or (ws.store_path is not None and ws.models.built_model(ws.store_path, True) is not None
+                                  and not app.correlating_ahead))
     return bool(ws.loaded and app.table.total is not None and app.table.row_at(0) is not None
-                and app.detail.store_id is not None and ws.findings_ready and footer_ready(app))
+                and app.detail.store_id is not None and ws.findings_ready and built and footer_ready(app))
 
 
 def _app(pilot: Pilot[int]) -> EvtxApp:
