@@ -20,6 +20,8 @@ the views receive the results as `ModelReady` / `FindingsReady` messages (`tui.m
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -357,8 +359,11 @@ class ModelCache:
                 return
         with self._tables_lock:
             if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(target=self._write_quietly, args=(store_path, builders, idle),
-                                                name="evtx-correlation-tables", daemon=True)
+                # Made with the real stderr: a thread keeps the `sys.stderr` of its making (to report
+                # its failure), in an app Textual's capture, which holds the app (as `disk_array`'s pager).
+                with contextlib.redirect_stderr(sys.__stderr__):
+                    self._writer = threading.Thread(target=self._write_quietly, args=(store_path, builders, idle),
+                                                    name="evtx-correlation-tables", daemon=True)
                 self._writer.start()
 
     def links_later(self, store_path: Path, loaded: bool, views: Iterable[str]) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from textual.message import Message
 
 from tui.messages import ModelAhead
+from tui.view_builders import STORED_VIEWS
 from tui.workspace import Workspace
 
 #: Seconds after the last key press (or mouse event) during which the build keeps off the
@@ -67,7 +68,7 @@ def prebuild_model(workspace: Workspace, path: Path, last_input: Callable[[], fl
             post(ModelAhead(None))
     if wanted():
         try:
-            workspace.store_views_ahead(idle)
+            workspace.store_views_ahead(STORED_VIEWS, idle)
         except Exception:  # noqa: BLE001 - best effort: a view stores them when shown
             pass
     return built

@@ -14,7 +14,7 @@ A screen that names an event of its own (a tree node, a mark) is a `PicksEvent`:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -211,18 +211,17 @@ class Workspace:
 
         _in_background("evtx-store-views", start)
 
-    def store_views_ahead(self, idle: Callable[[], bool]) -> bool:
+    def store_views_ahead(self, views: Iterable[str], idle: Callable[[], bool]) -> bool:
         """With the model built ahead (`tui.prebuild`): write every view's tables and the links
         in the background (`ModelCache.write_later`), keeping off the interpreter while `idle()`
         is false, so that the next open of this log shows every view from the store whether or
-        not one is opened now. Whether a writer was asked for (False: nothing left to store, or
-        the store cannot hold it). Blocking: call from a worker."""
-        from tui.view_builders import STORED_VIEWS
-
+        not one is opened now; `views` names them all (`tui.view_builders.STORED_VIEWS`). Whether
+        a writer was asked for (False: nothing left to store, or the store cannot hold it).
+        Blocking: call from a worker."""
         path, loaded = self.store_path, self.loaded
         if path is None or not loaded or self.view_builders is None:
             return False
-        if self.models.stored_all(path, loaded, STORED_VIEWS):
+        if self.models.stored_all(path, loaded, views):
             return False
         self.models.write_later(path, loaded, self.view_builders(), idle=idle)
         return True

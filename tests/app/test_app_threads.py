@@ -147,6 +147,10 @@ def _model_of_an_ended_app(db: Path) -> Any:
             await wait_for(pilot, lambda: app.workspace.models.peek_model() is not None, timeout=30)
 
     asyncio.run(run())
+    deadline = time.monotonic() + GRACE
+    while app.workspace.models.writing and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not app.workspace.models.writing  # the tables stored ahead: their writer ends with the app
     model = app.workspace.models.peek_model()
     assert model is not None and disk_array.PAGER._thread is not None  # noqa: SLF001 - its columns paged
     return weakref.ref(model)
