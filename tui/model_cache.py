@@ -361,12 +361,8 @@ class ModelCache:
         store can hold them and some view of `builders` is not stored yet. With `idle` (the
         tables stored ahead, no view shown: `tui.prebuild`) the writer also keeps off the
         interpreter while `idle()` is false (`_yielding_to_input`)."""
-        if self.stop.is_set() or not self._storable(store_path, loaded):
+        if self.stop.is_set() or self.stored_all(store_path, loaded, builders):
             return
-        with Store(store_path, readonly=True) as store:
-            if correlation_links.links_ready(store) and all(correlation_tables.view_ready(store, view)
-                                                             for view in builders):
-                return
         with self._tables_lock:
             if self._writer is None or not self._writer.is_alive():
                 # Made with the real stderr: a thread keeps the `sys.stderr` of its making (to report

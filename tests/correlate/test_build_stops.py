@@ -67,7 +67,6 @@ def test_a_build_not_told_to_stop_is_the_same(churn_db: Path) -> None:
     assert told.count((total, total)) >= 6  # the last read, then each step after it
 
 
-
 def test_a_build_stops_within_the_models_columns(churn_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The model's columns (`CorrelationModel(scan)`, ~4 s at ten million events) are checked
     between their steps: a stop asked for while they are made ends the build there."""
