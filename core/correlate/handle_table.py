@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, overload
 
 from core.correlate.columns import Index
 from core.correlate.disk_array import DiskColumns, touched
-from core.correlate.handles import ALIAS_CLOSE_NOTE, EXITED_NOTE, Handle, make_handle
+from core.correlate.handles import (
+    ALIAS_CLOSE_NOTE,
+    EXITED_NOTE,
+    Handle,
+    handle_close_reason,
+    handle_said,
+    make_handle,
+)
 from core.correlate.note_codes import NoteCodes
 
 if TYPE_CHECKING:
@@ -245,6 +252,58 @@ class HandleTable(Sequence[Handle]):
             out += [distinct[t] if t >= 0 else None for t in [ints[index * stride + at] for index in part]]
             touched(len(part))
         return out
+
+    def _slots(self, index: int, fields: tuple[int, ...]) -> list[int]:
+        """Slots `fields` of instance `index`, those kept aside as they are."""
+        if self._dirty:
+            self.seal()
+        if not 0 <= index < self._n:
+            raise IndexError("handle index out of range")
+        ints, at = self._ints, index * self._FIELDS
+        got = [ints[at + f] for f in fields]
+        touched()
+        if self._aside and self._NONE in got:
+            got = [self._aside[(index, f)] if v == self._NONE else v for f, v in zip(fields, got, strict=True)]
+        return got
+
+    def said(self, index: int) -> tuple[str, str]:
+        """`(self[index].confidence, self[index].reason)` without making the `Handle` (the tables'
+        writer words a link for every handle event: a `Handle` made per instance was a third of
+        the links' time, its accesses copied for nothing)."""
+        opened, dup, first = self._slots(index, (3, 4, 7))
+        return handle_said(self.facts, opened, dup, first)
+
+    def close_said(self, index: int) -> tuple[int, str]:
+        """`(self[index].closed_at, self[index].close_reason)` without making the `Handle`."""
+        closed, note = self._slots(index, (6, self._CLOSE_NOTE))
+        return closed, handle_close_reason(self.facts, closed, self._notes.text(note))
+
+    def raw_rows(self) -> Iterator[tuple[int, str, int, int, int, int, int, int | None, str | None, str | None,
+                                         str | None, int, str | None, int]]:
+        """Every instance's fields as stored, in `Handle`'s order without its accesses and
+        duplications: (index, computer, pid, value, process, opened at, duplicated by at, source,
+        object type, object name, access, closed at, close note, first seen at). Read a chunk at
+        a time, no `Handle` made (the tables' writer stores them all: a `Handle` each was most of
+        its instance rows' time, their accesses copied for nothing)."""
+        if self._dirty:
+            self.seal()
+        n, stride, none = self._n, self._FIELDS, self._NONE
+        computers, texts, note_text = self._computers.distinct, self._texts.distinct, self._notes.text
+        for lo in range(0, n, LOOKUPS_CHUNK):
+            hi = min(n, lo + LOOKUPS_CHUNK)
+            ints = self._ints[lo * stride:hi * stride].tolist()
+            touched(hi - lo)
+            for i in range(lo, hi):
+                at = (i - lo) * stride
+                pid, hid, process, opened, dup, source, closed, first, computer, otype, oname, access, note = (
+                    ints[at:at + stride])
+                if none in (pid, hid, process, opened, dup, source, closed, first):
+                    pid, hid, process, opened, dup, source, closed, first = (
+                        self._aside[(i, f)] if v == none else v
+                        for f, v in enumerate((pid, hid, process, opened, dup, source, closed, first)))
+                yield (i, computers[computer], pid, hid, process, opened, dup, None if source == -1 else source,
+                       texts[otype] if otype >= 0 else None, texts[oname] if oname >= 0 else None,
+                       texts[access] if access >= 0 else None, closed, note_text(note), first)
 
     def _text(self, n: int) -> str | None:
         return self._texts.distinct[n] if n >= 0 else None

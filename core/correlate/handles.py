@@ -142,25 +142,36 @@ class Handle:
 
     @property
     def reason(self) -> str:
-        if self.opened_at >= 0:
-            opened = self.facts.ref(self.opened_at)
-            return f"opened by {opened.event_id} record {opened.record_id}"
-        if self.duplicated_by_at >= 0:
-            return f"created by 4690 record {self.facts.ref(self.duplicated_by_at).record_id}"
-        first = self.first_seen
-        return (f"no 4656 for it in this log (opened before the log begins, or not audited); "
-                f"first seen in {first.event_id} record {first.record_id}")
+        return handle_said(self.facts, self.opened_at, self.duplicated_by_at, self.first_seen_at)[1]
 
     @property
     def close_reason(self) -> str:
-        if self.close_note is not None:
-            return self.close_note
-        return f"closed by 4658 record {self.facts.ref(self.closed_at).record_id}"
+        return handle_close_reason(self.facts, self.closed_at, self.close_note)
 
     @property
     def label(self) -> str:
         obj = " ".join(x for x in (self.object_type, self.object_name) if x)
         return f"handle 0x{self.handle_id:x}" + (f": {obj}" if obj else "")
+
+
+def handle_said(facts: RefSource, opened_at: int, duplicated_by_at: int, first_seen_at: int) -> tuple[str, str]:
+    """A handle's (confidence, reason), from where its events are (`Handle.confidence`/`reason`;
+    `HandleTable.said` words them from its columns, no `Handle` made)."""
+    if opened_at >= 0:
+        opened = facts.ref(opened_at)
+        return EXACT, f"opened by {opened.event_id} record {opened.record_id}"
+    if duplicated_by_at >= 0:
+        return EXACT, f"created by 4690 record {facts.ref(duplicated_by_at).record_id}"
+    first = facts.ref(first_seen_at)
+    return INFERRED, (f"no 4656 for it in this log (opened before the log begins, or not audited); "
+                      f"first seen in {first.event_id} record {first.record_id}")
+
+
+def handle_close_reason(facts: RefSource, closed_at: int, close_note: str | None) -> str:
+    """A handle's `close_reason`: its note, else the 4658 that closed it."""
+    if close_note is not None:
+        return close_note
+    return f"closed by 4658 record {facts.ref(closed_at).record_id}"
 
 
 @dataclass(slots=True)

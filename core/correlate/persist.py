@@ -19,6 +19,8 @@ from operator import attrgetter
 from typing import Any
 
 from core.correlate.facts import Facts, SysmonFacts
+from core.correlate.handle_table import HandleTable
+from core.correlate.handles import handle_close_reason, handle_said
 from core.correlate.indexes import IndexesAt
 from core.correlate.links import HandleLink, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, session_start
@@ -176,9 +178,23 @@ class _LinkWords:
         if said is None:
             if len(self._handle_said) >= self.HANDLES_KEPT:
                 self._handle_said.clear()
-            h = self._handles[idx]
-            said = self._handle_said[idx] = (h.index, h.confidence, h.reason)
+            handles = self._handles
+            if isinstance(handles, HandleTable):  # read from the columns, no `Handle` made
+                confidence, reason = handles.said(idx)
+                said = (idx, confidence, reason)
+            else:
+                h = handles[idx]
+                said = (h.index, h.confidence, h.reason)
+            self._handle_said[idx] = said
         return said
+
+    def _close(self, idx: int) -> tuple[int, str]:
+        """(where the handle's close is, its close reason)."""
+        handles = self._handles
+        if isinstance(handles, HandleTable):
+            return handles.close_said(idx)
+        h = handles[idx]
+        return h.closed_at, h.close_reason
 
     def handle(self, pos: int, eid: int, act: Act, hid: int, idx: int | None) -> Said:
         """A 4656/4663/4658's handle (`_hlink_event`): its close is the handle's own when the
@@ -192,9 +208,9 @@ class _LinkWords:
         if act is Act.OPEN:
             return said[0], EXACT, f"opened by this {eid}"
         if act is Act.CLOSE:
-            h = self._handles[idx]
-            if h.closed_at == pos:
-                return said[0], said[1], f"{said[2]}; {h.close_reason}"
+            closed_at, close_reason = self._close(idx)
+            if closed_at == pos:
+                return said[0], said[1], f"{said[2]}; {close_reason}"
         return said
 
     def dup_source(self, sid: int) -> Said:
@@ -207,8 +223,7 @@ class _LinkWords:
     def dup_target(self, idx: int | None) -> Said:
         if idx is None:
             return None, MISSING, "the 4690 names no target process"
-        h = self._handles[idx]
-        return h.index, EXACT, f"created by this 4690; {h.close_reason}"
+        return idx, EXACT, f"created by this 4690; {self._close(idx)[1]}"
 
 
 def _links_of(model: CorrelationModel, found: Facts) -> Iterator[LinkRow]:
@@ -234,10 +249,31 @@ def _links_of(model: CorrelationModel, found: Facts) -> Iterator[LinkRow]:
     yield from _session(sid, model._session(found))
 
 
+#: The columns `_handle_rows` makes, in order (the tables' own, else the generic rows are used).
+_HANDLE_ROW = ("idx", "computer", "pid", "handle_id", "process", "opened", "duplicated_by", "source", "object_type",
+               "object_name", "access", "closed", "close_reason", "first_seen", "confidence", "reason")
+
+
+def _handle_rows(table: HandleTable) -> Iterator[tuple[Any, ...]]:
+    """`_rows(table, HANDLE_COLUMNS)` read from the table's columns, no `Handle` made (tested
+    to be equal)."""
+    facts = table.facts
+    store_id = facts.store_id
+    for (i, computer, pid, hid, process, opened, dup, source, otype, oname, access, closed, note,
+         first) in table.raw_rows():
+        confidence, reason = handle_said(facts, opened, dup, first)
+        yield (i, computer, pid, hid, process, store_id(opened) if opened >= 0 else None,
+               store_id(dup) if dup >= 0 else None, source, otype, oname, access,
+               store_id(closed) if closed >= 0 else None, handle_close_reason(facts, closed, note),
+               store_id(first) if first >= 0 else None, confidence, reason)
+
+
 def tables_of(model: CorrelationModel) -> CorrelationTables:
     """The instance rows of `model` (generated as they are written; its links: `links`)."""
+    handles = model.handles
     return CorrelationTables(
         processes=_rows(model.processes, PROCESS_COLUMNS),
-        handles=_rows(model.handles, HANDLE_COLUMNS),
+        handles=(_handle_rows(handles) if isinstance(handles, HandleTable) and HANDLE_COLUMNS == _HANDLE_ROW
+                 else _rows(handles, HANDLE_COLUMNS)),
         sessions=_rows(model.sessions, SESSION_COLUMNS),
     )

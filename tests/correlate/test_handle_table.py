@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from array import array
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -70,6 +71,11 @@ def test_each_handle_reads_as_the_scan_froze_it(churn_db: Path) -> None:
     assert len(table) == len(frozen) and list(table) == frozen
     assert [table[i] for i in range(len(frozen))] == frozen and table == tuple(frozen)
     assert table[-1] == frozen[-1] and table[2:5] == tuple(frozen[2:5])
+    # The words of its links, read from the columns without a `Handle` made, are the Handle's.
+    assert [table.said(i) for i in range(len(frozen))] == [(h.confidence, h.reason) for h in frozen]
+    closed = [h for h in frozen if h.closed_at >= 0 or h.close_note is not None]
+    assert len(closed) > 100
+    assert [table.close_said(h.index) for h in closed] == [(h.closed_at, h.close_reason) for h in closed]
     some = next(h for h in table if h.accesses and h.closed is not None)
     assert list(some.accesses) == [scan.facts.ref(p) for p in frozen[some.index].accesses_at or ()]
     # Streamed (each instance written as soon as final, out of index order), the same table.
@@ -105,6 +111,30 @@ def test_values_that_do_not_fit_a_slot_read_back_exactly() -> None:
                                   array("q", dups) if dups else None, first, facts)
     with pytest.raises(IndexError):
         table[3]
+
+
+def test_said_from_the_columns_reads_values_kept_aside() -> None:
+    """`said`/`close_said` (the links' words, no `Handle` made) read positions that do not fit
+    a slot as the `Handle` does, and refuse an index out of the table as indexing does."""
+    class Facts:
+        def ref(self, pos: int) -> Any:
+            return SimpleNamespace(event_id=4656 if pos == 3 else 4663, record_id=pos * 2)
+
+    facts = cast(Any, Facts())
+    table = HandleTable(facts)
+    table.append("PC", 4, 8, 0, 3, -1, None, None, None, None, None, 1 << 70, None, None, 3)
+    table.append("PC", 4, 12, 0, -1, 1 << 65, None, None, None, None, None, -1, "exited", None, 5)
+    table.append("PC", 4, 16, 0, -1, -1, None, None, None, None, None, 9, None, None, -(1 << 63))
+    for i in range(3):
+        h = table[i]
+        assert table.said(i) == (h.confidence, h.reason)
+        if h.closed_at >= 0 or h.close_note is not None:
+            assert table.close_said(i) == (h.closed_at, h.close_reason)
+    assert table.said(1)[1] == f"created by 4690 record {(1 << 65) * 2}"
+    assert table.close_said(0) == (1 << 70, f"closed by 4658 record {(1 << 70) * 2}")
+    for wrong in (3, -1):
+        with pytest.raises(IndexError):
+            table.said(wrong)
 
 
 def test_duplications_put_out_of_order_read_back_without_an_array_per_handle() -> None:
@@ -146,3 +176,26 @@ def test_handles_made_give_the_pages_they_read_back_a_chunk_at_a_time(churn_db: 
     names = [handles.object_name(i) for i in range(0, len(handles), 3)]
     assert names == [h.object_name for h in made]
     assert released.count - before == len(made) // 16
+
+
+def test_the_stored_rows_read_from_the_columns_are_those_of_the_handles(churn_db: Path) -> None:
+    """The tables' writer reads the handles' rows from the columns (no `Handle` made): the same
+    rows as from each `Handle` made, and the same words for each handle event's link."""
+    from core.correlate.persist import _handle_rows, _LinkWords, _rows
+    from core.store.correlation_tables import HANDLE_COLUMNS
+
+    with Store(churn_db, readonly=True) as store:
+        model = model_from_store(store)
+    table = model.handles
+    assert isinstance(table, HandleTable) and len(table) > 1000
+    fast = list(_handle_rows(table))
+    assert fast == list(_rows(tuple(table), HANDLE_COLUMNS))
+    assert sum(row[11] is not None for row in fast) > 100 and sum(row[5] is None for row in fast) > 10
+    words, slow = _LinkWords(model), _LinkWords(model)
+    slow._handles = tuple(table)  # a sequence of `Handle`s: each word made from its `Handle`
+    for i in range(0, len(table), 3):
+        h = table[i]
+        assert words._said(i) == slow._said(i) == (i, h.confidence, h.reason)
+        if h.closed_at >= 0:
+            assert words._close(i) == slow._close(i) == (h.closed_at, h.close_reason)
+            assert words.dup_target(i) == slow.dup_target(i)
