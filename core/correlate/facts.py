@@ -378,6 +378,20 @@ class FactsTable:
             return self.facts(pos).ref  # None, or a value kept aside
         return make_ref(sid, rid, eid, self._filetimes.get(pos, ts) if self._filetimes else ts, ts, order)
 
+    def event_record(self, pos: int) -> tuple[int, int | None]:
+        """`(ref(pos).event_id, ref(pos).record_id)` without making the `Ref`: what an instance's
+        reason names of its events (the tables' writer words millions of them)."""
+        if pos >= self._n:
+            self._flush()
+        wide, narrow = self._wide, self._narrow
+        rid = wide.slots[pos * wide.stride + 1]
+        eid = narrow.slots[pos * narrow.stride]
+        self._read(pos, 2)
+        if rid == NONE or eid == narrow.none:  # kept aside
+            ref = self.ref(pos)
+            return ref.event_id, ref.record_id
+        return eid, rid
+
     def _read(self, pos: int, places: int) -> None:
         """Count a read of `places` slots at `pos` (`disk_array.touched`) unless near the last two."""
         stretch = pos >> NEAR_BITS

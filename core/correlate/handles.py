@@ -45,7 +45,7 @@ from core.correlate.processes import (
     Ref,
     pid_text,
 )
-from core.correlate.refcolumn import RefColumn, RefSource
+from core.correlate.refcolumn import RefColumn, RefSource, event_record
 from core.correlate.roles import Act, event_ids
 from core.correlate.source_choices import (
     OPEN_AFTER,
@@ -158,20 +158,20 @@ def handle_said(facts: RefSource, opened_at: int, duplicated_by_at: int, first_s
     """A handle's (confidence, reason), from where its events are (`Handle.confidence`/`reason`;
     `HandleTable.said` words them from its columns, no `Handle` made)."""
     if opened_at >= 0:
-        opened = facts.ref(opened_at)
-        return EXACT, f"opened by {opened.event_id} record {opened.record_id}"
+        eid, record = event_record(facts, opened_at)
+        return EXACT, f"opened by {eid} record {record}"
     if duplicated_by_at >= 0:
-        return EXACT, f"created by 4690 record {facts.ref(duplicated_by_at).record_id}"
-    first = facts.ref(first_seen_at)
+        return EXACT, f"created by 4690 record {event_record(facts, duplicated_by_at)[1]}"
+    eid, record = event_record(facts, first_seen_at)
     return INFERRED, (f"no 4656 for it in this log (opened before the log begins, or not audited); "
-                      f"first seen in {first.event_id} record {first.record_id}")
+                      f"first seen in {eid} record {record}")
 
 
 def handle_close_reason(facts: RefSource, closed_at: int, close_note: str | None) -> str:
     """A handle's `close_reason`: its note, else the 4658 that closed it."""
     if close_note is not None:
         return close_note
-    return f"closed by 4658 record {facts.ref(closed_at).record_id}"
+    return f"closed by 4658 record {event_record(facts, closed_at)[1]}"
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from them (related events, trees, the stored views) is unchanged.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, overload
 
 from core.correlate.processes import Ref
@@ -27,6 +27,16 @@ class RefSource(Protocol):
     def key(self, pos: int) -> tuple[int, int]: ...
 
     def store_id(self, pos: int) -> int: ...
+
+
+def event_record(source: RefSource, pos: int) -> tuple[int, int | None]:
+    """(EventID, record id) of the event at `pos`: without making its `Ref` where `source` can
+    (`FactsTable.event_record`: the tables' writer words millions of reasons naming them)."""
+    quick: Callable[[int], tuple[int, int | None]] | None = getattr(source, "event_record", None)
+    if quick is not None:
+        return quick(pos)
+    ref = source.ref(pos)
+    return ref.event_id, ref.record_id
 
 
 class RefColumn(Sequence[Ref]):

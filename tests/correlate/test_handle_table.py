@@ -120,6 +120,9 @@ def test_said_from_the_columns_reads_values_kept_aside() -> None:
         def ref(self, pos: int) -> Any:
             return SimpleNamespace(event_id=4656 if pos == 3 else 4663, record_id=pos * 2)
 
+        def event_record(self, pos: int) -> tuple[int, int | None]:
+            return 4656 if pos == 3 else 4663, pos * 2
+
     facts = cast(Any, Facts())
     table = HandleTable(facts)
     table.append("PC", 4, 8, 0, 3, -1, None, None, None, None, None, 1 << 70, None, None, 3)
