@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from core.correlate.image_lives import Lives
 from core.correlate.open_columns import Open, OpenColumns
-from core.correlate.process_instance import process_name
+from core.correlate.process_instance import process_label, process_name
 from core.correlate.process_table import ProcessTable
 from core.correlate.processes import (
     AMBIGUOUS,
@@ -267,7 +267,11 @@ def _named(model: CorrelationModel, computer: str, image: str, alive: list[int])
         return (model.processes[alive[0]], INFERRED,
                 f"the only {image} alive at this time (the 4656 names its target by path only)")
     if alive:
-        listed = ", ".join(model.processes[i].label for i in alive[:_LISTED])
+        processes, shown = model.processes, alive[:_LISTED]
+        if isinstance(processes, ProcessTable):  # read from the columns: no `Process` made for a label
+            listed = ", ".join(map(process_label, processes.values("pid", shown), processes.values("image", shown)))
+        else:
+            listed = ", ".join(processes[i].label for i in shown)
         return None, AMBIGUOUS, f"several {image} alive at this time: {listed}"
     return None, MISSING, f"no {image} alive on {computer} at this time in this log"
 

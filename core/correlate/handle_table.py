@@ -40,6 +40,7 @@ from core.correlate.handles import (
     make_handle,
 )
 from core.correlate.note_codes import NoteCodes
+from core.correlate.processes import EXACT, INFERRED
 
 if TYPE_CHECKING:
     from core.correlate.refcolumn import RefSource
@@ -277,6 +278,17 @@ class HandleTable(Sequence[Handle]):
         """`(self[index].closed_at, self[index].close_reason)` without making the `Handle`."""
         closed, note = self._slots(index, (6, self._CLOSE_NOTE))
         return closed, handle_close_reason(self.facts, closed, self._notes.text(note))
+
+    def forest_fields(self, index: int) -> tuple[str, str, int, int, str | None]:
+        """What the Processes forest shows of instance `index` (`tree.forest_tail`), read from its
+        slots without making the `Handle`: (its label, its confidence, where its first event is
+        (`opened`, else `duplicated_by`, else `first_seen`), where its close is, its close note)."""
+        hid, opened, dup, closed, first, otype, oname, note = self._slots(
+            index, (1, 3, 4, 6, 7, 9, self._OBJECT_NAME, self._CLOSE_NOTE))
+        obj = " ".join(x for x in (self._text(otype), self._text(oname)) if x)
+        label = f"handle 0x{hid:x}" + (f": {obj}" if obj else "")
+        return (label, EXACT if opened >= 0 or dup >= 0 else INFERRED,
+                opened if opened >= 0 else dup if dup >= 0 else first, closed, self._notes.text(note))
 
     def raw_rows(self) -> Iterator[tuple[int, str, int, int, int, int, int, int | None, str | None, str | None,
                                          str | None, int, str | None, int]]:

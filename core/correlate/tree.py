@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 from weakref import WeakKeyDictionary
 
+from core.correlate.handle_table import HandleTable
+from core.correlate.handles import handle_close_reason
 from core.correlate.links import Correlation, EventLink, HandleLink, Node, ProcessLink, SessionLink
 from core.correlate.processes import EXACT, INFERRED, MISSING, Process, Ref, pid_text
 from core.correlate.roles import SESSION_ACTS, Act, role_of
@@ -334,20 +336,35 @@ def forest_line(p: Process) -> tuple[str, str, int]:
 
 def forest_tail(model: CorrelationModel, p: Process) -> list[Node]:
     """The lines that follow a process's children in the forest: its handles and its exit."""
+    handles = model.handles
+    if isinstance(handles, HandleTable):  # read from the columns: no `Handle` made (tested to be equal)
+        facts = handles.facts
 
-    def handle_node(i: int) -> Node:
-        h = model.handles[i]
-        closed = h.closed  # made from the facts table: once
-        close = (
-            Node(f"closed: {ref_text(closed)}", EXACT, closed.store_id)
-            if closed is not None
-            else Node(f"close: {h.close_reason}", MISSING)
-        )
-        return Node(h.label, h.confidence, (h.opened or h.duplicated_by or h.first_seen).store_id, [close])
-
-    tail = _capped(p.handles, handle_node, "handles")
+        def handle_node(i: int) -> Node:
+            label, confidence, at, closed_at, note = handles.forest_fields(i)
+            if closed_at >= 0:
+                closed = facts.ref(closed_at)
+                close = Node(f"closed: {ref_text(closed)}", EXACT, closed.store_id)
+            else:
+                close = Node(f"close: {handle_close_reason(facts, closed_at, note)}", MISSING)
+            return Node(label, confidence, facts.store_id(at), [close])
+        tail = _capped(p.handles, handle_node, "handles")
+    else:
+        tail = _capped(p.handles, lambda i: _forest_handle(model, i), "handles")
     tail.append(_end_node(model, p))
     return tail
+
+
+def _forest_handle(model: CorrelationModel, i: int) -> Node:
+    """A handle's line in the forest, from its `Handle`."""
+    h = model.handles[i]
+    closed = h.closed  # made from the facts table: once
+    close = (
+        Node(f"closed: {ref_text(closed)}", EXACT, closed.store_id)
+        if closed is not None
+        else Node(f"close: {h.close_reason}", MISSING)
+    )
+    return Node(h.label, h.confidence, (h.opened or h.duplicated_by or h.first_seen).store_id, [close])
 
 
 def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]:

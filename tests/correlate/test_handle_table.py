@@ -202,3 +202,22 @@ def test_the_stored_rows_read_from_the_columns_are_those_of_the_handles(churn_db
         if h.closed_at >= 0:
             assert words._close(i) == slow._close(i) == (h.closed_at, h.close_reason)
             assert words.dup_target(i) == slow.dup_target(i)
+
+
+def test_the_forest_reads_its_handle_lines_from_the_columns(churn_db: Path) -> None:
+    """The Processes forest's handle lines (`forest_tail`) made from the columns are those made
+    from each `Handle`, for every process of the churn store."""
+    from types import SimpleNamespace as Model
+
+    from core.correlate.tree import forest_tail
+
+    with Store(churn_db, readonly=True) as store:
+        model = model_from_store(store)
+    assert isinstance(model.handles, HandleTable)
+    as_objects = cast(Any, Model(handles=tuple(model.handles), exits_logged=model.exits_logged))
+    lines = 0
+    for p in model.processes:
+        fast = forest_tail(model, p)
+        assert fast == forest_tail(as_objects, p)
+        lines += len(fast)
+    assert lines > len(model.processes) + 1000
