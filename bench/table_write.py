@@ -8,7 +8,7 @@ The cached `bench/churn.py` store of `--events` events (built once, like
 from the copy (not timed as the writer's), then `ModelCache._write_tables` writes every
 correlation table and every view of `tui.view_builders`, as the app's background writer does.
 Prints the writer's wall and CPU time and its parts: the instance rows (`write_instances`),
-per view the building of its rows and their writing (`write_views`), then the links (`write_link_batches`),
+per view the building of its rows and their writing (`write_views`), then the links (`write_links`),
 and the time the cyclic garbage collector took meanwhile, per generation.
 `--profile N` prints the N functions of most own time (cProfile: slower, so its figures are not
 the run's). `--digest` prints a digest of every correlation table and of the tables' `meta` keys
@@ -93,7 +93,7 @@ def run(db: Path, profile: int, profile_out: Path | None = None) -> dict[str, An
                            "model_build_cpu_s": round(c1 - c0, 1)}
     setattr(correlation_tables, "write_instances", timed("instances", correlation_tables.write_instances))  # noqa: B010
     setattr(mc, "write_views", timed("views_write", write_views))  # noqa: B010
-    setattr(correlation_links, "write_link_batches", timed("links", correlation_links.write_link_batches))  # noqa: B010
+    setattr(correlation_links, "write_links", timed("links", correlation_links.write_links))  # noqa: B010
     builders = {name: timed(f"view_{name}_build", build) for name, build in all_view_builders().items()}
     collected: dict[str, float] = {}
     started = [0.0]

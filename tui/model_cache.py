@@ -460,9 +460,9 @@ class ModelCache:
                 model.release_lists()  # every view reads its table now
                 if not correlation_links.links_ready(writer):
                     check()
-                    from core.correlate.persist import link_batches
+                    from core.correlate.persist import links
 
-                    if not correlation_links.write_link_batches(writer, checked(link_batches(model), check, every=1)):
+                    if not correlation_links.write_links(writer, checked(links(model), check)):
                         return
 
     def findings(self, store_path: Path, loaded: bool) -> FindingsData:

@@ -24,7 +24,7 @@ from core.correlate.handles import handle_close_reason, handle_said
 from core.correlate.indexes import IndexesAt
 from core.correlate.links import HandleLink, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, session_start
-from core.correlate.process_table import ProcessTable
+from core.correlate.process_table import PRE_EXISTING, ProcessTable
 from core.correlate.processes import EXACT, MISSING, Ref
 from core.correlate.roles import HANDLE_ACTS, ROLES, Act
 from core.store.correlation_tables import HANDLE_COLUMNS, PROCESS_COLUMNS, SESSION_COLUMNS, CorrelationTables
@@ -106,66 +106,40 @@ def _session(sid: int, link: SessionLink | None) -> Iterator[LinkRow]:
         yield sid, "session", "session", s.index if s is not None else None, link.confidence, link.reason
 
 
-#: Model events whose links `link_batches` gives at once (~200 links on the churn logs: the
-#: app's writer checks between two batches, as it did every 8 links, and yields to the views and
-#: the keys every 128 checks, `tui.model_cache.CHECKS_PER_YIELD`: ~25,000 links, a tenth of a second).
-LINK_BATCH = 64
-
-
 def links(model: CorrelationModel) -> Iterator[LinkRow]:
-    """Every link of every event the scan correlated, in time order, as `correlate` gives it."""
-    for batch in link_batches(model):
-        yield from batch
-
-
-def link_batches(model: CorrelationModel) -> Iterator[list[LinkRow]]:
-    """`links`, the links of LINK_BATCH events at a time (none empty): a generator step per link
-    was a tenth of writing them, 24 million at ten million events.
+    """Every link of every event the scan correlated, in time order, as `correlate` gives it.
 
     The model's own events are read as `Row`s from its columns (`core.correlate.facts`) and
     their links worded here as `correlate` words them (`_LinkWords`), no `Facts` nor link object
     made per event: a million events' links took 20 s of CPU that way. With Sysmon events, held
     as objects, every event is a `Facts`, merged in time order."""
     table = model._facts
-    out: list[LinkRow] = []
     if model._sysmon_facts:
         sysmon = sorted(model._sysmon_facts.values(), key=lambda f: f.ref.order)
-        for n, found in enumerate(heapq.merge(table, sysmon, key=lambda f: f.ref.order), 1):
-            out.extend(_links_of(model, found))
-            if not n % LINK_BATCH and out:
-                yield out
-                out = []
-        if out:
-            yield out
+        for found in heapq.merge(table, sysmon, key=lambda f: f.ref.order):
+            yield from _links_of(model, found)
         return
     words = _LinkWords(model)
-    process, handle, dup_source, dup_target = words.process, words.handle, words.dup_source, words.dup_target
+    process = words.process
     dup = frozenset(eid for eid, role in ROLES.items() if role.act is Act.DUPLICATE)
     acts = {eid: role.act for eid, role in ROLES.items() if role.act in HANDLE_ACTS}
-    add = out.append
     for (pos, sid, eid, spid, sproc, snote, tpid, tproc, tnote, choice), (shid, shandle, thid, thandle) in (
             table.link_rows()):
         if spid is not None:
-            add((sid, "source process", "process", *process(sproc, snote)))
+            yield (sid, "source process", "process", *process(sproc, snote))
         if tpid is not None:
-            add((sid, "target process", "process", *process(tproc, tnote)))
+            yield (sid, "target process", "process", *process(tproc, tnote))
         if eid in dup:
             if shid is not None:
-                add((sid, "source handle", "handle", *dup_source(sid)))
+                yield (sid, "source handle", "handle", *words.dup_source(sid))
             if thid is not None:
-                add((sid, "target handle", "handle", *dup_target(thandle)))
+                yield (sid, "target handle", "handle", *words.dup_target(thandle))
         elif shid is not None:
             act = acts.get(eid)
             if act is not None:
-                add((sid, "source handle", "handle", *handle(pos, eid, act, shid, shandle)))
+                yield (sid, "source handle", "handle", *words.handle(pos, eid, act, shid, shandle))
         if choice is not None:  # `_session_of`'s words: its session's index is the choice's
-            add((sid, "session", "session", choice.session, choice.confidence, choice.reason))
-        if not (pos + 1) % LINK_BATCH and out:
-            yield out
-            out = []
-            add = out.append
-    if out:
-        yield out
+            yield (sid, "session", "session", choice.session, choice.confidence, choice.reason)
 
 
 #: What a link row says of its instance: (instance index, confidence, reason).
@@ -275,6 +249,44 @@ def _links_of(model: CorrelationModel, found: Facts) -> Iterator[LinkRow]:
     yield from _session(sid, model._session(found))
 
 
+#: The columns `_process_rows` makes, in order (the tables' own, else the generic rows are used).
+_PROCESS_ROW = ("idx", "computer", "pid", "image", "command_line", "parent_pid", "parent", "user", "user_sid",
+                "logon_id", "elevation", "integrity", "created", "exited", "replaced_by", "first_seen", "start_ts",
+                "start_order", "end_ts", "end_order", "pre_existing", "confidence", "reason", "guid")
+#: Processes whose rows `_process_rows` reads at once.
+_PROCESS_CHUNK = 1 << 12
+
+
+def _process_rows(table: ProcessTable) -> Iterator[tuple[Any, ...]]:
+    """`_rows(table, PROCESS_COLUMNS)` read from the table's columns a chunk of instances at a
+    time, no `Process` made (tested to be equal): a `Process` made per instance, and a getter
+    called per cell, were most of the instances' time at ten million events."""
+    store_id = table.facts.store_id
+
+    def held(value: Any) -> int | None:  # an event held as a position, or a Sysmon event's `Ref`
+        if type(value) is int:
+            return store_id(value) if value >= 0 else None
+        return value.store_id if isinstance(value, Ref) else None
+
+    def bound(key: Any) -> tuple[Any, Any]:
+        return key if isinstance(key, tuple) else (None, None)
+
+    for lo in range(0, len(table), _PROCESS_CHUNK):
+        part = range(lo, min(len(table), lo + _PROCESS_CHUNK))
+        (computer, pid, image, command_line, parent_pid, parent, user, user_sid, logon_id, elevation, integrity,
+         flags, confidence, record) = (table.values(name, part) for name in (
+            "computer", "pid", "image", "command_line", "parent_pid", "parent", "user", "user_sid", "logon_id",
+            "elevation", "integrity", "flags", "confidence", "reason_record"))
+        created, exited, replaced_by, first_seen = (list(map(held, table.values(name, part))) for name in (
+            "created_at", "exited_at", "replaced_by_at", "first_seen_at"))
+        starts, ends = (list(map(bound, table.keys(table.values(name, part)))) for name in ("start_at", "end_at"))
+        reasons, guids = table.reasons(part, record), table.guids(part)
+        for n, i in enumerate(part):
+            yield (i, computer[n], pid[n], image[n], command_line[n], parent_pid[n], parent[n], user[n], user_sid[n],
+                   logon_id[n], elevation[n], integrity[n], created[n], exited[n], replaced_by[n], first_seen[n],
+                   *starts[n], *ends[n], int(flags[n] == PRE_EXISTING), confidence[n], reasons[n], guids[n])
+
+
 #: The columns `_handle_rows` makes, in order (the tables' own, else the generic rows are used).
 _HANDLE_ROW = ("idx", "computer", "pid", "handle_id", "process", "opened", "duplicated_by", "source", "object_type",
                "object_name", "access", "closed", "close_reason", "first_seen", "confidence", "reason")
@@ -296,9 +308,10 @@ def _handle_rows(table: HandleTable) -> Iterator[tuple[Any, ...]]:
 
 def tables_of(model: CorrelationModel) -> CorrelationTables:
     """The instance rows of `model` (generated as they are written; its links: `links`)."""
-    handles = model.handles
+    processes, handles = model.processes, model.handles
     return CorrelationTables(
-        processes=_rows(model.processes, PROCESS_COLUMNS),
+        processes=(_process_rows(processes) if isinstance(processes, ProcessTable) and PROCESS_COLUMNS == _PROCESS_ROW
+                   else _rows(processes, PROCESS_COLUMNS)),
         handles=(_handle_rows(handles) if isinstance(handles, HandleTable) and HANDLE_COLUMNS == _HANDLE_ROW
                  else _rows(handles, HANDLE_COLUMNS)),
         sessions=_rows(model.sessions, SESSION_COLUMNS),

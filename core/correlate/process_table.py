@@ -24,7 +24,7 @@ every answer built from the processes (links, forest, lists, the stored tables) 
 last few made are remembered (`RECENT`: the forest's sort and the writers read a process many
 times over).
 
-About 520 lines: the rows' layout, their writing and every read of them (an instance, a column,
+About 530 lines: the rows' layout, their writing and every read of them (an instance, a column,
 a sort's keys) share the slots' marks and the row map, and are kept together.
 """
 
@@ -73,7 +73,7 @@ _ASIDE = _NONE + 1
 #: Instance indexes up to this fit the 32-bit groups of `path_groups`.
 _INT32_MAX = (1 << 31) - 1
 #: `flags` bits.
-_PRE_EXISTING = 1
+PRE_EXISTING = 1
 #: A slot's value as read: None for its mark.
 _FROM_SLOT: dict[int, int | None] = {_NONE: None}
 #: Where the next row's children and handles begin, from a row's start.
@@ -149,7 +149,7 @@ class ProcessTable(Sequence[Process]):
         if reason is not None:
             reason_record = None
         ints: list[Any] = [pid, created_at, parent_pid, parent, logon_id, exited_at, replaced_by_at, start_at, end_at,
-                first_seen_at, _PRE_EXISTING if pre_existing else 0, self._n_children, self._n_handles,
+                first_seen_at, PRE_EXISTING if pre_existing else 0, self._n_children, self._n_handles,
                 reason_record]
         for slot, value in enumerate(ints):
             if value is None:
@@ -307,7 +307,7 @@ class ProcessTable(Sequence[Process]):
         return make_process(
             i, computer, pid, created_at, image, command_line, parent_pid, parent, user, user_sid, logon_id,
             elevation, integrity, exited_at, replaced_by_at, start_at, end_at, first_seen_at,
-            flags == _PRE_EXISTING, confidence, reason, self._names.get(i),
+            flags == PRE_EXISTING, confidence, reason, self._names.get(i),
             Indexes(self._children[children_at:children_end]) if children_end > children_at else (),
             Indexes(self._handles[handles_at:handles_end]) if handles_end > handles_at else (),
             self._sysmon.get(i), self.facts,
@@ -406,6 +406,19 @@ class ProcessTable(Sequence[Process]):
         if rows is None:
             return self._decoded(slot, [ints[i * _FIELDS + slot] for i in indexes], indexes)
         return self._decoded(slot, [ints[rows[i] * _FIELDS + slot] for i in indexes], indexes)
+
+    def reasons(self, indexes: Sequence[int], records: Sequence[int | None]) -> list[str | None]:
+        """`Process.reason` of the instances `indexes`, their `reason_record` values `records`."""
+        get = self._reasons.get
+        return [get(i) if record is None else _CREATED + str(record)
+                for i, record in zip(indexes, records, strict=True)]
+
+    def guids(self, indexes: Sequence[int]) -> list[str | None]:
+        """`Process.guid` of the instances `indexes` (Sysmon's, else None)."""
+        if not self._sysmon:
+            return [None] * len(indexes)
+        views = map(self._sysmon.get, indexes)
+        return [view.guid if view is not None else None for view in views]
 
     def _decoded(self, slot: int, values: list[Any], indexes: Sequence[int]) -> list[Any]:
         """`values` read from `slot` of the instances `indexes`, their marks read."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from core.store.correlation_tables import CHUNK, CORRELATION_FORMAT, LINKS_KEY, ready, refused
@@ -44,21 +44,10 @@ def links_ready(store: Store) -> bool:
         return False
 
 
-#: A link as written: (event store id, role, instance kind, instance index, confidence, reason).
-Link = tuple[int, str, str, int | None, str, str]
-
-
-def write_links(store: Store, links: Iterable[Link]) -> bool:
+def write_links(store: Store, links: Iterable[tuple[int, str, str, int | None, str, str]]) -> bool:
     """Replace the links of `store`'s instance tables (`ready`) by `links`, then index them and tag
     them (`links_ready`) in the last transaction. False when the database refuses or holds no
     instance tables of the current format."""
-    it = iter(links)
-    return write_link_batches(store, iter(lambda: list(itertools.islice(it, CHUNK)), []))
-
-
-def write_link_batches(store: Store, batches: Iterable[Sequence[Link]]) -> bool:
-    """`write_links` of the links of `batches` one after the other (lists: the app's writer
-    makes and checks them a few hundred events at a time, not a generator step per link)."""
     conn = store.conn
     try:
         if not ready(store):
@@ -69,7 +58,7 @@ def write_link_batches(store: Store, batches: Iterable[Sequence[Link]]) -> bool:
         conn.execute("DELETE FROM corr_link")
         conn.execute("DELETE FROM corr_reason")
         conn.commit()
-        _write_links(conn, _chunks(batches))
+        _write_links(conn, links)
         with sorts_on_disk(conn):  # a sort of millions of rows
             conn.execute(_LINK_INDEX)
         conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (LINKS_KEY, str(CORRELATION_FORMAT)))
@@ -79,21 +68,7 @@ def write_link_batches(store: Store, batches: Iterable[Sequence[Link]]) -> bool:
     return True
 
 
-def _chunks(batches: Iterable[Sequence[Link]]) -> Iterator[list[Link]]:
-    """The links of `batches` CHUNK at a time (the last chunk fewer): the same chunks whatever
-    the batches, so that the reasons' ids do not depend on them."""
-    pending: list[Link] = []
-    for batch in batches:
-        pending.extend(batch)
-        if len(pending) >= CHUNK:
-            for lo in range(0, len(pending) - CHUNK + 1, CHUNK):
-                yield pending[lo:lo + CHUNK]
-            pending = pending[lo + CHUNK:]
-    if pending:
-        yield pending
-
-
-def _write_links(conn: sqlite3.Connection, chunks: Iterator[list[Link]]) -> None:
+def _write_links(conn: sqlite3.Connection, links: Iterable[tuple[int, str, str, int | None, str, str]]) -> None:
     """Links with their reasons deduplicated (most repeat: one per instance or per session),
     among the last REASONS_KEPT distinct ones: every instance has reasons of its own (its
     record numbers), so a dict of them all grew with the log (50 MB at a million events); a
@@ -105,9 +80,10 @@ def _write_links(conn: sqlite3.Connection, chunks: Iterator[list[Link]]) -> None
     made, a quarter of the tables' CPU time at a million events; it runs between chunks."""
     reasons: dict[str, int] = {}
     last = 0
+    it = iter(links)
     while True:
         with gc_paused():
-            chunk = next(chunks, None)
+            chunk = list(itertools.islice(it, CHUNK))
             if not chunk:
                 return
             new: list[tuple[int, str]] = []

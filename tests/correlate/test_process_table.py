@@ -16,12 +16,14 @@ from core.correlate import disk_array, forest, process_order, process_table, pro
 from core.correlate.forest import LazyForest
 from core.correlate.handle_table import HandleTable
 from core.correlate.indexes import Indexes
-from core.correlate.model import CorrelationModel, model_from_store
+from core.correlate.model import CorrelationModel, build_model, model_from_store
 from core.correlate.process_instance import CREATED_BY_4688, Process, SysmonView
 from core.correlate.process_table import LIVE_MIN, RECENT, ProcessTable
 from core.correlate.processes import ProcessTracker, Ref, make_process
 from core.store.store import Store
+from tests.correlate.events import load, p4688
 from tests.correlate.heap import deep_size, given_back
+from tests.correlate.sysmon_events import sysmon
 
 
 class ObjectTable(list[Process]):
@@ -291,3 +293,38 @@ def test_a_process_made_holds_its_handles_and_children_unboxed(churn_db: Path) -
     assert p.handles == tuple(p.handles) and hash(p.handles) == hash(tuple(p.handles))
     parent = max(range(len(procs)), key=procs.counts("children").__getitem__)
     assert deep_size(procs[parent].children, set())[0] <= 9 * len(procs[parent].children) + 150
+
+
+def _as_rows_of_each_process(model: CorrelationModel) -> None:
+    """The rows read from the columns equal the generic rows of each `Process` made."""
+    from core.correlate.persist import _process_rows, _rows
+    from core.store.correlation_tables import PROCESS_COLUMNS
+
+    table = model.processes
+    assert isinstance(table, ProcessTable)
+    fast = list(_process_rows(table))
+    assert fast == list(_rows(tuple(table), PROCESS_COLUMNS))
+
+
+def test_the_stored_rows_read_from_the_columns_are_those_of_the_processes(churn_db: Path) -> None:
+    """The tables' writer reads the processes' rows from the columns (no `Process` made): the
+    same rows as from each `Process` made, on the churn store and on a log with Sysmon (its
+    instances' GUIDs and Sysmon-held events)."""
+    from core.correlate import persist
+
+    with Store(churn_db, readonly=True) as store:
+        model = model_from_store(store)
+    assert len(model.processes) > persist._PROCESS_CHUNK // 4
+    _as_rows_of_each_process(model)
+    a_exe, b_exe = "C:\\Windows\\System32\\a.exe", "C:\\Tools\\b.exe"
+    events = load(
+        sysmon(1, 1, 0.0, ProcessGuid="{A}", ProcessId="100", Image=a_exe),
+        p4688(2, 0.01, "0x64", a_exe, "0x4"),
+        sysmon(3, 3, 1.0, ProcessGuid="{A}", ProcessId="100", Image=a_exe),
+        sysmon(1, 4, 2.0, ProcessGuid="{B}", ProcessId="100", Image=b_exe),
+        sysmon(5, 5, 2.5, ProcessGuid="{B}", ProcessId="100", Image=b_exe),
+        sysmon(1, 6, 3.0, ProcessGuid="{C}", ProcessId="300", Image=b_exe, ParentProcessId="100"),
+    )
+    model = build_model(events)
+    assert any(g is not None for g in model.processes.guids(range(len(model.processes))))  # type: ignore[attr-defined]
+    _as_rows_of_each_process(model)

@@ -91,12 +91,10 @@ def test_a_built_model_finds_sessions_without_a_dict_per_session() -> None:
 
 def test_the_links_writer_remembers_nothing_per_session() -> None:
     model = build_model(load(*_log()))
-    batches = persist.link_batches(model)
-    rows: list[Any] = []
-    while len(rows) < len(model._facts) - 2 * persist.LINK_BATCH:  # (a link per event here)
-        rows += next(batches)
-    assert isinstance(batches, GeneratorType) and batches.gi_frame is not None  # suspended in `link_batches`
-    words = batches.gi_frame.f_locals["words"]
+    links = persist.links(model)
+    rows = [next(links) for _ in range(len(model._facts) - 1)]
+    assert isinstance(links, GeneratorType) and links.gi_frame is not None  # suspended in `links`
+    words = links.gi_frame.f_locals["words"]
     assert all(len(held) < SESSIONS // 2 for held in vars(words).values() if isinstance(held, dict))
     assert rows[1] == (2, "session", "session", 0, "exact", "logon 4624 record 2")
 

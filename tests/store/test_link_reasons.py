@@ -49,16 +49,6 @@ def test_reason_ids_are_those_one_by_one_gives(tmp_path: Path, monkeypatch: pyte
                                   " ORDER BY rowid").fetchall()
         assert (texts, rows) == _one_by_one(links, kept)
         assert correlation_links.links_of(store, 5) == [links[4][1:]]
-    # Given in batches of any sizes (the app's writer: a few hundred events' links at a time), the same.
-    cuts = sorted(rng.sample(range(1, len(links)), 40))
-    batches = [links[lo:hi] for lo, hi in zip([0, *cuts], [*cuts, len(links)], strict=True)]
-    assert any(len(b) > 7 for b in batches) and any(len(b) < 7 for b in batches)
-    with Store(tmp_path / "b.sqlite") as store:
-        assert correlation_tables.write_instances(store, correlation_tables.CorrelationTables())
-        assert correlation_links.write_link_batches(store, iter(batches))
-        assert store.conn.execute("SELECT id, text FROM corr_reason ORDER BY id").fetchall() == texts
-        assert store.conn.execute("SELECT store_id, role, kind, instance, confidence, reason FROM corr_link"
-                                  " ORDER BY rowid").fetchall() == rows
 
 
 def test_a_word_without_a_code_is_stored_as_itself(tmp_path: Path) -> None:
