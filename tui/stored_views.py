@@ -33,6 +33,7 @@ from rich.style import Style
 from rich.text import Span, Text
 
 from core.correlate.links import Node
+from core.correlate.tree import shared_subtrees
 from core.store import correlation_tables as tables
 from core.store import event_trees
 from core.store.correlation_tables import LineRow, NodeRow
@@ -287,7 +288,8 @@ def write_event_trees(store: Store, built: dict[str, ViewRows], check: Callable[
                     if stored is not None:
                         yield store_id, rows.event_tree(stored)
 
-    return event_trees.write_trees(store.conn, _shown, checked(trees(), check, every=1))  # a tree reads a few MB
+    with shared_subtrees():  # neighbouring lines' trees share their instances' nodes: made once
+        return event_trees.write_trees(store.conn, _shown, checked(trees(), check, every=1))  # a tree reads a few MB
 
 
 def write_views(store: Store, built: dict[str, ViewRows], check: Callable[[], None] | None = None) -> bool:

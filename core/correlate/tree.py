@@ -9,7 +9,9 @@ literal text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -284,6 +286,44 @@ def _family(model: CorrelationModel, p: Process) -> list[Node]:
     return nodes
 
 
+#: Subtrees `shared_subtrees` remembers (a few hundred bytes each, with their nodes: a list's
+#: neighbouring lines share their processes, handles and sessions).
+SHARED_KEPT = 1 << 10
+_SHARED = threading.local()
+
+
+@contextmanager
+def shared_subtrees() -> Iterator[None]:
+    """Within (this thread): `correlation_tree` gives the very same node for a process, handle or
+    session it showed the same way lately (the tables' writer makes the trees of 40,000 list
+    lines, most of them around the same few instances: made once, and the writer knows a node
+    it wrote by the object). The nodes are shared: nothing may change them. Outside, each tree's
+    nodes are its own."""
+    before = getattr(_SHARED, "nodes", None)
+    _SHARED.nodes = {}
+    try:
+        yield
+    finally:
+        _SHARED.nodes = before
+
+
+def _shared(key: tuple[object, ...], make: Callable[[], Node]) -> Node:
+    nodes: dict[tuple[object, ...], Node] | None = getattr(_SHARED, "nodes", None)
+    if nodes is None:
+        return make()
+    node = nodes.get(key)
+    if node is None:
+        if len(nodes) >= SHARED_KEPT:
+            nodes.clear()
+        node = nodes[key] = make()
+    return node
+
+
+def _process_key(title: str, link: ProcessLink) -> tuple[object, ...] | None:
+    p = link.process
+    return None if p is None else ("process", title, p.index, link.confidence, link.reason)
+
+
 def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
     """The correlation as a tree: its links titled by the event's row of the roles table, then
     its session and related events."""
@@ -291,18 +331,23 @@ def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
     titles = c.titles or role.titles
     kids: list[Node] = []
     if c.source_process is not None:
-        kids.append(_process_node(model, titles.source_process, c.source_process))
+        kids.append(_process_tree(model, titles.source_process, c.source_process))
     if c.source_handle is not None:
-        kids.append(_handle_node(model, titles.source_handle, c.source_handle))
+        kids.append(_handle_tree(model, titles.source_handle, c.source_handle))
     if c.target_process is not None:
-        node = _process_node(model, titles.target_process, c.target_process)
-        if role.act is Act.CREATE and c.target_process.process is not None:
-            node.children.extend(_family(model, c.target_process.process))
+        node = _process_tree(model, titles.target_process, c.target_process)
+        if role.act is Act.CREATE and c.target_process.process is not None:  # a node of its own
+            node = Node(node.label, node.confidence, node.store_id,
+                        [*node.children, *_family(model, c.target_process.process)])
         kids.append(node)
     if c.target_handle is not None:
-        kids.append(_handle_node(model, titles.target_handle, c.target_handle))
+        kids.append(_handle_tree(model, titles.target_handle, c.target_handle))
     if c.session is not None:
-        kids.append(_session_node(model, c.session))
+        session = c.session
+        s = session.session
+        kids.append(_session_node(model, session) if s is None else _shared(
+            ("session", s.index, session.user, session.logon_id, session.confidence, session.reason),
+            lambda: _session_node(model, session)))
     if c.links:
         kids.append(Node(f"linked records: {len(c.links)}", EXACT, None, _capped(c.links, _link_node, "links")))
     if c.related:
@@ -316,6 +361,20 @@ def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
             )
         )
     return Node(c.summary, EXACT, c.event.store_id, kids)
+
+
+def _process_tree(model: CorrelationModel, title: str, link: ProcessLink) -> Node:
+    """`_process_node`, shared within `shared_subtrees`."""
+    key = _process_key(title, link)
+    return _process_node(model, title, link) if key is None else _shared(
+        key, lambda: _process_node(model, title, link))
+
+
+def _handle_tree(model: CorrelationModel, title: str, link: HandleLink) -> Node:
+    """`_handle_node`, shared within `shared_subtrees`."""
+    h = link.handle
+    return _handle_node(model, title, link) if h is None else _shared(
+        ("handle", title, h.index, link.confidence, link.reason), lambda: _handle_node(model, title, link))
 
 
 def _link_node(link: EventLink) -> Node:

@@ -42,6 +42,9 @@ TREES_PAUSED = 20
 #: Handles lines). 1 << 16 of them held 18 MB more of the writer's heap at its end (1M churn
 #: events, bench/first_peak.py) for 6% fewer nodes stored; 1 << 12 saves 2 MB more for 12% more.
 SUBTREES_KEPT = 1 << 14
+#: Nodes with children a writer knows by the object (`TreeWriter._objects`): each keeps its
+#: subtree alive.
+OBJECTS_KEPT = 1 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,11 @@ class TreeWriter:
         self._shown = shown
         #: (what a node shows, its children's ids) -> (node id, subtree size)
         self._ids: dict[tuple[Shown, tuple[int, ...]], tuple[int, int]] = {}
+        #: The same for the last few nodes with children written, by the object (its id, and
+        #: the node itself, kept so that its id names no other object): a node shared by the
+        #: trees (`core.correlate.tree.shared_subtrees`) is known without a walk of its subtree.
+        #: Forgotten with `_ids`, so that what is written does not depend on it.
+        self._objects: dict[int, tuple[Any, int, int]] = {}
         row = conn.execute("SELECT coalesce(max(id), 0) FROM corr_tnode").fetchone()
         self._next = int(row[0]) + 1
         self._nodes: list[tuple[object, ...]] = []
@@ -79,6 +87,7 @@ class TreeWriter:
         """Keep the tree of event `store_id` (written by `flush`, or when enough are pending)."""
         if len(self._ids) >= SUBTREES_KEPT:
             self._ids.clear()
+            self._objects.clear()
         self._trees.append((store_id, self._node(_Top(tuple(roots)))))
         if len(self._nodes) + len(self._edges) >= CHUNK:
             self.flush()
@@ -89,7 +98,7 @@ class TreeWriter:
         leaf is visited once, a node with children twice, `None` on the stack marking the
         second visit; a subtree is known by what it shows and its children's ids, compared
         whole: no digest computed per node)."""
-        ids, shown_of = self._ids, self._shown
+        ids, shown_of, objects = self._ids, self._shown, self._objects
         nodes, edges = self._nodes, self._edges
         done: dict[int, tuple[int, int]] = {}  # id(node) -> (node id, subtree size), within this tree
         stack: list[Any] = [top]
@@ -102,6 +111,10 @@ class TreeWriter:
             else:
                 children = node.children
                 if children:
+                    known = objects.get(id(node))
+                    if known is not None and known[0] is node:  # written whole, lately
+                        done[id(node)] = known[1:]
+                        continue
                     todo = [child for child in children if id(child) not in done]
                     if todo:
                         push(node)
@@ -125,6 +138,10 @@ class TreeWriter:
                 if below:
                     edges.extend(zip(repeat(nid), count(), key[1]))
             done[id(node)] = found
+            if children and node is not top:
+                if len(objects) >= OBJECTS_KEPT:
+                    objects.clear()
+                objects[id(node)] = (node, *found)
         return done[id(top)][0]
 
     def flush(self) -> None:
