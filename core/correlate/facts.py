@@ -26,7 +26,7 @@ The int columns are not on the Python heap: each is a side file read through `mm
 same layout (`core.correlate.disk_array`: page cache, 0.8 GB at ten million events), and a pass
 over every event gives its pages back as it goes (`release`), so that the RSS holds what is read.
 
-(About 770 lines: the columns, their packing (whole rows, or a frame and the scan's part) and the
+(About 790 lines: the columns, their packing (whole rows, or a frame and the scan's part) and the
 `Facts` made back from them must agree slot for slot, so they sit together.)
 """
 
