@@ -249,18 +249,15 @@ def _links_of(model: CorrelationModel, found: Facts) -> Iterator[LinkRow]:
     yield from _session(sid, model._session(found))
 
 
-#: The columns `_process_rows` makes, in order (the tables' own, else the generic rows are used).
-_PROCESS_ROW = ("idx", "computer", "pid", "image", "command_line", "parent_pid", "parent", "user", "user_sid",
-                "logon_id", "elevation", "integrity", "created", "exited", "replaced_by", "first_seen", "start_ts",
-                "start_order", "end_ts", "end_order", "pre_existing", "confidence", "reason", "guid")
 #: Processes whose rows `_process_rows` reads at once.
 _PROCESS_CHUNK = 1 << 12
 
 
 def _process_rows(table: ProcessTable) -> Iterator[tuple[Any, ...]]:
     """`_rows(table, PROCESS_COLUMNS)` read from the table's columns a chunk of instances at a
-    time, no `Process` made (tested to be equal): a `Process` made per instance, and a getter
-    called per cell, were most of the instances' time at ten million events."""
+    time, no `Process` made (tested to be equal: a column added to the table is added here): a
+    `Process` made per instance, and a getter called per cell, were most of the instances' time
+    at ten million events."""
     store_id = table.facts.store_id
 
     def held(value: Any) -> int | None:  # an event held as a position, or a Sysmon event's `Ref`
@@ -287,14 +284,9 @@ def _process_rows(table: ProcessTable) -> Iterator[tuple[Any, ...]]:
                    *starts[n], *ends[n], int(flags[n] == PRE_EXISTING), confidence[n], reasons[n], guids[n])
 
 
-#: The columns `_handle_rows` makes, in order (the tables' own, else the generic rows are used).
-_HANDLE_ROW = ("idx", "computer", "pid", "handle_id", "process", "opened", "duplicated_by", "source", "object_type",
-               "object_name", "access", "closed", "close_reason", "first_seen", "confidence", "reason")
-
-
 def _handle_rows(table: HandleTable) -> Iterator[tuple[Any, ...]]:
     """`_rows(table, HANDLE_COLUMNS)` read from the table's columns, no `Handle` made (tested
-    to be equal)."""
+    to be equal: a column added to the table is added here)."""
     facts = table.facts
     store_id = facts.store_id
     for (i, computer, pid, hid, process, opened, dup, source, otype, oname, access, closed, note,
@@ -310,9 +302,8 @@ def tables_of(model: CorrelationModel) -> CorrelationTables:
     """The instance rows of `model` (generated as they are written; its links: `links`)."""
     processes, handles = model.processes, model.handles
     return CorrelationTables(
-        processes=(_process_rows(processes) if isinstance(processes, ProcessTable) and PROCESS_COLUMNS == _PROCESS_ROW
+        processes=(_process_rows(processes) if isinstance(processes, ProcessTable)
                    else _rows(processes, PROCESS_COLUMNS)),
-        handles=(_handle_rows(handles) if isinstance(handles, HandleTable) and HANDLE_COLUMNS == _HANDLE_ROW
-                 else _rows(handles, HANDLE_COLUMNS)),
+        handles=_handle_rows(handles) if isinstance(handles, HandleTable) else _rows(handles, HANDLE_COLUMNS),
         sessions=_rows(model.sessions, SESSION_COLUMNS),
     )

@@ -319,11 +319,6 @@ def _shared(key: tuple[object, ...], make: Callable[[], Node]) -> Node:
     return node
 
 
-def _process_key(title: str, link: ProcessLink) -> tuple[object, ...] | None:
-    p = link.process
-    return None if p is None else ("process", title, p.index, link.confidence, link.reason)
-
-
 def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
     """The correlation as a tree: its links titled by the event's row of the roles table, then
     its session and related events."""
@@ -365,9 +360,9 @@ def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
 
 def _process_tree(model: CorrelationModel, title: str, link: ProcessLink) -> Node:
     """`_process_node`, shared within `shared_subtrees`."""
-    key = _process_key(title, link)
-    return _process_node(model, title, link) if key is None else _shared(
-        key, lambda: _process_node(model, title, link))
+    p = link.process
+    return _process_node(model, title, link) if p is None else _shared(
+        ("process", title, p.index, link.confidence, link.reason), lambda: _process_node(model, title, link))
 
 
 def _handle_tree(model: CorrelationModel, title: str, link: HandleLink) -> Node:
