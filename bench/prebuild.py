@@ -11,7 +11,8 @@ model were ready after the first rows (the model only with the prebuild), the co
 wait after `c`, the UI's longest stall and its 99th percentile while browsing (a 5 ms beat), each
 browsing key's wait until the table's cursor moved onto a loaded row (median, worst), and the peak RSS.
 With `--stored` the prebuild's app is then left alone until the views' tables are stored ahead
-(`tables_stored_s` after the first rows), and a third process reopens the store and times each view.
+(`tables_stored_s` after the first rows), and a third process reopens the store and times each view,
+then `c` on an event no list shows (its tree is not stored): until a tree shows and until the full one.
 Read figures as comparisons within one run of both modes.
 """
 
@@ -108,7 +109,8 @@ async def _run(db: Path, prebuild: bool, browse: float, every: float, stored: bo
 
 
 async def _reopen(db: Path) -> dict[str, Any]:
-    """A second open of the store (no model built ahead): seconds each view took to show."""
+    """A second open of the store (no model built ahead): seconds each view took to show, then
+    `c` on an event no list shows (`_unlisted`)."""
     from bench.view_ready import open_views
     from tui.app import EvtxApp
 
@@ -117,7 +119,36 @@ async def _reopen(db: Path) -> dict[str, Any]:
         while app.table.row_at(0) is None:
             await pilot.pause(0.01)
         views = await open_views(app)
-    return {"views_s": views, "peak_rss_mb": round(_rss_mb(), 1)}
+        unlisted = await _unlisted(app, db)
+    return {"views_s": views, **unlisted, "peak_rss_mb": round(_rss_mb(), 1)}
+
+
+async def _unlisted(app: Any, db: Path) -> dict[str, Any]:
+    """`c` on the store's last 4663 (no list shows a 4663: its tree is not stored) with the
+    model not built: seconds until a tree shows (the links as stored, where the code shows them
+    first) and until the full tree does (the model built for it)."""
+    from core.store.store import Store
+    from tui.correlation import CorrelationScreen
+    from tui.nav_tree import NavTree
+
+    with Store(db, readonly=True) as store:
+        row = store.conn.execute("SELECT id FROM events WHERE event_id = 4663 ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None:
+        return {}
+    app.action_view("1")
+    t0 = time.perf_counter()
+    app.push_screen(CorrelationScreen(app.workspace, row[0]))
+    out: dict[str, Any] = {}
+    while time.perf_counter() - t0 < 1800:
+        screen = app.screen
+        if isinstance(screen, CorrelationScreen) and screen.query(NavTree):
+            if "unlisted_first_tree_s" not in out and screen.query_one(NavTree).root.children:
+                out["unlisted_first_tree_s"] = round(time.perf_counter() - t0, 3)
+            if "enter: jump" in str(screen.query_one("#view-status").render()):
+                out["unlisted_full_tree_s"] = round(time.perf_counter() - t0, 2)
+                return out
+        await asyncio.sleep(0.005)
+    raise TimeoutError("no full correlation tree within 30 minutes")
 
 
 def main() -> int:

@@ -10,15 +10,23 @@ The tree is read from the store when it is kept there (`stored_correlation`: the
 Handles and Process access views list, stored with the log's correlation tables), so that a
 reopened log shows it without building the model (15-30 s and a gigabyte at a million events);
 it is the model's otherwise. Both are the same nodes, labels, confidences and jumps.
+
+When the model must be built first (a reopened log's event no list shows: minutes at ten million
+events), the event's links as stored with the log (`tui.stored_links`: each process, handle and
+session the engine linked it to, with their fields and events) show at once, and the full tree
+replaces them once the model is built; if the analyst has moved in them by then, they stay
+until `r` (the status says the full tree is ready).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Footer, Static, Tree
@@ -26,10 +34,11 @@ from textual.widgets import Footer, Static, Tree
 from core.correlate.model import CorrelationModel
 from core.model.event import iso_from_filetime
 from core.model.text import printable
-from core.store import correlation_tables
+from core.store import correlation_links, correlation_tables
 from core.store.store import Store, StoredEvent
 from tui.model_cache import ViewDataError
 from tui.nav_tree import MAX_TREE_NODES, NavTree, SearchInput, TreeItem
+from tui.stored_links import links_tree
 from tui.stored_views import fetch_event_children, load_event_tree
 from tui.tree_views import TreeViewScreen, activate
 from tui.workspace import Workspace
@@ -67,28 +76,62 @@ def stored_correlation(store: Store, loaded: bool, store_id: int) -> tuple[list[
         return None
 
 
+#: The first node of an event's links shown while the model is built for its full tree.
+INTERIM_NOTE = ("links as stored with the log: the full correlation tree replaces them here once the"
+                " correlation model is built (minutes on a big log)")
+
+
+def interim_links(store: Store, loaded: bool, stored: StoredEvent) -> list[TreeItem] | None:
+    """The event's links as stored (`tui.stored_links.links_tree`, under INTERIM_NOTE), to show
+    while the model is built for its tree; None when the store holds none to show (the log still
+    loading, the tables or links not written, or a table missing or locked)."""
+    if not loaded or not store.shareable:
+        return None
+    try:
+        if not (correlation_tables.complete(store) and correlation_tables.ready(store)
+                and correlation_links.links_ready(store)):
+            return None
+        return links_tree(store, stored, INTERIM_NOTE)
+    except Exception:  # noqa: BLE001 - SQLite refused: the model's tree alone, as before
+        return None
+
+
 class CorrelationScreen(TreeViewScreen):
     """The correlation tree of one event (`store_id` = its store row id)."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "full_tree", "Full tree", show=False),
+    ]
+
     @dataclass
     class Ready(Message):
-        """The worker's result: the event, its tree's roots, or why there are none."""
+        """The worker's result: the event, its tree's roots, or why there are none; `interim`
+        for the links as stored, shown while the model is built (`interim_links`)."""
 
         stored: StoredEvent | None
         roots: list[TreeItem]
         partial: bool
         error: str | None
+        interim: bool = False
 
     class Building(Message):
         """The tree is not stored: the worker builds the model (the status says so)."""
 
-    #: The status while the tree is looked up in the store, and while the model is built.
+    #: The status while the tree is looked up in the store, and while the model is built (with
+    #: the links as stored shown meanwhile, or not).
     READING = "reading the correlation..."
     BUILDING = "building the correlation model..."
+    BUILDING_BESIDE = "links as stored below; building the correlation model for the full tree..."
+    #: The status once the full tree is built while the analyst is reading the links.
+    FULL_READY = "the full correlation tree is ready: r shows it (the links as stored are shown)"
 
     def __init__(self, workspace: Workspace, store_id: int) -> None:
         super().__init__(workspace)
         self.store_id = store_id
+        #: The links as stored are shown (`interim_links`), the model's tree not yet.
+        self.interim = False
+        #: The full tree, built while the analyst moved in the links: shown on `r`.
+        self._full: CorrelationScreen.Ready | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="correlation-body"):
@@ -104,7 +147,7 @@ class CorrelationScreen(TreeViewScreen):
         self._load()
 
     def on_correlation_screen_building(self, _message: CorrelationScreen.Building) -> None:
-        self.query_one("#view-status", Static).update(Text(self.BUILDING))
+        self.query_one("#view-status", Static).update(Text(self.BUILDING_BESIDE if self.interim else self.BUILDING))
         self._follow_model_progress()
 
     @work(thread=True, exclusive=True, group="correlation")
@@ -114,11 +157,15 @@ class CorrelationScreen(TreeViewScreen):
             with Store(ws.require_store(), readonly=True) as store:
                 stored = store.get(self.store_id)
                 kept = stored_correlation(store, ws.loaded, self.store_id) if stored is not None else None
+                interim = (interim_links(store, ws.loaded, stored)
+                           if stored is not None and kept is None and ws.built_model() is None else None)
             if stored is None:
                 raise ViewDataError(f"no event with store id {self.store_id}")
             if kept is not None:
                 roots, partial = kept[0], False
             else:
+                if interim is not None:
+                    self.post_message(self.Ready(stored, interim, False, None, interim=True))
                 self.post_message(self.Building())
                 model, partial = ws.model()
                 roots = correlation_roots(model, stored)
@@ -133,6 +180,27 @@ class CorrelationScreen(TreeViewScreen):
     def on_correlation_screen_ready(self, message: CorrelationScreen.Ready) -> None:
         status = self.query_one("#view-status", Static)
         tree = self.query_one(NavTree)
+        if self.interim and (message.error or message.stored is None):
+            # The build failed: the links stay, the status says why there is no more.
+            why = printable(message.error or "no event")
+            status.update(Text(f"{why} (the links as stored are shown)", style="bold"))
+            return
+        if self.interim and tree.cursor_line > 0:
+            self._full = message  # the analyst is in the links: they stay until `r`
+            status.update(Text(self.FULL_READY))
+            return
+        self._show(message)
+
+    def action_full_tree(self) -> None:
+        """Replace the links as stored with the full tree once it is built (`FULL_READY`)."""
+        if self._full is not None:
+            message, self._full = self._full, None
+            self._show(message)
+
+    def _show(self, message: CorrelationScreen.Ready) -> None:
+        status = self.query_one("#view-status", Static)
+        tree = self.query_one(NavTree)
+        self.interim = message.interim
         tree.clear()
         if message.error or message.stored is None:
             status.update(Text(message.error or "no event", style="bold"))
@@ -141,6 +209,10 @@ class CorrelationScreen(TreeViewScreen):
         title.append_text(event_heading(message.stored))
         self.query_one("#view-title", Static).update(title)
         added = tree.fill(message.roots)
+        if message.interim:
+            status.update(Text(self.BUILDING_BESIDE))
+            tree.move_cursor_to_line(0) if added else None
+            return
         note = "enter: jump to the node's event"
         if message.partial:
             note = "still loading: links may be missing until the log is read   " + note

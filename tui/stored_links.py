@@ -107,15 +107,15 @@ def _session(_store: Store, row: dict[str, Any]) -> tuple[str, int | None, list[
 _KINDS = {"process": _process, "handle": _handle, "session": _session}
 
 
-def links_tree(store: Store, stored: StoredEvent) -> list[TreeItem]:
-    """The note, then one node per stored link of the event `stored` (its instance's fields
+def links_tree(store: Store, stored: StoredEvent, note: str = NOTE) -> list[TreeItem]:
+    """`note`, then one node per stored link of the event `stored` (its instance's fields
     below it), or a line saying there is none; while the links are not stored yet (a reopen
     while the first open's writer is still at them, or after it was cut short), a line saying so."""
     if not correlation_links.links_ready(store):
         return [ViewNode(NOT_YET)]
     event = stored.event
     record = event.record_id if event.record_id is not None else event.record_number
-    out: list[TreeItem] = [ViewNode(NOTE)]
+    out: list[TreeItem] = [ViewNode(note)]
     kids: list[TreeItem] = []
     for role, kind, index, confidence, reason in correlation_links.links_of(store, stored.id):
         make = _KINDS.get(kind)
