@@ -17,6 +17,8 @@ from typing import Any
 
 from core.correlate.evidence import pid_text
 from core.correlate.processes import EXACT
+from core.correlate.sessions import logon_type_name
+from core.model.access import decode_messages
 from core.store import correlation_links
 from core.store import correlation_tables as tables
 from core.store.store import Store, StoredEvent
@@ -41,6 +43,16 @@ def _process_label(row: dict[str, Any]) -> str:
     pid = row.get("pid")
     name = _basename(row.get("image"))
     return f"{name} {pid_text(pid)}" + (f" ({pid})" if pid is not None else "")
+
+
+def _access_words(access: Any) -> Any:
+    """Rights as the model's tree words them (`%%4433` -> `Set key value`), else as logged."""
+    return (decode_messages(access) or " ".join(access.split())) if isinstance(access, str) and access else access
+
+
+def _logon_type(kind: Any) -> Any:
+    """`2 Interactive`, as the model's tree says it (a type it does not know: as logged)."""
+    return f"{kind} {logon_type_name(str(kind))}".rstrip() if kind is not None and kind != "" else kind
 
 
 def _field(label: str, value: Any, store_id: Any = None) -> ViewNode | None:
@@ -83,7 +95,7 @@ def _handle(store: Store, row: dict[str, Any]) -> tuple[str, int | None, list[Vi
         _event("opened", row.get("opened")),
         _event("duplicated by", row.get("duplicated_by")),
         _field("process", _process_label(owner_row) if owner_row is not None else None),
-        _field("access", f"0x{access:x}" if isinstance(access, int) else access),
+        _field("access", f"0x{access:x}" if isinstance(access, int) else _access_words(access)),
         _event("closed", row.get("closed")),
         _field("close", row.get("close_reason")),
     ]
@@ -95,7 +107,7 @@ def _session(_store: Store, row: dict[str, Any]) -> tuple[str, int | None, list[
     logon = row.get("logon_id")
     fields = [
         _event("logon", row.get("logon")),
-        _field("type", row.get("logon_type")),
+        _field("type", _logon_type(row.get("logon_type"))),
         _field("address", row.get("ip")),
         _field("workstation", row.get("workstation")),
         _field("privileged", "yes" if row.get("privileged") else None),

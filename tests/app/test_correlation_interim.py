@@ -32,7 +32,7 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event, lis
 
     def gated(store: Any, progress: Any = None) -> Any:
         builds.append(1)
-        assert opened_gate.wait(60)
+        assert opened_gate.wait(20)  # a failing test ends its app within that
         return real(store, progress)
 
     monkeypatch.setattr(model_cache, "build_model", gated)
@@ -80,6 +80,7 @@ async def test_the_links_as_stored_show_at_once_then_the_full_tree_replaces_them
         assert "4663 record " in lines[1], lines
         assert any("handle: handle " in line for line in lines), lines
         assert any("process: " in line for line in lines), lines
+        assert any(" access: " in line for line in lines) and not any("%%" in line for line in lines), lines
         await pilot.pause(0.3)
         assert _status(app).startswith(CorrelationScreen.BUILDING_BESIDE.rstrip(".")), _status(app)
         assert tree.cursor_line == 0
