@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Static
@@ -103,6 +103,11 @@ class TimelineStrip(Static, can_focus=True):
             return
         found = message.result.bucket_of(self._select_ticks)
         self.selected = found if found is not None else 0
+        self._render_strip()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        """Drawn again at the new width: a histogram that came in before the strip had its width
+        (shown by `h` as the result arrived) was cut to 10 buckets until the selection moved."""
         self._render_strip()
 
     def _render_strip(self) -> None:

@@ -205,3 +205,28 @@ async def test_stack_and_pivot_take_hostile_values_literally(tmp_path: Path) -> 
         await wait_for(pilot, lambda: app.table.total == 1)
         row = app.table.selected_row()
         assert row is not None and row.event.get("NewProcessName") == evil
+
+
+@sync
+async def test_timeline_strip_fills_its_width_again_when_the_terminal_is_resized() -> None:
+    """The bars are cut to the strip's width when drawn: a histogram drawn before the strip had
+    its width (or at a narrower terminal) showed 10 buckets (or the old width's) until the
+    selection moved."""
+    from tui.timeline_strip import TimelineStrip
+
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (40, 30)) as pilot:
+        strip = app.query_one(TimelineStrip)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: strip.result is not None)
+        await pilot.pause(0.05)
+        result = strip.result
+        assert result is not None and len(result.buckets) > 60
+
+        def bars_shown() -> int:
+            return len(str(strip.render()).split("\n", 1)[0])
+
+        assert bars_shown() == strip.size.width - 2 < len(result.buckets)
+        await pilot.resize_terminal(120, 30)
+        await wait_for(pilot, lambda: bars_shown() == len(result.buckets))
+
