@@ -118,10 +118,11 @@ class CorrelationScreen(TreeViewScreen):
         """The tree is not stored: the worker builds the model (the status says so)."""
 
     #: The status while the tree is looked up in the store, and while the model is built (with
-    #: the links as stored shown meanwhile, or not).
+    #: the links as stored shown meanwhile, or not: "building" first either way, what a wait for
+    #: the tree looks for).
     READING = "reading the correlation..."
     BUILDING = "building the correlation model..."
-    BUILDING_BESIDE = "links as stored below; building the correlation model for the full tree..."
+    BUILDING_BESIDE = "building the correlation model for the full tree (the links as stored meanwhile)..."
     #: The status once the full tree is built while the analyst is reading the links.
     FULL_READY = "the full correlation tree is ready: r shows it (the links as stored are shown)"
 
