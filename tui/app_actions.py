@@ -9,6 +9,7 @@ when first used (`tui.commands`), so that the engines behind them do not slow th
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
 
@@ -75,7 +76,15 @@ class AppActions(App[int]):
         raise NotImplementedError
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(help_sections(type(self).BINDINGS)))
+        """The keys: in a view, first the ones it adds (its own and its focused widgets', as
+        Textual resolves them there: `r` of the Correlation view, a tree's `space`...)."""
+        screen = self.screen
+        here = None
+        if screen is not self.screen_stack[0]:
+            own = [active.binding for active in screen.active_bindings.values() if active.node is not self]
+            name = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type(screen).__name__.removesuffix("Screen")).capitalize()
+            here = (f"This view ({name})", own)
+        self.push_screen(HelpScreen(help_sections(type(self).BINDINGS, here)))
 
     def action_issues(self) -> None:
         self.push_screen(IssuesScreen(self.workspace.store_path, self.workspace.load_errors))

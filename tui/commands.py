@@ -115,9 +115,12 @@ def palette_entries() -> Iterator[tuple[str, str, str]]:
         yield f"View: {title}", f"{key}: open the {title} view", f"view('{key}')"
 
 
-def help_sections(app_bindings: Sequence[BindingType]) -> list[tuple[str, Sequence[BindingType]]]:
-    """The help screen: every binding, by where it works."""
+def help_sections(app_bindings: Sequence[BindingType],
+                  here: tuple[str, Sequence[BindingType]] | None = None) -> list[tuple[str, Sequence[BindingType]]]:
+    """The help screen: every binding, by where it works; `here` first, (the view's name, the
+    keys it and its widgets add) when help is asked for in a view."""
     return [
+        *([here] if here is not None and here[1] else []),
         ("Everywhere", app_bindings),
         ("Event table", EventTable.BINDINGS),
         ("Filter bar", [*FilterInput.BINDINGS, Binding("enter", "submit", "Apply the query"),

@@ -290,6 +290,34 @@ async def test_help_lists_every_app_binding() -> None:
 
 
 @sync
+async def test_help_in_a_view_lists_that_views_keys_first() -> None:
+    """`?` in the Correlation view: its own keys (`r`, the tree's search and folding) before the
+    app's, each once; on the main screen no such section."""
+    from textual.widgets import Static
+
+    from tui.correlation import CorrelationScreen
+    from tui.nav_tree import NavTree
+    from tui.tree_views import TreeViewScreen
+
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (100, 60)) as pilot:
+        await pilot.press("question_mark")
+        assert "This view" not in str(app.screen.query_one("#help-text", Static).render())
+        await pilot.press("escape")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CorrelationScreen))
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        shown = str(app.screen.query_one("#help-text", Static).render())
+        assert shown.startswith("This view (Correlation)\n")
+        here = [line[20:] for line in shown.split("\n\n", 1)[0].splitlines()[1:]]  # the descriptions
+        for binding in [*CorrelationScreen.BINDINGS, *TreeViewScreen.BINDINGS, *NavTree.BINDINGS]:
+            assert isinstance(binding, Binding)
+            assert here.count(binding.description) == 1, (binding.description, here)
+        assert "Everywhere" in shown and "Quit" not in here
+
+
+@sync
 async def test_t_toggles_local_time_with_offset_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "Asia/Tokyo")
     time.tzset()
