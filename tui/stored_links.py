@@ -19,6 +19,7 @@ from core.correlate.evidence import pid_text
 from core.correlate.processes import EXACT
 from core.correlate.sessions import logon_type_name
 from core.model.access import decode_messages
+from core.model.event import iso_from_filetime
 from core.store import correlation_links
 from core.store import correlation_tables as tables
 from core.store.store import Store, StoredEvent
@@ -61,8 +62,18 @@ def _field(label: str, value: Any, store_id: Any = None) -> ViewNode | None:
     return ViewNode(f"{label}: {value}", store_id if isinstance(store_id, int) else None, confidence=EXACT)
 
 
-def _event(label: str, store_id: Any) -> ViewNode | None:
-    return ViewNode(f"{label}: event (enter: jump)", store_id, confidence=EXACT) if isinstance(store_id, int) else None
+def _event(store: Store, label: str, store_id: Any) -> ViewNode | None:
+    """A line for the instance's event `store_id`: its EventID, record and time as the model's
+    tree says them (`4688 record 48232 at 2024-...Z`), read from the store (a handful a tree)."""
+    if not isinstance(store_id, int):
+        return None
+    found = store.get(store_id)
+    what = "event"
+    if found is not None:
+        ev = found.event
+        record = ev.record_id if ev.record_id is not None else ev.record_number
+        what = f"{ev.event_id} record {record} at {iso_from_filetime(ev.filetime) or 'no time'}"
+    return ViewNode(f"{label}: {what} (enter: jump)", store_id, confidence=EXACT)
 
 
 def _process(store: Store, row: dict[str, Any]) -> tuple[str, int | None, list[ViewNode | None]]:
@@ -74,13 +85,13 @@ def _process(store: Store, row: dict[str, Any]) -> tuple[str, int | None, list[V
                                                          if row.get("parent_pid") is not None else None))
     logon = row.get("logon_id")
     fields = [
-        _event("created", row.get("created")),
+        _event(store, "created", row.get("created")),
         _field("image", row.get("image")),
         _field("command line", row.get("command_line"), row.get("created")),
         _field("user", row.get("user")),
         _field("logon", f"0x{logon:x}" if isinstance(logon, int) else None),
         parent_node,
-        _event("exited", row.get("exited")),
+        _event(store, "exited", row.get("exited")),
         _field("pre-existing", "yes" if row.get("pre_existing") else None),
     ]
     return _process_label(row), row.get("created") or row.get("first_seen"), fields
@@ -92,21 +103,21 @@ def _handle(store: Store, row: dict[str, Any]) -> tuple[str, int | None, list[Vi
     obj = " ".join(str(x) for x in (row.get("object_type"), row.get("object_name")) if x)
     access = row.get("access")
     fields = [
-        _event("opened", row.get("opened")),
-        _event("duplicated by", row.get("duplicated_by")),
+        _event(store, "opened", row.get("opened")),
+        _event(store, "duplicated by", row.get("duplicated_by")),
         _field("process", _process_label(owner_row) if owner_row is not None else None),
         _field("access", f"0x{access:x}" if isinstance(access, int) else _access_words(access)),
-        _event("closed", row.get("closed")),
+        _event(store, "closed", row.get("closed")),
         _field("close", row.get("close_reason")),
     ]
     label = f"handle {pid_text(row.get('handle_id'))}" + (f": {obj}" if obj else "")
     return label, row.get("opened") or row.get("duplicated_by") or row.get("first_seen"), fields
 
 
-def _session(_store: Store, row: dict[str, Any]) -> tuple[str, int | None, list[ViewNode | None]]:
+def _session(store: Store, row: dict[str, Any]) -> tuple[str, int | None, list[ViewNode | None]]:
     logon = row.get("logon_id")
     fields = [
-        _event("logon", row.get("logon")),
+        _event(store, "logon", row.get("logon")),
         _field("type", _logon_type(row.get("logon_type"))),
         _field("address", row.get("ip")),
         _field("workstation", row.get("workstation")),

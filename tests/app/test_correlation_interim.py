@@ -81,6 +81,7 @@ async def test_the_links_as_stored_show_at_once_then_the_full_tree_replaces_them
         assert any("handle: handle " in line for line in lines), lines
         assert any("process: " in line for line in lines), lines
         assert any(" access: " in line for line in lines) and not any("%%" in line for line in lines), lines
+        assert any("created: 4688 record " in line and " at 2024-" in line for line in lines), lines
         await pilot.pause(0.3)
         assert _status(app).startswith(CorrelationScreen.BUILDING_BESIDE.rstrip(".")), _status(app)
         assert tree.cursor_line == 0
