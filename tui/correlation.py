@@ -20,8 +20,9 @@ until `r` (the status says the full tree is ready).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -43,6 +44,8 @@ from tui.stored_views import fetch_event_children, load_event_tree
 from tui.tree_views import TreeViewScreen, activate
 from tui.workspace import Workspace
 
+T = TypeVar("T")
+
 
 def event_heading(stored: StoredEvent) -> Text:
     """`record 1234  4690  WS01  2024-...Z` for the heading of a correlation."""
@@ -61,19 +64,27 @@ def correlation_roots(model: CorrelationModel, stored: StoredEvent) -> list[Tree
     return [model.correlate(stored).tree()]
 
 
-def stored_correlation(store: Store, loaded: bool, store_id: int) -> tuple[list[TreeItem], int] | None:
-    """(the roots of event `store_id`'s correlation tree as stored with the log, how many nodes
-    it has), or None when only the model can tell: the log still loading, the correlation tables
-    not (or no longer) written, or an event no list view shows (its tree is not stored). Whole
-    up to MAX_TREE_NODES nodes, as the model's tree is shown; above, a page at a time."""
+def _from_tables(store: Store, loaded: bool, read: Callable[[], T], links: bool = False) -> T | None:
+    """`read()` of the log's correlation tables, or None when they cannot answer: the log still
+    loading, the tables (with `links`, the links too) not or no longer written, or SQLite refusing
+    (a table missing or locked): the model answers instead."""
     if not loaded or not store.shareable:
         return None
     try:
-        if not (correlation_tables.complete(store) and correlation_tables.ready(store)):
+        if not (correlation_tables.complete(store) and correlation_tables.ready(store)
+                and (not links or correlation_links.links_ready(store))):
             return None
-        return load_event_tree(store, store_id, MAX_TREE_NODES)
-    except Exception:  # noqa: BLE001 - a table missing or locked (SQLite): the model answers instead
+        return read()
+    except Exception:  # noqa: BLE001 - see above
         return None
+
+
+def stored_correlation(store: Store, loaded: bool, store_id: int) -> tuple[list[TreeItem], int] | None:
+    """(the roots of event `store_id`'s correlation tree as stored with the log, how many nodes
+    it has), or None when only the model can tell (`_from_tables`, or an event no list view
+    shows: its tree is not stored). Whole up to MAX_TREE_NODES nodes, as the model's tree is
+    shown; above, a page at a time."""
+    return _from_tables(store, loaded, lambda: load_event_tree(store, store_id, MAX_TREE_NODES))
 
 
 #: The first node of an event's links shown while the model is built for its full tree.
@@ -83,17 +94,8 @@ INTERIM_NOTE = ("links as stored with the log: the full correlation tree replace
 
 def interim_links(store: Store, loaded: bool, stored: StoredEvent) -> list[TreeItem] | None:
     """The event's links as stored (`tui.stored_links.links_tree`, under INTERIM_NOTE), to show
-    while the model is built for its tree; None when the store holds none to show (the log still
-    loading, the tables or links not written, or a table missing or locked)."""
-    if not loaded or not store.shareable:
-        return None
-    try:
-        if not (correlation_tables.complete(store) and correlation_tables.ready(store)
-                and correlation_links.links_ready(store)):
-            return None
-        return links_tree(store, stored, INTERIM_NOTE)
-    except Exception:  # noqa: BLE001 - SQLite refused: the model's tree alone, as before
-        return None
+    while the model is built for its tree; None when the store holds none to show (`_from_tables`)."""
+    return _from_tables(store, loaded, lambda: links_tree(store, stored, INTERIM_NOTE), links=True)
 
 
 class CorrelationScreen(TreeViewScreen):

@@ -40,9 +40,9 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event, lis
     opened_gate.set()
 
 
-def _handle_use(db: Path) -> tuple[int, list[str]]:
+def _handle_use(db: Path) -> tuple[int, str]:
     """A 4663 of the stored log (no list shows it, so its tree is not stored) and the first
-    lines of its full tree as the model gives it."""
+    line of its full tree as the model gives it."""
     with Store(db, readonly=True) as store:
         row = store.conn.execute("SELECT id FROM events WHERE event_id = 4663 ORDER BY id LIMIT 1").fetchone()
         assert row is not None
@@ -51,7 +51,7 @@ def _handle_use(db: Path) -> tuple[int, list[str]]:
         assert stored_correlation(store, True, stored.id) is None
         model = model_from_store(store)
         root = correlation_roots(model, stored)[0]
-    return stored.id, [node_label(root).plain]
+    return stored.id, node_label(root).plain
 
 
 def _status(app: Harness) -> str:
@@ -89,7 +89,7 @@ async def test_the_links_as_stored_show_at_once_then_the_full_tree_replaces_them
         release.set()
         await wait_for(pilot, lambda: "enter: jump to the node's event" in _status(app), timeout=30)
         lines = tree_lines(tree)
-        assert lines[0] == full_head[0] and not any(INTERIM_NOTE in line for line in lines)
+        assert lines[0] == full_head and not any(INTERIM_NOTE in line for line in lines)
         assert isinstance(app.screen, CorrelationScreen) and not app.screen.interim
 
 
@@ -111,7 +111,7 @@ async def test_links_the_analyst_moved_in_stay_until_r_shows_the_full_tree(
         assert tree_lines(tree) == reading and tree.cursor_line == 2  # nothing moved under the analyst
         await pilot.press("r")
         await wait_for(pilot, lambda: "enter: jump to the node's event" in _status(app))
-        assert label_text(tree.root.children[0]).plain == full_head[0]
+        assert label_text(tree.root.children[0]).plain == full_head
 
 
 @sync
@@ -131,7 +131,7 @@ async def test_with_the_model_built_the_full_tree_shows_without_the_links(
     async with opened(app, (140, 40)) as pilot:
         await wait_for(pilot, lambda: "enter: jump to the node's event" in _status(app), timeout=30)
         assert seen == ["full"]
-        assert tree_lines(app.screen.query_one(NavTree))[0] == full_head[0]
+        assert tree_lines(app.screen.query_one(NavTree))[0] == full_head
 
 
 @sync
