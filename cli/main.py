@@ -19,6 +19,7 @@ from core.store.heap import tune_allocator
 
 COMMANDS = (
     "stats", "query", "stack", "timeline", "correlate", "findings", "rules", "export", "cache", "convert", "fleet",
+    "prepare",
 )
 
 

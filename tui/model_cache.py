@@ -348,6 +348,20 @@ class ModelCache:
                 return correlation_tables.view_ready(store, name)
         return False
 
+    def store_now(self, store_path: Path, builders: dict[str, ViewBuilder],
+                  progress: Callable[[int, int], None] | None = None) -> bool:
+        """Build the model of the loaded store at `store_path` (`progress(read, total)` as it
+        reads) and write the tables of every view of `builders` and the links, in the caller's
+        thread, unless the store holds them already (`evtx-explorer prepare`: the next open
+        shows every view at once). Whether the store holds them all afterwards (False: it cannot
+        hold them, e.g. in memory)."""
+        if not self._storable(store_path, True):
+            return False
+        if not self.stored_all(store_path, True, builders):
+            self._built(store_path, True, progress)
+            self._write_tables(store_path, builders)
+        return self.stored_all(store_path, True, builders)
+
     @staticmethod
     def _storable(store_path: Path, loaded: bool) -> bool:
         if not loaded:

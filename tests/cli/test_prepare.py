@@ -1,0 +1,145 @@
+"""`evtx-explorer prepare`: the inputs loaded into the cache with what a first open of the app
+works out (findings, Sigma matches, every correlation view's tables and the links), the very
+tables the app's background writer writes, so that the app's next open reads them all from the
+store; a second run skips what is kept; inputs that cannot be read are reported, the rest kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import core.findings.stored as findings_stored
+import tui.model_cache as mc
+from bench.table_write import digests
+from core.correlate.model import model_from_store
+from core.findings.rules import load_rules
+from core.findings.sigma import cached_sigma
+from core.store import correlation_links, correlation_tables
+from core.store.cache import open_inputs
+from core.store.store import Store
+from bench.view_ready import VIEWS, shown
+from tests.apputil import DEMO, opened, sync, wait_for
+from tests.cliutil import run_cli
+from tests.correlate.hand_made_logs import hand_made
+from tests.correlate.stored_tables import BUILDERS, no_model
+from tests.findings.rules import RULE
+from tests.logs import event_xml, write_events
+from tui.app import EvtxApp
+from tui.model_cache import ModelCache
+from tui.view_builders import STORED_VIEWS
+
+
+def _cached(*inputs: Path) -> Path:
+    """The cache database the app (and every command) opens for `inputs`."""
+    store = open_inputs([str(p) for p in inputs])
+    path = store.path
+    store.close()
+    return path
+
+
+def _prepared(path: Path) -> bool:
+    with Store(path, readonly=True) as store:
+        return (all(correlation_tables.view_ready(store, view) for view in STORED_VIEWS)
+                and correlation_links.links_ready(store))
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    """The hand-made 4690 logs (two hosts, reused pids, handles) as one Event XML file."""
+    return write_events(tmp_path / "handles.xml", hand_made())
+
+
+def test_prepare_keeps_findings_and_every_view_as_the_app_writes_them(
+    log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run_cli("prepare", str(log), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    path = Path(doc["store"])
+    assert path == _cached(log)  # what the app opens for this log
+    assert _prepared(path)
+    with Store(path, readonly=True) as store:
+        assert doc["events"] == store.count() == len(hand_made())
+        kept = findings_stored.stored_findings(store, load_rules(None))
+        assert kept is not None and len(kept.findings) == doc["findings"]
+        model = model_from_store(store)
+        assert (doc["processes"], doc["handles"], doc["sessions"]) == (
+            len(model.processes), len(model.handles), len(model.sessions))
+        assert doc["handles"] > 0
+    assert doc["sigma_matches"] is None and doc["correlation_stored"] is True
+    # The app's background writer, on the same log in another cache: the same rows in every table.
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "app-cache"))
+    app_path = _cached(log)
+    assert app_path != path
+    cache = ModelCache()
+    assert all(cache.stored_view(app_path, True, name, BUILDERS, wait=True) for name in BUILDERS)
+    assert _prepared(app_path)
+    assert digests(app_path) == digests(path)
+
+
+def test_a_second_run_builds_nothing_again(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, first, err = run_cli("prepare", str(log), "--json")
+    assert code == 0, err
+    monkeypatch.setattr(mc, "build_model", no_model)
+
+    def no_findings(*_: object) -> object:
+        raise AssertionError("the findings were computed again")
+
+    monkeypatch.setattr(findings_stored, "store_findings", no_findings)
+    code, again, err = run_cli("prepare", str(log), "--json")
+    assert code == 0, err
+    a, b = json.loads(first), json.loads(again)
+    assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+
+
+def test_text_summary_and_an_unreadable_input(log: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "gone.evtx"
+    code, out, err = run_cli("prepare", str(log), str(missing))
+    assert code == 1  # an input could not be read: the rest is prepared all the same
+    assert "gone.evtx" in err
+    assert f"prepared {len(hand_made())} events from 2 file(s)" in out
+    assert "every view and the links stored" in out and "took: load" in out
+    assert _prepared(_cached(log, missing))
+
+
+def test_no_cache_prepares_nothing(log: Path) -> None:
+    code, out, err = run_cli("prepare", str(log), "--no-cache")
+    assert code == 5 and out == ""
+    assert "--no-cache keeps nothing" in err
+
+
+def test_sigma_matches_are_kept_with_the_store(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
+    log = write_events(tmp_path / "log.xml", [
+        event_xml(4624, 1, "2024-01-01T00:00:00Z", {"TargetUserName": "bob"}),
+        event_xml(1102, 2, "2024-01-01T00:01:00Z", {"SubjectUserName": "mallory"}),
+    ])
+    code, out, err = run_cli("prepare", str(log), "--sigma", str(rules), "--json")
+    assert code == 0, err
+    assert json.loads(out)["sigma_matches"] == 1
+    with Store(_cached(log), readonly=True) as store:
+        kept = cached_sigma(store, [rules])
+    assert kept is not None and [m.record_id for m in kept.matches] == [2]
+
+
+@sync
+async def test_the_app_then_shows_every_view_from_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = run_cli("prepare", str(DEMO))
+    assert code == 0, err
+    monkeypatch.setattr(mc, "build_model", no_model)  # a prepared log needs no build for its views
+    app = EvtxApp([str(DEMO)], prebuild=False)
+    statuses: dict[str, str] = {}
+    async with opened(app, (120, 40)) as pilot:
+        for key, name in VIEWS:
+            app.action_view(key)
+            await wait_for(pilot, lambda: shown(app))
+            statuses[name] = str(app.screen.query_one("#view-status").render())
+        assert app.workspace.models.peek_model() is None
+    assert statuses["processes"].startswith("2 computers, 6 root processes")
+    assert statuses["handles"].startswith("2 handle duplications (4690)")
+    assert statuses["sessions"].startswith("8 logon sessions on 2 computers")
+    assert statuses["process_access"].startswith("2 process accesses")
