@@ -16,6 +16,9 @@ a reopen then shows the views from there without building the model.
 `ModelCache.model()` / `ModelCache.findings()` block (they run in the views' thread
 workers, each with its own read-only `Store` connection: sqlite connections are per thread);
 the views receive the results as `ModelReady` / `FindingsReady` messages (`tui.messages`).
+
+(About 510 lines: one holder of the results with the locks, yields and writer thread around
+them, which share its state; the tests patch the builders here by name.)
 """
 
 from __future__ import annotations

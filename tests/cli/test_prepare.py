@@ -13,13 +13,13 @@ import pytest
 import core.findings.stored as findings_stored
 import tui.model_cache as mc
 from bench.table_write import digests
+from bench.view_ready import VIEWS, shown
 from core.correlate.model import model_from_store
 from core.findings.rules import load_rules
 from core.findings.sigma import cached_sigma
 from core.store import correlation_links, correlation_tables
 from core.store.cache import open_inputs
 from core.store.store import Store
-from bench.view_ready import VIEWS, shown
 from tests.apputil import DEMO, opened, sync, wait_for
 from tests.cliutil import run_cli
 from tests.correlate.hand_made_logs import hand_made
