@@ -11,6 +11,10 @@ takes seconds. It writes the same tables the app's background writer writes
 (`tui.model_cache.ModelCache.store_now`, the views' own builders), with the user's rules as the
 app loads them (the built-in ones or rules.toml; Sigma from `--sigma` or the user's folder).
 
+The findings and the Sigma rules run beside the correlation, in child processes on a big store
+as in the app (`tui.model_cache.build_findings`, `core.findings.sigma.child`): the tables' writer
+is Python on one core, and the rules take the other.
+
 Prints what the store holds and how long each step took (`--json`: one object). Exits 1 when an
 input could not be read (the others are still prepared), 5 when the cache cannot be written
 (`--no-cache`, or no writable cache directory: nothing would be kept).
@@ -19,19 +23,27 @@ input could not be read (the others are still prepared), 5 when the cache cannot
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from cli.cmd_findings import add_sigma_args, sigma_for
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit, worst
 from core.findings.rules import RulesError, load_rules
-from core.findings.stored import findings_of
+from core.findings.sigma import HINT, SigmaResult, rule_dirs, run_sigma
+from core.findings.sigma.child import sigma_in_child
 from core.model.text import printable
 from core.store import correlation_tables
+from core.store.child_process import ChildFailed
 from core.store.store import Store
+
+if TYPE_CHECKING:
+    from tui.stored_views import ViewBuilder
 
 
 def register(sub: Any) -> None:
@@ -43,7 +55,9 @@ def register(sub: Any) -> None:
         "opening them later shows everything at once. Steps already kept with the store are skipped.",
     )
     add_input_args(parser)
-    add_sigma_args(parser)
+    parser.add_argument("--sigma", metavar="DIR", action="append", default=None,
+                        help="a folder of Sigma rules, as `open --sigma` (repeatable; default: the user config "
+                        "dir's sigma folder)")
     parser.add_argument("--json", action="store_true", help="print what was prepared as one JSON object")
     parser.set_defaults(func=run)
 
@@ -66,11 +80,46 @@ def _progress() -> tuple[Callable[[str], None], Callable[[], None]]:
     return show, clear
 
 
-def _correlation(store: Store, show: Callable[[str], None]) -> bool:
-    """Every correlation view's tables and the links written into `store` (the model built for
-    them unless they are there); whether the store holds them all."""
-    from tui.model_cache import ModelCache  # the views' builders: imported when used
-    from tui.view_builders import all_view_builders
+@dataclass
+class _Detections:
+    """The findings and Sigma matches worked out beside the correlation (`_detect`)."""
+
+    findings: int | None = None
+    sigma: SigmaResult | None = None
+    spent: dict[str, float] = field(default_factory=dict)
+    error: BaseException | None = None
+
+
+def _detect(path: Path, dirs: list[Path], stop: threading.Event, out: _Detections) -> None:
+    """The findings, then the Sigma matches, of the store at `path`, kept with it: in child
+    processes on a big store (the app's thresholds), else here. Run in a thread: its own
+    connections; `stop` kills a child (Ctrl-C in the main thread). The app's modules it uses are
+    imported by `run` first: two threads importing Textual at once broke its import cycle."""
+    from tui.findings_view import CHILD_SIGMA_EVENTS
+    from tui.model_cache import build_findings
+
+    try:
+        began = time.perf_counter()
+        with Store(path, readonly=True) as reader:
+            out.findings = len(build_findings(reader, stop).findings)
+        out.spent["findings"] = time.perf_counter() - began
+        if dirs:
+            began = time.perf_counter()
+            with Store(path) as store:
+                if store.size() >= CHILD_SIGMA_EVENTS:
+                    with contextlib.suppress(ChildFailed):  # run here then
+                        sigma_in_child(path, dirs, stop)
+                if not stop.is_set():
+                    out.sigma = run_sigma(store, dirs)  # a child's result: read back from the store
+            out.spent["sigma"] = time.perf_counter() - began
+    except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        out.error = exc
+
+
+def _correlation(store: Store, builders: dict[str, ViewBuilder], show: Callable[[str], None]) -> bool:
+    """Every correlation view's tables (`builders`) and the links written into `store` (the
+    model built for them unless they are there); whether the store holds them all."""
+    from tui.model_cache import ModelCache
 
     def progress(read: int, total: int) -> None:
         if read < total:
@@ -79,7 +128,7 @@ def _correlation(store: Store, show: Callable[[str], None]) -> bool:
             show("correlating: writing the views' tables and the links")
 
     show("correlating")
-    return ModelCache().store_now(store.path, all_view_builders(), progress)
+    return ModelCache().store_now(store.path, builders, progress)
 
 
 def run(args: argparse.Namespace) -> Exit:
@@ -87,15 +136,25 @@ def run(args: argparse.Namespace) -> Exit:
         print("evtx-explorer prepare: --no-cache keeps nothing to prepare", file=sys.stderr)
         return Exit.OUTPUT_FAILED
     try:
-        rules = load_rules(None)
+        load_rules(None)  # a bad rules file: said before anything loads
     except RulesError as exc:
         print(f"evtx-explorer prepare: bad rules file: {printable(str(exc))}", file=sys.stderr)
         return Exit.USAGE
+    missing = [d for d in args.sigma or () if not Path(d).exists()]
+    if missing:
+        print(f"evtx-explorer prepare: no such Sigma rules folder: {printable(missing[0])}", file=sys.stderr)
+        return Exit.USAGE
+    dirs = rule_dirs(args.sigma)
+    import tui.findings_view  # noqa: F401 - see `_detect`: the app's modules, in this thread first
+    from tui.view_builders import all_view_builders
+
+    builders = all_view_builders()
     show, clear = _progress()
     spent: dict[str, float] = {}
     started = time.perf_counter()
     show("loading")
     store = open_store(args)
+    stop = threading.Event()
     try:
         spent["load"] = time.perf_counter() - started
         clear()
@@ -104,24 +163,27 @@ def run(args: argparse.Namespace) -> Exit:
             print("evtx-explorer prepare: the inputs could not be kept in the cache (is its directory "
                   "writable?): nothing to prepare", file=sys.stderr)
             return worst(status, Exit.OUTPUT_FAILED)
+        if not dirs:
+            print(f"evtx-explorer: {HINT}", file=sys.stderr)
+        found = _Detections()
+        beside = threading.Thread(target=_detect, args=(store.path, dirs, stop, found), name="evtx-prepare-rules",
+                                  daemon=True)
+        beside.start()
         began = time.perf_counter()
-        show("findings")
-        findings = len(findings_of(store, rules).findings)
-        spent["findings"] = time.perf_counter() - began
-        clear()
-        began = time.perf_counter()
-        sigma = sigma_for(args, store)  # (its own progress line; the hint without rules)
-        spent["sigma"] = time.perf_counter() - began
-        began = time.perf_counter()
-        stored = _correlation(store, show)
+        stored = _correlation(store, builders, show)
         spent["correlation"] = time.perf_counter() - began
-        clear()
+        show("findings and Sigma rules")
+        beside.join()
+        if found.error is not None:
+            raise found.error
+        spent.update(found.spent)
+        spent["all"] = time.perf_counter() - started
         summary: dict[str, Any] = {
             "store": str(store.path),
             "files": len(store.sources()),
             "events": store.count(),
-            "findings": findings,
-            "sigma_matches": None if sigma is None else len(sigma.matches),
+            "findings": found.findings,
+            "sigma_matches": None if found.sigma is None else len(found.sigma.matches),
             "correlation_stored": stored,
             "processes": correlation_tables.instance_count(store, "process") if stored else None,
             "handles": correlation_tables.instance_count(store, "handle") if stored else None,
@@ -129,6 +191,7 @@ def run(args: argparse.Namespace) -> Exit:
             "seconds": {step: round(s, 2) for step, s in spent.items()},
         }
     finally:
+        stop.set()  # (Ctrl-C: a rules child is killed at its next look)
         clear()
         store.close()
     if args.json:
@@ -153,5 +216,5 @@ def _text(s: dict[str, Any]) -> str:
     if s["correlation_stored"]:
         lines.append(f"correlation: {s['processes']:,} processes, {s['handles']:,} handles, {s['sessions']:,} "
                      "sessions; every view and the links stored")
-    lines.append(f"took: {took}")
+    lines.append(f"took: {took} (findings and Sigma beside the correlation)")
     return "\n".join(lines)

@@ -6,11 +6,14 @@ store; a second run skips what is kept; inputs that cannot be read are reported,
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import core.findings.stored as findings_stored
+import tui.findings_view as findings_view
 import tui.model_cache as mc
 from bench.table_write import digests
 from bench.view_ready import VIEWS, shown
@@ -87,7 +90,7 @@ def test_a_second_run_builds_nothing_again(log: Path, monkeypatch: pytest.Monkey
     def no_findings(*_: object) -> object:
         raise AssertionError("the findings were computed again")
 
-    monkeypatch.setattr(findings_stored, "store_findings", no_findings)
+    monkeypatch.setattr(mc, "store_findings", no_findings)
     code, again, err = run_cli("prepare", str(log), "--json")
     assert code == 0, err
     a, b = json.loads(first), json.loads(again)
@@ -124,6 +127,40 @@ def test_sigma_matches_are_kept_with_the_store(tmp_path: Path) -> None:
     with Store(_cached(log), readonly=True) as store:
         kept = cached_sigma(store, [rules])
     assert kept is not None and [m.record_id for m in kept.matches] == [2]
+
+
+def test_the_rules_run_beside_the_correlation_in_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a big store (thresholds at 0 here) the findings and the Sigma rules run in child
+    processes while the correlation is worked out: the correlation here waits until the
+    findings are kept with the store, which only a step running beside it can do."""
+    monkeypatch.setattr(mc, "CHILD_FINDINGS_EVENTS", 0)
+    monkeypatch.setattr(findings_view, "CHILD_SIGMA_EVENTS", 0)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
+    log = write_events(tmp_path / "log.xml", [*hand_made(), event_xml(1102, 999, "2024-01-01T00:01:00Z", {})])
+    real = ModelCache.store_now
+    seen: list[bool] = []
+
+    def after_the_findings(self: ModelCache, path: Path, builders: Any, progress: Any = None) -> bool:
+        deadline = time.monotonic() + 60
+        while not seen and time.monotonic() < deadline:
+            with Store(path, readonly=True) as store:
+                if findings_stored.stored_findings(store, load_rules(None)) is not None:
+                    seen.append(True)
+            time.sleep(0.05)
+        return real(self, path, builders, progress)
+
+    monkeypatch.setattr(ModelCache, "store_now", after_the_findings)
+    code, out, err = run_cli("prepare", str(log), "--sigma", str(rules), "--json")
+    assert code == 0, err
+    assert seen == [True]
+    doc = json.loads(out)
+    assert doc["sigma_matches"] == 1 and doc["correlation_stored"] is True
+    with Store(Path(doc["store"]), readonly=True) as store:
+        kept = findings_stored.stored_findings(store, load_rules(None))
+        assert kept is not None and len(kept.findings) == doc["findings"]
+        assert [m.record_id for m in cached_sigma(store, [rules]).matches] == [999]  # type: ignore[union-attr]
 
 
 @sync
