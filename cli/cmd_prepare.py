@@ -116,9 +116,12 @@ def _detect(path: Path, dirs: list[Path], stop: threading.Event, out: _Detection
         out.error = exc
 
 
-def _correlation(store: Store, builders: dict[str, ViewBuilder], show: Callable[[str], None]) -> bool:
+def _correlation(store: Store, builders: dict[str, ViewBuilder], show: Callable[[str], None],
+                 built: Callable[[], None]) -> bool:
     """Every correlation view's tables (`builders`) and the links written into `store` (the
-    model built for them unless they are there); whether the store holds them all."""
+    model built for them unless they are there), by two processes on a big model
+    (`tui.side_writer`: no thread of ours may run while it forks, so `built()` starts the
+    rules' thread once it has); whether the store holds them all."""
     from tui.model_cache import ModelCache
 
     def progress(read: int, total: int) -> None:
@@ -128,7 +131,7 @@ def _correlation(store: Store, builders: dict[str, ViewBuilder], show: Callable[
             show("correlating: writing the views' tables and the links")
 
     show("correlating")
-    return ModelCache().store_now(store.path, builders, progress)
+    return ModelCache().store_now(store.path, builders, progress, built=built, split=True)
 
 
 def run(args: argparse.Namespace) -> Exit:
@@ -168,11 +171,12 @@ def run(args: argparse.Namespace) -> Exit:
         found = _Detections()
         beside = threading.Thread(target=_detect, args=(store.path, dirs, stop, found), name="evtx-prepare-rules",
                                   daemon=True)
-        beside.start()
         began = time.perf_counter()
-        stored = _correlation(store, builders, show)
+        stored = _correlation(store, builders, show, beside.start)
         spent["correlation"] = time.perf_counter() - began
         show("findings and Sigma rules")
+        if beside.ident is None:  # (else started by the correlation, once its model was built)
+            beside.start()
         beside.join()
         if found.error is not None:
             raise found.error

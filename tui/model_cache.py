@@ -17,7 +17,7 @@ a reopen then shows the views from there without building the model.
 workers, each with its own read-only `Store` connection: sqlite connections are per thread);
 the views receive the results as `ModelReady` / `FindingsReady` messages (`tui.messages`).
 
-(About 510 lines: one holder of the results with the locks, yields and writer thread around
+(About 525 lines: one holder of the results with the locks, yields and writer thread around
 them, which share its state; the tests patch the builders here by name.)
 """
 
@@ -352,17 +352,31 @@ class ModelCache:
         return False
 
     def store_now(self, store_path: Path, builders: dict[str, ViewBuilder],
-                  progress: Callable[[int, int], None] | None = None) -> bool:
+                  progress: Callable[[int, int], None] | None = None, *,
+                  built: Callable[[], None] | None = None, split: bool = False) -> bool:
         """Build the model of the loaded store at `store_path` (`progress(read, total)` as it
         reads) and write the tables of every view of `builders` and the links, in the caller's
         thread, unless the store holds them already (`evtx-explorer prepare`: the next open
-        shows every view at once). Whether the store holds them all afterwards (False: it cannot
-        hold them, e.g. in memory)."""
+        shows every view at once); `built()` once the model is built. With `split` (a process
+        with no thread of its own until `built`) a forked child writes part of them
+        (`tui.side_writer`). Whether the store holds them all afterwards (False: it cannot hold
+        them, e.g. in memory)."""
         if not self._storable(store_path, True):
             return False
         if not self.stored_all(store_path, True, builders):
-            self._built(store_path, True, progress)
-            self._write_tables(store_path, builders)
+            model = self._built(store_path, True, progress)
+            if split:
+                from tui.side_writer import write_split
+
+                def write_own(own: dict[str, ViewBuilder]) -> None:
+                    self._write_tables(store_path, own, with_links=False)
+
+                write_split(store_path, model, builders, write_own, built)
+            elif built is not None:
+                built()
+            self._write_tables(store_path, builders)  # all of it, or what a second writer left
+        elif built is not None:
+            built()
         return self.stored_all(store_path, True, builders)
 
     @staticmethod
@@ -441,13 +455,15 @@ class ModelCache:
             return
 
     def _write_tables(self, store_path: Path, builders: dict[str, ViewBuilder],
-                      check: Callable[[], None] | None = None, idle: Callable[[], bool] | None = None) -> None:
+                      check: Callable[[], None] | None = None, idle: Callable[[], bool] | None = None, *,
+                      with_links: bool = True) -> None:
         """Write the tables: the instances, each view's rows, then the links (a reopen shows the
         views from the store as soon as theirs are in; at ten million events the links took
         as long as all the views). Once the app has ended (`stop`) the write is rolled back at
         its next SQL step, and no further view is built (a cut write is never taken as done).
         `check` runs between rows (default `check_stop`; in the background, `_yield_to_views`),
-        and with `idle` waits while it is false (`_yielding_to_input`)."""
+        and with `idle` waits while it is false (`_yielding_to_input`). Without `with_links` they
+        are left to a second writer (`tui.side_writer`)."""
         check = check or self.check_stop
         with self._writing:
             self.check_stop()
@@ -475,7 +491,7 @@ class ModelCache:
                         del rows
                         give_back()
                 model.release_lists()  # every view reads its table now
-                if not correlation_links.links_ready(writer):
+                if with_links and not correlation_links.links_ready(writer):
                     check()
                     from core.correlate.persist import links
 

@@ -315,7 +315,16 @@ class _Pager:
             disk.release()
 
 
+    def after_fork(self) -> None:
+        """In a forked child (the tables' second writer, `tui.side_writer`): a fresh lock (the
+        parent's pager thread may have held it at the fork) and no thread (it is not copied)."""
+        self._lock = threading.Lock()
+        self._thread = None
+
+
 PAGER = _Pager()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=PAGER.after_fork)
 
 
 def touched(reads: int = 1) -> None:

@@ -24,7 +24,8 @@ tables are tagged with CORRELATION_FORMAT in `meta`: a store written by an older
 tag or another one and gets them rebuilt (`ready`). The links are written last, under a tag of
 their own (`core.store.correlation_links`): a reopen needs the instances and the views' rows, and the links
 (every correlated event's, 24 million rows at ten million events) took as long to write as
-every view together. Only this module writes their SQL.
+every view together. Only this module writes their SQL (and `core.store.correlation_copies`, which
+copies the rows a second writer wrote: `tui.side_writer`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ store; a second run skips what is kept; inputs that cannot be read are reported,
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,13 @@ import pytest
 import core.findings.stored as findings_stored
 import tui.findings_view as findings_view
 import tui.model_cache as mc
+import tui.side_writer as side_writer
 from bench.table_write import digests
 from bench.view_ready import VIEWS, shown
 from core.correlate.model import model_from_store
 from core.findings.rules import load_rules
 from core.findings.sigma import cached_sigma
-from core.store import correlation_links, correlation_tables
+from core.store import correlation_copies, correlation_links, correlation_tables
 from core.store.cache import open_inputs
 from core.store.store import Store
 from tests.apputil import DEMO, opened, sync, wait_for
@@ -129,29 +131,29 @@ def test_sigma_matches_are_kept_with_the_store(tmp_path: Path) -> None:
     assert kept is not None and [m.record_id for m in kept.matches] == [2]
 
 
-def test_the_rules_run_beside_the_correlation_in_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_rules_run_beside_the_tables_writer_in_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a big store (thresholds at 0 here) the findings and the Sigma rules run in child
-    processes while the correlation is worked out: the correlation here waits until the
-    findings are kept with the store, which only a step running beside it can do."""
+    processes once the model is built, while the tables are written: the writer here waits
+    until the findings are kept with the store, which only a step running beside it can do."""
     monkeypatch.setattr(mc, "CHILD_FINDINGS_EVENTS", 0)
     monkeypatch.setattr(findings_view, "CHILD_SIGMA_EVENTS", 0)
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
     log = write_events(tmp_path / "log.xml", [*hand_made(), event_xml(1102, 999, "2024-01-01T00:01:00Z", {})])
-    real = ModelCache.store_now
+    real = ModelCache._write_tables
     seen: list[bool] = []
 
-    def after_the_findings(self: ModelCache, path: Path, builders: Any, progress: Any = None) -> bool:
+    def after_the_findings(self: ModelCache, path: Path, *args: Any, **kwargs: Any) -> None:
         deadline = time.monotonic() + 60
         while not seen and time.monotonic() < deadline:
             with Store(path, readonly=True) as store:
                 if findings_stored.stored_findings(store, load_rules(None)) is not None:
                     seen.append(True)
             time.sleep(0.05)
-        return real(self, path, builders, progress)
+        real(self, path, *args, **kwargs)
 
-    monkeypatch.setattr(ModelCache, "store_now", after_the_findings)
+    monkeypatch.setattr(ModelCache, "_write_tables", after_the_findings)
     code, out, err = run_cli("prepare", str(log), "--sigma", str(rules), "--json")
     assert code == 0, err
     assert seen == [True]
@@ -161,6 +163,64 @@ def test_the_rules_run_beside_the_correlation_in_children(tmp_path: Path, monkey
         kept = findings_stored.stored_findings(store, load_rules(None))
         assert kept is not None and len(kept.findings) == doc["findings"]
         assert [m.record_id for m in cached_sigma(store, [rules]).matches] == [999]  # type: ignore[union-attr]
+
+
+def _one_writer(log: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The digests of the tables the app's background writer (one process) writes for `log`."""
+    with monkeypatch.context() as m:
+        m.setenv("EVTX_EXPLORER_CACHE_DIR", str(cache))
+        path = _cached(log)
+        writer = ModelCache()
+        assert all(writer.stored_view(path, True, name, BUILDERS, wait=True) for name in BUILDERS)
+        return digests(path)
+
+
+def test_two_writers_store_the_rows_of_one(log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big model's tables are written by a forked child (Processes, Sessions, the links) beside
+    this process (the instances, Handles, Process access), then copied in: the same rows, in
+    small chunks here, as one writer's; the child's database is removed."""
+    monkeypatch.setattr(side_writer, "SPLIT_EVENTS", 0)
+    monkeypatch.setattr(correlation_copies, "COPY_CHUNK", 3)
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counted() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+    code, out, err = run_cli("prepare", str(log), "--json")
+    assert code == 0, err
+    assert len(forks) == 1
+    path = Path(json.loads(out)["store"])
+    assert _prepared(path)
+    assert digests(path) == _one_writer(log, tmp_path / "one", monkeypatch)
+    assert not list(path.parent.glob("*.side-*"))
+
+
+@pytest.mark.parametrize("how", ["fails", "outlives its bound"])
+def test_a_failed_second_writer_leaves_its_part_to_this_one(
+    how: str, log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(side_writer, "SPLIT_EVENTS", 0)
+    if how == "fails":
+        def broken(*_: object) -> bool:
+            raise RuntimeError("the child's part failed")
+
+        monkeypatch.setattr(side_writer, "_write_side", broken)
+    else:
+        monkeypatch.setattr(side_writer, "CHILD_LIMIT_S", 0.5)
+        monkeypatch.setattr(side_writer, "_write_side", lambda *_: time.sleep(60))
+    began = time.monotonic()
+    code, out, err = run_cli("prepare", str(log), "--json")
+    assert code == 0, err
+    assert time.monotonic() - began < 30
+    path = Path(json.loads(out)["store"])
+    assert _prepared(path)
+    assert digests(path) == _one_writer(log, tmp_path / "one", monkeypatch)
+    assert not list(path.parent.glob("*.side-*"))
 
 
 @sync
