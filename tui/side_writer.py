@@ -22,7 +22,6 @@ import contextlib
 import gc
 import os
 import signal
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +30,7 @@ from core.correlate.model import CorrelationModel
 from core.store import correlation_copies, correlation_links, correlation_tables
 from core.store.correlation_tables import CorrelationTables
 from core.store.store import Store
+from core.store.tempfiles import sweep, temp_file
 from tui.stored_views import ViewBuilder, write_views
 
 #: The views the child writes (no event trees among them), with the links.
@@ -66,9 +66,9 @@ def write_split(store_path: Path, model: CorrelationModel, builders: dict[str, V
         if built is not None:
             built()
         return
-    fd, name = tempfile.mkstemp(prefix=f"{store_path.name}.side-", suffix=".sqlite", dir=store_path.parent)
+    sweep(store_path.parent, store_path.name)  # a killed prepare's side database
+    fd, side = temp_file(store_path.parent, store_path.name, ".part")  # beside the store: same disk
     os.close(fd)
-    side = Path(name)
     gc.freeze()  # the child's collections then leave the model's objects (and their pages) alone
     try:
         pid = os.fork()

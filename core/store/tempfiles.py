@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 
 MARK = "evtx-explorer"
-_FILE = re.compile(rf"^\..+\.{MARK}-(\d+)-[A-Za-z0-9_]+\.(?:tmp|part)$")
+#: (A `.part` may be a database: `tui.side_writer`'s, with its write-ahead log and index beside it.)
+_FILE = re.compile(rf"^\..+\.{MARK}-(\d+)-[A-Za-z0-9_]+\.(?:tmp|part)(?:-wal|-shm|-journal)?$")
 _DIR = re.compile(rf"^{MARK}-(\d+)-[A-Za-z0-9_]+$")
 #: Entries a sweep looks at in one directory (a huge directory costs a bounded time).
 SWEEP_LIMIT = 100_000

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from core.findings.sigma import cached_sigma
 from core.store import correlation_copies, correlation_links, correlation_tables
 from core.store.cache import open_inputs
 from core.store.store import Store
+from core.store.tempfiles import MARK
 from tests.apputil import DEMO, opened, sync, wait_for
 from tests.cliutil import run_cli
 from tests.correlate.hand_made_logs import hand_made
@@ -197,7 +200,21 @@ def test_two_writers_store_the_rows_of_one(log: Path, tmp_path: Path, monkeypatc
     path = Path(json.loads(out)["store"])
     assert _prepared(path)
     assert digests(path) == _one_writer(log, tmp_path / "one", monkeypatch)
-    assert not list(path.parent.glob("*.side-*"))
+    assert not list(path.parent.glob(f".{path.name}.*"))
+
+
+def test_a_killed_prepares_side_database_is_swept(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(side_writer, "SPLIT_EVENTS", 0)
+    path = _cached(log)  # loaded by an earlier command: no tables yet
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    left = [path.parent / f".{path.name}.{MARK}-{int(dead.stdout)}-x1y2.part{end}" for end in ("", "-wal", "-shm")]
+    for leftover in left:
+        leftover.write_bytes(b"cut short")
+    code, _, err = run_cli("prepare", str(log))
+    assert code == 0, err
+    assert _prepared(path)
+    assert not [p for p in left if p.exists()]
 
 
 @pytest.mark.parametrize("how", ["fails", "outlives its bound"])
@@ -220,7 +237,7 @@ def test_a_failed_second_writer_leaves_its_part_to_this_one(
     path = Path(json.loads(out)["store"])
     assert _prepared(path)
     assert digests(path) == _one_writer(log, tmp_path / "one", monkeypatch)
-    assert not list(path.parent.glob("*.side-*"))
+    assert not list(path.parent.glob(f".{path.name}.*"))
 
 
 @sync
