@@ -11,9 +11,10 @@ takes seconds. It writes the same tables the app's background writer writes
 (`tui.model_cache.ModelCache.store_now`, the views' own builders), with the user's rules as the
 app loads them (the built-in ones or rules.toml; Sigma from `--sigma` or the user's folder).
 
-The findings and the Sigma rules run beside the correlation, in child processes on a big store
-as in the app (`tui.model_cache.build_findings`, `core.findings.sigma.child`): the tables' writer
-is Python on one core, and the rules take the other.
+Once the model is built, the findings and the Sigma rules run beside the tables' writers, in
+child processes on a big store as in the app (`tui.model_cache.build_findings`,
+`core.findings.sigma.child`), and a forked child writes part of the tables (`tui.side_writer`):
+the writing is Python, a core per process.
 
 Prints what the store holds and how long each step took (`--json`: one object). Exits 1 when an
 input could not be read (the others are still prepared), 5 when the cache cannot be written

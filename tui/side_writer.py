@@ -8,7 +8,7 @@ the Handles and Process access views (the two with the lists' event trees, dedup
 both). The child's rows are then copied in by SQL (`copy_views`, `copy_links`), so that the
 store holds the very rows one writer would have written. A child that fails or outlives its
 bound is killed, and its part is then written here (`ModelCache.store_now` writes whatever is
-not stored after this).
+not stored after this); it ends with this process (`core.store.child_process.fork_child`).
 
 Only where `os.fork` exists, with two cores or more, for a model of SPLIT_EVENTS events or more,
 and only in a process with no thread of its own yet (prepare's rules start at `built()`, after
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from core.correlate.model import CorrelationModel
 from core.store import correlation_copies, correlation_links, correlation_tables
+from core.store.child_process import cores, fork_child
 from core.store.correlation_tables import CorrelationTables
 from core.store.store import Store
 from core.store.tempfiles import sweep, temp_file
@@ -47,7 +48,7 @@ _POLL_S = 0.05
 
 def can_split(model: CorrelationModel) -> bool:
     """Whether a second writer is worth it (and possible) for `model`."""
-    return hasattr(os, "fork") and (os.cpu_count() or 1) >= 2 and model.size >= SPLIT_EVENTS
+    return hasattr(os, "fork") and cores() >= 2 and model.size >= SPLIT_EVENTS
 
 
 def write_split(store_path: Path, model: CorrelationModel, builders: dict[str, ViewBuilder],
@@ -71,13 +72,7 @@ def write_split(store_path: Path, model: CorrelationModel, builders: dict[str, V
     os.close(fd)
     gc.freeze()  # the child's collections then leave the model's objects (and their pages) alone
     try:
-        pid = os.fork()
-        if pid == 0:  # the child: its part, then out without running the parent's exit handlers
-            code = 1
-            try:
-                code = 0 if _write_side(side, model, theirs) else 1
-            finally:
-                os._exit(code)
+        pid = fork_child(lambda: _write_side(side, model, theirs))
     finally:
         gc.unfreeze()
     try:
@@ -115,7 +110,7 @@ def _write_side(side: Path, model: CorrelationModel, builders: dict[str, ViewBui
 
 
 def _ended_well(pid: int, deadline: float) -> bool:
-    """Whether the child exited with 0 before `deadline` (killed past it)."""
+    """Whether the child exited with 0 before `deadline` (`_reap` kills it past it)."""
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:

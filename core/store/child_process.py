@@ -72,6 +72,27 @@ def die_with_parent() -> None:
     _die_with_parent(int(raw) if raw.isdigit() else None)
 
 
+def fork_child(work: Callable[[], bool]) -> int:
+    """Fork a child that runs `work()` and exits 0 when it says True, else 1 (an exception is
+    said in one line on stderr), ending with this process (`die_with_parent`); its pid. Only
+    from a process with no thread of its own running: a lock another thread held at the fork
+    stays held in the child (`tui.side_writer`)."""
+    owner = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # out by `os._exit`: none of the parent's exit handlers nor buffers run twice
+        code = 1
+        try:
+            _die_with_parent(owner)
+            code = 0 if work() else 1
+        except BaseException as exc:  # noqa: BLE001 - the parent does the work instead
+            with contextlib.suppress(Exception):
+                print(f"evtx-explorer: a forked writer failed: {type(exc).__name__}: {exc}", file=sys.stderr,
+                      flush=True)
+        finally:
+            os._exit(code)
+    return pid
+
+
 #: How much a background child (findings, Sigma) yields the CPU to the app (`os.nice`).
 BACKGROUND_NICENESS = 10
 

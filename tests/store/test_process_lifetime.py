@@ -220,3 +220,31 @@ def test_a_child_asks_for_its_death_signal_without_starting_a_process() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60, check=False)
     assert done.returncode == 0
+
+
+#: A process that forks a writer child (`fork_child`, as `tui.side_writer` does) which outlives
+#: it unless told to end with it, then prints the child's pid and waits.
+_FORKS = """
+import sys, time
+from core.store.child_process import fork_child
+pid = fork_child(lambda: bool(time.sleep(60)))
+print(pid, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_kill_9_of_prepare_ends_its_forked_writer() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", _FORKS], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _running(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(child)
+    finally:
+        parent.kill()
