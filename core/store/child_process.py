@@ -84,6 +84,8 @@ def fork_child(work: Callable[[], bool]) -> int:
         try:
             _die_with_parent(owner)
             code = 0 if work() else 1
+        except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the parent says so
+            pass
         except BaseException as exc:  # noqa: BLE001 - the parent does the work instead
             with contextlib.suppress(Exception):
                 print(f"evtx-explorer: a forked writer failed: {type(exc).__name__}: {exc}", file=sys.stderr,
