@@ -28,7 +28,10 @@ are integers, and `pid_hex`, `handle_id_hex`, `logon_id_hex` the same ids as Win
 them (`0x1dac`). `links` are the links beyond those roles: the other channel's record of the
 same process access (Sysmon 10 <-> 4656), the two records of one service install, the process a
 service or task started and back. Without `--json` the correlation tree is printed as text
-(event data escaped so it cannot drive the terminal).
+(event data escaped so it cannot drive the terminal); an event a list view shows (a 4690, a
+process access) has its tree read from the store when the log was prepared (`evtx-explorer
+prepare`) or opened in the app before: the model is built only when an answer needs it (0.16
+s against 6.8 s for a 4656's tree at a million churn events).
 
 `--sessions` lists every logon session instead (the Sessions view's rows): with `--json` one
 object per session (`core.report.sessions.session_record`: the fields above, logon id, user,
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from cli.common import add_input_args, dump_json
@@ -50,7 +54,8 @@ from core.correlate.processes import SYSTEM_PID
 from core.model.event import iso_from_filetime
 from core.model.text import printable
 from core.report.sessions import STILL_OPEN, session_fields, session_record
-from core.store.store import StoredEvent
+from core.store import correlation_tables
+from core.store.store import Store, StoredEvent
 
 
 def _record(text: str) -> int:
@@ -181,11 +186,31 @@ def correlation_document(stored: StoredEvent, c: Correlation, paths: dict[int, s
 
 def render_tree(node: Node, out: Any, depth: int = 0) -> None:
     """A tree as indented text, confidence first; iterative (trees from logs can be deep)."""
-    stack: list[tuple[Node, int]] = [(node, depth)]
+    render_items([node], out, depth)
+
+
+def render_items(items: Sequence[Any], out: Any, depth: int = 0) -> None:
+    """`render_tree` of several roots, the engine's `Node`s or a stored tree's nodes (whose
+    label may be a `Text`: its plain text, as the engine's label was)."""
+    stack: list[tuple[Any, int]] = [(item, depth) for item in reversed(items)]
     while stack:
         n, d = stack.pop()
-        out.write(f"{'  ' * d}[{n.confidence}] {printable(n.label)}\n")
+        out.write(f"{'  ' * d}[{n.confidence}] {printable(str(getattr(n.label, 'plain', n.label)))}\n")
         stack.extend((child, d + 1) for child in reversed(n.children))
+
+
+def stored_tree(store: Store, stored: StoredEvent) -> list[Any] | None:
+    """The event's correlation tree whole as kept with the log (a list view's line: `prepare`
+    or an earlier open of the app stored it), None when only the model can tell."""
+    if not (store.shareable and correlation_tables.ready(store)):
+        return None  # (no tables: the app's modules are not even imported)
+    from tui.correlation import stored_correlation
+    from tui.nav_tree import MAX_TREE_NODES
+
+    found = stored_correlation(store, True, stored.id)
+    if found is None or found[1] > MAX_TREE_NODES:  # beyond it: paged, not whole
+        return None
+    return found[0]
 
 
 # -- command -----------------------------------------------------------------------------------
@@ -226,7 +251,13 @@ def run(args: argparse.Namespace) -> Exit:
     if loaded is None:
         return Exit.USAGE
     store, compiled, status = loaded
-    model: CorrelationModel = model_from_store(store)
+    built: list[CorrelationModel] = []
+
+    def model() -> CorrelationModel:  # built once, when an answer needs it
+        if not built:
+            built.append(model_from_store(store))
+        return built[0]
+
     paths = {s.id: s.path for s in store.sources()}
     out = sys.stdout
     count = 0
@@ -234,7 +265,7 @@ def run(args: argparse.Namespace) -> Exit:
     if args.json:
         out.write("[")
         for stored in events:
-            doc = correlation_document(stored, model.correlate(stored), paths)
+            doc = correlation_document(stored, model().correlate(stored), paths)
             out.write(("\n" if count == 0 else ",\n") + _indent(dump_json(doc)))
             count += 1
         out.write("\n]\n" if count else "]\n")
@@ -244,7 +275,11 @@ def run(args: argparse.Namespace) -> Exit:
                 out.write("\n")
             ev = stored.event
             out.write(f"# {printable(paths.get(ev.source, ''))} record {ev.record_id} ({ev.event_id})\n")
-            render_tree(model.correlate(stored).tree(), out)
+            kept = None if built else stored_tree(store, stored)  # (the model, once built, answers the rest)
+            if kept is not None:
+                render_items(kept, out)
+            else:
+                render_tree(model().correlate(stored).tree(), out)
             count += 1
     if count == 0:
         what = f"record ID {args.record}" if args.where is None else "the query"

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import cli.cmd_correlate as cmd_correlate
 import core.findings.stored as findings_stored
 import tui.findings_view as findings_view
 import tui.model_cache as mc
@@ -166,6 +167,37 @@ def test_the_rules_run_beside_the_tables_writer_in_children(tmp_path: Path, monk
         kept = findings_stored.stored_findings(store, load_rules(None))
         assert kept is not None and len(kept.findings) == doc["findings"]
         assert [m.record_id for m in cached_sigma(store, [rules]).matches] == [999]  # type: ignore[union-attr]
+
+
+def test_correlate_prints_a_prepared_logs_trees_from_the_store(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`correlate --record N` (text) on a prepared log reads the tree of an event a list view
+    shows (a 4690's) from the store, the very text the model gives (`--no-cache`: no tables);
+    another event's tree still comes from the model."""
+    code, _, err = run_cli("prepare", str(log))
+    assert code == 0, err
+    by_record: dict[int, list[bool]] = {}
+    with Store(_cached(log), readonly=True) as store:
+        for se in store.iter_events():
+            by_record.setdefault(se.event.record_id, []).append(cmd_correlate.stored_tree(store, se) is not None)
+    listed = sorted(rid for rid, kept in by_record.items() if all(kept))
+    unlisted = sorted(rid for rid, kept in by_record.items() if not any(kept))
+    assert listed and unlisted
+    expected = {rid: run_cli("correlate", str(log), "--no-cache", "--record", str(rid))
+                for rid in (*listed, unlisted[0])}
+    with monkeypatch.context() as m:
+        m.setattr(cmd_correlate, "model_from_store", no_model)
+        for rid in listed:
+            assert run_cli("correlate", str(log), "--record", str(rid)) == expected[rid], rid
+    built: list[int] = []
+    real = cmd_correlate.model_from_store
+
+    def counted(store: Store) -> Any:
+        built.append(1)
+        return real(store)
+
+    monkeypatch.setattr(cmd_correlate, "model_from_store", counted)
+    assert run_cli("correlate", str(log), "--record", str(unlisted[0])) == expected[unlisted[0]]
+    assert built == [1]
 
 
 def _one_writer(log: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
