@@ -21,6 +21,7 @@ from typing import Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit
+from cli.output import ProgressLine
 from core.findings.engine import Finding, findings_json
 from core.findings.rules import RulesError, load_rules
 from core.findings.sigma import (
@@ -124,20 +125,16 @@ def sigma_for(args: argparse.Namespace, store: Any) -> SigmaResult | None:
     if not dirs:
         print(f"evtx-explorer: {HINT}", file=sys.stderr)
         return None
-    err = sys.stderr
-    shown = err.isatty()  # a terminal only: a redirected stderr gets no progress lines
+    line = ProgressLine()  # a terminal only: a redirected stderr gets no progress lines
 
     def progress(p: SigmaProgress) -> None:
-        err.write("\r\x1b[K" + p.text())  # digits and fixed words only: nothing to escape
-        err.flush()
+        line.show(p.text())
 
     try:
         return run_sigma(store, dirs, min_level=args.min_level, statuses=tuple(args.status or DEFAULT_STATUSES),
-                         use_cache=not args.no_cache, progress=progress if shown else None)
+                         use_cache=not args.no_cache, progress=progress)
     finally:
-        if shown:
-            err.write("\r\x1b[K")
-            err.flush()
+        line.clear()
 
 
 def run(args: argparse.Namespace) -> Exit:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit, worst
+from cli.output import ProgressLine
 from core.findings.rules import RulesError, load_rules
 from core.findings.sigma import HINT, SigmaResult, rule_dirs, run_sigma
 from core.findings.sigma.child import sigma_in_child
@@ -61,24 +62,6 @@ def register(sub: Any) -> None:
                         "dir's sigma folder)")
     parser.add_argument("--json", action="store_true", help="print what was prepared as one JSON object")
     parser.set_defaults(func=run)
-
-
-def _progress() -> tuple[Callable[[str], None], Callable[[], None]]:
-    """(show a step's progress, clear it): on a terminal only, on one line of stderr."""
-    err = sys.stderr
-    shown = err.isatty()
-
-    def show(text: str) -> None:  # digits and fixed words only: nothing to escape
-        if shown:
-            err.write("\r\x1b[K" + text)
-            err.flush()
-
-    def clear() -> None:
-        if shown:
-            err.write("\r\x1b[K")
-            err.flush()
-
-    return show, clear
 
 
 @dataclass
@@ -153,7 +136,8 @@ def run(args: argparse.Namespace) -> Exit:
     from tui.view_builders import all_view_builders
 
     builders = all_view_builders()
-    show, clear = _progress()
+    line = ProgressLine()  # on a terminal only
+    show, clear = line.show, line.clear
     spent: dict[str, float] = {}
     started = time.perf_counter()
     show("loading")

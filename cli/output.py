@@ -81,3 +81,33 @@ def safe_streams() -> Iterator[None]:
             with contextlib.suppress(ValueError, OSError):
                 stream.flush()
         sys.stdout, sys.stderr = saved
+
+
+#: What a progress line is rewritten with: back to the line's start, then erase it.
+ERASE_LINE = "\r\x1b[K"
+
+
+class ProgressLine:
+    """One line of progress on stderr, rewritten in place, when stderr is a terminal (nothing
+    otherwise). Its own erase sequence goes to the terminal itself (through `TerminalSafe` it
+    would show as `\\x1b[K`), its text escaped as everything else; a text shown already is
+    not written again. For the thread that shows it only."""
+
+    def __init__(self) -> None:
+        err = sys.stderr
+        self._out: Any = err.inner if isinstance(err, TerminalSafe) else (err if _is_terminal(err) else None)
+        self._shown: str | None = None
+
+    def show(self, text: str) -> None:
+        if self._out is None or text == self._shown:
+            return
+        self._shown = text
+        self._out.write(ERASE_LINE + terminal_text(text))
+        self._out.flush()
+
+    def clear(self) -> None:
+        if self._out is not None and self._shown is not None:
+            self._shown = None
+            self._out.write(ERASE_LINE)
+            self._out.flush()
+

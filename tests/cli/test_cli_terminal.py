@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from cli.output import ERASE_LINE
+from tests.findings.rules import RULE
 from tests.logs import event_xml, write_events
 
 #: A computer name that sets the title, writes the clipboard, colours the text, clears the
@@ -55,6 +57,7 @@ COMMANDS = [
     ["findings"], ["findings", "--json"],
     ["export", "--format", "csv", "--output", "-"], ["export", "--format", "jsonl", "--output", "-"],
     ["export", "--format", "md", "--output", "-"],
+    ["prepare"], ["prepare", "--json"],
 ]
 
 
@@ -96,11 +99,35 @@ def test_nothing_from_a_log_or_a_file_name_drives_a_terminal(
     assert os.isatty(slave)
     status, out = _run([*command, str(log), str(bad)], (master, slave), monkeypatch)
     assert status == 1, out  # the unreadable input, reported
+    out = out.replace(ERASE_LINE.encode(), b"")  # a progress line's own erase sequence (`ProgressLine`)
     for raw in FORBIDDEN:
         assert raw not in out, (raw, out)
     text = out.decode("utf-8")
     assert "bad\\x1b]0;title\\x07.evtx" in text  # "cannot read this input" names the file, escaped
-    assert re.search(r"(\\x1b|\\u001b)\\?\]0;(pwned|file)", text), text  # shown escaped, not run
+    if command[0] != "prepare":  # (which shows counts, no log text nor the log's name)
+        assert re.search(r"(\\x1b|\\u001b)\\?\]0;(pwned|file)", text), text  # shown escaped, not run
+
+
+def test_progress_lines_erase_themselves_on_a_terminal_and_are_not_in_a_pipe(
+    hostile: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`prepare` and `findings --sigma` show their steps on one line of a terminal, rewritten in place: its erase
+    sequence reaches the terminal as such (escaped by the stream it showed as `\\x1b[K`
+    garbage); a pipe gets none."""
+    log, _ = hostile
+    status, out = _run(["prepare", str(log)], os.openpty(), monkeypatch)
+    assert status == 0, out
+    assert (ERASE_LINE + "correlating").encode() in out
+    assert b"\\x1b[K" not in out and b"\\r" not in out
+    status, out = _run(["prepare", str(log)], os.pipe(), monkeypatch)
+    assert status == 0, out
+    assert b"\x1b" not in out and b"correlating" not in out
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
+    status, out = _run(["findings", "--no-cache", "--sigma", str(rules), str(log)], os.openpty(), monkeypatch)
+    assert status == 0, out
+    assert (ERASE_LINE + "Sigma: ").encode() in out and b"\\x1b[K" not in out
 
 
 def test_a_pipe_gets_the_exact_data(hostile: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:

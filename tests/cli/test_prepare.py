@@ -178,6 +178,7 @@ def test_correlate_prints_a_prepared_logs_trees_from_the_store(log: Path, monkey
     by_record: dict[int, list[bool]] = {}
     with Store(_cached(log), readonly=True) as store:
         for se in store.iter_events():
+            assert se.event.record_id is not None
             by_record.setdefault(se.event.record_id, []).append(cmd_correlate.stored_tree(store, se) is not None)
     listed = sorted(rid for rid, kept in by_record.items() if all(kept))
     unlisted = sorted(rid for rid, kept in by_record.items() if not any(kept))
@@ -189,7 +190,7 @@ def test_correlate_prints_a_prepared_logs_trees_from_the_store(log: Path, monkey
         for rid in listed:
             assert run_cli("correlate", str(log), "--record", str(rid)) == expected[rid], rid
     built: list[int] = []
-    real = cmd_correlate.model_from_store
+    real = model_from_store
 
     def counted(store: Store) -> Any:
         built.append(1)
