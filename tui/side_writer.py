@@ -10,7 +10,7 @@ store holds the very rows one writer would have written. A child that fails or o
 bound is killed, and its part is then written here (`ModelCache.store_now` writes whatever is
 not stored after this); it ends with this process (`core.store.child_process.fork_child`).
 
-Only where `os.fork` exists, with two cores or more, for a model of SPLIT_EVENTS events or more,
+Only on Linux (macOS's system libraries are not safe across a fork), with two cores or more, for a model of SPLIT_EVENTS events or more,
 and only in a process with no thread of its own yet (prepare's rules start at `built()`, after
 the fork): the app's threads (Textual's, its workers) make a fork unsafe, so the app never
 splits.
@@ -22,6 +22,7 @@ import contextlib
 import gc
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,7 +49,7 @@ _POLL_S = 0.05
 
 def can_split(model: CorrelationModel) -> bool:
     """Whether a second writer is worth it (and possible) for `model`."""
-    return hasattr(os, "fork") and cores() >= 2 and model.size >= SPLIT_EVENTS
+    return sys.platform.startswith("linux") and cores() >= 2 and model.size >= SPLIT_EVENTS
 
 
 def write_split(store_path: Path, model: CorrelationModel, builders: dict[str, ViewBuilder],
