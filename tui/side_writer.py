@@ -10,10 +10,10 @@ store holds the very rows one writer would have written. A child that fails or o
 bound is killed, and its part is then written here (`ModelCache.store_now` writes whatever is
 not stored after this); it ends with this process (`core.store.child_process.fork_child`).
 
-Only on Linux (macOS's system libraries are not safe across a fork), with two cores or more, for a model of SPLIT_EVENTS events or more,
-and only in a process with no thread of its own yet (prepare's rules start at `built()`, after
-the fork): the app's threads (Textual's, its workers) make a fork unsafe, so the app never
-splits.
+Only on Linux (macOS's system libraries are not safe across a fork), with two cores or more,
+for a model of SPLIT_EVENTS events or more, and only in a process with no thread of its own yet
+(prepare's rules start at `built()`, after the fork): the app's threads (Textual's, its workers)
+make a fork unsafe, so the app never splits.
 """
 
 from __future__ import annotations
