@@ -39,6 +39,9 @@ from tui.app import EvtxApp
 from tui.model_cache import ModelCache
 from tui.view_builders import STORED_VIEWS
 
+#: The tables are written by two processes on Linux only (`tui.side_writer`).
+LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a second writer is forked on Linux only")
+
 
 def _cached(*inputs: Path) -> Path:
     """The cache database the app (and every command) opens for `inputs`."""
@@ -211,6 +214,7 @@ def _one_writer(log: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> dict
         return digests(path)
 
 
+@LINUX
 def test_two_writers_store_the_rows_of_one(log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A big model's tables are written by a forked child (Processes, Sessions, the links) beside
     this process (the instances, Handles, Process access), then copied in: the same rows, in
@@ -236,6 +240,7 @@ def test_two_writers_store_the_rows_of_one(log: Path, tmp_path: Path, monkeypatc
     assert not list(path.parent.glob(f".{path.name}.*"))
 
 
+@LINUX
 def test_a_killed_prepares_side_database_is_swept(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(side_writer, "SPLIT_EVENTS", 0)
     path = _cached(log)  # loaded by an earlier command: no tables yet
@@ -250,6 +255,7 @@ def test_a_killed_prepares_side_database_is_swept(log: Path, monkeypatch: pytest
     assert not [p for p in left if p.exists()]
 
 
+@LINUX
 @pytest.mark.parametrize("how", ["fails", "outlives its bound"])
 def test_a_failed_second_writer_leaves_its_part_to_this_one(
     how: str, log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
