@@ -55,6 +55,32 @@ def app_status(app: EvtxApp, problems: list[str]) -> Exit:
     return Exit.INPUT_UNREADABLE if unreadable else Exit.OK
 
 
+#: Logs of at least this many events whose correlation was not stored when the app quit get a
+#: line saying how to store it (their next open builds the model again: 8 s at a million events).
+PREPARE_HINT_EVENTS = 500_000
+PREPARE_HINT = ("evtx-explorer: this log's correlation was not stored before the app closed, so its next "
+                "open works it out again; `evtx-explorer prepare` with the same files stores it now")
+
+
+def prepare_hint(app: EvtxApp) -> str | None:
+    """PREPARE_HINT when the app quit before the correlation of a big, cached log was stored
+    (its background writer is stopped with the app), else None."""
+    ws = app.workspace
+    path, loaded = getattr(ws, "store_path", None), getattr(ws, "loaded", False)
+    if path is None or not loaded:
+        return None
+    from core.store.store import Store
+    from tui.view_builders import STORED_VIEWS
+
+    try:
+        with Store(path, readonly=True) as store:
+            if store.size() < PREPARE_HINT_EVENTS:
+                return None
+        return None if ws.models.stored_all(path, loaded, STORED_VIEWS) else PREPARE_HINT
+    except Exception:  # noqa: BLE001 - a store gone with the app (no cache): nothing to say
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.files:
         print("usage: evtx-explorer FILE... (or 'evtx-explorer demo'); see --help", file=sys.stderr)
@@ -71,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     crashed = app.return_code
     if crashed:  # Textual's own status for an app that died (it printed the traceback)
         return int(crashed)
+    hint = prepare_hint(app)
+    if hint is not None:
+        print(hint, file=sys.stderr)
     status = app_status(app, problems)
     if status is Exit.INPUT_UNREADABLE:
         errors = [s.error for s in app.workspace.sources.values() if s.error]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import cli.cmd_correlate as cmd_correlate
+import cli.cmd_open as cmd_open
 import core.findings.stored as findings_stored
 import tui.findings_view as findings_view
 import tui.model_cache as mc
@@ -296,3 +297,22 @@ async def test_the_app_then_shows_every_view_from_the_store(monkeypatch: pytest.
     assert statuses["handles"].startswith("2 handle duplications (4690)")
     assert statuses["sessions"].startswith("8 logon sessions on 2 computers")
     assert statuses["process_access"].startswith("2 process accesses")
+
+
+@sync
+async def test_quitting_before_a_big_logs_correlation_is_stored_says_how_to_store_it(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = EvtxApp([str(log)], prebuild=False)  # nothing stored: no view opened, no build ahead
+    async with opened(app, (100, 30)):
+        pass
+    assert cmd_open.prepare_hint(app) is None  # a small log: its next open works it out in no time
+    monkeypatch.setattr(cmd_open, "PREPARE_HINT_EVENTS", 0)
+    assert cmd_open.prepare_hint(app) == cmd_open.PREPARE_HINT
+    code, _, err = run_cli("prepare", str(log))
+    assert code == 0, err
+    app = EvtxApp([str(log)], prebuild=False)
+    async with opened(app, (100, 30)):
+        pass
+    assert cmd_open.prepare_hint(app) is None
+
