@@ -42,6 +42,7 @@ from core.findings.sigma.child import sigma_in_child
 from core.model.text import printable
 from core.store import correlation_tables
 from core.store.child_process import ChildFailed
+from core.store.ingest import Progress
 from core.store.store import Store
 
 if TYPE_CHECKING:
@@ -141,7 +142,12 @@ def run(args: argparse.Namespace) -> Exit:
     spent: dict[str, float] = {}
     started = time.perf_counter()
     show("loading")
-    store = open_store(args)
+
+    def loading(p: Progress) -> None:  # (the file's name is not shown: the line stays short)
+        percent = p.bytes_done * 100 // p.bytes_total if p.bytes_total else 0
+        show(f"loading input {p.source + 1}: {percent}%, {p.records:,} events")
+
+    store = open_store(args, loading)
     stop = threading.Event()
     try:
         spent["load"] = time.perf_counter() - started

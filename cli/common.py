@@ -7,11 +7,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.exit_codes import Exit
 from core.model.text import json_safe
 from core.store.store import Store
+
+if TYPE_CHECKING:
+    from core.store.ingest import ProgressFn
 
 #: Inside a directory given as input, the files loaded (a folder of logs, `winevt\Logs`, a
 #: collection): by extension, so notes and scripts beside the logs are not reported unreadable.
@@ -71,13 +74,14 @@ def resolve_inputs(files: list[str]) -> tuple[list[str], list[str]]:
     return paths, problems
 
 
-def open_store(args: argparse.Namespace) -> Store:
-    """Load (or reuse from the cache) the inputs named by the command line. An input naming no
-    log (an empty directory) is kept in `args.input_problems` for `report_input_errors`."""
+def open_store(args: argparse.Namespace, progress: ProgressFn | None = None) -> Store:
+    """Load (or reuse from the cache) the inputs named by the command line (`progress` told how
+    far each is). An input naming no log (an empty directory) is kept in `args.input_problems`
+    for `report_input_errors`."""
     from core.store.cache import open_inputs
 
     paths, args.input_problems = resolve_inputs(list(args.files))
-    return open_inputs(paths, use_cache=not args.no_cache, jobs=args.jobs)
+    return open_inputs(paths, use_cache=not args.no_cache, jobs=args.jobs, progress=progress)
 
 
 def report_input_errors(store: Store, args: argparse.Namespace | None = None) -> Exit:
