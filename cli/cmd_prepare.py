@@ -101,8 +101,12 @@ def _detect(path: Path, dirs: list[Path], stop: threading.Event, out: _Detection
         out.error = exc
 
 
+#: What prepare says while another process writes the same log's correlation tables.
+WAITING = "waiting for another evtx-explorer writing this log's correlation (an app open on it?)"
+
+
 def _correlation(store: Store, builders: dict[str, ViewBuilder], show: Callable[[str], None],
-                 built: Callable[[], None]) -> bool:
+                 built: Callable[[], None], waited: list[bool]) -> bool:
     """Every correlation view's tables (`builders`) and the links written into `store` (the
     model built for them unless they are there), by two processes on a big model
     (`tui.side_writer`: no thread of ours may run while it forks, so `built()` starts the
@@ -115,8 +119,12 @@ def _correlation(store: Store, builders: dict[str, ViewBuilder], show: Callable[
         else:
             show("correlating: writing the views' tables and the links")
 
+    def waiting() -> None:
+        waited[:] = [True]
+        show(WAITING)
+
     show("correlating")
-    return ModelCache().store_now(store.path, builders, progress, built=built, split=True)
+    return ModelCache().store_now(store.path, builders, progress, built=built, split=True, waiting=waiting)
 
 
 def run(args: argparse.Namespace) -> Exit:
@@ -163,7 +171,8 @@ def run(args: argparse.Namespace) -> Exit:
         beside = threading.Thread(target=_detect, args=(store.path, dirs, stop, found), name="evtx-prepare-rules",
                                   daemon=True)
         began = time.perf_counter()
-        stored = _correlation(store, builders, show, beside.start)
+        waited: list[bool] = []
+        stored = _correlation(store, builders, show, beside.start, waited)
         spent["correlation"] = time.perf_counter() - began
         show("findings and Sigma rules")
         if beside.ident is None:  # (else started by the correlation, once its model was built)
@@ -194,8 +203,10 @@ def run(args: argparse.Namespace) -> Exit:
     else:
         print(_text(summary))
     if not stored:
-        print("evtx-explorer prepare: the correlation tables could not be kept with the store "
-              "(the app builds the model when a view asks)", file=sys.stderr)
+        why = ("another evtx-explorer kept writing them: run prepare again once it has ended" if waited else
+               "the app builds the model when a view asks")
+        print(f"evtx-explorer prepare: the correlation tables could not be kept with the store ({why})",
+              file=sys.stderr)
         return worst(status, Exit.OUTPUT_FAILED)
     return status
 

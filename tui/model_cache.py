@@ -17,7 +17,7 @@ a reopen then shows the views from there without building the model.
 workers, each with its own read-only `Store` connection: sqlite connections are per thread);
 the views receive the results as `ModelReady` / `FindingsReady` messages (`tui.messages`).
 
-(About 525 lines: one holder of the results with the locks, yields and writer thread around
+(About 550 lines: one holder of the results with the locks, yields and writer thread around
 them, which share its state; the tests patch the builders here by name.)
 """
 
@@ -40,7 +40,7 @@ from core.findings.engine import needed_event_ids, store_findings
 from core.findings.pages import StoredFindingList
 from core.findings.rules import RulesError, load_rules
 from core.findings.stored import keep_findings, stored_findings
-from core.store import correlation_links, correlation_tables
+from core.store import cache_lock, correlation_links, correlation_tables
 from core.store.child_process import ChildFailed
 from core.store.correlation_tables import CorrelationTables
 from core.store.heap import file_pages_mb, give_back
@@ -59,6 +59,12 @@ _YIELD_POLL_S = 0.05
 #: How long the writer keeps waiting after a view is prepared (`ModelCache.linger`): the UI
 #: thread mounts and paints it meanwhile.
 PAINT_S = 0.3
+
+
+#: How long `store_now` waits for another process writing the same tables (an app's background
+#: writer takes minutes at ten million events), and how often it looks.
+OTHER_WRITER_S = 3600.0
+_OTHER_WRITER_POLL_S = 1.0
 
 
 #: Seconds between two gives-back of the model's mapped pages by the tables' writer
@@ -352,32 +358,49 @@ class ModelCache:
         return False
 
     def store_now(self, store_path: Path, builders: dict[str, ViewBuilder],
-                  progress: Callable[[int, int], None] | None = None, *,
-                  built: Callable[[], None] | None = None, split: bool = False) -> bool:
+                  progress: Callable[[int, int], None] | None = None, *, built: Callable[[], None] | None = None,
+                  split: bool = False, waiting: Callable[[], None] | None = None) -> bool:
         """Build the model of the loaded store at `store_path` (`progress(read, total)` as it
         reads) and write the tables of every view of `builders` and the links, in the caller's
         thread, unless the store holds them already (`evtx-explorer prepare`: the next open
-        shows every view at once); `built()` once the model is built. With `split` (a process
-        with no thread of its own until `built`) a forked child writes part of them
-        (`tui.side_writer`). Whether the store holds them all afterwards (False: it cannot hold
-        them, e.g. in memory)."""
+        shows every view at once); `built()` once the model is built (or not needed). With
+        `split` (a process with no thread of its own until `built`) a forked child writes part
+        of them (`tui.side_writer`). While another process writes them (an app open on the same
+        log) it waits, at most OTHER_WRITER_S, calling `waiting()` now and then. Whether the
+        store holds them all afterwards (False: it cannot hold them, e.g. in memory)."""
         if not self._storable(store_path, True):
             return False
-        if not self.stored_all(store_path, True, builders):
-            model = self._built(store_path, True, progress)
-            if split:
-                from tui.side_writer import write_split
-
-                def write_own(own: dict[str, ViewBuilder]) -> None:
-                    self._write_tables(store_path, own, with_links=False)
-
-                write_split(store_path, model, builders, write_own, built)
-            elif built is not None:
-                built()
-            self._write_tables(store_path, builders)  # all of it, or what a second writer left
-        elif built is not None:
+        deadline = time.monotonic() + OTHER_WRITER_S
+        while not self.stored_all(store_path, True, builders):
+            with cache_lock.tables_writer(store_path) as mine:
+                if mine:
+                    self._store_all(store_path, builders, progress, built, split)
+                    built = None  # (told)
+                    break
+            if time.monotonic() >= deadline:
+                break
+            if waiting is not None:
+                waiting()
+            time.sleep(_OTHER_WRITER_POLL_S)
+        if built is not None:
             built()
         return self.stored_all(store_path, True, builders)
+
+    def _store_all(self, store_path: Path, builders: dict[str, ViewBuilder],
+                   progress: Callable[[int, int], None] | None, built: Callable[[], None] | None,
+                   split: bool) -> None:
+        """`store_now`'s writing, its tables' lock held."""
+        model = self._built(store_path, True, progress)
+        if split:
+            from tui.side_writer import write_split
+
+            def write_own(own: dict[str, ViewBuilder]) -> None:
+                self._write_tables(store_path, own, with_links=False)
+
+            write_split(store_path, model, builders, write_own, built)
+        elif built is not None:
+            built()
+        self._write_tables(store_path, builders)  # all of it, or what a second writer left
 
     @staticmethod
     def _storable(store_path: Path, loaded: bool) -> bool:
@@ -463,9 +486,12 @@ class ModelCache:
         its next SQL step, and no further view is built (a cut write is never taken as done).
         `check` runs between rows (default `check_stop`; in the background, `_yield_to_views`),
         and with `idle` waits while it is false (`_yielding_to_input`). Without `with_links` they
-        are left to a second writer (`tui.side_writer`)."""
+        are left to a second writer (`tui.side_writer`). Nothing is written while another process
+        writes them (`cache_lock.tables_writer`): the views read them once it has."""
         check = check or self.check_stop
-        with self._writing:
+        with self._writing, cache_lock.tables_writer(store_path) as mine:
+            if not mine:
+                return  # another process writes them (an app on the same log, `prepare`)
             self.check_stop()
             model = self.model(store_path, True)
             with Store(store_path) as writer:

@@ -98,9 +98,11 @@ def _unlink_link(link: Path) -> None:
 
 
 def remove_database(db: Path) -> None:
-    """Delete a database and its SQLite side files (not its lock file)."""
+    """Delete a database, its SQLite side files and its tables' lock (not its own lock file:
+    nobody writes the tables of a database that is not open, and opening it takes its lock)."""
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
+    cache_lock.tables_lock_path(db).unlink(missing_ok=True)
 
 
 def prune(directory: Path, limit_bytes: int, keep: Path | None = None) -> None:

@@ -20,12 +20,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 #: Attempts to lock a lock file that a pruner or a stale take-over keeps replacing.
 ATTEMPTS = 5
 #: Lock fds this process holds: closed in forked children.
 _HELD: set[int] = set()
+#: The correlation tables this process writes (`tables_writer`): path -> (lock fd, depth).
+_WRITING: dict[str, tuple[int, int]] = {}
+_WRITING_MUTEX = threading.Lock()
 
 
 def _close_in_child() -> None:
@@ -33,6 +38,7 @@ def _close_in_child() -> None:
         with contextlib.suppress(OSError):
             os.close(fd)  # the parent's lock stays: only LOCK_UN or the last close ends it
     _HELD.clear()
+    _WRITING.clear()
 
 
 os.register_at_fork(after_in_child=_close_in_child)
@@ -160,3 +166,40 @@ class CacheLock:
             close(self.fd)
             self.fd = None
         self.exclusive = False
+
+
+def tables_lock_path(db: Path) -> Path:
+    """The lock of the correlation tables' writing of the database `db` (`tables_writer`)."""
+    return Path(f"{db}.tables-lock")
+
+
+@contextlib.contextmanager
+def tables_writer(db: Path) -> Iterator[bool]:
+    """Whether this process may write the correlation tables of `db` in the block: no other
+    process is writing them (an app open on the same log, `prepare`). Two writers would
+    interleave their deletes and chunks and one could tag a view it holds only part of. Taken
+    without waiting; again by the process that holds it (its writer's steps nest)."""
+    key = str(db)
+    with _WRITING_MUTEX:
+        held = _WRITING.get(key)
+        if held is not None:
+            _WRITING[key] = (held[0], held[1] + 1)
+            fd: int | None = held[0]
+        else:
+            fd = open_locked(tables_lock_path(db), fcntl.LOCK_EX)
+            if fd is not None:
+                _WRITING[key] = (fd, 1)
+    if fd is None:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with _WRITING_MUTEX:
+            fd, depth = _WRITING[key]
+            if depth > 1:
+                _WRITING[key] = (fd, depth - 1)
+            else:
+                del _WRITING[key]
+                close(fd)
+

@@ -26,11 +26,11 @@ from bench.view_ready import VIEWS, shown
 from core.correlate.model import model_from_store
 from core.findings.rules import load_rules
 from core.findings.sigma import cached_sigma
-from core.store import correlation_copies, correlation_links, correlation_tables
+from core.store import cache_lock, correlation_copies, correlation_links, correlation_tables
 from core.store.cache import open_inputs
 from core.store.store import Store
 from core.store.tempfiles import MARK
-from tests.apputil import DEMO, opened, sync, wait_for
+from tests.apputil import DEMO, ROOT, opened, sync, wait_for
 from tests.cliutil import run_cli
 from tests.correlate.hand_made_logs import hand_made
 from tests.correlate.stored_tables import BUILDERS, no_model
@@ -315,4 +315,60 @@ async def test_quitting_before_a_big_logs_correlation_is_stored_says_how_to_stor
     async with opened(app, (100, 30)):
         pass
     assert cmd_open.prepare_hint(app) is None
+
+
+#: Holds the correlation tables' lock of the database argv[1] (as another app or prepare writing
+#: them would) for argv[2] seconds, after printing that it does.
+_OTHER_WRITER = """
+import sys, time
+from pathlib import Path
+from core.store.cache_lock import tables_writer
+with tables_writer(Path(sys.argv[1])) as mine:
+    print(mine, flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _other_writer(db: Path, seconds: float) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", _OTHER_WRITER, str(db), str(seconds)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "True"
+    return proc
+
+
+def test_one_process_writes_a_logs_tables_at_a_time(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two writers of the same tables (an app open on the log and `prepare`) would interleave
+    their deletes and chunks, and one could tag a view it holds only part of: the tables have a
+    lock, taken again freely by the process that holds it; prepare waits for the other writer,
+    then finds the tables written or writes them itself, and gives up after its bound."""
+    path = _cached(log)
+    with cache_lock.tables_writer(path) as mine, cache_lock.tables_writer(path) as again:
+        assert mine and again  # nested in one process (prepare's writing steps)
+    other = _other_writer(path, 60)
+    try:
+        with cache_lock.tables_writer(path) as mine:
+            assert not mine
+        assert not ModelCache().stored_view(path, True, "processes", BUILDERS, wait=True)  # the app's: none written
+        monkeypatch.setattr(mc, "OTHER_WRITER_S", 0.5)
+        monkeypatch.setattr(mc, "_OTHER_WRITER_POLL_S", 0.05)
+        code, _, err = run_cli("prepare", str(log))
+        assert code == 5 and "another evtx-explorer kept writing them" in err
+    finally:
+        other.kill()
+        other.wait()
+    assert not _prepared(path)
+    other = _other_writer(path, 1.0)
+    try:
+        monkeypatch.setattr(mc, "OTHER_WRITER_S", 60.0)
+        began = time.monotonic()
+        code, _, err = run_cli("prepare", str(log))
+        assert code == 0, err
+        assert time.monotonic() - began >= 0.5  # it waited for the other one's end
+    finally:
+        other.kill()
+        other.wait()
+    assert _prepared(path)
+    assert cache_lock.tables_lock_path(path).exists()
+    assert run_cli("cache", "--clear")[0] == 0
+    assert not path.exists() and not cache_lock.tables_lock_path(path).exists()  # gone with its database
 
