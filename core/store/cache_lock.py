@@ -13,6 +13,9 @@ older version) is stale: the lock file is moved aside and a new one taken.
 
 Whoever deletes an entry holds its lock exclusively and unlinks the lock file last; a taker
 checks after locking that the file it locked is still the one at the path (else it retries).
+
+Beside it, `<db>.tables-lock` is held exclusively by the one process writing the database's
+correlation tables (`tables_writer`), and deleted with the database.
 """
 
 from __future__ import annotations
