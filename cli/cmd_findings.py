@@ -119,6 +119,14 @@ def _md(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def sigma_folder_missing(args: argparse.Namespace, command: str) -> bool:
+    """Whether a `--sigma` folder does not exist (a usage error: the first one is named)."""
+    missing = [d for d in args.sigma or () if not Path(d).exists()]
+    if missing:
+        print(f"evtx-explorer {command}: no such Sigma rules folder: {printable(missing[0])}", file=sys.stderr)
+    return bool(missing)
+
+
 def sigma_for(args: argparse.Namespace, store: Any) -> SigmaResult | None:
     """The Sigma result of the command's options, or None (hint on stderr) without rules."""
     dirs = rule_dirs(args.sigma)
@@ -143,9 +151,7 @@ def run(args: argparse.Namespace) -> Exit:
     except RulesError as exc:
         print(f"evtx-explorer findings: bad rules file: {printable(str(exc))}", file=sys.stderr)
         return Exit.USAGE
-    missing = [d for d in args.sigma or () if not Path(d).exists()]
-    if missing:
-        print(f"evtx-explorer findings: no such Sigma rules folder: {printable(missing[0])}", file=sys.stderr)
+    if sigma_folder_missing(args, "findings"):
         return Exit.USAGE
     store = open_store(args)
     try:

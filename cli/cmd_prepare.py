@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cli.cmd_findings import sigma_folder_missing
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit, worst
 from cli.output import ProgressLine
@@ -136,9 +137,7 @@ def run(args: argparse.Namespace) -> Exit:
     except RulesError as exc:
         print(f"evtx-explorer prepare: bad rules file: {printable(str(exc))}", file=sys.stderr)
         return Exit.USAGE
-    missing = [d for d in args.sigma or () if not Path(d).exists()]
-    if missing:
-        print(f"evtx-explorer prepare: no such Sigma rules folder: {printable(missing[0])}", file=sys.stderr)
+    if sigma_folder_missing(args, "prepare"):
         return Exit.USAGE
     dirs = rule_dirs(args.sigma)
     import tui.findings_view  # noqa: F401 - see `_detect`: the app's modules, in this thread first

@@ -6,8 +6,9 @@ one writer would have written (the tables' schema and tags: `core.store.correlat
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,7 @@ def copy_views(store: Store, side: Path, names: Sequence[str]) -> bool:
     try:
         if not ready(store):
             return False
-        conn.execute("ATTACH DATABASE ? AS side", (str(side),))
-        try:
+        with attached(conn, side):
             said = dict(conn.execute("SELECT key, value FROM side.meta WHERE key LIKE 'correlation%'"))
             done = str(CORRELATION_FORMAT)
             if said.get(FORMAT_KEY) != done or any(said.get(_view_key(name)) != done for name in names):
@@ -56,13 +56,22 @@ def copy_views(store: Store, side: Path, names: Sequence[str]) -> bool:
                     if key in said:
                         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, said[key]))
             conn.commit()
-        finally:
-            if conn.in_transaction:
-                conn.rollback()
-            conn.execute("DETACH DATABASE side")
     except sqlite3.Error:
         return refused(conn)
     return True
+
+
+@contextlib.contextmanager
+def attached(conn: sqlite3.Connection, side: Path) -> Iterator[None]:
+    """The database at `side` attached to `conn` as `side` for the block; a transaction the
+    block left open rolled back, then detached."""
+    conn.execute("ATTACH DATABASE ? AS side", (str(side),))
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.rollback()
+        conn.execute("DETACH DATABASE side")
 
 
 def copy_rows(conn: sqlite3.Connection, table: str, where: str, args: tuple[Any, ...] = (),

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
-from core.store.correlation_copies import copy_rows
+from core.store.correlation_copies import attached, copy_rows
 from core.store.correlation_tables import CHUNK, CORRELATION_FORMAT, LINK_COLUMNS, LINKS_KEY, ready, refused
 from core.store.disk_sorts import sorts_on_disk
 from core.store.gc_pause import gc_paused
@@ -74,8 +74,7 @@ def copy_links(store: Store, side: Path) -> bool:
     try:
         if not ready(store):
             return False
-        conn.execute("ATTACH DATABASE ? AS side", (str(side),))
-        try:
+        with attached(conn, side):
             tag = conn.execute("SELECT value FROM side.meta WHERE key = ?", (LINKS_KEY,)).fetchone()
             if tag is None or tag[0] != str(CORRELATION_FORMAT):
                 return False
@@ -83,10 +82,6 @@ def copy_links(store: Store, side: Path) -> bool:
             copy_rows(conn, "corr_reason", "id")
             copy_rows(conn, "corr_link", "rowid", columns=LINK_COLUMNS)
             _finish(conn, True)
-        finally:
-            if conn.in_transaction:
-                conn.rollback()
-            conn.execute("DETACH DATABASE side")
     except sqlite3.Error:
         return refused(conn)
     return True

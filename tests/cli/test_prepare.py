@@ -117,10 +117,13 @@ def test_text_summary_and_an_unreadable_input(log: Path, tmp_path: Path) -> None
     assert _prepared(_cached(log, missing))
 
 
-def test_no_cache_prepares_nothing(log: Path) -> None:
+def test_no_cache_prepares_nothing(log: Path, tmp_path: Path) -> None:
     code, out, err = run_cli("prepare", str(log), "--no-cache")
     assert code == 5 and out == ""
     assert "--no-cache keeps nothing" in err
+    code, out, err = run_cli("prepare", str(log), "--sigma", str(tmp_path / "no rules here"))
+    assert code == 2 and out == ""  # a usage error, before anything loads
+    assert "no such Sigma rules folder" in err and "no rules here" in err
 
 
 def test_sigma_matches_are_kept_with_the_store(tmp_path: Path) -> None:
