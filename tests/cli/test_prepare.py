@@ -126,7 +126,9 @@ def test_no_cache_prepares_nothing(log: Path, tmp_path: Path) -> None:
     assert "no such Sigma rules folder" in err and "no rules here" in err
 
 
-def test_sigma_matches_are_kept_with_the_store(tmp_path: Path) -> None:
+def test_sigma_matches_are_kept_with_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kept under the rule files' resolved paths, as `open --sigma` names them: a relative
+    folder given to prepare is the app's too."""
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
@@ -134,11 +136,12 @@ def test_sigma_matches_are_kept_with_the_store(tmp_path: Path) -> None:
         event_xml(4624, 1, "2024-01-01T00:00:00Z", {"TargetUserName": "bob"}),
         event_xml(1102, 2, "2024-01-01T00:01:00Z", {"SubjectUserName": "mallory"}),
     ])
-    code, out, err = run_cli("prepare", str(log), "--sigma", str(rules), "--json")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli("prepare", str(log), "--sigma", "rules", "--json")
     assert code == 0, err
     assert json.loads(out)["sigma_matches"] == 1
     with Store(_cached(log), readonly=True) as store:
-        kept = cached_sigma(store, [rules])
+        kept = cached_sigma(store, [rules.resolve()])
     assert kept is not None and [m.record_id for m in kept.matches] == [2]
 
 
