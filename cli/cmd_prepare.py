@@ -139,8 +139,7 @@ def run(args: argparse.Namespace) -> Exit:
         return Exit.USAGE
     if sigma_folder_missing(args, "prepare"):
         return Exit.USAGE
-    # Resolved as `open --sigma` resolves them: the matches are kept under the rule files' paths.
-    dirs = rule_dirs([str(Path(d).resolve()) for d in args.sigma] if args.sigma else None)
+    dirs = rule_dirs(args.sigma)  # (made absolute: the matches are kept under the rule files' paths)
     import tui.findings_view  # noqa: F401 - see `_detect`: the app's modules, in this thread first
     from tui.view_builders import all_view_builders
 

@@ -151,3 +151,27 @@ def test_open_sigma_reaches_the_app(env: tuple[Path, Path], monkeypatch: pytest.
     monkeypatch.setattr(cli.cmd_open, "make_app", lambda files, args: FakeApp())
     assert _cli(str(log), "--sigma", str(rules))[0] == 0
     assert seen == [[rules.resolve()]]
+
+
+def test_findings_sigma_relative_folder_kept_for_the_app(env: tuple[Path, Path],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`findings --sigma rules` run in the rules' parent folder keeps its matches under the rule
+    files' absolute paths, where the app opened with the same rules (`open --sigma` from another
+    folder, which sets $EVTX_EXPLORER_SIGMA) looks them up: it found none before."""
+    from core.findings.sigma import cached_sigma, rule_dirs
+    from core.findings.sigma.ruleset import ENV_DIRS
+    from core.store.cache import open_inputs
+
+    rules, log = env
+    monkeypatch.chdir(rules.parent)
+    code, out, err = _cli("findings", str(log), "--sigma", "rules", "--json")
+    assert code == 0, err
+    assert [r["record_id"] for r in json.loads(out) if r.get("engine") == "sigma"] == [2]
+    monkeypatch.chdir(rules)  # the app's folder: elsewhere
+    monkeypatch.setenv(ENV_DIRS, str(rules))
+    store = open_inputs([str(log)])
+    try:
+        kept = cached_sigma(store, rule_dirs(None))
+    finally:
+        store.close()
+    assert kept is not None and [m.record_id for m in kept.matches] == [2]

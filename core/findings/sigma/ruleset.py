@@ -117,12 +117,14 @@ ENV_DIRS = "EVTX_EXPLORER_SIGMA"
 
 def rule_dirs(given: Sequence[str] | None) -> list[Path]:
     """The directories to load: those given, else $EVTX_EXPLORER_SIGMA, else the user's sigma
-    dir if it exists, else none."""
+    dir if it exists, else none. Made absolute: the matches kept with a store are keyed by the
+    rule files' paths, so `findings --sigma rules/` run in one folder and the app opened with the
+    same rules from another (or `prepare`) must name the same files the same way."""
     if given:
-        return [Path(d) for d in given]
+        return [Path(d).resolve() for d in given]
     env = os.environ.get(ENV_DIRS)
     if env:
-        return [Path(d) for d in env.split(os.pathsep) if d]
+        return [Path(d).resolve() for d in env.split(os.pathsep) if d]
     here = default_dir()
     return [here] if here.is_dir() else []
 
