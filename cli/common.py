@@ -84,15 +84,31 @@ def open_store(args: argparse.Namespace, progress: ProgressFn | None = None) -> 
     return open_inputs(paths, use_cache=not args.no_cache, jobs=args.jobs, progress=progress)
 
 
-def report_input_errors(store: Store, args: argparse.Namespace | None = None) -> Exit:
+#: Inputs whose parse issues get a line of their own on stderr (then one line for the rest).
+ISSUE_LINES = 10
+
+
+def report_input_errors(store: Store, args: argparse.Namespace | None = None, *, issues: bool = True) -> Exit:
     """Print each unreadable input's one-line error on stderr (escaped on a terminal, like all
-    output: `cli.output`); INPUT_UNREADABLE if there was any, else OK."""
+    output: `cli.output`); INPUT_UNREADABLE if there was any, else OK. With `issues` also a line
+    per input with parse issues (damaged records skipped, bad values replaced): the answer
+    printed on stdout then lacks them, and an analyst must not take it for the whole log's
+    (`stats`, which shows the counts itself, passes False). They do not change the status."""
     status = Exit.OK
+    sources = store.sources()
     problems = list(getattr(args, "input_problems", None) or [])
-    problems += [src.error for src in store.sources() if src.error]
+    problems += [src.error for src in sources if src.error]
     for problem in problems:
         print(f"evtx-explorer: {problem}", file=sys.stderr)
         status = Exit.INPUT_UNREADABLE
+    damaged = [src for src in sources if src.parse_issues] if issues else []
+    for src in damaged[:ISSUE_LINES]:
+        print(f"evtx-explorer: {src.path}: {src.parse_issues:,} parse issue(s), damaged records skipped or bad "
+              "values replaced (`evtx-explorer stats --issues` lists them)", file=sys.stderr)
+    if len(damaged) > ISSUE_LINES:
+        rest = damaged[ISSUE_LINES:]
+        print(f"evtx-explorer: {len(rest):,} more input(s) with parse issues "
+              f"({sum(src.parse_issues for src in rest):,} in all)", file=sys.stderr)
     return status
 
 

@@ -45,6 +45,28 @@ def test_ok_and_input_unreadable_for_each_command(command: list[str], log: Path,
     assert status == 1 and f"evtx-explorer: {bad}" in err
 
 
+@pytest.mark.parametrize("command", [
+    ["query"], ["correlate", "--record", "7"], ["findings", "--json"], ["prepare"], ["stats"],
+])
+def test_parse_issues_are_said_on_stderr_and_keep_the_status(command: list[str], tmp_path: Path) -> None:
+    """A log with a damaged value (a lone surrogate: U+FFFD and a parse issue) and a clean one:
+    every command's answer lacks what the issue cost, so each says which input had how many
+    (stderr: stdout stays the answer), status 0 as documented; `stats` shows the count itself."""
+    damaged = write_events(tmp_path / "damaged.xml", [event_xml(
+        4688, 7, T0, {"NewProcessId": "0xc8c", "CommandLine": "cmd MARK"}).replace("MARK", "&#xD800;")])
+    clean = write_events(tmp_path / "clean.xml", [event_xml(4624, 7, T0, {"TargetUserName": "bob"})])
+    status, out, err = run_cli(*command, str(damaged), str(clean))
+    assert status == 0, err
+    said = [line for line in err.splitlines() if "parse issue" in line]
+    if command == ["stats"]:
+        assert said == [] and "1 parse issues" in out
+    else:
+        assert said == [f"evtx-explorer: {damaged}: 1 parse issue(s), damaged records skipped or bad values "
+                        "replaced (`evtx-explorer stats --issues` lists them)"]
+    status, out, err = run_cli(*command, str(clean))
+    assert status == 0 and "parse issue" not in err
+
+
 def test_export_statuses(log: Path, bad: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     assert run_cli("export", str(log), "-o", str(out))[0] == 0
