@@ -185,6 +185,7 @@ def run(args: argparse.Namespace) -> Exit:
             "store": str(store.path),
             "files": len(store.sources()),
             "events": store.count(),
+            "parse_issues": sum(src.parse_issues for src in store.sources()),
             "findings": found.findings,
             "sigma_matches": None if found.sigma is None else len(found.sigma.matches),
             "correlation_stored": stored,
@@ -215,7 +216,8 @@ def _text(s: dict[str, Any]) -> str:
     took = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in s["seconds"].items())
     sigma = "no Sigma rules" if s["sigma_matches"] is None else f"{s['sigma_matches']:,} Sigma matches"
     lines = [
-        f"prepared {s['events']:,} events from {s['files']} file(s) in {s['store']}",
+        f"prepared {s['events']:,} events from {s['files']} file(s)"
+        + (f" ({s['parse_issues']:,} parse issues)" if s["parse_issues"] else "") + f" in {s['store']}",
         f"findings: {s['findings']:,}; {sigma}",
     ]
     if s["correlation_stored"]:
