@@ -394,8 +394,8 @@ class ModelCache:
         if split:
             from tui.side_writer import write_split
 
-            def write_own(own: dict[str, ViewBuilder]) -> None:
-                self._write_tables(store_path, own, with_links=False)
+            def write_own(own: dict[str, ViewBuilder], with_links: bool) -> None:
+                self._write_tables(store_path, own, with_links=with_links)
 
             write_split(store_path, model, builders, write_own, built)
         elif built is not None:

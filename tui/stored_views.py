@@ -266,10 +266,13 @@ FETCHED = 500
 TREE_LINES = 20_000
 
 
-def write_event_trees(store: Store, built: dict[str, ViewRows], check: Callable[[], None] | None = None) -> bool:
+def write_event_trees(store: Store, built: dict[str, ViewRows], check: Callable[[], None] | None = None,
+                      events: Store | None = None) -> bool:
     """Store the correlation tree of every event the first TREE_LINES lines of each list of
     `built` show that is not stored yet (`ViewRows.event_tree`); False when the database
-    refuses; `check` as in `checked`."""
+    refuses; `check` as in `checked`. The events are read from `events` (default `store`: a
+    second writer's database holds none, `tui.side_writer`)."""
+    source = store if events is None else events
 
     def trees() -> Iterator[tuple[int, list[TreeItem]]]:
         for rows in built.values():
@@ -282,7 +285,7 @@ def write_event_trees(store: Store, built: dict[str, ViewRows], check: Callable[
             todo = [store_id for store_id in wanted if store_id not in have]
             for start in range(0, len(todo), FETCHED):
                 part = todo[start:start + FETCHED]
-                found = {e.id: e for e in store.select(Filter.store_ids(*part), order=Order.FILE, limit=len(part))}
+                found = {e.id: e for e in source.select(Filter.store_ids(*part), order=Order.FILE, limit=len(part))}
                 for store_id in part:
                     stored = found.get(store_id)
                     if stored is not None:
@@ -292,19 +295,22 @@ def write_event_trees(store: Store, built: dict[str, ViewRows], check: Callable[
         return event_trees.write_trees(store.conn, _shown, checked(trees(), check, every=1))  # a tree reads a few MB
 
 
-def write_views(store: Store, built: dict[str, ViewRows], check: Callable[[], None] | None = None) -> bool:
+def write_views(store: Store, built: dict[str, ViewRows], check: Callable[[], None] | None = None, *,
+                events: Store | None = None) -> bool:
     """Store what the views built (`ViewBuilder`), by view name: their event trees first, so
-    that a view is tagged as stored only with them; `check` as in `checked`.
+    that a view is tagged as stored only with them; `check` as in `checked`; `events` as in
+    `write_event_trees`.
 
     Written with the cyclic collector paused (`gc_paused`; a view's rows and trees have no
     cycles): the hundreds of thousands of objects of a view's rows are alive meanwhile, and each
     full collection walked them all again, a fifth of the views' writing at a million events."""
     with gc_paused():
-        return _write_views(store, built, check)
+        return _write_views(store, built, check, events)
 
 
-def _write_views(store: Store, built: dict[str, ViewRows], check: Callable[[], None] | None) -> bool:
-    if tables.ready(store) and not write_event_trees(store, built, check):
+def _write_views(store: Store, built: dict[str, ViewRows], check: Callable[[], None] | None,
+                 events: Store | None) -> bool:
+    if tables.ready(store) and not write_event_trees(store, built, check, events):
         return False
     trees: dict[str, Iterable[NodeRow]] = {}
     lists: dict[str, tuple[Iterable[LineRow], int]] = {}

@@ -1,6 +1,6 @@
 """The correlation tables copied from a second writer's database (`tui.side_writer`): a forked
-child writes some views and the links into a database of its own while the store's writer
-writes the rest, and their rows are copied in here by SQL, so that the store holds the very rows
+child writes some views (the lists, with their event trees) into a database of its own while the
+store's writer writes the rest, and their rows are copied in here by SQL, so that the store holds the very rows
 one writer would have written (the tables' schema and tags: `core.store.correlation_tables`).
 """
 
@@ -24,41 +24,49 @@ from core.store.correlation_tables import (
 )
 from core.store.store import Store
 
-#: Rows copied per transaction from another writer's database (`copy_views`, and the links'
-#: `copy_rows`): SQL alone, ~0.1 s of the write lock each.
+#: Rows copied per transaction from another writer's database (`copy_views`' `copy_rows`): SQL
+#: alone, ~0.1 s of the write lock each.
 COPY_CHUNK = 10 * CHUNK
 
 
-def copy_views(store: Store, side: Path, names: Sequence[str]) -> bool:
-    """Copy the views `names` as a second writer stored them in the database at `side` (over
-    instance tables of the current format: `tui.side_writer`) into `store`, whose instance
-    tables are written: the same rows, COPY_CHUNK per transaction, each view tagged in the last
-    one as `write_views` tags it. False when a view is not whole there or a database refuses."""
+def copy_views(store: Store, side: Path, names: Sequence[str]) -> list[str] | None:
+    """Copy those of the views `names` a second writer stored whole in the database at `side`
+    (over instance tables of the current format: `tui.side_writer`) into `store`, whose
+    instance tables are written, with the event trees it stored (`core.store.event_trees`: the
+    lists', none of which `store` holds): the same rows, COPY_CHUNK per transaction, each view
+    tagged in the last one as `write_views` tags it. The views copied, or None when a
+    database refuses (a view copied in part is not tagged: its writer then writes it)."""
     conn = store.conn
     try:
         if not ready(store):
-            return False
+            return None
         with attached(conn, side):
             said = dict(conn.execute("SELECT key, value FROM side.meta WHERE key LIKE 'correlation%'"))
             done = str(CORRELATION_FORMAT)
-            if said.get(FORMAT_KEY) != done or any(said.get(_view_key(name)) != done for name in names):
-                return False
-            for name in names:
+            if said.get(FORMAT_KEY) != done:
+                return []
+            whole = [name for name in names if said.get(_view_key(name)) == done]
+            for name in whole:
                 conn.execute("DELETE FROM meta WHERE key IN (?, ?)", (_view_key(name), _info_key(name)))
                 conn.execute("DELETE FROM corr_node WHERE tree = ?", (name,))
                 conn.execute("DELETE FROM corr_row WHERE list = ?", (name,))
             conn.commit()
-            for name in names:
+            # The event trees before the views that show them (an event's tree last: its nodes are in).
+            copy_rows(conn, "corr_tnode", "id")
+            copy_rows(conn, "corr_tedge", "parent")
+            copy_rows(conn, "corr_etree", "store_id")
+            for name in whole:
                 copy_rows(conn, "corr_node", "tree = ? AND id", (name,))
                 copy_rows(conn, "corr_row", "list = ? AND pos", (name,))
-            for name in names:  # each view's tag last, as `write_views` writes it
+            for name in whole:  # each view's tag last, as `write_views` writes it
                 for key in (_total_key(name), _info_key(name), _view_key(name)):
                     if key in said:
                         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, said[key]))
             conn.commit()
     except sqlite3.Error:
-        return refused(conn)
-    return True
+        refused(conn)
+        return None
+    return whole
 
 
 @contextlib.contextmanager
@@ -74,22 +82,18 @@ def attached(conn: sqlite3.Connection, side: Path) -> Iterator[None]:
         conn.execute("DETACH DATABASE side")
 
 
-def copy_rows(conn: sqlite3.Connection, table: str, where: str, args: tuple[Any, ...] = (),
-              columns: Sequence[str] = ()) -> None:
+def copy_rows(conn: sqlite3.Connection, table: str, where: str, args: tuple[Any, ...] = ()) -> None:
     """Copy the rows of `side.table` that `where` (ending in the integer key they are ordered
-    by, compared here: "list = ? AND pos", or "rowid") selects with `args` into `table`, by
-    ranges of COPY_CHUNK keys, each committed. By rowid, `columns` names the table's columns
-    and each row keeps its rowid (a rowid table's order)."""
+    by, compared here: "list = ? AND pos", or "id") selects with `args` into `table`, by ranges
+    of about COPY_CHUNK rows (a range ends with all the rows of its last key), each committed."""
     key = where.rsplit(" ", 1)[-1]
-    names = f"(rowid, {', '.join(columns)})" if columns else ""
-    picked = f"rowid, {', '.join(columns)}" if columns else "*"
     last = -(1 << 63)
     while True:
         top = conn.execute(f"SELECT max({key}) FROM (SELECT {key} FROM side.{table} WHERE {where} > ?"
                            f" ORDER BY {key} LIMIT ?)", (*args, last, COPY_CHUNK)).fetchone()[0]
         if top is None:
             return
-        conn.execute(f"INSERT INTO main.{table}{names} SELECT {picked} FROM side.{table}"
+        conn.execute(f"INSERT INTO main.{table} SELECT * FROM side.{table}"
                      f" WHERE {where} > ? AND {key} <= ?", (*args, last, top))
         conn.commit()
         last = top

@@ -7,8 +7,7 @@ line beyond the stored trees), so the app's writer stores them last, under a tag
 (`links_ready`), after the instances and the views (`core.store.correlation_tables`). A link's
 role, kind and confidence are stored as their place among the words they usually take (`ROLES`,
 `KINDS`, `CONFIDENCES`; one byte, none for the first two, where the words took 20-30 bytes a
-row), any other word as itself. Only this module writes their SQL (copied from a second writer's
-database by `copy_links`).
+row), any other word as itself. Only this module writes their SQL.
 """
 
 from __future__ import annotations
@@ -16,11 +15,9 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Final
 
-from core.store.correlation_copies import attached, copy_rows
-from core.store.correlation_tables import CHUNK, CORRELATION_FORMAT, LINK_COLUMNS, LINKS_KEY, ready, refused
+from core.store.correlation_tables import CHUNK, CORRELATION_FORMAT, LINKS_KEY, ready, refused
 from core.store.disk_sorts import sorts_on_disk
 from core.store.gc_pause import gc_paused
 from core.store.store import Store
@@ -47,41 +44,17 @@ def links_ready(store: Store) -> bool:
         return False
 
 
-def write_links(store: Store, links: Iterable[tuple[int, str, str, int | None, str, str]], *,
-                index: bool = True) -> bool:
-    """Replace the links of `store`'s instance tables (`ready`) by `links`, then index them
-    (unless told not to: a second writer's database, copied from by `copy_links`) and tag them
-    (`links_ready`) in the last transaction. False when the database refuses or holds no
-    instance tables of the current format."""
+def write_links(store: Store, links: Iterable[tuple[int, str, str, int | None, str, str]]) -> bool:
+    """Replace the links of `store`'s instance tables (`ready`) by `links`, then index them and
+    tag them (`links_ready`) in the last transaction. False when the database refuses or holds
+    no instance tables of the current format."""
     conn = store.conn
     try:
         if not ready(store):
             return False
         _clear(conn)
         _write_links(conn, links)
-        _finish(conn, index)
-    except sqlite3.Error:
-        return refused(conn)
-    return True
-
-
-def copy_links(store: Store, side: Path) -> bool:
-    """Replace the links of `store`'s instance tables by those a second writer stored whole in
-    the database at `side` (`tui.side_writer`): the same rows, their rowids and reason ids kept,
-    COPY_CHUNK per transaction; then indexed and tagged as `write_links` does. False when they
-    are not whole there or a database refuses."""
-    conn = store.conn
-    try:
-        if not ready(store):
-            return False
-        with attached(conn, side):
-            tag = conn.execute("SELECT value FROM side.meta WHERE key = ?", (LINKS_KEY,)).fetchone()
-            if tag is None or tag[0] != str(CORRELATION_FORMAT):
-                return False
-            _clear(conn)
-            copy_rows(conn, "corr_reason", "id")
-            copy_rows(conn, "corr_link", "rowid", columns=LINK_COLUMNS)
-            _finish(conn, True)
+        _finish(conn)
     except sqlite3.Error:
         return refused(conn)
     return True
@@ -96,10 +69,9 @@ def _clear(conn: sqlite3.Connection) -> None:
     conn.commit()
 
 
-def _finish(conn: sqlite3.Connection, index: bool) -> None:
-    if index:
-        with sorts_on_disk(conn):  # a sort of millions of rows
-            conn.execute(_LINK_INDEX)
+def _finish(conn: sqlite3.Connection) -> None:
+    with sorts_on_disk(conn):  # a sort of millions of rows
+        conn.execute(_LINK_INDEX)
     conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (LINKS_KEY, str(CORRELATION_FORMAT)))
     conn.commit()
 

@@ -21,6 +21,7 @@ import core.findings.stored as findings_stored
 import tui.findings_view as findings_view
 import tui.model_cache as mc
 import tui.side_writer as side_writer
+import tui.stored_views as stored_views
 from bench.table_write import digests
 from bench.view_ready import VIEWS, shown
 from core.correlate.model import model_from_store
@@ -222,12 +223,34 @@ def _one_writer(log: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> dict
 
 
 @LINUX
-def test_two_writers_store_the_rows_of_one(log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A big model's tables are written by a forked child (Processes, Sessions, the links) beside
-    this process (the instances, Handles, Process access), then copied in: the same rows, in
-    small chunks here, as one writer's; the child's database is removed."""
+@pytest.mark.parametrize("slow", ["this process", "the child"])
+def test_two_writers_store_the_rows_of_one(slow: str, log: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big model's tables are written by a forked child (Handles and Process access, with
+    their event trees) beside this process (the instances, the links), the other views by
+    whichever is free first (the other one slowed down here), then copied in: the same rows,
+    in small chunks here, as one writer's; the child's database is removed."""
     monkeypatch.setattr(side_writer, "SPLIT_EVENTS", 0)
     monkeypatch.setattr(correlation_copies, "COPY_CHUNK", 3)
+    # Slowed: the links (only this process writes them), or the lists (only the child, here).
+    module, name = (correlation_links, "write_links") if slow == "this process" else (stored_views, "write_views")
+    real = getattr(module, name)
+
+    def slowed(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, slowed)
+    if module is stored_views:
+        monkeypatch.setattr(side_writer, name, slowed)  # (imported by name there)
+    copied: list[list[str] | None] = []
+    real_copy = correlation_copies.copy_views
+
+    def copy(*args: Any) -> list[str] | None:
+        copied.append(real_copy(*args))
+        return copied[-1]
+
+    monkeypatch.setattr(correlation_copies, "copy_views", copy)
     forks: list[int] = []
     real_fork = os.fork
 
@@ -241,6 +264,8 @@ def test_two_writers_store_the_rows_of_one(log: Path, tmp_path: Path, monkeypatc
     code, out, err = run_cli("prepare", str(log), "--json")
     assert code == 0, err
     assert len(forks) == 1
+    the_lists = ["handles", "process_access"]
+    assert copied == [[*BUILDERS] if slow == "this process" else the_lists]
     path = Path(json.loads(out)["store"])
     assert _prepared(path)
     assert digests(path) == _one_writer(log, tmp_path / "one", monkeypatch)
