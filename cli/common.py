@@ -56,21 +56,37 @@ def _logs_in(directory: Path) -> tuple[list[str], str | None]:
 def resolve_inputs(files: list[str]) -> tuple[list[str], list[str]]:
     """The input paths the command line names, and a one-line problem per input that names none.
     `demo` is the bundled demo log (generated under the user data dir on first use; `./demo`
-    names a path called demo); a directory stands for the event logs inside it."""
+    names a path called demo); a directory stands for the event logs inside it. A file named
+    more than once (again, by another path or link, or inside a directory also named) is kept
+    once, where first named: loaded twice, each of its events would be counted twice and the
+    correlation would find two of every process creation (every link ambiguous)."""
     paths: list[str] = []
     problems: list[str] = []
+    seen: set[object] = set()
+
+    def add(path: str) -> None:
+        try:
+            st = os.stat(path)
+            key: object = (st.st_dev, st.st_ino)
+        except (OSError, ValueError):  # (not there: said when it is opened)
+            key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            paths.append(path)
+
     for name in files:
         if name == "demo":
             from cli.demo_log import demo_log
 
-            paths.append(str(demo_log()))
+            add(str(demo_log()))
         elif os.path.isdir(name):
             found, problem = _logs_in(Path(name))
-            paths.extend(found)
+            for path in found:
+                add(path)
             if problem:
                 problems.append(problem)
         else:
-            paths.append(name)
+            add(name)
     return paths, problems
 
 

@@ -157,6 +157,25 @@ def test_a_directory_loads_the_logs_inside_it(log: Path, tmp_path: Path) -> None
     assert err.count("\n") == 1 and "no event logs" in err and "Traceback" not in err and "Errno" not in err
 
 
+def test_a_file_named_more_than_once_is_loaded_once(log: Path, tmp_path: Path) -> None:
+    """Again, through `./`, through a link, and inside a directory also named: one input, its
+    events once (twice, every 4688 would have had a twin and every link been ambiguous)."""
+    link = tmp_path / "link.xml"
+    link.symlink_to(log)
+    twin = tmp_path / "twin.xml"  # the same events in another file: another input
+    twin.write_bytes(log.read_bytes())
+    names = [str(log), str(log), str(log.parent / "." / log.name), str(link), str(tmp_path)]
+    status, out, err = run_cli("stats", "--json", *names)
+    assert status == 0, err
+    doc = json.loads(out)
+    assert [Path(f["path"]).name for f in doc["files"]] == ["sec.xml", "twin.xml"]
+    assert doc["total_records"] == 2
+    status, out, err = run_cli("correlate", "--json", "--record", "7", str(log), str(link))
+    assert status == 0, err
+    [answer] = json.loads(out)
+    assert answer["event"]["record_id"] == 7
+
+
 def test_demo_is_generated_into_the_data_dir_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What an installed package does: no checkout, the demo log written under the user data dir
     on first use (EVTX_EXPLORER_DATA_DIR here), then `stats demo` and `query demo` read it."""
