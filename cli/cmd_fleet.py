@@ -16,6 +16,7 @@ from typing import Any
 from cli.cmd_convert import MISSING_EXTRA
 from cli.common import dump_json
 from cli.exit_codes import Exit
+from cli.query_args import print_query_error
 from core.model.text import printable
 from core.query.lexer import QueryError
 from core.query.stack import DEFAULT_LIMIT
@@ -61,8 +62,7 @@ def run(args: argparse.Namespace) -> Exit:
     try:
         query_sql.where_expr(args.where)  # a typo must not cost a Spark start
     except QueryError as exc:
-        print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
-        print(f"  {args.where}\n  {' ' * exc.position}^", file=sys.stderr)
+        print_query_error(args.where, exc)
         return Exit.USAGE
     rules = None
     if args.action == "findings":

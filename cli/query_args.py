@@ -46,9 +46,19 @@ def compile_where(text: str, fields: Collection[str] | None = None) -> Filter | 
         return None
 
 
+#: Characters of the query shown on each side of a bad query's culprit (a query may be 10,000).
+QUERY_CONTEXT = 60
+
+
 def print_query_error(text: str, exc: QueryError) -> None:
+    """The error, then the query with a caret under the culprit: the part of it around the
+    culprit when it is long (`...` where cut), so that a huge query is not echoed whole."""
     print(f"evtx-explorer: bad query: {exc}", file=sys.stderr)
-    print(f"  {text}\n  {' ' * exc.position}^", file=sys.stderr)
+    at = max(0, min(exc.position, len(text)))
+    start, end = max(0, at - QUERY_CONTEXT), min(len(text), at + QUERY_CONTEXT)
+    head = "..." if start else ""
+    shown = f"{head}{text[start:end]}{'...' if end < len(text) else ''}"
+    print(f"  {shown}\n  {' ' * (len(head) + at - start)}^", file=sys.stderr)
 
 
 def load_filtered(args: argparse.Namespace, text: str) -> tuple[Store, Filter, Exit] | None:

@@ -97,6 +97,22 @@ def test_usage_errors(log: Path) -> None:
     assert run_cli("findings", str(log), "--rules", str(rules))[0] == 2
 
 
+@pytest.mark.parametrize(("query", "culprit"), [
+    ("4688 image:", 11),  # short: whole, the caret under the culprit
+    ("(" * 20_000 + "4688" + ")" * 20_000, 10_000),  # too long: the part around where it stops
+    ("a " * 100 + "( " + "b " * 100, 200),  # an unclosed parenthesis in the middle
+])
+def test_a_bad_querys_culprit_is_shown_in_a_bounded_line(query: str, culprit: int, log: Path) -> None:
+    status, out, err = run_cli("query", str(log), "--where", query)
+    assert status == 2 and out == ""
+    said, shown, caret = err.splitlines()
+    assert said.startswith("evtx-explorer: bad query: ") and said.endswith(f"at position {culprit}")
+    assert len(shown) <= 2 + 3 + 2 * 60 + 3 and caret.strip() == "^"
+    start = max(0, culprit - 60)
+    assert shown[len(caret) - 1:].startswith(query[culprit:culprit + 10])  # the caret is under the culprit
+    assert shown.startswith("  ...") == (start > 0)
+
+
 def test_help_documents_the_statuses_and_demo() -> None:
     from cli.exit_codes import Exit
 
