@@ -21,9 +21,11 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("convert", help="write the inputs as a Parquet dataset (partitioned by computer, day)")
     parser.add_argument("files", nargs="+", metavar="FILE", help="logs to convert; a directory converts the logs in it")
     parser.add_argument("--to", required=True, metavar="DIR", help="the dataset directory (created if needed)")
-    parser.add_argument("--jobs", type=int, default=None, help="EVTX decoding processes (default: one per core)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="EVTX decoding processes (default: one per core; at most 4 per core)")
     parser.add_argument("--workers", type=int, default=1,
-                        help="inputs converted at once, each in its own process (default 1: one at a time)")
+                        help="inputs converted at once, each in its own process (default 1: one at a time; "
+                        "at most 4 per core)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(func=run)
 

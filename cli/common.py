@@ -30,7 +30,8 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
                         help=".evtx, Event XML, JSON lines or .zip; a directory loads the logs inside it; "
                         "'demo' is the bundled demo log")
     parser.add_argument("--no-cache", action="store_true", help="parse again, do not read or write the cache")
-    parser.add_argument("--jobs", type=int, default=None, help="EVTX decoding processes (default: one per core)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="EVTX decoding processes (default: one per core; at most 4 per core)")
 
 
 def _logs_in(directory: Path) -> tuple[list[str], str | None]:

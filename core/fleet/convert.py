@@ -93,7 +93,9 @@ def convert(paths: Sequence[str], out: str | Path, *, jobs: int | None = None,
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context) as pool:
+        from parsers.evtx import worker_count
+
+        with ProcessPoolExecutor(min(worker_count(workers), len(todo)), mp_context=context) as pool:
             futures = {pool.submit(_convert_fresh, path, key, str(root), 1): n for n, path, key in todo}
             for future in as_completed(futures):
                 n = futures[future]

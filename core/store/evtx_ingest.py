@@ -166,5 +166,5 @@ def group_chunks(path: str, jobs: int | None) -> int:
         chunks = os.path.getsize(path) // CHUNK_SIZE
     except OSError:
         return MIN_GROUP_CHUNKS  # map_chunk_groups reports the error
-    workers = evtx.default_jobs() if jobs is None else max(1, jobs)
+    workers = evtx.worker_count(jobs)
     return max(MIN_GROUP_CHUNKS, min(GROUP_CHUNKS, chunks // (workers * 4)))

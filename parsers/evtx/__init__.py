@@ -70,6 +70,18 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Workers a `--jobs` may ask for, per core: more only share the cores (each holds its own
+#: interpreter, ~40 MB), and `--jobs 400` started 400 processes on two cores.
+MAX_JOBS_PER_CORE = 4
+
+
+def worker_count(jobs: int | None) -> int:
+    """The decoding workers for a `jobs` asked for (None: one per core), at least 1 and at
+    most MAX_JOBS_PER_CORE per core."""
+    cores = default_jobs()
+    return cores if jobs is None else max(1, min(jobs, MAX_JOBS_PER_CORE * cores))
+
+
 def _open_checked(path: str) -> tuple[int, bool]:
     """Size of the file, and whether it holds any chunk; raises InputError as the reference."""
     try:
@@ -361,7 +373,7 @@ def _plan(path: str, jobs: int | None) -> tuple[int, int, bool] | None:
         raise InputError(f"{path}: larger than 1 TiB, not supported")
     if not has_chunks:
         return None
-    jobs = default_jobs() if jobs is None else max(1, jobs)
+    jobs = worker_count(jobs)
     n_chunks = _chunk_count(size)
     return jobs, n_chunks, jobs == 1 or size < INLINE_BYTES or n_chunks <= GROUP_CHUNKS
 

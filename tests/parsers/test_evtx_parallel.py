@@ -187,3 +187,22 @@ def test_garbage_substitution_count_costs_only_its_record(tmp_path: Path, monkey
     assert len(bad) == 1 and bad[0].offset == rec and "substitution count 3000000000" in bad[0].reason
     assert bad[0].chunk == 0 and bad[0].path == str(path)
     assert sum(isinstance(i, Event) for i in items) == len(items) - 1 > 2000
+
+
+def test_jobs_asked_beyond_the_cores_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--jobs 400` on a 2-core machine started 400 processes (~40 MB each) to share two cores:
+    the pool is at most MAX_JOBS_PER_CORE per core; 0 or less is one worker."""
+    monkeypatch.setattr(evtx, "default_jobs", lambda: 2)
+    assert [evtx.worker_count(j) for j in (None, 400, 8, 3, 0, -5)] == [2, 8, 8, 3, 1, 1]
+    sizes: list[int] = []
+    real = evtx._pool
+
+    def pool(jobs: int) -> object:
+        sizes.append(jobs)
+        return real(jobs)
+
+    monkeypatch.setattr(evtx, "_pool", pool)
+    monkeypatch.setattr(evtx, "INLINE_BYTES", 0)  # (a sample's few chunks go to the pool too)
+    monkeypatch.setattr(evtx, "GROUP_CHUNKS", 1)
+    events = list(evtx.iter_events(str(sample(BIG)), 0, jobs=400))
+    assert events and sizes and max(sizes) <= 2 * evtx.MAX_JOBS_PER_CORE
