@@ -8,6 +8,8 @@ file that is never overwritten unless `--force` is given; it says how many rows 
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,16 @@ def output_status(exc: OSError) -> Exit:
     return Exit.OUTPUT_EXISTS if isinstance(exc, FileExistsError) else Exit.OUTPUT_FAILED
 
 
+def _is_stdout(name: str) -> bool:
+    """Whether `name` is this process's standard output (`/dev/stdout`, `/dev/fd/1`, its
+    terminal's device): then written as `-` is, escaped on a terminal."""
+    try:
+        named, out = os.stat(name), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
+    return (named.st_dev, named.st_ino) == (out.st_dev, out.st_ino)
+
+
 def run(args: argparse.Namespace) -> Exit:
     from core.report.export import check_target, export_marks, export_view, marks_report, write_view
 
@@ -72,7 +84,7 @@ def run(args: argparse.Namespace) -> Exit:
         compiled = compile_where(args.where)  # a typo fails before the inputs load
         if compiled is None:
             return Exit.USAGE
-    to_stdout = args.output == "-"
+    to_stdout = args.output == "-" or _is_stdout(args.output)
     try:
         if not to_stdout:
             check_target(Path(args.output), args.force)  # before the slow load

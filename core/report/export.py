@@ -17,6 +17,7 @@ import errno
 import io
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,20 +61,70 @@ def exists_message(path: Path) -> str:
     return f"{path} exists; not overwriting it (use --force, or press f in the app, to replace it)"
 
 
+def _special(path: Path) -> str | None:
+    """What special file `path` names once its links are followed ("pipe", "character
+    device", "block device", "socket"), or None (a regular file, a directory, nothing)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    for test, kind in ((stat.S_ISFIFO, "pipe"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return kind
+    return None
+
+
 def check_target(path: Path, overwrite: bool) -> None:
-    """Fail early (before any work) when the target exists and may not be replaced."""
+    """Fail early (before any work) when the target exists and may not be replaced. A pipe or a
+    character device (`/dev/null`, a named pipe) is written into, never replaced: nothing to
+    overwrite; a block device or a socket is refused (a typo for a disk must not write on it)."""
+    kind = _special(path)
+    if kind in ("block device", "socket"):
+        raise OSError(errno.EINVAL, f"{path} is a {kind}; an export is not written into one", str(path))
+    if kind is not None:
+        return
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory")
     if not overwrite and os.path.lexists(path):
         raise FileExistsError(errno.EEXIST, exists_message(path), str(path))
 
 
+def _write_into(path: Path, fill: Callable[[Any], int]) -> int:
+    """`fill` a pipe or character device in place. Opened without waiting (a pipe nobody reads
+    is an error, not a hang); a terminal is refused: an export's exact data would reach it
+    unescaped (`evtx-explorer export -o -` prints it escaped)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OSError(errno.ENXIO, f"{path} is a pipe nobody reads", str(path)) from None
+        raise
+    try:
+        if os.isatty(fd):
+            raise OSError(errno.EINVAL, f"{path} is a terminal; an export is not written to one "
+                          "(`-o -` prints it there, escaped)", str(path))
+        os.set_blocking(fd, True)
+        fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+    except BaseException:
+        os.close(fd)
+        raise
+    with fh:
+        return fill(fh)
+
+
 def write_atomically(path: str | Path, fill: Callable[[Any], int], *, overwrite: bool = False) -> int:
     """Write a text file by calling `fill(fh) -> count` on a temp file beside `path`, then
     move it into place: `os.replace` when overwriting, else a hard link, which fails when
-    the target appeared meanwhile (no race between the check and the write)."""
+    the target appeared meanwhile (no race between the check and the write). A pipe or a
+    character device is written into (`_write_into`); a link to a file replaces the file
+    (the link stays: `/dev/stdout`, a link, was replaced by the export when overwriting)."""
     target = Path(path)
     check_target(target, overwrite)
+    if _special(target) is not None:
+        return _write_into(target, fill)
+    if overwrite and target.is_symlink() and target.is_file():
+        target = Path(os.path.realpath(target))
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(errno.ENOENT, f"directory {directory} does not exist", str(directory))

@@ -178,3 +178,30 @@ def test_a_lone_surrogate_is_shown_escaped_not_a_crash(monkeypatch: pytest.Monke
         os.close(read_fd)
         assert b"bad\\udcff.evtx" in out
         assert ("\u202e".encode() in out) is not tty  # the pipe keeps the exact text
+
+
+def test_export_to_its_own_terminal_by_name_is_escaped_and_another_terminal_refused(
+    hostile: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-o /dev/stdout` (here: the terminal's own device, as the link resolves) is written as
+    `-o -` is, escaped; another terminal's device is refused: an export's exact data (a log's
+    escape sequences) would reach it as they are."""
+    log, _ = hostile
+    master, slave = os.openpty()
+    status, out = _run(["export", "--format", "jsonl", "--output", os.ttyname(slave), str(log)], (master, slave),
+                       monkeypatch)
+    assert status == 0, out
+    for raw in FORBIDDEN:
+        assert raw not in out, (raw, out)
+    assert b"sekurlsa" in out and b"wrote 1 rows to stdout" in out
+    other_master, other = os.openpty()
+    try:
+        status, out = _run(["export", "--format", "jsonl", "--output", os.ttyname(other), "--force", str(log)],
+                           os.pipe(), monkeypatch)
+        assert status == 5 and b"is a terminal" in out, out
+        os.set_blocking(other_master, False)
+        with pytest.raises(BlockingIOError):
+            os.read(other_master, 1024)  # nothing reached it
+    finally:
+        os.close(other_master)
+        os.close(other)

@@ -198,3 +198,68 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised(tmp_path: Path) -> No
     for r in rows:
         for cell in r.values():
             assert not cell.startswith(("=", "+", "-", "@")), cell
+
+
+def _block_device() -> Path | None:
+    import stat
+
+    for entry in sorted(Path("/dev").glob("*")):
+        try:
+            if stat.S_ISBLK(entry.stat().st_mode):
+                return entry
+        except OSError:
+            continue
+    return None
+
+
+def test_exports_to_special_files_and_links(store: Store, tmp_path: Path) -> None:
+    """A named pipe with a reader gets the exact data in place, one nobody reads is an error at
+    once (no hang); `/dev/null` needs no --force (nothing is replaced); a link to a file replaces
+    the file, not the link (`-o /dev/stdout --force` replaced the link `/dev/stdout` by a file);
+    a terminal, a block device and a socket are refused."""
+    import os
+    import socket
+    import threading
+    import time
+
+    which = compile_query("")
+    want = tmp_path / "want.jsonl"
+    n = export_view(store, which, "jsonl", want)
+    pipe = tmp_path / "out.fifo"
+    os.mkfifo(pipe)
+    with pytest.raises(OSError, match="a pipe nobody reads"):
+        export_view(store, which, "jsonl", pipe)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()))
+    reader.start()
+    deadline = time.monotonic() + 10
+    while True:  # (once the reader has opened its end)
+        try:
+            assert export_view(store, which, "jsonl", pipe) == n
+            break
+        except OSError as exc:
+            assert "nobody reads" in str(exc) and time.monotonic() < deadline
+    reader.join(10)
+    assert got == [want.read_bytes()] and pipe.is_fifo()
+    assert export_view(store, which, "jsonl", "/dev/null") == n
+    target, link = tmp_path / "real.jsonl", tmp_path / "link.jsonl"
+    target.write_text("old\n", encoding="utf-8")
+    link.symlink_to(target)
+    assert export_view(store, which, "jsonl", link, overwrite=True) == n
+    assert link.is_symlink() and target.read_bytes() == want.read_bytes()
+    master, slave = os.openpty()
+    try:
+        with pytest.raises(OSError, match="a terminal"):
+            export_view(store, which, "jsonl", os.ttyname(slave), overwrite=True)
+    finally:
+        os.close(master)
+        os.close(slave)
+    sock_path = tmp_path / "s.sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(sock_path))
+        with pytest.raises(OSError, match="a socket"):
+            export_view(store, which, "jsonl", sock_path, overwrite=True)
+    disk = _block_device()
+    if disk is not None:
+        with pytest.raises(OSError, match="a block device"):
+            export_view(store, which, "jsonl", disk, overwrite=True)
