@@ -7,10 +7,11 @@ per input (and one a second while a large input converts); a re-run skips conver
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
-from cli.common import resolve_inputs
+from cli.common import os_message, resolve_inputs
 from cli.exit_codes import Exit
 from core.model.text import printable
 
@@ -37,12 +38,19 @@ def run(args: argparse.Namespace) -> Exit:
         print(MISSING_EXTRA.format(what="convert", error=exc), file=sys.stderr)
         return Exit.USAGE
     paths, problems = resolve_inputs(list(args.files))
+    if os.path.exists(args.to) and not os.path.isdir(args.to):
+        print(f"evtx-explorer convert: {printable(args.to)} is not a directory", file=sys.stderr)
+        return Exit.OUTPUT_FAILED
 
     def say(line: str) -> None:
         print(printable(line), file=sys.stderr, flush=True)
 
-    results = convert(paths, args.to, jobs=args.jobs, progress=None if args.quiet else say,
-                      workers=max(1, args.workers))
+    try:
+        results = convert(paths, args.to, jobs=args.jobs, progress=None if args.quiet else say,
+                          workers=max(1, args.workers))
+    except OSError as exc:  # the dataset's folder not writable, a full disk
+        print(f"evtx-explorer convert: cannot write the dataset: {printable(os_message(exc))}", file=sys.stderr)
+        return Exit.OUTPUT_FAILED
     status = Exit.OK
     for problem in problems + [r.error for r in results if r.error]:
         print(f"evtx-explorer: {problem}", file=sys.stderr)

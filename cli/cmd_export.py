@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.common import add_input_args, open_store, report_input_errors, resolve_inputs
+from cli.common import add_input_args, open_store, os_message, report_input_errors, resolve_inputs
 from cli.exit_codes import Exit, worst
 from cli.query_args import compile_where
 
@@ -43,14 +43,6 @@ def _format_for(args: argparse.Namespace) -> str:
         return str(args.format)
     suffix = str(args.output).lower().rsplit(".", 1)[-1] if "." in str(args.output) else ""
     return {"csv": "csv", "md": "md", "markdown": "md", "jsonl": "jsonl", "ndjson": "jsonl"}.get(suffix, "jsonl")
-
-
-def os_message(exc: OSError) -> str:
-    """One line for a failed write: our own messages already name the file."""
-    text = exc.strerror or str(exc)
-    if exc.filename and str(exc.filename) not in text:
-        text = f"{exc.filename}: {text}"
-    return text
 
 
 def output_status(exc: OSError) -> Exit:

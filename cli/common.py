@@ -132,3 +132,11 @@ def report_input_errors(store: Store, args: argparse.Namespace | None = None, *,
 def dump_json(value: Any, indent: int | None = 2) -> str:
     """JSON that is the exact data and safe anywhere (`core.model.text.json_safe`)."""
     return json_safe(json.dumps(value, ensure_ascii=False, indent=indent))
+
+
+def os_message(exc: OSError) -> str:
+    """One line for a failed write: our own messages already name the file."""
+    text = exc.strerror or str(exc)
+    if exc.filename and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    return text

@@ -27,7 +27,8 @@ class Exit(IntEnum):
     #: `export`: the output file exists and `--force` was not given.
     OUTPUT_EXISTS = 4
     #: `export`: the output could not be written (missing directory, a directory, disk full, ...);
-    #: `prepare`: nothing could be kept in the cache (`--no-cache`, no writable cache directory).
+    #: `prepare`: nothing could be kept in the cache (`--no-cache`, no writable cache directory);
+    #: `convert`: the dataset could not be written (`--to` is no directory, disk full, ...).
     OUTPUT_FAILED = 5
     #: Interrupted with Ctrl-C.
     INTERRUPTED = 130
@@ -51,6 +52,6 @@ EPILOG = """exit status:
   2  usage error: bad option, bad query, bad rules file, no input
   3  correlate: no event matched
   4  export: the output file exists (use --force to replace it)
-  5  export: the output could not be written; prepare: nothing could be kept in the cache
+  5  export, convert: the output could not be written; prepare: nothing could be kept in the cache
   130 interrupted (Ctrl-C)
 when several apply: 5, 4, then 1, then 3."""

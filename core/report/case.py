@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import os
 import threading
@@ -245,6 +246,15 @@ class Case:
         `warnings` and the `.bak` is used instead; the damaged file is kept until the next
         save moves it aside."""
         case = cls(Path(path), inputs=[_norm_path(p) for p in inputs])
+        if case.path.is_symlink() and case.path.is_file():  # saved into the file it names: the link stays
+            case.path = Path(os.path.realpath(case.path))
+        if case.path.exists() and not case.path.is_file():
+            # `--case /dev/null`: read, it would be "damaged", and its save would have moved the
+            # device aside and put a file in its place; a pipe's read would never end.
+            case.autosave = False
+            case.warnings.append(f"case file {case.path} is not a regular file: marks are kept for this "
+                                 "session only, not saved")
+            return case
         sweep(case.path.parent, case.path.name)  # left by a save killed half-way
         sweep(case.path.parent, case.path.name + ".bak")
         if not case.path.exists():
@@ -443,7 +453,11 @@ class Case:
 
     def save(self) -> None:
         """Write the case atomically, keeping the previous version as `.bak`. A damaged file
-        found on opening is first moved aside (never silently overwritten)."""
+        found on opening is first moved aside (never silently overwritten). Never over a special
+        file (`open` turned the autosave off for one)."""
+        if self.path.exists() and not self.path.is_file():
+            raise OSError(errno.EISDIR if self.path.is_dir() else errno.EINVAL,
+                          f"case file {self.path} is not a regular file: not saved", str(self.path))
         if self._damaged and self.path.exists():
             stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
             aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")

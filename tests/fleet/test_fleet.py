@@ -160,6 +160,27 @@ def test_bad_query_is_refused_where_sqlite_refuses_it() -> None:
             sqlite_error.value.message, sqlite_error.value.position)
 
 
+@pytest.mark.parametrize("target", ["a file", "a file's child", "unwritable"])
+def test_convert_to_no_directory_says_so(target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--to` a file (or below one), or a dataset the disk refuses: one line, status 5, no
+    traceback (it was a `NotADirectoryError` traceback)."""
+    require_fleet()
+    afile = tmp_path / "afile"
+    afile.write_text("not a dataset", encoding="utf-8")
+    to = {"a file": afile, "a file's child": afile / "ds", "unwritable": tmp_path / "ds"}[target]
+    if target == "unwritable":
+        import core.fleet.convert as convert
+
+        def refused(*_: object, **__: object) -> None:
+            raise OSError(28, "No space left on device", str(to))
+
+        monkeypatch.setattr(convert, "_convert_one", refused)
+    status, out, err = run_cli("convert", str(DEMO), "--to", str(to), "--quiet")
+    assert status == 5 and out == "" and "Traceback" not in err
+    assert err.startswith("evtx-explorer convert: ") and err.count("\n") == 1, err
+    assert afile.read_text(encoding="utf-8") == "not a dataset"
+
+
 def test_cli_convert_fleet_and_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_fleet()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # `--open` keeps its file for the user

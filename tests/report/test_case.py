@@ -60,6 +60,42 @@ def test_explicit_case_file(tmp_path: Path) -> None:
     assert len(Case.for_inputs([str(log)], chosen)) == 1
 
 
+def test_a_case_file_that_is_a_link_or_no_regular_file(tmp_path: Path) -> None:
+    """`--case` through a link saves into the file it names (the link stays); `--case /dev/null`
+    or a named pipe keeps the marks for the session, says so, and never touches it (/dev/null was
+    read as a damaged case and, on the first mark, moved aside and replaced by a file; a pipe's
+    read never ended)."""
+    log = write_input(tmp_path)
+    store = build_store(tmp_path / "a.sqlite", log)
+    real, link = tmp_path / "real.json", tmp_path / "link.json"
+    Case.for_inputs([str(log)], real).save()
+    link.symlink_to(real)
+    case = Case.for_inputs([str(log)], link)
+    case.bind(store)
+    case.mark(store.select()[0])
+    assert link.is_symlink() and len(Case.for_inputs([str(log)], real)) == 1
+    pipe = tmp_path / "case.fifo"
+    os.mkfifo(pipe)
+    master, slave = os.openpty()  # a character device (not /dev/null: a regression would move it)
+    try:
+        for special in (pipe, Path(os.ttyname(slave))):
+            before = os.stat(special)
+            case = Case.for_inputs([str(log)], special)  # (returns: nothing read from either)
+            assert case.warnings == [f"case file {special} is not a regular file: marks are kept for this "
+                                     "session only, not saved"]
+            case.bind(store)
+            case.mark(store.select()[0])
+            assert len(case) == 1
+            after = os.stat(special)
+            assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+            with pytest.raises(OSError, match="not a regular file"):
+                case.save()
+        assert sorted(p.name for p in tmp_path.glob("case.fifo*")) == ["case.fifo"]
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def test_marks_survive_a_cache_rebuild_that_renumbers_ids(tmp_path: Path) -> None:
     log = write_input(tmp_path)
     first = build_store(tmp_path / "a.sqlite", log)
