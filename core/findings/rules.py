@@ -27,7 +27,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from core.model.small_files import read_small
+
 APP_NAME = "evtx-explorer"
+#: A rules file read at most (the built-in one is a few KB; `--rules` may name anything).
+MAX_RULES_BYTES = 4 * 1024 * 1024
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
 #: Account kinds that `account_types` / `allowed_types` lists may name (see `core.findings.engine.account_kind`).
 ACCOUNT_TYPES: tuple[str, ...] = ("machine", "well-known", "local-user", "domain-user")
@@ -228,9 +232,10 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     merged = base
     if user is not None:
         try:
-            text = user.read_text(encoding="utf-8")
+            text = read_small(user, MAX_RULES_BYTES).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise RulesError(str(user), None, f"cannot read rules file: {exc}") from None
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise RulesError(str(user), None, f"cannot read rules file: {why}") from None
         merged = _merge(base, _parse(str(user), text))
         sources.append(str(user))
         texts.append(text)

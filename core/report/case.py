@@ -28,6 +28,7 @@ from typing import Any
 
 import platformdirs
 
+from core.model.small_files import read_small
 from core.store.store import SourceRow, Store, StoredEvent
 from core.store.tempfiles import sweep, temp_file
 
@@ -211,7 +212,7 @@ def _read_case(path: Path) -> tuple[list[str], list[Mark]]:
         size = path.stat().st_size
         if size > MAX_CASE_BYTES:
             raise CaseError(f"too large ({size} bytes)")
-        raw = path.read_bytes()
+        raw = read_small(path, MAX_CASE_BYTES)  # (a backup may be a pipe too: never waited on)
     except OSError as exc:
         raise CaseError(f"cannot read it ({exc.strerror or exc})") from None
     return _parse_case(raw)

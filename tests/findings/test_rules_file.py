@@ -88,6 +88,25 @@ def test_unreadable_rules_file_is_refused(tmp_path: Path) -> None:
         load_rules(tmp_path / "missing.toml")
 
 
+@pytest.mark.parametrize("kind", ["a named pipe", "an endless device", "too big"])
+def test_a_rules_file_that_is_no_small_regular_file_is_refused_at_once(kind: str, tmp_path: Path) -> None:
+    """`--rules` naming a pipe waited forever for a writer, `/dev/zero` filled the memory."""
+    import os
+    import time
+
+    path = tmp_path / "rules.toml"
+    if kind == "a named pipe":
+        os.mkfifo(path)
+    elif kind == "an endless device":
+        path = Path("/dev/zero")
+    else:
+        path.write_text("# " + "x" * (4 * 1024 * 1024) + "\n", encoding="utf-8")
+    began = time.monotonic()
+    with pytest.raises(RulesError, match=r"cannot read rules file: (not a regular file|larger than)"):
+        load_rules(path)
+    assert time.monotonic() - began < 5
+
+
 def test_bad_user_config_file_is_refused_too(_no_user_config: Path) -> None:
     _no_user_config.mkdir()
     (_no_user_config / "rules.toml").write_text("[rules.nope]\n")

@@ -297,6 +297,39 @@ def test_defaults_leave_out_low_and_deprecated_and_list_bad_files(tmp_path: Path
     assert sorted(t for t, _ in _fired(everything)) == ["Cleared", "Low", "Old"]
 
 
+def test_a_rules_folder_holding_special_files_loads_the_rest(tmp_path: Path) -> None:
+    """A named pipe called `x.yml` in a rules folder hung the load (its read waits for a writer),
+    a link to /dev/zero filled the memory: each is a file that did not load, named, at once;
+    their result is not kept in the parsed-rule cache (a later regular file of that name parses)."""
+    import os
+    import time
+
+    _rule(tmp_path, "c", """
+        title: Cleared
+        id: 77777773-7777-7777-7777-777777777777
+        status: stable
+        level: high
+        logsource: {product: windows, service: security}
+        detection:
+            selection:
+                EventID: 1102
+            condition: selection
+        """)
+    os.mkfifo(tmp_path / "a.yml")
+    (tmp_path / "z.yml").symlink_to("/dev/zero")
+    cache = tmp_path / "parsed.pickle"
+    began = time.monotonic()
+    loaded = load_rules([tmp_path], cache=cache)
+    assert time.monotonic() - began < 10
+    assert [r.title for r, _ in loaded.rules] == ["Cleared"]
+    assert sorted((Path(p).name, why) for p, why in loaded.errors) == [
+        ("a.yml", "not a regular file"), ("z.yml", "not a regular file")]
+    (tmp_path / "a.yml").unlink()
+    _rule(tmp_path, "a", "title: Now a file\nlogsource: {product: windows}\ndetection:\n  condition: nothing\n")
+    again = {Path(p).name: why for p, why in load_rules([tmp_path], cache=cache).errors}
+    assert sorted(again) == ["a.yml", "z.yml"] and again["a.yml"] != "not a regular file"
+
+
 def test_results_are_kept_with_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rule = _rule(tmp_path, "r", """
         title: Log Cleared

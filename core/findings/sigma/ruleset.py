@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import os
 import pickle
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from core.model.small_files import read_small
 
 #: Bounds on what a rule directory may hold (a user may point at the wrong folder).
 MAX_FILES = 20_000
@@ -221,9 +224,10 @@ def parse_file(path: Path) -> tuple[list[tuple[RuleMeta, RuleSpec]], str | None]
     from sigma.collection import SigmaCollection
 
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return [], f"larger than {MAX_FILE_BYTES:,} bytes"
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = read_small(path, MAX_FILE_BYTES).decode("utf-8")
+        except OSError as exc:  # (a named pipe, /dev/zero, too big: said as such)
+            return [], exc.strerror or str(exc)
         if "detection:" not in text and "correlation:" not in text:
             return [], None
         # libyaml where it is there: pySigma's `from_yaml` uses PyYAML's pure-Python loader, 80%
@@ -299,10 +303,11 @@ def load_rules(
             out.errors.append((str(path), str(exc)))
             continue
         key = (str(path), st.st_size, st.st_mtime_ns)
-        parsed = old.get(key)
+        parsed = old.get(key) if stat.S_ISREG(st.st_mode) else None  # (a special file: never kept)
         if parsed is None:
             parsed = parse_file(path)
-        new[key] = parsed
+        if stat.S_ISREG(st.st_mode):
+            new[key] = parsed
         rules, error = parsed
         if error is not None:
             out.errors.append((str(path), error.splitlines()[0] if error else "unreadable"))
