@@ -127,6 +127,19 @@ def test_rules_update_refuses_unsafe_zip(env: tuple[Path, Path], tmp_path: Path)
     assert code == 1 and "unsafe path" in err and not (tmp_path / "escape.yml").exists()
 
 
+@pytest.mark.parametrize("kind", ["a named pipe", "an endless device"])
+def test_rules_update_from_no_regular_file_is_refused_at_once(kind: str, tmp_path: Path) -> None:
+    """`--from` a pipe waited forever for a writer; `/dev/zero` filled the memory."""
+    source = tmp_path / "rules.zip"
+    if kind == "a named pipe":
+        os.mkfifo(source)
+    else:
+        source = Path("/dev/zero")
+    code, _, err = _cli("rules", "update", "--from", str(source), "--dir", str(tmp_path / "t"))
+    assert code == 1 and err == f"evtx-explorer rules update: cannot read {source}: not a regular file\n"
+    assert not (tmp_path / "t").exists()
+
+
 def test_open_sigma_reaches_the_app(env: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     import cli.cmd_open
 

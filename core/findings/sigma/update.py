@@ -16,6 +16,8 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from core.model.small_files import read_small
+
 #: The latest SigmaHQ core rule package (Windows, Linux... stable/test rules).
 DEFAULT_URL = "https://github.com/SigmaHQ/sigma/releases/latest/download/sigma_all_rules.zip"
 MAX_ZIP_BYTES = 200_000_000
@@ -37,13 +39,10 @@ def fetch(source: str, timeout: float = 60.0) -> bytes:
         except OSError as exc:
             raise UpdateError(f"cannot download {source}: {exc}") from exc
     else:
-        path = Path(source)
-        try:
-            if path.stat().st_size > MAX_ZIP_BYTES:
-                raise UpdateError(f"{source}: larger than {MAX_ZIP_BYTES:,} bytes")
-            data = path.read_bytes()
+        try:  # (a regular file only, bounded: a pipe's read waited forever, /dev/zero's filled memory)
+            data = read_small(source, MAX_ZIP_BYTES)
         except OSError as exc:
-            raise UpdateError(f"cannot read {source}: {exc}") from exc
+            raise UpdateError(f"cannot read {source}: {exc.strerror or exc}") from exc
     if len(data) > MAX_ZIP_BYTES:
         raise UpdateError(f"{source}: larger than {MAX_ZIP_BYTES:,} bytes")
     return data
