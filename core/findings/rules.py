@@ -232,7 +232,7 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     merged = base
     if user is not None:
         try:
-            text = read_small(user, MAX_RULES_BYTES).decode("utf-8")
+            text = read_small(user, MAX_RULES_BYTES, pipes=True).decode("utf-8")  # (`--rules <(...)`)
         except (OSError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise RulesError(str(user), None, f"cannot read rules file: {why}") from None

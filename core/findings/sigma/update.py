@@ -39,8 +39,8 @@ def fetch(source: str, timeout: float = 60.0) -> bytes:
         except OSError as exc:
             raise UpdateError(f"cannot download {source}: {exc}") from exc
     else:
-        try:  # (a regular file only, bounded: a pipe's read waited forever, /dev/zero's filled memory)
-            data = read_small(source, MAX_ZIP_BYTES)
+        try:  # (bounded, a pipe never waited on: a named one hung, /dev/zero filled memory)
+            data = read_small(source, MAX_ZIP_BYTES, pipes=True)
         except OSError as exc:
             raise UpdateError(f"cannot read {source}: {exc.strerror or exc}") from exc
     if len(data) > MAX_ZIP_BYTES:
