@@ -115,7 +115,11 @@ def test_a_rules_file_from_a_pipe(tmp_path: Path) -> None:
     assert load_rules(fifo).sources[-1] == str(fifo)  # nothing in it: the defaults
     assert time.monotonic() - began < 5
     read, write = os.pipe()
-    writer = threading.Thread(target=lambda: (os.write(write, b"[rules.nope]\n"), os.close(write)))
+    def feed() -> None:
+        os.write(write, b"[rules.nope]\n")
+        os.close(write)
+
+    writer = threading.Thread(target=feed)
     writer.start()
     try:
         with pytest.raises(RulesError, match="unknown rule 'nope'"):
