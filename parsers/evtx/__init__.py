@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import marshal
-import mmap
 import multiprocessing
 import os
 import threading
@@ -36,6 +35,7 @@ from core.model.rows import ID_SHIFT, MAX_PLACE, EventRow, Postings
 from parsers import lifeline
 from parsers.evtx import decoder as evtx_fast
 from parsers.evtx import pieces
+from parsers.evtx.image import FileImage
 from parsers.evtx.reference import CHUNK_SIZE, FILE_HEADER_SIZE, check_evtx_header
 
 #: Files smaller than this are decoded in the calling process.
@@ -102,12 +102,13 @@ def _chunk_count(size: int) -> int:
 # Work on a range of chunks (in a worker or inline)
 # --------------------------------------------------------------------------------------------
 
-_WORKER_FILE: dict[str, tuple[Any, mmap.mmap]] = {}
+_WORKER_FILE: dict[str, tuple[Any, FileImage]] = {}
 
 
-def _mapped(path: str) -> mmap.mmap:
-    """The file mapped read-only, kept open across the tasks of one worker (one file at a time;
-    `release_mapped` closes it in a process that stays)."""
+def _mapped(path: str) -> FileImage:
+    """The file's image (`parsers.evtx.image`: read a chunk at a time, never mapped), kept open
+    across the tasks of one worker (one file at a time; `release_mapped` closes it in a process
+    that stays)."""
     entry = _WORKER_FILE.get(path)
     if entry is None:
         for fh, mm in _WORKER_FILE.values():
@@ -115,7 +116,7 @@ def _mapped(path: str) -> mmap.mmap:
             fh.close()
         _WORKER_FILE.clear()
         fh = open(path, "rb")  # noqa: SIM115 - kept open for the worker's next tasks
-        entry = (fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
+        entry = (fh, FileImage(fh))
         _WORKER_FILE[path] = entry
     return entry[1]
 
@@ -129,23 +130,45 @@ def release_mapped() -> None:
 
 
 def _chunks(buf: Any, first: int, count: int) -> Iterator[tuple[int, int]]:
-    """(index, offset) of the chunks `first` .. `first + count - 1` that the file holds whole."""
+    """(index, offset) of the chunks `first` .. `first + count - 1` that the file holds whole.
+    From a `FileImage` each is loaded before it is given and dropped after; one the file no
+    longer holds whole (it shrank since it was opened) is left out and kept in `buf.short`
+    (`_short_issues` reports it)."""
+    image = buf if isinstance(buf, FileImage) else None
     for index in range(first, first + count):
         chunk_ofs = FILE_HEADER_SIZE + index * CHUNK_SIZE
         if chunk_ofs + CHUNK_SIZE > len(buf):
             return
+        if image is not None:
+            got = image.load(chunk_ofs, CHUNK_SIZE)
+            if got < CHUNK_SIZE:
+                image.drop(chunk_ofs, CHUNK_SIZE)
+                image.short[index] = got
+                continue
         yield index, chunk_ofs
+        if image is not None:
+            image.drop(chunk_ofs, CHUNK_SIZE)
+
+
+def _short_issues(buf: Any, source: int, path: str, first: int, count: int) -> list[ParseIssue]:
+    """A parse issue per chunk of `first` .. `first + count - 1` that `_chunks` left out."""
+    short = getattr(buf, "short", None) or {}
+    return [ParseIssue(source, path, f"the file shrank while it was read: {short[index]:,} of this chunk's "
+                       f"{CHUNK_SIZE:,} bytes were left; chunk skipped", index, FILE_HEADER_SIZE + index * CHUNK_SIZE)
+            for index in range(first, first + count) if index in short]
 
 
 def _decode_range(buf: Any, path: str, source: int, first: int, count: int) -> Iterator[Event | ParseIssue]:
     for index, chunk_ofs in _chunks(buf, first, count):
         yield from evtx_fast.iter_chunk(buf, index, chunk_ofs, source, path)
+    yield from _short_issues(buf, source, path, first, count)
 
 
 def _decode_range_tuples(buf: Any, path: str, source: int, first: int, count: int) -> Iterator[EventTuple | ParseIssue]:
     """`_decode_range` with events as field tuples: what workers ship (no Event objects)."""
     for index, chunk_ofs in _chunks(buf, first, count):
         yield from evtx_fast.iter_chunk_tuples(buf, index, chunk_ofs, source, path)
+    yield from _short_issues(buf, source, path, first, count)
 
 
 #: What a worker sends back: marshalled rows (marshal loads plain tuples of str/int about twice
@@ -219,6 +242,7 @@ def _encode_range(buf: Any, path: str, source: int, first: int, count: int) -> E
     base = source << ID_SHIFT
     for index, chunk_ofs in _chunks(buf, first, count):
         evtx_fast.encode_chunk(buf, index, chunk_ofs, source, path, base, postings, rows, issues)
+    issues.extend(_short_issues(buf, source, path, first, count))
     return EncodedBatch(rows, pieces.pair_postings(postings), issues, _end_of(buf, first, count))
 
 
@@ -391,7 +415,7 @@ def iter_events(path: str, source: int = 0, jobs: int | None = None) -> Iterator
         return
     jobs, n_chunks, inline_only = plan
     try:
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        with open(path, "rb") as fh, FileImage(fh) as buf:
             if inline_only:
                 yield from _decode_range(buf, path, source, 0, n_chunks)
                 return
@@ -470,8 +494,10 @@ def raw_xml(path: str, locator: int) -> str:
     except Exception as exc:  # noqa: BLE001 - python-evtx raises anything on some records
         reason = f"{type(exc).__name__}: {exc}"[:200]
     chunk_ofs = FILE_HEADER_SIZE + ((locator - FILE_HEADER_SIZE) // CHUNK_SIZE) * CHUNK_SIZE
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-        chunk = bytes(buf[chunk_ofs : chunk_ofs + CHUNK_SIZE])
+    with open(path, "rb") as fh:
+        chunk = os.pread(fh.fileno(), CHUNK_SIZE, chunk_ofs)  # (not mapped: the file may have shrunk)
+    if len(chunk) < CHUNK_SIZE:
+        raise InputError(f"{path}: the file shrank since it was loaded: record {locator} is gone")
     event = ChunkDecoder(chunk).decode(locator - chunk_ofs, 0, locator)
     note = f"python-evtx cannot render this record ({reason}); reconstructed from the decoded fields"
     return event_to_xml(event, note)

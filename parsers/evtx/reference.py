@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import mmap
 import os
 import struct
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.model.event import Event, InputError, ParseIssue
 from parsers.evtx.guard import bounded_chunk_class, run_bounded
+from parsers.evtx.image import FileImage
 
 if TYPE_CHECKING:
     from Evtx.Evtx import ChunkHeader, Record
@@ -179,8 +179,10 @@ def _decode_record(buf: Any, chunk: ChunkHeader, ofs: int, source: int) -> Event
 def record_xml(path: str, locator: int) -> str:
     """The raw XML of the record at byte offset `locator`, as python-evtx renders it (on a
     step budget: StepBudgetExceeded rather than spinning on a looping chunk)."""
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+    with open(path, "rb") as fh, FileImage(fh) as buf:
         chunk_ofs = FILE_HEADER_SIZE + ((locator - FILE_HEADER_SIZE) // CHUNK_SIZE) * CHUNK_SIZE
+        if buf.load(chunk_ofs, CHUNK_SIZE) < CHUNK_SIZE:
+            raise InputError(f"{path}: the file shrank since it was loaded: record {locator} is gone")
         from Evtx.Evtx import Record
 
         def render() -> str:
@@ -217,10 +219,15 @@ def iter_events(path: str, source: int = 0) -> Iterator[Event | ParseIssue]:
         with open(path, "rb") as fh:
             head = fh.read(FILE_HEADER_SIZE)
             check_evtx_header(path, head)
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            with FileImage(fh) as buf:  # (not mapped: a file that shrinks meanwhile costs its chunks)
                 if size < FILE_HEADER_SIZE + CHUNK_SIZE:
                     return
                 for index, chunk_ofs in chunk_offsets(buf):
+                    if buf.load(chunk_ofs, CHUNK_SIZE) < CHUNK_SIZE:
+                        yield ParseIssue(source, path, "the file shrank while it was read; chunk skipped", index,
+                                         chunk_ofs)
+                        continue
                     yield from iter_chunk(buf, index, chunk_ofs, source, path)
+                    buf.drop(chunk_ofs, CHUNK_SIZE)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc

@@ -222,3 +222,40 @@ def test_entity_and_character_references_in_templates() -> None:
     assert template_key(buf, tpl) != template_key(other, tpl)
     [lt] = [item for item in parse_template(other, tpl) if isinstance(item, Elem)]
     assert "".join(str(p) for p in lt.content) == "1<A"
+
+
+SHRINK = """
+import json, os, shutil, sys
+from core.model.event import ParseIssue
+from parsers import evtx
+path, keep = sys.argv[1], int(sys.argv[2])
+out = {}
+items = evtx.iter_events(path, 0, jobs=1)  # in this process
+first = next(items)
+os.truncate(path, keep)  # the log shrinks while it is read (rotated, rewritten, hostile)
+rest = [first, *items]
+out["inline"] = [len(rest), sum(isinstance(i, ParseIssue) and "shrank" in i.reason for i in rest)]
+shutil.copy(sys.argv[3], path)
+evtx._mapped(path)  # a worker's image of the file, then the file shrinks before its task
+os.truncate(path, keep)
+batch = evtx.encode_range(path, 0, 0, 1000)
+out["worker"] = [len(batch.rows), sum("shrank" in i.reason for i in batch.issues)]
+print(json.dumps(out))
+"""
+
+
+def test_a_log_that_shrinks_while_it_is_read_costs_its_chunks_not_the_process(tmp_path: Path) -> None:
+    """The file was mapped: a read past its new end killed the process with SIGBUS (exit -7),
+    the app with it. Each chunk is now read into memory of our own: the chunks the file no longer
+    holds are parse issues saying so, the others decode."""
+    source = sample(SECURITY)
+    chunks = (source.stat().st_size - HEADER) // 65536
+    assert chunks >= 3
+    path = tmp_path / "shrinking.evtx"
+    path.write_bytes(source.read_bytes())
+    keep = HEADER + 65536 + 1000  # the first chunk whole, the second in part
+    got = json.loads(run_child(SHRINK, str(path), str(keep), str(source)))
+    first_chunk = [i for i in evtx.iter_events(str(source), 0, jobs=1)
+                   if not isinstance(i, ParseIssue) and i.locator is not None and i.locator < HEADER + 65536]
+    assert got["inline"] == [len(first_chunk) + chunks - 1, chunks - 1]
+    assert got["worker"] == [len(first_chunk), chunks - 1]
