@@ -39,10 +39,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: Bytes of the target's name a temp file's name holds: a target named near the file system's
+#: limit (255 bytes) made its temp file's name too long, and the export failed.
+NAME_KEPT = 100
+
+
+def _kept(name: str) -> str:
+    """`name` cut to NAME_KEPT bytes of UTF-8 (on a character boundary; surrogates kept)."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= NAME_KEPT:
+        return name
+    return raw[:NAME_KEPT].decode("utf-8", "ignore")
+
+
 def temp_file(directory: Path, name: str, suffix: str) -> tuple[int, Path]:
     """A new temp file in `directory` for the target `name` (`suffix`: ".tmp" or ".part"),
     open for writing: (fd, path)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.{MARK}-{os.getpid()}-", suffix=suffix, dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f".{_kept(name)}.{MARK}-{os.getpid()}-", suffix=suffix, dir=directory)
     return fd, Path(tmp)
 
 
@@ -64,7 +77,7 @@ def sweep(directory: Path, name: str | None = None) -> list[Path]:
             if seen >= SWEEP_LIMIT:
                 break
             m = _FILE.match(entry.name)
-            if m is not None and (name is None or entry.name.startswith(f".{name}.{MARK}-")):
+            if m is not None and (name is None or entry.name.startswith(f".{_kept(name)}.{MARK}-")):
                 if not _alive(int(m.group(1))):
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)

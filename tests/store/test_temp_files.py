@@ -32,8 +32,9 @@ write_atomically(sys.argv[1], fill)
 """
 
 
-def _export_killed_mid_write(target: Path) -> list[Path]:
-    """Start an export to `target`, kill -9 it while it writes: the hidden files it left."""
+def _export_killed_mid_write(target: Path, prefix: str | None = None) -> list[Path]:
+    """Start an export to `target`, kill -9 it while it writes: the hidden files it left (those
+    named `prefix...`, default `.{target's name}.`)."""
     proc = subprocess.Popen([sys.executable, "-c", _SLOW_EXPORT, str(target)], cwd=ROOT, stdout=subprocess.PIPE,
                             text=True)
     with proc:
@@ -41,7 +42,7 @@ def _export_killed_mid_write(target: Path) -> list[Path]:
         assert proc.stdout.readline().strip() == "writing"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    return [p for p in target.parent.iterdir() if p.name.startswith(f".{target.name}.")]
+    return [p for p in target.parent.iterdir() if p.name.startswith(prefix or f".{target.name}.")]
 
 
 def test_an_export_killed_mid_write_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
@@ -54,6 +55,20 @@ def test_an_export_killed_mid_write_is_cleaned_up_by_the_next(tmp_path: Path) ->
     write_atomically(target, lambda fh: fh.write("a,b\n") and 1)
     assert target.read_text() == "a,b\n"
     assert sorted(p.name for p in out.iterdir()) == ["view.csv"]
+
+
+@pytest.mark.parametrize("name", ["a" * 250 + ".csv", "\u00e9" * 125 + ".md"])
+def test_a_target_named_near_the_limit_is_written_and_its_leftovers_swept(name: str, tmp_path: Path) -> None:
+    """A 254-byte name is a legal file name, but its temp file's (`.{name}.evtx-explorer-...part`)
+    was too long: the export failed naming the temp file. The temp name holds a part of it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / name
+    left = [p for p in _export_killed_mid_write(target, prefix=".") if p.name.endswith(".part")]
+    assert len(left) == 1 and len(left[0].name.encode()) < 255
+    write_atomically(target, lambda fh: fh.write("a,b\n") and 1)
+    assert target.read_text() == "a,b\n"
+    assert [p.name for p in out.iterdir()] == [name]  # the killed one's temp file swept
 
 
 def test_a_running_exports_temp_file_is_left_alone(tmp_path: Path) -> None:
