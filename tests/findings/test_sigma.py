@@ -330,6 +330,29 @@ def test_a_rules_folder_holding_special_files_loads_the_rest(tmp_path: Path) -> 
     assert sorted(again) == ["a.yml", "z.yml"] and again["a.yml"] != "not a regular file"
 
 
+def test_a_huge_or_deep_folder_is_searched_within_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--sigma /` walked the whole disk: the search stops past MAX_ENTRIES entries (saying so)
+    and MAX_DEPTH folders down; the rules found before are loaded."""
+    import core.findings.sigma.ruleset as ruleset
+
+    monkeypatch.setattr(ruleset, "MAX_ENTRIES", 50)
+    monkeypatch.setattr(ruleset, "MAX_DEPTH", 3)
+    _rule(tmp_path, "a", "title: A\nlogsource: {product: windows}\ndetection:\n  condition: nothing\n")
+    deep = tmp_path / "1" / "2" / "3" / "4"
+    deep.mkdir(parents=True)
+    (deep / "too-deep.yml").write_text("title: deep\n", encoding="utf-8")
+    problems: list[tuple[str, str]] = []
+    assert [p.name for p in ruleset.rule_files([tmp_path], problems)] == ["a.yml"] and problems == []
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    for i in range(100):
+        (wide / f"note{i:03}.txt").write_text("", encoding="utf-8")
+    found = ruleset.rule_files([tmp_path], problems)
+    assert [p.name for p in found] == ["a.yml"]
+    assert problems == [(str(tmp_path), "more than 50 entries: searched no further (name the rules folder itself)")]
+    assert (str(tmp_path), problems[0][1]) in load_rules([tmp_path], cache=False).errors
+
+
 def test_results_are_kept_with_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rule = _rule(tmp_path, "r", """
         title: Log Cleared

@@ -27,6 +27,9 @@ from core.model.small_files import read_small
 #: Bounds on what a rule directory may hold (a user may point at the wrong folder).
 MAX_FILES = 20_000
 MAX_FILE_BYTES = 1_000_000
+#: Bounds on searching a folder for rule files (SigmaHQ's whole repository: ~4,000 entries, 6 deep).
+MAX_ENTRIES = 200_000
+MAX_DEPTH = 16
 #: Rule files between two progress reports.
 PROGRESS_FILES = 100
 LEVELS: tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
@@ -135,19 +138,30 @@ def rule_dirs(given: Sequence[str] | None) -> list[Path]:
 HINT = "no Sigma rules: `evtx-explorer rules update` installs SigmaHQ's, or pass --sigma DIR"
 
 
-def rule_files(dirs: Iterable[Path]) -> list[Path]:
+def rule_files(dirs: Iterable[Path], problems: list[tuple[str, str]] | None = None) -> list[Path]:
     """Every .yml/.yaml under `dirs`, sorted, at most MAX_FILES (deprecated/ folders included:
-    their rules carry the status that leaves them out)."""
+    their rules carry the status that leaves them out). A folder is searched MAX_DEPTH deep and
+    through MAX_ENTRIES entries at most (`--sigma /` walked the whole disk, /proc included):
+    past them, (folder, why) goes to `problems`."""
     found: list[Path] = []
     for root in dirs:
         if root.is_file():
             found.append(root)
             continue
+        entries, depth0 = 0, len(root.parts)
         for dirpath, dirnames, names in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            if len(Path(dirpath).parts) - depth0 >= MAX_DEPTH:
+                dirnames.clear()
             found.extend(Path(dirpath) / n for n in sorted(names) if n.endswith((".yml", ".yaml")))
             if len(found) >= MAX_FILES:
                 return found[:MAX_FILES]
+            entries += len(dirnames) + len(names)
+            if entries > MAX_ENTRIES:
+                if problems is not None:
+                    problems.append((str(root), f"more than {MAX_ENTRIES:,} entries: searched no further "
+                                                "(name the rules folder itself)"))
+                break
     return found
 
 
@@ -293,7 +307,7 @@ def load_rules(
     cache_file = _cache_path() if cache is True else (cache or None)
     old = _read_cache(cache_file) if cache_file is not None else {}
     new: dict[tuple[str, int, int], Any] = {}
-    files = rule_files(dirs)
+    files = rule_files(dirs, out.errors)
     for done, path in enumerate(files):
         if progress is not None and done and not done % PROGRESS_FILES:
             progress(done, len(files))
