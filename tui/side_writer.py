@@ -15,7 +15,10 @@ process (`core.store.child_process.fork_child`).
 Only on Linux (macOS's system libraries are not safe across a fork), with two cores or more,
 for a model of SPLIT_EVENTS events or more, and only in a process with no thread of its own yet
 (prepare's rules start at `built()`, after the fork): the app's threads (Textual's, its workers)
-make a fork unsafe, so the app never splits.
+make a fork unsafe, so the app never splits. The child uses no SQLite connection of the
+parent's: it opens its own (its database, and the store read-only for the lists' events), while
+the parent's are idle (no statement running: one thread, between two steps), so the child's
+connection takes its own locks.
 """
 
 from __future__ import annotations
@@ -107,7 +110,7 @@ def write_split(store_path: Path, model: CorrelationModel, builders: dict[str, V
     try:
         if built is not None:
             built()
-        write_own({}, True)  # the instances, then the links (the child's copied in were the most rows to copy)
+        write_own({}, True)  # the instances, then the links (the most rows: written here, none to copy)
         while (name := claims.take()) is not None:
             write_own({name: builders[name]}, False)
         limit = CHILD_LIMIT_S + CHILD_LIMIT_PER_EVENT_S * model.size
