@@ -35,13 +35,19 @@ ORPHANED = 70
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` runs. A zombie (killed, not yet reaped) does not: a child that read its
+    new parent after its owner's death took the dead owner for alive, and outlived it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:
-        return True  # exists, owned by someone else
-    return True
+        pass  # exists, owned by someone else
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): as kill said
 
 
 def _set_pdeathsig() -> bool:

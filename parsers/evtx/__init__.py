@@ -139,12 +139,8 @@ def _chunks(buf: Any, first: int, count: int) -> Iterator[tuple[int, int]]:
         chunk_ofs = FILE_HEADER_SIZE + index * CHUNK_SIZE
         if chunk_ofs + CHUNK_SIZE > len(buf):
             return
-        if image is not None:
-            got = image.load(chunk_ofs, CHUNK_SIZE)
-            if got < CHUNK_SIZE:
-                image.drop(chunk_ofs, CHUNK_SIZE)
-                image.short[index] = got
-                continue
+        if image is not None and not image.take(index, chunk_ofs, CHUNK_SIZE):
+            continue
         yield index, chunk_ofs
         if image is not None:
             image.drop(chunk_ofs, CHUNK_SIZE)

@@ -50,6 +50,15 @@ class FileImage(mmap.mmap):
                 done += got
         return done
 
+    def take(self, index: int, start: int, length: int) -> bool:
+        """`load` chunk `index` (`length` bytes at `start`): whether the file still held it whole;
+        if not, its pages are dropped and `short[index]` says how much the file held."""
+        got = self.load(start, length)
+        if got < length:
+            self.drop(start, length)
+            self.short[index] = got
+        return got == length
+
     def drop(self, start: int, length: int) -> None:
         """Give back the pages of `start` .. `start + length` (they read as zeros until loaded again)."""
         page = mmap.PAGESIZE

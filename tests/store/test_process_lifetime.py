@@ -248,3 +248,40 @@ def test_kill_9_of_prepare_ends_its_forked_writer() -> None:
         assert not _running(child)
     finally:
         parent.kill()
+
+
+#: A process that forks a child which waits until this process is a zombie (killed, not reaped),
+#: then asks to die with it, as a child slow to start does; it writes what became of it.
+_LATE_CHILD = """
+import os, sys, time
+from parsers import lifeline
+owner, out = os.getpid(), sys.argv[1]
+if os.fork() == 0:
+    while open(f"/proc/{owner}/stat", "rb").read().rsplit(b")", 1)[1].split()[0] != b"Z":
+        time.sleep(0.01)
+    try:
+        lifeline.die_with_parent(owner)
+    finally:  # (not reached when it ends: os._exit)
+        open(out, "w").write("outlived its owner")
+    os._exit(0)
+print("forked", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_child_that_arms_its_death_signal_after_its_owner_died_ends(tmp_path: Path) -> None:
+    """The owner killed before its child armed the signal, and not reaped yet (a zombie): the
+    child took it for alive, armed the signal for its new parent, and ran on (a flaky
+    `test_kill_9_of_prepare_ends_its_forked_writer`)."""
+    out = tmp_path / "out"
+    owner = subprocess.Popen([sys.executable, "-c", _LATE_CHILD, str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert owner.stdout is not None and owner.stdout.readline().strip() == "forked"
+        owner.send_signal(signal.SIGKILL)
+        time.sleep(1.5)  # a zombie meanwhile (not reaped): the child saw it and decided
+        assert not out.exists()
+    finally:
+        owner.kill()
+        owner.wait(10)
