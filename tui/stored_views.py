@@ -15,7 +15,7 @@ line's event (the Handles and Process access views, `load_event_tree`: stored de
 `core.store.event_trees`). `/` in a tree read a page at a time searches the stored tree
 (`search_stored`) and the view unfolds the way to the hit (`window`).
 
-About 510 lines: the writing of a view's rows and their reading back share the rows' shapes
+About 515 lines: the writing of a view's rows and their reading back share the rows' shapes
 (`NodeRow`, `LineRow`, the labels' parts) and are kept together.
 """
 
