@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> Exit:
             else:
                 n = export_view(store, compiled, fmt, args.output, overwrite=args.force)
             what = "rows"
+    except BrokenPipeError:
+        raise  # `-o - | head`: the reader has what it wanted (`cli.main`: status 0, as every command)
     except OSError as exc:
         print(f"evtx-explorer: {os_message(exc)}", file=sys.stderr)
         return worst(status, output_status(exc))

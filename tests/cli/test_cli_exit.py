@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,25 @@ def test_parse_issues_are_said_on_stderr_and_keep_the_status(command: list[str],
                         "replaced (`evtx-explorer stats --issues` lists them)"]
     status, out, err = run_cli(*command, str(clean))
     assert status == 0 and "parse issue" not in err
+
+
+def test_export_to_a_pipe_closed_early_is_quiet_like_every_command(tmp_path: Path) -> None:
+    """`export -o - | head` said "Broken pipe" and exited 5 (an output failure); `query | head`
+    exits 0 quietly: the reader had what it wanted. Now both do."""
+    import subprocess
+    import sys
+
+    big = write_events(tmp_path / "big.xml", [
+        event_xml(4688, n, T0, {"NewProcessId": hex(n), "CommandLine": "x" * 200}) for n in range(1, 3001)])
+    env = {**os.environ, "EVTX_EXPLORER_CACHE_DIR": str(tmp_path / "cache")}
+    for command in (["export", str(big), "-o", "-"], ["query", str(big), "--format", "jsonl"]):
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", *command], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.read(10)
+        proc.stdout.close()  # the reader stops (more than a pipe's buffer is still to come)
+        err = proc.stderr.read()
+        assert proc.wait(60) == 0 and err == b"", (command, err)
 
 
 def test_export_statuses(log: Path, bad: Path, tmp_path: Path) -> None:
