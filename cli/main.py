@@ -9,12 +9,13 @@ there once, and shown by `--help`). Everything a command writes goes through
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Sequence
 
 from cli.exit_codes import EPILOG, Exit
-from cli.output import safe_streams
+from cli.output import OutputFailed, safe_streams
 from core.store.heap import tune_allocator
 
 COMMANDS = (
@@ -65,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args))
         except BrokenPipeError:
             return Exit.OK
+        except OutputFailed as exc:  # stdout on a full disk, an I/O error: one line (if stderr can take it)
+            with contextlib.suppress(OSError, OutputFailed):
+                print(f"evtx-explorer: cannot write the output: {exc}", file=sys.stderr, flush=True)
+            return Exit.OUTPUT_FAILED
         except KeyboardInterrupt:
             return Exit.INTERRUPTED
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -19,15 +20,72 @@ from typing import Any, TextIO
 from core.model.text import terminal_text
 
 
+class OutputFailed(Exception):
+    """The command's own output could not be written (a full disk, an I/O error): `cli.main`
+    says so in one line, status 5, where a traceback ended the command."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
+def _checked(stream: Checked | TerminalSafe, write: Any, *args: Any) -> None:
+    """`write(*args)`, a failure to write as OutputFailed (a pipe its reader closed stays a
+    BrokenPipeError: `cli.main` ends quietly then, as `head` expects); none at all for stderr
+    (`quiet`): a diagnostic that cannot be shown must not end the command whose answer can."""
+    try:
+        write(*args)
+    except OSError as exc:
+        if stream.quiet:
+            return
+        if isinstance(exc, BrokenPipeError):
+            raise
+        raise OutputFailed(exc) from exc
+
+
+class Checked(io.TextIOBase):
+    """A file or pipe's text stream whose write errors are OutputFailed (see `_checked`)."""
+
+    def __init__(self, inner: TextIO, quiet: bool = False) -> None:
+        super().__init__()
+        self.inner = inner
+        self.quiet = quiet
+
+    def write(self, text: str) -> int:
+        _checked(self, self.inner.write, text)
+        return len(text)
+
+    def flush(self) -> None:
+        _checked(self, self.inner.flush)
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    @property
+    def buffer(self) -> Any:
+        return self.inner.buffer
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.inner, "encoding", "utf-8"))
+
+
 class TerminalSafe(io.TextIOBase):
     """A text stream that escapes what it passes to a terminal (see the module docstring)."""
 
-    def __init__(self, inner: TextIO) -> None:
+    def __init__(self, inner: TextIO, quiet: bool = False) -> None:
         super().__init__()
         self.inner = inner
+        self.quiet = quiet
 
     def write(self, text: str) -> int:
-        self.inner.write(terminal_text(text))
+        _checked(self, self.inner.write, terminal_text(text))
         return len(text)
 
     def writelines(self, lines: Any) -> None:
@@ -35,7 +93,7 @@ class TerminalSafe(io.TextIOBase):
             self.write(line)
 
     def flush(self) -> None:
-        self.inner.flush()
+        _checked(self, self.inner.flush)
 
     def isatty(self) -> bool:
         return True
@@ -73,14 +131,25 @@ def safe_streams() -> Iterator[None]:
     """`sys.stdout`/`sys.stderr` escaped when they are terminals, exact otherwise, for the block."""
     saved = sys.stdout, sys.stderr
     try:
-        sys.stdout = TerminalSafe(sys.stdout) if _is_terminal(sys.stdout) else _exact(sys.stdout)
-        sys.stderr = TerminalSafe(sys.stderr) if _is_terminal(sys.stderr) else _exact(sys.stderr)
+        sys.stdout, sys.stderr = _safe(sys.stdout), _safe(sys.stderr, quiet=True)
         yield
     finally:
         for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(ValueError, OSError):
+            with contextlib.suppress(ValueError, OSError, OutputFailed):
                 stream.flush()
+        closed = [s for s in (sys.stdout, sys.stderr) if s not in saved and isinstance(s, io.TextIOWrapper)]
         sys.stdout, sys.stderr = saved
+        for stream in closed:  # (`_safe`'s stand-in for a closed stream)
+            stream.close()
+
+
+def _safe(stream: Any, quiet: bool = False) -> Any:
+    """A terminal's stream escaped, a file or pipe's exact, both failing as OutputFailed (unless
+    `quiet`: stderr); a closed one (`>&-`: Python's None) a sink, where a command's first write
+    failed with a traceback."""
+    if stream is None:
+        return open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed by `safe_streams`
+    return TerminalSafe(stream, quiet) if _is_terminal(stream) else Checked(_exact(stream), quiet)
 
 
 #: What a progress line is rewritten with: back to the line's start, then erase it.

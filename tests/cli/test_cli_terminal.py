@@ -205,3 +205,36 @@ def test_export_to_its_own_terminal_by_name_is_escaped_and_another_terminal_refu
     finally:
         os.close(other_master)
         os.close(other)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_on_a_full_disk_or_a_closed_stream_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """stdout on a full disk ended every command with an OSError traceback (now: one line, status 5);
+    stdout closed (`>&-`) with an AttributeError traceback (now: the output is dropped); stderr
+    full or closed does not end a command whose answer can be written."""
+    import shlex
+    import subprocess
+
+    log = write_events(tmp_path / "log.xml", [event_xml(4624, 1, "2024-03-01T10:00:00.0000000Z", {})])
+    env = {**os.environ, "EVTX_EXPLORER_CACHE_DIR": str(tmp_path / "cache")}
+    root = Path(__file__).resolve().parents[2]
+
+    def run(command: list[str], **streams: object) -> tuple[int, str]:
+        done = subprocess.run([sys.executable, "-m", "cli.main", *command, str(log)], cwd=root, env=env, text=True,
+                              timeout=120, check=False, **streams)  # type: ignore[call-overload]
+        return done.returncode, done.stderr or ""
+
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        for command in (["stats"], ["query"], ["export", "-o", "-"], ["findings", "--json"]):
+            status, err = run(command, stdout=full, stderr=subprocess.PIPE)
+            assert status == 5 and err.splitlines()[-1] == ("evtx-explorer: cannot write the output: "
+                                                            "No space left on device"), (command, err)
+            assert "Traceback" not in err
+        status, _ = run(["stats"], stdout=subprocess.PIPE, stderr=full)
+        assert status == 0
+    status, err = run(["stats"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert status == 0 and "Traceback" not in err
+    closed = subprocess.run(f"{shlex.quote(sys.executable)} -m cli.main stats {shlex.quote(str(log))} >&-",
+                            shell=True, cwd=root, env=env,  # noqa: S602 - the test's own quoted command
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert closed.returncode == 0 and "Traceback" not in closed.stderr, closed.stderr
