@@ -28,7 +28,8 @@ class Exit(IntEnum):
     OUTPUT_EXISTS = 4
     #: `export`: the output could not be written (missing directory, a directory, disk full, ...);
     #: `prepare`: nothing could be kept in the cache (`--no-cache`, no writable cache directory);
-    #: `convert`: the dataset could not be written (`--to` is no directory, disk full, ...).
+    #: `convert`: the dataset could not be written (`--to` is no directory, disk full, ...); any
+    #: command: its standard output could not be written (`cli.output.OutputFailed`).
     OUTPUT_FAILED = 5
     #: Interrupted with Ctrl-C.
     INTERRUPTED = 130
@@ -52,6 +53,6 @@ EPILOG = """exit status:
   2  usage error: bad option, bad query, bad rules file, no input
   3  correlate: no event matched
   4  export: the output file exists (use --force to replace it)
-  5  export, convert: the output could not be written; prepare: nothing could be kept in the cache
+  5  export, convert, any command's stdout: the output could not be written; prepare: nothing kept
   130 interrupted (Ctrl-C)
 when several apply: 5, 4, then 1, then 3."""
