@@ -15,7 +15,7 @@ from typing import Any
 
 from cli.cmd_convert import MISSING_EXTRA
 from cli.common import dump_json
-from cli.exit_codes import Exit
+from cli.exit_codes import Exit, worst
 from cli.query_args import print_query_error
 from core.model.text import printable
 from core.query.lexer import QueryError
@@ -78,10 +78,13 @@ def run(args: argparse.Namespace) -> Exit:
     except FleetError as exc:
         print(f"evtx-explorer: {exc}", file=sys.stderr)
         return Exit.INPUT_UNREADABLE
+    for line in engine.skipped:
+        print(f"evtx-explorer: {printable(line)}", file=sys.stderr)
     try:
-        return _act(engine, args, rules)
+        status = _act(engine, args, rules)
     finally:
         engine.close()
+    return worst(status, Exit.INPUT_UNREADABLE) if engine.skipped else status
 
 
 def _act(engine: Any, args: argparse.Namespace, rules: Any) -> Exit:

@@ -29,13 +29,31 @@ class FleetError(Exception):
     """A dataset or engine that cannot answer (no dataset, no Java for Spark, ...)."""
 
 
-def events_glob(root: str | Path) -> str:
-    return str(Path(root) / "events" / "*" / "*" / "*.parquet")
-
-
 def _check(root: str | Path) -> None:
     if not any(Path(root, "events").glob("*/*/*.parquet")):
         raise FleetError(f"{root}: no converted events (run 'evtx-explorer convert FILES --to {root}' first)")
+
+
+def readable_parts(root: str | Path) -> tuple[list[str], list[str]]:
+    """The dataset's Parquet files whose footer reads, and a line naming each that does not
+    (cut short, overwritten, not Parquet): a damaged part costs only its own events, where it
+    failed every query with the engine's traceback. A footer read each (a few KB)."""
+    import pyarrow.parquet as pq
+
+    good: list[str] = []
+    bad: list[str] = []
+    for part in sorted(Path(root, "events").glob("*/*/*.parquet")):
+        try:
+            if not part.is_file():
+                raise OSError("not a regular file")
+            pq.read_metadata(part)
+        except (OSError, pa.ArrowException) as exc:
+            bad.append(f"{part}: damaged Parquet file, skipped ({str(exc).splitlines()[0][:200]})")
+            continue
+        good.append(str(part))
+    if not good:
+        raise FleetError(f"{root}: no readable converted events" + (f" ({bad[0]})" if bad else ""))
+    return good, bad
 
 
 def _group_select(event_ids: tuple[int, ...] | None, where: str) -> exp.Select:
@@ -54,6 +72,7 @@ def _group_select(event_ids: tuple[int, ...] | None, where: str) -> exp.Select:
 class Engine(Protocol):
     name: str
     root: Path  # the dataset (its inputs' markers: `core.fleet.convert.inputs`)
+    skipped: list[str]  # the damaged parts left out, a line each (`readable_parts`)
 
     def table(self, query: exp.Select) -> pa.Table: ...
 
@@ -75,8 +94,9 @@ class LocalEngine:
 
         _check(root)
         self.root = Path(root)
+        parts, self.skipped = readable_parts(root)
         self.con = duckdb.connect()
-        self.con.read_parquet(events_glob(root), hive_partitioning=True).create_view(query_sql.TABLE)
+        self.con.read_parquet(parts, hive_partitioning=True).create_view(query_sql.TABLE)
 
     def table(self, query: exp.Select) -> pa.Table:
         return self.con.sql(query_sql.to_sql(query, "duckdb")).to_arrow_table()
@@ -129,9 +149,10 @@ class SparkEngine:
     def __init__(self, root: str | Path, *, master: str = "local[2]", session: Any = None) -> None:
         _check(root)
         self.root = Path(root)
+        parts, self.skipped = readable_parts(root)
         self.spark = session if session is not None else spark_session(master)
         self.own = session is None
-        frame = self.spark.read.option("basePath", str(Path(root, "events"))).parquet(str(Path(root, "events")))
+        frame = self.spark.read.option("basePath", str(Path(root, "events"))).parquet(*parts)
         frame.createOrReplaceTempView(query_sql.TABLE)
 
     def table(self, query: exp.Select) -> pa.Table:

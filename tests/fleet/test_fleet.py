@@ -181,6 +181,29 @@ def test_convert_to_no_directory_says_so(target: str, tmp_path: Path, monkeypatc
     assert afile.read_text(encoding="utf-8") == "not a dataset"
 
 
+def test_a_damaged_part_costs_its_events_not_the_query(tmp_path: Path) -> None:
+    """A Parquet file of the dataset cut short failed every query with DuckDB's traceback: it is
+    named and left out, the rest answers, status 1 (an input could not be read)."""
+    require_fleet()
+    ds = tmp_path / "ds"
+    assert run_cli("convert", str(DEMO), "--to", str(ds), "--quiet")[0] == 0
+    status, whole, _ = run_cli("fleet", str(ds), "stack", "--engine", "local", "--by", "EventID", "--json")
+    assert status == 0
+    import pyarrow.parquet as pq
+
+    parts = sorted((ds / "events").glob("*/*/*.parquet"))  # the demo's two computers
+    assert len(parts) == 2
+    damaged, kept = parts
+    left = pq.read_metadata(kept).num_rows
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    status, out, err = run_cli("fleet", str(ds), "stack", "--engine", "local", "--by", "EventID", "--json")
+    assert status == 1 and f"{damaged}: damaged Parquet file, skipped" in err and "Traceback" not in err
+    assert json.loads(whole)["events"] == 71 and json.loads(out)["events"] == left < 71
+    kept.write_bytes(b"PAR1")
+    status, out, err = run_cli("fleet", str(ds), "stack", "--engine", "local", "--by", "EventID")
+    assert status == 1 and "no readable converted events" in err and out == ""
+
+
 def test_cli_convert_fleet_and_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_fleet()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # `--open` keeps its file for the user
