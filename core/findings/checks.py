@@ -7,8 +7,8 @@ row in `CHECKS` (and its settings in `default_rules.toml`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from core.findings.accounts import (
     Account,
@@ -248,7 +248,7 @@ def _typed_accounts(rule: Rule, event: Event) -> list[Account]:
 
 
 def check_naming(rule: Rule, event: Event) -> Verdict:
-    pattern: re.Pattern[str] | None = rule.get("pattern")
+    pattern: Any = rule.get("pattern")  # (`linear_regex.rx`: an RE2 or a `re` pattern)
     if pattern is None:
         return None
     bad = [a for a in _typed_accounts(rule, event) if a.name and not pattern.fullmatch(a.name)]

@@ -78,6 +78,23 @@ def test_account_naming_convention_keepers_and_pattern_from_toml() -> None:
     assert "account-naming-convention" not in fired(ev(USER_RUNDLL, SubjectUserName="adm_dave"), rules)
 
 
+def test_a_naming_convention_runs_in_linear_time_over_a_crafted_name() -> None:
+    """The pattern is the analyst's, the account name the log's: `(a|aa)+` (an ordinary-looking
+    repetition of alternatives) over 40 a's and a '!' backtracked for hours in Python's `re`. RE2
+    answers at once; a pattern RE2 lacks (a lookahead) is still Python's."""
+    import time
+
+    rules = with_rules("[rules.account-naming-convention]\npattern = '(a|aa)+'\n")
+    began = time.monotonic()
+    f = fired(ev(USER_RUNDLL, SubjectUserName="a" * 40 + "!"), rules)
+    assert time.monotonic() - began < 5
+    assert "breaks the naming convention" in f["account-naming-convention"].message
+    assert "account-naming-convention" not in fired(ev(USER_RUNDLL, SubjectUserName="a" * 40), rules)
+    lookahead = with_rules("[rules.account-naming-convention]\npattern = '(?!adm)[a-z.]+'\n")
+    assert "account-naming-convention" in fired(ev(USER_RUNDLL, SubjectUserName="admin"), lookahead)
+    assert "account-naming-convention" not in fired(ev(USER_RUNDLL, SubjectUserName="j.smith"), lookahead)
+
+
 def test_foreign_domain_account() -> None:
     f = fired(ev(USER_RUNDLL, SubjectDomainName="FABRIKAM"))
     assert "FABRIKAM\\dadmin" in f["foreign-domain-account"].message

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from core.findings.linear_regex import rx
 from core.model.values import as_int
 
 Node = tuple[Any, ...]
@@ -248,22 +249,6 @@ def event_ids(node: Node) -> set[int] | None:
 
 
 # -- plan -> Python ------------------------------------------------------------------------------
-
-
-def rx(pattern: str, flags: int = 0) -> Any:
-    """`pattern` compiled by RE2 where it can (linear time: event text is the attacker's, and a
-    backtracking regex of a rule must not hang a run on a crafted command line), else by
-    Python's `re` (lookarounds, backreferences). Both answer `search` and `fullmatch`."""
-    import re2
-
-    inline = "".join(c for flag, c in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s")) if flags & flag)
-    options = re2.Options()
-    options.log_errors = False  # RE2 would write refusals on stderr (the app's terminal)
-    try:
-        return re2.compile(f"(?{inline}){pattern}" if inline else pattern, options=options)
-    except Exception:  # noqa: BLE001 - syntax RE2 lacks: Python's engine
-        return re.compile(pattern, flags)
-
 
 
 def _cany(value: str | None, needles: tuple[str, ...]) -> bool:
