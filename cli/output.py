@@ -29,7 +29,7 @@ class OutputFailed(Exception):
         self.error = error
 
 
-def _checked(stream: Checked | TerminalSafe, write: Any, *args: Any) -> None:
+def _checked(stream: _Wrapped, write: Any, *args: Any) -> None:
     """`write(*args)`, a failure to write as OutputFailed (a pipe its reader closed stays a
     BrokenPipeError: `cli.main` ends quietly then, as `head` expects); none at all for stderr
     (`quiet`): a diagnostic that cannot be shown must not end the command whose answer can."""
@@ -43,23 +43,16 @@ def _checked(stream: Checked | TerminalSafe, write: Any, *args: Any) -> None:
         raise OutputFailed(exc) from exc
 
 
-class Checked(io.TextIOBase):
-    """A file or pipe's text stream whose write errors are OutputFailed (see `_checked`)."""
+class _Wrapped(io.TextIOBase):
+    """What `Checked` and `TerminalSafe` share: an inner text stream, its write errors checked."""
 
     def __init__(self, inner: TextIO, quiet: bool = False) -> None:
         super().__init__()
         self.inner = inner
         self.quiet = quiet
 
-    def write(self, text: str) -> int:
-        _checked(self, self.inner.write, text)
-        return len(text)
-
     def flush(self) -> None:
         _checked(self, self.inner.flush)
-
-    def isatty(self) -> bool:
-        return False
 
     def writable(self) -> bool:
         return True
@@ -68,21 +61,28 @@ class Checked(io.TextIOBase):
         return self.inner.fileno()
 
     @property
-    def buffer(self) -> Any:
-        return self.inner.buffer
-
-    @property
     def encoding(self) -> str:  # type: ignore[override]
         return str(getattr(self.inner, "encoding", "utf-8"))
 
 
-class TerminalSafe(io.TextIOBase):
-    """A text stream that escapes what it passes to a terminal (see the module docstring)."""
+class Checked(_Wrapped):
+    """A file or pipe's text stream whose write errors are OutputFailed (see `_checked`)."""
 
-    def __init__(self, inner: TextIO, quiet: bool = False) -> None:
-        super().__init__()
-        self.inner = inner
-        self.quiet = quiet
+    def write(self, text: str) -> int:
+        _checked(self, self.inner.write, text)
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def buffer(self) -> Any:
+        return self.inner.buffer
+
+
+class TerminalSafe(_Wrapped):
+    """A text stream that escapes what it passes to a terminal (see the module docstring); no
+    `buffer`: bytes written there would pass unescaped."""
 
     def write(self, text: str) -> int:
         _checked(self, self.inner.write, terminal_text(text))
@@ -92,21 +92,8 @@ class TerminalSafe(io.TextIOBase):
         for line in lines:
             self.write(line)
 
-    def flush(self) -> None:
-        _checked(self, self.inner.flush)
-
     def isatty(self) -> bool:
         return True
-
-    def writable(self) -> bool:
-        return True
-
-    def fileno(self) -> int:
-        return self.inner.fileno()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self.inner, "encoding", "utf-8"))
 
 
 def _is_terminal(stream: Any) -> bool:

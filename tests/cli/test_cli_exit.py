@@ -70,6 +70,19 @@ def test_parse_issues_are_said_on_stderr_and_keep_the_status(command: list[str],
     assert status == 0 and "parse issue" not in err
 
 
+def test_parse_issues_of_many_inputs_take_a_bounded_number_of_lines(tmp_path: Path) -> None:
+    """A collection of damaged logs: ISSUE_LINES inputs named, the rest in one line with their sum."""
+    from cli.common import ISSUE_LINES
+
+    logs = [write_events(tmp_path / f"d{n:02}.xml", [event_xml(
+        4624, n, T0, {"TargetUserName": "MARK"}).replace("MARK", "&#xD800;")]) for n in range(ISSUE_LINES + 3)]
+    status, _, err = run_cli("query", *map(str, logs))
+    assert status == 0, err
+    said = [line for line in err.splitlines() if "parse issue" in line]
+    assert len(said) == ISSUE_LINES + 1
+    assert said[-1] == "evtx-explorer: 3 more input(s) with parse issues (3 in all)"
+
+
 def test_export_to_a_pipe_closed_early_is_quiet_like_every_command(tmp_path: Path) -> None:
     """`export -o - | head` said "Broken pipe" and exited 5 (an output failure); `query | head`
     exits 0 quietly: the reader had what it wanted. Now both do."""
