@@ -39,7 +39,7 @@ from cli.exit_codes import Exit, worst
 from cli.output import ProgressLine
 from core.findings.rules import RulesError, load_rules
 from core.findings.sigma import HINT, SigmaResult, rule_dirs, run_sigma
-from core.findings.sigma.child import sigma_in_child
+from core.findings.sigma.child import CHILD_SIGMA_EVENTS, sigma_in_child
 from core.model.text import printable
 from core.store import correlation_tables
 from core.store.child_process import ChildFailed
@@ -81,7 +81,6 @@ def _detect(path: Path, dirs: list[Path], stop: threading.Event, out: _Detection
     processes on a big store (the app's thresholds), else here. Run in a thread: its own
     connections; `stop` kills a child (Ctrl-C in the main thread). The app's modules it uses are
     imported by `run` first: two threads importing Textual at once broke its import cycle."""
-    from tui.findings_view import CHILD_SIGMA_EVENTS
     from tui.model_cache import build_findings
 
     try:

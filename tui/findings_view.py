@@ -25,7 +25,7 @@ from textual.widgets import Static, Tree
 from core.findings.engine import Finding
 from core.findings.pages import FindingsPages, pages_of
 from core.findings.sigma import HINT, SigmaResult, cached_sigma, rule_dirs, run_sigma
-from core.findings.sigma.child import sigma_in_child
+from core.findings.sigma.child import CHILD_SIGMA_EVENTS, sigma_in_child
 from core.findings.sigma.progress import SigmaProgress
 from core.findings.sigma.report import coverage_lines, per_rule
 from core.model.event import iso_from_filetime
@@ -96,11 +96,6 @@ def group_findings(data: FindingsData, pages: FindingsPages | None = None) -> tu
             label.append("  " + printable(title))
         out.append(ViewNode(label, children=tuple(finding_nodes(pages, rule, parent, 0))))
     return out, tuple(n[2] for n in nodes)
-
-
-#: Stores at least this big run the Sigma rules in a child process (`core.findings.sigma.child`): the
-#: UI keeps its core (the built-in findings do the same from 30,000 events).
-CHILD_SIGMA_EVENTS = 30_000
 
 
 #: Hears a Sigma run's progress, then None when it has ended (`workspace_sigma`).

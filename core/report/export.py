@@ -82,12 +82,30 @@ def check_target(path: Path, overwrite: bool) -> None:
     kind = _special(path)
     if kind in ("block device", "socket"):
         raise OSError(errno.EINVAL, f"{path} is a {kind}; an export is not written into one", str(path))
+    if kind == "character device":
+        _refuse_terminal(path)
     if kind is not None:
         return
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory")
     if not overwrite and os.path.lexists(path):
         raise FileExistsError(errno.EEXIST, exists_message(path), str(path))
+
+
+def _refuse_terminal(path: Path) -> None:
+    """Refuse a terminal's device (another terminal than this one: `-o -` is for this one)
+    before the load, as `_write_into` does after it: opened without waiting, never made this
+    process's controlling terminal, closed at once."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return  # said by `_write_into`, when the export is written
+    try:
+        if os.isatty(fd):
+            raise OSError(errno.EINVAL, f"{path} is a terminal; an export is not written to one "
+                          "(`-o -` prints it there, escaped)", str(path))
+    finally:
+        os.close(fd)
 
 
 def _write_into(path: Path, fill: Callable[[Any], int]) -> int:

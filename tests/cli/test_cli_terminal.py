@@ -12,9 +12,11 @@ import re
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import cli.cmd_export as cmd_export
 from cli.main import main
 from cli.output import ERASE_LINE
 from tests.findings.rules import RULE
@@ -184,8 +186,8 @@ def test_export_to_its_own_terminal_by_name_is_escaped_and_another_terminal_refu
     hostile: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`-o /dev/stdout` (here: the terminal's own device, as the link resolves) is written as
-    `-o -` is, escaped; another terminal's device is refused: an export's exact data (a log's
-    escape sequences) would reach it as they are."""
+    `-o -` is, escaped; another terminal's device is refused, before the inputs load: an export's
+    exact data (a log's escape sequences) would reach it as they are."""
     log, _ = hostile
     master, slave = os.openpty()
     status, out = _run(["export", "--format", "jsonl", "--output", os.ttyname(slave), str(log)], (master, slave),
@@ -195,10 +197,19 @@ def test_export_to_its_own_terminal_by_name_is_escaped_and_another_terminal_refu
         assert raw not in out, (raw, out)
     assert b"sekurlsa" in out and b"wrote 1 rows to stdout" in out
     other_master, other = os.openpty()
+    loaded: list[object] = []
+    real_open = cmd_export.open_store  # type: ignore[attr-defined]  # (its import, patched where it is used)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        loaded.append(args)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(cmd_export, "open_store", counted)
     try:
         status, out = _run(["export", "--format", "jsonl", "--output", os.ttyname(other), "--force", str(log)],
                            os.pipe(), monkeypatch)
         assert status == 5 and b"is a terminal" in out, out
+        assert loaded == []  # refused before the load, not after it
         os.set_blocking(other_master, False)
         with pytest.raises(BlockingIOError):
             os.read(other_master, 1024)  # nothing reached it

@@ -17,8 +17,8 @@ import pytest
 
 import cli.cmd_correlate as cmd_correlate
 import cli.cmd_open as cmd_open
+import cli.cmd_prepare as cmd_prepare
 import core.findings.stored as findings_stored
-import tui.findings_view as findings_view
 import tui.model_cache as mc
 import tui.side_writer as side_writer
 import tui.stored_views as stored_views
@@ -151,7 +151,7 @@ def test_the_rules_run_beside_the_tables_writer_in_children(tmp_path: Path, monk
     processes once the model is built, while the tables are written: the writer here waits
     until the findings are kept with the store, which only a step running beside it can do."""
     monkeypatch.setattr(mc, "CHILD_FINDINGS_EVENTS", 0)
-    monkeypatch.setattr(findings_view, "CHILD_SIGMA_EVENTS", 0)
+    monkeypatch.setattr(cmd_prepare, "CHILD_SIGMA_EVENTS", 0)
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "cleared.yml").write_text(RULE, encoding="utf-8")

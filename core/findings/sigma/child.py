@@ -22,6 +22,11 @@ from core.store.store import Store
 from . import run_sigma
 from .progress import Progress, SigmaProgress, read_file, write_file
 
+#: Stores at least this big run the Sigma rules in a child process (`sigma_in_child`), the app's
+#: and `evtx-explorer prepare`'s alike: the UI keeps its core (the built-in findings do the same
+#: from 30,000 events).
+CHILD_SIGMA_EVENTS = 30_000
+
 
 def main(argv: list[str] | None = None) -> int:
     die_with_parent()
