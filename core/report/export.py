@@ -102,10 +102,14 @@ def _refuse_terminal(path: Path) -> None:
         return  # said by `_write_into`, when the export is written
     try:
         if os.isatty(fd):
-            raise OSError(errno.EINVAL, f"{path} is a terminal; an export is not written to one "
-                          "(`-o -` prints it there, escaped)", str(path))
+            raise _terminal(path)
     finally:
         os.close(fd)
+
+
+def _terminal(path: Path) -> OSError:
+    return OSError(errno.EINVAL, f"{path} is a terminal; an export is not written to one "
+                   "(`-o -` prints it there, escaped)", str(path))
 
 
 def _write_into(path: Path, fill: Callable[[Any], int]) -> int:
@@ -120,8 +124,7 @@ def _write_into(path: Path, fill: Callable[[Any], int]) -> int:
         raise
     try:
         if os.isatty(fd):
-            raise OSError(errno.EINVAL, f"{path} is a terminal; an export is not written to one "
-                          "(`-o -` prints it there, escaped)", str(path))
+            raise _terminal(path)
         os.set_blocking(fd, True)
         fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
     except BaseException:
