@@ -72,6 +72,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return Exit.OUTPUT_FAILED
         except KeyboardInterrupt:
             return Exit.INTERRUPTED
+        except Exception as exc:
+            from core.store.cache_damage import is_damage, opened_any
+
+            if not (is_damage(exc) and opened_any()):  # else a bug: its traceback is what to report
+                raise
+            return _damaged(exc)
+
+
+def _damaged(exc: BaseException) -> int:
+    """A cached store that does not read back (`core.store.cache_damage`): one line, its entries
+    marked for a rebuild, status 1 (the inputs could not be read as cached)."""
+    from core.model.text import printable
+    from core.store.cache_damage import mark_opened
+
+    again = "run the command again" if mark_opened() else "run the command again with --no-cache"
+    with contextlib.suppress(OSError, OutputFailed):
+        print(f"evtx-explorer: the cached copy of the logs is damaged ({printable(str(exc))[:200]}); "
+              f"they will be parsed again: {again}", file=sys.stderr, flush=True)
+    return Exit.INPUT_UNREADABLE
 
 
 if __name__ == "__main__":

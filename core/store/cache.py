@@ -31,7 +31,7 @@ from typing import IO
 
 import platformdirs
 
-from core.store import cache_commit, cache_identity, cache_lock, schema, tempfiles
+from core.store import cache_commit, cache_damage, cache_identity, cache_lock, schema, tempfiles
 from core.store.cache_lock import CacheLock
 from core.store.child_process import module_command, stop_when_asked
 from core.store.disk_full import DISK_FULL_STATUS, NOTICE, is_disk_full
@@ -102,6 +102,7 @@ def remove_database(db: Path) -> None:
     nobody writes the tables of a database that is not open, and opening it takes its lock)."""
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
+    cache_damage.marker(db).unlink(missing_ok=True)
     cache_lock.tables_lock_path(db).unlink(missing_ok=True)
 
 
@@ -182,6 +183,8 @@ class CacheEntry:
         open (the lease: no pruning deletes it) until `close`, or the store `open_inputs`
         returns is gone."""
         if not self.use_cache or self.provisional or not self.db_path.exists() or not self.lock.share():
+            return False
+        if cache_damage.is_marked(self.db_path):  # a command read a damaged page of it: rebuilt
             return False
         try:
             with Store(self.db_path, readonly=True) as store:
@@ -465,6 +468,7 @@ def open_inputs(
     if entry.ready():
         os.utime(entry.db_path)  # least-recently-used pruning
         store = Store(entry.db_path)
+        cache_damage.opened(entry.db_path)
     else:
         store = entry.build(progress=progress, jobs=jobs)
         entry.attach_cleanup(store)
