@@ -1,6 +1,6 @@
 """The terminal app: filter bar, virtualised event table, detail pane, status line, views.
 
-(About 570 lines: the handlers of every worker message (load, findings, Sigma) and the input
+(About 580 lines: the handlers of every worker message (load, findings, Sigma) and the input
 events the model built ahead yields to must sit on the App, where Textual delivers them; the
 keys are in `tui.app_actions`, the build ahead in `tui.prebuild`.)
 
@@ -35,6 +35,7 @@ from textual.worker import get_current_worker
 
 from core.model.text import printable
 from core.query.view import View
+from core.store.cache_damage import is_damage_text, mark_opened
 from core.store.filter import Filter
 from core.store.heap import tune_allocator
 from core.store.store import Store, StoredEvent
@@ -135,6 +136,7 @@ class EvtxApp(AppActions):
         self._switch_interval = sys.getswitchinterval()
         self._note = ""
         self._ahead = ""  # the model built ahead's progress (`on_model_ahead`)
+        self._damage_told = False  # the damaged cache said (`_damage_said`)
         #: Whether the model is built once the findings are in (`tui.prebuild`).
         self.prebuild = prebuild
         #: `time.monotonic()` of the last key press or mouse event (the prebuild yields to them).
@@ -345,7 +347,8 @@ class EvtxApp(AppActions):
         if by_event is None:
             self.table.set_findings({})
             self.detail.set_findings(None, message.error)
-            self.notify(printable(f"findings: {message.error}"), severity="warning", markup=False)
+            if not self._damage_said(message.error):
+                self.notify(printable(f"findings: {message.error}"), severity="warning", markup=False)
             return
         self.table.set_findings(by_event.highest)
         self.detail.set_findings(by_event, None, message.titles)
@@ -427,7 +430,19 @@ class EvtxApp(AppActions):
             self._refresh_status()
 
     def on_event_table_failed(self, message: EventTable.Failed) -> None:
-        self.notify(printable(f"query failed: {message.error}"), severity="error", markup=False)
+        if not self._damage_said(message.error):
+            self.notify(printable(f"query failed: {message.error}"), severity="error", markup=False)
+
+    def _damage_said(self, error: object) -> bool:
+        """Whether `error` says the cached store does not read back (`core.store.cache_damage`): its
+        entry is then marked, parsed again on the next open, and the user told so (once)."""
+        if not is_damage_text(str(error)) or not mark_opened():
+            return False
+        if not self._damage_told:
+            self._damage_told = True
+            self.notify(printable(f"the cached copy of the log is damaged ({error}): open it again to parse it "
+                                  "again"), severity="error", markup=False)
+        return True
 
     def on_event_table_selected(self, message: EventTable.Selected) -> None:
         if not self.screen_stack:  # a late message while the app shuts down

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from textual.message import Message
 
+from core.store import cache_damage
 from core.store.cache import CacheEntry, needs_child_process
 from core.store.cache_commit import PROVISIONAL_PREFIX
 from core.store.ingest import Progress
@@ -67,6 +68,8 @@ class Loader:
         cold 105 MB log after 0.19-0.30 s instead of 0.35-0.48 s)."""
         self.entry = CacheEntry(self.inputs, use_cache=self.use_cache)
         self.cache_ready = self.entry.ready()
+        if self.cache_ready:
+            cache_damage.opened(self.entry.db_path)
         if not self.cache_ready and needs_child_process(self.inputs, self.jobs):
             try:
                 self.entry.start_child(self.jobs)

@@ -45,7 +45,12 @@ def is_damage(exc: BaseException) -> bool:
         return False
     if isinstance(exc, sqlite3.OperationalError) and "decode" not in str(exc).lower():
         return False  # locked, busy, no such table...: not the file's content
-    text = str(exc).lower()
+    return is_damage_text(str(exc))
+
+
+def is_damage_text(text: str) -> bool:
+    """`is_damage` of an error passed on as its text (the app's worker messages)."""
+    text = text.lower()
     return any(part in text for part in _DAMAGE_TEXTS)
 
 
