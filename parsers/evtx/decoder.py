@@ -3,7 +3,8 @@
 Why: `parsers.evtx.chunk.ChunkDecoder` decodes the records it understands (nearly all) without
 python-evtx; a record it rejects goes to the reference decoder (`parsers.evtx.reference`, on a
 step budget) for that record alone, and one neither can decode becomes a ParseIssue naming both
-reasons. Same records, same issues and same order as `parsers.evtx.reference.iter_chunk`.
+reasons. Same records, same issues and same order as `parsers.evtx.reference.iter_chunk`, as
+long as python-evtx stays within its budgets (per record, per chunk, per file: `_Reference`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from core.model.rows import EventRow
 from parsers.evtx import reference as ref
 from parsers.evtx.chunk import ChunkDecoder
 from parsers.evtx.errors import HopelessRecord
-from parsers.evtx.guard import StepBudgetExceeded
+from parsers.evtx.guard import StepBudgetExceeded, steps_taken
 from parsers.evtx.interpret import EventTuple as EventTuple
 from parsers.evtx.pieces import PiecePostings, encode_one
 
@@ -60,47 +61,78 @@ def _chunk_data(buf: Any, index: int, chunk_ofs: int, source: int, path: str) ->
     return ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs)
 
 
-#: Step-budget exhaustions of python-evtx per file in this process: past `MAX_GIVE_UPS`, the
-#: file's other records are not handed to it (a crafted file of looping chunks then costs a
-#: few budgets, not one per chunk).
+#: Steps python-evtx may take over all the records of one chunk (each record still has
+#: `guard.MAX_STEPS` of its own, so a chunk costs at most both, ~1.5 s): past it, the chunk's
+#: other rejected records are issues without asking it. Why: a chunk of ~1,500 tiny damaged
+#: records, each failing within its own budget (python-evtx walks a garbage substitution count
+#: to the end of the file: 16 ms a record in a 72 KB file, more in a larger one), took minutes.
+#: Real logs take at most ~1.2M steps in a chunk; a record python-evtx decodes, 15k-45k. Only the
+#: steps of records it fails on count here: the ones it decodes are events kept, bounded apart
+#: (`CHUNK_ALL_STEPS`: a chunk of records our decoder lacks a construct for is not lost).
+CHUNK_STEPS = 2_000_000
+#: Steps python-evtx may take over all the records of one chunk, those it decodes included
+#: (~7 s): a chunk of hostile records that it decodes, slowly, is bounded too.
+CHUNK_ALL_STEPS = 20_000_000
+#: Chunks per file in this process on which python-evtx looped or spent `CHUNK_STEPS`: past
+#: `MAX_GIVE_UPS`, the file's other records are not handed to it (a crafted file of such chunks
+#: then costs a few budgets, not one per chunk).
 _GAVE_UP: dict[str, int] = {}
 MAX_GIVE_UPS = 3
 
 
 class _Reference:
     """python-evtx for the records of one chunk that the fast decoder rejects (its chunk
-    header parsed once, on the first such record)."""
+    header parsed once, on the first such record), on the chunk's budget of steps."""
 
-    __slots__ = ("buf", "chunk", "chunk_ofs", "gave_up", "index", "path", "source")
+    __slots__ = ("buf", "chunk", "chunk_ofs", "failed", "index", "path", "skip", "source", "spent")
 
     def __init__(self, buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> None:
         self.buf, self.index, self.chunk_ofs, self.source, self.path = buf, index, chunk_ofs, source, path
         self.chunk: Any = None
-        self.gave_up = False  # python-evtx ran out of steps on this chunk: not asked again
+        self.spent = 0  # steps python-evtx took on this chunk's records
+        self.failed = 0  # of which on records it could not decode
+        self.skip: str | None = None  # why python-evtx is not asked again on this chunk
 
     def decode(self, offset: int, fast_error: Exception, fallback: bool = True) -> Event | ParseIssue:
         """The record at `offset` from python-evtx, or the issue naming both decoders' reasons
         (only the fast one's when `fallback` is off or the record is hopeless). Once python-evtx
-        exceeds its step budget in a chunk, the chunk's other records are not handed to it: a
-        looping chunk costs one budget, not one per record."""
+        loops on a record or has taken `CHUNK_STEPS` in a chunk, the chunk's other records are
+        not handed to it: a hostile chunk costs one budget, not one per record."""
         fast_reason = f"{type(fast_error).__name__}: {fast_error}"
         if not fallback or isinstance(fast_error, HopelessRecord):
             return ref.issue_at(self.buf, self.source, self.path, fast_reason[:300], self.index, offset)
-        if self.gave_up or _GAVE_UP.get(self.path, 0) >= MAX_GIVE_UPS:
-            reason = f"python-evtx skipped: it looped on this chunk or file (fast: {fast_reason})"[:300]
+        if self.skip is None and _GAVE_UP.get(self.path, 0) >= MAX_GIVE_UPS:
+            self.skip = f"it looped or spent its budget on {MAX_GIVE_UPS} chunks of this file"
+        if self.skip is not None:
+            reason = f"python-evtx skipped: {self.skip} (fast: {fast_reason})"[:300]
             return ref.issue_at(self.buf, self.source, self.path, reason, self.index, offset)
+        before = steps_taken()
+        decoded = False
         try:
             if self.chunk is None:
                 self.chunk = ref.chunk_header(self.buf, self.chunk_ofs)
-            return ref.decode_record(self.buf, self.chunk, offset, self.source)
+            event = ref.decode_record(self.buf, self.chunk, offset, self.source)
+            decoded = True
+            return event
         except Exception as exc:  # noqa: BLE001 - one bad record costs only itself
             if isinstance(exc, StepBudgetExceeded):
-                self.gave_up = True
-                if len(_GAVE_UP) > 256:
-                    _GAVE_UP.clear()
-                _GAVE_UP[self.path] = _GAVE_UP.get(self.path, 0) + 1
+                self._give_up("it looped on this chunk")
             reason = f"{type(exc).__name__}: {exc} (fast: {fast_reason})"[:300]
             return ref.issue_at(self.buf, self.source, self.path, reason, self.index, offset)
+        finally:
+            cost = steps_taken() - before
+            self.spent += cost
+            if not decoded:
+                self.failed += cost
+            if self.skip is None and (self.failed >= CHUNK_STEPS or self.spent >= CHUNK_ALL_STEPS):
+                self._give_up(f"this chunk's records spent its budget of {CHUNK_STEPS:,} steps")
+
+    def _give_up(self, why: str) -> None:
+        """Ask python-evtx nothing more on this chunk, and count the chunk against the file."""
+        self.skip = why
+        if len(_GAVE_UP) > 256:
+            _GAVE_UP.clear()
+        _GAVE_UP[self.path] = _GAVE_UP.get(self.path, 0) + 1
 
 
 def encode_chunk(

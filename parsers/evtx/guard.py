@@ -15,13 +15,15 @@ Two guards, both needed:
   raises `StepBudgetExceeded` past `MAX_STEPS`. It is per thread (works in the app's worker
   threads, where signals cannot be used), deterministic (a step count, not a clock: the same
   file always gives the same events and issues), and its cost (about 2x on python-evtx, which
-  only sees the rare records our decoder rejects) never touches the fast path.
+  only sees the rare records our decoder rejects) never touches the fast path. `steps_taken`
+  sums what its runs counted in the thread, for budgets over many runs (a chunk's records).
 """
 
 from __future__ import annotations
 
 import functools
 import sys
+import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
@@ -39,6 +41,16 @@ T = TypeVar("T")
 
 class StepBudgetExceeded(Exception):
     """python-evtx made more than `MAX_STEPS` calls on one record: it is looping."""
+
+
+_TAKEN = threading.local()  # .steps: what run_bounded counted in this thread so far
+
+
+def steps_taken() -> int:
+    """Steps `run_bounded` counted in this thread so far: the cost of a run is the difference
+    of two readings (per thread, like the hook: the app's worker threads do not mix)."""
+    taken: int = getattr(_TAKEN, "steps", 0)
+    return taken
 
 
 def run_bounded(fn: Callable[..., T], *args: Any, steps: int = MAX_STEPS) -> T:
@@ -60,6 +72,7 @@ def run_bounded(fn: Callable[..., T], *args: Any, steps: int = MAX_STEPS) -> T:
         return fn(*args)
     finally:
         sys.setprofile(previous)
+        _TAKEN.steps = steps_taken() + steps - max(left[0], 0)
 
 
 def _chain(chunk: Any, table: int, buckets: int, accept: Callable[[int], bool] | None = None) -> list[int]:

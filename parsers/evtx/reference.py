@@ -152,7 +152,22 @@ def _exact_filetime(record: Record, rendered: str | None) -> int | None:
 def decode_record(buf: Any, chunk: ChunkHeader, ofs: int, source: int) -> Event:
     """Decode the record at `ofs` through python-evtx, on a step budget (`parsers.evtx.guard`:
     StepBudgetExceeded when it loops). Raises on any failure."""
+    _loaded()
     return run_bounded(_decode_record, buf, chunk, ofs, source)
+
+
+@functools.cache
+def _loaded() -> None:
+    """Import and set up what `_decode_record` uses, outside its step budget: a record's step
+    count must not depend on what the process did before (`parsers.evtx.decoder` sums them
+    per chunk against a budget, and a file gives the same issues inline or in workers)."""
+    import Evtx.Evtx  # noqa: F401
+    import lxml.etree  # noqa: F401
+
+    import parsers.xml_to_event  # noqa: F401
+
+    _quiet_python_evtx()
+    _parser()
 
 
 def _decode_record(buf: Any, chunk: ChunkHeader, ofs: int, source: int) -> Event:
