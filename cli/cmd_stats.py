@@ -8,6 +8,7 @@ from typing import Any
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit
 from core.model.event import iso_from_filetime
+from core.query.timeline import time_span
 from core.store.store import Store
 
 
@@ -23,7 +24,7 @@ def collect(store: Store) -> dict[str, Any]:
     """The stats document (the `--json` shape)."""
     files = []
     for src in store.sources():
-        first, last = store.time_range(src.id)
+        first, last, invalid = time_span(store, src.id)  # (a time out of range is counted apart)
         files.append(
             {
                 "path": src.path,
@@ -34,6 +35,7 @@ def collect(store: Store) -> dict[str, Any]:
                 "event_ids": {str(k): v for k, v in store.event_id_counts(src.id).items()},
                 "first": iso_from_filetime(first),
                 "last": iso_from_filetime(last),
+                "invalid_times": invalid,
                 "computers": store.computers(src.id),
             }
         )
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> Exit:
                 print(f"  error: {printable(f['error'])}")
                 continue
             print(f"  format {f['format']}, {f['records']:,} records, {f['parse_issues']:,} parse issues")
-            print(f"  time   {f['first']} .. {f['last']}")
+            bad = f" ({f['invalid_times']:,} invalid: out of the date range)" if f["invalid_times"] else ""
+            print(f"  time   {f['first']} .. {f['last']}{bad}")
             print(f"  hosts  {', '.join(printable(c) for c in f['computers'])}")
             top = sorted(f["event_ids"].items(), key=lambda kv: -kv[1])[:12]
             print("  ids    " + ", ".join(f"{k}:{v}" for k, v in top))

@@ -14,7 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from core.model.event import Event, filetime_to_datetime
+from core.model.event import Event, filetime_to_datetime, invalid_time_text, iso_from_filetime, time_in_range
 from core.model.summary import event_image, event_user, summarize
 from core.model.text import printable
 from core.query.view import View, fetch_page, first_page_within
@@ -129,14 +129,18 @@ def next_field_column(columns: list[Column], current: str | None, delta: int) ->
 
 
 def format_time(ts: int | None, local: bool, millis: bool) -> str:
+    """The Time cell: a time out of the date range as every output words it (`invalid FILETIME`
+    and its ticks); a local time past a date's ends (hours from 0001 or 9999) in UTC, with its `Z`."""
     if ts is None:
         return "-"
-    try:
-        dt = filetime_to_datetime(ts)
-    except (OverflowError, ValueError, OSError):
-        return "?"
+    if not time_in_range(ts):
+        return invalid_time_text(ts)
+    dt = filetime_to_datetime(ts)
     if local:
-        dt = dt.astimezone()
+        try:
+            dt = dt.astimezone()
+        except (OverflowError, ValueError, OSError):
+            return iso_from_filetime(ts) or "-"
     text = dt.strftime("%Y-%m-%d %H:%M:%S")
     return f"{text}.{dt.microsecond // 1000:03d}" if millis else text
 

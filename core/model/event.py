@@ -17,14 +17,36 @@ from core.model.slots import slot_maker
 #: FILETIME ticks (100 ns) between 1601-01-01 and 1970-01-01.
 EPOCH_AS_FILETIME = 116_444_736_000_000_000
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+#: The ticks a `datetime` can hold are FILETIME_MIN (0001-01-01) <= ticks < FILETIME_END
+#: (10000-01-01). A log's FILETIME is any unsigned 64-bit count, up to year 30828 or past 2**63
+#: (which Windows itself refuses): such a time is kept exactly, ordered and compared by its
+#: ticks, and worded by `invalid_time_text`; converting it would raise.
+FILETIME_MIN = -504_911_232_000_000_000
+FILETIME_END = 2_650_467_744_000_000_000
+#: How every output words a time out of that range (the ticks follow): text, JSON, CSV, the app.
+INVALID_TIME = "invalid FILETIME "
+
+
+def time_in_range(ticks: int) -> bool:
+    """Whether `ticks` can be converted to a datetime and worded as a date."""
+    return FILETIME_MIN <= ticks < FILETIME_END
+
+
+def invalid_time_text(ticks: int) -> str:
+    """The one wording of a time no date can show: the exact ticks behind a marker, so that a
+    reader sees the value the log holds and no tool mistakes it for a date."""
+    return f"{INVALID_TIME}{ticks}"
 
 
 def filetime_to_datetime(ticks: int) -> _dt.datetime:
     """Convert FILETIME ticks to an aware UTC datetime, truncating to microseconds.
 
     Integer arithmetic only: python-evtx goes through a float and is off by 1-2 us in about
-    half the values; we keep the exact ticks and derive the datetime from them.
+    half the values; we keep the exact ticks and derive the datetime from them. Raises
+    OverflowError for ticks out of the datetime range (check `time_in_range` first).
     """
+    if not FILETIME_MIN <= ticks < FILETIME_END:
+        raise OverflowError(f"FILETIME {ticks} is out of the datetime range")
     micros = (ticks - EPOCH_AS_FILETIME) // 10
     return _EPOCH + _dt.timedelta(microseconds=micros)
 
@@ -40,9 +62,13 @@ def datetime_to_filetime(value: _dt.datetime) -> int:
 
 def iso_from_filetime(ticks: int | None) -> str | None:
     """Render FILETIME ticks as ISO 8601 UTC with a `Z`, keeping all 7 fractional digits
-    when they are not zero (as Windows does), microseconds otherwise."""
+    when they are not zero (as Windows does), microseconds otherwise. A time out of the date
+    range is worded by `invalid_time_text`: every view and report words times here, and one
+    bad value in a log must not stop them."""
     if ticks is None:
         return None
+    if not FILETIME_MIN <= ticks < FILETIME_END:
+        return invalid_time_text(ticks)
     seconds, frac = divmod(ticks - EPOCH_AS_FILETIME, 10_000_000)
     # The seconds part by `strftime` (5 us) once per second seen lately: the tables' writer
     # words a million events' times, most of them close to the last ones.
@@ -50,7 +76,7 @@ def iso_from_filetime(ticks: int | None) -> str | None:
     if text is None:
         if len(_SECONDS) >= SECONDS_KEPT:
             _SECONDS.clear()
-        text = _SECONDS[seconds] = filetime_to_datetime(ticks).strftime("%Y-%m-%dT%H:%M:%S")
+        text = _SECONDS[seconds] = filetime_to_datetime(ticks).isoformat()[:19]  # (strftime: year 1 as `1`)
     return text + f".{frac:07d}Z"
 
 
@@ -97,8 +123,10 @@ class Event:
 
     @property
     def time(self) -> _dt.datetime | None:
-        """The event time as an aware UTC datetime (microseconds), or None."""
-        return None if self.filetime is None else filetime_to_datetime(self.filetime)
+        """The event time as an aware UTC datetime (microseconds), or None (also for a time
+        out of the datetime range: `iso_from_filetime` words that one)."""
+        ft = self.filetime
+        return None if ft is None or not FILETIME_MIN <= ft < FILETIME_END else filetime_to_datetime(ft)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """First value of the EventData field `name` (case-insensitive), or `default`.
@@ -183,26 +211,52 @@ def parse_time(text: str | None) -> int | None:
     Accepts Windows' `2015-11-12T02:24:52.377352500Z` (7 digits), python-evtx's
     `2016-07-08 18:12:51.681641+00:00`, JSON exports' `2020-10-29T08:23:18.073Z` and
     `2020-10-29 08:23:18`, with any number of fractional digits (extra digits beyond 100 ns
-    are dropped) and an optional offset. A zero FILETIME (1601-01-01) is "no time".
+    are dropped) and an optional offset. A zero FILETIME (1601-01-01) is "no time", and so is
+    a time `read_time` refuses: a log's bad time costs that time, not the event.
     """
     if not text:
         return None
-    m = _TIME_RE.match(text.strip())
-    if not m:
-        return None
-    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
-    frac = (m.group(7) or "")[:7].ljust(7, "0")
     try:
-        base = _dt.datetime(year, month, day, hour, minute, second, tzinfo=_dt.UTC)
+        ticks = read_time(text)
     except ValueError:
         return None
-    tz = m.group(8)
-    if tz and tz not in ("Z", "z"):
-        sign = 1 if tz[0] == "+" else -1
-        hh, mm = int(tz[1:3]), int(tz[-2:])
-        base -= sign * _dt.timedelta(hours=hh, minutes=mm)
-    ticks = datetime_to_filetime(base) + int(frac)
     return ticks if ticks > 0 else None
+
+
+class TimeRangeError(ValueError):
+    """A time that reads as one but that we cannot hold: its offset is no real zone's, or it
+    falls outside the datetime range. The message says which (a query shows it)."""
+
+
+#: The widest real UTC offset is +14:00 (Kiribati); the most western -12:00.
+MAX_OFFSET_MINUTES = 14 * 60
+
+
+def read_time(text: str) -> int:
+    """`parse_time`'s reading (any ticks in the datetime range, 1601 or not), raising
+    ValueError for text that is no time, TimeRangeError for a bad offset or a time out of range.
+
+    Integer arithmetic after the calendar check: applying the offset to a datetime overflowed
+    at its ends (`9999-12-31T23:59:59-01:00`) and took a whole log down with it."""
+    m = _TIME_RE.match(text.strip())
+    if not m:
+        raise ValueError("not a time")
+    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    frac = (m.group(7) or "")[:7].ljust(7, "0")
+    tz = m.group(8)
+    offset = 0
+    if tz and tz not in ("Z", "z"):
+        hh, mm = int(tz[1:3]), int(tz[-2:])
+        if mm >= 60:
+            raise TimeRangeError(f"offset {tz}: minutes beyond 59")
+        if hh * 60 + mm > MAX_OFFSET_MINUTES:
+            raise TimeRangeError(f"offset {tz} beyond ±14:00")
+        offset = (hh * 60 + mm) * (1 if tz[0] == "+" else -1)
+    base = _dt.datetime(year, month, day, hour, minute, second, tzinfo=_dt.UTC)  # ValueError: no such date
+    ticks = datetime_to_filetime(base) - offset * 600_000_000 + int(frac)
+    if not FILETIME_MIN <= ticks < FILETIME_END:
+        raise TimeRangeError("out of range (UTC years 1 to 9999)")
+    return ticks
 
 
 _TIME_RE = __import__("re").compile(

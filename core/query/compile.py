@@ -35,7 +35,7 @@ import difflib
 import re
 from collections.abc import Collection, Sequence
 
-from core.model.event import parse_time
+from core.model.event import TimeRangeError, read_time
 from core.model.values import (
     HANDLE_FIELDS,
     LOGON_FIELDS,
@@ -397,12 +397,15 @@ def _like(value: str) -> str:
 
 
 def _parse_date(value: str, pos: int) -> int:
-    """`2015-11-12`, `2015-11-12T02:00`, `...T02:00:05.5Z` (UTC unless an offset is given)."""
+    """`2015-11-12`, `2015-11-12T02:00`, `...T02:00:05.5Z` (UTC unless an offset is given).
+    A date whose offset is no zone's or that falls past 9999 UTC says so (not a traceback)."""
     m = _DATE_RE.match(value.strip())
-    ticks = None
     if m:
         date, hm, sec, zone = m.groups()
-        ticks = parse_time(f"{date}T{hm or '00:00'}{sec or ':00'}{zone or 'Z'}")
-    if ticks is None:
-        raise QueryError(f"bad date '{value}' (use 2015-11-12 or 2015-11-12T02:00:00)", pos)
-    return ticks
+        try:
+            return read_time(f"{date}T{hm or '00:00'}{sec or ':00'}{zone or 'Z'}")
+        except TimeRangeError as exc:
+            raise QueryError(f"bad date '{value}': {exc}", pos) from None
+        except ValueError:
+            pass
+    raise QueryError(f"bad date '{value}' (use 2015-11-12 or 2015-11-12T02:00:00)", pos)

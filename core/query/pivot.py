@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from core.model.event import Event, datetime_to_filetime, filetime_to_datetime
+from core.model.event import Event, datetime_to_filetime, filetime_to_datetime, time_in_range
 from core.query.parser import Or, parse
 
 #: The event table's columns -> the field a pivot on one of their cells filters (the Summary
@@ -93,21 +93,26 @@ def exclude(query: str, field: str, value: str) -> str:
 def time_text(ticks: int) -> str:
     """FILETIME ticks as an `after:`/`before:` value (UTC, `Z`; sub-second digits only when
     needed, 7 of them, so the bound is exact)."""
-    base = filetime_to_datetime(ticks).strftime("%Y-%m-%dT%H:%M:%S")
+    base = filetime_to_datetime(ticks).isoformat()[:19]  # (strftime does not pad a year below 1000)
     frac = ticks % 10_000_000
     return f"{base}.{frac:07d}Z" if frac else f"{base}Z"
 
 
 def time_range(start: int, end: int) -> str:
-    """`after:start before:end` ([start, end): `after` is inclusive, `before` exclusive)."""
-    return f"after:{time_text(start)} before:{time_text(end)}"
+    """`after:start before:end` ([start, end): `after` is inclusive, `before` exclusive).
+
+    A bound past what a date can word is left out (a bucket or span reaching beyond 9999
+    has no `before:`): the query then also holds the few events whose time is out of range."""
+    parts = [f"after:{time_text(start)}" if time_in_range(start) else "",
+             f"before:{time_text(end)}" if time_in_range(end) else ""]
+    return " ".join(p for p in parts if p)
 
 
 def within(query: str, start: int, end: int) -> str:
     """The current query restricted to [start, end) (zooming on a histogram bucket)."""
     base = _grouped(query)
     rng = time_range(start, end)
-    return f"{base} {rng}" if base else rng
+    return f"{base} {rng}" if base and rng else base or rng
 
 
 def around(computer: str, ticks: int, minutes: float = 5) -> str:
@@ -124,8 +129,9 @@ def around_datetime(computer: str, when: _dt.datetime, minutes: float = 5) -> st
 
 
 def around_event(event: Event, minutes: float = 5) -> str | None:
-    """`around` the event's computer and time; None for an event without a time."""
-    if event.filetime is None:
+    """`around` the event's computer and time; None for an event without a time, or with one
+    no date can word (no span around it can be written as a query)."""
+    if event.filetime is None or not time_in_range(event.filetime):
         return None
     return around(event.computer, event.filetime, minutes)
 

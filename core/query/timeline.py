@@ -8,7 +8,9 @@ hour), so a bucket reads as a time and zooming into it (`core.query.pivot.within
 
 One SQL pass groups the view's times by bucket (the time index answers an unfiltered view
 without reading an event); the buckets always sum to the view's events that have a time, and
-those without one (`no_time`) are counted apart.
+those without one (`no_time`) are counted apart, with the few whose time is out of the date
+range (`core.model.event.time_in_range`): no bucket can be worded for them, and one such time
+would stretch the span over millennia.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import datetime as _dt
 import re
 from dataclasses import dataclass
 
-from core.model.event import filetime_to_datetime
+from core.model.event import FILETIME_END, FILETIME_MIN, filetime_to_datetime
 from core.query.lexer import QueryError
 from core.query.pivot import time_range
 from core.query.view import View, settled, whole_by_index
@@ -56,7 +58,8 @@ class Bucket:
 
     @property
     def end_datetime(self) -> _dt.datetime:
-        return filetime_to_datetime(self.end)
+        """The end; the last datetime for a bucket reaching past 9999 (no datetime holds its end)."""
+        return filetime_to_datetime(min(self.end, FILETIME_END - 1))
 
     def query(self) -> str:
         """`after:... before:...` selecting exactly this bucket (AND it with the view's query:
@@ -71,15 +74,18 @@ class Timeline:
     width: int  # ticks per bucket
     buckets: tuple[Bucket, ...]
     total: int  # events in the view
-    no_time: int  # of which without a time (not in any bucket)
+    no_time: int  # of which without a time, or with one out of range (not in any bucket)
 
     @property
     def peak(self) -> int:
         return max((b.count for b in self.buckets), default=0)
 
     def bucket_of(self, ticks: int | None) -> int | None:
-        """Index of the bucket holding the time `ticks` (the selected event's), else None."""
+        """Index of the bucket holding the time `ticks` (the selected event's), else None (a time
+        out of the date range too: the last bucket may reach past it, yet holds none such)."""
         if ticks is None or not self.buckets or not self.buckets[0].start <= ticks < self.buckets[-1].end:
+            return None
+        if not FILETIME_MIN <= ticks < FILETIME_END:
             return None
         return (ticks - self.buckets[0].start) // self.width
 
@@ -128,10 +134,11 @@ def timeline(store: Store, compiled: Filter, width: int | None = None, *, by_tim
                          "(choose a wider bucket)", 0)
     if walk or which.matches_all:
         counts = _counted_by_range(store, which, lo, hi, width)
-    else:  # one pass: the events without a time fall in the NULL group; floored as Python floors
+    else:  # one pass: no time or one out of range falls in the NULL group; floored as Python floors
         counts = dict(store.conn.execute(
-            f"SELECT CASE WHEN e.ts >= 0 THEN e.ts / ? ELSE -1 - (-1 - e.ts) / ? END AS b, count(*) "
-            f"FROM events e WHERE {where} GROUP BY b", (width, width, *params)).fetchall())
+            "SELECT CASE WHEN e.ts < ? OR e.ts >= ? THEN NULL WHEN e.ts >= 0 THEN e.ts / ? "
+            f"ELSE -1 - (-1 - e.ts) / ? END AS b, count(*) FROM events e WHERE {where} GROUP BY b",
+            (FILETIME_MIN, FILETIME_END, width, width, *params)).fetchall())
     no_time = int(counts.pop(None, 0))
     total = no_time + sum(counts.values())
     buckets = tuple(Bucket(b * width, (b + 1) * width, int(counts.get(b, 0))) for b in range(lo, hi + 1))
@@ -143,27 +150,42 @@ def _counted_by_range(store: Store, which: Filter, lo: int, hi: int, width: int)
     over its range of the time index: `GROUP BY ts / width` sorted every event of the view first
     (every event of 10M: 3.2 s, against 0.4 s so; 1.39M: 0.37 against 0.09 s)."""
     sql = ("WITH RECURSIVE b(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM b WHERE i < ?) "
-           "SELECT i, (SELECT count(*) FROM events e INDEXED BY events_time WHERE e.ts >= i * ? "
-           f"AND e.ts < (i + 1) * ? AND ({which.sql})) FROM b")
-    counts: dict[int | None, int] = dict(store.conn.execute(sql, (lo, hi, width, width, *which.params)).fetchall())
-    counts[None] = int(store.conn.execute(f"SELECT count(*) FROM events e INDEXED BY events_time "
-                                          f"WHERE e.ts IS NULL AND ({which.sql})", which.params).fetchone()[0])
+           "SELECT i, (SELECT count(*) FROM events e INDEXED BY events_time WHERE e.ts >= max(i * ?, ?) "
+           f"AND e.ts < min((i + 1) * ?, ?) AND ({which.sql})) FROM b")  # (the end buckets: the date range's)
+    counts: dict[int | None, int] = dict(store.conn.execute(
+        sql, (lo, hi, width, FILETIME_MIN, width, FILETIME_END, *which.params)).fetchall())
+    # No time, and times out of range (a time kept as text sorts after every number): 3 index ranges.
+    counts[None] = sum(int(store.conn.execute(f"SELECT count(*) FROM events e INDEXED BY events_time "
+                                              f"WHERE {test} AND ({which.sql})", (*bound, *which.params)).fetchone()[0])
+                       for test, bound in (("e.ts IS NULL", ()), ("e.ts < ?", (FILETIME_MIN,)),
+                                           ("e.ts >= ?", (FILETIME_END,))))
     return counts
 
 
 def _span(store: Store, which: Filter, walk: bool = False) -> tuple[int | None, int | None]:
-    """The first and last event time of the view: two lookups in the time index for the whole
-    store (`min` and `max` asked together make SQLite scan it), the time index walked from
-    either end to the view's first event for a big view of id sets (`walk`), one pass over the
-    view else."""
-    if which.matches_all:
-        first = store.conn.execute("SELECT min(ts) FROM events").fetchone()[0]
-        last = store.conn.execute("SELECT max(ts) FROM events").fetchone()[0]
-        return first, last
-    if walk:
-        ends = [store.conn.execute(f"SELECT e.ts FROM events e INDEXED BY events_time WHERE e.ts IS NOT NULL "
-                                   f"AND ({which.sql}) ORDER BY e.ts {way} LIMIT 1", which.params).fetchone()
-                for way in ("ASC", "DESC")]
+    """The first and last event time of the view: the time index walked from either end of the
+    date range (`FILETIME_MIN`, `FILETIME_END`: a time out of it counts as none) to the view's
+    first event, for the whole store (two lookups) or a big view of id sets (`walk`); one pass
+    over the view else."""
+    bounds = (FILETIME_MIN, FILETIME_END)
+    if which.matches_all or walk:
+        ends = [store.conn.execute(f"SELECT e.ts FROM events e INDEXED BY events_time WHERE e.ts >= ? AND e.ts < ? "
+                                   f"AND ({which.sql}) ORDER BY e.ts {way} LIMIT 1",
+                                   (*bounds, *which.params)).fetchone() for way in ("ASC", "DESC")]
         return (ends[0][0], ends[1][0]) if ends[0] is not None and ends[1] is not None else (None, None)
-    row = store.conn.execute(f"SELECT min(e.ts), max(e.ts) FROM events e WHERE {which.sql}", which.params).fetchone()
+    row = store.conn.execute(f"SELECT min(e.ts), max(e.ts) FROM events e WHERE ({which.sql}) AND e.ts >= ? "
+                             "AND e.ts < ?", (*which.params, *bounds)).fetchone()
     return row[0], row[1]
+
+
+def time_span(store: Store, source: int | None = None) -> tuple[int | None, int | None, int]:
+    """The first and last time of an input (every input when `source` is None) within the date
+    range, and how many of its events hold a time out of it (`stats`): such a time, kept as the log
+    holds it, would stretch the range to year 30828 or word no date at all. One pass, as the
+    store's own `time_range`."""
+    where, params = ("WHERE source = ?", (source,)) if source is not None else ("", ())
+    first, last, bad = store.conn.execute(
+        "SELECT min(CASE WHEN ts >= ? AND ts < ? THEN ts END), max(CASE WHEN ts >= ? AND ts < ? THEN ts END), "
+        f"count(CASE WHEN ts < ? OR ts >= ? THEN 1 END) FROM events {where}",
+        (FILETIME_MIN, FILETIME_END) * 3 + params).fetchone()
+    return first, last, int(bad or 0)
