@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from core.model.event import Event, EventKeys, ParseIssue
+from core.model.event import FILETIME_END, FILETIME_MIN, Event, EventKeys, ParseIssue
 from core.model.rows import EVENT_COLUMNS, decode_row
 from core.model.storable import TEXT_INTS, bindable, column_int, exact_row, path_text
 from core.store import file_names, schema
@@ -468,12 +468,13 @@ class Store(StoreWrites):
         return {int(column_int(r[0])): int(r[1]) for r in rows}
 
     def time_range(self, source: int | None = None) -> tuple[int | None, int | None]:
-        # Only real times: a FILETIME out of the 64-bit range is stored as text (core.model.storable).
-        sql = "SELECT min(ts), max(ts) FROM events WHERE typeof(ts) = 'integer'"
-        params: tuple[object, ...] = ()
+        """The first and last times a date can word (`core.model.event.time_in_range`): a FILETIME
+        past 2**63 is stored as text (core.model.storable), one in year 10000 or later as an int."""
+        sql = "SELECT min(ts), max(ts) FROM events WHERE typeof(ts) = 'integer' AND ts >= ? AND ts < ?"
+        params: tuple[object, ...] = (FILETIME_MIN, FILETIME_END)
         if source is not None:
             sql += " AND source = ?"
-            params = (source,)
+            params = (*params, source)
         row = self.conn.execute(sql, params).fetchone()
         return (row[0], row[1]) if row else (None, None)
 

@@ -190,6 +190,12 @@ def test_stats_range_holds_dates_only_and_counts_the_others(store: Store) -> Non
     assert time_span(store) == (T0, LAST, 2)
 
 
+def test_the_stores_time_range_holds_dates_only(store: Store) -> None:
+    """What the Markdown report's "time range of the inputs" words: no invalid end."""
+    assert store.time_range() == (T0, LAST)
+    assert store.time_range(source=0) == (T0, LAST)
+
+
 def test_time_filters_compare_such_times_by_their_ticks(store: Store) -> None:
     assert _records(store, "after:2020-01-01") == [1, 2, 3, 4, 6]
     assert _records(store, "before:2030-01-01") == [1, 2]
