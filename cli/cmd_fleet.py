@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> Exit:
     if args.limit is not None and args.limit < 0:
         print("evtx-explorer: --limit must be >= 0", file=sys.stderr)
         return Exit.USAGE
+    if args.context is not None and not 0 <= args.context < float("inf"):  # (NaN too)
+        print("evtx-explorer: --context must be a number of minutes >= 0", file=sys.stderr)
+        return Exit.USAGE
     try:
         query_sql.where_expr(args.where)  # a typo must not cost a Spark start
     except QueryError as exc:
@@ -76,12 +79,17 @@ def run(args: argparse.Namespace) -> Exit:
     try:
         engine = open_engine(args.dataset, args.engine, args.master)
     except FleetError as exc:
-        print(f"evtx-explorer: {exc}", file=sys.stderr)
+        print(f"evtx-explorer: {printable(str(exc))}", file=sys.stderr)
         return Exit.INPUT_UNREADABLE
     for line in engine.skipped:
         print(f"evtx-explorer: {printable(line)}", file=sys.stderr)
     try:
         status = _act(engine, args, rules)
+    except engine.errors as exc:  # data the part checks (`readable_parts`) could not foresee: one line
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        print(f"evtx-explorer fleet: {printable(args.dataset)}: the dataset could not be read: {printable(reason)}",
+              file=sys.stderr)
+        return Exit.INPUT_UNREADABLE
     finally:
         engine.close()
     return worst(status, Exit.INPUT_UNREADABLE) if engine.skipped else status

@@ -9,10 +9,10 @@ from core.correlate.model import ATTACHED_EVENT_IDS
 from core.correlate.roles import scanned_event_ids
 from core.findings.engine import RuleSet, needed_event_ids
 from core.fleet import query_sql
-from core.fleet.convert import inputs
 from core.fleet.engines import Engine
+from core.fleet.markers import inputs
 from core.fleet.per_host import FINDINGS, HANDLES, PER_EVENT_RULES, PROCESSES, findings_of, handles_of, processes_of
-from core.model.event import iso_from_filetime
+from core.model.event import FILETIME_END, FILETIME_MIN, iso_from_filetime, time_in_range
 from core.query.lexer import QueryError
 from core.query.stack import (
     DEFAULT_LIMIT,
@@ -164,7 +164,7 @@ def context_query(rows: list[dict[str, Any]], minutes: float) -> str | None:
     span: dict[str, tuple[int, int]] = {}
     for row in rows:
         ts = row.get("ts")
-        if ts is None:
+        if ts is None or not time_in_range(ts):  # (no date to word: no time to be around)
             continue
         lo, hi = span.get(row["computer"], (ts, ts))
         span[row["computer"]] = (min(lo, ts), max(hi, ts))
@@ -172,6 +172,8 @@ def context_query(rows: list[dict[str, Any]], minutes: float) -> str | None:
     parts = []
     for computer, (lo, hi) in sorted(span.items()):
         quoted = computer.replace("\\", "\\\\").replace('"', '\\"')
-        after, before = iso_from_filetime(lo - pad), iso_from_filetime(hi + pad + 1)
+        # (within the date range: `after:` and `before:` take dates)
+        after = iso_from_filetime(max(lo - pad, FILETIME_MIN))
+        before = iso_from_filetime(min(hi + pad + 1, FILETIME_END - 1))
         parts.append(f'(host:"{quoted}" after:{after} before:{before})')
     return " OR ".join(parts) if parts else None

@@ -4,15 +4,18 @@ Streams with bounded memory: events are read in the loaders' batches, rows are h
 (host, day) partition up to FLUSH_ROWS in all, and at most MAX_WRITERS files are open at once.
 Resumable: an input is keyed by the cache's identity (`core.store.cache.input_identity`: real
 path, size, mtime, hash of its edges) and written under a staging directory that is moved into
-place only when the input is complete, with a marker written last; a re-run skips inputs whose
-marker exists and clears what an interrupted run left of the others.
+place only when the input is complete, with a marker written last (`core.fleet.markers`); a
+re-run skips inputs whose marker reads back and clears what an interrupted run left of the others.
+
+An input that cannot be read is marked done with its error (a re-run reports it again without
+reading it); a failure to write the dataset (a full disk, a directory name Parquet readers cannot
+open) is `DatasetError`, which ends the run and marks nothing, so the input is converted again
+once the dataset can take it. Input names may be any bytes (`core.fleet.schema.stored_text`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import marshal
 import os
 import shutil
 import time
@@ -25,10 +28,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from core.fleet.schema import EVENTS, FIELD_TYPE, FLEET_SCHEMA_VERSION, ISSUES, day_dir, host_dir
-from core.model.event import EPOCH_AS_FILETIME, Event, InputError, ParseIssue
-from core.model.rows import MAX_PLACE, EventRow, repeated_in, split_repeated
-from core.model.values import as_int
+from core.fleet.markers import inputs as inputs  # (re-exported: where readers have found it)
+from core.fleet.markers import marker_path, read_marker, write_marker
+from core.fleet.schema import EVENTS, FLEET_SCHEMA_VERSION, ISSUES, day_dir, host_dir, stored_text
+from core.fleet.tables import event_row, events_table
+from core.model.event import InputError, ParseIssue
+from core.model.rows import EventRow, repeated_in, split_repeated
 from core.store import schema as store_schema
 from core.store.cache import PARSE_REVISION, input_identity
 
@@ -38,6 +43,19 @@ FLUSH_ROWS = 50_000
 MAX_WRITERS = 32
 #: Parse issues kept per input in the issues table (the count is always exact).
 MAX_ISSUES = 100_000
+
+
+class DatasetError(OSError):
+    """The dataset could not be written (the CLI's status 5): the message names the directory
+    or file and why. Never the input's fault, so its input is not marked done."""
+
+
+def _dataset_error(root: Path, exc: BaseException) -> DatasetError:
+    """`exc` (raised writing the dataset) as one line naming the file, or else the dataset."""
+    filename = getattr(exc, "filename", None)
+    lines = str(exc).splitlines()
+    text = getattr(exc, "strerror", None) or (lines[0] if lines else type(exc).__name__)
+    return DatasetError(f"{filename or root}: {text}")
 
 
 @dataclass(slots=True)
@@ -61,7 +79,10 @@ ProgressLine = Callable[[str], None]
 def input_key(path: str) -> str:
     """The input's key in the dataset: its cache identity with the schema and parser revisions."""
     version = f"fleet{FLEET_SCHEMA_VERSION}.{store_schema.SCHEMA_VERSION}.{PARSE_REVISION}"
-    return hashlib.sha256(f"{version}\n{input_identity(path)}".encode()).hexdigest()[:24]
+    # (surrogatepass: a name's bytes that are not UTF-8 come as lone surrogates; any other
+    # name encodes as before, so its key is unchanged)
+    text = f"{version}\n{input_identity(path)}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def convert(paths: Sequence[str], out: str | Path, *, jobs: int | None = None,
@@ -70,24 +91,37 @@ def convert(paths: Sequence[str], out: str | Path, *, jobs: int | None = None,
 
     `workers` > 1 converts that many inputs at once, each in its own process (EVTX decoding
     then uses one process per input instead of `jobs` per input): many small logs of many hosts
-    convert in parallel, where one big log is best decoded with `jobs` workers alone."""
+    convert in parallel, where one big log is best decoded with `jobs` workers alone.
+
+    Raises DatasetError (an OSError) when the dataset cannot be written: nothing more is
+    converted, and no input is marked done that was not written whole."""
     root = Path(out)
-    for sub in ("events", "issues", "inputs", ".staging"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
+    try:
+        str(root).encode("utf-8")
+    except UnicodeEncodeError:  # Parquet writers and the engines (DuckDB, Spark) open paths as UTF-8
+        raise DatasetError(f"{root}: the dataset directory's name is not valid UTF-8, which the Parquet "
+                           "writer and the fleet's engines cannot open: choose another name") from None
+    try:
+        for sub in ("events", "issues", "inputs", ".staging"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _dataset_error(root, exc) from exc
     results: dict[int, ConvertResult] = {}
     todo: list[tuple[int, str, str]] = []
     for n, path in enumerate(paths):
         key = input_key(path)
-        marker = root / "inputs" / f"{key}.json"
-        if marker.exists():
-            result = ConvertResult(path, key, skipped=True)
-            done = json.loads(marker.read_text())
-            result.records, result.issues, result.error = done["records"], done["issues"], done["error"]
-            if progress:
-                progress(f"[{n + 1}/{len(paths)}] {path}: already converted ({result.records:,} events), skipped")
-            results[n] = result
-        else:
+        marker = marker_path(root, key)
+        done = read_marker(marker)
+        if done is None:
+            if progress and os.path.lexists(marker):
+                progress(f"[{n + 1}/{len(paths)}] {path}: its done-marker {marker} is damaged: converting it again")
             todo.append((n, path, key))
+            continue
+        result = ConvertResult(path, key, skipped=True)
+        result.records, result.issues, result.error = done["records"], done["issues"], done["error"]
+        if progress:
+            progress(f"[{n + 1}/{len(paths)}] {path}: already converted ({result.records:,} events), skipped")
+        results[n] = result
     if workers > 1 and len(todo) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -122,11 +156,20 @@ def _summary(result: ConvertResult) -> str:
 
 
 def _clear_leftovers(root: Path, key: str) -> None:
-    """Files an interrupted run of this input left (staged, or moved but not marked done)."""
-    shutil.rmtree(root / ".staging" / key, ignore_errors=True)
-    for stale in (root / "events").glob(f"*/*/{key}-*.parquet"):
-        stale.unlink()
-    (root / "issues" / f"{key}.parquet").unlink(missing_ok=True)
+    """Files an interrupted run of this input left (staged, or moved but not marked done), and
+    its damaged marker if any (`read_marker`)."""
+    try:
+        shutil.rmtree(root / ".staging" / key, ignore_errors=True)
+        for stale in (root / "events").glob(f"*/*/{key}-*.parquet"):
+            stale.unlink()
+        (root / "issues" / f"{key}.parquet").unlink(missing_ok=True)
+        marker = marker_path(root, key)
+        if marker.is_dir() and not marker.is_symlink():
+            shutil.rmtree(marker)
+        else:
+            marker.unlink(missing_ok=True)
+    except OSError as exc:
+        raise _dataset_error(root, exc) from exc
 
 
 def _rows(path: str, jobs: int | None, repeated: set[str]) -> tuple[str, Iterator[list[EventRow] | ParseIssue]]:
@@ -154,7 +197,7 @@ def _rows(path: str, jobs: int | None, repeated: set[str]) -> tuple[str, Iterato
                 yield item
                 continue
             place += 1
-            batch.append(_row(place, item))
+            batch.append(event_row(place, item))
             if len(item.data) > 1:
                 repeated.update(repeated_in(item.data))
             if len(batch) >= 5000:
@@ -166,108 +209,74 @@ def _rows(path: str, jobs: int | None, repeated: set[str]) -> tuple[str, Iterato
     return fmt, text_rows()
 
 
-def _row(place: int, ev: Event) -> EventRow:
-    """An Event as a store row (the shape the EVTX workers produce)."""
-    data = marshal.dumps(ev.data) if ev.data else b""
-    record_id = ev.record_number if ev.record_id is None else ev.record_id
-    return (place, ev.source, ev.record_number, record_id, ev.filetime, ev.event_id, ev.version, ev.level, ev.task,
-            ev.opcode, ev.keywords, ev.channel, ev.provider, ev.computer, ev.pid, ev.tid, ev.user_sid, ev.locator, data)
-
-
 class _Writers:
-    """Parquet files of one input being written, one per (host, day), at most MAX_WRITERS open."""
+    """Parquet files of one input being written, one per (host, day), at most MAX_WRITERS open.
+    Every failure here is the dataset's (`DatasetError`), never the input's."""
 
-    def __init__(self, staging: Path, key: str) -> None:
+    def __init__(self, root: Path, staging: Path, key: str) -> None:
+        self.root = root
         self.staging = staging
         self.key = key
         self.open: OrderedDict[tuple[str, str], pq.ParquetWriter] = OrderedDict()
         self.serial = 0
 
     def write(self, part: tuple[str, str], table: pa.Table) -> None:
-        writer = self.open.get(part)
-        if writer is None:
-            if len(self.open) >= MAX_WRITERS:
-                self.open.popitem(last=False)[1].close()
-            folder = self.staging / f"host={part[0]}" / f"day={part[1]}"
-            folder.mkdir(parents=True, exist_ok=True)
-            self.serial += 1
-            writer = pq.ParquetWriter(folder / f"{self.key}-{self.serial}.parquet", EVENTS, compression="zstd")
-            self.open[part] = writer
-        else:
-            self.open.move_to_end(part)
-        writer.write_table(table)
+        try:
+            writer = self.open.get(part)
+            if writer is None:
+                if len(self.open) >= MAX_WRITERS:
+                    self.open.popitem(last=False)[1].close()
+                folder = self.staging / f"host={part[0]}" / f"day={part[1]}"
+                folder.mkdir(parents=True, exist_ok=True)
+                self.serial += 1
+                writer = pq.ParquetWriter(folder / f"{self.key}-{self.serial}.parquet", EVENTS, compression="zstd")
+                self.open[part] = writer
+            else:
+                self.open.move_to_end(part)
+            writer.write_table(table)
+        except (OSError, pa.ArrowException) as exc:
+            raise _dataset_error(self.root, exc) from exc
 
-    def close(self) -> None:
-        for writer in self.open.values():
-            writer.close()
-        self.open.clear()
-
-
-def _table(rows: list[EventRow], path: str, key: str) -> pa.Table:
-    """Store rows (`core.model.rows.EventRow`) of one partition as a table of the EVENTS schema,
-    built column by column (EventData flattened once into name/value/number arrays): a dict per
-    event through `Table.from_pylist` cost three times as much."""
-    columns = list(zip(*rows, strict=True))
-    (sids, _sources, numbers, record_ids, ts, eids, versions, levels, tasks, opcodes, keywords, channels,
-     providers, computers, pids, tids, user_sids, locators, blobs) = columns
-    offsets = [0]
-    map_offsets = [0]
-    names: list[str] = []
-    lowered: list[str] = []
-    values: list[str] = []
-    nums: list[int | None] = []
-    map_keys: list[str] = []
-    map_values: list[str] = []
-    for blob in blobs:
-        pairs: tuple[tuple[str, str], ...] = marshal.loads(blob) if blob else ()
-        seen: set[str] = set()
-        for name, value in pairs:
-            names.append(name)
-            values.append(value)
-            if name not in seen:
-                seen.add(name)
-                map_keys.append(name)
-                map_values.append(value)
-        offsets.append(len(names))
-        map_offsets.append(len(map_keys))
-    lowered = [n.lower() for n in names]
-    nums = [as_int(v) for v in values]
-    fields = pa.ListArray.from_arrays(
-        pa.array(offsets, pa.int32()),
-        pa.StructArray.from_arrays([pa.array(lowered, pa.string()), pa.array(values, pa.string()),
-                                    pa.array(nums, pa.int64())], fields=list(FIELD_TYPE)),
-    )
-    data = pa.MapArray.from_arrays(pa.array(map_offsets, pa.int32()), pa.array(map_keys, pa.string()),
-                                   pa.array(map_values, pa.string()))
-    n = len(rows)
-    arrays = {
-        "computer": computers, "source": [path] * n, "input_key": [key] * n,
-        "place": [sid & MAX_PLACE for sid in sids], "record_number": numbers, "record_id": record_ids, "ts": ts,
-        "time": [None if t is None else (t - EPOCH_AS_FILETIME) // 10 for t in ts], "event_id": eids,
-        "version": versions, "level": levels, "task": tasks, "opcode": opcodes, "keywords": keywords,
-        "channel": channels, "provider": providers, "pid": pids, "tid": tids, "user_sid": user_sids,
-        "locator": locators,
-    }
-    built = [pa.array(arrays[f.name], f.type) for f in EVENTS if f.name not in ("data", "fields")]
-    return pa.Table.from_arrays([*built, data, fields], schema=EVENTS)
+    def close(self, *, discard: bool = False) -> None:
+        """Close every file; `discard`: they are thrown away, so a failure to close is moot."""
+        try:
+            for writer in self.open.values():
+                writer.close()
+        except (OSError, pa.ArrowException) as exc:
+            if not discard:
+                raise _dataset_error(self.root, exc) from exc
+        finally:
+            self.open.clear()
 
 
 def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: ProgressLine | None,
                  tag: str) -> ConvertResult:
+    """Convert one input; raises DatasetError when the dataset cannot take it (nothing of the
+    input is then published or marked done)."""
     result = ConvertResult(path, key)
     start = time.perf_counter()
     staging = root / ".staging" / key
-    writers = _Writers(staging, key)
+    writers = _Writers(root, staging, key)
     held: dict[tuple[str, str], list[EventRow]] = {}
     n_held = 0
     issues: list[dict[str, Any]] = []
     repeated: set[str] = set()
     last_report = start
+    failed = True  # until the input is read to its end (and its rows written) or found unreadable
+
+    def note(issue: ParseIssue) -> None:
+        result.issues += 1
+        if len(issues) < MAX_ISSUES:
+            issues.append({"source": stored_text(path), "input_key": key, "chunk": issue.chunk,
+                           "offset": issue.offset, "reason": stored_text(issue.reason)})
 
     def flush() -> None:
         nonlocal n_held
         for part, rows in held.items():
-            writers.write(part, _table(rows, path, key))
+            table, repairs = events_table(rows, path, key)
+            for issue in repairs:
+                note(issue)
+            writers.write(part, table)
         held.clear()
         n_held = 0
 
@@ -275,10 +284,7 @@ def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: Pr
         result.format, items = _rows(path, jobs, repeated)
         for item in items:
             if isinstance(item, ParseIssue):
-                result.issues += 1
-                if len(issues) < MAX_ISSUES:
-                    issues.append({"source": path, "input_key": key, "chunk": item.chunk, "offset": item.offset,
-                                   "reason": item.reason})
+                note(item)
                 continue
             for row in item:
                 part = (host_dir(row[13]), day_dir(row[4]))
@@ -293,22 +299,28 @@ def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: Pr
                 last_report = now
                 progress(f"{tag} {path}: {result.records:,} events, {result.issues:,} issues, {now - start:.0f} s")
         flush()
+        failed = False
+    except DatasetError:
+        raise
     except InputError as exc:
         result.error = str(exc)
+        failed = False  # (unreadable, for good: marked done with its error)
     except Exception as exc:  # noqa: BLE001 - an input that breaks a loader must not stop the others
         result.error = f"{path}: cannot be read: {type(exc).__name__}: {exc}"
     finally:
-        writers.close()
+        writers.close(discard=result.error is not None or failed)
     if result.error is not None:  # nothing of a failed input is kept but its error
         shutil.rmtree(staging, ignore_errors=True)
         result.records = 0
-    _publish(root, staging, key, issues)
-    result.seconds = time.perf_counter() - start
-    marker = {"path": path, "identity": input_identity(path), "format": result.format, "records": result.records,
-              "issues": result.issues, "error": result.error, "repeated_names": sorted(repeated)}
-    tmp = root / "inputs" / f"{key}.json.tmp"
-    tmp.write_text(json.dumps(marker))
-    os.replace(tmp, root / "inputs" / f"{key}.json")
+    try:
+        _publish(root, staging, key, issues)
+        result.seconds = time.perf_counter() - start
+        if not failed:  # an unexpected failure is not marked: a re-run tries the input again
+            write_marker(root, key, {"path": path, "identity": input_identity(path), "format": result.format,
+                                     "records": result.records, "issues": result.issues, "error": result.error,
+                                     "repeated_names": sorted(repeated)})
+    except (OSError, pa.ArrowException) as exc:
+        raise _dataset_error(root, exc) from exc
     if progress:
         progress(f"{tag} {_summary(result)}")
     return result
@@ -324,12 +336,3 @@ def _publish(root: Path, staging: Path, key: str, issues: list[dict[str, Any]]) 
         shutil.rmtree(staging, ignore_errors=True)
     if issues:
         pq.write_table(pa.Table.from_pylist(issues, schema=ISSUES), root / "issues" / f"{key}.parquet")
-
-
-def inputs(root: str | Path) -> list[dict[str, Any]]:
-    """The converted inputs' markers (path, identity, format, records, issues, error, and the
-    EventData names some event holds twice: `core.fleet.api.stack` counts those by event)."""
-    out = []
-    for marker in sorted(Path(root, "inputs").glob("*.json")):
-        out.append(json.loads(marker.read_text()))
-    return out

@@ -8,6 +8,7 @@ the same by construction.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlglot import exp
 
 from core.fleet import query_sql
 from core.fleet.per_host import INPUT_COLUMNS
+from core.fleet.schema import TIME_MAX_US, TIME_MIN_US, schema_problem
 
 GroupFn = Callable[[pd.DataFrame], pd.DataFrame]
 #: Rows per batch when a result is streamed (`Engine.stream`).
@@ -30,38 +32,76 @@ class FleetError(Exception):
 
 
 def _check(root: str | Path) -> None:
+    try:
+        str(root).encode("utf-8")
+    except UnicodeEncodeError:  # (DuckDB and Spark open paths as UTF-8)
+        raise FleetError(f"{root}: the dataset directory's name is not valid UTF-8, which the engines cannot "
+                         "open: rename it") from None
     if not any(Path(root, "events").glob("*/*/*.parquet")):
         raise FleetError(f"{root}: no converted events (run 'evtx-explorer convert FILES --to {root}' first)")
 
 
-def readable_parts(root: str | Path) -> tuple[list[str], list[str]]:
-    """The dataset's Parquet files whose footer reads, and a line naming each that does not
-    (cut short, overwritten, not Parquet): a damaged part costs only its own events, where it
-    failed every query with the engine's traceback. A footer read each (a few KB)."""
+#: The partition folders `convert` writes (`core.fleet.schema.host_dir`, `day_dir`): a file
+#: elsewhere makes DuckDB refuse the whole dataset ("Hive partition mismatch").
+_HOST_DIR = re.compile(r"host=[a-z0-9._-]+")
+_DAY_DIR = re.compile(r"day=(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|none)")
+
+
+def _part_problem(part: Path) -> tuple[str, str] | None:
+    """Why `part` cannot be read as a part of the dataset (what it is, the detail), or None. A
+    footer read (a few KB)."""
     import pyarrow.parquet as pq
 
+    try:
+        str(part).encode("utf-8")
+    except UnicodeEncodeError:
+        return "a name that is not valid UTF-8", "the engines cannot open it"
+    if not (_HOST_DIR.fullmatch(part.parent.parent.name) and _DAY_DIR.fullmatch(part.parent.name)):
+        return "not in a partition folder of the dataset", "host=<name>/day=<YYYY-MM-DD>"
+    try:
+        if not part.is_file():
+            raise OSError("not a regular file")
+        schema = pq.read_metadata(part).schema.to_arrow_schema()
+    except (OSError, pa.ArrowException) as exc:
+        return "damaged Parquet file", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    problem = schema_problem(schema)
+    return None if problem is None else ("not the dataset's schema", problem[:300])
+
+
+def readable_parts(root: str | Path) -> tuple[list[str], list[str]]:
+    """The dataset's Parquet files that can be read as its parts, and a line naming each that
+    cannot, with why (cut short, overwritten, not Parquet, not the schema `convert` writes, out
+    of the partition folders, a name that is not UTF-8): such a file costs only its own events,
+    where it failed every query with the engine's traceback."""
     good: list[str] = []
     bad: list[str] = []
     for part in sorted(Path(root, "events").glob("*/*/*.parquet")):
-        try:
-            if not part.is_file():
-                raise OSError("not a regular file")
-            pq.read_metadata(part)
-        except (OSError, pa.ArrowException) as exc:
-            bad.append(f"{part}: damaged Parquet file, skipped ({str(exc).splitlines()[0][:200]})")
-            continue
-        good.append(str(part))
+        problem = _part_problem(part)
+        if problem is None:
+            good.append(str(part))
+        else:
+            bad.append(f"{part}: {problem[0]}, skipped ({problem[1]})")
     if not good:
         raise FleetError(f"{root}: no readable converted events" + (f" ({bad[0]})" if bad else ""))
     return good, bad
 
 
+#: What per-host work reads in place of a null (pandas would make a nullable int64 column
+#: float64, and FILETIME ticks do not survive a float; a null in a key column failed the
+#: group's model): ts -1 is no time (`per_host.group_events`).
+_NULL_AS: dict[str, exp.Expr] = {
+    "ts": exp.Literal.number(-1), "record_number": exp.Literal.number(-1), "record_id": exp.Literal.number(-1),
+    "place": exp.Literal.number(-1), "event_id": exp.Literal.number(-1), "computer": exp.Literal.string(""),
+    "source": exp.Literal.string(""),
+}
+
+
 def _group_select(event_ids: tuple[int, ...] | None, where: str) -> exp.Select:
-    """The columns per-host work reads, ts and pid coalesced (see `per_host.INPUT_COLUMNS`)."""
+    """The columns per-host work reads (`per_host.INPUT_COLUMNS`), without nulls (`_NULL_AS`)."""
     cols: list[exp.Expr] = []
     for name in INPUT_COLUMNS:
         col = exp.column(name)
-        cols.append(exp.Coalesce(this=col, expressions=[exp.Literal.number(-1)]).as_(name) if name == "ts" else col)
+        cols.append(exp.Coalesce(this=col, expressions=[_NULL_AS[name]]).as_(name) if name in _NULL_AS else col)
     cond = query_sql.where_expr(where)
     if event_ids is not None:
         cond = exp.and_(cond, exp.In(this=exp.column("event_id"), expressions=[exp.Literal.number(i)
@@ -69,10 +109,20 @@ def _group_select(event_ids: tuple[int, ...] | None, where: str) -> exp.Select:
     return exp.select(*cols).from_(query_sql.TABLE).where(cond)
 
 
+def _safe_time(duckdb: Any, micros: Any) -> Any:
+    """`time` within what a datetime holds, else null (`core.fleet.schema`): the engines give rows
+    as Python objects, and one time past year 9999 (a hostile part, or a dataset converted
+    before `convert` wrote such a time null) failed the whole answer."""
+    fits = (micros >= duckdb.ConstantExpression(TIME_MIN_US)) & (micros <= duckdb.ConstantExpression(TIME_MAX_US))
+    return duckdb.CaseExpression(fits, duckdb.ColumnExpression("time")).otherwise(
+        duckdb.ConstantExpression(None)).alias("time")
+
+
 class Engine(Protocol):
     name: str
-    root: Path  # the dataset (its inputs' markers: `core.fleet.convert.inputs`)
+    root: Path  # the dataset (its inputs' markers: `core.fleet.markers.inputs`)
     skipped: list[str]  # the damaged parts left out, a line each (`readable_parts`)
+    errors: tuple[type[Exception], ...]  # what the engine raises when data fails a query
 
     def table(self, query: exp.Select) -> pa.Table: ...
 
@@ -94,9 +144,17 @@ class LocalEngine:
 
         _check(root)
         self.root = Path(root)
+        self.errors: tuple[type[Exception], ...] = (duckdb.Error,)
         parts, self.skipped = readable_parts(root)
         self.con = duckdb.connect()
-        self.con.read_parquet(parts, hive_partitioning=True).create_view(query_sql.TABLE)
+        try:
+            frame = self.con.read_parquet(parts, hive_partitioning=True)
+            micros = duckdb.FunctionExpression("epoch_us", duckdb.ColumnExpression("time"))
+            frame.project(*(_safe_time(duckdb, micros) if name == "time" else duckdb.ColumnExpression(name)
+                            for name in frame.columns)).create_view(query_sql.TABLE)
+        except duckdb.Error as exc:
+            self.con.close()
+            raise FleetError(f"{root}: the dataset cannot be read: {str(exc).splitlines()[0][:300]}") from exc
 
     def table(self, query: exp.Select) -> pa.Table:
         return self.con.sql(query_sql.to_sql(query, "duckdb")).to_arrow_table()
@@ -137,6 +195,7 @@ def spark_session(master: str = "local[2]", app: str = "evtx-explorer fleet") ->
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.parquet.datetimeRebaseModeInRead", "CORRECTED")
         .getOrCreate()
     )
 
@@ -147,13 +206,25 @@ class SparkEngine:
     name = "spark"
 
     def __init__(self, root: str | Path, *, master: str = "local[2]", session: Any = None) -> None:
+        from pyspark.errors import PySparkException
+        from pyspark.sql import functions as F
+
         _check(root)
         self.root = Path(root)
+        self.errors: tuple[type[Exception], ...] = (PySparkException,)  # (Java's errors come captured)
         parts, self.skipped = readable_parts(root)
         self.spark = session if session is not None else spark_session(master)
         self.own = session is None
-        frame = self.spark.read.option("basePath", str(Path(root, "events"))).parquet(*parts)
-        frame.createOrReplaceTempView(query_sql.TABLE)
+        # pyarrow writes proleptic Gregorian times: a time before 1582 is no reason to fail the read
+        self.spark.conf.set("spark.sql.parquet.datetimeRebaseModeInRead", "CORRECTED")
+        try:
+            frame = self.spark.read.option("basePath", str(Path(root, "events"))).parquet(*parts)
+            micros = F.unix_micros(F.col("time"))  # (as `_safe_time`)
+            frame = frame.withColumn("time", F.when((micros >= TIME_MIN_US) & (micros <= TIME_MAX_US), F.col("time")))
+            frame.createOrReplaceTempView(query_sql.TABLE)
+        except self.errors as exc:
+            self.close()
+            raise FleetError(f"{root}: the dataset cannot be read: {str(exc).splitlines()[0][:300]}") from exc
 
     def table(self, query: exp.Select) -> pa.Table:
         result: pa.Table = self.spark.sql(query_sql.to_sql(query, "spark")).toArrow()

@@ -20,6 +20,7 @@ from typing import Literal
 
 from sqlglot import exp
 
+from core.model.event import FILETIME_END, FILETIME_MIN
 from core.model.values import as_int
 from core.query import compile as sq
 from core.query.lexer import Kind, QueryError, Token
@@ -130,20 +131,30 @@ def field_names() -> exp.Select:
     return exp.select(_pair("name").as_("name")).distinct().from_(TABLE).join(_unnest())
 
 
-def time_span(text: str) -> exp.Select:
-    """The matching events' first and last time, and how many there are."""
+def _timed() -> exp.Expr:
+    """The event has a time a date can word (`core.model.event.time_in_range`): one out of that
+    range counts as none, as in the store's timeline (it would stretch the span over millennia)."""
     ts = exp.column("ts")
+    return exp.and_(exp.GTE(this=ts, expression=exp.Literal.number(FILETIME_MIN)),
+                    exp.LT(this=ts, expression=exp.Literal.number(FILETIME_END)))
+
+
+def time_span(text: str) -> exp.Select:
+    """The matching events' first and last time (in the date range), and how many there are."""
+    ts = exp.Case().when(_timed(), exp.column("ts"))
     return exp.select(exp.Min(this=ts).as_("first"), exp.Max(this=ts).as_("last"),
                       exp.Count(this=exp.Star()).as_("n")).from_(TABLE).where(where_expr(text))
 
 
 def timeline(text: str, width: int) -> exp.Select:
     """Event counts per bucket of `width` ticks (start in FILETIME ticks, aligned to the width
-    in UTC as the store's: `ts // width`), events with a time only."""
+    in UTC as the store's: floored, `ts // width`, also before 1601 where SQL's `%` is negative),
+    events with a time in the date range only."""
     ts = exp.column("ts")
-    start = exp.Sub(this=ts, expression=exp.Mod(this=ts, expression=exp.Literal.number(width)))
-    cond = exp.and_(where_expr(text), exp.Not(this=exp.Is(this=ts, expression=exp.null())))
-    inner = exp.select(start.as_("bucket")).from_(TABLE).where(cond)
+    w = exp.Literal.number(width)
+    floor_mod = exp.Mod(this=exp.Paren(this=exp.Add(this=exp.Mod(this=ts, expression=w), expression=w)), expression=w)
+    start = exp.Sub(this=ts, expression=floor_mod)
+    inner = exp.select(start.as_("bucket")).from_(TABLE).where(exp.and_(where_expr(text), _timed()))
     return (
         exp.select("bucket", exp.Count(this=exp.Star()).as_("count"))
         .from_(inner.subquery("s"))

@@ -216,13 +216,13 @@ CSV_TEXT_COLUMNS = ("file", "computer", "channel", "provider")
 
 
 def csv_cell(text: str) -> str:
-    """A CSV cell a spreadsheet shows as text: the file name, computer, channel and provider come
-    from the log or its name, which an attacker may have written (`=HYPERLINK(...)` as a computer
-    name, or ` =...` with a leading space), so a cell a spreadsheet would run as a formula gets a
-    leading apostrophe. Event data needs none: it is one JSON object per row, which starts with
-    `{` and keeps every value exact."""
-    risky = text.startswith(("\t", "\r")) or text.lstrip(_BLANKS).startswith(_FORMULA_START)
-    return "'" + text if risky else text
+    """A CSV cell a spreadsheet shows as text: the file name, computer, channel and provider come from the
+    log or its name, which an attacker may have written (`=HYPERLINK(...)` as a computer name, or ` =...`
+    with a leading space), so a cell a spreadsheet would run as a formula gets a leading apostrophe. Event
+    data needs none: it is one JSON object per row, which starts with `{` and keeps every value exact. A
+    name's byte that is not UTF-8 (a lone surrogate: the file is UTF-8) is `\\udcfe`, as in JSON lines."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "'" + text if text.startswith(("\t", "\r")) or text.lstrip(_BLANKS).startswith(_FORMULA_START) else text
 
 
 def write_rows(store: Store, rows: Iterable[StoredEvent], fmt: str, out: Any) -> int:

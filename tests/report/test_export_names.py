@@ -1,0 +1,60 @@
+"""Exports of inputs whose file names are not UTF-8 (a POSIX name may be any bytes; Python decodes
+the others as lone surrogates): CSV ended with a UnicodeEncodeError traceback and wrote nothing,
+where JSON lines and Markdown worked. Every format now writes every row, the name as JSON lines
+has it (`\\udcfe`)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.cliutil import run_cli
+from tests.logs import event_xml, write_events
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file names are bytes")
+
+ODD = os.fsdecode(b"Security-\xfe\xff.xml")
+
+
+def _logs(tmp_path: Path) -> Path:
+    """A folder with a log of a good name and one whose name is not UTF-8."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    write_events(folder / "good.xml", [event_xml(4688, 1, "2024-03-14T08:00:00Z", {"CommandLine": "a"})])
+    write_events(folder / ODD, [event_xml(4688, 2, "2024-03-14T08:01:00Z", {"CommandLine": "b"}),
+                                event_xml(4689, 3, "2024-03-14T08:02:00Z")])
+    return folder
+
+
+@pytest.mark.parametrize("cache", [[], ["--no-cache"]])
+def test_every_format_writes_a_name_that_is_not_utf8(tmp_path: Path, cache: list[str]) -> None:
+    folder = _logs(tmp_path)
+    escaped = str(folder / "Security-\\udcfe\\udcff.xml")  # the characters `\`, `u`, `d`, ...
+    written: dict[str, str] = {}
+    for fmt in ("csv", "jsonl", "md"):
+        out = tmp_path / f"view.{fmt}"
+        status, _, err = run_cli("export", str(folder), "--format", fmt, "--output", str(out), *cache)
+        assert status == 0 and "Traceback" not in err and "wrote 3 rows" in err, err
+        written[fmt] = out.read_text(encoding="utf-8")  # (valid UTF-8: it reads back strictly)
+    rows = list(csv.DictReader(written["csv"].splitlines()))
+    assert sorted((r["record_id"], r["file"]) for r in rows) == [
+        ("1", str(folder / "good.xml")), ("2", escaped), ("3", escaped)]
+    # JSON lines holds the exact name (JSON's `\udcfe` escape): CSV writes the same escape as text.
+    docs = [json.loads(line) for line in written["jsonl"].splitlines()]
+    names = {d["record_id"]: d["file"] for d in docs}
+    assert names[2] == str(folder / ODD) and "\\udcfe\\udcff" in written["jsonl"]
+    assert names[2].encode("utf-8", "backslashreplace").decode() == escaped
+    assert written["md"].count("\n| ") == 3
+
+
+def test_query_csv_to_a_pipe_writes_the_same_escape(tmp_path: Path) -> None:
+    """`query --format csv` shares the row writer: the name comes out as the export writes it."""
+    folder = _logs(tmp_path)
+    status, out, err = run_cli("query", str(folder), "--format", "csv", "--no-cache")
+    assert status == 0 and "Traceback" not in err
+    assert {r["file"] for r in csv.DictReader(out.splitlines())} == {
+        str(folder / "good.xml"), str(folder / "Security-\\udcfe\\udcff.xml")}
