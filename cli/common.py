@@ -19,8 +19,14 @@ if TYPE_CHECKING:
 #: Inside a directory given as input, the files loaded (a folder of logs, `winevt\Logs`, a
 #: collection): by extension, so notes and scripts beside the logs are not reported unreadable.
 LOG_SUFFIXES = (".evtx", ".xml", ".json", ".jsonl", ".ndjson", ".zip")
-#: Bounds on walking a directory given as input (it may be a whole disk image's mount point).
-MAX_DEPTH = 8
+#: How many folders below a directory given as input its logs are looked for. Collections keep
+#: them 9-12 folders down (Velociraptor: `<case>/<host>/uploads/auto/C%3A/Windows/System32/
+#: winevt/Logs`; KAPE: `<host>/<time>/C/Windows/System32/winevt/Logs`), more when collections are
+#: gathered into cases: 8 missed them. A bound stays: a mount point may hold trees nested without
+#: end (generated, bind-mounted), and Python 3.11's `os.walk` recurses once per level.
+MAX_DEPTH = 32
+#: Entries and logs at most in a directory given as input (it may be a whole disk's mount point):
+#: past them nothing is loaded from it, and the user is told to name the folders of logs.
 MAX_ENTRIES = 200_000
 MAX_FILES = 10_000
 
@@ -34,30 +40,49 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
                         help="EVTX decoding processes (default: one per core; at most 4 per core)")
 
 
-def _logs_in(directory: Path) -> tuple[list[str], str | None]:
-    """The log files under `directory` (sorted, recursive, bounded), or a one-line problem."""
+def _logs_in(directory: Path) -> tuple[list[str], list[str]]:
+    """The log files under `directory` (sorted, recursive, bounded), and one line for each way
+    the search fell short, saying where (the input is then incomplete: exit status 1): folders
+    it could not read and folders past MAX_DEPTH (the logs found elsewhere still load), too many
+    entries or logs (none load: a disk's mount point is no collection)."""
     found: list[str] = []
     entries = 0
+    unreadable: list[OSError] = []
+    too_deep: list[str] = []  # folders whose subfolders were not searched
     root_depth = len(directory.parts)
-    for current, dirs, names in os.walk(directory):
+    for current, dirs, names in os.walk(directory, onerror=unreadable.append):
         depth = len(Path(current).parts) - root_depth
         dirs.sort()
-        if depth >= MAX_DEPTH:
+        if depth >= MAX_DEPTH and dirs:
+            too_deep.append(current)
             dirs.clear()
         entries += len(dirs) + len(names)
         found.extend(os.path.join(current, n) for n in sorted(names) if n.lower().endswith(LOG_SUFFIXES))
         if entries > MAX_ENTRIES or len(found) > MAX_FILES:
-            return [], f"{directory}: too many entries to search for logs (name the files instead)"
-    if not found:
+            what = f"{MAX_ENTRIES:,} entries" if entries > MAX_ENTRIES else f"{MAX_FILES:,} logs"
+            return [], [f"{directory}: more than {what}; the search stopped in {current} and no log was loaded "
+                        "from it (name the folders of logs instead)"]
+    problems: list[str] = []
+    if unreadable and unreadable[0].filename == str(directory):
+        return [], [f"{directory}: cannot read it ({unreadable[0].strerror or unreadable[0]})"]
+    if unreadable:
+        first = unreadable[0]
+        problems.append(f"{directory}: {len(unreadable)} folder(s) in it could not be read, their logs not "
+                        f"loaded (first: {first.filename}: {first.strerror or first})")
+    if too_deep:
+        problems.append(f"{directory}: the search for logs stopped {MAX_DEPTH} folders down, in {len(too_deep)} "
+                        f"folder(s) (first: {too_deep[0]}): name the folders below to load their logs")
+    if not found and not problems:
         kinds = ", ".join(LOG_SUFFIXES)
-        return [], f"{directory}: a directory with no event logs in it (looked for {kinds})"
-    return sorted(found), None
+        problems.append(f"{directory}: a directory with no event logs in it (looked for {kinds})")
+    return sorted(found), problems
 
 
 def resolve_inputs(files: list[str]) -> tuple[list[str], list[str]]:
-    """The input paths the command line names, and a one-line problem per input that names none.
-    `demo` is the bundled demo log (generated under the user data dir on first use; `./demo`
-    names a path called demo); a directory stands for the event logs inside it. A file named
+    """The input paths the command line names, and a one-line problem per input that names none
+    and per way a directory's search fell short (`_logs_in`). `demo` is the bundled demo log
+    (generated under the user data dir on first use; `./demo` names a path called demo); a
+    directory stands for the event logs inside it. A file named
     more than once (again, by another path or link, or inside a directory also named) is kept
     once, where first named: loaded twice, each of its events would be counted twice and the
     correlation would find two of every process creation (every link ambiguous)."""
@@ -81,11 +106,10 @@ def resolve_inputs(files: list[str]) -> tuple[list[str], list[str]]:
 
             add(str(demo_log()))
         elif os.path.isdir(name):
-            found, problem = _logs_in(Path(name))
+            found, short = _logs_in(Path(name))
             for path in found:
                 add(path)
-            if problem:
-                problems.append(problem)
+            problems.extend(short)
         else:
             add(name)
     return paths, problems
@@ -93,8 +117,8 @@ def resolve_inputs(files: list[str]) -> tuple[list[str], list[str]]:
 
 def open_store(args: argparse.Namespace, progress: ProgressFn | None = None) -> Store:
     """Load (or reuse from the cache) the inputs named by the command line (`progress` told how
-    far each is). An input naming no log (an empty directory) is kept in `args.input_problems`
-    for `report_input_errors`."""
+    far each is). An input naming no log (an empty directory) or not all of them (a directory
+    searched in part) is kept in `args.input_problems` for `report_input_errors`."""
     from core.store.cache import open_inputs
 
     paths, args.input_problems = resolve_inputs(list(args.files))

@@ -305,22 +305,30 @@ def check_restricted_computer(rule: Rule, event: Event) -> Verdict:
 
 
 def check_working_hours(rule: Rule, event: Event) -> Verdict:
+    """An account active outside the rule's days and hours, in its time zone. A time the date
+    type cannot hold there (year 9999 moved east of UTC, a FILETIME past it: a crafted or
+    clock-broken log) is in no working hours: flagged, with its ticks, rather than a crash."""
     if event.filetime is None:
         return None
-    local = filetime_to_datetime(event.filetime).astimezone(rule.get("timezone"))
     start, end = rule.get("start"), rule.get("end")
-    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
-    t = local.time().replace(tzinfo=None)
-    inside_hours = (start <= t < end) if start <= end else (t >= start or t < end)
-    if day in rule.strs("days") and inside_hours:
-        return None
+    try:
+        local = filetime_to_datetime(event.filetime).astimezone(rule.get("timezone"))
+    except (OverflowError, ValueError):
+        local = None
+    if local is not None:
+        day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
+        t = local.time().replace(tzinfo=None)
+        inside_hours = (start <= t < end) if start <= end else (t >= start or t < end)
+        if day in rule.strs("days") and inside_hours:
+            return None
     who = _typed_accounts(rule, event)
     if not who:
         return None
     names = ", ".join(f"{a.display} ({a.role})" for a in who)
-    when = local.strftime("%a %Y-%m-%d %H:%M")
+    zone = rule.get("timezone")
+    when = f"{local:%a %Y-%m-%d %H:%M} {zone}" if local is not None else f"FILETIME {event.filetime}, no date in {zone}"
     hours = f"{'-'.join(rule.strs('days'))} {start:%H:%M}-{end:%H:%M}"
-    return f"{names} active at {when} {rule.get('timezone')}, outside working hours ({hours})", [
+    return f"{names} active at {when}, outside working hours ({hours})", [
         (a.role, a.display) for a in who
     ]
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
+import functools
 import hashlib
 import json
 import os
 import re
+import sys
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -39,16 +41,8 @@ ACCOUNT_TYPES: tuple[str, ...] = ("machine", "well-known", "local-user", "domain
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Option kinds understood by the validator.
-BOOL, STR, INT_LIST, STR_LIST, REGEX, SEVERITY, TIME, TIMEZONE = (
-    "bool",
-    "str",
-    "list[int]",
-    "list[str]",
-    "regex",
-    "severity",
-    "time",
-    "timezone",
-)
+BOOL, STR, INT_LIST, STR_LIST = "bool", "str", "list[int]", "list[str]"
+REGEX, SEVERITY, TIME, TIMEZONE = "regex", "severity", "time", "timezone"
 STR_LIST_MAP = "map[str, list[str]]"
 ACCOUNT_TYPE_LIST = "list[account-type]"
 DAY_LIST = "list[day]"
@@ -138,6 +132,10 @@ SPECS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 _MAX_LIST = 10_000
+#: A refusal's reason is cut here: it quotes the file, and the file may be anything.
+MAX_REASON = 500
+#: An EventID is 16 bits (the EVTX record's field); a larger one could never match.
+MAX_EVENT_ID = 0xFFFF
 
 
 class RulesError(Exception):
@@ -146,9 +144,9 @@ class RulesError(Exception):
     def __init__(self, path: str, line: int | None, reason: str) -> None:
         self.path = path
         self.line = line
-        self.reason = reason
+        self.reason = reason if len(reason) <= MAX_REASON else reason[:MAX_REASON] + "..."  # (a key may be 4 MB)
         where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{where}: {self.reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +291,8 @@ def _parse(path: str, text: str) -> dict[str, dict[str, Any]]:
     """Parse and validate one rules document into rule id -> validated options."""
     try:
         doc = tomllib.loads(text)
+    except RecursionError:  # (tomllib recurses per nested array or inline table)
+        raise RulesError(path, None, "TOML nested too deep") from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = _LINE_RE.search(msg)
@@ -306,6 +306,8 @@ def _parse(path: str, text: str) -> dict[str, dict[str, Any]]:
             line = max((i for i, raw in enumerate(lines, start=1) if raw.strip()), default=1)
             reason = reason.replace("(at end of document)", "(at end of file)").strip()
         raise RulesError(path, line, f"TOML syntax error: {reason}") from None
+    except ValueError:  # (not a TOMLDecodeError: Python's limit on the digits of an integer)
+        raise RulesError(path, _long_number_line(text), "a number too long to read") from None
     for key in doc:
         if key != "rules":
             raise RulesError(path, _locate(text, None, key), f"unknown top-level key {key!r} (expected [rules.<id>])")
@@ -333,6 +335,12 @@ def _parse(path: str, text: str) -> dict[str, dict[str, Any]]:
                 checked[key] = _check(path, line, f"{header}.{key}", kind, value)
         out[rid] = checked
     return out
+
+
+def _long_number_line(text: str) -> int | None:
+    """The line of the first integer longer than Python converts (tomllib names none)."""
+    found = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1},}}", text)
+    return text.count("\n", 0, found.start()) + 1 if found else None
 
 
 def _check_entries(path: str, text: str, header: str, key: str, value: Any) -> list[dict[str, Any]]:
@@ -365,7 +373,7 @@ def _check(path: str, line: int | None, where: str, kind: str, value: Any) -> An
     """Validate one value of `kind`; return it in the form the engine uses."""
 
     def bad(expected: str) -> RulesError:
-        return RulesError(path, line, f"{where} must be {expected}, not {type(value).__name__} {value!r}"[:300])
+        return RulesError(path, line, f"{where} must be {expected}, not {type(value).__name__} {_shown(value)}")
 
     if kind == BOOL:
         if not isinstance(value, bool):
@@ -384,25 +392,32 @@ def _check(path: str, line: int | None, where: str, kind: str, value: Any) -> An
             raise bad("a regular expression string")
         try:  # (RE2 where it can: the names it runs on are the log's, `core.findings.linear_regex`)
             return rx(value)
-        except re.error as exc:
+        except (re.error, OverflowError, ValueError) as exc:
             raise RulesError(path, line, f"{where}: bad regular expression {value!r}: {exc}") from None
-    if kind == TIME:
-        if not isinstance(value, str):
-            raise bad('a time "HH:MM"')
+        except RecursionError:  # (Python's parser, for a pattern RE2 refused, recurses per group)
+            raise RulesError(path, line, f"{where}: regular expression nested too deep") from None
+    if kind == TIME:  # "HH:MM" (seconds, a fraction allowed) or TOML's own local time, `start = 07:00`
         try:
-            return _dt.time.fromisoformat(value)
-        except ValueError:
+            parsed = value if isinstance(value, _dt.time) else _dt.time.fromisoformat(value)
+        except (TypeError, ValueError):
             raise bad('a time "HH:MM"') from None
+        if parsed.tzinfo is not None:  # (compared with the event's time in `timezone`: no other offset)
+            raise RulesError(path, line, f"{where}: {value!s:.40} has a UTC offset; give the local time and set "
+                             "the rule's `timezone` instead")
+        return parsed
     if kind == TIMEZONE:
         if not isinstance(value, str):
             raise bad('a time zone name such as "UTC" or "Europe/Paris"')
         try:
             return zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            # (not found; a path, "", NUL, no zone file; a folder of zones ("America"), too long: OSError)
             raise RulesError(path, line, f"{where}: unknown time zone {value!r}") from None
     if kind == STR_LIST_MAP:
         if not isinstance(value, dict):
             raise bad("a table of name = [paths]")
+        if len(value) > _MAX_LIST:
+            raise RulesError(path, line, f"{where}: too many names ({len(value)} > {_MAX_LIST})")
         return {str(k).lower(): tuple(_check(path, line, f"{where}.{k}", STR_LIST, v)) for k, v in value.items()}
     if kind in (INT_LIST, STR_LIST, ACCOUNT_TYPE_LIST, DAY_LIST):
         if not isinstance(value, list):
@@ -412,6 +427,9 @@ def _check(path: str, line: int | None, where: str, kind: str, value: Any) -> An
         if kind == INT_LIST:
             if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
                 raise bad("a list of integers")
+            wrong_ids = [v for v in value if not 0 <= v <= MAX_EVENT_ID]
+            if wrong_ids:
+                raise RulesError(path, line, f"{where}: EventID {_shown(wrong_ids[0])} out of range (0-{MAX_EVENT_ID})")
             return list(value)
         if not all(isinstance(v, str) for v in value):
             raise bad("a list of strings")
@@ -430,6 +448,14 @@ def _check(path: str, line: int | None, where: str, kind: str, value: Any) -> An
     raise AssertionError(f"unknown option kind {kind}")  # pragma: no cover - a bug in SPECS
 
 
+def _shown(value: Any) -> str:
+    """A value quoted in a refusal, cut short; never an error itself (a hex integer's repr has a digit limit)."""
+    try:
+        return repr(value)[:200]
+    except (ValueError, RecursionError):
+        return "<too large to show>"
+
+
 _HEADER_RE = re.compile(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?\Z")
 
 
@@ -438,24 +464,29 @@ def _norm_header(text: str) -> str:
 
 
 def _locate(text: str, header: str | None, key: str | None) -> int | None:
-    """Best-effort 1-based line of `key` under table `header` (or of the header itself).
+    """Best-effort 1-based line of `key` under table `header` (or of the header itself): tomllib
+    reports lines only for syntax errors. The text is scanned once (`_lines`; once per key, a file
+    of 10,000 entries took minutes). Dotted keys and inline tables are not tracked: then the line
+    is None and the reason still names the table and key."""
+    return _lines(text).get((header, key))
 
-    tomllib reports lines only for syntax errors; for semantic errors we scan the text. Dotted
-    keys and inline tables are not tracked: then the line is None and the reason still names
-    the table and key.
-    """
+
+_KEY_RE = re.compile(r"\s*[\"']?([^\"'=]+?)[\"']?\s*=")
+
+
+@functools.lru_cache(maxsize=2)  # (the built-in text and the user's)
+def _lines(text: str) -> dict[tuple[str | None, str | None], int]:
+    """The first line of each table header, (header, None), and of each key under it."""
+    found: dict[tuple[str | None, str | None], int] = {}
     current: str | None = None
-    key_re = re.compile(r"\s*[\"']?" + re.escape(key) + r"[\"']?\s*=") if key is not None else None
     for number, raw in enumerate(text.splitlines(), start=1):
         m = _HEADER_RE.match(raw)
         if m:
             current = _norm_header(m.group(1))
-            if key is None and current == header:
-                return number
-            continue
-        if key_re is not None and current == header and key_re.match(raw):
-            return number
-    return None
+            found.setdefault((current, None), number)
+        elif k := _KEY_RE.match(raw):
+            found.setdefault((current, k.group(1)), number)
+    return found
 
 
 # -- matching helpers shared by the engine ----------------------------------------------------

@@ -10,7 +10,9 @@ The case file is the analyst's work: it is written atomically and durably (temp 
 same directory, fsync, `os.replace`, fsync of the directory) with the previous version kept
 as `.bak`, so a crash or a kill mid-write leaves either the old or the new version, never a
 torn one. A damaged case file is never silently replaced: it is reported, the `.bak` is used,
-and the damaged file is moved aside (`.damaged-<time>`) before the next save.
+and the damaged file is moved aside (`.damaged-<time>`) before the next save. Reading and
+checking the file is `core.report.case_doc`'s (a mark that cannot be one is dropped, named, and
+the file kept aside the same way).
 """
 
 from __future__ import annotations
@@ -22,24 +24,18 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import platformdirs
 
-from core.model.small_files import read_small
+from core.report.case_doc import FORMAT, MAX_NOTE_CHARS, VERSION, read_case
+from core.report.case_doc import CaseError as CaseError  # (re-exported: the case's callers know them here)
+from core.report.case_doc import Mark as Mark
 from core.store.store import SourceRow, Store, StoredEvent
 from core.store.tempfiles import sweep, temp_file
 
 APP_NAME = "evtx-explorer"
-FORMAT = "evtx-explorer-case"
-VERSION = 1
-#: A case file larger than this is not read (it is not one we wrote: even 100k marks with
-#: notes stay far below it).
-MAX_CASE_BYTES = 64 * 1024 * 1024
-#: Notes are free text typed by the analyst; bound them so a paste accident cannot bloat the case.
-MAX_NOTE_CHARS = 20_000
 
 
 def data_dir() -> Path:
@@ -58,74 +54,6 @@ def default_case_path(inputs: Sequence[str]) -> Path:
 def _norm_path(path: str) -> str:
     """A source path in a form independent of the working directory (when it exists)."""
     return os.path.realpath(path) if os.path.exists(path) else path
-
-
-class CaseError(Exception):
-    """A case file that cannot be used (damaged, not a case file, unreadable)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """A marked event and its note. Identity: (source_path, record_id, event_id, computer,
-    filetime); `store_id` is only a hint (a cache rebuild may renumber ids)."""
-
-    source_path: str
-    source: int
-    record_id: int | None
-    event_id: int
-    computer: str
-    filetime: int | None
-    store_id: int | None = None
-    note: str = ""
-    marked_at: str = ""
-
-    @property
-    def key(self) -> tuple[str, int | None, int, str, int | None]:
-        return (self.source_path, self.record_id, self.event_id, self.computer, self.filetime)
-
-    def sort_key(self) -> tuple[int, int, int]:
-        """Time order like the event table (no time sorts last)."""
-        ft = self.filetime if self.filetime is not None else 1 << 62
-        return (ft, self.record_id if self.record_id is not None else -1, self.store_id or 0)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @staticmethod
-    def from_json(obj: Any) -> Mark:
-        """Validate one mark read from a file (types checked: the file may be damaged)."""
-        if not isinstance(obj, dict):
-            raise CaseError("a mark is not an object")
-
-        def opt_int(name: str) -> int | None:
-            v = obj.get(name)
-            if v is None:
-                return None
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise CaseError(f"mark field {name!r} is not an integer")
-            return v
-
-        def text(name: str) -> str:
-            v = obj.get(name, "")
-            if not isinstance(v, str):
-                raise CaseError(f"mark field {name!r} is not text")
-            return v
-
-        event_id = opt_int("event_id")
-        source = opt_int("source")
-        if event_id is None:
-            raise CaseError("mark without event_id")
-        return Mark(
-            source_path=text("source_path"),
-            source=source if source is not None else -1,
-            record_id=opt_int("record_id"),
-            event_id=event_id,
-            computer=text("computer"),
-            filetime=opt_int("filetime"),
-            store_id=opt_int("store_id"),
-            note=text("note")[:MAX_NOTE_CHARS],
-            marked_at=text("marked_at"),
-        )
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -185,39 +113,6 @@ def _backup(path: Path) -> None:
         raise
 
 
-def _parse_case(raw: bytes) -> tuple[list[str], list[Mark]]:
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CaseError(f"not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise CaseError("not an evtx-explorer case file")
-    version = doc.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise CaseError(f"case file version {version!r} is newer than this program understands")
-    inputs = doc.get("inputs", [])
-    marks = doc.get("marks")
-    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
-        raise CaseError("'inputs' is not a list of paths")
-    if not isinstance(marks, list):
-        raise CaseError("'marks' is missing")
-    count = doc.get("count")
-    if isinstance(count, int) and count != len(marks):
-        raise CaseError(f"incomplete: {len(marks)} of {count} marks")
-    return inputs, [Mark.from_json(m) for m in marks]
-
-
-def _read_case(path: Path) -> tuple[list[str], list[Mark]]:
-    try:
-        size = path.stat().st_size
-        if size > MAX_CASE_BYTES:
-            raise CaseError(f"too large ({size} bytes)")
-        raw = read_small(path, MAX_CASE_BYTES)  # (a backup may be a pipe too: never waited on)
-    except OSError as exc:
-        raise CaseError(f"cannot read it ({exc.strerror or exc})") from None
-    return _parse_case(raw)
-
-
 def _now_iso() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -260,21 +155,25 @@ class Case:
         sweep(case.path.parent, case.path.name + ".bak")
         if not case.path.exists():
             return case
+        read_from = case.path
         try:
-            saved_inputs, marks = _read_case(case.path)
+            doc = read_case(case.path)
         except CaseError as exc:
             case._damaged = True
             bak = case.path.with_name(case.path.name + ".bak")
             msg = f"case file {case.path} is damaged: {exc}"
             try:
-                saved_inputs, marks = _read_case(bak)
+                doc = read_case(bak)
+                read_from = bak
             except CaseError as bak_exc:
                 case.warnings.append(f"{msg}; its backup is unusable too ({bak_exc}): starting an empty case")
                 return case
-            case.warnings.append(f"{msg}; using the backup {bak.name} ({len(marks)} marks)")
+            case.warnings.append(f"{msg}; using the backup {bak.name} ({len(doc.marks)} marks)")
+        case._damaged = case._damaged or bool(doc.dropped)  # (moved aside, not overwritten, by the next save)
+        case.warnings.extend(doc.warnings(read_from))
         if not case.inputs:
-            case.inputs = list(saved_inputs)
-        for m in marks:
+            case.inputs = list(doc.inputs)
+        for m in doc.marks:
             case._marks[m.key] = m
         return case
 

@@ -23,10 +23,14 @@ import os
 import time
 from pathlib import Path
 
+from core.model.small_files import read_small
+
 #: Read size of the content hash (large reads: the hash, not the calls, should cost the time).
 HASH_BUFFER = 1024 * 1024
 #: A file changed this recently may change again within one tick of a coarse clock (FAT: 2 s).
 RACY_SECONDS = 3.0
+#: A memo read at most (ours hold five integers and a digest: about 200 bytes).
+MAX_MEMO_BYTES = 4096
 
 
 def _memo_path(memo_dir: Path, real: str) -> Path:
@@ -49,8 +53,11 @@ def remembered(real: str, st: os.stat_result, memo_dir: Path | None, *, unsettle
     with the same ctime), which only says which cache entry to verify by hashing again."""
     if memo_dir is None:
         return None
-    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-        saved = json.loads(_memo_path(memo_dir, real).read_text(encoding="utf-8"))
+    # A damaged memo (torn, overwritten, crafted: a FIFO, a huge file, nesting past the decoder's
+    # recursion, an integer past Python's digit limit) is no memo: the file is hashed again and
+    # `remember` replaces it.
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError, RecursionError):
+        saved = json.loads(read_small(_memo_path(memo_dir, real), MAX_MEMO_BYTES))
         if saved["stamp"] == _stamp(st) and isinstance(saved["sha256"], str):
             if saved.get("settled", True) is not unsettled:
                 return str(saved["sha256"])
