@@ -18,7 +18,8 @@ class Exit(IntEnum):
 
     #: Every input loaded (parse issues inside a file are reported, not fatal).
     OK = 0
-    #: At least one input could not be read at all (the others were still processed).
+    #: At least one input could not be read at all, or a directory given as input only in part (its
+    #: search fell short: too deep, a folder unreadable); the others were still processed.
     INPUT_UNREADABLE = 1
     #: A usage error: bad options, a bad query, a bad rules file, no input.
     USAGE = 2
@@ -49,7 +50,7 @@ def worst(*statuses: Exit) -> Exit:
 
 EPILOG = """exit status:
   0  every input loaded (parse issues inside a file are reported, not fatal)
-  1  an input could not be read (the others were still processed)
+  1  an input could not be read, or a directory only in part (the others were still processed)
   2  usage error: bad option, bad query, bad rules file, no input
   3  correlate: no event matched
   4  export: the output file exists (use --force to replace it)
