@@ -12,12 +12,14 @@ column is `field:` + the field's lower-cased name, as the store keeps names (`fi
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.model.small_files import read_small
 from core.query.sort import FIELD, SYSTEM_SORTS, Sort
 
 APP_NAME = "evtx-explorer"
@@ -248,13 +250,15 @@ def settings_path() -> Path:
 def load(path: Path | None = None) -> tuple[ColumnSettings, str | None]:
     """The saved settings and a one-line notice when the file was damaged (then: defaults)."""
     path = path if path is not None else settings_path()
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return ColumnSettings(), f"{FILE_NAME} is too large: default columns"
-        text = path.read_text(encoding="utf-8")
+    try:  # (a regular file only: a named pipe there would hang the app's start)
+        text = read_small(path, MAX_FILE_BYTES).decode("utf-8")
     except FileNotFoundError:
         return ColumnSettings(), None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            return ColumnSettings(), f"{FILE_NAME} is too large: default columns"
+        return ColumnSettings(), f"{FILE_NAME} unreadable ({type(exc).__name__}): default columns"
+    except UnicodeDecodeError as exc:
         return ColumnSettings(), f"{FILE_NAME} unreadable ({type(exc).__name__}): default columns"
     try:
         return ColumnSettings.from_json(json.loads(text)), None

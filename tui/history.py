@@ -15,6 +15,8 @@ from pathlib import Path
 
 import platformdirs
 
+from core.model.small_files import read_small
+
 APP_NAME = "evtx-explorer"
 MAX_ENTRIES = 100
 MAX_QUERY_CHARS = 10_000
@@ -34,11 +36,9 @@ class History:
         self.entries: list[str] = self._read()
 
     def _read(self) -> list[str]:
-        try:
-            if self.path.stat().st_size > MAX_FILE_BYTES:
-                return []
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        try:  # (a regular file only: a named pipe there would hang the app's start)
+            raw = json.loads(read_small(self.path, MAX_FILE_BYTES).decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
             return []
         if not isinstance(raw, list):
             return []

@@ -272,11 +272,17 @@ def _cache_path() -> Path:
     return cache_dir() / f"sigma-parsed-{_CACHE_VERSION}.pickle"
 
 
+#: The parsed-rule cache read back at most (SigmaHQ's ~3,000 rules: a few MB).
+CACHE_BYTES = 256 << 20
+
+
 def _read_cache(path: Path) -> dict[tuple[str, int, int], Any]:
+    """Our own cache file, written by `_write_cache` (a regular file only: a named pipe there hung
+    every run with Sigma rules)."""
     try:
-        with path.open("rb") as fh:
-            value = pickle.load(fh)  # noqa: S301 - our own cache file, written below
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        value = pickle.loads(read_small(path, CACHE_BYTES))  # noqa: S301 - our own cache file, written below
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError,
+            RecursionError, MemoryError, IndexError, KeyError):
         return {}
     return value if isinstance(value, dict) else {}
 
