@@ -38,7 +38,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from core.model.event import Event, InputError, ParseIssue
-from parsers.textio import decoded_chunks, open_input, read_chunks
+from parsers.textio import UNDECODABLE, decoded_chunks, open_input, read_chunks
 from parsers.xml_to_event import event_from_element, safe_parser
 
 #: Largest single event we buffer (characters). Real events are a few KiB; 8 Mi characters is
@@ -74,9 +74,10 @@ def _skip_pattern(kinds: frozenset[str]) -> re.Pattern[str]:
 
 
 _MASK_BASE = 0x10FF00  # Supplementary Private Use Area-B: never meaningful in event data.
-#: Stand-in for a character no XML can carry and no string should (NUL, a lone UTF-16
-#: surrogate, U+FFFE/U+FFFF, beyond U+10FFFF): it becomes U+FFFD and is reported.
-_BAD = chr(_MASK_BASE + 0x20)
+#: Stand-in (`_MASK_BASE + 0x20`) for a character no XML can carry and no string should (NUL, a
+#: lone UTF-16 surrogate, U+FFFE/U+FFFF, beyond U+10FFFF; undecodable bytes are decoded to it):
+#: it becomes U+FFFD and is reported.
+_BAD = UNDECODABLE
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,16}));")
 _CTRL_RAW = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _UNMASK = {_MASK_BASE + n: chr(n) for n in range(1, 32)}
@@ -374,8 +375,9 @@ def parse_fragment(
     """One `<Event>` fragment -> Event, or a ParseIssue at `position` saying why not.
 
     A value holding a character no string should hold costs only that character: it
-    becomes U+FFFD and a ParseIssue naming the field is appended to `replaced`."""
-    masked = False
+    becomes U+FFFD and a ParseIssue naming the field is appended to `replaced`; so does a
+    System integer too long to hold (`parsers.integers`), which is left out."""
+    masked = UNDECODABLE in text  # bytes the encoding could not decode (`parsers.textio`)
     try:
         root = etree.fromstring(text, parser)
     except (etree.XMLSyntaxError, ValueError) as exc:
@@ -387,17 +389,17 @@ def parse_fragment(
             masked = True
         except (etree.XMLSyntaxError, ValueError) as exc2:
             return ParseIssue(source, path, f"{label}event {position}: {_syntax_reason(exc2)}", None, position)
+    dropped: list[str] = []
     try:
-        event = event_from_element(root, source=source, record_number=position, locator=position)
+        event = event_from_element(root, source=source, record_number=position, locator=position, dropped=dropped)
     except ValueError as exc:
         return ParseIssue(source, path, f"{label}event {position}: not an event: {exc}", None, position)
-    if not masked:
-        return event
-    event, bad = _unmask(event)
-    if bad and replaced is not None:
-        reason = f"{label}event {position}: invalid character (NUL, lone surrogate or non-character) in "
-        reason += ", ".join(bad)
-        replaced.append(ParseIssue(source, path, reason[:270] + "; replaced with U+FFFD", None, position))
+    event, bad = _unmask(event) if masked else (event, [])
+    invalid = "invalid character (NUL, lone surrogate, non-character or undecodable bytes)"
+    for names, what, outcome in ((bad, invalid, "replaced with U+FFFD"), (dropped, "integer too long", "dropped")):
+        if names and replaced is not None:
+            reason = f"{label}event {position}: {what} in {', '.join(names)}"
+            replaced.append(ParseIssue(source, path, f"{reason[:270]}; {outcome}", None, position))
     return event
 
 
@@ -460,7 +462,8 @@ def _iter_file(path: str, source: int) -> Iterator[Event | ParseIssue]:
     scan = _Scan()
     try:
         with open_input(path) as fh:
-            yield from iter_text_events(decoded_chunks(read_chunks(fh)), path, source, scan=scan)
+            chunks = decoded_chunks(read_chunks(fh), mark_undecodable=True)
+            yield from iter_text_events(chunks, path, source, scan=scan)
     except OSError as exc:
         raise InputError(f"{path}: read error: {exc.strerror or exc}") from None
     if scan.fragments == 0 and not scan.saw_root:

@@ -31,7 +31,9 @@ Three record layouts are recognised per record, so one file may mix them:
 
 Values become strings as Windows renders them: numbers in decimal, hex strings unchanged,
 booleans `true`/`false`, null as empty; a negative 64-bit `Keywords` number (NXLog writes the
-mask as a signed integer) becomes `0x8020000000000000`.
+mask as a signed integer) becomes `0x8020000000000000`; a number Python cannot hold exactly (an
+integer of thousands of digits, a float out of range) as written (`parsers.json_values`). A
+System integer too long to hold is dropped and named for a parse issue (`event_from_json`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.model.event import Event, parse_time
+from core.model.event import FILETIME_END, Event, parse_time
+from parsers.integers import IntTooLong, read_int
+from parsers.json_values import dumps, has_number_text
 
 #: Flat-layout keys that fill System fields of the Event (never EventData).
 FLAT_SYSTEM_KEYS = frozenset(
@@ -73,35 +77,46 @@ _MASK64 = (1 << 64) - 1
 
 
 def render(value: Any) -> str:
-    """A JSON value as Windows would render it in event XML."""
+    """A JSON value as Windows would render it in event XML (a number json could not hold,
+    `parsers.json_values.NumberText`, as written)."""
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return value
+        return str(value)  # a NumberText: a plain str, as the store's marshal takes no subclass
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e18 else repr(value)
     if isinstance(value, dict) and "#text" in value:
         return render(value["#text"])
+    if has_number_text(value):
+        try:
+            return dumps(value)
+        except RecursionError:  # nested too deep for a Python walk: the numbers quoted, not lost
+            pass
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _int(value: Any) -> int | None:
-    """An integer from a JSON number or a decimal / `0x` hex string, else None."""
+def _int(value: Any, dropped: list[str] | None = None, name: str = "") -> int | None:
+    """An integer from a JSON number or a decimal / `0x` hex string, else None. One too long
+    to hold (`parsers.integers`) is None too, and the field's `name` is noted in `dropped`
+    (a parse issue: the record keeps its other values)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
     if isinstance(value, dict) and "#text" in value:
-        return _int(value["#text"])
+        return _int(value["#text"], dropped, name)
     if isinstance(value, str):
-        text = value.strip()
         try:
-            return int(text, 16) if text[:2].lower() == "0x" else int(text)
-        except ValueError:
+            return read_int(value)
+        except IntTooLong:
+            if dropped is not None:
+                dropped.append(name)
             return None
     return None
 
@@ -164,7 +179,7 @@ def _attrs(system: dict[str, Any], name: str) -> dict[str, Any]:
     return sep if isinstance(sep, dict) else {}
 
 
-def _from_evtx_dump(ev: dict[str, Any], source: int, position: int) -> Event:
+def _from_evtx_dump(ev: dict[str, Any], source: int, position: int, dropped: list[str]) -> Event:
     system = ev["System"]
     if not isinstance(system, dict):
         raise ValueError("System is not an object")
@@ -180,19 +195,19 @@ def _from_evtx_dump(ev: dict[str, Any], source: int, position: int) -> Event:
     return Event(
         source=source,
         record_number=position,
-        record_id=_int(system.get("EventRecordID")),
+        record_id=_int(system.get("EventRecordID"), dropped, "record_id"),
         filetime=parse_time(_str(_attrs(system, "TimeCreated").get("SystemTime")) or None),
         event_id=_event_id(system.get("EventID")),
-        version=_int(system.get("Version")),
-        level=_int(system.get("Level")),
-        task=_int(system.get("Task")),
-        opcode=_int(system.get("Opcode")),
+        version=_int(system.get("Version"), dropped, "version"),
+        level=_int(system.get("Level"), dropped, "level"),
+        task=_int(system.get("Task"), dropped, "task"),
+        opcode=_int(system.get("Opcode"), dropped, "opcode"),
         keywords=_keywords(system.get("Keywords")),
         channel=_str(system.get("Channel")),
         provider=_str(provider.get("Name") or provider.get("EventSourceName")),
         computer=_str(system.get("Computer")),
-        pid=_int(execution.get("ProcessID")),
-        tid=_int(execution.get("ThreadID")),
+        pid=_int(execution.get("ProcessID"), dropped, "pid"),
+        tid=_int(execution.get("ThreadID"), dropped, "tid"),
         user_sid=_str(security.get("UserID")) or None,
         data=tuple(data),
         locator=position,
@@ -226,7 +241,7 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
-def _from_winlogbeat(obj: dict[str, Any], source: int, position: int) -> Event:
+def _from_winlogbeat(obj: dict[str, Any], source: int, position: int, dropped: list[str]) -> Event:
     if any("." in k for k in obj):
         obj = _expand_dotted(obj)
     w = obj.get("winlog") or {}
@@ -240,20 +255,20 @@ def _from_winlogbeat(obj: dict[str, Any], source: int, position: int) -> Event:
     return Event(
         source=source,
         record_number=position,
-        record_id=_int(w.get("record_id")),
+        record_id=_int(w.get("record_id"), dropped, "record_id"),
         filetime=parse_time(_str(obj.get("@timestamp")) or None)
         or parse_time(_str(_get(obj, "event", "created")) or None),
         event_id=_event_id(w.get("event_id") if w.get("event_id") is not None else _get(obj, "event", "code")),
-        version=_int(w.get("version")),
-        level=_LEVEL_NAMES.get(level.lower()) if isinstance(level, str) else _int(level),
-        task=_int(task) if not isinstance(task, str) or task.strip().isdigit() else None,
-        opcode=_int(opcode) if not isinstance(opcode, str) or opcode.strip().isdigit() else None,
+        version=_int(w.get("version"), dropped, "version"),
+        level=_LEVEL_NAMES.get(level.lower()) if type(level) is str else _int(level, dropped, "level"),
+        task=_int(task, dropped, "task") if not isinstance(task, str) or task.strip().isdigit() else None,
+        opcode=_int(opcode, dropped, "opcode") if not isinstance(opcode, str) or opcode.strip().isdigit() else None,
         keywords=_keywords(w.get("keywords")),
         channel=_str(w.get("channel")),
         provider=_str(w.get("provider_name")),
         computer=_str(w.get("computer_name") or _get(obj, "host", "name") or _get(obj, "host", "hostname")),
-        pid=_int(_get(w, "process", "pid")),
-        tid=_int(_get(w, "process", "thread", "id")),
+        pid=_int(_get(w, "process", "pid"), dropped, "pid"),
+        tid=_int(_get(w, "process", "thread", "id"), dropped, "tid"),
         user_sid=_str(_get(w, "user", "identifier")) or None,
         data=tuple(data),
         locator=position,
@@ -271,8 +286,8 @@ def _flat_time(obj: dict[str, Any]) -> int | None:
         if stamp is not None and received is not None and _str(obj.get("EventTime"))[-1:] not in "Zz":
             quarter = 15 * 60 * 10_000_000
             offset = round((stamp - received) / quarter) * quarter
-            if abs(offset) <= 14 * 3600 * 10_000_000:
-                local += offset
+            if abs(offset) <= 14 * 3600 * 10_000_000 and 0 < local + offset < FILETIME_END:
+                local += offset  # (not past the date range: the time as logged then, a date still)
         return local
     return parse_time(_str(obj.get("@timestamp")) or None)
 
@@ -296,7 +311,8 @@ def _flat_system(key: str, value: Any, obj: dict[str, Any]) -> bool:
     return False
 
 
-def _from_flat(obj: dict[str, Any], source: int, position: int) -> Event:
+def _from_flat(obj: dict[str, Any], source: int, position: int, dropped: list[str]) -> Event:
+    event_id = _event_id(obj.get("EventID"))  # first: a record without one costs no more
     pid = obj.get("ExecutionProcessID")
     if pid is None and isinstance(obj.get("ProcessID"), int):
         pid = obj.get("ProcessID")
@@ -310,44 +326,47 @@ def _from_flat(obj: dict[str, Any], source: int, position: int) -> Event:
     record_id = obj.get("RecordNumber")
     if record_id is None:
         record_id = obj.get("EventRecordID")
-    level = _int(obj.get("Level"))
+    level = _int(obj.get("Level"), dropped, "level")
     for kind in (obj.get("EventType"), obj.get("EventTypeOrignal"), obj.get("EventTypeOriginal")):
         if level is None and isinstance(kind, str):
             level = NXLOG_EVENT_TYPES.get(kind.upper())
     return Event(
         source=source,
         record_number=position,
-        record_id=_int(record_id),
+        record_id=_int(record_id, dropped, "record_id"),
         filetime=_flat_time(obj),
-        event_id=_event_id(obj.get("EventID")),
-        version=_int(obj.get("Version")),
+        event_id=event_id,
+        version=_int(obj.get("Version"), dropped, "version"),
         level=level,
-        task=_int(obj.get("Task")),
-        opcode=_int(opcode),
+        task=_int(obj.get("Task"), dropped, "task"),
+        opcode=_int(opcode, dropped, "opcode"),
         keywords=_keywords(obj.get("Keywords")),
         channel=_str(obj.get("Channel")),
         provider=_str(obj.get("SourceName") or obj.get("ProviderName")),
         computer=_str(obj.get("Hostname") or obj.get("Computer")),
-        pid=_int(pid),
-        tid=_int(tid),
+        pid=_int(pid, dropped, "pid"),
+        tid=_int(tid, dropped, "tid"),
         user_sid=user if isinstance(user, str) and user.upper().startswith("S-1-") else None,
         data=tuple((k, render(v)) for k, v in obj.items() if not _flat_system(k, v, obj)),
         locator=position,
     )
 
 
-def event_from_json(obj: Any, source: int, position: int) -> Event:
+def event_from_json(obj: Any, source: int, position: int, dropped: list[str] | None = None) -> Event:
     """Build an Event from one decoded JSON record, whatever its layout.
 
-    Raises ValueError when the record is not a Windows event (no object, no EventID).
+    Raises ValueError when the record is not a Windows event (no object, no EventID). The
+    System integer fields whose value was too long to hold are named in `dropped`.
     """
     if not isinstance(obj, dict):
         raise ValueError(f"record is a JSON {type(obj).__name__}, not an object")
+    if dropped is None:
+        dropped = []
     ev = obj.get("Event")
     if isinstance(ev, dict) and isinstance(ev.get("System"), dict):
-        return _from_evtx_dump(ev, source, position)
+        return _from_evtx_dump(ev, source, position, dropped)
     if isinstance(obj.get("System"), dict):
-        return _from_evtx_dump(obj, source, position)
+        return _from_evtx_dump(obj, source, position, dropped)
     if isinstance(obj.get("winlog"), dict) or any(k.startswith("winlog.") for k in obj):
-        return _from_winlogbeat(obj, source, position)
-    return _from_flat(obj, source, position)
+        return _from_winlogbeat(obj, source, position, dropped)
+    return _from_flat(obj, source, position, dropped)

@@ -7,33 +7,39 @@ Records are streamed: one line at a time (a line over `MAX_RECORD_CHARS` is skip
 reported), or one array element at a time. A malformed record costs only itself (ParseIssue
 with its 1-based position as `offset`). A `.zip` is read member by member as one input with
 one position count; members holding Event XML are read too (`parsers.eventxml`), other members
-(EVTX, nested zips, binaries) are reported as parse issues, not extracted.
+(EVTX, nested zips, binaries) are reported as parse issues, not extracted; which members are
+read, once each and within a decompression cap, is `parsers.zip_members`' business.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
 import zipfile
 from collections.abc import Generator, Iterator
 
 from core.model.event import Event, InputError, ParseIssue
-from core.model.storable import repair_event
+from core.model.slots import slot_maker
 from parsers import eventxml, jsonrecords
 from parsers.json_layouts import event_from_json
+from parsers.json_values import BAD_ESCAPE, loads, repair
 from parsers.jsonrecords import records
 from parsers.sniff import sniff_format
-from parsers.textio import HEAD_SIZE, decoded_chunks, open_input, read_chunks
+from parsers.textio import HEAD_SIZE, UNDECODABLE, decoded_chunks, open_input, read_chunks
+from parsers.zip_members import read_members
 
-#: A `\\uD800`-`\\uDFFF` escape: json.loads turns a lone one into a str UTF-8 cannot encode.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
+#: ParseIssue(source, path, reason, chunk, offset, filetime) without the frozen dataclass'
+#: `__init__` (half the cost): a file of broken records makes one per line.
+_issue = slot_maker(ParseIssue)
 
 
 def iter_text_events(
     chunks: Iterator[str], path: str, source: int, *, start: int = 0, label: str = ""
 ) -> Generator[Event | ParseIssue, None, int]:
-    """Events of decoded JSON text, positions counted from `start + 1`; returns the last."""
+    """Events of decoded JSON text, positions counted from `start + 1`; returns the last.
+
+    A bad value costs only itself, reported as a parse issue before its event: text no string
+    should hold becomes U+FFFD (`parsers.json_values.repair`), an integer too long for its
+    System field is dropped (`parsers.json_layouts`)."""
     position = start
     for raw in records(chunks):
         position += 1
@@ -47,29 +53,25 @@ def iter_text_events(
             )
             continue
         try:
-            event = event_from_json(json.loads(raw), source, position)
-            if "\\u" in raw and _SURROGATE_ESCAPE.search(raw):
-                event, bad = repair_event(event)
-                if bad:
-                    reason = f"{label}record {position}: invalid text (lone UTF-16 surrogate) in {', '.join(bad)}"
-                    yield ParseIssue(source, path, reason[:270] + "; replaced with U+FFFD", None, position)
-            yield event
+            dropped: list[str] = []
+            event = event_from_json(loads(raw), source, position, dropped)
         except (ValueError, RecursionError) as exc:
             reason = f"invalid JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
-            yield ParseIssue(source, path, f"{label}record {position}: {reason}"[:300], None, position)
+            yield _issue(source, path, f"{label}record {position}: {reason}"[:300], None, position, None)
+            continue
+        if ("\\u" in raw and BAD_ESCAPE.search(raw)) or UNDECODABLE in raw:
+            event, bad, kinds = repair(event)
+            if bad:
+                reason = f"{label}record {position}: invalid text ({', '.join(kinds)}) in {', '.join(bad)}"
+                yield _issue(source, path, reason[:270] + "; replaced with U+FFFD", None, position, None)
+        if dropped:
+            reason = f"{label}record {position}: integer too long in {', '.join(dropped)}"
+            yield _issue(source, path, reason[:280] + "; dropped", None, position, None)
+        yield event
     return position
 
 
 # --------------------------------------------------------------------------- files and zips
-
-
-def _zip_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    """Members in archive order, without directories and macOS resource forks."""
-    return [
-        info
-        for info in zf.infolist()
-        if not info.is_dir() and not info.filename.startswith("__MACOSX/") and "/._" not in f"/{info.filename}"
-    ]
 
 
 def _open_zip(path: str) -> zipfile.ZipFile:
@@ -82,36 +84,30 @@ def _open_zip(path: str) -> zipfile.ZipFile:
 def _iter_zip(zf: zipfile.ZipFile, path: str, source: int) -> Iterator[Event | ParseIssue]:
     position = 0
     with zf:
-        for info in _zip_members(zf):
-            label = f"{info.filename}: "
-            try:
-                with zf.open(info) as fh:
-                    head = fh.read(HEAD_SIZE)
-                    fmt = sniff_format(head)
-                    chunks = decoded_chunks(itertools.chain([head], read_chunks(fh)))
-                    if fmt == "jsonl":
-                        position = yield from iter_text_events(chunks, path, source, start=position, label=label)
-                    elif fmt == "xml":
-                        position = yield from eventxml.iter_text_events(
-                            chunks, path, source, start=position, label=label
-                        )
-                    elif fmt != "empty":
-                        what = {"evtx": "an EVTX log", "zip": "a nested zip", "evt": "a legacy .evt log"}
-                        yield ParseIssue(
-                            source,
-                            path,
-                            f"{label}member skipped: {what.get(fmt, 'not JSON or Event XML')}"
-                            + (" (extract it to read it)" if fmt in what else ""),
-                        )
-            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
-                # Encrypted, unsupported compression, CRC error: the member costs only itself.
-                yield ParseIssue(source, path, f"{label}unreadable zip member: {exc}"[:300])
+        for member in read_members(zf):
+            if isinstance(member, str):
+                yield ParseIssue(source, path, member[:300])
+                continue
+            label, fmt = member.label, member.fmt
+            chunks = decoded_chunks(member.chunks, mark_undecodable=True)
+            if fmt == "jsonl":
+                position = yield from iter_text_events(chunks, path, source, start=position, label=label)
+            elif fmt == "xml":
+                position = yield from eventxml.iter_text_events(chunks, path, source, start=position, label=label)
+            elif fmt != "empty":
+                what = {"evtx": "an EVTX log", "zip": "a nested zip", "evt": "a legacy .evt log"}
+                yield ParseIssue(
+                    source,
+                    path,
+                    f"{label}member skipped: {what.get(fmt, 'not JSON or Event XML')}"
+                    + (" (extract it to read it)" if fmt in what else ""),
+                )
 
 
 def _iter_plain(path: str, source: int) -> Iterator[Event | ParseIssue]:
     try:
         with open_input(path) as fh:
-            yield from iter_text_events(decoded_chunks(read_chunks(fh)), path, source)
+            yield from iter_text_events(decoded_chunks(read_chunks(fh), mark_undecodable=True), path, source)
     except OSError as exc:
         raise InputError(f"{path}: read error: {exc.strerror or exc}") from None
 
@@ -161,21 +157,21 @@ def event_json(path: str, locator: int) -> str:
 
 
 def _zip_record(path: str, locator: int) -> str | None:
+    """The record at `locator`, counting positions as `_iter_zip` does (same members skipped)."""
     zf = _open_zip(path)
     position = 0
     with zf:
-        for info in _zip_members(zf):
-            with zf.open(info) as fh:
-                head = fh.read(HEAD_SIZE)
-                fmt = sniff_format(head)
-                chunks = decoded_chunks(itertools.chain([head], read_chunks(fh)))
-                if fmt == "jsonl":
-                    for raw in records(chunks):
-                        position += 1
-                        if position == locator:
-                            return raw if raw is not None else f"(record {locator} is too long to show)"
-                elif fmt == "xml":
-                    text, position = eventxml.fragment_at(chunks, locator, start=position)
-                    if text is not None:
-                        return text
+        for member in read_members(zf):
+            if isinstance(member, str):
+                continue
+            chunks = decoded_chunks(member.chunks)
+            if member.fmt == "jsonl":
+                for raw in records(chunks):
+                    position += 1
+                    if position == locator:
+                        return raw if raw is not None else f"(record {locator} is too long to show)"
+            elif member.fmt == "xml":
+                text, position = eventxml.fragment_at(chunks, locator, start=position)
+                if text is not None:
+                    return text
     return None

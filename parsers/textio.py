@@ -3,7 +3,9 @@
 Opening refuses anything but a regular file (a FIFO would block forever, a device never ends);
 the encoding is sniffed from the first bytes (BOMs, BOM-less UTF-16, an XML declaration), and
 text is decoded incrementally in chunks of `READ_SIZE`, so memory stays bounded whatever the
-file size and one undecodable byte costs only its own character.
+file size and one undecodable byte costs only its own character: it becomes U+FFFD, or for the
+loaders (`mark_undecodable`) the stand-in `UNDECODABLE`, which they turn into U+FFFD and report
+as a parse issue naming the record and field (README: a bad value is counted).
 """
 
 from __future__ import annotations
@@ -21,6 +23,22 @@ from core.model.event import InputError
 READ_SIZE = 256 * 1024
 #: How much of a file the format sniff looks at.
 HEAD_SIZE = 4096
+
+#: What the loaders' decoding puts for bytes the encoding cannot decode, so that they can tell
+#: them from a U+FFFD the log itself holds: a Supplementary Private Use Area-B code point (never
+#: meaningful in event data), the one `parsers.eventxml` uses for a character no string should
+#: hold. The loaders replace it with U+FFFD and report the field.
+UNDECODABLE = "\U0010ff20"
+_MARK_ERRORS = "evtx-explorer-undecodable"
+
+
+def _mark(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return UNDECODABLE, exc.end
+
+
+codecs.register_error(_MARK_ERRORS, _mark)
 
 _XML_DECL_ENCODING = re.compile(rb"\s*<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"']")
 
@@ -66,17 +84,19 @@ def read_chunks(stream: IO[bytes], size: int = READ_SIZE) -> Iterator[bytes]:
         yield block
 
 
-def decoded_chunks(chunks: Iterator[bytes]) -> Iterator[str]:
+def decoded_chunks(chunks: Iterator[bytes], *, mark_undecodable: bool = False) -> Iterator[str]:
     """Decode byte chunks incrementally (encoding sniffed from the first chunk, BOM dropped).
 
-    Undecodable bytes become U+FFFD instead of failing the whole input: one damaged string
-    must cost at most its own event.
+    Undecodable bytes become U+FFFD (`UNDECODABLE` with `mark_undecodable`, for a loader to
+    report) instead of failing the whole input: one damaged string must cost at most its own
+    value.
     """
+    errors = _MARK_ERRORS if mark_undecodable else "replace"
     decoder: codecs.IncrementalDecoder | None = None
     for block in chunks:
         if decoder is None:
             codec, bom = sniff_encoding(block[:HEAD_SIZE])
-            decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+            decoder = codecs.getincrementaldecoder(codec)(errors=errors)
             block = block[bom:]
         text = decoder.decode(block)
         if text:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from lxml import etree
 
 from core.model.event import Event, parse_time
+from parsers.integers import IntTooLong, read_int
 
 
 def _local(tag: object) -> str:
@@ -18,15 +19,16 @@ def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _int(text: str | None) -> int | None:
+def _int(text: str | None, dropped: list[str] | None = None, name: str = "") -> int | None:
+    """Decimal or `0x` hex text -> int, else None. One too long to hold (`parsers.integers`)
+    is None too, and the field's `name` is noted in `dropped` (for a parse issue)."""
     if text is None:
         return None
-    text = text.strip()
-    if not text:
-        return None
     try:
-        return int(text, 16) if text[:2].lower() == "0x" else int(text)
-    except ValueError:
+        return read_int(text)
+    except IntTooLong:
+        if dropped is not None:
+            dropped.append(name)
         return None
 
 
@@ -75,12 +77,14 @@ def event_from_element(
     record_number: int,
     locator: int | None = None,
     filetime: int | None = None,
+    dropped: list[str] | None = None,
 ) -> Event:
     """Build an Event from an `<Event>` element.
 
     `filetime`, when given, overrides TimeCreated (the EVTX reference path passes the exact
     ticks read from the record, since python-evtx renders the time through a float).
-    Raises ValueError when the element is not an event (no System/EventID).
+    Raises ValueError when the element is not an event (no System/EventID). System integers
+    too long to hold are left out, their fields named in `dropped`.
     """
     system = None
     data_el = None
@@ -118,19 +122,19 @@ def event_from_element(
     return Event(
         source=source,
         record_number=record_number,
-        record_id=_int(sys_text("EventRecordID")),
+        record_id=_int(sys_text("EventRecordID"), dropped, "record_id"),
         filetime=filetime,
         event_id=event_id,
-        version=_int(sys_text("Version")),
-        level=_int(sys_text("Level")),
-        task=_int(sys_text("Task")),
-        opcode=_int(sys_text("Opcode")),
+        version=_int(sys_text("Version"), dropped, "version"),
+        level=_int(sys_text("Level"), dropped, "level"),
+        task=_int(sys_text("Task"), dropped, "task"),
+        opcode=_int(sys_text("Opcode"), dropped, "opcode"),
         keywords=sys_text("Keywords") or None,
         channel=sys_text("Channel") or "",
         provider=provider,
         computer=sys_text("Computer") or "",
-        pid=_int(execution.get("ProcessID")) if execution is not None else None,
-        tid=_int(execution.get("ThreadID")) if execution is not None else None,
+        pid=_int(execution.get("ProcessID"), dropped, "pid") if execution is not None else None,
+        tid=_int(execution.get("ThreadID"), dropped, "tid") if execution is not None else None,
         user_sid=(security.get("UserID") or None) if security is not None else None,
         data=tuple(_data_pairs(data_el)) if data_el is not None else (),
         locator=locator,
