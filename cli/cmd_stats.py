@@ -16,7 +16,9 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("stats", help="records, parse issues, EventIDs, time range and computers per input")
     add_input_args(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--issues", action="store_true", help="list every parse issue (file, chunk, offset, reason)")
+    parser.add_argument("--issues", action="store_true",
+                        help="list the parse issues (file, chunk, offset, reason): the first 1,000 of each input, "
+                        "then how many more")
     parser.set_defaults(func=run)
 
 

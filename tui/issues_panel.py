@@ -66,7 +66,7 @@ class IssuesScreen(ModalScreen[None]):
                     name = Text(one_line(Path(src.path).name, 40))
                     rows.append((name, Text(""), Text(""), Text(""), Text(one_line(src.error))))
             issues = store.issues(limit=MAX_SHOWN)
-            more = max(0, store.issue_count() - MAX_SHOWN)
+            more = max(0, store.issue_count() - len(issues))  # (the count is exact, the list the first ones)
             for issue in issues:
                 rows.append(
                     (

@@ -232,7 +232,8 @@ class Store(StoreWrites):
         return [ParseIssue(r[0], path_text(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
     def issue_count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM issues").fetchone()[0])
+        """Every input's parse issues, counted exactly (`issues` lists the first of each only)."""
+        return int(self.conn.execute("SELECT coalesce(sum(parse_issues), 0) FROM sources").fetchone()[0])
 
     def count(self, which: Filter | None = None, *, by_time_index: bool = False, at_most: int | None = None,
               index: EventIndex | None = None) -> int:
@@ -468,8 +469,7 @@ class Store(StoreWrites):
         return {int(column_int(r[0])): int(r[1]) for r in rows}
 
     def time_range(self, source: int | None = None) -> tuple[int | None, int | None]:
-        """The first and last times a date can word (`core.model.event.time_in_range`): a FILETIME
-        past 2**63 is stored as text (core.model.storable), one in year 10000 or later as an int."""
+        """The first and last times a date can word (`core.model.event.time_in_range`)."""
         sql = "SELECT min(ts), max(ts) FROM events WHERE typeof(ts) = 'integer' AND ts >= ? AND ts < ?"
         params: tuple[object, ...] = (FILETIME_MIN, FILETIME_END)
         if source is not None:

@@ -37,7 +37,7 @@ def test_issues_listed_are_capped_and_counted_exactly(tmp_path: Path) -> None:
             assert info.records == 1 and info.error is None
             assert store.sources()[0].parse_issues == BROKEN  # exact
             assert len(info.parse_issues) == MAX_LISTED_ISSUES + 1  # the first ones, and one line for the rest
-            assert store.issue_count() == MAX_LISTED_ISSUES + 1
+            assert store.issue_count() == BROKEN  # what the status line says: exact too
             listed = store.issues()
             assert [i.offset for i in listed[:MAX_LISTED_ISSUES]] == list(range(1, MAX_LISTED_ISSUES + 1))
             more = BROKEN - MAX_LISTED_ISSUES
