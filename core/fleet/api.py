@@ -113,7 +113,7 @@ def timeline(engine: Engine, where: str, width: int | None = None) -> Timeline:
     lo, hi = first // width, last // width
     if hi - lo + 1 > MAX_BUCKETS:
         raise QueryError(f"{hi - lo + 1:,} buckets of {width_label(width)}: more than {MAX_BUCKETS:,} "
-                         "(choose a wider bucket)", 0)
+                         f"(choose a wider bucket, e.g. {width_label(auto_width(first, last))})", 0)
     counts = {int(r["bucket"]) // width: int(r["count"])
               for r in engine.table(query_sql.timeline(where, width)).to_pylist()}
     timed = sum(counts.values())

@@ -131,7 +131,7 @@ def timeline(store: Store, compiled: Filter, width: int | None = None, *, by_tim
     lo, hi = first // width, last // width
     if hi - lo + 1 > MAX_BUCKETS:
         raise QueryError(f"{hi - lo + 1:,} buckets of {width_label(width)}: more than {MAX_BUCKETS:,} "
-                         "(choose a wider bucket)", 0)
+                         f"(choose a wider bucket, e.g. {width_label(auto_width(first, last))})", 0)
     if walk or which.matches_all:
         counts = _counted_by_range(store, which, lo, hi, width)
     else:  # one pass: no time or one out of range falls in the NULL group; floored as Python floors

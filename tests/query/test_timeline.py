@@ -79,8 +79,10 @@ def test_filtered_view_and_given_widths(store: Store) -> None:
     for bad in ("0m", "1y", "h", ""):
         with pytest.raises(QueryError):
             parse_width(bad)
-    with pytest.raises(QueryError, match="more than 10,000"):
+    with pytest.raises(QueryError, match="more than 10,000") as raised:
         timeline(store, compile_query(""), 10_000)  # 1 ms buckets over two hours
+    suggested = raised.value.message.rsplit("e.g. ", 1)[1].rstrip(")")  # a width that fits, to type
+    assert 1 <= len(timeline(store, compile_query(""), parse_width(suggested)).buckets) <= 120
 
 
 def test_cli_timeline_json_csv_and_usage_errors() -> None:
