@@ -237,6 +237,9 @@ def parse_file(path: Path) -> tuple[list[tuple[RuleMeta, RuleSpec]], str | None]
     `detection` or `correlation` key: a test's info.yml, a CI config) is none, silently."""
     from sigma.collection import SigmaCollection
 
+    from .quiet_re2 import install
+
+    install()  # (RE2 wrote a rejected pattern, raw, to the terminal)
     try:
         try:
             text = read_small(path, MAX_FILE_BYTES).decode("utf-8")
