@@ -127,6 +127,12 @@ def _correlation(store: Store, builders: dict[str, ViewBuilder], show: Callable[
     return ModelCache().store_now(store.path, builders, progress, built=built, split=True, waiting=waiting)
 
 
+def _in_cache(store: Store) -> bool:
+    from core.store.cache import cache_dir
+
+    return Path(store.path).resolve().parent == cache_dir().resolve()
+
+
 def run(args: argparse.Namespace) -> Exit:
     if args.no_cache:
         print("evtx-explorer prepare: --no-cache keeps nothing to prepare", file=sys.stderr)
@@ -159,9 +165,12 @@ def run(args: argparse.Namespace) -> Exit:
         spent["load"] = time.perf_counter() - started
         clear()
         status = report_input_errors(store, args)
-        if not store.shareable:
+        if not store.shareable or not _in_cache(store):
+            # (not in the cache: it is unusable, or another evtx-explorer was loading these logs into
+            # it: a private store, gone when this command ends, would be prepared for nothing)
             print("evtx-explorer prepare: the inputs could not be kept in the cache (is its directory "
-                  "writable?): nothing to prepare", file=sys.stderr)
+                  "writable? another evtx-explorer loading the same logs? then run prepare again once it "
+                  "has ended): nothing to prepare", file=sys.stderr)
             return worst(status, Exit.OUTPUT_FAILED)
         if not dirs:
             print(f"evtx-explorer: {HINT}", file=sys.stderr)

@@ -468,7 +468,14 @@ def demo_log() -> Path:
     from core.report.case import data_dir
 
     text = render()
-    path = data_dir() / "demo" / DEMO_NAME
+    try:
+        return _written(data_dir() / "demo" / DEMO_NAME, text)
+    except OSError:  # a data dir that cannot be written (a read-only home): the temp dir, per user
+        return _written(Path(tempfile.gettempdir()) / f"evtx-explorer-demo-{os.getuid()}" / DEMO_NAME, text)
+
+
+def _written(path: Path, text: str) -> Path:
+    """`path` holding `text`, written atomically unless it already does."""
     try:
         if path.read_text(encoding="utf-8") == text:
             return path

@@ -154,15 +154,12 @@ class CacheEntry:
         self.provisional = False
         self._link_lock: CacheLock | None = None  # of the link a commit left at the old name
         if use_cache:
-            self.directory = directory or cache_dir()
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self.identity = cache_commit.InputsIdentity(self.paths, _version(), cache_dir() / "identities")
-            key = self.identity.final_key()
-            candidate = self.identity.candidate_key() if key is None else None
-            if candidate is not None and (self.directory / f"{candidate}.sqlite").exists():
-                key = self.identity.verify_now()  # a log reopened soon after it was written
-            self.provisional = key is None
-            self.db_path = self.directory / f"{key or self.identity.provisional_key()}.sqlite"
+            try:
+                self._shared(directory)
+            except OSError as exc:  # a cache dir that is a file, read-only, not creatable: as disk full
+                self.notice = f"cache unusable ({exc.strerror or exc}): loaded without cache"
+                self.identity, self.provisional = None, False
+                self._go_private()
         else:
             self._go_private()
         self.lock = CacheLock(self.db_path)
@@ -170,6 +167,19 @@ class CacheEntry:
         self._child: tuple[subprocess.Popen[str], IO[bytes]] | None = None
         self._following = False  # `build` has taken the child over
         self._hand_over = threading.Lock()
+
+    def _shared(self, directory: Path | None) -> None:
+        """Use the shared cache: its directory made, this entry's lock file writable."""
+        self.directory = directory or cache_dir()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.identity = cache_commit.InputsIdentity(self.paths, _version(), cache_dir() / "identities")
+        key = self.identity.final_key()
+        candidate = self.identity.candidate_key() if key is None else None
+        if candidate is not None and (self.directory / f"{candidate}.sqlite").exists():
+            key = self.identity.verify_now()  # a log reopened soon after it was written
+        self.provisional = key is None
+        self.db_path = self.directory / f"{key or self.identity.provisional_key()}.sqlite"
+        os.close(os.open(str(self.db_path) + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600))
 
     def _go_private(self) -> None:
         """Build in a private temp directory from now on (not the shared cache)."""
@@ -182,9 +192,8 @@ class CacheEntry:
         """True when a complete database for these inputs already exists. It is then held
         open (the lease: no pruning deletes it) until `close`, or the store `open_inputs`
         returns is gone."""
-        if not self.use_cache or self.provisional or not self.db_path.exists() or not self.lock.share():
-            return False
-        if cache_damage.is_marked(self.db_path):  # a command read a damaged page of it: rebuilt
+        if (not self.use_cache or self.provisional or not self.db_path.exists() or not self.lock.share()
+                or cache_damage.is_marked(self.db_path)):  # (marked: a command read a damaged page of it)
             return False
         try:
             with Store(self.db_path, readonly=True) as store:
