@@ -38,7 +38,8 @@ from core.findings.sigma import (
 from core.findings.sigma.report import COLUMNS, coverage_lines, flat, records
 from core.findings.stored import findings_of
 from core.model.event import iso_from_filetime
-from core.model.text import one_line, printable
+from core.model.text import md_text, one_line, printable
+from core.report.export import csv_cell
 
 
 def register(sub: Any) -> None:
@@ -105,8 +106,9 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
+    numbers = {"record_id", "event_id"}  # (the others hold text a log or a rule decides: no formula)
     for row in rows:
-        writer.writerow({k: printable(v) for k, v in flat(row).items()})
+        writer.writerow({k: printable(v if k in numbers else csv_cell(v)) for k, v in flat(row).items()})
     return buf.getvalue().rstrip("\n")
 
 
@@ -115,7 +117,7 @@ def _md(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in rows:
         cells = flat(row)
-        lines.append("| " + " | ".join(one_line(cells[c]).replace("|", "\\|") for c in cols) + " |")
+        lines.append("| " + " | ".join(md_text(one_line(cells[c])) for c in cols) + " |")  # (no link, HTML, column)
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.cmd_findings import add_sigma_args
+from cli.exit_codes import Exit
 from core.findings.sigma import DEFAULT_STATUSES, HINT, compile_dirs, rule_dirs
 from core.findings.sigma.report import coverage_lines, level_rank
 from core.findings.sigma.ruleset import default_dir, load_rules
@@ -73,9 +74,18 @@ def run_check(args: argparse.Namespace) -> int:
 def run_update(args: argparse.Namespace) -> int:
     target = Path(args.dir) if args.dir else default_dir()
     try:
-        count = install(fetch(args.source), target)
+        fetched = fetch(args.source)
     except UpdateError as exc:
         print(f"evtx-explorer rules update: {printable(str(exc))}", file=sys.stderr)
         return 1
+    try:
+        count = install(fetched, target)
+    except UpdateError as exc:
+        print(f"evtx-explorer rules update: {printable(str(exc))}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the rules folder cannot be written (a file in its place, read-only, full)
+        print(f"evtx-explorer rules update: cannot write {printable(str(target))}: "
+              f"{printable(exc.strerror or str(exc))}", file=sys.stderr)
+        return Exit.OUTPUT_FAILED
     print(f"installed {count:,} rule file(s) into {printable(str(target))}")
     return 0

@@ -9,6 +9,7 @@ import http.server
 import io
 import json
 import os
+import re
 import socket
 import socketserver
 import threading
@@ -190,3 +191,30 @@ def test_findings_sigma_relative_folder_kept_for_the_app(env: tuple[Path, Path],
     finally:
         store.close()
     assert kept is not None and [m.record_id for m in kept.matches] == [2]
+
+
+def test_rules_update_into_a_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    """A file where the rules folder goes (or a read-only config dir): a traceback before."""
+    archive = _zip(tmp_path)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file", encoding="utf-8")
+    code, _, err = _cli("rules", "update", "--from", str(archive), "--dir", str(blocked / "sigma"))
+    assert code == 5 and "cannot write" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_findings_csv_and_md_hold_hostile_log_text_as_text(tmp_path: Path) -> None:
+    """A computer named as a formula with HTML in it: `findings --csv` and `--md` wrote it raw (only
+    `|` was escaped), where `export` already neutralised it."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "cleared.yml").write_text(RULE, encoding="utf-8")
+    computer = "=cmd|' /C calc'!A0<img src=x onerror=alert(1)>![i](http://evil/x.png)"
+    log = write_events(tmp_path / "log.xml", [event_xml(1102, 2, "2024-01-01T00:01:00Z", {}, computer=computer)])
+    code, out, _ = _cli("findings", str(log), "--no-cache", "--sigma", str(rules), "--csv")
+    assert code == 0
+    [row] = list(csv.DictReader(io.StringIO(out)))
+    assert row["computer"] == "'" + computer
+    code, out, _ = _cli("findings", str(log), "--no-cache", "--sigma", str(rules), "--md")
+    assert code == 0 and re.search(r"(?<!\\)<img", out) is None  # every `<` escaped
+    assert "\\<img src=x onerror=alert(1)\\>!\\[i\\](http://evil/x.png)" in out
