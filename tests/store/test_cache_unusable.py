@@ -61,5 +61,21 @@ async def test_the_app_on_an_unusable_cache_dir_loads_and_quits_cleanly(file_as_
 
 def test_prepare_without_a_usable_cache_keeps_nothing_and_says_so(file_as_cache: Path) -> None:
     """It prepared a private store, deleted when it ended, and said "prepared" with status 0."""
-    code, out, err = run_cli("prepare", str(DEMO))
+    code, _, err = run_cli("prepare", str(DEMO))
     assert code == 5 and "nothing to prepare" in err and "Traceback" not in err
+
+
+def test_the_cache_command_counts_each_database_once(tmp_path: Path) -> None:
+    """A committed entry leaves a link at its provisional name: it was counted as a second database."""
+    assert run_cli("stats", str(DEMO))[0] == 0
+    from core.store.cache import cache_dir
+
+    (db,) = cache_dir().glob("*.sqlite")
+    (cache_dir() / "build-0123.sqlite").symlink_to(db.name)  # what a commit leaves while the entry is read
+    code, out, _ = run_cli("cache")
+    assert code == 0 and ": 1 databases," in out
+
+
+def test_the_cache_command_on_a_file_in_the_cache_dirs_place(file_as_cache: Path) -> None:
+    code, _, err = run_cli("cache", "--clear")
+    assert code == 5 and "not a directory" in err and file_as_cache.is_file()
