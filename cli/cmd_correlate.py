@@ -53,6 +53,7 @@ from core.correlate.model import CorrelationModel, model_from_store, session_sta
 from core.correlate.processes import SYSTEM_PID
 from core.model.event import iso_from_filetime
 from core.model.text import printable
+from core.model.values import hex_id
 from core.report.sessions import STILL_OPEN, session_fields, session_record
 from core.store import correlation_tables
 from core.store.store import Store, StoredEvent
@@ -111,7 +112,7 @@ def process_document(link: ProcessLink | None) -> dict[str, Any] | None:
 
 
 def _hex(value: int | None) -> str | None:
-    return None if value is None else f"0x{value:x}"
+    return None if value is None else hex_id(value)
 
 
 def handle_document(link: HandleLink | None) -> dict[str, Any] | None:

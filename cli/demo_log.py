@@ -1,5 +1,8 @@
 """The demo log: a small, made-up intrusion told in Security events, and where it lives.
 
+(About 510 lines: the story is one table of events, read top to bottom as the intrusion unfolds;
+split, its steps would be read out of order.)
+
 It is generated, not shipped: `demo_log()` writes it under the user data dir on first use (and
 rewrites it when this generator changes), so `evtx-explorer demo` works from an installed package
 as well as from a checkout. `demo/make_demo.py` writes the same text to the committed

@@ -23,6 +23,7 @@ from rich.text import Text
 from core.correlate.access_list import AccessList, Item
 from core.model.event import iso_from_filetime
 from core.model.text import one_line, printable
+from core.model.values import hex_id
 from tui.correlation import correlation_roots
 from tui.list_pages import Lines, MadeLines
 from tui.list_tree_view import ListTable, ListTreeScreen
@@ -66,7 +67,7 @@ class Row:
 
 
 def _pid(value: int | None) -> str:
-    return "?" if value is None else f"0x{value:x}"
+    return "?" if value is None else f"{hex_id(value)}"
 
 
 def _cell(text: str, width: int) -> Text:

@@ -22,7 +22,7 @@ from core.correlate.sessions import WELL_KNOWN, Session, logon_type_name
 from core.correlate.tree import capped
 from core.model.event import iso_from_filetime
 from core.model.sids import LOGON_TYPES
-from core.model.values import as_int
+from core.model.values import as_int, hex_id
 from core.report.sessions import STILL_OPEN
 from tui.nav_tree import TreeItem, ViewNode
 
@@ -147,7 +147,7 @@ def _end(s: Session) -> list[TreeItem]:
 def _linked(s: Session, linked: Session | None) -> list[TreeItem]:
     if s.linked_logon_id is None:
         return []
-    lid = f"0x{s.linked_logon_id:x}"
+    lid = f"{hex_id(s.linked_logon_id)}"
     if linked is not None and linked.logon is not None:
         return [_ref_node(f"linked logon {lid} (the other token of this logon)", linked.logon)]
     return [ViewNode(f"linked logon {lid}: no 4624 for it on this computer in this log", confidence=MISSING)]
@@ -157,7 +157,7 @@ def session_tree(row: SessionRow, linked: Session | None = None) -> list[TreeIte
     """The selected row's lines; `linked` is the session of its TargetLinkedLogonId, if any."""
     s = row.session
     if s is None:
-        lid = f"0x{row.logon_id:x}"
+        lid = f"{hex_id(row.logon_id)}"
         if row.logon_id in WELL_KNOWN:
             head = ViewNode(f"{lid} {WELL_KNOWN[row.logon_id]}: well-known session, begins at boot, "
                             "Windows logs no 4624 for it", confidence=EXACT)
@@ -167,9 +167,9 @@ def session_tree(row: SessionRow, linked: Session | None = None) -> list[TreeIte
         return [head, processes_node(row.processes)]
     items: list[TreeItem] = []
     if s.logon is not None:
-        items.append(_ref_node(f"logon 0x{s.logon_id:x}", s.logon))
+        items.append(_ref_node(f"logon {hex_id(s.logon_id)}", s.logon))
     else:
-        items.append(ViewNode(f"logon 0x{s.logon_id:x}: no 4624 for this session in this log "
+        items.append(ViewNode(f"logon {hex_id(s.logon_id)}: no 4624 for this session in this log "
                               "(known from its logoff or privileges only)", confidence=MISSING))
     items.append(_account(s))
     if s.logon is not None:

@@ -7,12 +7,11 @@ process belongs to the session with its logon id on its computer that began last
 (never to one on another computer). SYSTEM (0x3e7), LOCAL SERVICE (0x3e5) and NETWORK SERVICE
 (0x3e4) have no 4624 (they begin at boot): their processes are one "well-known" row rather than
 shown as missing. The list holds what an analyst scans for (start, computer, user, type, source,
-auth, privileged, processes, end); the tree the rest (`tui.session_detail`). `enter` in the list
-moves to the tree, `enter` on a tree node jumps to its event.
+auth, privileged, processes, end); the tree the rest (`tui.session_detail`). `enter` moves from
+the list to the tree, and on a tree node jumps to its event.
 
-Once shown from the model, the list (cells, what `/` searches) and each line's tree are stored
-with the log (`stored_sessions`, `tui.stored_views`): a reopen shows both from there, without
-building the model.
+Once shown from the model, the list (cells, what `/` searches) and each line's tree are stored with
+the log (`stored_sessions`, `tui.stored_views`): a reopen shows both, without building the model.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from core.correlate.process_table import ProcessesAt
 from core.correlate.session_frozen import session_computers
 from core.correlate.sessions import Session
 from core.model.text import one_line, printable
+from core.model.values import hex_id
 from core.store.store import Store
 from tui.list_pages import Lines, MadeLines, StoredLines, read_first
 from tui.list_tree_view import BUILDING
@@ -127,7 +127,7 @@ def row_cells(row: SessionRow, cache: CellCache | None = None) -> tuple[Text, ..
 def row_text(row: SessionRow) -> str:
     """What `/` in the list searches: the row's whole values, not the cut cells."""
     s = row.session
-    parts = [f"0x{row.logon_id:x}", row.computer, row.user]
+    parts = [f"{hex_id(row.logon_id)}", row.computer, row.user]
     if s is not None:
         parts += [s.ip or "", s.workstation or "", s.auth_package or "", s.lm_package or "", s.logon_type or "",
                   type_text(s.logon_type), s.logon_process or "", s.user_sid or "", privileged_text(s)]

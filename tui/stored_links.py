@@ -20,6 +20,7 @@ from core.correlate.processes import EXACT
 from core.correlate.sessions import logon_type_name
 from core.model.access import decode_messages
 from core.model.event import iso_from_filetime
+from core.model.values import hex_id
 from core.store import correlation_links
 from core.store import correlation_tables as tables
 from core.store.store import Store, StoredEvent
@@ -89,7 +90,7 @@ def _process(store: Store, row: dict[str, Any]) -> tuple[str, int | None, list[V
         _field("image", row.get("image")),
         _field("command line", row.get("command_line"), row.get("created")),
         _field("user", row.get("user")),
-        _field("logon", f"0x{logon:x}" if isinstance(logon, int) else None),
+        _field("logon", f"{hex_id(logon)}" if isinstance(logon, int) else None),
         parent_node,
         _event(store, "exited", row.get("exited")),
         _field("pre-existing", "yes" if row.get("pre_existing") else None),
@@ -106,7 +107,7 @@ def _handle(store: Store, row: dict[str, Any]) -> tuple[str, int | None, list[Vi
         _event(store, "opened", row.get("opened")),
         _event(store, "duplicated by", row.get("duplicated_by")),
         _field("process", _process_label(owner_row) if owner_row is not None else None),
-        _field("access", f"0x{access:x}" if isinstance(access, int) else _access_words(access)),
+        _field("access", f"{hex_id(access)}" if isinstance(access, int) else _access_words(access)),
         _event(store, "closed", row.get("closed")),
         _field("close", row.get("close_reason")),
     ]
@@ -123,7 +124,7 @@ def _session(store: Store, row: dict[str, Any]) -> tuple[str, int | None, list[V
         _field("workstation", row.get("workstation")),
         _field("privileged", "yes" if row.get("privileged") else None),
     ]
-    label = (f"logon 0x{logon:x}" if isinstance(logon, int) else "logon ?") + f": {row.get('user') or '?'}"
+    label = (f"logon {hex_id(logon)}" if isinstance(logon, int) else "logon ?") + f": {row.get('user') or '?'}"
     return label, row.get("logon"), fields
 
 

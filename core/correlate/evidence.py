@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.model.values import hex_id
+
 EXACT = "exact"
 INFERRED = "inferred"
 AMBIGUOUS = "ambiguous"
@@ -60,4 +62,4 @@ def basename(image: str | None) -> str:
 
 
 def pid_text(pid: int | None) -> str:
-    return "?" if pid is None else f"0x{pid:x}"
+    return "?" if pid is None else hex_id(pid)

@@ -41,6 +41,7 @@ from core.correlate.handles import (
 )
 from core.correlate.note_codes import NoteCodes
 from core.correlate.processes import EXACT, INFERRED
+from core.model.values import hex_id
 
 if TYPE_CHECKING:
     from core.correlate.refcolumn import RefSource
@@ -286,7 +287,7 @@ class HandleTable(Sequence[Handle]):
         hid, opened, dup, closed, first, otype, oname, note = self._slots(
             index, (1, 3, 4, 6, 7, 9, self._OBJECT_NAME, self._CLOSE_NOTE))
         obj = " ".join(x for x in (self._text(otype), self._text(oname)) if x)
-        label = f"handle 0x{hid:x}" + (f": {obj}" if obj else "")
+        label = f"handle {hex_id(hid)}" + (f": {obj}" if obj else "")
         return (label, EXACT if opened >= 0 or dup >= 0 else INFERRED,
                 opened if opened >= 0 else dup if dup >= 0 else first, closed, self._notes.text(note))
 

@@ -57,6 +57,7 @@ from core.correlate.source_choices import (
     SourceChoices,
 )
 from core.model.slots import slot_maker
+from core.model.values import hex_id
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
@@ -151,7 +152,7 @@ class Handle:
     @property
     def label(self) -> str:
         obj = " ".join(x for x in (self.object_type, self.object_name) if x)
-        return f"handle 0x{self.handle_id:x}" + (f": {obj}" if obj else "")
+        return f"handle {hex_id(self.handle_id)}" + (f": {obj}" if obj else "")
 
 
 def handle_said(facts: RefSource, opened_at: int, duplicated_by_at: int, first_seen_at: int) -> tuple[str, str]:
@@ -618,11 +619,11 @@ class HandleTracker:
             written.append(h.index)
         if h.replaced_by >= 0:
             reused = self.facts.ref(h.replaced_by)
-            return (f"no 4658 for it: the value 0x{h.handle_id:x} was reused by {reused.event_id} "
+            return (f"no 4658 for it: the value {hex_id(h.handle_id)} was reused by {reused.event_id} "
                     f"record {reused.record_id}")
         if h.owner_exit is not None:
             return EXITED_NOTE.format(h.owner_exit.record_id)
-        return sys.intern(f"no 4658 for 0x{h.handle_id:x} in this log: still open at the end of the log")
+        return sys.intern(f"no 4658 for {hex_id(h.handle_id)} in this log: still open at the end of the log")
 
 
 #: The close note of a handle whose process exited without a 4658 for it (worded from the 4689).

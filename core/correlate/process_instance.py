@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from core.correlate.evidence import SYSTEM_PID, Ref, basename
 from core.model.slots import slot_maker
+from core.model.values import hex_id
 
 if TYPE_CHECKING:
     from core.correlate.facts import FactsTable
@@ -191,7 +192,7 @@ def process_name(pid: int, image: str | None) -> str:
 
 def process_label(pid: int, image: str | None) -> str:
     """`Process.label` of an instance of `pid` named `image` (read from columns, none made)."""
-    return f"{process_name(pid, image)} 0x{pid:x} ({pid})"
+    return f"{process_name(pid, image)} {hex_id(pid)} ({pid})"
 
 
 def keeper(facts: FactsTable) -> Callable[[Ref | None], Held]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from core.correlate.processes import TICKS_PER_SECOND, Ref
 from core.correlate.refcolumn import RefSource
+from core.model.values import hex_id
 
 #: Well-known logon ids and the account behind each.
 WELL_KNOWN: dict[int, str] = {
@@ -93,4 +94,4 @@ class Session:
     @property
     def label(self) -> str:
         who = self.user or WELL_KNOWN.get(self.logon_id) or "?"
-        return f"logon 0x{self.logon_id:x}: {who}"
+        return f"logon {hex_id(self.logon_id)}: {who}"

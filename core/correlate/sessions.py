@@ -36,6 +36,7 @@ from core.correlate.session_columns import LOGOFFS_HELD, LOGOFFS_KEPT, NOTHING_S
 from core.correlate.session_frozen import FrozenSessions
 from core.correlate.session_index import SessionIndex
 from core.correlate.session_network import NetworkIndex, network_index, network_logons
+from core.model.values import hex_id
 
 # Their home until they grew apart:
 __all__ = ["LOOPBACK", "WELL_KNOWN", "NetworkIndex", "Session", "network_index", "network_logons"]
@@ -59,11 +60,11 @@ _SAID_NAMES = ("TargetDomainName", "TargetUserName", "TargetUserSid", "LogonType
 #: The bounds of a 64-bit slot (`session_columns.clamped`).
 _NONE, _MAX = -(1 << 63), (1 << 63) - 1
 #: The reasons `SessionTracker._answer` words from numbers (`session_choices` keeps each coded).
-NO_LOGON_KNOWN = "no 4624 for logon 0x{:x} in this log; the session is known from its logoff or privileges only"
+NO_LOGON_KNOWN = "no 4624 for logon {} in this log; the session is known from its logoff or privileges only"
 LOGON_JUST_AFTER = "its 4624 (record {}) is logged just after this event"
 USED_AFTER_LOGOFF = "used after its logoff ({} record {})"
 LOGON_RECORD = "logon 4624 record {}"
-LOGON_BEFORE_LOG = "no 4624 for logon 0x{:x} in this log: the logon happened before the log begins"
+LOGON_BEFORE_LOG = "no 4624 for logon {} in this log: the logon happened before the log begins"
 REASONS = (NO_LOGON_KNOWN, LOGON_JUST_AFTER, USED_AFTER_LOGOFF, LOGON_RECORD, LOGON_BEFORE_LOG)
 #: The 4624 ElevatedToken values (`%%1842` Yes, `%%1843` No; some exports render the word).
 _ELEVATED = {"%%1842": True, "yes": True, "%%1843": False, "no": False}
@@ -412,7 +413,7 @@ class SessionTracker:
             idx, lid, who, logon, logoffs = known
             who = who or user
             if logon is None:
-                return SessionChoice(lid, idx, INFERRED, NO_LOGON_KNOWN.format(lid), who)
+                return SessionChoice(lid, idx, INFERRED, NO_LOGON_KNOWN.format(hex_id(lid)), who)
             if logon[0] > key:
                 return SessionChoice(lid, idx, INFERRED, LOGON_JUST_AFTER.format(logon[1]), who)
             if logoffs and logoffs[0][0] < key:  # (in key order: the first is the earliest)
@@ -424,7 +425,7 @@ class SessionTracker:
                 lid,
                 None,
                 EXACT,
-                f"well-known session of {WELL_KNOWN[lid]} (0x{lid:x}): it begins "
+                f"well-known session of {WELL_KNOWN[lid]} ({hex_id(lid)}): it begins "
                 "at boot and Windows logs no 4624 for it",
                 WELL_KNOWN[lid],
             )
@@ -433,11 +434,11 @@ class SessionTracker:
                 lid,
                 None,
                 MISSING,
-                f"no 4624 for logon 0x{lid:x}: there is no 4624 at all for "
+                f"no 4624 for logon {hex_id(lid)}: there is no 4624 at all for "
                 f"{computer} in this log (Logon auditing seems off)",
                 user,
             )
-        return SessionChoice(lid, None, MISSING, LOGON_BEFORE_LOG.format(lid), user)
+        return SessionChoice(lid, None, MISSING, LOGON_BEFORE_LOG.format(hex_id(lid)), user)
 
     def finish(self, facts: RefSource, processes: Sequence[Process] = ()) -> FrozenSessions:
         """The sessions, each with the processes started in it (`assign`); the processes

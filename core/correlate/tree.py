@@ -24,6 +24,7 @@ from core.correlate.sessions import NetworkIndex, logon_type_name, network_index
 from core.model.access import decode_messages
 from core.model.event import iso_from_filetime
 from core.model.sids import TOKEN_ELEVATION, decode_label
+from core.model.values import hex_id
 
 if TYPE_CHECKING:
     from core.correlate.model import CorrelationModel
@@ -55,7 +56,7 @@ def summary(
     if sh is not None:
         return f"{eid} {role.verb}: {pid_text(sh.handle_id)} by {src}"
     if session is not None and role.act in SESSION_ACTS:
-        return f"{eid} {role.verb}: 0x{session.logon_id:x} {session.user or ''}".rstrip()
+        return f"{eid} {role.verb}: {hex_id(session.logon_id)} {session.user or ''}".rstrip()
     return f"{eid} record {ref.record_id}" + (f": {src}" if source else "")
 
 
@@ -110,7 +111,7 @@ def _process_node(model: CorrelationModel, title: str, link: ProcessLink) -> Nod
     if p.command_line:
         kids.append(Node(f"command line: {p.command_line}", EXACT, created.store_id if created else None))
     if p.user or p.logon_id:
-        logon = f", logon 0x{p.logon_id:x}" if p.logon_id else ""
+        logon = f", logon {hex_id(p.logon_id)}" if p.logon_id else ""
         kids.append(Node(f"user: {p.user or '?'}{logon}", EXACT, created.store_id if created else None))
     if p.elevation:
         kids.append(Node(f"elevation: {p.elevation} ({TOKEN_ELEVATION.get(p.elevation, 'unknown')})", EXACT))
@@ -195,7 +196,7 @@ def _handle_node(model: CorrelationModel, title: str, link: HandleLink) -> Node:
         src = ""
         if h.source is not None:
             s = model.handles[h.source]
-            src = f" from handle 0x{s.handle_id:x} of {model.processes[s.process].label}"
+            src = f" from handle {hex_id(s.handle_id)} of {model.processes[s.process].label}"
         kids.append(Node(f"created by duplication: {ref_text(duplicated_by)}{src}", EXACT, duplicated_by.store_id))
     if opened is None and duplicated_by is None:
         kids.append(Node(f"open: {h.reason}", INFERRED, h.first_seen.store_id))
@@ -231,7 +232,7 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
     user = link.user or "?"
     if s is None:
         return Node(
-            f"logon session 0x{link.logon_id:x}: {user}",
+            f"logon session {hex_id(link.logon_id)}: {user}",
             link.confidence,
             None,
             [Node(f"why: {link.reason}", link.confidence)],
@@ -266,7 +267,7 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
                                      a.ref.store_id), "events", lambda a: a.ref.record_id)))
     marker = " (privileged)" if s.privileged else ""
     event = logon.store_id if logon is not None else None
-    return Node(f"logon session 0x{link.logon_id:x}: {user}{marker}", link.confidence, event, kids)
+    return Node(f"logon session {hex_id(link.logon_id)}: {user}{marker}", link.confidence, event, kids)
 
 
 def _family(model: CorrelationModel, p: Process) -> list[Node]:

@@ -37,6 +37,12 @@ def as_int(value: str | None) -> int | None:
     return None
 
 
+def hex_id(value: int) -> str:
+    """An id (pid, handle, logon id) as Windows prints it, `0x1dac`; a negative one as the unsigned
+    64-bit value it stands for (`as_int` maps those into SQLite's signed range), as the table shows it."""
+    return f"0x{value & 0xFFFF_FFFF_FFFF_FFFF:x}"
+
+
 _WIDE_HEX = re.compile(r"\s*(-?)0[xX]([0-9a-fA-F]{1,32})\s*\Z")
 _WIDE_DEC = re.compile(r"\s*(-?[0-9]{1,40})\s*\Z")
 

@@ -15,13 +15,14 @@ from core.correlate.model import CorrelationModel
 from core.correlate.processes import Ref
 from core.correlate.sessions import Session, logon_type_name
 from core.model.event import iso_from_filetime
+from core.model.values import hex_id
 
 #: What `end` says of a session without a 4634 or 4647 in the log.
 STILL_OPEN = "still open at end of log"
 
 
 def _hex(value: int | None) -> str | None:
-    return None if value is None else f"0x{value:x}"
+    return None if value is None else hex_id(value)
 
 
 def _time(ref: Ref | None) -> str | None:
