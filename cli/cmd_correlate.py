@@ -236,6 +236,9 @@ def _list_sessions(args: argparse.Namespace) -> Exit:
     store, _compiled, status = loaded
     model = model_from_store(store)
     records = [session_record(model, s) for s in sorted(model.sessions, key=session_start)]
+    if model.unreadable_logons:
+        print(f"evtx-explorer: {model.unreadable_logons:,} logon, logoff or privilege events name a logon id "
+              "that is no number: no session is made of them", file=sys.stderr)
     if args.json:
         sys.stdout.write(dump_json(records) + "\n")
     else:

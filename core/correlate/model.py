@@ -288,6 +288,11 @@ class CorrelationModel:
         """A computer as logged, from its case-folded name."""
         return self._computers.get(host, default if default is not None else host)
 
+    @property
+    def unreadable_logons(self) -> int:
+        """Logon, logoff and privilege events whose logon id is no number: no session has them."""
+        return self._session_tracker.unreadable
+
     def exits_logged(self, computer: str) -> bool:
         """Whether the log has any 4689 for `computer` (Process Termination auditing on)."""
         return self._exits[computer.casefold()] > 0

@@ -303,6 +303,8 @@ class Scan:
         self._subject(found, values, role)
         lid = found.logon_id
         if not lid:
+            if lid is None and any(values.get(name) for name in role.logon_id):  # said, not lost silently
+                self.sessions.unreadable += 1
             return
         if role.act is Act.PRIVILEGES:
             self.sessions.privileged(found.host, found.computer, lid, found.ref, found.user, at=len(self.facts))

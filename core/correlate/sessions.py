@@ -120,6 +120,8 @@ class SessionTracker:
     REMEMBERED = 1 << 14
 
     def __init__(self) -> None:
+        #: Logon, logoff and privilege events whose logon id is no number (no session made of them).
+        self.unreadable = 0
         #: The sessions while the scan runs (None once `finish` made the frozen ones).
         self._columns: SessionColumns | None = SessionColumns()
         #: The frozen sessions once `finish` made them.

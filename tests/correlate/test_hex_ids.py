@@ -30,3 +30,16 @@ def test_correlate_words_a_negative_logon_id_and_pid_unsigned(tmp_path: Path) ->
     code, out, err = run_cli("correlate", str(log), "--record", "2")
     assert code == 0, err
     assert "0x-" not in out and "0xfffffffffffffffb" in out
+
+
+def test_logon_events_whose_logon_id_is_no_number_are_counted_not_lost_silently(tmp_path: Path) -> None:
+    log = write_events(tmp_path / "log.xml", [
+        event_xml(4624, 1, "2024-01-01T00:00:00Z", {"TargetLogonId": "0x3e7a", "TargetUserName": "bob",
+                                                   "LogonType": "2"}),
+        event_xml(4624, 2, "2024-01-01T00:00:01Z", {"TargetLogonId": "zz", "TargetUserName": "eve",
+                                                   "LogonType": "2"}),
+        event_xml(4634, 3, "2024-01-01T00:00:02Z", {"TargetLogonId": "0x" + "1" * 100, "TargetUserName": "eve"}),
+    ])
+    code, out, err = run_cli("correlate", str(log), "--sessions")
+    assert code == 0 and len(out.splitlines()) == 1 and "bob" in out
+    assert "2 logon, logoff or privilege events name a logon id that is no number" in err
