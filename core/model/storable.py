@@ -18,13 +18,12 @@ when that fails passes it through `storable_rows`, which
 
 from __future__ import annotations
 
-import dataclasses
 import marshal
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from core.model.event import Event, ParseIssue
+from core.model.event import ParseIssue
 
 #: The `meta` key set once a store holds an integer as text: readers then convert (the check
 #: would otherwise cost every row read a sixth of its decoding time).
@@ -165,27 +164,3 @@ def storable_postings(rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
 
 def storable_texts(values: Iterable[str]) -> set[str]:
     return {clean_text(v) for v in values}
-
-
-_EVENT_TEXT = ("keywords", "channel", "provider", "computer", "user_sid")
-
-
-def repair_event(event: Event) -> tuple[Event, list[str]]:
-    """(the event with lone surrogates replaced by U+FFFD, names of the fields that held one:
-    EventData fields by their name, System ones by column) for a loader to report."""
-    bad: list[str] = []
-    changes: dict[str, Any] = {}
-    for name in _EVENT_TEXT:
-        value = getattr(event, name)
-        if value is not None and has_surrogate(value):
-            changes[name] = clean_text(value)
-            bad.append(name)
-    if any(has_surrogate(k) or has_surrogate(v) for k, v in event.data):
-        data = []
-        for key, value in event.data:
-            pair = (clean_text(key), clean_text(value))
-            if pair != (key, value):
-                bad.append(pair[0])
-            data.append(pair)
-        changes["data"] = tuple(data)
-    return (dataclasses.replace(event, **changes) if changes else event), bad
