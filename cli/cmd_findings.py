@@ -103,12 +103,14 @@ def _sigma_table(result: SigmaResult) -> str:
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
+    """The Sigma matches as CSV with the exact data (as `export` writes): a terminal's stream
+    escapes what reaches it (`cli.output`), a file or pipe gets the log's own characters."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     numbers = {"record_id", "event_id"}  # (the others hold text a log or a rule decides: no formula)
     for row in rows:
-        writer.writerow({k: printable(v if k in numbers else csv_cell(v)) for k, v in flat(row).items()})
+        writer.writerow({k: v if k in numbers else csv_cell(v) for k, v in flat(row).items()})
     return buf.getvalue().rstrip("\n")
 
 

@@ -155,6 +155,33 @@ def test_a_pipe_gets_the_exact_data(hostile: tuple[Path, Path], monkeypatch: pyt
     assert f"evtx-explorer: {bad}" in text  # the error line to a pipe: the exact name
 
 
+def test_findings_csv_is_exact_to_a_pipe_and_escaped_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`findings --csv` escaped every cell even into a file or pipe (a log's ESC became the text
+    `\\x1b`, no longer told apart from those four characters logged as such): exact there now,
+    as `export` writes, and a terminal still gets nothing that drives it."""
+    ev = event_xml(4688, 1, "2024-03-01T10:00:00.0000000Z", {"CommandLine": "mk.exe sekurlsa::logonpasswords"},
+                   computer="HOSTMARK")
+    log = write_events(tmp_path / "log.xml", [ev.replace("HOSTMARK", _xml_ref(HOST))])
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "created.yml").write_text(RULE.replace("EventID: 1102", "CommandLine|contains: sekurlsa"),
+                                       encoding="utf-8")
+    argv = ["findings", "--no-cache", "--csv", "--sigma", str(rules), str(log)]
+    status, out = _run(argv, os.pipe(), monkeypatch)
+    assert status == 0, out
+    lines = out.decode("utf-8").split("\nSigma: ")[0]  # (stderr's summary shares the pipe here)
+    (row,) = list(csv.DictReader(io.StringIO(lines, newline="")))
+    assert row["computer"] == HOST and row["fields"] == "CommandLine=mk.exe sekurlsa::logonpasswords"
+    status, out = _run(argv, os.openpty(), monkeypatch)
+    assert status == 0, out
+    out = out.replace(ERASE_LINE.encode(), b"")
+    for raw in FORBIDDEN:
+        assert raw not in out, (raw, out)
+    assert b"WS01\\x1b]0;pwned" in out
+
+
 def test_a_lone_surrogate_is_shown_escaped_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
     """A file name with bytes that are not UTF-8 reaches Python as lone surrogates: a terminal
     shows them escaped (as the app does), a pipe gets a backslash escape instead of a traceback."""
