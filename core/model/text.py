@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import re
 
-#: C0/C1 controls, DEL, line/paragraph separators, bidi embeddings/overrides/isolates and lone
-#: surrogates (Python strings hold them from `surrogateescape` names and JSON `\ud800`).
-_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+#: C0/C1 controls, DEL, line/paragraph separators, bidi embeddings/overrides/isolates and marks
+#: (LRM, RLM, ALM), lone surrogates (Python strings hold them from `surrogateescape` names and JSON
+#: `\ud800`), and the characters that show as nothing: soft hyphen, zero-width space/(non-)joiner,
+#: word joiner and invisible operators, BOM, Hangul fillers, the Mongolian vowel separator and
+#: Unicode tags. Why the invisible ones: `ls\u200bass.exe` looked exactly like `lsass.exe`, and
+#: tags carry hidden ASCII; an analyst must see that a name holds more than it shows.
+_CONTROLS = (r"\x00-\x1f\x7f-\x9f\xad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e"
+             r"\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0\ud800-\udfff\U000e0000-\U000e007f")
 _CONTROL = re.compile(f"[{_CONTROLS}]")
 #: The same, but a line break (`\n`, or CSV's `\r\n`) passes: it is how our output is laid out.
 _STREAM_CONTROL = re.compile(f"\r\n|\n|[{_CONTROLS}]")
@@ -28,7 +33,9 @@ def _escape(m: re.Match[str]) -> str:
     if named is not None:
         return named
     code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _escape_keep_lines(m: re.Match[str]) -> str:
