@@ -95,13 +95,21 @@ def md_code(value: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-#: What `json.dumps(ensure_ascii=False)` leaves raw but a terminal acts on or UTF-8 cannot hold:
-#: C1 controls, DEL, line separators, bidi overrides/isolates, lone surrogates.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+#: What `json.dumps(ensure_ascii=False)` leaves raw but a terminal acts on, shows as nothing or
+#: UTF-8 cannot hold: `_CONTROLS` but C0 (which JSON escapes itself).
+_JSON_UNSAFE = re.compile("[" + _CONTROLS.replace(r"\x00-\x1f", "", 1) + "]")
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    code = ord(m.group(0))
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # JSON writes a code point past U+FFFF as its UTF-16 surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def json_safe(text: str) -> str:
     """JSON text (from `json.dumps(..., ensure_ascii=False)`) with those characters written as
     JSON's own `\\uXXXX` escapes: a JSON reader gets exactly the same data back, and the text is
     safe on a terminal and encodable as UTF-8. (They can only occur inside JSON strings.)"""
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    return _JSON_UNSAFE.sub(_json_escape, text)

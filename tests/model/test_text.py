@@ -35,3 +35,16 @@ def test_visible_text_is_kept() -> None:
     for text in ("C:\\Windows\\System32\\lsass.exe", "Ünïcödé", "Пользователь", "مدير", "管理者", "e\u0301", "🙂",
                  "a\tb"[:1]):
         assert printable(text) == text
+
+
+def test_json_writes_them_as_its_own_escapes_the_same_data() -> None:
+    """JSON output keeps the exact data and writes these characters as JSON escapes (a code point
+    past U+FFFF as its surrogate pair), so no reader sees a difference and no terminal a raw one."""
+    import json
+
+    from core.model.text import json_safe
+
+    value = "".join(INVISIBLE) + "\x1b\u202e\udcff"
+    text = json_safe(json.dumps({"v": value}, ensure_ascii=False))
+    assert json.loads(text) == {"v": value}
+    assert not any(ch in text for ch in INVISIBLE) and "\\udb40\\udc41" in text
