@@ -76,16 +76,17 @@ def run(args: argparse.Namespace) -> Exit:
         except RulesError as exc:
             print(f"evtx-explorer fleet: bad rules file: {printable(str(exc))}", file=sys.stderr)
             return Exit.USAGE
-    try:
-        engine = open_engine(args.dataset, args.engine, args.master)
+    try:  # each part left out is named as it is: at the start, or when a read fails on it
+        engine = open_engine(args.dataset, args.engine, args.master, report=_skipped)
     except FleetError as exc:
         print(f"evtx-explorer: {printable(str(exc))}", file=sys.stderr)
         return Exit.INPUT_UNREADABLE
-    for line in engine.skipped:
-        print(f"evtx-explorer: {printable(line)}", file=sys.stderr)
     try:
         status = _act(engine, args, rules)
-    except engine.errors as exc:  # data the part checks (`readable_parts`) could not foresee: one line
+    except FleetError as exc:  # every part left out
+        print(f"evtx-explorer: {printable(str(exc))}", file=sys.stderr)
+        return Exit.INPUT_UNREADABLE
+    except engine.errors as exc:  # a failure no part is to blame for (`Engine.attempt`): one line
         reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         print(f"evtx-explorer fleet: {printable(args.dataset)}: the dataset could not be read: {printable(reason)}",
               file=sys.stderr)
@@ -95,17 +96,22 @@ def run(args: argparse.Namespace) -> Exit:
     return worst(status, Exit.INPUT_UNREADABLE) if engine.skipped else status
 
 
+def _skipped(line: str) -> None:
+    print(f"evtx-explorer: {printable(line)}", file=sys.stderr)
+
+
 def _act(engine: Any, args: argparse.Namespace, rules: Any) -> Exit:
     from core.fleet import api
     from core.fleet.documents import event_document
 
     if args.action == "query":
+        limit = args.limit or None  # (0 = all, as for stack: LIMIT 0 printed nothing)
         if args.open:
-            rows = api.query(engine, args.where, args.limit)
+            rows = api.query(engine, args.where, limit)
             for row in rows:
                 print(dump_json(event_document(row), indent=None))
             return _open(_with_context(engine, rows, args.context))
-        for row in api.stream(engine, args.where, args.limit):
+        for row in api.stream(engine, args.where, limit):
             print(dump_json(event_document(row), indent=None))
         return Exit.OK
     if args.action in ("stack", "timeline"):

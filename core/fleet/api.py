@@ -1,9 +1,14 @@
-"""What the `fleet` command asks of an engine, as plain rows: the same on Spark and on DuckDB."""
+"""What the `fleet` command asks of an engine, as plain rows: the same on Spark and on DuckDB.
+
+Each answer is one `Engine.attempt` (`_answer`): a part the engine fails to read is left out and
+the whole answer asked again, so that its counts and rows come from one set of parts.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from core.correlate.model import ATTACHED_EVENT_IDS
 from core.correlate.roles import scanned_event_ids
@@ -27,7 +32,22 @@ from core.query.stack import (
 )
 from core.query.timeline import MAX_BUCKETS, SECOND, Bucket, Timeline, auto_width, width_label
 
+P = ParamSpec("P")
+T = TypeVar("T")
 
+
+def _answer(fn: Callable[Concatenate[Engine, P], T]) -> Callable[Concatenate[Engine, P], T]:
+    """`fn` as one `Engine.attempt`: its queries and the conversion of their rows to Python (where
+    Spark's invalid UTF-8 shows) asked again, whole, without a part the engine failed to read."""
+
+    @functools.wraps(fn)
+    def attempted(engine: Engine, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return engine.attempt(lambda: fn(engine, *args, **kwargs))
+
+    return attempted
+
+
+@_answer
 def query(engine: Engine, where: str, limit: int | None = None) -> list[dict[str, Any]]:
     """The matching events in view order (time, EventRecordID, source, place)."""
     rows: list[dict[str, Any]] = engine.table(query_sql.select_events(where, limit)).to_pylist()
@@ -36,13 +56,16 @@ def query(engine: Engine, where: str, limit: int | None = None) -> list[dict[str
 
 def stream(engine: Engine, where: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
     """`query`, a batch at a time: for printing results of any size."""
-    return engine.stream(query_sql.select_events(where, limit))
+    select = query_sql.select_events(where, limit)
+    return engine.attempt_stream(lambda: engine.stream(select))
 
 
+@_answer
 def count(engine: Engine, where: str) -> int:
     return int(engine.table(query_sql.count_events(where)).to_pylist()[0]["n"])
 
 
+@_answer
 def stack(
     engine: Engine, where: str, by: str, *, limit: int | None = DEFAULT_LIMIT, descending: bool = False
 ) -> Stack:
@@ -97,6 +120,7 @@ def _held_twice(engine: Engine, name: str) -> bool:
     return any(name in marker.get("repeated_names", (name,)) for marker in markers)
 
 
+@_answer
 def timeline(engine: Engine, where: str, width: int | None = None) -> Timeline:
     """The histogram of the matching events, as `core.query.timeline.timeline` gives it for the
     same events: the same automatic width (or `width` ticks), buckets aligned to the width in
@@ -131,6 +155,7 @@ def model_event_ids() -> tuple[int, ...]:
     return tuple(sorted({*scanned_event_ids(), *ATTACHED_EVENT_IDS}))
 
 
+@_answer
 def processes(engine: Engine, where: str = "") -> list[dict[str, Any]]:
     """Process instances per computer (PID-reuse exact), from the model events matching `where`."""
     ids = model_event_ids()
@@ -138,6 +163,7 @@ def processes(engine: Engine, where: str = "") -> list[dict[str, Any]]:
     return _sorted(rows, "computer", "start_time", "start_record_id", "source", "place", "pid")
 
 
+@_answer
 def handles(engine: Engine, where: str = "") -> list[dict[str, Any]]:
     """Handle instances per computer, with the 4690 duplications that made them."""
     ids = model_event_ids()
@@ -145,6 +171,7 @@ def handles(engine: Engine, where: str = "") -> list[dict[str, Any]]:
     return _sorted(rows, "computer", "source", "place", "pid", "handle_id")
 
 
+@_answer
 def findings(engine: Engine, rules: RuleSet, where: str = "") -> list[dict[str, Any]]:
     """The seed rules (and registered per-event rule sets) per computer, in time order."""
     ids = None if PER_EVENT_RULES else tuple(needed_event_ids(rules))
@@ -152,6 +179,7 @@ def findings(engine: Engine, rules: RuleSet, where: str = "") -> list[dict[str, 
     return _sorted(rows, "computer", "time", "record_id", "source", "place", "rule")
 
 
+@_answer
 def events_at(engine: Engine, keys: list[tuple[str, int]]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = engine.table(query_sql.events_at(keys)).to_pylist()
     return rows

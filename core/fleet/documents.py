@@ -19,9 +19,12 @@ MAX_OPEN = 100_000
 
 
 def _data(row: dict[str, Any]) -> dict[str, str]:
+    """The event's EventData as an object. A value the part holds as null is "", as the store
+    has it (a loader renders a missing value as empty text, `parsers.json_layouts.render`):
+    `str(None)` showed the text "None", which no event held."""
     value = row.get("data") or ()
     items = value.items() if isinstance(value, dict) else value
-    return {str(k): str(v) for k, v in items}
+    return {str(k): "" if v is None else str(v) for k, v in items}
 
 
 def event_document(row: dict[str, Any]) -> dict[str, Any]:

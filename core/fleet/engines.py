@@ -8,27 +8,33 @@ the same by construction.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 import pyarrow as pa
 from sqlglot import exp
 
 from core.fleet import query_sql
+from core.fleet.parts import FleetError as FleetError  # (where the CLI imports it from)
+from core.fleet.parts import culprits, readable_parts
 from core.fleet.per_host import INPUT_COLUMNS
-from core.fleet.schema import TIME_MAX_US, TIME_MIN_US, schema_problem
+from core.fleet.schema import TIME_MAX_US, TIME_MIN_US
 
 GroupFn = Callable[[pd.DataFrame], pd.DataFrame]
+Report = Callable[[str], None]
+T = TypeVar("T")
+R = TypeVar("R")
 #: Rows per batch when a result is streamed (`Engine.stream`).
 STREAM_ROWS = 10_000
-
-
-class FleetError(Exception):
-    """A dataset or engine that cannot answer (no dataset, no Java for Spark, ...)."""
+#: How many times one answer is asked again after parts were left out (`_Dataset.attempt`): each
+#: failure costs the parts it is blamed on, so the rounds are few; bounded all the same.
+MAX_RETRIES = 3
+#: What turning an engine's rows into Python raises on a value the engine passed through
+#: unchecked (Spark hands invalid UTF-8 on to Arrow as is: `to_pylist`, `to_pandas` fail).
+DECODE_ERRORS: tuple[type[Exception], ...] = (UnicodeDecodeError, pa.ArrowException)
 
 
 def _check(root: str | Path) -> None:
@@ -39,51 +45,6 @@ def _check(root: str | Path) -> None:
                          "open: rename it") from None
     if not any(Path(root, "events").glob("*/*/*.parquet")):
         raise FleetError(f"{root}: no converted events (run 'evtx-explorer convert FILES --to {root}' first)")
-
-
-#: The partition folders `convert` writes (`core.fleet.schema.host_dir`, `day_dir`): a file
-#: elsewhere makes DuckDB refuse the whole dataset ("Hive partition mismatch").
-_HOST_DIR = re.compile(r"host=[a-z0-9._-]+")
-_DAY_DIR = re.compile(r"day=(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|none)")
-
-
-def _part_problem(part: Path) -> tuple[str, str] | None:
-    """Why `part` cannot be read as a part of the dataset (what it is, the detail), or None. A
-    footer read (a few KB)."""
-    import pyarrow.parquet as pq
-
-    try:
-        str(part).encode("utf-8")
-    except UnicodeEncodeError:
-        return "a name that is not valid UTF-8", "the engines cannot open it"
-    if not (_HOST_DIR.fullmatch(part.parent.parent.name) and _DAY_DIR.fullmatch(part.parent.name)):
-        return "not in a partition folder of the dataset", "host=<name>/day=<YYYY-MM-DD>"
-    try:
-        if not part.is_file():
-            raise OSError("not a regular file")
-        schema = pq.read_metadata(part).schema.to_arrow_schema()
-    except (OSError, pa.ArrowException) as exc:
-        return "damaged Parquet file", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-    problem = schema_problem(schema)
-    return None if problem is None else ("not the dataset's schema", problem[:300])
-
-
-def readable_parts(root: str | Path) -> tuple[list[str], list[str]]:
-    """The dataset's Parquet files that can be read as its parts, and a line naming each that
-    cannot, with why (cut short, overwritten, not Parquet, not the schema `convert` writes, out
-    of the partition folders, a name that is not UTF-8): such a file costs only its own events,
-    where it failed every query with the engine's traceback."""
-    good: list[str] = []
-    bad: list[str] = []
-    for part in sorted(Path(root, "events").glob("*/*/*.parquet")):
-        problem = _part_problem(part)
-        if problem is None:
-            good.append(str(part))
-        else:
-            bad.append(f"{part}: {problem[0]}, skipped ({problem[1]})")
-    if not good:
-        raise FleetError(f"{root}: no readable converted events" + (f" ({bad[0]})" if bad else ""))
-    return good, bad
 
 
 #: What per-host work reads in place of a null (pandas would make a nullable int64 column
@@ -121,8 +82,13 @@ def _safe_time(duckdb: Any, micros: Any) -> Any:
 class Engine(Protocol):
     name: str
     root: Path  # the dataset (its inputs' markers: `core.fleet.markers.inputs`)
-    skipped: list[str]  # the damaged parts left out, a line each (`readable_parts`)
+    parts: list[str]  # the Parquet files read (`readable_parts`, less those left out since)
+    skipped: list[str]  # the damaged parts left out, a line each (`readable_parts`, `attempt`)
     errors: tuple[type[Exception], ...]  # what the engine raises when data fails a query
+
+    def attempt(self, work: Callable[[], T]) -> T: ...
+
+    def attempt_stream(self, make: Callable[[], Iterator[R]]) -> Iterator[R]: ...
 
     def table(self, query: exp.Select) -> pa.Table: ...
 
@@ -134,27 +100,126 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-class LocalEngine:
+def _message(exc: BaseException) -> str:
+    """The text of `exc` and of what it wraps (Spark's Py4J error holds the Java chain, whose
+    causes name the file that failed)."""
+    texts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(texts) < 8:
+        try:
+            texts.append(str(seen))
+        except Exception:  # (a Py4J error asks the JVM for its text)
+            texts.append(type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(texts)
+
+
+class _Dataset:
+    """What both engines share: the parts they read, and `attempt`, which leaves out the parts an
+    engine's failed read is to blame on and asks again. The footer check (`readable_parts`)
+    cannot see damaged pages or invalid UTF-8; reading every part whole up front would cost
+    healthy datasets a second read of everything, so a part is read whole only after a failure."""
+
+    root: Path
+    errors: tuple[type[Exception], ...]
+    #: What an engine raises for a query it refuses (never the data's fault: no part is read).
+    not_data: tuple[type[Exception], ...] = ()
+
+    def _parts(self, root: str | Path, report: Report | None) -> list[str]:
+        self.root = Path(root)
+        self.report: Report = report or (lambda line: None)
+        self.parts, self.skipped = readable_parts(root)
+        for line in self.skipped:
+            self.report(line)
+        self._clean: set[str] = set()  # parts read whole without a fault (`culprits`)
+        self._depth = 0
+        return self.parts
+
+    def _load(self, parts: list[str]) -> None:
+        """The view (`query_sql.TABLE`) over `parts`."""
+        raise NotImplementedError
+
+    def attempt(self, work: Callable[[], T]) -> T:
+        """`work()` (an answer: its queries and their rows in Python); when the engine fails to read
+        the data, the parts to blame are named (`report`), left out, and the whole answer asked
+        again on the rest (at most MAX_RETRIES times), so that its counts come from one set of
+        parts. An attempt within an attempt is the outer one's to retry."""
+        if self._depth:
+            return work()
+        retries = 0
+        while True:
+            self._depth += 1
+            try:
+                return work()
+            except self.errors as exc:
+                if retries >= MAX_RETRIES or not self._left_out(exc):
+                    raise
+                retries += 1
+            finally:
+                self._depth -= 1
+
+    def attempt_stream(self, make: Callable[[], Iterator[R]]) -> Iterator[R]:
+        """`make()`'s rows, as `attempt`: asked again without the parts to blame when the read fails
+        before the first row (an ordered result is read whole before it gives one); after it,
+        the rows given cannot be taken back and the error is the caller's."""
+        retries = 0
+        while True:
+            given = False
+            try:
+                for row in make():
+                    given = True
+                    yield row
+                return
+            except self.errors as exc:
+                if given or retries >= MAX_RETRIES or not self._left_out(exc):
+                    raise
+                retries += 1
+
+    def _left_out(self, exc: Exception) -> bool:
+        """Leave out the parts `exc` is to blame on (`culprits`) and load the view without them;
+        False when none is (the error is not the data's)."""
+        if isinstance(exc, self.not_data):
+            return False
+        bad = dict(culprits(self.parts, _message(exc), self._clean))
+        if not bad:
+            return False
+        for part, why in bad.items():
+            self.skipped.append(f"{part}: {why}")
+            self.report(self.skipped[-1])
+        self.parts = [p for p in self.parts if p not in bad]
+        if not self.parts:
+            raise FleetError(f"{self.root}: no readable converted events ({self.skipped[-1]})")
+        self._load(self.parts)
+        return True
+
+
+class LocalEngine(_Dataset):
     """DuckDB over the Parquet files, for data that fits one machine."""
 
     name = "local"
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, report: Report | None = None) -> None:
         import duckdb
 
         _check(root)
-        self.root = Path(root)
-        self.errors: tuple[type[Exception], ...] = (duckdb.Error,)
-        parts, self.skipped = readable_parts(root)
+        self.errors = (duckdb.Error, *DECODE_ERRORS)
+        self.not_data = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException,
+                         duckdb.InterruptException, duckdb.OutOfMemoryException)
+        parts = self._parts(root, report)
         self.con = duckdb.connect()
         try:
-            frame = self.con.read_parquet(parts, hive_partitioning=True)
-            micros = duckdb.FunctionExpression("epoch_us", duckdb.ColumnExpression("time"))
-            frame.project(*(_safe_time(duckdb, micros) if name == "time" else duckdb.ColumnExpression(name)
-                            for name in frame.columns)).create_view(query_sql.TABLE)
+            self._load(parts)
         except duckdb.Error as exc:
             self.con.close()
             raise FleetError(f"{root}: the dataset cannot be read: {str(exc).splitlines()[0][:300]}") from exc
+
+    def _load(self, parts: list[str]) -> None:
+        import duckdb
+
+        frame = self.con.read_parquet(parts, hive_partitioning=True)
+        micros = duckdb.FunctionExpression("epoch_us", duckdb.ColumnExpression("time"))
+        frame.project(*(_safe_time(duckdb, micros) if name == "time" else duckdb.ColumnExpression(name)
+                        for name in frame.columns)).create_view(query_sql.TABLE)
 
     def table(self, query: exp.Select) -> pa.Table:
         return self.con.sql(query_sql.to_sql(query, "duckdb")).to_arrow_table()
@@ -200,31 +265,40 @@ def spark_session(master: str = "local[2]", app: str = "evtx-explorer fleet") ->
     )
 
 
-class SparkEngine:
+class SparkEngine(_Dataset):
     """Spark SQL over the dataset; per-host work is one applyInPandas task per computer."""
 
     name = "spark"
 
-    def __init__(self, root: str | Path, *, master: str = "local[2]", session: Any = None) -> None:
-        from pyspark.errors import PySparkException
-        from pyspark.sql import functions as F
+    def __init__(self, root: str | Path, *, master: str = "local[2]", session: Any = None,
+                 report: Report | None = None) -> None:
+        from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
+        from pyspark.errors import AnalysisException, PySparkException
 
         _check(root)
-        self.root = Path(root)
-        self.errors: tuple[type[Exception], ...] = (PySparkException,)  # (Java's errors come captured)
-        parts, self.skipped = readable_parts(root)
+        # (Java's errors come captured, or, those PySpark does not know, as Py4J's)
+        self.errors = (PySparkException, Py4JJavaError, *DECODE_ERRORS)
+        self.not_data = (AnalysisException,)
+        parts = self._parts(root, report)
         self.spark = session if session is not None else spark_session(master)
         self.own = session is None
+        if self.own:  # a failed read is reported here, a line a part: not as Spark's Java traces of each task
+            self.spark.sparkContext.setLogLevel("FATAL")
         # pyarrow writes proleptic Gregorian times: a time before 1582 is no reason to fail the read
         self.spark.conf.set("spark.sql.parquet.datetimeRebaseModeInRead", "CORRECTED")
         try:
-            frame = self.spark.read.option("basePath", str(Path(root, "events"))).parquet(*parts)
-            micros = F.unix_micros(F.col("time"))  # (as `_safe_time`)
-            frame = frame.withColumn("time", F.when((micros >= TIME_MIN_US) & (micros <= TIME_MAX_US), F.col("time")))
-            frame.createOrReplaceTempView(query_sql.TABLE)
+            self._load(parts)
         except self.errors as exc:
             self.close()
             raise FleetError(f"{root}: the dataset cannot be read: {str(exc).splitlines()[0][:300]}") from exc
+
+    def _load(self, parts: list[str]) -> None:
+        from pyspark.sql import functions as F
+
+        frame = self.spark.read.option("basePath", str(Path(self.root, "events"))).parquet(*parts)
+        micros = F.unix_micros(F.col("time"))  # (as `_safe_time`)
+        frame = frame.withColumn("time", F.when((micros >= TIME_MIN_US) & (micros <= TIME_MAX_US), F.col("time")))
+        frame.createOrReplaceTempView(query_sql.TABLE)
 
     def table(self, query: exp.Select) -> pa.Table:
         result: pa.Table = self.spark.sql(query_sql.to_sql(query, "spark")).toArrow()
@@ -258,7 +332,8 @@ def _ddl(dtype: pa.DataType) -> str:
     return "string"
 
 
-def open_engine(root: str | Path, engine: str, master: str = "local[2]") -> Engine:
+def open_engine(root: str | Path, engine: str, master: str = "local[2]", report: Report | None = None) -> Engine:
+    """The engine over the dataset; `report` is told each part left out, a line each, when it is."""
     if engine == "spark":
-        return SparkEngine(root, master=master)
-    return LocalEngine(root)
+        return SparkEngine(root, master=master, report=report)
+    return LocalEngine(root, report=report)
