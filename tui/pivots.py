@@ -103,7 +103,11 @@ def apply_pivot(app: EvtxApp, how: str, field: str, value: str) -> None:
         else:
             text = pivot.exclude(current, field, value)
     except QueryError:  # the current query does not parse: start from the value alone
-        text = pivot.filter_to(field, value) if how != "exclude" else f"-{pivot.term(field, value)}"
+        try:
+            text = pivot.filter_to(field, value) if how != "exclude" else f"-{pivot.term(field, value)}"
+        except QueryError as exc:  # a field name no query term can hold: said, the filter kept
+            app.notify(printable(exc.message), severity="warning", markup=False)
+            return
     app.set_filter(text)
 
 

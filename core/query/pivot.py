@@ -4,8 +4,13 @@ Pure functions over query text: the app puts what they return in the filter bar,
 user sees and can edit it, so they produce the shortest text that means exactly the value:
 a plain word when the language would read it back unchanged, else a quoted value with `\\"`
 and `\\\\` where needed, and glob characters (`*`, `?`) escaped as `[*]`, `[?]` (a literal `[`
-as `[[]` when the value needs them), so `name:value` never widens into a pattern. Every
-result parses; tests compile and run it and compare with the events holding the value.
+as `[[]` when the value needs them), so `name:value` never widens into a pattern. A character
+`printable` would escape (a control, a bidi or invisible one: attacker-controlled text) is never
+put in the filter bar, where Textual's input shows it raw to the terminal: it becomes `?`, one
+character, which widens the match only to values differing at exactly those places. A field name
+the language would not read back as that one name (`4689 OR ProcessName`, a crafted EventData
+name) is refused (`QueryError`), never spliced. Every result parses; tests compile and run it and
+compare with the events holding the value.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import datetime as _dt
 
 from core.model.event import Event, datetime_to_filetime, filetime_to_datetime, time_in_range
+from core.model.text import printable
+from core.query.lexer import Kind, QueryError, tokenize
 from core.query.parser import Or, parse
 
 #: The event table's columns -> the field a pivot on one of their cells filters (the Summary
@@ -37,17 +44,23 @@ _MINUTE = 60 * 10_000_000
 def quote_value(value: str) -> str:
     """`value` as a `name:value` value the lexer reads back as exactly `value`, compared whole."""
     text = value
-    if "*" in text or "?" in text:
+    hidden = printable(text) != text
+    if hidden or "*" in text or "?" in text:
         text = text.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]")
     elif "[[]" in text or "[*]" in text or "[?]" in text:
         text = text.replace("[", "[[]")
+    if hidden:
+        text = "".join("?" if printable(ch) != ch else ch for ch in text)
     bare = (
         text != ""
         and not any(ch in _NEEDS_QUOTES or ch.isspace() for ch in text)
         and not text.startswith("(")
     )
-    if bare:
-        return text
+    return text if bare else _quoted(text)
+
+
+def _quoted(text: str) -> str:
+    """`text` (glob characters escaped already) in quotes, `\\"` and `\\\\` where needed."""
     out: list[str] = []
     for i, ch in enumerate(text):
         if ch == '"':
@@ -60,8 +73,24 @@ def quote_value(value: str) -> str:
 
 
 def term(field: str, value: str) -> str:
-    """The term matching events whose `field` equals `value` (`image:"C:\\Program Files\\x.exe"`)."""
-    return f"{field}:{quote_value(value)}"
+    """The term matching events whose `field` equals `value` (`image:"C:\\Program Files\\x.exe"`);
+    `QueryError` for a field name no term can hold (see the module docstring)."""
+    quoted = quote_value(value)
+    text = f"{field}:{quoted}"
+    if not quoted.startswith('"') and not _one_term(text, field):  # `C:\x` reads as a path: quote it
+        text = f"{field}:{_quoted(quoted)}"
+    if not field or printable(field) != field or len(field) > 256 or not _one_term(text, field):
+        raise QueryError(f"no query term can name the field {printable(field)[:60]!r}", 0)
+    return text
+
+
+def _one_term(text: str, field: str) -> bool:
+    """Whether `text` reads back as one `name:value` term naming exactly `field`."""
+    try:
+        tokens = tokenize(text)
+    except QueryError:
+        return False
+    return len(tokens) == 1 and tokens[0].kind == Kind.FIELD and tokens[0].name == field
 
 
 def _grouped(query: str) -> str:
