@@ -45,7 +45,16 @@ from core.model.values import (
     column_param,
 )
 from core.query.lexer import Kind, QueryError, Token
-from core.query.parser import And, Node, Not, Or, Term, parse
+from core.query.parser import And, Node, Not, Or, Term, parse, start
+from core.query.sql_depth import (
+    FIRST_OPERAND,
+    NEGATION,
+    NEXT_OPERAND,
+    Nesting,
+    check_runs,
+    list_weight,
+    term_weight,
+)
 from core.store.filter import Filter
 from core.store.schema import FIELD_IDS, SYSTEM_FIELDS
 
@@ -126,7 +135,9 @@ def compile_query(text: str, fields: Collection[str] | None = None) -> Filter:
 
     `fields`: the EventData field names of the store (`Store.field_names`); when given, a
     field name that is neither one of them nor known to the language is an error.
-    Raises QueryError (with the 0-based position of the culprit) for a malformed query.
+    Raises QueryError (with the 0-based position of the culprit) for a malformed query, and for
+    one nested deeper than SQLite can parse the SQL written for it (`core.query.sql_depth`):
+    every filter this returns prepares, in every statement the store and query layers put it in.
     """
     node = parse(text)
     if node is None:
@@ -135,7 +146,9 @@ def compile_query(text: str, fields: Collection[str] | None = None) -> Filter:
     known = None if fields is None else known_names(fields)
     if known is not None:
         _check_names(node, known)
-    where = _node_sql(node, params)
+    nesting = Nesting()
+    where = _node_sql(node, params, nesting)
+    check_runs(where, nesting)
     ids = None
     if isinstance(node, Term) and where.startswith(_IDS_OPEN):
         ids = where[len(_IDS_OPEN) : -1]
@@ -162,37 +175,43 @@ def _check_names(node: Node, known: frozenset[str]) -> None:
             _check_names(child, known)
 
 
-def _node_sql(node: Node, params: list[object]) -> str:
-    """SQL for a node. Every leaf is two-valued (never NULL), so NOT is an exact complement."""
+def _node_sql(node: Node, params: list[object], nesting: Nesting) -> str:
+    """SQL for a node. Every leaf is two-valued (never NULL), so NOT is an exact complement.
+    `nesting` weighs each level as it is written, and each term's SQL where it stands."""
     if isinstance(node, Term):
-        return _term_sql(node.token, params)
+        sql, weight = _term_sql(node.token, params)
+        nesting.term(weight, node.token.pos)
+        return sql
     if isinstance(node, Not):
-        return f"(NOT {_node_sql(node.child, params)})"
+        with nesting.inside(NEGATION, node.pos):
+            return f"(NOT {_node_sql(node.child, params, nesting)})"
     joiner = " AND " if isinstance(node, And) else " OR "
     assert isinstance(node, (And, Or))
-    return "(" + joiner.join(_node_sql(child, params) for child in node.children) + ")"
+    parts = []
+    for i, child in enumerate(node.children):
+        with nesting.inside(NEXT_OPERAND if i else FIRST_OPERAND, start(child)):
+            parts.append(_node_sql(child, params, nesting))
+    return "(" + joiner.join(parts) + ")"
 
 
 # -- leaves ----------------------------------------------------------------------------------
 
 
-def _term_sql(tok: Token, params: list[object]) -> str:
+def _term_sql(tok: Token, params: list[object]) -> tuple[str, int]:
+    """A leaf's SQL, and the parser-stack entries it needs (`core.query.sql_depth`)."""
     if tok.kind is Kind.TEXT:
         if not tok.value:
             raise QueryError("empty search text", tok.pos)
-        return _free_text(tok.value, params)
-    if tok.kind is Kind.WORD:
-        if _ID_LIST_RE.match(tok.value):
-            return _int_list("event_id", tok.value, tok.pos, params)
-        return _free_text(tok.value, params)
-    return _field_sql(tok, params)
-
-
-def _field_sql(tok: Token, params: list[object]) -> str:
-    if tok.values:  # name:(a OR b)
+        sql = _free_text(tok.value, params)
+    elif tok.kind is Kind.WORD:
+        sql = _int_list("event_id", tok.value, tok.pos, params) if _ID_LIST_RE.match(tok.value) \
+            else _free_text(tok.value, params)
+    elif tok.values:  # name:(a OR b): weighed as the group of terms it is written as
         parts = [_value_sql(tok.name.lower(), v, p, params) for v, p in zip(tok.values, tok.value_spots, strict=True)]
-        return "(" + " OR ".join(parts) + ")"
-    return _value_sql(tok.name.lower(), tok.value, tok.value_pos, params)
+        return "(" + " OR ".join(parts) + ")", list_weight(parts)
+    else:
+        sql = _value_sql(tok.name.lower(), tok.value, tok.value_pos, params)
+    return sql, term_weight(sql)
 
 
 def _value_sql(name: str, value: str, value_pos: int, params: list[object]) -> str:

@@ -7,13 +7,17 @@
     primary := "(" or_expr ")" | term
 
 so NOT binds tighter than AND, and AND tighter than OR. Every error names the token it is
-about, with its position. Depth and term count are bounded: the query text is user input, and
-SQLite refuses expressions nested beyond 1000 levels anyway.
+about, with its position. Depth and term count are bounded: the query text is user input (and
+this parser recurses). MAX_DEPTH counts levels as typed; the SQL the compiler writes for them
+is weighed against SQLite's parser there (`core.query.sql_depth`: `NOT` and nested AND/OR groups
+cost more than a group of one term, which writes no SQL), so a query nested well within
+MAX_DEPTH can still be refused as too deep for SQLite. Each NOT, AND and OR node keeps where it
+starts, for those errors to point at.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from core.query.lexer import Kind, QueryError, Token, tokenize
 
@@ -31,19 +35,31 @@ class Term:
 @dataclass(frozen=True, slots=True)
 class Not:
     child: Node
+    #: Where its `NOT` or `-` stands (not compared: the same query typed elsewhere is equal).
+    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class And:
     children: tuple[Node, ...]
+    #: Where it starts: the `(` of its group, else its first operand.
+    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
     children: tuple[Node, ...]
+    #: As `And.pos`.
+    pos: int = field(default=0, compare=False)
 
 
 Node = Term | Not | And | Or
+
+
+def start(node: Node) -> int:
+    """Where `node` starts in the query (its term's token, its NOT, its group's `(`)."""
+    return node.token.pos if isinstance(node, Term) else node.pos
+
 
 _TERM_START = {Kind.LPAREN, Kind.NOT, Kind.MINUS, Kind.WORD, Kind.TEXT, Kind.FIELD}
 
@@ -101,7 +117,7 @@ class _Parser:
             self.take()
             self.expect_term(tok)
             parts.append(self.parse_and(depth))
-        return parts[0] if len(parts) == 1 else Or(tuple(parts))
+        return parts[0] if len(parts) == 1 else Or(tuple(parts), start(parts[0]))
 
     def parse_and(self, depth: int) -> Node:
         parts = [self.parse_unary(depth)]
@@ -112,7 +128,7 @@ class _Parser:
             elif tok.kind not in _TERM_START:
                 break
             parts.append(self.parse_unary(depth))
-        return parts[0] if len(parts) == 1 else And(tuple(parts))
+        return parts[0] if len(parts) == 1 else And(tuple(parts), start(parts[0]))
 
     def parse_unary(self, depth: int) -> Node:
         tok = self.take()
@@ -120,7 +136,7 @@ class _Parser:
             raise QueryError(f"query nested deeper than {MAX_DEPTH} levels", tok.pos)
         if tok.kind in (Kind.NOT, Kind.MINUS):
             self.expect_term(tok)
-            return Not(self.parse_unary(depth + 1))
+            return Not(self.parse_unary(depth + 1), tok.pos)
         if tok.kind is Kind.LPAREN:
             self.expect_term(tok)
             node = self.parse_or(depth + 1)
@@ -128,7 +144,7 @@ class _Parser:
             if close is None or close.kind is not Kind.RPAREN:
                 raise QueryError("unclosed '('", tok.pos)
             self.take()
-            return node
+            return replace(node, pos=tok.pos) if isinstance(node, (And, Or)) else node
         self.terms += 1
         if self.terms > MAX_TERMS:
             raise QueryError(f"more than {MAX_TERMS} terms", tok.pos)
