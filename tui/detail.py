@@ -11,7 +11,9 @@ map the app computes once in a worker (`set_findings`), so selecting an event ne
 rules; until that map arrives the node says "computing…".
 
 Every label is a `rich.text.Text` built from `core.model.text.printable`: event data never reaches
-Rich as markup.
+Rich as markup. What is laid out is bounded whatever the event: the first characters of a value
+(`tui.detail_wrap.shown_value`), TREE_LINES lines of fields, a cut XML text (`xml_text`), each
+cut saying how much is left out (a megabyte value or 10,000 fields took seconds per key).
 """
 
 from __future__ import annotations
@@ -31,14 +33,23 @@ from textual.widgets.tree import TreeNode
 from core.model.decode import decode_value, decoding_shown
 from core.model.event import Event, iso_from_filetime
 from core.model.field_help import field_help
-from core.model.text import printable
+from core.model.text import one_line, printable
 from core.store.store import SourceRow
-from tui.detail_wrap import add_wrapped, room
+from tui.detail_wrap import MAX_LINES, add_wrapped, more_note, room, shown_value, xml_text
 from tui.table_rows import finding_glyph
 
 if TYPE_CHECKING:
     from core.findings.engine import Finding
 
+#: Characters of a field's name (and of the channel in the root's line) shown: a name is the
+#: log's too, and JSON lines may hold any.
+NAME_CHARS = 200
+#: Characters of a finding's message in its line, of the help under the tree (four lines).
+MESSAGE_CHARS = 500
+HELP_CHARS = 1_000
+#: Lines of the field tree at most (a 10,000-field event took 3.5 s per `d` or resize): the
+#: fields past them are counted in a last line; `y` and `e` have every one.
+TREE_LINES = 3_000
 
 
 def decoded(name: str, value: str | None, event: Event, object_type: str | None = None) -> str | None:
@@ -50,17 +61,20 @@ def decoded(name: str, value: str | None, event: Event, object_type: str | None 
         return None
 
 
-def field_label(name: str, value: str | None, decoded_text: str | None) -> Text:
-    text = Text(printable(name), style="bold")
+def field_label(name: str, value: str | None, decoded_text: str | None) -> tuple[Text, int]:
+    """`name: value  = decoding` and how many characters of the value it leaves out: the first
+    VALUE_CHARS of a value are shown (`tui.detail_wrap`), the decoding is of the whole value."""
+    text = Text(shown_value(name, NAME_CHARS)[0], style="bold")
     text.append(": ")
-    text.append(printable(value if value is not None else "-"))
-    shown = decoding_shown(value, decoded_text) if value is not None else None
-    if shown is not None:
-        how, rest = shown
+    shown, more = shown_value(value if value is not None else "-")
+    text.append(shown)
+    decoding = decoding_shown(value, decoded_text) if value is not None else None
+    if decoding is not None:
+        how, rest = decoding
         if how:
             text.append(f"  {how} ", style="dim")
-        text.append(printable(rest), style="italic")
-    return text
+        text.append(shown_value(rest)[0], style="italic")
+    return text, more
 
 
 #: Colours of the severity words (the glyph and the word carry it without colour).
@@ -79,7 +93,7 @@ def finding_label(finding: Finding) -> Text:
     text = Text(f"{finding_glyph(severity)} {severity:<8}", style=SEVERITY_STYLES.get(severity, "bold"))
     text.append(printable(finding.rule), style="bold")
     text.append("  ")
-    text.append(printable(finding.message))
+    text.append(one_line(finding.message[:MESSAGE_CHARS + 1], MESSAGE_CHARS))  # (it may quote a value)
     return text
 
 
@@ -195,9 +209,8 @@ class DetailPane(Vertical):
         if event is None:
             tree.root.set_label(Text("no event selected"))
             return
-        tree.root.set_label(
-            Text(f"Event {event.event_id} · record {event.record_id} · {printable(event.channel or '?')}")
-        )
+        channel = one_line(event.channel[:NAME_CHARS + 1] or "?", NAME_CHARS)
+        tree.root.set_label(Text(f"Event {event.event_id} · record {event.record_id} · {channel}"))
         source = self.sources.get(event.source)
         system = tree.root.add(Text("System", style="bold"), data="", expand=self._system_open)
         for name, value in system_fields(event, source):
@@ -211,19 +224,27 @@ class DetailPane(Vertical):
         self._fill_findings()
         data = tree.root.add(Text("EventData", style="bold"), data="", expand=True)
         object_type = event.get("ObjectType")
-        for name, value in event.data:
+        left = TREE_LINES
+        for number, (name, value) in enumerate(event.data):
+            if left <= 0:
+                data.add_leaf(more_note(len(event.data) - number, "fields"), data="")
+                break
             help_text = field_help(event.event_id, name) or ""
             label = field_label(name, value, decoded(name, value, event, object_type))
-            self._add_field(data, label, help_text, (name, value, False) if value is not None else None)
+            field = (name, value, False) if value is not None else None
+            left -= self._add_field(data, label, help_text, field, max_lines=left)
         tree.root.expand()
 
-    def _add_field(self, parent: TreeNode[str], label: Text, help_text: str,
-                   field: tuple[str, str, bool] | None, depth: int = 2) -> None:
-        """One field as its wrapped lines; every line pivots on the field (`node_fields`)."""
+    def _add_field(self, parent: TreeNode[str], label: tuple[Text, int], help_text: str,
+                   field: tuple[str, str, bool] | None, depth: int = 2, max_lines: int = MAX_LINES) -> int:
+        """One field (its `field_label`) as its wrapped lines, `max_lines` at most; every line
+        pivots on the field (`node_fields`). How many lines it took."""
         tree = self.query_one(FieldTree)
-        for leaf in add_wrapped(parent, label, help_text, room(tree, depth)):
-            if field is not None:
-                self.node_fields[leaf.id] = field
+        text, more = label
+        leaves = add_wrapped(parent, text, help_text, room(tree, depth), more, min(max_lines, MAX_LINES))
+        if field is not None:
+            self.node_fields.update((leaf.id, field) for leaf in leaves)
+        return len(leaves)
 
     def on_field_tree_resized(self, message: FieldTree.Resized) -> None:
         """Wrap again for the new width, keeping the cursor on the same field."""
@@ -284,7 +305,7 @@ class DetailPane(Vertical):
     def on_tree_node_highlighted(self, message: Tree.NodeHighlighted[str]) -> None:
         help_text = message.node.data or ""
         box = self.query_one("#field-help", Static)
-        box.update(Text(printable(help_text), style="italic"))
+        box.update(Text(one_line(help_text[:HELP_CHARS + 1], HELP_CHARS), style="italic"))
         box.display = bool(help_text)
 
     def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
@@ -317,7 +338,6 @@ class DetailPane(Vertical):
     def _set_xml(self, store_id: int, text: str) -> None:
         if store_id != self.store_id:
             return
-        # printable() escapes newlines too; keep the XML's own line breaks readable.
-        lines = text.splitlines()[:5000]
-        self.query_one("#xml-text", Static).update(Text("\n".join(printable(line) for line in lines)))
+        # Its line breaks kept, and cut (a megabyte line took seconds to draw): `xml_text`.
+        self.query_one("#xml-text", Static).update(xml_text(text))
 

@@ -355,7 +355,7 @@ class FindingsScreen(SingleTreeScreen):
         try:
             return finding_nodes(found.pages, found.rules[parent - 1], parent, after or 0, before)
         except (StoreError, ValueError) as exc:  # the store gone or changed under the app
-            self.app.call_from_thread(self.notify, f"findings unreadable: {type(exc).__name__}: {exc}",
+            self.app.call_from_thread(self.notify, printable(f"findings unreadable: {type(exc).__name__}: {exc}"),
                                       severity="error", markup=False)
             return []
 
@@ -396,7 +396,7 @@ class FindingsScreen(SingleTreeScreen):
             nodes = [] if hit is None or found is None else finding_nodes(
                 found.pages, found.rules[hit[0] - 1], hit[0], hit[1] - 1)
         except (StoreError, ValueError) as exc:  # the store gone or changed under the app
-            self.app.call_from_thread(self.notify, f"search failed: {type(exc).__name__}: {exc}",
+            self.app.call_from_thread(self.notify, printable(f"search failed: {type(exc).__name__}: {exc}"),
                                       severity="error", markup=False)
             return
         self.app.call_from_thread(self._show_found, text, hit, nodes)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
@@ -29,6 +30,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import Row, RowKey
 
+from core.model.text import printable
 from core.store import correlation_tables as tables
 from core.store.store import Store
 from tui.page_fetcher import PageFetcher
@@ -147,7 +149,7 @@ class StoredLines(Lines[L]):
         limit = min(PAGE, self.count - start)
 
         def read(store: Store) -> list[L]:
-            return [parse(row) for row in load_list(store, name, limit, start=start)[2]]
+            return [parse(row) for row in stored_rows(store, name, limit, start)]
 
         self._fetcher.submit(self._generation, read, lambda rows: self._arrived(number, rows))
 
@@ -175,7 +177,31 @@ def read_first(store: Store, name: str, limit: int | None = None) -> tuple[int, 
     (blocking: a worker's)."""
     total, count = tables.list_size(store, name)
     count = count if limit is None else min(count, limit)
-    return total, count, load_list(store, name, min(PAGE, count))[2] if count else []
+    return total, count, stored_rows(store, name, min(PAGE, count)) if count else []
+
+
+def stored_rows(store: Store, name: str, limit: int, start: int = 0) -> list[StoredRow]:
+    """`limit` lines of the stored list `name` from line `start` on, their text made printable
+    again: a store written by an older version replays its lines as they were made, and the
+    Process access view's line above the list once quoted the log's user name raw (an
+    `ESC[2J` in it cleared the terminal on every repaint)."""
+    return [_printable_row(row) for row in load_list(store, name, limit, start=start)[2]]
+
+
+def _printable_row(row: StoredRow) -> StoredRow:
+    cells = tuple(_printable_text(cell) for cell in row.cells)
+    why = _printable_text(row.why)
+    if why is row.why and all(new is old for new, old in zip(cells, row.cells, strict=True)):
+        return row  # (nearly always: the views store printable text)
+    return replace(row, cells=cells, why=why)
+
+
+def _printable_text(text: Text) -> Text:
+    """`text` itself when printable, else its printable text (its spans dropped: they were
+    laid on the raw characters)."""
+    plain = text.plain
+    shown = printable(plain)
+    return text if shown == plain else Text(shown, style=text.style, justify=text.justify)
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -322,7 +348,7 @@ class PagedRowsTable(DataTable[Text]):
         if self.fetcher is None or message.generation != self.fetcher.generation:
             return
         if message.error is not None:
-            self.app.notify(f"list not read: {type(message.error).__name__}: {message.error}",
+            self.app.notify(printable(f"list not read: {type(message.error).__name__}: {message.error}"),
                             severity="error", markup=False)
         elif message.deliver is not None:
             message.deliver()

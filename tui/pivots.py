@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import Tree
 
-from core.model.summary import event_image, event_user
+from core.model.event import Event
+from core.model.summary import event_user
+from core.model.summary_util import present
 from core.model.text import printable
 from core.query import pivot
+from core.query.compile import OWN_IMAGE_FIELDS
 from core.query.lexer import QueryError
 
 if TYPE_CHECKING:
@@ -40,6 +43,23 @@ SYSTEM_FIELDS: dict[str, str] = {
 }
 #: How many minutes either side of the event `~` shows until the analyst sets it (`w`).
 AROUND_MINUTES = 5
+#: The fields the Image column reads, in its order (`core.model.summary.event_image`; a test
+#: keeps the two the same). The column shows a base name, but `image:` compares whole values:
+#: the pivot takes the whole value of the field shown (`image:userinit.exe` matched nothing).
+IMAGE_COLUMN_FIELDS: tuple[str, ...] = (
+    "NewProcessName", "ProcessName", "Image", "SourceImage", "Application", "ImagePath", "CallerProcessName",
+)
+
+
+def image_field(event: Event) -> tuple[str, str] | None:
+    """(query field, whole value) behind the event's Image cell: `image` for the process's own
+    image (the alias covers those fields), else the field itself (a Sysmon 10's `SourceImage`,
+    which `image:` does not read); None when the cell is empty."""
+    for name in IMAGE_COLUMN_FIELDS:
+        value = event.get(name)
+        if value is not None and present(value):
+            return ("image" if name in OWN_IMAGE_FIELDS else name.lower()), value
+    return None
 
 
 def selected_field(app: EvtxApp) -> tuple[str, str] | None:
@@ -69,12 +89,13 @@ def selected_field(app: EvtxApp) -> tuple[str, str] | None:
         "record": "" if event.record_id is None else str(event.record_id),
         "computer": event.computer,
         "user": event_user(event),
-        "image": event_image(event),
         "channel": event.channel,
         "provider": event.provider,
     }
     value = cells.get(column, "")
     field = pivot.column_field("id" if column == "eid" else column)
+    if column == "image":
+        field, value = image_field(event) or (field, "")
     if column.startswith("field:"):  # an EventData field column (tui.columns)
         field = column.removeprefix("field:")
         value = next((str(v) for k, v in event.data if k.lower() == field), "")

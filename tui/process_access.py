@@ -42,6 +42,8 @@ MAX_LINES = 10**9
 
 #: Lines ranked before the list shows (the first screen's, and some).
 FIRST_SCREEN = 100
+#: Characters of an access's risk reasons shown above the list (a status of three lines at most).
+WHY_REASONS = 500
 
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("Risk", 5),
@@ -161,8 +163,10 @@ def _access_row(access: Any) -> Row:
     twin_word = confidence_text(twin.confidence) if twin is not None else Text("-")
     ref = access.evidence
     why = Text(f"{ref.event_id} record {ref.record_id}: ")
-    why.append("; ".join(access.why_risky) or "no risk marker")
-    why.append(f" | access {_pid(access.access)}: {access.rights}")
+    # The reasons quote the source's user and image as the log wrote them (`access_risk`): made
+    # printable, and cut so that a megabyte user name cannot stall the three-line status.
+    why.append(one_line("; ".join(access.why_risky), WHY_REASONS) or "no risk marker")
+    why.append(f" | access {_pid(access.access)}: {printable(access.rights)}")
     if twin is not None:
         why.append(f" | same access as {twin.ref.event_id} record {twin.ref.record_id} ({twin.confidence}): "
                    f"{printable(twin.reason)}")
