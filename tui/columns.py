@@ -26,7 +26,7 @@ from core.store.filter import Filter
 from core.store.store import Store, StoredEvent
 from tui import column_settings as cs
 from tui.keep_place import locate_nearest
-from tui.table_rows import PAGE, Column, Row, fetch_rows, layout_columns, local_offset_label, make_row
+from tui.table_rows import PAGE, Column, Row, cell_text, fetch_rows, layout_columns, local_offset_label, make_row
 
 if TYPE_CHECKING:
     from tui.app import EvtxApp
@@ -79,9 +79,9 @@ def extra_cells(row: Row, columns: list[Column]) -> dict[str, str]:
     wanted: dict[str | None, str] = {}
     for c in columns:
         if c.key == "channel":
-            cells["channel"] = printable(ev.channel)
+            cells["channel"] = cell_text(ev.channel)
         elif c.key == "provider":
-            cells["provider"] = printable(ev.provider)
+            cells["provider"] = cell_text(ev.provider)
         elif c.key == "level":
             cells["level"] = "" if ev.level is None else str(ev.level)
         elif c.key.startswith(cs.FIELD_PREFIX):
@@ -91,7 +91,7 @@ def extra_cells(row: Row, columns: list[Column]) -> dict[str, str]:
     for name, value in row.event.data:
         key = wanted.get(name.lower())
         if key is not None and key not in cells:
-            cells[key] = printable(str(value))
+            cells[key] = cell_text(str(value))
     return cells
 
 

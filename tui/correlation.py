@@ -206,7 +206,7 @@ class CorrelationScreen(TreeViewScreen):
         self.interim = message.interim
         tree.clear()
         if message.error or message.stored is None:
-            status.update(Text(message.error or "no event", style="bold"))
+            status.update(Text(printable(message.error or "no event"), style="bold"))
             return
         title = Text("Correlation of ")
         title.append_text(event_heading(message.stored))

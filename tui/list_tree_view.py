@@ -29,6 +29,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import get_current_worker
 
+from core.model.text import printable
 from core.store.store import Store
 from tui.correlation import correlation_roots
 from tui.list_pages import Lines, MadeLines, PagedRowsTable, StoredLines, read_first
@@ -222,7 +223,7 @@ class ListTreeScreen(TreeViewScreen):
         if listed.error:
             self._lines = None
             table.show_lines(None)
-            status.update(Text(listed.error, style="bold"))
+            status.update(Text(printable(listed.error), style="bold"))
             return
         if listed.made is not None:
             lines = listed.made
@@ -358,7 +359,7 @@ class ListTreeScreen(TreeViewScreen):
         tree = self.query_one(NavTree)
         tree.clear()
         if message.error:
-            tree.root.add_leaf(Text(message.error, style="bold"))
+            tree.root.add_leaf(Text(printable(message.error), style="bold"))
             return
         tree.fill(message.roots, expand_depth=2)
         tree.move_cursor_to_line(0)

@@ -185,7 +185,7 @@ class MarksScreen(PicksEvent, Screen[None]):
         if case is None:
             status.update(Text("marks are off for this session (no case file)"))
         elif error:
-            status.update(Text(error))
+            status.update(Text(printable(error)))
         else:
             status.update(Text(f"{len(self._rows)} marks, saved in {printable(str(case.path))}"))
         self._show_note()

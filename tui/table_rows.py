@@ -20,6 +20,15 @@ from core.model.text import printable
 from core.query.view import View, fetch_page, first_page_within
 from core.store.store import Store, StoredEvent
 
+#: Characters of a value a table cell is made of: a column is at most a screen wide, and a
+#: megabyte value escaped and measured on every repaint took seconds a row (attacker-sized).
+CELL_CHARS = 1_000
+
+
+def cell_text(value: str) -> str:
+    """`value` as a table cell: its first `CELL_CHARS` characters, printable (attacker text)."""
+    return printable(value[:CELL_CHARS])
+
 #: Rows per page the table fetches.
 PAGE = 64
 
@@ -64,7 +73,7 @@ class Row(NamedTuple):
 
 def make_row(se: StoredEvent) -> Row:
     ev = se.event
-    return Row(se.id, ev, printable(summarize(ev)), printable(event_user(ev)), printable(event_image(ev)))
+    return Row(se.id, ev, cell_text(summarize(ev)), cell_text(event_user(ev)), cell_text(event_image(ev)))
 
 
 def fetch_rows(store: Store, view: View, start: int, total: int | None, counted: list[int]) -> list[Row]:
@@ -175,7 +184,7 @@ def row_cells(
         "source": source_names.get(ev.source, str(ev.source)),
         "record": str(ev.record_id),
         "eid": str(ev.event_id),
-        "computer": printable(ev.computer),
+        "computer": cell_text(ev.computer),
         "user": row.user,
         "image": row.image,
         "summary": row.summary,
