@@ -11,7 +11,8 @@ is lower-cased at most once per event whatever the number of rules reading it.
 
 Generated code rather than nested closures: a closure per AND/OR node costs a Python call per
 node and event; one expression per rule runs in a single frame, and lists of values on one field
-(most SigmaHQ selections) become one `endswith(tuple)` / `in frozenset` test.
+(most SigmaHQ selections) become one `endswith(tuple)` / `in frozenset` test, or RE2 searches
+when they are many (`core.findings.sigma.many`: an IOC list of thousands of globs).
 """
 
 from __future__ import annotations
@@ -19,13 +20,22 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
+from itertools import accumulate
 from typing import Any
 
 from core.findings.linear_regex import rx
 from core.model.values import as_int
 
+from .many import Many, kind_of, raw_input, worth
+from .value_tests import glob_test as _glob
+from .value_tests import search_test as _search
+
 Node = tuple[Any, ...]
 Match = Callable[[dict[str, str], "Lower"], bool]
+
+#: Deepest nesting of brackets in a rule's generated code: CPython refuses 200, and its parser runs
+#: out of stack (a MemoryError) near 199 of `(a or (b and ...))`. SigmaHQ's rules nest under ten.
+MAX_BRACKETS = 100
 
 TRUE: Node = ("const", True)
 FALSE: Node = ("const", False)
@@ -261,29 +271,6 @@ def _call(value: str | None, needles: tuple[str, ...]) -> bool:
     return value is not None and all(n in value for n in needles)
 
 
-def _glob(pattern: Any, value: str | None) -> bool:
-    if value is None:
-        return False
-    try:
-        return pattern.fullmatch(value) is not None
-    except UnicodeError:  # a lone surrogate RE2 cannot encode: Python's engine
-        return re.fullmatch(pattern.pattern, value, re.DOTALL) is not None
-
-
-def _search(pattern: Any, value: str | None) -> bool:
-    if value is None:
-        return False
-    try:
-        return pattern.search(value) is not None
-    except UnicodeError:  # a lone surrogate RE2 cannot encode: Python's engine
-        return re.search(_python_pattern(pattern), value) is not None
-
-
-def _python_pattern(pattern: Any) -> str:
-    """An RE2 pattern (inline flags first) as Python's `re` reads it."""
-    return str(pattern.pattern)
-
-
 def _num(value: str | None, text: str, number: float) -> bool:
     if value is None:
         return False
@@ -343,10 +330,12 @@ HELPERS: dict[str, Any] = {
 
 
 class _Gen:
-    """Python source for one plan; constants go to a namespace (never spliced into the code)."""
+    """Python source for one plan, constants in a namespace (never spliced in the code); `many`:
+    many OR'ed values of a field become one `Many` test (`core.findings.sigma.many`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, many: bool = True) -> None:
         self.consts: dict[str, Any] = {}
+        self.many = many
 
     def const(self, value: Any) -> str:
         name = f"k{len(self.consts)}"
@@ -357,7 +346,7 @@ class _Gen:
         return f"r.get({self.const(field)})" if cased else f"l[{self.const(field)}]"
 
     def expr(self, node: Node, depth: int = 0) -> str:
-        if depth > 200:
+        if depth > MAX_BRACKETS:  # (each level opens a bracket: `build` counts them exactly)
             raise Unsupported("condition nested too deeply")
         kind = node[0]
         if kind == "const":
@@ -374,6 +363,8 @@ class _Gen:
         """Sub-expressions, string tests of one field and kind joined into one test."""
         groups: dict[tuple[Any, ...], list[str]] = {}
         out: list[str | tuple[Any, ...]] = []
+        if op == "or" and self.many:
+            items = self._joined(items, out)
         for item in items:
             if item[0] == "str" and item[1] is not None and (op == "or" or item[2] == "in"):
                 key = (item[1], item[2], item[4])
@@ -402,6 +393,23 @@ class _Gen:
             else:
                 result.append(f"_call({v}, {self.const(texts)})")
         return result
+
+    def _joined(self, items: tuple[Node, ...], out: list[str | tuple[Any, ...]]) -> tuple[Node, ...]:
+        """Many OR'ed value tests of a field (or keywords) read alike, those of an OR of leaves
+        too (a modifier's expansions: base64offset, windash), as one `Many` test, in `out`."""
+        items = tuple(c for i in items for c in (i[1] if i[0] == "or" and all(map(kind_of, i[1])) else (i,)))
+        groups: dict[tuple[str | None, bool], list[int]] = {}
+        for i, item in enumerate(items):
+            if kind_of(item) is not None:
+                groups.setdefault((item[1], raw_input(item)), []).append(i)
+        joined: set[int] = set()
+        for (field, raw), places in groups.items():
+            if len(places) > 1 and worth([items[i] for i in places]):
+                m = Many([items[i] for i in places])
+                kw = m if raw else m.lowered
+                out.append(f"_kw(r, {self.const(kw)})" if field is None else f"{self.const(m)}({self.val(field, raw)})")
+                joined.update(places)
+        return tuple(item for i, item in enumerate(items) if i not in joined) if joined else items
 
     def leaf(self, node: Node) -> str:
         kind, field = node[0], node[1]
@@ -439,19 +447,28 @@ class _Gen:
                 (lambda v: fold(v).startswith(text)) if node[2] == "start" else (lambda v: fold(v).endswith(text)))
         elif kind == "glob":
             pattern = rx(node[2], re.DOTALL if node[3] else re.DOTALL | re.IGNORECASE)
-            test = lambda v: pattern.fullmatch(v) is not None  # noqa: E731
+            test = lambda v: _glob(pattern, v)  # noqa: E731 - (a lone surrogate: Python's engine)
         elif kind == "re":
             regex = rx(node[2], node[3])
-            test = lambda v: regex.search(v) is not None  # noqa: E731
+            test = lambda v: _search(regex, v)  # noqa: E731
         else:
             raise Unsupported(f"keyword test {kind}")
         return f"_kw(r, {self.const(test)})"
 
 
-def build(node: Node) -> Match:
-    """The function evaluating `node` (see the module doc)."""
-    gen = _Gen()
+def bracket_depth(code: str) -> int:
+    """How deep brackets nest in generated code (its only string literal, '\\x00', holds none)."""
+    return max(accumulate(int(c in "([{") - int(c in ")]}") for c in code), default=0)
+
+
+def build(node: Node, *, many: bool = True) -> Match:
+    """The function evaluating `node` (see the module doc); `many=False` tests many values of a
+    field one by one (what `Many` answers as, compared by the tests). A condition whose code
+    would nest more than MAX_BRACKETS brackets is Unsupported (CPython refuses it)."""
+    gen = _Gen(many)
     body = gen.expr(node)
+    if bracket_depth(body) > MAX_BRACKETS:
+        raise Unsupported("condition nested too deeply")
     namespace: dict[str, Any] = {**HELPERS, **gen.consts}
     exec(compile(f"def match(r, l):\n    return {body}\n", "<sigma>", "exec"), namespace)  # noqa: S102 - our own code, constants by name
     fn: Match = namespace["match"]

@@ -11,6 +11,7 @@ per source.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -148,6 +149,15 @@ def _always(name: str | None) -> bool:
     return True
 
 
+def _why(exc: BaseException) -> str:
+    """A rule's compile failure in a line: the kind of error and its message, bounded."""
+    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    message = " ".join(message.split())
+    if len(message) > 200:
+        message = message[:200] + "..."
+    return f"its condition does not compile ({type(exc).__name__}{': ' + message if message else ''})"
+
+
 def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec, extra: Iterable[str] = ()) -> int | None:
     """Add one rule's functions to `compiled` (its index), or count why it cannot run (None).
     `extra`: fields kept with its matches besides those it tests (a correlation's group-by)."""
@@ -179,10 +189,14 @@ def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec, extra: 
             continue
         try:
             fn = build(node)
+            ids = event_ids(node)
         except Unsupported as exc:
             compiled.skip(source.label, f"unsupported: {exc}")
             continue
-        ids = event_ids(node)
+        except (SyntaxError, RecursionError, MemoryError, ValueError, re.error) as exc:
+            # (a condition CPython will not compile, too deep or too big: it costs only its rule)
+            compiled.skip(source.label, f"unsupported: {_why(exc)}")
+            continue
         wanted: Sequence[int | None]
         if source.event_ids is not None:
             wanted = [i for i in source.event_ids if ids is None or i in ids]

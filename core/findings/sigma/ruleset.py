@@ -142,14 +142,31 @@ def rule_files(dirs: Iterable[Path], problems: list[tuple[str, str]] | None = No
     """Every .yml/.yaml under `dirs`, sorted, at most MAX_FILES (deprecated/ folders included:
     their rules carry the status that leaves them out). A folder is searched MAX_DEPTH deep and
     through MAX_ENTRIES entries at most (`--sigma /` walked the whole disk, /proc included):
-    past them, (folder, why) goes to `problems`."""
+    past them, (folder, why) goes to `problems`; so does a path named that is neither a folder
+    nor a regular file (a FIFO, /dev/zero, gone: `--sigma` on one said "0 rules" and nothing
+    else), and a folder that cannot be read."""
     found: list[Path] = []
+
+    def unreadable(exc: OSError) -> None:
+        if problems is not None:
+            problems.append((str(exc.filename or ""), f"cannot read this folder: {exc.strerror or exc}"))
+
     for root in dirs:
-        if root.is_file():
+        try:
+            mode = root.stat().st_mode
+        except (OSError, ValueError) as exc:  # (gone, unreadable, a name too long or with a NUL)
+            if problems is not None:
+                problems.append((str(root), getattr(exc, "strerror", None) or str(exc)))
+            continue
+        if stat.S_ISREG(mode):
             found.append(root)
             continue
+        if not stat.S_ISDIR(mode):  # (inside a folder, such a file is "not a regular file" too)
+            if problems is not None:
+                problems.append((str(root), "not a regular file or a folder"))
+            continue
         entries, depth0 = 0, len(root.parts)
-        for dirpath, dirnames, names in os.walk(root):
+        for dirpath, dirnames, names in os.walk(root, onerror=unreadable):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             if len(Path(dirpath).parts) - depth0 >= MAX_DEPTH:
                 dirnames.clear()
