@@ -74,8 +74,9 @@ def command_line(app: EvtxApp) -> str:
 async def test_the_xml_tab_of_a_megabyte_of_accents_is_quick_and_cut(tmp_path: Path) -> None:
     app = EvtxApp([str(big_log(tmp_path))], use_cache=False)
     async with opened(app, (160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.table.total == 4 and on_record(app, 1), 30)  # all rows, the cursor placed
         await pilot.press("j")
-        await wait_for(pilot, lambda: on_record(app, 2))
+        await wait_for(pilot, lambda: on_record(app, 2), 30)
         took = await timed(pilot, "x", lambda: "more characters" in xml_shown(app))
         assert took < SLOW, f"x took {took:.1f} s"
         text = xml_shown(app)
@@ -89,6 +90,7 @@ async def test_the_xml_tab_of_a_megabyte_of_accents_is_quick_and_cut(tmp_path: P
 async def test_moving_onto_megabyte_values_and_hiding_the_pane_are_quick(tmp_path: Path) -> None:
     app = EvtxApp([str(big_log(tmp_path))], use_cache=False)
     async with opened(app, (160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.table.total == 4 and on_record(app, 1), 30)  # all rows, the cursor placed
         for record in (2, 3):
             took = await timed(pilot, "j", lambda r=record: on_record(app, r))
             assert took < SLOW, f"j onto record {record} took {took:.1f} s"
@@ -107,6 +109,7 @@ async def test_moving_onto_megabyte_values_and_hiding_the_pane_are_quick(tmp_pat
 async def test_an_event_of_ten_thousand_fields_shows_the_first_and_counts_the_rest(tmp_path: Path) -> None:
     app = EvtxApp([str(big_log(tmp_path))], use_cache=False)
     async with opened(app, (160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.table.total == 4 and on_record(app, 1), 30)  # all rows, the cursor placed
         await pilot.press("G")
         await wait_for(pilot, lambda: on_record(app, 4), 30)
         labels = tree_labels(app)
