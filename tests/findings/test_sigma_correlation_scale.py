@@ -107,7 +107,7 @@ def _random_case(rng: random.Random, kind: str, longest: int) -> tuple[Correlati
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize(("seed", "cases", "longest"), [(1, 3000, 30), (2, 3000, 30), (3, 400, 400), (4, 100, 2000)])
+@pytest.mark.parametrize(("seed", "cases", "longest"), [(1, 1500, 30), (2, 1500, 30), (3, 300, 400), (4, 60, 2000)])
 def test_same_answers_as_the_reference(kind: str, seed: int, cases: int, longest: int) -> None:
     rng = random.Random(f"{kind}-{seed}")
     fired = 0
@@ -167,15 +167,15 @@ class _CountedRule(int):
 
 
 RULES = 32
-EVENTS = 20_000
+EVENTS = 5_000  # (the probe had 20,000: what is checked is the count per hit)
 
 
 @pytest.mark.parametrize("kind", ["temporal", "temporal_ordered"])
 @pytest.mark.parametrize(("never", "timespan"), [(True, 86_400), (True, 60), (False, 86_400)])
 def test_many_rules_over_a_day_cost_a_few_operations_per_hit(kind: str, never: bool, timespan: int) -> None:
-    """The probe's flood: 20,000 events in a day, each matched by 32 rules, a temporal
-    correlation over the 32, and one rule that never matches: with a timespan of a day the
-    window then holds the whole day, up to 640,000 hits; with a minute, hits leave as they come.
+    """The probe's flood (here 5,000 events of its 20,000) in a day, each matched by 32 rules, a
+    temporal correlation over the 32, and one rule that never matches: with a timespan of a day
+    the window then holds the whole day, up to 160,000 hits; with a minute, hits leave as they come.
     At most 8 look-ups of a hit's rule per hit (4 as it enters, 4 as it leaves), where the old
     algorithm needed one per hit in the window at every hit (some 2e11 over the day). Without
     the never-matching rule a match every 32 hits empties the window."""
