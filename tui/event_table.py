@@ -146,6 +146,8 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
         self._layout_width = -1  # the row width `_columns` were laid out for
         self._last_selected: int | None = -1
         self._pending_goto: int | None = None
+        #: The analyst's own moves (keys, clicks): a jump answered after one is dropped.
+        self._user_moves = 0
         self._count_inflight = False
 
     # -- data plumbing -------------------------------------------------------------------------
@@ -407,17 +409,23 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
         self.refresh()
         self._check_selected()
 
+    def user_move(self, index: int) -> None:
+        """A move the analyst made: it overrides any jump still on its way (`goto_event`)."""
+        self._user_moves += 1
+        self._pending_goto = None
+        self.move_to(index)
+
     def action_cursor(self, delta: int) -> None:
-        self.move_to(self.cursor + delta)
+        self.user_move(self.cursor + delta)
 
     def action_page(self, direction: int) -> None:
-        self.move_to(self.cursor + direction * max(1, self.visible_rows - 1))
+        self.user_move(self.cursor + direction * max(1, self.visible_rows - 1))
 
     def action_top(self) -> None:
-        self.move_to(0)
+        self.user_move(0)
 
     def action_bottom(self) -> None:
-        self.move_to(self.row_count - 1)
+        self.user_move(self.row_count - 1)
 
     def action_column(self, delta: int) -> None:
         """Move the field cursor among the shown columns that name a field."""
@@ -428,13 +436,17 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
                    nearest: StoredEvent | None = None, on_found: Callable[[], None] | None = None) -> None:
         """Move the cursor to event `store_id` (found in SQL), else to the view's event nearest
         in time to `nearest` when given (`tui.keep_place`); `on_missing` when not in view,
-        `on_found` once the cursor is on it (`tui.jump`)."""
-        view, sort, counted = self.view, self.sort, self._counted
+        `on_found` once the cursor is on it (`tui.jump`). A key or click the analyst pressed
+        before the answer came wins: the cursor stays where they moved it (`G` just after a
+        log finished loading was pulled back to the row kept from loading)."""
+        view, sort, counted, moves = self.view, self.sort, self._counted, self._user_moves
 
         def find(store: Store) -> tuple[int, list[Row]] | None:  # (the count comes first: `reload`)
             return columns.locate_row(store, view, sort, store_id, nearest, counted[0] if counted else None)
 
         def done(found: tuple[int, list[Row]] | None) -> None:
+            if self._user_moves != moves:
+                return
             if found is None:
                 if on_missing is not None:
                     on_missing()
@@ -481,7 +493,7 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
 
     def on_click(self, event: Click) -> None:
         if event.y >= 1:
-            self.move_to(int(self.scroll_y) + event.y - 1)
+            self.user_move(int(self.scroll_y) + event.y - 1)
 
     # -- rendering -----------------------------------------------------------------------------
 

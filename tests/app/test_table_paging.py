@@ -306,3 +306,22 @@ async def test_a_field_filter_shows_its_first_rows_before_its_id_set(
 
     monkeypatch.setattr(first_listed, "SMALL_BYTES", 0)
     await _rows_before_the_count(tmp_path, monkeypatch, "", "Parity:e")
+
+
+@sync
+async def test_a_key_pressed_before_a_jump_lands_wins(tmp_path: Path) -> None:
+    """When a log finishes loading the table jumps back to the row the analyst was on
+    (`goto_event`); a `G` pressed before that answer came was undone, the cursor pulled back."""
+    app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
+    async with opened(app, (100, 40), ready=False) as pilot:
+        expected = await _filtered(pilot, app, "")
+        table = app.table
+        table.goto_event(expected[5])
+        table.action_bottom()  # (the key's action, before the jump's answer can arrive)
+        answered: list[None] = []
+        table._submit(lambda store: None, answered.append)  # answered after the jump's (one thread, in order)
+        await wait_for(pilot, lambda: bool(answered))
+        await pilot.pause(0.05)
+        assert table.cursor == len(expected) - 1
+        table.goto_event(expected[5])  # a jump with no key after it still lands
+        await wait_for(pilot, lambda: table.cursor == 5)
