@@ -19,7 +19,8 @@ KINDS = ("event_count", "value_count", "temporal", "temporal_ordered")
 Out = list[tuple[int, int, dict[str, str]]]
 
 
-# The reference: `run` and `_count` as they were before the windows kept running totals.
+# The reference: `run` and `_count` as they were before the windows kept running totals (but for
+# `eq`, exactly the number since a temporal window's count could pass it at once).
 def _reference_threshold(op: str, count: float) -> float:
     return count + 1 if op == "gt" else count
 
@@ -49,7 +50,7 @@ def _reference_run(correlation: Correlation, hits: Sequence[Hit]) -> Out:
                     if not seen[name]:
                         del seen[name]
             count = _reference_count(spec, correlation.refs, window, len(seen))
-            if count is not None and count >= need:
+            if count is not None and (count == need if spec.condition[0] == "eq" else count >= need):
                 out.append((hit[2], count, values))
                 window.clear()
                 seen.clear()
@@ -190,3 +191,24 @@ def test_many_rules_over_a_day_cost_a_few_operations_per_hit(kind: str, never: b
     finally:
         _CountedRule.budget = 1 << 62
     assert out == ([] if never else [((e + 1) * RULES - 1, RULES, {"Computer": "WS01"}) for e in range(EVENTS)])
+
+
+def test_temporal_conditions_only_when_they_can_be_decided() -> None:
+    """A temporal rule's `lt`/`lte`/`neq` was evaluated as "at least N" (a rule meant to find
+    quiet windows fired on busy ones): skipped with its reason, as for the count types. `eq` is
+    exactly N: a temporal window's count jumps when its last rule comes (here from none to 3)."""
+    from core.findings.sigma.correlate import why_not
+
+    for kind in ("temporal", "temporal_ordered", "event_count"):
+        for op in ("lt", "lte", "neq"):
+            reason = why_not(_spec(kind, condition=(op, 3, None)))
+            assert reason == f"condition {op} (decided only when a window closes)"
+        for op in ("gte", "gt", "eq"):
+            assert why_not(_spec(kind, condition=(op, 3, None))) is None
+    hits: list[Hit] = [(0, 0, 0, {}), (1, 0, 1, {}), (2, 1, 2, {})]  # rule 0 twice, then rule 1
+    for kind in ("temporal", "temporal_ordered"):
+        def fired(op: str, n: int, k: str = kind) -> Out:
+            return run(Correlation(9, (0, 1), _spec(k, condition=(op, n, None))), hits)
+
+        assert fired("eq", 3) == fired("gte", 3) == fired("gte", 2) == [(2, 3, {})]
+        assert fired("eq", 2) == [] and fired("gt", 3) == []

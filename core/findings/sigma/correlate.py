@@ -5,8 +5,9 @@
 `timespan`, per value of the `group-by` fields. Windows slide over the matches in time order;
 when one satisfies the condition, one correlation match is reported (on its last event) and
 the window starts again after it. Conditions that can only be decided when a window closes
-(`lt`, `lte`, `neq`) and value_sum/value_avg are not evaluated: such rules are listed as
-skipped with that reason.
+(`lt`, `lte`, `neq`, for every type) and value_sum/value_avg are not evaluated: such rules are
+listed as skipped with that reason. `eq` holds when the count is exactly the number: a temporal
+window's count (its hits) can pass it at once, when the last rule referred to comes.
 
 Each window keeps what its condition needs as running totals, updated as a hit enters or leaves
 (hits per referred rule; for the ordered form, where each prefix of the sequence can start at the
@@ -42,7 +43,7 @@ def why_not(spec: RuleSpec) -> str | None:
     if spec.correlation not in SUPPORTED:
         return f"{spec.correlation} correlations"
     op = spec.condition[0]
-    if spec.correlation in ("event_count", "value_count") and op not in ("gte", "gt", "eq"):
+    if op not in ("gte", "gt", "eq"):
         return f"condition {op} (decided only when a window closes)"
     if spec.correlation == "value_count" and not spec.condition[2]:
         return "value_count without a field"
@@ -87,6 +88,7 @@ def run(correlation: Correlation, hits: Sequence[Hit]) -> list[tuple[int, int, d
         groups[tuple(hit[3].get(f, "") for f in spec.group_by)].append(hit)
     out: list[tuple[int, int, dict[str, str]]] = []
     need = _threshold(spec.condition[0], spec.condition[1])
+    exact = spec.condition[0] == "eq"
     for key, items in groups.items():
         items.sort(key=lambda h: (h[0], h[2]))
         values = dict(zip(spec.group_by, key, strict=True))
@@ -100,7 +102,7 @@ def run(correlation: Correlation, hits: Sequence[Hit]) -> list[tuple[int, int, d
             while held and hit[0] - held[0][0] > span:
                 window.pop()
             count = window.count()
-            if count is not None and count >= need:
+            if count is not None and (count == need if exact else count >= need):
                 out.append((hit[2], count, values))
                 window.clear()
     return out
