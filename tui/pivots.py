@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from textual.widgets import Tree
 
 from core.model.event import Event
-from core.model.summary import event_user
+from core.model.summary import event_user_field
 from core.model.summary_util import present
 from core.model.text import printable
 from core.query import pivot
-from core.query.compile import OWN_IMAGE_FIELDS
+from core.query.compile import ALIAS_FIELDS, OWN_IMAGE_FIELDS
 from core.query.lexer import QueryError
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ SYSTEM_FIELDS: dict[str, str] = {
     "Computer": "computer",
     "UserID": "usersid",
 }
+#: The fields `user:` reads (lower-cased): a User cell from one of them pivots on the alias.
+USER_ALIAS = frozenset(name.lower() for name in ALIAS_FIELDS["user"])
 #: How many minutes either side of the event `~` shows until the analyst sets it (`w`).
 AROUND_MINUTES = 5
 #: The fields the Image column reads, in its order (`core.model.summary.event_image`; a test
@@ -60,6 +62,20 @@ def image_field(event: Event) -> tuple[str, str] | None:
         if value is not None and present(value):
             return ("image" if name in OWN_IMAGE_FIELDS else name.lower()), value
     return None
+
+
+def user_field(event: Event) -> tuple[str, str] | None:
+    """(query field, value as logged) behind the event's User cell: the cell shows `SYSTEM` for
+    S-1-5-18 and a cleaned value, which no field holds (`user:SYSTEM` found nothing). `user`
+    when the alias covers the field, `usersid` for the System user, else the field itself (a
+    Sysmon 10's `SourceUser`)."""
+    found = event_user_field(event)
+    if found is None:
+        return None
+    name, value = found
+    if name == "UserID":
+        return SYSTEM_FIELDS["UserID"], value
+    return ("user" if name.lower() in USER_ALIAS else name.lower()), value
 
 
 def selected_field(app: EvtxApp) -> tuple[str, str] | None:
@@ -88,7 +104,6 @@ def selected_field(app: EvtxApp) -> tuple[str, str] | None:
         "eid": str(event.event_id),
         "record": "" if event.record_id is None else str(event.record_id),
         "computer": event.computer,
-        "user": event_user(event),
         "channel": event.channel,
         "provider": event.provider,
     }
@@ -96,6 +111,8 @@ def selected_field(app: EvtxApp) -> tuple[str, str] | None:
     field = pivot.column_field("id" if column == "eid" else column)
     if column == "image":
         field, value = image_field(event) or (field, "")
+    if column == "user":
+        field, value = user_field(event) or (field, "")
     if column.startswith("field:"):  # an EventData field column (tui.columns)
         field = column.removeprefix("field:")
         value = next((str(v) for k, v in event.data if k.lower() == field), "")

@@ -25,10 +25,12 @@ from collections.abc import Callable
 from core.model.event import Event
 from core.model.summary_accounts import ACCOUNTS
 from core.model.summary_security import SECURITY
-from core.model.summary_sysmon import DEFENDER, POWERSHELL, SYSMON, sysmon_user
+from core.model.summary_sysmon import DEFENDER, POWERSHELL, SYSMON, SYSMON_USER_FIELDS
 from core.model.summary_util import MAX_SUMMARY, basename, clean, g, present, short_hex
 
-__all__ = ["MAX_SUMMARY", "basename", "event_image", "event_user", "fallback", "short_hex", "summarize"]
+__all__ = [
+    "MAX_SUMMARY", "basename", "event_image", "event_user", "event_user_field", "fallback", "short_hex", "summarize",
+]
 
 _GENERIC: dict[int, Callable[[Event], str]] = {**SECURITY, **ACCOUNTS}
 #: EventIDs of the generic table that other providers also use: only these providers' count.
@@ -81,21 +83,48 @@ def _sid_name(sid: str | None) -> str:
     return _ACCOUNT_NAMES.get(text.upper(), text) if present(text) else ""
 
 
+#: Fields that hold a SID: the User column shows a well-known one by its name (`SYSTEM`).
+_SID_FIELDS = frozenset({"SubjectUserSid", "TargetUserSid", "TargetSid", "UserID"})
+
+
+def _user_names(event: Event) -> tuple[str, ...]:
+    """The fields that may name the event's actor, first present wins (the module docstring)."""
+    table = _table(event)
+    if table is SYSMON:
+        return SYSMON_USER_FIELDS
+    if table is DEFENDER:
+        return ("Detection User",)
+    if event.event_id in _TARGET_ACTS and table is _GENERIC:
+        return ("TargetUserName", "TargetUserSid", "TargetSid")
+    names: tuple[str, ...] = ("SubjectUserName", "SubjectUserSid")
+    if "TargetUserName" not in dict(event.data) and "MemberName" not in dict(event.data) and event.event_id != 7045:
+        names += ("User", "UserName", "AccountName")
+    return names
+
+
+def _user_shown(name: str, value: str) -> str:
+    return _sid_name(value) if name in _SID_FIELDS else clean(value)
+
+
+def event_user_field(event: Event) -> tuple[str, str] | None:
+    """(field, value as logged) behind the event's User cell, or None when it names nobody:
+    `UserID` for the System user. A pivot on the cell filters by this, not by what the cell
+    shows (`SYSTEM` for S-1-5-18, a value cleaned for the table), which no field holds."""
+    for name in _user_names(event):
+        value = event.get(name)
+        if value is not None and present(value) and _user_shown(name, value):
+            return name, value
+    sid = event.user_sid
+    if sid is not None and _sid_name(sid):
+        return "UserID", sid
+    return None
+
+
 def event_user(event: Event) -> str:
     """Who did it (see the module docstring): a name a human recognises, else the SID; ''
     when the event names nobody."""
-    table = _table(event)
-    if table is SYSMON:
-        name = sysmon_user(event)
-    elif table is DEFENDER:
-        name = g(event, "Detection User")
-    elif event.event_id in _TARGET_ACTS and table is _GENERIC:
-        name = g(event, "TargetUserName") or _sid_name(event.get("TargetUserSid") or event.get("TargetSid"))
-    else:
-        name = g(event, "SubjectUserName") or _sid_name(event.get("SubjectUserSid"))
-        if not name and "TargetUserName" not in dict(event.data) and "MemberName" not in dict(event.data):
-            name = g(event, "User", "UserName", "AccountName") if event.event_id != 7045 else ""
-    return name or _sid_name(event.user_sid)
+    found = event_user_field(event)
+    return _user_shown(*found) if found is not None else ""
 
 
 def event_image(event: Event) -> str:

@@ -130,9 +130,9 @@ def _800(e: Event) -> str:
 POWERSHELL: dict[int, Callable[[Event], str]] = {4104: _4104, 4103: _4103, 800: _800}
 
 
-def sysmon_user(e: Event) -> str:
-    """Sysmon's `User` (`CORP\\bob`), or the source process's user of events 8/10 (SourceUser)."""
-    return g(e, "User", "SourceUser")
+#: Sysmon's `User` (`CORP\\bob`), or the source process's user of events 8/10 (SourceUser): the
+#: User column's fields for Sysmon (`core.model.summary.event_user_field`).
+SYSMON_USER_FIELDS = ("User", "SourceUser")
 
 
-__all__ = ["DEFENDER", "POWERSHELL", "SYSMON", "proc", "sysmon_user"]
+__all__ = ["DEFENDER", "POWERSHELL", "SYSMON", "SYSMON_USER_FIELDS", "proc"]

@@ -73,3 +73,42 @@ async def test_a_source_image_pivots_on_its_own_field(tmp_path: Path) -> None:
         query = 'sourceimage:"C:\\Program Files\\Odd Tool\\dump.exe"'
         assert app.filter_bar.input.value == query
         await wait_for(pilot, lambda: app.workspace.query == query and app.table.total == 1)
+
+
+def test_a_user_cell_pivots_on_the_field_behind_it(tmp_path: Path) -> None:
+    """The User cell shows `SYSTEM` for S-1-5-18 (and values cleaned for the table), which no
+    field holds: `=` on it filtered to `user:SYSTEM` and found none of the events showing it.
+    It pivots on the field and value behind the cell (`tui.pivots.user_field`); each query
+    finds the event it came from, on the demo log and on the fields only some events use."""
+    from core.model.event import Event
+    from core.query.compile import compile_query
+    from core.query.pivot import filter_to
+    from parsers.registry import iter_input
+    from tests.stores import indexed_store
+    from tui.pivots import user_field
+
+    channel, provider = "Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon"
+    made = [
+        Event(0, 1, 1, 133_500_000_000_000_000, 4688, channel="Security", data=(("SubjectUserSid", "S-1-5-18"),)),
+        Event(0, 2, 2, 133_500_000_000_000_000, 7036, channel="System", user_sid="S-1-5-18"),
+        Event(0, 3, 3, 133_500_000_000_000_000, 10, channel=channel, provider=provider,
+              data=(("SourceUser", "CORP\\bob  "),)),
+        Event(0, 4, 4, 133_500_000_000_000_000, 1, channel=channel, provider=provider,
+              data=(("User", "NT AUTHORITY\\SYSTEM"),)),
+        Event(0, 5, 5, 133_500_000_000_000_000, 4624, channel="Security",
+              data=(("TargetUserName", "-"), ("TargetUserSid", "s-1-5-20"))),
+    ]
+    demo = [e for e in iter_input(str(DEMO)) if isinstance(e, Event)]
+    store = indexed_store(tmp_path / "s.sqlite", [*made, *demo])
+    stored = list(store.select(compile_query("")))
+    assert len(stored) == len(made) + len(demo)
+    queries = {}
+    for se in stored:
+        picked = user_field(se.event)
+        if picked is None:
+            continue
+        query = filter_to(*picked)
+        queries[query] = True
+        assert se.id in {hit.id for hit in store.select(compile_query(query))}, (query, se.event)
+    assert {"user:S-1-5-18", "usersid:S-1-5-18", 'sourceuser:"CORP\\bob  "', "user:s-1-5-20"} <= set(queries), queries
+    assert len(queries) > 8  # the demo's users too
