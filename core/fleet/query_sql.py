@@ -198,7 +198,7 @@ def _field(tok: Token) -> exp.Expr:
     name = tok.name.lower()
     value = tok.value
     if name in ("after", "before"):
-        ticks = exp.Literal.number(sq._parse_date(value, tok.value_pos))
+        ticks = exp.Literal.number(sq.parse_date(value, tok.value_pos))
         ts = exp.column("ts")
         cmp = exp.GTE(this=ts, expression=ticks) if name == "after" else exp.LT(this=ts, expression=ticks)
         return exp.and_(exp.Not(this=exp.Is(this=ts, expression=exp.null())), cmp)

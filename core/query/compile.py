@@ -216,7 +216,7 @@ def _term_sql(tok: Token, params: list[object]) -> tuple[str, int]:
 
 def _value_sql(name: str, value: str, value_pos: int, params: list[object]) -> str:
     if name in ("after", "before"):
-        ticks = _parse_date(value, value_pos)
+        ticks = parse_date(value, value_pos)
         params.append(ticks)
         op = ">=" if name == "after" else "<"
         return f"(e.ts IS NOT NULL AND e.ts {op} ?)"
@@ -415,7 +415,7 @@ def _like(value: str) -> str:
     return "".join(("%" if ch == "*" else "_") if wild else _like_literal(ch) for ch, wild in _glob_chars(value))
 
 
-def _parse_date(value: str, pos: int) -> int:
+def parse_date(value: str, pos: int) -> int:
     """`2015-11-12`, `2015-11-12T02:00`, `...T02:00:05.5Z` (UTC unless an offset is given).
     A date whose offset is no zone's or that falls past 9999 UTC says so (not a traceback)."""
     m = _DATE_RE.match(value.strip())

@@ -19,8 +19,10 @@ import datetime as _dt
 
 from core.model.event import Event, datetime_to_filetime, filetime_to_datetime, time_in_range
 from core.model.text import printable
+from core.query.compile import parse_date
 from core.query.lexer import Kind, QueryError, tokenize
-from core.query.parser import Or, parse
+from core.query.parser import And, Node, Or, Term, parse
+from core.query.parser import start as node_start
 
 #: The event table's columns -> the field a pivot on one of their cells filters (the Summary
 #: and Time columns have none: a time pivots with `around`/`within`).
@@ -138,10 +140,45 @@ def time_range(start: int, end: int) -> str:
 
 
 def within(query: str, start: int, end: int) -> str:
-    """The current query restricted to [start, end) (zooming on a histogram bucket)."""
-    base = _grouped(query)
+    """The current query restricted to [start, end) (zooming on a histogram bucket). The
+    query's own top-level `after:`/`before:` terms are folded into the new range (the tighter
+    bound of each kind), so zooming again and again keeps one pair (`4688 after:A before:B
+    after:C before:D ...` grew by a pair per zoom)."""
+    text = query.strip()
+    if text:
+        text, start, end = _fold_range(text, start, end)
+    base = _grouped(text)
     rng = time_range(start, end)
     return f"{base} {rng}" if base and rng else base or rng
+
+
+def _fold_range(text: str, start: int, end: int) -> tuple[str, int, int]:
+    """`text` without its top-level (ANDed, ungrouped) `after:`/`before:` terms, and [start,
+    end) narrowed by them: the same events."""
+    node: Node | None = parse(text)  # (QueryError: the caller words it)
+    terms = node.children if isinstance(node, And) and node.pos == node_start(node.children[0]) else (node,)
+    cuts: list[tuple[int, int]] = []
+    for child in terms:
+        if not isinstance(child, Term):
+            continue
+        tok = child.token
+        name = tok.name.lower()
+        if tok.kind is not Kind.FIELD or name not in ("after", "before") or tok.values:
+            continue
+        try:
+            ticks = parse_date(tok.value, tok.value_pos)
+        except QueryError:  # left as typed: compiling the query says what is wrong with it
+            continue
+        if name == "after":
+            start = max(start, ticks)
+        else:
+            end = min(end, ticks)
+        cuts.append((tok.pos, tok.pos + len(tok.text)))
+    for begin, stop in reversed(cuts):
+        while stop < len(text) and text[stop].isspace():
+            stop += 1
+        text = text[:begin] + text[stop:]
+    return text.strip(), start, end
 
 
 def around(computer: str, ticks: int, minutes: float = 5) -> str:

@@ -122,3 +122,27 @@ def test_around_an_event_and_table_columns(store: Store) -> None:
     assert around_event(next(se.event for se in store.select(compile_query("record:100")))) is None
     assert [column_field(c) for c in ("Computer", "EventID", "User", "Image", "Summary")] == [
         "computer", "id", "user", "image", None]
+
+
+def test_zooming_again_keeps_one_time_range_and_the_same_events(store: Store) -> None:
+    """A zoom on a histogram bucket added an `after:`/`before:` pair to the query each time: the
+    query's own top-level bounds are folded into the new range (the tighter of each), so the
+    events are those of both ranges and the bar keeps one pair."""
+    base = _t("2024-03-14T08:00:00Z")
+    minute = 600_000_000
+    first = within("Other:x", base + 2 * minute, base + 9 * minute)  # records 2-8
+    assert found(store, first) == {2, 3, 4, 5, 6, 7, 8}
+    second = within(first, base + 5 * minute, base + 12 * minute)  # a bucket reaching past the range
+    assert second.count("after:") == 1 and second.count("before:") == 1, second
+    assert found(store, second) == {5, 6, 7, 8}
+    third = within(second, base, base + 6 * minute)  # and before it
+    assert third == within("Other:x", base + 5 * minute, base + 6 * minute)
+    assert found(store, third) == {5}
+    # Only top-level ANDed bounds fold: under an OR or a NOT, or grouped, they stay as typed.
+    for query in ("(Other:x after:2024-03-14T08:30:00Z)", "Other:x OR before:2024-03-14T08:30:00Z",
+                  "-after:2024-03-14T08:30:00Z", "Other:x after:garbage"):
+        assert within(query, base, base + minute).count("after:") + within(query, base, base + minute).count(
+            "before:") == query.count("after:") + query.count("before:") + 2, query
+    assert found(store, within("before:2024-03-14T08:50:00Z Field:plain", base, base + 99 * minute)) == {1}
+    assert within('Field:"after:x y"  before:2024-03-14T08:50:00Z', base, base + minute).startswith(
+        'Field:"after:x y" after:')
