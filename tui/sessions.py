@@ -150,11 +150,12 @@ def session_rows(model: CorrelationModel, limit: int | None = None) -> list[Sess
     return rows
 
 
-def _counts(model: CorrelationModel) -> tuple[int, int]:
-    """How many rows `session_rows` has in all, and on how many computers (none made)."""
+def _counts(model: CorrelationModel) -> tuple[int, int, int]:
+    """How many rows `session_rows` has in all, on how many computers (none made), and how many
+    logon, logoff or privilege events name a logon id that is no number (in no session: said)."""
     _by_session, orphans = model.session_processes()
     computers = {c.casefold() for c in (*(computer for computer, _ in orphans), *session_computers(model.sessions))}
-    return len(orphans) + len(model.sessions), len(computers)
+    return len(orphans) + len(model.sessions), len(computers), model.unreadable_logons
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,24 +181,25 @@ class SessionLine:
         return {"search": self.search}
 
 
-#: What the list is made of: its lines, how many rows and computers in all.
-Listed = tuple[list[SessionLine], int, int]
+#: What the list is made of: its lines, how many rows and computers in all, how many logon
+#: events are in no session (`_counts`).
+Listed = tuple[list[SessionLine], int, int, int]
 #: The same, each line made when first drawn or searched (`MadeLines`).
-Made = tuple[MadeLines[SessionLine], int, int]
+Made = tuple[MadeLines[SessionLine], int, int, int]
 
 
 def _listed(model: CorrelationModel) -> Listed:
     """The lines listed, all made (what is stored), and how many rows and computers there are."""
-    made, total, computers = _made(model)
-    return [line for line in map(made.line, range(made.count)) if line is not None], total, computers
+    made, total, computers, unreadable = _made(model)
+    return [line for line in map(made.line, range(made.count)) if line is not None], total, computers, unreadable
 
 
 def _made(model: CorrelationModel) -> Made:
     """In the worker: the lines listed (each made when first drawn or searched: the view shows
     at once), and how many rows and computers there are."""
     rows = SessionRows(model)
-    total, computers = _counts(model)
-    return MadeLines(rows, _line_maker(linked_index(model)), lambda line: line.cells), total, computers
+    total, computers, unreadable = _counts(model)
+    return MadeLines(rows, _line_maker(linked_index(model)), lambda line: line.cells), total, computers, unreadable
 
 
 def _line_maker(index: dict[tuple[str, int], list[Session]]) -> Callable[[SessionRow], SessionLine]:
@@ -226,12 +228,12 @@ def stored_sessions(model: CorrelationModel) -> ViewRows:
     a time (20,000 lines made up front, with every session's row for their order, took 20 MB at
     36,000 sessions). A reopened line beyond them shows its 4624's stored links."""
     rows = SessionRows(model)
-    total, computers = _counts(model)
+    total, computers, unreadable = _counts(model)
     index = linked_index(model)
     trees = (ViewNode("session", children=tuple(session_tree(row, linked_session(index, row.session))))
              for row in itertools.islice(rows, TREE_LINES))
     return ViewRows(tree=trees, rows=MadeRows(rows, _line_maker(index), _row_store_id), total=total,
-                    info={"computers": computers})
+                    info={"computers": computers, "unreadable": unreadable})
 
 
 def _row_store_id(row: SessionRow) -> int | None:
@@ -247,10 +249,12 @@ def _stored_line(row: StoredRow) -> SessionLine:
     return SessionLine(row.store_id, row.cells, _search_of(row.extra))
 
 
-def status_text(total: int, computers: int, lines: int | None = None) -> str:
+def status_text(total: int, computers: int, lines: int | None = None, unreadable: int = 0) -> str:
     text = f"{plural(total, 'logon session')} on {plural(computers, 'computer')}"
     if lines is not None and lines != total:  # (a list stored by an older version was cut)
         text += f", {lines:,} shown"
+    if unreadable:  # (as `evtx-explorer sessions` says: never lost silently)
+        text += f"; {plural(unreadable, 'logon event')} in no session (a logon id that is no number)"
     return text
 
 
@@ -275,6 +279,7 @@ class SessionsScreen(TreeViewScreen):
 
         total: int
         computers: int
+        unreadable: int
         count: int
         first: list[SessionLine]
 
@@ -367,8 +372,10 @@ class SessionsScreen(TreeViewScreen):
                 with Store(ws.require_store(), readonly=True) as store:
                     info: Any = load_info(store, STORED)
                     computers = int(info.get("computers", 0)) if isinstance(info, dict) else 0
+                    unreadable = int(info.get("unreadable", 0)) if isinstance(info, dict) else 0
                     total, count, rows = read_first(store, STORED)
-                self.post_message(self.StoredListed(total, computers, count, [_stored_line(r) for r in rows]))
+                self.post_message(self.StoredListed(total, computers, unreadable, count,
+                                                    [_stored_line(r) for r in rows]))
                 return
         except ViewDataError as exc:
             self.post_message(ModelReady[Made](None, not ws.loaded, str(exc)))
@@ -382,19 +389,19 @@ class SessionsScreen(TreeViewScreen):
 
     def on_model_ready(self, message: ModelReady[Made]) -> None:
         if message.error or message.model is None or message.prepared is None:
-            self._fill(None, 0, 0, message.partial, message.error or "no correlation model")
+            self._fill(None, 0, 0, 0, message.partial, message.error or "no correlation model")
             return
-        lines, total, computers = message.prepared
-        self._fill(lines, total, computers, message.partial)
+        lines, total, computers, unreadable = message.prepared
+        self._fill(lines, total, computers, unreadable, message.partial)
         if not message.partial:  # shown: now the tables can be written for the next open
             self.workspace.store_views_later(STORED, stored_sessions)
 
     def on_sessions_screen_stored_listed(self, message: SessionsScreen.StoredListed) -> None:
         reader = self.query_one(SessionsTable).reader(self.workspace.require_store())
         lines = StoredLines(reader, STORED, message.count, message.first, _stored_line, lambda line: line.cells)
-        self._fill(lines, message.total, message.computers, False)
+        self._fill(lines, message.total, message.computers, message.unreadable, False)
 
-    def _fill(self, lines: Lines[SessionLine] | None, total: int, computers: int, partial: bool,
+    def _fill(self, lines: Lines[SessionLine] | None, total: int, computers: int, unreadable: int, partial: bool,
               error: str | None = None) -> None:
         status = self.query_one("#view-status", Static)
         table = self.query_one(SessionsTable)
@@ -404,7 +411,7 @@ class SessionsScreen(TreeViewScreen):
             status.update(Text(printable(error or "no correlation model"), style="bold"))
             return
         lines.changed.append(self._lines_in)
-        text = status_text(total, computers, lines.count)
+        text = status_text(total, computers, lines.count, unreadable)
         if partial:
             text += "   (still loading: the list will be rebuilt)"
             self.set_timer(1.0, self._reload_when_loaded)

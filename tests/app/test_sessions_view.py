@@ -4,6 +4,7 @@ log text literal."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,10 @@ from tui.sessions import COLUMNS, SessionsScreen, SessionsTable
 
 HEADINGS = ["Start (UTC)", "Computer", "User", "Type", "Source", "Auth", "Privileged", "Processes", "End (UTC)"]
 WS = "WS01.contoso.local"
+
+
+def _status_says(app: Harness, text: str) -> bool:
+    return text in str(app.screen.query_one("#view-status").render())
 
 
 def _rows(table: SessionsTable) -> list[list[str]]:
@@ -109,3 +114,33 @@ async def test_slash_in_the_list_finds_the_next_session_by_user_or_address(demo_
         await pilot.press("slash", *"0x9f1b2c", "enter")  # a logon id, not shown in the list
         await wait_for(pilot, lambda: _rows(table)[table.cursor_row][5] == "NTLM V2")
         assert _rows(table)[table.cursor_row][1].startswith("DC01")
+
+
+@sync
+async def test_logon_events_in_no_session_are_counted_in_the_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A logon event whose logon id is no number makes no session: `evtx-explorer sessions`
+    said how many, the view said nothing. Its status counts them, built and as stored."""
+    import tui.model_cache as mc
+    from tests.correlate.stored_tables import BUILDERS, no_model
+
+    monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    log = write_events(tmp_path / "log.xml", [
+        event_xml(4624, 1, "2024-01-01T00:00:00Z", {"TargetLogonId": "0x3e7a", "TargetUserName": "bob",
+                                                   "LogonType": "2"}),
+        event_xml(4624, 2, "2024-01-01T00:00:01Z", {"TargetLogonId": "zz", "TargetUserName": "eve",
+                                                   "LogonType": "2"}),
+        event_xml(4634, 3, "2024-01-01T00:00:02Z", {"TargetLogonId": "0x" + "1" * 100, "TargetUserName": "eve"}),
+    ])
+    store = open_inputs([str(log)])
+    path = store.path
+    store.close()
+    said = "1 logon session on 1 computer; 2 logon events in no session (a logon id that is no number)"
+    for stored in (False, True):
+        if stored:  # as a reopen reads it, no model built
+            assert mc.ModelCache().stored_view(path, True, "sessions", BUILDERS, wait=True)
+            monkeypatch.setattr(mc, "build_model", no_model)
+        app = Harness(path, SessionsScreen)
+        async with opened(app, (160, 30)) as pilot:
+            await wait_for(pilot, functools.partial(_status_says, app, said))
