@@ -146,6 +146,9 @@ def apply_pivot(app: EvtxApp, how: str, field: str, value: str) -> None:
         except QueryError as exc:  # a field name no query term can hold: said, the filter kept
             app.notify(printable(exc.message), severity="warning", markup=False)
             return
+    if pivot.prefix_only(field, value):  # (a megabyte command line: more than a query holds)
+        app.notify(f"a value of {len(value):,} characters: the filter matches its first ones (a prefix, *)",
+                   markup=False)
     app.set_filter(text)
 
 

@@ -41,18 +41,24 @@ COLUMN_FIELDS: dict[str, str] = {
 #: Characters that end or split a bare value (or change what it means) in the lexer.
 _NEEDS_QUOTES = frozenset(' \t\r\n\f\v"()')
 _MINUTE = 60 * 10_000_000
+#: The longest term a pivot writes: a longer value is matched as a prefix (`term`), and the query
+#: it goes into keeps room under the language's `MAX_QUERY_CHARS` (10,000).
+TERM_CHARS = 4_000
 
 
-def quote_value(value: str) -> str:
-    """`value` as a `name:value` value the lexer reads back as exactly `value`, compared whole."""
+def quote_value(value: str, *, prefix: bool = False) -> str:
+    """`value` as a `name:value` value the lexer reads back as exactly `value`, compared whole
+    (`prefix`: as a glob matching the values that start with `value`)."""
     text = value
     hidden = printable(text) != text
-    if hidden or "*" in text or "?" in text:
+    if hidden or prefix or "*" in text or "?" in text:
         text = text.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]")
     elif "[[]" in text or "[*]" in text or "[?]" in text:
         text = text.replace("[", "[[]")
     if hidden:
         text = "".join("?" if printable(ch) != ch else ch for ch in text)
+    if prefix:
+        text += "*"
     bare = (
         text != ""
         and not any(ch in _NEEDS_QUOTES or ch.isspace() for ch in text)
@@ -76,8 +82,34 @@ def _quoted(text: str) -> str:
 
 def term(field: str, value: str) -> str:
     """The term matching events whose `field` equals `value` (`image:"C:\\Program Files\\x.exe"`);
-    `QueryError` for a field name no term can hold (see the module docstring)."""
-    quoted = quote_value(value)
+    `QueryError` for a field name no term can hold (see the module docstring). A value whose
+    term would pass TERM_CHARS (a query holds at most `MAX_QUERY_CHARS`: a megabyte command line
+    was refused as a bad field name) is matched by its first characters, as a prefix glob
+    (`prefix_only` says when: the app tells the analyst)."""
+    if not prefix_only(field, value):
+        return _term(field, value, prefix=False)
+    keep = min(len(value), TERM_CHARS)
+    while True:
+        size = _size(field, value[:keep], prefix=True)
+        if size <= TERM_CHARS or keep <= 1:
+            return _term(field, value[:keep], prefix=True)
+        keep = max(1, min(keep - 1, keep * TERM_CHARS // size))
+
+
+def prefix_only(field: str, value: str) -> bool:
+    """Whether `term` matches `value` by its first characters only (see there)."""
+    return len(field) + len(value) + 1 > TERM_CHARS or _size(field, value, prefix=False) > TERM_CHARS
+
+
+def _size(field: str, value: str, *, prefix: bool) -> int:
+    """The length of `_term`'s text, or a bound past TERM_CHARS (the term is then longer than
+    the lexer reads: it is not made)."""
+    bound = len(field) + 3 + len(quote_value(value, prefix=prefix))  # (quoted again: 2 more, escapes)
+    return bound if bound > TERM_CHARS else len(_term(field, value, prefix=prefix))
+
+
+def _term(field: str, value: str, *, prefix: bool) -> str:
+    quoted = quote_value(value, prefix=prefix)
     text = f"{field}:{quoted}"
     if not quoted.startswith('"') and not _one_term(text, field):  # `C:\x` reads as a path: quote it
         text = f"{field}:{_quoted(quoted)}"

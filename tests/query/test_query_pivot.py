@@ -3,6 +3,9 @@ a store returns exactly the events holding that value, whatever the value holds.
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
 import pytest
 
 from core.model.event import Event, parse_time
@@ -146,3 +149,36 @@ def test_zooming_again_keeps_one_time_range_and_the_same_events(store: Store) ->
     assert found(store, within("before:2024-03-14T08:50:00Z Field:plain", base, base + 99 * minute)) == {1}
     assert within('Field:"after:x y"  before:2024-03-14T08:50:00Z', base, base + minute).startswith(
         'Field:"after:x y" after:')
+
+
+def test_a_value_longer_than_a_query_holds_pivots_as_its_prefix(tmp_path: Path) -> None:
+    """A pivot on a megabyte command line was refused as "no query term can name the field"
+    (a query holds at most 10,000 characters): its first characters are matched as a prefix, in
+    a term the lexer reads back, whatever the value's quotes, backslashes and globs; the
+    events found are those whose value starts so, and no shorter one."""
+    from core.query.lexer import MAX_QUERY_CHARS
+    from core.query.pivot import TERM_CHARS, prefix_only, term
+
+    pieces = [v for v in VALUES if v] + ["\\", '"', "*", "[", "é", "x" * 50]
+    rnd = random.Random(5)
+    values = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(800, 3_000))) for _ in range(12)]
+    values += ["A" * 1_000_000, "\\" * 20_000, "*" * 9_000, "C:\\" + "d\\" * 5_000]
+    events = []
+    for i, value in enumerate(values):
+        for j, variant in enumerate((value, value[: len(value) // 2], value + "tail", "Z" + value)):
+            events.append(Event(source=0, record_number=i * 4 + j, record_id=i * 4 + j, filetime=None,
+                                event_id=4688, data=(("CommandLine", variant),)))
+    store = Store(tmp_path / "long.db")
+    store.add_source("x.xml", "xml")
+    store.add_events(events)
+    store.build_indexes()
+    for i, value in enumerate(values):
+        assert prefix_only("CommandLine", value)
+        text = term("CommandLine", value)
+        assert len(text) <= TERM_CHARS < MAX_QUERY_CHARS and text.endswith(("*", '*"')), text[-20:]
+        hits = found(store, text)
+        assert {i * 4, i * 4 + 2} <= hits and i * 4 + 3 not in hits, i  # itself and a longer one, not "Z..."
+        prefix_of = {e.record_id for e in events if e.data[0][1].startswith(value[:200])}
+        assert hits <= prefix_of, i
+    short = "C:\\Windows\\x.exe"
+    assert not prefix_only("CommandLine", short) and term("CommandLine", short) == filter_to("CommandLine", short)
