@@ -13,7 +13,7 @@ from typing import overload
 
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.process_table import ProcessesAt
-from core.correlate.session_frozen import SessionsAt
+from core.correlate.session_frozen import SessionsAt, session_computers
 from core.correlate.sessions import Session
 from tui.session_detail import SessionRow
 
@@ -75,3 +75,24 @@ def orphan_rows(model: CorrelationModel) -> list[SessionRow]:
     return [SessionRow(None, computer, lid, tuple(items))
             for (computer, lid), items in sorted(orphans.items(), key=lambda kv: (kv[0][0].casefold(), kv[0][1]))]
 
+
+def plural(count: int, word: str) -> str:
+    """`1 computer`, `2 computers`, `1,234 computers` (headers count what the view lists)."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
+def session_counts(model: CorrelationModel) -> tuple[int, int, int]:
+    """How many rows `session_rows` has in all, on how many computers (none made), and how many
+    logon, logoff or privilege events name a logon id that is no number (in no session: said)."""
+    _by_session, orphans = model.session_processes()
+    computers = {c.casefold() for c in (*(computer for computer, _ in orphans), *session_computers(model.sessions))}
+    return len(orphans) + len(model.sessions), len(computers), model.unreadable_logons
+
+
+def status_text(total: int, computers: int, lines: int | None = None, unreadable: int = 0) -> str:
+    text = f"{plural(total, 'logon session')} on {plural(computers, 'computer')}"
+    if lines is not None and lines != total:  # (a list stored by an older version was cut)
+        text += f", {lines:,} shown"
+    if unreadable:  # (as `evtx-explorer sessions` says: never lost silently)
+        text += f"; {plural(unreadable, 'logon event')} in no session (a logon id that is no number)"
+    return text

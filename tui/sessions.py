@@ -32,7 +32,6 @@ from textual.widgets import DataTable, Footer, Static, Tree
 
 from core.correlate.model import CorrelationModel
 from core.correlate.process_table import ProcessesAt
-from core.correlate.session_frozen import session_computers
 from core.correlate.sessions import Session
 from core.model.text import one_line, printable
 from core.model.values import hex_id
@@ -43,7 +42,14 @@ from tui.messages import ModelReady
 from tui.model_cache import ViewDataError
 from tui.nav_tree import NavTree, SearchInput, TreeItem, ViewNode
 from tui.session_detail import SessionRow, linked_index, linked_session, session_tree, type_text, when
-from tui.session_rows import SessionRows, orphan_rows, session_order, sessions_in_order
+from tui.session_rows import (
+    SessionRows,
+    orphan_rows,
+    session_counts,
+    session_order,
+    sessions_in_order,
+    status_text,
+)
 from tui.stored_links import links_tree
 from tui.stored_views import TREE_LINES, MadeRows, StoredRow, ViewRows, load_info, load_subtree
 from tui.tree_views import READING, TreeViewScreen, activate
@@ -66,11 +72,6 @@ COLUMNS: tuple[tuple[str, int], ...] = (
 
 
 SEARCH_HINT = "search: in the list, the sessions (user, address, logon id...); in the tree, its lines"
-
-
-def plural(count: int, word: str) -> str:
-    """`1 computer`, `2 computers`, `1,234 computers` (headers count what the view lists)."""
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def _time_cell(text: str) -> str:
@@ -150,14 +151,6 @@ def session_rows(model: CorrelationModel, limit: int | None = None) -> list[Sess
     return rows
 
 
-def _counts(model: CorrelationModel) -> tuple[int, int, int]:
-    """How many rows `session_rows` has in all, on how many computers (none made), and how many
-    logon, logoff or privilege events name a logon id that is no number (in no session: said)."""
-    _by_session, orphans = model.session_processes()
-    computers = {c.casefold() for c in (*(computer for computer, _ in orphans), *session_computers(model.sessions))}
-    return len(orphans) + len(model.sessions), len(computers), model.unreadable_logons
-
-
 @dataclass(frozen=True, slots=True)
 class SessionLine:
     """One line of the list: its 4624, its cells, what `/` searches. From the model it holds
@@ -198,7 +191,7 @@ def _made(model: CorrelationModel) -> Made:
     """In the worker: the lines listed (each made when first drawn or searched: the view shows
     at once), and how many rows and computers there are."""
     rows = SessionRows(model)
-    total, computers, unreadable = _counts(model)
+    total, computers, unreadable = session_counts(model)
     return MadeLines(rows, _line_maker(linked_index(model)), lambda line: line.cells), total, computers, unreadable
 
 
@@ -228,7 +221,7 @@ def stored_sessions(model: CorrelationModel) -> ViewRows:
     a time (20,000 lines made up front, with every session's row for their order, took 20 MB at
     36,000 sessions). A reopened line beyond them shows its 4624's stored links."""
     rows = SessionRows(model)
-    total, computers, unreadable = _counts(model)
+    total, computers, unreadable = session_counts(model)
     index = linked_index(model)
     trees = (ViewNode("session", children=tuple(session_tree(row, linked_session(index, row.session))))
              for row in itertools.islice(rows, TREE_LINES))
@@ -247,15 +240,6 @@ def _search_of(extra: Any) -> str:
 
 def _stored_line(row: StoredRow) -> SessionLine:
     return SessionLine(row.store_id, row.cells, _search_of(row.extra))
-
-
-def status_text(total: int, computers: int, lines: int | None = None, unreadable: int = 0) -> str:
-    text = f"{plural(total, 'logon session')} on {plural(computers, 'computer')}"
-    if lines is not None and lines != total:  # (a list stored by an older version was cut)
-        text += f", {lines:,} shown"
-    if unreadable:  # (as `evtx-explorer sessions` says: never lost silently)
-        text += f"; {plural(unreadable, 'logon event')} in no session (a logon id that is no number)"
-    return text
 
 
 class SessionsTable(WideTable):
