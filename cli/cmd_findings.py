@@ -35,7 +35,7 @@ from core.findings.sigma import (
     rule_dirs,
     run_sigma,
 )
-from core.findings.sigma.report import COLUMNS, coverage_lines, flat, records
+from core.findings.sigma.report import COLUMNS, coverage_lines, fields_json, flat, records
 from core.findings.stored import findings_of
 from core.model.event import iso_from_filetime
 from core.model.text import md_text, one_line, printable
@@ -103,14 +103,17 @@ def _sigma_table(result: SigmaResult) -> str:
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
-    """The Sigma matches as CSV with the exact data (as `export` writes): a terminal's stream
-    escapes what reaches it (`cli.output`), a file or pipe gets the log's own characters."""
+    """The Sigma matches as CSV with the exact data (as `export` writes: the matched fields one
+    JSON object, like its `data` column): a terminal's stream escapes what reaches it
+    (`cli.output`), a file or pipe gets the log's own characters."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     numbers = {"record_id", "event_id"}  # (the others hold text a log or a rule decides: no formula)
     for row in rows:
-        writer.writerow({k: v if k in numbers else csv_cell(v) for k, v in flat(row).items()})
+        cells = {k: v if k in numbers else csv_cell(v) for k, v in flat(row).items()}
+        cells["fields"] = fields_json(row)  # (a JSON object, exact: starts with `{`, no formula)
+        writer.writerow(cells)
     return buf.getvalue().rstrip("\n")
 
 

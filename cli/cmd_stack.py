@@ -66,12 +66,7 @@ def write_stack(result: Stack, fmt: str, out: Any) -> None:
         out.write(dump_json(stack_document(result)) + "\n")
         return
     if fmt == "csv":
-        from core.report.export import csv_cell
-
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["count", "share", result.field])
-        for r in result.rows:
-            writer.writerow([r.count, f"{r.share:.6f}", csv_cell(r.value)])
+        _write_csv(result, out)
         return
     if fmt == "md":
         from core.model.text import md_text
@@ -92,3 +87,23 @@ def write_stack(result: Stack, fmt: str, out: Any) -> None:
         tail.append(f"{result.missing:,} events without {result.field}")
     tail.append(f"{result.distinct:,} distinct values over {result.total:,} events")
     out.write(("\n" if fmt == "md" else "") + "; ".join(tail) + "\n")
+
+
+def _write_csv(result: Stack, out: Any) -> None:
+    """The CSV: pure data on `out`, so what it leaves out (`--limit`) is said on stderr, one line.
+
+    The values are written as `export` writes the same text: the System columns it guards
+    (`CSV_TEXT_COLUMNS`: file, computer, channel, provider) get its anti-formula apostrophe,
+    event data stays exact. An apostrophe on every value made `-` read `'-` and merged `=1+1`
+    with `'=1+1` into two rows that looked the same."""
+    from core.model.text import printable
+    from core.report.export import CSV_TEXT_COLUMNS, csv_cell
+
+    guarded = result.field in CSV_TEXT_COLUMNS  # (those names always stack the System column)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["count", "share", result.field])
+    for r in result.rows:
+        writer.writerow([r.count, f"{r.share:.6f}", csv_cell(r.value) if guarded else r.value])
+    if result.more:
+        print(f"evtx-explorer: stack: the CSV holds {len(result.rows):,} of the {result.distinct:,} distinct values "
+              f"of {printable(result.field)}: {result.more:,} more left out (--limit 0 writes all)", file=sys.stderr)

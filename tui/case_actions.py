@@ -95,7 +95,10 @@ def _refresh(app: App[R]) -> None:
             screen.refresh_marks()
 
 
-def _save_failed(app: App[R], exc: OSError) -> None:
+def _save_failed(app: App[R], exc: Exception) -> None:
+    """Say that the case was not saved. Any exception, not only OSError: the analyst's session
+    outlives a save that failed for a reason nobody foresaw (it once was a file name UTF-8
+    cannot encode); the message may quote a path, so it is escaped."""
     app.notify(printable(f"could not save the case: {exc}"), severity="error", markup=False)
 
 
@@ -115,7 +118,7 @@ def toggle_mark(app: App[R], ws: Workspace) -> None:
     _bind(app, ws, case, se)
     try:
         marked = case.toggle(se)
-    except OSError as exc:
+    except Exception as exc:  # never into the UI: see _save_failed
         _save_failed(app, exc)
         return
     app.notify(("marked " if marked else "unmarked ") + _describe(se), markup=False)
@@ -136,7 +139,7 @@ def edit_note(app: App[R], ws: Workspace) -> None:
             return
         try:
             case.set_note(se, text)
-        except OSError as exc:
+        except Exception as exc:  # never into the UI: see _save_failed
             _save_failed(app, exc)
             return
         app.notify(("note saved on " if text.strip() else "marked without a note: ") + _describe(se),

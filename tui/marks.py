@@ -236,7 +236,7 @@ class MarksScreen(PicksEvent, Screen[None]):
             return
         try:
             case.unmark(m)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure said, never into the UI (`tui.case_actions`)
             self.notify(printable(f"could not save the case: {exc}"), severity="error", markup=False)
         self._fill()
 
@@ -250,7 +250,7 @@ class MarksScreen(PicksEvent, Screen[None]):
                 return
             try:
                 case.set_note(m, text)
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure said, never into the UI
                 self.notify(printable(f"could not save the case: {exc}"), severity="error", markup=False)
             self._fill()
 

@@ -254,7 +254,9 @@ def check_naming(rule: Rule, event: Event) -> Verdict:
     bad = [a for a in _typed_accounts(rule, event) if a.name and not pattern.fullmatch(a.name)]
     if not bad:
         return None
-    who = ", ".join(f"{a.name!r} ({a.role})" for a in bad)
+    # The exact name, quoted: `!r` put Python's escapes (`\\x1b`) into the stored message and the
+    # JSON; a terminal gets it escaped by the CLI's stream and the app shows it as text.
+    who = ", ".join(f"'{a.name}' ({a.role})" for a in bad)
     return f"Account name {who} breaks the naming convention {pattern.pattern!r}", [(a.role, a.display) for a in bad]
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import platformdirs
 
+from core.model.text import json_safe
 from core.report.case_doc import FORMAT, MAX_NOTE_CHARS, VERSION, read_case
 from core.report.case_doc import CaseError as CaseError  # (re-exported: the case's callers know them here)
 from core.report.case_doc import Mark as Mark
@@ -340,6 +341,10 @@ class Case:
             self.save()
 
     def to_bytes(self) -> bytes:
+        """The case file's bytes. Strings go through `json_safe`: a path decoded with
+        `surrogateescape` (a file name that is not UTF-8) holds lone surrogates, which UTF-8
+        cannot encode; written as JSON `\\udcXX` escapes they read back as the same path, so the
+        mark still finds its event (the JSON-lines output writes them the same way)."""
         marks = [m.to_json() for m in self.marks()]  # a consistent snapshot (under the lock)
         doc = {
             "format": FORMAT,
@@ -349,7 +354,7 @@ class Case:
             "count": len(marks),
             "marks": marks,
         }
-        return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+        return json_safe(json.dumps(doc, ensure_ascii=False, indent=1)).encode("utf-8")
 
     def save(self) -> None:
         """Write the case atomically, keeping the previous version as `.bak`. A damaged file

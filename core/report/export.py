@@ -184,13 +184,22 @@ def _umask() -> int:
 
 def event_document(store_paths: dict[int, str], se: StoredEvent) -> dict[str, Any]:
     """One event as the JSON-lines output shape. `data` is an object, so a repeated EventData
-    name gets the loaders' numbering for unnamed `Data` instead of losing its later values."""
+    name gets the loaders' numbering for unnamed `Data` (`Name`, `Name[1]`, `Name[2]`, ...)
+    instead of losing its later values.
+
+    A number is skipped when the event has a field of that very name: every field the event
+    holds is exported under its own name, which is what `stack --by` and queries read, and a
+    repeat takes the next free number. With fields `S`, `S`, `S[1]` the second `S` is `S[2]`;
+    numbering `S[1]` first had pushed the field named `S[1]` to `S[1][1]`, so the export named
+    the second `S` as what queries take for the field `S[1]`. (A query reads every value of a
+    repeated name under the name itself: `S[2]` exists in exports only.)"""
     ev = se.event
     data: dict[str, str] = {}
+    held = {name for name, _ in ev.data}  # (the event's own names: never given to a repeat)
     repeats: dict[str, int] = {}
     for name, value in ev.data:
         key = name
-        while key in data:  # a repeated name keeps every value: `Name`, `Name[1]`, ... (as `Data`)
+        while key in data or (key != name and key in held):
             repeats[name] = n = repeats.get(name, 0) + 1
             key = f"{name}[{n}]"
         data[key] = value

@@ -173,7 +173,7 @@ def test_findings_csv_is_exact_to_a_pipe_and_escaped_on_a_terminal(
     assert status == 0, out
     lines = out.decode("utf-8").split("\nSigma: ")[0]  # (stderr's summary shares the pipe here)
     (row,) = list(csv.DictReader(io.StringIO(lines, newline="")))
-    assert row["computer"] == HOST and row["fields"] == "CommandLine=mk.exe sekurlsa::logonpasswords"
+    assert row["computer"] == HOST and json.loads(row["fields"]) == {"CommandLine": "mk.exe sekurlsa::logonpasswords"}
     status, out = _run(argv, os.openpty(), monkeypatch)
     assert status == 0, out
     out = out.replace(ERASE_LINE.encode(), b"")

@@ -126,7 +126,7 @@ def test_stack_formats_csv_and_md_escape_what_the_log_wrote(tmp_path: Path) -> N
 
     out = io.StringIO()
     write_stack(result, "csv", out)
-    assert out.getvalue().splitlines() == ["count,share,Name", "1,0.333333,'=cmd|' /c calc'!A0", "2,0.666667,a|b"]
+    assert out.getvalue().splitlines() == ["count,share,Name", "1,0.333333,=cmd|' /c calc'!A0", "2,0.666667,a|b"]
     out = io.StringIO()
     write_stack(result, "md", out)
     assert "| 2 | 66.67% | a\\|b |" in out.getvalue()

@@ -58,3 +58,40 @@ def test_query_csv_to_a_pipe_writes_the_same_escape(tmp_path: Path) -> None:
     assert status == 0 and "Traceback" not in err
     assert {r["file"] for r in csv.DictReader(out.splitlines())} == {
         str(folder / "good.xml"), str(folder / "Security-\\udcfe\\udcff.xml")}
+
+
+# -- repeated EventData names next to a field named like a repeat ---------------------------------
+
+
+def _data(*pairs: tuple[str, str]) -> dict[str, str]:
+    from core.model.event import Event
+    from core.report.export import event_document
+    from core.store.store import StoredEvent
+
+    ev = Event(source=0, record_number=1, record_id=1, filetime=None, event_id=1, data=pairs)
+    return dict(event_document({0: "x.xml"}, StoredEvent(1, ev))["data"])
+
+
+def test_a_repeat_never_takes_the_name_of_a_field_the_event_holds() -> None:
+    """Fields `S`, `S`, `S[1]` exported the second `S` as `S[1]` and the field named `S[1]` as
+    `S[1][1]`, where `stack --by 'S[1]'` and queries read the field named `S[1]`."""
+    assert _data(("S", "first S"), ("S", "second S"), ("S[1]", "the field named S[1]")) == {
+        "S": "first S", "S[2]": "second S", "S[1]": "the field named S[1]"}
+    assert _data(("S[1]", "named"), ("S", "a"), ("S", "b"), ("S", "c"), ("S[3]", "named 3")) == {
+        "S[1]": "named", "S": "a", "S[2]": "b", "S[4]": "c", "S[3]": "named 3"}
+    # Without such a field the numbering is the loaders' for unnamed `Data`: `Data`, `Data[1]`, ...
+    assert list(_data(("S", "a"), ("S", "b"), ("S", "c"))) == ["S", "S[1]", "S[2]"]
+    assert _data(("S[1]", "x"), ("S[1]", "y"), ("S[1][1]", "z")) == {"S[1]": "x", "S[1][2]": "y", "S[1][1]": "z"}
+
+
+def test_the_export_names_every_field_as_stack_reads_it(tmp_path: Path) -> None:
+    data = {"S": "first S", "S[1]": "the field named S[1]"}
+    xml = event_xml(4688, 1, "2024-03-14T08:00:00Z", data)
+    xml = xml.replace('<Data Name="S[1]">', '<Data Name="S">second S</Data><Data Name="S[1]">')
+    log = write_events(tmp_path / "repeat.xml", [xml])
+    status, out, err = run_cli("query", str(log), "--no-cache")
+    assert status == 0, err
+    exported = json.loads(out)["data"]
+    assert exported == {"S": "first S", "S[2]": "second S", "S[1]": "the field named S[1]"}
+    status, out, err = run_cli("stack", str(log), "--by", "S[1]", "--format", "json", "--no-cache")
+    assert status == 0 and [v["value"] for v in json.loads(out)["values"]] == [exported["S[1]"]]

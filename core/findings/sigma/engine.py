@@ -263,11 +263,15 @@ def _correlate(result: SigmaResult, compiled: CompiledRules) -> None:
 
 
 def _evidence(r: dict[str, str], names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The matched fields' values, each cut at EVIDENCE_CHARS. The cut says how much is left
+    (`… (N more characters)`): a plain `...` read the same as a value ending in dots."""
     out = []
     for name in names:
         value = r.get(name)
         if value is not None:
-            out.append((name, value if len(value) <= EVIDENCE_CHARS else value[:EVIDENCE_CHARS] + "..."))
+            if len(value) > EVIDENCE_CHARS:
+                value = f"{value[:EVIDENCE_CHARS]}… ({len(value) - EVIDENCE_CHARS:,} more characters)"
+            out.append((name, value))
     return tuple(out)
 
 

@@ -6,10 +6,12 @@ it wherever a match is shown or exported.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
 from core.model.event import iso_from_filetime
+from core.model.text import json_safe
 
 from .engine import MAX_MATCHES_PER_RULE, SigmaMatch, SigmaResult
 
@@ -51,8 +53,15 @@ def records(result: SigmaResult) -> list[dict[str, Any]]:
     return out
 
 
+def fields_json(record: dict[str, Any]) -> str:
+    """The matched fields as one JSON object with their exact values, as `export` writes its
+    `data` column: a CSV cell `k=v; k=v` read a value `=evil; X=y` as two fields. (`json_safe`:
+    a value's control character is a JSON escape, the same data to any JSON reader.)"""
+    return json_safe(json.dumps(record.get("fields") or {}, ensure_ascii=False))
+
+
 def flat(record: dict[str, Any]) -> dict[str, str]:
-    """A record with lists and field maps as text (CSV, Markdown)."""
+    """A record with lists and field maps as text to read (Markdown; CSV takes `fields_json`)."""
     out: dict[str, str] = {}
     for key in COLUMNS:
         value = record.get(key)
