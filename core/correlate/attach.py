@@ -84,7 +84,7 @@ def attach(model: CorrelationModel, keys: Iterable[EventKeys]) -> dict[int, Atta
         for name in row.pid:
             pid = as_int(values.get(name))
             if pid:  # 0: done over RPC from another computer (a remote schtasks /create)
-                process = model.process_at(computer, pid, key.filetime)
+                process = model.process_at(computer, pid, key.filetime, ref)
                 break
         session: SessionLink | None = None
         for name in row.logon_id:

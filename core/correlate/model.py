@@ -7,13 +7,15 @@ What each EventID means is one table (`core.correlate.roles`); the scan feeding 
 time, never by a pid or handle value alone: see the trackers (`processes`, `handles`,
 `sessions`) for the rules and the quirks of real logs they handle.
 
-About 570 lines: it is the model's one class, whose lookups (`correlate`, the 4690 list) share
+About 640 lines: it is the model's one class, whose lookups (`correlate`, the 4690 list) share
 its private resolvers; what grows goes to its own module (`access`, `tree`, `related`, `chain`).
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import math
 import threading
 import time
 from array import array
@@ -63,7 +65,7 @@ from core.correlate.scan import (
 )
 from core.correlate.scan_reader import scan_stored
 from core.correlate.session_frozen import FrozenSessions, processes_by_session
-from core.correlate.sessions import Session, SessionChoice
+from core.correlate.sessions import Place, Session, SessionChoice
 from core.correlate.source_choices import SourceChoices
 from core.correlate.tree import TREE_EDGE, correlation_tree, process_forest, summary
 from core.model.event import EventKeys
@@ -112,6 +114,9 @@ ATTACHED_EVENT_IDS: tuple[int, ...] = tuple(sorted(ATTACHED))
 #: A model of this many events or more is frozen out of the cyclic collector once built
 #: (`core.store.gc_pause`): smaller ones cost a collection of well under a tenth of a second.
 FREEZE_EVENTS = 100_000
+
+#: An order after every model event's (`CorrelationModel.session_link`).
+_AFTER_ALL = 1 << 63
 
 #: `model_from_store` reports its progress every this many events read.
 PROGRESS_EVERY = 20_000
@@ -278,6 +283,8 @@ class CorrelationModel:
         self._accesses: AccessList | None = None
         self._duplications_lock = threading.Lock()
         self._accesses_lock = threading.Lock()
+        #: The Sysmon events' (time, record id, store id, order), sorted (`place`; made when first asked).
+        self._sysmon_places: list[tuple[int, int, int, int]] | None = None
 
     def attach_events(self, keys: Iterable[EventKeys]) -> None:
         """Hang privilege, credential, service, task and share events on the processes and
@@ -298,10 +305,66 @@ class CorrelationModel:
         return self._exits[computer.casefold()] > 0
 
     def session_link(self, computer: str, lid: int, ref: Ref, user: str | None) -> SessionLink:
-        """The session of logon id `lid` on `computer` at `ref` (for events outside the scan)."""
-        c = self._session_tracker.choose(computer.casefold(), computer, lid, ref, user)
+        """The session of logon id `lid` on `computer` at `ref` (for events outside the scan:
+        placed among the model's events by `place` when a tie in time may change the answer)."""
+        host, choose = computer.casefold(), self._session_tracker.choose_at
+        if ref.filetime is None:
+            c = choose(host, computer, lid, ref.key, user)
+        else:  # (`place` bisects the facts: only looked up when it may matter, not per attached event)
+            # Before and after every model event of its time: one answer unless an event of its
+            # session is logged at that time (answers only change one way as time goes on).
+            c = choose(host, computer, lid, (ref.filetime, -1), user)
+            if choose(host, computer, lid, (ref.filetime, _AFTER_ALL), user) != c:
+                c = choose(host, computer, lid, self.place(ref), user)
         s = self.sessions[c.session] if c.session is not None else None
         return SessionLink(lid, s, c.confidence, c.reason, c.user)
+
+    def place(self, ref: Ref) -> Place:
+        """Where the event of `ref` (outside the model) sits on the model time line: where
+        `scan.time_order` would have put it among the model's events (by time, record id, store
+        id), so that a tie in time with one of them is broken as the model breaks its own ties.
+        That is half way between the two model events around it (the order of the one before +
+        0.5) when one of its time precedes it, else before every one of its time (order -1): no
+        model event's key is equal to it, so every `<` and `<=` a lookup makes against their keys
+        places it right. A model event's own key for one of them; `ref.key` for an event without
+        a time (no place to find: it keeps the order it was given)."""
+        ts = ref.filetime
+        if ts is None:
+            return ref.key
+        mine = (ts, ref.record_id if ref.record_id is not None else -1, ref.store_id)
+        before: int | None = None  # the order of the last model event of its time before it
+        facts = self._facts
+        n = len(facts)
+        pos = bisect.bisect_left(range(n), ts, key=lambda at: facts.key(at)[0])
+        if pos < n and facts.key(pos)[0] == ts:  # a tie in time: among those of its time, by record and store id
+            end = pos + 1  # (the end of its time's run, galloped: most are short)
+            step = 1
+            while end < n and facts.key(end)[0] == ts:
+                end = min(n, end + step)
+                step *= 2
+            end = bisect.bisect_right(range(pos, end), ts, key=lambda at: facts.key(at)[0]) + pos
+
+            def rid_sid(at: int) -> tuple[int, int]:
+                rid = facts.event_record(at)[1]
+                return -1 if rid is None else rid, facts.store_id(at)
+
+            at = bisect.bisect_left(range(pos, end), mine[1:], key=rid_sid) + pos
+            if at < end and facts.store_id(at) == ref.store_id:
+                return facts.key(at)
+            if at > pos:
+                before = facts.key(at - 1)[1]
+        if self._sysmon_facts:
+            places = self._sysmon_places
+            if places is None:
+                places = self._sysmon_places = sorted(
+                    (f.ref.ts, f.ref.record_id if f.ref.record_id is not None else -1, f.ref.store_id, f.ref.order)
+                    for f in self._sysmon_facts.values())
+            at = bisect.bisect_left(places, mine)
+            if at < len(places) and places[at][2] == ref.store_id:
+                return ts, places[at][3]
+            if at and places[at - 1][0] == ts:
+                before = max(before if before is not None else -1, places[at - 1][3])
+        return (ts, -1) if before is None else (ts, before + 0.5)
 
     def process_accesses(self) -> AccessList:
         """Every handle a process opened to another, grouped by target, riskiest first
@@ -341,8 +404,11 @@ class CorrelationModel:
         """Every instance of `pid` on `computer`, in time order (pid reuse = several)."""
         return [self.processes[i] for i in self._by_pid.get((computer.casefold(), pid), ())]
 
-    def process_at(self, computer: str, pid: int, filetime: int | None) -> ProcessLink:
-        """The instance of `pid` alive on `computer` at `filetime` (for events outside the model)."""
+    def process_at(self, computer: str, pid: int, filetime: int | None, ref: Ref | None = None) -> ProcessLink:
+        """The instance of `pid` alive on `computer` at `filetime` (for events outside the model).
+        Given the event's `ref`, a tie in time with an instance's start or end is broken by the
+        event's place among the model's events (`place`), as the model breaks its own; else an
+        event at the time of a start is taken as after it, at the time of an end as before it."""
         cands = self.instances(computer, pid)
         if not cands:
             return ProcessLink(
@@ -364,7 +430,11 @@ class CorrelationModel:
             return ProcessLink(
                 pid, None, AMBIGUOUS, "this event has no time and the pid has several instances", tuple(cands)
             )
-        alive = [p for p in cands if p.start is None or p.start[0] <= filetime]
+        early: Place = (filetime, -math.inf)  # (by time alone: at the time of an end, before it)
+        late: Place = (filetime, math.inf)  # (at the time of a start, after it)
+        if ref is not None and any(b is not None and b[0] == filetime for p in cands for b in (p.start, p.end)):
+            early = late = self.place(ref)
+        alive = [p for p in cands if p.start is None or p.start <= late]
         if not alive:
             first = cands[0]
             return ProcessLink(
@@ -375,7 +445,7 @@ class CorrelationModel:
                 f"first one starts at record {first.first_seen.record_id}",
             )
         p = alive[-1]
-        if p.end is not None and p.end[0] < filetime:
+        if p.end is not None and p.end < early:
             ended = p.exited or p.replaced_by
             at = f" at record {ended.record_id}" if ended is not None else ""
             return ProcessLink(
@@ -499,15 +569,12 @@ class CorrelationModel:
         computer = self._computers.get(ev.computer.casefold(), ev.computer)
         spid = pid_of(values, OTHER.source_pid)
         tpid = pid_of(values, OTHER.target_pid)
-        source = self.process_at(computer, spid, ts) if spid else None
-        target = self.process_at(computer, tpid, ts) if tpid else None
+        source = self.process_at(computer, spid, ts, ref) if spid else None
+        target = self.process_at(computer, tpid, ts, ref) if tpid else None
         session: SessionLink | None = None
         lid = logon_of(values, OTHER.logon_id)
         if lid:
-            user = user_of(values, OTHER)
-            c = self._session_tracker.choose(computer.casefold(), computer, lid, ref, user)
-            s = self.sessions[c.session] if c.session is not None else None
-            session = SessionLink(lid, s, c.confidence, c.reason, c.user)
+            session = self.session_link(computer, lid, ref, user_of(values, OTHER))
         text = summary(ref, source, target, None, None, session)
         attached = self.attachments.get(stored.id)
         if attached is not None and source is None and attached.process is not None:

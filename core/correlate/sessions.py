@@ -4,9 +4,11 @@ Logon ids (LUIDs) are unique until the machine reboots, so they are scoped by co
 like pids: an event belongs to the latest session with that id that began before it. 4672 is
 logged next to its 4624, on either side, so sessions are resolved after the whole scan. A 4634
 or 4647 logged before any 4624 of its id ends no session of this log: it stands for a session
-whose logon precedes the log (an orphan), never for the end of a later one. SYSTEM (0x3e7),
-LOCAL SERVICE (0x3e5) and NETWORK SERVICE (0x3e4) are well-known sessions that begin at boot:
-Windows logs no 4624 for them, which is not evidence of anything missing.
+whose logon precedes the log (an orphan), never for the end of a later one. A session's own
+logoffs are no use of it after its logoff (Windows logs a 4647, then the 4634 of the same
+logoff). SYSTEM (0x3e7), LOCAL SERVICE (0x3e5) and NETWORK SERVICE (0x3e4) are well-known
+sessions that begin at boot: Windows logs no 4624 for them, which is not evidence of anything
+missing.
 
 What a 4624 says about its logon (type, source address and workstation, packages, logon
 process, elevated token, linked logon) is kept as one shared tuple of interned strings and
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +53,9 @@ _FIRST = -(1 << 64)
 _NEVER = (1 << 128, 0)
 #: A logoff's `Ref.key` in `Known` (bisected at C speed).
 _OFF_KEY = itemgetter(0)
+#: Where an event is on the model time line: a model event's `Ref.key`, or an event outside the
+#: model's place among them, half way between two (`CorrelationModel.place`: order + 0.5).
+Place = tuple[int, float]
 #: What `SessionTracker.logon` remembers at most (a few hundred KB: a server's service logons
 #: are a handful of distinct sets of values, a user's interactive logons differ anyway).
 _SAID_KEPT = 1024
@@ -104,6 +110,17 @@ Known = tuple[int, int, str | None, tuple[tuple[int, int], int | None] | None,
               list[tuple[tuple[int, int], int, int | None]]]
 
 
+def ended_before(logoffs: list[tuple[tuple[int, int], int, int | None]],
+                 key: Place) -> tuple[tuple[int, int], int, int | None] | None:
+    """The first of a session's `logoffs` (in key order) when the event at `key` is used after
+    it: logged after it and none of the session's logoffs itself (a 4634 logged after the 4647
+    of its logoff, or a second 4634, ends the session too; it does not use it)."""
+    if not logoffs or not logoffs[0][0] < key:
+        return None
+    i = bisect.bisect_left(logoffs, key, key=_OFF_KEY)
+    return None if i < len(logoffs) and logoffs[i][0] == key else logoffs[0]
+
+
 class SessionTracker:
     """Builds sessions from 4624/4634/4647 in time order; 4672s and references are resolved
     in `finish`, once every 4624 is known.
@@ -136,8 +153,7 @@ class SessionTracker:
         self._memo: dict[tuple[object, ...], SessionChoice] = {}
         #: The last answer per (host, computer as logged, logon id, user) and the keys [from,
         #: until) it holds for (`_until`): the events of one session mostly follow each other.
-        self._last: dict[tuple[str, str, int, str | None],
-                         tuple[tuple[int, int], tuple[int, int], SessionChoice]] = {}
+        self._last: dict[tuple[str, str, int, str | None], tuple[Place, tuple[int, int], SessionChoice]] = {}
         #: One string object per distinct 4624 value (packages, types, workstations, addresses).
         self._strings: dict[str, str] = {}
         #: Processes whose logon id has no session, per (computer, logon id) (`finish`).
@@ -306,18 +322,23 @@ class SessionTracker:
         return self.choose_at(host, computer, lid, ref.key, user, adjacent)
 
     def choose_at(
-        self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None, adjacent: bool = False
+        self, host: str, computer: str, lid: int, key: Place, user: str | None, adjacent: bool = False
     ) -> SessionChoice:
-        """`choose` for an event at `key` (its `Ref.key`). Every input of an answer is in its
-        `_memo` key, so that the events of a session (all but a few of a log's) reuse the shared
-        answer without its text being formatted and hashed again (a third of the model's
-        session work at a million events)."""
-        if not adjacent:
+        """`choose` for an event at `key` (its `Ref.key`, or the place of an event outside the
+        model). Every input of an answer is in its `_memo` key, so that the events of a session
+        (all but a few of a log's) reuse the shared answer without its text being formatted and
+        hashed again (a third of the model's session work at a million events)."""
+        order = key[1]
+        whole = type(order) is int
+        # (Not for a place half way between two orders: the spans end "just after" a logoff as
+        # the next whole order, and such a place may be between the two.)
+        if not adjacent and whole:
             last = self._last.get((host, computer, lid, user))
             if last is not None and last[0] <= key < last[1]:
                 return last[2]
         seq, lo, hi = self._index.range(host, lid)
-        pos = self._index.after(seq, key, lo, hi)
+        # Half way between two orders: no session starts there, so it goes where the lower one does.
+        pos = self._index.after(seq, (key[0], math.floor(order)), lo, hi)
         idx = self._pick(seq, lo, pos, hi, key[0], adjacent, True)
         known = self._known(idx) if idx is not None else None
         memo: tuple[object, ...]
@@ -328,8 +349,7 @@ class SessionTracker:
             elif logon[0] > key:
                 memo = (idx, lid, 1, who)
             else:
-                offs = known[4]  # in key order: the first is the earliest
-                ended = offs[0] if offs and offs[0][0] < key else None
+                ended = ended_before(known[4], key)
                 memo = (idx, lid, 3, who) if ended is None else (idx, lid, 2, who, ended[1], ended[2])
         elif lid in WELL_KNOWN:
             memo = (-1, lid)
@@ -348,7 +368,7 @@ class SessionTracker:
             self._last[(host, computer, lid, user)] = (key, self._until(seq, pos, hi, key, known), choice)
         return choice
 
-    def choose_span(self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
+    def choose_span(self, host: str, computer: str, lid: int, key: Place, user: str | None,
                     adjacent: bool = False) -> tuple[SessionChoice, tuple[int, int] | None]:
         """`choose_at`, and the key up to which (not included) its answer holds for later events of the same
         computer, logon id and user (None: ask again): the facts table asks once per stretch of a session."""
@@ -356,13 +376,15 @@ class SessionTracker:
         last = None if adjacent else self._last.get((host, computer, lid, user))
         return choice, last[1] if last is not None and last[2] is choice and last[0] <= key < last[1] else None
 
-    def _until(self, seq: Sequence[int], pos: int, hi: int, key: tuple[int, int],
+    def _until(self, seq: Sequence[int], pos: int, hi: int, key: Place,
                known: Known | None) -> tuple[int, int]:
         """The first key after `key` where the answer of `choose_at` (not `adjacent`) may differ:
         where a later session of the id starts (`seq[pos]`, the first to start after `key` among
         those of `seq[:hi]`), or comes within LOGON_WINDOW, or where the found session's
         (`known`) 4624 or a logoff is passed. Each of those conditions only turns one way as
-        the key grows, so the answer holds up to the nearest one still ahead."""
+        the key grows, so the answer holds up to the nearest one still ahead; but for a logoff
+        itself, whose answer is never "used after its logoff" (`ended_before`): an event used
+        after the first logoff holds its answer up to the next one, not past it."""
         # (The nearest of those after `key`, without a list: this runs for most model events.)
         until = _NEVER
         if pos < hi:
@@ -377,13 +399,14 @@ class SessionTracker:
             if logon is not None and key < logon[0] < until:
                 until = logon[0]
             # The first logoff at or after `key` (they are in key order: a session can have
-            # thousands, and a loop over them each was most of a replicated DC log's build);
-            # just after it is where `r.key < key` turns.
+            # thousands, and a loop over them each was most of a replicated DC log's build):
+            # just after it is where `r.key < key` turns; past the first one, an event between
+            # two logoffs is used after the first, the next one is not (`ended_before`).
             offs = known[4]
             i = bisect.bisect_left(offs, key, key=_OFF_KEY) if offs else 0
             if i < len(offs):
                 off = offs[i][0]
-                after = (off[0], off[1] + 1)
+                after = off if i and key < off else (off[0], off[1] + 1)
                 if key < after < until:
                     until = after
         return until
@@ -408,7 +431,7 @@ class SessionTracker:
         idx = self._find(host, lid, key, adjacent)
         return self._answer(host, computer, lid, key, user, self._known(idx) if idx is not None else None)
 
-    def _answer(self, host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
+    def _answer(self, host: str, computer: str, lid: int, key: Place, user: str | None,
                 known: Known | None) -> SessionChoice:
         """The answer for an event at `key` in the session `known` (`_known`; None: no session)."""
         if known is not None:
@@ -418,8 +441,8 @@ class SessionTracker:
                 return SessionChoice(lid, idx, INFERRED, NO_LOGON_KNOWN.format(hex_id(lid)), who)
             if logon[0] > key:
                 return SessionChoice(lid, idx, INFERRED, LOGON_JUST_AFTER.format(logon[1]), who)
-            if logoffs and logoffs[0][0] < key:  # (in key order: the first is the earliest)
-                first = logoffs[0]
+            first = ended_before(logoffs, key)
+            if first is not None:
                 return SessionChoice(lid, idx, INFERRED, USED_AFTER_LOGOFF.format(first[1], first[2]), who)
             return SessionChoice(lid, idx, EXACT, LOGON_RECORD.format(logon[1]), who)
         if lid in WELL_KNOWN:
