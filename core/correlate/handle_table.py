@@ -109,6 +109,7 @@ class HandleTable(Sequence[Handle]):
 
     #: Int slots per instance, and the slot value of one kept aside.
     _FIELDS = 13
+    _OBJECT_TYPE = 9
     _OBJECT_NAME = 10
     _CLOSE_NOTE = 12
     _NONE = -(1 << 63)
@@ -166,6 +167,13 @@ class HandleTable(Sequence[Handle]):
     def set_close_note(self, index: int, note: str) -> None:
         """Word instance `index`'s close anew (a reason that needed the whole log)."""
         self._ints_disk.put(index * self._FIELDS + self._CLOSE_NOTE, array("q", [self._notes.code(note)]))
+        self._dirty = True
+
+    def set_object(self, index: int, object_type: str | None, object_name: str | None, access: str | None) -> None:
+        """Word instance `index`'s object anew (a copy whose source learnt it after it was put)."""
+        texts = self._texts
+        self._ints_disk.put(index * self._FIELDS + self._OBJECT_TYPE,
+                            array("q", [texts[object_type], texts[object_name], texts[access]]))
         self._dirty = True
 
     def resize(self, n: int) -> None:

@@ -13,15 +13,18 @@ Quirks from real logs handled here:
   once the scan is past SOURCE_OPEN_WINDOW after it, as the nearest open of that value by that
   process on either side in time, unless the open before the 4690 is closed by its own 4658
   after it: the value was then taken, and a later open of it (values are reused at once after a
-  close) cannot be the source.
+  close) cannot be the source;
+* a source handle may learn its object (type, name) only after its 4690 is settled, from a later
+  4663: its copies take it then too (`HandleTracker._settled`), so that no answer depends on where
+  the scan's batches fall.
 
 The scan streams (issue 18): each instance is written into the model's `HandleTable` as soon as
 no later event can change it (`HandleTracker.advance`), so that the tracker holds the instances
 open or recently ended (~1,200 at most on the 1M churn store, of 165,292), not all of them.
 
-Over 500 lines: the tracker's rules (which instance an event reaches, which 4690 source, when an
-instance is final) rest on each other's invariants (instances of one key are sequential, ends
-come in scan order), which are read best in one place.
+Over 500 lines: the tracker's rules (which instance an event reaches, which 4690 source, what a
+copy's object is, when an instance is final) rest on each other's invariants (instances of one
+key are sequential, ends come in scan order), which are read best in one place.
 """
 
 from __future__ import annotations
@@ -77,8 +80,9 @@ class Handle:
     """One handle instance.
 
     `opened` is its 4656/4661; `duplicated_by` the 4690 that created it (then `source` is the
-    index of the handle it copies, when that was found). `object_type`/`object_name` come from
-    its open, or from its source handle, or from the events that used it. `accesses` are the
+    index of the handle it copies, when that was found). `object_type`/`object_name`/`access`
+    come from its open or the events that used it, else from its source handle (what the source
+    learnt up to the end of the log, copies of copies alike). `accesses` are the
     4663/4660 events on it; `closed` its 4658 and `close_reason` why the close is what it is.
     `confidence`/`reason` say how its open is known.
 
@@ -202,6 +206,10 @@ class _Handle:
     #: The 4690s copying it (made on the first: most handles are never duplicated).
     duplications: list[int] | None = None
     owner_exit: Ref | None = None
+    #: Its source's object once final (`HandleTracker._settled`): its own fields are only what
+    #: its own events say, this fills the rest when it is written. `NOTHING`: no source to wait
+    #: for, or its fields are its whole object already (`HandleTracker._settle_held`).
+    inherited: HandleFields | None = None
 
     @property
     def start(self) -> int:
@@ -226,6 +234,12 @@ def clean(value: str | None) -> str | None:
 #: What a handle event says of the object (`clean`ed): its type, its name, and (for an open) its
 #: access list, else mask.
 HandleFields = tuple["str | None", "str | None", "str | None"]
+
+#: `_Handle.inherited` of a handle that has no source to inherit from (not made by a 4690, or
+#: its 4690's source not found).
+NOTHING: HandleFields = (None, None, None)
+#: Bits of the object fields (type, name, access) known final (`HandleTracker._final_part`).
+_ALL = 0b111
 
 
 @dataclass(slots=True)
@@ -285,6 +299,12 @@ class HandleTracker:
         self._unclosed: dict[tuple[str, str], array[int]] = {}
         #: 4690s without a source chosen while their computer had no 4656 yet (worded at the end).
         self._unopened: list[_Dup] = []
+        #: The copies of each instance whose object may still change (`_settled`), and the copies
+        #: written before their source's object was final: (source, their own fields). Both hold
+        #: only what the open instances may still tell (a source opened by its 4656 tells its
+        #: copies at once), not what the log held.
+        self._heirs: dict[int, list[int]] = {}
+        self._waiting: dict[int, tuple[int, HandleFields]] = {}
         self.seen: Counter[tuple[str, int]] = Counter()
         self.choices = SourceChoices(facts)
 
@@ -468,22 +488,101 @@ class HandleTracker:
                     every[key] = same[0]
             if self._alias_key:
                 self._drop_alias(idx)
-            # `_write`, inlined: this runs for nearly every instance.
+            # `_write`, inlined: this runs for nearly every instance (most are no copy, none copied).
+            otype, oname, access = (h.object_type, h.object_name, h.access) if h.source is None else self._object(h)
             put(idx, h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
-                h.object_type, h.object_name, h.access, h.closed,
+                otype, oname, access, h.closed,
                 h.close_note if h.closed >= 0 else self._close_note(h, whole_log=False), h.duplications,
                 h.first_seen)
             if h.accesses is not None:
                 self.table.put_accesses(idx, h.accesses)
+            if self._heirs and idx in self._heirs and idx not in self._waiting:
+                self._settled(idx, (otype, oname, access))
 
     def _write(self, h: _Handle, *, whole_log: bool) -> None:
         """`h` into the table, positionally in `Handle`'s field order (its accesses: `finish`)."""
         i = h.index
         note = h.close_note if h.closed >= 0 else self._close_note(h, whole_log=whole_log)
+        fields = (h.object_type, h.object_name, h.access) if h.source is None else self._object(h)
         self.table.put(i, h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
-                       h.object_type, h.object_name, h.access, h.closed, note, h.duplications, h.first_seen)
+                       *fields, h.closed, note, h.duplications, h.first_seen)
         if h.accesses is not None:
             self.table.put_accesses(i, h.accesses)
+        if i in self._heirs and i not in self._waiting:
+            self._settled(i, fields)
+
+    # -- a copy's object: its own events' word first, then its source's, once final --------------
+
+    def _object(self, h: _Handle) -> HandleFields:
+        """The object of copy `h`, being written (its own fields are final): what its own events
+        said, the rest from its source. When the source's part may still change (the source may
+        yet learn it), `h` waits for it (`_waiting`) and its row is worded anew by `_settled`."""
+        own: HandleFields = (h.object_type, h.object_name, h.access)
+        got = h.inherited
+        if got is not None:
+            return _filled(own, got)
+        assert h.source is not None
+        part, known = self._final_part(h.source)
+        fields = _filled(own, part)
+        if known | _said(own) != _ALL:
+            self._waiting[h.index] = (h.source, own)
+        return fields
+
+    def _final_part(self, index: int) -> tuple[HandleFields, int]:
+        """What of the object of instance `index` (not final yet) can no longer change, and which
+        fields that is (bits of `_ALL`). A field its own events said is final (an instance never
+        forgets one); one they did not may come from a later use (type and name, while it is
+        open) or from its source (a copy's, until that is final)."""
+        h = self.handles.get(index)
+        if h is None:  # written, waiting for its own source: its own fields are final
+            wait = self._waiting.get(index)
+            return (wait[1], _said(wait[1])) if wait is not None else (NOTHING, 0)
+        own = (h.object_type, h.object_name, h.access)
+        known = _said(own)
+        got = h.inherited if h.inherited is not None or h.duplicated_by >= 0 else NOTHING
+        if got is None or known == _ALL:
+            return own, known
+        used = h.end < 0  # open: a use may still say its type and name (only its open said its access)
+        fields = list(own)
+        for i in range(3):
+            if fields[i] is None and (i == 2 or not used):
+                fields[i] = got[i]
+                known |= 1 << i
+        return (fields[0], fields[1], fields[2]), known
+
+    def _settled(self, index: int, fields: HandleFields) -> None:
+        """The object of instance `index` is final (`fields`): its copies not written yet take it when
+        they are, and those written meanwhile (`_waiting`) are worded anew, and so are theirs."""
+        heirs, waiting, handles = self._heirs, self._waiting, self.handles
+        final = [(index, fields)]
+        while final:
+            source, got = final.pop()
+            for heir in heirs.pop(source, ()):
+                h = handles.get(heir)
+                if h is not None:
+                    h.inherited = got
+                    continue
+                wait = waiting.pop(heir, None)
+                if wait is not None:  # (None: its object was final without this source's part)
+                    now = _filled(wait[1], got)
+                    self.table.set_object(heir, *now)
+                    final.append((heir, now))
+
+    def _settle_cycles(self) -> None:
+        """Copies still waiting once every instance is written wait on each other (a 4690 whose
+        source is chosen among later instances can close a loop): each takes what the loop says,
+        nearest first, from the lowest index on."""
+        waiting = self._waiting
+        while waiting:
+            index = min(waiting)
+            source, fields = waiting.pop(index)
+            seen = {index}
+            while source in waiting and source not in seen:
+                seen.add(source)
+                source, more = waiting[source]
+                fields = _filled(fields, more)
+            self.table.set_object(index, *fields)
+            self._settled(index, fields)
 
     def resolve_sources(self) -> None:
         """Choose the source handle of each 4690 left (`advance` chose the others): the nearest
@@ -495,6 +594,37 @@ class HandleTracker:
         for dup in self._unopened:
             self.choices.put(self.facts.store_id(dup.at), dup.at, self._missing(dup))
         self._unopened.clear()
+        self._settle_held()
+
+    def _settle_held(self) -> None:
+        """The whole log is seen (`resolve_sources`' callers): no instance learns more, so each copy
+        still held takes its object now (its own events' word, then its source's, copies of copies
+        alike), and the held instances are what `finish` writes."""
+        handles, waiting = self.handles, self._waiting
+        for h in handles.values():
+            if h.source is None or h.inherited is NOTHING:
+                continue
+            fields: HandleFields = (h.object_type, h.object_name, h.access)
+            at: int | None = h.source
+            if h.inherited is not None:  # its source's object, final already
+                fields, at = _filled(fields, h.inherited), None
+            seen = {h.index}
+            while at is not None and at not in seen and _said(fields) != _ALL:
+                seen.add(at)
+                src = handles.get(at)
+                if src is not None:
+                    fields = _filled(fields, (src.object_type, src.object_name, src.access))
+                    if src.inherited is not None:  # its source's part known (or its own fields final)
+                        fields = _filled(fields, src.inherited)
+                        break
+                    at = src.source
+                elif at in waiting:
+                    at, more = waiting[at]
+                    fields = _filled(fields, more)
+                else:
+                    break
+            h.object_type, h.object_name, h.access = fields
+            h.inherited = NOTHING  # (its fields are its object: nothing more to take)
 
     def _resolve(self, dup: _Dup) -> None:
         choice = self._choose(dup)
@@ -505,13 +635,19 @@ class HandleTracker:
                 src.duplications = []
             src.duplications.append(dup.at)
             if dup.target is not None:
+                # The copy takes the source's object when written, whatever the source learns
+                # meanwhile (`_object`): at once when its open said it all (the usual case).
                 tgt = self.handles[dup.target]
                 tgt.source = src.index
-                tgt.object_type = tgt.object_type or src.object_type
-                tgt.object_name = tgt.object_name or src.object_name
-                tgt.access = tgt.access or src.access
-        elif not self._opens(dup.host):  # worded again once the whole log is seen
-            self._unopened.append(dup)
+                if src.object_type is not None and src.object_name is not None and src.access is not None:
+                    tgt.inherited = (src.object_type, src.object_name, src.access)
+                else:
+                    self._heirs.setdefault(src.index, []).append(tgt.index)
+        else:
+            if dup.target is not None:
+                self.handles[dup.target].inherited = NOTHING
+            if not self._opens(dup.host):  # worded again once the whole log is seen
+                self._unopened.append(dup)
 
     def _opens(self, host: str) -> int:
         return sum(self.seen[(host, e)] for e in OPEN_EVENTS)
@@ -590,6 +726,8 @@ class HandleTracker:
         self._ended.clear()
         while handles:  # dropped as written (the first first): not all held twice
             self._write(handles.pop(next(iter(handles))), whole_log=True)
+        self._settle_cycles()
+        self._heirs.clear()
         table.resize(self.count)
         for (host, computer), written in self._unclosed.items():
             if not self._closes(host):
@@ -632,6 +770,17 @@ EXITED_NOTE = "no 4658 for it: its process exited (4689 record {})"
 #: process (its record, that pid): tens of thousands at ten million events, kept as codes.
 ALIAS_CLOSE_NOTE = ("closed by 4658 record {}, logged under the source process 0x{:x} "
                     "(a handle duplicated into System is closed under the source pid)")
+
+
+def _said(fields: HandleFields) -> int:
+    """The bits (of `_ALL`) of the fields `fields` holds."""
+    return (fields[0] is not None) | (fields[1] is not None) << 1 | (fields[2] is not None) << 2
+
+
+def _filled(own: HandleFields, more: HandleFields) -> HandleFields:
+    """`own`, each field it lacks taken from `more`."""
+    return (own[0] if own[0] is not None else more[0], own[1] if own[1] is not None else more[1],
+            own[2] if own[2] is not None else more[2])
 
 
 def _closes_off(computer: str) -> str:

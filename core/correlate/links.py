@@ -51,7 +51,9 @@ class ProcessLink:
     def label(self) -> str:
         if self.process is not None:
             return self.process.label
-        return f"{self.name} {pid_text(self.pid)}" + (f" ({self.pid})" if self.pid is not None else "")
+        if self.pid is None:  # (a 4688 without a NewProcessId: not "? ?")
+            return "no process id"
+        return f"{self.name} {pid_text(self.pid)} ({self.pid})"
 
 
 @dataclass(frozen=True, slots=True)

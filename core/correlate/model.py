@@ -456,8 +456,8 @@ class CorrelationModel:
     # -- links for model events -----------------------------------------------------------------
 
     def _plink(self, pid: int | None, idx: int | None, note: str | None) -> ProcessLink | None:
-        if pid is None:
-            return None
+        if pid is None:  # none named: missing when the scan said why (a 4688 without NewProcessId)
+            return ProcessLink(None, None, MISSING, note) if idx is None and note is not None else None
         if idx is None:
             return ProcessLink(pid, None, MISSING, "no process could be resolved")
         p = self.processes[idx]

@@ -127,8 +127,12 @@ def links(model: CorrelationModel) -> Iterator[LinkRow]:
             table.link_rows()):
         if spid is not None:
             yield (sid, "source process", "process", *process(sproc, snote))
+        elif sproc is None and snote is not None:  # none named, and the scan said why (`_plink`)
+            yield (sid, "source process", "process", None, MISSING, snote)
         if tpid is not None:
             yield (sid, "target process", "process", *process(tproc, tnote))
+        elif tproc is None and tnote is not None:
+            yield (sid, "target process", "process", None, MISSING, tnote)
         if eid in dup:
             if shid is not None:
                 yield (sid, "source handle", "handle", *words.dup_source(sid))

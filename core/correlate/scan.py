@@ -106,6 +106,9 @@ class Rows:
     values_from: Callable[[Any], Values] | None = None
 
 
+#: Why a 4688 has no new process (the note of its target link; it has no pid to link).
+NO_NEW_PID = "the 4688 names no new process id"
+
 #: Rows per batch of `scan_events`.
 ROWS_BATCH = 2000
 
@@ -241,15 +244,22 @@ class Scan:
         found.user = user_name(values.get(domain), values.get(name))
 
     def _created(self, found: Facts, values: Values, role: Role) -> None:
+        """A 4688: its parent resolved, its new process created. One whose NewProcessId is absent
+        or no number still has its parent and session, and says why it names no new process
+        (`NO_NEW_PID`): no instance is made for a process that cannot be named."""
         pid = pid_of(values, role.target_pid)
         self._subject(found, values, role)
-        if pid is None:
-            return
         ppid = pid_of(values, role.source_pid)
         parent: int | None = None
         if ppid is not None:
             parent, found.source_note = self._resolve(found, ppid, values.get(role.source_name))
             found.source_pid, found.source_proc = ppid, parent
+        if pid is None:
+            self.procs.creations[found.host] += 1  # a 4688 all the same: Process Creation is audited
+            found.target_note = NO_NEW_PID
+            found.logon_id = logon_of(values, role.new_logon_id)  # the new process's session, as below
+            found.user = user_name(values.get("TargetDomainName"), values.get("TargetUserName")) or found.user
+            return
         child = self.procs.create(found.host, found.computer, pid, found.ref, values)
         if ppid is not None and self.procs.procs[child].parent_pid is None:
             self.procs.set_parent(child, ppid, parent)

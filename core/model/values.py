@@ -19,21 +19,24 @@ _DEC = re.compile(r"\s*(-?[0-9]{1,20})\s*\Z")
 def as_int(value: str | None) -> int | None:
     """The integer a rendered value stands for (`0x...` hex or plain decimal), else None.
 
-    Values outside the signed 64-bit range are None: SQLite stores 64-bit integers, and such
-    strings are not PIDs or handles anyway.
+    Windows logs ids as unsigned 64-bit values, in hex or in decimal: both renderings of one
+    value are one number. Unsigned values past 2**63 map into SQLite's signed range (the store
+    keeps 64-bit integers), `0xffffffffffffffff` and `18446744073709551615` to -1 alike; what
+    fits neither 64-bit range is None (no pid, handle or logon id is).
     """
     if value is None:
         return None
     m = _HEX.match(value)
     if m:
         n = int(m.group(1), 16)
-        # Map unsigned 64-bit to SQLite's signed range so it still compares exactly.
         return n - (1 << 64) if n >= (1 << 63) else n
     m = _DEC.match(value)
     if m:
         n = int(m.group(1))
         if -(1 << 63) <= n < (1 << 63):
             return n
+        if (1 << 63) <= n < (1 << 64):  # the unsigned value, as its hex rendering maps
+            return n - (1 << 64)
     return None
 
 
