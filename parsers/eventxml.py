@@ -390,8 +390,10 @@ def parse_fragment(
         except (etree.XMLSyntaxError, ValueError) as exc2:
             return ParseIssue(source, path, f"{label}event {position}: {_syntax_reason(exc2)}", None, position)
     dropped: list[str] = []
+    notes: list[str] = []
     try:
-        event = event_from_element(root, source=source, record_number=position, locator=position, dropped=dropped)
+        event = event_from_element(root, source=source, record_number=position, locator=position, dropped=dropped,
+                                   notes=notes)
     except ValueError as exc:
         return ParseIssue(source, path, f"{label}event {position}: not an event: {exc}", None, position)
     event, bad = _unmask(event) if masked else (event, [])
@@ -400,6 +402,9 @@ def parse_fragment(
         if names and replaced is not None:
             reason = f"{label}event {position}: {what} in {', '.join(names)}"
             replaced.append(ParseIssue(source, path, f"{reason[:270]}; {outcome}", None, position))
+    if replaced is not None:
+        replaced.extend(ParseIssue(source, path, f"{label}event {position}: {note}"[:300], None, position)
+                        for note in notes)
     return event
 
 

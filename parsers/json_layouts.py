@@ -31,9 +31,21 @@ Three record layouts are recognised per record, so one file may mix them:
 
 Values become strings as Windows renders them: numbers in decimal, hex strings unchanged,
 booleans `true`/`false`, null as empty; a negative 64-bit `Keywords` number (NXLog writes the
-mask as a signed integer) becomes `0x8020000000000000`; a number Python cannot hold exactly (an
-integer of thousands of digits, a float out of range) as written (`parsers.json_values`). A
-System integer too long to hold is dropped and named for a parse issue (`event_from_json`).
+mask as a signed integer) becomes `0x8020000000000000`; a float, and a number Python cannot
+hold exactly (an integer of thousands of digits), as written (`parsers.json_values`). A System
+integer too long to hold is dropped and named for a parse issue (`event_from_json`).
+
+Nothing a record holds is lost silently (README, "Inputs"); what a field cannot take is kept
+where the analyst sees it and named in a parse issue (`event_from_json`'s `notes`):
+
+* A key repeated in an object (`parsers.json_values.Repeated`) keeps every value where values
+  are EventData: the name repeats, as a repeated `<Data Name=...>` does in the XML loader
+  (outputs then show `D`, `D[1]`). A repeated System key takes its last value, as json does;
+  its other values are named in a parse issue.
+* A time text that reads as no time (`not a time`, year 10000, offset `+15:00`, before 1601)
+  leaves the event without a time, as in the XML loader, and is kept as an EventData field
+  under its key (`TimeCreated`, `@timestamp`...) and named in a parse issue. (A zero time,
+  1601-01-01T00:00:00Z, is Windows' "no time" and is not reported.)
 """
 
 from __future__ import annotations
@@ -43,7 +55,8 @@ from typing import Any
 
 from core.model.event import FILETIME_END, Event, parse_time
 from parsers.integers import IntTooLong, read_int
-from parsers.json_values import dumps, has_number_text
+from parsers.json_values import Repeated, dumps, items, needs_dumps, unkept_repeats
+from parsers.time_text import time_or_note
 
 #: Flat-layout keys that fill System fields of the Event (never EventData).
 FLAT_SYSTEM_KEYS = frozenset(
@@ -89,11 +102,11 @@ def render(value: Any) -> str:
         return str(value)  # a NumberText: a plain str, as the store's marshal takes no subclass
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
+    if isinstance(value, float):  # (a caller's own float: the loader keeps floats as written)
         return str(int(value)) if value.is_integer() and abs(value) < 1e18 else repr(value)
     if isinstance(value, dict) and "#text" in value:
         return render(value["#text"])
-    if has_number_text(value):
+    if needs_dumps(value):
         try:
             return dumps(value)
         except RecursionError:  # nested too deep for a Python walk: the numbers quoted, not lost
@@ -148,6 +161,18 @@ def _str(value: Any) -> str:
     return "" if value is None else render(value)
 
 
+def _time(value: Any, name: str, notes: list[str], kept: list[tuple[str, str]]) -> int | None:
+    """The ticks of the time value of key `name` (`parsers.time_text`: a text no date holds is
+    kept as the field `name` and noted)."""
+    return time_or_note(_str(value), name, notes, kept)
+
+
+def _repeats_note(found: list[tuple[str, list[Any]]]) -> str:
+    """The parse issue text for keys repeated with other values where one value is used."""
+    keys = "; ".join(f"{path} = " + ", ".join(repr(render(v)[:40]) for v in values) for path, values in found)
+    return f"key repeated with other values, the last one used: {keys}"
+
+
 # --------------------------------------------------------------------------- layouts
 
 
@@ -156,13 +181,12 @@ def _data_pairs(obj: dict[str, Any], unnamed: list[int] | None = None) -> list[t
     repeats its name (unnamed `Data` become `Data`, `Data[1]`, ... as in the XML loader)."""
     pairs: list[tuple[str, str]] = []
     counter = unnamed if unnamed is not None else [0]
-    for key, value in obj.items():
+    for key, value in items(obj):
         if key == "#attributes" or key.endswith("_attributes"):
             continue
         if isinstance(value, dict) and "#text" in value:
             value = value["#text"]
-        items = value if isinstance(value, list) else [value]
-        for item in items:
+        for item in value if isinstance(value, list) else [value]:
             if key in ("Data", "#text"):
                 pairs.append(("Data" if counter[0] == 0 else f"Data[{counter[0]}]", render(item)))
                 counter[0] += 1
@@ -179,7 +203,7 @@ def _attrs(system: dict[str, Any], name: str) -> dict[str, Any]:
     return sep if isinstance(sep, dict) else {}
 
 
-def _from_evtx_dump(ev: dict[str, Any], source: int, position: int, dropped: list[str]) -> Event:
+def _from_evtx_dump(ev: dict[str, Any], source: int, position: int, dropped: list[str], notes: list[str]) -> Event:
     system = ev["System"]
     if not isinstance(system, dict):
         raise ValueError("System is not an object")
@@ -192,11 +216,12 @@ def _from_evtx_dump(ev: dict[str, Any], source: int, position: int, dropped: lis
     elif isinstance(ev.get("UserData"), dict):
         inner = [v for k, v in ev["UserData"].items() if isinstance(v, dict) and not k.startswith("#")]
         data = _data_pairs(inner[0]) if inner else []
+    filetime = _time(_attrs(system, "TimeCreated").get("SystemTime"), "TimeCreated", notes, data)
     return Event(
         source=source,
         record_number=position,
         record_id=_int(system.get("EventRecordID"), dropped, "record_id"),
-        filetime=parse_time(_str(_attrs(system, "TimeCreated").get("SystemTime")) or None),
+        filetime=filetime,
         event_id=_event_id(system.get("EventID")),
         version=_int(system.get("Version"), dropped, "version"),
         level=_int(system.get("Level"), dropped, "level"),
@@ -214,23 +239,63 @@ def _from_evtx_dump(ev: dict[str, Any], source: int, position: int, dropped: lis
     )
 
 
+class _Node:
+    """An object `_expand_dotted` is building: its pairs in order (a key set again is one pair
+    more, not a value lost) and where each key's last pair is. An object of the record is
+    opened (made a `_Node`) only when a dotted key goes into it, as before, merging."""
+
+    __slots__ = ("last", "pairs")
+
+    def __init__(self, pairs: Any = ()) -> None:
+        self.pairs: list[tuple[str, Any]] = list(pairs)
+        self.last = {key: i for i, (key, _) in enumerate(self.pairs)}
+
+    def _open(self, key: str) -> _Node | None:
+        i = self.last.get(key)
+        if i is None:
+            return None
+        value = self.pairs[i][1]
+        if isinstance(value, dict):
+            value = _Node(items(value))
+            self.pairs[i] = (key, value)
+        return value if isinstance(value, _Node) else None
+
+    def _add(self, key: str, value: Any) -> None:
+        self.last[key] = len(self.pairs)
+        self.pairs.append((key, value))
+
+    def child(self, key: str) -> _Node:
+        node = self._open(key)
+        if node is None:  # (a value there stays, beside the new object)
+            node = _Node()
+            self._add(key, node)
+        return node
+
+    def set(self, key: str, value: Any) -> None:
+        node = self._open(key) if isinstance(value, dict) else None
+        if node is None:
+            self._add(key, value)
+        else:  # `{"winlog": {...}, "winlog": {...}}` or `"winlog.x": {...}` twice: one object
+            for pair in items(value):
+                node._add(*pair)
+
+    def done(self) -> dict[str, Any]:
+        pairs = [(k, v.done() if isinstance(v, _Node) else v) for k, v in self.pairs]
+        obj = dict(pairs)
+        return obj if len(obj) == len(pairs) else Repeated(pairs)
+
+
 def _expand_dotted(obj: dict[str, Any]) -> dict[str, Any]:
-    """`{"winlog.event_id": 1}` -> `{"winlog": {"event_id": 1}}` (flattened Beats exports)."""
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
+    """`{"winlog.event_id": 1}` -> `{"winlog": {"event_id": 1}}` (flattened Beats exports). A
+    key met twice keeps both values (a `Repeated` object), as in a decoded record."""
+    out = _Node()
+    for key, value in items(obj):
         parts = key.split(".") if "." in key and not key.startswith("@") else [key]
         node = out
         for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        leaf = node.get(parts[-1])
-        if isinstance(leaf, dict) and isinstance(value, dict):
-            leaf.update(value)
-        else:
-            node[parts[-1]] = value
-    return out
+            node = node.child(part)
+        node.set(parts[-1], value)
+    return out.done()
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -241,9 +306,7 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
-def _from_winlogbeat(obj: dict[str, Any], source: int, position: int, dropped: list[str]) -> Event:
-    if any("." in k for k in obj):
-        obj = _expand_dotted(obj)
+def _from_winlogbeat(obj: dict[str, Any], source: int, position: int, dropped: list[str], notes: list[str]) -> Event:
     w = obj.get("winlog") or {}
     data: list[tuple[str, str]] = []
     for part in ("event_data", "user_data"):
@@ -252,12 +315,14 @@ def _from_winlogbeat(obj: dict[str, Any], source: int, position: int, dropped: l
     level = _get(obj, "log", "level")
     task = w.get("task")
     opcode = w.get("opcode")
+    filetime = _time(obj.get("@timestamp"), "@timestamp", notes, data)
+    if filetime is None:
+        filetime = _time(_get(obj, "event", "created"), "event.created", notes, data)
     return Event(
         source=source,
         record_number=position,
         record_id=_int(w.get("record_id"), dropped, "record_id"),
-        filetime=parse_time(_str(obj.get("@timestamp")) or None)
-        or parse_time(_str(_get(obj, "event", "created")) or None),
+        filetime=filetime,
         event_id=_event_id(w.get("event_id") if w.get("event_id") is not None else _get(obj, "event", "code")),
         version=_int(w.get("version"), dropped, "version"),
         level=_LEVEL_NAMES.get(level.lower()) if type(level) is str else _int(level, dropped, "level"),
@@ -275,11 +340,11 @@ def _from_winlogbeat(obj: dict[str, Any], source: int, position: int, dropped: l
     )
 
 
-def _flat_time(obj: dict[str, Any]) -> int | None:
-    ticks = parse_time(_str(obj.get("TimeCreated")) or None)
+def _flat_time(obj: dict[str, Any], notes: list[str], kept: list[tuple[str, str]]) -> int | None:
+    ticks = _time(obj.get("TimeCreated"), "TimeCreated", notes, kept)
     if ticks is not None:
         return ticks
-    local = parse_time(_str(obj.get("EventTime")) or None)
+    local = _time(obj.get("EventTime"), "EventTime", notes, kept)
     if local is not None:
         stamp = parse_time(_str(obj.get("@timestamp")) or None)
         received = parse_time(_str(obj.get("EventReceivedTime")) or None)
@@ -289,7 +354,7 @@ def _flat_time(obj: dict[str, Any]) -> int | None:
             if abs(offset) <= 14 * 3600 * 10_000_000 and 0 < local + offset < FILETIME_END:
                 local += offset  # (not past the date range: the time as logged then, a date still)
         return local
-    return parse_time(_str(obj.get("@timestamp")) or None)
+    return _time(obj.get("@timestamp"), "@timestamp", notes, kept)
 
 
 def _flat_system(key: str, value: Any, obj: dict[str, Any]) -> bool:
@@ -311,7 +376,19 @@ def _flat_system(key: str, value: Any, obj: dict[str, Any]) -> bool:
     return False
 
 
-def _from_flat(obj: dict[str, Any], source: int, position: int, dropped: list[str]) -> Event:
+def _flat_repeats(obj: Repeated) -> list[tuple[str, list[Any]]]:
+    """Keys repeated with other values whose earlier values are System ones (the last is used;
+    EventData ones are all kept, metadata is dropped anyway)."""
+    lost: dict[str, list[Any]] = {}
+    for key, value in obj.pairs:
+        last = obj[key]
+        if value is not last and key not in FLAT_METADATA_KEYS and _flat_system(key, value, obj):
+            if type(value) is not type(last) or value != last:
+                lost.setdefault(key, []).append(value)
+    return [(key, [*values, obj[key]]) for key, values in lost.items()]
+
+
+def _from_flat(obj: dict[str, Any], source: int, position: int, dropped: list[str], notes: list[str]) -> Event:
     event_id = _event_id(obj.get("EventID"))  # first: a record without one costs no more
     pid = obj.get("ExecutionProcessID")
     if pid is None and isinstance(obj.get("ProcessID"), int):
@@ -330,11 +407,19 @@ def _from_flat(obj: dict[str, Any], source: int, position: int, dropped: list[st
     for kind in (obj.get("EventType"), obj.get("EventTypeOrignal"), obj.get("EventTypeOriginal")):
         if level is None and isinstance(kind, str):
             level = NXLOG_EVENT_TYPES.get(kind.upper())
+    bad_times: list[tuple[str, str]] = []  # kept as EventData where they stand
+    filetime = _flat_time(obj, notes, bad_times)
+    if type(obj) is Repeated:
+        found = _flat_repeats(obj)
+        if found:
+            notes.append(_repeats_note(found))
+    kept = {name for name, _ in bad_times}
+    data = tuple((k, render(v)) for k, v in items(obj) if not _flat_system(k, v, obj) or (k in kept and v is obj[k]))
     return Event(
         source=source,
         record_number=position,
         record_id=_int(record_id, dropped, "record_id"),
-        filetime=_flat_time(obj),
+        filetime=filetime,
         event_id=event_id,
         version=_int(obj.get("Version"), dropped, "version"),
         level=level,
@@ -347,26 +432,47 @@ def _from_flat(obj: dict[str, Any], source: int, position: int, dropped: list[st
         pid=_int(pid, dropped, "pid"),
         tid=_int(tid, dropped, "tid"),
         user_sid=user if isinstance(user, str) and user.upper().startswith("S-1-") else None,
-        data=tuple((k, render(v)) for k, v in obj.items() if not _flat_system(k, v, obj)),
+        data=data,
         locator=position,
     )
 
 
-def event_from_json(obj: Any, source: int, position: int, dropped: list[str] | None = None) -> Event:
+def event_from_json(
+    obj: Any,
+    source: int,
+    position: int,
+    dropped: list[str] | None = None,
+    notes: list[str] | None = None,
+    *,
+    repeated: bool = True,
+) -> Event:
     """Build an Event from one decoded JSON record, whatever its layout.
 
     Raises ValueError when the record is not a Windows event (no object, no EventID). The
-    System integer fields whose value was too long to hold are named in `dropped`.
+    System integer fields whose value was too long to hold are named in `dropped`; what else
+    no field could take (see the module doc) is worded in `notes`, one parse issue each.
+    `repeated=False` says the record holds no `Repeated` object (its decode made none), which
+    saves looking for one.
     """
     if not isinstance(obj, dict):
         raise ValueError(f"record is a JSON {type(obj).__name__}, not an object")
     if dropped is None:
         dropped = []
+    if notes is None:
+        notes = []
     ev = obj.get("Event")
     if isinstance(ev, dict) and isinstance(ev.get("System"), dict):
-        return _from_evtx_dump(ev, source, position, dropped)
-    if isinstance(obj.get("System"), dict):
-        return _from_evtx_dump(obj, source, position, dropped)
-    if isinstance(obj.get("winlog"), dict) or any(k.startswith("winlog.") for k in obj):
-        return _from_winlogbeat(obj, source, position, dropped)
-    return _from_flat(obj, source, position, dropped)
+        event = _from_evtx_dump(ev, source, position, dropped, notes)
+    elif isinstance(obj.get("System"), dict):
+        event = _from_evtx_dump(obj, source, position, dropped, notes)
+    elif isinstance(obj.get("winlog"), dict) or any(k.startswith("winlog.") for k in obj):
+        if any("." in k for k in obj):
+            obj, repeated = _expand_dotted(obj), True
+        event = _from_winlogbeat(obj, source, position, dropped, notes)
+    else:
+        event = _from_flat(obj, source, position, dropped, notes)
+    if repeated:
+        found = unkept_repeats(obj)
+        if found:
+            notes.append(_repeats_note(found))
+    return event

@@ -21,7 +21,7 @@ from core.model.event import Event, InputError, ParseIssue
 from core.model.slots import slot_maker
 from parsers import eventxml, jsonrecords
 from parsers.json_layouts import event_from_json
-from parsers.json_values import BAD_ESCAPE, loads, repair
+from parsers.json_values import BAD_ESCAPE, loads, repair, repeats_made
 from parsers.jsonrecords import records
 from parsers.sniff import sniff_format
 from parsers.textio import HEAD_SIZE, UNDECODABLE, decoded_chunks, open_input, read_chunks
@@ -39,7 +39,8 @@ def iter_text_events(
 
     A bad value costs only itself, reported as a parse issue before its event: text no string
     should hold becomes U+FFFD (`parsers.json_values.repair`), an integer too long for its
-    System field is dropped (`parsers.json_layouts`)."""
+    System field is dropped, a time text that reads as no time is kept as a field, a System
+    key's repeated values but the last are named (`parsers.json_layouts`)."""
     position = start
     for raw in records(chunks):
         position += 1
@@ -54,7 +55,10 @@ def iter_text_events(
             continue
         try:
             dropped: list[str] = []
-            event = event_from_json(loads(raw), source, position, dropped)
+            notes: list[str] = []
+            made = repeats_made()
+            obj = loads(raw)
+            event = event_from_json(obj, source, position, dropped, notes, repeated=repeats_made() != made)
         except (ValueError, RecursionError) as exc:
             reason = f"invalid JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
             yield _issue(source, path, f"{label}record {position}: {reason}"[:300], None, position, None)
@@ -67,6 +71,8 @@ def iter_text_events(
         if dropped:
             reason = f"{label}record {position}: integer too long in {', '.join(dropped)}"
             yield _issue(source, path, reason[:280] + "; dropped", None, position, None)
+        for note in notes:
+            yield _issue(source, path, f"{label}record {position}: {note}"[:300], None, position, None)
         yield event
     return position
 

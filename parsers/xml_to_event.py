@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from lxml import etree
 
-from core.model.event import Event, parse_time
+from core.model.event import Event
 from parsers.integers import IntTooLong, read_int
+from parsers.time_text import time_or_note
 
 
 def _local(tag: object) -> str:
@@ -78,13 +79,16 @@ def event_from_element(
     locator: int | None = None,
     filetime: int | None = None,
     dropped: list[str] | None = None,
+    notes: list[str] | None = None,
 ) -> Event:
     """Build an Event from an `<Event>` element.
 
     `filetime`, when given, overrides TimeCreated (the EVTX reference path passes the exact
     ticks read from the record, since python-evtx renders the time through a float).
     Raises ValueError when the element is not an event (no System/EventID). System integers
-    too long to hold are left out, their fields named in `dropped`.
+    too long to hold are left out, their fields named in `dropped`. A SystemTime text no date
+    holds leaves the event without a time and is kept as the field `TimeCreated`, said in `notes`
+    (`parsers.time_text`, as the JSON loaders do).
     """
     system = None
     data_el = None
@@ -109,9 +113,11 @@ def event_from_element(
     provider = ""
     if provider_el is not None:
         provider = provider_el.get("Name") or provider_el.get("EventSourceName") or ""
+    kept: list[tuple[str, str]] = []
     if filetime is None:
         tc = sysvals.get("TimeCreated")
-        filetime = parse_time(tc.get("SystemTime")) if tc is not None else None
+        text = tc.get("SystemTime") if tc is not None else None
+        filetime = time_or_note(text, "TimeCreated", notes if notes is not None else [], kept) if text else None
     execution = sysvals.get("Execution")
     security = sysvals.get("Security")
 
@@ -136,7 +142,7 @@ def event_from_element(
         pid=_int(execution.get("ProcessID"), dropped, "pid") if execution is not None else None,
         tid=_int(execution.get("ThreadID"), dropped, "tid") if execution is not None else None,
         user_sid=(security.get("UserID") or None) if security is not None else None,
-        data=tuple(_data_pairs(data_el)) if data_el is not None else (),
+        data=(*(_data_pairs(data_el) if data_el is not None else ()), *kept),
         locator=locator,
     )
 

@@ -4,8 +4,9 @@
   store keeps it as text) is kept exactly, ordered and filtered by its ticks, and worded
   `invalid FILETIME <ticks>` by every output; ranges and histograms leave it out.
 * A time text whose offset carries it past a date's ends (`9999-12-31T23:59:59-01:00`) or is
-  no zone's (`+99:00`, `+05:60`) is no time in a log, as an unreadable one always was (the event
-  loads, no parse issue), and a bad date with its position in a query.
+  no zone's (`+99:00`, `+05:60`) is no time in a log, as an unreadable one is (the event loads;
+  its text is kept as the field `TimeCreated` and a parse issue says so: it was dropped
+  silently), and a bad date with its position in a query.
 """
 
 from __future__ import annotations
@@ -115,16 +116,18 @@ def test_a_log_with_such_times_loads_every_event(tmp_path: Path, kind: str) -> N
     store = Store(":memory:")
     [info] = load_paths([str(path)], store)
     assert info.error is None and info.records == len(TIMES)
-    # as an unreadable time ("not a time") always was: no time, no parse issue
-    assert info.parse_issues == [] and store.issues() == []
-    times = [se.event.filetime for se in sorted(store.select(), key=lambda se: se.event.record_number)]
-    assert times == [parse_time(TIMES[0]), None, None, None, None]
+    # as an unreadable time ("not a time"): no time; the text kept as a field and said, once each
+    issues = [i.reason for i in store.issues()]
+    assert len(issues) == len(TIMES) - 1 and all("unreadable time TimeCreated=" in r for r in issues), issues
+    events = sorted(store.select(), key=lambda se: se.event.record_number)
+    assert [se.event.filetime for se in events] == [parse_time(TIMES[0]), None, None, None, None]
+    assert [se.event.get("TimeCreated") for se in events] == [None, *TIMES[1:]]
 
 
 def test_stats_of_such_a_log_counts_every_record(tmp_path: Path) -> None:
     path = _json_log(tmp_path / "one.jsonl", TIMES[:2])
     status, out, err = run_cli("stats", "--no-cache", str(path))
-    assert status == 0 and "2 records, 0 parse issues" in out and "cannot be read" not in err + out
+    assert status == 0 and "2 records, 1 parse issue" in out and "cannot be read" not in err + out
 
 
 # --------------------------------------------------------------------------- queries
@@ -228,12 +231,12 @@ def test_pivots_around_such_a_time(store: Store) -> None:
 def _far_xml(monkeypatch: pytest.MonkeyPatch) -> None:
     """The XML loader reading the text `FAR`/`HUGE` as those ticks: a store holding them, as an
     EVTX FILETIME substitution gives, from a log the test writes."""
-    from parsers import xml_to_event
+    from parsers import time_text
 
     def read(text: str | None) -> int | None:
         return {"FAR": FAR, "HUGE": HUGE}.get(text or "") or parse_time(text)
 
-    monkeypatch.setattr(xml_to_event, "parse_time", read)
+    monkeypatch.setattr(time_text, "parse_time", read)
 
 
 def test_every_command_words_such_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
