@@ -25,6 +25,9 @@ becomes U+FFFD). Rendering them safely is the UI's job.
 
 Positions (`record_number`, `locator`, ParseIssue `offset`) count every `<Event>` fragment
 met, good or bad, from 1, so `event_xml(path, locator)` finds the same fragment again.
+
+Slightly over 500 lines: the scanner, the retry and the raw-text lookup count the same
+fragments; split, each would have to repeat how the others count.
 """
 
 from __future__ import annotations
@@ -390,7 +393,7 @@ def parse_fragment(
         except (etree.XMLSyntaxError, ValueError) as exc2:
             return ParseIssue(source, path, f"{label}event {position}: {_syntax_reason(exc2)}", None, position)
     dropped: list[str] = []
-    notes: list[str] = []
+    notes: list[str] = []  # (an unreadable time text, kept as a field: `parsers.time_text`)
     try:
         event = event_from_element(root, source=source, record_number=position, locator=position, dropped=dropped,
                                    notes=notes)

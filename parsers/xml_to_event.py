@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from core.model.event import Event
+from core.model.event import Event, parse_time
 from parsers.integers import IntTooLong, read_int
 from parsers.time_text import time_or_note
 
@@ -87,8 +87,8 @@ def event_from_element(
     ticks read from the record, since python-evtx renders the time through a float).
     Raises ValueError when the element is not an event (no System/EventID). System integers
     too long to hold are left out, their fields named in `dropped`. A SystemTime text no date
-    holds leaves the event without a time and is kept as the field `TimeCreated`, said in `notes`
-    (`parsers.time_text`, as the JSON loaders do).
+    holds leaves the event without a time and, given `notes` (Event XML input), is kept as the
+    field `TimeCreated` and said there (`parsers.time_text`, as the JSON loaders do).
     """
     system = None
     data_el = None
@@ -117,7 +117,10 @@ def event_from_element(
     if filetime is None:
         tc = sysvals.get("TimeCreated")
         text = tc.get("SystemTime") if tc is not None else None
-        filetime = time_or_note(text, "TimeCreated", notes if notes is not None else [], kept) if text else None
+        if notes is None:  # (python-evtx's rendering, `parsers.evtx.reference`: its ticks are given)
+            filetime = parse_time(text)
+        else:
+            filetime = time_or_note(text, "TimeCreated", notes, kept) if text else None
     execution = sysvals.get("Execution")
     security = sysvals.get("Security")
 
