@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from core.model.data_names import data_object
 from core.model.event import iso_from_filetime
 from core.model.text import json_safe
 
@@ -24,7 +25,8 @@ def _data(row: dict[str, Any]) -> dict[str, str]:
     `str(None)` showed the text "None", which no event held."""
     value = row.get("data") or ()
     items = value.items() if isinstance(value, dict) else value
-    return {str(k): "" if v is None else str(v) for k, v in items}
+    # (a repeated name keeps every value, numbered as `export` numbers it: the dict kept the last)
+    return data_object((str(k), "" if v is None else str(v)) for k, v in items)
 
 
 def event_document(row: dict[str, Any]) -> dict[str, Any]:

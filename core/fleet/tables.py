@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from core.fleet.schema import EVENTS, FIELD_TYPE, TIME_MAX_US, TIME_MIN_US, stored_text
+from core.model.data_names import data_object
 from core.model.event import EPOCH_AS_FILETIME, Event, ParseIssue
 from core.model.rows import MAX_PLACE, EventRow
 from core.model.storable import ROW_COLUMNS, storable_row
@@ -96,14 +97,14 @@ def _table(rows: list[EventRow], path: str, key: str) -> pa.Table:
     map_values: list[str] = []
     for blob in blobs:
         pairs: tuple[tuple[str, str], ...] = marshal.loads(blob) if blob else ()
-        seen: set[str] = set()
         for name, value in pairs:
             names.append(name)
             values.append(value)
-            if name not in seen:
-                seen.add(name)
-                map_keys.append(name)
-                map_values.append(value)
+        # The map's keys are unique (DuckDB refuses a map that repeats one): a repeated name's
+        # later values numbered as `export` numbers them, where the first one alone was kept.
+        data_map = data_object(pairs) if len({name for name, _ in pairs}) < len(pairs) else dict(pairs)
+        map_keys.extend(data_map)
+        map_values.extend(data_map.values())
         offsets.append(len(names))
         map_offsets.append(len(map_keys))
     lowered = [n.lower() for n in names]

@@ -7,9 +7,6 @@ either does not exist yet or holds the complete export, never half of one.
 
 The row formats (CSV, JSON lines, Markdown) live here and `cli.cmd_query` uses them, so `query --format` and
 `export` produce the same shape.
-
-Slightly over 500 lines: the formats and the atomic writer share the row shape and the CSV and
-Markdown guards; split, a format could drift from what `query --format` writes.
 """
 
 from __future__ import annotations
@@ -25,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.model.data_names import data_object
 from core.model.event import iso_from_filetime
 from core.model.summary import summarize
 from core.model.text import json_safe, md_code, md_text, one_line, printable
@@ -186,26 +184,10 @@ def _umask() -> int:
 
 
 def event_document(store_paths: dict[int, str], se: StoredEvent) -> dict[str, Any]:
-    """One event as the JSON-lines output shape. `data` is an object, so a repeated EventData
-    name gets the loaders' numbering for unnamed `Data` (`Name`, `Name[1]`, `Name[2]`, ...)
-    instead of losing its later values.
-
-    A number is skipped when the event has a field of that very name: every field the event
-    holds is exported under its own name, which is what `stack --by` and queries read, and a
-    repeat takes the next free number. With fields `S`, `S`, `S[1]` the second `S` is `S[2]`;
-    numbering `S[1]` first had pushed the field named `S[1]` to `S[1][1]`, so the export named
-    the second `S` as what queries take for the field `S[1]`. (A query reads every value of a
-    repeated name under the name itself: `S[2]` exists in exports only.)"""
+    """One event as the JSON-lines output shape: `data` an object keeping every value of a
+    repeated name (`core.model.data_names`)."""
     ev = se.event
-    data: dict[str, str] = {}
-    held = {name for name, _ in ev.data}  # (the event's own names: never given to a repeat)
-    repeats: dict[str, int] = {}
-    for name, value in ev.data:
-        key = name
-        while key in data or (key != name and key in held):
-            repeats[name] = n = repeats.get(name, 0) + 1
-            key = f"{name}[{n}]"
-        data[key] = value
+    data = data_object(ev.data)
     return {
         "file": store_paths.get(ev.source, ""),
         "record_id": ev.record_id,

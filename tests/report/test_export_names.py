@@ -95,3 +95,16 @@ def test_the_export_names_every_field_as_stack_reads_it(tmp_path: Path) -> None:
     assert exported == {"S": "first S", "S[2]": "second S", "S[1]": "the field named S[1]"}
     status, out, err = run_cli("stack", str(log), "--by", "S[1]", "--format", "json", "--no-cache")
     assert status == 0 and [v["value"] for v in json.loads(out)["values"]] == [exported["S[1]"]]
+
+
+def test_the_fleet_query_keeps_every_value_of_a_repeated_name(tmp_path: Path) -> None:
+    """`fleet query` wrote the data as a dict of its pairs: a repeated name kept its last value
+    only. It writes the object `query` writes (`core.model.data_names`)."""
+    xml = event_xml(4688, 1, "2024-03-14T08:00:00Z", {"S": "first S", "S[1]": "the field named S[1]"})
+    xml = xml.replace('<Data Name="S[1]">', '<Data Name="S">second S</Data><Data Name="S[1]">')
+    log = write_events(tmp_path / "repeat.xml", [xml])
+    ds = tmp_path / "ds"
+    assert run_cli("convert", str(log), "--to", str(ds), "--quiet")[0] == 0
+    status, out, err = run_cli("fleet", str(ds), "query", "--engine", "local")
+    assert status == 0, err
+    assert json.loads(out)["data"] == {"S": "first S", "S[2]": "second S", "S[1]": "the field named S[1]"}
