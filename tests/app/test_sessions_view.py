@@ -123,16 +123,11 @@ async def test_logon_events_in_no_session_are_counted_in_the_status(
     """A logon event whose logon id is no number makes no session: `evtx-explorer sessions`
     said how many, the view said nothing. Its status counts them, built and as stored."""
     import tui.model_cache as mc
+    from tests.correlate.hand_made_logs import unreadable_logon_ids
     from tests.correlate.stored_tables import BUILDERS, no_model
 
     monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    log = write_events(tmp_path / "log.xml", [
-        event_xml(4624, 1, "2024-01-01T00:00:00Z", {"TargetLogonId": "0x3e7a", "TargetUserName": "bob",
-                                                   "LogonType": "2"}),
-        event_xml(4624, 2, "2024-01-01T00:00:01Z", {"TargetLogonId": "zz", "TargetUserName": "eve",
-                                                   "LogonType": "2"}),
-        event_xml(4634, 3, "2024-01-01T00:00:02Z", {"TargetLogonId": "0x" + "1" * 100, "TargetUserName": "eve"}),
-    ])
+    log = write_events(tmp_path / "log.xml", unreadable_logon_ids())
     store = open_inputs([str(log)])
     path = store.path
     store.close()

@@ -79,3 +79,17 @@ def family_log(parents: int = 20, children: int = 8, handles: int = 2) -> list[s
         add(p4688, sec + 2.0, "0x9104", r"C:\tools\late.exe", big, computer=host)
         add(p4688, sec + 1.5, "0x9108", r"C:\tools\early.exe", big, computer=host)
     return docs
+
+
+def unreadable_logon_ids() -> list[str]:
+    """A logon whose id reads (bob's), and two logon events whose logon id is no number (one not
+    hex, one past 64 bits): one session, two events in none."""
+    from tests.logs import event_xml
+
+    return [
+        event_xml(4624, 1, "2024-01-01T00:00:00Z", {"TargetLogonId": "0x3e7a", "TargetUserName": "bob",
+                                                   "LogonType": "2"}),
+        event_xml(4624, 2, "2024-01-01T00:00:01Z", {"TargetLogonId": "zz", "TargetUserName": "eve",
+                                                   "LogonType": "2"}),
+        event_xml(4634, 3, "2024-01-01T00:00:02Z", {"TargetLogonId": "0x" + "1" * 100, "TargetUserName": "eve"}),
+    ]

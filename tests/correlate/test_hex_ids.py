@@ -7,6 +7,7 @@ from pathlib import Path
 
 from core.model.values import as_int, hex_id
 from tests.cliutil import run_cli
+from tests.correlate.hand_made_logs import unreadable_logon_ids
 from tests.logs import event_xml, write_events
 
 
@@ -33,13 +34,7 @@ def test_correlate_words_a_negative_logon_id_and_pid_unsigned(tmp_path: Path) ->
 
 
 def test_logon_events_whose_logon_id_is_no_number_are_counted_not_lost_silently(tmp_path: Path) -> None:
-    log = write_events(tmp_path / "log.xml", [
-        event_xml(4624, 1, "2024-01-01T00:00:00Z", {"TargetLogonId": "0x3e7a", "TargetUserName": "bob",
-                                                   "LogonType": "2"}),
-        event_xml(4624, 2, "2024-01-01T00:00:01Z", {"TargetLogonId": "zz", "TargetUserName": "eve",
-                                                   "LogonType": "2"}),
-        event_xml(4634, 3, "2024-01-01T00:00:02Z", {"TargetLogonId": "0x" + "1" * 100, "TargetUserName": "eve"}),
-    ])
+    log = write_events(tmp_path / "log.xml", unreadable_logon_ids())
     code, out, err = run_cli("correlate", str(log), "--sessions")
     assert code == 0 and len(out.splitlines()) == 1 and "bob" in out
     assert "2 logon, logoff or privilege events name a logon id that is no number" in err

@@ -12,7 +12,7 @@ from core.correlate.links import SessionLink
 from core.correlate.model import CorrelationModel, build_model
 from core.correlate.persist import links
 from core.store.store import StoredEvent
-from tests.cliutil import run_cli
+from tests.cliutil import cached_twice
 from tests.correlate.events import by_record, load, p4688, s4624, xml
 from tests.logs import write_events
 
@@ -71,11 +71,6 @@ def test_the_stored_links_say_the_same() -> None:
 
 def test_correlate_says_so_from_its_cache(tmp_path: Path) -> None:
     log = write_events(tmp_path / "logoff.xml", _log())
-    docs = []
-    for _ in range(2):  # the second run reads the store the first one cached
-        code, out, err = run_cli("correlate", str(log), "--where", "4647 OR 4634 OR 4673", "--json")
-        assert code == 0, err
-        docs.append(json.loads(out))
-    assert docs[0] == docs[1]
-    said = {d["event"]["record_id"]: (d["session"]["confidence"], d["session"]["reason"]) for d in docs[0]}
+    docs = json.loads(cached_twice("correlate", str(log), "--where", "4647 OR 4634 OR 4673", "--json"))
+    said = {d["event"]["record_id"]: (d["session"]["confidence"], d["session"]["reason"]) for d in docs}
     assert said == {rid: EXPECTED[rid] for rid in (4, 6, 7, 8)}

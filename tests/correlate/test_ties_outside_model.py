@@ -12,7 +12,7 @@ from pathlib import Path
 from core.correlate.links import ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, build_model, model_from_store
 from core.store.store import Store, StoredEvent
-from tests.cliutil import run_cli
+from tests.cliutil import cached_twice
 from tests.correlate.events import by_record, load, p4688, p4689, s4624, xml
 from tests.correlate.sysmon_events import sysmon
 from tests.logs import write_events
@@ -135,12 +135,7 @@ def test_a_model_streamed_from_the_store_says_the_same(tmp_path: Path) -> None:
 
 def test_correlate_says_the_same_from_its_cache(tmp_path: Path) -> None:
     log = write_events(tmp_path / "ties.xml", _log())
-    docs = []
-    for _ in range(2):  # the second run reads the store the first one cached
-        code, out, err = run_cli("correlate", str(log), "--where", "4673", "--json")
-        assert code == 0, err
-        docs.append(json.loads(out))
-    assert docs[0] == docs[1]
-    by_rid = {d["event"]["record_id"]: d for d in docs[0]}
+    docs = json.loads(cached_twice("correlate", str(log), "--where", "4673", "--json"))
+    by_rid = {d["event"]["record_id"]: d for d in docs}
     assert by_rid[22]["source_process"]["confidence"] == "missing"
     assert by_rid[31]["session"]["confidence"] == "exact"
