@@ -253,6 +253,10 @@ async def _rows_before_the_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     from tui import columns
 
+    # What the table may spend on a first page before the count is a tuning value (30 ms): a
+    # loaded CI machine took longer, gave the page up and waited for the held count.
+    monkeypatch.setattr(core_view, "FIRST_PAGE_SECONDS", 10.0)
+    monkeypatch.setattr(core_view, "FIRST_LISTED_SECONDS", 10.0)
     app = EvtxApp([str(_log(tmp_path / "shuffled.xml"))])
     async with opened(app, (100, 40), ready=False) as pilot:
         await _filtered(pilot, app, before)
