@@ -489,3 +489,43 @@ def test_regexes_run_in_linear_time(tmp_path: Path) -> None:
     result = _run([rule], events)
     assert time.perf_counter() - started < 5  # Python's backtracking engine takes minutes on the first
     assert [m.store_id for m in result.matches] == [2]
+
+
+def test_correlations_count_and_group_whole_values_not_the_shown_cut(tmp_path: Path) -> None:
+    """A match shows a value's first 400 characters: the correlations counted and grouped by
+    that cut, so three names alike in their first 400 characters were one distinct value (a
+    spray not seen) and one group."""
+    _rule(tmp_path, "base", CORRELATED.split("---")[0])
+    _rule(tmp_path, "spray", """
+        title: Long Names Sprayed
+        id: 0e95725d-7320-415d-80f7-004da920fc21
+        status: test
+        level: high
+        correlation:
+            type: value_count
+            rules: [failed_logon]
+            group-by: [IpAddress]
+            timespan: 1m
+            condition: {gte: 3, field: TargetUserName}
+        """)
+    _rule(tmp_path, "burst", """
+        title: Burst Per Long Name
+        id: 0e95725d-7320-415d-80f7-004da920fc22
+        status: test
+        level: high
+        correlation:
+            type: event_count
+            rules: [failed_logon]
+            group-by: [TargetUserName]
+            timespan: 1m
+            condition: {gte: 2}
+        """)
+    minute = 60 * 10_000_000
+    long = "a" * 420
+
+    def failed(i: int, user: str) -> Event:
+        return Event(0, i, i, 133_500_000_000_000_000 + i * minute // 10, 4625, channel="Security",
+                     data=(("TargetUserName", user), ("IpAddress", "10.0.0.9")))
+    result = _run([tmp_path], [failed(1, long + "x"), failed(2, long + "y"), failed(3, long + "z")])
+    fired = sorted((result.rules[m.rule].title, m.record_id) for m in result.matches)
+    assert fired == [("Long Names Sprayed", 3)]  # three names; and no name failed twice

@@ -46,6 +46,10 @@ class SigmaMatch:
     time: int | None
     source: str
     fields: tuple[tuple[str, str], ...]
+    #: The whole values of the fields a correlation groups or counts this rule's matches by:
+    #: `fields` cuts a long value (`_evidence`), and two command lines alike in their first 400
+    #: characters were one group, one distinct value.
+    keys: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -72,6 +76,7 @@ class _Entry:
     match: Match
     mapped: bool
     fields: tuple[str, ...]
+    keys: tuple[str, ...] = ()  # (the correlations' fields: `SigmaMatch.keys`)
 
 
 @dataclass
@@ -178,7 +183,8 @@ def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec, extra: 
     base: Node = spec.plan
     index = len(compiled.rules)
     used = fields_of(base)
-    evidence = tuple(sorted({f for f in used if f is not None} | set(extra)))
+    keys = tuple(sorted(set(extra)))
+    evidence = tuple(sorted({f for f in used if f is not None} | set(keys)))
     added = False
     for source in sources:
         has: Callable[[str | None], bool] = _has_4688 if source.mapping == "4688" else _always
@@ -202,7 +208,7 @@ def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec, extra: 
             wanted = [i for i in source.event_ids if ids is None or i in ids]
         else:
             wanted = sorted(ids) if ids is not None else [None]
-        entry = _Entry(index, fn, source.mapping == "4688", evidence)
+        entry = _Entry(index, fn, source.mapping == "4688", evidence, keys)
         for eid in wanted:
             compiled.add((source.channel.lower(), eid), entry, node)
         compiled.ran[source.label] += 1
@@ -251,7 +257,7 @@ def _correlate(result: SigmaResult, compiled: CompiledRules) -> None:
     """Add the correlation matches; drop the matches of rules run only for them."""
     for corr in compiled.correlations:
         refs = set(corr.refs)
-        hits = [(m.time, m.rule, i, dict(m.fields)) for i, m in enumerate(result.matches)
+        hits = [(m.time, m.rule, i, {**dict(m.fields), **dict(m.keys)}) for i, m in enumerate(result.matches)
                 if m.rule in refs and m.time is not None]
         for last, count, values in correlate.run(corr, hits):
             m = result.matches[last]
@@ -333,8 +339,9 @@ def run_compiled(
                 label = labels.get(key)
                 if label is None:
                     label = labels[key] = f"{channel} {eid}"
+                keys = tuple((n, values[n]) for n in entry.keys if n in values) if entry.keys else ()
                 result.matches.append(SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label,
-                                                 _evidence(values, entry.fields)))
+                                                 _evidence(values, entry.fields), keys))
     result.evaluations = sum(b.evaluations for bs in dispatch.values() for b in bs.values())
     _correlate(result, compiled)
     result.truncated = {rule: c for rule, c in counts.items() if c > MAX_MATCHES_PER_RULE}
