@@ -35,20 +35,23 @@ correlation:
 """
 
 
+#: Three distinct user names failing from one address within a minute.
+SPRAY = """
+title: Password Spray
+id: 0e95725d-7320-415d-80f7-004da920fc13
+status: test
+level: high
+correlation:
+    type: value_count
+    rules: [failed_logon]
+    group-by: [IpAddress]
+    timespan: 1m
+    condition: {gte: 3, field: TargetUserName}
+"""
+
 def test_correlations_event_count_value_count_temporal(tmp_path: Path) -> None:
     _rule(tmp_path, "brute", CORRELATED)
-    _rule(tmp_path, "spray", """
-        title: Password Spray
-        id: 0e95725d-7320-415d-80f7-004da920fc13
-        status: test
-        level: high
-        correlation:
-            type: value_count
-            rules: [failed_logon]
-            group-by: [IpAddress]
-            timespan: 1m
-            condition: {gte: 3, field: TargetUserName}
-        """)
+    _rule(tmp_path, "spray", SPRAY)
     _rule(tmp_path, "unsupported", """
         title: Quiet Account
         id: 0e95725d-7320-415d-80f7-004da920fc14
@@ -83,18 +86,7 @@ def test_correlations_count_and_group_whole_values_not_the_shown_cut(tmp_path: P
     that cut, so three names alike in their first 400 characters were one distinct value (a
     spray not seen) and one group."""
     _rule(tmp_path, "base", CORRELATED.split("---")[0])
-    _rule(tmp_path, "spray", """
-        title: Long Names Sprayed
-        id: 0e95725d-7320-415d-80f7-004da920fc21
-        status: test
-        level: high
-        correlation:
-            type: value_count
-            rules: [failed_logon]
-            group-by: [IpAddress]
-            timespan: 1m
-            condition: {gte: 3, field: TargetUserName}
-        """)
+    _rule(tmp_path, "spray", SPRAY)
     _rule(tmp_path, "burst", """
         title: Burst Per Long Name
         id: 0e95725d-7320-415d-80f7-004da920fc22
@@ -115,4 +107,4 @@ def test_correlations_count_and_group_whole_values_not_the_shown_cut(tmp_path: P
                      data=(("TargetUserName", user), ("IpAddress", "10.0.0.9")))
     result = _run([tmp_path], [failed(1, long + "x"), failed(2, long + "y"), failed(3, long + "z")])
     fired = sorted((result.rules[m.rule].title, m.record_id) for m in result.matches)
-    assert fired == [("Long Names Sprayed", 3)]  # three names; and no name failed twice
+    assert fired == [("Password Spray", 3)]  # three names; and no name failed twice
