@@ -19,7 +19,8 @@ object per selected event, in the shape scripts rely on (issue 5):
                  "end_record_id", "still_open", "duration_seconds", "linked_logon_id",
                  "linked_logon_id_hex", "process_count"} | null,
      "related": [{"record_id", "event_id", "relation"}, ...],
-     "links": [{"relation", "record_id", "event_id", "label", "confidence", "reason"}, ...]}
+     "links": [{"relation", "record_id", "event_id", "label", "confidence", "reason"}, ...],
+     "same_as": {"record_id", "event_id", "file"} | null}
 
 Every link carries its confidence and the reason for it (issue 17: the handle and session
 fields came after the issue-5 ones, which keep their order; the session's 4624 details after
@@ -52,6 +53,7 @@ from core.correlate.links import Correlation, EventLink, HandleLink, Node, Proce
 from core.correlate.model import CorrelationModel, model_from_store, session_start
 from core.correlate.processes import SYSTEM_PID
 from core.model.event import iso_from_filetime
+from core.model.rows import source_of
 from core.model.text import printable
 from core.model.values import hex_id
 from core.report.sessions import STILL_OPEN, session_fields, session_record
@@ -179,6 +181,10 @@ def correlation_document(stored: StoredEvent, c: Correlation, paths: dict[int, s
             {"record_id": r.ref.record_id, "event_id": r.ref.event_id, "relation": r.relation} for r in c.related
         ],
         "links": [link_document(link) for link in c.links],
+        "same_as": None if c.same_as is None else {
+            "record_id": c.same_as.record_id, "event_id": c.same_as.event_id,
+            "file": paths.get(source_of(c.same_as.store_id), ""),
+        },
     }
 
 

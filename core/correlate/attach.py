@@ -67,13 +67,29 @@ def _values(data: tuple[tuple[str, str], ...], wanted: frozenset[str]) -> dict[s
 
 
 def attach(model: CorrelationModel, keys: Iterable[EventKeys]) -> dict[int, Attachment]:
-    """Look each event up in the model; the attachments by store id (bounded: one per event)."""
+    """Look each event up in the model; the attachments by store id (bounded: one per event).
+    A copy of a record loaded twice (the same computer, time, record id, EventID and data as an
+    earlier event: `core.correlate.same_records`) gets its first copy's attachment, the same
+    object: `keys` come by EventID in time order (`Order.EVENT_TIME`), which puts copies side
+    by side (in another order they are not found, and each is attached as an event of its own)."""
     out: dict[int, Attachment] = {}
+    place: tuple[object, ...] = ()
+    firsts: dict[tuple[object, ...], int] = {}  # the records of one (EventID, time, record id)
     fields = {eid: frozenset((*row.pid, row.name, *row.logon_id, *row.details, *_EXTRA))
               for eid, row in ATTACHED.items()}
     for key in keys:
         row = ATTACHED.get(key.event_id)
         if row is None:
+            continue
+        if (key.event_id, key.filetime, key.record_id) != place:
+            place = (key.event_id, key.filetime, key.record_id)
+            firsts.clear()
+        try:
+            first = firsts.setdefault((key.computer.casefold(), key.data), key.id)
+        except TypeError:  # data not hashable: never taken for a copy
+            first = key.id
+        if first != key.id and first in out:
+            out[key.id] = out[first]
             continue
         wanted = fields[key.event_id]
         values = _values(key.data, wanted)

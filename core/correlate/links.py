@@ -158,6 +158,9 @@ class Correlation:
     #: events outside it (Sysmon).
     links: tuple[EventLink, ...] = ()
     titles: Titles | None = None
+    #: This event is a copy of that one (the same record loaded twice: `core.correlate.same_records`),
+    #: whose answers these are.
+    same_as: Ref | None = None
 
     def tree(self) -> Node:
         """The correlation as a tree for the UI, CLI and export, every node labelled with its

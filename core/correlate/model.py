@@ -14,6 +14,7 @@ its private resolvers; what grows goes to its own module (`access`, `tree`, `rel
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import math
 import threading
@@ -130,11 +131,11 @@ def build_model(events: Iterable[StoredEvent]) -> CorrelationModel:
         scan = Scan()
         scan.run(scan_events(time_order(events)))
         model = CorrelationModel(scan)
-        model.attach_events(
-            EventKeys(se.id, se.event.source, se.event.filetime, record_id_of(se.event), se.event.event_id,
-                      se.event.computer, se.event.data)
-            for se in events if se.event.event_id in ATTACHED
-        )
+        model.attach_events(sorted(
+            (EventKeys(se.id, se.event.source, se.event.filetime, record_id_of(se.event), se.event.event_id,
+                       se.event.computer, se.event.data)
+             for se in events if se.event.event_id in ATTACHED),
+            key=lambda k: (k.event_id, k.filetime is not None, k.filetime or 0, k.record_id, k.id)))
         model.release_pages()  # the instances' reads mapped most of the facts: page cache, not RSS
         give_back()  # what the scan's trackers held and freed
         pause.freeze = len(scan.facts) >= FREEZE_EVENTS
@@ -211,7 +212,7 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
         scan.check()
         model = CorrelationModel(scan)
         scan.check()
-        model.attach_events(store.iter_keys_of(ATTACHED_EVENT_IDS, order=Order.EVENT_ID))
+        model.attach_events(store.iter_keys_of(ATTACHED_EVENT_IDS, order=Order.EVENT_TIME))
         model.release_pages()  # the instances' reads mapped most of the facts: page cache, not RSS
         give_back()  # what the scan's trackers held and freed
         pause.freeze = len(scan.facts) >= FREEZE_EVENTS
@@ -247,6 +248,8 @@ class CorrelationModel:
         self.sessions: Sequence[Session] = scan.sessions.finish(scan.facts, self.processes)
         scan.check()
         self._facts = scan.facts
+        #: The copies of a record loaded twice, answered as their first (`core.correlate.same_records`).
+        self.same_records = scan.same_records
         self._choices: SourceChoices = scan.handles.choices
         self._choices.seal()
         self._computers = scan.computers
@@ -494,7 +497,16 @@ class CorrelationModel:
         return SessionLink(c.logon_id, s, c.confidence, c.reason, c.user)
 
     def correlate(self, stored: StoredEvent) -> Correlation:
-        """Everything tied to one event (see `Correlation` for the roles)."""
+        """Everything tied to one event (see `Correlation` for the roles). A copy of a record
+        loaded twice gets its first copy's answer, saying so (`Correlation.same_as`)."""
+        first = self.same_records.first_of(stored.id)
+        if first is None:
+            attached = self.attachments.get(stored.id)
+            if attached is not None and attached.ref.store_id != stored.id:  # (`attach`)
+                first = attached.ref.store_id
+        if first is not None and first != stored.id:
+            c = self.correlate(stored._replace(id=first))
+            return dataclasses.replace(c, event=dataclasses.replace(c.event, store_id=stored.id), same_as=c.event)
         found = self._facts.get(stored.id)
         if found is None:
             sysmon = self._sysmon_facts.get(stored.id)

@@ -107,7 +107,37 @@ def _session(sid: int, link: SessionLink | None) -> Iterator[LinkRow]:
 
 
 def links(model: CorrelationModel) -> Iterator[LinkRow]:
-    """Every link of every event the scan correlated, in time order, as `correlate` gives it.
+    """Every link of every event the scan correlated, in time order, as `correlate` gives it;
+    a copy of a record loaded twice (`core.correlate.same_records`) has its first copy's links."""
+    rows = _links(model)
+    same = model.same_records
+    if not len(same):
+        return rows
+    return _with_copies(rows, same.copies_of)
+
+
+def _with_copies(rows: Iterator[LinkRow], copies_of: Callable[[int], list[int]]) -> Iterator[LinkRow]:
+    """`rows`, each event's followed by the same rows for each of its copies (an event's rows
+    come together: `_links`)."""
+    held: list[LinkRow] = []
+    for row in rows:
+        if held and row[0] != held[0][0]:
+            yield from _copied(held, copies_of)
+            held = []
+        held.append(row)
+        yield row
+    if held:
+        yield from _copied(held, copies_of)
+
+
+def _copied(held: list[LinkRow], copies_of: Callable[[int], list[int]]) -> Iterator[LinkRow]:
+    for copy in copies_of(held[0][0]):
+        for row in held:
+            yield (copy, *row[1:])
+
+
+def _links(model: CorrelationModel) -> Iterator[LinkRow]:
+    """Every link of every event the scan correlated, in time order (`links`).
 
     The model's own events are read as `Row`s from its columns (`core.correlate.facts`) and
     their links worded here as `correlate` words them (`_LinkWords`), no `Facts` nor link object

@@ -131,12 +131,14 @@ def hang(model: CorrelationModel, keys: Iterable[EventKeys]) -> None:
     """Fill the model's attachments (`attach`) by process and session, the service twins and
     the processes services and tasks started (`core.correlate.persistence`)."""
     model.attachments = attach(model, keys)
-    for a in model.attachments.values():
+    firsts = [a for sid, a in model.attachments.items() if a.ref.store_id == sid]  # copies aside
+    firsts.sort(key=lambda a: (a.ref.ts, a.ref.record_id or 0, a.ref.store_id))  # (read by EventID)
+    for a in firsts:
         if a.process is not None and a.process.process is not None:
             model.by_process.setdefault(a.process.process.index, []).append(a)
         if a.session is not None and a.session.session is not None:
             model.by_session.setdefault(a.session.session.index, []).append(a)
-    installs = [a for a in model.attachments.values() if a.kind in ("service", "task")]
+    installs = [a for a in firsts if a.kind in ("service", "task")]
     model.twins = service_twins(installs)
     model.runs = runs(installs, model.processes)
     for run in model.runs:

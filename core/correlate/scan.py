@@ -27,6 +27,7 @@ from core.correlate.roles import (
     SysmonAct,
     scanned_event_ids,
 )
+from core.correlate.same_records import SameRecords
 from core.correlate.scan_rows import HandleEvent, RawRow, feed
 from core.correlate.sessions import SessionChoice, SessionTracker, user_name
 from core.correlate.sysmon import SysmonTracker
@@ -95,7 +96,7 @@ def timed(events: Iterable[EventKeys]) -> Iterator[Item]:
 class Rows:
     """Model events as `Scan.feed` takes them: batches of raw rows (`scan_rows.RawRow`) in time
     order, of a few thousand rows each (the facts table packs a batch at a time), how to decode
-    their EventData (`pairs_of`), and the scan orders of the events that have no time of their
+    their EventData (`pairs_of`), and the store ids of the events that have no time of their
     own (None: every one has)."""
 
     batches: Iterable[Sequence[RawRow]]
@@ -124,14 +125,12 @@ def scan_events(items: Iterable[Item]) -> Rows:
 
     def batches() -> Iterator[list[RawRow]]:
         batch: list[RawRow] = []
-        order = 0
         for it in items:
             key = it.key
             if key.event_id not in scanned:
                 continue
             if key.filetime is None:
-                untimed.add(order)
-            order += 1
+                untimed.add(key.id)
             batch.append((key.id, it.ts, key.record_id, key.event_id, key.computer, key.data))
             if len(batch) >= ROWS_BATCH:
                 yield batch
@@ -170,6 +169,8 @@ class Scan:
         #: Sysmon events, apart: the model's events (`facts`) stay those of the roles table.
         self.sysmon_facts: dict[int, SysmonFacts] = {}
         self.computers: dict[str, str] = {}
+        #: The copies of a record loaded twice, left out of the scan (`core.correlate.same_records`).
+        self.same_records = SameRecords()
         # Plain functions, not bound methods: those would make the scan a reference cycle, which
         # the model's freeze (`core.store.gc_pause`) would then keep, trackers and all, as long
         # as the process lives.

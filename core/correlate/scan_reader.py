@@ -48,6 +48,7 @@ except ImportError:  # pragma: no cover - not on Windows
 from core.correlate.event_fields import values_of
 from core.correlate.fact_frames import NOT_SAID, FrameInts, frame_ints, kinds
 from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON
+from core.correlate.same_records import CopyFilter, SameRecords
 from core.correlate.scan import Rows, Scan, stream
 from core.correlate.scan_rows import HandleEvent, HandleReader
 from core.store.child_process import ROOT, ChildFailed, cores, die_with_parent, module_command, write_all
@@ -90,9 +91,10 @@ def usable(store: Store, events: int) -> bool:
 
 def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> Iterator[bytes]:
     """The child's frames: per batch of `store.iter_key_rows`, the marshalled (forgot, new,
-    *columns): whether every number given before is forgotten, what each number first given in
-    this frame stands for, and the rows' six fields as columns (`FrameRows`), each row's data as
-    the scan takes it (`scan_rows.feed`)."""
+    *columns, ..., copies): whether every number given before is forgotten, what each number first
+    given in this frame stands for, the rows' six fields as columns (`FrameRows`), each row's data
+    as the scan takes it (`scan_rows.feed`), and the records loaded twice left out of them
+    (`core.correlate.same_records`)."""
     readers: dict[int, tuple[HandleReader, dict[Any, int]]] = {
         eid: (HandleReader(role), {}) for eid, role in ROLES.items() if role.act in HANDLE_ACTS}
     fielded = frozenset(eid for eid, role in ROLES.items() if role.act not in HANDLE_ACTS) | frozenset(SYSMON)
@@ -103,7 +105,11 @@ def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> I
     given: dict[Any, Any] = {NO_KEY: NOT_SAID}
     kind_of = kinds()
     number = held = order = 0
-    for rows in store.iter_key_rows(event_ids):
+    found = SameRecords()
+    without_copies = CopyFilter(found, pairs_of)
+    for batch in store.iter_key_rows(event_ids):
+        rows = without_copies(batch)
+        copies = found.drain()
         forgot = held >= kept
         if forgot:
             for _, numbers in readers.values():
@@ -145,7 +151,8 @@ def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> I
         ints = frame_ints(sids, tss, record_ids, eids, list(map(given.__getitem__, keys)), order, kind_of)
         order = ints.end
         yield marshal.dumps((forgot, new, *map(_packed, columns[:4]), places, datas, ints.order, ints.end,
-                             ints.wide.tobytes(), ints.narrow.tobytes(), ints.wide_aside, ints.narrow_aside))
+                             ints.wide.tobytes(), ints.narrow.tobytes(), ints.wide_aside, ints.narrow_aside,
+                             copies))
 
 
 def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: dict[Any, HandleEvent],
@@ -174,7 +181,7 @@ def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: d
                     rows = taken(frame, decoded)
                 except (ValueError, TypeError, EOFError) as exc:  # not a frame of ours: read here instead
                     raise ChildFailed(f"the reading process wrote a corrupt frame: {exc}") from exc
-                read += len(rows)
+                read += len(rows) + len(rows.copies)
                 if read > expected:
                     break
                 yield rows
@@ -194,14 +201,14 @@ def child_rows(store: Store, event_ids: Iterable[int], expected: int, decoded: d
 
 def taken(frame: bytes, decoded: dict[Any, HandleEvent]) -> FrameRows:
     """A frame's rows (`frames`), `decoded` brought up to date for them."""
-    forgot, new, *columns, order, end, wide, narrow, wide_aside, narrow_aside = marshal.loads(frame)
+    forgot, new, *columns, order, end, wide, narrow, wide_aside, narrow_aside, copies = marshal.loads(frame)
     if forgot:
         decoded.clear()
     decoded.update(new)
     ints = FrameInts(order, end, array("q"), array("i"), wide_aside, narrow_aside)
     ints.wide.frombytes(wide)
     ints.narrow.frombytes(narrow)
-    return FrameRows([_unpacked(column) for column in columns], ints)
+    return FrameRows([_unpacked(column) for column in columns], ints, copies)
 
 
 def _packed(column: list[Any]) -> bytes | list[Any]:
@@ -227,12 +234,15 @@ class FrameRows(Sequence[tuple[Any, ...]]):
     per row), instead of a tuple and its ints per row unmarshalled, then freed, by the scan's
     process (the store ids, times and record ids were most of the frames' loading time)."""
 
-    __slots__ = ("_columns", "ints")
+    __slots__ = ("_columns", "copies", "ints")
 
-    def __init__(self, columns: list[list[Any]], ints: FrameInts | None = None) -> None:
+    def __init__(self, columns: list[list[Any]], ints: FrameInts | None = None,
+                 copies: list[tuple[int, int]] | None = None) -> None:
         self._columns = columns
         #: The facts slots of the rows, packed by the child (`core.correlate.fact_frames`).
         self.ints = ints
+        #: (copy, first) store ids of the records loaded twice the child left out of these rows.
+        self.copies = copies if copies is not None else []
 
     def __len__(self) -> int:
         return len(self._columns[0])

@@ -24,6 +24,7 @@ from core.correlate.facts import Facts, make_ref, row_of
 from core.correlate.handles import HandleFields, clean
 from core.correlate.processes import _NAME_KEYS, NAME_KEYS, name_key
 from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON, Act, Role
+from core.correlate.same_records import CopyFilter
 from core.correlate.sessions import user_name
 
 if TYPE_CHECKING:
@@ -188,10 +189,12 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
          values_from: Callable[[Any], Values] | None = None) -> None:
     """Feed `batches` of raw rows, in time order, to `scan`'s trackers and facts table.
 
-    `untimed` holds the scan orders of the events logged without a time (their place on the
+    `untimed` holds the store ids of the events logged without a time (their place on the
     time line is the previous event's: their `Ref.filetime` is None). The events the model
-    does not scan are skipped. Rows read by another process (`core.correlate.scan_reader`)
-    come already read: a handle event's data is a key of `decoded` (what `HandleReader.read`
+    does not scan are skipped, and so are the copies of a record loaded twice
+    (`core.correlate.same_records`: noted in `scan.same_records`). Rows read by another process
+    (`core.correlate.scan_reader`) come already read, their copies already dropped and noted in
+    the batch (`copies`): a handle event's data is a key of `decoded` (what `HandleReader.read`
     made of it, kept up to date by the batches' source), another event's is what
     `values_from` turns into its fields (else `values_of(pairs_of(data))`)."""
     facts = scan.facts
@@ -227,7 +230,14 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
     # What each EventID is to the facts table, as the loop below takes it.
     kind_of = {eid: HANDLE if code <= _CLOSE else WHOLE if code == _STEP else ORDER_ONLY
                for eid, (code, *_) in kinds.items()}
+    same = scan.same_records
+    without_copies = CopyFilter(same, pairs_of)
     for rows in batches:
+        copies: list[tuple[int, int]] | None = getattr(rows, "copies", None)
+        if copies is None:
+            rows = without_copies(rows)
+        elif copies:
+            same.extend(copies)
         # The facts slots of the batch's rows (`core.correlate.fact_frames`): packed by the
         # reading child, else here. The scan appends its own part of each handle event.
         ints: FrameInts | None = getattr(rows, "ints", None)
@@ -243,7 +253,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                 raise ValueError("an event without a time cannot be streamed in time order")
             n = order
             order += 1
-            filetime = None if untimed is not None and n in untimed else ts
+            filetime = None if untimed is not None and sid in untimed else ts
             try:
                 host, computer = places[logged]
             except KeyError:  # the computer case-folded (scope) and as first logged (shown)

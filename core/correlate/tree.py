@@ -326,6 +326,9 @@ def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
     role = role_of(c.event.event_id)
     titles = c.titles or role.titles
     kids: list[Node] = []
+    if c.same_as is not None:
+        kids.append(Node(f"same record as {ref_text(c.same_as)} (loaded twice): correlated once, as that event",
+                         EXACT, c.same_as.store_id))
     if c.source_process is not None:
         kids.append(_process_tree(model, titles.source_process, c.source_process))
     if c.source_handle is not None:

@@ -63,6 +63,11 @@ def store_id(source: int, place: int) -> int:
     return (source << ID_SHIFT) | place
 
 
+def source_of(store_id: int) -> int:
+    """The input (`Event.source`) of the event of this store id (see ID_SHIFT)."""
+    return store_id >> ID_SHIFT
+
+
 def encode_tuples(items: Iterable[tuple[int, tuple[Any, ...]]], postings: Postings) -> list[EventRow]:
     """Store rows of (store id, Event fields in declaration order) pairs, adding each event's
     EventData pairs to `postings` (a `defaultdict(list)` or `new_postings()`).

@@ -43,7 +43,7 @@ from core.store.store import Store
 #: views' event trees, `core.store.event_trees`; 4: the links tagged apart, `LINKS_KEY`, their
 #: words as codes; 5: the Process access reasons and every label with the log's text escaped,
 #: where format 4 wrote some raw).
-CORRELATION_FORMAT = 5
+CORRELATION_FORMAT = 6
 FORMAT_KEY = "correlation_format"
 #: Tags the links (`core.store.correlation_links`), written after the instances and the views.
 LINKS_KEY = "correlation_links"

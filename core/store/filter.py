@@ -39,6 +39,9 @@ class Order(Enum):
     #: Grouped by EventID (through the EventID index, no walk of the time index): for readers
     #: that do not need time order, e.g. a few thousand events among millions.
     EVENT_ID = "e.event_id, e.id"
+    #: Grouped by EventID, in time order within (the same index): a record loaded twice from two
+    #: inputs comes as two rows next to each other (`core.correlate.attach`).
+    EVENT_TIME = "e.event_id, e.ts, e.record_id, e.id"
 
 
 @dataclass(frozen=True, slots=True)

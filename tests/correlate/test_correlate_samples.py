@@ -142,7 +142,8 @@ def _cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
 
 
-KEYS = ["event", "source_process", "target_process", "source_handle", "target_handle", "session", "related", "links"]
+KEYS = ["event", "source_process", "target_process", "source_handle", "target_handle", "session", "related", "links",
+        "same_as"]
 
 
 def test_cli_correlate_json_on_the_nightmare_log() -> None:
