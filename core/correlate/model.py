@@ -250,6 +250,7 @@ class CorrelationModel:
         self._facts = scan.facts
         #: The copies of a record loaded twice, answered as their first (`core.correlate.same_records`).
         self.same_records = scan.same_records
+        self.same_records.seal()
         self._choices: SourceChoices = scan.handles.choices
         self._choices.seal()
         self._computers = scan.computers

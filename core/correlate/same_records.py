@@ -14,33 +14,35 @@ one before it, and keeps the rows of one (time, record id) only while more than 
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from itertools import pairwise
+from typing import Any, Final, TypeVar
 
 _Row = TypeVar("_Row", bound=Sequence[Any])
 
 
 class SameRecords:
-    """Copies (store ids) of earlier model events, and which event each is a copy of."""
+    """Copies (store ids) of earlier model events, and which event each is a copy of: two
+    arrays (16 bytes a copy), sorted by `seal` for the look-ups (copies are found in time order,
+    which is usually their store order already: then nothing is sorted)."""
 
-    __slots__ = ("_by_first", "_copies", "_firsts", "_sorted")
+    __slots__ = ("_copies", "_firsts", "_order", "_sealed")
 
     def __init__(self) -> None:
         self._copies = array("q")
         self._firsts = array("q")
-        self._sorted = True
-        self._by_first: dict[int, list[int]] | None = None
+        #: Positions in the order of `_firsts` (None: `_firsts` is in order itself).
+        self._order: array[int] | None = None
+        self._sealed = True
 
     def __len__(self) -> int:
         return len(self._copies)
 
     def add(self, copy: int, first: int) -> None:
-        if self._copies and copy < self._copies[-1]:
-            self._sorted = False
         self._copies.append(copy)
         self._firsts.append(first)
-        self._by_first = None
+        self._sealed = False
 
     def extend(self, pairs: Iterable[Sequence[int]]) -> None:
         for copy, first in pairs:
@@ -50,21 +52,26 @@ class SameRecords:
         """The (copy, first) pairs noted so far, forgotten here (a reading child hands them on)."""
         pairs = list(zip(self._copies, self._firsts, strict=True))
         if pairs:
-            self._copies, self._firsts, self._sorted, self._by_first = array("q"), array("q"), True, None
+            self._copies, self._firsts, self._order, self._sealed = array("q"), array("q"), None, True
         return pairs
 
-    def _sort(self) -> None:
-        if not self._sorted:
-            pairs = sorted(zip(self._copies, self._firsts, strict=True))
-            self._copies = array("q", (c for c, _ in pairs))
-            self._firsts = array("q", (f for _, f in pairs))
-            self._sorted = True
+    def seal(self) -> None:
+        """Sort for the look-ups: once every copy is noted, before threads read (the model is shared)."""
+        if self._sealed:
+            return
+        copies, firsts = self._copies, self._firsts
+        if not _ascending(copies):
+            by_copy = sorted(range(len(copies)), key=copies.__getitem__)
+            self._copies = array("q", (copies[i] for i in by_copy))
+            self._firsts = firsts = array("q", (firsts[i] for i in by_copy))
+        self._order = None if _ascending(firsts) else array("q", sorted(range(len(firsts)), key=firsts.__getitem__))
+        self._sealed = True
 
     def first_of(self, store_id: int) -> int | None:
         """The event `store_id` is a copy of, or None (not a copy)."""
         if not self._copies:
             return None
-        self._sort()
+        self.seal()
         at = bisect_left(self._copies, store_id)
         if at < len(self._copies) and self._copies[at] == store_id:
             return self._firsts[at]
@@ -74,22 +81,78 @@ class SameRecords:
         """The copies of the event `store_id`, in store order (empty for most events)."""
         if not self._copies:
             return []
-        if self._by_first is None:
-            self._sort()
-            by_first: dict[int, list[int]] = {}
-            for copy, first in zip(self._copies, self._firsts, strict=True):
-                by_first.setdefault(first, []).append(copy)
-            self._by_first = by_first
-        return self._by_first.get(store_id, [])
+        self.seal()
+        firsts, order = self._firsts, self._order
+        if order is None:
+            return list(self._copies[bisect_left(firsts, store_id):bisect_right(firsts, store_id)])
+        lo = bisect_left(order, store_id, key=firsts.__getitem__)
+        hi = bisect_right(order, store_id, key=firsts.__getitem__)
+        return sorted(self._copies[i] for i in order[lo:hi])
 
 
-def _key(row: Sequence[Any], decode: Callable[[Any], Any]) -> tuple[Any, ...] | None:
-    """What makes two rows of one (time, record id) the same record: EventID, computer, data
-    (decoded: two stored blobs of the same pairs may differ in their bytes)."""
+def _ascending(values: array[int]) -> bool:
+    return all(a <= b for a, b in pairwise(values))
+
+
+#: Distinct records of one (time, record id) remembered: past it (a crafted log of thousands of
+#: events at one time and record id) a row is still compared with those, but not remembered.
+GROUP_HELD: Final = 1024
+
+
+class _Group:
+    """The distinct records of one (time, record id): by their data as stored, and (made when a
+    row's stored data matches none) as decoded (two stored blobs of the same pairs may differ
+    in their bytes). Each row is decoded at most once."""
+
+    __slots__ = ("decoded", "raw", "rows")
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        self.rows = [row]
+        self.raw: dict[tuple[Any, ...], int] = {}
+        self.decoded: dict[tuple[Any, ...], int] | None = None
+        _put(self.raw, _raw_key(row), row[0])
+
+    def first_of(self, row: Sequence[Any], decode: Callable[[Any], Any]) -> int | None:
+        """The record `row` is a copy of, else None (and `row` is one of the group's records)."""
+        raw = _raw_key(row)
+        first = self.raw.get(raw) if raw is not None else None
+        if first is not None:
+            return first
+        if self.decoded is None:
+            self.decoded = {}
+            for seen in self.rows:
+                _put(self.decoded, _decoded_key(seen, decode), seen[0])
+        key = _decoded_key(row, decode)
+        first = self.decoded.get(key) if key is not None else None
+        if first is not None:
+            return first
+        if len(self.rows) < GROUP_HELD:
+            self.rows.append(row)
+            _put(self.raw, raw, row[0])
+            _put(self.decoded, key, row[0])
+        return None
+
+
+def _put(keys: dict[tuple[Any, ...], int], key: tuple[Any, ...] | None, store_id: int) -> None:
+    if key is not None:
+        keys.setdefault(key, store_id)
+
+
+def _raw_key(row: Sequence[Any]) -> tuple[Any, ...] | None:
+    """What makes two rows of one (time, record id) the same record: EventID, computer, data."""
+    key = (row[3], row[4].casefold(), row[5])
+    try:
+        hash(key)
+    except TypeError:  # data not hashable: never taken for a copy
+        return None
+    return key
+
+
+def _decoded_key(row: Sequence[Any], decode: Callable[[Any], Any]) -> tuple[Any, ...] | None:
     try:
         key = (row[3], row[4].casefold(), decode(row[5]))
         hash(key)
-    except (TypeError, ValueError, EOFError):  # data not hashable, or unreadable: never taken for a copy
+    except (TypeError, ValueError, EOFError):  # not hashable, or unreadable: never taken for a copy
         return None
     return key
 
@@ -107,8 +170,8 @@ class CopyFilter:
         self._decode = decode
         self._last: tuple[Any, Any] = (object(), object())
         self._first_row: Sequence[Any] | None = None
-        #: The distinct records of the current (time, record id), made when a second row has it.
-        self._group: dict[tuple[Any, ...], int] | None = None
+        #: The records of the current (time, record id), made when a second row has it.
+        self._group: _Group | None = None
 
     def __call__(self, rows: Sequence[_Row]) -> Sequence[_Row]:
         """`rows` without their copies (the same sequence when it has none, the usual case)."""
@@ -123,16 +186,10 @@ class CopyFilter:
                     kept.append(row)
                 continue
             if group is None:
-                group = {}
                 assert first_row is not None
-                first_key = _key(first_row, self._decode)
-                if first_key is not None:
-                    group[first_key] = first_row[0]
-            key = _key(row, self._decode)
-            first = group.get(key) if key is not None else None
+                group = _Group(first_row)
+            first = group.first_of(row, self._decode)
             if first is None:
-                if key is not None:
-                    group[key] = row[0]
                 if kept is not None:
                     kept.append(row)
                 continue

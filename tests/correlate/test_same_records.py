@@ -16,7 +16,7 @@ import pytest
 from core.correlate import scan_reader
 from core.correlate.model import CorrelationModel, build_model, model_from_store
 from core.correlate.persist import links
-from core.correlate.same_records import CopyFilter, SameRecords
+from core.correlate.same_records import GROUP_HELD, CopyFilter, SameRecords
 from core.store.ingest import load_paths
 from core.store.store import Store, StoredEvent
 from tests.cliutil import cached_twice, run_cli
@@ -164,3 +164,36 @@ def test_the_cli_names_the_first_copy(tmp_path: Path) -> None:
         k: v for k, v in first.items() if k not in ("event", "same_as")}
     text = cached_twice("correlate", "--record", "6", str(a), str(b))
     assert text.count("same record as 4663 record 6 at 2021-10-08T12:57:01.2000000Z (loaded twice)") == 1
+
+
+def test_copies_noted_out_of_store_order_are_found() -> None:
+    found = SameRecords()
+    pairs = [(50, 7), (20, 9), (40, 7), (30, 1), (10, 9)]
+    found.extend(pairs)
+    assert [found.first_of(c) for c, _ in pairs] == [f for _, f in pairs]
+    assert found.first_of(7) is None and found.first_of(60) is None
+    assert (found.copies_of(7), found.copies_of(9), found.copies_of(1), found.copies_of(50)) == (
+        [40, 50], [10, 20], [30], [])
+    assert found.drain() and len(found) == 0 and found.first_of(50) is None
+
+
+def test_a_crafted_crowd_at_one_time_and_record_id_is_compared_in_bounded_work() -> None:
+    """More distinct events at one (time, record id) than are remembered, then a copy of each
+    stored alike and two stored otherwise: a copy of a remembered one is found (by its stored
+    data, else decoded, each row decoded once at most), one of a later one is kept as an event."""
+    decoded: list[object] = []
+
+    def decode(data: Any) -> Any:
+        decoded.append(data)
+        return tuple(sorted(data))
+
+    found = SameRecords()
+    drop = CopyFilter(found, decode)
+    n = GROUP_HELD + 10
+    rows = [_row(i, 10, 1, data=(("N", str(i)), ("M", "x"))) for i in range(n)]
+    alike = [_row(n + i, 10, 1, data=(("N", str(i)), ("M", "x"))) for i in range(n)]
+    otherwise = [_row(2 * n + i, 10, 1, data=(("M", "x"), ("N", str(i)))) for i in (0, n - 1)]
+    kept = drop(rows + alike + otherwise)
+    assert [r[0] for r in kept] == [*range(n), *range(n + GROUP_HELD, 2 * n), 3 * n - 1]
+    assert found.first_of(2 * n) == 0 and found.first_of(n + 5) == 5 and found.first_of(2 * n - 1) is None
+    assert len(decoded) <= 2 * n + 2
