@@ -69,7 +69,7 @@ def _values(data: tuple[tuple[str, str], ...], wanted: frozenset[str]) -> dict[s
 def attach(model: CorrelationModel, keys: Iterable[EventKeys]) -> dict[int, Attachment]:
     """Look each event up in the model; the attachments by store id (bounded: one per event).
     A copy of a record loaded twice (the same computer, time, record id, EventID and data as an
-    earlier event: `core.correlate.same_records`) gets its first copy's attachment, the same
+    earlier event: `core.model.same_records`) gets its first copy's attachment, the same
     object: `keys` come by EventID in time order (`Order.EVENT_TIME`), which puts copies side
     by side (in another order they are not found, and each is attached as an event of its own)."""
     out: dict[int, Attachment] = {}

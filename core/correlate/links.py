@@ -158,7 +158,7 @@ class Correlation:
     #: events outside it (Sysmon).
     links: tuple[EventLink, ...] = ()
     titles: Titles | None = None
-    #: This event is a copy of that one (the same record loaded twice: `core.correlate.same_records`),
+    #: This event is a copy of that one (the same record loaded twice: `core.model.same_records`),
     #: whose answers these are.
     same_as: Ref | None = None
 

@@ -248,7 +248,7 @@ class CorrelationModel:
         self.sessions: Sequence[Session] = scan.sessions.finish(scan.facts, self.processes)
         scan.check()
         self._facts = scan.facts
-        #: The copies of a record loaded twice, answered as their first (`core.correlate.same_records`).
+        #: The copies of a record loaded twice, answered as their first (`core.model.same_records`).
         self.same_records = scan.same_records
         self.same_records.seal()
         self._choices: SourceChoices = scan.handles.choices

@@ -108,7 +108,7 @@ def _session(sid: int, link: SessionLink | None) -> Iterator[LinkRow]:
 
 def links(model: CorrelationModel) -> Iterator[LinkRow]:
     """Every link of every event the scan correlated, in time order, as `correlate` gives it;
-    a copy of a record loaded twice (`core.correlate.same_records`) has its first copy's links."""
+    a copy of a record loaded twice (`core.model.same_records`) has its first copy's links."""
     rows = _links(model)
     same = model.same_records
     if not len(same):

@@ -27,11 +27,11 @@ from core.correlate.roles import (
     SysmonAct,
     scanned_event_ids,
 )
-from core.correlate.same_records import SameRecords
 from core.correlate.scan_rows import HandleEvent, RawRow, feed
 from core.correlate.sessions import SessionChoice, SessionTracker, user_name
 from core.correlate.sysmon import SysmonTracker
 from core.model.event import Event, EventKeys
+from core.model.same_records import SameRecords
 
 if TYPE_CHECKING:
     from core.store.store import KeyRow, StoredEvent
@@ -169,7 +169,7 @@ class Scan:
         #: Sysmon events, apart: the model's events (`facts`) stay those of the roles table.
         self.sysmon_facts: dict[int, SysmonFacts] = {}
         self.computers: dict[str, str] = {}
-        #: The copies of a record loaded twice, left out of the scan (`core.correlate.same_records`).
+        #: The copies of a record loaded twice, left out of the scan (`core.model.same_records`).
         self.same_records = SameRecords()
         # Plain functions, not bound methods: those would make the scan a reference cycle, which
         # the model's freeze (`core.store.gc_pause`) would then keep, trackers and all, as long

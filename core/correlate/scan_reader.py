@@ -48,9 +48,9 @@ except ImportError:  # pragma: no cover - not on Windows
 from core.correlate.event_fields import values_of
 from core.correlate.fact_frames import NOT_SAID, FrameInts, frame_ints, kinds
 from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON
-from core.correlate.same_records import CopyFilter, SameRecords
 from core.correlate.scan import Rows, Scan, stream
 from core.correlate.scan_rows import HandleEvent, HandleReader
+from core.model.same_records import CopyFilter, SameRecords
 from core.store.child_process import ROOT, ChildFailed, cores, die_with_parent, module_command, write_all
 from core.store.store import KeyRow, Store
 
@@ -94,7 +94,7 @@ def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> I
     *columns, ..., copies): whether every number given before is forgotten, what each number first
     given in this frame stands for, the rows' six fields as columns (`FrameRows`), each row's data
     as the scan takes it (`scan_rows.feed`), and the records loaded twice left out of them
-    (`core.correlate.same_records`)."""
+    (`core.model.same_records`)."""
     readers: dict[int, tuple[HandleReader, dict[Any, int]]] = {
         eid: (HandleReader(role), {}) for eid, role in ROLES.items() if role.act in HANDLE_ACTS}
     fielded = frozenset(eid for eid, role in ROLES.items() if role.act not in HANDLE_ACTS) | frozenset(SYSMON)

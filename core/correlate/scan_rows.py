@@ -24,8 +24,8 @@ from core.correlate.facts import Facts, make_ref, row_of
 from core.correlate.handles import HandleFields, clean
 from core.correlate.processes import _NAME_KEYS, NAME_KEYS, name_key
 from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON, Act, Role
-from core.correlate.same_records import CopyFilter
 from core.correlate.sessions import user_name
+from core.model.same_records import CopyFilter
 
 if TYPE_CHECKING:
     from core.correlate.scan import Scan
@@ -192,7 +192,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
     `untimed` holds the store ids of the events logged without a time (their place on the
     time line is the previous event's: their `Ref.filetime` is None). The events the model
     does not scan are skipped, and so are the copies of a record loaded twice
-    (`core.correlate.same_records`: noted in `scan.same_records`). Rows read by another process
+    (`core.model.same_records`: noted in `scan.same_records`). Rows read by another process
     (`core.correlate.scan_reader`) come already read, their copies already dropped and noted in
     the batch (`copies`): a handle event's data is a key of `decoded` (what `HandleReader.read`
     made of it, kept up to date by the batches' source), another event's is what

@@ -28,6 +28,7 @@ from core.findings.parents import (
 )
 from core.findings.rules import Rule, RulesError, RuleSet, load_rules
 from core.model.event import Event
+from core.model.same_records import record_key
 
 if TYPE_CHECKING:
     from core.store.store import Store, StoredEvent
@@ -110,9 +111,15 @@ def run_findings(events: Iterable[StoredEvent], rules: RuleSet) -> list[Finding]
     table = ProcessTable()
     track = any(r.enabled and r.id == ABOVE_PARENT for r in rules.rules)
     out: list[Finding] = []
+    #: The events that fired, by what makes two the same record: a copy of one (the same log
+    #: loaded twice, `core.model.same_records`) adds no finding of its own.
+    fired: dict[tuple[Any, ...], int] = {}
     for store_id, event in events:
         parent = table.parent(event) if track and event.event_id == PROCESS_CREATED else None
-        out.extend(evaluate(rules, store_id, event, parent))
+        found = evaluate(rules, store_id, event, parent)
+        if found and fired.setdefault(record_key(event.computer, event.channel, event.filetime, event.record_id,
+                                                 event.event_id, event.data), store_id) == store_id:
+            out.extend(found)
         if track:
             table.feed(store_id, event)
     return out

@@ -38,7 +38,7 @@ from core.store.store import Store
 #: Bump whenever the same rules over the same events can give other findings (a check, a
 #: message, the evidence kept, a rule's title or default): results kept by older code are then
 #: never read.
-FINDINGS_VERSION = 2  # 2: an account name quoted exactly (was Python's repr)
+FINDINGS_VERSION = 3  # 2: an account name quoted exactly (was Python's repr); 3: copies fire once
 #: The layout of the encoded blob and rows (`_encode`); bump when it changes.
 _FORMAT = "evtx-findings-2"
 

@@ -16,7 +16,7 @@ import pytest
 from core.correlate import scan_reader
 from core.correlate.model import CorrelationModel, build_model, model_from_store
 from core.correlate.persist import links
-from core.correlate.same_records import GROUP_HELD, CopyFilter, SameRecords
+from core.model.same_records import GROUP_HELD, CopyFilter, SameRecords
 from core.store.ingest import load_paths
 from core.store.store import Store, StoredEvent
 from tests.cliutil import cached_twice, run_cli

@@ -136,12 +136,12 @@ def test_a_new_engine_version_runs_again(demo: Path, runs: list[str], monkeypatc
 
 def test_a_store_given_more_events_runs_again(demo: Path, runs: list[str]) -> None:
     before = reopen(demo)
-    with Store(demo) as store:  # the same log merged in again: each finding twice
+    with Store(demo) as store:  # the same log merged in again: its copies fire once (the first copy)
         load_paths([str(DEMO)], store)
     runs.clear()
     after = reopen(demo)
     assert runs == ["thread"]
-    assert len(after.findings) == 2 * len(before.findings)
+    assert len(after.findings) == len(before.findings) > 0
     assert after == fresh(demo)
 
 

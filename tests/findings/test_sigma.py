@@ -4,6 +4,7 @@ SigmaHQ Windows rules use, level/status defaults, bad files listed, results cach
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -159,7 +160,8 @@ def test_4688_fields_mapped_like_sysmon(tmp_path: Path) -> None:
             condition: selection
         """)
     events = [_4688("C:\\x\\a.exe", "a"), _4688("C:\\x\\a.exe", "a", MandatoryLabel="S-1-16-8192")]
-    result = _run([rule], events * 3)
+    # Three records alike but for their ids (the same record three times would be one: its copies).
+    result = _run([rule], [dataclasses.replace(e, record_id=i) for i, e in enumerate(events * 3, 1)])
     # Repeated events are answered from the bucket's memo: the same matches as evaluating them.
     assert [m.store_id for m in result.matches] == [1, 3, 5]
     assert result.evaluations == 1  # the Medium one is not even a candidate (the index)

@@ -26,7 +26,7 @@ __all__ = [
 
 
 #: Part of the cached results' key: bump when the engine's answers change.
-ENGINE_VERSION = "sigma-engine-2"  # 2: a cut value says how much is left
+ENGINE_VERSION = "sigma-engine-3"  # 2: a cut value says how much is left; 3: copies matched once
 
 
 def compile_dirs(

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.model.same_records import record_key
+
 from . import correlate
 from .compiler import Lower, Match, Node, Unsupported, build, definite, event_ids, fields_of
 from .index import Bucket, needs
@@ -68,6 +70,8 @@ class SigmaResult:
     seconds: float = 0.0
     events: int = 0
     evaluations: int = 0
+    #: Matching events left out as copies of a record loaded twice (`core.model.same_records`).
+    copies: int = 0
 
 
 @dataclass
@@ -301,6 +305,9 @@ def run_compiled(
             bucket.evaluations = 0
     counts: Counter[int] = Counter()
     labels: dict[tuple[str, int], str] = {}
+    #: The events that matched, by what makes two the same record (`core.model.same_records`):
+    #: a copy's matches (candidates come in store order: the first copy first) are not kept.
+    matched: dict[tuple[Any, ...], int] = {}
     n = 0
     for sid, ts, record_id, eid, channel, provider, computer, pairs in candidates:
         n += 1
@@ -319,6 +326,7 @@ def run_compiled(
         low = Lower(r)
         mapped: dict[str, str] | None = None
         mlow = low
+        first: int | None = None  # (the event's first copy, once it matched a rule)
         for bucket in (*(exact or {}).values(), *(anyid or {}).values()):
             if bucket.mapped:
                 if mapped is None:
@@ -332,6 +340,12 @@ def run_compiled(
             entries = bucket.entries
             for i in bucket.matching(values, lows):
                 entry = entries[i]
+                if first is None:
+                    first = matched.setdefault(record_key(computer, ch, ts, record_id, eid, pairs), sid)
+                    if first != sid:
+                        result.copies += 1
+                if first != sid:
+                    break
                 counts[entry.rule] += 1
                 if counts[entry.rule] > MAX_MATCHES_PER_RULE:
                     continue

@@ -93,6 +93,9 @@ def coverage_lines(result: SigmaResult, ran: str = "ran") -> list[str]:
         lines.append(f"  not loaded: {path}: {reason}")
     for rule, n in result.truncated.items():
         lines.append(f"  {result.rules[rule].title}: {n:,} matches, the first {MAX_MATCHES_PER_RULE:,} kept")
+    copies = getattr(result, "copies", 0)  # (a result pickled before the field)
+    if copies:
+        lines.append(f"  {copies:,} matching events were copies of a record loaded twice: matched once")
     return lines
 
 

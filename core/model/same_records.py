@@ -94,6 +94,18 @@ def _ascending(values: array[int]) -> bool:
     return all(a <= b for a, b in pairwise(values))
 
 
+def record_key(computer: str, channel: str, ts: int | None, record_id: int | None, event_id: int,
+               data: Any) -> tuple[Any, ...]:
+    """What makes two events the same record, as a set's key (for readers that do not come in
+    time order, e.g. the findings' matched events): the data stands as its hash (an object that
+    has none, as itself: equal to no other)."""
+    try:
+        data_key: object = hash(data)
+    except TypeError:
+        data_key = object()
+    return (computer.casefold(), channel.casefold(), ts, record_id, event_id, data_key)
+
+
 #: Distinct records of one (time, record id) remembered: past it (a crafted log of thousands of
 #: events at one time and record id) a row is still compared with those, but not remembered.
 GROUP_HELD: Final = 1024
