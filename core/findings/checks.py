@@ -55,12 +55,12 @@ Check = Callable[[Rule, Event], Verdict]
 
 def _fields(rule: Rule, event: Event) -> Iterator[tuple[str, str, NormPath]]:
     for name in rule.strs("fields"):
-        value = event.get(name)
-        if not value:
-            continue
-        path = norm_path(value)
-        if path is not None:
-            yield name, value, path
+        for value in event.get_all(name):  # (every value of a name held twice)
+            if not value:
+                continue
+            path = norm_path(value)
+            if path is not None:
+                yield name, value, path
 
 
 def _join(parts: list[str]) -> str:
@@ -103,8 +103,7 @@ def check_restricted_substring(rule: Rule, event: Event) -> Verdict:
     subs = [(s, s.lower()) for s in rule.strs("substrings") if s]
     hits: list[tuple[str, str]] = []
     parts: list[str] = []
-    for name in rule.strs("fields"):
-        value = event.get(name)
+    for name, value in ((n, v) for n in rule.strs("fields") for v in event.get_all(n)):
         if not value:
             continue
         low = value.lower()

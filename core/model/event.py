@@ -149,6 +149,14 @@ class Event:
                 return value
         return default
 
+    def get_all(self, name: str) -> list[str]:
+        """Every value of the EventData field `name` (case-insensitive), in document order: a
+        name the event holds twice (a crafted or converted log) has its later values looked at
+        too, so a detection cannot be hidden behind a harmless first value."""
+        low = name.lower()
+        return [value for key, value in self.data
+                if key == name or ((len(key) == len(name) or not key.isascii()) and key.lower() == low)]
+
 
 class EventKeys(NamedTuple):
     """What the correlation engine reads of an event (`Store.iter_keys`): its store id, keys

@@ -285,6 +285,21 @@ def _evidence(r: dict[str, str], names: tuple[str, ...]) -> tuple[tuple[str, str
     return tuple(out)
 
 
+#: Field maps made of an event holding a name more than once (`_variants`): at most this many.
+MAX_VARIANTS = 64
+
+
+def _variants(pairs: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    """One field map per value of the names the event holds more than once: the k-th takes each
+    such name's k-th value (its last where it has fewer), the first its first values; at most
+    MAX_VARIANTS (a crafted event of thousands of repeats: its later values are not looked at)."""
+    values: dict[str, list[str]] = {}
+    for name, value in pairs:
+        values.setdefault(name, []).append(value)
+    depth = min(max(len(v) for v in values.values()), MAX_VARIANTS)
+    return [{name: vs[min(k, len(vs) - 1)] for name, vs in values.items()} for k in range(depth)]
+
+
 def run_compiled(
     candidates: Any, compiled: CompiledRules, progress: Callable[[int, int], None] | None = None
 ) -> SigmaResult:
@@ -319,43 +334,52 @@ def run_compiled(
         if exact is None and anyid is None:
             continue
         r = dict(pairs)
-        r["EventID"] = str(eid)
-        r["Channel"] = channel
-        r["Provider_Name"] = provider
-        r["Computer"] = computer
-        low = Lower(r)
-        mapped: dict[str, str] | None = None
-        mlow = low
+        # A name held more than once (a crafted or converted log): each of its values is looked
+        # at (`_variants`), a rule firing once however many of them match.
+        variants = [r] if len(r) == len(pairs) else _variants(pairs)
+        fired: set[int] | None = None if len(variants) == 1 else set()
         first: int | None = None  # (the event's first copy, once it matched a rule)
-        for bucket in (*(exact or {}).values(), *(anyid or {}).values()):
-            if bucket.mapped:
-                if mapped is None:
-                    mapped = map_4688(r)
-                    for name in SYSTEM_FIELDS:
-                        mapped[name] = r[name]
-                    mlow = Lower(mapped)
-                values, lows = mapped, mlow
-            else:
-                values, lows = r, low
-            entries = bucket.entries
-            for i in bucket.matching(values, lows):
-                entry = entries[i]
-                if first is None:
-                    first = matched.setdefault(record_key(computer, ch, ts, record_id, eid, pairs), sid)
+        for r in variants:
+            r["EventID"] = str(eid)
+            r["Channel"] = channel
+            r["Provider_Name"] = provider
+            r["Computer"] = computer
+            low = Lower(r)
+            mapped: dict[str, str] | None = None
+            mlow = low
+            for bucket in (*(exact or {}).values(), *(anyid or {}).values()):
+                if bucket.mapped:
+                    if mapped is None:
+                        mapped = map_4688(r)
+                        for name in SYSTEM_FIELDS:
+                            mapped[name] = r[name]
+                        mlow = Lower(mapped)
+                    values, lows = mapped, mlow
+                else:
+                    values, lows = r, low
+                entries = bucket.entries
+                for i in bucket.matching(values, lows):
+                    entry = entries[i]
+                    if first is None:
+                        first = matched.setdefault(record_key(computer, ch, ts, record_id, eid, pairs), sid)
+                        if first != sid:
+                            result.copies += 1
                     if first != sid:
-                        result.copies += 1
-                if first != sid:
-                    break
-                counts[entry.rule] += 1
-                if counts[entry.rule] > MAX_MATCHES_PER_RULE:
-                    continue
-                key = (ch, eid)
-                label = labels.get(key)
-                if label is None:
-                    label = labels[key] = f"{channel} {eid}"
-                keys = tuple((n, values[n]) for n in entry.keys if n in values) if entry.keys else ()
-                result.matches.append(SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label,
-                                                 _evidence(values, entry.fields), keys))
+                        break
+                    if fired is not None:
+                        if entry.rule in fired:
+                            continue
+                        fired.add(entry.rule)
+                    counts[entry.rule] += 1
+                    if counts[entry.rule] > MAX_MATCHES_PER_RULE:
+                        continue
+                    key = (ch, eid)
+                    label = labels.get(key)
+                    if label is None:
+                        label = labels[key] = f"{channel} {eid}"
+                    keys = tuple((n, values[n]) for n in entry.keys if n in values) if entry.keys else ()
+                    result.matches.append(SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label,
+                                                     _evidence(values, entry.fields), keys))
     result.evaluations = sum(b.evaluations for bs in dispatch.values() for b in bs.values())
     _correlate(result, compiled)
     result.truncated = {rule: c for rule, c in counts.items() if c > MAX_MATCHES_PER_RULE}
