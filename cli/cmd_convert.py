@@ -1,7 +1,8 @@
 """`evtx-explorer convert FILE... --to DIR`: the inputs as a Parquet dataset for `fleet` (and Spark).
 
 Needs the `fleet` extra (`pip install 'evtx-explorer[fleet]'`). Progress goes to stderr, one line
-per input (and one a second while a large input converts); a re-run skips converted inputs.
+per input (and one a second while a large input converts); a re-run skips converted inputs, and
+replaces the events of one that changed since (a log that grew) by its new version.
 """
 
 from __future__ import annotations

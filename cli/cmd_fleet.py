@@ -104,6 +104,11 @@ def _act(engine: Any, args: argparse.Namespace, rules: Any) -> Exit:
     from core.fleet import api
     from core.fleet.documents import event_document
 
+    try:  # a field name the dataset does not hold (`usr:alice`): status 2, as the one-machine commands
+        api.check_names(engine, args.where)
+    except QueryError as exc:
+        print_query_error(args.where, exc)
+        return Exit.USAGE
     if args.action == "query":
         limit = args.limit or None  # (0 = all, as for stack: LIMIT 0 printed nothing)
         if args.open:

@@ -48,6 +48,21 @@ def _answer(fn: Callable[Concatenate[Engine, P], T]) -> Callable[Concatenate[Eng
 
 
 @_answer
+def check_names(engine: Engine, where: str) -> None:
+    """Raise QueryError, as the store's `compile_query(where, store.field_names())` does, when
+    `where` names a field no event of the dataset holds and the language does not know. Only
+    names the language does not know are looked up (one scan of `fields`, when there are any);
+    the dataset's every name only when one is missing (for the nearest ones)."""
+    wanted = query_sql.data_names(where)
+    if not wanted:
+        return
+    held = {str(r["name"]) for r in engine.table(query_sql.field_names(wanted)).to_pylist()}
+    if wanted <= held:
+        return
+    query_sql.check_names(where, {str(r["name"]) for r in engine.table(query_sql.field_names()).to_pylist()})
+
+
+@_answer
 def query(engine: Engine, where: str, limit: int | None = None) -> list[dict[str, Any]]:
     """The matching events in view order (time, EventRecordID, source, place)."""
     rows: list[dict[str, Any]] = engine.table(query_sql.select_events(where, limit)).to_pylist()
@@ -99,7 +114,8 @@ def _field_counts(engine: Engine, where: str, names: tuple[str, ...]) -> tuple[d
     then the surplus of events holding a value (or any value) twice taken off: under two names
     of an alias, or one name held twice (a UserData element's repeated children)."""
     rows = engine.table(query_sql.stack_pairs(where, names)).to_pylist()
-    rows.sort(key=lambda r: (r["first_source"], r["first_place"], r["name"], r["value"]))
+    # (the store's order of its posting rows: by name, then as stored: `query_sql.stack_pairs`)
+    rows.sort(key=lambda r: (r["name"], r["first"]["source"], r["first"]["place"], r["first"]["nth"]))
     groups = _merge((r["value"], int(r["n"])) for r in rows)
     held = sum(int(r["n"]) for r in rows)
     if len(names) == 1 and not _held_twice(engine, names[0]):

@@ -6,6 +6,8 @@ Resumable: an input is keyed by the cache's identity (`core.store.cache.input_id
 path, size, mtime, hash of its edges) and written under a staging directory that is moved into
 place only when the input is complete, with a marker written last (`core.fleet.markers`); a
 re-run skips inputs whose marker reads back and clears what an interrupted run left of the others.
+An input that changed since it was converted (a new key for the same real path) replaces its
+earlier version once the new one is marked done (`_replace_earlier`).
 
 An input that cannot be read is marked done with its error (a re-run reports it again without
 reading it); a failure to write the dataset (a full disk, a directory name Parquet readers cannot
@@ -29,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.fleet.markers import inputs as inputs  # (re-exported: where readers have found it)
-from core.fleet.markers import marker_path, read_marker, write_marker
+from core.fleet.markers import marker_path, read_marker, real_path, write_marker
 from core.fleet.schema import EVENTS, FLEET_SCHEMA_VERSION, ISSUES, day_dir, host_dir, stored_text
 from core.fleet.tables import event_row, events_table
 from core.model.event import InputError, ParseIssue
@@ -108,6 +110,7 @@ def convert(paths: Sequence[str], out: str | Path, *, jobs: int | None = None,
         raise _dataset_error(root, exc) from exc
     results: dict[int, ConvertResult] = {}
     todo: list[tuple[int, str, str]] = []
+    earlier = _keys_by_real_path(root)
     for n, path in enumerate(paths):
         key = input_key(path)
         marker = marker_path(root, key)
@@ -122,6 +125,8 @@ def convert(paths: Sequence[str], out: str | Path, *, jobs: int | None = None,
         if progress:
             progress(f"[{n + 1}/{len(paths)}] {path}: already converted ({result.records:,} events), skipped")
         results[n] = result
+        # (a run that ended between marking this version done and removing the earlier one)
+        _replace_earlier(root, path, key, earlier, progress, f"[{n + 1}/{len(paths)}]")
     if workers > 1 and len(todo) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -136,10 +141,12 @@ def convert(paths: Sequence[str], out: str | Path, *, jobs: int | None = None,
                 results[n] = result = future.result()
                 if progress:
                     progress(f"[{n + 1}/{len(paths)}] {_summary(result)}")
+                _replace_earlier(root, result.path, result.key, earlier, progress, f"[{n + 1}/{len(paths)}]")
     else:
         for n, path, key in todo:
             _clear_leftovers(root, key)
             results[n] = _convert_one(path, key, root, jobs, progress, f"[{n + 1}/{len(paths)}]")
+            _replace_earlier(root, path, key, earlier, progress, f"[{n + 1}/{len(paths)}]")
     shutil.rmtree(root / ".staging", ignore_errors=True)
     return [results[n] for n in range(len(paths))]
 
@@ -155,9 +162,48 @@ def _summary(result: ConvertResult) -> str:
     return f"{result.path}: {what} in {result.seconds:.1f} s"
 
 
+def _keys_by_real_path(root: Path) -> dict[str, list[str]]:
+    """The keys of the converted inputs (those whose marker reads back), by real path."""
+    found: dict[str, list[str]] = {}
+    try:
+        markers = sorted((root / "inputs").glob("*.json"))
+    except OSError as exc:
+        raise _dataset_error(root, exc) from exc
+    for path in markers:
+        marker = read_marker(path)
+        real = None if marker is None else real_path(marker)
+        if real is not None:
+            found.setdefault(real, []).append(path.stem)
+    return found
+
+
+def _replace_earlier(root: Path, path: str, key: str, earlier: dict[str, list[str]],
+                     progress: ProgressLine | None, tag: str) -> None:
+    """Once `key` (the input at `path` as it is now) is marked done, remove the conversions of
+    earlier versions of the same file (same real path, another key: it changed, or the parser
+    or schema did): a changed log's old events stayed beside its new ones (10 events read as 19).
+    Crash-safe: the new version is complete before anything of an old one goes, an old one's
+    marker goes last, and a re-run that skips the new version finishes the removal. A version
+    that could not be read (the file gone, a share not mounted) replaces nothing: converted
+    events are not given up for an error."""
+    real = os.path.realpath(path)
+    stale = [old for old in earlier.get(real, ()) if old != key]
+    if not stale:
+        return
+    done = read_marker(marker_path(root, key))
+    if done is None or done["error"] is not None:  # (not done, or unreadable: the old version stays)
+        return
+    for old in stale:
+        _clear_leftovers(root, old)
+    earlier[real] = [key]
+    if progress:
+        progress(f"{tag} {path}: changed since it was converted: the earlier version's events removed")
+
+
 def _clear_leftovers(root: Path, key: str) -> None:
     """Files an interrupted run of this input left (staged, or moved but not marked done), and
-    its damaged marker if any (`read_marker`)."""
+    its damaged marker if any (`read_marker`); or every file of an earlier version of an input
+    (`_replace_earlier`). The marker goes last: until then a re-run knows the files are there."""
     try:
         shutil.rmtree(root / ".staging" / key, ignore_errors=True)
         for stale in (root / "events").glob(f"*/*/{key}-*.parquet"):
@@ -316,7 +362,8 @@ def _convert_one(path: str, key: str, root: Path, jobs: int | None, progress: Pr
         _publish(root, staging, key, issues)
         result.seconds = time.perf_counter() - start
         if not failed:  # an unexpected failure is not marked: a re-run tries the input again
-            write_marker(root, key, {"path": path, "identity": input_identity(path), "format": result.format,
+            write_marker(root, key, {"path": path, "real": os.path.realpath(path),
+                                     "identity": input_identity(path), "format": result.format,
                                      "records": result.records, "issues": result.issues, "error": result.error,
                                      "repeated_names": sorted(repeated)})
     except (OSError, pa.ArrowException) as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,23 @@ def write_marker(root: Path, key: str, marker: dict[str, Any]) -> None:
     tmp = target.with_name(f"{target.name}.tmp")
     tmp.write_text(json.dumps(marker), encoding="utf-8")
     os.replace(tmp, target)
+
+
+#: An input's identity (`core.store.cache_identity`): its real path, then size, mtime and digest,
+#: or why it has none; read from the right, as a path may hold `|`.
+_IDENTITY = re.compile(r"(.+)\|(?:\d+\|-?\d+\|[0-9a-f]{64}|special\|\d+|error\|[-\w]+)", re.DOTALL)
+
+
+def real_path(marker: dict[str, Any]) -> str | None:
+    """The real path of the marker's input (`convert` replaces an input's earlier conversion by
+    it: the same file changed): its `real`, or, in a marker written before it had one, read
+    off its identity. None when neither says."""
+    real = marker.get("real")
+    if isinstance(real, str):
+        return real
+    identity = marker.get("identity")
+    found = _IDENTITY.fullmatch(identity) if isinstance(identity, str) else None
+    return found.group(1) if found else None
 
 
 def inputs(root: str | Path) -> list[dict[str, Any]]:

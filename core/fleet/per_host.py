@@ -63,26 +63,34 @@ def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
 
 
 def group_events(pdf: pd.DataFrame) -> tuple[list[StoredEvent], KeyOf]:
-    """One computer's events in view order (time, EventRecordID, source, place), numbered 1..n
-    in that order (the number is the store id the engines see), and the way back to (source, place)."""
+    """One computer's events in view order (time, no time first, EventRecordID, source, place),
+    and the way back from a store id to (source, place).
+
+    The store ids are the store's order of the events (`core.model.rows.store_id`: by input,
+    then place; inputs by path), not their view order: the model orders its events by time with
+    an event without a time taking its input's previous event's time, previous by store id
+    (`core.correlate.scan.time_order`), so ids in view order put every such event first (and
+    its process before the one that started it)."""
     cols = {name: pdf[name].tolist() for name in INPUT_COLUMNS}
     ts, rid, src, place = cols["ts"], cols["record_id"], cols["source"], cols["place"]
-    order = sorted(range(len(ts)), key=lambda i: (ts[i], rid[i], src[i], place[i]))
-    sources: dict[str, int] = {}
+    stored = sorted(range(len(ts)), key=lambda i: (src[i], place[i]))
+    store_id = [0] * len(ts)
+    for n, i in enumerate(stored, 1):
+        store_id[i] = n
+    sources = {path: n for n, path in enumerate(sorted(set(src)))}
+    view = sorted(range(len(ts)), key=lambda i: (ts[i], rid[i], store_id[i]))
     events: list[StoredEvent] = []
-    keys: list[tuple[str, int]] = []
     numbers, eids, computers = cols["record_number"], cols["event_id"], cols["computer"]
     channels, providers, sids, datas = cols["channel"], cols["provider"], cols["user_sid"], cols["data"]
-    for n, i in enumerate(order, 1):
+    for i in view:
         tick = int(ts[i])
         user_sid = sids[i]
-        ev = make_event(sources.setdefault(src[i], len(sources)), int(numbers[i]), int(rid[i]),
-                        None if tick < 0 else tick, int(eids[i]), None, None, None, None, None, channels[i] or "",
-                        providers[i] or "", computers[i], None, None, user_sid if isinstance(user_sid, str) else None,
-                        _pairs(datas[i]), None)
-        events.append(StoredEvent(n, ev))
-        keys.append((src[i], int(place[i])))
-    return events, lambda store_id: keys[store_id - 1]
+        ev = make_event(sources[src[i]], int(numbers[i]), int(rid[i]), None if tick < 0 else tick, int(eids[i]),
+                        None, None, None, None, None, channels[i] or "", providers[i] or "", computers[i], None, None,
+                        user_sid if isinstance(user_sid, str) else None, _pairs(datas[i]), None)
+        events.append(StoredEvent(store_id[i], ev))
+    keys = [(src[i], int(place[i])) for i in stored]
+    return events, lambda sid: keys[sid - 1]
 
 
 def _rid(ref: Ref | None) -> int | None:

@@ -16,6 +16,7 @@ letters only: `KÖLN` matches `köln` here and not in the store.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from typing import Literal
 
 from sqlglot import exp
@@ -71,9 +72,12 @@ def _ascii_fold(this: exp.Expr) -> exp.Expr:
 def _pairs(text: str, names: tuple[str, ...]) -> exp.Select:
     """One row per (event, EventData pair) whose name is one of `names` (lower-cased), over the
     matching events: (source, place, name, value), as `f` unnested from `fields`."""
-    name_cond = exp.In(this=_pair("name"), expressions=[exp.Literal.string(n) for n in names])
     return (exp.select("source", "place", _pair("name").as_("name"), _pair("value").as_("value"))
-            .from_(TABLE).join(_unnest()).where(exp.and_(where_expr(text), name_cond)))
+            .from_(TABLE).join(_unnest()).where(exp.and_(where_expr(text), _name_in(names))))
+
+
+def _name_in(names: tuple[str, ...]) -> exp.Expr:
+    return exp.In(this=_pair("name"), expressions=[exp.Literal.string(n) for n in names])
 
 
 def _pair(attr: str) -> exp.Expr:
@@ -89,10 +93,24 @@ def _unnest() -> exp.Unnest:
 
 def stack_pairs(text: str, names: tuple[str, ...]) -> exp.Select:
     """Per (name, value) of `names`: how many matching events hold it (each event once, as a
-    posting list lists it once), and the first of them (for the spelling shown)."""
-    inner = _pairs(text, names).distinct()
-    return (exp.select("name", "value", exp.Count(this=exp.Star()).as_("n"), exp.Min(this=exp.column("source"))
-                       .as_("first_source"), exp.Min(this=exp.column("place")).as_("first_place"))
+    posting list lists it once), and `first`, the first of them as the store has them, for the
+    spelling shown. The store's stack shows the first spelling of a value it meets
+    (`core.query.stack._merge`), reading posting rows through their index on (name, value
+    NOCASE), as SQLite does for a store of real logs: by name, then in the order the rows were
+    written, which is its events' order (input, place, the pair's place in the event's
+    EventData; exact but for a row first written for an event outside the view in the same
+    ingest batch). (A store of a few dozen posting rows is scanned in written order instead:
+    an alias's spellings under two of its names may then show the other way.) So `first` is one
+    event's (source, place, nth), `nth` the pair's first place in its `fields`, compared whole
+    (not each part's least over different events), and the rows go by (name, first)."""
+    nth = exp.ArrayPosition(this=exp.column("fields"), expression=exp.column("pair"))
+    inner = (exp.select("source", "place", _pair("name").as_("name"), _pair("value").as_("value"),
+                        exp.Min(this=nth).as_("nth"))
+             .from_(TABLE).join(_unnest()).where(exp.and_(where_expr(text), _name_in(names)))
+             .group_by("source", "place", _pair("name"), _pair("value")))
+    first = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(c), expression=exp.column(c))
+                                    for c in ("source", "place", "nth")])
+    return (exp.select("name", "value", exp.Count(this=exp.Star()).as_("n"), exp.Min(this=first).as_("first"))
             .from_(inner.subquery("s")).group_by("name", "value"))
 
 
@@ -126,9 +144,43 @@ def stack_column(text: str, column: str) -> exp.Select:
             .group_by(col).order_by(exp.Ordered(this=exp.column("value"))))
 
 
-def field_names() -> exp.Select:
-    """Every EventData name of the dataset (lower-cased), for `resolve_field`'s errors."""
-    return exp.select(_pair("name").as_("name")).distinct().from_(TABLE).join(_unnest())
+def field_names(among: Collection[str] = ()) -> exp.Select:
+    """Every EventData name of the dataset (lower-cased), or those of `among` it holds: for
+    `resolve_field`'s errors and `check_names`."""
+    query = exp.select(_pair("name").as_("name")).distinct().from_(TABLE).join(_unnest())
+    if among:
+        query = query.where(exp.In(this=_pair("name"), expressions=[exp.Literal.string(n) for n in sorted(among)]))
+    return query
+
+
+def data_names(text: str) -> frozenset[str]:
+    """The field names the query `text` uses (lower-cased) that the language itself does not
+    know (`core.query.compile.known_names`): what only the dataset's EventData can make known.
+    A query without any (only aliases, ids, free text) costs no look-up of the dataset's names."""
+    node = parse(text)
+    language = sq.known_names(())
+    return frozenset(name for name in _names(node) if name not in language) if node is not None else frozenset()
+
+
+def _names(node: Node) -> Iterator[str]:
+    if isinstance(node, Term):
+        if node.token.kind is Kind.FIELD:
+            yield node.token.name.lower()
+    elif isinstance(node, Not):
+        yield from _names(node.child)
+    else:
+        for child in node.children:
+            yield from _names(child)
+
+
+def check_names(text: str, fields: Collection[str]) -> None:
+    """Raise the store's QueryError (`core.query.compile.compile_query(text, fields)`: the same
+    culprit, position and nearest names) when `text` names a field neither the language nor
+    `fields` (the dataset's EventData names) knows: `usr:alice` is a typo to point at, not a
+    silent 0 rows (nor, as `-usr:alice`, every event)."""
+    node = parse(text)
+    if node is not None:
+        sq._check_names(node, sq.known_names(fields))
 
 
 def _timed() -> exp.Expr:
@@ -191,14 +243,17 @@ def _term(tok: Token) -> exp.Expr:
         if sq._ID_LIST_RE.match(tok.value):
             return _int_list("event_id", tok.value, tok.pos)
         return _free_text(tok.value)
-    return _field(tok)
-
-
-def _field(tok: Token) -> exp.Expr:
     name = tok.name.lower()
-    value = tok.value
+    if tok.values:  # name:(a OR b): any of the values, each meaning what `name:a` means (as SQLite's)
+        return exp.or_(*(_value(name, v, p) for v, p in zip(tok.values, tok.value_spots, strict=True)))
+    return _value(name, tok.value, tok.value_pos)
+
+
+def _value(name: str, value: str, value_pos: int) -> exp.Expr:
+    """`name:value` (`name` lower-cased), as `core.query.compile._value_sql` compiles it: a
+    value compared whole has its `[*]`-style escapes resolved (`sq._literal`) as there."""
     if name in ("after", "before"):
-        ticks = exp.Literal.number(sq.parse_date(value, tok.value_pos))
+        ticks = exp.Literal.number(sq.parse_date(value, value_pos))
         ts = exp.column("ts")
         cmp = exp.GTE(this=ts, expression=ticks) if name == "after" else exp.LT(this=ts, expression=ticks)
         return exp.and_(exp.Not(this=exp.Is(this=ts, expression=exp.null())), cmp)
@@ -206,7 +261,7 @@ def _field(tok: Token) -> exp.Expr:
         column = sq._INT_COLUMNS[name]
         if sq._has_glob(value):
             return _ilike(exp.Cast(this=exp.column(column), to=exp.DataType.build("text")), sq._like(value))
-        return _int_list(column, value, tok.value_pos)
+        return _int_list(column, sq._literal(value), value_pos)
     if name in sq._HOST_NAMES:
         return _host(value)
     if name in sq._FILE_NAMES:
@@ -257,14 +312,14 @@ def _fields_match(names: list[str], value: str) -> exp.Expr:
         name_cond = exp.EQ(this=_f("name"), expression=exp.Literal.string(names[0]))
     else:
         name_cond = exp.In(this=_f("name"), expressions=[exp.Literal.string(n) for n in names])
-    number = None if sq._has_glob(value) else as_int(value)
+    number = None if sq._has_glob(value) else as_int(sq._literal(value))
     cond: exp.Expr
     if number is not None:
         cond = exp.EQ(this=_f("num"), expression=exp.Literal.number(number))
     elif sq._has_glob(value):
         cond = _ilike(_f("value"), sq._like(value))
     else:
-        cond = _lower_eq(_f("value"), value)
+        cond = _lower_eq(_f("value"), sq._literal(value))
     return _fields_any(exp.and_(name_cond, cond))
 
 
@@ -273,6 +328,7 @@ def _column_match(column: str, value: str) -> exp.Expr:
     not_null = exp.Not(this=exp.Is(this=col, expression=exp.null()))
     if sq._has_glob(value):
         return exp.and_(not_null, _ilike(exp.Cast(this=col, to=exp.DataType.build("text")), sq._like(value)))
+    value = sq._literal(value)
     if column in sq._NULLABLE_INT:
         number = as_int(value)
         if number is None:
@@ -295,7 +351,7 @@ def _host(value: str) -> exp.Expr:
     col = exp.column("computer")
     if sq._has_glob(value):
         return _ilike(col, sq._like(value))
-    return exp.or_(_lower_eq(col, value), _ilike(col, sq._like(value) + ".%"))
+    return exp.or_(_lower_eq(col, sq._literal(value)), _ilike(col, sq._like(value) + ".%"))
 
 
 def _free_text(text: str) -> exp.Expr:

@@ -223,7 +223,10 @@ def _field_counts(store: Store, compiled: Filter, names: tuple[str, ...]) -> tup
         return _alias_counts(store, names, name_sql, id_set)
     count_sql = ("json_array_length(p.ids)" if id_set is None
                  else f"(SELECT count(*) FROM json_each(p.ids) j WHERE j.value IN {id_set})")
-    rows = store.conn.execute(f"SELECT p.value, {count_sql} FROM postings p WHERE {name_sql}", names).fetchall()
+    # (in the index's order, rows of one value by when they were written: the spelling shown is
+    # the first stored, whatever plan SQLite picks; `core.fleet` shows the same)
+    rows = store.conn.execute(f"SELECT p.value, {count_sql} FROM postings p WHERE {name_sql} "
+                              "ORDER BY p.value COLLATE NOCASE, p.rowid", names).fetchall()
     return _merge((r[0], int(r[1])) for r in rows if r[1]), sum(int(r[1]) for r in rows)
 
 
@@ -245,7 +248,8 @@ def _alias_counts(store: Store, names: tuple[str, ...], name_sql: str,
     values: list[tuple[int, str]] = []  # (row, value) in the order SQLite gives them
     spans: list[tuple[int, int, int]] = []
     for rowid, value, first, last in conn.execute(
-            f"SELECT p.rowid, p.value, p.lo, p.hi FROM postings p WHERE {name_sql}", names):
+            f"SELECT p.rowid, p.value, p.lo, p.hi FROM postings p WHERE {name_sql} "
+            "ORDER BY p.name, p.value COLLATE NOCASE, p.rowid", names):
         values.append((rowid, _text(value)))
         spans.append((*_span(first, last), rowid))
     spans.sort()

@@ -43,8 +43,11 @@ def _log(path: Path) -> Path:
                                   '<Data Name="Extra">one</Data><Data Name="Extra">two</Data>')
     events[5] = events[5].replace("</EventData>", '<Data Name="Extra">two</Data><Data Name="extra">TWO</Data>'
                                   '<Data Name="Extra">two</Data></EventData>')
-    # An event without a time.
-    events.append(event_xml(4624, 7, "2024-03-14T08:00:00Z", {"TargetUserName": "carol"})
+    # An event without a time; with names enough (no stack here counts them) for SQLite to read a
+    # name's posting rows through its index, as in a store of real logs: that order decides the
+    # spelling a stack shows (`core.fleet.query_sql.stack_pairs`).
+    filler = {f"Filler{n}": str(n) for n in range(60)}
+    events.append(event_xml(4624, 7, "2024-03-14T08:00:00Z", {"TargetUserName": "carol", **filler})
                   .replace('SystemTime="2024-03-14T08:00:00Z"', 'SystemTime=""'))
     return write_events(path, events)
 
