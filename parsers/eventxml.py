@@ -319,6 +319,35 @@ def _event_fragment(b: _Buffer) -> Fragment:
     return Fragment("event", text)
 
 
+#: A character XML 1.0 forbids, as a reference or raw (`masked_spellings`).
+_FORBIDDEN = re.compile(_CHAR_REF.pattern + "|" + _CTRL_RAW.pattern)
+#: The stand-ins `_masked_char` gives.
+STAND_INS = re.compile("[\U0010ff01-\U0010ff20]")
+
+
+def masked_spellings(text: str) -> tuple[str, list[str]] | None:
+    """`text` with each character XML 1.0 forbids (raw or as a reference) swapped for its
+    stand-in, and the spellings swapped, in order (to put them back exactly after a parse:
+    `parsers.xml_indent`); None when it holds none, or already holds a stand-in."""
+    if STAND_INS.search(text):
+        return None
+    spellings: list[str] = []
+
+    def swap(m: re.Match[str]) -> str:
+        if m.group(0).startswith("&"):
+            n = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        else:
+            n = ord(m.group(0))
+        stand_in = _masked_char(n)
+        if stand_in is None:
+            return m.group(0)
+        spellings.append(m.group(0))
+        return stand_in
+
+    out = _FORBIDDEN.sub(swap, text)
+    return (out, spellings) if spellings else None
+
+
 def _mask_controls(text: str) -> str | None:
     """`text` with the characters XML 1.0 forbids (raw or as references) swapped for
     private-use stand-ins, or None when it holds none (then the parse error has another cause)."""

@@ -12,6 +12,7 @@ import json
 
 from lxml import etree
 
+from parsers.eventxml import STAND_INS, masked_spellings
 from parsers.xml_to_event import safe_parser
 
 #: Bigger texts are shown as they are (a record is at most a 64 KiB chunk; this bounds the parse).
@@ -33,7 +34,29 @@ def indented(text: str) -> str:
     try:
         root = etree.fromstring(body.encode("utf-8"), safe_parser())
     except (etree.XMLSyntaxError, ValueError):
+        return _with_controls(body, text)
+    return _laid_out(root)
+
+
+def _with_controls(body: str, text: str) -> str:
+    """`body` indented when what stopped the parse is a character XML 1.0 forbids (ESC or BEL in
+    a command line, raw or as `&#x1b;` as Windows writes it): parsed with stand-ins for them
+    (`parsers.eventxml.masked_spellings`), then each put back as it was spelled, in order."""
+    masked = masked_spellings(body)
+    if masked is None:
         return text
+    body, spellings = masked
+    try:
+        root = etree.fromstring(body.encode("utf-8"), safe_parser())
+    except (etree.XMLSyntaxError, ValueError):
+        return text
+    out = _laid_out(root)
+    back = iter(spellings)
+    restored = STAND_INS.sub(lambda m: next(back, m.group(0)), out)
+    return restored if next(back, None) is None else text  # (every one put back, else as it came)
+
+
+def _laid_out(root: etree._Element) -> str:
     etree.indent(root, space="  ")
     # The comment before the root (a reconstruction's label) is kept, on its own line.
     parts = [_alone(node) for node in reversed(list(root.itersiblings(preceding=True)))]
