@@ -260,7 +260,9 @@ class EvtxApp(AppActions):
         if ws.store_path is not None and ws.store_path.exists():
             self._read_sources()
             state.records = self.all_count
-            selected = self.table.selected_row()
+            # The event the analyst chose stays selected; else the earliest (row 0 of time order),
+            # not the first loaded: a second file's earlier events sort above that one.
+            selected = self.table.selected_row() if self.table.placed else None
             self.table.set_view(View(ws.compiled, by_time=True))
             if self.table.fetcher is None:
                 self.table.attach(ws.store_path)

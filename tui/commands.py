@@ -17,6 +17,7 @@ from textual.screen import Screen
 from tui.detail import DetailPane
 from tui.event_table import EventTable
 from tui.filter_bar import FilterInput
+from tui.words import plural
 from tui.workspace import Workspace
 
 #: A view: its screen, made for the app's workspace.
@@ -96,7 +97,8 @@ PALETTE: tuple[tuple[str, str, str], ...] = (
     ("Exclude value", "-: drop the events with the selected field's value", "pivot('exclude')"),
     ("Around this event", "~: its computer within N minutes, 5 at first (again: back)", "around"),
     ("Around: set the span", "w: minutes either side of the event that ~ shows", "around_span"),
-    *((f"Around: ±{m} minutes", f"~ shows {m} minutes either side of the event", f"around_span({m})")
+    *((f"Around: ±{plural(m, 'minute')}", f"~ shows {plural(m, 'minute')} either side of the event",
+       f"around_span({m})")
       for m in (1, 5, 15, 60)),
     ("Back to the filter before the jump", "b: after a jump cleared the filter", "jump_back"),
     ("Stack field", "s: the selected field's values over the view, rarest first", "stack"),

@@ -42,6 +42,7 @@ from tui.nav_tree import MAX_TREE_NODES, NavTree, SearchInput, TreeItem
 from tui.stored_links import links_tree
 from tui.stored_views import fetch_event_children, load_event_tree
 from tui.tree_views import TreeViewScreen, activate
+from tui.words import plural
 from tui.workspace import Workspace
 
 T = TypeVar("T")
@@ -220,7 +221,7 @@ class CorrelationScreen(TreeViewScreen):
         if message.partial:
             note = "still loading: links may be missing until the log is read   " + note
             self.set_timer(1.0, self._reload_when_loaded)
-        status.update(Text(f"{added} nodes   {note}"))
+        status.update(Text(f"{plural(added, 'node')}   {note}"))
         tree.move_cursor_to_line(0) if added else None
 
     def fetch_page(self, parent: int, after: int | None, before: int | None = None) -> list[TreeItem]:

@@ -141,6 +141,15 @@ class FieldTree(Tree[str]):
         self.post_message(self.Resized())
 
 
+class XmlScroll(VerticalScroll):
+    """The XML tab's scroll: `j`/`k` scroll it as they move in every other pane."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+    ]
+
+
 class DetailPane(Vertical):
     """Fields tab (tree + help of the highlighted field) and XML tab."""
 
@@ -183,7 +192,7 @@ class DetailPane(Vertical):
                 tree.show_root = True
                 yield tree
                 yield Static(Text(""), id="field-help")
-            with TabPane("XML", id="tab-xml"), VerticalScroll(id="xml-scroll"):
+            with TabPane("XML", id="tab-xml"), XmlScroll(id="xml-scroll"):
                 yield Static(Text(""), id="xml-text")
 
     def show(self, store_id: int | None, event: Event | None) -> None:
@@ -313,8 +322,15 @@ class DetailPane(Vertical):
             self._request_xml()
 
     def action_toggle_tab(self) -> None:
+        """Show the other tab; when the pane had focus, the shown tab gets it (the field tree or
+        the XML's scroll), else the hidden tree kept nothing focused and `j`/PageDown did nothing."""
         tabs = self.query_one(TabbedContent)
+        focused = self.app.focused
+        inside = focused is not None and self in focused.ancestors_with_self
         tabs.active = "tab-fields" if tabs.active == "tab-xml" else "tab-xml"
+        if inside:
+            target = "#xml-scroll" if tabs.active == "tab-xml" else "#field-tree"
+            self.query_one(target).focus()
 
     def _request_xml(self) -> None:
         event, store_id = self.event, self.store_id

@@ -148,6 +148,10 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
         self._pending_goto: int | None = None
         #: The analyst's own moves (keys, clicks): a jump answered after one is dropped.
         self._user_moves = 0
+        #: The analyst put the cursor somewhere (a key, a click, `n`/`N`, a jump): the end of
+        #: loading keeps that event selected, else it selects the earliest (the first loaded
+        #: was no choice, and a second file's earlier events sort above it).
+        self.placed = False
         self._count_inflight = False
 
     # -- data plumbing -------------------------------------------------------------------------
@@ -412,6 +416,7 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
     def user_move(self, index: int) -> None:
         """A move the analyst made: it overrides any jump still on its way (`goto_event`)."""
         self._user_moves += 1
+        self.placed = True
         self._pending_goto = None
         self.move_to(index)
 
@@ -433,12 +438,14 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
         self.refresh()
 
     def goto_event(self, store_id: int, on_missing: Callable[[], None] | None = None,
-                   nearest: StoredEvent | None = None, on_found: Callable[[], None] | None = None) -> None:
+                   nearest: StoredEvent | None = None, on_found: Callable[[], None] | None = None,
+                   *, analyst: bool = False) -> None:
         """Move the cursor to event `store_id` (found in SQL), else to the view's event nearest
         in time to `nearest` when given (`tui.keep_place`); `on_missing` when not in view,
         `on_found` once the cursor is on it (`tui.jump`). A key or click the analyst pressed
         before the answer came wins: the cursor stays where they moved it (`G` just after a
-        log finished loading was pulled back to the row kept from loading)."""
+        log finished loading was pulled back to the row kept from loading). `analyst`: a jump
+        the analyst asked for, which marks the cursor `placed` once it lands."""
         view, sort, counted, moves = self.view, self.sort, self._counted, self._user_moves
 
         def find(store: Store) -> tuple[int, list[Row]] | None:  # (the count comes first: `reload`)
@@ -452,6 +459,7 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
                     on_missing()
                 return
             self._arrive(*found)
+            self.placed = self.placed or analyst
             if on_found is not None:
                 on_found()
 
@@ -487,6 +495,7 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
                 done(False, False)
                 return
             self._arrive(result[0], result[2])
+            self.placed = True
             done(True, result[1])
 
         self._submit(search, moved)

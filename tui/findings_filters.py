@@ -78,6 +78,20 @@ class Filters:
                 and (self.tactic == ALL or self.tactic in rule.tactics)
                 and (self.status == ALL or rule.status == self.status))
 
+    def empty_note(self) -> str:
+        """The line of a tree the filters left without any finding (it looked like a view
+        with nothing to show): what they keep out, and the keys that show more."""
+        kept = []
+        if self.min_level != "info":
+            kept.append(f"at {self.min_level} level or above")
+        if self.tactic != ALL:
+            kept.append(f"with tactic {printable(self.tactic)}")
+        if self.status != ALL:
+            kept.append(f"with status {printable(self.status)}")
+        keys = "/".join(key for key, on in (("l", self.min_level != "info"), ("a", self.tactic != ALL),
+                                            ("s", self.status != ALL)) if on)
+        return f"no findings {' '.join(kept)} ({keys} shows more)"
+
     def describe(self) -> str:
         """The status line's part: what is shown, with the key that changes it."""
         parts = []
@@ -109,7 +123,8 @@ def statuses_of(groups: FindingsGroups) -> list[str]:
 
 def apply(groups: FindingsGroups, filters: Filters, sigma_level_name: Callable[[str], str]) -> list[ViewNode]:
     """The tree's top-level nodes under `filters`: built-in groups, then the kept Sigma rules
-    grouped by level (most severe first, counted again), then the nodes always shown."""
+    grouped by level (most severe first, counted again), then the nodes always shown; a line
+    saying so when the filters keep no finding."""
     out = [] if filters.narrows_rules else [n for lvl, n in groups.builtin if filters.keeps_level(lvl)]
     by_level: dict[str, list[SigmaRuleGroup]] = defaultdict(list)
     for rule in groups.sigma:
@@ -120,4 +135,6 @@ def apply(groups: FindingsGroups, filters: Filters, sigma_level_name: Callable[[
         count = sum(len(r.node.children) for r in rules)
         label = Text(f"Sigma {printable(sigma_level_name(level))} ({count:,})", style="bold")
         out.append(ViewNode(label, children=tuple(r.node for r in rules)))
+    if not out and (groups.builtin or groups.sigma):  # (the filters hide every finding)
+        out.append(ViewNode(Text(filters.empty_note(), style="italic")))
     return [*out, *groups.always]

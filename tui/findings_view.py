@@ -33,6 +33,7 @@ from core.model.text import printable
 from core.store.child_process import ChildFailed
 from core.store.store import Store, StoreError
 from tui.findings_filters import (
+    ALL,
     BuiltinPages,
     Filters,
     FindingsGroups,
@@ -50,6 +51,7 @@ from tui.model_cache import FindingsData, ModelCache, ViewDataError
 from tui.nav_tree import ItemNode, NavTree, TreeItem, ViewNode
 from tui.stored_views import StoredNode
 from tui.tree_views import SingleTreeScreen, activate, add_page
+from tui.words import plural
 from tui.workspace import Workspace
 
 #: Most severe first; unknown severities sort last.
@@ -308,12 +310,31 @@ class FindingsScreen(SingleTreeScreen):
         self._refilter()
 
     def action_tactic(self) -> None:
-        self.filters.tactic = next_value(self.filters.tactic, tactics_of(self._groups()))
+        values = tactics_of(self._groups())
+        if not values and self.filters.tactic == ALL:
+            self._nothing_to_cycle("tactic", "ATT&CK tactics")
+            return
+        self.filters.tactic = next_value(self.filters.tactic, values)
         self._refilter()
 
     def action_status(self) -> None:
-        self.filters.status = next_value(self.filters.status, statuses_of(self._groups()))
+        values = statuses_of(self._groups())
+        if not values and self.filters.status == ALL:
+            self._nothing_to_cycle("status", "statuses")
+            return
+        self.filters.status = next_value(self.filters.status, values)
         self._refilter()
+
+    def _nothing_to_cycle(self, what: str, carried: str) -> None:
+        """`a`/`s` with no value to cycle did nothing, silently: say why (only Sigma rules carry
+        tactics and statuses)."""
+        if self._last is None or self._last.prepared is None:
+            why = "the findings are not ready yet"
+        elif not self._groups().sigma:
+            why = f"only Sigma rules carry {carried}, and none fired"
+        else:
+            why = "none of the Sigma rules that fired has one"
+        self.notify(f"no {what} to filter by: {why}", severity="warning", markup=False)
 
     @work(thread=True, exclusive=True, group="findings")
     def _load(self) -> None:
@@ -335,7 +356,7 @@ class FindingsScreen(SingleTreeScreen):
         found = prepared.found if prepared is not None else None
         total = found.total if found is not None else 0
         fired = len(found.rules) if found is not None else 0
-        summary = f"{total:,} findings from {fired} rules" if total else "no built-in rule fired"
+        summary = f"{plural(total, 'finding')} from {plural(fired, 'rule')}" if total else "no built-in rule fired"
         if data is not None and data.sources:
             summary += "   rules: " + ", ".join(printable(s) for s in data.sources)
         shown = self.filters.describe()

@@ -26,6 +26,7 @@ from core.model.text import printable
 from core.store.correlation_tables import NodeRow
 from tui.nav_tree import TreeItem, ViewNode
 from tui.stored_views import PAGE, PathStep, StoredNode, label_row, page_of, tree_rows
+from tui.words import plural
 
 
 class ComputerBranch(ViewNode):
@@ -40,7 +41,7 @@ class ComputerBranch(ViewNode):
     def __init__(self, forest: LazyForest, computer: str) -> None:
         roots = forest.root_count(computer)
         label = Text(printable(str(computer)), style="bold")
-        label.append(f"  ({roots:,} root processes)" if roots else "  (no process seen)")
+        label.append(f"  ({plural(roots, 'root process', 'root processes')})" if roots else "  (no process seen)")
         # `ViewNode` is frozen: its fields are set as its own `__init__` does.
         for name, value in (("label", label), ("store_id", None), ("confidence", None), ("reason", None),
                             ("forest", forest), ("computer", computer), ("root_count", roots)):

@@ -25,6 +25,7 @@ from tui.list_pages import Lines, MadeLines
 from tui.list_tree_view import ListTable, ListTreeScreen
 from tui.nav_tree import confidence_text
 from tui.stored_views import ListedRow, MadeRows, ViewRows
+from tui.words import plural
 
 #: Confidence words from strongest to weakest (a row shows its weakest link).
 ORDER = ("exact", "inferred", "ambiguous", "missing")
@@ -173,7 +174,7 @@ class HandlesScreen(ListTreeScreen):
         return len(dups), MadeLines(dups, handle_row, lambda row: row.cells)
 
     def status_text(self, total: int, lines: int) -> str:
-        text = f"{total:,} handle duplications (4690)"
+        text = f"{plural(total, 'handle duplication')} (4690)"
         if lines != total:  # (a list stored by an older version was cut)
             text += f", {lines:,} shown"
         if not total:

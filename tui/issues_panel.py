@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Static
 from core.model.event import iso_from_filetime
 from core.model.text import one_line
 from core.store.store import Store
+from tui.words import plural
 
 MAX_SHOWN = 10_000
 
@@ -82,7 +83,7 @@ class IssuesScreen(ModalScreen[None]):
     def _show(self, rows: list[tuple[Text, ...]], more: int) -> None:
         table = self.query_one(DataTable)
         table.add_rows(rows)
-        title = f"{table.row_count:,} unreadable inputs and parse issues"
+        title = plural(table.row_count, "unreadable input or parse issue", "unreadable inputs and parse issues")
         if more:
             title += f" ({more:,} more not shown)"
         if table.row_count == 0:

@@ -123,7 +123,7 @@ def jump_to_event(app: EvtxApp, store_id: int) -> None:
 
         app.push_screen(JumpPrompt(target, query), answered)
 
-    app.table.goto_event(store_id, on_missing=missing, on_found=lambda: _back_to_events(app))
+    app.table.goto_event(store_id, on_missing=missing, on_found=lambda: _back_to_events(app), analyst=True)
 
 
 def clear_and_jump(app: EvtxApp, store_id: int, target: str, query: str) -> None:
@@ -132,7 +132,8 @@ def clear_and_jump(app: EvtxApp, store_id: int, target: str, query: str) -> None
     row = app.table.selected_row()
     app.jump_back = JumpBack(query, row.stored if row is not None else None, target)
     app.set_filter("")
-    app.table.goto_event(store_id, on_missing=lambda: app.notify(f"event {store_id} is not in the store"))
+    app.table.goto_event(store_id, on_missing=lambda: app.notify(f"event {store_id} is not in the store"),
+                         analyst=True)
 
 
 def jump_back(app: EvtxApp) -> None:
@@ -146,7 +147,7 @@ def jump_back(app: EvtxApp) -> None:
     if not app.set_filter(back.query):
         return
     if back.selected is not None:
-        app.table.goto_event(back.selected.id, nearest=back.selected)
+        app.table.goto_event(back.selected.id, nearest=back.selected, analyst=True)
     app.notify(f"filter `{short_query(back.query)}` restored", markup=False)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -22,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static, TextArea
 
 from core.model.event import iso_from_filetime
@@ -33,6 +35,7 @@ from core.store.store import Store
 from tui.export_dialog import ExportDialog
 from tui.messages import JumpToEvent
 from tui.typeahead import TypeAhead, TypeAheadScreen
+from tui.words import plural
 from tui.workspace import PicksEvent, Workspace
 
 #: A mark as the case keys it (`Mark.key`): source path, record id, EventID, computer, time.
@@ -77,6 +80,50 @@ class NoteDialog(TypeAheadScreen, ModalScreen[str | None]):
         self.dismiss(None)
 
 
+def middle_cut(text: str, width: int) -> str:
+    """`text` in `width` cells at most: its start, `…`, and its end (three quarters of the room,
+    from a separator when one is near: a case file's name tells one case from another)."""
+    if cell_len(text) <= width:
+        return text
+    room = max(0, width - 1)
+    head_room = room // 4
+    head, used = "", 0
+    for char in text:
+        used += get_character_cell_size(char)
+        if used > head_room:
+            break
+        head += char
+    tail_room, tail, used = room - cell_len(head), "", 0
+    for char in reversed(text):
+        used += get_character_cell_size(char)
+        if used > tail_room:
+            break
+        tail = char + tail
+    cut = min((at for at in (tail.find("/"), tail.find("\\")) if at > 0), default=-1)
+    if cut > 0 and len(tail) - cut >= tail_room // 2:
+        tail = tail[cut:]  # from a folder's start: `…/cases/x.json`, not `…s/x.json`
+    return head + "…" + tail
+
+
+class CaseLine(Widget):
+    """`2 marks, saved in /home/…/cases/9f3….json` on one line at any width: the path's middle
+    gives way. As a wrapped `Static` at 80 or 100 columns the path went to a second line, which
+    the one-line header never showed."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.head = ""
+        self.path = ""
+
+    def say(self, head: str, path: str = "") -> None:
+        """Show `head` (printable text), then `path` cut to the width left (`middle_cut`)."""
+        self.head, self.path = head, printable(path)
+        self.refresh()
+
+    def render(self) -> Text:
+        return Text(self.head + middle_cut(self.path, self.size.width - cell_len(self.head)))
+
+
 def mark_heading(mark: Mark) -> Text:
     """`EventID 4688 on WS01, record 1002, 2015-...Z` (printable pieces only)."""
     return Text(
@@ -119,7 +166,7 @@ class MarksScreen(PicksEvent, Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text("Marks"), id="marks-title", classes="view-title")
-            yield Static(Text(""), id="marks-status", classes="hint")
+            yield CaseLine(id="marks-status", classes="hint")
             table: DataTable[Text] = DataTable(id="marks-table", cursor_type="row", zebra_stripes=True)
             yield table
             yield Static(Text(""), id="marks-note")
@@ -181,13 +228,13 @@ class MarksScreen(PicksEvent, Screen[None]):
             )
         if self._rows:
             table.move_cursor(row=min(max(keep, 0), len(self._rows) - 1))
-        status = self.query_one("#marks-status", Static)
+        status = self.query_one("#marks-status", CaseLine)
         if case is None:
-            status.update(Text("marks are off for this session (no case file)"))
+            status.say("marks are off for this session (no case file)")
         elif error:
-            status.update(Text(printable(error)))
+            status.say(printable(error))
         else:
-            status.update(Text(f"{len(self._rows)} marks, saved in {printable(str(case.path))}"))
+            status.say(f"{plural(len(self._rows), 'mark')}, saved in ", str(case.path))
         self._show_note()
 
     def _current(self) -> Mark | None:
@@ -275,7 +322,7 @@ class MarksScreen(PicksEvent, Screen[None]):
             if message:
                 self.notify(printable(message), markup=False)
 
-        dialog = ExportDialog(f"Export the {len(case)} marks as a report", ("md",),
+        dialog = ExportDialog(f"Export the {plural(len(case), 'mark')} as a report", ("md",),
                               Path.cwd() / default_name("marks", "md"), job, unit="marks")
         self.app.push_screen(dialog, done)
 

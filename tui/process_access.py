@@ -29,6 +29,7 @@ from tui.list_pages import Lines, MadeLines
 from tui.list_tree_view import ListTable, ListTreeScreen
 from tui.nav_tree import confidence_text
 from tui.stored_views import ListedRow, MadeRows, ViewRows
+from tui.words import plural
 
 #: Lines (groups, accesses and duplications together) shown before the rest of a longer list
 #: is laid out in a worker: a few dozen screens. The first 1,000 lines of a million churn events
@@ -149,7 +150,7 @@ def access_line(item: Item) -> Row:
         ), Text(f"the handle of the access above, duplicated by 4690 record {what.record_id}"))
     group = what
     first = group.first
-    heading = f"{group.target}: {group.count} access" + ("es" if group.count != 1 else "")
+    heading = f"{group.target}: {plural(group.count, 'access', 'accesses')}"
     return Row(first.evidence.store_id, (
         Text(str(group.risk), style="bold"), Text(""), Text(one_line(printable(heading), 60), style="bold"),
         Text(""), Text(""), Text(""), Text(""), Text(""), _cell(group.computer, COLUMNS[8][1]),
@@ -254,7 +255,7 @@ class ProcessAccessScreen(ListTreeScreen):
         return "counting process accesses (Sysmon 10, 4656 on a process)..."
 
     def status_text(self, total: int, lines: int) -> str:
-        text = f"{total:,} process accesses (Sysmon 10, 4656 on a process)"
+        text = f"{plural(total, 'process access', 'process accesses')} (Sysmon 10, 4656 on a process)"
         if total and not self._growing:
             text += f" in {lines:,} lines"
         if not total:

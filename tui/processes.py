@@ -31,6 +31,7 @@ from tui.model_cache import ViewDataError
 from tui.nav_tree import TreeItem, ViewNode
 from tui.stored_views import PathStep, StoredNode, ViewBuilder, ViewRows
 from tui.tree_views import SingleTreeScreen, activate
+from tui.words import plural
 
 #: Below this many nodes the whole forest is unfolded; above it only computers and roots are.
 UNFOLD_ALL_BELOW = 3000
@@ -95,7 +96,7 @@ def stored_forest(model: CorrelationModel) -> ViewRows:
 def _summary(branches: list[TreeItem]) -> str:
     roots = sum(b.kids if isinstance(b, StoredNode) else b.root_count if isinstance(b, ComputerBranch)
                 else len(b.children) for b in branches)
-    return f"{len(branches)} computers, {roots:,} root processes"
+    return f"{plural(len(branches), 'computer')}, {plural(roots, 'root process', 'root processes')}"
 
 
 class ProcessesScreen(SingleTreeScreen):

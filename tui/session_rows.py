@@ -16,6 +16,7 @@ from core.correlate.process_table import ProcessesAt
 from core.correlate.session_frozen import SessionsAt, session_computers
 from core.correlate.sessions import Session
 from tui.session_detail import SessionRow
+from tui.words import plural
 
 
 def session_order(s: Session) -> tuple[tuple[int, int], int]:
@@ -74,11 +75,6 @@ def orphan_rows(model: CorrelationModel) -> list[SessionRow]:
     _by_session, orphans = model.session_processes()
     return [SessionRow(None, computer, lid, tuple(items))
             for (computer, lid), items in sorted(orphans.items(), key=lambda kv: (kv[0][0].casefold(), kv[0][1]))]
-
-
-def plural(count: int, word: str) -> str:
-    """`1 computer`, `2 computers`, `1,234 computers` (headers count what the view lists)."""
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def session_counts(model: CorrelationModel) -> tuple[int, int, int]:

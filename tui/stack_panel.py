@@ -26,6 +26,7 @@ from core.model.text import printable
 from core.query.stack import Stack, stack
 from core.store.filter import Filter
 from core.store.store import Store
+from tui.words import plural
 
 #: Query field names (what a pivot gives) -> the name `core.query.stack` stacks them under.
 STACK_NAMES = {"processid": "pid", "threadid": "tid"}
@@ -102,9 +103,9 @@ class StackScreen(ModalScreen[Choice]):
         result = self.result = message.result
         order = "commonest first" if message.descending else "rarest first"
         extra = f", {result.more:,} more not shown" if result.more else ""
-        missing = f", {result.missing:,} events without it" if result.missing else ""
+        missing = f", {plural(result.missing, 'event')} without it" if result.missing else ""
         title.update(Text(printable(
-            f"Stack of {result.field}: {result.distinct:,} values in {result.total:,} events "
+            f"Stack of {result.field}: {plural(result.distinct, 'value')} in {plural(result.total, 'event')} "
             f"({order}{extra}{missing})")))
         for row in result.rows:
             table.add_row(Text(f"{row.count:,}", justify="right"), Text(f"{row.share:6.1%}", justify="right"),

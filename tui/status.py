@@ -14,6 +14,7 @@ from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Static
 
 from core.model.text import printable
+from tui.words import plural
 
 
 @dataclass
@@ -54,13 +55,13 @@ def status_text(
     text = Text()
     if shown is None:
         text.append("counting… ", style="bold")
-        text.append(f"of {total:,} events")
+        text.append(f"of {plural(total, 'event')}")
     elif filtered:
         text.append(f"{shown:,}", style="bold")
-        text.append(f" of {total:,} events")
+        text.append(f" of {plural(total, 'event')}")
     else:
         text.append(f"{shown:,}", style="bold")
-        text.append(" events")
+        text.append(" event" if shown == 1 else " events")
     text.append(f" · {zone}")
     if load.active:
         text.append(f" · loading {load.records:,} rec, {load.rate:,.0f}/s", style="bold")
@@ -69,13 +70,13 @@ def status_text(
             text.append(f", ~{human_seconds(left)} left")
         text.append(" (esc stops; file order)")
     elif load.stopped:
-        text.append(f" · loading stopped: {load.records:,} events loaded (partial)", style="bold")
+        text.append(f" · loading stopped: {plural(load.records, 'event')} loaded (partial)", style="bold")
     if issues or errors:
         parts = []
         if errors:
             parts.append(f"{errors} unreadable")
         if issues:
-            parts.append(f"{issues:,} parse issues")
+            parts.append(plural(issues, "parse issue"))
         text.append(" · " + ", ".join(parts) + " (!)", style="bold reverse")
     if note:
         text.append(" · " + printable(note))

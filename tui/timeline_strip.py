@@ -3,11 +3,11 @@
 Line one: one block character per bucket (`core.query.timeline` picks round buckets from the
 view's span), the selected bucket reversed; line two: that bucket's time range, its count and
 the bucket width. The selected bucket follows the table's cursor (`follow`: a lookup in the
-computed histogram, no query); `[`/`]` (or left/right while the strip has focus) move between buckets,
-`enter` zooms: the filter becomes the view's query AND the bucket's `after:`/`before:`
-(`core.query.pivot.within`, the same range as `Bucket.query`). The histogram is computed in a
-thread worker over its own read-only store connection and posted as a message; a result for a
-view that is no longer shown is dropped.
+computed histogram, no query); `[`/`]` (or left/right while the strip has focus) move between the
+buckets that hold events (an empty one has nothing to zoom into), `enter` zooms: the filter
+becomes the view's query AND the bucket's `after:`/`before:` (`core.query.pivot.within`, the same
+range as `Bucket.query`). The histogram is computed in a thread worker over its own read-only
+store connection and posted as a message; a result for a view that is no longer shown is dropped.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from core.model.text import printable
 from core.query.timeline import Timeline, timeline, width_label
 from core.store.filter import Filter
 from core.store.store import Store
+from tui.words import plural
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -115,7 +116,7 @@ class TimelineStrip(Static, can_focus=True):
         if result is None:
             return
         if not result.buckets:
-            self.update(Text(f"timeline: no event with a time ({result.total:,} events)", style="dim"))
+            self.update(Text(f"timeline: no event with a time ({plural(result.total, 'event')})", style="dim"))
             return
         line = bars(result)
         room = max(10, self.size.width - 2)
@@ -124,7 +125,7 @@ class TimelineStrip(Static, can_focus=True):
         at = self.selected - start
         shown.stylize(Style(reverse=True), at, at + 1)
         b = result.buckets[self.selected]
-        label = (f"{b.start_datetime:%Y-%m-%d %H:%M:%S} .. {b.end_datetime:%H:%M:%S} UTC: {b.count:,} events "
+        label = (f"{b.start_datetime:%Y-%m-%d %H:%M:%S} .. {b.end_datetime:%H:%M:%S} UTC: {plural(b.count, 'event')} "
                  f"· {len(result.buckets)} × {width_label(result.width)} · peak {result.peak:,} "
                  "· [ ] move · enter zoom")
         shown.append("\n")
@@ -144,13 +145,25 @@ class TimelineStrip(Static, can_focus=True):
         self._render_strip()
 
     def action_move(self, delta: int) -> None:
+        """To the next bucket in `delta`'s direction that holds events: an empty one has nothing
+        to read or zoom into (`enter` there showed "0 of 71 events"). At the last one, stay."""
         if self.result is None or not self.result.buckets:
             return
-        self.selected = max(0, min(len(self.result.buckets) - 1, self.selected + delta))
-        self._render_strip()
+        buckets = self.result.buckets
+        step = 1 if delta > 0 else -1
+        at = self.selected + step
+        while 0 <= at < len(buckets) and buckets[at].count == 0:
+            at += step
+        if 0 <= at < len(buckets):
+            self.selected = at
+            self._render_strip()
 
     def action_zoom(self) -> None:
         if self.result is None or not self.result.buckets:
             return
         b = self.result.buckets[self.selected]
+        if b.count == 0:  # (a cursor on no event, or an empty view's histogram)
+            self.app.notify("no event in this bucket: [ and ] move between the ones with events",
+                            severity="warning", markup=False)
+            return
         self.post_message(self.Zoom(b.start, b.end))

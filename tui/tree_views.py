@@ -29,6 +29,7 @@ from core.store.store import Store
 from tui.messages import JumpToEvent
 from tui.nav_tree import MAX_TREE_NODES, ItemNode, NavTree, SearchInput, TreeItem, ViewNode, node_label
 from tui.stored_views import PathStep, StoredNode, ViewBuilder, fetch_children, load_tree, search_stored, window
+from tui.words import plural
 from tui.workspace import PicksEvent, Workspace
 
 CSS_FILE = "views.tcss"
@@ -88,9 +89,9 @@ class TreeViewScreen(PicksEvent, Screen[None]):
                 return
             read, total = progress
             if read < total:
-                status.update(Text(f"{waiting}: {read:,} of {total:,} events read"))
+                status.update(Text(f"{waiting}: {read:,} of {plural(total, 'event')} read"))
             else:
-                status.update(Text(f"{waiting}: {total:,} events read, preparing the view..."))
+                status.update(Text(f"{waiting}: {plural(total, 'event')} read, preparing the view..."))
 
         timer = self.set_interval(0.25, tick)
 

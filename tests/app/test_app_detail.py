@@ -185,3 +185,53 @@ async def test_no_sideways_scrolling_once_the_wrapped_lines_bring_a_scrollbar(tm
         await pilot.pause(0.1)
         assert tree.show_vertical_scrollbar
         assert tree.virtual_size.width <= tree.scrollable_content_region.width
+
+
+@sync
+async def test_x_in_the_field_tree_moves_focus_to_the_xml_which_scrolls() -> None:
+    """`x` with the field tree focused hid the tree and left nothing focused: no key scrolled."""
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (100, 30)) as pilot:
+        await show_only(pilot, app, LONG_CMD)
+        await pilot.press("enter")
+        assert isinstance(app.focused, FieldTree)
+        await pilot.press("x")
+        xml = app.query_one("#xml-scroll")
+        await wait_for(pilot, lambda: xml.max_scroll_y > 0)
+        assert app.focused is xml
+        await pilot.press("j", "j")
+        await wait_for(pilot, lambda: xml.scroll_y == 2)
+        await pilot.press("pagedown")
+        await wait_for(pilot, lambda: xml.scroll_y > 2)
+        await pilot.press("x")  # back to the fields, still in the pane
+        assert isinstance(app.focused, FieldTree)
+
+
+@sync
+async def test_the_xml_tab_indents_an_event_holding_control_characters(tmp_path: Path) -> None:
+    """ESC and BEL are no XML 1.0 (not even as `&#x1b;`): the parsers' indenter refused such an
+    event and the tab showed it on one line. Indented, the values kept as written."""
+    from tests.app.applogs import event_xml, write_log
+
+    command = "cmd \x1b[31mRED\x1b[0m \x1b]52;c;aGVsbG8=\x07 end"
+    events = [event_xml(1, 4688, "2024-05-01T10:00:00.0000000Z",
+                        {"NewProcessName": "C:\\x\\evil.exe", "CommandLine": command, "ProcessId": "0x4"})]
+    log = write_log(tmp_path / "controls.xml", [e.replace("\x1b", "&#x1b;").replace("\x07", "&#x7;") for e in events])
+    app = EvtxApp([str(log)])
+    async with opened(app, (120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.detail.event is not None)
+        assert app.detail.event is not None and app.detail.event.get("CommandLine") == command
+        await pilot.press("x")
+        box = app.query_one("#xml-text", Static)
+
+        def shown() -> str:
+            rendered = box.render()
+            return rendered.plain if isinstance(rendered, Text) else str(getattr(box, "visual", rendered))
+
+        await wait_for(pilot, lambda: "<EventData>" in shown())
+        lines = shown().splitlines()
+        assert "  <System>" in lines and "  <EventData>" in lines and lines[-1] == "</Event>"
+        data = next(line for line in lines if "CommandLine" in line)
+        assert data.startswith("    <Data Name=")
+        assert data.endswith(">cmd &#x1b;[31mRED&#x1b;[0m &#x1b;]52;c;aGVsbG8=&#x7; end</Data>")
+        assert not any(ch in shown() for ch in "\x1b\x07")

@@ -166,3 +166,31 @@ async def test_rows_fit_the_table_once_the_scrollbar_appears() -> None:
         row = table.row_at(int(table.scroll_y))
         assert row is not None and len(row.summary) > 30
         assert text.rstrip().endswith("…")
+
+
+@sync
+async def test_findings_filters_say_why_they_show_nothing() -> None:
+    """With the built-in rules only, `a` and `s` had no value to cycle and did nothing, silently;
+    `l` up to a level no finding has left an empty tree."""
+    from tui.findings_view import FindingsScreen
+
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 40)) as pilot:
+        await pilot.press("5")
+        await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen)
+                       and "restricted-substring" in screen_text(app))
+
+        def notices() -> list[str]:
+            return [n.message for n in app._notifications]
+
+        await pilot.press("a")
+        await wait_for(pilot, lambda: any(m.startswith("no tactic to filter by: only Sigma rules") for m in notices()))
+        await pilot.press("s")
+        await wait_for(pilot, lambda: any(m.startswith("no status to filter by: only Sigma rules") for m in notices()))
+        assert "restricted-substring" in screen_text(app)  # nothing filtered
+        for _ in range(4):  # low, medium, high, critical: the demo has no critical finding
+            await pilot.press("l")
+        await wait_for(pilot, lambda: "no findings at critical level or above (l shows more)" in screen_text(app))
+        await pilot.press("l")  # all again
+        await wait_for(pilot, lambda: "restricted-substring" in screen_text(app))
+        assert "no findings at" not in screen_text(app)

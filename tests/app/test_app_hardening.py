@@ -200,7 +200,7 @@ async def test_sessions_header_counts_what_is_listed_with_plurals() -> None:
 
 
 def test_session_counts_use_singular_for_one() -> None:
-    from tui.session_rows import plural
+    from tui.words import plural
 
     assert plural(1, "logon session") == "1 logon session"
     assert plural(0, "computer") == "0 computers"

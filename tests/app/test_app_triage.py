@@ -135,8 +135,11 @@ async def test_timeline_strip_shows_the_view_and_zooms_into_a_bucket() -> None:
         assert any(ch in text for ch in BLOCKS[1:]) and "enter zoom" in text
         # the busiest bucket
         busiest = max(range(len(result.buckets)), key=lambda i: result.buckets[i].count)
-        await pilot.press(*(["right_square_bracket"] * (busiest - strip.selected)),
-                          *(["left_square_bracket"] * (strip.selected - busiest)))
+        key = "right_square_bracket" if busiest > strip.selected else "left_square_bracket"
+        for _ in range(len(result.buckets)):
+            if strip.selected == busiest:
+                break
+            await pilot.press(key)
         assert strip.selected == busiest
         await pilot.press("enter")
         b = result.buckets[busiest]
@@ -205,6 +208,41 @@ async def test_stack_and_pivot_take_hostile_values_literally(tmp_path: Path) -> 
         await wait_for(pilot, lambda: app.table.total == 1)
         row = app.table.selected_row()
         assert row is not None and row.event.get("NewProcessName") == evil
+
+
+@sync
+async def test_timeline_brackets_skip_the_buckets_without_events() -> None:
+    """`]`/`[` stopped on an empty bucket, and `enter` there zoomed into no event at all."""
+    from tui.timeline_strip import TimelineStrip
+
+    app = EvtxApp([str(DEMO)])
+    async with opened(app, (120, 30)) as pilot:
+        strip = app.query_one(TimelineStrip)
+        await pilot.press("g", "h")
+        await wait_for(pilot, lambda: strip.result is not None)
+        result = strip.result
+        assert result is not None
+        full = [i for i, b in enumerate(result.buckets) if b.count]
+        assert len(full) < len(result.buckets), "the demo's histogram has empty buckets"
+        assert strip.selected == full[0]
+        visited = [strip.selected]
+        for _ in full[1:]:
+            await pilot.press("right_square_bracket")
+            visited.append(strip.selected)
+        assert visited == full
+        await pilot.press("right_square_bracket")  # past the last: it stays
+        assert strip.selected == full[-1]
+        for _ in full[1:]:
+            await pilot.press("left_square_bracket")
+        assert strip.selected == full[0]
+        strip.selected = next(i for i, b in enumerate(result.buckets) if not b.count)
+        await pilot.press("enter")  # an empty bucket (no key lands there): refused, said
+        assert app.filter_bar.input.value == ""
+        strip.selected = full[0]
+        await pilot.press("right_square_bracket", "enter")
+        b = result.buckets[full[1]]
+        assert app.filter_bar.input.value == b.query()
+        await wait_for(pilot, lambda: app.table.total == b.count)
 
 
 @sync

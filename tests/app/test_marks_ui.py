@@ -303,3 +303,40 @@ async def test_copy_tree_and_export_tree(setup: tuple[Path, Case, list[StoredEve
         await wait_for(pilot, lambda: (tmp_path / "tree.md").exists())
         assert (tmp_path / "tree.md").read_text().startswith("- handle 0x11ac *exact* (record 1004")
 
+
+
+@sync
+async def test_marks_header_shows_the_case_file_at_80_and_100_columns(
+    setup: tuple[Path, Case, list[StoredEvent]],
+) -> None:
+    """The one-line header wrapped the path onto a second line it never showed: "2 marks, saved
+    in" and nothing after. Now the path's middle gives way and its file name stays."""
+    from rich.cells import cell_len
+
+    from tests.apputil import screen_text
+    from tui.marks import middle_cut
+
+    db, case, events = setup
+    case.bind(Store(db, readonly=True))
+    case.mark(events[1])
+    case.mark(events[4])
+    assert case.path is not None
+    name = case.path.name
+    async def header(size: tuple[int, int]) -> None:
+        app = CaseApp(db, case)
+        async with opened(app, size) as pilot:
+            await pilot.press("6")
+            await wait_for(pilot, lambda: "saved in" in screen_text(app))
+            line = next(line for line in screen_text(app).splitlines() if "saved in" in line)
+            assert line.startswith("2 marks, saved in /") and line.rstrip().endswith(name), line
+            if len(f"2 marks, saved in {case.path}") > size[0]:
+                assert "…" in line
+            await pilot.press("d")  # one left: in the singular
+            await wait_for(pilot, lambda: "1 mark, saved in /" in screen_text(app))
+
+    for size in ((80, 24), (100, 30)):
+        await header(size)
+        case.mark(events[1])
+    assert middle_cut("/a/b/c.json", 20) == "/a/b/c.json"
+    assert middle_cut("/home/analyst/data/cases/0123456789.json", 24) == "/home…/0123456789.json"
+    assert cell_len(middle_cut("/漢字/" * 20, 11)) <= 11

@@ -53,8 +53,8 @@ async def test_the_first_open_holds_the_shown_nodes_not_the_forest(
         status = str(app.screen.query_one("#view-status").render())
         assert status.startswith("2 computers, 2 root processes")
         assert tree_lines(tree) == [
-            "HOST1  (1 root processes)", "inferred  System 0x4 (4) (pre-existing)",
-            "HOST2  (1 root processes)", "inferred  System 0x4 (4) (pre-existing)",
+            "HOST1  (1 root process)", "inferred  System 0x4 (4) (pre-existing)",
+            "HOST2  (1 root process)", "inferred  System 0x4 (4) (pre-existing)",
         ]
         assert _live_nodes() <= 10
         # System unfolded: its children made then (21 cmd.exe and big.exe, its exit line).
