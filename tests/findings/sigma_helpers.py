@@ -27,3 +27,30 @@ def write_rule(tmp_path: Path, name: str, body: str) -> Path:
     path = tmp_path / f"{name}.yml"
     path.write_text(textwrap.dedent(body), encoding="utf-8")
     return path
+
+
+#: A low-level failed-logon rule and an event_count correlation over it: three failures of one
+#: account within five minutes.
+CORRELATED = """
+title: Failed Logon
+id: 0e95725d-7320-415d-80f7-004da920fc11
+name: failed_logon
+status: test
+level: low
+logsource: {product: windows, service: security}
+detection:
+    selection: {EventID: 4625}
+    condition: selection
+---
+title: Brute Force Per Account
+id: 0e95725d-7320-415d-80f7-004da920fc12
+status: test
+level: high
+author: Jane Doe
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [TargetUserName]
+    timespan: 5m
+    condition: {gte: 3}
+"""

@@ -12,8 +12,7 @@ from core.findings.sigma.report import coverage_lines
 from core.model.event import Event
 from core.store.store import StoredEvent
 from tests.findings.rule_events import USER_RUNDLL, defaults, ev
-from tests.findings.sigma_helpers import run_rules, write_rule
-from tests.findings.test_sigma_correlations import CORRELATED
+from tests.findings.sigma_helpers import CORRELATED, run_rules, write_rule
 
 
 def _copy(event: Event) -> Event:

@@ -7,33 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.model.event import Event
+from tests.findings.sigma_helpers import CORRELATED
 from tests.findings.sigma_helpers import run_rules as _run
 from tests.findings.sigma_helpers import write_rule as _rule
-
-CORRELATED = """
-title: Failed Logon
-id: 0e95725d-7320-415d-80f7-004da920fc11
-name: failed_logon
-status: test
-level: low
-logsource: {product: windows, service: security}
-detection:
-    selection: {EventID: 4625}
-    condition: selection
----
-title: Brute Force Per Account
-id: 0e95725d-7320-415d-80f7-004da920fc12
-status: test
-level: high
-author: Jane Doe
-correlation:
-    type: event_count
-    rules: [failed_logon]
-    group-by: [TargetUserName]
-    timespan: 5m
-    condition: {gte: 3}
-"""
-
 
 #: Three distinct user names failing from one address within a minute.
 SPRAY = """
