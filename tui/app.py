@@ -544,14 +544,17 @@ class EvtxApp(AppActions):
             detail.query_one(Tree).focus()
 
     async def action_back(self) -> None:
-        """`esc`: stop loading, else leave a view, else close the filter bar."""
-        if self._stop_loading():
-            return
+        """`esc`: back from where the keys go: out of a view, else the filter bar (its edit
+        abandoned: `FilterBar.cancel`), else the detail pane; on the table itself, stop loading.
+        (Stopping first, an `esc` meant to leave the pane or the bar ended the load.)"""
         if not self._on_main():
             self.pop_screen()
             return
-        if isinstance(self.focused, FilterInput):
-            self.filter_bar.close()
+        focused = self.focused
+        if isinstance(focused, FilterInput):
+            self.filter_bar.cancel()
+        elif focused is self.table or focused is None:
+            self._stop_loading()
         self.table.focus()
 
     def action_toggle_time(self) -> None:

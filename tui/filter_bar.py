@@ -87,6 +87,9 @@ class FilterBar(Vertical):
         self.history = history if history is not None else History()
         self.mode = "filter"
         self.applied_query = ""
+        #: The filter in force when the bar was opened: `cancel` goes back to it (the live
+        #: filter applies a half-typed query, which an abandoned edit must not leave behind).
+        self.opened_query = ""
         self.find_query = ""
         self.error: QueryError | None = None
         self._timer: Timer | None = None
@@ -116,6 +119,7 @@ class FilterBar(Vertical):
             inp.value = self.applied_query if mode == "filter" else self.find_query
         inp.cursor_position = len(inp.value)
         inp.reset_history()
+        self.opened_query = self.applied_query
         self.show_error(None)
         # focus now, not after the next refresh (`focus()`): keys typed right after `/` (a
         # paste, a fast typist) must land here, not run as commands (`4` opened Sessions)
@@ -130,6 +134,17 @@ class FilterBar(Vertical):
         with self.input.prevent(Input.Changed):
             self.input.value = self.applied_query
         self.show_error(None)
+
+    def cancel(self) -> None:
+        """`esc` in the bar: the edit is abandoned, and the filter it applied while being typed
+        (`/46` on the way to `4688` showed "0 events") gives way to the one in force when the
+        bar was opened."""
+        if self.mode == "filter" and self.applied_query != self.opened_query:
+            compiled = self.compile(self.opened_query)
+            if compiled is not None:
+                self.applied_query = self.opened_query
+                self.post_message(self.Applied(self.opened_query, compiled, False))
+        self.close()
 
     def set_query(self, query: str) -> None:
         """Set the applied filter from outside (clearing it for a jump, say)."""
@@ -195,6 +210,7 @@ class FilterBar(Vertical):
             return
         if final:
             self.history.add(text)
+            self.opened_query = text  # (enter keeps it: a later esc does not undo it)
         if text != self.applied_query or final:
             self.applied_query = text
             self.post_message(self.Applied(text, compiled, final))
