@@ -17,6 +17,7 @@ from tests.correlate.hand_made_logs import family_log, hand_made
 from tui.nav_tree import TreeItem, ViewNode
 from tui.processes import stored_forest
 from tui.stored_views import tree_rows
+from tui.words import plural
 
 
 def old_branches(model: CorrelationModel) -> list[TreeItem]:
@@ -25,7 +26,8 @@ def old_branches(model: CorrelationModel) -> list[TreeItem]:
     for computer in model.computers():
         forest = list(model.process_forest(computer))
         label = Text(printable(str(computer)), style="bold")
-        label.append(f"  ({len(forest):,} root processes)" if forest else "  (no process seen)")
+        label.append(f"  ({plural(len(forest), 'root process', 'root processes')})" if forest
+                     else "  (no process seen)")
         out.append(ViewNode(label, children=tuple(forest)))
     return out
 
