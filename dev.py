@@ -24,20 +24,30 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".evtx-explorer-installed"
 
 
-def ensure_venv() -> None:
+#: What each command needs installed: the app alone, or the app with the test, lint and bench
+#: tools (and the fleet extra: PySpark, pyarrow, DuckDB; about 1 GB). `demo` needs no more than
+#: the app, so a first look does not wait for Spark.
+EXTRAS = {"demo": "", "test": "[dev]", "lint": "[dev]", "bench": "[dev]"}
+
+
+def ensure_venv(extra: str = "[dev]") -> None:
+    """Create `.venv` and install the project with `extra` ("" or "[dev]"), unless the stamp
+    says this pyproject.toml was installed with as much already."""
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs under whatever python3 is on PATH
         sys.exit(f"evtx-explorer needs Python 3.11+, this is {sys.version.split()[0]}")
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text().strip() == want and (BIN / "python").exists():
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    done = STAMP.read_text().split() if STAMP.exists() else []
+    if (BIN / "python").exists() and done[:1] == [digest] and (extra == "" or "[dev]" in done[1:]):
         return
     if not (BIN / "python").exists():
         print("creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("installing evtx-explorer and its dev tools into .venv ...", flush=True)
+    what = "evtx-explorer" + (" and its dev tools" if extra else "")
+    print(f"installing {what} into .venv ...", flush=True)
     pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "--upgrade", "pip"], check=True, cwd=ROOT)
-    subprocess.run([*pip, "install", "-e", ".[dev]"], check=True, cwd=ROOT)
-    STAMP.write_text(want)
+    subprocess.run([*pip, "install", "-e", f".{extra}"], check=True, cwd=ROOT)
+    STAMP.write_text(f"{digest} {extra or '[app]'}\n")
 
 
 def run(cmd: list[str]) -> int:
@@ -45,11 +55,11 @@ def run(cmd: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test", "lint", "bench"):
+    if not argv or argv[0] not in EXTRAS:
         print(__doc__)
         return 2
-    ensure_venv()
     what, rest = argv[0], argv[1:]
+    ensure_venv(EXTRAS[what])
     if what == "demo":
         return run([str(BIN / "evtx-explorer"), "demo", *rest])
     if what == "test":
@@ -62,4 +72,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # ctrl-c: the command it ran has said what it stopped
+        sys.exit(130)
