@@ -17,14 +17,17 @@ object per selected event, in the shape scripts rely on (issue 5):
                  "auth_package", "lm_package", "logon_process", "privileged",
                  "privileges_record_id", "elevated_token", "start", "end", "end_event_id",
                  "end_record_id", "still_open", "duration_seconds", "linked_logon_id",
-                 "linked_logon_id_hex", "process_count"} | null,
+                 "linked_logon_id_hex", "process_count",
+                 "processes": [{"pid", "pid_hex", "image", "record_id", "event_id"}, ...],
+                 "processes_left_out"} | null,
      "related": [{"record_id", "event_id", "relation"}, ...],
      "links": [{"relation", "record_id", "event_id", "label", "confidence", "reason"}, ...],
      "same_as": {"record_id", "event_id", "file"} | null}
 
 Every link carries its confidence and the reason for it (issue 17: the handle and session
 fields came after the issue-5 ones, which keep their order; the session's 4624 details after
-those, `core.report.sessions`, None when the logon id has no session in the log). `pid`, `handle_id` and `logon_id`
+those, `core.report.sessions`, None when the logon id has no session in the log; then the first
+50 processes started in it, `processes_left_out` counting the rest). `pid`, `handle_id` and `logon_id`
 are integers, and `pid_hex`, `handle_id_hex`, `logon_id_hex` the same ids as Windows prints
 them (`0x1dac`). `links` are the links beyond those roles: the other channel's record of the
 same process access (Sysmon 10 <-> 4656), the two records of one service install, the process a
@@ -56,7 +59,7 @@ from core.model.event import iso_from_filetime
 from core.model.rows import source_of
 from core.model.text import printable
 from core.model.values import hex_id
-from core.report.sessions import STILL_OPEN, session_fields, session_record
+from core.report.sessions import STILL_OPEN, session_fields, session_processes, session_record
 from core.store import correlation_tables
 from core.store.store import Store, StoredEvent
 
@@ -134,7 +137,9 @@ def handle_document(link: HandleLink | None) -> dict[str, Any] | None:
     }
 
 
-def session_document(link: SessionLink | None) -> dict[str, Any] | None:
+def session_document(link: SessionLink | None, model: CorrelationModel) -> dict[str, Any] | None:
+    """The session: the issue-17 fields, its 4624's (`session_fields`), then the processes
+    started in it (the first `SESSION_PROCESSES_LISTED`, as `--sessions --json` names them)."""
     if link is None:
         return None
     s = link.session
@@ -146,6 +151,7 @@ def session_document(link: SessionLink | None) -> dict[str, Any] | None:
         "confidence": link.confidence,
         "reason": link.reason,
         **session_fields(s),
+        **session_processes(model, s),
     }
 
 
@@ -160,7 +166,8 @@ def link_document(link: EventLink) -> dict[str, Any]:
     }
 
 
-def correlation_document(stored: StoredEvent, c: Correlation, paths: dict[int, str]) -> dict[str, Any]:
+def correlation_document(stored: StoredEvent, c: Correlation, paths: dict[int, str],
+                         model: CorrelationModel) -> dict[str, Any]:
     """One selected event and everything tied to it, in the documented JSON shape."""
     ev = stored.event
     return {
@@ -176,7 +183,7 @@ def correlation_document(stored: StoredEvent, c: Correlation, paths: dict[int, s
         "target_process": process_document(c.target_process),
         "source_handle": handle_document(c.source_handle),
         "target_handle": handle_document(c.target_handle),
-        "session": session_document(c.session),
+        "session": session_document(c.session, model),
         "related": [
             {"record_id": r.ref.record_id, "event_id": r.ref.event_id, "relation": r.relation} for r in c.related
         ],
@@ -275,7 +282,7 @@ def run(args: argparse.Namespace) -> Exit:
     if args.json:
         out.write("[")
         for stored in events:
-            doc = correlation_document(stored, model().correlate(stored), paths)
+            doc = correlation_document(stored, model().correlate(stored), paths, model())
             out.write(("\n" if count == 0 else ",\n") + _indent(dump_json(doc)))
             count += 1
         out.write("\n]\n" if count else "]\n")

@@ -6,6 +6,11 @@ The rules come from `--rules FILE`, else the user's rules.toml, else the built-i
 config dir's `sigma` folder (`rules update` fills it), else none (a one-line hint). A bad rules
 file is a usage error (exit 2) naming the line and the reason; an unreadable input is reported
 and the others are still searched (exit 1).
+
+`--json`, `--csv` and `--md` hold both engines' findings, each saying its `engine` and input
+`file` (`core.report.findings`): the CSV and Markdown held the Sigma matches only, a header and
+nothing without `--sigma`. The text cuts a Sigma rule's author to its column on a terminal only:
+a file or pipe gets it whole (the Detection Rule License asks for the author).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 from cli.common import add_input_args, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit
 from cli.output import ProgressLine
-from core.findings.engine import Finding, findings_json
+from core.findings.engine import Finding
 from core.findings.rules import RulesError, load_rules
 from core.findings.sigma import (
     DEFAULT_MIN_LEVEL,
@@ -35,11 +40,12 @@ from core.findings.sigma import (
     rule_dirs,
     run_sigma,
 )
-from core.findings.sigma.report import COLUMNS, coverage_lines, fields_json, flat, records
+from core.findings.sigma.report import coverage_lines, fields_json, flat, records
 from core.findings.stored import findings_of
 from core.model.event import iso_from_filetime
 from core.model.text import md_text, one_line, printable
 from core.report.export import csv_cell
+from core.report.findings import TABLE_COLUMNS, builtin_json, builtin_row, source_paths
 
 
 def register(sub: Any) -> None:
@@ -61,8 +67,9 @@ def register(sub: Any) -> None:
     add_sigma_args(parser)
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="a JSON list of findings")
-    out.add_argument("--csv", action="store_true", help="Sigma matches as CSV (with the rule's author)")
-    out.add_argument("--md", action="store_true", help="Sigma matches as a Markdown table")
+    out.add_argument("--csv", action="store_true",
+                     help="the findings as CSV, built-in and Sigma (an engine column; a Sigma rule's author)")
+    out.add_argument("--md", action="store_true", help="the findings as a Markdown table, built-in and Sigma")
     parser.set_defaults(func=run)
 
 
@@ -90,38 +97,41 @@ def _table(findings: Sequence[Finding], titles: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def _sigma_table(result: SigmaResult) -> str:
+def _sigma_table(result: SigmaResult, terminal: bool) -> str:
+    """The matches, one line each; the author, the last column, is cut only on a `terminal`
+    (a file or pipe gets every author the license asks to show)."""
     lines = []
     for r in records(result):
         lines.append(
             f"{(r['time'] or 'no time')[:23]}Z  {r['level']:<8} {one_line(r['title'], 60):<60} "
             f"{one_line(r['computer'], 24):<24} rec {r['record_id']}  {r['event_id']}  "
-            f"by {one_line(r['author'], 60)}"
+            f"by {one_line(r['author'], 60 if terminal else None)}"
         )
     lines.extend(printable(line) for line in coverage_lines(result))
     return "\n".join(lines)
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
-    """The Sigma matches as CSV with the exact data (as `export` writes: the matched fields one
-    JSON object, like its `data` column): a terminal's stream escapes what reaches it
+    """The findings (`TABLE_COLUMNS`) as CSV with the exact data (as `export` writes: the matched
+    fields one JSON object, like its `data` column): a terminal's stream escapes what reaches it
     (`cli.output`), a file or pipe gets the log's own characters."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=TABLE_COLUMNS, lineterminator="\n")
     writer.writeheader()
     numbers = {"record_id", "event_id"}  # (the others hold text a log or a rule decides: no formula)
     for row in rows:
-        cells = {k: v if k in numbers else csv_cell(v) for k, v in flat(row).items()}
+        cells = {k: v if k in numbers else csv_cell(v) for k, v in flat(row, TABLE_COLUMNS).items()}
         cells["fields"] = fields_json(row)  # (a JSON object, exact: starts with `{`, no formula)
         writer.writerow(cells)
     return buf.getvalue().rstrip("\n")
 
 
 def _md(rows: list[dict[str, Any]]) -> str:
-    cols = ("time", "level", "title", "tactics", "computer", "record_id", "event_id", "author", "rule_file", "fields")
+    cols = ("engine", "time", "level", "title", "tactics", "computer", "record_id", "event_id", "message", "author",
+            "rule_file", "fields", "file")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in rows:
-        cells = flat(row)
+        cells = flat(row, TABLE_COLUMNS)
         lines.append("| " + " | ".join(md_text(one_line(cells[c])) for c in cols) + " |")  # (no link, HTML, column)
     return "\n".join(lines)
 
@@ -164,17 +174,17 @@ def run(args: argparse.Namespace) -> Exit:
     try:
         data = findings_of(store, rules)  # kept with the store: a second run reads them back
         sigma = sigma_for(args, store)
-        rows = records(sigma) if sigma is not None else []
+        paths = source_paths(store)
+        rows = records(sigma, paths) if sigma is not None else []
         if args.json:
-            print(dump_json([findings_json(f) for f in data.findings] + rows))
-        elif args.csv:
-            print(_csv(rows))
-        elif args.md:
-            print(_md(rows))
+            print(dump_json([builtin_json(f, paths) for f in data.findings] + rows))
+        elif args.csv or args.md:
+            table = [builtin_row(f, data.titles.get(f.rule, f.rule), paths) for f in data.findings] + rows
+            print(_csv(table) if args.csv else _md(table))
         else:
             print(_table(data.findings, data.titles))
             if sigma is not None:
-                print(_sigma_table(sigma))
+                print(_sigma_table(sigma, sys.stdout.isatty()))
         if sigma is not None and (args.json or args.csv or args.md):
             print("\n".join(printable(line) for line in coverage_lines(sigma)[:1]), file=sys.stderr)
         return report_input_errors(store, args)

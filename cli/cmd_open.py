@@ -19,11 +19,17 @@ if TYPE_CHECKING:  # the headless commands never import textual
     from tui.app import EvtxApp
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: argparse.ArgumentParser, *, demo: bool = False) -> None:
+    """The app's options, for `open` and (`demo`) for `demo`, which opens the demo log beside
+    the FILEs named (its `--help` shows its own usage, and these options, which it takes too)."""
+    from cli.common import jobs_value
+
+    what = "more logs to open beside the demo" if demo else "logs to open"
     parser.add_argument("files", nargs="*", metavar="FILE",
-                        help="logs to open (a directory loads the logs inside it); 'demo' opens the bundled demo")
+                        help=f"{what} (a directory loads the logs inside it); 'demo' opens the bundled demo")
     parser.add_argument("--no-cache", action="store_true", help="parse again, do not read or write the cache")
-    parser.add_argument("--jobs", type=int, default=None, help="EVTX decoding processes (default: one per core)")
+    parser.add_argument("--jobs", type=jobs_value, default=None,
+                        help="EVTX decoding processes (default: one per core; at most 4 per core)")
     parser.add_argument("--case", default=None, metavar="FILE",
                         help="marks and notes file (default: one per set of inputs, under the user data dir)")
     parser.add_argument("--sigma", metavar="DIR", action="append", default=None,
@@ -31,7 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "dir's sigma folder)")
     parser.add_argument("--no-prebuild", action="store_true",
                         help="build the correlation model only when a view asks for it, not once the log is loaded")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run_demo if demo else run)
 
 
 def resolve_files(files: list[str]) -> list[str]:
@@ -81,9 +87,33 @@ def prepare_hint(app: EvtxApp) -> str | None:
         return None
 
 
+def has_terminal() -> bool:
+    """Whether standard input and output are both a terminal, which the app draws on and reads
+    keys from. (A seam: the tests that run the app headless, under pytest's captured output,
+    say yes.)"""
+    from cli.output import is_terminal
+
+    return all(is_terminal(stream) for stream in (sys.stdin, sys.stdout))
+
+
+#: Said instead of starting the app without a terminal: it would draw its escapes into a file or
+#: pipe and wait for keys that never come (a script that typed `evtx-explorer stat F` hung).
+NO_TERMINAL = ("evtx-explorer: the app needs a terminal (standard input and output); "
+               "in a script or pipe use the commands: stats, query, export, ... (see evtx-explorer --help)")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """`evtx-explorer demo [FILE...]`: the app on the demo log (and the FILEs)."""
+    args.files = ["demo", *args.files]
+    return run(args)
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.files:
         print("usage: evtx-explorer FILE... (or 'evtx-explorer demo'); see --help", file=sys.stderr)
+        return Exit.USAGE
+    if not has_terminal():
+        print(NO_TERMINAL, file=sys.stderr)
         return Exit.USAGE
     if args.sigma:  # the app and its child processes find them there (core.findings.sigma.ruleset.rule_dirs)
         os.environ["EVTX_EXPLORER_SIGMA"] = os.pathsep.join(str(Path(d).resolve()) for d in args.sigma)

@@ -4,7 +4,8 @@
 or the user's sigma folder; `check DIR...` parses rule files and lists those that do not parse
 with the reason, and how many rules each logsource gets (exit 1 if any file is refused);
 `update [--from URL|ZIP]` installs a SigmaHQ release zip into the user's sigma folder (the one
-network access of the program, and only when asked).
+network access of the program, and only when asked); a zip that cannot be downloaded, read or
+installed from is an input that could not be read (exit 1), a folder it cannot write exit 5.
 """
 
 from __future__ import annotations
@@ -77,12 +78,12 @@ def run_update(args: argparse.Namespace) -> int:
         fetched = fetch(args.source)
     except UpdateError as exc:
         print(f"evtx-explorer rules update: {printable(str(exc))}", file=sys.stderr)
-        return 1
+        return Exit.INPUT_UNREADABLE  # (the zip, its one input: `cli.exit_codes`)
     try:
         count = install(fetched, target)
     except UpdateError as exc:
         print(f"evtx-explorer rules update: {printable(str(exc))}", file=sys.stderr)
-        return 1
+        return Exit.INPUT_UNREADABLE  # (the zip, its one input: `cli.exit_codes`)
     except OSError as exc:  # the rules folder cannot be written (a file in its place, read-only, full)
         print(f"evtx-explorer rules update: cannot write {printable(str(target))}: "
               f"{printable(exc.strerror or str(exc))}", file=sys.stderr)

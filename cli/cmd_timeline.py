@@ -75,7 +75,7 @@ def write_timeline(result: Timeline, fmt: str, out: Any) -> None:
     width = max([len(f"{b.count:,}") for b in result.buckets] + [1])
     for b in result.buckets:
         bar = "#" * (0 if not b.count else max(1, round(b.count * _BAR / peak)))
-        start = b.start_datetime.strftime("%Y-%m-%d %H:%M:%S")
+        start = b.start_datetime.strftime("%Y-%m-%d %H:%M:%SZ")  # (UTC, as the JSON says)
         out.write(f"{start}  {b.count:>{width},}  {bar}\n")
     tail = f"{len(result.buckets):,} buckets of {width_label(result.width)}, {result.total:,} events"
     if result.no_time:

@@ -36,8 +36,29 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
                         help=".evtx, Event XML, JSON lines or .zip; a directory loads the logs inside it; "
                         "'demo' is the bundled demo log")
     parser.add_argument("--no-cache", action="store_true", help="parse again, do not read or write the cache")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=jobs_value, default=None,
                         help="EVTX decoding processes (default: one per core; at most 4 per core)")
+
+
+def jobs_value(text: str) -> int:
+    """`--jobs N`, refused (status 2) outside 1 to 4 per core: the decoder would quietly take
+    `0` or `-3` as 1 and `1000` as its own maximum, where the user asked for something else."""
+    from parsers.evtx import MAX_JOBS_PER_CORE, default_jobs
+
+    most = MAX_JOBS_PER_CORE * default_jobs()
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= jobs <= most:
+        raise argparse.ArgumentTypeError(f"{jobs} is not between 1 and {most} (at most {MAX_JOBS_PER_CORE} per core)")
+    return jobs
+
+
+def counted(count: int, word: str, many: str | None = None) -> str:
+    """`1 record`, `2 records`, `1,234 parse issues`: "1 records" reads as a typo. (The app's
+    `tui.words.plural`; the headless commands do not import the app's package.)"""
+    return f"{count:,} " + (word if count == 1 else many if many is not None else word + "s")
 
 
 def _logs_in(directory: Path) -> tuple[list[str], list[str]]:

@@ -20,8 +20,13 @@ class Exit(IntEnum):
     OK = 0
     #: At least one input could not be read at all, or a directory given as input only in part (its
     #: search fell short: too deep, a folder unreadable); the others were still processed.
+    #: `rules update`: its one input, the release zip (`--from URL|ZIP`), could not be downloaded
+    #: (no network, a refused connection, an HTTP error), read or installed from (not a zip, an
+    #: unsafe path, no rules in it); `rules check`: a rule file did not parse. A download failure is
+    #: an input that could not be read, not an outcome of its own: no status of its own for it.
     INPUT_UNREADABLE = 1
-    #: A usage error: bad options, a bad query, a bad rules file, no input.
+    #: A usage error: bad options, a bad query, a bad rules file, no input, an unknown command, the
+    #: app without a terminal.
     USAGE = 2
     #: `correlate`: no event matched the record ID or the query.
     NO_MATCH = 3
@@ -50,8 +55,9 @@ def worst(*statuses: Exit) -> Exit:
 
 EPILOG = """exit status:
   0  every input loaded (parse issues inside a file are reported, not fatal)
-  1  an input could not be read, or a directory only in part (the others were still processed)
-  2  usage error: bad option, bad query, bad rules file, no input
+  1  an input could not be read, or a directory only in part (the others were still processed);
+     rules update: the rules zip could not be downloaded or used; rules check: a file did not parse
+  2  usage error: bad option, bad query, bad rules file, no input, unknown command, app without a terminal
   3  correlate: no event matched
   4  export: the output file exists (use --force to replace it)
   5  export, convert, any command's stdout: the output could not be written; prepare: nothing kept

@@ -96,7 +96,7 @@ class TerminalSafe(_Wrapped):
         return True
 
 
-def _is_terminal(stream: Any) -> bool:
+def is_terminal(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
@@ -136,7 +136,7 @@ def _safe(stream: Any, quiet: bool = False) -> Any:
     failed with a traceback."""
     if stream is None:
         return open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed by `safe_streams`
-    return TerminalSafe(stream, quiet) if _is_terminal(stream) else Checked(_exact(stream), quiet)
+    return TerminalSafe(stream, quiet) if is_terminal(stream) else Checked(_exact(stream), quiet)
 
 
 #: What a progress line is rewritten with: back to the line's start, then erase it.
@@ -151,7 +151,7 @@ class ProgressLine:
 
     def __init__(self) -> None:
         err = sys.stderr
-        self._out: Any = err.inner if isinstance(err, TerminalSafe) else (err if _is_terminal(err) else None)
+        self._out: Any = err.inner if isinstance(err, TerminalSafe) else (err if is_terminal(err) else None)
         self._shown: str | None = None
 
     def show(self, text: str) -> None:

@@ -437,6 +437,19 @@ def _from_flat(obj: dict[str, Any], source: int, position: int, dropped: list[st
     )
 
 
+#: The keys one of which a JSON record needs to be a Windows event in any layout: the evtx_dump
+#: wrapper or its `System`, Winlogbeat's `winlog` (nested, or as `winlog.` dotted keys), the flat
+#: layout's `EventID` (`event_from_json` refuses a record that has none of them: it has no EventID).
+EVENT_KEYS = frozenset({"Event", "System", "winlog", "EventID"})
+
+
+def carries_event_fields(obj: Any) -> bool:
+    """Whether a decoded JSON record holds any of `EVENT_KEYS`: one that does but does not read
+    as an event is a damaged event; one that does not is no event at all (a file of them is no
+    event log: `parsers.jsonlines`)."""
+    return isinstance(obj, dict) and any(k in EVENT_KEYS or k.startswith("winlog.") for k in obj)
+
+
 def event_from_json(
     obj: Any,
     source: int,

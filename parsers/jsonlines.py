@@ -5,10 +5,14 @@ may mix them); record splitting is in `parsers.jsonrecords`.
 
 Records are streamed: one line at a time (a line over `MAX_RECORD_CHARS` is skipped and
 reported), or one array element at a time. A malformed record costs only itself (ParseIssue
-with its 1-based position as `offset`). A `.zip` is read member by member as one input with
-one position count; members holding Event XML are read too (`parsers.eventxml`), other members
-(EVTX, nested zips, binaries) are reported as parse issues, not extracted; which members are
-read, once each and within a decompression cap, is `parsers.zip_members`' business.
+with its 1-based position as `offset`). A plain JSON file none of whose records is a Windows
+event, or even holds the fields one needs (`parsers.json_layouts.carries_event_fields`), is no
+event log: InputError at its end, as for an XML file without an `<Event>` (`{"hello": 1}`, the
+tool's own `correlate --json` output read as 0 events and a parse issue a record, status 0).
+A `.zip` is read member by member as one input with one position count; members holding Event
+XML are read too (`parsers.eventxml`), other members (EVTX, nested zips, binaries) are reported
+as parse issues, not extracted; which members are read, once each and within a decompression
+cap, is `parsers.zip_members`' business.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Generator, Iterator
 from core.model.event import Event, InputError, ParseIssue
 from core.model.slots import slot_maker
 from parsers import eventxml, jsonrecords
-from parsers.json_layouts import event_from_json
+from parsers.json_layouts import carries_event_fields, event_from_json
 from parsers.json_values import BAD_ESCAPE, loads, repair, repeats_made
 from parsers.jsonrecords import records
 from parsers.sniff import sniff_format
@@ -30,17 +34,32 @@ from parsers.zip_members import read_members
 #: ParseIssue(source, path, reason, chunk, offset, filetime) without the frozen dataclass'
 #: `__init__` (half the cost): a file of broken records makes one per line.
 _issue = slot_maker(ParseIssue)
+#: Parse issues held back, at most, while no record of a file has read as an event (or carried
+#: an event's fields): a file that turns out to be no event log is said in one line, not with a
+#: parse issue for each of its records. Past it they are handed on (memory stays bounded).
+HELD_ISSUES = 1000
+
+
+class _Seen:
+    """What a walk met: whether a record that failed to read as an event held an event's fields
+    (`carries_event_fields`): then the file is a damaged event log, not some other JSON."""
+
+    __slots__ = ("event_fields",)
+
+    def __init__(self) -> None:
+        self.event_fields = False
 
 
 def iter_text_events(
-    chunks: Iterator[str], path: str, source: int, *, start: int = 0, label: str = ""
+    chunks: Iterator[str], path: str, source: int, *, start: int = 0, label: str = "", seen: _Seen | None = None
 ) -> Generator[Event | ParseIssue, None, int]:
     """Events of decoded JSON text, positions counted from `start + 1`; returns the last.
 
     A bad value costs only itself, reported as a parse issue before its event: text no string
     should hold becomes U+FFFD (`parsers.json_values.repair`), an integer too long for its
     System field is dropped, a time text that reads as no time is kept as a field, a System
-    key's repeated values but the last are named (`parsers.json_layouts`)."""
+    key's repeated values but the last are named (`parsers.json_layouts`). `seen` is told
+    when a record that is no event carried an event's fields."""
     position = start
     for raw in records(chunks):
         position += 1
@@ -53,6 +72,7 @@ def iter_text_events(
                 position,
             )
             continue
+        obj = None
         try:
             dropped: list[str] = []
             notes: list[str] = []
@@ -60,6 +80,8 @@ def iter_text_events(
             obj = loads(raw)
             event = event_from_json(obj, source, position, dropped, notes, repeated=repeats_made() != made)
         except (ValueError, RecursionError) as exc:
+            if seen is not None and not seen.event_fields:
+                seen.event_fields = carries_event_fields(obj)
             reason = f"invalid JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
             yield _issue(source, path, f"{label}record {position}: {reason}"[:300], None, position, None)
             continue
@@ -111,9 +133,30 @@ def _iter_zip(zf: zipfile.ZipFile, path: str, source: int) -> Iterator[Event | P
 
 
 def _iter_plain(path: str, source: int) -> Iterator[Event | ParseIssue]:
+    """The file's events; InputError at its end when it held no event and no record with an
+    event's fields (its parse issues, held until then, are not handed on: see `HELD_ISSUES`)."""
+    seen = _Seen()
     try:
         with open_input(path) as fh:
-            yield from iter_text_events(decoded_chunks(read_chunks(fh), mark_undecodable=True), path, source)
+            walk = iter_text_events(decoded_chunks(read_chunks(fh), mark_undecodable=True), path, source, seen=seen)
+            held: list[ParseIssue] = []
+            spilled = False
+            for item in walk:  # until the file shows it is an event log
+                if seen.event_fields or not isinstance(item, ParseIssue):
+                    yield from held
+                    yield item
+                    break
+                if spilled:
+                    yield item
+                    continue
+                held.append(item)
+                if len(held) >= HELD_ISSUES:
+                    yield from held
+                    held, spilled = [], True
+            else:
+                raise InputError(f"{path}: not an event log (JSON, but no record in it is a Windows event or has "
+                                 "an event's fields: EventID, System, Event or winlog)")
+            yield from walk  # the rest, handed on as it comes
     except OSError as exc:
         raise InputError(f"{path}: read error: {exc.strerror or exc}") from None
 

@@ -258,8 +258,10 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
             kids.append(Node(f"network logons from {s.ip}: {len(same)}", INFERRED, None, _capped(
                 same, lambda o: Node(f"{o.label} ({ref_text(o.logon)})" if o.logon else o.label, INFERRED,
                                      o.logon.store_id if o.logon else None), "logons")))
-    if s.processes:
-        kids.append(Node(f"processes started in this session: {len(s.processes):,}", EXACT))
+    if s.processes:  # each listed (the count alone sent the reader to the Sessions view)
+        kids.append(Node(f"processes started in this session: {len(s.processes):,}", EXACT, None, _capped(
+            s.processes, lambda i: _started_node(model.processes[i]), "processes",
+            lambda i: _started(model.processes[i])[1].record_id)))  # (only the edges made: a long one has 100,000s)
     attached = model.by_session.get(s.index, [])
     if attached:
         kids.append(Node(f"did: {len(attached)}", EXACT, None, _capped(
@@ -268,6 +270,20 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
     marker = " (privileged)" if s.privileged else ""
     event = logon.store_id if logon is not None else None
     return Node(f"logon session {hex_id(link.logon_id)}: {user}{marker}", link.confidence, event, kids)
+
+
+def _started(p: Process) -> tuple[str, Ref]:
+    """How a process in a session's list is dated and by which record: its 4688, else its
+    Sysmon 1, else the first event naming it (each property read once: made from the facts)."""
+    created = p.created or p.sysmon_created
+    return ("created", created) if created is not None else ("first seen", p.first_seen)
+
+
+def _started_node(p: Process) -> Node:
+    """`cmd.exe 0x8cc (2252): C:\\...\\cmd.exe, created 4688 record 7 at ...`: the name, pid,
+    image and creation record of a process started in a session, jumping to its creation."""
+    verb, ref = _started(p)
+    return Node(f"{p.label}: {p.image or 'image unknown'}, {verb} {ref_text(ref)}", p.confidence, ref.store_id)
 
 
 def _family(model: CorrelationModel, p: Process) -> list[Node]:

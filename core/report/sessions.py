@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.correlate.model import CorrelationModel
-from core.correlate.processes import Ref
+from core.correlate.processes import Process, Ref
 from core.correlate.sessions import Session, logon_type_name
 from core.model.event import iso_from_filetime
 from core.model.values import hex_id
@@ -59,24 +59,39 @@ def session_fields(session: Session | None) -> dict[str, Any]:
     }
 
 
+def process_item(p: Process) -> dict[str, Any]:
+    """A process started in a session as the session listings name it: pid, image and the
+    record it was created by (its 4688, else its Sysmon 1, else the first event naming it)."""
+    ref = p.created or p.sysmon_created or p.first_seen  # (each made from the facts table: read once)
+    return {"pid": p.pid, "pid_hex": _hex(p.pid), "image": p.image, "record_id": ref.record_id,
+            "event_id": ref.event_id}
+
+
+#: How many of a session's processes `correlate --json` lists per event (the first ones, in time
+#: order; `processes_left_out` counts the rest, `correlate --sessions --json` lists every one):
+#: a service account's session may start 100,000s, and `--where 4688` repeats the session of each.
+SESSION_PROCESSES_LISTED = 50
+
+
+def session_processes(model: CorrelationModel, session: Session | None,
+                      limit: int = SESSION_PROCESSES_LISTED) -> dict[str, Any]:
+    """`processes` (the first `limit` started in the session, `process_item`) and
+    `processes_left_out` (how many more), both None without a session (as `session_fields`)."""
+    if session is None:
+        return {"processes": None, "processes_left_out": None}
+    shown = session.processes[:limit]
+    return {"processes": [process_item(model.processes[i]) for i in shown],
+            "processes_left_out": len(session.processes) - len(shown)}
+
+
 def session_record(model: CorrelationModel, session: Session) -> dict[str, Any]:
     """One session as a listing shows it: its logon id, account and 4624 record, its fields
-    (`session_fields`), and the processes started in it (pid, image, creation record)."""
-    procs = [model.processes[i] for i in session.processes]
+    (`session_fields`), and every process started in it (`process_item`)."""
     return {
         "logon_id": session.logon_id,
         "logon_id_hex": _hex(session.logon_id),
         "user": session.user,
         "record_id": session.logon.record_id if session.logon is not None else None,
         **session_fields(session),
-        "processes": [
-            {
-                "pid": p.pid,
-                "pid_hex": _hex(p.pid),
-                "image": p.image,
-                "record_id": (p.created or p.sysmon_created or p.first_seen).record_id,
-                "event_id": (p.created or p.sysmon_created or p.first_seen).event_id,
-            }
-            for p in procs
-        ],
+        "processes": [process_item(model.processes[i]) for i in session.processes],
     }

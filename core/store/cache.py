@@ -41,7 +41,7 @@ from core.store.store import Store
 APP_NAME = "evtx-explorer"
 #: Part of every cache key: bump it whenever parsing produces different events for the same
 #: bytes (a decoder that recovers more records, a loader fix), so stale caches are not reused.
-PARSE_REVISION = 6  # 6: JSON repeated keys and number texts kept, unreadable time texts kept and said
+PARSE_REVISION = 7  # 6: JSON repeated keys, number and time texts kept; 7: JSON holding no event: no log
 DEFAULT_LIMIT_BYTES = 4 * 1024**3
 
 

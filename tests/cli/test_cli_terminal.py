@@ -172,8 +172,10 @@ def test_findings_csv_is_exact_to_a_pipe_and_escaped_on_a_terminal(
     status, out = _run(argv, os.pipe(), monkeypatch)
     assert status == 0, out
     lines = out.decode("utf-8").split("\nSigma: ")[0]  # (stderr's summary shares the pipe here)
-    (row,) = list(csv.DictReader(io.StringIO(lines, newline="")))
+    rows = list(csv.DictReader(io.StringIO(lines, newline="")))
+    (row,) = [r for r in rows if r["engine"] == "sigma"]  # (the built-in findings too: exact as well)
     assert row["computer"] == HOST and json.loads(row["fields"]) == {"CommandLine": "mk.exe sekurlsa::logonpasswords"}
+    assert {r["computer"] for r in rows} == {HOST} and len(rows) > 1
     status, out = _run(argv, os.openpty(), monkeypatch)
     assert status == 0, out
     out = out.replace(ERASE_LINE.encode(), b"")
@@ -222,7 +224,7 @@ def test_export_to_its_own_terminal_by_name_is_escaped_and_another_terminal_refu
     assert status == 0, out
     for raw in FORBIDDEN:
         assert raw not in out, (raw, out)
-    assert b"sekurlsa" in out and b"wrote 1 rows to stdout" in out
+    assert b"sekurlsa" in out and b"wrote 1 row to stdout" in out
     other_master, other = os.openpty()
     loaded: list[object] = []
     real_open = cmd_export.open_store  # type: ignore[attr-defined]  # (its import, patched where it is used)

@@ -164,6 +164,7 @@ def test_open_sigma_reaches_the_app(env: tuple[Path, Path], monkeypatch: pytest.
 
     monkeypatch.setenv("EVTX_EXPLORER_SIGMA", "")  # restored after the test (the CLI sets it)
     monkeypatch.setattr(cli.cmd_open, "make_app", lambda files, args: FakeApp())
+    monkeypatch.setattr(cli.cmd_open, "has_terminal", lambda: True)  # (pytest holds stdout)
     assert _cli(str(log), "--sigma", str(rules))[0] == 0
     assert seen == [[rules.resolve()]]
 

@@ -53,7 +53,8 @@ def test_cli_findings_json(attack_log: Path) -> None:
         "restricted-substring",
     }
     for f in found:
-        assert set(f) == {"rule", "severity", "record_id", "event_id", "computer", "time", "message"}
+        assert set(f) == {"rule", "severity", "record_id", "event_id", "computer", "time", "message", "engine", "file"}
+        assert f["engine"] == "built-in" and f["file"] == str(attack_log)
         assert f["record_id"] == 2815 and f["event_id"] == 4688 and f["computer"] == "WS01.contoso.local"
         assert f["time"] == "2015-11-12T02:25:00.0000000Z"
     (sub,) = [f for f in found if f["rule"] == "restricted-substring"]

@@ -173,7 +173,7 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         case.set_note(store.select(compile_query("4689"))[0], "exit of x1")
     report = tmp_path / "report.md"
     assert cli_main(["export", str(log), "--marks", "--output", str(report)]) == 0
-    assert "wrote 1 marks to" in capsys.readouterr().err
+    assert "wrote 1 mark to" in capsys.readouterr().err
     assert "> exit of x1" in report.read_text()
 
 

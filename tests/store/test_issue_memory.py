@@ -53,7 +53,7 @@ def test_stats_says_the_count_and_lists_the_first(tmp_path: Path) -> None:
         status = main(["stats", "--no-cache", "--issues", str(path)])
     assert status == 0
     lines = out.getvalue().splitlines()
-    assert f"  format jsonl, 1 records, {BROKEN:,} parse issues" in lines
+    assert f"  format jsonl, 1 record, {BROKEN:,} parse issues" in lines
     issues = [line for line in lines if line.startswith("issue: ")]
     assert len(issues) == MAX_LISTED_ISSUES + 1 and "more parse issues not listed" in issues[-1]
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.model.event import iso_from_filetime
+from core.model.rows import source_of
 from core.model.text import json_safe
 
 from .engine import MAX_MATCHES_PER_RULE, SigmaMatch, SigmaResult
@@ -20,8 +22,9 @@ COLUMNS = ("engine", "time", "level", "title", "rule_id", "status", "author", "t
 LEVEL_ORDER = ("critical", "high", "medium", "low", "informational")
 
 
-def match_record(result: SigmaResult, match: SigmaMatch) -> dict[str, Any]:
-    """One match as a JSON object (`COLUMNS`)."""
+def match_record(result: SigmaResult, match: SigmaMatch, paths: Mapping[int, str] | None = None) -> dict[str, Any]:
+    """One match as a JSON object (`COLUMNS`, then `file`: the input path of its event, from
+    `paths` by source id, as `query` and `export` name it; "" without `paths`)."""
     rule = result.rules[match.rule]
     return {
         "engine": "sigma",
@@ -39,6 +42,7 @@ def match_record(result: SigmaResult, match: SigmaMatch) -> dict[str, Any]:
         "event_id": match.event_id,
         "source": match.source,
         "fields": dict(match.fields),
+        "file": (paths or {}).get(source_of(match.store_id), ""),
     }
 
 
@@ -46,9 +50,9 @@ def level_rank(level: str) -> int:
     return LEVEL_ORDER.index(level) if level in LEVEL_ORDER else len(LEVEL_ORDER)
 
 
-def records(result: SigmaResult) -> list[dict[str, Any]]:
-    """Every match, most severe level first, then by time."""
-    out = [match_record(result, m) for m in result.matches]
+def records(result: SigmaResult, paths: Mapping[int, str] | None = None) -> list[dict[str, Any]]:
+    """Every match, most severe level first, then by time (`match_record`)."""
+    out = [match_record(result, m, paths) for m in result.matches]
     out.sort(key=lambda r: (level_rank(r["level"]), r["time"] or "", r["title"]))
     return out
 
@@ -60,10 +64,11 @@ def fields_json(record: dict[str, Any]) -> str:
     return json_safe(json.dumps(record.get("fields") or {}, ensure_ascii=False))
 
 
-def flat(record: dict[str, Any]) -> dict[str, str]:
-    """A record with lists and field maps as text to read (Markdown; CSV takes `fields_json`)."""
+def flat(record: dict[str, Any], columns: Sequence[str] = COLUMNS) -> dict[str, str]:
+    """A record's `columns` with lists and field maps as text to read (Markdown; CSV takes
+    `fields_json`), a column it lacks empty."""
     out: dict[str, str] = {}
-    for key in COLUMNS:
+    for key in columns:
         value = record.get(key)
         if isinstance(value, list):
             out[key] = ", ".join(map(str, value))
