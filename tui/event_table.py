@@ -1,6 +1,6 @@
 """The virtualised event table: only the visible window is rendered, rows come from the store.
 
-(About 550 lines: paging, cursor, field column and sort move together; the columns are in
+(About 570 lines: paging, cursor, field column and sort move together; the columns are in
 `columns`, the reader thread is in
 `page_fetcher`, the row drawing in `table_rows`.)
 

@@ -7,7 +7,7 @@ What each EventID means is one table (`core.correlate.roles`); the scan feeding 
 time, never by a pid or handle value alone: see the trackers (`processes`, `handles`,
 `sessions`) for the rules and the quirks of real logs they handle.
 
-About 640 lines: it is the model's one class, whose lookups (`correlate`, the 4690 list) share
+About 660 lines: it is the model's one class, whose lookups (`correlate`, the 4690 list) share
 its private resolvers; what grows goes to its own module (`access`, `tree`, `related`, `chain`).
 """
 
