@@ -101,6 +101,8 @@ QUERIES = [
     "id:46*",
     "image:*cmd*",
     "pid:0x1b58",
+    "pid:680",  # the Security log's header pid (lsass) in 13 events: left out
+    "pid:4 OR processid:0x2a8",
     "user:S-1-5-18",
     '"powershell"',
     "psexesvc",

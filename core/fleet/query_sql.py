@@ -22,7 +22,7 @@ from typing import Literal
 from sqlglot import exp
 
 from core.model.event import FILETIME_END, FILETIME_MIN
-from core.model.values import as_int
+from core.model.values import LOGGER_PID_CHANNELS, as_int
 from core.query import compile as sq
 from core.query.lexer import Kind, QueryError, Token
 from core.query.parser import And, Node, Not, Or, Term, parse
@@ -271,13 +271,23 @@ def _value(name: str, value: str, value_pos: int) -> exp.Expr:
     if name in sq.ALIAS_FIELDS:
         found = _fields_match([n.lower() for n in sq.ALIAS_FIELDS[name]], value)
         if name in sq._ALIAS_COLUMNS:
-            found = exp.or_(found, _column_match(sq._ALIAS_COLUMNS[name], value))
+            column = _column_match(sq._ALIAS_COLUMNS[name], value)
+            if name == "pid":
+                column = exp.and_(column, _own_pid_channel())
+            found = exp.or_(found, column)
         return found
     if name in sq._TEXT_COLUMNS:
         return _column_match(name, value)
     if name in SYSTEM_FIELDS and name not in sq.MIRRORED_SYSTEM_FIELDS:
         return exp.or_(_column_match(SYSTEM_FIELDS[name], value), _fields_match([name], value))
     return _fields_match([name], value)
+
+
+def _own_pid_channel() -> exp.Expr:
+    """As `core.query.compile.OWN_PID_CHANNEL`: the channel is not one whose header pid is the
+    logging service (a missing channel is not one)."""
+    channel = exp.Lower(this=exp.Coalesce(this=exp.column("channel"), expressions=[exp.Literal.string("")]))
+    return exp.Not(this=exp.In(this=channel, expressions=[exp.Literal.string(c.lower()) for c in LOGGER_PID_CHANNELS]))
 
 
 def _f(attr: str) -> exp.Expr:

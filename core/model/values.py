@@ -73,6 +73,12 @@ def hex_and_dec(value: int) -> str:
     return f"0x{value:x} ({value})"
 
 
+#: Channels whose System `Execution ProcessID` is the service writing the log, on every event (the
+#: Security log: lsass, which audits; Sysmon: its own service), never the process an event is
+#: about: the `pid:` alias leaves that header out there, or `pid:` of lsass would find the whole
+#: Security log. (`processid:`, the header's own name, still matches it.)
+LOGGER_PID_CHANNELS: tuple[str, ...] = ("Security", "Microsoft-Windows-Sysmon/Operational")
+
 #: EventData field names that hold a process id (the `pid:` alias searches all of them).
 PID_FIELDS: tuple[str, ...] = (
     "ProcessId",

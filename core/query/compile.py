@@ -13,7 +13,9 @@
   value that is a number (`3212`, `0xc8c`, `0x0000000000000c8c`) is compared as a number, so
   all renderings match. `name:(a OR b)` matches any of the values.
 - Aliases: `id` (EventID, lists allowed), `host` (computer; `host:dc01` also matches
-  `DC01.corp.local`), `record` (EventRecordID), `user`, `pid`, `image` (the process's own
+  `DC01.corp.local`), `record` (EventRecordID), `user`, `pid` (every process-id field, and the
+  System header's outside the Security and Sysmon logs, where it is the logging service on every
+  event: `core.model.values.LOGGER_PID_CHANNELS`), `image` (the process's own
   image: never its parent's), `parent` (the parent process's image), `cmd` (the process's own
   command line), `parentcmd`, `logon`, `handle` (field-name lists: `ALIAS_FIELDS`),
   `channel`, `provider`, `file`/`source` (the input's path or file name), `after:`/`before:`
@@ -38,6 +40,7 @@ from collections.abc import Collection, Sequence
 from core.model.event import TimeRangeError, read_time
 from core.model.values import (
     HANDLE_FIELDS,
+    LOGGER_PID_CHANNELS,
     LOGON_FIELDS,
     PID_FIELDS,
     USER_FIELDS,
@@ -85,9 +88,11 @@ ALIAS_FIELDS: dict[str, tuple[str, ...]] = {
 #: System values live in their columns only (ingest speed). tests/query/test_query.py checks this set
 #: against what the store really writes.
 MIRRORED_SYSTEM_FIELDS: frozenset[str] = frozenset()
-#: Aliases that also cover a System column: `pid:` the Execution ProcessID, `user:` the
-#: Security UserID.
+#: Aliases that also cover a System column: `pid:` the Execution ProcessID (outside the
+#: channels where it is the logging service: `LOGGER_PID_CHANNELS`), `user:` the Security UserID.
 _ALIAS_COLUMNS = {"pid": "pid", "user": "user_sid"}
+#: The events whose header pid `pid:` covers (constants: no user text).
+OWN_PID_CHANNEL = "e.channel COLLATE NOCASE NOT IN ({})".format(", ".join(f"'{c}'" for c in LOGGER_PID_CHANNELS))
 
 #: Columns queried directly: EventID and EventRecordID (indexed, numeric), computer (indexed).
 _INT_COLUMNS = {"id": "event_id", "eventid": "event_id", "record": "record_id", "eventrecordid": "record_id"}
@@ -233,7 +238,10 @@ def _value_sql(name: str, value: str, value_pos: int, params: list[object]) -> s
     if name in ALIAS_FIELDS:
         sql = _fields_match([n.lower() for n in ALIAS_FIELDS[name]], value, params)
         if name in _ALIAS_COLUMNS:
-            sql = f"({sql} OR {_column_match(_ALIAS_COLUMNS[name], value, params)})"
+            column_sql = _column_match(_ALIAS_COLUMNS[name], value, params)
+            if name == "pid":
+                column_sql = f"({column_sql} AND {OWN_PID_CHANNEL})"
+            sql = f"({sql} OR {column_sql})"
         return sql
     if name in _TEXT_COLUMNS:
         return _column_match(name, value, params)

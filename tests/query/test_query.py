@@ -19,6 +19,7 @@ from tests.query.query_events import (
     events_store,  # noqa: F401 - the tests' `store` fixture
     found,
 )
+from tests.stores import indexed_store
 
 # -- basics ----------------------------------------------------------------------------------
 
@@ -87,6 +88,37 @@ def test_pid_alias_reaches_the_system_process_id(store: Store) -> None:
     assert found(store, "pid:5000") == {12}
     assert found(store, "pid:0x1388") == {12}
     assert found(store, "processid:0x0000000000001388") == {12}
+
+
+def test_pid_alias_leaves_out_the_header_pid_of_the_security_log(store: Store) -> None:
+    """Every Security event's Execution ProcessID is lsass (0x2cc here), which writes the audit:
+    `pid:` of lsass must find the events about lsass, not the whole Security log. The System
+    log's header pid (record 11) is the process that logged, and `processid:` (the header's own
+    name) still reads the header everywhere."""
+    assert found(store, "pid:0x2cc") == {11}
+    assert found(store, "pid:716") == {11}
+    assert found(store, "processid:0x2cc") == set(range(1, 12))
+    assert found(store, "-pid:0x2cc") == ALL - {11}
+
+
+def test_pid_alias_leaves_out_sysmons_own_pid(tmp_path: Path) -> None:
+    """Sysmon's header pid is its own service on every event: `pid:` reads the EventData ones
+    (ProcessId, ParentProcessId, SourceProcessId...), and the header of other channels."""
+    sysmon = "Microsoft-Windows-Sysmon/Operational"
+
+    def ev(rid: int, channel: str, pid: int, data: tuple[tuple[str, str], ...]) -> Event:
+        return Event(source=0, record_number=rid, record_id=rid, filetime=133_500_000_000_000_000 + rid,
+                     event_id=1, channel=channel, provider="p", computer="WS01", pid=pid, tid=1, data=data)
+
+    events = [ev(1, sysmon, 2000, (("ProcessId", "300"), ("ParentProcessId", "2000"))),
+              ev(2, sysmon, 2000, (("ProcessId", "301"),)),
+              ev(3, "microsoft-windows-sysmon/operational", 2000, (("ProcessId", "302"),)),
+              ev(4, "Microsoft-Windows-PowerShell/Operational", 2000, (("Path", ""),)),
+              ev(5, "System", 300, ())]
+    with indexed_store(tmp_path / "s.db", events) as st:
+        assert found(st, "pid:2000") == {1, 4}  # a parent's pid, and PowerShell's own header
+        assert found(st, "pid:300") == {1, 5}
+        assert found(st, "processid:2000") == {1, 2, 3, 4}
 
 
 def test_handle_and_logon_aliases(store: Store) -> None:

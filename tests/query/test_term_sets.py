@@ -29,7 +29,9 @@ def _events() -> list[Event]:
         out.append(Event(
             source=0, record_number=i + 1, record_id=i + 1,
             filetime=None if i % 31 == 0 else 133_500_000_000_000_000 + (i % 40) * 10_000_000,
-            event_id=4624 if i % 3 else 4688, channel="Security", provider="Microsoft-Windows-Security-Auditing",
+            # (half in another channel: `pid:` reads the header pid outside the Security log)
+            event_id=4624 if i % 3 else 4688, channel="System" if i % 2 else "Security",
+            provider="Microsoft-Windows-Security-Auditing",
             computer=f"HOST{i % 2}", pid=i % 7, tid=1,
             data=(("TargetUserName", USERS[i % 4]), ("LogonType", str(2 + i % 4)), ("Note", f"n{i % 5} ? ')'")),
         ))
