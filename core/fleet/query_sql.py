@@ -271,10 +271,10 @@ def _value(name: str, value: str, value_pos: int) -> exp.Expr:
     if name in sq.ALIAS_FIELDS:
         found = _fields_match([n.lower() for n in sq.ALIAS_FIELDS[name]], value)
         if name in sq._ALIAS_COLUMNS:
-            column = _column_match(sq._ALIAS_COLUMNS[name], value)
+            header = _column_match(sq._ALIAS_COLUMNS[name], value)
             if name == "pid":
-                column = exp.and_(column, _own_pid_channel())
-            found = exp.or_(found, column)
+                header = exp.and_(header, _own_pid_channel())
+            found = exp.or_(found, header)
         return found
     if name in sq._TEXT_COLUMNS:
         return _column_match(name, value)
