@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.cmd_findings import sigma_folder_missing
-from cli.common import add_input_args, dump_json, open_store, report_input_errors
+from cli.common import add_input_args, counted, dump_json, open_store, report_input_errors
 from cli.exit_codes import Exit, worst
 from cli.output import ProgressLine
 from core.findings.rules import RulesError, load_rules
@@ -115,7 +115,7 @@ def _correlation(store: Store, builders: dict[str, ViewBuilder], show: Callable[
 
     def progress(read: int, total: int) -> None:
         if read < total:
-            show(f"correlating: {read * 100 // max(total, 1)}% of {total:,} events read")
+            show(f"correlating: {read * 100 // max(total, 1)}% of {counted(total, 'event')} read")
         else:
             show("correlating: writing the views' tables and the links")
 
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> Exit:
 
     def loading(p: Progress) -> None:  # (the file's name is not shown: the line stays short)
         percent = p.bytes_done * 100 // p.bytes_total if p.bytes_total else 0
-        show(f"loading input {p.source + 1}: {percent}%, {p.records:,} events")
+        show(f"loading input {p.source + 1}: {percent}%, {counted(p.records, 'event')}")
 
     store = open_store(args, loading)
     stop = threading.Event()
@@ -222,14 +222,16 @@ def run(args: argparse.Namespace) -> Exit:
 def _text(s: dict[str, Any]) -> str:
     """The summary as lines (the store's path escaped: `cli.output` escapes all of it on a terminal)."""
     took = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in s["seconds"].items())
-    sigma = "no Sigma rules" if s["sigma_matches"] is None else f"{s['sigma_matches']:,} Sigma matches"
+    matches = s["sigma_matches"]
+    sigma = "no Sigma rules" if matches is None else counted(matches, "Sigma match", "Sigma matches")
     lines = [
-        f"prepared {s['events']:,} events from {s['files']} file(s)"
-        + (f" ({s['parse_issues']:,} parse issues)" if s["parse_issues"] else "") + f" in {s['store']}",
+        f"prepared {counted(s['events'], 'event')} from {counted(s['files'], 'file')}"
+        + (f" ({counted(s['parse_issues'], 'parse issue')})" if s["parse_issues"] else "") + f" in {s['store']}",
         f"findings: {s['findings']:,}; {sigma}",
     ]
     if s["correlation_stored"]:
-        lines.append(f"correlation: {s['processes']:,} processes, {s['handles']:,} handles, {s['sessions']:,} "
-                     "sessions; every view and the links stored")
+        lines.append(f"correlation: {counted(s['processes'], 'process', 'processes')}, "
+                     f"{counted(s['handles'], 'handle')}, {counted(s['sessions'], 'session')}; "
+                     "every view and the links stored")
     lines.append(f"took: {took} (findings and Sigma beside the correlation)")
     return "\n".join(lines)

@@ -9,7 +9,7 @@ import csv
 import sys
 from typing import Any
 
-from cli.common import add_input_args, dump_json
+from cli.common import add_input_args, counted, dump_json
 from cli.exit_codes import Exit
 from cli.query_args import add_where, load_filtered
 from core.query.lexer import QueryError
@@ -82,10 +82,10 @@ def write_stack(result: Stack, fmt: str, out: Any) -> None:
             out.write(f"{r.count:>{width},}  {r.share:7.2%}  {printable(r.value)}\n")
     tail = []
     if result.more:
-        tail.append(f"{result.more:,} more values")
+        tail.append(counted(result.more, "more value"))
     if result.missing:
-        tail.append(f"{result.missing:,} events without {result.field}")
-    tail.append(f"{result.distinct:,} distinct values over {result.total:,} events")
+        tail.append(f"{counted(result.missing, 'event')} without {result.field}")
+    tail.append(f"{counted(result.distinct, 'distinct value')} over {counted(result.total, 'event')}")
     out.write(("\n" if fmt == "md" else "") + "; ".join(tail) + "\n")
 
 

@@ -40,7 +40,7 @@ from core.store.filter import Filter
 from core.store.heap import tune_allocator
 from core.store.store import Store, StoredEvent
 from tui.app_actions import TRIAGE_BINDINGS, AppActions
-from tui.columns import table_sort
+from tui.columns import spell_field_columns, table_sort
 from tui.detail import DetailPane
 from tui.event_table import EventTable
 from tui.filter_bar import FilterBar, FilterInput
@@ -364,6 +364,9 @@ class EvtxApp(AppActions):
             rows = store.sources()
             self.issue_count = store.issue_count()
             self.filter_bar.fields = store.field_names()
+            spelled = spell_field_columns(self.table.settings, store)
+        if spelled:
+            self.table.set_settings(self.table.settings)  # (saved with the next change of columns)
         ws.sources = {r.id: r for r in rows}
         self.all_count = sum(r.records for r in rows)
         self.error_count = sum(1 for r in rows if r.error) + len(ws.load_errors)

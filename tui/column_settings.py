@@ -8,6 +8,9 @@ hand-edited file must not break the table). It is written atomically (temp file 
 
 Columns are keyed as the table keys them (`time`, `eid`, `computer`, ...); an EventData field
 column is `field:` + the field's lower-cased name, as the store keeps names (`field:commandline`).
+Its header is the name as the events spell it (`CommandLine`: `ColumnSettings.titles`, kept in
+the file too): the picker lists the events' spellings (`core.store.field_spellings`), and a
+column without one (a file from before) is spelled when a log opens (`tui.columns`).
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ def field_of(key: str) -> str | None:
 
 
 def label(key: str) -> str:
+    """A column's name, a field column's as its key holds it (lower-cased): the table and the
+    dialog say `ColumnSettings.label`, the events' spelling once known."""
     name = field_of(key)
     if name is not None:
         return name
@@ -89,6 +94,11 @@ def default_width(key: str, wide: bool = False) -> int:
 def _valid_field(name: object) -> bool:
     return (isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS and name.isprintable()
             and name == name.strip())
+
+
+def _spelling(key: str, name: object) -> bool:
+    """Whether `name` is a spelling of field column `key`'s name (a usable field name)."""
+    return _valid_field(name) and isinstance(name, str) and FIELD_PREFIX + name.lower() == key
 
 
 def _known(key: object) -> bool:
@@ -115,6 +125,8 @@ class ColumnSettings:
     widths: dict[str, int] = field(default_factory=dict)
     sort_key: str | None = None
     descending: bool = False
+    #: Field column key -> the field's name as the events spell it (`CommandLine`), once known.
+    titles: dict[str, str] = field(default_factory=dict)
 
     @property
     def layout_default(self) -> bool:
@@ -128,6 +140,19 @@ class ColumnSettings:
         if self.sort_key is None or (self.sort_key == "time" and not self.descending):
             return None
         return sort_of(self.sort_key, self.descending)
+
+    def label(self, key: str) -> str:
+        """Column `key`'s name, a field's as the events spell it once known (log text: the
+        caller makes it printable)."""
+        return self.titles.get(key) or label(key)
+
+    def spell(self, key: str, name: str) -> bool:
+        """Keep `name` (an event's EventData name) as field column `key`'s header; whether it
+        was new. The first spelling met stays (a log holding two spellings shows one)."""
+        if key in self.titles or not _spelling(key, name):
+            return False
+        self.titles[key] = name
+        return True
 
     def visible(self) -> list[str]:
         return [k for k in self.order if k not in self.hidden]
@@ -153,13 +178,13 @@ class ColumnSettings:
         """Show EventData field `name` as a column (before the Summary); its key, or None when
         the name is not a usable field name or too many fields are shown already."""
         key = field_key(name)
-        if key in self.order:
-            self.hidden.discard(key)
-            return key
-        if not _valid_field(name) or self.full:
-            return None
-        at = self.order.index("summary") if "summary" in self.order else len(self.order)
-        self.order.insert(at, key)
+        if key not in self.order:
+            if not _valid_field(name) or self.full:
+                return None
+            at = self.order.index("summary") if "summary" in self.order else len(self.order)
+            self.order.insert(at, key)
+        self.hidden.discard(key)
+        self.spell(key, name)  # (as the picker lists it: the events' spelling)
         return key
 
     @property
@@ -173,6 +198,7 @@ class ColumnSettings:
         self.order.remove(key)
         self.hidden.discard(key)
         self.widths.pop(key, None)
+        self.titles.pop(key, None)
         if self.sort_key == key:
             self.sort_key = None
         return True
@@ -200,6 +226,7 @@ class ColumnSettings:
             "hidden": sorted(self.hidden),
             "widths": dict(self.widths),
             "sort": None if self.sort_key is None else {"column": self.sort_key, "descending": self.descending},
+            "titles": {k: v for k, v in self.titles.items() if k in self.order},
         }
 
     @classmethod
@@ -210,8 +237,12 @@ class ColumnSettings:
             raise ValueError("not a JSON object")
         order_raw = raw.get("order")
         order: list[str] = []
+        titles: dict[str, str] = {}
         for key in order_raw if isinstance(order_raw, list) else []:
-            key = key.lower() if isinstance(key, str) and field_of(key.lower()) is not None else key
+            if isinstance(key, str) and field_of(key.lower()) is not None:
+                if _spelling(key.lower(), field_of(key)) and key != key.lower():
+                    titles.setdefault(key.lower(), key[len(FIELD_PREFIX):])  # a hand-written `field:CommandLine`
+                key = key.lower()
             if _known(key) and key not in order and len(order) < len(SYSTEM_COLUMNS) + MAX_FIELD_COLUMNS:
                 order.append(key)
         # System columns the file does not name (a newer version's) go where the defaults put
@@ -226,7 +257,10 @@ class ColumnSettings:
         widths_raw = raw.get("widths")
         widths = {k: max(MIN_WIDTH, min(MAX_WIDTH, v)) for k, v in widths_raw.items()
                   if k in order and type(v) is int} if isinstance(widths_raw, dict) else {}
-        settings = cls(order, hidden, widths)
+        titles_raw = raw.get("titles")
+        if isinstance(titles_raw, dict):
+            titles.update({k: v for k, v in titles_raw.items() if k in order and _spelling(k, v)})
+        settings = cls(order, hidden, widths, titles={k: v for k, v in titles.items() if k in order})
         sort = raw.get("sort")
         if isinstance(sort, dict) and sort.get("column") in order and sort_of(sort["column"], False) is not None:
             settings.sort_key, settings.descending = sort["column"], sort.get("descending") is True

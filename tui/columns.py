@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from core.model.text import printable
 from core.query.sort import Sort, count_sorted, find_sorted, page_sorted, position_sorted
 from core.query.view import View, count_view, find_match, locate
+from core.store.field_spellings import field_spellings
 from core.store.filter import Filter
 from core.store.store import Store, StoredEvent
 from tui import column_settings as cs
@@ -50,7 +51,7 @@ def layout(settings: cs.ColumnSettings, width: int, several_sources: bool, local
         if key == "source" and not several_sources:
             continue  # one input: the column would repeat its name on every row
         spec = cs.SYSTEM_COLUMNS.get(key)
-        title = printable(cs.label(key)) if spec is None else spec.title  # a field name: log text
+        title = printable(settings.label(key)) if spec is None else spec.title  # a field name: log text
         if key == "time" and local:
             title = f"Time ({local_offset_label()})"
         cols.append(Column(key, title, settings.widths.get(key, cs.default_width(key, wide)),
@@ -200,7 +201,19 @@ def sort_title(settings: cs.ColumnSettings) -> str:
     """"Computer ▲" for the status and the dialog; '' without a sort."""
     if settings.sort_key is None:
         return ""
-    return f"{cs.label(settings.sort_key)} {'▼' if settings.descending else '▲'}"
+    return f"{settings.label(settings.sort_key)} {'▼' if settings.descending else '▲'}"
+
+
+def spell_field_columns(settings: cs.ColumnSettings, store: Store) -> bool:
+    """Head the field columns that have no spelling yet as the store's events spell their
+    names (a columns file from before spellings were kept, a name typed lower-cased); whether
+    one was spelled."""
+    unspelled = [name for key in settings.order if key not in settings.titles
+                 and (name := cs.field_of(key)) is not None]
+    if not unspelled:
+        return False
+    spelled = field_spellings(store, unspelled)
+    return any([settings.spell(cs.field_key(low), name) for low, name in spelled.items()])
 
 
 def table_sort(columns: TableColumns) -> tuple[Sort, str] | None:
@@ -215,7 +228,7 @@ def sort_selected(app: EvtxApp) -> None:
     key = table.field_column or "eid"
     settings = table.settings
     if settings.set_sort(key) is None:
-        app.notify(f"{cs.label(key)} is computed per event and cannot be sorted by the store; "
+        app.notify(f"{settings.label(key)} is computed per event and cannot be sorted by the store; "
                    "add the EventData field it shows as a column (C) and sort by that", severity="warning")
         return
     apply(app, settings)

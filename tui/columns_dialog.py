@@ -23,6 +23,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core.model.text import printable
+from core.store.field_spellings import field_spellings
 from core.store.store import Store
 from tui import column_settings as cs
 from tui.typeahead import TypeAhead, TypeAheadScreen
@@ -46,7 +47,7 @@ def column_line(settings: cs.ColumnSettings, key: str, wide: bool) -> Text:
     elif cs.sort_of(key, False) is None:
         arrow = "no sort"
     kind = "EventData" if cs.field_of(key) is not None else ""
-    name = printable(cs.label(key))
+    name = printable(settings.label(key))
     line = Text(f"{shown} ", style="bold" if key not in settings.hidden else "dim")
     line.append(f"{name[:28]:<29}{width:>5}  {arrow:<9} {kind}")
     return line
@@ -128,7 +129,7 @@ class ColumnsScreen(ModalScreen[None]):
         self.changed(self.settings)
         if self.shown is not None:
             drawn = set(self.shown())
-            missing = [printable(cs.label(k)) for k in self.settings.visible()
+            missing = [printable(self.settings.label(k)) for k in self.settings.visible()
                        if k not in drawn and k not in ("source", "mark", "finding")]
             if missing:
                 self._note(f"no room at this width for: {', '.join(missing)} (hide or narrow another column)")
@@ -164,7 +165,7 @@ class ColumnsScreen(ModalScreen[None]):
             self._note("the Summary takes the width the other columns leave")
             return
         width = self.settings.resize(key, delta, self.wide)
-        self._note(f"{printable(cs.label(key))}: {width} cells")
+        self._note(f"{printable(self.settings.label(key))}: {width} cells")
         self._changed(key)
 
     def action_sort(self) -> None:
@@ -172,7 +173,8 @@ class ColumnsScreen(ModalScreen[None]):
         if key is None:
             return
         if self.settings.set_sort(key) is None:
-            self._note(f"{printable(cs.label(key))} is computed per event: sort by an EventData field instead")
+            self._note(f"{printable(self.settings.label(key))} is computed per event: "
+                       "sort by an EventData field instead")
             return
         self._note("")
         self._changed(key)
@@ -202,7 +204,7 @@ class ColumnsScreen(ModalScreen[None]):
         names: list[str] = []
         if self.store_path is not None:
             with Store(self.store_path, readonly=True) as store:
-                names = store.field_names()
+                names = list(field_spellings(store).values())  # (`CommandLine`, not the key's `commandline`)
 
         def picked(name: str | None) -> None:
             if not name:

@@ -178,7 +178,7 @@ async def test_add_an_eventdata_column_and_see_its_values() -> None:
         await wait_for(pilot, lambda: "field:commandline" in _keys(app))
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ColumnsScreen))
-        assert "commandline" in _header(app)
+        assert "CommandLine" in _header(app)  # (as the events spell it: the key is lower-cased)
         col = next(c for c in app.table._columns if c.key == "field:commandline")
         row = app.table.row_at(0)
         assert row is not None
@@ -415,7 +415,7 @@ def test_field_columns_show_log_text_literally() -> None:
     assert cells["field:evil[red]"] == "\\x1b]0;pwned\\x07[bold]x[/]"
     assert "\x1b" not in cells["channel"]
     title = next(c.title for c in cols if c.key == "field:evil[red]")
-    assert title == "evil[red]"
+    assert title == "Evil[red]"
     text = "".join(seg.text for seg in line_strip(cols, cells, Style(), None, 200))
     assert "pwned\\x07[bo" in text and "\x1b" not in text and "\x07" not in text
 

@@ -61,7 +61,7 @@ def test_parse_issues_are_said_on_stderr_and_keep_the_status(command: list[str],
     assert status == 0, err
     said = [line for line in err.splitlines() if "parse issue" in line]
     if command == ["prepare"]:
-        assert "from 2 file(s) (1 parse issues) in" in out
+        assert "from 2 files (1 parse issue) in" in out
     if command == ["stats"]:
         assert said == [] and ", 1 parse issue\n" in out
     else:

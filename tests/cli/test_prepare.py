@@ -113,7 +113,7 @@ def test_text_summary_and_an_unreadable_input(log: Path, tmp_path: Path) -> None
     code, out, err = run_cli("prepare", str(log), str(missing))
     assert code == 1  # an input could not be read: the rest is prepared all the same
     assert "gone.evtx" in err
-    assert f"prepared {len(hand_made())} events from 2 file(s)" in out
+    assert f"prepared {len(hand_made())} events from 2 files" in out
     assert "every view and the links stored" in out and "took: load" in out
     assert _prepared(_cached(log, missing))
 
