@@ -1,0 +1,73 @@
+"""Records loaded more than once (a log and its shadow copy, two collections of one host that
+overlap), counted per input for `stats`: each copy is a row of the event table (it comes from its
+own file), and the correlation answers it as its first copy (`core.model.same_records`), but
+nothing said how much two inputs overlap. A copy is an event with the same time, record id,
+EventID, computer (case aside) and EventData as an event stored before it (by store id), as
+the model's `CopyFilter` decides it.
+
+Only the events of a (time, record id) held by more than one event are read: the time index
+gives those groups without a sort (a store of 1M events without copies: 0.17 s), and their
+rows come in that index's order, which is the filter's.
+"""
+
+from __future__ import annotations
+
+import marshal
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.model.rows import source_of
+from core.model.same_records import CopyFilter, SameRecords
+from core.store.store import Store
+
+#: Rows handed to the filter at a time.
+_BATCH = 4096
+
+_ROWS = """
+SELECT e.id, e.ts, e.record_id, e.event_id, e.computer, e.data
+FROM (SELECT ts, record_id FROM events INDEXED BY events_time GROUP BY ts, record_id HAVING count(*) > 1) g
+JOIN events e INDEXED BY events_time ON e.ts IS g.ts AND e.record_id = g.record_id
+ORDER BY e.ts, e.record_id, e.id
+"""
+
+
+@dataclass
+class Copies:
+    """An input's events that are copies of earlier ones, and of which inputs (source -> count)."""
+
+    records: int = 0
+    of: dict[int, int] = field(default_factory=dict)
+
+
+def _decode(data: Any) -> Any:
+    return marshal.loads(data) if data else ()
+
+
+def _batches(store: Store) -> Iterator[list[tuple[Any, ...]]]:
+    cursor = store.conn.execute(_ROWS)
+    while batch := cursor.fetchmany(_BATCH):
+        yield batch
+
+
+class _Counted(SameRecords):
+    """The filter's notes counted per input as they come, not kept (16 bytes a copy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_source: dict[int, Copies] = {}
+
+    def add(self, copy: int, first: int) -> None:
+        entry = self.by_source.setdefault(source_of(copy), Copies())
+        entry.records += 1
+        entry.of[source_of(first)] = entry.of.get(source_of(first), 0) + 1
+
+
+def copies_by_source(store: Store) -> dict[int, Copies]:
+    """Input (source id) -> its copies of earlier events; inputs without any are left out."""
+    counted = _Counted()
+    keep = CopyFilter(counted, _decode)
+    with store.snapshot():
+        for batch in _batches(store):
+            keep(batch)
+    return counted.by_source
