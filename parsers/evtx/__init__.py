@@ -389,6 +389,7 @@ def _plan(path: str, jobs: int | None) -> tuple[int, int, bool] | None:
     """Check the file (InputError if it is not EVTX) and decide how to decode it: (jobs, chunk
     count, decode inline?); None when it has no chunk at all."""
     size, has_chunks = _open_checked(path)
+    evtx_fast.new_load(path)  # (this load's budgets: the workers start from the parent's state)
     if size > MAX_PLACE:
         raise InputError(f"{path}: larger than 1 TiB, not supported")
     if not has_chunks:

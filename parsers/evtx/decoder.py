@@ -80,6 +80,13 @@ _GAVE_UP: dict[str, int] = {}
 MAX_GIVE_UPS = 3
 
 
+def new_load(path: str) -> None:
+    """Forget the chunks python-evtx gave up on in an earlier load of `path` in this process, so
+    that each load of a file spends the same budgets and gives the same issues (an app or a test
+    loading a file again skipped python-evtx on every chunk once a load had spent the file's)."""
+    _GAVE_UP.pop(path, None)
+
+
 class _Reference:
     """python-evtx for the records of one chunk that the fast decoder rejects (its chunk
     header parsed once, on the first such record), on the chunk's budget of steps."""

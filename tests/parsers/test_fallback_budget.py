@@ -126,3 +126,29 @@ def test_store_rows_of_the_probes_log_count_every_record(tmp_path: Path) -> None
     [(_, failed, asked), (_, spent, skipped)] = sorted(got["reasons"], key=lambda r: r[1].startswith("python-evtx"))
     assert failed.startswith("OverrunBufferException") and 0 < asked < 100 and asked + skipped == 1477
     assert spent == f"python-evtx skipped: this chunk's records spent its budget of {CHUNK_STEPS:,} steps"
+
+
+AGAIN = """
+import json, sys
+from core.model.event import ParseIssue
+from parsers import evtx
+from parsers.evtx import decoder
+decoder.MAX_GIVE_UPS = 1  # (one hostile chunk spends the file's budget)
+loads = [sorted(i.reason.split(" (fast:")[0] for i in evtx.iter_events(sys.argv[1], 0, jobs=1)
+         if isinstance(i, ParseIssue)) for _ in range(2)]
+print(json.dumps(loads))
+"""
+
+
+def test_a_file_loaded_again_in_one_process_spends_the_same_budgets(tmp_path: Path) -> None:
+    """The file's budget (`MAX_GIVE_UPS` chunks) was counted per process across loads: an app
+    opening a log again skipped python-evtx on every chunk, and gave other issues, once one
+    load had spent it."""
+    path = hostile_log(tmp_path / "again.evtx", 1, 6476)  # (the tail: python-evtx spends the chunk budget)
+    done = subprocess.run([sys.executable, "-c", AGAIN, str(path)], capture_output=True, text=True,
+                          timeout=TIMEOUT, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, second = json.loads(done.stdout)
+    assert len(first) >= 1477  # (every record header an issue, and the walk's own)
+    assert first == second
+    assert not any("chunks of this file" in reason for reason in second)
