@@ -4,11 +4,12 @@ Logon ids (LUIDs) are unique until the machine reboots, so they are scoped by co
 like pids: an event belongs to the latest session with that id that began before it. 4672 is
 logged next to its 4624, on either side, so sessions are resolved after the whole scan. A 4634
 or 4647 logged before any 4624 of its id ends no session of this log: it stands for a session
-whose logon precedes the log (an orphan), never for the end of a later one. A session's own
-logoffs are no use of it after its logoff (Windows logs a 4647, then the 4634 of the same
-logoff). SYSTEM (0x3e7), LOCAL SERVICE (0x3e5) and NETWORK SERVICE (0x3e4) are well-known
-sessions that begin at boot: Windows logs no 4624 for them, which is not evidence of anything
-missing.
+whose logon precedes the log (an orphan), from the log's start (`LOG_START`) to that logoff,
+never for the end of a later one: the events of its id logged before the logoff are that
+session's, those after it use it after its logoff. A session's own logoffs are no use of it
+after its logoff (Windows logs a 4647, then the 4634 of the same logoff). SYSTEM (0x3e7), LOCAL
+SERVICE (0x3e5) and NETWORK SERVICE (0x3e4) are well-known sessions that begin at boot: Windows
+logs no 4624 for them, which is not evidence of anything missing.
 
 What a 4624 says about its logon (type, source address and workstation, packages, logon
 process, elevated token, linked logon) is kept as one shared tuple of interned strings and
@@ -65,13 +66,16 @@ _SAID_NAMES = ("TargetDomainName", "TargetUserName", "TargetUserSid", "LogonType
                "TargetLinkedLogonId")
 #: The bounds of a 64-bit slot (`session_columns.clamped`).
 _NONE, _MAX = -(1 << 63), (1 << 63) - 1
+#: Where a session made by a logoff logged before any 4624 of its id starts: before every event.
+LOG_START = (_NONE + 1, 0)  # (within 64 bits: its start is bisected as any other's)
 #: The reasons `SessionTracker._answer` words from numbers (`session_choices` keeps each coded).
 NO_LOGON_KNOWN = "no 4624 for logon {} in this log; the session is known from its logoff or privileges only"
 LOGON_JUST_AFTER = "its 4624 (record {}) is logged just after this event"
 USED_AFTER_LOGOFF = "used after its logoff ({} record {})"
 LOGON_RECORD = "logon 4624 record {}"
 LOGON_BEFORE_LOG = "no 4624 for logon {} in this log: the logon happened before the log begins"
-REASONS = (NO_LOGON_KNOWN, LOGON_JUST_AFTER, USED_AFTER_LOGOFF, LOGON_RECORD, LOGON_BEFORE_LOG)
+KNOWN_FROM_LOGOFF = LOGON_BEFORE_LOG + "; the session is known from its logoff ({} record {})"
+REASONS = (NO_LOGON_KNOWN, LOGON_JUST_AFTER, USED_AFTER_LOGOFF, LOGON_RECORD, LOGON_BEFORE_LOG, KNOWN_FROM_LOGOFF)
 #: The 4624 ElevatedToken values (`%%1842` Yes, `%%1843` No; some exports render the word).
 _ELEVATED = {"%%1842": True, "yes": True, "%%1843": False, "no": False}
 
@@ -225,11 +229,11 @@ class SessionTracker:
     def logoff(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
         """A 4634/4647 ends the latest session with its id begun before it; logged before any
         4624 of its id (even just before one), it is a session of its own whose logon precedes
-        the log."""
+        the log, begun at the log's start (`LOG_START`)."""
         idx = self.find(host, lid, ref, later=False)
         columns = self._working()
-        if idx is None:
-            idx = self._new(host, computer, lid, ref.key, ref.record_id, at)
+        if idx is None:  # (no session of its id began before it: none at all, the scan is in time order)
+            idx = self._new(host, computer, lid, LOG_START, ref.record_id, at)
             columns.say(idx, (user_name(values.get("TargetDomainName"), values.get("TargetUserName")),
                               self._text(values.get("TargetUserSid")), self._text(values.get("LogonType")),
                               *NOTHING_SAID[3:]))
@@ -344,13 +348,11 @@ class SessionTracker:
         memo: tuple[object, ...]
         if known is not None:
             who, logon = known[2] or user, known[3]
-            if logon is None:
-                memo = (idx, lid, 0, who)
-            elif logon[0] > key:
+            if logon is not None and logon[0] > key:
                 memo = (idx, lid, 1, who)
-            else:
+            else:  # (with a 4624 or without, used after its logoff is the same answer)
                 ended = ended_before(known[4], key)
-                memo = (idx, lid, 3, who) if ended is None else (idx, lid, 2, who, ended[1], ended[2])
+                memo = (idx, lid, 0 if logon is None else 3, who) if ended is None else (idx, lid, 2, who, *ended[1:])
         elif lid in WELL_KNOWN:
             memo = (-1, lid)
         else:
@@ -437,14 +439,17 @@ class SessionTracker:
         if known is not None:
             idx, lid, who, logon, logoffs = known
             who = who or user
-            if logon is None:
-                return SessionChoice(lid, idx, INFERRED, NO_LOGON_KNOWN.format(hex_id(lid)), who)
-            if logon[0] > key:
+            if logon is not None and logon[0] > key:
                 return SessionChoice(lid, idx, INFERRED, LOGON_JUST_AFTER.format(logon[1]), who)
             first = ended_before(logoffs, key)
             if first is not None:
                 return SessionChoice(lid, idx, INFERRED, USED_AFTER_LOGOFF.format(first[1], first[2]), who)
-            return SessionChoice(lid, idx, EXACT, LOGON_RECORD.format(logon[1]), who)
+            if logon is not None:
+                return SessionChoice(lid, idx, EXACT, LOGON_RECORD.format(logon[1]), who)
+            if not logoffs:  # (known from a 4672 only)
+                return SessionChoice(lid, idx, INFERRED, NO_LOGON_KNOWN.format(hex_id(lid)), who)
+            why = KNOWN_FROM_LOGOFF.format(hex_id(lid), logoffs[0][1], logoffs[0][2])  # (made by its logoff)
+            return SessionChoice(lid, idx, INFERRED, why, who)
         if lid in WELL_KNOWN:
             return SessionChoice(
                 lid,
