@@ -55,7 +55,10 @@ def _postings_ids(tests: Sequence[FieldTest], params: list[Any]) -> str:
 
 
 def _where(event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest]) -> tuple[str, list[Any]]:
-    """The candidates' condition (`candidates`), or "" for none."""
+    """The candidates' condition (`candidates`), or "" for none; the channel `*` (a rule of
+    every channel whose values the posting lists cannot answer: keywords) is every event."""
+    if "*" in channels:
+        return "1", []
     conds = []
     params: list[Any] = []
     if event_ids:

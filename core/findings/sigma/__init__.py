@@ -26,7 +26,9 @@ __all__ = [
 
 
 #: Part of the cached results' key: bump when the engine's answers change.
-ENGINE_VERSION = "sigma-engine-3"  # 2: a cut value says how much is left; 3: copies matched once
+#: 2: a cut value says how much is left; 3: copies matched once; 4: correlations as the spec says
+#: (temporal counts rules, a missing group-by field is no group, `generate`, chains).
+ENGINE_VERSION = "sigma-engine-4"  # 4: the spec's temporal counts, generate, chains; exact numbers, mapped IPv4, product-only
 
 
 def compile_dirs(

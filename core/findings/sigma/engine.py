@@ -23,7 +23,7 @@ from core.model.same_records import record_key
 from . import correlate
 from .compiler import Lower, Match, Node, Unsupported, build, definite, event_ids, fields_of
 from .index import Bucket, needs
-from .logsources import MAP_4688, SYSTEM_FIELDS, map_4688, sources_for
+from .logsources import ANY_CHANNEL, MAP_4688, SYSTEM_FIELDS, map_4688, sources_for
 from .ruleset import LoadedRules, RuleMeta, RuleSpec
 
 #: Longest value kept as a match's evidence (a command line can be 32 K characters).
@@ -72,6 +72,8 @@ class SigmaResult:
     evaluations: int = 0
     #: Matching events left out as copies of a record loaded twice (`core.model.same_records`).
     copies: int = 0
+    #: Rules shown only through the correlations referring to them (`generate: false`).
+    folded: int = 0
 
 
 @dataclass
@@ -98,6 +100,8 @@ class CompiledRules:
     correlations: list[correlate.Correlation] = field(default_factory=list)
     #: Rules run only for the correlations referring to them (left out by the filters).
     hidden: set[int] = field(default_factory=set)
+    #: Rules whose matches feed the correlations referring to them only (`generate: false`).
+    folded: set[int] = field(default_factory=set)
 
     def skip(self, where: str, reason: str) -> None:
         self.skipped[where][reason] += 1
@@ -171,7 +175,7 @@ def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec, extra: 
     """Add one rule's functions to `compiled` (its index), or count why it cannot run (None).
     `extra`: fields kept with its matches besides those it tests (a correlation's group-by)."""
     where = "/".join(str(p) for p in (spec.product, spec.category, spec.service) if p) or "none"
-    if spec.product not in (None, "windows"):
+    if spec.product is not None and spec.product.lower() != "windows":
         compiled.skip("not Windows", f"product {spec.product}")
         return None
     sources = sources_for(spec.product, spec.category, spec.service)
@@ -225,51 +229,71 @@ def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec, extra: 
 
 def compile_rules(loaded: LoadedRules) -> CompiledRules:
     compiled = CompiledRules(errors=list(loaded.errors), left_out=dict(loaded.left_out))
-    pool = loaded.rules + loaded.hidden
-    metas = [meta for meta, _ in pool]
-    wanted: list[tuple[RuleMeta, RuleSpec, tuple[int, ...]]] = []
+    # Rules, then correlations: those the filters let through first, then those left out (run
+    # only when a correlation refers to them).
+    pool = loaded.rules + [r for r in loaded.hidden if not r[1].correlation]
+    corrs = loaded.correlations + [r for r in loaded.hidden if r[1].correlation]
+    order, why = correlate.link([meta for meta, _ in pool], corrs, len(loaded.correlations))
+    for reason in why.values():
+        compiled.skip("correlation", reason)
     extra: dict[int, set[str]] = defaultdict(set)
-    for meta, spec in loaded.correlations:
-        why = correlate.why_not(spec)
-        found = correlate.resolve(spec.refs, metas) if why is None else why
-        if isinstance(found, str):
-            compiled.skip("correlation", why or f"refers to a rule that is not loaded ({found})")
-            continue
-        wanted.append((meta, spec, found))
-        for pos in found:
-            extra[pos] |= set(spec.group_by) | ({str(spec.condition[2])} if spec.condition[2] else set())
-    index: dict[int, int | None] = {}
+    for j, found in order:
+        spec = corrs[j][1]
+        for kind, pos in found:
+            if not kind:
+                extra[pos] |= set(spec.group_by) | ({str(spec.condition[2])} if spec.condition[2] else set())
+    index: dict[correlate.Ref, int | None] = {}
     for pos, (meta, spec) in enumerate(pool):
         if pos >= len(loaded.rules) and pos not in extra:
             continue
-        found_index = index[pos] = compile_one(compiled, meta, spec, extra.get(pos, ()))
+        found_index = index[(False, pos)] = compile_one(compiled, meta, spec, extra.get(pos, ()))
         if pos >= len(loaded.rules) and found_index is not None:
             compiled.hidden.add(found_index)
-    for meta, spec, found in wanted:
-        refs = tuple(r for pos in found if (r := index.get(pos)) is not None)
-        if len(refs) != len(found):
-            compiled.skip("correlation", "refers to a rule that cannot run")
+    shown_alone: set[int] = set()  # rules a correlation with `generate: true` refers to
+    for j, found in order:
+        meta, spec = corrs[j]
+        refs = tuple(r for ref in found if (r := index.get(ref)) is not None)
+        if len(refs) != len(found):  # (a rule that does not compile, or a correlation over one)
+            index[(True, j)] = None
+            if j < len(loaded.correlations):
+                compiled.skip("correlation", "refers to a rule that cannot run")
             continue
-        compiled.correlations.append(correlate.Correlation(len(compiled.rules), refs, spec))
+        rule = index[(True, j)] = len(compiled.rules)
+        compiled.correlations.append(correlate.Correlation(rule, refs, spec))
         compiled.rules.append(meta)
         compiled.ran[f"correlation ({spec.correlation})"] += 1
+        if j >= len(loaded.correlations):
+            compiled.hidden.add(rule)
+        (shown_alone if spec.generate else compiled.folded).update(refs)
+    # The spec's `generate` (default false): the rules a correlation refers to are its parts,
+    # not rules of their own, unless one referring to them says otherwise.
+    compiled.folded -= shown_alone
     compiled.ready()
     return compiled
 
 
 def _correlate(result: SigmaResult, compiled: CompiledRules) -> None:
-    """Add the correlation matches; drop the matches of rules run only for them."""
+    """Add the correlation matches (those a correlation refers to first); drop the matches of
+    rules run only for them (left out by the filters, or folded into them: `generate`)."""
+    by_rule: dict[int, list[int]] = defaultdict(list)
+    for i, m in enumerate(result.matches):
+        by_rule[m.rule].append(i)
     for corr in compiled.correlations:
-        refs = set(corr.refs)
-        hits = [(m.time, m.rule, i, {**dict(m.fields), **dict(m.keys)}) for i, m in enumerate(result.matches)
-                if m.rule in refs and m.time is not None]
+        hits: list[correlate.Hit] = []
+        for i in sorted(i for r in set(corr.refs) for i in by_rule.get(r, ())):
+            m = result.matches[i]
+            if m.time is not None:
+                hits.append((m.time, m.rule, i, {**dict(m.fields), **dict(m.keys)}))
         for last, count, values in correlate.run(corr, hits):
             m = result.matches[last]
             fields = (*values.items(), ("count", str(count)))
+            by_rule[corr.rule].append(len(result.matches))
             result.matches.append(SigmaMatch(corr.rule, m.store_id, m.record_id, m.event_id, m.computer, m.time,
                                              f"correlation of {len(hits):,} matches", fields))
-    if compiled.hidden:
-        result.matches = [m for m in result.matches if m.rule not in compiled.hidden]
+    dropped = compiled.hidden | compiled.folded
+    if dropped:
+        result.matches = [m for m in result.matches if m.rule not in dropped]
+    result.folded = len(compiled.folded - compiled.hidden)
 
 
 def _evidence(r: dict[str, str], names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -315,6 +339,8 @@ def run_compiled(
         missing=dict(compiled.missing),
     )
     dispatch = compiled.dispatch
+    every = any(ch == ANY_CHANNEL for ch, _ in dispatch)  # (rules of every channel: `product: windows`)
+    star: tuple[Bucket, ...] = ()
     for buckets in dispatch.values():
         for bucket in buckets.values():
             bucket.evaluations = 0
@@ -331,7 +357,10 @@ def run_compiled(
         ch = channel.lower()
         exact = dispatch.get((ch, eid))
         anyid = dispatch.get((ch, None))
-        if exact is None and anyid is None:
+        if every:
+            star = (*(dispatch.get((ANY_CHANNEL, eid)) or {}).values(),
+                    *(dispatch.get((ANY_CHANNEL, None)) or {}).values())
+        if exact is None and anyid is None and not star:
             continue
         r = dict(pairs)
         # A name held more than once (a crafted or converted log): each of its values is looked
@@ -347,7 +376,7 @@ def run_compiled(
             low = Lower(r)
             mapped: dict[str, str] | None = None
             mlow = low
-            for bucket in (*(exact or {}).values(), *(anyid or {}).values()):
+            for bucket in (*(exact or {}).values(), *(anyid or {}).values(), *star):
                 if bucket.mapped:
                     if mapped is None:
                         mapped = map_4688(r)

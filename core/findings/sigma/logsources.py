@@ -16,6 +16,9 @@ from dataclasses import dataclass
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 POWERSHELL = "Microsoft-Windows-PowerShell/Operational"
 POWERSHELL_CLASSIC = "Windows PowerShell"
+#: The channel of the source of a logsource naming only `product: windows`: every event (no
+#: Windows channel is named `*`; the engine reads every event for it, `sigma_reads._where`).
+ANY_CHANNEL = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,7 @@ class Source:
     @property
     def label(self) -> str:
         ids = "" if self.event_ids is None else " " + "/".join(map(str, self.event_ids))
-        return f"{self.channel}{ids}"
+        return f"{'every channel' if self.channel == ANY_CHANNEL else self.channel}{ids}"
 
 
 def _sysmon(*ids: int) -> tuple[Source, ...]:
@@ -157,25 +160,29 @@ SYSTEM_FIELDS = ("EventID", "Channel", "Provider_Name", "Computer")
 
 
 def sources_for(product: str | None, category: str | None, service: str | None) -> tuple[Source, ...] | str:
-    """The sources a logsource covers, or why it is not supported (a one-line reason)."""
-    if product not in (None, "windows"):
+    """The sources a logsource covers, or why it is not supported (a one-line reason). Its
+    names compare case-insensitively (`product: Windows`, `service: System`), as the rules'
+    values do."""
+    if product is not None and product.lower() != "windows":
         return f"product {product} (only Windows logs are loaded)"
     if category is not None:
-        found = CATEGORIES.get(category)
+        found = CATEGORIES.get(category.lower())
         if found is None:
             return f"category {category} has no Windows event source here"
         if service is not None:
-            chans = SERVICES.get(service)
+            chans = SERVICES.get(service.lower())
             if chans is None:
                 return f"service {service} is not known"
             found = tuple(s for s in found if s.channel in chans)
         return found
     if service is not None:
-        chans = SERVICES.get(service)
+        chans = SERVICES.get(service.lower())
         if chans is None:
             return f"service {service} is not known"
         return tuple(Source(c) for c in chans)
-    return "logsource names no category or service"
+    if product is not None:  # (`product: windows` alone: every Windows event, per the spec)
+        return (Source(ANY_CHANNEL),)
+    return "logsource names no product, category or service"
 
 
 def map_4688(data: dict[str, str]) -> dict[str, str]:

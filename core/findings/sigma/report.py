@@ -82,8 +82,10 @@ def flat(record: dict[str, Any], columns: Sequence[str] = COLUMNS) -> dict[str, 
 def coverage_lines(result: SigmaResult, ran: str = "ran") -> list[str]:
     """Rules run per source, rules skipped per source and reason, files that did not parse
     (`ran`: the verb, "can run" for a check without events)."""
+    folded = getattr(result, "folded", 0)  # (a result pickled before the field)
     lines = [f"Sigma: {len(result.rules)} rules over {result.events:,} events in {result.seconds:.1f} s, "
-             f"{len(result.matches):,} matches"]
+             f"{len(result.matches):,} matches"
+             + (f" ({folded} {'rule' if folded == 1 else 'rules'} folded into correlations)" if folded else "")]
     for source, n in sorted(result.ran.items(), key=lambda kv: -kv[1]):
         lines.append(f"  {ran} {n:>5} on {source}")
     for source, reasons in sorted(result.skipped.items()):
@@ -92,6 +94,9 @@ def coverage_lines(result: SigmaResult, ran: str = "ran") -> list[str]:
     if result.missing:
         top = sorted(result.missing.items(), key=lambda kv: -kv[1])[:8]
         lines.append("  fields they need: " + ", ".join(f"{k} ({n})" for k, n in top))
+    if folded:
+        lines.append(f"  folded {folded:>4} into the correlations referring to them (generate: false): "
+                     "their matches are counted there, not shown on their own")
     for reason, n in sorted(result.left_out.items()):
         lines.append(f"  left out {n:>4} by default ({reason}; see --min-level / --status)")
     for path, reason in result.errors:

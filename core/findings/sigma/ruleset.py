@@ -90,6 +90,9 @@ class RuleSpec:
     group_by: tuple[str, ...] = ()
     timespan: int = 0
     condition: tuple[str, float, str | None] = ("gte", 1, None)
+    #: `generate: true`: the rules referred to are shown on their own too (the spec's default,
+    #: false: only the correlation is).
+    generate: bool = False
 
 
 @dataclass
@@ -224,7 +227,9 @@ def _wanted(meta: RuleMeta, min_level: str, statuses: Sequence[str]) -> str | No
     return None
 
 
-def _spec(rule: Any) -> RuleSpec:
+def _spec(rule: Any, generate: bool = False) -> RuleSpec:
+    """`generate`: the rule's document says `generate: true` at its top, where the spec's schema
+    puts it (pySigma reads it in the `correlation` section only: either is taken)."""
     from sigma.correlations import SigmaCorrelationRule
 
     from .compiler import Unsupported, plan
@@ -241,6 +246,7 @@ def _spec(rule: Any) -> RuleSpec:
             refs=tuple(str(r.reference) for r in rule.rules or ()), group_by=tuple(rule.group_by or ()),
             timespan=int(rule.timespan.seconds),
             condition=(str(cond.op.name.lower()), cond.count, cond.fieldref) if not unsupported else ("gte", 1, None),
+            generate=bool(rule.generate) or generate,
         )
     ls = rule.logsource
     try:
@@ -278,14 +284,19 @@ def parse_file(path: Path) -> tuple[list[tuple[RuleMeta, RuleSpec]], str | None]
         for rule in rules:
             if rule.errors:
                 return [], str(rule.errors[0])
-        return [(meta_of(rule, str(path)), _spec(rule)) for rule in rules], None
+        # `generate: true` at the top of each correlation's document (pySigma makes one correlation
+        # rule of each, in order).
+        tops = iter([d.get("generate") is True for d in docs
+                     if isinstance(d, dict) and "correlation" in d and d.get("action") is None])
+        return [(meta_of(rule, str(path)), _spec(rule, hasattr(rule, "generate") and next(tops, False)))
+                for rule in rules], None
     except Exception as exc:  # noqa: BLE001 - any parser failure is this file's reason
         return [], f"{type(exc).__name__}: {exc}"
 
 
 #: Parsed files by (path, size, mtime): a cold parse of SigmaHQ costs about 2.8 s of CPU (libyaml,
 #: pySigma and our plans about a third each), a warm one 0.2 s.
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4  # 4: RuleSpec.generate; timestamp parts refused, numbers above 2**53 refused
 
 
 def _cache_path() -> Path:
