@@ -27,8 +27,9 @@ __all__ = [
 
 #: Part of the cached results' key: bump when the engine's answers change.
 #: 2: a cut value says how much is left; 3: copies matched once; 4: correlations as the spec says
-#: (temporal counts rules, a missing group-by field is no group, `generate`, chains).
-ENGINE_VERSION = "sigma-engine-4"  # 4: the spec's temporal counts, generate, chains; exact numbers, mapped IPv4, product-only
+#: (temporal counts rules, a missing group-by field is no group, `generate`, chains), and values
+#: (exact numbers, IPv4-mapped addresses in IPv4 networks, `product: windows` alone on every event).
+ENGINE_VERSION = "sigma-engine-4"
 
 
 def compile_dirs(
