@@ -60,6 +60,10 @@ async def main(path):
         while not app.workspace.findings_ready and time.perf_counter() - start < 1800:
             await asyncio.sleep(0.02)
         out["findings_s"] = time.perf_counter() - start
+        if sys.argv[3] == "sigma":  # (the Sigma rules' matches merged: `--sigma`)
+            while not app.workspace.sigma_ended and time.perf_counter() - start < 1800:
+                await asyncio.sleep(0.02)
+            out["sigma_s"] = time.perf_counter() - start
         while app.table.total is None and time.perf_counter() - start < 1800:
             await asyncio.sleep(0.02)
         out["events"] = app.table.total or 0
@@ -111,7 +115,8 @@ def _tree_rss(root: int, per_process: dict[int, tuple[int, float]] | None = None
 
 def run_app(path: str, env: dict[str, str]) -> dict[str, Any]:
     """The app's timings and its tree's peak memory (polled every 0.1 s)."""
-    proc = subprocess.Popen([sys.executable, "-c", _APP, path, str(ROOT)], cwd=ROOT, env=env,
+    sigma = "sigma" if env.get("EVTX_EXPLORER_SIGMA") else "-"
+    proc = subprocess.Popen([sys.executable, "-c", _APP, path, str(ROOT), sigma], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, text=True)
     peak = [0, 0, 0]
     per_process: dict[int, tuple[int, float]] = {}
@@ -296,6 +301,8 @@ def main() -> int:
     ap.add_argument("--file", help="use this .evtx instead of building one")
     ap.add_argument("--mb", type=float, default=1000.0, help="size of the built log in MB (default 1000)")
     ap.add_argument("--skip-rust", action="store_true")
+    ap.add_argument("--sigma", metavar="DIR", help="Sigma rules the app runs (e.g. ../shared/sigma/rules): "
+                    "`sigma_s`, when their matches are merged")
     ap.add_argument("--filters", metavar="DB", help="only time the filters on this store (one the app made)")
     args = ap.parse_args()
     if args.filters:
@@ -315,6 +322,9 @@ def main() -> int:
         env = dict(os.environ)
         for name in ("CACHE", "DATA", "CONFIG"):
             env[f"EVTX_EXPLORER_{name}_DIR"] = str(Path(tmp) / name.lower())
+        env.pop("EVTX_EXPLORER_SIGMA", None)
+        if args.sigma:
+            env["EVTX_EXPLORER_SIGMA"] = str(Path(args.sigma).resolve())
         app = run_app(str(path), env)
         results["app"] = {k: round(v, 3) if isinstance(v, float) else v for k, v in app.items()}
         store_mb = _size(Path(tmp) / "cache") / 1e6

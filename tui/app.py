@@ -307,6 +307,8 @@ class EvtxApp(AppActions):
             extra, titles = sigma_findings(self.workspace, to_app(self))
         except Exception:  # noqa: BLE001 - the Findings view shows the reason
             return
+        finally:
+            self.workspace.sigma_ended = True  # (a flag for benchmarks and tests to wait on)
         if extra:
             self.post_message(FindingsComputed(path, computed.by_event.with_extra(extra),
                                                {**computed.titles, **titles}))

@@ -94,6 +94,8 @@ class Workspace:
     compiled: Filter = field(default_factory=lambda: Filter.everything())
     #: Whether the findings of the loaded store reached the table and the detail (or failed).
     findings_ready: bool = False
+    #: Whether the Sigma rules' run over the loaded store has ended (matches merged, or none to run).
+    sigma_ended: bool = False
     #: Unreadable inputs and a failed load, for the `!` panel.
     load_errors: list[str] = field(default_factory=list)
     #: The event selected in the event table (the app installs its own).
