@@ -18,6 +18,12 @@ MISSING = "missing"
 #: Every confidence a link can carry, from strongest to weakest.
 CONFIDENCES: tuple[str, ...] = (EXACT, INFERRED, AMBIGUOUS, MISSING)
 
+
+def weakest(*confidences: str) -> str:
+    """The weakest of `confidences` (in `CONFIDENCES`' order): what a link resting on them all is."""
+    return max(confidences, key=CONFIDENCES.index)
+
+
 TICKS_PER_SECOND = 10_000_000
 #: A process's handles are closed by the kernel as it exits, and those 4658s are logged just
 #: after its 4689 (same millisecond in the OTRF exports): they still belong to it.

@@ -35,12 +35,13 @@ from core.correlate.handles import (
     ALIAS_CLOSE_NOTE,
     EXITED_NOTE,
     Handle,
+    close_ambiguous,
     handle_close_reason,
     handle_said,
     make_handle,
 )
 from core.correlate.note_codes import NoteCodes
-from core.correlate.processes import EXACT, INFERRED
+from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED
 from core.model.values import hex_id
 
 if TYPE_CHECKING:
@@ -280,8 +281,8 @@ class HandleTable(Sequence[Handle]):
         """`(self[index].confidence, self[index].reason)` without making the `Handle` (the tables'
         writer words a link for every handle event: a `Handle` made per instance was a third of
         the links' time, its accesses copied for nothing)."""
-        opened, dup, first = self._slots(index, (3, 4, 7))
-        return handle_said(self.facts, opened, dup, first)
+        opened, dup, first, note = self._slots(index, (3, 4, 7, self._CLOSE_NOTE))
+        return handle_said(self.facts, opened, dup, first, self._notes.text(note))
 
     def close_said(self, index: int) -> tuple[int, str]:
         """`(self[index].closed_at, self[index].close_reason)` without making the `Handle`."""
@@ -296,8 +297,9 @@ class HandleTable(Sequence[Handle]):
             index, (1, 3, 4, 6, 7, 9, self._OBJECT_NAME, self._CLOSE_NOTE))
         obj = " ".join(x for x in (self._text(otype), self._text(oname)) if x)
         label = f"handle {hex_id(hid)}" + (f": {obj}" if obj else "")
-        return (label, EXACT if opened >= 0 or dup >= 0 else INFERRED,
-                opened if opened >= 0 else dup if dup >= 0 else first, closed, self._notes.text(note))
+        close_note = self._notes.text(note)
+        confidence = AMBIGUOUS if close_ambiguous(close_note) else EXACT if opened >= 0 or dup >= 0 else INFERRED
+        return label, confidence, opened if opened >= 0 else dup if dup >= 0 else first, closed, close_note
 
     def raw_rows(self) -> Iterator[tuple[int, str, int, int, int, int, int, int | None, str | None, str | None,
                                          str | None, int, str | None, int]]:

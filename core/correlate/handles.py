@@ -16,7 +16,12 @@ Quirks from real logs handled here:
   close) cannot be the source;
 * a source handle may learn its object (type, name) only after its 4690 is settled, from a later
   4663: its copies take it then too (`HandleTracker._settled`), so that no answer depends on where
-  the scan's batches fall.
+  the scan's batches fall;
+* a 4658 under the source pid of a 4690 into System may close either that copy or the source
+  process's own handle of the same value: the most recently created is taken, and both closes
+  are ambiguous, each naming the other handle (`HandleTracker.close`);
+* how sure a 4690's source is carries along copies of copies: a copy whose source was inferred
+  has an inferred object, and so does the next 4690 taking that copy as its source.
 
 The scan streams (issue 18): each instance is written into the model's `HandleTable` as soon as
 no later event can change it (`HandleTracker.advance`), so that the tracker holds the instances
@@ -24,19 +29,24 @@ open or recently ended (~1,200 at most on the 1M churn store, of 165,292), not a
 
 Over 500 lines: the tracker's rules (which instance an event reaches, which 4690 source, what a
 copy's object is, when an instance is final) rest on each other's invariants (instances of one
-key are sequential, ends come in scan order), which are read best in one place.
+key are sequential, ends come in scan order), which are read best in one place; and so do the
+words of a handle's open and close (`handle_said`) that the table and the tracker share.
 """
 
 from __future__ import annotations
 
 import bisect
 import sys
+import threading
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
+from core.correlate.evidence import weakest
+from core.correlate.facts import FactsTable
 from core.correlate.processes import (
     AMBIGUOUS,
     EXACT,
@@ -51,6 +61,7 @@ from core.correlate.processes import (
 from core.correlate.refcolumn import RefColumn, RefSource, event_record
 from core.correlate.roles import Act, event_ids
 from core.correlate.source_choices import (
+    KIND_CONFIDENCE,
     OPEN_AFTER,
     OPEN_BEFORE,
     USED_AFTER,
@@ -58,12 +69,12 @@ from core.correlate.source_choices import (
     Chosen,
     SourceChoice,
     SourceChoices,
+    worded,
 )
 from core.model.slots import slot_maker
 from core.model.values import hex_id
 
 if TYPE_CHECKING:
-    from core.correlate.facts import FactsTable
     from core.correlate.handle_table import HandleTable
 
 #: How far after a 4690 the 4656 of its source handle may be logged and still be taken as it.
@@ -72,7 +83,14 @@ SOURCE_OPEN_WINDOW = 2 * TICKS_PER_SECOND
 #: The events that open and close handles (rows of the roles table).
 OPEN_EVENTS = event_ids(Act.OPEN)
 CLOSE_EVENTS = event_ids(Act.CLOSE)
+DUPLICATE_EVENTS = event_ids(Act.DUPLICATE)
 USE_EVENTS = frozenset(event_ids(Act.USE))
+#: The events that create a process (4688): a handle of a process created in the log was not
+#: opened before the log begins (`owner_created`).
+CREATE_EVENTS = frozenset(event_ids(Act.CREATE))
+#: What the note of an ambiguous close says (`HandleTracker.close`): which of two handles a 4658
+#: closes is not known. `close_ambiguous` looks for it.
+AMBIGUOUS_CLOSE = "ambiguous: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +102,8 @@ class Handle:
     come from its open or the events that used it, else from its source handle (what the source
     learnt up to the end of the log, copies of copies alike). `accesses` are the
     4663/4660 events on it; `closed` its 4658 and `close_reason` why the close is what it is.
-    `confidence`/`reason` say how its open is known.
+    `confidence`/`reason` say how its open is known, and "ambiguous" when which 4658 closes it
+    is (its close reason names the other handle that 4658 may close).
 
     Its events are held as their positions in the model's facts table (`opened_at`... -1 for
     none; `accesses_at`, `duplications_at`), made into `Ref`s when read, and its reasons are
@@ -143,11 +162,13 @@ class Handle:
 
     @property
     def confidence(self) -> str:
+        if close_ambiguous(self.close_note):
+            return AMBIGUOUS
         return EXACT if self.opened_at >= 0 or self.duplicated_by_at >= 0 else INFERRED
 
     @property
     def reason(self) -> str:
-        return handle_said(self.facts, self.opened_at, self.duplicated_by_at, self.first_seen_at)[1]
+        return handle_said(self.facts, self.opened_at, self.duplicated_by_at, self.first_seen_at, self.close_note)[1]
 
     @property
     def close_reason(self) -> str:
@@ -159,17 +180,77 @@ class Handle:
         return f"handle {hex_id(self.handle_id)}" + (f": {obj}" if obj else "")
 
 
-def handle_said(facts: RefSource, opened_at: int, duplicated_by_at: int, first_seen_at: int) -> tuple[str, str]:
-    """A handle's (confidence, reason), from where its events are (`Handle.confidence`/`reason`;
-    `HandleTable.said` words them from its columns, no `Handle` made)."""
+def handle_said(facts: RefSource, opened_at: int, duplicated_by_at: int, first_seen_at: int,
+                close_note: str | None = None) -> tuple[str, str]:
+    """A handle's (confidence, reason), from where its events are and its close note
+    (`Handle.confidence`/`reason`; `HandleTable.said` words them from its columns, no `Handle`
+    made): how its open is known, ambiguous when which 4658 closes it is (`close_ambiguous`)."""
     if opened_at >= 0:
         eid, record = event_record(facts, opened_at)
-        return EXACT, f"opened by {eid} record {record}"
-    if duplicated_by_at >= 0:
-        return EXACT, f"created by 4690 record {event_record(facts, duplicated_by_at)[1]}"
-    eid, record = event_record(facts, first_seen_at)
-    return INFERRED, (f"no 4656 for it in this log (opened before the log begins, or not audited); "
-                      f"first seen in {eid} record {record}")
+        confidence, reason = EXACT, f"opened by {eid} record {record}"
+    elif duplicated_by_at >= 0:
+        confidence, reason = EXACT, f"created by 4690 record {event_record(facts, duplicated_by_at)[1]}"
+    else:
+        eid, record = event_record(facts, first_seen_at)
+        created = owner_created(facts, first_seen_at)
+        if created is None:
+            why = "no 4656 for it in this log (opened before the log begins, or not audited)"
+        else:  # its process began in the log: so did the handle, unlogged
+            why = (f"no 4656 for it since its process started ({created[0]} record {created[1]}): its open "
+                   "was not audited, or it was inherited at the process's creation")
+        confidence, reason = INFERRED, f"{why}; first seen in {eid} record {record}"
+    if close_ambiguous(close_note):
+        return AMBIGUOUS, f"{reason}; which 4658 closes it is ambiguous"
+    return confidence, reason
+
+
+def close_ambiguous(close_note: str | None) -> bool:
+    """Whether a handle's close note says its close is ambiguous (`HandleTracker.close`)."""
+    return close_note is not None and AMBIGUOUS_CLOSE in close_note
+
+
+def close_confidence(close_reason: str) -> str:
+    """How sure a handle's close (its 4658) is, from its close reason: ambiguous or exact."""
+    return AMBIGUOUS if AMBIGUOUS_CLOSE in close_reason else EXACT
+
+
+class _Creations:
+    """The process instances created by an event of a facts table (their 4688), sorted, and
+    where each creation is: made once per table (`owner_created`), for the table as long."""
+
+    __slots__ = ("n", "positions", "procs")
+
+    def __init__(self, n: int, procs: array[int], positions: array[int]) -> None:
+        self.n, self.procs, self.positions = n, procs, positions
+
+
+_CREATIONS: WeakKeyDictionary[object, _Creations] = WeakKeyDictionary()
+_CREATIONS_LOCK = threading.Lock()
+
+
+def owner_created(facts: RefSource, pos: int) -> tuple[int, int | None] | None:
+    """(EventID, record) of the event that created the process of the model event at `pos` (a
+    4688 in the log), None when it has none (pre-existing) or `facts` is no facts table. The
+    creations are read from the table once (its 4688s' new process slots: 0.12 s at 240,000 churn
+    events as `Facts` made, 0.02 s so), when a reason first needs one: a handle without a 4656 in a
+    process that began in the log was not opened before it."""
+    if not isinstance(facts, FactsTable):
+        return None
+    with _CREATIONS_LOCK:
+        made = _CREATIONS.get(facts)
+        if made is None or made.n != len(facts):
+            positions = facts.positions_of(CREATE_EVENTS)  # (every row in the slots first)
+            new_process = facts._narrow.value  # noqa: SLF001 - one slot of each, no `Facts` made
+            pairs = sorted((proc, at) for at in positions if (proc := new_process(at, "target_proc")) is not None)
+            made = _CREATIONS[facts] = _Creations(len(facts), array("q", [p for p, _ in pairs]),
+                                                  array("q", [at for _, at in pairs]))
+    proc = facts._narrow.value(pos, "source_proc")  # noqa: SLF001 - (as above)
+    if proc is None:
+        return None
+    i = bisect.bisect_left(made.procs, proc)
+    if i == len(made.procs) or made.procs[i] != proc:
+        return None
+    return event_record(facts, made.positions[i])
 
 
 def handle_close_reason(facts: RefSource, closed_at: int, close_note: str | None) -> str:
@@ -210,6 +291,9 @@ class _Handle:
     #: its own events say, this fills the rest when it is written. `NOTHING`: no source to wait
     #: for, or its fields are its whole object already (`HandleTracker._settle_held`).
     inherited: HandleFields | None = None
+    #: A copy whose source was not chosen for sure: (how sure, the 4690 that made it). Its object
+    #: is as sure as that, and so is a 4690 taking it as its source (`HandleTracker._resolve`).
+    source_said: tuple[str, int] | None = None
 
     @property
     def start(self) -> int:
@@ -297,8 +381,14 @@ class HandleTracker:
         #: Instances written without a 4658 seen for their computer yet, by (host, computer): if
         #: none comes in the whole log, `finish` words their close anew ("auditing seems off").
         self._unclosed: dict[tuple[str, str], array[int]] = {}
-        #: 4690s without a source chosen while their computer had no 4656 yet (worded at the end).
-        self._unopened: list[_Dup] = []
+        #: The 4690s without a source found (their positions): their reasons are worded again at
+        #: the end, when the whole log says whether any 4656 is logged and which processes began.
+        self._missed = array("q")
+        #: The last instance of each (process, value) written while closed, (its index, first
+        #: event, 4658), and when that close was: a 4690 resolved later may name it as a source
+        #: closed just before it (`_choose`); dropped once no 4690 left can (`advance`).
+        self._closed: dict[tuple[int, int], tuple[int, int, int]] = {}
+        self._closed_times: deque[tuple[int, tuple[int, int], int]] = deque()
         #: The copies of each instance whose object may still change (`_settled`), and the copies
         #: written before their source's object was final: (source, their own fields). Both hold
         #: only what the open instances may still tell (a source opened by its 4656 tells its
@@ -379,24 +469,32 @@ class HandleTracker:
             h = self.handles[idx]
             self._drop_alias(idx)
             if idx == alias:
-                h.close_note = ALIAS_CLOSE_NOTE.format(record_id, pid)
+                # (a note already there: another close's words, that this 4658 may have closed it)
+                note = ALIAS_CLOSE_NOTE.format(record_id, pid)
+                h.close_note = note if h.close_note is None else f"{note}; {h.close_note}"
                 if self._alive.get((h.process, hid)) == idx:
                     del self._alive[(h.process, hid)]
             else:
                 del self._alive[(proc, hid)]
             if len(cands) == 2:
+                # Either handle may be the one closed: both closes are ambiguous, each naming the
+                # other handle (the other's close, whatever it is, is worded with its note).
                 other = self.handles[cands[0] if idx == cands[1] else cands[1]]
-                h.close_note = (
-                    (h.close_note or f"closed by 4658 record {record_id}")
-                    + f"; it could also close the handle first seen at record "
-                    f"{self.facts.ref(other.first_seen).record_id}"
-                )
+                h.close_note = (f"{h.close_note or f'closed by 4658 record {record_id}'}; {AMBIGUOUS_CLOSE}"
+                                f"it may close instead {self._described(other)} (of the two, the most "
+                                "recently created is taken)")
+                other.close_note = (f"{AMBIGUOUS_CLOSE}4658 record {record_id} may have closed it instead of "
+                                    f"{self._described(h)}")
         else:
             h = self._new(host, computer, pid, proc, hid, at)
             del self._alive[(proc, hid)]
         h.closed = at
         self._ended.append(h.index)
         return h.index
+
+    def _described(self, h: _Handle) -> str:
+        """`handle 0x1a8c of 0x4 created by 4690 record 5`: an instance as a reason names it."""
+        return f"handle {hex_id(h.handle_id)} of {pid_text(h.pid)} {_began(self.facts, h.first_seen)}"
 
     def _drop_alias(self, idx: int) -> None:
         """`idx` is closed: a 4658 under the source pid can no longer close it."""
@@ -448,6 +546,11 @@ class HandleTracker:
         dups = self._dups
         while dups and dups[0].ts < settled:
             self._resolve(dups.popleft())
+        times, closed = self._closed_times, self._closed
+        while times and times[0][0] < settled - SOURCE_OPEN_WINDOW:  # no 4690 left within the window after
+            _, key, idx = times.popleft()
+            if closed.get(key, (-1,))[0] == idx:
+                del closed[key]
         ends = self._ends
         while ends and ends[0][0] < settled:
             self._final(ends.popleft()[1])
@@ -488,6 +591,11 @@ class HandleTracker:
                     every[key] = same[0]
             if self._alias_key:
                 self._drop_alias(idx)
+            if h.closed >= 0:  # a 4690 resolved later may yet name it (`_choose`)
+                last = self._closed.get(key)
+                if last is None or last[1] < h.first_seen:
+                    self._closed[key] = (idx, h.first_seen, h.closed)
+                    self._closed_times.append((self._now, key, idx))  # (not before its close)
             # `_write`, inlined: this runs for nearly every instance (most are no copy, none copied).
             otype, oname, access = (h.object_type, h.object_name, h.access) if h.source is None else self._object(h)
             put(idx, h.computer, h.pid, h.handle_id, h.process, h.opened, h.duplicated_by, h.source,
@@ -591,9 +699,16 @@ class HandleTracker:
         dups = self._dups
         while dups:
             self._resolve(dups.popleft())
-        for dup in self._unopened:
-            self.choices.put(self.facts.store_id(dup.at), dup.at, self._missing(dup))
-        self._unopened.clear()
+        facts = self.facts
+        for at in self._missed:
+            found = facts.facts(at)
+            assert found.source_proc is not None and found.source_pid is not None and found.source_hid is not None
+            self.choices.put(found.ref.store_id, at, self._missing(_Dup(
+                at, found.ref.ts, found.host, found.computer, found.source_proc, found.source_pid, found.source_hid,
+                found.target_handle)))
+        self._missed = array("q")
+        self._closed.clear()
+        self._closed_times.clear()
         self._settle_held()
 
     def _settle_held(self) -> None:
@@ -628,6 +743,10 @@ class HandleTracker:
 
     def _resolve(self, dup: _Dup) -> None:
         choice = self._choose(dup)
+        if choice.handle is not None:
+            said = self.handles[choice.handle].source_said
+            if said is not None:
+                choice = self._carried(dup, choice, said)
         self.choices.put(self.facts.store_id(dup.at), dup.at, choice)
         if choice.handle is not None:
             src = self.handles[choice.handle]
@@ -639,6 +758,9 @@ class HandleTracker:
                 # meanwhile (`_object`): at once when its open said it all (the usual case).
                 tgt = self.handles[dup.target]
                 tgt.source = src.index
+                sure = KIND_CONFIDENCE[choice.kind] if isinstance(choice, Chosen) else choice.confidence
+                if sure != EXACT:  # its object is no surer than its source (nor are copies of it)
+                    tgt.source_said = (sure, dup.at)
                 if src.object_type is not None and src.object_name is not None and src.access is not None:
                     tgt.inherited = (src.object_type, src.object_name, src.access)
                 else:
@@ -646,8 +768,22 @@ class HandleTracker:
         else:
             if dup.target is not None:
                 self.handles[dup.target].inherited = NOTHING
-            if not self._opens(dup.host):  # worded again once the whole log is seen
-                self._unopened.append(dup)
+            self._missed.append(dup.at)  # worded again once the whole log is seen
+
+    def _carried(self, dup: _Dup, choice: SourceChoice | Chosen, said: tuple[str, int]) -> SourceChoice:
+        """`choice` of a source that is a copy whose own source was not chosen for sure (`said`):
+        no surer than that, its object came from there. (A copy whose own events named its object
+        is a copy all the same: the 4690 that made it is named.)"""
+        if isinstance(choice, Chosen):
+            sure, reason = worded(choice.kind, self.facts.ref(choice.first), self.facts.ref(dup.at))
+            candidates: tuple[int, ...] = ()
+        else:
+            sure, reason, candidates = choice.confidence, choice.reason, choice.candidates
+        word, made_at = said
+        record = event_record(self.facts, made_at)[1]
+        return SourceChoice(choice.handle, weakest(sure, word),
+                            f"{reason}; its object is {word}: it is a copy made by 4690 record {record}, whose "
+                            f"source handle is {word}", candidates)
 
     def _opens(self, host: str) -> int:
         return sum(self.seen[(host, e)] for e in OPEN_EVENTS)
@@ -656,7 +792,11 @@ class HandleTracker:
         """Instances under one (process, value) key are created in time order and each ends
         when the next begins, so only two can be the source: the last one begun before the
         4690 (if still open then) and the first one begun after it (logged out of order). The
-        nearer wins, unless the earlier one's own 4658 is logged after the 4690: it held the value."""
+        nearer wins, unless the earlier one's own 4658 is logged after the 4690: it held the value.
+        One closed before the 4690 is no candidate, even when nearer (in real logs the source's
+        4656 and 4658 come after its 4690, the value's previous instance closed just before it:
+        the OTRF SystemNightMare sample, 4690 after 4690): when it is nearer than the one taken,
+        the reason names it, and why it is not taken."""
         # Positions in the facts table are in scan order: comparing them compares places in time.
         facts, here = self.facts, dup.at
         at = facts.ref(here)
@@ -671,9 +811,14 @@ class HandleTracker:
         pos = bisect.bisect_left(idxs, here, key=began)
         after = pos + 1 if pos < len(idxs) and began(idxs[pos]) == here else pos
         ranked: list[tuple[tuple[int, int], int, int, int]] = []  # (distance, handle, kind, first)
+        closed_before: tuple[int, int, int] | None = None  # (index, first event, 4658) of one closed before
+        if pos == 0:
+            closed_before = self._closed.get(key)  # written already (`_final`), if any
         if pos > 0:
             h = handles[idxs[pos - 1]]
             end = h.end
+            if end >= 0 and h.closed >= 0 and end < here:
+                closed_before = (h.index, h.first_seen, h.closed)
             if end < 0 or end > here:
                 first = facts.ref(h.first_seen)
                 distance = (at.ts - first.ts, at.order - first.order)
@@ -698,18 +843,44 @@ class HandleTracker:
                 return SourceChoice(best[1], AMBIGUOUS,
                                     f"several opens of {pid_text(dup.source_handle_id)} by {pid_text(dup.source_pid)} "
                                     f"are equally near this 4690: {listed}", tuple(r[1] for r in ties))
+            if best[2] in (OPEN_AFTER, USED_AFTER) and closed_before is not None:
+                index, first_at, closed_at = closed_before
+                closed = facts.ref(closed_at)
+                if first_at < here and closed_at < here and (at.ts - closed.ts, at.order - closed.order) < best[0]:
+                    return self._not_closed_before(dup, best, closed_before)
             return Chosen(best[2], best[1], best[3])
-        return self._missing(dup)
+        return self._missing(dup, whole_log=False)
 
-    def _missing(self, dup: _Dup) -> SourceChoice:
-        """No source for `dup`: why, from what the log so far says of its computer (the whole log's
-        when the scan is done: `resolve_sources` words these again then)."""
+    def _not_closed_before(self, dup: _Dup, later: tuple[tuple[int, int], int, int, int],
+                           closed_before: tuple[int, int, int]) -> SourceChoice:
+        """The source of `dup` is the instance begun after it (`later`, as `_choose` ranks it), not
+        the nearer one closed before it (`closed_before`: its index, first event, 4658): said so."""
+        facts = self.facts
+        _, index, kind, first_at = later
+        sure, taken = worded(kind, facts.ref(first_at), facts.ref(dup.at))
+        _, other_first, closed_at = closed_before
+        closed = facts.ref(closed_at)
+        seconds = (facts.ref(dup.at).ts - closed.ts) / TICKS_PER_SECOND
+        return SourceChoice(index, sure,
+                            f"{taken}; not the nearer handle {pid_text(dup.source_handle_id)} of "
+                            f"{pid_text(dup.source_pid)} {_began(facts, other_first)}: its {closed.event_id} (record "
+                            f"{closed.record_id}) is logged {seconds:.7f} s before this 4690, and a handle closed "
+                            "before a 4690 is not its source")
+
+    def _missing(self, dup: _Dup, *, whole_log: bool = True) -> SourceChoice:
+        """No source for `dup`: why, from what the log so far says of its computer and process (the
+        whole log's when the scan is done: `resolve_sources` words these again then)."""
         if not self._opens(dup.host):
             return SourceChoice(None, MISSING, f"no 4656 at all for {dup.computer} in this log: Object Access "
                                 "auditing (File System, Registry, Kernel Object) seems off")
-        return SourceChoice(None, MISSING, f"no 4656 for handle {pid_text(dup.source_handle_id)} of process "
-                            f"{pid_text(dup.source_pid)} near this 4690: opened before the log begins, or its "
-                            "object is not audited")
+        near = (f"no 4656 for handle {pid_text(dup.source_handle_id)} of process {pid_text(dup.source_pid)} "
+                "near this 4690")
+        created = owner_created(self.facts, dup.at) if whole_log else None
+        if created is not None:  # the process began in the log: so did the handle, unlogged
+            return SourceChoice(None, MISSING, f"{near}, and that process started in this log ({created[0]} record "
+                                f"{created[1]}): its open was not audited, or it was inherited at the process's "
+                                "creation")
+        return SourceChoice(None, MISSING, f"{near}: opened before the log begins, or its object is not audited")
 
     def finish(self) -> HandleTable:
         """Write the instances left into the model's `HandleTable` (the one this tracker was made
@@ -745,7 +916,8 @@ class HandleTracker:
     def _close_note(self, h: _Handle, *, whole_log: bool = True) -> str | None:
         """Why the close of `h` is what it is; None when it is its own 4658 (`Handle.close_reason`
         words that one when read). Before the whole log is seen (`whole_log` False), a computer
-        with no 4658 yet is taken to have some, and `finish` words it anew if none comes."""
+        with no 4658 yet is taken to have some, and `finish` words it anew if none comes. A note
+        the instance holds unclosed is another close's (`close`: a 4658 that may have closed it)."""
         if h.closed >= 0:
             return h.close_note
         if not self._closes(h.host):
@@ -757,11 +929,13 @@ class HandleTracker:
             written.append(h.index)
         if h.replaced_by >= 0:
             reused = self.facts.ref(h.replaced_by)
-            return (f"no 4658 for it: the value {hex_id(h.handle_id)} was reused by {reused.event_id} "
+            note = (f"no 4658 for it: the value {hex_id(h.handle_id)} was reused by {reused.event_id} "
                     f"record {reused.record_id}")
-        if h.owner_exit is not None:
-            return EXITED_NOTE.format(h.owner_exit.record_id)
-        return sys.intern(f"no 4658 for {hex_id(h.handle_id)} in this log: still open at the end of the log")
+        elif h.owner_exit is not None:
+            note = EXITED_NOTE.format(h.owner_exit.record_id)
+        else:
+            note = sys.intern(f"no 4658 for {hex_id(h.handle_id)} in this log: still open at the end of the log")
+        return note if h.close_note is None else f"{note}; {h.close_note}"
 
 
 #: The close note of a handle whose process exited without a 4658 for it (worded from the 4689).
@@ -789,6 +963,15 @@ def _closes_off(computer: str) -> str:
 
 #: `Handle(...)` of every field, without the frozen dataclass' `__init__`.
 make_handle = slot_maker(Handle)
+
+
+def _began(facts: RefSource, first_seen: int) -> str:
+    """`opened by 4656 record 7`, `created by 4690 record 5`, `first seen in 4663 record 9`: how
+    an instance began (its first event, `first_seen`: its open or 4690 when it has one), as a
+    reason naming it says."""
+    eid, record = event_record(facts, first_seen)
+    how = "opened by" if eid in OPEN_EVENTS else "created by" if eid in DUPLICATE_EVENTS else "first seen in"
+    return f"{how} {eid} record {record}"
 
 
 def _start_key(h: _Handle) -> int:

@@ -32,10 +32,13 @@ if TYPE_CHECKING:
 #: The kinds of choice kept as numbers: their confidence and their reason from the handle's first
 #: event (`first`) and the 4690 (`at`).
 OPEN_BEFORE, USED_BEFORE, OPEN_AFTER, USED_AFTER = range(4)
+#: The confidence of a choice of each kind (`worded`): only a handle open at the 4690 is exact.
+KIND_CONFIDENCE: tuple[str, ...] = (EXACT, INFERRED, INFERRED, INFERRED)
 
 
 def worded(kind: int, first: Ref, at: Ref) -> tuple[str, str]:
-    """(confidence, reason) of a choice of `kind` (`HandleTracker._choose`'s words)."""
+    """(confidence, reason) of a choice of `kind` (`HandleTracker._choose`'s words; the confidence
+    is `KIND_CONFIDENCE[kind]`)."""
     if kind == OPEN_BEFORE:
         return EXACT, f"opened by {first.event_id} record {first.record_id}, still open at this 4690"
     if kind == USED_BEFORE:

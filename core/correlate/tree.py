@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, TypeVar
 from weakref import WeakKeyDictionary
 
 from core.correlate.handle_table import HandleTable
-from core.correlate.handles import handle_close_reason
+from core.correlate.handles import close_confidence, handle_close_reason, handle_said
 from core.correlate.links import Correlation, EventLink, HandleLink, Node, ProcessLink, SessionLink
-from core.correlate.processes import EXACT, INFERRED, MISSING, Process, Ref, pid_text
+from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, Process, Ref, pid_text
 from core.correlate.roles import SESSION_ACTS, Act, role_of
 from core.correlate.sessions import NetworkIndex, logon_type_name, network_index, network_logons
 from core.model.access import decode_messages
@@ -198,8 +198,9 @@ def _handle_node(model: CorrelationModel, title: str, link: HandleLink) -> Node:
             s = model.handles[h.source]
             src = f" from handle {hex_id(s.handle_id)} of {model.processes[s.process].label}"
         kids.append(Node(f"created by duplication: {ref_text(duplicated_by)}{src}", EXACT, duplicated_by.store_id))
-    if opened is None and duplicated_by is None:
-        kids.append(Node(f"open: {h.reason}", INFERRED, h.first_seen.store_id))
+    if opened is None and duplicated_by is None:  # (how its open is known: its close aside)
+        kids.append(Node(f"open: {handle_said(h.facts, -1, -1, h.first_seen_at)[1]}", INFERRED,
+                         h.first_seen.store_id))
     if link.confidence != EXACT:
         kids.append(Node(f"why: {link.reason}", link.confidence))
     kids += _capped(h.accesses, lambda r: Node(f"accessed: {ref_text(r)}", EXACT, r.store_id), "accesses",
@@ -207,9 +208,9 @@ def _handle_node(model: CorrelationModel, title: str, link: HandleLink) -> Node:
     close_reason = h.close_reason
     if closed is not None:
         note = "" if close_reason == f"closed by 4658 record {closed.record_id}" else f" ({close_reason})"
-        kids.append(Node(f"closed: {ref_text(closed)}{note}", EXACT, closed.store_id))
+        kids.append(Node(f"closed: {ref_text(closed)}{note}", close_confidence(close_reason), closed.store_id))
     else:
-        kids.append(Node(f"close: {close_reason}", MISSING))
+        kids.append(Node(f"close: {close_reason}", _unclosed_confidence(close_reason)))
     kids += _capped(h.duplications, lambda r: Node(f"duplicated: {ref_text(r)}", EXACT, r.store_id), "duplications",
                     _record_of)
     event = (opened or duplicated_by or h.first_seen).store_id
@@ -416,11 +417,12 @@ def forest_tail(model: CorrelationModel, p: Process) -> list[Node]:
 
         def handle_node(i: int) -> Node:
             label, confidence, at, closed_at, note = handles.forest_fields(i)
+            reason = handle_close_reason(facts, closed_at, note)
             if closed_at >= 0:
                 closed = facts.ref(closed_at)
-                close = Node(f"closed: {ref_text(closed)}", EXACT, closed.store_id)
+                close = Node(f"closed: {ref_text(closed)}", close_confidence(reason), closed.store_id)
             else:
-                close = Node(f"close: {handle_close_reason(facts, closed_at, note)}", MISSING)
+                close = Node(f"close: {reason}", _unclosed_confidence(reason))
             return Node(label, confidence, facts.store_id(at), [close])
         tail = _capped(p.handles, handle_node, "handles")
     else:
@@ -433,12 +435,19 @@ def _forest_handle(model: CorrelationModel, i: int) -> Node:
     """A handle's line in the forest, from its `Handle`."""
     h = model.handles[i]
     closed = h.closed  # made from the facts table: once
+    reason = h.close_reason
     close = (
-        Node(f"closed: {ref_text(closed)}", EXACT, closed.store_id)
+        Node(f"closed: {ref_text(closed)}", close_confidence(reason), closed.store_id)
         if closed is not None
-        else Node(f"close: {h.close_reason}", MISSING)
+        else Node(f"close: {reason}", _unclosed_confidence(reason))
     )
     return Node(h.label, h.confidence, (h.opened or h.duplicated_by or h.first_seen).store_id, [close])
+
+
+def _unclosed_confidence(close_reason: str) -> str:
+    """A handle's close when no 4658 of its own is known: missing, or ambiguous when a 4658 taken
+    to close another handle may have closed it (its reason says which)."""
+    return AMBIGUOUS if close_confidence(close_reason) == AMBIGUOUS else MISSING
 
 
 def _forest_node(model: CorrelationModel, p: Process) -> tuple[Node, list[Node]]:
