@@ -67,7 +67,7 @@ from core.correlate.scan import (
 from core.correlate.scan_reader import scan_stored
 from core.correlate.session_frozen import FrozenSessions, processes_by_session
 from core.correlate.sessions import Place, Session, SessionChoice
-from core.correlate.source_choices import SourceChoices
+from core.correlate.source_choices import SourceChoices, target_said
 from core.correlate.tree import TREE_EDGE, correlation_tree, process_forest, summary
 from core.model.event import EventKeys
 from core.store.filter import Order
@@ -570,7 +570,8 @@ class CorrelationModel:
                 target = HandleLink(found.target_hid, None, MISSING, "the 4690 names no target process")
             else:
                 h = self.handles[found.target_handle]
-                target = HandleLink(found.target_hid, h, EXACT, f"created by this 4690; {h.close_reason}")
+                said = target_said(self._choices.get(found.ref.store_id), h.close_reason)
+                target = HandleLink(found.target_hid, h, *said)
         return source, target
 
     def _correlate_other(self, stored: StoredEvent) -> Correlation:

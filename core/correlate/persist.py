@@ -27,6 +27,7 @@ from core.correlate.model import CorrelationModel, session_start
 from core.correlate.process_table import PRE_EXISTING, ProcessTable
 from core.correlate.processes import EXACT, MISSING, Ref
 from core.correlate.roles import HANDLE_ACTS, ROLES, Act
+from core.correlate.source_choices import target_said
 from core.store.correlation_tables import HANDLE_COLUMNS, PROCESS_COLUMNS, SESSION_COLUMNS, CorrelationTables
 
 #: A link row: (event store id, role, instance kind, instance index, confidence, reason).
@@ -167,7 +168,7 @@ def _links(model: CorrelationModel) -> Iterator[LinkRow]:
             if shid is not None:
                 yield (sid, "source handle", "handle", *words.dup_source(sid))
             if thid is not None:
-                yield (sid, "target handle", "handle", *words.dup_target(thandle))
+                yield (sid, "target handle", "handle", *words.dup_target(sid, thandle))
         elif shid is not None:
             act = acts.get(eid)
             if act is not None:
@@ -254,10 +255,10 @@ class _LinkWords:
         h = self._handles[choice.handle] if choice.handle is not None else None
         return h.index if h is not None else None, choice.confidence, choice.reason
 
-    def dup_target(self, idx: int | None) -> Said:
+    def dup_target(self, sid: int, idx: int | None) -> Said:
         if idx is None:
             return None, MISSING, "the 4690 names no target process"
-        return idx, EXACT, f"created by this 4690; {self._close(idx)[1]}"
+        return idx, *target_said(self._sources.get(sid), self._close(idx)[1])
 
 
 def _links_of(model: CorrelationModel, found: Facts) -> Iterator[LinkRow]:
@@ -325,7 +326,7 @@ def _handle_rows(table: HandleTable) -> Iterator[tuple[Any, ...]]:
     store_id = facts.store_id
     for (i, computer, pid, hid, process, opened, dup, source, otype, oname, access, closed, note,
          first) in table.raw_rows():
-        confidence, reason = handle_said(facts, opened, dup, first)
+        confidence, reason = handle_said(facts, opened, dup, first, note)
         yield (i, computer, pid, hid, process, store_id(opened) if opened >= 0 else None,
                store_id(dup) if dup >= 0 else None, source, otype, oname, access,
                store_id(closed) if closed >= 0 else None, handle_close_reason(facts, closed, note),

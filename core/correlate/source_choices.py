@@ -64,6 +64,16 @@ class SourceChoice:
     candidates: tuple[int, ...] = ()
 
 
+def target_said(choice: SourceChoice | None, close_reason: str) -> tuple[str, str]:
+    """A 4690's target handle link: the 4690 created it (certain), but its object is its source
+    handle's, so the link is no surer than the choice of that source (an inferred source, an
+    inferred object all along a chain of copies)."""
+    reason = f"created by this 4690; {close_reason}"
+    if choice is None or choice.handle is None or choice.confidence == EXACT:
+        return EXACT, reason
+    return choice.confidence, f"{reason}; its object is its source handle's, which is {choice.confidence}"
+
+
 class Chosen(NamedTuple):
     """A choice of one of the kinds kept as numbers, as `HandleTracker._choose` makes it."""
 

@@ -42,8 +42,9 @@ from core.store.store import Store
 #: Bumped whenever what the tables hold changes: older caches rebuild them (3: the list
 #: views' event trees, `core.store.event_trees`; 4: the links tagged apart, `LINKS_KEY`, their
 #: words as codes; 5: the Process access reasons and every label with the log's text escaped,
-#: where format 4 wrote some raw).
-CORRELATION_FORMAT = 6
+#: where format 4 wrote some raw; 7: sessions known from their logoff, ambiguous handle closes,
+#: inferred copies, processes just after their exit and Sysmon 1s ahead of their 4688).
+CORRELATION_FORMAT = 7
 FORMAT_KEY = "correlation_format"
 #: Tags the links (`core.store.correlation_links`), written after the instances and the views.
 LINKS_KEY = "correlation_links"

@@ -168,6 +168,12 @@ def test_a_4658_that_may_close_two_handles_is_ambiguous_naming_the_other(
         (r"handle 0x1a8c: Key \REGISTRY\COPIED", "ambiguous"), (r"handle 0x1a8c: Key \REGISTRY\OWN", "ambiguous")]
     for record, link in ((5, first), (6, second)):
         assert _stored_links(model, events, record)["source handle"] == (link.confidence, link.reason)
+    # The stored handle rows too (read from the table's columns, as from the handles).
+    table = model.handles
+    if isinstance(table, HandleTable):
+        rows = list(_handle_rows(table))
+        assert rows == list(_rows(tuple(table), HANDLE_COLUMNS))
+        assert sorted(r[HANDLE_COLUMNS.index("confidence")] for r in rows if r[3] == 0x1a8c) == ["ambiguous"] * 2
     doc = _json(tmp_path, CLOSES, 5)
     assert doc["source_handle"]["confidence"] == "ambiguous"
     assert "opened by 4656 record 2" in doc["source_handle"]["reason"]
@@ -229,10 +235,19 @@ def test_an_object_learned_by_inference_stays_inferred_along_copies(
         assert _stored_links(model, events, record)["source handle"] == (link.confidence, link.reason)
         node = find_node(model.correlate(by_record(events, record)).tree(), "source handle:")
         assert node.confidence == "inferred"
+    # The copies those 4690s make: certainly made by them, but their object is inferred too.
+    for record in (5, 6, 7):
+        target = model.correlate(by_record(events, record)).target_handle
+        assert target is not None and target.confidence == "inferred", (record, target)
+        assert "its object is its source handle's, which is inferred" in target.reason, target.reason
+        assert _stored_links(model, events, record)["target handle"] == (target.confidence, target.reason)
+        assert find_node(model.correlate(by_record(events, record)).tree(), "target handle:").confidence == "inferred"
     # A chain from a handle open at its 4690 stays exact.
     for record in (12, 13):
         link = model.correlate(by_record(events, record)).source_handle
         assert link is not None and link.confidence == "exact", (record, link)
+        target = model.correlate(by_record(events, record)).target_handle
+        assert target is not None and target.confidence == "exact", (record, target)
         assert link.handle is not None and link.handle.object_name == r"\REGISTRY\Z"
     assert _json(tmp_path, CHAIN, 6)["source_handle"]["confidence"] == "inferred"
 
