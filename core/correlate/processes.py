@@ -15,7 +15,7 @@ Instances keep their model events as positions in the scan's facts table, and ea
 into the model's `ProcessTable` as soon as nothing can change it (its pid's next instance began:
 `STREAM`), so that the scan does not hold every instance until the model is built (issue 18).
 
-(About 600 lines: the scan-time instance, the tracker's steps and the freezing (during the scan
+(About 640 lines: the scan-time instance, the tracker's steps and the freezing (during the scan
 and at its end) must agree on what an instance keeps and when it is final, so they sit together.)
 """
 
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AMBIGUOUS", "CHANNEL_SKEW", "CONFIDENCES", "EXACT", "EXIT_GRACE", "INFERRED", "MISSING", "SYSTEM_PID",
     "TICKS_PER_SECOND", "Bound", "Held", "Process", "ProcessTracker", "Ref", "SysmonView", "basename",
-    "join_reason", "make_process", "pid_text", "same_process",
+    "join_reason", "make_process", "pid_text", "same_image", "same_process",
 ]
 
 _NO_NAME = ("", "-")
@@ -247,6 +247,8 @@ class ProcessTracker:
         self._ended: dict[int, Kept | None] = {}
         self._keep: Callable[[Ref | None], Held] | None = None
         self._bounder: Callable[..., Bound] | None = None
+        #: Instances a waiting Sysmon 1 may still join (`core.correlate.scan`): not frozen meanwhile.
+        self.awaited: set[int] = set()
 
     def hold(self, ref: Ref) -> Kept:
         """What an instance keeps of `ref`, the event being scanned: its position in the facts
@@ -297,12 +299,16 @@ class ProcessTracker:
         return proc
 
     def resolve(
-        self, host: str, computer: str, pid: int, ref: Ref, *, name: str | None = None, grace: bool = False
+        self, host: str, computer: str, pid: int, ref: Ref, *, name: str | None = None, grace: bool = True
     ) -> tuple[int, str | None]:
         """The instance of `pid` alive at `ref` (creating an inferred one if none is), and a
         note when the link is weaker than usual.
 
-        `grace` lets a handle close logged just after the process's 4689 still reach it.
+        `grace`: an event logged within EXIT_GRACE after the pid's last instance exited, no 4688
+        having reused the pid since, still belongs to it, noted (a handle closed as the process
+        exits, a use or a duplication logged the same millisecond after its 4689): taken for an
+        unlogged new instance, it made one up that then took the pid's later events too. A 4689
+        is the one event without (a process exits once: a second 4689 is another instance's).
         """
         idx = self._current.get((host, pid))
         if idx is not None:
@@ -335,9 +341,10 @@ class ProcessTracker:
         kept = len(self.facts) if ref.event_id in self._held_ids else ref  # type: ignore[arg-type]  # (`hold`)
         if idx is not None:
             old = self.procs[idx]
-            if old.sysmon_created is not None and same_event(old.created, old.sysmon_created) and same_process(
-                old, image, old.sysmon_created, ref
-            ):
+            # (an instance Sysmon 1 began that a 4689 already ended is not this 4688's process: the
+            # 4689 of a process is logged after its 4688, and joined it read "exited" before "created")
+            if old.sysmon_created is not None and old.end is None and same_event(
+                    old.created, old.sysmon_created) and same_process(old, image, old.sysmon_created, ref):
                 proc = old
                 proc.joined = join_reason(old.sysmon_created, ref)
             elif old.end is None:
@@ -369,17 +376,21 @@ class ProcessTracker:
         idx = self._current.get((host, pid))
         return self.procs[idx] if idx is not None else None
 
-    def begin(self, host: str, computer: str, pid: int, ref: Ref) -> _Proc:
+    def begin(self, host: str, computer: str, pid: int, ref: Ref, *, until: tuple[int, int] | None = None) -> _Proc:
         """A new instance created at `ref` (a Sysmon 1 without its 4688 yet), ending the pid's
-        previous instance if it is still alive (the pid was reused)."""
+        previous instance if it is still alive (the pid was reused). Its life begins at `ref`, or
+        where the previous one's ended if that is later: a Sysmon 1 that waited for a 4688 that did
+        not come (`core.correlate.scan`), after the previous instance's 4689, or while it lived:
+        it then lived `until` that key (the events of the pid scanned meanwhile are its own)."""
         kept = self.hold(ref)
         old = self.current(host, pid)
         if old is not None and old.end is None:
-            old.end = kept
+            old.end = kept if until is None or until <= ref.key else Ref(-1, None, 0, None, *until)
             old.replaced_by = kept
         proc = self._new(host, computer, pid, kept)
         proc.created = kept
-        proc.start = kept
+        if old is None or old.end is None or self.key(old.end) <= ref.key:
+            proc.start = kept
         return proc
 
     def set_parent(self, child: int, parent_pid: int, parent: int | None) -> None:
@@ -410,8 +421,8 @@ class ProcessTracker:
         while candidates and candidates[0][0] < now:
             _, old, new = candidates.popleft()
             p = procs[old]
-            if p is None:
-                continue
+            if p is None or (self.awaited and old in self.awaited):
+                continue  # (awaited: frozen at `finish`, as an instance `_final` turns down)
             if (p.created is None or p.guid is not None or p.sysmon_created is not None
                     or p.sysmon_exited is not None or p.sysmon_events) and not self._final(p):
                 continue  # (`_final` is True for the usual instance, a 4688's without Sysmon)
@@ -555,7 +566,8 @@ class ProcessTracker:
             p.handles,
             None if p.guid is None and p.sysmon_created is None and not p.sysmon_events else SysmonView(
                 p.guid, p.sysmon_created, p.sysmon_exited, p.joined,
-                tuple(p.sysmon_events) if p.sysmon_events else ()),
+                # (in time order: a Sysmon event that waited with a Sysmon 1 is added when replayed)
+                tuple(sorted(p.sysmon_events, key=_ref_key)) if p.sysmon_events else ()),
             index=p.index,
         )
 
@@ -595,18 +607,34 @@ class ProcessTracker:
 
 
 
+def _ref_key(ref: Ref) -> tuple[int, int]:
+    return ref.key
+
+
 def same_process(proc: _Proc, image: str | None, first: Ref, then: Ref) -> bool:
     """Whether a 4688 and a Sysmon 1 (`first`, `then`, either way round) of the same pid are
     one process: logged within CHANNEL_SKEW of each other with the same image file name."""
     if abs(then.ts - first.ts) > CHANNEL_SKEW:
         return False
-    known = basename(proc.image).casefold()
-    return not known or not image or basename(image).casefold() == known
+    return same_image(proc.image, image)
 
 
-def join_reason(first: Ref, then: Ref) -> str:
+def same_image(known: str | None, image: str | None) -> bool:
+    """Whether two images are the same file name (either unknown: they may be)."""
+    a, b = basename(known).casefold(), basename(image).casefold()
+    return not a or not b or a == b
+
+
+def join_reason(first: Ref, then: Ref, rival: Ref | None = None) -> str:
+    """Why a Sysmon 1 and a 4688 (`first`, `then`, either way round) are one process; `rival`, a
+    4688 of the same pid and image farther from the Sysmon 1, also within the skew."""
     a, b = sorted((first, then), key=lambda r: r.event_id)
     seconds = abs(then.ts - first.ts) / TICKS_PER_SECOND
-    return (f"Sysmon 1 record {a.record_id} and 4688 record {b.record_id} are one process: same computer, pid "
+    text = (f"Sysmon 1 record {a.record_id} and 4688 record {b.record_id} are one process: same computer, pid "
             f"and image, logged {seconds:.3f} s apart (within the {CHANNEL_SKEW // TICKS_PER_SECOND} s "
             "skew between the channels)")
+    if rival is not None:
+        farther = abs(rival.ts - a.ts) / TICKS_PER_SECOND
+        text += (f"; 4688 record {rival.record_id} of the same pid and image, {farther:.3f} s from the Sysmon 1, "
+                 "is farther: the nearer 4688 is taken")
+    return text

@@ -18,7 +18,7 @@ from core.correlate.event_fields import Pairs, Values, as_int, logon_of, pid_of
 from core.correlate.facts import Facts, FactsTable, SysmonFacts
 from core.correlate.handle_table import HandleTable
 from core.correlate.handles import USE_EVENTS, HandleTracker
-from core.correlate.processes import ProcessTracker, Ref
+from core.correlate.processes import ProcessTracker, Ref, pid_text
 from core.correlate.roles import (
     ROLES,
     SYSMON,
@@ -29,7 +29,7 @@ from core.correlate.roles import (
 )
 from core.correlate.scan_rows import HandleEvent, RawRow, feed
 from core.correlate.sessions import SessionChoice, SessionTracker, user_name
-from core.correlate.sysmon import SysmonTracker
+from core.correlate.sysmon import SysmonTracker, Wait
 from core.model.event import Event, EventKeys
 from core.model.same_records import SameRecords
 
@@ -110,6 +110,10 @@ class Rows:
 #: Why a 4688 has no new process (the note of its target link; it has no pid to link).
 NO_NEW_PID = "the 4688 names no new process id"
 
+#: The note of a 4688's creator when the new process has the creator's own pid, alive.
+OWN_PID = ("its pid {} is also the new process's (NewProcessId): a live process cannot create a child with its "
+           "own pid, so this creator is doubtful (a 4689 and a 4688 of the pid not logged, or an altered event)")
+
 #: Rows per batch of `scan_events`.
 ROWS_BATCH = 2000
 
@@ -171,6 +175,8 @@ class Scan:
         self.computers: dict[str, str] = {}
         #: The copies of a record loaded twice, left out of the scan (`core.model.same_records`).
         self.same_records = SameRecords()
+        #: The key of the last event fed (`scan_rows.feed`).
+        self.last_key: tuple[int, int] = (0, 0)
         # Plain functions, not bound methods: those would make the scan a reference cycle, which
         # the model's freeze (`core.store.gc_pause`) would then keep, trackers and all, as long
         # as the process lives.
@@ -194,6 +200,9 @@ class Scan:
         """Feed `events` in time order; `finish` once every one is fed."""
         feed(self, events.batches, events.pairs_of, events.untimed, decoded=events.decoded,
              values_from=events.values_from)
+        for wait in list(self.sysmon.waits.values()):  # no 4688 came for them
+            self.sysmon.take(wait.host, wait.pid)
+            self._replay(wait, before=self.last_key)
 
     def finish(self) -> None:
         """What needs every event first: 4690 sources, accesses, privileges, sessions."""
@@ -227,8 +236,40 @@ class Scan:
             sysmon.session = choose(sysmon)
         self.sessions.settled()  # every event has its answer: the tracker's memos go
 
-    def _resolve(self, found: Facts, pid: int, name: str | None = None, grace: bool = False) -> tuple[int, str | None]:
+    def _resolve(self, found: Facts, pid: int, name: str | None = None, grace: bool = True) -> tuple[int, str | None]:
+        if self.sysmon.waits:
+            self.settle(found.ref.ts, found.ref.order)
         return self.procs.resolve(found.host, found.computer, pid, found.ref, name=name, grace=grace)
+
+    def settle(self, now: int, order: int) -> None:
+        """Replay the Sysmon 1s waiting for a 4688 (`SysmonTracker.wait`) that none logged from
+        `now` on could be nearer to: before any step that may make a pid's instance anew (that of
+        the event at `(now, order)`)."""
+        for wait in self.sysmon.over(now):
+            self._replay(wait, before=(now, order - 1))
+
+    def _replay(self, wait: Wait, into: tuple[int, Ref] | None = None, rival: Ref | None = None, *,
+                before: tuple[int, int]) -> None:
+        """The events of `wait`, over: its Sysmon 1 joins `into` (the instance of the 4688 being
+        scanned, and that 4688), else its candidate, else begins an instance: the pid's instance
+        still alive then lived to the end of the wait, or up to `before` (the event scanned last) if
+        earlier: the events of the pid scanned while it waited are that instance's; then the events
+        held with it, but those another wait still holds. (Every event of the scan's at or after
+        the end of a wait settles it first, but those that do not name a process.)"""
+        before = min(before, (wait.until, -1))
+        if into is None and wait.candidate is not None:
+            made = self.procs.procs[wait.candidate].created
+            assert made is not None  # (a candidate is an instance a 4688 created)
+            into = (wait.candidate, self.procs.ref(made))
+        for n, held in enumerate(wait.events):
+            held.waits -= 1
+            if held.waits:
+                continue
+            if n:
+                self._sysmon_now(held.ref, held.host, held.computer, held.values)
+            else:
+                self._sysmon_now(held.ref, held.host, held.computer, held.values, into=into,
+                                 fresh=before if into is None else None, rival=rival)
 
     def _own(self, handle: int, before: int) -> None:
         """Register a handle created by the last tracker call with its owner process."""
@@ -255,12 +296,21 @@ class Scan:
         if ppid is not None:
             parent, found.source_note = self._resolve(found, ppid, values.get(role.source_name))
             found.source_pid, found.source_proc = ppid, parent
+            if ppid == pid and self.procs.procs[parent].end is None:
+                own = OWN_PID.format(pid_text(pid))
+                found.source_note = f"{found.source_note}; {own}" if found.source_note else own
         if pid is None:
             self.procs.creations[found.host] += 1  # a 4688 all the same: Process Creation is audited
             found.target_note = NO_NEW_PID
             found.logon_id = logon_of(values, role.new_logon_id)  # the new process's session, as below
             found.user = user_name(values.get("TargetDomainName"), values.get("TargetUserName")) or found.user
             return
+        # A Sysmon 1 of the pid waiting for its 4688: this one, if nearer than the 4688 it would
+        # join otherwise (joined below, once its instance is made); else it is over (replayed first).
+        wait = self.sysmon.take(found.host, pid) if self.sysmon.waits else None
+        if wait is not None and not wait.nearer(values.get("NewProcessName"), found.ref.ts):
+            self._replay(wait, before=(found.ref.ts, found.ref.order - 1))
+            wait = None
         child = self.procs.create(found.host, found.computer, pid, found.ref, values)
         if ppid is not None and self.procs.procs[child].parent_pid is None:
             self.procs.set_parent(child, ppid, parent)
@@ -269,13 +319,18 @@ class Scan:
         self.procs.procs[child].logon_id = logon
         found.logon_id = logon
         found.user = self.procs.procs[child].user
+        if wait is not None:
+            made = self.procs.procs[wait.candidate].created if wait.candidate is not None else None
+            self._replay(wait, into=(child, found.ref), rival=self.procs.ref(made) if made is not None else None,
+                         before=(found.ref.ts, found.ref.order - 1))
 
     def _exited(self, found: Facts, values: Values, role: Role) -> None:
         self._subject(found, values, role)
         pid = pid_of(values, role.source_pid)
         if pid is None:
             return
-        idx, found.source_note = self._resolve(found, pid, values.get(role.source_name))
+        # (no grace: a process exits once, a second 4689 is another instance's)
+        idx, found.source_note = self._resolve(found, pid, values.get(role.source_name), grace=False)
         found.source_pid, found.source_proc = pid, idx
         self.procs.exit(idx, found.ref)
         self.handles.process_exited(idx, found.ref, self.procs.procs[idx].handles)
@@ -326,12 +381,32 @@ class Scan:
 
     def _sysmon_event(self, ref: Ref, host: str, computer: str, values: Values) -> None:
         """A Sysmon event (`core.correlate.sysmon`); an event of another provider with a
-        Sysmon EventID is not in the model."""
+        Sysmon EventID is not in the model. A Sysmon 1 may wait for its 4688, and the events
+        naming it with it (`SysmonTracker.wait`)."""
         role = SYSMON.get(ref.event_id)
-        if role is None or not self.sysmon.is_sysmon(values, role):
+        sysmon = self.sysmon
+        if role is None or not sysmon.is_sysmon(values, role):
             return
+        creates = role.act is SysmonAct.CREATE
+        if sysmon.waits:
+            self.settle(ref.ts, ref.order)
+            pid = as_int(values.get(role.target.pid)) if creates else None
+            wait = sysmon.take(host, pid) if pid is not None else None
+            if wait is not None:  # the pid's next Sysmon 1: the waiting one's process came before
+                self._replay(wait, before=(ref.ts, ref.order - 1))
+            if sysmon.waits and sysmon.keep(host, computer, ref, values, role):
+                return
+        if creates and sysmon.wait(host, computer, ref, values, role):
+            return
+        self._sysmon_now(ref, host, computer, values)
+
+    def _sysmon_now(self, ref: Ref, host: str, computer: str, values: Values, *,
+                    into: tuple[int, Ref] | None = None, fresh: tuple[int, int] | None = None,
+                    rival: Ref | None = None) -> None:
+        """`_sysmon_event`'s step (a Sysmon 1 that waited: with what was decided)."""
+        role = SYSMON[ref.event_id]
         found = self.sysmon_facts[ref.store_id] = SysmonFacts(ref, host, computer)
-        source, target = self.sysmon.event(host, computer, ref, values, role)
+        source, target = self.sysmon.event(host, computer, ref, values, role, into=into, fresh=fresh, rival=rival)
         found.source_pid, found.source_proc, found.source_note = source.pid, source.process, source.note
         found.target_pid, found.target_proc, found.target_note = target.pid, target.process, target.note
         found.source_confidence, found.target_confidence = source.confidence, target.confidence

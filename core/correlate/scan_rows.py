@@ -208,6 +208,8 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
     close_handle, opened = handles_tracker.close, scan.access.opened
     aliases, alias_keys, drop_alias = handles_tracker._alias, handles_tracker._alias_key, handles_tracker._drop_alias
     computers = scan.computers
+    sysmon = scan.sysmon
+    waits = sysmon.waits  # (the one dict, emptied and filled: never another)
     kinds = _kinds(scan)
     if values_from is None:
         def values_from(data: Any) -> Values:
@@ -274,6 +276,8 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                                        values_from(data))
                 continue
             assert reader is not None
+            if waits and ts >= sysmon.soonest:  # Sysmon 1s no 4688 can join any more (`Scan.settle`)
+                scan.settle(ts, n)
             if code == _USE:
                 # The commonest event: a 4663 repeating one logged earlier (`HandleReader.last`)
                 # on the handle that event used, still open in its process, still alive: the
@@ -307,7 +311,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                     proc.add_name(name, pos)  # this event's position: what the instance keeps
             else:
                 ref = make_ref(sid, record_id, event_id, filetime, ts, n)
-                idx, note = resolve(host, computer, pid, ref, name=name, grace=code == _CLOSE)
+                idx, note = resolve(host, computer, pid, ref, name=name)
             assert idx is not None
             if not hid:
                 append((idx, None, note, host, computer, user, filetime))
@@ -365,3 +369,4 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
         flush()
         if rows and rows[-1][1] is not None:  # the time of the last row: no later row is before it
             advance(rows[-1][1])
+            scan.last_key = (rows[-1][1], order - 1)

@@ -10,18 +10,81 @@ Quirks from real logs (OTRF datasets):
   while it is being created gets a provisional GUID): such an event is matched by pid and
   time, and says so;
 * processes started before Sysmon (lsass.exe, services.exe) have no Sysmon 1: their GUID is
-  first seen in another event, which names their image: that names the inferred instance.
+  first seen in another event, which names their image: that names the inferred instance;
+* the channels' clocks differ (`CHANNEL_SKEW`): a Sysmon 1 may be logged before the 4689 of the
+  pid's previous process, and its own 4688 after that. The scan is one pass in time order, so a
+  Sysmon 1 that a 4688 still to come may be nearer to waits for it (`SysmonTracker.wait`), with
+  the Sysmon events naming its GUID or pid, until the 4688 comes or no nearer one can: the scan
+  (`core.correlate.scan`) then replays them, in the order logged. Begun at once, its instance
+  became the pid's current one and took the previous process's 4689 (exited before it was
+  created), and the 4688 joined the wrong one (0.45 s away rather than 0.05 s). Meanwhile the
+  Security events of the pid go to the instance alive as the Security channel tells it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from core.correlate.processes import INFERRED, ProcessTracker, Ref, join_reason, same_process
+from core.correlate.processes import (
+    CHANNEL_SKEW,
+    INFERRED,
+    ProcessTracker,
+    Ref,
+    join_reason,
+    same_image,
+    same_process,
+)
 from core.correlate.roles import Party, SysmonAct, SysmonRole
 from core.model.values import as_int
 
+if TYPE_CHECKING:
+    from core.correlate.processes import _Proc
+
 Values = dict[str, str | None]
+#: A place on the model's time line, `Ref.key`.
+Key = tuple[int, int]
+
+#: No wait is due (`SysmonTracker.soonest`).
+_NEVER = 1 << 63
+
+
+@dataclass(slots=True)
+class Held:
+    """A Sysmon event held back with a waiting Sysmon 1 (`Wait`), replayed once every wait it is
+    held by is over (`waits` counts them: a Sysmon 10 between two waiting processes)."""
+
+    ref: Ref
+    host: str
+    computer: str
+    values: Values
+    waits: int = 1
+
+
+@dataclass(slots=True)
+class Wait:
+    """A Sysmon 1 waiting for a 4688 that may be nearer to it (`SysmonTracker.wait`): `events[0]`
+    is the Sysmon 1, the rest the Sysmon events held with it, in time order. Without a nearer 4688
+    by `until`, it joins `candidate` (the instance whose 4688 it is within the skew of), or, None,
+    begins an instance of its own."""
+
+    host: str
+    pid: int
+    image: str | None
+    ts: int
+    candidate: int | None
+    until: int
+    events: list[Held]
+    #: What it holds the events of: (computer, GUID), (computer, pid) (`SysmonTracker.keep`).
+    holds: list[tuple[str, str | int]] = field(default_factory=list)
+
+    def nearer(self, image: str | None, ts: int) -> bool:
+        """Whether a 4688 of the pid logged at `ts` with `image` is this Sysmon 1's (a nearer one
+        than its candidate's, or, without one, any within the skew)."""
+        if not same_image(self.image, image):
+            return False
+        gap = abs(ts - self.ts)
+        return gap < self.until - self.ts if self.candidate is not None else gap <= CHANNEL_SKEW
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +118,120 @@ class SysmonTracker:
         self._by_guid: dict[tuple[str, str], int] = {}
         #: Sysmon 1s per computer (the 4688 side counts `ProcessTracker.creations`).
         self.creations: dict[str, int] = {}
+        #: The Sysmon 1s waiting for a 4688 (`wait`) by (computer, pid), in time order; the waits
+        #: holding the events that name a (computer, GUID) or (computer, pid); the soonest `until`.
+        self.waits: dict[tuple[str, int], Wait] = {}
+        self._waiting: dict[tuple[str, str | int], list[Wait]] = {}
+        self.soonest = _NEVER
+
+    def wait(self, host: str, computer: str, ref: Ref, values: Values, role: SysmonRole) -> bool:
+        """Whether the Sysmon 1 `ref` waits for a 4688 still to come (held here, replayed by the
+        scan: `Wait`). It does when the pid's current instance was created by a 4688 and
+        - has no Sysmon 1 of its own and is this one's process (same image, within the skew) but
+          was logged some time before it: a later 4688 of the pid could be nearer;
+        - or is still alive and is not this one's process: this one's 4688 may come, and the
+          current one's 4689 before it (the Sysmon clock ahead)."""
+        party = role.target
+        pid = as_int(values.get(party.pid))
+        guid = _guid(values, party.guid)
+        if pid is None or (guid and (host, guid) in self._by_guid):
+            return False
+        current = self.procs.current(host, pid)
+        if current is None or current.created is None:
+            return False
+        made = self.procs.ref(current.created)
+        if made.event_id == ref.event_id:  # begun by a Sysmon 1: the pid's reuse is Sysmon's to tell
+            return False
+        image = values.get(party.image)
+        candidate: int | None = None
+        if current.sysmon_created is None and same_process(current, image, made, ref):
+            gap = ref.ts - made.ts
+            if gap <= 0:
+                return False
+            candidate, until = current.index, ref.ts + gap
+            self.procs.awaited.add(candidate)
+        elif current.end is None:
+            until = ref.ts + CHANNEL_SKEW
+        else:
+            return False
+        w = self.waits[(host, pid)] = Wait(host, pid, image, ref.ts, candidate, until, [Held(ref, host, computer,
+                                                                                              values)])
+        self._hold(w, host, guid, pid)
+        self.soonest = min(self.soonest, until)
+        return True
+
+    def _hold(self, w: Wait, host: str, guid: str | None, pid: int | None) -> None:
+        for what in (guid, pid):
+            if what is not None and what != "":
+                held = self._waiting.setdefault((host, what), [])
+                if w not in held:
+                    held.append(w)
+                    w.holds.append((host, what))
+
+    def keep(self, host: str, computer: str, ref: Ref, values: Values, role: SysmonRole) -> bool:
+        """Whether a Sysmon event names a process whose Sysmon 1 waits, by its GUID or its pid
+        (another GUID of the same process, a provisional one: as it was read before the wait): it
+        then waits with it, replayed in the order logged; a Sysmon 1 it is the parent of too, and
+        that one's events after it."""
+        waits: list[Wait] = []
+        waiting = self._waiting
+        for party in (role.source, role.target):
+            for what in (_guid(values, party.guid), as_int(values.get(party.pid)) if party.pid else None):
+                for w in waiting.get((host, what), ()) if what is not None and what != "" else ():
+                    if w not in waits:
+                        waits.append(w)
+        if not waits:
+            return False
+        held = Held(ref, host, computer, values, len(waits))
+        for w in waits:
+            w.events.append(held)
+        if role.act is SysmonAct.CREATE:
+            guid, pid = _guid(values, role.target.guid), as_int(values.get(role.target.pid))
+            for w in waits:
+                self._hold(w, host, guid, pid)
+        return True
+
+    def take(self, host: str, pid: int) -> Wait | None:
+        """The wait of `pid`'s Sysmon 1, no longer waiting (the caller replays it)."""
+        w = self.waits.get((host, pid))
+        if w is not None:
+            self._done(w)
+        return w
+
+    def over(self, now: int) -> list[Wait]:
+        """The waits no 4688 can end any more at time `now` (a 4688 this late would not be nearer),
+        no longer waiting, in time order."""
+        if now < self.soonest:
+            return []
+        done = [w for w in self.waits.values() if w.until <= now]
+        for w in done:
+            self._done(w)
+        return done
+
+    def _done(self, w: Wait) -> None:
+        del self.waits[(w.host, w.pid)]
+        for key in w.holds:
+            held = self._waiting[key]
+            held.remove(w)
+            if not held:
+                del self._waiting[key]
+        if w.candidate is not None:
+            self.procs.awaited.discard(w.candidate)
+        self.soonest = min((o.until for o in self.waits.values()), default=_NEVER)
 
     def is_sysmon(self, values: Values, role: SysmonRole) -> bool:
         """Whether the event carries one of its row's GUID fields (other providers reuse the
         small EventIDs Sysmon uses)."""
         return bool(values.get(role.source.guid) or (role.target.guid and values.get(role.target.guid)))
 
-    def created(self, host: str, computer: str, ref: Ref, values: Values, role: SysmonRole) -> PartyLink:
+    def created(self, host: str, computer: str, ref: Ref, values: Values, role: SysmonRole, *,
+                into: tuple[int, Ref] | None = None, fresh: Key | None = None, rival: Ref | None = None) -> PartyLink:
         """A Sysmon 1: join the 4688 of the same process if it is already there, else begin an
-        instance (that a 4688 logged just after joins: `ProcessTracker.create`)."""
+        instance (that a 4688 logged just after joins: `ProcessTracker.create`). A Sysmon 1 that
+        waited (`wait`) joins the instance decided, `into` (with its 4688, which may be the event
+        being scanned, not in the facts table yet; `rival`: the farther 4688), or, `fresh`,
+        begins one, the pid's previous instance, if alive, living up to that key (the events of the
+        pid scanned meanwhile are its own)."""
         party = role.target
         pid = as_int(values.get(party.pid))
         guid = _guid(values, party.guid)
@@ -75,14 +243,20 @@ class SysmonTracker:
         if known is not None:
             proc = self.procs.procs[known]
         else:
-            current = self.procs.current(host, pid)
-            made = self.procs.ref(current.created) if current is not None and current.created is not None else None
-            if (current is not None and made is not None and current.sysmon_created is None
-                    and made.event_id != ref.event_id and same_process(current, image, made, ref)):
-                proc = current
-                proc.joined = join_reason(ref, made)
+            current: _Proc | None
+            made: Ref | None
+            if into is not None:
+                current, made = self.procs.procs[into[0]], into[1]
             else:
-                proc = self.procs.begin(host, computer, pid, ref)
+                current = None if fresh is not None else self.procs.current(host, pid)
+                made = self.procs.ref(current.created) if current is not None and current.created is not None else None
+            if current is not None and made is not None and (into is not None or (
+                    current.sysmon_created is None and made.event_id != ref.event_id
+                    and same_process(current, image, made, ref))):
+                proc = current
+                proc.joined = join_reason(ref, made, rival)
+            else:
+                proc = self.procs.begin(host, computer, pid, ref, until=fresh)
                 proc.command_line = values.get("CommandLine")
                 user = values.get("User")
                 proc.user = user if user and user != "-" else None
@@ -135,11 +309,13 @@ class SysmonTracker:
                 proc.sysmon_events.append(ref)
         return link
 
-    def event(self, host: str, computer: str, ref: Ref, values: Values, role: SysmonRole) -> tuple[PartyLink,
-                                                                                                   PartyLink]:
-        """Any Sysmon event: its (source, target) links; a Sysmon 5 also ends its process."""
+    def event(self, host: str, computer: str, ref: Ref, values: Values, role: SysmonRole, *,
+              into: tuple[int, Ref] | None = None, fresh: Key | None = None,
+              rival: Ref | None = None) -> tuple[PartyLink, PartyLink]:
+        """Any Sysmon event: its (source, target) links; a Sysmon 5 also ends its process. A
+        Sysmon 1 that waited says what was decided (`created`)."""
         if role.act is SysmonAct.CREATE:
-            target = self.created(host, computer, ref, values, role)
+            target = self.created(host, computer, ref, values, role, into=into, fresh=fresh, rival=rival)
             parent_idx = self.procs.procs[target.process].parent if target.process is not None else None
             ppid = as_int(values.get(role.source.pid))
             source = PartyLink(ppid, parent_idx, None, None) if ppid is not None else _NO_PARTY

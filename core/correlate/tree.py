@@ -19,7 +19,7 @@ from core.correlate.handle_table import HandleTable
 from core.correlate.handles import close_confidence, handle_close_reason, handle_said
 from core.correlate.links import Correlation, EventLink, HandleLink, Node, ProcessLink, SessionLink
 from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, Process, Ref, pid_text
-from core.correlate.roles import SESSION_ACTS, Act, role_of
+from core.correlate.roles import SESSION_ACTS, SYSMON, Act, role_of
 from core.correlate.sessions import NetworkIndex, logon_type_name, network_index, network_logons
 from core.model.access import decode_messages
 from core.model.event import iso_from_filetime
@@ -61,8 +61,11 @@ def summary(
 
 
 def ref_text(ref: Ref) -> str:
+    """`4688 record 12 at ...`; a Sysmon event's id is named so (`Sysmon 1 record 1002`): a bare
+    `1 record 1002` read as a count."""
     when = iso_from_filetime(ref.filetime) or "no time"
-    return f"{ref.event_id} record {ref.record_id} at {when}"
+    eid = f"Sysmon {ref.event_id}" if ref.event_id in SYSMON else str(ref.event_id)
+    return f"{eid} record {ref.record_id} at {when}"
 
 
 #: A list in a tree (a handle's accesses, the related events, a process's handles...) shows its
@@ -156,13 +159,13 @@ def _sysmon_nodes(p: Process) -> list[Node]:
         kids.append(Node(f"ProcessGuid: {p.guid}", EXACT if p.sysmon_created else INFERRED,
                          (p.sysmon_created or p.first_seen).store_id))
     if p.sysmon_created is not None and p.sysmon_created is not p.created:
-        kids.append(Node(f"also created: Sysmon {ref_text(p.sysmon_created)}", EXACT, p.sysmon_created.store_id,
+        kids.append(Node(f"also created: {ref_text(p.sysmon_created)}", EXACT, p.sysmon_created.store_id,
                          [Node(f"why: {p.joined}", EXACT)] if p.joined else []))
     if p.sysmon_exited is not None and p.sysmon_exited is not p.exited:
-        kids.append(Node(f"also exited: Sysmon {ref_text(p.sysmon_exited)}", EXACT, p.sysmon_exited.store_id))
+        kids.append(Node(f"also exited: {ref_text(p.sysmon_exited)}", EXACT, p.sysmon_exited.store_id))
     if p.sysmon_events:
         kids.append(Node(f"Sysmon events: {len(p.sysmon_events)}", EXACT, None,
-                         _capped(p.sysmon_events, lambda r: Node(f"Sysmon {ref_text(r)}", EXACT, r.store_id),
+                         _capped(p.sysmon_events, lambda r: Node(ref_text(r), EXACT, r.store_id),
                                  "Sysmon events", _record_of)))
     return kids
 

@@ -201,7 +201,7 @@ def test_the_stored_rows_read_from_the_columns_are_those_of_the_handles(churn_db
         assert words._said(i) == slow._said(i) == (i, h.confidence, h.reason)
         if h.closed_at >= 0:
             assert words._close(i) == slow._close(i) == (h.closed_at, h.close_reason)
-            assert words.dup_target(i) == slow.dup_target(i)
+            assert words.dup_target(0, i) == slow.dup_target(0, i)
 
 
 def test_the_forest_reads_its_handle_lines_from_the_columns(churn_db: Path) -> None:

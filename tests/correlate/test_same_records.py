@@ -110,7 +110,8 @@ def test_a_log_loaded_twice_is_correlated_as_once(tmp_path: Path, monkeypatch: p
             got = _lines(c.tree())
             same = first[se.event.record_id]
             assert c.same_as is not None and c.same_as.store_id == same.id
-            assert got[1].startswith(f"  [exact] same record as {se.event.event_id} record {se.event.record_id} at ")
+            named = ("Sysmon " if "Sysmon" in se.event.channel else "") + str(se.event.event_id)
+            assert got[1].startswith(f"  [exact] same record as {named} record {se.event.record_id} at ")
             assert c.tree().children[0].store_id == same.id
             assert [got[0], *got[2:]] == expected[se.event.record_id]
             # The stored links: a copy's are its first copy's.

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from core.correlate import scan_rows
+from core.correlate.evidence import EXIT_GRACE
 from core.correlate.scan import Scan, stream
 from core.store.store import KeyRow, Store
 
@@ -28,11 +29,14 @@ def _rows() -> list[KeyRow]:
     events += [(4663, "PC", USE)] * 5  # a handle whose open is not logged: inferred
     events += [(4663, "OTHER", USE)] * OTHER_HOST_ROWS
     events += [(4689, "PC", marshal.dumps((("ProcessId", "0x10"), ("ProcessName", "C:\\a.exe"))))]
-    events += [(4663, "PC", USE)] * 4  # after the exit: a close grace does not apply to uses
+    events += [(4663, "PC", USE)] * 4  # just after the exit: still the exited process's (noted)
+    late = len(events)
+    events += [(4663, "PC", USE)] * 3  # past EXIT_GRACE: an instance whose 4688 was not logged
     events += [(4688, "PC", marshal.dumps((("ProcessId", "0x4"), ("NewProcessId", "0x10"),
                                           ("NewProcessName", "C:\\b.exe"))))]
     events += [(4663, "PC", USE)] * 6  # the pid reused: the new process's handle
-    return [(i, 1000 + i, i, eid, host, blob) for i, (eid, host, blob) in enumerate(events)]
+    return [(i, 1000 + i + (EXIT_GRACE + 1 if i >= late else 0), i, eid, host, blob)
+            for i, (eid, host, blob) in enumerate(events)]
 
 
 def _model(rows: list[KeyRow]) -> tuple[Any, ...]:
@@ -95,6 +99,9 @@ def test_the_short_path_answers_as_the_usual_steps(tmp_path: Path, monkeypatch: 
     assert fast == usual
     facts, procs, handles, _ = fast
     # The case breaks the short path's memory: the uses went to other instances each time.
-    assert len({f[3] for f in facts}) >= 4 and len(handles) >= 5
+    assert len({f[3] for f in facts}) >= 5 and len(handles) >= 5
     [created] = [p for p in procs if p.created_at is not None]
     assert {f[3] for f in facts[-6:]} == {created.index}  # the reused pid's new instance
+    exited = facts[19][3]  # (the 4689)
+    assert [f[3] for f in facts[20:24]] == [exited] * 4 and all(f[4] for f in facts[20:24])  # late, noted
+    assert facts[24][3] not in (exited, created.index) and facts[24][4] is None
