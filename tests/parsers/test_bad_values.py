@@ -89,7 +89,7 @@ def test_huge_json_integers_are_stored_exactly_and_the_file_loads(tmp_path: Path
     assert infos[0].error is None and infos[0].records == N
     [event] = _query(store, f"record:{BIG}")
     assert (event.record_id, event.pid, event.version) == (BIG, NEG, 2**70)
-    assert [e.record_id for e in _query(store, f"pid:{NEG}")] == [BIG]
+    assert [e.record_id for e in _query(store, f"processid:{NEG}")] == [BIG]  # (the header pid: `processid`)
     assert [e.record_id for e in _query(store, f"record:{BIG:#x}")] == [BIG]
     assert _query(store, "record:600") == []  # no wrap-around, no lossy float
     # The app pages around such an event (its record id is the anchor's), a mark finds it again.
