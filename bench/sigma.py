@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.table import build_store  # noqa: E402
+from core.findings.sigma import read_plan  # noqa: E402
 from core.findings.sigma.engine import CompiledRules, compile_rules, run_compiled  # noqa: E402
 from core.findings.sigma.ruleset import load_rules  # noqa: E402
 from core.store.ingest import load_paths  # noqa: E402
@@ -127,9 +128,9 @@ def _sql_sample(store: Store, rules: Path, count: int) -> None:
 
 
 def _run(name: str, store: Store, compiled: CompiledRules, size_mb: float | None) -> None:
-    query = compiled.query()
     t = time.perf_counter()
-    result = run_compiled(candidates(store, *query), compiled)
+    query, star_ids = read_plan(store, compiled)  # (as `run_sigma`: keyword rules read their events)
+    result = run_compiled(candidates(store, *query, star_ids), compiled, None, star_ids)
     seconds = time.perf_counter() - t
     evaluations = result.evaluations
     total = store.size()

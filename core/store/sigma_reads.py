@@ -13,7 +13,7 @@ import hashlib
 import json
 import marshal
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from core.store.schema import FIELD_IDS
@@ -54,13 +54,43 @@ def _postings_ids(tests: Sequence[FieldTest], params: list[Any]) -> str:
     return FIELD_IDS.format(cond=" OR ".join(parts))
 
 
-def _where(event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest]) -> tuple[str, list[Any]]:
+#: Events found by keywords (`keyword_ids`) past which the rules of every channel read every
+#: event instead (a set of ids held in memory: ~60 bytes an id).
+MAX_KEYWORD_IDS = 1_000_000
+
+
+def keyword_ids(store: Store, words: Sequence[str]) -> set[int] | None:
+    """The events holding a value that contains one of `words` (ASCII, lower-cased: LIKE folds
+    ASCII), found through the posting lists: what a keyword rule can match. None when the
+    posting lists cannot say (a word that a System value the rule also reads holds: the
+    computer, channel or provider (`strings`), or the EventID's digits), or more than
+    MAX_KEYWORD_IDS events hold them."""
+    if not words or any(not w or not w.isascii() or w.isdigit() for w in words):
+        return None
+    like = " OR ".join("value LIKE ? ESCAPE '\\'" for _ in words)
+    patterns = [f"%{_like(w)}%" for w in words]
+    conn = store.conn
+    with store.snapshot():
+        if conn.execute(f"SELECT 1 FROM strings WHERE {like} LIMIT 1", patterns).fetchone() is not None:
+            return None
+        rows = conn.execute(f"SELECT DISTINCT j.value FROM postings p, json_each(p.ids) j WHERE "
+                            f"{like.replace('value', 'p.value')} LIMIT ?", [*patterns, MAX_KEYWORD_IDS + 1])
+        found = {int(r[0]) for r in rows}
+    return None if len(found) > MAX_KEYWORD_IDS else found
+
+
+def _where(event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest],
+           extra: Collection[int] | None = None) -> tuple[str, list[Any]]:
     """The candidates' condition (`candidates`), or "" for none; the channel `*` (a rule of
-    every channel whose values the posting lists cannot answer: keywords) is every event."""
+    every channel whose values the posting lists cannot answer: keywords) is every event;
+    `extra`: events read besides (`keyword_ids`)."""
     if "*" in channels:
         return "1", []
     conds = []
     params: list[Any] = []
+    if extra:
+        conds.append("e.id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(extra)))
     if event_ids:
         conds.append(f"e.event_id IN ({', '.join('?' * len(event_ids))})")
         params.extend(event_ids)
@@ -73,22 +103,25 @@ def _where(event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[Fi
 
 
 def count_candidates(
-    store: Store, event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest] = ()
+    store: Store, event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest] = (),
+    extra: Collection[int] | None = None,
 ) -> int:
     """How many events `candidates` yields (a progress total: the EventID index answers most)."""
-    where, params = _where(event_ids, channels, tests)
+    where, params = _where(event_ids, channels, tests, extra)
     if not where:
         return 0
     return int(store.conn.execute(f"SELECT count(*) FROM events e WHERE {where}", params).fetchone()[0])
 
 
 def candidates(
-    store: Store, event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest] = ()
+    store: Store, event_ids: Sequence[int], channels: Sequence[str], tests: Sequence[FieldTest] = (),
+    extra: Collection[int] | None = None,
 ) -> Iterator[Candidate]:
     """(id, ts, record_id, event_id, channel, provider, computer, EventData pairs) of every
-    event whose EventID is listed, whose channel is (case-insensitive), or that holds a value
-    passing one of `tests` (found through the posting lists), in id order."""
-    where, params = _where(event_ids, channels, tests)
+    event whose EventID is listed, whose channel is (case-insensitive), that holds a value
+    passing one of `tests` (found through the posting lists), or whose id is in `extra`, in id
+    order."""
+    where, params = _where(event_ids, channels, tests, extra)
     if not where:
         return
     cur = store.conn.execute(

@@ -70,14 +70,14 @@ async def test_app_shows_sigma_progress_while_the_rules_run(tmp_path: Path, monk
     _rules()
     release = threading.Event()
 
-    def slow(candidates: Any, compiled: Any, progress: Any = None) -> Any:
+    def slow(candidates: Any, compiled: Any, progress: Any = None, star_ids: Any = None) -> Any:
         rows = list(candidates)
         # The engine holds here, reporting one event evaluated and one match, until the test
         # has seen the progress (as a long run reports every few thousand events).
         while not release.wait(0.05):
             if progress is not None:
                 progress(1, 1)
-        return real(iter(rows), compiled, None)
+        return real(iter(rows), compiled, None, star_ids)
 
     monkeypatch.setattr("core.findings.sigma.run_compiled", slow)  # what run_sigma calls
     app = EvtxApp([str(_log(tmp_path))])

@@ -16,6 +16,7 @@ from core.store import sigma_reads as storage
 from core.store.store import Store
 
 from .engine import CompiledRules, SigmaMatch, SigmaResult, compile_rules, run_compiled
+from .logsources import ANY_CHANNEL
 from .progress import EVALUATING, LOADING, Progress, SigmaProgress
 from .ruleset import DEFAULT_MIN_LEVEL, DEFAULT_STATUSES, HINT, LEVELS, STATUSES, RuleMeta, load_rules, rule_dirs
 
@@ -72,6 +73,21 @@ def cached_sigma(
     return value if isinstance(value, SigmaResult) else None
 
 
+Query = tuple[list[int], list[str], list[tuple[str, str, str]]]
+
+
+def read_plan(store: Store, compiled: CompiledRules) -> tuple[Query, set[int] | None]:
+    """Which events to read (`sigma_reads.candidates`' EventIDs, channels, value tests) and the
+    only events the rules of every channel can match: those holding one of their keywords, when
+    the posting lists can say (else None, and they read every event)."""
+    ids, chans, tests = compiled.query()
+    words = compiled.keywords()
+    star_ids = storage.keyword_ids(store, words) if words is not None and ANY_CHANNEL in chans else None
+    if star_ids is not None:
+        chans = [ch for ch in chans if ch != ANY_CHANNEL]
+    return (ids, chans, tests), star_ids
+
+
 def run_sigma(
     store: Store,
     dirs: Sequence[Path],
@@ -89,16 +105,16 @@ def run_sigma(
         if cached is not None:
             return cached
     compiled = compile_dirs(dirs, min_level=min_level, statuses=statuses, progress=progress)
-    query = compiled.query()
+    query, star_ids = read_plan(store, compiled)
     evaluating = None
     if progress is not None:
-        total, rules = storage.count_candidates(store, *query), len(compiled.rules)
+        total, rules = storage.count_candidates(store, *query, star_ids), len(compiled.rules)
         progress(SigmaProgress(EVALUATING, 0, total, rules, 0))
 
         def evaluating(done: int, matches: int) -> None:
             progress(SigmaProgress(EVALUATING, min(done, total), total, rules, matches))
 
-    result = run_compiled(storage.candidates(store, *query), compiled, evaluating)
+    result = run_compiled(storage.candidates(store, *query, star_ids), compiled, evaluating, star_ids)
     if use_cache:
         storage.save_result(store, key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     return result

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from core.model.same_records import record_key
 
 from . import correlate
 from .compiler import Lower, Match, Node, Unsupported, build, definite, event_ids, fields_of
-from .index import Bucket, needs
+from .index import Bucket, keyword_needs, needs
 from .logsources import ANY_CHANNEL, MAP_4688, SYSTEM_FIELDS, map_4688, sources_for
 from .ruleset import LoadedRules, RuleMeta, RuleSpec
 
@@ -102,11 +102,19 @@ class CompiledRules:
     hidden: set[int] = field(default_factory=set)
     #: Rules whose matches feed the correlations referring to them only (`generate: false`).
     folded: set[int] = field(default_factory=set)
+    #: Texts one of which every match of a rule of every channel (`product: windows` alone)
+    #: contains in a value (its keywords: `index.keyword_needs`); None once one such rule has
+    #: none, or a text the posting lists cannot search (not ASCII).
+    star_words: set[str] | None = field(default_factory=set)
 
     def skip(self, where: str, reason: str) -> None:
         self.skipped[where][reason] += 1
 
     def add(self, key: tuple[str, int | None], entry: _Entry, node: Node) -> None:
+        if key[0] == ANY_CHANNEL and self.star_words is not None:
+            words = keyword_needs(node)
+            ok = words and all(w.isascii() for w in words)
+            self.star_words = self.star_words | words if ok and words is not None else None
         buckets = self.dispatch[key]
         bucket = buckets.get(entry.mapped)
         if bucket is None:
@@ -134,6 +142,13 @@ class CompiledRules:
             else:
                 tests |= found
         return ids, sorted(chans), sorted(tests)
+
+    def keywords(self) -> list[str] | None:
+        """The rules of every channel's keywords (`star_words`), when some such rule is loaded
+        and each has them: their events are those holding one (`sigma_reads.keyword_ids`), not
+        every event."""
+        has_star = any(ch == ANY_CHANNEL for ch, _ in self.dispatch)
+        return sorted(self.star_words) if has_star and self.star_words else None
 
 
 def _posting_tests(buckets: Iterable[Bucket]) -> set[tuple[str, str, str]] | None:
@@ -325,10 +340,12 @@ def _variants(pairs: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
 
 
 def run_compiled(
-    candidates: Any, compiled: CompiledRules, progress: Callable[[int, int], None] | None = None
+    candidates: Any, compiled: CompiledRules, progress: Callable[[int, int], None] | None = None,
+    star_ids: Container[int] | None = None,
 ) -> SigmaResult:
     """Evaluate `compiled` over the `candidates` (`core.store.sigma_reads.candidates` rows);
-    `progress(events, matches)` every PROGRESS_EVERY events."""
+    `progress(events, matches)` every PROGRESS_EVERY events. `star_ids`: the only events the
+    rules of every channel can match (those holding one of their keywords), else every event."""
     started = time.perf_counter()
     result = SigmaResult(
         rules=list(compiled.rules),
@@ -358,8 +375,8 @@ def run_compiled(
         exact = dispatch.get((ch, eid))
         anyid = dispatch.get((ch, None))
         if every:
-            star = (*(dispatch.get((ANY_CHANNEL, eid)) or {}).values(),
-                    *(dispatch.get((ANY_CHANNEL, None)) or {}).values())
+            star = () if star_ids is not None and sid not in star_ids else (
+                *(dispatch.get((ANY_CHANNEL, eid)) or {}).values(), *(dispatch.get((ANY_CHANNEL, None)) or {}).values())
         if exact is None and anyid is None and not star:
             continue
         r = dict(pairs)

@@ -59,6 +59,35 @@ def need(node: Node) -> set[Atom] | None:
     return None
 
 
+def keyword_needs(node: Node) -> set[str] | None:
+    """Texts (lower-cased) at least one of which is contained in some value of any event the
+    plan matches, from its keywords (values without a field: `_Gen.keyword`), else None. AND
+    takes its smallest child set, OR the union of its children's (as `need`)."""
+    kind = node[0]
+    if kind == "str" and node[1] is None:
+        return {node[3].lower()}
+    if kind == "glob" and node[1] is None and len(node[4]) >= 3:
+        return {node[4]}
+    if kind == "const":
+        return None if node[1] else set()
+    if kind == "or":
+        out: set[str] = set()
+        for child in node[1]:
+            found = keyword_needs(child)
+            if found is None:
+                return None
+            out |= found
+        return out
+    if kind == "and":
+        best: set[str] | None = None
+        for child in node[1]:
+            found = keyword_needs(child)
+            if found is not None and (best is None or len(found) < len(best)):
+                best = found
+        return best
+    return None
+
+
 def needs(node: Node) -> list[set[Atom]] | None:
     """Up to two sets of literal tests, from different children of a top-level AND, each of
     which must have a test that holds (None: no literal known; the rule runs on every event)."""
