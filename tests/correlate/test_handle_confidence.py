@@ -25,17 +25,15 @@ from typing import Any
 
 import pytest
 
-from core.correlate import scan_reader
 from core.correlate.evidence import Ref
 from core.correlate.handle_table import HandleTable
 from core.correlate.handles import HandleTracker
-from core.correlate.model import CorrelationModel, build_model, model_from_store
+from core.correlate.model import CorrelationModel, build_model
 from core.correlate.persist import _handle_rows, _rows, links
 from core.correlate.scan import Scan, stream
 from core.correlate.source_choices import KIND_CONFIDENCE, worded
 from core.correlate.tree import process_forest
 from core.store.correlation_tables import HANDLE_COLUMNS
-from core.store.ingest import load_paths
 from core.store.store import Store, StoredEvent
 from tests.cliutil import run_cli
 from tests.correlate.events import (
@@ -50,6 +48,7 @@ from tests.correlate.events import (
     walk,
 )
 from tests.correlate.hand_made_logs import scenario
+from tests.correlate.stored_models import stored_model
 from tests.logs import write_events
 
 APP, TOOL, SHELL, SINK = (rf"C:\Tools\{name}.exe" for name in ("app", "tool", "shell", "sink"))
@@ -111,22 +110,6 @@ REOPENED = [
 ]
 
 
-def _model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docs: list[str],
-           reader: str) -> tuple[CorrelationModel, list[StoredEvent]]:
-    """The model of `docs` built from a store, its scan rows read in process or by the child."""
-    path = write_events(tmp_path / "log.xml", docs)
-    db = tmp_path / "store.db"
-    with Store(db) as store:
-        load_paths([str(path)], store)
-        store.set_meta("complete", "1")  # (as the cache marks a store fully loaded: a child may read it)
-    if reader == "child":
-        monkeypatch.setattr(scan_reader, "CHILD_EVENTS", 0)
-        monkeypatch.setattr(scan_reader, "cores", lambda: 2)
-        monkeypatch.setattr(scan_reader, "stream", lambda *a: pytest.fail("read in process"))
-    with Store(db, readonly=True) as store:
-        return model_from_store(store), list(store.iter_events())
-
-
 def _json(tmp_path: Path, docs: list[str], record: int) -> dict[str, Any]:
     path = write_events(tmp_path / "cli.xml", docs)
     status, out, err = run_cli("correlate", "--no-cache", str(path), "--record", str(record), "--json")
@@ -144,7 +127,7 @@ def _stored_links(model: CorrelationModel, events: list[StoredEvent], record: in
 @pytest.mark.parametrize("reader", ["in process", "child"])
 def test_a_4658_that_may_close_two_handles_is_ambiguous_naming_the_other(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
-    model, events = _model(tmp_path, monkeypatch, CLOSES, reader)
+    model, events = stored_model(tmp_path, monkeypatch, CLOSES, reader)
     first = model.correlate(by_record(events, 5)).source_handle
     assert first is not None and first.handle is not None
     assert first.handle.duplicated_by is not None and first.handle.duplicated_by.record_id == 4  # (the newer)
@@ -193,7 +176,7 @@ def test_a_lone_4658_under_the_source_pid_still_closes_the_copy_exactly() -> Non
 @pytest.mark.parametrize("reader", ["in process", "child"])
 def test_a_handle_of_a_process_begun_in_the_log_is_not_said_opened_before_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
-    model, events = _model(tmp_path, monkeypatch, UNOPENED, reader)
+    model, events = stored_model(tmp_path, monkeypatch, UNOPENED, reader)
     own = model.correlate(by_record(events, 2)).source_handle
     assert own is not None and own.confidence == "inferred"
     assert own.reason.startswith("no 4656 for it since its process started (4688 record 1): its open was not "
@@ -223,7 +206,7 @@ def test_a_handle_of_a_process_begun_in_the_log_is_not_said_opened_before_it(
 @pytest.mark.parametrize("reader", ["in process", "child"])
 def test_an_object_learned_by_inference_stays_inferred_along_copies(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
-    model, events = _model(tmp_path, monkeypatch, CHAIN, reader)
+    model, events = stored_model(tmp_path, monkeypatch, CHAIN, reader)
     first = model.correlate(by_record(events, 5)).source_handle
     assert first is not None and first.confidence == "inferred"
     for record, via in ((6, 5), (7, 6)):
@@ -255,7 +238,7 @@ def test_an_object_learned_by_inference_stays_inferred_along_copies(
 @pytest.mark.parametrize("reader", ["in process", "child"])
 def test_a_nearer_source_closed_just_before_its_4690_is_named_beside_the_reopen(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
-    model, events = _model(tmp_path, monkeypatch, REOPENED, reader)
+    model, events = stored_model(tmp_path, monkeypatch, REOPENED, reader)
     link = model.correlate(by_record(events, 5)).source_handle
     assert link is not None and link.handle is not None
     assert link.handle.opened is not None and link.handle.opened.record_id == 6  # (the reopen, taken)

@@ -19,14 +19,13 @@ from typing import Any
 
 import pytest
 
-from core.correlate import processes, scan_reader
-from core.correlate.model import CorrelationModel, build_model, model_from_store
+from core.correlate import processes
+from core.correlate.model import CorrelationModel, build_model
 from core.correlate.persist import links
-from core.store.ingest import load_paths
-from core.store.store import Store, StoredEvent
+from core.store.store import StoredEvent
 from tests.correlate.events import by_record, d4690, h4656, h4658, h4663, load, p4688, p4689
+from tests.correlate.stored_models import stored_model
 from tests.correlate.sysmon_events import s10, sysmon
-from tests.logs import write_events
 
 A_EXE, CMD = r"C:\Windows\a.exe", r"C:\Windows\System32\cmd.exe"
 B_EXE = r"C:\Windows\b.exe"
@@ -49,18 +48,8 @@ def _model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str,
     if reader == "events":
         events = load(*docs)
         return build_model(events), lambda rid: by_record(events, rid)
-    path = write_events(tmp_path / "log.xml", docs)
-    db = tmp_path / "store.db"
-    with Store(db) as store:
-        load_paths([str(path)], store)
-        store.set_meta("complete", "1")  # (as the cache marks a store fully loaded: a child may read it)
-    if reader == "child":
-        monkeypatch.setattr(scan_reader, "CHILD_EVENTS", 0)
-        monkeypatch.setattr(scan_reader, "cores", lambda: 2)
-        monkeypatch.setattr(scan_reader, "stream", lambda *a: pytest.fail("read in process"))
-    with Store(db, readonly=True) as store:
-        model = model_from_store(store)
-        stored = {se.event.record_id: se for se in store.iter_events()}
+    model, events = stored_model(tmp_path, monkeypatch, docs, reader)
+    stored = {se.event.record_id: se for se in events}
     return model, stored.__getitem__
 
 

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from core.correlate import scan_reader
 from core.correlate.links import SessionLink
-from core.correlate.model import CorrelationModel, build_model, model_from_store
+from core.correlate.model import CorrelationModel, build_model
 from core.correlate.persist import links
-from core.store.ingest import load_paths
-from core.store.store import Store, StoredEvent
+from core.store.store import StoredEvent
 from tests.cliutil import cached_twice
 from tests.correlate.events import by_record, load, p4688, s4624, xml
+from tests.correlate.stored_models import stored_model
 from tests.logs import write_events
 
 LID = "0x1234"
@@ -87,18 +86,8 @@ def test_the_events_before_the_logoff_are_the_sessions_those_after_used_after_it
 def test_the_same_from_a_store_read_in_process_or_by_the_reading_child(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
 ) -> None:
-    log = write_events(tmp_path / "before_log.xml", _log(later_logon=True))
-    db = tmp_path / "store.db"
-    with Store(db) as store:
-        load_paths([str(log)], store)
-        store.set_meta("complete", "1")  # (as the cache marks a store fully loaded: a child may read it)
-    if reader == "child":
-        monkeypatch.setattr(scan_reader, "CHILD_EVENTS", 0)
-        monkeypatch.setattr(scan_reader, "cores", lambda: 2)
-        monkeypatch.setattr(scan_reader, "stream", lambda *a: pytest.fail("read in process"))
-    with Store(db, readonly=True) as store:
-        events = list(store.iter_events())
-        _check(model_from_store(store), events, True)
+    model, events = stored_model(tmp_path, monkeypatch, _log(later_logon=True), reader)
+    _check(model, events, True)
 
 
 @pytest.mark.parametrize("later_logon", [False, True])
