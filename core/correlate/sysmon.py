@@ -49,6 +49,11 @@ Key = tuple[int, int]
 _NEVER = 1 << 63
 
 
+#: Sysmon events held with one waiting Sysmon 1 at most (a wait lasts 2 s of the log's time, which
+#: a crafted log can fill with any number of events naming that process).
+MAX_HELD = 10_000
+
+
 @dataclass(slots=True)
 class Held:
     """A Sysmon event held back with a waiting Sysmon 1 (`Wait`), replayed once every wait it is
@@ -180,8 +185,8 @@ class SysmonTracker:
                 for w in waiting.get((host, what), ()) if what is not None and what != "" else ():
                     if w not in waits:
                         waits.append(w)
-        if not waits:
-            return False
+        if not waits or any(len(w.events) >= MAX_HELD for w in waits):
+            return False  # (a crafted flood within the wait: taken now, as it would be without one)
         held = Held(ref, host, computer, values, len(waits))
         for w in waits:
             w.events.append(held)

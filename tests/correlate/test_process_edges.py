@@ -158,6 +158,24 @@ def test_a_sysmon_1_ahead_of_the_previous_exit_waits_for_its_4688(
     assert "exited: 4689 record 2" in tree and "reused" not in tree
 
 
+def test_a_flood_of_events_during_a_wait_is_held_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wait lasts 2 s of the log's time, which a crafted log can fill with any number of events
+    naming the waiting process: past `MAX_HELD` they are taken at once (memory stays bounded), and
+    every one is still correlated."""
+    from core.correlate import sysmon as sysmon_module
+
+    monkeypatch.setattr(sysmon_module, "MAX_HELD", 3)
+    flood = [sysmon(11, 1100 + i, 0.21 + i / 1000, ProcessGuid=G2, ProcessId=str(0x100), Image=CMD,
+                    TargetFilename=X) for i in range(8)]
+    events = load(*SYSMON_AHEAD[:3], *flood, *SYSMON_AHEAD[4:])
+    model = build_model(events)
+    first, second = model.instances("HOST1", 0x100)
+    assert (_record(second.created), _record(second.sysmon_created)) == (3, 1002)
+    made = [_process(model, by_record(events, 1100 + i))[0].index for i in range(8)]
+    # Held with the Sysmon 1 (1002 and two more), then taken at once: by pid, the instance alive.
+    assert made == [second.index] * 2 + [first.index] * 6
+
+
 #: cmd.exe 0x100 without Sysmon 1; the next cmd.exe's Sysmon 1 (G2) 0.45 s after the first's 4688 and
 #: 0.05 s before its own; a Sysmon 10 of G2 and its 4656 after it.
 TWO_4688S = [
