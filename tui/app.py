@@ -30,6 +30,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Tree
 from textual.worker import get_current_worker
 
@@ -344,8 +345,8 @@ class EvtxApp(AppActions):
 
     def on_findings_computed(self, message: FindingsComputed) -> None:
         ws = self.workspace
-        if not self.screen_stack or message.store_path != ws.store_path:
-            return
+        if not self.screen_stack or message.store_path != ws.store_path or not self.screen_stack[0].query(EventTable):
+            return  # (another store's, or the app closing: its widgets gone)
         ws.findings_ready = True
         by_event = message.by_event
         if by_event is None:
@@ -418,7 +419,10 @@ class EvtxApp(AppActions):
     # -- status ----------------------------------------------------------------------------------
 
     def _refresh_status(self) -> None:
-        table = self.table
+        try:
+            table = self.table
+        except NoMatches:  # (the app closing: its widgets gone before a worker's last message)
+            return
         ws = self.workspace
         load = self.loader.state
         filtered = ws.filtered

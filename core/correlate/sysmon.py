@@ -107,11 +107,13 @@ _NO_PARTY = PartyLink(None, None, None, None)
 
 
 def _guid(values: Values, name: str) -> str | None:
+    """The GUID in `name`, as one spelling: lower case, in braces (exports write it without them
+    too: `22222222-...` is `{22222222-...}`); None for none, `-` or the zero GUID."""
     value = values.get(name) if name else None
     if not value:
         return None
-    value = value.strip().casefold()
-    return value if value and value not in ("-", "{00000000-0000-0000-0000-000000000000}") else None
+    value = value.strip().strip("{}").strip().casefold()
+    return "{" + value + "}" if value and value not in ("-", "00000000-0000-0000-0000-000000000000") else None
 
 
 class SysmonTracker:

@@ -320,3 +320,16 @@ def test_a_child_with_its_creators_own_pid_flags_the_creator(
         "with its own pid" in reason
     _, _, reason = _process(model, event(18))  # an ordinary creator: no such note
     assert reason == "created by 4688 record 17"
+
+
+def test_a_guid_written_without_braces_is_the_same_guid() -> None:
+    """Exports write a ProcessGuid with or without braces: `22222222-...` named the process
+    `{22222222-...}` began, yet read "is not the GUID of the instance alive"."""
+    bare = G2.strip("{}").upper()
+    events = load(s1(1002, 0.2, G2, 0x100),
+                  sysmon(11, 1003, 0.25, ProcessGuid=bare, ProcessId=str(0x100), Image=CMD, TargetFilename=X))
+    model = build_model(events)
+    made, confidence, reason = _process(model, by_record(events, 1003))
+    (only,) = model.instances("HOST1", 0x100)
+    assert made.index == only.index and only.guid == G2.lower()
+    assert confidence == "exact" and "is not the GUID" not in reason, reason
