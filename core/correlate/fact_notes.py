@@ -16,8 +16,19 @@ from typing import Final
 
 from core.correlate.note_codes import NoteCodes
 
-#: The note of an event logged just after its process's 4689 (`ProcessTracker.resolve`).
+#: The note of a handle's close logged just after its process's 4689 (`ProcessTracker.resolve`):
+#: the kernel closes a process's handles as it exits, and those 4658s come after its 4689.
 LATE_NOTE: Final = "logged after the process exited (4689 record {})"
+#: The note of any other event so logged (a use, a duplication, a Sysmon event): outside the
+#: process's life, taken as its by inference (`is_late_use`).
+LATE_USE_NOTE: Final = LATE_NOTE + ", no 4688 having reused the pid: taken as its"
+
+
+def is_late_use(note: str | None) -> bool:
+    """Whether `note` is a LATE_USE_NOTE: the link it qualifies is inferred, however sure its
+    process is."""
+    return note is not None and note.startswith(LATE_NOTE[:LATE_NOTE.index("{")]) and note.endswith(
+        LATE_USE_NOTE[LATE_USE_NOTE.index("}") + 1:])
 
 Notes = tuple["str | None", "str | None"]
 _NONE: Final[Notes] = (None, None)
@@ -29,7 +40,7 @@ class FactNotes:
     def __init__(self) -> None:
         self._at = array("q")
         self._codes = array("q")  # two per position: source, target
-        self._codec = NoteCodes((LATE_NOTE,))
+        self._codec = NoteCodes((LATE_NOTE, LATE_USE_NOTE))
         self._code, self._text = self._codec.code, self._codec.text
 
     def __len__(self) -> int:

@@ -29,6 +29,8 @@ from core.correlate.attach import Attachment
 from core.correlate.chain import links_of
 from core.correlate.duplications import DuplicationList, duplication_list
 from core.correlate.event_fields import logon_of, pid_of, values_of
+from core.correlate.evidence import weakest
+from core.correlate.fact_notes import is_late_use
 from core.correlate.facts import Facts, SysmonFacts
 from core.correlate.handle_table import HandleTable
 from core.correlate.handles import Handle
@@ -466,7 +468,7 @@ class CorrelationModel:
             return ProcessLink(pid, None, MISSING, "no process could be resolved")
         p = self.processes[idx]
         reason = f"{p.reason}; {note}" if note else p.reason
-        return ProcessLink(pid, p, p.confidence, reason)
+        return ProcessLink(pid, p, weakest(p.confidence, INFERRED) if is_late_use(note) else p.confidence, reason)
 
     def _hlink_event(self, found: Facts) -> HandleLink | None:
         """The handle a 4656/4663/4658 acts on."""

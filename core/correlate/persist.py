@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from operator import attrgetter
 from typing import Any
 
+from core.correlate.evidence import weakest
+from core.correlate.fact_notes import is_late_use
 from core.correlate.facts import Facts, SysmonFacts
 from core.correlate.handle_table import HandleTable
 from core.correlate.handles import handle_close_reason, handle_said
@@ -25,7 +27,7 @@ from core.correlate.indexes import IndexesAt
 from core.correlate.links import HandleLink, ProcessLink, SessionLink
 from core.correlate.model import CorrelationModel, session_start
 from core.correlate.process_table import PRE_EXISTING, ProcessTable
-from core.correlate.processes import EXACT, MISSING, Ref
+from core.correlate.processes import EXACT, INFERRED, MISSING, Ref
 from core.correlate.roles import HANDLE_ACTS, ROLES, Act
 from core.correlate.source_choices import target_said
 from core.store.correlation_tables import HANDLE_COLUMNS, PROCESS_COLUMNS, SESSION_COLUMNS, CorrelationTables
@@ -206,6 +208,8 @@ class _LinkWords:
         else:
             p = processes[idx]
             confidence, reason = p.confidence, p.reason
+        if is_late_use(note):  # (an event after its process's exit: taken as its by inference)
+            confidence = weakest(confidence, INFERRED)
         return idx, confidence, f"{reason}; {note}" if note else reason
 
     def _said(self, idx: int) -> Said:

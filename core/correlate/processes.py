@@ -43,7 +43,7 @@ from core.correlate.evidence import (
     basename,
     pid_text,
 )
-from core.correlate.fact_notes import LATE_NOTE
+from core.correlate.fact_notes import LATE_NOTE, LATE_USE_NOTE
 from core.correlate.process_instance import (
     CREATED_BY_4688,
     Bound,
@@ -236,7 +236,7 @@ class ProcessTracker:
         self._held_ids: frozenset[int] = frozenset(ROLES) if facts is not None else frozenset()
         #: The note of the last events logged after an instance's exit, by instance: one string
         #: for all of them (the facts table keeps each event's note), bounded.
-        self._late: dict[int, str] = {}
+        self._late: dict[tuple[int, bool], str] = {}
         #: Instances superseded (the position of the event that superseded them, the instance, the
         #: one that superseded it), in that order: frozen into
         #: `_table` during the scan (`_release`) when `STREAM`, else at `finish`.
@@ -299,7 +299,8 @@ class ProcessTracker:
         return proc
 
     def resolve(
-        self, host: str, computer: str, pid: int, ref: Ref, *, name: str | None = None, grace: bool = True
+        self, host: str, computer: str, pid: int, ref: Ref, *, name: str | None = None, grace: bool = True,
+        close: bool = False,
     ) -> tuple[int, str | None]:
         """The instance of `pid` alive at `ref` (creating an inferred one if none is), and a
         note when the link is weaker than usual.
@@ -320,11 +321,12 @@ class ProcessTracker:
             if grace and exited is not None and proc.replaced_by is None and ref.ts - (
                     proc.exited_ts if proc.exited_ts is not None else self.key(exited)[0]) <= EXIT_GRACE:
                 proc.add_name(name, ref, self.hold)
-                note = self._late.get(idx)
-                if note is None:
+                note = self._late.get((idx, close))
+                if note is None:  # (a close: the kernel's as the process exits; else taken by inference)
                     if len(self._late) >= LATE_NOTES:
                         self._late.clear()
-                    note = self._late[idx] = LATE_NOTE.format(self.ref(exited).record_id)
+                    note = (LATE_NOTE if close else LATE_USE_NOTE).format(self.ref(exited).record_id)
+                    self._late[(idx, close)] = note
                 return idx, note
         kept = self.hold(ref)
         proc = self._new(host, computer, pid, kept)

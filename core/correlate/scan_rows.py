@@ -311,7 +311,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                     proc.add_name(name, pos)  # this event's position: what the instance keeps
             else:
                 ref = make_ref(sid, record_id, event_id, filetime, ts, n)
-                idx, note = resolve(host, computer, pid, ref, name=name)
+                idx, note = resolve(host, computer, pid, ref, name=name, close=code == _CLOSE)
             assert idx is not None
             if not hid:
                 append((idx, None, note, host, computer, user, filetime))
