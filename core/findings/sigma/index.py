@@ -34,17 +34,29 @@ Atom = tuple[str, str, str]  # (field, kind eq/start/end/in, lower-cased text)
 def need(node: Node) -> set[Atom] | None:
     """Literal tests at least one of which holds on any event the plan matches (None: none
     known). AND takes its smallest child set, OR the union of its children's."""
+    return _literals(node, keywords=False)
+
+
+def keyword_needs(node: Node) -> set[str] | None:
+    """Texts (lower-cased) at least one of which is contained in some value of any event the
+    plan matches, from its keywords (values without a field: `_Gen.keyword`), else None."""
+    found = _literals(node, keywords=True)
+    return None if found is None else {text for _field, _kind, text in found}
+
+
+def _literals(node: Node, *, keywords: bool) -> set[Atom] | None:
+    """`need` over the tests of a field (or, `keywords`, over the keywords: their field None)."""
     kind = node[0]
-    if kind == "str" and node[1] is not None:
-        return {(node[1], node[2], node[3].lower())}
-    if kind == "glob" and node[1] is not None and len(node[4]) >= 3:
-        return {(node[1], "in", node[4])}
+    if kind in ("str", "glob") and (node[1] is None) is keywords:
+        if kind == "str":
+            return {(node[1], node[2], node[3].lower())}
+        return {(node[1], "in", node[4])} if len(node[4]) >= 3 else None
     if kind == "const":
         return None if node[1] else set()
     if kind == "or":
         out: set[Atom] = set()
         for child in node[1]:
-            found = need(child)
+            found = _literals(child, keywords=keywords)
             if found is None:
                 return None
             out |= found
@@ -52,37 +64,8 @@ def need(node: Node) -> set[Atom] | None:
     if kind == "and":
         best: set[Atom] | None = None
         for child in node[1]:
-            found = need(child)
+            found = _literals(child, keywords=keywords)
             if found is not None and (best is None or _cost(found) < _cost(best)):
-                best = found
-        return best
-    return None
-
-
-def keyword_needs(node: Node) -> set[str] | None:
-    """Texts (lower-cased) at least one of which is contained in some value of any event the
-    plan matches, from its keywords (values without a field: `_Gen.keyword`), else None. AND
-    takes its smallest child set, OR the union of its children's (as `need`)."""
-    kind = node[0]
-    if kind == "str" and node[1] is None:
-        return {node[3].lower()}
-    if kind == "glob" and node[1] is None and len(node[4]) >= 3:
-        return {node[4]}
-    if kind == "const":
-        return None if node[1] else set()
-    if kind == "or":
-        out: set[str] = set()
-        for child in node[1]:
-            found = keyword_needs(child)
-            if found is None:
-                return None
-            out |= found
-        return out
-    if kind == "and":
-        best: set[str] | None = None
-        for child in node[1]:
-            found = keyword_needs(child)
-            if found is not None and (best is None or len(found) < len(best)):
                 best = found
         return best
     return None
