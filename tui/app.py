@@ -159,6 +159,12 @@ class EvtxApp(AppActions):
         yield Footer()
 
     @property
+    def _showing(self) -> bool:
+        """Whether the main screen is still up to show a worker's message: once the app begins
+        to close (`is_running` false) its widgets go one by one while late messages still arrive."""
+        return self.is_running and bool(self.screen_stack)
+
+    @property
     def table(self) -> EventTable:
         return self.screen_stack[0].query_one(EventTable)
 
@@ -222,7 +228,7 @@ class EvtxApp(AppActions):
         self.loader.run(self.post_message)
 
     def on_load_started(self, message: LoadStarted) -> None:
-        if not self.screen_stack:  # the app is exiting: nothing left to show it on
+        if not self._showing:
             return
         ws = self.workspace
         if message.notice:
@@ -238,7 +244,7 @@ class EvtxApp(AppActions):
             self.table.attach(message.db_path)
 
     def on_load_progress(self, message: LoadProgress) -> None:
-        if not self.screen_stack:
+        if not self._showing:
             return
         self.issue_count = self.loader.advance(message.progress)
         if self.table.fetcher is not None:
@@ -246,7 +252,7 @@ class EvtxApp(AppActions):
         self._refresh_status()
 
     def on_load_finished(self, message: LoadFinished) -> None:
-        if not self.screen_stack:
+        if not self._showing:
             return
         ws = self.workspace
         ws.loaded = True
@@ -328,14 +334,14 @@ class EvtxApp(AppActions):
         """The model built ahead's progress in the status line (cleared when it ends)."""
         from tui.prebuild import ahead_note
 
-        if self.screen_stack:  # (beside the notes: a load's notice stays)
+        if self._showing:  # (beside the notes: a load's notice stays)
             self._ahead = ahead_note(message.progress) if message.progress is not None else ""
             self._refresh_status()
 
     def on_sigma_progressed(self, message: SigmaProgressed) -> None:
         """The Sigma run's progress in the status line (cleared when it ends), and to the views."""
         text = message.progress.text() if message.progress is not None else ""
-        if not self.screen_stack:
+        if not self._showing:
             return
         if text or self._note.startswith("Sigma:"):
             self._note = text
@@ -345,7 +351,7 @@ class EvtxApp(AppActions):
 
     def on_findings_computed(self, message: FindingsComputed) -> None:
         ws = self.workspace
-        if not self.screen_stack or message.store_path != ws.store_path or not self.screen_stack[0].query(EventTable):
+        if not self._showing or message.store_path != ws.store_path or not self.screen_stack[0].query(EventTable):
             return  # (another store's, or the app closing: its widgets gone)
         ws.findings_ready = True
         by_event = message.by_event
@@ -420,9 +426,12 @@ class EvtxApp(AppActions):
 
     def _refresh_status(self) -> None:
         try:
-            table = self.table
-        except NoMatches:  # (the app closing: its widgets gone before a worker's last message)
-            return
+            self._show_status()
+        except NoMatches:  # (the app closing: some of its widgets gone before a late message)
+            pass
+
+    def _show_status(self) -> None:
+        table = self.table
         ws = self.workspace
         load = self.loader.state
         filtered = ws.filtered
@@ -437,7 +446,7 @@ class EvtxApp(AppActions):
         table.border_title = "Events" if not filtered else "Events (filtered)"
 
     def on_event_table_counted(self, message: EventTable.Counted) -> None:
-        if self.screen_stack:
+        if self._showing:
             self._refresh_status()
 
     def on_event_table_failed(self, message: EventTable.Failed) -> None:
@@ -456,7 +465,7 @@ class EvtxApp(AppActions):
         return True
 
     def on_event_table_selected(self, message: EventTable.Selected) -> None:
-        if not self.screen_stack:  # a late message while the app shuts down
+        if not self._showing:
             return
         row = message.row
         self.detail.show(row.id if row else None, row.event if row else None)
