@@ -69,3 +69,24 @@ def test_a_keyword_in_a_system_value_or_of_digits_reads_every_event(tmp_path: Pa
     (tmp_path / "digits").mkdir()
     fired, read, everywhere = _run(tmp_path / "digits", "'4624', 'mimidrv.sys'", EVENTS)
     assert fired == everywhere and 60 in fired and read == len(EVENTS)
+
+
+def test_a_keyword_match_names_the_fields_holding_the_keyword(tmp_path: Path) -> None:
+    """A keyword reads every field, so its match showed none: the analyst saw "Mimikatz Use" with
+    no value to say why. The fields holding a keyword are its evidence (those under a `not` are not)."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "kw.yml").write_text(RULE % "'sekurlsa::', 'privilege::debug', '*mimidrv*.sys'", encoding="utf-8")
+    events = [_event(1, 1234, "Vendor/Operational", Msg="running SEKURLSA::logonpasswords", Other="calm"),
+              _event(3, 4688, "Security", CommandLine="m.exe privilege::debug", NewProcessName=r"C:\m.exe"),
+              _event(60, 7045, "System", ImagePath=r"C:\x\mimidrv64.sys", ServiceName="mimidrv")]
+    store = Store(tmp_path / "s.db")
+    store.add_source("/logs/a.xml", "xml")
+    store.add_events(events)
+    store.build_indexes()
+    result = run_sigma(store, [rules], use_cache=False)
+    store.close()
+    fields = {m.record_id: dict(m.fields) for m in result.matches}
+    assert fields == {1: {"EventID": "1234", "Msg": "running SEKURLSA::logonpasswords"},
+                      3: {"EventID": "4688", "CommandLine": "m.exe privilege::debug"},
+                      60: {"EventID": "7045", "ImagePath": r"C:\x\mimidrv64.sys"}}

@@ -30,7 +30,7 @@ __all__ = [
 #: 2: a cut value says how much is left; 3: copies matched once; 4: correlations as the spec says
 #: (temporal counts rules, a missing group-by field is no group, `generate`, chains), and values
 #: (exact numbers, IPv4-mapped addresses in IPv4 networks, `product: windows` alone on every event).
-ENGINE_VERSION = "sigma-engine-4"
+ENGINE_VERSION = "sigma-engine-5"
 
 
 def compile_dirs(

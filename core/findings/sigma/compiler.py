@@ -456,21 +456,42 @@ class _Gen:
 
     def keyword(self, node: Node) -> str:
         """A value without a field: any field value matches it (a plain word: contained)."""
-        kind = node[0]
-        if kind == "str":
-            text, cased = node[3], node[4]
-            fold = (lambda s: s) if cased else str.lower
-            test: Callable[[str], bool] = (lambda v: text in fold(v)) if node[2] in ("eq", "in") else (
-                (lambda v: fold(v).startswith(text)) if node[2] == "start" else (lambda v: fold(v).endswith(text)))
-        elif kind == "glob":
-            pattern = rx(node[2], re.DOTALL if node[3] else re.DOTALL | re.IGNORECASE)
-            test = lambda v: _glob(pattern, v)  # noqa: E731 - (a lone surrogate: Python's engine)
-        elif kind == "re":
-            regex = rx(node[2], node[3])
-            test = lambda v: _search(regex, v)  # noqa: E731
-        else:
-            raise Unsupported(f"keyword test {kind}")
-        return f"_kw(r, {self.const(test)})"
+        return f"_kw(r, {self.const(keyword_test(node))})"
+
+
+def keyword_test(node: Node) -> Callable[[str], bool]:
+    """The test of one value by a keyword leaf (field None)."""
+    kind = node[0]
+    if kind == "str":
+        text, cased = node[3], node[4]
+        fold = (lambda s: s) if cased else str.lower
+        if node[2] in ("eq", "in"):
+            return lambda v: text in fold(v)
+        return (lambda v: fold(v).startswith(text)) if node[2] == "start" else (lambda v: fold(v).endswith(text))
+    if kind == "glob":
+        pattern = rx(node[2], re.DOTALL if node[3] else re.DOTALL | re.IGNORECASE)
+        return lambda v: _glob(pattern, v)  # (a lone surrogate: Python's engine)
+    if kind == "re":
+        regex = rx(node[2], node[3])
+        return lambda v: _search(regex, v)
+    raise Unsupported(f"keyword test {kind}")
+
+
+def keyword_tests(node: Node) -> tuple[Callable[[str], bool], ...]:
+    """The value tests of a plan's keywords outside a `not`: a match's evidence names the fields
+    holding what the rule looked for (a keyword reads every field: `fields_of` cannot say which)."""
+    out: list[Callable[[str], bool]] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n[0] in ("and", "or"):
+            stack.extend(n[1])
+        elif n[0] not in ("not", "const") and n[1] is None:
+            try:
+                out.append(keyword_test(n))
+            except (Unsupported, re.error, ValueError):
+                continue  # (the rule compiled it or was refused: its evidence is only the lesser)
+    return tuple(out)
 
 
 def bracket_depth(code: str) -> int:

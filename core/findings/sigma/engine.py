@@ -21,7 +21,7 @@ from typing import Any
 from core.model.same_records import record_key
 
 from . import correlate
-from .compiler import Lower, Match, Node, Unsupported, build, definite, event_ids, fields_of
+from .compiler import Lower, Match, Node, Unsupported, build, definite, event_ids, fields_of, keyword_tests
 from .index import Bucket, keyword_needs, needs
 from .logsources import ANY_CHANNEL, MAP_4688, SYSTEM_FIELDS, map_4688, sources_for
 from .ruleset import LoadedRules, RuleMeta, RuleSpec
@@ -83,6 +83,8 @@ class _Entry:
     mapped: bool
     fields: tuple[str, ...]
     keys: tuple[str, ...] = ()  # (the correlations' fields: `SigmaMatch.keys`)
+    #: The tests of its keywords (`compiler.keyword_tests`): the fields a match's keyword is in.
+    keywords: tuple[Callable[[str], bool], ...] = ()
 
 
 @dataclass
@@ -231,7 +233,7 @@ def compile_one(compiled: CompiledRules, meta: RuleMeta, spec: RuleSpec, extra: 
             wanted = [i for i in source.event_ids if ids is None or i in ids]
         else:
             wanted = sorted(ids) if ids is not None else [None]
-        entry = _Entry(index, fn, source.mapping == "4688", evidence, keys)
+        entry = _Entry(index, fn, source.mapping == "4688", evidence, keys, keyword_tests(node) if None in used else ())
         for eid in wanted:
             compiled.add((source.channel.lower(), eid), entry, node)
         compiled.ran[source.label] += 1
@@ -311,9 +313,18 @@ def _correlate(result: SigmaResult, compiled: CompiledRules) -> None:
     result.folded = len(compiled.folded - compiled.hidden)
 
 
-def _evidence(r: dict[str, str], names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+#: Fields named for a match's keywords (`_evidence`): the first ones holding one, at most.
+MAX_KEYWORD_FIELDS = 4
+
+
+def _evidence(r: dict[str, str], names: tuple[str, ...],
+              keywords: tuple[Callable[[str], bool], ...] = ()) -> tuple[tuple[str, str], ...]:
     """The matched fields' values, each cut at EVIDENCE_CHARS. The cut says how much is left
-    (`… (N more characters)`): a plain `...` read the same as a value ending in dots."""
+    (`… (N more characters)`): a plain `...` read the same as a value ending in dots. A rule's
+    keywords add the fields holding one (a few: an event may hold it in many)."""
+    if keywords:
+        held = [n for n, v in r.items() if n not in names and isinstance(v, str) and any(t(v) for t in keywords)]
+        names = (*names, *held[:MAX_KEYWORD_FIELDS])
     out = []
     for name in names:
         value = r.get(name)
@@ -425,7 +436,7 @@ def run_compiled(
                         label = labels[key] = f"{channel} {eid}"
                     keys = tuple((n, values[n]) for n in entry.keys if n in values) if entry.keys else ()
                     result.matches.append(SigmaMatch(entry.rule, sid, record_id, eid, computer, ts, label,
-                                                     _evidence(values, entry.fields), keys))
+                                                     _evidence(values, entry.fields, entry.keywords), keys))
     result.evaluations = sum(b.evaluations for bs in dispatch.values() for b in bs.values())
     _correlate(result, compiled)
     result.truncated = {rule: c for rule, c in counts.items() if c > MAX_MATCHES_PER_RULE}
