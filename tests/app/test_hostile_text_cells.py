@@ -22,16 +22,16 @@ def _event() -> StoredEvent:
 
 def test_a_megabyte_value_makes_a_short_escaped_cell_quickly() -> None:
     se = _event()
-    start = time.monotonic()
+    start = time.process_time()  # (CPU: a loaded CI machine stretched the wall time 5x)
     for _ in range(20):  # a repaint's worth of rows
         row = make_row(se)
         cells = extra_cells(row, [Column("channel", "Channel", 20), Column("provider", "Provider", 20),
                                   Column("field:commandline", "CommandLine", 40)])
-    took = time.monotonic() - start
+    took = time.process_time() - start
     texts = [row.image, row.summary, row.user, *cells.values()]
     assert set(cells) == {"channel", "provider", "field:commandline"}
     for text in texts:
         assert "\x1b" not in text and "\u200b" not in text
         assert len(text) <= CELL_CHARS * 12  # (each kept character escaped to at most `\U0000XXXX`)
     assert cells["field:commandline"].startswith("\\x1b[2J\\u200b")
-    assert took < 2.0, f"20 rows took {took:.1f} s"
+    assert took < 4.0, f"20 rows took {took:.1f} s of CPU"  # (0.4 s; escaped whole: seconds a row)
