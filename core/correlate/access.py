@@ -2,7 +2,12 @@
 
 Sysmon 10 (ProcessAccess: source, target, GrantedAccess) and the Security 4656 of a handle on a
 Process object are one access seen twice when the same source process instance opens the same
-target image at the same moment: they are joined (`AccessTracker.join`). Measured on the OTRF
+target image at the same moment: they are joined (`AccessTracker.join`). The same image is the
+same full path: a 4656 names it as a device path (`\\Device\\HarddiskVolume2\\Windows\\...`),
+Sysmon as a drive path (`C:\\Windows\\...`), and which volume is which drive is not in the log,
+so the paths are compared below their volumes (`target_path`); two drive (or two device) paths
+compare their volumes too. A `lsass.exe` outside System32 is never the real one's twin; a path
+naming no volume (a bare file name) is paired by its file name alone, inferred. Measured on the OTRF
 datasets in ../shared/samples (17 pairs, covenant_psremoting and aptsimulator_cobaltstrike):
 the 4656 is logged 0 to 10 ms before its Sysmon 10, with the same access mask in 13 of them
 (Sysmon logs one event per OpenProcess call, so a 4656 may stand beside several Sysmon 10s of
@@ -20,11 +25,13 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.correlate.columns import Index
 from core.correlate.image_lives import Lives
 from core.correlate.open_columns import Open, OpenColumns
 from core.correlate.process_instance import process_label, process_name
@@ -49,6 +56,50 @@ if TYPE_CHECKING:
 #: How far apart a Sysmon 10 and the 4656 of the same access may be logged (measured: 10 ms).
 ACCESS_WINDOW = TICKS_PER_SECOND // 2
 
+#: A path's volume and the path below it, case-folded (`target_path`).
+Place = tuple[str, str]
+
+_DRIVE = re.compile(r"([a-z]:)(\\.+)")
+_DEVICE = re.compile(r"(\\device\\[^\\]+)(\\.+)")
+#: The prefixes of a Win32 path in the object manager's namespace (`\\??\\C:\\...`).
+_WIN32_PREFIXES = ("\\\\?\\", "\\??\\", "\\\\.\\")
+
+
+def target_path(path: str | None) -> Place | None:
+    """(volume, the path below it) of an image path, case-folded: `\\Device\\HarddiskVolume2\\Windows\\a.exe`
+    is ("\\device\\harddiskvolume2", "\\windows\\a.exe"), `C:\\Windows\\a.exe` ("c:", "\\windows\\a.exe"), a
+    UNC path `\\\\server\\share\\a.exe` ("\\\\", "\\server\\share\\a.exe"), as `\\Device\\Mup\\server\\...` is
+    below its volume. None for a path naming no volume (a bare file name, `%SystemRoot%\\...`)."""
+    if not path:
+        return None
+    text = path.strip().replace("/", "\\").casefold()
+    for prefix in _WIN32_PREFIXES:
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            if text.startswith("unc\\"):
+                text = "\\" + text[3:]
+            break
+    if text.startswith("\\\\"):
+        return ("\\\\", text[1:]) if len(text) > 2 else None
+    m = _DRIVE.fullmatch(text) or _DEVICE.fullmatch(text)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def same_place(a: Place | None, b: Place | None) -> bool | None:
+    """Whether two `target_path`s are one file: the same path below the volume, and the same
+    volume when both are drives or both devices (a drive and a device may be one volume: which
+    is not in the log). None when either is unknown."""
+    if a is None or b is None:
+        return None
+    if a[1] != b[1]:
+        return False
+    return a[0] == b[0] or _kind(a[0]) != _kind(b[0])
+
+
+def _kind(volume: str) -> str:
+    return "drive" if volume.endswith(":") else "unc" if volume == "\\\\" else "device"
+
+
 @dataclass(slots=True)
 class _Sysmon10:
     ref: Ref
@@ -57,6 +108,8 @@ class _Sysmon10:
     target: int | None
     target_image: str
     granted: int | None
+    #: Its TargetImage's `target_path` (one tuple for all the accesses to a path).
+    path: Place | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,37 +137,72 @@ class AccessTracker:
         #: Image path -> its file name folded, one string for all the accesses to it (a string
         #: each: 8 MB at ten million events).
         self._folded: dict[str | None, str] = {}
+        #: Image path -> its `target_path`, one tuple for all the accesses to it; the opens' as
+        #: indexes of `_places` (beside `opens`, in its order).
+        self._paths: dict[str | None, Place | None] = {}
+        self._places: Index[Place | None] = Index()
+        self._open_place = array("i")
 
     def opens_of(self, store_id: int) -> list[Open]:
         """The 4656s on Process objects of store id `store_id` (the event trees' links read them):
         found in the store ids sorted once, an array each (as a dict of lists, 20 MB at ten
         million events)."""
         opens = self.opens
-        if self._ids is None:
-            ids = array("q", (opens.store_id(i) for i in range(len(opens))))
-            by_id = sorted(range(len(opens)), key=ids.__getitem__)  # stable: scan order
-            self._ids = (array("q", (ids[i] for i in by_id)), array("q", by_id))
-        ids, order = self._ids
+        ids, order = self._sorted_ids()
         lo = bisect.bisect_left(ids, store_id)
         hi = bisect.bisect_right(ids, store_id, lo)
         return [opens[order[i]] for i in range(lo, hi)]
 
+    def _sorted_ids(self) -> tuple[array[int], array[int]]:
+        """The opens' store ids sorted, and the index in `opens` of each, made once."""
+        if self._ids is None:
+            opens = self.opens
+            ids = array("q", (opens.store_id(i) for i in range(len(opens))))
+            by_id = sorted(range(len(opens)), key=ids.__getitem__)  # stable: scan order
+            self._ids = (array("q", (ids[i] for i in by_id)), array("q", by_id))
+        return self._ids
+
     def accessed(self, ref: Ref, host: str, source: int | None, target: int | None, target_image: str | None,
                  granted: int | None) -> None:
-        self.sysmon.append(_Sysmon10(ref, host, source, target, _folded(self._folded, target_image), granted))
+        self.sysmon.append(_Sysmon10(ref, host, source, target, _folded(self._folded, target_image), granted,
+                                     self._path(target_image)))
+
+    def _path(self, image: str | None) -> Place | None:
+        """`target_path(image)`, remembered."""
+        paths = self._paths
+        if image in paths:
+            return paths[image]
+        place = paths[image] = target_path(image)
+        return place
+
+    def open_path(self, i: int) -> Place | None:
+        """The `target_path` of the object name of open `i` (of `opens`)."""
+        return self._places.distinct[at] if (at := self._open_place[i]) >= 0 else None
+
+    def place_of(self, store_id: int) -> Place | None:
+        """The `target_path` of the object name of the 4656 of store id `store_id` (None for
+        another event, or a path naming no volume)."""
+        if not len(self.opens):
+            return None
+        ids, order = self._sorted_ids()
+        at = bisect.bisect_left(ids, store_id)
+        return self.open_path(order[at]) if at < len(ids) and ids[at] == store_id else None
 
     def opened(self, position: int, key: tuple[int, int], host: str, source: int, handle: int,
                object_name: str | None, mask: int | None) -> None:
         """The 4656 at `position` of the facts table (its `Ref.key` `key`) opened `handle` on a
         Process object."""
         self.opens.append(position, key, host, source, handle, _folded(self._folded, object_name), mask)
+        self._open_place.append(self._places[self._path(object_name)])
         self._ids = None
 
     def join(self) -> None:
-        """Pair Sysmon 10s and 4656s one to one: same source instance and target image, logged
+        """Pair Sysmon 10s and 4656s one to one: same source instance and target image (the same
+        path: `same_place`; a path naming no volume only by its file name, inferred), logged
         within ACCESS_WINDOW; first those with the same access mask, then (inferred) what is
         left with another mask. Among equally near candidates the first in log order wins, so
-        eight identical opens at the same moment pair with eight Sysmon 10s in order."""
+        eight identical opens at the same moment pair with eight Sysmon 10s in order (a
+        candidate whose path is known to be the same before one whose path cannot be told)."""
         if not self.sysmon or not self.opens:
             return
         opens = self.opens
@@ -143,16 +231,38 @@ class AccessTracker:
                     continue
                 lo = bisect.bisect_left(times[key], s.ref.ts - ACCESS_WINDOW)
                 hi = bisect.bisect_right(times[key], s.ref.ts + ACCESS_WINDOW)
-                near = [i for i in bucket[lo:hi][:256] if (opens.mask(i) == s.granted) == same_mask]
+                # Each near open's path against the Sysmon 10's: False (another file) is no twin.
+                near: list[int] = []
+                unsure: set[int] = set()
+                for i in bucket[lo:hi][:256]:
+                    if (opens.mask(i) == s.granted) != same_mask:
+                        continue
+                    same = same_place(self.open_path(i), s.path)
+                    if same is False:
+                        continue
+                    near.append(i)
+                    if same is None:
+                        unsure.add(i)
                 cands = [i for i in near if i not in taken]
                 if not cands:
                     continue
-                best = min(cands, key=lambda i: (abs(keys[i][0] - s.ref.ts), keys[i][1]))
+                best = min(cands, key=lambda i: (i in unsure, abs(keys[i][0] - s.ref.ts), keys[i][1]))
                 o = opens[best]
                 gap = abs(o.ref.ts - s.ref.ts)
-                ties = sum(1 for i in near if abs(keys[i][0] - s.ref.ts) == gap)
-                what = (f"same source process and target image, logged {gap / (TICKS_PER_SECOND / 1000):.0f} ms "
-                        "apart")
+                ties = sum(1 for i in near if abs(keys[i][0] - s.ref.ts) == gap and (i in unsure) == (best in unsure))
+                apart = f"logged {gap / (TICKS_PER_SECOND / 1000):.0f} ms apart"
+                if best in unsure:
+                    path = "the Sysmon 10's TargetImage" if s.path is None else "the 4656's ObjectName"
+                    masks = (f"same access mask {pid_text(s.granted)}" if same_mask else
+                             f"the 4656 asks for {pid_text(o.mask)} and Sysmon grants {pid_text(s.granted)}")
+                    confidence, reason = INFERRED, (
+                        f"same source process and target file name {s.target_image}, {apart}, {masks}; {path} names "
+                        "no volume: the full paths cannot be compared")
+                    taken.add(best)
+                    linked.add(n)
+                    self._pair(s, o, confidence, reason)
+                    continue
+                what = f"same source process and target image, {apart}"
                 if not same_mask:
                     confidence, reason = INFERRED, (f"{what}, but the 4656 asks for {pid_text(o.mask)} and Sysmon "
                                                     f"grants {pid_text(s.granted)}")
@@ -163,8 +273,11 @@ class AccessTracker:
                     confidence, reason = EXACT, f"{what}, same access mask {pid_text(s.granted)}"
                 taken.add(best)
                 linked.add(n)
-                self.twins.setdefault(s.ref.store_id, []).append(Twin(o.ref, o.handle, confidence, reason))
-                self.twins.setdefault(o.ref.store_id, []).append(Twin(s.ref, None, confidence, reason))
+                self._pair(s, o, confidence, reason)
+
+    def _pair(self, s: _Sysmon10, o: Open, confidence: str, reason: str) -> None:
+        self.twins.setdefault(s.ref.store_id, []).append(Twin(o.ref, o.handle, confidence, reason))
+        self.twins.setdefault(o.ref.store_id, []).append(Twin(s.ref, None, confidence, reason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,8 +336,10 @@ Named = tuple[Process | None, str, str]
 
 def process_named(model: CorrelationModel, computer: str, image: str, ref: Ref) -> Named:
     """The instance of the image file name `image` alive on `computer` at `ref` (a 4656 on a
-    Process object names its target by path only), with the confidence and reason."""
-    return _named(model, computer, image, image_index(model).alive(computer, image, ref.key))
+    Process object names its target by path only), with the confidence and reason: of the same
+    path as the 4656's ObjectName (`target_path`), when `ref` is a 4656 the tracker holds."""
+    path = model.access_tracker.place_of(ref.store_id)
+    return _named(model, computer, image, image_index(model).alive(computer, image, ref.key), path)
 
 
 def targets_named(model: CorrelationModel, asked: Sequence[tuple[str, str, Ref]]) -> list[Named]:
@@ -235,15 +350,18 @@ def targets_named(model: CorrelationModel, asked: Sequence[tuple[str, str, Ref]]
     for n, (computer, image, _) in enumerate(asked):
         by_image.setdefault((computer, image), []).append(n)
     index = image_index(model)
+    tracker = model.access_tracker
     out: list[Named] = [(None, MISSING, "")] * len(asked)
     for (computer, image), ns in by_image.items():
         found = index.first_alive(computer, image, [asked[n][2].key for n in ns], _LISTED + 1)
-        made: dict[tuple[int, ...], Named] = {}  # 4656s close in time see the same instances alive
+        # 4656s close in time see the same instances alive
+        made: dict[tuple[tuple[int, ...], Place | None], Named] = {}
         for n, alive in zip(ns, found, strict=True):
-            seen = tuple(alive)
+            path = tracker.place_of(asked[n][2].store_id)
+            seen = (tuple(alive), path)
             answer = made.get(seen)
             if answer is None:
-                answer = made[seen] = _named(model, computer, image, alive)
+                answer = made[seen] = _named(model, computer, image, alive, path)
             out[n] = answer
     return out
 
@@ -261,19 +379,50 @@ def image_index(model: CorrelationModel) -> ImageIndex:
     return index
 
 
-def _named(model: CorrelationModel, computer: str, image: str, alive: list[int]) -> Named:
-    """The answer of `process_named` from the indexes alive (ascending; the first few suffice)."""
+def _named(model: CorrelationModel, computer: str, image: str, alive: list[int], path: Place | None = None) -> Named:
+    """The answer of `process_named` from the indexes alive (ascending; the first few suffice),
+    those of another file than `path` (the 4656's ObjectName) left out, and named."""
+    alive, other = on_path(model, alive, path)
+    elsewhere = f"; {_labels(model, other)}: another file" if other else ""
     if len(alive) == 1:
         return (model.processes[alive[0]], INFERRED,
-                f"the only {image} alive at this time (the 4656 names its target by path only)")
+                f"the only {image} alive at this time (the 4656 names its target by path only){elsewhere}")
     if alive:
-        processes, shown = model.processes, alive[:_LISTED]
-        if isinstance(processes, ProcessTable):  # read from the columns: no `Process` made for a label
-            listed = ", ".join(map(process_label, processes.values("pid", shown), processes.values("image", shown)))
-        else:
-            listed = ", ".join(processes[i].label for i in shown)
-        return None, AMBIGUOUS, f"several {image} alive at this time: {listed}"
+        return None, AMBIGUOUS, f"several {image} alive at this time: {_labels(model, alive)}{elsewhere}"
+    if other:
+        return None, MISSING, (f"no {image} of the 4656's path alive on {computer} at this time in this log"
+                               f"{elsewhere}")
     return None, MISSING, f"no {image} alive on {computer} at this time in this log"
+
+
+def _labels(model: CorrelationModel, indexes: list[int]) -> str:
+    """The labels of the first `_LISTED` of `indexes`, listed."""
+    processes, shown = model.processes, indexes[:_LISTED]
+    if isinstance(processes, ProcessTable):  # read from the columns: no `Process` made for a label
+        return ", ".join(map(process_label, processes.values("pid", shown), processes.values("image", shown)))
+    return ", ".join(processes[i].label for i in shown)
+
+
+def on_path(model: CorrelationModel, alive: list[int], path: Place | None) -> tuple[list[int], list[int]]:
+    """`alive` split into the instances that may be the file `path` (`same_place`: their image's
+    path is the same, or either cannot be told) and those that are another file (a lsass.exe
+    outside System32 is not the real one)."""
+    if path is None or not alive:
+        return alive, []
+    processes = model.processes
+    images = (processes.values("image", alive) if isinstance(processes, ProcessTable)
+              else [processes[i].image for i in alive])
+    kept: list[int] = []
+    other: list[int] = []
+    for i, image in zip(alive, images, strict=True):
+        (other if same_place(_image_path(image), path) is False else kept).append(i)
+    return kept, other
+
+
+@functools.lru_cache(maxsize=4096)
+def _image_path(image: str | None) -> Place | None:
+    """`target_path`, remembered: the instances alive are the same few images over and over."""
+    return target_path(image)
 
 
 class ImageIndex:

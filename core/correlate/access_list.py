@@ -34,9 +34,11 @@ from core.correlate.access import (
     _LISTED,
     AccessGroup,
     Named,
+    Place,
     ProcessAccess,
     _named,
     image_index,
+    on_path,
     rights_text,
 )
 from core.correlate.access_columns import (
@@ -102,7 +104,8 @@ class AccessList(Sequence[AccessGroup]):
         # Per row, as arrays and a list (no boxed int or dict entry a row: ~20 MB at 10M events).
         self._risk = array("q", bytes(8 * nrows))
         self._alive: list[tuple[int, ...] | None] = [None] * nrows  # lone 4656: the instances alive, once swept
-        self._reasons: dict[tuple[int, tuple[int, ...]], Named] = {}  # (bucket, alive) -> its target named
+        # (bucket, alive, the 4656's path) -> its target named
+        self._reasons: dict[tuple[int, tuple[int, ...], Place | None], Named] = {}
         self._made: dict[int, ProcessAccess] = {}  # the last made (`KEEP`): each holds its processes
         # groups: (computer folded, target) -> id; per id its key parts, rows and first row
         self._group_ids: dict[tuple[str, str], int] = {}
@@ -244,14 +247,25 @@ class AccessList(Sequence[AccessGroup]):
         if found is None:
             found = self._alive_in(b)
         shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # 4656s close in time see the same ones alive
+        # Those that may be the 4656's file (`on_path`: a lsass.exe outside System32 is not the
+        # real one), per (alive, path).
+        kept: dict[tuple[tuple[int, ...], Place | None], tuple[int, ...]] = {}
+        tracker = model.access_tracker
         processes = model.processes
         object_of = object_name_reader(model.handles)
-        named = names_of(processes, {alive[0] for alive in found if len(alive) == 1})
+        filed: list[tuple[int, ...]] = []
         for row, alive in zip(rows, found, strict=True):
-            i = lone[row - first]
-            o_mask, o_source = self._opens.mask(i), self._opens.source[i]
             seen = shared.setdefault(tuple(alive), tuple(alive))
             self._alive[row] = seen
+            path = tracker.open_path(lone[row - first])
+            ours = kept.get((seen, path))
+            if ours is None:
+                ours = kept[(seen, path)] = tuple(on_path(model, list(seen), path)[0]) if path is not None else seen
+            filed.append(ours)
+        named = names_of(processes, {ours[0] for ours in filed if len(ours) == 1})
+        for row, seen in zip(rows, filed, strict=True):
+            i = lone[row - first]
+            o_mask, o_source = self._opens.mask(i), self._opens.source[i]
             if len(seen) != 1:
                 self._risk[row] = (target_part(self._opens.image(i))[0] + parts.mask(o_mask)[0]
                                    + parts.source(o_source)[0])
@@ -270,12 +284,13 @@ class AccessList(Sequence[AccessGroup]):
         b = self._b_of[row - len(self._sysmon)]
         alive = self._alive[row]
         assert alive is not None, "swept first"
-        named = self._reasons.get((b, alive))
+        path = self._model.access_tracker.open_path(self._lone[row - len(self._sysmon)])
+        named = self._reasons.get((b, alive, path))
         if named is None:
             computer, image = self._b_key[b]
             if len(self._reasons) >= REASONS_KEPT:
                 self._reasons.clear()
-            named = self._reasons[(b, alive)] = _named(self._model, computer, image, list(alive))
+            named = self._reasons[(b, alive, path)] = _named(self._model, computer, image, list(alive), path)
         return named
 
     def _unnamed_of(self, object_name: str | None) -> str:

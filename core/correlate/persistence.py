@@ -4,10 +4,14 @@ A service installed (4697 in Security, 7045 in System: the same install seen twi
 computer, service name and time) runs as a child of services.exe; a scheduled task created or
 updated (4698/4702) runs as a child of the Schedule service's svchost.exe (taskeng.exe or
 taskhostw.exe on older systems). A later process creation of that parent running the service's
-or task's program links back to the install. The program is the first word of ImagePath /
-ServiceFileName, or the task's <Command>, with %COMSPEC% and %SystemRoot% expanded; an install
-whose program is svchost.exe (a shared service host) links nothing: its processes are not told
-apart by image.
+or task's program links back to the install. The program is the quoted start of ImagePath /
+ServiceFileName, or of the task's <Command> (%COMSPEC% and %SystemRoot% expanded); unquoted,
+a path with spaces is read as CreateProcess reads it, from its shortest start on: the first
+words up to one ending in an executable's extension (`C:\\Program Files\\Acme Tools\\upd.exe -svc`
+runs upd.exe), not past an argument (`/c`, `-x`: `%COMSPEC% /c C:\\x\\y.exe` and `cmd /c y.exe` run
+cmd.exe); else, and for a bare name looked up on the path, the first word. An install whose
+program is svchost.exe (a shared service host) links nothing: its processes are not told apart
+by image.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ TASK_PARENTS = frozenset({"svchost.exe", "taskeng.exe", "taskhostw.exe"})
 _SHARED_HOSTS = frozenset({"svchost.exe", "dllhost.exe", "rundll32.exe"})
 _ENV = {"%comspec%": "C:\\Windows\\System32\\cmd.exe", "%systemroot%": "C:\\Windows", "%windir%": "C:\\Windows"}
 _COMMAND = re.compile(r"<Command>\s*([^<]{1,1024}?)\s*</Command>", re.IGNORECASE)
+#: How an unquoted program path with spaces may end: an executable's extension (`_unquoted`).
+_PROGRAM_END = re.compile(r"\.(?:exe|com|scr|pif|bat|cmd|ps1|vbs|js|wsf|msc|cpl|dll|sys)$", re.IGNORECASE)
+#: Words of an unquoted command line read for its program at most.
+_WORDS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,17 +65,32 @@ def program_of(install: Attachment) -> str | None:
     if not text:
         return None
     text = text.strip()
-    if text.startswith('"'):
-        first = text[1:].split('"', 1)[0]
-    else:
-        first = text.split()[0] if text.split() else ""
+    first = text[1:].split('"', 1)[0] if text.startswith('"') else text
     for var, value in _ENV.items():
         if first.casefold().startswith(var):
             first = value + first[len(var):]
+    if not text.startswith('"'):
+        first = _unquoted(first)
     name = basename(first)
     if name and "." not in name:
         name += ".exe"
     return name.casefold() or None
+
+
+def _unquoted(text: str) -> str:
+    """The program of an unquoted command line (see the module doc): its first words up to the
+    first ending in an executable's extension, if no argument comes before; else its first word."""
+    words = text.split(maxsplit=_WORDS)[:_WORDS]
+    if not words:
+        return ""
+    if "\\" not in words[0] and "/" not in words[0]:
+        return words[0]  # a bare name, looked up on the path
+    for n, word in enumerate(words):
+        if n and word[0] in "/-\"":
+            break
+        if _PROGRAM_END.search(word):
+            return " ".join(words[: n + 1])
+    return words[0]
 
 
 def service_twins(installs: list[Attachment]) -> dict[int, tuple[Attachment, str]]:

@@ -7,8 +7,18 @@ and image, logged within `CHANNEL_SKEW` of each other) are one instance with bot
 
 Quirks from real logs (OTRF datasets):
 * a Sysmon 10 may name its target by a GUID no Sysmon 1 ever carried (a process accessed
-  while it is being created gets a provisional GUID): such an event is matched by pid and
-  time, and says so;
+  while it is being created gets a provisional GUID, seen 0 ms after its Sysmon 1), and some
+  Sysmon versions give a process another GUID after its Sysmon 1 (the same first three groups,
+  the machine's and the start time's, for the process's whole life: aptsimulator_cobaltstrike):
+  such an event is matched by pid and time, says so, and its GUID is remembered as the
+  instance's other one (`SysmonTracker._aliases`). A GUID that is neither (another start time,
+  or another image, or long after the creation) is another process: its own inferred instance
+  from that event on, the pid's previous one ending there, never the instance alive with the
+  pid. A GUID is taken by an instance that has none (a 4688's without Sysmon 1, an inferred
+  one) only when the event's image is the instance's;
+* a Sysmon 1 joined to the 4688 of its process may name another parent (ParentProcessGuid /
+  ParentProcessId) than the 4688's creator: its parent link is then the Sysmon 1's own parent,
+  ambiguous, naming both records (the instance keeps the 4688's);
 * processes started before Sysmon (lsass.exe, services.exe) have no Sysmon 1: their GUID is
   first seen in another event, which names their image: that names the inferred instance;
 * the channels' clocks differ (`CHANNEL_SKEW`): a Sysmon 1 may be logged before the 4689 of the
@@ -23,15 +33,21 @@ Quirks from real logs (OTRF datasets):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.correlate.process_instance import process_label
 from core.correlate.processes import (
+    AMBIGUOUS,
     CHANNEL_SKEW,
     INFERRED,
+    TICKS_PER_SECOND,
     ProcessTracker,
     Ref,
+    basename,
     join_reason,
+    pid_text,
     same_image,
     same_process,
 )
@@ -48,6 +64,9 @@ Key = tuple[int, int]
 #: No wait is due (`SysmonTracker.soonest`).
 _NEVER = 1 << 63
 
+
+#: Other GUIDs of a process remembered (`SysmonTracker._aliases`): one each at most in the logs seen.
+MAX_ALIASES = 1 << 20
 
 #: Sysmon events held with one waiting Sysmon 1 at most (a wait lasts 2 s of the log's time, which
 #: a crafted log can fill with any number of events naming that process).
@@ -116,6 +135,20 @@ def _guid(values: Values, name: str) -> str | None:
     return "{" + value + "}" if value and value not in ("-", "00000000-0000-0000-0000-000000000000") else None
 
 
+#: A GUID as Sysmon writes it (`_guid`'s spelling).
+_GUID_FORM = re.compile(r"\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}")
+
+
+def _started(guid: str | None) -> str | None:
+    """The first three groups of a Sysmon GUID (the machine's, then the process's start time:
+    every GUID Sysmon gives one process has them), None for a GUID not of that form."""
+    return guid[:19] if guid and _GUID_FORM.fullmatch(guid) else None
+
+
+def _seconds(ticks: int) -> str:
+    return f"{ticks / TICKS_PER_SECOND:.3f} s"
+
+
 class SysmonTracker:
     """Resolves Sysmon events to the process tracker's instances by GUID (exact), else by pid
     alive at the event's time, naming instances from the event's image fields."""
@@ -123,6 +156,10 @@ class SysmonTracker:
     def __init__(self, procs: ProcessTracker) -> None:
         self.procs = procs
         self._by_guid: dict[tuple[str, str], int] = {}
+        #: A process's other GUIDs (`party`: a provisional one, or another with the same start
+        #: time), by (computer, GUID): its instance and the Sysmon event (EventID, record id) that
+        #: first named it.
+        self._aliases: dict[tuple[str, str], tuple[int, int, int | None]] = {}
         #: Sysmon 1s per computer (the 4688 side counts `ProcessTracker.creations`).
         self.creations: dict[str, int] = {}
         #: The Sysmon 1s waiting for a 4688 (`wait`) by (computer, pid), in time order; the waits
@@ -232,18 +269,21 @@ class SysmonTracker:
         return bool(values.get(role.source.guid) or (role.target.guid and values.get(role.target.guid)))
 
     def created(self, host: str, computer: str, ref: Ref, values: Values, role: SysmonRole, *,
-                into: tuple[int, Ref] | None = None, fresh: Key | None = None, rival: Ref | None = None) -> PartyLink:
+                into: tuple[int, Ref] | None = None, fresh: Key | None = None,
+                rival: Ref | None = None) -> tuple[PartyLink, PartyLink]:
         """A Sysmon 1: join the 4688 of the same process if it is already there, else begin an
         instance (that a 4688 logged just after joins: `ProcessTracker.create`). A Sysmon 1 that
         waited (`wait`) joins the instance decided, `into` (with its 4688, which may be the event
         being scanned, not in the facts table yet; `rival`: the farther 4688), or, `fresh`,
         begins one, the pid's previous instance, if alive, living up to that key (the events of the
-        pid scanned meanwhile are its own)."""
+        pid scanned meanwhile are its own). Its (parent, new process) links: the parent its
+        instance has, unless the Sysmon 1 names another (`_parent_said`)."""
         party = role.target
         pid = as_int(values.get(party.pid))
         guid = _guid(values, party.guid)
         if pid is None:
-            return _NO_PARTY
+            ppid = as_int(values.get(role.source.pid))
+            return (PartyLink(ppid, None, None, None) if ppid is not None else _NO_PARTY), _NO_PARTY
         self.creations[host] = self.creations.get(host, 0) + 1
         image = values.get(party.image)
         known = self._by_guid.get((host, guid)) if guid else None
@@ -273,16 +313,61 @@ class SysmonTracker:
             if guid:
                 proc.guid = guid
                 self._by_guid[(host, guid)] = proc.index
+        ppid = as_int(values.get(role.source.pid))
         if proc.parent_pid is None:
             parent = self.party(host, computer, ref, values, role.source, record=False)
             if parent.pid is not None:
                 self.procs.set_parent(proc.index, parent.pid, parent.process)
-        return PartyLink(pid, proc.index, None, f"ProcessGuid {proc.guid}" if proc.guid else None)
+            source = PartyLink(ppid, proc.parent, None, None) if ppid is not None else _NO_PARTY
+        else:
+            source = self._parent_said(host, computer, ref, values, role.source, proc, ppid)
+        return source, PartyLink(pid, proc.index, None, f"ProcessGuid {proc.guid}" if proc.guid else None)
+
+    def _parent_said(self, host: str, computer: str, ref: Ref, values: Values, party: Party, proc: _Proc,
+                     ppid: int | None) -> PartyLink:
+        """The parent link of a Sysmon 1 whose instance's parent is named already (by the 4688 it
+        joined): that parent, unless the Sysmon 1 names another (another pid, or a GUID of
+        another instance). Then the link is the Sysmon 1's own parent, ambiguous, naming both
+        records; the instance (the process tree) keeps the parent it had."""
+        if ppid is None:
+            return _NO_PARTY
+        guid = _guid(values, party.guid)
+        named: int | None = None
+        if guid:
+            named = self._by_guid.get((host, guid))
+            if named is None and (alias := self._aliases.get((host, guid))) is not None:
+                named = alias[0]
+        if ppid == proc.parent_pid and (named is None or proc.parent is None or named == proc.parent):
+            return PartyLink(ppid, proc.parent, None, None)
+        by = f"{party.guid} {guid}"
+        if named is None:  # (by pid and time, as a Sysmon 1 without a 4688 is)
+            named = self.party(host, computer, ref, values, party, record=False).process
+            by = f"{party.pid} {ppid} (matched by pid and time)"
+        made = self.procs.ref(proc.created) if proc.created is not None else None
+        record = (f"{'4688' if made.event_id == 4688 else f'Sysmon {made.event_id}'} record {made.record_id}"
+                  if made is not None and made.store_id != ref.store_id else "the event that created it")
+        note = (f"this Sysmon 1 names its parent by {by}: {self._label(named, ppid)}; but {record}, the creation "
+                f"of the same process, names {self._label(proc.parent, proc.parent_pid)}: the two records "
+                f"disagree on the parent (the process tree keeps {record}'s)")
+        return PartyLink(ppid, named, AMBIGUOUS, note)
+
+    def _label(self, idx: int | None, pid: int | None) -> str:
+        """An instance's label (`Process.label`) and the record that created it (two instances of
+        one pid differ by it), or its pid's when none is known (or it is frozen)."""
+        proc = self.procs.procs[idx] if idx is not None else None
+        if proc is None:
+            return f"pid {pid_text(pid)}"
+        made = self.procs.ref(proc.created) if proc.created is not None else None
+        if made is None:
+            return f"{process_label(proc.pid, proc.image)}, inferred (its creation is not in this log)"
+        kind = "4688" if made.event_id == 4688 else f"Sysmon {made.event_id}"
+        return f"{process_label(proc.pid, proc.image)}, created by {kind} record {made.record_id}"
 
     def party(self, host: str, computer: str, ref: Ref, values: Values, party: Party, *,
               record: bool = True) -> PartyLink:
         """The instance one process field of a Sysmon event names; `record` adds the event to
-        the instance's Sysmon events."""
+        the instance's Sysmon events. A GUID no instance has yet goes to the instance alive with
+        the pid only when it may be that process (`_by_pid`)."""
         if not party.pid:
             return _NO_PARTY
         pid = as_int(values.get(party.pid))
@@ -291,22 +376,21 @@ class SysmonTracker:
         link: PartyLink
         if idx is not None:
             link = PartyLink(pid, idx, None, f"{party.guid} {guid}")
+        elif guid and (alias := self._aliases.get((host, guid))) is not None:
+            idx, eid, rid = alias
+            link = PartyLink(pid, idx, INFERRED, f"{party.guid} {guid} is another GUID of the instance with "
+                             f"{self.procs.procs[idx].guid}, taken for it by pid and time at Sysmon {eid} record {rid}")
         elif pid is None:
             return _NO_PARTY
         else:
-            idx, note = self.procs.resolve(host, computer, pid, ref, name=values.get(party.image))
-            proc = self.procs.procs[idx]
-            if guid and proc.guid is None:
-                proc.guid = guid
-                self._by_guid[(host, guid)] = idx
-                link = PartyLink(pid, idx, None, note or f"{party.guid} {guid} first seen here; matched by pid alive "
-                                 "at this time")
-            elif guid:
-                origin = proc.sysmon_created
-                where = f" (Sysmon 1 record {origin.record_id})" if origin is not None else ""
-                link = PartyLink(pid, idx, INFERRED, f"{party.guid} {guid} is not the GUID of the instance alive "
-                                 f"with this pid, {proc.guid}{where}: matched by pid and time")
+            idx, note = self.procs.resolve(host, computer, pid, ref)
+            image = values.get(party.image)
+            if guid:
+                link = self._by_pid(host, computer, ref, party, pid, guid, image, idx, note)
+                idx = link.process
+                assert idx is not None
             else:
+                self.procs.procs[idx].add_name(image, ref, self.procs.hold)
                 link = PartyLink(pid, idx, INFERRED, note or "no GUID: matched by pid alive at this time")
         if record:
             proc = self.procs.procs[idx]
@@ -316,17 +400,82 @@ class SysmonTracker:
                 proc.sysmon_events.append(ref)
         return link
 
+    def _by_pid(self, host: str, computer: str, ref: Ref, party: Party, pid: int, guid: str, image: str | None,
+                idx: int, note: str | None) -> PartyLink:
+        """The link of a GUID no instance has yet, named with `pid`, whose instance alive at `ref`
+        is `idx` (`resolve`, its `note`).
+
+        - The instance has no GUID (a 4688's without Sysmon 1, or inferred): it takes this one
+          if the event's image is its own (or either is unknown).
+        - It has another: this one is the same process's when the image is the same and the two
+          GUIDs have the same first three groups (the machine and the start time: some Sysmon
+          versions give a process another GUID after its Sysmon 1), or the event is logged within
+          `CHANNEL_SKEW` of its creation (a process accessed while it is being created gets a
+          provisional GUID): linked, inferred, and remembered (`_aliases`).
+        - Else it is another process (the pid reused without a Sysmon 1 or 4688 in this log): an
+          inferred instance of its own from this event on, never a link to this one."""
+        procs = self.procs
+        proc = procs.procs[idx]
+        known = proc.guid
+        alike = same_image(proc.image, image)
+        if known is None:
+            if alike:
+                proc.add_name(image, ref, procs.hold)
+                proc.guid = guid
+                self._by_guid[(host, guid)] = idx
+                image_said = ("with the same image" if basename(proc.image) and basename(image)
+                              else "(no image to compare)")
+                return PartyLink(pid, idx, None, note or f"{party.guid} {guid} first seen here; matched by pid "
+                                 f"alive at this time, {image_said}: the GUID is taken as this instance's")
+            return self._another(host, computer, ref, pid, guid, image, proc, (
+                f"{party.guid} {guid} names {basename(image)}, but the instance alive with this pid, "
+                f"{process_label(pid, proc.image)}, has no GUID and another image"))
+        origin = proc.sysmon_created
+        where = f" (Sysmon 1 record {origin.record_id})" if origin is not None else ""
+        said = f"{party.guid} {guid} is not the GUID of the instance alive with this pid, {known}{where}"
+        gap = ref.ts - procs.key(proc.created)[0] if proc.created is not None else None
+        if alike and _started(guid) is not None and _started(guid) == _started(known):
+            why = (f"{said}, but has its first three groups (the machine and the process's start time): another "
+                   "GUID Sysmon gave the same process, matched by pid and time")
+        elif alike and gap is not None and abs(gap) <= CHANNEL_SKEW:
+            when = f"{_seconds(gap)} after" if gap >= 0 else f"{_seconds(-gap)} before"
+            why = (f"{said}, logged {when} its creation (a process accessed while it is being created gets a "
+                   "provisional GUID): matched by pid and time")
+        else:
+            if not alike:
+                other = f"names another image, {basename(image)}"
+            elif gap is None:
+                other = "its creation is not in this log to tell a provisional GUID"
+            else:
+                other = f"is logged {_seconds(gap)} after its creation, too late for a provisional GUID"
+            return self._another(host, computer, ref, pid, guid, image, proc,
+                                 f"{said}, and {other}")
+        proc.add_name(image, ref, procs.hold)
+        if len(self._aliases) < MAX_ALIASES:
+            self._aliases[(host, guid)] = (idx, ref.event_id, ref.record_id)
+        return PartyLink(pid, idx, INFERRED, why)
+
+    def _another(self, host: str, computer: str, ref: Ref, pid: int, guid: str, image: str | None, old: _Proc,
+                 why: str) -> PartyLink:
+        """An inferred instance of `pid` from `ref` on, the process `guid` names (not `old`, the
+        instance alive with the pid, whose life ends here if it had not), and the link to it."""
+        ended = old.end is not None
+        # Begun as a Sysmon 1 begins one (ending `old`), but no creation was logged: inferred.
+        proc = self.procs.begin(host, computer, pid, ref)
+        proc.created = None
+        proc.add_name(image, ref, self.procs.hold)
+        proc.guid = guid
+        self._by_guid[(host, guid)] = proc.index
+        end = "" if ended else f"; {process_label(pid, old.image)} ends here (its exit is not in this log)"
+        return PartyLink(pid, proc.index, None, f"{why}: another process, inferred from this event on{end}")
+
     def event(self, host: str, computer: str, ref: Ref, values: Values, role: SysmonRole, *,
               into: tuple[int, Ref] | None = None, fresh: Key | None = None,
               rival: Ref | None = None) -> tuple[PartyLink, PartyLink]:
         """Any Sysmon event: its (source, target) links; a Sysmon 5 also ends its process. A
         Sysmon 1 that waited says what was decided (`created`)."""
         if role.act is SysmonAct.CREATE:
-            target = self.created(host, computer, ref, values, role, into=into, fresh=fresh, rival=rival)
-            parent_idx = self.procs.procs[target.process].parent if target.process is not None else None
-            ppid = as_int(values.get(role.source.pid))
-            source = PartyLink(ppid, parent_idx, None, None) if ppid is not None else _NO_PARTY
-            return source, target
+            return self.created(host, computer, ref, values, role, into=into, fresh=fresh, rival=rival)
         source = self.party(host, computer, ref, values, role.source)
         target = self.party(host, computer, ref, values, role.target)
         if role.act is SysmonAct.EXIT and source.process is not None:
