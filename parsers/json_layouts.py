@@ -1,6 +1,7 @@
-"""JSON records to Events: the three record layouts, and JSON values rendered as Windows does.
+"""JSON records to Events: the four record layouts, and JSON values rendered as Windows does.
+(About 550 lines: the layouts share one rendering of values and one reading of System fields.)
 
-Three record layouts are recognised per record, so one file may mix them:
+Four record layouts are recognised per record, so one file may mix them:
 
 * **evtx_dump** (`{"Event": {"System": {...}, "EventData": {...}}}`, also without the `Event`
   wrapper), with the `#attributes` / `#text` forms (`"EventID": {"#attributes": {...},
@@ -28,6 +29,13 @@ Three record layouts are recognised per record, so one file may mix them:
   - Time: `TimeCreated`, else NXLog's `EventTime` (local time of the NXLog host, no offset: it
     is shifted to UTC by the offset between `EventReceivedTime` and `@timestamp`, rounded to a
     quarter hour, when both are present), else `@timestamp`.
+* **this tool's own** JSON lines (`export --format jsonl|json`, `query --format jsonl`:
+  `core.report.export.event_document`): `event_id`, `record_id`, `time` (ISO, 100 ns, or
+  `invalid FILETIME <ticks>`), `computer`, `channel`, `provider` and `data` (an object: the
+  EventData, a repeated name's later values as `Name[1]`...), so that an exported set opens
+  again as the same events. Recognised by `event_id` beside a `data` object (`query`'s line
+  without its `data` is no event); `file` (the input it came from) and keys of other tools are
+  not fields (the raw record still shows them), as in the evtx_dump and Winlogbeat layouts.
 
 Values become strings as Windows renders them: numbers in decimal, hex strings unchanged,
 booleans `true`/`false`, null as empty; a negative 64-bit `Keywords` number (NXLog writes the
@@ -53,7 +61,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.model.event import FILETIME_END, Event, parse_time
+from core.model.event import FILETIME_END, INVALID_TIME, Event, parse_time
 from parsers.integers import IntTooLong, read_int
 from parsers.json_values import Repeated, dumps, items, needs_dumps, unkept_repeats
 from parsers.time_text import time_or_note
@@ -437,9 +445,53 @@ def _from_flat(obj: dict[str, Any], source: int, position: int, dropped: list[st
     )
 
 
+def is_exported(obj: dict[str, Any]) -> bool:
+    """Whether a record is in this tool's own layout (`core.report.export.event_document`)."""
+    return "event_id" in obj and isinstance(obj.get("data"), dict)
+
+
+def _export_time(value: Any, notes: list[str], kept: list[tuple[str, str]]) -> int | None:
+    """The ticks of an exported `time`: our ISO text, or a time no date can show as the export
+    words it (`invalid FILETIME <ticks>`: `core.model.event.invalid_time_text`), exactly."""
+    if isinstance(value, str) and value.startswith(INVALID_TIME):
+        digits = value[len(INVALID_TIME):]
+        if digits.isascii() and digits.isdigit() and len(digits) <= 20 and 0 < int(digits) < 1 << 64:
+            return int(digits)
+    return _time(value, "time", notes, kept)
+
+
+def _from_export(obj: dict[str, Any], source: int, position: int, dropped: list[str], notes: list[str]) -> Event:
+    """One event as this tool exports it: the System fields the export holds (the others, not
+    written, stay unknown) and the `data` pairs in order, values rendered as in the other layouts."""
+    event_id = _event_id(obj.get("event_id"))
+    data = [(str(k), render(v)) for k, v in items(obj["data"])]
+    filetime = _export_time(obj.get("time"), notes, data)
+    return Event(
+        source=source,
+        record_number=position,
+        record_id=_int(obj.get("record_id"), dropped, "record_id"),
+        filetime=filetime,
+        event_id=event_id,
+        version=None,
+        level=None,
+        task=None,
+        opcode=None,
+        keywords=None,
+        channel=_str(obj.get("channel")),
+        provider=_str(obj.get("provider")),
+        computer=_str(obj.get("computer")),
+        pid=None,
+        tid=None,
+        user_sid=None,
+        data=tuple(data),
+        locator=position,
+    )
+
+
 #: The keys one of which a JSON record needs to be a Windows event in any layout: the evtx_dump
 #: wrapper or its `System`, Winlogbeat's `winlog` (nested, or as `winlog.` dotted keys), the flat
-#: layout's `EventID` (`event_from_json` refuses a record that has none of them: it has no EventID).
+#: layout's `EventID` (`event_from_json` refuses a record that has none of them: it has no EventID);
+#: or this tool's own `event_id` beside a `data` object (`is_exported`).
 EVENT_KEYS = frozenset({"Event", "System", "winlog", "EventID"})
 
 
@@ -447,7 +499,8 @@ def carries_event_fields(obj: Any) -> bool:
     """Whether a decoded JSON record holds any of `EVENT_KEYS`: one that does but does not read
     as an event is a damaged event; one that does not is no event at all (a file of them is no
     event log: `parsers.jsonlines`)."""
-    return isinstance(obj, dict) and any(k in EVENT_KEYS or k.startswith("winlog.") for k in obj)
+    return isinstance(obj, dict) and (any(k in EVENT_KEYS or k.startswith("winlog.") for k in obj)
+                                      or is_exported(obj))
 
 
 def event_from_json(
@@ -482,6 +535,8 @@ def event_from_json(
         if any("." in k for k in obj):
             obj, repeated = _expand_dotted(obj), True
         event = _from_winlogbeat(obj, source, position, dropped, notes)
+    elif "EventID" not in obj and is_exported(obj):
+        event = _from_export(obj, source, position, dropped, notes)
     else:
         event = _from_flat(obj, source, position, dropped, notes)
     if repeated:

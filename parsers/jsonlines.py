@@ -155,7 +155,7 @@ def _iter_plain(path: str, source: int) -> Iterator[Event | ParseIssue]:
                     held, spilled = [], True
             else:
                 raise InputError(f"{path}: not an event log (JSON, but no record in it is a Windows event or has "
-                                 "an event's fields: EventID, System, Event or winlog)")
+                                 "an event's fields: EventID, System, Event, winlog, or event_id and data)")
             yield from walk  # the rest, handed on as it comes
     except OSError as exc:
         raise InputError(f"{path}: read error: {exc.strerror or exc}") from None

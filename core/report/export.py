@@ -185,7 +185,8 @@ def _umask() -> int:
 
 def event_document(store_paths: dict[int, str], se: StoredEvent) -> dict[str, Any]:
     """One event as the JSON-lines output shape: `data` an object keeping every value of a
-    repeated name (`core.model.data_names`)."""
+    repeated name (`core.model.data_names`). The tool reads this shape back as events (an
+    export reopened: `parsers.json_layouts`, "this tool's own" layout): keep the two in step."""
     ev = se.event
     data = data_object(ev.data)
     return {
