@@ -118,8 +118,8 @@ US_WITHIN: Final = 40
 #: The same when one of them is at whole milliseconds (truncated or rounded; against a
 #: microsecond rendering, that one's error too).
 MS_WITHIN: Final = 10_000 + US_WITHIN
-_US: Final = 10
-_MS: Final = 10_000
+US_TICKS: Final = 10
+MS_TICKS: Final = 10_000
 
 
 def same_time(a: int | None, b: int | None) -> bool:
@@ -131,8 +131,8 @@ def same_time(a: int | None, b: int | None) -> bool:
         return False
     d = a - b if a > b else b - a
     if d <= US_WITHIN:
-        return not a % _US or not b % _US
-    return d <= MS_WITHIN and (not a % _MS or not b % _MS)
+        return not a % US_TICKS or not b % US_TICKS
+    return d <= MS_WITHIN and (not a % MS_TICKS or not b % MS_TICKS)
 
 
 class RecordKey(tuple[Any, ...]):

@@ -42,3 +42,27 @@ def test_an_overlapping_copy_counts_only_the_records_it_shares(tmp_path: Path) -
     # Not asked: not counted, not said.
     status, out, _ = run_cli("stats", "--json", "--no-cache", first, second)
     assert all("copies" not in f for f in json.loads(out)["files"])
+
+
+def test_a_dump_with_times_cut_to_the_microsecond_or_millisecond_counts_as_copies(tmp_path: Path) -> None:
+    """A log's XML dump writes fewer digits of each time (python-evtx: microseconds; others:
+    milliseconds): its records are copies as the correlation takes them, not new records."""
+    from tests.correlate.events import p4688, s4624
+    from tests.logs import write_events
+
+    log = [s4624(1, 0.1234567, "0x7777"), p4688(2, 0.5000003, "0x1dac", r"C:\x\a.exe", "0x280"),
+           p4688(3, 1.0000008, "0x1dad", r"C:\x\b.exe", "0x280"), s4624(4, 2.7654321, "0x8888")]
+    first = str(write_events(tmp_path / "log.xml", log))
+    micro = [re.sub(r'(SystemTime="[^"]*\.\d{6})\d', r"\1", doc) for doc in log]
+    milli = [re.sub(r'(SystemTime="[^"]*\.\d{3})\d{4}', r"\1", doc) for doc in log]
+    assert micro != log and milli != log
+    dumps = [str(write_events(tmp_path / "micro.xml", micro)), str(write_events(tmp_path / "milli.xml", milli))]
+    status, out, err = run_cli("stats", "--copies", "--json", "--no-cache", first, *dumps)
+    assert status == 0, err
+    copies = [f["copies"] for f in json.loads(out)["files"]]
+    assert copies == [{"records": 0, "of": {}}, {"records": 4, "of": {first: 4}}, {"records": 4, "of": {first: 4}}]
+    other = [doc.replace(">0x1dac<", ">0x1dae<") for doc in micro[1:2]]  # (other data: not a copy)
+    assert other[0] != micro[1]
+    status, out, err = run_cli("stats", "--copies", "--json", "--no-cache", first,
+                               str(write_events(tmp_path / "other.xml", other)))
+    assert [f["copies"]["records"] for f in json.loads(out)["files"]] == [0, 0]
