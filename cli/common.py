@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.exit_codes import Exit
-from core.model.text import json_safe
+from cli.output import is_terminal
+from core.model.text import json_safe, printable
 from core.store.store import Store
 
 if TYPE_CHECKING:
@@ -152,21 +153,26 @@ ISSUE_LINES = 10
 
 def report_input_errors(store: Store, args: argparse.Namespace | None = None, *, issues: bool = True) -> Exit:
     """Print each unreadable input's one-line error on stderr (escaped on a terminal, like all
-    output: `cli.output`); INPUT_UNREADABLE if there was any, else OK. With `issues` also a line
-    per input with parse issues (damaged records skipped, bad values replaced): the answer
-    printed on stdout then lacks them, and an analyst must not take it for the whole log's
-    (`stats`, which shows the counts itself, passes False). They do not change the status."""
+    output: `cli.output`, file names there as fields, a newline included); INPUT_UNREADABLE if
+    there was any, else OK. With `issues` also a line per input with parse issues (damaged
+    records skipped, bad values replaced): the answer printed on stdout then lacks them, and an
+    analyst must not take it for the whole log's (`stats`, which shows the counts itself,
+    passes False). They do not change the status."""
     status = Exit.OK
     sources = store.sources()
     problems = list(getattr(args, "input_problems", None) or [])
     problems += [src.error for src in sources if src.error]
+    # On a terminal a file name is escaped as a field, as `stats` prints it: the stream's own
+    # escaping keeps line breaks, and a newline in a name would start a forged line. A pipe or
+    # file gets the exact name.
+    field = printable if is_terminal(sys.stderr) else str
     for problem in problems:
-        print(f"evtx-explorer: {problem}", file=sys.stderr)
+        print(f"evtx-explorer: {field(problem)}", file=sys.stderr)
         status = Exit.INPUT_UNREADABLE
     damaged = [src for src in sources if src.parse_issues] if issues else []
     for src in damaged[:ISSUE_LINES]:
-        print(f"evtx-explorer: {src.path}: {src.parse_issues:,} parse issue(s), damaged records skipped or bad "
-              "values replaced (`evtx-explorer stats --issues` lists them)", file=sys.stderr)
+        print(f"evtx-explorer: {field(src.path)}: {src.parse_issues:,} parse issue(s), damaged records skipped or "
+              "bad values replaced (`evtx-explorer stats --issues` lists them)", file=sys.stderr)
     if len(damaged) > ISSUE_LINES:
         rest = damaged[ISSUE_LINES:]
         print(f"evtx-explorer: {len(rest):,} more input(s) with parse issues "

@@ -51,6 +51,13 @@ MAX_EVENT_CHARS = 8 * 1024 * 1024
 _NAME_PREFIX = r"(?:[A-Za-z_][\w.\-]{0,31}:)?"
 _EVENT_OPEN = re.compile(r"<" + _NAME_PREFIX + r"Event(?=[\s/>])")
 _EVENT_EDGE = re.compile(r"<(/?)" + _NAME_PREFIX + r"Event(?=[\s/>])")
+#: Inside an event: an `<Event>`/`</Event>` edge (group 1: the `/`), or the opener of a construct
+#: whose text is not markup (group 2: a comment, CDATA section or PI, stepped over whole).
+_EVENT_BODY = re.compile(r"<(?:(/?)" + _NAME_PREFIX + r"Event(?=[\s/>])|(!--|!\[CDATA\[|\?))")
+_OPAQUE_END = {"!--": "-->", "![CDATA[": "]]>", "?": "?>"}
+#: In a start tag: its end, or a quote that opens an attribute value (which may hold `>`).
+_TAG_TOKEN = re.compile(r"[\"'>]")
+_VALUE_END = {'"': re.compile('["<]'), "'": re.compile("['<]")}
 _ROOT_OPEN = re.compile(r"<" + _NAME_PREFIX + r"Events(?=[\s/>])")
 _DECL_END = re.compile(r"[\[>]")
 _SUBSET_END = re.compile(r"\]\s*>")
@@ -281,9 +288,30 @@ def _declaration_end(b: _Buffer) -> tuple[int, str]:
     return m2.end() - b.pos, "subset"
 
 
+def _tag_end(b: _Buffer, start: int) -> int:
+    """Relative index of the `>` that ends the start tag at `b.pos`, looking from `start`: a
+    `>` inside a quoted attribute value (`<Event q="/>">`) does not end it. -1 / -2 as `find`.
+    Every step searches forward from the last, so the tag's text is read once."""
+    at = start
+    while True:
+        m = b.search(_TAG_TOKEN, at)
+        if isinstance(m, int):
+            return m
+        if m.group() == ">":
+            return m.start() - b.pos
+        q = b.search(_VALUE_END[m.group()], m.end() - b.pos)  # the value's closing quote
+        if isinstance(q, int):
+            return q
+        if q.group() == "<":  # no value holds `<`: a stray quote; the first `>` ends the tag
+            return b.find(">", start)
+        at = q.end() - b.pos
+
+
 def _event_fragment(b: _Buffer) -> Fragment:
-    """The fragment of the event starting at `b.pos`; advances `b.pos` past it."""
-    gt = b.find(">", 1)
+    """The fragment of the event starting at `b.pos`; advances `b.pos` past it. Comments, CDATA
+    sections and processing instructions inside the event are stepped over whole: an `<Event>`
+    or `</Event>` written in one is text, not an edge (it once cost that event and the next)."""
+    gt = _tag_end(b, 1)
     if gt == -2:
         b.pos += 1
         return Fragment("oversize", "")
@@ -295,7 +323,19 @@ def _event_fragment(b: _Buffer) -> Fragment:
         text = b.buf[b.pos : b.pos + gt + 1]
         b.pos += gt + 1
         return Fragment("event", text)
-    m = b.search(_EVENT_EDGE, gt + 1)
+    at = gt + 1
+    while True:
+        m = b.search(_EVENT_BODY, at)
+        if isinstance(m, int):
+            break
+        opaque = m.group(2)
+        if opaque is None:
+            break
+        end = b.find(_OPAQUE_END[opaque], m.end() - b.pos)
+        if end < 0:
+            m = end
+            break
+        at = end + len(_OPAQUE_END[opaque])
     if m == -2:
         b.pos += 1
         return Fragment("oversize", "")

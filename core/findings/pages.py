@@ -11,8 +11,9 @@ each event for the table's markers) and holds none of them.
 `pages_of` gives the same questions' answers for findings held in memory (a store still loading,
 in memory, or refusing the write: `ListPages`), so that callers do not care which it is.
 
-The rows are encoded here (`encode_row`/`decode_row`: `marshal` of plain tuples, checked value by
-value when read back); the SQL is `core.store.findings_tables`'.
+The rows are encoded here (`encode_row`/`decode_row`: `marshal` of plain tuples, their declared
+sizes checked before they are loaded (`core.model.rows.marshal_bounded`) and their values checked
+one by one after); the SQL is `core.store.findings_tables`'.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Protocol, overload
 
 from core.findings.engine import Finding, FindingsData
 from core.model.event import iso_from_filetime
+from core.model.rows import marshal_bounded
 from core.store import findings_tables
 from core.store.store import Store
 
@@ -68,9 +70,11 @@ def decode_row(value: Any) -> Finding | None:
     """The Finding `encode_row` wrote, or None for anything else."""
     if not isinstance(value, bytes):
         return None
+    if not marshal_bounded(value):  # (checked first: a count marshal would allocate whole, bit-flipped)
+        return None
     try:
         return finding_of(marshal.loads(value))
-    except (EOFError, ValueError, TypeError):  # cut or garbled
+    except (EOFError, ValueError, TypeError, MemoryError, OverflowError):  # cut or garbled
         return None
 
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from core.model.event import ParseIssue
+from core.model.rows import data_pairs
 
 #: The `meta` key set once a store holds an integer as text: readers then convert (the check
 #: would otherwise cost every row read a sixth of its decoding time).
@@ -122,8 +123,8 @@ def storable_row(row: Sequence[Any]) -> tuple[tuple[Any, ...], list[str]]:
             repaired.append(ROW_COLUMNS[i])
     blob = out[_DATA_AT]
     if blob:
-        pairs = marshal.loads(blob)
-        if type(pairs) is tuple and any(has_surrogate(k) or has_surrogate(v) for k, v in pairs):
+        pairs = data_pairs(blob)  # (bounded, and checked: ValueError for a blob not ours)
+        if any(has_surrogate(k) or has_surrogate(v) for k, v in pairs):
             fixed = []
             for key, value in pairs:
                 if has_surrogate(key) or has_surrogate(value):

@@ -12,12 +12,11 @@ sorted in time order, which is the filter's.
 
 from __future__ import annotations
 
-import marshal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.model.rows import source_of
+from core.model.rows import data_pairs, source_of
 from core.model.same_records import MS_TICKS, MS_WITHIN, US_TICKS, US_WITHIN, CopyFilter, SameRecords
 from core.store.store import Store
 
@@ -53,7 +52,7 @@ class Copies:
 
 
 def _decode(data: Any) -> Any:
-    return marshal.loads(data) if data else ()
+    return data_pairs(data)
 
 
 def _batches(store: Store) -> Iterator[list[tuple[Any, ...]]]:

@@ -5,9 +5,9 @@ one event holding it (the first id of one of its lists), not kept apart at inges
 
 from __future__ import annotations
 
-import marshal
 from collections.abc import Iterable
 
+from core.model.rows import data_pairs
 from core.store.store import Store
 
 #: Names spelled at most per call (a crafted log may hold any number of names: the rest stay
@@ -38,8 +38,8 @@ def _spelled(store: Store, event_id: object, name: str) -> str:
         return name
     found = store.conn.execute("SELECT data FROM events WHERE id = ?", (event_id,)).fetchone()
     try:
-        pairs = marshal.loads(found[0]) if found is not None and found[0] else ()
-    except (ValueError, EOFError, TypeError):
+        pairs = data_pairs(found[0]) if found is not None else ()
+    except ValueError:  # (a damaged blob: the name as typed)
         return name
     for pair in pairs if isinstance(pairs, tuple) else ():
         if isinstance(pair, tuple) and pair and isinstance(pair[0], str) and pair[0].lower() == name:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import marshal
 import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
+from core.model.rows import data_pairs
 from core.store.schema import FIELD_IDS
 from core.store.store import Store
 
@@ -129,12 +129,9 @@ def candidates(
         f"WHERE {where} ORDER BY e.id",
         params,
     )
-    loads = marshal.loads
     while rows := cur.fetchmany(2000):
         for sid, ts, record_id, event_id, channel, provider, computer, data in rows:
-            pairs = loads(data) if data else ()
-            if type(pairs) is not tuple:  # noqa: E721 - as core.model.rows.decode_row
-                raise ValueError("damaged event data in the store")
+            pairs = data_pairs(data)  # (ValueError for a damaged blob, as core.model.rows.decode_row)
             yield sid, ts, record_id, event_id, channel, provider, computer, pairs
 
 

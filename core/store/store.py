@@ -12,7 +12,6 @@ readers see committed batches while the writer goes on).
 from __future__ import annotations
 
 import json
-import marshal
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from core.model.event import FILETIME_END, FILETIME_MIN, Event, EventKeys, ParseIssue
-from core.model.rows import EVENT_COLUMNS, decode_row
+from core.model.rows import EVENT_COLUMNS, data_pairs, decode_row
 from core.model.storable import TEXT_INTS, bindable, column_int, exact_row, path_text
 from core.store import file_names, schema
 from core.store.filter import EventIndex, Filter, Order
@@ -379,13 +378,10 @@ class Store(StoreWrites):
             f"WHERE {which.sql} ORDER BY {order.value}",
             bindable(which.params),
         )
-        loads = marshal.loads
         exact = self.text_ints()
         while rows := cur.fetchmany(2000):
             for sid, source, ts, record_id, event_id, computer, data in rows:
-                pairs = loads(data) if data else ()
-                if type(pairs) is not tuple:  # noqa: E721 - as core.model.rows.decode_row
-                    raise ValueError("damaged event data in the store")
+                pairs = data_pairs(data)  # (ValueError for a damaged blob, as core.model.rows.decode_row)
                 if exact:
                     ts, record_id, event_id = column_int(ts), column_int(record_id), column_int(event_id)
                 yield EventKeys(sid, source, ts, record_id, event_id, computer, pairs)
@@ -449,10 +445,7 @@ class Store(StoreWrites):
     @staticmethod
     def pairs_of(data: bytes | None) -> tuple[tuple[str, str], ...]:
         """The EventData pairs of a row's stored `data` (`iter_key_rows`)."""
-        pairs = marshal.loads(data) if data else ()
-        if type(pairs) is not tuple:  # noqa: E721 - as core.model.rows.decode_row
-            raise ValueError("damaged event data in the store")
-        return pairs
+        return data_pairs(data)
 
     def get(self, event_id: int) -> StoredEvent | None:
         """The event with store id `event_id`, or None."""
