@@ -4,6 +4,10 @@ Analysts rename files (`Security.evtx.bak`, `export.txt`, `case42.log`) and coll
 so the extension is a hint at best. The sniff looks at the first 4 KiB:
 
 * `ElfFile\\0` -> `evtx`; `LfLe` at offset 4 -> `evt` (legacy pre-Vista log, refused);
+* a file header that is none of these but is followed by EVTX chunks (`ElfChnk\\0` at one of
+  the first 64 KiB slots after the 4 KiB header) -> `evtx`, its header damaged (the EVTX
+  loader reads it with a parse issue saying so: python-evtx reads such a file, whatever its
+  first 8 bytes);
 * `PK\\3\\4` (or an empty zip's `PK\\5\\6`) -> `zip` (read member by member, see `parsers.jsonlines`);
 * after an optional BOM (UTF-8, UTF-16 LE/BE, also BOM-less UTF-16) and whitespace:
   `<` -> `xml`, `{` or `[` -> `jsonl`;
@@ -14,10 +18,27 @@ Which loader then reads it is `parsers.registry`'s business; this module only na
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from core.model.event import InputError
 from parsers.textio import HEAD_SIZE, open_input, sniff_encoding
 
 FORMATS = ("evtx", "evt", "zip", "xml", "jsonl", "empty", "unknown")
+
+#: Where EVTX chunks start (after the 4 KiB file header), their size and signature, and how many
+#: chunk slots are looked at for a file whose own header is damaged (the first may be too).
+_EVTX_HEADER, _EVTX_CHUNK, _CHUNK_MAGIC, _CHUNK_SLOTS = 0x1000, 0x10000, b"ElfChnk\x00", 4
+
+
+def evtx_chunks_follow(fh: BinaryIO) -> bool:
+    """Whether an EVTX chunk signature starts one of the first chunk slots of the open file
+    `fh` (a few 8-byte reads): an EVTX log whose file header is damaged."""
+    for k in range(_CHUNK_SLOTS):
+        fh.seek(_EVTX_HEADER + k * _EVTX_CHUNK)
+        if fh.read(len(_CHUNK_MAGIC)) == _CHUNK_MAGIC:
+            return True
+    return False
+
 
 def sniff_format(head: bytes) -> str:
     """The format of content starting with `head` (see the module docstring)."""
@@ -53,9 +74,12 @@ def detect_format(path: str) -> str:
     try:
         with open_input(path) as fh:
             head = fh.read(HEAD_SIZE)
+            fmt = sniff_format(head)
+            if fmt == "unknown" and evtx_chunks_follow(fh):
+                fmt = "evtx"
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
-    return sniff_format(head)
+    return fmt
 
 
 def refuse(path: str, fmt: str) -> InputError:

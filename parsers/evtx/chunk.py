@@ -29,7 +29,7 @@ from parsers.evtx.pieces import PiecePostings, encode_one
 from parsers.evtx.plan import compile_plan
 from parsers.evtx.templates import _DECL_STRUCTS, _U32_U32, MAX_DEPTH, Root, parse_fragment, parse_root
 from parsers.evtx.trees import MAX_TEMPLATES, ChunkLimit, RecordTrees
-from parsers.evtx.values import T_BXML
+from parsers.evtx.values import FIXED_SIZE, T_BXML, type_name
 
 _U64 = struct.Struct("<Q").unpack_from
 
@@ -267,3 +267,47 @@ class ChunkDecoder:
                 canon.SHAPES[shared] = plan
         self._plans[key] = plan
         return plan
+
+
+def suspect_values(buf: bytes, rel: int) -> list[str]:
+    """The values of the record at chunk offset `rel` whose declared size contradicts their
+    type (a uint32 of 3 bytes, a SizeT of 5, a SID whose size is not its sub-authorities'),
+    each named as "substitution I (type, N bytes; W expected)", in the record's root and its
+    nested template instances (bounded: `MAX_ROOTS` roots, `MAX_DEPTH` deep).
+
+    Why: python-evtx reads such a value at its type's width whatever its declared size (within
+    4 bytes), so a uint32 of 3 bytes takes a byte of the next value, an EventID of none the
+    next value's first two bytes: its rendering of a record holding one is silently wrong (the
+    fallback of `parsers.evtx.decoder` refuses it). Never raises: garbage ends the scan."""
+    found: list[str] = []
+    todo: list[tuple[int, int, str]] = [(rel + 24, 0, "")]
+    roots = 0
+    while todo and roots < MAX_ROOTS:
+        p, depth, where = todo.pop()
+        roots += 1
+        try:
+            root = parse_root(buf, p, len(buf))
+        except Exception:  # noqa: BLE001 - garbage: nothing more to check here
+            continue
+        for i, vtype in enumerate(root.types):
+            size = root.sizes[i]
+            want = _expected_size(buf, vtype, root.offsets[i], size)
+            if want is not None and size != want:
+                found.append(f"substitution {i}{where} ({type_name(vtype)}, {size} bytes; {want} expected)")
+            elif vtype == T_BXML and size and depth < MAX_DEPTH:
+                ofs = root.offsets[i]
+                if ofs < len(buf) and buf[ofs + (4 if buf[ofs] & 0x0F == 0x0F else 0) : ][:1] not in (b"", b"\x00"):
+                    todo.append((ofs, depth + 1, f" of nested value {roots}"))
+    return found[:8]
+
+
+def _expected_size(buf: bytes, vtype: int, ofs: int, size: int) -> int | None:
+    """The size a value of type `vtype` at `ofs` must have (None: any size)."""
+    width = FIXED_SIZE.get(vtype)
+    if width is not None:
+        return width
+    if vtype == 0x10:  # SizeT: 4 or 8 bytes
+        return size if size in (4, 8) else 8
+    if vtype == 0x13:  # SID: 8 bytes and 4 per sub-authority
+        return 8 + 4 * buf[ofs + 1] if 0 <= ofs and ofs + 2 <= len(buf) else 8
+    return None

@@ -36,9 +36,12 @@ from parsers.evtx.codegen_slots import (
 )
 from parsers.evtx.errors import BinXmlError
 from parsers.evtx.interpret import Builder, exact_ticks, interpreter
-from parsers.evtx.plan import Plan, Spec, to_int
+from parsers.evtx.plan import LARGE_RECORD_CHARS, Plan, Spec, spend, to_int
 from parsers.evtx.templates import Root
-from parsers.evtx.values import RENDER, T_NULL, T_WSTRING, render_filetime
+from parsers.evtx.values import RENDER, T_NULL, T_WSTRING, VALUE_ERRORS, render_filetime
+
+#: A FILETIME's text (`render_filetime`) is at most this long.
+_TIME_CHARS = 32
 
 #: Compiled builders by source text (bounded: a crafted file could make every shape distinct).
 _CODE_CACHE: dict[str, Any] = {}
@@ -377,6 +380,25 @@ class _Generator:
 
     # -- assembly ---------------------------------------------------------------------------
 
+    def size_check(self) -> list[str]:
+        """A record of a shape that uses a slot more than once is checked from its values'
+        lengths before any field is joined (`parsers.evtx.plan.check_size`): past
+        `LARGE_RECORD_CHARS`, it spends its chunk's budget, or is refused."""
+        plan = self.plan
+        if not plan.repeats:
+            return []
+        static = plan.static_chars
+        terms: list[str] = []
+        for k, n in plan.repeats:
+            if k == self.fast_time:
+                static += _TIME_CHARS * n
+            elif k in self.text_slots:
+                terms.append(f"len(v{k}) * {n}")
+        if not terms:
+            return [f"    SPEND({self.const(plan)}, buf, {static})"] if static > LARGE_RECORD_CHARS else []
+        total = " + ".join([str(static), *terms])
+        return [f"    if (total := {total}) > {LARGE_RECORD_CHARS}:", f"        SPEND({self.const(plan)}, buf, total)"]
+
     def assemble(self, body: list[str], build_ret: list[str], encode_ret: list[str]) -> str:
         """The source of `build`, `encode` and, for one or two roots, `fast`: each unpacks the roots it
         reads, guards the sizes and ranges the in-line readers assume (else the interpreter,
@@ -422,13 +444,12 @@ class _Generator:
                 lines.append(f"    if {' or '.join(guards)}:")
                 lines.append(fallback)
             decode = [line if isinstance(line, str) else line[slow_call != "SLOW"] for line in self.decode]
-            if self.has_wstring:
+            if decode:  # a bad value (or bad UTF-16): the interpreter shows a stand-in for it
                 lines.append("    try:")
                 lines.extend("    " + line for line in decode)
-                lines.append("    except UnicodeDecodeError:")
+                lines.append("    except VE:")
                 lines.append(fallback)
-            else:
-                lines.extend(decode)
+            lines.extend(self.size_check())
             lines.extend(body)
             lines.extend(ret)
         source = "\n".join(lines)
@@ -448,6 +469,8 @@ def _load(source: str, consts: list[object], slow: Builder) -> Builder:
         "NA": rt.norm_attr,
         "I": to_int,
         "BinXmlError": BinXmlError,
+        "VE": VALUE_ERRORS,
+        "SPEND": spend,
         "EXACT": exact_ticks,
         "PT": parse_time,
         "RF": render_filetime,

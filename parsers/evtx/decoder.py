@@ -4,7 +4,10 @@ Why: `parsers.evtx.chunk.ChunkDecoder` decodes the records it understands (nearl
 python-evtx; a record it rejects goes to the reference decoder (`parsers.evtx.reference`, on a
 step budget) for that record alone, and one neither can decode becomes a ParseIssue naming both
 reasons. Same records, same issues and same order as `parsers.evtx.reference.iter_chunk`, as
-long as python-evtx stays within its budgets (per record, per chunk, per file: `_Reference`).
+long as python-evtx stays within its budgets (per record, per chunk, per file: `_Reference`),
+but for bad values: a record our decoder keeps with a stand-in for one carries an issue naming
+it (`values.value_notes`), and python-evtx's reading of a record holding a value whose size
+contradicts its type is refused (`chunk.suspect_values`: it reads past such a value).
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from typing import Any, cast
 from core.model.event import EVENT_FIELDS, Event, ParseIssue, make_event
 from core.model.rows import EventRow
 from parsers.evtx import reference as ref
-from parsers.evtx.chunk import ChunkDecoder
+from parsers.evtx.chunk import ChunkDecoder, suspect_values
 from parsers.evtx.errors import HopelessRecord
 from parsers.evtx.guard import StepBudgetExceeded, steps_taken
 from parsers.evtx.interpret import EventTuple as EventTuple
 from parsers.evtx.pieces import PiecePostings, encode_one
+from parsers.evtx.values import bad_values_reason, value_notes
 
 _EVENT_FIELDS = EVENT_FIELDS
 
@@ -50,15 +54,32 @@ def iter_chunk_tuples(
     return cast("Iterator[EventTuple | ParseIssue]", items)
 
 
-def _chunk_data(buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> bytes | ParseIssue | None:
-    """The chunk's 64 KiB, or the issue of a chunk without its signature (None if all zeros:
-    an unused chunk at the end of a file)."""
+def _chunk_data(
+    buf: Any, index: int, chunk_ofs: int, source: int, path: str
+) -> tuple[bytes | None, list[ParseIssue]]:
+    """The chunk's 64 KiB (None: nothing to decode) and the issues of its damaged headers.
+
+    A chunk without its signature is skipped (one issue), unless its first record is intact
+    (`reference.intact_record`): then only the signature was damaged, and its records are read
+    with an issue saying so (python-evtx reads them whatever the signature). All zeros: an
+    unused chunk at the end of a file, no issue. The first chunk also answers for the file
+    header: a file read although its signature is damaged (`reference.check_evtx_header`)
+    carries that issue."""
+    issues: list[ParseIssue] = []
+    if index == 0 and chunk_ofs == ref.FILE_HEADER_SIZE and bytes(buf[:8]) != ref.FILE_MAGIC:
+        reason = "file header damaged: bad file signature; its chunks read anyway"
+        issues.append(ParseIssue(source, path, reason, None, 0))
     data = bytes(buf[chunk_ofs : chunk_ofs + ref.CHUNK_SIZE])
     if data[:8] == ref.CHUNK_MAGIC:
-        return data
+        return data, issues
     if data.count(0) == ref.CHUNK_SIZE:
-        return None
-    return ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs)
+        return None, issues
+    if ref.intact_record(data, 0x200, ref.CHUNK_SIZE):
+        issues.append(ParseIssue(source, path, "chunk header damaged: bad chunk signature; its records read anyway",
+                                 index, chunk_ofs))
+        return data, issues
+    issues.append(ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs))
+    return None, issues
 
 
 #: Steps python-evtx may take over all the records of one chunk (each record still has
@@ -91,21 +112,32 @@ class _Reference:
     """python-evtx for the records of one chunk that the fast decoder rejects (its chunk
     header parsed once, on the first such record), on the chunk's budget of steps."""
 
-    __slots__ = ("buf", "chunk", "chunk_ofs", "failed", "index", "path", "skip", "source", "spent")
+    __slots__ = ("buf", "chunk", "chunk_ofs", "data", "failed", "index", "path", "skip", "source", "spent")
 
-    def __init__(self, buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> None:
+    def __init__(self, buf: Any, index: int, chunk_ofs: int, source: int, path: str, data: bytes) -> None:
         self.buf, self.index, self.chunk_ofs, self.source, self.path = buf, index, chunk_ofs, source, path
+        self.data = data  # the chunk's 64 KiB (what `suspect_values` reads)
         self.chunk: Any = None
         self.spent = 0  # steps python-evtx took on this chunk's records
         self.failed = 0  # of which on records it could not decode
         self.skip: str | None = None  # why python-evtx is not asked again on this chunk
 
-    def decode(self, offset: int, fast_error: Exception, fallback: bool = True) -> Event | ParseIssue:
+    def decode(
+        self, offset: int, fast_error: Exception, fallback: bool = True, bad: list[str] | None = None
+    ) -> Event | ParseIssue:
         """The record at `offset` from python-evtx, or the issue naming both decoders' reasons
         (only the fast one's when `fallback` is off or the record is hopeless). Once python-evtx
         loops on a record or has taken `CHUNK_STEPS` in a chunk, the chunk's other records are
-        not handed to it: a hostile chunk costs one budget, not one per record."""
+        not handed to it: a hostile chunk costs one budget, not one per record.
+
+        python-evtx reads a fixed-width value at its type's width whatever its declared size,
+        into the next value's bytes: a record holding such a value (`chunk.suspect_values`) is
+        not taken from it (a uint32 of 3 bytes became 1963131393, an EventID of none EventID
+        72), but is an issue naming the values. `bad`: the notes of the values our decoder
+        replaced with stand-ins before it failed (`values.value_notes`), named too."""
         fast_reason = f"{type(fast_error).__name__}: {fast_error}"
+        if bad:
+            fast_reason = f"{fast_reason}; {bad_values_reason(bad)}"
         if not fallback or isinstance(fast_error, HopelessRecord):
             return ref.issue_at(self.buf, self.source, self.path, fast_reason[:300], self.index, offset)
         if self.skip is None and _GAVE_UP.get(self.path, 0) >= MAX_GIVE_UPS:
@@ -120,6 +152,11 @@ class _Reference:
                 self.chunk = ref.chunk_header(self.buf, self.chunk_ofs)
             event = ref.decode_record(self.buf, self.chunk, offset, self.source)
             decoded = True
+            suspects = suspect_values(self.data, offset - self.chunk_ofs)
+            if suspects:
+                reason = (f"bad value{'s' if len(suspects) > 1 else ''}: {'; '.join(suspects)}: python-evtx reads "
+                          f"past such a value, record not taken from it (fast: {fast_reason})")
+                return ref.issue_at(self.buf, self.source, self.path, reason[:300], self.index, offset)
             return event
         except Exception as exc:  # noqa: BLE001 - one bad record costs only itself
             if isinstance(exc, StepBudgetExceeded):
@@ -148,13 +185,15 @@ def encode_chunk(
 ) -> None:
     """`iter_chunk` as store rows appended to `rows` (ids `base | record offset`), their
     EventData pairs added to `postings` (by their marshal pieces), and parse issues appended to `issues`."""
-    data = _chunk_data(buf, index, chunk_ofs, source, path)
-    if not isinstance(data, bytes):
-        issues.extend([data] if data is not None else [])
+    data, damaged = _chunk_data(buf, index, chunk_ofs, source, path)
+    issues.extend(damaged)
+    if data is None:
         return
     encode = ChunkDecoder(data).encode_row
     append = rows.append
-    reference = _Reference(buf, index, chunk_ofs, source, path)
+    reference = _Reference(buf, index, chunk_ofs, source, path, data)
+    notes = value_notes()
+    notes.clear()
     for item in ref.record_offsets(buf, chunk_ofs, source, path, index):
         if type(item) is not int:
             assert isinstance(item, ParseIssue)
@@ -163,25 +202,30 @@ def encode_chunk(
         try:
             append(encode(item - chunk_ofs, source, item, base | item, postings))
         except Exception as exc:  # noqa: BLE001 - garbage may break the fast decoder anywhere
-            found = reference.decode(item, exc)
+            bad = _taken(notes)
+            found = reference.decode(item, exc, True, bad)
             if isinstance(found, ParseIssue):
                 issues.append(found)
             else:
                 append(encode_one(base | item, postings, as_tuple(found)))
+        else:
+            if notes:  # kept with stand-ins for its bad values: counted, and named
+                issues.append(ref.issue_at(buf, source, path, bad_values_reason(_taken(notes)), index, item))
 
 
 def _chunk_items(
     buf: Any, index: int, chunk_ofs: int, source: int, path: str, fallback: bool, events: bool
 ) -> Iterator[Event | EventTuple | ParseIssue]:
     """Both of the above in one loop (a generator layer per record is worth avoiding)."""
-    data = _chunk_data(buf, index, chunk_ofs, source, path)
-    if not isinstance(data, bytes):
-        if data is not None:
-            yield data
+    data, damaged = _chunk_data(buf, index, chunk_ofs, source, path)
+    yield from damaged
+    if data is None:
         return
     decode = ChunkDecoder(data).decode_tuple
     make = make_event
-    reference = _Reference(buf, index, chunk_ofs, source, path)
+    reference = _Reference(buf, index, chunk_ofs, source, path, data)
+    notes = value_notes()
+    notes.clear()
     for item in ref.record_offsets(buf, chunk_ofs, source, path, index):
         if isinstance(item, ParseIssue):
             yield item
@@ -189,7 +233,17 @@ def _chunk_items(
         try:
             fields = decode(item - chunk_ofs, source, item)
         except Exception as exc:  # noqa: BLE001 - garbage may break the fast decoder anywhere
-            found = reference.decode(item, exc, fallback)
+            found = reference.decode(item, exc, fallback, _taken(notes))
             yield found if events or isinstance(found, ParseIssue) else as_tuple(found)
         else:
+            if notes:  # kept with stand-ins for its bad values: counted (before it), and named
+                yield ref.issue_at(buf, source, path, bad_values_reason(_taken(notes)), index, item)
             yield make(*fields) if events else fields
+
+
+def _taken(notes: list[str]) -> list[str]:
+    """The notes of the record just decoded, the list emptied for the next one (it is this
+    thread's, shared: `values.value_notes`)."""
+    taken = notes[:]
+    notes.clear()
+    return taken

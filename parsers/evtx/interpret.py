@@ -16,9 +16,9 @@ from core.model.event import parse_time
 from core.model.rows import EventRow
 from parsers.evtx.errors import BinXmlError
 from parsers.evtx.pieces import PiecePostings, encode_one
-from parsers.evtx.plan import Plan, attr_value, data_names, evaluate, to_int
+from parsers.evtx.plan import Plan, attr_value, check_size, data_names, evaluate, to_int
 from parsers.evtx.templates import Root
-from parsers.evtx.values import RENDER, T_FILETIME, render_filetime
+from parsers.evtx.values import RENDER, T_FILETIME, render_filetime, render_or_stand_in, value_notes
 
 _U64 = struct.Struct("<Q").unpack_from
 
@@ -70,10 +70,50 @@ def interpret(plan: Plan, buf: bytes, roots: list[Root], record_number: int, sou
     """Decode the needed values and assemble the Event by walking the plan (the generated
     builder does the same, faster, for the usual sizes; this covers everything else)."""
     vals: list[str] = []
+    bad: list[tuple[int, int]] | None = None  # (slot, index of its note)
     for r_id, i in plan.refs:
         r = roots[r_id]
-        vals.append(RENDER[r.types[i]](buf, r.offsets[i], r.sizes[i]))
+        t = r.types[i]
+        render = RENDER.get(t)
+        try:
+            if render is None:
+                raise KeyError(t)
+            vals.append(render(buf, r.offsets[i], r.sizes[i]))
+        except Exception:  # noqa: BLE001 - a bad value costs only itself (`values.stand_in`)
+            where = f"substitution {i}" if r_id == 0 else f"substitution {i} of nested value {r_id}"
+            notes = value_notes()
+            bad = (bad or []) + [(len(vals), len(notes))]
+            vals.append(render_or_stand_in(buf, t, r.offsets[i], r.sizes[i], where))
+    if bad:
+        _name_fields(plan, vals, bad)
+    check_size(plan, vals, buf)
     return build_event(plan, vals, roots[0], buf, record_number, source, locator)
+
+
+def _name_fields(plan: Plan, vals: list[str], bad: list[tuple[int, int]]) -> None:
+    """Prefix the notes of the bad values with the names of the fields they feed (the rare path)."""
+    notes = value_notes()
+    try:
+        names: tuple[str, ...] = data_names(plan, vals)
+    except Exception:  # noqa: BLE001 - names only decorate the note
+        names = tuple(f"Data #{j}" for j in range(len(plan.data_values)))
+
+    def uses(spec: object, slot: int) -> bool:
+        return spec == slot if isinstance(spec, int) else isinstance(spec, tuple) and slot in spec
+
+    for slot, at in bad:
+        if at >= len(notes):
+            continue
+        found = [name for name in _SYSTEM_SPECS if uses(getattr(plan, name), slot)]
+        found.extend(name for name, spec in zip(names, plan.data_values, strict=False) if uses(spec, slot))
+        if found:
+            notes[at] = f"{', '.join(found[:4])}: {notes[at]}"
+
+
+_SYSTEM_SPECS = (
+    "event_id", "record_id", "version", "level", "task", "opcode", "keywords", "channel", "computer",
+    "provider_name", "provider_source", "pid", "tid", "user_sid", "time_attr", "sys_time_attr",
+)
 
 
 def build_event(

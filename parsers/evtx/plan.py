@@ -9,11 +9,14 @@ whitespace in attributes turned into spaces).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
-from parsers.evtx.errors import BinXmlError
+from parsers.evtx.errors import BinXmlError, HopelessRecord
 from parsers.evtx.templates import Elem, Part
+from parsers.evtx.values import MAX_RECORD_CHARS
 
 _ATTR_WS = str.maketrans({"\t": " ", "\n": " "})
 
@@ -78,24 +81,36 @@ def _norm_attr(text: str) -> str:
 
 
 class _Compiler:
-    """Turns parts naming substitution indices into slots of the per-record value list."""
+    """Turns parts naming substitution indices into slots of the per-record value list, and
+    counts what a record of the plan expands to: the literal characters of every field, and the
+    uses of each slot (a template may name a substitution thousands of times: `size_bound`)."""
 
     def __init__(self) -> None:
         self.slots: dict[int, int] = {}
+        self.chars = 0  # literal characters of every spec compiled so far
+        self.uses: dict[int, int] = {}  # slot -> how many times the fields use it
 
     def spec(self, parts: Sequence[Part] | None, attr: bool = False) -> Spec | None:
         if parts is None:
             return None
         norm = _norm_attr if attr else _norm_text
         merged: list[Part] = []
+        run: list[str] = []  # literal parts joined once (not += per part: quadratic on long runs)
         for part in parts:
             if isinstance(part, str):
-                if merged and isinstance(merged[-1], str):
-                    merged[-1] += part
-                else:
-                    merged.append(part)
+                self.chars += len(part)
+                if self.chars > MAX_RECORD_CHARS:
+                    raise HopelessRecord(f"record expands beyond {MAX_RECORD_CHARS:,} characters (literal text)")
+                run.append(part)
             else:
-                merged.append(self.slots.setdefault(part, len(self.slots)))
+                if run:
+                    merged.append("".join(run))
+                    run = []
+                slot = self.slots.setdefault(part, len(self.slots))
+                self.uses[slot] = self.uses.get(slot, 0) + 1
+                merged.append(slot)
+        if run:
+            merged.append("".join(run))
         if not merged:
             return ""
         if len(merged) == 1 and isinstance(merged[0], str):
@@ -132,6 +147,8 @@ class Plan:
     data_values: tuple[Spec, ...]
     data_is_data: tuple[bool, ...]
     static_names: tuple[str, ...] | None  # all names known at compile time
+    static_chars: int  # literal characters of all the fields
+    repeats: tuple[tuple[int, int], ...]  # (slot, uses) of the slots the fields use more than once
 
 
 def compile_plan(top: list[Elem | Part]) -> Plan:
@@ -193,6 +210,8 @@ def compile_plan(top: list[Elem | Part]) -> Plan:
         data_values=tuple(data.values),
         data_is_data=tuple(data.is_data),
         static_names=plan_static,
+        static_chars=comp.chars,
+        repeats=tuple(sorted((k, n) for k, n in comp.uses.items() if n > 1)),
         **fields,
     )
 
@@ -315,6 +334,68 @@ def attr_value(spec: Spec, vals: Sequence[str]) -> str:
         return spec
     text = evaluate(spec, vals)
     return text.translate(_ATTR_WS) if ("\n" in text or "\t" in text) else text
+
+
+def size_bound(plan: Plan, vals: Sequence[str]) -> int:
+    """What the fields of one record of `plan` may add up to, in characters, from the texts of
+    its repeated slots (before any field is joined). The slots used once add at most what a
+    chunk's values render to (under a million characters), so only repeats need counting."""
+    total = plan.static_chars
+    for k, n in plan.repeats:
+        total += len(vals[k]) * n
+    return total
+
+
+#: A record of a shape that repeats a slot, expanding to more than this, spends its chunk's
+#: budget (`MAX_CHUNK_CHARS`): real records stay far below it.
+LARGE_RECORD_CHARS = 1 << 16
+#: Characters the large records of one chunk may add up to: without it, a 64 KiB chunk of records
+#: each just under `MAX_RECORD_CHARS` made hundreds of MB (a 2 MB file, a 2.7 GB store). With
+#: it a file expands at most ~128 times (one full-size record a chunk).
+MAX_CHUNK_CHARS = MAX_RECORD_CHARS
+
+
+class _Spent(threading.local):
+    """What the large records of the chunk being decoded (`buf`) spent, per thread."""
+
+    def __init__(self) -> None:
+        self.buf: object = None
+        self.left = MAX_CHUNK_CHARS
+
+
+_SPENT = _Spent()
+
+
+def check_size(plan: Plan, vals: Sequence[str], buf: bytes) -> None:
+    """Refuse a record whose fields would exceed `MAX_RECORD_CHARS` (a value repeated thousands
+    of times), or its chunk's `MAX_CHUNK_CHARS`: HopelessRecord, so that python-evtx is not
+    asked to expand it either."""
+    if plan.repeats:
+        total = size_bound(plan, vals)
+        if total > LARGE_RECORD_CHARS:
+            spend(plan, buf, total)
+
+
+def spend(plan: Plan, buf: bytes, total: int) -> None:
+    """Count a large record of `total` characters against its chunk (`buf`), or refuse it."""
+    if total > MAX_RECORD_CHARS:
+        oversize(plan, total)
+    spent = _SPENT
+    if spent.buf is not buf:
+        spent.buf, spent.left = buf, MAX_CHUNK_CHARS
+    if total > spent.left:
+        oversize(plan, total, f"; the chunk's records already expand to {MAX_CHUNK_CHARS - spent.left:,}")
+    spent.left -= total
+
+
+def oversize(plan: Plan, total: int, chunk: str = "") -> NoReturn:
+    """Raise the HopelessRecord of a record of `plan` whose fields add up to `total` characters."""
+    most = max(n for _, n in plan.repeats) if plan.repeats else 1
+    limit = f"the limit of {MAX_RECORD_CHARS:,}" if not chunk else f"its chunk's limit of {MAX_CHUNK_CHARS:,}"
+    raise HopelessRecord(
+        f"record expands to {total:,} characters, beyond {limit} "
+        f"(its template uses a value up to {most:,} times{chunk})"
+    )
 
 
 def to_int(text: str | None) -> int | None:

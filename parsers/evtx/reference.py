@@ -67,15 +67,27 @@ def chunk_header(buf: Any, chunk_ofs: int) -> ChunkHeader:
 
 
 def check_evtx_header(path: str, head: bytes) -> None:
-    """Raise InputError (one line naming the file) unless `head` starts an EVTX file."""
+    """Raise InputError (one line naming the file) unless `head` starts an EVTX file, or the
+    file's header is damaged but EVTX chunks follow it (`parsers.sniff.evtx_chunks_follow`: the
+    decoder then reads it, with a parse issue for the header)."""
     if not head:
         raise InputError(f"{path}: empty file (0 bytes), not an event log")
     if len(head) >= 8 and head[4:8] == b"LfLe":
         raise InputError(f"{path}: legacy Windows .evt log (pre-Vista format), not EVTX; not supported")
-    if not head.startswith(FILE_MAGIC):
+    if not head.startswith(FILE_MAGIC) and not _chunks_follow(path):
         raise InputError(f"{path}: not an EVTX file (bad file signature)")
     if len(head) < FILE_HEADER_SIZE:
         raise InputError(f"{path}: truncated EVTX file ({len(head)} bytes, header is 4096)")
+
+
+def _chunks_follow(path: str) -> bool:
+    from parsers.sniff import evtx_chunks_follow
+
+    try:
+        with open(path, "rb") as fh:
+            return evtx_chunks_follow(fh)
+    except OSError:
+        return False
 
 
 def chunk_offsets(buf: Any) -> Iterator[tuple[int, int]]:
@@ -110,11 +122,16 @@ def issue_at(buf: Any, source: int, path: str, reason: str, index: int, ofs: int
 
 def record_offsets(buf: Any, chunk_ofs: int, source: int, path: str, index: int) -> Iterator[int | ParseIssue]:
     """Offsets of the records in one chunk, bounded by the chunk; a broken record header
-    yields a ParseIssue and the walk resumes at the next record magic it can find."""
+    yields a ParseIssue and the walk resumes at the next record magic it can find.
+
+    The walk ends at the header's free-space offset; where that offset lies (damaged, or set
+    short) and intact records go on past it, they are read too (`_past_free`), with one issue
+    saying so: they were dropped silently."""
     end = chunk_ofs + CHUNK_SIZE
     free = struct.unpack_from("<I", buf, chunk_ofs + 0x30)[0]
     limit = chunk_ofs + free if 0x200 <= free <= CHUNK_SIZE else end
     ofs = chunk_ofs + 0x200
+    last = -1  # offset of the last record yielded
     while ofs + RECORD_HEADER_SIZE <= limit:
         if buf[ofs : ofs + 4] != RECORD_MAGIC:
             nxt = buf.find(RECORD_MAGIC, ofs + 1, limit)
@@ -131,8 +148,58 @@ def record_offsets(buf: Any, chunk_ofs: int, source: int, path: str, index: int)
                 return
             ofs = nxt
             continue
+        last = ofs
         yield ofs
         ofs += size
+    if limit < end:
+        number = struct.unpack_from("<Q", buf, last + 8)[0] if last >= 0 else -1
+        yield from _past_free(buf, chunk_ofs, ofs, number, free, source, path, index)
+
+
+def intact_record(buf: Any, ofs: int, end: int) -> int:
+    """The size of the record at `ofs` when its header is whole (magic, a size that fits before
+    `end`, the size repeated in its last four bytes), else 0."""
+    if ofs + RECORD_HEADER_SIZE + 4 > end or buf[ofs : ofs + 4] != RECORD_MAGIC:
+        return 0
+    size: int = struct.unpack_from("<I", buf, ofs + 4)[0]
+    if size < RECORD_HEADER_SIZE + 4 or ofs + size > end or struct.unpack_from("<I", buf, ofs + size - 4)[0] != size:
+        return 0
+    return size
+
+
+def _past_free(
+    buf: Any, chunk_ofs: int, ofs: int, last: int, free: int, source: int, path: str, index: int
+) -> Iterator[int | ParseIssue]:
+    """Records past the free-space offset that continue the chunk's records: each intact
+    (`intact_record`) and numbered one more than the one before (the first: one more than the
+    last record read, or, with none read, the chunk header's first record number). What lies
+    past a true free-space offset (zeros, or stale records of the chunk's earlier life, numbered
+    lower: real logs hold thousands) fails that test, so nothing changes for an intact chunk.
+    Bounded: the walk only goes forward, inside the chunk."""
+    end = chunk_ofs + CHUNK_SIZE
+    if last >= 0:
+        expected = {last + 1}
+    else:
+        expected = set(struct.unpack_from("<QQ", buf, chunk_ofs + 8)[:1]) | set(
+            struct.unpack_from("<Q", buf, chunk_ofs + 0x18)
+        )
+    found: list[int] = []
+    while True:
+        size = intact_record(buf, ofs, end)
+        if not size:
+            break
+        number = struct.unpack_from("<Q", buf, ofs + 8)[0]
+        if number not in expected:
+            break
+        found.append(ofs)
+        expected = {number + 1}
+        ofs += size
+    if found:
+        yield ParseIssue(
+            source, path, f"chunk header damaged: its free-space offset 0x{free:x} ends before its records; "
+            f"{len(found)} more read past it", index, found[0]
+        )
+        yield from found
 
 
 def _exact_filetime(record: Record, rendered: str | None) -> int | None:
@@ -207,12 +274,20 @@ def record_xml(path: str, locator: int) -> str:
 
 
 def iter_chunk(buf: Any, index: int, chunk_ofs: int, source: int, path: str) -> Iterator[Event | ParseIssue]:
-    """Every event (or parse issue) of one chunk through python-evtx."""
+    """Every event (or parse issue) of one chunk through python-evtx (damaged headers as
+    `parsers.evtx.decoder` reads them: a chunk whose signature alone is damaged is read, a file
+    whose signature is damaged is named by its first chunk, each with its issue)."""
+    if index == 0 and chunk_ofs == FILE_HEADER_SIZE and bytes(buf[:8]) != FILE_MAGIC:
+        yield ParseIssue(source, path, "file header damaged: bad file signature; its chunks read anyway", None, 0)
     magic = bytes(buf[chunk_ofs : chunk_ofs + 8])
     if magic != CHUNK_MAGIC:
-        if buf[chunk_ofs : chunk_ofs + CHUNK_SIZE].count(0) != CHUNK_SIZE:
+        if buf[chunk_ofs : chunk_ofs + CHUNK_SIZE].count(0) == CHUNK_SIZE:
+            return
+        if not intact_record(buf, chunk_ofs + 0x200, chunk_ofs + CHUNK_SIZE):
             yield ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs)
-        return
+            return
+        yield ParseIssue(source, path, "chunk header damaged: bad chunk signature; its records read anyway",
+                         index, chunk_ofs)
     chunk = chunk_header(buf, chunk_ofs)
     for item in record_offsets(buf, chunk_ofs, source, path, index):
         if isinstance(item, ParseIssue):

@@ -6,14 +6,16 @@ substitutions (`spliced`). Records whose nested values are plain BinXML fragment
 have no reusable shape: their values are spliced in as literal text (`literal`). Both are bounded:
 templates per chunk, nesting depth, and the items one record may expand to (a template can name
 a substitution twice and nested values can reuse the template, so a crafted 1 KiB record
-doubles per level where real records expand to hundreds).
+doubles per level where real records expand to hundreds), and the characters of the values
+`literal` places (`values.MAX_RECORD_CHARS`; templated records are bounded by their plan,
+`parsers.evtx.plan.check_size`). A bad value becomes its stand-in (`values.stand_in`).
 """
 
 from __future__ import annotations
 
 from parsers.evtx.errors import BinXmlError, HopelessRecord
 from parsers.evtx.templates import MAX_DEPTH, Elem, Part, Root, parse_fragment, parse_root, parse_template
-from parsers.evtx.values import RENDER, T_BXML
+from parsers.evtx.values import MAX_RECORD_CHARS, T_BXML, render_or_stand_in
 
 #: Templates per chunk are few (tens); a crafted chunk could reference thousands of offsets.
 MAX_TEMPLATES = 4096
@@ -30,13 +32,14 @@ class RecordTrees:
     """The template trees of one chunk (`buf`), parsed once each, and the record trees built
     from them."""
 
-    __slots__ = ("_elem_refs", "_left", "buf", "trees")
+    __slots__ = ("_chars", "_elem_refs", "_left", "buf", "trees")
 
     def __init__(self, buf: bytes) -> None:
         self.buf = buf
         self.trees: dict[int, list[Elem | Part]] = {}
         self._elem_refs: dict[int, frozenset[int]] = {}  # by id() of elements kept alive in trees
         self._left = MAX_EXPANSION  # items `_splice` / `_literal` may still produce for the record
+        self._chars = MAX_RECORD_CHARS  # characters of values `_literal` may still place
 
     def tree(self, template_ofs: int) -> list[Elem | Part]:
         """The tree of the template at `template_ofs`."""
@@ -57,6 +60,7 @@ class RecordTrees:
     def literal(self, root: Root) -> list[Elem | Part]:
         """The tree of a record whose nested values are spliced in as literal content."""
         self._left = MAX_EXPANSION
+        self._chars = MAX_RECORD_CHARS
         return self._literal(self.tree(root.template_ofs), root, 0)
 
     def _refs(self, elem: Elem) -> frozenset[int]:
@@ -158,10 +162,11 @@ class RecordTrees:
         vtype = root.types[index]
         ofs = root.offsets[index]
         if vtype != T_BXML:
-            render = RENDER.get(vtype)
-            if render is None:
-                raise BinXmlError(f"unsupported substitution type {vtype:#x}")
-            return [render(self.buf, ofs, root.sizes[index])]
+            text = render_or_stand_in(self.buf, vtype, ofs, root.sizes[index], f"substitution {index}")
+            self._chars -= len(text)  # counted as placed: a value named 7,900 times is refused early
+            if self._chars < 0:
+                raise HopelessRecord(f"record expands beyond {MAX_RECORD_CHARS:,} characters (values reused)")
+            return [text]
         if root.sizes[index] == 0:
             raise BinXmlError("empty nested BinXML")
         fragment = parse_fragment(self.buf, ofs)

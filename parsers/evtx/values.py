@@ -6,9 +6,14 @@ reproduces python-evtx's rendering of one value type (hex widths, SizeT, boolean
 FILETIME through a float, SYSTEMTIME milliseconds as microseconds, base64 binary, string arrays)
 and what XML escaping and lxml do to it (control characters dropped).
 
+Arrays of the scalar types, which python-evtx cannot read, render as their items joined with
+commas (as Windows and the Rust parser show them).
+
 Every offset and size comes from an attacker-controlled file: reads are checked against the
-chunk buffer (or fail as `struct.error`), and anything unexpected raises `BinXmlError` so the
-caller can fall back to the reference decoder for that record alone.
+chunk buffer (or fail as `struct.error`), and a renderer raises `BinXmlError` on anything
+unexpected. A bad value costs only itself: the plan interpreter shows `stand_in` (its type, size
+and first bytes) in its place and notes why in `value_notes`, which the chunk decoder turns into
+the record's parse issue. `MAX_RECORD_CHARS` bounds what one record expands to.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import base64
 import datetime as _dt
 import re
 import struct
+import threading
 from collections.abc import Callable
 
 from parsers.evtx.errors import BinXmlError
@@ -47,6 +53,12 @@ _SID_HEAD = struct.Struct(">BBIH").unpack_from
 _STRIP = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
 
 _UNIX_EPOCH_S = 11644473600
+
+#: Characters one record's fields may add up to: the limit of the other inputs' records
+#: (`parsers.eventxml.MAX_EVENT_CHARS`, `parsers.jsonrecords.MAX_RECORD_CHARS`). An EVTX record
+#: lives in a 64 KiB chunk, but its template may name a substitution thousands of times; past
+#: this, the record is a parse issue (`parsers.evtx.plan.check_size`).
+MAX_RECORD_CHARS = 8 * 1024 * 1024
 
 
 def clean(text: str) -> str:
@@ -101,8 +113,10 @@ def _wstring_array(raw: bytes) -> str:
     return "".join(acc)
 
 
-#: Fixed width of each scalar type: python-evtx reads this many bytes whatever the declared size,
-#: and rejects the record when the two differ by more than 4.
+#: Fixed width of each scalar type. python-evtx reads this many bytes whatever the declared size
+#: (into the next value's bytes when it is 1-4 short) and rejects the record when the two differ
+#: by more than 4. Here a value up to 4 bytes longer is read as python-evtx does (real logs have
+#: them); a shorter or longer one is a bad value (`stand_in`).
 FIXED_SIZE: dict[int, int] = {
     0x03: 1,
     0x04: 1,
@@ -168,6 +182,8 @@ def _r_binary(buf: bytes, ofs: int, size: int) -> str:
 
 def _r_size(buf: bytes, ofs: int, size: int) -> str:
     """SizeT: 4 bytes when declared so, else 8 (python-evtx)."""
+    if not (size == 4 or 8 <= size <= 12):
+        raise BinXmlError(f"substitution size {size} for a 4- or 8-byte value")
     width = 4 if size == 4 else 8
     if ofs < 0 or ofs + width > len(buf):
         raise BinXmlError("substitution value outside the chunk")
@@ -179,8 +195,8 @@ _SID_SUBS = [struct.Struct(f"<{n}I") for n in range(256)]
 
 def _r_sid(buf: bytes, ofs: int, size: int) -> str:
     version, count, high, low = _SID_HEAD(buf, ofs)
-    if abs(size - (8 + 4 * count)) > 4:
-        raise BinXmlError("bad SID size")
+    if not 8 + 4 * count <= size <= 12 + 4 * count:  # shorter: python-evtx over-reads
+        raise BinXmlError(f"SID of {count} sub-authorities in {size} bytes")
     subs = _SID_SUBS[count].unpack_from(buf, ofs + 8)
     head = f"S-{version}-{(high << 16) ^ low}"
     return head + "-" + "-".join(map(str, subs)) if subs else head
@@ -198,11 +214,11 @@ def _r_null(buf: bytes, ofs: int, size: int) -> str:
 
 
 def _fixed(width: int, render: Callable[[bytes, int], str]) -> Callable[[bytes, int, int], str]:
-    """A scalar: python-evtx reads `width` bytes whatever the declared size, and rejects the
-    record when the two differ by more than 4. (Reads past the chunk raise struct.error.)"""
+    """A scalar of `width` bytes, declared up to 4 bytes longer (reads past the chunk raise
+    struct.error)."""
 
     def run(buf: bytes, ofs: int, size: int) -> str:
-        if size != width and abs(size - width) > 4:
+        if not width <= size <= width + 4:  # shorter: python-evtx over-reads the next value
             raise BinXmlError(f"substitution size {size} for a {width}-byte value")
         return render(buf, ofs)
 
@@ -210,37 +226,37 @@ def _fixed(width: int, render: Callable[[bytes, int], str]) -> Callable[[bytes, 
 
 
 def _r_u8(buf: bytes, ofs: int, size: int) -> str:
-    if size != 1 and size > 5:
+    if not 1 <= size <= 5:
         raise BinXmlError(f"substitution size {size} for a 1-byte value")
     return str(buf[ofs])
 
 
 def _r_u16(buf: bytes, ofs: int, size: int) -> str:
-    if size != 2 and size > 6:
+    if not 2 <= size <= 6:
         raise BinXmlError(f"substitution size {size} for a 2-byte value")
     return str(_U16(buf, ofs)[0])
 
 
 def _r_u32(buf: bytes, ofs: int, size: int) -> str:
-    if size != 4 and size > 8:
+    if not 4 <= size <= 8:
         raise BinXmlError(f"substitution size {size} for a 4-byte value")
     return str(_U32(buf, ofs)[0])
 
 
 def _r_u64(buf: bytes, ofs: int, size: int) -> str:
-    if size != 8 and abs(size - 8) > 4:
+    if not 8 <= size <= 12:
         raise BinXmlError(f"substitution size {size} for an 8-byte value")
     return str(_U64(buf, ofs)[0])
 
 
 def _r_hex32(buf: bytes, ofs: int, size: int) -> str:
-    if size != 4 and size > 8:
+    if not 4 <= size <= 8:
         raise BinXmlError(f"substitution size {size} for a 4-byte value")
     return f"0x{_U32(buf, ofs)[0]:08x}"
 
 
 def _r_hex64(buf: bytes, ofs: int, size: int) -> str:
-    if size != 8 and abs(size - 8) > 4:
+    if not 8 <= size <= 12:
         raise BinXmlError(f"substitution size {size} for an 8-byte value")
     return f"0x{_U64(buf, ofs)[0]:016x}"
 
@@ -295,3 +311,151 @@ RENDER: dict[int, Callable[[bytes, int, int], str]] = {
     0x14: _r_hex32,
     0x15: _r_hex64,
 }
+
+
+# -- arrays ----------------------------------------------------------------------------------
+# python-evtx knows no array type but the wide string array (the record is lost there); Windows
+# and the Rust parser render an array as its items' texts joined with commas, each item as the
+# scalar type renders it (hex widths, GUID braces, SIDs, times). Both string arrays keep the
+# wide string array's rendering (one `<string>` per item), so they read alike whatever their
+# encoding. A size that is not a whole number of items is a bad value (`stand_in`).
+
+T_ARRAY = 0x80
+
+
+def _in_chunk(buf: bytes, ofs: int, size: int) -> None:
+    if ofs < 0 or size < 0 or ofs + size > len(buf):
+        raise BinXmlError("substitution value outside the chunk")
+
+
+def _fixed_array(width: int, item: Callable[[bytes, int], str]) -> Callable[[bytes, int, int], str]:
+    def run(buf: bytes, ofs: int, size: int) -> str:
+        _in_chunk(buf, ofs, size)
+        if size % width:
+            raise BinXmlError(f"array of {size} bytes is not a whole number of {width}-byte items")
+        return ",".join([item(buf, o) for o in range(ofs, ofs + size, width)])
+
+    return run
+
+
+def _r_sid_array(buf: bytes, ofs: int, size: int) -> str:
+    _in_chunk(buf, ofs, size)
+    out: list[str] = []
+    end = ofs + size
+    while ofs < end:
+        if ofs + 8 > end:
+            raise BinXmlError("SID array ends inside a SID")
+        width = 8 + 4 * buf[ofs + 1]
+        if ofs + width > end:
+            raise BinXmlError("SID array ends inside a SID")
+        out.append(_r_sid(buf, ofs, width))
+        ofs += width
+    return ",".join(out)
+
+
+def _r_sizet_array(buf: bytes, ofs: int, size: int) -> str:
+    """SizeT items: 8 bytes each (a 64-bit writer), 4 when only that divides the size."""
+    width = 8 if size % 8 == 0 else 4
+    return _fixed_array(width, lambda b, o: str(_U64(b, o)[0] if width == 8 else _U32(b, o)[0]))(buf, ofs, size)
+
+
+def _r_string_array(buf: bytes, ofs: int, size: int) -> str:
+    """ANSI strings, each ended by a NUL: as the wide string array shows its items."""
+    _in_chunk(buf, ofs, size)
+    raw = buf[ofs : ofs + size]
+    items = raw.split(b"\x00")
+    if items and items[-1] == b"":
+        items.pop()
+    out = []
+    for item in items:
+        try:
+            text = item.decode("ascii")
+        except UnicodeDecodeError:
+            text = item.decode("cp1252", "replace")
+        out.append(f"<string>{text}</string>\n")
+    return clean("".join(out))
+
+
+def _r_binary_array(buf: bytes, ofs: int, size: int) -> str:
+    return _r_binary(buf, ofs, size)
+
+
+_ARRAY_RENDER: dict[int, Callable[[bytes, int, int], str]] = {
+    T_ARRAY | T_STRING: _r_string_array,
+    T_ARRAY | 0x0E: _r_binary_array,
+    T_ARRAY | 0x10: _r_sizet_array,
+    T_ARRAY | 0x13: _r_sid_array,
+    **{T_ARRAY | vtype: _fixed_array(FIXED_SIZE[vtype], render) for vtype, render in _FIXED_RENDER.items()},
+}
+RENDER.update(_ARRAY_RENDER)
+
+
+# -- bad values ------------------------------------------------------------------------------
+# A value no renderer accepts (a GUID of 5 bytes, a truncated SID, month 13, an unknown type)
+# costs only itself: the interpreter shows `stand_in` in its place and notes why in this
+# thread's `value_notes`; the chunk decoder turns the notes into the record's parse issue
+# (the record is kept). Per thread: the app decodes in worker threads.
+
+#: Names of the value types, for notes and stand-ins.
+TYPE_NAMES: dict[int, str] = {
+    0x00: "null", 0x01: "string", 0x02: "ANSI string", 0x03: "int8", 0x04: "uint8", 0x05: "int16",
+    0x06: "uint16", 0x07: "int32", 0x08: "uint32", 0x09: "int64", 0x0A: "uint64", 0x0B: "real32",
+    0x0C: "real64", 0x0D: "bool", 0x0E: "binary", 0x0F: "GUID", 0x10: "SizeT", 0x11: "FILETIME",
+    0x12: "SYSTEMTIME", 0x13: "SID", 0x14: "hex32", 0x15: "hex64", T_BXML: "BinXML",
+}
+#: Bytes of a bad value shown in its stand-in (the rest is counted, not shown).
+STAND_IN_BYTES = 32
+#: Errors a renderer raises on a bad value (reads past the chunk raise struct.error).
+VALUE_ERRORS = (BinXmlError, struct.error, LookupError, ValueError, OverflowError)
+
+
+def type_name(vtype: int) -> str:
+    base = TYPE_NAMES.get(vtype & ~T_ARRAY)
+    if base is None:
+        return f"type {vtype:#04x}"
+    return f"{base} array" if vtype & T_ARRAY else base
+
+
+class _Notes(threading.local):
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+
+_NOTES = _Notes()
+
+
+def value_notes() -> list[str]:
+    """This thread's notes of the bad values replaced in the record being decoded (the same
+    list for the thread's life: a decoder takes it once, and after each record turns a
+    non-empty list into the record's parse issue and clears it, on failure too)."""
+    return _NOTES.items
+
+
+def bad_values_reason(notes: list[str]) -> str:
+    """The parse issue's reason for a record kept with the bad values `notes` name."""
+    head = "bad value kept as a stand-in" if len(notes) == 1 else f"{len(notes)} bad values kept as stand-ins"
+    return f"{head}: {'; '.join(notes)}"[:300]
+
+
+def stand_in(buf: bytes, vtype: int, ofs: int, size: int, why: str, where: str) -> str:
+    """The text shown for a bad value (its first bytes in hex), its note added."""
+    start = min(max(ofs, 0), len(buf))
+    raw = bytes(buf[start : start + max(0, min(size, STAND_IN_BYTES))])
+    more = "..." if size > len(raw) else ""
+    text = f"[bad {type_name(vtype)} value, {size} bytes: {raw.hex()}{more}]"
+    _NOTES.items.append(f"{where} ({type_name(vtype)}, {size} bytes): {why}")
+    return text
+
+
+def render_or_stand_in(buf: bytes, vtype: int, ofs: int, size: int, where: str) -> str:
+    """`render_value`, but a bad value (or an unknown type) becomes its `stand_in`. Nested
+    BinXML still raises: the caller splices it."""
+    render = RENDER.get(vtype)
+    if render is None:
+        if vtype == T_BXML:
+            raise BinXmlError("nested BinXML is spliced, not rendered as text")
+        return stand_in(buf, vtype, ofs, size, f"unknown value type {vtype:#04x}", where)
+    try:
+        return render(buf, ofs, size)
+    except VALUE_ERRORS as exc:
+        return stand_in(buf, vtype, ofs, size, str(exc) or type(exc).__name__, where)

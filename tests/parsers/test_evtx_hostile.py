@@ -48,6 +48,9 @@ def cyclic_log(tmp_path: Path, cycles: bool = True) -> tuple[Path, int, int]:
     damaged = records[3]
     assert data[damaged + 28] == 0x0C  # template instance; its substitution table follows
     data[damaged + 44] = 0x22  # the first substitution's type: unknown to both decoders
+    # ... and its size runs past the chunk: the fast decoder rejects the record (an unknown type
+    # alone now costs only that value), so python-evtx is asked, on the cyclic tables.
+    data[damaged + 42:damaged + 44] = b"\xff\xff"
     path = tmp_path / "cyclic.evtx"
     path.write_bytes(data)
     return path, records[0], damaged
