@@ -134,6 +134,9 @@ class EvtxApp(AppActions):
         self.issue_count = 0
         self.error_count = 0
         self.find_compiled: Filter | None = None
+        #: The event selected when `/` opened the bar: `esc` selects it again (the live
+        #: preview's keep-place moved the cursor to its own nearest event).
+        self._bar_anchor: StoredEvent | None = None
         self._switch_interval = sys.getswitchinterval()
         self._note = ""
         self._ahead = ""  # the model built ahead's progress (`on_model_ahead`)
@@ -476,7 +479,15 @@ class EvtxApp(AppActions):
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
         self.show_view(message.query, message.compiled)
         if message.final:
+            self._bar_anchor = None
             self.table.focus()
+
+    def on_filter_bar_cancelled(self, message: FilterBar.Cancelled) -> None:
+        anchor, self._bar_anchor = self._bar_anchor, None
+        if message.compiled is not None:
+            self.show_view(message.query, message.compiled, anchor=anchor)
+        elif anchor is not None:
+            self.table.goto_event(anchor.id, nearest=anchor)
 
     def on_filter_bar_find_set(self, message: FilterBar.FindSet) -> None:
         self.find_compiled = message.compiled
@@ -535,6 +546,8 @@ class EvtxApp(AppActions):
 
     def action_filter(self) -> None:
         if self._on_main():
+            row = self.table.selected_row()
+            self._bar_anchor = row.stored if row is not None else None
             self.filter_bar.open("filter")
 
     def action_find(self) -> None:

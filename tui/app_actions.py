@@ -19,6 +19,7 @@ from textual.screen import Screen
 
 from core.model.event import Event
 from core.query import pivot
+from core.query.compile import compile_query
 from core.query.lexer import QueryError
 from core.query.view import View
 from core.store.filter import Filter
@@ -194,19 +195,19 @@ class AppActions(App[int]):
     def action_stack(self) -> None:
         if not self._main_only() or self.workspace.store_path is None:
             return
-        from tui.pivots import apply_pivot, selected_field
+        from tui.pivots import apply_pivot, stack_field
         from tui.stack_panel import Choice, StackScreen
 
         app = self._app()
-        picked = selected_field(app)
-        if picked is None:
+        field = stack_field(app)
+        if field is None:
             return
 
         def chosen(choice: Choice) -> None:
             if choice is not None:
                 apply_pivot(app, *choice)
 
-        self.push_screen(StackScreen(self.workspace.store_path, self.workspace.compiled, picked[0]), chosen)
+        self.push_screen(StackScreen(self.workspace.store_path, self.workspace.compiled, field), chosen)
 
     def load_columns(self) -> None:
         """The user's saved columns (`tui.column_settings`); a damaged file: one line, defaults."""
@@ -235,17 +236,19 @@ class AppActions(App[int]):
 
             unsort(self._app())
 
-    def show_view(self, query: str, compiled: Filter) -> None:
-        """Show the view of a new filter: the selected event stays selected (else the nearest
-        in time), the status and the timeline strip follow."""
+    def show_view(self, query: str, compiled: Filter, anchor: StoredEvent | None = None) -> None:
+        """Show the view of a new filter: the selected event (or `anchor`) stays selected
+        (else the nearest in time), the status and the timeline strip follow."""
         ws, app = self.workspace, self._app()
         ws.query, ws.compiled = query, compiled
         if query:
             self.jump_back = None  # a new filter: `b` has nothing to restore any more
-        row = self.table.selected_row()
+        if anchor is None:
+            row = self.table.selected_row()
+            anchor = row.stored if row is not None else None
         self.table.set_view(View(compiled, by_time=ws.loaded))
-        if row is not None:
-            self.table.goto_event(row.id, nearest=row.stored)
+        if anchor is not None:
+            self.table.goto_event(anchor.id, nearest=anchor)
         app._refresh_status()
         self.timeline_follow()
 
@@ -272,10 +275,25 @@ class AppActions(App[int]):
             self.table.focus()
 
     def action_bucket(self, delta: int) -> None:
+        if not self._main_only():
+            return
         strip = self._strip()
-        if self._main_only() and strip.display:
-            strip.action_move(delta)
-            strip.focus()
+        if not strip.display:
+            self.notify("the timeline strip is hidden: h shows it", severity="warning")
+            return
+        strip.action_move(delta)
+        strip.focus()
+
+    def on_timeline_strip_moved(self, message: TimelineStrip.Moved) -> None:
+        """A bucket was selected: the table selects its first event in the view's order."""
+        term = compile_query(pivot.time_range(message.start, message.end))
+
+        def done(found: bool, _wrapped: bool) -> None:
+            if not found:
+                self._strip().move_missed()
+                self.notify("no event of this bucket in the view", severity="warning")
+
+        self.table.find(term, True, done, from_start=True)
 
     def on_timeline_strip_zoom(self, message: TimelineStrip.Zoom) -> None:
         try:

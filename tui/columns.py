@@ -235,11 +235,13 @@ def sort_selected(app: EvtxApp) -> None:
 
 
 def unsort(app: EvtxApp) -> None:
-    """`O`: back to time order."""
+    """`O`: back to time order (already in it: said, not silent)."""
     settings = app.table.settings
     if settings.sort_key is not None:
         settings.clear_sort()
         apply(app, settings)
+    else:
+        app.notify("the table is in time order already (o sorts by the selected column)")
 
 
 def apply(app: EvtxApp, settings: cs.ColumnSettings) -> None:

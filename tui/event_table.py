@@ -405,10 +405,13 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
             return
         self.cursor = max(0, min(index, n - 1))
         top = int(self.scroll_y)
+        # `force`: a view that just grew (a filter widened, a jump that cleared it) has its
+        # new virtual size but not yet the scrollbar the next layout gives it, and Textual
+        # refuses to scroll a widget without one: the selected row stayed off-screen.
         if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+            self.scroll_to(y=self.cursor, animate=False, immediate=True, force=True)
         elif self.cursor >= top + self.visible_rows:
-            self.scroll_to(y=self.cursor - self.visible_rows + 1, animate=False, immediate=True)
+            self.scroll_to(y=self.cursor - self.visible_rows + 1, animate=False, immediate=True, force=True)
         self._request_visible()
         self.refresh()
         self._check_selected()
@@ -479,11 +482,12 @@ class EventTable(TableColumns, ScrollView, can_focus=True):
             self.move_to(pos)
 
     def find(
-        self, term: Filter, forward: bool, done: Callable[[bool, bool], None]
+        self, term: Filter, forward: bool, done: Callable[[bool, bool], None], *, from_start: bool = False
     ) -> None:
-        """Move to the next/previous row matching `term` without filtering; `done(found, wrapped)`."""
+        """Move to the next/previous row matching `term` without filtering; `done(found, wrapped)`.
+        `from_start`: the view's first (`forward`) or last row matching, wherever the cursor is."""
         view = self.view
-        row = self.selected_row()
+        row = None if from_start else self.selected_row()
         anchor = row.stored if row is not None else None
         sort, counted = self.sort, self._counted
 

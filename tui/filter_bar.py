@@ -80,7 +80,14 @@ class FilterBar(Vertical):
             self.compiled = compiled
 
     class Cancelled(Message):
-        pass
+        """`esc` abandoned a filter edit: `query` is the filter in force when the bar was
+        opened, `compiled` its filter when the live preview had replaced it (None: the view
+        never changed, though the preview may have moved the selection)."""
+
+        def __init__(self, query: str, compiled: Filter | None) -> None:
+            super().__init__()
+            self.query = query
+            self.compiled = compiled
 
     def __init__(self, history: History | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -138,12 +145,14 @@ class FilterBar(Vertical):
     def cancel(self) -> None:
         """`esc` in the bar: the edit is abandoned, and the filter it applied while being typed
         (`/46` on the way to `4688` showed "0 events") gives way to the one in force when the
-        bar was opened."""
-        if self.mode == "filter" and self.applied_query != self.opened_query:
-            compiled = self.compile(self.opened_query)
-            if compiled is not None:
-                self.applied_query = self.opened_query
-                self.post_message(self.Applied(self.opened_query, compiled, False))
+        bar was opened; the app selects again the event selected then (`Cancelled`)."""
+        if self.mode == "filter":
+            compiled = None
+            if self.applied_query != self.opened_query:
+                compiled = self.compile(self.opened_query)
+                if compiled is not None:
+                    self.applied_query = self.opened_query
+            self.post_message(self.Cancelled(self.opened_query, compiled))
         self.close()
 
     def set_query(self, query: str) -> None:

@@ -219,6 +219,7 @@ class ListTreeScreen(TreeViewScreen):
     def _fill(self, listed: ListTreeScreen.Listed) -> None:
         status = self.query_one("#view-status", Static)
         table = self.query_one(ListTable)
+        place = self.workspace.view_places.get(self.STORED_LIST, 0)  # (before the new lines move it)
         self._shown = None
         if listed.error:
             self._lines = None
@@ -248,8 +249,9 @@ class ListTreeScreen(TreeViewScreen):
         if not listed.partial and listed.made is not None:  # shown: now the tables can be written
             self.call_after_refresh(self.workspace.store_views_later, self.STORED_LIST, self.build_rows)
         if lines.count:
-            table.move_cursor(row=0)
-            self._show(0)
+            at = min(place, lines.count - 1)
+            table.move_cursor(row=at)
+            self._show(at)
 
     def _status_line(self, total: int | None, lines: int) -> Text:
         text = self.counting_text(lines) if total is None else self.status_text(total, lines)
@@ -290,8 +292,13 @@ class ListTreeScreen(TreeViewScreen):
         self._show(self.query_one(ListTable).cursor_row)
 
     @on(DataTable.RowHighlighted)
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._show(event.cursor_row)
+    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        # The row the cursor is on now: a highlight posted by `show_lines` for the first row
+        # comes after `_fill` moved to the line kept (`view_places`).
+        row = self.query_one(ListTable).cursor_row
+        if self._lines is not None and self._lines.count:
+            self.workspace.view_places[self.STORED_LIST] = row
+        self._show(row)
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:

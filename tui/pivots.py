@@ -40,6 +40,7 @@ SYSTEM_FIELDS: dict[str, str] = {
     "Channel": "channel",
     "Computer": "computer",
     "UserID": "usersid",
+    "Source": "file",  # the input's path (`file:` matches a whole path or a file name)
 }
 #: The fields `user:` reads (lower-cased): a User cell from one of them pivots on the alias.
 USER_ALIAS = frozenset(name.lower() for name in ALIAS_FIELDS["user"])
@@ -120,6 +121,24 @@ def selected_field(app: EvtxApp) -> tuple[str, str] | None:
         app.notify("no value in this column", severity="warning")
         return None
     return field, value
+
+
+def stack_field(app: EvtxApp) -> str | None:
+    """The query field `s` stacks, or None (with the reason notified): the detail pane's
+    highlighted field when the pane has focus, else the table's field column's own field,
+    whatever the selected row holds (a stack is a property of the view: the Image column
+    stacks `image`, User `user`, an EventData column its field, even on a row without it)."""
+    detail = app.detail
+    if detail.display and detail.query_one(Tree).has_focus:
+        picked = selected_field(app)
+        return picked[0] if picked is not None else None
+    column = app.table.field_column or "eid"
+    if column.startswith("field:"):  # an EventData field column (tui.columns)
+        return column.removeprefix("field:")
+    field = pivot.column_field("id" if column == "eid" else column)
+    if field is None:
+        app.notify("no field behind this column", severity="warning")
+    return field
 
 
 def pivot_query(app: EvtxApp, how: str) -> None:

@@ -389,6 +389,7 @@ class SessionsScreen(TreeViewScreen):
               error: str | None = None) -> None:
         status = self.query_one("#view-status", Static)
         table = self.query_one(SessionsTable)
+        place = self.workspace.view_places.get(STORED, 0)  # (where it was left: before the new lines move it)
         self._lines, self._shown, self._status = lines, None, ""
         table.show_lines(lines)
         if lines is None:
@@ -402,8 +403,9 @@ class SessionsScreen(TreeViewScreen):
         self._status = text + "   enter: to the tree"
         self.call_after_refresh(self._show_status)
         if lines.count:
-            table.move_cursor(row=0)
-            self._show(0)
+            at = min(place, lines.count - 1)
+            table.move_cursor(row=at)
+            self._show(at)
 
     def _lines_in(self) -> None:
         """Lines read from the store: the highlighted one may be among them."""
@@ -420,8 +422,11 @@ class SessionsScreen(TreeViewScreen):
         self.call_after_refresh(self._show_status)
 
     @on(DataTable.RowHighlighted, "#sessions-table")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._show(event.cursor_row)
+    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        row = self.query_one(SessionsTable).cursor_row  # (now: see `ListTreeScreen._highlighted`)
+        if self._lines is not None and self._lines.count:
+            self.workspace.view_places[STORED] = row
+        self._show(row)
 
     @on(DataTable.RowSelected, "#sessions-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

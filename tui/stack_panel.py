@@ -3,8 +3,10 @@ and share, rarest first (least frequency of occurrence is the hunting default; `
 
 The counting (`core.query.stack.stack`) runs in a thread worker over its own read-only store
 connection and posts its result as a message, so a million-event view never stalls the UI.
-`enter` filters to the highlighted value, `-` excludes it: the panel closes with that choice
-and the app builds the query through `core.query.pivot` (`tui.pivots.apply_pivot`).
+`enter` narrows the view to the highlighted value (the view's filter AND the value, so the
+table shows as many events as the row counts), `-` excludes it from the view: the panel closes
+with that choice and the app builds the query through `core.query.pivot`
+(`tui.pivots.apply_pivot`: `add_filter`, `exclude`).
 Values are attacker-controlled: shown literally (rich Text of `printable`).
 """
 
@@ -30,7 +32,7 @@ from tui.words import plural
 
 #: Query field names (what a pivot gives) -> the name `core.query.stack` stacks them under.
 STACK_NAMES = {"processid": "pid", "threadid": "tid"}
-#: What the panel closes with: ("to" | "exclude", field, value), or None.
+#: What the panel closes with: ("add" | "exclude", field, value), or None.
 Choice = tuple[str, str, str] | None
 
 
@@ -58,7 +60,7 @@ class StackScreen(ModalScreen[Choice]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Close"),
         Binding("o", "flip", "Order"),
-        Binding("enter", "choose('to')", "Filter to", priority=True),
+        Binding("enter", "choose('add')", "Narrow to", priority=True),
         Binding("minus", "choose('exclude')", "Exclude"),
     ]
 
@@ -74,7 +76,7 @@ class StackScreen(ModalScreen[Choice]):
             yield Static(Text(f"Stack of {printable(self.field)}: computing…"), id="stack-title")
             table: DataTable[Text] = DataTable(id="stack-table", cursor_type="row", zebra_stripes=True)
             yield table
-            yield Static(Text("enter: filter to · -: exclude · o: rarest/commonest first · esc: close"),
+            yield Static(Text("enter: narrow to · -: exclude · o: rarest/commonest first · esc: close"),
                          id="stack-note")
 
     def on_mount(self) -> None:

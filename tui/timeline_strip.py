@@ -4,7 +4,8 @@ Line one: one block character per bucket (`core.query.timeline` picks round buck
 view's span), the selected bucket reversed; line two: that bucket's time range, its count and
 the bucket width. The selected bucket follows the table's cursor (`follow`: a lookup in the
 computed histogram, no query); `[`/`]` (or left/right while the strip has focus) move between the
-buckets that hold events (an empty one has nothing to zoom into), `enter` zooms: the filter
+buckets that hold events (an empty one has nothing to zoom into) and the table selects the
+bucket's first event (the app, on `Moved`), `enter` zooms: the filter
 becomes the view's query AND the bucket's `after:`/`before:` (`core.query.pivot.within`, the same
 range as `Bucket.query`). The histogram is computed in a thread worker over its own read-only
 store connection and posted as a message; a result for a view that is no longer shown is dropped.
@@ -68,17 +69,30 @@ class TimelineStrip(Static, can_focus=True):
             super().__init__()
             self.start, self.end = start, end
 
+    class Moved(Message):
+        """`[`/`]` selected the bucket [start, end): the table selects its first event, so the
+        selected bucket keeps following the table's cursor."""
+
+        def __init__(self, start: int, end: int) -> None:
+            super().__init__()
+            self.start, self.end = start, end
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text(""), id=id)
         self.result: Timeline | None = None
         self.selected = 0
         self.generation = 0
         self._select_ticks: int | None = None
+        #: The bucket `[`/`]` moved to while the table has not yet selected its first event:
+        #: the table's moves meanwhile are the earlier keys' (pressed fast, they pulled the
+        #: selection back a bucket), so `follow` waits for one into it.
+        self._moving: int | None = None
 
     def show_view(self, store_path: Path | None, compiled: Filter, at_ticks: int | None) -> None:
         """(Re)compute for the view, selecting the bucket of the time `at_ticks` when known."""
         self.generation += 1
         self._select_ticks = at_ticks
+        self._moving = None
         if store_path is None:
             return
         self.update(Text("timeline: computing…", style="dim"))
@@ -139,15 +153,28 @@ class TimelineStrip(Static, can_focus=True):
         if self.result is None or not self.display:
             return
         found = self.result.bucket_of(ticks)
+        if self._moving is not None:
+            if found == self._moving:
+                self._moving = None
+            return
         if found is None or found == self.selected:
             return
         self.selected = found
         self._render_strip()
 
+    def move_missed(self) -> None:
+        """The table found no event of the bucket moved to: `follow` the cursor again."""
+        self._moving = None
+
     def action_move(self, delta: int) -> None:
         """To the next bucket in `delta`'s direction that holds events: an empty one has nothing
-        to read or zoom into (`enter` there showed "0 of 71 events"). At the last one, stay."""
-        if self.result is None or not self.result.buckets:
+        to read or zoom into (`enter` there showed "0 of 71 events"); the table then selects
+        its first event (`Moved`). At the last one, stay, and say so."""
+        if self.result is None:
+            self.app.notify("the timeline is still being computed", severity="warning")
+            return
+        if not self.result.buckets:
+            self.app.notify("no event with a time in this view", severity="warning")
             return
         buckets = self.result.buckets
         step = 1 if delta > 0 else -1
@@ -155,8 +182,11 @@ class TimelineStrip(Static, can_focus=True):
         while 0 <= at < len(buckets) and buckets[at].count == 0:
             at += step
         if 0 <= at < len(buckets):
-            self.selected = at
+            self.selected = self._moving = at
             self._render_strip()
+            self.post_message(self.Moved(buckets[at].start, buckets[at].end))
+        else:
+            self.app.notify(f"no {'later' if step > 0 else 'earlier'} bucket with events", severity="warning")
 
     def action_zoom(self) -> None:
         if self.result is None or not self.result.buckets:

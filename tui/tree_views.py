@@ -243,11 +243,13 @@ def unfold_path(tree: NavTree, steps: list[PathStep]) -> ItemNode | None:
 
 
 def jump_to_node(screen: Screen[None], node: TreeItem) -> None:
-    """Jump to the event behind a tree node, or say why there is none."""
+    """Jump to the event behind a tree node, or say why there is none. (A line may name an
+    event without being its link: an engine's "why: logon 4624 record 48211" carries no store
+    id, while the "logon:" line beside it does; "not in the log" contradicted such a label.)"""
     if node.store_id is None:
         reason = node.reason if isinstance(node, ViewNode) else None
         screen.notify(
-            "no event in the log for this node" + (f": {printable(reason)}" if reason else ""),
+            "no event to jump to from this line" + (f": {printable(reason)}" if reason else ""),
             severity="warning",
             markup=False,  # the reason quotes log data
         )
@@ -389,4 +391,27 @@ class SingleTreeScreen(TreeViewScreen):
             self.set_timer(1.0, self._reload_when_loaded)
         status.update(Text(f"{summary}   {hint}"))
         if branches:
+            place = self.workspace.tree_places.get(self.TREE_ID)
             tree.move_cursor_to_line(0)
+            if place is not None and place[0] > 0:
+                self._back_to(tree, place)
+
+    def _back_to(self, tree: NavTree, place: tuple[int, int | None]) -> None:
+        """Once the tree is filled, the cursor back on the line the analyst left the view at
+        (`Workspace.tree_places`), when that line still holds the same event and the analyst
+        has not moved meanwhile."""
+        if tree.filling:
+            self.set_timer(0.05, lambda: self._back_to(tree, place))
+            return
+        line, store_id = place
+        node = tree.get_node_at_line(line) if line <= tree.last_line else None
+        if tree.cursor_line == 0 and node is not None and node.data is not None and node.data.store_id == store_id:
+            tree.move_cursor_to_line(line)
+            tree.scroll_to_line(line)
+
+    @on(Tree.NodeHighlighted)
+    def _keep_place(self, event: Tree.NodeHighlighted[TreeItem]) -> None:
+        tree = self.query_one(NavTree)
+        node = tree.cursor_node
+        if node is not None and event.node is node:
+            self.workspace.tree_places[self.TREE_ID] = (tree.cursor_line, node.data.store_id if node.data else None)

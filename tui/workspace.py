@@ -98,6 +98,12 @@ class Workspace:
     sigma_ended: bool = False
     #: Unreadable inputs and a failed load, for the `!` panel.
     load_errors: list[str] = field(default_factory=list)
+    #: Each list view's highlighted line when it was last shown (by its stored list's name):
+    #: the view opens there again (it opened at its top, the analyst's place lost on return).
+    view_places: dict[str, int] = field(default_factory=dict)
+    #: Each one-tree view's highlighted line and that line's event when it was last shown
+    #: (by the tree's id): the view opens there again when the same line holds that event.
+    tree_places: dict[str, tuple[int, int | None]] = field(default_factory=dict)
     #: The event selected in the event table (the app installs its own).
     selection: Callable[[], StoredEvent | None] = _no_selection
     #: The event table's column sort and its title ("Computer ▲"), None in time order (the app

@@ -112,8 +112,13 @@ async def test_stack_panel_counts_rarest_first_and_filters_or_excludes() -> None
         await wait_for(pilot, lambda: app.table.total == count(app, "") - commonest.count)
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, StackScreen) and app.screen.result is not None)
-        await pilot.press("enter")  # the rarest in the filtered view
-        assert app.filter_bar.input.value.startswith("id:")
+        await wait_for(pilot, lambda: isinstance(app.screen, StackScreen) and app.screen.result is not None)
+        narrowed = app.screen
+        assert isinstance(narrowed, StackScreen) and narrowed.result is not None
+        first = narrowed.result.rows[0]
+        await pilot.press("enter")  # the rarest in the filtered view: narrows it (its filter AND the id)
+        assert app.filter_bar.input.value == f"-id:{commonest.value} id:{first.value}"
+        await wait_for(pilot, lambda: app.table.total == first.count)
         assert rarest.value != commonest.value
 
 
