@@ -16,6 +16,10 @@ fragment on its own. That gives us, at once:
   (`&xxe;`, `&lol9;`) fails to parse and is reported, and the parser itself has entity
   resolution, DTD loading and network access off (`parsers.xml_to_event.safe_parser`).
 
+Elements nested past lxml's depth limit (256, "Excessive depth"; XML_PARSE_HUGE stays off)
+cost only the field holding them: the event is parsed again with that content replaced by a
+stand-in that says so, and a parse issue names the field (`parsers.xml_depth`).
+
 Control characters: XML 1.0 forbids most C0 characters even as character references, yet
 Windows renders attacker-supplied strings (command lines) that hold them (ESC, BEL), and
 exports contain them raw or as `&#x1b;`. lxml rightly rejects such an event; we then retry it
@@ -26,7 +30,7 @@ becomes U+FFFD). Rendering them safely is the UI's job.
 Positions (`record_number`, `locator`, ParseIssue `offset`) count every `<Event>` fragment
 met, good or bad, from 1, so `event_xml(path, locator)` finds the same fragment again.
 
-Slightly over 500 lines: the scanner, the retry and the raw-text lookup count the same
+About 600 lines: the scanner (comments, CDATA and PIs inside an event skipped), the retries and the raw-text lookup count the same
 fragments; split, each would have to repeat how the others count.
 """
 
@@ -42,6 +46,7 @@ from lxml import etree
 
 from core.model.event import Event, InputError, ParseIssue
 from parsers.textio import UNDECODABLE, decoded_chunks, open_input, read_chunks
+from parsers.xml_depth import LXML_TOO_DEEP, MAX_DEPTH, cut_deep
 from parsers.xml_to_event import event_from_element, safe_parser
 
 #: Largest single event we buffer (characters). Real events are a few KiB; 8 Mi characters is
@@ -58,6 +63,10 @@ _OPAQUE_END = {"!--": "-->", "![CDATA[": "]]>", "?": "?>"}
 #: In a start tag: its end, or a quote that opens an attribute value (which may hold `>`).
 _TAG_TOKEN = re.compile(r"[\"'>]")
 _VALUE_END = {'"': re.compile('["<]'), "'": re.compile("['<]")}
+#: A run of complete tags that are no `<Event` (or `<Events`) opener, comment, CDATA, PI or declaration, with
+#: the text between them: stepped over in one regex step (each would be a "tag" construct);
+#: possessive, so a run of a million keeps no backtracking state.
+_TAG_RUN = re.compile(r"(?:<(?![!?]|" + _NAME_PREFIX + r"Events?(?=[\s/>]))[^<>]*>[^<]*)++")
 _ROOT_OPEN = re.compile(r"<" + _NAME_PREFIX + r"Events(?=[\s/>])")
 _DECL_END = re.compile(r"[\[>]")
 _SUBSET_END = re.compile(r"\]\s*>")
@@ -243,6 +252,11 @@ def iter_fragments(chunks: Iterator[str], limit: int | None = None, scan: _Scan 
         else:
             if _ROOT_OPEN.match(buf, p):
                 scan.saw_root = True
+            else:
+                run = _TAG_RUN.match(buf, p)
+                if run is not None:  # (an oversize event's inside: 10 MB of `<x>` took 12 s a tag at a time)
+                    b.pos = run.end()
+                    continue
             end, skip, kind = b.find(">", 1), 1, "tag"
         if end >= 0 and kind in _NO_EVENT_INSIDE:
             # A stray `<` or `<!` must not swallow the `<Event ...>` its search for `>` ran into.
@@ -450,17 +464,23 @@ def parse_fragment(
     becomes U+FFFD and a ParseIssue naming the field is appended to `replaced`; so does a
     System integer too long to hold (`parsers.integers`), which is left out."""
     masked = UNDECODABLE in text  # bytes the encoding could not decode (`parsers.textio`)
-    try:
-        root = etree.fromstring(text, parser)
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        fixed = _mask_controls(text)
-        if fixed is None:
-            return ParseIssue(source, path, f"{label}event {position}: {_syntax_reason(exc)}", None, position)
+    deep: list[str] = []  # fields whose elements nested too deep for lxml were cut (`xml_depth`)
+    tried_mask = False
+    while True:  # at most three parses: as it is, then cut, masked, in the order lxml asks
         try:
-            root = etree.fromstring(fixed, parser)
-            masked = True
-        except (etree.XMLSyntaxError, ValueError) as exc2:
-            return ParseIssue(source, path, f"{label}event {position}: {_syntax_reason(exc2)}", None, position)
+            root = etree.fromstring(text, parser)
+            break
+        except (etree.XMLSyntaxError, ValueError) as exc:
+            if not deep and LXML_TOO_DEEP in str(exc):
+                cut = cut_deep(text)
+                if cut is not None:
+                    text, deep = cut
+                    continue
+            fixed = None if tried_mask else _mask_controls(text)
+            tried_mask = True
+            if fixed is None:
+                return ParseIssue(source, path, f"{label}event {position}: {_syntax_reason(exc)}", None, position)
+            text, masked = fixed, True
     dropped: list[str] = []
     notes: list[str] = []  # (an unreadable time text, kept as a field: `parsers.time_text`)
     try:
@@ -474,6 +494,9 @@ def parse_fragment(
         if names and replaced is not None:
             reason = f"{label}event {position}: {what} in {', '.join(names)}"
             replaced.append(ParseIssue(source, path, f"{reason[:270]}; {outcome}", None, position))
+    if deep and replaced is not None:
+        reason = f"{label}event {position}: value nested deeper than {MAX_DEPTH} levels in {', '.join(deep)}"
+        replaced.append(ParseIssue(source, path, reason[:260] + "; not read (a stand-in says so)", None, position))
     if replaced is not None:
         replaced.extend(ParseIssue(source, path, f"{label}event {position}: {note}"[:300], None, position)
                         for note in notes)

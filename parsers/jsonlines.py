@@ -5,7 +5,9 @@ may mix them); record splitting is in `parsers.jsonrecords`.
 
 Records are streamed: one line at a time (a line over `MAX_RECORD_CHARS` is skipped and
 reported), or one array element at a time. A malformed record costs only itself (ParseIssue
-with its 1-based position as `offset`). A plain JSON file none of whose records is a Windows
+with its 1-based position as `offset`); a value nested too deep to decode costs only itself
+(`parsers.jsonrecords.cut_deep`: the record is kept, the value replaced by a stand-in that says
+so, and a parse issue names its key path). A plain JSON file none of whose records is a Windows
 event, or even holds the fields one needs (`parsers.json_layouts.carries_event_fields`), is no
 event log: InputError at its end, as for an XML file without an `<Event>` (`{"hello": 1}`, the
 tool's own `correlate --json` output read as 0 events and a parse issue a record, status 0).
@@ -26,7 +28,7 @@ from core.model.slots import slot_maker
 from parsers import eventxml, jsonrecords
 from parsers.json_layouts import carries_event_fields, event_from_json
 from parsers.json_values import BAD_ESCAPE, loads, repair, repeats_made
-from parsers.jsonrecords import records
+from parsers.jsonrecords import MAX_DEPTH, cut_deep, records
 from parsers.sniff import sniff_format
 from parsers.textio import HEAD_SIZE, UNDECODABLE, decoded_chunks, open_input, read_chunks
 from parsers.zip_members import read_members
@@ -73,18 +75,33 @@ def iter_text_events(
             )
             continue
         obj = None
+        deep: list[str] = []
         try:
             dropped: list[str] = []
             notes: list[str] = []
             made = repeats_made()
-            obj = loads(raw)
-            event = event_from_json(obj, source, position, dropped, notes, repeated=repeats_made() != made)
+            try:
+                obj = loads(raw)
+                event = event_from_json(obj, source, position, dropped, notes, repeated=repeats_made() != made)
+            except RecursionError:  # read again without the values nested too deep (`cut_deep`)
+                cut = cut_deep(raw)
+                if cut is None:
+                    raise
+                text, deep = cut
+                dropped.clear()
+                notes.clear()
+                made = repeats_made()
+                obj = loads(text)
+                event = event_from_json(obj, source, position, dropped, notes, repeated=repeats_made() != made)
         except (ValueError, RecursionError) as exc:
             if seen is not None and not seen.event_fields:
                 seen.event_fields = carries_event_fields(obj)
             reason = f"invalid JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
             yield _issue(source, path, f"{label}record {position}: {reason}"[:300], None, position, None)
             continue
+        if deep:
+            reason = f"{label}record {position}: value nested deeper than {MAX_DEPTH} levels in {', '.join(deep)}"
+            yield _issue(source, path, reason[:260] + "; not read (a stand-in says so)", None, position, None)
         if ("\\u" in raw and BAD_ESCAPE.search(raw)) or UNDECODABLE in raw:
             event, bad, kinds = repair(event)
             if bad:

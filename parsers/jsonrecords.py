@@ -4,6 +4,11 @@ elements of one top-level JSON array (`parsers.jsonlines` decodes them into even
 Both walks are linear in the text whatever it holds: a line or element longer than
 `MAX_RECORD_CHARS` is skipped and reported (None), never buffered whole; a run of blank lines
 or of broken array elements costs no more than the same length of good records.
+
+A record nested too deep for Python's json (a field holding `[[[...]]]` 1,500 deep hit the
+recursion limit, and the whole record was lost) is read again by `parsers.jsonlines` with each
+value nested deeper than `MAX_DEPTH` levels replaced by `DEEP_STAND_IN` (`cut_deep`, linear in
+the text whatever its depth); an array element too deep to decode is delimited by its brackets.
 """
 
 from __future__ import annotations
@@ -134,6 +139,15 @@ def _array_records(chunks: Iterator[str]) -> Iterator[str | None]:
             _, end = raw_decode(buf, pos)  # (json's own would raise for a 5000-digit integer)
         except (json.JSONDecodeError, RecursionError) as exc:
             held = len(buf) - pos
+            if isinstance(exc, RecursionError):  # too deep to decode: its end is found by depth
+                end = _value_end(buf, pos + 1, 1, 1) if buf[pos] in "[{" else len(buf)
+                if end < len(buf) or (eof and end > pos + 1):
+                    yield buf[pos:end] if end - pos <= MAX_RECORD_CHARS else None
+                    pos = end
+                    continue
+                if not eof and held <= MAX_RECORD_CHARS:
+                    more(held)
+                    continue
             if not eof and held <= MAX_RECORD_CHARS and _incomplete(exc, len(buf)):
                 more(held)  # doubles what is held: a long element is decoded a few times
                 continue
@@ -165,3 +179,110 @@ def records(chunks: Iterator[str]) -> Iterator[str | None]:
         first, stripped = nxt, nxt.lstrip(" \t\r\n")
     rest = itertools.chain([first], chunks)
     yield from (_array_records(rest) if stripped.startswith("[") else _line_records(rest))
+
+
+# --------------------------------------------------------------------------- over-deep values
+
+#: Levels of nesting a record keeps when it is too deep to decode (the root object is level 1):
+#: a value nested deeper is replaced by `DEEP_STAND_IN` (see `cut_deep`). Real events are a
+#: few levels deep; 100 is far beyond them and far within Python's recursion limit.
+MAX_DEPTH = 100
+#: The deepest level at which a key's value may be a field (`Event.UserData.Inner.X` is at 5,
+#: an evtx_dump `Data` list's `#text` at 6): an over-deep value is replaced from there.
+FIELD_LEVEL = 6
+DEEP_STAND_IN = f"[value nested deeper than {MAX_DEPTH} levels: not read]"
+#: A string (group 1: a `:` after it makes it a key), an opener, a closer, or the `"` of a
+#: string left open (the rest of the text is then no JSON: the walk stops there).
+_TOKEN = re.compile(r'("[^"\\]*(?:\\[\s\S][^"\\]*)*+")(\s*:)?|([\[{])|[\]}]|"')
+#: For skipping a value: a string, a run of openers (group 1) or of closers (group 2) with what
+#: may stand between them but a string, or the `"` of a string left open.
+_RUN = re.compile(r'"[^"\\]*(?:\\[\s\S][^"\\]*)*+"|([\[{][\[{\s,:\w.+\-]*)|([\]}][\]}\s,:\w.+\-]*)|"')
+
+
+def _key_name(text: str) -> str:
+    try:
+        name = json.loads(text)
+    except ValueError:
+        return text[1:-1]
+    return name if isinstance(name, str) else text[1:-1]
+
+
+def _value_end(text: str, at: int, depth: int, level: int) -> int:
+    """Where the value open at `level` ends, walking from `at` at `depth`: just past its
+    closer, or the end of the text when it never closes. Brackets are taken a run at a time
+    (`_RUN`), so a value of a million `[` costs a few regex steps, not a Python step each."""
+    for m in _RUN.finditer(text, at):
+        run = m.group(1) or m.group(2)
+        if run is None:
+            if m.group() == '"':
+                break  # a string that never ends
+            continue
+        if m.group(1) is not None:
+            depth += run.count("[") + run.count("{")
+            continue
+        closers = run.count("]") + run.count("}")
+        if depth - closers >= level:
+            depth -= closers
+            continue
+        for i, ch in enumerate(run):  # the closer that ends the value
+            if ch in "]}":
+                depth -= 1
+                if depth < level:
+                    return m.start() + i + 1
+    return len(text)
+
+
+def cut_deep(text: str) -> tuple[str, list[str]] | None:
+    """`text` (a record's JSON) with each value nested deeper than `MAX_DEPTH` levels replaced,
+    whole, by the string `DEEP_STAND_IN`, and the dotted key path of each value replaced (an
+    array's items share their key); None when nothing is that deep.
+
+    What is replaced is the value of the deepest key on the way down that lies within
+    `FIELD_LEVEL` levels (the field the deep value belongs to: `X` in `{"X": [[[...]]]}`), or
+    the whole record when no key does. Linear in the text whatever its depth: a Python step per
+    string or bracket down to `MAX_DEPTH`, a regex step per run of brackets below."""
+    depth = 0
+    keys: list[tuple[str, int] | None] = [None]  # per open level: the key it is the value of
+    pending: tuple[str, int] | None = None  # the last key read, and where its value starts
+    out: list[str] = []
+    done = 0  # text before this is in `out`
+    names: list[str] = []
+    resume = 0
+    while resume < len(text):
+        for m in _TOKEN.finditer(text, resume):
+            if m.group(1) is not None:
+                if m.group(2):
+                    pending = (_key_name(m.group(1)), m.end())
+                continue
+            if m.group() == '"':
+                resume = len(text)  # a string that never ends: not JSON, its decode says so
+                break
+            if m.group(3) is None:  # a closer
+                if depth:
+                    depth -= 1
+                    del keys[-1]
+                pending = None
+                continue
+            depth += 1
+            keys.append(pending if depth <= FIELD_LEVEL else None)
+            pending = None
+            if depth <= MAX_DEPTH:
+                continue
+            # Too deep: the value of the deepest key within FIELD_LEVEL goes, to its end.
+            level = next((lv for lv in range(FIELD_LEVEL, 1, -1) if keys[lv] is not None), 1)
+            found = keys[level]
+            start = _WS.match(text, found[1] if found is not None else 0).end()  # type: ignore[union-attr]
+            names.append(".".join(k[0] for k in keys[2 : level + 1] if k is not None) or "(record)")
+            resume = _value_end(text, m.end(), depth, level)
+            out.append(text[done:start])
+            out.append(json.dumps(DEEP_STAND_IN))
+            done = resume
+            depth = level - 1
+            del keys[level:]
+            break
+        else:
+            break
+    if not names:
+        return None
+    out.append(text[done:])
+    return "".join(out), names
