@@ -30,8 +30,8 @@ becomes U+FFFD). Rendering them safely is the UI's job.
 Positions (`record_number`, `locator`, ParseIssue `offset`) count every `<Event>` fragment
 met, good or bad, from 1, so `event_xml(path, locator)` finds the same fragment again.
 
-About 600 lines: the scanner (comments, CDATA and PIs inside an event skipped), the retries and the raw-text lookup count the same
-fragments; split, each would have to repeat how the others count.
+About 600 lines: the scanner (comments, CDATA and PIs inside an event skipped), the retries
+and the raw-text lookup count the same fragments; split, each would repeat how the others count.
 """
 
 from __future__ import annotations
