@@ -61,6 +61,9 @@ from core.model.rows import EventRow, Postings, encode_one, new_postings, postin
 from core.store.store import Store  # noqa: E402
 
 Pairs = tuple[tuple[str, str], ...]
+#: SYSTEM, LOCAL SERVICE, NETWORK SERVICE: one session per computer and boot, whatever the 4624s
+#: (their own truth here, not the engine's table).
+WELL_KNOWN = frozenset((0x3E7, 0x3E5, 0x3E4))
 
 
 @dataclass(slots=True)
@@ -196,6 +199,11 @@ class Generator:
         self.ts = BASE_TS
         self.rows: list[EventRow] = []
         self.postings: Postings = new_postings()
+        #: The 4624s of logon ids other than the well-known ones (each its own session), and the
+        #: (computer, well-known logon id) pairs logged on: one session each (one per boot, and
+        #: this log has no restart), however many 4624s (a service's type 5 into SYSTEM's).
+        self.logons = 0
+        self.well_known: set[tuple[str, int]] = set()
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -231,7 +239,7 @@ class Generator:
         truth.events = self.count
         truth.processes = truth.by_event_id.get(4688, 0) + sum(p.named for h in self.hosts for p in h.permanent)
         truth.handles = truth.by_event_id.get(4656, 0) + truth.by_event_id.get(4690, 0)
-        truth.sessions = truth.by_event_id.get(4624, 0)
+        truth.sessions = self.logons + len(self.well_known)
         return truth
 
     # -- what happens next -----------------------------------------------------------------------
@@ -460,6 +468,10 @@ class Generator:
                 ("ImpersonationLevel", "%%1833"), ("RestrictedAdminMode", "-"), ("VirtualAccount", "%%1843"),
                 ("TargetLinkedLogonId", f"0x{linked:x}"), ("ElevatedToken", "%%1842" if elevated else "%%1843"))
         self.emit(host, 4624, data)
+        if lid in WELL_KNOWN:
+            self.well_known.add((host.name, lid))
+        else:
+            self.logons += 1
         if elevated:
             self.emit(host, 4672, (*_subject(sid, user, domain, lid),
                                    ("PrivilegeList", "SeSecurityPrivilege\n\t\t\tSeBackupPrivilege\n\t\t\t"

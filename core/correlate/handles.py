@@ -4,7 +4,7 @@ A handle is opened by a 4656 (or a 4661 for SAM/directory objects), used by 4663
 by a 4658; a 4690 creates a second handle (TargetProcessId, TargetHandleId) on the source
 handle's object. Handle values are reused within microseconds, so a handle is keyed by the
 *process instance* that owns it plus its value, and only the instance alive at an event's time
-matches it.
+matches it (a restart of its computer ends its process and the handle with it).
 
 Quirks from real logs handled here:
 * when a 4690's target is System (0x4), the 4658 closing TargetHandleId carries the SOURCE
@@ -27,7 +27,7 @@ The scan streams (issue 18): each instance is written into the model's `HandleTa
 no later event can change it (`HandleTracker.advance`), so that the tracker holds the instances
 open or recently ended (~1,200 at most on the 1M churn store, of 165,292), not all of them.
 
-Over 500 lines: the tracker's rules (which instance an event reaches, which 4690 source, what a
+About 1,040 lines: the tracker's rules (which instance an event reaches, which 4690 source, what a
 copy's object is, when an instance is final) rest on each other's invariants (instances of one
 key are sequential, ends come in scan order), which are read best in one place; and so do the
 words of a handle's open and close (`handle_said`) that the table and the tracker share.
@@ -287,6 +287,9 @@ class _Handle:
     #: The 4690s copying it (made on the first: most handles are never duplicated).
     duplications: list[int] | None = None
     owner_exit: Ref | None = None
+    #: Its close note when its process was alive at a restart of its computer, which ended both
+    #: (`HandleTracker.process_restarted`: one text per restart, shared).
+    restart: str | None = None
     #: Its source's object once final (`HandleTracker._settled`): its own fields are only what
     #: its own events say, this fills the rest when it is written. `NOTHING`: no source to wait
     #: for, or its fields are its whole object already (`HandleTracker._settle_held`).
@@ -529,6 +532,21 @@ class HandleTracker:
         if exited:
             self._exits.append((ref.ts, exited))
 
+    def process_restarted(self, handles: Sequence[int], ts: int, restart: str) -> None:
+        """The process owning `handles` was alive at `restart` (its words: `the restart (...)`), at
+        time `ts`: its handles still open end there, written once past it as an exit's are (no
+        later event reaches them: the restart's pids, and so their handles, are new instances)."""
+        note = RESTART_NOTE.format(restart)
+        ended: list[int] = []
+        live = self.handles
+        for idx in handles:
+            h = live.get(idx)
+            if h is not None and h.end < 0 and h.owner_exit is None and h.restart is None:
+                h.restart = note
+                ended.append(idx)
+        if ended:
+            self._exits.append((ts, ended))
+
     def advance(self, now: int) -> None:
         """The scan has fed every event up to time `now` (and none later): choose the sources
         that no later event can change, then write the instances that none can (see the class
@@ -678,19 +696,14 @@ class HandleTracker:
 
     def _settle_cycles(self) -> None:
         """Copies still waiting once every instance is written wait on each other (a 4690 whose
-        source is chosen among later instances can close a loop): each takes what the loop says,
-        nearest first, from the lowest index on."""
+        source is chosen among later instances can close a loop), or on such copies: each takes
+        what its chain of sources says, nearest first, up to the first copy seen twice
+        (`_objects`: each copy walked once, however long the chains)."""
         waiting = self._waiting
-        while waiting:
-            index = min(waiting)
-            source, fields = waiting.pop(index)
-            seen = {index}
-            while source in waiting and source not in seen:
-                seen.add(source)
-                source, more = waiting[source]
-                fields = _filled(fields, more)
-            self.table.set_object(index, *fields)
-            self._settled(index, fields)
+        objects = self._objects(sorted(waiting))
+        for index in sorted(waiting):
+            self.table.set_object(index, *objects[index])
+        waiting.clear()
 
     def resolve_sources(self) -> None:
         """Choose the source handle of each 4690 left (`advance` chose the others): the nearest
@@ -714,32 +727,70 @@ class HandleTracker:
     def _settle_held(self) -> None:
         """The whole log is seen (`resolve_sources`' callers): no instance learns more, so each copy
         still held takes its object now (its own events' word, then its source's, copies of copies
-        alike), and the held instances are what `finish` writes."""
-        handles, waiting = self.handles, self._waiting
-        for h in handles.values():
-            if h.source is None or h.inherited is NOTHING:
-                continue
-            fields: HandleFields = (h.object_type, h.object_name, h.access)
-            at: int | None = h.source
-            if h.inherited is not None:  # its source's object, final already
-                fields, at = _filled(fields, h.inherited), None
-            seen = {h.index}
-            while at is not None and at not in seen and _said(fields) != _ALL:
-                seen.add(at)
-                src = handles.get(at)
-                if src is not None:
-                    fields = _filled(fields, (src.object_type, src.object_name, src.access))
-                    if src.inherited is not None:  # its source's part known (or its own fields final)
-                        fields = _filled(fields, src.inherited)
-                        break
-                    at = src.source
-                elif at in waiting:
-                    at, more = waiting[at]
-                    fields = _filled(fields, more)
-                else:
-                    break
-            h.object_type, h.object_name, h.access = fields
+        alike), and the held instances are what `finish` writes.
+
+        A copy's object is what the chain of sources from it says, nearest first, up to an
+        instance whose object is final or the first one seen twice (a loop). Each instance's answer
+        is its own word filled from the next one's (`_objects`), worked out once per instance: a
+        long chain (thousands of copies of copies at one time) costs its length, not its square."""
+        handles = self.handles
+        starts = [h.index for h in handles.values() if h.source is not None and h.inherited is not NOTHING]
+        objects = self._objects(starts)
+        for index in starts:
+            h = handles[index]
+            h.object_type, h.object_name, h.access = objects[index]
             h.inherited = NOTHING  # (its fields are its object: nothing more to take)
+
+    def _link(self, at: int) -> tuple[HandleFields, int | None]:
+        """What instance `at` (held, or written and `_waiting`) says of its object itself, and the
+        instance the rest comes from (None: its word is final)."""
+        src = self.handles.get(at)
+        if src is not None:
+            own: HandleFields = (src.object_type, src.object_name, src.access)
+            if src.inherited is not None:  # its source's part known (or its own fields final)
+                return _filled(own, src.inherited), None
+            return own, src.source
+        wait = self._waiting.get(at)
+        if wait is not None:
+            return wait[1], wait[0]
+        return NOTHING, None
+
+    def _objects(self, starts: Iterable[int]) -> dict[int, HandleFields]:
+        """The object of each instance of `starts` and of each on the chains of sources from
+        them: its word (`_link`), each field it lacks from the nearest instance down the chain that
+        says it, the chain ending where an instance is seen again. Each instance is walked once:
+        one whose answer is known ends a walk, and a loop's instances are answered together."""
+        done: dict[int, HandleFields] = {}
+        for first in starts:
+            path: list[tuple[int, HandleFields]] = []
+            on_path: dict[int, int] = {}
+            at: int | None = first
+            rest = NOTHING
+            while at is not None:  # bounded: each step adds an instance to the path
+                if at in done:
+                    rest = done[at]
+                    break
+                loop = on_path.get(at)
+                if loop is not None:  # a loop: its instances each read it round from themselves
+                    ring = path[loop:]
+                    del path[loop:]
+                    got = NOTHING
+                    for _, own in reversed(ring):
+                        got = _filled(own, got)
+                    done[ring[0][0]] = got
+                    for index, own in reversed(ring[1:]):
+                        got = _filled(own, got)
+                        done[index] = got
+                    rest = done[at]
+                    break
+                own, nxt = self._link(at)
+                on_path[at] = len(path)
+                path.append((at, own))
+                at = nxt
+            for index, own in reversed(path):
+                rest = _filled(own, rest)
+                done[index] = rest
+        return done
 
     def _resolve(self, dup: _Dup) -> None:
         choice = self._choose(dup)
@@ -933,6 +984,8 @@ class HandleTracker:
                     f"record {reused.record_id}")
         elif h.owner_exit is not None:
             note = EXITED_NOTE.format(h.owner_exit.record_id)
+        elif h.restart is not None:
+            note = h.restart
         else:
             note = sys.intern(f"no 4658 for {hex_id(h.handle_id)} in this log: still open at the end of the log")
         return note if h.close_note is None else f"{note}; {h.close_note}"
@@ -940,6 +993,8 @@ class HandleTracker:
 
 #: The close note of a handle whose process exited without a 4658 for it (worded from the 4689).
 EXITED_NOTE = "no 4658 for it: its process exited (4689 record {})"
+#: ... and of one open when its computer restarted (`the restart (4608 record N: ...)`).
+RESTART_NOTE = "no 4658 for it: ended by {}"
 #: The close note of a handle duplicated into System and closed by a 4658 logged under its source
 #: process (its record, that pid): tens of thousands at ten million events, kept as codes.
 ALIAS_CLOSE_NOTE = ("closed by 4658 record {}, logged under the source process 0x{:x} "

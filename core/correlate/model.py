@@ -7,7 +7,7 @@ What each EventID means is one table (`core.correlate.roles`); the scan feeding 
 time, never by a pid or handle value alone: see the trackers (`processes`, `handles`,
 `sessions`) for the rules and the quirks of real logs they handle.
 
-About 660 lines: it is the model's one class, whose lookups (`correlate`, the 4690 list) share
+About 670 lines: it is the model's one class, whose lookups (`correlate`, the 4690 list) share
 its private resolvers; what grows goes to its own module (`access`, `tree`, `related`, `chain`).
 """
 
@@ -45,6 +45,7 @@ from core.correlate.links import (
     SessionLink,
 )
 from core.correlate.persistence import Run, hang
+from core.correlate.process_boots import MARKER_EVENT_IDS, markers_of
 from core.correlate.process_table import ProcessLists, ProcessTable
 from core.correlate.processes import (
     AMBIGUOUS,
@@ -55,6 +56,7 @@ from core.correlate.processes import (
     Process,
     Ref,
     pid_text,
+    restart_ended,
 )
 from core.correlate.related import related
 from core.correlate.roles import ATTACHED, HANDLE_ACTS, OTHER, ROLES, SYSMON, Act, scanned_event_ids
@@ -130,7 +132,7 @@ def build_model(events: Iterable[StoredEvent]) -> CorrelationModel:
     CORRELATION_EVENT_IDS are ignored). Pure: no SQL, no UI."""
     events = list(events)
     with gc_paused() as pause:
-        scan = Scan()
+        scan = Scan(markers=markers_of(events))
         scan.run(scan_events(time_order(events)))
         model = CorrelationModel(scan)
         model.attach_events(sorted(
@@ -204,13 +206,15 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
         # The steps after the reading (13 s at ten million events) are told too, as every event read:
         # a caller stops there (the app's end) or waits (`tui.prebuild`) as it does while reading.
         check = None if progress is None else functools.partial(progress, total, total)
-        scan = Scan(directory, check=check)
+        # The restarts' markers (a handful per boot), read apart: their providers tell them.
+        markers = markers_of(store.iter_events_of(MARKER_EVENT_IDS))
+        scan = Scan(directory, check=check, markers=markers)
         if store.count_of(ids, without_time=True):
             scan.run(scan_events(time_order(_counted(store.iter_events_of(ids), total, progress))))
         else:  # read by a child on a big store (the second core), else here
             scan = scan_stored(store, ids, total,
                                lambda batches: _trimming(_counted_batches(batches, total, progress)),
-                               directory=directory, check=check)
+                               directory=directory, check=check, markers=markers)
         scan.check()
         model = CorrelationModel(scan)
         scan.check()
@@ -454,6 +458,9 @@ class CorrelationModel:
         if p.end is not None and p.end < early:
             ended = p.exited or p.replaced_by
             at = f" at record {ended.record_id}" if ended is not None else ""
+            restart = restart_ended(p.reason) if ended is None else None
+            if restart is not None:  # (its computer restarted: named in its reason)
+                at = f" by {restart}"
             return ProcessLink(
                 pid, None, MISSING, f"no instance of pid {pid_text(pid)} alive at this time: {p.label} ended{at}", (p,)
             )

@@ -2,8 +2,9 @@
 
 Windows reuses process ids, so a pid alone names nothing: a process instance is
 (computer, pid, created_at). It begins at the 4688 whose NewProcessId is the pid and lives until
-the 4689 with the same computer and pid, or until the next 4688 that reuses the pid, or the end
-of the log. A pid used while no instance of it is alive (System, lsass.exe, anything started
+the 4689 with the same computer and pid, or until the next 4688 that reuses the pid, or until its
+computer restarts (`core.correlate.process_boots`: pids start afresh, no later event reaches it),
+or the end of the log. A pid used while no instance of it is alive (System, lsass.exe, anything started
 before the log begins) becomes an *inferred* instance, named from whatever event names it.
 
 The evidence types every correlation link shares (`Ref`, the confidence words) are in
@@ -15,7 +16,7 @@ Instances keep their model events as positions in the scan's facts table, and ea
 into the model's `ProcessTable` as soon as nothing can change it (its pid's next instance began:
 `STREAM`), so that the scan does not hold every instance until the model is built (issue 18).
 
-(About 640 lines: the scan-time instance, the tracker's steps and the freezing (during the scan
+(About 700 lines: the scan-time instance, the tracker's steps and the freezing (during the scan
 and at its end) must agree on what an instance keeps and when it is final, so they sit together.)
 """
 
@@ -44,6 +45,7 @@ from core.correlate.evidence import (
     pid_text,
 )
 from core.correlate.fact_notes import LATE_NOTE, LATE_USE_NOTE
+from core.correlate.process_boots import Restart
 from core.correlate.process_instance import (
     CREATED_BY_4688,
     Bound,
@@ -192,6 +194,18 @@ RELEASE_BATCH = 1024
 #: Notes of events logged after their instance's exit remembered (`ProcessTracker._late`).
 LATE_NOTES = 1024
 
+#: How the reason of an instance a restart ended ends (`ProcessTracker._confidence`).
+RESTART_ENDED = "; ended by {}, no 4689 before it"
+
+
+def restart_ended(reason: str) -> str | None:
+    """The restart (`the restart (4608 record 6: ...)`) an instance's reason says ended it, None if none."""
+    head, tail = RESTART_ENDED.split("{}")
+    at = reason.rfind(head + "the restart (")
+    if at < 0 or not reason.endswith(tail):
+        return None
+    return reason[at + len(head):len(reason) - len(tail)]
+
 
 def _name_key(name: str) -> str:
     """`name_key`, remembered."""
@@ -249,6 +263,13 @@ class ProcessTracker:
         self._bounder: Callable[..., Bound] | None = None
         #: Instances a waiting Sysmon 1 may still join (`core.correlate.scan`): not frozen meanwhile.
         self.awaited: set[int] = set()
+        #: The last restart of each computer (`restart`): its new instances' lives begin there.
+        self._boots: dict[str, Restart] = {}
+        #: By instance index until frozen (few: not a field of every instance): the restart that
+        #: ended it alive, and the one its life began at (no earlier instance of its pid in that
+        #: boot). Its reason names them.
+        self._restarted: dict[int, Restart] = {}
+        self._booted: dict[int, Restart] = {}
 
     def hold(self, ref: Ref) -> Kept:
         """What an instance keeps of `ref`, the event being scanned: its position in the facts
@@ -296,7 +317,33 @@ class ProcessTracker:
                 candidates.append((len(self.facts), previous, proc.index))  # type: ignore[arg-type]
                 if len(candidates) >= RELEASE_BATCH:
                     self._release()
+        elif self._boots:
+            boot = self._boots.get(host)
+            if boot is not None:  # the first of its pid since the restart: its life begins there
+                self._booted[proc.index] = boot
+                proc.start = boot.bound
         return proc
+
+    def restart(self, restart: Restart) -> list[int]:
+        """Its computer restarted: every instance alive on it ends there (`Restart.bound`), and no
+        later event reaches one of its instances (the pids start afresh: `resolve` makes new ones).
+        The instances ended, for their handles to end too."""
+        host, procs, current = restart.host, self.procs, self._current
+        self._boots[host] = restart
+        ended: list[int] = []
+        now = len(self.facts) if self.facts is not None else 0
+        for key in [key for key in current if key[0] == host]:  # (a restart is rare: a pass over them)
+            idx = current.pop(key)
+            p = procs[idx]
+            if p.end is None:
+                p.end = restart.bound
+                self._restarted[idx] = restart
+                ended.append(idx)
+            if self._stream:  # nothing supersedes it: frozen at a later release all the same
+                self._candidates.append((now, idx, -1))
+        if self._stream and len(self._candidates) >= RELEASE_BATCH:
+            self._release()
+        return ended
 
     def resolve(
         self, host: str, computer: str, pid: int, ref: Ref, *, name: str | None = None, grace: bool = True,
@@ -435,8 +482,8 @@ class ProcessTracker:
             procs[old] = None  # type: ignore[call-overload]
             # Its successor's reason names the event it ended at (`_confidence`) if no 4688 made
             # that one (none will: it would have been a new instance). The successor is not frozen
-            # yet: it was superseded after this one.
-            if procs[new].created is None:
+            # yet: it was superseded after this one. (None for one a restart ended: -1.)
+            if new >= 0 and procs[new].created is None:
                 self._ended[old] = p.exited if p.exited is not None else p.replaced_by
 
     def _final(self, p: _Proc) -> bool:
@@ -520,8 +567,10 @@ class ProcessTracker:
         # The usual reason is kept as its 4688's record id (`ProcessTable`: made when read).
         record = (p.record if p.record is not None else self.ref(p.created).record_id  # type: ignore[arg-type]
                   ) if type(created) is int else None
-        if said is None and record is None:  # (a 4688 without a record id: worded as ever)
-            said = self._confidence(p)
+        restart = self._restarted.pop(p.index, None) if self._restarted else None
+        if said is None and (record is None or restart is not None):  # (worded: no record id, or its restart)
+            said = self._confidence(p, restart)
+        booted = self._booted.pop(p.index, None) if self._booted else None
         if said is None:
             confidence, reason = EXACT, ""  # `CREATED_BY_4688` of `record`: worded only if needed
         else:
@@ -558,7 +607,7 @@ class ProcessTracker:
                                                                                      replaced_by),
             end if (end := p.end) is None or type(end) is int else self._bound(end, exited, replaced_by, created),
             first,
-            p.created is None and p.previous is None,
+            p.created is None and p.previous is None and booted is None,
             confidence,
             None if derived else reason,
             record if derived else None,
@@ -579,7 +628,16 @@ class ProcessTracker:
         assert self._bounder is not None
         return self._bounder(kept.key, *held)  # type: ignore[union-attr]
 
-    def _confidence(self, p: _Proc) -> tuple[str, str]:
+    def _confidence(self, p: _Proc, restart: Restart | None = None) -> tuple[str, str]:
+        """How instance `p` is known, and why; the restart that ended it, if one did (`restart`:
+        given by `_freeze`, which took it)."""
+        confidence, reason = self._known(p)
+        restart = restart or self._restarted.get(p.index)
+        if restart is not None:
+            reason += RESTART_ENDED.format(restart.text)
+        return confidence, reason
+
+    def _known(self, p: _Proc) -> tuple[str, str]:
         if p.created is not None:
             if same_event(p.created, p.sysmon_created):
                 return EXACT, f"created by Sysmon 1 record {self.ref(p.created).record_id} (ProcessGuid {p.guid})"
@@ -600,6 +658,8 @@ class ProcessTracker:
                 f"no 4688 for {pid}: there is no 4688 at all for {p.computer} in this log "
                 "(Process Creation auditing seems off)"
             )
+        elif p.index in self._booted:
+            reason = f"no 4688 for {pid} since {self._booted[p.index].text}: its creation was not logged"
         else:
             reason = f"no 4688 for {pid} in this log: started before the log begins"
         if not p.names:

@@ -5,6 +5,11 @@ What each event does (and which of its fields name what) comes from the table of
 loop, `core.correlate.scan_rows`). Everything is scoped by computer and time (see the trackers
 for the rules). The scan keeps, per event, what it learnt (`Facts`, held as a row of the facts
 table), which `core.correlate.model.CorrelationModel` turns into links.
+
+A restart of a computer ends its instances (`core.correlate.process_boots`): the boot and
+shutdown markers outside the model's events are given to the scan (`Scan(markers=...)`), which
+applies each where it falls among the model's events (`scan_rows.feed`); a 4688 of a boot's first
+process is one, in its own step (`_created`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from core.correlate.event_fields import Pairs, Values, as_int, logon_of, pid_of
 from core.correlate.facts import Facts, FactsTable, SysmonFacts
 from core.correlate.handle_table import HandleTable
 from core.correlate.handles import USE_EVENTS, HandleTracker
+from core.correlate.process_boots import SAYS, BootClock, Marker, Restart, first_process
 from core.correlate.processes import ProcessTracker, Ref, pid_text
 from core.correlate.roles import (
     ROLES,
@@ -28,6 +34,7 @@ from core.correlate.roles import (
     scanned_event_ids,
 )
 from core.correlate.scan_rows import HandleEvent, RawRow, feed
+from core.correlate.session import WELL_KNOWN
 from core.correlate.sessions import SessionChoice, SessionTracker, user_name
 from core.correlate.sysmon import SysmonTracker, Wait
 from core.model.event import Event, EventKeys
@@ -157,7 +164,8 @@ def _go_on() -> None:
 class Scan:
     """Feeds events in time order to the process, handle and session trackers."""
 
-    def __init__(self, directory: str | None = None, *, check: Callable[[], None] | None = None) -> None:
+    def __init__(self, directory: str | None = None, *, check: Callable[[], None] | None = None,
+                 markers: Sequence[Marker] = ()) -> None:
         #: Run between the steps of `finish` (and within its longest): it may raise to stop.
         self.check = check if check is not None else _go_on
         #: The model's events' facts, in columns (`core.correlate.facts`): one object per
@@ -175,8 +183,14 @@ class Scan:
         self.computers: dict[str, str] = {}
         #: The copies of a record loaded twice, left out of the scan (`core.model.same_records`).
         self.same_records = SameRecords()
-        #: The key of the last event fed (`scan_rows.feed`).
+        #: The key of the last event fed (`scan_rows.feed`), and the order the next one takes.
         self.last_key: tuple[int, int] = (0, 0)
+        self.next_order = 0
+        #: The boot and shutdown markers outside the model's events, in its time order, and how
+        #: many are applied (`pass_markers`); the boots they and the 4688s of first processes make.
+        self.markers = markers
+        self.marked = 0
+        self.boots = BootClock()
         # Plain functions, not bound methods: those would make the scan a reference cycle, which
         # the model's freeze (`core.store.gc_pause`) would then keep, trackers and all, as long
         # as the process lives.
@@ -200,6 +214,7 @@ class Scan:
         """Feed `events` in time order; `finish` once every one is fed."""
         feed(self, events.batches, events.pairs_of, events.untimed, decoded=events.decoded,
              values_from=events.values_from)
+        self.pass_markers(None, self.next_order)  # (those after every model event)
         for wait in list(self.sysmon.waits.values()):  # no 4688 came for them
             self.sysmon.take(wait.host, wait.pid)
             self._replay(wait, before=self.last_key)
@@ -223,10 +238,13 @@ class Scan:
             return self.sessions.choose(found.host, found.computer, found.logon_id, found.ref, found.user,
                                         adjacent=found.ref.event_id in adjacent_ids)
 
-        choose_span = self.sessions.choose_span
+        choose_span, choose_logon = self.sessions.choose_span, self.sessions.choose_logon
+        logon_ids = {eid for eid, (_, role, _) in steps.items() if role.act is Act.LOGON}
 
         def choose_key(host: str, computer: str, lid: int, key: tuple[int, int], user: str | None,
                        event_id: int) -> tuple[SessionChoice, tuple[int, int] | None]:
+            if lid in WELL_KNOWN and event_id in logon_ids:  # (maybe another logon into its session)
+                return choose_logon(host, computer, lid, key, user), None
             return choose_span(host, computer, lid, key, user, event_id in adjacent_ids)
 
         facts.assign_session_spans(choose_key, check)
@@ -235,6 +253,37 @@ class Scan:
         for sysmon in self.sysmon_facts.values():
             sysmon.session = choose(sysmon)
         self.sessions.settled()  # every event has its answer: the tracker's memos go
+
+    def pass_markers(self, place: tuple[int, int, int] | None, order: int) -> int | None:
+        """Apply the markers (`markers`) before `place` (time, record id, store id: the event about
+        to be scanned, which takes scan order `order`; None: every one left). The time of the next
+        marker left, None for none."""
+        markers, at = self.markers, self.marked
+        while at < len(markers) and (place is None or markers[at].place < place):
+            self._marker(markers[at], order)
+            at += 1
+        self.marked = at
+        return markers[at].ts if at < len(markers) else None
+
+    def _marker(self, m: Marker, order: int) -> None:
+        """A boot or shutdown marker, placed just before the event of scan order `order`: that
+        is where a boot it begins begins."""
+        host = m.computer.casefold()
+        ref = Ref(m.store_id, m.record_id, m.event_id, m.filetime, m.ts, order)
+        if not m.boot:
+            self.boots.shutdown(host, ref)
+            return
+        restart = self.boots.boot(host, self.computers.get(host, m.computer), ref, str(m.event_id),
+                                  SAYS[m.event_id], key=ref.key, bound=ref)
+        if restart is not None:
+            self._restart(restart)
+
+    def _restart(self, restart: Restart) -> None:
+        """A computer restarted: its processes, their handles and its sessions end."""
+        procs = self.procs
+        for idx in procs.restart(restart):
+            self.handles.process_restarted(procs.procs[idx].handles, restart.ref.ts, restart.text)
+        self.sessions.restart(restart)
 
     def _resolve(self, found: Facts, pid: int, name: str | None = None, grace: bool = True) -> tuple[int, str | None]:
         if self.sysmon.waits:
@@ -292,6 +341,14 @@ class Scan:
         pid = pid_of(values, role.target_pid)
         self._subject(found, values, role)
         ppid = pid_of(values, role.source_pid)
+        image = values.get("NewProcessName")
+        kind = first_process(image, ppid, values.get(role.source_name))
+        if kind is not None:  # the first process of a boot: its computer restarted just now
+            restart = self.boots.boot(found.host, found.computer, found.ref, kind,
+                                      f"{image} created by the kernel, the first process of a boot",
+                                      key=found.ref.key, bound=len(self.facts))
+            if restart is not None:
+                self._restart(restart)
         parent: int | None = None
         if ppid is not None:
             parent, found.source_note = self._resolve(found, ppid, values.get(role.source_name))

@@ -47,6 +47,7 @@ except ImportError:  # pragma: no cover - not on Windows
 
 from core.correlate.event_fields import values_of
 from core.correlate.fact_frames import NOT_SAID, FrameInts, frame_ints, kinds
+from core.correlate.process_boots import Marker
 from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON
 from core.correlate.scan import Rows, Scan, stream
 from core.correlate.scan_rows import HandleEvent, HandleReader
@@ -333,15 +334,16 @@ def _same(values: Any) -> Any:
 
 
 def scan_stored(store: Store, event_ids: Iterable[int], total: int, counted: Counted, kept: int | None = None,
-                *, directory: str | None = None, check: Callable[[], None] | None = None) -> Scan:
+                *, directory: str | None = None, check: Callable[[], None] | None = None,
+                markers: Sequence[Marker] = ()) -> Scan:
     """The scan of `store`'s `total` events of `event_ids` in time order (every one has a time),
     each batch read passed through `counted` (progress): read by a child while the scan runs
     when that pays (remembering `kept` blobs, default `KEPT`), else (or if the child fails) here;
     the facts' side files go in `directory` (`FactsTable`); `check` runs between the scan's last
-    steps (`Scan.check`)."""
+    steps (`Scan.check`); `markers` are the restarts' (`Scan`)."""
     ids = list(event_ids)
     if usable(store, total):
-        scan = Scan(directory, check=check)
+        scan = Scan(directory, check=check, markers=markers)
         decoded: dict[Any, HandleEvent] = {}
         try:
             scan.run(Rows(counted(child_rows(store, ids, total, decoded, kept)), store.pairs_of, decoded=decoded,
@@ -349,7 +351,7 @@ def scan_stored(store: Store, event_ids: Iterable[int], total: int, counted: Cou
             return scan
         except ChildFailed:
             pass  # read here: the partial scan is dropped
-    scan = Scan(directory, check=check)
+    scan = Scan(directory, check=check, markers=markers)
     scan.run(stream(cast("Iterator[list[KeyRow]]", counted(store.iter_key_rows(ids))), store.pairs_of))
     return scan
 

@@ -196,7 +196,8 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
     (`core.correlate.scan_reader`) come already read, their copies already dropped and noted in
     the batch (`copies`): a handle event's data is a key of `decoded` (what `HandleReader.read`
     made of it, kept up to date by the batches' source), another event's is what
-    `values_from` turns into its fields (else `values_of(pairs_of(data))`)."""
+    `values_from` turns into its fields (else `values_of(pairs_of(data))`). The restarts'
+    markers (`Scan.markers`) are applied before the first row they precede (`Scan.pass_markers`)."""
     facts = scan.facts
     pending, flush, add_whole, take_frame = facts.pending, facts.flush, facts.add_row, facts.frame
     append = pending.append
@@ -234,6 +235,11 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                for eid, (code, *_) in kinds.items()}
     same = scan.same_records
     without_copies = CopyFilter(same, pairs_of)
+    # The time of the next boot or shutdown marker to apply (`Scan.pass_markers`), beyond every
+    # event's when none is left: one comparison per row.
+    never = 1 << 64
+    marked = scan.pass_markers((-never, 0, 0), order)
+    next_mark = never if marked is None else marked
     for rows in batches:
         copies: list[tuple[int, int]] | None = getattr(rows, "copies", None)
         if copies is None:
@@ -253,6 +259,9 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
                 continue
             if ts is None:
                 raise ValueError("an event without a time cannot be streamed in time order")
+            if ts >= next_mark:  # markers before this event: applied first (it is the next boot's)
+                marked = scan.pass_markers((ts, record_id, sid), order)
+                next_mark = never if marked is None else marked
             n = order
             order += 1
             filetime = None if untimed is not None and sid in untimed else ts
@@ -367,6 +376,7 @@ def feed(scan: Scan, batches: Iterable[Sequence[RawRow]], pairs_of: Callable[[An
             append((idx, handle, note, host, computer, user, filetime))
             pos += 1
         flush()
+        scan.next_order = order
         if rows and rows[-1][1] is not None:  # the time of the last row: no later row is before it
             advance(rows[-1][1])
             scan.last_key = (rows[-1][1], order - 1)

@@ -26,7 +26,9 @@ LOOPBACK = frozenset(("::1", "127.0.0.1"))
 @dataclass(frozen=True, slots=True)
 class Session:
     """One logon session: `logon` is its 4624 (None when only its end or privileges are seen),
-    `logoffs` its 4634/4647, `privileges` the 4672 that marks it privileged.
+    `logoffs` its 4634/4647, `privileges` the 4672 that marks it privileged, `restart` the event
+    of the restart of its computer that ended it (None: no logoff and no restart after it, or a
+    logoff: see `end`).
 
     Those events are kept as their positions in the model's facts table (`logon_at`,
     `privileges_at`: -1 for none; `logoffs` a `RefColumn`), their `Ref`s made when read: a `Ref`
@@ -58,6 +60,9 @@ class Session:
     processes: Sequence[int] = ()
     #: Where `logon_at` and `privileges_at` are (the model's facts table).
     facts: RefSource | None = field(default=None, repr=False, compare=False)
+    #: The restart that ended it (a session without a logoff: `core.correlate.process_boots`):
+    #: its 4608 or 6005, or the 4688 of its computer's first process of the next boot.
+    restart: Ref | None = None
 
     @property
     def logon(self) -> Ref | None:
@@ -75,8 +80,11 @@ class Session:
     @property
     def end(self) -> Ref | None:
         """Where the session ended: its first 4634 (the session is gone), else its first 4647
-        (logoff requested, the 4634 is not in the log); None while still open at the end of the log."""
-        return next((r for r in self.logoffs if r.event_id == 4634), self.logoffs[0] if self.logoffs else None)
+        (logoff requested, the 4634 is not in the log), else the restart of its computer that
+        ended it (`restart`); None while still open at the end of the log."""
+        if not self.logoffs:
+            return self.restart
+        return next((r for r in self.logoffs if r.event_id == 4634), self.logoffs[0])
 
     @property
     def duration(self) -> float | None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import Final, overload
 
+from core.correlate.evidence import Ref
 from core.correlate.indexes import At, IndexesAt
 from core.correlate.refcolumn import RefColumn, RefSource
 from core.correlate.session import Session
@@ -32,10 +33,11 @@ class FrozenSessions(Sequence[Session]):
     """The sessions of `columns` (row n: session n) with their processes (`members`: indexes
     per session), their events read from `facts`; see the module doc."""
 
-    __slots__ = ("_computer", "_computers", "_facts", "_logon_at", "_logon_id", "_made", "_members",
+    __slots__ = ("_computer", "_computers", "_ends", "_facts", "_logon_at", "_logon_id", "_made", "_members",
                  "_members_from", "_offs", "_offs_from", "_privileges_at", "_said", "_said_at")
 
-    def __init__(self, columns: SessionColumns, members: Mapping[int, Sequence[int]], facts: RefSource) -> None:
+    def __init__(self, columns: SessionColumns, members: Mapping[int, Sequence[int]], facts: RefSource,
+                 ends: Mapping[int, Ref] | None = None) -> None:
         n = len(columns)
         self._computer = columns.place
         self._computers = [computer for _, computer in columns.places]
@@ -58,6 +60,8 @@ class FrozenSessions(Sequence[Session]):
                 self._members.extend(got)
             self._members_from.append(len(self._members))
         self._facts = facts
+        #: The restart that ended each session ended by one (`Session.restart`): a few per restart.
+        self._ends: Mapping[int, Ref] = ends or {}
         self._made: dict[int, Session] = {}
 
     def __len__(self) -> int:
@@ -149,6 +153,7 @@ class FrozenSessions(Sequence[Session]):
             *self._said[self._said_at[idx]],
             IndexesAt(self._members, first, last) if last > first else (),
             self._facts,
+            self._ends.get(idx),
         )
 
 

@@ -3,9 +3,9 @@
 While the scan runs: a list of session indexes per (host, logon id). Once the sessions are frozen
 (`freeze`): no dict, but every session sorted by (logon id, host, start) in `array`s, bisected
 (~40 bytes a session: a dict entry per session was ~150). Within a logon id, sessions are
-bisected on their start times and orders clamped to 64 bits, at C speed (a service account's
-id, 0x3e7, has a session per service logon: a Python key per probe made the model build twice as
-slow); a value out of bounds is compared exactly.
+bisected on their start times and orders clamped to 64 bits, at C speed (an id logged on over and
+over has a session per logon: a Python key per probe made the model build twice as slow); a
+value out of bounds is compared exactly.
 """
 
 from __future__ import annotations

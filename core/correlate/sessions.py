@@ -1,15 +1,28 @@
 """Logon sessions: (computer, logon id) from a 4624 to its 4634/4647, marked privileged by 4672.
 
+(About 620 lines: every way of finding a session (an event's, a logoff's, a 4672's, a process's)
+and the answers' memos rest on the same rules, the boots' bounds among them, and on what each
+answer may change at (`_until`): read best in one place.)
+
 Logon ids (LUIDs) are unique until the machine reboots, so they are scoped by computer and time
-like pids: an event belongs to the latest session with that id that began before it. 4672 is
-logged next to its 4624, on either side, so sessions are resolved after the whole scan. A 4634
-or 4647 logged before any 4624 of its id ends no session of this log: it stands for a session
-whose logon precedes the log (an orphan), from the log's start (`LOG_START`) to that logoff,
+like pids: an event belongs to the latest session with that id that began before it in the same
+boot. A restart of the computer (`core.correlate.process_boots`) ends every session begun before
+it (`Session.restart`); an event after it never belongs to one of those (its logon id is another
+logon's, whose 4624 is not in the log: `NO_LOGON_SINCE_RESTART`). 4672 is logged next to its
+4624, on either side, so sessions are resolved after the whole scan. A 4634 or 4647 logged before
+any 4624 of its id (in its boot) ends no session of this log: it stands for a session whose logon
+precedes the log (an orphan), from the log's start (`LOG_START`) or the restart to that logoff,
 never for the end of a later one: the events of its id logged before the logoff are that
 session's, those after it use it after its logoff. A session's own logoffs are no use of it
-after its logoff (Windows logs a 4647, then the 4634 of the same logoff). SYSTEM (0x3e7), LOCAL
-SERVICE (0x3e5) and NETWORK SERVICE (0x3e4) are well-known sessions that begin at boot: Windows
-logs no 4624 for them, which is not evidence of anything missing.
+after its logoff (Windows logs a 4647, then the 4634 of the same logoff).
+
+SYSTEM (0x3e7), LOCAL SERVICE (0x3e5) and NETWORK SERVICE (0x3e4) are well-known sessions, one per
+boot. Windows logs a 4624 of type 0 for SYSTEM's at boot and one of type 5 (a service logging on
+as the account) for each service it starts: the first 4624 of a well-known id in a boot makes its
+session, the later ones are logons into it (`WELL_KNOWN_ANOTHER`), and the session holds every
+event and process of its id in that boot, before its first 4624 too (`WELL_KNOWN_BEFORE`). With no
+4624 of its id in a boot, no session is made: Windows need not log one, which is no evidence of
+anything missing.
 
 What a 4624 says about its logon (type, source address and workstation, packages, logon
 process, elevated token, linked logon) is kept as one shared tuple of interned strings and
@@ -32,6 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
+from core.correlate.process_boots import Restart
 from core.correlate.process_table import logons
 from core.correlate.processes import EXACT, INFERRED, MISSING, TICKS_PER_SECOND, Process, Ref
 from core.correlate.refcolumn import RefSource
@@ -75,7 +89,20 @@ USED_AFTER_LOGOFF = "used after its logoff ({} record {})"
 LOGON_RECORD = "logon 4624 record {}"
 LOGON_BEFORE_LOG = "no 4624 for logon {} in this log: the logon happened before the log begins"
 KNOWN_FROM_LOGOFF = LOGON_BEFORE_LOG + "; the session is known from its logoff ({} record {})"
-REASONS = (NO_LOGON_KNOWN, LOGON_JUST_AFTER, USED_AFTER_LOGOFF, LOGON_RECORD, LOGON_BEFORE_LOG, KNOWN_FROM_LOGOFF)
+#: ... after a restart of its computer (`{}`: `the restart (4608 record 6: ...)`).
+NO_LOGON_SINCE_RESTART = "no 4624 for logon {} since {}: logon ids are unique only within one boot"
+KNOWN_FROM_LOGOFF_SINCE_RESTART = (NO_LOGON_SINCE_RESTART.removesuffix(": logon ids are unique only within one boot")
+                                   + "; the session is known from its logoff ({} record {})")
+#: A well-known session (SYSTEM...) at an event before its first 4624 of the boot, and at a later
+#: 4624 of its id (a service logging on as that account): account, logon id, the session's 4624.
+WELL_KNOWN_BEFORE = ("well-known session of {} ({}), one per boot: its first 4624 in this boot, record {}, is "
+                     "logged after this event")
+WELL_KNOWN_ANOTHER = ("another logon into the well-known session of {} ({}) begun by 4624 record {}: Windows keeps "
+                      "one per boot (a service logging on as this account)")
+REASONS = (NO_LOGON_KNOWN, LOGON_JUST_AFTER, USED_AFTER_LOGOFF, LOGON_RECORD, LOGON_BEFORE_LOG, KNOWN_FROM_LOGOFF,
+           # (each well-known id's with its account and id worded: templates hold numbers only)
+           *(said.format(account, hex_id(lid), "{}") for said in (WELL_KNOWN_BEFORE, WELL_KNOWN_ANOTHER)
+             for lid, account in WELL_KNOWN.items()))
 #: The 4624 ElevatedToken values (`%%1842` Yes, `%%1843` No; some exports render the word).
 _ELEVATED = {"%%1842": True, "yes": True, "%%1843": False, "no": False}
 
@@ -167,6 +194,9 @@ class SessionTracker:
         self._offs_held = 0
         #: What `logon` made of a 4624's values (`_SAID_NAMES`), by those values.
         self._said: dict[tuple[str | None, ...], Said] = {}
+        #: Each computer's restarts (`restart`), in time order, and the keys where they begin.
+        self._restarts: dict[str, list[Restart]] = {}
+        self._boot_keys: dict[str, list[tuple[int, int]]] = {}
 
     def __len__(self) -> int:
         """How many sessions are known."""
@@ -194,9 +224,41 @@ class SessionTracker:
         self._index.add(host, lid, idx)
         return idx
 
+    def restart(self, restart: Restart) -> None:
+        """Its computer restarted (the scan is at `restart.key`): the sessions begun before end there."""
+        self._restarts.setdefault(restart.host, []).append(restart)
+        self._boot_keys.setdefault(restart.host, []).append(restart.key)
+        self._forget()
+
+    def _epoch(self, host: str, key: Place) -> tuple[Restart | None, tuple[int, int] | None]:
+        """The restart of `host` the event at `key` comes after (None: none in the log), and where
+        the next one begins (None: none)."""
+        keys = self._boot_keys.get(host)
+        if not keys:
+            return None, None
+        i = bisect.bisect_right(keys, key)
+        return (self._restarts[host][i - 1] if i else None), (keys[i] if i < len(keys) else None)
+
+    def _narrowed(self, host: str, key: Place, seq: Sequence[int], lo: int,
+                  hi: int) -> tuple[int, int, Restart | None, tuple[int, int] | None]:
+        """`seq[lo:hi]` (the sessions of a logon id on `host`, by start) narrowed to those begun in
+        the boot of the event at `key`, that boot's restart and where the next begins (`_epoch`)."""
+        restart, nxt = self._epoch(host, key)
+        index = self._index
+        if restart is not None:  # (the first begun at its key or after: orders are ints)
+            lo = index.after(seq, (restart.key[0], restart.key[1] - 1), lo, hi)
+        if nxt is not None:
+            hi = index.after(seq, (nxt[0], nxt[1] - 1), lo, hi)
+        return lo, hi, restart, nxt
+
     def logon(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
-        """A 4624 (`at`: its position in the facts table): a new session."""
+        """A 4624 (`at`: its position in the facts table): a new session; or, for a well-known
+        logon id whose session of this boot is known, another logon into it (see the module doc)."""
         self.logons[host] += 1
+        if lid in WELL_KNOWN:
+            known = self._find(host, lid, ref.key, False, later=False)
+            if known is not None:
+                return known
         idx = self._new(host, computer, lid, ref.key, ref.record_id, at)
         columns = self._working()
         columns.logon_at[idx] = at
@@ -227,13 +289,14 @@ class SessionTracker:
         return idx
 
     def logoff(self, host: str, computer: str, lid: int, ref: Ref, values: dict[str, str | None], *, at: int) -> int:
-        """A 4634/4647 ends the latest session with its id begun before it; logged before any
-        4624 of its id (even just before one), it is a session of its own whose logon precedes
-        the log, begun at the log's start (`LOG_START`)."""
+        """A 4634/4647 ends the latest session with its id begun before it in its boot; logged
+        before any 4624 of its id (even just before one), it is a session of its own whose logon
+        precedes the log, begun at the log's start (`LOG_START`), or at its computer's last restart."""
         idx = self.find(host, lid, ref, later=False)
         columns = self._working()
         if idx is None:  # (no session of its id began before it: none at all, the scan is in time order)
-            idx = self._new(host, computer, lid, LOG_START, ref.record_id, at)
+            restart = self._epoch(host, ref.key)[0] if self._boot_keys else None
+            idx = self._new(host, computer, lid, restart.key if restart is not None else LOG_START, ref.record_id, at)
             columns.say(idx, (user_name(values.get("TargetDomainName"), values.get("TargetUserName")),
                               self._text(values.get("TargetUserSid")), self._text(values.get("LogonType")),
                               *NOTHING_SAID[3:]))
@@ -258,15 +321,20 @@ class SessionTracker:
     def _find(self, host: str, lid: int, key: tuple[int, int], adjacent: bool, later: bool = True) -> int | None:
         """`find` of an event at `key` (its `Ref.key`): the scan's facts give keys, not `Ref`s."""
         seq, lo, hi = self._index.range(host, lid)
-        return self._pick(seq, lo, self._index.after(seq, key, lo, hi), hi, key[0], adjacent, later)
+        if host in self._boot_keys:
+            lo, hi, _, _ = self._narrowed(host, key, seq, lo, hi)
+        return self._pick(seq, lo, self._index.after(seq, key, lo, hi), hi, key[0], adjacent, later, lid in WELL_KNOWN)
 
     def _pick(self, seq: Sequence[int], lo: int, pos: int, hi: int, ts: int, adjacent: bool,
-              later: bool) -> int | None:
-        """`_find`'s session among `seq[lo:hi]` (sorted by start), `pos` the first to start after the event."""
+              later: bool, anywhere: bool = False) -> int | None:
+        """`_find`'s session among `seq[lo:hi]` (sorted by start, of one boot), `pos` the first to
+        start after the event; `anywhere` (a well-known logon id): the first begun after it in
+        its boot however long after, when none began before."""
         if lo >= hi:
             return None
         start = self._index.ts
-        after = seq[pos] if later and pos < hi and start(seq[pos]) - ts <= LOGON_WINDOW else None
+        after = (seq[pos] if later and pos < hi and (anywhere or start(seq[pos]) - ts <= LOGON_WINDOW)
+                 else None)
         if pos > lo:
             before = seq[pos - 1]
             if adjacent and after is not None and start(after) - ts < ts - start(before):
@@ -341,9 +409,13 @@ class SessionTracker:
             if last is not None and last[0] <= key < last[1]:
                 return last[2]
         seq, lo, hi = self._index.range(host, lid)
+        restart: Restart | None = None
+        nxt: tuple[int, int] | None = None
+        if host in self._boot_keys:
+            lo, hi, restart, nxt = self._narrowed(host, key, seq, lo, hi)
         # Half way between two orders: no session starts there, so it goes where the lower one does.
         pos = self._index.after(seq, (key[0], math.floor(order)), lo, hi)
-        idx = self._pick(seq, lo, pos, hi, key[0], adjacent, True)
+        idx = self._pick(seq, lo, pos, hi, key[0], adjacent, True, lid in WELL_KNOWN)
         known = self._known(idx) if idx is not None else None
         memo: tuple[object, ...]
         if known is not None:
@@ -356,10 +428,10 @@ class SessionTracker:
         elif lid in WELL_KNOWN:
             memo = (-1, lid)
         else:
-            memo = (-2, lid, user, computer if self.logons[host] == 0 else None)
+            memo = (-2, lid, user, computer if self.logons[host] == 0 else None, restart)
         choice = self._memo.get(memo)
         if choice is None:
-            made = self._answer(host, computer, lid, key, user, known)
+            made = self._answer(host, computer, lid, key, user, known, restart)
             if len(self._memo) >= self.REMEMBERED:
                 self._memo.clear()
                 self._answers.clear()
@@ -367,8 +439,24 @@ class SessionTracker:
         if not adjacent:
             if len(self._last) >= self.REMEMBERED:
                 self._last.clear()
-            self._last[(host, computer, lid, user)] = (key, self._until(seq, pos, hi, key, known), choice)
+            self._last[(host, computer, lid, user)] = (key, self._until(seq, pos, hi, key, known, nxt), choice)
         return choice
+
+    def choose_logon(self, host: str, computer: str, lid: int, key: Place, user: str | None) -> SessionChoice:
+        """`choose_at` for a 4624 of a well-known logon id at `key`: a later 4624 of its session's
+        boot is another logon into that session, and says so (`WELL_KNOWN_ANOTHER`)."""
+        choice = self.choose_at(host, computer, lid, key, user)
+        if choice.session is None or lid not in WELL_KNOWN:
+            return choice
+        logon = self._known(choice.session)[3]
+        if logon is None or logon[0] == key:
+            return choice
+        made = SessionChoice(lid, choice.session, EXACT,
+                             WELL_KNOWN_ANOTHER.format(WELL_KNOWN[lid], hex_id(lid), logon[1]), choice.user)
+        if len(self._answers) >= self.REMEMBERED:
+            self._memo.clear()
+            self._answers.clear()
+        return self._answers.setdefault(made, made)
 
     def choose_span(self, host: str, computer: str, lid: int, key: Place, user: str | None,
                     adjacent: bool = False) -> tuple[SessionChoice, tuple[int, int] | None]:
@@ -379,7 +467,7 @@ class SessionTracker:
         return choice, last[1] if last is not None and last[2] is choice and last[0] <= key < last[1] else None
 
     def _until(self, seq: Sequence[int], pos: int, hi: int, key: Place,
-               known: Known | None) -> tuple[int, int]:
+               known: Known | None, restart: tuple[int, int] | None = None) -> tuple[int, int]:
         """The first key after `key` where the answer of `choose_at` (not `adjacent`) may differ:
         where a later session of the id starts (`seq[pos]`, the first to start after `key` among
         those of `seq[:hi]`), or comes within LOGON_WINDOW, or where the found session's
@@ -388,7 +476,7 @@ class SessionTracker:
         itself, whose answer is never "used after its logoff" (`ended_before`): an event used
         after the first logoff holds its answer up to the next one, not past it."""
         # (The nearest of those after `key`, without a list: this runs for most model events.)
-        until = _NEVER
+        until = _NEVER if restart is None or not key < restart else restart  # (the next restart: a new boot)
         if pos < hi:
             start = self._index.start(seq[pos])
             if key < start < until:
@@ -431,15 +519,20 @@ class SessionTracker:
     ) -> SessionChoice:
         """The answer of `choose_at`, made afresh."""
         idx = self._find(host, lid, key, adjacent)
-        return self._answer(host, computer, lid, key, user, self._known(idx) if idx is not None else None)
+        return self._answer(host, computer, lid, key, user, self._known(idx) if idx is not None else None,
+                            self._epoch(host, key)[0])
 
     def _answer(self, host: str, computer: str, lid: int, key: Place, user: str | None,
-                known: Known | None) -> SessionChoice:
-        """The answer for an event at `key` in the session `known` (`_known`; None: no session)."""
+                known: Known | None, restart: Restart | None = None) -> SessionChoice:
+        """The answer for an event at `key` in the session `known` (`_known`; None: no session),
+        after `restart` (its computer's last before it, None for none)."""
         if known is not None:
             idx, lid, who, logon, logoffs = known
             who = who or user
             if logon is not None and logon[0] > key:
+                if lid in WELL_KNOWN:
+                    return SessionChoice(lid, idx, EXACT, WELL_KNOWN_BEFORE.format(WELL_KNOWN[lid], hex_id(lid),
+                                                                                   logon[1]), who)
                 return SessionChoice(lid, idx, INFERRED, LOGON_JUST_AFTER.format(logon[1]), who)
             first = ended_before(logoffs, key)
             if first is not None:
@@ -448,7 +541,10 @@ class SessionTracker:
                 return SessionChoice(lid, idx, EXACT, LOGON_RECORD.format(logon[1]), who)
             if not logoffs:  # (known from a 4672 only)
                 return SessionChoice(lid, idx, INFERRED, NO_LOGON_KNOWN.format(hex_id(lid)), who)
-            why = KNOWN_FROM_LOGOFF.format(hex_id(lid), logoffs[0][1], logoffs[0][2])  # (made by its logoff)
+            if restart is not None:  # (made by its logoff, after a restart: begun there)
+                why = KNOWN_FROM_LOGOFF_SINCE_RESTART.format(hex_id(lid), restart.text, logoffs[0][1], logoffs[0][2])
+            else:  # (made by its logoff)
+                why = KNOWN_FROM_LOGOFF.format(hex_id(lid), logoffs[0][1], logoffs[0][2])
             return SessionChoice(lid, idx, INFERRED, why, who)
         if lid in WELL_KNOWN:
             return SessionChoice(
@@ -468,6 +564,8 @@ class SessionTracker:
                 f"{computer} in this log (Logon auditing seems off)",
                 user,
             )
+        if restart is not None:
+            return SessionChoice(lid, None, MISSING, NO_LOGON_SINCE_RESTART.format(hex_id(lid), restart.text), user)
         return SessionChoice(lid, None, MISSING, LOGON_BEFORE_LOG.format(hex_id(lid)), user)
 
     def finish(self, facts: RefSource, processes: Sequence[Process] = ()) -> FrozenSessions:
@@ -476,24 +574,50 @@ class SessionTracker:
         The working columns are the frozen sessions' (`FrozenSessions`): afterwards sessions
         are found from those."""
         members = self.assign(processes)
-        self._frozen = FrozenSessions(self._working(), members, facts)
+        ends = self._restart_ends()
+        # (`ends` given only when a session has one: the usual log has no restart)
+        self._frozen = FrozenSessions(self._working(), members, facts, *((ends,) if ends else ()))
         self._index.freeze(facts)
         self._columns = None
         self.settled()
         return self._frozen
 
+    def _restart_ends(self) -> dict[int, Ref]:
+        """The restart (its event) that ended each session without a logoff begun before one."""
+        columns = self._working()
+        ends: dict[int, Ref] = {}
+        if not self._boot_keys:
+            return ends
+        places = [self._boot_keys.get(host) for host, _ in columns.places]
+        for idx in range(len(columns)):
+            keys = places[columns.place[idx]]
+            if keys is None or columns.off_first[idx] >= 0:
+                continue
+            i = bisect.bisect_right(keys, columns.start(idx))
+            if i < len(keys):
+                ends[idx] = self._restarts[columns.places[columns.place[idx]][0]][i].ref
+        return ends
+
     def assign(self, processes: Sequence[Process]) -> dict[int, list[int]]:
         """Process indexes per session index: a process (4688 new logon id, else its subject's;
         Sysmon 1 LogonId) goes to the latest session with its logon id on its computer begun
-        before it started, never to one on another computer. One begun before any session of
-        its id (its logon precedes the log, or a well-known id) goes to `orphans`."""
+        before it started in its boot, never to one on another computer or of another boot; of a
+        well-known id, to the session of its boot however late that begins. One begun before any
+        session of its id in its boot (its logon precedes the log or the restart, or a
+        well-known id without a 4624 in that boot) goes to `orphans`."""
         members: dict[int, list[int]] = {}
         orphans: dict[tuple[str, int], list[int]] = {}
+        restarted = self._boot_keys
         for index, computer, lid, start in logons(processes):
-            seq, lo, hi = self._index.range(computer.casefold(), lid)
+            host = computer.casefold()
+            seq, lo, hi = self._index.range(host, lid)
+            if host in restarted:
+                lo, hi, _, _ = self._narrowed(host, start, seq, lo, hi)
             pos = self._index.after(seq, start, lo, hi) - 1
             if pos >= lo:
                 members.setdefault(seq[pos], []).append(index)
+            elif lid in WELL_KNOWN and lo < hi:  # before its first 4624 of the boot: still its session
+                members.setdefault(seq[lo], []).append(index)
             else:
                 orphans.setdefault((computer, lid), []).append(index)
         self.orphans = {key: tuple(items) for key, items in orphans.items()}

@@ -18,7 +18,7 @@ from weakref import WeakKeyDictionary
 from core.correlate.handle_table import HandleTable
 from core.correlate.handles import close_confidence, handle_close_reason, handle_said
 from core.correlate.links import Correlation, EventLink, HandleLink, Node, ProcessLink, SessionLink
-from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, Process, Ref, pid_text
+from core.correlate.processes import AMBIGUOUS, EXACT, INFERRED, MISSING, Process, Ref, pid_text, restart_ended
 from core.correlate.roles import SESSION_ACTS, SYSMON, Act, role_of
 from core.correlate.sessions import NetworkIndex, logon_type_name, network_index, network_logons
 from core.model.access import decode_messages
@@ -145,6 +145,11 @@ def _end_node(model: CorrelationModel, p: Process) -> Node:
     replaced_by = p.replaced_by
     if replaced_by is not None:
         return Node(f"no 4689: its pid was reused by {ref_text(replaced_by)}", INFERRED, replaced_by.store_id)
+    restart = restart_ended(p.reason)
+    if restart is not None:  # its computer restarted (`core.correlate.process_boots`): its end is there
+        # (the restart's event, to jump to, when the facts table holds it: a boot's first 4688)
+        at = p.facts.ref(p.end_at).store_id if type(p.end_at) is int and p.facts is not None else None
+        return Node(f"no 4689: ended by {restart}", EXACT, at)
     if not model.exits_logged(p.computer):
         return Node(f"end unknown: there is no 4689 at all for {p.computer} in this log "
                     "(process termination auditing is off)", MISSING)
@@ -255,7 +260,9 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
         kids.append(Node(f"special privileges: {ref_text(privileges)}", EXACT, privileges.store_id))
     kids += _capped(s.logoffs, lambda r: Node(f"logoff: {ref_text(r)}", EXACT, r.store_id), "logoffs", _record_of)
     if not s.logoffs:
-        kids.append(Node("no logoff in this log", MISSING))
+        restart = s.restart
+        kids.append(Node("no logoff in this log", MISSING) if restart is None else
+                     Node(f"no logoff: ended by the restart ({ref_text(restart)})", EXACT, restart.store_id))
     if s.ip:
         same = network_logons(model.sessions, s, _network_index(model))
         if same:

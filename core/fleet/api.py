@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from core.correlate.model import ATTACHED_EVENT_IDS
+from core.correlate.process_boots import MARKER_EVENT_IDS
 from core.correlate.roles import scanned_event_ids
 from core.findings.engine import RuleSet, needed_event_ids
 from core.fleet import query_sql
@@ -167,8 +168,11 @@ def _sorted(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
 
 
 def model_event_ids() -> tuple[int, ...]:
-    """The EventIDs the correlation model reads (scanned and attached), as the store's build does."""
-    return tuple(sorted({*scanned_event_ids(), *ATTACHED_EVENT_IDS}))
+    """The EventIDs the correlation model reads (scanned and attached), as the store's build does;
+    and the restarts' markers (4608, 4609, 1100, 6005, 6006: `core.correlate.process_boots`),
+    which `build_model` keeps by their provider: a restart ends the processes, handles and
+    sessions of its computer."""
+    return tuple(sorted({*scanned_event_ids(), *ATTACHED_EVENT_IDS, *MARKER_EVENT_IDS}))
 
 
 @_answer

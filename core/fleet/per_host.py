@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from core.correlate.model import CorrelationModel, build_model
-from core.correlate.processes import Ref
+from core.correlate.process_boots import restart_record
+from core.correlate.processes import Process, Ref, restart_ended
 from core.findings.engine import Finding, RuleSet, run_findings
 from core.model.event import Event, make_event
 from core.store.store import StoredEvent
@@ -98,21 +99,35 @@ def _rid(ref: Ref | None) -> int | None:
 
 
 def process_rows(model: CorrelationModel, key_of: KeyOf) -> Iterator[dict[str, Any]]:
-    """One row per process instance (PID-reuse exact), named by natural keys only."""
+    """One row per process instance (PID-reuse exact), named by natural keys only. Its end is
+    its 4689, the 4688 that reused its pid, or the restart of its computer that ended it (the
+    record and time of the restart's event: `core.correlate.process_boots`); none while it runs
+    on at the end of the log."""
     for p in model.processes:
         parent = model.processes[p.parent] if p.parent is not None else None
         start = p.created or p.first_seen
         end = p.exited or p.replaced_by
+        end_record, end_time = (_rid(end), end.filetime) if end is not None else _restart_end(p)
         source, place = key_of(start.store_id)
         yield {
             "computer": p.computer, "pid": p.pid, "image": p.image, "command_line": p.command_line, "user": p.user,
             "logon_id": p.logon_id, "parent_pid": p.parent_pid, "parent_image": parent.image if parent else None,
             "parent_record_id": _rid(parent.created or parent.first_seen) if parent else None,
-            "start_record_id": start.record_id, "start_time": start.filetime, "end_record_id": _rid(end),
-            "end_time": None if end is None else end.filetime, "confidence": p.confidence,
+            "start_record_id": start.record_id, "start_time": start.filetime, "end_record_id": end_record,
+            "end_time": end_time, "confidence": p.confidence,
             "pre_existing": p.pre_existing, "children": len(p.children), "handles": len(p.handles),
             "source": source, "place": place,
         }
+
+
+def _restart_end(p: Process) -> tuple[int | None, int | None]:
+    """The record id and time of the restart that ended `p` (its bound is the restart's place),
+    (None, None) when none did."""
+    restart = restart_ended(p.reason)
+    bound = p.end
+    if restart is None or bound is None:
+        return None, None
+    return restart_record(restart), bound[0]
 
 
 def handle_rows(model: CorrelationModel, key_of: KeyOf) -> Iterator[dict[str, Any]]:

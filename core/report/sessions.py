@@ -13,12 +13,17 @@ from typing import Any
 
 from core.correlate.model import CorrelationModel
 from core.correlate.processes import Process, Ref
-from core.correlate.sessions import Session, logon_type_name
+from core.correlate.sessions import WELL_KNOWN, Session, logon_type_name
 from core.model.event import iso_from_filetime
 from core.model.values import hex_id
 
 #: What `end` says of a session without a 4634 or 4647 in the log.
 STILL_OPEN = "still open at end of log"
+#: Why a listed logon id has no session (`before_log_record`): a well-known one (SYSTEM...) with
+#: no 4624 in its boot, else a logon whose 4624 precedes the log (as the Sessions view says).
+WELL_KNOWN_BEFORE_LOG = "well-known session of {}, begins at boot: Windows logs no 4624 for it"
+LOGON_BEFORE_LOG = ("no 4624, 4672 or logoff for this logon id on this computer in this log "
+                    "(its logon precedes the log)")
 
 
 def _hex(value: int | None) -> str | None:
@@ -86,7 +91,8 @@ def session_processes(model: CorrelationModel, session: Session | None,
 
 def session_record(model: CorrelationModel, session: Session) -> dict[str, Any]:
     """One session as a listing shows it: its logon id, account and 4624 record, its fields
-    (`session_fields`), and every process started in it (`process_item`)."""
+    (`session_fields`), and every process started in it (`process_item`); `before_log` False
+    and `reason` None (see `before_log_record`)."""
     return {
         "logon_id": session.logon_id,
         "logon_id_hex": _hex(session.logon_id),
@@ -94,4 +100,39 @@ def session_record(model: CorrelationModel, session: Session) -> dict[str, Any]:
         "record_id": session.logon.record_id if session.logon is not None else None,
         **session_fields(session),
         "processes": [process_item(model.processes[i]) for i in session.processes],
+        "before_log": False,
+        "reason": None,
     }
+
+
+def before_log_record(computer: str, logon_id: int, processes: list[Process]) -> dict[str, Any]:
+    """A logon id with processes but no session in the log, as a listing shows it (the keys of
+    `session_record`): a well-known one (SYSTEM 0x3e7...) without a 4624 in its boot, or a logon
+    before the log. Its computer, account (a well-known one's), process count and processes are
+    known; `before_log` is True and `reason` says why there is no session."""
+    account = WELL_KNOWN.get(logon_id)
+    fields = session_fields(None)
+    fields.update(computer=computer, process_count=len(processes))
+    return {
+        "logon_id": logon_id,
+        "logon_id_hex": _hex(logon_id),
+        "user": account,
+        "record_id": None,
+        **fields,
+        "processes": [process_item(p) for p in processes],
+        "before_log": True,
+        "reason": WELL_KNOWN_BEFORE_LOG.format(account) if account is not None else LOGON_BEFORE_LOG,
+    }
+
+
+def session_records(model: CorrelationModel) -> list[dict[str, Any]]:
+    """Every row of the Sessions view as records, in its order: first the logon ids with processes
+    but no session (they began before the log; by computer, then logon id: `before_log_record`),
+    then every session by its start (`session_start`), equal starts as the model numbered them
+    (`session_record`)."""
+    _by_session, orphans = model.session_processes()
+    records = [before_log_record(computer, lid, procs)
+               for (computer, lid), procs in sorted(orphans.items(), key=lambda kv: (kv[0][0].casefold(), kv[0][1]))]
+    sessions, starts = model.sessions, model.session_starts()  # (`session_start` of each, in one pass)
+    records += [session_record(model, sessions[i]) for i in sorted(range(len(sessions)), key=starts.__getitem__)]
+    return records

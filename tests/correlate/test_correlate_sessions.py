@@ -225,8 +225,11 @@ def test_runas_sample_sessions_name_type_source_and_processes(tmp_path: Path, mo
     monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
     status, out, err = run_cli("correlate", str(sample(RUNAS)), "--sessions", "--json")
     assert status == 0, err
-    by_id = {s["logon_id_hex"]: s for s in json.loads(out)}
+    rows = json.loads(out)
+    by_id = {s["logon_id_hex"]: s for s in rows if not s["before_log"]}
     assert set(by_id) == {"0xa6f5fa4", "0xa6f5fc2"}
+    # (admmig's logon 0x123550 is before the log: listed as the Sessions view lists it)
+    assert [(s["logon_id_hex"], s["process_count"]) for s in rows if s["before_log"]] == [("0x123550", 1)]
     elevated, limited = by_id["0xa6f5fa4"], by_id["0xa6f5fc2"]
     for s in (elevated, limited):
         assert (s["computer"], s["user"], s["logon_type"], s["logon_type_name"]) == (

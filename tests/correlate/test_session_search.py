@@ -1,9 +1,11 @@
 """The session answers stay cheap per event where a logon id has many sessions or a session
-many logoffs: SYSTEM's 0x3e7 gets a session per service logon (123,000 of 200,000 4624s on the
-replicated Security sample), and a logon id logged off again and again without a new 4624 keeps
-adding logoffs to one session (thousands on that log). The build asks in time order; answers are
-checked against their definitions, in that order and shuffled, and the work per answer is
-counted (searches, passes over a session's logoffs), not timed."""
+many logoffs: a logon id logged on again and again gets a session per 4624 (SYSTEM's 0x3e7 had
+one per service logon, 123,000 of 200,000 4624s on the replicated Security sample, before SYSTEM
+became one session per boot; any other id still has one per logon), and a logon id logged off
+again and again without a new 4624 keeps adding logoffs to one session (thousands on that log).
+The build asks in time order; answers are checked against their definitions, in that order and
+shuffled, and the work per answer is counted (searches, passes over a session's logoffs), not
+timed."""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ from tests.correlate.events import load, s4624, xml
 
 TICK = 10_000_000  # one second in FILETIME ticks
 HOST, COMPUTER = "pc", "PC"
-SYSTEM = 0x3E7
+#: A logon id with a session per 4624 (not a well-known one: SYSTEM's 0x3e7 is one session per
+#: boot, its later 4624s logons into it).
+REPEATED = 0x3F1A2
 SESSIONS = 2_000
 
 
@@ -34,10 +38,10 @@ def _ref(record: int, eid: int, ts: int, order: int) -> Ref:
 
 
 def _service_logons(n: int = SESSIONS) -> SessionTracker:
-    """SYSTEM logged on for a service every second (as a busy server logs it)."""
+    """One logon id logged on every second (as a busy server logs its service logons)."""
     tracker = SessionTracker()
     for i in range(n):
-        tracker.logon(HOST, COMPUTER, SYSTEM, _ref(i, 4624, i * TICK, i), {"TargetUserName": "SYSTEM"}, at=i)
+        tracker.logon(HOST, COMPUTER, REPEATED, _ref(i, 4624, i * TICK, i), {"TargetUserName": "svc"}, at=i)
     tracker.finish_privileges()
     return tracker
 
@@ -61,7 +65,7 @@ def test_many_sessions_of_one_id_get_their_answers_in_any_order(shuffled: bool) 
         random.Random(18).shuffle(order)
     for i in order:
         key = (i * TICK + 5, SESSIONS + i)
-        choice, until = tracker.choose_span(HOST, COMPUTER, SYSTEM, key, "NT AUTHORITY\\SYSTEM")
+        choice, until = tracker.choose_span(HOST, COMPUTER, REPEATED, key, "NT SERVICE\\svc")
         session, expected_until = _expected_service(i)
         assert (choice.session, choice.reason) == (session, f"logon 4624 record {i}")
         assert until == expected_until
@@ -83,7 +87,7 @@ def test_questions_in_time_order_search_the_sessions_a_few_times_only(monkeypatc
     monkeypatch.setattr(session_index, "bisect", SimpleNamespace(
         bisect_left=counted("bisect_left"), bisect_right=counted("bisect_right")))
     for i in range(SESSIONS):
-        choice, _ = tracker.choose_span(HOST, COMPUTER, SYSTEM, (i * TICK + 5, SESSIONS + i), None)
+        choice, _ = tracker.choose_span(HOST, COMPUTER, REPEATED, (i * TICK + 5, SESSIONS + i), None)
         assert choice.session == i
     # Each answer starts where the last one was found: a search of its own each was two to three
     # bisections of the id's 2,000 sessions (over 4,000 in all).
@@ -183,6 +187,10 @@ def test_the_logoffs_remembered_are_bounded_in_number_not_only_in_sessions(monke
         assert sum(map(len, columns._logoffs.values())) <= 120 + 50
 
 
+#: A service's virtual account (its logons are not SYSTEM's well-known one).
+SERVICE_SID = "S-1-5-80-3880718306-3832830129-1677859214-2598158968-1052248003"
+
+
 def test_a_service_logon_logged_over_and_over_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     tracker = SessionTracker()
     reads = 0
@@ -195,19 +203,19 @@ def test_a_service_logon_logged_over_and_over_is_read_once(monkeypatch: pytest.M
 
     monkeypatch.setattr(SessionTracker, "_text", counted)
     service: dict[str, str | None] = {
-        "TargetDomainName": "NT AUTHORITY", "TargetUserName": "SYSTEM", "TargetUserSid": "S-1-5-18",
+        "TargetDomainName": "NT SERVICE", "TargetUserName": "MSSQLSERVER", "TargetUserSid": SERVICE_SID,
         "LogonType": "5", "LogonProcessName": "Advapi  ", "AuthenticationPackageName": "Negotiate",
         "ElevatedToken": "%%1842", "TargetLinkedLogonId": "0x0", "IpAddress": "-"}
     for i in range(1_000):
-        tracker.logon(HOST, COMPUTER, SYSTEM, _ref(i, 4624, i * TICK, i), service, at=i)
+        tracker.logon(HOST, COMPUTER, REPEATED, _ref(i, 4624, i * TICK, i), service, at=i)
     other = dict(service, TargetUserName="svc", LogonType="4", TargetLinkedLogonId="0x99")
     tracker.logon(HOST, COMPUTER, 0x77, _ref(2_000, 4624, 2_000 * TICK, 2_000), other, at=2_000)
     assert reads <= 2 * 7  # one read of each of the two distinct logons' seven texts
     columns = tracker._columns
     assert columns is not None
-    assert [columns.said_of(i)[:4] for i in (0, 999)] == [("NT AUTHORITY\\SYSTEM", "S-1-5-18", "5", None)] * 2
+    assert [columns.said_of(i)[:4] for i in (0, 999)] == [("NT SERVICE\\MSSQLSERVER", SERVICE_SID, "5", None)] * 2
     assert columns.said_of(0)[7:] == ("Advapi", True, None)
-    assert columns.said_of(1_000)[:3] == ("NT AUTHORITY\\svc", "S-1-5-18", "4")
+    assert columns.said_of(1_000)[:3] == ("NT SERVICE\\svc", SERVICE_SID, "4")
     assert columns.said_of(1_000)[7:] == ("Advapi", True, 0x99)
 
 
