@@ -1,5 +1,8 @@
 """The Event XML loader: Event Viewer's "Save as XML", `wevtutil qe /f:xml`, a single `<Event>`.
 
+(About 600 lines: the scanner (comments, CDATA and PIs inside an event skipped), the retries
+and the raw-text lookup count the same fragments; split, each would repeat how the others count.)
+
 Those three layouts differ in what surrounds the events: an `<Events>` root, no root at all
 (wevtutil concatenates `<Event>` elements, so the file is not well-formed XML), or the event
 itself as the root; possibly a BOM (wevtutil writes UTF-16), an XML declaration, and
@@ -29,9 +32,6 @@ becomes U+FFFD). Rendering them safely is the UI's job.
 
 Positions (`record_number`, `locator`, ParseIssue `offset`) count every `<Event>` fragment
 met, good or bad, from 1, so `event_xml(path, locator)` finds the same fragment again.
-
-About 600 lines: the scanner (comments, CDATA and PIs inside an event skipped), the retries
-and the raw-text lookup count the same fragments; split, each would repeat how the others count.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Process access: every handle one process opened to another, and the credential-access chain.
 
+(About 520 lines: the join of a 4656 with its Sysmon 10 and the paths it compares are one rule,
+read best beside the tracker whose buckets it fills.)
+
 Sysmon 10 (ProcessAccess: source, target, GrantedAccess) and the Security 4656 of a handle on a
 Process object are one access seen twice when the same source process instance opens the same
 target image at the same moment: they are joined (`AccessTracker.join`). The same image is the

@@ -12,7 +12,6 @@ import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import pytest
 
@@ -21,57 +20,24 @@ from core.correlate.processes import Process
 from core.store import correlation_links, correlation_tables
 from core.store.store import Store, StoredEvent
 from tests.cliutil import run_cli
-from tests.correlate.events import NS, by_record, find_node, h4656, h4658, load, p4688, p4689, s4624, walk, xml
+from tests.correlate.events import by_record, find_node, h4656, load, p4688, s4624, walk, xml
+from tests.correlate.reboot_logs import (
+    CMD,
+    NOTEPAD,
+    RESTART,
+    SVCHOST,
+    first_processes_log,
+    marker,
+    reboot_log,
+    system_log,
+    whole_log,
+)
 from tests.correlate.stored_models import READERS, stored_model
 from tests.correlate.stored_tables import BUILDERS, EVERYTHING, shape, store_db, text
 from tests.logs import write_events
 from tui.model_cache import ModelCache
 from tui.sessions import STORED, _listed, line_tree
 from tui.stored_views import load_list, load_subtree
-
-CMD = r"C:\Windows\System32\cmd.exe"
-EXPLORER = r"C:\Windows\explorer.exe"
-SVCHOST = r"C:\Windows\System32\svchost.exe"
-NOTEPAD = r"C:\Windows\System32\notepad.exe"
-LSASS = r"C:\Windows\System32\lsass.exe"
-SMSS = r"C:\Windows\System32\smss.exe"
-WININIT = r"C:\Windows\System32\wininit.exe"
-SPOOLSV = r"C:\Windows\System32\spoolsv.exe"
-
-#: The restart of `_reboot_log`, as its instances' reasons name it.
-RESTART = "the restart (4608 record 7: Windows is starting up; after the shutdown at 1100 record 6)"
-
-
-def marker(eid: int, rid: int, sec: float, provider: str, channel: str, computer: str = "HOST1") -> str:
-    """An event of another provider and channel than Security's auditing (no EventData)."""
-    return (f'<Event xmlns="{NS}"><System><Provider Name="{escape(provider)}"/><EventID>{eid}</EventID>'
-            f'<TimeCreated SystemTime="2021-10-08T12:57:{sec:010.7f}Z"/><EventRecordID>{rid}</EventRecordID>'
-            f'<Channel>{channel}</Channel><Computer>{computer}</Computer></System><EventData/></Event>')
-
-
-def _reboot_log(computer: str = "HOST1") -> list[str]:
-    """A logon and two processes (cmd.exe holding a handle), shutdown (4609, 1100), boot (4608);
-    then the same pid, handle value and logon id used again, no 4688 or 4624 for them; and
-    events outside the model (4673) naming the pid before and after."""
-    return [
-        s4624(1, 0.0, "0x5a5a5", computer=computer),
-        p4688(2, 1.0, "0x200", EXPLORER, "0x4", logon="0x5a5a5", computer=computer),
-        p4688(3, 2.0, "0x300", CMD, "0x200", logon="0x5a5a5", computer=computer),
-        h4656(4, 3.0, "0x300", "0x44", r"\REGISTRY\MACHINE\SAM", CMD, computer=computer),
-        xml(4609, 5, 10.0, computer),
-        marker(1100, 6, 11.0, "Microsoft-Windows-Eventlog", "Security", computer),
-        xml(4608, 7, 30.0, computer),
-        h4656(8, 31.0, "0x300", "0x48", r"\REGISTRY\MACHINE\X", SVCHOST, computer=computer),
-        h4658(9, 32.0, "0x300", "0x44", SVCHOST, computer=computer),
-        p4688(10, 33.0, "0x400", NOTEPAD, "0x300", logon="0x5a5a5", computer=computer),
-        p4689(11, 34.0, "0x200", LSASS, computer=computer),
-        xml(4634, 12, 40.0, computer, TargetLogonId="0x5a5a5", TargetUserName="alice", TargetDomainName="DOM",
-            LogonType="3"),
-        xml(4673, 13, 20.0, computer, SubjectLogonId="0x5a5a5", ProcessId="0x300", ProcessName=CMD,
-            PrivilegeList="SeTcbPrivilege", Service="-"),
-        xml(4673, 14, 35.0, computer, SubjectLogonId="0x5a5a5", ProcessId="0x300", ProcessName=SVCHOST,
-            PrivilegeList="SeTcbPrivilege", Service="-"),
-    ]
 
 
 def _created(model: CorrelationModel, record: int, computer: str = "HOST1") -> Process:
@@ -81,7 +47,7 @@ def _created(model: CorrelationModel, record: int, computer: str = "HOST1") -> P
 
 
 def test_a_restart_ends_its_processes_and_a_pid_used_after_it_is_a_new_process() -> None:
-    events = load(*_reboot_log())
+    events = load(*reboot_log())
     model = build_model(events)
     explorer, cmd = _created(model, 2), _created(model, 3)
     boot = by_record(events, 7)
@@ -110,7 +76,7 @@ def test_a_restart_ends_its_processes_and_a_pid_used_after_it_is_a_new_process()
 
 
 def test_a_restart_ends_its_open_handles_and_a_4658_after_it_closes_another() -> None:
-    events = load(*_reboot_log())
+    events = load(*reboot_log())
     model = build_model(events)
     opened = model.correlate(by_record(events, 4)).source_handle
     assert opened is not None and opened.handle is not None
@@ -123,7 +89,7 @@ def test_a_restart_ends_its_open_handles_and_a_4658_after_it_closes_another() ->
 
 
 def test_a_restart_ends_the_sessions_begun_before_it() -> None:
-    events = load(*_reboot_log())
+    events = load(*reboot_log())
     model = build_model(events)
     (alice,) = [s for s in model.sessions if s.logon is not None and s.logon.record_id == 1]
     end = alice.end
@@ -140,7 +106,7 @@ def test_a_restart_ends_the_sessions_begun_before_it() -> None:
 
 
 def test_a_logon_id_used_after_a_restart_without_its_logon_is_missing() -> None:
-    docs = [*_reboot_log()[:11], xml(4673, 14, 35.0, SubjectLogonId="0x5a5a5", ProcessId="0x300",
+    docs = [*reboot_log()[:11], xml(4673, 14, 35.0, SubjectLogonId="0x5a5a5", ProcessId="0x300",
                                      PrivilegeList="SeTcbPrivilege", Service="-")]
     events = load(*docs)
     model = build_model(events)
@@ -153,7 +119,7 @@ def test_a_logon_id_used_after_a_restart_without_its_logon_is_missing() -> None:
 
 
 def test_a_restart_ends_nothing_on_another_computer() -> None:
-    docs = [*_reboot_log(),
+    docs = [*reboot_log(),
             p4688(21, 2.0, "0x300", CMD, "0x4", computer="HOST2"),
             h4656(22, 31.0, "0x300", "0x44", r"\REGISTRY\MACHINE\SAM", CMD, computer="HOST2"),
             s4624(23, 0.5, "0x5a5a5", computer="HOST2"),
@@ -170,30 +136,10 @@ def test_a_restart_ends_nothing_on_another_computer() -> None:
     assert session.session.logon.record_id == 23 and session.session.end is None
 
 
-def _first_processes_log() -> list[str]:
-    """lsass.exe (0x2d8) and a handle of it; shutdown; the boot's Registry, smss.exe and lsass.exe
-    (0x2d4) before its 4608 and 6005; handles after them."""
-    obj = r"\Device\HarddiskVolume2\Windows\System32\lsass.exe"
-    return [
-        p4688(1, 0.0, "0x2d8", LSASS, "0x248", parent=WININIT),
-        h4656(2, 1.0, "0x2d8", "0x10", obj, LSASS, otype="Process"),
-        marker(1100, 3, 5.0, "Microsoft-Windows-Eventlog", "Security"),
-        p4688(4, 20.0, "0x58", "Registry", "0x4"),
-        p4688(5, 20.5, "0x194", SMSS, "0x4"),
-        p4688(6, 21.0, "0x2d4", LSASS, "0x248", parent=WININIT),
-        h4656(7, 21.5, "0x2d4", "0x20", obj, LSASS, otype="Process"),
-        xml(4608, 8, 22.0),
-        h4656(9, 23.0, "0x2d4", "0x24", obj, LSASS, otype="Process"),
-        h4656(10, 23.5, "0x2d8", "0x28", obj, SVCHOST, otype="Process"),
-        marker(6005, 11, 24.0, "EventLog", "System"),
-        h4656(12, 25.0, "0x2d4", "0x2c", obj, LSASS, otype="Process"),
-    ]
-
-
 def test_the_first_process_of_a_boot_begins_it_before_its_4608() -> None:
     """Windows logs the 4688s of a boot's first processes (Registry, smss.exe, ..., lsass.exe)
     before the boot's 4608, and 6005 later still: the boot begins at the first of them."""
-    docs = _first_processes_log()
+    docs = first_processes_log()
     events = load(*docs)
     model = build_model(events)
     old, new = _created(model, 1), _created(model, 6)
@@ -234,38 +180,8 @@ def test_winlogons_6005_is_no_restart_the_event_logs_is() -> None:
     assert later is not None and later.process is not None and later.process.index != cmd.index
 
 
-def _system_logon(rid: int, sec: float, logon_type: str, lid: str = "0x3e7", computer: str = "HOST1") -> str:
-    user, sid = ("SYSTEM", "S-1-5-18") if lid == "0x3e7" else ("NETWORK SERVICE", "S-1-5-20")
-    return xml(4624, rid, sec, computer, SubjectLogonId="0x0" if logon_type == "0" else "0x3e7", TargetUserSid=sid,
-               TargetUserName=user, TargetDomainName="NT AUTHORITY", TargetLogonId=lid, LogonType=logon_type,
-               LogonProcessName="Advapi", AuthenticationPackageName="Negotiate")
-
-
-def _system_log(computer: str = "HOST1") -> list[str]:
-    """Two boots of a computer, each with its type 0 SYSTEM logon and service logons (type 5) of
-    SYSTEM, processes started as SYSTEM before and after them."""
-    return [
-        _system_logon(1, 0.0, "0", computer=computer),
-        p4688(2, 1.0, "0x100", SVCHOST, "0x2ac", computer=computer),
-        _system_logon(3, 2.0, "5", computer=computer),
-        xml(4672, 4, 2.0, computer, SubjectLogonId="0x3e7", SubjectUserName="SYSTEM",
-            SubjectDomainName="NT AUTHORITY", PrivilegeList="SeTcbPrivilege"),
-        p4688(5, 3.0, "0x104", SVCHOST, "0x2ac", computer=computer),
-        _system_logon(6, 4.0, "5", computer=computer),
-        p4688(7, 5.0, "0x108", SPOOLSV, "0x2ac", computer=computer),
-        _system_logon(15, 6.0, "5", lid="0x3e4", computer=computer),
-        _system_logon(16, 7.0, "5", lid="0x3e4", computer=computer),
-        xml(4609, 8, 10.0, computer),
-        xml(4608, 9, 20.0, computer),
-        p4688(10, 20.5, "0x10c", SVCHOST, "0x2ac", computer=computer),
-        _system_logon(11, 21.0, "0", computer=computer),
-        _system_logon(12, 22.0, "5", computer=computer),
-        p4688(13, 23.0, "0x110", SVCHOST, "0x2ac", computer=computer),
-    ]
-
-
 def test_system_has_one_session_per_boot_and_a_service_logon_logs_on_into_it() -> None:
-    events = load(*_system_log())
+    events = load(*system_log())
     model = build_model(events)
     system = [s for s in model.sessions if s.logon_id == 0x3E7]
     assert [s.logon.record_id for s in system if s.logon is not None] == [1, 11] and len(system) == 2
@@ -294,7 +210,7 @@ def test_system_has_one_session_per_boot_and_a_service_logon_logs_on_into_it() -
 
 def test_correlate_json_and_the_sessions_list_say_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    path = write_events(tmp_path / "log.xml", [*_reboot_log(), *_system_log("HOST3")])
+    path = write_events(tmp_path / "log.xml", [*reboot_log(), *system_log("HOST3")])
     status, out, err = run_cli("correlate", "--no-cache", str(path), "--record", "8", "--json")
     assert status == 0, err
     (doc,) = [d for d in json.loads(out) if d["event"]["computer"] == "HOST1"]
@@ -334,7 +250,7 @@ def test_the_text_tree_says_the_restart_ended_them(tmp_path: Path, monkeypatch: 
     """Not "still running at the end of the log" nor "no logoff in this log": the restart ended
     the processes, the handle and the sessions (text trees: `correlate --record N`)."""
     monkeypatch.setenv("EVTX_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    path = write_events(tmp_path / "log.xml", [*_reboot_log(), *_system_log("HOST3")])
+    path = write_events(tmp_path / "log.xml", [*reboot_log(), *system_log("HOST3")])
     status, out, err = run_cli("correlate", "--no-cache", str(path), "--record", "3")
     assert status == 0, err
     blocks = _blocks(out)
@@ -365,7 +281,7 @@ def test_the_process_forest_names_the_restart_and_jumps_to_its_event() -> None:
     the restart is a boot's first 4688 (in the model's events) its line jumps to it."""
     from core.correlate.tree import process_forest
 
-    events = load(*_reboot_log())
+    events = load(*reboot_log())
     model = build_model(events)
     ends = [n for root in process_forest(model, "HOST1") for n in walk(root) if n.label.startswith("no 4689")]
     # System, explorer.exe and cmd.exe; the svchost.exe and notepad.exe of after it run on.
@@ -373,7 +289,7 @@ def test_the_process_forest_names_the_restart_and_jumps_to_its_event() -> None:
                                               "no 4689 in this log: still running at the end of the log": 2}
     assert all(n.confidence == EXACT and n.store_id is None for n in ends  # (the 4608 is no model event)
                if n.label.endswith(f"{RESTART}"))
-    events = load(*_first_processes_log())
+    events = load(*first_processes_log())
     model = build_model(events)
     old = _created(model, 1)
     ended = [n for root in process_forest(model, "HOST1") for n in walk(root)
@@ -410,15 +326,11 @@ def _answers(model: CorrelationModel, events: list[StoredEvent]) -> dict[tuple[s
     return out
 
 
-def _whole_log() -> list[str]:
-    return [*_reboot_log(), *_reboot_log("HOST2")[:4], *_system_log("HOST3")]
-
-
 @pytest.mark.parametrize("reader", READERS)
 def test_a_store_built_model_says_what_the_events_model_says(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str,
 ) -> None:
-    docs = _whole_log()
+    docs = whole_log()
     events = load(*docs)
     expected = _answers(build_model(events), events)
     model, stored = stored_model(tmp_path, monkeypatch, docs, reader)
@@ -445,7 +357,7 @@ def _links(model: CorrelationModel, se: StoredEvent) -> list[tuple[str, str, int
 def test_the_stored_tables_read_back_as_the_model_shows_them(tmp_path: Path) -> None:
     """The Sessions list, the instances and the links a reopened log reads from the store are the
     model's: the sessions a restart ended end there."""
-    db = store_db(tmp_path, load(*_whole_log()))
+    db = store_db(tmp_path, load(*whole_log()))
     cache = ModelCache()
     for name in BUILDERS:
         assert cache.stored_view(db, True, name, BUILDERS, wait=True)

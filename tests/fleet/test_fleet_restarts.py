@@ -13,7 +13,7 @@ import pytest
 
 from core.correlate.process_boots import MARKER_EVENT_IDS
 from tests.correlate.events import h4656, h4658, p4688
-from tests.correlate.test_reboot import RESTART, _reboot_log, _system_log, marker
+from tests.correlate.reboot_logs import RESTART, marker, reboot_log, system_log
 from tests.fleetutil import build_store, require_fleet, store_handles, store_processes
 from tests.logs import write_events
 
@@ -25,7 +25,7 @@ def _log() -> list[str]:
     same before the restart only (nothing ends it); HOST3 boots twice with SYSTEM's sessions; HOST4
     restarts by its System log's 6005 alone (a 6005 of Winlogon is none), a handle open."""
     return [
-        *_reboot_log(), *_reboot_log("HOST2")[:4], *_system_log("HOST3"),
+        *reboot_log(), *reboot_log("HOST2")[:4], *system_log("HOST3"),
         p4688(31, 1.0, "0x300", CMD, "0x4", computer="HOST4"),
         marker(6005, 32, 2.0, "Microsoft-Windows-Winlogon", "Application", "HOST4"),
         h4656(33, 3.0, "0x300", "0x44", r"\REGISTRY\MACHINE\X", CMD, computer="HOST4"),

@@ -29,7 +29,7 @@ from core.store.ingest import load_paths
 from core.store.store import Store
 from parsers import evtx
 from parsers.sniff import detect_format
-from tests.parsers.test_evtx_fallback_values import CHUNK, HEADER, build_log, chunk, event_values, record, split, wide
+from tests.parsers.evtx_logs import CHUNK, HEADER, build_log, chunk, event_values, record, split, wide
 
 PER_CHUNK = 40
 TOTAL = 3 * PER_CHUNK

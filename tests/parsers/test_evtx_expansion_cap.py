@@ -10,7 +10,7 @@ from pathlib import Path
 
 from parsers import eventxml, evtx, jsonrecords
 from parsers.evtx import values
-from tests.parsers.test_evtx_value_types import build_log, load
+from tests.parsers.evtx_value_logs import build_log, load
 
 
 def test_one_limit_for_every_input() -> None:

@@ -1,5 +1,8 @@
 """A Sigma rule's detection -> one fast Python function over an event's fields.
 
+(About 510 lines: the plan, its adaptation to a source and the code generated from it share the
+plan's tuple shapes, which split modules would each have to restate.)
+
 pySigma parses the rule and its condition (`rule.detection.parsed_condition`: an AND/OR/NOT tree
 whose leaves are field = value expressions with every modifier applied: wildcards, base64,
 windash expansions, regexes, CIDR, comparisons...). `plan` turns that tree into plain tuples
