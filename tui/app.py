@@ -1,6 +1,6 @@
 """The terminal app: filter bar, virtualised event table, detail pane, status line, views.
 
-(About 590 lines: the handlers of every worker message (load, findings, Sigma) and the input
+(About 620 lines: the handlers of every worker message (load, findings, Sigma) and the input
 events the model built ahead yields to must sit on the App, where Textual delivers them; the
 keys are in `tui.app_actions`, the build ahead in `tui.prebuild`.)
 

@@ -17,7 +17,7 @@ The order is the eager list's: groups by (risk, computer, target) case-folded, t
 their first access (Sysmon 10s in log order, then the lone 4656s); accesses by risk then time.
 Thread-safe (the view and the tables' writer read it at once): one lock, each bucket swept once.
 
-About 530 lines: the buckets, the groups' heap and the lines laid out share one lock and the rows'
+About 540 lines: the buckets, the groups' heap and the lines laid out share one lock and the rows'
 arrays; what reads the model's columns is `core.correlate.access_columns`.
 """
 

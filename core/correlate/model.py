@@ -207,7 +207,7 @@ def model_from_store(store: Store, progress: Callable[[int, int], None] | None =
         # a caller stops there (the app's end) or waits (`tui.prebuild`) as it does while reading.
         check = None if progress is None else functools.partial(progress, total, total)
         # The restarts' markers (a handful per boot), read apart: their providers tell them.
-        markers = markers_of(store.iter_events_of(MARKER_EVENT_IDS))
+        markers = markers_of(store.iter_events_of(MARKER_EVENT_IDS, order=Order.EVENT_ID))  # (it sorts them)
         scan = Scan(directory, check=check, markers=markers)
         if store.count_of(ids, without_time=True):
             scan.run(scan_events(time_order(_counted(store.iter_events_of(ids), total, progress))))

@@ -51,6 +51,7 @@ from core.correlate.process_boots import Marker
 from core.correlate.roles import HANDLE_ACTS, ROLES, SYSMON
 from core.correlate.scan import Rows, Scan, stream
 from core.correlate.scan_rows import HandleEvent, HandleReader
+from core.model.rows import child_pairs
 from core.model.same_records import CopyFilter, SameRecords
 from core.store.child_process import ROOT, ChildFailed, cores, die_with_parent, module_command, write_all
 from core.store.store import KeyRow, Store
@@ -90,16 +91,16 @@ def usable(store: Store, events: int) -> bool:
     return events >= CHILD_EVENTS and store.shareable and store.get_meta("complete") == "1" and cores() >= 2
 
 
-def frames(store: Store, event_ids: Iterable[int], kept: int | None = None) -> Iterator[bytes]:
+def frames(store: Store, event_ids: Iterable[int], kept: int | None = None, *, child: bool = False) -> Iterator[bytes]:
     """The child's frames: per batch of `store.iter_key_rows`, the marshalled (forgot, new,
     *columns, ..., copies): whether every number given before is forgotten, what each number first
     given in this frame stands for, the rows' six fields as columns (`FrameRows`), each row's data
     as the scan takes it (`scan_rows.feed`), and the records loaded twice left out of them
-    (`core.model.same_records`)."""
+    (`core.model.same_records`). `child`: read by the reading child (`core.model.rows.child_pairs`)."""
     readers: dict[int, tuple[HandleReader, dict[Any, int]]] = {
         eid: (HandleReader(role), {}) for eid, role in ROLES.items() if role.act in HANDLE_ACTS}
     fielded = frozenset(eid for eid, role in ROLES.items() if role.act not in HANDLE_ACTS) | frozenset(SYSMON)
-    pairs_of = store.pairs_of
+    pairs_of = child_pairs if child else store.pairs_of
     kept = KEPT if kept is None else kept
     computers: dict[str, str] = {}
     #: What each number given stands for (`frame_ints` reads a handle event's fields from it).
@@ -367,6 +368,10 @@ def _widen(fd: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     die_with_parent()
+    # The first process the kernel kills when memory runs out (`child_pairs`: a crafted cache's
+    # count), not the app: the build then reads in its own process, with the checks.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text("1000", encoding="ascii")
     # What the child holds makes no reference cycle, and is bounded (`KEPT`): the collector's
     # passes over its many young tuples were a tenth of its time.
     gc.disable()
@@ -374,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     path, kept, event_ids = args[0], int(args[1]), [int(a) for a in args[2:]]
     out = sys.stdout.buffer
     with Store(path, readonly=True) as store, store.snapshot():
-        for frame in frames(store, event_ids, kept):
+        for frame in frames(store, event_ids, kept, child=True):
             write_all(out, _HEADER.pack(len(frame)), frame)
     write_all(out, _HEADER.pack(0))
     out.flush()

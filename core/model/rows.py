@@ -305,6 +305,19 @@ def data_pairs(blob: bytes | None) -> tuple[tuple[str, str], ...]:
     return pairs
 
 
+def child_pairs(blob: bytes | None) -> tuple[tuple[str, str], ...]:
+    """`data_pairs` without its checks, for the correlation build's reading child only: it reads
+    every row of the store, where the checks cost it a sixth of its time (1.2 s of CPU per
+    million events). A blob it cannot read, or whose declared count makes it allocate more than
+    the machine has, ends that child (it asks the kernel to be killed first when memory runs out:
+    `core.correlate.scan_reader.main`), and the build then reads in its own process, through
+    `data_pairs`, which says the cache is damaged."""
+    pairs: tuple[tuple[str, str], ...] = marshal.loads(blob) if blob else ()
+    if type(pairs) is not tuple:  # noqa: E721
+        raise ValueError(DAMAGED_DATA)
+    return pairs
+
+
 def decode_row(row: tuple[Any, ...]) -> Event:
     """Rebuild an Event from an `events` row selected as `SELECT_COLUMNS` (id excluded);
     ValueError (`DAMAGED_DATA`) when its EventData blob does not read back (`data_pairs`)."""

@@ -413,10 +413,12 @@ class Store(StoreWrites):
             return 0
         return self.count(which & Filter.from_sql("e.ts IS NULL") if without_time else which)
 
-    def iter_events_of(self, event_ids: Iterable[int]) -> Iterator[StoredEvent]:
-        """Every event with one of `event_ids`, in time order (`iter_events`)."""
+    def iter_events_of(self, event_ids: Iterable[int], *, order: Order = Order.TIME) -> Iterator[StoredEvent]:
+        """Every event with one of `event_ids`, in time order (`iter_events`) or `order` (a few
+        events among millions: `Order.EVENT_ID` reads them through the EventID index, where time
+        order walked the time index over every event, 0.22 s at a million)."""
         which = Filter.event_ids(event_ids)
-        return iter(()) if which.matches_none else self.iter_events(which)
+        return iter(()) if which.matches_none else self.iter_events(which, order=order)
 
     def iter_keys_of(self, event_ids: Iterable[int], *, order: Order = Order.TIME) -> Iterator[EventKeys]:
         """`iter_keys` of every event with one of `event_ids`, in time order (or `order`)."""
