@@ -12,7 +12,7 @@ import pytest
 
 from core.model.event import Event, ParseIssue
 from core.model.rows import EventRow, PostingsText
-from core.store.store import Store
+from core.store.store import Store, StoredEvent
 
 
 def indexed_store(path: Path, events: Iterable[Event]) -> Store:
@@ -99,3 +99,11 @@ def disk_full_after(monkeypatch: pytest.MonkeyPatch, cache_dir: Path, batches: i
 
     monkeypatch.setattr(Store, "add_rows", full)
     return calls
+
+
+def events_by_source(store: Store) -> dict[int, list[StoredEvent]]:
+    """The store's events in time order, by input (source id)."""
+    out: dict[int, list[StoredEvent]] = {}
+    for se in store.iter_events():
+        out.setdefault(se.event.source, []).append(se)
+    return out

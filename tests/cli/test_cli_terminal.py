@@ -10,15 +10,14 @@ import json
 import os
 import re
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import cli.cmd_export as cmd_export
-from cli.main import main
 from cli.output import ERASE_LINE
+from tests.cliutil import run_on
 from tests.findings.rules import RULE
 from tests.logs import event_xml, write_events
 
@@ -65,31 +64,7 @@ COMMANDS = [
 
 def _run(argv: list[str], fds: tuple[int, int], monkeypatch: pytest.MonkeyPatch) -> tuple[int, bytes]:
     """Run the CLI with stdout and stderr on the write end of `fds` (a pty or a pipe); what it wrote."""
-    read_fd, write_fd = fds
-    chunks: list[bytes] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                data = os.read(read_fd, 65536)
-            except OSError:  # a pty's master reads EIO once the slave is closed
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    stream = open(write_fd, "w", encoding="utf-8", errors="strict", closefd=True)  # noqa: SIM115
-    with monkeypatch.context() as m:
-        m.setattr(sys, "stdout", stream)
-        m.setattr(sys, "stderr", stream)
-        status = main(argv)
-        sys.stdout.flush()
-    stream.close()
-    reader.join(10)
-    os.close(read_fd)
-    return status, b"".join(chunks)
+    return run_on(argv, fds, monkeypatch)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) for c in COMMANDS])

@@ -6,13 +6,11 @@ real pty (`os.openpty`) or pipe."""
 from __future__ import annotations
 
 import os
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from tests.cliutil import run_on
 from tests.logs import event_xml, write_events
 
 ISSUES_NAME = "nl\nfake line: 0 parse issue(s).xml"
@@ -31,31 +29,8 @@ def _inputs(tmp_path: Path) -> Path:
 
 def _stderr(argv: list[str], fds: tuple[int, int], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
     """(status, what the CLI wrote on stderr, a pty or pipe); stdout goes to /dev/null."""
-    read_fd, write_fd = fds
-    chunks: list[bytes] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                data = os.read(read_fd, 65536)
-            except OSError:  # a pty's master reads EIO once the slave is closed
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    err = open(write_fd, "w", encoding="utf-8", errors="strict", closefd=True)  # noqa: SIM115
-    with open(os.devnull, "w", encoding="utf-8") as out, monkeypatch.context() as m:
-        m.setattr(sys, "stdout", out)
-        m.setattr(sys, "stderr", err)
-        status = main(argv)
-        err.flush()
-    err.close()
-    reader.join(10)
-    os.close(read_fd)
-    return status, b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    status, err = run_on(argv, fds, monkeypatch, stdout=False)
+    return status, err.decode("utf-8").replace("\r\n", "\n")
 
 
 def _argv(command: str, tmp_path: Path) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 from rich.text import Text
 
 import tui.stored_views as sv
-from core.correlate.model import model_from_store
+from core.correlate.model import CorrelationModel, model_from_store
 from core.store import correlation_tables
 from core.store.store import Store, StoredEvent
 from tui.model_cache import ModelCache
@@ -105,3 +105,19 @@ def line_trees_as_the_model_shows_them(tmp_path: Path, events: list[StoredEvent]
                 shown += whole[1]
         stored = store.conn.execute("SELECT count(*) FROM corr_tnode").fetchone()[0]
     return lines, shown, stored
+
+
+def stored_links(model: CorrelationModel, se: StoredEvent) -> list[tuple[str, str, int | None, str, str]]:
+    """The links `correlate` gives an event, as the store keeps them."""
+    c = model.correlate(se)
+    out: list[tuple[str, str, int | None, str, str]] = []
+    for role, link in (("source process", c.source_process), ("target process", c.target_process)):
+        if link is not None:
+            out.append((role, "process", link.process.index if link.process else None, link.confidence, link.reason))
+    for role, hlink in (("source handle", c.source_handle), ("target handle", c.target_handle)):
+        if hlink is not None:
+            out.append((role, "handle", hlink.handle.index if hlink.handle else None, hlink.confidence, hlink.reason))
+    if c.session is not None:
+        s = c.session
+        out.append(("session", "session", s.session.index if s.session else None, s.confidence, s.reason))
+    return out

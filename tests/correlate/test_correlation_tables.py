@@ -21,7 +21,7 @@ from tests.apputil import opened, sync, wait_for
 from tests.correlate.events import load
 from tests.correlate.hand_made_logs import hand_made
 from tests.correlate.samples import COBALT, MIMIKATZ, NIGHTMARE, SHARPVIEW, load_evtx, load_json
-from tests.correlate.stored_tables import BUILDERS, EVERYTHING, no_model, ready, shape, store_db, text
+from tests.correlate.stored_tables import BUILDERS, EVERYTHING, no_model, ready, shape, store_db, stored_links, text
 from tests.shared import require_shared
 from tui.model_cache import ModelCache
 from tui.nav_tree import NavTree, TreeItem, ViewNode
@@ -45,22 +45,6 @@ def _unfolded(db: Path, tree: str, items: Sequence[TreeItem]) -> list[TreeItem]:
         assert isinstance(item, ViewNode)  # read back from the store: no engine `Node`
         out.append(StoredNode(item.label, item.store_id, tuple(_unfolded(db, tree, kids)), item.confidence,
                               item.reason))
-    return out
-
-
-def _links(model: CorrelationModel, se: StoredEvent) -> list[tuple[str, str, int | None, str, str]]:
-    """The links `correlate` gives an event, as the store keeps them."""
-    c = model.correlate(se)
-    out: list[tuple[str, str, int | None, str, str]] = []
-    for role, link in (("source process", c.source_process), ("target process", c.target_process)):
-        if link is not None:
-            out.append((role, "process", link.process.index if link.process else None, link.confidence, link.reason))
-    for role, hlink in (("source handle", c.source_handle), ("target handle", c.target_handle)):
-        if hlink is not None:
-            out.append((role, "handle", hlink.handle.index if hlink.handle else None, hlink.confidence, hlink.reason))
-    if c.session is not None:
-        s = c.session
-        out.append(("session", "session", s.session.index if s.session else None, s.confidence, s.reason))
     return out
 
 
@@ -91,7 +75,7 @@ def _same_as_the_model(tmp_path: Path, events: list[StoredEvent], monkeypatch: p
         sessions = _sessions_as_the_model_shows_them(store, model)
         correlated = {sid for sid, _eid in model.event_roles()} | set(model._sysmon_facts)
         for se in store.iter_events():
-            expected = _links(model, se) if se.id in correlated else []
+            expected = stored_links(model, se) if se.id in correlated else []
             assert correlation_links.links_of(store, se.id) == expected, se.id
         assert correlation_tables.instance_count(store, "process") == len(model.processes)
         assert correlation_tables.instance_count(store, "handle") == len(model.handles)

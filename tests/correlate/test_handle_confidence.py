@@ -18,7 +18,6 @@ links (`persist.links`) and by `correlate --json`.
 
 from __future__ import annotations
 
-import json
 import marshal
 from pathlib import Path
 from typing import Any
@@ -28,14 +27,13 @@ import pytest
 from core.correlate.evidence import Ref
 from core.correlate.handle_table import HandleTable
 from core.correlate.handles import HandleTracker
-from core.correlate.model import CorrelationModel, build_model
-from core.correlate.persist import _handle_rows, _rows, links
+from core.correlate.model import build_model
+from core.correlate.persist import _handle_rows, _rows
 from core.correlate.scan import Scan, stream
 from core.correlate.source_choices import KIND_CONFIDENCE, worded
 from core.correlate.tree import process_forest
 from core.store.correlation_tables import HANDLE_COLUMNS
-from core.store.store import Store, StoredEvent
-from tests.cliutil import run_cli
+from core.store.store import Store
 from tests.correlate.events import (
     by_record,
     d4690,
@@ -48,8 +46,7 @@ from tests.correlate.events import (
     walk,
 )
 from tests.correlate.hand_made_logs import scenario
-from tests.correlate.stored_models import stored_model
-from tests.logs import write_events
+from tests.correlate.stored_models import correlate_json, record_links, stored_model
 
 APP, TOOL, SHELL, SINK = (rf"C:\Tools\{name}.exe" for name in ("app", "tool", "shell", "sink"))
 
@@ -110,20 +107,6 @@ REOPENED = [
 ]
 
 
-def _json(tmp_path: Path, docs: list[str], record: int) -> dict[str, Any]:
-    path = write_events(tmp_path / "cli.xml", docs)
-    status, out, err = run_cli("correlate", "--no-cache", str(path), "--record", str(record), "--json")
-    assert status == 0, err
-    (doc,) = json.loads(out)
-    return doc  # type: ignore[no-any-return]
-
-
-def _stored_links(model: CorrelationModel, events: list[StoredEvent], record: int) -> dict[str, tuple[str, str]]:
-    """The stored links of the event `record`: role -> (confidence, reason)."""
-    sid = by_record(events, record).id
-    return {row[1]: (row[4], row[5]) for row in links(model) if row[0] == sid}
-
-
 @pytest.mark.parametrize("reader", ["in process", "child"])
 def test_a_4658_that_may_close_two_handles_is_ambiguous_naming_the_other(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
@@ -150,14 +133,14 @@ def test_a_4658_that_may_close_two_handles_is_ambiguous_naming_the_other(
     assert sorted((n.label, n.confidence) for n in lines) == [
         (r"handle 0x1a8c: Key \REGISTRY\COPIED", "ambiguous"), (r"handle 0x1a8c: Key \REGISTRY\OWN", "ambiguous")]
     for record, link in ((5, first), (6, second)):
-        assert _stored_links(model, events, record)["source handle"] == (link.confidence, link.reason)
+        assert record_links(model, events, record)["source handle"] == (link.confidence, link.reason)
     # The stored handle rows too (read from the table's columns, as from the handles).
     table = model.handles
     if isinstance(table, HandleTable):
         rows = list(_handle_rows(table))
         assert rows == list(_rows(tuple(table), HANDLE_COLUMNS))
         assert sorted(r[HANDLE_COLUMNS.index("confidence")] for r in rows if r[3] == 0x1a8c) == ["ambiguous"] * 2
-    doc = _json(tmp_path, CLOSES, 5)
+    doc = correlate_json(tmp_path, CLOSES, 5)
     assert doc["source_handle"]["confidence"] == "ambiguous"
     assert "opened by 4656 record 2" in doc["source_handle"]["reason"]
 
@@ -195,12 +178,12 @@ def test_a_handle_of_a_process_begun_in_the_log_is_not_said_opened_before_it(
     # The tree's line of its open, the stored links and the stored instance rows say the same.
     tree = model.correlate(by_record(events, 2)).tree()
     assert find_node(tree, "open: ").label == f"open: {own.reason}"
-    assert _stored_links(model, events, 2)["source handle"] == (own.confidence, own.reason)
-    assert _stored_links(model, events, 4)["source handle"] == (source.confidence, source.reason)
+    assert record_links(model, events, 2)["source handle"] == (own.confidence, own.reason)
+    assert record_links(model, events, 4)["source handle"] == (source.confidence, source.reason)
     table = model.handles
     assert isinstance(table, HandleTable)
     assert list(_handle_rows(table)) == list(_rows(tuple(table), HANDLE_COLUMNS))
-    assert _json(tmp_path, UNOPENED, 4)["source_handle"]["reason"] == source.reason
+    assert correlate_json(tmp_path, UNOPENED, 4)["source_handle"]["reason"] == source.reason
 
 
 @pytest.mark.parametrize("reader", ["in process", "child"])
@@ -215,7 +198,7 @@ def test_an_object_learned_by_inference_stays_inferred_along_copies(
         assert link.handle.object_name == r"\REGISTRY\X"
         assert link.confidence == "inferred", (record, link)
         assert f"its object is inferred: it is a copy made by 4690 record {via}" in link.reason, link.reason
-        assert _stored_links(model, events, record)["source handle"] == (link.confidence, link.reason)
+        assert record_links(model, events, record)["source handle"] == (link.confidence, link.reason)
         node = find_node(model.correlate(by_record(events, record)).tree(), "source handle:")
         assert node.confidence == "inferred"
     # The copies those 4690s make: certainly made by them, but their object is inferred too.
@@ -223,7 +206,7 @@ def test_an_object_learned_by_inference_stays_inferred_along_copies(
         target = model.correlate(by_record(events, record)).target_handle
         assert target is not None and target.confidence == "inferred", (record, target)
         assert "its object is its source handle's, which is inferred" in target.reason, target.reason
-        assert _stored_links(model, events, record)["target handle"] == (target.confidence, target.reason)
+        assert record_links(model, events, record)["target handle"] == (target.confidence, target.reason)
         assert find_node(model.correlate(by_record(events, record)).tree(), "target handle:").confidence == "inferred"
     # A chain from a handle open at its 4690 stays exact.
     for record in (12, 13):
@@ -232,7 +215,7 @@ def test_an_object_learned_by_inference_stays_inferred_along_copies(
         target = model.correlate(by_record(events, record)).target_handle
         assert target is not None and target.confidence == "exact", (record, target)
         assert link.handle is not None and link.handle.object_name == r"\REGISTRY\Z"
-    assert _json(tmp_path, CHAIN, 6)["source_handle"]["confidence"] == "inferred"
+    assert correlate_json(tmp_path, CHAIN, 6)["source_handle"]["confidence"] == "inferred"
 
 
 @pytest.mark.parametrize("reader", ["in process", "child"])
@@ -247,13 +230,13 @@ def test_a_nearer_source_closed_just_before_its_4690_is_named_beside_the_reopen(
         "its 4656 (record 6) is logged 0.1000000 s after this 4690 (out of order): the nearest open of that value "
         "by that process; not the nearer handle 0x70 of 0x200 opened by 4656 record 3: its 4658 (record 4) is "
         "logged 0.0010000 s before this 4690, and a handle closed before a 4690 is not its source")
-    assert _stored_links(model, events, 5)["source handle"] == (link.confidence, link.reason)
+    assert record_links(model, events, 5)["source handle"] == (link.confidence, link.reason)
     assert find_node(find_node(model.correlate(by_record(events, 5)).tree(), "source handle:"),
                      "why: ").label == f"why: {link.reason}"
     # Closed before its 4690 further than the reopen after it: the reopen alone, as before.
     far = model.correlate(by_record(events, 9)).source_handle
     assert far is not None and far.confidence == "inferred" and "4658" not in far.reason, far
-    assert _json(tmp_path, REOPENED, 5)["source_handle"]["reason"] == link.reason
+    assert correlate_json(tmp_path, REOPENED, 5)["source_handle"]["reason"] == link.reason
 
 
 def _rows_of(docs: list[str]) -> list[tuple[Any, ...]]:

@@ -33,7 +33,7 @@ from tests.correlate.reboot_logs import (
     whole_log,
 )
 from tests.correlate.stored_models import READERS, stored_model
-from tests.correlate.stored_tables import BUILDERS, EVERYTHING, shape, store_db, text
+from tests.correlate.stored_tables import BUILDERS, EVERYTHING, shape, store_db, stored_links, text
 from tests.logs import write_events
 from tui.model_cache import ModelCache
 from tui.sessions import STORED, _listed, line_tree
@@ -338,22 +338,6 @@ def test_a_store_built_model_says_what_the_events_model_says(
     assert any("ended by the restart" in p.reason for p in model.processes)
 
 
-def _links(model: CorrelationModel, se: StoredEvent) -> list[tuple[str, str, int | None, str, str]]:
-    """The links `correlate` gives an event, as the store keeps them."""
-    c = model.correlate(se)
-    out: list[tuple[str, str, int | None, str, str]] = []
-    for role, link in (("source process", c.source_process), ("target process", c.target_process)):
-        if link is not None:
-            out.append((role, "process", link.process.index if link.process else None, link.confidence, link.reason))
-    for role, hlink in (("source handle", c.source_handle), ("target handle", c.target_handle)):
-        if hlink is not None:
-            out.append((role, "handle", hlink.handle.index if hlink.handle else None, hlink.confidence, hlink.reason))
-    if c.session is not None:
-        s = c.session
-        out.append(("session", "session", s.session.index if s.session else None, s.confidence, s.reason))
-    return out
-
-
 def test_the_stored_tables_read_back_as_the_model_shows_them(tmp_path: Path) -> None:
     """The Sessions list, the instances and the links a reopened log reads from the store are the
     model's: the sessions a restart ended end there."""
@@ -390,7 +374,7 @@ def test_the_stored_tables_read_back_as_the_model_shows_them(tmp_path: Path) -> 
         assert sum("ended by the restart" in p.reason for p in model.processes) == 7
         correlated = {sid for sid, _eid in model.event_roles()}
         for se in store.iter_events():
-            expected = _links(model, se) if se.id in correlated else []
+            expected = stored_links(model, se) if se.id in correlated else []
             assert correlation_links.links_of(store, se.id) == expected, se.id
 
 

@@ -24,6 +24,7 @@ from tests.correlate.events import d4690, h4656, h4658, h4663, load, p4688, p468
 from tests.correlate.hand_made_logs import family_log
 from tests.correlate.sysmon_events import sysmon
 from tests.logs import write_events
+from tests.stores import events_by_source
 
 DRV, SVC = r"C:\Windows\System32\drvinst.exe", r"C:\Windows\System32\svchost.exe"
 
@@ -74,13 +75,6 @@ def _stored(tmp_path: Path, *logs: list[str]) -> Path:
     return db
 
 
-def _by_source(store: Store) -> dict[int, list[StoredEvent]]:
-    out: dict[int, list[StoredEvent]] = {}
-    for se in store.iter_events():
-        out.setdefault(se.event.source, []).append(se)
-    return out
-
-
 @pytest.mark.parametrize("log", ["drvinst", "families"])
 @pytest.mark.parametrize("reader", ["in process", "child"])
 def test_a_log_loaded_twice_is_correlated_as_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -91,7 +85,7 @@ def test_a_log_loaded_twice_is_correlated_as_once(tmp_path: Path, monkeypatch: p
     twice = _stored(tmp_path / "twice", docs, docs[2:])
     with Store(once, readonly=True) as store:
         single = model_from_store(store)
-        expected = {se.event.record_id: _lines(single.correlate(se).tree()) for se in _by_source(store)[0]}
+        expected = {se.event.record_id: _lines(single.correlate(se).tree()) for se in events_by_source(store)[0]}
         counts = (len(single.processes), len(single.handles), len(single.sessions))
     if reader == "child":
         monkeypatch.setattr(scan_reader, "CHILD_EVENTS", 0)
@@ -99,8 +93,8 @@ def test_a_log_loaded_twice_is_correlated_as_once(tmp_path: Path, monkeypatch: p
         monkeypatch.setattr(scan_reader, "stream", lambda *a: pytest.fail("read in process"))
     with Store(twice, readonly=True) as store:
         model = model_from_store(store)
-        first = {se.event.record_id: se for se in _by_source(store)[0]}
-        second = _by_source(store)[1]
+        first = {se.event.record_id: se for se in events_by_source(store)[0]}
+        second = events_by_source(store)[1]
         assert (len(model.processes), len(model.handles), len(model.sessions)) == counts
         assert {rid: _lines(model.correlate(se).tree()) for rid, se in first.items()} == expected
         assert len(second) == len(docs) - 2

@@ -19,20 +19,14 @@ links (`persist.links`) and by `correlate --json`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from core.correlate.model import CorrelationModel, build_model
-from core.correlate.persist import links
-from core.store.store import StoredEvent
-from tests.cliutil import run_cli
+from core.correlate.model import build_model
 from tests.correlate.events import by_record, load, p4688
-from tests.correlate.stored_models import READERS, stored_model
+from tests.correlate.stored_models import READERS, correlate_json, record_links, stored_model
 from tests.correlate.sysmon_events import s10, sysmon
-from tests.logs import write_events
 
 A_EXE = r"C:\Tools\a.exe"
 B_EXE = r"C:\Tools\b.exe"
@@ -57,20 +51,6 @@ def s1(rid: int, sec: float, guid: str, pid: int, image: str, parent_guid: str =
 
 def s_act(eid: int, rid: int, sec: float, guid: str, pid: int, image: str) -> str:
     return sysmon(eid, rid, sec, ProcessGuid=guid, ProcessId=str(pid), Image=image)
-
-
-def _json(tmp_path: Path, docs: list[str], record: int) -> dict[str, Any]:
-    path = write_events(tmp_path / "cli.xml", docs)
-    status, out, err = run_cli("correlate", "--no-cache", str(path), "--record", str(record), "--json")
-    assert status == 0, err
-    (doc,) = json.loads(out)
-    return doc  # type: ignore[no-any-return]
-
-
-def _stored(model: CorrelationModel, events: list[StoredEvent], record: int) -> dict[str, tuple[str, str]]:
-    """The stored links of the event `record`: role -> (confidence, reason)."""
-    sid = by_record(events, record).id
-    return {row[1]: (row[4], row[5]) for row in links(model) if row[0] == sid}
 
 
 #: a.exe (Sysmon 1, GUID GA) and powershell.exe; a minute later powershell opens pid 700 as
@@ -105,8 +85,8 @@ def test_a_guid_of_another_image_is_another_process_not_the_sysmon_1_instance(
     assert (a.name, a.guid, a.confidence, [n for n, _ in a.names]) == ("a.exe", GA, "exact", [A_EXE])
     assert a.replaced_by is not None and a.replaced_by.record_id == 3
     assert lsass.guid == GB and [r.record_id for r in lsass.sysmon_events] == [3]
-    assert _stored(model, events, 3)["target process"] == (target.confidence, target.reason)
-    doc = _json(tmp_path, FOREIGN_AFTER_SYSMON_1, 3)["target_process"]
+    assert record_links(model, events, 3)["target process"] == (target.confidence, target.reason)
+    doc = correlate_json(tmp_path, FOREIGN_AFTER_SYSMON_1, 3)["target_process"]
     assert (doc["image"], doc["guid"], doc["record_id"], doc["confidence"]) == (LSASS, GB, None, "inferred")
 
 
@@ -121,10 +101,10 @@ def test_a_foreign_guid_is_not_written_onto_a_4688_only_instance(
     assert (lsass.name, lsass.guid) == ("lsass.exe", GB)
     assert (f"TargetProcessGuid {GB} names lsass.exe, but the instance alive with this pid, a.exe 0x2bc (700), "
             "has no GUID and another image: another process, inferred from this event on") in target.reason
-    assert _stored(model, events, 3)["target process"] == (target.confidence, target.reason)
-    created = _json(tmp_path, FOREIGN_AFTER_4688, 1)["target_process"]
+    assert record_links(model, events, 3)["target process"] == (target.confidence, target.reason)
+    created = correlate_json(tmp_path, FOREIGN_AFTER_4688, 1)["target_process"]
     assert (created["image"], created["guid"], created["confidence"]) == (A_EXE, None, "exact")
-    accessed = _json(tmp_path, FOREIGN_AFTER_4688, 3)["target_process"]
+    accessed = correlate_json(tmp_path, FOREIGN_AFTER_4688, 3)["target_process"]
     assert (accessed["image"], accessed["guid"]) == (LSASS, GB)
 
 
@@ -243,8 +223,8 @@ def test_a_sysmon_1_naming_another_parent_than_its_4688_is_ambiguous_and_consist
     assert agreed is not None and agreed.process is not None
     assert (agreed.process.name, agreed.confidence) == ("explorer.exe", "exact")
     assert "disagree" not in agreed.reason
-    assert _stored(model, events, 13)["source process"] == (parent.confidence, parent.reason)
-    doc = _json(tmp_path, PARENTS, 13)["source_process"]
+    assert record_links(model, events, 13)["source process"] == (parent.confidence, parent.reason)
+    doc = correlate_json(tmp_path, PARENTS, 13)["source_process"]
     assert (doc["pid_hex"], doc["image"], doc["guid"], doc["confidence"]) == ("0x1f0", EXPLORER, GE, "ambiguous")
     assert "but 4688 record 2, the creation of the same process, names cmd.exe 0x200 (512)" in doc["reason"]
 

@@ -33,6 +33,7 @@ from tests.findings.rule_events import USER_RUNDLL, defaults, ev
 from tests.findings.sigma_helpers import CORRELATED, run_rules, write_rule
 from tests.logs import write_events
 from tests.shared import sample
+from tests.stores import events_by_source
 
 DRV = r"C:\Windows\System32\drvinst.exe"
 SVC = r"C:\Windows\System32\svchost.exe"
@@ -87,13 +88,6 @@ def _stored(folder: Path, *logs: list[str]) -> Path:
     return db
 
 
-def _by_source(store: Store) -> dict[int, list[StoredEvent]]:
-    out: dict[int, list[StoredEvent]] = {}
-    for se in store.iter_events():
-        out.setdefault(se.event.source, []).append(se)
-    return out
-
-
 def _answers(model: CorrelationModel, events: list[StoredEvent]) -> dict[int, list[str]]:
     return {se.event.record_id or 0: _lines(model.correlate(se).tree()) for se in events}
 
@@ -119,7 +113,7 @@ def test_a_log_loaded_with_its_python_evtx_dump_is_correlated_as_once(
     twice = _stored(tmp_path / "twice", *((LOG, dump) if order == "log first" else (dump, LOG)))
     with Store(once, readonly=True) as store:
         single = model_from_store(store)
-        expected = _answers(single, _by_source(store)[0])
+        expected = _answers(single, events_by_source(store)[0])
         counts = (len(single.processes), len(single.handles), len(single.sessions))
     if reader == "child":
         monkeypatch.setattr(scan_reader, "CHILD_EVENTS", 0)
@@ -127,7 +121,7 @@ def test_a_log_loaded_with_its_python_evtx_dump_is_correlated_as_once(
         monkeypatch.setattr(scan_reader, "stream", lambda *a: pytest.fail("read in process"))
     with Store(twice, readonly=True) as store:
         model = model_from_store(store)
-        first, second = _by_source(store)[0], _by_source(store)[1]
+        first, second = events_by_source(store)[0], events_by_source(store)[1]
         assert (len(model.processes), len(model.handles), len(model.sessions)) == counts
         # The first input's record is kept (its time came out later or earlier), the other one
         # answers as its copy.
