@@ -1,5 +1,5 @@
 """JSON records to Events: the four record layouts, and JSON values rendered as Windows does.
-(About 550 lines: the layouts share one rendering of values and one reading of System fields.)
+(About 615 lines: the layouts share one rendering of values and one reading of System fields.)
 
 Four record layouts are recognised per record, so one file may mix them:
 
@@ -31,11 +31,15 @@ Four record layouts are recognised per record, so one file may mix them:
     quarter hour, when both are present), else `@timestamp`.
 * **this tool's own** JSON lines (`export --format jsonl|json`, `query --format jsonl`:
   `core.report.export.event_document`): `event_id`, `record_id`, `time` (ISO, 100 ns, or
-  `invalid FILETIME <ticks>`), `computer`, `channel`, `provider` and `data` (an object: the
-  EventData, a repeated name's later values as `Name[1]`...), so that an exported set opens
-  again as the same events. Recognised by `event_id` beside a `data` object (`query`'s line
-  without its `data` is no event); `file` (the input it came from) and keys of other tools are
-  not fields (the raw record still shows them), as in the evtx_dump and Winlogbeat layouts.
+  `invalid FILETIME <ticks>`), `computer`, `channel`, `provider`, the other System fields under
+  the model's names (`core.model.data_names.EXPORT_SYSTEM_KEYS`: `version`, `level`, `task`, `opcode`, `keywords`,
+  `pid`, `tid`, `user_sid`) and `data` (an object: the EventData, a repeated name's later values
+  as `Name[1]`..., which `data_repeats` maps back to the name), so that an exported set opens
+  again as the same events. An export written before the System fields and `data_repeats` were
+  is read as before: what it lacks stays unknown. Recognised by `event_id` beside a `data`
+  object (`query`'s line without its `data` is no event); `file` (the input it came from) and
+  keys of other tools are not fields (the raw record still shows them), as in the evtx_dump and
+  Winlogbeat layouts.
 
 Values become strings as Windows renders them: numbers in decimal, hex strings unchanged,
 booleans `true`/`false`, null as empty; a negative 64-bit `Keywords` number (NXLog writes the
@@ -61,6 +65,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core.model.data_names import EXPORT_REPEATS_KEY
 from core.model.event import FILETIME_END, INVALID_TIME, Event, parse_time
 from parsers.integers import IntTooLong, read_int
 from parsers.json_values import Repeated, dumps, items, needs_dumps, unkept_repeats
@@ -445,6 +450,9 @@ def _from_flat(obj: dict[str, Any], source: int, position: int, dropped: list[st
     )
 
 
+_EXPORT_INTS = ("version", "level", "task", "opcode", "pid", "tid")
+
+
 def is_exported(obj: dict[str, Any]) -> bool:
     """Whether a record is in this tool's own layout (`core.report.export.event_document`)."""
     return "event_id" in obj and isinstance(obj.get("data"), dict)
@@ -460,29 +468,82 @@ def _export_time(value: Any, notes: list[str], kept: list[tuple[str, str]]) -> i
     return _time(value, "time", notes, kept)
 
 
-def _from_export(obj: dict[str, Any], source: int, position: int, dropped: list[str], notes: list[str]) -> Event:
-    """One event as this tool exports it: the System fields the export holds (the others, not
-    written, stay unknown) and the `data` pairs in order, values rendered as in the other layouts."""
-    event_id = _event_id(obj.get("event_id"))
+def _export_int(obj: dict[str, Any], name: str, dropped: list[str], bad: list[tuple[str, str]]) -> int | None:
+    """An exported System integer (`record_id`, `pid`...): a number, or text of one. A value that
+    is none (`"x"`, `1.5`, an object: a hand-edited line) goes to `bad` as it reads, to be kept as
+    the EventData field `name`, as a time no date holds is; one too long to hold is dropped and
+    named (`_int`)."""
+    value = obj.get(name)
+    if value is None:
+        return None
+    number = _int(value, dropped, name)
+    if number is None and name not in dropped:
+        bad.append((name, render(value)))
+    return number
+
+
+def _export_text(value: Any, *, mask: bool = False) -> str | None:
+    """An exported System text (`keywords`, `user_sid`): null is unknown, text is kept exactly
+    (an empty one too); another JSON value is rendered (a `mask`'s number as Keywords are)."""
+    if value is None or type(value) is str:
+        return value
+    return _keywords(value) if mask else render(value)
+
+
+def _export_data(obj: dict[str, Any], notes: list[str]) -> list[tuple[str, str]]:
+    """The `data` pairs in order, each numbered name that `EXPORT_REPEATS_KEY` says is a repeat
+    (`"S[2]": "S"`) named again as the log named it. An entry that names no such numbered name
+    of the data is not applied (its name stays as written, nothing is lost) and is noted."""
     data = [(str(k), render(v)) for k, v in items(obj["data"])]
+    repeats = obj.get(EXPORT_REPEATS_KEY)
+    if repeats is None:
+        return data
+    if not isinstance(repeats, dict):
+        notes.append(f"{EXPORT_REPEATS_KEY} is a JSON {type(repeats).__name__}, not an object: not applied")
+        return data
+    held = {key for key, _ in data}
+    names: dict[str, str] = {}
+    bad: list[str] = []
+    for key, name in items(repeats):
+        number = key[len(name) + 1 : -1] if type(name) is str and key.startswith(f"{name}[") else ""
+        if key in held and key.endswith("]") and number.isascii() and number.isdigit():
+            names[key] = name
+        else:
+            bad.append(f"{key}: {render(name)[:40]!r}")
+    if bad:
+        notes.append(f"{EXPORT_REPEATS_KEY} entries naming no numbered repeat in data, not applied: " + "; ".join(bad))
+    return [(names.get(key, key), value) for key, value in data]
+
+
+def _from_export(obj: dict[str, Any], source: int, position: int, dropped: list[str], notes: list[str]) -> Event:
+    """One event as this tool exports it: its System fields (those an older export did not
+    write stay unknown) and the `data` pairs in order, a repeated name as the log repeated it,
+    values rendered as in the other layouts."""
+    event_id = _event_id(obj.get("event_id"))
+    data = _export_data(obj, notes)
     filetime = _export_time(obj.get("time"), notes, data)
+    bad: list[tuple[str, str]] = []
+    ints = {name: _export_int(obj, name, dropped, bad) for name in ("record_id", *_EXPORT_INTS)}
+    if bad:
+        data.extend(bad)
+        notes.append("no integer, kept as fields of their names: " + ", ".join(f"{k} {v[:40]!r}" for k, v in bad))
     return Event(
         source=source,
         record_number=position,
-        record_id=_int(obj.get("record_id"), dropped, "record_id"),
+        record_id=ints["record_id"],
         filetime=filetime,
         event_id=event_id,
-        version=None,
-        level=None,
-        task=None,
-        opcode=None,
-        keywords=None,
+        version=ints["version"],
+        level=ints["level"],
+        task=ints["task"],
+        opcode=ints["opcode"],
+        keywords=_export_text(obj.get("keywords"), mask=True),
         channel=_str(obj.get("channel")),
         provider=_str(obj.get("provider")),
         computer=_str(obj.get("computer")),
-        pid=None,
-        tid=None,
-        user_sid=None,
+        pid=ints["pid"],
+        tid=ints["tid"],
+        user_sid=_export_text(obj.get("user_sid")),
         data=tuple(data),
         locator=position,
     )

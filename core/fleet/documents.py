@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from core.model.data_names import data_object
+from core.model.data_names import EXPORT_REPEATS_KEY, EXPORT_SYSTEM_KEYS, data_object, repeats_of
 from core.model.event import iso_from_filetime
 from core.model.text import json_safe
 
@@ -19,28 +19,29 @@ from core.model.text import json_safe
 MAX_OPEN = 100_000
 
 
-def _data(row: dict[str, Any]) -> dict[str, str]:
-    """The event's EventData as an object. A value the part holds as null is "", as the store
-    has it (a loader renders a missing value as empty text, `parsers.json_layouts.render`):
-    `str(None)` showed the text "None", which no event held."""
+def _pairs(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """The event's EventData pairs. A value the part holds as null is "", as the store has it (a
+    loader renders a missing value as empty text, `parsers.json_layouts.render`): `str(None)`
+    showed the text "None", which no event held."""
     value = row.get("data") or ()
     items = value.items() if isinstance(value, dict) else value
-    # (a repeated name keeps every value, numbered as `export` numbers it: the dict kept the last)
-    return data_object((str(k), "" if v is None else str(v)) for k, v in items)
+    return [(str(k), "" if v is None else str(v)) for k, v in items]
 
 
 def event_document(row: dict[str, Any]) -> dict[str, Any]:
-    """One fleet event as `evtx-explorer query` prints a stored one."""
-    return {
-        "file": row["source"],
-        "record_id": row["record_id"],
-        "time": iso_from_filetime(row["ts"]),
-        "event_id": row["event_id"],
-        "computer": row["computer"],
-        "channel": row["channel"],
-        "provider": row["provider"],
-        "data": _data(row),
-    }
+    """One fleet event as `evtx-explorer query` prints a stored one (`core.report.export`): the
+    System fields the part holds, a repeated name's values numbered and `data_repeats` naming them."""
+    pairs = _pairs(row)
+    data = data_object(pairs)
+    doc: dict[str, Any] = {"file": row["source"], "record_id": row["record_id"], "time": iso_from_filetime(row["ts"]),
+                           "event_id": row["event_id"], "computer": row["computer"], "channel": row["channel"],
+                           "provider": row["provider"]}
+    doc.update((name, row.get(name)) for name in EXPORT_SYSTEM_KEYS)
+    doc["data"] = data
+    repeats = repeats_of(pairs, data)
+    if repeats:
+        doc[EXPORT_REPEATS_KEY] = repeats
+    return doc
 
 
 def dump_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def dump_record(row: dict[str, Any]) -> dict[str, Any]:
         system["Execution"] = {"#attributes": execution}
     if row.get("user_sid"):
         system["Security"] = {"#attributes": {"UserID": row["user_sid"]}}
-    return {"Event": {"System": system, "EventData": _data(row)}}
+    return {"Event": {"System": system, "EventData": data_object(_pairs(row))}}
 
 
 def write_for_app(rows: Iterable[dict[str, Any]], directory: str | None = None) -> tuple[Path, int]:

@@ -14,7 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["data_object"]
+__all__ = ["EXPORT_REPEATS_KEY", "EXPORT_SYSTEM_KEYS", "data_object", "repeats_of"]
+
+#: The System fields the tool's own JSON shape holds beyond `record_id`, `time`, `event_id`,
+#: `computer`, `channel` and `provider`, under the event model's names (`core.model.event.Event`):
+#: `export`/`query` and the fleet write them (null when unknown), `parsers.json_layouts` reads
+#: them back; a file written before they were is read with them unknown, as it was.
+EXPORT_SYSTEM_KEYS = ("version", "level", "task", "opcode", "keywords", "pid", "tid", "user_sid")
+#: The key naming the `data` names that stand for a repeat of another name (`{"S[2]": "S"}`):
+#: without it a reopened export held `S[2]` where the log held `S`, and none could tell it from
+#: a field of its own named `S[2]`. Written only for an event that repeats a name.
+EXPORT_REPEATS_KEY = "data_repeats"
 
 
 def data_object(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -30,3 +40,9 @@ def data_object(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
             key = f"{name}[{n}]"
         data[key] = value
     return data
+
+
+def repeats_of(pairs: Iterable[tuple[str, str]], data: dict[str, str]) -> dict[str, str]:
+    """Which keys of `data` (`data_object(pairs)`, one key per pair, in order) stand for a
+    repeat of their pair's name: the keys that are not that name."""
+    return {key: name for (name, _), key in zip(pairs, data, strict=True) if key != name}

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.model.data_names import data_object
+from core.model.data_names import EXPORT_REPEATS_KEY, EXPORT_SYSTEM_KEYS, data_object, repeats_of
 from core.model.event import iso_from_filetime
 from core.model.summary import summarize
 from core.model.text import json_safe, md_code, md_text, one_line, printable
@@ -184,21 +184,23 @@ def _umask() -> int:
 
 
 def event_document(store_paths: dict[int, str], se: StoredEvent) -> dict[str, Any]:
-    """One event as the JSON-lines output shape: `data` an object keeping every value of a
-    repeated name (`core.model.data_names`). The tool reads this shape back as events (an
-    export reopened: `parsers.json_layouts`, "this tool's own" layout): keep the two in step."""
+    """One event as the JSON-lines output shape, read back as the same event (an export reopened:
+    `parsers.json_layouts`, "this tool's own" layout, names the keys): every System field the
+    model holds (null when unknown), `data` an object keeping every value of a repeated name
+    (`core.model.data_names` numbers a repeat) and `data_repeats` naming the numbered names that
+    are repeats (`{"S[2]": "S"}`: else a reopened export held `S[2]` where the log held `S`,
+    and none can tell it from a field named `S[2]`). CSV and Markdown take only their columns."""
     ev = se.event
     data = data_object(ev.data)
-    return {
-        "file": store_paths.get(ev.source, ""),
-        "record_id": ev.record_id,
-        "time": iso_from_filetime(ev.filetime),
-        "event_id": ev.event_id,
-        "computer": ev.computer,
-        "channel": ev.channel,
-        "provider": ev.provider,
-        "data": data,
-    }
+    doc: dict[str, Any] = {"file": store_paths.get(ev.source, ""), "record_id": ev.record_id,
+                           "time": iso_from_filetime(ev.filetime), "event_id": ev.event_id, "computer": ev.computer,
+                           "channel": ev.channel, "provider": ev.provider}
+    doc.update((name, getattr(ev, name)) for name in EXPORT_SYSTEM_KEYS)
+    doc["data"] = data
+    repeats = repeats_of(ev.data, data)
+    if repeats:
+        doc[EXPORT_REPEATS_KEY] = repeats
+    return doc
 
 
 #: What makes a spreadsheet read a cell as a formula (OWASP "CSV injection"): these first, or

@@ -58,7 +58,8 @@ def test_query_jsonl_shape_and_hex_decimal_equality(log: Path) -> None:
         rows = [json.loads(line) for line in out.splitlines()]
         assert [r["record_id"] for r in rows] == [2814, 2815], where
     first = json.loads(run_cli("query", str(log), "--where", "4688")[1].splitlines()[0])
-    assert set(first) == {"file", "record_id", "time", "event_id", "computer", "channel", "provider", "data"}
+    assert set(first) == {"file", "record_id", "time", "event_id", "computer", "channel", "provider", "version",
+                          "level", "task", "opcode", "keywords", "pid", "tid", "user_sid", "data"}
     assert first["time"].endswith("Z") and first["event_id"] == 4688 and first["channel"] == "Security"
     assert first["data"]["NewProcessId"] == "0x0000000000000c8c"
     assert first["data"]["CommandLine"] == ""

@@ -27,6 +27,7 @@ from bench.view_ready import VIEWS, shown
 from core.correlate.model import model_from_store
 from core.findings.rules import load_rules
 from core.findings.sigma import cached_sigma
+from core.report.sessions import session_records
 from core.store import cache_lock, correlation_copies, correlation_links, correlation_tables
 from core.store.cache import open_inputs
 from core.store.store import Store
@@ -80,7 +81,8 @@ def test_prepare_keeps_findings_and_every_view_as_the_app_writes_them(
         assert kept is not None and len(kept.findings) == doc["findings"]
         model = model_from_store(store)
         assert (doc["processes"], doc["handles"], doc["sessions"]) == (
-            len(model.processes), len(model.handles), len(model.sessions))
+            len(model.processes), len(model.handles), len(session_records(model)))
+        assert doc["sessions"] - doc["sessions_before_log"] == len(model.sessions)
         assert doc["handles"] > 0
     assert doc["sigma_matches"] is None and doc["correlation_stored"] is True
     # The app's background writer, on the same log in another cache: the same rows in every table.

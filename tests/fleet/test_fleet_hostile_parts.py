@@ -232,3 +232,21 @@ def _null_log(tmp_path: Path) -> Path:
     path.write_text(json.dumps({"EventID": 4688, "Computer": "WS01", "TimeCreated": "2024-03-15T10:00:00Z",
                                 "Channel": "Security", "EventRecordID": 1, "k": None, "j": "x"}) + "\n")
     return path
+
+
+def test_a_fleet_query_line_is_the_stores_query_line(tmp_path: Path) -> None:
+    """`fleet query` says it prints `query`'s JSON lines; it lacked the System fields (version,
+    level, pid, user SID...) once `query` wrote them, and `data_repeats` for a repeated name."""
+    ds, _ = _demo(tmp_path)
+    status, out, err = run_cli("fleet", str(ds), "query", "--engine", "local", "--where", "4688", "--limit", "0")
+    assert status == 0, err
+    store_status, store_out, store_err = run_cli("query", str(DEMO), "--where", "4688", "--format", "jsonl")
+    assert store_status == 0, store_err
+
+    def keyed(text: str) -> dict[tuple[str, int], dict[str, Any]]:
+        docs = [json.loads(line) for line in text.splitlines()]
+        return {(d["computer"], d["record_id"]): {k: v for k, v in d.items() if k != "file"} for d in docs}
+
+    fleet, store = keyed(out), keyed(store_out)
+    assert fleet and fleet == store
+    assert all(d["pid"] is not None and "level" in d for d in fleet.values())
