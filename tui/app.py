@@ -41,7 +41,7 @@ from core.store.filter import Filter
 from core.store.heap import tune_allocator
 from core.store.store import Store, StoredEvent
 from tui.app_actions import TRIAGE_BINDINGS, AppActions
-from tui.columns import spell_field_columns, table_sort
+from tui.columns import saved_sort_note, spell_field_columns, table_sort
 from tui.detail import DetailPane
 from tui.event_table import EventTable
 from tui.filter_bar import FilterBar, FilterInput
@@ -443,7 +443,7 @@ class EvtxApp(AppActions):
         if not filtered and shown is not None:
             total = max(total, shown)
         zone = local_offset_label() if table.local_time else "UTC"
-        note = " · ".join(n for n in (self._note, self._ahead, self.triage_note()) if n)
+        note = " · ".join(n for n in (self._note, self._ahead, self.triage_note(), saved_sort_note(self)) if n)
         text = status_text(shown, total, filtered, zone, load, self.issue_count, self.error_count, note)
         self.query_one(StatusBar).update_status(text, load)
         table.border_title = "Events" if not filtered else "Events (filtered)"

@@ -66,6 +66,10 @@ class AppActions(App[int]):
     around_minutes = AROUND_MINUTES
     #: What `b` restores after a jump cleared the filter (`tui.jump`).
     jump_back: JumpBack | None = None
+    #: The sort columns.json gave at start (column key, descending), while it is the one in
+    #: force: the status line says so (`tui.columns.saved_sort_note`), since a header arrow
+    #: alone did not tell the analyst why the table was not in time order.
+    saved_sort: tuple[str, bool] | None = None
 
     @property
     def table(self) -> EventTable:
@@ -215,6 +219,8 @@ class AppActions(App[int]):
 
         settings, notice = load()
         self.table.set_settings(settings)
+        if settings.sort is not None and settings.sort_key is not None:  # (time ascending: no sort)
+            self.saved_sort = (settings.sort_key, settings.descending)
         if notice is not None:
             self.notify(notice, severity="warning")
 

@@ -244,9 +244,21 @@ def unsort(app: EvtxApp) -> None:
         app.notify("the table is in time order already (o sorts by the selected column)")
 
 
+def saved_sort_note(app: EvtxApp) -> str:
+    """The status line's word on a sort columns.json gave at start, once the table is sorted by
+    it: "sorted by Time descending (saved; o to change, O time order)"; '' otherwise."""
+    saved, settings = app.saved_sort, app.table.settings
+    if saved is None or app.table.sort is None or (settings.sort_key, settings.descending) != saved:
+        return ""
+    how = "descending" if settings.descending else "ascending"
+    return f"sorted by {settings.label(saved[0])} {how} (saved; o to change, O time order)"
+
+
 def apply(app: EvtxApp, settings: cs.ColumnSettings) -> None:
     """Show `settings` in the table and save them (a config dir that cannot be written costs
     only the saving, said once)."""
+    if app.saved_sort is not None and (settings.sort_key, settings.descending) != app.saved_sort:
+        app.saved_sort = None  # the analyst's own sort now: no longer the saved one to point out
     app.table.set_settings(settings)
     if not app.workspace.loaded and settings.sort_key is not None:
         app.notify("the sort applies once loading has finished")

@@ -42,6 +42,9 @@ SYSTEM_FIELDS: dict[str, str] = {
     "UserID": "usersid",
     "Source": "file",  # the input's path (`file:` matches a whole path or a file name)
 }
+#: Table columns whose field `core.query.pivot.column_field` does not name, as the detail pane
+#: names them: Level (`level:`, the System column) and Source (`file:`, the input's path).
+TABLE_SYSTEM_COLUMNS: dict[str, str] = {"level": SYSTEM_FIELDS["Level"], "source": SYSTEM_FIELDS["Source"]}
 #: The fields `user:` reads (lower-cased): a User cell from one of them pivots on the alias.
 USER_ALIAS = frozenset(name.lower() for name in ALIAS_FIELDS["user"])
 #: How many minutes either side of the event `~` shows until the analyst sets it (`w`).
@@ -107,9 +110,11 @@ def selected_field(app: EvtxApp) -> tuple[str, str] | None:
         "computer": event.computer,
         "channel": event.channel,
         "provider": event.provider,
+        "level": "" if event.level is None else str(event.level),
+        "source": source_path(app, event),
     }
     value = cells.get(column, "")
-    field = pivot.column_field("id" if column == "eid" else column)
+    field = column_query_field(column)
     if column == "image":
         field, value = image_field(event) or (field, "")
     if column == "user":
@@ -135,10 +140,23 @@ def stack_field(app: EvtxApp) -> str | None:
     column = app.table.field_column or "eid"
     if column.startswith("field:"):  # an EventData field column (tui.columns)
         return column.removeprefix("field:")
-    field = pivot.column_field("id" if column == "eid" else column)
+    field = column_query_field(column)
     if field is None:
         app.notify("no field behind this column", severity="warning")
     return field
+
+
+def column_query_field(column: str) -> str | None:
+    """The query field behind a table column's cells (EvID `id`, Level `level`, Source `file`,
+    ...), None for a column no field holds (Time: `~` instead; Summary)."""
+    return pivot.column_field("id" if column == "eid" else column) or TABLE_SYSTEM_COLUMNS.get(column)
+
+
+def source_path(app: EvtxApp, event: Event) -> str:
+    """The whole path of the event's input, which `file:` matches (the Source cell shows its
+    file name only, and two inputs may share one: `Security.evtx` of two hosts); '' unknown."""
+    found = app.workspace.sources.get(event.source)
+    return found.path if found is not None else ""
 
 
 def pivot_query(app: EvtxApp, how: str) -> None:

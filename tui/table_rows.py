@@ -121,11 +121,12 @@ def layout_columns(width: int, several_sources: bool, local: bool) -> list[Colum
     return cols
 
 
-#: The columns whose cell names a field (the pivot and stack keys); the others have none.
-FIELD_COLUMNS = ("record", "eid", "computer", "user", "image")
+#: The columns whose cell names a field (the pivot and stack keys: `tui.pivots`); the others
+#: have none.
+FIELD_COLUMNS = ("record", "eid", "computer", "user", "image", "source", "level")
 #: Columns left/right also pick, to sort by (`o`): the Time, the System columns the user may
-#: show, and the EventData field columns (`field:` + name).
-PICKABLE = ("time", "source", "channel", "provider", "level")
+#: show (Channel and Provider pivot too), and the EventData field columns (`field:` + name).
+PICKABLE = ("time", "channel", "provider")
 
 
 def next_field_column(columns: list[Column], current: str | None, delta: int) -> str | None:

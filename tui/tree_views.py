@@ -243,9 +243,11 @@ def unfold_path(tree: NavTree, steps: list[PathStep]) -> ItemNode | None:
 
 
 def jump_to_node(screen: Screen[None], node: TreeItem) -> None:
-    """Jump to the event behind a tree node, or say why there is none. (A line may name an
-    event without being its link: an engine's "why: logon 4624 record 48211" carries no store
-    id, while the "logon:" line beside it does; "not in the log" contradicted such a label.)"""
+    """Jump to the event behind a tree node, or say why there is none. (An engine's "why:"
+    line carries the store id of the one record its reason names, found by the engine among
+    the link's own events (`core.correlate.tree.named_event`); a line naming none, or several
+    ("Sysmon 1 record 9 and 4688 record 8 are one process"), carries none: "not in the log"
+    would contradict such a label.)"""
     if node.store_id is None:
         reason = node.reason if isinstance(node, ViewNode) else None
         screen.notify(

@@ -2,15 +2,20 @@
 and the exports show; and the one-line summary of a correlation.
 
 Every node says how sure its link is (a confidence word) and the store id of its evidence event
-(to jump to). Long lists (a handle used a quarter of a million times) are cut to their edges
-(TREE_EDGE). Labels hold event data verbatim (attacker-controlled): renderers show them as
-literal text.
+(to jump to); a link's "why:" line jumps to the record its reason names, when it names exactly
+one and that record is one of the link's own events (`_why`). Long lists (a handle used a
+quarter of a million times) are cut to their edges (TREE_EDGE). Labels hold event data verbatim
+(attacker-controlled): renderers show them as literal text.
+
+(About 570 lines: one node builder per instance kind, sharing the cut, the why-lines and the
+subtree cache; split, each would import the others' helpers.)
 """
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 from weakref import WeakKeyDictionary
@@ -98,6 +103,66 @@ def _record_of(ref: Ref) -> int | None:
     return ref.record_id
 
 
+#: A record number a reason names: `logon 4624 record 48211`, `its 4656 (record 48240)`,
+#: `its first 4624 in this boot, record 7, ...`.
+_NAMED_RECORD = re.compile(r"\brecord (\d+)\b")
+
+#: What a `why:` line may jump to: the link's own events, or a function giving them (called
+#: only when the reason names one record: some are made from the facts table when read).
+Evidence = Iterable[Ref | None] | Callable[[], Iterable[Ref | None]]
+
+
+def _why(reason: str, confidence: str, *evidence: Evidence) -> Node:
+    """A link's `why: <reason>` line, jumping to the event its reason names (`named_event`),
+    else to none: an analyst reading "why: logon 4624 record 48211" wants `enter` to take
+    them to that 4624, as the line beside it does."""
+    return Node(f"why: {reason}", confidence, named_event(reason, *evidence))
+
+
+def named_event(reason: str, *evidence: Evidence) -> int | None:
+    """The store id of the one record `reason` names, found among the link's own events
+    `evidence` (each a tier, looked in only when the ones before hold no record of that number);
+    None when the reason names no record or several ("Sysmon 1 record 9 and 4688 record 8 are
+    one process"), or one that is none of them.
+
+    The number is matched against the evidence the link holds, never looked up in the store by
+    itself: record ids repeat across files and channels, and a reason quotes log text (an image
+    or service named `record 7`), so a number that is no record of this link jumps nowhere.
+    Two of its events with that record id (a 4688 and a Sysmon 1 of two channels' numbering)
+    are told apart by the EventID the reason puts before the number, else neither is taken."""
+    named = set(_NAMED_RECORD.findall(reason))
+    if len(named) != 1:
+        return None
+    record = int(named.pop())
+    for tier in evidence:
+        refs = tier() if callable(tier) else tier
+        found = {r.store_id: r for r in refs if r is not None and r.record_id == record}
+        if len(found) > 1:
+            found = {sid: r for sid, r in found.items()
+                     if re.search(rf"(?<!\d){r.event_id} \(?record {record}\b", reason)}
+        if found:
+            return next(iter(found)) if len(found) == 1 else None
+    return None
+
+
+def _process_evidence(p: Process) -> list[Ref | None]:
+    """The events a process link's reason may name of the instance itself: its creation, exit,
+    first event and the restart that ended it."""
+    refs = [p.created, p.sysmon_created, p.exited, p.sysmon_exited, p.replaced_by, p.first_seen]
+    if type(p.end_at) is int and p.facts is not None:  # (ended by a restart the facts table holds)
+        refs.append(p.facts.ref(p.end_at))
+    return refs
+
+
+def _previous_end(model: CorrelationModel, p: Process) -> list[Ref | None]:
+    """The end of the pid's instance before `p`, which its reason may name ("no 4688 for 0x4d0
+    after its previous instance ended (record 7)"): looked for last, since it makes every
+    instance of the pid (thousands, for a pid reused all day)."""
+    instances = model.instances(p.computer, p.pid)
+    at = next((i for i, other in enumerate(instances) if other.index == p.index), 0)
+    return [instances[at - 1].exited, instances[at - 1].replaced_by] if at > 0 else []
+
+
 def _process_node(model: CorrelationModel, title: str, link: ProcessLink) -> Node:
     p = link.process
     if p is None:
@@ -108,7 +173,7 @@ def _process_node(model: CorrelationModel, title: str, link: ProcessLink) -> Nod
     if created is not None:
         kids.append(Node(f"created: {ref_text(created)}", EXACT, created.store_id))
     if link.confidence != EXACT or link.reason != p.reason:
-        kids.append(Node(f"why: {link.reason}", link.confidence))
+        kids.append(_why(link.reason, link.confidence, lambda: _process_evidence(p), lambda: _previous_end(model, p)))
     if p.image:
         kids.append(Node(f"image: {p.image}", EXACT if created else INFERRED))
     if p.command_line:
@@ -165,7 +230,7 @@ def _sysmon_nodes(p: Process) -> list[Node]:
                          (p.sysmon_created or p.first_seen).store_id))
     if p.sysmon_created is not None and p.sysmon_created is not p.created:
         kids.append(Node(f"also created: {ref_text(p.sysmon_created)}", EXACT, p.sysmon_created.store_id,
-                         [Node(f"why: {p.joined}", EXACT)] if p.joined else []))
+                         [_why(p.joined, EXACT, (p.created, p.sysmon_created))] if p.joined else []))
     if p.sysmon_exited is not None and p.sysmon_exited is not p.exited:
         kids.append(Node(f"also exited: {ref_text(p.sysmon_exited)}", EXACT, p.sysmon_exited.store_id))
     if p.sysmon_events:
@@ -179,7 +244,8 @@ def _attached_nodes(model: CorrelationModel, p: Process) -> list[Node]:
     """What the process did that is attached to it (privileges, credentials, installs) and the
     service or task install that started it."""
     kids = [Node(f"started by: {r.install.text} ({ref_text(r.install.ref)})", r.confidence, r.install.ref.store_id,
-                 [Node(f"why: {r.reason}", r.confidence)]) for r in model.runs_of_process.get(p.index, [])]
+                 [_why(r.reason, r.confidence, (r.install.ref, p.created))])
+            for r in model.runs_of_process.get(p.index, [])]
     attached = model.by_process.get(p.index, [])
     if attached:
         kids.append(Node(f"did: {len(attached)}", EXACT, None, _capped(
@@ -210,7 +276,8 @@ def _handle_node(model: CorrelationModel, title: str, link: HandleLink) -> Node:
         kids.append(Node(f"open: {handle_said(h.facts, -1, -1, h.first_seen_at)[1]}", INFERRED,
                          h.first_seen.store_id))
     if link.confidence != EXACT:
-        kids.append(Node(f"why: {link.reason}", link.confidence))
+        kids.append(_why(link.reason, link.confidence,
+                         lambda: (opened, duplicated_by, closed, h.first_seen, owner.created, owner.exited)))
     kids += _capped(h.accesses, lambda r: Node(f"accessed: {ref_text(r)}", EXACT, r.store_id), "accesses",
                     _record_of)
     close_reason = h.close_reason
@@ -244,7 +311,7 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
             f"logon session {hex_id(link.logon_id)}: {user}",
             link.confidence,
             None,
-            [Node(f"why: {link.reason}", link.confidence)],
+            [_why(link.reason, link.confidence)],  # (no session: no event of its own to name)
         )
     kids: list[Node] = []
     logon, privileges = s.logon, s.privileges  # made from the facts table: once
@@ -255,7 +322,7 @@ def _session_node(model: CorrelationModel, link: SessionLink) -> Node:
         auth = s.lm_package or s.auth_package
         kind += f" via {auth}" if auth else ""
         kids.append(Node(f"logon: {ref_text(logon)}{kind}", EXACT, logon.store_id))
-    kids.append(Node(f"why: {link.reason}", link.confidence))
+    kids.append(_why(link.reason, link.confidence, lambda: (logon, privileges, s.restart, *s.logoffs)))
     if privileges is not None:
         kids.append(Node(f"special privileges: {ref_text(privileges)}", EXACT, privileges.store_id))
     kids += _capped(s.logoffs, lambda r: Node(f"logoff: {ref_text(r)}", EXACT, r.store_id), "logoffs", _record_of)
@@ -375,7 +442,8 @@ def correlation_tree(model: CorrelationModel, c: Correlation) -> Node:
             ("session", s.index, session.user, session.logon_id, session.confidence, session.reason),
             lambda: _session_node(model, session)))
     if c.links:
-        kids.append(Node(f"linked records: {len(c.links)}", EXACT, None, _capped(c.links, _link_node, "links")))
+        kids.append(Node(f"linked records: {len(c.links)}", EXACT, None, _capped(
+            c.links, lambda link: _link_node(link, c.event), "links")))
     if c.related:
         kids.append(
             Node(
@@ -403,11 +471,13 @@ def _handle_tree(model: CorrelationModel, title: str, link: HandleLink) -> Node:
         ("handle", title, h.index, link.confidence, link.reason), lambda: _handle_node(model, title, link))
 
 
-def _link_node(link: EventLink) -> Node:
+def _link_node(link: EventLink, event: Ref) -> Node:
+    """A linked record, its reason below it (jumping to the record it names: the linked one, or
+    the correlated `event` itself, as a started process's "...installed (7045 record 9)")."""
     at = f" ({ref_text(link.ref)})" if link.ref is not None else ""
     label = f": {link.label}" if link.label else ""
     return Node(f"{link.relation}{label}{at}", link.confidence, link.ref.store_id if link.ref else None,
-                [Node(f"why: {link.reason}", link.confidence)])
+                [_why(link.reason, link.confidence, (link.ref, event))])
 
 
 def forest_line(p: Process) -> tuple[str, str, int]:

@@ -44,8 +44,9 @@ from core.store.store import Store
 #: words as codes; 5: the Process access reasons and every label with the log's text escaped,
 #: where format 4 wrote some raw; 7: sessions known from their logoff, ambiguous handle closes,
 #: inferred copies, processes just after their exit and Sysmon 1s ahead of their 4688; 8: a
-#: restart ends a computer's processes, handles and sessions, SYSTEM's session one per boot).
-CORRELATION_FORMAT = 8
+#: restart ends a computer's processes, handles and sessions, SYSTEM's session one per boot;
+#: 9: the event trees' "why:" lines carry the record they name, to jump to).
+CORRELATION_FORMAT = 9
 FORMAT_KEY = "correlation_format"
 #: Tags the links (`core.store.correlation_links`), written after the instances and the views.
 LINKS_KEY = "correlation_links"

@@ -90,7 +90,7 @@ async def test_a_correlation_line_without_an_event_does_not_say_the_log_lacks_it
         await wait_for(pilot, lambda: tree.last_line > 2)
         line = next(i for i in range(tree.last_line + 1)
                     if (n := tree.get_node_at_line(i)) is not None and n.data is not None
-                    and n.data.store_id is None and "record" in str(n.label))
+                    and n.data.store_id is None and "why: " in str(n.label))
         tree.cursor_line = line
         await pilot.pause(0.05)
         await pilot.press("enter")
