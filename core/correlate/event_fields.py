@@ -39,6 +39,7 @@ _TRACKER_NAMES = (
     "TargetLinkedLogonId",
     "GrantedAccess",
     "User",
+    "UtcTime",  # a Sysmon 1 logged late is joined by the creation time it says (`sysmon.creation_said`)
 )
 _CANON = {n.casefold(): n for n in (*_TRACKER_NAMES, *field_names(), *sysmon_field_names())}
 

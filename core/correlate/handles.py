@@ -27,7 +27,7 @@ The scan streams (issue 18): each instance is written into the model's `HandleTa
 no later event can change it (`HandleTracker.advance`), so that the tracker holds the instances
 open or recently ended (~1,200 at most on the 1M churn store, of 165,292), not all of them.
 
-About 1,040 lines: the tracker's rules (which instance an event reaches, which 4690 source, what a
+About 1,070 lines: the tracker's rules (which instance an event reaches, which 4690 source, what a
 copy's object is, when an instance is final) rest on each other's invariants (instances of one
 key are sequential, ends come in scan order), which are read best in one place; and so do the
 words of a handle's open and close (`handle_said`) that the table and the tracker share.
@@ -193,11 +193,14 @@ def handle_said(facts: RefSource, opened_at: int, duplicated_by_at: int, first_s
     else:
         eid, record = event_record(facts, first_seen_at)
         created = owner_created(facts, first_seen_at)
-        if created is None:
-            why = "no 4656 for it in this log (opened before the log begins, or not audited)"
-        else:  # its process began in the log: so did the handle, unlogged
+        if created is not None:  # its process began in the log: so did the handle, unlogged
             why = (f"no 4656 for it since its process started ({created[0]} record {created[1]}): its open "
                    "was not audited, or it was inherited at the process's creation")
+        elif (restart := restart_before(facts, first_seen_at)) is not None:  # ... or after a restart
+            why = (f"no 4656 for it since {restart}: opened after it without an audited open, or inherited at its "
+                   "process's creation")
+        else:
+            why = "no 4656 for it in this log (opened before the log begins, or not audited)"
         confidence, reason = INFERRED, f"{why}; first seen in {eid} record {record}"
     if close_ambiguous(close_note):
         return AMBIGUOUS, f"{reason}; which 4658 closes it is ambiguous"
@@ -251,6 +254,30 @@ def owner_created(facts: RefSource, pos: int) -> tuple[int, int | None] | None:
     if i == len(made.procs) or made.procs[i] != proc:
         return None
     return event_record(facts, made.positions[i])
+
+
+#: The restarts of each computer the scan of a facts table met (`HandleTracker.restarted`), by
+#: case-folded computer: where each begins (`Restart.key`, in time order) and its words.
+_RESTARTS: WeakKeyDictionary[object, dict[str, tuple[list[tuple[int, int]], list[str]]]] = WeakKeyDictionary()
+
+
+def restart_before(facts: RefSource, pos: int, host: str | None = None) -> str | None:
+    """The words (`the restart (4608 record 6: ...)`) of the last restart of its computer (`host`,
+    case-folded, if known) before the model event at `pos`, None when there is none (or `facts` is
+    no facts table): a handle first seen after one was opened after it, not before the log begins
+    (pids and handle values are unique within one boot). Read only for a handle without an open
+    whose process began before the log, and only when the log has a restart."""
+    boots = _RESTARTS.get(facts) if isinstance(facts, FactsTable) else None
+    if not boots:
+        return None
+    assert isinstance(facts, FactsTable)
+    key = facts.key(pos)  # (packs the rows not packed yet first)
+    kept = boots.get(host if host is not None else facts.facts(pos).host)
+    if kept is None:
+        return None
+    keys, texts = kept
+    i = bisect.bisect_right(keys, key)
+    return texts[i - 1] if i else None
 
 
 def handle_close_reason(facts: RefSource, closed_at: int, close_note: str | None) -> str:
@@ -531,6 +558,13 @@ class HandleTracker:
                 exited.append(idx)
         if exited:
             self._exits.append((ref.ts, exited))
+
+    def restarted(self, host: str, key: tuple[int, int], restart: str) -> None:
+        """Computer `host` restarted at `key` (its words: `the restart (...)`): a handle without an
+        open first seen after it says so rather than "before the log begins" (`restart_before`)."""
+        keys, texts = _RESTARTS.setdefault(self.facts, {}).setdefault(host, ([], []))
+        keys.append(key)
+        texts.append(restart)
 
     def process_restarted(self, handles: Sequence[int], ts: int, restart: str) -> None:
         """The process owning `handles` was alive at `restart` (its words: `the restart (...)`), at
@@ -931,6 +965,10 @@ class HandleTracker:
             return SourceChoice(None, MISSING, f"{near}, and that process started in this log ({created[0]} record "
                                 f"{created[1]}): its open was not audited, or it was inherited at the process's "
                                 "creation")
+        restart = restart_before(self.facts, dup.at, dup.host)
+        if restart is not None:  # (the restarts before it are all known, whole log or not)
+            return SourceChoice(None, MISSING, f"{near}, nor since {restart}: opened after it without an audited "
+                                "open, or inherited at its process's creation")
         return SourceChoice(None, MISSING, f"{near}: opened before the log begins, or its object is not audited")
 
     def finish(self) -> HandleTable:

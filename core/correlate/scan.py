@@ -281,6 +281,7 @@ class Scan:
     def _restart(self, restart: Restart) -> None:
         """A computer restarted: its processes, their handles and its sessions end."""
         procs = self.procs
+        self.handles.restarted(restart.host, restart.key, restart.text)
         for idx in procs.restart(restart):
             self.handles.process_restarted(procs.procs[idx].handles, restart.ref.ts, restart.text)
         self.sessions.restart(restart)

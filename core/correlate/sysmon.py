@@ -1,5 +1,8 @@
 """Sysmon process identity: a process instance seen by Sysmon is keyed by its ProcessGuid.
 
+(About 670 lines: the waits, the joins with a 4688 by log time and by creation time, and the links by
+GUID or pid must agree on which instance a Sysmon 1 makes or joins, so they sit together.)
+
 Sysmon gives every process a GUID that is unique even when Windows reuses the pid, so an event
 naming a GUID (ProcessGuid, SourceProcessGuid, TargetProcessGuid, ParentProcessGuid) links to
 its instance exactly. A Sysmon 1 and the Security 4688 of the same process (same computer, pid
@@ -28,14 +31,27 @@ Quirks from real logs (OTRF datasets):
   (`core.correlate.scan`) then replays them, in the order logged. Begun at once, its instance
   became the pid's current one and took the previous process's 4689 (exited before it was
   created), and the 4688 joined the wrong one (0.45 s away rather than 0.05 s). Meanwhile the
-  Security events of the pid go to the instance alive as the Security channel tells it.
+  Security events of the pid go to the instance alive as the Security channel tells it;
+* early in a boot Sysmon's service starts after the boot's first processes, and logs their
+  Sysmon 1s when it does (the OTRF persistence sample: 11 s after their 4688s, smss.exe's 26 s):
+  past the skew by log time, each began a second instance of its process (and ended the first).
+  A Sysmon 1 logged late, more than `LATE` after the creation time it says (`creation_said`: its
+  ProcessGuid's start time, to the second; its `UtcTime` where the scan's values carry it), is
+  joined by that time instead (`SysmonTracker._late`): to the 4688 of the same pid and image
+  within the skew of it, on the same computer in the same boot, no Sysmon 1 joined yet, and no
+  other instance of the pid created between the two (a reuse of the pid is never joined; two
+  processes of the pid in one second are taken in order, as Sysmon logs them). Exact, as a join
+  by log time is: both times are the process's creation. The Sysmon events logged just after it
+  naming its pid by a provisional GUID or none go to it (`_late_alias`), not to the instance
+  alive with the pid at their log time.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from core.correlate.process_instance import process_label
 from core.correlate.processes import (
@@ -52,6 +68,7 @@ from core.correlate.processes import (
     same_process,
 )
 from core.correlate.roles import Party, SysmonAct, SysmonRole
+from core.model.event import EPOCH_AS_FILETIME, datetime_to_filetime
 from core.model.values import as_int
 
 if TYPE_CHECKING:
@@ -149,6 +166,85 @@ def _seconds(ticks: int) -> str:
     return f"{ticks / TICKS_PER_SECOND:.3f} s"
 
 
+#: A Sysmon 1's creation time as Sysmon writes it, in UTC: `2020-09-04 07:07:55.793`.
+_UTC_TIME = re.compile(r"\s*(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?Z?\s*")
+#: The field a Sysmon 1 says it in (read only where the scan's values carry it: `creation_said`).
+UTC_TIME = "UtcTime"
+#: Instances of one pid looked at back from its current one for a late Sysmon 1 (`_late`): those
+#: created since its creation time, a few at most in real logs (a crafted log could make any number).
+MAX_LATE_WALK = 64
+_HALF_SECOND = TICKS_PER_SECOND // 2
+#: How long after the creation time it says (beyond what that time leaves open) a Sysmon 1 is
+#: logged late (`SysmonTracker._late`): its log time is then a worse creation time than the one
+#: it says. A second: more than Sysmon's own lag (milliseconds) and an export's rounding to it.
+LATE = TICKS_PER_SECOND
+
+
+class Said(NamedTuple):
+    """When a Sysmon 1 says its process was created: `at` on the model's time line, give or take
+    `slack` (a time to the second: its middle, half a second either way); `utc_time`, its UtcTime
+    as logged when it is that (None: its GUID's)."""
+
+    at: int
+    slack: int
+    utc_time: str | None = None
+
+    @property
+    def words(self) -> str:
+        """How a join's reason names it (made only then: most Sysmon 1s are not logged late)."""
+        if self.utc_time is not None:
+            return f"the creation time its UtcTime says, {self.utc_time.strip()}"
+        seconds = (self.at - self.slack - EPOCH_AS_FILETIME) // TICKS_PER_SECOND
+        when = _dt.datetime.fromtimestamp(seconds, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return f"the second of the creation time its ProcessGuid holds, {when}"
+
+
+def utc_ticks(text: str | None) -> int | None:
+    """A `UtcTime` as FILETIME ticks (the model's time line), None when it is none."""
+    found = _UTC_TIME.fullmatch(text) if text else None
+    if found is None:
+        return None
+    y, mo, d, h, mi, sec, frac = found.groups()
+    try:
+        when = _dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec), tzinfo=_dt.UTC)
+    except ValueError:
+        return None
+    return datetime_to_filetime(when) + (int(frac.ljust(7, "0")) if frac else 0)
+
+
+def creation_said(values: Values, guid: str | None) -> Said | None:
+    """The creation time a Sysmon 1 says: its `UtcTime` (to the millisecond) when the values carry
+    it, else the start time its ProcessGuid holds (its second and third groups, the low and high
+    halves of the Unix time in seconds: the same second as its UtcTime in every Sysmon 1 of the
+    samples, 199 in eight OTRF logs), None when neither says one."""
+    text = values.get(UTC_TIME)
+    ticks = utc_ticks(text)
+    if ticks is not None:
+        return Said(ticks, 0, text)
+    if _started(guid) is None:
+        return None
+    assert guid is not None
+    begins = EPOCH_AS_FILETIME + int(guid[15:19] + guid[10:14], 16) * TICKS_PER_SECOND
+    return Said(begins + _HALF_SECOND, _HALF_SECOND)
+
+
+def late_join_reason(sysmon: Ref, made: Ref, said: Said) -> str:
+    """Why a Sysmon 1 logged late and the 4688 `made` are one process, joined by the creation
+    time the Sysmon 1 says (`said`) rather than the time it was logged."""
+    gap = made.ts - said.at
+    if said.slack and abs(gap) <= said.slack:
+        where = "in"
+    else:
+        gap -= said.slack if gap > 0 else -said.slack
+        where = f"{_seconds(gap)} after" if gap >= 0 else f"{_seconds(-gap)} before"
+    return (f"Sysmon 1 record {sysmon.record_id} and 4688 record {made.record_id} are one process: same computer, "
+            f"boot, pid and image, the 4688 logged {where} {said.words} (within the "
+            f"{CHANNEL_SKEW // TICKS_PER_SECOND} s skew between the channels), no other process of the pid created "
+            f"between them; the Sysmon 1 was logged {_seconds(sysmon.ts - said.at + said.slack)} after that, late "
+            "(Sysmon logs the processes created before its service started once it does), so the time it says is "
+            "matched rather than the time it was logged")
+
+
 class SysmonTracker:
     """Resolves Sysmon events to the process tracker's instances by GUID (exact), else by pid
     alive at the event's time, naming instances from the event's image fields."""
@@ -167,6 +263,10 @@ class SysmonTracker:
         self.waits: dict[tuple[str, int], Wait] = {}
         self._waiting: dict[tuple[str, str | int], list[Wait]] = {}
         self.soonest = _NEVER
+        #: The instance a pid's last Sysmon 1 joined late (`_late`) and when that Sysmon 1 was
+        #: logged, by (computer, pid), until the pid's next Sysmon 1: the Sysmon events logged with
+        #: it name its process by another GUID (`_late_alias`). Few: one per late Sysmon 1 at most.
+        self._late_joined: dict[tuple[str, int], tuple[int, int]] = {}
 
     def wait(self, host: str, computer: str, ref: Ref, values: Values, role: SysmonRole) -> bool:
         """Whether the Sysmon 1 `ref` waits for a 4688 still to come (held here, replayed by the
@@ -195,6 +295,8 @@ class SysmonTracker:
             candidate, until = current.index, ref.ts + gap
             self.procs.awaited.add(candidate)
         elif current.end is None:
+            if self._late(host, pid, guid, image, values, ref) is not None:
+                return False  # logged late, its 4688 found by its creation time: joined at once (`created`)
             until = ref.ts + CHANNEL_SKEW
         else:
             return False
@@ -203,6 +305,59 @@ class SysmonTracker:
         self._hold(w, host, guid, pid)
         self.soonest = min(self.soonest, until)
         return True
+
+    def _late(self, host: str, pid: int, guid: str | None, image: str | None, values: Values,
+              ref: Ref) -> tuple[_Proc, Ref, Said] | None:
+        """The instance whose 4688 a Sysmon 1 logged late is of, by the creation time it says
+        (`creation_said`), with that 4688 and the time; None when it is not logged late (more than
+        `LATE` after that time: then its log time is as good) or no 4688 is its own.
+
+        The pid's instances created since the skew before that time are walked back from its
+        current one (a restart begins the walk afresh: the same boot only; an instance frozen
+        meanwhile, `ProcessTracker._release`, ends it with None: the Sysmon 1 then begins its own
+        instance, as before). One is taken if a 4688 created it with the same image within the
+        skew of that time, no Sysmon 1 joined it yet, and no other instance of the pid was created
+        between its 4688 and that time (a later reuse of the pid is never joined: the first
+        process's Sysmon 1 is nearer the first). The nearest if several are; among those as near
+        as the time can tell (a GUID's time is to the second), the first created: Sysmon logs its
+        Sysmon 1s in the order the processes were created. Not done for the usual Sysmon 1, which
+        joins or waits by its log time: the caller asks only when that found no 4688."""
+        procs = self.procs
+        p = procs.current(host, pid)
+        if p is None:
+            return None
+        said = creation_said(values, guid)
+        if said is None or ref.ts - said.at <= said.slack + LATE:
+            return None
+        low, high = said.at - said.slack, said.at + said.slack
+        walked: list[tuple[_Proc, int]] = []  # (instance, when it began), the latest first
+        while True:
+            began = procs.key(p.created if p.created is not None else p.first_seen)[0]
+            walked.append((p, began))
+            if began < low - CHANNEL_SKEW or p.previous is None:
+                break
+            if len(walked) >= MAX_LATE_WALK:
+                return None  # (more instances of the pid since that time than a real log has)
+            p = procs.procs[p.previous]
+            if p is None:  # frozen
+                return None
+        best: tuple[int, int, _Proc, Ref] | None = None
+        for n, (p, began) in enumerate(walked):
+            if p.created is None or p.sysmon_created is not None or not same_image(p.image, image):
+                continue
+            off = max(0, abs(began - said.at) - said.slack)
+            if off > CHANNEL_SKEW:
+                continue
+            if began < low:  # another created after it and before that time?
+                between = any(began < other < low for _, other in walked[:n])
+            else:  # ... or after that time and before it
+                between = any(high < other < began for _, other in walked[n + 1:])
+            if between:
+                continue
+            made = procs.ref(p.created)
+            if made.event_id == 4688 and (best is None or (off, began) <= best[:2]):
+                best = (off, began, p, made)
+        return (best[2], best[3], said) if best is not None else None
 
     def _hold(self, w: Wait, host: str, guid: str | None, pid: int | None) -> None:
         for what in (guid, pid):
@@ -285,6 +440,8 @@ class SysmonTracker:
             ppid = as_int(values.get(role.source.pid))
             return (PartyLink(ppid, None, None, None) if ppid is not None else _NO_PARTY), _NO_PARTY
         self.creations[host] = self.creations.get(host, 0) + 1
+        if self._late_joined:
+            self._late_joined.pop((host, pid), None)
         image = values.get(party.image)
         known = self._by_guid.get((host, guid)) if guid else None
         if known is not None:
@@ -297,11 +454,16 @@ class SysmonTracker:
             else:
                 current = None if fresh is not None else self.procs.current(host, pid)
                 made = self.procs.ref(current.created) if current is not None and current.created is not None else None
+            late: tuple[_Proc, Ref, Said] | None = None
             if current is not None and made is not None and (into is not None or (
                     current.sysmon_created is None and made.event_id != ref.event_id
                     and same_process(current, image, made, ref))):
                 proc = current
                 proc.joined = join_reason(ref, made, rival)
+            elif fresh is None and (late := self._late(host, pid, guid, image, values, ref)) is not None:
+                proc, made, said = late
+                proc.joined = late_join_reason(ref, made, said)
+                self._late_joined[(host, pid)] = (proc.index, ref.ts)
             else:
                 proc = self.procs.begin(host, computer, pid, ref, until=fresh)
                 proc.command_line = values.get("CommandLine")
@@ -382,6 +544,11 @@ class SysmonTracker:
                              f"{self.procs.procs[idx].guid}, taken for it by pid and time at Sysmon {eid} record {rid}")
         elif pid is None:
             return _NO_PARTY
+        elif self._late_joined and (late := self._late_alias(host, ref, party, pid, guid,
+                                                              values.get(party.image))) is not None:
+            link = late
+            idx = late.process
+            assert idx is not None
         else:
             idx, note = self.procs.resolve(host, computer, pid, ref)
             image = values.get(party.image)
@@ -399,6 +566,41 @@ class SysmonTracker:
             elif proc.sysmon_events[-1] is not ref:
                 proc.sysmon_events.append(ref)
         return link
+
+    def _late_alias(self, host: str, ref: Ref, party: Party, pid: int, guid: str | None,
+                    image: str | None) -> PartyLink | None:
+        """The link of a pid, without a GUID or with one no instance has yet, named by a Sysmon
+        event logged within `CHANNEL_SKEW` after the pid's last Sysmon 1, which joined its 4688
+        late (`_late`): that process, as `_by_pid` takes another GUID (a provisional one, or the
+        zero GUID) logged within the skew of a creation, if the GUID's start time (if any) is within
+        the skew of the process's. Logged late like its Sysmon 1, the event
+        would find by pid the instance alive at its log time: another (the pid reused since, or
+        none, this one having exited meanwhile), or this one, created long before by that time;
+        `_by_pid` would make it another process."""
+        joined = self._late_joined.get((host, pid))
+        if joined is None:
+            return None
+        idx, logged = joined
+        if ref.ts - logged > CHANNEL_SKEW:
+            del self._late_joined[(host, pid)]  # (no event logged this late after it is taken for it)
+            return None
+        proc = self.procs.procs[idx]
+        if proc is None or not same_image(proc.image, image) or ref.ts < logged or proc.created is None:
+            return None
+        said = creation_said({}, guid)  # (a GUID of another start time is another process)
+        if said is not None and abs(said.at - self.procs.key(proc.created)[0]) > CHANNEL_SKEW + said.slack:
+            return None
+        origin = proc.sysmon_created
+        proc.add_name(image, ref, self.procs.hold)
+        named = f"{party.guid} {guid} is not the GUID of" if guid else f"no {party.guid} names"
+        if guid and len(self._aliases) < MAX_ALIASES:
+            self._aliases[(host, guid)] = (idx, ref.event_id, ref.record_id)
+        return PartyLink(pid, idx, INFERRED, (
+            f"{named} {process_label(pid, proc.image)}{f', {proc.guid}' if proc.guid else ''}"
+            f"{f' (Sysmon 1 record {origin.record_id})' if origin is not None else ''}, but the event is logged "
+            f"{_seconds(ref.ts - logged)} after that Sysmon 1, which was logged late and joined its 4688 by the "
+            "creation time it says (a process accessed while it is being created has a provisional GUID or none): "
+            "matched by pid and that Sysmon 1's time"))
 
     def _by_pid(self, host: str, computer: str, ref: Ref, party: Party, pid: int, guid: str, image: str | None,
                 idx: int, note: str | None) -> PartyLink:

@@ -45,7 +45,8 @@ from core.store.store import Store
 #: where format 4 wrote some raw; 7: sessions known from their logoff, ambiguous handle closes,
 #: inferred copies, processes just after their exit and Sysmon 1s ahead of their 4688; 8: a
 #: restart ends a computer's processes, handles and sessions, SYSTEM's session one per boot;
-#: 9: the event trees' "why:" lines carry the record they name, to jump to).
+#: 9: the event trees' "why:" lines carry the record they name, to jump to; a Sysmon 1 logged
+#: late joins its 4688 by the creation time it says; a handle after a restart says so).
 CORRELATION_FORMAT = 9
 FORMAT_KEY = "correlation_format"
 #: Tags the links (`core.store.correlation_links`), written after the instances and the views.

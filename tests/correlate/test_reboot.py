@@ -403,7 +403,7 @@ def test_the_otrf_restart_ends_the_old_lsass_and_services_sit_in_the_new_system_
     new = _created(model, 40871, WS5)
     assert old.reason.endswith("ended by the restart (4688 record 40859: Registry created by the kernel, the first "
                                "process of a boot; after the shutdown at 1100 record 40630), no 4689 before it")
-    # (Sysmon's 1 of it, logged 11 s after its 4688, begins another instance of the pid: not the restart)
+    # (Sysmon's 1 of it, logged 11 s after its 4688, joins it by the creation time it says: test_boot_sysmon.py)
     assert new.pid == 0x2D4 and new.reason == "created by 4688 record 40871"
     opens = [se for se in ws5 if se.event.event_id == 4656 and (se.event.record_id or 0) > 40875
              and dict(se.event.data).get("ObjectType") == "Process"
