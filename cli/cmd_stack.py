@@ -21,7 +21,10 @@ def register(sub: Any) -> None:
     add_input_args(parser)
     parser.add_argument("--by", required=True, metavar="FIELD",
                         help="an EventData field (CommandLine, TargetUserName...), an alias (image, parent, cmd, "
-                        "user...) or a System column (id, computer, channel, provider, usersid, pid, file...)")
+                        "user, pid...) or a System column (id, computer, channel, provider, usersid, tid, file...); "
+                        "pid stacks what pid: matches (every process-id field, and the System ProcessID outside "
+                        "the Security and Sysmon logs), processid what processid: matches (the System ProcessID, "
+                        "and an EventData ProcessId): numbers as numbers, in hex")
     add_where(parser)
     parser.add_argument("--format", choices=("text", "json", "csv", "md"), default="text")
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"at most N values (default {DEFAULT_LIMIT}; "

@@ -30,8 +30,10 @@ from core.store.filter import Filter
 from core.store.store import Store
 from tui.words import plural
 
-#: Query field names (what a pivot gives) -> the name `core.query.stack` stacks them under.
-STACK_NAMES = {"processid": "pid", "threadid": "tid"}
+#: Query field names (what a pivot gives) -> the name `core.query.stack` stacks them under. Not
+#: `processid` (the detail pane's System ProcessID): it stacks itself, what `processid:` matches,
+#: so `enter` narrows to the row's count; `pid` is the process-id alias, another set of events.
+STACK_NAMES = {"threadid": "tid"}
 #: What the panel closes with: ("add" | "exclude", field, value), or None.
 Choice = tuple[str, str, str] | None
 

@@ -26,6 +26,7 @@ from core.model.values import LOGGER_PID_CHANNELS, as_int
 from core.query import compile as sq
 from core.query.lexer import Kind, QueryError, Token
 from core.query.parser import And, Node, Not, Or, Term, parse
+from core.query.stack import HEADER_NAMES
 from core.store.schema import SYSTEM_FIELDS
 
 Dialect = Literal["spark", "duckdb"]
@@ -71,9 +72,50 @@ def _ascii_fold(this: exp.Expr) -> exp.Expr:
 
 def _pairs(text: str, names: tuple[str, ...]) -> exp.Select:
     """One row per (event, EventData pair) whose name is one of `names` (lower-cased), over the
-    matching events: (source, place, name, value), as `f` unnested from `fields`."""
-    return (exp.select("source", "place", _pair("name").as_("name"), _pair("value").as_("value"))
-            .from_(TABLE).join(_unnest()).where(exp.and_(where_expr(text), _name_in(names))))
+    matching events: (source, place, name, value), as `f` unnested from `fields` (with a
+    header name among `names`, `_header_pairs` too)."""
+    return exp.select("source", "place", "name", "value").from_(_named_pairs(text, names, nth=False).subquery("r"))
+
+
+def _named_pairs(text: str, names: tuple[str, ...], *, nth: bool) -> exp.Select | exp.Union:
+    """(source, place, name, value[, nth]) of the matching events' pairs named in `names`: `nth`
+    the pair's place in `fields`. A header name of `core.query.stack.HEADER_NAMES` among `names`
+    adds a pair of that name per event with a header process id, and shows a value that is a
+    number as `core.query.stack.number_text` does (`_number_text`), as the store's stack does."""
+    header = next((n for n in names if n in HEADER_NAMES), None)
+    data = tuple(n for n in names if n not in HEADER_NAMES)
+    value = _pair("value") if header is None else _number_text(_pair("num"), _pair("value"))
+    columns = [exp.column("source"), exp.column("place"), _pair("name").as_("name"), value.as_("value")]
+    if nth:
+        columns.append(exp.ArrayPosition(this=exp.column("fields"), expression=exp.column("pair")).as_("nth"))
+    pairs = exp.select(*columns).from_(TABLE).join(_unnest()).where(exp.and_(where_expr(text), _name_in(data)))
+    if header is None:
+        return pairs
+    return exp.union(pairs, _header_pairs(text, header, nth=nth), distinct=False)
+
+
+def _header_pairs(text: str, header: str, *, nth: bool) -> exp.Select:
+    """A pair named `header` per matching event with a header process id (outside
+    LOGGER_PID_CHANNELS only, for the header name that says so), its value by `_number_text`."""
+    pid = exp.column("pid")
+    cond = exp.and_(where_expr(text), exp.Not(this=exp.Is(this=pid, expression=exp.null())))
+    if HEADER_NAMES[header]:
+        cond = exp.and_(cond, _own_pid_channel())
+    columns = [exp.column("source"), exp.column("place"), exp.Literal.string(header).as_("name"),
+               _number_text(pid, exp.Cast(this=pid, to=exp.DataType.build("text"))).as_("value")]
+    if nth:
+        columns.append(exp.Literal.number(0).as_("nth"))
+    return exp.select(*columns).from_(TABLE).where(cond)
+
+
+def _number_text(num: exp.Expr, value: exp.Expr) -> exp.Expr:
+    """As `core.query.stack.number_text`: `num` in hex (`0x1e0c`), a negative one in decimal;
+    `value` when `num` is null (not a number)."""
+    hexed = exp.DPipe(this=exp.Literal.string("0x"), expression=exp.Lower(this=exp.Hex(this=num)), safe=True)
+    return (exp.Case()
+            .when(exp.Is(this=num, expression=exp.null()), value)
+            .when(exp.GTE(this=num, expression=exp.Literal.number(0)), hexed)
+            .else_(exp.Cast(this=num, to=exp.DataType.build("text"))))
 
 
 def _name_in(names: tuple[str, ...]) -> exp.Expr:
@@ -103,11 +145,9 @@ def stack_pairs(text: str, names: tuple[str, ...]) -> exp.Select:
     an alias's spellings under two of its names may then show the other way.) So `first` is one
     event's (source, place, nth), `nth` the pair's first place in its `fields`, compared whole
     (not each part's least over different events), and the rows go by (name, first)."""
-    nth = exp.ArrayPosition(this=exp.column("fields"), expression=exp.column("pair"))
-    inner = (exp.select("source", "place", _pair("name").as_("name"), _pair("value").as_("value"),
-                        exp.Min(this=nth).as_("nth"))
-             .from_(TABLE).join(_unnest()).where(exp.and_(where_expr(text), _name_in(names)))
-             .group_by("source", "place", _pair("name"), _pair("value")))
+    inner = (exp.select("source", "place", "name", "value", exp.Min(this=exp.column("nth")).as_("nth"))
+             .from_(_named_pairs(text, names, nth=True).subquery("r"))
+             .group_by("source", "place", "name", "value"))
     first = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(c), expression=exp.column(c))
                                     for c in ("source", "place", "nth")])
     return (exp.select("name", "value", exp.Count(this=exp.Star()).as_("n"), exp.Min(this=first).as_("first"))

@@ -64,7 +64,9 @@ def query_reference(fields: Collection[str] = ()) -> str:
     lines = [_HEAD.rstrip("\n")]
     for alias, names in ALIAS_FIELDS.items():
         lines.extend(_wrapped(f"  {alias + ':':<21}", list(names), ", "))
-    lines.append("  pid: and user: also match the System process id and user SID")
+    lines.append("  pid: and user: also match the System process id (outside Security and Sysmon, where it")
+    lines.append("  is the logging service's) and user SID; `stack --by pid` stacks what pid: matches, as hex,")
+    lines.append("  `--by processid` the System process id (and a field named ProcessId)")
     lines.append("")
     lines.append(_EXAMPLES.rstrip("\n"))
     if fields:
