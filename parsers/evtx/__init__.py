@@ -402,7 +402,7 @@ def _plan(path: str, jobs: int | None) -> tuple[int, int, bool] | None:
 def iter_events(path: str, source: int = 0, jobs: int | None = None) -> Iterator[Event | ParseIssue]:
     """Every event of an EVTX file, in file order, with a ParseIssue for each record neither
     decoder can read: every record `parsers.evtx.reference.iter_events` reads, identical, plus
-    those python-evtx cannot read (records without templates, bad strings...).
+    those python-evtx cannot read (records without templates, bad strings, chunks off the grid...).
 
     Raises InputError before yielding anything when the file is not a readable EVTX file.
     `jobs`: worker processes (default one per core; 1 = no workers).
@@ -484,15 +484,15 @@ def raw_xml(path: str, locator: int) -> str:
     XML, saying so."""
     from parsers.event_to_xml import event_to_xml
     from parsers.evtx.chunk import ChunkDecoder
+    from parsers.evtx.grid import chunk_holding  # (the chunk on the grid or off it, as decoded)
     from parsers.evtx.reference import record_xml
 
     try:
         return record_xml(path, locator)
     except Exception as exc:  # noqa: BLE001 - python-evtx raises anything on some records
         reason = f"{type(exc).__name__}: {exc}"[:200]
-    chunk_ofs = FILE_HEADER_SIZE + ((locator - FILE_HEADER_SIZE) // CHUNK_SIZE) * CHUNK_SIZE
-    with open(path, "rb") as fh:
-        chunk = os.pread(fh.fileno(), CHUNK_SIZE, chunk_ofs)  # (not mapped: the file may have shrunk)
+    with open(path, "rb") as fh, FileImage(fh) as buf:  # (not mapped: the file may have shrunk)
+        chunk = os.pread(fh.fileno(), CHUNK_SIZE, chunk_ofs := chunk_holding(buf, locator))
     if len(chunk) < CHUNK_SIZE:
         raise InputError(f"{path}: the file shrank since it was loaded: record {locator} is gone")
     event = ChunkDecoder(chunk).decode(locator - chunk_ofs, 0, locator)

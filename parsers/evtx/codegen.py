@@ -55,11 +55,12 @@ def codegen(plan: Plan, types: list[bytes]) -> Builder:
     The function's `encode` attribute goes from the same values to the store row.
 
     Shapes the generator does not handle (Data names from substitutions, indices past the
-    substitution table, unknown types) get the plan interpreter itself.
+    substitution table, unknown types, bad literal values whose notes each record carries:
+    `Plan.notes`) get the plan interpreter itself.
     """
     slow = interpreter(plan)
     slot_type = inline_types(plan, types)
-    if slot_type is None:
+    if slot_type is None or plan.notes:
         return slow
     gen = _Generator(plan, types, slot_type)
     body = gen.emit_prologue()

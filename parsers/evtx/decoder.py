@@ -7,7 +7,9 @@ reasons. Same records, same issues and same order as `parsers.evtx.reference.ite
 long as python-evtx stays within its budgets (per record, per chunk, per file: `_Reference`),
 but for bad values: a record our decoder keeps with a stand-in for one carries an issue naming
 it (`values.value_notes`), and python-evtx's reading of a record holding a value whose size
-contradicts its type is refused (`chunk.suspect_values`: it reads past such a value).
+contradicts its type is refused (`chunk.suspect_values`: it reads past such a value), and the
+chunks a carved or concatenated file holds off the 64 KiB grid are read too (`grid`, an issue
+each), where python-evtx reads the grid's alone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, cast
 
 from core.model.event import EVENT_FIELDS, Event, ParseIssue, make_event
 from core.model.rows import EventRow
+from parsers.evtx import grid
 from parsers.evtx import reference as ref
 from parsers.evtx.chunk import ChunkDecoder, suspect_values
 from parsers.evtx.errors import HopelessRecord
@@ -56,30 +59,42 @@ def iter_chunk_tuples(
 
 def _chunk_data(
     buf: Any, index: int, chunk_ofs: int, source: int, path: str
-) -> tuple[bytes | None, list[ParseIssue]]:
-    """The chunk's 64 KiB (None: nothing to decode) and the issues of its damaged headers.
+) -> tuple[bytes | None, list[ParseIssue], grid.Slot]:
+    """The 64 KiB of the chunk read for the grid slot at `chunk_ofs` (None: nothing to decode),
+    the issues of its damaged headers, and where the chunk lies (`grid.locate`: its `chunk` is
+    the offset its records are read from; `grid.release` after them).
 
-    A chunk without its signature is skipped (one issue), unless its first record is intact
-    (`reference.intact_record`): then only the signature was damaged, and its records are read
-    with an issue saying so (python-evtx reads them whatever the signature). All zeros: an
-    unused chunk at the end of a file, no issue. The first chunk also answers for the file
-    header: a file read although its signature is damaged (`reference.check_evtx_header`)
-    carries that issue."""
+    A slot without a chunk signature is searched for a chunk off the grid (a carved or
+    concatenated file), read with an issue naming its offset; else it is skipped (one issue),
+    unless its first record is intact (`reference.intact_record`): then only the signature was
+    damaged, and its records are read with an issue saying so (python-evtx reads them whatever
+    the signature). All zeros: an unused chunk at the end of a file, no issue. The first chunk
+    also answers for the file header: a file read although its signature is damaged
+    (`reference.check_evtx_header`) carries that issue."""
     issues: list[ParseIssue] = []
     if index == 0 and chunk_ofs == ref.FILE_HEADER_SIZE and bytes(buf[:8]) != ref.FILE_MAGIC:
         reason = "file header damaged: bad file signature; its chunks read anyway"
         issues.append(ParseIssue(source, path, reason, None, 0))
-    data = bytes(buf[chunk_ofs : chunk_ofs + ref.CHUNK_SIZE])
-    if data[:8] == ref.CHUNK_MAGIC:
-        return data, issues
-    if data.count(0) == ref.CHUNK_SIZE:
-        return None, issues
-    if ref.intact_record(data, 0x200, ref.CHUNK_SIZE):
+    slot = grid.locate(buf, chunk_ofs)
+    kind, at = slot.kind, slot.chunk
+    if at is None:
+        if kind == grid.BAD:
+            issues.append(ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs))
+        elif kind == grid.INSIDE:
+            rest = bytes(buf[slot.covered : chunk_ofs + ref.CHUNK_SIZE])
+            if rest.count(0) != len(rest):
+                reason = (f"no chunk in the {len(rest):,} bytes after the chunk at offset "
+                          f"{slot.covered - ref.CHUNK_SIZE:#x}; skipped")
+                issues.append(ParseIssue(source, path, reason, index, slot.covered))
+        return None, issues, slot
+    if kind == grid.DAMAGED:
         issues.append(ParseIssue(source, path, "chunk header damaged: bad chunk signature; its records read anyway",
                                  index, chunk_ofs))
-        return data, issues
-    issues.append(ParseIssue(source, path, "bad chunk signature; chunk skipped", index, chunk_ofs))
-    return None, issues
+    elif kind == grid.OFF_GRID:
+        reason = (f"chunk off the 64 KiB grid at offset {at:#x} ({at - chunk_ofs:,} bytes past its grid "
+                  f"position, a carved or concatenated file); its records read")
+        issues.append(ParseIssue(source, path, reason, index, at))
+    return bytes(buf[at : at + ref.CHUNK_SIZE]), issues, slot
 
 
 #: Steps python-evtx may take over all the records of one chunk (each record still has
@@ -185,10 +200,21 @@ def encode_chunk(
 ) -> None:
     """`iter_chunk` as store rows appended to `rows` (ids `base | record offset`), their
     EventData pairs added to `postings` (by their marshal pieces), and parse issues appended to `issues`."""
-    data, damaged = _chunk_data(buf, index, chunk_ofs, source, path)
+    data, damaged, slot = _chunk_data(buf, index, chunk_ofs, source, path)
     issues.extend(damaged)
     if data is None:
         return
+    try:
+        _encode_records(buf, index, slot.chunk or chunk_ofs, source, path, base, postings, rows, issues, data)
+    finally:
+        grid.release(buf, chunk_ofs, slot)
+
+
+def _encode_records(
+    buf: Any, index: int, chunk_ofs: int, source: int, path: str, base: int, postings: PiecePostings,
+    rows: list[EventRow], issues: list[ParseIssue], data: bytes,
+) -> None:
+    """`encode_chunk`'s records of the chunk at `chunk_ofs` (its 64 KiB: `data`)."""
     encode = ChunkDecoder(data).encode_row
     append = rows.append
     reference = _Reference(buf, index, chunk_ofs, source, path, data)
@@ -217,28 +243,32 @@ def _chunk_items(
     buf: Any, index: int, chunk_ofs: int, source: int, path: str, fallback: bool, events: bool
 ) -> Iterator[Event | EventTuple | ParseIssue]:
     """Both of the above in one loop (a generator layer per record is worth avoiding)."""
-    data, damaged = _chunk_data(buf, index, chunk_ofs, source, path)
+    data, damaged, slot = _chunk_data(buf, index, chunk_ofs, source, path)
     yield from damaged
     if data is None:
         return
+    slot_ofs, chunk_ofs = chunk_ofs, slot.chunk or chunk_ofs  # (off the grid: where it lies)
     decode = ChunkDecoder(data).decode_tuple
     make = make_event
     reference = _Reference(buf, index, chunk_ofs, source, path, data)
     notes = value_notes()
     notes.clear()
-    for item in ref.record_offsets(buf, chunk_ofs, source, path, index):
-        if isinstance(item, ParseIssue):
-            yield item
-            continue
-        try:
-            fields = decode(item - chunk_ofs, source, item)
-        except Exception as exc:  # noqa: BLE001 - garbage may break the fast decoder anywhere
-            found = reference.decode(item, exc, fallback, _taken(notes))
-            yield found if events or isinstance(found, ParseIssue) else as_tuple(found)
-        else:
-            if notes:  # kept with stand-ins for its bad values: counted (before it), and named
-                yield ref.issue_at(buf, source, path, bad_values_reason(_taken(notes)), index, item)
-            yield make(*fields) if events else fields
+    try:
+        for item in ref.record_offsets(buf, chunk_ofs, source, path, index):
+            if isinstance(item, ParseIssue):
+                yield item
+                continue
+            try:
+                fields = decode(item - chunk_ofs, source, item)
+            except Exception as exc:  # noqa: BLE001 - garbage may break the fast decoder anywhere
+                found = reference.decode(item, exc, fallback, _taken(notes))
+                yield found if events or isinstance(found, ParseIssue) else as_tuple(found)
+            else:
+                if notes:  # kept with stand-ins for its bad values: counted (before it), and named
+                    yield ref.issue_at(buf, source, path, bad_values_reason(_taken(notes)), index, item)
+                yield make(*fields) if events else fields
+    finally:
+        grid.release(buf, slot_ofs, slot)
 
 
 def _taken(notes: list[str]) -> list[str]:

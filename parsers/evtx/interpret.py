@@ -119,7 +119,10 @@ _SYSTEM_SPECS = (
 def build_event(
     plan: Plan, vals: list[str], root: Root, buf: bytes, record_number: int, source: int, locator: int
 ) -> EventTuple:
-    """Assemble the Event's fields exactly as `parsers.xml_to_event.event_from_element` would."""
+    """Assemble the Event's fields exactly as `parsers.xml_to_event.event_from_element` would
+    (the notes of the template's bad literal values added to the record's: `Plan.notes`)."""
+    if plan.notes:
+        value_notes().extend(plan.notes)
     event_id = to_int(evaluate(plan.event_id, vals))
     if event_id is None:
         raise BinXmlError("no EventID value")

@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from parsers.evtx.errors import BinXmlError, HopelessRecord
 from parsers.evtx.templates import Elem, Part
-from parsers.evtx.values import MAX_RECORD_CHARS
+from parsers.evtx.values import MAX_RECORD_CHARS, StandIn
 
 _ATTR_WS = str.maketrans({"\t": " ", "\n": " "})
 
@@ -89,6 +89,7 @@ class _Compiler:
         self.slots: dict[int, int] = {}
         self.chars = 0  # literal characters of every spec compiled so far
         self.uses: dict[int, int] = {}  # slot -> how many times the fields use it
+        self.notes: dict[str, None] = {}  # notes of the bad literal values a field shows (`StandIn`)
 
     def spec(self, parts: Sequence[Part] | None, attr: bool = False) -> Spec | None:
         if parts is None:
@@ -98,6 +99,8 @@ class _Compiler:
         run: list[str] = []  # literal parts joined once (not += per part: quadratic on long runs)
         for part in parts:
             if isinstance(part, str):
+                if isinstance(part, StandIn):
+                    self.notes[part.note] = None
                 self.chars += len(part)
                 if self.chars > MAX_RECORD_CHARS:
                     raise HopelessRecord(f"record expands beyond {MAX_RECORD_CHARS:,} characters (literal text)")
@@ -149,6 +152,9 @@ class Plan:
     static_names: tuple[str, ...] | None  # all names known at compile time
     static_chars: int  # literal characters of all the fields
     repeats: tuple[tuple[int, int], ...]  # (slot, uses) of the slots the fields use more than once
+    #: Notes of the bad literal values of the template a field shows (`values.StandIn`): each
+    #: record of the plan is kept with an issue naming them (`interpret.build_event`).
+    notes: tuple[str, ...] = ()
 
 
 def compile_plan(top: list[Elem | Part]) -> Plan:
@@ -212,6 +218,7 @@ def compile_plan(top: list[Elem | Part]) -> Plan:
         static_names=plan_static,
         static_chars=comp.chars,
         repeats=tuple(sorted((k, n) for k, n in comp.uses.items() if n > 1)),
+        notes=tuple(comp.notes),
         **fields,
     )
 

@@ -23,17 +23,18 @@ from typing import TYPE_CHECKING, Any
 from core.model.event import Event, InputError, ParseIssue
 from parsers.evtx.guard import bounded_chunk_class, run_bounded
 from parsers.evtx.image import FileImage
+from parsers.evtx.layout import CHUNK_MAGIC as CHUNK_MAGIC  # (re-exported: the decoder's and the tests' names)
+from parsers.evtx.layout import CHUNK_SIZE as CHUNK_SIZE
+from parsers.evtx.layout import FILE_HEADER_SIZE as FILE_HEADER_SIZE
+from parsers.evtx.layout import FILE_MAGIC as FILE_MAGIC
+from parsers.evtx.layout import RECORD_HEADER_SIZE as RECORD_HEADER_SIZE
+from parsers.evtx.layout import RECORD_MAGIC as RECORD_MAGIC
+from parsers.evtx.layout import intact_record as intact_record
 
 if TYPE_CHECKING:
     from Evtx.Evtx import ChunkHeader, Record
     from lxml import etree
 
-FILE_MAGIC = b"ElfFile\x00"
-CHUNK_MAGIC = b"ElfChnk\x00"
-RECORD_MAGIC = b"\x2a\x2a\x00\x00"
-CHUNK_SIZE = 0x10000
-FILE_HEADER_SIZE = 0x1000
-RECORD_HEADER_SIZE = 24
 
 
 # python-evtx and lxml are imported on first use: the fast path walks chunks and records with
@@ -156,17 +157,6 @@ def record_offsets(buf: Any, chunk_ofs: int, source: int, path: str, index: int)
         yield from _past_free(buf, chunk_ofs, ofs, number, free, source, path, index)
 
 
-def intact_record(buf: Any, ofs: int, end: int) -> int:
-    """The size of the record at `ofs` when its header is whole (magic, a size that fits before
-    `end`, the size repeated in its last four bytes), else 0."""
-    if ofs + RECORD_HEADER_SIZE + 4 > end or buf[ofs : ofs + 4] != RECORD_MAGIC:
-        return 0
-    size: int = struct.unpack_from("<I", buf, ofs + 4)[0]
-    if size < RECORD_HEADER_SIZE + 4 or ofs + size > end or struct.unpack_from("<I", buf, ofs + size - 4)[0] != size:
-        return 0
-    return size
-
-
 def _past_free(
     buf: Any, chunk_ofs: int, ofs: int, last: int, free: int, source: int, path: str, index: int
 ) -> Iterator[int | ParseIssue]:
@@ -260,9 +250,12 @@ def _decode_record(buf: Any, chunk: ChunkHeader, ofs: int, source: int) -> Event
 
 def record_xml(path: str, locator: int) -> str:
     """The raw XML of the record at byte offset `locator`, as python-evtx renders it (on a
-    step budget: StepBudgetExceeded rather than spinning on a looping chunk)."""
+    step budget: StepBudgetExceeded rather than spinning on a looping chunk), from the chunk the
+    decoder read it from (`parsers.evtx.grid.chunk_holding`: on the grid or off it)."""
+    from parsers.evtx.grid import chunk_holding
+
     with open(path, "rb") as fh, FileImage(fh) as buf:
-        chunk_ofs = FILE_HEADER_SIZE + ((locator - FILE_HEADER_SIZE) // CHUNK_SIZE) * CHUNK_SIZE
+        chunk_ofs = chunk_holding(buf, locator)
         if buf.load(chunk_ofs, CHUNK_SIZE) < CHUNK_SIZE:
             raise InputError(f"{path}: the file shrank since it was loaded: record {locator} is gone")
         from Evtx.Evtx import Record

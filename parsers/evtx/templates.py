@@ -18,7 +18,19 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 
 from parsers.evtx.errors import BinXmlError, HopelessRecord
-from parsers.evtx.values import FIXED_SIZE, RENDER, T_STRING, T_WSTRING, clean, utf16
+from parsers.evtx.values import (
+    FIXED_SIZE,
+    RENDER,
+    T_ARRAY,
+    T_NULL,
+    T_STRING,
+    T_WSTRING,
+    T_WSTRINGARRAY,
+    VALUE_ERRORS,
+    clean,
+    literal_stand_in,
+    utf16,
+)
 
 #: Nesting bound for elements and nested BinXML values: real logs nest a few levels; a crafted
 #: file must not exhaust the Python stack.
@@ -56,7 +68,10 @@ def _name(buf: bytes, string_ofs: int) -> tuple[str, int]:
 
 def value_len(buf: bytes, p: int) -> int:
     """Length of the literal value token (0x05) at `p`: everything `_value_token` reads lies in
-    `buf[p : p + length]` (so `template_key` can stand for it by these bytes)."""
+    `buf[p : p + length]` (so `template_key` can stand for it by these bytes). Each type has
+    python-evtx's length-less layout: a count before strings, binary and the string array, the
+    type's width for the scalars, nothing for null; an array of another known type is taken to
+    be laid out as the string array (a 16-bit byte count: python-evtx has no layout for it)."""
     if p + 4 > len(buf):
         raise BinXmlError("value outside the chunk")
     vtype = buf[p + 1]
@@ -69,6 +84,10 @@ def value_len(buf: bytes, p: int) -> int:
         if p + 6 > len(buf):
             raise BinXmlError("value outside the chunk")
         end = p + 6 + _U32(buf, p + 2)[0]
+    elif vtype == T_NULL:
+        end = p + 2
+    elif vtype & T_ARRAY and T_WSTRING <= vtype & ~T_ARRAY <= 0x15:
+        end = p + 4 + _U16(buf, p + 2)[0]
     else:
         width = FIXED_SIZE.get(vtype)
         if vtype == 0x10:  # SizeT without a declared size: 8 bytes
@@ -83,18 +102,35 @@ def value_len(buf: bytes, p: int) -> int:
     return end - p
 
 
-def _value_token(buf: bytes, p: int) -> tuple[str, int]:
-    """A literal value (token 0x05): its text and the token's full length. Templates hold
-    strings; other types are rendered as python-evtx renders them (length-less variants)."""
+def _value_token(buf: bytes, p: int, where: str) -> tuple[str, int]:
+    """A literal value (token 0x05) in `where` (its element or attribute): its text and the
+    token's full length. Templates hold strings; other types are rendered as python-evtx renders
+    them (length-less variants, `value_len`), null as nothing (python-evtx fails on it). A value
+    no renderer accepts (month 13), and an array of another type than the string array (which
+    python-evtx cannot read), is a stand-in whose note goes with the tree (`StandIn`): the
+    record is kept, with an issue naming it."""
     length = value_len(buf, p)
     vtype = buf[p + 1]
     if vtype == T_WSTRING:
         return clean(utf16(buf[p + 4 : p + length]).rstrip("\x00")), length
     if vtype == T_STRING:
         return clean(buf[p + 4 : p + length].decode("cp1252", "replace").rstrip("\x00")), length
+    if vtype == T_NULL:
+        return "", length
     if vtype == 0x0E:
         return RENDER[vtype](buf, p + 6, length - 6), length
-    return RENDER[vtype](buf, p + 2, length - 2), length
+    where = f"literal value in {where}"
+    if vtype & T_ARRAY:
+        if vtype != T_WSTRINGARRAY:
+            why = "an array as a literal value (python-evtx reads none); read as a string array's bytes"
+            return literal_stand_in(buf, vtype, p + 4, length - 4, why, where), length
+        ofs, size = p + 4, length - 4
+    else:
+        ofs, size = p + 2, length - 2
+    try:
+        return RENDER[vtype](buf, ofs, size), length
+    except VALUE_ERRORS as exc:
+        return literal_stand_in(buf, vtype, ofs, size, str(exc) or type(exc).__name__, where), length
 
 
 def _element(buf: bytes, p: int, depth: int, literal_only: bool = False) -> tuple[Elem, int]:
@@ -130,7 +166,7 @@ def _element(buf: bytes, p: int, depth: int, literal_only: bool = False) -> tupl
             child, q = _element(buf, q, depth + 1, literal_only)
             elem.content.append(child)
         elif token == 0x05:
-            text, length = _value_token(buf, q)
+            text, length = _value_token(buf, q, f"<{name}>")
             elem.content.append(text)
             q += length
         elif token in (0x0D, 0x0E):
@@ -166,7 +202,7 @@ def _attribute(buf: bytes, q: int, elem: Elem, literal_only: bool) -> int:
     while q < size:
         vt = buf[q] & 0x0F
         if vt == 0x05:
-            text, length = _value_token(buf, q)
+            text, length = _value_token(buf, q, f"{a_name} of <{elem.name}>")
             parts.append(text)
             q += length
         elif vt in (0x0D, 0x0E):
@@ -233,7 +269,7 @@ def parse_template(buf: bytes, template_ofs: int) -> list[Elem | Part]:
             elem, p = _element(buf, p, 0)
             out.append(elem)
         elif token == 0x05:
-            text, length = _value_token(buf, p)
+            text, length = _value_token(buf, p, "the template")
             out.append(text)
             p += length
         elif token in (0x0D, 0x0E):

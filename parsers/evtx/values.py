@@ -437,13 +437,32 @@ def bad_values_reason(notes: list[str]) -> str:
     return f"{head}: {'; '.join(notes)}"[:300]
 
 
-def stand_in(buf: bytes, vtype: int, ofs: int, size: int, why: str, where: str) -> str:
-    """The text shown for a bad value (its first bytes in hex), its note added."""
+def _stand_in_text(buf: bytes, vtype: int, ofs: int, size: int) -> str:
     start = min(max(ofs, 0), len(buf))
     raw = bytes(buf[start : start + max(0, min(size, STAND_IN_BYTES))])
     more = "..." if size > len(raw) else ""
-    text = f"[bad {type_name(vtype)} value, {size} bytes: {raw.hex()}{more}]"
+    return f"[bad {type_name(vtype)} value, {size} bytes: {raw.hex()}{more}]"
+
+
+def stand_in(buf: bytes, vtype: int, ofs: int, size: int, why: str, where: str) -> str:
+    """The text shown for a bad value (its first bytes in hex), its note added."""
     _NOTES.items.append(f"{where} ({type_name(vtype)}, {size} bytes): {why}")
+    return _stand_in_text(buf, vtype, ofs, size)
+
+
+class StandIn(str):
+    """The stand-in of a bad literal value of a template (a value token, not a substitution),
+    with its note. Why not `stand_in`'s note: a template is parsed once and its tree serves every
+    record of its shape (in every chunk), so the note travels in the tree to the shape's plan
+    (`parsers.evtx.plan.Plan.notes`), which adds it to each record it decodes."""
+
+    note: str
+
+
+def literal_stand_in(buf: bytes, vtype: int, ofs: int, size: int, why: str, where: str) -> StandIn:
+    """`stand_in` for a literal value of a template: the note is kept on the text, not added."""
+    text = StandIn(_stand_in_text(buf, vtype, ofs, size))
+    text.note = f"{where} ({type_name(vtype)}, {size} bytes): {why}"
     return text
 
 

@@ -132,7 +132,7 @@ def test_the_correlation_builds_reading_child_ends_on_a_crafted_row_and_the_buil
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     """The build's reading child decodes rows without the checks (`child_pairs`: they cost it a
     sixth of its time); a row it cannot read ends it, and the build then reads in process, checked.
-    (A row of other types than text passes the child: the table, exports and Sigma say damaged.)"""
+    (A row of other types than text ends it too: `tests/correlate/test_child_values.py`.)"""
     from core.correlate import scan_reader
     from core.store.child_process import ChildFailed
 
