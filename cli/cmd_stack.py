@@ -21,10 +21,15 @@ def register(sub: Any) -> None:
     add_input_args(parser)
     parser.add_argument("--by", required=True, metavar="FIELD",
                         help="an EventData field (CommandLine, TargetUserName...), an alias (image, parent, cmd, "
-                        "user, pid...) or a System column (id, computer, channel, provider, usersid, tid, file...); "
-                        "pid stacks what pid: matches (every process-id field, and the System ProcessID outside "
-                        "the Security and Sysmon logs), processid what processid: matches (the System ProcessID, "
-                        "and an EventData ProcessId): numbers as numbers, in hex")
+                        "user, pid...) or a System column (id, computer, channel, provider, usersid, tid, file...). "
+                        "A value's count is what adding FIELD:value to --where finds: numbers "
+                        "grouped as numbers (0x1e0c, 7692 and 0x00001E0C are one value), text case-insensitively; "
+                        "level, task, opcode, version, keywords, tid and usersid count the System column and an "
+                        "EventData field so named; a computer also counts the names it is the first labels of "
+                        "(DC1: DC1.corp.local); user the SIDs user: reads too. pid stacks what pid: matches "
+                        "(every process-id field, and the System ProcessID outside the Security and Sysmon logs), "
+                        "processid what processid: matches (the System ProcessID, and an EventData ProcessId), "
+                        "both in hex")
     add_where(parser)
     parser.add_argument("--format", choices=("text", "json", "csv", "md"), default="text")
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"at most N values (default {DEFAULT_LIMIT}; "
