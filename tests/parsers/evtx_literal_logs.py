@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from tests.parsers.evtx_logs import CHUNK, TICKS, _Body, _name, build_log, event_values
+from tests.parsers.evtx_logs import CHUNK, TICKS, _name, build_log, event_head, event_values
 
 #: (value type, the value's bytes as the token holds them, its count or size prefix included).
 Literal = tuple[int, bytes]
@@ -27,17 +27,7 @@ def wide_literal(text: str) -> bytes:
 
 
 def _template(start: int, content: bytes, name: bytes | None, extra: bytes | None) -> bytes:
-    b = _Body(start)
-    b.open("Event")
-    b.open("System")
-    b.open("EventID")
-    b.sub(0, 0x06)
-    b.close()
-    b.open("Computer")
-    b.sub(1, 0x01)
-    b.close()
-    b.close()
-    b.open("EventData")
+    b = event_head(start)
     if name is None:
         b.open("Data", ("Name", 3, 0x01))
     else:  # <Data Name=LITERAL>: element, attribute list, attribute name, its value token

@@ -44,7 +44,9 @@ class _Body:
         self.b += b"\x04"
 
 
-def _template(start: int) -> bytes:
+def event_head(start: int) -> _Body:
+    """A template body at `start` holding `<Event><System><EventID/><Computer/></System>` (values
+    0 and 1) and `<EventData>` opened: what every template of these logs begins with."""
     b = _Body(start)
     b.open("Event")
     b.open("System")
@@ -56,6 +58,11 @@ def _template(start: int) -> bytes:
     b.close()
     b.close()
     b.open("EventData")
+    return b
+
+
+def _template(start: int) -> bytes:
+    b = event_head(start)
     b.open("Data", ("Name", 3, 0x01))
     b.sub(2, 0x01)
     b.close()
