@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from tests.parsers.evtx_logs import CHUNK, TICKS, _name, build_log, event_head, event_values
+from tests.parsers.evtx_logs import CHUNK, _name, build_log, event_head, event_values, record_of
 
 #: (value type, the value's bytes as the token holds them, its count or size prefix included).
 Literal = tuple[int, bytes]
@@ -51,17 +51,7 @@ def record(at: int, number: int, content: bytes, name: bytes | None = None, extr
     """The record at chunk offset `at`, its resident template's Data holding `content` (value
     tokens), its Name substitution 3 ("CommandLine") or the value token `name`, and an `<Extra>`
     element holding `extra` after its EventData when given."""
-    tpl = at + 24 + 4 + 10
-    body = _template(tpl + 24, content, name, extra)
-    values = event_values()
-    top = b"\x0f\x01\x01\x00\x0c\x01" + struct.pack("<II", number, tpl)
-    top += struct.pack("<I", 0) + struct.pack("<I", number) + bytes(12) + struct.pack("<I", len(body)) + body
-    top += struct.pack("<I", len(values)) + b"".join(struct.pack("<HBB", len(d), t, 0) for t, d in values)
-    top += b"".join(d for _, d in values)
-    size = 24 + len(top) + 4
-    size += -size % 8
-    raw = b"**\x00\x00" + struct.pack("<IQQ", size, number, TICKS) + top
-    return raw + bytes(size - 4 - len(raw)) + struct.pack("<I", size)
+    return record_of(at, number, lambda start: _template(start, content, name, extra), event_values())
 
 
 def chunk(contents: list[bytes], first: int = 1, name: bytes | None = None, extra: bytes | None = None) -> bytes:

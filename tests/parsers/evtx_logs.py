@@ -5,7 +5,7 @@ Name=.../></EventData>`), and the decoded items split into events and issues."""
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from core.model.event import Event, ParseIssue
@@ -80,8 +80,15 @@ def wide(text: str) -> Value:
 
 def record(at: int, number: int, values: list[Value], ticks: int = TICKS) -> bytes:
     """A record at chunk offset `at` whose resident template follows its instance."""
+    return record_of(at, number, _template, values, ticks)
+
+
+def record_of(at: int, number: int, template: Callable[[int], bytes], values: list[Value],
+              ticks: int = TICKS) -> bytes:
+    """A record at chunk offset `at` holding `values`, its resident template the body `template`
+    writes at the offset it is given (right after the instance's header)."""
     tpl = at + 24 + 4 + 10
-    body = _template(tpl + 24)
+    body = template(tpl + 24)
     top = b"\x0f\x01\x01\x00\x0c\x01" + struct.pack("<II", number, tpl)
     top += struct.pack("<I", 0) + struct.pack("<I", number) + bytes(12) + struct.pack("<I", len(body)) + body
     top += struct.pack("<I", len(values)) + b"".join(struct.pack("<HBB", len(d), t, 0) for t, d in values)
